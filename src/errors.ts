@@ -1,0 +1,199 @@
+/**
+ * Every error the library throws is a `KestrelError` with a stable `code`, so callers can branch
+ * on `err.code` without parsing messages. Causes are kept in the standard `cause` field.
+ */
+
+/** Stable error codes. Never rename one: users match on them. */
+export type KestrelErrorCode =
+  | 'INVALID_OPTION'
+  | 'INVALID_SEARCH_SPACE'
+  | 'DISTRIBUTION_CONFLICT'
+  | 'INVALID_PARAM_VALUE'
+  | 'INVALID_TRIAL_VALUE'
+  | 'INVALID_CONFIG'
+  | 'STORAGE_ERROR'
+  | 'STORAGE_CORRUPT'
+  | 'STUDY_NOT_FOUND'
+  | 'DUPLICATED_STUDY'
+  | 'TRIAL_NOT_FOUND'
+  | 'TRIAL_FINISHED'
+  | 'NO_COMPLETED_TRIALS'
+  | 'TRIAL_PRUNED'
+  | 'OBJECTIVE_ERROR'
+  | 'NATIVE_ERROR'
+  | 'NUMERICAL_ERROR'
+  | 'BACKEND_UNAVAILABLE'
+  | 'INTERRUPTED';
+
+export interface KestrelErrorOptions {
+  readonly cause?: unknown;
+}
+
+/** Base class of all errors thrown by Kestrel. */
+export class KestrelError extends Error {
+  readonly code: KestrelErrorCode;
+
+  constructor(code: KestrelErrorCode, message: string, options: KestrelErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * A public function received an option it cannot use. The message names the option, what was
+ * expected and what was received.
+ */
+export class InvalidOptionError extends KestrelError {
+  readonly option: string;
+
+  constructor(option: string, expected: string, received: unknown, options: KestrelErrorOptions = {}) {
+    super('INVALID_OPTION', `option "${option}": expected ${expected}, received ${describe(received)}`, options);
+    this.option = option;
+  }
+}
+
+/** A search-space definition (a distribution or a declarative space) is invalid. */
+export class SearchSpaceError extends KestrelError {
+  /** The parameter the problem is about, or null when it concerns the space as a whole. */
+  readonly param: string | null;
+
+  constructor(param: string | null, message: string, options: KestrelErrorOptions = {}) {
+    super('INVALID_SEARCH_SPACE', param === null ? message : `parameter "${param}": ${message}`, options);
+    this.param = param;
+  }
+}
+
+/** A parameter was suggested again within one trial with a different distribution. */
+export class DistributionConflictError extends KestrelError {
+  readonly param: string;
+
+  constructor(param: string, message: string) {
+    super('DISTRIBUTION_CONFLICT', `parameter "${param}": ${message}`);
+    this.param = param;
+  }
+}
+
+/** A parameter value does not belong to its distribution (e.g. an enqueued or imported trial). */
+export class InvalidParamValueError extends KestrelError {
+  readonly param: string;
+
+  constructor(param: string, message: string) {
+    super('INVALID_PARAM_VALUE', `parameter "${param}": ${message}`);
+    this.param = param;
+  }
+}
+
+/** An objective value (or a told value) is not usable: wrong arity, not a number. */
+export class InvalidTrialValueError extends KestrelError {
+  constructor(message: string) {
+    super('INVALID_TRIAL_VALUE', message);
+  }
+}
+
+/** A CLI or YAML/JSON configuration failed validation. `path` locates the bad field. */
+export class ConfigError extends KestrelError {
+  readonly path: string;
+
+  constructor(path: string, message: string, options: KestrelErrorOptions = {}) {
+    super('INVALID_CONFIG', path === '' ? message : `${path}: ${message}`, options);
+    this.path = path;
+  }
+}
+
+/** A storage backend failed (I/O, lock, protocol). `STORAGE_CORRUPT` when data cannot be replayed. */
+export class StorageError extends KestrelError {
+  constructor(message: string, options: KestrelErrorOptions & { corrupt?: boolean } = {}) {
+    super(options.corrupt === true ? 'STORAGE_CORRUPT' : 'STORAGE_ERROR', message, options);
+  }
+}
+
+export class StudyNotFoundError extends KestrelError {
+  readonly studyName: string;
+
+  constructor(studyName: string) {
+    super('STUDY_NOT_FOUND', `study "${studyName}" does not exist in this storage`);
+    this.studyName = studyName;
+  }
+}
+
+export class DuplicatedStudyError extends KestrelError {
+  readonly studyName: string;
+
+  constructor(studyName: string) {
+    super('DUPLICATED_STUDY', `study "${studyName}" already exists (pass loadIfExists: true to load it)`);
+    this.studyName = studyName;
+  }
+}
+
+export class TrialNotFoundError extends KestrelError {
+  readonly trialId: number;
+
+  constructor(trialId: number) {
+    super('TRIAL_NOT_FOUND', `trial ${trialId} does not exist`);
+    this.trialId = trialId;
+  }
+}
+
+/** A finished trial (COMPLETE, PRUNED, FAIL) is immutable; this is thrown on any attempt to change it. */
+export class TrialFinishedError extends KestrelError {
+  readonly trialId: number;
+
+  constructor(trialId: number, state: string) {
+    super('TRIAL_FINISHED', `trial ${trialId} is already finished (${state}) and cannot be changed`);
+    this.trialId = trialId;
+  }
+}
+
+/** `bestTrial` / `bestValue` on a study with no COMPLETE trial. */
+export class NoCompletedTrialsError extends KestrelError {
+  constructor(studyName: string) {
+    super('NO_COMPLETED_TRIALS', `study "${studyName}" has no completed trials yet`);
+  }
+}
+
+/**
+ * Thrown by an objective to stop a trial early. It is control flow, not a failure: the trial is
+ * recorded as PRUNED with its last reported value.
+ */
+export class TrialPrunedError extends KestrelError {
+  constructor(message = 'trial was pruned') {
+    super('TRIAL_PRUNED', message);
+  }
+}
+
+/** The native addon reported an error (bad shape, failed factorization, CUDA failure). */
+export class NativeError extends KestrelError {
+  constructor(message: string, options: KestrelErrorOptions = {}) {
+    super('NATIVE_ERROR', message, options);
+  }
+}
+
+/** A numerical failure (e.g. a matrix that stays indefinite after bounded jitter). */
+export class NumericalError extends KestrelError {
+  constructor(message: string, options: KestrelErrorOptions = {}) {
+    super('NUMERICAL_ERROR', message, options);
+  }
+}
+
+/** A backend was requested explicitly (e.g. `backend: 'cuda'`) but cannot be used here. */
+export class BackendUnavailableError extends KestrelError {
+  constructor(backend: string, reason: string) {
+    super('BACKEND_UNAVAILABLE', `backend "${backend}" is not available: ${reason}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
+    return String(value);
+  }
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (typeof value === 'function') return 'a function';
+  try {
+    const json = JSON.stringify(value);
+    return json.length > 80 ? `${json.slice(0, 77)}...` : json;
+  } catch {
+    return typeof value;
+  }
+}

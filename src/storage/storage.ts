@@ -1,0 +1,108 @@
+/**
+ * The storage contract. Every backend (memory, journal file, later PostgreSQL) implements it and
+ * runs the shared contract suite in `test/storage/contract.ts`.
+ *
+ * Contract:
+ * - All methods are async and safe to call concurrently from one process; a backend meant for
+ *   several processes (journal) or machines (PostgreSQL) is safe across them as well.
+ * - `createTrial` is atomic: `trialId` is unique in the storage and `number` is unique and dense
+ *   (0, 1, 2, ...) within the study, whatever the number of concurrent writers.
+ * - `popWaitingTrial` moves exactly one WAITING trial to RUNNING for exactly one caller.
+ * - `claim(studyId, key)` returns true for exactly one caller per (study, key), ever.
+ * - A finished trial (COMPLETE, PRUNED, FAIL) is immutable: any later write to it rejects with
+ *   `TrialFinishedError` and leaves it unchanged.
+ * - `finishTrial` is durable when its promise resolves (the journal fsyncs).
+ * - Unknown ids reject with `StudyNotFoundError` / `TrialNotFoundError`; nothing is created implicitly.
+ * - Returned `FrozenTrial`s are immutable snapshots; later writes never mutate them.
+ */
+import type { Distribution, ParamValue } from '../space/types.js';
+import type { FrozenTrial } from '../trial/frozen-trial.js';
+import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
+
+export interface StudySummary {
+  readonly studyId: number;
+  readonly studyName: string;
+  readonly directions: readonly StudyDirection[];
+  readonly userAttrs: Readonly<Record<string, JsonValue>>;
+  readonly systemAttrs: Readonly<Record<string, JsonValue>>;
+  /** Number of trials in any state. */
+  readonly nTrials: number;
+  /** Epoch ms of creation. */
+  readonly datetimeCreated: number;
+}
+
+/** What `createTrial` may be given: a WAITING trial (enqueue), a RUNNING one (ask), or a finished one (addTrial). */
+export interface TrialTemplate {
+  readonly state?: TrialState; // default RUNNING
+  readonly values?: readonly number[] | null;
+  readonly params?: Readonly<Record<string, ParamValue>>;
+  readonly distributions?: Readonly<Record<string, Distribution>>;
+  readonly userAttrs?: Readonly<Record<string, JsonValue>>;
+  readonly systemAttrs?: Readonly<Record<string, JsonValue>>;
+  readonly intermediateValues?: Readonly<Record<number, number>>;
+  readonly datetimeStart?: number | null;
+  readonly datetimeComplete?: number | null;
+}
+
+/** The final write of a trial: its state, values and anything buffered since the last write. */
+export interface TrialFinish {
+  readonly state: 'COMPLETE' | 'PRUNED' | 'FAIL';
+  readonly values?: readonly number[] | null;
+  /** Parameters suggested since the last write (merged into the trial's params). */
+  readonly params?: Readonly<Record<string, ParamValue>>;
+  readonly distributions?: Readonly<Record<string, Distribution>>;
+  readonly userAttrs?: Readonly<Record<string, JsonValue>>;
+  readonly systemAttrs?: Readonly<Record<string, JsonValue>>;
+  readonly intermediateValues?: Readonly<Record<number, number>>;
+  /** Defaults to now. */
+  readonly datetimeComplete?: number;
+}
+
+/** A partial update of a RUNNING (or WAITING) trial. Fields are merged into what is stored. */
+export interface TrialUpdate {
+  readonly params?: Readonly<Record<string, ParamValue>>;
+  readonly distributions?: Readonly<Record<string, Distribution>>;
+  readonly userAttrs?: Readonly<Record<string, JsonValue>>;
+  readonly systemAttrs?: Readonly<Record<string, JsonValue>>;
+  readonly intermediateValues?: Readonly<Record<number, number>>;
+}
+
+export interface GetTrialsOptions {
+  /** Only trials in these states; all when omitted. */
+  readonly states?: readonly TrialState[];
+}
+
+export interface Storage {
+  /** Rejects with `DuplicatedStudyError` if the name is taken. Returns the new study id. */
+  createStudy(studyName: string, directions: readonly StudyDirection[]): Promise<number>;
+  deleteStudy(studyId: number): Promise<void>;
+  /** Rejects with `StudyNotFoundError`. */
+  getStudyIdFromName(studyName: string): Promise<number>;
+  getStudyName(studyId: number): Promise<string>;
+  getStudyDirections(studyId: number): Promise<readonly StudyDirection[]>;
+  getAllStudies(): Promise<readonly StudySummary[]>;
+  setStudyUserAttr(studyId: number, key: string, value: JsonValue): Promise<void>;
+  setStudySystemAttr(studyId: number, key: string, value: JsonValue): Promise<void>;
+  getStudyUserAttrs(studyId: number): Promise<Readonly<Record<string, JsonValue>>>;
+  getStudySystemAttrs(studyId: number): Promise<Readonly<Record<string, JsonValue>>>;
+
+  /** Atomically creates a trial (number = next in the study). Validates finished templates. */
+  createTrial(studyId: number, template?: TrialTemplate): Promise<FrozenTrial>;
+  /** Atomically takes the oldest WAITING trial and makes it RUNNING (start time = now); null if none. */
+  popWaitingTrial(studyId: number): Promise<FrozenTrial | null>;
+  /** Merges an update into a non-finished trial. Rejects with `TrialFinishedError` if finished. */
+  updateTrial(trialId: number, update: TrialUpdate): Promise<void>;
+  /**
+   * Finishes a RUNNING trial (or WAITING, for tell without running). Durable on resolve. Rejects with
+   * `TrialFinishedError` if it was already finished (the stored trial is unchanged).
+   */
+  finishTrial(trialId: number, finish: TrialFinish): Promise<FrozenTrial>;
+  getTrial(trialId: number): Promise<FrozenTrial>;
+  /** Trials ordered by number. */
+  getAllTrials(studyId: number, options?: GetTrialsOptions): Promise<readonly FrozenTrial[]>;
+  getNTrials(studyId: number, options?: GetTrialsOptions): Promise<number>;
+  /** True for exactly one caller per (study, key). Used e.g. by grid search to never run a point twice. */
+  claim(studyId: number, key: string): Promise<boolean>;
+  /** Releases files, locks and connections. Further calls reject. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,106 @@
+/**
+ * The surrogate contract: one Gaussian-process model, fitted once, immutable, with the same
+ * interface on every backend (native CPU, native CUDA, TypeScript fallback). Knows nothing of
+ * trials: inputs are already encoded into the unit cube and outputs standardized by the caller.
+ *
+ * Notation (shared with native/include/kestrel/*.h):
+ *   n  observations, d input dims, m candidates
+ *   X  (n, d) row-major Float64Array in [0, 1]^d; a categorical dim holds the choice index
+ *   y  (n) standardized targets, to be MAXIMIZED (the sampler flips minimization)
+ *   theta = [log l_1 .. log l_d, log s2 (output scale), log sn2 (noise variance)]  (length d + 2)
+ *   k(x, x') = s2 * r(x, x'), Matern-5/2 or RBF on ARD-scaled distances; categorical dims enter
+ *   through the Hamming distance (1 if different, 0 if equal) scaled by their lengthscale.
+ */
+
+export type KernelKind = 'matern52' | 'rbf';
+export type AcquisitionKind = 'logei' | 'ucb' | 'pi';
+export type BackendName = 'cpu' | 'cuda' | 'js';
+
+export interface GpTrainingData {
+  readonly x: Float64Array;
+  readonly y: Float64Array;
+  readonly n: number;
+  readonly d: number;
+  /** d flags; 1 = categorical dim (Hamming distance), 0 = continuous/ordinal. */
+  readonly isCategorical: Uint8Array;
+}
+
+export interface FitOptions {
+  readonly kernel: KernelKind;
+  /** Fix the noise variance tiny (noise-free objective) instead of learning it. */
+  readonly deterministic: boolean;
+  /** Random restarts of the MAP optimization in addition to the warm start / default start. */
+  readonly nRestarts: number;
+  readonly seed: number;
+  /** Starting theta (e.g. the previous fit's), or null for the defaults. */
+  readonly warmStart: Float64Array | null;
+  readonly numThreads: number;
+}
+
+export interface AcquisitionOptions {
+  readonly kind: AcquisitionKind;
+  /** Incumbent for logEI / PI in the standardized, maximized space. */
+  readonly incumbent: number;
+  /** UCB exploration weight (mean + sqrt(beta) * sd). */
+  readonly beta: number;
+}
+
+export interface OptimizeAcquisitionOptions extends AcquisitionOptions {
+  /** Scrambled-Sobol candidates scored in one batch (default 2048). */
+  readonly nCandidates: number;
+  /** Best candidates refined by L-BFGS-B (default 10). */
+  readonly nRestarts: number;
+  readonly seed: number;
+  /**
+   * Per dim: 0 = continuous; > 0 = the spacing of an ordinal grid in the unit cube (int/step dims
+   * are rounded onto it); for categorical dims, the number of choices (values 0..k-1).
+   */
+  readonly grid: Float64Array;
+  readonly numThreads: number;
+}
+
+export interface Prediction {
+  readonly mean: Float64Array;
+  readonly variance: Float64Array;
+}
+
+export interface AcquisitionResult {
+  /** m values. */
+  readonly value: Float64Array;
+  /** (m, d) row-major gradient with respect to x, when requested. */
+  readonly grad: Float64Array | null;
+}
+
+export interface AcquisitionOptimum {
+  /** The best point, length d, feasible on `grid` (categorical indices integral). */
+  readonly x: Float64Array;
+  readonly value: number;
+}
+
+/** One fitted GP. Immutable: `append` returns a new model; `dispose` frees native memory. */
+export interface FittedGp {
+  readonly backend: BackendName;
+  readonly n: number;
+  readonly d: number;
+  /** Fitted log-space hyperparameters (length d + 2). */
+  readonly theta: Float64Array;
+  /** Log marginal likelihood (plus log prior) at theta. */
+  readonly logPosterior: number;
+  predict(x: Float64Array, m: number): Promise<Prediction>;
+  acquisition(x: Float64Array, m: number, options: AcquisitionOptions, withGrad: boolean): Promise<AcquisitionResult>;
+  optimizeAcquisition(options: OptimizeAcquisitionOptions): Promise<AcquisitionOptimum>;
+  /** Adds k observations with unchanged theta by extending the Cholesky factor (O(n^2 k)). */
+  append(x: Float64Array, y: Float64Array, k: number): Promise<FittedGp>;
+  dispose(): void;
+}
+
+export interface SurrogateBackend {
+  readonly name: BackendName;
+  fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp>;
+  /**
+   * Negative log posterior and its gradient at theta (for tests and benchmarks of the marginal
+   * likelihood itself).
+   */
+  negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean):
+    Promise<{ readonly value: number; readonly grad: Float64Array }>;
+}

@@ -1,0 +1,16 @@
+export type { Pruner } from './pruner.js';
+export { NopPruner } from './pruner.js';
+export { PercentilePruner } from './percentile.js';
+export type { PercentilePrunerOptions } from './percentile.js';
+export { MedianPruner } from './median.js';
+export type { MedianPrunerOptions } from './median.js';
+export { PatientPruner } from './patient.js';
+export type { PatientPrunerOptions } from './patient.js';
+export { ThresholdPruner } from './threshold.js';
+export type { ThresholdPrunerOptions } from './threshold.js';
+export { SuccessiveHalvingPruner } from './successive-halving.js';
+export type { SuccessiveHalvingPrunerOptions } from './successive-halving.js';
+export { HyperbandPruner } from './hyperband.js';
+export type { HyperbandPrunerOptions } from './hyperband.js';
+export { adaptivePruner, adaptivePlan } from './adaptive.js';
+export type { AdaptiveMode, AdaptivePlan, AdaptivePrunerOptions } from './adaptive.js';

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '../../src/errors.js';
+import { adaptivePlan, adaptivePruner } from '../../src/pruners/adaptive.js';
+import { HyperbandPruner } from '../../src/pruners/hyperband.js';
+import { SuccessiveHalvingPruner } from '../../src/pruners/successive-halving.js';
+import { constants, runSequential } from './simulate.js';
+
+describe('adaptivePlan (Determined adaptive_asha)', () => {
+  it('maps the modes onto bracket rung counts as Determined does', () => {
+    // maxLength 256, divisor 4: floor(log4 256) + 1 = 5 = the default maxRungs
+    expect(adaptivePlan({ mode: 'aggressive', maxLength: 256 }).bracketRungs).toEqual([5]);
+    // Determined standardMode(5): rungs (5-1)/2+1 = 3 .. 5
+    expect(adaptivePlan({ mode: 'standard', maxLength: 256 }).bracketRungs).toEqual([5, 4, 3]);
+    expect(adaptivePlan({ mode: 'conservative', maxLength: 256 }).bracketRungs).toEqual([5, 4, 3, 2, 1]);
+    expect(adaptivePlan({ maxLength: 256 }).nBrackets).toBe(3); // standard is the default
+    expect(adaptivePlan({ maxLength: 256 }).minResource).toBe(1);
+  });
+
+  it('caps the rungs by maxRungs, log(maxLength) and log(maxTrials)', () => {
+    // 100 epochs, divisor 4: floor(log4 100) + 1 = 4 rungs; r = 100 / 4^3
+    const plan = adaptivePlan({ mode: 'standard', maxLength: 100 });
+    expect(plan.maxRungs).toBe(4);
+    expect(plan.minResource).toBeCloseTo(1.5625, 12);
+    expect(plan.bracketRungs).toEqual([4, 3, 2]); // Determined standardMode(4): 2 .. 4
+    expect(adaptivePlan({ mode: 'conservative', maxLength: 100, maxRungs: 2 }).bracketRungs).toEqual([2, 1]);
+    expect(adaptivePlan({ mode: 'conservative', maxLength: 100, maxTrials: 10 }).maxRungs).toBe(2); // log4 10
+    expect(adaptivePlan({ mode: 'aggressive', maxLength: 1 }).bracketRungs).toEqual([1]);
+  });
+
+  it('builds a HyperbandPruner whose top rung is maxLength', () => {
+    const p = adaptivePruner({ mode: 'conservative', maxLength: 81, reductionFactor: 3 });
+    expect(p).toBeInstanceOf(HyperbandPruner);
+    expect(p.bracketCount).toBe(5);
+    expect(p.minResource).toBe(1);
+    expect(p.maxResource).toBe(81);
+    expect(adaptivePruner({ mode: 'aggressive', maxLength: 81, reductionFactor: 3 }).bracketCount).toBe(1);
+  });
+
+  it('aggressive mode decides as a single ASHA from the smallest rung', async () => {
+    const values = [5, 3, 4, 1, 2, 2.5, 3.5, 0.5, 6, 2.2];
+    const preset = adaptivePruner({ mode: 'aggressive', maxLength: 16, reductionFactor: 2 }); // r = 1
+    const sha = new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 2 });
+    const a = await runSequential(preset, constants(values), 16);
+    expect(a).toEqual(await runSequential(sha, constants(values), 16));
+    expect(a.filter((o) => o !== 'C').length).toBeGreaterThan(2);
+  });
+
+  it('rejects bad options', () => {
+    const bad: [string, () => unknown][] = [
+      ['mode', () => adaptivePruner({ mode: 'wild' as never, maxLength: 10 })],
+      ['maxLength', () => adaptivePruner({} as never)],
+      ['maxLength', () => adaptivePruner({ maxLength: 0 })],
+      ['reductionFactor', () => adaptivePruner({ maxLength: 10, reductionFactor: 1 })],
+      ['maxRungs', () => adaptivePruner({ maxLength: 10, maxRungs: 0 })],
+      ['maxTrials', () => adaptivePruner({ maxLength: 10, maxTrials: -3 })],
+      ['divisor', () => adaptivePruner({ maxLength: 10, divisor: 4 } as never)],
+    ];
+    for (const [option, make] of bad) {
+      expect(make, option).toThrow(InvalidOptionError);
+      try {
+        make();
+      } catch (e) {
+        expect((e as InvalidOptionError).option).toBe(option);
+      }
+    }
+  });
+});

@@ -1,0 +1,21 @@
+import { adaptivePruner } from '../../src/pruners/adaptive.js';
+import { HyperbandPruner } from '../../src/pruners/hyperband.js';
+import { MedianPruner } from '../../src/pruners/median.js';
+import { PatientPruner } from '../../src/pruners/patient.js';
+import { PercentilePruner } from '../../src/pruners/percentile.js';
+import { NopPruner } from '../../src/pruners/pruner.js';
+import { SuccessiveHalvingPruner } from '../../src/pruners/successive-halving.js';
+import { ThresholdPruner } from '../../src/pruners/threshold.js';
+import { runPrunerContract } from './contract.js';
+
+runPrunerContract('NopPruner', () => new NopPruner());
+runPrunerContract('MedianPruner', () => new MedianPruner());
+runPrunerContract('PercentilePruner', () => new PercentilePruner({ percentile: 25, nWarmupSteps: 2, intervalSteps: 3 }));
+runPrunerContract('PatientPruner', () => new PatientPruner({ wrapped: new MedianPruner(), patience: 2 }));
+runPrunerContract('PatientPruner (no wrapped)', () => new PatientPruner({ wrapped: null, patience: 1, minDelta: 0.01 }));
+runPrunerContract('ThresholdPruner', () => new ThresholdPruner({ lower: -100, upper: 100 }));
+runPrunerContract('SuccessiveHalvingPruner', () => new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 2 }));
+runPrunerContract('SuccessiveHalvingPruner (auto)', () => new SuccessiveHalvingPruner());
+runPrunerContract('HyperbandPruner', () => new HyperbandPruner({ maxResource: 30 }));
+runPrunerContract('HyperbandPruner (auto)', () => new HyperbandPruner({ reductionFactor: 2 }));
+runPrunerContract('adaptivePruner', () => adaptivePruner({ mode: 'standard', maxLength: 30, reductionFactor: 2 }));

@@ -23,7 +23,8 @@ export type KestrelErrorCode =
   | 'NATIVE_ERROR'
   | 'NUMERICAL_ERROR'
   | 'BACKEND_UNAVAILABLE'
-  | 'INTERRUPTED';
+  | 'INTERRUPTED'
+  | 'GRID_EXHAUSTED';
 
 export interface KestrelErrorOptions {
   readonly cause?: unknown;
@@ -159,6 +160,26 @@ export class NoCompletedTrialsError extends KestrelError {
 export class TrialPrunedError extends KestrelError {
   constructor(message = 'trial was pruned') {
     super('TRIAL_PRUNED', message);
+  }
+}
+
+/**
+ * An optimization was interrupted (SIGINT or an AbortSignal). Running trials were recorded as FAIL
+ * with reason "interrupted"; finished trials are intact.
+ */
+export class InterruptedError extends KestrelError {
+  constructor(message = 'optimization was interrupted', options: KestrelErrorOptions = {}) {
+    super('INTERRUPTED', message, options);
+  }
+}
+
+/**
+ * A grid sampler has no unclaimed grid point left. `study.ask()` records the trial it had created as
+ * FAIL and the study stops launching new trials; this is how a grid search ends.
+ */
+export class GridExhaustedError extends KestrelError {
+  constructor(message = 'every grid point has been claimed by a trial') {
+    super('GRID_EXHAUSTED', message);
   }
 }
 

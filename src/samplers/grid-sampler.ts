@@ -1,0 +1,115 @@
+import { GridExhaustedError, InvalidOptionError, InvalidParamValueError, SearchSpaceError } from '../errors.js';
+import { contains } from '../space/distributions.js';
+import { enumerateGrid, enumerateValueGrid } from '../space/spec.js';
+import type { Distribution, ParamValue, Params, SpaceSpec } from '../space/types.js';
+import type { FrozenTrial } from '../trial/frozen-trial.js';
+import type { StudyView } from '../trial/study-view.js';
+import { Rng, resolveSeed } from '../util/prng.js';
+import { checkSamplerOptions } from './random-sampler.js';
+import type { Sampler } from './sampler.js';
+
+export interface GridSamplerOptions {
+  /**
+   * The grid: a declarative space (`enumerateGrid`: numeric parameters need `step` or `n`) or, as
+   * in Optuna, a record of value lists whose Cartesian product is the grid.
+   */
+  readonly space: SpaceSpec | Readonly<Record<string, readonly ParamValue[]>>;
+  /** Visit the grid in a seeded random order instead of enumeration order (default false). */
+  readonly shuffle?: boolean;
+  /** Seed of the shuffle. Default: a random seed from crypto. Only used with `shuffle`. */
+  readonly seed?: number;
+}
+
+/**
+ * Exhaustive grid search; every grid point is evaluated by exactly one trial, across all workers.
+ *
+ * Protocol: in `beforeTrial` (inside `study.ask()`) the sampler walks the grid ids (enumeration
+ * order, or a seeded permutation with `shuffle`) and takes the first id for which
+ * `study.claim('grid:' + id)` returns true; claims are atomic in storage, so no point runs twice even
+ * with several processes. A per-study cursor skips ids this sampler has already seen taken. When no
+ * id is left it calls `study.stop('grid exhausted')` and throws `GridExhaustedError`, which ends the
+ * study's optimize loop. `sampleIndependent` then returns the claimed point's value; suggesting a
+ * name that is not in the point throws `SearchSpaceError`, and a grid value outside the suggested
+ * distribution throws `InvalidParamValueError`.
+ *
+ * Ids are positions in the enumeration, which is deterministic for a given space, so workers (and a
+ * resumed study) must use the same space; claims of a previous, different grid would be honoured by id.
+ * `gridIdOf(trialId)` exposes the assignment (e.g. to record it as a system attribute).
+ */
+export class GridSampler implements Sampler {
+  readonly name = 'grid';
+  /** The grid points, in enumeration order (the id of a point is its index). */
+  readonly points: readonly Params[];
+  private readonly order: readonly number[];
+  private readonly cursors = new Map<number, { position: number }>();
+  private readonly assigned = new Map<number, number>();
+
+  constructor(options: GridSamplerOptions) {
+    const opts = checkSamplerOptions('GridSampler', options) as Partial<GridSamplerOptions>;
+    const space = opts.space;
+    if (typeof space !== 'object' || space === null || Array.isArray(space)) {
+      throw new InvalidOptionError('space', 'a space spec or a record of value lists', space);
+    }
+    const lists = Object.values(space);
+    if (lists.length === 0) throw new InvalidOptionError('space', 'at least one parameter', space);
+    const isValueGrid = lists.every((v) => Array.isArray(v));
+    const points = isValueGrid
+      ? enumerateValueGrid(space as Readonly<Record<string, readonly ParamValue[]>>)
+      : enumerateGrid(space as SpaceSpec);
+    this.points = Object.freeze(points.map((p) => Object.freeze(p)));
+
+    const shuffle = opts.shuffle ?? false;
+    if (typeof shuffle !== 'boolean') throw new InvalidOptionError('shuffle', 'a boolean', shuffle);
+    const ids = Array.from({ length: points.length }, (_, i) => i);
+    this.order = Object.freeze(shuffle ? new Rng(resolveSeed('seed', opts.seed)).shuffle(ids) : ids);
+    if (!shuffle && opts.seed !== undefined) resolveSeed('seed', opts.seed);
+  }
+
+  /** Number of grid points. */
+  get size(): number {
+    return this.points.length;
+  }
+
+  /** The grid id claimed for `trialId` by this sampler, or null. */
+  gridIdOf(trialId: number): number | null {
+    return this.assigned.get(trialId) ?? null;
+  }
+
+  async beforeTrial(study: StudyView, trial: FrozenTrial): Promise<void> {
+    if (this.assigned.has(trial.trialId)) return;
+    let cursor = this.cursors.get(study.studyId);
+    if (cursor === undefined) {
+      cursor = { position: 0 };
+      this.cursors.set(study.studyId, cursor);
+    }
+    while (cursor.position < this.order.length) {
+      // Advance before awaiting so concurrent asks in this process try different ids.
+      const id = this.order[cursor.position++];
+      if (await study.claim(`grid:${id}`)) {
+        this.assigned.set(trial.trialId, id);
+        return;
+      }
+    }
+    study.stop('grid exhausted');
+    throw new GridExhaustedError(`all ${this.points.length} grid points have been claimed`);
+  }
+
+  sampleIndependent(_study: StudyView, trial: FrozenTrial, name: string, distribution: Distribution): ParamValue {
+    const id = this.assigned.get(trial.trialId);
+    if (id === undefined) {
+      throw new SearchSpaceError(name, `trial ${trial.number} has no grid point (GridSampler.beforeTrial did not run for it)`);
+    }
+    const point = this.points[id];
+    if (!Object.prototype.hasOwnProperty.call(point, name)) {
+      throw new SearchSpaceError(name, `is not in the grid (grid parameters: ${Object.keys(point).join(', ')})`);
+    }
+    const value = point[name];
+    if (!contains(distribution, value)) {
+      throw new InvalidParamValueError(
+        name,
+        `grid value ${JSON.stringify(value)} (grid point ${id}) is not in the suggested distribution ${JSON.stringify(distribution)}`,
+      );
+    }
+    return value;
+  }
+}

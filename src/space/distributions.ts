@@ -1,0 +1,264 @@
+/**
+ * Distribution constructors (validated, frozen plain data), equality, membership and JSON.
+ * Together with `encode.ts` this is the only code that switches on a distribution's `kind`.
+ */
+import { InvalidParamValueError, SearchSpaceError } from '../errors.js';
+import type {
+  CategoricalChoice,
+  CategoricalDistribution,
+  Distribution,
+  FloatDistribution,
+  IntDistribution,
+  NumericSuggestOptions,
+  ParamValue,
+} from './types.js';
+
+/** Relative tolerance for "step divides high - low" and "value is on the step grid" with floats. */
+export const STEP_TOLERANCE = 1e-8;
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
+    return String(value);
+  }
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}
+
+function checkOptions(name: string, options: unknown): NumericSuggestOptions {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new SearchSpaceError(name, `options must be an object {log?, step?}, received ${describeValue(options)}`);
+  }
+  return options as NumericSuggestOptions;
+}
+
+function checkBounds(name: string, low: unknown, high: unknown): asserts low is number {
+  if (typeof low !== 'number' || !Number.isFinite(low)) {
+    throw new SearchSpaceError(name, `low must be a finite number, received ${describeValue(low)}`);
+  }
+  if (typeof high !== 'number' || !Number.isFinite(high)) {
+    throw new SearchSpaceError(name, `high must be a finite number, received ${describeValue(high)}`);
+  }
+  if (low > high) throw new SearchSpaceError(name, `low (${low}) must be <= high (${high})`);
+}
+
+function checkLog(name: string, log: unknown): boolean {
+  if (log === undefined) return false;
+  if (typeof log !== 'boolean') throw new SearchSpaceError(name, `log must be a boolean, received ${describeValue(log)}`);
+  return log;
+}
+
+/**
+ * A float distribution on [low, high]. `log` samples uniformly in log space (low > 0); `step` puts
+ * values on low, low + step, ..., high and must divide high - low (relative tolerance 1e-8).
+ * @throws SearchSpaceError naming the parameter.
+ */
+export function floatDistribution(name: string, low: number, high: number, options?: NumericSuggestOptions): FloatDistribution {
+  const opts = checkOptions(name, options);
+  checkBounds(name, low, high);
+  const log = checkLog(name, opts.log);
+  let step: number | null = null;
+  if (opts.step !== undefined && opts.step !== null) {
+    if (log) throw new SearchSpaceError(name, 'step cannot be combined with log: true');
+    if (typeof opts.step !== 'number' || !Number.isFinite(opts.step) || opts.step <= 0) {
+      throw new SearchSpaceError(name, `step must be a finite number > 0, received ${describeValue(opts.step)}`);
+    }
+    step = opts.step;
+    const ratio = (high - low) / step;
+    if (Math.abs(ratio - Math.round(ratio)) > STEP_TOLERANCE * Math.max(1, ratio)) {
+      throw new SearchSpaceError(name, `step ${step} does not divide high - low (${high} - ${low})`);
+    }
+  }
+  if (log && low <= 0) throw new SearchSpaceError(name, `log: true needs low > 0, received low = ${low}`);
+  return Object.freeze({ kind: 'float', low, high, log, step });
+}
+
+/**
+ * An integer distribution on [low, high] with spacing `step` (default 1) from low. `log` needs
+ * low >= 1 and step 1. Bounds and step must be integers and step must divide high - low exactly.
+ * @throws SearchSpaceError naming the parameter.
+ */
+export function intDistribution(name: string, low: number, high: number, options?: NumericSuggestOptions): IntDistribution {
+  const opts = checkOptions(name, options);
+  checkBounds(name, low, high);
+  if (!Number.isSafeInteger(low)) throw new SearchSpaceError(name, `low must be an integer, received ${low}`);
+  if (!Number.isSafeInteger(high)) throw new SearchSpaceError(name, `high must be an integer, received ${high}`);
+  const log = checkLog(name, opts.log);
+  const stepGiven = opts.step !== undefined && opts.step !== null;
+  const step = stepGiven ? opts.step : 1;
+  if (typeof step !== 'number' || !Number.isSafeInteger(step) || step <= 0) {
+    throw new SearchSpaceError(name, `step must be an integer >= 1, received ${describeValue(step)}`);
+  }
+  if (log && step !== 1) throw new SearchSpaceError(name, `step (${step}) cannot be combined with log: true`);
+  if (log && low < 1) throw new SearchSpaceError(name, `log: true needs low >= 1, received low = ${low}`);
+  if ((high - low) % step !== 0) {
+    throw new SearchSpaceError(name, `step ${step} does not divide high - low (${high} - ${low})`);
+  }
+  return Object.freeze({ kind: 'int', low, high, log, step });
+}
+
+/** True for the value types a categorical choice may have (finite numbers only). */
+export function isCategoricalChoice(value: unknown): value is CategoricalChoice {
+  return (
+    value === null ||
+    typeof value === 'string' ||
+    typeof value === 'boolean' ||
+    (typeof value === 'number' && Number.isFinite(value))
+  );
+}
+
+/**
+ * A categorical distribution over `choices` (strings, finite numbers, booleans, null), in order.
+ * @throws SearchSpaceError for an empty list, duplicates or unsupported values.
+ */
+export function categoricalDistribution(name: string, choices: readonly CategoricalChoice[]): CategoricalDistribution {
+  if (!Array.isArray(choices)) {
+    throw new SearchSpaceError(name, `choices must be an array, received ${describeValue(choices)}`);
+  }
+  if (choices.length === 0) throw new SearchSpaceError(name, 'choices must not be empty');
+  for (let i = 0; i < choices.length; i++) {
+    const c: unknown = choices[i];
+    if (!isCategoricalChoice(c)) {
+      throw new SearchSpaceError(
+        name,
+        `choice ${i} has an unsupported type (${describeValue(c)}); choices are strings, finite numbers, booleans or null`,
+      );
+    }
+    for (let j = 0; j < i; j++) {
+      if (choices[j] === c) throw new SearchSpaceError(name, `duplicate choice ${describeValue(c)}`);
+    }
+  }
+  return Object.freeze({ kind: 'categorical', choices: Object.freeze([...choices]) });
+}
+
+/** Structural equality (categorical choices compared in order). */
+export function distributionsEqual(a: Distribution, b: Distribution): boolean {
+  if (a === b) return true;
+  switch (a.kind) {
+    case 'float':
+      return b.kind === 'float' && a.low === b.low && a.high === b.high && a.log === b.log && a.step === b.step;
+    case 'int':
+      return b.kind === 'int' && a.low === b.low && a.high === b.high && a.log === b.log && a.step === b.step;
+    case 'categorical': {
+      if (b.kind !== 'categorical' || a.choices.length !== b.choices.length) return false;
+      for (let i = 0; i < a.choices.length; i++) if (a.choices[i] !== b.choices[i]) return false;
+      return true;
+    }
+  }
+}
+
+/** True when the distribution has exactly one possible value. */
+export function isSingle(dist: Distribution): boolean {
+  switch (dist.kind) {
+    case 'float':
+    case 'int':
+      return dist.low === dist.high;
+    case 'categorical':
+      return dist.choices.length === 1;
+  }
+}
+
+/** Number of grid points k with low + k * step <= high, for stepped floats (ratio rounded). */
+export function floatStepCount(dist: FloatDistribution & { step: number }): number {
+  return Math.round((dist.high - dist.low) / dist.step);
+}
+
+/** True when `value` is a possible value of `dist` (stepped floats within the 1e-8 step tolerance). */
+export function contains(dist: Distribution, value: unknown): boolean {
+  switch (dist.kind) {
+    case 'float': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) return false;
+      if (value < dist.low || value > dist.high) return false;
+      if (dist.step === null) return true;
+      const k = (value - dist.low) / dist.step;
+      return Math.abs(k - Math.round(k)) <= STEP_TOLERANCE * Math.max(1, Math.abs(k));
+    }
+    case 'int':
+      return (
+        typeof value === 'number' &&
+        Number.isSafeInteger(value) &&
+        value >= dist.low &&
+        value <= dist.high &&
+        (value - dist.low) % dist.step === 0
+      );
+    case 'categorical':
+      for (let i = 0; i < dist.choices.length; i++) if (dist.choices[i] === value) return true;
+      return false;
+  }
+}
+
+/** The index of `value` in a categorical distribution, or -1. */
+export function choiceIndex(dist: CategoricalDistribution, value: unknown): number {
+  for (let i = 0; i < dist.choices.length; i++) if (dist.choices[i] === value) return i;
+  return -1;
+}
+
+/**
+ * Checks that `value` belongs to `dist` and returns it typed.
+ * @throws InvalidParamValueError naming the parameter, the value and the distribution.
+ */
+export function validateParamValue(name: string, dist: Distribution, value: unknown): ParamValue {
+  if (!contains(dist, value)) {
+    throw new InvalidParamValueError(
+      name,
+      `value ${describeValue(value)} is not in the distribution ${JSON.stringify(distributionToJson(dist))}`,
+    );
+  }
+  return value as ParamValue;
+}
+
+/** Plain JSON form of a distribution (it is already plain data: this is a defensive copy). */
+export type DistributionJson =
+  | { kind: 'float'; low: number; high: number; log: boolean; step: number | null }
+  | { kind: 'int'; low: number; high: number; log: boolean; step: number }
+  | { kind: 'categorical'; choices: CategoricalChoice[] };
+
+export function distributionToJson(dist: Distribution): DistributionJson {
+  switch (dist.kind) {
+    case 'float':
+      return { kind: 'float', low: dist.low, high: dist.high, log: dist.log, step: dist.step };
+    case 'int':
+      return { kind: 'int', low: dist.low, high: dist.high, log: dist.log, step: dist.step };
+    case 'categorical':
+      return { kind: 'categorical', choices: [...dist.choices] };
+  }
+}
+
+const KEYS: Record<Distribution['kind'], readonly string[]> = {
+  float: ['kind', 'low', 'high', 'log', 'step'],
+  int: ['kind', 'low', 'high', 'log', 'step'],
+  categorical: ['kind', 'choices'],
+};
+
+/**
+ * Parses and validates a distribution from JSON data (as written by `distributionToJson`).
+ * `name` is used in error messages (null when unknown).
+ * @throws SearchSpaceError on anything malformed.
+ */
+export function distributionFromJson(json: unknown, name: string | null = null): Distribution {
+  const label = name ?? 'distribution';
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new SearchSpaceError(name, `a distribution must be an object, received ${describeValue(json)}`);
+  }
+  const record = json as Record<string, unknown>;
+  const kind = record.kind;
+  if (kind !== 'float' && kind !== 'int' && kind !== 'categorical') {
+    throw new SearchSpaceError(name, `distribution kind must be "float", "int" or "categorical", received ${describeValue(kind)}`);
+  }
+  for (const key of Object.keys(record)) {
+    if (!KEYS[kind].includes(key)) throw new SearchSpaceError(name, `unknown field "${key}" in a ${kind} distribution`);
+  }
+  try {
+    if (kind === 'categorical') return categoricalDistribution(label, record.choices as CategoricalChoice[]);
+    const options = { log: record.log ?? false, step: record.step ?? undefined } as NumericSuggestOptions;
+    return kind === 'float'
+      ? floatDistribution(label, record.low as number, record.high as number, options)
+      : intDistribution(label, record.low as number, record.high as number, options);
+  } catch (error) {
+    if (name === null && error instanceof SearchSpaceError) {
+      throw new SearchSpaceError(null, `invalid ${kind} distribution: ${error.message.slice(label.length + 14)}`);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The one place that maps parameter values to and from numeric coordinates.
+ *
+ * Notation: for a numeric distribution with bounds [a, b], u in [0, 1] is the unit coordinate.
+ *
+ * `encode` / `decode` (the representation the GP and other model-based samplers use):
+ * - continuous float:      u = (v - a) / (b - a)                       (0.5 when a = b)
+ * - log float:             u = (ln v - ln a) / (ln b - ln a)           (0.5 when a = b)
+ * - int, stepped float:    u = (v - a + s/2) / (b - a + s), s = step: the interval is widened by half
+ *                          a step on each side, so each of the n + 1 grid points owns a cell of width
+ *                          1/(n + 1) and u is that cell's center (as Optuna's _SearchSpaceTransform).
+ *                          A uniform u is then uniform over the grid points; the brief's
+ *                          (v - a)/(b - a) would give the two end points half the mass of the others.
+ * - log int:               u = (ln v - ln(a - 1/2)) / (ln(b + 1/2) - ln(a - 1/2)) (same half-cell idea
+ *                          in log space).
+ * - categorical:           the choice index 0..n-1 (NOT in [0, 1]; models use a Hamming distance on
+ *                          such coordinates).
+ * `decode` clamps numeric u to [0, 1], maps back, snaps to the step grid, and always returns a value
+ * for which `contains(dist, value)` holds; categorical indices are rounded and clamped.
+ *
+ * `fromUnit` / `toUnit` are the same maps except that a categorical takes u in [0, 1) too (choice
+ * floor(u * n)); random and quasi-random samplers draw u uniformly and call `fromUnit`.
+ */
+import { InvalidParamValueError, NumericalError } from '../errors.js';
+import { choiceIndex, floatStepCount } from './distributions.js';
+import type { Distribution, FloatDistribution, ParamValue } from './types.js';
+
+const EPS = 2.220446049250313e-16;
+
+function clamp01(u: number): number {
+  if (Number.isNaN(u)) throw new NumericalError('cannot decode NaN to a parameter value');
+  return u < 0 ? 0 : u > 1 ? 1 : u;
+}
+
+function stepCount(dist: Distribution): number {
+  if (dist.kind === 'int') return (dist.high - dist.low) / dist.step;
+  return floatStepCount(dist as FloatDistribution & { step: number });
+}
+
+/**
+ * Grid point k of a stepped float: low + k * step, with k = 0 and k = n exactly low and high, and
+ * binary noise removed when a 15-significant-digit decimal lies within 4 ulp of max(|low|, |high|)
+ * (so step 0.1 on [0, 1] gives 0.3, not 0.30000000000000004).
+ */
+export function floatGridValue(dist: FloatDistribution & { step: number }, k: number): number {
+  const n = floatStepCount(dist);
+  if (k <= 0) return dist.low;
+  if (k >= n) return dist.high;
+  const raw = dist.low + k * dist.step;
+  const snapped = Number(raw.toPrecision(15));
+  const tolerance = 4 * EPS * Math.max(Math.abs(dist.low), Math.abs(dist.high));
+  const value = Math.abs(snapped - raw) <= tolerance ? snapped : raw;
+  return value < dist.low ? dist.low : value > dist.high ? dist.high : value;
+}
+
+/** The numeric coordinate of `value` (see the file comment). `name` is used in errors only. */
+export function encode(dist: Distribution, value: ParamValue, name = '(unnamed)'): number {
+  switch (dist.kind) {
+    case 'categorical': {
+      const index = choiceIndex(dist, value);
+      if (index < 0) throw new InvalidParamValueError(name, `${JSON.stringify(value)} is not one of the choices`);
+      return index;
+    }
+    case 'float':
+    case 'int': {
+      if (typeof value !== 'number') throw new InvalidParamValueError(name, `expected a number, received ${JSON.stringify(value)}`);
+      if (dist.kind === 'float' && dist.step === null) {
+        if (dist.high === dist.low) return 0.5;
+        if (dist.log) return (Math.log(value) - Math.log(dist.low)) / (Math.log(dist.high) - Math.log(dist.low));
+        return (value - dist.low) / (dist.high - dist.low);
+      }
+      if (dist.kind === 'int' && dist.log) {
+        const lo = Math.log(dist.low - 0.5);
+        return (Math.log(value) - lo) / (Math.log(dist.high + 0.5) - lo);
+      }
+      const step = dist.step as number;
+      return (value - dist.low + step / 2) / (dist.high - dist.low + step);
+    }
+  }
+}
+
+/** The value at coordinate `x` (see the file comment); always contained in `dist`. */
+export function decode(dist: Distribution, x: number): ParamValue {
+  switch (dist.kind) {
+    case 'categorical': {
+      if (Number.isNaN(x)) throw new NumericalError('cannot decode NaN to a categorical choice');
+      const n = dist.choices.length;
+      const index = Math.round(x);
+      return dist.choices[index < 0 ? 0 : index >= n ? n - 1 : index];
+    }
+    case 'float': {
+      const u = clamp01(x);
+      if (dist.step !== null) {
+        const n = stepCount(dist);
+        return floatGridValue(dist as FloatDistribution & { step: number }, Math.min(Math.floor(u * (n + 1)), n));
+      }
+      if (u === 0) return dist.low;
+      if (u === 1) return dist.high;
+      let v: number;
+      if (dist.log) {
+        const lo = Math.log(dist.low);
+        v = Math.exp(lo + u * (Math.log(dist.high) - lo));
+      } else {
+        v = dist.low + u * (dist.high - dist.low);
+      }
+      return v < dist.low ? dist.low : v > dist.high ? dist.high : v;
+    }
+    case 'int': {
+      const u = clamp01(x);
+      if (dist.log) {
+        const lo = Math.log(dist.low - 0.5);
+        const v = Math.round(Math.exp(lo + u * (Math.log(dist.high + 0.5) - lo)));
+        return v < dist.low ? dist.low : v > dist.high ? dist.high : v;
+      }
+      const n = stepCount(dist);
+      return dist.low + Math.min(Math.floor(u * (n + 1)), n) * dist.step;
+    }
+  }
+}
+
+/**
+ * Spacing of the encoded grid: 0 for continuous floats and for log ints (decode rounds), 1/(n + 1)
+ * for ints and stepped floats with n + 1 grid points, and the number of choices for categoricals.
+ */
+export function gridSpacing(dist: Distribution): number {
+  switch (dist.kind) {
+    case 'categorical':
+      return dist.choices.length;
+    case 'float':
+      return dist.step === null ? 0 : 1 / (stepCount(dist) + 1);
+    case 'int':
+      return dist.log ? 0 : 1 / (stepCount(dist) + 1);
+  }
+}
+
+/** Like `decode`, but a categorical also takes u in [0, 1]: choice min(floor(u * n), n - 1). */
+export function fromUnit(dist: Distribution, u: number): ParamValue {
+  if (dist.kind === 'categorical') {
+    const n = dist.choices.length;
+    const index = Math.floor(clamp01(u) * n);
+    return dist.choices[index >= n ? n - 1 : index];
+  }
+  return decode(dist, u);
+}
+
+/** Inverse of `fromUnit`: a categorical choice i maps to the center (i + 1/2) / n of its cell. */
+export function toUnit(dist: Distribution, value: ParamValue, name = '(unnamed)'): number {
+  if (dist.kind === 'categorical') return (encode(dist, value, name) + 0.5) / dist.choices.length;
+  return encode(dist, value, name);
+}

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { GridExhaustedError, InvalidOptionError, InvalidParamValueError, SearchSpaceError } from '../../src/errors.js';
+import { GridSampler } from '../../src/samplers/grid-sampler.js';
+import { categoricalDistribution, floatDistribution, intDistribution } from '../../src/space/distributions.js';
+import type { Distribution, ParamValue } from '../../src/space/types.js';
+import { FakeStudy, ask, runTrial, suggestAll, tell } from './fake-study.js';
+
+const VALUES = { x: [1, 2, 3], opt: ['a', 'b'] };
+const SPACE: Record<string, Distribution> = {
+  x: intDistribution('x', 1, 3),
+  opt: categoricalDistribution('opt', ['a', 'b']),
+};
+
+function key(p: Readonly<Record<string, ParamValue>>): string {
+  return JSON.stringify(Object.entries(p).sort());
+}
+
+describe('GridSampler', () => {
+  it('enumerates a record of value lists (Cartesian product, first key slowest)', () => {
+    const sampler = new GridSampler({ space: VALUES });
+    expect(sampler.size).toBe(6);
+    expect(sampler.points).toEqual([
+      { x: 1, opt: 'a' },
+      { x: 1, opt: 'b' },
+      { x: 2, opt: 'a' },
+      { x: 2, opt: 'b' },
+      { x: 3, opt: 'a' },
+      { x: 3, opt: 'b' },
+    ]);
+  });
+
+  it('runs every grid point exactly once, then throws GridExhaustedError and stops the study', async () => {
+    const sampler = new GridSampler({ space: VALUES });
+    const study = new FakeStudy();
+    const seen: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const trial = await runTrial(sampler, study, SPACE);
+      expect(sampler.gridIdOf(trial.trialId)).toBe(i);
+      seen.push(key(trial.params));
+    }
+    expect(new Set(seen).size).toBe(6);
+    expect(seen).toEqual(sampler.points.map(key));
+    await expect(ask(sampler, study)).rejects.toBeInstanceOf(GridExhaustedError);
+    await expect(ask(sampler, study)).rejects.toMatchObject({ code: 'GRID_EXHAUSTED' });
+    expect(study.stopReason).toBe('grid exhausted');
+  });
+
+  it('never runs a point twice across workers sharing claims, even when asked concurrently', async () => {
+    const claims = new Set<string>();
+    const workers = [0, 1, 2].map(() => ({ sampler: new GridSampler({ space: VALUES, shuffle: true, seed: 3 }), study: new FakeStudy(1, claims) }));
+    const seen: string[] = [];
+    let exhausted = 0;
+    for (let round = 0; round < 4; round++) {
+      const results = await Promise.allSettled(workers.map(({ sampler, study }) => ask(sampler, study)));
+      for (let w = 0; w < workers.length; w++) {
+        const r = results[w];
+        if (r.status === 'rejected') {
+          expect(r.reason).toBeInstanceOf(GridExhaustedError);
+          exhausted++;
+          continue;
+        }
+        const { sampler, study } = workers[w];
+        const params = suggestAll(sampler, study, r.value, SPACE);
+        await tell(sampler, study, r.value, params, SPACE, 0);
+        seen.push(key(params));
+      }
+    }
+    expect(seen.length).toBe(6);
+    expect(new Set(seen).size).toBe(6);
+    expect(exhausted).toBe(6);
+    expect(claims.size).toBe(6);
+  });
+
+  it('keeps a local cursor: a worker does not re-claim ids it saw taken', async () => {
+    const study = new FakeStudy();
+    let calls = 0;
+    const claim = study.claim.bind(study);
+    study.claim = async (k: string) => {
+      calls++;
+      return claim(k);
+    };
+    const sampler = new GridSampler({ space: VALUES });
+    for (let i = 0; i < 6; i++) await runTrial(sampler, study, SPACE);
+    await expect(ask(sampler, study)).rejects.toBeInstanceOf(GridExhaustedError);
+    expect(calls).toBe(6);
+  });
+
+  it('shuffles with a seed: a permutation, reproducible, different from enumeration order', async () => {
+    const space = { i: Array.from({ length: 20 }, (_, k) => k) };
+    const dist = { i: intDistribution('i', 0, 19) };
+    const order = async (seed: number) => {
+      const sampler = new GridSampler({ space, shuffle: true, seed });
+      const study = new FakeStudy();
+      const out: number[] = [];
+      for (let t = 0; t < 20; t++) out.push((await runTrial(sampler, study, dist)).params.i as number);
+      return out;
+    };
+    const a = await order(1);
+    expect([...a].sort((x, y) => x - y)).toEqual(space.i);
+    expect(await order(1)).toEqual(a);
+    expect(a).not.toEqual(space.i);
+    expect(await order(2)).not.toEqual(a);
+  });
+
+  it('accepts a declarative space, conditionals included', async () => {
+    const sampler = new GridSampler({
+      space: {
+        lr: { type: 'float', low: 1e-3, high: 1e-1, log: true, n: 3 },
+        optimizer: { type: 'categorical', choices: { sgd: { momentum: { type: 'float', low: 0, high: 0.9, step: 0.45 } }, adam: {} } },
+      },
+    });
+    expect(sampler.size).toBe(3 * (3 + 1));
+    const study = new FakeStudy();
+    const trial = await ask(sampler, study);
+    const lr = floatDistribution('lr', 1e-3, 1e-1, { log: true });
+    const optimizer = categoricalDistribution('optimizer', ['sgd', 'adam']);
+    const params = suggestAll(sampler, study, trial, { lr, optimizer });
+    expect(params).toEqual({ lr: 1e-3, optimizer: 'sgd' });
+    const momentum = floatDistribution('optimizer.sgd.momentum', 0, 0.9, { step: 0.45 });
+    expect(sampler.sampleIndependent(study, trial.trial, 'optimizer.sgd.momentum', momentum)).toBe(0);
+  });
+
+  it('rejects names not in the grid and grid values outside the suggested distribution', async () => {
+    const sampler = new GridSampler({ space: VALUES });
+    const study = new FakeStudy();
+    const { trial } = await ask(sampler, study);
+    expect(() => sampler.sampleIndependent(study, trial, 'y', floatDistribution('y', 0, 1))).toThrow(SearchSpaceError);
+    expect(() => sampler.sampleIndependent(study, trial, 'y', floatDistribution('y', 0, 1))).toThrow(/"y": is not in the grid/);
+    expect(() => sampler.sampleIndependent(study, trial, 'x', intDistribution('x', 5, 9))).toThrow(InvalidParamValueError);
+    const unprepared = study.createTrial();
+    expect(() => sampler.sampleIndependent(study, unprepared, 'x', SPACE.x)).toThrow(/no grid point/);
+  });
+
+  it('validates options', () => {
+    expect(() => new GridSampler({} as unknown as { space: Record<string, number[]> })).toThrow(InvalidOptionError);
+    expect(() => new GridSampler({ space: {} })).toThrow(/option "space"/);
+    expect(() => new GridSampler({ space: { x: [] } })).toThrow(SearchSpaceError);
+    expect(() => new GridSampler({ space: { x: [1, 1] } })).toThrow(/duplicate/);
+    expect(() => new GridSampler({ space: { x: { type: 'float', low: 0, high: 1 } } })).toThrow(/grid search needs step or n/);
+    expect(() => new GridSampler({ space: VALUES, shuffle: 1 as unknown as boolean })).toThrow(/option "shuffle"/);
+    expect(() => new GridSampler({ space: VALUES, shuffle: true, seed: 0.1 })).toThrow(/option "seed"/);
+  });
+});

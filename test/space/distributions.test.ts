@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidParamValueError, SearchSpaceError } from '../../src/errors.js';
+import {
+  categoricalDistribution,
+  contains,
+  distributionFromJson,
+  distributionToJson,
+  distributionsEqual,
+  floatDistribution,
+  intDistribution,
+  isSingle,
+  validateParamValue,
+} from '../../src/space/distributions.js';
+import type { CategoricalChoice, Distribution } from '../../src/space/types.js';
+
+describe('distribution constructors', () => {
+  it('return frozen plain data with defaults', () => {
+    const f = floatDistribution('x', 0, 1);
+    expect(f).toEqual({ kind: 'float', low: 0, high: 1, log: false, step: null });
+    expect(Object.isFrozen(f)).toBe(true);
+    expect(intDistribution('k', 1, 10)).toEqual({ kind: 'int', low: 1, high: 10, log: false, step: 1 });
+    expect(intDistribution('k', 1, 100, { log: true })).toEqual({ kind: 'int', low: 1, high: 100, log: true, step: 1 });
+    const c = categoricalDistribution('c', ['a', 1, true, null]);
+    expect(c.choices).toEqual(['a', 1, true, null]);
+    expect(Object.isFrozen(c.choices)).toBe(true);
+    expect(floatDistribution('s', 0, 1, { step: 0.1 }).step).toBe(0.1);
+  });
+
+  const bad: [string, () => unknown, RegExp][] = [
+    ['low > high', () => floatDistribution('p', 2, 1), /low \(2\) must be <= high \(1\)/],
+    ['non-finite low', () => floatDistribution('p', -Infinity, 1), /low must be a finite number/],
+    ['NaN high', () => floatDistribution('p', 0, NaN), /high must be a finite number/],
+    ['log with low <= 0', () => floatDistribution('p', 0, 1, { log: true }), /log: true needs low > 0/],
+    ['log with step', () => floatDistribution('p', 1, 2, { log: true, step: 0.5 }), /step cannot be combined with log/],
+    ['step <= 0', () => floatDistribution('p', 0, 1, { step: 0 }), /step must be a finite number > 0/],
+    ['float step not dividing', () => floatDistribution('p', 0, 1, { step: 0.3 }), /does not divide/],
+    ['int step not dividing', () => intDistribution('p', 0, 10, { step: 3 }), /does not divide/],
+    ['non-integer int bound', () => intDistribution('p', 0.5, 10), /low must be an integer/],
+    ['non-integer int step', () => intDistribution('p', 0, 10, { step: 2.5 }), /step must be an integer/],
+    ['int log with low < 1', () => intDistribution('p', 0, 10, { log: true }), /log: true needs low >= 1/],
+    ['int log with step', () => intDistribution('p', 1, 9, { log: true, step: 2 }), /cannot be combined with log/],
+    ['empty choices', () => categoricalDistribution('p', []), /choices must not be empty/],
+    ['duplicate choices', () => categoricalDistribution('p', ['a', 'b', 'a']), /duplicate choice "a"/],
+    ['object choice', () => categoricalDistribution('p', [{}] as unknown as CategoricalChoice[]), /unsupported type/],
+    ['NaN choice', () => categoricalDistribution('p', [1, NaN]), /unsupported type/],
+    ['Infinity choice', () => categoricalDistribution('p', [Infinity]), /unsupported type/],
+    ['non-boolean log', () => floatDistribution('p', 1, 2, { log: 'yes' as unknown as boolean }), /log must be a boolean/],
+  ];
+  for (const [label, make, message] of bad) {
+    it(`rejects ${label} with a SearchSpaceError naming the parameter`, () => {
+      expect(make).toThrow(SearchSpaceError);
+      expect(make).toThrow(message);
+      try {
+        make();
+      } catch (error) {
+        expect((error as SearchSpaceError).param).toBe('p');
+        expect((error as SearchSpaceError).code).toBe('INVALID_SEARCH_SPACE');
+        expect((error as Error).message.startsWith('parameter "p": ')).toBe(true);
+      }
+    });
+  }
+
+  it('accepts float steps that divide within floating tolerance', () => {
+    expect(() => floatDistribution('p', 0, 1, { step: 0.1 })).not.toThrow();
+    expect(() => floatDistribution('p', 0.1, 0.7, { step: 0.2 })).not.toThrow();
+    expect(() => floatDistribution('p', -1.5, 1.5, { step: 0.3 })).not.toThrow();
+  });
+});
+
+describe('equality, isSingle, contains', () => {
+  it('distributionsEqual compares structure (categorical in order)', () => {
+    expect(distributionsEqual(floatDistribution('a', 0, 1), floatDistribution('b', 0, 1))).toBe(true);
+    expect(distributionsEqual(floatDistribution('a', 0, 1), floatDistribution('a', 0, 2))).toBe(false);
+    expect(distributionsEqual(floatDistribution('a', 1, 2, { log: true }), floatDistribution('a', 1, 2))).toBe(false);
+    expect(distributionsEqual(intDistribution('a', 0, 4), floatDistribution('a', 0, 4))).toBe(false);
+    expect(distributionsEqual(intDistribution('a', 0, 4, { step: 2 }), intDistribution('a', 0, 4))).toBe(false);
+    expect(distributionsEqual(categoricalDistribution('c', ['a', 'b']), categoricalDistribution('c', ['a', 'b']))).toBe(true);
+    expect(distributionsEqual(categoricalDistribution('c', ['a', 'b']), categoricalDistribution('c', ['b', 'a']))).toBe(false);
+    expect(distributionsEqual(categoricalDistribution('c', [1]), categoricalDistribution('c', ['1']))).toBe(false);
+  });
+
+  it('isSingle', () => {
+    expect(isSingle(floatDistribution('a', 1, 1))).toBe(true);
+    expect(isSingle(intDistribution('a', 3, 3))).toBe(true);
+    expect(isSingle(categoricalDistribution('a', ['x']))).toBe(true);
+    expect(isSingle(floatDistribution('a', 1, 2))).toBe(false);
+    expect(isSingle(intDistribution('a', 0, 2, { step: 2 }))).toBe(false);
+    expect(isSingle(categoricalDistribution('a', ['x', 'y']))).toBe(false);
+  });
+
+  it('contains', () => {
+    const f = floatDistribution('f', 0, 1);
+    expect([0, 0.5, 1].every((v) => contains(f, v))).toBe(true);
+    expect([-0.1, 1.1, NaN, '0.5', null].some((v) => contains(f, v))).toBe(false);
+    const s = floatDistribution('s', 0, 1, { step: 0.1 });
+    expect(contains(s, 0.3)).toBe(true);
+    expect(contains(s, 0.1 + 0.2)).toBe(true);
+    expect(contains(s, 0.35)).toBe(false);
+    const i = intDistribution('i', 0, 10, { step: 2 });
+    expect(contains(i, 4)).toBe(true);
+    expect(contains(i, 5)).toBe(false);
+    expect(contains(i, 4.0000001)).toBe(false);
+    expect(contains(i, 12)).toBe(false);
+    const c = categoricalDistribution('c', ['a', 1, null]);
+    expect(contains(c, 'a') && contains(c, 1) && contains(c, null)).toBe(true);
+    expect(contains(c, '1') || contains(c, true) || contains(c, undefined)).toBe(false);
+  });
+
+  it('validateParamValue throws InvalidParamValueError naming the parameter', () => {
+    const d = intDistribution('depth', 1, 5);
+    expect(validateParamValue('depth', d, 3)).toBe(3);
+    expect(() => validateParamValue('depth', d, 7)).toThrow(InvalidParamValueError);
+    expect(() => validateParamValue('depth', d, 7)).toThrow(/parameter "depth": value 7 is not in the distribution/);
+  });
+});
+
+describe('JSON', () => {
+  const all: Distribution[] = [
+    floatDistribution('a', -1, 1),
+    floatDistribution('a', 1e-4, 1, { log: true }),
+    floatDistribution('a', 0, 1, { step: 0.25 }),
+    intDistribution('a', 0, 10, { step: 5 }),
+    intDistribution('a', 1, 64, { log: true }),
+    categoricalDistribution('a', ['x', 2, false, null]),
+  ];
+
+  it('round-trips through JSON text', () => {
+    for (const d of all) {
+      const back = distributionFromJson(JSON.parse(JSON.stringify(distributionToJson(d))), 'a');
+      expect(distributionsEqual(back, d)).toBe(true);
+      expect(back).toEqual(d);
+    }
+  });
+
+  it('validates parsed data with SearchSpaceError', () => {
+    expect(() => distributionFromJson(null)).toThrow(SearchSpaceError);
+    expect(() => distributionFromJson({ kind: 'uniform', low: 0, high: 1 })).toThrow(/kind must be/);
+    expect(() => distributionFromJson({ kind: 'float', low: 0, high: 1, extra: 1 }, 'x')).toThrow(/parameter "x": unknown field "extra"/);
+    expect(() => distributionFromJson({ kind: 'float', low: 2, high: 1 }, 'x')).toThrow(/parameter "x": low \(2\) must be <= high/);
+    expect(() => distributionFromJson({ kind: 'float', low: 2, high: 1 })).toThrow(/^invalid float distribution: low \(2\)/);
+    expect(() => distributionFromJson({ kind: 'categorical', choices: [] })).toThrow(/choices must not be empty/);
+    expect(() => distributionFromJson({ kind: 'int', low: '0', high: 1 })).toThrow(/low must be a finite number/);
+    expect(distributionFromJson({ kind: 'int', low: 0, high: 3 })).toEqual(intDistribution('x', 0, 3));
+  });
+});

@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidParamValueError, NumericalError } from '../../src/errors.js';
+import {
+  categoricalDistribution,
+  contains,
+  floatDistribution,
+  intDistribution,
+} from '../../src/space/distributions.js';
+import { decode, encode, floatGridValue, fromUnit, gridSpacing, toUnit } from '../../src/space/encode.js';
+import type { Distribution, FloatDistribution } from '../../src/space/types.js';
+import { Rng } from '../../src/util/prng.js';
+
+function gridOf(d: Distribution): number[] {
+  if (d.kind === 'int') {
+    return Array.from({ length: (d.high - d.low) / d.step + 1 }, (_, k) => d.low + k * d.step);
+  }
+  if (d.kind === 'float' && d.step !== null) {
+    const n = Math.round((d.high - d.low) / d.step);
+    return Array.from({ length: n + 1 }, (_, k) => floatGridValue(d as FloatDistribution & { step: number }, k));
+  }
+  throw new Error('not a grid');
+}
+
+describe('encode / decode', () => {
+  it('continuous and log floats map linearly / log-linearly onto [0, 1]', () => {
+    const f = floatDistribution('f', -2, 6);
+    expect(encode(f, -2)).toBe(0);
+    expect(encode(f, 6)).toBe(1);
+    expect(encode(f, 2)).toBe(0.5);
+    expect(decode(f, 0.25)).toBe(0);
+    const l = floatDistribution('l', 1e-4, 1, { log: true });
+    expect(encode(l, 1e-2)).toBeCloseTo(0.5, 14);
+    expect(decode(l, 0.75)).toBeCloseTo(1e-1, 15);
+    expect(decode(l, 0)).toBe(1e-4);
+    expect(decode(l, 1)).toBe(1);
+  });
+
+  it('clamps out-of-range coordinates and rejects NaN', () => {
+    const f = floatDistribution('f', 0, 10);
+    expect(decode(f, -3)).toBe(0);
+    expect(decode(f, 7)).toBe(10);
+    expect(decode(intDistribution('i', 1, 5), 2)).toBe(5);
+    expect(() => decode(f, NaN)).toThrow(NumericalError);
+    const c = categoricalDistribution('c', ['a', 'b', 'c']);
+    expect(decode(c, -1)).toBe('a');
+    expect(decode(c, 1.4)).toBe('b');
+    expect(decode(c, 9)).toBe('c');
+  });
+
+  it('ints and stepped floats: each grid point owns a cell of width 1/(n+1) and encodes to its center', () => {
+    const i = intDistribution('i', 0, 4);
+    expect([0, 1, 2, 3, 4].map((v) => encode(i, v))).toEqual([0.1, 0.3, 0.5, 0.7, 0.9]);
+    expect(decode(i, 0)).toBe(0);
+    expect(decode(i, 0.199)).toBe(0);
+    expect(decode(i, 0.201)).toBe(1);
+    expect(decode(i, 1)).toBe(4);
+    expect(gridSpacing(i)).toBeCloseTo(0.2, 15);
+  });
+
+  it('categoricals encode to the choice index; gridSpacing is the number of choices', () => {
+    const c = categoricalDistribution('c', ['x', 5, null]);
+    expect(encode(c, 'x')).toBe(0);
+    expect(encode(c, null)).toBe(2);
+    expect(decode(c, 1)).toBe(5);
+    expect(gridSpacing(c)).toBe(3);
+    expect(() => encode(c, 'nope', 'c')).toThrow(InvalidParamValueError);
+    expect(() => encode(floatDistribution('f', 0, 1), 'x', 'f')).toThrow(/parameter "f"/);
+  });
+
+  it('gridSpacing is 0 for continuous floats and log ints', () => {
+    expect(gridSpacing(floatDistribution('f', 0, 1))).toBe(0);
+    expect(gridSpacing(floatDistribution('f', 1, 2, { log: true }))).toBe(0);
+    expect(gridSpacing(intDistribution('i', 1, 100, { log: true }))).toBe(0);
+    expect(gridSpacing(floatDistribution('f', 0, 1, { step: 0.25 }))).toBeCloseTo(0.2, 15);
+  });
+
+  it('step 0.1 on [0, 1] decodes to clean decimals and round-trips them', () => {
+    const s = floatDistribution('s', 0, 1, { step: 0.1 });
+    const grid = gridOf(s);
+    expect(grid).toEqual([0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);
+    for (const v of grid) expect(decode(s, encode(s, v))).toBe(v);
+    expect(decode(s, encode(s, 0.1 + 0.2))).toBe(0.3);
+    const t = floatDistribution('t', 0.1, 0.7, { step: 0.2 });
+    expect(gridOf(t)).toEqual([0.1, 0.3, 0.5, 0.7]);
+  });
+
+  it('log ints round-trip every value and give each integer its log-width share', () => {
+    const l = intDistribution('l', 1, 1000, { log: true });
+    for (let v = 1; v <= 1000; v++) expect(decode(l, encode(l, v))).toBe(v);
+    expect(decode(l, 0)).toBe(1);
+    expect(decode(l, 1)).toBe(1000);
+  });
+
+  it('single-valued distributions decode to their value everywhere', () => {
+    for (const d of [floatDistribution('a', 3, 3), intDistribution('b', 7, 7), floatDistribution('c', 2, 2, { step: 0.5 })]) {
+      for (const u of [0, 0.3, 1]) expect(decode(d, u)).toBe(d.low);
+      expect(encode(d, d.low)).toBe(0.5);
+    }
+  });
+
+  it('fromUnit / toUnit treat categoricals as floor(u * n) cells', () => {
+    const c = categoricalDistribution('c', ['a', 'b', 'c', 'd']);
+    expect([0, 0.24, 0.25, 0.99, 1].map((u) => fromUnit(c, u))).toEqual(['a', 'a', 'b', 'd', 'd']);
+    expect(toUnit(c, 'c')).toBe(0.625);
+    expect(fromUnit(c, toUnit(c, 'c'))).toBe('c');
+    const f = floatDistribution('f', 0, 2);
+    expect(fromUnit(f, 0.5)).toBe(1);
+    expect(toUnit(f, 1)).toBe(0.5);
+  });
+});
+
+describe('encode / decode properties on random distributions', () => {
+  function randomDistribution(rng: Rng): Distribution {
+    const kind = rng.nextInt(0, 5);
+    const a = (rng.nextFloat() - 0.5) * 10 ** rng.nextInt(-3, 4);
+    switch (kind) {
+      case 0:
+        return floatDistribution('p', a, a + rng.nextFloat() * 10 ** rng.nextInt(-3, 4));
+      case 1: {
+        const low = 10 ** (rng.nextFloat() * 8 - 6);
+        return floatDistribution('p', low, low * (1 + rng.nextFloat() * 10 ** rng.nextInt(0, 6)), { log: true });
+      }
+      case 2: {
+        const step = [0.1, 0.25, 0.05, 0.3, 1e-3, 7][rng.nextInt(0, 5)];
+        const low = Math.round(a * 100) / 100;
+        return floatDistribution('p', low, low + step * rng.nextInt(0, 40), { step });
+      }
+      case 3: {
+        const step = rng.nextInt(1, 5);
+        const low = rng.nextInt(-50, 50);
+        return intDistribution('p', low, low + step * rng.nextInt(0, 30), { step });
+      }
+      case 4: {
+        const low = rng.nextInt(1, 100);
+        return intDistribution('p', low, low + rng.nextInt(0, 10 ** rng.nextInt(1, 6)), { log: true });
+      }
+      default:
+        return categoricalDistribution('p', Array.from({ length: rng.nextInt(1, 6) }, (_, i) => `c${i}`));
+    }
+  }
+
+  it('decode(u) is always contained and decode(encode(decode(u))) == decode(u)', () => {
+    const rng = new Rng(2024);
+    for (let t = 0; t < 400; t++) {
+      const d = randomDistribution(rng);
+      for (let s = 0; s < 25; s++) {
+        const u = s === 0 ? 0 : s === 1 ? 1 : rng.nextFloat();
+        const x = d.kind === 'categorical' ? u * (d.choices.length - 1) : u;
+        const v = decode(d, x);
+        expect(contains(d, v), `${JSON.stringify(d)} u=${u} -> ${v}`).toBe(true);
+        const continuous = d.kind === 'float' && d.step === null;
+        const w = fromUnit(d, u);
+        expect(contains(d, w)).toBe(true);
+        if (continuous) {
+          // Continuous values round-trip to within a few ulp (1e-12 relative to the bounds).
+          const scale = Math.max(Math.abs(d.low), Math.abs(d.high));
+          expect(Math.abs((decode(d, encode(d, v)) as number) - (v as number))).toBeLessThanOrEqual(1e-12 * scale);
+        } else {
+          expect(decode(d, encode(d, v))).toBe(v);
+          expect(fromUnit(d, toUnit(d, w))).toBe(w);
+        }
+        if (d.kind !== 'categorical' && d.low < d.high) {
+          const e = encode(d, v);
+          expect(e >= 0 && e <= 1).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('decode(encode(v)) == v for every grid value of random int and stepped-float distributions', () => {
+    const rng = new Rng(7);
+    for (let t = 0; t < 200; t++) {
+      const d = randomDistribution(rng);
+      if (d.kind === 'int' && !d.log) for (const v of gridOf(d)) expect(decode(d, encode(d, v))).toBe(v);
+      if (d.kind === 'float' && d.step !== null) {
+        for (const v of gridOf(d)) {
+          expect(contains(d, v)).toBe(true);
+          expect(decode(d, encode(d, v))).toBe(v);
+        }
+      }
+      if (d.kind === 'float' && d.step === null && d.low < d.high) {
+        const v = d.low + (d.high - d.low) * rng.nextFloat();
+        const back = decode(d, encode(d, v)) as number;
+        expect(Math.abs(back - v)).toBeLessThanOrEqual(1e-12 * Math.max(Math.abs(v), Math.abs(d.high), Math.abs(d.low)));
+      }
+    }
+  });
+});

@@ -1,0 +1,221 @@
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { SearchSpaceError } from '../../src/errors.js';
+import {
+  MAX_GRID_POINTS,
+  enumerateGrid,
+  enumerateValueGrid,
+  suggestFromSpec,
+  toNestedConfig,
+  validateSpaceSpec,
+} from '../../src/space/spec.js';
+import type { Suggester } from '../../src/space/suggester.js';
+import type { CategoricalChoice, NumericSuggestOptions, ParamValue, SpaceSpec } from '../../src/space/types.js';
+
+/** Records calls; answers low / the first choice unless told otherwise. */
+class RecordingSuggester implements Suggester {
+  calls: [string, string, unknown[]][] = [];
+  constructor(private readonly picks: Record<string, ParamValue> = {}) {}
+  suggestFloat(name: string, low: number, high: number, options?: NumericSuggestOptions): number {
+    this.calls.push(['float', name, [low, high, options]]);
+    return (this.picks[name] as number | undefined) ?? low;
+  }
+  suggestInt(name: string, low: number, high: number, options?: NumericSuggestOptions): number {
+    this.calls.push(['int', name, [low, high, options]]);
+    return (this.picks[name] as number | undefined) ?? high;
+  }
+  suggestCategorical<T extends CategoricalChoice>(name: string, choices: readonly T[]): T {
+    this.calls.push(['categorical', name, [...choices]]);
+    return (this.picks[name] as T | undefined) ?? choices[0];
+  }
+}
+
+const SPEC: SpaceSpec = {
+  lr: { type: 'float', low: 1e-4, high: 1e-1, log: true },
+  layers: { type: 'int', low: 1, high: 4 },
+  optimizer: {
+    type: 'categorical',
+    choices: {
+      sgd: { momentum: { type: 'float', low: 0, high: 0.9, step: 0.3 }, nesterov: { type: 'categorical', choices: [true, false] } },
+      adam: { beta1: { type: 'const', value: 0.9 } },
+    },
+  },
+  seed: { type: 'const', value: 7 },
+};
+
+describe('validateSpaceSpec', () => {
+  it('accepts a valid spec and returns a frozen normalized copy', () => {
+    const spec = validateSpaceSpec(SPEC);
+    expect(spec).toEqual(SPEC);
+    expect(Object.isFrozen(spec)).toBe(true);
+    expect(validateSpaceSpec(spec)).toBe(spec);
+  });
+
+  it('accepts a YAML-parsed spec', () => {
+    const yaml = `
+lr: {type: float, low: 0.0001, high: 0.1, log: true}
+layers: {type: int, low: 1, high: 4}
+optimizer:
+  type: categorical
+  choices:
+    sgd:
+      momentum: {type: float, low: 0, high: 0.9, step: 0.3}
+      nesterov: {type: categorical, choices: [true, false]}
+    adam:
+      beta1: {type: const, value: 0.9}
+seed: {type: const, value: 7}
+`;
+    expect(validateSpaceSpec(parse(yaml))).toEqual(SPEC);
+  });
+
+  const bad: [string, unknown, string | null, RegExp][] = [
+    ['not an object', [1], null, /must be an object/],
+    ['a parameter that is not an object', { a: 3 }, 'a', /expected an object with a "type"/],
+    ['an unknown type', { a: { type: 'uniform' } }, 'a', /type must be/],
+    ['an unknown field', { a: { type: 'float', low: 0, hgh: 1 } }, 'a', /unknown field "hgh"/],
+    ['low > high', { a: { type: 'float', low: 2, high: 1 } }, 'a', /low \(2\) must be <= high/],
+    ['a bad n', { a: { type: 'int', low: 0, high: 3, n: 0 } }, 'a', /n \(grid points\) must be an integer >= 1/],
+    ['step and n', { a: { type: 'int', low: 0, high: 4, step: 2, n: 2 } }, 'a', /either step or n/],
+    ['empty choices', { a: { type: 'categorical', choices: [] } }, 'a', /choices must not be empty/],
+    ['empty sub-space choices', { a: { type: 'categorical', choices: {} } }, 'a', /choices must not be empty/],
+    ['a bad const', { a: { type: 'const', value: { x: 1 } } }, 'a', /const value must be/],
+    ['a dotted name', { 'a.b': { type: 'const', value: 1 } }, 'a.b', /contain no '\.'/],
+    [
+      'a bad nested parameter',
+      { optimizer: { type: 'categorical', choices: { sgd: { momentum: { type: 'float', low: 1, high: 0 } } } } },
+      'optimizer.sgd.momentum',
+      /low \(1\) must be <= high/,
+    ],
+    [
+      'a sub-space that is not an object',
+      { optimizer: { type: 'categorical', choices: { sgd: 5 } } },
+      'optimizer.sgd',
+      /a sub-space must be an object/,
+    ],
+  ];
+  for (const [label, spec, path, message] of bad) {
+    it(`rejects ${label}, naming the dotted path`, () => {
+      let caught: unknown = null;
+      try {
+        validateSpaceSpec(spec);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(SearchSpaceError);
+      expect((caught as SearchSpaceError).param).toBe(path);
+      expect((caught as Error).message).toMatch(message);
+    });
+  }
+});
+
+describe('suggestFromSpec', () => {
+  it('suggests in key order, recursing into the chosen branch with namespaced names; constants are not suggested', () => {
+    const suggester = new RecordingSuggester({ optimizer: 'sgd', 'optimizer.sgd.momentum': 0.6 });
+    const params = suggestFromSpec(suggester, SPEC);
+    expect(params).toEqual({
+      lr: 1e-4,
+      layers: 4,
+      optimizer: 'sgd',
+      'optimizer.sgd.momentum': 0.6,
+      'optimizer.sgd.nesterov': true,
+      seed: 7,
+    });
+    expect(suggester.calls).toEqual([
+      ['float', 'lr', [1e-4, 1e-1, { log: true }]],
+      ['int', 'layers', [1, 4, undefined]],
+      ['categorical', 'optimizer', ['sgd', 'adam']],
+      ['float', 'optimizer.sgd.momentum', [0, 0.9, { step: 0.3 }]],
+      ['categorical', 'optimizer.sgd.nesterov', [true, false]],
+    ]);
+  });
+
+  it('takes the other branch when chosen', () => {
+    const params = suggestFromSpec(new RecordingSuggester({ optimizer: 'adam' }), SPEC);
+    expect(params).toEqual({ lr: 1e-4, layers: 4, optimizer: 'adam', 'optimizer.adam.beta1': 0.9, seed: 7 });
+  });
+
+  it('validates the spec', () => {
+    expect(() => suggestFromSpec(new RecordingSuggester(), { a: { type: 'nope' } } as unknown as SpaceSpec)).toThrow(
+      SearchSpaceError,
+    );
+  });
+});
+
+describe('toNestedConfig', () => {
+  it('nests conditional parameters under their chosen branch', () => {
+    const flat = suggestFromSpec(new RecordingSuggester({ optimizer: 'sgd', 'optimizer.sgd.momentum': 0.3 }), SPEC);
+    expect(toNestedConfig(SPEC, flat)).toEqual({
+      lr: 1e-4,
+      layers: 4,
+      optimizer: { sgd: { momentum: 0.3, nesterov: true } },
+      seed: 7,
+    });
+    expect(toNestedConfig(SPEC, { lr: 0.01, layers: 2, optimizer: 'adam' })).toEqual({
+      lr: 0.01,
+      layers: 2,
+      optimizer: { adam: { beta1: 0.9 } },
+      seed: 7,
+    });
+  });
+
+  it('reports a missing parameter', () => {
+    expect(() => toNestedConfig(SPEC, { lr: 0.01, optimizer: 'adam' })).toThrow(/parameter "layers": has no value/);
+  });
+});
+
+describe('enumerateGrid', () => {
+  it('expands conditionals per branch (first parameter slowest)', () => {
+    const grid = enumerateGrid({
+      a: { type: 'categorical', choices: ['x', 'y'] },
+      opt: {
+        type: 'categorical',
+        choices: { sgd: { m: { type: 'float', low: 0, high: 1, step: 0.5 } }, adam: {} },
+      },
+    });
+    expect(grid).toEqual([
+      { a: 'x', opt: 'sgd', 'opt.sgd.m': 0 },
+      { a: 'x', opt: 'sgd', 'opt.sgd.m': 0.5 },
+      { a: 'x', opt: 'sgd', 'opt.sgd.m': 1 },
+      { a: 'x', opt: 'adam' },
+      { a: 'y', opt: 'sgd', 'opt.sgd.m': 0 },
+      { a: 'y', opt: 'sgd', 'opt.sgd.m': 0.5 },
+      { a: 'y', opt: 'sgd', 'opt.sgd.m': 1 },
+      { a: 'y', opt: 'adam' },
+    ]);
+  });
+
+  it('numeric dims: step points, n evenly spaced points (log-spaced for log), ints rounded and deduplicated', () => {
+    const values = (spec: SpaceSpec) => enumerateGrid(spec).map((p) => p.v);
+    expect(values({ v: { type: 'float', low: 0, high: 1, step: 0.1 } })).toEqual([0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);
+    expect(values({ v: { type: 'float', low: 0, high: 1, n: 5 } })).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    const logs = values({ v: { type: 'float', low: 1e-4, high: 1, log: true, n: 5 } }) as number[];
+    expect(logs[0]).toBe(1e-4);
+    expect(logs[4]).toBe(1);
+    logs.forEach((v, i) => expect(Math.abs(Math.log10(v) - (i - 4))).toBeLessThan(1e-12));
+    expect(values({ v: { type: 'int', low: 1, high: 5 } })).toEqual([1, 2, 3, 4, 5]);
+    expect(values({ v: { type: 'int', low: 0, high: 10, step: 5 } })).toEqual([0, 5, 10]);
+    expect(values({ v: { type: 'int', low: 1, high: 4, n: 10 } })).toEqual([1, 2, 3, 4]);
+    expect(values({ v: { type: 'int', low: 1, high: 1000, log: true, n: 4 } })).toEqual([1, 10, 100, 1000]);
+    expect(values({ v: { type: 'int', low: 0, high: 10, step: 2, n: undefined } })).toEqual([0, 2, 4, 6, 8, 10]);
+    expect(values({ v: { type: 'float', low: 2, high: 2 } })).toEqual([2]);
+    expect(values({ v: { type: 'const', value: 'c' } })).toEqual(['c']);
+  });
+
+  it('refuses floats without step or n, and grids above 1e6 points', () => {
+    expect(() => enumerateGrid({ v: { type: 'float', low: 0, high: 1 } })).toThrow(/parameter "v": grid search needs step or n/);
+    expect(() => enumerateGrid({ v: { type: 'int', low: 0, high: 2_000_000 } })).toThrow(/at most 1000000/);
+    expect(() =>
+      enumerateGrid({ a: { type: 'int', low: 1, high: 1001 }, b: { type: 'int', low: 1, high: 1001 } }),
+    ).toThrow(SearchSpaceError);
+    expect(MAX_GRID_POINTS).toBe(1_000_000);
+  });
+
+  it('enumerateValueGrid: Cartesian product of value lists, validated', () => {
+    expect(enumerateValueGrid({ a: [1, 2], b: ['x'] })).toEqual([
+      { a: 1, b: 'x' },
+      { a: 2, b: 'x' },
+    ]);
+    expect(() => enumerateValueGrid({ a: [] })).toThrow(/parameter "a"/);
+    expect(() => enumerateValueGrid({ a: [NaN] })).toThrow(SearchSpaceError);
+  });
+});

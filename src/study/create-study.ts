@@ -1,0 +1,159 @@
+/**
+ * Creating, loading and listing studies.
+ */
+import { DuplicatedStudyError, InvalidOptionError } from '../errors.js';
+import { NopPruner, type Pruner } from '../pruners/pruner.js';
+import { RandomSampler } from '../samplers/random-sampler.js';
+import type { Sampler } from '../samplers/sampler.js';
+import { openStorage } from '../storage/open-storage.js';
+import type { Storage, StudySummary } from '../storage/storage.js';
+import type { StudyDirection } from '../trial/types.js';
+import { Study } from './study.js';
+
+/**
+ * Where trials are kept: a `Storage` instance, `':memory:'`, or a journal file path
+ * (`study.journal`, `journal:./runs/study.log`). Omitted: in memory, as in Optuna; the CLI's default
+ * is the journal file `kestrel.journal`.
+ */
+export type StorageOption = Storage | string;
+
+export interface CreateStudyOptions {
+  /** Default: a generated unique name. */
+  readonly studyName?: string;
+  /** Single objective. Default 'minimize'. */
+  readonly direction?: StudyDirection;
+  /** Several objectives (Pareto front via `bestTrials`). Not together with `direction`. */
+  readonly directions?: readonly StudyDirection[];
+  /** Default: `new RandomSampler()`. */
+  readonly sampler?: Sampler;
+  /** Default: `new NopPruner()`. */
+  readonly pruner?: Pruner;
+  readonly storage?: StorageOption;
+  /** Load the study when the name exists (directions must agree) instead of failing. */
+  readonly loadIfExists?: boolean;
+}
+
+export interface LoadStudyOptions {
+  readonly studyName: string;
+  readonly storage: StorageOption;
+  readonly sampler?: Sampler;
+  readonly pruner?: Pruner;
+}
+
+/** Creates a study (or loads it with `loadIfExists`). */
+export async function createStudy(options: CreateStudyOptions = {}): Promise<Study> {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  const directions = resolveDirections(options);
+  const studyName = options.studyName ?? generateStudyName();
+  if (typeof studyName !== 'string' || studyName.length === 0) {
+    throw new InvalidOptionError('studyName', 'a non-empty string', options.studyName);
+  }
+  const sampler = checkSampler(options.sampler) ?? new RandomSampler();
+  const pruner = checkPruner(options.pruner) ?? new NopPruner();
+  const { storage, owns } = resolveStorage(options.storage);
+
+  let studyId: number;
+  try {
+    studyId = await storage.createStudy(studyName, directions);
+  } catch (error) {
+    if (!(error instanceof DuplicatedStudyError) || options.loadIfExists !== true) {
+      if (owns) await storage.close();
+      throw error;
+    }
+    studyId = await storage.getStudyIdFromName(studyName);
+    const existing = await storage.getStudyDirections(studyId);
+    if (existing.length !== directions.length || existing.some((d, i) => d !== directions[i])) {
+      if (owns) await storage.close();
+      throw new InvalidOptionError(
+        'directions',
+        `the directions of the existing study "${studyName}" (${existing.join(', ')})`,
+        directions,
+      );
+    }
+  }
+  return new Study({ studyId, studyName, directions, storage, sampler, pruner, ownsStorage: owns });
+}
+
+/** Loads an existing study; rejects with `StudyNotFoundError` when there is none of that name. */
+export async function loadStudy(options: LoadStudyOptions): Promise<Study> {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  if (typeof options.studyName !== 'string' || options.studyName.length === 0) {
+    throw new InvalidOptionError('studyName', 'a non-empty string', options.studyName);
+  }
+  const sampler = checkSampler(options.sampler) ?? new RandomSampler();
+  const pruner = checkPruner(options.pruner) ?? new NopPruner();
+  const { storage, owns } = resolveStorage(options.storage, true);
+  try {
+    const studyId = await storage.getStudyIdFromName(options.studyName);
+    const directions = await storage.getStudyDirections(studyId);
+    return new Study({ studyId, studyName: options.studyName, directions, storage, sampler, pruner, ownsStorage: owns });
+  } catch (error) {
+    if (owns) await storage.close();
+    throw error;
+  }
+}
+
+/** Deletes a study and its trials. */
+export async function deleteStudy(options: { readonly studyName: string; readonly storage: StorageOption }): Promise<void> {
+  const { storage, owns } = resolveStorage(options.storage, true);
+  try {
+    await storage.deleteStudy(await storage.getStudyIdFromName(options.studyName));
+  } finally {
+    if (owns) await storage.close();
+  }
+}
+
+/** Summaries of every study in a storage. */
+export async function getAllStudySummaries(options: { readonly storage: StorageOption }): Promise<readonly StudySummary[]> {
+  const { storage, owns } = resolveStorage(options.storage, true);
+  try {
+    return await storage.getAllStudies();
+  } finally {
+    if (owns) await storage.close();
+  }
+}
+
+function resolveDirections(options: CreateStudyOptions): readonly StudyDirection[] {
+  if (options.direction !== undefined && options.directions !== undefined) {
+    throw new InvalidOptionError('direction', 'either direction or directions, not both', 'both');
+  }
+  const directions = options.directions ?? [options.direction ?? 'minimize'];
+  if (!Array.isArray(directions) || directions.length === 0) {
+    throw new InvalidOptionError('directions', 'a non-empty array of "minimize" | "maximize"', options.directions);
+  }
+  for (const d of directions) {
+    if (d !== 'minimize' && d !== 'maximize') {
+      throw new InvalidOptionError(options.direction !== undefined ? 'direction' : 'directions', '"minimize" or "maximize"', d);
+    }
+  }
+  return directions;
+}
+
+function resolveStorage(spec: StorageOption | undefined, required = false): { storage: Storage; owns: boolean } {
+  if (spec === undefined && required) throw new InvalidOptionError('storage', 'a Storage or a storage path', spec);
+  if (spec !== undefined && typeof spec !== 'string') return { storage: spec, owns: false };
+  return { storage: openStorage(spec), owns: true };
+}
+
+function checkSampler(sampler: Sampler | undefined): Sampler | undefined {
+  if (sampler === undefined) return undefined;
+  if (sampler === null || typeof sampler !== 'object' || typeof sampler.sampleIndependent !== 'function') {
+    throw new InvalidOptionError('sampler', 'a Sampler (an object with sampleIndependent)', sampler);
+  }
+  return sampler;
+}
+
+function checkPruner(pruner: Pruner | undefined): Pruner | undefined {
+  if (pruner === undefined) return undefined;
+  if (pruner === null || typeof pruner !== 'object' || typeof pruner.prune !== 'function') {
+    throw new InvalidOptionError('pruner', 'a Pruner (an object with prune)', pruner);
+  }
+  return pruner;
+}
+
+let nameCounter = 0;
+function generateStudyName(): string {
+  const stamp = new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14);
+  nameCounter += 1;
+  return `study-${stamp}-${process.pid}-${nameCounter}`;
+}

@@ -1,0 +1,253 @@
+/**
+ * The optimization loop behind `study.optimize`: N trials at once in one process, a study-wide
+ * trial budget shared by worker processes, timeouts, callbacks, and clean interruption.
+ */
+import { GridExhaustedError, InterruptedError, InvalidOptionError, TrialFinishedError, TrialPrunedError } from '../errors.js';
+import type { FrozenTrial } from '../trial/frozen-trial.js';
+import type { Trial } from '../trial/trial.js';
+import type { Study } from './study.js';
+import { messageOf } from './study.js';
+
+/** An objective: returns the value (or one value per direction) to minimize or maximize. */
+export type Objective = (trial: Trial) => number | readonly number[] | Promise<number | readonly number[]>;
+
+/** Called after each trial this `optimize` ran has finished (COMPLETE, PRUNED or FAIL). */
+export type OptimizeCallback = (study: Study, trial: FrozenTrial) => void | Promise<void>;
+
+/** An error class; errors that are instances of one listed in `catch` fail only their trial. */
+export type ErrorClass = abstract new (...args: never[]) => Error;
+
+export interface OptimizeOptions {
+  /** Trials this call runs (across its concurrent slots). Unbounded when omitted. */
+  readonly nTrials?: number;
+  /**
+   * Stop when the study holds this many trials in total, counting every process working on it.
+   * Slots are claimed atomically through storage, so workers never overshoot.
+   */
+  readonly maxTrialsInStudy?: number;
+  /** Launch no new trial after this many milliseconds (running trials finish). */
+  readonly timeoutMs?: number;
+  /** Trials run at once in this process (async objectives). Default 1. */
+  readonly concurrency?: number;
+  /**
+   * Which objective errors fail only their trial and let the study go on: `'all'` (default), `'none'`,
+   * or a list of error classes. An error not caught still fails its trial, then stops the study and
+   * rejects `optimize` with it once running trials are done.
+   */
+  readonly catch?: 'all' | 'none' | readonly ErrorClass[];
+  readonly callbacks?: readonly OptimizeCallback[];
+  /** Aborting it stops the optimization like Ctrl-C does. */
+  readonly signal?: AbortSignal;
+  /**
+   * Handle SIGINT while optimizing (default true): stop launching trials, record running ones as FAIL
+   * ("interrupted"), and reject with `InterruptedError`. A second Ctrl-C is left to Node's default.
+   */
+  readonly handleSigint?: boolean;
+  /** Called when a trial starts (for progress displays). */
+  readonly onTrialStart?: (trial: Trial) => void;
+}
+
+const maxConcurrency = 1024;
+
+export async function runOptimize(study: Study, objective: Objective, options: OptimizeOptions): Promise<void> {
+  const opts = validate(objective, options);
+  study.resetStop();
+  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+  let launched = 0;
+  let fatal: unknown = null;
+  let interrupted: string | null = null;
+  let slotCursor = 0;
+  let interruptDone: Promise<void> | null = null;
+
+  // A call to optimize() starts a fresh run even if a previous one was stopped.
+  const shouldLaunch = (): boolean =>
+    fatal === null &&
+    interrupted === null &&
+    study.stopped === null &&
+    (opts.nTrials === undefined || launched < opts.nTrials) &&
+    Date.now() < deadline;
+
+  const claimSlot = async (): Promise<boolean> => {
+    if (opts.maxTrialsInStudy === undefined) return true;
+    while (slotCursor < opts.maxTrialsInStudy) {
+      const slot = slotCursor++;
+      if (await study.claim(`optimize_slot:${slot}`)) return true;
+    }
+    return false;
+  };
+
+  const interrupt = (reason: string): Promise<void> => {
+    if (interruptDone === null) {
+      interrupted = reason;
+      interruptDone = study.failLiveTrials('interrupted');
+    }
+    return interruptDone;
+  };
+
+  let interruptedPromiseReject: ((error: unknown) => void) | null = null;
+  const interruptedPromise = new Promise<never>((_, reject) => {
+    interruptedPromiseReject = reject;
+  });
+  // Never an unhandled rejection when nobody awaits it.
+  interruptedPromise.catch(() => undefined);
+
+  const onAbort = (reason: string): void => {
+    void interrupt(reason).then(
+      () => interruptedPromiseReject?.(new InterruptedError(`optimization of study "${study.studyName}" was interrupted (${reason})`)),
+      (error: unknown) => interruptedPromiseReject?.(error),
+    );
+  };
+  const sigintHandler = (): void => {
+    process.removeListener('SIGINT', sigintHandler);
+    onAbort('SIGINT');
+  };
+  const abortHandler = (): void => onAbort('aborted');
+
+  const worker = async (): Promise<void> => {
+    while (shouldLaunch()) {
+      // A claimed slot is always used: checking shouldLaunch() again here could waste it.
+      launched++;
+      if (!(await claimSlot())) break;
+      let trial: Trial;
+      try {
+        trial = await study.ask();
+      } catch (error) {
+        if (error instanceof GridExhaustedError) break;
+        if (fatal === null) fatal = error;
+        break;
+      }
+      if (interrupted !== null) {
+        // Interrupted while asking: record it like the others.
+        await interrupt(interrupted);
+        break;
+      }
+      opts.onTrialStart?.(trial);
+      const frozen = await runTrial(study, trial, objective, opts, (error) => {
+        if (fatal === null) fatal = error;
+      });
+      if (frozen === null) continue; // finished by an interruption
+      for (const callback of opts.callbacks) {
+        try {
+          await callback(study, frozen);
+        } catch (error) {
+          if (fatal === null) fatal = error;
+        }
+      }
+    }
+  };
+
+  if (opts.signal !== undefined) {
+    if (opts.signal.aborted) throw new InterruptedError(`optimization of study "${study.studyName}" was aborted before it started`);
+    opts.signal.addEventListener('abort', abortHandler, { once: true });
+  }
+  if (opts.handleSigint) process.on('SIGINT', sigintHandler);
+  try {
+    const workers = Promise.all(Array.from({ length: opts.concurrency }, () => worker()));
+    await Promise.race([workers, interruptedPromise]);
+  } finally {
+    process.removeListener('SIGINT', sigintHandler);
+    opts.signal?.removeEventListener('abort', abortHandler);
+  }
+  if (fatal !== null) throw fatal;
+}
+
+/** Runs one trial to its end. Returns null when an interruption finished it first. */
+async function runTrial(
+  study: Study,
+  trial: Trial,
+  objective: Objective,
+  opts: ValidatedOptions,
+  onUncaught: (error: unknown) => void,
+): Promise<FrozenTrial | null> {
+  try {
+    let result: number | readonly number[];
+    try {
+      result = await objective(trial);
+    } catch (error) {
+      if (error instanceof TrialPrunedError) return await study.tell(trial, { state: 'PRUNED' });
+      if (trial.signal.aborted) return null;
+      const frozen = await study.tell(trial, { state: 'FAIL', failReason: messageOf(error) });
+      if (!isCaught(error, opts.catch)) onUncaught(error);
+      return frozen;
+    }
+    if (trial.signal.aborted) return null;
+    return await study.tell(trial, isNumberOrArray(result) ? result : { state: 'COMPLETE', values: result as never });
+  } catch (error) {
+    // The trial was finished by an interruption meanwhile, or storage failed: never lose track.
+    if (error instanceof TrialFinishedError && trial.signal.aborted) return null;
+    onUncaught(error);
+    return null;
+  }
+}
+
+function isNumberOrArray(value: unknown): value is number | readonly number[] {
+  return typeof value === 'number' || Array.isArray(value);
+}
+
+function isCaught(error: unknown, rule: ValidatedOptions['catch']): boolean {
+  if (rule === 'all') return true;
+  if (rule === 'none') return false;
+  return rule.some((cls) => error instanceof cls);
+}
+
+interface ValidatedOptions {
+  readonly nTrials: number | undefined;
+  readonly maxTrialsInStudy: number | undefined;
+  readonly timeoutMs: number | undefined;
+  readonly concurrency: number;
+  readonly catch: 'all' | 'none' | readonly ErrorClass[];
+  readonly callbacks: readonly OptimizeCallback[];
+  readonly signal: AbortSignal | undefined;
+  readonly handleSigint: boolean;
+  readonly onTrialStart: ((trial: Trial) => void) | undefined;
+}
+
+function validate(objective: Objective, options: OptimizeOptions): ValidatedOptions {
+  if (typeof objective !== 'function') throw new InvalidOptionError('objective', 'a function', objective);
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  const count = (name: string, value: unknown, min: number): number | undefined => {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      throw new InvalidOptionError(name, `an integer >= ${min}`, value);
+    }
+    return value;
+  };
+  const nTrials = count('nTrials', options.nTrials, 0);
+  const maxTrialsInStudy = count('maxTrialsInStudy', options.maxTrialsInStudy, 0);
+  let timeoutMs: number | undefined;
+  if (options.timeoutMs !== undefined) {
+    if (typeof options.timeoutMs !== 'number' || !(options.timeoutMs >= 0)) {
+      throw new InvalidOptionError('timeoutMs', 'a non-negative number of milliseconds', options.timeoutMs);
+    }
+    timeoutMs = options.timeoutMs;
+  }
+  const concurrency = count('concurrency', options.concurrency, 1) ?? 1;
+  if (concurrency > maxConcurrency) throw new InvalidOptionError('concurrency', `at most ${maxConcurrency}`, concurrency);
+  const catchRule = options.catch ?? 'all';
+  if (catchRule !== 'all' && catchRule !== 'none') {
+    if (!Array.isArray(catchRule) || catchRule.some((c) => typeof c !== 'function')) {
+      throw new InvalidOptionError('catch', '"all", "none" or an array of error classes', catchRule);
+    }
+  }
+  const callbacks = options.callbacks ?? [];
+  if (!Array.isArray(callbacks) || callbacks.some((c) => typeof c !== 'function')) {
+    throw new InvalidOptionError('callbacks', 'an array of functions', callbacks);
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new InvalidOptionError('signal', 'an AbortSignal', options.signal);
+  }
+  if (options.onTrialStart !== undefined && typeof options.onTrialStart !== 'function') {
+    throw new InvalidOptionError('onTrialStart', 'a function', options.onTrialStart);
+  }
+  return {
+    nTrials,
+    maxTrialsInStudy,
+    timeoutMs,
+    concurrency,
+    catch: catchRule,
+    callbacks,
+    signal: options.signal,
+    handleSigint: options.handleSigint ?? true,
+    onTrialStart: options.onTrialStart,
+  };
+}

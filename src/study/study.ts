@@ -1,0 +1,546 @@
+/**
+ * `Study`: the composition root. It ties a storage, a sampler and a pruner together and runs the
+ * trial lifecycle: `ask` (create or pop a trial, sample relative parameters), the objective's
+ * `suggest*` calls (independent sampling), `tell` (finish the trial durably), and `optimize` (the
+ * loop, with concurrency, timeouts, callbacks and interruption).
+ */
+import {
+  GridExhaustedError,
+  InvalidOptionError,
+  InvalidTrialValueError,
+  KestrelError,
+  NoCompletedTrialsError,
+  TrialFinishedError,
+  TrialNotFoundError,
+} from '../errors.js';
+import type { Pruner } from '../pruners/pruner.js';
+import type { Sampler } from '../samplers/sampler.js';
+import type { Distribution, ParamValue, Params, SearchSpace } from '../space/types.js';
+import type { Storage, TrialTemplate } from '../storage/storage.js';
+import { FrozenTrial } from '../trial/frozen-trial.js';
+import type { StudyView } from '../trial/study-view.js';
+import { Trial, type TrialHost } from '../trial/trial.js';
+import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
+import { warnOnce } from '../util/warn.js';
+import { runOptimize, type Objective, type OptimizeOptions } from './optimize.js';
+
+/** System attribute keys the study writes. */
+export const SystemAttr = {
+  /** Enqueued parameter values of a WAITING trial. */
+  fixedParams: 'fixed_params',
+  /** The sampler's joint proposal for a running trial (lets samplers see pending points). */
+  relativeParams: 'relative_params',
+  /** Why a trial failed (objective error message, invalid value, "interrupted"). */
+  failReason: 'fail_reason',
+} as const;
+
+/** What `tell` accepts besides a plain value or values. */
+export interface TellOptions {
+  readonly state?: 'COMPLETE' | 'PRUNED' | 'FAIL';
+  readonly values?: number | readonly number[] | null;
+  /** Recorded as the trial's `fail_reason` system attribute when state is FAIL. */
+  readonly failReason?: string;
+}
+
+export type TellResult = number | readonly number[] | TellOptions;
+
+/** A finished trial to import with `study.addTrial`. */
+export interface AddTrialOptions {
+  readonly state?: 'COMPLETE' | 'PRUNED' | 'FAIL';
+  readonly value?: number;
+  readonly values?: readonly number[];
+  readonly params: Readonly<Record<string, ParamValue>>;
+  readonly distributions: Readonly<Record<string, Distribution>>;
+  readonly userAttrs?: Readonly<Record<string, JsonValue>>;
+  readonly intermediateValues?: Readonly<Record<number, number>>;
+  readonly datetimeStart?: number;
+  readonly datetimeComplete?: number;
+}
+
+export interface EnqueueTrialOptions {
+  readonly userAttrs?: Readonly<Record<string, JsonValue>>;
+  /** Skip when a trial with the same enqueued or actual parameters already exists. */
+  readonly skipIfExists?: boolean;
+}
+
+interface LiveTrial {
+  readonly trial: Trial;
+  readonly controller: AbortController;
+}
+
+export interface StudyInit {
+  readonly studyId: number;
+  readonly studyName: string;
+  readonly directions: readonly StudyDirection[];
+  readonly storage: Storage;
+  readonly sampler: Sampler;
+  readonly pruner: Pruner;
+  /** Whether the study opened the storage itself (then `close()` closes it). */
+  readonly ownsStorage: boolean;
+}
+
+export class Study implements StudyView {
+  readonly studyId: number;
+  readonly studyName: string;
+  readonly directions: readonly StudyDirection[];
+  readonly storage: Storage;
+  readonly sampler: Sampler;
+  readonly pruner: Pruner;
+
+  private readonly ownsStorage: boolean;
+  private readonly live = new Map<number, LiveTrial>();
+  private stopReason: string | null = null;
+  private readonly host: TrialHost;
+
+  /** Use `createStudy` or `loadStudy`. */
+  constructor(init: StudyInit) {
+    this.studyId = init.studyId;
+    this.studyName = init.studyName;
+    this.directions = Object.freeze([...init.directions]);
+    this.storage = init.storage;
+    this.sampler = init.sampler;
+    this.pruner = init.pruner;
+    this.ownsStorage = init.ownsStorage;
+    this.host = {
+      study: this,
+      sampleIndependent: (trial, name, distribution) =>
+        this.sampler.sampleIndependent(this, trial, name, distribution),
+      flush: (trial) => this.flush(trial),
+      shouldPrune: (trial) => this.shouldPrune(trial),
+    };
+  }
+
+  /** The direction of a single-objective study. */
+  get direction(): StudyDirection {
+    if (this.directions.length !== 1) {
+      throw new InvalidOptionError('direction', 'a single-objective study', `${this.directions.length} directions`);
+    }
+    return this.directions[0];
+  }
+
+  get isMultiObjective(): boolean {
+    return this.directions.length > 1;
+  }
+
+  /** Why the study was asked to stop, or null while it runs. */
+  get stopped(): string | null {
+    return this.stopReason;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // StudyView
+  // ---------------------------------------------------------------------------------------------
+
+  async getTrials(options: { readonly states?: readonly TrialState[] } = {}): Promise<readonly FrozenTrial[]> {
+    return this.storage.getAllTrials(this.studyId, options);
+  }
+
+  claim(key: string): Promise<boolean> {
+    return this.storage.claim(this.studyId, key);
+  }
+
+  /** Launch no new trials in the running `optimize` (running trials finish). */
+  stop(reason = 'stopped by the user'): void {
+    if (this.stopReason === null) this.stopReason = reason;
+  }
+
+  /** Clears a previous `stop()`: each `optimize` call starts running. Internal. */
+  resetStop(): void {
+    this.stopReason = null;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ask / tell
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Starts a trial: takes the oldest enqueued (WAITING) trial or creates one, then lets the sampler
+   * propose the parameters it models jointly. Rejects with `GridExhaustedError` when a grid sampler
+   * has nothing left (the created trial is then recorded as FAIL, "grid exhausted").
+   */
+  async ask(): Promise<Trial> {
+    const waiting = await this.storage.popWaitingTrial(this.studyId);
+    const frozen = waiting ?? (await this.storage.createTrial(this.studyId));
+    const enqueued = readFixedParams(frozen);
+
+    try {
+      if (this.sampler.beforeTrial !== undefined) await this.sampler.beforeTrial(this, frozen);
+    } catch (error) {
+      await this.storage.finishTrial(frozen.trialId, {
+        state: 'FAIL',
+        systemAttrs: { [SystemAttr.failReason]: messageOf(error) },
+      });
+      if (error instanceof GridExhaustedError) this.stop('grid exhausted');
+      throw error;
+    }
+
+    let relative: Params = {};
+    let relativeSpace: SearchSpace = {};
+    if (this.sampler.inferRelativeSearchSpace !== undefined && this.sampler.sampleRelative !== undefined) {
+      try {
+        const space = await this.sampler.inferRelativeSearchSpace(this, frozen);
+        const free: Record<string, Distribution> = {};
+        for (const [name, distribution] of Object.entries(space)) {
+          if (!Object.prototype.hasOwnProperty.call(enqueued, name)) free[name] = distribution;
+        }
+        if (Object.keys(free).length > 0) {
+          relative = await this.sampler.sampleRelative(this, frozen, free);
+          relativeSpace = free;
+        }
+      } catch (error) {
+        if (error instanceof KestrelError && error.code === 'INVALID_OPTION') {
+          await this.storage.finishTrial(frozen.trialId, {
+            state: 'FAIL',
+            systemAttrs: { [SystemAttr.failReason]: messageOf(error) },
+          });
+          throw error;
+        }
+        warnOnce(
+          'SAMPLER_RELATIVE_FAILED',
+          `sampler "${this.sampler.name}" failed to sample jointly (${messageOf(error)}); ` +
+            'falling back to independent sampling for the affected trials',
+        );
+        relative = {};
+        relativeSpace = {};
+      }
+      if (Object.keys(relative).length > 0) {
+        await this.storage.updateTrial(frozen.trialId, {
+          systemAttrs: { [SystemAttr.relativeParams]: relative as Record<string, JsonValue> },
+        });
+      }
+    }
+
+    const controller = new AbortController();
+    const trial = new Trial(this.host, frozen, { enqueued, relative, relativeSpace }, controller.signal);
+    this.live.set(frozen.trialId, { trial, controller });
+    return trial;
+  }
+
+  /**
+   * Finishes a trial: a number (or one per objective) makes it COMPLETE; `{state: 'PRUNED'}` or
+   * `{state: 'FAIL'}` otherwise. A value that is NaN, infinite, not a number or of the wrong arity
+   * makes the trial FAIL with the reason recorded (a warning is emitted); the study goes on.
+   * Rejects with `TrialFinishedError` if the trial was already finished.
+   */
+  async tell(trial: Trial | number, result: TellResult): Promise<FrozenTrial> {
+    const trialId = await this.resolveTrialId(trial);
+    const live = this.live.get(trialId);
+    const options = normalizeTellResult(result);
+    let state = options.state ?? 'COMPLETE';
+    let values: readonly number[] | null = null;
+    let failReason = options.failReason ?? null;
+
+    if (state === 'COMPLETE') {
+      const checked = this.checkValues(options.values);
+      if (typeof checked === 'string') {
+        state = 'FAIL';
+        failReason = checked;
+        warnOnce('INVALID_OBJECTIVE_VALUE', `trial failed: ${checked}`);
+      } else {
+        values = checked;
+      }
+    } else if (state === 'PRUNED') {
+      values = this.prunedValues(live?.trial ?? null, await this.storage.getTrial(trialId));
+    }
+
+    const changes = live?.trial.takeChanges();
+    const systemAttrs: Record<string, JsonValue> = {};
+    if (state === 'FAIL' && failReason !== null) systemAttrs[SystemAttr.failReason] = failReason;
+    let frozen: FrozenTrial;
+    try {
+      frozen = await this.storage.finishTrial(trialId, {
+        state,
+        values,
+        params: changes?.params,
+        distributions: changes?.distributions,
+        userAttrs: changes?.userAttrs,
+        intermediateValues: changes?.intermediateValues,
+        systemAttrs,
+      });
+    } catch (error) {
+      if (changes !== undefined && !(error instanceof TrialFinishedError)) live?.trial.restoreChanges(changes);
+      throw error;
+    }
+    this.live.delete(trialId);
+    if (this.sampler.afterTrial !== undefined) await this.sampler.afterTrial(this, frozen, frozen.state, frozen.values);
+    return frozen;
+  }
+
+  /** Runs `objective` over many trials. See `OptimizeOptions`. */
+  optimize(objective: Objective, options: OptimizeOptions = {}): Promise<void> {
+    return runOptimize(this, objective, options);
+  }
+
+  /**
+   * Queues a trial whose parameters are fixed (warm start with known configurations). Parameters the
+   * objective suggests that are not given here are sampled as usual.
+   */
+  async enqueueTrial(params: Readonly<Record<string, ParamValue>>, options: EnqueueTrialOptions = {}): Promise<void> {
+    if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+      throw new InvalidOptionError('params', 'an object of parameter values', params);
+    }
+    for (const [name, value] of Object.entries(params)) {
+      const ok =
+        value === null || typeof value === 'string' || typeof value === 'boolean' ||
+        (typeof value === 'number' && Number.isFinite(value));
+      if (!ok) throw new InvalidOptionError(`params.${name}`, 'a finite number, string, boolean or null', value);
+    }
+    if (options.skipIfExists === true) {
+      const trials = await this.getTrials();
+      const key = stableKey(params);
+      for (const t of trials) {
+        const fixed = readFixedParams(t);
+        if (stableKey(fixed) === key) return;
+        if (isSubsetMatch(params, t.params)) return;
+      }
+    }
+    await this.storage.createTrial(this.studyId, {
+      state: 'WAITING',
+      userAttrs: options.userAttrs ?? {},
+      systemAttrs: { [SystemAttr.fixedParams]: params as Record<string, JsonValue> },
+    });
+  }
+
+  /** Imports a finished trial (results obtained elsewhere). Validated against its distributions. */
+  async addTrial(trial: AddTrialOptions | FrozenTrial): Promise<FrozenTrial> {
+    const state = trial.state ?? 'COMPLETE';
+    if (state !== 'COMPLETE' && state !== 'PRUNED' && state !== 'FAIL') {
+      throw new InvalidOptionError('state', 'COMPLETE, PRUNED or FAIL', state);
+    }
+    let values: readonly number[] | null = trial.values ?? null;
+    if (!(trial instanceof FrozenTrial) && trial.value !== undefined) {
+      if (trial.values !== undefined) throw new InvalidOptionError('value', 'either value or values, not both', 'both');
+      values = [trial.value];
+    }
+    if (state === 'COMPLETE') {
+      const checked = this.checkValues(values ?? undefined);
+      if (typeof checked === 'string') throw new InvalidTrialValueError(checked);
+      values = checked;
+    }
+    const now = Date.now();
+    const template: TrialTemplate = {
+      state,
+      values,
+      params: trial.params,
+      distributions: trial.distributions,
+      userAttrs: trial.userAttrs ?? {},
+      systemAttrs: trial instanceof FrozenTrial ? trial.systemAttrs : {},
+      intermediateValues: trial.intermediateValues ?? {},
+      datetimeStart: trial.datetimeStart ?? now,
+      datetimeComplete: trial.datetimeComplete ?? now,
+    };
+    return this.storage.createTrial(this.studyId, template);
+  }
+
+  async addTrials(trials: readonly (AddTrialOptions | FrozenTrial)[]): Promise<void> {
+    for (const trial of trials) await this.addTrial(trial);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Results
+  // ---------------------------------------------------------------------------------------------
+
+  /** The best COMPLETE trial of a single-objective study (earliest on ties). */
+  async bestTrial(): Promise<FrozenTrial> {
+    const direction = this.direction;
+    const complete = await this.getTrials({ states: ['COMPLETE'] });
+    let best: FrozenTrial | null = null;
+    for (const trial of complete) {
+      const value = trial.values![0];
+      if (best === null) {
+        best = trial;
+        continue;
+      }
+      const bestValue = best.values![0];
+      if (direction === 'minimize' ? value < bestValue : value > bestValue) best = trial;
+    }
+    if (best === null) throw new NoCompletedTrialsError(this.studyName);
+    return best;
+  }
+
+  async bestValue(): Promise<number> {
+    return (await this.bestTrial()).values![0];
+  }
+
+  async bestParams(): Promise<Readonly<Record<string, ParamValue>>> {
+    return (await this.bestTrial()).params;
+  }
+
+  /** The Pareto front of COMPLETE trials (for one objective: the best trials, ties included). */
+  async bestTrials(): Promise<readonly FrozenTrial[]> {
+    const complete = await this.getTrials({ states: ['COMPLETE'] });
+    const signs = this.directions.map((d) => (d === 'minimize' ? 1 : -1));
+    const front: FrozenTrial[] = [];
+    for (const candidate of complete) {
+      let dominated = false;
+      for (const other of complete) {
+        if (other !== candidate && dominates(other.values!, candidate.values!, signs)) {
+          dominated = true;
+          break;
+        }
+      }
+      if (!dominated) front.push(candidate);
+    }
+    return front;
+  }
+
+  async setUserAttr(key: string, value: JsonValue): Promise<void> {
+    await this.storage.setStudyUserAttr(this.studyId, key, value);
+  }
+
+  async userAttrs(): Promise<Readonly<Record<string, JsonValue>>> {
+    return this.storage.getStudyUserAttrs(this.studyId);
+  }
+
+  /** Closes the storage if the study opened it from a path. */
+  async close(): Promise<void> {
+    if (this.ownsStorage) await this.storage.close();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals shared with optimize()
+  // ---------------------------------------------------------------------------------------------
+
+  /** Trials started by this process and not yet told. */
+  liveTrials(): readonly Trial[] {
+    return [...this.live.values()].map((entry) => entry.trial);
+  }
+
+  /**
+   * Records every live trial as FAIL ("interrupted") and aborts their signals. Used on SIGINT or an
+   * aborted signal; finished trials are untouched.
+   */
+  async failLiveTrials(reason: string): Promise<void> {
+    const entries = [...this.live.entries()];
+    this.live.clear();
+    await Promise.all(
+      entries.map(async ([trialId, { trial, controller }]) => {
+        controller.abort(new KestrelError('INTERRUPTED', reason));
+        const changes = trial.takeChanges();
+        try {
+          await this.storage.finishTrial(trialId, {
+            state: 'FAIL',
+            params: changes.params,
+            distributions: changes.distributions,
+            userAttrs: changes.userAttrs,
+            intermediateValues: changes.intermediateValues,
+            systemAttrs: { [SystemAttr.failReason]: reason },
+          });
+        } catch (error) {
+          if (!(error instanceof TrialFinishedError)) throw error;
+        }
+      }),
+    );
+  }
+
+  private async flush(trial: Trial): Promise<void> {
+    const changes = trial.takeChanges();
+    const empty =
+      isEmpty(changes.params) && isEmpty(changes.userAttrs) && isEmpty(changes.intermediateValues);
+    if (empty) return;
+    try {
+      await this.storage.updateTrial(trial.trialId, changes);
+    } catch (error) {
+      if (!(error instanceof TrialFinishedError)) trial.restoreChanges(changes);
+      throw error;
+    }
+  }
+
+  private async shouldPrune(trial: Trial): Promise<boolean> {
+    await this.flush(trial);
+    if (this.pruner.name === 'nop') return false;
+    if (this.isMultiObjective) {
+      throw new InvalidOptionError('pruner', 'a single-objective study (pruning is undefined for several objectives)', this.directions);
+    }
+    const frozen = await this.storage.getTrial(trial.trialId);
+    return this.pruner.prune(this, frozen);
+  }
+
+  private async resolveTrialId(trial: Trial | number): Promise<number> {
+    if (trial instanceof Trial) return trial.trialId;
+    if (!Number.isInteger(trial) || trial < 0) {
+      throw new InvalidOptionError('trial', 'a Trial or a non-negative trial number', trial);
+    }
+    for (const entry of this.live.values()) {
+      if (entry.trial.number === trial) return entry.trial.trialId;
+    }
+    const trials = await this.getTrials();
+    const found = trials.find((t) => t.number === trial);
+    if (found === undefined) throw new TrialNotFoundError(trial);
+    return found.trialId;
+  }
+
+  /** Values usable for COMPLETE, or a string saying why not. */
+  private checkValues(raw: number | readonly number[] | null | undefined): readonly number[] | string {
+    if (raw === null || raw === undefined) return 'the objective returned no value';
+    const values = typeof raw === 'number' ? [raw] : raw;
+    if (!Array.isArray(values)) return `the objective returned ${typeof raw}, expected a number or an array of numbers`;
+    if (values.length !== this.directions.length) {
+      return `the objective returned ${values.length} value(s) but the study has ${this.directions.length} direction(s)`;
+    }
+    for (const value of values) {
+      if (typeof value !== 'number') return `the objective returned a ${typeof value} (${String(value)}), expected a number`;
+      if (!Number.isFinite(value)) return `the objective returned ${value}`;
+    }
+    return values;
+  }
+
+  private prunedValues(trial: Trial | null, stored: FrozenTrial): readonly number[] | null {
+    if (this.isMultiObjective) return null;
+    const intermediate = { ...stored.intermediateValues, ...(trial?.intermediateValues ?? {}) };
+    let lastStep = -1;
+    for (const key of Object.keys(intermediate)) lastStep = Math.max(lastStep, Number(key));
+    if (lastStep < 0) return null;
+    const value = intermediate[lastStep];
+    return Number.isFinite(value) ? [value] : null;
+  }
+}
+
+function normalizeTellResult(result: TellResult): { state?: 'COMPLETE' | 'PRUNED' | 'FAIL'; values?: number | readonly number[] | null; failReason?: string } {
+  if (typeof result === 'number' || Array.isArray(result)) return { state: 'COMPLETE', values: result as number | readonly number[] };
+  if (result === null || typeof result !== 'object') {
+    return { state: 'COMPLETE', values: result as unknown as number };
+  }
+  const options = result as TellOptions;
+  if (options.state !== undefined && !['COMPLETE', 'PRUNED', 'FAIL'].includes(options.state)) {
+    throw new InvalidOptionError('state', 'COMPLETE, PRUNED or FAIL', options.state);
+  }
+  return options;
+}
+
+function readFixedParams(trial: FrozenTrial): Readonly<Record<string, ParamValue>> {
+  const fixed = trial.systemAttrs[SystemAttr.fixedParams];
+  if (fixed === undefined || fixed === null || typeof fixed !== 'object' || Array.isArray(fixed)) return {};
+  return fixed as Readonly<Record<string, ParamValue>>;
+}
+
+function dominates(a: readonly number[], b: readonly number[], signs: readonly number[]): boolean {
+  let strictly = false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] * signs[i];
+    const y = b[i] * signs[i];
+    if (x > y) return false;
+    if (x < y) strictly = true;
+  }
+  return strictly;
+}
+
+function stableKey(params: Readonly<Record<string, unknown>>): string {
+  return JSON.stringify(Object.keys(params).sort().map((k) => [k, params[k]]));
+}
+
+function isSubsetMatch(wanted: Readonly<Record<string, ParamValue>>, actual: Readonly<Record<string, ParamValue>>): boolean {
+  const keys = Object.keys(wanted);
+  if (keys.length === 0) return false;
+  return keys.every((k) => Object.prototype.hasOwnProperty.call(actual, k) && actual[k] === wanted[k]);
+}
+
+function isEmpty(record: object): boolean {
+  for (const _ in record) return false;
+  return true;
+}
+
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message === '' ? error.name : `${error.name}: ${error.message}`;
+  return String(error);
+}

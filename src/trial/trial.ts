@@ -1,0 +1,245 @@
+/**
+ * The live trial handed to an objective. `suggest*` are synchronous (define-by-run, as in Optuna);
+ * anything that touches storage (`report`, `shouldPrune`, `flush`) is async and goes through the
+ * `TrialHost` that the study provides, so this module never depends on storage or samplers.
+ */
+import { DistributionConflictError, InvalidParamValueError, TrialPrunedError } from '../errors.js';
+import {
+  categoricalDistribution,
+  contains,
+  distributionsEqual,
+  floatDistribution,
+  intDistribution,
+} from '../space/distributions.js';
+import type { Suggester } from '../space/suggester.js';
+import type {
+  CategoricalChoice,
+  Distribution,
+  NumericSuggestOptions,
+  ParamValue,
+} from '../space/types.js';
+import type { FrozenTrial } from './frozen-trial.js';
+import type { StudyView } from './study-view.js';
+import type { JsonValue } from './types.js';
+
+/** What a live trial needs from its study. Implemented by `Study`. */
+export interface TrialHost {
+  readonly study: StudyView;
+  /** Draws a value for a parameter not covered by a fixed or relative value. Synchronous. */
+  sampleIndependent(trial: FrozenTrial, name: string, distribution: Distribution): ParamValue;
+  /** Persists the trial's buffered parameters, attributes and intermediate values. */
+  flush(trial: Trial): Promise<void>;
+  /** Asks the pruner, after flushing. */
+  shouldPrune(trial: Trial): Promise<boolean>;
+}
+
+/** Values fixed before the objective runs, and their origin. */
+export interface FixedParams {
+  /** Enqueued (`study.enqueueTrial`) values: always used; validated against the suggested distribution. */
+  readonly enqueued: Readonly<Record<string, ParamValue>>;
+  /** Relative (joint) sample of the sampler: used when the suggested distribution matches `relativeSpace`. */
+  readonly relative: Readonly<Record<string, ParamValue>>;
+  readonly relativeSpace: Readonly<Record<string, Distribution>>;
+}
+
+export class Trial implements Suggester {
+  readonly trialId: number;
+  readonly number: number;
+  /** Epoch ms when the trial started running. */
+  readonly datetimeStart: number;
+  /** Aborted when the study is interrupted (Ctrl-C, AbortSignal): long objectives may stop early. */
+  readonly signal: AbortSignal;
+
+  private readonly host: TrialHost;
+  private readonly base: FrozenTrial;
+  private readonly fixed: FixedParams;
+  private readonly paramsMap: Record<string, ParamValue>;
+  private readonly distributionsMap: Record<string, Distribution>;
+  private readonly userAttrsMap: Record<string, JsonValue>;
+  private readonly intermediate: Record<number, number>;
+  // What changed since the last flush.
+  private dirtyParams: Record<string, ParamValue> = {};
+  private dirtyDistributions: Record<string, Distribution> = {};
+  private dirtyUserAttrs: Record<string, JsonValue> = {};
+  private dirtyIntermediate: Record<number, number> = {};
+
+  constructor(host: TrialHost, base: FrozenTrial, fixed: FixedParams, signal: AbortSignal) {
+    this.host = host;
+    this.base = base;
+    this.fixed = fixed;
+    this.signal = signal;
+    this.trialId = base.trialId;
+    this.number = base.number;
+    this.datetimeStart = base.datetimeStart ?? Date.now();
+    this.paramsMap = { ...base.params };
+    this.distributionsMap = { ...base.distributions };
+    this.userAttrsMap = { ...base.userAttrs };
+    this.intermediate = { ...base.intermediateValues };
+  }
+
+  /** The study this trial belongs to (read-only view). */
+  get study(): StudyView {
+    return this.host.study;
+  }
+
+  /** Parameters suggested so far. */
+  get params(): Readonly<Record<string, ParamValue>> {
+    return { ...this.paramsMap };
+  }
+
+  get distributions(): Readonly<Record<string, Distribution>> {
+    return { ...this.distributionsMap };
+  }
+
+  get userAttrs(): Readonly<Record<string, JsonValue>> {
+    return { ...this.userAttrsMap };
+  }
+
+  /** step -> value, as reported so far. */
+  get intermediateValues(): Readonly<Record<number, number>> {
+    return { ...this.intermediate };
+  }
+
+  /** The enqueued values this trial was created with (empty unless enqueued). */
+  get fixedParams(): Readonly<Record<string, ParamValue>> {
+    return this.fixed.enqueued;
+  }
+
+  /**
+   * A real parameter in [low, high]. `log: true` samples in log space (low > 0); `step` puts it on the
+   * grid low, low + step, ..., high.
+   */
+  suggestFloat(name: string, low: number, high: number, options: NumericSuggestOptions = {}): number {
+    const value = this.suggest(name, floatDistribution(name, low, high, options));
+    return value as number;
+  }
+
+  /** An integer parameter in [low, high] (inclusive); `step` (default 1) and `log` as in Optuna. */
+  suggestInt(name: string, low: number, high: number, options: NumericSuggestOptions = {}): number {
+    const value = this.suggest(name, intDistribution(name, low, high, options));
+    return value as number;
+  }
+
+  /** One of `choices` (strings, numbers, booleans or null). */
+  suggestCategorical<T extends CategoricalChoice>(name: string, choices: readonly T[]): T {
+    const value = this.suggest(name, categoricalDistribution(name, choices));
+    return value as T;
+  }
+
+  /** Records a user attribute (persisted with the next `report` and when the trial finishes). */
+  setUserAttr(key: string, value: JsonValue): void {
+    this.userAttrsMap[key] = value;
+    this.dirtyUserAttrs[key] = value;
+  }
+
+  /**
+   * Reports an intermediate objective value at `step` (an epoch, say) and persists it, so that
+   * pruners in every worker see it. A step reported twice keeps its first value, as in Optuna.
+   */
+  async report(step: number, value: number): Promise<void> {
+    if (!Number.isInteger(step) || step < 0) {
+      throw new InvalidParamValueError('step', `expected a non-negative integer step, received ${step}`);
+    }
+    if (typeof value !== 'number') {
+      throw new InvalidParamValueError('value', `expected a number for step ${step}, received ${typeof value}`);
+    }
+    if (!(step in this.intermediate)) {
+      this.intermediate[step] = value;
+      this.dirtyIntermediate[step] = value;
+    }
+    await this.host.flush(this);
+  }
+
+  /** Whether the study's pruner says this trial should stop now. Throw `TrialPrunedError` if so. */
+  async shouldPrune(): Promise<boolean> {
+    return this.host.shouldPrune(this);
+  }
+
+  /** Convenience: `await trial.pruneIfNeeded()` throws `TrialPrunedError` when the pruner says so. */
+  async pruneIfNeeded(): Promise<void> {
+    if (await this.shouldPrune()) {
+      const step = this.lastStep();
+      throw new TrialPrunedError(step === null ? 'trial was pruned' : `trial was pruned at step ${step}`);
+    }
+  }
+
+  /** The latest reported step, or null. */
+  lastStep(): number | null {
+    let last: number | null = null;
+    for (const key of Object.keys(this.intermediate)) {
+      const step = Number(key);
+      if (last === null || step > last) last = step;
+    }
+    return last;
+  }
+
+  /**
+   * Takes what changed since the last call (for the study to persist). Internal: used by the study
+   * when it flushes or finishes the trial.
+   */
+  takeChanges(): {
+    params: Record<string, ParamValue>;
+    distributions: Record<string, Distribution>;
+    userAttrs: Record<string, JsonValue>;
+    intermediateValues: Record<number, number>;
+  } {
+    const changes = {
+      params: this.dirtyParams,
+      distributions: this.dirtyDistributions,
+      userAttrs: this.dirtyUserAttrs,
+      intermediateValues: this.dirtyIntermediate,
+    };
+    this.dirtyParams = {};
+    this.dirtyDistributions = {};
+    this.dirtyUserAttrs = {};
+    this.dirtyIntermediate = {};
+    return changes;
+  }
+
+  /** Puts changes back after a failed write, so that the next flush retries them. */
+  restoreChanges(changes: ReturnType<Trial['takeChanges']>): void {
+    this.dirtyParams = { ...changes.params, ...this.dirtyParams };
+    this.dirtyDistributions = { ...changes.distributions, ...this.dirtyDistributions };
+    this.dirtyUserAttrs = { ...changes.userAttrs, ...this.dirtyUserAttrs };
+    this.dirtyIntermediate = { ...changes.intermediateValues, ...this.dirtyIntermediate };
+  }
+
+  private suggest(name: string, distribution: Distribution): ParamValue {
+    const previous = this.distributionsMap[name];
+    if (previous !== undefined) {
+      if (!distributionsEqual(previous, distribution)) {
+        throw new DistributionConflictError(
+          name,
+          `suggested again in trial ${this.number} with a different distribution ` +
+            `(${JSON.stringify(previous)} then ${JSON.stringify(distribution)})`,
+        );
+      }
+      return this.paramsMap[name];
+    }
+
+    let value: ParamValue;
+    if (Object.prototype.hasOwnProperty.call(this.fixed.enqueued, name)) {
+      value = this.fixed.enqueued[name];
+      if (!contains(distribution, value)) {
+        throw new InvalidParamValueError(
+          name,
+          `enqueued value ${JSON.stringify(value)} is outside the suggested distribution ${JSON.stringify(distribution)}`,
+        );
+      }
+    } else if (
+      Object.prototype.hasOwnProperty.call(this.fixed.relative, name) &&
+      this.fixed.relativeSpace[name] !== undefined &&
+      distributionsEqual(this.fixed.relativeSpace[name], distribution)
+    ) {
+      value = this.fixed.relative[name];
+    } else {
+      value = this.host.sampleIndependent(this.base, name, distribution);
+    }
+
+    this.paramsMap[name] = value;
+    this.distributionsMap[name] = distribution;
+    this.dirtyParams[name] = value;
+    this.dirtyDistributions[name] = distribution;
+    return value;
+  }
+}

@@ -1,0 +1,355 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DistributionConflictError,
+  DuplicatedStudyError,
+  InterruptedError,
+  InvalidOptionError,
+  NoCompletedTrialsError,
+  StudyNotFoundError,
+  TrialFinishedError,
+  TrialPrunedError,
+} from '../../src/errors.js';
+import type { Pruner } from '../../src/pruners/pruner.js';
+import { RandomSampler } from '../../src/samplers/random-sampler.js';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import { createStudy, loadStudy } from '../../src/study/create-study.js';
+import type { Trial } from '../../src/trial/trial.js';
+
+const quadratic = (trial: Trial): number => {
+  const x = trial.suggestFloat('x', -10, 10);
+  const y = trial.suggestInt('y', -5, 5);
+  return x * x + y * y;
+};
+
+describe('createStudy / loadStudy', () => {
+  it('creates, rejects duplicates, loads with loadIfExists and checks directions', async () => {
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ studyName: 's', storage });
+    expect(study.directions).toEqual(['minimize']);
+    await expect(createStudy({ studyName: 's', storage })).rejects.toBeInstanceOf(DuplicatedStudyError);
+    const again = await createStudy({ studyName: 's', storage, loadIfExists: true });
+    expect(again.studyId).toBe(study.studyId);
+    await expect(
+      createStudy({ studyName: 's', storage, loadIfExists: true, direction: 'maximize' }),
+    ).rejects.toBeInstanceOf(InvalidOptionError);
+    const loaded = await loadStudy({ studyName: 's', storage });
+    expect(loaded.studyId).toBe(study.studyId);
+    await expect(loadStudy({ studyName: 'nope', storage })).rejects.toBeInstanceOf(StudyNotFoundError);
+  });
+
+  it('validates options with errors naming the option', async () => {
+    await expect(createStudy({ direction: 'up' as never })).rejects.toThrow(/direction/);
+    await expect(createStudy({ direction: 'minimize', directions: ['minimize'] })).rejects.toThrow(/direction/);
+    await expect(createStudy({ directions: [] })).rejects.toThrow(/directions/);
+    await expect(createStudy({ sampler: {} as never })).rejects.toThrow(/sampler/);
+    await expect(createStudy({ pruner: 3 as never })).rejects.toThrow(/pruner/);
+    const study = await createStudy();
+    await expect(study.optimize(quadratic, { nTrials: -1 })).rejects.toThrow(/nTrials/);
+    await expect(study.optimize(quadratic, { concurrency: 0 })).rejects.toThrow(/concurrency/);
+    await expect(study.optimize(quadratic, { timeoutMs: Number.NaN })).rejects.toThrow(/timeoutMs/);
+    await expect(study.optimize('f' as never, { nTrials: 1 })).rejects.toThrow(/objective/);
+  });
+});
+
+describe('optimize', () => {
+  it('runs nTrials, tracks the best trial and records timestamps', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    await expect(study.bestTrial()).rejects.toBeInstanceOf(NoCompletedTrialsError);
+    await study.optimize(quadratic, { nTrials: 30 });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.number)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(trials.every((t) => t.state === 'COMPLETE')).toBe(true);
+    const best = await study.bestTrial();
+    const min = Math.min(...trials.map((t) => t.values![0]));
+    expect(best.values![0]).toBe(min);
+    expect(await study.bestValue()).toBe(min);
+    expect(best.durationMs).not.toBeNull();
+    expect(best.durationMs!).toBeGreaterThanOrEqual(0);
+    expect(Object.keys(best.params).sort()).toEqual(['x', 'y']);
+  });
+
+  it('maximizes when asked', async () => {
+    const study = await createStudy({ direction: 'maximize', sampler: new RandomSampler({ seed: 2 }) });
+    await study.optimize(quadratic, { nTrials: 20 });
+    const values = (await study.getTrials()).map((t) => t.values![0]);
+    expect(await study.bestValue()).toBe(Math.max(...values));
+  });
+
+  it('is reproducible for a fixed seed in sequential runs', async () => {
+    const run = async (): Promise<unknown[]> => {
+      const study = await createStudy({ sampler: new RandomSampler({ seed: 42 }) });
+      await study.optimize(
+        (trial) => {
+          const a = trial.suggestFloat('a', 1e-5, 1, { log: true });
+          const b = trial.suggestCategorical('b', ['x', 'y', 'z']);
+          const c = trial.suggestInt('c', 0, 100, { step: 5 });
+          return a + (b === 'x' ? 1 : 0) + c;
+        },
+        { nTrials: 15 },
+      );
+      return (await study.getTrials()).map((t) => t.params);
+    };
+    const first = await run();
+    expect(await run()).toEqual(first);
+  });
+
+  it('marks a throwing objective or a NaN/Infinity value FAIL with the reason, and goes on', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 3 }) });
+    await study.optimize(
+      (trial) => {
+        const n = trial.number;
+        trial.suggestFloat('x', 0, 1);
+        if (n === 1) throw new Error('boom');
+        if (n === 2) return Number.NaN;
+        if (n === 3) return Number.POSITIVE_INFINITY;
+        if (n === 4) return [1, 2];
+        return n;
+      },
+      { nTrials: 6 },
+    );
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'COMPLETE']);
+    expect(trials[1].systemAttrs.fail_reason).toMatch(/boom/);
+    expect(trials[2].systemAttrs.fail_reason).toMatch(/NaN/);
+    expect(trials[3].systemAttrs.fail_reason).toMatch(/Infinity/);
+    expect(trials[4].systemAttrs.fail_reason).toMatch(/2 value/);
+    // The failed trial keeps the parameters it suggested.
+    expect(trials[1].params.x).toBeTypeOf('number');
+  });
+
+  it("rethrows errors not listed in `catch` after recording the trial as FAIL", async () => {
+    class Fatal extends Error {}
+    class Recoverable extends Error {}
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 4 }) });
+    await expect(
+      study.optimize(
+        (trial) => {
+          if (trial.number === 0) throw new Recoverable('ok');
+          if (trial.number === 2) throw new Fatal('stop');
+          return 1;
+        },
+        { nTrials: 10, catch: [Recoverable] },
+      ),
+    ).rejects.toBeInstanceOf(Fatal);
+    const states = (await study.getTrials()).map((t) => t.state);
+    expect(states).toEqual(['FAIL', 'COMPLETE', 'FAIL']);
+  });
+
+  it('runs trials concurrently when concurrency > 1', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 5 }) });
+    let running = 0;
+    let peak = 0;
+    await study.optimize(
+      async (trial) => {
+        running++;
+        peak = Math.max(peak, running);
+        // Yield a few times so that the other slots start.
+        for (let i = 0; i < 5; i++) await Promise.resolve();
+        await new Promise((resolve) => setImmediate(resolve));
+        running--;
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { nTrials: 40, concurrency: 8 },
+    );
+    expect(peak).toBe(8);
+    const trials = await study.getTrials();
+    expect(trials).toHaveLength(40);
+    expect(new Set(trials.map((t) => t.number)).size).toBe(40);
+  });
+
+  it('stops launching trials after timeoutMs', async () => {
+    const study = await createStudy();
+    const start = Date.now();
+    await study.optimize(
+      async (trial) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { timeoutMs: 60 },
+    );
+    const n = (await study.getTrials()).length;
+    expect(n).toBeGreaterThan(0);
+    expect(Date.now() - start).toBeLessThan(2000);
+  });
+
+  it('calls callbacks after each finished trial and honours study.stop()', async () => {
+    const study = await createStudy();
+    const seen: number[] = [];
+    await study.optimize((trial) => trial.suggestFloat('x', 0, 1), {
+      nTrials: 100,
+      callbacks: [
+        (s, frozen) => {
+          seen.push(frozen.number);
+          if (frozen.number === 4) s.stop();
+        },
+      ],
+    });
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    // A later optimize call runs again.
+    await study.optimize((trial) => trial.suggestFloat('x', 0, 1), { nTrials: 2 });
+    expect(await study.getTrials()).toHaveLength(7);
+  });
+
+  it('on abort: launches nothing new, marks running trials FAIL "interrupted", keeps finished ones', async () => {
+    const study = await createStudy();
+    const controller = new AbortController();
+    let release: () => void = () => undefined;
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const promise = study.optimize(
+      async (trial) => {
+        const x = trial.suggestFloat('x', 0, 1);
+        if (trial.number >= 3) {
+          if (trial.number === 4) controller.abort();
+          await blocked;
+        }
+        return x;
+      },
+      { nTrials: 50, concurrency: 2, signal: controller.signal, handleSigint: false },
+    );
+    await expect(promise).rejects.toBeInstanceOf(InterruptedError);
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    const trials = await study.getTrials();
+    expect(trials.slice(0, 3).every((t) => t.state === 'COMPLETE')).toBe(true);
+    const rest = trials.slice(3);
+    expect(rest.length).toBe(2);
+    for (const t of rest) {
+      expect(t.state).toBe('FAIL');
+      expect(t.systemAttrs.fail_reason).toBe('interrupted');
+      expect(t.params.x).toBeTypeOf('number');
+    }
+  });
+
+  it('respects maxTrialsInStudy across optimize calls', async () => {
+    const study = await createStudy();
+    await study.optimize((t) => t.suggestFloat('x', 0, 1), { maxTrialsInStudy: 7, concurrency: 3 });
+    expect(await study.getTrials()).toHaveLength(7);
+    await study.optimize((t) => t.suggestFloat('x', 0, 1), { maxTrialsInStudy: 7 });
+    expect(await study.getTrials()).toHaveLength(7);
+  });
+});
+
+describe('ask / tell', () => {
+  it('supports ask/tell with values and states', async () => {
+    const study = await createStudy({ directions: ['minimize', 'maximize'] });
+    const t0 = await study.ask();
+    const x = t0.suggestFloat('x', 0, 1);
+    const frozen = await study.tell(t0, [x, 1 - x]);
+    expect(frozen.state).toBe('COMPLETE');
+    expect(frozen.params.x).toBe(x);
+    await expect(study.tell(t0, [1, 2])).rejects.toBeInstanceOf(TrialFinishedError);
+    const t1 = await study.ask();
+    expect((await study.tell(t1.number, { state: 'FAIL', failReason: 'oom' })).systemAttrs.fail_reason).toBe('oom');
+    const t2 = await study.ask();
+    expect((await study.tell(t2, 5)).state).toBe('FAIL'); // wrong arity for two objectives
+    await expect(study.bestTrial()).rejects.toBeInstanceOf(InvalidOptionError);
+    expect((await study.bestTrials()).map((t) => t.number)).toEqual([0]);
+  });
+
+  it('records PRUNED with the last reported value', async () => {
+    const study = await createStudy();
+    const trial = await study.ask();
+    await trial.report(0, 5);
+    await trial.report(1, 3);
+    await trial.report(1, 99); // a repeated step keeps its first value
+    const frozen = await study.tell(trial, { state: 'PRUNED' });
+    expect(frozen.state).toBe('PRUNED');
+    expect(frozen.values).toEqual([3]);
+    expect(frozen.intermediateValues).toEqual({ 0: 5, 1: 3 });
+  });
+
+  it('rejects a parameter re-suggested with another distribution, and returns the same value otherwise', async () => {
+    const study = await createStudy();
+    const trial = await study.ask();
+    const x = trial.suggestFloat('x', 0, 1);
+    expect(trial.suggestFloat('x', 0, 1)).toBe(x);
+    expect(() => trial.suggestFloat('x', 0, 2)).toThrow(DistributionConflictError);
+    expect(() => trial.suggestInt('x', 0, 1)).toThrow(/"x"/);
+  });
+
+  it('persists user attributes and intermediate values on report', async () => {
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ storage });
+    const trial = await study.ask();
+    trial.setUserAttr('note', 'hello');
+    await trial.report(3, 0.5);
+    const stored = await storage.getTrial(trial.trialId);
+    expect(stored.userAttrs.note).toBe('hello');
+    expect(stored.intermediateValues[3]).toBe(0.5);
+    expect(stored.state).toBe('RUNNING');
+  });
+});
+
+describe('enqueueTrial / addTrial', () => {
+  it('runs enqueued configurations first, sampling the rest', async () => {
+    const study = await createStudy();
+    await study.enqueueTrial({ x: 0.25, kind: 'b' });
+    await study.enqueueTrial({ x: 0.75 });
+    await study.enqueueTrial({ x: 0.75 }, { skipIfExists: true });
+    await study.optimize(
+      (trial) => {
+        const x = trial.suggestFloat('x', 0, 1);
+        const kind = trial.suggestCategorical('kind', ['a', 'b']);
+        return x + (kind === 'a' ? 0 : 1);
+      },
+      { nTrials: 3 },
+    );
+    const trials = await study.getTrials();
+    expect(trials).toHaveLength(3);
+    expect(trials[0].params).toEqual({ x: 0.25, kind: 'b' });
+    expect(trials[1].params.x).toBe(0.75);
+  });
+
+  it('fails an enqueued trial whose value is outside the distribution', async () => {
+    const study = await createStudy();
+    await study.enqueueTrial({ x: 5 });
+    await study.optimize((trial) => trial.suggestFloat('x', 0, 1), { nTrials: 1 });
+    const [trial] = await study.getTrials();
+    expect(trial.state).toBe('FAIL');
+    expect(String(trial.systemAttrs.fail_reason)).toMatch(/"x"/);
+  });
+
+  it('imports finished trials and validates them', async () => {
+    const study = await createStudy();
+    const distributions = { x: { kind: 'float', low: 0, high: 1, log: false, step: null } } as const;
+    await study.addTrial({ params: { x: 0.5 }, distributions, value: 2 });
+    expect(await study.bestValue()).toBe(2);
+    await expect(study.addTrial({ params: { x: 3 }, distributions, value: 1 })).rejects.toThrow(/"x"/);
+    await expect(study.addTrial({ params: { x: 0.1 }, distributions, value: Number.NaN })).rejects.toThrow(/NaN/);
+    expect(await study.getTrials()).toHaveLength(1);
+  });
+});
+
+describe('pruning', () => {
+  it('asks the pruner with the persisted intermediate values and records PRUNED', async () => {
+    const calls: number[] = [];
+    const pruner: Pruner = {
+      name: 'test',
+      prune: (_study, trial) => {
+        const steps = Object.keys(trial.intermediateValues).map(Number);
+        calls.push(Math.max(...steps));
+        return trial.intermediateValues[2] !== undefined && trial.intermediateValues[2] > 1;
+      },
+    };
+    const study = await createStudy({ pruner });
+    await study.optimize(
+      async (trial) => {
+        const slope = trial.number === 0 ? 0.1 : 1;
+        for (let step = 0; step < 5; step++) {
+          await trial.report(step, slope * step);
+          await trial.pruneIfNeeded();
+        }
+        return slope;
+      },
+      { nTrials: 2 },
+    );
+    const trials = await study.getTrials();
+    expect(trials[0].state).toBe('COMPLETE');
+    expect(trials[1].state).toBe('PRUNED');
+    expect(trials[1].values).toEqual([2]);
+    expect(calls).toEqual([0, 1, 2, 3, 4, 0, 1, 2]);
+    expect(new TrialPrunedError().code).toBe('TRIAL_PRUNED');
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * Export of trials for analysis: `trialsToJson` (plain objects, JSON-ready) and `trialsToCsv`
+ * (RFC 4180: fields with a comma, a double quote, CR or LF are quoted, quotes doubled, records end
+ * with CRLF).
+ *
+ * CSV columns: `number, state`, then `value` when every trial has at most one objective value
+ * (else `values_0, values_1, ...` up to the largest arity), `datetime_start, datetime_complete`
+ * (ISO 8601), `duration_ms`, `params_<name>...` and `user_attrs_<key>...` (union over the trials,
+ * names sorted, so the order does not depend on the order of the trials), and
+ * `intermediate_values` (a JSON object step -> value; NaN and infinities written as strings).
+ * Missing values are empty cells; attribute values that are not strings are written as JSON.
+ */
+import { InvalidOptionError } from '../errors.js';
+import type { ParamValue } from '../space/types.js';
+import type { FrozenTrial } from '../trial/frozen-trial.js';
+import type { JsonValue, TrialState } from '../trial/types.js';
+
+export interface TrialJson {
+  readonly number: number;
+  readonly trialId: number;
+  readonly state: TrialState;
+  /** The single objective value, or null (multi-objective trials: see `values`). */
+  readonly value: number | null;
+  readonly values: readonly number[] | null;
+  readonly params: Readonly<Record<string, ParamValue>>;
+  readonly userAttrs: Readonly<Record<string, JsonValue>>;
+  readonly systemAttrs: Readonly<Record<string, JsonValue>>;
+  readonly intermediateValues: Readonly<Record<string, number>>;
+  /** ISO 8601, or null. */
+  readonly datetimeStart: string | null;
+  readonly datetimeStartMs: number | null;
+  readonly datetimeComplete: string | null;
+  readonly datetimeCompleteMs: number | null;
+  readonly durationMs: number | null;
+}
+
+function checkTrials(trials: unknown): readonly FrozenTrial[] {
+  if (!Array.isArray(trials)) throw new InvalidOptionError('trials', 'an array of FrozenTrial', trials);
+  for (let i = 0; i < trials.length; i++) {
+    const t: unknown = trials[i];
+    if (typeof t !== 'object' || t === null || typeof (t as FrozenTrial).number !== 'number' || typeof (t as FrozenTrial).state !== 'string') {
+      throw new InvalidOptionError(`trials[${i}]`, 'a FrozenTrial', t);
+    }
+  }
+  return trials as readonly FrozenTrial[];
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function durationOf(t: FrozenTrial): number | null {
+  return t.datetimeStart === null || t.datetimeComplete === null ? null : t.datetimeComplete - t.datetimeStart;
+}
+
+/** Plain, JSON-ready objects, one per trial, in the given order. */
+export function trialsToJson(trials: readonly FrozenTrial[]): TrialJson[] {
+  return checkTrials(trials).map((t) => ({
+    number: t.number,
+    trialId: t.trialId,
+    state: t.state,
+    value: t.values !== null && t.values.length === 1 ? t.values[0] : null,
+    values: t.values === null ? null : [...t.values],
+    params: { ...t.params },
+    userAttrs: { ...t.userAttrs },
+    systemAttrs: { ...t.systemAttrs },
+    intermediateValues: { ...t.intermediateValues },
+    datetimeStart: iso(t.datetimeStart),
+    datetimeStartMs: t.datetimeStart,
+    datetimeComplete: iso(t.datetimeComplete),
+    datetimeCompleteMs: t.datetimeComplete,
+    durationMs: durationOf(t),
+  }));
+}
+
+/** One CSV field, quoted when RFC 4180 requires it. */
+export function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return csvField(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return csvField(JSON.stringify(value));
+}
+
+function jsonWithSpecialNumbers(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+}
+
+/** The trials as CSV text (header + one record per trial, in the given order). */
+export function trialsToCsv(trials: readonly FrozenTrial[]): string {
+  const list = checkTrials(trials);
+  let nValues = 1;
+  const paramNames = new Set<string>();
+  const attrKeys = new Set<string>();
+  for (const t of list) {
+    if (t.values !== null) nValues = Math.max(nValues, t.values.length);
+    for (const name of Object.keys(t.params)) paramNames.add(name);
+    for (const key of Object.keys(t.userAttrs)) attrKeys.add(key);
+  }
+  const params = [...paramNames].sort();
+  const attrs = [...attrKeys].sort();
+  const valueColumns = nValues === 1 ? ['value'] : Array.from({ length: nValues }, (_, i) => `values_${i}`);
+  const header = [
+    'number',
+    'state',
+    ...valueColumns,
+    'datetime_start',
+    'datetime_complete',
+    'duration_ms',
+    ...params.map((p) => `params_${p}`),
+    ...attrs.map((k) => `user_attrs_${k}`),
+    'intermediate_values',
+  ];
+  const lines = [header.map(csvField).join(',')];
+  for (const t of list) {
+    const row: string[] = [String(t.number), t.state];
+    for (let i = 0; i < nValues; i++) row.push(cell(t.values === null ? null : (t.values[i] ?? null)));
+    row.push(cell(iso(t.datetimeStart)), cell(iso(t.datetimeComplete)), cell(durationOf(t)));
+    for (const p of params) row.push(cell(Object.prototype.hasOwnProperty.call(t.params, p) ? t.params[p] : null));
+    for (const k of attrs) row.push(cell(Object.prototype.hasOwnProperty.call(t.userAttrs, k) ? t.userAttrs[k] : null));
+    row.push(csvField(jsonWithSpecialNumbers(t.intermediateValues)));
+    lines.push(row.join(','));
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}

@@ -1,0 +1,610 @@
+/**
+ * `JournalStorage`: the embedded default storage. An append-only log of operations in one file,
+ * one JSON object per line, replayed on open into a `StorageState` (the same state code as
+ * `InMemoryStorage`). Safe for several processes on one machine sharing the file.
+ *
+ * Format (version 1):
+ *
+ *     {"op":"header","format":"kestrel-journal","version":1}
+ *     {"op":"createStudy","writer":"4711-9f2c01","seq":0,"studyId":0,"studyName":"s","directions":["minimize"],"t":1700000000000}
+ *     {"op":"createTrial","writer":"4711-9f2c01","seq":1,"studyId":0,"trialId":0,"t":...,"template":{"state":"RUNNING"}}
+ *     {"op":"finishTrial","writer":"4711-9f2c01","seq":2,"trialId":0,"t":...,"finish":{"state":"COMPLETE","values":[0.5],"params":{...},"distributions":{...}}}
+ *
+ * Other ops: deleteStudy, setStudyAttr {studyId, kind: user|system, key, value}, popWaiting
+ * {studyId, trialId, t}, updateTrial {trialId, update}, claim {studyId, key}. `writer` is
+ * `<pid>-<random>` and `seq` counts that writer's records, so a line can be traced to a process.
+ * `t` is the writer's clock (epoch ms) for the times the op sets; ids are implied by the order of
+ * the records and written only for checking (createStudy, createTrial). Non-finite numbers, which
+ * JSON cannot hold, appear in objective and intermediate values as the strings "NaN", "Infinity",
+ * "-Infinity".
+ *
+ * Writing an op: take the in-process mutex, then the cross-process `FileLock` (`<path>.lock`);
+ * catch up (read what others appended since our offset and apply it); validate the op against the
+ * now-current state and apply it; append it with a single write(2); fdatasync for createStudy,
+ * deleteStudy, finishTrial and createTrial of a finished trial (the durable writes); release.
+ * Reads catch up without the lock (fstat; read only when the file grew; a last line without its
+ * newline is left for later, as it may be a write in progress). Ops that would write nothing
+ * (popWaiting with no WAITING trial in the caught-up view, claim of a key already claimed) skip the
+ * lock: their answer is already final.
+ *
+ * Crash safety: a process killed mid-write leaves a torn last line without its '\n'. Replay ignores
+ * it; a writer holding the lock knows no write is in progress, so it TRUNCATES the fragment (only
+ * the bytes after the last '\n') before appending, with a `JOURNAL_TORN_LINE` warning; opening a
+ * journal does the same when the lock is free. Truncation was chosen over appending a '\n' so that
+ * the file never holds an unparsable line: any complete line that is not valid JSON is corruption
+ * (`StorageError` with code STORAGE_CORRUPT and its line number), never skipped. Records before the
+ * fragment are never rewritten.
+ */
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync, fsyncSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { InvalidOptionError, StorageError } from '../errors.js';
+import type { FrozenTrial } from '../trial/frozen-trial.js';
+import { isFinishedState, type JsonValue, type StudyDirection } from '../trial/types.js';
+import { warnOnce } from '../util/warn.js';
+import { FileLock, codeOf, messageOf } from './file-lock.js';
+import type {
+  GetTrialsOptions,
+  Storage,
+  StudySummary,
+  TrialFinish,
+  TrialTemplate,
+  TrialUpdate,
+} from './storage.js';
+import { StorageState, type AttrKind } from './storage-state.js';
+import {
+  checkDirections,
+  checkGetTrialsOptions,
+  checkId,
+  checkKey,
+  checkStudyName,
+  cloneJsonValue,
+  normalizeFinish,
+  normalizeTemplate,
+  normalizeUpdate,
+  type NormalizedUpdate,
+} from './validate.js';
+
+export const JOURNAL_FORMAT = 'kestrel-journal';
+export const JOURNAL_VERSION = 1;
+const HEADER_LINE = `${JSON.stringify({ op: 'header', format: JOURNAL_FORMAT, version: JOURNAL_VERSION })}\n`;
+const NEWLINE = 0x0a;
+
+export interface JournalStorageOptions {
+  /** The journal file. Created (with its directory) when missing. */
+  readonly path: string;
+  /**
+   * A lock file older than this is taken to be abandoned (ms, default 10,000, at least 1). A holder
+   * whose process is dead on this host is detected at once, whatever this value.
+   */
+  readonly lockStaleMs?: number;
+  /** How long a write waits for the lock before it rejects with `StorageError` (ms, default 60,000). */
+  readonly lockTimeoutMs?: number;
+}
+
+/** What a write decided: the record to append (null: nothing to write) and its result. */
+interface Prepared<T> {
+  readonly record: Record<string, unknown> | null;
+  readonly durable: boolean;
+  readonly result: T;
+}
+
+export class JournalStorage implements Storage {
+  /** Absolute path of the journal file. */
+  readonly path: string;
+  private state = new StorageState();
+  private readonly lock: FileLock;
+  private fd: number | null;
+  /** Bytes of the file applied to `state`; always just after a '\n' (or 0). */
+  private offset = 0;
+  /** Lines applied to `state` (the header included). */
+  private nLines = 0;
+  private readonly writer = `${process.pid}-${randomBytes(3).toString('hex')}`;
+  private seq = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** Set when the file could not be replayed; every later call rejects with it. */
+  private failure: StorageError | null = null;
+
+  constructor(options: JournalStorageOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError('options', 'an object {path, lockStaleMs?, lockTimeoutMs?}', options);
+    }
+    if (typeof options.path !== 'string' || options.path.length === 0) {
+      throw new InvalidOptionError('path', 'a non-empty file path', options.path);
+    }
+    const staleMs = checkMs('lockStaleMs', options.lockStaleMs, 10_000);
+    const timeoutMs = checkMs('lockTimeoutMs', options.lockTimeoutMs, 60_000);
+    this.path = resolve(options.path);
+    this.lock = new FileLock({ lockPath: `${this.path}.lock`, staleMs, timeoutMs });
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      this.fd = openSync(this.path, 'a+');
+    } catch (error) {
+      throw new StorageError(`cannot open the journal ${this.path}: ${messageOf(error)}`, { cause: error });
+    }
+    try {
+      this.catchUp(false);
+      // A last line without its newline is a torn write if nobody holds the lock: clean it now.
+      if (fstatSync(this.fd).size > this.offset && this.lock.tryAcquire()) {
+        try {
+          this.catchUp(true);
+        } finally {
+          this.lock.release();
+        }
+      }
+    } catch (error) {
+      closeSync(this.fd);
+      this.fd = null;
+      throw error;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // studies
+  // ------------------------------------------------------------------------------------------
+
+  createStudy(studyName: string, directions: readonly StudyDirection[]): Promise<number> {
+    return this.write(() => {
+      const name = checkStudyName(studyName);
+      const dirs = checkDirections(directions);
+      const t = Date.now();
+      const studyId = this.state.createStudy(name, dirs, t);
+      return {
+        record: { op: 'createStudy', studyId, studyName: name, directions: dirs, t },
+        durable: true,
+        result: studyId,
+      };
+    });
+  }
+
+  deleteStudy(studyId: number): Promise<void> {
+    return this.write(() => {
+      const id = checkId('studyId', studyId);
+      this.state.deleteStudy(id);
+      return { record: { op: 'deleteStudy', studyId: id }, durable: true, result: undefined };
+    });
+  }
+
+  getStudyIdFromName(studyName: string): Promise<number> {
+    return this.read(() => this.state.studyIdFromName(checkStudyName(studyName)));
+  }
+
+  getStudyName(studyId: number): Promise<string> {
+    return this.read(() => this.state.studyName(checkId('studyId', studyId)));
+  }
+
+  getStudyDirections(studyId: number): Promise<readonly StudyDirection[]> {
+    return this.read(() => this.state.directions(checkId('studyId', studyId)));
+  }
+
+  getAllStudies(): Promise<readonly StudySummary[]> {
+    return this.read(() => this.state.allStudies());
+  }
+
+  setStudyUserAttr(studyId: number, key: string, value: JsonValue): Promise<void> {
+    return this.setStudyAttr('user', studyId, key, value);
+  }
+
+  setStudySystemAttr(studyId: number, key: string, value: JsonValue): Promise<void> {
+    return this.setStudyAttr('system', studyId, key, value);
+  }
+
+  getStudyUserAttrs(studyId: number): Promise<Readonly<Record<string, JsonValue>>> {
+    return this.read(() => this.state.studyAttrs(checkId('studyId', studyId), 'user'));
+  }
+
+  getStudySystemAttrs(studyId: number): Promise<Readonly<Record<string, JsonValue>>> {
+    return this.read(() => this.state.studyAttrs(checkId('studyId', studyId), 'system'));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // trials
+  // ------------------------------------------------------------------------------------------
+
+  createTrial(studyId: number, template?: TrialTemplate): Promise<FrozenTrial> {
+    return this.write(() => {
+      const id = checkId('studyId', studyId);
+      const normalized = normalizeTemplate(template, this.state.directions(id).length);
+      const t = Date.now();
+      const trial = this.state.createTrial(id, normalized, t);
+      const encoded: Record<string, unknown> = { state: normalized.state };
+      if (normalized.values !== null) encoded.values = encodeValues(normalized.values);
+      addUpdate(encoded, normalized);
+      if (normalized.datetimeStart !== null) encoded.datetimeStart = normalized.datetimeStart;
+      if (normalized.datetimeComplete !== null) encoded.datetimeComplete = normalized.datetimeComplete;
+      return {
+        record: { op: 'createTrial', studyId: id, trialId: trial.trialId, t, template: encoded },
+        durable: isFinishedState(normalized.state),
+        result: trial,
+      };
+    });
+  }
+
+  async popWaitingTrial(studyId: number): Promise<FrozenTrial | null> {
+    const id = await this.read(() => checkId('studyId', studyId));
+    // Nothing WAITING in the caught-up view: answering null is final (an enqueue that we have not
+    // seen is concurrent with this call), so no lock is needed.
+    if (this.state.peekWaiting(id) === null) return null;
+    return this.write(() => {
+      const trialId = this.state.peekWaiting(id);
+      if (trialId === null) return { record: null, durable: false, result: null };
+      const t = Date.now();
+      const trial = this.state.startWaiting(trialId, t);
+      return { record: { op: 'popWaiting', studyId: id, trialId, t }, durable: false, result: trial };
+    });
+  }
+
+  updateTrial(trialId: number, update: TrialUpdate): Promise<void> {
+    return this.write(() => {
+      const id = checkId('trialId', trialId);
+      const normalized = normalizeUpdate(update);
+      this.state.updateTrial(id, normalized);
+      const encoded: Record<string, unknown> = {};
+      addUpdate(encoded, normalized);
+      return { record: { op: 'updateTrial', trialId: id, update: encoded }, durable: false, result: undefined };
+    });
+  }
+
+  finishTrial(trialId: number, finish: TrialFinish): Promise<FrozenTrial> {
+    return this.write(() => {
+      const id = checkId('trialId', trialId);
+      const normalized = normalizeFinish(finish, this.state.finishDirections(id));
+      const t = Date.now();
+      const trial = this.state.finishTrial(id, normalized, t);
+      const encoded: Record<string, unknown> = { state: normalized.state };
+      if (normalized.values !== null) encoded.values = encodeValues(normalized.values);
+      addUpdate(encoded, normalized);
+      if (normalized.datetimeComplete !== null) encoded.datetimeComplete = normalized.datetimeComplete;
+      return { record: { op: 'finishTrial', trialId: id, t, finish: encoded }, durable: true, result: trial };
+    });
+  }
+
+  getTrial(trialId: number): Promise<FrozenTrial> {
+    return this.read(() => this.state.getTrial(checkId('trialId', trialId)));
+  }
+
+  getAllTrials(studyId: number, options?: GetTrialsOptions): Promise<readonly FrozenTrial[]> {
+    return this.read(() => this.state.getAllTrials(checkId('studyId', studyId), checkGetTrialsOptions(options)));
+  }
+
+  getNTrials(studyId: number, options?: GetTrialsOptions): Promise<number> {
+    return this.read(() => this.state.getNTrials(checkId('studyId', studyId), checkGetTrialsOptions(options)));
+  }
+
+  async claim(studyId: number, key: string): Promise<boolean> {
+    const id = checkId('studyId', studyId);
+    checkKey('key', key);
+    // A claim is forever: one already in the caught-up view answers without the lock.
+    if (await this.read(() => this.state.isClaimed(id, key))) return false;
+    return this.write(() => {
+      if (!this.state.claim(id, key)) return { record: null, durable: false, result: false };
+      return { record: { op: 'claim', studyId: id, key }, durable: false, result: true };
+    });
+  }
+
+  /** Waits for queued writes, then releases the file. Later calls reject with `StorageError`. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    if (this.fd !== null) {
+      closeSync(this.fd);
+      this.fd = null;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // machinery
+  // ------------------------------------------------------------------------------------------
+
+  private setStudyAttr(kind: AttrKind, studyId: number, key: string, value: JsonValue): Promise<void> {
+    return this.write(() => {
+      const id = checkId('studyId', studyId);
+      checkKey('key', key);
+      const cloned = cloneJsonValue('value', value);
+      this.state.setStudyAttr(id, kind, key, cloned);
+      return { record: { op: 'setStudyAttr', studyId: id, kind, key, value: cloned }, durable: false, result: undefined };
+    });
+  }
+
+  private checkUsable(): void {
+    if (this.closed || this.fd === null) throw new StorageError(`the journal storage ${this.path} is closed`);
+    if (this.failure !== null) throw this.failure;
+  }
+
+  private async read<T>(fn: () => T): Promise<T> {
+    this.checkUsable();
+    this.catchUp(false);
+    return fn();
+  }
+
+  /**
+   * Runs `prepare` under the in-process mutex and the file lock, on the caught-up state, and
+   * appends its record. `prepare` validates and applies the op to the state (or throws, leaving the
+   * state unchanged).
+   */
+  private write<T>(prepare: () => Prepared<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StorageError(`the journal storage ${this.path} is closed`));
+    const task = async (): Promise<T> => {
+      // Tasks queued before close() still run: close() waits for them before closing the file.
+      if (this.failure !== null) throw this.failure;
+      await this.lock.acquire();
+      try {
+        this.catchUp(true);
+        const prepared = prepare();
+        if (prepared.record !== null) this.append(prepared.record, prepared.durable);
+        return prepared.result;
+      } finally {
+        this.lock.release();
+      }
+    };
+    const run = this.queue.then(task, task);
+    this.queue = run.then(noop, noop);
+    return run;
+  }
+
+  /** Appends one record (with the header first when the file is empty). Holds the lock. */
+  private append(record: Record<string, unknown>, durable: boolean): void {
+    const fd = this.fd as number;
+    const body = JSON.stringify({ op: record.op, writer: this.writer, seq: this.seq, ...record });
+    const first = this.offset === 0;
+    const text = first ? `${HEADER_LINE}${body}\n` : `${body}\n`;
+    const bytes = Buffer.from(text, 'utf8');
+    try {
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+      if (durable || first) fdatasyncSync(fd);
+      if (first) syncDirectory(dirname(this.path));
+    } catch (error) {
+      // The state already holds the op but the file may not: rebuild the state from the file.
+      this.reload();
+      throw new StorageError(`cannot append to the journal ${this.path}: ${messageOf(error)}`, { cause: error });
+    }
+    this.seq++;
+    this.offset += bytes.length;
+    this.nLines += first ? 2 : 1;
+  }
+
+  private reload(): void {
+    this.state = new StorageState();
+    this.offset = 0;
+    this.nLines = 0;
+    try {
+      this.catchUp(true);
+    } catch (error) {
+      this.failure = error instanceof StorageError ? error : new StorageError(messageOf(error), { cause: error });
+    }
+  }
+
+  /**
+   * Applies every complete line appended since `offset`. With the lock held (`locked`), a trailing
+   * fragment without '\n' is a torn write and is truncated; without it, the fragment may be a write
+   * in progress and is left for later.
+   */
+  private catchUp(locked: boolean): void {
+    const fd = this.fd as number;
+    const size = fstatSync(fd).size;
+    if (size === this.offset) return;
+    if (size < this.offset) {
+      this.fail(
+        new StorageError(`the journal ${this.path} shrank from ${this.offset} to ${size} bytes: it was modified by something else`, {
+          corrupt: true,
+        }),
+      );
+    }
+    const buffer = Buffer.allocUnsafe(size - this.offset);
+    let done = 0;
+    while (done < buffer.length) {
+      const n = readSync(fd, buffer, done, buffer.length - done, this.offset + done);
+      if (n === 0) break;
+      done += n;
+    }
+    const end = buffer.lastIndexOf(NEWLINE, done - 1);
+    if (end >= 0) {
+      let start = 0;
+      while (start <= end) {
+        const nl = buffer.indexOf(NEWLINE, start);
+        this.applyLine(buffer.toString('utf8', start, nl), this.nLines + 1);
+        this.nLines++;
+        this.offset += nl + 1 - start;
+        start = nl + 1;
+      }
+    }
+    const fragment = done - (end + 1);
+    if (fragment > 0 && locked) {
+      const text = buffer.toString('utf8', end + 1, done);
+      if (this.offset === 0 && !HEADER_LINE.startsWith(text)) {
+        this.fail(new StorageError(`${this.path} is not a Kestrel journal (it does not start with the journal header)`));
+      }
+      try {
+        ftruncateSync(fd, this.offset);
+      } catch (error) {
+        throw new StorageError(`cannot truncate the torn last line of ${this.path}: ${messageOf(error)}`, { cause: error });
+      }
+      warnOnce(
+        'JOURNAL_TORN_LINE',
+        `journal ${this.path}: ignored and removed a torn last line (line ${this.nLines + 1}, ${fragment} bytes ` +
+          `from byte ${this.offset}) left by a process killed while writing; earlier records are intact`,
+      );
+    }
+  }
+
+  private applyLine(text: string, lineNumber: number): void {
+    let record: unknown;
+    try {
+      record = JSON.parse(text);
+    } catch (error) {
+      if (lineNumber === 1) this.fail(notJournal(this.path, 'its first line is not JSON'));
+      this.fail(
+        new StorageError(`journal ${this.path} is corrupt: line ${lineNumber} is not valid JSON`, { corrupt: true, cause: error }),
+      );
+    }
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+      if (lineNumber === 1) this.fail(notJournal(this.path, 'its first line is not the header'));
+      this.fail(new StorageError(`journal ${this.path} is corrupt: line ${lineNumber} is not an object`, { corrupt: true }));
+    }
+    const r = record as Record<string, unknown>;
+    if (lineNumber === 1) {
+      if (r.op !== 'header') this.fail(notJournal(this.path, 'its first line is not the header'));
+      if (r.format !== JOURNAL_FORMAT) this.fail(notJournal(this.path, `its format is ${JSON.stringify(r.format)}`));
+      if (r.version !== JOURNAL_VERSION) {
+        this.fail(
+          new StorageError(
+            `journal ${this.path} has format version ${JSON.stringify(r.version)}; this Kestrel reads version ${JOURNAL_VERSION}`,
+          ),
+        );
+      }
+      return;
+    }
+    try {
+      this.applyRecord(r);
+    } catch (error) {
+      this.fail(
+        new StorageError(`journal ${this.path} is corrupt: line ${lineNumber} (op ${JSON.stringify(r.op)}) cannot be replayed: ${messageOf(error)}`, {
+          corrupt: true,
+          cause: error,
+        }),
+      );
+    }
+  }
+
+  /** Replays one record into the state; throws on anything inconsistent. */
+  private applyRecord(r: Record<string, unknown>): void {
+    const state = this.state;
+    switch (r.op) {
+      case 'createStudy': {
+        const id = state.createStudy(checkStudyName(r.studyName), checkDirections(r.directions), checkTime(r.t));
+        expectId('studyId', r.studyId, id);
+        return;
+      }
+      case 'deleteStudy':
+        state.deleteStudy(checkId('studyId', r.studyId));
+        return;
+      case 'setStudyAttr': {
+        if (r.kind !== 'user' && r.kind !== 'system') throw new StorageError(`bad attribute kind ${JSON.stringify(r.kind)}`);
+        state.setStudyAttr(checkId('studyId', r.studyId), r.kind, checkKey('key', r.key), cloneJsonValue('value', r.value));
+        return;
+      }
+      case 'createTrial': {
+        const studyId = checkId('studyId', r.studyId);
+        const template = normalizeTemplate(decodeNumbers(r.template), state.directions(studyId).length);
+        const trial = state.createTrial(studyId, template, checkTime(r.t));
+        expectId('trialId', r.trialId, trial.trialId);
+        return;
+      }
+      case 'popWaiting':
+        state.startWaiting(checkId('trialId', r.trialId), checkTime(r.t));
+        return;
+      case 'updateTrial':
+        state.updateTrial(checkId('trialId', r.trialId), normalizeUpdate(decodeNumbers(r.update)));
+        return;
+      case 'finishTrial': {
+        const trialId = checkId('trialId', r.trialId);
+        const finish = normalizeFinish(decodeNumbers(r.finish), state.finishDirections(trialId));
+        state.finishTrial(trialId, finish, checkTime(r.t));
+        return;
+      }
+      case 'claim':
+        if (!state.claim(checkId('studyId', r.studyId), checkKey('key', r.key))) {
+          throw new StorageError(`key ${JSON.stringify(r.key)} was claimed twice`);
+        }
+        return;
+      default:
+        throw new StorageError(`unknown op ${JSON.stringify(r.op)}`);
+    }
+  }
+
+  private fail(error: StorageError): never {
+    this.failure = error;
+    throw error;
+  }
+}
+
+function noop(): void {}
+
+function checkMs(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
+    throw new InvalidOptionError(option, 'a number of milliseconds >= 1', value);
+  }
+  return value;
+}
+
+function checkTime(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new StorageError(`bad time ${JSON.stringify(value)}`);
+  return value;
+}
+
+function expectId(name: string, written: unknown, replayed: number): void {
+  if (written !== replayed) {
+    throw new StorageError(`the record says ${name} ${JSON.stringify(written)} but replay assigned ${replayed}`);
+  }
+}
+
+function notJournal(path: string, why: string): StorageError {
+  return new StorageError(`${path} is not a Kestrel journal (${why}; expected ${HEADER_LINE.trim()})`);
+}
+
+function encodeNumber(v: number): number | string {
+  return Number.isFinite(v) ? v : String(v);
+}
+
+function encodeValues(values: readonly number[]): (number | string)[] {
+  return values.map(encodeNumber);
+}
+
+/** Adds the non-empty parts of an update to a record body. */
+function addUpdate(out: Record<string, unknown>, u: NormalizedUpdate): void {
+  if (hasAny(u.params)) out.params = u.params;
+  if (hasAny(u.distributions)) out.distributions = u.distributions;
+  if (hasAny(u.userAttrs)) out.userAttrs = u.userAttrs;
+  if (hasAny(u.systemAttrs)) out.systemAttrs = u.systemAttrs;
+  if (hasAny(u.intermediateValues)) {
+    const iv: Record<string, number | string> = {};
+    for (const key in u.intermediateValues) iv[key] = encodeNumber(u.intermediateValues[key as unknown as number]);
+    out.intermediateValues = iv;
+  }
+}
+
+function hasAny(o: object): boolean {
+  for (const key in o) if (Object.prototype.hasOwnProperty.call(o, key)) return true;
+  return false;
+}
+
+const SPECIAL: Readonly<Record<string, number>> = { NaN: Number.NaN, Infinity: Infinity, '-Infinity': -Infinity };
+
+function decodeNumber(v: unknown): unknown {
+  return typeof v === 'string' && v in SPECIAL ? SPECIAL[v] : v;
+}
+
+/** Turns the encoded non-finite numbers of `values` and `intermediateValues` back into numbers. */
+function decodeNumbers<T>(body: unknown): T {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new StorageError(`expected an object body, received ${JSON.stringify(body)}`);
+  }
+  const b = body as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...b };
+  if (Array.isArray(b.values)) out.values = b.values.map(decodeNumber);
+  if (typeof b.intermediateValues === 'object' && b.intermediateValues !== null) {
+    const iv: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(b.intermediateValues)) iv[k] = decodeNumber(v);
+    out.intermediateValues = iv;
+  }
+  return out as T;
+}
+
+function syncDirectory(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch (error) {
+    // Some file systems cannot fsync a directory; the file's own fdatasync already ran.
+    if (codeOf(error) !== 'EISDIR' && codeOf(error) !== 'EINVAL' && codeOf(error) !== 'EPERM') {
+      throw error;
+    }
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}

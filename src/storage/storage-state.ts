@@ -1,0 +1,393 @@
+/**
+ * `StorageState`: the one implementation of storage state, shared by `InMemoryStorage` (which calls
+ * it directly) and `JournalStorage` (which replays its log into it and validates each new operation
+ * against it before appending). All methods are synchronous; a thrown error leaves the state
+ * unchanged (every check runs before the first mutation).
+ *
+ * Cost per call is O(1) amortized (plus the size of the data written), whatever the number of
+ * trials: trials live in a per-study array indexed by number and in a global id map; each trial
+ * caches its `FrozenTrial` snapshot and rebuilds it only after it changed; per-study state counts are
+ * kept incrementally; WAITING trials sit in a FIFO queue. `getAllTrials` is O(n) and returns a cached
+ * frozen array while the study is unchanged.
+ */
+import {
+  DistributionConflictError,
+  DuplicatedStudyError,
+  InvalidParamValueError,
+  StorageError,
+  StudyNotFoundError,
+  TrialFinishedError,
+  TrialNotFoundError,
+} from '../errors.js';
+import { distributionsEqual, validateParamValue } from '../space/distributions.js';
+import type { Distribution, ParamValue } from '../space/types.js';
+import { FrozenTrial } from '../trial/frozen-trial.js';
+import { isFinishedState, type JsonValue, type StudyDirection, type TrialState } from '../trial/types.js';
+import type { StudySummary } from './storage.js';
+import type { AttrMap, NormalizedFinish, NormalizedTemplate, NormalizedUpdate } from './validate.js';
+
+interface TrialRecord {
+  readonly trialId: number;
+  readonly number: number;
+  readonly study: StudyRecord;
+  state: TrialState;
+  values: readonly number[] | null;
+  readonly params: Record<string, ParamValue>;
+  readonly distributions: Record<string, Distribution>;
+  readonly userAttrs: Record<string, JsonValue>;
+  readonly systemAttrs: Record<string, JsonValue>;
+  readonly intermediateValues: Record<number, number>;
+  datetimeStart: number | null;
+  datetimeComplete: number | null;
+  snapshot: FrozenTrial | null;
+}
+
+interface StudyRecord {
+  readonly studyId: number;
+  readonly studyName: string;
+  readonly directions: readonly StudyDirection[];
+  readonly userAttrs: Record<string, JsonValue>;
+  readonly systemAttrs: Record<string, JsonValue>;
+  readonly datetimeCreated: number;
+  readonly trials: TrialRecord[];
+  readonly counts: Record<TrialState, number>;
+  /** Trial ids enqueued as WAITING, oldest first; entries before `waitingHead` are consumed. */
+  readonly waiting: number[];
+  waitingHead: number;
+  readonly claims: Set<string>;
+  /** All snapshots ordered by number, while no trial of the study changed. */
+  allSnapshot: readonly FrozenTrial[] | null;
+}
+
+export type AttrKind = 'user' | 'system';
+
+export class StorageState {
+  private readonly studies = new Map<number, StudyRecord>();
+  private readonly studyIds = new Map<string, number>();
+  private readonly trials = new Map<number, TrialRecord>();
+  private nextStudyId = 0;
+  private nextTrialId = 0;
+
+  // ------------------------------------------------------------------------------------------
+  // studies
+  // ------------------------------------------------------------------------------------------
+
+  /** Throws `DuplicatedStudyError` when the name is taken (nothing changes then). */
+  checkCreateStudy(studyName: string): void {
+    if (this.studyIds.has(studyName)) throw new DuplicatedStudyError(studyName);
+  }
+
+  createStudy(studyName: string, directions: readonly StudyDirection[], now: number): number {
+    this.checkCreateStudy(studyName);
+    const studyId = this.nextStudyId++;
+    this.studies.set(studyId, {
+      studyId,
+      studyName,
+      directions,
+      userAttrs: {},
+      systemAttrs: {},
+      datetimeCreated: now,
+      trials: [],
+      counts: { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 },
+      waiting: [],
+      waitingHead: 0,
+      claims: new Set(),
+      allSnapshot: null,
+    });
+    this.studyIds.set(studyName, studyId);
+    return studyId;
+  }
+
+  deleteStudy(studyId: number): void {
+    const study = this.study(studyId);
+    for (const trial of study.trials) this.trials.delete(trial.trialId);
+    this.studies.delete(studyId);
+    this.studyIds.delete(study.studyName);
+  }
+
+  studyIdFromName(studyName: string): number {
+    const id = this.studyIds.get(studyName);
+    if (id === undefined) throw new StudyNotFoundError(studyName);
+    return id;
+  }
+
+  studyName(studyId: number): string {
+    return this.study(studyId).studyName;
+  }
+
+  directions(studyId: number): readonly StudyDirection[] {
+    return this.study(studyId).directions;
+  }
+
+  /** Throws `StudyNotFoundError` for an unknown id. */
+  checkStudy(studyId: number): void {
+    this.study(studyId);
+  }
+
+  allStudies(): readonly StudySummary[] {
+    const out: StudySummary[] = [];
+    for (const s of this.studies.values()) {
+      out.push(
+        Object.freeze({
+          studyId: s.studyId,
+          studyName: s.studyName,
+          directions: s.directions,
+          userAttrs: Object.freeze({ ...s.userAttrs }),
+          systemAttrs: Object.freeze({ ...s.systemAttrs }),
+          nTrials: s.trials.length,
+          datetimeCreated: s.datetimeCreated,
+        }),
+      );
+    }
+    return out;
+  }
+
+  /** `value` must already be a frozen JSON value (see `cloneJsonValue`). */
+  setStudyAttr(studyId: number, kind: AttrKind, key: string, value: JsonValue): void {
+    const study = this.study(studyId);
+    (kind === 'user' ? study.userAttrs : study.systemAttrs)[key] = value;
+  }
+
+  studyAttrs(studyId: number, kind: AttrKind): AttrMap {
+    const study = this.study(studyId);
+    return Object.freeze({ ...(kind === 'user' ? study.userAttrs : study.systemAttrs) });
+  }
+
+  /** Whether `claim` would succeed. */
+  isClaimed(studyId: number, key: string): boolean {
+    return this.study(studyId).claims.has(key);
+  }
+
+  /** True for the first caller per (study, key). */
+  claim(studyId: number, key: string): boolean {
+    const study = this.study(studyId);
+    if (study.claims.has(key)) return false;
+    study.claims.add(key);
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // trials: writes
+  // ------------------------------------------------------------------------------------------
+
+  /** Checks that `createTrial(studyId, template, now)` would succeed, without changing anything. */
+  checkCreateTrial(studyId: number, template: NormalizedTemplate): void {
+    this.study(studyId);
+    checkParamSet({}, {}, template.params, template.distributions);
+  }
+
+  createTrial(studyId: number, template: NormalizedTemplate, now: number): FrozenTrial {
+    const study = this.study(studyId);
+    checkParamSet({}, {}, template.params, template.distributions);
+    const state = template.state;
+    const finished = isFinishedState(state);
+    const start = state === 'WAITING' ? template.datetimeStart : (template.datetimeStart ?? now);
+    const record: TrialRecord = {
+      trialId: this.nextTrialId++,
+      number: study.trials.length,
+      study,
+      state,
+      values: template.values,
+      params: { ...template.params },
+      distributions: { ...template.distributions },
+      userAttrs: { ...template.userAttrs },
+      systemAttrs: { ...template.systemAttrs },
+      intermediateValues: { ...template.intermediateValues },
+      datetimeStart: start,
+      datetimeComplete: finished ? (template.datetimeComplete ?? now) : null,
+      snapshot: null,
+    };
+    study.trials.push(record);
+    study.counts[state]++;
+    if (state === 'WAITING') study.waiting.push(record.trialId);
+    study.allSnapshot = null;
+    this.trials.set(record.trialId, record);
+    return snapshotOf(record);
+  }
+
+  /** The oldest WAITING trial of the study (its id), or null. Drops stale queue entries. */
+  peekWaiting(studyId: number): number | null {
+    const study = this.study(studyId);
+    while (study.waitingHead < study.waiting.length) {
+      const id = study.waiting[study.waitingHead];
+      const trial = this.trials.get(id);
+      if (trial !== undefined && trial.state === 'WAITING') return id;
+      study.waitingHead++;
+    }
+    if (study.waitingHead > 0) {
+      study.waiting.length = 0;
+      study.waitingHead = 0;
+    }
+    return null;
+  }
+
+  /** Moves a WAITING trial to RUNNING (start time `now`). Throws if it is not WAITING. */
+  startWaiting(trialId: number, now: number): FrozenTrial {
+    const trial = this.trial(trialId);
+    if (isFinishedState(trial.state)) throw new TrialFinishedError(trialId, trial.state);
+    if (trial.state !== 'WAITING') throw new StorageError(`trial ${trialId} is ${trial.state}, not WAITING`);
+    this.setState(trial, 'RUNNING');
+    trial.datetimeStart = now;
+    touch(trial);
+    return snapshotOf(trial);
+  }
+
+  /** Checks that `updateTrial(trialId, update)` would succeed. Returns the trial's study id. */
+  checkUpdateTrial(trialId: number, update: NormalizedUpdate): number {
+    const trial = this.trial(trialId);
+    if (isFinishedState(trial.state)) throw new TrialFinishedError(trialId, trial.state);
+    checkParamSet(trial.params, trial.distributions, update.params, update.distributions);
+    return trial.study.studyId;
+  }
+
+  updateTrial(trialId: number, update: NormalizedUpdate): void {
+    this.checkUpdateTrial(trialId, update);
+    const trial = this.trial(trialId);
+    merge(trial, update);
+    touch(trial);
+  }
+
+  /** Number of directions of the trial's study (needed to validate a finish); throws for unknown or finished trials. */
+  finishDirections(trialId: number): number {
+    const trial = this.trial(trialId);
+    if (isFinishedState(trial.state)) throw new TrialFinishedError(trialId, trial.state);
+    return trial.study.directions.length;
+  }
+
+  /** Checks that `finishTrial(trialId, finish, now)` would succeed (values were checked by `normalizeFinish`). */
+  checkFinishTrial(trialId: number, finish: NormalizedFinish): void {
+    this.finishDirections(trialId);
+    const trial = this.trial(trialId);
+    checkParamSet(trial.params, trial.distributions, finish.params, finish.distributions);
+  }
+
+  finishTrial(trialId: number, finish: NormalizedFinish, now: number): FrozenTrial {
+    this.checkFinishTrial(trialId, finish);
+    const trial = this.trial(trialId);
+    merge(trial, finish);
+    const complete = finish.datetimeComplete ?? now;
+    if (trial.datetimeStart === null) trial.datetimeStart = complete;
+    trial.datetimeComplete = complete;
+    trial.values = finish.values;
+    this.setState(trial, finish.state);
+    touch(trial);
+    return snapshotOf(trial);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // trials: reads
+  // ------------------------------------------------------------------------------------------
+
+  getTrial(trialId: number): FrozenTrial {
+    return snapshotOf(this.trial(trialId));
+  }
+
+  getAllTrials(studyId: number, states?: readonly TrialState[]): readonly FrozenTrial[] {
+    const study = this.study(studyId);
+    if (states === undefined) {
+      if (study.allSnapshot === null) {
+        const out = new Array<FrozenTrial>(study.trials.length);
+        for (let i = 0; i < out.length; i++) out[i] = snapshotOf(study.trials[i]);
+        study.allSnapshot = Object.freeze(out);
+      }
+      return study.allSnapshot;
+    }
+    const wanted = new Set(states);
+    const out: FrozenTrial[] = [];
+    for (const trial of study.trials) if (wanted.has(trial.state)) out.push(snapshotOf(trial));
+    return Object.freeze(out);
+  }
+
+  getNTrials(studyId: number, states?: readonly TrialState[]): number {
+    const study = this.study(studyId);
+    if (states === undefined) return study.trials.length;
+    let n = 0;
+    for (const state of new Set(states)) n += study.counts[state] ?? 0;
+    return n;
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private study(studyId: number): StudyRecord {
+    const study = this.studies.get(studyId);
+    if (study === undefined) throw new StudyNotFoundError(`#${studyId}`);
+    return study;
+  }
+
+  private trial(trialId: number): TrialRecord {
+    const trial = this.trials.get(trialId);
+    if (trial === undefined) throw new TrialNotFoundError(trialId);
+    return trial;
+  }
+
+  private setState(trial: TrialRecord, state: TrialState): void {
+    trial.study.counts[trial.state]--;
+    trial.study.counts[state]++;
+    trial.state = state;
+  }
+}
+
+function snapshotOf(trial: TrialRecord): FrozenTrial {
+  if (trial.snapshot === null) {
+    trial.snapshot = new FrozenTrial({
+      trialId: trial.trialId,
+      number: trial.number,
+      state: trial.state,
+      values: trial.values,
+      params: trial.params,
+      distributions: trial.distributions,
+      userAttrs: trial.userAttrs,
+      systemAttrs: trial.systemAttrs,
+      intermediateValues: trial.intermediateValues,
+      datetimeStart: trial.datetimeStart,
+      datetimeComplete: trial.datetimeComplete,
+    });
+  }
+  return trial.snapshot;
+}
+
+function touch(trial: TrialRecord): void {
+  trial.snapshot = null;
+  trial.study.allSnapshot = null;
+}
+
+function merge(trial: TrialRecord, update: NormalizedUpdate): void {
+  for (const key in update.params) trial.params[key] = update.params[key];
+  for (const key in update.distributions) trial.distributions[key] = update.distributions[key];
+  for (const key in update.userAttrs) trial.userAttrs[key] = update.userAttrs[key];
+  for (const key in update.systemAttrs) trial.systemAttrs[key] = update.systemAttrs[key];
+  for (const key in update.intermediateValues) {
+    const step = Number(key);
+    trial.intermediateValues[step] = update.intermediateValues[step];
+  }
+}
+
+/**
+ * Checks the parameters a write adds to a trial: every new parameter has a distribution (given now
+ * or stored), every new distribution a value, each value belongs to its distribution, and a stored
+ * parameter is never changed (the same value and distribution again is allowed).
+ */
+function checkParamSet(
+  storedParams: Readonly<Record<string, ParamValue>>,
+  storedDists: Readonly<Record<string, Distribution>>,
+  params: Readonly<Record<string, ParamValue>>,
+  dists: Readonly<Record<string, Distribution>>,
+): void {
+  for (const name in dists) {
+    const stored = storedDists[name];
+    if (stored !== undefined && !distributionsEqual(stored, dists[name])) {
+      throw new DistributionConflictError(name, 'is already set with a different distribution in this trial');
+    }
+    if (!(name in params) && !(name in storedParams)) {
+      throw new InvalidParamValueError(name, 'a distribution was given without a value');
+    }
+  }
+  for (const name in params) {
+    const dist = dists[name] ?? storedDists[name];
+    if (dist === undefined) throw new InvalidParamValueError(name, 'a value was given without a distribution');
+    validateParamValue(name, dist, params[name]);
+    if (name in storedParams && storedParams[name] !== params[name]) {
+      throw new InvalidParamValueError(name, `is already set to ${String(storedParams[name])} in this trial`);
+    }
+  }
+}

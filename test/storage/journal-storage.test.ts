@@ -1,0 +1,368 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { JournalStorage } from '../../src/storage/journal-storage.js';
+import type { Storage } from '../../src/storage/storage.js';
+import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
+import { resetWarnOnce } from '../../src/util/warn.js';
+import { C, N, X, runStorageContract } from './contract.js';
+
+const root = mkdtempSync(join(tmpdir(), 'kestrel-journal-'));
+let counter = 0;
+function freshPath(ext = 'journal'): string {
+  return join(root, `j${counter++}.${ext}`);
+}
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+runStorageContract('JournalStorage', () => new JournalStorage({ path: freshPath() }));
+// The same contract through two instances on one file: every call alternates between them, so
+// each read must catch up with what the other appended.
+runStorageContract('JournalStorage (two instances, one file)', () => twoInstances(freshPath()));
+
+function twoInstances(path: string): Storage {
+  const a = new JournalStorage({ path });
+  const b = new JournalStorage({ path });
+  let flip = 0;
+  return new Proxy(a, {
+    get(_target, prop) {
+      if (prop === 'close') {
+        return async () => {
+          await a.close();
+          await b.close();
+        };
+      }
+      const pick = flip++ % 2 === 0 ? a : b;
+      const value: unknown = Reflect.get(pick, prop);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(pick) : value;
+    },
+  }) as Storage;
+}
+
+function lines(path: string): string[] {
+  const text = readFileSync(path, 'utf8');
+  expect(text.endsWith('\n')).toBe(true);
+  return text.slice(0, -1).split('\n');
+}
+
+function plain(trials: readonly FrozenTrial[]): unknown[] {
+  return trials.map((t) => t.toJSON());
+}
+
+/** A journal with one study and a few trials in various states. */
+async function populate(path: string): Promise<{ studyId: number; trials: readonly FrozenTrial[] }> {
+  const s = new JournalStorage({ path });
+  const studyId = await s.createStudy('s', ['minimize']);
+  await s.setStudyUserAttr(studyId, 'cfg', { lr: [0.1, 0.01] });
+  await s.setStudySystemAttr(studyId, 'sampler', 'tpe');
+  const other = await s.createStudy('gone', ['maximize']);
+  await s.createTrial(other);
+  for (let i = 0; i < 3; i++) {
+    const t = await s.createTrial(studyId);
+    await s.updateTrial(t.trialId, { intermediateValues: { 0: i, 1: Number.NaN }, userAttrs: { i } });
+    await s.finishTrial(t.trialId, {
+      state: 'COMPLETE',
+      values: [i / 3],
+      params: { x: i, n: 3, c: 'sgd' },
+      distributions: { x: X, n: N, c: C },
+    });
+  }
+  await s.createTrial(studyId, { state: 'WAITING', systemAttrs: { fixed: { x: 1 } } });
+  await s.createTrial(studyId, { state: 'WAITING' });
+  await s.popWaitingTrial(studyId);
+  await s.createTrial(studyId, { state: 'PRUNED', values: [Infinity], intermediateValues: { 4: -Infinity } });
+  await s.createTrial(studyId, { state: 'FAIL', systemAttrs: { failReason: 'boom, "quoted"\nnewline' } });
+  await s.claim(studyId, 'grid-0');
+  await s.deleteStudy(other);
+  const trials = await s.getAllTrials(studyId);
+  await s.close();
+  return { studyId, trials };
+}
+
+describe('JournalStorage', () => {
+  let warnings: ReturnType<typeof vi.spyOn>;
+  beforeEach(() => {
+    resetWarnOnce();
+    warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    warnings.mockRestore();
+  });
+
+  function warned(code: string): boolean {
+    return warnings.mock.calls.some((call: unknown[]) => (call[1] as { code?: string } | undefined)?.code === code);
+  }
+
+  it('writes a versioned header and one JSON record per line, creating the directory', async () => {
+    const path = join(root, 'nested', 'deeper', 'study.journal');
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const t = await s.createTrial(id);
+    await s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1] });
+    await s.close();
+    const records = lines(path).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records[0]).toEqual({ op: 'header', format: 'kestrel-journal', version: 1 });
+    expect(records.slice(1).map((r) => r.op)).toEqual(['createStudy', 'createTrial', 'finishTrial']);
+    for (const r of records.slice(1)) {
+      expect(typeof r.writer).toBe('string');
+      expect(typeof r.seq).toBe('number');
+    }
+    expect(records.slice(1).map((r) => r.seq)).toEqual([0, 1, 2]);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  it('replays a reopened journal exactly', async () => {
+    const path = freshPath();
+    const { studyId, trials } = await populate(path);
+    const s = new JournalStorage({ path });
+    expect(plain(await s.getAllTrials(studyId))).toEqual(plain(trials));
+    const studies = await s.getAllStudies();
+    expect(studies.map((x) => x.studyName)).toEqual(['s']);
+    expect(await s.getStudyUserAttrs(studyId)).toEqual({ cfg: { lr: [0.1, 0.01] } });
+    expect(await s.getStudySystemAttrs(studyId)).toEqual({ sampler: 'tpe' });
+    expect(await s.claim(studyId, 'grid-0')).toBe(false);
+    expect(await s.getNTrials(studyId, { states: ['WAITING'] })).toBe(1);
+    // Ids and numbers continue where the file left off.
+    const next = await s.createTrial(studyId);
+    expect(next.number).toBe(trials.length);
+    expect(trials.some((t) => t.trialId === next.trialId)).toBe(false);
+    const popped = await s.popWaitingTrial(studyId);
+    expect(popped?.number).toBe(4);
+    await s.close();
+    expect(warnings).not.toHaveBeenCalled();
+  });
+
+  it('ignores a torn last line with a warning, and the next append is clean', async () => {
+    const path = freshPath();
+    const { studyId, trials } = await populate(path);
+    const size = readFileSync(path).length;
+    appendFileSync(path, '{"op":"finishTrial","writer":"9-abc","seq":3,"trial');
+    const s = new JournalStorage({ path });
+    expect(warned('JOURNAL_TORN_LINE')).toBe(true);
+    expect(plain(await s.getAllTrials(studyId))).toEqual(plain(trials));
+    expect(readFileSync(path).length).toBe(size); // only the fragment was removed
+    const t = await s.createTrial(studyId);
+    await s.finishTrial(t.trialId, { state: 'COMPLETE', values: [7] });
+    await s.close();
+    for (const line of lines(path)) expect(() => JSON.parse(line)).not.toThrow();
+    const again = new JournalStorage({ path });
+    expect((await again.getTrial(t.trialId)).values).toEqual([7]);
+    await again.close();
+  });
+
+  it('leaves a last line without newline alone while a live writer holds the lock', async () => {
+    const path = freshPath();
+    const { studyId, trials } = await populate(path);
+    const fragment = '{"op":"claim","writer":"1-x","seq":0,"studyId":0,';
+    appendFileSync(path, fragment);
+    // This process holds the lock (as if it were in the middle of that write).
+    writeFileSync(`${path}.lock`, `${process.pid} ${hostname()} held-0\n`);
+    const s = new JournalStorage({ path });
+    expect(warned('JOURNAL_TORN_LINE')).toBe(false);
+    expect(readFileSync(path, 'utf8').endsWith(fragment)).toBe(true);
+    expect((await s.getAllTrials(studyId)).length).toBe(trials.length);
+    // The "write" completes: readers pick it up.
+    appendFileSync(path, '"key":"late"}\n');
+    expect(await s.claim(studyId, 'late')).toBe(false);
+    rmSync(`${path}.lock`);
+    expect(await s.claim(studyId, 'fresh')).toBe(true);
+    await s.close();
+    expect(warned('JOURNAL_TORN_LINE')).toBe(false);
+  });
+
+  it('rejects a corrupt line in the middle with STORAGE_CORRUPT and its line number', async () => {
+    const path = freshPath();
+    await populate(path);
+    const all = lines(path);
+    all[4] = '{"op":"createTrial", this is not json';
+    writeFileSync(path, `${all.join('\n')}\n`);
+    expect(() => new JournalStorage({ path })).toThrow(expect.objectContaining({ code: 'STORAGE_CORRUPT', message: expect.stringContaining('line 5') }));
+
+    // Valid JSON that cannot be replayed (a trial finished twice) is corruption as well.
+    const path2 = freshPath();
+    await populate(path2);
+    const all2 = lines(path2);
+    const finish = all2.findIndex((l) => l.includes('"op":"finishTrial"'));
+    writeFileSync(path2, `${[...all2, all2[finish]].join('\n')}\n`);
+    expect(() => new JournalStorage({ path: path2 })).toThrow(
+      expect.objectContaining({ code: 'STORAGE_CORRUPT', message: expect.stringContaining(`line ${all2.length + 1}`) }),
+    );
+  });
+
+  it('rejects files that are not version-1 Kestrel journals, without touching them', () => {
+    const cases = [
+      '{"op":"header","format":"optuna-journal","version":1}\n',
+      '{"op":"header","format":"kestrel-journal","version":2}\n',
+      'hello world\n',
+      'just text without newline',
+      '[1,2,3]\n',
+    ];
+    for (const content of cases) {
+      const path = freshPath('log');
+      writeFileSync(path, content);
+      expect(() => new JournalStorage({ path })).toThrow(expect.objectContaining({ code: 'STORAGE_ERROR' }));
+      expect(readFileSync(path, 'utf8')).toBe(content);
+    }
+  });
+
+  it('validates its options', () => {
+    expect(() => new JournalStorage({ path: '' })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'path' }));
+    expect(() => new JournalStorage({ path: freshPath(), lockStaleMs: -1 })).toThrow(
+      expect.objectContaining({ option: 'lockStaleMs' }),
+    );
+    expect(() => new JournalStorage(undefined as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+  });
+
+  it('recovers a lock left by a dead process, or one older than lockStaleMs; times out on a live one', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path, lockStaleMs: 60_000, lockTimeoutMs: 50 });
+    const id = await s.createStudy('s', ['minimize']);
+
+    // A live holder (this process, fresh lock): the write waits, then times out.
+    writeFileSync(`${path}.lock`, `${process.pid} ${hostname()} live-0\n`);
+    await expect(s.createTrial(id)).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringContaining('timed out') });
+    expect(await s.getNTrials(id)).toBe(0);
+
+    // A holder on this host whose pid is dead: broken at once.
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => dead.on('exit', resolve));
+    writeFileSync(`${path}.lock`, `${dead.pid} ${hostname()} dead-0\n`);
+    expect((await s.createTrial(id)).number).toBe(0);
+    expect(warned('JOURNAL_STALE_LOCK')).toBe(true);
+
+    // A holder elsewhere (other host), older than lockStaleMs: broken by age.
+    const t = new JournalStorage({ path, lockStaleMs: 1_000, lockTimeoutMs: 5_000 });
+    writeFileSync(`${path}.lock`, `123 some-other-host old-0\n`);
+    const past = (Date.now() - 10_000) / 1000;
+    utimesSync(`${path}.lock`, past, past);
+    expect((await t.createTrial(id)).number).toBe(1);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    expect(existsSync(`${path}.lock.break`)).toBe(false);
+    await s.close();
+    await t.close();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Several processes on one journal
+// ---------------------------------------------------------------------------------------------
+
+interface WriterOutput {
+  readonly done: { trialId: number; number: number; value: number }[];
+  readonly claims: string[];
+  ended: boolean;
+}
+
+function startWriter(path: string, n: number, onLine?: (out: WriterOutput) => void): { child: ChildProcess; out: WriterOutput; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/storage/fixtures/journal-writer.ts', path, String(n), '2000'], {
+    cwd: process.cwd(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out: WriterOutput = { done: [], claims: [], ended: false };
+  let pending = '';
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    let nl = pending.indexOf('\n');
+    while (nl >= 0) {
+      const [kind, a, b, c] = pending.slice(0, nl).split(' ');
+      pending = pending.slice(nl + 1);
+      if (kind === 'done') out.done.push({ trialId: Number(a), number: Number(b), value: Number(c) });
+      else if (kind === 'claim') out.claims.push(a);
+      else if (kind === 'end') out.ended = true;
+      onLine?.(out);
+      nl = pending.indexOf('\n');
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      if (code !== 0 && code !== null) process.stderr.write(stderr);
+      resolve(code);
+    });
+  });
+  return { child, out, exited };
+}
+
+describe('JournalStorage across processes', () => {
+  let warnings: ReturnType<typeof vi.spyOn>;
+  beforeEach(() => {
+    warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    warnings.mockRestore();
+  });
+
+  it('4 processes x 50 trials: numbers 0..199 once each, every claim key won once', async () => {
+    const path = freshPath();
+    const writers = Array.from({ length: 4 }, () => startWriter(path, 50));
+    const codes = await Promise.all(writers.map((w) => w.exited));
+    expect(codes).toEqual([0, 0, 0, 0]);
+    for (const w of writers) {
+      expect(w.out.ended).toBe(true);
+      expect(w.out.done.length).toBe(50);
+    }
+    const numbers = writers.flatMap((w) => w.out.done.map((d) => d.number)).sort((a, b) => a - b);
+    expect(numbers).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    const claims = writers.flatMap((w) => w.out.claims).sort();
+    expect(claims).toEqual(Array.from({ length: 50 }, (_, i) => `key-${i}`).sort());
+
+    const s = new JournalStorage({ path });
+    const id = await s.getStudyIdFromName('mp');
+    const trials = await s.getAllTrials(id);
+    expect(trials.map((t) => t.number)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(trials.every((t) => t.state === 'COMPLETE')).toBe(true);
+    const byId = new Map(trials.map((t) => [t.trialId, t]));
+    for (const w of writers) for (const d of w.out.done) expect(byId.get(d.trialId)?.values).toEqual([d.value]);
+    for (const key of claims) expect(await s.claim(id, key)).toBe(false);
+    await s.close();
+  });
+
+  it('a writer SIGKILLed mid-run loses nothing it reported finished; a new writer continues', async () => {
+    const path = freshPath();
+    let resolveEnough: () => void = () => undefined;
+    const enough = new Promise<void>((resolve) => {
+      resolveEnough = resolve;
+    });
+    const writer = startWriter(path, 0, (out) => {
+      if (out.done.length >= 30) resolveEnough();
+    });
+    await enough;
+    writer.child.kill('SIGKILL');
+    await writer.exited;
+    const reported = [...writer.out.done];
+
+    // Whether or not it died holding the lock, simulate that it did: its lock file names its pid.
+    writeFileSync(`${path}.lock`, `${writer.child.pid} ${hostname()} killed-0\n`);
+    const s = new JournalStorage({ path, lockStaleMs: 2_000 });
+    const id = await s.getStudyIdFromName('mp');
+    for (const d of reported) {
+      const t = await s.getTrial(d.trialId);
+      expect(t.state).toBe('COMPLETE');
+      expect(t.values).toEqual([d.value]);
+    }
+    const before = await s.getNTrials(id);
+    const t = await s.createTrial(id);
+    expect(t.number).toBe(before);
+    await s.finishTrial(t.trialId, { state: 'COMPLETE', values: [42] });
+    await s.close();
+    const again = new JournalStorage({ path });
+    expect((await again.getTrial(t.trialId)).values).toEqual([42]);
+    await again.close();
+    for (const line of lines(path)) expect(() => JSON.parse(line)).not.toThrow();
+  });
+});

@@ -1,0 +1,561 @@
+// See gp.h for notation and sources.
+#include "gp.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+#include "isa_kernels.h"
+#include "lbfgsb.h"
+
+namespace kestrel {
+
+namespace {
+
+constexpr double kLengthscalePriorSigma2 = 3.0;
+constexpr double kNoisePriorLoc = -4.0;
+constexpr double kHalfLog2PiD = 0.91893853320467274178;
+constexpr double kMinVariance = 1e-12;
+constexpr int kColumnChunk = 64;
+constexpr int kCandidateChunk = 256;
+constexpr int kMaxSweepChoices = 4096;
+
+double lengthscale_prior_loc(int d) { return std::sqrt(2.0) + std::log(std::max(d, 1)) / 2.0; }
+
+// splitmix64 (Steele, Lea & Flood 2014): explicit-seed stream for the restart draws.
+struct SplitMix {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
+  double gaussian() {  // Box-Muller
+    const double u = std::max(uniform(), 1e-300);
+    return std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * uniform());
+  }
+};
+
+double dot(const double* a, const double* b, int n) {
+  double s = 0.0;
+  for (int i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void inverse_sq_lengthscales(const std::vector<double>& theta, int d, std::vector<double>& w) {
+  w.resize(static_cast<size_t>(d));
+  for (int j = 0; j < d; ++j) w[static_cast<size_t>(j)] = std::exp(-2.0 * theta[static_cast<size_t>(j)]);
+}
+
+// A (n, n) column-major: full columns of K(X, X) + (sn2 + extra) I; dk: s2 f'(r^2) when not null.
+void training_covariance(const GpData& data, const std::vector<double>& xt, const std::vector<double>& w, double s2,
+                         double diag_add, KernelKind kernel, std::vector<double>& a, std::vector<double>* dk,
+                         ThreadPool& pool) {
+  const int n = data.n;
+  const int d = data.d;
+  const IsaKernels& kern = isa_kernels();
+  a.resize(static_cast<size_t>(n) * n);
+  if (dk != nullptr) dk->resize(static_cast<size_t>(n) * n);
+  const int chunks = (n + kColumnChunk - 1) / kColumnChunk;
+  pool.parallel_for(chunks, [&](int t, int) {
+    std::vector<double> r2(static_cast<size_t>(n));
+    const int j1 = std::min(n, (t + 1) * kColumnChunk);
+    for (int j = t * kColumnChunk; j < j1; ++j) {
+      double* col = a.data() + static_cast<ptrdiff_t>(j) * n;
+      kern.cross_column(n, d, xt.data(), data.x.data() + static_cast<ptrdiff_t>(j) * d, w.data(), data.is_cat.data(),
+                        kernel, s2, r2.data(), col,
+                        dk == nullptr ? nullptr : dk->data() + static_cast<ptrdiff_t>(j) * n);
+      col[j] = s2 + diag_add;
+    }
+  });
+}
+
+}  // namespace
+
+std::vector<double> transpose_inputs(const GpData& data) {
+  std::vector<double> xt(static_cast<size_t>(data.n) * data.d);
+  for (int i = 0; i < data.n; ++i) {
+    for (int j = 0; j < data.d; ++j) {
+      xt[static_cast<size_t>(j) * data.n + i] = data.x[static_cast<size_t>(i) * data.d + j];
+    }
+  }
+  return xt;
+}
+
+std::vector<double> default_theta(int d, bool deterministic) {
+  std::vector<double> theta(static_cast<size_t>(d) + 2);
+  const double logl = std::clamp(lengthscale_prior_loc(d) - kLengthscalePriorSigma2, std::log(1e-2), std::log(1e3));
+  for (int j = 0; j < d; ++j) theta[static_cast<size_t>(j)] = logl;
+  theta[static_cast<size_t>(d)] = 0.0;
+  theta[static_cast<size_t>(d) + 1] = std::log(deterministic ? kDeterministicNoise : kDefaultNoise);
+  return theta;
+}
+
+void theta_bounds(int d, bool deterministic, std::vector<double>& lower, std::vector<double>& upper) {
+  lower.assign(static_cast<size_t>(d) + 2, 0.0);
+  upper.assign(static_cast<size_t>(d) + 2, 0.0);
+  for (int j = 0; j < d; ++j) {
+    lower[static_cast<size_t>(j)] = std::log(1e-2);
+    upper[static_cast<size_t>(j)] = std::log(1e3);
+  }
+  lower[static_cast<size_t>(d)] = std::log(1e-2);
+  upper[static_cast<size_t>(d)] = std::log(1e2);
+  if (deterministic) {
+    lower[static_cast<size_t>(d) + 1] = upper[static_cast<size_t>(d) + 1] = std::log(kDeterministicNoise);
+  } else {
+    lower[static_cast<size_t>(d) + 1] = std::log(1e-6);
+    upper[static_cast<size_t>(d) + 1] = 0.0;
+  }
+}
+
+double add_neg_log_prior(const double* theta, int d, bool deterministic, double* grad) {
+  double value = 0.0;
+  const double mu = lengthscale_prior_loc(d);
+  for (int j = 0; j < d; ++j) {
+    const double t = theta[j];
+    value += t + (t - mu) * (t - mu) / (2.0 * kLengthscalePriorSigma2);
+    grad[j] += 1.0 + (t - mu) / kLengthscalePriorSigma2;
+  }
+  const double ts = theta[d];
+  const double scale = std::exp(ts);
+  value += -ts + scale;
+  grad[d] += -1.0 + scale;
+  if (!deterministic) {
+    const double z = theta[d + 1] - kNoisePriorLoc;
+    value += theta[d + 1] + z * z / 2.0;
+    grad[d + 1] += 1.0 + z;
+  }
+  return value;
+}
+
+NlpResult neg_log_posterior(const GpData& data, const std::vector<double>& theta, KernelKind kernel,
+                            bool deterministic, bool want_grad, ThreadPool& pool) {
+  NlpResult res;
+  const int n = data.n;
+  const int d = data.d;
+  for (double t : theta) {
+    if (!std::isfinite(t)) {
+      res.status.had_nan = true;
+      return res;
+    }
+  }
+  std::vector<double> w;
+  inverse_sq_lengthscales(theta, d, w);
+  const double s2 = std::exp(theta[static_cast<size_t>(d)]);
+  const double sn2 = std::exp(theta[static_cast<size_t>(d) + 1]);
+  const std::vector<double> xt = transpose_inputs(data);
+  std::vector<double> a, dk;
+  training_covariance(data, xt, w, s2, sn2, kernel, a, want_grad ? &dk : nullptr, pool);
+  std::vector<double> l;
+  res.status = cholesky_with_jitter(n, a.data(), n, l, pool);
+  if (!res.status.ok) return res;
+  a.clear();
+  a.shrink_to_fit();
+  std::vector<double> alpha(data.y);
+  forward_solve(n, l.data(), n, alpha.data());
+  double value = 0.5 * dot(alpha.data(), alpha.data(), n) + n * kHalfLog2PiD;
+  for (int i = 0; i < n; ++i) value += std::log(l[static_cast<size_t>(i) * n + i]);
+  backward_solve_t(n, l.data(), n, alpha.data());
+  res.grad.assign(static_cast<size_t>(d) + 2, 0.0);
+  if (want_grad) {
+    std::vector<double> inv;
+    cholesky_inverse(n, l.data(), n, inv, pool);
+    const IsaKernels& kern = isa_kernels();
+    const int chunks = (n + kColumnChunk - 1) / kColumnChunk;
+    std::vector<double> partial(static_cast<size_t>(chunks) * d, 0.0);
+    pool.parallel_for(chunks, [&](int t, int) {
+      std::vector<double> coef(static_cast<size_t>(n));
+      double* g = partial.data() + static_cast<size_t>(t) * d;
+      const int j1 = std::min(n, (t + 1) * kColumnChunk);
+      for (int j = t * kColumnChunk; j < j1; ++j) {
+        const double aj = alpha[static_cast<size_t>(j)];
+        const double* invj = inv.data() + static_cast<size_t>(j) * n;
+        const double* dkj = dk.data() + static_cast<size_t>(j) * n;
+        for (int i = j + 1; i < n; ++i) coef[static_cast<size_t>(i)] = 2.0 * (alpha[static_cast<size_t>(i)] * aj - invj[i]) * dkj[i];
+        kern.lengthscale_column(n, d, j, xt.data(), data.is_cat.data(), coef.data(), g);
+      }
+    });
+    for (int t = 0; t < chunks; ++t) {
+      for (int p = 0; p < d; ++p) res.grad[static_cast<size_t>(p)] += partial[static_cast<size_t>(t) * d + p];
+    }
+    // d nlp / d log l_p = -1/2 sum_ab W_ab s2 f' (-2 w_p delta_p^2) = w_p * sum.
+    for (int p = 0; p < d; ++p) res.grad[static_cast<size_t>(p)] *= w[static_cast<size_t>(p)];
+    double tr_inv = 0.0;
+    for (int i = 0; i < n; ++i) tr_inv += inv[static_cast<size_t>(i) * n + i];
+    const double c = sn2 + res.status.jitter;
+    const double aa = dot(alpha.data(), alpha.data(), n);
+    const double ya = dot(data.y.data(), alpha.data(), n);
+    const double g_scale = (ya - c * aa) - (n - c * tr_inv);
+    const double g_noise = aa - tr_inv;
+    res.grad[static_cast<size_t>(d)] = -0.5 * g_scale;
+    res.grad[static_cast<size_t>(d) + 1] = deterministic ? 0.0 : -0.5 * g_noise * sn2;
+  }
+  value += add_neg_log_prior(theta.data(), d, deterministic, res.grad.data());
+  if (!want_grad) res.grad.clear();
+  res.value = value;
+  res.ok = std::isfinite(value);
+  return res;
+}
+
+void GpModel::finish() {
+  const int n = data_.n;
+  const int d = data_.d;
+  inverse_sq_lengthscales(theta_, d, w_);
+  s2_ = std::exp(theta_[static_cast<size_t>(d)]);
+  sn2_ = std::exp(theta_[static_cast<size_t>(d) + 1]);
+  xt_ = transpose_inputs(data_);
+  alpha_ = data_.y;
+  forward_solve(n, l_.data(), n, alpha_.data());
+  double nll = 0.5 * dot(alpha_.data(), alpha_.data(), n) + n * kHalfLog2PiD;
+  for (int i = 0; i < n; ++i) nll += std::log(l_[static_cast<size_t>(i) * n + i]);
+  backward_solve_t(n, l_.data(), n, alpha_.data());
+  std::vector<double> scratch(static_cast<size_t>(d) + 2, 0.0);
+  nll += add_neg_log_prior(theta_.data(), d, deterministic_, scratch.data());
+  log_posterior_ = -nll;
+}
+
+std::shared_ptr<const GpModel> GpModel::build(GpData data, std::vector<double> theta, KernelKind kernel,
+                                              bool deterministic, ThreadPool& pool) {
+  std::shared_ptr<GpModel> model(new GpModel());
+  model->data_ = std::move(data);
+  model->theta_ = std::move(theta);
+  model->kernel_ = kernel;
+  model->deterministic_ = deterministic;
+  const int n = model->data_.n;
+  const int d = model->data_.d;
+  std::vector<double> w;
+  inverse_sq_lengthscales(model->theta_, d, w);
+  const double s2 = std::exp(model->theta_[static_cast<size_t>(d)]);
+  const double sn2 = std::exp(model->theta_[static_cast<size_t>(d) + 1]);
+  const std::vector<double> xt = transpose_inputs(model->data_);
+  std::vector<double> a;
+  training_covariance(model->data_, xt, w, s2, sn2, kernel, a, nullptr, pool);
+  const CholeskyStatus st = cholesky_with_jitter(n, a.data(), n, model->l_, pool);
+  if (!st.ok) {
+    if (st.had_nan) {
+      throw Error(Error::Code::kNaN, "the GP covariance had a non-finite entry in column " + std::to_string(st.index));
+    }
+    throw Error(Error::Code::kNumerical, "the GP covariance is not positive definite (pivot " +
+                                             std::to_string(st.index) + ") even after jitter");
+  }
+  model->jitter_ = st.jitter;
+  model->finish();
+  return model;
+}
+
+std::shared_ptr<const GpModel> GpModel::fit(GpData data, const FitOptions& options, ThreadPool& pool,
+                                            FitReport* report) {
+  const int d = data.d;
+  std::vector<double> lower, upper;
+  theta_bounds(d, options.deterministic, lower, upper);
+  const std::vector<double> base = default_theta(d, options.deterministic);
+  std::vector<std::vector<double>> starts;
+  std::vector<double> first = options.warm_start.empty() ? base : options.warm_start;
+  if (options.deterministic) first[static_cast<size_t>(d) + 1] = base[static_cast<size_t>(d) + 1];
+  starts.push_back(first);
+  SplitMix rng{options.seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL};
+  for (int r = 0; r < options.n_restarts; ++r) {
+    std::vector<double> t(static_cast<size_t>(d) + 2);
+    for (int j = 0; j < d; ++j) t[static_cast<size_t>(j)] = base[static_cast<size_t>(j)] + rng.gaussian();
+    t[static_cast<size_t>(d)] = base[static_cast<size_t>(d)] + 0.5 * rng.gaussian();
+    t[static_cast<size_t>(d) + 1] =
+        options.deterministic ? base[static_cast<size_t>(d) + 1] : std::log(1e-5) + rng.uniform() * std::log(1e4);
+    starts.push_back(std::move(t));
+  }
+  LbfgsbOptions lopt;
+  lopt.max_iterations = options.max_iterations;
+  lopt.pgtol = 1e-5;
+  lopt.ftol = 1e-9;
+  std::vector<LbfgsbResult> results(starts.size());
+  auto run_start = [&](size_t s, ThreadPool& inner) {
+    Objective fun = [&](const double* th, double* g) {
+      std::vector<double> theta(th, th + d + 2);
+      NlpResult r = neg_log_posterior(data, theta, options.kernel, options.deterministic, true, inner);
+      if (!r.ok) return std::numeric_limits<double>::infinity();
+      std::copy(r.grad.begin(), r.grad.end(), g);
+      return r.value;
+    };
+    results[s] = minimize_lbfgsb(fun, starts[s], lower, upper, lopt);
+  };
+  // Small n: one start per thread (each evaluation serial). Large n: starts in sequence, each
+  // evaluation multi-threaded. Either way the arithmetic per start is the same.
+  if (data.n <= 256 && pool.size() > 1) {
+    pool.parallel_for(static_cast<int>(starts.size()), [&](int s, int) {
+      ThreadPool serial(1);
+      run_start(static_cast<size_t>(s), serial);
+    });
+  } else {
+    for (size_t s = 0; s < starts.size(); ++s) run_start(s, pool);
+  }
+  int best = -1;
+  int evaluations = 0;
+  for (size_t s = 0; s < results.size(); ++s) {
+    evaluations += results[s].evaluations;
+    if (std::isfinite(results[s].f) && (best < 0 || results[s].f < results[static_cast<size_t>(best)].f)) {
+      best = static_cast<int>(s);
+    }
+  }
+  if (report != nullptr) report->evaluations = evaluations;
+  if (best >= 0) {
+    try {
+      return build(data, results[static_cast<size_t>(best)].x, options.kernel, options.deterministic, pool);
+    } catch (const Error& e) {
+      if (report != nullptr) report->message = e.what();
+    }
+  } else if (report != nullptr) {
+    report->message = "every MAP start failed numerically";
+  }
+  if (report != nullptr) report->fell_back = true;
+  std::vector<double> fallback = base;
+  for (size_t i = 0; i < fallback.size(); ++i) fallback[i] = std::clamp(fallback[i], lower[i], upper[i]);
+  return build(std::move(data), fallback, options.kernel, options.deterministic, pool);
+}
+
+void GpModel::moments_chunk(const double* x, int mc, std::vector<double>& kbuf, std::vector<double>& r2,
+                            double* mean, double* raw_var) const {
+  const int n = data_.n;
+  const int d = data_.d;
+  const IsaKernels& kern = isa_kernels();
+  kbuf.resize(static_cast<size_t>(n) * mc);
+  r2.resize(static_cast<size_t>(n));
+  for (int c = 0; c < mc; ++c) {
+    double* col = kbuf.data() + static_cast<size_t>(c) * n;
+    kern.cross_column(n, d, xt_.data(), x + static_cast<ptrdiff_t>(c) * d, w_.data(), data_.is_cat.data(), kernel_,
+                      s2_, r2.data(), col, nullptr);
+    mean[c] = dot(col, alpha_.data(), n);
+  }
+  trsm_left_lower(n, l_.data(), n, mc, kbuf.data(), n, nullptr);
+  for (int c = 0; c < mc; ++c) {
+    const double* v = kbuf.data() + static_cast<size_t>(c) * n;
+    raw_var[c] = s2_ - dot(v, v, n);
+  }
+}
+
+void GpModel::predict(const double* x, int m, double* mean, double* variance, ThreadPool& pool) const {
+  const int chunks = (m + kCandidateChunk - 1) / kCandidateChunk;
+  const double floor = kMinVariance * s2_;
+  pool.parallel_for(chunks, [&](int t, int) {
+    std::vector<double> kbuf, r2;
+    const int c0 = t * kCandidateChunk;
+    const int mc = std::min(kCandidateChunk, m - c0);
+    moments_chunk(x + static_cast<ptrdiff_t>(c0) * data_.d, mc, kbuf, r2, mean + c0, variance + c0);
+    for (int c = c0; c < c0 + mc; ++c) variance[c] = std::max(variance[c], floor);
+  });
+}
+
+double GpModel::acquisition_point(const double* x, const AcqParams& acq, double* grad,
+                                  std::vector<double>& scratch) const {
+  const int n = data_.n;
+  const int d = data_.d;
+  scratch.resize(static_cast<size_t>(n) * 3);
+  double* k = scratch.data();
+  double* dk = k + n;
+  double* r2 = dk + n;
+  isa_kernels().cross_column(n, d, xt_.data(), x, w_.data(), data_.is_cat.data(), kernel_, s2_, r2, k,
+                             grad == nullptr ? nullptr : dk);
+  const double mean = dot(k, alpha_.data(), n);
+  forward_solve(n, l_.data(), n, k);
+  const double raw = s2_ - dot(k, k, n);
+  const double floor = kMinVariance * s2_;
+  const double var = raw > floor ? raw : floor;
+  const double sd = std::sqrt(var);
+  double out[3];
+  acquisition_from_moments(acq.kind, mean, sd, acq.incumbent, acq.beta, out);
+  if (grad != nullptr) {
+    backward_solve_t(n, l_.data(), n, k);  // u = A^{-1} k_*
+    const double dmean = out[1];
+    const double dvar = raw > floor ? out[2] / (2.0 * sd) : 0.0;
+    for (int j = 0; j < d; ++j) {
+      if (data_.is_cat[static_cast<size_t>(j)] != 0) {
+        grad[j] = 0.0;
+        continue;
+      }
+      const double* col = xt_.data() + static_cast<size_t>(j) * n;
+      const double xj = x[j];
+      double gm = 0.0, gv = 0.0;
+      for (int i = 0; i < n; ++i) {
+        const double dki = dk[i] * (xj - col[i]);
+        gm += alpha_[static_cast<size_t>(i)] * dki;
+        gv += k[i] * dki;
+      }
+      const double scale = 2.0 * w_[static_cast<size_t>(j)];
+      grad[j] = scale * (dmean * gm - 2.0 * dvar * gv);
+    }
+  }
+  return out[0];
+}
+
+void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* value, double* grad,
+                          ThreadPool& pool) const {
+  const int d = data_.d;
+  const int chunks = (m + kCandidateChunk - 1) / kCandidateChunk;
+  if (grad == nullptr) {
+    const double floor = kMinVariance * s2_;
+    pool.parallel_for(chunks, [&](int t, int) {
+      std::vector<double> kbuf, r2;
+      const int c0 = t * kCandidateChunk;
+      const int mc = std::min(kCandidateChunk, m - c0);
+      std::vector<double> mean(static_cast<size_t>(mc)), var(static_cast<size_t>(mc));
+      moments_chunk(x + static_cast<ptrdiff_t>(c0) * d, mc, kbuf, r2, mean.data(), var.data());
+      for (int c = 0; c < mc; ++c) {
+        const double sd = std::sqrt(std::max(var[static_cast<size_t>(c)], floor));
+        double out[3];
+        acquisition_from_moments(acq.kind, mean[static_cast<size_t>(c)], sd, acq.incumbent, acq.beta, out);
+        value[c0 + c] = out[0];
+      }
+    });
+    return;
+  }
+  pool.parallel_for(chunks, [&](int t, int) {
+    std::vector<double> scratch;
+    const int c0 = t * kCandidateChunk;
+    const int c1 = std::min(m, c0 + kCandidateChunk);
+    for (int c = c0; c < c1; ++c) {
+      value[c] = acquisition_point(x + static_cast<ptrdiff_t>(c) * d, acq, grad + static_cast<ptrdiff_t>(c) * d, scratch);
+    }
+  });
+}
+
+void GpModel::snap(double* point, const std::vector<double>& grid) const {
+  for (int j = 0; j < data_.d; ++j) {
+    const double g = grid[static_cast<size_t>(j)];
+    const double u = point[j];
+    if (data_.is_cat[static_cast<size_t>(j)] != 0) {
+      if (u >= 0 && u < g && u == std::floor(u)) continue;
+      point[j] = std::min(g - 1.0, std::max(0.0, std::floor(u * g)));
+    } else if (g > 0) {
+      const double top = std::round(1.0 / g);
+      const double idx = std::min(top, std::max(0.0, std::round(u / g)));
+      point[j] = idx == top ? 1.0 : std::min(1.0, idx * g);
+    } else {
+      point[j] = std::min(1.0, std::max(0.0, u));
+    }
+  }
+}
+
+AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq, int n_restarts,
+                                         const std::vector<double>& grid, ThreadPool& pool) const {
+  const int d = data_.d;
+  for (int c = 0; c < m; ++c) snap(candidates.data() + static_cast<ptrdiff_t>(c) * d, grid);
+  std::vector<double> scores(static_cast<size_t>(m));
+  acquisition(candidates.data(), m, acq, scores.data(), nullptr, pool);
+  for (double& s : scores) {
+    if (std::isnan(s)) s = -std::numeric_limits<double>::infinity();
+  }
+  const int n_starts = std::max(1, std::min(n_restarts, m));
+  std::vector<int> order(static_cast<size_t>(m));
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + n_starts, order.end(), [&](int a, int b) {
+    const double sa = scores[static_cast<size_t>(a)], sb = scores[static_cast<size_t>(b)];
+    return sa > sb || (sa == sb && a < b);
+  });
+  AcqOptimum best;
+  best.x.assign(candidates.begin() + static_cast<ptrdiff_t>(order[0]) * d,
+                candidates.begin() + static_cast<ptrdiff_t>(order[0] + 1) * d);
+  best.value = scores[static_cast<size_t>(order[0])];
+  if (n_restarts <= 0) return best;
+  std::vector<AcqOptimum> refined(static_cast<size_t>(n_starts));
+  pool.parallel_for(n_starts, [&](int s, int) {
+    std::vector<double> scratch;
+    const double* start = candidates.data() + static_cast<ptrdiff_t>(order[static_cast<size_t>(s)]) * d;
+    std::vector<double> x0(start, start + d), lower(static_cast<size_t>(d)), upper(static_cast<size_t>(d));
+    for (int j = 0; j < d; ++j) {
+      const bool cat = data_.is_cat[static_cast<size_t>(j)] != 0;
+      lower[static_cast<size_t>(j)] = cat ? x0[static_cast<size_t>(j)] : 0.0;
+      upper[static_cast<size_t>(j)] = cat ? x0[static_cast<size_t>(j)] : 1.0;
+    }
+    Objective fun = [&](const double* xv, double* g) {
+      const double v = acquisition_point(xv, acq, g, scratch);
+      for (int j = 0; j < d; ++j) g[j] = -g[j];
+      return std::isnan(v) ? std::numeric_limits<double>::infinity() : -v;
+    };
+    LbfgsbOptions lopt;
+    lopt.max_iterations = 100;
+    lopt.pgtol = 1e-7;
+    lopt.ftol = 1e-12;
+    LbfgsbResult r = minimize_lbfgsb(fun, x0, lower, upper, lopt);
+    std::vector<double> point = r.x;
+    snap(point.data(), grid);
+    double value = acquisition_point(point.data(), acq, nullptr, scratch);
+    if (std::isnan(value)) value = -std::numeric_limits<double>::infinity();
+    const double start_value = scores[static_cast<size_t>(order[static_cast<size_t>(s)])];
+    if (!(value >= start_value)) {
+      point = x0;
+      value = start_value;
+    }
+    // Coordinate enumeration over categorical dims (every choice, one pass).
+    for (int j = 0; j < d; ++j) {
+      if (data_.is_cat[static_cast<size_t>(j)] == 0) continue;
+      const int choices = std::min(static_cast<int>(grid[static_cast<size_t>(j)]), kMaxSweepChoices);
+      const double keep = point[static_cast<size_t>(j)];
+      double best_choice = keep;
+      for (int ch = 0; ch < choices; ++ch) {
+        if (ch == keep) continue;
+        point[static_cast<size_t>(j)] = ch;
+        const double v = acquisition_point(point.data(), acq, nullptr, scratch);
+        if (v > value) {
+          value = v;
+          best_choice = ch;
+        }
+      }
+      point[static_cast<size_t>(j)] = best_choice;
+    }
+    refined[static_cast<size_t>(s)] = {std::move(point), value};
+  });
+  for (auto& r : refined) {
+    if (r.value > best.value) best = std::move(r);
+  }
+  return best;
+}
+
+std::shared_ptr<const GpModel> GpModel::append(const double* x, const double* y, int k, ThreadPool& pool) const {
+  const int n = data_.n;
+  const int d = data_.d;
+  const IsaKernels& kern = isa_kernels();
+  std::vector<double> cross(static_cast<size_t>(k) * n), corner(static_cast<size_t>(k) * k), r2;
+  GpData fresh;
+  fresh.n = k;
+  fresh.d = d;
+  fresh.x.assign(x, x + static_cast<ptrdiff_t>(k) * d);
+  fresh.is_cat = data_.is_cat;
+  const std::vector<double> xt_new = transpose_inputs(fresh);
+  r2.resize(static_cast<size_t>(std::max(n, k)));
+  for (int r = 0; r < k; ++r) {
+    const double* xr = x + static_cast<ptrdiff_t>(r) * d;
+    if (n > 0) {
+      kern.cross_column(n, d, xt_.data(), xr, w_.data(), data_.is_cat.data(), kernel_, s2_, r2.data(),
+                        cross.data() + static_cast<size_t>(r) * n, nullptr);
+    }
+    kern.cross_column(k, d, xt_new.data(), xr, w_.data(), data_.is_cat.data(), kernel_, s2_, r2.data(),
+                      corner.data() + static_cast<size_t>(r) * k, nullptr);
+    corner[static_cast<size_t>(r) * k + r] = s2_ + sn2_ + jitter_;
+  }
+  GpData all;
+  all.n = n + k;
+  all.d = d;
+  all.is_cat = data_.is_cat;
+  all.x = data_.x;
+  all.x.insert(all.x.end(), x, x + static_cast<ptrdiff_t>(k) * d);
+  all.y = data_.y;
+  all.y.insert(all.y.end(), y, y + k);
+  std::vector<double> l;
+  if (!cholesky_append(n, l_, k, cross.data(), corner.data(), l, pool)) {
+    // The Schur complement lost definiteness (e.g. a repeated point with tiny noise): refactor.
+    return build(std::move(all), theta_, kernel_, deterministic_, pool);
+  }
+  std::shared_ptr<GpModel> model(new GpModel());
+  model->data_ = std::move(all);
+  model->theta_ = theta_;
+  model->kernel_ = kernel_;
+  model->deterministic_ = deterministic_;
+  model->jitter_ = jitter_;
+  model->l_ = std::move(l);
+  model->finish();
+  return model;
+}
+
+}  // namespace kestrel

@@ -1,0 +1,160 @@
+// The Gaussian-process surrogate of the CPU core (no Node, no CUDA).
+//
+// Notation (src/surrogate/backend.ts, native/include/kestrel/kernels.h):
+//   n observations, d dims, m candidates; X (n, d) row-major in [0, 1]^d (categorical dims hold
+//   choice indices); y (n) standardized, MAXIMIZED; theta = [log l_1..d, log s2, log sn2];
+//   A = K(X, X) + (sn2 + jitter) I = L L^T (L column-major, ld n); alpha = A^{-1} y;
+//   for a candidate x: k_* = K(X, x), v = L^{-1} k_*, mean = k_*^T alpha, var = s2 - v^T v
+//   (Rasmussen & Williams 2006, Alg. 2.1), floored at 1e-12 s2.
+// MAP objective (R&W eq. 2.30 and 5.9):
+//   nlp(theta) = 1/2 y^T alpha + sum_i log L_ii + n/2 log(2 pi) - log p(theta)
+//   d nlp/d theta_p = -1/2 tr((alpha alpha^T - A^{-1}) dA/d theta_p) - d log p/d theta_p
+//   dA/d log l_j = s2 f'(r^2) (-2 w_j delta_j^2), dA/d log s2 = K, dA/d log sn2 = sn2 I.
+//   The s2 and sn2 traces use tr(A^{-1} A) = n and alpha^T A alpha = y^T alpha, so only the
+//   lower triangle of A^{-1} (from the factor, as LAPACK dpotri; scikit-learn and Optuna do the
+//   same) is formed, once per evaluation.
+// Priors (the same as src/surrogate/hyperparameters.ts; constants dropped):
+//   l_j ~ LogNormal(sqrt2 + log(d)/2, 3): the dimension-scaled prior of Hvarfner, Hellsten &
+//     Nardi 2024, "Vanilla Bayesian Optimization Performs Great in High Dimensions" (ICML),
+//     BoTorch >= 0.12's default: -log p = t + (t - mu_d)^2 / 6 with t = log l (Jacobian included);
+//   s2 ~ Gamma(2, 1) (Optuna 4.x GPSampler): -log p = -log s2 + s2;
+//   sn2 ~ LogNormal(-4, 1) (BoTorch): -log p = t + (t + 4)^2 / 2, t = log sn2 (skipped when the
+//     noise is fixed by `deterministic`).
+// Bounds: l in [1e-2, 1e3], s2 in [1e-2, 1e2], sn2 in [1e-6, 1]; deterministic pins sn2 = 1e-6.
+#ifndef KESTREL_CORE_GP_H_
+#define KESTREL_CORE_GP_H_
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kestrel/acquisition.h"
+#include "kestrel/kernels.h"
+#include "linalg.h"
+#include "thread_pool.h"
+
+namespace kestrel {
+
+/// Errors of the core. kNumerical: factorization failed even with jitter / defaults;
+/// kNaN: the input (or a matrix built from it) held a non-finite value; kInvalid: bad arguments.
+class Error : public std::runtime_error {
+ public:
+  enum class Code { kInvalid, kNaN, kNumerical };
+  Error(Code code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  Code code() const { return code_; }
+
+ private:
+  Code code_;
+};
+
+struct GpData {
+  int n = 0;
+  int d = 0;
+  std::vector<double> x;  // (n, d) row-major
+  std::vector<double> y;  // (n)
+  std::vector<uint8_t> is_cat;  // (d)
+};
+
+constexpr double kDeterministicNoise = 1e-6;
+constexpr double kDefaultNoise = 1e-3;
+
+std::vector<double> default_theta(int d, bool deterministic);
+void theta_bounds(int d, bool deterministic, std::vector<double>& lower, std::vector<double>& upper);
+/// Adds -log p(theta) to the return value and its gradient to grad.
+double add_neg_log_prior(const double* theta, int d, bool deterministic, double* grad);
+
+struct NlpResult {
+  bool ok = false;
+  double value = 0.0;
+  std::vector<double> grad;  // d + 2 (empty when not requested)
+  CholeskyStatus status;
+};
+
+/// Negative log posterior (and gradient) at theta. Never throws for numerics: ok = false.
+NlpResult neg_log_posterior(const GpData& data, const std::vector<double>& theta, KernelKind kernel,
+                            bool deterministic, bool want_grad, ThreadPool& pool);
+
+struct FitOptions {
+  KernelKind kernel = KernelKind::kMatern52;
+  bool deterministic = false;
+  int n_restarts = 2;
+  uint64_t seed = 0;
+  std::vector<double> warm_start;  // empty: defaults
+  int max_iterations = 200;
+};
+
+struct FitReport {
+  bool fell_back = false;  // the MAP fit failed numerically; default theta used
+  int evaluations = 0;
+  std::string message;
+};
+
+struct AcqParams {
+  AcquisitionKind kind = AcquisitionKind::kLogEi;
+  double incumbent = 0.0;
+  double beta = 4.0;
+};
+
+struct AcqOptimum {
+  std::vector<double> x;
+  double value = 0.0;
+};
+
+class GpModel {
+ public:
+  /// MAP fit from the warm start (or defaults) plus n_restarts seeded starts.
+  static std::shared_ptr<const GpModel> fit(GpData data, const FitOptions& options, ThreadPool& pool,
+                                            FitReport* report);
+  /// Factor at a given theta (bounded jitter). Throws Error on failure.
+  static std::shared_ptr<const GpModel> build(GpData data, std::vector<double> theta, KernelKind kernel,
+                                              bool deterministic, ThreadPool& pool);
+
+  int n() const { return data_.n; }
+  int d() const { return data_.d; }
+  const std::vector<double>& theta() const { return theta_; }
+  double log_posterior() const { return log_posterior_; }
+  double jitter() const { return jitter_; }
+  const std::vector<double>& factor() const { return l_; }
+  const GpData& data() const { return data_; }
+
+  /// mean, variance: m values each, for x (m, d) row-major.
+  void predict(const double* x, int m, double* mean, double* variance, ThreadPool& pool) const;
+  /// value (m) and, when grad is not null, d value/dx (m, d) (zero on categorical dims).
+  void acquisition(const double* x, int m, const AcqParams& acq, double* value, double* grad, ThreadPool& pool) const;
+  /// Snaps candidates onto grid, scores them in one batch, refines the best n_restarts by
+  /// L-BFGS-B (in parallel), sweeps categorical choices; returns the best feasible point.
+  AcqOptimum optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq, int n_restarts,
+                                  const std::vector<double>& grid, ThreadPool& pool) const;
+  /// Same theta, k more observations: extends the factor in O(n^2 k).
+  std::shared_ptr<const GpModel> append(const double* x, const double* y, int k, ThreadPool& pool) const;
+
+ private:
+  GpModel() = default;
+  void finish();  // w, s2, sn2, xt, alpha, log_posterior from data_, theta_, l_
+  void moments_chunk(const double* x, int mc, std::vector<double>& kbuf, std::vector<double>& r2,
+                     double* mean, double* raw_var) const;
+  double acquisition_point(const double* x, const AcqParams& acq, double* grad, std::vector<double>& scratch) const;
+  void snap(double* point, const std::vector<double>& grid) const;
+
+  GpData data_;
+  std::vector<double> xt_;  // (d, n)
+  KernelKind kernel_ = KernelKind::kMatern52;
+  bool deterministic_ = false;
+  std::vector<double> theta_;
+  std::vector<double> w_;
+  double s2_ = 1.0;
+  double sn2_ = 1e-6;
+  double jitter_ = 0.0;
+  std::vector<double> l_;
+  std::vector<double> alpha_;
+  double log_posterior_ = 0.0;
+};
+
+/// Fills x (n, d) with the rows of data as Xt (d, n).
+std::vector<double> transpose_inputs(const GpData& data);
+
+}  // namespace kestrel
+
+#endif  // KESTREL_CORE_GP_H_

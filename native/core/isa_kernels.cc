@@ -1,0 +1,309 @@
+// Hot kernels, compiled once per instruction set. The build defines KESTREL_ISA_NS (isa_base,
+// isa_avx2, isa_avx512), KESTREL_ISA_NAME, KESTREL_VW (doubles per vector register: 2, 4, 8) and
+// KESTREL_NR (micro-kernel columns) and passes the matching -m flags; nothing here uses
+// intrinsics: GCC/Clang vector extensions map onto whatever the flags allow.
+//
+// GEMM: Goto & van de Geijn 2008, "Anatomy of high-performance matrix multiplication" (ACM TOMS
+// 34(3)): B packed into KC x NC panels, A into MC x KC blocks, an MR x NR register-blocked
+// micro-kernel (MR = 2 vectors) accumulating in registers.
+// exp: Cody & Waite range reduction x = k ln2 + r, |r| <= ln2/2, and a degree-13 Taylor
+// polynomial of e^r (truncation error < 2e-17 relative), scaled by 2^k through the exponent
+// bits; branch-free so the compiler vectorizes the loops that call it.
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "isa_kernels.h"
+
+#ifndef KESTREL_ISA_NS
+#define KESTREL_ISA_NS isa_base
+#define KESTREL_ISA_NAME "base"
+#define KESTREL_VW 2
+#define KESTREL_NR 4
+#endif
+
+namespace kestrel {
+namespace KESTREL_ISA_NS {
+
+namespace {
+
+constexpr int kVw = KESTREL_VW;
+constexpr int kMr = 2 * kVw;
+constexpr int kNr = KESTREL_NR;
+constexpr int kKc = 256;
+constexpr int kMc = 144;   // multiple of every kMr (4, 8, 16)
+constexpr int kNc = 3072;  // multiple of every kNr (4, 6, 8)
+
+typedef double Vec __attribute__((vector_size(KESTREL_VW * 8)));
+
+inline Vec load(const double* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof(Vec));
+  return v;
+}
+inline void store(double* p, Vec v) { std::memcpy(p, &v, sizeof(Vec)); }
+
+double* aligned_buffer(std::vector<double>& storage, size_t count) {
+  if (storage.size() < count + 8) storage.resize(count + 8);
+  uintptr_t p = reinterpret_cast<uintptr_t>(storage.data());
+  p = (p + 63) & ~static_cast<uintptr_t>(63);
+  return reinterpret_cast<double*>(p);
+}
+
+// a: kc x kMr packed (p-major), b: kc x kNr packed. C += alpha * a * b^T on an mr x nr corner.
+inline void micro_kernel(int kc, const double* __restrict a, const double* __restrict b, double* __restrict c,
+                         ptrdiff_t ldc, double alpha, int mr, int nr) {
+  Vec acc0[kNr];
+  Vec acc1[kNr];
+#pragma GCC unroll 8
+  for (int j = 0; j < kNr; ++j) {
+    acc0[j] = Vec{};
+    acc1[j] = Vec{};
+  }
+  for (int p = 0; p < kc; ++p) {
+    const Vec a0 = load(a + p * kMr);
+    const Vec a1 = load(a + p * kMr + kVw);
+    const double* bp = b + p * kNr;
+#pragma GCC unroll 8
+    for (int j = 0; j < kNr; ++j) {
+      acc0[j] += a0 * bp[j];
+      acc1[j] += a1 * bp[j];
+    }
+  }
+  if (mr == kMr && nr == kNr) {
+#pragma GCC unroll 8
+    for (int j = 0; j < kNr; ++j) {
+      double* cj = c + j * ldc;
+      store(cj, load(cj) + acc0[j] * alpha);
+      store(cj + kVw, load(cj + kVw) + acc1[j] * alpha);
+    }
+    return;
+  }
+  alignas(64) double tmp[kNr][kMr];
+  for (int j = 0; j < kNr; ++j) {
+    store(&tmp[j][0], acc0[j]);
+    store(&tmp[j][kVw], acc1[j]);
+  }
+  for (int j = 0; j < nr; ++j) {
+    for (int i = 0; i < mr; ++i) c[i + j * ldc] += alpha * tmp[j][i];
+  }
+}
+
+// Packs the mc x kc block A(i, p) = a[i * rs + p * cs] into kMr-row micro-panels, zero-padded.
+void pack_a(int mc, int kc, const double* a, ptrdiff_t rs, ptrdiff_t cs, double* out) {
+  for (int i0 = 0; i0 < mc; i0 += kMr) {
+    const int rows = mc - i0 < kMr ? mc - i0 : kMr;
+    double* dst = out + static_cast<ptrdiff_t>(i0) * kc;
+    if (rs == 1) {
+      for (int p = 0; p < kc; ++p) {
+        const double* src = a + i0 + p * cs;
+        int i = 0;
+        for (; i < rows; ++i) dst[p * kMr + i] = src[i];
+        for (; i < kMr; ++i) dst[p * kMr + i] = 0.0;
+      }
+    } else {
+      for (int i = 0; i < kMr; ++i) {
+        if (i < rows) {
+          const double* src = a + (i0 + i) * rs;
+          for (int p = 0; p < kc; ++p) dst[p * kMr + i] = src[p * cs];
+        } else {
+          for (int p = 0; p < kc; ++p) dst[p * kMr + i] = 0.0;
+        }
+      }
+    }
+  }
+}
+
+// Packs the nc x kc block B(j, p) = b[j * rs + p * cs] into kNr-column micro-panels, zero-padded.
+void pack_b(int nc, int kc, const double* b, ptrdiff_t rs, ptrdiff_t cs, double* out) {
+  for (int j0 = 0; j0 < nc; j0 += kNr) {
+    const int cols = nc - j0 < kNr ? nc - j0 : kNr;
+    double* dst = out + static_cast<ptrdiff_t>(j0) * kc;
+    if (rs == 1) {
+      for (int p = 0; p < kc; ++p) {
+        const double* src = b + j0 + p * cs;
+        int j = 0;
+        for (; j < cols; ++j) dst[p * kNr + j] = src[j];
+        for (; j < kNr; ++j) dst[p * kNr + j] = 0.0;
+      }
+    } else {
+      for (int j = 0; j < kNr; ++j) {
+        if (j < cols) {
+          const double* src = b + (j0 + j) * rs;
+          for (int p = 0; p < kc; ++p) dst[p * kNr + j] = src[p * cs];
+        } else {
+          for (int p = 0; p < kc; ++p) dst[p * kNr + j] = 0.0;
+        }
+      }
+    }
+  }
+}
+
+void gemm(int m, int n, int k, double alpha, const double* a, ptrdiff_t rsa, ptrdiff_t csa, const double* b,
+          ptrdiff_t rsb, ptrdiff_t csb, double* c, ptrdiff_t ldc) {
+  if (m <= 0 || n <= 0 || k <= 0) return;
+  thread_local std::vector<double> a_store;
+  thread_local std::vector<double> b_store;
+  const int nc_max = n < kNc ? n : kNc;
+  const int mc_max = m < kMc ? m : kMc;
+  double* pb = aligned_buffer(b_store, static_cast<size_t>((nc_max + kNr) * kKc));
+  double* pa = aligned_buffer(a_store, static_cast<size_t>((mc_max + kMr) * kKc));
+  for (int jc = 0; jc < n; jc += kNc) {
+    const int nc = n - jc < kNc ? n - jc : kNc;
+    for (int pc = 0; pc < k; pc += kKc) {
+      const int kc = k - pc < kKc ? k - pc : kKc;
+      pack_b(nc, kc, b + jc * rsb + pc * csb, rsb, csb, pb);
+      for (int ic = 0; ic < m; ic += kMc) {
+        const int mc = m - ic < kMc ? m - ic : kMc;
+        pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pa);
+        for (int jr = 0; jr < nc; jr += kNr) {
+          const int nr = nc - jr < kNr ? nc - jr : kNr;
+          for (int ir = 0; ir < mc; ir += kMr) {
+            const int mr = mc - ir < kMr ? mc - ir : kMr;
+            micro_kernel(kc, pa + static_cast<ptrdiff_t>(ir) * kc, pb + static_cast<ptrdiff_t>(jr) * kc,
+                         c + (ic + ir) + (jc + jr) * ldc, ldc, alpha, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+int potrf_unblocked(int n, double* a, ptrdiff_t lda) {
+  for (int j = 0; j < n; ++j) {
+    double* aj = a + j * lda;
+    for (int q = 0; q < j; ++q) {
+      const double ljq = a[j + q * lda];
+      if (ljq == 0.0) continue;
+      const double* aq = a + q * lda;
+      for (int i = j; i < n; ++i) aj[i] -= aq[i] * ljq;
+    }
+    const double pivot = aj[j];
+    if (!(pivot > 0.0)) return j;
+    const double djj = std::sqrt(pivot);
+    aj[j] = djj;
+    const double inv = 1.0 / djj;
+    for (int i = j + 1; i < n; ++i) aj[i] *= inv;
+  }
+  return -1;
+}
+
+void trsm_right_lt(int m, int n, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) {
+  for (int q = 0; q < n; ++q) {
+    double* bq = b + q * ldb;
+    for (int p = 0; p < q; ++p) {
+      const double lqp = l[q + p * ldl];
+      if (lqp == 0.0) continue;
+      const double* bp = b + p * ldb;
+      for (int i = 0; i < m; ++i) bq[i] -= bp[i] * lqp;
+    }
+    const double inv = 1.0 / l[q + q * ldl];
+    for (int i = 0; i < m; ++i) bq[i] *= inv;
+  }
+}
+
+void trsm_left_l(int n, int m, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) {
+  for (int c = 0; c < m; ++c) {
+    double* bc = b + c * ldb;
+    for (int q = 0; q < n; ++q) {
+      const double xq = bc[q] / l[q + q * ldl];
+      bc[q] = xq;
+      if (xq == 0.0) continue;
+      const double* lq = l + q * ldl;
+      for (int i = q + 1; i < n; ++i) bc[i] -= lq[i] * xq;
+    }
+  }
+}
+
+inline double fast_exp(double x) {
+  // Clamp keeps 2^k representable; exp(-745) underflows to 0 anyway.
+  x = x < -708.0 ? -708.0 : (x > 708.0 ? 708.0 : x);
+  const double kLog2e = 1.4426950408889634;
+  const double kLn2Hi = 6.93147180369123816490e-01;
+  const double kLn2Lo = 1.90821492927058770002e-10;
+  const double kShift = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
+  const double t = x * kLog2e + kShift;
+  const double kf = t - kShift;
+  const double r = (x - kf * kLn2Hi) - kf * kLn2Lo;
+  double p = 1.0 / 6227020800.0;
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  int64_t bits;
+  std::memcpy(&bits, &t, sizeof(bits));
+  int64_t shift_bits;
+  std::memcpy(&shift_bits, &kShift, sizeof(shift_bits));
+  const int64_t kint = bits - shift_bits;
+  const int64_t scale_bits = (kint + 1023) << 52;
+  double scale;
+  std::memcpy(&scale, &scale_bits, sizeof(scale));
+  return p * scale;
+}
+
+void cross_column(int n, int d, const double* xt, const double* x, const double* w, const uint8_t* is_cat,
+                  KernelKind kind, double s2, double* r2, double* out_k, double* out_dk) {
+  for (int i = 0; i < n; ++i) r2[i] = 0.0;
+  for (int j = 0; j < d; ++j) {
+    const double* col = xt + static_cast<ptrdiff_t>(j) * n;
+    const double xj = x[j];
+    const double wj = w[j];
+    if (is_cat[j] != 0) {
+      for (int i = 0; i < n; ++i) r2[i] += col[i] != xj ? wj : 0.0;
+    } else {
+      for (int i = 0; i < n; ++i) {
+        const double t = col[i] - xj;
+        r2[i] += wj * t * t;
+      }
+    }
+  }
+  if (kind == KernelKind::kRbf) {
+    for (int i = 0; i < n; ++i) {
+      const double e = s2 * fast_exp(-0.5 * r2[i]);
+      out_k[i] = e;
+      if (out_dk != nullptr) out_dk[i] = -0.5 * e;
+    }
+  } else {
+    for (int i = 0; i < n; ++i) {
+      const double r = __builtin_sqrt(r2[i]);
+      const double e = s2 * fast_exp(-kSqrt5 * r);
+      out_k[i] = (1.0 + kSqrt5 * r + (5.0 / 3.0) * r2[i]) * e;
+      if (out_dk != nullptr) out_dk[i] = (-5.0 / 6.0) * (1.0 + kSqrt5 * r) * e;
+    }
+  }
+}
+
+void lengthscale_column(int n, int d, int j, const double* xt, const uint8_t* is_cat, const double* coef, double* g) {
+  for (int p = 0; p < d; ++p) {
+    const double* col = xt + static_cast<ptrdiff_t>(p) * n;
+    const double xj = col[j];
+    double s = 0.0;
+    if (is_cat[p] != 0) {
+      for (int i = j + 1; i < n; ++i) s += col[i] != xj ? coef[i] : 0.0;
+    } else {
+      for (int i = j + 1; i < n; ++i) {
+        const double t = col[i] - xj;
+        s += coef[i] * t * t;
+      }
+    }
+    g[p] += s;
+  }
+}
+
+}  // namespace
+
+extern const IsaKernels kKernels;
+const IsaKernels kKernels = {KESTREL_ISA_NAME, gemm, potrf_unblocked, trsm_right_lt, trsm_left_l,
+                             cross_column, lengthscale_column};
+
+}  // namespace KESTREL_ISA_NS
+}  // namespace kestrel

@@ -1,0 +1,196 @@
+#include "linalg.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "isa_kernels.h"
+
+namespace kestrel {
+
+namespace {
+constexpr int kNb = 128;         // Cholesky / TRSM block size
+constexpr int kTile = 256;       // trailing-update tile width
+constexpr int kRowChunk = 512;   // rows per trailing-update task
+constexpr int kPanelRows = 256;  // rows per panel-solve task
+constexpr int kRhsChunk = 256;   // right-hand sides per TRSM task
+constexpr int kInvTile = 128;
+}  // namespace
+
+int cholesky_blocked(int n, double* a, ptrdiff_t lda, ThreadPool& pool) {
+  const IsaKernels& kern = isa_kernels();
+  for (int k = 0; k < n; k += kNb) {
+    const int b = std::min(kNb, n - k);
+    double* akk = a + k + k * lda;
+    const int bad = kern.potrf_unblocked(b, akk, lda);
+    if (bad >= 0) return k + bad;
+    const int s = k + b;
+    const int rest = n - s;
+    if (rest <= 0) break;
+    // Panel: A[s:n, k:s] := A[s:n, k:s] L11^{-T}.
+    const int n_panel = (rest + kPanelRows - 1) / kPanelRows;
+    pool.parallel_for(n_panel, [&](int t, int) {
+      const int r0 = s + t * kPanelRows;
+      const int rows = std::min(kPanelRows, n - r0);
+      kern.trsm_right_lt(rows, b, akk, lda, a + r0 + k * lda, lda);
+    });
+    // Trailing update of the lower triangle: A[j0:n, j0:j1] -= P[j0:n] P[j0:j1]^T, P = A[:, k:s].
+    struct Task {
+      int j0, j1, r0, r1;
+    };
+    std::vector<Task> tasks;
+    for (int j0 = s; j0 < n; j0 += kTile) {
+      const int j1 = std::min(n, j0 + kTile);
+      for (int r0 = j0; r0 < n; r0 += kRowChunk) tasks.push_back({j0, j1, r0, std::min(n, r0 + kRowChunk)});
+    }
+    const double* p = a + k * lda;
+    pool.parallel_for(static_cast<int>(tasks.size()), [&](int t, int) {
+      const Task& tk = tasks[static_cast<size_t>(t)];
+      kern.gemm(tk.r1 - tk.r0, tk.j1 - tk.j0, b, -1.0, p + tk.r0, 1, lda, p + tk.j0, 1, lda,
+                a + tk.r0 + tk.j0 * lda, lda);
+    });
+  }
+  return -1;
+}
+
+static void trsm_chunk(const IsaKernels& kern, int n, const double* l, ptrdiff_t ldl, int m, double* b,
+                       ptrdiff_t ldb) {
+  for (int ib = 0; ib < n; ib += kNb) {
+    const int bs = std::min(kNb, n - ib);
+    kern.trsm_left_l(bs, m, l + ib + ib * ldl, ldl, b + ib, ldb);
+    const int below = n - ib - bs;
+    if (below > 0) {
+      kern.gemm(below, m, bs, -1.0, l + (ib + bs) + ib * ldl, 1, ldl, b + ib, ldb, 1, b + ib + bs, ldb);
+    }
+  }
+}
+
+void trsm_left_lower(int n, const double* l, ptrdiff_t ldl, int m, double* b, ptrdiff_t ldb, ThreadPool* pool) {
+  const IsaKernels& kern = isa_kernels();
+  const int chunks = (m + kRhsChunk - 1) / kRhsChunk;
+  auto task = [&](int t, int) {
+    const int c0 = t * kRhsChunk;
+    trsm_chunk(kern, n, l, ldl, std::min(kRhsChunk, m - c0), b + c0 * ldb, ldb);
+  };
+  if (pool == nullptr) {
+    for (int t = 0; t < chunks; ++t) task(t, 0);
+  } else {
+    pool->parallel_for(chunks, task);
+  }
+}
+
+void cholesky_inverse(int n, const double* l, ptrdiff_t ldl, std::vector<double>& inv, ThreadPool& pool) {
+  const IsaKernels& kern = isa_kernels();
+  std::vector<double> z(static_cast<size_t>(n) * n, 0.0);
+  const int chunks = (n + kInvTile - 1) / kInvTile;
+  // Z[:, c0:c1] = L^{-1} I[:, c0:c1]; rows above c0 stay zero, so solve with L[c0:, c0:] only.
+  pool.parallel_for(chunks, [&](int t, int) {
+    const int c0 = t * kInvTile;
+    const int mc = std::min(kInvTile, n - c0);
+    double* zc = z.data() + c0 + static_cast<ptrdiff_t>(c0) * n;
+    for (int i = 0; i < mc; ++i) zc[i + static_cast<ptrdiff_t>(i) * n] = 1.0;
+    trsm_chunk(kern, n - c0, l + c0 + c0 * ldl, ldl, mc, zc, n);
+  });
+  inv.assign(static_cast<size_t>(n) * n, 0.0);
+  std::vector<std::pair<int, int>> tiles;
+  for (int bi = 0; bi < chunks; ++bi) {
+    for (int bj = 0; bj <= bi; ++bj) tiles.emplace_back(bi, bj);
+  }
+  // inv[I, J] = Z[I0:, I]^T Z[I0:, J] (Z is lower, so rows above I0 contribute nothing).
+  pool.parallel_for(static_cast<int>(tiles.size()), [&](int t, int) {
+    const int i0 = tiles[static_cast<size_t>(t)].first * kInvTile;
+    const int j0 = tiles[static_cast<size_t>(t)].second * kInvTile;
+    const int mi = std::min(kInvTile, n - i0);
+    const int mj = std::min(kInvTile, n - j0);
+    const double* zi = z.data() + i0 + static_cast<ptrdiff_t>(i0) * n;
+    const double* zj = z.data() + i0 + static_cast<ptrdiff_t>(j0) * n;
+    kern.gemm(mi, mj, n - i0, 1.0, zi, n, 1, zj, n, 1, inv.data() + i0 + static_cast<ptrdiff_t>(j0) * n, n);
+  });
+}
+
+void forward_solve(int n, const double* l, ptrdiff_t ldl, double* x) {
+  for (int q = 0; q < n; ++q) {
+    const double xq = x[q] / l[q + q * ldl];
+    x[q] = xq;
+    const double* lq = l + q * ldl;
+    for (int i = q + 1; i < n; ++i) x[i] -= lq[i] * xq;
+  }
+}
+
+void backward_solve_t(int n, const double* l, ptrdiff_t ldl, double* x) {
+  for (int q = n - 1; q >= 0; --q) {
+    const double* lq = l + q * ldl;
+    double s = x[q];
+    for (int i = q + 1; i < n; ++i) s -= lq[i] * x[i];
+    x[q] = s / lq[q];
+  }
+}
+
+CholeskyStatus cholesky_with_jitter(int n, const double* a, ptrdiff_t lda, std::vector<double>& l, ThreadPool& pool,
+                                    double jitter_start, int max_tries) {
+  CholeskyStatus st;
+  double diag_mean = 0.0;
+  for (int j = 0; j < n; ++j) {
+    for (int i = j; i < n; ++i) {
+      if (!std::isfinite(a[i + j * lda])) {
+        st.had_nan = true;
+        st.index = j;
+        return st;
+      }
+    }
+    diag_mean += a[j + j * lda];
+  }
+  diag_mean = n > 0 ? diag_mean / n : 0.0;
+  l.resize(static_cast<size_t>(n) * n);
+  double jitter = 0.0;
+  for (int attempt = 0; attempt <= max_tries; ++attempt) {
+    for (int j = 0; j < n; ++j) {
+      double* dst = l.data() + static_cast<ptrdiff_t>(j) * n;
+      const double* src = a + j * lda;
+      std::fill(dst, dst + j, 0.0);
+      std::memcpy(dst + j, src + j, sizeof(double) * static_cast<size_t>(n - j));
+      dst[j] += jitter;
+    }
+    const int bad = cholesky_blocked(n, l.data(), n, pool);
+    if (bad < 0) {
+      // The trailing updates may write the strict upper triangle; zero it for a clean factor.
+      for (int j = 1; j < n; ++j) std::fill(l.data() + static_cast<ptrdiff_t>(j) * n, l.data() + static_cast<ptrdiff_t>(j) * n + j, 0.0);
+      st.ok = true;
+      st.jitter = jitter;
+      st.index = -1;
+      return st;
+    }
+    st.index = bad;
+    jitter = jitter == 0.0 ? jitter_start * std::max(diag_mean, 1e-300) : jitter * 10.0;
+  }
+  return st;
+}
+
+bool cholesky_append(int n, const std::vector<double>& l, int k, const double* cross, const double* corner,
+                     std::vector<double>& out, ThreadPool& pool) {
+  const IsaKernels& kern = isa_kernels();
+  // L21^T (n, k) = L^{-1} B^T; B row-major (k, n) is B^T column-major (n, k).
+  std::vector<double> l21t(cross, cross + static_cast<size_t>(n) * k);
+  if (n > 0) trsm_left_lower(n, l.data(), n, k, l21t.data(), n, &pool);
+  std::vector<double> s(corner, corner + static_cast<size_t>(k) * k);
+  if (n > 0) kern.gemm(k, k, n, -1.0, l21t.data(), n, 1, l21t.data(), n, 1, s.data(), k);
+  for (int j = 0; j < k; ++j) {
+    for (int i = j; i < k; ++i) {
+      if (!std::isfinite(s[i + static_cast<size_t>(j) * k])) return false;
+    }
+  }
+  if (cholesky_blocked(k, s.data(), k, pool) >= 0) return false;
+  const int nn = n + k;
+  out.assign(static_cast<size_t>(nn) * nn, 0.0);
+  for (int j = 0; j < n; ++j) {
+    std::memcpy(out.data() + static_cast<ptrdiff_t>(j) * nn + j, l.data() + static_cast<ptrdiff_t>(j) * n + j,
+                sizeof(double) * static_cast<size_t>(n - j));
+    for (int r = 0; r < k; ++r) out[n + r + static_cast<size_t>(j) * nn] = l21t[j + static_cast<size_t>(r) * n];
+  }
+  for (int j = 0; j < k; ++j) {
+    for (int r = j; r < k; ++r) out[n + r + static_cast<size_t>(n + j) * nn] = s[r + static_cast<size_t>(j) * k];
+  }
+  return true;
+}
+
+}  // namespace kestrel

@@ -1,0 +1,57 @@
+// Dense linear algebra of the GP core: blocked, multi-threaded Cholesky, triangular solves with
+// many right-hand sides, the inverse from a Cholesky factor (for the likelihood gradient only),
+// and appending rows to a factor.
+//
+// Notation: A (n, n) symmetric positive definite, column-major with leading dim lda; only its
+// lower triangle is read and the factor L (A = L L^T) overwrites it; the strict upper triangle
+// is scratch. Blocked right-looking Cholesky (Golub & Van Loan 2013, "Matrix Computations", 4th
+// ed., Alg. 4.2.4 in block form): factor the diagonal block, solve the panel below it, update
+// the trailing lower triangle with one GEMM per tile column. Triangular solves: block forward
+// substitution (GvL Alg. 3.1.3 blocked), the off-diagonal work as GEMM. Inverse from the factor
+// (LAPACK dpotri: trtri then lauum): Z = L^{-1} by block forward substitution on the identity,
+// then A^{-1} = Z^T Z on lower tiles. Append (GvL 4.2.9 / a bordered Cholesky): for
+// A' = [[A, B^T], [B, C]], L21 = B L^{-T}, L22 = chol(C - L21 L21^T), O(n^2 k).
+#ifndef KESTREL_CORE_LINALG_H_
+#define KESTREL_CORE_LINALG_H_
+
+#include <cstddef>
+#include <vector>
+
+#include "thread_pool.h"
+
+namespace kestrel {
+
+/// In-place lower Cholesky. Returns -1, or the global index of the first non-positive pivot.
+int cholesky_blocked(int n, double* a, ptrdiff_t lda, ThreadPool& pool);
+
+/// B(n, m) := L^{-1} B (L lower (n, n)); columns of B split into tasks.
+void trsm_left_lower(int n, const double* l, ptrdiff_t ldl, int m, double* b, ptrdiff_t ldb, ThreadPool* pool);
+
+/// Lower triangle of A^{-1} = L^{-T} L^{-1} into `inv` (n, n), leading dim n (upper left zero).
+void cholesky_inverse(int n, const double* l, ptrdiff_t ldl, std::vector<double>& inv, ThreadPool& pool);
+
+/// Single right-hand side: x := L^{-1} x, and x := L^{-T} x.
+void forward_solve(int n, const double* l, ptrdiff_t ldl, double* x);
+void backward_solve_t(int n, const double* l, ptrdiff_t ldl, double* x);
+
+struct CholeskyStatus {
+  bool ok = false;
+  bool had_nan = false;   // a non-finite entry in the input (never retried with jitter)
+  int index = -1;         // failing pivot (not PD) or column of the non-finite entry
+  double jitter = 0.0;    // added to the diagonal on success
+};
+
+/// Factors a copy of `a` (lower triangle read) into `l`, retrying with jitter
+/// start * mean(diag) * 10^t for t < max_tries when a pivot fails. Keeps "input had NaN" apart.
+CholeskyStatus cholesky_with_jitter(int n, const double* a, ptrdiff_t lda, std::vector<double>& l, ThreadPool& pool,
+                                    double jitter_start = 1e-10, int max_tries = 6);
+
+/// Extends L (n, n, ld n) of A by k rows: cross (k, n) row-major = B, corner (k, k) column-major
+/// = C (diagonal already including noise and jitter). Returns false (out untouched) when the
+/// Schur complement is not positive definite. out gets (n + k, n + k), ld n + k.
+bool cholesky_append(int n, const std::vector<double>& l, int k, const double* cross, const double* corner,
+                     std::vector<double>& out, ThreadPool& pool);
+
+}  // namespace kestrel
+
+#endif  // KESTREL_CORE_LINALG_H_

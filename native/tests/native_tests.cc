@@ -1,0 +1,379 @@
+// C++ tests of the core math, run without Node (ctest, scripts/run-native-tests.mjs, and
+// test/native/cpp-tests.test.ts). A tiny runner: each CHECK prints file:line and the values on
+// failure; the exit code is the number of failed checks (0 = pass).
+//
+// Checked: L L^T = A (blocked, multi-threaded, every ISA variant), TRSM residuals, A^{-1} A = I,
+// incremental append = fresh factorization, jitter / NaN reporting, finite-difference gradients
+// of the negative log posterior and of the acquisitions (w.r.t. x and w.r.t. mean / sd), log-EI
+// against a direct formula where that is accurate and its asymptotics for very negative z, and
+// determinism across thread counts.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gp.h"
+#include "isa_kernels.h"
+#include "kestrel/acquisition.h"
+#include "kestrel/kernels.h"
+#include "lbfgsb.h"
+#include "linalg.h"
+#include "thread_pool.h"
+
+using namespace kestrel;
+
+static int g_failures = 0;
+static int g_checks = 0;
+
+#define CHECK(cond, ...)                                            \
+  do {                                                              \
+    ++g_checks;                                                     \
+    if (!(cond)) {                                                  \
+      ++g_failures;                                                 \
+      std::printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
+      std::printf(__VA_ARGS__);                                     \
+      std::printf("\n");                                            \
+    }                                                               \
+  } while (0)
+
+static std::vector<double> random_spd(int n, uint32_t seed, double ridge) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<double> b(static_cast<size_t>(n) * n), a(static_cast<size_t>(n) * n, 0.0);
+  for (auto& v : b) v = u(rng);
+  for (int j = 0; j < n; ++j) {
+    for (int i = 0; i < n; ++i) {
+      double s = 0.0;
+      for (int k = 0; k < n; ++k) s += b[i + static_cast<size_t>(k) * n] * b[j + static_cast<size_t>(k) * n];
+      a[i + static_cast<size_t>(j) * n] = s / n + (i == j ? ridge : 0.0);
+    }
+  }
+  return a;
+}
+
+static double llt_error(int n, const std::vector<double>& a, const std::vector<double>& l) {
+  double err = 0.0, scale = 0.0;
+  for (int j = 0; j < n; ++j) {
+    for (int i = j; i < n; ++i) {
+      double s = 0.0;
+      for (int k = 0; k <= j; ++k) s += l[i + static_cast<size_t>(k) * n] * l[j + static_cast<size_t>(k) * n];
+      err = std::max(err, std::fabs(s - a[i + static_cast<size_t>(j) * n]));
+      scale = std::max(scale, std::fabs(a[i + static_cast<size_t>(j) * n]));
+    }
+  }
+  return err / scale;
+}
+
+static GpData random_data(int n, int d, uint32_t seed, bool with_cat) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  GpData data;
+  data.n = n;
+  data.d = d;
+  data.is_cat.assign(static_cast<size_t>(d), 0);
+  if (with_cat) data.is_cat[static_cast<size_t>(d - 1)] = 1;
+  data.x.resize(static_cast<size_t>(n) * d);
+  data.y.resize(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    double f = 0.0;
+    for (int j = 0; j < d; ++j) {
+      double v = u(rng);
+      if (data.is_cat[static_cast<size_t>(j)]) v = std::floor(v * 3.0);
+      data.x[static_cast<size_t>(i) * d + j] = v;
+      f += std::sin(3.0 * v + j);
+    }
+    data.y[static_cast<size_t>(i)] = f + 0.05 * (u(rng) - 0.5);
+  }
+  double mean = 0.0, var = 0.0;
+  for (double v : data.y) mean += v / n;
+  for (double v : data.y) var += (v - mean) * (v - mean) / n;
+  for (double& v : data.y) v = (v - mean) / std::sqrt(var);
+  return data;
+}
+
+static void test_cholesky() {
+  for (const char* name : {"base", "avx2", "avx512"}) {
+    const IsaKernels* k = isa_kernels_by_name(name);
+    if (k == nullptr) continue;
+    // GEMM against a naive product with odd sizes and general strides.
+    const int m = 37, n = 29, kk = 301;
+    std::vector<double> a(static_cast<size_t>(m) * kk), b(static_cast<size_t>(kk) * n), c(static_cast<size_t>(m) * n, 1.0);
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> u(-1, 1);
+    for (auto& v : a) v = u(rng);
+    for (auto& v : b) v = u(rng);
+    // A col-major (m, kk); B given as row-major (kk, n) i.e. B(j, p) = b[p * n + j].
+    k->gemm(m, n, kk, -2.0, a.data(), 1, m, b.data(), 1, n, c.data(), m);
+    double err = 0.0;
+    for (int j = 0; j < n; ++j) {
+      for (int i = 0; i < m; ++i) {
+        double s = 1.0;
+        for (int p = 0; p < kk; ++p) s -= 2.0 * a[i + static_cast<size_t>(p) * m] * b[static_cast<size_t>(p) * n + j];
+        err = std::max(err, std::fabs(s - c[i + static_cast<size_t>(j) * m]));
+      }
+    }
+    CHECK(err < 1e-12, "gemm[%s] max error %.3g", name, err);
+  }
+  for (int n : {1, 7, 128, 300, 517}) {
+    const std::vector<double> a = random_spd(n, 11 + n, 0.5);
+    for (int threads : {1, 2, 3}) {
+      ThreadPool pool(threads);
+      std::vector<double> l;
+      const CholeskyStatus st = cholesky_with_jitter(n, a.data(), n, l, pool);
+      CHECK(st.ok && st.jitter == 0.0, "n=%d threads=%d ok=%d jitter=%g", n, threads, st.ok, st.jitter);
+      const double err = llt_error(n, a, l);
+      CHECK(err < 1e-13, "L L^T = A: n=%d threads=%d rel err %.3g", n, threads, err);
+      // TRSM residual with 300 right-hand sides: || L X - B || small.
+      const int m = 300;
+      std::vector<double> bm(static_cast<size_t>(n) * m), x;
+      std::mt19937_64 rng(n);
+      std::uniform_real_distribution<double> u(-1, 1);
+      for (auto& v : bm) v = u(rng);
+      x = bm;
+      trsm_left_lower(n, l.data(), n, m, x.data(), n, &pool);
+      double res = 0.0;
+      for (int c = 0; c < m; ++c) {
+        for (int i = 0; i < n; ++i) {
+          double s = 0.0;
+          for (int k = 0; k <= i; ++k) s += l[i + static_cast<size_t>(k) * n] * x[k + static_cast<size_t>(c) * n];
+          res = std::max(res, std::fabs(s - bm[i + static_cast<size_t>(c) * n]));
+        }
+      }
+      CHECK(res < 1e-11, "TRSM residual n=%d: %.3g", n, res);
+      if (n <= 300 && threads == 2) {
+        std::vector<double> inv;
+        cholesky_inverse(n, l.data(), n, inv, pool);
+        double e = 0.0;
+        for (int j = 0; j < n; ++j) {
+          for (int i = 0; i < n; ++i) {
+            double s = 0.0;
+            for (int k = 0; k < n; ++k) {
+              const double ik = i >= k ? inv[i + static_cast<size_t>(k) * n] : inv[k + static_cast<size_t>(i) * n];
+              s += ik * a[k + static_cast<size_t>(j) * n];
+            }
+            e = std::max(e, std::fabs(s - (i == j ? 1.0 : 0.0)));
+          }
+        }
+        CHECK(e < 1e-10, "A^{-1} A = I: n=%d err %.3g", n, e);
+      }
+    }
+  }
+  // Determinism across thread counts (bitwise).
+  {
+    const int n = 700;
+    const std::vector<double> a = random_spd(n, 5, 0.3);
+    std::vector<double> l1, l2;
+    ThreadPool p1(1), p3(3);
+    cholesky_with_jitter(n, a.data(), n, l1, p1);
+    cholesky_with_jitter(n, a.data(), n, l2, p3);
+    CHECK(std::memcmp(l1.data(), l2.data(), l1.size() * sizeof(double)) == 0, "factor differs between 1 and 3 threads");
+  }
+  // Jitter escalation and failure index; NaN kept apart.
+  {
+    const int n = 4;
+    std::vector<double> a(16, 1.0);  // rank one: needs jitter
+    ThreadPool pool(1);
+    std::vector<double> l;
+    CholeskyStatus st = cholesky_with_jitter(n, a.data(), n, l, pool);
+    CHECK(st.ok && st.jitter > 0.0, "rank-one matrix: ok=%d jitter=%g", st.ok, st.jitter);
+    st = cholesky_with_jitter(n, a.data(), n, l, pool, 1e-10, 0);
+    CHECK(!st.ok && !st.had_nan && st.index == 1, "no jitter allowed: ok=%d index=%d", st.ok, st.index);
+    std::vector<double> neg = {1, 0, 0, 0, 0, -1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+    st = cholesky_with_jitter(n, neg.data(), n, l, pool);
+    CHECK(!st.ok && !st.had_nan && st.index == 1, "indefinite: ok=%d index=%d", st.ok, st.index);
+    a[2 + 1 * 4] = std::nan("");
+    st = cholesky_with_jitter(n, a.data(), n, l, pool);
+    CHECK(!st.ok && st.had_nan && st.index == 1, "NaN: ok=%d had_nan=%d index=%d", st.ok, st.had_nan, st.index);
+  }
+}
+
+static void test_acquisition_math() {
+  // log_h against the direct formula where the direct formula is accurate.
+  for (double z : {-0.9, -0.5, 0.0, 0.7, 2.5, 6.0}) {
+    const double phi = std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
+    const double cdf = 0.5 * std::erfc(-z / std::sqrt(2.0));
+    const double direct = std::log(phi + z * cdf);
+    CHECK(std::fabs(log_h(z) - direct) < 1e-12, "log_h(%g) = %.17g vs %.17g", z, log_h(z), direct);
+  }
+  // Continuity at the branch points and the asymptote log h(z) ~ -z^2/2 - c1 - 2 log|z|.
+  CHECK(std::fabs(log_h(-1.0 - 1e-12) - log_h(-1.0 + 1e-12)) < 1e-9, "log_h discontinuous at -1");
+  for (double z : {-5.0, -40.0, -1e3, -1e6, -1e9}) {
+    const double v = log_h(z);
+    const double asym = -0.5 * z * z - kHalfLog2Pi - 2.0 * std::log(-z);
+    // Asymptotic series: log h = asym + log(1 - 3/z^2 + ...), so |v - asym| <= 4/z^2.
+    CHECK(std::isfinite(v) && std::fabs(v - asym) < 4.0 / (z * z) + 1e-15 * std::fabs(asym), "log_h(%g) = %.17g (asym %.17g)", z, v, asym);
+  }
+  // Derivatives of every acquisition w.r.t. mean and sd by central differences.
+  for (int kind = 0; kind < 3; ++kind) {
+    for (double mean : {-3.0, -0.2, 0.4, 1.5}) {
+      for (double sd : {0.05, 0.3, 1.2}) {
+        double out[3], hi[3], lo[3];
+        const double h = 1e-6;
+        acquisition_from_moments(static_cast<AcquisitionKind>(kind), mean, sd, 0.8, 2.0, out);
+        acquisition_from_moments(static_cast<AcquisitionKind>(kind), mean + h, sd, 0.8, 2.0, hi);
+        acquisition_from_moments(static_cast<AcquisitionKind>(kind), mean - h, sd, 0.8, 2.0, lo);
+        const double fd_mean = (hi[0] - lo[0]) / (2 * h);
+        acquisition_from_moments(static_cast<AcquisitionKind>(kind), mean, sd + h, 0.8, 2.0, hi);
+        acquisition_from_moments(static_cast<AcquisitionKind>(kind), mean, sd - h, 0.8, 2.0, lo);
+        const double fd_sd = (hi[0] - lo[0]) / (2 * h);
+        CHECK(std::fabs(fd_mean - out[1]) < 1e-5 * (1 + std::fabs(out[1])), "kind %d d/dmean %g vs fd %g", kind, out[1], fd_mean);
+        CHECK(std::fabs(fd_sd - out[2]) < 1e-5 * (1 + std::fabs(out[2])), "kind %d d/dsd %g vs fd %g", kind, out[2], fd_sd);
+      }
+    }
+  }
+}
+
+static void test_nlp_gradient() {
+  for (int kernel = 0; kernel < 2; ++kernel) {
+    for (bool det : {false, true}) {
+      const GpData data = random_data(150, 4, 3 + kernel, true);
+      std::vector<double> theta = {std::log(0.3), std::log(0.7), std::log(1.5), std::log(0.9), std::log(1.3), std::log(det ? 1e-6 : 0.02)};
+      ThreadPool pool(2);
+      const NlpResult r = neg_log_posterior(data, theta, static_cast<KernelKind>(kernel), det, true, pool);
+      CHECK(r.ok, "nlp failed");
+      for (size_t p = 0; p < theta.size(); ++p) {
+        if (det && p == theta.size() - 1) continue;
+        const double h = 1e-5;
+        std::vector<double> tp = theta, tm = theta;
+        tp[p] += h;
+        tm[p] -= h;
+        const double fd = (neg_log_posterior(data, tp, static_cast<KernelKind>(kernel), det, false, pool).value -
+                           neg_log_posterior(data, tm, static_cast<KernelKind>(kernel), det, false, pool).value) /
+                          (2 * h);
+        CHECK(std::fabs(fd - r.grad[p]) < 1e-5 * (1 + std::fabs(fd)), "kernel %d det %d grad[%zu] %.10g vs fd %.10g", kernel, det, p, r.grad[p], fd);
+      }
+      // Same value across thread counts.
+      ThreadPool one(1);
+      const NlpResult r1 = neg_log_posterior(data, theta, static_cast<KernelKind>(kernel), det, true, one);
+      CHECK(r1.value == r.value && r1.grad == r.grad, "nlp differs across thread counts");
+    }
+  }
+}
+
+static void test_model() {
+  GpData data = random_data(60, 3, 21, true);
+  FitOptions fo;
+  fo.n_restarts = 2;
+  fo.seed = 5;
+  ThreadPool pool(2);
+  FitReport report;
+  auto model = GpModel::fit(data, fo, pool, &report);
+  CHECK(!report.fell_back, "fit fell back: %s", report.message.c_str());
+  // The MAP point beats the default theta.
+  const NlpResult at_default = neg_log_posterior(data, default_theta(3, false), fo.kernel, false, false, pool);
+  CHECK(-model->log_posterior() <= at_default.value + 1e-9, "MAP %g worse than default %g", -model->log_posterior(), at_default.value);
+  // Same seed, same result (and with another thread count).
+  ThreadPool one(1);
+  auto again = GpModel::fit(data, fo, one, nullptr);
+  CHECK(again->theta() == model->theta(), "fit not reproducible");
+  // Posterior at training points ~ y (small noise), variance small.
+  std::vector<double> mean(5), var(5);
+  model->predict(data.x.data(), 5, mean.data(), var.data(), pool);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(std::fabs(mean[static_cast<size_t>(i)] - data.y[static_cast<size_t>(i)]) < 0.3, "mean %g vs y %g", mean[static_cast<size_t>(i)], data.y[static_cast<size_t>(i)]);
+  }
+  // Batched predict equals the single-point path of the acquisition (UCB with beta 0 = mean).
+  AcqParams ucb;
+  ucb.kind = AcquisitionKind::kUcb;
+  ucb.beta = 0.0;
+  std::vector<double> cand = {0.2, 0.5, 1.0, 0.9, 0.1, 0.0, 0.33, 0.77, 2.0};
+  std::vector<double> v(3), g(9), mean3(3), var3(3);
+  model->acquisition(cand.data(), 3, ucb, v.data(), g.data(), pool);
+  model->predict(cand.data(), 3, mean3.data(), var3.data(), pool);
+  for (int c = 0; c < 3; ++c) CHECK(std::fabs(v[static_cast<size_t>(c)] - mean3[static_cast<size_t>(c)]) < 1e-12, "ucb(beta 0) %g vs mean %g", v[static_cast<size_t>(c)], mean3[static_cast<size_t>(c)]);
+  // Acquisition gradients w.r.t. x by central differences (continuous dims).
+  for (int kind = 0; kind < 3; ++kind) {
+    AcqParams acq;
+    acq.kind = static_cast<AcquisitionKind>(kind);
+    acq.incumbent = 1.2;
+    acq.beta = 2.0;
+    model->acquisition(cand.data(), 3, acq, v.data(), g.data(), pool);
+    for (int c = 0; c < 3; ++c) {
+      for (int j = 0; j < 2; ++j) {
+        const double h = 1e-6;
+        std::vector<double> xp(cand.begin() + c * 3, cand.begin() + c * 3 + 3), xm = xp;
+        xp[static_cast<size_t>(j)] += h;
+        xm[static_cast<size_t>(j)] -= h;
+        double vp, vm;
+        model->acquisition(xp.data(), 1, acq, &vp, nullptr, pool);
+        model->acquisition(xm.data(), 1, acq, &vm, nullptr, pool);
+        const double fd = (vp - vm) / (2 * h);
+        const double an = g[static_cast<size_t>(c) * 3 + j];
+        CHECK(std::fabs(fd - an) < 1e-4 * (1 + std::fabs(fd)), "acq %d grad c=%d j=%d %g vs fd %g", kind, c, j, an, fd);
+      }
+    }
+  }
+  // Incremental append equals a fresh factorization at the same theta.
+  GpData more = random_data(75, 3, 99, true);
+  std::vector<double> xk(more.x.begin() + 60 * 3, more.x.end()), yk(more.y.begin() + 60, more.y.end());
+  auto appended = model->append(xk.data(), yk.data(), 15, pool);
+  GpData all = data;
+  all.n = 75;
+  all.x.insert(all.x.end(), xk.begin(), xk.end());
+  all.y.insert(all.y.end(), yk.begin(), yk.end());
+  auto fresh = GpModel::build(all, model->theta(), fo.kernel, false, pool);
+  double err = 0.0;
+  for (size_t i = 0; i < fresh->factor().size(); ++i) err = std::max(err, std::fabs(fresh->factor()[i] - appended->factor()[i]));
+  CHECK(err < 1e-10 && appended->n() == 75, "append vs fresh factor max diff %.3g", err);
+  CHECK(std::fabs(fresh->log_posterior() - appended->log_posterior()) < 1e-8, "append log posterior %g vs %g", appended->log_posterior(), fresh->log_posterior());
+  // Acquisition optimization: feasible, at least as good as the best candidate.
+  std::vector<double> grid = {0.0, 0.25, 3.0};
+  std::vector<double> cands(512 * 3);
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (auto& c : cands) c = u(rng);
+  AcqParams acq;
+  acq.incumbent = 1.0;
+  const AcqOptimum opt = model->optimize_acquisition(cands, 512, acq, 5, grid, pool);
+  CHECK(opt.x[1] == 0.0 || opt.x[1] == 0.25 || opt.x[1] == 0.5 || opt.x[1] == 0.75 || opt.x[1] == 1.0, "ordinal dim off grid: %g", opt.x[1]);
+  CHECK(opt.x[2] == 0.0 || opt.x[2] == 1.0 || opt.x[2] == 2.0, "categorical dim infeasible: %g", opt.x[2]);
+  CHECK(opt.x[0] >= 0.0 && opt.x[0] <= 1.0, "continuous dim out of bounds: %g", opt.x[0]);
+  const AcqOptimum opt0 = model->optimize_acquisition(cands, 512, acq, 0, grid, pool);
+  CHECK(opt.value >= opt0.value, "refinement %g worse than best candidate %g", opt.value, opt0.value);
+  double check_v;
+  model->acquisition(opt.x.data(), 1, acq, &check_v, nullptr, pool);
+  CHECK(std::fabs(check_v - opt.value) < 1e-12, "reported value %g vs recomputed %g", opt.value, check_v);
+  // NaN in the inputs of build is reported as NaN, not as "not positive definite".
+  GpData bad = data;
+  bad.x[4] = std::nan("");
+  bool nan_reported = false;
+  try {
+    GpModel::build(bad, model->theta(), fo.kernel, false, pool);
+  } catch (const Error& e) {
+    nan_reported = e.code() == Error::Code::kNaN;
+  }
+  CHECK(nan_reported, "NaN input not reported as NaN");
+}
+
+static void test_lbfgsb() {
+  // Rosenbrock in a box whose optimum (1, 1) is outside: the solution sits on the bound.
+  Objective f = [](const double* x, double* g) {
+    const double a = 1 - x[0], b = x[1] - x[0] * x[0];
+    g[0] = -2 * a - 400 * x[0] * b;
+    g[1] = 200 * b;
+    return a * a + 100 * b * b;
+  };
+  LbfgsbOptions o;
+  o.max_iterations = 500;
+  o.pgtol = 1e-8;
+  o.ftol = 1e-15;
+  LbfgsbResult r = minimize_lbfgsb(f, {-1.2, 1.0}, {-2, -2}, {2, 2}, o);
+  CHECK(std::fabs(r.x[0] - 1) < 1e-4 && std::fabs(r.x[1] - 1) < 1e-4, "rosenbrock -> (%g, %g)", r.x[0], r.x[1]);
+  r = minimize_lbfgsb(f, {-1.2, 1.0}, {-2, -2}, {0.5, 2}, o);
+  CHECK(std::fabs(r.x[0] - 0.5) < 1e-6 && std::fabs(r.x[1] - 0.25) < 1e-4, "bounded rosenbrock -> (%g, %g)", r.x[0], r.x[1]);
+}
+
+int main() {
+  std::printf("kestrel native tests (isa %s)\n", isa_kernels().name);
+  test_cholesky();
+  test_acquisition_math();
+  test_nlp_gradient();
+  test_lbfgsb();
+  test_model();
+  std::printf("%d checks, %d failed\n", g_checks, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}

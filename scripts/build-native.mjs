@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+// Builds the native addon at `npm install` time, without network access.
+//
+//   node scripts/build-native.mjs [--force] [--quiet]
+//
+// 1. Unless --force: if a binary already loads (prebuilds/<platform>-<arch>/ via node-gyp-build,
+//    or build/Release/kestrel.node), stop.
+// 2. cmake-js (Release) into build/, with the Node headers of the running node (no download:
+//    npm_config_nodedir points cmake-js at them) and node-addon-api's include dir.
+// 3. If cmake-js fails: node-gyp rebuild (binding.gyp, CPU only, same source list).
+// 4. If everything fails: print ONE warning line and exit 0; the library then uses the
+//    TypeScript surrogate at run time.
+// CUDA is opt-in (KESTREL_CUDA=1) because it adds minutes to a 2-core install; see bench/surrogate.md.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const args = new Set(process.argv.slice(2));
+const force = args.has('--force');
+const quiet = args.has('--quiet');
+
+function log(message) {
+  if (!quiet) process.stderr.write(`kestrel: ${message}\n`);
+}
+
+function loads() {
+  try {
+    const nodeGypBuild = require('node-gyp-build');
+    nodeGypBuild(root);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Directory holding include/node/node_api.h for the running node (nodedir), or null. */
+function nodeDir() {
+  const candidates = [
+    process.env.npm_config_nodedir,
+    path.resolve(process.execPath, '..', '..'),
+    '/usr',
+    '/usr/local',
+  ].filter((d) => typeof d === 'string' && d.length > 0);
+  for (const dir of candidates) {
+    if (existsSync(path.join(dir, 'include', 'node', 'node_api.h'))) return dir;
+  }
+  return null;
+}
+
+function run(command, argv, env) {
+  log(`${command} ${argv.join(' ')}`);
+  const res = spawnSync(command, argv, { cwd: root, stdio: quiet ? 'ignore' : 'inherit', env });
+  return res.status === 0;
+}
+
+function cmakeJs(dir) {
+  let cli;
+  try {
+    cli = require.resolve('cmake-js/bin/cmake-js');
+  } catch {
+    log('cmake-js is not installed');
+    return false;
+  }
+  const napiInclude = path.resolve(root, require('node-addon-api').include_dir.replace(/^"|"$/g, ''));
+  const env = { ...process.env, npm_config_nodedir: dir };
+  const jobs = String(Math.max(1, os.availableParallelism()));
+  return run(
+    process.execPath,
+    [
+      cli,
+      force ? 'rebuild' : 'build',
+      '--config',
+      'Release',
+      '--directory',
+      root,
+      '--out',
+      path.join(root, 'build'),
+      '--parallel',
+      jobs,
+      `--CDNODE_INCLUDE_DIR=${path.join(dir, 'include', 'node')}`,
+      `--CDKESTREL_NAPI_INCLUDE_DIR=${napiInclude}`,
+      ...(quiet ? ['--log-level', 'error'] : []),
+    ],
+    env,
+  );
+}
+
+function nodeGyp(dir) {
+  let cli;
+  try {
+    cli = require.resolve('node-gyp/bin/node-gyp.js');
+  } catch {
+    const bundled = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+    if (!existsSync(bundled)) {
+      log('node-gyp is not available');
+      return false;
+    }
+    cli = bundled;
+  }
+  return run(process.execPath, [cli, 'rebuild', `--nodedir=${dir}`], { ...process.env, npm_config_nodedir: dir });
+}
+
+function main() {
+  if (!force && loads()) {
+    log('native addon already built; skipping (use --force to rebuild)');
+    return;
+  }
+  const dir = nodeDir();
+  if (dir === null) {
+    process.stderr.write('kestrel: warning: Node headers (include/node/node_api.h) not found; native addon not built, the TypeScript surrogate will be used\n');
+    return;
+  }
+  if (cmakeJs(dir) && loads()) return;
+  log('cmake-js build failed; trying node-gyp');
+  if (nodeGyp(dir) && loads()) return;
+  process.stderr.write('kestrel: warning: the native addon could not be built (cmake-js and node-gyp failed); the TypeScript surrogate will be used\n');
+}
+
+try {
+  main();
+} catch (err) {
+  process.stderr.write(`kestrel: warning: native build skipped: ${err instanceof Error ? err.message : String(err)}\n`);
+}
+process.exit(0);

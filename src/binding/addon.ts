@@ -1,0 +1,125 @@
+/**
+ * The hand-written TypeScript type of the native addon's surface (native/addon/addon.cc).
+ * Everything here is low level: kernels and acquisitions are integer codes, options are plain
+ * objects, and every array argument must already have the right length (the addon re-checks and
+ * throws an Error with `code: 'KESTREL_ARGUMENT'` and `argument` naming it). Work methods return
+ * Promises resolved from AsyncWorkers; failures reject with `code` 'KESTREL_NUMERICAL',
+ * 'KESTREL_NAN' or 'KESTREL_NATIVE'. Use src/surrogate/native-backend.ts, not this, from library code.
+ *
+ * Layout: x (n, d) row-major; square matrices column-major.
+ */
+
+/** 0 = Matern-5/2, 1 = RBF. */
+export type AddonKernelCode = 0 | 1;
+/** 0 = logEI, 1 = UCB, 2 = log PI. */
+export type AddonAcquisitionCode = 0 | 1 | 2;
+
+export interface AddonBuildInfo {
+  readonly version: string;
+  /** Instruction set of the hot kernels chosen at run time: 'base' | 'avx2' | 'avx512'. */
+  readonly isa: string;
+  /** Compiled with CUDA support. */
+  readonly cuda: boolean;
+  readonly compiler: string;
+  readonly flags: string;
+  /** 'cmake-js' or 'node-gyp' (prebuilds). */
+  readonly buildSystem: string;
+  readonly hardwareThreads: number;
+}
+
+export interface AddonData {
+  readonly x: Float64Array;
+  readonly y: Float64Array;
+  readonly n: number;
+  readonly d: number;
+  readonly isCategorical: Uint8Array;
+}
+
+export interface AddonFitOptions {
+  readonly kernel: AddonKernelCode;
+  readonly deterministic: boolean;
+  readonly nRestarts: number;
+  readonly seed: number;
+  readonly warmStart: Float64Array | null;
+  /** 0 = all hardware threads. */
+  readonly numThreads: number;
+}
+
+export interface AddonAcquisitionOptions {
+  readonly kind: AddonAcquisitionCode;
+  readonly incumbent: number;
+  readonly beta: number;
+}
+
+export interface AddonOptimizeOptions extends AddonAcquisitionOptions {
+  readonly nRestarts: number;
+  readonly grid: Float64Array;
+  readonly numThreads: number;
+}
+
+export interface AddonModelSummary {
+  readonly n: number;
+  readonly d: number;
+  readonly theta: Float64Array;
+  readonly logPosterior: number;
+  readonly jitter: number;
+  /** The MAP fit failed numerically and the default theta was used. */
+  readonly fellBack: boolean;
+  readonly message: string;
+  readonly evaluations: number;
+}
+
+/** One fitted native model. Immutable; `dispose()` frees its memory (pending work keeps its own reference). */
+export interface AddonModel {
+  summary(): AddonModelSummary;
+  /** The Cholesky factor L, (n, n) column-major, lower. */
+  factor(): Float64Array;
+  predict(x: Float64Array, m: number, numThreads: number): Promise<{ mean: Float64Array; variance: Float64Array }>;
+  acquisition(
+    x: Float64Array,
+    m: number,
+    options: AddonAcquisitionOptions,
+    withGrad: boolean,
+    numThreads: number,
+  ): Promise<{ value: Float64Array; grad: Float64Array | null }>;
+  optimizeAcquisition(
+    candidates: Float64Array,
+    nCandidates: number,
+    options: AddonOptimizeOptions,
+  ): Promise<{ x: Float64Array; value: number }>;
+  append(x: Float64Array, y: Float64Array, k: number, numThreads: number): Promise<AddonModel>;
+  dispose(): void;
+  disposed(): boolean;
+}
+
+export interface KestrelAddon {
+  buildInfo(): AddonBuildInfo;
+  /** Compiled with CUDA and a device is present (never throws without a driver). */
+  cudaAvailable(): boolean;
+  cudaDevice(): string;
+  fit(data: AddonData, options: AddonFitOptions): Promise<AddonModel>;
+  negLogPosterior(
+    data: AddonData,
+    options: { theta: Float64Array; kernel: AddonKernelCode; deterministic: boolean; numThreads: number },
+  ): Promise<{ value: number; grad: Float64Array }>;
+  /**
+   * Cholesky of a (n, n) column-major matrix (lower triangle read). With `jitter`, bounded jitter
+   * escalation; `factor` is null on failure, with `index` the failing pivot (or column of a NaN).
+   */
+  cholesky(
+    a: Float64Array,
+    n: number,
+    numThreads: number,
+    jitter?: boolean,
+  ): Promise<{ factor: Float64Array | null; index: number; hadNan: boolean; jitter: number }>;
+}
+
+/** Names the loader checks on the loaded module before trusting it. */
+export const ADDON_FUNCTIONS: readonly (keyof KestrelAddon)[] = [
+  'buildInfo',
+  'cudaAvailable',
+  'cudaDevice',
+  'fit',
+  'negLogPosterior',
+  'cholesky',
+];

@@ -1,0 +1,75 @@
+/**
+ * Loads the native addon once. Never throws at import or call: returns `{ addon, error }`, where
+ * `addon` is null when no binary could be loaded (not built, wrong platform, missing symbols) and
+ * `error` says why. Search order: node-gyp-build on the package root (prebuilds/<platform>-<arch>/,
+ * build/Release/, build/Debug/), then build/Release/kestrel.node directly. The environment
+ * variable KESTREL_NATIVE=0 disables the addon (the library then uses the TypeScript surrogate).
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeError } from '../errors.js';
+import { ADDON_FUNCTIONS, type KestrelAddon } from './addon.js';
+
+export interface AddonLoadResult {
+  readonly addon: KestrelAddon | null;
+  /** Why the addon is unavailable (null when loaded). */
+  readonly error: NativeError | null;
+  /** The package root searched. */
+  readonly root: string;
+}
+
+let cached: AddonLoadResult | null = null;
+
+/** The package root: the nearest ancestor of this file holding package.json (src/ or dist/src/). */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'scripts', 'native-sources.json'))) {
+      return dir;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+
+function isAddon(value: unknown): value is KestrelAddon {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return ADDON_FUNCTIONS.every((name) => typeof record[name] === 'function');
+}
+
+function attempt(): AddonLoadResult {
+  const root = packageRoot();
+  if (process.env.KESTREL_NATIVE === '0') {
+    return { addon: null, error: new NativeError('native addon disabled by KESTREL_NATIVE=0'), root };
+  }
+  const require = createRequire(import.meta.url);
+  const reasons: string[] = [];
+  try {
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    const loaded = nodeGypBuild(root);
+    if (isAddon(loaded)) return { addon: loaded, error: null, root };
+    reasons.push('node-gyp-build: the module lacks the expected functions');
+  } catch (err) {
+    reasons.push(`node-gyp-build: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+  }
+  const direct = path.join(root, 'build', 'Release', 'kestrel.node');
+  try {
+    const loaded: unknown = require(direct);
+    if (isAddon(loaded)) return { addon: loaded, error: null, root };
+    reasons.push(`${direct}: the module lacks the expected functions`);
+  } catch (err) {
+    reasons.push(`${direct}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+  }
+  return { addon: null, error: new NativeError(`native addon not available (${reasons.join('; ')})`), root };
+}
+
+/** Loads (once) and returns the addon or the reason it is unavailable. */
+export function loadAddon(): AddonLoadResult {
+  if (cached === null) cached = attempt();
+  return cached;
+}

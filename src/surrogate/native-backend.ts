@@ -1,0 +1,263 @@
+/**
+ * The native surrogate backend: `SurrogateBackend` over the C++ addon (native/core through
+ * native/addon). One JS object per fitted model (`NativeFittedGp`, immutable, `dispose()`); fit,
+ * prediction, acquisition, acquisition maximization and append run in AsyncWorkers on the
+ * native thread pool, so the event loop keeps running.
+ *
+ * Notation and the MAP objective are those of backend.ts / hyperparameters.ts (the C++ core,
+ * native/core/gp.h, implements the same priors and bounds), so the native and TypeScript
+ * backends agree to rounding at the same theta.
+ *
+ * Boundary checks happen twice: here (validate.ts, the same checks as the TypeScript backend,
+ * throwing InvalidOptionError naming the argument) and again in the addon (lengths and
+ * finiteness, so a wrong length never reaches the math even if this layer is bypassed).
+ * Acquisition candidates are the scrambled Sobol points of src/util/sobol.ts (the same points
+ * the TypeScript backend scores for the same seed), copied into the addon.
+ */
+import os from 'node:os';
+import { BackendUnavailableError, InvalidOptionError, KestrelError, NativeError, NumericalError } from '../errors.js';
+import { loadAddon } from '../binding/load.js';
+import type {
+  AddonAcquisitionCode,
+  AddonData,
+  AddonKernelCode,
+  AddonModel,
+  KestrelAddon,
+} from '../binding/addon.js';
+import { SobolSequence } from '../util/sobol.js';
+import { warnOnce } from '../util/warn.js';
+import type {
+  AcquisitionKind,
+  AcquisitionOptimum,
+  AcquisitionOptions,
+  AcquisitionResult,
+  BackendName,
+  FitOptions,
+  FittedGp,
+  GpTrainingData,
+  KernelKind,
+  OptimizeAcquisitionOptions,
+  Prediction,
+  SurrogateBackend,
+} from './backend.js';
+import {
+  checkAcquisitionOptions,
+  checkCount,
+  checkFitOptions,
+  checkFloat64,
+  checkInputs,
+  checkOptimizeOptions,
+  checkTrainingData,
+} from './validate.js';
+
+export interface NativeBackendOptions {
+  /** 'cpu' (default) or 'cuda' (throws BackendUnavailableError unless CUDA can be used). */
+  readonly device?: 'cpu' | 'cuda';
+  /** Threads for predict / acquisition / append (fit and optimizeAcquisition take their own). Default: available cores. */
+  readonly numThreads?: number;
+}
+
+const KERNEL_CODES: Record<KernelKind, AddonKernelCode> = { matern52: 0, rbf: 1 };
+const ACQUISITION_CODES: Record<AcquisitionKind, AddonAcquisitionCode> = { logei: 0, ucb: 1, pi: 2 };
+
+/** Creates the native backend. @throws BackendUnavailableError when the addon (or CUDA) cannot be used. */
+export function createNativeBackend(options: NativeBackendOptions = {}): SurrogateBackend {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options);
+  const device = options.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new InvalidOptionError('device', '"cpu" or "cuda"', device);
+  const numThreads =
+    options.numThreads === undefined ? os.availableParallelism() : checkCount('numThreads', options.numThreads, 1, 4096);
+  const { addon, error } = loadAddon();
+  if (addon === null) throw new BackendUnavailableError(device, error === null ? 'the addon did not load' : error.message);
+  if (device === 'cuda') {
+    if (!addon.buildInfo().cuda) {
+      throw new BackendUnavailableError('cuda', 'the addon was built without CUDA (rebuild with KESTREL_CUDA=1 and nvcc)');
+    }
+    if (!addon.cudaAvailable()) throw new BackendUnavailableError('cuda', `no usable CUDA device (${addon.cudaDevice()})`);
+    throw new BackendUnavailableError('cuda', `CUDA surrogate kernels are not implemented in this build (device: ${addon.cudaDevice()})`);
+  }
+  return new NativeBackend(addon, numThreads);
+}
+
+/** Maps an addon error onto the KestrelError hierarchy (keeping it as `cause`). */
+export function wrapNativeError(err: unknown, operation: string): KestrelError {
+  if (err instanceof KestrelError) return err;
+  const record = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>;
+  const message = err instanceof Error ? err.message : String(err);
+  switch (record.code) {
+    case 'KESTREL_ARGUMENT':
+      return new InvalidOptionError(
+        typeof record.argument === 'string' ? record.argument : operation,
+        typeof record.expected === 'string' ? record.expected : 'a valid value',
+        message,
+        { cause: err },
+      );
+    case 'KESTREL_NUMERICAL':
+      return new NumericalError(`${operation}: ${message}`, { cause: err });
+    case 'KESTREL_NAN':
+      return new NumericalError(`${operation}: input had NaN: ${message}`, { cause: err });
+    case 'KESTREL_DISPOSED':
+      return new KestrelError('INVALID_OPTION', 'this FittedGp was disposed', { cause: err });
+    default:
+      return new NativeError(`${operation}: ${message}`, { cause: err });
+  }
+}
+
+async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw wrapNativeError(err, operation);
+  }
+}
+
+function toAddonData(data: GpTrainingData): AddonData {
+  return { x: data.x, y: data.y, n: data.n, d: data.d, isCategorical: data.isCategorical };
+}
+
+class NativeBackend implements SurrogateBackend {
+  readonly name: BackendName = 'cpu';
+
+  constructor(
+    private readonly addon: KestrelAddon,
+    private readonly numThreads: number,
+  ) {}
+
+  async fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
+    checkTrainingData(data);
+    checkFitOptions(options, data.d);
+    const model = await call('fit', () =>
+      this.addon.fit(toAddonData(data), {
+        kernel: KERNEL_CODES[options.kernel],
+        deterministic: options.deterministic,
+        nRestarts: options.nRestarts,
+        seed: options.seed,
+        warmStart: options.warmStart,
+        numThreads: options.numThreads,
+      }),
+    );
+    const fitted = new NativeFittedGp(model, Uint8Array.from(data.isCategorical), this.numThreads);
+    if (fitted.fellBack) {
+      warnOnce('GP_FIT_FAILED', `GP hyperparameter fit failed numerically (${fitted.fallbackReason}); using the default hyperparameters`);
+    }
+    return fitted;
+  }
+
+  async negLogPosterior(
+    data: GpTrainingData,
+    theta: Float64Array,
+    kernel: KernelKind,
+    deterministic: boolean,
+  ): Promise<{ readonly value: number; readonly grad: Float64Array }> {
+    checkTrainingData(data);
+    checkFloat64('theta', theta, data.d + 2);
+    checkFitOptions({ kernel, deterministic, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 }, data.d);
+    return call('negLogPosterior', () =>
+      this.addon.negLogPosterior(toAddonData(data), {
+        theta,
+        kernel: KERNEL_CODES[kernel],
+        deterministic,
+        numThreads: this.numThreads,
+      }),
+    );
+  }
+}
+
+/** One fitted native GP. Immutable: `append` returns a new model; `dispose` frees native memory. */
+export class NativeFittedGp implements FittedGp {
+  readonly backend: BackendName = 'cpu';
+  readonly n: number;
+  readonly d: number;
+  readonly theta: Float64Array;
+  readonly logPosterior: number;
+  /** Jitter added to the diagonal of the training covariance. */
+  readonly jitter: number;
+  /** The MAP fit failed numerically and the default theta was used. */
+  readonly fellBack: boolean;
+  readonly fallbackReason: string;
+
+  constructor(
+    private readonly model: AddonModel,
+    private readonly isCategorical: Uint8Array,
+    private readonly numThreads: number,
+  ) {
+    const summary = model.summary();
+    this.n = summary.n;
+    this.d = summary.d;
+    this.theta = summary.theta;
+    this.logPosterior = summary.logPosterior;
+    this.jitter = summary.jitter;
+    this.fellBack = summary.fellBack;
+    this.fallbackReason = summary.message;
+  }
+
+  /** The Cholesky factor L of K + (sn2 + jitter) I, (n, n) column-major lower (for tests). */
+  factor(): Float64Array {
+    this.checkAlive();
+    return this.model.factor();
+  }
+
+  async predict(x: Float64Array, m: number): Promise<Prediction> {
+    this.checkAlive();
+    this.checkCandidates(x, m);
+    return call('predict', () => this.model.predict(x, m, this.numThreads));
+  }
+
+  async acquisition(x: Float64Array, m: number, options: AcquisitionOptions, withGrad: boolean): Promise<AcquisitionResult> {
+    this.checkAlive();
+    this.checkCandidates(x, m);
+    checkAcquisitionOptions(options);
+    if (typeof withGrad !== 'boolean') throw new InvalidOptionError('withGrad', 'a boolean', withGrad);
+    return call('acquisition', () =>
+      this.model.acquisition(
+        x,
+        m,
+        { kind: ACQUISITION_CODES[options.kind], incumbent: options.incumbent, beta: options.beta },
+        withGrad,
+        this.numThreads,
+      ),
+    );
+  }
+
+  async optimizeAcquisition(options: OptimizeAcquisitionOptions): Promise<AcquisitionOptimum> {
+    this.checkAlive();
+    checkOptimizeOptions(options, this.d, this.isCategorical);
+    const count = options.nCandidates;
+    const candidates = new Float64Array(count * this.d);
+    new SobolSequence({ dimension: this.d, seed: options.seed, scramble: true }).fill(candidates, count);
+    return call('optimizeAcquisition', () =>
+      this.model.optimizeAcquisition(candidates, count, {
+        kind: ACQUISITION_CODES[options.kind],
+        incumbent: options.incumbent,
+        beta: options.beta,
+        nRestarts: options.nRestarts,
+        grid: options.grid,
+        numThreads: options.numThreads,
+      }),
+    );
+  }
+
+  async append(x: Float64Array, y: Float64Array, k: number): Promise<FittedGp> {
+    this.checkAlive();
+    checkCount('k', k, 1);
+    checkFloat64('x', x, k * this.d);
+    checkFloat64('y', y, k);
+    checkInputs('x', x, k, this.d, this.isCategorical);
+    const next = await call('append', () => this.model.append(x, y, k, this.numThreads));
+    return new NativeFittedGp(next, this.isCategorical, this.numThreads);
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+
+  private checkAlive(): void {
+    if (this.model.disposed()) throw new KestrelError('INVALID_OPTION', 'this FittedGp was disposed');
+  }
+
+  private checkCandidates(x: Float64Array, m: number): void {
+    checkCount('m', m, 0);
+    checkFloat64('x', x, m * this.d);
+    checkInputs('x', x, m, this.d, this.isCategorical);
+  }
+}

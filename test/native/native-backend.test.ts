@@ -1,0 +1,265 @@
+/**
+ * The native backend through its public surface (src/surrogate/native-backend.ts): against
+ * hand-computed posteriors and the TypeScript reference, bad inputs, the event loop during a
+ * fit, handle leaks, determinism. Skipped when the addon is not built.
+ */
+import { describe, expect, it } from 'vitest';
+import { BackendUnavailableError, InvalidOptionError, KestrelError } from '../../src/errors.js';
+import { loadAddon } from '../../src/binding/load.js';
+import { createNativeBackend } from '../../src/surrogate/native-backend.js';
+import { createJsBackend } from '../../src/surrogate/js-backend.js';
+import { addNegLogPrior } from '../../src/surrogate/hyperparameters.js';
+import type { FitOptions, GpTrainingData } from '../../src/surrogate/backend.js';
+
+const available = loadAddon().addon !== null;
+
+/** Mulberry32, fixed seeds. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomData(n: number, d: number, seed: number, categorical = false): GpTrainingData {
+  const r = rng(seed);
+  const x = new Float64Array(n * d);
+  const y = new Float64Array(n);
+  const isCategorical = new Uint8Array(d);
+  if (categorical) isCategorical[d - 1] = 1;
+  for (let i = 0; i < n; i++) {
+    let f = 0;
+    for (let j = 0; j < d; j++) {
+      const v = isCategorical[j] === 1 ? Math.floor(r() * 3) : r();
+      x[i * d + j] = v;
+      f += Math.sin(3 * v + j);
+    }
+    y[i] = f;
+  }
+  const mean = y.reduce((a, b) => a + b, 0) / n;
+  const sd = Math.sqrt(y.reduce((a, b) => a + (b - mean) ** 2, 0) / n);
+  for (let i = 0; i < n; i++) y[i] = (y[i] - mean) / sd;
+  return { x, y, n, d, isCategorical };
+}
+
+const fitOptions: FitOptions = { kernel: 'matern52', deterministic: false, nRestarts: 2, seed: 7, warmStart: null, numThreads: 2 };
+
+/**
+ * The native core's prior (native/core/gp.h): -log p(theta), and its gradient SUBTRACTED from
+ * grad (so grad becomes the likelihood part).
+ */
+function nativePrior(theta: Float64Array, d: number, deterministic: boolean, grad: Float64Array): number {
+  const mu = Math.SQRT2 + Math.log(d) / 2;
+  let value = 0;
+  for (let j = 0; j < d; j++) {
+    const t = theta[j];
+    value += t + (t - mu) ** 2 / 6;
+    grad[j] -= 1 + (t - mu) / 3;
+  }
+  const s2 = Math.exp(theta[d]);
+  value += -theta[d] + s2;
+  grad[d] -= -1 + s2;
+  if (!deterministic) {
+    const z = theta[d + 1] + 4;
+    value += theta[d + 1] + (z * z) / 2;
+    grad[d + 1] -= 1 + z;
+  }
+  return value;
+}
+
+/** Dense solve (Gaussian elimination with partial pivoting) for the hand-computed posterior. */
+function solve(a: number[][], b: number[]): number[] {
+  const n = b.length;
+  const m = a.map((row, i) => [...row, b[i]]);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
+    [m[c], m[p]] = [m[p], m[c]];
+    for (let r = c + 1; r < n; r++) {
+      const f = m[r][c] / m[c][c];
+      for (let k = c; k <= n; k++) m[r][k] -= f * m[c][k];
+    }
+  }
+  const x = new Array<number>(n).fill(0);
+  for (let r = n - 1; r >= 0; r--) {
+    let s = m[r][n];
+    for (let k = r + 1; k < n; k++) s -= m[r][k] * x[k];
+    x[r] = s / m[r][r];
+  }
+  return x;
+}
+
+describe.skipIf(!available)('native backend', () => {
+  const backend = available ? createNativeBackend({ device: 'cpu', numThreads: 2 }) : null!;
+
+  it('matches a hand-computed posterior (RBF, 3 points, 1-D)', async () => {
+    const data: GpTrainingData = {
+      x: Float64Array.from([0.1, 0.5, 0.8]),
+      y: Float64Array.from([-1, 0.5, 1.2]),
+      n: 3,
+      d: 1,
+      isCategorical: new Uint8Array(1),
+    };
+    const gp = await backend.fit(data, { ...fitOptions, kernel: 'rbf' });
+    const [logL, logS2, logSn2] = gp.theta;
+    const l = Math.exp(logL);
+    const s2 = Math.exp(logS2);
+    const sn2 = Math.exp(logSn2);
+    const k = (a: number, b: number): number => s2 * Math.exp(-0.5 * ((a - b) / l) ** 2);
+    const xs = [0.1, 0.5, 0.8];
+    const a = xs.map((xi, i) => xs.map((xj, j) => k(xi, xj) + (i === j ? sn2 : 0)));
+    const alpha = solve(a, [-1, 0.5, 1.2]);
+    const query = Float64Array.from([0.0, 0.3, 0.95]);
+    const pred = await gp.predict(query, 3);
+    for (let c = 0; c < 3; c++) {
+      const ks = xs.map((xi) => k(query[c], xi));
+      const mean = ks.reduce((s, v, i) => s + v * alpha[i], 0);
+      const v = solve(a, ks);
+      const variance = s2 - ks.reduce((s, kv, i) => s + kv * v[i], 0);
+      expect(Math.abs(pred.mean[c] - mean)).toBeLessThan(1e-10);
+      expect(Math.abs(pred.variance[c] - variance)).toBeLessThan(1e-10);
+    }
+    gp.dispose();
+  });
+
+  it('marginal likelihood equals the TypeScript reference within 1e-9 (value and gradient, priors removed)', async () => {
+    const js = createJsBackend();
+    for (const [kernel, deterministic] of [['matern52', false], ['rbf', true]] as const) {
+      const data = randomData(40, 3, 11, true);
+      const theta = Float64Array.from([Math.log(0.4), Math.log(0.8), Math.log(1.2), Math.log(1.1), Math.log(deterministic ? 1e-6 : 0.01)]);
+      const a = await backend.negLogPosterior(data, theta, kernel, deterministic);
+      const b = await js.negLogPosterior(data, theta, kernel, deterministic);
+      // Each side minus its own prior: the likelihood parts must agree whatever the priors are.
+      const ga = Float64Array.from(a.grad);
+      const gb = Float64Array.from(b.grad);
+      const pa = nativePrior(theta, 3, deterministic, ga);
+      const negGb = new Float64Array(theta.length);
+      const pb = addNegLogPrior(theta, 3, deterministic, negGb);
+      for (let p = 0; p < theta.length; p++) gb[p] -= negGb[p];
+      const va = a.value - pa;
+      const vb = b.value - pb;
+      expect(Math.abs(va - vb)).toBeLessThan(1e-9 * Math.max(1, Math.abs(vb)));
+      for (let p = 0; p < theta.length; p++) expect(Math.abs(ga[p] - gb[p])).toBeLessThan(1e-7 * Math.max(1, Math.abs(gb[p])));
+    }
+  });
+
+  it('its MAP fit is at least as good as the TypeScript fit under the native objective (1e-3)', async () => {
+    const data = randomData(30, 2, 5);
+    const gp = await backend.fit(data, fitOptions);
+    const ref = await createJsBackend().fit(data, fitOptions);
+    const atRef = await backend.negLogPosterior(data, ref.theta, 'matern52', false);
+    expect(gp.logPosterior).toBeGreaterThan(-atRef.value - 1e-3);
+    gp.dispose();
+  });
+
+  it('is reproducible: same seed, same result, for any thread count', async () => {
+    const data = randomData(50, 3, 3, true);
+    const a = await backend.fit(data, fitOptions);
+    const b = await backend.fit(data, { ...fitOptions, numThreads: 1 });
+    expect(Array.from(a.theta)).toEqual(Array.from(b.theta));
+    const opts = { kind: 'logei' as const, incumbent: 1, beta: 2, nCandidates: 512, nRestarts: 4, seed: 3, grid: Float64Array.from([0, 0.1, 3]), numThreads: 2 };
+    const o1 = await a.optimizeAcquisition(opts);
+    const o2 = await b.optimizeAcquisition({ ...opts, numThreads: 1 });
+    expect(Array.from(o1.x)).toEqual(Array.from(o2.x));
+    expect(o1.value).toBe(o2.value);
+    // Feasible: ordinal dim on its 0.1 grid, categorical an index.
+    expect(Math.abs(o1.x[1] * 10 - Math.round(o1.x[1] * 10))).toBeLessThan(1e-12);
+    expect([0, 1, 2]).toContain(o1.x[2]);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('acquisition gradients match central differences (tolerance 1e-4 relative)', async () => {
+    const data = randomData(25, 2, 9);
+    const gp = await backend.fit(data, fitOptions);
+    const x = Float64Array.from([0.3, 0.6]);
+    for (const kind of ['logei', 'ucb', 'pi'] as const) {
+      const opts = { kind, incumbent: 1.1, beta: 2 };
+      const res = await gp.acquisition(x, 1, opts, true);
+      for (let j = 0; j < 2; j++) {
+        const h = 1e-6;
+        const xp = Float64Array.from(x);
+        const xm = Float64Array.from(x);
+        xp[j] += h;
+        xm[j] -= h;
+        const fd = ((await gp.acquisition(xp, 1, opts, false)).value[0] - (await gp.acquisition(xm, 1, opts, false)).value[0]) / (2 * h);
+        expect(Math.abs(res.grad![j] - fd)).toBeLessThan(1e-4 * (1 + Math.abs(fd)));
+      }
+    }
+    gp.dispose();
+  });
+
+  it('append extends the model (n + k, theta unchanged, interpolates the new points)', async () => {
+    const data = randomData(30, 2, 13);
+    const gp = await backend.fit(data, { ...fitOptions, deterministic: true });
+    const extra = randomData(5, 2, 14);
+    const next = await gp.append(extra.x, extra.y, 5);
+    expect(next.n).toBe(35);
+    expect(Array.from(next.theta)).toEqual(Array.from(gp.theta));
+    const pred = await next.predict(extra.x, 5);
+    for (let i = 0; i < 5; i++) expect(Math.abs(pred.mean[i] - extra.y[i])).toBeLessThan(0.05);
+    gp.dispose();
+    next.dispose();
+  });
+
+  it('rejects bad inputs with InvalidOptionError naming the argument, never crashes', async () => {
+    const data = randomData(10, 2, 1);
+    await expect(backend.fit({ ...data, x: new Float64Array(19) }, fitOptions)).rejects.toMatchObject({ option: 'data.x' });
+    const nan = Float64Array.from(data.y);
+    nan[3] = Number.NaN;
+    await expect(backend.fit({ ...data, y: nan }, fitOptions)).rejects.toBeInstanceOf(InvalidOptionError);
+    const gp = await backend.fit(data, fitOptions);
+    await expect(gp.predict(new Float64Array(3), 2)).rejects.toMatchObject({ option: 'x' });
+    await expect(gp.predict(Float64Array.from([0.5, 2]), 1)).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(gp.append(new Float64Array(2), new Float64Array(2), 1)).rejects.toMatchObject({ option: 'y' });
+    // The addon's own checks, bypassing the TypeScript layer.
+    const { addon } = loadAddon();
+    expect(() => addon!.fit({ ...data, x: new Float64Array(3) }, { kernel: 0, deterministic: false, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 })).toThrow(
+      /argument "data.x": expected a Float64Array of length 20/,
+    );
+    expect(() => addon!.fit({ ...data, n: 1.5 }, { kernel: 0, deterministic: false, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 })).toThrow(/data.n/);
+    gp.dispose();
+    await expect(gp.predict(Float64Array.from([0.5, 0.5]), 1)).rejects.toBeInstanceOf(KestrelError);
+  });
+
+  it('keeps the event loop running while a fit runs', async () => {
+    const data = randomData(500, 8, 21);
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks++;
+    }, 1);
+    const start = performance.now();
+    const gp = await backend.fit(data, { ...fitOptions, nRestarts: 3 });
+    const elapsed = performance.now() - start;
+    clearInterval(timer);
+    gp.dispose();
+    // The fit takes tens of ms or more; a blocked loop would see at most one tick.
+    expect(elapsed).toBeGreaterThan(20);
+    expect(ticks).toBeGreaterThanOrEqual(3);
+  });
+
+  it('does not leak handles over 10,000 fits (RSS growth < 64 MiB)', async () => {
+    const data = randomData(4, 1, 2);
+    const opts: FitOptions = { ...fitOptions, nRestarts: 0, numThreads: 1 };
+    for (let i = 0; i < 500; i++) (await backend.fit(data, opts)).dispose();
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    for (let i = 0; i < 10_000; i++) {
+      const gp = await backend.fit(data, opts);
+      gp.dispose();
+    }
+    global.gc?.();
+    const growth = process.memoryUsage().rss - before;
+    expect(growth).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('refuses an explicit cuda request it cannot meet', () => {
+    const { addon } = loadAddon();
+    if (addon!.buildInfo().cuda && addon!.cudaAvailable()) return;
+    expect(() => createNativeBackend({ device: 'cuda' })).toThrow(BackendUnavailableError);
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * `kestrel best <study> [--storage PATH] [--format text|json]`: the best trial of a study (the
+ * Pareto front for several objectives). Exits 1 with NO_COMPLETED_TRIALS when none completed.
+ */
+import { NoCompletedTrialsError } from '../../errors.js';
+import { loadStudy } from '../../study/create-study.js';
+import type { FrozenTrial } from '../../trial/frozen-trial.js';
+import { formatDuration, formatParam, formatValues } from '../format.js';
+import type { CliIo } from '../io.js';
+import { resolveReadStorage } from '../read-storage.js';
+
+export type BestFormat = 'text' | 'json';
+export const BEST_FORMATS: readonly BestFormat[] = ['text', 'json'];
+
+export interface BestCommandOptions {
+  readonly storage?: string;
+  readonly format?: BestFormat;
+}
+
+export async function bestCommand(studyName: string, options: BestCommandOptions, io: CliIo): Promise<void> {
+  const study = await loadStudy({ studyName, storage: await resolveReadStorage(options.storage, io.cwd) });
+  try {
+    const best = study.directions.length === 1 ? [await study.bestTrial()] : await study.bestTrials();
+    if (best.length === 0) throw new NoCompletedTrialsError(studyName);
+    if ((options.format ?? 'text') === 'json') {
+      const body = study.directions.length === 1 ? toJson(best[0]) : best.map(toJson);
+      io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+      return;
+    }
+    if (study.directions.length > 1) {
+      io.stdout.write(`study "${studyName}": ${best.length} trials on the Pareto front (${study.directions.join(', ')})\n`);
+    }
+    for (const trial of best) io.stdout.write(toText(trial));
+  } finally {
+    await study.close();
+  }
+}
+
+function toJson(trial: FrozenTrial): Record<string, unknown> {
+  return {
+    number: trial.number,
+    values: trial.values,
+    value: trial.values !== null && trial.values.length === 1 ? trial.values[0] : undefined,
+    params: trial.params,
+    userAttrs: trial.userAttrs,
+    datetimeStart: trial.datetimeStart,
+    datetimeComplete: trial.datetimeComplete,
+    durationMs: trial.durationMs,
+  };
+}
+
+function toText(trial: FrozenTrial): string {
+  const lines = [`trial #${trial.number}`, `  value: ${formatValues(trial.values)}`, '  params:'];
+  for (const [name, value] of Object.entries(trial.params)) lines.push(`    ${name}: ${formatParam(value)}`);
+  lines.push(`  duration: ${formatDuration(trial.durationMs)}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,47 @@
+/**
+ * `kestrel studies [--storage PATH]`: one row per study: name, directions, trials, best value.
+ */
+import { openStorage } from '../../storage/open-storage.js';
+import { loadStudy } from '../../study/create-study.js';
+import type { Study } from '../../study/study.js';
+import { formatTable, formatValues } from '../format.js';
+import type { CliIo } from '../io.js';
+import { resolveReadStorage } from '../read-storage.js';
+
+export interface StudiesCommandOptions {
+  readonly storage?: string;
+}
+
+export async function studiesCommand(options: StudiesCommandOptions, io: CliIo): Promise<void> {
+  const storage = openStorage(await resolveReadStorage(options.storage, io.cwd));
+  try {
+    const summaries = await storage.getAllStudies();
+    const rows: string[][] = [];
+    for (const summary of summaries) {
+      const study = await loadStudy({ studyName: summary.studyName, storage });
+      rows.push([
+        summary.studyName,
+        summary.directions.join(','),
+        String(summary.nTrials),
+        await bestCell(study),
+      ]);
+    }
+    if (rows.length === 0) {
+      io.stdout.write('no studies\n');
+      return;
+    }
+    io.stdout.write(formatTable(['study', 'directions', 'trials', 'best'], rows));
+  } finally {
+    await storage.close();
+  }
+}
+
+async function bestCell(study: Study): Promise<string> {
+  if (study.directions.length === 1) {
+    const complete = await study.getTrials({ states: ['COMPLETE'] });
+    if (complete.length === 0) return '-';
+    return formatValues((await study.bestTrial()).values);
+  }
+  const front = await study.bestTrials();
+  return front.length === 0 ? '-' : `${front.length} on the Pareto front`;
+}

@@ -1,0 +1,258 @@
+/**
+ * The `kestrel run` / `kestrel worker` configuration file: YAML or JSON, validated with a zod schema.
+ * Every problem becomes a `ConfigError` whose `path` is the dotted location of the bad field
+ * (`sampler.name`, `space.lr.low`), so the message says where to look.
+ *
+ * Paths inside the file (`objective`, `storage`) are relative to the file's directory.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, SearchSpaceError } from '../errors.js';
+import { validateSpaceSpec } from '../space/spec.js';
+import type { SpaceSpec } from '../space/types.js';
+import type { StudyDirection } from '../trial/types.js';
+import { PRUNER_NAMES, SAMPLER_NAMES, type ComponentConfig } from './registry.js';
+
+export type { ComponentConfig } from './registry.js';
+
+/** The storage spec for an in-memory study (nothing is written). */
+export const MEMORY_STORAGE = ':memory:';
+/** The journal file used when a config names no storage (next to the config file). */
+export const DEFAULT_JOURNAL = 'kestrel.journal';
+
+/** A validated configuration with defaults applied and paths resolved to absolute ones. */
+export interface RunConfig {
+  /** Absolute path of the config file. */
+  readonly configPath: string;
+  readonly studyName: string;
+  /** Absolute path of the objective module. */
+  readonly objectivePath: string;
+  /** The named export of the objective module that holds the objective function. */
+  readonly objectiveExport: string;
+  readonly directions: readonly StudyDirection[];
+  /** Declarative space; the objective is then called as `objective(params, trial)`. */
+  readonly space: SpaceSpec | null;
+  readonly sampler: ComponentConfig;
+  readonly pruner: ComponentConfig | null;
+  /** Study-wide trial budget (shared by every worker); null = unbounded. */
+  readonly nTrials: number | null;
+  /** Seconds after which no new trial starts; null = none. */
+  readonly timeoutSec: number | null;
+  readonly concurrency: number;
+  /** `':memory:'` or an absolute journal path. */
+  readonly storage: string;
+  /** Sampler seed (`seed` or `sampler.seed`); null = unseeded. */
+  readonly seed: number | null;
+}
+
+/** Command-line values that override the file (`--n-trials`, `--storage`, ...). */
+export interface ConfigOverrides {
+  readonly nTrials?: number;
+  readonly concurrency?: number;
+  /** Resolved against the current directory, not the config's. */
+  readonly storage?: string;
+  readonly studyName?: string;
+  readonly seed?: number;
+  readonly timeoutSec?: number;
+  /** Directory that the config file name and `storage` resolve against (default: process.cwd()). */
+  readonly cwd?: string;
+}
+
+const direction = z.enum(['minimize', 'maximize']);
+const positiveInt = z.number().int().min(1);
+
+/** A sampler or pruner: a bare name, or `{name, ...constructor options}`. */
+function componentSchema(names: readonly string[]) {
+  const name = z.string().refine((v) => names.includes(v), {
+    error: (issue) => `expected one of ${names.join(', ')}; received ${JSON.stringify(issue.input)}`,
+  });
+  return z.union([name, z.looseObject({ name })]);
+}
+
+const fileSchema = z.strictObject({
+  study: z.string().min(1).optional(),
+  objective: z.string().min(1, { error: 'expected the path of the objective module' }),
+  objectiveExport: z.string().min(1).optional(),
+  direction: direction.optional(),
+  directions: z.array(direction).min(1).optional(),
+  space: z.record(z.string(), z.unknown()).optional(),
+  sampler: componentSchema(SAMPLER_NAMES).optional(),
+  pruner: componentSchema(PRUNER_NAMES).optional(),
+  nTrials: positiveInt.optional(),
+  timeout: z.number().positive().optional(),
+  concurrency: positiveInt.optional(),
+  storage: z.string().min(1).optional(),
+  seed: z.number().int().min(0).optional(),
+});
+
+type FileConfig = z.infer<typeof fileSchema>;
+
+/** Reads, parses and validates a config file. */
+export async function loadConfig(file: string, overrides: ConfigOverrides = {}): Promise<RunConfig> {
+  const configPath = path.resolve(overrides.cwd ?? process.cwd(), file);
+  let text: string;
+  try {
+    text = await readFile(configPath, 'utf8');
+  } catch (error) {
+    throw new ConfigError('', `cannot read config file ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  return parseConfig(text, configPath, overrides);
+}
+
+/** Parses and validates config text; `configPath` (absolute) anchors relative paths and picks the format. */
+export function parseConfig(text: string, configPath: string, overrides: ConfigOverrides = {}): RunConfig {
+  const ext = path.extname(configPath).toLowerCase();
+  let raw: unknown;
+  try {
+    if (ext === '.json') raw = JSON.parse(text);
+    else if (ext === '.yaml' || ext === '.yml') raw = parseYaml(text);
+    else throw new Error(`unsupported extension "${ext}" (expected .yaml, .yml or .json)`);
+  } catch (error) {
+    throw new ConfigError('', `cannot parse ${path.basename(configPath)}: ${(error as Error).message}`, { cause: error });
+  }
+  return validateConfig(raw, configPath, overrides);
+}
+
+/** Validates an already parsed config object. */
+export function validateConfig(raw: unknown, configPath: string, overrides: ConfigOverrides = {}): RunConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError('', `expected a mapping of options at the top of ${path.basename(configPath)}, received ${describe(raw)}`);
+  }
+  const parsed = fileSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) throw toConfigError(parsed.error);
+  const cfg: FileConfig = parsed.data;
+  const dir = path.dirname(configPath);
+
+  if (cfg.direction !== undefined && cfg.directions !== undefined) {
+    throw new ConfigError('directions', 'give either direction or directions, not both');
+  }
+  const directions = cfg.directions ?? [cfg.direction ?? 'minimize'];
+
+  const sampler = toComponent(cfg.sampler ?? 'random');
+  const pruner = cfg.pruner === undefined ? null : toComponent(cfg.pruner);
+
+  const samplerSeed = sampler.options.seed;
+  if (samplerSeed !== undefined && (typeof samplerSeed !== 'number' || !Number.isInteger(samplerSeed) || samplerSeed < 0)) {
+    throw new ConfigError('sampler.seed', `expected an integer >= 0, received ${describe(samplerSeed)}`);
+  }
+  if (cfg.seed !== undefined && samplerSeed !== undefined && cfg.seed !== samplerSeed) {
+    throw new ConfigError('seed', `conflicts with sampler.seed (${cfg.seed} vs ${String(samplerSeed)}); give one of them`);
+  }
+  const seed = overrides.seed ?? cfg.seed ?? (samplerSeed as number | undefined) ?? null;
+  const { seed: _dropped, ...samplerOptions } = sampler.options;
+
+  let space: SpaceSpec | null = null;
+  if (cfg.space !== undefined) {
+    try {
+      space = validateSpaceSpec(cfg.space);
+    } catch (error) {
+      if (error instanceof SearchSpaceError) {
+        // `param` is the dotted path of the bad parameter inside the space.
+        const at = error.param === null ? 'space' : `space.${error.param}`;
+        throw new ConfigError(at, error.message.replace(/^parameter "[^"]*": /, ''), { cause: error });
+      }
+      throw error;
+    }
+  }
+  if (sampler.name === 'grid' && cfg.space === undefined) {
+    throw new ConfigError('space', 'the grid sampler needs a declarative space to enumerate');
+  }
+  const nTrials = overrides.nTrials ?? cfg.nTrials ?? null;
+  const timeoutSec = overrides.timeoutSec ?? cfg.timeout ?? null;
+  if (nTrials === null && timeoutSec === null && sampler.name !== 'grid') {
+    throw new ConfigError('nTrials', 'set nTrials or timeout (only a grid search ends by itself)');
+  }
+
+  let storage: string;
+  if (overrides.storage !== undefined) storage = resolveStorage(overrides.storage, overrides.cwd ?? process.cwd());
+  else storage = resolveStorage(cfg.storage ?? DEFAULT_JOURNAL, dir);
+
+  return {
+    configPath,
+    studyName: overrides.studyName ?? cfg.study ?? path.basename(configPath, path.extname(configPath)),
+    objectivePath: path.resolve(dir, cfg.objective),
+    objectiveExport: cfg.objectiveExport ?? 'objective',
+    directions,
+    space,
+    sampler: { name: sampler.name, options: samplerOptions },
+    pruner,
+    nTrials,
+    timeoutSec,
+    concurrency: overrides.concurrency ?? cfg.concurrency ?? 1,
+    storage,
+    seed,
+  };
+}
+
+/**
+ * `':memory:'` stays; `journal:PATH` and plain paths become absolute journal paths (any file name:
+ * the CLI hands them to storage as `journal:<path>`, see `storageSpec`).
+ */
+export function resolveStorage(spec: string, baseDir: string): string {
+  if (spec === MEMORY_STORAGE) return spec;
+  const file = spec.startsWith('journal:') ? spec.slice('journal:'.length) : spec;
+  return path.resolve(baseDir, file);
+}
+
+/** What `openStorage` / `createStudy` get for a resolved storage: `':memory:'` or `journal:<absolute path>`. */
+export function storageSpec(storage: string): string {
+  return storage === MEMORY_STORAGE ? storage : `journal:${storage}`;
+}
+
+function toComponent(value: string | { name: string; [key: string]: unknown }): ComponentConfig {
+  if (typeof value === 'string') return { name: value, options: {} };
+  const { name, ...options } = value;
+  return { name, options };
+}
+
+/** The first zod issue as a ConfigError with a dotted path. */
+function toConfigError(error: z.ZodError): ConfigError {
+  const issue = pickIssue(error.issues);
+  const base = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0];
+    const where = base === '' ? key : `${base}.${key}`;
+    const allowed = base === '' ? ` (allowed: ${Object.keys(fileSchema.shape).join(', ')})` : '';
+    return new ConfigError(where, `unknown key${allowed}`);
+  }
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
+    return new ConfigError(base, 'is required');
+  }
+  const message = issue.message.replace(/^Invalid input: /, '').replace(/^Too (small|big): /, '');
+  const received = 'input' in issue && !/received/.test(message) ? `; received ${describe(issue.input)}` : '';
+  return new ConfigError(base, `${message}${received}`);
+}
+
+/**
+ * zod reports every branch of a failed union; the most useful issue is the deepest one (for a sampler
+ * given as `{name: foo}`, the bad `name` rather than "not a string").
+ */
+function pickIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
+  let best = issues[0];
+  let bestDepth = -1;
+  const visit = (list: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): void => {
+    for (const issue of list) {
+      const full = [...prefix, ...issue.path];
+      if (issue.code === 'invalid_union') {
+        for (const branch of issue.errors) visit(branch, full);
+        continue;
+      }
+      if (full.length > bestDepth) {
+        best = { ...issue, path: full };
+        bestDepth = full.length;
+      }
+    }
+  };
+  visit(issues, []);
+  return best;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'a mapping' : JSON.stringify(value);
+}

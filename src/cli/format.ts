@@ -1,0 +1,41 @@
+/**
+ * Plain-text formatting shared by the CLI commands: aligned tables and compact values.
+ */
+import type { ParamValue } from '../space/types.js';
+
+/** Left-aligned columns separated by two spaces, with a header and a dashed rule. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** A number in at most 6 significant digits (full precision lives in csv/json output). */
+export function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (Number.isInteger(value) && Math.abs(value) < 1e15) return String(value);
+  return String(Number(value.toPrecision(6)));
+}
+
+export function formatValues(values: readonly number[] | null): string {
+  return values === null ? '-' : values.map(formatNumber).join(', ');
+}
+
+export function formatParam(value: ParamValue): string {
+  if (typeof value === 'number') return formatNumber(value);
+  if (typeof value === 'string') return value;
+  return String(value);
+}
+
+/** `lr=0.01 layers=2 optimizer=adam` */
+export function formatParams(params: Readonly<Record<string, ParamValue>>): string {
+  const entries = Object.entries(params);
+  return entries.length === 0 ? '(none)' : entries.map(([k, v]) => `${k}=${formatParam(v)}`).join(' ');
+}
+
+/** `1.2s`, `350ms`, `-` */
+export function formatDuration(ms: number | null): string {
+  if (ms === null) return '-';
+  return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`;
+}

@@ -1,0 +1,77 @@
+/**
+ * Loads the objective function named by a config. `.ts`/`.mts`/`.cts` modules are imported through
+ * tsx's ESM loader, registered once per process (unless this CLI itself already runs from
+ * TypeScript sources, where a loader is necessarily active).
+ *
+ * With a declarative space the user's function is `objective(params, trial)`, where `params` are
+ * drawn by `suggestFromSpec`; without one it is define-by-run, `objective(trial)`.
+ */
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ConfigError } from '../errors.js';
+import { suggestFromSpec } from '../space/spec.js';
+import type { SpaceSpec } from '../space/types.js';
+import type { Objective } from '../study/optimize.js';
+import type { Trial } from '../trial/trial.js';
+
+export interface LoadObjectiveOptions {
+  /** Absolute path of the module. */
+  readonly modulePath: string;
+  /** Named export holding the function (default `objective`). */
+  readonly exportName?: string;
+  /** Declarative space: the function then receives `(params, trial)`. */
+  readonly space?: SpaceSpec | null;
+}
+
+const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
+let tsxRegistered = false;
+
+/** Imports the module and returns an objective for `study.optimize`. */
+export async function loadObjective(options: LoadObjectiveOptions): Promise<Objective> {
+  const exportName = options.exportName ?? 'objective';
+  const modulePath = options.modulePath;
+  try {
+    await access(modulePath);
+  } catch {
+    throw new ConfigError('objective', `no objective module at ${modulePath}`);
+  }
+  if (TS_EXTENSIONS.has(path.extname(modulePath).toLowerCase())) await ensureTypeScriptLoader();
+
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError('objective', `cannot load ${modulePath}: ${(error as Error).message}`, { cause: error });
+  }
+  // A module Node loads as CommonJS (a .ts file outside a "type": "module" package) may expose its
+  // exports only on `default`.
+  const fallback = mod.default;
+  const fn =
+    mod[exportName] ??
+    (fallback !== null && typeof fallback === 'object' ? (fallback as Record<string, unknown>)[exportName] : undefined);
+  if (typeof fn !== 'function') {
+    const names = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
+    const found = names.length === 0 ? 'no function exports' : `function exports: ${names.join(', ')}`;
+    throw new ConfigError(
+      'objectiveExport',
+      `${path.basename(modulePath)} has no exported function "${exportName}" (${found})`,
+    );
+  }
+  const space = options.space ?? null;
+  if (space === null) return fn as Objective;
+  const withParams = fn as (params: Readonly<Record<string, unknown>>, trial: Trial) => ReturnType<Objective>;
+  return (trial: Trial) => withParams(suggestFromSpec(trial, space), trial);
+}
+
+async function ensureTypeScriptLoader(): Promise<void> {
+  if (tsxRegistered) return;
+  tsxRegistered = true;
+  // Running from the .ts sources means a TypeScript loader (tsx, vitest) is already active.
+  if (import.meta.url.endsWith('.ts')) return;
+  // Both hooks, as `node --import tsx` does: a .ts file outside a "type": "module" package is
+  // CommonJS to Node, and only the CJS hook can load it.
+  const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]);
+  esm.register();
+  cjs.register();
+}

@@ -1,0 +1,141 @@
+/**
+ * Progress display of `kestrel run` / `kestrel worker`, on stderr. On a TTY: a cli-progress bar
+ * (trials done/total, running, pruned, failed, best value, ETA). Otherwise one plain line per
+ * finished trial, with no ANSI codes:
+ *
+ *     trial 12 COMPLETE value=0.123 best=0.05
+ *     trial 13 PRUNED step=3 value=0.4 best=0.05
+ *     trial 14 FAIL reason="Error: boom" best=0.05
+ *
+ * Values are printed in JavaScript's shortest round-trip form, so they can be parsed back exactly.
+ */
+import cliProgress from 'cli-progress';
+import type { FrozenTrial } from '../trial/frozen-trial.js';
+import { formatNumber } from './format.js';
+import type { StudyDirection } from '../trial/types.js';
+
+/** Where progress goes. */
+export interface ProgressStream {
+  write(chunk: string): boolean;
+  readonly isTTY?: boolean;
+}
+
+export interface ProgressOptions {
+  readonly stream: ProgressStream;
+  /** Force the TTY bar on or off; default `stream.isTTY`. */
+  readonly tty?: boolean;
+  /** The trial budget of the study; null when unbounded (timeout or grid). */
+  readonly total: number | null;
+  /** Trials of the study that were already finished before this run. */
+  readonly existing: readonly FrozenTrial[];
+  readonly directions: readonly StudyDirection[];
+}
+
+/** Counts and best value of the trials seen so far. */
+export interface ProgressCounts {
+  done: number;
+  running: number;
+  complete: number;
+  pruned: number;
+  failed: number;
+  best: number | null;
+}
+
+export class Progress {
+  readonly counts: ProgressCounts = { done: 0, running: 0, complete: 0, pruned: 0, failed: 0, best: null };
+  private readonly stream: ProgressStream;
+  private readonly directions: readonly StudyDirection[];
+  private readonly total: number | null;
+  private readonly bar: cliProgress.SingleBar | null;
+
+  constructor(options: ProgressOptions) {
+    this.stream = options.stream;
+    this.directions = options.directions;
+    this.total = options.total;
+    for (const trial of options.existing) this.count(trial);
+    const tty = options.tty ?? options.stream.isTTY === true;
+    if (tty) {
+      const counts = '{running} running | {pruned} pruned | {failed} failed | best {best}';
+      const format =
+        this.total === null
+          ? `kestrel | {value} trials | ${counts} | {duration_formatted}`
+          : `kestrel |{bar}| {value}/{total} trials | ${counts} | ETA {eta_formatted}`;
+      this.bar = new cliProgress.SingleBar(
+        { format, stream: options.stream as NodeJS.WritableStream, hideCursor: true, etaBuffer: 20, fps: 5 },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(this.total ?? 0, this.counts.done, this.payload());
+    } else {
+      this.bar = null;
+    }
+  }
+
+  /** A trial started in this process. */
+  trialStarted(): void {
+    this.counts.running++;
+    this.bar?.update(this.counts.done, this.payload());
+  }
+
+  /** A trial this process ran has finished. */
+  trialFinished(trial: FrozenTrial): void {
+    this.counts.running = Math.max(0, this.counts.running - 1);
+    this.count(trial);
+    if (this.bar !== null) {
+      this.bar.update(this.counts.done, this.payload());
+      return;
+    }
+    this.stream.write(`${formatTrialLine(trial)} best=${formatBest(this.counts.best)}\n`);
+  }
+
+  /** Stops the bar (leaves the last frame on screen). Idempotent. */
+  stop(): void {
+    this.bar?.stop();
+  }
+
+  private count(trial: FrozenTrial): void {
+    if (trial.state === 'COMPLETE') {
+      this.counts.done++;
+      this.counts.complete++;
+      if (this.directions.length === 1 && trial.values !== null) {
+        const value = trial.values[0];
+        const best = this.counts.best;
+        if (best === null || (this.directions[0] === 'minimize' ? value < best : value > best)) this.counts.best = value;
+      }
+    } else if (trial.state === 'PRUNED') {
+      this.counts.done++;
+      this.counts.pruned++;
+    } else if (trial.state === 'FAIL') {
+      this.counts.done++;
+      this.counts.failed++;
+    }
+  }
+
+  private payload(): Record<string, string | number> {
+    return {
+      running: this.counts.running,
+      pruned: this.counts.pruned,
+      failed: this.counts.failed,
+      best: this.counts.best === null ? '-' : formatNumber(this.counts.best),
+    };
+  }
+}
+
+/** `trial 12 COMPLETE value=0.123` (values comma-separated for several objectives). */
+export function formatTrialLine(trial: FrozenTrial): string {
+  let line = `trial ${trial.number} ${trial.state}`;
+  if (trial.state === 'COMPLETE' && trial.values !== null) {
+    line += ` value=${trial.values.map(String).join(',')}`;
+  } else if (trial.state === 'PRUNED') {
+    const step = trial.lastStep;
+    if (step !== null) line += ` step=${step}`;
+    if (trial.values !== null) line += ` value=${trial.values.map(String).join(',')}`;
+  } else if (trial.state === 'FAIL') {
+    const reason = trial.systemAttrs.fail_reason;
+    if (typeof reason === 'string') line += ` reason=${JSON.stringify(reason)}`;
+  }
+  return line;
+}
+
+function formatBest(best: number | null): string {
+  return best === null ? '-' : String(best);
+}

@@ -1,0 +1,172 @@
+/**
+ * Sampler and pruner registries of the CLI: a config name -> the module and export that implement
+ * it. Modules are imported on demand, so a sampler that is not built into this checkout (e.g. `gp`
+ * before the native issue lands) fails with a clear `ConfigError` only when a config asks for it.
+ *
+ * Constructor validation errors (`InvalidOptionError` naming an option) are re-thrown as
+ * `ConfigError`s located at `sampler.<option>` / `pruner.<option>`.
+ */
+import { ConfigError, KestrelError } from '../errors.js';
+import { NopPruner, type Pruner } from '../pruners/pruner.js';
+import type { Sampler } from '../samplers/sampler.js';
+import type { SpaceSpec } from '../space/types.js';
+
+/** A sampler or pruner as configured: its registry name and the options passed to its constructor. */
+export interface ComponentConfig {
+  readonly name: string;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+interface SamplerEntry {
+  /** Module path relative to this file (`.js`; tsx maps it to the `.ts` source in a dev checkout). */
+  readonly module: string;
+  readonly exportName: string;
+  /** The sampler takes the declarative space (grid search). */
+  readonly needsSpace: boolean;
+}
+
+const SAMPLERS: Readonly<Record<string, SamplerEntry>> = {
+  random: { module: '../samplers/random-sampler.js', exportName: 'RandomSampler', needsSpace: false },
+  grid: { module: '../samplers/grid-sampler.js', exportName: 'GridSampler', needsSpace: true },
+  sobol: { module: '../samplers/sobol-sampler.js', exportName: 'SobolSampler', needsSpace: false },
+  gp: { module: '../samplers/gp/gp-sampler.js', exportName: 'GpSampler', needsSpace: false },
+  tpe: { module: '../samplers/tpe/tpe-sampler.js', exportName: 'TpeSampler', needsSpace: false },
+};
+
+interface PrunerEntry {
+  readonly module: string;
+  readonly exportName: string;
+  /** `new Export(options)` (a class) or `Export(options)` (a factory function). */
+  readonly kind: 'class' | 'factory';
+}
+
+const PRUNERS_MODULE = '../pruners/index.js';
+const PRUNERS: Readonly<Record<string, PrunerEntry | null>> = {
+  none: null,
+  nop: null,
+  median: { module: PRUNERS_MODULE, exportName: 'MedianPruner', kind: 'class' },
+  percentile: { module: PRUNERS_MODULE, exportName: 'PercentilePruner', kind: 'class' },
+  threshold: { module: PRUNERS_MODULE, exportName: 'ThresholdPruner', kind: 'class' },
+  patient: { module: PRUNERS_MODULE, exportName: 'PatientPruner', kind: 'class' },
+  'successive-halving': { module: PRUNERS_MODULE, exportName: 'SuccessiveHalvingPruner', kind: 'class' },
+  hyperband: { module: PRUNERS_MODULE, exportName: 'HyperbandPruner', kind: 'class' },
+  adaptive: { module: PRUNERS_MODULE, exportName: 'adaptivePruner', kind: 'factory' },
+};
+
+/** Sampler names a config may use. */
+export const SAMPLER_NAMES: readonly string[] = Object.keys(SAMPLERS);
+/** Pruner names a config may use. */
+export const PRUNER_NAMES: readonly string[] = Object.keys(PRUNERS);
+
+export interface CreateSamplerOptions {
+  readonly name: string;
+  readonly options?: Readonly<Record<string, unknown>>;
+  /** Passed as the sampler's `seed` option when not null. */
+  readonly seed?: number | null;
+  /** The declarative space, for samplers that enumerate it (grid). */
+  readonly space?: SpaceSpec | null;
+}
+
+/** Instantiates a sampler by registry name. */
+export async function createSampler(options: CreateSamplerOptions): Promise<Sampler> {
+  const entry = SAMPLERS[options.name];
+  if (entry === undefined) {
+    throw new ConfigError('sampler.name', `expected one of ${SAMPLER_NAMES.join(', ')}; received ${JSON.stringify(options.name)}`);
+  }
+  const args: Record<string, unknown> = { ...(options.options ?? {}) };
+  if (options.seed !== undefined && options.seed !== null) args.seed = options.seed;
+  if (entry.needsSpace) {
+    if (options.space === undefined || options.space === null) {
+      throw new ConfigError('space', `the ${options.name} sampler needs a declarative space`);
+    }
+    args.space = options.space;
+  }
+  const exported = await importExport('sampler', options.name, entry.module, entry.exportName);
+  const sampler = construct('sampler', exported, 'class', args);
+  if (!isSampler(sampler)) {
+    throw new ConfigError('sampler.name', `${entry.exportName} did not produce a Sampler`);
+  }
+  return sampler;
+}
+
+/** Instantiates a pruner by registry name; `null` (no pruner configured) gives the no-op pruner. */
+export async function createPruner(config: ComponentConfig | null): Promise<Pruner> {
+  if (config === null) return new NopPruner();
+  return createPrunerAt('pruner', config);
+}
+
+async function createPrunerAt(where: string, config: ComponentConfig): Promise<Pruner> {
+  if (!Object.prototype.hasOwnProperty.call(PRUNERS, config.name)) {
+    throw new ConfigError(`${where}.name`, `expected one of ${PRUNER_NAMES.join(', ')}; received ${JSON.stringify(config.name)}`);
+  }
+  const entry = PRUNERS[config.name];
+  if (entry === null) {
+    const extra = Object.keys(config.options);
+    if (extra.length > 0) throw new ConfigError(`${where}.${extra[0]}`, `the ${config.name} pruner takes no options`);
+    return new NopPruner();
+  }
+  const args: Record<string, unknown> = { ...config.options };
+  // The patient pruner wraps another one: `{name: patient, patience: 3, wrapped: {name: median}}`.
+  if (config.name === 'patient' && args.wrapped !== undefined && args.wrapped !== null) {
+    args.wrapped = await createPrunerAt(`${where}.wrapped`, toComponent(`${where}.wrapped`, args.wrapped));
+  }
+  const exported = await importExport(where, config.name, entry.module, entry.exportName);
+  const pruner = construct(where, exported, entry.kind, args);
+  if (!isPruner(pruner)) throw new ConfigError(`${where}.name`, `${entry.exportName} did not produce a Pruner`);
+  return pruner;
+}
+
+function toComponent(where: string, value: unknown): ComponentConfig {
+  if (typeof value === 'string') return { name: value, options: {} };
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const { name, ...options } = value as Record<string, unknown>;
+    if (typeof name === 'string') return { name, options };
+  }
+  throw new ConfigError(where, 'expected a pruner name or {name, ...options}');
+}
+
+/** Imports `exportName` from `specifier`; a missing module or export is a `ConfigError` at `<where>.name`. */
+export async function importExport(where: string, name: string, specifier: string, exportName: string): Promise<unknown> {
+  let mod: unknown;
+  try {
+    mod = await import(specifier);
+  } catch (error) {
+    throw new ConfigError(
+      `${where}.name`,
+      `the ${where === 'sampler' ? 'sampler' : 'pruner'} "${name}" is not available in this build (${(error as Error).message})`,
+      { cause: error },
+    );
+  }
+  const exported = (mod as Record<string, unknown>)[exportName];
+  if (typeof exported !== 'function') {
+    throw new ConfigError(`${where}.name`, `the "${name}" module does not export ${exportName}; it is not available in this build`);
+  }
+  return exported;
+}
+
+type Constructor = new (options: Record<string, unknown>) => unknown;
+type Factory = (options: Record<string, unknown>) => unknown;
+
+function construct(where: string, exported: unknown, kind: 'class' | 'factory', args: Record<string, unknown>): unknown {
+  try {
+    return kind === 'class' ? new (exported as Constructor)(args) : (exported as Factory)(args);
+  } catch (error) {
+    if (error instanceof KestrelError && error.code === 'INVALID_OPTION') {
+      const option = (error as KestrelError & { option?: unknown }).option;
+      const at = typeof option === 'string' && option in args ? `${where}.${option}` : where;
+      throw new ConfigError(at, error.message, { cause: error });
+    }
+    if (error instanceof KestrelError && error.code === 'INVALID_SEARCH_SPACE') {
+      throw new ConfigError('space', error.message, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function isSampler(value: unknown): value is Sampler {
+  return value !== null && typeof value === 'object' && typeof (value as Sampler).sampleIndependent === 'function';
+}
+
+function isPruner(value: unknown): value is Pruner {
+  return value !== null && typeof value === 'object' && typeof (value as Pruner).prune === 'function';
+}

@@ -1,0 +1,139 @@
+/**
+ * What `kestrel run` and `kestrel worker` share: build the sampler, pruner and objective from a
+ * validated config, create or join the study, optimize under the study-wide budget with a progress
+ * display, and print the outcome.
+ *
+ * The budget is `maxTrialsInStudy` (claimed atomically through storage), so any number of `run`
+ * and `worker` processes on one journal together create exactly `nTrials` trials.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { InterruptedError, NoCompletedTrialsError } from '../errors.js';
+import { createStudy } from '../study/create-study.js';
+import type { Study } from '../study/study.js';
+import type { FrozenTrial } from '../trial/frozen-trial.js';
+import { MEMORY_STORAGE, storageSpec, type RunConfig } from './config.js';
+import { formatParams, formatValues } from './format.js';
+import type { CliIo } from './io.js';
+import { loadObjective } from './objective-loader.js';
+import { Progress } from './progress.js';
+import { createPruner, createSampler } from './registry.js';
+
+export interface ExecuteStudyOptions {
+  readonly config: RunConfig;
+  readonly io: CliIo;
+  /** `run` prints the best trial; a `worker` prints only its summary. */
+  readonly role: 'run' | 'worker';
+  /** Force the progress bar on/off (default: stderr is a TTY). */
+  readonly tty?: boolean;
+  /**
+   * Record the study's RUNNING trials as FAIL before starting: trials left behind by a worker that
+   * was killed. Only correct when no other process is working on the study.
+   */
+  readonly failStale?: boolean;
+}
+
+/** The `fail_reason` of trials closed by `--fail-stale`. */
+export const STALE_REASON = 'stale: its worker stopped without finishing it (closed by --fail-stale)';
+
+/** Runs the study described by the config to its budget. Rejects with `InterruptedError` on Ctrl-C. */
+export async function executeStudy(options: ExecuteStudyOptions): Promise<void> {
+  const { config, io, role } = options;
+  // Everything that can fail on a bad config happens before storage is touched.
+  const sampler = await createSampler({
+    name: config.sampler.name,
+    options: config.sampler.options,
+    seed: config.seed,
+    space: config.space,
+  });
+  const pruner = await createPruner(config.pruner);
+  const objective = await loadObjective({
+    modulePath: config.objectivePath,
+    exportName: config.objectiveExport,
+    space: config.space,
+  });
+  if (config.storage !== MEMORY_STORAGE) await mkdir(path.dirname(config.storage), { recursive: true });
+
+  const study = await createStudy({
+    studyName: config.studyName,
+    directions: config.directions,
+    sampler,
+    pruner,
+    storage: storageSpec(config.storage),
+    loadIfExists: true,
+  });
+  try {
+    if (options.failStale === true) {
+      const stale = await study.getTrials({ states: ['RUNNING'] });
+      for (const trial of stale) {
+        await study.storage.finishTrial(trial.trialId, { state: 'FAIL', systemAttrs: { fail_reason: STALE_REASON } });
+      }
+      if (stale.length > 0) {
+        io.stderr.write(`kestrel: recorded ${stale.length} stale RUNNING trial(s) as FAIL: ${stale.map((t) => `#${t.number}`).join(', ')}\n`);
+      }
+    }
+    const existing = await study.getTrials();
+    const where = config.storage === MEMORY_STORAGE ? 'in memory' : config.storage;
+    const budget = config.nTrials === null ? 'no trial budget' : `budget ${config.nTrials} trials`;
+    io.stderr.write(
+      `kestrel: ${role} study "${study.studyName}" (${existing.length} existing trials, ${budget}, ` +
+        `sampler ${sampler.name}, pruner ${pruner.name}, concurrency ${config.concurrency}) storage ${where}\n`,
+    );
+    if (config.nTrials !== null && existing.length >= config.nTrials) {
+      io.stderr.write(
+        `kestrel: the study already has ${existing.length} trials (budget ${config.nTrials}); nothing to run (raise --n-trials to run more)\n`,
+      );
+    }
+    const progress = new Progress({
+      stream: io.stderr,
+      tty: options.tty,
+      total: config.nTrials,
+      existing,
+      directions: study.directions,
+    });
+    try {
+      await study.optimize(objective, {
+        maxTrialsInStudy: config.nTrials ?? undefined,
+        timeoutMs: config.timeoutSec === null ? undefined : config.timeoutSec * 1000,
+        concurrency: config.concurrency,
+        onTrialStart: () => progress.trialStarted(),
+        callbacks: [(_study, trial) => progress.trialFinished(trial)],
+      });
+    } finally {
+      progress.stop();
+    }
+    const trials = await study.getTrials();
+    io.stdout.write(summaryLine(study.studyName, trials));
+    if (role === 'run') io.stdout.write(await bestReport(study));
+  } catch (error) {
+    if (error instanceof InterruptedError) {
+      io.stderr.write(
+        `kestrel: interrupted; trials that were running are recorded as FAIL ("interrupted"), finished trials are kept in ${config.storage}\n`,
+      );
+    }
+    throw error;
+  } finally {
+    await study.close();
+  }
+}
+
+/** `study "x": 50 trials (47 complete, 2 pruned, 1 failed, 0 running)` */
+export function summaryLine(studyName: string, trials: readonly FrozenTrial[]): string {
+  const count = (state: string): number => trials.filter((t) => t.state === state).length;
+  return (
+    `study "${studyName}": ${trials.length} trials (${count('COMPLETE')} complete, ${count('PRUNED')} pruned, ` +
+    `${count('FAIL')} failed, ${count('RUNNING')} running, ${count('WAITING')} waiting)\n`
+  );
+}
+
+/** The best trial (or the Pareto front) as text. Rejects with `NoCompletedTrialsError` when none completed. */
+export async function bestReport(study: Study): Promise<string> {
+  if (study.directions.length === 1) {
+    const best = await study.bestTrial();
+    return `best trial #${best.number}: value=${formatValues(best.values)} params: ${formatParams(best.params)}\n`;
+  }
+  const front = await study.bestTrials();
+  if (front.length === 0) throw new NoCompletedTrialsError(study.studyName);
+  const lines = front.map((t) => `  #${t.number}: values=${formatValues(t.values)} params: ${formatParams(t.params)}\n`);
+  return `Pareto front (${front.length} trials, directions ${study.directions.join(', ')}):\n${lines.join('')}`;
+}

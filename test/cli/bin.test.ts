@@ -1,0 +1,92 @@
+/**
+ * The real executables: `node --import tsx src/cli/main.ts` (exit codes of the process itself) and
+ * `bin/kestrel.js`, which runs dist/ when it is built and otherwise falls back to tsx + sources.
+ * Both paths of bin/ are tested: the compiled one against dist/ (built privately when the checkout
+ * has none, which costs a tsc run of ~8 s) and the fallback against the sources.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, makeTempDir, repoRoot, runSpawned, writeFiles, type CliResult } from './helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await makeTempDir('bin'));
+  await writeFiles(dir, {
+    'objective.ts': 'export function objective(trial: { suggestInt(n: string, l: number, h: number): number }): number {\n' +
+      '  const k: number = trial.suggestInt("k", 0, 4);\n  return (k - 2) ** 2;\n}\n',
+    'tune.yaml': 'objective: ./objective.ts\nnTrials: 6\nseed: 1\nstorage: ./tune.journal\n',
+    'bad.yaml': 'objective: ./objective.ts\nnTrials: 6\nspace: {k: {type: int, low: 4, high: 0}}\n',
+  });
+});
+afterAll(async () => {
+  await cleanup();
+});
+
+describe('src/cli/main.ts as a process', () => {
+  it('exits 2 on a config error and 0 after a run, with no ANSI codes when not on a TTY', async () => {
+    const bad = await runSpawned(['run', 'bad.yaml'], dir);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^kestrel: INVALID_CONFIG: space\.k: /m);
+    const ok = await runSpawned(['run', 'tune.yaml'], dir);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).not.toContain('\u001b[');
+    expect(ok.stdout).toContain('study "tune": 6 trials (6 complete');
+  });
+});
+
+/** Runs `node <root>/bin/kestrel.js ...args` in the temp directory. */
+async function runBin(root: string, args: readonly string[]): Promise<CliResult> {
+  const child = spawn(process.execPath, [path.join(root, 'bin/kestrel.js'), ...args], {
+    cwd: dir,
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return collect(child);
+}
+
+/**
+ * A package root whose bin/ runs compiled JavaScript: the checkout itself when dist/ is built,
+ * otherwise a private build (tsc --outDir) beside a copy of bin/ and package.json.
+ */
+async function compiledRoot(): Promise<string> {
+  if (existsSync(path.join(repoRoot, 'dist/cli/main.js'))) return repoRoot;
+  const root = path.join(dir, 'pkg');
+  await mkdir(path.join(root, 'bin'), { recursive: true });
+  await copyFile(path.join(repoRoot, 'bin/kestrel.js'), path.join(root, 'bin/kestrel.js'));
+  await copyFile(path.join(repoRoot, 'package.json'), path.join(root, 'package.json'));
+  await symlink(path.join(repoRoot, 'node_modules'), path.join(root, 'node_modules'), 'dir');
+  const tsc = path.join(repoRoot, 'node_modules/typescript/bin/tsc');
+  // Type errors elsewhere in a tree being edited do not stop tsc from emitting.
+  spawnSync(process.execPath, [tsc, '-p', path.join(repoRoot, 'tsconfig.build.json'), '--outDir', path.join(root, 'dist')], {
+    stdio: 'ignore',
+  });
+  if (!existsSync(path.join(root, 'dist/cli/main.js'))) throw new Error('tsc did not emit dist/cli/main.js');
+  return root;
+}
+
+describe('bin/kestrel.js', () => {
+  it('runs the compiled CLI, loading a TypeScript objective through tsx', async () => {
+    const root = await compiledRoot();
+    const result = await runBin(root, ['run', 'tune.yaml', '--n-trials', '8']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('study "tune": 8 trials (8 complete');
+    expect(result.stdout).toMatch(/best trial #\d+: value=0 params: k=2/);
+  });
+
+  it('falls back to tsx and the TypeScript sources when dist/ is missing', async () => {
+    const root = path.join(dir, 'src-only');
+    await mkdir(path.join(root, 'bin'), { recursive: true });
+    await copyFile(path.join(repoRoot, 'bin/kestrel.js'), path.join(root, 'bin/kestrel.js'));
+    await symlink(path.join(repoRoot, 'src'), path.join(root, 'src'), 'dir');
+    await symlink(path.join(repoRoot, 'node_modules'), path.join(root, 'node_modules'), 'dir');
+    await copyFile(path.join(repoRoot, 'package.json'), path.join(root, 'package.json'));
+    const result = await runBin(root, ['best', 'tune', '--storage', 'tune.journal', '--format', 'json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ value: 0, params: { k: 2 } });
+  });
+});

@@ -1,0 +1,239 @@
+/**
+ * The CLI end to end, in process (`main(argv, io)` with captured output): run, resume, trials,
+ * best, studies, and exit codes 0/1/2. A journal in a temp directory.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempDir, parseTrialLines, runInProcess, writeFiles } from './helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+
+const objectiveJs = `
+export function objective(params, trial) {
+  trial.setUserAttr('tag', 'ok');
+  return (params.x - 1) ** 2 + (params.kind === 'b' ? 0.5 : 0);
+}
+export function pair(trial) {
+  const x = trial.suggestFloat('x', 0, 1);
+  return [x, x * x];
+}
+export function broken(trial) {
+  trial.suggestFloat('x', 0, 1);
+  throw new Error('boom');
+}
+`;
+
+// A TypeScript objective, define-by-run: checks the .ts loading path.
+const objectiveTs = `
+interface TrialLike { suggestFloat(name: string, low: number, high: number): number }
+export const objective = (trial: TrialLike): number => {
+  const y: number = trial.suggestFloat('y', -2, 2);
+  return y * y;
+};
+`;
+
+const runYaml = `
+study: demo
+objective: ./objective.mjs
+space:
+  x: {type: float, low: -3, high: 3}
+  kind: {type: categorical, choices: [a, b]}
+sampler: {name: random, seed: 11}
+nTrials: 12
+storage: ./demo.journal
+`;
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await makeTempDir('cli'));
+  await writeFiles(dir, {
+    'objective.mjs': objectiveJs,
+    'objective.ts': objectiveTs,
+    'run.yaml': runYaml,
+    'ts.yaml': 'study: ts\nobjective: ./objective.ts\nnTrials: 4\nseed: 2\nstorage: ./demo.journal\n',
+    'broken.yaml': 'study: broken\nobjective: ./objective.mjs\nobjectiveExport: broken\nnTrials: 3\nstorage: ./demo.journal\n',
+    'pair.yaml': 'study: pair\nobjective: ./objective.mjs\nobjectiveExport: pair\ndirections: [minimize, maximize]\nnTrials: 6\nsampler: sobol\nseed: 4\nstorage: ./pair.journal\n',
+    'bad-sampler.yaml': 'objective: ./objective.mjs\nnTrials: 3\nsampler: annealing\n',
+    'no-export.yaml': 'objective: ./objective.mjs\nobjectiveExport: nope\nnTrials: 3\nstorage: ./other.journal\n',
+  });
+});
+afterAll(async () => {
+  await cleanup();
+});
+
+interface TrialJson {
+  number: number;
+  state: string;
+  values: number[] | null;
+  params: Record<string, unknown>;
+}
+
+/** The trials as JSON; the export module's shape is an array of trials (or {trials: [...]}). */
+async function trialsJson(study: string, extra: string[] = []): Promise<TrialJson[]> {
+  const result = await runInProcess(['trials', study, '--storage', 'demo.journal', '--format', 'json', ...extra], dir);
+  expect(result.code).toBe(0);
+  const parsed = JSON.parse(result.stdout) as TrialJson[] | { trials: TrialJson[] };
+  return Array.isArray(parsed) ? parsed : parsed.trials;
+}
+
+describe('kestrel run', () => {
+  it('runs a study to its budget, printing plain progress, the best trial and a summary', async () => {
+    const result = await runInProcess(['run', 'run.yaml'], dir);
+    expect(result.stderr).not.toMatch(/kestrel: [A-Z_]+:/);
+    expect(result.code).toBe(0);
+    expect(existsSync(path.join(dir, 'demo.journal'))).toBe(true);
+    const lines = parseTrialLines(result.stderr);
+    expect(lines).toHaveLength(12);
+    expect(lines.every((l) => l.state === 'COMPLETE')).toBe(true);
+    expect(result.stdout).toContain('study "demo": 12 trials (12 complete, 0 pruned, 0 failed, 0 running, 0 waiting)');
+    const best = Math.min(...lines.map((l) => l.value!));
+    const bestLine = /best trial #(\d+): value=(\S+) params: x=\S+ kind=[ab]/.exec(result.stdout);
+    expect(bestLine).not.toBeNull();
+    expect(Number(bestLine![2])).toBeCloseTo(best, 4); // printed with 6 significant digits
+  });
+
+  it('resumes the study: a larger --n-trials adds only the missing trials', async () => {
+    const result = await runInProcess(['run', 'run.yaml', '--n-trials', '15'], dir);
+    expect(result.code).toBe(0);
+    expect(parseTrialLines(result.stderr).map((l) => l.number)).toEqual([12, 13, 14]);
+    expect(result.stdout).toContain('study "demo": 15 trials (15 complete');
+  });
+
+  it('is reproducible with a seed: the same parameters in a fresh storage', async () => {
+    const again = await runInProcess(['run', 'run.yaml', '--storage', 'copy.journal', '--n-trials', '15'], dir);
+    expect(again.code).toBe(0);
+    const original = await trialsJson('demo');
+    const copy = await runInProcess(['trials', 'demo', '--storage', 'copy.journal', '--format', 'json'], dir);
+    const parsedCopy = JSON.parse(copy.stdout) as TrialJson[] | { trials: TrialJson[] };
+    const copyTrials = Array.isArray(parsedCopy) ? parsedCopy : parsedCopy.trials;
+    expect(copyTrials.map((t) => t.params)).toEqual(original.map((t) => t.params));
+  });
+
+  it('loads a TypeScript define-by-run objective', async () => {
+    const result = await runInProcess(['run', 'ts.yaml'], dir);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/best trial #\d+: value=\S+ params: y=/);
+  });
+});
+
+describe('several objectives', () => {
+  it('prints the Pareto front after run, and from best and studies', async () => {
+    const run = await runInProcess(['run', 'pair.yaml'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    // minimize x and maximize x^2 conflict on [0, 1]: every trial is on the front.
+    expect(run.stdout).toMatch(/Pareto front \(6 trials, directions minimize, maximize\)/);
+    expect(run.stdout.match(/^  #\d+: values=/gm)).toHaveLength(6);
+    const best = await runInProcess(['best', 'pair', '--storage', 'pair.journal', '--format', 'json'], dir);
+    const front = JSON.parse(best.stdout) as { values: number[] }[];
+    expect(front).toHaveLength(6);
+    for (const t of front) expect(t.values[1]).toBeCloseTo(t.values[0] ** 2, 12);
+    const studies = await runInProcess(['studies', '--storage', 'pair.journal'], dir);
+    expect(studies.stdout).toMatch(/pair\s+minimize,maximize\s+6\s+6 on the Pareto front/);
+  });
+});
+
+describe('kestrel trials / best / studies', () => {
+  it('exports trials as JSON with params, values and states, filtered by --state', async () => {
+    const trials = await trialsJson('demo');
+    expect(trials).toHaveLength(15);
+    expect(trials.map((t) => t.number)).toEqual([...Array(15).keys()]);
+    for (const t of trials) {
+      expect(t.state).toBe('COMPLETE');
+      const x = t.params.x as number;
+      expect(t.values![0]).toBeCloseTo((x - 1) ** 2 + (t.params.kind === 'b' ? 0.5 : 0), 12);
+    }
+    expect(await trialsJson('demo', ['--state', 'FAIL,PRUNED'])).toHaveLength(0);
+  });
+
+  it('exports trials as CSV: a header and one row per trial', async () => {
+    const result = await runInProcess(['trials', 'demo', '--storage', 'demo.journal', '--format', 'csv'], dir);
+    expect(result.code).toBe(0);
+    const rows = result.stdout.trim().split('\n');
+    expect(rows).toHaveLength(16);
+    const header = rows[0].split(',');
+    expect(header).toEqual(expect.arrayContaining(['number', 'state']));
+    const numberCol = header.indexOf('number');
+    expect(rows.slice(1).map((r) => Number(r.split(',')[numberCol]))).toEqual([...Array(15).keys()]);
+  });
+
+  it('prints a table by default', async () => {
+    const result = await runInProcess(['trials', 'demo', '--storage', 'demo.journal'], dir);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^number\s+state\s+value\s+x\s+kind\s+duration$/);
+    expect(lines).toHaveLength(17); // header, rule, 15 rows
+  });
+
+  it('shows the best trial as JSON and text, matching the minimum over the trials', async () => {
+    const trials = await trialsJson('demo');
+    const best = trials.reduce((a, b) => (b.values![0] < a.values![0] ? b : a));
+    const json = await runInProcess(['best', 'demo', '--storage', 'demo.journal', '--format', 'json'], dir);
+    expect(json.code).toBe(0);
+    const parsed = JSON.parse(json.stdout) as { number: number; value: number; params: Record<string, unknown> };
+    expect(parsed.number).toBe(best.number);
+    expect(parsed.value).toBe(best.values![0]);
+    expect(parsed.params).toEqual(best.params);
+    const text = await runInProcess(['best', 'demo', '--storage', 'demo.journal'], dir);
+    expect(text.stdout).toMatch(new RegExp(`^trial #${best.number}\\n  value: `));
+  });
+
+  it('lists studies with directions, trial counts and best values', async () => {
+    const result = await runInProcess(['studies', '--storage', 'demo.journal'], dir);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^study\s+directions\s+trials\s+best/);
+    expect(result.stdout).toMatch(/\ndemo\s+minimize\s+15\s+\S+/);
+    expect(result.stdout).toMatch(/\nts\s+minimize\s+4\s+\S+/);
+  });
+});
+
+describe('exit codes', () => {
+  it('exits 2 on a config error, with the code and the path in the message', async () => {
+    const result = await runInProcess(['run', 'bad-sampler.yaml'], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^kestrel: INVALID_CONFIG: sampler: expected one of random/m);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack
+    const noExport = await runInProcess(['run', 'no-export.yaml'], dir);
+    expect(noExport.code).toBe(2);
+    expect(noExport.stderr).toMatch(/objectiveExport: objective\.mjs has no exported function "nope" \(function exports: objective, pair, broken\)/);
+    expect(existsSync(path.join(dir, 'other.journal'))).toBe(false); // nothing written on a bad config
+  });
+
+  it('exits 2 on usage errors: unknown command, bad flag value, missing argument, bad format', async () => {
+    expect((await runInProcess(['fly'], dir)).code).toBe(2);
+    const badN = await runInProcess(['run', 'run.yaml', '--n-trials', 'many'], dir);
+    expect(badN.code).toBe(2);
+    expect(badN.stderr).toMatch(/expected an integer >= 1, received "many"/);
+    expect((await runInProcess(['run'], dir)).code).toBe(2);
+    expect((await runInProcess(['trials', 'demo', '--format', 'xml'], dir)).code).toBe(2);
+    expect((await runInProcess(['trials', 'demo', '--state', 'DONE'], dir)).code).toBe(2);
+  });
+
+  it('exits 0 for --help and --version', async () => {
+    const help = await runInProcess(['--help'], dir);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: kestrel/);
+    expect((await runInProcess(['--version'], dir)).stdout).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('exits 1 on runtime errors: unknown study, missing journal', async () => {
+    const missing = await runInProcess(['best', 'nosuch', '--storage', 'demo.journal'], dir);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^kestrel: STUDY_NOT_FOUND: study "nosuch"/);
+    const noJournal = await runInProcess(['studies', '--storage', 'absent.journal'], dir);
+    expect(noJournal.code).toBe(1);
+    expect(noJournal.stderr).toMatch(/STORAGE_ERROR: no journal file at .*absent\.journal/);
+  });
+
+  it('exits 1 when every trial failed, with the failures recorded; the stack only with KESTREL_DEBUG=1', async () => {
+    const result = await runInProcess(['run', 'broken.yaml'], dir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/kestrel: NO_COMPLETED_TRIALS: /);
+    expect(parseTrialLines(result.stderr).map((l) => l.state)).toEqual(['FAIL', 'FAIL', 'FAIL']);
+    expect(result.stderr).toContain('reason="Error: boom"');
+    expect(result.stdout).toContain('study "broken": 3 trials (0 complete, 0 pruned, 3 failed');
+    const debug = await runInProcess(['best', 'broken', '--storage', 'demo.journal'], dir, { KESTREL_DEBUG: '1' });
+    expect(debug.code).toBe(1);
+    expect(debug.stderr).toMatch(/NO_COMPLETED_TRIALS[\s\S]*\n\s+at /);
+  });
+});

@@ -1,0 +1,159 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig, validateConfig } from '../../src/cli/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+const configPath = '/projects/demo/tune.yaml';
+
+function configError(raw: unknown): ConfigError {
+  try {
+    validateConfig(raw, configPath);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config validation', () => {
+  it('applies defaults and resolves paths against the config directory', () => {
+    const config = validateConfig({ objective: './obj.ts', nTrials: 10 }, configPath);
+    expect(config.studyName).toBe('tune');
+    expect(config.objectivePath).toBe('/projects/demo/obj.ts');
+    expect(config.objectiveExport).toBe('objective');
+    expect(config.directions).toEqual(['minimize']);
+    expect(config.sampler).toEqual({ name: 'random', options: {} });
+    expect(config.pruner).toBeNull();
+    expect(config.storage).toBe('/projects/demo/kestrel.journal');
+    expect(config.concurrency).toBe(1);
+    expect(config.seed).toBeNull();
+    expect(config.timeoutSec).toBeNull();
+  });
+
+  it('reads the full schema, sampler seed and pruner options', () => {
+    const config = validateConfig(
+      {
+        study: 's',
+        objective: 'o.mjs',
+        objectiveExport: 'score',
+        directions: ['minimize', 'maximize'],
+        space: { x: { type: 'float', low: -1, high: 1 } },
+        sampler: { name: 'sobol', seed: 7 },
+        pruner: { name: 'median', nWarmupSteps: 2 },
+        nTrials: 5,
+        timeout: 30,
+        concurrency: 3,
+        storage: 'journal:runs/s.journal',
+      },
+      configPath,
+    );
+    expect(config.directions).toEqual(['minimize', 'maximize']);
+    expect(config.sampler).toEqual({ name: 'sobol', options: {} });
+    expect(config.seed).toBe(7);
+    expect(config.pruner).toEqual({ name: 'median', options: { nWarmupSteps: 2 } });
+    expect(config.storage).toBe('/projects/demo/runs/s.journal');
+    expect(config.timeoutSec).toBe(30);
+    expect(config.space).toEqual({ x: { type: 'float', low: -1, high: 1 } });
+  });
+
+  it('lets command-line overrides win, with --storage relative to the cwd', () => {
+    const config = validateConfig({ objective: 'o.mjs', nTrials: 5, seed: 1, storage: ':memory:' }, configPath, {
+      nTrials: 9,
+      seed: 3,
+      storage: 'here.journal',
+      studyName: 'other',
+      concurrency: 2,
+      timeoutSec: 4,
+    });
+    expect(config.nTrials).toBe(9);
+    expect(config.seed).toBe(3);
+    expect(config.storage).toBe(path.resolve('here.journal'));
+    expect(config.studyName).toBe('other');
+    expect(config.concurrency).toBe(2);
+    expect(config.timeoutSec).toBe(4);
+    expect(validateConfig({ objective: 'o.mjs', nTrials: 1, storage: ':memory:' }, configPath).storage).toBe(':memory:');
+  });
+
+  it('rejects a bad sampler name, bare or in an object, listing the names', () => {
+    const bare = configError({ objective: 'o.mjs', nTrials: 1, sampler: 'annealing' });
+    expect(bare.path).toBe('sampler');
+    expect(bare.message).toMatch(/expected one of random, grid, sobol/);
+    expect(bare.message).toContain('"annealing"');
+    const nested = configError({ objective: 'o.mjs', nTrials: 1, sampler: { name: 'annealing', seed: 1 } });
+    expect(nested.path).toBe('sampler.name');
+  });
+
+  it('rejects a missing objective', () => {
+    const error = configError({ nTrials: 1 });
+    expect(error.path).toBe('objective');
+    expect(error.message).toBe('objective: is required');
+    expect(error.code).toBe('INVALID_CONFIG');
+  });
+
+  it('rejects unknown keys, at the top and inside the space', () => {
+    const top = configError({ objective: 'o.mjs', nTrials: 1, ntrials: 5 });
+    expect(top.path).toBe('ntrials');
+    expect(top.message).toMatch(/unknown key.*nTrials/);
+    const inSpace = configError({ objective: 'o.mjs', nTrials: 1, space: { x: { type: 'float', low: 0, high: 1, lg: true } } });
+    expect(inSpace.path).toMatch(/^space\.x/);
+  });
+
+  it('rejects low > high in the space, naming the parameter path', () => {
+    const error = configError({ objective: 'o.mjs', nTrials: 1, space: { lr: { type: 'float', low: 1, high: 0.1 } } });
+    expect(error.path).toBe('space.lr');
+    expect(error.message).toMatch(/^space\.lr: .*low/);
+  });
+
+  it('rejects wrong types with what was expected and received', () => {
+    const error = configError({ objective: 'o.mjs', nTrials: 0 });
+    expect(error.path).toBe('nTrials');
+    expect(error.message).toMatch(/>=\s?1.*received 0/);
+    expect(configError({ objective: 'o.mjs', nTrials: 1, direction: 'up' }).message).toMatch(/minimize.*received "up"/);
+    expect(configError({ objective: 'o.mjs', nTrials: 1, concurrency: 1.5 }).path).toBe('concurrency');
+    expect(configError({ objective: 'o.mjs', nTrials: 1, pruner: { name: 'mean' } }).path).toBe('pruner.name');
+  });
+
+  it('rejects contradictions: direction+directions, seed vs sampler.seed, no budget, grid without space', () => {
+    expect(configError({ objective: 'o', nTrials: 1, direction: 'minimize', directions: ['maximize'] }).path).toBe('directions');
+    expect(configError({ objective: 'o', nTrials: 1, seed: 1, sampler: { name: 'random', seed: 2 } }).path).toBe('seed');
+    expect(configError({ objective: 'o' }).path).toBe('nTrials');
+    expect(configError({ objective: 'o', sampler: 'grid' }).path).toBe('space');
+    // A grid search ends by itself: no budget needed.
+    const grid = validateConfig({ objective: 'o', sampler: 'grid', space: { x: { type: 'int', low: 0, high: 2 } } }, configPath);
+    expect(grid.nTrials).toBeNull();
+  });
+
+  it('rejects a top level that is not a mapping, and unparsable text', () => {
+    expect(configError([1, 2]).message).toMatch(/mapping/);
+    expect(() => parseConfig('objective: [unclosed', '/x/c.yaml')).toThrow(ConfigError);
+    expect(() => parseConfig('{"objective": ', '/x/c.json')).toThrow(/cannot parse c\.json/);
+    expect(() => parseConfig('objective = 1', '/x/c.toml')).toThrow(/unsupported extension/);
+  });
+});
+
+describe('loadConfig', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'kestrel-config-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('parses YAML and JSON files', async () => {
+    await writeFile(path.join(dir, 'a.yaml'), 'objective: ./o.mjs\nnTrials: 4\nsampler: {name: random, seed: 5}\n');
+    await writeFile(path.join(dir, 'b.json'), JSON.stringify({ objective: './o.mjs', timeout: 2 }));
+    const a = await loadConfig(path.join(dir, 'a.yaml'));
+    expect(a.seed).toBe(5);
+    expect(a.objectivePath).toBe(path.join(dir, 'o.mjs'));
+    const b = await loadConfig(path.join(dir, 'b.json'));
+    expect(b.timeoutSec).toBe(2);
+    expect(b.studyName).toBe('b');
+  });
+
+  it('reports a missing file as a ConfigError', async () => {
+    await expect(loadConfig(path.join(dir, 'missing.yaml'))).rejects.toThrow(/cannot read config file/);
+  });
+});

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { formatTrialLine, Progress } from '../../src/cli/progress.js';
+import { FrozenTrial } from '../../src/trial/frozen-trial.js';
+import type { FrozenTrialData, TrialState } from '../../src/trial/types.js';
+
+class Sink {
+  text = '';
+  constructor(readonly isTTY: boolean) {}
+  write(chunk: string): boolean {
+    this.text += chunk;
+    return true;
+  }
+}
+
+function trial(number: number, state: TrialState, values: number[] | null, extra: Partial<FrozenTrialData> = {}): FrozenTrial {
+  return new FrozenTrial({
+    trialId: number,
+    number,
+    state,
+    values,
+    params: {},
+    distributions: {},
+    userAttrs: {},
+    systemAttrs: {},
+    intermediateValues: {},
+    datetimeStart: 0,
+    datetimeComplete: state === 'RUNNING' ? null : 10,
+    ...extra,
+  });
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[/;
+
+describe('plain progress (not a TTY)', () => {
+  it('prints one parseable line per finished trial with the running best, no ANSI codes', () => {
+    const sink = new Sink(false);
+    const progress = new Progress({ stream: sink, total: 4, existing: [trial(0, 'COMPLETE', [0.5])], directions: ['minimize'] });
+    progress.trialStarted();
+    progress.trialFinished(trial(1, 'COMPLETE', [0.75]));
+    progress.trialStarted();
+    progress.trialFinished(trial(2, 'COMPLETE', [0.125]));
+    progress.trialFinished(trial(3, 'PRUNED', [2], { intermediateValues: { 1: 3, 4: 2 } }));
+    progress.trialFinished(trial(4, 'FAIL', null, { systemAttrs: { fail_reason: 'Error: boom' } }));
+    progress.stop();
+    expect(sink.text).toBe(
+      'trial 1 COMPLETE value=0.75 best=0.5\n' +
+        'trial 2 COMPLETE value=0.125 best=0.125\n' +
+        'trial 3 PRUNED step=4 value=2 best=0.125\n' +
+        'trial 4 FAIL reason="Error: boom" best=0.125\n',
+    );
+    expect(sink.text).not.toMatch(ANSI);
+    expect(progress.counts).toEqual({ done: 5, running: 0, complete: 3, pruned: 1, failed: 1, best: 0.125 });
+  });
+
+  it('tracks the best of a maximized study and prints values exactly', () => {
+    const sink = new Sink(false);
+    const progress = new Progress({ stream: sink, total: null, existing: [], directions: ['maximize'] });
+    progress.trialFinished(trial(0, 'COMPLETE', [0.1 + 0.2]));
+    progress.trialFinished(trial(1, 'COMPLETE', [0.2]));
+    expect(sink.text).toContain('value=0.30000000000000004 best=0.30000000000000004');
+    expect(sink.text).toContain('trial 1 COMPLETE value=0.2 best=0.30000000000000004');
+  });
+
+  it('formats several objectives comma-separated', () => {
+    expect(formatTrialLine(trial(7, 'COMPLETE', [1, 2]))).toBe('trial 7 COMPLETE value=1,2');
+  });
+});
+
+describe('TTY progress bar', () => {
+  it('draws a bar with done/total, counts and best on the stream', () => {
+    const sink = new Sink(true);
+    const progress = new Progress({ stream: sink, total: 10, existing: [], directions: ['minimize'] });
+    progress.trialStarted();
+    progress.trialFinished(trial(0, 'COMPLETE', [3]));
+    progress.trialFinished(trial(1, 'FAIL', null));
+    progress.stop();
+    expect(sink.text).toMatch(ANSI);
+    expect(sink.text).toMatch(/2\/10 trials \| 0 running \| 0 pruned \| 1 failed \| best 3/);
+    expect(sink.text).not.toContain('trial 0 COMPLETE');
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { createPruner, createSampler, importExport, PRUNER_NAMES, SAMPLER_NAMES } from '../../src/cli/registry.js';
+import { ConfigError } from '../../src/errors.js';
+import { NopPruner } from '../../src/pruners/pruner.js';
+import { RandomSampler } from '../../src/samplers/random-sampler.js';
+
+async function configError(promise: Promise<unknown>): Promise<ConfigError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('sampler registry', () => {
+  it('lists the samplers of the issue', () => {
+    expect(SAMPLER_NAMES).toEqual(expect.arrayContaining(['random', 'grid', 'sobol', 'gp']));
+  });
+
+  it('creates a seeded random sampler', async () => {
+    const sampler = await createSampler({ name: 'random', seed: 3 });
+    expect(sampler).toBeInstanceOf(RandomSampler);
+    expect((sampler as RandomSampler).seed).toBe(3);
+  });
+
+  it('creates sobol and grid samplers (grid with the space)', async () => {
+    expect((await createSampler({ name: 'sobol', seed: 1 })).name).toBe('sobol');
+    const grid = await createSampler({ name: 'grid', space: { x: { type: 'int', low: 0, high: 3 } } });
+    expect(grid.name).toBe('grid');
+  });
+
+  it('rejects an unknown name, a grid without space, and a bad option at its path', async () => {
+    expect((await configError(createSampler({ name: 'anneal' }))).path).toBe('sampler.name');
+    expect((await configError(createSampler({ name: 'grid' }))).path).toBe('space');
+    const bad = await configError(createSampler({ name: 'random', seed: 1.5 }));
+    expect(bad.path).toBe('sampler.seed');
+    expect(bad.message).toMatch(/1\.5/);
+  });
+
+  it('reports a module that is not built as unavailable, by name', async () => {
+    const error = await configError(importExport('sampler', 'gp', './no-such-module.js', 'GpSampler'));
+    expect(error.path).toBe('sampler.name');
+    expect(error.message).toMatch(/sampler "gp" is not available/);
+    const noExport = await configError(importExport('sampler', 'random', '../samplers/random-sampler.js', 'Nope'));
+    expect(noExport.message).toMatch(/does not export Nope/);
+  });
+});
+
+describe('pruner registry', () => {
+  it('gives the no-op pruner for none, nop and no config', async () => {
+    expect(await createPruner(null)).toBeInstanceOf(NopPruner);
+    expect(await createPruner({ name: 'none', options: {} })).toBeInstanceOf(NopPruner);
+    expect(PRUNER_NAMES).toEqual(expect.arrayContaining(['none', 'nop', 'median', 'hyperband']));
+  });
+
+  it('creates configured pruners, including a wrapped one', async () => {
+    expect((await createPruner({ name: 'median', options: { nWarmupSteps: 2 } })).name).toBe('median');
+    expect((await createPruner({ name: 'hyperband', options: {} })).name).toBe('hyperband');
+    const patient = await createPruner({ name: 'patient', options: { patience: 2, wrapped: { name: 'median' } } });
+    expect(patient.name).toBe('patient');
+  });
+
+  it('turns constructor errors into ConfigErrors at pruner.<option>', async () => {
+    const bad = await configError(createPruner({ name: 'median', options: { nWarmupSteps: -1 } }));
+    expect(bad.path).toBe('pruner.nWarmupSteps');
+    const unknown = await configError(createPruner({ name: 'median', options: { warmup: 3 } }));
+    expect(unknown.path).toBe('pruner.warmup');
+    expect((await configError(createPruner({ name: 'nop', options: { x: 1 } }))).path).toBe('pruner.x');
+    expect((await configError(createPruner({ name: 'mean', options: {} }))).path).toBe('pruner.name');
+    const wrapped = await configError(createPruner({ name: 'patient', options: { patience: 1, wrapped: { name: 'mean' } } }));
+    expect(wrapped.path).toBe('pruner.wrapped.name');
+  });
+});

@@ -54,6 +54,9 @@ export interface OptimizeAcquisitionOptions extends AcquisitionOptions {
   /**
    * Per dim: 0 = continuous; > 0 = the spacing of an ordinal grid in the unit cube (int/step dims
    * are rounded onto it); for categorical dims, the number of choices (values 0..k-1).
+   * An ordinal grid with spacing g has round(1/g) cells [i g, (i + 1) g) and its feasible points
+   * are the cell centers (i + 1/2) g: that is where src/space/encode.ts puts int and stepped
+   * values (`gridSpacing` returns 1/(number of values)), so a point is rounded to its cell center.
    */
   readonly grid: Float64Array;
   readonly numThreads: number;

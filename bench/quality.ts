@@ -1,0 +1,394 @@
+/**
+ * Search-quality benchmark of the samplers (issue 3, `bench/quality`): regret of random, Sobol and
+ * GP search on standard test functions.
+ *
+ *   npx tsx bench/quality.ts [--functions branin,hartmann6,ackley10,rosenbrock8,levy10]
+ *                            [--samplers random,sobol,gp] [--seeds 5] [--evals 30,60,100]
+ *                            [--backend auto|cpu|js] [--candidates 2048] [--restarts 10]
+ *   npx tsx bench/quality.ts --table results.jsonl [more.jsonl ...]   # markdown table from records
+ *
+ * Output: one JSON line per (function, sampler, seed) with the regret (best value found minus the
+ * known minimum) after each evaluation count, and one summary line per (function, sampler, evals)
+ * with the median and inter-quartile range over seeds; then a markdown table. Machine (CPU model,
+ * cores, Node version) and the surrogate backend that ran are recorded in every line.
+ *
+ * Protocol: each sampler is driven directly through the Sampler interface by a minimal sequential
+ * ask/tell loop over an in-memory StudyView (what Study.ask does: inferRelativeSearchSpace,
+ * sampleRelative, then sampleIndependent for the rest), minimizing. Seeds 0..k-1. GpSampler runs
+ * with its defaults (10 Sobol startup trials, logEI, 2048 candidates, 10 restarts, Matern-5/2,
+ * learned noise), so the figures compare with Optuna 4.7 GPSampler's defaults.
+ *
+ * Functions (minima from Surjanovic & Bingham, "Virtual Library of Simulation Experiments"):
+ *   branin      2-D, x1 in [-5, 10], x2 in [0, 15]; f* = 0.397887357729738
+ *   hartmann6   6-D in [0, 1]; f* = -3.32236801141551
+ *   ackley10    10-D in [-5, 10] (issue 3's domain); f* = 0 at 0
+ *   rosenbrock8 8-D in [-5, 10]; f* = 0 at 1
+ *   levy10      10-D in [-10, 10]; f* = 0 at 1
+ */
+import { cpus } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { GpSampler } from '../src/samplers/gp/gp-sampler.js';
+import { RandomSampler } from '../src/samplers/random-sampler.js';
+import type { Sampler } from '../src/samplers/sampler.js';
+import { SobolSampler } from '../src/samplers/sobol-sampler.js';
+import { floatDistribution } from '../src/space/distributions.js';
+import type { Distribution, ParamValue, SearchSpace } from '../src/space/types.js';
+import { FrozenTrial } from '../src/trial/frozen-trial.js';
+import type { StudyView } from '../src/trial/study-view.js';
+import type { StudyDirection, TrialState } from '../src/trial/types.js';
+import { getSurrogateBackend } from '../src/surrogate/select-backend.js';
+
+interface TestFunction {
+  readonly name: string;
+  readonly dim: number;
+  readonly low: number;
+  readonly high: number;
+  readonly bounds?: readonly (readonly [number, number])[];
+  readonly min: number;
+  readonly f: (x: readonly number[]) => number;
+}
+
+const FUNCTIONS: readonly TestFunction[] = [
+  {
+    name: 'branin',
+    dim: 2,
+    low: 0,
+    high: 0,
+    bounds: [[-5, 10], [0, 15]],
+    min: 0.397887357729738,
+    f: ([x1, x2]) => {
+      const b = 5.1 / (4 * Math.PI ** 2);
+      const c = 5 / Math.PI;
+      return (x2 - b * x1 * x1 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x1) + 10;
+    },
+  },
+  {
+    name: 'hartmann6',
+    dim: 6,
+    low: 0,
+    high: 1,
+    min: -3.32236801141551,
+    f: (x) => {
+      const alpha = [1.0, 1.2, 3.0, 3.2];
+      const a = [
+        [10, 3, 17, 3.5, 1.7, 8],
+        [0.05, 10, 17, 0.1, 8, 14],
+        [3, 3.5, 1.7, 10, 17, 8],
+        [17, 8, 0.05, 10, 0.1, 14],
+      ];
+      const p = [
+        [0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
+        [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
+        [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.665],
+        [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381],
+      ];
+      let s = 0;
+      for (let i = 0; i < 4; i++) {
+        let inner = 0;
+        for (let j = 0; j < 6; j++) inner += a[i][j] * (x[j] - p[i][j]) ** 2;
+        s += alpha[i] * Math.exp(-inner);
+      }
+      return -s;
+    },
+  },
+  {
+    name: 'ackley10',
+    dim: 10,
+    low: -5,
+    high: 10,
+    min: 0,
+    f: (x) => {
+      const d = x.length;
+      let s1 = 0;
+      let s2 = 0;
+      for (const v of x) {
+        s1 += v * v;
+        s2 += Math.cos(2 * Math.PI * v);
+      }
+      return -20 * Math.exp(-0.2 * Math.sqrt(s1 / d)) - Math.exp(s2 / d) + 20 + Math.E;
+    },
+  },
+  {
+    name: 'rosenbrock8',
+    dim: 8,
+    low: -5,
+    high: 10,
+    min: 0,
+    f: (x) => {
+      let s = 0;
+      for (let i = 0; i + 1 < x.length; i++) s += 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2;
+      return s;
+    },
+  },
+  {
+    name: 'levy10',
+    dim: 10,
+    low: -10,
+    high: 10,
+    min: 0,
+    f: (x) => {
+      const w = x.map((v) => 1 + (v - 1) / 4);
+      const d = w.length;
+      let s = Math.sin(Math.PI * w[0]) ** 2;
+      for (let i = 0; i + 1 < d; i++) s += (w[i] - 1) ** 2 * (1 + 10 * Math.sin(Math.PI * w[i] + 1) ** 2);
+      s += (w[d - 1] - 1) ** 2 * (1 + Math.sin(2 * Math.PI * w[d - 1]) ** 2);
+      return s;
+    },
+  },
+];
+
+/** Minimal in-memory StudyView with Study.ask's sampler protocol (sequential). */
+class BenchStudy implements StudyView {
+  readonly studyId = 1;
+  readonly studyName = 'quality';
+  readonly directions: readonly StudyDirection[] = ['minimize'];
+  readonly trials: FrozenTrial[] = [];
+  private readonly claims = new Set<string>();
+
+  async getTrials(options?: { readonly states?: readonly TrialState[] }): Promise<readonly FrozenTrial[]> {
+    const states = options?.states;
+    return states === undefined ? [...this.trials] : this.trials.filter((t) => states.includes(t.state));
+  }
+
+  async claim(key: string): Promise<boolean> {
+    if (this.claims.has(key)) return false;
+    this.claims.add(key);
+    return true;
+  }
+
+  stop(): void {}
+
+  async askTell(sampler: Sampler, space: SearchSpace, objective: (p: Record<string, ParamValue>) => number): Promise<number> {
+    const number = this.trials.length;
+    const blank = new FrozenTrial({
+      trialId: number,
+      number,
+      state: 'RUNNING',
+      values: null,
+      params: {},
+      distributions: {},
+      userAttrs: {},
+      systemAttrs: {},
+      intermediateValues: {},
+      datetimeStart: number,
+      datetimeComplete: null,
+    });
+    this.trials.push(blank);
+    await sampler.beforeTrial?.(this, blank);
+    const relSpace = (await sampler.inferRelativeSearchSpace?.(this, blank)) ?? {};
+    const rel = (await sampler.sampleRelative?.(this, blank, relSpace)) ?? {};
+    const params: Record<string, ParamValue> = {};
+    for (const [name, dist] of Object.entries(space)) {
+      params[name] = name in rel ? rel[name] : sampler.sampleIndependent(this, blank, name, dist);
+    }
+    const value = objective(params);
+    const done = new FrozenTrial({
+      ...blank.toJSON(),
+      state: 'COMPLETE',
+      values: [value],
+      params,
+      distributions: { ...space },
+      datetimeComplete: number + 1,
+    });
+    this.trials[number] = done;
+    await sampler.afterTrial?.(this, done, 'COMPLETE', [value]);
+    return value;
+  }
+}
+
+function spaceOf(fn: TestFunction): SearchSpace {
+  const space: Record<string, Distribution> = {};
+  for (let i = 0; i < fn.dim; i++) {
+    const [lo, hi] = fn.bounds?.[i] ?? [fn.low, fn.high];
+    space[`x${String(i).padStart(2, '0')}`] = floatDistribution(`x${i}`, lo, hi);
+  }
+  return space;
+}
+
+interface Args {
+  functions: string[];
+  samplers: string[];
+  seeds: number;
+  evals: number[];
+  backend: 'auto' | 'cpu' | 'js';
+  candidates: number;
+  restarts: number;
+  table: string[] | null;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = {
+    functions: FUNCTIONS.map((f) => f.name),
+    samplers: ['random', 'sobol', 'gp'],
+    seeds: 5,
+    evals: [30, 60, 100],
+    backend: 'auto',
+    candidates: 2048,
+    restarts: 10,
+    table: null,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i];
+    const value = argv[i + 1];
+    if (key === '--table') {
+      args.table = argv.slice(i + 1);
+      break;
+    }
+    if (value === undefined) throw new Error(`missing value for ${key}`);
+    i++;
+    if (key === '--functions') args.functions = value.split(',');
+    else if (key === '--samplers') args.samplers = value.split(',');
+    else if (key === '--seeds') args.seeds = Number(value);
+    else if (key === '--evals') args.evals = value.split(',').map(Number);
+    else if (key === '--backend') args.backend = value as Args['backend'];
+    else if (key === '--candidates') args.candidates = Number(value);
+    else if (key === '--restarts') args.restarts = Number(value);
+    else throw new Error(`unknown option ${key}`);
+  }
+  return args;
+}
+
+function makeSampler(name: string, seed: number, args: Args): Sampler {
+  if (name === 'random') return new RandomSampler({ seed });
+  if (name === 'sobol') return new SobolSampler({ seed });
+  if (name === 'gp') {
+    return new GpSampler({ seed, backend: args.backend, candidates: args.candidates, restarts: args.restarts });
+  }
+  throw new Error(`unknown sampler ${name}`);
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+interface RunRecord {
+  readonly kind: 'run';
+  readonly function: string;
+  readonly sampler: string;
+  readonly seed: number;
+  readonly regret: Record<string, number>;
+  readonly seconds: number;
+  readonly backend: string;
+  readonly machine: string;
+}
+
+interface SummaryRecord {
+  readonly kind: 'summary';
+  readonly function: string;
+  readonly sampler: string;
+  readonly evals: number;
+  readonly seeds: number;
+  readonly median: number;
+  readonly q1: number;
+  readonly q3: number;
+}
+
+function summarize(runs: readonly RunRecord[]): SummaryRecord[] {
+  const groups = new Map<string, RunRecord[]>();
+  for (const r of runs) {
+    const key = `${r.function}\u0000${r.sampler}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const out: SummaryRecord[] = [];
+  for (const group of groups.values()) {
+    for (const evals of Object.keys(group[0].regret).map(Number)) {
+      const values = group.map((r) => r.regret[String(evals)]).filter((v) => v !== undefined).sort((a, b) => a - b);
+      out.push({
+        kind: 'summary',
+        function: group[0].function,
+        sampler: group[0].sampler,
+        evals,
+        seeds: values.length,
+        median: quantile(values, 0.5),
+        q1: quantile(values, 0.25),
+        q3: quantile(values, 0.75),
+      });
+    }
+  }
+  return out;
+}
+
+function fmt(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a >= 0.01 && a < 1e4 ? v.toPrecision(3) : v.toExponential(2);
+}
+
+function table(summaries: readonly SummaryRecord[]): string {
+  const samplers = [...new Set(summaries.map((s) => s.sampler))];
+  const evals = [...new Set(summaries.map((s) => s.evals))].sort((a, b) => a - b);
+  const functions = [...new Set(summaries.map((s) => s.function))];
+  const head = ['function', ...evals.flatMap((e) => samplers.map((s) => `${s} @${e}`))];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const fn of functions) {
+    const cells = [fn];
+    for (const e of evals) {
+      for (const s of samplers) {
+        const r = summaries.find((x) => x.function === fn && x.sampler === s && x.evals === e);
+        cells.push(r === undefined ? '' : `${fmt(r.median)} [${fmt(r.q1)}, ${fmt(r.q3)}]`);
+      }
+    }
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.table !== null) {
+    const runs: RunRecord[] = [];
+    for (const file of args.table) {
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        if (line.trim() === '') continue;
+        const rec = JSON.parse(line) as { kind: string };
+        if (rec.kind === 'run') runs.push(rec as RunRecord);
+      }
+    }
+    process.stdout.write(`${table(summarize(runs))}\n`);
+    return;
+  }
+  const machine = `${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}`;
+  const backend = args.samplers.includes('gp') ? (await getSurrogateBackend({ backend: args.backend })).name : 'none';
+  const maxEvals = Math.max(...args.evals);
+  const runs: RunRecord[] = [];
+  for (const fname of args.functions) {
+    const fn = FUNCTIONS.find((f) => f.name === fname);
+    if (fn === undefined) throw new Error(`unknown function ${fname}`);
+    const space = spaceOf(fn);
+    const names = Object.keys(space);
+    for (const samplerName of args.samplers) {
+      for (let seed = 0; seed < args.seeds; seed++) {
+        const sampler = makeSampler(samplerName, seed, args);
+        const study = new BenchStudy();
+        const started = performance.now();
+        let best = Number.POSITIVE_INFINITY;
+        const regret: Record<string, number> = {};
+        for (let i = 1; i <= maxEvals; i++) {
+          const v = await study.askTell(sampler, space, (p) => fn.f(names.map((n) => p[n] as number)));
+          best = Math.min(best, v);
+          if (args.evals.includes(i)) regret[String(i)] = best - fn.min;
+        }
+        const rec: RunRecord = {
+          kind: 'run',
+          function: fn.name,
+          sampler: samplerName,
+          seed,
+          regret,
+          seconds: (performance.now() - started) / 1000,
+          backend: samplerName === 'gp' ? backend : 'none',
+          machine,
+        };
+        runs.push(rec);
+        process.stdout.write(`${JSON.stringify(rec)}\n`);
+      }
+    }
+  }
+  const summaries = summarize(runs);
+  for (const s of summaries) process.stdout.write(`${JSON.stringify(s)}\n`);
+  process.stderr.write(`\n${table(summaries)}\n`);
+}
+
+await main();

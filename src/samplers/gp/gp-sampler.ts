@@ -1,0 +1,486 @@
+/**
+ * GpSampler: Bayesian optimization with a Gaussian-process surrogate. A thin adapter (Optuna's
+ * GPSampler shape): trials -> encoded Float64Array -> surrogate (src/surrogate) -> decoded params.
+ *
+ * - Relative space: the intersection of the distributions of COMPLETE trials (and PRUNED ones
+ *   with `usePrunedTrials`; `intersectionSearchSpace`), encoded into the unit cube by src/space/encode.ts. A dim whose
+ *   `gridSpacing` is > 1 is categorical (encode.ts returns the number of choices there and a
+ *   spacing <= 1 for ordinal dims), so this file never switches on a distribution kind.
+ *   Single-valued distributions are fixed, not modelled.
+ * - Startup: until `nStartupTrials` trials are COMPLETE, scrambled Sobol (SobolSampler).
+ * - Targets: values[0], negated for `minimize` (the GP maximizes), standardized. FAIL trials are
+ *   excluded; PRUNED ones too unless `usePrunedTrials` (then their last intermediate value).
+ * - Pending trials: RUNNING trials with params in the space are fantasized at the posterior mean
+ *   and appended to the model (kriging believer; Ginsbourger, Le Riche & Carraro 2010, "Kriging
+ *   is well-suited to parallelize optimization") so concurrent asks spread out.
+ * - Refit policy: hyperparameters are refit (warm-started from the previous theta) on every
+ *   suggestion while n < REFIT_EVERY_TRIAL_BELOW (100) observations; beyond that only when the
+ *   data grew by at least n_fit / REFIT_GROWTH_DIVISOR (50) since the last fit (so every ~2% of
+ *   growth: every 2 trials at n = 100, every 200 at n = 10,000); in between, new observations are
+ *   appended to the previous model with unchanged theta (O(n^2 k) Cholesky extension) and the
+ *   standardization of the last fit is kept.
+ * - Incumbent: the best standardized observation when `deterministic`, else the posterior mean
+ *   at the best observation (noisy objectives).
+ * - Failures: a numerical failure of the surrogate never fails the study: the trial falls back to
+ *   independent random sampling with a one-time `GP_NUMERICAL_FALLBACK` warning. Parameters
+ *   outside the relative space are sampled independently (random) with a one-time
+ *   `GP_INDEPENDENT_SAMPLING` warning.
+ * - Reproducible for a fixed seed in sequential runs on one backend: every random stream is
+ *   derived from (seed, trial number, purpose).
+ */
+import { availableParallelism } from 'node:os';
+import { InvalidOptionError, KestrelError } from '../../errors.js';
+import { distributionsEqual, isSingle } from '../../space/distributions.js';
+import { decode, encode, gridSpacing } from '../../space/encode.js';
+import { intersectionSearchSpace } from '../../space/intersection.js';
+import type { Distribution, ParamValue, Params, SearchSpace } from '../../space/types.js';
+import type { AcquisitionKind, FittedGp, KernelKind, SurrogateBackend } from '../../surrogate/backend.js';
+import { getSurrogateBackend, type BackendRequest } from '../../surrogate/select-backend.js';
+import type { FrozenTrial } from '../../trial/frozen-trial.js';
+import type { StudyView } from '../../trial/study-view.js';
+import type { TrialState } from '../../trial/types.js';
+import { deriveSeed, resolveSeed } from '../../util/prng.js';
+import { warnOnce } from '../../util/warn.js';
+import { RandomSampler } from '../random-sampler.js';
+import type { Sampler } from '../sampler.js';
+import { SobolSampler } from '../sobol-sampler.js';
+
+/** Refit hyperparameters on every suggestion below this many observations. */
+export const REFIT_EVERY_TRIAL_BELOW = 100;
+/** Above it, refit once the data grew by n_fit / this since the last fit. */
+export const REFIT_GROWTH_DIVISOR = 50;
+/** Random restarts of the MAP fit: without a warm start, and with one. */
+const FIT_RESTARTS_COLD = 3;
+const FIT_RESTARTS_WARM = 1;
+const UINT32 = 4294967296;
+
+export interface GpSamplerOptions {
+  /** Seed of every random stream (default: a random seed). */
+  readonly seed?: number;
+  /** Sobol trials before the GP takes over (default 10). */
+  readonly nStartupTrials?: number;
+  /** 'logei' (default), 'ucb' or 'pi'. */
+  readonly acquisition?: AcquisitionKind;
+  /** UCB exploration weight beta (mean + sqrt(beta) sd; default 2). */
+  readonly beta?: number;
+  /** Sobol candidates scored per suggestion (default 2048, up to 10^6). */
+  readonly candidates?: number;
+  /** Best candidates refined by L-BFGS-B (default 10). */
+  readonly restarts?: number;
+  /** 'auto' (default), 'cpu', 'cuda', 'js', or a SurrogateBackend instance. */
+  readonly backend?: BackendRequest | SurrogateBackend;
+  /** Native threads (default: available cores). */
+  readonly numThreads?: number;
+  /** Noise-free objective: fix the GP noise tiny (default false). */
+  readonly deterministic?: boolean;
+  /** 'matern52' (default) or 'rbf'. */
+  readonly kernel?: KernelKind;
+  /** Use PRUNED trials at their last intermediate value (default false). */
+  readonly usePrunedTrials?: boolean;
+}
+
+interface ResolvedOptions {
+  readonly seed: number;
+  readonly nStartupTrials: number;
+  readonly acquisition: AcquisitionKind;
+  readonly beta: number;
+  readonly candidates: number;
+  readonly restarts: number;
+  readonly backend: BackendRequest | SurrogateBackend;
+  readonly numThreads: number;
+  readonly deterministic: boolean;
+  readonly kernel: KernelKind;
+  readonly usePrunedTrials: boolean;
+}
+
+/** The model of the last fit and what it was fitted on. */
+interface ModelCache {
+  readonly signature: string;
+  readonly model: FittedGp;
+  /** Trial ids in model row order. */
+  readonly trialIds: readonly number[];
+  readonly yMean: number;
+  readonly yStd: number;
+  /** Rows at the last hyperparameter fit. */
+  readonly nAtFit: number;
+}
+
+/** A model ready for one suggestion, with its training inputs and best standardized target. */
+interface FittedModel {
+  readonly cache: ModelCache;
+  readonly trainingX: Float64Array;
+  readonly bestTarget: number;
+  /** Row of the best observation in trainingX. */
+  readonly bestRow: number;
+}
+
+interface Observation {
+  readonly trialId: number;
+  readonly params: Readonly<Record<string, ParamValue>>;
+  readonly value: number;
+}
+
+export class GpSampler implements Sampler {
+  readonly name = 'gp';
+  private readonly options: ResolvedOptions;
+  private readonly sobol: SobolSampler;
+  private readonly random: RandomSampler;
+  private backendPromise: Promise<SurrogateBackend> | null = null;
+  private cache: ModelCache | null = null;
+  /** Numbers of trials sampled by the GP (independent sampling in them is warned about). */
+  private readonly gpTrials = new Set<number>();
+  private readonly leases = new Map<FittedGp, number>();
+  private readonly retired = new Set<FittedGp>();
+
+  constructor(options: GpSamplerOptions = {}) {
+    this.options = resolveOptions(options);
+    this.sobol = new SobolSampler({ seed: deriveSeed(this.options.seed, 'sobol') });
+    this.random = new RandomSampler({ seed: deriveSeed(this.options.seed, 'random') });
+  }
+
+  async inferRelativeSearchSpace(study: StudyView, _trial: FrozenTrial): Promise<SearchSpace> {
+    const finished = await study.getTrials({ states: this.options.usePrunedTrials ? ['COMPLETE', 'PRUNED'] : ['COMPLETE'] });
+    return intersectionSearchSpace(finished, { includePruned: this.options.usePrunedTrials });
+  }
+
+  async sampleRelative(study: StudyView, trial: FrozenTrial, space: SearchSpace): Promise<Params> {
+    const names = Object.keys(space);
+    if (names.length === 0) return {};
+    if (study.directions.length !== 1) {
+      throw new KestrelError(
+        'INVALID_OPTION',
+        `GpSampler supports one objective; study "${study.studyName}" has ${study.directions.length} directions`,
+      );
+    }
+    const trials = await study.getTrials();
+    const nComplete = trials.reduce((acc, t) => acc + (t.state === 'COMPLETE' ? 1 : 0), 0);
+    if (nComplete < this.options.nStartupTrials) {
+      return this.sobol.sampleRelative(study, trial, space);
+    }
+    const fixed: Record<string, ParamValue> = {};
+    const dims: string[] = [];
+    for (const name of names) {
+      const dist = space[name];
+      if (isSingle(dist)) fixed[name] = decode(dist, 0);
+      else dims.push(name);
+    }
+    if (dims.length === 0) return fixed;
+    const observations = this.observations(trials, space, dims, study.directions[0] === 'minimize');
+    if (observations.length === 0) return fixed;
+    this.gpTrials.add(trial.number);
+    try {
+      const point = await this.suggest(trials, trial, space, dims, observations);
+      const params: Record<string, ParamValue> = { ...fixed };
+      dims.forEach((name, j) => {
+        params[name] = decode(space[name], point[j]);
+      });
+      return params;
+    } catch (err) {
+      if (err instanceof KestrelError && (err.code === 'NUMERICAL_ERROR' || err.code === 'NATIVE_ERROR')) {
+        this.gpTrials.delete(trial.number);
+        // A constant message keeps the warning one-time (warnOnce keys on code and message).
+        warnOnce(
+          'GP_NUMERICAL_FALLBACK',
+          'GpSampler: the Gaussian-process surrogate failed numerically; the affected trials are sampled ' +
+            'independently at random',
+        );
+        return {};
+      }
+      throw err;
+    }
+  }
+
+  sampleIndependent(study: StudyView, trial: FrozenTrial, name: string, distribution: Distribution): ParamValue {
+    if (this.gpTrials.has(trial.number)) {
+      warnOnce(
+        'GP_INDEPENDENT_SAMPLING',
+        'GpSampler: parameters outside the search space shared by all completed trials (conditional ' +
+          'spaces) are sampled independently at random, without the GP',
+      );
+    }
+    return this.random.sampleIndependent(study, trial, name, distribution);
+  }
+
+  async afterTrial(
+    _study: StudyView,
+    trial: FrozenTrial,
+    _state: TrialState,
+    _values: readonly number[] | null,
+  ): Promise<void> {
+    this.gpTrials.delete(trial.number);
+  }
+
+  /** Usable observations: COMPLETE (and PRUNED with `usePrunedTrials`) trials holding every dim. */
+  private observations(
+    trials: readonly FrozenTrial[],
+    space: SearchSpace,
+    dims: readonly string[],
+    minimize: boolean,
+  ): Observation[] {
+    const out: Observation[] = [];
+    for (const t of trials) {
+      let raw: number | null = null;
+      if (t.state === 'COMPLETE' && t.values !== null && t.values.length > 0) raw = t.values[0];
+      else if (t.state === 'PRUNED' && this.options.usePrunedTrials) {
+        const step = t.lastStep;
+        if (step !== null) raw = t.intermediateValues[step];
+      }
+      if (raw === null || Number.isNaN(raw)) continue;
+      if (!dims.every((name) => name in t.params && t.distributions[name] !== undefined && distributionsEqual(t.distributions[name], space[name]))) continue;
+      out.push({ trialId: t.trialId, params: t.params, value: minimize ? -raw : raw });
+    }
+    // Infinite values: the worst finite value stands in (keeps standardization finite).
+    let worst = Number.POSITIVE_INFINITY;
+    for (const o of out) if (Number.isFinite(o.value)) worst = Math.min(worst, o.value);
+    if (!Number.isFinite(worst)) worst = 0;
+    return out.map((o) => (Number.isFinite(o.value) ? o : { ...o, value: worst }));
+  }
+
+  private async suggest(
+    trials: readonly FrozenTrial[],
+    trial: FrozenTrial,
+    space: SearchSpace,
+    dims: readonly string[],
+    observations: readonly Observation[],
+  ): Promise<Float64Array> {
+    const d = dims.length;
+    const isCategorical = new Uint8Array(d);
+    const grid = new Float64Array(d);
+    dims.forEach((name, j) => {
+      const g = gridSpacing(space[name]);
+      grid[j] = g;
+      isCategorical[j] = g > 1 ? 1 : 0;
+    });
+    const encodeRow = (params: Readonly<Record<string, ParamValue>>, out: Float64Array, offset: number): void => {
+      dims.forEach((name, j) => {
+        out[offset + j] = encode(space[name], params[name]);
+      });
+    };
+    const backend = await this.backend();
+    const fitted = await this.model(backend, trial, space, dims, isCategorical, observations, encodeRow);
+    const model = fitted.cache; // acquired by this.model()
+    try {
+      let working = model.model;
+      // Kriging believer over RUNNING trials that already hold every dim.
+      const pending = trials.filter(
+        (t) =>
+          t.state === 'RUNNING' &&
+          t.trialId !== trial.trialId &&
+          dims.every((name) => name in t.params && t.distributions[name] !== undefined && distributionsEqual(t.distributions[name], space[name])),
+      );
+      if (pending.length > 0) {
+        const xp = new Float64Array(pending.length * d);
+        pending.forEach((t, i) => encodeRow(t.params, xp, i * d));
+        const believed = await working.predict(xp, pending.length);
+        working = await working.append(xp, believed.mean, pending.length);
+      }
+      try {
+        const incumbent = await this.incumbent(fitted);
+        const optimum = await working.optimizeAcquisition({
+          kind: this.options.acquisition,
+          incumbent,
+          beta: this.options.beta,
+          nCandidates: this.options.candidates,
+          nRestarts: this.options.restarts,
+          seed: deriveSeed(this.options.seed, trial.number, 'acquisition') % UINT32,
+          grid,
+          numThreads: this.options.numThreads,
+        });
+        return optimum.x;
+      } finally {
+        if (working !== model.model) working.dispose();
+      }
+    } finally {
+      this.release(model.model);
+    }
+  }
+
+  /**
+   * Incumbent: the best standardized observation when `deterministic`; else the posterior mean at
+   * the best observation (for a noisy objective the observed maximum is biased upward).
+   */
+  private async incumbent(fitted: FittedModel): Promise<number> {
+    if (this.options.deterministic) return fitted.bestTarget;
+    const m = fitted.cache.model;
+    const d = m.d;
+    const row = fitted.trainingX.subarray(fitted.bestRow * d, fitted.bestRow * d + d);
+    const pred = await m.predict(Float64Array.from(row), 1);
+    return pred.mean[0];
+  }
+
+  /** The cached model, refit or extended by `append` according to the refit policy. */
+  private async model(
+    backend: SurrogateBackend,
+    trial: FrozenTrial,
+    space: SearchSpace,
+    dims: readonly string[],
+    isCategorical: Uint8Array,
+    observations: readonly Observation[],
+    encodeRow: (params: Readonly<Record<string, ParamValue>>, out: Float64Array, offset: number) => void,
+  ): Promise<FittedModel> {
+    const d = dims.length;
+    const signature = JSON.stringify(dims.map((name) => [name, space[name]]));
+    const previous = this.cache;
+    const byId = new Map(observations.map((o) => [o.trialId, o]));
+    let next: ModelCache | null = null;
+    if (previous !== null && previous.signature === signature && previous.trialIds.every((id) => byId.has(id))) {
+      const known = new Set(previous.trialIds);
+      const fresh = observations.filter((o) => !known.has(o.trialId));
+      const n = observations.length;
+      const refitDue = n < REFIT_EVERY_TRIAL_BELOW || n - previous.nAtFit >= Math.ceil(previous.nAtFit / REFIT_GROWTH_DIVISOR);
+      if (fresh.length === 0) next = previous;
+      else if (!refitDue) {
+        const x = new Float64Array(fresh.length * d);
+        const y = new Float64Array(fresh.length);
+        fresh.forEach((o, i) => {
+          encodeRow(o.params, x, i * d);
+          y[i] = (o.value - previous.yMean) / previous.yStd;
+        });
+        const model = await previous.model.append(x, y, fresh.length);
+        next = {
+          signature,
+          model,
+          trialIds: [...previous.trialIds, ...fresh.map((o) => o.trialId)],
+          yMean: previous.yMean,
+          yStd: previous.yStd,
+          nAtFit: previous.nAtFit,
+        };
+      }
+    }
+    if (next === null) {
+      const n = observations.length;
+      const x = new Float64Array(n * d);
+      const raw = new Float64Array(n);
+      observations.forEach((o, i) => {
+        encodeRow(o.params, x, i * d);
+        raw[i] = o.value;
+      });
+      const { mean, std } = moments(raw);
+      const y = raw.map((v) => (v - mean) / std);
+      const warm = previous !== null && previous.signature === signature ? previous.model.theta : null;
+      const model = await backend.fit(
+        { x, y, n, d, isCategorical },
+        {
+          kernel: this.options.kernel,
+          deterministic: this.options.deterministic,
+          nRestarts: warm === null ? FIT_RESTARTS_COLD : FIT_RESTARTS_WARM,
+          seed: deriveSeed(this.options.seed, trial.number, 'fit') % UINT32,
+          warmStart: warm === null ? null : Float64Array.from(warm),
+          numThreads: this.options.numThreads,
+        },
+      );
+      next = { signature, model, trialIds: observations.map((o) => o.trialId), yMean: mean, yStd: std, nAtFit: n };
+    }
+    if (next !== previous) {
+      if (previous !== null) this.retire(previous.model);
+      this.cache = next;
+    }
+    // Training inputs and best target in model row order, for the incumbent.
+    const rows = next.trialIds.length;
+    const tx = new Float64Array(rows * d);
+    let best = Number.NEGATIVE_INFINITY;
+    let bestRow = 0;
+    next.trialIds.forEach((id, i) => {
+      const o = byId.get(id) as Observation;
+      encodeRow(o.params, tx, i * d);
+      const target = (o.value - next.yMean) / next.yStd;
+      if (target > best) {
+        best = target;
+        bestRow = i;
+      }
+    });
+    this.acquire(next.model);
+    return { cache: next, trainingX: tx, bestTarget: best, bestRow };
+  }
+
+  private backend(): Promise<SurrogateBackend> {
+    if (this.backendPromise === null) {
+      const choice = this.options.backend;
+      this.backendPromise =
+        typeof choice === 'string'
+          ? getSurrogateBackend({ backend: choice, numThreads: this.options.numThreads })
+          : Promise.resolve(choice);
+    }
+    return this.backendPromise;
+  }
+
+  // Models may be in use by concurrent `sampleRelative` calls when the cache moves on; a
+  // replaced model is disposed once its last user releases it.
+  private acquire(model: FittedGp): void {
+    this.leases.set(model, (this.leases.get(model) ?? 0) + 1);
+  }
+
+  private release(model: FittedGp): void {
+    const count = (this.leases.get(model) ?? 1) - 1;
+    if (count > 0) {
+      this.leases.set(model, count);
+      return;
+    }
+    this.leases.delete(model);
+    if (this.retired.delete(model)) model.dispose();
+  }
+
+  private retire(model: FittedGp): void {
+    if ((this.leases.get(model) ?? 0) > 0) this.retired.add(model);
+    else model.dispose();
+  }
+}
+
+function moments(values: Float64Array): { mean: number; std: number } {
+  const n = values.length;
+  let mean = 0;
+  for (const v of values) mean += v / n;
+  let variance = 0;
+  for (const v of values) variance += ((v - mean) * (v - mean)) / n;
+  const std = Math.sqrt(variance);
+  return { mean, std: std > 1e-12 * Math.max(1, Math.abs(mean)) ? std : 1 };
+}
+
+function resolveOptions(options: GpSamplerOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options);
+  const count = (name: string, value: unknown, fallback: number, min: number, max: number): number => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidOptionError(name, `an integer in [${min}, ${max}]`, value);
+    }
+    return value;
+  };
+  const oneOf = <T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+      throw new InvalidOptionError(name, `one of ${allowed.map((a) => `"${a}"`).join(', ')}`, value);
+    }
+    return value as T;
+  };
+  const flag = (name: string, value: unknown, fallback: boolean): boolean => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') throw new InvalidOptionError(name, 'a boolean', value);
+    return value;
+  };
+  let backend: BackendRequest | SurrogateBackend;
+  if (typeof options.backend === 'object' && options.backend !== null) {
+    if (typeof options.backend.fit !== 'function') {
+      throw new InvalidOptionError('backend', '"auto", "cpu", "cuda", "js" or a SurrogateBackend', options.backend);
+    }
+    backend = options.backend;
+  } else {
+    backend = oneOf<BackendRequest>('backend', options.backend, ['auto', 'cpu', 'cuda', 'js'], 'auto');
+  }
+  const beta = options.beta ?? 2;
+  if (typeof beta !== 'number' || !Number.isFinite(beta) || beta < 0) {
+    throw new InvalidOptionError('beta', 'a finite number >= 0', beta);
+  }
+  return {
+    seed: resolveSeed('seed', options.seed),
+    nStartupTrials: count('nStartupTrials', options.nStartupTrials, 10, 0, Number.MAX_SAFE_INTEGER),
+    acquisition: oneOf<AcquisitionKind>('acquisition', options.acquisition, ['logei', 'ucb', 'pi'], 'logei'),
+    beta,
+    candidates: count('candidates', options.candidates, 2048, 1, 1_000_000),
+    restarts: count('restarts', options.restarts, 10, 0, 10_000),
+    backend,
+    numThreads: count('numThreads', options.numThreads, availableParallelism(), 1, 4096),
+    deterministic: flag('deterministic', options.deterministic, false),
+    kernel: oneOf<KernelKind>('kernel', options.kernel, ['matern52', 'rbf'], 'matern52'),
+    usePrunedTrials: flag('usePrunedTrials', options.usePrunedTrials, false),
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Acquisition functions on the posterior of a maximized, standardized objective.
+ *
+ * Notation: mu, sd the posterior mean and standard deviation at a candidate, f* the incumbent,
+ *   z = (mu - f*) / sd, phi / Phi the standard normal pdf / cdf,
+ *   h(z) = phi(z) + z Phi(z)  (so EI = sd * h(z); Jones, Schonlau & Welch 1998, eq. 15).
+ *
+ * logEI = log sd + log_h(z), with the numerically stable log_h of Ament, Daulton, Eriksson,
+ * Balandat & Bakshy 2023, "Unexpected Improvements to Expected Improvement for Bayesian
+ * Optimization" (NeurIPS), eq. (9):
+ *   z > -1:                 log_h = log(phi(z) + z Phi(z))
+ *   -1/sqrt(eps) < z <= -1: log_h = -z^2/2 - c1 + log1mexp(log(erfcx(-z/sqrt2) |z|) + c2)
+ *   z <= -1/sqrt(eps):      log_h = -z^2/2 - c1 - 2 log|z|
+ * with c1 = log(2 pi)/2, c2 = log(pi/2)/2, erfcx(x) = exp(x^2) erfc(x), log1mexp(a) = log(1 - e^a)
+ * (Maechler 2012, "Accurately computing log(1 - exp(-|a|))").
+ * d log_h / dz = Phi(z) / h(z) = exp(log Phi(z) - log_h(z)), since h'(z) = Phi(z).
+ *
+ * UCB = mu + sqrt(beta) sd (Srinivas et al. 2010).
+ * PI is returned as log PI = log Phi(z) (Kushner 1964); erfcx and the tail-stable log Phi come from
+ * src/util/math.ts.
+ *
+ * Each function writes [value, d value / d mu, d value / d sd] into `out`.
+ */
+import { erfcx, normalCdf, normalLogCdf as logNormalCdf, normalLogPdf as logNormalPdf } from '../util/math.js';
+import type { AcquisitionKind } from './backend.js';
+
+const C1 = 0.5 * Math.log(2 * Math.PI);
+const C2 = 0.5 * Math.log(Math.PI / 2);
+const SQRT_HALF = Math.SQRT1_2;
+const INV_SQRT_EPS = 1 / Math.sqrt(Number.EPSILON);
+
+/** log(1 - exp(a)) for a < 0 (Maechler 2012). */
+export function log1mexp(a: number): number {
+  return a > -Math.LN2 ? Math.log(-Math.expm1(a)) : Math.log1p(-Math.exp(a));
+}
+
+/** log h(z) = log(phi(z) + z Phi(z)) (Ament et al. 2023, eq. 9). */
+export function logH(z: number): number {
+  if (z > -1) return Math.log(Math.exp(logNormalPdf(z)) + z * normalCdf(z));
+  if (z > -INV_SQRT_EPS) {
+    const az = -z;
+    return -0.5 * z * z - C1 + log1mexp(Math.log(erfcx(az * SQRT_HALF) * az) + C2);
+  }
+  return -0.5 * z * z - C1 - 2 * Math.log(-z);
+}
+
+/** Writes [logEI, d/dmu, d/dsd] into out. */
+export function logExpectedImprovement(mean: number, sd: number, incumbent: number, out: Float64Array): void {
+  const z = (mean - incumbent) / sd;
+  const lh = logH(z);
+  const r = Math.exp(logNormalCdf(z) - lh);
+  out[0] = lh + Math.log(sd);
+  out[1] = r / sd;
+  out[2] = (1 - r * z) / sd;
+}
+
+/** Writes [mu + sqrt(beta) sd, 1, sqrt(beta)] into out. */
+export function upperConfidenceBound(mean: number, sd: number, beta: number, out: Float64Array): void {
+  const k = Math.sqrt(beta);
+  out[0] = mean + k * sd;
+  out[1] = 1;
+  out[2] = k;
+}
+
+/** Writes [log PI, d/dmu, d/dsd] into out. */
+export function logProbabilityOfImprovement(mean: number, sd: number, incumbent: number, out: Float64Array): void {
+  const z = (mean - incumbent) / sd;
+  const lp = logNormalCdf(z);
+  const ratio = Math.exp(logNormalPdf(z) - lp);
+  out[0] = lp;
+  out[1] = ratio / sd;
+  out[2] = (-ratio * z) / sd;
+}
+
+/** Dispatch over the acquisition kind; writes [value, d/dmu, d/dsd]. */
+export function acquisitionFromMoments(
+  kind: AcquisitionKind,
+  mean: number,
+  sd: number,
+  incumbent: number,
+  beta: number,
+  out: Float64Array,
+): void {
+  if (kind === 'logei') logExpectedImprovement(mean, sd, incumbent, out);
+  else if (kind === 'ucb') upperConfidenceBound(mean, sd, beta, out);
+  else logProbabilityOfImprovement(mean, sd, incumbent, out);
+}

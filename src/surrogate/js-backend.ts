@@ -1,0 +1,557 @@
+/**
+ * The TypeScript GP backend: the fallback when the native addon is unavailable and the reference
+ * the native backend is tested against. Single-threaded, on Float64Array; `numThreads` is
+ * accepted and ignored. Work runs on the calling thread (the Promise-returning methods keep the
+ * backend interface; they do not free the event loop the way the native AsyncWorkers do).
+ *
+ * Notation (backend.ts): X (n, d) row-major, y (n) standardized and maximized,
+ *   theta = [log l_1..d, log s2, log sn2], A = K(X, X) + (sn2 + jitter) I = L L^T,
+ *   alpha = A^{-1} y, k_* = K(X, x_*) (n), v = L^{-1} k_*, u = L^{-T} v = A^{-1} k_*.
+ * Posterior (Rasmussen & Williams 2006, Alg. 2.1): mean = k_*^T alpha, var = s2 - v^T v.
+ * Gradients w.r.t. a continuous coordinate x_j of the candidate:
+ *   d mean / d x_j = sum_i alpha_i dk_i/dx_j,  d var / d x_j = -2 sum_i u_i dk_i/dx_j,
+ *   dk_i/dx_j = s2 f'(r_i^2) * 2 w_j (x_j - X_ij)  (0 for categorical dims).
+ * Fit: MAP over theta by L-BFGS-B (lbfgsb.ts) from the warm start (or the default theta) and
+ * `nRestarts` seeded random starts around the default; a numerical failure falls back to the
+ * default theta with a coded warning, never an exception.
+ * Acquisition maximization: scrambled Sobol candidates scored in one batch, the best
+ * `nRestarts` (and the best observation, as Optuna 4.x GPSampler does) refined by L-BFGS-B in [0, 1] (categorical dims held, ordinal dims relaxed), then
+ * ordinal dims rounded onto their grid and every discrete dim swept coordinate-wise over its values
+ * (sets up to 64), alternating with L-BFGS-B on the continuous dims (at most 3 rounds, while the
+ * value improves); the best
+ * feasible point is kept.
+ */
+import { KestrelError, NumericalError } from '../errors.js';
+import { Rng } from '../util/prng.js';
+import { warnOnce } from '../util/warn.js';
+import { SobolSequence } from '../util/sobol.js';
+import { acquisitionFromMoments } from './acquisition.js';
+import type {
+  AcquisitionOptions,
+  AcquisitionOptimum,
+  AcquisitionResult,
+  BackendName,
+  FitOptions,
+  FittedGp,
+  GpTrainingData,
+  KernelKind,
+  OptimizeAcquisitionOptions,
+  Prediction,
+  SurrogateBackend,
+} from './backend.js';
+import { addNegLogPrior, defaultTheta, thetaBounds } from './hyperparameters.js';
+import {
+  crossKernel,
+  inverseSquaredLengthscales,
+  kernelShape,
+  kernelShapeDerivative,
+  negLogPosteriorJs,
+  scaledDistance2,
+  trainingCovariance,
+} from './js-kernels.js';
+import { backSolveInPlace, choleskyAppend, choleskyWithJitter, forwardSolveInPlace } from './js-linalg.js';
+import { minimizeLbfgsb } from './lbfgsb.js';
+import {
+  checkAcquisitionOptions,
+  checkCount,
+  checkFitOptions,
+  checkFloat64,
+  checkInputs,
+  checkOptimizeOptions,
+  checkTrainingData,
+} from './validate.js';
+
+/** Floor of the posterior variance, relative to s2 (keeps sd > 0 at training points). */
+const MIN_VARIANCE = 1e-12;
+/** Categorical dims with at most this many choices are exhausted after refinement. */
+const MAX_EXHAUSTIVE_CHOICES = 64;
+const FIT_MAX_ITERATIONS = 200;
+const ACQ_MAX_ITERATIONS = 100;
+
+/** Creates the TypeScript backend. */
+export function createJsBackend(): SurrogateBackend {
+  return new JsBackend();
+}
+
+class JsBackend implements SurrogateBackend {
+  readonly name: BackendName = 'js';
+
+  async fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
+    checkTrainingData(data);
+    checkFitOptions(options, data.d);
+    return fitJs(data, options);
+  }
+
+  async negLogPosterior(
+    data: GpTrainingData,
+    theta: Float64Array,
+    kernel: KernelKind,
+    deterministic: boolean,
+  ): Promise<{ readonly value: number; readonly grad: Float64Array }> {
+    checkTrainingData(data);
+    checkFloat64('theta', theta, data.d + 2);
+    checkFitOptions({ kernel, deterministic, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 }, data.d);
+    const result = negLogPosteriorJs(copyData(data), theta, kernel, deterministic);
+    if (result === null) {
+      throw new NumericalError('the kernel matrix is not positive definite at this theta, even with jitter');
+    }
+    return result;
+  }
+}
+
+function copyData(data: GpTrainingData): GpTrainingData {
+  return {
+    x: Float64Array.from(data.x),
+    y: Float64Array.from(data.y),
+    n: data.n,
+    d: data.d,
+    isCategorical: Uint8Array.from(data.isCategorical),
+  };
+}
+
+/** Fits theta by MAP and factors the training covariance. Never throws for numerics unless even the default fails. */
+export function fitJs(input: GpTrainingData, options: FitOptions): JsFittedGp {
+  const data = copyData(input);
+  const { d } = data;
+  const { lower, upper } = thetaBounds(d, options.deterministic);
+  const base = defaultTheta(d, options.deterministic);
+  const starts: Float64Array[] = [];
+  const first = options.warmStart === null ? base : Float64Array.from(options.warmStart);
+  if (options.deterministic) first[d + 1] = base[d + 1];
+  starts.push(first);
+  const rng = new Rng(options.seed);
+  for (let r = 0; r < options.nRestarts; r++) {
+    const t = new Float64Array(d + 2);
+    for (let j = 0; j < d; j++) t[j] = base[j] + rng.normal();
+    t[d] = base[d] + 0.5 * rng.normal();
+    t[d + 1] = options.deterministic ? base[d + 1] : Math.log(1e-5) + rng.nextFloat() * Math.log(1e4);
+    starts.push(t);
+  }
+  const objective = (theta: Float64Array, grad: Float64Array): number => {
+    const r = negLogPosteriorJs(data, theta, options.kernel, options.deterministic);
+    if (r === null) return Number.POSITIVE_INFINITY;
+    grad.set(r.grad);
+    return r.value;
+  };
+  let bestTheta: Float64Array | null = null;
+  let bestValue = Number.POSITIVE_INFINITY;
+  for (const start of starts) {
+    const res = minimizeLbfgsb(objective, start, { lower, upper, maxIterations: FIT_MAX_ITERATIONS, pgtol: 1e-5, ftol: 1e-9 });
+    if (Number.isFinite(res.f) && res.f < bestValue) {
+      bestValue = res.f;
+      bestTheta = res.x;
+    }
+  }
+  if (bestTheta === null) {
+    warnOnce('GP_FIT_FAILED', 'GP hyperparameter fit failed numerically; using the default hyperparameters');
+    bestTheta = clampTheta(base, lower, upper);
+  }
+  const model = buildModel(data, bestTheta, options.kernel, options.deterministic);
+  if (model !== null) return model;
+  warnOnce('GP_FIT_FAILED', 'GP hyperparameter fit failed numerically; using the default hyperparameters');
+  const fallback = buildModel(data, clampTheta(base, lower, upper), options.kernel, options.deterministic);
+  if (fallback === null) {
+    throw new NumericalError('the GP covariance is not positive definite even at the default hyperparameters');
+  }
+  return fallback;
+}
+
+function clampTheta(theta: Float64Array, lower: Float64Array, upper: Float64Array): Float64Array {
+  const out = new Float64Array(theta.length);
+  for (let i = 0; i < theta.length; i++) out[i] = Math.min(upper[i], Math.max(lower[i], theta[i]));
+  return out;
+}
+
+function buildModel(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean): JsFittedGp | null {
+  const a = trainingCovariance(data, theta, kernel);
+  const chol = choleskyWithJitter(a, data.n);
+  if (!chol.ok) return null;
+  return new JsFittedGp(data, Float64Array.from(theta), kernel, deterministic, chol.l, chol.jitter);
+}
+
+/** One fitted model of the TypeScript backend. Immutable. */
+export class JsFittedGp implements FittedGp {
+  readonly backend: BackendName = 'js';
+  readonly n: number;
+  readonly d: number;
+  readonly theta: Float64Array;
+  readonly logPosterior: number;
+  /** Cholesky factor of K + (sn2 + jitter) I, row-major lower (js-linalg.ts). */
+  readonly factor: Float64Array;
+  readonly jitter: number;
+  private readonly data: GpTrainingData;
+  private readonly kernel: KernelKind;
+  private readonly deterministic: boolean;
+  private readonly alpha: Float64Array;
+  private readonly w: Float64Array;
+  private readonly s2: number;
+  private disposed = false;
+
+  constructor(
+    data: GpTrainingData,
+    theta: Float64Array,
+    kernel: KernelKind,
+    deterministic: boolean,
+    factor: Float64Array,
+    jitter: number,
+  ) {
+    this.data = data;
+    this.n = data.n;
+    this.d = data.d;
+    this.theta = theta;
+    this.kernel = kernel;
+    this.deterministic = deterministic;
+    this.factor = factor;
+    this.jitter = jitter;
+    this.w = inverseSquaredLengthscales(theta, data.d);
+    this.s2 = Math.exp(theta[data.d]);
+    const n = data.n;
+    const alpha = Float64Array.from(data.y);
+    forwardSolveInPlace(factor, n, alpha);
+    let nll = 0;
+    for (let i = 0; i < n; i++) nll += 0.5 * alpha[i] * alpha[i] + Math.log(factor[i * n + i]);
+    nll += 0.5 * n * Math.log(2 * Math.PI);
+    backSolveInPlace(factor, n, alpha);
+    this.alpha = alpha;
+    nll += addNegLogPrior(theta, data.d, deterministic, new Float64Array(data.d + 2));
+    this.logPosterior = -nll;
+  }
+
+  async predict(x: Float64Array, m: number): Promise<Prediction> {
+    this.checkAlive();
+    this.checkCandidates(x, m);
+    const mean = new Float64Array(m);
+    const variance = new Float64Array(m);
+    const k = new Float64Array(this.n);
+    for (let c = 0; c < m; c++) {
+      this.crossInto(x, c, k);
+      mean[c] = dot(k, this.alpha);
+      forwardSolveInPlace(this.factor, this.n, k);
+      variance[c] = Math.max(this.s2 - dot(k, k), MIN_VARIANCE * this.s2);
+    }
+    return { mean, variance };
+  }
+
+  async acquisition(x: Float64Array, m: number, options: AcquisitionOptions, withGrad: boolean): Promise<AcquisitionResult> {
+    this.checkAlive();
+    this.checkCandidates(x, m);
+    checkAcquisitionOptions(options);
+    const d = this.d;
+    const value = new Float64Array(m);
+    const grad = withGrad ? new Float64Array(m * d) : null;
+    const scratch = new Scratch(this.n);
+    for (let c = 0; c < m; c++) {
+      value[c] = this.acquisitionAt(x, c, options, grad === null ? null : grad.subarray(c * d, c * d + d), scratch);
+    }
+    return { value, grad };
+  }
+
+  async optimizeAcquisition(options: OptimizeAcquisitionOptions): Promise<AcquisitionOptimum> {
+    this.checkAlive();
+    const { d } = this;
+    const isCat = this.data.isCategorical;
+    checkOptimizeOptions(options, d, isCat);
+    const grid = options.grid;
+    const count = options.nCandidates;
+    const candidates = new Float64Array(count * d);
+    new SobolSequence({ dimension: d, seed: options.seed, scramble: true }).fill(candidates, count);
+    for (let c = 0; c < count; c++) snapInPlace(candidates.subarray(c * d, c * d + d), grid, isCat);
+    const scratch = new Scratch(this.n);
+    const scores = new Float64Array(count);
+    for (let c = 0; c < count; c++) {
+      const v = this.acquisitionAt(candidates, c, options, null, scratch);
+      scores[c] = Number.isNaN(v) ? Number.NEGATIVE_INFINITY : v;
+    }
+    // Best candidates as starting points (distinct indices, highest first, ties by index).
+    const nStarts = Math.min(options.nRestarts, count);
+    const top = topIndices(scores, Math.max(nStarts, 1));
+    let bestX = Float64Array.from(candidates.subarray(top[0] * d, top[0] * d + d));
+    let bestValue = scores[top[0]];
+
+    const lower = new Float64Array(d);
+    const upper = new Float64Array(d);
+    const gradBuf = new Float64Array(d);
+    // Starting points: the best candidates, plus the best observation (as Optuna's GPSampler
+    // warm-starts its local search from the best trial) when there are restarts at all.
+    const starts: Float64Array[] = top.slice(0, nStarts).map((i) => Float64Array.from(candidates.subarray(i * d, i * d + d)));
+    if (nStarts > 0 && this.n > 0) {
+      let bestRow = 0;
+      for (let i = 1; i < this.n; i++) if (this.data.y[i] > this.data.y[bestRow]) bestRow = i;
+      starts.push(Float64Array.from(this.data.x.subarray(bestRow * d, bestRow * d + d)));
+    }
+    for (const start of starts) {
+      for (let j = 0; j < d; j++) {
+        if (isCat[j] === 1) {
+          lower[j] = start[j];
+          upper[j] = start[j];
+        } else {
+          lower[j] = 0;
+          upper[j] = 1;
+        }
+      }
+      const objective = (xv: Float64Array, g: Float64Array): number => {
+        const v = this.acquisitionAt(xv, 0, options, gradBuf, scratch);
+        for (let j = 0; j < d; j++) g[j] = lower[j] === upper[j] ? 0 : -gradBuf[j];
+        return -v;
+      };
+      // First pass relaxes ordinal dims continuously, then snaps them; while that improves, sweep
+      // the discrete dims exhaustively and re-refine the continuous dims with the discrete ones pinned.
+      const first = minimizeLbfgsb(objective, start, { lower, upper, maxIterations: ACQ_MAX_ITERATIONS, pgtol: 1e-7, ftol: 1e-12 });
+      let point = Float64Array.from(first.x);
+      snapInPlace(point, grid, isCat);
+      let value = this.acquisitionAt(point, 0, options, null, scratch);
+      if (this.hasDiscrete(grid)) {
+        for (let round = 0; round < 3; round++) {
+          const candidate = Float64Array.from(point);
+          let v = this.sweepDiscrete(candidate, this.acquisitionAt(candidate, 0, options, null, scratch), grid, options, scratch);
+          if (this.hasContinuous(grid)) {
+            for (let j = 0; j < d; j++) {
+              lower[j] = grid[j] > 0 ? candidate[j] : 0;
+              upper[j] = grid[j] > 0 ? candidate[j] : 1;
+            }
+            const res = minimizeLbfgsb(objective, candidate, { lower, upper, maxIterations: ACQ_MAX_ITERATIONS, pgtol: 1e-7, ftol: 1e-12 });
+            const refined = Float64Array.from(res.x);
+            snapInPlace(refined, grid, isCat);
+            const rv = this.acquisitionAt(refined, 0, options, null, scratch);
+            if (rv > v) {
+              v = rv;
+              candidate.set(refined);
+            }
+          }
+          if (!(v > value + 1e-12)) break;
+          value = v;
+          point = candidate;
+        }
+      }
+      if (value > bestValue) {
+        bestValue = value;
+        bestX = point;
+      }
+    }
+    return { x: bestX, value: bestValue };
+  }
+
+  async append(x: Float64Array, y: Float64Array, k: number): Promise<FittedGp> {
+    this.checkAlive();
+    checkCount('k', k, 1);
+    const d = this.d;
+    checkFloat64('x', x, k * d);
+    checkFloat64('y', y, k);
+    checkInputs('x', x, k, d, this.data.isCategorical);
+    return this.appendSync(Float64Array.from(x), Float64Array.from(y), k);
+  }
+
+  /** The synchronous core of `append` (inputs already validated and copied). */
+  appendSync(x: Float64Array, y: Float64Array, k: number): JsFittedGp {
+    const { n, d } = this;
+    const isCat = this.data.isCategorical;
+    const sn2 = Math.exp(this.theta[d + 1]);
+    const cross = crossKernel(x, k, this.data.x, n, d, this.theta, this.kernel, isCat);
+    const corner = crossKernel(x, k, x, k, d, this.theta, this.kernel, isCat);
+    for (let r = 0; r < k; r++) corner[r * k + r] += sn2 + this.jitter;
+    const xAll = new Float64Array((n + k) * d);
+    xAll.set(this.data.x);
+    xAll.set(x, n * d);
+    const yAll = new Float64Array(n + k);
+    yAll.set(this.data.y);
+    yAll.set(y, n);
+    const data: GpTrainingData = { x: xAll, y: yAll, n: n + k, d, isCategorical: isCat };
+    const factor = choleskyAppend(this.factor, n, cross, corner, k);
+    if (factor !== null) return new JsFittedGp(data, this.theta, this.kernel, this.deterministic, factor, this.jitter);
+    // The Schur complement lost definiteness (e.g. a duplicate point with tiny noise): refactor with jitter.
+    const rebuilt = buildModel(data, this.theta, this.kernel, this.deterministic);
+    if (rebuilt === null) throw new NumericalError('appending observations made the GP covariance indefinite');
+    return rebuilt;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  /** Training inputs (copy). */
+  trainingInputs(): Float64Array {
+    return Float64Array.from(this.data.x);
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new KestrelError('INVALID_OPTION', 'this FittedGp was disposed');
+  }
+
+  private checkCandidates(x: Float64Array, m: number): void {
+    checkCount('m', m, 0);
+    checkFloat64('x', x, m * this.d);
+    checkInputs('x', x, m, this.d, this.data.isCategorical);
+  }
+
+  private crossInto(x: Float64Array, c: number, out: Float64Array): void {
+    const { n, d } = this;
+    const isCat = this.data.isCategorical;
+    for (let i = 0; i < n; i++) {
+      out[i] = this.s2 * kernelShape(this.kernel, scaledDistance2(x, c, this.data.x, i, d, this.w, isCat));
+    }
+  }
+
+  /** Acquisition value at row c of x; writes d value / d x into grad when given. */
+  private acquisitionAt(
+    x: Float64Array,
+    c: number,
+    options: AcquisitionOptions,
+    grad: Float64Array | null,
+    scratch: Scratch,
+  ): number {
+    const { n, d } = this;
+    const isCat = this.data.isCategorical;
+    const tx = this.data.x;
+    const k = scratch.k;
+    const dshape = scratch.dshape;
+    for (let i = 0; i < n; i++) {
+      const r2 = scaledDistance2(x, c, tx, i, d, this.w, isCat);
+      k[i] = this.s2 * kernelShape(this.kernel, r2);
+      if (grad !== null) dshape[i] = this.s2 * kernelShapeDerivative(this.kernel, r2);
+    }
+    const mean = dot(k, this.alpha);
+    forwardSolveInPlace(this.factor, n, k);
+    const rawVar = this.s2 - dot(k, k);
+    const floor = MIN_VARIANCE * this.s2;
+    const variance = rawVar > floor ? rawVar : floor;
+    const sd = Math.sqrt(variance);
+    const out = scratch.out;
+    acquisitionFromMoments(options.kind, mean, sd, options.incumbent, options.beta, out);
+    if (grad !== null) {
+      // u = A^{-1} k_* (k now holds v = L^{-1} k_*).
+      backSolveInPlace(this.factor, n, k);
+      const dMean = out[1];
+      const dVar = rawVar > floor ? out[2] / (2 * sd) : 0;
+      const oc = c * d;
+      for (let j = 0; j < d; j++) {
+        if (isCat[j] === 1) {
+          grad[j] = 0;
+          continue;
+        }
+        const xj = x[oc + j];
+        let gm = 0;
+        let gv = 0;
+        for (let i = 0; i < n; i++) {
+          const dk = dshape[i] * 2 * this.w[j] * (xj - tx[i * d + j]);
+          gm += this.alpha[i] * dk;
+          gv += k[i] * dk;
+        }
+        grad[j] = dMean * gm + dVar * -2 * gv;
+      }
+    }
+    return out[0];
+  }
+
+  private hasDiscrete(grid: Float64Array): boolean {
+    for (let j = 0; j < this.d; j++) if (grid[j] > 0) return true;
+    return false;
+  }
+
+  private hasContinuous(grid: Float64Array): boolean {
+    for (let j = 0; j < this.d; j++) if (grid[j] === 0) return true;
+    return false;
+  }
+
+  /**
+   * One coordinate pass over the discrete dims: every choice of a categorical dim, every grid
+   * point of an ordinal dim (sets of at most MAX_EXHAUSTIVE_CHOICES values; larger ordinal grids
+   * try the two neighbours). Keeps each improvement; returns the final value.
+   */
+  private sweepDiscrete(
+    point: Float64Array,
+    value: number,
+    grid: Float64Array,
+    options: AcquisitionOptions,
+    scratch: Scratch,
+  ): number {
+    const isCat = this.data.isCategorical;
+    let best = value;
+    for (let j = 0; j < this.d; j++) {
+      const g = grid[j];
+      if (g === 0) continue;
+      const keep = point[j];
+      let bestChoice = keep;
+      const tryValue = (u: number): void => {
+        if (u === keep) return;
+        point[j] = u;
+        const v = this.acquisitionAt(point, 0, options, null, scratch);
+        if (v > best) {
+          best = v;
+          bestChoice = u;
+        }
+      };
+      if (isCat[j] === 1) {
+        if (g <= MAX_EXHAUSTIVE_CHOICES) for (let choice = 0; choice < g; choice++) tryValue(choice);
+      } else {
+        const cells = Math.max(1, Math.round(1 / g));
+        if (cells <= MAX_EXHAUSTIVE_CHOICES) {
+          for (let idx = 0; idx < cells; idx++) tryValue(gridCenter(idx, g));
+        } else {
+          const idx = Math.floor(keep * cells);
+          tryValue(gridCenter(idx - 1, g));
+          tryValue(gridCenter(idx + 1, g));
+        }
+      }
+      point[j] = bestChoice;
+    }
+    return best;
+  }
+}
+
+class Scratch {
+  readonly k: Float64Array;
+  readonly dshape: Float64Array;
+  readonly out = new Float64Array(3);
+  constructor(n: number) {
+    this.k = new Float64Array(n);
+    this.dshape = new Float64Array(n);
+  }
+}
+
+/**
+ * Makes a unit-cube point feasible: categorical dims become a choice index floor(u * k) (or are
+ * kept when already integral indices); an ordinal dim with spacing g is snapped to the center of
+ * its cell, (floor(u / g) + 1/2) g, which is exactly where src/space/encode.ts puts int and
+ * stepped values (cells [i g, (i + 1) g), i = 0 .. round(1/g) - 1).
+ */
+export function snapInPlace(point: Float64Array, grid: Float64Array, isCategorical: Uint8Array): void {
+  for (let j = 0; j < point.length; j++) {
+    const g = grid[j];
+    const u = point[j];
+    if (isCategorical[j] === 1) {
+      if (Number.isInteger(u) && u >= 0 && u < g) continue;
+      point[j] = Math.min(g - 1, Math.max(0, Math.floor(u * g)));
+    } else if (g > 0) {
+      point[j] = gridCenter(Math.floor(u / g), g);
+    } else {
+      point[j] = Math.min(1, Math.max(0, u));
+    }
+  }
+}
+
+/** Center of ordinal cell `index` (clamped to the valid cells) for spacing g. */
+export function gridCenter(index: number, g: number): number {
+  const cells = Math.max(1, Math.round(1 / g));
+  const i = index < 0 ? 0 : index >= cells ? cells - 1 : index;
+  return (i + 0.5) / cells;
+}
+
+/** Indices of the k largest scores, highest first (ties broken by the lower index). O(m k). */
+function topIndices(scores: Float64Array, k: number): number[] {
+  const top: number[] = [];
+  for (let i = 0; i < scores.length; i++) {
+    const v = scores[i];
+    if (top.length === k && !(v > scores[top[k - 1]])) continue;
+    let pos = top.length === k ? k - 1 : top.length;
+    while (pos > 0 && v > scores[top[pos - 1]]) pos--;
+    top.splice(pos, 0, i);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}

@@ -1,0 +1,124 @@
+/**
+ * Boundary checks shared by the surrogate backends: typed-array lengths, finiteness and option
+ * ranges. Every failure is an `InvalidOptionError` naming the argument, what was expected and
+ * what was received, so a wrong length never reaches the math.
+ */
+import { InvalidOptionError } from '../errors.js';
+import type {
+  AcquisitionOptions,
+  FitOptions,
+  GpTrainingData,
+  OptimizeAcquisitionOptions,
+} from './backend.js';
+
+const KERNELS = ['matern52', 'rbf'];
+const ACQUISITIONS = ['logei', 'ucb', 'pi'];
+
+export function checkCount(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(name, `an integer in [${min}, ${max}]`, value);
+  }
+  return value;
+}
+
+export function checkFloat64(name: string, value: unknown, length: number, finite = true): Float64Array {
+  if (!(value instanceof Float64Array)) {
+    throw new InvalidOptionError(name, `a Float64Array of length ${length}`, describeArray(value));
+  }
+  if (value.length !== length) {
+    throw new InvalidOptionError(name, `a Float64Array of length ${length}`, `length ${value.length}`);
+  }
+  if (finite) {
+    for (let i = 0; i < length; i++) {
+      if (!Number.isFinite(value[i])) {
+        throw new InvalidOptionError(`${name}[${i}]`, 'a finite number', value[i]);
+      }
+    }
+  }
+  return value;
+}
+
+function describeArray(value: unknown): unknown {
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  return value;
+}
+
+/** Checks shapes and that categorical entries hold integral, non-negative choice indices. */
+export function checkTrainingData(data: GpTrainingData, allowEmpty = false): void {
+  if (typeof data !== 'object' || data === null) throw new InvalidOptionError('data', 'an object', data);
+  const n = checkCount('data.n', data.n, allowEmpty ? 0 : 1);
+  const d = checkCount('data.d', data.d, 1, 10_000);
+  checkFloat64('data.x', data.x, n * d);
+  checkFloat64('data.y', data.y, n);
+  if (!(data.isCategorical instanceof Uint8Array) || data.isCategorical.length !== d) {
+    throw new InvalidOptionError('data.isCategorical', `a Uint8Array of length ${d}`, describeArray(data.isCategorical));
+  }
+  checkInputs('data.x', data.x, n, d, data.isCategorical);
+}
+
+/** Continuous dims must lie in [0, 1] (with a little slack); categorical dims must be indices. */
+export function checkInputs(name: string, x: Float64Array, m: number, d: number, isCategorical: Uint8Array): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < d; j++) {
+      const v = x[i * d + j];
+      if (isCategorical[j] === 1) {
+        if (!Number.isInteger(v) || v < 0) {
+          throw new InvalidOptionError(`${name}[${i * d + j}]`, 'a non-negative integer choice index (categorical dim)', v);
+        }
+      } else if (v < -1e-9 || v > 1 + 1e-9) {
+        throw new InvalidOptionError(`${name}[${i * d + j}]`, 'a value in [0, 1]', v);
+      }
+    }
+  }
+}
+
+export function checkFitOptions(options: FitOptions, d: number): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options);
+  if (!KERNELS.includes(options.kernel)) throw new InvalidOptionError('kernel', `one of ${KERNELS.join(', ')}`, options.kernel);
+  if (typeof options.deterministic !== 'boolean') {
+    throw new InvalidOptionError('deterministic', 'a boolean', options.deterministic);
+  }
+  checkCount('nRestarts', options.nRestarts, 0, 1000);
+  checkSeed(options.seed);
+  checkCount('numThreads', options.numThreads, 1, 4096);
+  if (options.warmStart !== null) checkFloat64('warmStart', options.warmStart, d + 2);
+}
+
+export function checkSeed(seed: unknown): number {
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) {
+    throw new InvalidOptionError('seed', 'a non-negative safe integer', seed);
+  }
+  return seed;
+}
+
+export function checkAcquisitionOptions(options: AcquisitionOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options);
+  if (!ACQUISITIONS.includes(options.kind)) {
+    throw new InvalidOptionError('kind', `one of ${ACQUISITIONS.join(', ')}`, options.kind);
+  }
+  if (typeof options.incumbent !== 'number' || !Number.isFinite(options.incumbent)) {
+    throw new InvalidOptionError('incumbent', 'a finite number', options.incumbent);
+  }
+  if (typeof options.beta !== 'number' || !Number.isFinite(options.beta) || options.beta < 0) {
+    throw new InvalidOptionError('beta', 'a finite number >= 0', options.beta);
+  }
+}
+
+export function checkOptimizeOptions(options: OptimizeAcquisitionOptions, d: number, isCategorical: Uint8Array): void {
+  checkAcquisitionOptions(options);
+  checkCount('nCandidates', options.nCandidates, 1, 1_000_000);
+  checkCount('nRestarts', options.nRestarts, 0, 10_000);
+  checkSeed(options.seed);
+  checkCount('numThreads', options.numThreads, 1, 4096);
+  const grid = checkFloat64('grid', options.grid, d);
+  for (let j = 0; j < d; j++) {
+    const g = grid[j];
+    if (isCategorical[j] === 1) {
+      if (!Number.isInteger(g) || g < 1) {
+        throw new InvalidOptionError(`grid[${j}]`, 'the number of choices (an integer >= 1) for a categorical dim', g);
+      }
+    } else if (g < 0 || g > 1) {
+      throw new InvalidOptionError(`grid[${j}]`, '0 (continuous) or a spacing in (0, 1]', g);
+    }
+  }
+}

@@ -1,0 +1,272 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InvalidOptionError, KestrelError, NumericalError } from '../../../src/errors.js';
+import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
+import { RandomSampler } from '../../../src/samplers/random-sampler.js';
+import { categoricalDistribution, floatDistribution, intDistribution } from '../../../src/space/distributions.js';
+import type { ParamValue, SearchSpace } from '../../../src/space/types.js';
+import type {
+  FitOptions,
+  FittedGp,
+  GpTrainingData,
+  KernelKind,
+  SurrogateBackend,
+} from '../../../src/surrogate/backend.js';
+import { createJsBackend } from '../../../src/surrogate/js-backend.js';
+import { resetWarnOnce } from '../../../src/util/warn.js';
+import { FakeStudy, runSequential } from './fake-study.js';
+
+const BRANIN_SPACE: SearchSpace = {
+  x1: floatDistribution('x1', -5, 10),
+  x2: floatDistribution('x2', 0, 15),
+};
+const BRANIN_MIN = 0.397887357729738;
+
+function branin(p: Record<string, ParamValue>): number {
+  const x1 = p.x1 as number;
+  const x2 = p.x2 as number;
+  const b = 5.1 / (4 * Math.PI ** 2);
+  const c = 5 / Math.PI;
+  return (x2 - b * x1 * x1 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x1) + 10;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function bestValue(study: FakeStudy): Promise<number> {
+  const complete = await study.getTrials({ states: ['COMPLETE'] });
+  return Math.min(...complete.map((t) => t.values?.[0] ?? Number.POSITIVE_INFINITY));
+}
+
+/** Wraps the JS backend, counting fits and appends and recording the training data. */
+class SpyBackend implements SurrogateBackend {
+  readonly name = 'js' as const;
+  readonly inner = createJsBackend();
+  fits: GpTrainingData[] = [];
+  fitOptions: FitOptions[] = [];
+  appends = 0;
+  failWith: Error | null = null;
+
+  async fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
+    if (this.failWith !== null) throw this.failWith;
+    this.fits.push(data);
+    this.fitOptions.push(options);
+    return this.wrap(await this.inner.fit(data, options));
+  }
+
+  negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {
+    return this.inner.negLogPosterior(data, theta, kernel, deterministic);
+  }
+
+  private wrap(model: FittedGp): FittedGp {
+    const spy = this;
+    return {
+      backend: model.backend,
+      n: model.n,
+      d: model.d,
+      theta: model.theta,
+      logPosterior: model.logPosterior,
+      predict: (x, m) => model.predict(x, m),
+      acquisition: (x, m, o, g) => model.acquisition(x, m, o, g),
+      optimizeAcquisition: (o) => model.optimizeAcquisition(o),
+      async append(x, y, k) {
+        spy.appends++;
+        return spy.wrap(await model.append(x, y, k));
+      },
+      dispose: () => model.dispose(),
+    };
+  }
+}
+
+const FAST = { candidates: 256, restarts: 3, backend: 'js' as const };
+
+let warnings: { code: string | undefined; message: string }[] = [];
+const onWarning = (w: Error & { code?: string }) => warnings.push({ code: w.code, message: w.message });
+beforeEach(() => {
+  warnings = [];
+  resetWarnOnce();
+  process.on('warning', onWarning);
+});
+afterEach(() => {
+  process.off('warning', onWarning);
+});
+
+describe('GpSampler', () => {
+  it('beats random search on Branin: median regret over 5 seeds at 40 evaluations', async () => {
+    const gp: number[] = [];
+    const rnd: number[] = [];
+    for (let seed = 0; seed < 5; seed++) {
+      const study = await runSequential(new GpSampler({ seed, ...FAST, deterministic: true }), BRANIN_SPACE, branin, 40);
+      gp.push((await bestValue(study)) - BRANIN_MIN);
+      const rstudy = await runSequential(new RandomSampler({ seed }), BRANIN_SPACE, branin, 40);
+      rnd.push((await bestValue(rstudy)) - BRANIN_MIN);
+    }
+    // Generous margin: the GP's median regret is at least 10x smaller than random's.
+    expect(median(gp) * 10).toBeLessThan(median(rnd));
+    expect(median(gp)).toBeLessThan(0.05);
+  }, 60_000);
+
+  it('is reproducible for a fixed seed', async () => {
+    const run = async () =>
+      (await runSequential(new GpSampler({ seed: 7, ...FAST, nStartupTrials: 4 }), BRANIN_SPACE, branin, 8)).trials.map(
+        (t) => t.params,
+      );
+    expect(await run()).toEqual(await run());
+  });
+
+  it('uses Sobol before nStartupTrials complete trials (no fit), the GP after', async () => {
+    const spy = new SpyBackend();
+    const sampler = new GpSampler({ seed: 1, ...FAST, backend: spy, nStartupTrials: 5 });
+    const study = await runSequential(sampler, BRANIN_SPACE, branin, 5);
+    expect(spy.fits.length).toBe(0);
+    const points = new Set(study.trials.map((t) => JSON.stringify(t.params)));
+    expect(points.size).toBe(5);
+    await study.tell(sampler, await study.ask(sampler, BRANIN_SPACE), 'COMPLETE', 1);
+    expect(spy.fits.length).toBe(1);
+    expect(spy.fits[0].n).toBe(5);
+  });
+
+  it('flips minimization, standardizes, excludes FAIL and (by default) PRUNED trials', async () => {
+    for (const direction of ['minimize', 'maximize'] as const) {
+      for (const usePrunedTrials of [false, true]) {
+        const spy = new SpyBackend();
+        const sampler = new GpSampler({ seed: 2, ...FAST, backend: spy, nStartupTrials: 3, usePrunedTrials });
+        const study = new FakeStudy([direction]);
+        const dist = { x1: BRANIN_SPACE.x1 };
+        study.add({ x1: 0 }, dist, 'COMPLETE', 5);
+        study.add({ x1: 1 }, dist, 'COMPLETE', 1);
+        study.add({ x1: 2 }, dist, 'FAIL', null);
+        study.add({ x1: 3 }, dist, 'COMPLETE', 3);
+        study.add({ x1: 4 }, dist, 'PRUNED', 9, { 1: 8, 2: 9 });
+        await study.ask(sampler, dist);
+        const data = spy.fits[0];
+        expect(data.n).toBe(usePrunedTrials ? 4 : 3);
+        const y = Array.from(data.y);
+        const mean = y.reduce((a, b) => a + b, 0) / y.length;
+        expect(Math.abs(mean)).toBeLessThan(1e-12);
+        // The best trial has the largest target: value 1 when minimizing, the larger values when maximizing.
+        const best = y.indexOf(Math.max(...y));
+        expect(data.x[best]).toBeCloseTo((direction === 'minimize' ? 1 : usePrunedTrials ? 4 : 0) / 15 + 1 / 3, 12);
+      }
+    }
+  });
+
+  it('spreads concurrent suggestions over RUNNING trials (kriging believer)', async () => {
+    const sampler = new GpSampler({ seed: 3, ...FAST, deterministic: true, nStartupTrials: 8 });
+    const study = await runSequential(sampler, BRANIN_SPACE, branin, 12);
+    // Without pending trials, two asks (different trial numbers, so different candidate sets) land
+    // on the same acquisition maximum: the believer is what spreads them.
+    const lone = new GpSampler({ seed: 3, ...FAST, deterministic: true, nStartupTrials: 8 });
+    const a = await study.ask(lone, BRANIN_SPACE);
+    await study.tell(lone, a, 'FAIL', null);
+    const b = await study.ask(lone, BRANIN_SPACE);
+    await study.tell(lone, b, 'FAIL', null);
+    const gap = Math.hypot(((a.params.x1 as number) - (b.params.x1 as number)) / 15, ((a.params.x2 as number) - (b.params.x2 as number)) / 15);
+    expect(gap).toBeLessThan(1e-3);
+    const batch = [];
+    for (let i = 0; i < 8; i++) batch.push(await study.ask(sampler, BRANIN_SPACE));
+    let minGap = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 8; i++) {
+      for (let j = 0; j < i; j++) {
+        const dx = ((batch[i].params.x1 as number) - (batch[j].params.x1 as number)) / 15;
+        const dy = ((batch[i].params.x2 as number) - (batch[j].params.x2 as number)) / 15;
+        minGap = Math.min(minGap, Math.hypot(dx, dy));
+      }
+    }
+    // Unit-cube distance; near the incumbent logEI legitimately packs points more tightly than elsewhere.
+    expect(minGap).toBeGreaterThan(3e-3);
+  });
+
+  it('refits every trial below 100 observations, then appends between refits', async () => {
+    const spy = new SpyBackend();
+    const sampler = new GpSampler({ seed: 4, candidates: 64, restarts: 1, backend: spy, nStartupTrials: 5 });
+    const study = new FakeStudy(['minimize']);
+    const dist = { x: floatDistribution('x', 0, 1) };
+    for (let i = 0; i < 99; i++) study.add({ x: (i * 0.618034) % 1 }, dist, 'COMPLETE', Math.sin(7 * ((i * 0.618034) % 1)));
+    const step = async () => {
+      const t = await study.ask(sampler, dist);
+      await study.tell(sampler, t, 'COMPLETE', Math.sin(7 * (t.params.x as number)));
+    };
+    await step(); // n = 99: fit
+    await step(); // n = 100: refit due (first fit at 99 -> growth 1 >= ceil(99/50) = 2? no) -> append
+    expect(spy.fits.length).toBe(1);
+    expect(spy.appends).toBe(1);
+    await step(); // n = 101: growth 2 >= 2 -> refit
+    expect(spy.fits.length).toBe(2);
+    expect(spy.fits[1].n).toBe(101);
+    // The refit is warm-started from the previous theta.
+    expect(spy.fitOptions[0].warmStart).toBeNull();
+    expect(spy.fitOptions[1].warmStart).not.toBeNull();
+    await step(); // n = 102: growth 1 < ceil(101/50) = 3 -> append
+    expect(spy.fits.length).toBe(2);
+    expect(spy.appends).toBe(2);
+  }, 30_000);
+
+  it('handles int, step and categorical dims: every suggestion is feasible', async () => {
+    const space: SearchSpace = {
+      lr: floatDistribution('lr', 1e-4, 1, { log: true }),
+      layers: intDistribution('layers', 1, 6),
+      width: intDistribution('width', 16, 256, { log: true }),
+      drop: floatDistribution('drop', 0, 0.5, { step: 0.1 }),
+      act: categoricalDistribution('act', ['relu', 'tanh', 'gelu']),
+    };
+    const objective = (p: Record<string, ParamValue>) =>
+      Math.log10(p.lr as number) ** 2 + ((p.layers as number) - 3) ** 2 + (p.act === 'gelu' ? 0 : 1) + (p.drop as number);
+    const study = await runSequential(new GpSampler({ seed: 5, ...FAST, nStartupTrials: 5 }), space, objective, 15);
+    for (const t of study.trials) {
+      expect(Number.isInteger(t.params.layers)).toBe(true);
+      expect(Number.isInteger(t.params.width)).toBe(true);
+      expect([0, 0.1, 0.2, 0.3, 0.4, 0.5]).toContain(t.params.drop);
+      expect(['relu', 'tanh', 'gelu']).toContain(t.params.act);
+      expect(t.params.lr as number).toBeGreaterThanOrEqual(1e-4);
+    }
+  });
+
+  it('samples params outside the intersection independently with a one-time warning', async () => {
+    const sampler = new GpSampler({ seed: 6, ...FAST, nStartupTrials: 3 });
+    const study = new FakeStudy(['minimize']);
+    const base = { x: floatDistribution('x', 0, 1) };
+    for (let i = 0; i < 4; i++) study.add({ x: i / 4 }, base, 'COMPLETE', i);
+    const extra = { ...base, y: floatDistribution('y', 0, 1), z: floatDistribution('z', 0, 1) };
+    await study.ask(sampler, extra);
+    await study.ask(sampler, extra);
+    await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on nextTick
+    const codes = warnings.filter((w) => w.code === 'GP_INDEPENDENT_SAMPLING');
+    expect(codes.length).toBe(1);
+  });
+
+  it('falls back to independent sampling with a warning on a numerical failure', async () => {
+    const spy = new SpyBackend();
+    spy.failWith = new NumericalError('synthetic failure');
+    const sampler = new GpSampler({ seed: 8, ...FAST, backend: spy, nStartupTrials: 2 });
+    const study = new FakeStudy(['minimize']);
+    const dist = { x: floatDistribution('x', 0, 1) };
+    study.add({ x: 0.1 }, dist, 'COMPLETE', 1);
+    study.add({ x: 0.9 }, dist, 'COMPLETE', 2);
+    const space = await sampler.inferRelativeSearchSpace(study, study.trials[0]);
+    expect(await sampler.sampleRelative(study, study.trials[0], space)).toEqual({});
+    const t = await study.ask(sampler, dist);
+    expect(t.params.x as number).toBeGreaterThanOrEqual(0);
+    await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on nextTick
+    expect(warnings.some((w) => w.code === 'GP_NUMERICAL_FALLBACK')).toBe(true);
+    // Other errors are not swallowed.
+    spy.failWith = new TypeError('bug');
+    await expect(study.ask(sampler, dist)).rejects.toThrow(TypeError);
+  });
+
+  it('rejects multi-objective studies and bad options with KestrelErrors', async () => {
+    const sampler = new GpSampler({ seed: 9, ...FAST, nStartupTrials: 1 });
+    const study = new FakeStudy(['minimize', 'maximize']);
+    const dist = { x: floatDistribution('x', 0, 1) };
+    study.add({ x: 0.5 }, dist, 'COMPLETE', null);
+    const err = await sampler.sampleRelative(study, study.trials[0], dist).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KestrelError);
+    expect((err as KestrelError).code).toBe('INVALID_OPTION');
+    expect(() => new GpSampler({ candidates: 0 })).toThrow(InvalidOptionError);
+    expect(() => new GpSampler({ acquisition: 'ei' as never })).toThrow(/acquisition/);
+    expect(() => new GpSampler({ backend: 'gpu' as never })).toThrow(/backend/);
+    expect(() => new GpSampler({ nStartupTrials: -1 })).toThrow(/nStartupTrials/);
+    expect(() => new GpSampler({ deterministic: 'yes' as never })).toThrow(/deterministic/);
+  });
+});

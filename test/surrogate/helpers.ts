@@ -1,0 +1,50 @@
+import type { GpTrainingData } from '../../src/surrogate/backend.js';
+
+/** Deterministic uniform stream for test inputs (Mulberry32). */
+export function uniformStream(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random training data: continuous dims in [0,1], categorical dims (flags) with `choices` choices. */
+export function randomData(
+  seed: number,
+  n: number,
+  d: number,
+  categorical: readonly number[] = [],
+  choices = 3,
+): GpTrainingData {
+  const rnd = uniformStream(seed);
+  const isCategorical = new Uint8Array(d);
+  for (const j of categorical) isCategorical[j] = 1;
+  const x = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) x[i * d + j] = isCategorical[j] === 1 ? Math.floor(rnd() * choices) : rnd();
+  }
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += Math.sin(3 * x[i * d + j] + j);
+    y[i] = s + 0.05 * (rnd() - 0.5);
+  }
+  let mean = 0;
+  for (const v of y) mean += v / n;
+  let sd = 0;
+  for (const v of y) sd += ((v - mean) * (v - mean)) / n;
+  sd = Math.sqrt(sd) || 1;
+  for (let i = 0; i < n; i++) y[i] = (y[i] - mean) / sd;
+  return { x, y, n, d, isCategorical };
+}
+
+/** Max |a_i - b_i|. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}

@@ -1,0 +1,72 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BackendUnavailableError, InvalidOptionError } from '../../src/errors.js';
+import type { FitOptions, GpTrainingData, SurrogateBackend } from '../../src/surrogate/backend.js';
+import { createJsBackend } from '../../src/surrogate/js-backend.js';
+import { getSurrogateBackend, SizeRoutedBackend } from '../../src/surrogate/select-backend.js';
+import { resetWarnOnce } from '../../src/util/warn.js';
+import { randomData } from './helpers.js';
+
+const FIT: FitOptions = { kernel: 'rbf', deterministic: false, nRestarts: 0, seed: 1, warmStart: null, numThreads: 1 };
+
+let codes: (string | undefined)[] = [];
+const onWarning = (w: Error & { code?: string }) => codes.push(w.code);
+beforeEach(() => {
+  codes = [];
+  resetWarnOnce();
+  process.on('warning', onWarning);
+});
+afterEach(() => {
+  process.off('warning', onWarning);
+});
+
+describe('getSurrogateBackend', () => {
+  it("'js' gives the TypeScript backend and its models report 'js'", async () => {
+    const backend = await getSurrogateBackend({ backend: 'js' });
+    expect(backend.name).toBe('js');
+    const model = await backend.fit(randomData(1, 8, 2), FIT);
+    expect(model.backend).toBe('js');
+  });
+
+  it("'auto' gives the native CPU backend when it loads, else 'js' with a NATIVE_UNAVAILABLE warning", async () => {
+    const backend = await getSurrogateBackend({ backend: 'auto', numThreads: 1 });
+    await new Promise((resolve) => setImmediate(resolve));
+    if (backend.name === 'js') expect(codes).toContain('NATIVE_UNAVAILABLE');
+    else expect(backend.name).toBe('cpu');
+    const model = await backend.fit(randomData(2, 8, 2), FIT);
+    expect(model.backend).toBe(backend.name);
+  });
+
+  it("explicit 'cpu' / 'cuda' either deliver that backend or throw BackendUnavailableError", async () => {
+    for (const request of ['cpu', 'cuda'] as const) {
+      const result = await getSurrogateBackend({ backend: request }).catch((e: unknown) => e);
+      if (result instanceof Error) expect(result).toBeInstanceOf(BackendUnavailableError);
+      else expect((result as SurrogateBackend).name).toBe(request);
+    }
+  });
+
+  it('validates its options', async () => {
+    await expect(getSurrogateBackend({ backend: 'gpu' as never })).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(getSurrogateBackend({ backend: 'js', numThreads: 0 })).rejects.toThrow(/numThreads/);
+  });
+});
+
+describe('SizeRoutedBackend', () => {
+  it('sends fits with n >= threshold to the large backend', async () => {
+    const calls: string[] = [];
+    const tag = (name: string): SurrogateBackend => {
+      const js = createJsBackend();
+      return {
+        name: 'js',
+        fit: (data: GpTrainingData, options: FitOptions) => {
+          calls.push(`${name}:${data.n}`);
+          return js.fit(data, options);
+        },
+        negLogPosterior: js.negLogPosterior.bind(js),
+      };
+    };
+    const routed = new SizeRoutedBackend(tag('small'), tag('large'), 10);
+    await routed.fit(randomData(3, 9, 2), FIT);
+    await routed.fit(randomData(3, 10, 2), FIT);
+    expect(calls).toEqual(['small:9', 'large:10']);
+  });
+});

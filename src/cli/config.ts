@@ -45,6 +45,11 @@ export interface RunConfig {
   readonly storage: string;
   /** Sampler seed (`seed` or `sampler.seed`); null = unseeded. */
   readonly seed: number | null;
+  /**
+   * Heartbeats of running trials (seconds), so that a worker can record as FAIL the trials of
+   * a worker that was killed; null = off. Default: every 10 s, stale after 120 s.
+   */
+  readonly heartbeat: { readonly intervalSec: number; readonly graceSec: number } | null;
 }
 
 /** Command-line values that override the file (`--n-trials`, `--storage`, ...). */
@@ -85,6 +90,14 @@ const fileSchema = z.strictObject({
   concurrency: positiveInt.optional(),
   storage: z.string().min(1).optional(),
   seed: z.number().int().min(0).optional(),
+  heartbeat: z
+    .union([
+      z.literal(false),
+      z
+        .object({ intervalSec: z.number().positive().optional(), graceSec: z.number().positive().optional() })
+        .strict(),
+    ])
+    .optional(),
 });
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -183,7 +196,21 @@ export function validateConfig(raw: unknown, configPath: string, overrides: Conf
     concurrency: overrides.concurrency ?? cfg.concurrency ?? 1,
     storage,
     seed,
+    heartbeat: resolveHeartbeat(cfg.heartbeat),
   };
+}
+
+const DEFAULT_HEARTBEAT_SEC = 10;
+const DEFAULT_HEARTBEAT_GRACE_SEC = 120;
+
+function resolveHeartbeat(spec: FileConfig['heartbeat']): RunConfig['heartbeat'] {
+  if (spec === false) return null;
+  const intervalSec = spec?.intervalSec ?? DEFAULT_HEARTBEAT_SEC;
+  const graceSec = spec?.graceSec ?? Math.max(DEFAULT_HEARTBEAT_GRACE_SEC, 3 * intervalSec);
+  if (graceSec <= intervalSec) {
+    throw new ConfigError('heartbeat.graceSec', `must be more than heartbeat.intervalSec (${intervalSec}), got ${graceSec}`);
+  }
+  return { intervalSec, graceSec };
 }
 
 /**

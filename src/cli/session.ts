@@ -96,6 +96,8 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
         maxTrialsInStudy: config.nTrials ?? undefined,
         timeoutMs: config.timeoutSec === null ? undefined : config.timeoutSec * 1000,
         concurrency: config.concurrency,
+        heartbeatIntervalMs: config.heartbeat === null ? undefined : config.heartbeat.intervalSec * 1000,
+        heartbeatGraceMs: config.heartbeat === null ? undefined : config.heartbeat.graceSec * 1000,
         onTrialStart: () => progress.trialStarted(),
         callbacks: [(_study, trial) => progress.trialFinished(trial)],
       });

@@ -7,6 +7,7 @@ import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { Trial } from '../trial/trial.js';
 import type { Study } from './study.js';
 import { messageOf } from './study.js';
+import { warnOnce } from '../util/warn.js';
 
 /** An objective: returns the value (or one value per direction) to minimize or maximize. */
 export type Objective = (trial: Trial) => number | readonly number[] | Promise<number | readonly number[]>;
@@ -43,6 +44,14 @@ export interface OptimizeOptions {
    * ("interrupted"), and reject with `InterruptedError`. A second Ctrl-C is left to Node's default.
    */
   readonly handleSigint?: boolean;
+  /**
+   * Write a heartbeat for each running trial this often, and before launching trials record as
+   * FAIL the RUNNING trials of this study whose heartbeat is older than `heartbeatGraceMs`
+   * (workers that were killed). Off by default; the CLI turns it on.
+   */
+  readonly heartbeatIntervalMs?: number;
+  /** Default: 3 x heartbeatIntervalMs. */
+  readonly heartbeatGraceMs?: number;
   /** Called when a trial starts (for progress displays). */
   readonly onTrialStart?: (trial: Trial) => void;
 }
@@ -58,6 +67,14 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   let interrupted: string | null = null;
   let slotCursor = 0;
   let interruptDone: Promise<void> | null = null;
+  let lastStaleCheck = -Infinity;
+
+  const failStale = async (): Promise<void> => {
+    if (opts.heartbeatIntervalMs === undefined) return;
+    if (Date.now() - lastStaleCheck < opts.heartbeatIntervalMs) return;
+    lastStaleCheck = Date.now();
+    await study.failStaleTrials({ graceMs: opts.heartbeatGraceMs ?? 3 * opts.heartbeatIntervalMs });
+  };
 
   // A call to optimize() starts a fresh run even if a previous one was stopped.
   const shouldLaunch = (): boolean =>
@@ -110,7 +127,8 @@ export async function runOptimize(study: Study, objective: Objective, options: O
       if (!(await claimSlot())) break;
       let trial: Trial;
       try {
-        trial = await study.ask();
+        await failStale();
+        trial = await study.ask({ heartbeat: opts.heartbeatIntervalMs !== undefined });
       } catch (error) {
         if (error instanceof GridExhaustedError) break;
         if (fatal === null) fatal = error;
@@ -141,10 +159,29 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     opts.signal.addEventListener('abort', abortHandler, { once: true });
   }
   if (opts.handleSigint) process.on('SIGINT', sigintHandler);
+  let beating = false;
+  const heartbeat =
+    opts.heartbeatIntervalMs === undefined
+      ? null
+      : setInterval(() => {
+          if (beating) return;
+          beating = true;
+          study.beatLiveTrials().then(
+            () => {
+              beating = false;
+            },
+            (error: unknown) => {
+              beating = false;
+              warnOnce('HEARTBEAT_FAILED', `could not write a trial heartbeat: ${messageOf(error)}`);
+            },
+          );
+        }, opts.heartbeatIntervalMs);
+  heartbeat?.unref();
   try {
     const workers = Promise.all(Array.from({ length: opts.concurrency }, () => worker()));
     await Promise.race([workers, interruptedPromise]);
   } finally {
+    if (heartbeat !== null) clearInterval(heartbeat);
     process.removeListener('SIGINT', sigintHandler);
     opts.signal?.removeEventListener('abort', abortHandler);
   }
@@ -173,8 +210,14 @@ async function runTrial(
     if (trial.signal.aborted) return null;
     return await study.tell(trial, isNumberOrArray(result) ? result : { state: 'COMPLETE', values: result as never });
   } catch (error) {
-    // The trial was finished by an interruption meanwhile, or storage failed: never lose track.
-    if (error instanceof TrialFinishedError && trial.signal.aborted) return null;
+    // The trial was finished meanwhile: by an interruption, or by another worker that found its
+    // heartbeat stale (a blocked event loop). Its record stands; the study goes on.
+    if (error instanceof TrialFinishedError) {
+      if (!trial.signal.aborted) {
+        warnOnce('TRIAL_FINISHED_ELSEWHERE', `trial ${trial.number} was finished elsewhere before its result arrived: ${messageOf(error)}`);
+      }
+      return null;
+    }
     onUncaught(error);
     return null;
   }
@@ -200,6 +243,8 @@ interface ValidatedOptions {
   readonly signal: AbortSignal | undefined;
   readonly handleSigint: boolean;
   readonly onTrialStart: ((trial: Trial) => void) | undefined;
+  readonly heartbeatIntervalMs: number | undefined;
+  readonly heartbeatGraceMs: number | undefined;
 }
 
 function validate(objective: Objective, options: OptimizeOptions): ValidatedOptions {
@@ -239,7 +284,24 @@ function validate(objective: Objective, options: OptimizeOptions): ValidatedOpti
   if (options.onTrialStart !== undefined && typeof options.onTrialStart !== 'function') {
     throw new InvalidOptionError('onTrialStart', 'a function', options.onTrialStart);
   }
+  const positiveMs = (name: string, value: unknown): number | undefined => {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+      throw new InvalidOptionError(name, 'a positive number of milliseconds', value);
+    }
+    return value;
+  };
+  const heartbeatIntervalMs = positiveMs('heartbeatIntervalMs', options.heartbeatIntervalMs);
+  const heartbeatGraceMs = positiveMs('heartbeatGraceMs', options.heartbeatGraceMs);
+  if (heartbeatGraceMs !== undefined && heartbeatIntervalMs === undefined) {
+    throw new InvalidOptionError('heartbeatGraceMs', 'to be given together with heartbeatIntervalMs', heartbeatGraceMs);
+  }
+  if (heartbeatGraceMs !== undefined && heartbeatIntervalMs !== undefined && heartbeatGraceMs <= heartbeatIntervalMs) {
+    throw new InvalidOptionError('heartbeatGraceMs', `more than heartbeatIntervalMs (${heartbeatIntervalMs})`, heartbeatGraceMs);
+  }
   return {
+    heartbeatIntervalMs,
+    heartbeatGraceMs,
     nTrials,
     maxTrialsInStudy,
     timeoutMs,

@@ -32,7 +32,17 @@ export const SystemAttr = {
   relativeParams: 'relative_params',
   /** Why a trial failed (objective error message, invalid value, "interrupted"). */
   failReason: 'fail_reason',
+  /** Epoch ms of the running trial's last heartbeat (only for trials run with heartbeats). */
+  heartbeat: 'heartbeat',
 } as const;
+
+export interface AskOptions {
+  /**
+   * Stamp the trial with a heartbeat so that `failStaleTrials` can tell, later and from any
+   * process, that its worker died. `optimize` sets it when `heartbeatIntervalMs` is given.
+   */
+  readonly heartbeat?: boolean;
+}
 
 /** What `tell` accepts besides a plain value or values. */
 export interface TellOptions {
@@ -158,9 +168,11 @@ export class Study implements StudyView {
    * propose the parameters it models jointly. Rejects with `GridExhaustedError` when a grid sampler
    * has nothing left (the created trial is then recorded as FAIL, "grid exhausted").
    */
-  async ask(): Promise<Trial> {
+  async ask(options: AskOptions = {}): Promise<Trial> {
+    const beat = options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now() } : null;
     const waiting = await this.storage.popWaitingTrial(this.studyId);
-    const frozen = waiting ?? (await this.storage.createTrial(this.studyId));
+    if (waiting !== null && beat !== null) await this.storage.updateTrial(waiting.trialId, { systemAttrs: beat });
+    const frozen = waiting ?? (await this.storage.createTrial(this.studyId, beat === null ? {} : { systemAttrs: beat }));
     const enqueued = readFixedParams(frozen);
 
     try {
@@ -431,6 +443,48 @@ export class Study implements StudyView {
         }
       }),
     );
+  }
+
+  /** Writes a heartbeat for every trial this process is running. Internal: used by `optimize`. */
+  async beatLiveTrials(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      [...this.live.keys()].map(async (trialId) => {
+        try {
+          await this.storage.updateTrial(trialId, { systemAttrs: { [SystemAttr.heartbeat]: now } });
+        } catch (error) {
+          if (!(error instanceof TrialFinishedError)) throw error;
+        }
+      }),
+    );
+  }
+
+  /**
+   * Records as FAIL every RUNNING trial run with heartbeats whose last heartbeat is older than
+   * `graceMs`: its worker was killed or lost. Safe with live workers, as long as they beat more
+   * often than `graceMs`. Returns the numbers of the trials it failed.
+   */
+  async failStaleTrials(options: { readonly graceMs: number }): Promise<readonly number[]> {
+    const graceMs = options?.graceMs;
+    if (typeof graceMs !== 'number' || !(graceMs > 0)) {
+      throw new InvalidOptionError('graceMs', 'a positive number of milliseconds', graceMs);
+    }
+    const now = Date.now();
+    const failed: number[] = [];
+    for (const trial of await this.getTrials({ states: ['RUNNING'] })) {
+      const beat = trial.systemAttrs[SystemAttr.heartbeat];
+      if (typeof beat !== 'number' || now - beat <= graceMs || this.live.has(trial.trialId)) continue;
+      try {
+        await this.storage.finishTrial(trial.trialId, {
+          state: 'FAIL',
+          systemAttrs: { [SystemAttr.failReason]: `stale: no heartbeat for ${now - beat} ms (its worker stopped)` },
+        });
+        failed.push(trial.number);
+      } catch (error) {
+        if (!(error instanceof TrialFinishedError)) throw error; // another worker got there first
+      }
+    }
+    return failed;
   }
 
   private async flush(trial: Trial): Promise<void> {

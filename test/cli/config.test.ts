@@ -30,6 +30,18 @@ describe('config validation', () => {
     expect(config.concurrency).toBe(1);
     expect(config.seed).toBeNull();
     expect(config.timeoutSec).toBeNull();
+    expect(config.heartbeat).toEqual({ intervalSec: 10, graceSec: 120 });
+  });
+
+  it('configures or disables trial heartbeats', () => {
+    expect(validateConfig({ objective: 'o.ts', nTrials: 1, heartbeat: false }, configPath).heartbeat).toBeNull();
+    expect(
+      validateConfig({ objective: 'o.ts', nTrials: 1, heartbeat: { intervalSec: 60 } }, configPath).heartbeat,
+    ).toEqual({ intervalSec: 60, graceSec: 180 });
+    expect(configError({ objective: 'o.ts', nTrials: 1, heartbeat: { intervalSec: 10, graceSec: 5 } }).message).toMatch(
+      /heartbeat\.graceSec/,
+    );
+    expect(configError({ objective: 'o.ts', nTrials: 1, heartbeat: { every: 3 } }).message).toMatch(/heartbeat/);
   });
 
   it('reads the full schema, sampler seed and pruner options', () => {

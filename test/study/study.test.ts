@@ -353,3 +353,59 @@ describe('pruning', () => {
     expect(new TrialPrunedError().code).toBe('TRIAL_PRUNED');
   });
 });
+
+describe('heartbeats and stale trials', () => {
+  it('stamps trials run with heartbeats and fails only those whose heartbeat is stale', async () => {
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ storage });
+    // A worker that died: a trial with an old heartbeat, never told.
+    const dead = await study.ask({ heartbeat: true });
+    // A trial without heartbeats (plain ask/tell) is never judged stale.
+    const manual = await study.ask();
+    expect(typeof (await storage.getTrial(dead.trialId)).systemAttrs.heartbeat).toBe('number');
+    await storage.updateTrial(dead.trialId, { systemAttrs: { heartbeat: Date.now() - 60_000 } });
+
+    // Another process (a second Study object on the same storage) sees the dead trial as stale.
+    const other = await loadStudy({ studyName: study.studyName, storage });
+    await expect(other.failStaleTrials({ graceMs: 0 })).rejects.toThrow(/graceMs/);
+    expect(await other.failStaleTrials({ graceMs: 30_000 })).toEqual([dead.number]);
+    const failed = await storage.getTrial(dead.trialId);
+    expect(failed.state).toBe('FAIL');
+    expect(String(failed.systemAttrs.fail_reason)).toMatch(/stale/);
+    expect((await storage.getTrial(manual.trialId)).state).toBe('RUNNING');
+    // The dead worker's late tell is refused: the finished trial is immutable.
+    await expect(study.tell(dead, 1)).rejects.toBeInstanceOf(TrialFinishedError);
+  });
+
+  it('optimize with heartbeatIntervalMs fails stale trials first and beats for running ones', async () => {
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ storage });
+    // The dead trial belongs to another worker (its own Study object).
+    const deadWorker = await loadStudy({ studyName: study.studyName, storage });
+    const dead = await deadWorker.ask({ heartbeat: true });
+    await storage.updateTrial(dead.trialId, { systemAttrs: { heartbeat: Date.now() - 10_000 } });
+    const beats: number[] = [];
+    await study.optimize(
+      async (trial) => {
+        const before = (await storage.getTrial(trial.trialId)).systemAttrs.heartbeat as number;
+        // Wait until the heartbeat timer has written a newer beat.
+        for (;;) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          const now = (await storage.getTrial(trial.trialId)).systemAttrs.heartbeat as number;
+          if (now > before) {
+            beats.push(now - before);
+            break;
+          }
+        }
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { nTrials: 2, heartbeatIntervalMs: 20, heartbeatGraceMs: 1_000, handleSigint: false },
+    );
+    expect((await storage.getTrial(dead.trialId)).state).toBe('FAIL');
+    expect(beats).toHaveLength(2);
+    expect(await study.getTrials({ states: ['COMPLETE'] })).toHaveLength(2);
+    await expect(study.optimize(() => 1, { heartbeatIntervalMs: 10, heartbeatGraceMs: 5 })).rejects.toThrow(
+      /heartbeatGraceMs/,
+    );
+  });
+});

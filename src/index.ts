@@ -64,6 +64,7 @@ export { Trial } from './trial/trial.js';
 export { TrialState, isFinishedState } from './trial/types.js';
 export type { FrozenTrialData, JsonValue, StudyDirection } from './trial/types.js';
 export type { StudyView } from './trial/study-view.js';
+export { SystemAttr } from './trial/system-attrs.js';
 
 // Storage
 export type {
@@ -89,6 +90,29 @@ export { GridSampler } from './samplers/grid-sampler.js';
 export type { GridSamplerOptions } from './samplers/grid-sampler.js';
 export { SobolSampler } from './samplers/sobol-sampler.js';
 export type { SobolSamplerOptions } from './samplers/sobol-sampler.js';
+export { GpSampler } from './samplers/gp/gp-sampler.js';
+export type { GpSamplerOptions } from './samplers/gp/gp-sampler.js';
+
+// Gaussian-process surrogate (the GpSampler's model; usable on its own)
+export type {
+  AcquisitionKind,
+  AcquisitionOptions,
+  AcquisitionOptimum,
+  AcquisitionResult,
+  BackendName,
+  FitOptions,
+  FittedGp,
+  GpTrainingData,
+  KernelKind,
+  OptimizeAcquisitionOptions,
+  Prediction,
+  SurrogateBackend,
+} from './surrogate/backend.js';
+export { getSurrogateBackend } from './surrogate/select-backend.js';
+export type { BackendRequest, GetSurrogateBackendOptions } from './surrogate/select-backend.js';
+export { nativeStatus } from './binding/load.js';
+export type { NativeStatus } from './binding/load.js';
+export type { AddonBuildInfo } from './binding/addon.js';
 
 // Pruners
 export type { Pruner } from './pruners/pruner.js';
@@ -112,5 +136,5 @@ export type { AdaptiveMode, AdaptivePrunerOptions } from './pruners/adaptive.js'
 export { createStudy, deleteStudy, getAllStudySummaries, loadStudy } from './study/create-study.js';
 export type { CreateStudyOptions, LoadStudyOptions, StorageOption } from './study/create-study.js';
 export { Study } from './study/study.js';
-export type { AddTrialOptions, EnqueueTrialOptions, TellOptions, TellResult } from './study/study.js';
+export type { AddTrialOptions, AskOptions, EnqueueTrialOptions, TellOptions, TellResult } from './study/study.js';
 export type { ErrorClass, Objective, OptimizeCallback, OptimizeOptions } from './study/optimize.js';

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeError } from '../errors.js';
-import { ADDON_FUNCTIONS, type KestrelAddon } from './addon.js';
+import { ADDON_FUNCTIONS, type AddonBuildInfo, type KestrelAddon } from './addon.js';
 
 export interface AddonLoadResult {
   readonly addon: KestrelAddon | null;
@@ -72,4 +72,20 @@ function attempt(): AddonLoadResult {
 export function loadAddon(): AddonLoadResult {
   if (cached === null) cached = attempt();
   return cached;
+}
+
+/** How the native addon was built (ISA chosen at run time, CUDA), or why it is unavailable. */
+export interface NativeStatus {
+  readonly available: boolean;
+  readonly buildInfo: AddonBuildInfo | null;
+  readonly cudaDevice: boolean;
+  /** Why the addon did not load (the TypeScript backend is used then). */
+  readonly error: string | null;
+}
+
+/** Reports whether the native core is in use and how it was built. Never throws. */
+export function nativeStatus(): NativeStatus {
+  const { addon, error } = loadAddon();
+  if (addon === null) return { available: false, buildInfo: null, cudaDevice: false, error: error?.message ?? null };
+  return { available: true, buildInfo: addon.buildInfo(), cudaDevice: addon.cudaAvailable(), error: null };
 }

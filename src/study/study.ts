@@ -19,22 +19,12 @@ import type { Distribution, ParamValue, Params, SearchSpace } from '../space/typ
 import type { Storage, TrialTemplate } from '../storage/storage.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
 import type { StudyView } from '../trial/study-view.js';
+import { SystemAttr } from '../trial/system-attrs.js';
 import { Trial, type TrialHost } from '../trial/trial.js';
 import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
 import { warnOnce } from '../util/warn.js';
 import { runOptimize, type Objective, type OptimizeOptions } from './optimize.js';
 
-/** System attribute keys the study writes. */
-export const SystemAttr = {
-  /** Enqueued parameter values of a WAITING trial. */
-  fixedParams: 'fixed_params',
-  /** The sampler's joint proposal for a running trial (lets samplers see pending points). */
-  relativeParams: 'relative_params',
-  /** Why a trial failed (objective error message, invalid value, "interrupted"). */
-  failReason: 'fail_reason',
-  /** Epoch ms of the running trial's last heartbeat (only for trials run with heartbeats). */
-  heartbeat: 'heartbeat',
-} as const;
 
 export interface AskOptions {
   /**

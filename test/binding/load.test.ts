@@ -46,3 +46,19 @@ describe('loadAddon', () => {
     expect(bad.hadNan).toBe(false);
   });
 });
+
+describe('nativeStatus', () => {
+  it('reports the loaded addon and its build, consistently with loadAddon', async () => {
+    const { nativeStatus, loadAddon } = await import('../../src/binding/load.js');
+    const status = nativeStatus();
+    const { addon } = loadAddon();
+    expect(status.available).toBe(addon !== null);
+    if (addon !== null) {
+      expect(status.buildInfo).toEqual(addon.buildInfo());
+      expect(status.error).toBeNull();
+      expect(typeof status.cudaDevice).toBe('boolean');
+    } else {
+      expect(status.error).toMatch(/native addon not available/);
+    }
+  });
+});

@@ -30,7 +30,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError, KestrelError } from '../../errors.js';
-import { distributionsEqual, isSingle } from '../../space/distributions.js';
+import { contains, distributionsEqual, isSingle } from '../../space/distributions.js';
 import { decode, encode, gridSpacing } from '../../space/encode.js';
 import { intersectionSearchSpace } from '../../space/intersection.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../../space/types.js';
@@ -38,6 +38,7 @@ import type { AcquisitionKind, FittedGp, KernelKind, SurrogateBackend } from '..
 import { getSurrogateBackend, type BackendRequest } from '../../surrogate/select-backend.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
+import { SystemAttr } from '../../trial/system-attrs.js';
 import type { TrialState } from '../../trial/types.js';
 import { deriveSeed, resolveSeed } from '../../util/prng.js';
 import { warnOnce } from '../../util/warn.js';
@@ -261,16 +262,16 @@ export class GpSampler implements Sampler {
     const model = fitted.cache; // acquired by this.model()
     try {
       let working = model.model;
-      // Kriging believer over RUNNING trials that already hold every dim.
-      const pending = trials.filter(
-        (t) =>
-          t.state === 'RUNNING' &&
-          t.trialId !== trial.trialId &&
-          dims.every((name) => name in t.params && t.distributions[name] !== undefined && distributionsEqual(t.distributions[name], space[name])),
-      );
+      // Kriging believer over RUNNING trials that hold every dim: the parameters they have
+      // persisted, else the joint proposal the study recorded when they were asked (their
+      // suggest* calls are buffered until the trial reports or finishes).
+      const pending = trials
+        .filter((t) => t.state === 'RUNNING' && t.trialId !== trial.trialId)
+        .map((t) => pendingParams(t, dims, space))
+        .filter((p): p is Readonly<Record<string, ParamValue>> => p !== null);
       if (pending.length > 0) {
         const xp = new Float64Array(pending.length * d);
-        pending.forEach((t, i) => encodeRow(t.params, xp, i * d));
+        pending.forEach((p, i) => encodeRow(p, xp, i * d));
         const believed = await working.predict(xp, pending.length);
         working = await working.append(xp, believed.mean, pending.length);
       }
@@ -483,4 +484,34 @@ function resolveOptions(options: GpSamplerOptions): ResolvedOptions {
     kernel: oneOf<KernelKind>('kernel', options.kernel, ['matern52', 'rbf'], 'matern52'),
     usePrunedTrials: flag('usePrunedTrials', options.usePrunedTrials, false),
   };
+}
+
+/**
+ * The point a RUNNING trial is evaluating, over `dims`, or null when it is not (yet) in this space.
+ * Persisted params win; otherwise the relative proposal recorded at ask time, which the trial's
+ * `suggest*` calls take whenever their distribution matches.
+ */
+function pendingParams(
+  trial: FrozenTrial,
+  dims: readonly string[],
+  space: SearchSpace,
+): Readonly<Record<string, ParamValue>> | null {
+  const proposal = trial.systemAttrs[SystemAttr.relativeParams];
+  const proposed =
+    proposal !== null && typeof proposal === 'object' && !Array.isArray(proposal)
+      ? (proposal as Readonly<Record<string, ParamValue>>)
+      : {};
+  const out: Record<string, ParamValue> = {};
+  for (const name of dims) {
+    const stored = trial.distributions[name];
+    if (stored !== undefined) {
+      if (!distributionsEqual(stored, space[name])) return null;
+      out[name] = trial.params[name];
+    } else if (name in proposed && contains(space[name], proposed[name])) {
+      out[name] = proposed[name];
+    } else {
+      return null;
+    }
+  }
+  return out;
 }

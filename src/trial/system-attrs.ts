@@ -1,0 +1,17 @@
+/**
+ * Keys of the trial system attributes that Kestrel itself writes. Defined here, below the study
+ * and the samplers, so that both read the same names.
+ */
+export const SystemAttr = {
+  /** Enqueued parameter values of a WAITING trial (`study.enqueueTrial`). */
+  fixedParams: 'fixed_params',
+  /**
+   * The sampler's joint proposal for a running trial, recorded by `study.ask`. Its `suggest*`
+   * calls are buffered until it reports or finishes, so samplers read this to see pending points.
+   */
+  relativeParams: 'relative_params',
+  /** Why a trial failed (objective error message, invalid value, "interrupted", "stale"). */
+  failReason: 'fail_reason',
+  /** Epoch ms of the running trial's last heartbeat (only for trials run with heartbeats). */
+  heartbeat: 'heartbeat',
+} as const;

@@ -40,17 +40,18 @@ interface PrunerEntry {
   readonly kind: 'class' | 'factory';
 }
 
-const PRUNERS_MODULE = '../pruners/index.js';
 const PRUNERS: Readonly<Record<string, PrunerEntry | null>> = {
   none: null,
   nop: null,
-  median: { module: PRUNERS_MODULE, exportName: 'MedianPruner', kind: 'class' },
-  percentile: { module: PRUNERS_MODULE, exportName: 'PercentilePruner', kind: 'class' },
-  threshold: { module: PRUNERS_MODULE, exportName: 'ThresholdPruner', kind: 'class' },
-  patient: { module: PRUNERS_MODULE, exportName: 'PatientPruner', kind: 'class' },
-  'successive-halving': { module: PRUNERS_MODULE, exportName: 'SuccessiveHalvingPruner', kind: 'class' },
-  hyperband: { module: PRUNERS_MODULE, exportName: 'HyperbandPruner', kind: 'class' },
-  adaptive: { module: PRUNERS_MODULE, exportName: 'adaptivePruner', kind: 'factory' },
+  median: { module: '../pruners/median.js', exportName: 'MedianPruner', kind: 'class' },
+  percentile: { module: '../pruners/percentile.js', exportName: 'PercentilePruner', kind: 'class' },
+  threshold: { module: '../pruners/threshold.js', exportName: 'ThresholdPruner', kind: 'class' },
+  patient: { module: '../pruners/patient.js', exportName: 'PatientPruner', kind: 'class' },
+  'successive-halving': { module: '../pruners/successive-halving.js', exportName: 'SuccessiveHalvingPruner', kind: 'class' },
+  // Asynchronous successive halving is what the SuccessiveHalvingPruner implements.
+  asha: { module: '../pruners/successive-halving.js', exportName: 'SuccessiveHalvingPruner', kind: 'class' },
+  hyperband: { module: '../pruners/hyperband.js', exportName: 'HyperbandPruner', kind: 'class' },
+  adaptive: { module: '../pruners/adaptive.js', exportName: 'adaptivePruner', kind: 'factory' },
 };
 
 /** Sampler names a config may use. */

@@ -58,6 +58,9 @@ describe('pruner registry', () => {
   it('creates configured pruners, including a wrapped one', async () => {
     expect((await createPruner({ name: 'median', options: { nWarmupSteps: 2 } })).name).toBe('median');
     expect((await createPruner({ name: 'hyperband', options: {} })).name).toBe('hyperband');
+    const asha = await createPruner({ name: 'asha', options: { minResource: 1, reductionFactor: 3 } });
+    expect(asha.constructor.name).toBe('SuccessiveHalvingPruner');
+    expect((await createPruner({ name: 'adaptive', options: { mode: 'standard', maxLength: 27 } })).name).toBe('hyperband');
     const patient = await createPruner({ name: 'patient', options: { patience: 2, wrapped: { name: 'median' } } });
     expect(patient.name).toBe('patient');
   });

@@ -21,6 +21,21 @@ constexpr double kMinVariance = 1e-12;
 constexpr int kColumnChunk = 64;
 constexpr int kCandidateChunk = 256;
 constexpr int kMaxSweepChoices = 4096;
+constexpr double kJitterStart = 1e-10;  // as cholesky_with_jitter
+constexpr int kMaxJitterTries = 6;
+constexpr double kMapPgtol = 1e-2;
+constexpr double kMapFtol = 2.220446049250313e-09;
+constexpr int kWarmProbeIterations = 10;
+constexpr double kWarmInitialStep = 0.1;  // first step of a warm-started MAP run, in log units
+constexpr int kParallelStartsMaxN = 1024;
+constexpr int kWarmProbeMaxN = 256;
+constexpr double kScoringFlopBudget = 8e10;  // n^2 m: about 1 s of candidate TRSM on 2 cores
+constexpr int kMinScoredCandidates = 256;
+constexpr int kFullRefineMaxN = 4096;
+constexpr int kMinLargeNRestarts = 2;
+constexpr int kRefineIterations = 100;
+constexpr int kRefineEvaluationsPerIteration = 2;  // evaluation cap = 2 x iteration cap
+constexpr int kMinLargeNRefineIterations = 10;
 
 double lengthscale_prior_loc(int d) { return std::sqrt(2.0) + std::log(std::max(d, 1)) / 2.0; }
 
@@ -40,18 +55,14 @@ struct SplitMix {
   }
 };
 
-double dot(const double* a, const double* b, int n) {
-  double s = 0.0;
-  for (int i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
+double dot(const double* a, const double* b, int n) { return isa_kernels().dot(n, a, b); }
 
 void inverse_sq_lengthscales(const std::vector<double>& theta, int d, std::vector<double>& w) {
   w.resize(static_cast<size_t>(d));
   for (int j = 0; j < d; ++j) w[static_cast<size_t>(j)] = std::exp(-2.0 * theta[static_cast<size_t>(j)]);
 }
 
-// A (n, n) column-major: full columns of K(X, X) + (sn2 + extra) I; dk: s2 f'(r^2) when not null.
+// A (n, n) column-major: the lower triangle of K(X, X) + (sn2 + extra) I; dk: s2 f'(r^2) (lower) when not null.
 void training_covariance(const GpData& data, const std::vector<double>& xt, const std::vector<double>& w, double s2,
                          double diag_add, KernelKind kernel, std::vector<double>& a, std::vector<double>* dk,
                          ThreadPool& pool) {
@@ -61,17 +72,53 @@ void training_covariance(const GpData& data, const std::vector<double>& xt, cons
   a.resize(static_cast<size_t>(n) * n);
   if (dk != nullptr) dk->resize(static_cast<size_t>(n) * n);
   const int chunks = (n + kColumnChunk - 1) / kColumnChunk;
+  // Lower triangle only (rows j..n-1 of column j): the factorization and the gradient read no more.
   pool.parallel_for(chunks, [&](int t, int) {
     std::vector<double> r2(static_cast<size_t>(n));
     const int j1 = std::min(n, (t + 1) * kColumnChunk);
     for (int j = t * kColumnChunk; j < j1; ++j) {
       double* col = a.data() + static_cast<ptrdiff_t>(j) * n;
-      kern.cross_column(n, d, xt.data(), data.x.data() + static_cast<ptrdiff_t>(j) * d, w.data(), data.is_cat.data(),
-                        kernel, s2, r2.data(), col,
-                        dk == nullptr ? nullptr : dk->data() + static_cast<ptrdiff_t>(j) * n);
+      kern.cross_column(n - j, d, xt.data() + j, n, data.x.data() + static_cast<ptrdiff_t>(j) * d, w.data(),
+                        data.is_cat.data(), kernel, s2, r2.data(), col + j,
+                        dk == nullptr ? nullptr : dk->data() + static_cast<ptrdiff_t>(j) * n + j);
       col[j] = s2 + diag_add;
     }
   });
+}
+
+// Factors A (built by training_covariance, full columns) in place. On a failed pivot, rebuilds A
+// with jitter start * mean(diag) * 10^t added to the diagonal (the bounded escalation of
+// cholesky_with_jitter) and retries; a non-finite entry is reported as such, never retried.
+CholeskyStatus factor_in_place_with_jitter(const GpData& data, const std::vector<double>& xt,
+                                           const std::vector<double>& w, double s2, double sn2, KernelKind kernel,
+                                           std::vector<double>& a, ThreadPool& pool) {
+  const int n = data.n;
+  CholeskyStatus st;
+  for (int j = 0; j < n; ++j) {
+    const double* col = a.data() + static_cast<ptrdiff_t>(j) * n;
+    for (int i = j; i < n; ++i) {
+      if (!std::isfinite(col[i])) {
+        st.had_nan = true;
+        st.index = j;
+        return st;
+      }
+    }
+  }
+  const double diag_mean = s2 + sn2;  // every diagonal entry of A equals s2 + sn2
+  double jitter = 0.0;
+  for (int attempt = 0; attempt <= kMaxJitterTries; ++attempt) {
+    if (attempt > 0) training_covariance(data, xt, w, s2, sn2 + jitter, kernel, a, nullptr, pool);
+    const int bad = cholesky_blocked(n, a.data(), n, pool);
+    if (bad < 0) {
+      st.ok = true;
+      st.jitter = jitter;
+      st.index = -1;
+      return st;
+    }
+    st.index = bad;
+    jitter = jitter == 0.0 ? kJitterStart * diag_mean : jitter * 10.0;
+  }
+  return st;
 }
 
 }  // namespace
@@ -134,70 +181,109 @@ double add_neg_log_prior(const double* theta, int d, bool deterministic, double*
 
 NlpResult neg_log_posterior(const GpData& data, const std::vector<double>& theta, KernelKind kernel,
                             bool deterministic, bool want_grad, ThreadPool& pool) {
-  NlpResult res;
+  NlpWorkspace ws;
+  return neg_log_posterior(data, theta, kernel, deterministic, want_grad, pool, ws);
+}
+
+// Value phase: A (lower) and, when with_dk, s2 f'(r^2), the in-place factor, alpha and the
+// value; the state the gradient phase needs stays in ws. res.ok = false on numerical failure.
+static void nlp_value(const GpData& data, const std::vector<double>& theta, KernelKind kernel, bool deterministic,
+                      bool with_dk, ThreadPool& pool, NlpWorkspace& ws, NlpResult& res) {
+  res = NlpResult();
+  ws.grad_ready = false;
   const int n = data.n;
   const int d = data.d;
   for (double t : theta) {
     if (!std::isfinite(t)) {
       res.status.had_nan = true;
-      return res;
+      return;
     }
   }
-  std::vector<double> w;
+  std::vector<double>& w = ws.w;
   inverse_sq_lengthscales(theta, d, w);
   const double s2 = std::exp(theta[static_cast<size_t>(d)]);
   const double sn2 = std::exp(theta[static_cast<size_t>(d) + 1]);
-  const std::vector<double> xt = transpose_inputs(data);
-  std::vector<double> a, dk;
-  training_covariance(data, xt, w, s2, sn2, kernel, a, want_grad ? &dk : nullptr, pool);
-  std::vector<double> l;
-  res.status = cholesky_with_jitter(n, a.data(), n, l, pool);
-  if (!res.status.ok) return res;
-  a.clear();
-  a.shrink_to_fit();
-  std::vector<double> alpha(data.y);
-  forward_solve(n, l.data(), n, alpha.data());
+  if (ws.xt_source != data.x.data() || ws.xt.size() != data.x.size()) {
+    ws.xt = transpose_inputs(data);
+    ws.xt_source = data.x.data();
+  }
+  // A is factored in place (one n^2 buffer reused across evaluations); a failed pivot rebuilds
+  // A from the kernel with the next jitter (O(n^2 d), rare) instead of keeping a second copy.
+  std::vector<double>& a = ws.a;
+  training_covariance(data, ws.xt, w, s2, sn2, kernel, a, with_dk ? &ws.dk : nullptr, pool);
+  res.status = factor_in_place_with_jitter(data, ws.xt, w, s2, sn2, kernel, a, pool);
+  if (!res.status.ok) return;
+  const double* l = a.data();
+  std::vector<double>& alpha = ws.alpha;
+  alpha = data.y;
+  forward_solve(n, l, n, alpha.data());
   double value = 0.5 * dot(alpha.data(), alpha.data(), n) + n * kHalfLog2PiD;
   for (int i = 0; i < n; ++i) value += std::log(l[static_cast<size_t>(i) * n + i]);
-  backward_solve_t(n, l.data(), n, alpha.data());
-  res.grad.assign(static_cast<size_t>(d) + 2, 0.0);
-  if (want_grad) {
-    std::vector<double> inv;
-    cholesky_inverse(n, l.data(), n, inv, pool);
-    const IsaKernels& kern = isa_kernels();
-    const int chunks = (n + kColumnChunk - 1) / kColumnChunk;
-    std::vector<double> partial(static_cast<size_t>(chunks) * d, 0.0);
-    pool.parallel_for(chunks, [&](int t, int) {
-      std::vector<double> coef(static_cast<size_t>(n));
-      double* g = partial.data() + static_cast<size_t>(t) * d;
-      const int j1 = std::min(n, (t + 1) * kColumnChunk);
-      for (int j = t * kColumnChunk; j < j1; ++j) {
-        const double aj = alpha[static_cast<size_t>(j)];
-        const double* invj = inv.data() + static_cast<size_t>(j) * n;
-        const double* dkj = dk.data() + static_cast<size_t>(j) * n;
-        for (int i = j + 1; i < n; ++i) coef[static_cast<size_t>(i)] = 2.0 * (alpha[static_cast<size_t>(i)] * aj - invj[i]) * dkj[i];
-        kern.lengthscale_column(n, d, j, xt.data(), data.is_cat.data(), coef.data(), g);
-      }
-    });
-    for (int t = 0; t < chunks; ++t) {
-      for (int p = 0; p < d; ++p) res.grad[static_cast<size_t>(p)] += partial[static_cast<size_t>(t) * d + p];
-    }
-    // d nlp / d log l_p = -1/2 sum_ab W_ab s2 f' (-2 w_p delta_p^2) = w_p * sum.
-    for (int p = 0; p < d; ++p) res.grad[static_cast<size_t>(p)] *= w[static_cast<size_t>(p)];
-    double tr_inv = 0.0;
-    for (int i = 0; i < n; ++i) tr_inv += inv[static_cast<size_t>(i) * n + i];
-    const double c = sn2 + res.status.jitter;
-    const double aa = dot(alpha.data(), alpha.data(), n);
-    const double ya = dot(data.y.data(), alpha.data(), n);
-    const double g_scale = (ya - c * aa) - (n - c * tr_inv);
-    const double g_noise = aa - tr_inv;
-    res.grad[static_cast<size_t>(d)] = -0.5 * g_scale;
-    res.grad[static_cast<size_t>(d) + 1] = deterministic ? 0.0 : -0.5 * g_noise * sn2;
-  }
-  value += add_neg_log_prior(theta.data(), d, deterministic, res.grad.data());
-  if (!want_grad) res.grad.clear();
+  backward_solve_t(n, l, n, alpha.data());
+  std::vector<double> prior_grad(static_cast<size_t>(d) + 2, 0.0);
+  value += add_neg_log_prior(theta.data(), d, deterministic, prior_grad.data());
   res.value = value;
   res.ok = std::isfinite(value);
+  ws.s2 = s2;
+  ws.sn2 = sn2;
+  ws.grad_ready = res.ok && with_dk;
+}
+
+// Gradient phase (after a successful nlp_value with dk): A^{-1} from the factor (consumed),
+// the lengthscale traces tr(W dA/dlog l_p) over the lower triangle, the scale and noise terms
+// from tr(A^{-1}) and alpha, plus the prior's gradient.
+static void nlp_gradient(const GpData& data, const std::vector<double>& theta, bool deterministic, ThreadPool& pool,
+                         NlpWorkspace& ws, NlpResult& res) {
+  const int n = data.n;
+  const int d = data.d;
+  ws.grad_ready = false;
+  res.grad.assign(static_cast<size_t>(d) + 2, 0.0);
+  std::vector<double>& a = ws.a;
+  const std::vector<double>& alpha = ws.alpha;
+  const std::vector<double>& xt = ws.xt;
+  const std::vector<double>& w = ws.w;
+  // Lower triangle of A^{-1} into ws.a (the factor is consumed), via ws.z = L^{-1}.
+  cholesky_inverse_in_place(n, a.data(), ws.z, pool);
+  const std::vector<double>& inv = a;
+  const std::vector<double>& dk = ws.dk;
+  const IsaKernels& kern = isa_kernels();
+  const int chunks = (n + kColumnChunk - 1) / kColumnChunk;
+  std::vector<double>& partial = ws.partial;
+  partial.assign(static_cast<size_t>(chunks) * d, 0.0);
+  pool.parallel_for(chunks, [&](int t, int) {
+    std::vector<double> coef(static_cast<size_t>(n));
+    double* g = partial.data() + static_cast<size_t>(t) * d;
+    const int j1 = std::min(n, (t + 1) * kColumnChunk);
+    for (int j = t * kColumnChunk; j < j1; ++j) {
+      const double aj = alpha[static_cast<size_t>(j)];
+      const double* invj = inv.data() + static_cast<size_t>(j) * n;
+      const double* dkj = dk.data() + static_cast<size_t>(j) * n;
+      for (int i = j + 1; i < n; ++i) coef[static_cast<size_t>(i)] = 2.0 * (alpha[static_cast<size_t>(i)] * aj - invj[i]) * dkj[i];
+      kern.lengthscale_column(n, d, j, xt.data(), data.is_cat.data(), coef.data(), g);
+    }
+  });
+  for (int t = 0; t < chunks; ++t) {
+    for (int p = 0; p < d; ++p) res.grad[static_cast<size_t>(p)] += partial[static_cast<size_t>(t) * d + p];
+  }
+  // d nlp / d log l_p = -1/2 sum_ab W_ab s2 f' (-2 w_p delta_p^2) = w_p * sum.
+  for (int p = 0; p < d; ++p) res.grad[static_cast<size_t>(p)] *= w[static_cast<size_t>(p)];
+  double tr_inv = 0.0;
+  for (int i = 0; i < n; ++i) tr_inv += inv[static_cast<size_t>(i) * n + i];
+  const double c = ws.sn2 + res.status.jitter;
+  const double aa = dot(alpha.data(), alpha.data(), n);
+  const double ya = dot(data.y.data(), alpha.data(), n);
+  const double g_scale = (ya - c * aa) - (n - c * tr_inv);
+  const double g_noise = aa - tr_inv;
+  res.grad[static_cast<size_t>(d)] = -0.5 * g_scale;
+  res.grad[static_cast<size_t>(d) + 1] = deterministic ? 0.0 : -0.5 * g_noise * ws.sn2;
+  add_neg_log_prior(theta.data(), d, deterministic, res.grad.data());
+}
+
+NlpResult neg_log_posterior(const GpData& data, const std::vector<double>& theta, KernelKind kernel,
+                            bool deterministic, bool want_grad, ThreadPool& pool, NlpWorkspace& ws) {
+  NlpResult res;
+  nlp_value(data, theta, kernel, deterministic, want_grad, pool, ws, res);
+  if (res.ok && want_grad) nlp_gradient(data, theta, deterministic, pool, ws, res);
   return res;
 }
 
@@ -232,9 +318,13 @@ std::shared_ptr<const GpModel> GpModel::build(GpData data, std::vector<double> t
   const double s2 = std::exp(model->theta_[static_cast<size_t>(d)]);
   const double sn2 = std::exp(model->theta_[static_cast<size_t>(d) + 1]);
   const std::vector<double> xt = transpose_inputs(model->data_);
-  std::vector<double> a;
+  // Factored in place: one n^2 buffer (800 MB at n = 10,000), no second copy.
+  std::vector<double>& a = model->l_;
   training_covariance(model->data_, xt, w, s2, sn2, kernel, a, nullptr, pool);
-  const CholeskyStatus st = cholesky_with_jitter(n, a.data(), n, model->l_, pool);
+  const CholeskyStatus st = factor_in_place_with_jitter(model->data_, xt, w, s2, sn2, kernel, a, pool);
+  if (st.ok) {
+    for (int j = 1; j < n; ++j) std::fill(a.data() + static_cast<ptrdiff_t>(j) * n, a.data() + static_cast<ptrdiff_t>(j) * n + j, 0.0);
+  }
   if (!st.ok) {
     if (st.had_nan) {
       throw Error(Error::Code::kNaN, "the GP covariance had a non-finite entry in column " + std::to_string(st.index));
@@ -258,7 +348,10 @@ std::shared_ptr<const GpModel> GpModel::fit(GpData data, const FitOptions& optio
   if (options.deterministic) first[static_cast<size_t>(d) + 1] = base[static_cast<size_t>(d) + 1];
   starts.push_back(first);
   SplitMix rng{options.seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL};
-  for (int r = 0; r < options.n_restarts; ++r) {
+  // With a warm start above kWarmProbeMaxN observations the random restarts are skipped (the
+  // previous optimum is trusted, as Optuna 4.x's GPSampler always does); below, they are probes.
+  const int n_random = !options.warm_start.empty() && data.n > kWarmProbeMaxN ? 0 : options.n_restarts;
+  for (int r = 0; r < n_random; ++r) {
     std::vector<double> t(static_cast<size_t>(d) + 2);
     for (int j = 0; j < d; ++j) t[static_cast<size_t>(j)] = base[static_cast<size_t>(j)] + rng.gaussian();
     t[static_cast<size_t>(d)] = base[static_cast<size_t>(d)] + 0.5 * rng.gaussian();
@@ -266,30 +359,79 @@ std::shared_ptr<const GpModel> GpModel::fit(GpData data, const FitOptions& optio
         options.deterministic ? base[static_cast<size_t>(d) + 1] : std::log(1e-5) + rng.uniform() * std::log(1e4);
     starts.push_back(std::move(t));
   }
+  // Tolerances of Optuna 4.x's GPSampler fit (scipy L-BFGS-B with gtol = 1e-2 on the
+  // unnormalized negative log posterior, scipy's default ftol = factr 1e7 * eps = 2.2e-9).
   LbfgsbOptions lopt;
   lopt.max_iterations = options.max_iterations;
-  lopt.pgtol = 1e-5;
-  lopt.ftol = 1e-9;
+  lopt.pgtol = kMapPgtol;
+  lopt.ftol = kMapFtol;
+  // Warm-start policy: with a warm start the random restarts are short probes (at most
+  // kWarmProbeIterations iterations); a probe is continued to the full budget only if it already
+  // beats the converged warm start. Without a warm start every start gets the full budget.
+  const bool warm = !options.warm_start.empty();
+  LbfgsbOptions warm_opt = lopt;
+  if (warm) warm_opt.initial_step = kWarmInitialStep;
+  LbfgsbOptions probe = lopt;
+  if (warm) probe.max_iterations = std::min(lopt.max_iterations, kWarmProbeIterations);
   std::vector<LbfgsbResult> results(starts.size());
-  auto run_start = [&](size_t s, ThreadPool& inner) {
-    Objective fun = [&](const double* th, double* g) {
-      std::vector<double> theta(th, th + d + 2);
-      NlpResult r = neg_log_posterior(data, theta, options.kernel, options.deterministic, true, inner);
-      if (!r.ok) return std::numeric_limits<double>::infinity();
-      std::copy(r.grad.begin(), r.grad.end(), g);
-      return r.value;
+  std::vector<NlpWorkspace> workspaces(starts.size());
+  auto run_start = [&](size_t s, const std::vector<double>& x0, const LbfgsbOptions& o, ThreadPool& inner) {
+    NlpWorkspace& ws = workspaces[s];
+    std::vector<double> theta(static_cast<size_t>(d) + 2);
+    NlpResult last;
+    // Value first; the gradient (2/3 of the cost) only where the line search accepts.
+    SplitObjective fun;
+    fun.value = [&](const double* th) {
+      theta.assign(th, th + d + 2);
+      nlp_value(data, theta, options.kernel, options.deterministic, true, inner, ws, last);
+      return last.ok ? last.value : std::numeric_limits<double>::infinity();
     };
-    results[s] = minimize_lbfgsb(fun, starts[s], lower, upper, lopt);
+    fun.gradient = [&](double* g) {
+      nlp_gradient(data, theta, options.deterministic, inner, ws, last);
+      std::copy(last.grad.begin(), last.grad.end(), g);
+    };
+    const int before = results[s].evaluations;
+    const int before_gradients = results[s].gradients;
+    results[s] = minimize_lbfgsb(fun, x0, lower, upper, o);
+    results[s].evaluations += before;
+    results[s].gradients += before_gradients;
+    ws = NlpWorkspace();  // 3 n^2 doubles: released as soon as the start is done
   };
-  // Small n: one start per thread (each evaluation serial). Large n: starts in sequence, each
-  // evaluation multi-threaded. Either way the arithmetic per start is the same.
-  if (data.n <= 256 && pool.size() > 1) {
-    pool.parallel_for(static_cast<int>(starts.size()), [&](int s, int) {
-      ThreadPool serial(1);
-      run_start(static_cast<size_t>(s), serial);
-    });
-  } else {
-    for (size_t s = 0; s < starts.size(); ++s) run_start(s, pool);
+  auto run_all = [&](const std::vector<size_t>& which, const std::vector<std::vector<double>>& x0s,
+                     const std::vector<const LbfgsbOptions*>& opts) {
+    // Several starts and n up to kParallelStartsMaxN: one start per thread (each evaluation
+    // serial, no fork-join per evaluation). Larger n: starts in sequence, each evaluation
+    // multi-threaded. Either way the arithmetic of a start is the same (bit-identical results).
+    if (which.size() > 1 && data.n <= kParallelStartsMaxN && pool.size() > 1) {
+      pool.parallel_for(static_cast<int>(which.size()), [&](int t, int) {
+        ThreadPool serial(1);
+        run_start(which[static_cast<size_t>(t)], x0s[static_cast<size_t>(t)], *opts[static_cast<size_t>(t)], serial);
+      });
+    } else {
+      for (size_t t = 0; t < which.size(); ++t) run_start(which[t], x0s[t], *opts[t], pool);
+    }
+  };
+  {
+    std::vector<size_t> which;
+    std::vector<const LbfgsbOptions*> opts;
+    for (size_t s = 0; s < starts.size(); ++s) {
+      which.push_back(s);
+      opts.push_back(!warm ? &lopt : (s > 0 ? &probe : &warm_opt));
+    }
+    run_all(which, starts, opts);
+  }
+  if (warm && starts.size() > 1) {
+    std::vector<size_t> which;
+    std::vector<std::vector<double>> x0s;
+    std::vector<const LbfgsbOptions*> opts;
+    for (size_t s = 1; s < starts.size(); ++s) {
+      if (!results[s].converged && std::isfinite(results[s].f) && results[s].f < results[0].f) {
+        which.push_back(s);
+        x0s.push_back(results[s].x);
+        opts.push_back(&lopt);
+      }
+    }
+    if (!which.empty()) run_all(which, x0s, opts);
   }
   int best = -1;
   int evaluations = 0;
@@ -324,7 +466,7 @@ void GpModel::moments_chunk(const double* x, int mc, std::vector<double>& kbuf, 
   r2.resize(static_cast<size_t>(n));
   for (int c = 0; c < mc; ++c) {
     double* col = kbuf.data() + static_cast<size_t>(c) * n;
-    kern.cross_column(n, d, xt_.data(), x + static_cast<ptrdiff_t>(c) * d, w_.data(), data_.is_cat.data(), kernel_,
+    kern.cross_column(n, d, xt_.data(), n, x + static_cast<ptrdiff_t>(c) * d, w_.data(), data_.is_cat.data(), kernel_,
                       s2_, r2.data(), col, nullptr);
     mean[c] = dot(col, alpha_.data(), n);
   }
@@ -355,7 +497,7 @@ double GpModel::acquisition_point(const double* x, const AcqParams& acq, double*
   double* k = scratch.data();
   double* dk = k + n;
   double* r2 = dk + n;
-  isa_kernels().cross_column(n, d, xt_.data(), x, w_.data(), data_.is_cat.data(), kernel_, s2_, r2, k,
+  isa_kernels().cross_column(n, d, xt_.data(), n, x, w_.data(), data_.is_cat.data(), kernel_, s2_, r2, k,
                              grad == nullptr ? nullptr : dk);
   const double mean = dot(k, alpha_.data(), n);
   forward_solve(n, l_.data(), n, k);
@@ -437,9 +579,29 @@ void GpModel::snap(double* point, const std::vector<double>& grid) const {
   }
 }
 
+AcquisitionBudget acquisition_budget(int n, int n_candidates, int n_restarts) {
+  AcquisitionBudget b{n_candidates, n_restarts, kRefineIterations};
+  const double n2 = static_cast<double>(n) * n;
+  if (n2 * n_candidates > kScoringFlopBudget) {
+    int keep = kMinScoredCandidates;
+    while (2.0 * keep * n2 <= kScoringFlopBudget) keep *= 2;
+    b.n_candidates = std::min(n_candidates, keep);
+  }
+  if (n > kFullRefineMaxN && n_restarts > 0) {
+    const double scale = static_cast<double>(kFullRefineMaxN) * kFullRefineMaxN / n2;
+    const int keep = static_cast<int>(std::floor(n_restarts * scale));
+    b.n_restarts = std::min(n_restarts, std::max(keep, kMinLargeNRestarts));
+    b.max_iterations = std::max(kMinLargeNRefineIterations, static_cast<int>(std::floor(kRefineIterations * scale)));
+  }
+  return b;
+}
+
 AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq, int n_restarts,
                                          const std::vector<double>& grid, ThreadPool& pool) const {
   const int d = data_.d;
+  const AcquisitionBudget budget = acquisition_budget(data_.n, m, n_restarts);
+  m = budget.n_candidates;  // a prefix of the (Sobol) candidates: still evenly spread
+  n_restarts = budget.n_restarts;
   for (int c = 0; c < m; ++c) snap(candidates.data() + static_cast<ptrdiff_t>(c) * d, grid);
   std::vector<double> scores(static_cast<size_t>(m));
   acquisition(candidates.data(), m, acq, scores.data(), nullptr, pool);
@@ -474,7 +636,8 @@ AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, 
       return std::isnan(v) ? std::numeric_limits<double>::infinity() : -v;
     };
     LbfgsbOptions lopt;
-    lopt.max_iterations = 100;
+    lopt.max_iterations = budget.max_iterations;
+    lopt.max_evaluations = kRefineEvaluationsPerIteration * budget.max_iterations;
     lopt.pgtol = 1e-7;
     lopt.ftol = 1e-12;
     LbfgsbResult r = minimize_lbfgsb(fun, x0, lower, upper, lopt);
@@ -527,10 +690,10 @@ std::shared_ptr<const GpModel> GpModel::append(const double* x, const double* y,
   for (int r = 0; r < k; ++r) {
     const double* xr = x + static_cast<ptrdiff_t>(r) * d;
     if (n > 0) {
-      kern.cross_column(n, d, xt_.data(), xr, w_.data(), data_.is_cat.data(), kernel_, s2_, r2.data(),
+      kern.cross_column(n, d, xt_.data(), n, xr, w_.data(), data_.is_cat.data(), kernel_, s2_, r2.data(),
                         cross.data() + static_cast<size_t>(r) * n, nullptr);
     }
-    kern.cross_column(k, d, xt_new.data(), xr, w_.data(), data_.is_cat.data(), kernel_, s2_, r2.data(),
+    kern.cross_column(k, d, xt_new.data(), k, xr, w_.data(), data_.is_cat.data(), kernel_, s2_, r2.data(),
                       corner.data() + static_cast<size_t>(r) * k, nullptr);
     corner[static_cast<size_t>(r) * k + r] = s2_ + sn2_ + jitter_;
   }

@@ -72,10 +72,40 @@ struct NlpResult {
   CholeskyStatus status;
 };
 
+/// Buffers reused across likelihood evaluations of one MAP start (no n^2 allocation, and no
+/// page faults, per evaluation). One workspace per thread; 3 n^2 doubles when gradients are asked.
+struct NlpWorkspace {
+  std::vector<double> a;        // A, then L (in place), then the lower triangle of A^{-1}
+  std::vector<double> z;        // L^{-1}
+  std::vector<double> dk;       // s2 f'(r^2)
+  std::vector<double> xt;       // X transposed, (d, n)
+  const double* xt_source = nullptr;
+  std::vector<double> w, alpha, partial;
+  double s2 = 0.0, sn2 = 0.0;
+  bool grad_ready = false;  // a value phase left the factor and dk for the gradient phase
+};
+
 /// Negative log posterior (and gradient) at theta. Never throws for numerics: ok = false.
 NlpResult neg_log_posterior(const GpData& data, const std::vector<double>& theta, KernelKind kernel,
                             bool deterministic, bool want_grad, ThreadPool& pool);
+/// The same with caller-owned buffers (the MAP fit keeps one per start). `data` must outlive
+/// the workspace's use with it (the transposed inputs are cached by address).
+NlpResult neg_log_posterior(const GpData& data, const std::vector<double>& theta, KernelKind kernel,
+                            bool deterministic, bool want_grad, ThreadPool& pool, NlpWorkspace& ws);
 
+/// MAP fit policy (GpModel::fit):
+///   - L-BFGS-B with Optuna 4.x GPSampler's tolerances (pgtol 1e-2 on the unnormalized negative
+///     log posterior, scipy's default ftol 2.2e-9), at most max_iterations iterations per start;
+///     the line search asks for the gradient (2/3 of an evaluation's cost) only at accepted points.
+///   - Without a warm start: the default start plus n_restarts seeded random starts, each run to
+///     convergence; the best wins.
+///   - With a warm start (the GpSampler's refits): the warm start runs to convergence from a
+///     0.1-unit first step. For n <= 256 the n_restarts random starts are probes of at most 10
+///     iterations (in parallel with the warm start) and a probe is only continued when it already
+///     beats the warm start's optimum; for n > 256 they are skipped (the previous optimum is
+///     trusted, as Optuna 4.x's GPSampler always does; its landscape changes little per trial).
+///   - Starts run one per thread (serial evaluations) while n <= 1024, else in sequence with
+///     multi-threaded evaluations; the result does not depend on the thread count.
 struct FitOptions {
   KernelKind kernel = KernelKind::kMatern52;
   bool deterministic = false;
@@ -96,6 +126,21 @@ struct AcqParams {
   double incumbent = 0.0;
   double beta = 4.0;
 };
+
+/// Acquisition-maximization budget at large n (optimize_acquisition applies it): scoring m
+/// candidates costs about n^2 m flops (the TRSM), each L-BFGS-B evaluation 2 n^2 (memory-bound
+/// once the factor leaves the cache). When n^2 m > 8e10 (about 1 s on 2 cores) only the first
+/// n_candidates = the largest power of two >= 256 with n^2 n_candidates <= 8e10 are scored (a
+/// prefix of a Sobol sequence stays evenly spread); above n = 4096 the refined starts and their
+/// L-BFGS-B iterations (100 below; evaluations are capped at twice the iterations at every n)
+/// shrink as (4096 / n)^2 (at least 2 starts, 10 iterations).
+/// At n = 10,000 with 2048 candidates and 10 restarts: 512 candidates, 2 starts, 16 iterations.
+struct AcquisitionBudget {
+  int n_candidates;
+  int n_restarts;
+  int max_iterations;
+};
+AcquisitionBudget acquisition_budget(int n, int n_candidates, int n_restarts);
 
 struct AcqOptimum {
   std::vector<double> x;
@@ -125,6 +170,7 @@ class GpModel {
   void acquisition(const double* x, int m, const AcqParams& acq, double* value, double* grad, ThreadPool& pool) const;
   /// Snaps candidates onto grid, scores them in one batch, refines the best n_restarts by
   /// L-BFGS-B (in parallel), sweeps categorical choices; returns the best feasible point.
+  /// Large n: see acquisition_budget.
   AcqOptimum optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq, int n_restarts,
                                   const std::vector<double>& grid, ThreadPool& pool) const;
   /// Same theta, k more observations: extends the factor in O(n^2 k).

@@ -101,6 +101,14 @@ void pack_a(int mc, int kc, const double* a, ptrdiff_t rs, ptrdiff_t cs, double*
         for (; i < rows; ++i) dst[p * kMr + i] = src[i];
         for (; i < kMr; ++i) dst[p * kMr + i] = 0.0;
       }
+    } else if (cs == 1 && rows == kMr) {
+      // Transposed source: kMr row streams read in step, contiguous writes.
+      const double* src[kMr];
+      for (int i = 0; i < kMr; ++i) src[i] = a + (i0 + i) * rs;
+      for (int p = 0; p < kc; ++p) {
+#pragma GCC unroll 16
+        for (int i = 0; i < kMr; ++i) dst[p * kMr + i] = src[i][p];
+      }
     } else {
       for (int i = 0; i < kMr; ++i) {
         if (i < rows) {
@@ -125,6 +133,13 @@ void pack_b(int nc, int kc, const double* b, ptrdiff_t rs, ptrdiff_t cs, double*
         int j = 0;
         for (; j < cols; ++j) dst[p * kNr + j] = src[j];
         for (; j < kNr; ++j) dst[p * kNr + j] = 0.0;
+      }
+    } else if (cs == 1 && cols == kNr) {
+      const double* src[kNr];
+      for (int j = 0; j < kNr; ++j) src[j] = b + (j0 + j) * rs;
+      for (int p = 0; p < kc; ++p) {
+#pragma GCC unroll 16
+        for (int j = 0; j < kNr; ++j) dst[p * kNr + j] = src[j][p];
       }
     } else {
       for (int j = 0; j < kNr; ++j) {
@@ -202,17 +217,86 @@ void trsm_right_lt(int m, int n, const double* l, ptrdiff_t ldl, double* b, ptrd
   }
 }
 
+// Row-oriented forward substitution on groups of kTw right-hand sides: the group is copied into
+// a row-major scratch T (n, kTw), each row x_q = (t_q - sum_{p<q} L_qp x_p) / L_qq is formed in
+// kTw / kVw vector accumulators (one broadcast of L_qp per kTw FMAs), then copied back.
 void trsm_left_l(int n, int m, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) {
-  for (int c = 0; c < m; ++c) {
-    double* bc = b + c * ldb;
+  constexpr int kAcc = 4;
+  constexpr int kTw = kAcc * kVw;
+  thread_local std::vector<double> scratch;
+  double* t = aligned_buffer(scratch, static_cast<size_t>(n) * kTw + static_cast<size_t>(n) + 8);
+  double* inv_diag = t + static_cast<ptrdiff_t>(n) * kTw;
+  for (int q = 0; q < n; ++q) inv_diag[q] = 1.0 / l[q + q * ldl];
+  for (int c0 = 0; c0 < m; c0 += kTw) {
+    const int cw = m - c0 < kTw ? m - c0 : kTw;
+    for (int c = 0; c < kTw; ++c) {
+      if (c < cw) {
+        const double* src = b + (c0 + c) * ldb;
+        for (int q = 0; q < n; ++q) t[q * kTw + c] = src[q];
+      } else {
+        for (int q = 0; q < n; ++q) t[q * kTw + c] = 0.0;
+      }
+    }
     for (int q = 0; q < n; ++q) {
-      const double xq = bc[q] / l[q + q * ldl];
-      bc[q] = xq;
-      if (xq == 0.0) continue;
-      const double* lq = l + q * ldl;
-      for (int i = q + 1; i < n; ++i) bc[i] -= lq[i] * xq;
+      Vec acc[kAcc];
+#pragma GCC unroll 4
+      for (int v = 0; v < kAcc; ++v) acc[v] = load(t + q * kTw + v * kVw);
+      const double* lq = l + q;
+      for (int p = 0; p < q; ++p) {
+        const double lqp = lq[p * ldl];
+        const double* tp = t + p * kTw;
+#pragma GCC unroll 4
+        for (int v = 0; v < kAcc; ++v) acc[v] -= lqp * load(tp + v * kVw);
+      }
+      const double dq = inv_diag[q];
+#pragma GCC unroll 4
+      for (int v = 0; v < kAcc; ++v) store(t + q * kTw + v * kVw, acc[v] * dq);
+    }
+    for (int c = 0; c < cw; ++c) {
+      double* dst = b + (c0 + c) * ldb;
+      for (int q = 0; q < n; ++q) dst[q] = t[q * kTw + c];
     }
   }
+}
+
+void trsv_l(int n, const double* l, ptrdiff_t ldl, double* x) {
+  for (int q = 0; q < n; ++q) {
+    const double xq = x[q] / l[q + q * ldl];
+    x[q] = xq;
+    const double* lq = l + q * ldl;
+    for (int i = q + 1; i < n; ++i) x[i] -= lq[i] * xq;
+  }
+}
+
+void trsv_lt(int n, const double* l, ptrdiff_t ldl, double* x) {
+  for (int q = n - 1; q >= 0; --q) {
+    const double* lq = l + q * ldl;
+    Vec acc[4] = {Vec{}, Vec{}, Vec{}, Vec{}};
+    int i = q + 1;
+    for (; i + 4 * kVw <= n; i += 4 * kVw) {
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) acc[v] += load(lq + i + v * kVw) * load(x + i + v * kVw);
+    }
+    Vec sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    double s = 0.0;
+    for (int v = 0; v < kVw; ++v) s += sum[v];
+    for (; i < n; ++i) s += lq[i] * x[i];
+    x[q] = (x[q] - s) / lq[q];
+  }
+}
+
+double dot(int n, const double* a, const double* b) {
+  Vec acc[4] = {Vec{}, Vec{}, Vec{}, Vec{}};
+  int i = 0;
+  for (; i + 4 * kVw <= n; i += 4 * kVw) {
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) acc[v] += load(a + i + v * kVw) * load(b + i + v * kVw);
+  }
+  const Vec sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  double s = 0.0;
+  for (int v = 0; v < kVw; ++v) s += sum[v];
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
 }
 
 inline double fast_exp(double x) {
@@ -250,11 +334,11 @@ inline double fast_exp(double x) {
   return p * scale;
 }
 
-void cross_column(int n, int d, const double* xt, const double* x, const double* w, const uint8_t* is_cat,
-                  KernelKind kind, double s2, double* r2, double* out_k, double* out_dk) {
+void cross_column(int n, int d, const double* xt, ptrdiff_t ldxt, const double* x, const double* w,
+                  const uint8_t* is_cat, KernelKind kind, double s2, double* r2, double* out_k, double* out_dk) {
   for (int i = 0; i < n; ++i) r2[i] = 0.0;
   for (int j = 0; j < d; ++j) {
-    const double* col = xt + static_cast<ptrdiff_t>(j) * n;
+    const double* col = xt + static_cast<ptrdiff_t>(j) * ldxt;
     const double xj = x[j];
     const double wj = w[j];
     if (is_cat[j] != 0) {
@@ -290,7 +374,18 @@ void lengthscale_column(int n, int d, int j, const double* xt, const uint8_t* is
     if (is_cat[p] != 0) {
       for (int i = j + 1; i < n; ++i) s += col[i] != xj ? coef[i] : 0.0;
     } else {
-      for (int i = j + 1; i < n; ++i) {
+      // Two vector accumulators (the compiler does not reassociate a scalar FP reduction).
+      Vec acc0 = Vec{}, acc1 = Vec{};
+      int i = j + 1;
+      for (; i + 2 * kVw <= n; i += 2 * kVw) {
+        const Vec t0 = load(col + i) - xj;
+        const Vec t1 = load(col + i + kVw) - xj;
+        acc0 += load(coef + i) * t0 * t0;
+        acc1 += load(coef + i + kVw) * t1 * t1;
+      }
+      const Vec sum = acc0 + acc1;
+      for (int v = 0; v < kVw; ++v) s += sum[v];
+      for (; i < n; ++i) {
         const double t = col[i] - xj;
         s += coef[i] * t * t;
       }
@@ -303,7 +398,7 @@ void lengthscale_column(int n, int d, int j, const double* xt, const uint8_t* is
 
 extern const IsaKernels kKernels;
 const IsaKernels kKernels = {KESTREL_ISA_NAME, gemm, potrf_unblocked, trsm_right_lt, trsm_left_l,
-                             cross_column, lengthscale_column};
+                             trsv_l, trsv_lt, dot, cross_column, lengthscale_column};
 
 }  // namespace KESTREL_ISA_NS
 }  // namespace kestrel

@@ -26,11 +26,19 @@ struct IsaKernels {
   int (*potrf_unblocked)(int n, double* a, ptrdiff_t lda);
   /// B(m, n) := B L^{-T}, L (n, n) lower (the panel solve of a right-looking Cholesky).
   void (*trsm_right_lt)(int m, int n, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb);
-  /// B(n, m) := L^{-1} B, L (n, n) lower (forward substitution, column-oriented).
+  /// B(n, m) := L^{-1} B, L (n, n) lower (forward substitution, row-oriented on groups of
+  /// 4 vectors of right-hand sides; for the diagonal blocks of a blocked TRSM).
   void (*trsm_left_l)(int n, int m, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb);
+  /// Single right-hand side, L (n, n) lower: x := L^{-1} x (column axpy form) and x := L^{-T} x
+  /// (column dot form, several vector accumulators).
+  void (*trsv_l)(int n, const double* l, ptrdiff_t ldl, double* x);
+  void (*trsv_lt)(int n, const double* l, ptrdiff_t ldl, double* x);
+  /// sum_i a[i] b[i] (fixed summation order for a given n: deterministic).
+  double (*dot)(int n, const double* a, const double* b);
   /// One column of the cross covariance: out_k[i] = s2 f(r^2(x, X_i)) for i < n and, when
-  /// out_dk is not null, out_dk[i] = s2 f'(r^2). `r2` is scratch of length n.
-  void (*cross_column)(int n, int d, const double* xt, const double* x, const double* w,
+  /// out_dk is not null, out_dk[i] = s2 f'(r^2). X_i's dim j is xt[j * ldxt + i] (ldxt >= n: a
+  /// row range of the transposed inputs may be passed as xt + offset). `r2` is scratch (n).
+  void (*cross_column)(int n, int d, const double* xt, ptrdiff_t ldxt, const double* x, const double* w,
                        const uint8_t* is_cat, KernelKind kind, double s2, double* r2,
                        double* out_k, double* out_dk);
   /// Lengthscale-gradient contribution of training column j over rows i in [j + 1, n):

@@ -13,17 +13,28 @@ bool binding(double x, double g, double lo, double hi) { return (x <= lo && g > 
 
 LbfgsbResult minimize_lbfgsb(const Objective& fun, const std::vector<double>& x0, const std::vector<double>& lower,
                              const std::vector<double>& upper, const LbfgsbOptions& options) {
+  std::vector<double> last(x0.size());
+  SplitObjective split;
+  split.value = [&](const double* x) { return fun(x, last.data()); };
+  split.gradient = [&](double* g) { std::copy(last.begin(), last.end(), g); };
+  return minimize_lbfgsb(split, x0, lower, upper, options);
+}
+
+LbfgsbResult minimize_lbfgsb(const SplitObjective& fun, const std::vector<double>& x0, const std::vector<double>& lower,
+                             const std::vector<double>& upper, const LbfgsbOptions& options) {
   const size_t p = x0.size();
   LbfgsbResult res;
   std::vector<double> x(p), g(p), xn(p), gn(p), d(p), q(p);
   for (size_t i = 0; i < p; ++i) x[i] = clampv(x0[i], lower[i], upper[i]);
-  double f = fun(x.data(), g.data());
+  double f = fun.value(x.data());
   res.evaluations = 1;
   if (!std::isfinite(f)) {
     res.x = x;
     res.f = f;
     return res;
   }
+  fun.gradient(g.data());
+  res.gradients = 1;
   std::deque<std::vector<double>> ss, ys;
   std::deque<double> rhos;
   std::vector<double> alphas;
@@ -86,20 +97,23 @@ LbfgsbResult minimize_lbfgsb(const Objective& fun, const std::vector<double>& x0
     if (mem == 0) {
       double dn = 0.0;
       for (size_t i = 0; i < p; ++i) dn = std::max(dn, std::fabs(d[i]));
-      if (dn > 0.0) t = std::min(1.0, 1.0 / dn);
+      if (dn > 0.0) t = std::min(1.0, options.initial_step / dn);
     }
     bool accepted = false;
     double fn = f;
     for (int ls = 0; ls < 40; ++ls) {
+      if (options.max_evaluations > 0 && res.evaluations >= options.max_evaluations) break;
       double decrease = 0.0;
       for (size_t i = 0; i < p; ++i) {
         xn[i] = clampv(x[i] + t * d[i], lower[i], upper[i]);
         decrease += g[i] * (xn[i] - x[i]);
       }
-      fn = fun(xn.data(), gn.data());
+      fn = fun.value(xn.data());
       ++res.evaluations;
       if (std::isfinite(fn) && fn <= f + 1e-4 * decrease) {
         accepted = true;
+        fun.gradient(gn.data());
+        ++res.gradients;
         break;
       }
       t *= 0.5;

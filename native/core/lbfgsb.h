@@ -27,18 +27,37 @@ struct LbfgsbOptions {
   int memory = 10;
   double pgtol = 1e-5;
   double ftol = 1e-9;
+  /// Max-norm of the first (steepest-descent) step; smaller when the start is known to be near
+  /// an optimum (a warm start), so that the first line search does not overshoot and backtrack.
+  double initial_step = 1.0;
+  /// Stop (keeping the best accepted point) once this many objective values were computed;
+  /// 0: no limit. Bounds the cost when line searches backtrack a lot on flat objectives.
+  int max_evaluations = 0;
 };
 
 struct LbfgsbResult {
   std::vector<double> x;
   double f = 0.0;
   int iterations = 0;
-  int evaluations = 0;
+  int evaluations = 0;  // objective values computed
+  int gradients = 0;    // gradients computed (at accepted points only, for a SplitObjective)
   bool converged = false;
 };
 
 /// Objective: returns f(x) and writes grad into g (length p). May return +inf or NaN.
 using Objective = std::function<double(const double* x, double* g)>;
+
+/// The objective in two parts, for functions whose gradient costs more than their value (the
+/// GP marginal likelihood: value n^3/3, gradient another 2n^3/3): `value(x)` returns f(x) (may be
+/// +inf or NaN) and may keep state; `gradient(g)` writes the gradient at the x of the latest
+/// `value` call. The line search asks for the gradient only at accepted points.
+struct SplitObjective {
+  std::function<double(const double* x)> value;
+  std::function<void(double* g)> gradient;
+};
+
+LbfgsbResult minimize_lbfgsb(const SplitObjective& fun, const std::vector<double>& x0, const std::vector<double>& lower,
+                             const std::vector<double>& upper, const LbfgsbOptions& options);
 
 LbfgsbResult minimize_lbfgsb(const Objective& fun, const std::vector<double>& x0, const std::vector<double>& lower,
                              const std::vector<double>& upper, const LbfgsbOptions& options);

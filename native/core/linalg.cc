@@ -15,6 +15,20 @@ constexpr int kRowChunk = 512;   // rows per trailing-update task
 constexpr int kPanelRows = 256;  // rows per panel-solve task
 constexpr int kRhsChunk = 256;   // right-hand sides per TRSM task
 constexpr int kInvTile = 128;
+constexpr int kInvSolveCols = 256;  // identity columns per L^{-1} task
+constexpr int kInvRowCols = 1024;   // columns per A^{-1} row-panel GEMM
+constexpr int kTrsmNb = 64;      // diagonal blocks solved unblocked; the rest is GEMM
+
+// B(m, n) := B L^{-T} (the Cholesky panel solve), left-looking over kTrsmNb-column blocks so
+// that most of the work is GEMM: B[:, q] -= B[:, :q] L[q, :q]^T, then the unblocked solve.
+void trsm_right_lt_blocked(const IsaKernels& kern, int m, int n, const double* l, ptrdiff_t ldl, double* b,
+                           ptrdiff_t ldb) {
+  for (int q0 = 0; q0 < n; q0 += kTrsmNb) {
+    const int qb = std::min(kTrsmNb, n - q0);
+    if (q0 > 0) kern.gemm(m, qb, q0, -1.0, b, 1, ldb, l + q0, 1, ldl, b + q0 * ldb, ldb);
+    kern.trsm_right_lt(m, qb, l + q0 + q0 * ldl, ldl, b + q0 * ldb, ldb);
+  }
+}
 }  // namespace
 
 int cholesky_blocked(int n, double* a, ptrdiff_t lda, ThreadPool& pool) {
@@ -32,7 +46,7 @@ int cholesky_blocked(int n, double* a, ptrdiff_t lda, ThreadPool& pool) {
     pool.parallel_for(n_panel, [&](int t, int) {
       const int r0 = s + t * kPanelRows;
       const int rows = std::min(kPanelRows, n - r0);
-      kern.trsm_right_lt(rows, b, akk, lda, a + r0 + k * lda, lda);
+      trsm_right_lt_blocked(kern, rows, b, akk, lda, a + r0 + k * lda, lda);
     });
     // Trailing update of the lower triangle: A[j0:n, j0:j1] -= P[j0:n] P[j0:j1]^T, P = A[:, k:s].
     struct Task {
@@ -55,8 +69,8 @@ int cholesky_blocked(int n, double* a, ptrdiff_t lda, ThreadPool& pool) {
 
 static void trsm_chunk(const IsaKernels& kern, int n, const double* l, ptrdiff_t ldl, int m, double* b,
                        ptrdiff_t ldb) {
-  for (int ib = 0; ib < n; ib += kNb) {
-    const int bs = std::min(kNb, n - ib);
+  for (int ib = 0; ib < n; ib += kTrsmNb) {
+    const int bs = std::min(kTrsmNb, n - ib);
     kern.trsm_left_l(bs, m, l + ib + ib * ldl, ldl, b + ib, ldb);
     const int below = n - ib - bs;
     if (below > 0) {
@@ -108,23 +122,53 @@ void cholesky_inverse(int n, const double* l, ptrdiff_t ldl, std::vector<double>
   });
 }
 
-void forward_solve(int n, const double* l, ptrdiff_t ldl, double* x) {
-  for (int q = 0; q < n; ++q) {
-    const double xq = x[q] / l[q + q * ldl];
-    x[q] = xq;
-    const double* lq = l + q * ldl;
-    for (int i = q + 1; i < n; ++i) x[i] -= lq[i] * xq;
+void cholesky_inverse_in_place(int n, double* a, std::vector<double>& z, ThreadPool& pool) {
+  const IsaKernels& kern = isa_kernels();
+  z.resize(static_cast<size_t>(n) * n);
+  // Z[c0:, c0:c1] = L[c0:, c0:]^{-1} I (rows above c0 of these columns are zero and never read).
+  // Wide column chunks: the L panels are packed once per chunk. The first chunk is the largest,
+  // and tasks are handed out in order, so the big ones start first.
+  const int chunks = (n + kInvSolveCols - 1) / kInvSolveCols;
+  pool.parallel_for(chunks, [&](int t, int) {
+    const int c0 = t * kInvSolveCols;
+    const int mc = std::min(kInvSolveCols, n - c0);
+    double* zc = z.data() + c0 + static_cast<ptrdiff_t>(c0) * n;
+    for (int i = 0; i < mc; ++i) {
+      double* col = zc + static_cast<ptrdiff_t>(i) * n;
+      std::fill(col, col + (n - c0), 0.0);
+      col[i] = 1.0;
+    }
+    trsm_chunk(kern, n - c0, a + c0 + static_cast<ptrdiff_t>(c0) * n, n, mc, zc, n);
+  });
+  // a[I, 0:J1] = Z[I0:, I]^T Z[I0:, 0:J1] for block rows I of kInvTile rows, in column pieces of
+  // at most kInvRowCols: one GEMM per piece packs Z[I0:, I] once (the factor in a is no longer
+  // needed). Pieces are listed largest first (block rows from the bottom) for the dynamic pool.
+  struct Piece {
+    int i0, mi, j0, mj;
+  };
+  std::vector<Piece> pieces;
+  const int rows = (n + kInvTile - 1) / kInvTile;
+  for (int bi = 0; bi < rows; ++bi) {
+    const int i0 = bi * kInvTile;
+    const int mi = std::min(kInvTile, n - i0);
+    for (int j0 = 0; j0 < i0 + mi; j0 += kInvRowCols) pieces.push_back({i0, mi, j0, std::min(kInvRowCols, i0 + mi - j0)});
   }
+  std::stable_sort(pieces.begin(), pieces.end(), [n](const Piece& x, const Piece& y) {
+    return static_cast<double>(n - x.i0) * x.mj > static_cast<double>(n - y.i0) * y.mj;
+  });
+  pool.parallel_for(static_cast<int>(pieces.size()), [&](int t, int) {
+    const Piece& p = pieces[static_cast<size_t>(t)];
+    double* c = a + p.i0 + static_cast<ptrdiff_t>(p.j0) * n;
+    for (int j = 0; j < p.mj; ++j) std::fill(c + static_cast<ptrdiff_t>(j) * n, c + static_cast<ptrdiff_t>(j) * n + p.mi, 0.0);
+    const double* zi = z.data() + p.i0 + static_cast<ptrdiff_t>(p.i0) * n;
+    const double* zj = z.data() + p.i0 + static_cast<ptrdiff_t>(p.j0) * n;
+    kern.gemm(p.mi, p.mj, n - p.i0, 1.0, zi, n, 1, zj, n, 1, c, n);
+  });
 }
 
-void backward_solve_t(int n, const double* l, ptrdiff_t ldl, double* x) {
-  for (int q = n - 1; q >= 0; --q) {
-    const double* lq = l + q * ldl;
-    double s = x[q];
-    for (int i = q + 1; i < n; ++i) s -= lq[i] * x[i];
-    x[q] = s / lq[q];
-  }
-}
+void forward_solve(int n, const double* l, ptrdiff_t ldl, double* x) { isa_kernels().trsv_l(n, l, ldl, x); }
+
+void backward_solve_t(int n, const double* l, ptrdiff_t ldl, double* x) { isa_kernels().trsv_lt(n, l, ldl, x); }
 
 CholeskyStatus cholesky_with_jitter(int n, const double* a, ptrdiff_t lda, std::vector<double>& l, ThreadPool& pool,
                                     double jitter_start, int max_tries) {

@@ -30,6 +30,10 @@ void trsm_left_lower(int n, const double* l, ptrdiff_t ldl, int m, double* b, pt
 /// Lower triangle of A^{-1} = L^{-T} L^{-1} into `inv` (n, n), leading dim n (upper left zero).
 void cholesky_inverse(int n, const double* l, ptrdiff_t ldl, std::vector<double>& inv, ThreadPool& pool);
 
+/// In place, as LAPACK dpotri: a (n, n, ld n) holds L on entry and the lower triangle of A^{-1}
+/// on exit (the strict upper triangle of the diagonal tiles is scratch); z (n^2) is workspace.
+void cholesky_inverse_in_place(int n, double* a, std::vector<double>& z, ThreadPool& pool);
+
 /// Single right-hand side: x := L^{-1} x, and x := L^{-T} x.
 void forward_solve(int n, const double* l, ptrdiff_t ldl, double* x);
 void backward_solve_t(int n, const double* l, ptrdiff_t ldl, double* x);

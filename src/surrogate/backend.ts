@@ -29,7 +29,11 @@ export interface FitOptions {
   readonly kernel: KernelKind;
   /** Fix the noise variance tiny (noise-free objective) instead of learning it. */
   readonly deterministic: boolean;
-  /** Random restarts of the MAP optimization in addition to the warm start / default start. */
+  /**
+   * Random restarts of the MAP optimization in addition to the warm start / default start. A
+   * backend may spend less on them when warm-started (the native one probes them briefly for
+   * n <= 256 and skips them above; see native/core/gp.h), so results may differ between backends.
+   */
   readonly nRestarts: number;
   readonly seed: number;
   /** Starting theta (e.g. the previous fit's), or null for the defaults. */

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cuda_device.h"
+#include "cuda_gp.h"
 #include "gp.h"
 #include "isa_kernels.h"
 #include "kestrel/config.h"
@@ -221,15 +222,20 @@ class Model : public Napi::ObjectWrap<Model> {
                         InstanceMethod("acquisition", &Model::Acquisition),
                         InstanceMethod("optimizeAcquisition", &Model::OptimizeAcquisition),
                         InstanceMethod("append", &Model::Append), InstanceMethod("factor", &Model::Factor),
-                        InstanceMethod("dispose", &Model::Dispose), InstanceMethod("disposed", &Model::Disposed)});
+                        InstanceMethod("dispose", &Model::Dispose), InstanceMethod("disposed", &Model::Disposed),
+                        InstanceMethod("toCuda", &Model::ToCuda), InstanceMethod("device", &Model::Device)});
   }
 
-  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<const GpModel> model, const kestrel::FitReport& report) {
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<const GpModel> model, const kestrel::FitReport& report,
+                           std::shared_ptr<const kestrel::cuda::CudaGp> cuda = nullptr,
+                           kestrel::KernelKind kernel = kestrel::KernelKind::kMatern52) {
     InstanceData* data = env.GetInstanceData<InstanceData>();
     Napi::Object obj = data->model_ctor.New({});
     Model* self = Napi::ObjectWrap<Model>::Unwrap(obj);
     self->model_ = std::move(model);
     self->report_ = report;
+    self->cuda_ = std::move(cuda);
+    self->kernel_ = kernel;
     return obj;
   }
 
@@ -262,7 +268,9 @@ class Model : public Napi::ObjectWrap<Model> {
 
   Napi::Value Factor(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    return to_js(env, alive(env)->factor());
+    auto m = alive(env);
+    if (cuda_) return to_js(env, cuda_->factor());  // the device's own factor (for parity tests)
+    return to_js(env, m->factor());
   }
 
   Napi::Value Predict(const Napi::CallbackInfo& info) {
@@ -273,9 +281,14 @@ class Model : public Napi::ObjectWrap<Model> {
     const int threads = take_threads(env, info[2]);
     auto mean = std::make_shared<std::vector<double>>(static_cast<size_t>(count));
     auto var = std::make_shared<std::vector<double>>(static_cast<size_t>(count));
+    auto gpu = cuda_;
     return queue(
         env,
         [=] {
+          if (gpu) {
+            gpu->predict(x->data(), count, mean->data(), var->data());
+            return;
+          }
           kestrel::ThreadPool pool(threads);
           m->predict(x->data(), count, mean->data(), var->data(), pool);
         },
@@ -297,9 +310,14 @@ class Model : public Napi::ObjectWrap<Model> {
     const int threads = take_threads(env, info[4]);
     auto value = std::make_shared<std::vector<double>>(static_cast<size_t>(count));
     auto grad = std::make_shared<std::vector<double>>(with_grad ? static_cast<size_t>(count) * m->d() : 0);
+    auto gpu = cuda_;
     return queue(
         env,
         [=] {
+          if (gpu) {
+            gpu->acquisition(x->data(), count, acq, value->data(), with_grad ? grad->data() : nullptr);
+            return;
+          }
           kestrel::ThreadPool pool(threads);
           m->acquisition(x->data(), count, acq, value->data(), with_grad ? grad->data() : nullptr, pool);
         },
@@ -353,23 +371,48 @@ class Model : public Napi::ObjectWrap<Model> {
     auto y = std::make_shared<std::vector<double>>(take_f64(env, info[1], "y", static_cast<size_t>(k)));
     const int threads = take_threads(env, info[3]);
     auto result = std::make_shared<std::shared_ptr<const GpModel>>();
+    auto result_gpu = std::make_shared<std::shared_ptr<const kestrel::cuda::CudaGp>>();
+    const bool on_gpu = static_cast<bool>(cuda_);
+    const kestrel::KernelKind kernel = kernel_;
     return queue(
         env,
         [=] {
           kestrel::ThreadPool pool(threads);
           *result = m->append(x->data(), y->data(), k, pool);
+          if (on_gpu) *result_gpu = kestrel::cuda::CudaGp::create(**result, kernel);  // same theta, refactored on the device
         },
-        [=](Napi::Env e) { return Wrap(e, *result, kestrel::FitReport{}); });
+        [=](Napi::Env e) { return Wrap(e, *result, kestrel::FitReport{}, *result_gpu, kernel); });
+  }
+
+  /// toCuda(kernel): a new model over the same CPU fit whose predict / acquisition run on the
+  /// device (A assembled, factored and solved there; see native/cuda/cuda_gp.h). Rejects with
+  /// KESTREL_NATIVE when CUDA is not built or no device is present.
+  Napi::Value ToCuda(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto m = alive(env);
+    const kestrel::KernelKind kernel = take_kernel(env, info[0]);
+    auto result = std::make_shared<std::shared_ptr<const kestrel::cuda::CudaGp>>();
+    const kestrel::FitReport report = report_;
+    return queue(
+        env, [=] { *result = kestrel::cuda::CudaGp::create(*m, kernel); },
+        [=](Napi::Env e) { return Wrap(e, m, report, *result, kernel); });
+  }
+
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), cuda_ ? "cuda" : "cpu");
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     model_.reset();
+    cuda_.reset();
     return info.Env().Undefined();
   }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !model_); }
 
   std::shared_ptr<const GpModel> model_;
   kestrel::FitReport report_;
+  std::shared_ptr<const kestrel::cuda::CudaGp> cuda_;  // set: predict / acquisition on the device
+  kestrel::KernelKind kernel_ = kestrel::KernelKind::kMatern52;
 };
 
 Napi::Value Fit(const Napi::CallbackInfo& info) {
@@ -458,6 +501,32 @@ Napi::Value Cholesky(const Napi::CallbackInfo& info) {
       });
 }
 
+/// cudaCholesky(a, n, jitter?): the device mirror of cholesky() (native/cuda/cuda_gp.h), same
+/// result object. Rejects with KESTREL_NATIVE when CUDA is not built or no device is present.
+Napi::Value CudaCholesky(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int n = static_cast<int>(take_int(env, info[1], "n", 1, 1 << 16));
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[0].As<Napi::TypedArray>().ElementLength() != static_cast<size_t>(n) * n) {
+    throw_argument(env, "a", "a Float64Array of length " + std::to_string(static_cast<size_t>(n) * n), describe(info[0]));
+  }
+  Napi::Float64Array arr = info[0].As<Napi::Float64Array>();
+  auto a = std::make_shared<std::vector<double>>(arr.Data(), arr.Data() + arr.ElementLength());
+  const bool jitter = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  auto l = std::make_shared<std::vector<double>>();
+  auto status = std::make_shared<kestrel::CholeskyStatus>();
+  return queue(
+      env, [=] { *status = kestrel::cuda::cuda_cholesky(n, a->data(), n, *l, 1e-10, jitter ? 6 : 0); },
+      [=](Napi::Env e) {
+        Napi::Object out = Napi::Object::New(e);
+        out.Set("factor", status->ok ? Napi::Value(to_js(e, *l)) : e.Null());
+        out.Set("index", status->index);
+        out.Set("hadNan", status->had_nan);
+        out.Set("jitter", status->jitter);
+        return out;
+      });
+}
+
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -489,6 +558,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fit", Napi::Function::New(env, Fit));
   exports.Set("negLogPosterior", Napi::Function::New(env, NegLogPosterior));
   exports.Set("cholesky", Napi::Function::New(env, Cholesky));
+  exports.Set("cudaCholesky", Napi::Function::New(env, CudaCholesky));
   return exports;
 }
 

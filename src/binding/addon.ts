@@ -88,6 +88,13 @@ export interface AddonModel {
     options: AddonOptimizeOptions,
   ): Promise<{ x: Float64Array; value: number }>;
   append(x: Float64Array, y: Float64Array, k: number, numThreads: number): Promise<AddonModel>;
+  /**
+   * A new handle over the same CPU fit whose predict / acquisition run on the CUDA device
+   * (native/cuda/cuda_gp.h). Rejects when the addon was built without CUDA or no device exists.
+   */
+  toCuda(kernel: AddonKernelCode): Promise<AddonModel>;
+  /** Where predict / acquisition of this handle run. */
+  device(): 'cpu' | 'cuda';
   dispose(): void;
   disposed(): boolean;
 }
@@ -112,6 +119,12 @@ export interface KestrelAddon {
     numThreads: number,
     jitter?: boolean,
   ): Promise<{ factor: Float64Array | null; index: number; hadNan: boolean; jitter: number }>;
+  /** The device mirror of `cholesky` (same result). Rejects without CUDA or a device. */
+  cudaCholesky(
+    a: Float64Array,
+    n: number,
+    jitter?: boolean,
+  ): Promise<{ factor: Float64Array | null; index: number; hadNan: boolean; jitter: number }>;
 }
 
 /** Names the loader checks on the loaded module before trusting it. */
@@ -122,4 +135,5 @@ export const ADDON_FUNCTIONS: readonly (keyof KestrelAddon)[] = [
   'fit',
   'negLogPosterior',
   'cholesky',
+  'cudaCholesky',
 ];

@@ -13,6 +13,11 @@
  * finiteness, so a wrong length never reaches the math even if this layer is bypassed).
  * Acquisition candidates are the scrambled Sobol points of src/util/sobol.ts (the same points
  * the TypeScript backend scores for the same seed), copied into the addon.
+ *
+ * `device: 'cuda'` (native/cuda/cuda_gp.h): the MAP hyperparameter fit runs on the CPU; the fitted
+ * model is then moved to the device (`toCuda`: covariance assembled, Cholesky-factored and solved
+ * there), and `predict` / `acquisition` (with gradient) run there. `optimizeAcquisition` and
+ * `negLogPosterior` stay on the CPU; `append` extends on the CPU and refactors on the device.
  */
 import os from 'node:os';
 import { BackendUnavailableError, InvalidOptionError, KestrelError, NativeError, NumericalError } from '../errors.js';
@@ -58,6 +63,7 @@ export interface NativeBackendOptions {
 }
 
 const KERNEL_CODES: Record<KernelKind, AddonKernelCode> = { matern52: 0, rbf: 1 };
+
 const ACQUISITION_CODES: Record<AcquisitionKind, AddonAcquisitionCode> = { logei: 0, ucb: 1, pi: 2 };
 
 /** Creates the native backend. @throws BackendUnavailableError when the addon (or CUDA) cannot be used. */
@@ -74,9 +80,8 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Surroga
       throw new BackendUnavailableError('cuda', 'the addon was built without CUDA (rebuild with KESTREL_CUDA=1 and nvcc)');
     }
     if (!addon.cudaAvailable()) throw new BackendUnavailableError('cuda', `no usable CUDA device (${addon.cudaDevice()})`);
-    throw new BackendUnavailableError('cuda', `CUDA surrogate kernels are not implemented in this build (device: ${addon.cudaDevice()})`);
   }
-  return new NativeBackend(addon, numThreads);
+  return new NativeBackend(addon, numThreads, device);
 }
 
 /** Maps an addon error onto the KestrelError hierarchy (keeping it as `cause`). */
@@ -116,12 +121,15 @@ function toAddonData(data: GpTrainingData): AddonData {
 }
 
 class NativeBackend implements SurrogateBackend {
-  readonly name: BackendName = 'cpu';
+  readonly name: BackendName;
 
   constructor(
     private readonly addon: KestrelAddon,
     private readonly numThreads: number,
-  ) {}
+    private readonly device: 'cpu' | 'cuda',
+  ) {
+    this.name = device;
+  }
 
   async fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
     checkTrainingData(data);
@@ -136,11 +144,25 @@ class NativeBackend implements SurrogateBackend {
         numThreads: options.numThreads,
       }),
     );
-    const fitted = new NativeFittedGp(model, Uint8Array.from(data.isCategorical), this.numThreads);
+    const fitted = new NativeFittedGp(
+      this.device === 'cuda' ? await this.toDevice(model, options.kernel) : model,
+      Uint8Array.from(data.isCategorical),
+      this.numThreads,
+      this.device,
+    );
     if (fitted.fellBack) {
       warnOnce('GP_FIT_FAILED', `GP hyperparameter fit failed numerically (${fitted.fallbackReason}); using the default hyperparameters`);
     }
     return fitted;
+  }
+
+  /** Moves a CPU fit to the device; the CPU handle is disposed (the device handle shares its fit). */
+  private async toDevice(model: AddonModel, kernel: KernelKind): Promise<AddonModel> {
+    try {
+      return await call('fit (device)', () => model.toCuda(KERNEL_CODES[kernel]));
+    } finally {
+      model.dispose();
+    }
   }
 
   async negLogPosterior(
@@ -165,7 +187,7 @@ class NativeBackend implements SurrogateBackend {
 
 /** One fitted native GP. Immutable: `append` returns a new model; `dispose` frees native memory. */
 export class NativeFittedGp implements FittedGp {
-  readonly backend: BackendName = 'cpu';
+  readonly backend: BackendName;
   readonly n: number;
   readonly d: number;
   readonly theta: Float64Array;
@@ -180,7 +202,9 @@ export class NativeFittedGp implements FittedGp {
     private readonly model: AddonModel,
     private readonly isCategorical: Uint8Array,
     private readonly numThreads: number,
+    device: 'cpu' | 'cuda' = 'cpu',
   ) {
+    this.backend = device;
     const summary = model.summary();
     this.n = summary.n;
     this.d = summary.d;
@@ -191,7 +215,10 @@ export class NativeFittedGp implements FittedGp {
     this.fallbackReason = summary.message;
   }
 
-  /** The Cholesky factor L of K + (sn2 + jitter) I, (n, n) column-major lower (for tests). */
+  /**
+   * The Cholesky factor L of K + (sn2 + jitter) I, (n, n) column-major lower (for tests); on
+   * the `cuda` backend the device's own factor.
+   */
   factor(): Float64Array {
     this.checkAlive();
     return this.model.factor();
@@ -244,7 +271,7 @@ export class NativeFittedGp implements FittedGp {
     checkFloat64('y', y, k);
     checkInputs('x', x, k, this.d, this.isCategorical);
     const next = await call('append', () => this.model.append(x, y, k, this.numThreads));
-    return new NativeFittedGp(next, this.isCategorical, this.numThreads);
+    return new NativeFittedGp(next, this.isCategorical, this.numThreads, this.backend === 'cuda' ? 'cuda' : 'cpu');
   }
 
   dispose(): void {

@@ -1,0 +1,81 @@
+/**
+ * CUDA vs CPU for the device part of the GP (bench/cuda.md): Cholesky, and posterior + logEI
+ * with gradient for m candidates, at growing n. Needs an addon built with KESTREL_CUDA=1 and a
+ * device; otherwise prints why and exits 0. Warm-up 1, repeats 5, median and min, the ratio
+ * CPU / CUDA from the same run; JSON lines on stdout with machine and backend.
+ *
+ *   npx tsx bench/cuda.ts [--sizes 512,2048,4096] [--m 10000]
+ */
+import os from 'node:os';
+import { loadAddon } from '../src/binding/load.js';
+import type { KestrelAddon } from '../src/binding/addon.js';
+import { createNativeBackend } from '../src/surrogate/native-backend.js';
+import type { FittedGp, GpTrainingData } from '../src/surrogate/backend.js';
+
+type CudaAddon = KestrelAddon & { cudaCholesky(a: Float64Array, n: number, jitter?: boolean): Promise<{ factor: Float64Array | null }> };
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+async function time(fn: () => Promise<unknown>, repeats = 5): Promise<{ median: number; min: number }> {
+  await fn();
+  const t: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const s = performance.now();
+    await fn();
+    t.push(performance.now() - s);
+  }
+  t.sort((a, b) => a - b);
+  return { median: t[Math.floor(t.length / 2)], min: t[0] };
+}
+
+function data(n: number, d: number): GpTrainingData {
+  let s = 12345;
+  const r = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const x = Float64Array.from({ length: n * d }, r);
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) y[i] += Math.sin(3 * x[i * d + j] + j);
+  return { x, y, n, d, isCategorical: new Uint8Array(d) };
+}
+
+async function main(): Promise<void> {
+  const { addon } = loadAddon();
+  if (addon === null || !addon.buildInfo().cuda || !addon.cudaAvailable()) {
+    process.stderr.write(`bench/cuda: no CUDA device or CUDA build (${addon === null ? 'addon not built' : addon.cudaDevice()}); nothing to measure\n`);
+    return;
+  }
+  const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), gpu: addon.cudaDevice() };
+  const sizes = arg('sizes', '512,2048,4096').split(',').map(Number);
+  const m = Number(arg('m', '10000'));
+  const d = 8;
+  const emit = (row: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...row, machine })}\n`);
+  const cpu = createNativeBackend({ device: 'cpu' });
+  const cuda = createNativeBackend({ device: 'cuda' });
+  for (const n of sizes) {
+    const a = new Float64Array(n * n);
+    for (let j = 0; j < n; j++) for (let i = 0; i < n; i++) a[i + j * n] = Math.exp(-((i - j) ** 2) / (2 * (n / 8) ** 2)) + (i === j ? 1e-3 : 0);
+    const cc = await time(() => addon.cholesky(a, n, os.availableParallelism()));
+    const cg = await time(() => (addon as CudaAddon).cudaCholesky(a, n));
+    emit({ figure: 'cholesky', n, backend: 'cpu', ...cc });
+    emit({ figure: 'cholesky', n, backend: 'cuda', ...cg, ratio: cc.median / cg.median });
+    const train = data(n, d);
+    const options = { kernel: 'matern52' as const, deterministic: false, nRestarts: 0, seed: 1, warmStart: null, numThreads: os.availableParallelism() };
+    const gpC: FittedGp = await cpu.fit(train, options);
+    const gpG: FittedGp = await cuda.fit(train, options);
+    const x = Float64Array.from({ length: m * d }, (_, i) => (i * 0.6180339887) % 1);
+    const acq = { kind: 'logei' as const, incumbent: 1, beta: 2 };
+    const ac = await time(() => gpC.acquisition(x, m, acq, true));
+    const ag = await time(() => gpG.acquisition(x, m, acq, true));
+    emit({ figure: 'posterior+logEI+grad', n, m, backend: 'cpu', ...ac });
+    emit({ figure: 'posterior+logEI+grad', n, m, backend: 'cuda', ...ag, ratio: ac.median / ag.median });
+    gpC.dispose();
+    gpG.dispose();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench/cuda failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});

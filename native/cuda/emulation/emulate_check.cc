@@ -1,0 +1,191 @@
+// Runs the CUDA kernels and host drivers of native/cuda/cuda_gp.cu on the host through
+// cuda_emulation.h (no GPU) and compares them with the CPU core: device Cholesky (sizes around
+// the 64-wide blocks, failing pivot, NaN), triangular solves with many right-hand sides, and
+// CudaGp (factor, predict, acquisition with gradient) against GpModel at the same theta.
+// Built and run by test/native/cuda-emulated.test.ts. Prints "<k> checks, <f> failed".
+#define KESTREL_CUDA_EMULATE 1
+#include "../cuda_gp.cu"  // NOLINT: the kernels themselves, compiled for the emulator
+
+#include <cstdio>
+
+namespace {
+
+int g_checks = 0;
+int g_failed = 0;
+
+void check(bool ok, const std::string& what, double got = 0.0, double limit = 0.0) {
+  ++g_checks;
+  if (!ok) {
+    ++g_failed;
+    std::printf("FAIL %s (got %.3e, limit %.3e)\n", what.c_str(), got, limit);
+  }
+}
+
+struct Lcg {
+  uint64_t s;
+  double next() {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(s >> 11) * (1.0 / 9007199254740992.0);
+  }
+};
+
+std::vector<double> spd(int n, uint64_t seed) {
+  Lcg r{seed};
+  std::vector<double> b(static_cast<size_t>(n) * n), a(static_cast<size_t>(n) * n);
+  for (double& v : b) v = r.next() - 0.5;
+  for (int j = 0; j < n; ++j) {
+    for (int i = 0; i < n; ++i) {
+      double s = 0.0;
+      for (int p = 0; p < n; ++p) s += b[static_cast<size_t>(i + p * n)] * b[static_cast<size_t>(j + p * n)];
+      a[static_cast<size_t>(i + j * n)] = s / n + (i == j ? 1.0 : 0.0);
+    }
+  }
+  return a;
+}
+
+double max_abs(const std::vector<double>& a) {
+  double m = 0.0;
+  for (double v : a) m = std::max(m, std::fabs(v));
+  return m;
+}
+
+double max_diff(const double* a, const double* b, size_t count) {
+  double m = 0.0;
+  for (size_t i = 0; i < count; ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+void check_cholesky(kestrel::ThreadPool& pool) {
+  for (int n : {1, 37, 64, 65, 130}) {
+    const std::vector<double> a = spd(n, 100 + static_cast<uint64_t>(n));
+    std::vector<double> lc, lg;
+    const kestrel::CholeskyStatus sc = kestrel::cholesky_with_jitter(n, a.data(), n, lc, pool, 1e-10, 0);
+    const kestrel::CholeskyStatus sg = kestrel::cuda::cuda_cholesky(n, a.data(), n, lg, 1e-10, 0);
+    check(sc.ok && sg.ok, "cholesky ok n=" + std::to_string(n));
+    if (!sg.ok) continue;
+    const double diff = max_diff(lc.data(), lg.data(), lc.size());
+    check(diff <= 1e-12 * max_abs(lg), "cholesky factor n=" + std::to_string(n), diff, 1e-12 * max_abs(lg));
+    bool upper_zero = true;
+    for (int j = 1; j < n; ++j) {
+      for (int i = 0; i < j; ++i) upper_zero = upper_zero && lg[static_cast<size_t>(i + j * n)] == 0.0;
+    }
+    check(upper_zero, "cholesky strict upper zero n=" + std::to_string(n));
+  }
+  const int n = 150;
+  std::vector<double> a = spd(n, 7);
+  a[97 + 97 * n] = -1.0;
+  std::vector<double> lc, lg;
+  const kestrel::CholeskyStatus sc = kestrel::cholesky_with_jitter(n, a.data(), n, lc, pool, 1e-10, 0);
+  const kestrel::CholeskyStatus sg = kestrel::cuda::cuda_cholesky(n, a.data(), n, lg, 1e-10, 0);
+  check(!sg.ok && !sg.had_nan && sg.index == sc.index, "cholesky failing pivot equals the CPU's", sg.index, sc.index);
+  std::vector<double> b = spd(n, 8);
+  b[120 + 33 * n] = NAN;
+  const kestrel::CholeskyStatus sn = kestrel::cuda::cuda_cholesky(n, b.data(), n, lg, 1e-10, 6);
+  check(!sn.ok && sn.had_nan && sn.index == 33, "cholesky NaN reported apart, column 33", sn.index, 33);
+  // Jitter: a singular PSD matrix (rank 1) needs jitter; the escalation matches the CPU's.
+  std::vector<double> r1(static_cast<size_t>(70) * 70);
+  for (int j = 0; j < 70; ++j) {
+    for (int i = 0; i < 70; ++i) r1[static_cast<size_t>(i + j * 70)] = 1.0;
+  }
+  const kestrel::CholeskyStatus jc = kestrel::cholesky_with_jitter(70, r1.data(), 70, lc, pool, 1e-10, 6);
+  const kestrel::CholeskyStatus jg = kestrel::cuda::cuda_cholesky(70, r1.data(), 70, lg, 1e-10, 6);
+  check(jc.ok == jg.ok && jc.jitter == jg.jitter, "jitter escalation equals the CPU's", jg.jitter, jc.jitter);
+}
+
+void check_solves() {
+  for (int n : {5, 64, 150}) {
+    for (int m : {1, 70}) {
+      const std::vector<double> a = spd(n, 200 + static_cast<uint64_t>(n));
+      std::vector<double> l;
+      kestrel::ThreadPool pool(1);
+      kestrel::cholesky_with_jitter(n, a.data(), n, l, pool, 1e-10, 0);
+      Lcg r{static_cast<uint64_t>(n * 1000 + m)};
+      std::vector<double> b(static_cast<size_t>(n) * m);
+      for (double& v : b) v = r.next() - 0.5;
+      for (bool transpose : {false, true}) {
+        std::vector<double> cpu = b, gpu = b;
+        for (int c = 0; c < m; ++c) {
+          double* col = cpu.data() + static_cast<size_t>(c) * n;
+          if (transpose) {
+            kestrel::backward_solve_t(n, l.data(), n, col);
+          } else {
+            kestrel::forward_solve(n, l.data(), n, col);
+          }
+        }
+        kestrel::cuda::cuda_triangular_solve(n, l.data(), m, gpu.data(), transpose);
+        const double diff = max_diff(cpu.data(), gpu.data(), cpu.size());
+        const double tol = 1e-12 * (1.0 + max_abs(cpu));
+        check(diff <= tol, std::string(transpose ? "solve L^T" : "solve L") + " n=" + std::to_string(n) + " m=" + std::to_string(m),
+              diff, tol);
+      }
+    }
+  }
+}
+
+void check_model(kestrel::KernelKind kernel, kestrel::ThreadPool& pool) {
+  const int n = 100, d = 3, m = 10;  // two 64-wide blocks; small: the emulator plays every thread
+  Lcg r{kernel == kestrel::KernelKind::kRbf ? 5u : 6u};
+  kestrel::GpData data;
+  data.n = n;
+  data.d = d;
+  data.is_cat = {0, 0, 1};
+  for (int i = 0; i < n; ++i) {
+    double f = 0.0;
+    for (int j = 0; j < d; ++j) {
+      const double v = j == d - 1 ? std::floor(r.next() * 3) : r.next();
+      data.x.push_back(v);
+      f += std::sin(3.0 * v + j);
+    }
+    data.y.push_back(f);
+  }
+  std::vector<double> theta = {std::log(0.3), std::log(0.5), std::log(0.8), std::log(1.3), std::log(1e-3)};
+  auto model = kestrel::GpModel::build(data, theta, kernel, false, pool);
+  auto gpu = kestrel::cuda::CudaGp::create(*model, kernel);
+  const std::string tag = kernel == kestrel::KernelKind::kRbf ? " (rbf)" : " (matern52)";
+  const std::vector<double> lg = gpu->factor();
+  const double fdiff = max_diff(lg.data(), model->factor().data(), lg.size());
+  check(fdiff <= 1e-11 * max_abs(lg), "CudaGp factor" + tag, fdiff, 1e-11 * max_abs(lg));
+  std::vector<double> x;
+  for (int c = 0; c < m; ++c) {
+    for (int j = 0; j < d; ++j) x.push_back(j == d - 1 ? std::floor(r.next() * 3) : r.next());
+  }
+  std::vector<double> mc(m), vc(m), mg(m), vg(m);
+  model->predict(x.data(), m, mc.data(), vc.data(), pool);
+  gpu->predict(x.data(), m, mg.data(), vg.data());
+  check(max_diff(mc.data(), mg.data(), m) <= 1e-10, "CudaGp mean" + tag, max_diff(mc.data(), mg.data(), m), 1e-10);
+  check(max_diff(vc.data(), vg.data(), m) <= 1e-10, "CudaGp variance" + tag, max_diff(vc.data(), vg.data(), m), 1e-10);
+  double best = -1e300;
+  for (double v : data.y) best = std::max(best, v);
+  for (kestrel::AcquisitionKind kind :
+       {kestrel::AcquisitionKind::kLogEi, kestrel::AcquisitionKind::kUcb, kestrel::AcquisitionKind::kPi}) {
+    kestrel::AcqParams acq;
+    acq.kind = kind;
+    acq.incumbent = best;
+    acq.beta = 2.0;
+    std::vector<double> ac(m), ag(m), gc(static_cast<size_t>(m) * d), gg(static_cast<size_t>(m) * d);
+    model->acquisition(x.data(), m, acq, ac.data(), gc.data(), pool);
+    gpu->acquisition(x.data(), m, acq, ag.data(), gg.data());
+    const std::string k = tag + " kind " + std::to_string(static_cast<int>(kind));
+    const double vd = max_diff(ac.data(), ag.data(), m);
+    check(vd <= 1e-9 * (1 + max_abs(ac)), "CudaGp acquisition" + k, vd, 1e-9 * (1 + max_abs(ac)));
+    const double gd = max_diff(gc.data(), gg.data(), gc.size());
+    check(gd <= 1e-8 * (1 + max_abs(gc)), "CudaGp acquisition gradient" + k, gd, 1e-8 * (1 + max_abs(gc)));
+  }
+}
+
+}  // namespace
+
+int main() {
+  kestrel::ThreadPool pool(1);
+  try {
+    check_cholesky(pool);
+    check_solves();
+    check_model(kestrel::KernelKind::kMatern52, pool);
+    check_model(kestrel::KernelKind::kRbf, pool);
+  } catch (const std::exception& e) {
+    std::printf("FAIL exception: %s\n", e.what());
+    ++g_failed;
+  }
+  std::printf("%d checks, %d failed\n", g_checks, g_failed);
+  return g_failed == 0 ? 0 : 1;
+}

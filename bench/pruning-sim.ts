@@ -3,6 +3,10 @@
  *
  *   npx tsx bench/pruning-sim.ts [--seeds 20] [--workers 4] [--trials-budget 200] [--out bench/pruning.md]
  *
+ * Writes its section of the output file (between `<!-- pruning-sim:start -->` and
+ * `<!-- pruning-sim:end -->`) and leaves the other sections alone. `bench/pruning.ts` runs the same
+ * simulator through the real Study and imports it from here.
+ *
  * Simulator. A configuration x in [0, 1]^4 trains for up to R = 81 epochs (steps 0..80). Its
  * validation accuracy after epoch t is
  *
@@ -29,10 +33,12 @@
  * same run.
  *
  * The study is simulated in this file (an array of FrozenTrial snapshots behind a StudyView) so
- * that the benchmark does not depend on src/study; decisions are those the pruners make under the
- * real Study, which calls them the same way.
+ * that the benchmark does not depend on src/study; the pruners are called the way the real Study
+ * calls them. `bench/pruning.ts` measures the same comparison through `createStudy` +
+ * `study.optimize`.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { cpus, platform, release } from 'node:os';
 import { adaptivePruner } from '../src/pruners/adaptive.js';
 import { HyperbandPruner } from '../src/pruners/hyperband.js';
@@ -44,16 +50,16 @@ import { FrozenTrial } from '../src/trial/frozen-trial.js';
 import type { StudyView } from '../src/trial/study-view.js';
 import type { StudyDirection, TrialState } from '../src/trial/types.js';
 
-const MAX_EPOCHS = 81;
-const DIM = 4;
+export const MAX_EPOCHS = 81;
+export const DIM = 4;
 const CENTER = [0.3, 0.6, 0.5, 0.75];
 const WIDTH = 0.5;
-const NOISE_SD = 0.004;
+export const NOISE_SD = 0.004;
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness (splitmix32 + Box-Muller), local to the benchmark.
 
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x9e3779b9) >>> 0;
@@ -65,7 +71,7 @@ function rng(seed: number): () => number {
   };
 }
 
-function gaussian(u: () => number): number {
+export function gaussian(u: () => number): number {
   const a = Math.max(u(), 1e-300);
   return Math.sqrt(-2 * Math.log(a)) * Math.cos(2 * Math.PI * u());
 }
@@ -73,24 +79,28 @@ function gaussian(u: () => number): number {
 // ---------------------------------------------------------------------------------------------
 // Learning-curve family.
 
-interface Config {
+export interface Config {
   readonly x: readonly number[];
   readonly final: number;
   readonly tau: number;
 }
 
 function makeConfig(u: () => number): Config {
-  const x = Array.from({ length: DIM }, () => u());
+  return configOf(Array.from({ length: DIM }, () => u()));
+}
+
+/** The curve parameters of a configuration x in [0, 1]^4. */
+export function configOf(x: readonly number[]): Config {
   let r2 = 0;
   for (let i = 0; i < DIM; i++) r2 += ((x[i] - CENTER[i]) / WIDTH) ** 2;
   return { x, final: 0.55 + 0.4 * Math.exp(-r2), tau: 1 + 6 * x[3] };
 }
 
-function accuracy(config: Config, epoch: number, noise: number): number {
+export function accuracy(config: Config, epoch: number, noise: number): number {
   return config.final - (config.final - 0.1) * Math.exp(-(epoch + 1) / config.tau) + noise;
 }
 
-function targetAccuracy(): number {
+export function targetAccuracy(): number {
   const u = rng(987654321);
   const finals = Array.from({ length: 20000 }, () => makeConfig(u).final).sort((a, b) => a - b);
   return finals[Math.floor(0.99 * finals.length)];
@@ -160,12 +170,12 @@ class SimStudy implements StudyView {
 // ---------------------------------------------------------------------------------------------
 // One run: a method, a seed, equal epochs.
 
-interface Method {
+export interface Method {
   readonly name: string;
   readonly make: () => Pruner;
 }
 
-const METHODS: readonly Method[] = [
+export const METHODS: readonly Method[] = [
   { name: 'random (full training)', make: () => new NopPruner() },
   { name: 'median', make: () => new MedianPruner({ nStartupTrials: 5, nWarmupSteps: 5 }) },
   { name: 'asha', make: () => new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 3 }) },
@@ -270,14 +280,14 @@ async function runOne(method: Method, seed: number, workers: number, budget: num
 // Summary.
 
 /** Median; NaN entries (nothing found yet) count as the worst value, -Infinity. */
-function median(xs: readonly number[]): number {
+export function median(xs: readonly number[]): number {
   const s = xs.map((x) => (Number.isNaN(x) ? -Infinity : x)).sort((a, b) => a - b);
   if (s.length === 0) return NaN;
   const m = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function fmt(x: number, digits = 4): string {
+export function fmt(x: number, digits = 4): string {
   if (Number.isFinite(x)) return x.toFixed(digits);
   return x === Infinity ? '> budget' : x === -Infinity ? 'none yet' : 'n/a';
 }
@@ -298,6 +308,39 @@ function parseArgs(argv: readonly string[]): { seeds: number; workers: number; t
     trialsBudget: positiveInt('--trials-budget', '200'),
     out: get('--out', 'bench/pruning.md'),
   };
+}
+
+const FILE_TITLE = [
+  '# Pruning benchmarks (issue 4)',
+  '',
+  'Each section below is written by one script, between its `<!-- name:start -->` and',
+  '`<!-- name:end -->` markers; rerunning a script replaces its own section only. The command that',
+  'produced each table is stated in its section.',
+  '',
+].join('\n');
+
+/**
+ * Replaces the section `name` of a markdown file (between `<!-- name:start -->` and
+ * `<!-- name:end -->`), or appends it; the rest of the file is left as it is. A missing file is
+ * created with the title of the pruning benchmarks.
+ */
+export function writeSection(file: string, name: string, text: string): void {
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
+  let current = '';
+  try {
+    current = readFileSync(file, 'utf8');
+  } catch {
+    current = FILE_TITLE;
+  }
+  const block = `${start}\n${text.trimEnd()}\n${end}`;
+  const i = current.indexOf(start);
+  const j = current.indexOf(end);
+  const next =
+    i >= 0 && j > i
+      ? current.slice(0, i) + block + current.slice(j + end.length)
+      : `${current.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, next);
 }
 
 async function main(): Promise<void> {
@@ -348,9 +391,10 @@ async function main(): Promise<void> {
     );
   }
   const md = [
-    '# Pruning benchmark: learning-curve simulator',
+    '## Learning-curve simulator, simulated study (`bench/pruning-sim.ts`)',
     '',
-    'Generated by `npx tsx bench/pruning-sim.ts` (see the file comment for the simulator and protocol).',
+    'Generated by `npx tsx bench/pruning-sim.ts` (see the file comment for the simulator and protocol). The study is',
+    'an array of trial snapshots in the benchmark itself, with lock-step epochs across the workers.',
     '',
     `- Budget: ${budget} epochs per run (= ${args.trialsBudget} full trainings of ${MAX_EPOCHS} epochs), ${args.workers} concurrent workers, ${args.seeds} seeds; medians over seeds.`,
     `- Target accuracy: ${target.toFixed(4)} (99th percentile of final accuracy over random configurations); best possible final accuracy: ${bestPossible}.`,
@@ -365,15 +409,16 @@ async function main(): Promise<void> {
     'random search\'s median epochs to target over the method\'s; when random search\'s median is itself',
     '"> budget" the budget is used instead and the speed-up is a lower bound ("> ...").',
     '',
-    '## Raw results (JSON lines)',
+    '### Raw results (JSON lines)',
     '',
     '```jsonl',
     ...jsonLines,
     '```',
     '',
   ].join('\n');
-  writeFileSync(args.out, md);
+  writeSection(args.out, 'pruning-sim', md);
   process.stdout.write(`\nwrote ${args.out}\n`);
 }
 
-await main();
+// Run only as a script (bench/pruning.ts imports the simulator from here).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

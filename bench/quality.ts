@@ -3,7 +3,7 @@
  * GP search on standard test functions.
  *
  *   npx tsx bench/quality.ts [--functions branin,hartmann6,ackley10,rosenbrock8,levy10]
- *                            [--samplers random,sobol,gp] [--seeds 5] [--evals 30,60,100]
+ *                            [--samplers random,sobol,gp,tpe,tpe-mv] [--seeds 5] [--evals 30,60,100]
  *                            [--backend auto|cpu|js] [--candidates 2048] [--restarts 10]
  *   npx tsx bench/quality.ts --table results.jsonl [more.jsonl ...]   # markdown table from records
  *
@@ -16,7 +16,8 @@
  * ask/tell loop over an in-memory StudyView (what Study.ask does: inferRelativeSearchSpace,
  * sampleRelative, then sampleIndependent for the rest), minimizing. Seeds 0..k-1. GpSampler runs
  * with its defaults (10 Sobol startup trials, logEI, 2048 candidates, 10 restarts, Matern-5/2,
- * learned noise), so the figures compare with Optuna 4.7 GPSampler's defaults.
+ * learned noise), so the figures compare with Optuna 4.7 GPSampler's defaults. TpeSampler runs with
+ * Optuna's TPESampler defaults ('tpe': independent; 'tpe-mv': `multivariate: true`).
  *
  * Functions (minima from Surjanovic & Bingham, "Virtual Library of Simulation Experiments"):
  *   branin      2-D, x1 in [-5, 10], x2 in [0, 15]; f* = 0.397887357729738
@@ -31,6 +32,7 @@ import { GpSampler } from '../src/samplers/gp/gp-sampler.js';
 import { RandomSampler } from '../src/samplers/random-sampler.js';
 import type { Sampler } from '../src/samplers/sampler.js';
 import { SobolSampler } from '../src/samplers/sobol-sampler.js';
+import { TpeSampler } from '../src/samplers/tpe/tpe-sampler.js';
 import { floatDistribution } from '../src/space/distributions.js';
 import type { Distribution, ParamValue, SearchSpace } from '../src/space/types.js';
 import { FrozenTrial } from '../src/trial/frozen-trial.js';
@@ -254,6 +256,9 @@ function makeSampler(name: string, seed: number, args: Args): Sampler {
   if (name === 'gp') {
     return new GpSampler({ seed, backend: args.backend, candidates: args.candidates, restarts: args.restarts });
   }
+  // TPE with Optuna's defaults: independent ('tpe') and multivariate ('tpe-mv').
+  if (name === 'tpe') return new TpeSampler({ seed });
+  if (name === 'tpe-mv') return new TpeSampler({ seed, multivariate: true });
   throw new Error(`unknown sampler ${name}`);
 }
 

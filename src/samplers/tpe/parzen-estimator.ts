@@ -1,0 +1,248 @@
+/**
+ * The Parzen estimator of the TPE sampler: a weighted mixture of product kernels over encoded
+ * coordinates (src/space/encode.ts), one kernel per observation plus one prior kernel. Optuna's
+ * `_ParzenEstimator` (optuna/samplers/_tpe/parzen_estimator.py, v4), written for the encoded space.
+ *
+ * Notation: n observations x_i (rows of an n x d row-major Float64Array), d dims; K = n + 1
+ * kernels (k = n is the prior); mixture weights w_k = omega_k / sum(omega) with omega_i the
+ * observation weights and omega_n = priorWeight (w = [1] when n = 0). Per dim j, `grid[j]` is the
+ * `gridSpacing` of its distribution:
+ *
+ * - grid = 0 (continuous; log dims and log ints are already in log space): kernel k is
+ *   N(mu_k, sigma_k^2) truncated to [0, 1].
+ * - 0 < grid = g <= 1 (ints, stepped floats): the 1/g grid cells [m g, (m + 1) g] tile [0, 1] and
+ *   a value is its cell's center; kernel k gives cell m the truncated-normal mass of the cell,
+ *   p = (Phi(b_m) - Phi(a_m)) / (Phi((1 - mu)/sigma) - Phi(-mu/sigma)) (Optuna's
+ *   `_BatchedDiscreteTruncNormDistributions`).
+ * - grid = c > 1 (categorical with c choices, coordinate = choice index): kernel i puts
+ *   (1 + priorWeight/K) / (1 + c priorWeight/K) on its observed choice and
+ *   (priorWeight/K) / (1 + c priorWeight/K) on each other one; the prior kernel is uniform.
+ *
+ * In the encoded space every numeric dim spans [0, 1] (Optuna's low - step/2 .. high + step/2
+ * rescaled), so the prior is mu = 1/2, sigma = 1 and the bandwidths are:
+ * - univariate (Bergstra et al. 2011, "Algorithms for Hyper-Parameter Optimization", sec. 4;
+ *   Optuna's rule): sort the mus together with the prior mu, pad with the end points 0 and 1;
+ *   sigma_i = max(gap to the left neighbour, gap to the right neighbour); unless
+ *   `considerEndpoints`, the first and last use their inner gap only;
+ * - multivariate (Falkner et al. 2018, "BOHB", eq. 7 scaled as in Optuna): sigma = 0.2 n^(-1/(d+4));
+ * - then the "magic clip" (Bergstra's hyperopt): sigma in [1 / min(100, 1 + K), 1]
+ *   (without `considerMagicClip`, [eps, 1]).
+ */
+import { logsumexp, normalLogPdf } from '../../util/math.js';
+import type { Rng } from '../../util/prng.js';
+import { logGaussMass, sampleStandardTruncatedNormal } from './truncnorm.js';
+
+const EPS = 1e-12;
+const SIGMA0_MAGNITUDE = 0.2;
+
+export interface ParzenEstimatorOptions {
+  /** Encoded observations, n x d row-major. */
+  readonly observations: Float64Array;
+  readonly n: number;
+  readonly d: number;
+  /** `gridSpacing` of each dim (see the file comment). */
+  readonly grid: Float64Array;
+  /** Non-negative weight of each observation (length n). */
+  readonly weights: ArrayLike<number>;
+  readonly priorWeight: number;
+  readonly considerMagicClip: boolean;
+  readonly considerEndpoints: boolean;
+  readonly multivariate: boolean;
+}
+
+/** Per-dim kernel parameters. */
+type DimKernels =
+  | { readonly kind: 'numeric'; readonly step: number; readonly mu: Float64Array; readonly sigma: Float64Array; readonly logZ: Float64Array }
+  | { readonly kind: 'categorical'; readonly nChoices: number; readonly logProb: Float64Array; readonly prob: Float64Array };
+
+export class ParzenEstimator {
+  readonly d: number;
+  /** Number of kernels (observations + prior, or 1 without observations). */
+  readonly nKernels: number;
+  private readonly logWeights: Float64Array;
+  private readonly cumWeights: Float64Array;
+  private readonly dims: readonly DimKernels[];
+
+  constructor(options: ParzenEstimatorOptions) {
+    const { n, d, observations, grid } = options;
+    this.d = d;
+    const nKernels = n === 0 ? 1 : n + 1;
+    this.nKernels = nKernels;
+    const w = new Float64Array(nKernels);
+    if (n === 0) w[0] = 1;
+    else {
+      for (let i = 0; i < n; i++) w[i] = options.weights[i];
+      w[n] = options.priorWeight;
+    }
+    let total = 0;
+    for (const v of w) total += v;
+    this.logWeights = new Float64Array(nKernels);
+    this.cumWeights = new Float64Array(nKernels);
+    let acc = 0;
+    for (let k = 0; k < nKernels; k++) {
+      this.logWeights[k] = Math.log(w[k] / total);
+      acc += w[k] / total;
+      this.cumWeights[k] = acc;
+    }
+    const dims: DimKernels[] = [];
+    for (let j = 0; j < d; j++) {
+      const column = new Float64Array(n);
+      for (let i = 0; i < n; i++) column[i] = observations[i * d + j];
+      dims.push(grid[j] > 1 ? categoricalKernels(column, grid[j], options) : numericKernels(column, grid[j], options));
+    }
+    this.dims = dims;
+  }
+
+  /** `count` draws (count x d row-major): a kernel by weight, then each dim from that kernel. */
+  sample(rng: Rng, count: number): Float64Array {
+    const d = this.d;
+    const out = new Float64Array(count * d);
+    for (let c = 0; c < count; c++) {
+      const k = this.pickKernel(rng.nextFloat());
+      for (let j = 0; j < d; j++) {
+        const dim = this.dims[j];
+        if (dim.kind === 'categorical') {
+          const u = rng.nextFloat();
+          let acc = 0;
+          let choice = dim.nChoices - 1;
+          for (let m = 0; m < dim.nChoices; m++) {
+            acc += dim.prob[k * dim.nChoices + m];
+            if (u < acc) {
+              choice = m;
+              break;
+            }
+          }
+          out[c * d + j] = choice;
+        } else {
+          const mu = dim.mu[k];
+          const sigma = dim.sigma[k];
+          const z = sampleStandardTruncatedNormal(-mu / sigma, (1 - mu) / sigma, rng.nextFloat());
+          let x = mu + sigma * z;
+          x = x < 0 ? 0 : x > 1 ? 1 : x;
+          if (dim.step > 0) x = cellCenter(x, dim.step);
+          out[c * d + j] = x;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** log density (log mass for discrete dims) of each of the `count` rows of `x` (count x d). */
+  logPdf(x: Float64Array, count: number): Float64Array {
+    const d = this.d;
+    const K = this.nKernels;
+    const out = new Float64Array(count);
+    const terms = new Float64Array(K);
+    for (let c = 0; c < count; c++) {
+      terms.set(this.logWeights);
+      for (let j = 0; j < d; j++) {
+        const v = x[c * d + j];
+        const dim = this.dims[j];
+        if (dim.kind === 'categorical') {
+          const m = Math.round(v);
+          for (let k = 0; k < K; k++) terms[k] += dim.logProb[k * dim.nChoices + m];
+        } else if (dim.step > 0) {
+          const half = dim.step / 2;
+          for (let k = 0; k < K; k++) {
+            const s = dim.sigma[k];
+            terms[k] += logGaussMass((v - half - dim.mu[k]) / s, (v + half - dim.mu[k]) / s) - dim.logZ[k];
+          }
+        } else {
+          for (let k = 0; k < K; k++) {
+            const s = dim.sigma[k];
+            terms[k] += normalLogPdf((v - dim.mu[k]) / s) - Math.log(s) - dim.logZ[k];
+          }
+        }
+      }
+      out[c] = logsumexp(terms);
+    }
+    return out;
+  }
+
+  private pickKernel(u: number): number {
+    const cw = this.cumWeights;
+    // Binary search for the first k with u < cw[k].
+    let lo = 0;
+    let hi = cw.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (u < cw[mid]) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+}
+
+/** The center of the grid cell of width `step` that holds x in [0, 1]. */
+export function cellCenter(x: number, step: number): number {
+  const nCells = Math.max(1, Math.round(1 / step));
+  let m = Math.floor(x / step);
+  if (m < 0) m = 0;
+  if (m > nCells - 1) m = nCells - 1;
+  return (m + 0.5) * step;
+}
+
+function numericKernels(mus: Float64Array, step: number, options: ParzenEstimatorOptions): DimKernels {
+  const n = mus.length;
+  const nKernels = n === 0 ? 1 : n + 1;
+  const sigmas = new Float64Array(n);
+  if (n > 0) {
+    if (options.multivariate) {
+      sigmas.fill(SIGMA0_MAGNITUDE * Math.max(n, 1) ** (-1 / (options.d + 4)));
+    } else {
+      univariateBandwidths(mus, options.considerEndpoints, sigmas);
+    }
+    const maxSigma = 1;
+    const minSigma = options.considerMagicClip ? 1 / Math.min(100, 1 + nKernels) : EPS;
+    for (let i = 0; i < n; i++) sigmas[i] = Math.min(maxSigma, Math.max(minSigma, sigmas[i]));
+  }
+  const mu = new Float64Array(nKernels);
+  const sigma = new Float64Array(nKernels);
+  mu.set(mus);
+  sigma.set(sigmas);
+  mu[nKernels - 1] = 0.5;
+  sigma[nKernels - 1] = 1;
+  const logZ = new Float64Array(nKernels);
+  for (let k = 0; k < nKernels; k++) logZ[k] = logGaussMass(-mu[k] / sigma[k], (1 - mu[k]) / sigma[k]);
+  return { kind: 'numeric', step, mu, sigma, logZ };
+}
+
+/** Optuna's univariate bandwidth rule over the mus and the prior mu 1/2, end points 0 and 1. */
+function univariateBandwidths(mus: Float64Array, considerEndpoints: boolean, out: Float64Array): void {
+  const n = mus.length;
+  const withPrior = Array.from(mus);
+  withPrior.push(0.5);
+  const order = withPrior.map((_, i) => i).sort((p, q) => withPrior[p] - withPrior[q] || p - q);
+  const padded = new Float64Array(n + 3);
+  padded[0] = 0;
+  for (let r = 0; r <= n; r++) padded[r + 1] = withPrior[order[r]];
+  padded[n + 2] = 1;
+  const sorted = new Float64Array(n + 1);
+  for (let r = 0; r <= n; r++) sorted[r] = Math.max(padded[r + 1] - padded[r], padded[r + 2] - padded[r + 1]);
+  if (!considerEndpoints && padded.length >= 4) {
+    sorted[0] = padded[2] - padded[1];
+    sorted[n] = padded[n + 1] - padded[n];
+  }
+  for (let r = 0; r <= n; r++) if (order[r] < n) out[order[r]] = sorted[r];
+}
+
+function categoricalKernels(observed: Float64Array, nChoicesRaw: number, options: ParzenEstimatorOptions): DimKernels {
+  const nChoices = Math.round(nChoicesRaw);
+  const n = observed.length;
+  const nKernels = n === 0 ? 1 : n + 1;
+  const prob = new Float64Array(nKernels * nChoices);
+  if (n === 0) prob.fill(1 / nChoices);
+  else {
+    const base = options.priorWeight / nKernels;
+    for (let k = 0; k < nKernels; k++) {
+      const row = k * nChoices;
+      for (let m = 0; m < nChoices; m++) prob[row + m] = base;
+      if (k < n) prob[row + Math.round(observed[k])] += 1;
+      let total = 0;
+      for (let m = 0; m < nChoices; m++) total += prob[row + m];
+      for (let m = 0; m < nChoices; m++) prob[row + m] /= total;
+    }
+  }
+  const logProb = prob.map(Math.log);
+  return { kind: 'categorical', nChoices, logProb, prob };
+}

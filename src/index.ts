@@ -92,6 +92,12 @@ export { SobolSampler } from './samplers/sobol-sampler.js';
 export type { SobolSamplerOptions } from './samplers/sobol-sampler.js';
 export { GpSampler } from './samplers/gp/gp-sampler.js';
 export type { GpSamplerOptions } from './samplers/gp/gp-sampler.js';
+export { TpeSampler } from './samplers/tpe/tpe-sampler.js';
+export type { TpeSamplerOptions } from './samplers/tpe/tpe-sampler.js';
+export { defaultGamma, defaultWeights, hyperoptDefaultGamma } from './samplers/tpe/defaults.js';
+export { NsgaIiSampler } from './samplers/genetic/nsga-ii-sampler.js';
+export type { NsgaIiSamplerOptions } from './samplers/genetic/nsga-ii-sampler.js';
+export type { CrossoverKind } from './samplers/genetic/crossover.js';
 
 // Gaussian-process surrogate (the GpSampler's model; usable on its own)
 export type {

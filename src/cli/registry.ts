@@ -31,6 +31,9 @@ const SAMPLERS: Readonly<Record<string, SamplerEntry>> = {
   sobol: { module: '../samplers/sobol-sampler.js', exportName: 'SobolSampler', needsSpace: false },
   gp: { module: '../samplers/gp/gp-sampler.js', exportName: 'GpSampler', needsSpace: false },
   tpe: { module: '../samplers/tpe/tpe-sampler.js', exportName: 'TpeSampler', needsSpace: false },
+  nsga2: { module: '../samplers/genetic/nsga-ii-sampler.js', exportName: 'NsgaIiSampler', needsSpace: false },
+  // The genetic sampler Kestrel ships is NSGA-II (single- and multi-objective).
+  genetic: { module: '../samplers/genetic/nsga-ii-sampler.js', exportName: 'NsgaIiSampler', needsSpace: false },
 };
 
 interface PrunerEntry {

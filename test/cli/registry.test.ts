@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createPruner, createSampler, importExport, PRUNER_NAMES, SAMPLER_NAMES } from '../../src/cli/registry.js';
 import { ConfigError } from '../../src/errors.js';
 import { NopPruner } from '../../src/pruners/pruner.js';
+import { NsgaIiSampler } from '../../src/samplers/genetic/nsga-ii-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
+import { TpeSampler } from '../../src/samplers/tpe/tpe-sampler.js';
 
 async function configError(promise: Promise<unknown>): Promise<ConfigError> {
   try {
@@ -16,7 +18,17 @@ async function configError(promise: Promise<unknown>): Promise<ConfigError> {
 
 describe('sampler registry', () => {
   it('lists the samplers of the issue', () => {
-    expect(SAMPLER_NAMES).toEqual(expect.arrayContaining(['random', 'grid', 'sobol', 'gp']));
+    expect(SAMPLER_NAMES).toEqual(expect.arrayContaining(['random', 'grid', 'sobol', 'gp', 'tpe', 'nsga2', 'genetic']));
+  });
+
+  it('creates TPE and NSGA-II (also as "genetic") with their options, and locates a bad option', async () => {
+    const tpe = await createSampler({ name: 'tpe', seed: 2, options: { nStartupTrials: 5, multivariate: true } });
+    expect(tpe).toBeInstanceOf(TpeSampler);
+    const nsga = await createSampler({ name: 'nsga2', seed: 2, options: { populationSize: 8, crossover: 'sbx' } });
+    expect(nsga).toBeInstanceOf(NsgaIiSampler);
+    expect(await createSampler({ name: 'genetic', seed: 2 })).toBeInstanceOf(NsgaIiSampler);
+    const bad = await configError(createSampler({ name: 'nsga2', options: { populationSize: 1 } }));
+    expect(bad.path).toBe('sampler.populationSize');
   });
 
   it('creates a seeded random sampler', async () => {

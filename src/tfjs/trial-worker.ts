@@ -1,0 +1,207 @@
+/**
+ * The trial worker process forked by `runTrialsInProcesses`: imports the user's objective module
+ * once, then runs one trial at a time as the parent asks (see ./ipc.ts for the protocol).
+ *
+ * `suggest*` is synchronous but the sampler lives in the parent, so define-by-run parameters are
+ * fetched by replay: the proxy trial answers from the values the parent sent so far; on a parameter
+ * it does not know it throws an internal `ParamRequest`, the worker asks the parent (whose live
+ * `Trial` samples it), and runs the objective again from the start with one more value known.
+ * Objectives should therefore suggest before doing expensive work (the usual shape), or the config
+ * should declare a `space`, whose values the parent samples up front. Reports repeated by a replay
+ * are harmless: a step keeps its first value.
+ */
+import { pathToFileURL } from 'node:url';
+import { KestrelError } from '../errors.js';
+import type { Distribution, ParamValue } from '../space/types.js';
+import { FrozenTrial } from '../trial/frozen-trial.js';
+import type { StudyView } from '../trial/study-view.js';
+import { Trial, type TrialHost } from '../trial/trial.js';
+import type { FrozenTrialData, TrialState } from '../trial/types.js';
+import {
+  isParentMessage,
+  serializeError,
+  type ChildMessage,
+  type ChildRequest,
+  type ParentMessage,
+  type RunMessage,
+  type SerializedError,
+  type WorkerArgs,
+} from './ipc.js';
+
+/** Thrown by the proxy trial for a parameter only the parent can sample. Never leaves the worker. */
+class ParamRequest extends KestrelError {
+  readonly param: string;
+  readonly distribution: Distribution;
+
+  constructor(param: string, distribution: Distribution) {
+    super(
+      'OBJECTIVE_ERROR',
+      `internal: parameter "${param}" is sampled by the parent process (do not catch this error in an objective)`,
+    );
+    this.param = param;
+    this.distribution = distribution;
+  }
+}
+
+type ObjectiveFn = (...args: unknown[]) => unknown;
+
+let nextRequestId = 1;
+const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+let abortController: AbortController | null = null;
+
+function send(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+function request(req: ChildRequest): Promise<unknown> {
+  const id = nextRequestId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    send({ type: 'request', id, request: req });
+  });
+}
+
+function errorFrom(serialized: SerializedError): Error {
+  const error = new KestrelError('OBJECTIVE_ERROR', serialized.message);
+  error.name = serialized.name;
+  return error;
+}
+
+async function main(): Promise<void> {
+  const args = JSON.parse(process.argv[2] ?? '{}') as WorkerArgs;
+  let objective: ObjectiveFn;
+  try {
+    const mod = (await import(pathToFileURL(args.modulePath).href)) as Record<string, unknown>;
+    const fallback = mod.default;
+    const fn =
+      mod[args.exportName] ??
+      (fallback !== null && typeof fallback === 'object' ? (fallback as Record<string, unknown>)[args.exportName] : undefined);
+    if (typeof fn !== 'function') {
+      throw new KestrelError('OBJECTIVE_ERROR', `${args.modulePath} has no exported function "${args.exportName}"`);
+    }
+    objective = fn as ObjectiveFn;
+  } catch (error) {
+    send({ type: 'fatal', error: serializeError(error) });
+    process.disconnect?.();
+    process.exitCode = 1;
+    return;
+  }
+
+  let queue: Promise<void> = Promise.resolve();
+  process.on('message', (raw: unknown) => {
+    if (!isParentMessage(raw)) return;
+    const message: ParentMessage = raw;
+    switch (message.type) {
+      case 'reply': {
+        const entry = pending.get(message.id);
+        if (entry === undefined) return;
+        pending.delete(message.id);
+        if (message.ok) entry.resolve(message.value);
+        else entry.reject(errorFrom(message.error ?? { name: 'Error', message: 'request failed', code: null }));
+        return;
+      }
+      case 'abort':
+        abortController?.abort(new KestrelError('INTERRUPTED', message.reason));
+        return;
+      case 'shutdown':
+        process.disconnect?.();
+        return;
+      case 'run': {
+        // Created now, so that an abort arriving before the trial starts is not lost.
+        const controller = new AbortController();
+        abortController = controller;
+        queue = queue.then(() => runTrial(objective, args, message, controller.signal));
+        return;
+      }
+    }
+  });
+  // The parent went away: nothing left to do.
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready', pid: process.pid });
+}
+
+async function runTrial(objective: ObjectiveFn, args: WorkerArgs, message: RunMessage, signal: AbortSignal): Promise<void> {
+  const known = new Map<string, { value: ParamValue } | { error: SerializedError }>();
+  const base = new FrozenTrial(message.trial);
+  const study = studyProxy();
+  let missed: ParamRequest | null = null;
+
+  const host: TrialHost = {
+    study,
+    sampleIndependent: (_trial, name, distribution) => {
+      const entry = known.get(name);
+      if (entry === undefined) {
+        missed = new ParamRequest(name, distribution);
+        throw missed;
+      }
+      if ('error' in entry) throw errorFrom(entry.error);
+      return entry.value;
+    },
+    flush: async (trial) => {
+      const changes = trial.takeChanges();
+      const empty = Object.keys(changes.userAttrs).length === 0 && Object.keys(changes.intermediateValues).length === 0;
+      if (empty) return;
+      await request({ op: 'flush', userAttrs: changes.userAttrs, intermediateValues: changes.intermediateValues });
+    },
+    shouldPrune: async (trial) => {
+      await host.flush(trial);
+      return (await request({ op: 'prune' })) === true;
+    },
+  };
+
+  // Replay until the objective runs with every parameter it suggests known.
+  for (;;) {
+    missed = null;
+    const trial = new Trial(host, base, { enqueued: {}, relative: {}, relativeSpace: {} }, signal);
+    let values: unknown;
+    let failure: unknown = null;
+    try {
+      values = args.withParams ? await objective(message.specParams ?? {}, trial) : await objective(trial);
+      // Attributes set after the last report.
+      await host.flush(trial);
+    } catch (error) {
+      failure = error;
+    }
+    // `missed` is assigned inside the host's closure; TypeScript cannot see that.
+    const miss = missed as ParamRequest | null;
+    if (miss !== null) {
+      const { param, distribution } = miss;
+      try {
+        known.set(param, { value: (await request({ op: 'suggest', name: param, distribution })) as ParamValue });
+      } catch (error) {
+        known.set(param, { error: serializeError(error) });
+      }
+      continue;
+    }
+    if (failure === null) {
+      send({ type: 'done', outcome: 'complete', values: values as number | readonly number[] });
+    } else if (isPruned(failure)) {
+      send({ type: 'done', outcome: 'pruned', message: (failure as Error).message });
+    } else {
+      send({ type: 'done', outcome: 'fail', error: serializeError(failure) });
+    }
+    return;
+  }
+}
+
+function isPruned(error: unknown): boolean {
+  return error !== null && typeof error === 'object' && (error as { code?: unknown }).code === 'TRIAL_PRUNED';
+}
+
+/** The study as seen from the worker: metadata from the environment, trials from the parent. */
+function studyProxy(): StudyView {
+  return {
+    studyId: Number(process.env.KESTREL_STUDY_ID ?? -1),
+    studyName: process.env.KESTREL_STUDY_NAME ?? '',
+    directions: JSON.parse(process.env.KESTREL_STUDY_DIRECTIONS ?? '["minimize"]') as StudyView['directions'],
+    getTrials: async (options) => {
+      const states: readonly TrialState[] | null = options?.states ?? null;
+      const data = (await request({ op: 'getTrials', states })) as FrozenTrialData[];
+      return data.map((d) => new FrozenTrial(d));
+    },
+    claim: async (key) => (await request({ op: 'claim', key })) === true,
+    stop: (reason) => send({ type: 'stop', reason }),
+  };
+}
+
+void main();

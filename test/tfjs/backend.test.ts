@@ -1,0 +1,78 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BackendUnavailableError, InvalidOptionError } from '../../src/errors.js';
+import { currentTfBackend, resetTfBackendSelection, selectTfBackend } from '../../src/tfjs/backend.js';
+import { resetWarnOnce } from '../../src/util/warn.js';
+
+function notFound(specifier: string): Error {
+  return Object.assign(new Error(`Cannot find package '${specifier}'`), { code: 'ERR_MODULE_NOT_FOUND' });
+}
+
+/** Pretends tfjs-node(-gpu) is installed: registers a 'tensorflow' backend (a CPU one) and returns tfjs. */
+async function fakeNode(specifier: string): Promise<unknown> {
+  if (specifier === '@tensorflow/tfjs-backend-wasm') return import('@tensorflow/tfjs-backend-wasm');
+  if (tf.findBackendFactory('tensorflow') === null) tf.registerBackend('tensorflow', tf.findBackendFactory('cpu')!, 0);
+  return { default: tf };
+}
+
+function collectWarnings(): { messages: string[]; stop: () => void } {
+  const messages: string[] = [];
+  const listener = (w: Error & { code?: string }): void => {
+    if (w.code === 'TFJS_BACKEND') messages.push(w.message);
+  };
+  process.on('warning', listener);
+  return { messages, stop: () => process.off('warning', listener) };
+}
+
+afterEach(() => {
+  resetTfBackendSelection();
+  resetWarnOnce();
+});
+
+describe('selectTfBackend', () => {
+  it('falls back to WASM (loaded from the package, nothing fetched) when tfjs-node is absent', async () => {
+    const warnings = collectWarnings();
+    const selection = await selectTfBackend({
+      importModule: async (s) => (s.startsWith('@tensorflow/tfjs-node') ? Promise.reject(notFound(s)) : import(s)),
+      detectGpus: async () => [],
+    });
+    await new Promise((r) => setImmediate(r));
+    warnings.stop();
+    expect(selection.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(selection.skipped).toEqual(['tfjs-node-gpu: no visible GPU', 'tfjs-node: not installed']);
+    expect(warnings.messages).toHaveLength(1);
+    expect(warnings.messages[0]).toMatch(/^TensorFlow.js backend: wasm/);
+    // The WASM backend computes.
+    expect(Array.from(tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4]))).dataSync())).toEqual([4, 6]);
+    // The selection is kept for the process.
+    expect(currentTfBackend()).toBe(selection);
+    expect(await selectTfBackend()).toBe(selection);
+  });
+
+  it('uses tfjs-node-gpu only when a GPU is visible, else tfjs-node', async () => {
+    const gpu = await selectTfBackend({ importModule: fakeNode, detectGpus: async () => [0] });
+    expect(gpu.name).toBe('tfjs-node-gpu');
+    expect(gpu.tfBackend).toBe('tensorflow');
+    resetTfBackendSelection();
+    const node = await selectTfBackend({ importModule: fakeNode, detectGpus: async () => [] });
+    expect(node.name).toBe('tfjs-node');
+    expect(node.skipped).toEqual(['tfjs-node-gpu: no visible GPU']);
+  });
+
+  it('honors prefer and strict', async () => {
+    const cpu = await selectTfBackend({ prefer: 'cpu', force: true });
+    expect(cpu.name).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    await expect(
+      selectTfBackend({ prefer: 'node', strict: true, force: true, importModule: async (s) => Promise.reject(notFound(s)) }),
+    ).rejects.toBeInstanceOf(BackendUnavailableError);
+    const broken = await selectTfBackend({
+      prefer: 'node',
+      force: true,
+      importModule: async (s) => (s === '@tensorflow/tfjs-node' ? Promise.reject(new Error('libtensorflow.so: cannot open')) : import(s)),
+    });
+    expect(broken.skipped[0]).toMatch(/^tfjs-node: failed to load \(libtensorflow/);
+    await expect(selectTfBackend({ prefer: 'tpu' as never })).rejects.toThrow(InvalidOptionError);
+  });
+});

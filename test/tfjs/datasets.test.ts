@@ -1,0 +1,49 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectTfBackend } from '../../src/tfjs/backend.js';
+import { loadDigits, loadIris, toTensors } from '../../src/tfjs/datasets.js';
+
+beforeAll(async () => {
+  await selectTfBackend({ prefer: 'cpu' });
+});
+
+describe('datasets', () => {
+  it('loadDigits: class-balanced 28x28 images in [0, 1], deterministic in the seed', () => {
+    const a = loadDigits({ n: 205, seed: 4 });
+    expect(a.x).toHaveLength(205);
+    expect(a.nClasses).toBe(10);
+    expect(a.inputShape).toEqual([784]);
+    for (let c = 0; c < 10; c++) {
+      const n = a.y.filter((v) => v === c).length;
+      expect(n === 20 || n === 21).toBe(true);
+    }
+    for (const row of a.x.slice(0, 20)) {
+      expect(row).toHaveLength(784);
+      expect(Math.min(...row)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...row)).toBeLessThanOrEqual(1);
+      expect(Math.max(...row)).toBeGreaterThan(0.5); // an actual stroke
+    }
+    const b = loadDigits({ n: 205, seed: 4 });
+    expect(b.y).toEqual(a.y);
+    expect(b.x[7]).toEqual(a.x[7]);
+    expect(loadDigits({ n: 205, seed: 5 }).y).not.toEqual(a.y);
+    expect(() => loadDigits({ n: 5 })).toThrow(/option "n"/);
+  });
+
+  it('loadIris: 150 flowers, 4 features, 50 per species', () => {
+    const iris = loadIris();
+    expect(iris.x).toHaveLength(150);
+    expect(iris.x[0]).toHaveLength(4);
+    expect([0, 1, 2].map((c) => iris.y.filter((v) => v === c).length)).toEqual([50, 50, 50]);
+  });
+
+  it('toTensors: features and one-hot labels, leaving no intermediate tensors', () => {
+    const before = tf.memory().numTensors;
+    const { xs, ys } = toTensors({ x: [[1, 2, 3, 4], [5, 6, 7, 8]], y: [2, 0], nClasses: 3, inputShape: [2, 2] });
+    expect(xs.shape).toEqual([2, 2, 2]);
+    expect(ys.arraySync()).toEqual([[0, 0, 1], [1, 0, 0]]);
+    expect(tf.memory().numTensors).toBe(before + 2);
+    tf.dispose([xs, ys]);
+    expect(() => toTensors({ x: [[1]], y: [3], nClasses: 3 })).toThrow(/option "y\[0\]"/);
+  });
+});

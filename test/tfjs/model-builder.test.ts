@@ -1,0 +1,151 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '../../src/errors.js';
+import { RandomSampler } from '../../src/samplers/random-sampler.js';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import { createStudy } from '../../src/study/create-study.js';
+import { selectTfBackend } from '../../src/tfjs/backend.js';
+import { toTensors } from '../../src/tfjs/datasets.js';
+import {
+  buildModel,
+  getLearningRate,
+  scheduledLearningRate,
+  suggestModelParams,
+  type ModelParams,
+} from '../../src/tfjs/model-builder.js';
+import { blobs } from './helpers.js';
+
+beforeAll(async () => {
+  await selectTfBackend({ prefer: 'cpu' });
+});
+
+const base: ModelParams = {
+  nLayers: 2,
+  units: [8, 4],
+  activation: 'relu',
+  dropout: 0.25,
+  batchNorm: true,
+  optimizer: 'sgd',
+  learningRate: 0.1,
+  momentum: 0.9,
+  lrSchedule: 'step',
+  lrDecayRate: 0.5,
+  lrDecayEpochs: 2,
+  batchSize: 16,
+  epochs: 5,
+  weightDecay: 1e-3,
+};
+
+function layerKinds(model: tf.Sequential): string[] {
+  return model.layers.map((l) => l.getClassName());
+}
+
+describe('buildModel', () => {
+  it('builds a dense stack with batch norm, dropout, L2 and SGD with momentum', () => {
+    const built = buildModel(base, { inputShape: [4], nClasses: 3, seed: 1 });
+    expect(layerKinds(built.model)).toEqual([
+      'Dense', 'BatchNormalization', 'Dropout', 'Dense', 'BatchNormalization', 'Dropout', 'Dense',
+    ]);
+    const dense = built.model.layers.filter((l) => l.getClassName() === 'Dense');
+    expect(dense.map((l) => (l.getConfig() as { units: number }).units)).toEqual([8, 4, 3]);
+    expect((dense[0].getConfig() as { kernelRegularizer: { config: { l2: number } } }).kernelRegularizer.config.l2).toBeCloseTo(1e-3, 9);
+    expect(built.model.optimizer.getClassName()).toBe('Momentum');
+    expect(getLearningRate(built.model.optimizer)).toBe(0.1);
+    expect(built.fitArgs.batchSize).toBe(16);
+    expect(built.fitArgs.epochs).toBe(5);
+    expect(built.fitArgs.callbacks).toHaveLength(1);
+    built.dispose();
+  });
+
+  it('builds a conv stack from a flat square input, with Adam and no schedule', () => {
+    const params: ModelParams = { ...base, units: [4, 6], batchNorm: false, dropout: 0, optimizer: 'adam', lrSchedule: 'constant', weightDecay: 0 };
+    const built = buildModel(params, { inputShape: [64], nClasses: 10, kind: 'conv', seed: 2 });
+    expect(layerKinds(built.model)).toEqual(['Reshape', 'Conv2D', 'MaxPooling2D', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dense']);
+    expect(built.model.outputs[0].shape).toEqual([null, 10]);
+    expect(built.model.optimizer.getClassName()).toBe('Adam');
+    expect(built.fitArgs.callbacks).toHaveLength(0);
+    const out = built.model.predict(tf.zeros([2, 64])) as tf.Tensor;
+    expect(out.shape).toEqual([2, 10]);
+    expect(Array.from(out.sum(1).dataSync()).every((s) => Math.abs(s - 1) < 1e-5)).toBe(true); // softmax rows, tol 1e-5
+    tf.dispose(out);
+    built.dispose();
+  });
+
+  it('applies the learning-rate schedule at the start of each epoch', async () => {
+    const { x, y } = blobs(32, 4);
+    const { xs, ys } = toTensors({ x, y, nClasses: 2 });
+    for (const [schedule, optimizer] of [['step', 'sgd'], ['exponential', 'rmsprop']] as const) {
+      const params: ModelParams = { ...base, lrSchedule: schedule, optimizer, momentum: 0, epochs: 5 };
+      const built = buildModel(params, { inputShape: [4], nClasses: 2, seed: 3 });
+      const seen: number[] = [];
+      await built.model.fit(xs, ys, {
+        ...built.fitArgs,
+        verbose: 0,
+        shuffle: false,
+        callbacks: [...built.fitArgs.callbacks, new tf.CustomCallback({ onEpochBegin: async () => void seen.push(getLearningRate(built.model.optimizer)) })],
+      });
+      const expected = [0, 1, 2, 3, 4].map((e) => scheduledLearningRate(params, e));
+      expect(seen).toEqual(expected);
+      built.dispose();
+    }
+    expect(scheduledLearningRate(base, 0)).toBe(0.1);
+    expect(scheduledLearningRate(base, 3)).toBeCloseTo(0.05, 15);
+    expect(scheduledLearningRate({ ...base, lrSchedule: 'exponential' }, 3)).toBeCloseTo(0.1 * 0.125, 15);
+    tf.dispose([xs, ys]);
+  });
+
+  it('validates parameters and options, naming the field', () => {
+    expect(() => buildModel({ ...base, units: [8] }, { inputShape: [4], nClasses: 3 })).toThrow(/option "params.units"/);
+    expect(() => buildModel({ ...base, dropout: 1 }, { inputShape: [4], nClasses: 3 })).toThrow(/option "params.dropout"/);
+    expect(() => buildModel({ ...base, optimizer: 'lion' as never }, { inputShape: [4], nClasses: 3 })).toThrow(InvalidOptionError);
+    expect(() => buildModel(base, { inputShape: [4], nClasses: 1 })).toThrow(/option "nClasses"/);
+    expect(() => buildModel(base, { inputShape: [5], nClasses: 2, kind: 'conv' })).toThrow(/option "inputShape"/);
+  });
+});
+
+describe('suggestModelParams', () => {
+  it('suggests from default ranges, conditionally, and keeps fixed values out of the trial', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 9 }) });
+    for (let i = 0; i < 8; i++) {
+      const trial = await study.ask();
+      const params = suggestModelParams(trial, { ranges: { nLayers: { low: 1, high: 2 }, batchSize: 32, epochs: 3 } });
+      expect(params.units).toHaveLength(params.nLayers);
+      expect(params.batchSize).toBe(32);
+      expect(params.epochs).toBe(3);
+      const names = Object.keys(trial.params);
+      expect(names).not.toContain('batchSize');
+      expect(names).not.toContain('epochs');
+      expect(names.includes('momentum')).toBe(params.optimizer === 'sgd');
+      expect(names.includes('lrDecayEpochs')).toBe(params.lrSchedule === 'step');
+      expect(names.includes('lrDecayRate')).toBe(params.lrSchedule !== 'constant');
+      for (let l = 0; l < params.nLayers; l++) expect(trial.params[`units${l}`]).toBe(params.units[l]);
+      expect(params.learningRate).toBeGreaterThanOrEqual(1e-4);
+      expect(params.learningRate).toBeLessThanOrEqual(1e-1);
+      await study.tell(trial, 0);
+    }
+  });
+
+  it('builds straight from a trial (conv: filters<i>)', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const trial = await study.ask();
+    const built = buildModel(trial, { inputShape: [8, 8, 1], nClasses: 2, kind: 'conv', ranges: { nLayers: 1, filters: { low: 2, high: 4 } } });
+    expect(Object.keys(trial.params)).toContain('filters0');
+    expect(built.params.units[0]).toBe(trial.params.filters0);
+    built.dispose();
+  });
+});
+
+describe('BuiltModel.dispose', () => {
+  it('releases the model and its optimizer state for every optimizer', async () => {
+    const { x, y } = blobs(16, 5);
+    const { xs, ys } = toTensors({ x, y, nClasses: 2 });
+    const before = tf.memory().numTensors;
+    for (const [optimizer, momentum] of [['sgd', 0], ['sgd', 0.9], ['adam', 0], ['rmsprop', 0]] as const) {
+      const built = buildModel({ ...base, optimizer, momentum, batchNorm: false }, { inputShape: [4], nClasses: 2, seed: 1 });
+      await built.model.fit(xs, ys, { ...built.fitArgs, epochs: 2, verbose: 0, shuffle: false });
+      built.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    tf.dispose([xs, ys]);
+  });
+});

@@ -1,0 +1,182 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { InterruptedError, InvalidOptionError, KestrelError } from '../../src/errors.js';
+import type { Pruner } from '../../src/pruners/pruner.js';
+import { RandomSampler } from '../../src/samplers/random-sampler.js';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import { createStudy } from '../../src/study/create-study.js';
+import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
+import { detectGpus, parseNvidiaSmiList } from '../../src/tfjs/gpus.js';
+import { runTrialsInProcesses } from '../../src/tfjs/process-runner.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const crashModule = path.join(here, 'fixtures', 'crash-objective.ts');
+const brokenModule = path.join(here, 'fixtures', 'broken-objective.ts');
+const tfjsModule = path.join(here, 'fixtures', 'tfjs-objective.ts');
+
+function byNumber(trials: readonly FrozenTrial[]): Map<number, FrozenTrial> {
+  return new Map(trials.map((t) => [t.number, t]));
+}
+
+describe('runTrialsInProcesses', () => {
+  it('fails crashed, killed and throwing trials with their reason and completes the others', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 7 }) });
+    const finished: number[] = [];
+    const result = await runTrialsInProcesses({
+      study,
+      objectiveModule: crashModule,
+      nTrials: 6,
+      concurrency: 2,
+      callbacks: [(_s, t) => void finished.push(t.number)],
+    });
+    const trials = byNumber(await study.getTrials());
+    expect(trials.size).toBe(6);
+    expect(trials.get(1)!.state).toBe('FAIL');
+    expect(trials.get(1)!.systemAttrs.fail_reason).toBe('trial process exited with code 3');
+    expect(trials.get(2)!.state).toBe('FAIL');
+    expect(trials.get(2)!.systemAttrs.fail_reason).toBe('trial process was killed by SIGKILL');
+    expect(trials.get(3)!.state).toBe('FAIL');
+    expect(trials.get(3)!.systemAttrs.fail_reason).toBe('Error: objective failed on purpose');
+    for (const n of [0, 4, 5]) {
+      const t = trials.get(n)!;
+      expect(t.state).toBe('COMPLETE');
+      // The value the child computed from the parameters the parent sampled (define-by-run replay).
+      const x = t.params.x as number;
+      const y = t.params.y as number;
+      expect(t.values![0]).toBeCloseTo(x * x + y, 12);
+      expect(t.userAttrs.kind_seen).toBe(t.params.kind);
+      // Reports travelled over IPC into storage.
+      expect(Object.keys(t.intermediateValues).map(Number)).toEqual([1, 2, 3]);
+      expect(t.intermediateValues[3]).toBeCloseTo(x * x + y, 12);
+      // Ran in its own process (trialsPerProcess = 1), recorded by the parent.
+      expect(t.userAttrs.worker_pid).toBe(t.userAttrs.pid);
+      expect(t.userAttrs.worker_pid).not.toBe(process.pid);
+    }
+    const pids = [0, 4, 5].map((n) => trials.get(n)!.userAttrs.pid);
+    expect(new Set(pids).size).toBe(3);
+    expect(result.trials).toHaveLength(6);
+    expect(result.nProcessesStarted).toBe(6);
+    expect([...finished].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('asks the parent study pruner over IPC and records PRUNED trials', async () => {
+    // Prunes at step 2 every trial whose step-1 value exceeds 3.
+    const pruner: Pruner = {
+      name: 'test-threshold',
+      prune: (_study, trial) => {
+        const steps = Object.keys(trial.intermediateValues).map(Number);
+        return steps.includes(2) && trial.intermediateValues[1] > 3;
+      },
+    };
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 3 }), pruner });
+    // Trials 1-3 misbehave by design; run 0 and 4..9 and check the pruning rule on those.
+    await runTrialsInProcesses({ study, objectiveModule: crashModule, nTrials: 10, concurrency: 2, trialsPerProcess: 3 });
+    const trials = await study.getTrials();
+    let nPruned = 0;
+    for (const t of trials.filter((t) => ![1, 2, 3].includes(t.number))) {
+      const x = t.params.x as number;
+      const y = t.params.y as number;
+      const first = x * x + y + 2;
+      if (first > 3) {
+        nPruned++;
+        expect(t.state).toBe('PRUNED');
+        expect(Object.keys(t.intermediateValues).map(Number)).toEqual([1, 2]);
+        expect(t.values).toEqual([t.intermediateValues[2]]);
+      } else {
+        expect(t.state).toBe('COMPLETE');
+      }
+    }
+    expect(nPruned).toBeGreaterThan(0);
+  });
+
+  it('pins one process per GPU with CUDA_VISIBLE_DEVICES', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 11 }) });
+    const result = await runTrialsInProcesses({
+      study,
+      objectiveModule: crashModule,
+      nTrials: 1,
+      gpus: 'auto',
+      detectGpus: async () => [5],
+    });
+    expect(result.gpus).toEqual([5]);
+    const [trial] = await study.getTrials();
+    expect(trial.state).toBe('COMPLETE');
+    expect(trial.userAttrs.cuda_visible_devices).toBe('5');
+    expect(trial.userAttrs.worker_gpu).toBe(5);
+  });
+
+  it('samples a declarative space in the parent and passes the params', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 5 }) });
+    await runTrialsInProcesses({
+      study,
+      objectiveModule: crashModule,
+      objectiveExport: 'withSpace',
+      space: { a: { type: 'float', low: 10, high: 20 } },
+      nTrials: 2,
+      concurrency: 1,
+      trialsPerProcess: 2,
+    });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE']);
+    for (const t of trials) {
+      expect(JSON.parse(t.userAttrs.params_seen as string)).toEqual({ a: t.params.a });
+      expect(t.values![0]).toBeCloseTo((t.params.a as number) + (t.params.extra as number), 12);
+    }
+    // Both trials ran in the same process.
+    expect(trials[0].userAttrs.worker_pid).toBe(trials[1].userAttrs.worker_pid);
+  });
+
+  it('trains a TensorFlow.js model in a worker, with model params sampled by the parent', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 2 }) });
+    await runTrialsInProcesses({ study, objectiveModule: tfjsModule, nTrials: 2, concurrency: 1, trialsPerProcess: 2 });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE']);
+    for (const t of trials) {
+      expect(t.userAttrs.tfjs_backend).toBe('cpu');
+      expect(Object.keys(t.params)).toEqual(expect.arrayContaining(['units0', 'activation', 'optimizer', 'learningRate']));
+      expect(Object.keys(t.intermediateValues)).toEqual(['1', '2', '3']);
+      expect(t.values![0]).toBe(t.intermediateValues[3]);
+    }
+    // The second trial in the same process starts from a clean tfjs memory.
+    expect(trials[1].userAttrs.tensors_at_start).toBe(trials[0].userAttrs.tensors_at_start);
+  });
+
+  it('kills a trial that runs past trialTimeoutMs, and forwards an abort to running trials', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    await runTrialsInProcesses({ study, objectiveModule: crashModule, objectiveExport: 'hang', nTrials: 1, trialTimeoutMs: 300 });
+    const [timedOut] = await study.getTrials();
+    expect(timedOut.state).toBe('FAIL');
+    expect(timedOut.systemAttrs.fail_reason).toBe('trial timed out after 300 ms (process killed)');
+
+    const controller = new AbortController();
+    const run = runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'hang', nTrials: 5, signal: controller.signal,
+      onTrialStart: () => controller.abort(),
+    });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    const trials = await study.getTrials();
+    expect(trials).toHaveLength(2); // no trial launched after the abort
+    expect(trials[1].state).toBe('FAIL');
+    expect(trials[1].systemAttrs.fail_reason).toBe('Error: aborted by the parent');
+  });
+
+  it('rejects when the objective cannot be loaded, and validates options', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const error = await runTrialsInProcesses({ study, objectiveModule: brokenModule, nTrials: 2 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KestrelError);
+    expect((error as Error).message).toMatch(/no exported function "objective"/);
+    await expect(runTrialsInProcesses({ study, objectiveModule: crashModule, nTrials: 0 })).rejects.toThrow(/option "nTrials"/);
+    await expect(runTrialsInProcesses({ study, objectiveModule: crashModule, nTrials: 1, gpus: [0, 0] })).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(runTrialsInProcesses({ study, objectiveModule: 'nope/missing.ts', nTrials: 1 })).rejects.toThrow(/option "objectiveModule"/);
+  });
+});
+
+describe('GPU detection', () => {
+  it('parses nvidia-smi -L and treats a missing nvidia-smi as no GPU', async () => {
+    const out = 'GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-1)\nGPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-2)\n';
+    expect(parseNvidiaSmiList(out)).toEqual([0, 1]);
+    expect(parseNvidiaSmiList('')).toEqual([]);
+    expect(await detectGpus({ command: 'kestrel-no-such-command-xyz' })).toEqual([]);
+  });
+});

@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { InvalidOptionError, TrialPrunedError } from '../../src/errors.js';
+import { NopPruner } from '../../src/pruners/pruner.js';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import { createStudy } from '../../src/study/create-study.js';
+import { selectTfBackend } from '../../src/tfjs/backend.js';
+import { toTensors } from '../../src/tfjs/datasets.js';
+import { fitWithPruning, pruningCallback } from '../../src/tfjs/pruning-callback.js';
+import { blobs, pruneAtStep, tinyModel } from './helpers.js';
+
+beforeAll(async () => {
+  await selectTfBackend({ prefer: 'cpu' });
+});
+
+const data = blobs(40, 2);
+const fitArgs = { epochs: 4, batchSize: 10, validationSplit: 0.25, verbose: 0, shuffle: false } as const;
+
+describe('pruningCallback', () => {
+  it('reports the monitored metric at step = epochs completed and records the backend', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), pruner: new NopPruner() });
+    const trial = await study.ask();
+    const model = tinyModel();
+    const { xs, ys } = toTensors({ ...data, nClasses: 2 });
+    const seenByUser: number[] = [];
+    const history = await fitWithPruning({
+      model, x: xs, y: ys, trial,
+      // A plain config callback next to the pruning one keeps working.
+      fitArgs: { ...fitArgs, callbacks: { onEpochEnd: async (epoch) => void seenByUser.push(epoch) } },
+    });
+    expect(seenByUser).toEqual([0, 1, 2, 3]);
+    const valLoss = history.history.val_loss as number[];
+    expect(valLoss).toHaveLength(4);
+    await study.tell(trial, valLoss[3]);
+    const stored = (await study.getTrials())[0];
+    expect(stored.intermediateValues).toEqual({ 1: valLoss[0], 2: valLoss[1], 3: valLoss[2], 4: valLoss[3] });
+    expect(stored.userAttrs.tfjs_backend).toBe('cpu');
+    tf.dispose([xs, ys]);
+    model.dispose();
+  });
+
+  it('stops the fit when the pruner says so and fitWithPruning throws TrialPrunedError', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), pruner: pruneAtStep(2) });
+    const trial = await study.ask();
+    const model = tinyModel();
+    const { xs, ys } = toTensors({ ...data, nClasses: 2 });
+    const epochs: number[] = [];
+    const error = await fitWithPruning({
+      model, x: xs, y: ys, trial, monitor: 'val_accuracy',
+      fitArgs: { ...fitArgs, epochs: 10, callbacks: [new tf.CustomCallback({ onEpochEnd: async (e) => void epochs.push(e) })] },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TrialPrunedError);
+    expect((error as Error).message).toBe('trial was pruned at step 2');
+    expect(epochs).toEqual([0, 1]); // stopped after the second epoch, not 10
+    expect(model.stopTraining).toBe(true);
+    await study.tell(trial, { state: 'PRUNED' });
+    const stored = (await study.getTrials())[0];
+    expect(stored.state).toBe('PRUNED');
+    expect(Object.keys(stored.intermediateValues)).toEqual(['1', '2']);
+    // val_accuracy is tfjs's val_acc, a fraction of the 10 validation examples.
+    for (const v of Object.values(stored.intermediateValues)) expect(Math.round(v * 10)).toBeCloseTo(v * 10, 6);
+    tf.dispose([xs, ys]);
+    model.dispose();
+  });
+
+  it('reports every `interval` epochs and names a missing monitor', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const trial = await study.ask();
+    const model = tinyModel();
+    const { xs, ys } = toTensors({ ...data, nClasses: 2 });
+    const callback = pruningCallback(trial, { monitor: 'loss', interval: 2 });
+    await model.fit(xs, ys, { ...fitArgs, callbacks: [callback] });
+    expect(Object.keys(trial.intermediateValues)).toEqual(['2', '4']);
+    expect(callback.pruned).toBe(false);
+    expect(() => callback.throwIfPruned()).not.toThrow();
+
+    const bad = pruningCallback(trial, { monitor: 'val_f1' });
+    const error = await model.fit(xs, ys, { ...fitArgs, epochs: 1, callbacks: [bad] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as Error).message).toMatch(/option "monitor".*val_loss.*received "val_f1"/);
+    expect(() => pruningCallback(trial, { interval: 0 })).toThrow(/option "interval"/);
+    tf.dispose([xs, ys]);
+    model.dispose();
+  });
+});

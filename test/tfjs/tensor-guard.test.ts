@@ -1,0 +1,151 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import { createStudy } from '../../src/study/create-study.js';
+import { selectTfBackend } from '../../src/tfjs/backend.js';
+import { toTensors } from '../../src/tfjs/datasets.js';
+import { fitWithPruning } from '../../src/tfjs/pruning-callback.js';
+import { withTensorGuard, type TensorGuardReport } from '../../src/tfjs/tensor-guard.js';
+import { tfObjective } from '../../src/tfjs/tf-objective.js';
+import { blobs, pruneAtStep, tinyModel } from './helpers.js';
+
+beforeAll(async () => {
+  await selectTfBackend({ prefer: 'cpu' });
+});
+
+const data = blobs(32, 1);
+
+describe('withTensorGuard', () => {
+  it('disposes variables, leftover and kept tensors, and returns to the baseline', async () => {
+    const baseline = tf.memory().numTensors;
+    const reports: TensorGuardReport[] = [];
+    const value = await withTensorGuard(
+      async () => {
+        const model = tinyModel();
+        const { xs, ys } = toTensors({ ...data, nClasses: 2 });
+        await model.fit(xs, ys, { epochs: 2, batchSize: 8, verbose: 0, shuffle: false });
+        tf.keep(tf.scalar(3)); // a kept tensor nobody disposes
+        expect(tf.memory().numTensors).toBeGreaterThan(baseline);
+        return 42;
+      },
+      { onReport: (r) => reports.push(r), warnOnLeak: false },
+    );
+    expect(value).toBe(42);
+    expect(tf.memory().numTensors).toBe(baseline);
+    expect(reports).toHaveLength(1);
+    expect(reports[0].nDisposedVariables).toBeGreaterThan(0);
+    expect(reports[0].nLeftoverTensors).toBe(3); // xs, ys and the kept scalar
+    expect(reports[0].nUnreleased).toBe(0);
+  });
+
+  it('cleans up when the function throws, and keeps tensors that existed before', async () => {
+    const outside = tf.tensor1d([1, 2, 3]);
+    const baseline = tf.memory().numTensors;
+    await expect(
+      withTensorGuard(
+        async () => {
+          tinyModel();
+          tf.ones([5]);
+          throw new Error('boom');
+        },
+        { warnOnLeak: false },
+      ),
+    ).rejects.toThrow('boom');
+    expect(tf.memory().numTensors).toBe(baseline);
+    expect(outside.isDisposed).toBe(false);
+    expect(Array.from(outside.dataSync())).toEqual([1, 2, 3]);
+    outside.dispose();
+  });
+
+  it('runs concurrent guarded sections one at a time', async () => {
+    const baseline = tf.memory().numTensors;
+    const order: string[] = [];
+    const section = (name: string) => async () => {
+      order.push(`${name}:start`);
+      const t = tf.ones([2]);
+      await new Promise((r) => setImmediate(r));
+      expect(t.isDisposed).toBe(false);
+      order.push(`${name}:end`);
+      return name;
+    };
+    const results = await Promise.all([
+      withTensorGuard(section('a'), { warnOnLeak: false }),
+      withTensorGuard(section('b'), { warnOnLeak: false }),
+    ]);
+    expect(results).toEqual(['a', 'b']);
+    expect(order).toEqual(['a:start', 'a:end', 'b:start', 'b:end']);
+    expect(tf.memory().numTensors).toBe(baseline);
+  });
+
+  it('warns with the count of leftovers', async () => {
+    const warnings: string[] = [];
+    const listener = (w: Error & { code?: string }): void => {
+      if (w.code === 'TFJS_TENSOR_LEAK') warnings.push(w.message);
+    };
+    process.on('warning', listener);
+    await withTensorGuard(async () => {
+      tf.zeros([3]);
+      tf.zeros([4]);
+    });
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', listener);
+    expect(warnings).toEqual([expect.stringMatching(/left 2 tensor\(s\) undisposed/)]);
+  });
+});
+
+describe('tfObjective: tensor count returns to baseline on success, prune and error', () => {
+  it('COMPLETE, PRUNED and FAIL trials all release their tensors', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), pruner: pruneAtStep(2) });
+    const counts: number[] = [];
+    const baseline = tf.memory().numTensors;
+    const objective = tfObjective(
+      async ({ trial, tf: tfm }) => {
+        const mode = trial.suggestCategorical('mode', ['complete', 'prune', 'error']);
+        const model = tinyModel();
+        const { xs, ys } = toTensors({ ...data, nClasses: 2, tf: tfm });
+        if (mode === 'error') throw new Error('training diverged');
+        if (mode === 'prune') {
+          await fitWithPruning({ model, x: xs, y: ys, trial, fitArgs: { epochs: 5, batchSize: 8, validationSplit: 0.25, verbose: 0, shuffle: false } });
+          return 0;
+        }
+        const history = await model.fit(xs, ys, { epochs: 2, batchSize: 8, verbose: 0, shuffle: false });
+        return history.history.loss[1] as number;
+      },
+      { warnOnLeak: false, onTensorReport: () => counts.push(tf.memory().numTensors) },
+    );
+    for (const mode of ['complete', 'prune', 'error']) {
+      await study.enqueueTrial({ mode });
+    }
+    await study.optimize(objective, { nTrials: 3 });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'PRUNED', 'FAIL']);
+    expect(counts).toEqual([baseline, baseline, baseline]);
+    expect(tf.memory().numTensors).toBe(baseline);
+    for (const t of trials) {
+      expect(t.userAttrs.tfjs_backend).toBe('cpu');
+      expect(t.userAttrs.tfjs_leaked_tensors).toBe(2); // xs and ys were never disposed
+    }
+    expect(trials[1].intermediateValues).toEqual({ 1: expect.any(Number), 2: expect.any(Number) });
+    expect(trials[2].systemAttrs.fail_reason).toMatch(/training diverged/);
+  });
+
+  it('marks a trial PRUNED when a pruning callback stopped the fit even if the objective returns', async () => {
+    const { pruningCallback } = await import('../../src/tfjs/pruning-callback.js');
+    const study = await createStudy({ storage: new InMemoryStorage(), pruner: pruneAtStep(1) });
+    const objective = tfObjective(async ({ trial }) => {
+      const model = tinyModel();
+      const { xs, ys } = toTensors({ ...data, nClasses: 2 });
+      const history = await model.fit(xs, ys, {
+        epochs: 4, batchSize: 8, verbose: 0, shuffle: false, validationSplit: 0.25,
+        callbacks: [pruningCallback(trial)],
+      });
+      tf.dispose([xs, ys]);
+      return history.epoch.length; // returns normally after the stopped fit
+    });
+    await study.optimize(objective, { nTrials: 1 });
+    const [trial] = await study.getTrials();
+    expect(trial.state).toBe('PRUNED');
+    expect(Object.keys(trial.intermediateValues)).toEqual(['1']);
+    expect(trial.userAttrs.tfjs_leaked_tensors).toBeUndefined();
+  });
+});

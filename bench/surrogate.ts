@@ -2,7 +2,7 @@
  * Surrogate benchmark: the native core against the issue's peer figures and the TypeScript
  * fallback, on this machine. JSON lines on stdout (one per figure), then a table.
  *
- *   npx tsx bench/surrogate.ts [--quick] [--no-js] [--only=cholesky,nlp,posterior,suggest,large] [--repeats=N]
+ *   npx tsx bench/surrogate.ts [--quick] [--no-js] [--only=cholesky,nlp,posterior,suggest,grid,large] [--repeats=N]
  *
  * Figures (median and min over repeats, after one warm-up):
  *   cholesky      GFLOP/s (n^3/3 flops) at n = 1024, 2048, 4096, 1 thread and all
@@ -14,6 +14,14 @@
  *                 4.7's GPSampler also warm-starts from its previous fit)
  *   suggest       fit + optimizeAcquisition (2048 candidates, 10 restarts), cold and warm; the
  *                 issue's "one suggestion" target maps to the warm row
+ *   grid          the issue's sweep: n in {64, 256, 1024, 2048, 4096} x d in {4, 10, 20} x threads
+ *                 1 and all: fit time (one L-BFGS-B start from the defaults), one suggestion (fit
+ *                 warm-started from that optimum + optimizeAcquisition, 2048 candidates, 10
+ *                 restarts) and posterior + logEI throughput for m = 10^4 and 10^5 candidates, with
+ *                 the candidate solve's GFLOP/s (n^2 m flops of the triangular solve) as a share of
+ *                 the ~95 GFLOP/s dgemm rate the issue quotes for this 2-core machine. To keep a
+ *                 full run in minutes: n >= 2048 runs with all threads only and one repeat, and
+ *                 m = 10^5 only for n <= 1024. `--quick`: n <= 1024, m = 10^4.
  *   large         n = 10,000, d = 8: a model fitted on 2,000 points, extended by appends of 1,000
  *                 (O(n^2 k) each) to 10,000; then one suggestion on it (append of 1 new point +
  *                 optimizeAcquisition; the large-n candidate/restart budget of native/core/gp.h)
@@ -139,6 +147,7 @@ async function main(): Promise<void> {
   if (enabled('nlp')) await benchNlp(native);
   if (enabled('posterior')) await benchPosterior(native, fitOptions);
   if (enabled('suggest')) await benchSuggest(native, fitOptions);
+  if (enabled('grid')) await benchGrid();
   if (enabled('large')) await benchLarge(native, fitOptions);
   printTable();
 }
@@ -230,6 +239,59 @@ async function benchSuggest(native: SurrogateBackend, fitOptions: FitOptions): P
           gp.dispose();
         });
         emit({ figure: 'suggest', params: `n=${n} d=8 ${mode} cand=2048 restarts=10`, backend: b.name, median: ts.median, min: ts.min, unit: 'ms', peer: mode === 'warm' ? peerSuggest[n] : undefined });
+      }
+    }
+  }
+}
+
+/** The dgemm rate issue 3 quotes for this 2-core machine: the share of it we reach is printed. */
+const MACHINE_DGEMM_GFLOPS = 95;
+
+async function benchGrid(): Promise<void> {
+  const sizes = quick ? [64, 256, 1024] : [64, 256, 1024, 2048, 4096];
+  for (const n of sizes) {
+    for (const d of [4, 10, 20]) {
+      const dt = data(n, d, 100 + n + d);
+      const threadCounts = n >= 2048 || allThreads === 1 ? [allThreads] : [1, allThreads];
+      for (const threads of threadCounts) {
+        const native = createNativeBackend({ device: 'cpu', numThreads: threads });
+        const repeats = reps(n >= 2048 ? 1 : n >= 1024 ? 3 : 5);
+        const cold: FitOptions = { kernel: 'matern52', deterministic: false, nRestarts: 0, seed: 1, warmStart: null, numThreads: threads };
+        let theta: Float64Array | null = null;
+        const tf = await time(repeats, async () => {
+          const gp = await native.fit(dt, cold);
+          theta = Float64Array.from(gp.theta);
+          gp.dispose();
+        });
+        const tag = `n=${n} d=${d} threads=${threads}`;
+        emit({ figure: 'grid: fit', params: `${tag} restarts=0`, backend: 'cpu', median: tf.median, min: tf.min, unit: 'ms' });
+        const warm: FitOptions = { ...cold, warmStart: theta };
+        const acq = { kind: 'logei', incumbent: 1, beta: 2, nCandidates: 2048, nRestarts: 10, seed: 3, grid: new Float64Array(d), numThreads: threads } as const;
+        const ts = await time(repeats, async () => {
+          const gp = await native.fit(dt, warm);
+          await gp.optimizeAcquisition(acq);
+          gp.dispose();
+        });
+        emit({ figure: 'grid: suggest', params: `${tag} warm cand=2048 restarts=10`, backend: 'cpu', median: ts.median, min: ts.min, unit: 'ms' });
+        const gp = await native.fit(dt, warm);
+        for (const m of n <= 1024 && !quick ? [10_000, 100_000] : [10_000]) {
+          const r = rng(n * 31 + d);
+          const cand = Float64Array.from({ length: m * d }, () => r());
+          const tp = await time(reps(n >= 2048 ? 1 : 3), async () => {
+            await gp.acquisition(cand, m, { kind: 'logei', incumbent: 1.5, beta: 2 }, false);
+          });
+          const gflops = (n * n * m) / (tp.median * 1e6);
+          emit({
+            figure: 'grid: posterior+logEI',
+            params: `${tag} m=${m}`,
+            backend: 'cpu',
+            median: tp.median,
+            min: tp.min,
+            unit: 'ms',
+            derived: `${(m / (tp.median / 1000)).toExponential(2)} cand/s; solve ${gflops.toFixed(1)} GFLOP/s = ${((100 * gflops) / MACHINE_DGEMM_GFLOPS).toFixed(0)}% of ${MACHINE_DGEMM_GFLOPS}`,
+          });
+        }
+        gp.dispose();
       }
     }
   }

@@ -20,7 +20,9 @@ constexpr double kHalfLog2PiD = 0.91893853320467274178;
 constexpr double kMinVariance = 1e-12;
 constexpr int kColumnChunk = 64;
 constexpr int kCandidateChunk = 256;
-constexpr int kMaxSweepChoices = 4096;
+constexpr int kMaxSweepChoices = 64;    // discrete sets up to this size are exhausted (js-backend.ts)
+constexpr int kMaxDiscreteRounds = 3;   // sweep + continuous re-refinement rounds per start
+constexpr double kRoundImprovement = 1e-12;
 constexpr double kJitterStart = 1e-10;  // as cholesky_with_jitter
 constexpr int kMaxJitterTries = 6;
 constexpr double kMapPgtol = 1e-2;
@@ -562,6 +564,12 @@ void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* 
   });
 }
 
+double ordinal_cell_center(double index, double g) {
+  const double cells = std::max(1.0, std::round(1.0 / g));
+  const double i = std::min(cells - 1.0, std::max(0.0, index));
+  return (i + 0.5) / cells;
+}
+
 void GpModel::snap(double* point, const std::vector<double>& grid) const {
   for (int j = 0; j < data_.d; ++j) {
     const double g = grid[static_cast<size_t>(j)];
@@ -570,11 +578,10 @@ void GpModel::snap(double* point, const std::vector<double>& grid) const {
       if (u >= 0 && u < g && u == std::floor(u)) continue;
       point[j] = std::min(g - 1.0, std::max(0.0, std::floor(u * g)));
     } else if (g > 0) {
-      const double top = std::round(1.0 / g);
-      const double idx = std::min(top, std::max(0.0, std::round(u / g)));
-      point[j] = idx == top ? 1.0 : std::min(1.0, idx * g);
+      // Defensive: a NaN coordinate goes to the first cell, never to an infeasible value.
+      point[j] = ordinal_cell_center(std::isnan(u) ? 0.0 : std::floor(u / g), g);
     } else {
-      point[j] = std::min(1.0, std::max(0.0, u));
+      point[j] = std::isnan(u) ? 0.5 : std::min(1.0, std::max(0.0, u));
     }
   }
 }
@@ -596,10 +603,113 @@ AcquisitionBudget acquisition_budget(int n, int n_candidates, int n_restarts) {
   return b;
 }
 
+double GpModel::sweep_discrete(double* point, double value, const std::vector<double>& grid, const AcqParams& acq,
+                               std::vector<double>& scratch) const {
+  double best = value;
+  for (int j = 0; j < data_.d; ++j) {
+    const double g = grid[static_cast<size_t>(j)];
+    if (!(g > 0)) continue;
+    const double keep = point[j];
+    double best_choice = keep;
+    auto try_value = [&](double u) {
+      if (u == keep) return;
+      point[j] = u;
+      const double v = acquisition_point(point, acq, nullptr, scratch);
+      if (v > best) {
+        best = v;
+        best_choice = u;
+      }
+    };
+    if (data_.is_cat[static_cast<size_t>(j)] != 0) {
+      const int choices = static_cast<int>(g);
+      if (choices <= kMaxSweepChoices) {
+        for (int ch = 0; ch < choices; ++ch) try_value(ch);
+      }
+    } else {
+      const double cells = std::max(1.0, std::round(1.0 / g));
+      if (cells <= kMaxSweepChoices) {
+        for (int idx = 0; idx < static_cast<int>(cells); ++idx) try_value(ordinal_cell_center(idx, g));
+      } else {
+        const double idx = std::floor(keep * cells);
+        try_value(ordinal_cell_center(idx - 1.0, g));
+        try_value(ordinal_cell_center(idx + 1.0, g));
+      }
+    }
+    point[j] = best_choice;
+  }
+  return best;
+}
+
+AcqOptimum GpModel::refine_start(std::vector<double> x0, const AcqParams& acq, const std::vector<double>& grid,
+                                 int max_iterations, int max_rounds, std::vector<double>& scratch) const {
+  const int d = data_.d;
+  snap(x0.data(), grid);  // observations already sit on the grid; candidates are snapped too
+  double start_value = acquisition_point(x0.data(), acq, nullptr, scratch);
+  if (std::isnan(start_value)) start_value = -std::numeric_limits<double>::infinity();
+  bool has_discrete = false, has_continuous = false;
+  for (int j = 0; j < d; ++j) {
+    if (grid[static_cast<size_t>(j)] > 0) {
+      has_discrete = true;
+    } else {
+      has_continuous = true;
+    }
+  }
+  std::vector<double> lower(static_cast<size_t>(d)), upper(static_cast<size_t>(d));
+  Objective fun = [&](const double* xv, double* g) {
+    const double v = acquisition_point(xv, acq, g, scratch);
+    for (int j = 0; j < d; ++j) g[j] = lower[static_cast<size_t>(j)] == upper[static_cast<size_t>(j)] ? 0.0 : -g[j];
+    return std::isnan(v) ? std::numeric_limits<double>::infinity() : -v;
+  };
+  LbfgsbOptions lopt;
+  lopt.max_iterations = max_iterations;
+  lopt.max_evaluations = kRefineEvaluationsPerIteration * max_iterations;
+  lopt.pgtol = 1e-7;
+  lopt.ftol = 1e-12;
+  auto local = [&](const std::vector<double>& from) {
+    std::vector<double> point = minimize_lbfgsb(fun, from, lower, upper, lopt).x;
+    snap(point.data(), grid);
+    double v = acquisition_point(point.data(), acq, nullptr, scratch);
+    if (std::isnan(v)) v = -std::numeric_limits<double>::infinity();
+    return AcqOptimum{std::move(point), v};
+  };
+  // Pass 1: categorical dims held, ordinal dims relaxed to [0, 1], then snapped to cell centres.
+  for (int j = 0; j < d; ++j) {
+    const bool cat = data_.is_cat[static_cast<size_t>(j)] != 0;
+    lower[static_cast<size_t>(j)] = cat ? x0[static_cast<size_t>(j)] : 0.0;
+    upper[static_cast<size_t>(j)] = cat ? x0[static_cast<size_t>(j)] : 1.0;
+  }
+  AcqOptimum cur = local(x0);
+  if (!(cur.value >= start_value)) cur = AcqOptimum{x0, start_value};
+  if (!has_discrete) return cur;
+  // Rounds: exhaust each discrete dim in turn, then re-refine the continuous dims with the
+  // discrete ones pinned; stop when a round no longer improves.
+  for (int round = 0; round < max_rounds; ++round) {
+    std::vector<double> cand = cur.x;
+    double v = sweep_discrete(cand.data(), cur.value, grid, acq, scratch);
+    if (has_continuous) {
+      for (int j = 0; j < d; ++j) {
+        const bool pinned = grid[static_cast<size_t>(j)] > 0;
+        lower[static_cast<size_t>(j)] = pinned ? cand[static_cast<size_t>(j)] : 0.0;
+        upper[static_cast<size_t>(j)] = pinned ? cand[static_cast<size_t>(j)] : 1.0;
+      }
+      AcqOptimum re = local(cand);
+      if (re.value > v) {
+        v = re.value;
+        cand = std::move(re.x);
+      }
+    }
+    if (!(v > cur.value + kRoundImprovement)) break;
+    cur = AcqOptimum{std::move(cand), v};
+  }
+  return cur;
+}
+
 AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq, int n_restarts,
                                          const std::vector<double>& grid, ThreadPool& pool) const {
   const int d = data_.d;
-  const AcquisitionBudget budget = acquisition_budget(data_.n, m, n_restarts);
+  const int n = data_.n;
+  const AcquisitionBudget budget = acquisition_budget(n, m, n_restarts);
+  const bool large_n = n > kFullRefineMaxN;
   m = budget.n_candidates;  // a prefix of the (Sobol) candidates: still evenly spread
   n_restarts = budget.n_restarts;
   for (int c = 0; c < m; ++c) snap(candidates.data() + static_cast<ptrdiff_t>(c) * d, grid);
@@ -608,10 +718,10 @@ AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, 
   for (double& s : scores) {
     if (std::isnan(s)) s = -std::numeric_limits<double>::infinity();
   }
-  const int n_starts = std::max(1, std::min(n_restarts, m));
+  const int n_top = std::max(1, std::min(n_restarts, m));
   std::vector<int> order(static_cast<size_t>(m));
   std::iota(order.begin(), order.end(), 0);
-  std::partial_sort(order.begin(), order.begin() + n_starts, order.end(), [&](int a, int b) {
+  std::partial_sort(order.begin(), order.begin() + n_top, order.end(), [&](int a, int b) {
     const double sa = scores[static_cast<size_t>(a)], sb = scores[static_cast<size_t>(b)];
     return sa > sb || (sa == sb && a < b);
   });
@@ -620,54 +730,29 @@ AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, 
                 candidates.begin() + static_cast<ptrdiff_t>(order[0] + 1) * d);
   best.value = scores[static_cast<size_t>(order[0])];
   if (n_restarts <= 0) return best;
-  std::vector<AcqOptimum> refined(static_cast<size_t>(n_starts));
-  pool.parallel_for(n_starts, [&](int s, int) {
+  // Starting points: the best candidates plus the best observation (largest y), from which
+  // Optuna 4.x GPSampler also starts a local search (optuna/_gp/optim_mixed.py). Under the
+  // large-n budget the observation takes the last candidate's place (same number of starts).
+  std::vector<std::vector<double>> starts;
+  const int n_candidate_starts = (large_n && n > 0) ? std::max(1, n_top - 1) : n_top;
+  for (int s = 0; s < n_candidate_starts; ++s) {
+    const double* p = candidates.data() + static_cast<ptrdiff_t>(order[static_cast<size_t>(s)]) * d;
+    starts.emplace_back(p, p + d);
+  }
+  if (n > 0) {
+    int best_row = 0;
+    for (int i = 1; i < n; ++i) {
+      if (data_.y[static_cast<size_t>(i)] > data_.y[static_cast<size_t>(best_row)]) best_row = i;
+    }
+    const double* p = data_.x.data() + static_cast<ptrdiff_t>(best_row) * d;
+    starts.emplace_back(p, p + d);
+  }
+  const int max_rounds = large_n ? 1 : kMaxDiscreteRounds;
+  std::vector<AcqOptimum> refined(starts.size());
+  pool.parallel_for(static_cast<int>(starts.size()), [&](int s, int) {
     std::vector<double> scratch;
-    const double* start = candidates.data() + static_cast<ptrdiff_t>(order[static_cast<size_t>(s)]) * d;
-    std::vector<double> x0(start, start + d), lower(static_cast<size_t>(d)), upper(static_cast<size_t>(d));
-    for (int j = 0; j < d; ++j) {
-      const bool cat = data_.is_cat[static_cast<size_t>(j)] != 0;
-      lower[static_cast<size_t>(j)] = cat ? x0[static_cast<size_t>(j)] : 0.0;
-      upper[static_cast<size_t>(j)] = cat ? x0[static_cast<size_t>(j)] : 1.0;
-    }
-    Objective fun = [&](const double* xv, double* g) {
-      const double v = acquisition_point(xv, acq, g, scratch);
-      for (int j = 0; j < d; ++j) g[j] = -g[j];
-      return std::isnan(v) ? std::numeric_limits<double>::infinity() : -v;
-    };
-    LbfgsbOptions lopt;
-    lopt.max_iterations = budget.max_iterations;
-    lopt.max_evaluations = kRefineEvaluationsPerIteration * budget.max_iterations;
-    lopt.pgtol = 1e-7;
-    lopt.ftol = 1e-12;
-    LbfgsbResult r = minimize_lbfgsb(fun, x0, lower, upper, lopt);
-    std::vector<double> point = r.x;
-    snap(point.data(), grid);
-    double value = acquisition_point(point.data(), acq, nullptr, scratch);
-    if (std::isnan(value)) value = -std::numeric_limits<double>::infinity();
-    const double start_value = scores[static_cast<size_t>(order[static_cast<size_t>(s)])];
-    if (!(value >= start_value)) {
-      point = x0;
-      value = start_value;
-    }
-    // Coordinate enumeration over categorical dims (every choice, one pass).
-    for (int j = 0; j < d; ++j) {
-      if (data_.is_cat[static_cast<size_t>(j)] == 0) continue;
-      const int choices = std::min(static_cast<int>(grid[static_cast<size_t>(j)]), kMaxSweepChoices);
-      const double keep = point[static_cast<size_t>(j)];
-      double best_choice = keep;
-      for (int ch = 0; ch < choices; ++ch) {
-        if (ch == keep) continue;
-        point[static_cast<size_t>(j)] = ch;
-        const double v = acquisition_point(point.data(), acq, nullptr, scratch);
-        if (v > value) {
-          value = v;
-          best_choice = ch;
-        }
-      }
-      point[static_cast<size_t>(j)] = best_choice;
-    }
-    refined[static_cast<size_t>(s)] = {std::move(point), value};
+    refined[static_cast<size_t>(s)] =
+        refine_start(starts[static_cast<size_t>(s)], acq, grid, budget.max_iterations, max_rounds, scratch);
   });
   for (auto& r : refined) {
     if (r.value > best.value) best = std::move(r);

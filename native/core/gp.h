@@ -142,6 +142,11 @@ struct AcquisitionBudget {
 };
 AcquisitionBudget acquisition_budget(int n, int n_candidates, int n_restarts);
 
+/// Centre of ordinal cell `index` (clamped to 0 .. cells - 1) for grid spacing g, with
+/// cells = round(1 / g): (index + 1/2) / cells. src/space/encode.ts puts int and stepped values
+/// there (gridSpacing = 1 / number of values), so the decoded value is always feasible.
+double ordinal_cell_center(double index, double g);
+
 struct AcqOptimum {
   std::vector<double> x;
   double value = 0.0;
@@ -168,8 +173,19 @@ class GpModel {
   void predict(const double* x, int m, double* mean, double* variance, ThreadPool& pool) const;
   /// value (m) and, when grad is not null, d value/dx (m, d) (zero on categorical dims).
   void acquisition(const double* x, int m, const AcqParams& acq, double* value, double* grad, ThreadPool& pool) const;
-  /// Snaps candidates onto grid, scores them in one batch, refines the best n_restarts by
-  /// L-BFGS-B (in parallel), sweeps categorical choices; returns the best feasible point.
+  /// The reference behaviour is src/surrogate/js-backend.ts (optimizeAcquisition):
+  ///   1. snap the candidates onto the grid (see snap) and score them in one batch;
+  ///   2. starting points: the best n_restarts candidates plus the best observation (largest y),
+  ///      as Optuna 4.x GPSampler warm-starts its local search from the best trial (none when
+  ///      n_restarts = 0: the best candidate is returned); above n = 4096 the observation
+  ///      replaces the last candidate start, so the budget's start count is kept;
+  ///   3. per start (in parallel): L-BFGS-B with categorical dims held and ordinal dims relaxed to
+  ///      [0, 1], then snapped (the start itself is kept if that is worse); when the space has
+  ///      discrete dims, up to 3 rounds (1 above n = 4096) of a coordinate sweep over every
+  ///      discrete dim (every choice / cell centre for sets of at most 64 values, the two
+  ///      neighbouring cells for larger ordinal grids) followed by L-BFGS-B on the continuous
+  ///      dims with the discrete ones pinned, while a round improves the value;
+  ///   4. the best feasible point wins (never worse than the best candidate).
   /// Large n: see acquisition_budget.
   AcqOptimum optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq, int n_restarts,
                                   const std::vector<double>& grid, ThreadPool& pool) const;
@@ -182,7 +198,16 @@ class GpModel {
   void moments_chunk(const double* x, int mc, std::vector<double>& kbuf, std::vector<double>& r2,
                      double* mean, double* raw_var) const;
   double acquisition_point(const double* x, const AcqParams& acq, double* grad, std::vector<double>& scratch) const;
+  /// Makes a point feasible: categorical dims become a choice index (floor(u k), or kept when
+  /// already an integral index), ordinal dims with spacing g the centre (floor(u / g) + 1/2) g of
+  /// their cell (src/space/encode.ts), continuous dims are clamped to [0, 1].
   void snap(double* point, const std::vector<double>& grid) const;
+  /// One pass over the discrete dims (see optimize_acquisition); returns the final value.
+  double sweep_discrete(double* point, double value, const std::vector<double>& grid, const AcqParams& acq,
+                        std::vector<double>& scratch) const;
+  /// Local search from one starting point (step 3 of optimize_acquisition).
+  AcqOptimum refine_start(std::vector<double> x0, const AcqParams& acq, const std::vector<double>& grid,
+                          int max_iterations, int max_rounds, std::vector<double>& scratch) const;
 
   GpData data_;
   std::vector<double> xt_;  // (d, n)

@@ -7,12 +7,15 @@
 // kernels, the in-place inverse, the MAP fit's policies (split value/gradient objective, workspace
 // reuse, warm starts, large-n acquisition budget), finite-difference gradients
 // of the negative log posterior and of the acquisitions (w.r.t. x and w.r.t. mean / sd), log-EI
-// against a direct formula where that is accurate and its asymptotics for very negative z, and
-// determinism across thread counts.
+// against a direct formula where that is accurate and its asymptotics for very negative z,
+// the acquisition maximizer (the best observation as a local-search start, ordinal dims on cell
+// centres, no single-coordinate improvement left on discrete dims), and determinism across
+// thread counts.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <memory>
 #include <functional>
 #include <random>
 #include <string>
@@ -334,7 +337,7 @@ static void test_model() {
   AcqParams acq;
   acq.incumbent = 1.0;
   const AcqOptimum opt = model->optimize_acquisition(cands, 512, acq, 5, grid, pool);
-  CHECK(opt.x[1] == 0.0 || opt.x[1] == 0.25 || opt.x[1] == 0.5 || opt.x[1] == 0.75 || opt.x[1] == 1.0, "ordinal dim off grid: %g", opt.x[1]);
+  CHECK(opt.x[1] == 0.125 || opt.x[1] == 0.375 || opt.x[1] == 0.625 || opt.x[1] == 0.875, "ordinal dim not a cell centre: %g", opt.x[1]);
   CHECK(opt.x[2] == 0.0 || opt.x[2] == 1.0 || opt.x[2] == 2.0, "categorical dim infeasible: %g", opt.x[2]);
   CHECK(opt.x[0] >= 0.0 && opt.x[0] <= 1.0, "continuous dim out of bounds: %g", opt.x[0]);
   const AcqOptimum opt0 = model->optimize_acquisition(cands, 512, acq, 0, grid, pool);
@@ -352,6 +355,122 @@ static void test_model() {
     nan_reported = e.code() == Error::Code::kNaN;
   }
   CHECK(nan_reported, "NaN input not reported as NaN");
+}
+
+// A 2-D model (fixed theta, lengthscales 0.02, noise-free) whose best observation sits in a bump
+// far narrower than the spacing of the 64 candidates, which are kept away from it; a lower bump
+// (y = 1) among the candidates draws their local searches. With UCB at beta 0 (the posterior
+// mean) no candidate scores above 0.5 while the narrow bump reaches y_best = 2.
+using GpModelPtr = std::shared_ptr<const GpModel>;
+
+static GpModelPtr narrow_basin_model(ThreadPool& pool, double* y_best, std::vector<double>* x_best) {
+  GpData data;
+  data.n = 10;
+  data.d = 2;
+  data.is_cat.assign(2, 0);
+  for (int i = 0; i < 8; ++i) {
+    data.x.push_back(0.05 + 0.12 * i);
+    data.x.push_back(0.9 - 0.11 * i);
+    data.y.push_back(-0.5 + 0.05 * i);
+  }
+  data.x.push_back(0.25);  // a lower decoy bump inside the candidates' region attracts their searches
+  data.x.push_back(0.5);
+  data.y.push_back(1.0);
+  data.x.push_back(0.6137);
+  data.x.push_back(0.2719);
+  data.y.push_back(2.0);
+  *y_best = 2.0;
+  *x_best = {0.6137, 0.2719};
+  std::vector<double> theta = {std::log(0.02), std::log(0.02), 0.0, std::log(kDeterministicNoise)};
+  return GpModel::build(std::move(data), std::move(theta), KernelKind::kMatern52, true, pool);
+}
+
+static void test_acquisition_optimizer() {
+  ThreadPool pool(2);
+  // Cell centres: cells = round(1/g), centre (i + 1/2) / cells, index clamped.
+  CHECK(ordinal_cell_center(0, 0.25) == 0.125 && ordinal_cell_center(3, 0.25) == 0.875, "cell centres of g = 1/4");
+  CHECK(ordinal_cell_center(-2, 0.25) == 0.125 && ordinal_cell_center(4, 0.25) == 0.875, "cell index not clamped");
+  CHECK(ordinal_cell_center(2, 1.0 / 3.0) == 2.5 / 3.0, "cell centre of g = 1/3: %.17g", ordinal_cell_center(2, 1.0 / 3.0));
+
+  // 1. The best observation is a local-search start: the narrow bump the candidates miss is found.
+  double y_best = 0.0;
+  std::vector<double> x_best;
+  GpModelPtr model = narrow_basin_model(pool, &y_best, &x_best);
+  AcqParams mean_acq;
+  mean_acq.kind = AcquisitionKind::kUcb;
+  mean_acq.beta = 0.0;
+  std::vector<double> cands;
+  for (int i = 0; i < 8; ++i) {
+    for (int j = 0; j < 8; ++j) {
+      cands.push_back((i + 0.5) / 8.0 * 0.5);  // x0 in (0, 0.5): at least 0.05 from the bump
+      cands.push_back((j + 0.5) / 8.0);
+    }
+  }
+  const std::vector<double> continuous = {0.0, 0.0};
+  double at_best = 0.0;
+  model->acquisition(x_best.data(), 1, mean_acq, &at_best, nullptr, pool);
+  const AcqOptimum best_candidate = model->optimize_acquisition(cands, 64, mean_acq, 0, continuous, pool);
+  const AcqOptimum opt = model->optimize_acquisition(cands, 64, mean_acq, 5, continuous, pool);
+  CHECK(best_candidate.value < 0.5 * y_best, "the candidates should miss the bump: best candidate %g", best_candidate.value);
+  CHECK(opt.value >= at_best - 1e-9, "refined optimum %g below the best observation's value %g", opt.value, at_best);
+  CHECK(std::hypot(opt.x[0] - x_best[0], opt.x[1] - x_best[1]) < 0.02, "optimum (%g, %g) not in the bump", opt.x[0], opt.x[1]);
+  // The same holds for log-EI with the best observation as incumbent (its value there is the
+  // floor; the local search around it must not do worse).
+  AcqParams ei;
+  ei.incumbent = y_best;
+  double ei_at_best = 0.0;
+  model->acquisition(x_best.data(), 1, ei, &ei_at_best, nullptr, pool);
+  const AcqOptimum opt_ei = model->optimize_acquisition(cands, 64, ei, 5, continuous, pool);
+  CHECK(opt_ei.value >= ei_at_best, "log-EI optimum %g below its value at the best observation %g", opt_ei.value, ei_at_best);
+  // Deterministic across thread counts.
+  ThreadPool one(1);
+  const AcqOptimum opt1 = model->optimize_acquisition(cands, 64, mean_acq, 5, continuous, one);
+  CHECK(opt1.x == opt.x && opt1.value == opt.value, "optimum depends on the thread count");
+
+  // 2. Ordinal dims land on cell centres (small grid: exhausted; 100 cells: neighbour moves) and
+  //    categorical dims on choice indices, for candidates anywhere in [0, 1] including the ends.
+  GpData data = random_data(40, 4, 21, true);  // dim 3 categorical with 3 choices
+  for (int i = 0; i < 40; ++i) {
+    data.x[static_cast<size_t>(i) * 4 + 1] = ordinal_cell_center(std::floor(data.x[static_cast<size_t>(i) * 4 + 1] * 5), 0.2);
+    data.x[static_cast<size_t>(i) * 4 + 2] = ordinal_cell_center(std::floor(data.x[static_cast<size_t>(i) * 4 + 2] * 100), 0.01);
+  }
+  FitOptions fo;
+  fo.seed = 5;
+  FitReport report;
+  GpModelPtr mixed = GpModel::fit(data, fo, pool, &report);
+  const std::vector<double> grid = {0.0, 0.2, 0.01, 3.0};
+  std::vector<double> mc(256 * 4);
+  std::mt19937_64 rng(8);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (auto& v : mc) v = u(rng);
+  for (int j = 0; j < 3; ++j) mc[static_cast<size_t>(j)] = 1.0;  // a candidate on the upper faces
+  for (int kind = 0; kind < 3; ++kind) {
+    AcqParams acq;
+    acq.kind = static_cast<AcquisitionKind>(kind);
+    acq.incumbent = 1.5;
+    acq.beta = 2.0;
+    const AcqOptimum o = mixed->optimize_acquisition(mc, 256, acq, 4, grid, pool);
+    const double c5 = std::floor(o.x[1] * 5);
+    const double c100 = std::floor(o.x[2] * 100);
+    CHECK(c5 >= 0 && c5 < 5 && o.x[1] == ordinal_cell_center(c5, 0.2), "kind %d: 5-cell dim %.17g not a centre", kind, o.x[1]);
+    CHECK(c100 >= 0 && c100 < 100 && o.x[2] == ordinal_cell_center(c100, 0.01), "kind %d: 100-cell dim %.17g not a centre", kind, o.x[2]);
+    CHECK(o.x[3] == 0.0 || o.x[3] == 1.0 || o.x[3] == 2.0, "kind %d: categorical %g", kind, o.x[3]);
+    CHECK(o.x[0] >= 0.0 && o.x[0] <= 1.0, "kind %d: continuous %g", kind, o.x[0]);
+    double v = 0.0;
+    mixed->acquisition(o.x.data(), 1, acq, &v, nullptr, pool);
+    CHECK(std::fabs(v - o.value) <= 1e-12 * (1 + std::fabs(v)), "kind %d: reported %.17g vs recomputed %.17g", kind, o.value, v);
+    // The sweep leaves no single-coordinate improvement on the 5-cell dim or the categorical dim.
+    for (int j : {1, 3}) {
+      const int values = j == 1 ? 5 : 3;
+      for (int c = 0; c < values; ++c) {
+        std::vector<double> p = o.x;
+        p[static_cast<size_t>(j)] = j == 1 ? ordinal_cell_center(c, 0.2) : c;
+        double pv = 0.0;
+        mixed->acquisition(p.data(), 1, acq, &pv, nullptr, pool);
+        CHECK(pv <= o.value + 1e-9, "kind %d: dim %d value %d improves %g -> %g", kind, j, c, o.value, pv);
+      }
+    }
+  }
 }
 
 static void test_lbfgsb() {
@@ -582,6 +701,7 @@ int main() {
   test_isa_kernels();
   test_fit_policy();
   test_model();
+  test_acquisition_optimizer();
   std::printf("%d checks, %d failed\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
 }

@@ -166,8 +166,8 @@ describe.skipIf(!available)('native backend', () => {
     const o2 = await b.optimizeAcquisition({ ...opts, numThreads: 1 });
     expect(Array.from(o1.x)).toEqual(Array.from(o2.x));
     expect(o1.value).toBe(o2.value);
-    // Feasible: ordinal dim on its 0.1 grid, categorical an index.
-    expect(Math.abs(o1.x[1] * 10 - Math.round(o1.x[1] * 10))).toBeLessThan(1e-12);
+    // Feasible: ordinal dim on a centre (i + 1/2) * 0.1 of its 10 cells, categorical an index.
+    expect(Math.abs(o1.x[1] * 10 - 0.5 - Math.round(o1.x[1] * 10 - 0.5))).toBeLessThan(1e-12);
     expect([0, 1, 2]).toContain(o1.x[2]);
     a.dispose();
     b.dispose();

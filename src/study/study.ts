@@ -219,6 +219,39 @@ export class Study implements StudyView {
   }
 
   /**
+   * Starts `q` trials whose parameters are decided together (batch Bayesian optimization): each
+   * is asked in turn, so the sampler sees the earlier ones as RUNNING with their proposals
+   * recorded, and a GpSampler fantasizes them at its posterior mean (kriging believer) before
+   * placing the next: the q points spread out instead of piling onto one acquisition maximum.
+   *
+   * What is decided at ask time: the sampler's relative search space only, i.e. for GpSampler
+   * the parameters every completed trial shares (same distribution). Their values are fixed when
+   * `askBatch` resolves and `suggest*` returns them. Parameters outside that space (define-by-run
+   * branches, parameters no completed trial has yet) are sampled independently when the objective
+   * calls `suggest*`, and are not spread jointly. With a sampler that has no relative sampling
+   * (random; TPE without `multivariate`), `askBatch(q)` is just q asks.
+   *
+   * Rejects with `InvalidOptionError` (option `q`) unless q is an integer >= 1. If one of the asks
+   * fails (e.g. `GridExhaustedError`), the trials already asked in this batch are finished as FAIL
+   * (reason recorded) and the error is rethrown, so no half-batch is left RUNNING.
+   */
+  async askBatch(q: number, options: AskOptions = {}): Promise<Trial[]> {
+    if (typeof q !== 'number' || !Number.isInteger(q) || q < 1) {
+      throw new InvalidOptionError('q', 'an integer >= 1', q);
+    }
+    const trials: Trial[] = [];
+    try {
+      for (let i = 0; i < q; i++) trials.push(await this.ask(options));
+    } catch (error) {
+      for (const trial of trials) {
+        await this.tell(trial, { state: 'FAIL', failReason: `askBatch aborted: ${messageOf(error)}` });
+      }
+      throw error;
+    }
+    return trials;
+  }
+
+  /**
    * Finishes a trial: a number (or one per objective) makes it COMPLETE; `{state: 'PRUNED'}` or
    * `{state: 'FAIL'}` otherwise. A value that is NaN, infinite, not a number or of the wrong arity
    * makes the trial FAIL with the reason recorded (a warning is emitted); the study goes on.

@@ -12,13 +12,34 @@
  *   excluded; PRUNED ones too unless `usePrunedTrials` (then their last intermediate value).
  * - Pending trials: RUNNING trials with params in the space are fantasized at the posterior mean
  *   and appended to the model (kriging believer; Ginsbourger, Le Riche & Carraro 2010, "Kriging
- *   is well-suited to parallelize optimization") so concurrent asks spread out.
- * - Refit policy: hyperparameters are refit (warm-started from the previous theta) on every
- *   suggestion while n < REFIT_EVERY_TRIAL_BELOW (100) observations; beyond that only when the
- *   data grew by at least n_fit / REFIT_GROWTH_DIVISOR (50) since the last fit (so every ~2% of
- *   growth: every 2 trials at n = 100, every 200 at n = 10,000); in between, new observations are
- *   appended to the previous model with unchanged theta (O(n^2 k) Cholesky extension) and the
- *   standardization of the last fit is kept.
+ *   is well-suited to parallelize optimization") so concurrent asks spread out; the incumbent is
+ *   then the best of the incumbent and the fantasized values.
+ * - Refit policy (`RefitPolicy`; defaults in DEFAULT_REFIT_POLICY, overridable with the
+ *   `refitPolicy` option):
+ *   - hyperparameters are refit (warm-started from the previous theta) on every suggestion while
+ *     n < refitEveryTrialBelow (100) observations; beyond that only when the data grew by at least
+ *     n_fit / refitGrowthDivisor (50) since the last fit (every ~2% of growth: every 2 trials at
+ *     n = 100, every 200 at n = 10,000); in between, new observations are appended to the
+ *     previous model with unchanged theta (O(n^2 k) Cholesky extension) and the standardization
+ *     of the last full build is kept.
+ *   - up to n = fitSubsetMax (1024) a refit is a MAP fit on all n observations. Above it, one
+ *     likelihood evaluation costs O(n^3) (10-20 s at n = 10,000 on 2 cores, and a fit takes
+ *     tens of them), so theta is fitted on a deterministic subset of fitSubsetMax observations
+ *     (`selectFitSubset`): the fitSubsetBest (256) best ones, which pin down the lengthscales
+ *     where the acquisition concentrates its search, plus a uniform sample of the rest that keeps
+ *     the global trend and the output scale honest. The sample is a bottom-k sample on a seeded
+ *     hash of each trial id: deterministic for a seed, and stable from one refit to the next
+ *     (a trial leaves it only when a newer trial with a smaller key arrives), so a change of
+ *     theta reflects the data rather than resampling noise.
+ *   - the subset's theta replaces the full model's only when it changed materially (some log
+ *     hyperparameter moved by more than thetaRebuildTolerance, 0.25, i.e. about 28%) or the data
+ *     doubled since the last full build; the full model is then rebuilt at the new theta by
+ *     appending every other observation to the subset model (`append` is the contract's way to
+ *     factor at a given theta without optimizing; this rebuild costs 3 s at n = 5,000 and 12 s at
+ *     n = 10,000 on 2 cores with the native backend, bench/gp-large.md, so it is kept rare: the
+ *     subset theta moved by 0.03-0.14 between refits at n >= 5,000 there). Otherwise the subset model is dropped and the full model keeps its theta
+ *     and grows by `append`. The full model always holds all n observations.
+ *   `lastModelUpdate` reports what the latest suggestion did.
  * - Incumbent: the best standardized observation when `deterministic`, else the posterior mean
  *   at the best observation (noisy objectives).
  * - Failures: a numerical failure of the surrogate never fails the study: the trial falls back to
@@ -34,7 +55,7 @@ import { contains, distributionsEqual, isSingle } from '../../space/distribution
 import { decode, encode, gridSpacing } from '../../space/encode.js';
 import { intersectionSearchSpace } from '../../space/intersection.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../../space/types.js';
-import type { AcquisitionKind, FittedGp, KernelKind, SurrogateBackend } from '../../surrogate/backend.js';
+import type { AcquisitionKind, FitOptions, FittedGp, KernelKind, SurrogateBackend } from '../../surrogate/backend.js';
 import { getSurrogateBackend, type BackendRequest } from '../../surrogate/select-backend.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
@@ -50,6 +71,52 @@ import { SobolSampler } from '../sobol-sampler.js';
 export const REFIT_EVERY_TRIAL_BELOW = 100;
 /** Above it, refit once the data grew by n_fit / this since the last fit. */
 export const REFIT_GROWTH_DIVISOR = 50;
+/** Above this many observations, theta is fitted on a subset of this size. */
+export const FIT_SUBSET_MAX = 1024;
+/** The best observations always in the fit subset (the rest of it is a seeded uniform sample). */
+export const FIT_SUBSET_BEST = 256;
+/** Largest change of a log hyperparameter that keeps the full model's theta (subset refits). */
+export const THETA_REBUILD_TOLERANCE = 0.25;
+
+/** When the GpSampler refits its hyperparameters and rebuilds its model (see the file header). */
+export interface RefitPolicy {
+  readonly refitEveryTrialBelow: number;
+  readonly refitGrowthDivisor: number;
+  readonly fitSubsetMax: number;
+  readonly fitSubsetBest: number;
+  readonly thetaRebuildTolerance: number;
+}
+
+export const DEFAULT_REFIT_POLICY: RefitPolicy = Object.freeze({
+  refitEveryTrialBelow: REFIT_EVERY_TRIAL_BELOW,
+  refitGrowthDivisor: REFIT_GROWTH_DIVISOR,
+  fitSubsetMax: FIT_SUBSET_MAX,
+  fitSubsetBest: FIT_SUBSET_BEST,
+  thetaRebuildTolerance: THETA_REBUILD_TOLERANCE,
+});
+
+/**
+ * What the latest GP suggestion did to the model:
+ * - 'reuse': no new observation; 'append': new rows appended at unchanged theta;
+ * - 'fit': MAP fit on all observations (n <= fitSubsetMax, or no usable previous model);
+ * - 'subset-kept': subset refit whose theta stayed within tolerance (full model appended to);
+ * - 'subset-rebuild': subset refit, full model rebuilt at the new theta.
+ */
+export type ModelUpdateKind = 'reuse' | 'append' | 'fit' | 'subset-kept' | 'subset-rebuild';
+
+export interface ModelUpdate {
+  readonly kind: ModelUpdateKind;
+  /** Observations in the model used for the suggestion (before pending trials are fantasized). */
+  readonly n: number;
+  /** Trial ids the hyperparameters were fitted on at this update (empty for 'reuse'/'append'). */
+  readonly fitTrialIds: readonly number[];
+  /** Theta of the model used (copy). */
+  readonly theta: Float64Array;
+  /** Largest |change| of a log hyperparameter found by a subset refit (NaN otherwise). */
+  readonly thetaChange: number;
+  /** Wall time of the model update (fit / append / rebuild), excluding acquisition. */
+  readonly updateMs: number;
+}
 /** Random restarts of the MAP fit: without a warm start, and with one. */
 const FIT_RESTARTS_COLD = 3;
 const FIT_RESTARTS_WARM = 1;
@@ -78,6 +145,8 @@ export interface GpSamplerOptions {
   readonly kernel?: KernelKind;
   /** Use PRUNED trials at their last intermediate value (default false). */
   readonly usePrunedTrials?: boolean;
+  /** Overrides of DEFAULT_REFIT_POLICY (large-n behaviour; see the file header). */
+  readonly refitPolicy?: Partial<RefitPolicy>;
 }
 
 interface ResolvedOptions {
@@ -92,6 +161,7 @@ interface ResolvedOptions {
   readonly deterministic: boolean;
   readonly kernel: KernelKind;
   readonly usePrunedTrials: boolean;
+  readonly refitPolicy: RefitPolicy;
 }
 
 /** The model of the last fit and what it was fitted on. */
@@ -104,6 +174,8 @@ interface ModelCache {
   readonly yStd: number;
   /** Rows at the last hyperparameter fit. */
   readonly nAtFit: number;
+  /** Rows when the model was last built (factorized) from scratch at its theta. */
+  readonly nAtBuild: number;
 }
 
 /** A model ready for one suggestion, with its training inputs and best standardized target. */
@@ -132,11 +204,17 @@ export class GpSampler implements Sampler {
   private readonly gpTrials = new Set<number>();
   private readonly leases = new Map<FittedGp, number>();
   private readonly retired = new Set<FittedGp>();
+  private lastUpdate: ModelUpdate | null = null;
 
   constructor(options: GpSamplerOptions = {}) {
     this.options = resolveOptions(options);
     this.sobol = new SobolSampler({ seed: deriveSeed(this.options.seed, 'sobol') });
     this.random = new RandomSampler({ seed: deriveSeed(this.options.seed, 'random') });
+  }
+
+  /** What the latest GP suggestion did to the model (null before the first one). */
+  get lastModelUpdate(): ModelUpdate | null {
+    return this.lastUpdate;
   }
 
   async inferRelativeSearchSpace(study: StudyView, _trial: FrozenTrial): Promise<SearchSpace> {
@@ -269,14 +347,19 @@ export class GpSampler implements Sampler {
         .filter((t) => t.state === 'RUNNING' && t.trialId !== trial.trialId)
         .map((t) => pendingParams(t, dims, space))
         .filter((p): p is Readonly<Record<string, ParamValue>> => p !== null);
+      // The fantasies count as observations for the incumbent too: otherwise a pending point
+      // whose believed mean beats the incumbent keeps a positive EI (mean - incumbent, with zero
+      // variance) and the next ask lands on it again.
+      let believedBest = Number.NEGATIVE_INFINITY;
       if (pending.length > 0) {
         const xp = new Float64Array(pending.length * d);
         pending.forEach((p, i) => encodeRow(p, xp, i * d));
         const believed = await working.predict(xp, pending.length);
+        for (const v of believed.mean) believedBest = Math.max(believedBest, v);
         working = await working.append(xp, believed.mean, pending.length);
       }
       try {
-        const incumbent = await this.incumbent(fitted);
+        const incumbent = Math.max(await this.incumbent(fitted), believedBest);
         const optimum = await working.optimizeAcquisition({
           kind: this.options.acquisition,
           incumbent,
@@ -319,61 +402,114 @@ export class GpSampler implements Sampler {
     observations: readonly Observation[],
     encodeRow: (params: Readonly<Record<string, ParamValue>>, out: Float64Array, offset: number) => void,
   ): Promise<FittedModel> {
+    const started = performance.now();
+    const policy = this.options.refitPolicy;
     const d = dims.length;
+    const n = observations.length;
     const signature = JSON.stringify(dims.map((name) => [name, space[name]]));
     const previous = this.cache;
     const byId = new Map(observations.map((o) => [o.trialId, o]));
-    let next: ModelCache | null = null;
-    if (previous !== null && previous.signature === signature && previous.trialIds.every((id) => byId.has(id))) {
-      const known = new Set(previous.trialIds);
-      const fresh = observations.filter((o) => !known.has(o.trialId));
-      const n = observations.length;
-      const refitDue = n < REFIT_EVERY_TRIAL_BELOW || n - previous.nAtFit >= Math.ceil(previous.nAtFit / REFIT_GROWTH_DIVISOR);
-      if (fresh.length === 0) next = previous;
-      else if (!refitDue) {
-        const x = new Float64Array(fresh.length * d);
-        const y = new Float64Array(fresh.length);
-        fresh.forEach((o, i) => {
-          encodeRow(o.params, x, i * d);
-          y[i] = (o.value - previous.yMean) / previous.yStd;
-        });
-        const model = await previous.model.append(x, y, fresh.length);
-        next = {
-          signature,
-          model,
-          trialIds: [...previous.trialIds, ...fresh.map((o) => o.trialId)],
-          yMean: previous.yMean,
-          yStd: previous.yStd,
-          nAtFit: previous.nAtFit,
-        };
-      }
-    }
-    if (next === null) {
-      const n = observations.length;
-      const x = new Float64Array(n * d);
+    const encodeRows = (rows: readonly Observation[], yMean: number, yStd: number): { x: Float64Array; y: Float64Array } => {
+      const x = new Float64Array(rows.length * d);
+      const y = new Float64Array(rows.length);
+      rows.forEach((o, i) => {
+        encodeRow(o.params, x, i * d);
+        y[i] = (o.value - yMean) / yStd;
+      });
+      return { x, y };
+    };
+    const usable =
+      previous !== null && previous.signature === signature && previous.trialIds.every((id) => byId.has(id)) ? previous : null;
+    const known = new Set(usable === null ? [] : usable.trialIds);
+    const fresh = usable === null ? [] : observations.filter((o) => !known.has(o.trialId));
+    const refitDue =
+      n < policy.refitEveryTrialBelow ||
+      (usable !== null && n - usable.nAtFit >= Math.ceil(usable.nAtFit / policy.refitGrowthDivisor));
+    const warm = previous !== null && previous.signature === signature ? Float64Array.from(previous.model.theta) : null;
+    const fitOptions = (warmStart: Float64Array | null): FitOptions => ({
+      kernel: this.options.kernel,
+      deterministic: this.options.deterministic,
+      nRestarts: warmStart === null ? FIT_RESTARTS_COLD : FIT_RESTARTS_WARM,
+      seed: deriveSeed(this.options.seed, trial.number, 'fit') % UINT32,
+      warmStart,
+      numThreads: this.options.numThreads,
+    });
+    /** Extends `base` (same theta and standardization) with the fresh rows. */
+    const extend = async (base: ModelCache, nAtFit: number): Promise<ModelCache> => {
+      if (fresh.length === 0) return nAtFit === base.nAtFit ? base : { ...base, nAtFit };
+      const { x, y } = encodeRows(fresh, base.yMean, base.yStd);
+      const model = await base.model.append(x, y, fresh.length);
+      return { ...base, model, trialIds: [...base.trialIds, ...fresh.map((o) => o.trialId)], nAtFit };
+    };
+
+    let next: ModelCache;
+    let kind: ModelUpdateKind;
+    let fitTrialIds: readonly number[] = [];
+    let thetaChange = Number.NaN;
+    if (usable !== null && !refitDue) {
+      next = await extend(usable, usable.nAtFit);
+      kind = fresh.length === 0 ? 'reuse' : 'append';
+    } else {
       const raw = new Float64Array(n);
       observations.forEach((o, i) => {
-        encodeRow(o.params, x, i * d);
         raw[i] = o.value;
       });
       const { mean, std } = moments(raw);
-      const y = raw.map((v) => (v - mean) / std);
-      const warm = previous !== null && previous.signature === signature ? previous.model.theta : null;
-      const model = await backend.fit(
-        { x, y, n, d, isCategorical },
-        {
-          kernel: this.options.kernel,
-          deterministic: this.options.deterministic,
-          nRestarts: warm === null ? FIT_RESTARTS_COLD : FIT_RESTARTS_WARM,
-          seed: deriveSeed(this.options.seed, trial.number, 'fit') % UINT32,
-          warmStart: warm === null ? null : Float64Array.from(warm),
-          numThreads: this.options.numThreads,
-        },
-      );
-      next = { signature, model, trialIds: observations.map((o) => o.trialId), yMean: mean, yStd: std, nAtFit: n };
+      if (n <= policy.fitSubsetMax) {
+        const { x, y } = encodeRows(observations, mean, std);
+        const model = await backend.fit({ x, y, n, d, isCategorical }, fitOptions(warm));
+        next = { signature, model, trialIds: observations.map((o) => o.trialId), yMean: mean, yStd: std, nAtFit: n, nAtBuild: n };
+        kind = 'fit';
+        fitTrialIds = next.trialIds;
+      } else {
+        // Subset refit (see the file header): theta from fitSubsetMax observations.
+        const subsetIds = selectFitSubset({
+          trialIds: observations.map((o) => o.trialId),
+          values: raw,
+          size: policy.fitSubsetMax,
+          nBest: policy.fitSubsetBest,
+          seed: deriveSeed(this.options.seed, 'fit-subset'),
+        });
+        fitTrialIds = subsetIds;
+        const inSubset = new Set(subsetIds);
+        const subset = subsetIds.map((id) => byId.get(id) as Observation);
+        const rest = observations.filter((o) => !inSubset.has(o.trialId));
+        const fitted = encodeRows(subset, mean, std);
+        const subsetModel = await backend.fit(
+          { x: fitted.x, y: fitted.y, n: subset.length, d, isCategorical },
+          fitOptions(warm),
+        );
+        if (usable !== null) thetaChange = maxAbsDifference(usable.model.theta, subsetModel.theta);
+        const keep = usable !== null && thetaChange <= policy.thetaRebuildTolerance && n < 2 * usable.nAtBuild;
+        if (keep) {
+          subsetModel.dispose();
+          next = await extend(usable, n);
+          kind = 'subset-kept';
+        } else {
+          let model = subsetModel;
+          if (rest.length > 0) {
+            const { x, y } = encodeRows(rest, mean, std);
+            try {
+              model = await subsetModel.append(x, y, rest.length);
+            } finally {
+              subsetModel.dispose();
+            }
+          }
+          next = {
+            signature,
+            model,
+            trialIds: [...subsetIds, ...rest.map((o) => o.trialId)],
+            yMean: mean,
+            yStd: std,
+            nAtFit: n,
+            nAtBuild: n,
+          };
+          kind = 'subset-rebuild';
+        }
+      }
     }
     if (next !== previous) {
-      if (previous !== null) this.retire(previous.model);
+      if (previous !== null && next.model !== previous.model) this.retire(previous.model);
       this.cache = next;
     }
     // Training inputs and best target in model row order, for the incumbent.
@@ -381,17 +517,26 @@ export class GpSampler implements Sampler {
     const tx = new Float64Array(rows * d);
     let best = Number.NEGATIVE_INFINITY;
     let bestRow = 0;
-    next.trialIds.forEach((id, i) => {
+    const current = next;
+    current.trialIds.forEach((id, i) => {
       const o = byId.get(id) as Observation;
       encodeRow(o.params, tx, i * d);
-      const target = (o.value - next.yMean) / next.yStd;
+      const target = (o.value - current.yMean) / current.yStd;
       if (target > best) {
         best = target;
         bestRow = i;
       }
     });
-    this.acquire(next.model);
-    return { cache: next, trainingX: tx, bestTarget: best, bestRow };
+    this.acquire(current.model);
+    this.lastUpdate = {
+      kind,
+      n: current.model.n,
+      fitTrialIds,
+      theta: Float64Array.from(current.model.theta),
+      thetaChange,
+      updateMs: performance.now() - started,
+    };
+    return { cache: current, trainingX: tx, bestTarget: best, bestRow };
   }
 
   private backend(): Promise<SurrogateBackend> {
@@ -425,6 +570,50 @@ export class GpSampler implements Sampler {
     if ((this.leases.get(model) ?? 0) > 0) this.retired.add(model);
     else model.dispose();
   }
+}
+
+function maxAbsDifference(a: Float64Array, b: Float64Array): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let out = 0;
+  for (let i = 0; i < a.length; i++) out = Math.max(out, Math.abs(a[i] - b[i]));
+  return Number.isNaN(out) ? Number.POSITIVE_INFINITY : out;
+}
+
+export interface SelectFitSubsetOptions {
+  /** One id per observation (unique). */
+  readonly trialIds: readonly number[];
+  /** The observations' targets, larger is better (the GP maximizes). */
+  readonly values: ArrayLike<number>;
+  /** Subset size (all observations when there are at most this many). */
+  readonly size: number;
+  /** How many of the best observations are always kept (at most `size`). */
+  readonly nBest: number;
+  /** Seed of the sample of the rest. */
+  readonly seed: number;
+}
+
+/**
+ * The observations the hyperparameters are fitted on at large n: the `nBest` best (ties by
+ * smaller trial id), then the `size - nBest` others with the smallest key deriveSeed(seed, id)
+ * (a bottom-k sample: uniform, deterministic for a seed, and stable as observations are added).
+ * Returns trial ids, the best first (by value), then the sample (by key).
+ */
+export function selectFitSubset(options: SelectFitSubsetOptions): number[] {
+  const { trialIds, values, size, nBest, seed } = options;
+  if (values.length !== trialIds.length) {
+    throw new InvalidOptionError('values', `${trialIds.length} values (one per trial id)`, values.length);
+  }
+  if (!Number.isInteger(size) || size < 1) throw new InvalidOptionError('size', 'an integer >= 1', size);
+  if (!Number.isInteger(nBest) || nBest < 0 || nBest > size) {
+    throw new InvalidOptionError('nBest', `an integer in [0, ${size}]`, nBest);
+  }
+  const order = trialIds.map((_, i) => i);
+  if (order.length <= size) return order.sort((a, b) => trialIds[a] - trialIds[b]).map((i) => trialIds[i]);
+  order.sort((a, b) => values[b] - values[a] || trialIds[a] - trialIds[b]);
+  const best = order.slice(0, nBest);
+  const rest = order.slice(nBest).map((i) => ({ i, key: deriveSeed(seed, trialIds[i]) }));
+  rest.sort((a, b) => a.key - b.key || trialIds[a.i] - trialIds[b.i]);
+  return [...best, ...rest.slice(0, size - nBest).map((r) => r.i)].map((i) => trialIds[i]);
 }
 
 function moments(values: Float64Array): { mean: number; std: number } {
@@ -483,7 +672,43 @@ function resolveOptions(options: GpSamplerOptions): ResolvedOptions {
     deterministic: flag('deterministic', options.deterministic, false),
     kernel: oneOf<KernelKind>('kernel', options.kernel, ['matern52', 'rbf'], 'matern52'),
     usePrunedTrials: flag('usePrunedTrials', options.usePrunedTrials, false),
+    refitPolicy: resolveRefitPolicy(options.refitPolicy),
   };
+}
+
+function resolveRefitPolicy(policy: unknown): RefitPolicy {
+  if (policy === undefined) return DEFAULT_REFIT_POLICY;
+  if (typeof policy !== 'object' || policy === null) {
+    throw new InvalidOptionError('refitPolicy', 'an object with RefitPolicy fields', policy);
+  }
+  const p = policy as Record<string, unknown>;
+  const known = Object.keys(DEFAULT_REFIT_POLICY);
+  for (const key of Object.keys(p)) {
+    if (!known.includes(key)) throw new InvalidOptionError(`refitPolicy.${key}`, `one of ${known.join(', ')}`, key);
+  }
+  const int = (key: keyof RefitPolicy, min: number): number => {
+    const value = p[key] ?? DEFAULT_REFIT_POLICY[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      throw new InvalidOptionError(`refitPolicy.${key}`, `an integer >= ${min}`, value);
+    }
+    return value;
+  };
+  const fitSubsetMax = int('fitSubsetMax', 2);
+  const fitSubsetBest = int('fitSubsetBest', 0);
+  if (fitSubsetBest > fitSubsetMax) {
+    throw new InvalidOptionError('refitPolicy.fitSubsetBest', `an integer <= fitSubsetMax (${fitSubsetMax})`, fitSubsetBest);
+  }
+  const tolerance = p.thetaRebuildTolerance ?? DEFAULT_REFIT_POLICY.thetaRebuildTolerance;
+  if (typeof tolerance !== 'number' || Number.isNaN(tolerance) || tolerance < 0) {
+    throw new InvalidOptionError('refitPolicy.thetaRebuildTolerance', 'a number >= 0 (Infinity allowed)', tolerance);
+  }
+  return Object.freeze({
+    refitEveryTrialBelow: int('refitEveryTrialBelow', 0),
+    refitGrowthDivisor: int('refitGrowthDivisor', 1),
+    fitSubsetMax,
+    fitSubsetBest,
+    thetaRebuildTolerance: tolerance,
+  });
 }
 
 /**

@@ -1,0 +1,185 @@
+/**
+ * GpSampler at large n: the latency of one suggestion (`await study.ask()` with a GpSampler on
+ * the native backend, 2048 candidates, 10 restarts) at n ~ 1k, 5k and 10k completed trials of an
+ * 8-D Levy function, split by what the refit policy did (src/samplers/gp/gp-sampler.ts):
+ *
+ *   build    the first GP suggestion on a study that already holds n trials: subset fit (cold,
+ *            3 restarts) + full model built at its theta (above fitSubsetMax), or a full fit
+ *   append   a suggestion after one new trial, between refits: append 1 row + acquisition
+ *   refit    the suggestion at which a refit falls due (the data grew by n_fit/50 since the last
+ *            fit; the trials in between are imported with one bulk append, not timed): a
+ *            warm-started subset fit, then the full model is kept (appended to) or rebuilt,
+ *            as the policy decides; the `kinds` field says which
+ *   rebuild  the same refit with thetaRebuildTolerance = 0, forcing the full rebuild (the
+ *            worst case of a refit suggestion)
+ *
+ * Trials are imported with `study.addTrials` (half uniform in the box, half Gaussian around the
+ * optimum with sd 5% of the range: a history that concentrates like a real BO run) and every
+ * timed suggestion goes through the real Study and GpSampler. JSON lines on stdout, then a table.
+ *
+ *   npx tsx bench/gp-large.ts [--quick] [--sizes=1000,5000,10000] [--repeats=N]
+ *
+ * `--quick`: n in {1000, 2000}, 2 repeats. Default: 3 repeats per row (median and min); the
+ * rebuild row runs once per size.
+ */
+import os from 'node:os';
+import { loadAddon } from '../src/binding/load.js';
+import { GpSampler, type ModelUpdateKind, type RefitPolicy } from '../src/samplers/gp/gp-sampler.js';
+import { floatDistribution } from '../src/space/distributions.js';
+import type { Distribution } from '../src/space/types.js';
+import type { AddTrialOptions } from '../src/study/study.js';
+import { createStudy } from '../src/study/create-study.js';
+import type { Study } from '../src/study/study.js';
+import { Rng } from '../src/util/prng.js';
+
+const D = 8;
+const LOW = -10;
+const HIGH = 10;
+const quick = process.argv.includes('--quick');
+const sizesArg = process.argv.find((a) => a.startsWith('--sizes='));
+const repeatsArg = process.argv.find((a) => a.startsWith('--repeats='));
+const sizes = sizesArg !== undefined ? sizesArg.slice('--sizes='.length).split(',').map(Number) : quick ? [1000, 2000] : [1000, 5000, 10000];
+const repeats = repeatsArg !== undefined ? Number(repeatsArg.slice('--repeats='.length)) : quick ? 2 : 3;
+
+const { addon, error } = loadAddon();
+if (addon === null) {
+  process.stderr.write(`bench/gp-large: native addon unavailable: ${error?.message ?? 'unknown'}\n`);
+  process.exit(1);
+}
+const info = addon.buildInfo();
+const machine = {
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.availableParallelism(),
+  isa: info.isa,
+  load: Number(os.loadavg()[0].toFixed(2)),
+  node: process.version,
+};
+
+const names = Array.from({ length: D }, (_, j) => `x${j}`);
+const distributions: Record<string, Distribution> = Object.fromEntries(names.map((n) => [n, floatDistribution(n, LOW, HIGH)]));
+
+/** Levy function (Surjanovic & Bingham's library), minimum 0 at x = 1. */
+function levy(x: readonly number[]): number {
+  const w = x.map((v) => 1 + (v - 1) / 4);
+  let s = Math.sin(Math.PI * w[0]) ** 2;
+  for (let i = 0; i < w.length - 1; i++) s += (w[i] - 1) ** 2 * (1 + 10 * Math.sin(Math.PI * w[i] + 1) ** 2);
+  const last = w[w.length - 1];
+  return s + (last - 1) ** 2 * (1 + Math.sin(2 * Math.PI * last) ** 2);
+}
+
+function history(rng: Rng, count: number): AddTrialOptions[] {
+  const out: AddTrialOptions[] = [];
+  for (let i = 0; i < count; i++) {
+    const x = names.map(() => {
+      const v = i % 2 === 0 ? LOW + (HIGH - LOW) * rng.nextFloat() : 1 + 0.05 * (HIGH - LOW) * rng.normal();
+      return Math.min(HIGH, Math.max(LOW, v));
+    });
+    out.push({ params: Object.fromEntries(names.map((n, j) => [n, x[j]])), distributions, value: levy(x) });
+  }
+  return out;
+}
+
+interface Timed {
+  readonly ms: number;
+  readonly kind: ModelUpdateKind;
+  readonly updateMs: number;
+  readonly n: number;
+  readonly thetaChange: number;
+}
+
+/** One `ask` (the GP suggestion) and its `tell`; only the ask is timed. */
+async function suggestOnce(study: Study, sampler: GpSampler): Promise<Timed> {
+  const started = performance.now();
+  const trial = await study.ask();
+  const ms = performance.now() - started;
+  const x = names.map((n) => trial.suggestFloat(n, LOW, HIGH));
+  await study.tell(trial, levy(x));
+  const update = sampler.lastModelUpdate;
+  if (update === null) throw new Error('no GP suggestion was made');
+  return { ms, kind: update.kind, updateMs: update.updateMs, n: update.n, thetaChange: update.thetaChange };
+}
+
+interface Row {
+  readonly n: number;
+  readonly figure: 'build' | 'append' | 'refit' | 'rebuild';
+  readonly runs: readonly Timed[];
+}
+
+function summarize(row: Row): Record<string, unknown> {
+  const ms = row.runs.map((r) => r.ms).sort((a, b) => a - b);
+  return {
+    bench: 'gp-large',
+    figure: row.figure,
+    nTarget: row.n,
+    nObserved: row.runs.map((r) => r.n),
+    kinds: row.runs.map((r) => r.kind),
+    medianMs: Number(ms[Math.floor((ms.length - 1) / 2)].toFixed(1)),
+    minMs: Number(ms[0].toFixed(1)),
+    updateMs: row.runs.map((r) => Number(r.updateMs.toFixed(1))),
+    thetaChange: row.runs.map((r) => (Number.isNaN(r.thetaChange) ? null : Number(r.thetaChange.toFixed(3)))),
+    repeats: row.runs.length,
+    backend: 'cpu',
+    d: D,
+    machine,
+  };
+}
+
+/** A study with `n` imported trials and a sampler that has already built its model on them. */
+async function prepared(n: number, seed: number, policy: Partial<RefitPolicy>): Promise<{ study: Study; sampler: GpSampler; build: Timed }> {
+  const sampler = new GpSampler({ seed, backend: 'cpu', nStartupTrials: 10, refitPolicy: policy });
+  const study = await createStudy({ sampler });
+  await study.addTrials(history(new Rng(seed), n));
+  const build = await suggestOnce(study, sampler);
+  return { study, sampler, build };
+}
+
+/** Imports trials until the next suggestion is the refit (growth ceil(nAtFit / 50)), then times it. */
+async function refitOnce(study: Study, sampler: GpSampler, rng: Rng, nAtFit: number): Promise<Timed> {
+  const complete = (await study.getTrials({ states: ['COMPLETE'] })).length;
+  const due = nAtFit + Math.ceil(nAtFit / 50);
+  // Bring n to due - 1 by import, let one (untimed) suggestion append them, then one more trial.
+  const missing = due - 1 - complete;
+  if (missing > 0) await study.addTrials(history(rng, missing));
+  await suggestOnce(study, sampler);
+  return suggestOnce(study, sampler);
+}
+
+const rows: Row[] = [];
+for (const n of sizes) {
+  const { study, sampler, build } = await prepared(n, 1, {});
+  rows.push({ n, figure: 'build', runs: [build] });
+  process.stdout.write(`${JSON.stringify(summarize(rows[rows.length - 1]))}\n`);
+
+  const appends: Timed[] = [];
+  for (let r = 0; r < repeats; r++) appends.push(await suggestOnce(study, sampler));
+  rows.push({ n, figure: 'append', runs: appends });
+  process.stdout.write(`${JSON.stringify(summarize(rows[rows.length - 1]))}\n`);
+
+  const refits: Timed[] = [];
+  const rng = new Rng(99);
+  let nAtFit = build.n;
+  for (let r = 0; r < repeats; r++) {
+    const timed = await refitOnce(study, sampler, rng, nAtFit);
+    refits.push(timed);
+    nAtFit = timed.n;
+  }
+  rows.push({ n, figure: 'refit', runs: refits });
+  process.stdout.write(`${JSON.stringify(summarize(rows[rows.length - 1]))}\n`);
+
+  if (n > 1024) {
+    // The forced rebuild: a fresh study and sampler (tolerance 0), one refit.
+    const forced = await prepared(n, 1, { thetaRebuildTolerance: 0 });
+    const timed = await refitOnce(forced.study, forced.sampler, new Rng(99), forced.build.n);
+    rows.push({ n, figure: 'rebuild', runs: [timed] });
+    process.stdout.write(`${JSON.stringify(summarize(rows[rows.length - 1]))}\n`);
+  }
+}
+
+process.stdout.write(`\nGpSampler suggestion latency, d = ${D}, native cpu, ${machine.cores} cores (${machine.cpu}, ${machine.isa})\n\n`);
+process.stdout.write('| n | suggestion | median ms | min ms | model update ms | what the policy did |\n|---|---|---|---|---|---|\n');
+for (const row of rows) {
+  const s = summarize(row);
+  const kinds = [...new Set(row.runs.map((r) => r.kind))].join(', ');
+  const update = row.runs.map((r) => r.updateMs).sort((a, b) => a - b)[Math.floor((row.runs.length - 1) / 2)];
+  process.stdout.write(`| ${row.runs[0].n} | ${row.figure} | ${String(s.medianMs)} | ${String(s.minMs)} | ${update.toFixed(0)} | ${kinds} |\n`);
+}

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '../../../src/errors.js';
+import {
+  DEFAULT_REFIT_POLICY,
+  GpSampler,
+  selectFitSubset,
+  type ModelUpdateKind,
+  type RefitPolicy,
+} from '../../../src/samplers/gp/gp-sampler.js';
+import { floatDistribution } from '../../../src/space/distributions.js';
+import type { ParamValue, SearchSpace } from '../../../src/space/types.js';
+import type { FitOptions, FittedGp, GpTrainingData, KernelKind, SurrogateBackend } from '../../../src/surrogate/backend.js';
+import { createJsBackend } from '../../../src/surrogate/js-backend.js';
+import { FakeStudy } from './fake-study.js';
+
+const SPACE: SearchSpace = { a: floatDistribution('a', 0, 1), b: floatDistribution('b', 0, 1) };
+const objective = (p: Record<string, ParamValue>): number =>
+  ((p.a as number) - 0.3) ** 2 + ((p.b as number) - 0.6) ** 2 + 0.1 * Math.sin(9 * (p.a as number));
+
+/** The JS backend, recording the size of every fit's data. */
+class CountingBackend implements SurrogateBackend {
+  readonly name = 'js' as const;
+  private readonly inner = createJsBackend();
+  readonly fitSizes: number[] = [];
+  readonly fitOptions: FitOptions[] = [];
+
+  fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
+    this.fitSizes.push(data.n);
+    this.fitOptions.push(options);
+    return this.inner.fit(data, options);
+  }
+
+  negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {
+    return this.inner.negLogPosterior(data, theta, kernel, deterministic);
+  }
+}
+
+/** A study holding `nInitial` completed trials on a seeded grid-like design. */
+function seededStudy(nInitial: number): FakeStudy {
+  const study = new FakeStudy(['minimize']);
+  for (let i = 0; i < nInitial; i++) {
+    const params = { a: ((i * 0.618034) % 1 + 0.01) % 1, b: ((i * 0.414214) % 1 + 0.02) % 1 };
+    study.add(params, { ...SPACE }, 'COMPLETE', objective(params));
+  }
+  return study;
+}
+
+async function runSteps(
+  policy: Partial<RefitPolicy>,
+  nInitial: number,
+  steps: number,
+): Promise<{ kinds: ModelUpdateKind[]; sizes: number[]; backend: CountingBackend; sampler: GpSampler; study: FakeStudy }> {
+  const backend = new CountingBackend();
+  const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, refitPolicy: policy });
+  const study = seededStudy(nInitial);
+  const kinds: ModelUpdateKind[] = [];
+  const sizes: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const trial = await study.ask(sampler, SPACE);
+    const update = sampler.lastModelUpdate;
+    if (update === null) throw new Error('no model update recorded');
+    kinds.push(update.kind);
+    sizes.push(update.n);
+    await study.tell(sampler, trial, 'COMPLETE', objective(trial.params as Record<string, ParamValue>));
+  }
+  return { kinds, sizes, backend, sampler, study };
+}
+
+describe('GpSampler large-n refit policy (small thresholds injected)', () => {
+  it('fits on all observations up to fitSubsetMax, then on a subset of that size', async () => {
+    const policy = { refitEveryTrialBelow: 0, refitGrowthDivisor: 4, fitSubsetMax: 16, fitSubsetBest: 4 };
+    const { kinds, sizes, backend } = await runSteps(policy, 14, 4);
+    // n = 14: first fit (all 14); 15, 16: growth 1, 2 < ceil(14/4) = 4 -> append; 17: growth 3 -> append.
+    expect(kinds).toEqual(['fit', 'append', 'append', 'append']);
+    expect(backend.fitSizes).toEqual([14]);
+    expect(sizes).toEqual([14, 15, 16, 17]);
+  });
+
+  it('keeps the full model (append) when the subset theta barely moves, and counts it as a refit', async () => {
+    const policy = { refitEveryTrialBelow: 0, refitGrowthDivisor: 4, fitSubsetMax: 16, fitSubsetBest: 4, thetaRebuildTolerance: Infinity };
+    const { kinds, sizes, backend, sampler } = await runSteps(policy, 20, 11);
+    // 20: no model yet -> subset fit + rebuild; growth since the fit at 20 must reach ceil(20/4) = 5.
+    // 25: subset refit (kept: tolerance infinite); next due at 25 + ceil(25/4) = 32.
+    expect(kinds).toEqual([
+      'subset-rebuild', 'append', 'append', 'append', 'append',
+      'subset-kept', 'append', 'append', 'append', 'append', 'append',
+    ]);
+    // Every hyperparameter fit used exactly fitSubsetMax observations...
+    expect(backend.fitSizes).toEqual([16, 16]);
+    // ...and the refits were warm-started from the model's theta.
+    expect(backend.fitOptions[1].warmStart).not.toBeNull();
+    // The model always holds all n observations.
+    expect(sizes).toEqual([20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
+    expect(sampler.lastModelUpdate?.n).toBe(30);
+  });
+
+  it('rebuilds the full model at the subset theta when theta moved beyond the tolerance', async () => {
+    const policy = { refitEveryTrialBelow: 0, refitGrowthDivisor: 4, fitSubsetMax: 16, fitSubsetBest: 4, thetaRebuildTolerance: 0 };
+    const { kinds, sizes, backend, sampler } = await runSteps(policy, 20, 6);
+    expect(kinds).toEqual(['subset-rebuild', 'append', 'append', 'append', 'append', 'subset-rebuild']);
+    expect(backend.fitSizes).toEqual([16, 16]);
+    expect(sizes[5]).toBe(25);
+    const last = sampler.lastModelUpdate;
+    expect(last?.fitTrialIds).toHaveLength(16);
+    expect(last?.thetaChange).toBeGreaterThan(0);
+  });
+
+  it('rebuilds once the data doubled since the last build, even with an infinite tolerance', async () => {
+    const policy = { refitEveryTrialBelow: 0, refitGrowthDivisor: 1, fitSubsetMax: 8, fitSubsetBest: 2, thetaRebuildTolerance: Infinity };
+    // 10: build; refits due at 20 (growth 10 >= 10): 20 = 2 x 10 -> rebuild.
+    const { kinds } = await runSteps(policy, 10, 11);
+    expect(kinds[0]).toBe('subset-rebuild');
+    expect(kinds.slice(1, 10).every((k) => k === 'append')).toBe(true);
+    expect(kinds[10]).toBe('subset-rebuild');
+  });
+
+  it('is reproducible for a seed: same suggestions and same fit subsets', async () => {
+    const policy = { refitEveryTrialBelow: 0, refitGrowthDivisor: 4, fitSubsetMax: 16, fitSubsetBest: 4, thetaRebuildTolerance: 0 };
+    const one = await runSteps(policy, 20, 6);
+    const two = await runSteps(policy, 20, 6);
+    expect(two.study.trials.map((t) => t.params)).toEqual(one.study.trials.map((t) => t.params));
+    expect(two.sampler.lastModelUpdate?.fitTrialIds).toEqual(one.sampler.lastModelUpdate?.fitTrialIds);
+  });
+
+  it('validates refitPolicy at the boundary', () => {
+    expect(() => new GpSampler({ refitPolicy: { fitSubsetMax: 1 } })).toThrow(InvalidOptionError);
+    expect(() => new GpSampler({ refitPolicy: { fitSubsetMax: 8, fitSubsetBest: 9 } })).toThrow(/fitSubsetBest/);
+    expect(() => new GpSampler({ refitPolicy: { thetaRebuildTolerance: -1 } })).toThrow(/thetaRebuildTolerance/);
+    expect(() => new GpSampler({ refitPolicy: { refitEvery: 3 } as unknown as Partial<RefitPolicy> })).toThrow(/refitPolicy\.refitEvery/);
+    expect(DEFAULT_REFIT_POLICY.fitSubsetMax).toBeGreaterThanOrEqual(DEFAULT_REFIT_POLICY.fitSubsetBest);
+  });
+});
+
+describe('selectFitSubset', () => {
+  const n = 200;
+  const ids = Array.from({ length: n }, (_, i) => 1000 + i);
+  const values = ids.map((id) => Math.sin(id * 12.9898) * 43758.5453 % 1);
+
+  it('keeps the nBest best and fills the rest with a seeded sample, deterministically', () => {
+    const a = selectFitSubset({ trialIds: ids, values, size: 40, nBest: 10, seed: 7 });
+    const b = selectFitSubset({ trialIds: ids, values, size: 40, nBest: 10, seed: 7 });
+    const c = selectFitSubset({ trialIds: ids, values, size: 40, nBest: 10, seed: 8 });
+    expect(a).toEqual(b);
+    expect(new Set(a).size).toBe(40);
+    const best = [...ids].sort((x, y) => values[y - 1000] - values[x - 1000]).slice(0, 10);
+    expect(a.slice(0, 10)).toEqual(best);
+    // A different seed samples a different rest (the best part is the same).
+    expect(c.slice(0, 10)).toEqual(best);
+    expect(c.slice(10)).not.toEqual(a.slice(10));
+  });
+
+  it('is stable as observations arrive: one new observation changes at most one sampled member', () => {
+    const before = selectFitSubset({ trialIds: ids.slice(0, n - 1), values: values.slice(0, n - 1), size: 40, nBest: 0, seed: 7 });
+    const after = selectFitSubset({ trialIds: ids, values, size: 40, nBest: 0, seed: 7 });
+    const dropped = before.filter((id) => !after.includes(id));
+    expect(dropped.length).toBeLessThanOrEqual(1);
+  });
+
+  it('returns every id (sorted) when there are at most `size`, and validates its options', () => {
+    expect(selectFitSubset({ trialIds: [5, 3, 4], values: [1, 2, 3], size: 4, nBest: 1, seed: 1 })).toEqual([3, 4, 5]);
+    expect(() => selectFitSubset({ trialIds: [1, 2], values: [1], size: 4, nBest: 1, seed: 1 })).toThrow(/values/);
+    expect(() => selectFitSubset({ trialIds: [1], values: [1], size: 2, nBest: 3, seed: 1 })).toThrow(/nBest/);
+  });
+});

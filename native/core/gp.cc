@@ -33,7 +33,9 @@ constexpr int kParallelStartsMaxN = 1024;
 constexpr int kWarmProbeMaxN = 256;
 constexpr double kScoringFlopBudget = 8e10;  // n^2 m: about 1 s of candidate TRSM on 2 cores
 constexpr int kMinScoredCandidates = 256;
-constexpr int kFullRefineMaxN = 4096;
+// Local-search work n^2 x starts x iterations allowed before the budget shrinks: exactly
+// n = 2048 with 10 starts x 100 iterations (the factor still fits in a large L3 cache there).
+constexpr double kRefineWorkBudget = 4.2e9;
 constexpr int kMinLargeNRestarts = 2;
 constexpr int kRefineIterations = 100;
 constexpr int kRefineEvaluationsPerIteration = 2;  // evaluation cap = 2 x iteration cap
@@ -586,6 +588,10 @@ void GpModel::snap(double* point, const std::vector<double>& grid) const {
   }
 }
 
+bool refine_budget_limited(int n, int n_restarts) {
+  return n_restarts > 0 && static_cast<double>(n) * n * n_restarts * kRefineIterations > kRefineWorkBudget;
+}
+
 AcquisitionBudget acquisition_budget(int n, int n_candidates, int n_restarts) {
   AcquisitionBudget b{n_candidates, n_restarts, kRefineIterations};
   const double n2 = static_cast<double>(n) * n;
@@ -594,8 +600,9 @@ AcquisitionBudget acquisition_budget(int n, int n_candidates, int n_restarts) {
     while (2.0 * keep * n2 <= kScoringFlopBudget) keep *= 2;
     b.n_candidates = std::min(n_candidates, keep);
   }
-  if (n > kFullRefineMaxN && n_restarts > 0) {
-    const double scale = static_cast<double>(kFullRefineMaxN) * kFullRefineMaxN / n2;
+  if (refine_budget_limited(n, n_restarts)) {
+    // Shrink starts and iterations by the same factor so their product x n^2 meets the budget.
+    const double scale = std::sqrt(kRefineWorkBudget / (n2 * n_restarts * kRefineIterations));
     const int keep = static_cast<int>(std::floor(n_restarts * scale));
     b.n_restarts = std::min(n_restarts, std::max(keep, kMinLargeNRestarts));
     b.max_iterations = std::max(kMinLargeNRefineIterations, static_cast<int>(std::floor(kRefineIterations * scale)));
@@ -709,7 +716,7 @@ AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, 
   const int d = data_.d;
   const int n = data_.n;
   const AcquisitionBudget budget = acquisition_budget(n, m, n_restarts);
-  const bool large_n = n > kFullRefineMaxN;
+  const bool large_n = refine_budget_limited(n, n_restarts);
   m = budget.n_candidates;  // a prefix of the (Sobol) candidates: still evenly spread
   n_restarts = budget.n_restarts;
   for (int c = 0; c < m; ++c) snap(candidates.data() + static_cast<ptrdiff_t>(c) * d, grid);

@@ -131,16 +131,20 @@ struct AcqParams {
 /// candidates costs about n^2 m flops (the TRSM), each L-BFGS-B evaluation 2 n^2 (memory-bound
 /// once the factor leaves the cache). When n^2 m > 8e10 (about 1 s on 2 cores) only the first
 /// n_candidates = the largest power of two >= 256 with n^2 n_candidates <= 8e10 are scored (a
-/// prefix of a Sobol sequence stays evenly spread); above n = 4096 the refined starts and their
-/// L-BFGS-B iterations (100 below; evaluations are capped at twice the iterations at every n)
-/// shrink as (4096 / n)^2 (at least 2 starts, 10 iterations).
-/// At n = 10,000 with 2048 candidates and 10 restarts: 512 candidates, 2 starts, 16 iterations.
+/// prefix of a Sobol sequence stays evenly spread). The local search's work, n^2 x starts x
+/// L-BFGS-B iterations (100; evaluations are capped at twice the iterations at every n), is
+/// capped at 4.2e9 (n = 2048 with 10 starts): above it starts and iterations shrink by the same
+/// factor sqrt(4.2e9 / (n^2 starts 100)) (at least 2 starts, 10 iterations), so the refinement
+/// costs about the same from n = 2048 to 10,000 instead of peaking just above a size threshold.
+/// At n = 10,000 with 2048 candidates and 10 restarts: 512 candidates, 2 starts, 20 iterations.
 struct AcquisitionBudget {
   int n_candidates;
   int n_restarts;
   int max_iterations;
 };
 AcquisitionBudget acquisition_budget(int n, int n_candidates, int n_restarts);
+/// The local search's work at n with n_restarts starts exceeds the budget (acquisition_budget).
+bool refine_budget_limited(int n, int n_restarts);
 
 /// Centre of ordinal cell `index` (clamped to 0 .. cells - 1) for grid spacing g, with
 /// cells = round(1 / g): (index + 1/2) / cells. src/space/encode.ts puts int and stepped values
@@ -177,11 +181,11 @@ class GpModel {
   ///   1. snap the candidates onto the grid (see snap) and score them in one batch;
   ///   2. starting points: the best n_restarts candidates plus the best observation (largest y),
   ///      as Optuna 4.x GPSampler warm-starts its local search from the best trial (none when
-  ///      n_restarts = 0: the best candidate is returned); above n = 4096 the observation
+  ///      n_restarts = 0: the best candidate is returned); when the local search is budget-limited (refine_budget_limited: n > 2048 at 10 starts) the observation
   ///      replaces the last candidate start, so the budget's start count is kept;
   ///   3. per start (in parallel): L-BFGS-B with categorical dims held and ordinal dims relaxed to
   ///      [0, 1], then snapped (the start itself is kept if that is worse); when the space has
-  ///      discrete dims, up to 3 rounds (1 above n = 4096) of a coordinate sweep over every
+  ///      discrete dims, up to 3 rounds (1 when budget-limited) of a coordinate sweep over every
   ///      discrete dim (every choice / cell centre for sets of at most 64 values, the two
   ///      neighbouring cells for larger ordinal grids) followed by L-BFGS-B on the continuous
   ///      dims with the discrete ones pinned, while a round improves the value;

@@ -50,6 +50,22 @@ export interface RunConfig {
    * a worker that was killed; null = off. Default: every 10 s, stale after 120 s.
    */
   readonly heartbeat: { readonly intervalSec: number; readonly graceSec: number } | null;
+  /**
+   * Run each trial in a worker process instead of in this one (null: in this process). With
+   * `gpus`, one process per GPU (pinned with CUDA_VISIBLE_DEVICES) runs one trial at a time;
+   * without, `concurrency` CPU processes. A trial whose process crashes or is killed fails alone.
+   */
+  readonly processes: ProcessExecution | null;
+}
+
+/** Config keys `processes: true`, `gpus`, `trialTimeout`, `trialsPerProcess`. */
+export interface ProcessExecution {
+  /** GPU indices, `'auto'` (nvidia-smi -L), or null for CPU processes. */
+  readonly gpus: readonly number[] | 'auto' | null;
+  /** Kill a trial's process after this many seconds (trial FAIL "timed out"); null: no limit. */
+  readonly trialTimeoutSec: number | null;
+  /** Trials a worker process runs before it is replaced (releases all its memory). */
+  readonly trialsPerProcess: number;
 }
 
 /** Command-line values that override the file (`--n-trials`, `--storage`, ...). */
@@ -90,6 +106,18 @@ const fileSchema = z.strictObject({
   concurrency: positiveInt.optional(),
   storage: z.string().min(1).optional(),
   seed: z.number().int().min(0).optional(),
+  processes: z.boolean().optional(),
+  gpus: z
+    .union([
+      z.literal('auto'),
+      z
+        .array(z.number().int().min(0))
+        .min(1)
+        .refine((list) => new Set(list).size === list.length, { error: 'GPU indices must be distinct' }),
+    ])
+    .optional(),
+  trialTimeout: z.number().positive().optional(),
+  trialsPerProcess: positiveInt.optional(),
   heartbeat: z
     .union([
       z.literal(false),
@@ -197,7 +225,23 @@ export function validateConfig(raw: unknown, configPath: string, overrides: Conf
     storage,
     seed,
     heartbeat: resolveHeartbeat(cfg.heartbeat),
+    processes: resolveProcesses(cfg),
   };
+}
+
+function resolveProcesses(cfg: FileConfig): ProcessExecution | null {
+  if (cfg.processes === false && cfg.gpus !== undefined) {
+    throw new ConfigError('processes', 'gpus runs trials in worker processes; remove processes: false or gpus');
+  }
+  const enabled = cfg.processes === true || cfg.gpus !== undefined;
+  if (!enabled) {
+    if (cfg.trialTimeout !== undefined) {
+      throw new ConfigError('trialTimeout', 'needs processes: true or gpus (only a trial in its own process can be stopped)');
+    }
+    if (cfg.trialsPerProcess !== undefined) throw new ConfigError('trialsPerProcess', 'needs processes: true or gpus');
+    return null;
+  }
+  return { gpus: cfg.gpus ?? null, trialTimeoutSec: cfg.trialTimeout ?? null, trialsPerProcess: cfg.trialsPerProcess ?? 1 };
 }
 
 const DEFAULT_HEARTBEAT_SEC = 10;

@@ -47,11 +47,12 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     space: config.space,
   });
   const pruner = await createPruner(config.pruner);
-  const objective = await loadObjective({
-    modulePath: config.objectivePath,
-    exportName: config.objectiveExport,
-    space: config.space,
-  });
+  // In process mode the objective is loaded by each worker process only: loading it here too would,
+  // for a TensorFlow.js objective, initialize tfjs (and claim GPU memory) in the parent.
+  const objective =
+    config.processes === null
+      ? await loadObjective({ modulePath: config.objectivePath, exportName: config.objectiveExport, space: config.space })
+      : null;
   if (config.storage !== MEMORY_STORAGE) await mkdir(path.dirname(config.storage), { recursive: true });
 
   const study = await createStudy({
@@ -75,9 +76,16 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     const existing = await study.getTrials();
     const where = config.storage === MEMORY_STORAGE ? 'in memory' : config.storage;
     const budget = config.nTrials === null ? 'no trial budget' : `budget ${config.nTrials} trials`;
+    const gpus = config.processes === null ? [] : await resolveGpus(config.processes.gpus, io);
+    const execution =
+      config.processes === null
+        ? `concurrency ${config.concurrency}`
+        : gpus.length > 0
+          ? `one trial process per GPU ${gpus.join(', ')}`
+          : `${config.concurrency} CPU trial process(es)`;
     io.stderr.write(
       `kestrel: ${role} study "${study.studyName}" (${existing.length} existing trials, ${budget}, ` +
-        `sampler ${sampler.name}, pruner ${pruner.name}, concurrency ${config.concurrency}) storage ${where}\n`,
+        `sampler ${sampler.name}, pruner ${pruner.name}, ${execution}) storage ${where}\n`,
     );
     if (config.nTrials !== null && existing.length >= config.nTrials) {
       io.stderr.write(
@@ -92,15 +100,19 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
       directions: study.directions,
     });
     try {
-      await study.optimize(objective, {
-        maxTrialsInStudy: config.nTrials ?? undefined,
-        timeoutMs: config.timeoutSec === null ? undefined : config.timeoutSec * 1000,
-        concurrency: config.concurrency,
-        heartbeatIntervalMs: config.heartbeat === null ? undefined : config.heartbeat.intervalSec * 1000,
-        heartbeatGraceMs: config.heartbeat === null ? undefined : config.heartbeat.graceSec * 1000,
-        onTrialStart: () => progress.trialStarted(),
-        callbacks: [(_study, trial) => progress.trialFinished(trial)],
-      });
+      if (objective !== null) {
+        await study.optimize(objective, {
+          maxTrialsInStudy: config.nTrials ?? undefined,
+          timeoutMs: config.timeoutSec === null ? undefined : config.timeoutSec * 1000,
+          concurrency: config.concurrency,
+          heartbeatIntervalMs: config.heartbeat === null ? undefined : config.heartbeat.intervalSec * 1000,
+          heartbeatGraceMs: config.heartbeat === null ? undefined : config.heartbeat.graceSec * 1000,
+          onTrialStart: () => progress.trialStarted(),
+          callbacks: [(_study, trial) => progress.trialFinished(trial)],
+        });
+      } else {
+        await runInProcesses(study, config, gpus, progress);
+      }
     } finally {
       progress.stop();
     }
@@ -116,6 +128,52 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     throw error;
   } finally {
     await study.close();
+  }
+}
+
+/** `gpus: auto` resolved with nvidia-smi; none found falls back to CPU processes, with a warning line. */
+async function resolveGpus(gpus: readonly number[] | 'auto' | null, io: CliIo): Promise<readonly number[]> {
+  if (gpus === null) return [];
+  if (gpus !== 'auto') return gpus;
+  const { detectGpus } = await import('../tfjs/gpus.js');
+  const found = await detectGpus();
+  if (found.length === 0) {
+    io.stderr.write('kestrel: warning: gpus: auto found no GPU (nvidia-smi -L); running trials in CPU processes (concurrency)\n');
+  }
+  return found;
+}
+
+/**
+ * Process execution (config `processes: true` / `gpus`): the same study-wide budget, timeout and
+ * heartbeats as in-process runs; Ctrl-C records the running trials as FAIL "interrupted".
+ */
+async function runInProcesses(study: Study, config: RunConfig, gpus: readonly number[], progress: Progress): Promise<void> {
+  const execution = config.processes!;
+  const { runTrialsInProcesses } = await import('../tfjs/process-runner.js');
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    await runTrialsInProcesses({
+      study,
+      objectiveModule: config.objectivePath,
+      objectiveExport: config.objectiveExport,
+      ...(config.space === null ? {} : { space: config.space }),
+      gpus,
+      concurrency: config.concurrency,
+      trialsPerProcess: execution.trialsPerProcess,
+      ...(execution.trialTimeoutSec === null ? {} : { trialTimeoutMs: execution.trialTimeoutSec * 1000 }),
+      ...(config.nTrials === null ? {} : { maxTrialsInStudy: config.nTrials }),
+      ...(config.timeoutSec === null ? {} : { timeoutMs: config.timeoutSec * 1000 }),
+      ...(config.heartbeat === null
+        ? {}
+        : { heartbeat: { intervalMs: config.heartbeat.intervalSec * 1000, graceMs: config.heartbeat.graceSec * 1000 } }),
+      onTrialStart: () => progress.trialStarted(),
+      callbacks: [(_study, trial) => progress.trialFinished(trial)],
+      signal: controller.signal,
+    });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
   }
 }
 

@@ -45,8 +45,22 @@ export interface RunTrialsInProcessesOptions {
   readonly objectiveExport?: string;
   /** Declarative space: the parent samples it up front and calls `objective(params, trial)`. */
   readonly space?: SpaceSpec;
-  /** Trials this call runs. */
-  readonly nTrials: number;
+  /** Trials this call runs (unbounded when omitted, then give `maxTrialsInStudy` or `timeoutMs`). */
+  readonly nTrials?: number;
+  /**
+   * Stop when the study holds this many trials in total, counting every process working on it:
+   * slots are claimed through storage exactly as `study.optimize({maxTrialsInStudy})` claims them,
+   * so process runners and in-process workers on one journal share one budget.
+   */
+  readonly maxTrialsInStudy?: number;
+  /** Launch no new trial after this many milliseconds (running trials finish). */
+  readonly timeoutMs?: number;
+  /**
+   * Heartbeats of running trials, as in `study.optimize`: each trial is stamped at ask time and
+   * beaten every `intervalMs`; before each launch, RUNNING trials whose heartbeat is older than
+   * `graceMs` (their worker was killed) are recorded as FAIL. Off when omitted.
+   */
+  readonly heartbeat?: { readonly intervalMs: number; readonly graceMs: number };
   /** GPU indices to run on (one process per GPU), or 'auto' (nvidia-smi). Default: none (CPU). */
   readonly gpus?: readonly number[] | 'auto';
   /** CPU worker processes when no GPU is used (default 1). Ignored with GPUs. */
@@ -114,7 +128,33 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   if (opts.signal?.aborted === true) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const shouldLaunch = (): boolean => fatal === null && !interrupted && study.stopped === null && launched < opts.nTrials;
+  const deadline = opts.timeoutMs === null ? Infinity : Date.now() + opts.timeoutMs;
+  const shouldLaunch = (): boolean =>
+    fatal === null && !interrupted && study.stopped === null && launched < opts.nTrials && Date.now() < deadline;
+
+  // The same slot keys as study.optimize({maxTrialsInStudy}), so both count against one budget.
+  let slotCursor = 0;
+  const claimSlot = async (): Promise<boolean> => {
+    if (opts.maxTrialsInStudy === null) return true;
+    while (slotCursor < opts.maxTrialsInStudy) {
+      const slot = slotCursor++;
+      if (await study.claim(`optimize_slot:${slot}`)) return true;
+    }
+    return false;
+  };
+  let lastStaleCheck = -Infinity;
+  const failStale = async (): Promise<void> => {
+    if (opts.heartbeat === null || Date.now() - lastStaleCheck < opts.heartbeat.intervalMs) return;
+    lastStaleCheck = Date.now();
+    await study.failStaleTrials({ graceMs: opts.heartbeat.graceMs });
+  };
+  const beats =
+    opts.heartbeat === null
+      ? null
+      : setInterval(() => {
+          study.beatLiveTrials().catch(() => undefined);
+        }, opts.heartbeat.intervalMs);
+  beats?.unref();
 
   const spawn = async (slot: Slot): Promise<ChildHandle> => {
     const env: Record<string, string | undefined> = {
@@ -137,13 +177,15 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
       while (shouldLaunch()) {
         // Reserve the launch before spawning, so that no process is started for a trial never run.
         launched++;
+        if (!(await claimSlot())) break;
+        await failStale();
         if (slot.child === null) {
           slot.child = await spawn(slot);
           slot.trialsInChild = 0;
         }
         let trial: Trial;
         try {
-          trial = await study.ask();
+          trial = await study.ask({ heartbeat: opts.heartbeat !== null });
         } catch (error) {
           if (error instanceof GridExhaustedError) break;
           throw error;
@@ -167,6 +209,8 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
         }
         slot.trialsInChild++;
 
+        // Ctrl-C / abort: whatever the process made of it, the trial was interrupted.
+        if (interrupted && outcome.kind !== 'complete') outcome = { kind: 'fail', reason: 'interrupted' };
         let frozen: FrozenTrial;
         if (outcome.kind === 'complete') frozen = await study.tell(trial, outcome.values);
         else if (outcome.kind === 'pruned') frozen = await study.tell(trial, { state: 'PRUNED' });
@@ -194,6 +238,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     await Promise.all(slots.map((slot) => runSlot(slot)));
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    if (beats !== null) clearInterval(beats);
   }
   if (fatal !== null) throw fatal;
   if (interrupted) throw new InterruptedError(`trials of study "${study.studyName}" in worker processes were interrupted`);
@@ -212,7 +257,11 @@ interface Validated {
   readonly modulePath: string;
   readonly exportName: string;
   readonly space: SpaceSpec | null;
+  /** Infinity when unbounded. */
   readonly nTrials: number;
+  readonly maxTrialsInStudy: number | null;
+  readonly timeoutMs: number | null;
+  readonly heartbeat: { readonly intervalMs: number; readonly graceMs: number } | null;
   readonly gpus: readonly number[] | 'auto';
   readonly concurrency: number;
   readonly trialsPerProcess: number;
@@ -241,8 +290,26 @@ async function validate(options: RunTrialsInProcessesOptions): Promise<Validated
   }
   const exportName = options.objectiveExport ?? 'objective';
   if (typeof exportName !== 'string' || exportName.length === 0) throw new InvalidOptionError('objectiveExport', 'a non-empty string', exportName);
-  const nTrials = options.nTrials;
-  if (!Number.isInteger(nTrials) || nTrials < 1) throw new InvalidOptionError('nTrials', 'an integer >= 1', nTrials);
+  const nTrials = options.nTrials ?? Infinity;
+  if (nTrials !== Infinity && (!Number.isInteger(nTrials) || nTrials < 1)) throw new InvalidOptionError('nTrials', 'an integer >= 1', nTrials);
+  const maxTrialsInStudy = options.maxTrialsInStudy ?? null;
+  if (maxTrialsInStudy !== null && (!Number.isInteger(maxTrialsInStudy) || maxTrialsInStudy < 0)) {
+    throw new InvalidOptionError('maxTrialsInStudy', 'an integer >= 0', maxTrialsInStudy);
+  }
+  const timeoutMs = options.timeoutMs ?? null;
+  if (timeoutMs !== null && !(typeof timeoutMs === 'number' && timeoutMs > 0)) {
+    throw new InvalidOptionError('timeoutMs', 'a number of milliseconds > 0', timeoutMs);
+  }
+  if (nTrials === Infinity && maxTrialsInStudy === null && timeoutMs === null) {
+    throw new InvalidOptionError('nTrials', 'a trial count (or maxTrialsInStudy or timeoutMs: one of them bounds the run)', options.nTrials);
+  }
+  const heartbeat = options.heartbeat ?? null;
+  if (
+    heartbeat !== null &&
+    (typeof heartbeat !== 'object' || !(heartbeat.intervalMs > 0) || !(heartbeat.graceMs > heartbeat.intervalMs))
+  ) {
+    throw new InvalidOptionError('heartbeat', '{intervalMs > 0, graceMs > intervalMs}', heartbeat);
+  }
   const gpus = options.gpus ?? [];
   if (gpus !== 'auto' && (!Array.isArray(gpus) || !gpus.every((g) => Number.isInteger(g) && g >= 0) || new Set(gpus).size !== gpus.length)) {
     throw new InvalidOptionError('gpus', "'auto' or an array of distinct GPU indices (integers >= 0)", gpus);
@@ -271,7 +338,7 @@ async function validate(options: RunTrialsInProcessesOptions): Promise<Validated
   }
   const space = options.space === undefined ? null : validateSpaceSpec(options.space);
   return {
-    study, modulePath, exportName, space, nTrials, gpus, concurrency, trialsPerProcess, trialTimeoutMs,
+    study, modulePath, exportName, space, nTrials, maxTrialsInStudy, timeoutMs, heartbeat, gpus, concurrency, trialsPerProcess, trialTimeoutMs,
     execArgv, env, callbacks, onTrialStart: options.onTrialStart, signal: options.signal,
   };
 }

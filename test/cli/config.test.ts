@@ -88,6 +88,38 @@ describe('config validation', () => {
     expect(validateConfig({ objective: 'o.mjs', nTrials: 1, storage: ':memory:' }, configPath).storage).toBe(':memory:');
   });
 
+  it('reads process execution: processes, gpus, trialTimeout, trialsPerProcess', () => {
+    const base = { objective: 'o.mjs', nTrials: 1 };
+    expect(validateConfig(base, configPath).processes).toBeNull();
+    expect(validateConfig({ ...base, processes: true, concurrency: 2 }, configPath).processes).toEqual({
+      gpus: null,
+      trialTimeoutSec: null,
+      trialsPerProcess: 1,
+    });
+    expect(validateConfig({ ...base, gpus: [0, 2], trialTimeout: 60, trialsPerProcess: 3 }, configPath).processes).toEqual({
+      gpus: [0, 2],
+      trialTimeoutSec: 60,
+      trialsPerProcess: 3,
+    });
+    expect(validateConfig({ ...base, gpus: 'auto' }, configPath).processes?.gpus).toBe('auto');
+  });
+
+  it('rejects bad process-execution keys at their path', () => {
+    const base = { objective: 'o.mjs', nTrials: 1 };
+    expect(configError({ ...base, gpus: [0, 0] }).path).toBe('gpus');
+    expect(configError({ ...base, gpus: [-1] }).path).toMatch(/^gpus/);
+    expect(configError({ ...base, gpus: 'all' }).path).toBe('gpus');
+    expect(configError({ ...base, gpus: [] }).path).toBe('gpus');
+    expect(configError({ ...base, processes: 'yes' }).path).toBe('processes');
+    expect(configError({ ...base, processes: false, gpus: [0] }).path).toBe('processes');
+    const timeout = configError({ ...base, trialTimeout: 5 });
+    expect(timeout.path).toBe('trialTimeout');
+    expect(timeout.message).toMatch(/processes: true or gpus/);
+    expect(configError({ ...base, processes: true, trialTimeout: 0 }).path).toBe('trialTimeout');
+    expect(configError({ ...base, processes: true, trialsPerProcess: 0 }).path).toBe('trialsPerProcess');
+    expect(configError({ ...base, trialsPerProcess: 2 }).path).toBe('trialsPerProcess');
+  });
+
   it('rejects a bad sampler name, bare or in an object, listing the names', () => {
     const bare = configError({ objective: 'o.mjs', nTrials: 1, sampler: 'annealing' });
     expect(bare.path).toBe('sampler');

@@ -158,7 +158,25 @@ describe('runTrialsInProcesses', () => {
     const trials = await study.getTrials();
     expect(trials).toHaveLength(2); // no trial launched after the abort
     expect(trials[1].state).toBe('FAIL');
-    expect(trials[1].systemAttrs.fail_reason).toBe('Error: aborted by the parent');
+    expect(trials[1].systemAttrs.fail_reason).toBe('interrupted');
+  });
+
+  it('shares a study-wide budget (maxTrialsInStudy) between concurrent runners, with heartbeats', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 4 }) });
+    const options = {
+      study, objectiveModule: crashModule, objectiveExport: 'withSpace', space: { a: { type: 'float', low: 0, high: 1 } },
+      maxTrialsInStudy: 5, concurrency: 2, trialsPerProcess: 10, heartbeat: { intervalMs: 50, graceMs: 10_000 },
+    } as const;
+    const [a, b] = await Promise.all([runTrialsInProcesses(options), runTrialsInProcesses(options)]);
+    expect(a.trials.length + b.trials.length).toBe(5);
+    const trials = await study.getTrials();
+    expect(trials).toHaveLength(5);
+    expect(trials.every((t) => t.state === 'COMPLETE')).toBe(true);
+    expect(trials.every((t) => typeof t.systemAttrs.heartbeat === 'number')).toBe(true);
+    // The budget is already used: a third runner starts no trial.
+    expect((await runTrialsInProcesses(options)).trials).toHaveLength(0);
+    await expect(runTrialsInProcesses({ study, objectiveModule: crashModule })).rejects.toThrow(/option "nTrials"/);
+    await expect(runTrialsInProcesses({ ...options, heartbeat: { intervalMs: 10, graceMs: 5 } })).rejects.toThrow(/option "heartbeat"/);
   });
 
   it('rejects when the objective cannot be loaded, and validates options', async () => {

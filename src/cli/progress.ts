@@ -1,6 +1,6 @@
 /**
  * Progress display of `kestrel run` / `kestrel worker`, on stderr. On a TTY: a cli-progress bar
- * (trials done/total, running, pruned, failed, best value, ETA). Otherwise one plain line per
+ * (trials done/total, running, complete, pruned, failed, best value, ETA). Otherwise one plain line per
  * finished trial, with no ANSI codes:
  *
  *     trial 12 COMPLETE value=0.123 best=0.05
@@ -55,7 +55,7 @@ export class Progress {
     for (const trial of options.existing) this.count(trial);
     const tty = options.tty ?? options.stream.isTTY === true;
     if (tty) {
-      const counts = '{running} running | {pruned} pruned | {failed} failed | best {best}';
+      const counts = '{running} running | {complete} complete | {pruned} pruned | {failed} failed | best {best}';
       const format =
         this.total === null
           ? `kestrel | {value} trials | ${counts} | {duration_formatted}`
@@ -113,6 +113,7 @@ export class Progress {
   private payload(): Record<string, string | number> {
     return {
       running: this.counts.running,
+      complete: this.counts.complete,
       pruned: this.counts.pruned,
       failed: this.counts.failed,
       best: this.counts.best === null ? '-' : formatNumber(this.counts.best),

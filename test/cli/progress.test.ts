@@ -76,7 +76,7 @@ describe('TTY progress bar', () => {
     progress.trialFinished(trial(1, 'FAIL', null));
     progress.stop();
     expect(sink.text).toMatch(ANSI);
-    expect(sink.text).toMatch(/2\/10 trials \| 0 running \| 0 pruned \| 1 failed \| best 3/);
+    expect(sink.text).toMatch(/2\/10 trials \| 0 running \| 1 complete \| 0 pruned \| 1 failed \| best 3/);
     expect(sink.text).not.toContain('trial 0 COMPLETE');
   });
 });

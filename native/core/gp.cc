@@ -33,9 +33,10 @@ constexpr int kParallelStartsMaxN = 1024;
 constexpr int kWarmProbeMaxN = 256;
 constexpr double kScoringFlopBudget = 8e10;  // n^2 m: about 1 s of candidate TRSM on 2 cores
 constexpr int kMinScoredCandidates = 256;
-// Local-search work n^2 x starts x iterations allowed before the budget shrinks: exactly
-// n = 2048 with 10 starts x 100 iterations (the factor still fits in a large L3 cache there).
-constexpr double kRefineWorkBudget = 4.2e9;
+// Local-search work n^2 x starts x iterations allowed before the budget shrinks: n = 1612 with
+// 10 starts x 100 iterations; at n = 10,000 it leaves 2 starts x 16 iterations, which keeps a
+// suggestion there (append + this search) under 5 s on 2 cores (bench/gp-large.md).
+constexpr double kRefineWorkBudget = 2.6e9;
 constexpr int kMinLargeNRestarts = 2;
 constexpr int kRefineIterations = 100;
 constexpr int kRefineEvaluationsPerIteration = 2;  // evaluation cap = 2 x iteration cap

@@ -133,10 +133,10 @@ struct AcqParams {
 /// n_candidates = the largest power of two >= 256 with n^2 n_candidates <= 8e10 are scored (a
 /// prefix of a Sobol sequence stays evenly spread). The local search's work, n^2 x starts x
 /// L-BFGS-B iterations (100; evaluations are capped at twice the iterations at every n), is
-/// capped at 4.2e9 (n = 2048 with 10 starts): above it starts and iterations shrink by the same
-/// factor sqrt(4.2e9 / (n^2 starts 100)) (at least 2 starts, 10 iterations), so the refinement
-/// costs about the same from n = 2048 to 10,000 instead of peaking just above a size threshold.
-/// At n = 10,000 with 2048 candidates and 10 restarts: 512 candidates, 2 starts, 20 iterations.
+/// capped at 2.6e9 (n ~ 1600 with 10 starts): above it starts and iterations shrink by the same
+/// factor sqrt(2.6e9 / (n^2 starts 100)) (at least 2 starts, 10 iterations), so the refinement
+/// costs about the same from n ~ 1600 to 10,000 instead of peaking just above a size threshold.
+/// At n = 10,000 with 2048 candidates and 10 restarts: 512 candidates, 2 starts, 16 iterations.
 struct AcquisitionBudget {
   int n_candidates;
   int n_restarts;
@@ -181,7 +181,7 @@ class GpModel {
   ///   1. snap the candidates onto the grid (see snap) and score them in one batch;
   ///   2. starting points: the best n_restarts candidates plus the best observation (largest y),
   ///      as Optuna 4.x GPSampler warm-starts its local search from the best trial (none when
-  ///      n_restarts = 0: the best candidate is returned); when the local search is budget-limited (refine_budget_limited: n > 2048 at 10 starts) the observation
+  ///      n_restarts = 0: the best candidate is returned); when the local search is budget-limited (refine_budget_limited: n > 1612 at 10 starts) the observation
   ///      replaces the last candidate start, so the budget's start count is kept;
   ///   3. per start (in parallel): L-BFGS-B with categorical dims held and ordinal dims relaxed to
   ///      [0, 1], then snapped (the start itself is kept if that is worse); when the space has

@@ -685,13 +685,13 @@ static void test_fit_policy() {
     CHECK(small.n_candidates == 2048 && small.n_restarts == 10 && small.max_iterations == 100,
           "budget at n=500: %d %d %d", small.n_candidates, small.n_restarts, small.max_iterations);
     const AcquisitionBudget big = acquisition_budget(10000, 2048, 10);
-    CHECK(big.n_candidates == 512 && big.n_restarts == 2 && big.max_iterations == 20,
+    CHECK(big.n_candidates == 512 && big.n_restarts == 2 && big.max_iterations == 16,
           "budget at n=10000: %d %d %d", big.n_candidates, big.n_restarts, big.max_iterations);
-    const AcquisitionBudget edge = acquisition_budget(2048, 2048, 10);
-    CHECK(edge.n_restarts == 10 && edge.max_iterations == 100, "full refinement up to n=2048: %d %d", edge.n_restarts,
+    const AcquisitionBudget edge = acquisition_budget(1600, 2048, 10);
+    CHECK(edge.n_restarts == 10 && edge.max_iterations == 100, "full refinement up to n=1600: %d %d", edge.n_restarts,
           edge.max_iterations);
     const AcquisitionBudget mid = acquisition_budget(4096, 2048, 10);
-    CHECK(mid.n_restarts == 5 && mid.max_iterations == 50, "budget at n=4096: %d %d", mid.n_restarts, mid.max_iterations);
+    CHECK(mid.n_restarts == 3 && mid.max_iterations == 39, "budget at n=4096: %d %d", mid.n_restarts, mid.max_iterations);
     const AcquisitionBudget few = acquisition_budget(10000, 100, 1);
     CHECK(few.n_candidates == 100 && few.n_restarts == 1, "budget never raises counts: %d %d", few.n_candidates, few.n_restarts);
   }

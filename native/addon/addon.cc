@@ -470,27 +470,25 @@ Napi::Value NegLogPosterior(const Napi::CallbackInfo& info) {
       });
 }
 
-/// cholesky(a, n, numThreads): a (n, n) column-major (lower triangle read). Resolves to
-/// {factor, index, hadNan, jitter}; factor is null when the factorization failed.
-Napi::Value Cholesky(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int n = static_cast<int>(take_int(env, info[1], "n", 1, 1 << 16));
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[0].As<Napi::TypedArray>().ElementLength() != static_cast<size_t>(n) * n) {
-    throw_argument(env, "a", "a Float64Array of length " + std::to_string(static_cast<size_t>(n) * n), describe(info[0]));
+/// The (n, n) matrix argument of cholesky / cudaCholesky, copied (the caller may reuse its buffer).
+std::shared_ptr<std::vector<double>> take_square(Napi::Env env, const Napi::Value& value, int n) {
+  const size_t length = static_cast<size_t>(n) * n;
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      value.As<Napi::TypedArray>().ElementLength() != length) {
+    throw_argument(env, "a", "a Float64Array of length " + std::to_string(length), describe(value));
   }
-  Napi::Float64Array arr = info[0].As<Napi::Float64Array>();
-  auto a = std::make_shared<std::vector<double>>(arr.Data(), arr.Data() + arr.ElementLength());
-  const int threads = take_threads(env, info[2]);
-  const bool jitter = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  Napi::Float64Array arr = value.As<Napi::Float64Array>();
+  return std::make_shared<std::vector<double>>(arr.Data(), arr.Data() + arr.ElementLength());
+}
+
+/// Queues factor(a, l) -> status and resolves to {factor, index, hadNan, jitter}; factor is null
+/// when the factorization failed. Shared by the CPU and the device Cholesky.
+template <typename Factor>
+Napi::Value queue_cholesky(Napi::Env env, Factor factor) {
   auto l = std::make_shared<std::vector<double>>();
   auto status = std::make_shared<kestrel::CholeskyStatus>();
   return queue(
-      env,
-      [=] {
-        kestrel::ThreadPool pool(threads);
-        *status = kestrel::cholesky_with_jitter(n, a->data(), n, *l, pool, 1e-10, jitter ? 6 : 0);
-      },
+      env, [=] { *status = factor(*l); },
       [=](Napi::Env e) {
         Napi::Object out = Napi::Object::New(e);
         out.Set("factor", status->ok ? Napi::Value(to_js(e, *l)) : e.Null());
@@ -501,30 +499,30 @@ Napi::Value Cholesky(const Napi::CallbackInfo& info) {
       });
 }
 
+/// cholesky(a, n, numThreads, jitter?): a (n, n) column-major (lower triangle read). With jitter,
+/// bounded jitter escalation. Resolves to {factor, index, hadNan, jitter}.
+Napi::Value Cholesky(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int n = static_cast<int>(take_int(env, info[1], "n", 1, 1 << 16));
+  auto a = take_square(env, info[0], n);
+  const int threads = take_threads(env, info[2]);
+  const bool jitter = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  return queue_cholesky(env, [=](std::vector<double>& l) {
+    kestrel::ThreadPool pool(threads);
+    return kestrel::cholesky_with_jitter(n, a->data(), n, l, pool, 1e-10, jitter ? 6 : 0);
+  });
+}
+
 /// cudaCholesky(a, n, jitter?): the device mirror of cholesky() (native/cuda/cuda_gp.h), same
 /// result object. Rejects with KESTREL_NATIVE when CUDA is not built or no device is present.
 Napi::Value CudaCholesky(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int n = static_cast<int>(take_int(env, info[1], "n", 1, 1 << 16));
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[0].As<Napi::TypedArray>().ElementLength() != static_cast<size_t>(n) * n) {
-    throw_argument(env, "a", "a Float64Array of length " + std::to_string(static_cast<size_t>(n) * n), describe(info[0]));
-  }
-  Napi::Float64Array arr = info[0].As<Napi::Float64Array>();
-  auto a = std::make_shared<std::vector<double>>(arr.Data(), arr.Data() + arr.ElementLength());
+  auto a = take_square(env, info[0], n);
   const bool jitter = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
-  auto l = std::make_shared<std::vector<double>>();
-  auto status = std::make_shared<kestrel::CholeskyStatus>();
-  return queue(
-      env, [=] { *status = kestrel::cuda::cuda_cholesky(n, a->data(), n, *l, 1e-10, jitter ? 6 : 0); },
-      [=](Napi::Env e) {
-        Napi::Object out = Napi::Object::New(e);
-        out.Set("factor", status->ok ? Napi::Value(to_js(e, *l)) : e.Null());
-        out.Set("index", status->index);
-        out.Set("hadNan", status->had_nan);
-        out.Set("jitter", status->jitter);
-        return out;
-      });
+  return queue_cholesky(env, [=](std::vector<double>& l) {
+    return kestrel::cuda::cuda_cholesky(n, a->data(), n, l, 1e-10, jitter ? 6 : 0);
+  });
 }
 
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {

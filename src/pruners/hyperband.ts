@@ -119,7 +119,7 @@ export class HyperbandPruner implements Pruner {
     }
     const bracket = this.cachedBracket(study.studyName, trial.number);
     const view = new BracketStudyView(study, fetched, (t) => this.cachedBracket(study.studyName, t.number) === bracket);
-    return this.layout.pruners[bracket].prune(view, trial);
+    return this.layout.pruners[bracket].pruneIn(view, trial, study);
   }
 
   /** Bracket ids are pure functions of (study name, number) once the layout is known; memoized. */

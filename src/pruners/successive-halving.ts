@@ -41,7 +41,7 @@
 import { InvalidOptionError } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { StudyView } from '../trial/study-view.js';
-import type { StudyDirection, TrialState } from '../trial/types.js';
+import { isFinishedState, type StudyDirection, type TrialState } from '../trial/types.js';
 import { checkOptionsObject, intOption } from './options.js';
 import type { Pruner } from './pruner.js';
 import { pruningDirection, sortedSteps } from './steps.js';
@@ -69,6 +69,12 @@ export class SuccessiveHalvingPruner implements Pruner {
   readonly minEarlyStoppingRate: number;
   readonly bootstrapCount: number;
   private estimatedMinResource: number | null = null;
+  /**
+   * Rung values of finished trials (immutable in storage), per study, by trial id then
+   * `rung:minResource`: the value that counts at that rung, or null when the trial does not count
+   * there. Saves rescanning every finished trial's reports at each rung check.
+   */
+  private readonly finishedRungValues = new WeakMap<object, Map<number, Map<string, number | null>>>();
 
   constructor(options: SuccessiveHalvingPrunerOptions = {}) {
     checkOptionsObject(options, OPTION_KEYS, 'SuccessiveHalvingPruner');
@@ -95,7 +101,16 @@ export class SuccessiveHalvingPruner implements Pruner {
     return this.minResource === 'auto' ? this.estimatedMinResource : this.minResource;
   }
 
-  async prune(study: StudyView, trial: FrozenTrial): Promise<boolean> {
+  // Not `async`: returning pruneIn's promise directly keeps the microtask count of a direct call.
+  prune(study: StudyView, trial: FrozenTrial): Promise<boolean> {
+    return this.pruneIn(study, trial, study);
+  }
+
+  /**
+   * `prune` on a view of a study (HyperbandPruner's per-bracket view, a new object per call):
+   * `cacheOwner` is the object the finished-trial rung values are cached under (the study).
+   */
+  async pruneIn(study: StudyView, trial: FrozenTrial, cacheOwner: object): Promise<boolean> {
     const steps = sortedSteps(trial);
     if (steps.length === 0) return false;
     const step = steps[steps.length - 1];
@@ -118,7 +133,7 @@ export class SuccessiveHalvingPruner implements Pruner {
     const direction = pruningDirection(study.directions);
 
     while (this.rungStep(rung, minResource) <= step) {
-      const competing = this.rungValues(trials, rung, minResource, trial.trialId);
+      const competing = this.rungValues(cacheOwner, trials, rung, minResource, trial.trialId);
       competing.push(value);
       if (competing.length <= this.bootstrapCount) return true;
       if (!isPromotable(value, competing, this.reductionFactor, direction)) return true;
@@ -136,36 +151,63 @@ export class SuccessiveHalvingPruner implements Pruner {
 
   /** The rung-`rung` values of every trial but `excludeTrialId` that counts at that rung. */
   private rungValues(
+    cacheOwner: object,
     trials: readonly FrozenTrial[],
     rung: number,
     minResource: number,
     excludeTrialId: number,
   ): number[] {
-    const rungStep = this.rungStep(rung, minResource);
     const values: number[] = [];
+    const key = `${rung}:${minResource}`;
+    let byTrial = this.finishedRungValues.get(cacheOwner);
+    if (byTrial === undefined) {
+      byTrial = new Map();
+      this.finishedRungValues.set(cacheOwner, byTrial);
+    }
     for (const other of trials) {
       if (other.trialId === excludeTrialId) continue;
-      let first = Infinity; // first reported step >= rungStep
-      let last = -Infinity;
-      let secondLast = -Infinity;
-      for (const key of Object.keys(other.intermediateValues)) {
-        const s = Number(key);
-        if (s >= rungStep && s < first) first = s;
-        if (s > last) {
-          secondLast = last;
-          last = s;
-        } else if (s > secondLast) {
-          secondLast = s;
+      let v: number | null;
+      if (!isFinishedState(other.state)) {
+        v = this.rungValueOf(other, rung, minResource); // still reporting: recompute
+      } else {
+        let cached = byTrial.get(other.trialId);
+        if (cached === undefined) {
+          cached = new Map();
+          byTrial.set(other.trialId, cached);
+        }
+        v = cached.get(key) ?? null;
+        if (!cached.has(key)) {
+          v = this.rungValueOf(other, rung, minResource);
+          cached.set(key, v);
         }
       }
-      if (first === Infinity) continue;
-      if (other.state === 'PRUNED' && first > secondLast && rung !== this.firstRungAbove(secondLast, minResource)) {
-        continue; // reached in its last report, but it was pruned at an earlier rung of that report
-      }
-      const v = other.intermediateValues[first];
-      if (!Number.isNaN(v)) values.push(v);
+      if (v !== null) values.push(v);
     }
     return values;
+  }
+
+  /** The value of `other` that counts at rung `rung` (its first report at or after the rung's step), or null. */
+  private rungValueOf(other: FrozenTrial, rung: number, minResource: number): number | null {
+    const rungStep = this.rungStep(rung, minResource);
+    let first = Infinity; // first reported step >= rungStep
+    let last = -Infinity;
+    let secondLast = -Infinity;
+    for (const key of Object.keys(other.intermediateValues)) {
+      const s = Number(key);
+      if (s >= rungStep && s < first) first = s;
+      if (s > last) {
+        secondLast = last;
+        last = s;
+      } else if (s > secondLast) {
+        secondLast = s;
+      }
+    }
+    if (first === Infinity) return null;
+    if (other.state === 'PRUNED' && first > secondLast && rung !== this.firstRungAbove(secondLast, minResource)) {
+      return null; // reached in its last report, but it was pruned at an earlier rung of that report
+    }
+    const v = other.intermediateValues[first];
+    return Number.isNaN(v) ? null : v;
   }
 }
 

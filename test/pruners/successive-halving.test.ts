@@ -111,6 +111,22 @@ describe('SuccessiveHalvingPruner rung promotion (hand-checked sequences)', () =
     expect(await ask(p, [r0], { 0: 1, 1: 1, 2: 1 })).toBe(true);
   });
 
+  it('remembers rung values of finished trials only, per study', async () => {
+    const p = new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 2 });
+    const me = makeTrial({ number: 99, state: 'RUNNING', values: { 0: 1, 1: 1, 2: 1 } });
+    // T0 still running with a report at step 5: it counts at rung 1 (step 2) and beats us there
+    const study = new FakeStudy([makeTrial({ number: 0, state: 'RUNNING', values: { 0: 0, 5: 0 } }), me]);
+    expect(await p.prune(study, me)).toBe(true);
+    // the same trial then pruned at step 5: now it counts at rung 0 only, and the same pruner sees it
+    study.trials = [makeTrial({ number: 0, state: 'PRUNED', values: { 0: 0, 5: 0 } }), me];
+    expect(await p.prune(study, me)).toBe(false);
+    expect(await p.prune(study, me)).toBe(false);
+    // another study whose trial has the same id but other values is judged on its own values
+    const other = new FakeStudy([makeTrial({ number: 0, state: 'COMPLETE', values: { 0: 0, 1: 0, 2: 0 } }), me]);
+    expect(await p.prune(other, me)).toBe(true);
+    expect(await p.prune(study, me)).toBe(false);
+  });
+
   it('prunes NaN at a rung, not between rungs, and ignores NaN competitors', async () => {
     const p = new SuccessiveHalvingPruner({ minResource: 2, reductionFactor: 2 }); // rungs 2, 4
     expect(await ask(p, [], { 0: 1, 1: NaN })).toBe(false);

@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/quality.ts [--functions branin,hartmann6,ackley10,rosenbrock8,levy10]
  *                            [--samplers random,sobol,gp,tpe,tpe-mv] [--seeds 5] [--evals 30,60,100]
- *                            [--backend auto|cpu|js] [--candidates 2048] [--restarts 10]
+ *                            [--backend auto|cpu|js] [--candidates 2048] [--restarts 10] [--threads N]
  *   npx tsx bench/quality.ts --table results.jsonl [more.jsonl ...]   # markdown table from records
  *
  * Output: one JSON line per (function, sampler, seed) with the regret (best value found minus the
@@ -215,6 +215,7 @@ interface Args {
   backend: 'auto' | 'cpu' | 'js';
   candidates: number;
   restarts: number;
+  threads?: number;
   table: string[] | null;
 }
 
@@ -245,6 +246,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (key === '--backend') args.backend = value as Args['backend'];
     else if (key === '--candidates') args.candidates = Number(value);
     else if (key === '--restarts') args.restarts = Number(value);
+    else if (key === '--threads') args.threads = Number(value);
     else throw new Error(`unknown option ${key}`);
   }
   return args;
@@ -254,7 +256,13 @@ function makeSampler(name: string, seed: number, args: Args): Sampler {
   if (name === 'random') return new RandomSampler({ seed });
   if (name === 'sobol') return new SobolSampler({ seed });
   if (name === 'gp') {
-    return new GpSampler({ seed, backend: args.backend, candidates: args.candidates, restarts: args.restarts });
+    return new GpSampler({
+      seed,
+      backend: args.backend,
+      candidates: args.candidates,
+      restarts: args.restarts,
+      ...(args.threads === undefined ? {} : { numThreads: args.threads }),
+    });
   }
   // TPE with Optuna's defaults: independent ('tpe') and multivariate ('tpe-mv').
   if (name === 'tpe') return new TpeSampler({ seed });

@@ -91,7 +91,7 @@ export type { GridSamplerOptions } from './samplers/grid-sampler.js';
 export { SobolSampler } from './samplers/sobol-sampler.js';
 export type { SobolSamplerOptions } from './samplers/sobol-sampler.js';
 export { GpSampler } from './samplers/gp/gp-sampler.js';
-export type { GpSamplerOptions, ModelUpdate, ModelUpdateKind, RefitPolicy } from './samplers/gp/gp-sampler.js';
+export type { GpSamplerOptions, IncumbentKind, ModelUpdate, ModelUpdateKind, RefitPolicy } from './samplers/gp/gp-sampler.js';
 export { TpeSampler } from './samplers/tpe/tpe-sampler.js';
 export type { TpeSamplerOptions } from './samplers/tpe/tpe-sampler.js';
 export { defaultGamma, defaultWeights, hyperoptDefaultGamma } from './samplers/tpe/defaults.js';

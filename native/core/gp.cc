@@ -14,7 +14,7 @@ namespace kestrel {
 
 namespace {
 
-constexpr double kLengthscalePriorSigma2 = 3.0;
+constexpr double kLengthscalePriorWeight = 0.1;  // -log p(l) = 0.1 (l^2 + l^-2), Optuna 4.x
 constexpr double kNoisePriorLoc = -4.0;
 constexpr double kHalfLog2PiD = 0.91893853320467274178;
 constexpr double kMinVariance = 1e-12;
@@ -41,8 +41,6 @@ constexpr int kMinLargeNRestarts = 2;
 constexpr int kRefineIterations = 100;
 constexpr int kRefineEvaluationsPerIteration = 2;  // evaluation cap = 2 x iteration cap
 constexpr int kMinLargeNRefineIterations = 10;
-
-double lengthscale_prior_loc(int d) { return std::sqrt(2.0) + std::log(std::max(d, 1)) / 2.0; }
 
 // splitmix64 (Steele, Lea & Flood 2014): explicit-seed stream for the restart draws.
 struct SplitMix {
@@ -140,8 +138,7 @@ std::vector<double> transpose_inputs(const GpData& data) {
 
 std::vector<double> default_theta(int d, bool deterministic) {
   std::vector<double> theta(static_cast<size_t>(d) + 2);
-  const double logl = std::clamp(lengthscale_prior_loc(d) - kLengthscalePriorSigma2, std::log(1e-2), std::log(1e3));
-  for (int j = 0; j < d; ++j) theta[static_cast<size_t>(j)] = logl;
+  for (int j = 0; j < d; ++j) theta[static_cast<size_t>(j)] = 0.0;  // l = 1, the prior's mode
   theta[static_cast<size_t>(d)] = 0.0;
   theta[static_cast<size_t>(d) + 1] = std::log(deterministic ? kDeterministicNoise : kDefaultNoise);
   return theta;
@@ -166,11 +163,11 @@ void theta_bounds(int d, bool deterministic, std::vector<double>& lower, std::ve
 
 double add_neg_log_prior(const double* theta, int d, bool deterministic, double* grad) {
   double value = 0.0;
-  const double mu = lengthscale_prior_loc(d);
   for (int j = 0; j < d; ++j) {
-    const double t = theta[j];
-    value += t + (t - mu) * (t - mu) / (2.0 * kLengthscalePriorSigma2);
-    grad[j] += 1.0 + (t - mu) / kLengthscalePriorSigma2;
+    const double l2 = std::exp(2.0 * theta[j]);
+    const double inv_l2 = 1.0 / l2;
+    value += kLengthscalePriorWeight * (l2 + inv_l2);
+    grad[j] += 2.0 * kLengthscalePriorWeight * (l2 - inv_l2);
   }
   const double ts = theta[d];
   const double scale = std::exp(ts);

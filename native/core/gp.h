@@ -14,9 +14,9 @@
 //   lower triangle of A^{-1} (from the factor, as LAPACK dpotri; scikit-learn and Optuna do the
 //   same) is formed, once per evaluation.
 // Priors (the same as src/surrogate/hyperparameters.ts; constants dropped):
-//   l_j ~ LogNormal(sqrt2 + log(d)/2, 3): the dimension-scaled prior of Hvarfner, Hellsten &
-//     Nardi 2024, "Vanilla Bayesian Optimization Performs Great in High Dimensions" (ICML),
-//     BoTorch >= 0.12's default: -log p = t + (t - mu_d)^2 / 6 with t = log l (Jacobian included);
+//   l_j: Optuna 4.x GPSampler's prior on the inverse squared lengthscale w = l^-2,
+//     -log p = 0.1 (w + 1/w) = 0.1 (l^2 + l^-2), mode l = 1 (bench/quality.md compares it with
+//     BoTorch's dimension-scaled LogNormal, the default before 2026-12);
 //   s2 ~ Gamma(2, 1) (Optuna 4.x GPSampler): -log p = -log s2 + s2;
 //   sn2 ~ LogNormal(-4, 1) (BoTorch): -log p = t + (t + 4)^2 / 2, t = log sn2 (skipped when the
 //     noise is fixed by `deterministic`).

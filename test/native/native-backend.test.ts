@@ -53,12 +53,12 @@ const fitOptions: FitOptions = { kernel: 'matern52', deterministic: false, nRest
  * grad (so grad becomes the likelihood part).
  */
 function nativePrior(theta: Float64Array, d: number, deterministic: boolean, grad: Float64Array): number {
-  const mu = Math.SQRT2 + Math.log(d) / 2;
+  // Lengthscales: -log p = 0.1 (l^2 + l^-2) (Optuna 4.x GPSampler), t = log l.
   let value = 0;
   for (let j = 0; j < d; j++) {
     const t = theta[j];
-    value += t + (t - mu) ** 2 / 6;
-    grad[j] -= 1 + (t - mu) / 3;
+    value += 0.1 * (Math.exp(2 * t) + Math.exp(-2 * t));
+    grad[j] -= 0.2 * (Math.exp(2 * t) - Math.exp(-2 * t));
   }
   const s2 = Math.exp(theta[d]);
   value += -theta[d] + s2;

@@ -9,6 +9,7 @@ import type {
   FittedGp,
   GpTrainingData,
   KernelKind,
+  OptimizeAcquisitionOptions,
   SurrogateBackend,
 } from '../../../src/surrogate/backend.js';
 import { createJsBackend } from '../../../src/surrogate/js-backend.js';
@@ -46,6 +47,9 @@ class SpyBackend implements SurrogateBackend {
   fits: GpTrainingData[] = [];
   fitOptions: FitOptions[] = [];
   appends = 0;
+  /** Options of every optimizeAcquisition call, and every single-point prediction (x, mean). */
+  acquisitions: OptimizeAcquisitionOptions[] = [];
+  pointPredictions: { x: number[]; mean: number }[] = [];
   failWith: Error | null = null;
 
   async fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
@@ -67,9 +71,16 @@ class SpyBackend implements SurrogateBackend {
       d: model.d,
       theta: model.theta,
       logPosterior: model.logPosterior,
-      predict: (x, m) => model.predict(x, m),
+      async predict(x, m) {
+        const p = await model.predict(x, m);
+        if (m === 1) spy.pointPredictions.push({ x: Array.from(x), mean: p.mean[0] });
+        return p;
+      },
       acquisition: (x, m, o, g) => model.acquisition(x, m, o, g),
-      optimizeAcquisition: (o) => model.optimizeAcquisition(o),
+      optimizeAcquisition(o) {
+        spy.acquisitions.push(o);
+        return model.optimizeAcquisition(o);
+      },
       async append(x, y, k) {
         spy.appends++;
         return spy.wrap(await model.append(x, y, k));
@@ -174,8 +185,40 @@ describe('GpSampler', () => {
         minGap = Math.min(minGap, Math.hypot(dx, dy));
       }
     }
-    // Unit-cube distance; near the incumbent logEI legitimately packs points more tightly than elsewhere.
-    expect(minGap).toBeGreaterThan(3e-3);
+    // Unit-cube distance; near the incumbent logEI legitimately packs points more tightly than
+    // elsewhere (about 3e-3 apart here, against ~1e-8 for the two lone asks above).
+    expect(minGap).toBeGreaterThan(2e-3);
+  });
+
+  it("incumbent: 'best-observed' (default) is the best standardized value, 'posterior-mean' the posterior mean there", async () => {
+    const run = async (options: { incumbent?: 'best-observed' | 'posterior-mean' }) => {
+      const spy = new SpyBackend();
+      const sampler = new GpSampler({ seed: 5, candidates: 64, restarts: 1, backend: spy, nStartupTrials: 5, ...options });
+      const study = new FakeStudy(['minimize']);
+      const dist = { x: floatDistribution('x', 0, 1) };
+      // A smooth trend plus +-0.3 alternating noise: the fit learns a noise variance well above zero.
+      for (let i = 0; i < 30; i++) {
+        const x = (i * 0.618034) % 1;
+        study.add({ x }, dist, 'COMPLETE', Math.sin(3 * x) + (i % 2 === 0 ? 0.3 : -0.3));
+      }
+      await study.ask(sampler, dist);
+      expect(spy.fits).toHaveLength(1);
+      expect(spy.acquisitions).toHaveLength(1);
+      const y = spy.fits[0].y;
+      let best = 0;
+      for (let i = 1; i < y.length; i++) if (y[i] > y[best]) best = i;
+      return { spy, bestY: y[best], bestX: Array.from(spy.fits[0].x.subarray(best, best + 1)) };
+    };
+    const observed = await run({});
+    expect(observed.spy.acquisitions[0].incumbent).toBe(observed.bestY);
+    const explicit = await run({ incumbent: 'best-observed' });
+    expect(explicit.spy.acquisitions[0].incumbent).toBe(explicit.bestY);
+    const mean = await run({ incumbent: 'posterior-mean' });
+    const atBest = mean.spy.pointPredictions.find((p) => p.x[0] === mean.bestX[0]);
+    expect(atBest).toBeDefined();
+    expect(mean.spy.acquisitions[0].incumbent).toBe(atBest!.mean);
+    // The noisy best observation is shrunk towards the trend by the posterior.
+    expect(mean.spy.acquisitions[0].incumbent).toBeLessThan(mean.bestY - 0.05);
   });
 
   it('refits every trial below 100 observations, then appends between refits', async () => {
@@ -268,5 +311,6 @@ describe('GpSampler', () => {
     expect(() => new GpSampler({ backend: 'gpu' as never })).toThrow(/backend/);
     expect(() => new GpSampler({ nStartupTrials: -1 })).toThrow(/nStartupTrials/);
     expect(() => new GpSampler({ deterministic: 'yes' as never })).toThrow(/deterministic/);
+    expect(() => new GpSampler({ incumbent: 'max' as never })).toThrow(/incumbent/);
   });
 });

@@ -7,6 +7,7 @@ import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { Trial } from '../trial/trial.js';
 import type { Study } from './study.js';
 import { messageOf } from './study.js';
+import { staleTrialSweeper, trialSlotClaimer } from './trial-budget.js';
 import { warnOnce } from '../util/warn.js';
 
 /** An objective: returns the value (or one value per direction) to minimize or maximize. */
@@ -65,16 +66,12 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   let launched = 0;
   let fatal: unknown = null;
   let interrupted: string | null = null;
-  let slotCursor = 0;
   let interruptDone: Promise<void> | null = null;
-  let lastStaleCheck = -Infinity;
-
-  const failStale = async (): Promise<void> => {
-    if (opts.heartbeatIntervalMs === undefined) return;
-    if (Date.now() - lastStaleCheck < opts.heartbeatIntervalMs) return;
-    lastStaleCheck = Date.now();
-    await study.failStaleTrials({ graceMs: opts.heartbeatGraceMs ?? 3 * opts.heartbeatIntervalMs });
-  };
+  const failStale = staleTrialSweeper(
+    study,
+    opts.heartbeatIntervalMs,
+    opts.heartbeatGraceMs ?? 3 * (opts.heartbeatIntervalMs ?? 0),
+  );
 
   // A call to optimize() starts a fresh run even if a previous one was stopped.
   const shouldLaunch = (): boolean =>
@@ -84,14 +81,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     (opts.nTrials === undefined || launched < opts.nTrials) &&
     Date.now() < deadline;
 
-  const claimSlot = async (): Promise<boolean> => {
-    if (opts.maxTrialsInStudy === undefined) return true;
-    while (slotCursor < opts.maxTrialsInStudy) {
-      const slot = slotCursor++;
-      if (await study.claim(`optimize_slot:${slot}`)) return true;
-    }
-    return false;
-  };
+  const claimSlot = trialSlotClaimer(study, opts.maxTrialsInStudy);
 
   const interrupt = (reason: string): Promise<void> => {
     if (interruptDone === null) {

@@ -24,6 +24,7 @@ import { suggestFromSpec, validateSpaceSpec } from '../space/spec.js';
 import type { Distribution, ParamValue, SpaceSpec } from '../space/types.js';
 import type { OptimizeCallback } from '../study/optimize.js';
 import type { Study } from '../study/study.js';
+import { staleTrialSweeper, trialSlotClaimer } from '../study/trial-budget.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { Trial } from '../trial/trial.js';
 import { detectGpus } from './gpus.js';
@@ -132,22 +133,9 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   const shouldLaunch = (): boolean =>
     fatal === null && !interrupted && study.stopped === null && launched < opts.nTrials && Date.now() < deadline;
 
-  // The same slot keys as study.optimize({maxTrialsInStudy}), so both count against one budget.
-  let slotCursor = 0;
-  const claimSlot = async (): Promise<boolean> => {
-    if (opts.maxTrialsInStudy === null) return true;
-    while (slotCursor < opts.maxTrialsInStudy) {
-      const slot = slotCursor++;
-      if (await study.claim(`optimize_slot:${slot}`)) return true;
-    }
-    return false;
-  };
-  let lastStaleCheck = -Infinity;
-  const failStale = async (): Promise<void> => {
-    if (opts.heartbeat === null || Date.now() - lastStaleCheck < opts.heartbeat.intervalMs) return;
-    lastStaleCheck = Date.now();
-    await study.failStaleTrials({ graceMs: opts.heartbeat.graceMs });
-  };
+  // The same slot keys and stale sweep as study.optimize, so both count against one budget.
+  const claimSlot = trialSlotClaimer(study, opts.maxTrialsInStudy);
+  const failStale = staleTrialSweeper(study, opts.heartbeat?.intervalMs, opts.heartbeat?.graceMs ?? 0);
   const beats =
     opts.heartbeat === null
       ? null

@@ -11,22 +11,10 @@ import { BackendUnavailableError } from '../../src/errors.js';
 import { loadAddon } from '../../src/binding/load.js';
 import type { AcquisitionKind, FitOptions, GpTrainingData, KernelKind } from '../../src/surrogate/backend.js';
 import { createNativeBackend, type NativeFittedGp } from '../../src/surrogate/native-backend.js';
+import { uniformStream as rng } from '../surrogate/helpers.js';
 
 const { addon } = loadAddon();
 const cudaReady = addon !== null && addon.buildInfo().cuda && addon.cudaAvailable();
-
-
-/** Mulberry32, fixed seeds. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function dataset(n: number, d: number, seed: number, categorical: boolean): GpTrainingData {
   const r = rng(seed);

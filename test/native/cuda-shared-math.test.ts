@@ -16,23 +16,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadAddon, packageRoot } from '../../src/binding/load.js';
 import type { AcquisitionKind, GpTrainingData, KernelKind } from '../../src/surrogate/backend.js';
 import { createNativeBackend, type NativeFittedGp } from '../../src/surrogate/native-backend.js';
+import { uniformStream as rng } from '../surrogate/helpers.js';
 
 const root = packageRoot();
 const cxx = process.env.CXX ?? 'c++';
 const hasCxx = spawnSync(cxx, ['--version']).status === 0;
 const hasAddon = loadAddon().addon !== null;
-
-/** Mulberry32, fixed seeds. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** n points in d dims, the last dim categorical with 3 choices; y standardized. */
 function dataset(n: number, d: number, seed: number): GpTrainingData {

@@ -10,20 +10,9 @@ import { createNativeBackend } from '../../src/surrogate/native-backend.js';
 import { createJsBackend } from '../../src/surrogate/js-backend.js';
 import { addNegLogPrior } from '../../src/surrogate/hyperparameters.js';
 import type { FitOptions, GpTrainingData } from '../../src/surrogate/backend.js';
+import { uniformStream as rng } from '../surrogate/helpers.js';
 
 const available = loadAddon().addon !== null;
-
-/** Mulberry32, fixed seeds. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomData(n: number, d: number, seed: number, categorical = false): GpTrainingData {
   const r = rng(seed);

@@ -1,0 +1,173 @@
+/**
+ * One suggestion's latency inside a running study, on the protocol of
+ * shared/peers/optuna_ask_latency.py, so that GpSampler and Optuna's GPSampler can be compared in
+ * the same run on the same machine (issue 3's "one suggestion ... at 50 / 200 / 500 completed
+ * trials" row).
+ *
+ *   npx tsx bench/ask-latency.ts [--trials 500] [--seed 0] [--backend cpu|js|auto]
+ *                                [--refit every-trial|policy|both]
+ *                                [--peer-python PATH] [--peer-spec gp@5.0]
+ *
+ * Protocol (the peer's): Rosenbrock-8 on [-5, 10]^8, minimized, one sequential ask / tell loop on
+ * in-memory storage, `new GpSampler({ seed, backend })` defaults (10 Sobol startup trials, logEI,
+ * 2048 candidates, 10 restarts). A suggestion is `await study.ask()` plus the eight
+ * `suggestFloat` calls (Optuna: `study.ask(fixed_distributions)`, which samples inside `ask`).
+ * Reported: the median suggestion latency over trials 41-60 ("~50"), 191-210 ("~200") and 481-500
+ * ("~500"), the cumulative time to reach 50 / 200 / 500 trials, and the ratio to the peer's
+ * medians measured in the same run (and to the issue's Optuna 4.7 figures, 56 / 229 / 1230 ms).
+ *
+ * `--refit`: 'policy' is GpSampler's default refit policy (a MAP refit on every suggestion below
+ * 100 observations, then each time the data grew by 1/50; appends in between: at ~200 a refit
+ * every 4th trial, at ~500 every 10th); 'every-trial' refits on every suggestion, as Optuna's
+ * GPSampler does (`refitPolicy: { refitEveryTrialBelow: Infinity }`), which is the like-for-like
+ * "fit + acquisition maximization" figure. Default: both, one after the other.
+ *
+ * The peer runs when `--peer-python` names a Python with Optuna >= 3.6 and torch (GPSampler); see
+ * bench/quality.md for how one was set up here. Output: JSON lines on stdout, a table on stderr.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { GpSampler } from '../src/samplers/gp/gp-sampler.js';
+import { InMemoryStorage } from '../src/storage/memory-storage.js';
+import { createStudy } from '../src/study/create-study.js';
+
+const D = 8;
+const LOW = -5;
+const HIGH = 10;
+const WINDOWS: Record<string, readonly [number, number]> = { '~50': [41, 60], '~200': [191, 210], '~500': [481, 500] };
+const ISSUE_OPTUNA_47: Record<string, number> = { '~50': 56, '~200': 229, '~500': 1230 };
+const PEER_SCRIPT = '/work/shared/peers/optuna_ask_latency.py';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+const trials = Number(arg('--trials', '500'));
+const seed = Number(arg('--seed', '0'));
+const backend = arg('--backend', 'cpu') as 'cpu' | 'js' | 'auto';
+const refitArg = arg('--refit', 'both');
+const peerPython = arg('--peer-python', '');
+const peerSpec = arg('--peer-spec', 'gp@5.0');
+if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, got ${trials}`);
+if (!['policy', 'every-trial', 'both'].includes(refitArg)) throw new Error(`--refit must be policy, every-trial or both`);
+
+function rosenbrock(x: readonly number[]): number {
+  let s = 0;
+  for (let i = 0; i < x.length - 1; i++) s += 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2;
+  return s;
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+interface Row {
+  readonly sampler: string;
+  readonly reached: number;
+  readonly askMs: Record<string, number | null>;
+  readonly cumulativeS: Record<string, number | null>;
+  readonly best: number;
+}
+
+function summarize(sampler: string, ask: readonly number[], tell: readonly number[], best: number): Row {
+  const askMs: Record<string, number | null> = {};
+  const cumulativeS: Record<string, number | null> = {};
+  let cum = 0;
+  const cumAt: number[] = [];
+  for (let i = 0; i < ask.length; i++) {
+    cum += ask[i] + tell[i];
+    cumAt.push(cum);
+  }
+  for (const [key, [lo, hi]] of Object.entries(WINDOWS)) {
+    const seg = ask.slice(lo - 1, hi);
+    askMs[key] = seg.length >= (hi - lo + 1) / 2 ? median(seg) : null;
+    const at = Number(key.slice(1));
+    cumulativeS[key] = cumAt.length >= at ? cumAt[at - 1] / 1000 : null;
+  }
+  return { sampler, reached: ask.length, askMs, cumulativeS, best };
+}
+
+async function runKestrel(refit: 'policy' | 'every-trial'): Promise<Row> {
+  const sampler = new GpSampler({
+    seed,
+    backend,
+    ...(refit === 'every-trial' ? { refitPolicy: { refitEveryTrialBelow: Number.MAX_SAFE_INTEGER } } : {}),
+  });
+  const study = await createStudy({ studyName: `ask-latency-${refit}`, direction: 'minimize', sampler, storage: new InMemoryStorage() });
+  const ask: number[] = [];
+  const tell: number[] = [];
+  let best = Infinity;
+  for (let i = 0; i < trials; i++) {
+    const t0 = performance.now();
+    const trial = await study.ask();
+    const x = Array.from({ length: D }, (_, j) => trial.suggestFloat(`x${j}`, LOW, HIGH));
+    const t1 = performance.now();
+    const v = rosenbrock(x);
+    const t2 = performance.now();
+    await study.tell(trial, v);
+    const t3 = performance.now();
+    ask.push(t1 - t0);
+    tell.push(t3 - t2);
+    best = Math.min(best, v);
+  }
+  return summarize(`kestrel gp (${refit === 'policy' ? 'refit policy' : 'refit every trial'}, ${backend})`, ask, tell, best);
+}
+
+function runPeer(): Row | { error: string } {
+  if (peerPython === '') return { error: 'no --peer-python given' };
+  const out = mkdtempSync(path.join(os.tmpdir(), 'kestrel-peer-'));
+  try {
+    const stdout = execFileSync('python3', [PEER_SCRIPT, '--samplers', peerSpec, '--trials', String(trials), '--seed', String(seed), '--cap', '3600'], {
+      env: { ...process.env, PEERS_PY: peerPython, PEERS_OUT: out },
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const match = /# raw results -> (.+\.json)/.exec(stdout);
+    if (match === null) return { error: `peer printed no results: ${stdout.slice(-500)}` };
+    // Python's json writes NaN / Infinity for the windows a short run does not reach.
+    const text = readFileSync(match[1], 'utf8').replace(/-?\bNaN\b|-?\bInfinity\b/g, 'null');
+    const raw = JSON.parse(text) as { raw: { spec: string; optuna: string; ask: number[]; tell: number[]; best: number }[] };
+    const r = raw.raw[0];
+    return summarize(`optuna ${r.optuna} ${r.spec.split('@')[0]}`, r.ask.map((s) => s * 1000), r.tell.map((s) => s * 1000), r.best);
+  } catch (error) {
+    return { error: String(error) };
+  }
+}
+
+const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), load: Number(os.loadavg()[0].toFixed(2)), node: process.version };
+process.stdout.write(`${JSON.stringify({ kind: 'machine', ...machine, date: new Date().toISOString() })}\n`);
+const rows: Row[] = [];
+for (const refit of refitArg === 'both' ? (['every-trial', 'policy'] as const) : [refitArg as 'policy' | 'every-trial']) {
+  const row = await runKestrel(refit);
+  rows.push(row);
+  process.stdout.write(`${JSON.stringify({ kind: 'kestrel', ...row })}\n`);
+}
+const peer = runPeer();
+if ('error' in peer) process.stdout.write(`${JSON.stringify({ kind: 'peer', error: peer.error })}\n`);
+else process.stdout.write(`${JSON.stringify({ kind: 'peer', ...peer })}\n`);
+
+const fmt = (v: number | null, digits = 1): string => (v === null ? '-' : v.toFixed(digits));
+const lines = [
+  `| sampler | trials | ask ms @~50 | @~200 | @~500 | cum s to 50 | to 200 | to 500 | best |`,
+  `|---|---|---|---|---|---|---|---|---|`,
+];
+for (const r of 'error' in peer ? rows : [...rows, peer]) {
+  lines.push(
+    `| ${r.sampler} | ${r.reached} | ${fmt(r.askMs['~50'])} | ${fmt(r.askMs['~200'])} | ${fmt(r.askMs['~500'])} | ${fmt(r.cumulativeS['~50'], 2)} | ${fmt(r.cumulativeS['~200'], 2)} | ${fmt(r.cumulativeS['~500'], 2)} | ${r.best.toPrecision(4)} |`,
+  );
+}
+lines.push('', '| ratio (peer or issue figure / Kestrel) | @~50 | @~200 | @~500 |', '|---|---|---|---|');
+for (const r of rows) {
+  const ratio = (ref: number | null | undefined, key: string): string => {
+    const k = r.askMs[key];
+    return ref === null || ref === undefined || k === null ? '-' : `${(ref / k).toFixed(1)}x`;
+  };
+  if (!('error' in peer)) lines.push(`| ${peer.sampler} / ${r.sampler} | ${Object.keys(WINDOWS).map((k) => ratio(peer.askMs[k], k)).join(' | ')} |`);
+  lines.push(`| issue's Optuna 4.7 (56 / 229 / 1230 ms) / ${r.sampler} | ${Object.keys(WINDOWS).map((k) => ratio(ISSUE_OPTUNA_47[k], k)).join(' | ')} |`);
+}
+process.stderr.write(`\nmachine: ${JSON.stringify(machine)}${'error' in peer ? `\npeer: ${peer.error}` : ''}\n${lines.join('\n')}\n`);

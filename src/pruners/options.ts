@@ -4,23 +4,7 @@
  */
 import { InvalidOptionError } from '../errors.js';
 
-/** Rejects anything that is not a plain object and any key outside `allowed`. */
-export function checkOptionsObject(
-  options: unknown,
-  allowed: readonly string[],
-  where: string,
-  required = false,
-): void {
-  if (options === undefined && !required) return;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidOptionError(where, 'an options object', options);
-  }
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) {
-      throw new InvalidOptionError(key, `one of the ${where} options (${allowed.join(', ')})`, key);
-    }
-  }
-}
+export { checkOptionsObject } from '../util/options.js';
 
 /** An integer >= `min`; `fallback` when undefined. */
 export function intOption(name: string, value: unknown, fallback: number, min: number): number {

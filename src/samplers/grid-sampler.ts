@@ -7,6 +7,7 @@ import type { StudyView } from '../trial/study-view.js';
 import { Rng, resolveSeed } from '../util/prng.js';
 import { checkSamplerOptions } from './random-sampler.js';
 import type { Sampler } from './sampler.js';
+import { optionKeys } from '../util/options.js';
 
 export interface GridSamplerOptions {
   /**
@@ -19,6 +20,9 @@ export interface GridSamplerOptions {
   /** Seed of the shuffle. Default: a random seed from crypto. Only used with `shuffle`. */
   readonly seed?: number;
 }
+
+/** Every GridSamplerOptions key, checked against the interface at compile time. */
+const OPTION_KEYS = optionKeys<GridSamplerOptions>()(['space', 'shuffle', 'seed']);
 
 /**
  * Exhaustive grid search; every grid point is evaluated by exactly one trial, across all workers.
@@ -45,7 +49,7 @@ export class GridSampler implements Sampler {
   private readonly assigned = new Map<number, number>();
 
   constructor(options: GridSamplerOptions) {
-    const opts = checkSamplerOptions('GridSampler', options) as Partial<GridSamplerOptions>;
+    const opts = checkSamplerOptions('GridSampler', options, OPTION_KEYS) as Partial<GridSamplerOptions>;
     const space = opts.space;
     if (typeof space !== 'object' || space === null || Array.isArray(space)) {
       throw new InvalidOptionError('space', 'a space spec or a record of value lists', space);

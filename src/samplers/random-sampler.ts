@@ -3,6 +3,7 @@ import { fromUnit } from '../space/encode.js';
 import type { Distribution, ParamValue } from '../space/types.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { StudyView } from '../trial/study-view.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { deriveUnit, resolveSeed } from '../util/prng.js';
 import type { Sampler } from './sampler.js';
 
@@ -11,14 +12,24 @@ export interface RandomSamplerOptions {
   readonly seed?: number;
 }
 
-/** Validates a sampler options argument: undefined or a plain object. */
-export function checkSamplerOptions<T extends object>(sampler: string, options: T | undefined): T | Record<string, never> {
+/**
+ * Validates a sampler options argument: undefined or a plain object whose keys are all in
+ * `allowed` (a misspelt option is an InvalidOptionError naming it, not silently ignored).
+ */
+export function checkSamplerOptions<T extends object>(
+  sampler: string,
+  options: T | undefined,
+  allowed: readonly string[],
+): T | Record<string, never> {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidOptionError(`${sampler} options`, 'an object', options);
   }
+  checkOptionsObject(options, allowed, sampler);
   return options;
 }
+
+const OPTION_KEYS = optionKeys<RandomSamplerOptions>()(['seed']);
 
 /**
  * Independent uniform sampling (log-uniform for `log`, uniform over the grid points of ints and
@@ -33,7 +44,7 @@ export class RandomSampler implements Sampler {
   readonly seed: number;
 
   constructor(options?: RandomSamplerOptions) {
-    const opts = checkSamplerOptions('RandomSampler', options);
+    const opts = checkSamplerOptions('RandomSampler', options, OPTION_KEYS);
     this.seed = resolveSeed('seed', opts.seed);
   }
 

@@ -9,6 +9,7 @@ import { deriveSeed, resolveSeed } from '../util/prng.js';
 import { SOBOL_MAX_DIMENSION, SobolSequence } from '../util/sobol.js';
 import { RandomSampler, checkSamplerOptions } from './random-sampler.js';
 import type { Sampler } from './sampler.js';
+import { optionKeys } from '../util/options.js';
 
 export interface SobolSamplerOptions {
   /** Seed of the scrambling and of the independent fallback. Default: a random seed from crypto. */
@@ -16,6 +17,9 @@ export interface SobolSamplerOptions {
   /** Owen-scramble the sequence (default true). Unscrambled, point 0 is the origin (all lower bounds). */
   readonly scramble?: boolean;
 }
+
+/** Every SobolSamplerOptions key, checked against the interface at compile time. */
+const OPTION_KEYS = optionKeys<SobolSamplerOptions>()(['seed', 'scramble']);
 
 /**
  * Quasi-random search with a (scrambled) Sobol sequence, Optuna's `QMCSampler(qmc_type="sobol")`.
@@ -42,7 +46,7 @@ export class SobolSampler implements Sampler {
   private cache: { key: string; sequence: SobolSequence; point: Float64Array } | null = null;
 
   constructor(options?: SobolSamplerOptions) {
-    const opts = checkSamplerOptions('SobolSampler', options);
+    const opts = checkSamplerOptions('SobolSampler', options, OPTION_KEYS);
     this.seed = resolveSeed('seed', opts.seed);
     const scramble = opts.scramble ?? true;
     if (typeof scramble !== 'boolean') throw new InvalidOptionError('scramble', 'a boolean', scramble);

@@ -49,6 +49,7 @@ import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
 import { CROSSOVER_KINDS, crossover, type CrossoverKind, type CrossoverSettings } from './crossover.js';
 import { constrainedRanks, crowdingDistances, frontsOf } from './non-dominated-sort.js';
+import { optionKeys } from '../../util/options.js';
 
 /** Redraws of a crossover child that left the unit cube before it is clamped. */
 const MAX_CROSSOVER_TRIES = 16;
@@ -106,6 +107,9 @@ interface Population {
   readonly crowding: Float64Array;
 }
 
+/** Every NsgaIiSamplerOptions key, checked against the interface at compile time. */
+const OPTION_KEYS = optionKeys<NsgaIiSamplerOptions>()(['seed', 'populationSize', 'mutationProb', 'crossover', 'crossoverProb', 'swappingProb', 'blxAlpha', 'sbxEta', 'constraintsFunc']);
+
 export class NsgaIiSampler implements Sampler {
   readonly name = 'nsga2';
   private readonly options: ResolvedOptions;
@@ -116,7 +120,7 @@ export class NsgaIiSampler implements Sampler {
   private readonly penalties = new Map<number, number>();
 
   constructor(options?: NsgaIiSamplerOptions) {
-    this.options = resolveOptions(checkSamplerOptions('NsgaIiSampler', options));
+    this.options = resolveOptions(checkSamplerOptions('NsgaIiSampler', options, OPTION_KEYS));
     this.random = new RandomSampler({ seed: deriveSeed(this.options.seed, 'random') });
   }
 

@@ -67,9 +67,10 @@ import { SystemAttr } from '../../trial/system-attrs.js';
 import type { TrialState } from '../../trial/types.js';
 import { deriveSeed, resolveSeed } from '../../util/prng.js';
 import { warnOnce } from '../../util/warn.js';
-import { RandomSampler } from '../random-sampler.js';
+import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
 import { SobolSampler } from '../sobol-sampler.js';
+import { optionKeys } from '../../util/options.js';
 
 /** Refit hyperparameters on every suggestion below this many observations. */
 export const REFIT_EVERY_TRIAL_BELOW = 100;
@@ -206,6 +207,9 @@ interface Observation {
   readonly params: Readonly<Record<string, ParamValue>>;
   readonly value: number;
 }
+
+/** Every GpSamplerOptions key, checked against the interface at compile time. */
+const OPTION_KEYS = optionKeys<GpSamplerOptions>()(['seed', 'nStartupTrials', 'acquisition', 'beta', 'candidates', 'restarts', 'backend', 'numThreads', 'deterministic', 'incumbent', 'kernel', 'usePrunedTrials', 'refitPolicy']);
 
 export class GpSampler implements Sampler {
   readonly name = 'gp';
@@ -642,7 +646,8 @@ function moments(values: Float64Array): { mean: number; std: number } {
 }
 
 function resolveOptions(options: GpSamplerOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options);
+  if (options === undefined || options === null) throw new InvalidOptionError('GpSampler options', 'an object', options);
+  checkSamplerOptions('GpSampler', options, OPTION_KEYS);
   const count = (name: string, value: unknown, fallback: number, min: number, max: number): number => {
     if (value === undefined) return fallback;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

@@ -36,11 +36,12 @@ import { SystemAttr } from '../../trial/system-attrs.js';
 import type { StudyDirection, TrialState } from '../../trial/types.js';
 import { Rng, deriveSeed, resolveSeed } from '../../util/prng.js';
 import { warnOnce } from '../../util/warn.js';
-import { RandomSampler } from '../random-sampler.js';
+import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
 import { defaultGamma, defaultWeights } from './defaults.js';
 import { ParzenEstimator } from './parzen-estimator.js';
 import { splitTrials } from './split.js';
+import { optionKeys } from '../../util/options.js';
 
 /** Snapshots and pending records kept at most (oldest dropped first) when trials are never told. */
 const MAX_TRACKED_TRIALS = 4096;
@@ -111,6 +112,9 @@ interface Source {
   readonly trial: FrozenTrial | null;
   readonly pending: PendingRecord | undefined;
 }
+
+/** Every TpeSamplerOptions key, checked against the interface at compile time. */
+const OPTION_KEYS = optionKeys<TpeSamplerOptions>()(['seed', 'nStartupTrials', 'nEiCandidates', 'gamma', 'weights', 'priorWeight', 'considerMagicClip', 'considerEndpoints', 'multivariate', 'group', 'constantLiar', 'warnIndependentSampling']);
 
 export class TpeSampler implements Sampler {
   readonly name = 'tpe';
@@ -458,9 +462,8 @@ export function groupDecomposition(trials: readonly FrozenTrial[]): SearchSpace[
 }
 
 function resolveOptions(options: TpeSamplerOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionError('TpeSampler options', 'an object', options);
-  }
+  if (options === undefined || options === null) throw new InvalidOptionError('TpeSampler options', 'an object', options);
+  checkSamplerOptions('TpeSampler', options, OPTION_KEYS);
   const count = (name: string, value: unknown, fallback: number, min: number): number => {
     if (value === undefined) return fallback;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {

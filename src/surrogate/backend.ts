@@ -32,7 +32,7 @@ export interface FitOptions {
   /**
    * Random restarts of the MAP optimization in addition to the warm start / default start. A
    * backend may spend less on them when warm-started (the native one probes them briefly for
-   * n <= 256 and skips them above; see native/core/gp.h), so results may differ between backends.
+   * n <= 128 and skips them above; see native/core/gp.h), so results may differ between backends.
    */
   readonly nRestarts: number;
   readonly seed: number;

@@ -72,8 +72,12 @@ void training_covariance(const GpData& data, const std::vector<double>& xt, cons
   const int n = data.n;
   const int d = data.d;
   const IsaKernels& kern = isa_kernels();
+  reserve_large(a, static_cast<size_t>(n) * n);
   a.resize(static_cast<size_t>(n) * n);
-  if (dk != nullptr) dk->resize(static_cast<size_t>(n) * n);
+  if (dk != nullptr) {
+    reserve_large(*dk, static_cast<size_t>(n) * n);
+    dk->resize(static_cast<size_t>(n) * n);
+  }
   const int chunks = (n + kColumnChunk - 1) / kColumnChunk;
   // Lower triangle only (rows j..n-1 of column j): the factorization and the gradient read no more.
   pool.parallel_for(chunks, [&](int t, int) {

@@ -2,11 +2,32 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "isa_kernels.h"
 
 namespace kestrel {
+
+void reserve_large(std::vector<double>& v, size_t count) {
+  if (v.capacity() >= count) return;
+  std::vector<double> fresh;
+  fresh.reserve(count);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr size_t kMinBytes = size_t{4} << 20;
+  const size_t bytes = count * sizeof(double);
+  if (bytes >= kMinBytes) {
+    const uintptr_t page = 4096;
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(fresh.data()) + page - 1) & ~(page - 1);
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(fresh.data()) + bytes) & ~(page - 1);
+    if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint only
+  }
+#endif
+  v.swap(fresh);
+}
 
 namespace {
 constexpr int kNb = 128;         // Cholesky / TRSM block size
@@ -105,6 +126,7 @@ void cholesky_inverse(int n, const double* l, ptrdiff_t ldl, std::vector<double>
     for (int i = 0; i < mc; ++i) zc[i + static_cast<ptrdiff_t>(i) * n] = 1.0;
     trsm_chunk(kern, n - c0, l + c0 + c0 * ldl, ldl, mc, zc, n);
   });
+  reserve_large(inv, static_cast<size_t>(n) * n);
   inv.assign(static_cast<size_t>(n) * n, 0.0);
   std::vector<std::pair<int, int>> tiles;
   for (int bi = 0; bi < chunks; ++bi) {
@@ -124,6 +146,7 @@ void cholesky_inverse(int n, const double* l, ptrdiff_t ldl, std::vector<double>
 
 void cholesky_inverse_in_place(int n, double* a, std::vector<double>& z, ThreadPool& pool) {
   const IsaKernels& kern = isa_kernels();
+  reserve_large(z, static_cast<size_t>(n) * n);
   z.resize(static_cast<size_t>(n) * n);
   // Z[c0:, c0:c1] = L[c0:, c0:]^{-1} I (rows above c0 of these columns are zero and never read).
   // Wide column chunks: the L panels are packed once per chunk. The first chunk is the largest,
@@ -185,6 +208,7 @@ CholeskyStatus cholesky_with_jitter(int n, const double* a, ptrdiff_t lda, std::
     diag_mean += a[j + j * lda];
   }
   diag_mean = n > 0 ? diag_mean / n : 0.0;
+  reserve_large(l, static_cast<size_t>(n) * n);
   l.resize(static_cast<size_t>(n) * n);
   double jitter = 0.0;
   for (int attempt = 0; attempt <= max_tries; ++attempt) {
@@ -225,6 +249,7 @@ bool cholesky_append(int n, const std::vector<double>& l, int k, const double* c
   }
   if (cholesky_blocked(k, s.data(), k, pool) >= 0) return false;
   const int nn = n + k;
+  reserve_large(out, static_cast<size_t>(nn) * nn);
   out.assign(static_cast<size_t>(nn) * nn, 0.0);
   for (int j = 0; j < n; ++j) {
     std::memcpy(out.data() + static_cast<ptrdiff_t>(j) * nn + j, l.data() + static_cast<ptrdiff_t>(j) * n + j,

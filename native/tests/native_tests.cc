@@ -196,6 +196,24 @@ static void test_cholesky() {
   }
 }
 
+static void test_reserve_large() {
+  // Small and large (huge-page advised) buffers: capacity as asked, no reallocation when it
+  // suffices, and a large buffer is fully usable (every page written and read back).
+  for (size_t count : {size_t{1000}, size_t{1} << 20}) {
+    std::vector<double> v(3, 1.5);
+    reserve_large(v, count);
+    CHECK(v.capacity() >= count && v.empty(), "reserve_large(%zu): capacity %zu size %zu", count, v.capacity(), v.size());
+    const double* before = v.data();
+    v.assign(count, 2.0);
+    CHECK(v.data() == before, "assign within the reserved capacity reallocated (count %zu)", count);
+    reserve_large(v, count / 2);
+    CHECK(v.data() == before && v.size() == count, "a smaller reservation touched the buffer (count %zu)", count);
+    double sum = 0.0;
+    for (size_t i = 0; i < count; i += 512) sum += v[i];
+    CHECK(sum == 2.0 * static_cast<double>((count + 511) / 512), "large buffer contents (count %zu)", count);
+  }
+}
+
 static void test_acquisition_math() {
   // log_h against the direct formula where the direct formula is accurate.
   for (double z : {-0.9, -0.5, 0.0, 0.7, 2.5, 6.0}) {
@@ -700,6 +718,7 @@ static void test_fit_policy() {
 int main() {
   std::printf("kestrel native tests (isa %s)\n", isa_kernels().name);
   test_cholesky();
+  test_reserve_large();
   test_acquisition_math();
   test_nlp_gradient();
   test_lbfgsb();

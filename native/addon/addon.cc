@@ -438,6 +438,26 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
       [=](Napi::Env e) { return Model::Wrap(e, *result, *report); });
 }
 
+// build(data, {theta, kernel, deterministic, numThreads}): the model factored at a given theta
+// (bounded jitter), no optimization; rejects when the covariance cannot be factored.
+Napi::Value Build(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto data = std::make_shared<kestrel::GpData>(take_data(env, info[0]));
+  Napi::Object opts = take_object(env, info[1], "options");
+  auto theta = std::make_shared<std::vector<double>>(take_f64(env, get(opts, "theta"), "theta", static_cast<size_t>(data->d) + 2));
+  const kestrel::KernelKind kernel = take_kernel(env, get(opts, "kernel"));
+  const bool det = take_bool(env, get(opts, "deterministic"), "deterministic");
+  const int threads = take_threads(env, get(opts, "numThreads"));
+  auto result = std::make_shared<std::shared_ptr<const GpModel>>();
+  return queue(
+      env,
+      [=] {
+        kestrel::ThreadPool pool(threads);
+        *result = GpModel::build(std::move(*data), std::move(*theta), kernel, det, pool);
+      },
+      [=](Napi::Env e) { return Model::Wrap(e, *result, kestrel::FitReport{}); });
+}
+
 Napi::Value NegLogPosterior(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto data = std::make_shared<kestrel::GpData>(take_data(env, info[0]));
@@ -554,6 +574,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable));
   exports.Set("cudaDevice", Napi::Function::New(env, CudaDevice));
   exports.Set("fit", Napi::Function::New(env, Fit));
+  exports.Set("build", Napi::Function::New(env, Build));
   exports.Set("negLogPosterior", Napi::Function::New(env, NegLogPosterior));
   exports.Set("cholesky", Napi::Function::New(env, Cholesky));
   exports.Set("cudaCholesky", Napi::Function::New(env, CudaCholesky));

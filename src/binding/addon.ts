@@ -105,6 +105,11 @@ export interface KestrelAddon {
   cudaAvailable(): boolean;
   cudaDevice(): string;
   fit(data: AddonData, options: AddonFitOptions): Promise<AddonModel>;
+  /** The model factored at `theta` (bounded jitter), no optimization. Rejects when it cannot be factored. */
+  build(
+    data: AddonData,
+    options: { theta: Float64Array; kernel: AddonKernelCode; deterministic: boolean; numThreads: number },
+  ): Promise<AddonModel>;
   negLogPosterior(
     data: AddonData,
     options: { theta: Float64Array; kernel: AddonKernelCode; deterministic: boolean; numThreads: number },
@@ -133,6 +138,7 @@ export const ADDON_FUNCTIONS: readonly (keyof KestrelAddon)[] = [
   'cudaAvailable',
   'cudaDevice',
   'fit',
+  'build',
   'negLogPosterior',
   'cholesky',
   'cudaCholesky',

@@ -41,6 +41,13 @@ export interface FitOptions {
   readonly numThreads: number;
 }
 
+/** Options of `SurrogateBackend.build`. */
+export interface BuildOptions {
+  readonly kernel: KernelKind;
+  readonly deterministic: boolean;
+  readonly numThreads: number;
+}
+
 export interface AcquisitionOptions {
   readonly kind: AcquisitionKind;
   /** Incumbent for logEI / PI in the standardized, maximized space. */
@@ -104,6 +111,12 @@ export interface FittedGp {
 export interface SurrogateBackend {
   readonly name: BackendName;
   fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp>;
+  /**
+   * The model of `data` at the given theta, without optimizing it (one factorization, bounded
+   * jitter): what GpSampler's large-n refit policy uses to rebuild the full model at a subset's
+   * theta. Rejects with a NumericalError when the covariance cannot be factored.
+   */
+  build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp>;
   /**
    * Negative log posterior and its gradient at theta (for tests and benchmarks of the marginal
    * likelihood itself).

@@ -31,6 +31,7 @@ import type {
   AcquisitionOptimum,
   AcquisitionResult,
   BackendName,
+  BuildOptions,
   FitOptions,
   FittedGp,
   GpTrainingData,
@@ -80,6 +81,17 @@ class JsBackend implements SurrogateBackend {
     checkTrainingData(data);
     checkFitOptions(options, data.d);
     return fitJs(data, options);
+  }
+
+  async build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
+    checkTrainingData(data);
+    checkFloat64('theta', theta, data.d + 2);
+    checkFitOptions({ ...options, nRestarts: 0, seed: 0, warmStart: null }, data.d);
+    const model = buildModel(copyData(data), theta, options.kernel, options.deterministic);
+    if (model === null) {
+      throw new NumericalError('the kernel matrix is not positive definite at this theta, even with jitter');
+    }
+    return model;
   }
 
   async negLogPosterior(

@@ -36,6 +36,7 @@ import type {
   AcquisitionOptimum,
   AcquisitionOptions,
   AcquisitionResult,
+  BuildOptions,
   BackendName,
   FitOptions,
   FittedGp,
@@ -154,6 +155,26 @@ class NativeBackend implements SurrogateBackend {
       warnOnce('GP_FIT_FAILED', `GP hyperparameter fit failed numerically (${fitted.fallbackReason}); using the default hyperparameters`);
     }
     return fitted;
+  }
+
+  async build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
+    checkTrainingData(data);
+    checkFloat64('theta', theta, data.d + 2);
+    checkFitOptions({ ...options, nRestarts: 0, seed: 0, warmStart: null }, data.d);
+    const model = await call('build', () =>
+      this.addon.build(toAddonData(data), {
+        theta,
+        kernel: KERNEL_CODES[options.kernel],
+        deterministic: options.deterministic,
+        numThreads: options.numThreads,
+      }),
+    );
+    return new NativeFittedGp(
+      this.device === 'cuda' ? await this.toDevice(model, options.kernel) : model,
+      Uint8Array.from(data.isCategorical),
+      this.numThreads,
+      this.device,
+    );
   }
 
   /** Moves a CPU fit to the device; the CPU handle is disposed (the device handle shares its fit). */

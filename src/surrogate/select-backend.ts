@@ -15,7 +15,7 @@
  */
 import { BackendUnavailableError, InvalidOptionError } from '../errors.js';
 import { warnOnce } from '../util/warn.js';
-import type { BackendName, FitOptions, FittedGp, GpTrainingData, KernelKind, SurrogateBackend } from './backend.js';
+import type { BackendName, BuildOptions, FitOptions, FittedGp, GpTrainingData, KernelKind, SurrogateBackend } from './backend.js';
 import { createJsBackend } from './js-backend.js';
 import { checkCount } from './validate.js';
 
@@ -112,6 +112,10 @@ export class SizeRoutedBackend implements SurrogateBackend {
 
   fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
     return (data.n >= this.threshold ? this.large : this.small).fit(data, options);
+  }
+
+  build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
+    return (data.n >= this.threshold ? this.large : this.small).build(data, theta, options);
   }
 
   negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {

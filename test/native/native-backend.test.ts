@@ -195,6 +195,27 @@ describe.skipIf(!available)('native backend', () => {
     next.dispose();
   });
 
+  it('build at a fitted theta reproduces the fit and equals the TypeScript build (1e-9)', async () => {
+    const data = randomData(60, 3, 21, true);
+    const gp = await backend.fit(data, fitOptions);
+    const options = { kernel: fitOptions.kernel, deterministic: false, numThreads: 2 };
+    const built = await backend.build(data, gp.theta, options);
+    const reference = await createJsBackend().build(data, gp.theta, options);
+    expect(built.n).toBe(60);
+    expect(Array.from(built.theta)).toEqual(Array.from(gp.theta));
+    expect(Math.abs(built.logPosterior - gp.logPosterior)).toBeLessThan(1e-9 * Math.abs(gp.logPosterior));
+    const probe = randomData(25, 3, 22, true);
+    const [a, b, c] = await Promise.all([gp.predict(probe.x, 25), built.predict(probe.x, 25), reference.predict(probe.x, 25)]);
+    for (let i = 0; i < 25; i++) {
+      expect(b.mean[i]).toBeCloseTo(a.mean[i], 12);
+      expect(b.variance[i]).toBeCloseTo(a.variance[i], 12);
+      expect(Math.abs(c.mean[i] - b.mean[i])).toBeLessThan(1e-9);
+      expect(Math.abs(c.variance[i] - b.variance[i])).toBeLessThan(1e-9);
+    }
+    await expect(backend.build(data, new Float64Array(4), options)).rejects.toThrow(/theta/);
+    for (const m of [gp, built, reference]) m.dispose();
+  });
+
   it('rejects bad inputs with InvalidOptionError naming the argument, never crashes', async () => {
     const data = randomData(10, 2, 1);
     await expect(backend.fit({ ...data, x: new Float64Array(19) }, fitOptions)).rejects.toMatchObject({ option: 'data.x' });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, InvalidOptionError } from '../../src/errors.js';
-import type { FitOptions, GpTrainingData, SurrogateBackend } from '../../src/surrogate/backend.js';
+import type { BuildOptions, FitOptions, GpTrainingData, SurrogateBackend } from '../../src/surrogate/backend.js';
 import { createJsBackend } from '../../src/surrogate/js-backend.js';
 import { getSurrogateBackend, SizeRoutedBackend } from '../../src/surrogate/select-backend.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
@@ -61,12 +61,20 @@ describe('SizeRoutedBackend', () => {
           calls.push(`${name}:${data.n}`);
           return js.fit(data, options);
         },
+        build: (data: GpTrainingData, theta: Float64Array, options: BuildOptions) => {
+          calls.push(`${name}:build:${data.n}`);
+          return js.build(data, theta, options);
+        },
         negLogPosterior: js.negLogPosterior.bind(js),
       };
     };
     const routed = new SizeRoutedBackend(tag('small'), tag('large'), 10);
     await routed.fit(randomData(3, 9, 2), FIT);
     await routed.fit(randomData(3, 10, 2), FIT);
-    expect(calls).toEqual(['small:9', 'large:10']);
+    const theta = new Float64Array(4); // d = 2: two lengthscales, output scale, noise (logs)
+    theta[3] = Math.log(1e-3);
+    await routed.build(randomData(3, 9, 2), theta, FIT);
+    await routed.build(randomData(3, 12, 2), theta, FIT);
+    expect(calls).toEqual(['small:9', 'large:10', 'small:build:9', 'large:build:12']);
   });
 });

@@ -33,12 +33,12 @@
  *     theta reflects the data rather than resampling noise.
  *   - the subset's theta replaces the full model's only when it changed materially (some log
  *     hyperparameter moved by more than thetaRebuildTolerance, 0.25, i.e. about 28%) or the data
- *     doubled since the last full build; the full model is then rebuilt at the new theta by
- *     appending every other observation to the subset model (`append` is the contract's way to
- *     factor at a given theta without optimizing; this rebuild costs 3 s at n = 5,000 and 12 s at
- *     n = 10,000 on 2 cores with the native backend, bench/gp-large.md, so it is kept rare: the
- *     subset theta moved by 0.03-0.14 between refits at n >= 5,000 there). Otherwise the subset model is dropped and the full model keeps its theta
- *     and grows by `append`. The full model always holds all n observations.
+ *     doubled since the last full build; the full model is then rebuilt at the new theta with
+ *     `SurrogateBackend.build` (one factorization of all n rows, no optimization: 1.1 s at
+ *     n = 5,000 and 4.1 s at n = 10,000 on 2 cores with the native backend, bench/gp-large.md),
+ *     so it is kept rare: the subset theta moved by 0.03-0.14 between refits at n >= 5,000
+ *     there. Otherwise the subset model is dropped and the full model keeps its theta and grows by
+ *     `append`. The full model always holds all n observations.
  *   `lastModelUpdate` reports what the latest suggestion did.
  * - Incumbent of logEI / PI (`incumbent` option): 'best-observed' (default; Optuna 4.x GPSampler's
  *   threshold) is the best standardized observation; 'posterior-mean' is the posterior mean at the
@@ -505,11 +505,16 @@ export class GpSampler implements Sampler {
           next = await extend(usable, n);
           kind = 'subset-kept';
         } else {
+          // The full model at the subset's theta: one factorization of all n rows (subset first).
           let model = subsetModel;
           if (rest.length > 0) {
-            const { x, y } = encodeRows(rest, mean, std);
+            const all = encodeRows([...subset, ...rest], mean, std);
             try {
-              model = await subsetModel.append(x, y, rest.length);
+              model = await backend.build({ x: all.x, y: all.y, n, d, isCategorical }, subsetModel.theta, {
+                kernel: this.options.kernel,
+                deterministic: this.options.deterministic,
+                numThreads: this.options.numThreads,
+              });
             } finally {
               subsetModel.dispose();
             }

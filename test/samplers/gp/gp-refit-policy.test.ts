@@ -9,7 +9,7 @@ import {
 } from '../../../src/samplers/gp/gp-sampler.js';
 import { floatDistribution } from '../../../src/space/distributions.js';
 import type { ParamValue, SearchSpace } from '../../../src/space/types.js';
-import type { FitOptions, FittedGp, GpTrainingData, KernelKind, SurrogateBackend } from '../../../src/surrogate/backend.js';
+import type { BuildOptions, FitOptions, FittedGp, GpTrainingData, KernelKind, SurrogateBackend } from '../../../src/surrogate/backend.js';
 import { createJsBackend } from '../../../src/surrogate/js-backend.js';
 import { FakeStudy } from './fake-study.js';
 
@@ -23,11 +23,18 @@ class CountingBackend implements SurrogateBackend {
   private readonly inner = createJsBackend();
   readonly fitSizes: number[] = [];
   readonly fitOptions: FitOptions[] = [];
+  /** Size and theta of every build (the full model rebuilt at a subset fit's theta). */
+  readonly builds: { n: number; theta: Float64Array }[] = [];
 
   fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
     this.fitSizes.push(data.n);
     this.fitOptions.push(options);
     return this.inner.fit(data, options);
+  }
+
+  build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
+    this.builds.push({ n: data.n, theta: Float64Array.from(theta) });
+    return this.inner.build(data, theta, options);
   }
 
   negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {
@@ -103,6 +110,9 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     const last = sampler.lastModelUpdate;
     expect(last?.fitTrialIds).toHaveLength(16);
     expect(last?.thetaChange).toBeGreaterThan(0);
+    // Each rebuild factors all n observations once, at the theta the subset fit found.
+    expect(backend.builds.map((b) => b.n)).toEqual([20, 25]);
+    expect(Array.from(backend.builds[1].theta)).toEqual(Array.from(last!.theta));
   });
 
   it('rebuilds once the data doubled since the last build, even with an infinite tolerance', async () => {

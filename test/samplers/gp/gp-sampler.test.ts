@@ -5,6 +5,7 @@ import { RandomSampler } from '../../../src/samplers/random-sampler.js';
 import { categoricalDistribution, floatDistribution, intDistribution } from '../../../src/space/distributions.js';
 import type { ParamValue, SearchSpace } from '../../../src/space/types.js';
 import type {
+  BuildOptions,
   FitOptions,
   FittedGp,
   GpTrainingData,
@@ -57,6 +58,10 @@ class SpyBackend implements SurrogateBackend {
     this.fits.push(data);
     this.fitOptions.push(options);
     return this.wrap(await this.inner.fit(data, options));
+  }
+
+  async build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
+    return this.wrap(await this.inner.build(data, theta, options));
   }
 
   negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {

@@ -440,38 +440,48 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
 
 // build(data, {theta, kernel, deterministic, numThreads}): the model factored at a given theta
 // (bounded jitter), no optimization; rejects when the covariance cannot be factored.
+// The arguments build and negLogPosterior share: (data, {theta, kernel, deterministic, numThreads}).
+struct AtTheta {
+  std::shared_ptr<kestrel::GpData> data;
+  std::shared_ptr<std::vector<double>> theta;
+  kestrel::KernelKind kernel;
+  bool deterministic;
+  int threads;
+};
+
+AtTheta take_at_theta(Napi::Env env, const Napi::CallbackInfo& info) {
+  AtTheta a;
+  a.data = std::make_shared<kestrel::GpData>(take_data(env, info[0]));
+  Napi::Object opts = take_object(env, info[1], "options");
+  a.theta = std::make_shared<std::vector<double>>(take_f64(env, get(opts, "theta"), "theta", static_cast<size_t>(a.data->d) + 2));
+  a.kernel = take_kernel(env, get(opts, "kernel"));
+  a.deterministic = take_bool(env, get(opts, "deterministic"), "deterministic");
+  a.threads = take_threads(env, get(opts, "numThreads"));
+  return a;
+}
+
 Napi::Value Build(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto data = std::make_shared<kestrel::GpData>(take_data(env, info[0]));
-  Napi::Object opts = take_object(env, info[1], "options");
-  auto theta = std::make_shared<std::vector<double>>(take_f64(env, get(opts, "theta"), "theta", static_cast<size_t>(data->d) + 2));
-  const kestrel::KernelKind kernel = take_kernel(env, get(opts, "kernel"));
-  const bool det = take_bool(env, get(opts, "deterministic"), "deterministic");
-  const int threads = take_threads(env, get(opts, "numThreads"));
+  const AtTheta a = take_at_theta(env, info);
   auto result = std::make_shared<std::shared_ptr<const GpModel>>();
   return queue(
       env,
       [=] {
-        kestrel::ThreadPool pool(threads);
-        *result = GpModel::build(std::move(*data), std::move(*theta), kernel, det, pool);
+        kestrel::ThreadPool pool(a.threads);
+        *result = GpModel::build(std::move(*a.data), std::move(*a.theta), a.kernel, a.deterministic, pool);
       },
       [=](Napi::Env e) { return Model::Wrap(e, *result, kestrel::FitReport{}); });
 }
 
 Napi::Value NegLogPosterior(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto data = std::make_shared<kestrel::GpData>(take_data(env, info[0]));
-  Napi::Object opts = take_object(env, info[1], "options");
-  auto theta = std::make_shared<std::vector<double>>(take_f64(env, get(opts, "theta"), "theta", static_cast<size_t>(data->d) + 2));
-  const kestrel::KernelKind kernel = take_kernel(env, get(opts, "kernel"));
-  const bool det = take_bool(env, get(opts, "deterministic"), "deterministic");
-  const int threads = take_threads(env, get(opts, "numThreads"));
+  const AtTheta a = take_at_theta(env, info);
   auto result = std::make_shared<kestrel::NlpResult>();
   return queue(
       env,
       [=] {
-        kestrel::ThreadPool pool(threads);
-        *result = kestrel::neg_log_posterior(*data, *theta, kernel, det, true, pool);
+        kestrel::ThreadPool pool(a.threads);
+        *result = kestrel::neg_log_posterior(*a.data, *a.theta, a.kernel, a.deterministic, true, pool);
         if (!result->ok) {
           if (result->status.had_nan) {
             throw kestrel::Error(kestrel::Error::Code::kNaN, "the covariance had a non-finite entry in column " +

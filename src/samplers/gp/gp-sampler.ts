@@ -674,8 +674,9 @@ function resolveOptions(options: GpSamplerOptions): ResolvedOptions {
   };
   let backend: BackendRequest | SurrogateBackend;
   if (typeof options.backend === 'object' && options.backend !== null) {
-    if (typeof options.backend.fit !== 'function') {
-      throw new InvalidOptionError('backend', '"auto", "cpu", "cuda", "js" or a SurrogateBackend', options.backend);
+    const custom = options.backend as Partial<SurrogateBackend>;
+    if (typeof custom.fit !== 'function' || typeof custom.build !== 'function') {
+      throw new InvalidOptionError('backend', '"auto", "cpu", "cuda", "js" or a SurrogateBackend (with fit and build)', options.backend);
     }
     backend = options.backend;
   } else {

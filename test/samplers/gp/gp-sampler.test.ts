@@ -314,6 +314,10 @@ describe('GpSampler', () => {
     expect(() => new GpSampler({ candidates: 0 })).toThrow(InvalidOptionError);
     expect(() => new GpSampler({ acquisition: 'ei' as never })).toThrow(/acquisition/);
     expect(() => new GpSampler({ backend: 'gpu' as never })).toThrow(/backend/);
+    // A custom backend written against the older contract (fit only) is refused up front, not at
+    // its first large-n rebuild.
+    const fitOnly = { name: 'js', fit: createJsBackend().fit, negLogPosterior: createJsBackend().negLogPosterior };
+    expect(() => new GpSampler({ backend: fitOnly as never })).toThrow(/fit and build/);
     expect(() => new GpSampler({ nStartupTrials: -1 })).toThrow(/nStartupTrials/);
     expect(() => new GpSampler({ deterministic: 'yes' as never })).toThrow(/deterministic/);
     expect(() => new GpSampler({ incumbent: 'max' as never })).toThrow(/incumbent/);

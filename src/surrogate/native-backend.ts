@@ -145,12 +145,7 @@ class NativeBackend implements SurrogateBackend {
         numThreads: options.numThreads,
       }),
     );
-    const fitted = new NativeFittedGp(
-      this.device === 'cuda' ? await this.toDevice(model, options.kernel) : model,
-      Uint8Array.from(data.isCategorical),
-      this.numThreads,
-      this.device,
-    );
+    const fitted = await this.wrap(model, options.kernel, data.isCategorical);
     if (fitted.fellBack) {
       warnOnce('GP_FIT_FAILED', `GP hyperparameter fit failed numerically (${fitted.fallbackReason}); using the default hyperparameters`);
     }
@@ -169,9 +164,14 @@ class NativeBackend implements SurrogateBackend {
         numThreads: options.numThreads,
       }),
     );
+    return this.wrap(model, options.kernel, data.isCategorical);
+  }
+
+  /** A fitted-model handle for this backend (moved to the device first when it is CUDA). */
+  private async wrap(model: AddonModel, kernel: KernelKind, isCategorical: Uint8Array): Promise<NativeFittedGp> {
     return new NativeFittedGp(
-      this.device === 'cuda' ? await this.toDevice(model, options.kernel) : model,
-      Uint8Array.from(data.isCategorical),
+      this.device === 'cuda' ? await this.toDevice(model, kernel) : model,
+      Uint8Array.from(isCategorical),
       this.numThreads,
       this.device,
     );

@@ -3,24 +3,30 @@
  * the native backend, 2048 candidates, 10 restarts) at n ~ 1k, 5k and 10k completed trials of an
  * 8-D Levy function, split by what the refit policy did (src/samplers/gp/gp-sampler.ts):
  *
- *   build    the first GP suggestion on a study that already holds n trials: subset fit (cold,
- *            3 restarts) + full model built at its theta (above fitSubsetMax), or a full fit
+ *   build    the first GP suggestion on a study that already holds n trials (a resumed study):
+ *            a full fit (n <= 1024), else a cold subset fit (3 restarts) and the full model built
+ *            at its theta: in the suggestion up to backgroundRebuildAbove (4096), else in the
+ *            background while the subset model serves ('subset-deferred')
+ *   build+k  the k-th suggestion after it, up to the one that swaps the rebuilt model in
+ *            ('rebuilt', which waits for the build if it has not finished; `wait` column)
  *   append   a suggestion after one new trial, between refits: append 1 row + acquisition
  *   refit    the suggestion at which a refit falls due (the data grew by n_fit/50 since the last
  *            fit; the trials in between are imported with one bulk append, not timed): a
  *            warm-started subset fit, then the full model is kept (appended to) or rebuilt,
  *            as the policy decides; the `kinds` field says which
  *   rebuild  the same refit with thetaRebuildTolerance = 0, forcing the full rebuild (the
- *            worst case of a refit suggestion)
+ *            worst case of a refit suggestion), then rebuild+k as for build
  *
  * Trials are imported with `study.addTrials` (half uniform in the box, half Gaussian around the
  * optimum with sd 5% of the range: a history that concentrates like a real BO run) and every
- * timed suggestion goes through the real Study and GpSampler. JSON lines on stdout, then a table.
+ * timed suggestion goes through the real Study and GpSampler. `--trial-ms=T` idles T ms after each
+ * tell (a trial's evaluation, not timed; default 0, back-to-back asks): background rebuilds
+ * overlap it. JSON lines on stdout, then a table.
  *
- *   npx tsx bench/gp-large.ts [--quick] [--sizes=1000,5000,10000] [--repeats=N]
+ *   npx tsx bench/gp-large.ts [--quick] [--sizes=1000,5000,10000] [--repeats=N] [--trial-ms=T]
  *
  * `--quick`: n in {1000, 2000}, 2 repeats. Default: 3 repeats per row (median and min); the
- * rebuild row runs once per size.
+ * build and rebuild rows run once per size.
  */
 import os from 'node:os';
 import { loadAddon } from '../src/binding/load.js';
@@ -40,6 +46,8 @@ const sizesArg = process.argv.find((a) => a.startsWith('--sizes='));
 const repeatsArg = process.argv.find((a) => a.startsWith('--repeats='));
 const sizes = sizesArg !== undefined ? sizesArg.slice('--sizes='.length).split(',').map(Number) : quick ? [1000, 2000] : [1000, 5000, 10000];
 const repeats = repeatsArg !== undefined ? Number(repeatsArg.slice('--repeats='.length)) : quick ? 2 : 3;
+const trialMsArg = process.argv.find((a) => a.startsWith('--trial-ms='));
+const trialMs = trialMsArg !== undefined ? Number(trialMsArg.slice('--trial-ms='.length)) : 0;
 
 const { addon, error } = loadAddon();
 if (addon === null) {
@@ -51,6 +59,7 @@ const machine = {
   cpu: os.cpus()[0]?.model ?? 'unknown',
   cores: os.availableParallelism(),
   isa: info.isa,
+  trialMs,
   load: Number(os.loadavg()[0].toFixed(2)),
   node: process.version,
 };
@@ -83,11 +92,12 @@ interface Timed {
   readonly ms: number;
   readonly kind: ModelUpdateKind;
   readonly updateMs: number;
+  readonly waitMs: number;
   readonly n: number;
   readonly thetaChange: number;
 }
 
-/** One `ask` (the GP suggestion) and its `tell`; only the ask is timed. */
+/** One `ask` (the GP suggestion) and its `tell`, then the trial's idle time; only the ask is timed. */
 async function suggestOnce(study: Study, sampler: GpSampler): Promise<Timed> {
   const started = performance.now();
   const trial = await study.ask();
@@ -96,13 +106,29 @@ async function suggestOnce(study: Study, sampler: GpSampler): Promise<Timed> {
   await study.tell(trial, levy(x));
   const update = sampler.lastModelUpdate;
   if (update === null) throw new Error('no GP suggestion was made');
-  return { ms, kind: update.kind, updateMs: update.updateMs, n: update.n, thetaChange: update.thetaChange };
+  if (trialMs > 0) await new Promise((resolve) => setTimeout(resolve, trialMs));
+  return { ms, kind: update.kind, updateMs: update.updateMs, waitMs: update.rebuildWaitMs, n: update.n, thetaChange: update.thetaChange };
 }
 
 interface Row {
   readonly n: number;
-  readonly figure: 'build' | 'append' | 'refit' | 'rebuild';
+  readonly figure: string;
   readonly runs: readonly Timed[];
+}
+
+function emit(row: Row): void {
+  rows.push(row);
+  process.stdout.write(`${JSON.stringify(summarize(row))}\n`);
+}
+
+/** After a 'subset-deferred' suggestion: each suggestion up to and including the swap. */
+async function untilSwapped(study: Study, sampler: GpSampler, n: number, figure: string, first: Timed): Promise<void> {
+  if (first.kind !== 'subset-deferred') return;
+  for (let k = 1; k <= 10; k++) {
+    const timed = await suggestOnce(study, sampler);
+    emit({ n, figure: `${figure}+${k}`, runs: [timed] });
+    if (timed.kind !== 'append') return;
+  }
 }
 
 function summarize(row: Row): Record<string, unknown> {
@@ -116,6 +142,7 @@ function summarize(row: Row): Record<string, unknown> {
     medianMs: Number(ms[Math.floor((ms.length - 1) / 2)].toFixed(1)),
     minMs: Number(ms[0].toFixed(1)),
     updateMs: row.runs.map((r) => Number(r.updateMs.toFixed(1))),
+    waitMs: row.runs.map((r) => Number(r.waitMs.toFixed(1))),
     thetaChange: row.runs.map((r) => (Number.isNaN(r.thetaChange) ? null : Number(r.thetaChange.toFixed(3)))),
     repeats: row.runs.length,
     backend: 'cpu',
@@ -147,39 +174,45 @@ async function refitOnce(study: Study, sampler: GpSampler, rng: Rng, nAtFit: num
 const rows: Row[] = [];
 for (const n of sizes) {
   const { study, sampler, build } = await prepared(n, 1, {});
-  rows.push({ n, figure: 'build', runs: [build] });
-  process.stdout.write(`${JSON.stringify(summarize(rows[rows.length - 1]))}\n`);
+  emit({ n, figure: 'build', runs: [build] });
+  await untilSwapped(study, sampler, n, 'build', build);
 
   const appends: Timed[] = [];
   for (let r = 0; r < repeats; r++) appends.push(await suggestOnce(study, sampler));
-  rows.push({ n, figure: 'append', runs: appends });
-  process.stdout.write(`${JSON.stringify(summarize(rows[rows.length - 1]))}\n`);
+  emit({ n, figure: 'append', runs: appends });
 
   const refits: Timed[] = [];
   const rng = new Rng(99);
-  let nAtFit = build.n;
+  let nAtFit = n; // the build fitted on all n imported trials (a subset-served build: its rebuild)
   for (let r = 0; r < repeats; r++) {
     const timed = await refitOnce(study, sampler, rng, nAtFit);
     refits.push(timed);
     nAtFit = timed.n;
+    await untilSwapped(study, sampler, n, 'refit', timed);
   }
-  rows.push({ n, figure: 'refit', runs: refits });
-  process.stdout.write(`${JSON.stringify(summarize(rows[rows.length - 1]))}\n`);
+  emit({ n, figure: 'refit', runs: refits });
 
   if (n > 1024) {
-    // The forced rebuild: a fresh study and sampler (tolerance 0), one refit.
+    // The forced rebuild: a fresh study and sampler (tolerance 0), its build settled, one refit.
     const forced = await prepared(n, 1, { thetaRebuildTolerance: 0 });
-    const timed = await refitOnce(forced.study, forced.sampler, new Rng(99), forced.build.n);
-    rows.push({ n, figure: 'rebuild', runs: [timed] });
-    process.stdout.write(`${JSON.stringify(summarize(rows[rows.length - 1]))}\n`);
+    let settled = forced.build;
+    while (settled.kind === 'subset-deferred' || settled.kind === 'append') settled = await suggestOnce(forced.study, forced.sampler);
+    const timed = await refitOnce(forced.study, forced.sampler, new Rng(99), n);
+    emit({ n, figure: 'rebuild', runs: [timed] });
+    await untilSwapped(forced.study, forced.sampler, n, 'rebuild', timed);
   }
 }
 
-process.stdout.write(`\nGpSampler suggestion latency, d = ${D}, native cpu, ${machine.cores} cores (${machine.cpu}, ${machine.isa})\n\n`);
-process.stdout.write('| n | suggestion | median ms | min ms | model update ms | what the policy did |\n|---|---|---|---|---|---|\n');
+const gap = trialMs > 0 ? `, ${trialMs} ms idle after each trial` : ', back-to-back asks';
+process.stdout.write(`\nGpSampler suggestion latency, d = ${D}, native cpu, ${machine.cores} cores (${machine.cpu}, ${machine.isa})${gap}\n\n`);
+process.stdout.write('| n | suggestion | median ms | min ms | model update ms | of it waiting for a rebuild | what the policy did |\n|---|---|---|---|---|---|---|\n');
 for (const row of rows) {
   const s = summarize(row);
   const kinds = [...new Set(row.runs.map((r) => r.kind))].join(', ');
-  const update = row.runs.map((r) => r.updateMs).sort((a, b) => a - b)[Math.floor((row.runs.length - 1) / 2)];
-  process.stdout.write(`| ${row.runs[0].n} | ${row.figure} | ${String(s.medianMs)} | ${String(s.minMs)} | ${update.toFixed(0)} | ${kinds} |\n`);
+  const mid = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+  const update = mid(row.runs.map((r) => r.updateMs));
+  const wait = mid(row.runs.map((r) => r.waitMs));
+  process.stdout.write(
+    `| ${row.runs[0].n} | ${row.figure} | ${String(s.medianMs)} | ${String(s.minMs)} | ${update.toFixed(0)} | ${wait.toFixed(0)} | ${kinds} |\n`,
+  );
 }

@@ -38,7 +38,18 @@
  *     n = 5,000 and 4.1 s at n = 10,000 on 2 cores with the native backend, bench/gp-large.md),
  *     so it is kept rare: the subset theta moved by 0.03-0.14 between refits at n >= 5,000
  *     there. Otherwise the subset model is dropped and the full model keeps its theta and grows by
- *     `append`. The full model always holds all n observations.
+ *     `append`.
+ *   - above backgroundRebuildAbove (4,096) observations that rebuild runs in the background
+ *     instead (kind 'subset-deferred'): the deciding suggestion is served by the previous full
+ *     model (appended to), or, with no usable previous model (the first suggestion of a resumed
+ *     study), by the subset model; the build starts once that suggestion's acquisition is done,
+ *     overlapping the trial's evaluation, and the rebuilt model replaces the served one exactly
+ *     backgroundRebuildLag (3) suggestions later (kind 'rebuilt', awaited there if not finished;
+ *     the rows that arrived meanwhile are appended). The swap point depends only on the count of
+ *     suggestions, never on timing, so runs stay reproducible. A failed background build keeps
+ *     the served model (a subset-served one is dropped, and the next suggestion starts over).
+ *   Apart from that subset-served window the model holds all n observations. Model updates of
+ *   concurrent suggestions are serialized (the acquisition runs concurrently).
  *   `lastModelUpdate` reports what the latest suggestion did.
  * - Incumbent of logEI / PI (`incumbent` option): 'best-observed' (default; Optuna 4.x GPSampler's
  *   threshold) is the best standardized observation; 'posterior-mean' is the posterior mean at the
@@ -82,6 +93,10 @@ export const FIT_SUBSET_MAX = 1024;
 export const FIT_SUBSET_BEST = 256;
 /** Largest change of a log hyperparameter that keeps the full model's theta (subset refits). */
 export const THETA_REBUILD_TOLERANCE = 0.25;
+/** Rebuilds of models with more observations than this run in the background. */
+export const BACKGROUND_REBUILD_ABOVE = 4096;
+/** Suggestions after the deciding one at which a background rebuild is swapped in. */
+export const BACKGROUND_REBUILD_LAG = 3;
 
 /** When the GpSampler refits its hyperparameters and rebuilds its model (see the file header). */
 export interface RefitPolicy {
@@ -90,6 +105,10 @@ export interface RefitPolicy {
   readonly fitSubsetMax: number;
   readonly fitSubsetBest: number;
   readonly thetaRebuildTolerance: number;
+  /** Rebuild in the background above this many observations (Infinity: never). */
+  readonly backgroundRebuildAbove: number;
+  /** Suggestions after the deciding one at which the background rebuild is swapped in (>= 1). */
+  readonly backgroundRebuildLag: number;
 }
 
 export const DEFAULT_REFIT_POLICY: RefitPolicy = Object.freeze({
@@ -98,6 +117,8 @@ export const DEFAULT_REFIT_POLICY: RefitPolicy = Object.freeze({
   fitSubsetMax: FIT_SUBSET_MAX,
   fitSubsetBest: FIT_SUBSET_BEST,
   thetaRebuildTolerance: THETA_REBUILD_TOLERANCE,
+  backgroundRebuildAbove: BACKGROUND_REBUILD_ABOVE,
+  backgroundRebuildLag: BACKGROUND_REBUILD_LAG,
 });
 
 /**
@@ -105,9 +126,12 @@ export const DEFAULT_REFIT_POLICY: RefitPolicy = Object.freeze({
  * - 'reuse': no new observation; 'append': new rows appended at unchanged theta;
  * - 'fit': MAP fit on all observations (n <= fitSubsetMax, or no usable previous model);
  * - 'subset-kept': subset refit whose theta stayed within tolerance (full model appended to);
- * - 'subset-rebuild': subset refit, full model rebuilt at the new theta.
+ * - 'subset-rebuild': subset refit, full model rebuilt at the new theta;
+ * - 'subset-deferred': subset refit, full model rebuilt at the new theta in the background while
+ *   the previous model (or the subset model) serves;
+ * - 'rebuilt': the background rebuild replaced the served model (new rows appended to it).
  */
-export type ModelUpdateKind = 'reuse' | 'append' | 'fit' | 'subset-kept' | 'subset-rebuild';
+export type ModelUpdateKind = 'reuse' | 'append' | 'fit' | 'subset-kept' | 'subset-rebuild' | 'subset-deferred' | 'rebuilt';
 
 export interface ModelUpdate {
   readonly kind: ModelUpdateKind;
@@ -121,6 +145,8 @@ export interface ModelUpdate {
   readonly thetaChange: number;
   /** Wall time of the model update (fit / append / rebuild), excluding acquisition. */
   readonly updateMs: number;
+  /** Part of updateMs spent waiting for a background rebuild to finish ('rebuilt'; else 0). */
+  readonly rebuildWaitMs: number;
 }
 /** Random restarts of the MAP fit: without a warm start, and with one. */
 const FIT_RESTARTS_COLD = 3;
@@ -191,6 +217,45 @@ interface ModelCache {
   readonly nAtFit: number;
   /** Rows when the model was last built (factorized) from scratch at its theta. */
   readonly nAtBuild: number;
+  /** Observations left out of this (subset-served) model: the pending background rebuild has them. */
+  readonly deferredIds: ReadonlySet<number>;
+}
+
+const NO_IDS: ReadonlySet<number> = new Set<number>();
+
+/**
+ * A full-model rebuild running in the background (see the file header): started after the
+ * deciding suggestion's acquisition, swapped in at suggestion number `swapAt`.
+ */
+class BackgroundRebuild {
+  private promise: Promise<FittedGp | null> | null = null;
+
+  constructor(
+    private readonly run: () => Promise<FittedGp>,
+    /** The cache the built model becomes (its `model` is replaced). */
+    readonly cache: ModelCache,
+    readonly swapAt: number,
+  ) {}
+
+  /** Starts the build (once); resolves to the model, or null when it failed. */
+  start(): Promise<FittedGp | null> {
+    if (this.promise === null) {
+      this.promise = this.run().catch((error: unknown) => {
+        warnOnce(
+          'GP_REBUILD_FAILED',
+          `GpSampler: a background rebuild of the Gaussian-process model failed (${error instanceof Error ? error.message : String(error)}); ` +
+            'the previous model keeps serving',
+        );
+        return null;
+      });
+    }
+    return this.promise;
+  }
+
+  /** Drops the rebuild: its model, when it arrives, is disposed. */
+  discard(): void {
+    if (this.promise !== null) void this.promise.then((model) => model?.dispose());
+  }
 }
 
 /** A model ready for one suggestion, with its training inputs and best standardized target. */
@@ -223,6 +288,11 @@ export class GpSampler implements Sampler {
   private readonly leases = new Map<FittedGp, number>();
   private readonly retired = new Set<FittedGp>();
   private lastUpdate: ModelUpdate | null = null;
+  /** GP suggestions so far (model updates); background rebuilds swap in at a fixed count. */
+  private suggestions = 0;
+  private rebuild: BackgroundRebuild | null = null;
+  /** Tail of the chain that serializes model updates of concurrent suggestions. */
+  private modelQueue: Promise<unknown> = Promise.resolve();
 
   constructor(options: GpSamplerOptions = {}) {
     this.options = resolveOptions(options);
@@ -354,7 +424,9 @@ export class GpSampler implements Sampler {
       });
     };
     const backend = await this.backend();
-    const fitted = await this.model(backend, trial, space, dims, isCategorical, observations, encodeRow);
+    const update = this.modelQueue.then(() => this.model(backend, trial, space, dims, isCategorical, observations, encodeRow));
+    this.modelQueue = update.catch(() => undefined);
+    const fitted = await update;
     const model = fitted.cache; // acquired by this.model()
     try {
       let working = model.model;
@@ -394,6 +466,8 @@ export class GpSampler implements Sampler {
       }
     } finally {
       this.release(model.model);
+      // A rebuild decided by this suggestion overlaps the trial's evaluation, not its acquisition.
+      void this.rebuild?.start();
     }
   }
 
@@ -426,8 +500,10 @@ export class GpSampler implements Sampler {
     const d = dims.length;
     const n = observations.length;
     const signature = JSON.stringify(dims.map((name) => [name, space[name]]));
-    const previous = this.cache;
     const byId = new Map(observations.map((o) => [o.trialId, o]));
+    this.suggestions += 1;
+    const swap = await this.settleRebuild(signature, byId);
+    const previous = this.cache;
     const encodeRows = (rows: readonly Observation[], yMean: number, yStd: number): { x: Float64Array; y: Float64Array } => {
       const x = new Float64Array(rows.length * d);
       const y = new Float64Array(rows.length);
@@ -439,11 +515,17 @@ export class GpSampler implements Sampler {
     };
     const usable =
       previous !== null && previous.signature === signature && previous.trialIds.every((id) => byId.has(id)) ? previous : null;
+    if (usable === null && this.rebuild !== null) {
+      this.rebuild.discard();
+      this.rebuild = null;
+    }
     const known = new Set(usable === null ? [] : usable.trialIds);
-    const fresh = usable === null ? [] : observations.filter((o) => !known.has(o.trialId));
+    const fresh = usable === null ? [] : observations.filter((o) => !known.has(o.trialId) && !usable.deferredIds.has(o.trialId));
+    // No refit while a background rebuild is pending: it is the refit.
     const refitDue =
-      n < policy.refitEveryTrialBelow ||
-      (usable !== null && n - usable.nAtFit >= Math.ceil(usable.nAtFit / policy.refitGrowthDivisor));
+      this.rebuild === null &&
+      (n < policy.refitEveryTrialBelow ||
+        (usable !== null && n - usable.nAtFit >= Math.ceil(usable.nAtFit / policy.refitGrowthDivisor)));
     const warm = previous !== null && previous.signature === signature ? Float64Array.from(previous.model.theta) : null;
     const fitOptions = (warmStart: Float64Array | null): FitOptions => ({
       kernel: this.options.kernel,
@@ -467,7 +549,7 @@ export class GpSampler implements Sampler {
     let thetaChange = Number.NaN;
     if (usable !== null && !refitDue) {
       next = await extend(usable, usable.nAtFit);
-      kind = fresh.length === 0 ? 'reuse' : 'append';
+      kind = swap !== null ? 'rebuilt' : fresh.length === 0 ? 'reuse' : 'append';
     } else {
       const raw = new Float64Array(n);
       observations.forEach((o, i) => {
@@ -477,7 +559,16 @@ export class GpSampler implements Sampler {
       if (n <= policy.fitSubsetMax) {
         const { x, y } = encodeRows(observations, mean, std);
         const model = await backend.fit({ x, y, n, d, isCategorical }, fitOptions(warm));
-        next = { signature, model, trialIds: observations.map((o) => o.trialId), yMean: mean, yStd: std, nAtFit: n, nAtBuild: n };
+        next = {
+          signature,
+          model,
+          trialIds: observations.map((o) => o.trialId),
+          yMean: mean,
+          yStd: std,
+          nAtFit: n,
+          nAtBuild: n,
+          deferredIds: NO_IDS,
+        };
         kind = 'fit';
         fitTrialIds = next.trialIds;
       } else {
@@ -499,35 +590,54 @@ export class GpSampler implements Sampler {
           fitOptions(warm),
         );
         if (usable !== null) thetaChange = maxAbsDifference(usable.model.theta, subsetModel.theta);
-        const keep = usable !== null && thetaChange <= policy.thetaRebuildTolerance && n < 2 * usable.nAtBuild;
+        const complete = usable !== null && usable.deferredIds.size === 0 ? usable : null;
+        const keep = complete !== null && thetaChange <= policy.thetaRebuildTolerance && n < 2 * complete.nAtBuild;
+        // The full model at the subset's theta: one factorization of all n rows (subset first).
+        const full: ModelCache = {
+          signature,
+          model: subsetModel,
+          trialIds: [...subsetIds, ...rest.map((o) => o.trialId)],
+          yMean: mean,
+          yStd: std,
+          nAtFit: n,
+          nAtBuild: n,
+          deferredIds: NO_IDS,
+        };
+        const theta = Float64Array.from(subsetModel.theta);
+        const buildFull = (numThreads: number): Promise<FittedGp> => {
+          const all = encodeRows([...subset, ...rest], mean, std);
+          return backend.build({ x: all.x, y: all.y, n, d, isCategorical }, theta, {
+            kernel: this.options.kernel,
+            deterministic: this.options.deterministic,
+            numThreads,
+          });
+        };
         if (keep) {
           subsetModel.dispose();
-          next = await extend(usable, n);
+          next = await extend(complete, n);
           kind = 'subset-kept';
-        } else {
-          // The full model at the subset's theta: one factorization of all n rows (subset first).
-          let model = subsetModel;
-          if (rest.length > 0) {
-            const all = encodeRows([...subset, ...rest], mean, std);
-            try {
-              model = await backend.build({ x: all.x, y: all.y, n, d, isCategorical }, subsetModel.theta, {
-                kernel: this.options.kernel,
-                deterministic: this.options.deterministic,
-                numThreads: this.options.numThreads,
-              });
-            } finally {
-              subsetModel.dispose();
-            }
+        } else if (rest.length === 0) {
+          next = full;
+          kind = 'subset-rebuild';
+        } else if (n > policy.backgroundRebuildAbove) {
+          // Serve from the previous full model, else from the subset model; rebuild behind it.
+          // Suggestions served by the full model meanwhile keep one core; those of the small
+          // subset model need next to none.
+          const threads = complete !== null ? Math.max(1, this.options.numThreads - 1) : this.options.numThreads;
+          this.rebuild = new BackgroundRebuild(() => buildFull(threads), full, this.suggestions + policy.backgroundRebuildLag);
+          if (complete !== null) {
+            subsetModel.dispose();
+            next = await extend(complete, n);
+          } else {
+            next = { ...full, trialIds: subsetIds, nAtBuild: subset.length, deferredIds: new Set(rest.map((o) => o.trialId)) };
           }
-          next = {
-            signature,
-            model,
-            trialIds: [...subsetIds, ...rest.map((o) => o.trialId)],
-            yMean: mean,
-            yStd: std,
-            nAtFit: n,
-            nAtBuild: n,
-          };
+          kind = 'subset-deferred';
+        } else {
+          try {
+            next = { ...full, model: await buildFull(this.options.numThreads) };
+          } finally {
+            subsetModel.dispose();
+          }
           kind = 'subset-rebuild';
         }
       }
@@ -559,8 +669,41 @@ export class GpSampler implements Sampler {
       theta: Float64Array.from(current.model.theta),
       thetaChange,
       updateMs: performance.now() - started,
+      rebuildWaitMs: swap?.waitMs ?? 0,
     };
     return { cache: current, trainingX: tx, bestTarget: best, bestRow };
+  }
+
+  /**
+   * Swaps a background rebuild in once its suggestion has come (waiting for it if needed), or
+   * drops it when the space changed. Returns how long it waited, or null when nothing was swapped.
+   */
+  private async settleRebuild(signature: string, byId: ReadonlyMap<number, Observation>): Promise<{ waitMs: number } | null> {
+    const pending = this.rebuild;
+    if (pending === null) return null;
+    const valid = pending.cache.signature === signature && pending.cache.trialIds.every((id) => byId.has(id));
+    if (!valid) {
+      pending.discard();
+      this.rebuild = null;
+      return null;
+    }
+    if (this.suggestions < pending.swapAt) return null;
+    this.rebuild = null;
+    const started = performance.now();
+    const model = await pending.start();
+    const waitMs = performance.now() - started;
+    const served = this.cache;
+    if (model === null) {
+      // Keep serving the previous full model; a subset-served one cannot stand in for it.
+      if (served !== null && served.deferredIds.size > 0) {
+        this.retire(served.model);
+        this.cache = null;
+      }
+      return null;
+    }
+    this.cache = { ...pending.cache, model };
+    if (served !== null) this.retire(served.model);
+    return { waitMs };
   }
 
   private backend(): Promise<SurrogateBackend> {
@@ -729,12 +872,18 @@ function resolveRefitPolicy(policy: unknown): RefitPolicy {
   if (typeof tolerance !== 'number' || Number.isNaN(tolerance) || tolerance < 0) {
     throw new InvalidOptionError('refitPolicy.thetaRebuildTolerance', 'a number >= 0 (Infinity allowed)', tolerance);
   }
+  const above = p.backgroundRebuildAbove ?? DEFAULT_REFIT_POLICY.backgroundRebuildAbove;
+  if (typeof above !== 'number' || Number.isNaN(above) || above < 0 || (Number.isFinite(above) && !Number.isInteger(above))) {
+    throw new InvalidOptionError('refitPolicy.backgroundRebuildAbove', 'an integer >= 0 or Infinity', above);
+  }
   return Object.freeze({
     refitEveryTrialBelow: int('refitEveryTrialBelow', 0),
     refitGrowthDivisor: int('refitGrowthDivisor', 1),
     fitSubsetMax,
     fitSubsetBest,
     thetaRebuildTolerance: tolerance,
+    backgroundRebuildAbove: above,
+    backgroundRebuildLag: int('backgroundRebuildLag', 1),
   });
 }
 

@@ -32,8 +32,12 @@ class CountingBackend implements SurrogateBackend {
     return this.inner.fit(data, options);
   }
 
+  /** Builds (1-based, in call order) that reject instead. */
+  failBuilds = new Set<number>();
+
   build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
     this.builds.push({ n: data.n, theta: Float64Array.from(theta) });
+    if (this.failBuilds.has(this.builds.length)) return Promise.reject(new Error('injected build failure'));
     return this.inner.build(data, theta, options);
   }
 
@@ -56,21 +60,23 @@ async function runSteps(
   policy: Partial<RefitPolicy>,
   nInitial: number,
   steps: number,
-): Promise<{ kinds: ModelUpdateKind[]; sizes: number[]; backend: CountingBackend; sampler: GpSampler; study: FakeStudy }> {
-  const backend = new CountingBackend();
+  backend = new CountingBackend(),
+): Promise<{ kinds: ModelUpdateKind[]; sizes: number[]; thetas: Float64Array[]; backend: CountingBackend; sampler: GpSampler; study: FakeStudy }> {
   const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, refitPolicy: policy });
   const study = seededStudy(nInitial);
   const kinds: ModelUpdateKind[] = [];
   const sizes: number[] = [];
+  const thetas: Float64Array[] = [];
   for (let s = 0; s < steps; s++) {
     const trial = await study.ask(sampler, SPACE);
     const update = sampler.lastModelUpdate;
     if (update === null) throw new Error('no model update recorded');
     kinds.push(update.kind);
     sizes.push(update.n);
+    thetas.push(update.theta);
     await study.tell(sampler, trial, 'COMPLETE', objective(trial.params as Record<string, ParamValue>));
   }
-  return { kinds, sizes, backend, sampler, study };
+  return { kinds, sizes, thetas, backend, sampler, study };
 }
 
 describe('GpSampler large-n refit policy (small thresholds injected)', () => {
@@ -132,10 +138,91 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     expect(two.sampler.lastModelUpdate?.fitTrialIds).toEqual(one.sampler.lastModelUpdate?.fitTrialIds);
   });
 
+  describe('background rebuilds (backgroundRebuildAbove)', () => {
+    const policy = {
+      refitEveryTrialBelow: 0,
+      refitGrowthDivisor: 4,
+      fitSubsetMax: 16,
+      fitSubsetBest: 4,
+      thetaRebuildTolerance: 0,
+      backgroundRebuildAbove: 0,
+      backgroundRebuildLag: 2,
+    };
+
+    it('serves from the subset model, then from the previous model, and swaps the rebuild in after the lag', async () => {
+      const { kinds, sizes, thetas, backend } = await runSteps(policy, 20, 9);
+      // 20: no model -> subset fit; served by the subset model (16 rows + the trials that
+      //     arrive), rebuilt behind it, swapped in 2 suggestions later with the new rows appended.
+      // 25: refit due (growth ceil(20/4) = 5) -> theta moved (tolerance 0) -> the previous full
+      //     model serves (appended to) while the rebuild at 25 runs; swapped in at 27.
+      expect(kinds).toEqual([
+        'subset-deferred', 'append', 'rebuilt', 'append', 'append',
+        'subset-deferred', 'append', 'rebuilt', 'append',
+      ]);
+      expect(sizes).toEqual([16, 17, 22, 23, 24, 25, 26, 27, 28]);
+      expect(backend.builds.map((b) => b.n)).toEqual([20, 25]);
+      // The served model keeps its theta until the swap; the rebuilt one has the subset fit's.
+      expect(Array.from(thetas[6])).toEqual(Array.from(thetas[4]));
+      expect(Array.from(thetas[7])).toEqual(Array.from(backend.builds[1].theta));
+      expect(Array.from(thetas[2])).toEqual(Array.from(backend.builds[0].theta));
+    });
+
+    it('is reproducible for a seed (the swap point counts suggestions, not time)', async () => {
+      const one = await runSteps(policy, 20, 8);
+      const two = await runSteps(policy, 20, 8);
+      expect(two.study.trials.map((t) => t.params)).toEqual(one.study.trials.map((t) => t.params));
+      expect(two.kinds).toEqual(one.kinds);
+    });
+
+    it('keeps serving the previous model when a background rebuild fails, with a coded warning', async () => {
+      const warnings: string[] = [];
+      const onWarning = (w: Error & { code?: string }): void => {
+        if (w.code !== undefined) warnings.push(w.code);
+      };
+      process.on('warning', onWarning);
+      try {
+        const backend = new CountingBackend();
+        backend.failBuilds.add(2);
+        const { kinds, sizes } = await runSteps(policy, 20, 9, backend);
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(kinds.slice(5)).toEqual(['subset-deferred', 'append', 'append', 'append']);
+        expect(sizes.slice(5)).toEqual([25, 26, 27, 28]);
+        expect(warnings).toContain('GP_REBUILD_FAILED');
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
+
+    it('starts over when the failed rebuild was behind a subset-served model', async () => {
+      const backend = new CountingBackend();
+      backend.failBuilds.add(1);
+      const { kinds, sizes } = await runSteps(policy, 20, 4, backend);
+      // The subset model never stands in for the full one beyond the lag: the suggestion after
+      // the failed swap fits again.
+      expect(kinds).toEqual(['subset-deferred', 'append', 'subset-deferred', 'append']);
+      expect(sizes).toEqual([16, 17, 16, 17]);
+      expect(backend.builds.map((b) => b.n)).toEqual([20, 22]);
+    });
+
+    it('serializes the model updates of concurrent suggestions', async () => {
+      const backend = new CountingBackend();
+      const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, refitPolicy: policy });
+      const study = seededStudy(20);
+      const trials = await Promise.all([study.ask(sampler, SPACE), study.ask(sampler, SPACE), study.ask(sampler, SPACE)]);
+      expect(trials.every((t) => Object.keys(t.params).length === 2)).toBe(true);
+      // One subset fit and one background build, not one per concurrent suggestion.
+      expect(backend.fitSizes).toEqual([16]);
+      expect(backend.builds.map((b) => b.n)).toEqual([20]);
+    });
+  });
+
   it('validates refitPolicy at the boundary', () => {
     expect(() => new GpSampler({ refitPolicy: { fitSubsetMax: 1 } })).toThrow(InvalidOptionError);
     expect(() => new GpSampler({ refitPolicy: { fitSubsetMax: 8, fitSubsetBest: 9 } })).toThrow(/fitSubsetBest/);
     expect(() => new GpSampler({ refitPolicy: { thetaRebuildTolerance: -1 } })).toThrow(/thetaRebuildTolerance/);
+    expect(() => new GpSampler({ refitPolicy: { backgroundRebuildLag: 0 } })).toThrow(/backgroundRebuildLag/);
+    expect(() => new GpSampler({ refitPolicy: { backgroundRebuildAbove: 1.5 } })).toThrow(/backgroundRebuildAbove/);
+    expect(new GpSampler({ refitPolicy: { backgroundRebuildAbove: Infinity } })).toBeInstanceOf(GpSampler);
     expect(() => new GpSampler({ refitPolicy: { refitEvery: 3 } as unknown as Partial<RefitPolicy> })).toThrow(/refitPolicy\.refitEvery/);
     expect(DEFAULT_REFIT_POLICY.fitSubsetMax).toBeGreaterThanOrEqual(DEFAULT_REFIT_POLICY.fitSubsetBest);
   });

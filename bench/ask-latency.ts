@@ -22,6 +22,12 @@
  * GPSampler does (`refitPolicy: { refitEveryTrialBelow: Infinity }`), which is the like-for-like
  * "fit + acquisition maximization" figure. Default: both, one after the other.
  *
+ * Resumed ("first suggestion of a new sampler"): a new GpSampler on a study that already holds the
+ * first 50 / 200 / 500 completed trials of the run (imported with `addTrials`), so its first ask
+ * fits without a previous theta (a resumed study, a new process); median of 3 new samplers each,
+ * with the default policy (restarts screened on 128 observations) and with the screening off
+ * (`refitPolicy: { coldFitScreenSize: Number.MAX_SAFE_INTEGER }`: every restart on all trials).
+ *
  * The peer runs when `--peer-python` names a Python with Optuna >= 3.6 and torch (GPSampler); see
  * bench/quality.md for how one was set up here. Output: JSON lines on stdout, a table on stderr.
  */
@@ -29,7 +35,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GpSampler } from '../src/samplers/gp/gp-sampler.js';
+import { GpSampler, type RefitPolicy } from '../src/samplers/gp/gp-sampler.js';
+import { floatDistribution } from '../src/space/distributions.js';
+import type { AddTrialOptions } from '../src/study/study.js';
 import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
 
@@ -92,6 +100,26 @@ function summarize(sampler: string, ask: readonly number[], tell: readonly numbe
   return { sampler, reached: ask.length, askMs, cumulativeS, best };
 }
 
+/** Completed trials of the first Kestrel run, in order (for the resumed rows). */
+const history: AddTrialOptions[] = [];
+const distributions = Object.fromEntries(Array.from({ length: D }, (_, j) => [`x${j}`, floatDistribution(`x${j}`, LOW, HIGH)]));
+
+/** Median latency of a new sampler's first ask on a study holding the first `n` trials. */
+async function resumedFirstAsk(n: number, policy: Partial<RefitPolicy>): Promise<number | null> {
+  if (history.length < n) return null;
+  const times: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const sampler = new GpSampler({ seed: seed + r, backend, refitPolicy: policy });
+    const study = await createStudy({ studyName: `resumed-${n}-${r}`, direction: 'minimize', sampler, storage: new InMemoryStorage() });
+    await study.addTrials(history.slice(0, n));
+    const t0 = performance.now();
+    const trial = await study.ask();
+    for (let j = 0; j < D; j++) trial.suggestFloat(`x${j}`, LOW, HIGH);
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
 async function runKestrel(refit: 'policy' | 'every-trial'): Promise<Row> {
   const sampler = new GpSampler({
     seed,
@@ -114,6 +142,7 @@ async function runKestrel(refit: 'policy' | 'every-trial'): Promise<Row> {
     ask.push(t1 - t0);
     tell.push(t3 - t2);
     best = Math.min(best, v);
+    if (history.length === i) history.push({ params: { ...trial.params }, distributions, value: v });
   }
   return summarize(`kestrel gp (${refit === 'policy' ? 'refit policy' : 'refit every trial'}, ${backend})`, ask, tell, best);
 }
@@ -147,6 +176,16 @@ for (const refit of refitArg === 'both' ? (['every-trial', 'policy'] as const) :
   rows.push(row);
   process.stdout.write(`${JSON.stringify({ kind: 'kestrel', ...row })}\n`);
 }
+const resumed: { label: string; ms: Record<number, number | null> }[] = [];
+for (const [label, policy] of [
+  ['restarts screened on 128 (default)', {}],
+  ['every restart on all trials', { coldFitScreenSize: Number.MAX_SAFE_INTEGER }],
+] as const) {
+  const ms: Record<number, number | null> = {};
+  for (const n of [50, 200, 500]) ms[n] = await resumedFirstAsk(n, policy);
+  resumed.push({ label, ms });
+  process.stdout.write(`${JSON.stringify({ kind: 'resumed', label, firstAskMs: ms })}\n`);
+}
 const peer = runPeer();
 if ('error' in peer) process.stdout.write(`${JSON.stringify({ kind: 'peer', error: peer.error })}\n`);
 else process.stdout.write(`${JSON.stringify({ kind: 'peer', ...peer })}\n`);
@@ -170,4 +209,6 @@ for (const r of rows) {
   if (!('error' in peer)) lines.push(`| ${peer.sampler} / ${r.sampler} | ${Object.keys(WINDOWS).map((k) => ratio(peer.askMs[k], k)).join(' | ')} |`);
   lines.push(`| issue's Optuna 4.7 (56 / 229 / 1230 ms) / ${r.sampler} | ${Object.keys(WINDOWS).map((k) => ratio(ISSUE_OPTUNA_47[k], k)).join(' | ')} |`);
 }
+lines.push('', '| first ask of a new sampler on a study with n trials | n = 50 | 200 | 500 |', '|---|---|---|---|');
+for (const r of resumed) lines.push(`| ${r.label} | ${fmt(r.ms[50])} | ${fmt(r.ms[200])} | ${fmt(r.ms[500])} |`);
 process.stderr.write(`\nmachine: ${JSON.stringify(machine)}${'error' in peer ? `\npeer: ${peer.error}` : ''}\n${lines.join('\n')}\n`);

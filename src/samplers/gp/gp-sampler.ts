@@ -16,6 +16,11 @@
  *   then the best of the incumbent and the fantasized values.
  * - Refit policy (`RefitPolicy`; defaults in DEFAULT_REFIT_POLICY, overridable with the
  *   `refitPolicy` option):
+ *   - the first fit (no previous theta: a new sampler, or a changed space) runs its random
+ *     restarts to convergence; on more than coldFitScreenSize (128) observations they run on a
+ *     subset of that size (the 32 best plus a seeded sample, as `selectFitSubset`), where an
+ *     evaluation costs (128 / n)^3 of a full one, and one start from the subset's optimum then
+ *     runs on all of them, as a warm-started refit does (a resumed study's first suggestion).
  *   - hyperparameters are refit (warm-started from the previous theta) on every suggestion while
  *     n < refitEveryTrialBelow (100) observations; beyond that only when the data grew by at least
  *     n_fit / refitGrowthDivisor (50) since the last fit (every ~2% of growth: every 2 trials at
@@ -93,6 +98,8 @@ export const FIT_SUBSET_MAX = 1024;
 export const FIT_SUBSET_BEST = 256;
 /** Largest change of a log hyperparameter that keeps the full model's theta (subset refits). */
 export const THETA_REBUILD_TOLERANCE = 0.25;
+/** First fits on more observations than this screen their random restarts on a subset this size. */
+export const COLD_FIT_SCREEN_SIZE = 128;
 /** Rebuilds of models with more observations than this run in the background. */
 export const BACKGROUND_REBUILD_ABOVE = 4096;
 /** Suggestions after the deciding one at which a background rebuild is swapped in. */
@@ -105,6 +112,8 @@ export interface RefitPolicy {
   readonly fitSubsetMax: number;
   readonly fitSubsetBest: number;
   readonly thetaRebuildTolerance: number;
+  /** A first fit on more observations than this screens its restarts on a subset of this size. */
+  readonly coldFitScreenSize: number;
   /** Rebuild in the background above this many observations (Infinity: never). */
   readonly backgroundRebuildAbove: number;
   /** Suggestions after the deciding one at which the background rebuild is swapped in (>= 1). */
@@ -117,6 +126,7 @@ export const DEFAULT_REFIT_POLICY: RefitPolicy = Object.freeze({
   fitSubsetMax: FIT_SUBSET_MAX,
   fitSubsetBest: FIT_SUBSET_BEST,
   thetaRebuildTolerance: THETA_REBUILD_TOLERANCE,
+  coldFitScreenSize: COLD_FIT_SCREEN_SIZE,
   backgroundRebuildAbove: BACKGROUND_REBUILD_ABOVE,
   backgroundRebuildLag: BACKGROUND_REBUILD_LAG,
 });
@@ -556,9 +566,32 @@ export class GpSampler implements Sampler {
         raw[i] = o.value;
       });
       const { mean, std } = moments(raw);
+      /**
+       * MAP fit on `rows`. Without a previous theta, on more than coldFitScreenSize rows, the
+       * restarts are screened on a subset of that size and one start from the winner runs on all
+       * rows (see the file header).
+       */
+      const fitRows = async (rows: readonly Observation[]): Promise<FittedGp> => {
+        let start = warm;
+        if (start === null && rows.length > policy.coldFitScreenSize) {
+          const rowValues = Float64Array.from(rows, (o) => o.value);
+          const screenIds = selectFitSubset({
+            trialIds: rows.map((o) => o.trialId),
+            values: rowValues,
+            size: policy.coldFitScreenSize,
+            nBest: Math.floor(policy.coldFitScreenSize / 4),
+            seed: deriveSeed(this.options.seed, 'fit-screen'),
+          });
+          const screen = encodeRows(screenIds.map((id) => byId.get(id) as Observation), mean, std);
+          const screened = await backend.fit({ x: screen.x, y: screen.y, n: screenIds.length, d, isCategorical }, fitOptions(null));
+          start = Float64Array.from(screened.theta);
+          screened.dispose();
+        }
+        const { x, y } = encodeRows(rows, mean, std);
+        return backend.fit({ x, y, n: rows.length, d, isCategorical }, fitOptions(start));
+      };
       if (n <= policy.fitSubsetMax) {
-        const { x, y } = encodeRows(observations, mean, std);
-        const model = await backend.fit({ x, y, n, d, isCategorical }, fitOptions(warm));
+        const model = await fitRows(observations);
         next = {
           signature,
           model,
@@ -584,11 +617,7 @@ export class GpSampler implements Sampler {
         const inSubset = new Set(subsetIds);
         const subset = subsetIds.map((id) => byId.get(id) as Observation);
         const rest = observations.filter((o) => !inSubset.has(o.trialId));
-        const fitted = encodeRows(subset, mean, std);
-        const subsetModel = await backend.fit(
-          { x: fitted.x, y: fitted.y, n: subset.length, d, isCategorical },
-          fitOptions(warm),
-        );
+        const subsetModel = await fitRows(subset);
         if (usable !== null) thetaChange = maxAbsDifference(usable.model.theta, subsetModel.theta);
         const complete = usable !== null && usable.deferredIds.size === 0 ? usable : null;
         const keep = complete !== null && thetaChange <= policy.thetaRebuildTolerance && n < 2 * complete.nAtBuild;
@@ -882,6 +911,7 @@ function resolveRefitPolicy(policy: unknown): RefitPolicy {
     fitSubsetMax,
     fitSubsetBest,
     thetaRebuildTolerance: tolerance,
+    coldFitScreenSize: int('coldFitScreenSize', 2),
     backgroundRebuildAbove: above,
     backgroundRebuildLag: int('backgroundRebuildLag', 1),
   });

@@ -138,6 +138,24 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     expect(two.sampler.lastModelUpdate?.fitTrialIds).toEqual(one.sampler.lastModelUpdate?.fitTrialIds);
   });
 
+  it('screens the restarts of a first fit on a subset, then runs one start on all observations', async () => {
+    const policy = { refitEveryTrialBelow: 100, coldFitScreenSize: 8 };
+    const { kinds, backend } = await runSteps(policy, 14, 3);
+    expect(kinds).toEqual(['fit', 'fit', 'fit']);
+    // 14 > 8: the cold restarts on 8 observations, then one warm start on 14; later refits are
+    // warm-started from the previous theta and never screened again.
+    expect(backend.fitSizes).toEqual([8, 14, 15, 16]);
+    expect(backend.fitOptions[0].warmStart).toBeNull();
+    expect(backend.fitOptions[0].nRestarts).toBeGreaterThan(1);
+    expect(backend.fitOptions[1].warmStart).not.toBeNull();
+    expect(backend.fitOptions[1].nRestarts).toBe(1);
+    expect(backend.fitOptions.slice(2).every((o) => o.warmStart !== null)).toBe(true);
+    // Up to the screen size a first fit runs its restarts on all observations.
+    const small = await runSteps({ refitEveryTrialBelow: 100, coldFitScreenSize: 16 }, 14, 1);
+    expect(small.backend.fitSizes).toEqual([14]);
+    expect(small.backend.fitOptions[0].warmStart).toBeNull();
+  });
+
   describe('background rebuilds (backgroundRebuildAbove)', () => {
     const policy = {
       refitEveryTrialBelow: 0,
@@ -221,6 +239,7 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     expect(() => new GpSampler({ refitPolicy: { fitSubsetMax: 8, fitSubsetBest: 9 } })).toThrow(/fitSubsetBest/);
     expect(() => new GpSampler({ refitPolicy: { thetaRebuildTolerance: -1 } })).toThrow(/thetaRebuildTolerance/);
     expect(() => new GpSampler({ refitPolicy: { backgroundRebuildLag: 0 } })).toThrow(/backgroundRebuildLag/);
+    expect(() => new GpSampler({ refitPolicy: { coldFitScreenSize: 1 } })).toThrow(/coldFitScreenSize/);
     expect(() => new GpSampler({ refitPolicy: { backgroundRebuildAbove: 1.5 } })).toThrow(/backgroundRebuildAbove/);
     expect(new GpSampler({ refitPolicy: { backgroundRebuildAbove: Infinity } })).toBeInstanceOf(GpSampler);
     expect(() => new GpSampler({ refitPolicy: { refitEvery: 3 } as unknown as Partial<RefitPolicy> })).toThrow(/refitPolicy\.refitEvery/);

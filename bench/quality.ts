@@ -7,6 +7,14 @@
  *                            [--backend auto|cpu|js] [--candidates 2048] [--restarts 10] [--threads N]
  *   npx tsx bench/quality.ts --table results.jsonl [more.jsonl ...]   # markdown table from records
  *
+ * `--first-seed N` runs seeds N..N+k-1 instead of 0..k-1. `--trace DIR` also writes every run's
+ * evaluated points to DIR/<function>-<sampler>-<seed>.json ({function, sampler, seed, names,
+ * bounds, params: [[...]], values: [...]}, in the function's own units), which
+ * bench/optuna-same-start.py reads to run Optuna's GPSampler from the same initial design.
+ * `--start-from DIR` evaluates the first 10 points of DIR/<function>-optuna-<seed>.json (written by
+ * that script's --save-trace) as the run's first trials instead of asking the sampler for them:
+ * Kestrel from Optuna's initial design.
+ *
  * Output: one JSON line per (function, sampler, seed) with the regret (best value found minus the
  * known minimum) after each evaluation count, and one summary line per (function, sampler, evals)
  * with the median and inter-quartile range over seeds; then a markdown table. Machine (CPU model,
@@ -27,7 +35,7 @@
  *   levy10      10-D in [-10, 10]; f* = 0 at 1
  */
 import { cpus } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { GpSampler } from '../src/samplers/gp/gp-sampler.js';
 import { RandomSampler } from '../src/samplers/random-sampler.js';
 import type { Sampler } from '../src/samplers/sampler.js';
@@ -160,7 +168,19 @@ class BenchStudy implements StudyView {
 
   stop(): void {}
 
-  async askTell(sampler: Sampler, space: SearchSpace, objective: (p: Record<string, ParamValue>) => number): Promise<number> {
+  /** Evaluated points and values, in order. */
+  readonly evaluated: { readonly params: Record<string, ParamValue>; readonly value: number }[] = [];
+
+  /**
+   * One trial: the sampler's point, or `given` (then the sampler is not asked, as for a trial
+   * enqueued with fixed parameters).
+   */
+  async askTell(
+    sampler: Sampler,
+    space: SearchSpace,
+    objective: (p: Record<string, ParamValue>) => number,
+    given?: Record<string, ParamValue>,
+  ): Promise<number> {
     const number = this.trials.length;
     const blank = new FrozenTrial({
       trialId: number,
@@ -177,13 +197,18 @@ class BenchStudy implements StudyView {
     });
     this.trials.push(blank);
     await sampler.beforeTrial?.(this, blank);
-    const relSpace = (await sampler.inferRelativeSearchSpace?.(this, blank)) ?? {};
-    const rel = (await sampler.sampleRelative?.(this, blank, relSpace)) ?? {};
     const params: Record<string, ParamValue> = {};
-    for (const [name, dist] of Object.entries(space)) {
-      params[name] = name in rel ? rel[name] : sampler.sampleIndependent(this, blank, name, dist);
+    if (given !== undefined) {
+      Object.assign(params, given);
+    } else {
+      const relSpace = (await sampler.inferRelativeSearchSpace?.(this, blank)) ?? {};
+      const rel = (await sampler.sampleRelative?.(this, blank, relSpace)) ?? {};
+      for (const [name, dist] of Object.entries(space)) {
+        params[name] = name in rel ? rel[name] : sampler.sampleIndependent(this, blank, name, dist);
+      }
     }
     const value = objective(params);
+    this.evaluated.push({ params, value });
     const done = new FrozenTrial({
       ...blank.toJSON(),
       state: 'COMPLETE',
@@ -217,6 +242,9 @@ interface Args {
   restarts: number;
   threads?: number;
   table: string[] | null;
+  firstSeed: number;
+  trace: string | null;
+  startFrom: string | null;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -229,6 +257,9 @@ function parseArgs(argv: readonly string[]): Args {
     candidates: 2048,
     restarts: 10,
     table: null,
+    firstSeed: 0,
+    trace: null,
+    startFrom: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i];
@@ -247,6 +278,9 @@ function parseArgs(argv: readonly string[]): Args {
     else if (key === '--candidates') args.candidates = Number(value);
     else if (key === '--restarts') args.restarts = Number(value);
     else if (key === '--threads') args.threads = Number(value);
+    else if (key === '--first-seed') args.firstSeed = Number(value);
+    else if (key === '--trace') args.trace = value;
+    else if (key === '--start-from') args.startFrom = value;
     else throw new Error(`unknown option ${key}`);
   }
   return args;
@@ -373,14 +407,20 @@ async function main(): Promise<void> {
     const space = spaceOf(fn);
     const names = Object.keys(space);
     for (const samplerName of args.samplers) {
-      for (let seed = 0; seed < args.seeds; seed++) {
+      for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
         const sampler = makeSampler(samplerName, seed, args);
         const study = new BenchStudy();
         const started = performance.now();
         let best = Number.POSITIVE_INFINITY;
         const regret: Record<string, number> = {};
+        const start: Record<string, ParamValue>[] = [];
+        if (args.startFrom !== null) {
+          const other = JSON.parse(readFileSync(`${args.startFrom}/${fn.name}-optuna-${seed}.json`, 'utf8')) as { names: string[]; params: number[][] };
+          if (!names.every((n) => other.names.includes(n))) throw new Error(`--start-from: ${fn.name} trace lacks some of ${names.join(', ')}`);
+          for (const point of other.params.slice(0, 10)) start.push(Object.fromEntries(names.map((n) => [n, point[other.names.indexOf(n)]])));
+        }
         for (let i = 1; i <= maxEvals; i++) {
-          const v = await study.askTell(sampler, space, (p) => fn.f(names.map((n) => p[n] as number)));
+          const v = await study.askTell(sampler, space, (p) => fn.f(names.map((n) => p[n] as number)), start[i - 1]);
           best = Math.min(best, v);
           if (args.evals.includes(i)) regret[String(i)] = best - fn.min;
         }
@@ -396,6 +436,22 @@ async function main(): Promise<void> {
         };
         runs.push(rec);
         process.stdout.write(`${JSON.stringify(rec)}\n`);
+        if (args.trace !== null) {
+          mkdirSync(args.trace, { recursive: true });
+          const trace = {
+            function: fn.name,
+            sampler: samplerName,
+            seed,
+            names,
+            bounds: names.map((n) => {
+              const dist = space[n] as { low: number; high: number };
+              return [dist.low, dist.high];
+            }),
+            params: study.evaluated.map((e) => names.map((n) => e.params[n] as number)),
+            values: study.evaluated.map((e) => e.value),
+          };
+          writeFileSync(`${args.trace}/${fn.name}-${samplerName}-${seed}.json`, JSON.stringify(trace));
+        }
       }
     }
   }

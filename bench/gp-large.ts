@@ -4,7 +4,8 @@
  * 8-D Levy function, split by what the refit policy did (src/samplers/gp/gp-sampler.ts):
  *
  *   build    the first GP suggestion on a study that already holds n trials (a resumed study):
- *            a full fit (n <= 1024), else a cold subset fit (3 restarts) and the full model built
+ *            a full fit (n <= 1024), else a cold subset fit (its restarts screened on 128 of the
+ *            1024 observations, GpSampler refitPolicy.coldFitScreenSize) and the full model built
  *            at its theta: in the suggestion up to backgroundRebuildAbove (4096), else in the
  *            background while the subset model serves ('subset-deferred')
  *   build+k  the k-th suggestion after it, up to the one that swaps the rebuilt model in

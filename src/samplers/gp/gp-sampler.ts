@@ -525,10 +525,6 @@ export class GpSampler implements Sampler {
     };
     const usable =
       previous !== null && previous.signature === signature && previous.trialIds.every((id) => byId.has(id)) ? previous : null;
-    if (usable === null && this.rebuild !== null) {
-      this.rebuild.discard();
-      this.rebuild = null;
-    }
     const known = new Set(usable === null ? [] : usable.trialIds);
     const fresh = usable === null ? [] : observations.filter((o) => !known.has(o.trialId) && !usable.deferredIds.has(o.trialId));
     // No refit while a background rebuild is pending: it is the refit.

@@ -26,10 +26,33 @@ class CountingBackend implements SurrogateBackend {
   /** Size and theta of every build (the full model rebuilt at a subset fit's theta). */
   readonly builds: { n: number; theta: Float64Array }[] = [];
 
+  /** 'fit', 'build' and 'acquisition' (optimizeAcquisition of any model), in call order. */
+  readonly events: string[] = [];
+
   fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
     this.fitSizes.push(data.n);
     this.fitOptions.push(options);
-    return this.inner.fit(data, options);
+    this.events.push('fit');
+    return this.inner.fit(data, options).then((m) => this.logged(m));
+  }
+
+  /** The model, recording its (and its appended models') acquisition maximizations. */
+  private logged(model: FittedGp): FittedGp {
+    return new Proxy(model, {
+      get: (target, key) => {
+        const value = Reflect.get(target, key) as unknown;
+        if (key === 'optimizeAcquisition') {
+          return (...args: Parameters<FittedGp['optimizeAcquisition']>) => {
+            this.events.push('acquisition');
+            return target.optimizeAcquisition(...args);
+          };
+        }
+        if (key === 'append') {
+          return (...args: Parameters<FittedGp['append']>) => target.append(...args).then((m) => this.logged(m));
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
   }
 
   /** Builds (1-based, in call order) that reject instead. */
@@ -37,8 +60,9 @@ class CountingBackend implements SurrogateBackend {
 
   build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
     this.builds.push({ n: data.n, theta: Float64Array.from(theta) });
+    this.events.push('build');
     if (this.failBuilds.has(this.builds.length)) return Promise.reject(new Error('injected build failure'));
-    return this.inner.build(data, theta, options);
+    return this.inner.build(data, theta, options).then((m) => this.logged(m));
   }
 
   negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {
@@ -183,6 +207,17 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
       expect(Array.from(thetas[6])).toEqual(Array.from(thetas[4]));
       expect(Array.from(thetas[7])).toEqual(Array.from(backend.builds[1].theta));
       expect(Array.from(thetas[2])).toEqual(Array.from(backend.builds[0].theta));
+    });
+
+    it('starts the background build only after the deciding suggestion maximized its acquisition', async () => {
+      const { backend } = await runSteps(policy, 20, 6);
+      // 20: subset fit, acquisition on the subset model, then the build; 21, 22 (swap), 23, 24:
+      // acquisition only; 25: subset refit, acquisition on the previous model, then the build.
+      expect(backend.events).toEqual([
+        'fit', 'acquisition', 'build',
+        'acquisition', 'acquisition', 'acquisition', 'acquisition',
+        'fit', 'acquisition', 'build',
+      ]);
     });
 
     it('is reproducible for a seed (the swap point counts suggestions, not time)', async () => {

@@ -20,6 +20,7 @@ constexpr double kHalfLog2PiD = 0.91893853320467274178;
 constexpr double kMinVariance = 1e-12;
 constexpr int kColumnChunk = 64;
 constexpr int kCandidateChunk = 256;
+constexpr int kGradBatch = 16;  // points per multi-right-hand-side solve when gradients are asked
 constexpr int kMaxSweepChoices = 64;    // discrete sets up to this size are exhausted (js-backend.ts)
 constexpr int kMaxDiscreteRounds = 3;   // sweep + continuous re-refinement rounds per start
 constexpr double kRoundImprovement = 1e-12;
@@ -495,46 +496,82 @@ void GpModel::predict(const double* x, int m, double* mean, double* variance, Th
   });
 }
 
-double GpModel::acquisition_point(const double* x, const AcqParams& acq, double* grad,
-                                  std::vector<double>& scratch) const {
+void GpModel::acquisition_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
+                                std::vector<double>& scratch) const {
   const int n = data_.n;
   const int d = data_.d;
-  scratch.resize(static_cast<size_t>(n) * 3);
-  double* k = scratch.data();
-  double* dk = k + n;
-  double* r2 = dk + n;
-  isa_kernels().cross_column(n, d, xt_.data(), n, x, w_.data(), data_.is_cat.data(), kernel_, s2_, r2, k,
-                             grad == nullptr ? nullptr : dk);
-  const double mean = dot(k, alpha_.data(), n);
-  forward_solve(n, l_.data(), n, k);
-  const double raw = s2_ - dot(k, k, n);
+  const IsaKernels& kern = isa_kernels();
+  const size_t nb = static_cast<size_t>(n) * b;
+  scratch.resize(nb * (grad == nullptr ? 1 : 2) + static_cast<size_t>(n) + 2 * static_cast<size_t>(b));
+  double* k = scratch.data();  // (n, b): k_*, then L^{-1} k_*, then A^{-1} k_*
+  double* dk = grad == nullptr ? nullptr : k + nb;
+  double* r2 = k + nb * (grad == nullptr ? 1 : 2);
+  double* dmean = r2 + n;
+  double* dvar = dmean + b;
+  for (int c = 0; c < b; ++c) {
+    double* kc = k + static_cast<size_t>(c) * n;
+    kern.cross_column(n, d, xt_.data(), n, x + static_cast<ptrdiff_t>(c) * d, w_.data(), data_.is_cat.data(), kernel_,
+                      s2_, r2, kc, dk == nullptr ? nullptr : dk + static_cast<size_t>(c) * n);
+    dmean[c] = dot(kc, alpha_.data(), n);  // the mean, until the moments below
+  }
+  kern.trsm_cols_l(n, b, l_.data(), n, k, n);
   const double floor = kMinVariance * s2_;
-  const double var = raw > floor ? raw : floor;
-  const double sd = std::sqrt(var);
-  double out[3];
-  acquisition_from_moments(acq.kind, mean, sd, acq.incumbent, acq.beta, out);
-  if (grad != nullptr) {
-    backward_solve_t(n, l_.data(), n, k);  // u = A^{-1} k_*
-    const double dmean = out[1];
-    const double dvar = raw > floor ? out[2] / (2.0 * sd) : 0.0;
+  for (int c = 0; c < b; ++c) {
+    const double* v = k + static_cast<size_t>(c) * n;
+    const double raw = s2_ - dot(v, v, n);
+    const double sd = std::sqrt(raw > floor ? raw : floor);
+    double out[3];
+    acquisition_from_moments(acq.kind, dmean[c], sd, acq.incumbent, acq.beta, out);
+    value[c] = out[0];
+    dmean[c] = out[1];
+    dvar[c] = raw > floor ? out[2] / (2.0 * sd) : 0.0;
+  }
+  if (grad == nullptr) return;
+  kern.trsm_cols_lt(n, b, l_.data(), n, k, n);  // u = A^{-1} k_*
+  for (int c = 0; c < b; ++c) {
+    const double* xc = x + static_cast<ptrdiff_t>(c) * d;
+    const double* u = k + static_cast<size_t>(c) * n;
+    const double* dkc = dk + static_cast<size_t>(c) * n;
+    double* gc = grad + static_cast<ptrdiff_t>(c) * d;
     for (int j = 0; j < d; ++j) {
       if (data_.is_cat[static_cast<size_t>(j)] != 0) {
-        grad[j] = 0.0;
+        gc[j] = 0.0;
         continue;
       }
       const double* col = xt_.data() + static_cast<size_t>(j) * n;
-      const double xj = x[j];
+      const double xj = xc[j];
       double gm = 0.0, gv = 0.0;
       for (int i = 0; i < n; ++i) {
-        const double dki = dk[i] * (xj - col[i]);
+        const double dki = dkc[i] * (xj - col[i]);
         gm += alpha_[static_cast<size_t>(i)] * dki;
-        gv += k[i] * dki;
+        gv += u[i] * dki;
       }
       const double scale = 2.0 * w_[static_cast<size_t>(j)];
-      grad[j] = scale * (dmean * gm - 2.0 * dvar * gv);
+      gc[j] = scale * (dmean[c] * gm - 2.0 * dvar[c] * gv);
     }
   }
-  return out[0];
+}
+
+double GpModel::acquisition_point(const double* x, const AcqParams& acq, double* grad,
+                                  std::vector<double>& scratch) const {
+  double value = 0.0;
+  acquisition_batch(x, 1, acq, &value, grad, scratch);
+  return value;
+}
+
+void GpModel::acquisition_parallel(const double* x, int b, const AcqParams& acq, double* value, double* grad,
+                                   std::vector<std::vector<double>>& scratch, ThreadPool& pool) const {
+  const int d = data_.d;
+  const int parts = std::max(1, std::min(b, pool.size()));
+  scratch.resize(static_cast<size_t>(parts));
+  pool.parallel_for(parts, [&](int t, int) {
+    const int c0 = static_cast<int>(static_cast<int64_t>(b) * t / parts);
+    const int c1 = static_cast<int>(static_cast<int64_t>(b) * (t + 1) / parts);
+    if (c1 > c0) {
+      acquisition_batch(x + static_cast<ptrdiff_t>(c0) * d, c1 - c0, acq, value + c0,
+                        grad == nullptr ? nullptr : grad + static_cast<ptrdiff_t>(c0) * d, scratch[static_cast<size_t>(t)]);
+    }
+  });
 }
 
 void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* value, double* grad,
@@ -560,10 +597,10 @@ void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* 
   }
   pool.parallel_for(chunks, [&](int t, int) {
     std::vector<double> scratch;
-    const int c0 = t * kCandidateChunk;
-    const int c1 = std::min(m, c0 + kCandidateChunk);
-    for (int c = c0; c < c1; ++c) {
-      value[c] = acquisition_point(x + static_cast<ptrdiff_t>(c) * d, acq, grad + static_cast<ptrdiff_t>(c) * d, scratch);
+    const int c1 = std::min(m, (t + 1) * kCandidateChunk);
+    for (int c = t * kCandidateChunk; c < c1; c += kGradBatch) {
+      acquisition_batch(x + static_cast<ptrdiff_t>(c) * d, std::min(kGradBatch, c1 - c), acq, value + c,
+                        grad + static_cast<ptrdiff_t>(c) * d, scratch);
     }
   });
 }
@@ -649,12 +686,74 @@ double GpModel::sweep_discrete(double* point, double value, const std::vector<do
   return best;
 }
 
-AcqOptimum GpModel::refine_start(std::vector<double> x0, const AcqParams& acq, const std::vector<double>& grid,
-                                 int max_iterations, int max_rounds, std::vector<double>& scratch) const {
+void GpModel::local_searches(std::vector<LocalSearch>& jobs, const AcqParams& acq, const std::vector<double>& grid,
+                             int max_iterations, ThreadPool& pool) const {
   const int d = data_.d;
-  snap(x0.data(), grid);  // observations already sit on the grid; candidates are snapped too
-  double start_value = acquisition_point(x0.data(), acq, nullptr, scratch);
-  if (std::isnan(start_value)) start_value = -std::numeric_limits<double>::infinity();
+  LbfgsbOptions lopt;
+  lopt.max_iterations = max_iterations;
+  lopt.max_evaluations = kRefineEvaluationsPerIteration * max_iterations;
+  lopt.pgtol = 1e-7;
+  lopt.ftol = 1e-12;
+  std::vector<LbfgsbSolver> solvers;
+  solvers.reserve(jobs.size());
+  for (const LocalSearch& job : jobs) solvers.emplace_back(job.from, job.lower, job.upper, lopt);
+  std::vector<std::vector<double>> scratch;
+  std::vector<size_t> pending;
+  std::vector<double> points, values, grads;
+  // Rounds: every search that wants a value gets it (with its gradient) from one batch.
+  for (;;) {
+    pending.clear();
+    for (size_t s = 0; s < solvers.size(); ++s) {
+      if (solvers[s].need() == LbfgsbSolver::Need::kValue) pending.push_back(s);
+    }
+    if (pending.empty()) break;
+    const int b = static_cast<int>(pending.size());
+    points.resize(static_cast<size_t>(b) * d);
+    values.resize(static_cast<size_t>(b));
+    grads.resize(static_cast<size_t>(b) * d);
+    for (int i = 0; i < b; ++i) {
+      const double* p = solvers[pending[static_cast<size_t>(i)]].point();
+      std::copy(p, p + d, points.begin() + static_cast<ptrdiff_t>(i) * d);
+    }
+    acquisition_parallel(points.data(), b, acq, values.data(), grads.data(), scratch, pool);
+    for (int i = 0; i < b; ++i) {
+      const size_t s = pending[static_cast<size_t>(i)];
+      LbfgsbSolver& solver = solvers[s];
+      const LocalSearch& job = jobs[s];
+      const double v = values[static_cast<size_t>(i)];
+      double* g = grads.data() + static_cast<ptrdiff_t>(i) * d;
+      // Minimize -acquisition; dims pinned by equal bounds get no gradient.
+      for (int j = 0; j < d; ++j) {
+        g[j] = job.lower[static_cast<size_t>(j)] == job.upper[static_cast<size_t>(j)] ? 0.0 : -g[j];
+      }
+      solver.give_value(std::isnan(v) ? std::numeric_limits<double>::infinity() : -v);
+      if (solver.need() == LbfgsbSolver::Need::kGradient) solver.give_gradient(g);
+    }
+  }
+  // Each search's last accepted point, snapped onto the grid and valued (one batch).
+  const int nj = static_cast<int>(jobs.size());
+  points.resize(static_cast<size_t>(nj) * d);
+  values.resize(static_cast<size_t>(nj));
+  for (int s = 0; s < nj; ++s) {
+    std::vector<double> x = solvers[static_cast<size_t>(s)].result().x;
+    snap(x.data(), grid);
+    std::copy(x.begin(), x.end(), points.begin() + static_cast<ptrdiff_t>(s) * d);
+    jobs[static_cast<size_t>(s)].found.x = std::move(x);
+  }
+  acquisition_parallel(points.data(), nj, acq, values.data(), nullptr, scratch, pool);
+  for (int s = 0; s < nj; ++s) {
+    const double v = values[static_cast<size_t>(s)];
+    jobs[static_cast<size_t>(s)].found.value = std::isnan(v) ? -std::numeric_limits<double>::infinity() : v;
+  }
+}
+
+std::vector<AcqOptimum> GpModel::refine_starts(std::vector<std::vector<double>> starts, const AcqParams& acq,
+                                               const std::vector<double>& grid, int max_iterations, int max_rounds,
+                                               ThreadPool& pool) const {
+  const int d = data_.d;
+  const size_t ns = starts.size();
+  std::vector<AcqOptimum> cur(ns);
+  if (ns == 0) return cur;
   bool has_discrete = false, has_continuous = false;
   for (int j = 0; j < d; ++j) {
     if (grid[static_cast<size_t>(j)] > 0) {
@@ -663,52 +762,73 @@ AcqOptimum GpModel::refine_start(std::vector<double> x0, const AcqParams& acq, c
       has_continuous = true;
     }
   }
-  std::vector<double> lower(static_cast<size_t>(d)), upper(static_cast<size_t>(d));
-  Objective fun = [&](const double* xv, double* g) {
-    const double v = acquisition_point(xv, acq, g, scratch);
-    for (int j = 0; j < d; ++j) g[j] = lower[static_cast<size_t>(j)] == upper[static_cast<size_t>(j)] ? 0.0 : -g[j];
-    return std::isnan(v) ? std::numeric_limits<double>::infinity() : -v;
-  };
-  LbfgsbOptions lopt;
-  lopt.max_iterations = max_iterations;
-  lopt.max_evaluations = kRefineEvaluationsPerIteration * max_iterations;
-  lopt.pgtol = 1e-7;
-  lopt.ftol = 1e-12;
-  auto local = [&](const std::vector<double>& from) {
-    std::vector<double> point = minimize_lbfgsb(fun, from, lower, upper, lopt).x;
-    snap(point.data(), grid);
-    double v = acquisition_point(point.data(), acq, nullptr, scratch);
-    if (std::isnan(v)) v = -std::numeric_limits<double>::infinity();
-    return AcqOptimum{std::move(point), v};
-  };
-  // Pass 1: categorical dims held, ordinal dims relaxed to [0, 1], then snapped to cell centres.
-  for (int j = 0; j < d; ++j) {
-    const bool cat = data_.is_cat[static_cast<size_t>(j)] != 0;
-    lower[static_cast<size_t>(j)] = cat ? x0[static_cast<size_t>(j)] : 0.0;
-    upper[static_cast<size_t>(j)] = cat ? x0[static_cast<size_t>(j)] : 1.0;
+  // The starts, snapped (observations already sit on the grid; candidates are snapped too).
+  std::vector<double> packed(ns * static_cast<size_t>(d)), start_values(ns);
+  for (size_t s = 0; s < ns; ++s) {
+    snap(starts[s].data(), grid);
+    std::copy(starts[s].begin(), starts[s].end(), packed.begin() + static_cast<ptrdiff_t>(s * d));
   }
-  AcqOptimum cur = local(x0);
-  if (!(cur.value >= start_value)) cur = AcqOptimum{x0, start_value};
+  std::vector<std::vector<double>> scratch;
+  acquisition_parallel(packed.data(), static_cast<int>(ns), acq, start_values.data(), nullptr, scratch, pool);
+  // Pass 1: categorical dims held, ordinal dims relaxed to [0, 1], then snapped to cell centres.
+  std::vector<LocalSearch> jobs(ns);
+  for (size_t s = 0; s < ns; ++s) {
+    LocalSearch& job = jobs[s];
+    job.from = starts[s];
+    job.lower.resize(static_cast<size_t>(d));
+    job.upper.resize(static_cast<size_t>(d));
+    for (int j = 0; j < d; ++j) {
+      const bool cat = data_.is_cat[static_cast<size_t>(j)] != 0;
+      job.lower[static_cast<size_t>(j)] = cat ? starts[s][static_cast<size_t>(j)] : 0.0;
+      job.upper[static_cast<size_t>(j)] = cat ? starts[s][static_cast<size_t>(j)] : 1.0;
+    }
+  }
+  local_searches(jobs, acq, grid, max_iterations, pool);
+  for (size_t s = 0; s < ns; ++s) {
+    double start_value = start_values[s];
+    if (std::isnan(start_value)) start_value = -std::numeric_limits<double>::infinity();
+    cur[s] = jobs[s].found.value >= start_value ? std::move(jobs[s].found) : AcqOptimum{starts[s], start_value};
+  }
   if (!has_discrete) return cur;
   // Rounds: exhaust each discrete dim in turn, then re-refine the continuous dims with the
-  // discrete ones pinned; stop when a round no longer improves.
-  for (int round = 0; round < max_rounds; ++round) {
-    std::vector<double> cand = cur.x;
-    double v = sweep_discrete(cand.data(), cur.value, grid, acq, scratch);
+  // discrete ones pinned; a start stops when its round no longer improves.
+  std::vector<size_t> active(ns);
+  std::iota(active.begin(), active.end(), size_t{0});
+  for (int round = 0; round < max_rounds && !active.empty(); ++round) {
+    std::vector<AcqOptimum> cand(active.size());
+    pool.parallel_for(static_cast<int>(active.size()), [&](int i, int) {
+      std::vector<double> sweep_scratch;
+      const AcqOptimum& from = cur[active[static_cast<size_t>(i)]];
+      AcqOptimum& c = cand[static_cast<size_t>(i)];
+      c.x = from.x;
+      c.value = sweep_discrete(c.x.data(), from.value, grid, acq, sweep_scratch);
+    });
     if (has_continuous) {
-      for (int j = 0; j < d; ++j) {
-        const bool pinned = grid[static_cast<size_t>(j)] > 0;
-        lower[static_cast<size_t>(j)] = pinned ? cand[static_cast<size_t>(j)] : 0.0;
-        upper[static_cast<size_t>(j)] = pinned ? cand[static_cast<size_t>(j)] : 1.0;
+      std::vector<LocalSearch> pinned(active.size());
+      for (size_t i = 0; i < active.size(); ++i) {
+        LocalSearch& job = pinned[i];
+        job.from = cand[i].x;
+        job.lower.resize(static_cast<size_t>(d));
+        job.upper.resize(static_cast<size_t>(d));
+        for (int j = 0; j < d; ++j) {
+          const bool pin = grid[static_cast<size_t>(j)] > 0;
+          job.lower[static_cast<size_t>(j)] = pin ? cand[i].x[static_cast<size_t>(j)] : 0.0;
+          job.upper[static_cast<size_t>(j)] = pin ? cand[i].x[static_cast<size_t>(j)] : 1.0;
+        }
       }
-      AcqOptimum re = local(cand);
-      if (re.value > v) {
-        v = re.value;
-        cand = std::move(re.x);
+      local_searches(pinned, acq, grid, max_iterations, pool);
+      for (size_t i = 0; i < active.size(); ++i) {
+        if (pinned[i].found.value > cand[i].value) cand[i] = std::move(pinned[i].found);
       }
     }
-    if (!(v > cur.value + kRoundImprovement)) break;
-    cur = AcqOptimum{std::move(cand), v};
+    std::vector<size_t> improved;
+    for (size_t i = 0; i < active.size(); ++i) {
+      const size_t s = active[i];
+      if (!(cand[i].value > cur[s].value + kRoundImprovement)) continue;
+      cur[s] = std::move(cand[i]);
+      improved.push_back(s);
+    }
+    active.swap(improved);
   }
   return cur;
 }
@@ -757,12 +877,7 @@ AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, 
     starts.emplace_back(p, p + d);
   }
   const int max_rounds = large_n ? 1 : kMaxDiscreteRounds;
-  std::vector<AcqOptimum> refined(starts.size());
-  pool.parallel_for(static_cast<int>(starts.size()), [&](int s, int) {
-    std::vector<double> scratch;
-    refined[static_cast<size_t>(s)] =
-        refine_start(starts[static_cast<size_t>(s)], acq, grid, budget.max_iterations, max_rounds, scratch);
-  });
+  std::vector<AcqOptimum> refined = refine_starts(std::move(starts), acq, grid, budget.max_iterations, max_rounds, pool);
   for (auto& r : refined) {
     if (r.value > best.value) best = std::move(r);
   }

@@ -186,7 +186,8 @@ class GpModel {
   ///      as Optuna 4.x GPSampler warm-starts its local search from the best trial (none when
   ///      n_restarts = 0: the best candidate is returned); when the local search is budget-limited (refine_budget_limited: n > 1612 at 10 starts) the observation
   ///      replaces the last candidate start, so the budget's start count is kept;
-  ///   3. per start (in parallel): L-BFGS-B with categorical dims held and ordinal dims relaxed to
+  ///   3. per start (the starts' L-BFGS-B runs step in lockstep, their evaluations batched: see
+  ///      local_searches): L-BFGS-B with categorical dims held and ordinal dims relaxed to
   ///      [0, 1], then snapped (the start itself is kept if that is worse); when the space has
   ///      discrete dims, up to 3 rounds (1 when budget-limited) of a coordinate sweep over every
   ///      discrete dim (every choice / cell centre for sets of at most 64 values, the two
@@ -204,7 +205,17 @@ class GpModel {
   void finish();  // w, s2, sn2, xt, alpha, log_posterior from data_, theta_, l_
   void moments_chunk(const double* x, int mc, std::vector<double>& kbuf, std::vector<double>& r2,
                      double* mean, double* raw_var) const;
+  /// Acquisition values (and d value/dx when grad is not null) of b points x (b, d), on the
+  /// calling thread: the cross covariances of all of them go through one multi-right-hand-side
+  /// solve (IsaKernels::trsm_cols_l / _lt), which reads the factor once per four points instead
+  /// of once per point; each point's result is bit-identical to a one-point call.
+  void acquisition_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
+                         std::vector<double>& scratch) const;
   double acquisition_point(const double* x, const AcqParams& acq, double* grad, std::vector<double>& scratch) const;
+  /// acquisition_batch with the points split into one contiguous part per thread (the results
+  /// do not depend on the split). `scratch` is kept across calls.
+  void acquisition_parallel(const double* x, int b, const AcqParams& acq, double* value, double* grad,
+                            std::vector<std::vector<double>>& scratch, ThreadPool& pool) const;
   /// Makes a point feasible: categorical dims become a choice index (floor(u k), or kept when
   /// already an integral index), ordinal dims with spacing g the centre (floor(u / g) + 1/2) g of
   /// their cell (src/space/encode.ts), continuous dims are clamped to [0, 1].
@@ -212,9 +223,22 @@ class GpModel {
   /// One pass over the discrete dims (see optimize_acquisition); returns the final value.
   double sweep_discrete(double* point, double value, const std::vector<double>& grid, const AcqParams& acq,
                         std::vector<double>& scratch) const;
-  /// Local search from one starting point (step 3 of optimize_acquisition).
-  AcqOptimum refine_start(std::vector<double> x0, const AcqParams& acq, const std::vector<double>& grid,
-                          int max_iterations, int max_rounds, std::vector<double>& scratch) const;
+  /// One L-BFGS-B search of -acquisition inside [lower, upper] from `from`; `found` is its last
+  /// accepted point, snapped, with its value.
+  struct LocalSearch {
+    std::vector<double> from, lower, upper;
+    AcqOptimum found;
+  };
+  /// Runs the searches in lockstep (LbfgsbSolver): each round evaluates every point that some
+  /// search asks for in one acquisition_parallel call, so the factor is streamed once per round
+  /// per thread rather than once per search and evaluation. Each search's trajectory is the one
+  /// it would follow alone.
+  void local_searches(std::vector<LocalSearch>& jobs, const AcqParams& acq, const std::vector<double>& grid,
+                      int max_iterations, ThreadPool& pool) const;
+  /// Step 3 of optimize_acquisition for all starts (the local searches batched across starts).
+  std::vector<AcqOptimum> refine_starts(std::vector<std::vector<double>> starts, const AcqParams& acq,
+                                        const std::vector<double>& grid, int max_iterations, int max_rounds,
+                                        ThreadPool& pool) const;
 
   GpData data_;
   std::vector<double> xt_;  // (d, n)

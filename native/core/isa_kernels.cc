@@ -259,6 +259,95 @@ void trsm_left_l(int n, int m, const double* l, ptrdiff_t ldl, double* b, ptrdif
   }
 }
 
+// Few right-hand sides, column forms (trsm_cols_l / trsm_cols_lt): G columns share each read
+// of an L column; every column gets the same operations whatever G (see isa_kernels.h).
+template <int G>
+void cols_l_group(int n, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) {
+  double* x[G];
+  for (int g = 0; g < G; ++g) x[g] = b + g * ldb;
+  for (int q = 0; q < n; ++q) {
+    const double* lq = l + q * ldl;
+    double xq[G];
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) {
+      xq[g] = x[g][q] / lq[q];
+      x[g][q] = xq[g];
+    }
+    int i = q + 1;
+    for (; i + kVw <= n; i += kVw) {
+      const Vec lv = load(lq + i);
+#pragma GCC unroll 4
+      for (int g = 0; g < G; ++g) store(x[g] + i, load(x[g] + i) - lv * xq[g]);
+    }
+    for (; i < n; ++i) {
+#pragma GCC unroll 4
+      for (int g = 0; g < G; ++g) x[g][i] -= lq[i] * xq[g];
+    }
+  }
+}
+
+template <int G>
+void cols_lt_group(int n, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) {
+  double* x[G];
+  for (int g = 0; g < G; ++g) x[g] = b + g * ldb;
+  for (int q = n - 1; q >= 0; --q) {
+    const double* lq = l + q * ldl;
+    Vec acc[G][4];
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) acc[g][v] = Vec{};
+    }
+    int i = q + 1;
+    for (; i + 4 * kVw <= n; i += 4 * kVw) {
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) {
+        const Vec lv = load(lq + i + v * kVw);
+#pragma GCC unroll 4
+        for (int g = 0; g < G; ++g) acc[g][v] += lv * load(x[g] + i + v * kVw);
+      }
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) {
+      const Vec sum = (acc[g][0] + acc[g][1]) + (acc[g][2] + acc[g][3]);
+      double s = 0.0;
+      for (int v = 0; v < kVw; ++v) s += sum[v];
+      for (int r = i; r < n; ++r) s += lq[r] * x[g][r];
+      x[g][q] = (x[g][q] - s) / lq[q];
+    }
+  }
+}
+
+// Columns per group: four vector accumulators per column must fit the register file (AVX-512's
+// 32 registers hold four columns' 16, AVX2's and SSE2's 16 two columns' 8).
+constexpr int kColsGroup = kVw >= 8 ? 4 : 2;
+
+template <template <int> class Op>
+void cols_dispatch(int n, int m, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) {
+  int c = 0;
+  for (; c + kColsGroup <= m; c += kColsGroup) Op<kColsGroup>::run(n, l, ldl, b + c * ldb, ldb);
+  switch (m - c) {
+    case 3: Op<3>::run(n, l, ldl, b + c * ldb, ldb); break;
+    case 2: Op<2>::run(n, l, ldl, b + c * ldb, ldb); break;
+    case 1: Op<1>::run(n, l, ldl, b + c * ldb, ldb); break;
+    default: break;
+  }
+}
+template <int G>
+struct ColsL {
+  static void run(int n, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) { cols_l_group<G>(n, l, ldl, b, ldb); }
+};
+template <int G>
+struct ColsLt {
+  static void run(int n, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) { cols_lt_group<G>(n, l, ldl, b, ldb); }
+};
+void trsm_cols_l(int n, int m, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) {
+  cols_dispatch<ColsL>(n, m, l, ldl, b, ldb);
+}
+void trsm_cols_lt(int n, int m, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) {
+  cols_dispatch<ColsLt>(n, m, l, ldl, b, ldb);
+}
+
 void trsv_l(int n, const double* l, ptrdiff_t ldl, double* x) {
   for (int q = 0; q < n; ++q) {
     const double xq = x[q] / l[q + q * ldl];
@@ -397,8 +486,9 @@ void lengthscale_column(int n, int d, int j, const double* xt, const uint8_t* is
 }  // namespace
 
 extern const IsaKernels kKernels;
-const IsaKernels kKernels = {KESTREL_ISA_NAME, gemm, potrf_unblocked, trsm_right_lt, trsm_left_l,
-                             trsv_l, trsv_lt, dot, cross_column, lengthscale_column};
+const IsaKernels kKernels = {KESTREL_ISA_NAME, gemm,         potrf_unblocked, trsm_right_lt, trsm_left_l,
+                             trsm_cols_l,      trsm_cols_lt, trsv_l,          trsv_lt,       dot,
+                             cross_column,     lengthscale_column};
 
 }  // namespace KESTREL_ISA_NS
 }  // namespace kestrel

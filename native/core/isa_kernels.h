@@ -29,6 +29,13 @@ struct IsaKernels {
   /// B(n, m) := L^{-1} B, L (n, n) lower (forward substitution, row-oriented on groups of
   /// 4 vectors of right-hand sides; for the diagonal blocks of a blocked TRSM).
   void (*trsm_left_l)(int n, int m, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb);
+  /// B(n, m) := L^{-1} B (column axpy form) and B(n, m) := L^{-T} B (column dot form, four
+  /// vector accumulators per column), L (n, n) lower, for a few right-hand sides (the batched
+  /// evaluations of the acquisition search): each column of L is read once per group of four
+  /// right-hand sides (two below AVX-512), and every column of B gets exactly the operations of a one-column call
+  /// whatever m, so a batch and single calls give bit-identical results.
+  void (*trsm_cols_l)(int n, int m, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb);
+  void (*trsm_cols_lt)(int n, int m, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb);
   /// Single right-hand side, L (n, n) lower: x := L^{-1} x (column axpy form) and x := L^{-T} x
   /// (column dot form, several vector accumulators).
   void (*trsv_l)(int n, const double* l, ptrdiff_t ldl, double* x);

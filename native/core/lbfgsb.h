@@ -17,6 +17,7 @@
 #ifndef KESTREL_CORE_LBFGSB_H_
 #define KESTREL_CORE_LBFGSB_H_
 
+#include <deque>
 #include <functional>
 #include <vector>
 
@@ -54,6 +55,44 @@ using Objective = std::function<double(const double* x, double* g)>;
 struct SplitObjective {
   std::function<double(const double* x)> value;
   std::function<void(double* g)> gradient;
+};
+
+/// The same minimization driven by its caller (reverse communication, as the original
+/// L-BFGS-B's `task` protocol): the solver says what it needs next, a value at `point()` or the
+/// gradient at the point of the latest value, and the caller hands it over. Lets several
+/// minimizations step in lockstep so that their evaluations are batched (GpModel's acquisition
+/// search: one multi-right-hand-side solve per round instead of a solve per start).
+/// minimize_lbfgsb is this loop with a callback; both give bit-identical results.
+class LbfgsbSolver {
+ public:
+  enum class Need { kValue, kGradient, kDone };
+  LbfgsbSolver(const std::vector<double>& x0, std::vector<double> lower, std::vector<double> upper,
+               const LbfgsbOptions& options);
+  Need need() const { return need_; }
+  /// kValue: the point to evaluate; kGradient: the point of the latest value (p values).
+  const double* point() const { return phase_ == Phase::kInitial ? x_.data() : xn_.data(); }
+  /// f at point() (may be +inf or NaN).
+  void give_value(double f);
+  /// The gradient at point() (p values).
+  void give_gradient(const double* g);
+  /// The best accepted point so far; the final answer once need() is kDone.
+  LbfgsbResult result() const;
+
+ private:
+  enum class Phase { kInitial, kLineSearch };
+  void begin_iteration();
+  void next_trial_point();
+
+  LbfgsbOptions options_;
+  std::vector<double> lower_, upper_;
+  std::vector<double> x_, g_, xn_, gn_, d_, q_, alphas_;
+  std::deque<std::vector<double>> ss_, ys_;
+  std::deque<double> rhos_;
+  double f_ = 0.0, fn_ = 0.0, t_ = 1.0, decrease_ = 0.0;
+  int iteration_ = 0, line_steps_ = 0, evaluations_ = 0, gradients_ = 0, iterations_ = 0;
+  bool converged_ = false;
+  Phase phase_ = Phase::kInitial;
+  Need need_ = Need::kValue;
 };
 
 LbfgsbResult minimize_lbfgsb(const SplitObjective& fun, const std::vector<double>& x0, const std::vector<double>& lower,

@@ -440,6 +440,23 @@ static void test_acquisition_optimizer() {
   model->acquisition(x_best.data(), 1, ei, &ei_at_best, nullptr, pool);
   const AcqOptimum opt_ei = model->optimize_acquisition(cands, 64, ei, 5, continuous, pool);
   CHECK(opt_ei.value >= ei_at_best, "log-EI optimum %g below its value at the best observation %g", opt_ei.value, ei_at_best);
+  // Batched acquisition values and gradients equal one-point calls bit for bit (the local
+  // searches batch their evaluations; GpModel::acquisition_batch).
+  {
+    ThreadPool one_thread(1);
+    const int mb = 21;
+    std::vector<double> vb(mb), gb(static_cast<size_t>(mb) * 2);
+    model->acquisition(cands.data(), mb, ei, vb.data(), gb.data(), pool);
+    bool same = true;
+    for (int c = 0; c < mb; ++c) {
+      double v1 = 0.0;
+      double g1[2];
+      model->acquisition(cands.data() + 2 * c, 1, ei, &v1, g1, one_thread);
+      same = same && v1 == vb[static_cast<size_t>(c)] && g1[0] == gb[2 * static_cast<size_t>(c)] &&
+             g1[1] == gb[2 * static_cast<size_t>(c) + 1];
+    }
+    CHECK(same, "batched acquisition values or gradients differ from one-point calls");
+  }
   // Deterministic across thread counts.
   ThreadPool one(1);
   const AcqOptimum opt1 = model->optimize_acquisition(cands, 64, mean_acq, 5, continuous, one);
@@ -468,6 +485,9 @@ static void test_acquisition_optimizer() {
     acq.incumbent = 1.5;
     acq.beta = 2.0;
     const AcqOptimum o = mixed->optimize_acquisition(mc, 256, acq, 4, grid, pool);
+    ThreadPool serial(1);
+    const AcqOptimum o1 = mixed->optimize_acquisition(mc, 256, acq, 4, grid, serial);
+    CHECK(o1.x == o.x && o1.value == o.value, "kind %d: mixed-space optimum depends on the thread count", kind);
     const double c5 = std::floor(o.x[1] * 5);
     const double c100 = std::floor(o.x[2] * 100);
     CHECK(c5 >= 0 && c5 < 5 && o.x[1] == ordinal_cell_center(c5, 0.2), "kind %d: 5-cell dim %.17g not a centre", kind, o.x[1]);
@@ -507,6 +527,29 @@ static void test_lbfgsb() {
   CHECK(std::fabs(r.x[0] - 1) < 1e-4 && std::fabs(r.x[1] - 1) < 1e-4, "rosenbrock -> (%g, %g)", r.x[0], r.x[1]);
   r = minimize_lbfgsb(f, {-1.2, 1.0}, {-2, -2}, {0.5, 2}, o);
   CHECK(std::fabs(r.x[0] - 0.5) < 1e-6 && std::fabs(r.x[1] - 0.25) < 1e-4, "bounded rosenbrock -> (%g, %g)", r.x[0], r.x[1]);
+  // Reverse communication: three solvers stepped in lockstep (as the acquisition search batches
+  // its starts) follow exactly the trajectories of separate minimize_lbfgsb runs.
+  const std::vector<std::vector<double>> x0s = {{-1.2, 1.0}, {1.9, -1.5}, {0.3, 0.3}};
+  std::vector<LbfgsbSolver> solvers;
+  for (const auto& x0 : x0s) solvers.emplace_back(x0, std::vector<double>{-2, -2}, std::vector<double>{2, 2}, o);
+  std::vector<double> g(2);
+  for (bool pending = true; pending;) {
+    pending = false;
+    for (LbfgsbSolver& s : solvers) {
+      if (s.need() == LbfgsbSolver::Need::kDone) continue;
+      pending = true;
+      const double fx = f(s.point(), g.data());
+      s.give_value(fx);
+      if (s.need() == LbfgsbSolver::Need::kGradient) s.give_gradient(g.data());
+    }
+  }
+  for (size_t i = 0; i < x0s.size(); ++i) {
+    const LbfgsbResult alone = minimize_lbfgsb(f, x0s[i], {-2, -2}, {2, 2}, o);
+    const LbfgsbResult stepped = solvers[i].result();
+    CHECK(alone.x == stepped.x && alone.f == stepped.f && alone.evaluations == stepped.evaluations &&
+              alone.iterations == stepped.iterations && alone.converged == stepped.converged,
+          "lockstep solver %zu differs from its separate run", i);
+  }
 }
 
 // Every ISA variant of the small kernels against plain loops (odd sizes cover the vector tails).
@@ -564,6 +607,36 @@ static void test_isa_kernels() {
       rb = std::max(rb, std::fabs(sb - v[static_cast<size_t>(i)]));
     }
     CHECK(rf < 1e-12 && rb < 1e-12, "[%s] trsv residuals %.3g %.3g", name, rf, rb);
+    // trsm_cols_l / trsm_cols_lt: residuals, and every column of a 7-column batch (one group of
+    // four and a remainder, or groups of two) bit-identical to a one-column call.
+    const int mc = 7;
+    std::vector<double> bc(static_cast<size_t>(n) * mc);
+    for (auto& t : bc) t = u(rng);
+    std::vector<double> fwd = bc, bwd = bc;
+    k->trsm_cols_l(n, mc, l.data(), n, fwd.data(), n);
+    k->trsm_cols_lt(n, mc, l.data(), n, bwd.data(), n);
+    double rcf = 0.0, rcb = 0.0;
+    bool same = true;
+    for (int c = 0; c < mc; ++c) {
+      const size_t off = static_cast<size_t>(c) * n;
+      for (int i = 0; i < n; ++i) {
+        double sf = 0.0, sb = 0.0;
+        for (int q = 0; q <= i; ++q) sf += l[i + static_cast<size_t>(q) * n] * fwd[off + static_cast<size_t>(q)];
+        for (int q = i; q < n; ++q) sb += l[q + static_cast<size_t>(i) * n] * bwd[off + static_cast<size_t>(q)];
+        rcf = std::max(rcf, std::fabs(sf - bc[off + static_cast<size_t>(i)]));
+        rcb = std::max(rcb, std::fabs(sb - bc[off + static_cast<size_t>(i)]));
+      }
+      std::vector<double> one_f(bc.begin() + static_cast<ptrdiff_t>(off), bc.begin() + static_cast<ptrdiff_t>(off + n));
+      std::vector<double> one_b = one_f;
+      k->trsm_cols_l(n, 1, l.data(), n, one_f.data(), n);
+      k->trsm_cols_lt(n, 1, l.data(), n, one_b.data(), n);
+      for (int i = 0; i < n; ++i) {
+        same = same && one_f[static_cast<size_t>(i)] == fwd[off + static_cast<size_t>(i)] &&
+               one_b[static_cast<size_t>(i)] == bwd[off + static_cast<size_t>(i)];
+      }
+    }
+    CHECK(rcf < 1e-12 && rcb < 1e-12, "[%s] trsm_cols residuals %.3g %.3g", name, rcf, rcb);
+    CHECK(same, "[%s] trsm_cols: a batched column differs from a one-column solve", name);
     // dot.
     double plain = 0.0;
     for (int i = 0; i < n; ++i) plain += v[static_cast<size_t>(i)] * xf[static_cast<size_t>(i)];

@@ -4,6 +4,10 @@
 // number of threads: every core routine partitions work independently of `size`, which makes
 // the same inputs give bit-identical outputs for any numThreads.
 // One pool belongs to one operation (an AsyncWorker's Execute); there is no global pool.
+// Between the fork-joins of one operation (a blocked Cholesky issues two per 128-column step)
+// idle workers spin briefly (kSpinMicros) before sleeping, and the caller spins briefly for
+// their completion: a condition-variable wake costs ~25 us here, as much as a whole task at
+// n ~ 500, which left a second thread no faster than one.
 #ifndef KESTREL_CORE_THREAD_POOL_H_
 #define KESTREL_CORE_THREAD_POOL_H_
 
@@ -40,9 +44,9 @@ class ThreadPool {
   const std::function<void(int, int)>* job_ = nullptr;
   int job_count_ = 0;
   std::atomic<int> next_{0};
-  int active_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
+  std::atomic<int> active_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
   std::atomic<bool> busy_{false};
 };
 

@@ -162,22 +162,38 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     expect(two.sampler.lastModelUpdate?.fitTrialIds).toEqual(one.sampler.lastModelUpdate?.fitTrialIds);
   });
 
-  it('screens the restarts of a first fit on a subset, then runs one start on all observations', async () => {
-    const policy = { refitEveryTrialBelow: 100, coldFitScreenSize: 8 };
-    const { kinds, backend } = await runSteps(policy, 14, 3);
-    expect(kinds).toEqual(['fit', 'fit', 'fit']);
-    // 14 > 8: the cold restarts on 8 observations, then one warm start on 14; later refits are
-    // warm-started from the previous theta and never screened again.
-    expect(backend.fitSizes).toEqual([8, 14, 15, 16]);
+  it('screens the restarts of a first fit on a subset, serves a model of all observations at its theta, and refits on all at the next suggestion', async () => {
+    // refitGrowthDivisor 2: after the refit at 15 the next one is due at 15 + 8, so only the
+    // provisional first fit makes the second suggestion refit.
+    const policy = { refitEveryTrialBelow: 0, refitGrowthDivisor: 2, coldFitScreenSize: 8 };
+    const { kinds, sizes, thetas, backend, sampler } = await runSteps(policy, 14, 3);
+    expect(kinds).toEqual(['fit-screened', 'fit', 'append']);
+    // 14 > 8: the cold restarts on 8 observations, the model of all 14 built at their theta
+    // (no fit on 14); the next suggestion refits on all 15, warm-started from that theta.
+    expect(backend.fitSizes).toEqual([8, 15]);
+    expect(backend.builds.map((b) => b.n)).toEqual([14]);
+    expect(Array.from(backend.builds[0].theta)).toEqual(Array.from(thetas[0]));
+    expect(sizes).toEqual([14, 15, 16]);
     expect(backend.fitOptions[0].warmStart).toBeNull();
     expect(backend.fitOptions[0].nRestarts).toBeGreaterThan(1);
-    expect(backend.fitOptions[1].warmStart).not.toBeNull();
+    expect(Array.from(backend.fitOptions[1].warmStart ?? [])).toEqual(Array.from(thetas[0]));
     expect(backend.fitOptions[1].nRestarts).toBe(1);
-    expect(backend.fitOptions.slice(2).every((o) => o.warmStart !== null)).toBe(true);
+    expect(sampler.lastModelUpdate?.fitTrialIds).toEqual([]);
     // Up to the screen size a first fit runs its restarts on all observations.
     const small = await runSteps({ refitEveryTrialBelow: 100, coldFitScreenSize: 16 }, 14, 1);
+    expect(small.kinds).toEqual(['fit']);
     expect(small.backend.fitSizes).toEqual([14]);
     expect(small.backend.fitOptions[0].warmStart).toBeNull();
+    expect(small.backend.builds).toEqual([]);
+  });
+
+  it('falls back to one start on all observations when the screened model cannot be built', async () => {
+    const backend = new CountingBackend();
+    backend.failBuilds.add(1);
+    const { kinds } = await runSteps({ refitEveryTrialBelow: 0, refitGrowthDivisor: 2, coldFitScreenSize: 8 }, 14, 2, backend);
+    expect(kinds).toEqual(['fit', 'append']);
+    expect(backend.fitSizes).toEqual([8, 14]);
+    expect(backend.fitOptions[1].warmStart).not.toBeNull();
   });
 
   describe('background rebuilds (backgroundRebuildAbove)', () => {

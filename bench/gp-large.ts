@@ -8,8 +8,10 @@
  *            1024 observations, GpSampler refitPolicy.coldFitScreenSize) and the full model built
  *            at its theta: in the suggestion up to backgroundRebuildAbove (4096), else in the
  *            background while the subset model serves ('subset-deferred')
+ *            (n <= 1024: 'fit-screened', the model of all n at the screen's theta)
  *   build+k  the k-th suggestion after it, up to the one that swaps the rebuilt model in
- *            ('rebuilt', which waits for the build if it has not finished; `wait` column)
+ *            ('rebuilt', which waits for the build if it has not finished; `wait` column), or
+ *            after a 'fit-screened' build the next one, which refits on all observations
  *   append   a suggestion after one new trial, between refits: append 1 row + acquisition
  *   refit    the suggestion at which a refit falls due (the data grew by n_fit/50 since the last
  *            fit; the trials in between are imported with one bulk append, not timed): a
@@ -124,6 +126,11 @@ function emit(row: Row): void {
 
 /** After a 'subset-deferred' suggestion: each suggestion up to and including the swap. */
 async function untilSwapped(study: Study, sampler: GpSampler, n: number, figure: string, first: Timed): Promise<void> {
+  if (first.kind === 'fit-screened') {
+    // A provisional first fit: the next suggestion refits on all observations.
+    emit({ n, figure: `${figure}+1`, runs: [await suggestOnce(study, sampler)] });
+    return;
+  }
   if (first.kind !== 'subset-deferred') return;
   for (let k = 1; k <= 10; k++) {
     const timed = await suggestOnce(study, sampler);
@@ -184,7 +191,9 @@ for (const n of sizes) {
 
   const refits: Timed[] = [];
   const rng = new Rng(99);
-  let nAtFit = n; // the build fitted on all n imported trials (a subset-served build: its rebuild)
+  // The build fitted on all n imported trials (a subset-served build: its rebuild; a provisional
+  // first fit: the suggestion after it, on n + 1).
+  let nAtFit = build.kind === 'fit-screened' ? n + 1 : n;
   for (let r = 0; r < repeats; r++) {
     const timed = await refitOnce(study, sampler, rng, nAtFit);
     refits.push(timed);

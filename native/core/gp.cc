@@ -20,7 +20,10 @@ constexpr double kHalfLog2PiD = 0.91893853320467274178;
 constexpr double kMinVariance = 1e-12;
 constexpr int kColumnChunk = 64;
 constexpr int kCandidateChunk = 256;
-constexpr int kGradBatch = 16;  // points per multi-right-hand-side solve when gradients are asked
+constexpr int kGradBatch = 16;
+// Spare rows of a factor's store (appends fill them in place): n / 16, at least 32.
+constexpr int kSpareRowsDivisor = 16;
+constexpr int kMinSpareRows = 32;  // points per multi-right-hand-side solve when gradients are asked
 constexpr int kMaxSweepChoices = 64;    // discrete sets up to this size are exhausted (js-backend.ts)
 constexpr int kMaxDiscreteRounds = 3;   // sweep + continuous re-refinement rounds per start
 constexpr double kRoundImprovement = 1e-12;
@@ -66,15 +69,14 @@ void inverse_sq_lengthscales(const std::vector<double>& theta, int d, std::vecto
   for (int j = 0; j < d; ++j) w[static_cast<size_t>(j)] = std::exp(-2.0 * theta[static_cast<size_t>(j)]);
 }
 
-// A (n, n) column-major: the lower triangle of K(X, X) + (sn2 + extra) I; dk: s2 f'(r^2) (lower) when not null.
+// A (n, n) column-major with leading dim lda (the caller sizes it): the lower triangle of
+// K(X, X) + (sn2 + extra) I; dk (ld n): s2 f'(r^2) (lower) when not null.
 void training_covariance(const GpData& data, const std::vector<double>& xt, const std::vector<double>& w, double s2,
-                         double diag_add, KernelKind kernel, std::vector<double>& a, std::vector<double>* dk,
+                         double diag_add, KernelKind kernel, double* a, ptrdiff_t lda, std::vector<double>* dk,
                          ThreadPool& pool) {
   const int n = data.n;
   const int d = data.d;
   const IsaKernels& kern = isa_kernels();
-  reserve_large(a, static_cast<size_t>(n) * n);
-  a.resize(static_cast<size_t>(n) * n);
   if (dk != nullptr) {
     reserve_large(*dk, static_cast<size_t>(n) * n);
     dk->resize(static_cast<size_t>(n) * n);
@@ -85,7 +87,7 @@ void training_covariance(const GpData& data, const std::vector<double>& xt, cons
     std::vector<double> r2(static_cast<size_t>(n));
     const int j1 = std::min(n, (t + 1) * kColumnChunk);
     for (int j = t * kColumnChunk; j < j1; ++j) {
-      double* col = a.data() + static_cast<ptrdiff_t>(j) * n;
+      double* col = a + static_cast<ptrdiff_t>(j) * lda;
       kern.cross_column(n - j, d, xt.data() + j, n, data.x.data() + static_cast<ptrdiff_t>(j) * d, w.data(),
                         data.is_cat.data(), kernel, s2, r2.data(), col + j,
                         dk == nullptr ? nullptr : dk->data() + static_cast<ptrdiff_t>(j) * n + j);
@@ -99,11 +101,11 @@ void training_covariance(const GpData& data, const std::vector<double>& xt, cons
 // cholesky_with_jitter) and retries; a non-finite entry is reported as such, never retried.
 CholeskyStatus factor_in_place_with_jitter(const GpData& data, const std::vector<double>& xt,
                                            const std::vector<double>& w, double s2, double sn2, KernelKind kernel,
-                                           std::vector<double>& a, ThreadPool& pool) {
+                                           double* a, ptrdiff_t lda, ThreadPool& pool) {
   const int n = data.n;
   CholeskyStatus st;
   for (int j = 0; j < n; ++j) {
-    const double* col = a.data() + static_cast<ptrdiff_t>(j) * n;
+    const double* col = a + static_cast<ptrdiff_t>(j) * lda;
     for (int i = j; i < n; ++i) {
       if (!std::isfinite(col[i])) {
         st.had_nan = true;
@@ -115,8 +117,8 @@ CholeskyStatus factor_in_place_with_jitter(const GpData& data, const std::vector
   const double diag_mean = s2 + sn2;  // every diagonal entry of A equals s2 + sn2
   double jitter = 0.0;
   for (int attempt = 0; attempt <= kMaxJitterTries; ++attempt) {
-    if (attempt > 0) training_covariance(data, xt, w, s2, sn2 + jitter, kernel, a, nullptr, pool);
-    const int bad = cholesky_blocked(n, a.data(), n, pool);
+    if (attempt > 0) training_covariance(data, xt, w, s2, sn2 + jitter, kernel, a, lda, nullptr, pool);
+    const int bad = cholesky_blocked(n, a, lda, pool);
     if (bad < 0) {
       st.ok = true;
       st.jitter = jitter;
@@ -217,8 +219,10 @@ static void nlp_value(const GpData& data, const std::vector<double>& theta, Kern
   // A is factored in place (one n^2 buffer reused across evaluations); a failed pivot rebuilds
   // A from the kernel with the next jitter (O(n^2 d), rare) instead of keeping a second copy.
   std::vector<double>& a = ws.a;
-  training_covariance(data, ws.xt, w, s2, sn2, kernel, a, with_dk ? &ws.dk : nullptr, pool);
-  res.status = factor_in_place_with_jitter(data, ws.xt, w, s2, sn2, kernel, a, pool);
+  reserve_large(a, static_cast<size_t>(n) * n);
+  a.resize(static_cast<size_t>(n) * n);
+  training_covariance(data, ws.xt, w, s2, sn2, kernel, a.data(), n, with_dk ? &ws.dk : nullptr, pool);
+  res.status = factor_in_place_with_jitter(data, ws.xt, w, s2, sn2, kernel, a.data(), n, pool);
   if (!res.status.ok) return;
   const double* l = a.data();
   std::vector<double>& alpha = ws.alpha;
@@ -302,10 +306,12 @@ void GpModel::finish() {
   sn2_ = std::exp(theta_[static_cast<size_t>(d) + 1]);
   xt_ = transpose_inputs(data_);
   alpha_ = data_.y;
-  forward_solve(n, l_.data(), n, alpha_.data());
+  const double* l = factor_data();
+  const ptrdiff_t ld = factor_ld();
+  forward_solve(n, l, ld, alpha_.data());
   double nll = 0.5 * dot(alpha_.data(), alpha_.data(), n) + n * kHalfLog2PiD;
-  for (int i = 0; i < n; ++i) nll += std::log(l_[static_cast<size_t>(i) * n + i]);
-  backward_solve_t(n, l_.data(), n, alpha_.data());
+  for (int i = 0; i < n; ++i) nll += std::log(l[static_cast<ptrdiff_t>(i) * ld + i]);
+  backward_solve_t(n, l, ld, alpha_.data());
   std::vector<double> scratch(static_cast<size_t>(d) + 2, 0.0);
   nll += add_neg_log_prior(theta_.data(), d, deterministic_, scratch.data());
   log_posterior_ = -nll;
@@ -325,13 +331,16 @@ std::shared_ptr<const GpModel> GpModel::build(GpData data, std::vector<double> t
   const double s2 = std::exp(model->theta_[static_cast<size_t>(d)]);
   const double sn2 = std::exp(model->theta_[static_cast<size_t>(d) + 1]);
   const std::vector<double> xt = transpose_inputs(model->data_);
-  // Factored in place: one n^2 buffer (800 MB at n = 10,000), no second copy.
-  std::vector<double>& a = model->l_;
-  training_covariance(model->data_, xt, w, s2, sn2, kernel, a, nullptr, pool);
-  const CholeskyStatus st = factor_in_place_with_jitter(model->data_, xt, w, s2, sn2, kernel, a, pool);
-  if (st.ok) {
-    for (int j = 1; j < n; ++j) std::fill(a.data() + static_cast<ptrdiff_t>(j) * n, a.data() + static_cast<ptrdiff_t>(j) * n + j, 0.0);
-  }
+  // Factored in place in its store (capacity for later appends; 800 MB at n = 10,000 plus
+  // the spare rows), no second copy.
+  std::shared_ptr<FactorStore> store = FactorStore::make(factor_capacity(n));
+  model->store_ = store;
+  double* a = store->data.data();
+  const ptrdiff_t lda = store->capacity;
+  training_covariance(model->data_, xt, w, s2, sn2, kernel, a, lda, nullptr, pool);
+  const CholeskyStatus st = factor_in_place_with_jitter(model->data_, xt, w, s2, sn2, kernel, a, lda, pool);
+  // The strict upper triangle holds scratch of the factorization; nothing reads it.
+  if (st.ok) store->rows.store(n);
   if (!st.ok) {
     if (st.had_nan) {
       throw Error(Error::Code::kNaN, "the GP covariance had a non-finite entry in column " + std::to_string(st.index));
@@ -477,7 +486,7 @@ void GpModel::moments_chunk(const double* x, int mc, std::vector<double>& kbuf, 
                       s2_, r2.data(), col, nullptr);
     mean[c] = dot(col, alpha_.data(), n);
   }
-  trsm_left_lower(n, l_.data(), n, mc, kbuf.data(), n, nullptr);
+  trsm_left_lower(n, factor_data(), factor_ld(), mc, kbuf.data(), n, nullptr);
   for (int c = 0; c < mc; ++c) {
     const double* v = kbuf.data() + static_cast<size_t>(c) * n;
     raw_var[c] = s2_ - dot(v, v, n);
@@ -514,7 +523,7 @@ void GpModel::acquisition_batch(const double* x, int b, const AcqParams& acq, do
                       s2_, r2, kc, dk == nullptr ? nullptr : dk + static_cast<size_t>(c) * n);
     dmean[c] = dot(kc, alpha_.data(), n);  // the mean, until the moments below
   }
-  kern.trsm_cols_l(n, b, l_.data(), n, k, n);
+  kern.trsm_cols_l(n, b, factor_data(), factor_ld(), k, n);
   const double floor = kMinVariance * s2_;
   for (int c = 0; c < b; ++c) {
     const double* v = k + static_cast<size_t>(c) * n;
@@ -527,7 +536,7 @@ void GpModel::acquisition_batch(const double* x, int b, const AcqParams& acq, do
     dvar[c] = raw > floor ? out[2] / (2.0 * sd) : 0.0;
   }
   if (grad == nullptr) return;
-  kern.trsm_cols_lt(n, b, l_.data(), n, k, n);  // u = A^{-1} k_*
+  kern.trsm_cols_lt(n, b, factor_data(), factor_ld(), k, n);  // u = A^{-1} k_*
   for (int c = 0; c < b; ++c) {
     const double* xc = x + static_cast<ptrdiff_t>(c) * d;
     const double* u = k + static_cast<size_t>(c) * n;
@@ -914,20 +923,76 @@ std::shared_ptr<const GpModel> GpModel::append(const double* x, const double* y,
   all.x.insert(all.x.end(), x, x + static_cast<ptrdiff_t>(k) * d);
   all.y = data_.y;
   all.y.insert(all.y.end(), y, y + k);
-  std::vector<double> l;
-  if (!cholesky_append(n, l_, k, cross.data(), corner.data(), l, pool)) {
+  std::vector<double> l21t, l22;
+  if (!cholesky_extension(n, factor_data(), factor_ld(), k, cross.data(), corner.data(), l21t, l22, pool)) {
     // The Schur complement lost definiteness (e.g. a repeated point with tiny noise): refactor.
     return build(std::move(all), theta_, kernel_, deterministic_, pool);
   }
   std::shared_ptr<GpModel> model(new GpModel());
+  // In place when the store has room and no other model has extended it past n yet (rows of the
+  // store below n are invisible to this model and to every model it was extended from); else a
+  // copy into a new store with room to grow.
+  std::shared_ptr<FactorStore> store = store_;
+  int expected = n;
+  if (store->capacity >= n + k && store->rows.compare_exchange_strong(expected, n + k)) {
+    model->claimed_from_ = n;
+  } else {
+    store = FactorStore::make(factor_capacity(n + k));
+    const ptrdiff_t from = factor_ld();
+    const ptrdiff_t to = store->capacity;
+    const double* src = factor_data();
+    double* dst = store->data.data();
+    pool.parallel_for((n + kColumnChunk - 1) / kColumnChunk, [&](int t, int) {
+      const int j1 = std::min(n, (t + 1) * kColumnChunk);
+      for (int j = t * kColumnChunk; j < j1; ++j) {
+        std::memcpy(dst + static_cast<ptrdiff_t>(j) * to + j, src + static_cast<ptrdiff_t>(j) * from + j,
+                    sizeof(double) * static_cast<size_t>(n - j));
+      }
+    });
+    store->rows.store(n + k);
+  }
+  double* dst = store->data.data();
+  const ptrdiff_t ld = store->capacity;
+  for (int j = 0; j < n; ++j) {
+    for (int r = 0; r < k; ++r) dst[n + r + static_cast<ptrdiff_t>(j) * ld] = l21t[j + static_cast<size_t>(r) * n];
+  }
+  for (int j = 0; j < k; ++j) {
+    double* col = dst + static_cast<ptrdiff_t>(n + j) * ld;
+    for (int r = 0; r < k; ++r) col[n + r] = r >= j ? l22[r + static_cast<size_t>(j) * k] : 0.0;
+  }
   model->data_ = std::move(all);
   model->theta_ = theta_;
   model->kernel_ = kernel_;
   model->deterministic_ = deterministic_;
   model->jitter_ = jitter_;
-  model->l_ = std::move(l);
+  model->store_ = std::move(store);
   model->finish();
   return model;
+}
+
+GpModel::~GpModel() {
+  // Hand the rows this model claimed back to the model it was extended from (unless a model
+  // extended from this one still holds rows beyond them).
+  if (claimed_from_ >= 0) {
+    int expected = data_.n;
+    store_->rows.compare_exchange_strong(expected, claimed_from_);
+  }
+}
+
+std::vector<double> GpModel::factor() const {
+  const int n = data_.n;
+  const ptrdiff_t ld = factor_ld();
+  std::vector<double> out(static_cast<size_t>(n) * n, 0.0);
+  for (int j = 0; j < n; ++j) {
+    std::memcpy(out.data() + static_cast<ptrdiff_t>(j) * n + j, factor_data() + static_cast<ptrdiff_t>(j) * ld + j,
+                sizeof(double) * static_cast<size_t>(n - j));
+  }
+  return out;
+}
+
+int factor_capacity(int n) {
+  const int spare = std::max(kMinSpareRows, n / kSpareRowsDivisor);
+  return (n + spare + 7) / 8 * 8;
 }
 
 }  // namespace kestrel

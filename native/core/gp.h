@@ -24,6 +24,8 @@
 #ifndef KESTREL_CORE_GP_H_
 #define KESTREL_CORE_GP_H_
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -154,6 +156,24 @@ bool refine_budget_limited(int n, int n_restarts);
 /// there (gridSpacing = 1 / number of values), so the decoded value is always feasible.
 double ordinal_cell_center(double index, double g);
 
+/// Storage of a Cholesky factor, shared by a model and the models appended to it: column-major
+/// with leading dimension `capacity` (>= n), so that an append writes its k new rows below the
+/// factor's n rows in place instead of copying n^2 doubles (800 MB at n = 10,000). `rows` is the
+/// row count of the newest model using it; only the model whose n equals it may extend it in
+/// place (a compare-and-swap), and a model extended in place hands its rows back when destroyed.
+/// Rows below a model's n are never read by it, so an extension never changes what an older model
+/// sees: models stay immutable.
+struct FactorStore {
+  explicit FactorStore(int cap) : data(static_cast<size_t>(cap) * cap), capacity(cap) {}
+  LargeArray data;  // capacity^2 doubles; only the lower triangle of a factor is written or read
+  int capacity = 0;
+  std::atomic<int> rows{0};
+  static std::shared_ptr<FactorStore> make(int capacity) { return std::make_shared<FactorStore>(capacity); }
+};
+/// Capacity of a new factor store for n rows: n plus max(32, n / 16) spare rows, rounded up to a
+/// multiple of 8 (aligned columns).
+int factor_capacity(int n);
+
 struct AcqOptimum {
   std::vector<double> x;
   double value = 0.0;
@@ -173,7 +193,11 @@ class GpModel {
   const std::vector<double>& theta() const { return theta_; }
   double log_posterior() const { return log_posterior_; }
   double jitter() const { return jitter_; }
-  const std::vector<double>& factor() const { return l_; }
+  /// The factor L (n, n), column-major with leading dim n (a copy; for tests and parity checks).
+  std::vector<double> factor() const;
+  /// Whether the two models' factors live in the same FactorStore (for tests).
+  bool shares_factor(const GpModel& other) const { return store_ == other.store_; }
+  ~GpModel();
   const GpData& data() const { return data_; }
 
   /// mean, variance: m values each, for x (m, d) row-major.
@@ -197,7 +221,8 @@ class GpModel {
   /// Large n: see acquisition_budget.
   AcqOptimum optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq, int n_restarts,
                                   const std::vector<double>& grid, ThreadPool& pool) const;
-  /// Same theta, k more observations: extends the factor in O(n^2 k).
+  /// Same theta, k more observations: extends the factor in O(n^2 k), in place in its
+  /// FactorStore when it has room and this model is its newest (else into a new store).
   std::shared_ptr<const GpModel> append(const double* x, const double* y, int k, ThreadPool& pool) const;
 
  private:
@@ -249,7 +274,10 @@ class GpModel {
   double s2_ = 1.0;
   double sn2_ = 1e-6;
   double jitter_ = 0.0;
-  std::vector<double> l_;
+  const double* factor_data() const { return store_->data.data(); }
+  ptrdiff_t factor_ld() const { return store_->capacity; }
+  std::shared_ptr<FactorStore> store_;  // L in the first n rows and columns
+  int claimed_from_ = -1;                // the n this model extended the store from in place
   std::vector<double> alpha_;
   double log_posterior_ = 0.0;
 };

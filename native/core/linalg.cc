@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -12,22 +14,39 @@
 
 namespace kestrel {
 
+namespace {
+// Huge pages for an allocation of `bytes` at p (4 MB and up; a hint only).
+void advise_huge_pages(void* p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr size_t kMinBytes = size_t{4} << 20;
+  if (bytes >= kMinBytes) {
+    const uintptr_t page = 4096;
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(page - 1);
+    if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  }
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+}  // namespace
+
 void reserve_large(std::vector<double>& v, size_t count) {
   if (v.capacity() >= count) return;
   std::vector<double> fresh;
   fresh.reserve(count);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr size_t kMinBytes = size_t{4} << 20;
-  const size_t bytes = count * sizeof(double);
-  if (bytes >= kMinBytes) {
-    const uintptr_t page = 4096;
-    const uintptr_t begin = (reinterpret_cast<uintptr_t>(fresh.data()) + page - 1) & ~(page - 1);
-    const uintptr_t end = (reinterpret_cast<uintptr_t>(fresh.data()) + bytes) & ~(page - 1);
-    if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint only
-  }
-#endif
+  advise_huge_pages(fresh.data(), count * sizeof(double));
   v.swap(fresh);
 }
+
+LargeArray::LargeArray(size_t count) {
+  p_ = static_cast<double*>(std::calloc(count == 0 ? 1 : count, sizeof(double)));
+  if (p_ == nullptr) throw std::bad_alloc();
+  advise_huge_pages(p_, count * sizeof(double));
+}
+
+LargeArray::~LargeArray() { std::free(p_); }
 
 namespace {
 constexpr int kNb = 128;         // Cholesky / TRSM block size
@@ -234,32 +253,20 @@ CholeskyStatus cholesky_with_jitter(int n, const double* a, ptrdiff_t lda, std::
   return st;
 }
 
-bool cholesky_append(int n, const std::vector<double>& l, int k, const double* cross, const double* corner,
-                     std::vector<double>& out, ThreadPool& pool) {
+bool cholesky_extension(int n, const double* l, ptrdiff_t ldl, int k, const double* cross, const double* corner,
+                        std::vector<double>& l21t, std::vector<double>& l22, ThreadPool& pool) {
   const IsaKernels& kern = isa_kernels();
   // L21^T (n, k) = L^{-1} B^T; B row-major (k, n) is B^T column-major (n, k).
-  std::vector<double> l21t(cross, cross + static_cast<size_t>(n) * k);
-  if (n > 0) trsm_left_lower(n, l.data(), n, k, l21t.data(), n, &pool);
-  std::vector<double> s(corner, corner + static_cast<size_t>(k) * k);
-  if (n > 0) kern.gemm(k, k, n, -1.0, l21t.data(), n, 1, l21t.data(), n, 1, s.data(), k);
+  l21t.assign(cross, cross + static_cast<size_t>(n) * k);
+  if (n > 0) trsm_left_lower(n, l, ldl, k, l21t.data(), n, &pool);
+  l22.assign(corner, corner + static_cast<size_t>(k) * k);
+  if (n > 0) kern.gemm(k, k, n, -1.0, l21t.data(), n, 1, l21t.data(), n, 1, l22.data(), k);
   for (int j = 0; j < k; ++j) {
     for (int i = j; i < k; ++i) {
-      if (!std::isfinite(s[i + static_cast<size_t>(j) * k])) return false;
+      if (!std::isfinite(l22[i + static_cast<size_t>(j) * k])) return false;
     }
   }
-  if (cholesky_blocked(k, s.data(), k, pool) >= 0) return false;
-  const int nn = n + k;
-  reserve_large(out, static_cast<size_t>(nn) * nn);
-  out.assign(static_cast<size_t>(nn) * nn, 0.0);
-  for (int j = 0; j < n; ++j) {
-    std::memcpy(out.data() + static_cast<ptrdiff_t>(j) * nn + j, l.data() + static_cast<ptrdiff_t>(j) * n + j,
-                sizeof(double) * static_cast<size_t>(n - j));
-    for (int r = 0; r < k; ++r) out[n + r + static_cast<size_t>(j) * nn] = l21t[j + static_cast<size_t>(r) * n];
-  }
-  for (int j = 0; j < k; ++j) {
-    for (int r = j; r < k; ++r) out[n + r + static_cast<size_t>(n + j) * nn] = s[r + static_cast<size_t>(j) * k];
-  }
-  return true;
+  return cholesky_blocked(k, l22.data(), k, pool) < 0;
 }
 
 }  // namespace kestrel

@@ -57,11 +57,29 @@ CholeskyStatus cholesky_with_jitter(int n, const double* a, ptrdiff_t lda, std::
 /// and zeroing). The contents are discarded when a new buffer is made.
 void reserve_large(std::vector<double>& v, size_t count);
 
-/// Extends L (n, n, ld n) of A by k rows: cross (k, n) row-major = B, corner (k, k) column-major
-/// = C (diagonal already including noise and jitter). Returns false (out untouched) when the
-/// Schur complement is not positive definite. out gets (n + k, n + k), ld n + k.
-bool cholesky_append(int n, const std::vector<double>& l, int k, const double* cross, const double* corner,
-                     std::vector<double>& out, ThreadPool& pool);
+/// A zero-initialized array of doubles for the n^2 factor stores: calloc'd (fresh pages of a large
+/// allocation come zeroed from the kernel and are not written again, unlike a vector's serial
+/// fill, so they are first touched by whoever computes into them, in parallel) with huge pages
+/// advised as in reserve_large. Throws std::bad_alloc.
+class LargeArray {
+ public:
+  explicit LargeArray(size_t count);
+  ~LargeArray();
+  LargeArray(const LargeArray&) = delete;
+  LargeArray& operator=(const LargeArray&) = delete;
+  double* data() { return p_; }
+  const double* data() const { return p_; }
+
+ private:
+  double* p_ = nullptr;
+};
+
+/// The k rows that extend the factor L (n, n, leading dim ldl) of A to the factor of A bordered
+/// by cross (k, n) row-major = B and corner (k, k) column-major = C (diagonal already including
+/// noise and jitter): l21t (n, k) = L^{-1} B^T and l22 (k, k, lower) = chol(C - L21 L21^T). Reads
+/// rows < n of L only. False when the Schur complement is not positive definite.
+bool cholesky_extension(int n, const double* l, ptrdiff_t ldl, int k, const double* cross, const double* corner,
+                        std::vector<double>& l21t, std::vector<double>& l22, ThreadPool& pool);
 
 }  // namespace kestrel
 

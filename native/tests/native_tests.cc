@@ -342,10 +342,58 @@ static void test_model() {
   all.x.insert(all.x.end(), xk.begin(), xk.end());
   all.y.insert(all.y.end(), yk.begin(), yk.end());
   auto fresh = GpModel::build(all, model->theta(), fo.kernel, false, pool);
-  double err = 0.0;
-  for (size_t i = 0; i < fresh->factor().size(); ++i) err = std::max(err, std::fabs(fresh->factor()[i] - appended->factor()[i]));
+  auto factor_diff = [](const GpModel& a, const GpModel& b) {
+    const std::vector<double> fa = a.factor(), fb = b.factor();
+    double e = fa.size() == fb.size() ? 0.0 : 1e300;
+    for (size_t i = 0; i < fa.size() && i < fb.size(); ++i) e = std::max(e, std::fabs(fa[i] - fb[i]));
+    return e;
+  };
+  double err = factor_diff(*fresh, *appended);
   CHECK(err < 1e-10 && appended->n() == 75, "append vs fresh factor max diff %.3g", err);
   CHECK(std::fabs(fresh->log_posterior() - appended->log_posterior()) < 1e-8, "append log posterior %g vs %g", appended->log_posterior(), fresh->log_posterior());
+  // Appends share the factor's store while it has room (factor_capacity(60) = 96 rows); a second
+  // append to the same model (a sibling: say kriging-believer fantasies beside real rows) copies,
+  // and neither changes what the other, or the model they came from, sees.
+  {
+    CHECK(factor_capacity(60) == 96 && factor_capacity(10000) == 10632, "factor capacity %d %d", factor_capacity(60),
+          factor_capacity(10000));
+    CHECK(appended->shares_factor(*model), "an append within capacity should extend the store in place");
+    const std::vector<double> before = model->factor();
+    GpData other = random_data(70, 3, 7, true);
+    std::vector<double> xo(other.x.begin() + 60 * 3, other.x.end()), yo(other.y.begin() + 60, other.y.end());
+    auto sibling = model->append(xo.data(), yo.data(), 10, pool);
+    CHECK(!sibling->shares_factor(*model), "a second append to the same model must not reuse the claimed rows");
+    GpData sib_all = data;
+    sib_all.n = 70;
+    sib_all.x.insert(sib_all.x.end(), xo.begin(), xo.end());
+    sib_all.y.insert(sib_all.y.end(), yo.begin(), yo.end());
+    auto sib_fresh = GpModel::build(sib_all, model->theta(), fo.kernel, false, pool);
+    CHECK(factor_diff(*sib_fresh, *sibling) < 1e-10, "sibling append vs fresh factor %.3g", factor_diff(*sib_fresh, *sibling));
+    CHECK(factor_diff(*fresh, *appended) == err && model->factor() == before, "an append changed another model's factor");
+    // Appending to the in-place model keeps extending the same store; releasing both hands the
+    // rows back, and the next append to `model` is in place again.
+    std::vector<double> x1(xo.begin(), xo.begin() + 3), y1(yo.begin(), yo.begin() + 1);
+    auto chained = appended->append(x1.data(), y1.data(), 1, pool);
+    CHECK(chained->shares_factor(*model) && chained->n() == 76, "a chained append should stay in place");
+    chained.reset();
+    appended.reset();
+    auto again = model->append(xo.data(), yo.data(), 10, pool);
+    CHECK(again->shares_factor(*model), "rows released by destroyed models should be reusable");
+    CHECK(factor_diff(*sib_fresh, *again) < 1e-10 && model->factor() == before, "reused rows: factor %.3g",
+          factor_diff(*sib_fresh, *again));
+    // Past the capacity an append copies into a new store.
+    GpData big = random_data(130, 3, 5, true);
+    std::vector<double> xb(big.x.begin() + 60 * 3, big.x.end()), yb(big.y.begin() + 60, big.y.end());
+    again.reset();
+    auto grown = model->append(xb.data(), yb.data(), 70, pool);
+    GpData big_all = data;
+    big_all.n = 130;
+    big_all.x.insert(big_all.x.end(), xb.begin(), xb.end());
+    big_all.y.insert(big_all.y.end(), yb.begin(), yb.end());
+    auto big_fresh = GpModel::build(big_all, model->theta(), fo.kernel, false, pool);
+    CHECK(!grown->shares_factor(*model) && factor_diff(*big_fresh, *grown) < 1e-10, "append past capacity: %.3g",
+          factor_diff(*big_fresh, *grown));
+  }
   // Acquisition optimization: feasible, at least as good as the best candidate.
   std::vector<double> grid = {0.0, 0.25, 3.0};
   std::vector<double> cands(512 * 3);

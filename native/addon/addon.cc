@@ -426,6 +426,10 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   fo.seed = static_cast<uint64_t>(take_int(env, get(opts, "seed"), "seed", 0, 0xffffffffLL));
   Napi::Value warm = get(opts, "warmStart");
   if (!warm.IsNull() && !warm.IsUndefined()) fo.warm_start = take_f64(env, warm, "warmStart", static_cast<size_t>(data->d) + 2);
+  Napi::Value max_iterations = get(opts, "maxIterations");
+  if (!max_iterations.IsUndefined()) {
+    fo.max_iterations = static_cast<int>(take_int(env, max_iterations, "maxIterations", 1, 100000));
+  }
   const int threads = take_threads(env, get(opts, "numThreads"));
   auto result = std::make_shared<std::shared_ptr<const GpModel>>();
   auto report = std::make_shared<kestrel::FitReport>();

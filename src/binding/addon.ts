@@ -43,6 +43,8 @@ export interface AddonFitOptions {
   readonly warmStart: Float64Array | null;
   /** 0 = all hardware threads. */
   readonly numThreads: number;
+  /** L-BFGS-B iterations per start (default 200). */
+  readonly maxIterations?: number;
 }
 
 export interface AddonAcquisitionOptions {

@@ -39,6 +39,11 @@ export interface FitOptions {
   /** Starting theta (e.g. the previous fit's), or null for the defaults. */
   readonly warmStart: Float64Array | null;
   readonly numThreads: number;
+  /**
+   * L-BFGS-B iterations per start (default 200, which the MAP fits reach only when they do not
+   * converge first); fewer makes a bounded refinement (GpSampler's provisional first fit).
+   */
+  readonly maxIterations?: number;
 }
 
 /** Options of `SurrogateBackend.build`. */

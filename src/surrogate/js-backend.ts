@@ -148,7 +148,7 @@ export function fitJs(input: GpTrainingData, options: FitOptions): JsFittedGp {
   let bestTheta: Float64Array | null = null;
   let bestValue = Number.POSITIVE_INFINITY;
   for (const start of starts) {
-    const res = minimizeLbfgsb(objective, start, { lower, upper, maxIterations: FIT_MAX_ITERATIONS, pgtol: 1e-5, ftol: 1e-9 });
+    const res = minimizeLbfgsb(objective, start, { lower, upper, maxIterations: options.maxIterations ?? FIT_MAX_ITERATIONS, pgtol: 1e-5, ftol: 1e-9 });
     if (Number.isFinite(res.f) && res.f < bestValue) {
       bestValue = res.f;
       bestTheta = res.x;

@@ -143,6 +143,7 @@ class NativeBackend implements SurrogateBackend {
         seed: options.seed,
         warmStart: options.warmStart,
         numThreads: options.numThreads,
+        ...(options.maxIterations === undefined ? {} : { maxIterations: options.maxIterations }),
       }),
     );
     const fitted = await this.wrap(model, options.kernel, data.isCategorical);

@@ -82,6 +82,7 @@ export function checkFitOptions(options: FitOptions, d: number): void {
   checkSeed(options.seed);
   checkCount('numThreads', options.numThreads, 1, 4096);
   if (options.warmStart !== null) checkFloat64('warmStart', options.warmStart, d + 2);
+  if (options.maxIterations !== undefined) checkCount('maxIterations', options.maxIterations, 1, 100_000);
 }
 
 export function checkSeed(seed: unknown): number {

@@ -145,6 +145,22 @@ describe.skipIf(!available)('native backend', () => {
     gp.dispose();
   });
 
+  it('maxIterations bounds the MAP search, on both backends', async () => {
+    const data = randomData(60, 3, 11);
+    for (const b of [backend, createJsBackend()]) {
+      const cold = { ...fitOptions, nRestarts: 0 };
+      const full = await b.fit(data, cold);
+      const one = await b.fit(data, { ...cold, maxIterations: 1 });
+      const five = await b.fit(data, { ...cold, maxIterations: 5, warmStart: Float64Array.from(one.theta) });
+      expect(one.logPosterior).toBeLessThan(full.logPosterior - 1);
+      expect(five.logPosterior).toBeGreaterThan(one.logPosterior);
+      await expect(b.fit(data, { ...cold, maxIterations: 0 })).rejects.toMatchObject({ option: 'maxIterations' });
+      for (const m of [full, one, five]) m.dispose();
+    }
+    const { addon } = loadAddon();
+    expect(() => addon!.fit({ ...data }, { kernel: 0, deterministic: false, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1, maxIterations: -2 })).toThrow(/maxIterations/);
+  });
+
   it('is reproducible: same seed, same result, for any thread count', async () => {
     const data = randomData(50, 3, 3, true);
     const a = await backend.fit(data, fitOptions);

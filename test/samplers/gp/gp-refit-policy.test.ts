@@ -162,38 +162,30 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     expect(two.sampler.lastModelUpdate?.fitTrialIds).toEqual(one.sampler.lastModelUpdate?.fitTrialIds);
   });
 
-  it('screens the restarts of a first fit on a subset, serves a model of all observations at its theta, and refits on all at the next suggestion', async () => {
+  it('screens the restarts of a first fit on a subset, refines briefly on all observations, and finishes at the next suggestion', async () => {
     // refitGrowthDivisor 2: after the refit at 15 the next one is due at 15 + 8, so only the
     // provisional first fit makes the second suggestion refit.
     const policy = { refitEveryTrialBelow: 0, refitGrowthDivisor: 2, coldFitScreenSize: 8 };
-    const { kinds, sizes, thetas, backend, sampler } = await runSteps(policy, 14, 3);
+    const { kinds, sizes, thetas, backend } = await runSteps(policy, 14, 3);
     expect(kinds).toEqual(['fit-screened', 'fit', 'append']);
-    // 14 > 8: the cold restarts on 8 observations, the model of all 14 built at their theta
-    // (no fit on 14); the next suggestion refits on all 15, warm-started from that theta.
-    expect(backend.fitSizes).toEqual([8, 15]);
-    expect(backend.builds.map((b) => b.n)).toEqual([14]);
-    expect(Array.from(backend.builds[0].theta)).toEqual(Array.from(thetas[0]));
+    // 14 > 8: the cold restarts on 8 observations, then 5 iterations from their winner on all
+    // 14; the next suggestion refits on all 15 to convergence, warm-started from that theta.
+    expect(backend.fitSizes).toEqual([8, 14, 15]);
+    expect(backend.builds).toEqual([]);
     expect(sizes).toEqual([14, 15, 16]);
     expect(backend.fitOptions[0].warmStart).toBeNull();
     expect(backend.fitOptions[0].nRestarts).toBeGreaterThan(1);
-    expect(Array.from(backend.fitOptions[1].warmStart ?? [])).toEqual(Array.from(thetas[0]));
+    expect(backend.fitOptions[0].maxIterations).toBeUndefined();
+    expect(backend.fitOptions[1].warmStart).not.toBeNull();
     expect(backend.fitOptions[1].nRestarts).toBe(1);
-    expect(sampler.lastModelUpdate?.fitTrialIds).toEqual([]);
+    expect(backend.fitOptions[1].maxIterations).toBe(5);
+    expect(Array.from(backend.fitOptions[2].warmStart ?? [])).toEqual(Array.from(thetas[0]));
+    expect(backend.fitOptions[2].maxIterations).toBeUndefined();
     // Up to the screen size a first fit runs its restarts on all observations.
     const small = await runSteps({ refitEveryTrialBelow: 100, coldFitScreenSize: 16 }, 14, 1);
     expect(small.kinds).toEqual(['fit']);
     expect(small.backend.fitSizes).toEqual([14]);
     expect(small.backend.fitOptions[0].warmStart).toBeNull();
-    expect(small.backend.builds).toEqual([]);
-  });
-
-  it('falls back to one start on all observations when the screened model cannot be built', async () => {
-    const backend = new CountingBackend();
-    backend.failBuilds.add(1);
-    const { kinds } = await runSteps({ refitEveryTrialBelow: 0, refitGrowthDivisor: 2, coldFitScreenSize: 8 }, 14, 2, backend);
-    expect(kinds).toEqual(['fit', 'append']);
-    expect(backend.fitSizes).toEqual([8, 14]);
-    expect(backend.fitOptions[1].warmStart).not.toBeNull();
   });
 
   describe('background rebuilds (backgroundRebuildAbove)', () => {

@@ -170,7 +170,7 @@ export interface ModelUpdate {
 /**
  * L-BFGS-B iterations of a provisional first fit's start on all observations (from the screen's
  * theta): at n = 500 five reach 1583 of the converged 1594 nats of log posterior (the screen's
- * theta alone: 1346) in 27 of 62 ms (bench/surrogate.md).
+ * theta alone: 1346) in about half the time of converging (bench/first-fit.ts, bench/surrogate.md).
  */
 const PROVISIONAL_FIT_ITERATIONS = 5;
 /** Random restarts of the MAP fit: without a warm start, and with one. */

@@ -1,0 +1,89 @@
+/**
+ * A new sampler's first fit on an existing study (GpSampler's provisional first fit, issue 3):
+ * how much of the converged log posterior the 128-observation screen's theta and k L-BFGS-B
+ * iterations from it on all observations recover, and what they cost.
+ *
+ *   npx tsx bench/first-fit.ts [--seed 0] [--sizes 200,500]
+ *
+ * History: the first max(sizes) trials of a GpSampler run on Rosenbrock-8 in [-5, 10]^8 (the
+ * protocol of bench/ask-latency.ts). For each n: the restarts screened on `selectFitSubset` of 128
+ * observations (the 32 best plus a seeded sample, 3 random restarts, as GpSampler's first fit),
+ * then the log posterior on all n observations at the screen's theta (a build) and after k = 1, 2,
+ * 3, 5, 8 and 200 (converged) iterations warm-started from it (`FitOptions.maxIterations`), with
+ * the wall time of each such fit (native backend, all threads). JSON lines on stdout, a table on
+ * stderr.
+ */
+import os from 'node:os';
+import { GpSampler, selectFitSubset } from '../src/samplers/gp/gp-sampler.js';
+import { InMemoryStorage } from '../src/storage/memory-storage.js';
+import { createStudy } from '../src/study/create-study.js';
+import { getSurrogateBackend } from '../src/surrogate/select-backend.js';
+import type { GpTrainingData } from '../src/surrogate/backend.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+const seed = Number(arg('--seed', '0'));
+const sizes = arg('--sizes', '200,500').split(',').map(Number);
+if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${seed}`);
+if (sizes.some((n) => !Number.isInteger(n) || n <= 128)) throw new Error('--sizes must be integers > 128 (the screen size)');
+
+const D = 8;
+const LOW = -5;
+const HIGH = 10;
+const ITERATIONS = [1, 2, 3, 5, 8, 200];
+const rosenbrock = (x: readonly number[]): number => {
+  let s = 0;
+  for (let i = 0; i < x.length - 1; i++) s += 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2;
+  return s;
+};
+const threads = os.availableParallelism();
+const backend = await getSurrogateBackend({ backend: 'cpu' });
+
+// The history: unit-cube inputs and maximized targets, as GpSampler encodes them.
+const xs: number[][] = [];
+const targets: number[] = [];
+const study = await createStudy({ studyName: 'first-fit', direction: 'minimize', sampler: new GpSampler({ seed, backend: 'cpu' }), storage: new InMemoryStorage() });
+for (let i = 0; i < Math.max(...sizes); i++) {
+  const trial = await study.ask();
+  const x = Array.from({ length: D }, (_, j) => trial.suggestFloat(`x${j}`, LOW, HIGH));
+  const v = rosenbrock(x);
+  await study.tell(trial, v);
+  xs.push(x.map((u) => (u - LOW) / (HIGH - LOW)));
+  targets.push(-v);
+}
+
+const lines = ['| n | screen theta | ' + ITERATIONS.map((k) => (k === 200 ? 'converged' : `${k} it.`)).join(' | ') + ' |', `|---|---|${ITERATIONS.map(() => '---|').join('')}`];
+for (const n of sizes) {
+  const ys = targets.slice(0, n);
+  const mean = ys.reduce((a, c) => a + c, 0) / n;
+  const std = Math.sqrt(ys.reduce((a, c) => a + (c - mean) ** 2, 0) / n);
+  const encode = (ids: readonly number[]): GpTrainingData => ({
+    x: Float64Array.from(ids.flatMap((i) => xs[i])),
+    y: Float64Array.from(ids, (i) => (targets[i] - mean) / std),
+    n: ids.length,
+    d: D,
+    isCategorical: new Uint8Array(D),
+  });
+  const ids = Array.from({ length: n }, (_, i) => i);
+  const screenIds = selectFitSubset({ trialIds: ids, values: Float64Array.from(ids, (i) => -targets[i]), size: 128, nBest: 32, seed: 7 });
+  const options = { kernel: 'matern52' as const, deterministic: false, nRestarts: 3, seed: 1, warmStart: null, numThreads: threads };
+  const screen = await backend.fit(encode(screenIds), options);
+  const built = await backend.build(encode(ids), screen.theta, { kernel: 'matern52', deterministic: false, numThreads: threads });
+  const cells = [`${built.logPosterior.toFixed(1)}`];
+  const record: Record<string, unknown> = { bench: 'first-fit', n, seed, screenLogPosterior: built.logPosterior, refined: [] as unknown[] };
+  for (const k of ITERATIONS) {
+    const t0 = performance.now();
+    const m = await backend.fit(encode(ids), { ...options, nRestarts: 1, warmStart: Float64Array.from(screen.theta), maxIterations: k });
+    const ms = performance.now() - t0;
+    (record.refined as unknown[]).push({ maxIterations: k, logPosterior: m.logPosterior, ms });
+    cells.push(`${m.logPosterior.toFixed(1)} (${ms.toFixed(1)} ms)`);
+    m.dispose();
+  }
+  screen.dispose();
+  built.dispose();
+  process.stdout.write(`${JSON.stringify(record)}\n`);
+  lines.push(`| ${n} | ${cells.join(' | ')} |`);
+}
+process.stderr.write(`\nlog posterior on all n observations (fit wall time), seed ${seed}, ${threads} threads\n${lines.join('\n')}\n`);

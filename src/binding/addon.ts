@@ -119,19 +119,20 @@ export interface KestrelAddon {
   /**
    * Cholesky of a (n, n) column-major matrix (lower triangle read). With `jitter`, bounded jitter
    * escalation; `factor` is null on failure, with `index` the failing pivot (or column of a NaN).
+   * `factorMs`: wall time of the factorization itself (with its jitter retries and the NaN scan),
+   * without the copies in and out of JavaScript.
    */
-  cholesky(
-    a: Float64Array,
-    n: number,
-    numThreads: number,
-    jitter?: boolean,
-  ): Promise<{ factor: Float64Array | null; index: number; hadNan: boolean; jitter: number }>;
+  cholesky(a: Float64Array, n: number, numThreads: number, jitter?: boolean): Promise<AddonCholeskyResult>;
   /** The device mirror of `cholesky` (same result). Rejects without CUDA or a device. */
-  cudaCholesky(
-    a: Float64Array,
-    n: number,
-    jitter?: boolean,
-  ): Promise<{ factor: Float64Array | null; index: number; hadNan: boolean; jitter: number }>;
+  cudaCholesky(a: Float64Array, n: number, jitter?: boolean): Promise<AddonCholeskyResult>;
+}
+
+export interface AddonCholeskyResult {
+  readonly factor: Float64Array | null;
+  readonly index: number;
+  readonly hadNan: boolean;
+  readonly jitter: number;
+  readonly factorMs: number;
 }
 
 /** Names the loader checks on the loaded module before trusting it. */

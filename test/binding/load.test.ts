@@ -40,6 +40,12 @@ describe('loadAddon', () => {
         expect(Math.abs(s - a[i + 3 * j])).toBeLessThan(1e-14);
       }
     }
+    // The strict upper triangle of the returned factor is zero; the factor owns its memory (the
+    // input can change afterwards), and the factorization's own time is reported.
+    expect([l[3], l[6], l[7]]).toEqual([0, 0, 0]);
+    a.fill(Number.NaN);
+    expect(Number.isFinite(l[0]) && l.length === 9).toBe(true);
+    expect(res.factorMs).toBeGreaterThanOrEqual(0);
     const bad = await addon!.cholesky(Float64Array.from([1, 2, 2, 1]), 2, 1);
     expect(bad.factor).toBeNull();
     expect(bad.index).toBe(1);

@@ -929,19 +929,25 @@ std::shared_ptr<const GpModel> GpModel::append(const double* x, const double* y,
     return build(std::move(all), theta_, kernel_, deterministic_, pool);
   }
   std::shared_ptr<GpModel> model(new GpModel());
+  model->data_ = std::move(all);
+  model->theta_ = theta_;
+  model->kernel_ = kernel_;
+  model->deterministic_ = deterministic_;
+  model->jitter_ = jitter_;
   // In place when the store has room and no other model has extended it past n yet (rows of the
   // store below n are invisible to this model and to every model it was extended from); else a
-  // copy into a new store with room to grow.
-  std::shared_ptr<FactorStore> store = store_;
+  // copy into a new store with room to grow. The model holds its n + k rows before it claims
+  // any, so that its destructor hands a claim back even if what follows throws.
   int expected = n;
-  if (store->capacity >= n + k && store->rows.compare_exchange_strong(expected, n + k)) {
+  if (store_->capacity >= n + k && store_->rows.compare_exchange_strong(expected, n + k)) {
+    model->store_ = store_;
     model->claimed_from_ = n;
   } else {
-    store = FactorStore::make(factor_capacity(n + k));
+    std::shared_ptr<FactorStore> fresh = FactorStore::make(factor_capacity(n + k));
     const ptrdiff_t from = factor_ld();
-    const ptrdiff_t to = store->capacity;
+    const ptrdiff_t to = fresh->capacity;
     const double* src = factor_data();
-    double* dst = store->data.data();
+    double* dst = fresh->data.data();
     pool.parallel_for((n + kColumnChunk - 1) / kColumnChunk, [&](int t, int) {
       const int j1 = std::min(n, (t + 1) * kColumnChunk);
       for (int j = t * kColumnChunk; j < j1; ++j) {
@@ -949,10 +955,11 @@ std::shared_ptr<const GpModel> GpModel::append(const double* x, const double* y,
                     sizeof(double) * static_cast<size_t>(n - j));
       }
     });
-    store->rows.store(n + k);
+    fresh->rows.store(n + k);
+    model->store_ = std::move(fresh);
   }
-  double* dst = store->data.data();
-  const ptrdiff_t ld = store->capacity;
+  double* dst = model->store_->data.data();
+  const ptrdiff_t ld = model->store_->capacity;
   for (int j = 0; j < n; ++j) {
     for (int r = 0; r < k; ++r) dst[n + r + static_cast<ptrdiff_t>(j) * ld] = l21t[j + static_cast<size_t>(r) * n];
   }
@@ -960,12 +967,6 @@ std::shared_ptr<const GpModel> GpModel::append(const double* x, const double* y,
     double* col = dst + static_cast<ptrdiff_t>(n + j) * ld;
     for (int r = 0; r < k; ++r) col[n + r] = r >= j ? l22[r + static_cast<size_t>(j) * k] : 0.0;
   }
-  model->data_ = std::move(all);
-  model->theta_ = theta_;
-  model->kernel_ = kernel_;
-  model->deterministic_ = deterministic_;
-  model->jitter_ = jitter_;
-  model->store_ = std::move(store);
   model->finish();
   return model;
 }
@@ -973,7 +974,7 @@ std::shared_ptr<const GpModel> GpModel::append(const double* x, const double* y,
 GpModel::~GpModel() {
   // Hand the rows this model claimed back to the model it was extended from (unless a model
   // extended from this one still holds rows beyond them).
-  if (claimed_from_ >= 0) {
+  if (claimed_from_ >= 0 && store_ != nullptr) {
     int expected = data_.n;
     store_->rows.compare_exchange_strong(expected, claimed_from_);
   }

@@ -524,10 +524,17 @@ std::shared_ptr<std::vector<double>> take_square(Napi::Env env, const Napi::Valu
 /// A Float64Array over the vector's own memory (moved into the array buffer's finalizer, so no
 /// copy and no fresh pages), for the n^2 factors.
 Napi::Float64Array to_js_owned(Napi::Env env, std::vector<double>&& v) {
+  if (v.empty()) return to_js(env, v);
   auto* owned = new std::vector<double>(std::move(v));
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, owned->data(), owned->size() * sizeof(double),
-                                                    [](Napi::Env, void*, std::vector<double>* p) { delete p; }, owned);
-  return Napi::Float64Array::New(env, owned->size(), buffer, 0);
+  try {
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, owned->data(), owned->size() * sizeof(double),
+                                                      [](Napi::Env, void*, std::vector<double>* p) { delete p; }, owned);
+    return Napi::Float64Array::New(env, owned->size(), buffer, 0);
+  } catch (const Napi::Error&) {
+    // Runtimes that forbid external buffers (a V8 sandbox, as in Electron): copy instead.
+    std::unique_ptr<std::vector<double>> release(owned);
+    return to_js(env, *release);
+  }
 }
 
 /// Queues factor(a, l) -> status and resolves to {factor, index, hadNan, jitter}; factor is null

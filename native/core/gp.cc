@@ -20,10 +20,10 @@ constexpr double kHalfLog2PiD = 0.91893853320467274178;
 constexpr double kMinVariance = 1e-12;
 constexpr int kColumnChunk = 64;
 constexpr int kCandidateChunk = 256;
-constexpr int kGradBatch = 16;
+constexpr int kGradBatch = 16;  // points per multi-right-hand-side solve when gradients are asked
 // Spare rows of a factor's store (appends fill them in place): n / 16, at least 32.
 constexpr int kSpareRowsDivisor = 16;
-constexpr int kMinSpareRows = 32;  // points per multi-right-hand-side solve when gradients are asked
+constexpr int kMinSpareRows = 32;
 constexpr int kMaxSweepChoices = 64;    // discrete sets up to this size are exhausted (js-backend.ts)
 constexpr int kMaxDiscreteRounds = 3;   // sweep + continuous re-refinement rounds per start
 constexpr double kRoundImprovement = 1e-12;

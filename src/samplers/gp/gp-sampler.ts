@@ -244,7 +244,7 @@ interface ModelCache {
   readonly nAtBuild: number;
   /** Observations left out of this (subset-served) model: the pending background rebuild has them. */
   readonly deferredIds: ReadonlySet<number>;
-  /** Theta came from a first fit's screening subset only; the next suggestion refits on all rows. */
+  /** Theta is a first fit's bounded refinement ('fit-screened'); the next suggestion refits on all rows. */
   readonly provisional: boolean;
 }
 

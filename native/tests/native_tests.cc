@@ -11,6 +11,7 @@
 // the acquisition maximizer (the best observation as a local-search start, ordinal dims on cell
 // centres, no single-coordinate improvement left on discrete dims), and determinism across
 // thread counts.
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -836,8 +837,40 @@ static void test_fit_policy() {
   }
 }
 
+// The pool under many short fork-joins (its workers spin between them) and rapid creation and
+// destruction (a pool per operation): every task of every call runs exactly once, on a valid
+// worker index, and a call returns only when all its tasks are done.
+static void test_thread_pool() {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    std::vector<int> hits(7, 0);
+    std::atomic<bool> bad_worker{false};
+    bool ok = true;
+    for (int call = 0; call < 5000; ++call) {
+      const int count = 1 + call % 7;
+      std::fill(hits.begin(), hits.end(), 0);
+      pool.parallel_for(count, [&](int t, int worker) {
+        if (worker < 0 || worker >= pool.size()) bad_worker = true;
+        hits[static_cast<size_t>(t)] += 1;  // distinct tasks write distinct slots
+      });
+      for (int t = 0; t < 7; ++t) ok = ok && hits[static_cast<size_t>(t)] == (t < count ? 1 : 0);
+    }
+    CHECK(ok && !bad_worker, "threads=%d: a task ran twice, not at all, after parallel_for returned, or on a bad worker",
+          threads);
+  }
+  int created = 0;
+  for (int p = 0; p < 200; ++p) {
+    ThreadPool pool(2 + p % 3);
+    std::vector<double> out(16, 0.0);
+    pool.parallel_for(16, [&](int t, int) { out[static_cast<size_t>(t)] = t; });
+    created += out[15] == 15.0 ? 1 : 0;
+  }
+  CHECK(created == 200, "pools created and destroyed in a row: %d of 200 ran their tasks", created);
+}
+
 int main() {
   std::printf("kestrel native tests (isa %s)\n", isa_kernels().name);
+  test_thread_pool();
   test_cholesky();
   test_reserve_large();
   test_acquisition_math();

@@ -39,7 +39,7 @@ function loads() {
 }
 
 /** Directory holding include/node/node_api.h for the running node (nodedir), or null. */
-function nodeDir() {
+export function nodeDir() {
   const candidates = [
     process.env.npm_config_nodedir,
     path.resolve(process.execPath, '..', '..'),
@@ -90,17 +90,21 @@ function cmakeJs(dir) {
   );
 }
 
-function nodeGyp(dir) {
-  let cli;
+/** node-gyp's script: the installed package, else the copy bundled with npm; or null. */
+export function nodeGypScript() {
   try {
-    cli = require.resolve('node-gyp/bin/node-gyp.js');
+    return require.resolve('node-gyp/bin/node-gyp.js');
   } catch {
     const bundled = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-    if (!existsSync(bundled)) {
-      log('node-gyp is not available');
-      return false;
-    }
-    cli = bundled;
+    return existsSync(bundled) ? bundled : null;
+  }
+}
+
+function nodeGyp(dir) {
+  const cli = nodeGypScript();
+  if (cli === null) {
+    log('node-gyp is not available');
+    return false;
   }
   return run(process.execPath, [cli, 'rebuild', `--nodedir=${dir}`], { ...process.env, npm_config_nodedir: dir });
 }
@@ -121,9 +125,12 @@ function main() {
   process.stderr.write('kestrel: warning: the native addon could not be built (cmake-js and node-gyp failed); the TypeScript surrogate will be used\n');
 }
 
-try {
-  main();
-} catch (err) {
-  process.stderr.write(`kestrel: warning: native build skipped: ${err instanceof Error ? err.message : String(err)}\n`);
+// Run as a script (npm install); imported (scripts/prebuild.mjs), only the helpers above.
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    main();
+  } catch (err) {
+    process.stderr.write(`kestrel: warning: native build skipped: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  process.exit(0);
 }
-process.exit(0);

@@ -66,7 +66,7 @@ struct CandidateScore {
 };
 
 /// From mean and raw variance s2 - v^T v to the floored variance, the acquisition and the
-/// derivatives the gradient kernel needs (GpModel::acquisition_point's scalar part).
+/// derivatives the gradient kernel needs (GpModel::acquisition_batch's per-point scalar part).
 KESTREL_HD inline CandidateScore score_candidate(double mean, double raw_var, double s2, AcquisitionKind kind,
                                                  double incumbent, double beta) {
   const double floor = kMinVarianceRel * s2;

@@ -203,18 +203,67 @@ int potrf_unblocked(int n, double* a, ptrdiff_t lda) {
   return -1;
 }
 
-void trsm_right_lt(int m, int n, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) {
+// Rows r0 .. r0 + rows of B L^{-T}, one row at a time (the tail of trsm_right_lt).
+void trsm_right_lt_rows(int r0, int rows, int n, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) {
   for (int q = 0; q < n; ++q) {
     double* bq = b + q * ldb;
     for (int p = 0; p < q; ++p) {
       const double lqp = l[q + p * ldl];
-      if (lqp == 0.0) continue;
       const double* bp = b + p * ldb;
-      for (int i = 0; i < m; ++i) bq[i] -= bp[i] * lqp;
+      for (int i = r0; i < r0 + rows; ++i) bq[i] -= bp[i] * lqp;
     }
     const double inv = 1.0 / l[q + q * ldl];
-    for (int i = 0; i < m; ++i) bq[i] *= inv;
+    for (int i = r0; i < r0 + rows; ++i) bq[i] *= inv;
   }
+}
+
+// B(m, n) := B L^{-T} (the panel solve of the blocked Cholesky). Register-blocked on 4 vectors
+// of rows: x_q = (b_q - sum_{p<q} L_qp x_p) / L_qq is formed in accumulators (one broadcast of
+// L_qp per 4 FMAs, x_p read back from B where it was just solved), instead of streaming a
+// column of B through memory per (q, p) pair. Each element gets the operations of the
+// column-axpy form in the same order, so the results are the same.
+void trsm_right_lt(int m, int n, const double* l, ptrdiff_t ldl, double* b, ptrdiff_t ldb) {
+  constexpr int kRows = 4 * kVw;
+  if (m < kRows) {
+    trsm_right_lt_rows(0, m, n, l, ldl, b, ldb);
+    return;
+  }
+  // L's rows packed contiguously (row q at lt + q * n): read along a row, L's leading dimension
+  // puts every L_qp of a row in the same cache set when it is a multiple of a large power of two
+  // (n = 2048: 16 KB apart).
+  thread_local std::vector<double> packed;
+  if (packed.size() < static_cast<size_t>(n) * n) packed.resize(static_cast<size_t>(n) * n);
+  double* lt = packed.data();
+  for (int p = 0; p < n; ++p) {
+    for (int q = p; q < n; ++q) lt[q * n + p] = l[q + p * ldl];
+  }
+  // The row block of B is solved in a contiguous copy (column p at x + p * kRows) for the same
+  // reason: B's columns sit ldb apart.
+  thread_local std::vector<double> block;
+  if (block.size() < static_cast<size_t>(n) * kRows) block.resize(static_cast<size_t>(n) * kRows);
+  double* x = block.data();
+  int r0 = 0;
+  for (; r0 + kRows <= m; r0 += kRows) {
+    double* br = b + r0;
+    for (int q = 0; q < n; ++q) std::memcpy(x + q * kRows, br + q * ldb, sizeof(double) * kRows);
+    for (int q = 0; q < n; ++q) {
+      Vec acc[4];
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) acc[v] = load(x + q * kRows + v * kVw);
+      const double* lq = lt + q * n;
+      for (int p = 0; p < q; ++p) {
+        const double lqp = lq[p];
+        const double* xp = x + p * kRows;
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; ++v) acc[v] -= load(xp + v * kVw) * lqp;
+      }
+      const double inv = 1.0 / lq[q];
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) store(x + q * kRows + v * kVw, acc[v] * inv);
+    }
+    for (int q = 0; q < n; ++q) std::memcpy(br + q * ldb, x + q * kRows, sizeof(double) * kRows);
+  }
+  if (r0 < m) trsm_right_lt_rows(r0, m - r0, n, l, ldl, b, ldb);
 }
 
 // Row-oriented forward substitution on groups of kTw right-hand sides: the group is copied into

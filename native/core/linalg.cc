@@ -71,7 +71,6 @@ void trsm_right_lt_blocked(const IsaKernels& kern, int m, int n, const double* l
   }
 }
 
-
 // Cholesky of a diagonal block (n <= kNb) in place: right-looking over kInnerNb-column blocks,
 // so that most of its work is GEMM (the unblocked kernel streams one column per update: ~9
 // GFLOP/s on a 128 block here, about half of that of this form). The GEMM also writes the strict

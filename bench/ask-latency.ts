@@ -28,6 +28,9 @@
  * default policy refines the first fit's screened theta on all trials); median of 3 new samplers
  * each, with the default policy (restarts screened on 128 observations) and with the screening off
  * (`refitPolicy: { coldFitScreenSize: Number.MAX_SAFE_INTEGER }`: every restart on all trials).
+ * A third row resumes a study that GpSampler itself ran: its trials keep the hyperparameters the
+ * run's sampler recorded (`gp_fit`, src/samplers/gp/stored-fit.ts; taken from the 'policy' run),
+ * so the new sampler starts from them instead of fitting cold.
  *
  * The peer runs when `--peer-python` names a Python with Optuna >= 3.6 and torch (GPSampler); see
  * bench/quality.md for how one was set up here. Output: JSON lines on stdout, a table on stderr.
@@ -41,6 +44,8 @@ import { floatDistribution } from '../src/space/distributions.js';
 import type { AddTrialOptions } from '../src/study/study.js';
 import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
+import { SystemAttr } from '../src/trial/system-attrs.js';
+import type { JsonValue } from '../src/trial/types.js';
 
 const D = 8;
 const LOW = -5;
@@ -103,20 +108,37 @@ function summarize(sampler: string, ask: readonly number[], tell: readonly numbe
 
 /** Completed trials of the first Kestrel run, in order (for the resumed rows). */
 const history: AddTrialOptions[] = [];
+/** The `gp_fit` record of each trial of the 'policy' run (undefined where none was recorded). */
+const records: (JsonValue | undefined)[] = [];
 const distributions = Object.fromEntries(Array.from({ length: D }, (_, j) => [`x${j}`, floatDistribution(`x${j}`, LOW, HIGH)]));
 
 /**
  * Median latency of a new sampler's first ask on a study holding the first `n` trials, and of its
  * second ask (after the first trial is told: where a provisional first fit is refined).
  */
-async function resumedAsks(n: number, policy: Partial<RefitPolicy>): Promise<{ first: number; second: number } | null> {
-  if (history.length < n) return null;
+async function resumedAsks(n: number, policy: Partial<RefitPolicy>, withRecords: boolean): Promise<{ first: number; second: number } | null> {
+  if (history.length < n || (withRecords && records.length < n)) return null;
   const first: number[] = [];
   const second: number[] = [];
   for (let r = 0; r < 3; r++) {
     const sampler = new GpSampler({ seed: seed + r, backend, refitPolicy: policy });
-    const study = await createStudy({ studyName: `resumed-${n}-${r}`, direction: 'minimize', sampler, storage: new InMemoryStorage() });
-    await study.addTrials(history.slice(0, n));
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ studyName: `resumed-${n}-${r}`, direction: 'minimize', sampler, storage });
+    if (withRecords) {
+      for (let i = 0; i < n; i++) {
+        const h = history[i];
+        const record = records[i];
+        await storage.createTrial(study.studyId, {
+          state: 'COMPLETE',
+          values: [h.value as number],
+          params: h.params,
+          distributions: h.distributions,
+          systemAttrs: record === undefined ? {} : { [SystemAttr.gpFit]: record },
+        });
+      }
+    } else {
+      await study.addTrials(history.slice(0, n));
+    }
     for (const times of [first, second]) {
       const t0 = performance.now();
       const trial = await study.ask();
@@ -152,6 +174,7 @@ async function runKestrel(refit: 'policy' | 'every-trial'): Promise<Row> {
     best = Math.min(best, v);
     if (history.length === i) history.push({ params: { ...trial.params }, distributions, value: v });
   }
+  if (refit === 'policy') for (const t of await study.getTrials()) records.push(t.systemAttrs[SystemAttr.gpFit]);
   return summarize(`kestrel gp (${refit === 'policy' ? 'refit policy' : 'refit every trial'}, ${backend})`, ask, tell, best);
 }
 
@@ -185,12 +208,13 @@ for (const refit of refitArg === 'both' ? (['every-trial', 'policy'] as const) :
   process.stdout.write(`${JSON.stringify({ kind: 'kestrel', ...row })}\n`);
 }
 const resumed: { label: string; ms: Record<number, { first: number; second: number } | null> }[] = [];
-for (const [label, policy] of [
-  ['restarts screened on 128 (default)', {}],
-  ['every restart on all trials', { coldFitScreenSize: Number.MAX_SAFE_INTEGER }],
+for (const [label, policy, withRecords] of [
+  ['no recorded fit: restarts screened on 128 (default)', {}, false],
+  ['no recorded fit: every restart on all trials', { coldFitScreenSize: Number.MAX_SAFE_INTEGER }, false],
+  ['fit recorded by the run (default)', {}, true],
 ] as const) {
   const ms: Record<number, { first: number; second: number } | null> = {};
-  for (const n of [50, 200, 500]) ms[n] = await resumedAsks(n, policy);
+  for (const n of [50, 200, 500]) ms[n] = await resumedAsks(n, policy, withRecords);
   resumed.push({ label, ms });
   const pick = (k: 'first' | 'second') => Object.fromEntries(Object.entries(ms).map(([n, v]) => [n, v === null ? null : v[k]]));
   process.stdout.write(`${JSON.stringify({ kind: 'resumed', label, firstAskMs: pick('first'), secondAskMs: pick('second') })}\n`);

@@ -19,6 +19,10 @@
  *            as the policy decides; the `kinds` field says which
  *   rebuild  the same refit with thetaRebuildTolerance = 0, forcing the full rebuild (the
  *            worst case of a refit suggestion), then rebuild+k as for build
+ *   resume   the first suggestion of a new sampler on the study after the rows above (a resumed
+ *            run of a study GpSampler ran), which starts from the hyperparameters the first
+ *            sampler recorded (src/samplers/gp/stored-fit.ts): at n <= 1024 the model built at them
+ *            when no refit is due ('restored'), else a warm-started fit; then resume+k as for build
  *
  * Trials are imported with `study.addTrials` (half uniform in the box, half Gaussian around the
  * optimum with sd 5% of the range: a history that concentrates like a real BO run) and every
@@ -37,7 +41,7 @@ import { GpSampler, type ModelUpdateKind, type RefitPolicy } from '../src/sample
 import { floatDistribution } from '../src/space/distributions.js';
 import type { Distribution } from '../src/space/types.js';
 import type { AddTrialOptions } from '../src/study/study.js';
-import { createStudy } from '../src/study/create-study.js';
+import { createStudy, loadStudy } from '../src/study/create-study.js';
 import type { Study } from '../src/study/study.js';
 import { Rng } from '../src/util/prng.js';
 
@@ -201,6 +205,13 @@ for (const n of sizes) {
     await untilSwapped(study, sampler, n, 'refit', timed);
   }
   emit({ n, figure: 'refit', runs: refits });
+
+  // A resumed run: a new sampler on the same study, with the records the first one left.
+  const resumedSampler = new GpSampler({ seed: 2, backend: 'cpu', nStartupTrials: 10 });
+  const resumed = await loadStudy({ studyName: study.studyName, storage: study.storage, sampler: resumedSampler });
+  const restored = await suggestOnce(resumed, resumedSampler);
+  emit({ n, figure: 'resume', runs: [restored] });
+  await untilSwapped(resumed, resumedSampler, n, 'resume', restored);
 
   if (n > 1024) {
     // The forced rebuild: a fresh study and sampler (tolerance 0), its build settled, one refit.

@@ -139,6 +139,15 @@ export class Study implements StudyView {
     return this.storage.claim(this.studyId, key);
   }
 
+  /**
+   * Merges system attributes into a running (or waiting) trial; samplers record state for later
+   * samplers on the study this way (see `StudyView.setTrialSystemAttrs`). Rejects with
+   * `TrialFinishedError` when the trial is finished.
+   */
+  setTrialSystemAttrs(trialId: number, attrs: Readonly<Record<string, JsonValue>>): Promise<void> {
+    return this.storage.updateTrial(trialId, { systemAttrs: attrs });
+  }
+
   /** Launch no new trials in the running `optimize` (running trials finish). */
   stop(reason = 'stopped by the user'): void {
     if (this.stopReason === null) this.stopReason = reason;

@@ -1,5 +1,5 @@
 import type { FrozenTrial } from './frozen-trial.js';
-import type { StudyDirection, TrialState } from './types.js';
+import type { JsonValue, StudyDirection, TrialState } from './types.js';
 
 /**
  * What samplers and pruners may see of a study. The study implements it; samplers and pruners
@@ -15,4 +15,11 @@ export interface StudyView {
   claim(key: string): Promise<boolean>;
   /** Asks the study to launch no new trials (e.g. a grid is exhausted); running ones finish. */
   stop(reason: string): void;
+  /**
+   * Merges system attributes into a running trial of this study, as a sampler does with state a
+   * later sampler on the same study should continue from (GpSampler: its fitted hyperparameters,
+   * `SystemAttr.gpFit`). Optional: views with no storage behind them (a pruner's bracket view,
+   * a trial worker's proxy) lack it, and samplers then keep their state in memory only.
+   */
+  setTrialSystemAttrs?(trialId: number, attrs: Readonly<Record<string, JsonValue>>): Promise<void>;
 }

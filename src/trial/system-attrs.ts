@@ -14,4 +14,9 @@ export const SystemAttr = {
   failReason: 'fail_reason',
   /** Epoch ms of the running trial's last heartbeat (only for trials run with heartbeats). */
   heartbeat: 'heartbeat',
+  /**
+   * GpSampler's fitted hyperparameters, recorded on the trials whose suggestion fitted them, so
+   * that a new sampler on the study starts from them (src/samplers/gp/stored-fit.ts).
+   */
+  gpFit: 'gp_fit',
 } as const;

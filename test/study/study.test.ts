@@ -280,6 +280,18 @@ describe('ask / tell', () => {
     expect(stored.intermediateValues[3]).toBe(0.5);
     expect(stored.state).toBe('RUNNING');
   });
+
+  it('merges sampler state into a running trial (setTrialSystemAttrs) and refuses a finished one', async () => {
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ storage });
+    const trial = await study.ask();
+    await study.setTrialSystemAttrs(trial.trialId, { sampler_state: { step: 1 } });
+    await study.setTrialSystemAttrs(trial.trialId, { other: [1, 2] });
+    expect((await storage.getTrial(trial.trialId)).systemAttrs).toMatchObject({ sampler_state: { step: 1 }, other: [1, 2] });
+    await study.tell(trial, 1);
+    await expect(study.setTrialSystemAttrs(trial.trialId, { sampler_state: { step: 2 } })).rejects.toBeInstanceOf(TrialFinishedError);
+    expect((await storage.getTrial(trial.trialId)).systemAttrs.sampler_state).toEqual({ step: 1 });
+  });
 });
 
 describe('enqueueTrial / addTrial', () => {

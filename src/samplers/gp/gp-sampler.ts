@@ -16,11 +16,17 @@
  *   then the best of the incumbent and the fantasized values.
  * - Refit policy (`RefitPolicy`; defaults in DEFAULT_REFIT_POLICY, overridable with the
  *   `refitPolicy` option):
- *   - the first fit (no previous theta: a new sampler, or a changed space) runs its random
- *     restarts to convergence; on more than coldFitScreenSize (128) observations they run on a
- *     subset of that size (the 32 best plus a seeded sample, as `selectFitSubset`), where an
- *     evaluation costs (128 / n)^3 of a full one (a resumed study's first suggestion). One start
- *     from the subset's optimum then runs on all of them: up to fitSubsetMax observations for
+ *   - a new sampler (a resumed study, another worker on the same storage) first looks for the
+ *     latest fit an earlier GpSampler recorded in the study (stored-fit.ts; every newly fitted,
+ *     non-provisional theta is recorded on the trial it served). Between refitEveryTrialBelow
+ *     and fitSubsetMax observations, when the growth rule below would not refit yet, the model is
+ *     built at the recorded theta without a fit (kind 'restored'); otherwise the fit starts from
+ *     it, one start and no screening, as a refit from the sampler's previous model does.
+ *   - the first fit without a previous theta (a new sampler with no record, or a changed space)
+ *     runs its random restarts to convergence; on more than coldFitScreenSize (128) observations
+ *     they run on a subset of that size (the 32 best plus a seeded sample, as `selectFitSubset`),
+ *     where an evaluation costs (128 / n)^3 of a full one (a resumed study's first suggestion).
+ *     One start from the subset's optimum then runs on all of them: up to fitSubsetMax observations for
  *     only PROVISIONAL_FIT_ITERATIONS (5) iterations, which recover most of the log posterior
  *     (kind 'fit-screened', provisional), and the next suggestion continues it to convergence as
  *     every warm-started refit does, so that the first suggestion does not wait for all of it
@@ -93,6 +99,7 @@ import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
 import { SobolSampler } from '../sobol-sampler.js';
 import { optionKeys } from '../../util/options.js';
+import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit } from './stored-fit.js';
 
 /** Refit hyperparameters on every suggestion below this many observations. */
 export const REFIT_EVERY_TRIAL_BELOW = 100;
@@ -148,9 +155,20 @@ export const DEFAULT_REFIT_POLICY: RefitPolicy = Object.freeze({
  * - 'subset-rebuild': subset refit, full model rebuilt at the new theta;
  * - 'subset-deferred': subset refit, full model rebuilt at the new theta in the background while
  *   the previous model (or the subset model) serves;
- * - 'rebuilt': the background rebuild replaced the served model (new rows appended to it).
+ * - 'rebuilt': the background rebuild replaced the served model (new rows appended to it);
+ * - 'restored': a new sampler's first model, built at the theta an earlier sampler recorded in
+ *   the study (stored-fit.ts) because the refit policy would not refit yet.
  */
-export type ModelUpdateKind = 'reuse' | 'append' | 'fit' | 'fit-screened' | 'subset-kept' | 'subset-rebuild' | 'subset-deferred' | 'rebuilt';
+export type ModelUpdateKind =
+  | 'reuse'
+  | 'append'
+  | 'fit'
+  | 'fit-screened'
+  | 'subset-kept'
+  | 'subset-rebuild'
+  | 'subset-deferred'
+  | 'rebuilt'
+  | 'restored';
 
 export interface ModelUpdate {
   readonly kind: ModelUpdateKind;
@@ -292,6 +310,8 @@ interface FittedModel {
   readonly bestTarget: number;
   /** Row of the best observation in trainingX. */
   readonly bestRow: number;
+  /** A newly fitted theta to record in the study (stored-fit.ts), or null. */
+  readonly record: StoredFit | null;
 }
 
 interface Observation {
@@ -318,6 +338,8 @@ export class GpSampler implements Sampler {
   /** GP suggestions so far (model updates); background rebuilds swap in at a fixed count. */
   private suggestions = 0;
   private rebuild: BackgroundRebuild | null = null;
+  /** The fit this sampler last recorded in (or restored from) the study. */
+  private recorded: StoredFit | null = null;
   /** Tail of the chain that serializes model updates of concurrent suggestions. */
   private modelQueue: Promise<unknown> = Promise.resolve();
 
@@ -363,7 +385,7 @@ export class GpSampler implements Sampler {
     if (observations.length === 0) return fixed;
     this.gpTrials.add(trial.number);
     try {
-      const point = await this.suggest(trials, trial, space, dims, observations);
+      const point = await this.suggest(study, trials, trial, space, dims, observations);
       const params: Record<string, ParamValue> = { ...fixed };
       dims.forEach((name, j) => {
         params[name] = decode(space[name], point[j]);
@@ -431,6 +453,7 @@ export class GpSampler implements Sampler {
   }
 
   private async suggest(
+    study: StudyView,
     trials: readonly FrozenTrial[],
     trial: FrozenTrial,
     space: SearchSpace,
@@ -451,10 +474,11 @@ export class GpSampler implements Sampler {
       });
     };
     const backend = await this.backend();
-    const update = this.modelQueue.then(() => this.model(backend, trial, space, dims, isCategorical, observations, encodeRow));
+    const update = this.modelQueue.then(() => this.model(backend, trials, trial, space, dims, isCategorical, observations, encodeRow));
     this.modelQueue = update.catch(() => undefined);
     const fitted = await update;
     const model = fitted.cache; // acquired by this.model()
+    const recording = fitted.record === null ? null : this.recordFit(study, trial, fitted.record);
     try {
       let working = model.model;
       // Kriging believer over RUNNING trials that hold every dim: the parameters they have
@@ -495,6 +519,23 @@ export class GpSampler implements Sampler {
       this.release(model.model);
       // A rebuild decided by this suggestion overlaps the trial's evaluation, not its acquisition.
       void this.rebuild?.start();
+      await recording;
+    }
+  }
+
+  /**
+   * Records a fitted theta on the trial (stored-fit.ts) where the study view can store it. Never
+   * rejects: a failed write only costs a later sampler its warm start.
+   */
+  private async recordFit(study: StudyView, trial: FrozenTrial, fit: StoredFit): Promise<void> {
+    if (study.setTrialSystemAttrs === undefined) return;
+    try {
+      await study.setTrialSystemAttrs(trial.trialId, { [SystemAttr.gpFit]: storedFitRecord(fit) });
+    } catch {
+      warnOnce(
+        'GP_FIT_NOT_RECORDED',
+        'GpSampler: fitted hyperparameters could not be recorded in the study; a new sampler on it will fit from scratch',
+      );
     }
   }
 
@@ -515,6 +556,7 @@ export class GpSampler implements Sampler {
   /** The cached model, refit or extended by `append` according to the refit policy. */
   private async model(
     backend: SurrogateBackend,
+    trials: readonly FrozenTrial[],
     trial: FrozenTrial,
     space: SearchSpace,
     dims: readonly string[],
@@ -550,6 +592,11 @@ export class GpSampler implements Sampler {
       (n < policy.refitEveryTrialBelow ||
         (usable !== null && (usable.provisional || n - usable.nAtFit >= Math.ceil(usable.nAtFit / policy.refitGrowthDivisor))));
     const warm = previous !== null && previous.signature === signature ? Float64Array.from(previous.model.theta) : null;
+    // Without a model of its own, start from the latest fit an earlier sampler recorded.
+    const key = storedFitKey(signature, this.options.kernel, this.options.deterministic);
+    const stored = warm === null ? findStoredFit(trials, key, d, this.options.deterministic) : null;
+    if (stored !== null) this.recorded = stored;
+    const start = warm ?? stored?.theta ?? null;
     const fitOptions = (warmStart: Float64Array | null): FitOptions => ({
       kernel: this.options.kernel,
       deterministic: this.options.deterministic,
@@ -566,19 +613,55 @@ export class GpSampler implements Sampler {
       return { ...base, model, trialIds: [...base.trialIds, ...fresh.map((o) => o.trialId)], nAtFit };
     };
 
+    const raw = new Float64Array(n);
+    observations.forEach((o, i) => {
+      raw[i] = o.value;
+    });
+    const { mean, std } = moments(raw);
+    /**
+     * A recorded fit the refit policy would not refit yet (in the range where every refit is a
+     * fit on all rows): the model is built at its theta, as the sampler that recorded it would
+     * have appended to its own. Null when not applicable or when the build fails.
+     */
+    const restore = async (): Promise<ModelCache | null> => {
+      if (stored === null || this.rebuild !== null || n < policy.refitEveryTrialBelow || n > policy.fitSubsetMax) return null;
+      const growth = n - stored.nAtFit;
+      if (growth < 0 || growth >= Math.ceil(stored.nAtFit / policy.refitGrowthDivisor)) return null;
+      const { x, y } = encodeRows(observations, mean, std);
+      try {
+        const model = await backend.build({ x, y, n, d, isCategorical }, stored.theta, {
+          kernel: this.options.kernel,
+          deterministic: this.options.deterministic,
+          numThreads: this.options.numThreads,
+        });
+        return {
+          signature,
+          model,
+          trialIds: observations.map((o) => o.trialId),
+          yMean: mean,
+          yStd: std,
+          nAtFit: stored.nAtFit,
+          nAtBuild: n,
+          deferredIds: NO_IDS,
+          provisional: false,
+        };
+      } catch {
+        return null; // fitted below instead, warm-started from the same theta
+      }
+    };
+
     let next: ModelCache;
     let kind: ModelUpdateKind;
     let fitTrialIds: readonly number[] = [];
     let thetaChange = Number.NaN;
-    if (usable !== null && !refitDue) {
+    const restored = usable === null ? await restore() : null;
+    if (restored !== null) {
+      next = restored;
+      kind = 'restored';
+    } else if (usable !== null && !refitDue) {
       next = await extend(usable, usable.nAtFit);
       kind = swap !== null ? 'rebuilt' : fresh.length === 0 ? 'reuse' : 'append';
     } else {
-      const raw = new Float64Array(n);
-      observations.forEach((o, i) => {
-        raw[i] = o.value;
-      });
-      const { mean, std } = moments(raw);
       /**
        * MAP fit on `rows`. Without a previous theta, on more than coldFitScreenSize rows, the
        * restarts are screened on a subset of that size; then one start from the winner runs on
@@ -587,10 +670,10 @@ export class GpSampler implements Sampler {
        * refinement (see the file header).
        */
       const fitRows = async (rows: readonly Observation[], provisionalFirstFit: boolean): Promise<{ model: FittedGp; provisional: boolean }> => {
-        let start = warm;
+        let from = start;
         const { x, y } = encodeRows(rows, mean, std);
         const data = { x, y, n: rows.length, d, isCategorical };
-        if (start === null && rows.length > policy.coldFitScreenSize) {
+        if (from === null && rows.length > policy.coldFitScreenSize) {
           const rowValues = Float64Array.from(rows, (o) => o.value);
           const screenIds = selectFitSubset({
             trialIds: rows.map((o) => o.trialId),
@@ -601,14 +684,14 @@ export class GpSampler implements Sampler {
           });
           const screen = encodeRows(screenIds.map((id) => byId.get(id) as Observation), mean, std);
           const screened = await backend.fit({ x: screen.x, y: screen.y, n: screenIds.length, d, isCategorical }, fitOptions(null));
-          start = Float64Array.from(screened.theta);
+          from = Float64Array.from(screened.theta);
           screened.dispose();
           if (provisionalFirstFit) {
-            const model = await backend.fit(data, { ...fitOptions(start), maxIterations: PROVISIONAL_FIT_ITERATIONS });
+            const model = await backend.fit(data, { ...fitOptions(from), maxIterations: PROVISIONAL_FIT_ITERATIONS });
             return { model, provisional: true };
           }
         }
-        return { model: await backend.fit(data, fitOptions(start)), provisional: false };
+        return { model: await backend.fit(data, fitOptions(from)), provisional: false };
       };
       if (n <= policy.fitSubsetMax) {
         const { model, provisional } = await fitRows(observations, true);
@@ -722,7 +805,18 @@ export class GpSampler implements Sampler {
       updateMs: performance.now() - started,
       rebuildWaitMs: swap?.waitMs ?? 0,
     };
-    return { cache: current, trainingX: tx, bestTarget: best, bestRow };
+    // A converged theta (or fit size) this sampler has not recorded yet: record it (stored-fit.ts).
+    let record: StoredFit | null = null;
+    const last = this.recorded;
+    const theta = current.model.theta;
+    if (
+      !current.provisional &&
+      (last === null || last.key !== key || last.nAtFit !== current.nAtFit || maxAbsDifference(last.theta, theta) !== 0)
+    ) {
+      record = { key, nAtFit: current.nAtFit, theta: Float64Array.from(theta) };
+      this.recorded = record;
+    }
+    return { cache: current, trainingX: tx, bestTarget: best, bestRow, record };
   }
 
   /**

@@ -1,6 +1,6 @@
 import { FrozenTrial } from '../../../src/trial/frozen-trial.js';
 import type { StudyView } from '../../../src/trial/study-view.js';
-import type { StudyDirection, TrialState } from '../../../src/trial/types.js';
+import type { JsonValue, StudyDirection, TrialState } from '../../../src/trial/types.js';
 import type { Distribution, ParamValue, SearchSpace } from '../../../src/space/types.js';
 import type { Sampler } from '../../../src/samplers/sampler.js';
 
@@ -27,6 +27,14 @@ export class FakeStudy implements StudyView {
 
   stop(reason: string): void {
     this.stopped = reason;
+  }
+
+  /** Merges system attributes into a trial (as storage does); the trial is replaced by a new FrozenTrial. */
+  async setTrialSystemAttrs(trialId: number, attrs: Readonly<Record<string, JsonValue>>): Promise<void> {
+    const i = this.trials.findIndex((t) => t.trialId === trialId);
+    if (i < 0) throw new Error(`no trial with id ${trialId}`);
+    const data = this.trials[i].toJSON();
+    this.trials[i] = new FrozenTrial({ ...data, systemAttrs: { ...data.systemAttrs, ...attrs } });
   }
 
   /** Adds a finished or running trial directly (for setting up histories). */
@@ -65,7 +73,7 @@ export class FakeStudy implements StudyView {
     for (const [name, dist] of Object.entries(space)) {
       params[name] = name in rel ? rel[name] : sampler.sampleIndependent(this, blank, name, dist);
     }
-    const running = new FrozenTrial({ ...blank.toJSON(), params, distributions: { ...space } });
+    const running = new FrozenTrial({ ...this.trials[blank.number].toJSON(), params, distributions: { ...space } });
     this.trials[blank.number] = running;
     return running;
   }

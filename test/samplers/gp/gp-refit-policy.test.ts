@@ -9,66 +9,12 @@ import {
 } from '../../../src/samplers/gp/gp-sampler.js';
 import { floatDistribution } from '../../../src/space/distributions.js';
 import type { ParamValue, SearchSpace } from '../../../src/space/types.js';
-import type { BuildOptions, FitOptions, FittedGp, GpTrainingData, KernelKind, SurrogateBackend } from '../../../src/surrogate/backend.js';
-import { createJsBackend } from '../../../src/surrogate/js-backend.js';
+import { CountingBackend } from './counting-backend.js';
 import { FakeStudy } from './fake-study.js';
 
 const SPACE: SearchSpace = { a: floatDistribution('a', 0, 1), b: floatDistribution('b', 0, 1) };
 const objective = (p: Record<string, ParamValue>): number =>
   ((p.a as number) - 0.3) ** 2 + ((p.b as number) - 0.6) ** 2 + 0.1 * Math.sin(9 * (p.a as number));
-
-/** The JS backend, recording the size of every fit's data. */
-class CountingBackend implements SurrogateBackend {
-  readonly name = 'js' as const;
-  private readonly inner = createJsBackend();
-  readonly fitSizes: number[] = [];
-  readonly fitOptions: FitOptions[] = [];
-  /** Size and theta of every build (the full model rebuilt at a subset fit's theta). */
-  readonly builds: { n: number; theta: Float64Array }[] = [];
-
-  /** 'fit', 'build' and 'acquisition' (optimizeAcquisition of any model), in call order. */
-  readonly events: string[] = [];
-
-  fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
-    this.fitSizes.push(data.n);
-    this.fitOptions.push(options);
-    this.events.push('fit');
-    return this.inner.fit(data, options).then((m) => this.logged(m));
-  }
-
-  /** The model, recording its (and its appended models') acquisition maximizations. */
-  private logged(model: FittedGp): FittedGp {
-    return new Proxy(model, {
-      get: (target, key) => {
-        const value = Reflect.get(target, key) as unknown;
-        if (key === 'optimizeAcquisition') {
-          return (...args: Parameters<FittedGp['optimizeAcquisition']>) => {
-            this.events.push('acquisition');
-            return target.optimizeAcquisition(...args);
-          };
-        }
-        if (key === 'append') {
-          return (...args: Parameters<FittedGp['append']>) => target.append(...args).then((m) => this.logged(m));
-        }
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-  }
-
-  /** Builds (1-based, in call order) that reject instead. */
-  failBuilds = new Set<number>();
-
-  build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
-    this.builds.push({ n: data.n, theta: Float64Array.from(theta) });
-    this.events.push('build');
-    if (this.failBuilds.has(this.builds.length)) return Promise.reject(new Error('injected build failure'));
-    return this.inner.build(data, theta, options).then((m) => this.logged(m));
-  }
-
-  negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {
-    return this.inner.negLogPosterior(data, theta, kernel, deterministic);
-  }
-}
 
 /** A study holding `nInitial` completed trials on a seeded grid-like design. */
 function seededStudy(nInitial: number): FakeStudy {

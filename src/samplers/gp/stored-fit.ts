@@ -1,0 +1,81 @@
+/**
+ * GpSampler's fitted hyperparameters as recorded in the study, so that a new sampler on the same
+ * study (a resumed study, or another worker process on the same storage) starts from them instead
+ * of a cold fit with random restarts: the pattern of Optuna's CmaEsSampler, which keeps its
+ * optimizer state in trial system attributes.
+ *
+ * After every suggestion whose model has a newly fitted theta, the sampler records
+ * `{ version, key, nAtFit, theta }` under the trial system attribute `gp_fit`
+ * (`SystemAttr.gpFit`) of the trial it sampled (`StudyView.setTrialSystemAttrs`). A new sampler
+ * takes the record of the latest trial that holds a valid one for its configuration: `key`
+ * hashes the modelled dims with their distributions, the kernel and `deterministic`, so a record
+ * of another space or model is never used; theta must have the dims' length (d + 2) and lie
+ * within the bounds of src/surrogate/hyperparameters.ts. Anything else is ignored (never an error):
+ * a record is only ever a starting point, and the sampler's refit policy decides what to do with it.
+ */
+import type { KernelKind } from '../../surrogate/backend.js';
+import { thetaBounds } from '../../surrogate/hyperparameters.js';
+import type { FrozenTrial } from '../../trial/frozen-trial.js';
+import { SystemAttr } from '../../trial/system-attrs.js';
+import type { JsonValue } from '../../trial/types.js';
+import { deriveSeed } from '../../util/prng.js';
+
+/** Format version of the record; records of another version are ignored. */
+export const STORED_FIT_VERSION = 1;
+
+/** A fitted theta and the number of observations it was fitted at. */
+export interface StoredFit {
+  /** `storedFitKey` of the configuration it was fitted under. */
+  readonly key: number;
+  /** Observations in the model when theta was fitted (drives the refit policy's growth rule). */
+  readonly nAtFit: number;
+  /** [log l_1 .. log l_d, log s2, log sn2] (src/surrogate/backend.ts). */
+  readonly theta: Float64Array;
+}
+
+/**
+ * The configuration key of a record: a hash of the model's dims signature (names and
+ * distributions, in model order), the kernel and `deterministic`.
+ */
+export function storedFitKey(signature: string, kernel: KernelKind, deterministic: boolean): number {
+  return deriveSeed(STORED_FIT_VERSION, 'gp-fit', signature, kernel, deterministic ? 1 : 0);
+}
+
+/** The JSON value recorded under `SystemAttr.gpFit`. */
+export function storedFitRecord(fit: StoredFit): JsonValue {
+  return { version: STORED_FIT_VERSION, key: fit.key, nAtFit: fit.nAtFit, theta: Array.from(fit.theta) };
+}
+
+/**
+ * The record of the latest trial (by number) holding a valid one for `key`, a theta of length
+ * d + 2 within the bounds for `deterministic`; null when there is none.
+ */
+export function findStoredFit(
+  trials: readonly FrozenTrial[],
+  key: number,
+  d: number,
+  deterministic: boolean,
+): StoredFit | null {
+  const { lower, upper } = thetaBounds(d, deterministic);
+  for (let i = trials.length - 1; i >= 0; i--) {
+    const fit = parseStoredFit(trials[i].systemAttrs[SystemAttr.gpFit], key, lower, upper);
+    if (fit !== null) return fit;
+  }
+  return null;
+}
+
+function parseStoredFit(value: JsonValue | undefined, key: number, lower: Float64Array, upper: Float64Array): StoredFit | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  // (Array.isArray does not narrow a readonly array out of the union.)
+  const { version, key: recordKey, nAtFit, theta } = value as { readonly [field: string]: JsonValue | undefined };
+  if (version !== STORED_FIT_VERSION || recordKey !== key) return null;
+  if (typeof nAtFit !== 'number' || !Number.isSafeInteger(nAtFit) || nAtFit < 1) return null;
+  if (!Array.isArray(theta) || theta.length !== lower.length) return null;
+  const out = new Float64Array(theta.length);
+  for (let j = 0; j < theta.length; j++) {
+    const v = theta[j];
+    if (typeof v !== 'number' || !(v >= lower[j] && v <= upper[j])) return null;
+    out[j] = v;
+  }
+  return { key, nAtFit, theta: out };
+}

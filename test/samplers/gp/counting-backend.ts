@@ -1,0 +1,55 @@
+import type { BuildOptions, FitOptions, FittedGp, GpTrainingData, KernelKind, SurrogateBackend } from '../../../src/surrogate/backend.js';
+import { createJsBackend } from '../../../src/surrogate/js-backend.js';
+
+/** The JS backend, recording the size of every fit's data. */
+export class CountingBackend implements SurrogateBackend {
+  readonly name = 'js' as const;
+  private readonly inner = createJsBackend();
+  readonly fitSizes: number[] = [];
+  readonly fitOptions: FitOptions[] = [];
+  /** Size and theta of every build (the full model rebuilt at a subset fit's theta). */
+  readonly builds: { n: number; theta: Float64Array }[] = [];
+
+  /** 'fit', 'build' and 'acquisition' (optimizeAcquisition of any model), in call order. */
+  readonly events: string[] = [];
+
+  fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
+    this.fitSizes.push(data.n);
+    this.fitOptions.push(options);
+    this.events.push('fit');
+    return this.inner.fit(data, options).then((m) => this.logged(m));
+  }
+
+  /** The model, recording its (and its appended models') acquisition maximizations. */
+  private logged(model: FittedGp): FittedGp {
+    return new Proxy(model, {
+      get: (target, key) => {
+        const value = Reflect.get(target, key) as unknown;
+        if (key === 'optimizeAcquisition') {
+          return (...args: Parameters<FittedGp['optimizeAcquisition']>) => {
+            this.events.push('acquisition');
+            return target.optimizeAcquisition(...args);
+          };
+        }
+        if (key === 'append') {
+          return (...args: Parameters<FittedGp['append']>) => target.append(...args).then((m) => this.logged(m));
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+
+  /** Builds (1-based, in call order) that reject instead. */
+  failBuilds = new Set<number>();
+
+  build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
+    this.builds.push({ n: data.n, theta: Float64Array.from(theta) });
+    this.events.push('build');
+    if (this.failBuilds.has(this.builds.length)) return Promise.reject(new Error('injected build failure'));
+    return this.inner.build(data, theta, options).then((m) => this.logged(m));
+  }
+
+  negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {
+    return this.inner.negLogPosterior(data, theta, kernel, deterministic);
+  }
+}

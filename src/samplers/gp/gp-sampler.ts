@@ -61,7 +61,9 @@
  *     model (appended to), or, with no usable previous model (the first suggestion of a resumed
  *     study), by the subset model; the build starts once that suggestion's acquisition is done,
  *     overlapping the trial's evaluation, and the rebuilt model replaces the served one exactly
- *     backgroundRebuildLag (3) suggestions later (kind 'rebuilt', awaited there if not finished;
+ *     backgroundRebuildLag (3) suggestions later, or, behind the subset model, whose suggestions
+ *     are cheap, max(backgroundRebuildLag, ceil(n / fitSubsetMax)) later (10 at n = 10,000, where
+ *     the build takes ~4 s: bench/gp-large.md) (kind 'rebuilt', awaited there if not finished;
  *     the rows that arrived meanwhile are appended). The swap point depends only on the count of
  *     suggestions, never on timing, so runs stay reproducible. A failed background build keeps
  *     the served model (a subset-served one is dropped, and the next suggestion starts over).
@@ -129,7 +131,10 @@ export interface RefitPolicy {
   readonly coldFitScreenSize: number;
   /** Rebuild in the background above this many observations (Infinity: never). */
   readonly backgroundRebuildAbove: number;
-  /** Suggestions after the deciding one at which the background rebuild is swapped in (>= 1). */
+  /**
+   * Suggestions after the deciding one at which the background rebuild is swapped in (>= 1);
+   * behind a subset-served model at least ceil(n / fitSubsetMax).
+   */
   readonly backgroundRebuildLag: number;
 }
 
@@ -758,7 +763,10 @@ export class GpSampler implements Sampler {
           // Suggestions served by the full model meanwhile keep one core; those of the small
           // subset model need next to none.
           const threads = complete !== null ? Math.max(1, this.options.numThreads - 1) : this.options.numThreads;
-          this.rebuild = new BackgroundRebuild(() => buildFull(threads), full, this.suggestions + policy.backgroundRebuildLag);
+          // The subset model's suggestions are cheap (fitSubsetMax rows), so more of them pass
+          // before a build of n rows ends: one per fitSubsetMax rows (10 at n = 10,000).
+          const lag = complete !== null ? policy.backgroundRebuildLag : Math.max(policy.backgroundRebuildLag, Math.ceil(n / policy.fitSubsetMax));
+          this.rebuild = new BackgroundRebuild(() => buildFull(threads), full, this.suggestions + lag);
           if (complete !== null) {
             subsetModel.dispose();
             next = await extend(complete, n);

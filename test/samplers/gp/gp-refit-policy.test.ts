@@ -163,6 +163,14 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
       expect(Array.from(thetas[2])).toEqual(Array.from(backend.builds[0].theta));
     });
 
+    it('lets a subset-served rebuild run one suggestion per fitSubsetMax rows (at least the lag)', async () => {
+      // 40 rows, fitSubsetMax 16: swapped in ceil(40 / 16) = 3 suggestions later (the lag is 2).
+      const { kinds, sizes, backend } = await runSteps(policy, 40, 5);
+      expect(kinds).toEqual(['subset-deferred', 'append', 'append', 'rebuilt', 'append']);
+      expect(sizes).toEqual([16, 17, 18, 43, 44]);
+      expect(backend.builds.map((b) => b.n)).toEqual([40]);
+    });
+
     it('starts the background build only after the deciding suggestion maximized its acquisition', async () => {
       const { backend } = await runSteps(policy, 20, 6);
       // 20: subset fit, acquisition on the subset model, then the build; 21, 22 (swap), 23, 24:

@@ -42,6 +42,10 @@ async function run(sampler: GpSampler, study: FakeStudy, steps: number): Promise
   return kinds;
 }
 
+/** The record key of a GpSampler modelling SPACE's dims a, b. */
+const SIGNATURE = JSON.stringify(['a', 'b'].map((name) => [name, SPACE[name]]));
+const keyOf = (kernel: 'matern52' | 'rbf', deterministic: boolean): number => storedFitKey(SIGNATURE, kernel, deterministic);
+
 const recordOf = (t: FrozenTrial): JsonValue | undefined => t.systemAttrs[SystemAttr.gpFit];
 
 /** The trial with the record replaced by `value` (for corrupting stored records). */
@@ -64,7 +68,7 @@ describe('GpSampler records its fitted hyperparameters in the study', () => {
     const record = recordOf(study.trials[18]) as { version: number; key: number; nAtFit: number; theta: number[] };
     expect(record.version).toBe(STORED_FIT_VERSION);
     expect(record.nAtFit).toBe(18);
-    expect(record.key).toBe(storedFitKey(JSON.stringify(['a', 'b'].map((name) => [name, SPACE[name]])), 'matern52', false));
+    expect(record.key).toBe(keyOf('matern52', false));
     // Bit-exact through JSON: the theta of the model that served trials 18 and 19.
     expect(record.theta).toEqual(Array.from(sampler.lastModelUpdate?.theta ?? []));
   });
@@ -120,17 +124,30 @@ describe('GpSampler records its fitted hyperparameters in the study', () => {
     expect(backend.fitOptions[0].warmStart).toBeNull();
     expect(backend.fitOptions[0].nRestarts).toBeGreaterThan(1);
 
-    const key = storedFitKey(JSON.stringify(['a', 'b'].map((name) => [name, SPACE[name]])), 'matern52', false);
+    const key = keyOf('matern52', false);
     expect(findStoredFit(study.trials, key, 2, false)).not.toBeNull();
     const otherSpace = JSON.stringify([['a', floatDistribution('a', 0, 2)], ['b', SPACE.b]]);
     expect(findStoredFit(study.trials, storedFitKey(otherSpace, 'matern52', false), 2, false)).toBeNull();
-    expect(findStoredFit(study.trials, storedFitKey(JSON.stringify(['a', 'b'].map((n) => [n, SPACE[n]])), 'matern52', true), 2, true)).toBeNull();
+    expect(findStoredFit(study.trials, keyOf('matern52', true), 2, true)).toBeNull();
+  });
+
+  it('round-trips a deterministic model (noise pinned at its bound) through JSON text', async () => {
+    const study = seededStudy(14);
+    const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend: new CountingBackend(), deterministic: true, refitPolicy: POLICY });
+    await run(sampler, study, 1);
+    const key = keyOf('matern52', true);
+    const reread = study.trials.map((t) => new FrozenTrial(JSON.parse(JSON.stringify(t.toJSON())) as ReturnType<FrozenTrial['toJSON']>));
+    const found = findStoredFit(reread, key, 2, true);
+    expect(found?.theta[3]).toBe(thetaBounds(2, true).lower[3]);
+    expect(Array.from(found?.theta ?? [])).toEqual(Array.from(sampler.lastModelUpdate?.theta ?? []));
+    // The learned-noise configuration does not take it.
+    expect(findStoredFit(reread, keyOf('matern52', false), 2, false)).toBeNull();
   });
 
   it('skips invalid records (never an error) and takes the latest valid one', async () => {
     const study = seededStudy(14);
     await run(newSampler(POLICY, new CountingBackend()), study, 5); // records on 14 and 18
-    const key = storedFitKey(JSON.stringify(['a', 'b'].map((name) => [name, SPACE[name]])), 'matern52', false);
+    const key = keyOf('matern52', false);
     const valid = recordOf(study.trials[14]) as { version: number; key: number; nAtFit: number; theta: number[] };
     const { lower, upper } = thetaBounds(2, false);
     const corrupt: JsonValue[] = [

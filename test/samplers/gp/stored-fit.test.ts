@@ -5,27 +5,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GpSampler, type ModelUpdateKind, type RefitPolicy } from '../../../src/samplers/gp/gp-sampler.js';
 import { STORED_FIT_VERSION, findStoredFit, storedFitKey } from '../../../src/samplers/gp/stored-fit.js';
 import { floatDistribution } from '../../../src/space/distributions.js';
-import type { ParamValue, SearchSpace } from '../../../src/space/types.js';
+import type { ParamValue } from '../../../src/space/types.js';
 import { createStudy } from '../../../src/study/create-study.js';
 import { thetaBounds } from '../../../src/surrogate/hyperparameters.js';
 import { FrozenTrial } from '../../../src/trial/frozen-trial.js';
 import { SystemAttr } from '../../../src/trial/system-attrs.js';
 import type { JsonValue } from '../../../src/trial/types.js';
 import { CountingBackend } from './counting-backend.js';
-import { FakeStudy } from './fake-study.js';
-
-const SPACE: SearchSpace = { a: floatDistribution('a', 0, 1), b: floatDistribution('b', 0, 1) };
-const objective = (p: Record<string, ParamValue>): number =>
-  ((p.a as number) - 0.3) ** 2 + ((p.b as number) - 0.6) ** 2 + 0.1 * Math.sin(9 * (p.a as number));
-
-function seededStudy(nInitial: number): FakeStudy {
-  const study = new FakeStudy(['minimize']);
-  for (let i = 0; i < nInitial; i++) {
-    const params = { a: ((i * 0.618034) % 1 + 0.01) % 1, b: ((i * 0.414214) % 1 + 0.02) % 1 };
-    study.add(params, { ...SPACE }, 'COMPLETE', objective(params));
-  }
-  return study;
-}
+import type { FakeStudy } from './fake-study.js';
+import { SPACE, objective, seededStudy } from './seeded-study.js';
 
 function newSampler(policy: Partial<RefitPolicy>, backend: CountingBackend, kernel: 'matern52' | 'rbf' = 'matern52'): GpSampler {
   return new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, kernel, refitPolicy: policy });

@@ -259,6 +259,10 @@ class Model : public Napi::ObjectWrap<Model> {
     out.Set("n", m->n());
     out.Set("d", m->d());
     out.Set("theta", to_js(env, m->theta()));
+    const int best = m->best_row();
+    const auto& x = m->data().x;
+    const auto first = x.begin() + static_cast<ptrdiff_t>(std::max(best, 0)) * m->d();
+    out.Set("bestX", to_js(env, best < 0 ? std::vector<double>() : std::vector<double>(first, first + m->d())));
     out.Set("logPosterior", m->log_posterior());
     out.Set("jitter", m->jitter());
     out.Set("fellBack", report_.fell_back);

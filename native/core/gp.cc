@@ -842,6 +842,15 @@ std::vector<AcqOptimum> GpModel::refine_starts(std::vector<std::vector<double>> 
   return cur;
 }
 
+int GpModel::best_row() const {
+  if (data_.n == 0) return -1;
+  int best = 0;
+  for (int i = 1; i < data_.n; ++i) {
+    if (data_.y[static_cast<size_t>(i)] > data_.y[static_cast<size_t>(best)]) best = i;
+  }
+  return best;
+}
+
 AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq, int n_restarts,
                                          const std::vector<double>& grid, ThreadPool& pool) const {
   const int d = data_.d;
@@ -878,11 +887,7 @@ AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, 
     starts.emplace_back(p, p + d);
   }
   if (n > 0) {
-    int best_row = 0;
-    for (int i = 1; i < n; ++i) {
-      if (data_.y[static_cast<size_t>(i)] > data_.y[static_cast<size_t>(best_row)]) best_row = i;
-    }
-    const double* p = data_.x.data() + static_cast<ptrdiff_t>(best_row) * d;
+    const double* p = data_.x.data() + static_cast<ptrdiff_t>(best_row()) * d;
     starts.emplace_back(p, p + d);
   }
   const int max_rounds = large_n ? 1 : kMaxDiscreteRounds;

@@ -199,6 +199,9 @@ class GpModel {
   bool shares_factor(const GpModel& other) const { return store_ == other.store_; }
   ~GpModel();
   const GpData& data() const { return data_; }
+  /// Row of the best observation (largest y; the first on ties), -1 when n == 0: a start of the
+  /// acquisition search, and the centre of its local candidates (src/surrogate/candidates.ts).
+  int best_row() const;
 
   /// mean, variance: m values each, for x (m, d) row-major.
   void predict(const double* x, int m, double* mean, double* variance, ThreadPool& pool) const;

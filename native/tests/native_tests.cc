@@ -297,6 +297,19 @@ static void test_model() {
   ThreadPool one(1);
   auto again = GpModel::fit(data, fo, one, nullptr);
   CHECK(again->theta() == model->theta(), "fit not reproducible");
+  // best_row: the largest y, the first of ties (the centre of the local acquisition candidates).
+  {
+    int expect = 0;
+    for (int i = 1; i < data.n; ++i) {
+      if (data.y[static_cast<size_t>(i)] > data.y[static_cast<size_t>(expect)]) expect = i;
+    }
+    CHECK(model->best_row() == expect, "best_row %d, expected %d", model->best_row(), expect);
+    GpData tied = data;
+    tied.y.assign(static_cast<size_t>(tied.n), 0.5);
+    tied.y[7] = tied.y[31] = 2.0;
+    auto tied_model = GpModel::build(tied, model->theta(), fo.kernel, false, pool);
+    CHECK(tied_model->best_row() == 7, "best_row of a tie %d, expected 7", tied_model->best_row());
+  }
   // Posterior at training points ~ y (small noise), variance small.
   std::vector<double> mean(5), var(5);
   model->predict(data.x.data(), 5, mean.data(), var.data(), pool);

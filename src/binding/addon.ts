@@ -63,6 +63,8 @@ export interface AddonModelSummary {
   readonly n: number;
   readonly d: number;
   readonly theta: Float64Array;
+  /** Inputs of the best observation (largest y; the first on ties), length d; empty when n = 0. */
+  readonly bestX: Float64Array;
   readonly logPosterior: number;
   readonly jitter: number;
   /** The MAP fit failed numerically and the default theta was used. */

@@ -62,7 +62,10 @@ export interface AcquisitionOptions {
 }
 
 export interface OptimizeAcquisitionOptions extends AcquisitionOptions {
-  /** Scrambled-Sobol candidates scored in one batch (default 2048). */
+  /**
+   * Scrambled-Sobol candidates scored in one batch (default 2048); one local candidate around the
+   * best observation follows every tenth of them (candidates.ts).
+   */
   readonly nCandidates: number;
   /** Best candidates refined by L-BFGS-B (default 10). */
   readonly nRestarts: number;

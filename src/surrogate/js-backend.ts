@@ -14,7 +14,8 @@
  * Fit: MAP over theta by L-BFGS-B (lbfgsb.ts) from the warm start (or the default theta) and
  * `nRestarts` seeded random starts around the default; a numerical failure falls back to the
  * default theta with a coded warning, never an exception.
- * Acquisition maximization: scrambled Sobol candidates scored in one batch, the best
+ * Acquisition maximization: the candidates of candidates.ts (scrambled Sobol points and local
+ * ones around the best observation) scored in one batch, the best
  * `nRestarts` (and the best observation, as Optuna 4.x GPSampler does) refined by L-BFGS-B in [0, 1] (categorical dims held, ordinal dims relaxed), then
  * ordinal dims rounded onto their grid and every discrete dim swept coordinate-wise over its values
  * (sets up to 64), alternating with L-BFGS-B on the continuous dims (at most 3 rounds, while the
@@ -24,8 +25,8 @@
 import { KestrelError, NumericalError } from '../errors.js';
 import { Rng } from '../util/prng.js';
 import { warnOnce } from '../util/warn.js';
-import { SobolSequence } from '../util/sobol.js';
 import { acquisitionFromMoments } from './acquisition.js';
+import { acquisitionCandidates } from './candidates.js';
 import type {
   AcquisitionOptions,
   AcquisitionOptimum,
@@ -258,15 +259,26 @@ export class JsFittedGp implements FittedGp {
     return { value, grad };
   }
 
+  /** Row of the best observation (largest y; the first on ties, as native/core GpModel::best_row). */
+  private bestRow(): number {
+    let best = 0;
+    for (let i = 1; i < this.n; i++) if (this.data.y[i] > this.data.y[best]) best = i;
+    return best;
+  }
+
   async optimizeAcquisition(options: OptimizeAcquisitionOptions): Promise<AcquisitionOptimum> {
     this.checkAlive();
     const { d } = this;
     const isCat = this.data.isCategorical;
     checkOptimizeOptions(options, d, isCat);
     const grid = options.grid;
-    const count = options.nCandidates;
-    const candidates = new Float64Array(count * d);
-    new SobolSequence({ dimension: d, seed: options.seed, scramble: true }).fill(candidates, count);
+    const { x: candidates, count } = acquisitionCandidates({
+      d,
+      nSobol: options.nCandidates,
+      seed: options.seed,
+      center: this.n > 0 ? this.data.x.subarray(this.bestRow() * d, (this.bestRow() + 1) * d) : null,
+      isCategorical: isCat,
+    });
     for (let c = 0; c < count; c++) snapInPlace(candidates.subarray(c * d, c * d + d), grid, isCat);
     const scratch = new Scratch(this.n);
     const scores = new Float64Array(count);
@@ -287,8 +299,7 @@ export class JsFittedGp implements FittedGp {
     // warm-starts its local search from the best trial) when there are restarts at all.
     const starts: Float64Array[] = top.slice(0, nStarts).map((i) => Float64Array.from(candidates.subarray(i * d, i * d + d)));
     if (nStarts > 0 && this.n > 0) {
-      let bestRow = 0;
-      for (let i = 1; i < this.n; i++) if (this.data.y[i] > this.data.y[bestRow]) bestRow = i;
+      const bestRow = this.bestRow();
       starts.push(Float64Array.from(this.data.x.subarray(bestRow * d, bestRow * d + d)));
     }
     for (const start of starts) {

@@ -11,8 +11,9 @@
  * Boundary checks happen twice: here (validate.ts, the same checks as the TypeScript backend,
  * throwing InvalidOptionError naming the argument) and again in the addon (lengths and
  * finiteness, so a wrong length never reaches the math even if this layer is bypassed).
- * Acquisition candidates are the scrambled Sobol points of src/util/sobol.ts (the same points
- * the TypeScript backend scores for the same seed), copied into the addon.
+ * Acquisition candidates are those of candidates.ts (scrambled Sobol points and local ones around
+ * the best observation: the same points the TypeScript backend scores for the same seed), copied
+ * into the addon.
  *
  * `device: 'cuda'` (native/cuda/cuda_gp.h): the MAP hyperparameter fit runs on the CPU; the fitted
  * model is then moved to the device (`toCuda`: covariance assembled, Cholesky-factored and solved
@@ -29,7 +30,7 @@ import type {
   AddonModel,
   KestrelAddon,
 } from '../binding/addon.js';
-import { SobolSequence } from '../util/sobol.js';
+import { acquisitionCandidates } from './candidates.js';
 import { warnOnce } from '../util/warn.js';
 import type {
   AcquisitionKind,
@@ -213,6 +214,8 @@ export class NativeFittedGp implements FittedGp {
   readonly n: number;
   readonly d: number;
   readonly theta: Float64Array;
+  /** Inputs of the best observation (the centre of the local acquisition candidates). */
+  private readonly bestX: Float64Array;
   readonly logPosterior: number;
   /** Jitter added to the diagonal of the training covariance. */
   readonly jitter: number;
@@ -231,6 +234,7 @@ export class NativeFittedGp implements FittedGp {
     this.n = summary.n;
     this.d = summary.d;
     this.theta = summary.theta;
+    this.bestX = summary.bestX;
     this.logPosterior = summary.logPosterior;
     this.jitter = summary.jitter;
     this.fellBack = summary.fellBack;
@@ -271,9 +275,13 @@ export class NativeFittedGp implements FittedGp {
   async optimizeAcquisition(options: OptimizeAcquisitionOptions): Promise<AcquisitionOptimum> {
     this.checkAlive();
     checkOptimizeOptions(options, this.d, this.isCategorical);
-    const count = options.nCandidates;
-    const candidates = new Float64Array(count * this.d);
-    new SobolSequence({ dimension: this.d, seed: options.seed, scramble: true }).fill(candidates, count);
+    const { x: candidates, count } = acquisitionCandidates({
+      d: this.d,
+      nSobol: options.nCandidates,
+      seed: options.seed,
+      center: this.bestX.length === this.d ? this.bestX : null,
+      isCategorical: this.isCategorical,
+    });
     return call('optimizeAcquisition', () =>
       this.model.optimizeAcquisition(candidates, count, {
         kind: ACQUISITION_CODES[options.kind],

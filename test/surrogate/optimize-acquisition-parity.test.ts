@@ -14,6 +14,7 @@ import { trainingCovariance } from '../../src/surrogate/js-kernels.js';
 import { choleskyWithJitter } from '../../src/surrogate/js-linalg.js';
 import { createNativeBackend } from '../../src/surrogate/native-backend.js';
 import { randomData } from './helpers.js';
+import { LOCAL_CANDIDATE_EVERY, acquisitionCandidates } from '../../src/surrogate/candidates.js';
 
 const available = loadAddon().addon !== null;
 
@@ -121,5 +122,31 @@ describe.skipIf(!available)('native vs JS optimizeAcquisition on the same model'
         native.dispose();
       });
     }
+
   }
+
+  it('scores the same candidates: without restarts both return the same one, a local candidate beside a peaked best observation', async () => {
+    const base = randomData(11, 30, 3);
+    const y = Float64Array.from(base.y);
+    let best = 0;
+    for (let i = 1; i < base.n; i++) if (y[i] > y[best]) best = i;
+    y[best] += 3; // a peak: the posterior mean's maximum sits within a few hundredths of it
+    const data = { ...base, y };
+    const grid = new Float64Array(3);
+    const native = await backend.fit(data, { kernel: 'matern52', deterministic: false, nRestarts: 1, seed: 5, warmStart: null, numThreads: 2 });
+    const js = jsModelAt(native, data);
+    const options: OptimizeAcquisitionOptions = { kind: 'ucb', incumbent: 0, beta: 0, nCandidates: 512, nRestarts: 0, seed: 23, grid, numThreads: 2 };
+    const a = await native.optimizeAcquisition(options);
+    const b = await js.optimizeAcquisition(options);
+    expect(Array.from(a.x)).toEqual(Array.from(b.x));
+    expect(Math.abs(a.value - b.value)).toBeLessThanOrEqual(1e-9 * (1 + Math.abs(b.value)));
+    // The winner's place in candidates.ts's list: a local one (every LOCAL_CANDIDATE_EVERY + 1-th).
+    const center = data.x.subarray(best * data.d, (best + 1) * data.d);
+    const { x: all, count } = acquisitionCandidates({ d: data.d, nSobol: 512, seed: 23, center, isCategorical: data.isCategorical });
+    let winner = -1;
+    for (let c = 0; c < count && winner < 0; c++) if (all.subarray(c * 3, c * 3 + 3).every((v, j) => v === a.x[j])) winner = c;
+    expect(winner).toBeGreaterThanOrEqual(0);
+    expect((winner + 1) % (LOCAL_CANDIDATE_EVERY + 1)).toBe(0);
+    native.dispose();
+  });
 });

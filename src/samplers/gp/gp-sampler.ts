@@ -213,7 +213,10 @@ export interface GpSamplerOptions {
   readonly acquisition?: AcquisitionKind;
   /** UCB exploration weight beta (mean + sqrt(beta) sd; default 2). */
   readonly beta?: number;
-  /** Sobol candidates scored per suggestion (default 2048, up to 10^6). */
+  /**
+   * Sobol candidates scored per suggestion (default 2048, up to 10^6), plus one local candidate
+   * around the best observation per ten of them (src/surrogate/candidates.ts).
+   */
   readonly candidates?: number;
   /** Best candidates refined by L-BFGS-B (default 10). */
   readonly restarts?: number;

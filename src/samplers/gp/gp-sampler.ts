@@ -8,8 +8,12 @@
  *   spacing <= 1 for ordinal dims), so this file never switches on a distribution kind.
  *   Single-valued distributions are fixed, not modelled.
  * - Startup: until `nStartupTrials` trials are COMPLETE, scrambled Sobol (SobolSampler).
- * - Targets: values[0], negated for `minimize` (the GP maximizes), standardized. FAIL trials are
- *   excluded; PRUNED ones too unless `usePrunedTrials` (then their last intermediate value).
+ * - Targets: values[0], negated for `minimize` (the GP maximizes), through the outcome transform
+ *   (`outcomeTransform`: 'power', the default, standardizes, applies Yeo-Johnson with a
+ *   maximum-likelihood exponent and standardizes again; 'standardize' only standardizes;
+ *   src/surrogate/outcome-transform.ts), fitted whenever the model is built from scratch and kept
+ *   for the rows appended until the next build. FAIL trials are excluded; PRUNED ones too unless
+ *   `usePrunedTrials` (then their last intermediate value).
  * - Pending trials: RUNNING trials with params in the space are fantasized at the posterior mean
  *   and appended to the model (kriging believer; Ginsbourger, Le Riche & Carraro 2010, "Kriging
  *   is well-suited to parallelize optimization") so concurrent asks spread out; the incumbent is
@@ -101,6 +105,7 @@ import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
 import { SobolSampler } from '../sobol-sampler.js';
 import { optionKeys } from '../../util/options.js';
+import { fitOutcomeTransform, type OutcomeTransform, type OutcomeTransformKind } from '../../surrogate/outcome-transform.js';
 import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit } from './stored-fit.js';
 
 /** Refit hyperparameters on every suggestion below this many observations. */
@@ -234,6 +239,13 @@ export interface GpSamplerOptions {
   readonly incumbent?: IncumbentKind;
   /** 'matern52' (default) or 'rbf'. */
   readonly kernel?: KernelKind;
+  /**
+   * How objective values become GP targets (src/surrogate/outcome-transform.ts): 'power'
+   * (default: standardized, Yeo-Johnson transformed with a maximum-likelihood exponent,
+   * standardized again, so that a heavy tail of bad values does not flatten the good region) or
+   * 'standardize' (standardized only, as Optuna's GPSampler).
+   */
+  readonly outcomeTransform?: OutcomeTransformKind;
   /** Use PRUNED trials at their last intermediate value (default false). */
   readonly usePrunedTrials?: boolean;
   /** Overrides of DEFAULT_REFIT_POLICY (large-n behaviour; see the file header). */
@@ -252,6 +264,7 @@ interface ResolvedOptions {
   readonly deterministic: boolean;
   readonly incumbent: IncumbentKind;
   readonly kernel: KernelKind;
+  readonly outcomeTransform: OutcomeTransformKind;
   readonly usePrunedTrials: boolean;
   readonly refitPolicy: RefitPolicy;
 }
@@ -262,8 +275,8 @@ interface ModelCache {
   readonly model: FittedGp;
   /** Trial ids in model row order. */
   readonly trialIds: readonly number[];
-  readonly yMean: number;
-  readonly yStd: number;
+  /** Observed values -> targets, fitted at the last full build (appended rows use it too). */
+  readonly outcome: OutcomeTransform;
   /** Rows at the last hyperparameter fit. */
   readonly nAtFit: number;
   /** Rows when the model was last built (factorized) from scratch at its theta. */
@@ -329,7 +342,7 @@ interface Observation {
 }
 
 /** Every GpSamplerOptions key, checked against the interface at compile time. */
-const OPTION_KEYS = optionKeys<GpSamplerOptions>()(['seed', 'nStartupTrials', 'acquisition', 'beta', 'candidates', 'restarts', 'backend', 'numThreads', 'deterministic', 'incumbent', 'kernel', 'usePrunedTrials', 'refitPolicy']);
+const OPTION_KEYS = optionKeys<GpSamplerOptions>()(['seed', 'nStartupTrials', 'acquisition', 'beta', 'candidates', 'restarts', 'backend', 'numThreads', 'deterministic', 'incumbent', 'kernel', 'outcomeTransform', 'usePrunedTrials', 'refitPolicy']);
 
 export class GpSampler implements Sampler {
   readonly name = 'gp';
@@ -581,12 +594,12 @@ export class GpSampler implements Sampler {
     this.suggestions += 1;
     const swap = await this.settleRebuild(signature, byId);
     const previous = this.cache;
-    const encodeRows = (rows: readonly Observation[], yMean: number, yStd: number): { x: Float64Array; y: Float64Array } => {
+    const encodeRows = (rows: readonly Observation[], outcome: OutcomeTransform): { x: Float64Array; y: Float64Array } => {
       const x = new Float64Array(rows.length * d);
       const y = new Float64Array(rows.length);
       rows.forEach((o, i) => {
         encodeRow(o.params, x, i * d);
-        y[i] = (o.value - yMean) / yStd;
+        y[i] = outcome.apply(o.value);
       });
       return { x, y };
     };
@@ -601,7 +614,7 @@ export class GpSampler implements Sampler {
         (usable !== null && (usable.provisional || n - usable.nAtFit >= Math.ceil(usable.nAtFit / policy.refitGrowthDivisor))));
     const warm = previous !== null && previous.signature === signature ? Float64Array.from(previous.model.theta) : null;
     // Without a model of its own, start from the latest fit an earlier sampler recorded.
-    const key = storedFitKey(signature, this.options.kernel, this.options.deterministic);
+    const key = storedFitKey(signature, this.options.kernel, this.options.deterministic, this.options.outcomeTransform);
     const stored = warm === null ? findStoredFit(trials, key, d, this.options.deterministic) : null;
     if (stored !== null) this.recorded = stored;
     const start = warm ?? stored?.theta ?? null;
@@ -616,7 +629,7 @@ export class GpSampler implements Sampler {
     /** Extends `base` (same theta and standardization) with the fresh rows. */
     const extend = async (base: ModelCache, nAtFit: number): Promise<ModelCache> => {
       if (fresh.length === 0) return nAtFit === base.nAtFit ? base : { ...base, nAtFit };
-      const { x, y } = encodeRows(fresh, base.yMean, base.yStd);
+      const { x, y } = encodeRows(fresh, base.outcome);
       const model = await base.model.append(x, y, fresh.length);
       return { ...base, model, trialIds: [...base.trialIds, ...fresh.map((o) => o.trialId)], nAtFit };
     };
@@ -625,7 +638,9 @@ export class GpSampler implements Sampler {
     observations.forEach((o, i) => {
       raw[i] = o.value;
     });
-    const { mean, std } = moments(raw);
+    // Fitted on all n observations, only when a model is (re)built: appends keep the cached one.
+    let fittedOutcome: OutcomeTransform | null = null;
+    const outcome = (): OutcomeTransform => (fittedOutcome ??= fitOutcomeTransform(raw, this.options.outcomeTransform));
     /**
      * A recorded fit the refit policy would not refit yet (in the range where every refit is a
      * fit on all rows): the model is built at its theta, as the sampler that recorded it would
@@ -635,7 +650,7 @@ export class GpSampler implements Sampler {
       if (stored === null || this.rebuild !== null || n < policy.refitEveryTrialBelow || n > policy.fitSubsetMax) return null;
       const growth = n - stored.nAtFit;
       if (growth < 0 || growth >= Math.ceil(stored.nAtFit / policy.refitGrowthDivisor)) return null;
-      const { x, y } = encodeRows(observations, mean, std);
+      const { x, y } = encodeRows(observations, outcome());
       try {
         const model = await backend.build({ x, y, n, d, isCategorical }, stored.theta, {
           kernel: this.options.kernel,
@@ -646,8 +661,7 @@ export class GpSampler implements Sampler {
           signature,
           model,
           trialIds: observations.map((o) => o.trialId),
-          yMean: mean,
-          yStd: std,
+          outcome: outcome(),
           nAtFit: stored.nAtFit,
           nAtBuild: n,
           deferredIds: NO_IDS,
@@ -679,7 +693,7 @@ export class GpSampler implements Sampler {
        */
       const fitRows = async (rows: readonly Observation[], provisionalFirstFit: boolean): Promise<{ model: FittedGp; provisional: boolean }> => {
         let from = start;
-        const { x, y } = encodeRows(rows, mean, std);
+        const { x, y } = encodeRows(rows, outcome());
         const data = { x, y, n: rows.length, d, isCategorical };
         if (from === null && rows.length > policy.coldFitScreenSize) {
           const rowValues = Float64Array.from(rows, (o) => o.value);
@@ -690,7 +704,7 @@ export class GpSampler implements Sampler {
             nBest: Math.floor(policy.coldFitScreenSize / 4),
             seed: deriveSeed(this.options.seed, 'fit-screen'),
           });
-          const screen = encodeRows(screenIds.map((id) => byId.get(id) as Observation), mean, std);
+          const screen = encodeRows(screenIds.map((id) => byId.get(id) as Observation), outcome());
           const screened = await backend.fit({ x: screen.x, y: screen.y, n: screenIds.length, d, isCategorical }, fitOptions(null));
           from = Float64Array.from(screened.theta);
           screened.dispose();
@@ -707,8 +721,7 @@ export class GpSampler implements Sampler {
           signature,
           model,
           trialIds: observations.map((o) => o.trialId),
-          yMean: mean,
-          yStd: std,
+          outcome: outcome(),
           nAtFit: n,
           nAtBuild: n,
           deferredIds: NO_IDS,
@@ -738,8 +751,7 @@ export class GpSampler implements Sampler {
           signature,
           model: subsetModel,
           trialIds: [...subsetIds, ...rest.map((o) => o.trialId)],
-          yMean: mean,
-          yStd: std,
+          outcome: outcome(),
           nAtFit: n,
           nAtBuild: n,
           deferredIds: NO_IDS,
@@ -747,7 +759,7 @@ export class GpSampler implements Sampler {
         };
         const theta = Float64Array.from(subsetModel.theta);
         const buildFull = (numThreads: number): Promise<FittedGp> => {
-          const all = encodeRows([...subset, ...rest], mean, std);
+          const all = encodeRows([...subset, ...rest], outcome());
           return backend.build({ x: all.x, y: all.y, n, d, isCategorical }, theta, {
             kernel: this.options.kernel,
             deterministic: this.options.deterministic,
@@ -800,7 +812,7 @@ export class GpSampler implements Sampler {
     current.trialIds.forEach((id, i) => {
       const o = byId.get(id) as Observation;
       encodeRow(o.params, tx, i * d);
-      const target = (o.value - current.yMean) / current.yStd;
+      const target = current.outcome.apply(o.value);
       if (target > best) {
         best = target;
         bestRow = i;
@@ -939,16 +951,6 @@ export function selectFitSubset(options: SelectFitSubsetOptions): number[] {
   return [...best, ...rest.slice(0, size - nBest).map((r) => r.i)].map((i) => trialIds[i]);
 }
 
-function moments(values: Float64Array): { mean: number; std: number } {
-  const n = values.length;
-  let mean = 0;
-  for (const v of values) mean += v / n;
-  let variance = 0;
-  for (const v of values) variance += ((v - mean) * (v - mean)) / n;
-  const std = Math.sqrt(variance);
-  return { mean, std: std > 1e-12 * Math.max(1, Math.abs(mean)) ? std : 1 };
-}
-
 function resolveOptions(options: GpSamplerOptions): ResolvedOptions {
   if (options === undefined || options === null) throw new InvalidOptionError('GpSampler options', 'an object', options);
   checkSamplerOptions('GpSampler', options, OPTION_KEYS);
@@ -996,6 +998,7 @@ function resolveOptions(options: GpSamplerOptions): ResolvedOptions {
     numThreads: count('numThreads', options.numThreads, availableParallelism(), 1, 4096),
     deterministic: flag('deterministic', options.deterministic, false),
     incumbent: oneOf<IncumbentKind>('incumbent', options.incumbent, ['best-observed', 'posterior-mean'], 'best-observed'),
+    outcomeTransform: oneOf<OutcomeTransformKind>('outcomeTransform', options.outcomeTransform, ['power', 'standardize'], 'power'),
     kernel: oneOf<KernelKind>('kernel', options.kernel, ['matern52', 'rbf'], 'matern52'),
     usePrunedTrials: flag('usePrunedTrials', options.usePrunedTrials, false),
     refitPolicy: resolveRefitPolicy(options.refitPolicy),

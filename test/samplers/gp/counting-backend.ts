@@ -1,12 +1,15 @@
 import type { BuildOptions, FitOptions, FittedGp, GpTrainingData, KernelKind, SurrogateBackend } from '../../../src/surrogate/backend.js';
 import { createJsBackend } from '../../../src/surrogate/js-backend.js';
 
-/** The JS backend, recording the size of every fit's data. */
+/** The JS backend, recording what every fit, build and append was given. */
 export class CountingBackend implements SurrogateBackend {
   readonly name = 'js' as const;
   private readonly inner = createJsBackend();
   readonly fitSizes: number[] = [];
   readonly fitOptions: FitOptions[] = [];
+  /** The targets of every fit, and of every append (to any model), in call order. */
+  readonly fitTargets: Float64Array[] = [];
+  readonly appendTargets: Float64Array[] = [];
   /** Size and theta of every build (the full model rebuilt at a subset fit's theta). */
   readonly builds: { n: number; theta: Float64Array }[] = [];
 
@@ -16,6 +19,7 @@ export class CountingBackend implements SurrogateBackend {
   fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
     this.fitSizes.push(data.n);
     this.fitOptions.push(options);
+    this.fitTargets.push(Float64Array.from(data.y));
     this.events.push('fit');
     return this.inner.fit(data, options).then((m) => this.logged(m));
   }
@@ -32,7 +36,10 @@ export class CountingBackend implements SurrogateBackend {
           };
         }
         if (key === 'append') {
-          return (...args: Parameters<FittedGp['append']>) => target.append(...args).then((m) => this.logged(m));
+          return (...args: Parameters<FittedGp['append']>) => {
+            this.appendTargets.push(Float64Array.from(args[1]));
+            return target.append(...args).then((m) => this.logged(m));
+          };
         }
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },

@@ -8,6 +8,7 @@ import {
   type RefitPolicy,
 } from '../../../src/samplers/gp/gp-sampler.js';
 import type { ParamValue } from '../../../src/space/types.js';
+import { fitOutcomeTransform, moments } from '../../../src/surrogate/outcome-transform.js';
 import { CountingBackend } from './counting-backend.js';
 import type { FakeStudy } from './fake-study.js';
 import { SPACE, objective, seededStudy } from './seeded-study.js';
@@ -43,6 +44,33 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     expect(kinds).toEqual(['fit', 'append', 'append', 'append']);
     expect(backend.fitSizes).toEqual([14]);
     expect(sizes).toEqual([14, 15, 16, 17]);
+  });
+
+  it('fits the outcome transform at each fit and keeps it for the rows appended until the next one', async () => {
+    const { kinds, backend, study } = await runSteps({ refitEveryTrialBelow: 0, refitGrowthDivisor: 4 }, 14, 6);
+    expect(kinds).toEqual(['fit', 'append', 'append', 'append', 'fit', 'append']);
+    // Targets of a minimized objective: its negated values, in trial order.
+    const values = study.trials.map((t) => -(t.values as number[])[0]);
+    const atFirstFit = fitOutcomeTransform(values.slice(0, 14), 'power');
+    expect(atFirstFit.lambda).not.toBe(1);
+    expect(Array.from(backend.fitTargets[0])).toEqual(values.slice(0, 14).map((v) => atFirstFit.apply(v)));
+    // Trials 14-16 are appended with the transform fitted on the first 14 values, not refitted.
+    expect(backend.appendTargets.slice(0, 3).map((y) => y[0])).toEqual([14, 15, 16].map((i) => atFirstFit.apply(values[i])));
+    // The refit at 18 fits it again on all 18 values.
+    const atRefit = fitOutcomeTransform(values.slice(0, 18), 'power');
+    expect(Array.from(backend.fitTargets[1])).toEqual(values.slice(0, 18).map((v) => atRefit.apply(v)));
+    expect(backend.appendTargets[3][0]).toBe(atRefit.apply(values[18]));
+  });
+
+  it("with outcomeTransform: 'standardize' the targets are only standardized", async () => {
+    const backend = new CountingBackend();
+    const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, outcomeTransform: 'standardize' });
+    const study = seededStudy(14);
+    await study.ask(sampler, SPACE);
+    const values = study.trials.slice(0, 14).map((t) => -(t.values as number[])[0]);
+    const { mean, std } = moments(values);
+    expect(Array.from(backend.fitTargets[0])).toEqual(values.map((v) => (v - mean) / std));
+    expect(() => new GpSampler({ outcomeTransform: 'log' as 'power' })).toThrow(/outcomeTransform/);
   });
 
   it('keeps the full model (append) when the subset theta barely moves, and counts it as a refit', async () => {

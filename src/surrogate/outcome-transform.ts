@@ -1,0 +1,154 @@
+/**
+ * Outcome transforms: how observed objective values become GP targets (BoTorch's term for the
+ * same step). Knows nothing of trials: numbers in, a monotone increasing map out, so the best
+ * observation stays the best target.
+ *
+ * Notation: v the values (larger is better), n of them; mean and std their moments (std = 1
+ * when they are all equal); z = (v - mean) / std; psi(z; lambda) the Yeo-Johnson transform
+ * (Yeo & Johnson 2000, "A new family of power transformations to improve normality or symmetry"):
+ *   z >= 0: ((z + 1)^lambda - 1) / lambda   (lambda != 0),  log(z + 1)   (lambda = 0)
+ *   z <  0: -((1 - z)^(2 - lambda) - 1) / (2 - lambda)   (lambda != 2),  -log(1 - z)   (lambda = 2)
+ * psi(z; 1) = z.
+ *
+ * - 'standardize': target = z.
+ * - 'power': lambda maximizes the Gaussian log-likelihood of psi(z; lambda) (Yeo & Johnson's
+ *   profile likelihood, -n/2 log var(psi) + (lambda - 1) sum sign(z) log(|z| + 1), concave in
+ *   lambda), by golden-section search on [LAMBDA_MIN, LAMBDA_MAX]; target = psi(z; lambda),
+ *   standardized again. Objectives with a heavy tail of bad values (Rosenbrock's 1e6 beside
+ *   optima near 0, a diverged training run beside good ones) otherwise leave the good region
+ *   squeezed into a sliver of the standardized range, below the model's noise floor. HEBO
+ *   (Cowen-Rivers et al. 2022) applies the same transform to its GP targets. Measured in
+ *   bench/quality.md: lower regret at 100 evaluations on Branin, Hartmann-6, Rosenbrock-8 and
+ *   Levy-10 (paired geometric mean x0.39-0.89 over 80 seeds), Ackley-10 unchanged.
+ */
+
+export type OutcomeTransformKind = 'power' | 'standardize';
+
+/** Bracket of the Yeo-Johnson exponent's maximum-likelihood search. */
+export const LAMBDA_MIN = -2;
+export const LAMBDA_MAX = 4;
+const GOLDEN_ITERATIONS = 60;
+
+/** A fitted outcome transform: `apply` maps an observed value to its GP target. */
+export interface OutcomeTransform {
+  readonly kind: OutcomeTransformKind;
+  /** Yeo-Johnson exponent (1 for 'standardize', and for 'power' on fewer than 3 values). */
+  readonly lambda: number;
+  apply(value: number): number;
+}
+
+/** Mean and standard deviation (population); std = 1 when the values are (numerically) equal. */
+export function moments(values: ArrayLike<number>): { mean: number; std: number } {
+  const n = values.length;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += values[i] / n;
+  let variance = 0;
+  for (let i = 0; i < n; i++) variance += ((values[i] - mean) * (values[i] - mean)) / n;
+  const std = Math.sqrt(variance);
+  return { mean, std: std > 1e-12 * Math.max(1, Math.abs(mean)) ? std : 1 };
+}
+
+/** psi(z; lambda), the Yeo-Johnson transform (see the notation block). */
+export function yeoJohnson(z: number, lambda: number): number {
+  // (z + 1)^lambda - 1 as expm1(lambda log1p(z)): no cancellation as lambda -> 0 (or 2 - lambda -> 0).
+  if (z >= 0) return Math.abs(lambda) < 1e-12 ? Math.log1p(z) : Math.expm1(lambda * Math.log1p(z)) / lambda;
+  const mu = 2 - lambda;
+  return Math.abs(mu) < 1e-12 ? -Math.log1p(-z) : -Math.expm1(mu * Math.log1p(-z)) / mu;
+}
+
+/** The profile log-likelihood of lambda for standardized values z (see the notation block). */
+export function yeoJohnsonLogLikelihood(z: ArrayLike<number>, lambda: number): number {
+  return new LikelihoodTerms(z).at(lambda);
+}
+
+/**
+ * What the likelihood needs of z, computed once for a search over lambda: log(|z| + 1) and the
+ * sign per value, and the Jacobian sum (independent of lambda); psi(z; lambda) is then one
+ * expm1 per value: expm1(lambda log(z + 1)) / lambda for z >= 0, as yeoJohnson.
+ */
+class LikelihoodTerms {
+  private readonly logs: Float64Array;
+  private readonly negative: Uint8Array;
+  private readonly t: Float64Array;
+  private readonly jacobian: number;
+
+  constructor(z: ArrayLike<number>) {
+    const n = z.length;
+    this.logs = new Float64Array(n);
+    this.negative = new Uint8Array(n);
+    this.t = new Float64Array(n);
+    let jacobian = 0;
+    for (let i = 0; i < n; i++) {
+      const l = Math.log1p(Math.abs(z[i]));
+      this.logs[i] = l;
+      this.negative[i] = z[i] < 0 ? 1 : 0;
+      jacobian += z[i] < 0 ? -l : z[i] > 0 ? l : 0;
+    }
+    this.jacobian = jacobian;
+  }
+
+  at(lambda: number): number {
+    const { logs, negative, t } = this;
+    const n = logs.length;
+    const mu = 2 - lambda;
+    const positiveLinear = Math.abs(lambda) < 1e-12;
+    const negativeLinear = Math.abs(mu) < 1e-12;
+    let mean = 0;
+    for (let i = 0; i < n; i++) {
+      const l = logs[i];
+      const v =
+        negative[i] === 1
+          ? negativeLinear
+            ? -l
+            : -Math.expm1(mu * l) / mu
+          : positiveLinear
+            ? l
+            : Math.expm1(lambda * l) / lambda;
+      t[i] = v;
+      mean += v / n;
+    }
+    let variance = 0;
+    for (let i = 0; i < n; i++) variance += ((t[i] - mean) * (t[i] - mean)) / n;
+    return -0.5 * n * Math.log(Math.max(variance, Number.MIN_VALUE)) + (lambda - 1) * this.jacobian;
+  }
+}
+
+/** The maximum-likelihood Yeo-Johnson exponent within [LAMBDA_MIN, LAMBDA_MAX] (1 for n < 3). */
+export function yeoJohnsonLambda(z: ArrayLike<number>): number {
+  if (z.length < 3) return 1;
+  const terms = new LikelihoodTerms(z);
+  const ratio = (Math.sqrt(5) - 1) / 2;
+  let lo = LAMBDA_MIN;
+  let hi = LAMBDA_MAX;
+  let a = hi - ratio * (hi - lo);
+  let b = lo + ratio * (hi - lo);
+  let fa = terms.at(a);
+  let fb = terms.at(b);
+  for (let it = 0; it < GOLDEN_ITERATIONS; it++) {
+    if (fa >= fb) {
+      hi = b;
+      b = a;
+      fb = fa;
+      a = hi - ratio * (hi - lo);
+      fa = terms.at(a);
+    } else {
+      lo = a;
+      a = b;
+      fa = fb;
+      b = lo + ratio * (hi - lo);
+      fb = terms.at(b);
+    }
+  }
+  const lambda = (lo + hi) / 2;
+  return Number.isFinite(lambda) ? lambda : 1;
+}
+
+/** Fits the transform of `kind` to the observed values (larger is better). */
+export function fitOutcomeTransform(values: ArrayLike<number>, kind: OutcomeTransformKind): OutcomeTransform {
+  const { mean, std } = moments(values);
+  if (kind === 'standardize') return { kind, lambda: 1, apply: (v) => (v - mean) / std };
+  const z = Array.from(values, (v) => (v - mean) / std);
+  const lambda = yeoJohnsonLambda(z);
+  const outer = moments(z.map((x) => yeoJohnson(x, lambda)));
+  return { kind, lambda, apply: (v) => (yeoJohnson((v - mean) / std, lambda) - outer.mean) / outer.std };
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import {
+  LAMBDA_MAX,
+  LAMBDA_MIN,
+  fitOutcomeTransform,
+  moments,
+  yeoJohnson,
+  yeoJohnsonLambda,
+  yeoJohnsonLogLikelihood,
+} from '../../src/surrogate/outcome-transform.js';
+import { Rng } from '../../src/util/prng.js';
+
+/** The inverse of yeoJohnson(., lambda), for generating data with a known exponent. */
+function inverseYeoJohnson(t: number, lambda: number): number {
+  if (t >= 0) return Math.abs(lambda) < 1e-12 ? Math.expm1(t) : (t * lambda + 1) ** (1 / lambda) - 1;
+  return Math.abs(lambda - 2) < 1e-12 ? -Math.expm1(-t) : 1 - (1 - t * (2 - lambda)) ** (1 / (2 - lambda));
+}
+
+describe('Yeo-Johnson', () => {
+  it('is the identity at lambda = 1, continuous at lambda = 0 and 2, and increasing', () => {
+    for (const z of [-3, -0.5, 0, 0.25, 4]) expect(Math.abs(yeoJohnson(z, 1) - z)).toBeLessThan(1e-14 * (1 + Math.abs(z)));
+    for (const z of [0.3, 2]) expect(Math.abs(yeoJohnson(z, 1e-9) - yeoJohnson(z, 0))).toBeLessThan(1e-8);
+    for (const z of [-0.3, -2]) expect(Math.abs(yeoJohnson(z, 2 - 1e-9) - yeoJohnson(z, 2))).toBeLessThan(1e-8);
+    for (const lambda of [-2, -0.5, 0, 0.7, 1, 2, 3.5]) {
+      let previous = Number.NEGATIVE_INFINITY;
+      for (let z = -6; z <= 6; z += 0.25) {
+        const t = yeoJohnson(z, lambda);
+        expect(t).toBeGreaterThan(previous);
+        previous = t;
+      }
+    }
+  });
+
+  it('recovers the exponent of transformed normal data by maximum likelihood (within 0.25 for 400 points)', () => {
+    for (const lambda of [0.3, 1, 2.5]) {
+      const rng = new Rng(11);
+      const raw = Array.from({ length: 400 }, () => inverseYeoJohnson(rng.normal(), lambda));
+      const { mean, std } = moments(raw);
+      // The likelihood is of standardized values; transform them back to a comparable scale.
+      const z = raw.map((v) => (v - mean) / std);
+      const fitted = yeoJohnsonLambda(raw);
+      const onStandardized = yeoJohnsonLambda(z);
+      expect(Math.abs(fitted - lambda), `lambda ${lambda}: fitted ${fitted}`).toBeLessThan(0.25);
+      expect(onStandardized).toBeGreaterThanOrEqual(LAMBDA_MIN);
+      expect(onStandardized).toBeLessThanOrEqual(LAMBDA_MAX);
+      // The search lands on the maximum: no point of a grid over the bracket beats it.
+      for (let l = LAMBDA_MIN; l <= LAMBDA_MAX; l += 0.05) {
+        expect(yeoJohnsonLogLikelihood(raw, l)).toBeLessThanOrEqual(yeoJohnsonLogLikelihood(raw, fitted) + 1e-9);
+      }
+    }
+  });
+
+  it('uses lambda = 1 for fewer than three values', () => {
+    expect(yeoJohnsonLambda([])).toBe(1);
+    expect(yeoJohnsonLambda([0.5, -2])).toBe(1);
+  });
+});
+
+describe('fitOutcomeTransform', () => {
+  const rng = new Rng(3);
+  // A heavy tail of bad values (the GP maximizes: bad = very negative), as Rosenbrock's.
+  const values = Array.from({ length: 60 }, () => -Math.exp(3 * rng.nextFloat()) * (rng.nextFloat() < 0.2 ? 100 : 1));
+
+  it("'standardize' is (v - mean) / std", () => {
+    const { mean, std } = moments(values);
+    const t = fitOutcomeTransform(values, 'standardize');
+    expect(t.lambda).toBe(1);
+    for (const v of [...values, 5, -1e4]) expect(t.apply(v)).toBe((v - mean) / std);
+  });
+
+  it("'power' keeps the order, standardizes its output and spreads the good end of a heavy-tailed sample", () => {
+    const power = fitOutcomeTransform(values, 'power');
+    const standard = fitOutcomeTransform(values, 'standardize');
+    // A long tail of bad values: the exponent is > 1 (the bad side is compressed).
+    expect(power.lambda).toBeGreaterThan(1);
+    const targets = values.map((v) => power.apply(v));
+    const m = moments(targets);
+    expect(Math.abs(m.mean)).toBeLessThan(1e-12);
+    expect(Math.abs(m.std - 1)).toBeLessThan(1e-12);
+    const order = (xs: number[]) => xs.map((_, i) => i).sort((a, b) => xs[a] - xs[b]);
+    expect(order(targets)).toEqual(order(values));
+    // The best ten values span a larger part of the target range than when only standardized.
+    const best = [...values].sort((a, b) => b - a).slice(0, 10);
+    const spread = (f: (v: number) => number) => f(best[0]) - f(best[9]);
+    expect(spread((v) => power.apply(v))).toBeGreaterThan(2 * spread((v) => standard.apply(v)));
+  });
+
+  it('gives finite targets for equal values and for values outside the fitted sample', () => {
+    const flat = fitOutcomeTransform([2, 2, 2, 2], 'power');
+    expect(flat.apply(2) === 0).toBe(true);
+    const power = fitOutcomeTransform(values, 'power');
+    for (const v of [1e6, -1e9, 0]) expect(Number.isFinite(power.apply(v))).toBe(true);
+  });
+});

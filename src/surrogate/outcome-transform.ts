@@ -37,14 +37,25 @@ export interface OutcomeTransform {
   apply(value: number): number;
 }
 
-/** Mean and standard deviation (population); std = 1 when the values are (numerically) equal. */
+/**
+ * Mean and standard deviation (population); std = 1 when the values are (numerically) equal.
+ * Finite values of any magnitude (a loss of 1e300 beside one of 1e-3) give a finite std.
+ */
 export function moments(values: ArrayLike<number>): { mean: number; std: number } {
   const n = values.length;
   let mean = 0;
   for (let i = 0; i < n; i++) mean += values[i] / n;
   let variance = 0;
   for (let i = 0; i < n; i++) variance += ((values[i] - mean) * (values[i] - mean)) / n;
-  const std = Math.sqrt(variance);
+  let std = Math.sqrt(variance);
+  if (!Number.isFinite(std)) {
+    // The squares overflowed: scale the deviations by the largest one first.
+    let scale = 0;
+    for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(values[i] - mean));
+    let scaled = 0;
+    for (let i = 0; i < n; i++) scaled += ((values[i] - mean) / scale) ** 2 / n;
+    std = scale * Math.sqrt(scaled);
+  }
   return { mean, std: std > 1e-12 * Math.max(1, Math.abs(mean)) ? std : 1 };
 }
 

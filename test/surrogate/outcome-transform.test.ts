@@ -85,6 +85,20 @@ describe('fitOutcomeTransform', () => {
     expect(spread((v) => power.apply(v))).toBeGreaterThan(2 * spread((v) => standard.apply(v)));
   });
 
+  it('gives finite, order-keeping targets for values of extreme magnitude', () => {
+    // (Values that differ by less than std * 2^-52 map to the same target: 1e-3 and 2e-3 here.)
+    const extreme = [1e-3, 2e-3, 5e-1, -1e300, -3e299, -1e300];
+    for (const kind of ['power', 'standardize'] as const) {
+      const t = fitOutcomeTransform(extreme, kind);
+      const targets = extreme.map((v) => t.apply(v));
+      expect(targets.every(Number.isFinite)).toBe(true);
+      expect(targets[1]).toBeGreaterThanOrEqual(targets[0]);
+      expect(targets[0]).toBeGreaterThan(targets[4]);
+      expect(targets[4]).toBeGreaterThan(targets[3]);
+    }
+    expect(moments([1e300, -1e300]).std).toBe(1e300);
+  });
+
   it('gives finite targets for equal values and for values outside the fitted sample', () => {
     const flat = fitOutcomeTransform([2, 2, 2, 2], 'power');
     expect(flat.apply(2) === 0).toBe(true);

@@ -280,6 +280,23 @@ describe('GpSampler', () => {
     }
   });
 
+  it('suggests feasible points for values of extreme magnitude, with either outcome transform', async () => {
+    const space = { x: floatDistribution('x', 0, 1), y: floatDistribution('y', 0, 1) };
+    // Losses spanning 300 orders of magnitude (a diverged run next to good ones), and a tie.
+    const objective = (p: Record<string, ParamValue>) => {
+      const r = ((p.x as number) - 0.4) ** 2 + ((p.y as number) - 0.7) ** 2;
+      return r > 0.3 ? 1e300 * r : r < 0.01 ? 1e-300 : r;
+    };
+    for (const outcomeTransform of ['power', 'standardize'] as const) {
+      const study = await runSequential(new GpSampler({ seed: 8, ...FAST, nStartupTrials: 5, outcomeTransform }), space, objective, 14);
+      for (const t of study.trials) {
+        expect(t.params.x as number).toBeGreaterThanOrEqual(0);
+        expect(t.params.x as number).toBeLessThanOrEqual(1);
+        expect(Number.isFinite(t.params.y as number)).toBe(true);
+      }
+    }
+  });
+
   it('samples params outside the intersection independently with a one-time warning', async () => {
     const sampler = new GpSampler({ seed: 6, ...FAST, nStartupTrials: 3 });
     const study = new FakeStudy(['minimize']);

@@ -259,8 +259,9 @@ export class JsFittedGp implements FittedGp {
     return { value, grad };
   }
 
-  /** Row of the best observation (largest y; the first on ties, as native/core GpModel::best_row). */
+  /** Row of the best observation (largest y; the first on ties, as native/core GpModel::best_row); -1 when n = 0. */
   private bestRow(): number {
+    if (this.n === 0) return -1;
     let best = 0;
     for (let i = 1; i < this.n; i++) if (this.data.y[i] > this.data.y[best]) best = i;
     return best;
@@ -269,6 +270,7 @@ export class JsFittedGp implements FittedGp {
   async optimizeAcquisition(options: OptimizeAcquisitionOptions): Promise<AcquisitionOptimum> {
     this.checkAlive();
     const { d } = this;
+    const bestRow = this.bestRow();
     const isCat = this.data.isCategorical;
     checkOptimizeOptions(options, d, isCat);
     const grid = options.grid;
@@ -276,7 +278,7 @@ export class JsFittedGp implements FittedGp {
       d,
       nSobol: options.nCandidates,
       seed: options.seed,
-      center: this.n > 0 ? this.data.x.subarray(this.bestRow() * d, (this.bestRow() + 1) * d) : null,
+      center: bestRow >= 0 ? this.data.x.subarray(bestRow * d, (bestRow + 1) * d) : null,
       isCategorical: isCat,
     });
     for (let c = 0; c < count; c++) snapInPlace(candidates.subarray(c * d, c * d + d), grid, isCat);
@@ -298,8 +300,7 @@ export class JsFittedGp implements FittedGp {
     // Starting points: the best candidates, plus the best observation (as Optuna's GPSampler
     // warm-starts its local search from the best trial) when there are restarts at all.
     const starts: Float64Array[] = top.slice(0, nStarts).map((i) => Float64Array.from(candidates.subarray(i * d, i * d + d)));
-    if (nStarts > 0 && this.n > 0) {
-      const bestRow = this.bestRow();
+    if (nStarts > 0 && bestRow >= 0) {
       starts.push(Float64Array.from(this.data.x.subarray(bestRow * d, bestRow * d + d)));
     }
     for (const start of starts) {

@@ -61,10 +61,17 @@ export function moments(values: ArrayLike<number>): { mean: number; std: number 
 
 /** psi(z; lambda), the Yeo-Johnson transform (see the notation block). */
 export function yeoJohnson(z: number, lambda: number): number {
-  // (z + 1)^lambda - 1 as expm1(lambda log1p(z)): no cancellation as lambda -> 0 (or 2 - lambda -> 0).
-  if (z >= 0) return Math.abs(lambda) < 1e-12 ? Math.log1p(z) : Math.expm1(lambda * Math.log1p(z)) / lambda;
+  return yeoJohnsonOfLog(Math.log1p(Math.abs(z)), z < 0, lambda);
+}
+
+/**
+ * psi(z; lambda) from l = log(|z| + 1) and the sign of z: (|z| + 1)^p - 1 as expm1(p l), with
+ * no cancellation as lambda -> 0 (or 2 - lambda -> 0).
+ */
+function yeoJohnsonOfLog(l: number, negative: boolean, lambda: number): number {
+  if (!negative) return Math.abs(lambda) < 1e-12 ? l : Math.expm1(lambda * l) / lambda;
   const mu = 2 - lambda;
-  return Math.abs(mu) < 1e-12 ? -Math.log1p(-z) : -Math.expm1(mu * Math.log1p(-z)) / mu;
+  return Math.abs(mu) < 1e-12 ? -l : -Math.expm1(mu * l) / mu;
 }
 
 /** The profile log-likelihood of lambda for standardized values z (see the notation block). */
@@ -75,7 +82,7 @@ export function yeoJohnsonLogLikelihood(z: ArrayLike<number>, lambda: number): n
 /**
  * What the likelihood needs of z, computed once for a search over lambda: log(|z| + 1) and the
  * sign per value, and the Jacobian sum (independent of lambda); psi(z; lambda) is then one
- * expm1 per value: expm1(lambda log(z + 1)) / lambda for z >= 0, as yeoJohnson.
+ * expm1 per value (yeoJohnsonOfLog, as yeoJohnson).
  */
 class LikelihoodTerms {
   private readonly logs: Float64Array;
@@ -101,22 +108,10 @@ class LikelihoodTerms {
   at(lambda: number): number {
     const { logs, negative, t } = this;
     const n = logs.length;
-    const mu = 2 - lambda;
-    const positiveLinear = Math.abs(lambda) < 1e-12;
-    const negativeLinear = Math.abs(mu) < 1e-12;
     let mean = 0;
     for (let i = 0; i < n; i++) {
-      const l = logs[i];
-      const v =
-        negative[i] === 1
-          ? negativeLinear
-            ? -l
-            : -Math.expm1(mu * l) / mu
-          : positiveLinear
-            ? l
-            : Math.expm1(lambda * l) / lambda;
-      t[i] = v;
-      mean += v / n;
+      t[i] = yeoJohnsonOfLog(logs[i], negative[i] === 1, lambda);
+      mean += t[i] / n;
     }
     let variance = 0;
     for (let i = 0; i < n; i++) variance += ((t[i] - mean) * (t[i] - mean)) / n;

@@ -4,18 +4,23 @@
 // number of threads: every core routine partitions work independently of `size`, which makes
 // the same inputs give bit-identical outputs for any numThreads.
 // One pool belongs to one operation (an AsyncWorker's Execute); there is no global pool.
-// Between the fork-joins of one operation (a blocked Cholesky issues two per 128-column step)
-// idle workers spin briefly (kSpinMicros) before sleeping, and the caller spins briefly for
-// their completion: a condition-variable wake costs ~25 us here, as much as a whole task at
-// n ~ 500, which left a second thread no faster than one.
+//
+// Waking a worker can be slow: on the 2-vCPU cloud machines we measure on, a thread on a vCPU
+// that has been idle for a millisecond starts ~2 ms after it is signalled (the hypervisor wakes
+// the vCPU), as long as a whole acquisition scoring at n = 200. So a call waits only for the
+// tasks that were claimed, never for a worker to wake: the caller takes tasks until none is
+// left, a worker that wakes after that finds none and goes back to sleep, and the destructor
+// detaches the workers instead of joining them (they exit on their own and keep the state they
+// share with the pool alive). Between the fork-joins of one operation (a blocked Cholesky issues
+// two per 128-column step) idle workers spin briefly (kSpinMicros) before sleeping, and the
+// caller spins briefly for claimed tasks: a condition-variable wake costs ~25 us even on a busy
+// vCPU, as much as a whole task at n ~ 500.
 #ifndef KESTREL_CORE_THREAD_POOL_H_
 #define KESTREL_CORE_THREAD_POOL_H_
 
 #include <atomic>
-#include <condition_variable>
-#include <cstdint>
 #include <functional>
-#include <mutex>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -24,29 +29,23 @@ namespace kestrel {
 class ThreadPool {
  public:
   explicit ThreadPool(int num_threads);
+  /// Does not wait for the workers: a worker still waking exits as soon as it runs.
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
-  /// Runs fn(task, worker) for task in [0, count); worker in [0, size()). Not reentrant:
-  /// fn must not call parallel_for on the same pool (it may run serially instead).
+  /// Runs fn(task, worker) for task in [0, count); worker in [0, size()). Returns when every
+  /// task has run. Not reentrant: fn must not call parallel_for on the same pool (it may run
+  /// serially instead).
   void parallel_for(int count, const std::function<void(int, int)>& fn);
 
  private:
-  void worker_loop(int worker);
-  void run_tasks(int worker);
+  struct Job;
+  struct Shared;
 
+  std::shared_ptr<Shared> shared_;
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
-  std::condition_variable start_cv_;
-  std::condition_variable done_cv_;
-  const std::function<void(int, int)>* job_ = nullptr;
-  int job_count_ = 0;
-  std::atomic<int> next_{0};
-  std::atomic<int> active_{0};
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<bool> stop_{false};
   std::atomic<bool> busy_{false};
 };
 

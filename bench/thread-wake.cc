@@ -1,0 +1,41 @@
+// How long a new thread takes to start running while its creator keeps computing, after the
+// machine's other cores sat idle for 0 / 1 / 10 ms: the latency every native operation pays to
+// get its second thread going (native/core/thread_pool.h; a pool per operation).
+//
+//   g++ -O2 -std=c++17 -pthread bench/thread-wake.cc -o /tmp/thread-wake && /tmp/thread-wake
+//
+// JSON lines on stdout (median and max over 200 starts per idle time), a table on stderr.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+int main() {
+  using Clock = std::chrono::steady_clock;
+  std::fprintf(stderr, "| other cores idle before | start latency median | max |\n|---|---|---|\n");
+  for (int idle_us : {0, 1000, 10000}) {
+    std::vector<double> latency;
+    for (int rep = 0; rep < 200; ++rep) {
+      if (idle_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(idle_us));
+      std::atomic<bool> started{false};
+      Clock::time_point ran;
+      const Clock::time_point created = Clock::now();
+      std::thread t([&] {
+        ran = Clock::now();
+        started.store(true, std::memory_order_release);
+      });
+      while (!started.load(std::memory_order_acquire)) {
+      }  // the creator stays busy, as a pool's caller does with its share of the tasks
+      t.join();
+      latency.push_back(std::chrono::duration<double, std::micro>(ran - created).count());
+    }
+    std::sort(latency.begin(), latency.end());
+    const double median = latency[latency.size() / 2];
+    std::printf("{\"bench\":\"thread-wake\",\"idleUs\":%d,\"startUsMedian\":%.1f,\"startUsMax\":%.1f}\n", idle_us, median,
+                latency.back());
+    std::fprintf(stderr, "| %d us | %.1f us | %.1f us |\n", idle_us, median, latency.back());
+  }
+  return 0;
+}

@@ -15,6 +15,13 @@
  * that script's --save-trace) as the run's first trials instead of asking the sampler for them:
  * Kestrel from Optuna's initial design.
  *
+ * Noisy objectives: `--noise s` makes every observation f(x) + s * sd_f * N(0, 1), where sd_f is
+ * the standard deviation of f over 1024 uniform points of its domain (fixed seed) and the normal
+ * draws come from a stream seeded by the run's seed. The regret is then that of the trial with the
+ * best observed (noisy) value, f(x_best_observed) - f*: what `study.bestTrial` would hand a user.
+ * Sampler 'gp-pm' is GpSampler with `incumbent: 'posterior-mean'` (the default is the best
+ * observation); GP runs also record the fitted noise-to-signal variance ratio of their last model.
+ *
  * Output: one JSON line per (function, sampler, seed) with the regret (best value found minus the
  * known minimum) after each evaluation count, and one summary line per (function, sampler, evals)
  * with the median and inter-quartile range over seeds; then a markdown table. Machine (CPU model,
@@ -47,6 +54,7 @@ import { FrozenTrial } from '../src/trial/frozen-trial.js';
 import type { StudyView } from '../src/trial/study-view.js';
 import type { StudyDirection, TrialState } from '../src/trial/types.js';
 import { getSurrogateBackend } from '../src/surrogate/select-backend.js';
+import { Rng, deriveSeed } from '../src/util/prng.js';
 
 interface TestFunction {
   readonly name: string;
@@ -245,6 +253,7 @@ interface Args {
   firstSeed: number;
   trace: string | null;
   startFrom: string | null;
+  noise: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -260,6 +269,7 @@ function parseArgs(argv: readonly string[]): Args {
     firstSeed: 0,
     trace: null,
     startFrom: null,
+    noise: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i];
@@ -281,6 +291,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (key === '--first-seed') args.firstSeed = Number(value);
     else if (key === '--trace') args.trace = value;
     else if (key === '--start-from') args.startFrom = value;
+    else if (key === '--noise') args.noise = Number(value);
     else throw new Error(`unknown option ${key}`);
   }
   return args;
@@ -289,13 +300,14 @@ function parseArgs(argv: readonly string[]): Args {
 function makeSampler(name: string, seed: number, args: Args): Sampler {
   if (name === 'random') return new RandomSampler({ seed });
   if (name === 'sobol') return new SobolSampler({ seed });
-  if (name === 'gp') {
+  if (name === 'gp' || name === 'gp-pm') {
     return new GpSampler({
       seed,
       backend: args.backend,
       candidates: args.candidates,
       restarts: args.restarts,
       ...(args.threads === undefined ? {} : { numThreads: args.threads }),
+      ...(name === 'gp-pm' ? { incumbent: 'posterior-mean' as const } : {}),
     });
   }
   // TPE with Optuna's defaults: independent ('tpe') and multivariate ('tpe-mv').
@@ -320,6 +332,10 @@ interface RunRecord {
   readonly seconds: number;
   readonly backend: string;
   readonly machine: string;
+  /** `--noise` (0: noise-free). */
+  readonly noise: number;
+  /** GP samplers: exp(log noise - log output scale) of the last model (NaN otherwise). */
+  readonly noiseToSignal: number;
 }
 
 interface SummaryRecord {
@@ -383,8 +399,29 @@ function table(summaries: readonly SummaryRecord[]): string {
   return lines.join('\n');
 }
 
+/** Standard deviation of f over 1024 uniform points of its domain (the `--noise` unit). */
+function spreadOf(fn: TestFunction): number {
+  const rng = new Rng(deriveSeed(0, 'quality-spread', fn.name));
+  const values = Array.from({ length: 1024 }, () =>
+    fn.f(Array.from({ length: fn.dim }, (_, i) => {
+      const [lo, hi] = fn.bounds?.[i] ?? [fn.low, fn.high];
+      return lo + (hi - lo) * rng.nextFloat();
+    })),
+  );
+  const mean = values.reduce((a, v) => a + v, 0) / values.length;
+  return Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length);
+}
+
+/** Fitted noise variance over output scale of a GpSampler's last model (NaN for other samplers). */
+function noiseToSignal(sampler: Sampler): number {
+  if (!(sampler instanceof GpSampler)) return Number.NaN;
+  const theta = sampler.lastModelUpdate?.theta;
+  return theta === undefined ? Number.NaN : Math.exp(theta[theta.length - 1] - theta[theta.length - 2]);
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (!(Number.isFinite(args.noise) && args.noise >= 0)) throw new Error(`--noise must be a number >= 0, got ${args.noise}`);
   if (args.table !== null) {
     const runs: RunRecord[] = [];
     for (const file of args.table) {
@@ -406,12 +443,15 @@ async function main(): Promise<void> {
     if (fn === undefined) throw new Error(`unknown function ${fname}`);
     const space = spaceOf(fn);
     const names = Object.keys(space);
+    const sd = args.noise > 0 ? spreadOf(fn) : 0;
     for (const samplerName of args.samplers) {
       for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
         const sampler = makeSampler(samplerName, seed, args);
         const study = new BenchStudy();
         const started = performance.now();
+        const noise = new Rng(deriveSeed(seed, 'quality-noise'));
         let best = Number.POSITIVE_INFINITY;
+        let bestObserved = Number.POSITIVE_INFINITY;
         const regret: Record<string, number> = {};
         const start: Record<string, ParamValue>[] = [];
         if (args.startFrom !== null) {
@@ -420,8 +460,20 @@ async function main(): Promise<void> {
           for (const point of other.params.slice(0, 10)) start.push(Object.fromEntries(names.map((n) => [n, point[other.names.indexOf(n)]])));
         }
         for (let i = 1; i <= maxEvals; i++) {
-          const v = await study.askTell(sampler, space, (p) => fn.f(names.map((n) => p[n] as number)), start[i - 1]);
-          best = Math.min(best, v);
+          let truth = Number.NaN;
+          const observed = await study.askTell(
+            sampler,
+            space,
+            (p) => {
+              truth = fn.f(names.map((n) => p[n] as number));
+              return sd === 0 ? truth : truth + args.noise * sd * noise.normal();
+            },
+            start[i - 1],
+          );
+          if (observed < bestObserved) {
+            bestObserved = observed;
+            best = truth;
+          }
           if (args.evals.includes(i)) regret[String(i)] = best - fn.min;
         }
         const rec: RunRecord = {
@@ -431,8 +483,10 @@ async function main(): Promise<void> {
           seed,
           regret,
           seconds: (performance.now() - started) / 1000,
-          backend: samplerName === 'gp' ? backend : 'none',
+          backend: samplerName.startsWith('gp') ? backend : 'none',
           machine,
+          noise: args.noise,
+          noiseToSignal: noiseToSignal(sampler),
         };
         runs.push(rec);
         process.stdout.write(`${JSON.stringify(rec)}\n`);

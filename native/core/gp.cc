@@ -163,7 +163,7 @@ void theta_bounds(int d, bool deterministic, std::vector<double>& lower, std::ve
   if (deterministic) {
     lower[static_cast<size_t>(d) + 1] = upper[static_cast<size_t>(d) + 1] = std::log(kDeterministicNoise);
   } else {
-    lower[static_cast<size_t>(d) + 1] = std::log(1e-6);
+    lower[static_cast<size_t>(d) + 1] = std::log(kMinNoise);
     upper[static_cast<size_t>(d) + 1] = 0.0;
   }
 }

@@ -20,7 +20,8 @@
 //   s2 ~ Gamma(2, 1) (Optuna 4.x GPSampler): -log p = -log s2 + s2;
 //   sn2 ~ LogNormal(-4, 1) (BoTorch): -log p = t + (t + 4)^2 / 2, t = log sn2 (skipped when the
 //     noise is fixed by `deterministic`).
-// Bounds: l in [1e-2, 1e3], s2 in [1e-2, 1e2], sn2 in [1e-6, 1]; deterministic pins sn2 = 1e-6.
+// Bounds: l in [1e-2, 1e3], s2 in [1e-2, 1e2], sn2 in [kMinNoise = 1e-10, 1]; deterministic pins
+//   sn2 = kMinNoise (why 1e-10: src/surrogate/hyperparameters.ts).
 #ifndef KESTREL_CORE_GP_H_
 #define KESTREL_CORE_GP_H_
 
@@ -59,7 +60,9 @@ struct GpData {
   std::vector<uint8_t> is_cat;  // (d)
 };
 
-constexpr double kDeterministicNoise = 1e-6;
+/// Lower bound of the learned noise variance (y standardized), and the pinned one when deterministic.
+constexpr double kMinNoise = 1e-10;
+constexpr double kDeterministicNoise = kMinNoise;
 constexpr double kDefaultNoise = 1e-3;
 
 std::vector<double> default_theta(int d, bool deterministic);

@@ -4,7 +4,7 @@ import { KestrelError } from '../../src/errors.js';
 import type { FitOptions, GpTrainingData } from '../../src/surrogate/backend.js';
 import { createJsBackend, JsFittedGp } from '../../src/surrogate/js-backend.js';
 import { crossKernel, trainingCovariance } from '../../src/surrogate/js-kernels.js';
-import { defaultTheta } from '../../src/surrogate/hyperparameters.js';
+import { DETERMINISTIC_NOISE, LOG_NOISE_BOUNDS, defaultTheta } from '../../src/surrogate/hyperparameters.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
 import { maxAbsDiff, randomData, uniformStream } from './helpers.js';
 
@@ -48,7 +48,7 @@ describe('JS backend fit and posterior', () => {
     expect(atFit.value).toBeLessThan(atDefault.value);
     // At the MAP point the gradient is ~0 on coordinates strictly inside the bounds.
     for (let p = 0; p < 5; p++) {
-      const inside = a.theta[p] > Math.log(1e-6) + 1e-6 && a.theta[p] < Math.log(1e2) - 1e-6;
+      const inside = a.theta[p] > LOG_NOISE_BOUNDS[0] + 1e-6 && a.theta[p] < Math.log(1e2) - 1e-6;
       if (inside) expect(Math.abs(atFit.grad[p])).toBeLessThan(1e-3);
     }
   });
@@ -158,10 +158,11 @@ describe('JS backend fit and posterior', () => {
     await expect(model.predict(Float64Array.from([0.5, 0.5]), 1)).rejects.toBeInstanceOf(KestrelError);
   });
 
-  it('a deterministic fit pins the noise at 1e-6', async () => {
+  it('a deterministic fit pins the noise at the floor (1e-10)', async () => {
     const data = randomData(12, 20, 2);
     const model = await createJsBackend().fit(data, { ...FIT, deterministic: true });
-    expect(Math.exp(model.theta[3])).toBeCloseTo(1e-6, 12);
+    expect(DETERMINISTIC_NOISE).toBe(1e-10);
+    expect(Math.exp(model.theta[3])).toBeCloseTo(1e-10, 16);
   });
 });
 

@@ -9,7 +9,7 @@
  * protocol of bench/ask-latency.ts). For each n: the restarts screened on `selectFitSubset` of 128
  * observations (the 32 best plus a seeded sample, 3 random restarts, as GpSampler's first fit),
  * then the log posterior on all n observations at the screen's theta (a build) and after k = 1, 2,
- * 3, 5, 8 and 200 (converged) iterations warm-started from it (`FitOptions.maxIterations`), with
+ * 3, 5, 8, 12 and 200 (converged) iterations warm-started from it (`FitOptions.maxIterations`), with
  * the wall time of each such fit (native backend, all threads). JSON lines on stdout, a table on
  * stderr.
  */
@@ -32,7 +32,7 @@ if (sizes.some((n) => !Number.isInteger(n) || n <= 128)) throw new Error('--size
 const D = 8;
 const LOW = -5;
 const HIGH = 10;
-const ITERATIONS = [1, 2, 3, 5, 8, 200];
+const ITERATIONS = [1, 2, 3, 5, 8, 12, 200];
 const rosenbrock = (x: readonly number[]): number => {
   let s = 0;
   for (let i = 0; i < x.length - 1; i++) s += 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2;

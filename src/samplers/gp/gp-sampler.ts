@@ -30,13 +30,14 @@
  *     runs its random restarts to convergence; on more than coldFitScreenSize (128) observations
  *     they run on a subset of that size (the 32 best plus a seeded sample, as `selectFitSubset`),
  *     where an evaluation costs (128 / n)^3 of a full one (a resumed study's first suggestion).
- *     One start from the subset's optimum then runs on all of them: up to fitSubsetMax observations for
- *     only PROVISIONAL_FIT_ITERATIONS (5) iterations, which recover most of the log posterior
- *     (kind 'fit-screened', provisional), and the next suggestion continues it to convergence as
- *     every warm-started refit does, so that the first suggestion does not wait for all of it
- *     (62 ms at n = 500); above fitSubsetMax on the 1,024-row subset, to convergence at once (it
- *     decides the rebuilds below). A `coldFitScreenSize` of Number.MAX_SAFE_INTEGER runs every
- *     restart on all observations instead.
+ *     One start from the subset's optimum then runs on all of them: up to fitSubsetMax
+ *     observations for only PROVISIONAL_FIT_ITERATIONS (12) iterations, which recover all but the
+ *     last nats of the log posterior (kind 'fit-screened', provisional), and the next suggestion
+ *     continues it to convergence as every warm-started refit does, so that the first suggestion
+ *     does not wait for the slow tail of the convergence (~90 ms at n = 500); above fitSubsetMax
+ *     on the 1,024-row subset, to convergence at once (it decides the rebuilds below). A
+ *     `coldFitScreenSize` of Number.MAX_SAFE_INTEGER runs every restart on all observations
+ *     instead.
  *   - hyperparameters are refit (warm-started from the previous theta) on every suggestion while
  *     n < refitEveryTrialBelow (100) observations; beyond that only when the data grew by at least
  *     n_fit / refitGrowthDivisor (50) since the last fit (every ~2% of growth: every 2 trials at
@@ -199,10 +200,12 @@ export interface ModelUpdate {
 }
 /**
  * L-BFGS-B iterations of a provisional first fit's start on all observations (from the screen's
- * theta): at n = 500 five reach 1583 of the converged 1594 nats of log posterior (the screen's
- * theta alone: 1346) in about half the time of converging (bench/first-fit.ts, bench/surrogate.md).
+ * theta). `npx tsx bench/first-fit.ts --seed 0|1` at n = 500: the screen's theta has 2148 / 2477
+ * of the converged 2640 / 2947 nats of log posterior, 5 iterations 2513 / 2864, 12 iterations
+ * 2639.5 / 2946.7 in 55-59 ms against 144-146 ms for converging. (It was 5 while the noise floor
+ * was 1e-6, when 5 iterations got within 11 nats; the lower floor lengthened the path.)
  */
-const PROVISIONAL_FIT_ITERATIONS = 5;
+const PROVISIONAL_FIT_ITERATIONS = 12;
 /** Random restarts of the MAP fit: without a warm start, and with one. */
 const FIT_RESTARTS_COLD = 3;
 const FIT_RESTARTS_WARM = 1;

@@ -128,7 +128,7 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     const policy = { refitEveryTrialBelow: 0, refitGrowthDivisor: 2, coldFitScreenSize: 8 };
     const { kinds, sizes, thetas, backend } = await runSteps(policy, 14, 3);
     expect(kinds).toEqual(['fit-screened', 'fit', 'append']);
-    // 14 > 8: the cold restarts on 8 observations, then 5 iterations from their winner on all
+    // 14 > 8: the cold restarts on 8 observations, then 12 iterations from their winner on all
     // 14; the next suggestion refits on all 15 to convergence, warm-started from that theta.
     expect(backend.fitSizes).toEqual([8, 14, 15]);
     expect(backend.builds).toEqual([]);
@@ -138,7 +138,7 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     expect(backend.fitOptions[0].maxIterations).toBeUndefined();
     expect(backend.fitOptions[1].warmStart).not.toBeNull();
     expect(backend.fitOptions[1].nRestarts).toBe(1);
-    expect(backend.fitOptions[1].maxIterations).toBe(5);
+    expect(backend.fitOptions[1].maxIterations).toBe(12);
     expect(Array.from(backend.fitOptions[2].warmStart ?? [])).toEqual(Array.from(thetas[0]));
     expect(backend.fitOptions[2].maxIterations).toBeUndefined();
     // Up to the screen size a first fit runs its restarts on all observations.

@@ -20,7 +20,8 @@
  * draws come from a stream seeded by the run's seed. The regret is then that of the trial with the
  * best observed (noisy) value, f(x_best_observed) - f*: what `study.bestTrial` would hand a user.
  * Sampler 'gp-pm' is GpSampler with `incumbent: 'posterior-mean'` (the default is the best
- * observation); GP runs also record the fitted noise-to-signal variance ratio of their last model.
+ * observation), 'gp-det' GpSampler with `deterministic: true` (noise pinned at the floor); GP runs
+ * also record the fitted noise-to-signal variance ratio of their last model.
  *
  * Output: one JSON line per (function, sampler, seed) with the regret (best value found minus the
  * known minimum) after each evaluation count, and one summary line per (function, sampler, evals)
@@ -300,7 +301,7 @@ function parseArgs(argv: readonly string[]): Args {
 function makeSampler(name: string, seed: number, args: Args): Sampler {
   if (name === 'random') return new RandomSampler({ seed });
   if (name === 'sobol') return new SobolSampler({ seed });
-  if (name === 'gp' || name === 'gp-pm') {
+  if (name === 'gp' || name === 'gp-pm' || name === 'gp-det') {
     return new GpSampler({
       seed,
       backend: args.backend,
@@ -308,6 +309,7 @@ function makeSampler(name: string, seed: number, args: Args): Sampler {
       restarts: args.restarts,
       ...(args.threads === undefined ? {} : { numThreads: args.threads }),
       ...(name === 'gp-pm' ? { incumbent: 'posterior-mean' as const } : {}),
+      ...(name === 'gp-det' ? { deterministic: true } : {}),
     });
   }
   // TPE with Optuna's defaults: independent ('tpe') and multivariate ('tpe-mv').

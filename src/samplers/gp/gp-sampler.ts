@@ -234,7 +234,11 @@ export interface GpSamplerOptions {
   readonly backend?: BackendRequest | SurrogateBackend;
   /** Native threads (default: available cores). */
   readonly numThreads?: number;
-  /** Noise-free objective: fix the GP noise tiny (default false). */
+  /**
+   * Noise-free objective: pin the GP noise at its floor, 1e-10 of the targets' variance (default
+   * false: learned). Much faster convergence on a smooth noise-free objective, worse on a rugged
+   * one whose ripples are better modelled as noise (bench/quality.md).
+   */
   readonly deterministic?: boolean;
   /**
    * Incumbent of logEI and PI: 'best-observed' (default, as Optuna's GPSampler) or

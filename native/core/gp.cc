@@ -15,7 +15,8 @@ namespace kestrel {
 namespace {
 
 constexpr double kLengthscalePriorWeight = 0.1;  // -log p(l) = 0.1 (l^2 + l^-2), Optuna 4.x
-constexpr double kNoisePriorLoc = -4.0;
+constexpr double kNoisePriorShape = 1.1;  // sn2 ~ Gamma(1.1, 30), Optuna 4.x
+constexpr double kNoisePriorRate = 30.0;
 constexpr double kHalfLog2PiD = 0.91893853320467274178;
 constexpr double kMinVariance = 1e-12;
 constexpr int kColumnChunk = 64;
@@ -181,9 +182,9 @@ double add_neg_log_prior(const double* theta, int d, bool deterministic, double*
   value += -ts + scale;
   grad[d] += -1.0 + scale;
   if (!deterministic) {
-    const double z = theta[d + 1] - kNoisePriorLoc;
-    value += theta[d + 1] + z * z / 2.0;
-    grad[d + 1] += 1.0 + z;
+    const double noise = std::exp(theta[d + 1]);
+    value += -(kNoisePriorShape - 1.0) * theta[d + 1] + kNoisePriorRate * noise;
+    grad[d + 1] += -(kNoisePriorShape - 1.0) + kNoisePriorRate * noise;
   }
   return value;
 }

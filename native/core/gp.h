@@ -18,8 +18,9 @@
 //     -log p = 0.1 (w + 1/w) = 0.1 (l^2 + l^-2), mode l = 1 (bench/quality.md compares it with
 //     BoTorch's dimension-scaled LogNormal, the default before 2026-12);
 //   s2 ~ Gamma(2, 1) (Optuna 4.x GPSampler): -log p = -log s2 + s2;
-//   sn2 ~ LogNormal(-4, 1) (BoTorch): -log p = t + (t + 4)^2 / 2, t = log sn2 (skipped when the
-//     noise is fixed by `deterministic`).
+//   sn2 ~ Gamma(1.1, 30) (Optuna 4.x GPSampler): -log p = -0.1 t + 30 sn2, t = log sn2 (skipped
+//     when the noise is fixed by `deterministic`; why not BoTorch's LogNormal(-4, 1), the
+//     default before 2026-12-05 evening: src/surrogate/hyperparameters.ts).
 // Bounds: l in [1e-2, 1e3], s2 in [1e-2, 1e2], sn2 in [kMinNoise = 1e-10, 1]; deterministic pins
 //   sn2 = kMinNoise (why 1e-10: src/surrogate/hyperparameters.ts).
 #ifndef KESTREL_CORE_GP_H_

@@ -53,9 +53,10 @@ function nativePrior(theta: Float64Array, d: number, deterministic: boolean, gra
   value += -theta[d] + s2;
   grad[d] -= -1 + s2;
   if (!deterministic) {
-    const z = theta[d + 1] + 4;
-    value += theta[d + 1] + (z * z) / 2;
-    grad[d + 1] -= 1 + z;
+    // Noise: sn2 ~ Gamma(1.1, 30) (Optuna 4.x GPSampler): -log p = -0.1 t + 30 sn2, t = log sn2.
+    const sn2 = Math.exp(theta[d + 1]);
+    value += -0.1 * theta[d + 1] + 30 * sn2;
+    grad[d + 1] -= -0.1 + 30 * sn2;
   }
   return value;
 }

@@ -87,7 +87,7 @@ describe('negLogPosteriorJs', () => {
     const quad = y[0] * sol[0] + y[1] * sol[1] + y[2] * sol[2];
     const nll = 0.5 * quad + 0.5 * Math.log(det) + 1.5 * Math.log(2 * Math.PI);
     const l = Math.exp(theta[0]); // lengthscale prior 0.1 (l^2 + l^-2)
-    const prior = 0.1 * (l * l + 1 / (l * l)) + (-theta[1] + Math.exp(theta[1])) + theta[2] + (theta[2] + 4) ** 2 / 2;
+    const prior = 0.1 * (l * l + 1 / (l * l)) + (-theta[1] + Math.exp(theta[1])) + (-0.1 * theta[2] + 30 * Math.exp(theta[2]));
     expect(res?.value).toBeCloseTo(nll + prior, 10);
   });
 });

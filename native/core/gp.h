@@ -21,8 +21,8 @@
 //   sn2 ~ Gamma(1.1, 30) (Optuna 4.x GPSampler): -log p = -0.1 t + 30 sn2, t = log sn2 (skipped
 //     when the noise is fixed by `deterministic`; why not BoTorch's LogNormal(-4, 1), the
 //     default before 2026-12-05 evening: src/surrogate/hyperparameters.ts).
-// Bounds: l in [1e-2, 1e3], s2 in [1e-2, 1e2], sn2 in [kMinNoise = 1e-10, 1]; deterministic pins
-//   sn2 = kMinNoise (why 1e-10: src/surrogate/hyperparameters.ts).
+// Bounds: l in [1e-2, 1e3], s2 in [1e-2, 1e2], sn2 in [kMinNoise = 1e-8, 1]; deterministic pins
+//   sn2 = kMinNoise (why 1e-8: src/surrogate/hyperparameters.ts).
 #ifndef KESTREL_CORE_GP_H_
 #define KESTREL_CORE_GP_H_
 
@@ -62,7 +62,7 @@ struct GpData {
 };
 
 /// Lower bound of the learned noise variance (y standardized), and the pinned one when deterministic.
-constexpr double kMinNoise = 1e-10;
+constexpr double kMinNoise = 1e-8;
 constexpr double kDeterministicNoise = kMinNoise;
 constexpr double kDefaultNoise = 1e-3;
 

@@ -19,26 +19,28 @@
  *          -log p(sn2) = -0.1 log sn2 + 30 sn2 + const. It penalizes a large noise and hardly
  *          resists a small one. BoTorch's LogNormal(-4, 1), the default until 2026-12-05 (evening),
  *          pulled the noise towards 0.018 with a force that grows as the noise falls, which kept
- *          a smooth objective's model blurred until late: with this prior and the 1e-10 floor,
- *          over 80 seeds at 60 / 100 evaluations, Hartmann-6 x0.10-0.28 / x0.03-0.15, Branin
- *          x0.01 / x2-8 (at ~1e-8), Ackley-10, Rosenbrock-8 and Levy-10 x0.96 overall, noisy
- *          versions of all five x1.03 overall (bench/quality.md, "Optuna's noise prior").
+ *          a smooth objective's model blurred until late.
  * Constants of the priors are dropped (they do not move the MAP point).
  *
  * Bounds (inputs live in [0, 1]^d, y is standardized):
- *   l in [1e-2, 1e3], s2 in [1e-2, 1e2], sn2 in [MIN_NOISE = 1e-10, 1]; `deterministic` pins
+ *   l in [1e-2, 1e3], s2 in [1e-2, 1e2], sn2 in [MIN_NOISE = 1e-8, 1]; `deterministic` pins
  *   sn2 = MIN_NOISE.
  *
- * Why a noise floor of 1e-10 (scikit-learn's default `alpha`; it was 1e-6, Optuna's): on a smooth
- * noise-free objective the fitted noise sits at the floor, and late in a run the values near the
- * optimum differ by less than its standard deviation (at 1e-6: 1e-3 of the targets' spread), so
- * the model cannot tell them apart and the search creeps next to the incumbent (a Branin run: 56
- * of evaluations 41-97 inside one box 1e-3 wide, 5e-3 from it, none better). At 1e-10 the
- * Branin-2 median regret at 100 evaluations went from 6.8e-6 to 4.7e-9 and Hartmann-6's from
- * 3.4e-4 to 2.2e-4 (40 seeds); the other functions, and noisy objectives, fit more noise than
- * either floor and do not change (bench/quality.md, "Noise floor"). The covariance's smallest
- * eigenvalue stays >= 1e-10 s2, duplicate inputs included; where rounding still defeats the
- * Cholesky, its bounded jitter escalation takes over, as before.
+ * Why this prior and a noise floor of 1e-8 (it was 1e-6, Optuna's): on a smooth noise-free
+ * objective the fitted noise sits at the floor, and late in a run the values near the optimum
+ * differ by less than its standard deviation (at 1e-6: 1e-3 of the targets' spread), so the model
+ * cannot tell them apart and the search creeps next to the incumbent (a Branin run: 56 of
+ * evaluations 41-97 inside one box 1e-3 wide, 5e-3 from it, none better). A lower floor only helps
+ * once the prior lets the noise go there. Together, over 80 seeds at 60 / 100 evaluations, against
+ * the 1e-6 floor and the LogNormal prior: Branin x0.02-0.05 / x0.05-0.13 (median at 100: 6.2e-6 ->
+ * 7.4e-7), Hartmann-6 x0.12-0.27 / x0.08-0.23 (2.2e-4 -> 1.1e-5), Rosenbrock-8 and Levy-10
+ * x0.66-0.95, Ackley-10 unchanged, noisy versions of all five neutral (x1.03 overall;
+ * bench/quality.md, first section). A floor of 1e-10 resolves smooth objectives further (Branin
+ * 2e-8 at 100) but makes the likelihood numerically rough where the noise reaches it (noise over
+ * output scale ~1e-11): warm refits on Rosenbrock-8 at n = 500 took 4-7x the evaluations, and a
+ * suggestion refitting every trial went over the 123 ms target. The covariance's smallest
+ * eigenvalue stays >= 1e-8 s2, duplicate inputs included; where rounding still defeats the
+ * Cholesky, its bounded jitter escalation takes over.
  */
 
 /** Weight of the lengthscale prior: -log p(l) = LENGTHSCALE_PRIOR_WEIGHT (l^2 + l^-2). */
@@ -51,7 +53,7 @@ export const OUTPUT_SCALE_PRIOR_RATE = 1;
 export const LOG_LENGTHSCALE_BOUNDS: readonly [number, number] = [Math.log(1e-2), Math.log(1e3)];
 export const LOG_OUTPUT_SCALE_BOUNDS: readonly [number, number] = [Math.log(1e-2), Math.log(1e2)];
 /** Lower bound of the learned noise variance (y standardized). */
-export const MIN_NOISE = 1e-10;
+export const MIN_NOISE = 1e-8;
 export const LOG_NOISE_BOUNDS: readonly [number, number] = [Math.log(MIN_NOISE), Math.log(1)];
 /** Noise variance used when the objective is declared deterministic: the floor. */
 export const DETERMINISTIC_NOISE = MIN_NOISE;

@@ -146,6 +146,24 @@ describe.skipIf(!available)('native backend', () => {
     gp.dispose();
   });
 
+  it('learns a noise below 1e-6 for smooth noise-free data and near the true level for noisy data, on both backends', async () => {
+    // The 1e-8 floor and Optuna's Gamma(1.1, 30) noise prior (src/surrogate/hyperparameters.ts)
+    // let a smooth objective's noise fall below the former 1e-6 floor; with noise added it stays.
+    const clean = randomData(80, 3, 21);
+    const noise = rng(22);
+    const noisy = { ...clean, y: clean.y.map((v) => v + 0.1 * Math.sqrt(-2 * Math.log(1 - noise())) * Math.cos(2 * Math.PI * noise())) };
+    for (const b of [backend, createJsBackend()]) {
+      const smooth = await b.fit(clean, fitOptions);
+      expect(Math.exp(smooth.theta[4])).toBeLessThan(1e-6);
+      const rough = await b.fit(noisy, fitOptions);
+      // true noise variance 0.01 of targets whose variance is ~1
+      expect(Math.exp(rough.theta[4])).toBeGreaterThan(0.002);
+      expect(Math.exp(rough.theta[4])).toBeLessThan(0.05);
+      smooth.dispose();
+      rough.dispose();
+    }
+  });
+
   it('maxIterations bounds the MAP search, on both backends', async () => {
     const data = randomData(60, 3, 11);
     for (const b of [backend, createJsBackend()]) {

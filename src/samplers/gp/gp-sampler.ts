@@ -200,10 +200,10 @@ export interface ModelUpdate {
 }
 /**
  * L-BFGS-B iterations of a provisional first fit's start on all observations (from the screen's
- * theta). `npx tsx bench/first-fit.ts --seed 0|1` at n = 500: the screen's theta has 2148 / 2477
- * of the converged 2640 / 2947 nats of log posterior, 5 iterations 2513 / 2864, 12 iterations
- * 2639.5 / 2946.7 in 55-59 ms against 144-146 ms for converging. (It was 5 while the noise floor
- * was 1e-6, when 5 iterations got within 11 nats; the lower floor lengthened the path.)
+ * theta). `npx tsx bench/first-fit.ts --seed 0|1` at n = 500: 5 iterations leave 5.6 / 3.6 nats
+ * of log posterior, 8 or more reach the optimum (2794.4 / 3013.0), converging takes 57-75 ms.
+ * With the 1e-10 noise floor of one evening the path was longer (5 iterations left 80-127 nats,
+ * 12 got within a nat), which is why it was raised from 5; 12 keeps that margin.
  */
 const PROVISIONAL_FIT_ITERATIONS = 12;
 /** Random restarts of the MAP fit: without a warm start, and with one. */
@@ -235,9 +235,9 @@ export interface GpSamplerOptions {
   /** Native threads (default: available cores). */
   readonly numThreads?: number;
   /**
-   * Noise-free objective: pin the GP noise at its floor, 1e-10 of the targets' variance (default
-   * false: learned). Much faster convergence on a smooth noise-free objective, worse on a rugged
-   * one whose ripples are better modelled as noise (bench/quality.md).
+   * Noise-free objective: pin the GP noise at its floor, 1e-8 of the targets' variance (default
+   * false: learned, and on a smooth noise-free objective it falls to the floor anyway; pinning
+   * measured no better on the benchmark functions, worse on rugged ones: bench/quality.md).
    */
   readonly deterministic?: boolean;
   /**

@@ -96,13 +96,13 @@ describe('GpSampler end to end at 60 evaluations (median regret, 5 seeds)', () =
 });
 
 describe('GpSampler with its defaults on a smooth noise-free objective', () => {
-  // The learned noise may fall to 1e-10 of the targets' variance (src/surrogate/hyperparameters.ts):
-  // with the old floor of 1e-6 the model could not tell near-optimal Branin values apart and the
-  // median regret at 100 evaluations over seeds 0-2 was 1.8e-6; over seeds 0-4 it is now ~1e-8
-  // (40-seed IQR [5.6e-9, 6.7e-8], bench/quality.md).
-  it('Branin: median regret over 5 seeds below 3e-7 at 100 evaluations', async () => {
+  // The learned noise may fall to 1e-8 of the targets' variance under Optuna's noise prior
+  // (src/surrogate/hyperparameters.ts; the fitted noise itself is checked in
+  // test/native/native-backend.test.ts): the median regret over seeds 0-4 at 100 evaluations is
+  // ~3e-7 on every instruction set, against Optuna 4.7's 1.5e-5 (issue 3, five seeds).
+  it('Branin: median regret over 5 seeds below 3e-6 at 100 evaluations', async () => {
     const space: SearchSpace = { x0: floatDistribution('x0', -5, 10), x1: floatDistribution('x1', 0, 15) };
     const g = await medianRegret((seed) => new GpSampler({ seed }), space, branin, 2, BRANIN_MIN, 100, 5);
-    expect(g).toBeLessThan(3e-7);
+    expect(g).toBeLessThan(3e-6);
   }, 120_000);
 });

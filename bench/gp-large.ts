@@ -136,7 +136,8 @@ async function untilSwapped(study: Study, sampler: GpSampler, n: number, figure:
     return;
   }
   if (first.kind !== 'subset-deferred') return;
-  for (let k = 1; k <= 10; k++) {
+  // Behind a subset-served model the swap comes ceil(2 n / 1024) suggestions later (20 at 10k).
+  for (let k = 1; k <= 40; k++) {
     const timed = await suggestOnce(study, sampler);
     emit({ n, figure: `${figure}+${k}`, runs: [timed] });
     if (timed.kind !== 'append') return;

@@ -67,8 +67,8 @@
  *     study), by the subset model; the build starts once that suggestion's acquisition is done,
  *     overlapping the trial's evaluation, and the rebuilt model replaces the served one exactly
  *     backgroundRebuildLag (3) suggestions later, or, behind the subset model, whose suggestions
- *     are cheap, max(backgroundRebuildLag, ceil(n / fitSubsetMax)) later (10 at n = 10,000, where
- *     the build takes ~4 s: bench/gp-large.md) (kind 'rebuilt', awaited there if not finished;
+ *     are cheap, max(backgroundRebuildLag, ceil(2 n / fitSubsetMax)) later (20 at n = 10,000,
+ *     where the build takes ~4 s: bench/gp-large.md) (kind 'rebuilt', awaited there if not finished;
  *     the rows that arrived meanwhile are appended). The swap point depends only on the count of
  *     suggestions, never on timing, so runs stay reproducible. A failed background build keeps
  *     the served model (a subset-served one is dropped, and the next suggestion starts over).
@@ -127,6 +127,12 @@ export const COLD_FIT_SCREEN_SIZE = 128;
 export const BACKGROUND_REBUILD_ABOVE = 4096;
 /** Suggestions after the deciding one at which a background rebuild is swapped in. */
 export const BACKGROUND_REBUILD_LAG = 3;
+/**
+ * Behind a subset-served model the swap waits this many suggestions per fitSubsetMax rows (the
+ * subset model's suggestions take ~0.2 s at n = 10,000, the build ~3.3 s alone and more beside
+ * them: with 1 per 1,024 rows the tenth suggestion still waited 2.3-2.9 s back-to-back).
+ */
+export const SUBSET_SERVED_SUGGESTIONS_PER_SUBSET = 2;
 
 /** When the GpSampler refits its hyperparameters and rebuilds its model (see the file header). */
 export interface RefitPolicy {
@@ -141,7 +147,7 @@ export interface RefitPolicy {
   readonly backgroundRebuildAbove: number;
   /**
    * Suggestions after the deciding one at which the background rebuild is swapped in (>= 1);
-   * behind a subset-served model at least ceil(n / fitSubsetMax).
+   * behind a subset-served model at least ceil(SUBSET_SERVED_SUGGESTIONS_PER_SUBSET n / fitSubsetMax).
    */
   readonly backgroundRebuildLag: number;
 }
@@ -790,7 +796,10 @@ export class GpSampler implements Sampler {
           const threads = complete !== null ? Math.max(1, this.options.numThreads - 1) : this.options.numThreads;
           // The subset model's suggestions are cheap (fitSubsetMax rows), so more of them pass
           // before a build of n rows ends: one per fitSubsetMax rows (10 at n = 10,000).
-          const lag = complete !== null ? policy.backgroundRebuildLag : Math.max(policy.backgroundRebuildLag, Math.ceil(n / policy.fitSubsetMax));
+          const lag =
+            complete !== null
+              ? policy.backgroundRebuildLag
+              : Math.max(policy.backgroundRebuildLag, Math.ceil((SUBSET_SERVED_SUGGESTIONS_PER_SUBSET * n) / policy.fitSubsetMax));
           this.rebuild = new BackgroundRebuild(() => buildFull(threads), full, this.suggestions + lag);
           if (complete !== null) {
             subsetModel.dispose();

@@ -162,26 +162,27 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     it('serves from the subset model, then from the previous model, and swaps the rebuild in after the lag', async () => {
       const { kinds, sizes, thetas, backend } = await runSteps(policy, 20, 9);
       // 20: no model -> subset fit; served by the subset model (16 rows + the trials that
-      //     arrive), rebuilt behind it, swapped in 2 suggestions later with the new rows appended.
+      //     arrive), rebuilt behind it, swapped in ceil(2 * 20 / 16) = 3 suggestions later with
+      //     the new rows appended.
       // 25: refit due (growth ceil(20/4) = 5) -> theta moved (tolerance 0) -> the previous full
-      //     model serves (appended to) while the rebuild at 25 runs; swapped in at 27.
+      //     model serves (appended to) while the rebuild at 25 runs; swapped in at 27 (the lag).
       expect(kinds).toEqual([
-        'subset-deferred', 'append', 'rebuilt', 'append', 'append',
+        'subset-deferred', 'append', 'append', 'rebuilt', 'append',
         'subset-deferred', 'append', 'rebuilt', 'append',
       ]);
-      expect(sizes).toEqual([16, 17, 22, 23, 24, 25, 26, 27, 28]);
+      expect(sizes).toEqual([16, 17, 18, 23, 24, 25, 26, 27, 28]);
       expect(backend.builds.map((b) => b.n)).toEqual([20, 25]);
       // The served model keeps its theta until the swap; the rebuilt one has the subset fit's.
       expect(Array.from(thetas[6])).toEqual(Array.from(thetas[4]));
       expect(Array.from(thetas[7])).toEqual(Array.from(backend.builds[1].theta));
-      expect(Array.from(thetas[2])).toEqual(Array.from(backend.builds[0].theta));
+      expect(Array.from(thetas[3])).toEqual(Array.from(backend.builds[0].theta));
     });
 
-    it('lets a subset-served rebuild run one suggestion per fitSubsetMax rows (at least the lag)', async () => {
-      // 40 rows, fitSubsetMax 16: swapped in ceil(40 / 16) = 3 suggestions later (the lag is 2).
-      const { kinds, sizes, backend } = await runSteps(policy, 40, 5);
-      expect(kinds).toEqual(['subset-deferred', 'append', 'append', 'rebuilt', 'append']);
-      expect(sizes).toEqual([16, 17, 18, 43, 44]);
+    it('lets a subset-served rebuild run two suggestions per fitSubsetMax rows (at least the lag)', async () => {
+      // 40 rows, fitSubsetMax 16: swapped in ceil(2 * 40 / 16) = 5 suggestions later (the lag is 2).
+      const { kinds, sizes, backend } = await runSteps(policy, 40, 7);
+      expect(kinds).toEqual(['subset-deferred', 'append', 'append', 'append', 'append', 'rebuilt', 'append']);
+      expect(sizes).toEqual([16, 17, 18, 19, 20, 45, 46]);
       expect(backend.builds.map((b) => b.n)).toEqual([40]);
     });
 
@@ -225,12 +226,12 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     it('starts over when the failed rebuild was behind a subset-served model', async () => {
       const backend = new CountingBackend();
       backend.failBuilds.add(1);
-      const { kinds, sizes } = await runSteps(policy, 20, 4, backend);
-      // The subset model never stands in for the full one beyond the lag: the suggestion after
-      // the failed swap fits again.
-      expect(kinds).toEqual(['subset-deferred', 'append', 'subset-deferred', 'append']);
-      expect(sizes).toEqual([16, 17, 16, 17]);
-      expect(backend.builds.map((b) => b.n)).toEqual([20, 22]);
+      const { kinds, sizes } = await runSteps(policy, 20, 5, backend);
+      // The subset model never stands in for the full one beyond the lag: the suggestion of the
+      // failed swap fits again.
+      expect(kinds).toEqual(['subset-deferred', 'append', 'append', 'subset-deferred', 'append']);
+      expect(sizes).toEqual([16, 17, 18, 16, 17]);
+      expect(backend.builds.map((b) => b.n)).toEqual([20, 23]);
     });
 
     it('serializes the model updates of concurrent suggestions', async () => {

@@ -34,10 +34,9 @@
  *     observations for only PROVISIONAL_FIT_ITERATIONS (12) iterations, which recover all but the
  *     last nats of the log posterior (kind 'fit-screened', provisional), and the next suggestion
  *     continues it to convergence as every warm-started refit does, so that the first suggestion
- *     does not wait for the slow tail of the convergence (~90 ms at n = 500); above fitSubsetMax
- *     on the 1,024-row subset, to convergence at once (it decides the rebuilds below). A
- *     `coldFitScreenSize` of Number.MAX_SAFE_INTEGER runs every restart on all observations
- *     instead.
+ *     does not wait for the tail of a long convergence; above fitSubsetMax on the 1,024-row
+ *     subset, to convergence at once (it decides the rebuilds below). A `coldFitScreenSize` of
+ *     Number.MAX_SAFE_INTEGER runs every restart on all observations instead.
  *   - hyperparameters are refit (warm-started from the previous theta) on every suggestion while
  *     n < refitEveryTrialBelow (100) observations; beyond that only when the data grew by at least
  *     n_fit / refitGrowthDivisor (50) since the last fit (every ~2% of growth: every 2 trials at
@@ -68,8 +67,8 @@
  *     overlapping the trial's evaluation, and the rebuilt model replaces the served one exactly
  *     backgroundRebuildLag (3) suggestions later, or, behind the subset model, whose suggestions
  *     are cheap, max(backgroundRebuildLag, ceil(2 n / fitSubsetMax)) later (20 at n = 10,000,
- *     where the build takes ~4 s: bench/gp-large.md) (kind 'rebuilt', awaited there if not finished;
- *     the rows that arrived meanwhile are appended). The swap point depends only on the count of
+ *     where the build takes ~4 s: bench/gp-large.md) (kind 'rebuilt', awaited there if not
+ *     finished; the rows that arrived meanwhile are appended). The swap point depends only on the count of
  *     suggestions, never on timing, so runs stay reproducible. A failed background build keeps
  *     the served model (a subset-served one is dropped, and the next suggestion starts over).
  *   Apart from that subset-served window the model holds all n observations. Model updates of
@@ -147,7 +146,8 @@ export interface RefitPolicy {
   readonly backgroundRebuildAbove: number;
   /**
    * Suggestions after the deciding one at which the background rebuild is swapped in (>= 1);
-   * behind a subset-served model at least ceil(SUBSET_SERVED_SUGGESTIONS_PER_SUBSET n / fitSubsetMax).
+   * behind a subset-served model at least
+   * ceil(SUBSET_SERVED_SUGGESTIONS_PER_SUBSET n / fitSubsetMax).
    */
   readonly backgroundRebuildLag: number;
 }
@@ -795,7 +795,7 @@ export class GpSampler implements Sampler {
           // subset model need next to none.
           const threads = complete !== null ? Math.max(1, this.options.numThreads - 1) : this.options.numThreads;
           // The subset model's suggestions are cheap (fitSubsetMax rows), so more of them pass
-          // before a build of n rows ends: one per fitSubsetMax rows (10 at n = 10,000).
+          // before a build of n rows ends: two per fitSubsetMax rows (20 at n = 10,000).
           const lag =
             complete !== null
               ? policy.backgroundRebuildLag

@@ -20,7 +20,8 @@
  * draws come from a stream seeded by the run's seed. The regret is then that of the trial with the
  * best observed (noisy) value, f(x_best_observed) - f*: what `study.bestTrial` would hand a user.
  * Sampler 'gp-pm' is GpSampler with `incumbent: 'posterior-mean'` (the default is the best
- * observation), 'gp-det' GpSampler with `deterministic: true` (noise pinned at the floor); GP runs
+ * observation), 'gp-det' GpSampler with `deterministic: true` (noise pinned at the floor),
+ * 'gp-mean' GpSampler with `priorMean: 'mean'` (the default is the worst observation); GP runs
  * also record the fitted noise-to-signal variance ratio of their last model.
  *
  * Output: one JSON line per (function, sampler, seed) with the regret (best value found minus the
@@ -301,7 +302,7 @@ function parseArgs(argv: readonly string[]): Args {
 function makeSampler(name: string, seed: number, args: Args): Sampler {
   if (name === 'random') return new RandomSampler({ seed });
   if (name === 'sobol') return new SobolSampler({ seed });
-  if (name === 'gp' || name === 'gp-pm' || name === 'gp-det') {
+  if (name === 'gp' || name === 'gp-pm' || name === 'gp-det' || name === 'gp-mean') {
     return new GpSampler({
       seed,
       backend: args.backend,
@@ -310,6 +311,7 @@ function makeSampler(name: string, seed: number, args: Args): Sampler {
       ...(args.threads === undefined ? {} : { numThreads: args.threads }),
       ...(name === 'gp-pm' ? { incumbent: 'posterior-mean' as const } : {}),
       ...(name === 'gp-det' ? { deterministic: true } : {}),
+      ...(name === 'gp-mean' ? { priorMean: 'mean' as const } : {}),
     });
   }
   // TPE with Optuna's defaults: independent ('tpe') and multivariate ('tpe-mv').
@@ -437,7 +439,7 @@ async function main(): Promise<void> {
     return;
   }
   const machine = `${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}`;
-  const backend = args.samplers.includes('gp') ? (await getSurrogateBackend({ backend: args.backend })).name : 'none';
+  const backend = args.samplers.some((s) => s.startsWith('gp')) ? (await getSurrogateBackend({ backend: args.backend })).name : 'none';
   const maxEvals = Math.max(...args.evals);
   const runs: RunRecord[] = [];
   for (const fname of args.functions) {

@@ -63,14 +63,14 @@ describe('fitOutcomeTransform', () => {
 
   it("'standardize' is (v - mean) / std", () => {
     const { mean, std } = moments(values);
-    const t = fitOutcomeTransform(values, 'standardize');
+    const t = fitOutcomeTransform(values, 'standardize', 'mean');
     expect(t.lambda).toBe(1);
     for (const v of [...values, 5, -1e4]) expect(t.apply(v)).toBe((v - mean) / std);
   });
 
   it("'power' keeps the order, standardizes its output and spreads the good end of a heavy-tailed sample", () => {
-    const power = fitOutcomeTransform(values, 'power');
-    const standard = fitOutcomeTransform(values, 'standardize');
+    const power = fitOutcomeTransform(values, 'power', 'mean');
+    const standard = fitOutcomeTransform(values, 'standardize', 'mean');
     // A long tail of bad values: the exponent is > 1 (the bad side is compressed).
     expect(power.lambda).toBeGreaterThan(1);
     const targets = values.map((v) => power.apply(v));
@@ -89,7 +89,7 @@ describe('fitOutcomeTransform', () => {
     // (Values that differ by less than std * 2^-52 map to the same target: 1e-3 and 2e-3 here.)
     const extreme = [1e-3, 2e-3, 5e-1, -1e300, -3e299, -1e300];
     for (const kind of ['power', 'standardize'] as const) {
-      const t = fitOutcomeTransform(extreme, kind);
+      const t = fitOutcomeTransform(extreme, kind, 'worst-observed');
       const targets = extreme.map((v) => t.apply(v));
       expect(targets.every(Number.isFinite)).toBe(true);
       expect(targets[1]).toBeGreaterThanOrEqual(targets[0]);
@@ -99,10 +99,29 @@ describe('fitOutcomeTransform', () => {
     expect(moments([1e300, -1e300]).std).toBe(1e300);
   });
 
+  it("priorMean: 'worst-observed' shifts the targets so the worst fitted value is 0; 'mean' leaves them", () => {
+    for (const kind of ['power', 'standardize'] as const) {
+      const centred = fitOutcomeTransform(values, kind, 'mean');
+      const shifted = fitOutcomeTransform(values, kind, 'worst-observed');
+      expect(centred.offset).toBe(0);
+      expect(shifted.priorMean).toBe('worst-observed');
+      expect(shifted.lambda).toBe(centred.lambda);
+      const targets = values.map((v) => shifted.apply(v));
+      // The GP's zero prior mean is the worst value seen: every fitted target is >= 0, one is 0.
+      expect(Math.min(...targets)).toBe(0);
+      expect(shifted.offset).toBe(Math.min(...values.map((v) => centred.apply(v))));
+      expect(shifted.offset).toBeLessThan(-0.5);
+      for (const v of [...values, 5, -1e4]) expect(shifted.apply(v)).toBeCloseTo(centred.apply(v) - shifted.offset, 12);
+      // A value worse than every fitted one (appended before the next fit) lands below the prior mean.
+      expect(shifted.apply(Math.min(...values) - 1)).toBeLessThan(0);
+    }
+    expect(fitOutcomeTransform([], 'power', 'worst-observed').offset).toBe(0);
+  });
+
   it('gives finite targets for equal values and for values outside the fitted sample', () => {
-    const flat = fitOutcomeTransform([2, 2, 2, 2], 'power');
+    const flat = fitOutcomeTransform([2, 2, 2, 2], 'power', 'worst-observed');
     expect(flat.apply(2) === 0).toBe(true);
-    const power = fitOutcomeTransform(values, 'power');
+    const power = fitOutcomeTransform(values, 'power', 'worst-observed');
     for (const v of [1e6, -1e9, 0]) expect(Number.isFinite(power.apply(v))).toBe(true);
   });
 });

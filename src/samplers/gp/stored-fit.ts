@@ -8,13 +8,13 @@
  * `{ version, key, nAtFit, theta }` under the trial system attribute `gp_fit`
  * (`SystemAttr.gpFit`) of the trial it sampled (`StudyView.setTrialSystemAttrs`). A new sampler
  * takes the record of the latest trial that holds a valid one for its configuration: `key`
- * hashes the modelled dims with their distributions, the kernel, `deterministic` and the outcome
- * transform, so a record of another space or model is never used; theta must have the dims' length (d + 2) and lie
+ * hashes the modelled dims with their distributions, the kernel, `deterministic`, the outcome
+ * transform and the prior mean, so a record of another space or model is never used; theta must have the dims' length (d + 2) and lie
  * within the bounds of src/surrogate/hyperparameters.ts. Anything else is ignored (never an error):
  * a record is only ever a starting point, and the sampler's refit policy decides what to do with it.
  */
 import type { KernelKind } from '../../surrogate/backend.js';
-import type { OutcomeTransformKind } from '../../surrogate/outcome-transform.js';
+import type { OutcomeTransformKind, PriorMeanKind } from '../../surrogate/outcome-transform.js';
 import { thetaBounds } from '../../surrogate/hyperparameters.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import { SystemAttr } from '../../trial/system-attrs.js';
@@ -36,16 +36,17 @@ export interface StoredFit {
 
 /**
  * The configuration key of a record: a hash of the model's dims signature (names and
- * distributions, in model order), the kernel, `deterministic` and the outcome transform (the
- * output scale and noise are in its units).
+ * distributions, in model order), the kernel, `deterministic`, the outcome transform and the prior
+ * mean (the output scale and noise are in the targets' units).
  */
 export function storedFitKey(
   signature: string,
   kernel: KernelKind,
   deterministic: boolean,
   outcomeTransform: OutcomeTransformKind,
+  priorMean: PriorMeanKind,
 ): number {
-  return deriveSeed(STORED_FIT_VERSION, 'gp-fit', signature, kernel, deterministic ? 1 : 0, outcomeTransform);
+  return deriveSeed(STORED_FIT_VERSION, 'gp-fit', signature, kernel, deterministic ? 1 : 0, outcomeTransform, priorMean);
 }
 
 /** The JSON value recorded under `SystemAttr.gpFit`. */

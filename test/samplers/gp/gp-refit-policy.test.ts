@@ -51,20 +51,28 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     expect(kinds).toEqual(['fit', 'append', 'append', 'append', 'fit', 'append']);
     // Targets of a minimized objective: its negated values, in trial order.
     const values = study.trials.map((t) => -(t.values as number[])[0]);
-    const atFirstFit = fitOutcomeTransform(values.slice(0, 14), 'power');
+    const atFirstFit = fitOutcomeTransform(values.slice(0, 14), 'power', 'worst-observed');
     expect(atFirstFit.lambda).not.toBe(1);
     expect(Array.from(backend.fitTargets[0])).toEqual(values.slice(0, 14).map((v) => atFirstFit.apply(v)));
     // Trials 14-16 are appended with the transform fitted on the first 14 values, not refitted.
     expect(backend.appendTargets.slice(0, 3).map((y) => y[0])).toEqual([14, 15, 16].map((i) => atFirstFit.apply(values[i])));
     // The refit at 18 fits it again on all 18 values.
-    const atRefit = fitOutcomeTransform(values.slice(0, 18), 'power');
+    const atRefit = fitOutcomeTransform(values.slice(0, 18), 'power', 'worst-observed');
     expect(Array.from(backend.fitTargets[1])).toEqual(values.slice(0, 18).map((v) => atRefit.apply(v)));
     expect(backend.appendTargets[3][0]).toBe(atRefit.apply(values[18]));
   });
 
-  it("with outcomeTransform: 'standardize' the targets are only standardized", async () => {
+  it("with outcomeTransform: 'standardize' and priorMean: 'mean' the targets are only standardized", async () => {
     const backend = new CountingBackend();
-    const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, outcomeTransform: 'standardize' });
+    const sampler = new GpSampler({
+      seed: 5,
+      nStartupTrials: 4,
+      candidates: 64,
+      restarts: 2,
+      backend,
+      outcomeTransform: 'standardize',
+      priorMean: 'mean',
+    });
     const study = seededStudy(14);
     await study.ask(sampler, SPACE);
     const values = study.trials.slice(0, 14).map((t) => -(t.values as number[])[0]);

@@ -159,8 +159,8 @@ describe('GpSampler', () => {
         const data = spy.fits[0];
         expect(data.n).toBe(usePrunedTrials ? 4 : 3);
         const y = Array.from(data.y);
-        const mean = y.reduce((a, b) => a + b, 0) / y.length;
-        expect(Math.abs(mean)).toBeLessThan(1e-12);
+        // Shifted so that the worst observation is the GP's prior mean, 0 (priorMean's default).
+        expect(Math.min(...y)).toBe(0);
         // The best trial has the largest target: value 1 when minimizing, the larger values when maximizing.
         const best = y.indexOf(Math.max(...y));
         expect(data.x[best]).toBeCloseTo((direction === 'minimize' ? 1 : usePrunedTrials ? 4 : 0) / 15 + 1 / 3, 12);
@@ -170,11 +170,12 @@ describe('GpSampler', () => {
 
   it('spreads concurrent suggestions over RUNNING trials (kriging believer)', async () => {
     const minGapOfBatch = async (outcomeTransform: 'power' | 'standardize'): Promise<{ lone: number; batch: number }> => {
-      const options = { seed: 3, ...FAST, deterministic: true, nStartupTrials: 8, outcomeTransform };
+      const options = { seed: 4, ...FAST, deterministic: true, nStartupTrials: 8, outcomeTransform };
       const sampler = new GpSampler(options);
       const study = await runSequential(sampler, BRANIN_SPACE, branin, 12);
       // Without pending trials, two asks (different trial numbers, so different candidate sets)
-      // land on the same acquisition maximum: the believer is what spreads them.
+      // land on the same acquisition maximum: the believer is what spreads them. (A seed whose
+      // logEI has one clear maximum here; seed 3's has two within a hair of each other.)
       const lone = new GpSampler(options);
       const a = await study.ask(lone, BRANIN_SPACE);
       await study.tell(lone, a, 'FAIL', null);
@@ -347,5 +348,6 @@ describe('GpSampler', () => {
     expect(() => new GpSampler({ nStartupTrials: -1 })).toThrow(/nStartupTrials/);
     expect(() => new GpSampler({ deterministic: 'yes' as never })).toThrow(/deterministic/);
     expect(() => new GpSampler({ incumbent: 'max' as never })).toThrow(/incumbent/);
+    expect(() => new GpSampler({ priorMean: 'median' as never })).toThrow(/priorMean/);
   });
 });

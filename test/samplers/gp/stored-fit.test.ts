@@ -32,7 +32,7 @@ async function run(sampler: GpSampler, study: FakeStudy, steps: number): Promise
 
 /** The record key of a GpSampler modelling SPACE's dims a, b. */
 const SIGNATURE = JSON.stringify(['a', 'b'].map((name) => [name, SPACE[name]]));
-const keyOf = (kernel: 'matern52' | 'rbf', deterministic: boolean): number => storedFitKey(SIGNATURE, kernel, deterministic, 'power');
+const keyOf = (kernel: 'matern52' | 'rbf', deterministic: boolean): number => storedFitKey(SIGNATURE, kernel, deterministic, 'power', 'worst-observed');
 
 const recordOf = (t: FrozenTrial): JsonValue | undefined => t.systemAttrs[SystemAttr.gpFit];
 
@@ -115,8 +115,9 @@ describe('GpSampler records its fitted hyperparameters in the study', () => {
     const key = keyOf('matern52', false);
     expect(findStoredFit(study.trials, key, 2, false)).not.toBeNull();
     const otherSpace = JSON.stringify([['a', floatDistribution('a', 0, 2)], ['b', SPACE.b]]);
-    expect(findStoredFit(study.trials, storedFitKey(otherSpace, 'matern52', false, 'power'), 2, false)).toBeNull();
-    expect(findStoredFit(study.trials, storedFitKey(SIGNATURE, 'matern52', false, 'standardize'), 2, false)).toBeNull();
+    expect(findStoredFit(study.trials, storedFitKey(otherSpace, 'matern52', false, 'power', 'worst-observed'), 2, false)).toBeNull();
+    expect(findStoredFit(study.trials, storedFitKey(SIGNATURE, 'matern52', false, 'standardize', 'worst-observed'), 2, false)).toBeNull();
+    expect(findStoredFit(study.trials, storedFitKey(SIGNATURE, 'matern52', false, 'power', 'mean'), 2, false)).toBeNull();
     expect(findStoredFit(study.trials, keyOf('matern52', true), 2, true)).toBeNull();
   });
 

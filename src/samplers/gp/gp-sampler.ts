@@ -82,8 +82,8 @@
  *   the lengthscale prior of src/surrogate/hyperparameters.ts, the posterior-mean incumbent
  *   leaves half the Ackley-10 runs stalled at 60 evaluations and the observed one does not; the
  *   observed one is also better on Rosenbrock-8 and Levy-10, worse on Branin (40 seeds), and it
- *   stays better on noisy versions of all five functions at 10% noise and of four at 30%
- *   (bench/quality.md, "Noisy objectives").
+ *   stays better on noisy versions of all five functions at 10% noise and of three at 30%
+ *   (re-measured with the worst-observed prior mean; bench/quality.md, first section).
  * - Failures: a numerical failure of the surrogate never fails the study: the trial falls back to
  *   independent random sampling with a one-time `GP_NUMERICAL_FALLBACK` warning. Parameters
  *   outside the relative space are sampled independently (random) with a one-time
@@ -252,7 +252,7 @@ export interface GpSamplerOptions {
    * Incumbent of logEI and PI: 'best-observed' (default, as Optuna's GPSampler) or
    * 'posterior-mean' (the posterior mean at the best observation, whose observed value a noisy
    * objective biases upward). The default measured better on noisy test functions too, except at
-   * high noise on Branin (bench/quality.md, "Noisy objectives").
+   * high noise on Branin and Rosenbrock-8 (bench/quality.md, first section).
    */
   readonly incumbent?: IncumbentKind;
   /** 'matern52' (default) or 'rbf'. */

@@ -14,8 +14,8 @@
  *   src/surrogate/outcome-transform.ts), then shifted so that the GP's prior mean is the worst
  *   observed value (`priorMean`: 'worst-observed', the default, after De Ath et al. 2020;
  *   'mean' keeps it at the targets' mean, as Optuna's GPSampler), fitted whenever the model is
- *   built from scratch and kept for the rows appended until the next build. FAIL trials are excluded; PRUNED ones too unless
- *   `usePrunedTrials` (then their last intermediate value).
+ *   built from scratch and kept for the rows appended until the next build. FAIL trials are
+ *   excluded; PRUNED ones too unless `usePrunedTrials` (then their last intermediate value).
  * - Pending trials: RUNNING trials with params in the space are fantasized at the posterior mean
  *   and appended to the model (kriging believer; Ginsbourger, Le Riche & Carraro 2010, "Kriging
  *   is well-suited to parallelize optimization") so concurrent asks spread out; the incumbent is

@@ -9,9 +9,10 @@
  * (`SystemAttr.gpFit`) of the trial it sampled (`StudyView.setTrialSystemAttrs`). A new sampler
  * takes the record of the latest trial that holds a valid one for its configuration: `key`
  * hashes the modelled dims with their distributions, the kernel, `deterministic`, the outcome
- * transform and the prior mean, so a record of another space or model is never used; theta must have the dims' length (d + 2) and lie
- * within the bounds of src/surrogate/hyperparameters.ts. Anything else is ignored (never an error):
- * a record is only ever a starting point, and the sampler's refit policy decides what to do with it.
+ * transform and the prior mean, so a record of another space or model is never used; theta must
+ * have the dims' length (d + 2) and lie within the bounds of src/surrogate/hyperparameters.ts.
+ * Anything else is ignored (never an error): a record is only ever a starting point, and the
+ * sampler's refit policy decides what to do with it.
  */
 import type { KernelKind } from '../../surrogate/backend.js';
 import type { OutcomeTransformKind, PriorMeanKind } from '../../surrogate/outcome-transform.js';

@@ -25,9 +25,10 @@
  * Resumed ("first suggestion of a new sampler"): a new GpSampler on a study that already holds the
  * first 50 / 200 / 500 completed trials of the run (imported with `addTrials`), so its first ask
  * fits without a previous theta (a resumed study, a new process), and its second ask (where the
- * default policy refines the first fit's screened theta on all trials); median of 3 new samplers
- * each, with the default policy (restarts screened on 128 observations) and with the screening off
- * (`refitPolicy: { coldFitScreenSize: Number.MAX_SAFE_INTEGER }`: every restart on all trials).
+ * default policy refines the first fit's theta on all trials); median of 3 new samplers each, with
+ * the default policy (the first fit starts on 128 of the observations, with one random restart)
+ * and with that off (`refitPolicy: { coldFitScreenSize: Number.MAX_SAFE_INTEGER }`: three random
+ * restarts on all trials).
  * A third row resumes a study that GpSampler itself ran: its trials keep the hyperparameters the
  * run's sampler recorded (`gp_fit`, src/samplers/gp/stored-fit.ts; taken from the 'policy' run),
  * so the new sampler starts from them instead of fitting cold.
@@ -209,7 +210,7 @@ for (const refit of refitArg === 'both' ? (['every-trial', 'policy'] as const) :
 }
 const resumed: { label: string; ms: Record<number, { first: number; second: number } | null> }[] = [];
 for (const [label, policy, withRecords] of [
-  ['no recorded fit: restarts screened on 128 (default)', {}, false],
+  ['no recorded fit: first fit on 128 of them (default)', {}, false],
   ['no recorded fit: every restart on all trials', { coldFitScreenSize: Number.MAX_SAFE_INTEGER }, false],
   ['fit recorded by the run (default)', {}, true],
 ] as const) {

@@ -6,25 +6,37 @@
  *   npx tsx bench/first-fit.ts [--seed 0] [--sizes 200,500]
  *
  * History: the first max(sizes) trials of a GpSampler run on Rosenbrock-8 in [-5, 10]^8 (the
- * protocol of bench/ask-latency.ts). For each n: the restarts screened on `selectFitSubset` of 128
- * observations (the 32 best plus a seeded sample, 3 random restarts, as GpSampler's first fit),
+ * protocol of bench/ask-latency.ts). For each n: the screen, a fit on `selectFitSubset` of 128
+ * observations (the 32 best plus a seeded sample, 1 random restart, as GpSampler's first fit),
  * then the log posterior on all n observations at the screen's theta (a build) and after k = 1, 2,
  * 3, 5, 8, 12 and 200 (converged) iterations warm-started from it (`FitOptions.maxIterations`), with
  * the wall time of each such fit (native backend, all threads). JSON lines on stdout, a table on
  * stderr.
+ *
+ *   npx tsx bench/first-fit.ts --traces DIR [--sizes 200,500]
+ *
+ * Screen restarts: for every run that `bench/quality.ts --trace DIR` saved (any sampler, float
+ * dims; at least max(sizes) evaluations), its first n points encoded as GpSampler encodes them
+ * (unit cube; the power transform and the worst-observed shift of the targets), the screen fitted
+ * on `selectFitSubset` of 128 with 3, 1 and 0 random restarts besides the default start: its wall
+ * time and log posterior, and the log posterior on all n after 12 iterations from it (the
+ * provisional first fit) and after a converged fit from it.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { GpSampler, selectFitSubset } from '../src/samplers/gp/gp-sampler.js';
 import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
 import { getSurrogateBackend } from '../src/surrogate/select-backend.js';
 import type { GpTrainingData } from '../src/surrogate/backend.js';
+import { fitOutcomeTransform } from '../src/surrogate/outcome-transform.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 const seed = Number(arg('--seed', '0'));
+const tracesDir = arg('--traces', '');
 const sizes = arg('--sizes', '200,500').split(',').map(Number);
 if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${seed}`);
 if (sizes.some((n) => !Number.isInteger(n) || n <= 128)) throw new Error('--sizes must be integers > 128 (the screen size)');
@@ -40,6 +52,66 @@ const rosenbrock = (x: readonly number[]): number => {
 };
 const threads = os.availableParallelism();
 const backend = await getSurrogateBackend({ backend: 'cpu' });
+
+/** The --traces mode (see the header): random restarts of the screen, 3 / 1 / 0. */
+async function screenRestarts(dir: string): Promise<void> {
+  const restarts = [3, 1, 0];
+  const lines = [
+    `| run | n | ${restarts.map((r) => `${r} restarts: screen ms / screen / 12 it. / converged`).join(' | ')} |`,
+    `|---|---|${restarts.map(() => '---|').join('')}`,
+  ];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    const trace = JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as {
+      names: string[];
+      bounds: [number, number][];
+      params: number[][];
+      values: number[];
+    };
+    const d = trace.names.length;
+    for (const n of sizes) {
+      if (trace.values.length < n) throw new Error(`${file}: ${trace.values.length} evaluations, fewer than ${n}`);
+      const values = Float64Array.from(trace.values.slice(0, n), (v) => -v);
+      const outcome = fitOutcomeTransform(values, 'power', 'worst-observed');
+      const encode = (ids: readonly number[]): GpTrainingData => ({
+        x: Float64Array.from(ids.flatMap((i) => trace.params[i].map((u, j) => (u - trace.bounds[j][0]) / (trace.bounds[j][1] - trace.bounds[j][0])))),
+        y: Float64Array.from(ids, (i) => outcome.apply(values[i])),
+        n: ids.length,
+        d,
+        isCategorical: new Uint8Array(d),
+      });
+      const ids = Array.from({ length: n }, (_, i) => i);
+      const all = encode(ids);
+      const screenData = encode(selectFitSubset({ trialIds: ids, values, size: 128, nBest: 32, seed: 7 }));
+      const options = { kernel: 'matern52' as const, deterministic: false, seed: 1, numThreads: threads };
+      const cells: string[] = [];
+      const record: Record<string, unknown> = { bench: 'first-fit-screen-restarts', run: file, n, restarts: [] as unknown[] };
+      for (const r of restarts) {
+        const t0 = performance.now();
+        const screen = await backend.fit(screenData, { ...options, nRestarts: r, warmStart: null });
+        const screenMs = performance.now() - t0;
+        const from = Float64Array.from(screen.theta);
+        const provisional = await backend.fit(all, { ...options, nRestarts: 1, warmStart: from, maxIterations: 12 });
+        const converged = await backend.fit(all, { ...options, nRestarts: 1, warmStart: from });
+        (record.restarts as unknown[]).push({
+          nRestarts: r,
+          screenMs,
+          screenLogPosterior: screen.logPosterior,
+          provisionalLogPosterior: provisional.logPosterior,
+          convergedLogPosterior: converged.logPosterior,
+        });
+        cells.push(`${screenMs.toFixed(1)} / ${screen.logPosterior.toFixed(1)} / ${provisional.logPosterior.toFixed(1)} / ${converged.logPosterior.toFixed(1)}`);
+        for (const m of [screen, provisional, converged]) m.dispose();
+      }
+      process.stdout.write(`${JSON.stringify(record)}\n`);
+      lines.push(`| ${file.replace(/\.json$/, '')} | ${n} | ${cells.join(' | ')} |`);
+    }
+  }
+  process.stderr.write(`\nscreen restarts: log posteriors (screen on its 128 rows, the rest on all n), ${threads} threads\n${lines.join('\n')}\n`);
+}
+if (tracesDir !== '') {
+  await screenRestarts(tracesDir);
+  process.exit(0);
+}
 
 // The history: unit-cube inputs and maximized targets, as GpSampler encodes them.
 const xs: number[][] = [];
@@ -68,7 +140,7 @@ for (const n of sizes) {
   });
   const ids = Array.from({ length: n }, (_, i) => i);
   const screenIds = selectFitSubset({ trialIds: ids, values: Float64Array.from(ids, (i) => -targets[i]), size: 128, nBest: 32, seed: 7 });
-  const options = { kernel: 'matern52' as const, deterministic: false, nRestarts: 3, seed: 1, warmStart: null, numThreads: threads };
+  const options = { kernel: 'matern52' as const, deterministic: false, nRestarts: 1, seed: 1, warmStart: null, numThreads: threads };
   const screen = await backend.fit(encode(screenIds), options);
   const built = await backend.build(encode(ids), screen.theta, { kernel: 'matern52', deterministic: false, numThreads: threads });
   const cells = [`${built.logPosterior.toFixed(1)}`];

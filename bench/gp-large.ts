@@ -4,8 +4,8 @@
  * 8-D Levy function, split by what the refit policy did (src/samplers/gp/gp-sampler.ts):
  *
  *   build    the first GP suggestion on a study that already holds n trials (a resumed study):
- *            a full fit (n <= 1024), else a cold subset fit (its restarts screened on 128 of the
- *            1024 observations, GpSampler refitPolicy.coldFitScreenSize) and the full model built
+ *            a full fit (n <= 1024), else a cold subset fit (itself started on 128 of the 1024
+ *            observations, GpSampler refitPolicy.coldFitScreenSize) and the full model built
  *            at its theta: in the suggestion up to backgroundRebuildAbove (4096), else in the
  *            background while the subset model serves ('subset-deferred')
  *            (n <= 1024: 'fit-screened', the model of all n at the screen's theta)

@@ -254,7 +254,8 @@ export interface GpSamplerOptions {
   /**
    * Noise-free objective: pin the GP noise at its floor, 1e-8 of the targets' variance (default
    * false: learned, and on a smooth noise-free objective it falls to the floor anyway; pinning
-   * measured no better on the benchmark functions, worse on rugged ones: bench/quality.md).
+   * measured better on three of the five benchmark functions at 100 evaluations and worse on
+   * Rosenbrock-8 and the rugged Levy-10: bench/quality.md, first section).
    */
   readonly deterministic?: boolean;
   /**

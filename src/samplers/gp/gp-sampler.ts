@@ -280,8 +280,9 @@ export interface GpSamplerOptions {
    * mean of the targets, as Optuna's GPSampler). With 'mean' an unexplored region, above all a
    * corner of the cube, looks better than the mostly poor values seen, and logEI spends
    * evaluations there; 'worst-observed' measured lower regret at 60 and 100 evaluations on
-   * Hartmann-6, Ackley-10 and Rosenbrock-8 by large factors, on Levy-10 at 60, and on their noisy
-   * versions (bench/quality.md, first section).
+   * Hartmann-6, Ackley-10 and Rosenbrock-8 by large factors and on Levy-10 at 60, slightly higher
+   * on 2-D Branin, and lower on the noisy versions except Rosenbrock-8 and Levy-10 at 30% noise
+   * and 100 evaluations (bench/quality.md, first section).
    */
   readonly priorMean?: PriorMeanKind;
   /** Use PRUNED trials at their last intermediate value (default false). */

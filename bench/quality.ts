@@ -24,6 +24,11 @@
  * 'gp-mean' GpSampler with `priorMean: 'mean'` (the default is the worst observation); GP runs
  * also record the fitted noise-to-signal variance ratio of their last model.
  *
+ * Parallel suggestions: `--batch q` asks q trials before telling any (as `study.askBatch(q)` with
+ * q workers): each later ask of a round sees the earlier ones RUNNING with their parameters, as a
+ * real study's sampler does, and the regret still counts evaluations in order (default 1:
+ * sequential).
+ *
  * Output: one JSON line per (function, sampler, seed) with the regret (best value found minus the
  * known minimum) after each evaluation count, and one summary line per (function, sampler, evals)
  * with the median and inter-quartile range over seeds; then a markdown table. Machine (CPU model,
@@ -182,15 +187,11 @@ class BenchStudy implements StudyView {
   readonly evaluated: { readonly params: Record<string, ParamValue>; readonly value: number }[] = [];
 
   /**
-   * One trial: the sampler's point, or `given` (then the sampler is not asked, as for a trial
-   * enqueued with fixed parameters).
+   * Starts one trial: the sampler's point, or `given` (then the sampler is not asked, as for a
+   * trial enqueued with fixed parameters). The trial stays RUNNING, with its parameters, until
+   * `tell`: the pending point later asks of a batch see.
    */
-  async askTell(
-    sampler: Sampler,
-    space: SearchSpace,
-    objective: (p: Record<string, ParamValue>) => number,
-    given?: Record<string, ParamValue>,
-  ): Promise<number> {
+  async ask(sampler: Sampler, space: SearchSpace, given?: Record<string, ParamValue>): Promise<FrozenTrial> {
     const number = this.trials.length;
     const blank = new FrozenTrial({
       trialId: number,
@@ -217,19 +218,22 @@ class BenchStudy implements StudyView {
         params[name] = name in rel ? rel[name] : sampler.sampleIndependent(this, blank, name, dist);
       }
     }
-    const value = objective(params);
-    this.evaluated.push({ params, value });
+    const running = new FrozenTrial({ ...blank.toJSON(), params, distributions: { ...space } });
+    this.trials[number] = running;
+    return running;
+  }
+
+  /** Completes a trial `ask` started, with its (observed) value. */
+  async tell(sampler: Sampler, trial: FrozenTrial, value: number): Promise<void> {
+    this.evaluated.push({ params: trial.params, value });
     const done = new FrozenTrial({
-      ...blank.toJSON(),
+      ...trial.toJSON(),
       state: 'COMPLETE',
       values: [value],
-      params,
-      distributions: { ...space },
-      datetimeComplete: number + 1,
+      datetimeComplete: trial.number + 1,
     });
-    this.trials[number] = done;
+    this.trials[trial.number] = done;
     await sampler.afterTrial?.(this, done, 'COMPLETE', [value]);
-    return value;
   }
 }
 
@@ -256,6 +260,7 @@ interface Args {
   trace: string | null;
   startFrom: string | null;
   noise: number;
+  batch: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -272,6 +277,7 @@ function parseArgs(argv: readonly string[]): Args {
     trace: null,
     startFrom: null,
     noise: 0,
+    batch: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i];
@@ -294,6 +300,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (key === '--trace') args.trace = value;
     else if (key === '--start-from') args.startFrom = value;
     else if (key === '--noise') args.noise = Number(value);
+    else if (key === '--batch') args.batch = Number(value);
     else throw new Error(`unknown option ${key}`);
   }
   return args;
@@ -338,6 +345,8 @@ interface RunRecord {
   readonly machine: string;
   /** `--noise` (0: noise-free). */
   readonly noise: number;
+  /** `--batch`: trials asked before any is told (1: sequential). */
+  readonly batch: number;
   /** GP samplers: exp(log noise - log output scale) of the last model (NaN otherwise). */
   readonly noiseToSignal: number;
 }
@@ -426,6 +435,7 @@ function noiseToSignal(sampler: Sampler): number {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (!(Number.isFinite(args.noise) && args.noise >= 0)) throw new Error(`--noise must be a number >= 0, got ${args.noise}`);
+  if (!(Number.isInteger(args.batch) && args.batch >= 1)) throw new Error(`--batch must be an integer >= 1, got ${args.batch}`);
   if (args.table !== null) {
     const runs: RunRecord[] = [];
     for (const file of args.table) {
@@ -463,22 +473,22 @@ async function main(): Promise<void> {
           if (!names.every((n) => other.names.includes(n))) throw new Error(`--start-from: ${fn.name} trace lacks some of ${names.join(', ')}`);
           for (const point of other.params.slice(0, 10)) start.push(Object.fromEntries(names.map((n) => [n, point[other.names.indexOf(n)]])));
         }
-        for (let i = 1; i <= maxEvals; i++) {
-          let truth = Number.NaN;
-          const observed = await study.askTell(
-            sampler,
-            space,
-            (p) => {
-              truth = fn.f(names.map((n) => p[n] as number));
-              return sd === 0 ? truth : truth + args.noise * sd * noise.normal();
-            },
-            start[i - 1],
-          );
-          if (observed < bestObserved) {
-            bestObserved = observed;
-            best = truth;
+        for (let i = 1; i <= maxEvals; ) {
+          const asked: FrozenTrial[] = [];
+          for (let k = 0; k < Math.min(args.batch, maxEvals - i + 1); k++) {
+            asked.push(await study.ask(sampler, space, start[i - 1 + k]));
           }
-          if (args.evals.includes(i)) regret[String(i)] = best - fn.min;
+          for (const trial of asked) {
+            const truth = fn.f(names.map((n) => trial.params[n] as number));
+            const observed = sd === 0 ? truth : truth + args.noise * sd * noise.normal();
+            await study.tell(sampler, trial, observed);
+            if (observed < bestObserved) {
+              bestObserved = observed;
+              best = truth;
+            }
+            if (args.evals.includes(i)) regret[String(i)] = best - fn.min;
+            i++;
+          }
         }
         const rec: RunRecord = {
           kind: 'run',
@@ -490,6 +500,7 @@ async function main(): Promise<void> {
           backend: samplerName.startsWith('gp') ? backend : 'none',
           machine,
           noise: args.noise,
+          batch: args.batch,
           noiseToSignal: noiseToSignal(sampler),
         };
         runs.push(rec);

@@ -41,6 +41,10 @@ function checkBounds(name: string, low: unknown, high: unknown): asserts low is 
     throw new SearchSpaceError(name, `high must be a finite number, received ${describeValue(high)}`);
   }
   if (low > high) throw new SearchSpaceError(name, `low (${low}) must be <= high (${high})`);
+  // Every sampler maps through high - low (encode.ts, fromUnit): it must not overflow.
+  if (!Number.isFinite(high - low)) {
+    throw new SearchSpaceError(name, `high - low must be a finite number, but ${high} - ${low} overflows`);
+  }
 }
 
 function checkLog(name: string, log: unknown): boolean {

@@ -29,6 +29,7 @@ describe('distribution constructors', () => {
   const bad: [string, () => unknown, RegExp][] = [
     ['low > high', () => floatDistribution('p', 2, 1), /low \(2\) must be <= high \(1\)/],
     ['non-finite low', () => floatDistribution('p', -Infinity, 1), /low must be a finite number/],
+    ['range wider than the largest double', () => floatDistribution('p', -1e308, 1e308), /high - low must be a finite number/],
     ['NaN high', () => floatDistribution('p', 0, NaN), /high must be a finite number/],
     ['log with low <= 0', () => floatDistribution('p', 0, 1, { log: true }), /log: true needs low > 0/],
     ['log with step', () => floatDistribution('p', 1, 2, { log: true, step: 0.5 }), /step cannot be combined with log/],

@@ -74,8 +74,9 @@
  *     finished; the rows that arrived meanwhile are appended). The swap point depends only on the count of
  *     suggestions, never on timing, so runs stay reproducible. A failed background build keeps
  *     the served model (a subset-served one is dropped, and the next suggestion starts over).
- *   Apart from that subset-served window the model holds all n observations. Model updates of
- *   concurrent suggestions are serialized (the acquisition runs concurrently).
+ *   Apart from that subset-served window the model holds all n observations. Concurrent
+ *   suggestions run one at a time, in the order asked, and each sees the ones before it as
+ *   pending (their proposals are kept until the study has recorded them).
  *   `lastModelUpdate` reports what the latest suggestion did.
  * - Incumbent of logEI / PI (`incumbent` option): 'best-observed' (default; Optuna 4.x GPSampler's
  *   threshold) is the best standardized observation; 'posterior-mean' is the posterior mean at the
@@ -141,6 +142,10 @@ export interface RefitPolicy {
   readonly refitEveryTrialBelow: number;
   readonly refitGrowthDivisor: number;
   readonly fitSubsetMax: number;
+  /**
+   * The best observations always in a fit subset (<= fitSubsetMax). Left out of a `refitPolicy`
+   * option, min(FIT_SUBSET_BEST, floor(fitSubsetMax / 4)), the default's share.
+   */
   readonly fitSubsetBest: number;
   readonly thetaRebuildTolerance: number;
   /** A first fit on more observations than this starts from a fit on a subset of this size. */
@@ -401,8 +406,16 @@ export class GpSampler implements Sampler {
   private rebuild: BackgroundRebuild | null = null;
   /** The fit this sampler last recorded in (or restored from) the study. */
   private recorded: StoredFit | null = null;
-  /** Tail of the chain that serializes model updates of concurrent suggestions. */
-  private modelQueue: Promise<unknown> = Promise.resolve();
+  /** Tail of the chain that serializes concurrent suggestions (see `sampleRelative`). */
+  private suggestionQueue: Promise<unknown> = Promise.resolve();
+  /** The study the model, the recorded fit and the proposals belong to (`bindStudy`). */
+  private study: StudyView | null = null;
+  /**
+   * Relative proposals this sampler returned, by trial id, while their trials may still be
+   * RUNNING: the study records a proposal only after `sampleRelative` returns, so the next
+   * suggestion reads it from here until then. Dropped once the trial is no longer RUNNING.
+   */
+  private readonly proposals = new Map<number, Readonly<Record<string, ParamValue>>>();
 
   constructor(options: GpSamplerOptions = {}) {
     this.options = resolveOptions(options);
@@ -415,21 +428,42 @@ export class GpSampler implements Sampler {
     return this.lastUpdate;
   }
 
-  async inferRelativeSearchSpace(study: StudyView, _trial: FrozenTrial): Promise<SearchSpace> {
+  async inferRelativeSearchSpace(study: StudyView, trial: FrozenTrial): Promise<SearchSpace> {
+    checkSingleObjective(study); // at the first ask, before any trial has run
     const finished = await study.getTrials({ states: this.options.usePrunedTrials ? ['COMPLETE', 'PRUNED'] : ['COMPLETE'] });
-    return intersectionSearchSpace(finished, { includePruned: this.options.usePrunedTrials });
+    const space = intersectionSearchSpace(finished, { includePruned: this.options.usePrunedTrials });
+    // Past the startup trials with nothing shared (every parameter conditional): all of this
+    // trial is sampled independently, which sampleIndependent warns about as for a partial space.
+    const nComplete = finished.reduce((acc, t) => acc + (t.state === 'COMPLETE' ? 1 : 0), 0);
+    if (Object.keys(space).length === 0 && nComplete > 0 && nComplete >= this.options.nStartupTrials) this.gpTrials.add(trial.number);
+    return space;
   }
 
+  /**
+   * Suggestions run one at a time, in the order they were asked, each reading the trials afresh:
+   * concurrent asks (`optimize` with `concurrency`, `Promise.all` of asks) then see the earlier
+   * ones as pending points with their proposals, exactly as asks in turn do, instead of all
+   * reading the same history and landing on one acquisition maximum.
+   */
   async sampleRelative(study: StudyView, trial: FrozenTrial, space: SearchSpace): Promise<Params> {
     const names = Object.keys(space);
     if (names.length === 0) return {};
-    if (study.directions.length !== 1) {
-      throw new KestrelError(
-        'INVALID_OPTION',
-        `GpSampler supports one objective; study "${study.studyName}" has ${study.directions.length} directions`,
-      );
-    }
+    checkSingleObjective(study);
+    const run = this.suggestionQueue.then(async () => {
+      const params = await this.sampleRelativeInTurn(study, trial, space);
+      if (Object.keys(params).length > 0) this.proposals.set(trial.trialId, params);
+      return params;
+    });
+    this.suggestionQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async sampleRelativeInTurn(study: StudyView, trial: FrozenTrial, space: SearchSpace): Promise<Params> {
+    this.bindStudy(study);
+    const names = Object.keys(space);
     const trials = await study.getTrials();
+    const running = new Set(trials.filter((t) => t.state === 'RUNNING').map((t) => t.trialId));
+    for (const id of this.proposals.keys()) if (!running.has(id)) this.proposals.delete(id);
     const nComplete = trials.reduce((acc, t) => acc + (t.state === 'COMPLETE' ? 1 : 0), 0);
     if (nComplete < this.options.nStartupTrials) {
       return this.sobol.sampleRelative(study, trial, space);
@@ -479,12 +513,39 @@ export class GpSampler implements Sampler {
   }
 
   async afterTrial(
-    _study: StudyView,
+    study: StudyView,
     trial: FrozenTrial,
     _state: TrialState,
     _values: readonly number[] | null,
   ): Promise<void> {
+    if (study !== this.study) return;
     this.gpTrials.delete(trial.number);
+    this.proposals.delete(trial.trialId);
+  }
+
+  /**
+   * Ties the sampler's state to `study`. One sampler shared by several studies (as Optuna allows)
+   * must not serve one study's model to another: their trial ids can coincide (each in-memory
+   * storage counts from 0), so a cache keyed by ids alone would look valid. A different study
+   * drops the model (a later return to the first study fits again, warm-started from the fit it
+   * recorded), any background rebuild, the recorded fit and the pending proposals.
+   */
+  private bindStudy(study: StudyView): void {
+    if (this.study === study) return;
+    if (this.study !== null) {
+      if (this.rebuild !== null) {
+        this.rebuild.discard();
+        this.rebuild = null;
+      }
+      if (this.cache !== null) {
+        this.retire(this.cache.model);
+        this.cache = null;
+      }
+      this.recorded = null;
+      this.proposals.clear();
+      this.gpTrials.clear();
+    }
+    this.study = study;
   }
 
   /** Usable observations: COMPLETE (and PRUNED with `usePrunedTrials`) trials holding every dim. */
@@ -535,19 +596,18 @@ export class GpSampler implements Sampler {
       });
     };
     const backend = await this.backend();
-    const update = this.modelQueue.then(() => this.model(backend, trials, trial, space, dims, isCategorical, observations, encodeRow));
-    this.modelQueue = update.catch(() => undefined);
-    const fitted = await update;
+    const fitted = await this.model(backend, trials, trial, space, dims, isCategorical, observations, encodeRow);
     const model = fitted.cache; // acquired by this.model()
     const recording = fitted.record === null ? null : this.recordFit(study, trial, fitted.record);
     try {
       let working = model.model;
       // Kriging believer over RUNNING trials that hold every dim: the parameters they have
       // persisted, else the joint proposal the study recorded when they were asked (their
-      // suggest* calls are buffered until the trial reports or finishes).
+      // suggest* calls are buffered until the trial reports or finishes), or, not recorded yet,
+      // the one this sampler returned.
       const pending = trials
         .filter((t) => t.state === 'RUNNING' && t.trialId !== trial.trialId)
-        .map((t) => pendingParams(t, dims, space))
+        .map((t) => pendingParams(t, dims, space, this.proposals.get(t.trialId)))
         .filter((p): p is Readonly<Record<string, ParamValue>> => p !== null);
       // The fantasies count as observations for the incumbent too: otherwise a pending point
       // whose believed mean beats the incumbent keeps a positive EI (mean - incumbent, with zero
@@ -959,6 +1019,16 @@ export class GpSampler implements Sampler {
   }
 }
 
+/** GpSampler models one objective. @throws KestrelError (INVALID_OPTION) otherwise. */
+function checkSingleObjective(study: StudyView): void {
+  if (study.directions.length !== 1) {
+    throw new KestrelError(
+      'INVALID_OPTION',
+      `GpSampler supports one objective; study "${study.studyName}" has ${study.directions.length} directions`,
+    );
+  }
+}
+
 function maxAbsDifference(a: Float64Array, b: Float64Array): number {
   if (a.length !== b.length) return Number.POSITIVE_INFINITY;
   let out = 0;
@@ -1035,7 +1105,7 @@ function resolveOptions(options: GpSamplerOptions): ResolvedOptions {
   } else {
     backend = oneOf<BackendRequest>('backend', options.backend, ['auto', 'cpu', 'cuda', 'js'], 'auto');
   }
-  const beta = options.beta ?? 2;
+  const beta = options.beta === undefined ? 2 : options.beta;
   if (typeof beta !== 'number' || !Number.isFinite(beta) || beta < 0) {
     throw new InvalidOptionError('beta', 'a finite number >= 0', beta);
   }
@@ -1060,7 +1130,7 @@ function resolveOptions(options: GpSamplerOptions): ResolvedOptions {
 
 function resolveRefitPolicy(policy: unknown): RefitPolicy {
   if (policy === undefined) return DEFAULT_REFIT_POLICY;
-  if (typeof policy !== 'object' || policy === null) {
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
     throw new InvalidOptionError('refitPolicy', 'an object with RefitPolicy fields', policy);
   }
   const p = policy as Record<string, unknown>;
@@ -1068,23 +1138,27 @@ function resolveRefitPolicy(policy: unknown): RefitPolicy {
   for (const key of Object.keys(p)) {
     if (!known.includes(key)) throw new InvalidOptionError(`refitPolicy.${key}`, `one of ${known.join(', ')}`, key);
   }
+  // Only an absent (undefined) field takes its default; null is rejected like any other non-number.
+  const field = (key: keyof RefitPolicy): unknown => (p[key] === undefined ? DEFAULT_REFIT_POLICY[key] : p[key]);
   const int = (key: keyof RefitPolicy, min: number): number => {
-    const value = p[key] ?? DEFAULT_REFIT_POLICY[key];
+    const value = field(key);
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
       throw new InvalidOptionError(`refitPolicy.${key}`, `an integer >= ${min}`, value);
     }
     return value;
   };
   const fitSubsetMax = int('fitSubsetMax', 2);
-  const fitSubsetBest = int('fitSubsetBest', 0);
+  // Left out, fitSubsetBest keeps its default share of the subset (a quarter), capped by a smaller fitSubsetMax.
+  const fitSubsetBest =
+    p.fitSubsetBest === undefined ? Math.min(DEFAULT_REFIT_POLICY.fitSubsetBest, Math.floor(fitSubsetMax / 4)) : int('fitSubsetBest', 0);
   if (fitSubsetBest > fitSubsetMax) {
     throw new InvalidOptionError('refitPolicy.fitSubsetBest', `an integer <= fitSubsetMax (${fitSubsetMax})`, fitSubsetBest);
   }
-  const tolerance = p.thetaRebuildTolerance ?? DEFAULT_REFIT_POLICY.thetaRebuildTolerance;
+  const tolerance = field('thetaRebuildTolerance');
   if (typeof tolerance !== 'number' || Number.isNaN(tolerance) || tolerance < 0) {
     throw new InvalidOptionError('refitPolicy.thetaRebuildTolerance', 'a number >= 0 (Infinity allowed)', tolerance);
   }
-  const above = p.backgroundRebuildAbove ?? DEFAULT_REFIT_POLICY.backgroundRebuildAbove;
+  const above = field('backgroundRebuildAbove');
   if (typeof above !== 'number' || Number.isNaN(above) || above < 0 || (Number.isFinite(above) && !Number.isInteger(above))) {
     throw new InvalidOptionError('refitPolicy.backgroundRebuildAbove', 'an integer >= 0 or Infinity', above);
   }
@@ -1109,8 +1183,9 @@ function pendingParams(
   trial: FrozenTrial,
   dims: readonly string[],
   space: SearchSpace,
+  returned: Readonly<Record<string, ParamValue>> | undefined,
 ): Readonly<Record<string, ParamValue>> | null {
-  const proposal = trial.systemAttrs[SystemAttr.relativeParams];
+  const proposal = trial.systemAttrs[SystemAttr.relativeParams] ?? returned ?? null;
   const proposed =
     proposal !== null && typeof proposal === 'object' && !Array.isArray(proposal)
       ? (proposal as Readonly<Record<string, ParamValue>>)

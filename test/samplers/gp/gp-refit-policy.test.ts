@@ -264,6 +264,12 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     expect(() => new GpSampler({ refitPolicy: { coldFitScreenSize: 1 } })).toThrow(/coldFitScreenSize/);
     expect(() => new GpSampler({ refitPolicy: { backgroundRebuildAbove: 1.5 } })).toThrow(/backgroundRebuildAbove/);
     expect(new GpSampler({ refitPolicy: { backgroundRebuildAbove: Infinity } })).toBeInstanceOf(GpSampler);
+    // null is not "left out": it is refused like any other non-number, as are arrays.
+    expect(() => new GpSampler({ refitPolicy: { refitEveryTrialBelow: null as never } })).toThrow(/refitPolicy\.refitEveryTrialBelow/);
+    expect(() => new GpSampler({ refitPolicy: { thetaRebuildTolerance: null as never } })).toThrow(/refitPolicy\.thetaRebuildTolerance/);
+    expect(() => new GpSampler({ refitPolicy: [] as never })).toThrow(InvalidOptionError);
+    // A smaller fitSubsetMax alone is valid: the left-out fitSubsetBest keeps its share (a quarter).
+    expect(() => new GpSampler({ refitPolicy: { fitSubsetMax: 200 } })).not.toThrow();
     expect(() => new GpSampler({ refitPolicy: { refitEvery: 3 } as unknown as Partial<RefitPolicy> })).toThrow(/refitPolicy\.refitEvery/);
     expect(DEFAULT_REFIT_POLICY.fitSubsetMax).toBeGreaterThanOrEqual(DEFAULT_REFIT_POLICY.fitSubsetBest);
   });

@@ -311,6 +311,16 @@ describe('GpSampler', () => {
     expect(codes.length).toBe(1);
   });
 
+  it('warns about independent sampling when the completed trials share no parameter at all', async () => {
+    const sampler = new GpSampler({ seed: 6, ...FAST, nStartupTrials: 2 });
+    const study = new FakeStudy(['minimize']);
+    study.add({ a: 0.2 }, { a: floatDistribution('a', 0, 1) }, 'COMPLETE', 1);
+    study.add({ b: 0.7 }, { b: floatDistribution('b', 0, 1) }, 'COMPLETE', 2);
+    await study.ask(sampler, { c: floatDistribution('c', 0, 1) });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings.filter((w) => w.code === 'GP_INDEPENDENT_SAMPLING')).toHaveLength(1);
+  });
+
   it('falls back to independent sampling with a warning on a numerical failure', async () => {
     const spy = new SpyBackend();
     spy.failWith = new NumericalError('synthetic failure');
@@ -349,5 +359,6 @@ describe('GpSampler', () => {
     expect(() => new GpSampler({ deterministic: 'yes' as never })).toThrow(/deterministic/);
     expect(() => new GpSampler({ incumbent: 'max' as never })).toThrow(/incumbent/);
     expect(() => new GpSampler({ priorMean: 'median' as never })).toThrow(/priorMean/);
+    expect(() => new GpSampler({ beta: null as never })).toThrow(/beta/);
   });
 });

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
+import { floatDistribution } from '../../../src/space/distributions.js';
 import { createStudy } from '../../../src/study/create-study.js';
 import type { Trial } from '../../../src/trial/trial.js';
+
+/** Smallest pairwise distance of the trials' (x, y) in the unit square of Branin's domain. */
+function minPairDistance(trials: readonly Trial[]): number {
+  const points = trials.map((t) => [(t.suggestFloat('x', -5, 10) + 5) / 15, t.suggestFloat('y', 0, 15) / 15]);
+  let out = Infinity;
+  for (let i = 0; i < points.length; i++) {
+    for (let j = i + 1; j < points.length; j++) out = Math.min(out, Math.hypot(points[i][0] - points[j][0], points[i][1] - points[j][1]));
+  }
+  return out;
+}
 
 const branin = (x: number, y: number): number =>
   (y - (5.1 / (4 * Math.PI ** 2)) * x * x + (5 / Math.PI) * x - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x) + 10;
@@ -28,5 +39,72 @@ describe('GpSampler through the real Study', () => {
     expect(minDistance).toBeGreaterThan(0.02);
     for (const t of running) await study.tell(t, objective(t));
     expect(await study.getTrials({ states: ['COMPLETE'] })).toHaveLength(14);
+  });
+
+  it('gives asks made at the same moment the points it gives asks made in turn', async () => {
+    const objective = (trial: Trial): number => branin(trial.suggestFloat('x', -5, 10), trial.suggestFloat('y', 0, 15));
+    const asked = async (together: boolean): Promise<Trial[]> => {
+      const study = await createStudy({
+        sampler: new GpSampler({ seed: 3, nStartupTrials: 6, candidates: 256, restarts: 3, backend: 'js', deterministic: true }),
+      });
+      await study.optimize(objective, { nTrials: 10 });
+      if (together) return Promise.all(Array.from({ length: 4 }, () => study.ask()));
+      const out: Trial[] = [];
+      for (let i = 0; i < 4; i++) out.push(await study.ask());
+      return out;
+    };
+    const inTurn = await asked(false);
+    const together = await asked(true);
+    // Each concurrent ask waits for the one before it and sees its proposal as pending.
+    expect(together.map((t) => t.params)).toEqual(inTurn.map((t) => t.params));
+    expect(minPairDistance(together)).toBeGreaterThan(0.02);
+  });
+
+  it('spreads the trials of optimize({ concurrency }) started together', async () => {
+    const study = await createStudy({
+      sampler: new GpSampler({ seed: 1, nStartupTrials: 8, candidates: 256, restarts: 3, backend: 'js' }),
+    });
+    const objective = async (trial: Trial): Promise<number> => {
+      const value = branin(trial.suggestFloat('x', -5, 10), trial.suggestFloat('y', 0, 15));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return value;
+    };
+    await study.optimize(objective, { nTrials: 8 });
+    await study.optimize(objective, { nTrials: 4, concurrency: 4 }); // four GP asks at once
+    const gpTrials = (await study.getTrials()).slice(8);
+    expect(gpTrials).toHaveLength(4);
+    const points = gpTrials.map((t) => [((t.params.x as number) + 5) / 15, (t.params.y as number) / 15]);
+    let minDistance = Infinity;
+    for (let i = 0; i < points.length; i++) {
+      for (let j = i + 1; j < points.length; j++) minDistance = Math.min(minDistance, Math.hypot(points[i][0] - points[j][0], points[i][1] - points[j][1]));
+    }
+    expect(minDistance).toBeGreaterThan(1e-3);
+  });
+
+  it('never serves one study the model of another study that shares the sampler', async () => {
+    const distributions = { x: floatDistribution('x', 0, 1), y: floatDistribution('y', 0, 1) };
+    const firstSuggestion = async (sampler: GpSampler, optimum: number): Promise<{ x: number; y: number }> => {
+      const study = await createStudy({ sampler });
+      const f = (p: { x: number; y: number }): number => (p.x - optimum) ** 2 + (p.y - optimum) ** 2;
+      for (let i = 0; i < 30; i++) {
+        const p = { x: ((i * 7) % 30) / 29, y: ((i * 11) % 30) / 29 };
+        await study.addTrial({ params: p, distributions, value: f(p) });
+      }
+      const trial = await study.ask();
+      return { x: trial.suggestFloat('x', 0, 1), y: trial.suggestFloat('y', 0, 1) };
+    };
+    const options = { seed: 1, candidates: 256, restarts: 3, backend: 'js' as const };
+    const shared = new GpSampler(options);
+    const a = await firstSuggestion(shared, 0.1);
+    const b = await firstSuggestion(shared, 0.9); // same trial ids and space as the first study
+    const alone = await firstSuggestion(new GpSampler(options), 0.9);
+    expect(Math.hypot(a.x - 0.1, a.y - 0.1)).toBeLessThan(0.15);
+    expect(b).toEqual(alone);
+  });
+
+  it('refuses a multi-objective study at its first ask, with the trial recorded as FAIL', async () => {
+    const study = await createStudy({ directions: ['minimize', 'maximize'], sampler: new GpSampler({ seed: 1, backend: 'js' }) });
+    await expect(study.ask()).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/one objective/) });
+    expect((await study.getTrials()).map((t) => t.state)).toEqual(['FAIL']);
   });
 });

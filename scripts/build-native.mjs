@@ -11,6 +11,10 @@
 // 4. If everything fails: print ONE warning line and exit 0; the library then uses the
 //    TypeScript surrogate at run time.
 // CUDA is opt-in (KESTREL_CUDA=1) because it adds minutes to a 2-core install; see bench/surrogate.md.
+// KESTREL_REQUIRE_NATIVE=1 (set by .ci/run): a failed cmake-js build exits 1 instead of falling
+// back, so that a broken CMakeLists.txt fails CI rather than leaving it green on node-gyp's addon.
+// The C++ tests (native/tests) are built only in a git checkout, where `npm test` runs them; an
+// installed package skips them.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -84,6 +88,7 @@ function cmakeJs(dir) {
       jobs,
       `--CDNODE_INCLUDE_DIR=${path.join(dir, 'include', 'node')}`,
       `--CDKESTREL_NAPI_INCLUDE_DIR=${napiInclude}`,
+      `--CDKESTREL_BUILD_TESTS=${existsSync(path.join(root, '.git')) ? 'ON' : 'OFF'}`,
       ...(quiet ? ['--log-level', 'error'] : []),
     ],
     env,
@@ -120,6 +125,10 @@ function main() {
     return;
   }
   if (cmakeJs(dir) && loads()) return;
+  if (process.env.KESTREL_REQUIRE_NATIVE === '1') {
+    process.stderr.write('kestrel: error: the cmake-js build failed and KESTREL_REQUIRE_NATIVE=1\n');
+    process.exit(1);
+  }
   log('cmake-js build failed; trying node-gyp');
   if (nodeGyp(dir) && loads()) return;
   process.stderr.write('kestrel: warning: the native addon could not be built (cmake-js and node-gyp failed); the TypeScript surrogate will be used\n');

@@ -81,7 +81,9 @@ export async function getSurrogateBackend(options: GetSurrogateBackendOptions = 
   if (request === 'cpu' || request === 'cuda') {
     if (mod instanceof Error) throw new BackendUnavailableError(request, `the native addon could not be loaded (${mod.message})`);
     const backend = tryCreate(mod, request, numThreads);
-    if (backend instanceof Error) throw new BackendUnavailableError(request, backend.message);
+    if (backend instanceof Error) {
+      throw backend instanceof BackendUnavailableError ? backend : new BackendUnavailableError(request, backend.message);
+    }
     return backend;
   }
   // auto

@@ -156,6 +156,30 @@ kestrel::AcqParams take_acq(Napi::Env env, const Napi::Object& obj) {
   return acq;
 }
 
+/// optimizeAcquisition's optional `logIntBounds` (src/surrogate/backend.ts): undefined or null
+/// gives none; else a Float64Array of 2 d finite values, per dim [0, 0] or integer bounds
+/// 1 <= low < high on a dim that is neither categorical nor ordinal (grid 0).
+std::vector<double> take_log_int_bounds(Napi::Env env, const Napi::Value& v, const std::vector<double>& grid,
+                                        const std::vector<uint8_t>& is_cat) {
+  if (v.IsUndefined() || v.IsNull()) return {};
+  const size_t d = grid.size();
+  std::vector<double> bounds = take_f64(env, v, "logIntBounds", 2 * d);
+  for (size_t j = 0; j < d; ++j) {
+    const double low = bounds[2 * j], high = bounds[2 * j + 1];
+    if (low == 0 && high == 0) continue;
+    const std::string name = "logIntBounds[" + std::to_string(2 * j) + "]";
+    if (low != std::floor(low) || high != std::floor(high) || low < 1 || !(low < high)) {
+      throw_argument(env, name, "[0, 0] or integer bounds 1 <= low < high",
+                     "[" + std::to_string(low) + ", " + std::to_string(high) + "]");
+    }
+    if (is_cat[j] != 0 || grid[j] != 0) {
+      throw_argument(env, name, "[0, 0] on a categorical or ordinal dim (grid[" + std::to_string(j) + "] = 0 for a log-int dim)",
+                     "[" + std::to_string(low) + ", " + std::to_string(high) + "]");
+    }
+  }
+  return bounds;
+}
+
 int take_threads(Napi::Env env, const Napi::Value& v) {
   return kestrel::resolve_threads(static_cast<int>(take_int(env, v, "numThreads", 0, 4096)));
 }
@@ -352,13 +376,14 @@ class Model : public Napi::ObjectWrap<Model> {
         throw_argument(env, "grid[" + std::to_string(j) + "]", "0 or a spacing in (0, 1]", std::to_string(g));
       }
     }
+    auto domain = std::make_shared<kestrel::AcqDomain>(*grid, take_log_int_bounds(env, get(opts, "logIntBounds"), *grid, m->data().is_cat));
     const int threads = take_threads(env, get(opts, "numThreads"));
     auto result = std::make_shared<kestrel::AcqOptimum>();
     return queue(
         env,
         [=] {
           kestrel::ThreadPool pool(threads);
-          *result = m->optimize_acquisition(std::move(*cand), count, acq, restarts, *grid, pool);
+          *result = m->optimize_acquisition(std::move(*cand), count, acq, restarts, *domain, pool);
         },
         [=](Napi::Env e) {
           Napi::Object out = Napi::Object::New(e);

@@ -621,11 +621,14 @@ double ordinal_cell_center(double index, double g) {
   return (i + 0.5) / cells;
 }
 
-void GpModel::snap(double* point, const std::vector<double>& grid) const {
+void GpModel::snap(double* point, const AcqDomain& domain) const {
   for (int j = 0; j < data_.d; ++j) {
-    const double g = grid[static_cast<size_t>(j)];
+    const double g = domain.grid[static_cast<size_t>(j)];
     const double u = point[j];
-    if (data_.is_cat[static_cast<size_t>(j)] != 0) {
+    if (domain.is_log_int(j)) {
+      const double* ab = domain.log_int.data() + 2 * static_cast<ptrdiff_t>(j);
+      point[j] = log_int_snap(u, ab[0], ab[1]);
+    } else if (data_.is_cat[static_cast<size_t>(j)] != 0) {
       if (u >= 0 && u < g && u == std::floor(u)) continue;
       point[j] = std::min(g - 1.0, std::max(0.0, std::floor(u * g)));
     } else if (g > 0) {
@@ -659,12 +662,12 @@ AcquisitionBudget acquisition_budget(int n, int n_candidates, int n_restarts) {
   return b;
 }
 
-double GpModel::sweep_discrete(double* point, double value, const std::vector<double>& grid, const AcqParams& acq,
+double GpModel::sweep_discrete(double* point, double value, const AcqDomain& domain, const AcqParams& acq,
                                std::vector<double>& scratch) const {
   double best = value;
   for (int j = 0; j < data_.d; ++j) {
-    const double g = grid[static_cast<size_t>(j)];
-    if (!(g > 0)) continue;
+    const double g = domain.grid[static_cast<size_t>(j)];
+    if (!domain.is_discrete(j)) continue;
     const double keep = point[j];
     double best_choice = keep;
     auto try_value = [&](double u) {
@@ -676,7 +679,17 @@ double GpModel::sweep_discrete(double* point, double value, const std::vector<do
         best_choice = u;
       }
     };
-    if (data_.is_cat[static_cast<size_t>(j)] != 0) {
+    if (domain.is_log_int(j)) {
+      const double a = domain.log_int[2 * static_cast<size_t>(j)];
+      const double b = domain.log_int[2 * static_cast<size_t>(j) + 1];
+      if (b - a + 1.0 <= kMaxSweepChoices) {
+        for (double k = a; k <= b; k += 1.0) try_value(log_int_encode(k, a, b));
+      } else {
+        const double k = log_int_decode(keep, a, b);
+        if (k > a) try_value(log_int_encode(k - 1.0, a, b));
+        if (k < b) try_value(log_int_encode(k + 1.0, a, b));
+      }
+    } else if (data_.is_cat[static_cast<size_t>(j)] != 0) {
       const int choices = static_cast<int>(g);
       if (choices <= kMaxSweepChoices) {
         for (int ch = 0; ch < choices; ++ch) try_value(ch);
@@ -696,7 +709,7 @@ double GpModel::sweep_discrete(double* point, double value, const std::vector<do
   return best;
 }
 
-void GpModel::local_searches(std::vector<LocalSearch>& jobs, const AcqParams& acq, const std::vector<double>& grid,
+void GpModel::local_searches(std::vector<LocalSearch>& jobs, const AcqParams& acq, const AcqDomain& domain,
                              int max_iterations, ThreadPool& pool) const {
   const int d = data_.d;
   LbfgsbOptions lopt;
@@ -746,7 +759,7 @@ void GpModel::local_searches(std::vector<LocalSearch>& jobs, const AcqParams& ac
   values.resize(static_cast<size_t>(nj));
   for (int s = 0; s < nj; ++s) {
     std::vector<double> x = solvers[static_cast<size_t>(s)].result().x;
-    snap(x.data(), grid);
+    snap(x.data(), domain);
     std::copy(x.begin(), x.end(), points.begin() + static_cast<ptrdiff_t>(s) * d);
     jobs[static_cast<size_t>(s)].found.x = std::move(x);
   }
@@ -758,7 +771,7 @@ void GpModel::local_searches(std::vector<LocalSearch>& jobs, const AcqParams& ac
 }
 
 std::vector<AcqOptimum> GpModel::refine_starts(std::vector<std::vector<double>> starts, const AcqParams& acq,
-                                               const std::vector<double>& grid, int max_iterations, int max_rounds,
+                                               const AcqDomain& domain, int max_iterations, int max_rounds,
                                                ThreadPool& pool) const {
   const int d = data_.d;
   const size_t ns = starts.size();
@@ -766,7 +779,7 @@ std::vector<AcqOptimum> GpModel::refine_starts(std::vector<std::vector<double>> 
   if (ns == 0) return cur;
   bool has_discrete = false, has_continuous = false;
   for (int j = 0; j < d; ++j) {
-    if (grid[static_cast<size_t>(j)] > 0) {
+    if (domain.is_discrete(j)) {
       has_discrete = true;
     } else {
       has_continuous = true;
@@ -775,12 +788,12 @@ std::vector<AcqOptimum> GpModel::refine_starts(std::vector<std::vector<double>> 
   // The starts, snapped (observations already sit on the grid; candidates are snapped too).
   std::vector<double> packed(ns * static_cast<size_t>(d)), start_values(ns);
   for (size_t s = 0; s < ns; ++s) {
-    snap(starts[s].data(), grid);
+    snap(starts[s].data(), domain);
     std::copy(starts[s].begin(), starts[s].end(), packed.begin() + static_cast<ptrdiff_t>(s * d));
   }
   std::vector<std::vector<double>> scratch;
   acquisition_parallel(packed.data(), static_cast<int>(ns), acq, start_values.data(), nullptr, scratch, pool);
-  // Pass 1: categorical dims held, ordinal dims relaxed to [0, 1], then snapped to cell centres.
+  // Pass 1: categorical dims held, ordinal and log-int dims relaxed to [0, 1], then snapped.
   std::vector<LocalSearch> jobs(ns);
   for (size_t s = 0; s < ns; ++s) {
     LocalSearch& job = jobs[s];
@@ -793,7 +806,7 @@ std::vector<AcqOptimum> GpModel::refine_starts(std::vector<std::vector<double>> 
       job.upper[static_cast<size_t>(j)] = cat ? starts[s][static_cast<size_t>(j)] : 1.0;
     }
   }
-  local_searches(jobs, acq, grid, max_iterations, pool);
+  local_searches(jobs, acq, domain, max_iterations, pool);
   for (size_t s = 0; s < ns; ++s) {
     double start_value = start_values[s];
     if (std::isnan(start_value)) start_value = -std::numeric_limits<double>::infinity();
@@ -811,7 +824,7 @@ std::vector<AcqOptimum> GpModel::refine_starts(std::vector<std::vector<double>> 
       const AcqOptimum& from = cur[active[static_cast<size_t>(i)]];
       AcqOptimum& c = cand[static_cast<size_t>(i)];
       c.x = from.x;
-      c.value = sweep_discrete(c.x.data(), from.value, grid, acq, sweep_scratch);
+      c.value = sweep_discrete(c.x.data(), from.value, domain, acq, sweep_scratch);
     });
     if (has_continuous) {
       std::vector<LocalSearch> pinned(active.size());
@@ -821,12 +834,12 @@ std::vector<AcqOptimum> GpModel::refine_starts(std::vector<std::vector<double>> 
         job.lower.resize(static_cast<size_t>(d));
         job.upper.resize(static_cast<size_t>(d));
         for (int j = 0; j < d; ++j) {
-          const bool pin = grid[static_cast<size_t>(j)] > 0;
+          const bool pin = domain.is_discrete(j);
           job.lower[static_cast<size_t>(j)] = pin ? cand[i].x[static_cast<size_t>(j)] : 0.0;
           job.upper[static_cast<size_t>(j)] = pin ? cand[i].x[static_cast<size_t>(j)] : 1.0;
         }
       }
-      local_searches(pinned, acq, grid, max_iterations, pool);
+      local_searches(pinned, acq, domain, max_iterations, pool);
       for (size_t i = 0; i < active.size(); ++i) {
         if (pinned[i].found.value > cand[i].value) cand[i] = std::move(pinned[i].found);
       }
@@ -853,14 +866,18 @@ int GpModel::best_row() const {
 }
 
 AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq, int n_restarts,
-                                         const std::vector<double>& grid, ThreadPool& pool) const {
+                                         const AcqDomain& domain, ThreadPool& pool) const {
   const int d = data_.d;
   const int n = data_.n;
+  if (domain.grid.size() != static_cast<size_t>(d) ||
+      (!domain.log_int.empty() && domain.log_int.size() != 2 * static_cast<size_t>(d))) {
+    throw Error(Error::Code::kInvalid, "optimize_acquisition: grid must hold d values and log_int none or 2 d");
+  }
   const AcquisitionBudget budget = acquisition_budget(n, m, n_restarts);
   const bool large_n = refine_budget_limited(n, n_restarts);
   m = budget.n_candidates;  // a prefix of the (Sobol) candidates: still evenly spread
   n_restarts = budget.n_restarts;
-  for (int c = 0; c < m; ++c) snap(candidates.data() + static_cast<ptrdiff_t>(c) * d, grid);
+  for (int c = 0; c < m; ++c) snap(candidates.data() + static_cast<ptrdiff_t>(c) * d, domain);
   std::vector<double> scores(static_cast<size_t>(m));
   acquisition(candidates.data(), m, acq, scores.data(), nullptr, pool);
   for (double& s : scores) {
@@ -892,7 +909,7 @@ AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, 
     starts.emplace_back(p, p + d);
   }
   const int max_rounds = large_n ? 1 : kMaxDiscreteRounds;
-  std::vector<AcqOptimum> refined = refine_starts(std::move(starts), acq, grid, budget.max_iterations, max_rounds, pool);
+  std::vector<AcqOptimum> refined = refine_starts(std::move(starts), acq, domain, budget.max_iterations, max_rounds, pool);
   for (auto& r : refined) {
     if (r.value > best.value) best = std::move(r);
   }

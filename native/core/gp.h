@@ -32,10 +32,12 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kestrel/acquisition.h"
 #include "kestrel/kernels.h"
+#include "kestrel/log_int.h"
 #include "linalg.h"
 #include "thread_pool.h"
 
@@ -183,6 +185,22 @@ struct AcqOptimum {
   double value = 0.0;
 };
 
+/// Where the acquisition search may put each dim (src/surrogate/backend.ts,
+/// OptimizeAcquisitionOptions `grid` and `logIntBounds`):
+///   grid[j]: 0 continuous, an ordinal spacing in (0, 1] (cell centres, ordinal_cell_center), or
+///     a categorical dim's choice count;
+///   log_int: empty, or (d, 2) row-major: [a, b] for a log-int dim (grid[j] = 0, feasible points
+///     log_int_encode(k, a, b) for the integers k in [a, b]; kestrel/log_int.h), [0, 0] otherwise.
+/// A grid alone converts implicitly (no log-int dims).
+struct AcqDomain {
+  AcqDomain(std::vector<double> g, std::vector<double> l = {}) : grid(std::move(g)), log_int(std::move(l)) {}
+  std::vector<double> grid;
+  std::vector<double> log_int;
+  bool is_log_int(int j) const { return !log_int.empty() && log_int[2 * static_cast<size_t>(j) + 1] > 0; }
+  /// Categorical, ordinal or log-int: searched by the sweep and pinned in the re-refinements.
+  bool is_discrete(int j) const { return grid[static_cast<size_t>(j)] > 0 || is_log_int(j); }
+};
+
 class GpModel {
  public:
   /// MAP fit from the warm start (or defaults) plus n_restarts seeded starts.
@@ -218,16 +236,16 @@ class GpModel {
   ///      n_restarts = 0: the best candidate is returned); when the local search is budget-limited (refine_budget_limited: n > 1612 at 10 starts) the observation
   ///      replaces the last candidate start, so the budget's start count is kept;
   ///   3. per start (the starts' L-BFGS-B runs step in lockstep, their evaluations batched: see
-  ///      local_searches): L-BFGS-B with categorical dims held and ordinal dims relaxed to
-  ///      [0, 1], then snapped (the start itself is kept if that is worse); when the space has
-  ///      discrete dims, up to 3 rounds (1 when budget-limited) of a coordinate sweep over every
-  ///      discrete dim (every choice / cell centre for sets of at most 64 values, the two
-  ///      neighbouring cells for larger ordinal grids) followed by L-BFGS-B on the continuous
-  ///      dims with the discrete ones pinned, while a round improves the value;
+  ///      local_searches): L-BFGS-B with categorical dims held and ordinal and log-int dims
+  ///      relaxed to [0, 1], then snapped (the start itself is kept if that is worse); when the
+  ///      space has discrete dims, up to 3 rounds (1 when budget-limited) of a coordinate sweep
+  ///      over every discrete dim (every choice / cell centre / log-int level for sets of at most
+  ///      64 values, the two neighbouring cells or integers for larger ones) followed by L-BFGS-B
+  ///      on the continuous dims with the discrete ones pinned, while a round improves the value;
   ///   4. the best feasible point wins (never worse than the best candidate).
-  /// Large n: see acquisition_budget.
+  /// Large n: see acquisition_budget. Throws Error (kInvalid) when the domain's sizes are not d / 2d.
   AcqOptimum optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq, int n_restarts,
-                                  const std::vector<double>& grid, ThreadPool& pool) const;
+                                  const AcqDomain& domain, ThreadPool& pool) const;
   /// Same theta, k more observations: extends the factor in O(n^2 k), in place in its
   /// FactorStore when it has room and this model is its newest (else into a new store).
   std::shared_ptr<const GpModel> append(const double* x, const double* y, int k, ThreadPool& pool) const;
@@ -250,10 +268,11 @@ class GpModel {
                             std::vector<std::vector<double>>& scratch, ThreadPool& pool) const;
   /// Makes a point feasible: categorical dims become a choice index (floor(u k), or kept when
   /// already an integral index), ordinal dims with spacing g the centre (floor(u / g) + 1/2) g of
-  /// their cell (src/space/encode.ts), continuous dims are clamped to [0, 1].
-  void snap(double* point, const std::vector<double>& grid) const;
+  /// their cell (src/space/encode.ts), log-int dims the coordinate of the integer u decodes to
+  /// (log_int_snap), continuous dims are clamped to [0, 1].
+  void snap(double* point, const AcqDomain& domain) const;
   /// One pass over the discrete dims (see optimize_acquisition); returns the final value.
-  double sweep_discrete(double* point, double value, const std::vector<double>& grid, const AcqParams& acq,
+  double sweep_discrete(double* point, double value, const AcqDomain& domain, const AcqParams& acq,
                         std::vector<double>& scratch) const;
   /// One L-BFGS-B search of -acquisition inside [lower, upper] from `from`; `found` is its last
   /// accepted point, snapped, with its value.
@@ -265,11 +284,11 @@ class GpModel {
   /// search asks for in one acquisition_parallel call, so the factor is streamed once per round
   /// per thread rather than once per search and evaluation. Each search's trajectory is the one
   /// it would follow alone.
-  void local_searches(std::vector<LocalSearch>& jobs, const AcqParams& acq, const std::vector<double>& grid,
+  void local_searches(std::vector<LocalSearch>& jobs, const AcqParams& acq, const AcqDomain& domain,
                       int max_iterations, ThreadPool& pool) const;
   /// Step 3 of optimize_acquisition for all starts (the local searches batched across starts).
   std::vector<AcqOptimum> refine_starts(std::vector<std::vector<double>> starts, const AcqParams& acq,
-                                        const std::vector<double>& grid, int max_iterations, int max_rounds,
+                                        const AcqDomain& domain, int max_iterations, int max_rounds,
                                         ThreadPool& pool) const;
 
   GpData data_;

@@ -9,8 +9,9 @@
 // of the negative log posterior and of the acquisitions (w.r.t. x and w.r.t. mean / sd), log-EI
 // against a direct formula where that is accurate and its asymptotics for very negative z,
 // the acquisition maximizer (the best observation as a local-search start, ordinal dims on cell
-// centres, no single-coordinate improvement left on discrete dims), and determinism across
-// thread counts.
+// centres, log-int dims on the coordinates of their integers, no single-coordinate improvement
+// left on discrete dims), and determinism across thread counts.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -26,6 +27,7 @@
 #include "isa_kernels.h"
 #include "kestrel/acquisition.h"
 #include "kestrel/kernels.h"
+#include "kestrel/log_int.h"
 #include "lbfgsb.h"
 #include "linalg.h"
 #include "thread_pool.h"
@@ -573,6 +575,126 @@ static void test_acquisition_optimizer() {
   }
 }
 
+/// Whether u is exactly the coordinate of an integer of the log int [a, b] (its level k).
+static bool on_log_int_level(double u, double a, double b, double* k) {
+  *k = log_int_decode(u, a, b);
+  return u == log_int_encode(*k, a, b);
+}
+
+static void test_log_int_acquisition() {
+  ThreadPool pool(2);
+  // 1. The scalar map (kestrel/log_int.h, the twin of src/space/encode.ts): every level round-trips,
+  //    a level snaps to itself, and the ends of [0, 1] snap to the end levels, not to 0 and 1
+  //    (u = 0 decodes to 1, whose coordinate is ln 2 / ln 2001 = 0.0912).
+  bool round_trip = true;
+  for (double k = 1; k <= 1000; k += 1) {
+    const double u = log_int_encode(k, 1, 1000);
+    round_trip = round_trip && log_int_decode(u, 1, 1000) == k && log_int_snap(u, 1, 1000) == u;
+  }
+  CHECK(round_trip, "a level of [1, 1000] does not round-trip");
+  CHECK(log_int_snap(0.0, 1, 1000) == log_int_encode(1, 1, 1000), "u = 0 snaps to %.17g", log_int_snap(0.0, 1, 1000));
+  CHECK(std::fabs(log_int_encode(1, 1, 1000) - std::log(2.0) / std::log(2001.0)) < 1e-15, "level 1 at %.17g",
+        log_int_encode(1, 1, 1000));
+  CHECK(log_int_snap(1.0, 1, 1000) == log_int_encode(1000, 1, 1000), "u = 1 snaps to %.17g", log_int_snap(1.0, 1, 1000));
+  CHECK(log_int_snap(-3.0, 1, 1000) == log_int_encode(1, 1, 1000) && log_int_snap(7.0, 1, 1000) == log_int_encode(1000, 1, 1000),
+        "u outside [0, 1] not clamped");
+  CHECK(log_int_snap(std::nan(""), 3, 40) == log_int_encode(3, 3, 40), "NaN does not snap to the low level");
+  // Rounding is in value space, half up: exp(...) = 2.5 -> 3 (the cell boundary of 2 and 3).
+  const double half = (std::log(2.5) - std::log(0.5)) / (std::log(1000.5) - std::log(0.5));
+  CHECK(log_int_decode(half - 1e-9, 1, 1000) == 2 && log_int_decode(half + 1e-9, 1, 1000) == 3, "rounding at 2.5");
+
+  // 2. Acquisition optima on a log-int dim are levels. A 2-D model: dim 0 continuous, dim 1 a log int,
+  //    observed at its levels; the large range [1, 1000] (neighbour moves), the small [2, 40]
+  //    (39 levels, exhausted by the sweep), and every candidate snapped (no restarts).
+  struct Range {
+    double a, b;
+  };
+  for (const Range r : {Range{1, 1000}, Range{2, 40}}) {
+    GpData data = random_data(24, 2, 31, false);
+    for (int i = 0; i < data.n; ++i) {
+      double& u = data.x[static_cast<size_t>(i) * 2 + 1];
+      u = log_int_encode(log_int_decode(u, r.a, r.b), r.a, r.b);
+    }
+    FitOptions fo;
+    fo.seed = 2;
+    FitReport report;
+    GpModelPtr model = GpModel::fit(data, fo, pool, &report);
+    const AcqDomain domain({0.0, 0.0}, {0.0, 0.0, r.a, r.b});
+    std::vector<double> cands(128 * 2);
+    std::mt19937_64 rng(4);
+    std::uniform_real_distribution<double> uni(0.0, 1.0);
+    for (auto& v : cands) v = uni(rng);
+    cands[1] = 0.0;  // the lower end (decodes to a, which lies above 0)
+    cands[3] = 1.0;
+    for (int kind = 0; kind < 3; ++kind) {
+      AcqParams acq;
+      acq.kind = static_cast<AcquisitionKind>(kind);
+      acq.incumbent = *std::max_element(data.y.begin(), data.y.end());
+      acq.beta = 2.0;
+      double k = 0;
+      const AcqOptimum best_candidate = model->optimize_acquisition(cands, 128, acq, 0, domain, pool);
+      CHECK(on_log_int_level(best_candidate.x[1], r.a, r.b, &k), "[%g, %g] kind %d: snapped candidate %.17g not a level", r.a,
+            r.b, kind, best_candidate.x[1]);
+      const AcqOptimum o = model->optimize_acquisition(cands, 128, acq, 4, domain, pool);
+      CHECK(on_log_int_level(o.x[1], r.a, r.b, &k), "[%g, %g] kind %d: optimum %.17g not a level", r.a, r.b, kind, o.x[1]);
+      CHECK(k >= r.a && k <= r.b, "[%g, %g] kind %d: level %g", r.a, r.b, kind, k);
+      CHECK(o.x[0] >= 0.0 && o.x[0] <= 1.0, "kind %d: continuous %g", kind, o.x[0]);
+      CHECK(o.value >= best_candidate.value, "kind %d: refined %g below the best candidate %g", kind, o.value, best_candidate.value);
+      double v = 0.0;
+      model->acquisition(o.x.data(), 1, acq, &v, nullptr, pool);
+      CHECK(std::fabs(v - o.value) <= 1e-12 * (1 + std::fabs(v)), "kind %d: reported %.17g vs recomputed %.17g", kind, o.value, v);
+      ThreadPool serial(1);
+      const AcqOptimum o1 = model->optimize_acquisition(cands, 128, acq, 4, domain, serial);
+      CHECK(o1.x == o.x && o1.value == o.value, "kind %d: log-int optimum depends on the thread count", kind);
+      // The sweep leaves no better level (every level of the small range; the neighbours of the large one).
+      const double lo = r.b - r.a + 1 <= 64 ? r.a : std::max(r.a, k - 1);
+      const double hi = r.b - r.a + 1 <= 64 ? r.b : std::min(r.b, k + 1);
+      for (double level = lo; level <= hi; level += 1) {
+        std::vector<double> p = o.x;
+        p[1] = log_int_encode(level, r.a, r.b);
+        double pv = 0.0;
+        model->acquisition(p.data(), 1, acq, &pv, nullptr, pool);
+        CHECK(pv <= o.value + 1e-9, "[%g, %g] kind %d: level %g improves %g -> %g", r.a, r.b, kind, level, o.value, pv);
+      }
+    }
+  }
+
+  // 3. The reported failure (a 1-D log int on [1, 1000] observed at n = 1 and n = 1000): searched as
+  //    a continuous dim the optimum is u = 0, which decodes to the observed n = 1 but lies 0.09 from
+  //    its observation, so observing it again never lowers the acquisition there. As a log int the
+  //    optimum is a level, and not level 1 (observed: the search moves on).
+  //    The data are those of the report after three trials: n = 1, 1, 1000 minimizing (n - 20)^2,
+  //    standardized and negated.
+  GpData obs;
+  obs.n = 3;
+  obs.d = 1;
+  obs.is_cat.assign(1, 0);
+  obs.x = {log_int_encode(1, 1, 1000), log_int_encode(1, 1, 1000), log_int_encode(1000, 1, 1000)};
+  obs.y = {std::sqrt(0.5), std::sqrt(0.5), -std::sqrt(2.0)};
+  FitOptions fo3;
+  fo3.seed = 1;
+  FitReport report3;
+  GpModelPtr reported = GpModel::fit(obs, fo3, pool, &report3);
+  std::vector<double> line(64);
+  for (int c = 0; c < 64; ++c) line[static_cast<size_t>(c)] = (c + 0.5) / 64.0;
+  AcqParams ei;
+  ei.incumbent = std::sqrt(0.5);
+  const AcqOptimum relaxed = reported->optimize_acquisition(line, 64, ei, 4, AcqDomain({0.0}), pool);
+  CHECK(relaxed.x[0] == 0.0, "continuous search: optimum %.17g (expected the bound u = 0)", relaxed.x[0]);
+  const AcqOptimum levels = reported->optimize_acquisition(line, 64, ei, 4, AcqDomain({0.0}, {1.0, 1000.0}), pool);
+  double k = 0;
+  CHECK(on_log_int_level(levels.x[0], 1, 1000, &k), "log-int search: optimum %.17g not a level", levels.x[0]);
+  CHECK(k > 1 && k < 1000, "log-int search: optimum at the observed level %g", k);
+  // A domain of the wrong size is an error, not a read past the end.
+  bool invalid = false;
+  try {
+    reported->optimize_acquisition(line, 64, ei, 4, AcqDomain({0.0}, {1.0}), pool);
+  } catch (const Error& e) {
+    invalid = e.code() == Error::Code::kInvalid;
+  }
+  CHECK(invalid, "a log_int of length 1 for d = 1 was accepted");
+}
+
 static void test_lbfgsb() {
   // Rosenbrock in a box whose optimum (1, 1) is outside: the solution sits on the bound.
   Objective f = [](const double* x, double* g) {
@@ -893,6 +1015,7 @@ int main() {
   test_fit_policy();
   test_model();
   test_acquisition_optimizer();
+  test_log_int_acquisition();
   std::printf("%d checks, %d failed\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
 }

@@ -56,6 +56,8 @@ export interface AddonAcquisitionOptions {
 export interface AddonOptimizeOptions extends AddonAcquisitionOptions {
   readonly nRestarts: number;
   readonly grid: Float64Array;
+  /** (d, 2) integer bounds of log-int dims, [0, 0] elsewhere; undefined or null: none. */
+  readonly logIntBounds?: Float64Array | null;
   readonly numThreads: number;
 }
 

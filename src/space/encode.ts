@@ -12,7 +12,10 @@
  *                          A uniform u is then uniform over the grid points; the brief's
  *                          (v - a)/(b - a) would give the two end points half the mass of the others.
  * - log int:               u = (ln v - ln(a - 1/2)) / (ln(b + 1/2) - ln(a - 1/2)) (same half-cell idea
- *                          in log space).
+ *                          in log space; src/util/log-int.ts, whose C++ twin
+ *                          native/include/kestrel/log_int.h the acquisition search uses). Only
+ *                          these b - a + 1 coordinates are feasible: a model-based sampler must
+ *                          search the dim there (`logIntBounds`), as GpSampler does.
  * - categorical:           the choice index 0..n-1 (NOT in [0, 1]; models use a Hamming distance on
  *                          such coordinates).
  * `decode` clamps numeric u to [0, 1], maps back, snaps to the step grid, and always returns a value
@@ -22,6 +25,7 @@
  * floor(u * n)); random and quasi-random samplers draw u uniformly and call `fromUnit`.
  */
 import { InvalidParamValueError, NumericalError } from '../errors.js';
+import { decodeLogInt, encodeLogInt } from '../util/log-int.js';
 import { choiceIndex, floatStepCount } from './distributions.js';
 import type { Distribution, FloatDistribution, ParamValue } from './types.js';
 
@@ -69,10 +73,7 @@ export function encode(dist: Distribution, value: ParamValue, name = '(unnamed)'
         if (dist.log) return (Math.log(value) - Math.log(dist.low)) / (Math.log(dist.high) - Math.log(dist.low));
         return (value - dist.low) / (dist.high - dist.low);
       }
-      if (dist.kind === 'int' && dist.log) {
-        const lo = Math.log(dist.low - 0.5);
-        return (Math.log(value) - lo) / (Math.log(dist.high + 0.5) - lo);
-      }
+      if (dist.kind === 'int' && dist.log) return encodeLogInt(value, dist.low, dist.high);
       const step = dist.step as number;
       return (value - dist.low + step / 2) / (dist.high - dist.low + step);
     }
@@ -107,11 +108,7 @@ export function decode(dist: Distribution, x: number): ParamValue {
     }
     case 'int': {
       const u = clamp01(x);
-      if (dist.log) {
-        const lo = Math.log(dist.low - 0.5);
-        const v = Math.round(Math.exp(lo + u * (Math.log(dist.high + 0.5) - lo)));
-        return v < dist.low ? dist.low : v > dist.high ? dist.high : v;
-      }
+      if (dist.log) return decodeLogInt(u, dist.low, dist.high);
       const n = stepCount(dist);
       return dist.low + Math.min(Math.floor(u * (n + 1)), n) * dist.step;
     }
@@ -131,6 +128,15 @@ export function gridSpacing(dist: Distribution): number {
     case 'int':
       return dist.log ? 0 : 1 / (stepCount(dist) + 1);
   }
+}
+
+/**
+ * The integer bounds [low, high] of a log-scaled int distribution, else null. Its feasible
+ * coordinates are `encodeLogInt(k, low, high)` for the integers k in [low, high]
+ * (OptimizeAcquisitionOptions.logIntBounds in src/surrogate/backend.ts).
+ */
+export function logIntBounds(dist: Distribution): readonly [number, number] | null {
+  return dist.kind === 'int' && dist.log ? [dist.low, dist.high] : null;
 }
 
 /** Like `decode`, but a categorical also takes u in [0, 1]: choice min(floor(u * n), n - 1). */

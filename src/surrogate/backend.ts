@@ -78,6 +78,18 @@ export interface OptimizeAcquisitionOptions extends AcquisitionOptions {
    * values (`gridSpacing` returns 1/(number of values)), so a point is rounded to its cell center.
    */
   readonly grid: Float64Array;
+  /**
+   * Log-scaled integer dims (optional; absent = none): 2 d values, (d, 2) row-major, per dim
+   * either [low, high], integers with 1 <= low < high, or [0, 0] for any other dim. A log-int dim
+   * has grid 0 and is not categorical; its feasible points are exactly the b - a + 1 coordinates
+   * `encodeLogInt(k, low, high)` of src/util/log-int.ts (k = low .. high; GpSampler fills this
+   * from `logIntBounds`), so it is searched like an ordinal dim: a point is snapped to the
+   * coordinate of the integer it decodes to, the sweep tries every level (at most 64 of them) or
+   * the neighbouring integers, and the returned optimum is one of those coordinates. Without it a
+   * log int would be searched as a continuous dim, whose optimum can sit between observed
+   * coordinates and decode to an integer already observed.
+   */
+  readonly logIntBounds?: Float64Array;
   readonly numThreads: number;
 }
 
@@ -94,7 +106,7 @@ export interface AcquisitionResult {
 }
 
 export interface AcquisitionOptimum {
-  /** The best point, length d, feasible on `grid` (categorical indices integral). */
+  /** The best point, length d, feasible on `grid` and `logIntBounds` (categorical indices integral). */
   readonly x: Float64Array;
   readonly value: number;
 }

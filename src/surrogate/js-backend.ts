@@ -16,13 +16,16 @@
  * default theta with a coded warning, never an exception.
  * Acquisition maximization: the candidates of candidates.ts (scrambled Sobol points and local
  * ones around the best observation) scored in one batch, the best
- * `nRestarts` (and the best observation, as Optuna 4.x GPSampler does) refined by L-BFGS-B in [0, 1] (categorical dims held, ordinal dims relaxed), then
- * ordinal dims rounded onto their grid and every discrete dim swept coordinate-wise over its values
- * (sets up to 64), alternating with L-BFGS-B on the continuous dims (at most 3 rounds, while the
- * value improves); the best
+ * `nRestarts` (and the best observation, as Optuna 4.x GPSampler does) refined by L-BFGS-B in [0, 1] (categorical dims held, ordinal and log-int dims relaxed), then
+ * ordinal dims rounded onto their grid, log-int dims onto their levels (`snapLogInt` of
+ * src/util/log-int.ts, the one definition of those coordinates on this side; the native search
+ * uses its C++ twin native/include/kestrel/log_int.h), and every discrete dim swept
+ * coordinate-wise over its values (sets up to 64; else the two neighbours), alternating with
+ * L-BFGS-B on the continuous dims (at most 3 rounds, while the value improves); the best
  * feasible point is kept.
  */
 import { KestrelError, NumericalError } from '../errors.js';
+import { decodeLogInt, encodeLogInt, snapLogInt } from '../util/log-int.js';
 import { Rng } from '../util/prng.js';
 import { warnOnce } from '../util/warn.js';
 import { acquisitionFromMoments } from './acquisition.js';
@@ -274,6 +277,7 @@ export class JsFittedGp implements FittedGp {
     const isCat = this.data.isCategorical;
     checkOptimizeOptions(options, d, isCat);
     const grid = options.grid;
+    const logInt = options.logIntBounds;
     const { x: candidates, count } = acquisitionCandidates({
       d,
       nSobol: options.nCandidates,
@@ -281,7 +285,7 @@ export class JsFittedGp implements FittedGp {
       center: bestRow >= 0 ? this.data.x.subarray(bestRow * d, (bestRow + 1) * d) : null,
       isCategorical: isCat,
     });
-    for (let c = 0; c < count; c++) snapInPlace(candidates.subarray(c * d, c * d + d), grid, isCat);
+    for (let c = 0; c < count; c++) snapInPlace(candidates.subarray(c * d, c * d + d), grid, isCat, logInt);
     const scratch = new Scratch(this.n);
     const scores = new Float64Array(count);
     for (let c = 0; c < count; c++) {
@@ -322,20 +326,21 @@ export class JsFittedGp implements FittedGp {
       // the discrete dims exhaustively and re-refine the continuous dims with the discrete ones pinned.
       const first = minimizeLbfgsb(objective, start, { lower, upper, maxIterations: ACQ_MAX_ITERATIONS, pgtol: 1e-7, ftol: 1e-12 });
       let point = Float64Array.from(first.x);
-      snapInPlace(point, grid, isCat);
+      snapInPlace(point, grid, isCat, logInt);
       let value = this.acquisitionAt(point, 0, options, null, scratch);
-      if (this.hasDiscrete(grid)) {
+      if (this.hasDiscrete(grid, logInt)) {
         for (let round = 0; round < 3; round++) {
           const candidate = Float64Array.from(point);
-          let v = this.sweepDiscrete(candidate, this.acquisitionAt(candidate, 0, options, null, scratch), grid, options, scratch);
-          if (this.hasContinuous(grid)) {
+          let v = this.sweepDiscrete(candidate, this.acquisitionAt(candidate, 0, options, null, scratch), grid, logInt, options, scratch);
+          if (this.hasContinuous(grid, logInt)) {
             for (let j = 0; j < d; j++) {
-              lower[j] = grid[j] > 0 ? candidate[j] : 0;
-              upper[j] = grid[j] > 0 ? candidate[j] : 1;
+              const pin = isDiscreteDim(grid, logInt, j);
+              lower[j] = pin ? candidate[j] : 0;
+              upper[j] = pin ? candidate[j] : 1;
             }
             const res = minimizeLbfgsb(objective, candidate, { lower, upper, maxIterations: ACQ_MAX_ITERATIONS, pgtol: 1e-7, ftol: 1e-12 });
             const refined = Float64Array.from(res.x);
-            snapInPlace(refined, grid, isCat);
+            snapInPlace(refined, grid, isCat, logInt);
             const rv = this.acquisitionAt(refined, 0, options, null, scratch);
             if (rv > v) {
               v = rv;
@@ -466,25 +471,27 @@ export class JsFittedGp implements FittedGp {
     return out[0];
   }
 
-  private hasDiscrete(grid: Float64Array): boolean {
-    for (let j = 0; j < this.d; j++) if (grid[j] > 0) return true;
+  private hasDiscrete(grid: Float64Array, logInt: Float64Array | undefined): boolean {
+    for (let j = 0; j < this.d; j++) if (isDiscreteDim(grid, logInt, j)) return true;
     return false;
   }
 
-  private hasContinuous(grid: Float64Array): boolean {
-    for (let j = 0; j < this.d; j++) if (grid[j] === 0) return true;
+  private hasContinuous(grid: Float64Array, logInt: Float64Array | undefined): boolean {
+    for (let j = 0; j < this.d; j++) if (!isDiscreteDim(grid, logInt, j)) return true;
     return false;
   }
 
   /**
    * One coordinate pass over the discrete dims: every choice of a categorical dim, every grid
-   * point of an ordinal dim (sets of at most MAX_EXHAUSTIVE_CHOICES values; larger ordinal grids
-   * try the two neighbours). Keeps each improvement; returns the final value.
+   * point of an ordinal dim, every level of a log-int dim (sets of at most
+   * MAX_EXHAUSTIVE_CHOICES values; larger ordinal grids and log-int ranges try the two
+   * neighbours). Keeps each improvement; returns the final value.
    */
   private sweepDiscrete(
     point: Float64Array,
     value: number,
     grid: Float64Array,
+    logInt: Float64Array | undefined,
     options: AcquisitionOptions,
     scratch: Scratch,
   ): number {
@@ -492,7 +499,7 @@ export class JsFittedGp implements FittedGp {
     let best = value;
     for (let j = 0; j < this.d; j++) {
       const g = grid[j];
-      if (g === 0) continue;
+      if (!isDiscreteDim(grid, logInt, j)) continue;
       const keep = point[j];
       let bestChoice = keep;
       const tryValue = (u: number): void => {
@@ -504,7 +511,17 @@ export class JsFittedGp implements FittedGp {
           bestChoice = u;
         }
       };
-      if (isCat[j] === 1) {
+      if (logInt !== undefined && isLogIntDim(logInt, j)) {
+        const a = logInt[2 * j];
+        const b = logInt[2 * j + 1];
+        if (b - a + 1 <= MAX_EXHAUSTIVE_CHOICES) {
+          for (let k = a; k <= b; k++) tryValue(encodeLogInt(k, a, b));
+        } else {
+          const k = decodeLogInt(keep, a, b);
+          if (k > a) tryValue(encodeLogInt(k - 1, a, b));
+          if (k < b) tryValue(encodeLogInt(k + 1, a, b));
+        }
+      } else if (isCat[j] === 1) {
         if (g <= MAX_EXHAUSTIVE_CHOICES) for (let choice = 0; choice < g; choice++) tryValue(choice);
       } else {
         const cells = Math.max(1, Math.round(1 / g));
@@ -532,17 +549,30 @@ class Scratch {
   }
 }
 
+/** A log-int dim of OptimizeAcquisitionOptions.logIntBounds ([low, high], not [0, 0]). */
+function isLogIntDim(logInt: Float64Array, j: number): boolean {
+  return logInt[2 * j + 1] > 0;
+}
+
+/** Categorical, ordinal or log-int: swept, and pinned while the continuous dims are re-refined. */
+function isDiscreteDim(grid: Float64Array, logInt: Float64Array | undefined, j: number): boolean {
+  return grid[j] > 0 || (logInt !== undefined && isLogIntDim(logInt, j));
+}
+
 /**
  * Makes a unit-cube point feasible: categorical dims become a choice index floor(u * k) (or are
  * kept when already integral indices); an ordinal dim with spacing g is snapped to the center of
  * its cell, (floor(u / g) + 1/2) g, which is exactly where src/space/encode.ts puts int and
- * stepped values (cells [i g, (i + 1) g), i = 0 .. round(1/g) - 1).
+ * stepped values (cells [i g, (i + 1) g), i = 0 .. round(1/g) - 1); a log-int dim (`logIntBounds`)
+ * to the coordinate of the integer it decodes to (`snapLogInt`).
  */
-export function snapInPlace(point: Float64Array, grid: Float64Array, isCategorical: Uint8Array): void {
+export function snapInPlace(point: Float64Array, grid: Float64Array, isCategorical: Uint8Array, logIntBounds?: Float64Array): void {
   for (let j = 0; j < point.length; j++) {
     const g = grid[j];
     const u = point[j];
-    if (isCategorical[j] === 1) {
+    if (logIntBounds !== undefined && isLogIntDim(logIntBounds, j)) {
+      point[j] = snapLogInt(u, logIntBounds[2 * j], logIntBounds[2 * j + 1]);
+    } else if (isCategorical[j] === 1) {
       if (Number.isInteger(u) && u >= 0 && u < g) continue;
       point[j] = Math.min(g - 1, Math.max(0, Math.floor(u * g)));
     } else if (g > 0) {

@@ -289,6 +289,7 @@ export class NativeFittedGp implements FittedGp {
         beta: options.beta,
         nRestarts: options.nRestarts,
         grid: options.grid,
+        logIntBounds: options.logIntBounds ?? null,
         numThreads: options.numThreads,
       }),
     );

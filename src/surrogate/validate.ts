@@ -122,4 +122,21 @@ export function checkOptimizeOptions(options: OptimizeAcquisitionOptions, d: num
       throw new InvalidOptionError(`grid[${j}]`, '0 (continuous) or a spacing in (0, 1]', g);
     }
   }
+  if (options.logIntBounds === undefined) return;
+  const bounds = checkFloat64('logIntBounds', options.logIntBounds, 2 * d);
+  for (let j = 0; j < d; j++) {
+    const low = bounds[2 * j];
+    const high = bounds[2 * j + 1];
+    if (low === 0 && high === 0) continue;
+    if (!Number.isInteger(low) || !Number.isInteger(high) || low < 1 || !(low < high)) {
+      throw new InvalidOptionError(`logIntBounds[${2 * j}]`, '[0, 0] or integer bounds 1 <= low < high', `[${low}, ${high}]`);
+    }
+    if (isCategorical[j] === 1 || grid[j] !== 0) {
+      throw new InvalidOptionError(
+        `logIntBounds[${2 * j}]`,
+        `[0, 0] on a categorical or ordinal dim (grid[${j}] = 0 for a log-int dim)`,
+        `[${low}, ${high}] with grid[${j}] = ${grid[j]}`,
+      );
+    }
+  }
 }

@@ -6,11 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { BackendUnavailableError, InvalidOptionError, KestrelError } from '../../src/errors.js';
 import { loadAddon } from '../../src/binding/load.js';
-import { createNativeBackend } from '../../src/surrogate/native-backend.js';
+import { createNativeBackend, wrapNativeError } from '../../src/surrogate/native-backend.js';
 import { createJsBackend } from '../../src/surrogate/js-backend.js';
 import { addNegLogPrior } from '../../src/surrogate/hyperparameters.js';
 import type { FitOptions, GpTrainingData } from '../../src/surrogate/backend.js';
-import { uniformStream as rng } from '../surrogate/helpers.js';
+import { BAD_LOG_INT_BOUNDS, uniformStream as rng } from '../surrogate/helpers.js';
 
 const available = loadAddon().addon !== null;
 
@@ -269,6 +269,38 @@ describe.skipIf(!available)('native backend', () => {
     expect(() => addon!.fit({ ...data, n: 1.5 }, { kernel: 0, deterministic: false, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 })).toThrow(/data.n/);
     gp.dispose();
     await expect(gp.predict(Float64Array.from([0.5, 0.5]), 1)).rejects.toBeInstanceOf(KestrelError);
+  });
+
+  it('rejects a bad logIntBounds with an InvalidOptionError naming it, in the TypeScript layer and in the addon itself', async () => {
+    const base = randomData(12, 3, 4, true); // dim 2 categorical (3 choices)
+    const gp = await backend.fit(base, fitOptions);
+    const grid = Float64Array.from([0, 0.25, 3]);
+    const options = { kind: 'logei' as const, incumbent: 0, beta: 0, nCandidates: 8, nRestarts: 1, seed: 1, grid, numThreads: 1 };
+    const { addon } = loadAddon();
+    const raw = await addon!.fit({ ...base }, { kernel: 0, deterministic: false, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 });
+    const candidates = new Float64Array(8 * 3).fill(0.5);
+    for (const { why, value, option } of BAD_LOG_INT_BOUNDS) {
+      const error = await gp.optimizeAcquisition({ ...options, logIntBounds: value as Float64Array }).then(() => null, (e: unknown) => e);
+      expect(error, why).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option, why).toBe(option);
+      // Bypassing the TypeScript checks: a synchronous coded error, never a crash.
+      let thrown: unknown = null;
+      try {
+        await raw.optimizeAcquisition(candidates, 8, { kind: 0, incumbent: 0, beta: 0, nRestarts: 1, grid, logIntBounds: value as Float64Array, numThreads: 1 });
+      } catch (e) {
+        thrown = e;
+      }
+      const wrapped = wrapNativeError(thrown, 'optimizeAcquisition');
+      expect(wrapped, why).toBeInstanceOf(InvalidOptionError);
+      expect((wrapped as InvalidOptionError).option, why).toBe(option);
+    }
+    // [0, 0] marks a dim that is not a log int; null and undefined mean none.
+    for (const logIntBounds of [new Float64Array(6), Float64Array.from([1, 1000, 0, 0, 0, 0]), null, undefined]) {
+      const o = await raw.optimizeAcquisition(candidates, 8, { kind: 0, incumbent: 0, beta: 0, nRestarts: 1, grid, logIntBounds, numThreads: 1 });
+      expect(o.x).toHaveLength(3);
+    }
+    raw.dispose();
+    gp.dispose();
   });
 
   it('keeps the event loop running while a fit runs', async () => {

@@ -6,8 +6,9 @@ import {
   floatDistribution,
   intDistribution,
 } from '../../src/space/distributions.js';
-import { decode, encode, floatGridValue, fromUnit, gridSpacing, toUnit } from '../../src/space/encode.js';
+import { decode, encode, floatGridValue, fromUnit, gridSpacing, logIntBounds, toUnit } from '../../src/space/encode.js';
 import type { Distribution, FloatDistribution } from '../../src/space/types.js';
+import { decodeLogInt, encodeLogInt, snapLogInt } from '../../src/util/log-int.js';
 import { Rng } from '../../src/util/prng.js';
 
 function gridOf(d: Distribution): number[] {
@@ -89,6 +90,25 @@ describe('encode / decode', () => {
     for (let v = 1; v <= 1000; v++) expect(decode(l, encode(l, v))).toBe(v);
     expect(decode(l, 0)).toBe(1);
     expect(decode(l, 1)).toBe(1000);
+  });
+
+  it('the log-int helpers are encode / decode of a log int; snapLogInt puts any u on a level', () => {
+    const l = intDistribution('l', 1, 1000, { log: true });
+    expect(logIntBounds(l)).toEqual([1, 1000]);
+    for (const d of [intDistribution('i', 1, 1000), floatDistribution('f', 1, 1000, { log: true }), categoricalDistribution('c', ['a', 'b'])]) {
+      expect(logIntBounds(d)).toBeNull();
+    }
+    const rng = new Rng(4);
+    for (let i = 0; i < 2000; i++) {
+      const u = i < 3 ? [0, 1, 0.5][i] : rng.nextFloat() * 1.2 - 0.1;
+      const k = decodeLogInt(u, 1, 1000);
+      expect(k).toBe(decode(l, Math.min(1, Math.max(0, u))));
+      expect(snapLogInt(u, 1, 1000)).toBe(encode(l, k));
+      expect(encodeLogInt(k, 1, 1000)).toBe(encode(l, k));
+    }
+    // u = 0 decodes to 1, but 1 lies at ln 2 / ln 2001 (the gap GpSampler's search must not see).
+    expect(snapLogInt(0, 1, 1000)).toBeCloseTo(Math.log(2) / Math.log(2001), 15);
+    expect(snapLogInt(Number.NaN, 3, 40)).toBe(encodeLogInt(3, 3, 40));
   });
 
   it('single-valued distributions decode to their value everywhere', () => {

@@ -48,3 +48,21 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+/**
+ * Invalid `logIntBounds` for a 3-dim space (dim 0 continuous, dim 1 an ordinal grid, dim 2
+ * categorical), each with the option name the error must carry. Shared by the JS backend's and
+ * the native addon's boundary tests.
+ */
+export const BAD_LOG_INT_BOUNDS: readonly { readonly why: string; readonly value: unknown; readonly option: string }[] = [
+  { why: 'not a Float64Array', value: [1, 100, 0, 0, 0, 0], option: 'logIntBounds' },
+  { why: 'wrong length', value: Float64Array.from([1, 100, 0, 0]), option: 'logIntBounds' },
+  { why: 'non-finite', value: Float64Array.from([Number.NaN, 100, 0, 0, 0, 0]), option: 'logIntBounds[0]' },
+  { why: 'non-integer low', value: Float64Array.from([1.5, 100, 0, 0, 0, 0]), option: 'logIntBounds[0]' },
+  { why: 'non-integer high', value: Float64Array.from([1, 99.5, 0, 0, 0, 0]), option: 'logIntBounds[0]' },
+  { why: 'low < 1', value: Float64Array.from([0, 100, 0, 0, 0, 0]), option: 'logIntBounds[0]' },
+  { why: 'low = high', value: Float64Array.from([5, 5, 0, 0, 0, 0]), option: 'logIntBounds[0]' },
+  { why: 'low > high', value: Float64Array.from([7, 3, 0, 0, 0, 0]), option: 'logIntBounds[0]' },
+  { why: 'on an ordinal dim', value: Float64Array.from([0, 0, 1, 100, 0, 0]), option: 'logIntBounds[2]' },
+  { why: 'on a categorical dim', value: Float64Array.from([0, 0, 0, 0, 1, 100]), option: 'logIntBounds[4]' },
+];

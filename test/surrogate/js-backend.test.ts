@@ -1,12 +1,12 @@
 import { Matrix, inverse } from 'ml-matrix';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KestrelError } from '../../src/errors.js';
+import { InvalidOptionError, KestrelError } from '../../src/errors.js';
 import type { FitOptions, GpTrainingData } from '../../src/surrogate/backend.js';
 import { createJsBackend, JsFittedGp } from '../../src/surrogate/js-backend.js';
 import { crossKernel, trainingCovariance } from '../../src/surrogate/js-kernels.js';
 import { DETERMINISTIC_NOISE, LOG_NOISE_BOUNDS, defaultTheta } from '../../src/surrogate/hyperparameters.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
-import { maxAbsDiff, randomData, uniformStream } from './helpers.js';
+import { BAD_LOG_INT_BOUNDS, maxAbsDiff, randomData, uniformStream } from './helpers.js';
 
 let codes: (string | undefined)[] = [];
 const onWarning = (w: Error & { code?: string }) => codes.push(w.code);
@@ -156,6 +156,21 @@ describe('JS backend fit and posterior', () => {
     ).rejects.toThrow(/grid/);
     model.dispose();
     await expect(model.predict(Float64Array.from([0.5, 0.5]), 1)).rejects.toBeInstanceOf(KestrelError);
+  });
+
+  it('rejects a bad logIntBounds with an InvalidOptionError naming it (length, integers, 1 <= low < high, only on a grid-0 non-categorical dim)', async () => {
+    const data = randomData(10, 12, 3, [2], 4);
+    const model = await createJsBackend().fit(data, FIT);
+    const options = { kind: 'logei' as const, incumbent: 0, beta: 0, nCandidates: 8, nRestarts: 1, seed: 1, grid: Float64Array.from([0, 0.25, 4]), numThreads: 1 };
+    for (const { why, value, option } of BAD_LOG_INT_BOUNDS) {
+      const error = await model.optimizeAcquisition({ ...options, logIntBounds: value as Float64Array }).then(() => null, (e: unknown) => e);
+      expect(error, why).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option, why).toBe(option);
+    }
+    // [0, 0] marks a dim that is not a log int; the option may be left out.
+    await expect(model.optimizeAcquisition({ ...options, logIntBounds: new Float64Array(6) })).resolves.toBeDefined();
+    await expect(model.optimizeAcquisition({ ...options, logIntBounds: Float64Array.from([1, 1000, 0, 0, 0, 0]) })).resolves.toBeDefined();
+    model.dispose();
   });
 
   it('a deterministic fit pins the noise at the floor (1e-8)', async () => {

@@ -96,7 +96,7 @@
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError, KestrelError } from '../../errors.js';
 import { contains, distributionsEqual, isSingle } from '../../space/distributions.js';
-import { decode, encode, gridSpacing } from '../../space/encode.js';
+import { decode, encode, gridSpacing, logIntBounds } from '../../space/encode.js';
 import { intersectionSearchSpace } from '../../space/intersection.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../../space/types.js';
 import type { AcquisitionKind, FitOptions, FittedGp, KernelKind, SurrogateBackend } from '../../surrogate/backend.js';
@@ -585,10 +585,14 @@ export class GpSampler implements Sampler {
     const d = dims.length;
     const isCategorical = new Uint8Array(d);
     const grid = new Float64Array(d);
+    // Log ints (grid 0) are searched only at their integers' coordinates, never between them.
+    const logInt = new Float64Array(2 * d);
     dims.forEach((name, j) => {
       const g = gridSpacing(space[name]);
       grid[j] = g;
       isCategorical[j] = g > 1 ? 1 : 0;
+      const bounds = logIntBounds(space[name]);
+      if (bounds !== null) logInt.set(bounds, 2 * j);
     });
     const encodeRow = (params: Readonly<Record<string, ParamValue>>, out: Float64Array, offset: number): void => {
       dims.forEach((name, j) => {
@@ -630,6 +634,7 @@ export class GpSampler implements Sampler {
           nRestarts: this.options.restarts,
           seed: deriveSeed(this.options.seed, trial.number, 'acquisition') % UINT32,
           grid,
+          logIntBounds: logInt,
           numThreads: this.options.numThreads,
         });
         return optimum.x;

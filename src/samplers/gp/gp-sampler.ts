@@ -110,6 +110,7 @@ import { warnOnce } from '../../util/warn.js';
 import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
 import { SobolSampler } from '../sobol-sampler.js';
+import { SOBOL_MAX_DIMENSION } from '../../util/sobol.js';
 import { optionKeys } from '../../util/options.js';
 import { fitOutcomeTransform, type OutcomeTransform, type OutcomeTransformKind, type PriorMeanKind } from '../../surrogate/outcome-transform.js';
 import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit } from './stored-fit.js';
@@ -476,6 +477,13 @@ export class GpSampler implements Sampler {
       else dims.push(name);
     }
     if (dims.length === 0) return fixed;
+    // The acquisition's Sobol candidates cover SOBOL_MAX_DIMENSION dims: beyond that the GP models
+    // the first of them by name (as SobolSampler does) and the rest are sampled independently,
+    // with the GP_INDEPENDENT_SAMPLING warning of a partially shared space.
+    if (dims.length > SOBOL_MAX_DIMENSION) {
+      dims.sort();
+      dims.length = SOBOL_MAX_DIMENSION;
+    }
     const observations = this.observations(trials, space, dims, study.directions[0] === 'minimize');
     if (observations.length === 0) return fixed;
     this.gpTrials.add(trial.number);
@@ -506,7 +514,7 @@ export class GpSampler implements Sampler {
       warnOnce(
         'GP_INDEPENDENT_SAMPLING',
         'GpSampler: parameters outside the search space shared by all completed trials (conditional ' +
-          'spaces) are sampled independently at random, without the GP',
+          `spaces), and any beyond the first ${SOBOL_MAX_DIMENSION} by name, are sampled independently at random, without the GP`,
       );
     }
     return this.random.sampleIndependent(study, trial, name, distribution);

@@ -107,4 +107,17 @@ describe('GpSampler through the real Study', () => {
     await expect(study.ask()).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/one objective/) });
     expect((await study.getTrials()).map((t) => t.state)).toEqual(['FAIL']);
   });
+
+  it('models the first 1111 dims of a larger space and samples the rest independently', async () => {
+    const study = await createStudy({
+      sampler: new GpSampler({ seed: 1, nStartupTrials: 2, candidates: 16, restarts: 1, backend: 'js' }),
+    });
+    const names = Array.from({ length: 1115 }, (_, i) => `p${String(i).padStart(4, '0')}`);
+    await study.optimize((trial) => names.reduce((acc, name) => acc + (trial.suggestFloat(name, 0, 1) - 0.3) ** 2, 0), { nTrials: 4 });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'COMPLETE', 'COMPLETE']);
+    // The GP's proposal (recorded at ask time) holds exactly the first 1111 names.
+    const proposal = trials[3].systemAttrs.relative_params as Record<string, number>;
+    expect(Object.keys(proposal).sort()).toEqual(names.slice(0, 1111));
+  });
 });

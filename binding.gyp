@@ -42,6 +42,7 @@
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED",
+                  "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
                   "KESTREL_BUILD_SYSTEM=\"node-gyp\"", "KESTREL_BUILD_FLAGS=\"-O3 -fno-math-errno, isa variants: base, avx2, avx512\""],
       "conditions": [
         ["kestrel_x86==1", { "dependencies": ["kestrel_isa_base", "kestrel_isa_avx2", "kestrel_isa_avx512"] },

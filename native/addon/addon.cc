@@ -2,14 +2,25 @@
 // of the inputs (made on the main thread, before work leaves it), AsyncWorkers returning
 // Promises, and one immutable JS object per fitted model (`Model`, with dispose()).
 //
-// Errors: argument problems throw synchronously with err.code = 'KESTREL_ARGUMENT' and
-// err.argument = the argument's name; failures of the work reject with err.code =
-// 'KESTREL_NUMERICAL' | 'KESTREL_NAN' | 'KESTREL_NATIVE'. src/surrogate/native-backend.ts maps
-// them onto KestrelError subclasses.
+// Errors: argument problems throw synchronously with err.code = 'KESTREL_ARGUMENT',
+// err.argument = the argument's name, err.expected and err.received (a description of the value);
+// failures of the work reject with err.code = 'KESTREL_NUMERICAL' | 'KESTREL_NAN' |
+// 'KESTREL_NATIVE'. src/surrogate/native-backend.ts maps them onto KestrelError subclasses.
+//
+// Worker threads: when a worker_threads Worker is terminated with calls in flight, their
+// AsyncWorkers complete while its environment is torn down, and resolving or rejecting their
+// Promises fails. The build defines NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS (CMakeLists.txt and
+// binding.gyp alike), so node-addon-api drops that error instead of letting a C++ exception
+// escape into libuv (std::terminate, the whole process); PromiseWorker also catches it itself.
+//
+// Memory: each Model reports its native bytes (GpModel::memory_bytes) to the JS engine with
+// napi_adjust_external_memory, so that dropped, undisposed models are collected before their
+// factors pile up; dispose() or the finalizer takes the amount back, exactly once.
 #include <napi.h>
 
 #include <cmath>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -49,7 +60,13 @@ using kestrel::GpModel;
 
 struct InstanceData {
   Napi::FunctionReference model_ctor;
+  /// Bytes the live Models of this environment report to the engine (externalMemory(), tests).
+  int64_t external_bytes = 0;
 };
+
+#if !defined(NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS)
+#error "build the addon with NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS (see the comment at the top)"
+#endif
 
 [[noreturn]] void throw_argument(Napi::Env env, const std::string& name, const std::string& expected,
                                  const std::string& received) {
@@ -57,12 +74,17 @@ struct InstanceData {
   err.Set("code", Napi::String::New(env, "KESTREL_ARGUMENT"));
   err.Set("argument", Napi::String::New(env, name));
   err.Set("expected", Napi::String::New(env, expected));
+  err.Set("received", Napi::String::New(env, received));
   throw err;
 }
 
 std::string describe(const Napi::Value& v) {
   if (v.IsTypedArray()) return "a typed array of length " + std::to_string(v.As<Napi::TypedArray>().ElementLength());
-  if (v.IsNumber()) return std::to_string(v.As<Napi::Number>().DoubleValue());
+  if (v.IsNumber()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", v.As<Napi::Number>().DoubleValue());
+    return buf;
+  }
   if (v.IsUndefined()) return "undefined";
   if (v.IsNull()) return "null";
   if (v.IsString()) return "a string";
@@ -71,6 +93,9 @@ std::string describe(const Napi::Value& v) {
 }
 
 Napi::Value get(const Napi::Object& obj, const char* key) { return obj.Get(key); }
+
+/// Number.MAX_SAFE_INTEGER: the largest integer a JS number holds exactly.
+constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;
 
 int64_t take_int(Napi::Env env, const Napi::Value& v, const std::string& name, int64_t lo, int64_t hi) {
   if (!v.IsNumber()) throw_argument(env, name, "an integer", describe(v));
@@ -140,6 +165,13 @@ kestrel::GpData take_data(Napi::Env env, const Napi::Value& v) {
   data.x = take_f64(env, get(obj, "x"), "data.x", static_cast<size_t>(data.n) * data.d);
   data.y = take_f64(env, get(obj, "y"), "data.y", static_cast<size_t>(data.n));
   data.is_cat = take_u8(env, get(obj, "isCategorical"), "data.isCategorical", static_cast<size_t>(data.d));
+  // The core treats any non-zero flag as categorical, the TypeScript side only 1: accept 0 and 1.
+  for (size_t j = 0; j < data.is_cat.size(); ++j) {
+    if (data.is_cat[j] > 1) {
+      throw_argument(env, "data.isCategorical[" + std::to_string(j) + "]", "0 (continuous) or 1 (categorical)",
+                     std::to_string(data.is_cat[j]));
+    }
+  }
   return data;
 }
 
@@ -180,6 +212,8 @@ std::vector<double> take_log_int_bounds(Napi::Env env, const Napi::Value& v, con
   return bounds;
 }
 
+/// numThreads: 0 = all hardware threads; larger requests are capped at the hardware threads
+/// (kestrel::resolve_threads), since every call starts a pool of its own.
 int take_threads(Napi::Env env, const Napi::Value& v) {
   return kestrel::resolve_threads(static_cast<int>(take_int(env, v, "numThreads", 0, 4096)));
 }
@@ -211,18 +245,27 @@ class PromiseWorker : public Napi::AsyncWorker {
       SetError(e.what());
     }
   }
+  // Both run on the main thread. When the environment is being torn down (a terminated
+  // Worker) no JS value can be made and settling the Promise fails; nobody can observe that
+  // Promise any more, so the failure is dropped (an exception leaving here would reach libuv).
   void OnOK() override {
     Napi::Env env = Env();
     try {
-      deferred_.Resolve(done_(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
+      try {
+        deferred_.Resolve(done_(env));
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      }
+    } catch (const Napi::Error&) {
     }
   }
   void OnError(const Napi::Error& e) override {
-    Napi::Value err = e.Value();
-    err.As<Napi::Object>().Set("code", Napi::String::New(Env(), code_));
-    deferred_.Reject(err);
+    try {
+      Napi::Value err = e.Value();
+      err.As<Napi::Object>().Set("code", Napi::String::New(Env(), code_));
+      deferred_.Reject(err);
+    } catch (const Napi::Error&) {
+    }
   }
 
  private:
@@ -261,12 +304,34 @@ class Model : public Napi::ObjectWrap<Model> {
     self->report_ = report;
     self->cuda_ = std::move(cuda);
     self->kernel_ = kernel;
+    self->report_memory(env);
     return obj;
   }
 
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {}
 
+  /// The GC collected the handle without dispose(): take its bytes back.
+  void Finalize(Napi::BasicEnv env) override { release_memory(env); }
+
  private:
+  /// Reports the model's bytes to the engine (once, when wrapped).
+  void report_memory(Napi::Env env) {
+    external_ = static_cast<int64_t>(model_ ? model_->memory_bytes() : 0);
+    if (external_ == 0) return;
+    int64_t total = 0;
+    napi_adjust_external_memory(env, external_, &total);
+    env.GetInstanceData<InstanceData>()->external_bytes += external_;
+  }
+  /// Takes the reported bytes back; later calls do nothing (dispose, then finalize).
+  void release_memory(Napi::BasicEnv env) {
+    if (external_ == 0) return;
+    int64_t total = 0;
+    napi_adjust_external_memory(env, -external_, &total);
+    InstanceData* data = env.GetInstanceData<InstanceData>();
+    if (data != nullptr) data->external_bytes -= external_;
+    external_ = 0;
+  }
+
   std::shared_ptr<const GpModel> alive(Napi::Env env) {
     if (!model_) {
       Napi::Error err = Napi::Error::New(env, "this native model was disposed");
@@ -435,6 +500,7 @@ class Model : public Napi::ObjectWrap<Model> {
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     model_.reset();
     cuda_.reset();
+    release_memory(info.Env());
     return info.Env().Undefined();
   }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !model_); }
@@ -443,6 +509,7 @@ class Model : public Napi::ObjectWrap<Model> {
   kestrel::FitReport report_;
   std::shared_ptr<const kestrel::cuda::CudaGp> cuda_;  // set: predict / acquisition on the device
   kestrel::KernelKind kernel_ = kestrel::KernelKind::kMatern52;
+  int64_t external_ = 0;  // bytes reported to the engine and not yet taken back
 };
 
 Napi::Value Fit(const Napi::CallbackInfo& info) {
@@ -453,7 +520,8 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   fo.kernel = take_kernel(env, get(opts, "kernel"));
   fo.deterministic = take_bool(env, get(opts, "deterministic"), "deterministic");
   fo.n_restarts = static_cast<int>(take_int(env, get(opts, "nRestarts"), "nRestarts", 0, 1000));
-  fo.seed = static_cast<uint64_t>(take_int(env, get(opts, "seed"), "seed", 0, 0xffffffffLL));
+  // Any non-negative safe integer (src/surrogate/validate.ts checkSeed); the core's seed is 64-bit.
+  fo.seed = static_cast<uint64_t>(take_int(env, get(opts, "seed"), "seed", 0, kMaxSafeInteger));
   Napi::Value warm = get(opts, "warmStart");
   if (!warm.IsNull() && !warm.IsUndefined()) fo.warm_start = take_f64(env, warm, "warmStart", static_cast<size_t>(data->d) + 2);
   Napi::Value max_iterations = get(opts, "maxIterations");
@@ -517,6 +585,10 @@ Napi::Value NegLogPosterior(const Napi::CallbackInfo& info) {
         kestrel::ThreadPool pool(a.threads);
         *result = kestrel::neg_log_posterior(*a.data, *a.theta, a.kernel, a.deterministic, true, pool);
         if (!result->ok) {
+          if (result->status.ok) {  // factored, but the value overflowed (an extreme theta)
+            throw kestrel::Error(kestrel::Error::Code::kNumerical,
+                                 "the negative log posterior is not finite at this theta");
+          }
           if (result->status.had_nan) {
             throw kestrel::Error(kestrel::Error::Code::kNaN, "the covariance had a non-finite entry in column " +
                                                                  std::to_string(result->status.index));
@@ -630,6 +702,12 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+/// externalMemory(): bytes the live (undisposed, uncollected) models of this environment report
+/// to the engine; for tests of that bookkeeping.
+Napi::Value ExternalMemory(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(info.Env().GetInstanceData<InstanceData>()->external_bytes));
+}
+
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), kestrel::cuda::available());
 }
@@ -643,6 +721,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->model_ctor = Napi::Persistent(Model::Define(env));
   env.SetInstanceData(data);
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
+  exports.Set("externalMemory", Napi::Function::New(env, ExternalMemory));
   exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable));
   exports.Set("cudaDevice", Napi::Function::New(env, CudaDevice));
   exports.Set("fit", Napi::Function::New(env, Fit));

@@ -299,6 +299,12 @@ NlpResult neg_log_posterior(const GpData& data, const std::vector<double>& theta
   return res;
 }
 
+size_t GpModel::memory_bytes() const {
+  size_t doubles = data_.x.size() + data_.y.size() + xt_.size() + theta_.size() + w_.size() + alpha_.size();
+  if (store_) doubles += static_cast<size_t>(store_->capacity) * static_cast<size_t>(store_->capacity);
+  return sizeof(GpModel) + doubles * sizeof(double) + data_.is_cat.size();
+}
+
 void GpModel::finish() {
   const int n = data_.n;
   const int d = data_.d;

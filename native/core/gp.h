@@ -221,6 +221,9 @@ class GpModel {
   bool shares_factor(const GpModel& other) const { return store_ == other.store_; }
   ~GpModel();
   const GpData& data() const { return data_; }
+  /// Bytes this model holds on the heap (its factor store counted whole, although models appended
+  /// in place share one): what the addon reports to the JS engine as external memory.
+  size_t memory_bytes() const;
   /// Row of the best observation (largest y; the first on ties), -1 when n == 0: a start of the
   /// acquisition search, and the centre of its local candidates (src/surrogate/candidates.ts).
   int best_row() const;

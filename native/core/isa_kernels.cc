@@ -495,11 +495,14 @@ void cross_column(int n, int d, const double* xt, ptrdiff_t ldxt, const double* 
       if (out_dk != nullptr) out_dk[i] = -0.5 * e;
     }
   } else {
+    // Beyond kMaternZeroR2 the shape is 0 (kestrel/kernels.h); fast_exp's clamp would leave
+    // ~1e-308 there, and inf * that = inf once r^2 overflows.
     for (int i = 0; i < n; ++i) {
       const double r = __builtin_sqrt(r2[i]);
       const double e = s2 * fast_exp(-kSqrt5 * r);
-      out_k[i] = (1.0 + kSqrt5 * r + (5.0 / 3.0) * r2[i]) * e;
-      if (out_dk != nullptr) out_dk[i] = (-5.0 / 6.0) * (1.0 + kSqrt5 * r) * e;
+      const bool far = r2[i] > kMaternZeroR2;
+      out_k[i] = far ? 0.0 : (1.0 + kSqrt5 * r + (5.0 / 3.0) * r2[i]) * e;
+      if (out_dk != nullptr) out_dk[i] = far ? -0.0 : (-5.0 / 6.0) * (1.0 + kSqrt5 * r) * e;
     }
   }
 }

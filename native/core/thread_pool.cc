@@ -1,8 +1,11 @@
 #include "thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <mutex>
 
 namespace kestrel {
@@ -29,6 +32,17 @@ struct ThreadPool::Job {
   int count = 0;
   std::atomic<int> next{0};
   std::atomic<int> done{0};
+  // Set when a task threw: the tasks claimed after it are counted done without running (the
+  // call rethrows anyway), so the call ends soon.
+  std::atomic<bool> failed{false};
+  std::mutex error_mutex;
+  std::exception_ptr error;  // the first exception a task threw (guarded by error_mutex)
+
+  void fail(std::exception_ptr e) noexcept {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    if (!error) error = std::move(e);
+    failed.store(true, std::memory_order_release);
+  }
 };
 
 // What the pool shares with its workers; outlives the pool while a detached worker runs.
@@ -40,12 +54,20 @@ struct ThreadPool::Shared {
   std::atomic<uint64_t> generation{0};
   std::atomic<bool> stop{false};
 
-  // Runs unclaimed tasks of `j` until none is left.
-  void run(Job& j, int worker) {
+  // Runs unclaimed tasks of `j` until none is left. Never throws: an exception of a task is kept
+  // in `j` (and would otherwise escape a worker's std::thread, which calls std::terminate, or
+  // unwind the caller while workers still use fn's captures on its stack).
+  void run(Job& j, int worker) noexcept {
     for (;;) {
       const int task = j.next.fetch_add(1, std::memory_order_relaxed);
       if (task >= j.count) return;
-      (*j.fn)(task, worker);
+      if (!j.failed.load(std::memory_order_acquire)) {
+        try {
+          (*j.fn)(task, worker);
+        } catch (...) {
+          j.fail(std::current_exception());
+        }
+      }
       if (j.done.fetch_add(1, std::memory_order_acq_rel) + 1 == j.count) {
         std::lock_guard<std::mutex> lock(mutex);
         done_cv.notify_all();
@@ -76,16 +98,23 @@ struct ThreadPool::Shared {
 };
 
 int resolve_threads(int requested) {
-  if (requested > 0) return requested;
   const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
+  const int cores = hw == 0 ? 1 : static_cast<int>(std::min<unsigned>(hw, INT_MAX));
+  return requested > 0 ? std::min(requested, cores) : cores;
 }
 
 ThreadPool::ThreadPool(int num_threads) : shared_(std::make_shared<Shared>()) {
   const int n = num_threads < 1 ? 1 : num_threads;
-  workers_.reserve(static_cast<size_t>(n - 1));
+  workers_.reserve(static_cast<size_t>(n - 1));  // before any thread exists: a throw here leaks none
   for (int w = 1; w < n; ++w) {
-    workers_.emplace_back([shared = shared_, w] { shared->worker_loop(w); });
+    try {
+      workers_.emplace_back([shared = shared_, w] { shared->worker_loop(w); });
+    } catch (const std::exception&) {
+      // The system refused another thread (std::system_error, EAGAIN under RLIMIT_NPROC or a
+      // cgroup pids limit): run on the workers already started. Results do not depend on the
+      // number of threads, so this only costs speed.
+      break;
+    }
   }
 }
 
@@ -104,6 +133,11 @@ void ThreadPool::parallel_for(int count, const std::function<void(int, int)>& fn
     for (int t = 0; t < count; ++t) fn(t, 0);
     return;
   }
+  // busy_ is ours from here on; it is released on every way out, a throw included.
+  struct Release {
+    std::atomic<bool>& busy;
+    ~Release() { busy.store(false, std::memory_order_release); }
+  } release{busy_};
   Shared& s = *shared_;
   auto job = std::make_shared<Job>();
   job->fn = &fn;
@@ -114,8 +148,9 @@ void ThreadPool::parallel_for(int count, const std::function<void(int, int)>& fn
     s.generation.fetch_add(1, std::memory_order_release);
   }
   s.start_cv.notify_all();
-  s.run(*job, 0);
-  // Only tasks a worker claimed can still be running.
+  s.run(*job, 0);  // does not throw, so the wait below always happens
+  // Only tasks a worker claimed can still be running; they use fn, whose captures live on the
+  // caller's stack, so the call never returns (or throws) before they are done.
   const auto finished = [&] { return job->done.load(std::memory_order_acquire) == count; };
   if (!spin_until(finished)) {
     std::unique_lock<std::mutex> lock(s.mutex);
@@ -125,7 +160,14 @@ void ThreadPool::parallel_for(int count, const std::function<void(int, int)>& fn
     std::lock_guard<std::mutex> lock(s.mutex);
     s.job.reset();
   }
-  busy_.store(false, std::memory_order_release);
+  if (job->failed.load(std::memory_order_acquire)) {
+    std::exception_ptr error;
+    {
+      std::lock_guard<std::mutex> lock(job->error_mutex);
+      error = job->error;
+    }
+    std::rethrow_exception(error);
+  }
 }
 
 }  // namespace kestrel

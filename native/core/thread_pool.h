@@ -28,6 +28,8 @@ namespace kestrel {
 
 class ThreadPool {
  public:
+  /// Starts num_threads - 1 workers, or fewer when the system refuses to create a thread (then
+  /// size() says how many run; results never depend on it).
   explicit ThreadPool(int num_threads);
   /// Does not wait for the workers: a worker still waking exits as soon as it runs.
   ~ThreadPool();
@@ -37,7 +39,9 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
   /// Runs fn(task, worker) for task in [0, count); worker in [0, size()). Returns when every
   /// task has run. Not reentrant: fn must not call parallel_for on the same pool (it may run
-  /// serially instead).
+  /// serially instead). When a task throws (on any thread), the tasks not yet started are
+  /// skipped, the call waits for those already running, and the first exception is rethrown on
+  /// the calling thread; the pool stays usable.
   void parallel_for(int count, const std::function<void(int, int)>& fn);
 
  private:
@@ -49,7 +53,9 @@ class ThreadPool {
   std::atomic<bool> busy_{false};
 };
 
-/// numThreads option: 0 means all hardware threads.
+/// The numThreads option: 0 means all hardware threads (std::thread::hardware_concurrency(), at
+/// least 1), and a larger request is capped there: more threads than cores only add the cost of
+/// starting them, which every native call pays (a pool lives for one operation).
 int resolve_threads(int requested);
 
 }  // namespace kestrel

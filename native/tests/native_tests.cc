@@ -10,18 +10,31 @@
 // against a direct formula where that is accurate and its asymptotics for very negative z,
 // the acquisition maximizer (the best observation as a local-search start, ordinal dims on cell
 // centres, log-int dims on the coordinates of their integers, no single-coordinate improvement
-// left on discrete dims), and determinism across thread counts.
+// left on discrete dims), determinism across thread counts, the thread pool's exceptions (thrown
+// on a worker or on the caller: rethrown after every running task ended) and limits (numThreads
+// capped at the cores; refused threads degrade the pool), and the kernels far away (0, not NaN).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <functional>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#define KESTREL_TEST_FORK 1
+#endif
 
 #include "gp.h"
 #include "isa_kernels.h"
@@ -1003,9 +1016,184 @@ static void test_thread_pool() {
   CHECK(created == 200, "pools created and destroyed in a row: %d of 200 ran their tasks", created);
 }
 
+
+// Far away the kernel shapes are 0, also when r^2 overflows to inf (a finite but extreme
+// lengthscale): the Matern formula would give inf * 0 = NaN, which Cholesky would report as
+// "input had NaN". A NaN r^2 stays NaN. Every ISA variant's cross_column agrees.
+static void test_kernel_far_field() {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (KernelKind kind : {KernelKind::kMatern52, KernelKind::kRbf}) {
+    const char* name = kind == KernelKind::kRbf ? "rbf" : "matern52";
+    for (double r2 : {1e6 * 1.5, 1e300, std::numeric_limits<double>::max(), inf}) {
+      double f = -1, df = -1;
+      kernel_shape_both(kind, r2, &f, &df);
+      CHECK(kernel_shape(kind, r2) == 0.0 && kernel_shape_d(kind, r2) == 0.0 && f == 0.0 && df == 0.0,
+            "%s at r^2 = %g: f %g, f' %g, both %g %g", name, r2, kernel_shape(kind, r2), kernel_shape_d(kind, r2), f, df);
+    }
+    // Continuous across the cut-off: the formula is already exactly 0 just below it.
+    CHECK(kernel_shape(kind, 0.999e6) == 0.0 && kernel_shape_d(kind, 0.999e6) == 0.0, "%s just below the cut-off", name);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    CHECK(std::isnan(kernel_shape(kind, nan)) && std::isnan(kernel_shape_d(kind, nan)), "%s: a NaN r^2 stays NaN", name);
+  }
+  for (const char* name : {"base", "avx2", "avx512"}) {
+    const IsaKernels* k = isa_kernels_by_name(name);
+    if (k == nullptr) continue;
+    const std::vector<double> xt = {0.0, 0.5, 1.0};  // (d = 1, n = 3)
+    const double x = 0.25, w = inf, s2 = 1.3;
+    const uint8_t is_cat = 0;
+    std::vector<double> r2(3), kc(3), dkc(3);
+    k->cross_column(3, 1, xt.data(), 3, &x, &w, &is_cat, KernelKind::kMatern52, s2, r2.data(), kc.data(), dkc.data());
+    bool zero = true;
+    for (int i = 0; i < 3; ++i) zero = zero && kc[static_cast<size_t>(i)] == 0.0 && dkc[static_cast<size_t>(i)] == 0.0;
+    CHECK(zero, "[%s] cross_column at w = inf: k %g %g %g", name, kc[0], kc[1], kc[2]);
+  }
+  // A model at an extreme but finite theta builds (the off-diagonal covariance is 0), on the
+  // continuous dims, instead of failing with "input had NaN".
+  const GpData data = random_data(12, 2, 41, false);
+  ThreadPool pool(2);
+  std::vector<double> theta = {-400.0, 0.0, 0.0, std::log(1e-3)};
+  bool built = false;
+  std::string what;
+  try {
+    built = GpModel::build(data, theta, KernelKind::kMatern52, false, pool) != nullptr;
+  } catch (const std::exception& e) {
+    what = e.what();
+  }
+  CHECK(built, "build at log l_0 = -400: %s", what.c_str());
+}
+
+// Spins (yielding) until flag is set or 10 s have passed; true when set.
+static bool wait_for(const std::atomic<bool>& flag) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!flag.load()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// A task that throws, on a worker or on the calling thread: parallel_for rethrows it on the
+// caller only after every claimed task has finished (workers use fn's captures, which live on the
+// caller's stack), and the pool runs the next call normally. Before the fix a throw on a worker
+// called std::terminate, and a throw on the caller left the workers running on its unwound frame.
+static void test_thread_pool_exceptions() {
+  ThreadPool pool(3);
+  if (pool.size() < 2) {
+    CHECK(false, "the pool started no worker thread");
+    return;
+  }
+  {
+    // The caller blocks in its first task until a worker has thrown, so a worker runs tasks.
+    std::atomic<bool> worker_threw{false};
+    std::atomic<int> running{0};
+    std::string caught;
+    bool waited = true;
+    try {
+      pool.parallel_for(64, [&](int, int worker) {
+        running += 1;
+        if (worker == 0) {
+          waited = wait_for(worker_threw) && waited;
+          running -= 1;
+          return;
+        }
+        running -= 1;
+        worker_threw = true;
+        throw std::runtime_error("thrown on a worker");
+      });
+    } catch (const std::runtime_error& e) {
+      caught = e.what();
+    }
+    CHECK(waited, "no worker ran a task within 10 s");
+    CHECK(caught == "thrown on a worker", "a worker's exception is rethrown on the caller: got \"%s\"", caught.c_str());
+    CHECK(running.load() == 0, "%d tasks still running after parallel_for threw", running.load());
+  }
+  {
+    // The caller throws while a worker is inside a task; the worker finishes only after it has
+    // seen the throw and spun a little longer, so a call that returned early would see it
+    // unfinished.
+    std::atomic<bool> worker_in_task{false}, caller_throwing{false}, worker_done{false};
+    std::string caught;
+    bool started = true;
+    try {
+      pool.parallel_for(64, [&](int, int worker) {
+        if (worker == 0) {
+          started = wait_for(worker_in_task);
+          caller_throwing = true;
+          throw std::logic_error("thrown on the caller");
+        }
+        // Every worker task waits for the caller's throw (so the caller surely claims a task);
+        // the first one then keeps running a little longer.
+        const bool holder = !worker_in_task.exchange(true);
+        wait_for(caller_throwing);
+        if (!holder) return;
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+        while (std::chrono::steady_clock::now() < until) std::this_thread::yield();
+        worker_done = true;
+      });
+    } catch (const std::logic_error& e) {
+      caught = e.what();
+      CHECK(worker_done.load(), "parallel_for threw before a running task on a worker had finished");
+    }
+    CHECK(started, "no worker ran a task within 10 s");
+    CHECK(caught == "thrown on the caller", "the caller's exception is rethrown: got \"%s\"", caught.c_str());
+  }
+  // The pool is still usable (busy_ released): the next call runs every task, on the workers too.
+  std::vector<int> hits(256, 0);
+  pool.parallel_for(256, [&](int t, int) { hits[static_cast<size_t>(t)] += 1; });
+  CHECK(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }), "the pool after an exception: a task ran 0 or 2 times");
+  // A throw in the serial path (count 1) propagates as well.
+  bool serial = false;
+  try {
+    pool.parallel_for(1, [](int, int) { throw std::runtime_error("serial"); });
+  } catch (const std::runtime_error&) {
+    serial = true;
+  }
+  CHECK(serial, "an exception of a single-task call propagates");
+}
+
+// numThreads above the core count is capped (each native call starts its own pool), and a pool
+// whose threads the system refuses degrades to fewer threads instead of calling std::terminate.
+static void test_thread_pool_limits() {
+  const unsigned hw = std::thread::hardware_concurrency();
+  const int cores = hw == 0 ? 1 : static_cast<int>(hw);
+  CHECK(resolve_threads(0) == cores, "resolve_threads(0) = %d, cores %d", resolve_threads(0), cores);
+  CHECK(resolve_threads(4096) == cores, "resolve_threads(4096) = %d, capped at cores %d", resolve_threads(4096), cores);
+  CHECK(resolve_threads(1) == 1, "resolve_threads(1) = %d", resolve_threads(1));
+#if defined(KESTREL_TEST_FORK)
+  // In a child process: limit this user's processes (RLIMIT_NPROC; root is exempt, so as root
+  // become uid 65534 first), then ask for 16 threads. Exit 0 = the pool ran every task, 10 + k =
+  // wrong results, 3 = the limit could not be applied (the check is then inconclusive).
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    bool limited = true;
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) limited = false;
+    struct rlimit lim = {3, 3};
+    if (limited && setrlimit(RLIMIT_NPROC, &lim) != 0) limited = false;
+    ThreadPool pool(16);
+    std::vector<int> out(64, 0);
+    pool.parallel_for(64, [&](int t, int) { out[static_cast<size_t>(t)] = t; });
+    for (int t = 0; t < 64; ++t) {
+      if (out[static_cast<size_t>(t)] != t) _exit(10 + t);
+    }
+    _exit(!limited ? 3 : (pool.size() < 16 ? 0 : 4));
+  }
+  int status = 0;
+  CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork/waitpid failed");
+  const bool exited = WIFEXITED(status);
+  const int code = exited ? WEXITSTATUS(status) : -1;
+  CHECK(exited && (code == 0 || code == 3), "a pool under RLIMIT_NPROC: child %s %d (0 = degraded and ran; 4 = the limit had no effect)",
+        exited ? "exited with" : "killed by signal", exited ? code : WTERMSIG(status));
+  if (code == 3) std::printf("note: RLIMIT_NPROC could not be applied; thread-creation failure not exercised\n");
+#endif
+}
+
 int main() {
   std::printf("kestrel native tests (isa %s)\n", isa_kernels().name);
   test_thread_pool();
+  test_thread_pool_exceptions();
+  test_thread_pool_limits();
+  test_kernel_far_field();
   test_cholesky();
   test_reserve_large();
   test_acquisition_math();

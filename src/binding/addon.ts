@@ -2,7 +2,8 @@
  * The hand-written TypeScript type of the native addon's surface (native/addon/addon.cc).
  * Everything here is low level: kernels and acquisitions are integer codes, options are plain
  * objects, and every array argument must already have the right length (the addon re-checks and
- * throws an Error with `code: 'KESTREL_ARGUMENT'` and `argument` naming it). Work methods return
+ * throws an Error with `code: 'KESTREL_ARGUMENT'`, `argument` naming it, `expected` and
+ * `received`, a description of the value). Work methods return
  * Promises resolved from AsyncWorkers; failures reject with `code` 'KESTREL_NUMERICAL',
  * 'KESTREL_NAN' or 'KESTREL_NATIVE'. Use src/surrogate/native-backend.ts, not this, from library code.
  *
@@ -32,6 +33,7 @@ export interface AddonData {
   readonly y: Float64Array;
   readonly n: number;
   readonly d: number;
+  /** d flags, each 0 (continuous) or 1 (categorical); other values are rejected. */
   readonly isCategorical: Uint8Array;
 }
 
@@ -39,9 +41,10 @@ export interface AddonFitOptions {
   readonly kernel: AddonKernelCode;
   readonly deterministic: boolean;
   readonly nRestarts: number;
+  /** A non-negative safe integer (used as a 64-bit seed). */
   readonly seed: number;
   readonly warmStart: Float64Array | null;
-  /** 0 = all hardware threads. */
+  /** [0, 4096]; 0 = all hardware threads, and more than those is capped at them. */
   readonly numThreads: number;
   /** L-BFGS-B iterations per start (default 200). */
   readonly maxIterations?: number;
@@ -107,6 +110,12 @@ export interface AddonModel {
 
 export interface KestrelAddon {
   buildInfo(): AddonBuildInfo;
+  /**
+   * Bytes the live models of this environment (not disposed, not yet collected) report to the
+   * JS engine as external memory (each model's factor, inputs and solves), so that the GC sees
+   * them; dispose() or the model's finalizer takes its share back. For tests.
+   */
+  externalMemory(): number;
   /** Compiled with CUDA and a device is present (never throws without a driver). */
   cudaAvailable(): boolean;
   cudaDevice(): string;
@@ -142,6 +151,7 @@ export interface AddonCholeskyResult {
 /** Names the loader checks on the loaded module before trusting it. */
 export const ADDON_FUNCTIONS: readonly (keyof KestrelAddon)[] = [
   'buildInfo',
+  'externalMemory',
   'cudaAvailable',
   'cudaDevice',
   'fit',

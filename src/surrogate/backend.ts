@@ -38,6 +38,12 @@ export interface FitOptions {
   readonly seed: number;
   /** Starting theta (e.g. the previous fit's), or null for the defaults. */
   readonly warmStart: Float64Array | null;
+  /**
+   * Threads of the native pool, [1, 4096] (the TypeScript backend runs on one). The native
+   * backend caps it at the hardware threads (std::thread::hardware_concurrency(), at least 1):
+   * each call starts a pool of its own, so threads beyond the cores would only add start-up cost.
+   * Results do not depend on it.
+   */
   readonly numThreads: number;
   /**
    * L-BFGS-B iterations per start (default 200, which the MAP fits reach only when they do not
@@ -50,6 +56,7 @@ export interface FitOptions {
 export interface BuildOptions {
   readonly kernel: KernelKind;
   readonly deterministic: boolean;
+  /** Threads of the native pool (capped at the hardware threads, as `FitOptions.numThreads`). */
   readonly numThreads: number;
 }
 
@@ -90,6 +97,7 @@ export interface OptimizeAcquisitionOptions extends AcquisitionOptions {
    * coordinates and decode to an integer already observed.
    */
   readonly logIntBounds?: Float64Array;
+  /** Threads of the native pool (capped at the hardware threads, as `FitOptions.numThreads`). */
   readonly numThreads: number;
 }
 

@@ -9,7 +9,10 @@
  * Kernels (Rasmussen & Williams 2006, "Gaussian Processes for Machine Learning", eq. 4.9 and 4.17):
  *   RBF:        f = exp(-r^2 / 2),                         df/d(r^2) = -f / 2
  *   Matern-5/2: f = (1 + sqrt5 r + 5/3 r^2) exp(-sqrt5 r), df/d(r^2) = -5/6 (1 + sqrt5 r) exp(-sqrt5 r)
- *   (the Matern derivative is finite at r = 0, so gradients need no special case).
+ *   (the Matern derivative is finite at r = 0, so gradients need no special case). Beyond
+ *   r^2 = MATERN_ZERO_R2 both are exactly 0 (exp(-sqrt5 r) underflows) and are returned as 0
+ *   (-0 for the derivative), as native/include/kestrel/kernels.h does: the formula would give
+ *   Infinity * 0 = NaN once r^2 overflows (a finite but extreme lengthscale).
  *
  * Negative log marginal likelihood (R&W eq. 2.30) and its gradient (R&W eq. 5.9):
  *   nll = 1/2 y^T alpha + sum_i log L_ii + n/2 log(2 pi)
@@ -24,9 +27,13 @@ import type { GpTrainingData, KernelKind } from './backend.js';
 const SQRT5 = Math.sqrt(5);
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
+/** Beyond this r^2 the Matern-5/2 shape and its derivative are 0 (native kMaternZeroR2). */
+export const MATERN_ZERO_R2 = 1e6;
+
 /** f(r^2) for the kernel kind. */
 export function kernelShape(kind: KernelKind, r2: number): number {
   if (kind === 'rbf') return Math.exp(-0.5 * r2);
+  if (r2 > MATERN_ZERO_R2) return 0;
   const r = Math.sqrt(r2);
   return (1 + SQRT5 * r + (5 / 3) * r2) * Math.exp(-SQRT5 * r);
 }
@@ -34,6 +41,7 @@ export function kernelShape(kind: KernelKind, r2: number): number {
 /** df/d(r^2) for the kernel kind. */
 export function kernelShapeDerivative(kind: KernelKind, r2: number): number {
   if (kind === 'rbf') return -0.5 * Math.exp(-0.5 * r2);
+  if (r2 > MATERN_ZERO_R2) return -0;
   const r = Math.sqrt(r2);
   return (-5 / 6) * (1 + SQRT5 * r) * Math.exp(-SQRT5 * r);
 }

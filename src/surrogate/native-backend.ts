@@ -60,7 +60,11 @@ import {
 export interface NativeBackendOptions {
   /** 'cpu' (default) or 'cuda' (throws BackendUnavailableError unless CUDA can be used). */
   readonly device?: 'cpu' | 'cuda';
-  /** Threads for predict / acquisition / append (fit and optimizeAcquisition take their own). Default: available cores. */
+  /**
+   * Threads for predict / acquisition / append (fit and optimizeAcquisition take their own),
+   * [1, 4096]; default: available cores. Capped at the hardware threads
+   * (std::thread::hardware_concurrency(), at least 1), as `FitOptions.numThreads` is.
+   */
   readonly numThreads?: number;
 }
 
@@ -86,7 +90,11 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Surroga
   return new NativeBackend(addon, numThreads, device);
 }
 
-/** Maps an addon error onto the KestrelError hierarchy (keeping it as `cause`). */
+/**
+ * Maps an addon error onto the KestrelError hierarchy (keeping it as `cause`). An argument error
+ * carries `argument`, `expected` and `received` (the addon's description of the value: a number,
+ * or words such as "a typed array of length 3"), which become the InvalidOptionError's parts.
+ */
 export function wrapNativeError(err: unknown, operation: string): KestrelError {
   if (err instanceof KestrelError) return err;
   const record = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>;
@@ -96,7 +104,7 @@ export function wrapNativeError(err: unknown, operation: string): KestrelError {
       return new InvalidOptionError(
         typeof record.argument === 'string' ? record.argument : operation,
         typeof record.expected === 'string' ? record.expected : 'a valid value',
-        message,
+        typeof record.received === 'string' ? receivedValue(record.received) : message,
         { cause: err },
       );
     case 'KESTREL_NUMERICAL':
@@ -108,6 +116,12 @@ export function wrapNativeError(err: unknown, operation: string): KestrelError {
     default:
       return new NativeError(`${operation}: ${message}`, { cause: err });
   }
+}
+
+/** The addon's description of a received value: a number when it is one, else the words. */
+function receivedValue(description: string): unknown {
+  const value = Number(description);
+  return description.trim() !== '' && !Number.isNaN(value) ? value : description;
 }
 
 async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {

@@ -4,6 +4,7 @@
  * what was received, so a wrong length never reaches the math.
  */
 import { InvalidOptionError } from '../errors.js';
+import { SOBOL_MAX_DIMENSION } from '../util/sobol.js';
 import type {
   AcquisitionOptions,
   FitOptions,
@@ -13,6 +14,14 @@ import type {
 
 const KERNELS = ['matern52', 'rbf'];
 const ACQUISITIONS = ['logei', 'ucb', 'pi'];
+
+/**
+ * The most candidate coordinates (nCandidates * d) one acquisition maximization may score: 2^25
+ * doubles, 256 MiB per copy. The candidates exist about three times at once (the Sobol points,
+ * the set with local candidates interleaved, and the native addon's copy), so this keeps a call
+ * under ~1 GiB; the default 2048 candidates fit up to SOBOL_MAX_DIMENSION dims many times over.
+ */
+export const MAX_CANDIDATE_COORDINATES = 2 ** 25;
 
 export function checkCount(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -43,7 +52,10 @@ function describeArray(value: unknown): unknown {
   return value;
 }
 
-/** Checks shapes and that categorical entries hold integral, non-negative choice indices. */
+/**
+ * Checks shapes, that each isCategorical flag is 0 or 1, and that categorical entries hold
+ * integral, non-negative choice indices.
+ */
 export function checkTrainingData(data: GpTrainingData, allowEmpty = false): void {
   if (typeof data !== 'object' || data === null) throw new InvalidOptionError('data', 'an object', data);
   const n = checkCount('data.n', data.n, allowEmpty ? 0 : 1);
@@ -52,6 +64,11 @@ export function checkTrainingData(data: GpTrainingData, allowEmpty = false): voi
   checkFloat64('data.y', data.y, n);
   if (!(data.isCategorical instanceof Uint8Array) || data.isCategorical.length !== d) {
     throw new InvalidOptionError('data.isCategorical', `a Uint8Array of length ${d}`, describeArray(data.isCategorical));
+  }
+  for (let j = 0; j < d; j++) {
+    if (data.isCategorical[j] > 1) {
+      throw new InvalidOptionError(`data.isCategorical[${j}]`, '0 (continuous) or 1 (categorical)', data.isCategorical[j]);
+    }
   }
   checkInputs('data.x', data.x, n, d, data.isCategorical);
 }
@@ -105,9 +122,29 @@ export function checkAcquisitionOptions(options: AcquisitionOptions): void {
   }
 }
 
+/**
+ * Checks optimizeAcquisition's options for a model of d dims. The candidates are scrambled Sobol
+ * points, so d may not exceed SOBOL_MAX_DIMENSION (the model itself may have up to 10,000 dims:
+ * fit, predict and acquisition work there), and nCandidates * d is bounded by
+ * MAX_CANDIDATE_COORDINATES.
+ */
 export function checkOptimizeOptions(options: OptimizeAcquisitionOptions, d: number, isCategorical: Uint8Array): void {
   checkAcquisitionOptions(options);
   checkCount('nCandidates', options.nCandidates, 1, 1_000_000);
+  if (d > SOBOL_MAX_DIMENSION) {
+    throw new InvalidOptionError(
+      'data.d',
+      `at most ${SOBOL_MAX_DIMENSION} dims to optimize the acquisition (its Sobol candidates' limit; fit, predict and acquisition accept up to 10000)`,
+      d,
+    );
+  }
+  if (options.nCandidates * d > MAX_CANDIDATE_COORDINATES) {
+    throw new InvalidOptionError(
+      'nCandidates',
+      `nCandidates * d <= ${MAX_CANDIDATE_COORDINATES} (at most ${Math.floor(MAX_CANDIDATE_COORDINATES / d)} candidates at d = ${d})`,
+      options.nCandidates,
+    );
+  }
   checkCount('nRestarts', options.nRestarts, 0, 10_000);
   checkSeed(options.seed);
   checkCount('numThreads', options.numThreads, 1, 4096);

@@ -303,6 +303,76 @@ describe.skipIf(!available)('native backend', () => {
     gp.dispose();
   });
 
+  it('rejects isCategorical flags other than 0 and 1, in the TypeScript layer and in the addon (data.isCategorical[j])', async () => {
+    const data = { ...randomData(10, 2, 3), isCategorical: Uint8Array.from([0, 2]) };
+    await expect(backend.fit(data, fitOptions)).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'data.isCategorical[1]' });
+    await expect(backend.build(data, new Float64Array(4), fitOptions)).rejects.toMatchObject({ option: 'data.isCategorical[1]' });
+    // The core treats any non-zero flag as categorical: the addon itself refuses them too.
+    const { addon } = loadAddon();
+    let thrown: unknown = null;
+    try {
+      await addon!.fit(data, { kernel: 0, deterministic: false, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toMatchObject({ code: 'KESTREL_ARGUMENT', argument: 'data.isCategorical[1]', received: '2' });
+    const wrapped = wrapNativeError(thrown, 'fit');
+    expect(wrapped.message).toBe('option "data.isCategorical[1]": expected 0 (continuous) or 1 (categorical), received 2');
+  });
+
+  it('accepts any non-negative safe integer seed, as validate.ts does; an addon argument error is not pasted whole as "received"', async () => {
+    const data = randomData(12, 2, 4);
+    const fits = await Promise.all([2 ** 32, Number.MAX_SAFE_INTEGER].map((seed) => backend.fit(data, { ...fitOptions, seed })));
+    for (const gp of fits) {
+      expect(Number.isFinite(gp.logPosterior)).toBe(true);
+      gp.dispose();
+    }
+    await expect(backend.fit(data, { ...fitOptions, seed: 2 ** 53 })).rejects.toMatchObject({ option: 'seed' });
+    const { addon } = loadAddon();
+    let thrown: unknown = null;
+    try {
+      await addon!.fit(data, { kernel: 0, deterministic: false, nRestarts: 0, seed: 2 ** 53, warmStart: null, numThreads: 1 });
+    } catch (e) {
+      thrown = e;
+    }
+    const wrapped = wrapNativeError(thrown, 'fit');
+    expect(wrapped).toBeInstanceOf(InvalidOptionError);
+    expect(wrapped.message).toBe('option "seed": expected an integer in [0, 9007199254740991], received 9007199254740992');
+  });
+
+  it('optimizeAcquisition on more than 1111 dims is an InvalidOptionError naming data.d and the Sobol limit; nCandidates * d is bounded', async () => {
+    const d = 1112;
+    const data = randomData(3, d, 6);
+    const theta = new Float64Array(d + 2);
+    theta[d + 1] = -3;
+    const gp = await backend.build(data, theta, { kernel: 'matern52', deterministic: false, numThreads: 1 });
+    const options = { kind: 'logei' as const, incumbent: 0, beta: 0, nCandidates: 16, nRestarts: 1, seed: 1, grid: new Float64Array(d), numThreads: 1 };
+    const error = await gp.optimizeAcquisition(options).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe('data.d');
+    expect((error as Error).message).toContain('at most 1111 dims');
+    gp.dispose();
+    const small = await backend.fit(randomData(8, 40, 7), fitOptions);
+    const tooMany = { ...options, nCandidates: 1_000_000, grid: new Float64Array(40) };
+    await expect(small.optimizeAcquisition(tooMany)).rejects.toMatchObject({ option: 'nCandidates' });
+    small.dispose();
+  });
+
+  it('builds at a finite but extreme lengthscale (w = inf) like the TypeScript backend: the far-away covariance is 0, not NaN', async () => {
+    const data = randomData(8, 2, 5);
+    const theta = Float64Array.from([-400, 0, 0, Math.log(1e-3)]);
+    const options = { kernel: 'matern52' as const, deterministic: false, numThreads: 1 };
+    const native = await backend.build(data, theta, options);
+    const reference = await createJsBackend().build(data, theta, options);
+    const q = Float64Array.from([0.123456789, 0.3]); // no training point shares coordinate 0
+    const [a, b] = await Promise.all([native.predict(q, 1), reference.predict(q, 1)]);
+    expect(Number.isFinite(a.mean[0]) && Number.isFinite(a.variance[0])).toBe(true);
+    expect(Math.abs(a.mean[0] - b.mean[0])).toBeLessThan(1e-12);
+    expect(Math.abs(a.variance[0] - b.variance[0])).toBeLessThan(1e-12);
+    native.dispose();
+    reference.dispose();
+  });
+
   it('keeps the event loop running while a fit runs', async () => {
     const data = randomData(500, 8, 21);
     let ticks = 0;

@@ -25,6 +25,19 @@ describe('kernel shapes', () => {
     }
   });
 
+  it('are 0 far away, also at r^2 = Infinity (Matern: not Infinity * 0 = NaN, as the native kernels), and NaN stays NaN', () => {
+    for (const kind of ['matern52', 'rbf'] as KernelKind[]) {
+      for (const r2 of [1.5e6, 1e300, Number.MAX_VALUE, Number.POSITIVE_INFINITY]) {
+        expect(kernelShape(kind, r2), `${kind} at ${r2}`).toBe(0);
+        expect(kernelShapeDerivative(kind, r2) === 0, `${kind}' at ${r2}`).toBe(true);
+      }
+      // The formula is already exactly 0 just below the cut-off, so nothing jumps there.
+      expect(kernelShape(kind, 0.999e6)).toBe(0);
+      expect(kernelShape(kind, Number.NaN)).toBeNaN();
+      expect(kernelShapeDerivative(kind, Number.NaN)).toBeNaN();
+    }
+  });
+
   it('the training covariance is symmetric with s2 + sn2 on the diagonal', () => {
     const data = randomData(3, 12, 3, [2]);
     const theta = defaultTheta(3, false);

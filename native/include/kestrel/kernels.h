@@ -11,7 +11,11 @@
 // (squared exponential) and eq. 4.17 (Matern nu = 5/2)):
 //   RBF:        f(r^2) = exp(-r^2 / 2),                           df/d(r^2) = -f / 2
 //   Matern-5/2: f(r^2) = (1 + sqrt5 r + 5/3 r^2) exp(-sqrt5 r),   df/d(r^2) = -5/6 (1 + sqrt5 r) exp(-sqrt5 r)
-// The Matern derivative is finite at r = 0, so no special case is needed there.
+// The Matern derivative is finite at r = 0, so no special case is needed there. Far away
+// (r^2 > kMaternZeroR2, r > 1000) exp(-sqrt5 r) is 0 in double precision, so f and f' are exactly
+// 0 there (and -0); they are returned as such, because evaluating the formula would give
+// inf * 0 = NaN once r^2 overflows (a finite but extreme lengthscale, w_j = inf). RBF needs no
+// case: exp(-inf) = 0. A NaN r^2 still gives NaN (Cholesky reports it as "input had NaN").
 // Derivatives used by the marginal-likelihood gradient and the acquisition gradient:
 //   dk/d(log l_j) = s2 f'(r^2) * (-2 w_j delta_j^2)
 //   dk/dx_j       = s2 f'(r^2) * 2 w_j (x_j - x'_j)     (continuous dims only)
@@ -32,11 +36,17 @@ constexpr double kSqrt5 = 2.23606797749978969640917366873128;
 KESTREL_HD inline double rbf_shape(double r2) { return exp(-0.5 * r2); }
 KESTREL_HD inline double rbf_shape_d(double r2) { return -0.5 * exp(-0.5 * r2); }
 
+/// Beyond this r^2 the Matern-5/2 shape and its derivative are exactly 0 in double precision
+/// (exp(-sqrt5 r) underflows for r > ~333); the kernels return 0 there without evaluating them.
+constexpr double kMaternZeroR2 = 1e6;
+
 KESTREL_HD inline double matern52_shape(double r2) {
+  if (r2 > kMaternZeroR2) return 0.0;
   const double r = sqrt(r2);
   return (1.0 + kSqrt5 * r + (5.0 / 3.0) * r2) * exp(-kSqrt5 * r);
 }
 KESTREL_HD inline double matern52_shape_d(double r2) {
+  if (r2 > kMaternZeroR2) return -0.0;
   const double r = sqrt(r2);
   return (-5.0 / 6.0) * (1.0 + kSqrt5 * r) * exp(-kSqrt5 * r);
 }
@@ -55,6 +65,9 @@ KESTREL_HD inline void kernel_shape_both(KernelKind kind, double r2, double* f, 
     const double e = exp(-0.5 * r2);
     *f = e;
     *df = -0.5 * e;
+  } else if (r2 > kMaternZeroR2) {
+    *f = 0.0;
+    *df = -0.0;
   } else {
     const double r = sqrt(r2);
     const double e = exp(-kSqrt5 * r);

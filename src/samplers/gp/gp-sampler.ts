@@ -101,6 +101,7 @@ import { intersectionSearchSpace } from '../../space/intersection.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../../space/types.js';
 import type { AcquisitionKind, FitOptions, FittedGp, KernelKind, SurrogateBackend } from '../../surrogate/backend.js';
 import { getSurrogateBackend, type BackendRequest } from '../../surrogate/select-backend.js';
+import { MAX_CANDIDATE_COORDINATES } from '../../surrogate/validate.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
 import { SystemAttr } from '../../trial/system-attrs.js';
@@ -248,7 +249,9 @@ export interface GpSamplerOptions {
   readonly beta?: number;
   /**
    * Sobol candidates scored per suggestion (default 2048, up to 10^6), plus one local candidate
-   * around the best observation per ten of them (src/surrogate/candidates.ts).
+   * around the best observation per ten of them (src/surrogate/candidates.ts). Capped at
+   * floor(2^25 / d) for a space of d modelled dims (MAX_CANDIDATE_COORDINATES, about 1 GiB of
+   * candidates per call): 10^6 up to 33 dims, 2048 up to the 1111 the GP models.
    */
   readonly candidates?: number;
   /** Best candidates refined by L-BFGS-B (default 10). */
@@ -638,7 +641,8 @@ export class GpSampler implements Sampler {
           kind: this.options.acquisition,
           incumbent,
           beta: this.options.beta,
-          nCandidates: this.options.candidates,
+          // At most MAX_CANDIDATE_COORDINATES coordinates per call: fewer candidates in very high d.
+          nCandidates: Math.max(1, Math.min(this.options.candidates, Math.floor(MAX_CANDIDATE_COORDINATES / d))),
           nRestarts: this.options.restarts,
           seed: deriveSeed(this.options.seed, trial.number, 'acquisition') % UINT32,
           grid,

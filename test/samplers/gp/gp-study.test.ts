@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
 import { floatDistribution } from '../../../src/space/distributions.js';
 import { createStudy } from '../../../src/study/create-study.js';
+import type { FittedGp, SurrogateBackend } from '../../../src/surrogate/backend.js';
+import { createJsBackend } from '../../../src/surrogate/js-backend.js';
+import { MAX_CANDIDATE_COORDINATES } from '../../../src/surrogate/validate.js';
 import type { Trial } from '../../../src/trial/trial.js';
 
 /** Smallest pairwise distance of the trials' (x, y) in the unit square of Branin's domain. */
@@ -119,5 +122,38 @@ describe('GpSampler through the real Study', () => {
     // The GP's proposal (recorded at ask time) holds exactly the first 1111 names.
     const proposal = trials[3].systemAttrs.relative_params as Record<string, number>;
     expect(Object.keys(proposal).sort()).toEqual(names.slice(0, 1111));
+  });
+
+  it('caps the candidates of a high-dimensional space at MAX_CANDIDATE_COORDINATES / d', async () => {
+    // A JS backend that records each optimizeAcquisition's nCandidates and then scores 16.
+    const requested: number[] = [];
+    const inner = createJsBackend();
+    const recording = (model: FittedGp): FittedGp =>
+      new Proxy(model, {
+        get: (target, key) => {
+          if (key === 'optimizeAcquisition') {
+            return (o: Parameters<FittedGp['optimizeAcquisition']>[0]) => {
+              requested.push(o.nCandidates);
+              return target.optimizeAcquisition({ ...o, nCandidates: 16 });
+            };
+          }
+          const value = Reflect.get(target, key) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    const backend: SurrogateBackend = {
+      name: 'js',
+      fit: (data, options) => inner.fit(data, options).then(recording),
+      build: (data, theta, options) => inner.build(data, theta, options).then(recording),
+      negLogPosterior: (data, theta, kernel, deterministic) => inner.negLogPosterior(data, theta, kernel, deterministic),
+    };
+    for (const d of [2, 40]) {
+      const study = await createStudy({ sampler: new GpSampler({ seed: 1, nStartupTrials: 3, candidates: 1_000_000, restarts: 1, backend }) });
+      await study.optimize((trial) => Array.from({ length: d }, (_, i) => trial.suggestFloat(`p${i}`, 0, 1)).reduce((a, v) => a + (v - 0.3) ** 2, 0), {
+        nTrials: 4,
+      });
+      expect((await study.getTrials()).map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'COMPLETE', 'COMPLETE']);
+    }
+    expect(requested).toEqual([1_000_000, Math.floor(MAX_CANDIDATE_COORDINATES / 40)]);
   });
 });

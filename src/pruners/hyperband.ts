@@ -14,7 +14,10 @@
  *
  * A trial's bracket is crc32(`${studyName}_${trialNumber}`) mod sum(B), mapped through the
  * cumulative budgets: deterministic, the same in every worker, and the same bracket Optuna would
- * pick. Each bracket's pruner sees only the trials of its own bracket.
+ * pick. Each bracket's pruner sees only the trials of its own bracket, and records the rungs it
+ * judges on the trial (`completed_rung_k`, see `SuccessiveHalvingPruner`) through the study's
+ * `setTrialSystemAttrs`, which the bracket view forwards; a trial is in one bracket only, so the
+ * records of different brackets never mix.
  *
  * Differences from Optuna: N is computed exactly (largest s with r * eta^s <= R, relative tolerance
  * 1e-9) where Optuna's float `math.log(R / r, eta)` can floor an exact power one too low;
@@ -26,7 +29,7 @@
 import { InvalidOptionError } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { StudyView } from '../trial/study-view.js';
-import type { StudyDirection, TrialState } from '../trial/types.js';
+import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
 import { crc32 } from './crc32.js';
 import { checkOptionsObject, intOption } from './options.js';
 import type { Pruner } from './pruner.js';
@@ -178,12 +181,14 @@ function pickBracket(layout: BracketLayout, studyName: string, trialNumber: numb
 
 /**
  * The study as one bracket sees it: only that bracket's trials. It reads the underlying study at
- * most once (reusing `prefetched` when the caller already read it), and only if asked.
+ * most once (reusing `prefetched` when the caller already read it), and only if asked. It has
+ * `setTrialSystemAttrs` exactly when the underlying study has it (writes go straight through).
  */
 class BracketStudyView implements StudyView {
   readonly studyId: number;
   readonly studyName: string;
   readonly directions: readonly StudyDirection[];
+  readonly setTrialSystemAttrs?: (trialId: number, attrs: Readonly<Record<string, JsonValue>>) => Promise<void>;
 
   constructor(
     private readonly study: StudyView,
@@ -193,6 +198,8 @@ class BracketStudyView implements StudyView {
     this.studyId = study.studyId;
     this.studyName = study.studyName;
     this.directions = study.directions;
+    const write = study.setTrialSystemAttrs;
+    if (write !== undefined) this.setTrialSystemAttrs = (trialId, attrs) => write.call(study, trialId, attrs);
   }
 
   async getTrials(options?: { readonly states?: readonly TrialState[] }): Promise<readonly FrozenTrial[]> {

@@ -8,32 +8,33 @@
  *   s      minimum early-stopping rate (`minEarlyStoppingRate`)
  *   r_k    = r * eta^(s + k), the step of rung k = 0, 1, 2, ...
  *
- * A trial reaches rung k at its first report at a step >= r_k; the value reported there is its
- * rung-k value. When it reaches rung k it competes with every trial of the study that reached
- * rung k before it (any state); it is promoted (keeps running) iff its value is within the top
- * floor(n / eta) of the n competing values (itself included), and, while n < eta, only if it is the
- * best of them. That is Optuna's `_is_trial_promotable_to_next_rung`: with values sorted
- * best-first, idx = max(floor(n / eta) - 1, 0), promoted iff value is at least as good as the
- * idx-th.
+ * Rung records, as in Optuna: when a trial is judged at rung k its value (the one reported at its
+ * largest step) is recorded on the trial as the system attribute `completed_rung_k`
+ * (`rungRecordKey(k)`), before the verdict, so a trial pruned at rung k is recorded there too. A
+ * call judges the rungs from the trial's current rung (the number of rungs recorded on it) up to
+ * the last rung whose step r_k is <= its largest reported step, in order, with the same value;
+ * when that step is below the current rung's step nothing is judged and the trial keeps running.
+ * So a second `shouldPrune` without a new larger step, a repeated step or an out-of-order smaller
+ * step never judges a rung again (ASHA promotions are final). At rung k a trial competes with the
+ * trials that have a rung-k record (any state; the value at rung k is the recorded one); it is
+ * promoted (keeps running) iff its value is within the top floor(n / eta) of the n competing
+ * values (itself included), and, while n < eta, only if it is the best of them. That is Optuna's
+ * `_is_trial_promotable_to_next_rung`: with values sorted best-first, idx = max(floor(n / eta) - 1,
+ * 0), promoted iff value is at least as good as the idx-th. A NaN value at a rung prunes without a
+ * record, so NaN never competes. A trial that reports without calling `shouldPrune` (or under
+ * another pruner) has no records and competes nowhere, as in Optuna.
  *
- * Difference from Optuna, by design: Optuna writes each trial's rung values into its system
- * attributes while pruning. A Kestrel pruner cannot write storage, so rung values are recomputed
- * from the stored intermediate values on every call; a decision then depends only on what storage
- * holds and agrees across concurrent trials and worker processes. It matches Optuna's decisions
- * when `shouldPrune` is called after every `report` (the usual loop), with these rules:
+ * The records are written through `StudyView.setTrialSystemAttrs` (one write per judging call), so
+ * every worker and process of the study sees them and they survive a reload. On a view without
+ * `setTrialSystemAttrs` (a hand-written view) the pruner keeps them in its own memory, per study
+ * object, and then only it sees them. +/-Infinity, which system attributes cannot hold as numbers,
+ * is recorded as the string "Infinity" / "-Infinity".
  *
- * - the rungs checked on a call are those first reached by this report (r_k > previous reported
- *   step and r_k <= current step); rungs passed at earlier reports are not judged again (ASHA
- *   promotions are final). Several rungs crossed by one report are judged in order with the same
- *   value, as Optuna does;
- * - a PRUNED competitor counts at the rungs it passed before its last report and at the first rung
- *   its last report reached (where it was judged); a NaN rung value never counts (Optuna prunes
- *   NaN before recording it);
- * - `minResource: 'auto'`: Optuna takes (largest last step of the COMPLETE trials) / 100 at the first
- *   call that sees one; Kestrel takes the last step of the COMPLETE trial that completed first
- *   (ties by number), floor-divided by 100, at least 1, so that every worker derives the same
- *   value. Until a trial completes nothing is pruned. Trials already past some rungs when it
- *   becomes known are judged from their next report on.
+ * Difference from Optuna: `minResource: 'auto'`: Optuna takes (largest last step of the COMPLETE
+ * trials) / 100 at the first call that sees one; Kestrel takes the last step of the COMPLETE trial
+ * that completed first (ties by number), floor-divided by 100, at least 1, so that every worker
+ * derives the same value. Until a trial completes nothing is pruned (and nothing recorded); a trial
+ * already past some rungs when it becomes known is judged at all of them at its next call.
  *
  * Kestrel also accepts a non-integer `minResource` >= 1 (Optuna requires an integer); the adaptive
  * preset needs it.
@@ -41,10 +42,10 @@
 import { InvalidOptionError } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { StudyView } from '../trial/study-view.js';
-import { isFinishedState, type StudyDirection, type TrialState } from '../trial/types.js';
+import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
 import { checkOptionsObject, intOption } from './options.js';
 import type { Pruner } from './pruner.js';
-import { pruningDirection, sortedSteps } from './steps.js';
+import { pruningDirection } from './steps.js';
 
 export interface SuccessiveHalvingPrunerOptions {
   /** Steps before the first rung (r), a number >= 1, or 'auto' (default). */
@@ -70,11 +71,10 @@ export class SuccessiveHalvingPruner implements Pruner {
   readonly bootstrapCount: number;
   private estimatedMinResource: number | null = null;
   /**
-   * Rung values of finished trials (immutable in storage), per study, by trial id then
-   * `rung:minResource`: the value that counts at that rung, or null when the trial does not count
-   * there. Saves rescanning every finished trial's reports at each rung check.
+   * Rung records kept in memory for views without `setTrialSystemAttrs`: per study object, by
+   * trial id, the recorded values of rungs 0, 1, ... Unused when the view can write system attributes.
    */
-  private readonly finishedRungValues = new WeakMap<object, Map<number, Map<string, number | null>>>();
+  private readonly memoryRecords = new WeakMap<object, Map<number, number[]>>();
 
   constructor(options: SuccessiveHalvingPrunerOptions = {}) {
     checkOptionsObject(options, OPTION_KEYS, 'SuccessiveHalvingPruner');
@@ -108,13 +108,12 @@ export class SuccessiveHalvingPruner implements Pruner {
 
   /**
    * `prune` on a view of a study (HyperbandPruner's per-bracket view, a new object per call):
-   * `cacheOwner` is the object the finished-trial rung values are cached under (the study).
+   * `owner` is the object that in-memory rung records are kept under (the study), used only when
+   * `study` lacks `setTrialSystemAttrs`.
    */
-  async pruneIn(study: StudyView, trial: FrozenTrial, cacheOwner: object): Promise<boolean> {
-    const steps = sortedSteps(trial);
-    if (steps.length === 0) return false;
-    const step = steps[steps.length - 1];
-    const previousStep = steps.length >= 2 ? steps[steps.length - 2] : -Infinity;
+  async pruneIn(study: StudyView, trial: FrozenTrial, owner: object): Promise<boolean> {
+    const step = trial.lastStep;
+    if (step === null) return false;
     const value = trial.intermediateValues[step];
 
     let trials: readonly FrozenTrial[] | null = null;
@@ -126,89 +125,104 @@ export class SuccessiveHalvingPruner implements Pruner {
       this.estimatedMinResource = minResource;
     }
 
-    let rung = this.firstRungAbove(previousStep, minResource);
+    const memory = study.setTrialSystemAttrs === undefined ? this.memoryFor(owner) : null;
+    let rung = currentRung(trial, memory);
     if (step < this.rungStep(rung, minResource)) return false;
     if (Number.isNaN(value)) return true;
     trials ??= await study.getTrials({ states: REPORTING_STATES });
     const direction = pruningDirection(study.directions);
 
+    // Rungs judged by this call, each recorded before its verdict (Optuna's order).
+    const judged: number[] = [];
+    let pruned = false;
     while (this.rungStep(rung, minResource) <= step) {
-      const competing = this.rungValues(cacheOwner, trials, rung, minResource, trial.trialId);
+      judged.push(rung);
+      const competing = competingValues(trials, rung, memory, trial.trialId);
       competing.push(value);
-      if (competing.length <= this.bootstrapCount) return true;
-      if (!isPromotable(value, competing, this.reductionFactor, direction)) return true;
+      if (competing.length <= this.bootstrapCount || !isPromotable(value, competing, this.reductionFactor, direction)) {
+        pruned = true;
+        break;
+      }
       rung += 1;
     }
-    return false;
+    await record(study, memory, trial.trialId, judged, value);
+    return pruned;
   }
 
-  /** The smallest rung k whose step is above `step`. */
-  private firstRungAbove(step: number, minResource: number): number {
-    let rung = 0;
-    while (this.rungStep(rung, minResource) <= step) rung += 1;
-    return rung;
-  }
-
-  /** The rung-`rung` values of every trial but `excludeTrialId` that counts at that rung. */
-  private rungValues(
-    cacheOwner: object,
-    trials: readonly FrozenTrial[],
-    rung: number,
-    minResource: number,
-    excludeTrialId: number,
-  ): number[] {
-    const values: number[] = [];
-    const key = `${rung}:${minResource}`;
-    let byTrial = this.finishedRungValues.get(cacheOwner);
+  private memoryFor(owner: object): Map<number, number[]> {
+    let byTrial = this.memoryRecords.get(owner);
     if (byTrial === undefined) {
       byTrial = new Map();
-      this.finishedRungValues.set(cacheOwner, byTrial);
+      this.memoryRecords.set(owner, byTrial);
     }
-    for (const other of trials) {
-      if (other.trialId === excludeTrialId) continue;
-      let v: number | null;
-      if (!isFinishedState(other.state)) {
-        v = this.rungValueOf(other, rung, minResource); // still reporting: recompute
-      } else {
-        let cached = byTrial.get(other.trialId);
-        if (cached === undefined) {
-          cached = new Map();
-          byTrial.set(other.trialId, cached);
-        }
-        v = cached.get(key) ?? null;
-        if (!cached.has(key)) {
-          v = this.rungValueOf(other, rung, minResource);
-          cached.set(key, v);
-        }
-      }
-      if (v !== null) values.push(v);
-    }
-    return values;
+    return byTrial;
   }
+}
 
-  /** The value of `other` that counts at rung `rung` (its first report at or after the rung's step), or null. */
-  private rungValueOf(other: FrozenTrial, rung: number, minResource: number): number | null {
-    const rungStep = this.rungStep(rung, minResource);
-    let first = Infinity; // first reported step >= rungStep
-    let last = -Infinity;
-    let secondLast = -Infinity;
-    for (const key of Object.keys(other.intermediateValues)) {
-      const s = Number(key);
-      if (s >= rungStep && s < first) first = s;
-      if (s > last) {
-        secondLast = last;
-        last = s;
-      } else if (s > secondLast) {
-        secondLast = s;
-      }
-    }
-    if (first === Infinity) return null;
-    if (other.state === 'PRUNED' && first > secondLast && rung !== this.firstRungAbove(secondLast, minResource)) {
-      return null; // reached in its last report, but it was pruned at an earlier rung of that report
-    }
-    const v = other.intermediateValues[first];
-    return Number.isNaN(v) ? null : v;
+/** The system attribute holding a trial's rung-`rung` record (Optuna's `_completed_rung_key`). */
+export function rungRecordKey(rung: number): string {
+  return `completed_rung_${rung}`;
+}
+
+/** The rung-`rung` value recorded on `trial` (system attributes first, then `memory`), or undefined. */
+function recordedValue(trial: FrozenTrial, rung: number, memory: Map<number, number[]> | null): number | undefined {
+  const stored = decodeRecord(trial.systemAttrs[rungRecordKey(rung)]);
+  if (stored !== undefined || memory === null) return stored;
+  return memory.get(trial.trialId)?.[rung];
+}
+
+/** The number of consecutive rungs recorded on `trial` from rung 0 (Optuna's `_get_current_rung`). */
+function currentRung(trial: FrozenTrial, memory: Map<number, number[]> | null): number {
+  let rung = 0;
+  while (recordedValue(trial, rung, memory) !== undefined) rung += 1;
+  return rung;
+}
+
+/** The rung-`rung` records of every trial but `excludeTrialId`. */
+function competingValues(
+  trials: readonly FrozenTrial[],
+  rung: number,
+  memory: Map<number, number[]> | null,
+  excludeTrialId: number,
+): number[] {
+  const values: number[] = [];
+  for (const other of trials) {
+    if (other.trialId === excludeTrialId) continue;
+    const v = recordedValue(other, rung, memory);
+    if (v !== undefined) values.push(v);
   }
+  return values;
+}
+
+/** Records `value` at each of `rungs` for the trial: in its system attributes, or in `memory`. */
+async function record(
+  study: StudyView,
+  memory: Map<number, number[]> | null,
+  trialId: number,
+  rungs: readonly number[],
+  value: number,
+): Promise<void> {
+  if (memory !== null) {
+    let values = memory.get(trialId);
+    if (values === undefined) {
+      values = [];
+      memory.set(trialId, values);
+    }
+    for (const rung of rungs) values[rung] = value;
+    return;
+  }
+  const attrs: Record<string, JsonValue> = {};
+  const encoded = Number.isFinite(value) ? value : String(value); // 'Infinity' or '-Infinity'
+  for (const rung of rungs) attrs[rungRecordKey(rung)] = encoded;
+  await study.setTrialSystemAttrs?.(trialId, attrs);
+}
+
+/** A recorded rung value: a number, or "Infinity" / "-Infinity"; undefined for anything else. */
+function decodeRecord(raw: JsonValue | undefined): number | undefined {
+  if (typeof raw === 'number') return raw;
+  if (raw === 'Infinity') return Infinity;
+  if (raw === '-Infinity') return -Infinity;
+  return undefined;
 }
 
 /**

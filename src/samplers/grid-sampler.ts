@@ -4,6 +4,7 @@ import { enumerateGrid, enumerateValueGrid } from '../space/spec.js';
 import type { Distribution, ParamValue, Params, SpaceSpec } from '../space/types.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { StudyView } from '../trial/study-view.js';
+import { SystemAttr } from '../trial/system-attrs.js';
 import { Rng, resolveSeed } from '../util/prng.js';
 import { checkSamplerOptions } from './random-sampler.js';
 import type { Sampler } from './sampler.js';
@@ -35,6 +36,13 @@ const OPTION_KEYS = optionKeys<GridSamplerOptions>()(['space', 'shuffle', 'seed'
  * study's optimize loop. `sampleIndependent` then returns the claimed point's value; suggesting a
  * name that is not in the point throws `SearchSpaceError`, and a grid value outside the suggested
  * distribution throws `InvalidParamValueError`.
+ *
+ * Enqueued trials (`study.enqueueTrial`, recorded as the `fixed_params` system attribute) claim no
+ * grid point, as in Optuna's `before_trial`: they run their enqueued values and leave every grid
+ * point to the sampled trials, so an enqueued point that is also on the grid runs twice. Such a
+ * trial must give a value to every parameter it suggests; suggesting one it was not enqueued with
+ * throws `SearchSpaceError` (Optuna: "All parameters must be specified when using GridSampler with
+ * enqueue_trial"). A trial enqueued with no values at all claims a point like a sampled trial.
  *
  * Ids are positions in the enumeration, which is deterministic for a given space, so workers (and a
  * resumed study) must use the same space; claims of a previous, different grid would be honoured by id.
@@ -80,7 +88,7 @@ export class GridSampler implements Sampler {
   }
 
   async beforeTrial(study: StudyView, trial: FrozenTrial): Promise<void> {
-    if (this.assigned.has(trial.trialId)) return;
+    if (this.assigned.has(trial.trialId) || hasFixedParams(trial)) return;
     let cursor = this.cursors.get(study.studyId);
     if (cursor === undefined) {
       cursor = { position: 0 };
@@ -101,6 +109,12 @@ export class GridSampler implements Sampler {
   sampleIndependent(_study: StudyView, trial: FrozenTrial, name: string, distribution: Distribution): ParamValue {
     const id = this.assigned.get(trial.trialId);
     if (id === undefined) {
+      if (hasFixedParams(trial)) {
+        throw new SearchSpaceError(
+          name,
+          `was not enqueued for trial ${trial.number}; an enqueued trial takes no grid point, so with GridSampler it must be enqueued with every parameter it suggests`,
+        );
+      }
       throw new SearchSpaceError(name, `trial ${trial.number} has no grid point (GridSampler.beforeTrial did not run for it)`);
     }
     const point = this.points[id];
@@ -116,4 +130,10 @@ export class GridSampler implements Sampler {
     }
     return value;
   }
+}
+
+/** True for a trial enqueued with at least one parameter value (`study.enqueueTrial`). */
+function hasFixedParams(trial: FrozenTrial): boolean {
+  const fixed = trial.systemAttrs[SystemAttr.fixedParams];
+  return typeof fixed === 'object' && fixed !== null && !Array.isArray(fixed) && Object.keys(fixed).length > 0;
 }

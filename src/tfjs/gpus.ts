@@ -1,14 +1,25 @@
 /**
- * GPU discovery for TensorFlow.js trials: `nvidia-smi -L` lists one line per visible device
+ * GPU discovery for TensorFlow.js trials: `nvidia-smi -L` lists one line per physical device
  * ("GPU 0: NVIDIA H100 ... (UUID: GPU-...)"). No nvidia-smi, or a failing one, means no GPU.
+ * `CUDA_VISIBLE_DEVICES` names the devices this process was given; it is read as CUDA reads it
+ * (https://docs.nvidia.com/cuda/cuda-c-programming-guide/#env-vars): comma-separated integer
+ * indices or UUIDs ("GPU-...", "MIG-..."), and an invalid entry hides itself and every entry after it.
  */
 import { execFile } from 'node:child_process';
+
+/** A GPU as `CUDA_VISIBLE_DEVICES` names it: an index, or a UUID ("GPU-...", "MIG-..."). */
+export type GpuId = number | string;
 
 export interface DetectGpusOptions {
   /** The command to run (default `nvidia-smi`). */
   readonly command?: string;
   /** Give up after this many milliseconds (default 5000). */
   readonly timeoutMs?: number;
+}
+
+export interface DetectWorkerGpusOptions extends DetectGpusOptions {
+  /** The environment whose `CUDA_VISIBLE_DEVICES` applies (default `process.env`). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Parses `nvidia-smi -L` output into device indices (as listed: "GPU <index>: ..."). */
@@ -22,8 +33,9 @@ export function parseNvidiaSmiList(output: string): number[] {
 }
 
 /**
- * Indices of the GPUs `nvidia-smi -L` lists, or `[]` when it is absent or fails. Honors neither
- * `CUDA_VISIBLE_DEVICES` nor MIG: these are the physical indices to pin worker processes to.
+ * Indices of the GPUs `nvidia-smi -L` lists, or `[]` when it is absent or fails. These are all the
+ * physical GPUs, whatever `CUDA_VISIBLE_DEVICES` says (as nvidia-smi itself ignores it); see
+ * `detectWorkerGpus` for the ones this process was given.
  */
 export function detectGpus(options: DetectGpusOptions = {}): Promise<number[]> {
   const command = options.command ?? 'nvidia-smi';
@@ -39,10 +51,49 @@ export function detectGpus(options: DetectGpusOptions = {}): Promise<number[]> {
   });
 }
 
-/** Whether `CUDA_VISIBLE_DEVICES` hides every GPU from this process (set to '' or '-1'). */
+/** True for a valid `CUDA_VISIBLE_DEVICES` entry: an integer index >= 0 or a "GPU-"/"MIG-" UUID. */
+export function isGpuId(value: unknown): value is GpuId {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0;
+  return typeof value === 'string' && /^(GPU|MIG)-[^\s,]+$/.test(value);
+}
+
+/**
+ * The devices a `CUDA_VISIBLE_DEVICES` value makes visible, in order, or null when it is unset:
+ * entries are trimmed, indices become numbers, UUIDs stay strings, duplicates are dropped, and
+ * the first invalid entry ends the list, as in CUDA (so '', '-1' or 'NoDevFiles' give `[]`).
+ */
+export function parseCudaVisibleDevices(value: string | undefined): GpuId[] | null {
+  if (value === undefined) return null;
+  const ids: GpuId[] = [];
+  for (const raw of value.split(',')) {
+    const entry = raw.trim();
+    const id: GpuId = /^\d+$/.test(entry) ? Number(entry) : entry;
+    if (!isGpuId(id)) break;
+    if (!ids.includes(id)) ids.push(id);
+  }
+  return ids;
+}
+
+/**
+ * Whether `CUDA_VISIBLE_DEVICES` hides every GPU from this process: it is set and names no valid
+ * device ('', '-1', or a first entry that is neither an index nor a UUID, such as Slurm's 'NoDevFiles').
+ */
 export function cudaDevicesHidden(env: NodeJS.ProcessEnv = process.env): boolean {
-  const value = env.CUDA_VISIBLE_DEVICES;
-  if (value === undefined) return false;
-  const trimmed = value.trim();
-  return trimmed === '' || trimmed === '-1';
+  const visible = parseCudaVisibleDevices(env.CUDA_VISIBLE_DEVICES);
+  return visible !== null && visible.length === 0;
+}
+
+/**
+ * The GPUs `gpus: 'auto'` runs one worker process on each, each worker pinned with
+ * `CUDA_VISIBLE_DEVICES=<id>`: `[]` (no GPU: CPU processes) when nvidia-smi lists none or
+ * `CUDA_VISIBLE_DEVICES` hides them all; the entries of `CUDA_VISIBLE_DEVICES` when it is set
+ * (the GPUs this process was given, e.g. by a scheduler; used as written, so a worker's device is
+ * the one the parent would see under that name); otherwise every index nvidia-smi lists.
+ */
+export async function detectWorkerGpus(options: DetectWorkerGpusOptions = {}): Promise<GpuId[]> {
+  const visible = parseCudaVisibleDevices((options.env ?? process.env).CUDA_VISIBLE_DEVICES);
+  if (visible !== null && visible.length === 0) return [];
+  const listed = await detectGpus(options);
+  if (listed.length === 0) return [];
+  return visible ?? listed;
 }

@@ -63,5 +63,5 @@ export type { ClassificationData, LoadDigitsOptions, ToTensorsOptions } from './
 export { WORKER_GPU_ATTR, WORKER_PID_ATTR, runTrialsInProcesses } from './process-runner.js';
 export type { RunTrialsInProcessesOptions, RunTrialsInProcessesResult } from './process-runner.js';
 
-export { cudaDevicesHidden, detectGpus, parseNvidiaSmiList } from './gpus.js';
-export type { DetectGpusOptions } from './gpus.js';
+export { cudaDevicesHidden, detectGpus, detectWorkerGpus, isGpuId, parseCudaVisibleDevices, parseNvidiaSmiList } from './gpus.js';
+export type { DetectGpusOptions, DetectWorkerGpusOptions, GpuId } from './gpus.js';

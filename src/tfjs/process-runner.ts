@@ -2,8 +2,9 @@
  * Local multi-GPU / multi-process execution of trials.
  *
  * `runTrialsInProcesses` runs trials in forked worker processes, one trial per process at a time:
- * one process per GPU, pinned with `CUDA_VISIBLE_DEVICES=<gpu>` (`gpus: [0, 1]`, or `'auto'`, which
- * lists GPUs with `nvidia-smi -L`), or, without GPUs, `concurrency` processes on the CPU.
+ * one process per GPU, pinned with `CUDA_VISIBLE_DEVICES=<gpu>` (`gpus: [0, 1]`, or `'auto'`: the
+ * entries of the parent's `CUDA_VISIBLE_DEVICES` when it is set, else the GPUs `nvidia-smi -L`
+ * lists; see `detectWorkerGpus`), or, without GPUs, `concurrency` processes on the CPU.
  *
  * The parent owns the study: it asks for each trial, answers the worker's `suggest*`, `report` and
  * `shouldPrune` through its live `Trial` (so pruners see every report in storage, as in-process),
@@ -27,7 +28,7 @@ import type { Study } from '../study/study.js';
 import { staleTrialSweeper, trialSlotClaimer } from '../study/trial-budget.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { Trial } from '../trial/trial.js';
-import { detectGpus } from './gpus.js';
+import { detectWorkerGpus, isGpuId, type GpuId } from './gpus.js';
 import {
   describeSerializedError,
   isChildMessage,
@@ -62,8 +63,14 @@ export interface RunTrialsInProcessesOptions {
    * `graceMs` (their worker was killed) are recorded as FAIL. Off when omitted.
    */
   readonly heartbeat?: { readonly intervalMs: number; readonly graceMs: number };
-  /** GPU indices to run on (one process per GPU), or 'auto' (nvidia-smi). Default: none (CPU). */
-  readonly gpus?: readonly number[] | 'auto';
+  /**
+   * GPUs to run on, one process per GPU pinned with `CUDA_VISIBLE_DEVICES=<gpu>`: indices or UUIDs
+   * ("GPU-...", "MIG-..."), used as written, or 'auto': the entries of this process's
+   * `CUDA_VISIBLE_DEVICES` when it is set (the GPUs it was given; none when it hides them all),
+   * else every GPU `nvidia-smi -L` lists; no GPU found means CPU processes (`concurrency`).
+   * Default: none (CPU).
+   */
+  readonly gpus?: readonly GpuId[] | 'auto';
   /** CPU worker processes when no GPU is used (default 1). Ignored with GPUs. */
   readonly concurrency?: number;
   /** Trials a worker process runs before it is replaced (default 1). */
@@ -80,15 +87,15 @@ export interface RunTrialsInProcessesOptions {
   readonly onTrialStart?: (trial: Trial) => void;
   /** Aborting stops launching trials and aborts running trials' signals; the call then rejects with InterruptedError. */
   readonly signal?: AbortSignal;
-  /** GPU discovery for `gpus: 'auto'` (default: `nvidia-smi -L`); for tests. */
-  readonly detectGpus?: () => Promise<readonly number[]>;
+  /** GPU discovery for `gpus: 'auto'` (default: `detectWorkerGpus()`); for tests. */
+  readonly detectGpus?: () => Promise<readonly GpuId[]>;
 }
 
 export interface RunTrialsInProcessesResult {
   /** The trials this call finished, in the order they finished. */
   readonly trials: readonly FrozenTrial[];
   /** GPUs used (empty: CPU processes). */
-  readonly gpus: readonly number[];
+  readonly gpus: readonly GpuId[];
   /** Worker processes started. */
   readonly nProcessesStarted: number;
 }
@@ -108,7 +115,7 @@ type Outcome =
 /** Runs `nTrials` trials of `study` in worker processes (see the file comment). */
 export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions): Promise<RunTrialsInProcessesResult> {
   const opts = await validate(options);
-  const gpus = opts.gpus === 'auto' ? [...(await (options.detectGpus ?? (() => detectGpus()))())] : [...opts.gpus];
+  const gpus = opts.gpus === 'auto' ? [...(await (options.detectGpus ?? (() => detectWorkerGpus()))())] : [...opts.gpus];
   const slots: Slot[] =
     gpus.length > 0
       ? gpus.map((gpu, index) => ({ index, gpu, child: null, trialsInChild: 0 }))
@@ -235,7 +242,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
 
 interface Slot {
   readonly index: number;
-  readonly gpu: number | null;
+  readonly gpu: GpuId | null;
   child: ChildHandle | null;
   trialsInChild: number;
 }
@@ -250,7 +257,7 @@ interface Validated {
   readonly maxTrialsInStudy: number | null;
   readonly timeoutMs: number | null;
   readonly heartbeat: { readonly intervalMs: number; readonly graceMs: number } | null;
-  readonly gpus: readonly number[] | 'auto';
+  readonly gpus: readonly GpuId[] | 'auto';
   readonly concurrency: number;
   readonly trialsPerProcess: number;
   readonly trialTimeoutMs: number | null;
@@ -299,8 +306,8 @@ async function validate(options: RunTrialsInProcessesOptions): Promise<Validated
     throw new InvalidOptionError('heartbeat', '{intervalMs > 0, graceMs > intervalMs}', heartbeat);
   }
   const gpus = options.gpus ?? [];
-  if (gpus !== 'auto' && (!Array.isArray(gpus) || !gpus.every((g) => Number.isInteger(g) && g >= 0) || new Set(gpus).size !== gpus.length)) {
-    throw new InvalidOptionError('gpus', "'auto' or an array of distinct GPU indices (integers >= 0)", gpus);
+  if (gpus !== 'auto' && (!Array.isArray(gpus) || !gpus.every(isGpuId) || new Set(gpus).size !== gpus.length)) {
+    throw new InvalidOptionError('gpus', "'auto' or an array of distinct GPUs (indices >= 0 or \"GPU-\"/\"MIG-\" UUIDs)", gpus);
   }
   const concurrency = options.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('concurrency', 'an integer >= 1', concurrency);

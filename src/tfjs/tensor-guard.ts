@@ -9,14 +9,25 @@
  * ones after. Then it ends the scope, disposes the scope's remaining tensors (kept ones included) and
  * compares `tf.memory().numTensors` with the baseline.
  *
+ * Only what the function created is released. An engine scope is global to the process: it records
+ * every tensor created while it is open, also by code unrelated to the trial (an optimize callback,
+ * a data prefetch timer, a dashboard). So the guard runs the function in an async context of its own
+ * (`AsyncLocalStorage`, which follows `await`, timers and callbacks started inside it) and wraps the
+ * engine's `track` and `makeVariable` (once per engine, delegating to the originals) to note which
+ * guarded run each new tensor and variable was created in. Tensors and variables created outside
+ * the run's async context are left alone and stay alive: they are taken out of the guard's scope
+ * before it ends (and handed to the enclosing scope, if any). Conversely, a tensor that trial code
+ * creates from a context that lost the async context (a callback from a library that does not
+ * propagate it) is not the guard's to release: it is reported in `nUnreleased` and warned about.
+ *
  * "Leftovers" are tensors other than variables that the function created and did not dispose (its
  * training data, say): they are disposed, counted, reported once per count with a `KestrelWarning`
  * (`TFJS_TENSOR_LEAK`) and returned in the result. Variables are not leftovers: disposing the models
  * of a finished trial is the guard's job.
  *
- * tfjs memory is global to the process and an engine scope collects every tensor created while it is
- * open, so guarded sections run one at a time: a second concurrent `withTensorGuard` waits for the
- * first (use worker processes to train in parallel). A guard nested in another runs as part of it.
+ * tfjs memory is global to the process, so guarded sections run one at a time: a second concurrent
+ * `withTensorGuard` waits for the first (use worker processes to train in parallel). A guard nested
+ * in another runs as part of it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { InvalidOptionError } from '../errors.js';
@@ -43,28 +54,66 @@ export interface TensorGuardReport {
   readonly nUnreleased: number;
 }
 
+interface TensorLike {
+  readonly isDisposed: boolean;
+  scopeId?: number;
+  dispose(): void;
+}
+
 interface ScopeLike {
-  readonly track: readonly { readonly isDisposed: boolean; dispose(): void }[];
+  readonly id: number;
+  readonly track: TensorLike[];
 }
 
 interface EngineLike {
   startScope(name?: string): void;
   endScope(): void;
+  track(result: TensorLike): TensorLike;
+  makeVariable(...args: unknown[]): TensorLike;
   readonly state: {
     readonly activeScope: ScopeLike | null;
     readonly scopeStack: readonly ScopeLike[];
-    readonly registeredVariables: Readonly<Record<string, { readonly isDisposed: boolean; dispose(): void }>>;
+    readonly registeredVariables: Readonly<Record<string, TensorLike>>;
   };
 }
 
-const inGuard = new AsyncLocalStorage<true>();
+/** One guarded run; tensors and variables created in its async context map to it in `creators`. */
+type Run = object;
+
+const inGuard = new AsyncLocalStorage<Run>();
+/** The guarded run each tensor or variable was created in (absent: outside any guarded run). */
+const creators = new WeakMap<object, Run>();
+const hookedEngines = new WeakSet<object>();
 let queue: Promise<void> = Promise.resolve();
+
+/**
+ * Wraps `engine.track` (every new tensor but variables passes through it) and `engine.makeVariable`
+ * so that they note the guarded run they were called in. Once per engine; outside a guarded run
+ * the cost is one `AsyncLocalStorage.getStore()` per tensor.
+ */
+function hookEngine(engine: EngineLike): void {
+  if (hookedEngines.has(engine)) return;
+  hookedEngines.add(engine);
+  const track = engine.track;
+  const makeVariable = engine.makeVariable;
+  engine.track = function (this: EngineLike, result: TensorLike): TensorLike {
+    const run = inGuard.getStore();
+    if (run !== undefined) creators.set(result, run);
+    return track.call(this, result);
+  };
+  engine.makeVariable = function (this: EngineLike, ...args: unknown[]): TensorLike {
+    const variable = makeVariable.apply(this, args);
+    const run = inGuard.getStore();
+    if (run !== undefined) creators.set(variable, run);
+    return variable;
+  };
+}
 
 /** Runs `fn` and releases the tensors and variables it created (see the file comment). */
 export async function withTensorGuard<T>(fn: () => Promise<T> | T, options: TensorGuardOptions = {}): Promise<T> {
   if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'a function', fn);
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
-  if (inGuard.getStore() === true) return fn();
+  if (inGuard.getStore() !== undefined) return fn();
 
   // One guarded section at a time (see the file comment).
   const previous = queue;
@@ -74,15 +123,17 @@ export async function withTensorGuard<T>(fn: () => Promise<T> | T, options: Tens
   });
   await previous;
   try {
-    return await inGuard.run(true, () => guarded(fn, options));
+    const run: Run = {};
+    return await inGuard.run(run, () => guarded(fn, options, run));
   } finally {
     release();
   }
 }
 
-async function guarded<T>(fn: () => Promise<T> | T, options: TensorGuardOptions): Promise<T> {
+async function guarded<T>(fn: () => Promise<T> | T, options: TensorGuardOptions, run: Run): Promise<T> {
   const tf = options.tf ?? activeTf();
   const engine = tf.engine() as unknown as EngineLike;
+  hookEngine(engine);
   const baseline = tf.memory().numTensors;
   const variablesBefore = new Set(Object.keys(engine.state.registeredVariables));
   engine.startScope('kestrel-tensor-guard');
@@ -90,7 +141,7 @@ async function guarded<T>(fn: () => Promise<T> | T, options: TensorGuardOptions)
   try {
     return await fn();
   } finally {
-    const report = cleanUp(tf, engine, scope, variablesBefore, baseline);
+    const report = cleanUp(tf, engine, scope, variablesBefore, baseline, run);
     options.onReport?.(report);
     if (options.warnOnLeak !== false && report.nLeftoverTensors > 0) {
       warnOnce(
@@ -110,27 +161,55 @@ function cleanUp(
   scope: ScopeLike | null,
   variablesBefore: ReadonlySet<string>,
   baseline: number,
+  run: Run,
 ): TensorGuardReport {
+  // Tensors and variables created during the run by code outside it: left alive, not counted.
+  let nForeignAlive = 0;
+
   // Variables first: disposing a model that is still referenced by a scope is harmless.
   let nDisposedVariables = 0;
   for (const [name, variable] of Object.entries(engine.state.registeredVariables)) {
-    if (variablesBefore.has(name)) continue;
-    if (!variable.isDisposed) {
+    if (variablesBefore.has(name) || variable.isDisposed) continue;
+    if (creators.get(variable) === run) {
       variable.dispose();
       nDisposedVariables++;
+    } else {
+      nForeignAlive++;
     }
   }
 
   let nLeftoverTensors = 0;
   if (scope !== null) {
+    const stack = engine.state.scopeStack;
+    const isOpen = stack.includes(scope);
+    // Take other code's tensors out of our scope and of the scopes left open inside fn (a
+    // startScope without endScope), so that ending them does not dispose them.
+    const foreign: TensorLike[] = [];
+    for (const open of isOpen ? stack.slice(stack.indexOf(scope)) : [scope]) {
+      let kept = 0;
+      for (const tensor of open.track) {
+        if (tensor.isDisposed || creators.get(tensor) === run) open.track[kept++] = tensor;
+        else foreign.push(tensor);
+      }
+      open.track.length = kept;
+    }
     for (const tensor of scope.track) if (!tensor.isDisposed) nLeftoverTensors++;
-    // Close scopes left open inside fn (a startScope without endScope), then ours.
-    if (engine.state.scopeStack.includes(scope)) {
+    if (isOpen) {
       while (engine.state.activeScope !== scope && engine.state.scopeStack.length > 0) engine.endScope();
       engine.endScope();
     }
     for (const tensor of scope.track) if (!tensor.isDisposed) tensor.dispose();
+    // Foreign tensors go to the scope that encloses the guard, as if the guard had not been open.
+    const parent = engine.state.activeScope;
+    for (const tensor of foreign) {
+      if (tensor.isDisposed) continue;
+      nForeignAlive++;
+      if (parent !== null) {
+        tensor.scopeId = parent.id;
+        parent.track.push(tensor);
+      }
+    }
   }
-  const nUnreleased = Math.max(0, tf.memory().numTensors - baseline);
+  const nUnreleased = Math.max(0, tf.memory().numTensors - baseline - nForeignAlive);
   return { baseline, nDisposedVariables, nLeftoverTensors, nUnreleased };
 }

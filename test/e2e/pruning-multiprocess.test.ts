@@ -3,13 +3,14 @@
  * values, so they hold with concurrency > 1 and across worker processes").
  *
  * (a) Determinism: a journal holds a constructed study history (COMPLETE, PRUNED, FAIL and RUNNING
- *     trials with curves). Two child processes open it and ask every pruner about every RUNNING
- *     trial, one in ascending and one in descending trial order; their decisions equal each other
- *     and those of this process.
+ *     trials with curves, and the rung records each pruner would have written), one study per
+ *     pruner. Two child processes open it and ask every pruner about every RUNNING trial (a fresh
+ *     instance per question, through a read-only view), one in ascending and one in descending
+ *     trial order; their decisions equal each other and those of this process.
  * (b) Three worker processes run ASHA on one journal (optimize with maxTrialsInStudy = 60,
  *     concurrency 2 each). Afterwards every trial is finished, none is lost or run twice, PRUNED
- *     trials stopped at a rung step, and an offline replay of the ASHA rule in journal order never
- *     contradicts what the workers decided.
+ *     trials stopped at a rung step, each trial's rung records match its curve, and an offline
+ *     replay of the ASHA rule in journal order never contradicts what the workers decided.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -25,8 +26,9 @@ import {
   PRUNER_FACTORIES,
   WORKER_ASHA,
   WORKER_STEPS,
-  buildHistory,
+  buildHistories,
   evaluateRunning,
+  historyStudyName,
   workerLoss,
   type Decisions,
 } from './fixtures/pruning-history.js';
@@ -81,7 +83,7 @@ describe('(a) pruning decisions across processes', () => {
   it('two child processes and this one decide the same for every pruner and RUNNING trial', async () => {
     const journal = path.join(dir, 'history.journal');
     const storage = new JournalStorage({ path: journal });
-    await buildHistory(storage, 'history');
+    await buildHistories(storage, 'history');
     await storage.close();
 
     const children = Promise.all([
@@ -89,14 +91,15 @@ describe('(a) pruning decisions across processes', () => {
       runFixture('pruning-decide.ts', [journal, 'history', 'desc']),
     ]);
 
-    const study = await loadStudy({ studyName: 'history', storage: journal });
+    const reader = new JournalStorage({ path: journal });
     let local: Decisions;
     let running: readonly FrozenTrial[];
     try {
-      running = await study.getTrials({ states: ['RUNNING'] });
-      local = await evaluateRunning(study, 'asc');
+      const studyId = await reader.getStudyIdFromName(historyStudyName('history', 'nop'));
+      running = await reader.getAllTrials(studyId, { states: ['RUNNING'] });
+      local = await evaluateRunning(reader, 'history', 'asc');
     } finally {
-      await study.close();
+      await reader.close();
     }
 
     const results = await children;
@@ -141,33 +144,45 @@ const RUNG_STEPS = [1, 3, 9]; // r * eta^k for r = 1, eta = 3, below WORKER_STEP
 interface JournalRecord {
   readonly op: string;
   readonly trialId?: number;
-  readonly update?: { readonly intermediateValues?: Readonly<Record<string, number | string>> };
+  readonly update?: {
+    readonly intermediateValues?: Readonly<Record<string, number | string>>;
+    readonly systemAttrs?: Readonly<Record<string, unknown>>;
+  };
   readonly finish?: { readonly state: string; readonly intermediateValues?: Readonly<Record<string, number | string>> };
 }
 
-/** For each trial id: the journal line index at which each step was first recorded, and its finish line. */
+/**
+ * For each trial id: the journal line index at which each step was first recorded, and at which
+ * each ASHA rung record (`completed_rung_<k>`, by k) was written.
+ */
 function journalTimeline(text: string): {
   stepLine: Map<number, Map<number, number>>;
-  finishLine: Map<number, number>;
+  recordLine: Map<number, Map<number, number>>;
 } {
   const stepLine = new Map<number, Map<number, number>>();
-  const finishLine = new Map<number, number>();
+  const recordLine = new Map<number, Map<number, number>>();
+  const firstLine = (byTrial: Map<number, Map<number, number>>, trialId: number, key: number, index: number): void => {
+    let lines = byTrial.get(trialId);
+    if (lines === undefined) {
+      lines = new Map();
+      byTrial.set(trialId, lines);
+    }
+    if (!lines.has(key)) lines.set(key, index);
+  };
   const lines = text.split('\n').filter((l) => l.length > 0);
   lines.forEach((line, index) => {
     const record = JSON.parse(line) as JournalRecord;
+    if (record.trialId === undefined) return;
     const iv =
       record.op === 'updateTrial' ? record.update?.intermediateValues : record.op === 'finishTrial' ? record.finish?.intermediateValues : undefined;
-    if (record.trialId !== undefined && iv !== undefined) {
-      let steps = stepLine.get(record.trialId);
-      if (steps === undefined) {
-        steps = new Map();
-        stepLine.set(record.trialId, steps);
-      }
-      for (const key of Object.keys(iv)) if (!steps.has(Number(key))) steps.set(Number(key), index);
+    for (const key of Object.keys(iv ?? {})) firstLine(stepLine, record.trialId, Number(key), index);
+    const attrs = record.op === 'updateTrial' ? record.update?.systemAttrs : undefined;
+    for (const key of Object.keys(attrs ?? {})) {
+      const match = /^completed_rung_(\d+)$/.exec(key);
+      if (match !== null) firstLine(recordLine, record.trialId, Number(match[1]), index);
     }
-    if (record.op === 'finishTrial' && record.trialId !== undefined) finishLine.set(record.trialId, index);
   });
-  return { stepLine, finishLine };
+  return { stepLine, recordLine };
 }
 
 describe('(b) three ASHA workers on one journal', () => {
@@ -232,33 +247,40 @@ describe('(b) three ASHA workers on one journal', () => {
       expect(stoppedAtRung(best), `best trial ${best.number} at rung ${rung}`).not.toBe(rung);
     }
 
-    // Replay in journal order. A trial reported its rung value at line L and was judged before its
-    // next write at line U (its next report, or its PRUNED finish). The competitors the pruner saw
-    // are those whose rung value was written before the judgement: at least those before L, at
-    // most those before U. ASHA promotes iff #(strictly better) <= max(floor(n / eta) - 1, 0), n
-    // counting the trial itself. So a promotion needs better(before L) <= max(floor(n_U / eta) - 1, 0)
-    // and a prune needs better(before U) > max(floor(n_L / eta) - 1, 0); and with the bounds equal
-    // (no other write in between) the decision must be exactly `isPromotable`'s.
-    const { stepLine, finishLine } = journalTimeline(await readFile(journal, 'utf8'));
+    // Rung records: a trial is judged at every rung its reports reach (it asks after each one), and
+    // records there its value at that step, also where it is pruned.
+    const { stepLine, recordLine } = journalTimeline(await readFile(journal, 'utf8'));
+    for (const t of trials) {
+      RUNG_STEPS.forEach((rungStep, k) => {
+        const reached = t.intermediateValues[rungStep] !== undefined;
+        expect(t.systemAttrs[`completed_rung_${k}`], `trial ${t.number} rung ${k}`).toBe(reached ? t.intermediateValues[rungStep] : undefined);
+        expect(recordLine.get(t.trialId)?.has(k) ?? false, `trial ${t.number} rung ${k} record in the journal`).toBe(reached);
+      });
+    }
+
+    // Replay in journal order. A trial reported its rung value at line L, then read the trials and
+    // wrote its own rung record at line W. The competitors the pruner saw are the trials whose rung
+    // record was written before that read: at least those before L, at most those before W. ASHA
+    // promotes iff #(strictly better) <= max(floor(n / eta) - 1, 0), n counting the trial itself. So
+    // a promotion needs better(before L) <= max(floor(n_W / eta) - 1, 0) and a prune needs
+    // better(before W) > max(floor(n_L / eta) - 1, 0); and with the bounds equal (no other record
+    // written in between) the decision must be exactly `isPromotable`'s.
     const eta = WORKER_ASHA.reductionFactor;
     let exactChecks = 0;
-    for (const rung of RUNG_STEPS) {
+    for (const [k, rung] of RUNG_STEPS.entries()) {
       const reached = trials.filter((t) => t.intermediateValues[rung] !== undefined);
       for (const t of reached) {
         const value = t.intermediateValues[rung];
-        const lineL = stepLine.get(t.trialId)?.get(rung);
-        expect(lineL, `trial ${t.number} rung ${rung} in the journal`).toBeDefined();
+        const lineL = stepLine.get(t.trialId)?.get(rung) as number;
+        const lineW = recordLine.get(t.trialId)?.get(k) as number;
+        expect(lineL, `trial ${t.number}: rung ${rung} reported before it was recorded`).toBeLessThan(lineW);
         const wasPruned = stoppedAtRung(t) === rung;
-        const lineU = wasPruned
-          ? finishLine.get(t.trialId)
-          : (stepLine.get(t.trialId)?.get(rung + 1) ?? finishLine.get(t.trialId)); // the last rung: its COMPLETE finish
-        expect(lineU, `trial ${t.number}: next write after rung ${rung}`).toBeDefined();
         const before = (line: number): number[] =>
           reached
-            .filter((o) => o.trialId !== t.trialId && (stepLine.get(o.trialId)?.get(rung) ?? Infinity) < line)
+            .filter((o) => o.trialId !== t.trialId && (recordLine.get(o.trialId)?.get(k) ?? Infinity) < line)
             .map((o) => o.intermediateValues[rung]);
-        const lower = before(lineL as number);
-        const upper = before(lineU as number);
+        const lower = before(lineL);
+        const upper = before(lineW);
         const quota = (n: number): number => Math.max(Math.floor(n / eta) - 1, 0);
         const better = (values: readonly number[]): number => values.filter((v) => v < value).length;
         const where = `trial ${t.number} ${wasPruned ? 'pruned' : 'promoted'} at rung ${rung} (competitors ${lower.length}..${upper.length})`;

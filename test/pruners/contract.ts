@@ -25,14 +25,37 @@ function population(sign: 1 | -1): FrozenTrial[] {
   return trials;
 }
 
+/**
+ * A study holding `trials` as if `pruner` had run them: each one, in order, reported its steps and
+ * asked the pruner after each report (its answers ignored), then took its final state. So pruners
+ * that record state on trials (successive halving's rung records) find it there.
+ */
+async function studyOf(
+  pruner: Pruner,
+  trials: readonly FrozenTrial[],
+  directions: readonly StudyDirection[] = ['minimize'],
+): Promise<FakeStudy> {
+  const study = new FakeStudy([], directions);
+  for (const final of trials) {
+    const values: Record<number, number> = {};
+    for (const step of Object.keys(final.intermediateValues).map(Number).sort((a, b) => a - b)) {
+      values[step] = final.intermediateValues[step];
+      await pruner.prune(study, study.put(makeTrial({ number: final.number, state: 'RUNNING', values: { ...values } })));
+    }
+    study.put(final);
+  }
+  study.getTrialsCalls = 0;
+  return study;
+}
+
 /** The running trial number 20 with its first `n` values from `y`. */
 function current(n: number, y: (step: number) => number): FrozenTrial {
   return makeTrial({ number: 20, state: 'RUNNING', values: curve(n, y) });
 }
 
+/** Stores `trial` (a new report of it) and asks the pruner about it. */
 async function decide(pruner: Pruner, study: FakeStudy, trial: FrozenTrial): Promise<boolean> {
-  study.trials = [...study.trials.filter((t) => t.number !== trial.number), trial];
-  return pruner.prune(study, trial);
+  return pruner.prune(study, study.put(trial));
 }
 
 export function runPrunerContract(name: string, makePruner: () => Pruner): void {
@@ -44,7 +67,7 @@ export function runPrunerContract(name: string, makePruner: () => Pruner): void 
     it('never prunes a trial without intermediate values', async () => {
       for (const direction of ['minimize', 'maximize'] as const) {
         const pruner = makePruner();
-        const study = new FakeStudy(population(direction === 'minimize' ? 1 : -1), [direction]);
+        const study = await studyOf(pruner, population(direction === 'minimize' ? 1 : -1), [direction]);
         const empty = makeTrial({ number: 20, state: 'RUNNING', values: {} });
         expect(await decide(pruner, study, empty)).toBe(false);
       }
@@ -55,13 +78,20 @@ export function runPrunerContract(name: string, makePruner: () => Pruner): void 
       const answers: boolean[][] = [];
       for (let run = 0; run < 2; run++) {
         const pruner = makePruner();
-        const study = new FakeStudy(population(1));
+        const study = await studyOf(pruner, population(1));
         const row: boolean[] = [];
-        for (let n = 1; n <= N_STEPS; n++) row.push(await decide(pruner, study, current(n, y)));
-        // asking again about the same snapshot gives the same answer
+        const snapshots: FrozenTrial[][] = [];
+        for (let n = 1; n <= N_STEPS; n++) {
+          snapshots.push(study.trials);
+          row.push(await decide(pruner, study, current(n, y)));
+        }
+        // asking again about the same snapshot of the storage gives the same answer
+        const last = study.trials;
         for (let n = 1; n <= N_STEPS; n += 7) {
+          study.trials = snapshots[n - 1];
           expect(await decide(pruner, study, current(n, y))).toBe(row[n - 1]);
         }
+        study.trials = last;
         answers.push(row);
       }
       expect(answers[1]).toEqual(answers[0]);
@@ -71,7 +101,7 @@ export function runPrunerContract(name: string, makePruner: () => Pruner): void 
       const pruner = makePruner();
       const others = population(1);
       others.push(makeTrial({ number: 21, values: curve(N_STEPS, () => NaN) }));
-      const study = new FakeStudy(others);
+      const study = await studyOf(pruner, others);
       for (let n = 1; n <= 12; n++) {
         const answer = await decide(pruner, study, current(n, (s) => (s % 2 === 0 ? NaN : 5)));
         expect(typeof answer).toBe('boolean');
@@ -84,7 +114,7 @@ export function runPrunerContract(name: string, makePruner: () => Pruner): void 
       it(`never prunes a trial that is the best at every step and improving (${direction})`, async () => {
         const sign = direction === 'minimize' ? 1 : -1;
         const pruner = makePruner();
-        const study = new FakeStudy(population(sign), [direction] as StudyDirection[]);
+        const study = await studyOf(pruner, population(sign), [direction]);
         for (let n = 1; n <= N_STEPS; n++) {
           const trial = current(n, (s) => sign * 0.5 / (s + 1));
           expect(await decide(pruner, study, trial), `step ${n - 1}`).toBe(false);
@@ -94,7 +124,7 @@ export function runPrunerContract(name: string, makePruner: () => Pruner): void 
 
     it('reads the trials at most once per call', async () => {
       const pruner = makePruner();
-      const study = new FakeStudy(population(1));
+      const study = await studyOf(pruner, population(1));
       for (let n = 1; n <= 12; n++) {
         const before = study.getTrialsCalls;
         await decide(pruner, study, current(n, () => 50));

@@ -1,6 +1,6 @@
 import { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import type { StudyView } from '../../src/trial/study-view.js';
-import type { StudyDirection, TrialState } from '../../src/trial/types.js';
+import type { JsonValue, StudyDirection, TrialState } from '../../src/trial/types.js';
 
 export interface TrialSpec {
   readonly number: number;
@@ -9,6 +9,17 @@ export interface TrialSpec {
   readonly values: Readonly<Record<number, number>>;
   /** Epoch ms; defaults to the trial number for finished trials. */
   readonly datetimeComplete?: number | null;
+  /** Default: none. */
+  readonly systemAttrs?: Readonly<Record<string, JsonValue>>;
+}
+
+/** System attributes recording rung values `values[k]` at rungs k = 0, 1, ... (`completed_rung_k`). */
+export function rungs(...values: number[]): Record<string, number> {
+  const attrs: Record<string, number> = {};
+  values.forEach((v, k) => {
+    attrs[`completed_rung_${k}`] = v;
+  });
+  return attrs;
 }
 
 /** A FrozenTrial from a spec; trialId = number + 100 so that ids and numbers differ. */
@@ -25,7 +36,7 @@ export function makeTrial(spec: TrialSpec): FrozenTrial {
     params: {},
     distributions: {},
     userAttrs: {},
-    systemAttrs: {},
+    systemAttrs: spec.systemAttrs ?? {},
     intermediateValues: spec.values,
     datetimeStart: spec.number,
     datetimeComplete: finished ? (spec.datetimeComplete === undefined ? 1000 + spec.number : spec.datetimeComplete) : null,
@@ -39,18 +50,55 @@ export function curve(n: number, y: (step: number) => number): Record<number, nu
   return out;
 }
 
-/** A read-only in-memory StudyView over a fixed array of trials. Counts getTrials calls. */
+/**
+ * An in-memory StudyView over an array of trials. Counts getTrials calls. Like `Study`, it has
+ * `setTrialSystemAttrs` (replacing the trial in `trials` by a copy with the attributes merged),
+ * unless constructed with `{ writable: false }`. `trials` is never changed in place, so a saved
+ * array is a snapshot.
+ */
 export class FakeStudy implements StudyView {
   readonly studyId = 1;
   getTrialsCalls = 0;
+  /** The attributes of each `setTrialSystemAttrs` call, in order. */
+  readonly writes: { trialId: number; attrs: Readonly<Record<string, JsonValue>> }[] = [];
   readonly claimed = new Set<string>();
   stopReason: string | null = null;
+  readonly setTrialSystemAttrs?: (trialId: number, attrs: Readonly<Record<string, JsonValue>>) => Promise<void>;
 
   constructor(
     public trials: FrozenTrial[],
     readonly directions: readonly StudyDirection[] = ['minimize'],
     readonly studyName: string = 'study',
-  ) {}
+    options: { readonly writable?: boolean } = {},
+  ) {
+    if (options.writable !== false) {
+      this.setTrialSystemAttrs = async (trialId, attrs) => {
+        this.writes.push({ trialId, attrs });
+        this.trials = this.trials.map((t) =>
+          t.trialId === trialId ? new FrozenTrial({ ...t.toJSON(), systemAttrs: { ...t.systemAttrs, ...attrs } }) : t,
+        );
+      };
+    }
+  }
+
+  /**
+   * Stores `trial`, replacing the trial with its number and keeping that one's system attributes
+   * under its own (as storage keeps them across reports). Returns the stored trial.
+   */
+  put(trial: FrozenTrial): FrozenTrial {
+    const old = this.trials.find((t) => t.number === trial.number);
+    const stored =
+      old === undefined ? trial : new FrozenTrial({ ...trial.toJSON(), systemAttrs: { ...old.systemAttrs, ...trial.systemAttrs } });
+    this.trials = [...this.trials.filter((t) => t.number !== trial.number), stored];
+    return stored;
+  }
+
+  /** The stored trial with this number. */
+  trial(number: number): FrozenTrial {
+    const found = this.trials.find((t) => t.number === number);
+    if (found === undefined) throw new Error(`no trial ${number}`);
+    return found;
+  }
 
   async getTrials(options?: { readonly states?: readonly TrialState[] }): Promise<readonly FrozenTrial[]> {
     this.getTrialsCalls += 1;

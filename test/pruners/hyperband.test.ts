@@ -5,8 +5,8 @@ import { crc32 } from '../../src/pruners/crc32.js';
 import { HyperbandPruner, countBrackets } from '../../src/pruners/hyperband.js';
 import { SuccessiveHalvingPruner } from '../../src/pruners/successive-halving.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
-import { FakeStudy, curve, makeTrial } from './fake-study.js';
-import { constants, runSequential } from './simulate.js';
+import { FakeStudy, curve, makeTrial, rungs } from './fake-study.js';
+import { constants, runSequential, runTrial } from './simulate.js';
 
 /** Trial numbers 0..limit-1 of bracket `b`. */
 function numbersIn(p: HyperbandPruner, b: number, limit: number, studyName = 'study'): number[] {
@@ -84,24 +84,47 @@ describe('HyperbandPruner decisions', () => {
   it('compares a trial only with trials of its own bracket', async () => {
     const p = make();
     const [b0a, b0b, b0c] = numbersIn(p, 0, 200);
-    const strangers = numbersIn(p, 1, 200).slice(0, 4).map((n) => makeTrial({ number: n, values: curve(9, () => 0) }));
+    const strangers = numbersIn(p, 1, 200)
+      .slice(0, 4)
+      .map((n) => makeTrial({ number: n, values: curve(9, () => 0), systemAttrs: rungs(0, 0) }));
     expect(await ask(p, strangers, b0c, { 0: 5, 1: 5 })).toBe(false); // alone in bracket 0
-    const rival = makeTrial({ number: b0a, values: curve(9, () => 0) });
+    const rival = makeTrial({ number: b0a, values: curve(9, () => 0), systemAttrs: rungs(0, 0, 0) });
     expect(await ask(p, [...strangers, rival], b0c, { 0: 5, 1: 5 })).toBe(true);
-    const weakRival = makeTrial({ number: b0b, values: curve(9, () => 7) });
+    const weakRival = makeTrial({ number: b0b, values: curve(9, () => 7), systemAttrs: rungs(7, 7, 7) });
     expect(await ask(p, [...strangers, weakRival], b0c, { 0: 5, 1: 5 })).toBe(false);
   });
 
   it('bracket b starts stopping at r * eta^b', async () => {
     const p = make();
     const [rivalNumber, n1] = numbersIn(p, 1, 200);
-    const rival = makeTrial({ number: rivalNumber, values: curve(9, () => 0) });
+    const rival = makeTrial({ number: rivalNumber, values: curve(9, () => 0), systemAttrs: rungs(0, 0) });
     expect(await ask(p, [rival], n1, { 0: 5, 1: 5 })).toBe(false); // no rung at step 1 in bracket 1
     expect(await ask(p, [rival], n1, { 0: 5, 1: 5, 2: 5, 3: 5 })).toBe(true); // rung at 3
     const [rival2, n2] = numbersIn(p, 2, 400);
-    const r2 = makeTrial({ number: rival2, values: curve(10, () => 0) }); // reached step 9
+    const r2 = makeTrial({ number: rival2, values: curve(10, () => 0), systemAttrs: rungs(0) }); // reached step 9
     expect(await ask(p, [r2], n2, curve(9, () => 5))).toBe(false); // steps 0..8 never reach 9
     expect(await ask(p, [r2], n2, curve(10, () => 5))).toBe(true);
+  });
+
+  it('records the rungs a bracket judges on the trial, through the study, and judges each once', async () => {
+    const p = make();
+    const [n0, m0, k0] = numbersIn(p, 0, 200); // bracket 0: rungs at 1, 3, 9
+    const study = new FakeStudy([]);
+    expect(await runTrial(p, study, n0, [[3, 2]])).toBe('C'); // rungs 0 and 1 alone
+    expect(study.trial(n0).systemAttrs).toEqual(rungs(2, 2));
+    expect(await runTrial(p, study, m0, [[3, 1]])).toBe('C');
+    expect(await runTrial(p, study, k0, [[3, 0.5]])).toBe('C');
+    // trial n0 asked again at step 3 (or with a smaller step reported later): nothing new to judge
+    const again = study.put(makeTrial({ number: n0, state: 'RUNNING', values: { 3: 2, 2: 2 } }));
+    expect(await p.prune(study, again)).toBe(false);
+    // a trial whose one report crosses two rungs and fails the second is recorded at both
+    const [a, b, c, d, e, g] = numbersIn(p, 0, 400);
+    const study2 = new FakeStudy([]);
+    expect(await runTrial(p, study2, a, [[3, 0.5]])).toBe('C');
+    for (const n of [b, c, d, e]) expect(await runTrial(p, study2, n, [[1, 0.9]])).toBe('P@1');
+    // rung 0: n = 6, idx 1, 0.6 is the 2nd best -> passes; rung 1: [0.5, 0.6], only the best -> fails
+    expect(await runTrial(p, study2, g, [[3, 0.6]])).toBe('P@3');
+    expect(study2.trial(g).systemAttrs).toEqual(rungs(0.6, 0.6));
   });
 
   it('equals one SuccessiveHalvingPruner per bracket run on that bracket alone', async () => {
@@ -134,10 +157,9 @@ describe('HyperbandPruner decisions', () => {
   it('reads the trials at most once per call, and not at all between rungs', async () => {
     for (const p of [make(), new HyperbandPruner({ minResource: 1, reductionFactor: 3 })]) {
       const [n0] = numbersIn(make(), 0, 100);
-      const study = new FakeStudy([makeTrial({ number: 0, values: curve(9, () => 0) })]);
+      const study = new FakeStudy([makeTrial({ number: 500, values: curve(9, () => 0) })]);
       for (let n = 1; n <= 9; n++) {
-        const trial = makeTrial({ number: n0, state: 'RUNNING', values: curve(n, () => 1) });
-        study.trials = [study.trials[0], trial];
+        const trial = study.put(makeTrial({ number: n0, state: 'RUNNING', values: curve(n, () => 1) }));
         const before = study.getTrialsCalls;
         await p.prune(study, trial);
         expect(study.getTrialsCalls - before).toBeLessThanOrEqual(1);

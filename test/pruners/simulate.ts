@@ -3,6 +3,31 @@ import type { StudyDirection } from '../../src/trial/types.js';
 import { FakeStudy, makeTrial } from './fake-study.js';
 
 /**
+ * Runs trial `number` of `study`: it reports `reports` ([step, value], in order) and asks the
+ * pruner after every report, as `trial.report` + `trial.shouldPrune` do on a Study; it stops at the
+ * first prune. Returns 'C' for a trial that completed, or 'P@<step>'.
+ */
+export async function runTrial(
+  pruner: Pruner,
+  study: FakeStudy,
+  number: number,
+  reports: readonly (readonly [number, number])[],
+): Promise<string> {
+  const values: Record<number, number> = {};
+  let outcome = 'C';
+  for (const [step, value] of reports) {
+    if (!(step in values)) values[step] = value; // a repeated step keeps its first value, as storage does
+    const trial = study.put(makeTrial({ number, state: 'RUNNING', values: { ...values } }));
+    if (await pruner.prune(study, trial)) {
+      outcome = `P@${step}`;
+      break;
+    }
+  }
+  study.put(makeTrial({ number, state: outcome === 'C' ? 'COMPLETE' : 'PRUNED', values }));
+  return outcome;
+}
+
+/**
  * Runs trials one after another: trial i reports `curves[i](step)` at steps 0..nSteps-1 and asks
  * the pruner after every report. Returns 'C' for a trial that completed, or 'P@<step>'.
  */
@@ -16,20 +41,8 @@ export async function runSequential(
   const study = new FakeStudy([], [direction], studyName);
   const outcomes: string[] = [];
   for (let i = 0; i < curves.length; i++) {
-    const values: Record<number, number> = {};
-    let outcome = 'C';
-    for (let step = 0; step < nSteps; step++) {
-      values[step] = curves[i](step);
-      const trial = makeTrial({ number: i, state: 'RUNNING', values });
-      study.trials = [...study.trials.filter((t) => t.number !== i), trial];
-      if (await pruner.prune(study, trial)) {
-        outcome = `P@${step}`;
-        break;
-      }
-    }
-    const state = outcome === 'C' ? 'COMPLETE' : 'PRUNED';
-    study.trials = [...study.trials.filter((t) => t.number !== i), makeTrial({ number: i, state, values })];
-    outcomes.push(outcome);
+    const reports = Array.from({ length: nSteps }, (_, step) => [step, curves[i](step)] as const);
+    outcomes.push(await runTrial(pruner, study, i, reports));
   }
   return outcomes;
 }

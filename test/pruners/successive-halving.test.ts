@@ -3,16 +3,18 @@ import { InvalidOptionError } from '../../src/errors.js';
 import { SuccessiveHalvingPruner, isPromotable } from '../../src/pruners/successive-halving.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import type { StudyDirection } from '../../src/trial/types.js';
-import { FakeStudy, curve, makeTrial } from './fake-study.js';
-import { constants, runSequential } from './simulate.js';
+import { FakeStudy, curve, makeTrial, rungs } from './fake-study.js';
+import { constants, runSequential, runTrial } from './simulate.js';
 
+/** Asks about trial 99 (with `values` and rung records `systemAttrs`) among `others`. */
 async function ask(
   pruner: SuccessiveHalvingPruner,
   others: FrozenTrial[],
   values: Record<number, number>,
   direction: StudyDirection = 'minimize',
+  systemAttrs: Record<string, number> = {},
 ): Promise<boolean> {
-  const trial = makeTrial({ number: 99, state: 'RUNNING', values });
+  const trial = makeTrial({ number: 99, state: 'RUNNING', values, systemAttrs });
   return pruner.prune(new FakeStudy([...others, trial], [direction]), trial);
 }
 
@@ -81,71 +83,134 @@ describe('SuccessiveHalvingPruner rung promotion (hand-checked sequences)', () =
     expect(await runSequential(p, constants([3, 2, 1, 4]), 2)).toEqual(['P@1', 'P@1', 'C', 'P@1']);
   });
 
-  it('does not judge again a rung passed at an earlier report', async () => {
+  it('judges a rung once: a second call, a repeated step or a smaller step later judges nothing', async () => {
+    // eta 2, r 1: rungs at steps 1, 2, 4, 8 (Optuna 5.0.0 gives the same answers)
     const p = new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 2 });
-    const others = [0, 1, 2].map((n) => makeTrial({ number: n, values: curve(8, () => 1) }));
-    // rungs 1, 2, 4: at step 3 no rung is new, so even the worst trial keeps running
-    expect(await ask(p, others, { 0: 9, 1: 9, 2: 9, 3: 9 })).toBe(false);
-    expect(await ask(p, others, { 0: 9, 1: 9, 2: 9, 3: 9, 4: 9 })).toBe(true);
+    let study = new FakeStudy([]);
+    const at = async (number: number, values: Record<number, number>) =>
+      p.prune(study, study.put(makeTrial({ number, state: 'RUNNING', values })));
+    expect(await at(0, { 1: 5 })).toBe(false); // alone at rung 0
+    expect(await at(1, { 1: 1 })).toBe(false);
+    expect(await at(2, { 1: 2 })).toBe(true); // [5, 1, 2]: only the best passes
+    expect(study.trial(0).systemAttrs).toEqual(rungs(5));
+    // trial 0 again at step 1 (a second shouldPrune, or step 1 reported again): rung 1 is at step 2
+    expect(await at(0, { 1: 5 })).toBe(false);
+    expect(await at(0, { 1: 5 })).toBe(false);
+    expect(study.trial(0).systemAttrs).toEqual(rungs(5));
+
+    // in a new study, trial 3 jumps to step 4 and passes rungs 0, 1, 2 alone; then 2 better trials reach step 4
+    study = new FakeStudy([]);
+    expect(await at(3, { 4: 5 })).toBe(false);
+    expect(study.trial(3).systemAttrs).toEqual(rungs(5, 5, 5));
+    expect(await at(4, { 4: 1 })).toBe(false);
+    expect(await at(5, { 4: 0.5 })).toBe(false);
+    // a later report at the smaller step 2: the largest step is still 4, whose rungs are judged
+    expect(await at(3, { 4: 5, 2: 5 })).toBe(false);
+    expect(study.writes.filter((w) => w.trialId === 103)).toHaveLength(1);
   });
 
-  it('judges every rung a sparse report crosses, in order', async () => {
+  it('does not judge again the rungs recorded on the trial', async () => {
+    const p = new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 2 });
+    const others = [0, 1, 2].map((n) => makeTrial({ number: n, values: curve(8, () => 1), systemAttrs: rungs(1, 1, 1) }));
+    // rungs at 1, 2, 4; the worst trial, already judged at rungs 0 and 1, is next judged at step 4
+    const judged = rungs(9, 9);
+    const trial = (n: number) => makeTrial({ number: 99, state: 'RUNNING', values: curve(n, () => 9), systemAttrs: judged });
+    expect(await p.prune(new FakeStudy([...others, trial(4)]), trial(4))).toBe(false);
+    expect(await p.prune(new FakeStudy([...others, trial(5)]), trial(5))).toBe(true);
+  });
+
+  it('judges every rung a sparse report crosses, in order, and records each', async () => {
     const p = new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 2 });
     // rungs 1, 2, 4; the other trials are better only at rung 2 (step 4)
-    const others = [0, 1].map((n) => makeTrial({ number: n, values: { 0: 9, 1: 9, 2: 9, 4: 1 } }));
-    expect(await ask(p, others, { 0: 5, 5: 5 })).toBe(true); // crosses rungs 0, 1, 2; fails at 2
-    expect(await ask(p, others, { 0: 5, 3: 5 })).toBe(false); // crosses rungs 0, 1 only
+    const others = [0, 1].map((n) => makeTrial({ number: n, values: { 0: 9, 1: 9, 2: 9, 4: 1 }, systemAttrs: rungs(9, 9, 1) }));
+    const study = new FakeStudy(others);
+    const crossing3 = study.put(makeTrial({ number: 99, state: 'RUNNING', values: { 0: 5, 5: 5 } }));
+    expect(await p.prune(study, crossing3)).toBe(true); // crosses rungs 0, 1, 2; fails at 2
+    expect(study.trial(99).systemAttrs).toEqual(rungs(5, 5, 5)); // recorded at the rung it failed too
+    expect(study.writes).toHaveLength(1); // one write per call
+    const crossing2 = makeTrial({ number: 98, state: 'RUNNING', values: { 0: 5, 3: 5 } });
+    expect(await p.prune(new FakeStudy([...others, crossing2]), crossing2)).toBe(false); // rungs 0, 1 only
   });
 
-  it('a PRUNED trial competes only at the rungs it was judged at', async () => {
+  it('a trial pruned at a later rung of one report competes at every rung it was judged at', async () => {
+    // eta 2, r 1: rungs at steps 1, 2. Optuna 5.0.0: P is recorded at rungs 0 and 1, so Q meets
+    // n = 4 at rung 1 (0.5, 0.4, 0.6, 0.45: the top 2 pass) and completes.
     const p = new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 2 });
-    // T0 jumped from step 0 to step 5 and was pruned there: judged at rung 0 (step 1) only
-    const t0 = makeTrial({ number: 0, state: 'PRUNED', values: { 0: 0, 5: 0 } });
-    // at rung 0, T0's 0 beats us (n = 2, idx 0)
-    expect(await ask(p, [t0], { 0: 1, 1: 1 })).toBe(true);
-    // at rung 1 (step 2) and rung 2 (step 4) T0 does not count: we are alone
-    expect(await ask(p, [t0], { 0: 1, 1: 1, 2: 1 })).toBe(false);
-    expect(await ask(p, [t0], { 0: 1, 1: 1, 2: 1, 3: 1, 4: 1 })).toBe(false);
-    // the same curve as RUNNING counts at every rung it reached
-    const r0 = makeTrial({ number: 0, state: 'RUNNING', values: { 0: 0, 5: 0 } });
-    expect(await ask(p, [r0], { 0: 1, 1: 1, 2: 1 })).toBe(true);
+    const study = new FakeStudy([]);
+    expect(await runTrial(p, study, 0, [[2, 0.5]])).toBe('C');
+    expect(await runTrial(p, study, 1, [[2, 0.4]])).toBe('C');
+    for (const [n, v] of [[2, 0.9], [3, 0.95], [4, 0.97]]) expect(await runTrial(p, study, n, [[1, v]])).toBe('P@1');
+    expect(await runTrial(p, study, 5, [[2, 0.6]])).toBe('P@2'); // passes rung 0, fails rung 1
+    expect(study.trial(5).systemAttrs).toEqual(rungs(0.6, 0.6));
+    expect(await runTrial(p, study, 6, [[2, 0.45]])).toBe('C');
   });
 
-  it('remembers rung values of finished trials only, per study', async () => {
+  it('competitors are the recorded values, in any state; trials without records do not compete', async () => {
     const p = new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 2 });
-    const me = makeTrial({ number: 99, state: 'RUNNING', values: { 0: 1, 1: 1, 2: 1 } });
-    // T0 still running with a report at step 5: it counts at rung 1 (step 2) and beats us there
-    const study = new FakeStudy([makeTrial({ number: 0, state: 'RUNNING', values: { 0: 0, 5: 0 } }), me]);
-    expect(await p.prune(study, me)).toBe(true);
-    // the same trial then pruned at step 5: now it counts at rung 0 only, and the same pruner sees it
-    study.trials = [makeTrial({ number: 0, state: 'PRUNED', values: { 0: 0, 5: 0 } }), me];
-    expect(await p.prune(study, me)).toBe(false);
-    expect(await p.prune(study, me)).toBe(false);
-    // another study whose trial has the same id but other values is judged on its own values
-    const other = new FakeStudy([makeTrial({ number: 0, state: 'COMPLETE', values: { 0: 0, 1: 0, 2: 0 } }), me]);
-    expect(await p.prune(other, me)).toBe(true);
-    expect(await p.prune(study, me)).toBe(false);
+    // T0 reported 0 at steps 0 and 5 but was judged (and recorded) at rung 0 only, with 3
+    const t0 = makeTrial({ number: 0, state: 'PRUNED', values: { 0: 0, 5: 0 }, systemAttrs: rungs(3) });
+    expect(await ask(p, [t0], { 0: 1, 1: 4 })).toBe(true); // rung 0: [3, 4]
+    expect(await ask(p, [t0], { 0: 1, 1: 2 })).toBe(false);
+    expect(await ask(p, [t0], { 0: 1, 1: 2, 2: 1 }, 'minimize', rungs(2))).toBe(false); // alone at rung 1
+    // the same reports with no records (never judged): no competitor anywhere
+    const bare = makeTrial({ number: 0, state: 'RUNNING', values: { 0: 0, 5: 0 } });
+    expect(await ask(p, [bare], { 0: 1, 1: 4 })).toBe(false);
   });
 
-  it('prunes NaN at a rung, not between rungs, and ignores NaN competitors', async () => {
+  it('records +/-Infinity as strings and reads them back', async () => {
+    const p = new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 2 });
+    const study = new FakeStudy([]);
+    expect(await runTrial(p, study, 0, [[1, Infinity]])).toBe('C');
+    expect(study.trial(0).systemAttrs).toEqual({ completed_rung_0: 'Infinity' });
+    expect(await runTrial(p, study, 1, [[1, 5]])).toBe('C'); // 5 < Infinity
+    expect(await runTrial(p, study, 2, [[1, -Infinity]])).toBe('C');
+    expect(study.trial(2).systemAttrs).toEqual({ completed_rung_0: '-Infinity' });
+    expect(await runTrial(p, study, 3, [[1, 6]])).toBe('P@1'); // [Inf, 5, -Inf, 6]: top 2 are -Inf, 5
+  });
+
+  it('keeps the records in memory, per study object, on a view without setTrialSystemAttrs', async () => {
+    const p = new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 2 });
+    const study = new FakeStudy([], ['minimize'], 'study', { writable: false });
+    expect(study.setTrialSystemAttrs).toBeUndefined();
+    expect(await runTrial(p, study, 0, [[1, 5]])).toBe('C');
+    expect(await runTrial(p, study, 1, [[1, 1]])).toBe('C');
+    expect(await runTrial(p, study, 2, [[1, 2], [1, 2]])).toBe('P@1'); // [5, 1, 2]
+    expect(study.trial(0).systemAttrs).toEqual({});
+    // trial 0 asked again: rung 0 is remembered, so it is not judged again
+    const again = makeTrial({ number: 0, state: 'RUNNING', values: { 1: 5 } });
+    expect(await p.prune(study, again)).toBe(false);
+    // another study object with the same trial ids has its own (empty) records
+    const other = new FakeStudy([again, makeTrial({ number: 1, values: { 1: 1 } })], ['minimize'], 'study', { writable: false });
+    expect(await p.prune(other, again)).toBe(false); // alone at rung 0: trial 1 has no record there
+    expect(await p.prune(other, again)).toBe(false);
+  });
+
+  it('prunes NaN at a rung without recording it, not between rungs', async () => {
     const p = new SuccessiveHalvingPruner({ minResource: 2, reductionFactor: 2 }); // rungs 2, 4
     expect(await ask(p, [], { 0: 1, 1: NaN })).toBe(false);
     expect(await ask(p, [], { 0: 1, 1: 1, 2: NaN })).toBe(true);
-    const nanOthers = [0, 1].map((n) => makeTrial({ number: n, state: 'PRUNED', values: { 0: 1, 1: 1, 2: NaN } }));
-    expect(await ask(p, nanOthers, { 0: 5, 1: 5, 2: 5 })).toBe(false); // alone once NaN is ignored
+    const study = new FakeStudy([]);
+    expect(await runTrial(p, study, 0, [[1, 1], [2, NaN]])).toBe('P@2');
+    expect(study.trial(0).systemAttrs).toEqual({});
+    expect(study.writes).toHaveLength(0);
   });
 
   it("minResource 'auto': nothing is pruned before a trial completes, then r = lastStep / 100", async () => {
     const p = new SuccessiveHalvingPruner({ reductionFactor: 2 });
-    const running = [0, 1].map((n) => makeTrial({ number: n, state: 'RUNNING', values: curve(500, () => 0) }));
+    const running = [0, 1].map((n) => makeTrial({ number: n, state: 'RUNNING', values: curve(500, () => 0), systemAttrs: rungs(0) }));
     expect(await ask(p, running, curve(6, () => 9))).toBe(false);
     expect(p.resolvedMinResource()).toBeNull();
     // the first COMPLETE trial (by completion time) ran 0..399: r = floor(399 / 100) = 3
-    const first = makeTrial({ number: 2, values: curve(400, () => 0), datetimeComplete: 10 });
-    const later = makeTrial({ number: 3, values: curve(1000, () => 0), datetimeComplete: 20 });
+    const first = makeTrial({ number: 2, values: curve(400, () => 0), datetimeComplete: 10, systemAttrs: rungs(0) });
+    const later = makeTrial({ number: 3, values: curve(1000, () => 0), datetimeComplete: 20, systemAttrs: rungs(0) });
     expect(await ask(p, [...running, later, first], curve(3, () => 9))).toBe(false); // step 2 < 3
     expect(p.resolvedMinResource()).toBe(3);
     expect(await ask(p, [...running, later, first], curve(4, () => 9))).toBe(true); // rung 0 at step 3
+    // a trial already past rungs 0 and 1 (steps 3, 6) is judged at both at its next call
+    const study = new FakeStudy([...running, later, first]);
+    const past = study.put(makeTrial({ number: 4, state: 'RUNNING', values: curve(7, () => -1) }));
+    expect(await p.prune(study, past)).toBe(false);
+    expect(study.trial(4).systemAttrs).toEqual(rungs(-1, -1));
     // a short first trial gives r = 1
     const q = new SuccessiveHalvingPruner();
     await ask(q, [makeTrial({ number: 0, values: curve(50, () => 0) })], { 0: 1 });

@@ -331,10 +331,92 @@ describe('persistence of pruned trials', () => {
   });
 });
 
+describe('successive halving rung records in storage', () => {
+  const asha = () => new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 2 });
+
+  /** Asks a trial of `study` that reports `reports` in order; returns 'C' or 'P@<step>'. */
+  async function run(study: Study, reports: readonly (readonly [number, number])[]): Promise<string> {
+    const trial = await study.ask();
+    for (const [step, value] of reports) {
+      await trial.report(step, value);
+      if (await trial.shouldPrune()) {
+        await study.tell(trial, { state: 'PRUNED' });
+        return `P@${step}`;
+      }
+    }
+    await study.tell(trial, reports[reports.length - 1][1]);
+    return 'C';
+  }
+
+  it('a second shouldPrune, a repeated step or a smaller step does not judge a rung again (Optuna 5.0.0)', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), pruner: asha() });
+    const a = await study.ask();
+    await a.report(1, 5);
+    expect(await a.shouldPrune()).toBe(false);
+    expect(await run(study, [[1, 1]])).toBe('C');
+    expect(await run(study, [[1, 2]])).toBe('P@1');
+    await a.report(1, 5); // a repeated step
+    expect(await a.shouldPrune()).toBe(false);
+    expect(await a.shouldPrune()).toBe(false);
+    expect((await study.getTrials()).find((t) => t.trialId === a.trialId)?.systemAttrs).toMatchObject({ completed_rung_0: 5 });
+
+    const study2 = await createStudy({ storage: new InMemoryStorage(), pruner: asha() });
+    const b = await study2.ask();
+    await b.report(4, 5);
+    expect(await b.shouldPrune()).toBe(false); // rungs 0, 1, 2 alone
+    expect(await run(study2, [[4, 1]])).toBe('C');
+    expect(await run(study2, [[4, 2]])).toBe('P@4');
+    await b.report(2, 5); // out of order: the largest step is still 4
+    expect(await b.shouldPrune()).toBe(false);
+  });
+
+  it('a journal reopened with a new pruner keeps the records: a multi-rung prune still counts at its last rung', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'kestrel-with-study-'));
+    const file = path.join(dir, 'study.journal');
+    try {
+      const storage = new JournalStorage({ path: file });
+      const study = await createStudy({ studyName: 'rungs', storage, pruner: asha() });
+      expect(await run(study, [[2, 0.5]])).toBe('C');
+      expect(await run(study, [[2, 0.4]])).toBe('C');
+      for (const v of [0.9, 0.95, 0.97]) expect(await run(study, [[1, v]])).toBe('P@1');
+      expect(await run(study, [[2, 0.6]])).toBe('P@2'); // passes rung 0, fails rung 1, in one report
+      await storage.close();
+
+      const reopened = new JournalStorage({ path: file });
+      try {
+        const again = await createStudy({ studyName: 'rungs', storage: reopened, pruner: asha(), loadIfExists: true });
+        const pruned = (await again.getTrials()).find((t) => t.number === 5);
+        expect(pruned?.systemAttrs).toMatchObject({ completed_rung_0: 0.6, completed_rung_1: 0.6 });
+        // rung 1: 0.5, 0.4, 0.6 and 0.45 (n = 4, the top 2 pass); without trial 5's record, n = 3
+        expect(await run(again, [[2, 0.45]])).toBe('C');
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('HyperbandPruner records through the study as well', async () => {
+    const pruner = new HyperbandPruner({ minResource: 1, maxResource: 9, reductionFactor: 3 });
+    const study = await createStudy({ storage: new InMemoryStorage(), pruner });
+    expect(await run(study, [[9, 1]])).toBe('C');
+    const [t] = await study.getTrials();
+    const bracket = pruner.bracketId(study.studyName, 0) as number;
+    // bracket b has rungs at 3^b, ..., 9: 3 - b of them, all passed by one report at step 9
+    const expected: Record<string, number> = {};
+    for (let k = 0; k < 3 - bracket; k++) expected[`completed_rung_${k}`] = 1;
+    expect(t.systemAttrs).toMatchObject(expected);
+    expect(Object.keys(t.systemAttrs).filter((k) => k.startsWith('completed_rung_'))).toHaveLength(3 - bracket);
+  });
+});
+
 describe('pruning decisions depend only on storage', () => {
   it('replaying each pruner on the final storage gives the live decision at every step of a sequential run', async () => {
     // In a sequential run, the storage the pruner saw at trial n step s is: trials < n as finished,
-    // trial n with steps 0..s. Rebuild that view from the final storage and ask a fresh pruner.
+    // trial n with steps 0..s and the rung records (successive halving) of its earlier reports.
+    // Rebuild that view from the final storage and ask a fresh pruner. The view has no
+    // setTrialSystemAttrs, so the pruner keeps trial n's new rung records in memory.
     for (const prunerCase of PRUNERS) {
       const direction: StudyDirection = 'maximize';
       const result = await runStudy({ pruner: prunerCase, sampler: SAMPLERS[0], direction, concurrency: 1 });
@@ -368,16 +450,18 @@ describe('pruning decisions depend only on storage', () => {
   });
 });
 
-/** The trial as RUNNING with its intermediate values up to `step`. */
+/** The trial as RUNNING with its intermediate values up to `step`, without its rung records. */
 function withSteps(trial: FrozenTrial, step: number): FrozenTrial {
   const data = trial.toJSON();
   const iv: Record<number, number> = {};
   for (const s of stepsOf(trial)) if (s <= step) iv[s] = trial.intermediateValues[s];
+  const systemAttrs = Object.fromEntries(Object.entries(data.systemAttrs).filter(([k]) => !k.startsWith('completed_rung_')));
   return new FrozenTrial({
     ...data,
     state: 'RUNNING',
     values: null,
     intermediateValues: iv,
+    systemAttrs,
     datetimeComplete: null,
   });
 }

@@ -3,6 +3,10 @@ import { GridExhaustedError, InvalidOptionError, InvalidParamValueError, SearchS
 import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { categoricalDistribution, floatDistribution, intDistribution } from '../../src/space/distributions.js';
 import type { Distribution, ParamValue } from '../../src/space/types.js';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import { createStudy } from '../../src/study/create-study.js';
+import { FrozenTrial } from '../../src/trial/frozen-trial.js';
+import { SystemAttr } from '../../src/trial/system-attrs.js';
 import { FakeStudy, ask, runTrial, suggestAll, tell } from './fake-study.js';
 
 const VALUES = { x: [1, 2, 3], opt: ['a', 'b'] };
@@ -118,6 +122,42 @@ describe('GridSampler', () => {
     expect(params).toEqual({ lr: 1e-3, optimizer: 'sgd' });
     const momentum = floatDistribution('optimizer.sgd.momentum', 0, 0.9, { step: 0.45 });
     expect(sampler.sampleIndependent(study, trial.trial, 'optimizer.sgd.momentum', momentum)).toBe(0);
+  });
+
+  it('an enqueued trial claims no grid point, so every point still runs (as in Optuna)', async () => {
+    const sampler = new GridSampler({ space: VALUES });
+    const study = new FakeStudy();
+    /** A trial created with `fixed_params`, as `study.enqueueTrial` stores it. */
+    const enqueued = (fixed: Record<string, ParamValue>): FrozenTrial => {
+      const plain = study.createTrial();
+      const trial = new FrozenTrial({ ...plain.toJSON(), systemAttrs: { [SystemAttr.fixedParams]: fixed } });
+      study.trials[plain.number] = trial;
+      return trial;
+    };
+    const first = enqueued({ x: 3, opt: 'b' });
+    await sampler.beforeTrial(study, first);
+    expect(sampler.gridIdOf(first.trialId)).toBeNull();
+    expect(study.claims.size).toBe(0);
+    // a parameter it was not enqueued with has no value to come from
+    expect(() => sampler.sampleIndependent(study, first, 'x', SPACE.x)).toThrow(SearchSpaceError);
+    expect(() => sampler.sampleIndependent(study, first, 'x', SPACE.x)).toThrow(/was not enqueued for trial 0/);
+    // the sampled trials then take all six points, the enqueued one included
+    const seen: string[] = [];
+    for (let i = 0; i < 6; i++) seen.push(key((await runTrial(sampler, study, SPACE)).params));
+    expect(seen).toEqual(sampler.points.map(key));
+    await expect(ask(sampler, study)).rejects.toBeInstanceOf(GridExhaustedError);
+    // an exhausted grid does not stop an enqueued trial; one enqueued with no values needs a point
+    await expect(sampler.beforeTrial(study, enqueued({ x: 1, opt: 'a' }))).resolves.toBeUndefined();
+    await expect(sampler.beforeTrial(study, enqueued({}))).rejects.toBeInstanceOf(GridExhaustedError);
+  });
+
+  it('with a Study: enqueueTrial({x: 3}) on the grid {1, 2, 3} still evaluates 1, 2 and 3', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new GridSampler({ space: { x: [1, 2, 3] } }) });
+    await study.enqueueTrial({ x: 3 });
+    await study.optimize((t) => t.suggestCategorical('x', [1, 2, 3]) as number, { nTrials: 10 });
+    const complete = (await study.getTrials({ states: ['COMPLETE'] })).map((t) => t.params.x);
+    expect(complete).toEqual([3, 1, 2, 3]);
+    expect(study.stopped).toBe('grid exhausted');
   });
 
   it('rejects names not in the grid and grid values outside the suggested distribution', async () => {

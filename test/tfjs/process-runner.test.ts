@@ -1,3 +1,5 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +9,13 @@ import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy } from '../../src/study/create-study.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
-import { detectGpus, parseNvidiaSmiList } from '../../src/tfjs/gpus.js';
+import {
+  cudaDevicesHidden,
+  detectGpus,
+  detectWorkerGpus,
+  parseCudaVisibleDevices,
+  parseNvidiaSmiList,
+} from '../../src/tfjs/gpus.js';
 import { runTrialsInProcesses } from '../../src/tfjs/process-runner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -190,11 +198,92 @@ describe('runTrialsInProcesses', () => {
   });
 });
 
+/**
+ * Runs `body` with a fake `nvidia-smi` on PATH that, like the real one, lists 4 GPUs whatever
+ * CUDA_VISIBLE_DEVICES says, and with CUDA_VISIBLE_DEVICES set to `visible` (unset when undefined).
+ */
+async function withFakeNvidiaSmi<T>(visible: string | undefined, body: (command: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kestrel-fake-smi-'));
+  const command = path.join(dir, 'nvidia-smi');
+  const lines = [0, 1, 2, 3].map((i) => `echo "GPU ${i}: NVIDIA H100 80GB HBM3 (UUID: GPU-${'abcd'[i].repeat(4)})"`);
+  await writeFile(command, `#!/bin/sh\n${lines.join('\n')}\n`, { mode: 0o755 });
+  const saved = { PATH: process.env.PATH, CUDA_VISIBLE_DEVICES: process.env.CUDA_VISIBLE_DEVICES };
+  process.env.PATH = `${dir}${path.delimiter}${saved.PATH ?? ''}`;
+  if (visible === undefined) delete process.env.CUDA_VISIBLE_DEVICES;
+  else process.env.CUDA_VISIBLE_DEVICES = visible;
+  try {
+    return await body(command);
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe('GPU detection', () => {
   it('parses nvidia-smi -L and treats a missing nvidia-smi as no GPU', async () => {
     const out = 'GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-1)\nGPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-2)\n';
     expect(parseNvidiaSmiList(out)).toEqual([0, 1]);
     expect(parseNvidiaSmiList('')).toEqual([]);
     expect(await detectGpus({ command: 'kestrel-no-such-command-xyz' })).toEqual([]);
+  });
+
+  it('reads CUDA_VISIBLE_DEVICES as CUDA does: indices and UUIDs, up to the first invalid entry', () => {
+    expect(parseCudaVisibleDevices(undefined)).toBeNull();
+    expect(parseCudaVisibleDevices('2,3')).toEqual([2, 3]);
+    expect(parseCudaVisibleDevices(' 3 , 1,3')).toEqual([3, 1]);
+    expect(parseCudaVisibleDevices('GPU-8932f937-d72c,MIG-GPU-8932f937/1/0,0')).toEqual(['GPU-8932f937-d72c', 'MIG-GPU-8932f937/1/0', 0]);
+    expect(parseCudaVisibleDevices('0,-1,1')).toEqual([0]);
+    for (const hidden of ['', ' ', '-1', 'NoDevFiles']) {
+      expect(parseCudaVisibleDevices(hidden), hidden).toEqual([]);
+      expect(cudaDevicesHidden({ CUDA_VISIBLE_DEVICES: hidden }), hidden).toBe(true);
+    }
+    expect(cudaDevicesHidden({})).toBe(false);
+    expect(cudaDevicesHidden({ CUDA_VISIBLE_DEVICES: '1' })).toBe(false);
+  });
+
+  it.skipIf(process.platform === 'win32')("'auto' takes the GPUs CUDA_VISIBLE_DEVICES gives, if nvidia-smi finds any", async () => {
+    await withFakeNvidiaSmi(undefined, async (command) => {
+      expect(await detectWorkerGpus({ command, env: {} })).toEqual([0, 1, 2, 3]);
+      expect(await detectWorkerGpus({ command, env: { CUDA_VISIBLE_DEVICES: '2,3' } })).toEqual([2, 3]);
+      expect(await detectWorkerGpus({ command, env: { CUDA_VISIBLE_DEVICES: 'GPU-cccc' } })).toEqual(['GPU-cccc']);
+      expect(await detectWorkerGpus({ command, env: { CUDA_VISIBLE_DEVICES: '-1' } })).toEqual([]);
+      expect(await detectWorkerGpus({ command: 'kestrel-no-such-command-xyz', env: { CUDA_VISIBLE_DEVICES: '0' } })).toEqual([]);
+    });
+  });
+
+  it.skipIf(process.platform === 'win32')(
+    "runTrialsInProcesses with gpus: 'auto' runs workers only on the parent's CUDA_VISIBLE_DEVICES",
+    async () => {
+      await withFakeNvidiaSmi('2,3', async () => {
+        const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 11 }) });
+        const result = await runTrialsInProcesses({
+          study,
+          objectiveModule: crashModule,
+          objectiveExport: 'withSpace',
+          space: { a: { type: 'float', low: 0, high: 1 } },
+          nTrials: 4,
+          gpus: 'auto',
+        });
+        expect(result.gpus).toEqual([2, 3]);
+        const trials = await study.getTrials();
+        expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'COMPLETE', 'COMPLETE']);
+        expect(new Set(trials.map((t) => t.userAttrs.worker_gpu))).toEqual(new Set([2, 3]));
+      });
+    },
+  );
+
+  it('pins workers to GPU UUIDs given explicitly', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 11 }) });
+    const result = await runTrialsInProcesses({ study, objectiveModule: crashModule, nTrials: 1, gpus: ['GPU-abcd'] });
+    expect(result.gpus).toEqual(['GPU-abcd']);
+    const [trial] = await study.getTrials();
+    expect(trial.userAttrs.cuda_visible_devices).toBe('GPU-abcd');
+    expect(trial.userAttrs.worker_gpu).toBe('GPU-abcd');
+    await expect(runTrialsInProcesses({ study, objectiveModule: crashModule, nTrials: 1, gpus: ['gpu0' as never] })).rejects.toBeInstanceOf(
+      InvalidOptionError,
+    );
   });
 });

@@ -77,6 +77,52 @@ describe('withTensorGuard', () => {
     expect(tf.memory().numTensors).toBe(baseline);
   });
 
+  it('leaves alone tensors and variables that code outside the trial creates while it runs', async () => {
+    const baseline = tf.memory().numTensors;
+    const reports: TensorGuardReport[] = [];
+    let foreign: tf.Tensor | null = null;
+    let foreignVariable: tf.Variable | null = null;
+    let fromTrialTimer: tf.Tensor | null = null;
+    // Started before the trial (outside its async context), fires while it runs: a metrics
+    // callback, a data prefetch, a dashboard.
+    const outside = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        foreign = tf.scalar(42);
+        const init = tf.zeros([2]);
+        foreignVariable = tf.variable(init);
+        init.dispose();
+        resolve();
+      }, 5),
+    );
+    await withTensorGuard(
+      async () => {
+        const own = tf.ones([2, 2]);
+        tinyModel();
+        // a timer started by the trial belongs to it
+        await new Promise<void>((resolve) =>
+          setTimeout(() => {
+            fromTrialTimer = tf.ones([3]);
+            resolve();
+          }, 1),
+        );
+        await outside;
+        own.dispose();
+      },
+      { onReport: (r) => reports.push(r), warnOnLeak: false },
+    );
+    const f = foreign as tf.Tensor | null;
+    const v = foreignVariable as tf.Variable | null;
+    expect(f?.isDisposed).toBe(false);
+    expect(Array.from((f as tf.Tensor).dataSync())).toEqual([42]);
+    expect(v?.isDisposed).toBe(false);
+    expect((fromTrialTimer as tf.Tensor | null)?.isDisposed).toBe(true);
+    expect(reports[0].nLeftoverTensors).toBe(1); // fromTrialTimer only
+    expect(reports[0].nDisposedVariables).toBeGreaterThan(0); // the model's
+    expect(reports[0].nUnreleased).toBe(0);
+    expect(tf.memory().numTensors).toBe(baseline + 2); // the foreign scalar and variable
+    tf.dispose([f as tf.Tensor, v as tf.Variable]);
+  });
+
   it('warns with the count of leftovers', async () => {
     const warnings: string[] = [];
     const listener = (w: Error & { code?: string }): void => {

@@ -3,7 +3,8 @@
  * Every problem becomes a `ConfigError` whose `path` is the dotted location of the bad field
  * (`sampler.name`, `space.lr.low`), so the message says where to look.
  *
- * Paths inside the file (`objective`, `storage`) are relative to the file's directory.
+ * Paths inside the file (`objective`, `storage`) are relative to the file's directory; `storage` is
+ * read by the library's own parser (`parseStorageSpec`), so it means what `openStorage` makes of it.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, SearchSpaceError } from '../errors.js';
 import { validateSpaceSpec } from '../space/spec.js';
+import { parseStorageSpec, postgresNotBuiltIn, type StorageSpec } from '../storage/open-storage.js';
 import type { SpaceSpec } from '../space/types.js';
 import type { StudyDirection } from '../trial/types.js';
 import { PRUNER_NAMES, SAMPLER_NAMES, type ComponentConfig } from './registry.js';
@@ -36,7 +38,10 @@ export interface RunConfig {
   readonly space: SpaceSpec | null;
   readonly sampler: ComponentConfig;
   readonly pruner: ComponentConfig | null;
-  /** Study-wide trial budget (shared by every worker); null = unbounded. */
+  /**
+   * Study-wide trial budget: run until the study holds this many trials, those of earlier runs
+   * included (shared by every worker); null = unbounded.
+   */
   readonly nTrials: number | null;
   /** Seconds after which no new trial starts; null = none. */
   readonly timeoutSec: number | null;
@@ -207,7 +212,7 @@ export function validateConfig(raw: unknown, configPath: string, overrides: Conf
   }
 
   let storage: string;
-  if (overrides.storage !== undefined) storage = resolveStorage(overrides.storage, overrides.cwd ?? process.cwd());
+  if (overrides.storage !== undefined) storage = resolveStorage(overrides.storage, overrides.cwd ?? process.cwd(), '--storage');
   else storage = resolveStorage(cfg.storage ?? DEFAULT_JOURNAL, dir);
 
   return {
@@ -258,13 +263,35 @@ function resolveHeartbeat(spec: FileConfig['heartbeat']): RunConfig['heartbeat']
 }
 
 /**
- * `':memory:'` stays; `journal:PATH` and plain paths become absolute journal paths (any file name:
- * the CLI hands them to storage as `journal:<path>`, see `storageSpec`).
+ * Resolves a `storage` setting as the library's `openStorage` reads it (`parseStorageSpec`, the
+ * same parser): `memory` and `':memory:'` give `':memory:'`; `journal:PATH`, `journal://PATH` and
+ * plain paths give absolute journal paths, relative ones resolved against `baseDir`. The CLI also
+ * takes a plain path with any other file name as a journal (it hands storage `journal:<path>`, see
+ * `storageSpec`). `postgresql://...` (not built in yet) and other URLs are a `ConfigError` at
+ * `label` (`storage`, or the flag that gave it).
  */
-export function resolveStorage(spec: string, baseDir: string): string {
-  if (spec === MEMORY_STORAGE) return spec;
-  const file = spec.startsWith('journal:') ? spec.slice('journal:'.length) : spec;
-  return path.resolve(baseDir, file);
+export function resolveStorage(spec: string, baseDir: string, label = 'storage'): string {
+  let parsed: StorageSpec;
+  try {
+    parsed = parseStorageSpec(spec);
+  } catch (error) {
+    throw new ConfigError(label, `expected a file path after "journal:", received ${describe(spec)}`, { cause: error });
+  }
+  switch (parsed.kind) {
+    case 'memory':
+      return MEMORY_STORAGE;
+    case 'journal':
+      return path.resolve(baseDir, parsed.path);
+    case 'other':
+      return path.resolve(baseDir, parsed.text);
+    case 'postgresql':
+      throw new ConfigError(label, postgresNotBuiltIn().message);
+    case 'url':
+      throw new ConfigError(
+        label,
+        `expected a journal file path, "journal:<path>" or ":memory:"; there is no "${parsed.scheme}://" storage`,
+      );
+  }
 }
 
 /** What `openStorage` / `createStudy` get for a resolved storage: `':memory:'` or `journal:<absolute path>`. */

@@ -9,7 +9,7 @@ import { DEFAULT_JOURNAL, MEMORY_STORAGE, resolveStorage, storageSpec } from './
 
 /** Resolves `--storage` to a spec for `openStorage` / `loadStudy`; rejects when the journal does not exist. */
 export async function resolveReadStorage(spec: string | undefined, cwd: string): Promise<string> {
-  const storage = resolveStorage(spec ?? DEFAULT_JOURNAL, cwd);
+  const storage = resolveStorage(spec ?? DEFAULT_JOURNAL, cwd, '--storage');
   if (storage === MEMORY_STORAGE) return storage;
   try {
     await access(storage);

@@ -3,8 +3,9 @@
  * validated config, create or join the study, optimize under the study-wide budget with a progress
  * display, and print the outcome.
  *
- * The budget is `maxTrialsInStudy` (claimed atomically through storage), so any number of `run`
- * and `worker` processes on one journal together create exactly `nTrials` trials.
+ * The budget is `maxTrialsInStudy`: the study-wide total of trials, those it held before the run
+ * included. Each trial is created only while the study holds fewer, atomically in storage, so any
+ * number of `run` and `worker` processes on one journal together bring it to exactly `nTrials`.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -87,7 +88,7 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
       `kestrel: ${role} study "${study.studyName}" (${existing.length} existing trials, ${budget}, ` +
         `sampler ${sampler.name}, pruner ${pruner.name}, ${execution}) storage ${where}\n`,
     );
-    if (config.nTrials !== null && existing.length >= config.nTrials) {
+    if (config.nTrials !== null && existing.length >= config.nTrials && !existing.some((t) => t.state === 'WAITING')) {
       io.stderr.write(
         `kestrel: the study already has ${existing.length} trials (budget ${config.nTrials}); nothing to run (raise --n-trials to run more)\n`,
       );

@@ -3,6 +3,12 @@
  * (RFC 4180: fields with a comma, a double quote, CR or LF are quoted, quotes doubled, records end
  * with CRLF).
  *
+ * Both write the non-finite numbers JSON cannot hold (the value of a PRUNED or FAIL trial,
+ * intermediate values) as the strings "NaN", "Infinity" and "-Infinity", as the journal does, so
+ * that no value becomes `null` on the way. Datetimes outside the range a JavaScript Date can hold
+ * (±8.64e15 ms; storage refuses them, but an older journal may hold one) have no ISO form: the ISO
+ * field or cell is then empty and the epoch-ms field keeps the number.
+ *
  * CSV columns: `number, state`, then `value` when every trial has at most one objective value
  * (else `values_0, values_1, ...` up to the largest arity), `datetime_start, datetime_complete`
  * (ISO 8601), `duration_ms`, `params_<name>...` and `user_attrs_<key>...` (union over the trials,
@@ -15,17 +21,20 @@ import type { ParamValue } from '../space/types.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { JsonValue, TrialState } from '../trial/types.js';
 
+/** A number as JSON can hold it: finite, or one of the strings naming a non-finite value. */
+export type JsonNumber = number | 'NaN' | 'Infinity' | '-Infinity';
+
 export interface TrialJson {
   readonly number: number;
   readonly trialId: number;
   readonly state: TrialState;
   /** The single objective value, or null (multi-objective trials: see `values`). */
-  readonly value: number | null;
-  readonly values: readonly number[] | null;
+  readonly value: JsonNumber | null;
+  readonly values: readonly JsonNumber[] | null;
   readonly params: Readonly<Record<string, ParamValue>>;
   readonly userAttrs: Readonly<Record<string, JsonValue>>;
   readonly systemAttrs: Readonly<Record<string, JsonValue>>;
-  readonly intermediateValues: Readonly<Record<string, number>>;
+  readonly intermediateValues: Readonly<Record<string, JsonNumber>>;
   /** ISO 8601, or null. */
   readonly datetimeStart: string | null;
   readonly datetimeStartMs: number | null;
@@ -45,26 +54,42 @@ function checkTrials(trials: unknown): readonly FrozenTrial[] {
   return trials as readonly FrozenTrial[];
 }
 
+/** The largest |epoch ms| a Date holds (ECMA-262, 21.4.1.1). */
+const MAX_DATE_MS = 8.64e15;
+
 function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+  return ms === null || !(Math.abs(ms) <= MAX_DATE_MS) ? null : new Date(ms).toISOString();
+}
+
+function jsonNumber(v: number): JsonNumber {
+  return Number.isFinite(v) ? v : (String(v) as JsonNumber);
+}
+
+function jsonNumbers(record: Readonly<Record<number, number>>): Record<string, JsonNumber> {
+  const out: Record<string, JsonNumber> = {};
+  for (const key of Object.keys(record)) out[key] = jsonNumber(record[Number(key)]);
+  return out;
 }
 
 function durationOf(t: FrozenTrial): number | null {
   return t.datetimeStart === null || t.datetimeComplete === null ? null : t.datetimeComplete - t.datetimeStart;
 }
 
-/** Plain, JSON-ready objects, one per trial, in the given order. */
+/**
+ * Plain, JSON-ready objects, one per trial, in the given order: non-finite values and
+ * intermediate values are the strings "NaN", "Infinity", "-Infinity" (see the file comment).
+ */
 export function trialsToJson(trials: readonly FrozenTrial[]): TrialJson[] {
   return checkTrials(trials).map((t) => ({
     number: t.number,
     trialId: t.trialId,
     state: t.state,
-    value: t.values !== null && t.values.length === 1 ? t.values[0] : null,
-    values: t.values === null ? null : [...t.values],
+    value: t.values !== null && t.values.length === 1 ? jsonNumber(t.values[0]) : null,
+    values: t.values === null ? null : t.values.map(jsonNumber),
     params: { ...t.params },
     userAttrs: { ...t.userAttrs },
     systemAttrs: { ...t.systemAttrs },
-    intermediateValues: { ...t.intermediateValues },
+    intermediateValues: jsonNumbers(t.intermediateValues),
     datetimeStart: iso(t.datetimeStart),
     datetimeStartMs: t.datetimeStart,
     datetimeComplete: iso(t.datetimeComplete),
@@ -81,7 +106,7 @@ export function csvField(text: string): string {
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'string') return csvField(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value); // NaN, Infinity as words
   return csvField(JSON.stringify(value));
 }
 

@@ -24,8 +24,9 @@
  * deleteStudy, finishTrial and createTrial of a finished trial (the durable writes); release.
  * Reads catch up without the lock (fstat; read only when the file grew; a last line without its
  * newline is left for later, as it may be a write in progress). Ops that would write nothing
- * (popWaiting with no WAITING trial in the caught-up view, claim of a key already claimed) skip the
- * lock: their answer is already final.
+ * (popWaiting with no WAITING trial in the caught-up view, claim of a key already claimed,
+ * createTrialIfBelow on a study already at the limit) skip the lock: their answer is already final.
+ * createTrialIfBelow counts the trials again under the lock and writes a plain createTrial record.
  *
  * Crash safety: a process killed mid-write leaves a torn last line without its '\n'. Replay ignores
  * it; a writer holding the lock knows no write is in progress, so it TRUNCATES the fragment (only
@@ -53,6 +54,7 @@ import type {
 } from './storage.js';
 import { StorageState, type AttrKind } from './storage-state.js';
 import {
+  checkCount,
   checkDirections,
   checkGetTrialsOptions,
   checkId,
@@ -80,7 +82,16 @@ export interface JournalStorageOptions {
   readonly lockStaleMs?: number;
   /** How long a write waits for the lock before it rejects with `StorageError` (ms, default 60,000). */
   readonly lockTimeoutMs?: number;
+  /**
+   * Open an existing journal for reading only (default false): nothing is created, a torn last
+   * line is left alone, and every write rejects with `StorageError`. Without it, a journal that
+   * cannot be opened for writing (EACCES, EPERM, EROFS: a read-only file or mount) is opened
+   * read-only in the same way, so archived results stay readable.
+   */
+  readonly readOnly?: boolean;
 }
+
+const READ_ONLY_CODES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 /** What a write decided: the record to append (null: nothing to write) and its result. */
 interface Prepared<T> {
@@ -105,10 +116,15 @@ export class JournalStorage implements Storage {
   private closed = false;
   /** Set when the file could not be replayed; every later call rejects with it. */
   private failure: StorageError | null = null;
+  /** Why the journal is read-only (writes reject), or null when it is writable. */
+  private readonly readOnlyReason: string | null;
 
   constructor(options: JournalStorageOptions) {
     if (options === null || typeof options !== 'object') {
-      throw new InvalidOptionError('options', 'an object {path, lockStaleMs?, lockTimeoutMs?}', options);
+      throw new InvalidOptionError('options', 'an object {path, lockStaleMs?, lockTimeoutMs?, readOnly?}', options);
+    }
+    if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') {
+      throw new InvalidOptionError('readOnly', 'a boolean', options.readOnly);
     }
     if (typeof options.path !== 'string' || options.path.length === 0) {
       throw new InvalidOptionError('path', 'a non-empty file path', options.path);
@@ -117,16 +133,13 @@ export class JournalStorage implements Storage {
     const timeoutMs = checkMs('lockTimeoutMs', options.lockTimeoutMs, 60_000);
     this.path = resolve(options.path);
     this.lock = new FileLock({ lockPath: `${this.path}.lock`, staleMs, timeoutMs });
-    try {
-      mkdirSync(dirname(this.path), { recursive: true });
-      this.fd = openSync(this.path, 'a+');
-    } catch (error) {
-      throw new StorageError(`cannot open the journal ${this.path}: ${messageOf(error)}`, { cause: error });
-    }
+    const opened = openJournal(this.path, options.readOnly === true);
+    this.fd = opened.fd;
+    this.readOnlyReason = opened.readOnlyReason;
     try {
       this.catchUp(false);
       // A last line without its newline is a torn write if nobody holds the lock: clean it now.
-      if (fstatSync(this.fd).size > this.offset && this.lock.tryAcquire()) {
+      if (this.readOnlyReason === null && fstatSync(this.fd).size > this.offset && this.lock.tryAcquire()) {
         try {
           this.catchUp(true);
         } finally {
@@ -138,6 +151,11 @@ export class JournalStorage implements Storage {
       this.fd = null;
       throw error;
     }
+  }
+
+  /** Whether writes are refused (opened with `readOnly`, or the file could not be opened for writing). */
+  get readOnly(): boolean {
+    return this.readOnlyReason !== null;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -203,22 +221,20 @@ export class JournalStorage implements Storage {
   // ------------------------------------------------------------------------------------------
 
   createTrial(studyId: number, template?: TrialTemplate): Promise<FrozenTrial> {
-    return this.write(() => {
+    return this.write(() => this.prepareCreateTrial(studyId, template, null) as Prepared<FrozenTrial>);
+  }
+
+  async createTrialIfBelow(studyId: number, maxTrials: number, template?: TrialTemplate): Promise<FrozenTrial | null> {
+    const max = checkCount('maxTrials', maxTrials);
+    // Trials are never removed from a study, so a count already at the budget in the caught-up
+    // view is final: no lock is needed to answer null. Otherwise count again under the lock.
+    const full = await this.read(() => {
       const id = checkId('studyId', studyId);
-      const normalized = normalizeTemplate(template, this.state.directions(id).length);
-      const t = Date.now();
-      const trial = this.state.createTrial(id, normalized, t);
-      const encoded: Record<string, unknown> = { state: normalized.state };
-      if (normalized.values !== null) encoded.values = encodeValues(normalized.values);
-      addUpdate(encoded, normalized);
-      if (normalized.datetimeStart !== null) encoded.datetimeStart = normalized.datetimeStart;
-      if (normalized.datetimeComplete !== null) encoded.datetimeComplete = normalized.datetimeComplete;
-      return {
-        record: { op: 'createTrial', studyId: id, trialId: trial.trialId, t, template: encoded },
-        durable: isFinishedState(normalized.state),
-        result: trial,
-      };
+      normalizeTemplate(template, this.state.directions(id).length); // a bad template rejects either way
+      return this.state.getNTrials(id) >= max;
     });
+    if (full) return null;
+    return this.write(() => this.prepareCreateTrial(studyId, template, max));
   }
 
   async popWaitingTrial(studyId: number): Promise<FrozenTrial | null> {
@@ -308,6 +324,25 @@ export class JournalStorage implements Storage {
     });
   }
 
+  /** The createTrial record, on the caught-up state; nothing when the study holds `max` trials. */
+  private prepareCreateTrial(studyId: number, template: TrialTemplate | undefined, max: number | null): Prepared<FrozenTrial | null> {
+    const id = checkId('studyId', studyId);
+    const normalized = normalizeTemplate(template, this.state.directions(id).length);
+    if (max !== null && this.state.getNTrials(id) >= max) return { record: null, durable: false, result: null };
+    const t = Date.now();
+    const trial = this.state.createTrial(id, normalized, t);
+    const encoded: Record<string, unknown> = { state: normalized.state };
+    if (normalized.values !== null) encoded.values = encodeValues(normalized.values);
+    addUpdate(encoded, normalized);
+    if (normalized.datetimeStart !== null) encoded.datetimeStart = normalized.datetimeStart;
+    if (normalized.datetimeComplete !== null) encoded.datetimeComplete = normalized.datetimeComplete;
+    return {
+      record: { op: 'createTrial', studyId: id, trialId: trial.trialId, t, template: encoded },
+      durable: isFinishedState(normalized.state),
+      result: trial,
+    };
+  }
+
   private checkUsable(): void {
     if (this.closed || this.fd === null) throw new StorageError(`the journal storage ${this.path} is closed`);
     if (this.failure !== null) throw this.failure;
@@ -326,6 +361,9 @@ export class JournalStorage implements Storage {
    */
   private write<T>(prepare: () => Prepared<T>): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError(`the journal storage ${this.path} is closed`));
+    if (this.readOnlyReason !== null) {
+      return Promise.reject(new StorageError(`the journal ${this.path} is open read-only (${this.readOnlyReason}); it cannot be written`));
+    }
     const task = async (): Promise<T> => {
       // Tasks queued before close() still run: close() waits for them before closing the file.
       if (this.failure !== null) throw this.failure;
@@ -393,14 +431,19 @@ export class JournalStorage implements Storage {
         }),
       );
     }
-    const buffer = Buffer.allocUnsafe(size - this.offset);
+    const allocated = Buffer.allocUnsafe(size - this.offset);
     let done = 0;
-    while (done < buffer.length) {
-      const n = readSync(fd, buffer, done, buffer.length - done, this.offset + done);
+    while (done < allocated.length) {
+      const n = readSync(fd, allocated, done, allocated.length - done, this.offset + done);
       if (n === 0) break;
       done += n;
     }
-    const end = buffer.lastIndexOf(NEWLINE, done - 1);
+    // The file can be shorter than fstat said: another process truncated a torn last line between
+    // the fstat and the read. Only the bytes read are data; the rest of the buffer is uninitialized
+    // memory (and lastIndexOf(x, -1) would search all of it).
+    if (done === 0) return;
+    const buffer = allocated.subarray(0, done);
+    const end = buffer.lastIndexOf(NEWLINE);
     if (end >= 0) {
       let start = 0;
       while (start <= end) {
@@ -488,7 +531,7 @@ export class JournalStorage implements Storage {
       }
       case 'createTrial': {
         const studyId = checkId('studyId', r.studyId);
-        const template = normalizeTemplate(decodeNumbers(r.template), state.directions(studyId).length);
+        const template = normalizeTemplate(decodeNumbers(r.template), state.directions(studyId).length, { replay: true });
         const trial = state.createTrial(studyId, template, checkTime(r.t));
         expectId('trialId', r.trialId, trial.trialId);
         return;
@@ -501,7 +544,7 @@ export class JournalStorage implements Storage {
         return;
       case 'finishTrial': {
         const trialId = checkId('trialId', r.trialId);
-        const finish = normalizeFinish(decodeNumbers(r.finish), state.finishDirections(trialId));
+        const finish = normalizeFinish(decodeNumbers(r.finish), state.finishDirections(trialId), { replay: true });
         state.finishTrial(trialId, finish, checkTime(r.t));
         return;
       }
@@ -522,6 +565,34 @@ export class JournalStorage implements Storage {
 }
 
 function noop(): void {}
+
+/**
+ * Opens the journal for appending (creating it and its directory), or for reading only when asked
+ * or when the file exists but cannot be written (a read-only file or mount).
+ */
+function openJournal(path: string, readOnly: boolean): { fd: number; readOnlyReason: string | null } {
+  const openFailed = (error: unknown): StorageError =>
+    new StorageError(`cannot open the journal ${path}: ${messageOf(error)}`, { cause: error });
+  if (readOnly) {
+    try {
+      return { fd: openSync(path, 'r'), readOnlyReason: 'readOnly: true' };
+    } catch (error) {
+      throw openFailed(error);
+    }
+  }
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    return { fd: openSync(path, 'a+'), readOnlyReason: null };
+  } catch (error) {
+    const code = codeOf(error);
+    if (code === undefined || !READ_ONLY_CODES.has(code)) throw openFailed(error);
+    try {
+      return { fd: openSync(path, 'r'), readOnlyReason: `it cannot be opened for writing: ${code}` };
+    } catch {
+      throw openFailed(error);
+    }
+  }
+}
 
 function checkMs(option: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;

@@ -17,6 +17,7 @@ import type {
 } from './storage.js';
 import { StorageState, type AttrKind } from './storage-state.js';
 import {
+  checkCount,
   checkDirections,
   checkGetTrialsOptions,
   checkId,
@@ -84,6 +85,15 @@ export class InMemoryStorage implements Storage {
     this.open();
     const id = checkId('studyId', studyId);
     const normalized = normalizeTemplate(template, this.state.directions(id).length);
+    return this.state.createTrial(id, normalized, Date.now());
+  }
+
+  async createTrialIfBelow(studyId: number, maxTrials: number, template?: TrialTemplate): Promise<FrozenTrial | null> {
+    this.open();
+    const id = checkId('studyId', studyId);
+    const max = checkCount('maxTrials', maxTrials);
+    const normalized = normalizeTemplate(template, this.state.directions(id).length);
+    if (this.state.getNTrials(id) >= max) return null;
     return this.state.createTrial(id, normalized, Date.now());
   }
 

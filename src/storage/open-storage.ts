@@ -36,23 +36,58 @@ export function openStorage(spec: Storage | string | undefined): Storage {
   throw new InvalidOptionError('storage', EXPECTED, spec);
 }
 
-function openFromString(spec: string): Storage {
+/** What a storage string names, as `openStorage` reads it (`parseStorageSpec`). */
+export type StorageSpec =
+  | { readonly kind: 'memory' }
+  /** `journal:<path>`, `journal://<path>`, or a path ending in .journal, .jsonl or .log. */
+  | { readonly kind: 'journal'; readonly path: string }
+  /** `postgresql://...` / `postgres://...`: recognized, not built in yet. */
+  | { readonly kind: 'postgresql' }
+  /** Another URL (`scheme://...`): no such backend. */
+  | { readonly kind: 'url'; readonly scheme: string }
+  /** Anything else, e.g. a path with another extension (the CLI takes it as a journal file). */
+  | { readonly kind: 'other'; readonly text: string };
+
+/**
+ * Reads a storage string without opening anything (the one parser of storage strings; the CLI
+ * uses it too). The text is trimmed; `journal:` followed by `//` drops the `//`, so
+ * `journal://runs/s.journal` is the relative path `runs/s.journal` and `journal:///abs/s.journal`
+ * an absolute one. Throws `InvalidOptionError` (option "storage") for `journal:` with no path.
+ */
+export function parseStorageSpec(spec: string): StorageSpec {
   const text = spec.trim();
-  if (text === 'memory' || text === ':memory:') return new InMemoryStorage();
-  if (/^postgres(ql)?:\/\//i.test(text)) {
-    throw new StorageError(
-      'PostgreSQL storage is not built in yet; use a journal file (e.g. "./study.journal"), which several ' +
-        'processes on one machine can share',
-    );
-  }
+  if (text === 'memory' || text === ':memory:') return { kind: 'memory' };
+  if (/^postgres(ql)?:\/\//i.test(text)) return { kind: 'postgresql' };
   if (text.startsWith('journal:')) {
     let path = text.slice('journal:'.length);
     if (path.startsWith('//')) path = path.slice(2);
     if (path.length === 0) throw new InvalidOptionError('storage', 'a file path after "journal:"', spec);
-    return new JournalStorage({ path });
+    return { kind: 'journal', path };
   }
-  if (JOURNAL_EXTENSIONS.some((ext) => text.endsWith(ext) && text.length > ext.length)) {
-    return new JournalStorage({ path: text });
+  const url = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+  if (url !== null) return { kind: 'url', scheme: url[1] };
+  if (JOURNAL_EXTENSIONS.some((ext) => text.endsWith(ext) && text.length > ext.length)) return { kind: 'journal', path: text };
+  return { kind: 'other', text };
+}
+
+/** The error for `postgresql://...`. */
+export function postgresNotBuiltIn(): StorageError {
+  return new StorageError(
+    'PostgreSQL storage is not built in yet; use a journal file (e.g. "./study.journal"), which several ' +
+      'processes on one machine can share',
+  );
+}
+
+function openFromString(spec: string): Storage {
+  const parsed = parseStorageSpec(spec);
+  switch (parsed.kind) {
+    case 'memory':
+      return new InMemoryStorage();
+    case 'journal':
+      return new JournalStorage({ path: parsed.path });
+    case 'postgresql':
+      throw postgresNotBuiltIn();
+    default:
+      throw new InvalidOptionError('storage', EXPECTED, spec);
   }
-  throw new InvalidOptionError('storage', EXPECTED, spec);
 }

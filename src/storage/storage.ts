@@ -7,6 +7,8 @@
  *   several processes (journal) or machines (PostgreSQL) is safe across them as well.
  * - `createTrial` is atomic: `trialId` is unique in the storage and `number` is unique and dense
  *   (0, 1, 2, ...) within the study, whatever the number of concurrent writers.
+ * - `createTrialIfBelow(studyId, max)` counts the study's trials and creates one in the same atomic
+ *   step: however many writers call it, the study never grows past `max` through it.
  * - `popWaitingTrial` moves exactly one WAITING trial to RUNNING for exactly one caller.
  * - `claim(studyId, key)` returns true for exactly one caller per (study, key), ever.
  * - A finished trial (COMPLETE, PRUNED, FAIL) is immutable: any later write to it rejects with
@@ -88,6 +90,13 @@ export interface Storage {
 
   /** Atomically creates a trial (number = next in the study). Validates finished templates. */
   createTrial(studyId: number, template?: TrialTemplate): Promise<FrozenTrial>;
+  /**
+   * `createTrial`, but only while the study holds fewer than `maxTrials` trials (in any state,
+   * WAITING included); resolves null, creating nothing, otherwise. The count and the creation are
+   * one atomic step, across processes for a backend shared by several, so workers sharing a
+   * study-wide budget (`optimize({maxTrialsInStudy})`) never overshoot it.
+   */
+  createTrialIfBelow(studyId: number, maxTrials: number, template?: TrialTemplate): Promise<FrozenTrial | null>;
   /** Atomically takes the oldest WAITING trial and makes it RUNNING (start time = now); null if none. */
   popWaitingTrial(studyId: number): Promise<FrozenTrial | null>;
   /** Merges an update into a non-finished trial. Rejects with `TrialFinishedError` if finished. */

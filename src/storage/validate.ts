@@ -11,8 +11,11 @@
 import { InvalidOptionError, InvalidParamValueError, InvalidTrialValueError } from '../errors.js';
 import { distributionFromJson } from '../space/distributions.js';
 import type { Distribution, ParamValue } from '../space/types.js';
+import { cloneJsonValue } from '../trial/json-value.js';
 import { TrialState, type JsonValue, type StudyDirection } from '../trial/types.js';
 import type { GetTrialsOptions, TrialFinish, TrialTemplate, TrialUpdate } from './storage.js';
+
+export { cloneJsonValue };
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -88,33 +91,17 @@ export function checkId(option: string, id: unknown): number {
   return id;
 }
 
+/** A trial budget: a non-negative integer. */
+export function checkCount(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidOptionError(option, 'a non-negative integer', value);
+  }
+  return value;
+}
+
 export function checkKey(option: string, key: unknown): string {
   if (typeof key !== 'string') throw new InvalidOptionError(option, 'a string', key);
   return key;
-}
-
-/**
- * A deep, frozen copy of a JSON value. Rejects what JSON cannot hold exactly (non-finite numbers,
- * undefined, functions, class instances, cycles), so memory and journal storage keep the same data.
- */
-export function cloneJsonValue(option: string, value: unknown, depth = 0): JsonValue {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new InvalidOptionError(option, 'a JSON value (finite numbers only)', value);
-    return value;
-  }
-  if (depth > 64) throw new InvalidOptionError(option, 'a JSON value nested at most 64 levels deep', 'a deeper value');
-  if (Array.isArray(value)) {
-    const out = new Array<JsonValue>(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = cloneJsonValue(`${option}[${i}]`, value[i], depth + 1);
-    return Object.freeze(out);
-  }
-  if (isPlainObject(value)) {
-    const out: Record<string, JsonValue> = {};
-    for (const key of Object.keys(value)) out[key] = cloneJsonValue(`${option}.${key}`, value[key], depth + 1);
-    return Object.freeze(out);
-  }
-  throw new InvalidOptionError(option, 'a JSON value (null, boolean, number, string, array or plain object)', value);
 }
 
 export function checkAttrs(option: string, attrs: unknown): AttrMap {
@@ -167,10 +154,25 @@ function checkDistributions(option: string, distributions: unknown): Readonly<Re
   return Object.freeze(out);
 }
 
-function checkDatetime(option: string, value: unknown): number | null {
+/** The largest |epoch ms| a JavaScript Date can hold (ECMA-262, 21.4.1.1): ±100,000,000 days. */
+export const MAX_DATETIME_MS = 8.64e15;
+
+/** How a write is checked: new writes fully; `replay` (a journal's existing records) leniently. */
+export interface NormalizeOptions {
+  /**
+   * Accept any finite datetime, as Kestrel before the range check did, so that a journal holding
+   * one still opens.
+   */
+  readonly replay?: boolean;
+}
+
+function checkDatetime(option: string, value: unknown, options: NormalizeOptions): number | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new InvalidOptionError(option, 'epoch milliseconds (a finite number) or null', value);
+  }
+  if (options.replay !== true && !(Math.abs(value) <= MAX_DATETIME_MS)) {
+    throw new InvalidOptionError(option, `epoch milliseconds a Date can hold (at most ${MAX_DATETIME_MS} in magnitude)`, value);
   }
   return value;
 }
@@ -220,7 +222,11 @@ function checkObject(option: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-export function normalizeTemplate(template: TrialTemplate | undefined, nDirections: number): NormalizedTemplate {
+export function normalizeTemplate(
+  template: TrialTemplate | undefined,
+  nDirections: number,
+  options: NormalizeOptions = {},
+): NormalizedTemplate {
   const t = checkObject('template', template);
   const state = t.state === undefined ? 'RUNNING' : t.state;
   if (typeof state !== 'string' || !STATES.has(state)) {
@@ -235,8 +241,8 @@ export function normalizeTemplate(template: TrialTemplate | undefined, nDirectio
     userAttrs: checkAttrs('template.userAttrs', t.userAttrs),
     systemAttrs: checkAttrs('template.systemAttrs', t.systemAttrs),
     intermediateValues: checkIntermediateValues('template.intermediateValues', t.intermediateValues),
-    datetimeStart: checkDatetime('template.datetimeStart', t.datetimeStart),
-    datetimeComplete: checkDatetime('template.datetimeComplete', t.datetimeComplete),
+    datetimeStart: checkDatetime('template.datetimeStart', t.datetimeStart, options),
+    datetimeComplete: checkDatetime('template.datetimeComplete', t.datetimeComplete, options),
   };
 }
 
@@ -251,7 +257,7 @@ export function normalizeUpdate(update: TrialUpdate | undefined, option = 'updat
   };
 }
 
-export function normalizeFinish(finish: TrialFinish, nDirections: number): NormalizedFinish {
+export function normalizeFinish(finish: TrialFinish, nDirections: number, options: NormalizeOptions = {}): NormalizedFinish {
   const f = checkObject('finish', finish);
   if (typeof f.state !== 'string' || !FINISHED_STATES.has(f.state)) {
     throw new InvalidOptionError('finish.state', 'one of COMPLETE, PRUNED, FAIL', f.state);
@@ -261,7 +267,7 @@ export function normalizeFinish(finish: TrialFinish, nDirections: number): Norma
     ...normalizeUpdate(finish, 'finish'),
     state,
     values: checkValues(state, f.values, nDirections),
-    datetimeComplete: checkDatetime('finish.datetimeComplete', f.datetimeComplete),
+    datetimeComplete: checkDatetime('finish.datetimeComplete', f.datetimeComplete, options),
   };
   return update;
 }

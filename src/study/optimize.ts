@@ -7,7 +7,7 @@ import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { Trial } from '../trial/trial.js';
 import type { Study } from './study.js';
 import { messageOf } from './study.js';
-import { staleTrialSweeper, trialSlotClaimer } from './trial-budget.js';
+import { staleTrialSweeper } from './trial-budget.js';
 import { warnOnce } from '../util/warn.js';
 
 /** An objective: returns the value (or one value per direction) to minimize or maximize. */
@@ -23,8 +23,11 @@ export interface OptimizeOptions {
   /** Trials this call runs (across its concurrent slots). Unbounded when omitted. */
   readonly nTrials?: number;
   /**
-   * Stop when the study holds this many trials in total, counting every process working on it.
-   * Slots are claimed atomically through storage, so workers never overshoot.
+   * Stop when the study holds this many trials in total (any state, enqueued ones included),
+   * counting every process working on it and the trials it held before this call. A trial is
+   * created only while the study holds fewer, in one atomic storage step, so workers never
+   * overshoot. Enqueued (WAITING) trials are already counted: they are run even when the study is
+   * at its budget.
    */
   readonly maxTrialsInStudy?: number;
   /** Launch no new trial after this many milliseconds (running trials finish). */
@@ -42,7 +45,9 @@ export interface OptimizeOptions {
   readonly signal?: AbortSignal;
   /**
    * Handle SIGINT while optimizing (default true): stop launching trials, record running ones as FAIL
-   * ("interrupted"), and reject with `InterruptedError`. A second Ctrl-C is left to Node's default.
+   * ("interrupted"), those still being asked included, wait for the asks in flight (at most
+   * 10 s; objectives are not waited for, their `trial.signal` is aborted), and reject with
+   * `InterruptedError`. A second Ctrl-C is left to Node's default.
    */
   readonly handleSigint?: boolean;
   /**
@@ -58,6 +63,8 @@ export interface OptimizeOptions {
 }
 
 const maxConcurrency = 1024;
+/** How long an interruption waits for asks in flight (a GP fit, say) before rejecting. */
+const askDrainMs = 10_000;
 
 export async function runOptimize(study: Study, objective: Objective, options: OptimizeOptions): Promise<void> {
   const opts = validate(objective, options);
@@ -81,12 +88,19 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     (opts.nTrials === undefined || launched < opts.nTrials) &&
     Date.now() < deadline;
 
-  const claimSlot = trialSlotClaimer(study, opts.maxTrialsInStudy);
+  /** Asks in flight; an interruption waits for them (bounded). */
+  const asking = new Set<Promise<unknown>>();
 
   const interrupt = (reason: string): Promise<void> => {
     if (interruptDone === null) {
       interrupted = reason;
-      interruptDone = study.failLiveTrials('interrupted');
+      interruptDone = (async () => {
+        // Live trials include those still being asked: they are recorded now, their asks reject.
+        await study.failLiveTrials('interrupted');
+        await settledWithin([...asking], askDrainMs);
+        // A trial whose creation was still in flight is live only now.
+        await study.failLiveTrials('interrupted');
+      })();
     }
     return interruptDone;
   };
@@ -112,21 +126,32 @@ export async function runOptimize(study: Study, objective: Objective, options: O
 
   const worker = async (): Promise<void> => {
     while (shouldLaunch()) {
-      // A claimed slot is always used: checking shouldLaunch() again here could waste it.
       launched++;
-      if (!(await claimSlot())) break;
-      let trial: Trial;
+      let trial: Trial | null;
       try {
         await failStale();
-        trial = await study.ask({ heartbeat: opts.heartbeatIntervalMs !== undefined });
+        if (interrupted !== null) break;
+        const asked = study.tryAsk({ heartbeat: opts.heartbeatIntervalMs !== undefined, maxTrialsInStudy: opts.maxTrialsInStudy });
+        asking.add(asked);
+        try {
+          trial = await asked;
+        } finally {
+          asking.delete(asked);
+        }
       } catch (error) {
-        if (error instanceof GridExhaustedError) break;
+        // Interrupted while asking: the interruption recorded the trial as FAIL.
+        if (error instanceof GridExhaustedError || error instanceof InterruptedError) break;
         if (fatal === null) fatal = error;
         break;
       }
+      if (trial === null) break; // the study holds maxTrialsInStudy trials
       if (interrupted !== null) {
-        // Interrupted while asking: record it like the others.
-        await interrupt(interrupted);
+        // Created after the interruption recorded the live trials: record it as well.
+        try {
+          await study.failLiveTrials('interrupted');
+        } catch (error) {
+          if (fatal === null) fatal = error;
+        }
         break;
       }
       opts.onTrialStart?.(trial);
@@ -170,12 +195,29 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   try {
     const workers = Promise.all(Array.from({ length: opts.concurrency }, () => worker()));
     await Promise.race([workers, interruptedPromise]);
+    // The workers can all stop (their asks rejected) before the interruption is fully recorded.
+    if (interrupted !== null) await interruptedPromise;
   } finally {
     if (heartbeat !== null) clearInterval(heartbeat);
     process.removeListener('SIGINT', sigintHandler);
     opts.signal?.removeEventListener('abort', abortHandler);
   }
   if (fatal !== null) throw fatal;
+}
+
+/** Resolves when every promise has settled or after `ms`, whichever comes first. */
+async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  try {
+    await Promise.race([Promise.allSettled(promises), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Runs one trial to its end. Returns null when an interruption finished it first. */

@@ -6,6 +6,7 @@
  */
 import {
   GridExhaustedError,
+  InterruptedError,
   InvalidOptionError,
   InvalidTrialValueError,
   KestrelError,
@@ -17,6 +18,7 @@ import type { Pruner } from '../pruners/pruner.js';
 import type { Sampler } from '../samplers/sampler.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../space/types.js';
 import type { Storage, TrialTemplate } from '../storage/storage.js';
+import { MAX_DATETIME_MS } from '../storage/validate.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
 import type { StudyView } from '../trial/study-view.js';
 import { SystemAttr } from '../trial/system-attrs.js';
@@ -32,6 +34,15 @@ export interface AskOptions {
    * process, that its worker died. `optimize` sets it when `heartbeatIntervalMs` is given.
    */
   readonly heartbeat?: boolean;
+}
+
+/** What `tryAsk` accepts. */
+export interface TryAskOptions extends AskOptions {
+  /**
+   * Create a trial only while the study holds fewer than this many trials (any state, counting
+   * every process working on it); see `tryAsk`. No limit when omitted.
+   */
+  readonly maxTrialsInStudy?: number;
 }
 
 /** What `tell` accepts besides a plain value or values. */
@@ -63,8 +74,13 @@ export interface EnqueueTrialOptions {
   readonly skipIfExists?: boolean;
 }
 
+/**
+ * A trial this process started and has not finished. It is live from the moment storage created
+ * (or popped) it, so it gets heartbeats and is recorded as FAIL on an interruption even while the
+ * sampler is still proposing its parameters (`trial` is null until `ask` returns it).
+ */
 interface LiveTrial {
-  readonly trial: Trial;
+  trial: Trial | null;
   readonly controller: AbortController;
 }
 
@@ -89,6 +105,10 @@ export class Study implements StudyView {
 
   private readonly ownsStorage: boolean;
   private readonly live = new Map<number, LiveTrial>();
+  /** Trial creations (and pops) in flight: `failLiveTrials` waits for them, so it misses none. */
+  private readonly creating = new Set<Promise<unknown>>();
+  /** Trials an interruption failed while they were being asked: sampler writes to them are dropped. */
+  private readonly abandoned = new Set<number>();
   private stopReason: string | null = null;
   private readonly host: TrialHost;
 
@@ -142,10 +162,12 @@ export class Study implements StudyView {
   /**
    * Merges system attributes into a running (or waiting) trial; samplers record state for later
    * samplers on the study this way (see `StudyView.setTrialSystemAttrs`). Rejects with
-   * `TrialFinishedError` when the trial is finished.
+   * `TrialFinishedError` when the trial is finished, except for a trial whose ask is still running
+   * after an interruption recorded it as FAIL: the write is then dropped.
    */
-  setTrialSystemAttrs(trialId: number, attrs: Readonly<Record<string, JsonValue>>): Promise<void> {
-    return this.storage.updateTrial(trialId, { systemAttrs: attrs });
+  async setTrialSystemAttrs(trialId: number, attrs: Readonly<Record<string, JsonValue>>): Promise<void> {
+    if (this.abandoned.has(trialId)) return;
+    await this.storage.updateTrial(trialId, { systemAttrs: attrs });
   }
 
   /** Launch no new trials in the running `optimize` (running trials finish). */
@@ -165,25 +187,99 @@ export class Study implements StudyView {
   /**
    * Starts a trial: takes the oldest enqueued (WAITING) trial or creates one, then lets the sampler
    * propose the parameters it models jointly. Rejects with `GridExhaustedError` when a grid sampler
-   * has nothing left (the created trial is then recorded as FAIL, "grid exhausted").
+   * has nothing left (the created trial is then recorded as FAIL, "grid exhausted"); any other
+   * error while asking also records the trial as FAIL with the reason. Rejects with
+   * `InterruptedError` when the running `optimize` was interrupted meanwhile (the trial is then
+   * recorded as FAIL, "interrupted").
    */
   async ask(options: AskOptions = {}): Promise<Trial> {
-    const beat = options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now() } : null;
-    const waiting = await this.storage.popWaitingTrial(this.studyId);
-    if (waiting !== null && beat !== null) await this.storage.updateTrial(waiting.trialId, { systemAttrs: beat });
-    const frozen = waiting ?? (await this.storage.createTrial(this.studyId, beat === null ? {} : { systemAttrs: beat }));
-    const enqueued = readFixedParams(frozen);
+    const trial = await this.tryAsk({ heartbeat: options?.heartbeat });
+    return trial as Trial; // never null without maxTrialsInStudy
+  }
 
+  /**
+   * `ask` under a study-wide trial budget: takes the oldest enqueued (WAITING) trial if there is
+   * one (it is already counted), else creates a trial only while the study holds fewer than
+   * `maxTrialsInStudy` trials in any state. The count and the creation are one atomic storage step
+   * (`Storage.createTrialIfBelow`), so workers in any number of processes never overshoot the
+   * budget. Resolves null, creating nothing, when the study is at its budget. `optimize` launches
+   * its trials this way.
+   */
+  async tryAsk(options: TryAskOptions = {}): Promise<Trial | null> {
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+    const max = options.maxTrialsInStudy;
+    if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 0)) {
+      throw new InvalidOptionError('maxTrialsInStudy', 'an integer >= 0', max);
+    }
+    const beat = options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now() } : null;
+    const controller = new AbortController();
+    const frozen = await this.startTrial(beat, max, controller);
+    if (frozen === null) return null;
+    const trialId = frozen.trialId;
     try {
-      if (this.sampler.beforeTrial !== undefined) await this.sampler.beforeTrial(this, frozen);
+      if (beat !== null && frozen.systemAttrs[SystemAttr.heartbeat] === undefined) {
+        await this.storage.updateTrial(trialId, { systemAttrs: beat }); // a popped WAITING trial
+      }
+      const trial = await this.prepareTrial(frozen, controller);
+      if (controller.signal.aborted) throw new InterruptedError(`trial ${frozen.number} was interrupted while it was being asked`);
+      const entry = this.live.get(trialId);
+      if (entry !== undefined && entry.controller === controller) entry.trial = trial;
+      return trial;
     } catch (error) {
-      await this.storage.finishTrial(frozen.trialId, {
-        state: 'FAIL',
-        systemAttrs: { [SystemAttr.failReason]: messageOf(error) },
-      });
+      if (this.live.get(trialId)?.controller === controller) this.live.delete(trialId);
+      // An interruption already recorded the trial as FAIL ("interrupted").
+      if (controller.signal.aborted) {
+        if (error instanceof InterruptedError) throw error;
+        throw new InterruptedError(`trial ${frozen.number} was interrupted while it was being asked`, { cause: error });
+      }
+      try {
+        await this.storage.finishTrial(trialId, { state: 'FAIL', systemAttrs: { [SystemAttr.failReason]: messageOf(error) } });
+      } catch (finishError) {
+        if (!(finishError instanceof TrialFinishedError)) throw finishError;
+      }
       if (error instanceof GridExhaustedError) this.stop('grid exhausted');
       throw error;
+    } finally {
+      this.abandoned.delete(trialId);
     }
+  }
+
+  /**
+   * Pops the oldest WAITING trial or creates one (within `max`, when given), and makes it live in
+   * the same turn as storage answers, so that an interruption waiting on `creating` sees it.
+   */
+  private async startTrial(
+    beat: Record<string, JsonValue> | null,
+    max: number | undefined,
+    controller: AbortController,
+  ): Promise<FrozenTrial | null> {
+    const register = (frozen: FrozenTrial | null): FrozenTrial | null => {
+      if (frozen !== null) this.live.set(frozen.trialId, { trial: null, controller });
+      return frozen;
+    };
+    const track = async (operation: Promise<FrozenTrial | null>): Promise<FrozenTrial | null> => {
+      const registered = operation.then(register);
+      this.creating.add(registered);
+      try {
+        return await registered;
+      } finally {
+        this.creating.delete(registered);
+      }
+    };
+    const waiting = await track(this.storage.popWaitingTrial(this.studyId));
+    if (waiting !== null) return waiting;
+    const template = beat === null ? {} : { systemAttrs: beat };
+    return track(
+      max === undefined
+        ? this.storage.createTrial(this.studyId, template)
+        : this.storage.createTrialIfBelow(this.studyId, max, template),
+    );
+  }
+
+  /** Runs the sampler's hooks for a new trial and builds the live `Trial` (see `ask`). */
+  private async prepareTrial(frozen: FrozenTrial, controller: AbortController): Promise<Trial> {
+    const enqueued = readFixedParams(frozen);
+    if (this.sampler.beforeTrial !== undefined) await this.sampler.beforeTrial(this, frozen);
 
     let relative: Params = {};
     let relativeSpace: SearchSpace = {};
@@ -199,13 +295,8 @@ export class Study implements StudyView {
           relativeSpace = free;
         }
       } catch (error) {
-        if (error instanceof KestrelError && error.code === 'INVALID_OPTION') {
-          await this.storage.finishTrial(frozen.trialId, {
-            state: 'FAIL',
-            systemAttrs: { [SystemAttr.failReason]: messageOf(error) },
-          });
-          throw error;
-        }
+        if (controller.signal.aborted) throw error;
+        if (error instanceof KestrelError && error.code === 'INVALID_OPTION') throw error;
         warnOnce(
           'SAMPLER_RELATIVE_FAILED',
           `sampler "${this.sampler.name}" failed to sample jointly (${messageOf(error)}); ` +
@@ -220,11 +311,7 @@ export class Study implements StudyView {
         });
       }
     }
-
-    const controller = new AbortController();
-    const trial = new Trial(this.host, frozen, { enqueued, relative, relativeSpace }, controller.signal);
-    this.live.set(frozen.trialId, { trial, controller });
-    return trial;
+    return new Trial(this.host, frozen, { enqueued, relative, relativeSpace }, controller.signal);
   }
 
   /**
@@ -263,7 +350,9 @@ export class Study implements StudyView {
   /**
    * Finishes a trial: a number (or one per objective) makes it COMPLETE; `{state: 'PRUNED'}` or
    * `{state: 'FAIL'}` otherwise. A value that is NaN, infinite, not a number or of the wrong arity
-   * makes the trial FAIL with the reason recorded (a warning is emitted); the study goes on.
+   * makes the trial FAIL with the reason recorded (a warning is emitted); the study goes on. So
+   * does anything buffered in the trial that storage refuses (its parameters, attributes and
+   * intermediate values are then dropped): a told trial never stays RUNNING because of its data.
    * Rejects with `TrialFinishedError` if the trial was already finished.
    */
   async tell(trial: Trial | number, result: TellResult): Promise<FrozenTrial> {
@@ -287,7 +376,7 @@ export class Study implements StudyView {
       values = this.prunedValues(live?.trial ?? null, await this.storage.getTrial(trialId));
     }
 
-    const changes = live?.trial.takeChanges();
+    const changes = live?.trial?.takeChanges();
     const systemAttrs: Record<string, JsonValue> = {};
     if (state === 'FAIL' && failReason !== null) systemAttrs[SystemAttr.failReason] = failReason;
     let frozen: FrozenTrial;
@@ -302,8 +391,28 @@ export class Study implements StudyView {
         systemAttrs,
       });
     } catch (error) {
-      if (changes !== undefined && !(error instanceof TrialFinishedError)) live?.trial.restoreChanges(changes);
-      throw error;
+      if (error instanceof TrialFinishedError) {
+        // Finished elsewhere (an interruption, or a worker that found its heartbeat stale): it is
+        // no longer ours to beat or to fail.
+        if (this.live.get(trialId) === live) this.live.delete(trialId);
+        throw error;
+      }
+      if (changes === undefined || !isRejectedInput(error)) {
+        if (changes !== undefined) live?.trial?.restoreChanges(changes);
+        throw error;
+      }
+      // What the trial recorded cannot be stored (a user attribute that is not JSON, say): record
+      // the trial as FAIL with the reason rather than leave it RUNNING, without the user
+      // attributes and intermediate values, and without the parameters too if they were the cause.
+      const reason = `its result could not be recorded: ${messageOf(error)}`;
+      warnOnce('TRIAL_RESULT_REJECTED', `trial ${trialLabel(live, trialId)} failed: ${reason}`);
+      const fail = { state: 'FAIL', systemAttrs: { [SystemAttr.failReason]: reason } } as const;
+      try {
+        frozen = await this.storage.finishTrial(trialId, { ...fail, params: changes.params, distributions: changes.distributions });
+      } catch (retryError) {
+        if (!isRejectedInput(retryError)) throw retryError;
+        frozen = await this.storage.finishTrial(trialId, fail);
+      }
     }
     this.live.delete(trialId);
     if (this.sampler.afterTrial !== undefined) await this.sampler.afterTrial(this, frozen, frozen.state, frozen.values);
@@ -345,9 +454,18 @@ export class Study implements StudyView {
     });
   }
 
-  /** Imports a finished trial (results obtained elsewhere). Validated against its distributions. */
+  /**
+   * Imports a finished trial (results obtained elsewhere). Validated against its distributions;
+   * `datetimeStart` / `datetimeComplete` must be epoch milliseconds a Date can hold (|t| <= 8.64e15).
+   */
   async addTrial(trial: AddTrialOptions | FrozenTrial): Promise<FrozenTrial> {
     const state = trial.state ?? 'COMPLETE';
+    for (const option of ['datetimeStart', 'datetimeComplete'] as const) {
+      const t: unknown = trial[option];
+      if (t !== undefined && t !== null && !(typeof t === 'number' && Math.abs(t) <= MAX_DATETIME_MS)) {
+        throw new InvalidOptionError(option, `epoch milliseconds a Date can hold (finite, at most ${MAX_DATETIME_MS} in magnitude)`, t);
+      }
+    }
     if (state !== 'COMPLETE' && state !== 'PRUNED' && state !== 'FAIL') {
       throw new InvalidOptionError('state', 'COMPLETE, PRUNED or FAIL', state);
     }
@@ -445,31 +563,36 @@ export class Study implements StudyView {
   // Internals shared with optimize()
   // ---------------------------------------------------------------------------------------------
 
-  /** Trials started by this process and not yet told. */
+  /** Trials started by this process (`ask` has returned them) and not yet told. */
   liveTrials(): readonly Trial[] {
-    return [...this.live.values()].map((entry) => entry.trial);
+    const out: Trial[] = [];
+    for (const entry of this.live.values()) if (entry.trial !== null) out.push(entry.trial);
+    return out;
   }
 
   /**
-   * Records every live trial as FAIL ("interrupted") and aborts their signals. Used on SIGINT or an
-   * aborted signal; finished trials are untouched.
+   * Records every live trial as FAIL (`reason`, e.g. "interrupted") and aborts their signals, the
+   * trials still being asked included (their `ask` then rejects with `InterruptedError`). Waits
+   * first for trial creations in flight, so that a trial storage is creating is not missed. Used
+   * on SIGINT or an aborted signal; finished trials are untouched.
    */
   async failLiveTrials(reason: string): Promise<void> {
+    if (this.creating.size > 0) await Promise.allSettled([...this.creating]);
     const entries = [...this.live.entries()];
     this.live.clear();
     await Promise.all(
       entries.map(async ([trialId, { trial, controller }]) => {
-        controller.abort(new KestrelError('INTERRUPTED', reason));
-        const changes = trial.takeChanges();
+        if (trial === null) this.abandoned.add(trialId);
+        controller.abort(new InterruptedError(reason));
+        const changes = trial?.takeChanges();
+        const systemAttrs = { [SystemAttr.failReason]: reason };
         try {
-          await this.storage.finishTrial(trialId, {
-            state: 'FAIL',
-            params: changes.params,
-            distributions: changes.distributions,
-            userAttrs: changes.userAttrs,
-            intermediateValues: changes.intermediateValues,
-            systemAttrs: { [SystemAttr.failReason]: reason },
-          });
+          try {
+            await this.storage.finishTrial(trialId, { state: 'FAIL', ...changes, systemAttrs });
+          } catch (error) {
+            if (changes === undefined || !isRejectedInput(error)) throw error;
+            await this.storage.finishTrial(trialId, { state: 'FAIL', systemAttrs });
+          }
         } catch (error) {
           if (!(error instanceof TrialFinishedError)) throw error;
         }
@@ -548,7 +671,7 @@ export class Study implements StudyView {
       throw new InvalidOptionError('trial', 'a Trial or a non-negative trial number', trial);
     }
     for (const entry of this.live.values()) {
-      if (entry.trial.number === trial) return entry.trial.trialId;
+      if (entry.trial !== null && entry.trial.number === trial) return entry.trial.trialId;
     }
     const trials = await this.getTrials();
     const found = trials.find((t) => t.number === trial);
@@ -624,6 +747,22 @@ function isSubsetMatch(wanted: Readonly<Record<string, ParamValue>>, actual: Rea
 function isEmpty(record: object): boolean {
   for (const _ in record) return false;
   return true;
+}
+
+/** Errors storage raises for data it refuses (as opposed to I/O or state errors). */
+function isRejectedInput(error: unknown): boolean {
+  return (
+    error instanceof KestrelError &&
+    (error.code === 'INVALID_OPTION' ||
+      error.code === 'INVALID_PARAM_VALUE' ||
+      error.code === 'DISTRIBUTION_CONFLICT' ||
+      error.code === 'INVALID_TRIAL_VALUE')
+  );
+}
+
+function trialLabel(live: LiveTrial | undefined, trialId: number): string {
+  const trial = live?.trial ?? null;
+  return trial === null ? `id ${trialId}` : String(trial.number);
 }
 
 export function messageOf(error: unknown): string {

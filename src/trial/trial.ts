@@ -3,7 +3,7 @@
  * anything that touches storage (`report`, `shouldPrune`, `flush`) is async and goes through the
  * `TrialHost` that the study provides, so this module never depends on storage or samplers.
  */
-import { DistributionConflictError, InvalidParamValueError, TrialPrunedError } from '../errors.js';
+import { DistributionConflictError, InvalidOptionError, InvalidParamValueError, TrialPrunedError } from '../errors.js';
 import {
   categoricalDistribution,
   contains,
@@ -19,6 +19,7 @@ import type {
   ParamValue,
 } from '../space/types.js';
 import type { FrozenTrial } from './frozen-trial.js';
+import { cloneJsonValue } from './json-value.js';
 import type { StudyView } from './study-view.js';
 import type { JsonValue } from './types.js';
 
@@ -126,10 +127,19 @@ export class Trial implements Suggester {
     return value as T;
   }
 
-  /** Records a user attribute (persisted with the next `report` and when the trial finishes). */
+  /**
+   * Records a user attribute (persisted with the next `report` and when the trial finishes). The
+   * value must be JSON: null, a boolean, a finite number, a string, or arrays and plain objects of
+   * those. Anything else (NaN, Infinity, undefined, a function, a bigint, a Date or other class
+   * instance) throws `InvalidOptionError` here, naming the key (option `userAttrs.<key>`), so
+   * that inside `optimize` the trial is recorded as FAIL with that reason. A deep, frozen copy is
+   * kept: changing `value` afterwards does not change the attribute.
+   */
   setUserAttr(key: string, value: JsonValue): void {
-    this.userAttrsMap[key] = value;
-    this.dirtyUserAttrs[key] = value;
+    if (typeof key !== 'string') throw new InvalidOptionError('key', 'a string', key);
+    const copy = cloneJsonValue(`userAttrs.${key}`, value);
+    this.userAttrsMap[key] = copy;
+    this.dirtyUserAttrs[key] = copy;
   }
 
   /**

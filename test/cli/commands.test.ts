@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStudy, loadStudy } from '../../src/study/create-study.js';
 import { makeTempDir, parseTrialLines, runInProcess, writeFiles } from './helpers.js';
 
 let dir: string;
@@ -235,5 +236,65 @@ describe('exit codes', () => {
     const debug = await runInProcess(['best', 'broken', '--storage', 'demo.journal'], dir, { KESTREL_DEBUG: '1' });
     expect(debug.code).toBe(1);
     expect(debug.stderr).toMatch(/NO_COMPLETED_TRIALS[\s\S]*\n\s+at /);
+  });
+});
+
+describe('budget, refused results and exported values', () => {
+  beforeAll(async () => {
+    await writeFiles(dir, {
+      'attrs.mjs': [
+        'export function objective(params, trial) {',
+        '  trial.setUserAttr("curve", [0.5, NaN]);',
+        '  return params.x;',
+        '}',
+        '',
+      ].join('\n'),
+      'held.yaml': 'study: held\nobjective: ./objective.mjs\nspace:\n  x: {type: float, low: -3, high: 3}\n  kind: {type: categorical, choices: [a, b]}\nnTrials: 5\nstorage: ./held.journal\n',
+      'attrs.yaml': 'study: attrs\nobjective: ./attrs.mjs\nspace:\n  x: {type: float, low: 0, high: 1}\nnTrials: 3\nstorage: ./attrs.journal\n',
+    });
+  });
+
+  it('counts the trials the study already holds against nTrials, however they were made', async () => {
+    const study = await createStudy({ studyName: 'held', storage: path.join(dir, 'held.journal') });
+    const distributions = { x: { kind: 'float', low: -3, high: 3, log: false, step: null } } as const;
+    for (let i = 0; i < 4; i++) await study.addTrial({ params: { x: i - 2 }, distributions, value: i });
+    await study.enqueueTrial({ x: 0.5, kind: 'a' });
+    await study.close();
+
+    // 5 trials held (one enqueued): the enqueued one runs, no new one is created.
+    const first = await runInProcess(['run', 'held.yaml'], dir);
+    expect(first.code, first.stderr).toBe(0);
+    expect(parseTrialLines(first.stderr).map((l) => l.number)).toEqual([4]);
+    expect(first.stdout).toContain('study "held": 5 trials (5 complete');
+    const again = await runInProcess(['run', 'held.yaml'], dir);
+    expect(again.stderr).toContain('the study already has 5 trials (budget 5); nothing to run');
+    expect(parseTrialLines(again.stderr)).toEqual([]);
+    const more = await runInProcess(['run', 'held.yaml', '--n-trials', '7'], dir);
+    expect(parseTrialLines(more.stderr).map((l) => l.number)).toEqual([5, 6]);
+    expect(more.stdout).toContain('study "held": 7 trials (7 complete');
+  });
+
+  it('fails the trials of a user attribute JSON cannot hold, with the reason, and exits 1 (not the config code)', async () => {
+    const result = await runInProcess(['run', 'attrs.yaml'], dir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/NO_COMPLETED_TRIALS/);
+    expect(parseTrialLines(result.stderr).map((l) => l.state)).toEqual(['FAIL', 'FAIL', 'FAIL']);
+    expect(result.stderr).toContain('userAttrs.curve[1]');
+    const study = await loadStudy({ studyName: 'attrs', storage: path.join(dir, 'attrs.journal') });
+    const trials = await study.getTrials();
+    await study.close();
+    expect(trials.map((t) => t.state)).toEqual(['FAIL', 'FAIL', 'FAIL']);
+    for (const t of trials) expect(String(t.systemAttrs.fail_reason)).toMatch(/userAttrs\.curve\[1\].*NaN/);
+  });
+
+  it('exports NaN and infinite values as "NaN" / "Infinity" in JSON, as in CSV', async () => {
+    const study = await createStudy({ studyName: 'nonfinite', storage: path.join(dir, 'demo.journal') });
+    await study.addTrial({ state: 'FAIL', values: [Number.NaN], params: {}, distributions: {}, intermediateValues: { 0: Infinity } });
+    await study.close();
+    const json = await trialsJson('nonfinite');
+    expect(json[0].values).toEqual(['NaN']);
+    expect((json[0] as unknown as { intermediateValues: unknown }).intermediateValues).toEqual({ 0: 'Infinity' });
+    const csv = await runInProcess(['trials', 'nonfinite', '--storage', 'demo.journal', '--format', 'csv'], dir);
+    expect(csv.stdout.split('\n')[1]).toMatch(/^0,FAIL,NaN,/);
   });
 });

@@ -88,6 +88,38 @@ describe('config validation', () => {
     expect(validateConfig({ objective: 'o.mjs', nTrials: 1, storage: ':memory:' }, configPath).storage).toBe(':memory:');
   });
 
+  it('reads storage as the library\'s openStorage does', () => {
+    const storageOf = (storage: string, overrides = {}): string =>
+      validateConfig({ objective: 'o.mjs', nTrials: 1, storage }, configPath, overrides).storage;
+    expect(storageOf('journal://runs/s.journal')).toBe('/projects/demo/runs/s.journal');
+    expect(storageOf('journal:runs/s.journal')).toBe('/projects/demo/runs/s.journal');
+    expect(storageOf('journal:///abs/s.journal')).toBe('/abs/s.journal');
+    expect(storageOf('runs/s.journal')).toBe('/projects/demo/runs/s.journal');
+    expect(storageOf(' memory ')).toBe(':memory:');
+    expect(storageOf('memory')).toBe(':memory:');
+    expect(storageOf(':memory:')).toBe(':memory:');
+    // The CLI takes any other plain file name as a journal.
+    expect(storageOf('results/study.db')).toBe('/projects/demo/results/study.db');
+    expect(storageOf('x', { storage: 'journal://a/b.log', cwd: '/work' })).toBe('/work/a/b.log');
+  });
+
+  it('rejects storage it cannot open, at storage or --storage', () => {
+    const error = (storage: string, overrides = {}): ConfigError => {
+      try {
+        validateConfig({ objective: 'o.mjs', nTrials: 1, storage }, configPath, overrides);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return e as ConfigError;
+      }
+      throw new Error('expected a ConfigError');
+    };
+    expect(error('postgresql://db/kestrel')).toMatchObject({ path: 'storage', message: expect.stringMatching(/PostgreSQL storage is not built in/) });
+    expect(error('postgres://db/kestrel').path).toBe('storage');
+    expect(error('sqlite:///x.db')).toMatchObject({ path: 'storage', message: expect.stringMatching(/no "sqlite:\/\/" storage/) });
+    expect(error('journal:').path).toBe('storage');
+    expect(error('x.journal', { storage: 'postgresql://db/kestrel' }).path).toBe('--storage');
+  });
+
   it('reads process execution: processes, gpus, trialTimeout, trialsPerProcess', () => {
     const base = { objective: 'o.mjs', nTrials: 1 };
     expect(validateConfig(base, configPath).processes).toBeNull();

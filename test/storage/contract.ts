@@ -117,6 +117,34 @@ export function runStorageContract(name: string, makeStorage: Maker, cleanup?: (
       expect(await s.getNTrials(a)).toBe(75);
     });
 
+    it('creates trials only below a count, atomically, under concurrency (createTrialIfBelow)', async () => {
+      const s = await make();
+      const id = await s.createStudy('s', ['minimize']);
+      const other = await s.createStudy('other', ['minimize']);
+      await s.createTrial(id);
+      await s.createTrial(id, { state: 'WAITING' }); // every state counts
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => s.createTrialIfBelow(id, 25, { systemAttrs: { i } })),
+      );
+      const created = results.filter((t): t is FrozenTrial => t !== null);
+      expect(created.map((t) => t.number).sort((x, y) => x - y)).toEqual(Array.from({ length: 23 }, (_, i) => i + 2));
+      for (const t of created) {
+        expect(t.state).toBe('RUNNING');
+        expect(typeof t.systemAttrs.i).toBe('number');
+      }
+      expect(await s.getNTrials(id)).toBe(25);
+      expect(await s.createTrialIfBelow(id, 25)).toBeNull();
+      expect(await s.createTrialIfBelow(id, 0)).toBeNull();
+      expect(await s.getNTrials(id)).toBe(25);
+      expect((await s.createTrialIfBelow(other, 1))?.number).toBe(0);
+      for (const bad of [-1, 1.5, Number.NaN, '3']) {
+        await rejectsWith(s.createTrialIfBelow(id, bad as never), 'INVALID_OPTION');
+      }
+      await rejectsWith(s.createTrialIfBelow(99, 5), 'STUDY_NOT_FOUND');
+      await rejectsWith(s.createTrialIfBelow(id, 25, { state: 'DONE' as never }), 'INVALID_OPTION'); // at the budget too
+      expect(await s.getNTrials(id)).toBe(25);
+    });
+
     it('pops each WAITING trial exactly once, oldest first, under concurrency', async () => {
       const s = await make();
       const id = await s.createStudy('s', ['minimize']);

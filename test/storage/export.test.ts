@@ -92,6 +92,33 @@ describe('trialsToJson', () => {
     expect(multi.values).toEqual([1, 2]);
   });
 
+  it('writes NaN and infinities as the strings CSV and the journal use, never as null', () => {
+    const json = trialsToJson([
+      trial({ state: 'PRUNED', values: [Number.NaN], intermediateValues: { 0: Infinity, 1: -Infinity, 2: 0.5 } }),
+      trial({ number: 1, state: 'FAIL', values: [-Infinity, Infinity] }),
+    ]);
+    const text = JSON.stringify(json);
+    expect(JSON.parse(text)).toEqual(json);
+    expect(json[0].value).toBe('NaN');
+    expect(json[0].values).toEqual(['NaN']);
+    expect(json[0].intermediateValues).toEqual({ 0: 'Infinity', 1: '-Infinity', 2: 0.5 });
+    expect(json[1].values).toEqual(['-Infinity', 'Infinity']);
+    const rows = parseCsv(trialsToCsv([trial({ state: 'PRUNED', values: [Number.NaN], intermediateValues: { 0: Infinity } })]));
+    expect(rows[1][2]).toBe('NaN');
+    expect(JSON.parse(rows[1].at(-1)!)).toEqual({ 0: 'Infinity' });
+  });
+
+  it('leaves the ISO form empty for a datetime a Date cannot hold, keeping the epoch ms', () => {
+    const far = 1.7e18; // nanoseconds given as milliseconds, in an older journal
+    const [json] = trialsToJson([trial({ datetimeStart: far, datetimeComplete: far + 1 })]);
+    expect(json.datetimeStart).toBeNull();
+    expect(json.datetimeStartMs).toBe(far);
+    expect(json.datetimeComplete).toBeNull();
+    const rows = parseCsv(trialsToCsv([trial({ datetimeStart: far })]));
+    expect(rows[1][rows[0].indexOf('datetime_start')]).toBe('');
+    expect(rows[1][rows[0].indexOf('datetime_complete')]).toBe('2024-01-02T03:04:07.506Z');
+  });
+
   it('rejects input that is not an array of trials', () => {
     expect(() => trialsToJson({} as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'trials' }));
     expect(() => trialsToCsv([1] as never)).toThrow(expect.objectContaining({ option: 'trials[0]' }));

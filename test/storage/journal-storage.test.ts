@@ -225,6 +225,29 @@ describe('JournalStorage', () => {
     expect(() => new JournalStorage(undefined as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
   });
 
+  it('refuses new datetimes a Date cannot hold, but still opens a journal that holds one', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const far = 1.7e18;
+    await expect(s.createTrial(id, { state: 'COMPLETE', values: [1], datetimeStart: far })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      option: 'template.datetimeStart',
+    });
+    const t = await s.createTrial(id);
+    await expect(s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1], datetimeComplete: -far })).rejects.toMatchObject({
+      option: 'finish.datetimeComplete',
+    });
+    await s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1], datetimeComplete: 8.64e15 });
+    // A record written before the check (by an older Kestrel) replays as it is.
+    const record = { op: 'createTrial', writer: 'old', seq: 0, studyId: id, trialId: 1, t: 1, template: { state: 'COMPLETE', values: [2], datetimeStart: far, datetimeComplete: far } };
+    appendFileSync(path, `${JSON.stringify(record)}\n`);
+    const again = new JournalStorage({ path });
+    expect((await again.getAllTrials(id)).map((x) => x.datetimeStart)).toEqual([t.datetimeStart, far]);
+    await again.close();
+    await s.close();
+  });
+
   it('recovers a lock left by a dead process, or one older than lockStaleMs; times out on a live one', async () => {
     const path = freshPath();
     const s = new JournalStorage({ path, lockStaleMs: 60_000, lockTimeoutMs: 50 });
@@ -265,9 +288,15 @@ interface WriterOutput {
   ended: boolean;
 }
 
-function startWriter(path: string, n: number, onLine?: (out: WriterOutput) => void): { child: ChildProcess; out: WriterOutput; exited: Promise<number | null> } {
+function startWriter(
+  path: string,
+  n: number,
+  onLine?: (out: WriterOutput) => void,
+  env: Record<string, string> = {},
+): { child: ChildProcess; out: WriterOutput; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/storage/fixtures/journal-writer.ts', path, String(n), '2000'], {
     cwd: process.cwd(),
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out: WriterOutput = { done: [], claims: [], ended: false };
@@ -329,6 +358,20 @@ describe('JournalStorage across processes', () => {
     const byId = new Map(trials.map((t) => [t.trialId, t]));
     for (const w of writers) for (const d of w.out.done) expect(byId.get(d.trialId)?.values).toEqual([d.value]);
     for (const key of claims) expect(await s.claim(id, key)).toBe(false);
+    await s.close();
+  });
+
+  it('4 processes creating with createTrialIfBelow(120): exactly 120 trials, numbers 0..119 once each', async () => {
+    const path = freshPath();
+    const writers = Array.from({ length: 4 }, () => startWriter(path, 0, undefined, { KESTREL_TEST_MAX_TRIALS: '120' }));
+    expect(await Promise.all(writers.map((w) => w.exited))).toEqual([0, 0, 0, 0]);
+    for (const w of writers) expect(w.out.ended).toBe(true);
+    const numbers = writers.flatMap((w) => w.out.done.map((d) => d.number)).sort((a, b) => a - b);
+    expect(numbers).toEqual(Array.from({ length: 120 }, (_, i) => i));
+    const s = new JournalStorage({ path });
+    const id = await s.getStudyIdFromName('mp');
+    expect(await s.getNTrials(id)).toBe(120);
+    expect(await s.getNTrials(id, { states: ['COMPLETE'] })).toBe(120);
     await s.close();
   });
 

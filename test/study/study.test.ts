@@ -330,7 +330,16 @@ describe('enqueueTrial / addTrial', () => {
     expect(await study.bestValue()).toBe(2);
     await expect(study.addTrial({ params: { x: 3 }, distributions, value: 1 })).rejects.toThrow(/"x"/);
     await expect(study.addTrial({ params: { x: 0.1 }, distributions, value: Number.NaN })).rejects.toThrow(/NaN/);
+    // Datetimes a Date cannot hold (nanoseconds by mistake) would break every export later.
+    for (const [option, t] of [['datetimeStart', 1.7e18], ['datetimeComplete', -9e15], ['datetimeStart', Infinity]] as const) {
+      await expect(study.addTrial({ params: { x: 0.1 }, distributions, value: 1, [option]: t })).rejects.toMatchObject({
+        code: 'INVALID_OPTION',
+        option,
+      });
+    }
     expect(await study.getTrials()).toHaveLength(1);
+    await study.addTrial({ params: { x: 0.2 }, distributions, value: 1, datetimeStart: 0, datetimeComplete: 8.64e15 });
+    expect(await study.getTrials()).toHaveLength(2);
   });
 });
 

@@ -1,17 +1,27 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { staleTrialSweeper, trialSlotClaimer } from '../../src/study/trial-budget.js';
 
-/** `claim` as storage implements it: true for exactly one caller per key. */
-function claims(): { claim: (key: string) => Promise<boolean>; keys: Set<string> } {
+/** `claim` as storage implements it (true for exactly one caller per key), over `nTrials` trials. */
+function claims(nTrials = 0): {
+  studyId: number;
+  storage: { getNTrials: () => Promise<number> };
+  claim: (key: string) => Promise<boolean>;
+  keys: Set<string>;
+  nTrials: number;
+} {
   const keys = new Set<string>();
-  return {
+  const study = {
+    studyId: 0,
     keys,
+    nTrials,
+    storage: { getNTrials: async () => study.nTrials },
     claim: async (key: string) => {
       if (keys.has(key)) return false;
       keys.add(key);
       return true;
     },
   };
+  return study;
 }
 
 describe('trialSlotClaimer', () => {
@@ -22,6 +32,19 @@ describe('trialSlotClaimer', () => {
     const got = [await a(), await b(), await a(), await b(), await b(), await a(), await b()];
     expect(got).toEqual([true, true, true, true, true, false, false]);
     expect([...study.keys].sort()).toEqual([0, 1, 2, 3, 4].map((k) => `optimize_slot:${k}`));
+  });
+
+  it('counts the trials the study already holds against the budget', async () => {
+    const study = claims(5);
+    const a = trialSlotClaimer(study, 7);
+    expect([await a(), await a(), await a()]).toEqual([true, true, false]);
+    expect([...study.keys].sort()).toEqual(['optimize_slot:5', 'optimize_slot:6']);
+    // Trials created by other means meanwhile count too.
+    const full = claims(3);
+    const b = trialSlotClaimer(full, 5);
+    expect(await b()).toBe(true);
+    full.nTrials = 5;
+    expect(await b()).toBe(false);
   });
 
   it('never limits without a budget', async () => {

@@ -1,0 +1,130 @@
+/**
+ * JournalStorage against file-system conditions that cannot be produced on demand: a torn last line
+ * truncated by another process between a reader's fstat and its read, and a journal that cannot be
+ * opened for writing (tests usually run as root, which file modes do not stop). `node:fs` is
+ * wrapped so that a test can step in at those points.
+ */
+import * as realFs from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+
+const hooks: {
+  afterFstat: ((fd: number, size: number) => void) | null;
+  refuseWrite: string | null;
+} = { afterFstat: null, refuseWrite: null };
+
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  return {
+    ...fs,
+    fstatSync: ((fd: number, ...rest: unknown[]) => {
+      const stats = (fs.fstatSync as (...args: unknown[]) => realFs.Stats)(fd, ...rest);
+      hooks.afterFstat?.(fd, stats.size);
+      return stats;
+    }) as typeof fs.fstatSync,
+    openSync: ((path: realFs.PathLike, flags?: realFs.OpenMode, mode?: realFs.Mode) => {
+      if (hooks.refuseWrite !== null && String(path) === hooks.refuseWrite && flags !== 'r') {
+        throw Object.assign(new Error(`EACCES: permission denied, open '${String(path)}'`), { code: 'EACCES' });
+      }
+      return fs.openSync(path, flags ?? 'r', mode);
+    }) as typeof fs.openSync,
+  };
+});
+
+const { JournalStorage } = await import('../../src/storage/journal-storage.js');
+
+const root = mkdtempSync(join(tmpdir(), 'kestrel-journal-fs-'));
+let n = 0;
+const freshPath = (): string => join(root, `j${n++}.journal`);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterEach(() => {
+  hooks.afterFstat = null;
+  hooks.refuseWrite = null;
+  vi.restoreAllMocks();
+});
+
+describe('a lock-free read racing with the truncation of a torn line', () => {
+  it('reads nothing when the file shrank back between fstat and read, and stays usable', async () => {
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const path = freshPath();
+    const writer = new JournalStorage({ path });
+    const id = await writer.createStudy('s', ['minimize']);
+    for (let i = 0; i < 5; i++) {
+      const t = await writer.createTrial(id);
+      await writer.finishTrial(t.trialId, { state: 'COMPLETE', values: [i] });
+    }
+    const reader = new JournalStorage({ path });
+    expect(await reader.getNTrials(id)).toBe(5);
+
+    // A killed process's torn write; the reader's fstat sees it, then another process truncates it.
+    const clean = statSync(path).size;
+    appendFileSync(path, '{"op":"createTrial","writer":"99-dead","seq":0,"studyId":0,"tri');
+    hooks.afterFstat = (fd, size) => {
+      if (size <= clean) return;
+      hooks.afterFstat = null;
+      realFs.ftruncateSync(fd, clean);
+      // Whatever uninitialized memory the read buffer gets, it must not be replayed: make it a
+      // complete, valid-looking record.
+      const allocUnsafe = Buffer.allocUnsafe.bind(Buffer);
+      const spy = vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((length: number) => {
+        spy.mockRestore();
+        return allocUnsafe(length).fill('{"op":"claim","studyId":0,"key":"phantom"}\n');
+      });
+    };
+    expect(await reader.getNTrials(id)).toBe(5);
+    expect(hooks.afterFstat).toBeNull(); // the race was staged
+    expect(await reader.claim(id, 'phantom')).toBe(true); // no phantom claim was replayed
+    const t = await reader.createTrial(id);
+    expect(t.number).toBe(5);
+    expect(await writer.getNTrials(id)).toBe(6);
+    await reader.close();
+    await writer.close();
+  });
+});
+
+describe('a journal that cannot be written', () => {
+  async function populated(): Promise<string> {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const t = await s.createTrial(id);
+    await s.finishTrial(t.trialId, { state: 'COMPLETE', values: [0.5] });
+    await s.close();
+    return path;
+  }
+
+  it('is opened read-only when opening it for writing is refused (EACCES): reads work, writes reject', async () => {
+    const path = await populated();
+    hooks.refuseWrite = path;
+    const s = new JournalStorage({ path });
+    expect(s.readOnly).toBe(true);
+    const id = await s.getStudyIdFromName('s');
+    expect((await s.getAllTrials(id)).map((t) => t.values)).toEqual([[0.5]]);
+    expect(await s.popWaitingTrial(id)).toBeNull(); // nothing to write: answered
+    await expect(s.createTrial(id)).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringMatching(/read-only.*EACCES/) });
+    await s.close();
+  });
+
+  it('readOnly: true never writes, not even the cleanup of a torn last line, and never creates a file', async () => {
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const path = await populated();
+    appendFileSync(path, '{"op":"torn');
+    const size = statSync(path).size;
+    const s = new JournalStorage({ path, readOnly: true });
+    expect(s.readOnly).toBe(true);
+    expect(await s.getNTrials(await s.getStudyIdFromName('s'))).toBe(1);
+    await expect(s.createStudy('t', ['minimize'])).rejects.toMatchObject({ code: 'STORAGE_ERROR' });
+    await s.close();
+    expect(statSync(path).size).toBe(size);
+    expect(() => new JournalStorage({ path: join(root, 'missing.journal'), readOnly: true })).toThrow(/cannot open/);
+    expect(realFs.existsSync(join(root, 'missing.journal'))).toBe(false);
+    expect(() => new JournalStorage({ path, readOnly: 'yes' as never })).toThrow(/readOnly/);
+  });
+
+  it('still reports a missing directory it cannot create', () => {
+    hooks.refuseWrite = join(root, 'nope.journal');
+    expect(() => new JournalStorage({ path: join(root, 'nope.journal') })).toThrow(/cannot open the journal/);
+  });
+});

@@ -1,0 +1,332 @@
+/**
+ * The trial lifecycle at its edges: interruptions that land while a trial is being asked (or
+ * created, or before the launch), heartbeats of trials still being asked, results storage refuses,
+ * and the study-wide budget counted in trials the study holds.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { InterruptedError, TrialFinishedError } from '../../src/errors.js';
+import { RandomSampler } from '../../src/samplers/random-sampler.js';
+import { JournalStorage } from '../../src/storage/journal-storage.js';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import type { SearchSpace } from '../../src/space/types.js';
+import type { Storage } from '../../src/storage/storage.js';
+import { createStudy, loadStudy } from '../../src/study/create-study.js';
+import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
+import type { StudyView } from '../../src/trial/study-view.js';
+import type { JsonValue } from '../../src/trial/types.js';
+import { resetWarnOnce } from '../../src/util/warn.js';
+
+const root = mkdtempSync(join(tmpdir(), 'kestrel-lifecycle-'));
+let nJournals = 0;
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.useRealTimers();
+});
+
+function freshJournal(): string {
+  return join(root, `s${nJournals++}.journal`);
+}
+
+interface Gate {
+  /** Resolves when something reached the gate. */
+  readonly entered: Promise<void>;
+  /** Lets it through. */
+  open(): void;
+  /** What waits at the gate. */
+  pass(): Promise<void>;
+}
+
+function gate(): Gate {
+  let enter: () => void = () => undefined;
+  let release: () => void = () => undefined;
+  const entered = new Promise<void>((resolve) => (enter = resolve));
+  const opened = new Promise<void>((resolve) => (release = resolve));
+  return {
+    entered,
+    open: () => release(),
+    pass: async () => {
+      enter();
+      await opened;
+    },
+  };
+}
+
+/** A random sampler whose `beforeTrial` waits at a gate (a slow GP fit, say), then writes state. */
+class GatedSampler extends RandomSampler {
+  constructor(private readonly gate: Gate) {
+    super({ seed: 1 });
+  }
+
+  async beforeTrial(study: StudyView, trial: FrozenTrial): Promise<void> {
+    await this.gate.pass();
+    await study.setTrialSystemAttrs?.(trial.trialId, { sampler_state: 1 });
+  }
+}
+
+/** A random sampler whose joint sampling waits at a gate. */
+class GatedRelativeSampler extends RandomSampler {
+  constructor(private readonly gate: Gate) {
+    super({ seed: 1 });
+  }
+
+  async inferRelativeSearchSpace(): Promise<SearchSpace> {
+    return { x: { kind: 'float', low: 0, high: 1, log: false, step: null } };
+  }
+
+  async sampleRelative(): Promise<Record<string, number>> {
+    await this.gate.pass();
+    return { x: 0.5 };
+  }
+}
+
+/** An in-memory storage whose chosen method waits at a gate once. */
+function gatedStorage(method: keyof Storage, g: Gate): Storage {
+  const inner = new InMemoryStorage();
+  let armed = false;
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      const fn = value as (...args: unknown[]) => Promise<unknown>;
+      if (prop !== method) return fn.bind(target);
+      return async (...args: unknown[]) => {
+        if (!armed) {
+          armed = true;
+          await g.pass();
+        }
+        return fn.apply(target, args);
+      };
+    },
+  }) as Storage;
+}
+
+const quiet = { handleSigint: false } as const;
+
+describe('an interruption while a trial is being asked', () => {
+  it('records the trial as FAIL "interrupted", rejects, and leaves nothing live', async () => {
+    const g = gate();
+    const study = await createStudy({ sampler: new GatedSampler(g) });
+    const controller = new AbortController();
+    const run = study.optimize((t) => t.suggestFloat('x', 0, 1), { nTrials: 5, signal: controller.signal, ...quiet });
+    await g.entered;
+    controller.abort();
+    g.open(); // the ask goes on; its sampler's write to the failed trial is dropped
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => [t.number, t.state, t.systemAttrs.fail_reason])).toEqual([[0, 'FAIL', 'interrupted']]);
+    expect(study.liveTrials()).toHaveLength(0);
+  });
+
+  it('with concurrency, records every trial being asked, and warns of no failed joint sampling', async () => {
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const g = gate();
+    const study = await createStudy({ sampler: new GatedRelativeSampler(g), storage: freshJournal() });
+    const controller = new AbortController();
+    const run = study.optimize((t) => t.suggestFloat('x', 0, 1), {
+      nTrials: 10,
+      concurrency: 3,
+      signal: controller.signal,
+      heartbeatIntervalMs: 60_000,
+      ...quiet,
+    });
+    await g.entered;
+    while ((await study.getTrials()).length < 3) await new Promise((resolve) => setImmediate(resolve));
+    controller.abort();
+    g.open();
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    const trials = await study.getTrials();
+    expect(trials).toHaveLength(3);
+    for (const t of trials) expect([t.state, t.systemAttrs.fail_reason]).toEqual(['FAIL', 'interrupted']);
+    expect(warnings.mock.calls.map((c) => (c[1] as { code?: string } | undefined)?.code)).not.toContain('SAMPLER_RELATIVE_FAILED');
+    await study.close();
+  });
+
+  it('records a trial whose creation was in flight', async () => {
+    const g = gate();
+    const study = await createStudy({ storage: gatedStorage('createTrial', g) });
+    const controller = new AbortController();
+    const run = study.optimize((t) => t.suggestFloat('x', 0, 1), { nTrials: 3, signal: controller.signal, ...quiet });
+    await g.entered;
+    controller.abort();
+    g.open();
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => [t.state, t.systemAttrs.fail_reason])).toEqual([['FAIL', 'interrupted']]);
+  });
+
+  it('launches nothing when it lands during the stale-trial sweep', async () => {
+    const g = gate();
+    const study = await createStudy({ storage: gatedStorage('getAllTrials', g) });
+    const controller = new AbortController();
+    const run = study.optimize((t) => t.suggestFloat('x', 0, 1), {
+      nTrials: 3,
+      signal: controller.signal,
+      heartbeatIntervalMs: 1_000,
+      ...quiet,
+    });
+    await g.entered;
+    controller.abort();
+    g.open();
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    expect(await study.getTrials()).toHaveLength(0);
+  });
+});
+
+describe('heartbeats of a trial being asked', () => {
+  it('beat from its creation, so another worker never finds it stale while the sampler works', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(1_000_000);
+    const storage = new InMemoryStorage();
+    const g = gate();
+    const a = await createStudy({ studyName: 's', storage, sampler: new GatedSampler(g) });
+    const b = await loadStudy({ studyName: 's', storage });
+    const asked = a.ask({ heartbeat: true });
+    await g.entered;
+    vi.setSystemTime(1_010_000); // a 10 s fit
+    await a.beatLiveTrials();
+    expect(await b.failStaleTrials({ graceMs: 5_000 })).toEqual([]);
+    g.open();
+    const trial = await asked;
+    expect((await a.tell(trial, 0.5)).state).toBe('COMPLETE');
+  });
+
+  it('are written by optimize while the ask runs', async () => {
+    const storage = new InMemoryStorage();
+    const g = gate();
+    const study = await createStudy({ storage, sampler: new GatedSampler(g) });
+    const run = study.optimize((t) => t.suggestFloat('x', 0, 1), {
+      nTrials: 1,
+      heartbeatIntervalMs: 10,
+      heartbeatGraceMs: 60_000,
+      ...quiet,
+    });
+    await g.entered;
+    const [pending] = await study.getTrials();
+    const first = pending.systemAttrs.heartbeat as number;
+    let beaten = false;
+    for (let i = 0; i < 1000 && !beaten; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      beaten = ((await storage.getTrial(pending.trialId)).systemAttrs.heartbeat as number) > first;
+    }
+    g.open();
+    expect(beaten).toBe(true);
+    await run;
+    expect((await study.getTrials()).map((t) => t.state)).toEqual(['COMPLETE']);
+  });
+
+  it('stop once tell finds the trial finished elsewhere', async () => {
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ storage });
+    const trial = await study.ask({ heartbeat: true });
+    await storage.finishTrial(trial.trialId, { state: 'FAIL', systemAttrs: { fail_reason: 'stale' } });
+    await expect(study.tell(trial, 1)).rejects.toBeInstanceOf(TrialFinishedError);
+    expect(study.liveTrials()).toHaveLength(0);
+  });
+});
+
+describe('results storage refuses', () => {
+  const bads: [string, unknown][] = [
+    ['NaN', Number.NaN],
+    ['a Date', new Date(0)],
+    ['undefined', undefined],
+    ['a function', () => 1],
+    ['a bigint', 10n],
+  ];
+
+  it.each(bads)('a user attribute that is %s fails its trial with the reason; optimize goes on', async (_name, bad) => {
+    const study = await createStudy({ storage: freshJournal() });
+    await study.optimize(
+      (t) => {
+        const x = t.suggestFloat('x', 0, 1);
+        if (t.number === 1) t.setUserAttr('note', bad as JsonValue);
+        return x;
+      },
+      { nTrials: 3, ...quiet },
+    );
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'FAIL', 'COMPLETE']);
+    expect(String(trials[1].systemAttrs.fail_reason)).toMatch(/userAttrs\.note/);
+    await study.close();
+  });
+
+  it('tell records FAIL with the reason, keeping the parameters, when buffered data is refused', async () => {
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const study = await createStudy();
+    const trial = await study.ask();
+    trial.suggestFloat('x', 0, 1);
+    // Data that bypassed setUserAttr's check (Trial.restoreChanges is internal).
+    trial.restoreChanges({ params: {}, distributions: {}, userAttrs: { bad: Number.NaN }, intermediateValues: {} });
+    await expect(trial.report(0, 1)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    const frozen = await study.tell(trial, 0.5);
+    expect(frozen.state).toBe('FAIL');
+    expect(String(frozen.systemAttrs.fail_reason)).toMatch(/could not be recorded.*userAttrs\.bad/);
+    expect(Object.keys(frozen.params)).toEqual(['x']);
+    expect(frozen.userAttrs).toEqual({});
+    expect(study.liveTrials()).toHaveLength(0);
+    expect(warnings.mock.calls.map((c) => (c[1] as { code?: string } | undefined)?.code)).toContain('TRIAL_RESULT_REJECTED');
+  });
+});
+
+describe('maxTrialsInStudy', () => {
+  const objective = (t: { suggestFloat(n: string, l: number, h: number): number }): number => t.suggestFloat('x', 0, 1);
+
+  it('counts the trials the study already holds, however they were made', async () => {
+    const study = await createStudy();
+    await study.optimize(objective, { nTrials: 5, ...quiet });
+    await study.optimize(objective, { maxTrialsInStudy: 5, ...quiet });
+    expect(await study.getTrials()).toHaveLength(5);
+    await study.optimize(objective, { maxTrialsInStudy: 7, ...quiet });
+    expect(await study.getTrials()).toHaveLength(7);
+    await study.addTrial({ value: 1, params: {}, distributions: {} });
+    await study.optimize(objective, { maxTrialsInStudy: 8, ...quiet });
+    expect(await study.getTrials()).toHaveLength(8);
+  });
+
+  it('runs enqueued trials, already counted, and creates none past the budget', async () => {
+    const study = await createStudy();
+    await study.optimize(objective, { nTrials: 3, ...quiet });
+    await study.enqueueTrial({ x: 0.25 });
+    await study.enqueueTrial({ x: 0.75 });
+    await study.optimize(objective, { maxTrialsInStudy: 5, concurrency: 3, ...quiet });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(Array(5).fill('COMPLETE'));
+    expect(trials.slice(3).map((t) => t.params.x)).toEqual([0.25, 0.75]);
+  });
+
+  it('is shared exactly by concurrent workers on one journal', async () => {
+    const path = freshJournal();
+    const a = await createStudy({ studyName: 's', storage: path });
+    await a.optimize(objective, { nTrials: 3, ...quiet });
+    const b = await loadStudy({ studyName: 's', storage: path });
+    const slow = async (t: { suggestFloat(n: string, l: number, h: number): number }): Promise<number> => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return objective(t);
+    };
+    await Promise.all([
+      a.optimize(slow, { maxTrialsInStudy: 25, concurrency: 4, ...quiet }),
+      b.optimize(slow, { maxTrialsInStudy: 25, concurrency: 4, ...quiet }),
+    ]);
+    const trials = await a.getTrials();
+    expect(trials.map((t) => t.number)).toEqual([...Array(25).keys()]);
+    expect(trials.every((t) => t.state === 'COMPLETE')).toBe(true);
+    await a.close();
+    await b.close();
+  });
+
+  it('tryAsk resolves null at the budget and validates it', async () => {
+    const study = await createStudy();
+    const t0 = await study.tryAsk({ maxTrialsInStudy: 1 });
+    expect(t0).not.toBeNull();
+    expect(await study.tryAsk({ maxTrialsInStudy: 1 })).toBeNull();
+    await study.enqueueTrial({});
+    expect(await study.tryAsk({ maxTrialsInStudy: 1 })).not.toBeNull(); // the enqueued one
+    await expect(study.tryAsk({ maxTrialsInStudy: -1 })).rejects.toMatchObject({ option: 'maxTrialsInStudy' });
+    await expect(study.tryAsk({ maxTrialsInStudy: 1.5 })).rejects.toMatchObject({ option: 'maxTrialsInStudy' });
+  });
+});

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '../../src/errors.js';
+import { createStudy } from '../../src/study/create-study.js';
+import type { JsonValue } from '../../src/trial/types.js';
+
+describe('Trial.setUserAttr', () => {
+  it('throws InvalidOptionError naming the key for a value JSON cannot hold, recording nothing', async () => {
+    const study = await createStudy();
+    const trial = await study.ask();
+    const bad: [unknown, string][] = [
+      [Number.NaN, 'userAttrs.note'],
+      [Infinity, 'userAttrs.note'],
+      [new Date(0), 'userAttrs.note'],
+      [undefined, 'userAttrs.note'],
+      [() => 1, 'userAttrs.note'],
+      [10n, 'userAttrs.note'],
+      [new Map(), 'userAttrs.note'],
+      [[0.5, Number.NaN], 'userAttrs.note[1]'],
+      [{ curve: { last: undefined } }, 'userAttrs.note.curve.last'],
+    ];
+    for (const [value, option] of bad) {
+      let thrown: unknown = null;
+      try {
+        trial.setUserAttr('note', value as JsonValue);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(InvalidOptionError);
+      expect(thrown).toMatchObject({ code: 'INVALID_OPTION', option });
+      expect(trial.userAttrs).toEqual({});
+    }
+    expect(() => trial.setUserAttr(3 as never, 1)).toThrow(InvalidOptionError);
+    // Nothing bad was buffered: the trial finishes normally.
+    expect((await study.tell(trial, 1)).state).toBe('COMPLETE');
+  });
+
+  it('keeps a frozen deep copy of a JSON value', async () => {
+    const study = await createStudy();
+    const trial = await study.ask();
+    const curve = { losses: [0.5, 0.25], done: false, note: null };
+    trial.setUserAttr('curve', curve);
+    curve.losses.push(0.1);
+    expect(trial.userAttrs.curve).toEqual({ losses: [0.5, 0.25], done: false, note: null });
+    expect(Object.isFrozen(trial.userAttrs.curve)).toBe(true);
+    const frozen = await study.tell(trial, 1);
+    expect(frozen.userAttrs.curve).toEqual({ losses: [0.5, 0.25], done: false, note: null });
+  });
+});

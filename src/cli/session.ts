@@ -7,6 +7,7 @@
  * included. Each trial is created only while the study holds fewer, atomically in storage, so any
  * number of `run` and `worker` processes on one journal together bring it to exactly `nTrials`.
  */
+import type { GpuId } from '../tfjs/gpus.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InterruptedError, NoCompletedTrialsError } from '../errors.js';
@@ -132,14 +133,20 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
   }
 }
 
-/** `gpus: auto` resolved with nvidia-smi; none found falls back to CPU processes, with a warning line. */
-async function resolveGpus(gpus: readonly number[] | 'auto' | null, io: CliIo): Promise<readonly number[]> {
+/**
+ * `gpus: auto` resolved as `runTrialsInProcesses` does (`detectWorkerGpus`: the entries of a set
+ * CUDA_VISIBLE_DEVICES, else every GPU nvidia-smi lists); none falls back to CPU processes, with a
+ * warning line.
+ */
+async function resolveGpus(gpus: readonly number[] | 'auto' | null, io: CliIo): Promise<readonly GpuId[]> {
   if (gpus === null) return [];
   if (gpus !== 'auto') return gpus;
-  const { detectGpus } = await import('../tfjs/gpus.js');
-  const found = await detectGpus();
+  const { detectWorkerGpus } = await import('../tfjs/gpus.js');
+  const found = await detectWorkerGpus();
   if (found.length === 0) {
-    io.stderr.write('kestrel: warning: gpus: auto found no GPU (nvidia-smi -L); running trials in CPU processes (concurrency)\n');
+    io.stderr.write(
+      'kestrel: warning: gpus: auto found no GPU (nvidia-smi -L, CUDA_VISIBLE_DEVICES); running trials in CPU processes (concurrency)\n',
+    );
   }
   return found;
 }
@@ -148,7 +155,7 @@ async function resolveGpus(gpus: readonly number[] | 'auto' | null, io: CliIo): 
  * Process execution (config `processes: true` / `gpus`): the same study-wide budget, timeout and
  * heartbeats as in-process runs; Ctrl-C records the running trials as FAIL "interrupted".
  */
-async function runInProcesses(study: Study, config: RunConfig, gpus: readonly number[], progress: Progress): Promise<void> {
+async function runInProcesses(study: Study, config: RunConfig, gpus: readonly GpuId[], progress: Progress): Promise<void> {
   const execution = config.processes!;
   const { runTrialsInProcesses } = await import('../tfjs/process-runner.js');
   const controller = new AbortController();

@@ -51,8 +51,10 @@ export interface RunTrialsInProcessesOptions {
   readonly nTrials?: number;
   /**
    * Stop when the study holds this many trials in total, counting every process working on it:
-   * slots are claimed through storage exactly as `study.optimize({maxTrialsInStudy})` claims them,
-   * so process runners and in-process workers on one journal share one budget.
+   * launch slots are claimed through storage from the study's trial count at the start, so
+   * runners on one journal share one budget. (`study.optimize({maxTrialsInStudy})` counts and
+   * creates in one storage step, `Storage.createTrialIfBelow`; a runner beside it on the same
+   * study, or a slot that popped an enqueued trial, can leave the total a few trials off.)
    */
   readonly maxTrialsInStudy?: number;
   /** Launch no new trial after this many milliseconds (running trials finish). */
@@ -140,7 +142,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   const shouldLaunch = (): boolean =>
     fatal === null && !interrupted && study.stopped === null && launched < opts.nTrials && Date.now() < deadline;
 
-  // The same slot keys and stale sweep as study.optimize, so both count against one budget.
+  // Slot keys from the study's trial count (see maxTrialsInStudy) and optimize's stale sweep.
   const claimSlot = trialSlotClaimer(study, opts.maxTrialsInStudy);
   const failStale = staleTrialSweeper(study, opts.heartbeat?.intervalMs, opts.heartbeat?.graceMs ?? 0);
   const beats =

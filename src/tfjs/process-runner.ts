@@ -25,7 +25,7 @@ import { suggestFromSpec, validateSpaceSpec } from '../space/spec.js';
 import type { Distribution, ParamValue, SpaceSpec } from '../space/types.js';
 import type { OptimizeCallback } from '../study/optimize.js';
 import type { Study } from '../study/study.js';
-import { staleTrialSweeper, trialSlotClaimer } from '../study/trial-budget.js';
+import { staleTrialSweeper } from '../study/trial-budget.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { Trial } from '../trial/trial.js';
 import { detectWorkerGpus, isGpuId, type GpuId } from './gpus.js';
@@ -50,11 +50,11 @@ export interface RunTrialsInProcessesOptions {
   /** Trials this call runs (unbounded when omitted, then give `maxTrialsInStudy` or `timeoutMs`). */
   readonly nTrials?: number;
   /**
-   * Stop when the study holds this many trials in total, counting every process working on it:
-   * launch slots are claimed through storage from the study's trial count at the start, so
-   * runners on one journal share one budget. (`study.optimize({maxTrialsInStudy})` counts and
-   * creates in one storage step, `Storage.createTrialIfBelow`; a runner beside it on the same
-   * study, or a slot that popped an enqueued trial, can leave the total a few trials off.)
+   * Stop when the study holds this many trials in total (any state: earlier runs, `addTrial` and
+   * enqueued trials count), counting every process working on it. Each launch asks with
+   * `study.tryAsk({maxTrialsInStudy})`, which counts and creates in one storage step
+   * (`Storage.createTrialIfBelow`) and takes enqueued trials first, as `study.optimize` does, so
+   * runners and `optimize` calls on one study share the budget exactly.
    */
   readonly maxTrialsInStudy?: number;
   /** Launch no new trial after this many milliseconds (running trials finish). */
@@ -142,8 +142,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   const shouldLaunch = (): boolean =>
     fatal === null && !interrupted && study.stopped === null && launched < opts.nTrials && Date.now() < deadline;
 
-  // Slot keys from the study's trial count (see maxTrialsInStudy) and optimize's stale sweep.
-  const claimSlot = trialSlotClaimer(study, opts.maxTrialsInStudy);
+  // optimize's stale sweep; the budget is tryAsk's (see maxTrialsInStudy).
   const failStale = staleTrialSweeper(study, opts.heartbeat?.intervalMs, opts.heartbeat?.graceMs ?? 0);
   const beats =
     opts.heartbeat === null
@@ -172,20 +171,37 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   const runSlot = async (slot: Slot): Promise<void> => {
     try {
       while (shouldLaunch()) {
-        // Reserve the launch before spawning, so that no process is started for a trial never run.
         launched++;
-        if (!(await claimSlot())) break;
         await failStale();
-        if (slot.child === null) {
-          slot.child = await spawn(slot);
-          slot.trialsInChild = 0;
-        }
-        let trial: Trial;
+        if (interrupted) break;
+        // Ask before spawning, so that no process is started for a trial the budget refuses. The
+        // trial is live (heartbeated) from its creation, so a slow spawn does not make it stale.
+        let trial: Trial | null;
         try {
-          trial = await study.ask({ heartbeat: opts.heartbeat !== null });
+          trial = await study.tryAsk({
+            heartbeat: opts.heartbeat !== null,
+            ...(opts.maxTrialsInStudy === null ? {} : { maxTrialsInStudy: opts.maxTrialsInStudy }),
+          });
         } catch (error) {
-          if (error instanceof GridExhaustedError) break;
+          if (error instanceof GridExhaustedError) break; // recorded FAIL by tryAsk
           throw error;
+        }
+        if (trial === null) break; // the study holds maxTrialsInStudy trials
+        if (interrupted) {
+          // Asked while an interruption landed: record it, start nothing for it.
+          finished.push(await study.tell(trial, { state: 'FAIL', failReason: 'interrupted' }));
+          break;
+        }
+        if (slot.child === null) {
+          try {
+            slot.child = await spawn(slot);
+          } catch (error) {
+            // The trial fails with the reason; the spawn error is what the call rejects with, even
+            // if recording the trial fails too.
+            await study.tell(trial, { state: 'FAIL', failReason: describeSerializedError(serializeError(error)) }).catch(() => undefined);
+            throw error;
+          }
+          slot.trialsInChild = 0;
         }
         opts.onTrialStart?.(trial);
         const child = slot.child;

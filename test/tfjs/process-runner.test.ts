@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { InterruptedError, InvalidOptionError, KestrelError } from '../../src/errors.js';
 import type { Pruner } from '../../src/pruners/pruner.js';
+import type { Sampler } from '../../src/samplers/sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
-import { createStudy } from '../../src/study/create-study.js';
+import { createStudy, loadStudy } from '../../src/study/create-study.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import {
   cudaDevicesHidden,
@@ -187,11 +188,85 @@ describe('runTrialsInProcesses', () => {
     await expect(runTrialsInProcesses({ ...options, heartbeat: { intervalMs: 10, graceMs: 5 } })).rejects.toThrow(/option "heartbeat"/);
   });
 
+  it('counts trials the study holds and runs its enqueued trials within maxTrialsInStudy', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 6 }) });
+    await study.optimize(() => 1, { nTrials: 2 });
+    await study.enqueueTrial({ a: 0.25 });
+    await study.enqueueTrial({ a: 0.75 });
+    const result = await runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'withSpace', space: { a: { type: 'float', low: 0, high: 1 } },
+      maxTrialsInStudy: 6, concurrency: 2, trialsPerProcess: 10,
+    });
+    // 2 earlier trials + the 2 enqueued ones (already counted) + 2 new ones: exactly the budget.
+    expect(result.trials).toHaveLength(4);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.number)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(trials.every((t) => t.state === 'COMPLETE')).toBe(true);
+    expect(trials.slice(2, 4).map((t) => t.params.a)).toEqual([0.25, 0.75]);
+  });
+
+  it('shares maxTrialsInStudy exactly with an in-process optimize on one journal', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'kestrel-runner-journal-'));
+    const journal = path.join(dir, 'study.journal');
+    const runnerStudy = await createStudy({ studyName: 's', storage: journal, sampler: new RandomSampler({ seed: 8 }) });
+    const optimizeStudy = await loadStudy({ studyName: 's', storage: journal, sampler: new RandomSampler({ seed: 9 }) });
+    try {
+      const objective = async (trial: { suggestFloat(name: string, low: number, high: number): number }): Promise<number> => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return trial.suggestFloat('a', 0, 1);
+      };
+      const [result] = await Promise.all([
+        runTrialsInProcesses({
+          study: runnerStudy, objectiveModule: crashModule, objectiveExport: 'withSpace',
+          space: { a: { type: 'float', low: 0, high: 1 } }, maxTrialsInStudy: 6, concurrency: 2, trialsPerProcess: 10,
+          heartbeat: { intervalMs: 50, graceMs: 10_000 },
+        }),
+        optimizeStudy.optimize(objective, { maxTrialsInStudy: 6, concurrency: 2, heartbeatIntervalMs: 50 }),
+      ]);
+      const trials = await runnerStudy.getTrials();
+      expect(trials.map((t) => t.number)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(trials.every((t) => t.state === 'COMPLETE')).toBe(true);
+      const byRunner = trials.filter((t) => t.userAttrs.worker_pid !== undefined);
+      expect(byRunner).toHaveLength(result.trials.length);
+    } finally {
+      await runnerStudy.close();
+      await optimizeStudy.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('records a trial asked after an interruption as FAIL "interrupted" without starting a process', async () => {
+    const controller = new AbortController();
+    // Aborts while the trial is being asked, i.e. after storage created it.
+    const sampler: Sampler = {
+      name: 'abort-on-ask',
+      beforeTrial: async () => controller.abort(),
+      sampleIndependent: () => 0.5,
+    };
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler });
+    let nStarted = 0;
+    const run = runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'hang', nTrials: 3, signal: controller.signal,
+      onTrialStart: () => void nStarted++,
+    });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    const trials = await study.getTrials();
+    expect(trials).toHaveLength(1);
+    expect(trials[0].state).toBe('FAIL');
+    expect(trials[0].systemAttrs.fail_reason).toBe('interrupted');
+    expect(nStarted).toBe(0);
+  });
+
   it('rejects when the objective cannot be loaded, and validates options', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     const error = await runTrialsInProcesses({ study, objectiveModule: brokenModule, nTrials: 2 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KestrelError);
     expect((error as Error).message).toMatch(/no exported function "objective"/);
+    // The trial asked for the launch is recorded FAIL with the reason, not left RUNNING.
+    const [failed, ...rest] = await study.getTrials();
+    expect(rest).toHaveLength(0);
+    expect(failed.state).toBe('FAIL');
+    expect(failed.systemAttrs.fail_reason).toMatch(/no exported function "objective"/);
     await expect(runTrialsInProcesses({ study, objectiveModule: crashModule, nTrials: 0 })).rejects.toThrow(/option "nTrials"/);
     await expect(runTrialsInProcesses({ study, objectiveModule: crashModule, nTrials: 1, gpus: [0, 0] })).rejects.toBeInstanceOf(InvalidOptionError);
     await expect(runTrialsInProcesses({ study, objectiveModule: 'nope/missing.ts', nTrials: 1 })).rejects.toThrow(/option "objectiveModule"/);

@@ -4,22 +4,52 @@
  * Why not proper-lockfile: measured here, its `lockSync` + `unlockSync` cycle costs ~370 us (mkdir,
  * a utimes + stat probe on every sync acquisition, a refresh timer, rmdir), which alone would cap
  * the journal below 1,400 ask+tell per second; and its stale-lock removal lets two waiters that
- * both judged the same lock stale remove each other's fresh lock. This lock costs ~50 us a cycle.
+ * both judged the same lock stale remove each other's fresh lock.
  *
  * Protocol (`<journal>.lock` is a regular file):
- * - acquire: create the lock file with O_CREAT|O_EXCL and write `pid host token` into it;
- * - release: unlink it;
+ * - acquire: create the lock file with O_CREAT|O_EXCL and write `pid host token` into it. The
+ *   holder keeps the file open while it holds the lock, so its inode (dev, ino) cannot be reused
+ *   and names this holding alone;
  * - a lock is stale when its holder's pid is dead on this host (a SIGKILLed holder is detected at
  *   once) or when it is older than `staleMs` (a holder on another host or PID namespace, or a file
  *   left empty by a holder killed between create and write). A live holder never keeps the lock
- *   longer than one synchronous write, so age alone cannot misjudge a live one unless its process
- *   is frozen for `staleMs`;
- * - breaking a stale lock takes a second lock, `<journal>.lock.break` (O_EXCL too; itself stale
- *   after `staleMs`), re-reads the lock file and removes it only if it is still the same one
- *   (same inode and content). So two waiters that both saw the stale lock cannot remove a fresh
- *   lock taken in between.
+ *   longer than one synchronous write, so age alone misjudges a live one only when its process is
+ *   frozen (SIGSTOP, a suspended VM, a long synchronous task run between the lock's acquisition
+ *   and its use) for `staleMs`;
+ * - ownership: such a holder may find, when it resumes, that its lock was broken and another
+ *   process holds the lock. So a holder calls `assertHeld()` (one stat: is `<journal>.lock` still
+ *   our inode?) just before it writes, and refuses to write (`StorageError`, "lost the lock") when
+ *   it is not;
+ * - removing a file of this protocol (release, breaking a stale lock, breaking a stale break file)
+ *   never unlinks by name what it has only looked at: it renames the file to a unique name beside
+ *   it (atomic: whatever was moved is now ours to judge), checks that the moved file is the one it
+ *   meant (same dev, ino, mtime and content), and deletes it, or else puts it back with link(2),
+ *   which never replaces a file created meanwhile. So a release by a holder whose lock was taken
+ *   over, or a breaker that was frozen, cannot delete the next holder's lock;
+ * - breaking a stale lock takes a second lock, `<journal>.lock.break` (O_EXCL too, with a token,
+ *   stale by the same rules), so that normally one waiter breaks while the others wait; the
+ *   rename-and-check removal above is what keeps a fresh lock safe even if two waiters break at once.
+ *
+ * What is left: (1) a holder frozen for `staleMs` between `assertHeld()` and its write(2), a few
+ * microseconds of synchronous code, still writes once under a lock it no longer holds (only a lock
+ * the kernel drops, flock or fcntl, would close that, and Node has neither); the next holder's own
+ * `assertHeld()` catches the rest. (2) When a file moved by mistake (only a frozen process does
+ * that) cannot be put back because a new lock was created in the microseconds between, its owner
+ * finds its lock lost and refuses to write. (3) A process killed between a rename and the unlink
+ * that follows leaves a `<journal>.lock.<hex>.aside` file; it is never read and can be deleted.
  */
-import { closeSync, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  linkSync,
+  openSync,
+  readSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  type BigIntStats,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { StorageError } from '../errors.js';
@@ -34,14 +64,26 @@ export interface FileLockOptions {
   readonly timeoutMs: number;
 }
 
+/** A lock (or break) file as it was seen: its identity, its mtime and its content. */
 interface LockInfo {
-  readonly ino: number;
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly mtimeNs: bigint;
   readonly mtimeMs: number;
   readonly content: string;
 }
 
+/** A file this process created and holds open. */
+interface Holding {
+  readonly fd: number;
+  readonly dev: bigint;
+  readonly ino: bigint;
+}
+
 const HOST = hostname();
 const MAX_DELAY_MS = 8;
+/** Codes of link(2) on a file system without hard links. */
+const NO_LINK_CODES: ReadonlySet<string> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 export class FileLock {
   readonly lockPath: string;
@@ -50,7 +92,7 @@ export class FileLock {
   private readonly timeoutMs: number;
   private readonly tokenPrefix = `${process.pid} ${HOST} ${randomBytes(4).toString('hex')}-`;
   private counter = 0;
-  private held = false;
+  private holding: Holding | null = null;
 
   constructor(options: FileLockOptions) {
     this.lockPath = options.lockPath;
@@ -59,37 +101,25 @@ export class FileLock {
     this.timeoutMs = options.timeoutMs;
   }
 
+  /** Whether this object believes it holds the lock (see `assertHeld` for whether it still does). */
   get isHeld(): boolean {
-    return this.held;
+    return this.holding !== null;
   }
 
   /** Takes the lock if it is free (breaking it first if it is stale). Synchronous. */
   tryAcquire(): boolean {
-    if (this.held) throw new StorageError(`lock ${this.lockPath} is already held by this process`);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      let fd: number;
-      try {
-        fd = openSync(this.lockPath, 'wx');
-      } catch (error) {
-        if (codeOf(error) !== 'EEXIST') {
-          throw new StorageError(`cannot create the lock file ${this.lockPath}: ${messageOf(error)}`, { cause: error });
-        }
-        const info = this.inspect(this.lockPath);
-        if (info === null) continue; // released meanwhile: try again at once
-        if (!this.isStale(info)) return false;
-        this.breakStale(info);
-        continue;
+    if (this.holding !== null) throw new StorageError(`lock ${this.lockPath} is already held by this process`);
+    // At most: create, break a stale break file, create, break the stale lock, create.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const created = this.create(this.lockPath);
+      if (created !== null) {
+        this.holding = created;
+        return true;
       }
-      try {
-        writeSync(fd, `${this.tokenPrefix}${this.counter++}\n`);
-      } catch (error) {
-        closeSync(fd);
-        unlinkQuiet(this.lockPath);
-        throw new StorageError(`cannot write the lock file ${this.lockPath}: ${messageOf(error)}`, { cause: error });
-      }
-      closeSync(fd);
-      this.held = true;
-      return true;
+      const info = this.inspect(this.lockPath);
+      if (info === null) continue; // released meanwhile: try again at once
+      if (!this.isStale(info)) return false;
+      this.breakStale(info);
     }
     return false;
   }
@@ -113,15 +143,65 @@ export class FileLock {
     }
   }
 
-  release(): void {
-    if (!this.held) return;
-    this.held = false;
+  /**
+   * Throws `StorageError` unless the lock file is still the one this object created: call it just
+   * before writing what the lock protects. It fails when this process held the lock for longer than
+   * `staleMs` (frozen) and another process broke it.
+   */
+  assertHeld(): void {
+    const holding = this.holding;
+    if (holding === null) throw new StorageError(`the lock ${this.lockPath} is not held by this process`);
+    let stat: BigIntStats | undefined;
     try {
-      unlinkSync(this.lockPath);
+      stat = statSync(this.lockPath, { bigint: true, throwIfNoEntry: false });
     } catch (error) {
-      if (codeOf(error) !== 'ENOENT') {
-        throw new StorageError(`cannot remove the lock file ${this.lockPath}: ${messageOf(error)}`, { cause: error });
-      }
+      throw new StorageError(`cannot read the lock file ${this.lockPath}: ${messageOf(error)}`, { cause: error });
+    }
+    if (stat !== undefined && stat.dev === holding.dev && stat.ino === holding.ino) return;
+    throw new StorageError(
+      `lost the lock ${this.lockPath}: this process held it for longer than lockStaleMs (${this.staleMs} ms; ` +
+        `was it frozen or blocked?) and another process broke it; nothing was written`,
+    );
+  }
+
+  /** Releases the lock; removes the lock file only if it is still ours (warns when it was not). */
+  release(): void {
+    const holding = this.holding;
+    if (holding === null) return;
+    this.holding = null;
+    let removed: boolean;
+    try {
+      removed = this.removeIf(this.lockPath, (moved) => isHolding(moved, holding), false);
+    } finally {
+      closeSync(holding.fd);
+    }
+    if (!removed) {
+      warnOnce(
+        'JOURNAL_LOCK_LOST',
+        `the lock ${this.lockPath} was broken by another process while this process held it for longer than ` +
+          `lockStaleMs (${this.staleMs} ms); the other process's lock was left in place`,
+      );
+    }
+  }
+
+  /** Creates `path` with O_EXCL and writes a token into it; null when it exists. Kept open. */
+  private create(path: string): Holding | null {
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx');
+    } catch (error) {
+      if (codeOf(error) === 'EEXIST') return null;
+      throw new StorageError(`cannot create the lock file ${path}: ${messageOf(error)}`, { cause: error });
+    }
+    try {
+      writeSync(fd, `${this.tokenPrefix}${this.counter++}\n`);
+      const stat = fstatSync(fd, { bigint: true });
+      return { fd, dev: stat.dev, ino: stat.ino };
+    } catch (error) {
+      const stat = fstatQuiet(fd);
+      if (stat !== null) this.removeIf(path, (moved) => isHolding(moved, stat), false);
+      closeSync(fd);
+      throw new StorageError(`cannot write the lock file ${path}: ${messageOf(error)}`, { cause: error });
     }
   }
 
@@ -134,33 +214,79 @@ export class FileLock {
   }
 
   private breakStale(seen: LockInfo): void {
-    let fd: number;
-    try {
-      fd = openSync(this.breakPath, 'wx');
-    } catch (error) {
-      if (codeOf(error) !== 'EEXIST') {
-        throw new StorageError(`cannot create ${this.breakPath}: ${messageOf(error)}`, { cause: error });
-      }
+    const breaking = this.create(this.breakPath);
+    if (breaking === null) {
+      // Another waiter is breaking, or one died or froze doing it: remove its break file if stale.
       const info = this.inspect(this.breakPath);
-      if (info !== null && Date.now() - info.mtimeMs > this.staleMs) unlinkQuiet(this.breakPath);
+      if (info !== null && this.isStale(info)) this.removeIf(this.breakPath, (moved) => sameFile(moved, info));
       return;
     }
-    closeSync(fd);
     try {
-      const now = this.inspect(this.lockPath);
-      if (now !== null && now.ino === seen.ino && now.content === seen.content) {
-        unlinkQuiet(this.lockPath);
+      if (this.removeIf(this.lockPath, (moved) => sameFile(moved, seen))) {
         warnOnce(
           'JOURNAL_STALE_LOCK',
           `removed the stale lock ${this.lockPath} ("${seen.content.trim() || 'empty'}"): its holder died while holding it`,
         );
       }
     } finally {
-      unlinkQuiet(this.breakPath);
+      try {
+        this.removeIf(this.breakPath, (moved) => isHolding(moved, breaking), false);
+      } finally {
+        closeSync(breaking.fd);
+      }
     }
   }
 
-  private inspect(path: string): LockInfo | null {
+  /**
+   * Removes `path` if it is the file `expected` accepts: renames it aside to a unique name, checks
+   * the moved file, then deletes it, or puts it back (link(2): never over a file created meanwhile)
+   * and deletes the aside name. Returns whether it removed the expected file. `withContent` false:
+   * `expected` looks at the identity only, so the content is not read.
+   */
+  private removeIf(path: string, expected: (moved: LockInfo) => boolean, withContent = true): boolean {
+    const aside = `${path}.${randomBytes(6).toString('hex')}.aside`;
+    try {
+      renameSync(path, aside);
+    } catch (error) {
+      if (codeOf(error) === 'ENOENT') return false;
+      throw new StorageError(`cannot remove the lock file ${path}: ${messageOf(error)}`, { cause: error });
+    }
+    const moved = this.inspect(aside, withContent);
+    if (moved !== null && expected(moved)) {
+      unlinkQuiet(aside);
+      return true;
+    }
+    // Not the file we meant (only a frozen process gets here): put it back.
+    try {
+      linkSync(aside, path);
+    } catch (error) {
+      const code = codeOf(error);
+      if (code !== undefined && NO_LINK_CODES.has(code)) {
+        // No hard links on this file system: rename back, unless a new file is already there.
+        if (this.inspect(path) === null) {
+          renameSync(aside, path);
+          return false;
+        }
+      } else if (code !== 'EEXIST') {
+        throw new StorageError(`cannot restore the lock file ${path}: ${messageOf(error)}`, { cause: error });
+      }
+      // EEXIST: a new lock was taken in between; the moved file's owner will find its lock lost.
+    }
+    unlinkQuiet(aside);
+    return false;
+  }
+
+  private inspect(path: string, withContent = true): LockInfo | null {
+    if (!withContent) {
+      let stat: BigIntStats | undefined;
+      try {
+        stat = statSync(path, { bigint: true, throwIfNoEntry: false });
+      } catch (error) {
+        throw new StorageError(`cannot read the lock file ${path}: ${messageOf(error)}`, { cause: error });
+      }
+      if (stat === undefined) return null;
+      return { dev: stat.dev, ino: stat.ino, mtimeNs: stat.mtimeNs, mtimeMs: Number(stat.mtimeNs / 1_000_000n), content: '' };
+    }
     let fd: number;
     try {
       fd = openSync(path, 'r');
@@ -169,13 +295,36 @@ export class FileLock {
       throw new StorageError(`cannot read the lock file ${path}: ${messageOf(error)}`, { cause: error });
     }
     try {
-      const stat = fstatSync(fd);
+      const stat = fstatSync(fd, { bigint: true });
       const buffer = Buffer.alloc(256);
       const n = readSync(fd, buffer, 0, buffer.length, 0);
-      return { ino: stat.ino, mtimeMs: stat.mtimeMs, content: buffer.toString('utf8', 0, n) };
+      return {
+        dev: stat.dev,
+        ino: stat.ino,
+        mtimeNs: stat.mtimeNs,
+        mtimeMs: Number(stat.mtimeNs / 1_000_000n),
+        content: buffer.toString('utf8', 0, n),
+      };
     } finally {
       closeSync(fd);
     }
+  }
+}
+
+/** Whether `info` is the file held open as `holding` (whose inode cannot be reused meanwhile). */
+function isHolding(info: LockInfo, holding: { readonly dev: bigint; readonly ino: bigint }): boolean {
+  return info.dev === holding.dev && info.ino === holding.ino;
+}
+
+function sameFile(a: LockInfo, b: LockInfo): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.content === b.content;
+}
+
+function fstatQuiet(fd: number): BigIntStats | null {
+  try {
+    return fstatSync(fd, { bigint: true });
+  } catch {
+    return null;
   }
 }
 

@@ -20,8 +20,11 @@
  *
  * Writing an op: take the in-process mutex, then the cross-process `FileLock` (`<path>.lock`);
  * catch up (read what others appended since our offset and apply it); validate the op against the
- * now-current state and apply it; append it with a single write(2); fdatasync for createStudy,
- * deleteStudy, finishTrial and createTrial of a finished trial (the durable writes); release.
+ * now-current state and apply it; check that the lock is still ours (`FileLock.assertHeld`: a
+ * process frozen past `lockStaleMs` may have had it broken; it then writes nothing, rebuilds its
+ * view from the file and rejects with `StorageError` "lost the lock"); append it with a single
+ * write(2); fdatasync for createStudy, deleteStudy, finishTrial and createTrial of a finished trial
+ * (the durable writes); release (which removes the lock file only if it is still ours).
  * Reads catch up without the lock (fstat; read only when the file grew; a last line without its
  * newline is left for later, as it may be a write in progress). Ops that would write nothing
  * (popWaiting with no WAITING trial in the caught-up view, claim of a key already claimed,
@@ -390,13 +393,21 @@ export class JournalStorage implements Storage {
     const text = first ? `${HEADER_LINE}${body}\n` : `${body}\n`;
     const bytes = Buffer.from(text, 'utf8');
     try {
+      this.lock.assertHeld();
+    } catch (error) {
+      // The lock was broken while this process held it (frozen past lockStaleMs): write nothing.
+      // The state already holds the op: rebuild it from the file, as a reader would.
+      this.reload(false);
+      throw error;
+    }
+    try {
       let done = 0;
       while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
       if (durable || first) fdatasyncSync(fd);
       if (first) syncDirectory(dirname(this.path));
     } catch (error) {
       // The state already holds the op but the file may not: rebuild the state from the file.
-      this.reload();
+      this.reload(true);
       throw new StorageError(`cannot append to the journal ${this.path}: ${messageOf(error)}`, { cause: error });
     }
     this.seq++;
@@ -404,12 +415,13 @@ export class JournalStorage implements Storage {
     this.nLines += first ? 2 : 1;
   }
 
-  private reload(): void {
+  /** Rebuilds the state from the file; `locked` as for `catchUp`. */
+  private reload(locked: boolean): void {
     this.state = new StorageState();
     this.offset = 0;
     this.nLines = 0;
     try {
-      this.catchUp(true);
+      this.catchUp(locked);
     } catch (error) {
       this.failure = error instanceof StorageError ? error : new StorageError(messageOf(error), { cause: error });
     }
@@ -460,6 +472,9 @@ export class JournalStorage implements Storage {
       if (this.offset === 0 && !HEADER_LINE.startsWith(text)) {
         this.fail(new StorageError(`${this.path} is not a Kestrel journal (it does not start with the journal header)`));
       }
+      // Only the holder of the lock may judge the fragment torn: a process that lost the lock
+      // (frozen past lockStaleMs) could be looking at another writer's write in progress.
+      this.lock.assertHeld();
       try {
         ftruncateSync(fd, this.offset);
       } catch (error) {

@@ -1,11 +1,12 @@
 /**
  * Creating, loading and listing studies.
  */
-import { DuplicatedStudyError, InvalidOptionError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { DuplicatedStudyError, InvalidOptionError, StudyNotFoundError } from '../errors.js';
 import { NopPruner, type Pruner } from '../pruners/pruner.js';
 import { RandomSampler } from '../samplers/random-sampler.js';
 import type { Sampler } from '../samplers/sampler.js';
-import { openStorage } from '../storage/open-storage.js';
+import { openStorage, parseStorageSpec } from '../storage/open-storage.js';
 import type { Storage, StudySummary } from '../storage/storage.js';
 import type { StudyDirection } from '../trial/types.js';
 import { Study } from './study.js';
@@ -67,7 +68,7 @@ export async function createStudy(options: CreateStudyOptions = {}): Promise<Stu
       throw new InvalidOptionError(
         'directions',
         `the directions of the existing study "${studyName}" (${existing.join(', ')})`,
-        directions,
+        directions.join(', '),
       );
     }
   }
@@ -82,6 +83,7 @@ export async function loadStudy(options: LoadStudyOptions): Promise<Study> {
   }
   const sampler = checkSampler(options.sampler) ?? new RandomSampler();
   const pruner = checkPruner(options.pruner) ?? new NopPruner();
+  if (isMissingJournal(options.storage)) throw new StudyNotFoundError(options.studyName);
   const { storage, owns } = resolveStorage(options.storage, true);
   try {
     const studyId = await storage.getStudyIdFromName(options.studyName);
@@ -95,6 +97,7 @@ export async function loadStudy(options: LoadStudyOptions): Promise<Study> {
 
 /** Deletes a study and its trials. */
 export async function deleteStudy(options: { readonly studyName: string; readonly storage: StorageOption }): Promise<void> {
+  if (isMissingJournal(options.storage)) throw new StudyNotFoundError(options.studyName);
   const { storage, owns } = resolveStorage(options.storage, true);
   try {
     await storage.deleteStudy(await storage.getStudyIdFromName(options.studyName));
@@ -105,6 +108,7 @@ export async function deleteStudy(options: { readonly studyName: string; readonl
 
 /** Summaries of every study in a storage. */
 export async function getAllStudySummaries(options: { readonly storage: StorageOption }): Promise<readonly StudySummary[]> {
+  if (isMissingJournal(options.storage)) return [];
   const { storage, owns } = resolveStorage(options.storage, true);
   try {
     return await storage.getAllStudies();
@@ -133,6 +137,16 @@ function resolveStorage(spec: StorageOption | undefined, required = false): { st
   if (spec === undefined && required) throw new InvalidOptionError('storage', 'a Storage or a storage path', spec);
   if (spec !== undefined && typeof spec !== 'string') return { storage: spec, owns: false };
   return { storage: openStorage(spec), owns: true };
+}
+
+/**
+ * A journal path with no file behind it: reading calls (loadStudy, deleteStudy,
+ * getAllStudySummaries) must not create the file and its folders for a mistyped path.
+ */
+function isMissingJournal(spec: StorageOption | undefined): boolean {
+  if (typeof spec !== 'string') return false;
+  const parsed = parseStorageSpec(spec);
+  return parsed.kind === 'journal' && !existsSync(parsed.path);
 }
 
 function checkSampler(sampler: Sampler | undefined): Sampler | undefined {

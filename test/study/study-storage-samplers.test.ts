@@ -1,12 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GridExhaustedError } from '../../src/errors.js';
+import { GridExhaustedError, InvalidOptionError, StudyNotFoundError } from '../../src/errors.js';
 import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { SobolSampler } from '../../src/samplers/sobol-sampler.js';
 import { JournalStorage } from '../../src/storage/journal-storage.js';
-import { createStudy, loadStudy } from '../../src/study/create-study.js';
+import { createStudy, deleteStudy, getAllStudySummaries, loadStudy } from '../../src/study/create-study.js';
 
 const dirs: string[] = [];
 function tempJournal(): string {
@@ -36,6 +36,22 @@ describe('Study with the journal storage', () => {
     const loaded = await loadStudy({ studyName: 'resume', storage: new JournalStorage({ path }) });
     expect(await loaded.getTrials({ states: ['COMPLETE'] })).toHaveLength(8);
     await loaded.storage.close();
+  });
+
+  it('reading calls on a mistyped journal path create nothing', async () => {
+    const path = join(tempJournal(), '..', 'typo', 'study.journal');
+    await expect(loadStudy({ studyName: 's', storage: path })).rejects.toBeInstanceOf(StudyNotFoundError);
+    await expect(deleteStudy({ studyName: 's', storage: path })).rejects.toBeInstanceOf(StudyNotFoundError);
+    expect(await getAllStudySummaries({ storage: path })).toEqual([]);
+    expect(existsSync(join(path, '..'))).toBe(false);
+  });
+
+  it('names the directions it was given when they differ from the stored study', async () => {
+    const path = tempJournal();
+    await (await createStudy({ studyName: 'd', storage: path, direction: 'minimize' })).close();
+    const error = await createStudy({ studyName: 'd', storage: path, direction: 'maximize', loadIfExists: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as Error).message).toMatch(/\(minimize\), received "maximize"/);
   });
 });
 

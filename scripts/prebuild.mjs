@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Produces the prebuilt CPU binary prebuilds/<platform>-<arch>/kestrel.node with prebuildify
-// (node-gyp over binding.gyp, Node-API so one binary serves every Node >= 20), then checks that
+// (node-gyp over binding.gyp, Node-API so one binary serves every Node the package supports, >= 20.19), then checks that
 // node-gyp-build loads it without compiling. node-gyp replaces build/; run
 // `node scripts/build-native.mjs --force` afterwards for the cmake-js build and the C++ tests.
 //

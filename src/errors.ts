@@ -165,7 +165,8 @@ export class TrialPrunedError extends KestrelError {
 
 /**
  * An optimization was interrupted (SIGINT or an AbortSignal). Running trials were recorded as FAIL
- * with reason "interrupted"; finished trials are intact.
+ * with reason "interrupted"; finished trials are intact. `study.ask()` / `tryAsk()` reject with it
+ * too when the trial they were asking for was recorded FAIL "interrupted" meanwhile.
  */
 export class InterruptedError extends KestrelError {
   constructor(message = 'optimization was interrupted', options: KestrelErrorOptions = {}) {

@@ -21,6 +21,7 @@ const STORAGE_METHODS = [
   'createStudy',
   'getStudyIdFromName',
   'createTrial',
+  'createTrialIfBelow',
   'finishTrial',
   'getAllTrials',
   'close',

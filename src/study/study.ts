@@ -187,7 +187,8 @@ export class Study implements StudyView {
   /**
    * Starts a trial: takes the oldest enqueued (WAITING) trial or creates one, then lets the sampler
    * propose the parameters it models jointly. Rejects with `GridExhaustedError` when a grid sampler
-   * has nothing left (the created trial is then recorded as FAIL, "grid exhausted"); any other
+   * has nothing left (the created trial is then recorded as FAIL with the error's message, and the
+   * running optimize stops with reason "grid exhausted"); any other
    * error while asking also records the trial as FAIL with the reason. Rejects with
    * `InterruptedError` when the running `optimize` was interrupted meanwhile (the trial is then
    * recorded as FAIL, "interrupted").

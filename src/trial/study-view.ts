@@ -16,10 +16,12 @@ export interface StudyView {
   /** Asks the study to launch no new trials (e.g. a grid is exhausted); running ones finish. */
   stop(reason: string): void;
   /**
-   * Merges system attributes into a running trial of this study, as a sampler does with state a
-   * later sampler on the same study should continue from (GpSampler: its fitted hyperparameters,
-   * `SystemAttr.gpFit`). Optional: views with no storage behind them (a pruner's bracket view,
-   * a trial worker's proxy) lack it, and samplers then keep their state in memory only.
+   * Merges system attributes into a running trial of this study, as samplers and pruners do with
+   * state later ones on the same study should see (GpSampler: its fitted hyperparameters,
+   * `SystemAttr.gpFit`; SuccessiveHalvingPruner: the rungs a trial was judged at,
+   * `completed_rung_<k>`). Optional: views with no storage behind them (a trial worker's proxy, a
+   * hand-written view) lack it, and samplers and pruners then keep their state in memory only;
+   * Hyperband's bracket view forwards it when the study has it.
    */
   setTrialSystemAttrs?(trialId: number, attrs: Readonly<Record<string, JsonValue>>): Promise<void>;
 }

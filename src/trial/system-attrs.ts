@@ -1,6 +1,7 @@
 /**
  * Keys of the trial system attributes that Kestrel itself writes. Defined here, below the study
- * and the samplers, so that both read the same names.
+ * and the samplers, so that both read the same names. (ASHA / Hyperband also write one key per
+ * judged rung, `completed_rung_<k>`: `rungRecordKey` in src/pruners/successive-halving.ts.)
  */
 export const SystemAttr = {
   /** Enqueued parameter values of a WAITING trial (`study.enqueueTrial`). */

@@ -1,8 +1,9 @@
 /**
  * `kestrel worker <config> [flags of run]`: joins the config's study (creating it if no one has yet)
  * and runs trials until the study-wide budget (`nTrials`) is used up, the grid is exhausted or the
- * timeout passes. Start several on one journal to share the work: trial creation and budget slots
- * are atomic in storage, so no trial is lost or run twice.
+ * timeout passes. Start several on one journal to share the work: trial creation and the
+ * study-wide budget are atomic in storage (a trial is created only while the study holds fewer
+ * than `nTrials`), so no trial is lost or run twice.
  */
 import { loadConfig } from '../config.js';
 import type { CliIo } from '../io.js';

@@ -88,8 +88,11 @@
  *   (re-measured with the worst-observed prior mean; bench/quality.md, first section).
  * - Failures: a numerical failure of the surrogate never fails the study: the trial falls back to
  *   independent random sampling with a one-time `GP_NUMERICAL_FALLBACK` warning. Parameters
- *   outside the relative space are sampled independently (random) with a one-time
- *   `GP_INDEPENDENT_SAMPLING` warning.
+ *   outside the relative space, and any beyond its first SOBOL_MAX_DIMENSION (1111) by name (the
+ *   acquisition's Sobol candidates cover that many), are sampled independently (random) with a
+ *   one-time `GP_INDEPENDENT_SAMPLING` warning.
+ * - One study at a time: the model, the recorded fit and the pending proposals belong to the
+ *   study that asked last (`bindStudy`); a sampler handed to another study drops them.
  * - Reproducible for a fixed seed in sequential runs on one backend: every random stream is
  *   derived from (seed, trial number, purpose).
  */
@@ -258,7 +261,10 @@ export interface GpSamplerOptions {
   readonly restarts?: number;
   /** 'auto' (default), 'cpu', 'cuda', 'js', or a SurrogateBackend instance. */
   readonly backend?: BackendRequest | SurrogateBackend;
-  /** Native threads (default: available cores). */
+  /**
+   * Native threads, 1-4096 (default: available cores); more than the machine's hardware threads
+   * are capped there. Results do not depend on it.
+   */
   readonly numThreads?: number;
   /**
    * Noise-free objective: pin the GP noise at its floor, 1e-8 of the targets' variance (default

@@ -26,6 +26,12 @@ describe('openStorage', () => {
     expect(openStorage(s)).toBe(s);
   });
 
+  it('refuses a custom storage without createTrialIfBelow (study-wide budgets need it)', () => {
+    const s = new InMemoryStorage();
+    const partial = new Proxy(s, { get: (target, key) => (key === 'createTrialIfBelow' ? undefined : Reflect.get(target, key)) });
+    expect(() => openStorage(partial)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'storage' }));
+  });
+
   it('opens a journal for .journal/.jsonl/.log paths and journal: URLs', async () => {
     const specs = [
       join(root, 'a.journal'),

@@ -135,7 +135,8 @@ function resolveDirections(options: CreateStudyOptions): readonly StudyDirection
 
 function resolveStorage(spec: StorageOption | undefined, required = false): { storage: Storage; owns: boolean } {
   if (spec === undefined && required) throw new InvalidOptionError('storage', 'a Storage or a storage path', spec);
-  if (spec !== undefined && typeof spec !== 'string') return { storage: spec, owns: false };
+  // A Storage object is checked too (openStorage returns it as it is when it has every method).
+  if (spec !== undefined && typeof spec !== 'string') return { storage: openStorage(spec), owns: false };
   return { storage: openStorage(spec), owns: true };
 }
 

@@ -46,6 +46,11 @@ describe('Study with the journal storage', () => {
     expect(existsSync(join(path, '..'))).toBe(false);
   });
 
+  it('refuses a custom storage that lacks a Storage method, naming the option', async () => {
+    const partial = { createStudy: () => Promise.resolve(0) };
+    await expect(createStudy({ storage: partial as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'storage' });
+  });
+
   it('names the directions it was given when they differ from the stored study', async () => {
     const path = tempJournal();
     await (await createStudy({ studyName: 'd', storage: path, direction: 'minimize' })).close();

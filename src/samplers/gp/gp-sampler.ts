@@ -408,8 +408,6 @@ export class GpSampler implements Sampler {
   private cache: ModelCache | null = null;
   /** Numbers of trials sampled by the GP (independent sampling in them is warned about). */
   private readonly gpTrials = new Set<number>();
-  private readonly leases = new Map<FittedGp, number>();
-  private readonly retired = new Set<FittedGp>();
   private lastUpdate: ModelUpdate | null = null;
   /** GP suggestions so far (model updates); background rebuilds swap in at a fixed count. */
   private suggestions = 0;
@@ -555,7 +553,7 @@ export class GpSampler implements Sampler {
         this.rebuild = null;
       }
       if (this.cache !== null) {
-        this.retire(this.cache.model);
+        this.cache.model.dispose();
         this.cache = null;
       }
       this.recorded = null;
@@ -618,7 +616,7 @@ export class GpSampler implements Sampler {
     };
     const backend = await this.backend();
     const fitted = await this.model(backend, trials, trial, space, dims, isCategorical, observations, encodeRow);
-    const model = fitted.cache; // acquired by this.model()
+    const model = fitted.cache; // the cache; suggestions run one at a time, so nothing replaces it meanwhile
     const recording = fitted.record === null ? null : this.recordFit(study, trial, fitted.record);
     try {
       let working = model.model;
@@ -660,7 +658,6 @@ export class GpSampler implements Sampler {
         if (working !== model.model) working.dispose();
       }
     } finally {
-      this.release(model.model);
       // A rebuild decided by this suggestion overlaps the trial's evaluation, not its acquisition.
       void this.rebuild?.start();
       await recording;
@@ -935,7 +932,7 @@ export class GpSampler implements Sampler {
       }
     }
     if (next !== previous) {
-      if (previous !== null && next.model !== previous.model) this.retire(previous.model);
+      if (previous !== null && next.model !== previous.model) previous.model.dispose();
       this.cache = next;
     }
     // Training inputs and best target in model row order, for the incumbent.
@@ -953,7 +950,6 @@ export class GpSampler implements Sampler {
         bestRow = i;
       }
     });
-    this.acquire(current.model);
     this.lastUpdate = {
       kind,
       n: current.model.n,
@@ -999,13 +995,13 @@ export class GpSampler implements Sampler {
     if (model === null) {
       // Keep serving the previous full model; a subset-served one cannot stand in for it.
       if (served !== null && served.deferredIds.size > 0) {
-        this.retire(served.model);
+        served.model.dispose();
         this.cache = null;
       }
       return null;
     }
     this.cache = { ...pending.cache, model };
-    if (served !== null) this.retire(served.model);
+    if (served !== null) served.model.dispose();
     return { waitMs };
   }
 
@@ -1018,27 +1014,6 @@ export class GpSampler implements Sampler {
           : Promise.resolve(choice);
     }
     return this.backendPromise;
-  }
-
-  // Models may be in use by concurrent `sampleRelative` calls when the cache moves on; a
-  // replaced model is disposed once its last user releases it.
-  private acquire(model: FittedGp): void {
-    this.leases.set(model, (this.leases.get(model) ?? 0) + 1);
-  }
-
-  private release(model: FittedGp): void {
-    const count = (this.leases.get(model) ?? 1) - 1;
-    if (count > 0) {
-      this.leases.set(model, count);
-      return;
-    }
-    this.leases.delete(model);
-    if (this.retired.delete(model)) model.dispose();
-  }
-
-  private retire(model: FittedGp): void {
-    if ((this.leases.get(model) ?? 0) > 0) this.retired.add(model);
-    else model.dispose();
   }
 }
 

@@ -96,6 +96,9 @@ Napi::Value get(const Napi::Object& obj, const char* key) { return obj.Get(key);
 
 /// Number.MAX_SAFE_INTEGER: the largest integer a JS number holds exactly.
 constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;
+/// The smallest ordinal grid spacing, 2^-1022 (the smallest normal double; 1 / g stays finite):
+/// src/surrogate/validate.ts MIN_GRID_SPACING.
+constexpr double kMinGridSpacing = 2.2250738585072014e-308;
 
 int64_t take_int(Napi::Env env, const Napi::Value& v, const std::string& name, int64_t lo, int64_t hi) {
   if (!v.IsNumber()) throw_argument(env, name, "an integer", describe(v));
@@ -200,8 +203,16 @@ std::vector<double> take_log_int_bounds(Napi::Env env, const Napi::Value& v, con
     const double low = bounds[2 * j], high = bounds[2 * j + 1];
     if (low == 0 && high == 0) continue;
     const std::string name = "logIntBounds[" + std::to_string(2 * j) + "]";
-    if (low != std::floor(low) || high != std::floor(high) || low < 1 || !(low < high)) {
-      throw_argument(env, name, "[0, 0] or integer bounds 1 <= low < high",
+    // Safe integers (a level loop past 2^53 never ends: k + 1 == k there), and a span that is not
+    // lost to rounding (else every coordinate is 0 / 0).
+    if (low != std::floor(low) || high != std::floor(high) || low < 1 || !(low < high) ||
+        high > static_cast<double>(kMaxSafeInteger)) {
+      throw_argument(env, name, "[0, 0] or safe-integer bounds 1 <= low < high <= Number.MAX_SAFE_INTEGER",
+                     "[" + std::to_string(low) + ", " + std::to_string(high) + "]");
+    }
+    if (!(kestrel::log_int_encode(high, low, high) > kestrel::log_int_encode(low, low, high))) {
+      throw_argument(env, name,
+                     "bounds whose log-int coordinates are distinct in double precision (ln(high + 1/2) > ln(low - 1/2))",
                      "[" + std::to_string(low) + ", " + std::to_string(high) + "]");
     }
     if (is_cat[j] != 0 || grid[j] != 0) {
@@ -437,8 +448,9 @@ class Model : public Napi::ObjectWrap<Model> {
       const double g = (*grid)[static_cast<size_t>(j)];
       if (m->data().is_cat[static_cast<size_t>(j)] != 0) {
         if (g < 1 || g != std::floor(g)) throw_argument(env, "grid[" + std::to_string(j) + "]", "a choice count >= 1", std::to_string(g));
-      } else if (g < 0 || g > 1) {
-        throw_argument(env, "grid[" + std::to_string(j) + "]", "0 or a spacing in (0, 1]", std::to_string(g));
+      } else if (!(g == 0 || (g >= kMinGridSpacing && g <= 1))) {
+        // A subnormal spacing makes 1 / g infinite and every cell centre 0 (infeasible).
+        throw_argument(env, "grid[" + std::to_string(j) + "]", "0 or a spacing in [2^-1022, 1]", describe(Napi::Number::New(env, g)));
       }
     }
     auto domain = std::make_shared<kestrel::AcqDomain>(*grid, take_log_int_bounds(env, get(opts, "logIntBounds"), *grid, m->data().is_cat));

@@ -689,15 +689,17 @@ double GpModel::sweep_discrete(double* point, double value, const AcqDomain& dom
       const double a = domain.log_int[2 * static_cast<size_t>(j)];
       const double b = domain.log_int[2 * static_cast<size_t>(j) + 1];
       if (b - a + 1.0 <= kMaxSweepChoices) {
-        for (double k = a; k <= b; k += 1.0) try_value(log_int_encode(k, a, b));
+        // Counted, not `k += 1` up to b: from 2^53 on, k + 1 == k and such a loop never ends.
+        const int levels = static_cast<int>(b - a + 1.0);
+        for (int i = 0; i < levels; ++i) try_value(log_int_encode(a + i, a, b));
       } else {
         const double k = log_int_decode(keep, a, b);
         if (k > a) try_value(log_int_encode(k - 1.0, a, b));
         if (k < b) try_value(log_int_encode(k + 1.0, a, b));
       }
     } else if (data_.is_cat[static_cast<size_t>(j)] != 0) {
-      const int choices = static_cast<int>(g);
-      if (choices <= kMaxSweepChoices) {
+      if (g <= kMaxSweepChoices) {  // compared as a double: casting a huge count to int is undefined
+        const int choices = static_cast<int>(g);
         for (int ch = 0; ch < choices; ++ch) try_value(ch);
       }
     } else {

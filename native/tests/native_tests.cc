@@ -706,6 +706,13 @@ static void test_log_int_acquisition() {
     invalid = e.code() == Error::Code::kInvalid;
   }
   CHECK(invalid, "a log_int of length 1 for d = 1 was accepted");
+  // Bounds past 2^53 (the addon refuses them; the core is called directly here): the sweep over
+  // the 3 levels must end. It counted k += 1 up to b, and from 2^53 on k + 1 == k: it never did.
+  const double big = 9007199254740992.0;  // 2^53
+  const auto t0 = std::chrono::steady_clock::now();
+  reported->optimize_acquisition(line, 64, ei, 1, AcqDomain({0.0}, {big, big + 2.0}), pool);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(secs < 10.0, "log-int sweep over [2^53, 2^53 + 2] took %.1f s", secs);
 }
 
 static void test_lbfgsb() {

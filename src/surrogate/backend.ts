@@ -78,8 +78,9 @@ export interface OptimizeAcquisitionOptions extends AcquisitionOptions {
   readonly nRestarts: number;
   readonly seed: number;
   /**
-   * Per dim: 0 = continuous; > 0 = the spacing of an ordinal grid in the unit cube (int/step dims
-   * are rounded onto it); for categorical dims, the number of choices (values 0..k-1).
+   * Per dim: 0 = continuous; a spacing in [2^-1022, 1] (`MIN_GRID_SPACING` of validate.ts: a
+   * normal double, so that 1/g is finite) = the spacing of an ordinal grid in the unit cube (int/step
+   * dims are rounded onto it); for categorical dims, the number of choices (values 0..k-1).
    * An ordinal grid with spacing g has round(1/g) cells [i g, (i + 1) g) and its feasible points
    * are the cell centers (i + 1/2) g: that is where src/space/encode.ts puts int and stepped
    * values (`gridSpacing` returns 1/(number of values)), so a point is rounded to its cell center.
@@ -87,7 +88,9 @@ export interface OptimizeAcquisitionOptions extends AcquisitionOptions {
   readonly grid: Float64Array;
   /**
    * Log-scaled integer dims (optional; absent = none): 2 d values, (d, 2) row-major, per dim
-   * either [low, high], integers with 1 <= low < high, or [0, 0] for any other dim. A log-int dim
+   * either [low, high], safe integers with 1 <= low < high <= Number.MAX_SAFE_INTEGER whose
+   * coordinates are distinct in double precision (ln(high + 1/2) > ln(low - 1/2); a pair such as
+   * [2^53 - 4, 2^53 - 2] fails it, and its coordinates would be NaN), or [0, 0] for any other dim. A log-int dim
    * has grid 0 and is not categorical; its feasible points are exactly the b - a + 1 coordinates
    * `encodeLogInt(k, low, high)` of src/util/log-int.ts (k = low .. high; GpSampler fills this
    * from `logIntBounds`), so it is searched like an ordinal dim: a point is snapped to the

@@ -514,8 +514,10 @@ export class JsFittedGp implements FittedGp {
       if (logInt !== undefined && isLogIntDim(logInt, j)) {
         const a = logInt[2 * j];
         const b = logInt[2 * j + 1];
-        if (b - a + 1 <= MAX_EXHAUSTIVE_CHOICES) {
-          for (let k = a; k <= b; k++) tryValue(encodeLogInt(k, a, b));
+        const levels = b - a + 1;
+        if (levels <= MAX_EXHAUSTIVE_CHOICES) {
+          // Counted, not `k++` up to b: a k of 2^53 or more would never pass b (k + 1 === k).
+          for (let i = 0; i < levels; i++) tryValue(encodeLogInt(a + i, a, b));
         } else {
           const k = decodeLogInt(keep, a, b);
           if (k > a) tryValue(encodeLogInt(k - 1, a, b));

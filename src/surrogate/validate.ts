@@ -4,6 +4,7 @@
  * what was received, so a wrong length never reaches the math.
  */
 import { InvalidOptionError } from '../errors.js';
+import { encodeLogInt } from '../util/log-int.js';
 import { SOBOL_MAX_DIMENSION } from '../util/sobol.js';
 import type {
   AcquisitionOptions,
@@ -22,6 +23,14 @@ const ACQUISITIONS = ['logei', 'ucb', 'pi'];
  * under ~1 GiB; the default 2048 candidates fit up to SOBOL_MAX_DIMENSION dims many times over.
  */
 export const MAX_CANDIDATE_COORDINATES = 2 ** 25;
+
+/**
+ * The smallest ordinal grid spacing (the smallest normal double, 2^-1022): its cell count
+ * round(1 / g) must be finite. A subnormal spacing made 1 / g infinite, and the cell centres
+ * (i + 1/2) / cells NaN (TypeScript) or 0 (native), so the search returned an infeasible point.
+ * src/space/encode.ts `gridSpacing` never comes near it (1 / (number of values)).
+ */
+export const MIN_GRID_SPACING = 2 ** -1022;
 
 export function checkCount(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -155,8 +164,8 @@ export function checkOptimizeOptions(options: OptimizeAcquisitionOptions, d: num
       if (!Number.isInteger(g) || g < 1) {
         throw new InvalidOptionError(`grid[${j}]`, 'the number of choices (an integer >= 1) for a categorical dim', g);
       }
-    } else if (g < 0 || g > 1) {
-      throw new InvalidOptionError(`grid[${j}]`, '0 (continuous) or a spacing in (0, 1]', g);
+    } else if (!(g === 0 || (g >= MIN_GRID_SPACING && g <= 1))) {
+      throw new InvalidOptionError(`grid[${j}]`, `0 (continuous) or a spacing in [${MIN_GRID_SPACING}, 1]`, g);
     }
   }
   if (options.logIntBounds === undefined) return;
@@ -165,8 +174,19 @@ export function checkOptimizeOptions(options: OptimizeAcquisitionOptions, d: num
     const low = bounds[2 * j];
     const high = bounds[2 * j + 1];
     if (low === 0 && high === 0) continue;
-    if (!Number.isInteger(low) || !Number.isInteger(high) || low < 1 || !(low < high)) {
-      throw new InvalidOptionError(`logIntBounds[${2 * j}]`, '[0, 0] or integer bounds 1 <= low < high', `[${low}, ${high}]`);
+    if (!Number.isSafeInteger(low) || !Number.isSafeInteger(high) || low < 1 || !(low < high)) {
+      throw new InvalidOptionError(
+        `logIntBounds[${2 * j}]`,
+        '[0, 0] or safe-integer bounds 1 <= low < high <= Number.MAX_SAFE_INTEGER',
+        `[${low}, ${high}]`,
+      );
+    }
+    if (!(encodeLogInt(high, low, high) > encodeLogInt(low, low, high))) {
+      throw new InvalidOptionError(
+        `logIntBounds[${2 * j}]`,
+        'bounds whose log-int coordinates are distinct in double precision (ln(high + 1/2) > ln(low - 1/2))',
+        `[${low}, ${high}]`,
+      );
     }
     if (isCategorical[j] === 1 || grid[j] !== 0) {
       throw new InvalidOptionError(

@@ -303,6 +303,30 @@ describe.skipIf(!available)('native backend', () => {
     gp.dispose();
   });
 
+  it('rejects a subnormal grid spacing (1/g infinite: the optimum was 0, no cell centre), in the TypeScript layer and in the addon', async () => {
+    const base = randomData(6, 1, 14);
+    const gp = await backend.fit(base, fitOptions);
+    const options = { kind: 'logei' as const, incumbent: 0, beta: 0, nCandidates: 4, nRestarts: 1, seed: 0, numThreads: 1 };
+    const { addon } = loadAddon();
+    const raw = await addon!.fit({ ...base }, { kernel: 0, deterministic: false, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 });
+    const candidates = new Float64Array(4).fill(0.5);
+    for (const g of [1e-310, Number.MIN_VALUE]) {
+      const grid = Float64Array.from([g]);
+      await expect(gp.optimizeAcquisition({ ...options, grid }), `grid ${g}`).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'grid[0]' });
+      let thrown: unknown = null;
+      try {
+        await raw.optimizeAcquisition(candidates, 4, { kind: 0, incumbent: 0, beta: 0, nRestarts: 1, grid, numThreads: 1 });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(wrapNativeError(thrown, 'optimizeAcquisition'), `addon, grid ${g}`).toMatchObject({ code: 'INVALID_OPTION', option: 'grid[0]' });
+    }
+    const smallest = await gp.optimizeAcquisition({ ...options, grid: Float64Array.from([2 ** -1022]) });
+    expect(Number.isFinite(smallest.x[0]) && smallest.x[0] >= 0 && smallest.x[0] <= 1).toBe(true);
+    raw.dispose();
+    gp.dispose();
+  });
+
   it('rejects isCategorical flags other than 0 and 1, in the TypeScript layer and in the addon (data.isCategorical[j])', async () => {
     const data = { ...randomData(10, 2, 3), isCategorical: Uint8Array.from([0, 2]) };
     await expect(backend.fit(data, fitOptions)).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'data.isCategorical[1]' });

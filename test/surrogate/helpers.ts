@@ -63,6 +63,10 @@ export const BAD_LOG_INT_BOUNDS: readonly { readonly why: string; readonly value
   { why: 'low < 1', value: Float64Array.from([0, 100, 0, 0, 0, 0]), option: 'logIntBounds[0]' },
   { why: 'low = high', value: Float64Array.from([5, 5, 0, 0, 0, 0]), option: 'logIntBounds[0]' },
   { why: 'low > high', value: Float64Array.from([7, 3, 0, 0, 0, 0]), option: 'logIntBounds[0]' },
+  // Past Number.MAX_SAFE_INTEGER a level loop k++ never ends (k + 1 === k from 2^53 on).
+  { why: 'high above Number.MAX_SAFE_INTEGER', value: Float64Array.from([1, 2 ** 53, 0, 0, 0, 0]), option: 'logIntBounds[0]' },
+  // ln(high + 1/2) === ln(low - 1/2) in double precision: every coordinate was 0 / 0, the optimum NaN.
+  { why: 'a span lost to rounding', value: Float64Array.from([2 ** 53 - 4, 2 ** 53 - 2, 0, 0, 0, 0]), option: 'logIntBounds[0]' },
   { why: 'on an ordinal dim', value: Float64Array.from([0, 0, 1, 100, 0, 0]), option: 'logIntBounds[2]' },
   { why: 'on a categorical dim', value: Float64Array.from([0, 0, 0, 0, 1, 100]), option: 'logIntBounds[4]' },
 ];

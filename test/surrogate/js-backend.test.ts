@@ -173,6 +173,20 @@ describe('JS backend fit and posterior', () => {
     model.dispose();
   });
 
+  it('rejects a subnormal grid spacing (1/g infinite: the optimum was NaN), naming grid[j]; the smallest normal spacing works', async () => {
+    const data = randomData(11, 6, 1);
+    const model = await createJsBackend().fit(data, FIT);
+    const options = { kind: 'logei' as const, incumbent: 0, beta: 0, nCandidates: 4, nRestarts: 1, seed: 0, numThreads: 1 };
+    for (const g of [1e-310, Number.MIN_VALUE]) {
+      const error = await model.optimizeAcquisition({ ...options, grid: Float64Array.from([g]) }).then((r) => r, (e: unknown) => e);
+      expect(error, `grid ${g}`).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe('grid[0]');
+    }
+    const smallest = await model.optimizeAcquisition({ ...options, grid: Float64Array.from([2 ** -1022]) });
+    expect(Number.isFinite(smallest.x[0]) && smallest.x[0] >= 0 && smallest.x[0] <= 1).toBe(true);
+    model.dispose();
+  });
+
   it('a deterministic fit pins the noise at the floor (1e-8)', async () => {
     const data = randomData(12, 20, 2);
     const model = await createJsBackend().fit(data, { ...FIT, deterministic: true });

@@ -2,8 +2,10 @@
  * Loads the native addon once. Never throws at import or call: returns `{ addon, error }`, where
  * `addon` is null when no binary could be loaded (not built, wrong platform, missing symbols) and
  * `error` says why. Search order: node-gyp-build on the package root (prebuilds/<platform>-<arch>/,
- * build/Release/, build/Debug/), then build/Release/kestrel.node directly. The environment
- * variable KESTREL_NATIVE=0 disables the addon (the library then uses the TypeScript surrogate).
+ * build/Release/, build/Debug/), then build/Release/kestrel.node directly. A truncated ELF binary
+ * is skipped with its reason before it reaches the dynamic linker (which would kill the process
+ * with SIGBUS; truncated-binary.ts). The environment variable KESTREL_NATIVE=0 disables the addon
+ * (the library then uses the TypeScript surrogate).
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -11,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeError } from '../errors.js';
 import { ADDON_FUNCTIONS, type AddonBuildInfo, type KestrelAddon } from './addon.js';
+import { truncatedBinaryProblem } from './truncated-binary.js';
 
 export interface AddonLoadResult {
   readonly addon: KestrelAddon | null;
@@ -49,19 +52,32 @@ function attempt(): AddonLoadResult {
   }
   const require = createRequire(import.meta.url);
   const reasons: string[] = [];
+  // Each binary is checked before `require`: a truncated one would kill the process with SIGBUS
+  // inside the dynamic linker instead of throwing (truncated-binary.ts).
   try {
-    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-    const loaded = nodeGypBuild(root);
-    if (isAddon(loaded)) return { addon: loaded, error: null, root };
-    reasons.push('node-gyp-build: the module lacks the expected functions');
+    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+    const file = nodeGypBuild.resolve(root);
+    const problem = truncatedBinaryProblem(file);
+    if (problem !== null) {
+      reasons.push(`node-gyp-build: ${problem}`);
+    } else {
+      const loaded: unknown = require(file);
+      if (isAddon(loaded)) return { addon: loaded, error: null, root };
+      reasons.push('node-gyp-build: the module lacks the expected functions');
+    }
   } catch (err) {
     reasons.push(`node-gyp-build: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
   const direct = path.join(root, 'build', 'Release', 'kestrel.node');
   try {
-    const loaded: unknown = require(direct);
-    if (isAddon(loaded)) return { addon: loaded, error: null, root };
-    reasons.push(`${direct}: the module lacks the expected functions`);
+    const problem = truncatedBinaryProblem(direct);
+    if (problem !== null) {
+      reasons.push(problem);
+    } else {
+      const loaded: unknown = require(direct);
+      if (isAddon(loaded)) return { addon: loaded, error: null, root };
+      reasons.push(`${direct}: the module lacks the expected functions`);
+    }
   } catch (err) {
     reasons.push(`${direct}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }

@@ -1,7 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { loadAddon, packageRoot } from '../../src/binding/load.js';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadAddon, packageRoot } from '../../src/binding/load.js';
+import { truncatedBinaryProblem } from '../../src/binding/truncated-binary.js';
 
 describe('loadAddon', () => {
   it('never throws and caches its result', () => {
@@ -67,4 +70,54 @@ describe('nativeStatus', () => {
       expect(status.error).toMatch(/native addon not available/);
     }
   });
+});
+
+describe('a truncated addon binary (an interrupted copy or build)', () => {
+  const built = path.join(packageRoot(), 'build', 'Release', 'kestrel.node');
+  const isElf = existsSync(built) && readFileSync(built).subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kestrel-truncated-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.skipIf(!isElf)('truncatedBinaryProblem: null for the complete binary and for non-ELF files, the sizes for any truncation', () => {
+    expect(truncatedBinaryProblem(built)).toBeNull();
+    const whole = readFileSync(built);
+    for (const size of [40, 1000, 10_000, 100_000, whole.length - 1]) {
+      const file = path.join(dir, `cut-${size}.node`);
+      writeFileSync(file, whole.subarray(0, size));
+      expect(truncatedBinaryProblem(file), `cut at ${size}`).toMatch(new RegExp(`is truncated \\(${size} bytes`));
+    }
+    const text = path.join(dir, 'text.node');
+    writeFileSync(text, 'not a shared object');
+    expect(truncatedBinaryProblem(text)).toBeNull();
+    expect(truncatedBinaryProblem(path.join(dir, 'missing.node'))).toBeNull();
+  });
+
+  // A truncated ELF file used to reach dlopen, whose mmap of the missing pages killed the process
+  // with SIGBUS (exit 135) at the first import of the backend: no fallback, no error.
+  it.skipIf(!isElf)("'auto' falls back to 'js' with NATIVE_UNAVAILABLE naming the truncation, in a fresh process", () => {
+    const root = packageRoot();
+    const pkg = path.join(dir, 'pkg');
+    for (const entry of ['package.json', 'src', path.join('scripts', 'native-sources.json')]) {
+      cpSync(path.join(root, entry), path.join(pkg, entry), { recursive: true });
+    }
+    symlinkSync(path.join(root, 'node_modules'), path.join(pkg, 'node_modules'), 'dir');
+    mkdirSync(path.join(pkg, 'build', 'Release'), { recursive: true });
+    writeFileSync(path.join(pkg, 'build', 'Release', 'kestrel.node'), readFileSync(built).subarray(0, 10_000));
+    const script = path.join(pkg, 'probe.mts');
+    writeFileSync(
+      script,
+      `import { getSurrogateBackend } from './src/surrogate/select-backend.ts';
+       const codes: string[] = [];
+       process.on('warning', (w: Error & { code?: string }) => codes.push(\`\${w.code}: \${w.message}\`));
+       const backend = await getSurrogateBackend({ backend: 'auto' });
+       await new Promise((resolve) => setImmediate(resolve));
+       process.stdout.write(JSON.stringify({ name: backend.name, codes }));`,
+    );
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: pkg, encoding: 'utf8', timeout: 60_000 });
+    expect(run.signal, run.stderr).toBeNull();
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as { name: string; codes: string[] };
+    expect(result.name).toBe('js');
+    expect(result.codes.some((c) => c.startsWith('NATIVE_UNAVAILABLE') && /kestrel\.node is truncated \(10000 bytes/.test(c))).toBe(true);
+  }, 90_000);
 });

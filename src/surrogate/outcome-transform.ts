@@ -4,7 +4,8 @@
  * observation stays the best target.
  *
  * Notation: v the values (larger is better), n of them; mean and std their moments (std = 1
- * when they are all equal); z = (v - mean) / std; psi(z; lambda) the Yeo-Johnson transform
+ * when they are numerically equal, max(1, 1e-12 |mean|) in general; see `moments`);
+ * z = (v - mean) / std; psi(z; lambda) the Yeo-Johnson transform
  * (Yeo & Johnson 2000, "A new family of power transformations to improve normality or symmetry"):
  *   z >= 0: ((z + 1)^lambda - 1) / lambda   (lambda != 0),  log(z + 1)   (lambda = 0)
  *   z <  0: -((1 - z)^(2 - lambda) - 1) / (2 - lambda)   (lambda != 2),  -log(1 - z)   (lambda = 2)
@@ -58,8 +59,15 @@ export interface OutcomeTransform {
 }
 
 /**
- * Mean and standard deviation (population); std = 1 when the values are (numerically) equal.
- * Finite values of any magnitude (a loss of 1e300 beside one of 1e-3) give a finite std.
+ * Mean and standard deviation (population). Finite values of any magnitude (a loss of 1e300
+ * beside one of 1e-3, sentinels of +-Number.MAX_VALUE) give a finite mean and std: when the
+ * deviations or their squares overflow, they are taken of v / M, M = max |v| (which lie in
+ * [-1, 1], their deviations in [-2, 2]), and scaled back (a population std never exceeds M).
+ * When the values are numerically equal (std <= t = 1e-12 max(1, |mean|): differences at the
+ * level of rounding) std = max(1, t): 1 for values of ordinary magnitude (as before), and t
+ * beyond |mean| = 1e12, so that their targets stay within about +-1 instead of being the raw
+ * differences v - mean (up to 1e8 for values near 1e20, overflowing the GP's likelihood past
+ * 1e160).
  */
 export function moments(values: ArrayLike<number>): { mean: number; std: number } {
   const n = values.length;
@@ -69,14 +77,24 @@ export function moments(values: ArrayLike<number>): { mean: number; std: number 
   for (let i = 0; i < n; i++) variance += ((values[i] - mean) * (values[i] - mean)) / n;
   let std = Math.sqrt(variance);
   if (!Number.isFinite(std)) {
-    // The squares overflowed: scale the deviations by the largest one first.
     let scale = 0;
-    for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(values[i] - mean));
+    for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(values[i]));
+    const scaledMean = mean / scale;
     let scaled = 0;
-    for (let i = 0; i < n; i++) scaled += ((values[i] - mean) / scale) ** 2 / n;
+    for (let i = 0; i < n; i++) scaled += (values[i] / scale - scaledMean) ** 2 / n;
     std = scale * Math.sqrt(scaled);
   }
-  return { mean, std: std > 1e-12 * Math.max(1, Math.abs(mean)) ? std : 1 };
+  const threshold = 1e-12 * Math.max(1, Math.abs(mean));
+  return { mean, std: std > threshold ? std : Math.max(1, threshold) };
+}
+
+/**
+ * (v - mean) / std, also where v - mean overflows (v and mean near +-Number.MAX_VALUE with
+ * opposite signs): then v / std - mean / std, finite whenever the result is representable.
+ */
+export function standardizeValue(v: number, mean: number, std: number): number {
+  const z = (v - mean) / std;
+  return Number.isFinite(z) ? z : v / std - mean / std;
 }
 
 /** psi(z; lambda), the Yeo-Johnson transform (see the notation block). */
@@ -182,12 +200,12 @@ export function fitOutcomeTransform(
   let unshifted: (v: number) => number;
   let lambda = 1;
   if (kind === 'standardize') {
-    unshifted = (v) => (v - mean) / std;
+    unshifted = (v) => standardizeValue(v, mean, std);
   } else {
-    const z = Array.from(values, (v) => (v - mean) / std);
+    const z = Array.from(values, (v) => standardizeValue(v, mean, std));
     lambda = yeoJohnsonLambda(z);
     const outer = moments(z.map((x) => yeoJohnson(x, lambda)));
-    unshifted = (v) => (yeoJohnson((v - mean) / std, lambda) - outer.mean) / outer.std;
+    unshifted = (v) => standardizeValue(yeoJohnson(standardizeValue(v, mean, std), lambda), outer.mean, outer.std);
   }
   let offset = 0;
   if (priorMean === 'worst-observed' && values.length > 0) {

@@ -118,6 +118,54 @@ describe('fitOutcomeTransform', () => {
     expect(fitOutcomeTransform([], 'power', 'worst-observed').offset).toBe(0);
   });
 
+  it('gives finite, order-keeping targets for +-Number.MAX_VALUE sentinels of both signs (v - mean overflowed)', () => {
+    // A study minimizing with +-MAX_VALUE "failure" values: the mean is -MAX/4 here, so MAX - mean
+    // overflowed; moments() returned std = 1 and the targets were +-Infinity / NaN, which the GP
+    // rejected ("data.y[0]: expected a finite number, received NaN") and the study failed.
+    const M = Number.MAX_VALUE;
+    const sentinels = [M, -M, -M, 0.5, 0.25];
+    const { mean, std } = moments(sentinels);
+    expect(Math.abs(mean / (-M / 5) - 1)).toBeLessThan(1e-12);
+    expect(std / M).toBeGreaterThan(0.5);
+    expect(std).toBeLessThanOrEqual(M);
+    for (const kind of ['power', 'standardize'] as const) {
+      for (const priorMean of ['mean', 'worst-observed'] as const) {
+        const t = fitOutcomeTransform(sentinels, kind, priorMean);
+        const targets = sentinels.map((v) => t.apply(v));
+        expect(targets.every(Number.isFinite), `${kind}/${priorMean}: ${targets.join(', ')}`).toBe(true);
+        expect(targets[0]).toBeGreaterThan(targets[3]);
+        expect(targets[3]).toBeGreaterThanOrEqual(targets[4]);
+        expect(targets[4]).toBeGreaterThan(targets[1]);
+        expect(targets[1]).toBe(targets[2]);
+      }
+    }
+    // Standardized, they have mean 0 and std 1 like any other values (to rounding).
+    const z = fitOutcomeTransform(sentinels, 'standardize', 'mean');
+    const m = moments(sentinels.map((v) => z.apply(v)));
+    expect(Math.abs(m.mean)).toBeLessThan(1e-12);
+    expect(Math.abs(m.std - 1)).toBeLessThan(1e-12);
+  });
+
+  it('keeps the targets of numerically equal values of huge magnitude within +-1 (not their raw differences)', () => {
+    // 1e20 +- 1e5 differ by 6 ulps (relative 1e-15, below the 1e-12 of "numerically equal"): std
+    // was replaced by 1, so the targets were the raw differences, +-9.8e4 (and past 1e160 they
+    // overflowed the GP's likelihood).
+    const near = [1e20, 1e20 + 1e5, 1e20 - 1e5];
+    expect(moments(near).std).toBe(1e8);
+    const t = fitOutcomeTransform(near, 'standardize', 'mean');
+    for (const v of near) expect(Math.abs(t.apply(v))).toBeLessThanOrEqual(1e-3);
+    for (const scale of [1e100, 1e200, 1e300]) {
+      const values = [scale, scale * (1 + 4 * Number.EPSILON), scale * (1 - 4 * Number.EPSILON)];
+      for (const kind of ['power', 'standardize'] as const) {
+        const targets = values.map((v) => fitOutcomeTransform(values, kind, 'worst-observed').apply(v));
+        expect(targets.every((x) => Number.isFinite(x) && Math.abs(x) <= 3), `${kind} at ${scale}: ${targets.join(', ')}`).toBe(true);
+      }
+    }
+    // Ordinary magnitudes keep std = 1 for equal values.
+    expect(moments([2, 2, 2, 2]).std).toBe(1);
+    expect(moments([1, 1 + 1e-15, 1 - 1e-15]).std).toBe(1);
+  });
+
   it('gives finite targets for equal values and for values outside the fitted sample', () => {
     const flat = fitOutcomeTransform([2, 2, 2, 2], 'power', 'worst-observed');
     expect(flat.apply(2) === 0).toBe(true);

@@ -58,8 +58,12 @@ export interface AddonAcquisitionOptions {
 
 export interface AddonOptimizeOptions extends AddonAcquisitionOptions {
   readonly nRestarts: number;
+  /** Per dim: 0, an ordinal spacing in [2^-1022, 1], or a categorical dim's choice count (backend.ts). */
   readonly grid: Float64Array;
-  /** (d, 2) integer bounds of log-int dims, [0, 0] elsewhere; undefined or null: none. */
+  /**
+   * (d, 2) bounds of log-int dims, safe integers 1 <= low < high with distinct end coordinates
+   * (backend.ts), [0, 0] elsewhere; undefined or null: none.
+   */
   readonly logIntBounds?: Float64Array | null;
   readonly numThreads: number;
 }

@@ -127,7 +127,7 @@ export interface FittedGp {
   readonly backend: BackendName;
   readonly n: number;
   readonly d: number;
-  /** Fitted log-space hyperparameters (length d + 2). */
+  /** Fitted log-space hyperparameters (length d + 2): the model's copy to read; editing it changes nothing the model computes. */
   readonly theta: Float64Array;
   /** Log marginal likelihood (plus log prior) at theta. */
   readonly logPosterior: number;

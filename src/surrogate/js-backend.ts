@@ -198,6 +198,8 @@ export class JsFittedGp implements FittedGp {
   private readonly data: GpTrainingData;
   private readonly kernel: KernelKind;
   private readonly deterministic: boolean;
+  /** theta as fitted (the model's own copy; `theta` is handed out). */
+  private readonly params: Float64Array;
   private readonly alpha: Float64Array;
   private readonly w: Float64Array;
   private readonly s2: number;
@@ -214,7 +216,11 @@ export class JsFittedGp implements FittedGp {
     this.data = data;
     this.n = data.n;
     this.d = data.d;
-    this.theta = theta;
+    // The model computes with its own copy: `theta` is the caller's to read (or edit, e.g. into a
+    // warm start); editing it once changed what a later append computed (as the native model,
+    // whose `theta` is a copy from the addon, never did).
+    this.params = Float64Array.from(theta);
+    this.theta = Float64Array.from(theta);
     this.kernel = kernel;
     this.deterministic = deterministic;
     this.factor = factor;
@@ -374,9 +380,9 @@ export class JsFittedGp implements FittedGp {
   appendSync(x: Float64Array, y: Float64Array, k: number): JsFittedGp {
     const { n, d } = this;
     const isCat = this.data.isCategorical;
-    const sn2 = Math.exp(this.theta[d + 1]);
-    const cross = crossKernel(x, k, this.data.x, n, d, this.theta, this.kernel, isCat);
-    const corner = crossKernel(x, k, x, k, d, this.theta, this.kernel, isCat);
+    const sn2 = Math.exp(this.params[d + 1]);
+    const cross = crossKernel(x, k, this.data.x, n, d, this.params, this.kernel, isCat);
+    const corner = crossKernel(x, k, x, k, d, this.params, this.kernel, isCat);
     for (let r = 0; r < k; r++) corner[r * k + r] += sn2 + this.jitter;
     const xAll = new Float64Array((n + k) * d);
     xAll.set(this.data.x);
@@ -386,9 +392,9 @@ export class JsFittedGp implements FittedGp {
     yAll.set(y, n);
     const data: GpTrainingData = { x: xAll, y: yAll, n: n + k, d, isCategorical: isCat };
     const factor = choleskyAppend(this.factor, n, cross, corner, k);
-    if (factor !== null) return new JsFittedGp(data, this.theta, this.kernel, this.deterministic, factor, this.jitter);
+    if (factor !== null) return new JsFittedGp(data, this.params, this.kernel, this.deterministic, factor, this.jitter);
     // The Schur complement lost definiteness (e.g. a duplicate point with tiny noise): refactor with jitter.
-    const rebuilt = buildModel(data, this.theta, this.kernel, this.deterministic);
+    const rebuilt = buildModel(data, this.params, this.kernel, this.deterministic);
     if (rebuilt === null) throw new NumericalError('appending observations made the GP covariance indefinite');
     return rebuilt;
   }

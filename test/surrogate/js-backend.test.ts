@@ -187,6 +187,24 @@ describe('JS backend fit and posterior', () => {
     model.dispose();
   });
 
+  it('editing the exposed theta (e.g. into a warm start) changes nothing the model computes, append included', async () => {
+    const data = randomData(15, 8, 2);
+    const model = await createJsBackend().fit(data, FIT);
+    const q = Float64Array.from([0.3, 0.7, 0.55, 0.1]);
+    const extra = { x: Float64Array.from([0.6, 0.4]), y: Float64Array.from([0.5]) };
+    const before = await (await model.append(extra.x, extra.y, 1)).predict(q, 2);
+    const fitted = Float64Array.from(model.theta);
+    model.theta[0] = 3;
+    model.theta[3] = -2;
+    const appended = await model.append(extra.x, extra.y, 1);
+    // The edit used to reach the appended rows' kernel and the new model's theta.
+    expect(Array.from(appended.theta)).toEqual(Array.from(fitted));
+    const after = await appended.predict(q, 2);
+    expect(Array.from(after.mean)).toEqual(Array.from(before.mean));
+    expect(Array.from(after.variance)).toEqual(Array.from(before.variance));
+    model.dispose();
+  });
+
   it('a deterministic fit pins the noise at the floor (1e-8)', async () => {
     const data = randomData(12, 20, 2);
     const model = await createJsBackend().fit(data, { ...FIT, deterministic: true });

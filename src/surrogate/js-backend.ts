@@ -24,7 +24,7 @@
  * L-BFGS-B on the continuous dims (at most 3 rounds, while the value improves); the best
  * feasible point is kept.
  */
-import { KestrelError, NumericalError } from '../errors.js';
+import { InvalidOptionError, KestrelError, NumericalError } from '../errors.js';
 import { decodeLogInt, encodeLogInt, snapLogInt } from '../util/log-int.js';
 import { Rng } from '../util/prng.js';
 import { warnOnce } from '../util/warn.js';
@@ -258,6 +258,7 @@ export class JsFittedGp implements FittedGp {
     this.checkAlive();
     this.checkCandidates(x, m);
     checkAcquisitionOptions(options);
+    if (typeof withGrad !== 'boolean') throw new InvalidOptionError('withGrad', 'a boolean', withGrad);
     const d = this.d;
     const value = new Float64Array(m);
     const grad = withGrad ? new Float64Array(m * d) : null;

@@ -148,6 +148,10 @@ describe('JS backend fit and posterior', () => {
     await expect(model.predict(new Float64Array(5), 3)).rejects.toThrow(/option "x"/);
     await expect(model.predict(Float64Array.from([0.5, 1.7]), 1)).rejects.toThrow(/\[0, 1\]/);
     await expect(model.append(new Float64Array(2), new Float64Array(2), 1)).rejects.toThrow(/option "y"/);
+    // As the native backend: a non-boolean withGrad is refused, not taken for its truthiness.
+    await expect(
+      model.acquisition(Float64Array.from([0.5, 0.5]), 1, { kind: 'ucb', incumbent: 0, beta: 1 }, 'yes' as unknown as boolean),
+    ).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'withGrad' });
     await expect(
       model.optimizeAcquisition({ kind: 'logei', incumbent: 0, beta: 0, nCandidates: 0, nRestarts: 1, seed: 1, grid: new Float64Array(2), numThreads: 1 }),
     ).rejects.toThrow(/nCandidates/);

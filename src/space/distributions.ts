@@ -55,7 +55,8 @@ function checkLog(name: string, log: unknown): boolean {
 
 /**
  * A float distribution on [low, high]. `log` samples uniformly in log space (low > 0); `step` puts
- * values on low, low + step, ..., high and must divide high - low (relative tolerance 1e-8).
+ * values on low, low + step, ..., high and must divide high - low: the doubles' ratio within a
+ * relative 1e-8 of an integer, or exactly in the decimals the numbers are written as (as Optuna).
  * @throws SearchSpaceError naming the parameter.
  */
 export function floatDistribution(name: string, low: number, high: number, options?: NumericSuggestOptions): FloatDistribution {
@@ -70,7 +71,7 @@ export function floatDistribution(name: string, low: number, high: number, optio
     }
     step = opts.step;
     const ratio = (high - low) / step;
-    if (Math.abs(ratio - Math.round(ratio)) > STEP_TOLERANCE * Math.max(1, ratio)) {
+    if (Math.abs(ratio - Math.round(ratio)) > STEP_TOLERANCE * Math.max(1, ratio) && !decimalDivides(high, low, step)) {
       throw new SearchSpaceError(name, `step ${step} does not divide high - low (${high} - ${low})`);
     }
   }
@@ -168,7 +169,48 @@ export function floatStepCount(dist: FloatDistribution & { step: number }): numb
   return Math.round((dist.high - dist.low) / dist.step);
 }
 
-/** True when `value` is a possible value of `dist` (stepped floats within the 1e-8 step tolerance). */
+const EPS = 2.220446049250313e-16;
+
+/**
+ * Grid point k of a stepped float: low + k * step, with k = 0 and k = n exactly low and high, and
+ * binary noise removed when a 15-significant-digit decimal lies within 4 ulp of max(|low|, |high|)
+ * (so step 0.1 on [0, 1] gives 0.3, not 0.30000000000000004). `contains` holds for every one.
+ */
+export function floatGridValue(dist: FloatDistribution & { step: number }, k: number): number {
+  const n = floatStepCount(dist);
+  if (k <= 0) return dist.low;
+  if (k >= n) return dist.high;
+  const raw = dist.low + k * dist.step;
+  const snapped = Number(raw.toPrecision(15));
+  const tolerance = 4 * EPS * Math.max(Math.abs(dist.low), Math.abs(dist.high));
+  const value = Math.abs(snapped - raw) <= tolerance ? snapped : raw;
+  return value < dist.low ? dist.low : value > dist.high ? dist.high : value;
+}
+
+/** The shortest decimal of a finite double (as `String` writes it) as mantissa * 10^exponent. */
+function decimalOf(x: number): { mantissa: bigint; exponent: number } {
+  const [digits, exp = '0'] = String(x).split('e');
+  const point = digits.indexOf('.');
+  const fraction = point < 0 ? 0 : digits.length - point - 1;
+  return { mantissa: BigInt(digits.replace('.', '')), exponent: Number(exp) - fraction };
+}
+
+/**
+ * Whether step divides high - low exactly in the decimals the three numbers are written as
+ * (Optuna's Decimal(str(x)) check): 1e-9 divides 8.100000001 - 8.1 although the doubles' ratio is
+ * 1.00000008, off by more than STEP_TOLERANCE.
+ */
+function decimalDivides(high: number, low: number, step: number): boolean {
+  const parts = [decimalOf(high), decimalOf(low), decimalOf(step)];
+  const exponent = Math.min(...parts.map((p) => p.exponent));
+  const [h, l, s] = parts.map((p) => p.mantissa * 10n ** BigInt(p.exponent - exponent));
+  return (h - l) % s === 0n;
+}
+
+/**
+ * True when `value` is a possible value of `dist`: for stepped floats, within a relative 1e-8 of a
+ * grid point (in steps), or exactly one of the grid values `floatGridValue` gives.
+ */
 export function contains(dist: Distribution, value: unknown): boolean {
   switch (dist.kind) {
     case 'float': {
@@ -176,7 +218,11 @@ export function contains(dist: Distribution, value: unknown): boolean {
       if (value < dist.low || value > dist.high) return false;
       if (dist.step === null) return true;
       const k = (value - dist.low) / dist.step;
-      return Math.abs(k - Math.round(k)) <= STEP_TOLERANCE * Math.max(1, Math.abs(k));
+      if (Math.abs(k - Math.round(k)) <= STEP_TOLERANCE * Math.max(1, Math.abs(k))) return true;
+      // The grid values decode / samplers produce: next to a step tiny against |low| their
+      // rounding exceeds the tolerance above (8.1 + 1e-9 is 1.0000000827 steps from 8.1).
+      const stepped = dist as FloatDistribution & { step: number };
+      return value === floatGridValue(stepped, Math.floor(k)) || value === floatGridValue(stepped, Math.ceil(k));
     }
     case 'int':
       return (

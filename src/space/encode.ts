@@ -26,10 +26,11 @@
  */
 import { InvalidParamValueError, NumericalError } from '../errors.js';
 import { decodeLogInt, encodeLogInt } from '../util/log-int.js';
-import { choiceIndex, floatStepCount } from './distributions.js';
+import { choiceIndex, floatGridValue, floatStepCount } from './distributions.js';
 import type { Distribution, FloatDistribution, ParamValue } from './types.js';
 
-const EPS = 2.220446049250313e-16;
+/** Re-exported from distributions.ts, where `contains` needs it. */
+export { floatGridValue };
 
 function clamp01(u: number): number {
   if (Number.isNaN(u)) throw new NumericalError('cannot decode NaN to a parameter value');
@@ -39,22 +40,6 @@ function clamp01(u: number): number {
 function stepCount(dist: Distribution): number {
   if (dist.kind === 'int') return (dist.high - dist.low) / dist.step;
   return floatStepCount(dist as FloatDistribution & { step: number });
-}
-
-/**
- * Grid point k of a stepped float: low + k * step, with k = 0 and k = n exactly low and high, and
- * binary noise removed when a 15-significant-digit decimal lies within 4 ulp of max(|low|, |high|)
- * (so step 0.1 on [0, 1] gives 0.3, not 0.30000000000000004).
- */
-export function floatGridValue(dist: FloatDistribution & { step: number }, k: number): number {
-  const n = floatStepCount(dist);
-  if (k <= 0) return dist.low;
-  if (k >= n) return dist.high;
-  const raw = dist.low + k * dist.step;
-  const snapped = Number(raw.toPrecision(15));
-  const tolerance = 4 * EPS * Math.max(Math.abs(dist.low), Math.abs(dist.high));
-  const value = Math.abs(snapped - raw) <= tolerance ? snapped : raw;
-  return value < dist.low ? dist.low : value > dist.high ? dist.high : value;
 }
 
 /** The numeric coordinate of `value` (see the file comment). `name` is used in errors only. */

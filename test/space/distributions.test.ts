@@ -66,6 +66,13 @@ describe('distribution constructors', () => {
     expect(() => floatDistribution('p', 0.1, 0.7, { step: 0.2 })).not.toThrow();
     expect(() => floatDistribution('p', -1.5, 1.5, { step: 0.3 })).not.toThrow();
   });
+
+  it('accepts a step that divides high - low exactly in decimals, however far the doubles are off', () => {
+    // (8.100000001 - 8.1) / 1e-9 is 1.0000000827 in doubles, 8e-8 off: Optuna's Decimal check accepts it.
+    expect(floatDistribution('p', 8.1, 8.100000001, { step: 1e-9 }).step).toBe(1e-9);
+    expect(() => floatDistribution('p', 1e15, 1e15 + 10.125, { step: 1 })).toThrow(/does not divide/);
+    expect(() => floatDistribution('p', 8.1, 8.1000000015, { step: 1e-9 })).toThrow(/does not divide/);
+  });
 });
 
 describe('equality, isSingle, contains', () => {

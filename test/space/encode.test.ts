@@ -187,6 +187,24 @@ describe('encode / decode properties on random distributions', () => {
     }
   });
 
+  it('every grid value of a step tiny against |low| is contained and round-trips', () => {
+    // low + k * step is off the grid by ~1e-6 steps there (ulp(8.1) / 1e-9), beyond the 1e-8 tolerance.
+    for (const [low, high, step] of [
+      [8.1, 8.100000047, 1e-9],
+      [-3.7, -3.6999999, 1e-11],
+      [123.456, 123.45600003, 1e-10],
+    ]) {
+      const d = floatDistribution('x', low, high, { step });
+      const grid = gridOf(d);
+      expect(new Set(grid).size).toBe(grid.length);
+      for (const v of grid) {
+        expect(contains(d, v)).toBe(true);
+        expect(decode(d, encode(d, v))).toBe(v);
+      }
+      for (let i = 0; i <= 100; i++) expect(contains(d, decode(d, i / 100))).toBe(true);
+    }
+  });
+
   it('decode(encode(v)) == v for every grid value of random int and stepped-float distributions', () => {
     const rng = new Rng(7);
     for (let t = 0; t < 200; t++) {

@@ -13,7 +13,7 @@
  * what `suggestFromSpec` and `enumerateGrid` return (names are unique and match the trial's params);
  * `toNestedConfig` turns it into `{optimizer: {sgd: {momentum: 0.9}}}` (the chosen branch is the one
  * key of the categorical's object). Because '.' separates levels, parameter names in a spec may not
- * contain '.'.
+ * contain '.'; nor may a name or a choice key be "__proto__" (it would set a record's prototype).
  */
 import { SearchSpaceError } from '../errors.js';
 import { categoricalDistribution, floatDistribution, intDistribution, isCategoricalChoice } from './distributions.js';
@@ -103,8 +103,8 @@ function validateParam(path: string, raw: unknown): ParamSpec {
       if (keys.length === 0) throw new SearchSpaceError(path, 'choices must not be empty');
       const branches: Record<string, SpaceSpec> = {};
       for (const key of keys) {
-        if (key === '' || key.includes('.')) {
-          throw new SearchSpaceError(path, `choice key ${JSON.stringify(key)} must be non-empty and contain no '.'`);
+        if (key === '' || key.includes('.') || key === '__proto__') {
+          throw new SearchSpaceError(path, `choice key ${JSON.stringify(key)} must be non-empty, contain no '.' and not be "__proto__"`);
         }
         const sub = choices[key];
         const subSpec = sub === null ? {} : sub;
@@ -130,10 +130,12 @@ function validateParam(path: string, raw: unknown): ParamSpec {
 function validateSpec(raw: Record<string, unknown>, prefix: string): SpaceSpec {
   const out: Record<string, ParamSpec> = {};
   for (const [name, param] of Object.entries(raw)) {
-    if (name === '' || name.includes('.')) {
+    if (name === '' || name.includes('.') || name === '__proto__') {
+      // "__proto__" (an own key of JSON.parse output) would set the prototype of the records
+      // built here instead of adding a parameter: it would vanish without a word.
       throw new SearchSpaceError(
         `${prefix}${name}`,
-        "parameter names in a space spec must be non-empty and contain no '.' (it separates conditional levels)",
+        "parameter names in a space spec must be non-empty, contain no '.' (it separates conditional levels) and not be \"__proto__\"",
       );
     }
     out[name] = validateParam(`${prefix}${name}`, param);
@@ -226,7 +228,8 @@ function nestInto(spec: SpaceSpec, prefix: string, flat: Readonly<Record<string,
     const value = flat[full];
     if (isBranching(param)) {
       const key = String(value);
-      const sub = param.choices[key];
+      // Own keys only: "toString" or "constructor" must not find Object.prototype's members.
+      const sub = Object.prototype.hasOwnProperty.call(param.choices, key) ? param.choices[key] : undefined;
       if (sub === undefined) throw new SearchSpaceError(full, `value ${JSON.stringify(value)} is not one of the choices`);
       out[name] = { [key]: nestInto(sub, `${full}.${key}.`, flat) };
     } else {

@@ -80,6 +80,14 @@ seed: {type: const, value: 7}
     ['empty sub-space choices', { a: { type: 'categorical', choices: {} } }, 'a', /choices must not be empty/],
     ['a bad const', { a: { type: 'const', value: { x: 1 } } }, 'a', /const value must be/],
     ['a dotted name', { 'a.b': { type: 'const', value: 1 } }, 'a.b', /contain no '\.'/],
+    // JSON.parse makes "__proto__" an own key; copied into a record it set the prototype and the parameter vanished.
+    ['a parameter named __proto__', JSON.parse('{"__proto__": {"type": "float", "low": 0, "high": 1}}'), '__proto__', /not be "__proto__"/],
+    [
+      'a choice key __proto__',
+      JSON.parse('{"opt": {"type": "categorical", "choices": {"__proto__": {}, "adam": {}}}}'),
+      'opt',
+      /not be "__proto__"/,
+    ],
     [
       'a bad nested parameter',
       { optimizer: { type: 'categorical', choices: { sgd: { momentum: { type: 'float', low: 1, high: 0 } } } } },
@@ -156,6 +164,14 @@ describe('toNestedConfig', () => {
       optimizer: { adam: { beta1: 0.9 } },
       seed: 7,
     });
+  });
+
+  it('refuses a branch value that is only an Object.prototype member, not a choice', () => {
+    for (const value of ['toString', 'constructor', 'hasOwnProperty']) {
+      expect(() => toNestedConfig(SPEC, { lr: 0.01, layers: 2, optimizer: value })).toThrow(
+        `parameter "optimizer": value "${value}" is not one of the choices`,
+      );
+    }
   });
 
   it('reports a missing parameter', () => {

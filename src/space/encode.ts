@@ -16,6 +16,13 @@
  *                          native/include/kestrel/log_int.h the acquisition search uses). Only
  *                          these b - a + 1 coordinates are feasible: a model-based sampler must
  *                          search the dim there (`logIntBounds`), as GpSampler does.
+ * - degenerate log ranges: a log float whose ln b - ln a rounds to 0 (b within a few ulp of a in
+ *                          log terms, e.g. [1e15, 1e15 + 0.5]) is encoded as a continuous float,
+ *                          and a log int whose log coordinates cannot tell its end integers apart
+ *                          (a range narrow against its magnitude, low above ~1e14, e.g.
+ *                          [2^52 - 3, 2^52]) as an int: over such a range the log map is the
+ *                          linear one to within rounding, and evaluated in logs it gives NaN
+ *                          (0 / 0) or collapses the integers onto two coordinates.
  * - categorical:           the choice index 0..n-1 (NOT in [0, 1]; models use a Hamming distance on
  *                          such coordinates).
  * `decode` clamps numeric u to [0, 1], maps back, snaps to the step grid, and always returns a value
@@ -27,7 +34,7 @@
 import { InvalidParamValueError, NumericalError } from '../errors.js';
 import { decodeLogInt, encodeLogInt } from '../util/log-int.js';
 import { choiceIndex, floatGridValue, floatStepCount } from './distributions.js';
-import type { Distribution, FloatDistribution, ParamValue } from './types.js';
+import type { Distribution, FloatDistribution, IntDistribution, ParamValue } from './types.js';
 
 /** Re-exported from distributions.ts, where `contains` needs it. */
 export { floatGridValue };
@@ -35,6 +42,26 @@ export { floatGridValue };
 function clamp01(u: number): number {
   if (Number.isNaN(u)) throw new NumericalError('cannot decode NaN to a parameter value');
   return u < 0 ? 0 : u > 1 ? 1 : u;
+}
+
+/** Log float whose ln high - ln low is not > 0 in doubles: encoded linearly (see the file comment). */
+function logFloatDegenerate(dist: FloatDistribution): boolean {
+  return dist.log && dist.low < dist.high && !(Math.log(dist.high) - Math.log(dist.low) > 0);
+}
+
+/**
+ * Log int that is narrow (high + 1/2 < 2 (low - 1/2)) and whose log coordinates do not separate
+ * low from low + 1 or high - 1 from high: encoded as a linear int (see the file comment).
+ */
+function logIntDegenerate(dist: IntDistribution): boolean {
+  const { low: a, high: b } = dist;
+  if (!dist.log || a === b || b + 0.5 >= 2 * (a - 0.5)) return false;
+  return !(encodeLogInt(a + 1, a, b) > encodeLogInt(a, a, b)) || !(encodeLogInt(b, a, b) > encodeLogInt(b - 1, a, b));
+}
+
+/** The int's coordinates are log ones (`encodeLogInt`): log: true and not degenerate. */
+function isLogInt(dist: Distribution): boolean {
+  return dist.kind === 'int' && dist.log && !logIntDegenerate(dist);
 }
 
 function stepCount(dist: Distribution): number {
@@ -55,10 +82,12 @@ export function encode(dist: Distribution, value: ParamValue, name = '(unnamed)'
       if (typeof value !== 'number') throw new InvalidParamValueError(name, `expected a number, received ${JSON.stringify(value)}`);
       if (dist.kind === 'float' && dist.step === null) {
         if (dist.high === dist.low) return 0.5;
-        if (dist.log) return (Math.log(value) - Math.log(dist.low)) / (Math.log(dist.high) - Math.log(dist.low));
+        if (dist.log && !logFloatDegenerate(dist)) {
+          return (Math.log(value) - Math.log(dist.low)) / (Math.log(dist.high) - Math.log(dist.low));
+        }
         return (value - dist.low) / (dist.high - dist.low);
       }
-      if (dist.kind === 'int' && dist.log) return encodeLogInt(value, dist.low, dist.high);
+      if (isLogInt(dist)) return encodeLogInt(value, dist.low, dist.high);
       const step = dist.step as number;
       return (value - dist.low + step / 2) / (dist.high - dist.low + step);
     }
@@ -83,7 +112,7 @@ export function decode(dist: Distribution, x: number): ParamValue {
       if (u === 0) return dist.low;
       if (u === 1) return dist.high;
       let v: number;
-      if (dist.log) {
+      if (dist.log && !logFloatDegenerate(dist)) {
         const lo = Math.log(dist.low);
         v = Math.exp(lo + u * (Math.log(dist.high) - lo));
       } else {
@@ -93,7 +122,7 @@ export function decode(dist: Distribution, x: number): ParamValue {
     }
     case 'int': {
       const u = clamp01(x);
-      if (dist.log) return decodeLogInt(u, dist.low, dist.high);
+      if (isLogInt(dist)) return decodeLogInt(u, dist.low, dist.high);
       const n = stepCount(dist);
       return dist.low + Math.min(Math.floor(u * (n + 1)), n) * dist.step;
     }
@@ -101,7 +130,8 @@ export function decode(dist: Distribution, x: number): ParamValue {
 }
 
 /**
- * Spacing of the encoded grid: 0 for continuous floats and for log ints (decode rounds), 1/(n + 1)
+ * Spacing of the encoded grid: 0 for continuous floats and for log ints (decode rounds; a degenerate
+ * log int is a linear one), 1/(n + 1)
  * for ints and stepped floats with n + 1 grid points, and the number of choices for categoricals.
  */
 export function gridSpacing(dist: Distribution): number {
@@ -111,17 +141,18 @@ export function gridSpacing(dist: Distribution): number {
     case 'float':
       return dist.step === null ? 0 : 1 / (stepCount(dist) + 1);
     case 'int':
-      return dist.log ? 0 : 1 / (stepCount(dist) + 1);
+      return isLogInt(dist) ? 0 : 1 / (stepCount(dist) + 1);
   }
 }
 
 /**
- * The integer bounds [low, high] of a log-scaled int distribution, else null. Its feasible
+ * The integer bounds [low, high] of a log-scaled int distribution (not a degenerate one, which
+ * is encoded as a linear int: see the file comment), else null. Its feasible
  * coordinates are `encodeLogInt(k, low, high)` for the integers k in [low, high]
  * (OptimizeAcquisitionOptions.logIntBounds in src/surrogate/backend.ts).
  */
 export function logIntBounds(dist: Distribution): readonly [number, number] | null {
-  return dist.kind === 'int' && dist.log ? [dist.low, dist.high] : null;
+  return dist.kind === 'int' && isLogInt(dist) ? [dist.low, dist.high] : null;
 }
 
 /** Like `decode`, but a categorical also takes u in [0, 1]: choice min(floor(u * n), n - 1). */

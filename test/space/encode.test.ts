@@ -111,6 +111,32 @@ describe('encode / decode', () => {
     expect(snapLogInt(Number.NaN, 3, 40)).toBe(encodeLogInt(3, 3, 40));
   });
 
+  it('log ranges too narrow for ln to resolve are encoded linearly: finite coordinates that round-trip', () => {
+    // ln(1e15 + 0.5) == ln(1e15) and ln(2^52 + 1/2) == ln(2^52 - 7/2) in doubles: the log maps gave 0 / 0 = NaN.
+    const f = floatDistribution('f', 1e15, 1e15 + 0.5, { log: true });
+    expect(encode(f, 1e15 + 0.25)).toBe(0.5);
+    expect(decode(f, 0.5)).toBe(1e15 + 0.25);
+    expect(gridSpacing(f)).toBe(0);
+    for (const [low, high] of [
+      [2 ** 52 - 3, 2 ** 52],
+      [1e15, 1e15 + 3],
+      [2 ** 52 - 1000, 2 ** 52],
+    ]) {
+      const d = intDistribution('k', low, high, { log: true });
+      expect(logIntBounds(d)).toBeNull();
+      expect(gridSpacing(d)).toBe(1 / (high - low + 1));
+      for (let k = low; k <= high; k++) {
+        const u = encode(d, k);
+        expect(Number.isFinite(u)).toBe(true);
+        expect(decode(d, u)).toBe(k);
+      }
+    }
+    // Wide or resolvable log ranges keep their log coordinates.
+    expect(logIntBounds(intDistribution('k', 1, 2 ** 52, { log: true }))).toEqual([1, 2 ** 52]);
+    expect(logIntBounds(intDistribution('k', 1e9, 1e9 + 1000, { log: true }))).toEqual([1e9, 1e9 + 1000]);
+    expect(Math.abs(encode(floatDistribution('f', 1e9, 1e9 + 1, { log: true }), 1e9 + 0.5) - 0.5)).toBeLessThan(1e-5);
+  });
+
   it('single-valued distributions decode to their value everywhere', () => {
     for (const d of [floatDistribution('a', 3, 3), intDistribution('b', 7, 7), floatDistribution('c', 2, 2, { step: 0.5 })]) {
       for (const u of [0, 0.3, 1]) expect(decode(d, u)).toBe(d.low);

@@ -117,3 +117,26 @@ describe('GpSampler on a log-scaled int', () => {
     }
   }
 });
+
+describe('GpSampler on log ranges too narrow for ln to resolve', () => {
+  for (const backend of ['js', 'cpu'] as const) {
+    it(`completes every trial, each suggestion feasible (${backend})`, async () => {
+      // Encoded in logs these dims had NaN coordinates and the first GP ask threw
+      // InvalidOptionError('data.x[0]'), failing optimize.
+      const study = await createStudy({
+        sampler: new GpSampler({ seed: 1, nStartupTrials: 3, backend, candidates: 64, restarts: 1 }),
+      });
+      await study.optimize(
+        (t) => t.suggestInt('k', 2 ** 52 - 3, 2 ** 52, { log: true }) - 2 ** 52 + (t.suggestFloat('x', 1e15, 1e15 + 0.5, { log: true }) - 1e15),
+        { nTrials: 8, catch: [] },
+      );
+      const trials = await study.getTrials();
+      expect(trials.map((t) => t.state)).toEqual(Array(8).fill('COMPLETE'));
+      for (const t of trials) {
+        expect(Number.isInteger(t.params.k) && (t.params.k as number) >= 2 ** 52 - 3 && (t.params.k as number) <= 2 ** 52).toBe(true);
+        expect(t.params.x as number).toBeGreaterThanOrEqual(1e15);
+        expect(t.params.x as number).toBeLessThanOrEqual(1e15 + 0.5);
+      }
+    });
+  }
+});

@@ -15,7 +15,8 @@
  *   observed value (`priorMean`: 'worst-observed', the default, after De Ath et al. 2020;
  *   'mean' keeps it at the targets' mean, as Optuna's GPSampler), fitted whenever the model is
  *   built from scratch and kept for the rows appended until the next build. FAIL trials are
- *   excluded; PRUNED ones too unless `usePrunedTrials` (then their last intermediate value).
+ *   excluded; PRUNED ones too unless `usePrunedTrials` (then their last intermediate value, an
+ *   infinite one clipped to the best or worst finite target, as Optuna's GPSampler).
  * - Pending trials: RUNNING trials with params in the space are fantasized at the posterior mean
  *   and appended to the model (kriging believer; Ginsbourger, Le Riche & Carraro 2010, "Kriging
  *   is well-suited to parallelize optimization") so concurrent asks spread out; the incumbent is
@@ -300,7 +301,7 @@ export interface GpSamplerOptions {
    * and 100 evaluations (bench/quality.md, first section).
    */
   readonly priorMean?: PriorMeanKind;
-  /** Use PRUNED trials at their last intermediate value (default false). */
+  /** Use PRUNED trials at their last intermediate value (default false; an infinite one is clipped to the best or worst finite value). */
   readonly usePrunedTrials?: boolean;
   /** Overrides of DEFAULT_REFIT_POLICY (large-n behaviour; see the file header). */
   readonly refitPolicy?: Partial<RefitPolicy>;
@@ -582,11 +583,20 @@ export class GpSampler implements Sampler {
       if (!dims.every((name) => name in t.params && t.distributions[name] !== undefined && distributionsEqual(t.distributions[name], space[name]))) continue;
       out.push({ trialId: t.trialId, params: t.params, value: minimize ? -raw : raw });
     }
-    // Infinite values: the worst finite value stands in (keeps standardization finite).
+    // Infinite values (a PRUNED trial's intermediate value: the study refuses infinite objective
+    // values) are clipped to the finite range, as Optuna's GPSampler does: the best finite target
+    // stands in for +Infinity (after the sign flip: the best possible), the worst for -Infinity
+    // (0 when none is finite). This keeps standardization finite.
     let worst = Number.POSITIVE_INFINITY;
-    for (const o of out) if (Number.isFinite(o.value)) worst = Math.min(worst, o.value);
-    if (!Number.isFinite(worst)) worst = 0;
-    return out.map((o) => (Number.isFinite(o.value) ? o : { ...o, value: worst }));
+    let best = Number.NEGATIVE_INFINITY;
+    for (const o of out) {
+      if (Number.isFinite(o.value)) {
+        worst = Math.min(worst, o.value);
+        best = Math.max(best, o.value);
+      }
+    }
+    if (!Number.isFinite(worst)) worst = best = 0;
+    return out.map((o) => (Number.isFinite(o.value) ? o : { ...o, value: o.value > 0 ? best : worst }));
   }
 
   private async suggest(

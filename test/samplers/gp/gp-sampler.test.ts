@@ -168,6 +168,30 @@ describe('GpSampler', () => {
     }
   });
 
+  it('usePrunedTrials clips an infinite intermediate value to the best or worst finite one, as Optuna', async () => {
+    // Targets are values negated for minimize: -Infinity is the best possible there, +Infinity the worst.
+    for (const direction of ['minimize', 'maximize'] as const) {
+      for (const good of [true, false]) {
+        const spy = new SpyBackend();
+        const sampler = new GpSampler({ seed: 2, ...FAST, backend: spy, nStartupTrials: 3, usePrunedTrials: true });
+        const study = new FakeStudy([direction]);
+        const dist = { x1: BRANIN_SPACE.x1 };
+        const sign = direction === 'minimize' ? 1 : -1;
+        study.add({ x1: 0 }, dist, 'COMPLETE', 5 * sign);
+        study.add({ x1: 1 }, dist, 'COMPLETE', 1 * sign);
+        study.add({ x1: 3 }, dist, 'COMPLETE', 3 * sign);
+        const infinite = (good ? -sign : sign) * Infinity;
+        study.add({ x1: 4 }, dist, 'PRUNED', null, { 1: 2, 2: infinite });
+        await study.ask(sampler, dist);
+        const y = Array.from(spy.fits[0].y);
+        expect(y).toHaveLength(4);
+        // Row 3 is the pruned trial: it ties the best (x1 = 1) or the worst (x1 = 0) observation.
+        expect(y[3]).toBe(good ? y[1] : y[0]);
+        expect(y.every(Number.isFinite)).toBe(true);
+      }
+    }
+  });
+
   it('spreads concurrent suggestions over RUNNING trials (kriging believer)', async () => {
     const minGapOfBatch = async (outcomeTransform: 'power' | 'standardize'): Promise<{ lone: number; batch: number }> => {
       const options = { seed: 4, ...FAST, deterministic: true, nStartupTrials: 8, outcomeTransform };

@@ -81,7 +81,8 @@ export function floatDistribution(name: string, low: number, high: number, optio
 
 /**
  * An integer distribution on [low, high] with spacing `step` (default 1) from low. `log` needs
- * low >= 1 and step 1. Bounds and step must be integers and step must divide high - low exactly.
+ * low >= 1 and step 1. Bounds and step must be safe integers, step must divide high - low exactly,
+ * and high - low must be a double exactly (always up to 2^53; above, only an even difference).
  * @throws SearchSpaceError naming the parameter.
  */
 export function intDistribution(name: string, low: number, high: number, options?: NumericSuggestOptions): IntDistribution {
@@ -97,8 +98,14 @@ export function intDistribution(name: string, low: number, high: number, options
   }
   if (log && step !== 1) throw new SearchSpaceError(name, `step (${step}) cannot be combined with log: true`);
   if (log && low < 1) throw new SearchSpaceError(name, `log: true needs low >= 1, received low = ${low}`);
-  if ((high - low) % step !== 0) {
+  // In integers, not doubles: above 2^53 the double high - low can be rounded (2^54 - 3 is
+  // 2^54 - 4), and a step that divides the rounded difference puts decoded values off the grid.
+  const exact = BigInt(high) - BigInt(low);
+  if (exact % BigInt(step) !== 0n) {
     throw new SearchSpaceError(name, `step ${step} does not divide high - low (${high} - ${low})`);
+  }
+  if (BigInt(high - low) !== exact) {
+    throw new SearchSpaceError(name, `high - low (${exact}) must be exact in double precision (above 2^53, an even number)`);
   }
   return Object.freeze({ kind: 'int', low, high, log, step });
 }
@@ -224,14 +231,14 @@ export function contains(dist: Distribution, value: unknown): boolean {
       const stepped = dist as FloatDistribution & { step: number };
       return value === floatGridValue(stepped, Math.floor(k)) || value === floatGridValue(stepped, Math.ceil(k));
     }
-    case 'int':
-      return (
-        typeof value === 'number' &&
-        Number.isSafeInteger(value) &&
-        value >= dist.low &&
-        value <= dist.high &&
-        (value - dist.low) % dist.step === 0
-      );
+    case 'int': {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < dist.low || value > dist.high) return false;
+      const offset = value - dist.low;
+      // Above 2^53 the double offset may be rounded: check in integers there.
+      return Number.isSafeInteger(offset)
+        ? offset % dist.step === 0
+        : (BigInt(value) - BigInt(dist.low)) % BigInt(dist.step) === 0n;
+    }
     case 'categorical':
       for (let i = 0; i < dist.choices.length; i++) if (dist.choices[i] === value) return true;
       return false;

@@ -124,7 +124,10 @@ export function decode(dist: Distribution, x: number): ParamValue {
       const u = clamp01(x);
       if (isLogInt(dist)) return decodeLogInt(u, dist.low, dist.high);
       const n = stepCount(dist);
-      return dist.low + Math.min(Math.floor(u * (n + 1)), n) * dist.step;
+      const k = Math.min(Math.floor(u * (n + 1)), n);
+      // From the nearer end, so that the offset k * step stays below 2^53 and exact: from low
+      // alone it can exceed 2^53 on a range wider than that and round off the grid.
+      return 2 * k <= n ? dist.low + k * dist.step : dist.high - (n - k) * dist.step;
     }
   }
 }

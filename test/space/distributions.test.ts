@@ -67,6 +67,20 @@ describe('distribution constructors', () => {
     expect(() => floatDistribution('p', -1.5, 1.5, { step: 0.3 })).not.toThrow();
   });
 
+  it('checks int steps in integers: a range wider than 2^53 whose double difference is rounded', () => {
+    const M = Number.MAX_SAFE_INTEGER;
+    // The true difference 2^54 - 3 is not a multiple of 3; its double, 2^54 - 4, was.
+    expect(() => intDistribution('p', -M, M - 1, { step: 3 })).toThrow(/step 3 does not divide/);
+    // 2^54 - 3 with step 1: no double holds the difference.
+    expect(() => intDistribution('p', -M, M - 1)).toThrow(/must be exact in double precision/);
+    expect(intDistribution('p', -M, M, { step: 2 }).step).toBe(2);
+    // contains decides grid membership in integers when value - low exceeds 2^53.
+    const d = intDistribution('p', -3235343297937407, 6868020999749631, { step: 7 });
+    expect(contains(d, 6868020999749631 - 7)).toBe(true);
+    expect(contains(d, 6868020999749631 - 8)).toBe(false);
+    expect(contains(d, 5779588874780189)).toBe(false); // (5779588874780189 + 3235343297937407) % 7 = 6
+  });
+
   it('accepts a step that divides high - low exactly in decimals, however far the doubles are off', () => {
     // (8.100000001 - 8.1) / 1e-9 is 1.0000000827 in doubles, 8e-8 off: Optuna's Decimal check accepts it.
     expect(floatDistribution('p', 8.1, 8.100000001, { step: 1e-9 }).step).toBe(1e-9);

@@ -213,6 +213,22 @@ describe('encode / decode properties on random distributions', () => {
     }
   });
 
+  it('ints wider than 2^53: every decoded value is on the step grid', () => {
+    // low + k * step exceeded 2^53 and rounded off the grid: RandomSampler lost 19 of 300 finished
+    // trials on this distribution (storage refused the params).
+    const rng = new Rng(3);
+    for (const [low, high, step] of [
+      [-3235343297937407, 6868020999749631, 7],
+      [-2388919060529151, 7260325460049919, 5],
+      [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 2],
+    ]) {
+      const d = intDistribution('k', low, high, { step });
+      for (let i = 0; i < 2000; i++) expect(contains(d, decode(d, rng.nextFloat()))).toBe(true);
+      expect(decode(d, 1)).toBe(high);
+      expect(decode(d, 0)).toBe(low);
+    }
+  });
+
   it('every grid value of a step tiny against |low| is contained and round-trips', () => {
     // low + k * step is off the grid by ~1e-6 steps there (ulp(8.1) / 1e-9), beyond the 1e-8 tolerance.
     for (const [low, high, step] of [

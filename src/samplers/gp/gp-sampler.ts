@@ -98,7 +98,7 @@
  *   derived from (seed, trial number, purpose).
  */
 import { availableParallelism } from 'node:os';
-import { InvalidOptionError, KestrelError } from '../../errors.js';
+import { InvalidOptionError, KestrelError, NumericalError } from '../../errors.js';
 import { contains, distributionsEqual, isSingle } from '../../space/distributions.js';
 import { decode, encode, gridSpacing, logIntBounds } from '../../space/encode.js';
 import { intersectionSearchSpace } from '../../space/intersection.js';
@@ -731,6 +731,12 @@ export class GpSampler implements Sampler {
         encodeRow(o.params, x, i * d);
         y[i] = outcome.apply(o.value);
       });
+      // Finite values the outcome transform could not map (it overflowed: values near +-1.8e308
+      // of both signs) are a numerical failure of the surrogate, which falls back to random
+      // sampling; passed on, the backend's input check threw INVALID_OPTION and failed the study.
+      for (let i = 0; i < y.length; i++) {
+        if (!Number.isFinite(y[i])) throw new NumericalError(`the outcome transform gave a non-finite target (${y[i]}) for the value ${rows[i].value}`);
+      }
       return { x, y };
     };
     const usable =

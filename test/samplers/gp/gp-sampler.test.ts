@@ -364,6 +364,26 @@ describe('GpSampler', () => {
     await expect(study.ask(sampler, dist)).rejects.toThrow(TypeError);
   });
 
+  it('falls back, not fails, when the outcome transform overflows on finite values near +-1.8e308', async () => {
+    // Values of both signs near the largest double: (v - mean) overflows in the transform, the
+    // targets were NaN, and the backend's input check threw INVALID_OPTION out of study.ask.
+    for (const outcomeTransform of ['power', 'standardize'] as const) {
+      resetWarnOnce();
+      warnings = [];
+      const sampler = new GpSampler({ seed: 8, ...FAST, nStartupTrials: 2, outcomeTransform });
+      const study = new FakeStudy(['minimize']);
+      const dist = { x: floatDistribution('x', 0, 1) };
+      study.add({ x: 0.1 }, dist, 'COMPLETE', -1.7e308);
+      study.add({ x: 0.5 }, dist, 'COMPLETE', 1.7e308);
+      study.add({ x: 0.9 }, dist, 'COMPLETE', 1.7e308);
+      const t = await study.ask(sampler, dist);
+      expect(t.params.x as number).toBeGreaterThanOrEqual(0);
+      expect(t.params.x as number).toBeLessThanOrEqual(1);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.some((w) => w.code === 'GP_NUMERICAL_FALLBACK')).toBe(true);
+    }
+  });
+
   it('rejects multi-objective studies and bad options with KestrelErrors', async () => {
     const sampler = new GpSampler({ seed: 9, ...FAST, nStartupTrials: 1 });
     const study = new FakeStudy(['minimize', 'maximize']);

@@ -71,6 +71,10 @@ export function floatDistribution(name: string, low: number, high: number, optio
     }
     step = opts.step;
     const ratio = (high - low) / step;
+    // 1e300 / 1e-300 steps: every coordinate decoded to high (and 0 to NaN, 0 * Infinity).
+    if (!Number.isFinite(ratio)) {
+      throw new SearchSpaceError(name, `step ${step} is too small for high - low (${high} - ${low}): the number of steps overflows`);
+    }
     if (Math.abs(ratio - Math.round(ratio)) > STEP_TOLERANCE * Math.max(1, ratio) && !decimalDivides(high, low, step)) {
       throw new SearchSpaceError(name, `step ${step} does not divide high - low (${high} - ${low})`);
     }

@@ -35,6 +35,8 @@ describe('distribution constructors', () => {
     ['log with step', () => floatDistribution('p', 1, 2, { log: true, step: 0.5 }), /step cannot be combined with log/],
     ['step <= 0', () => floatDistribution('p', 0, 1, { step: 0 }), /step must be a finite number > 0/],
     ['float step not dividing', () => floatDistribution('p', 0, 1, { step: 0.3 }), /does not divide/],
+    // Accepted before, with Infinity steps: RandomSampler suggested 1e300 every time.
+    ['a float step whose count overflows', () => floatDistribution('p', 0, 1e300, { step: 1e-300 }), /the number of steps overflows/],
     ['int step not dividing', () => intDistribution('p', 0, 10, { step: 3 }), /does not divide/],
     ['non-integer int bound', () => intDistribution('p', 0.5, 10), /low must be an integer/],
     ['non-integer int step', () => intDistribution('p', 0, 10, { step: 2.5 }), /step must be an integer/],

@@ -2,8 +2,9 @@
  * GpSampler: Bayesian optimization with a Gaussian-process surrogate. A thin adapter (Optuna's
  * GPSampler shape): trials -> encoded Float64Array -> surrogate (src/surrogate) -> decoded params.
  *
- * - Relative space: the intersection of the distributions of COMPLETE trials (and PRUNED ones
- *   with `usePrunedTrials`; `intersectionSearchSpace`), encoded into the unit cube by src/space/encode.ts. A dim whose
+ * - Relative space: the intersection of the distributions of COMPLETE trials (and, with
+ *   `usePrunedTrials`, of the PRUNED ones that have a last intermediate value to model;
+ *   `intersectionSearchSpace`), encoded into the unit cube by src/space/encode.ts. A dim whose
  *   `gridSpacing` is > 1 is categorical (encode.ts returns the number of choices there and a
  *   spacing <= 1 for ordinal dims), so this file never switches on a distribution kind.
  *   Single-valued distributions are fixed, not modelled.
@@ -301,7 +302,11 @@ export interface GpSamplerOptions {
    * and 100 evaluations (bench/quality.md, first section).
    */
   readonly priorMean?: PriorMeanKind;
-  /** Use PRUNED trials at their last intermediate value (default false; an infinite one is clipped to the best or worst finite value). */
+  /**
+   * Use PRUNED trials at their last intermediate value (default false; an infinite one is clipped
+   * to the best or worst finite value). A PRUNED trial without one (not NaN) is ignored, in the
+   * search space too.
+   */
   readonly usePrunedTrials?: boolean;
   /** Overrides of DEFAULT_REFIT_POLICY (large-n behaviour; see the file header). */
   readonly refitPolicy?: Partial<RefitPolicy>;
@@ -440,7 +445,10 @@ export class GpSampler implements Sampler {
   async inferRelativeSearchSpace(study: StudyView, trial: FrozenTrial): Promise<SearchSpace> {
     checkSingleObjective(study); // at the first ask, before any trial has run
     const finished = await study.getTrials({ states: this.options.usePrunedTrials ? ['COMPLETE', 'PRUNED'] : ['COMPLETE'] });
-    const space = intersectionSearchSpace(finished, { includePruned: this.options.usePrunedTrials });
+    // Only the PRUNED trials that are observations (a last intermediate value that is not NaN)
+    // shape the space: one pruned before it reported, let alone before its first suggest, has
+    // no value to model, and intersected in it emptied the space for the rest of the study.
+    const space = intersectionSearchSpace(finished.filter(isObservation), { includePruned: this.options.usePrunedTrials });
     // Past the startup trials with nothing shared (every parameter conditional): all of this
     // trial is sampled independently, which sampleIndependent warns about as for a partial space.
     const nComplete = finished.reduce((acc, t) => acc + (t.state === 'COMPLETE' ? 1 : 0), 0);
@@ -1031,6 +1039,13 @@ export class GpSampler implements Sampler {
     }
     return this.backendPromise;
   }
+}
+
+/** A COMPLETE trial, or a PRUNED one with a last intermediate value that is not NaN. */
+function isObservation(trial: FrozenTrial): boolean {
+  if (trial.state !== 'PRUNED') return true;
+  const step = trial.lastStep;
+  return step !== null && !Number.isNaN(trial.intermediateValues[step]);
 }
 
 /** GpSampler models one objective. @throws KestrelError (INVALID_OPTION) otherwise. */

@@ -168,6 +168,21 @@ describe('GpSampler', () => {
     }
   });
 
+  it('usePrunedTrials: a PRUNED trial with no value to model does not shrink the space', async () => {
+    const sampler = new GpSampler({ seed: 2, ...FAST, nStartupTrials: 2, usePrunedTrials: true });
+    const study = new FakeStudy(['minimize']);
+    const dist = { x: floatDistribution('x', 0, 1), y: floatDistribution('y', 0, 1) };
+    study.add({ x: 0.1, y: 0.2 }, dist, 'COMPLETE', 1);
+    study.add({ x: 0.9, y: 0.4 }, dist, 'COMPLETE', 2);
+    study.add({}, {}, 'PRUNED', null); // pruned before its first suggest: it emptied the space
+    study.add({ x: 0.5, y: 0.5 }, dist, 'PRUNED', null, { 0: NaN }); // nothing to model either
+    study.add({ x: 0.3 }, { x: dist.x }, 'PRUNED', null, { 0: 1.5 }); // an observation: it removes y
+    expect(Object.keys(await sampler.inferRelativeSearchSpace(study, study.trials[0]))).toEqual(['x']);
+    const t = await study.ask(sampler, { x: dist.x });
+    expect(sampler.lastModelUpdate?.n).toBe(3);
+    expect(t.params.x as number).toBeGreaterThanOrEqual(0);
+  });
+
   it('usePrunedTrials clips an infinite intermediate value to the best or worst finite one, as Optuna', async () => {
     // Targets are values negated for minimize: -Infinity is the best possible there, +Infinity the worst.
     for (const direction of ['minimize', 'maximize'] as const) {

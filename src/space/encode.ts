@@ -79,7 +79,10 @@ export function encode(dist: Distribution, value: ParamValue, name = '(unnamed)'
     }
     case 'float':
     case 'int': {
-      if (typeof value !== 'number') throw new InvalidParamValueError(name, `expected a number, received ${JSON.stringify(value)}`);
+      // NaN and +-Infinity gave a NaN or infinite coordinate without a word (typeof is 'number').
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new InvalidParamValueError(name, `expected a finite number, received ${typeof value === 'number' ? value : JSON.stringify(value)}`);
+      }
       if (dist.kind === 'float' && dist.step === null) {
         if (dist.high === dist.low) return 0.5;
         if (dist.log && !logFloatDegenerate(dist)) {

@@ -36,6 +36,15 @@ describe('encode / decode', () => {
     expect(decode(l, 1)).toBe(1);
   });
 
+  it('encode refuses a non-finite number with InvalidParamValueError naming the parameter', () => {
+    for (const d of [floatDistribution('f', 0, 1), floatDistribution('s', 0, 1, { step: 0.1 }), intDistribution('i', 1, 9, { log: true })]) {
+      for (const v of [NaN, Infinity, -Infinity]) {
+        expect(() => encode(d, v, 'p')).toThrow(InvalidParamValueError);
+        expect(() => encode(d, v, 'p')).toThrow(`parameter "p": expected a finite number, received ${v}`);
+      }
+    }
+  });
+
   it('clamps out-of-range coordinates and rejects NaN', () => {
     const f = floatDistribution('f', 0, 10);
     expect(decode(f, -3)).toBe(0);

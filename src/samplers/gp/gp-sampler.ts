@@ -1205,8 +1205,8 @@ function resolveRefitPolicy(policy: unknown): RefitPolicy {
 
 /**
  * The point a RUNNING trial is evaluating, over `dims`, or null when it is not (yet) in this space.
- * Persisted params win; otherwise the relative proposal recorded at ask time, which the trial's
- * `suggest*` calls take whenever their distribution matches.
+ * Persisted params win; then enqueued values; otherwise the relative proposal recorded at ask
+ * time, which the trial's `suggest*` calls take whenever their distribution matches.
  */
 function pendingParams(
   trial: FrozenTrial,
@@ -1219,12 +1219,23 @@ function pendingParams(
     proposal !== null && typeof proposal === 'object' && !Array.isArray(proposal)
       ? (proposal as Readonly<Record<string, ParamValue>>)
       : {};
+  // Enqueued values (enqueueTrial) win over any proposal in trial.suggest*, and the study leaves
+  // them out of the space it asks the sampler to propose for: without them an enqueued trial was
+  // never fantasized until its params were persisted.
+  const enqueued = trial.systemAttrs[SystemAttr.fixedParams];
+  const fixed =
+    enqueued !== null && typeof enqueued === 'object' && !Array.isArray(enqueued)
+      ? (enqueued as Readonly<Record<string, ParamValue>>)
+      : {};
   const out: Record<string, ParamValue> = {};
   for (const name of dims) {
     const stored = trial.distributions[name];
     if (stored !== undefined) {
       if (!distributionsEqual(stored, space[name])) return null;
       out[name] = trial.params[name];
+    } else if (Object.prototype.hasOwnProperty.call(fixed, name)) {
+      if (!contains(space[name], fixed[name])) return null; // the trial will fail on it
+      out[name] = fixed[name];
     } else if (name in proposed && contains(space[name], proposed[name])) {
       out[name] = proposed[name];
     } else {

@@ -14,6 +14,7 @@ import type {
   SurrogateBackend,
 } from '../../../src/surrogate/backend.js';
 import { createJsBackend } from '../../../src/surrogate/js-backend.js';
+import { SystemAttr } from '../../../src/trial/system-attrs.js';
 import { resetWarnOnce } from '../../../src/util/warn.js';
 import { FakeStudy, runSequential } from './fake-study.js';
 
@@ -205,6 +206,22 @@ describe('GpSampler', () => {
         expect(y.every(Number.isFinite)).toBe(true);
       }
     }
+  });
+
+  it('fantasizes a RUNNING enqueued trial at its enqueued values', async () => {
+    const spy = new SpyBackend();
+    const sampler = new GpSampler({ seed: 2, ...FAST, backend: spy, nStartupTrials: 3 });
+    const study = new FakeStudy(['minimize']);
+    const dist = { x: floatDistribution('x', 0, 1) };
+    study.add({ x: 0.1 }, dist, 'COMPLETE', 3);
+    study.add({ x: 0.5 }, dist, 'COMPLETE', 1);
+    study.add({ x: 0.9 }, dist, 'COMPLETE', 2);
+    // Enqueued and asked (the study proposes nothing for enqueued names), params not yet persisted.
+    const enqueued = study.add({}, {}, 'RUNNING', null);
+    await study.setTrialSystemAttrs(enqueued.trialId, { [SystemAttr.fixedParams]: { x: 0.8 } });
+    await study.ask(sampler, dist);
+    // The believer predicts the pending point once, at x = 0.8 (it was left out before).
+    expect(spy.pointPredictions.map((p) => p.x)).toEqual([[0.8]]);
   });
 
   it('spreads concurrent suggestions over RUNNING trials (kriging believer)', async () => {

@@ -30,6 +30,13 @@ function checkOptions(name: string, options: unknown): NumericSuggestOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new SearchSpaceError(name, `options must be an object {log?, step?}, received ${describeValue(options)}`);
   }
+  // A misspelt option ({ lg: true }, { Step: 0.1 }) silently gave a linear, continuous
+  // distribution; Optuna's suggest_float refuses an unknown keyword too.
+  for (const key of Object.keys(options)) {
+    if (key !== 'log' && key !== 'step') {
+      throw new SearchSpaceError(name, `unknown option "${key}" (the options are log and step)`);
+    }
+  }
   return options as NumericSuggestOptions;
 }
 

@@ -48,6 +48,9 @@ describe('distribution constructors', () => {
     ['NaN choice', () => categoricalDistribution('p', [1, NaN]), /unsupported type/],
     ['Infinity choice', () => categoricalDistribution('p', [Infinity]), /unsupported type/],
     ['non-boolean log', () => floatDistribution('p', 1, 2, { log: 'yes' as unknown as boolean }), /log must be a boolean/],
+    // Ignored before: { lg: true } gave a linear distribution without a word.
+    ['a misspelt float option', () => floatDistribution('p', 1, 2, { lg: true } as unknown as { log: boolean }), /unknown option "lg"/],
+    ['a misspelt int option', () => intDistribution('p', 1, 9, { Step: 2 } as unknown as { step: number }), /unknown option "Step"/],
   ];
   for (const [label, make, message] of bad) {
     it(`rejects ${label} with a SearchSpaceError naming the parameter`, () => {

@@ -511,8 +511,10 @@ export class GpSampler implements Sampler {
       });
       return params;
     } catch (err) {
+      // The GP sampled nothing in this trial: its independent draws are not the partial-space
+      // case GP_INDEPENDENT_SAMPLING describes (the study already warns about a thrown error).
+      this.gpTrials.delete(trial.number);
       if (err instanceof KestrelError && (err.code === 'NUMERICAL_ERROR' || err.code === 'NATIVE_ERROR')) {
-        this.gpTrials.delete(trial.number);
         // A constant message keeps the warning one-time (warnOnce keys on code and message).
         warnOnce(
           'GP_NUMERICAL_FALLBACK',

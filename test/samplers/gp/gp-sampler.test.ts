@@ -396,6 +396,23 @@ describe('GpSampler', () => {
     await expect(study.ask(sampler, dist)).rejects.toThrow(TypeError);
   });
 
+  it('does not blame conditional spaces when the surrogate throws (an unavailable backend, say)', async () => {
+    const spy = new SpyBackend();
+    spy.failWith = new KestrelError('BACKEND_UNAVAILABLE', 'backend "cuda" is not available: synthetic');
+    const sampler = new GpSampler({ seed: 8, ...FAST, backend: spy, nStartupTrials: 2 });
+    const study = new FakeStudy(['minimize']);
+    const dist = { x: floatDistribution('x', 0, 1) };
+    study.add({ x: 0.1 }, dist, 'COMPLETE', 1);
+    study.add({ x: 0.9 }, dist, 'COMPLETE', 2);
+    const trial = study.add({}, {}, 'RUNNING', null);
+    const space = await sampler.inferRelativeSearchSpace(study, trial);
+    await expect(sampler.sampleRelative(study, trial, space)).rejects.toThrow(/not available/);
+    // The study falls back to independent sampling (warning SAMPLER_RELATIVE_FAILED itself).
+    sampler.sampleIndependent(study, trial, 'x', dist.x);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings.map((w) => w.code)).not.toContain('GP_INDEPENDENT_SAMPLING');
+  });
+
   it('falls back, not fails, when the outcome transform overflows on finite values near +-1.8e308', async () => {
     // Values of both signs near the largest double: (v - mean) overflows in the transform, the
     // targets were NaN, and the backend's input check threw INVALID_OPTION out of study.ask.

@@ -255,6 +255,20 @@ async function runTrial(
   }
 }
 
+/**
+ * Whether `instanceof` works with `value` (a class, or a bound one). An arrow function passes
+ * `typeof` but makes `instanceof` throw TypeError, which would surface only when an objective fails.
+ */
+function isErrorClass(value: unknown): boolean {
+  if (typeof value !== 'function') return false;
+  try {
+    void (new Error() instanceof (value as ErrorClass));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function isNumberOrArray(value: unknown): value is number | readonly number[] {
   return typeof value === 'number' || Array.isArray(value);
 }
@@ -302,7 +316,7 @@ function validate(objective: Objective, options: OptimizeOptions): ValidatedOpti
   if (concurrency > maxConcurrency) throw new InvalidOptionError('concurrency', `at most ${maxConcurrency}`, concurrency);
   const catchRule = options.catch ?? 'all';
   if (catchRule !== 'all' && catchRule !== 'none') {
-    if (!Array.isArray(catchRule) || catchRule.some((c) => typeof c !== 'function')) {
+    if (!Array.isArray(catchRule) || catchRule.some((c) => !isErrorClass(c))) {
       throw new InvalidOptionError('catch', '"all", "none" or an array of error classes', catchRule);
     }
   }

@@ -354,12 +354,22 @@ export class Study implements StudyView {
    * makes the trial FAIL with the reason recorded (a warning is emitted); the study goes on. So
    * does anything buffered in the trial that storage refuses (its parameters, attributes and
    * intermediate values are then dropped): a told trial never stays RUNNING because of its data.
-   * Rejects with `TrialFinishedError` if the trial was already finished.
+   * Rejects with `TrialFinishedError` if the trial was already finished, and, as Optuna raises
+   * ValueError, with `InvalidOptionError` for values given with state PRUNED or FAIL (option
+   * `values`: a PRUNED trial takes its last reported value), a `failReason` that is not a string,
+   * or a trial that is WAITING (enqueued, not yet asked; option `trial`); the trial is then
+   * unchanged. After `tell`, the `Trial` refuses new suggestions, attributes and reports.
    */
   async tell(trial: Trial | number, result: TellResult): Promise<FrozenTrial> {
+    const options = normalizeTellResult(result);
     const trialId = await this.resolveTrialId(trial);
     const live = this.live.get(trialId);
-    const options = normalizeTellResult(result);
+    if (live === undefined) {
+      const stored = await this.storage.getTrial(trialId);
+      if (stored.state === 'WAITING') {
+        throw new InvalidOptionError('trial', 'a RUNNING trial (ask for an enqueued trial before telling it)', `trial ${stored.number} (WAITING)`);
+      }
+    }
     let state = options.state ?? 'COMPLETE';
     let values: readonly number[] | null = null;
     let failReason = options.failReason ?? null;
@@ -416,6 +426,7 @@ export class Study implements StudyView {
       }
     }
     this.live.delete(trialId);
+    (trial instanceof Trial ? trial : live?.trial)?.markFinished(frozen.state);
     if (this.sampler.afterTrial !== undefined) await this.sampler.afterTrial(this, frozen, frozen.state, frozen.values);
     return frozen;
   }
@@ -594,6 +605,7 @@ export class Study implements StudyView {
             if (changes === undefined || !isRejectedInput(error)) throw error;
             await this.storage.finishTrial(trialId, { state: 'FAIL', systemAttrs });
           }
+          trial?.markFinished('FAIL');
         } catch (error) {
           if (!(error instanceof TrialFinishedError)) throw error;
         }
@@ -714,6 +726,12 @@ function normalizeTellResult(result: TellResult): { state?: 'COMPLETE' | 'PRUNED
   const options = result as TellOptions;
   if (options.state !== undefined && !['COMPLETE', 'PRUNED', 'FAIL'].includes(options.state)) {
     throw new InvalidOptionError('state', 'COMPLETE, PRUNED or FAIL', options.state);
+  }
+  if (options.state !== undefined && options.state !== 'COMPLETE' && options.values !== undefined && options.values !== null) {
+    throw new InvalidOptionError('values', `none when state is ${options.state}`, options.values);
+  }
+  if (options.failReason !== undefined && typeof options.failReason !== 'string') {
+    throw new InvalidOptionError('failReason', 'a string', options.failReason);
   }
   return options;
 }

@@ -3,7 +3,13 @@
  * anything that touches storage (`report`, `shouldPrune`, `flush`) is async and goes through the
  * `TrialHost` that the study provides, so this module never depends on storage or samplers.
  */
-import { DistributionConflictError, InvalidOptionError, InvalidParamValueError, TrialPrunedError } from '../errors.js';
+import {
+  DistributionConflictError,
+  InvalidOptionError,
+  InvalidParamValueError,
+  TrialFinishedError,
+  TrialPrunedError,
+} from '../errors.js';
 import {
   categoricalDistribution,
   contains,
@@ -21,7 +27,7 @@ import type {
 import type { FrozenTrial } from './frozen-trial.js';
 import { cloneJsonValue } from './json-value.js';
 import type { StudyView } from './study-view.js';
-import type { JsonValue } from './types.js';
+import type { JsonValue, TrialState } from './types.js';
 
 /** What a live trial needs from its study. Implemented by `Study`. */
 export interface TrialHost {
@@ -63,6 +69,8 @@ export class Trial implements Suggester {
   private dirtyDistributions: Record<string, Distribution> = {};
   private dirtyUserAttrs: Record<string, JsonValue> = {};
   private dirtyIntermediate: Record<number, number> = {};
+  /** The state the study recorded for this trial once it finished it (see `markFinished`). */
+  private finishedAs: TrialState | null = null;
 
   constructor(host: TrialHost, base: FrozenTrial, fixed: FixedParams, signal: AbortSignal) {
     this.host = host;
@@ -133,9 +141,11 @@ export class Trial implements Suggester {
    * those. Anything else (NaN, Infinity, undefined, a function, a bigint, a Date or other class
    * instance) throws `InvalidOptionError` here, naming the key (option `userAttrs.<key>`), so
    * that inside `optimize` the trial is recorded as FAIL with that reason. A deep, frozen copy is
-   * kept: changing `value` afterwards does not change the attribute.
+   * kept: changing `value` afterwards does not change the attribute. Throws `TrialFinishedError`
+   * once the study has finished the trial (after `study.tell`).
    */
   setUserAttr(key: string, value: JsonValue): void {
+    this.assertNotFinished();
     if (typeof key !== 'string') throw new InvalidOptionError('key', 'a string', key);
     const copy = cloneJsonValue(`userAttrs.${key}`, value);
     this.userAttrsMap[key] = copy;
@@ -145,8 +155,10 @@ export class Trial implements Suggester {
   /**
    * Reports an intermediate objective value at `step` (an epoch, say) and persists it, so that
    * pruners in every worker see it. A step reported twice keeps its first value, as in Optuna.
+   * Rejects with `TrialFinishedError` once the study has finished the trial.
    */
   async report(step: number, value: number): Promise<void> {
+    this.assertNotFinished();
     if (!Number.isInteger(step) || step < 0) {
       throw new InvalidParamValueError('step', `expected a non-negative integer step, received ${step}`);
     }
@@ -206,6 +218,25 @@ export class Trial implements Suggester {
     return changes;
   }
 
+  /**
+   * Tells the trial that its study recorded it as finished (`study.tell`, an interruption). From
+   * then on a new `suggest*`, `setUserAttr` and `report` throw `TrialFinishedError`, as Optuna's
+   * do, instead of returning values and buffering data that would never be stored. Suggesting a
+   * parameter the trial already has still returns its value. Internal: used by the study.
+   */
+  markFinished(state: TrialState): void {
+    if (this.finishedAs === null) this.finishedAs = state;
+  }
+
+  /** The finished state the study recorded, or null while the trial runs (see `markFinished`). */
+  get finishedState(): TrialState | null {
+    return this.finishedAs;
+  }
+
+  private assertNotFinished(): void {
+    if (this.finishedAs !== null) throw new TrialFinishedError(this.trialId, this.finishedAs);
+  }
+
   /** Puts changes back after a failed write, so that the next flush retries them. */
   restoreChanges(changes: ReturnType<Trial['takeChanges']>): void {
     this.dirtyParams = { ...changes.params, ...this.dirtyParams };
@@ -226,6 +257,7 @@ export class Trial implements Suggester {
       }
       return this.paramsMap[name];
     }
+    this.assertNotFinished();
 
     let value: ParamValue;
     if (Object.prototype.hasOwnProperty.call(this.fixed.enqueued, name)) {

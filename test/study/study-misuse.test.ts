@@ -3,7 +3,7 @@
  * FAIL, never a crash that leaves a trial RUNNING or a value silently dropped.
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError } from '../../src/errors.js';
+import { InvalidOptionError, TrialFinishedError } from '../../src/errors.js';
 import { createStudy } from '../../src/study/create-study.js';
 
 describe('optimize with objectives that throw odd values', () => {
@@ -45,5 +45,63 @@ describe('optimize with objectives that throw odd values', () => {
       { nTrials: 1, catch: [Bound] },
     );
     expect((await study.getTrials()).map((t) => t.state)).toEqual(['FAIL']);
+  });
+});
+
+describe('a Trial after tell', () => {
+  it('refuses new suggestions, user attributes and reports instead of dropping them', async () => {
+    const study = await createStudy();
+    const trial = await study.ask();
+    const x = trial.suggestFloat('x', 0, 1);
+    await study.tell(trial, 1);
+    expect(() => trial.suggestFloat('y', 0, 1)).toThrow(TrialFinishedError);
+    expect(() => trial.suggestInt('n', 0, 3)).toThrow(TrialFinishedError);
+    expect(() => trial.setUserAttr('late', 1)).toThrow(TrialFinishedError);
+    await expect(trial.report(0, 1)).rejects.toBeInstanceOf(TrialFinishedError);
+    expect(trial.intermediateValues).toEqual({});
+    // A parameter the trial already has still reads back, as in Optuna.
+    expect(trial.suggestFloat('x', 0, 1)).toBe(x);
+    expect(trial.finishedState).toBe('COMPLETE');
+    const [stored] = await study.getTrials();
+    expect(stored.params).toEqual({ x });
+    expect(stored.userAttrs).toEqual({});
+  });
+
+  it('is marked finished when told by number, too', async () => {
+    const study = await createStudy();
+    const trial = await study.ask();
+    await study.tell(trial.number, { state: 'FAIL', failReason: 'gave up' });
+    expect(() => trial.suggestFloat('y', 0, 1)).toThrow(TrialFinishedError);
+  });
+});
+
+describe('tell refuses what Optuna refuses, leaving the trial unchanged', () => {
+  it('values with state PRUNED or FAIL', async () => {
+    const study = await createStudy();
+    const trial = await study.ask();
+    await trial.report(2, 0.25);
+    await expect(study.tell(trial, { state: 'PRUNED', values: 9 })).rejects.toThrow(/option "values"/);
+    await expect(study.tell(trial, { state: 'FAIL', values: [1] })).rejects.toBeInstanceOf(InvalidOptionError);
+    expect((await study.getTrials())[0].state).toBe('RUNNING');
+    const pruned = await study.tell(trial, { state: 'PRUNED', values: null });
+    expect(pruned.state).toBe('PRUNED');
+    expect(pruned.values).toEqual([0.25]);
+  });
+
+  it('a failReason that is not a string', async () => {
+    const study = await createStudy();
+    const trial = await study.ask();
+    await expect(study.tell(trial, { state: 'FAIL', failReason: { a: 1 } as never })).rejects.toThrow(/failReason/);
+    expect((await study.getTrials())[0].state).toBe('RUNNING');
+  });
+
+  it('a WAITING (enqueued, never asked) trial', async () => {
+    const study = await createStudy();
+    await study.enqueueTrial({ x: 0.5 });
+    await expect(study.tell(0, 1)).rejects.toThrow(/WAITING/);
+    expect((await study.getTrials())[0].state).toBe('WAITING');
+    const trial = await study.ask();
+    expect(trial.suggestFloat('x', 0, 1)).toBe(0.5);
+    expect((await study.tell(0, 1)).state).toBe('COMPLETE');
   });
 });

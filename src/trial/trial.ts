@@ -153,14 +153,17 @@ export class Trial implements Suggester {
   }
 
   /**
-   * Reports an intermediate objective value at `step` (an epoch, say) and persists it, so that
-   * pruners in every worker see it. A step reported twice keeps its first value, as in Optuna.
+   * Reports an intermediate objective value at `step` (an epoch, say; a non-negative integer up to
+   * `Number.MAX_SAFE_INTEGER`) and persists it, so that pruners in every worker see it. A step
+   * reported twice keeps its first value, as in Optuna.
    * Rejects with `TrialFinishedError` once the study has finished the trial.
    */
   async report(step: number, value: number): Promise<void> {
     this.assertNotFinished();
-    if (!Number.isInteger(step) || step < 0) {
-      throw new InvalidParamValueError('step', `expected a non-negative integer step, received ${step}`);
+    // Safe integers only: storage refuses a larger step, and a step buffered here but refused there
+    // would be retried by every later report and fail the trial when it is told.
+    if (!Number.isSafeInteger(step) || step < 0) {
+      throw new InvalidParamValueError('step', `expected a non-negative safe integer step, received ${String(step)}`);
     }
     if (typeof value !== 'number') {
       throw new InvalidParamValueError('value', `expected a number for step ${step}, received ${typeof value}`);

@@ -46,3 +46,17 @@ describe('Trial.setUserAttr', () => {
     expect(frozen.userAttrs.curve).toEqual({ losses: [0.5, 0.25], done: false, note: null });
   });
 });
+
+describe('Trial.report', () => {
+  it('refuses a step beyond the safe integers at once, so later reports and the tell still work', async () => {
+    const study = await createStudy();
+    const trial = await study.ask();
+    await trial.report(0, 1);
+    await expect(trial.report(2 ** 53, 1)).rejects.toMatchObject({ code: 'INVALID_PARAM_VALUE', param: 'step' });
+    await expect(trial.report(1e300, 1)).rejects.toMatchObject({ code: 'INVALID_PARAM_VALUE', param: 'step' });
+    await trial.report(1, 2);
+    const told = await study.tell(trial, 5);
+    expect(told.state).toBe('COMPLETE');
+    expect(told.intermediateValues).toEqual({ 0: 1, 1: 2 });
+  });
+});

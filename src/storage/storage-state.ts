@@ -22,6 +22,7 @@ import {
 import { distributionsEqual, validateParamValue } from '../space/distributions.js';
 import type { Distribution, ParamValue } from '../space/types.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
+import { getOwn, hasOwn, setOwn } from '../trial/own-keys.js';
 import { isFinishedState, type JsonValue, type StudyDirection, type TrialState } from '../trial/types.js';
 import type { StudySummary } from './storage.js';
 import type { AttrMap, NormalizedFinish, NormalizedTemplate, NormalizedUpdate } from './validate.js';
@@ -145,7 +146,7 @@ export class StorageState {
   /** `value` must already be a frozen JSON value (see `cloneJsonValue`). */
   setStudyAttr(studyId: number, kind: AttrKind, key: string, value: JsonValue): void {
     const study = this.study(studyId);
-    (kind === 'user' ? study.userAttrs : study.systemAttrs)[key] = value;
+    setOwn(kind === 'user' ? study.userAttrs : study.systemAttrs, key, value);
   }
 
   studyAttrs(studyId: number, kind: AttrKind): AttrMap {
@@ -352,10 +353,10 @@ function touch(trial: TrialRecord): void {
 }
 
 function merge(trial: TrialRecord, update: NormalizedUpdate): void {
-  for (const key in update.params) trial.params[key] = update.params[key];
-  for (const key in update.distributions) trial.distributions[key] = update.distributions[key];
-  for (const key in update.userAttrs) trial.userAttrs[key] = update.userAttrs[key];
-  for (const key in update.systemAttrs) trial.systemAttrs[key] = update.systemAttrs[key];
+  for (const key of Object.keys(update.params)) setOwn(trial.params, key, update.params[key]);
+  for (const key of Object.keys(update.distributions)) setOwn(trial.distributions, key, update.distributions[key]);
+  for (const key of Object.keys(update.userAttrs)) setOwn(trial.userAttrs, key, update.userAttrs[key]);
+  for (const key of Object.keys(update.systemAttrs)) setOwn(trial.systemAttrs, key, update.systemAttrs[key]);
   for (const key in update.intermediateValues) {
     const step = Number(key);
     trial.intermediateValues[step] = update.intermediateValues[step];
@@ -373,20 +374,20 @@ function checkParamSet(
   params: Readonly<Record<string, ParamValue>>,
   dists: Readonly<Record<string, Distribution>>,
 ): void {
-  for (const name in dists) {
-    const stored = storedDists[name];
+  for (const name of Object.keys(dists)) {
+    const stored = getOwn(storedDists, name);
     if (stored !== undefined && !distributionsEqual(stored, dists[name])) {
       throw new DistributionConflictError(name, 'is already set with a different distribution in this trial');
     }
-    if (!(name in params) && !(name in storedParams)) {
+    if (!hasOwn(params, name) && !hasOwn(storedParams, name)) {
       throw new InvalidParamValueError(name, 'a distribution was given without a value');
     }
   }
-  for (const name in params) {
-    const dist = dists[name] ?? storedDists[name];
+  for (const name of Object.keys(params)) {
+    const dist = getOwn(dists, name) ?? getOwn(storedDists, name);
     if (dist === undefined) throw new InvalidParamValueError(name, 'a value was given without a distribution');
     validateParamValue(name, dist, params[name]);
-    if (name in storedParams && storedParams[name] !== params[name]) {
+    if (hasOwn(storedParams, name) && storedParams[name] !== params[name]) {
       throw new InvalidParamValueError(name, `is already set to ${String(storedParams[name])} in this trial`);
     }
   }

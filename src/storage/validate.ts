@@ -12,6 +12,7 @@ import { InvalidOptionError, InvalidParamValueError, InvalidTrialValueError } fr
 import { distributionFromJson } from '../space/distributions.js';
 import type { Distribution, ParamValue } from '../space/types.js';
 import { cloneJsonValue } from '../trial/json-value.js';
+import { setOwn } from '../trial/own-keys.js';
 import { TrialState, type JsonValue, type StudyDirection } from '../trial/types.js';
 import type { GetTrialsOptions, TrialFinish, TrialTemplate, TrialUpdate } from './storage.js';
 
@@ -109,7 +110,7 @@ export function checkAttrs(option: string, attrs: unknown): AttrMap {
   if (!isPlainObject(attrs)) throw new InvalidOptionError(option, 'an object of JSON values', attrs);
   if (!hasKeys(attrs)) return EMPTY;
   const out: Record<string, JsonValue> = {};
-  for (const key of Object.keys(attrs)) out[key] = cloneJsonValue(`${option}.${key}`, attrs[key]);
+  for (const key of Object.keys(attrs)) setOwn(out, key, cloneJsonValue(`${option}.${key}`, attrs[key]));
   return Object.freeze(out);
 }
 
@@ -140,7 +141,7 @@ function checkParams(option: string, params: unknown): Readonly<Record<string, P
     const v = params[key];
     const ok = v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
     if (!ok) throw new InvalidParamValueError(key, `expected a finite number, string, boolean or null, received ${String(v)}`);
-    out[key] = v as ParamValue;
+    setOwn(out, key, v as ParamValue);
   }
   return Object.freeze(out);
 }
@@ -150,7 +151,7 @@ function checkDistributions(option: string, distributions: unknown): Readonly<Re
   if (!isPlainObject(distributions)) throw new InvalidOptionError(option, 'an object of distributions', distributions);
   if (!hasKeys(distributions)) return EMPTY;
   const out: Record<string, Distribution> = {};
-  for (const key of Object.keys(distributions)) out[key] = distributionFromJson(distributions[key], key);
+  for (const key of Object.keys(distributions)) setOwn(out, key, distributionFromJson(distributions[key], key));
   return Object.freeze(out);
 }
 

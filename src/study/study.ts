@@ -20,6 +20,7 @@ import type { Distribution, ParamValue, Params, SearchSpace } from '../space/typ
 import type { Storage, TrialTemplate } from '../storage/storage.js';
 import { MAX_DATETIME_MS } from '../storage/validate.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
+import { hasOwn, setOwn } from '../trial/own-keys.js';
 import type { StudyView } from '../trial/study-view.js';
 import { SystemAttr } from '../trial/system-attrs.js';
 import { Trial, type TrialHost } from '../trial/trial.js';
@@ -289,7 +290,7 @@ export class Study implements StudyView {
         const space = await this.sampler.inferRelativeSearchSpace(this, frozen);
         const free: Record<string, Distribution> = {};
         for (const [name, distribution] of Object.entries(space)) {
-          if (!Object.prototype.hasOwnProperty.call(enqueued, name)) free[name] = distribution;
+          if (!hasOwn(enqueued, name)) setOwn(free, name, distribution);
         }
         if (Object.keys(free).length > 0) {
           relative = await this.sampler.sampleRelative(this, frozen, free);

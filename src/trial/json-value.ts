@@ -4,6 +4,7 @@
  * fails with a message naming the key), and storage runs the same check at its boundary.
  */
 import { InvalidOptionError } from '../errors.js';
+import { setOwn } from './own-keys.js';
 import type { JsonValue } from './types.js';
 
 /** The deepest nesting an attribute value may have. */
@@ -37,7 +38,7 @@ export function cloneJsonValue(option: string, value: unknown, depth = 0): JsonV
   }
   if (isPlainObject(value)) {
     const out: Record<string, JsonValue> = {};
-    for (const key of Object.keys(value)) out[key] = cloneJsonValue(`${option}.${key}`, value[key], depth + 1);
+    for (const key of Object.keys(value)) setOwn(out, key, cloneJsonValue(`${option}.${key}`, value[key], depth + 1));
     return Object.freeze(out);
   }
   throw new InvalidOptionError(option, 'a JSON value (null, boolean, number, string, array or plain object)', value);

@@ -26,6 +26,7 @@ import type {
 } from '../space/types.js';
 import type { FrozenTrial } from './frozen-trial.js';
 import { cloneJsonValue } from './json-value.js';
+import { getOwn, hasOwn, setOwn } from './own-keys.js';
 import type { StudyView } from './study-view.js';
 import type { JsonValue, TrialState } from './types.js';
 
@@ -148,8 +149,8 @@ export class Trial implements Suggester {
     this.assertNotFinished();
     if (typeof key !== 'string') throw new InvalidOptionError('key', 'a string', key);
     const copy = cloneJsonValue(`userAttrs.${key}`, value);
-    this.userAttrsMap[key] = copy;
-    this.dirtyUserAttrs[key] = copy;
+    setOwn(this.userAttrsMap, key, copy);
+    setOwn(this.dirtyUserAttrs, key, copy);
   }
 
   /**
@@ -249,7 +250,7 @@ export class Trial implements Suggester {
   }
 
   private suggest(name: string, distribution: Distribution): ParamValue {
-    const previous = this.distributionsMap[name];
+    const previous = getOwn(this.distributionsMap, name);
     if (previous !== undefined) {
       if (!distributionsEqual(previous, distribution)) {
         throw new DistributionConflictError(
@@ -258,12 +259,13 @@ export class Trial implements Suggester {
             `(${JSON.stringify(previous)} then ${JSON.stringify(distribution)})`,
         );
       }
-      return this.paramsMap[name];
+      return getOwn(this.paramsMap, name) as ParamValue;
     }
     this.assertNotFinished();
 
     let value: ParamValue;
-    if (Object.prototype.hasOwnProperty.call(this.fixed.enqueued, name)) {
+    const relativeDistribution = getOwn(this.fixed.relativeSpace, name);
+    if (hasOwn(this.fixed.enqueued, name)) {
       value = this.fixed.enqueued[name];
       if (!contains(distribution, value)) {
         throw new InvalidParamValueError(
@@ -272,19 +274,19 @@ export class Trial implements Suggester {
         );
       }
     } else if (
-      Object.prototype.hasOwnProperty.call(this.fixed.relative, name) &&
-      this.fixed.relativeSpace[name] !== undefined &&
-      distributionsEqual(this.fixed.relativeSpace[name], distribution)
+      hasOwn(this.fixed.relative, name) &&
+      relativeDistribution !== undefined &&
+      distributionsEqual(relativeDistribution, distribution)
     ) {
       value = this.fixed.relative[name];
     } else {
       value = this.host.sampleIndependent(this.base, name, distribution);
     }
 
-    this.paramsMap[name] = value;
-    this.distributionsMap[name] = distribution;
-    this.dirtyParams[name] = value;
-    this.dirtyDistributions[name] = distribution;
+    setOwn(this.paramsMap, name, value);
+    setOwn(this.distributionsMap, name, distribution);
+    setOwn(this.dirtyParams, name, value);
+    setOwn(this.dirtyDistributions, name, distribution);
     return value;
   }
 }

@@ -323,6 +323,38 @@ export function runStorageContract(name: string, makeStorage: Maker, cleanup?: (
       await rejectsWith(s.updateTrial(t.trialId, { userAttrs: { f: (() => 1) as never } }), 'INVALID_OPTION');
     });
 
+    it('keeps parameters and attribute keys named like Object.prototype members (constructor, __proto__)', async () => {
+      const s = await make();
+      const id = await s.createStudy('s', ['minimize']);
+      const names = ['constructor', 'toString', 'hasOwnProperty', '__proto__'];
+      const params: Record<string, number> = {};
+      const dists: Record<string, Distribution> = {};
+      const attrs: Record<string, number> = {};
+      for (const [i, key] of names.entries()) {
+        Object.defineProperty(params, key, { value: i, enumerable: true });
+        Object.defineProperty(dists, key, { value: X, enumerable: true });
+        Object.defineProperty(attrs, key, { value: i, enumerable: true });
+      }
+      const t = await s.createTrial(id);
+      await s.updateTrial(t.trialId, { params, distributions: dists, userAttrs: attrs });
+      // The same value and distribution again are accepted; another value is not.
+      await s.updateTrial(t.trialId, { params: { constructor: 0 }, distributions: { constructor: X } });
+      await rejectsWith(s.updateTrial(t.trialId, { params: { toString: 3 } }), 'INVALID_PARAM_VALUE');
+      await s.setStudyUserAttr(id, '__proto__', { polluted: true });
+      const done = await s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1] });
+      for (const [i, key] of names.entries()) {
+        expect(Object.prototype.hasOwnProperty.call(done.params, key)).toBe(true);
+        expect(done.params[key]).toBe(i);
+        expect(done.distributions[key]).toEqual(X);
+        expect(done.userAttrs[key]).toBe(i);
+      }
+      const studyAttrs = await s.getStudyUserAttrs(id);
+      expect(Object.keys(studyAttrs)).toEqual(['__proto__']);
+      expect(studyAttrs.polluted).toBeUndefined();
+      const added = await s.createTrial(id, { state: 'COMPLETE', values: [2], params: { constructor: 1.5 }, distributions: { constructor: X } });
+      expect(added.params).toEqual({ constructor: 1.5 });
+    });
+
     it('lists trials ordered by number, filtered by state, with matching counts', async () => {
       const s = await make();
       const id = await s.createStudy('s', ['minimize']);

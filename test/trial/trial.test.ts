@@ -60,3 +60,21 @@ describe('Trial.report', () => {
     expect(told.intermediateValues).toEqual({ 0: 1, 1: 2 });
   });
 });
+
+describe('Trial.suggest* with names of Object.prototype members', () => {
+  it('suggests, re-reads, enqueues and stores constructor, toString and __proto__ like any name', async () => {
+    const study = await createStudy();
+    await study.enqueueTrial({ constructor: 0.5 });
+    const trial = await study.ask();
+    expect(trial.suggestFloat('constructor', 0, 1)).toBe(0.5);
+    const s = trial.suggestFloat('toString', 0, 1);
+    const p = trial.suggestInt('__proto__', 0, 9);
+    expect(trial.suggestFloat('toString', 0, 1)).toBe(s);
+    expect(() => trial.suggestFloat('toString', 0, 2)).toThrow(/different distribution/);
+    trial.setUserAttr('__proto__', { polluted: true });
+    const told = await study.tell(trial, 1);
+    expect(told.params).toEqual(Object.fromEntries([['constructor', 0.5], ['toString', s], ['__proto__', p]]));
+    expect(Object.keys(told.userAttrs)).toEqual(['__proto__']);
+    expect((told.userAttrs as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

@@ -445,6 +445,7 @@ export class Study implements StudyView {
     if (params === null || typeof params !== 'object' || Array.isArray(params)) {
       throw new InvalidOptionError('params', 'an object of parameter values', params);
     }
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
     for (const [name, value] of Object.entries(params)) {
       const ok =
         value === null || typeof value === 'string' || typeof value === 'boolean' ||
@@ -472,6 +473,9 @@ export class Study implements StudyView {
    * `datetimeStart` / `datetimeComplete` must be epoch milliseconds a Date can hold (|t| <= 8.64e15).
    */
   async addTrial(trial: AddTrialOptions | FrozenTrial): Promise<FrozenTrial> {
+    if (trial === null || typeof trial !== 'object' || Array.isArray(trial)) {
+      throw new InvalidOptionError('trial', 'an object {params, distributions, value | values, state?, ...} or a FrozenTrial', trial);
+    }
     const state = trial.state ?? 'COMPLETE';
     for (const option of ['datetimeStart', 'datetimeComplete'] as const) {
       const t: unknown = trial[option];
@@ -507,7 +511,9 @@ export class Study implements StudyView {
     return this.storage.createTrial(this.studyId, template);
   }
 
+  /** `addTrial` for each, in order; stops at the first that is refused (the earlier ones stay). */
   async addTrials(trials: readonly (AddTrialOptions | FrozenTrial)[]): Promise<void> {
+    if (!Array.isArray(trials)) throw new InvalidOptionError('trials', 'an array of trials to add', trials);
     for (const trial of trials) await this.addTrial(trial);
   }
 

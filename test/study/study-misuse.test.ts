@@ -105,3 +105,15 @@ describe('tell refuses what Optuna refuses, leaving the trial unchanged', () => 
     expect((await study.tell(0, 1)).state).toBe('COMPLETE');
   });
 });
+
+describe('enqueueTrial / addTrial / addTrials option checks', () => {
+  it('reject non-objects with InvalidOptionError naming the option, creating nothing', async () => {
+    const study = await createStudy();
+    await expect(study.enqueueTrial({ x: 1 }, null as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'options' });
+    await expect(study.addTrial(null as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'trial' });
+    await expect(study.addTrial(7 as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'trial' });
+    await expect(study.addTrials(5 as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'trials' });
+    await expect(study.addTrials({ value: 1, params: {}, distributions: {} } as never)).rejects.toMatchObject({ option: 'trials' });
+    expect(await study.getTrials()).toHaveLength(0);
+  });
+});

@@ -19,7 +19,9 @@
  * "-Infinity".
  *
  * Writing an op: take the in-process mutex, then the cross-process `FileLock` (`<path>.lock`);
- * catch up (read what others appended since our offset and apply it); validate the op against the
+ * check that `path` still names the file this object opened (a journal deleted or replaced while
+ * open makes every later call reject with `StorageError`, instead of writes going into an unlinked
+ * file and being lost; reads see the old view until then); catch up (read what others appended since our offset and apply it); validate the op against the
  * now-current state and apply it; check that the lock is still ours (`FileLock.assertHeld`: a
  * process frozen past `lockStaleMs` may have had it broken; it then writes nothing, rebuilds its
  * view from the file and rejects with `StorageError` "lost the lock"); append it with a single
@@ -39,7 +41,7 @@
  * (`StorageError` with code STORAGE_CORRUPT and its line number), never skipped. Records before the
  * fragment are never rewritten.
  */
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, writeSync, fsyncSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError, StorageError } from '../errors.js';
@@ -372,6 +374,7 @@ export class JournalStorage implements Storage {
       if (this.failure !== null) throw this.failure;
       await this.lock.acquire();
       try {
+        this.assertSameFile();
         this.catchUp(true);
         const prepared = prepare();
         if (prepared.record !== null) this.append(prepared.record, prepared.durable);
@@ -413,6 +416,28 @@ export class JournalStorage implements Storage {
     this.seq++;
     this.offset += bytes.length;
     this.nLines += first ? 2 : 1;
+  }
+
+  /**
+   * Fails (for good) unless `path` still names the file this object opened. A journal deleted or
+   * replaced (rm, mv) while a process has it open would otherwise take that process's writes into
+   * an unlinked inode: acknowledged, and lost when it exits. One stat(2), under the lock.
+   */
+  private assertSameFile(): void {
+    let current: ReturnType<typeof statSync> | undefined;
+    try {
+      current = statSync(this.path, { throwIfNoEntry: false });
+    } catch (error) {
+      throw new StorageError(`cannot stat the journal ${this.path}: ${messageOf(error)}`, { cause: error });
+    }
+    const opened = fstatSync(this.fd as number);
+    if (current !== undefined && current.dev === opened.dev && current.ino === opened.ino) return;
+    this.fail(
+      new StorageError(
+        `the journal ${this.path} was ${current === undefined ? 'deleted' : 'replaced by another file'} while this ` +
+          'process had it open; nothing more is written to it (open the storage again to use the file now at that path)',
+      ),
+    );
   }
 
   /** Rebuilds the state from the file; `locked` as for `catchUp`. */

@@ -201,6 +201,36 @@ describe('JournalStorage', () => {
     );
   });
 
+  it('refuses to write once its file was deleted or replaced, instead of writing into the unlinked file', async () => {
+    for (const how of ['deleted', 'replaced'] as const) {
+      const path = freshPath();
+      const s = new JournalStorage({ path });
+      const id = await s.createStudy('s', ['minimize']);
+      const t = await s.createTrial(id);
+      rmSync(path);
+      if (how === 'replaced') {
+        const other = new JournalStorage({ path });
+        await other.createStudy('other', ['maximize']);
+        await other.close();
+      }
+      await expect(s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1] })).rejects.toMatchObject({
+        code: 'STORAGE_ERROR',
+        message: expect.stringContaining(how === 'deleted' ? 'was deleted' : 'was replaced'),
+      });
+      // Every later call refuses too; nothing was written to the file now at the path.
+      await expect(s.createTrial(id)).rejects.toMatchObject({ code: 'STORAGE_ERROR' });
+      await expect(s.getAllTrials(id)).rejects.toMatchObject({ code: 'STORAGE_ERROR' });
+      if (how === 'replaced') {
+        const reopened = new JournalStorage({ path });
+        expect((await reopened.getAllStudies()).map((x) => x.studyName)).toEqual(['other']);
+        await reopened.close();
+      } else {
+        expect(existsSync(path)).toBe(false);
+      }
+      await s.close();
+    }
+  });
+
   it('rejects files that are not version-1 Kestrel journals, without touching them', () => {
     const cases = [
       '{"op":"header","format":"optuna-journal","version":1}\n',

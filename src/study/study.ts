@@ -359,7 +359,8 @@ export class Study implements StudyView {
    * ValueError, with `InvalidOptionError` for values given with state PRUNED or FAIL (option
    * `values`: a PRUNED trial takes its last reported value), a `failReason` that is not a string,
    * or a trial that is WAITING (enqueued, not yet asked; option `trial`); the trial is then
-   * unchanged. After `tell`, the `Trial` refuses new suggestions, attributes and reports.
+   * unchanged. After `tell`, the `Trial` refuses new suggestions, attributes and reports. A `Trial`
+   * asked from another study is refused (`InvalidOptionError`, option `trial`).
    */
   async tell(trial: Trial | number, result: TellResult): Promise<FrozenTrial> {
     const options = normalizeTellResult(result);
@@ -686,7 +687,16 @@ export class Study implements StudyView {
   }
 
   private async resolveTrialId(trial: Trial | number): Promise<number> {
-    if (trial instanceof Trial) return trial.trialId;
+    if (trial instanceof Trial) {
+      if (!this.owns(trial)) {
+        throw new InvalidOptionError(
+          'trial',
+          `a trial of study "${this.studyName}"`,
+          `trial ${trial.number} of study "${trial.study.studyName}"`,
+        );
+      }
+      return trial.trialId;
+    }
     if (!Number.isInteger(trial) || trial < 0) {
       throw new InvalidOptionError('trial', 'a Trial or a non-negative trial number', trial);
     }
@@ -697,6 +707,20 @@ export class Study implements StudyView {
     const found = trials.find((t) => t.number === trial);
     if (found === undefined) throw new TrialNotFoundError(trial);
     return found.trialId;
+  }
+
+  /**
+   * Whether `trial` was asked from this study: from this object, or from another `Study` of the
+   * same study on the same storage (the same object, or journals on the same file). Trial ids are
+   * per storage, so telling another study's trial by its id would finish an unrelated trial here.
+   */
+  private owns(trial: Trial): boolean {
+    const owner = trial.study;
+    if (owner === this) return true;
+    if (!(owner instanceof Study) || owner.studyId !== this.studyId || owner.studyName !== this.studyName) return false;
+    if (owner.storage === this.storage) return true;
+    const pathOf = (storage: Storage): unknown => (storage as { readonly path?: unknown }).path;
+    return typeof pathOf(this.storage) === 'string' && pathOf(owner.storage) === pathOf(this.storage);
   }
 
   /** Values usable for COMPLETE, or a string saying why not. */

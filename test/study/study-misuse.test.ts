@@ -4,7 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError, TrialFinishedError } from '../../src/errors.js';
-import { createStudy } from '../../src/study/create-study.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import { createStudy, loadStudy } from '../../src/study/create-study.js';
 
 describe('optimize with objectives that throw odd values', () => {
   it('records FAIL for a thrown value that cannot be converted to a string, and goes on', async () => {
@@ -115,5 +119,39 @@ describe('enqueueTrial / addTrial / addTrials option checks', () => {
     await expect(study.addTrials(5 as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'trials' });
     await expect(study.addTrials({ value: 1, params: {}, distributions: {} } as never)).rejects.toMatchObject({ option: 'trials' });
     expect(await study.getTrials()).toHaveLength(0);
+  });
+});
+
+describe('tell with a Trial of another study', () => {
+  it('is refused, leaving both trials RUNNING (trial ids are per storage)', async () => {
+    const a = await createStudy({ studyName: 'a' });
+    const b = await createStudy({ studyName: 'b' });
+    const storage = new InMemoryStorage();
+    const c = await createStudy({ studyName: 'c', storage });
+    const d = await createStudy({ studyName: 'd', storage });
+    await a.ask();
+    await c.ask();
+    const fromB = await b.ask();
+    const fromD = await d.ask();
+    await expect(a.tell(fromB, 123)).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'trial' });
+    await expect(c.tell(fromD, 123)).rejects.toThrow(/of study \\"d\\"/);
+    for (const study of [a, b, c, d]) expect((await study.getTrials()).map((t) => t.state)).toEqual(['RUNNING']);
+    expect((await b.tell(fromB, 1)).values).toEqual([1]);
+  });
+
+  it('is accepted from another Study object of the same study on the same journal file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-tell-'));
+    try {
+      const path = join(dir, 's.journal');
+      const first = await createStudy({ studyName: 's', storage: path });
+      const second = await loadStudy({ studyName: 's', storage: path });
+      const trial = await first.ask();
+      expect((await second.tell(trial, 2)).state).toBe('COMPLETE');
+      expect((await first.getTrials())[0].values).toEqual([2]);
+      await first.close();
+      await second.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -71,7 +71,12 @@ export interface AddTrialOptions {
 
 export interface EnqueueTrialOptions {
   readonly userAttrs?: Readonly<Record<string, JsonValue>>;
-  /** Skip when a trial with the same enqueued or actual parameters already exists. */
+  /**
+   * Skip when a trial of the study already has exactly these parameters, as in Optuna: its
+   * enqueued parameters if it was enqueued, else those it suggested, with the same names and equal
+   * values. A trial that has more parameters (e.g. {opt: 'adam', lr: 0.1} when enqueueing
+   * {opt: 'adam'}) does not count. Not atomic across processes.
+   */
   readonly skipIfExists?: boolean;
 }
 
@@ -457,9 +462,8 @@ export class Study implements StudyView {
       const trials = await this.getTrials();
       const key = stableKey(params);
       for (const t of trials) {
-        const fixed = readFixedParams(t);
-        if (stableKey(fixed) === key) return;
-        if (isSubsetMatch(params, t.params)) return;
+        const existing = hasOwn(t.systemAttrs, SystemAttr.fixedParams) ? readFixedParams(t) : t.params;
+        if (stableKey(existing) === key) return;
       }
     }
     await this.storage.createTrial(this.studyId, {
@@ -786,12 +790,6 @@ function dominates(a: readonly number[], b: readonly number[], signs: readonly n
 
 function stableKey(params: Readonly<Record<string, unknown>>): string {
   return JSON.stringify(Object.keys(params).sort().map((k) => [k, params[k]]));
-}
-
-function isSubsetMatch(wanted: Readonly<Record<string, ParamValue>>, actual: Readonly<Record<string, ParamValue>>): boolean {
-  const keys = Object.keys(wanted);
-  if (keys.length === 0) return false;
-  return keys.every((k) => Object.prototype.hasOwnProperty.call(actual, k) && actual[k] === wanted[k]);
 }
 
 function isEmpty(record: object): boolean {

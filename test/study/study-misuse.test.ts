@@ -155,3 +155,25 @@ describe('tell with a Trial of another study', () => {
     }
   });
 });
+
+describe('enqueueTrial skipIfExists', () => {
+  it('skips only a trial with exactly these parameters (its enqueued ones if enqueued), as Optuna does', async () => {
+    const study = await createStudy();
+    const opt = { kind: 'categorical', choices: ['adam', 'sgd'] } as const;
+    const lr = { kind: 'float', low: 0, high: 1, log: false, step: null } as const;
+    await study.addTrial({ value: 1, params: { opt: 'adam', lr: 0.1 }, distributions: { opt, lr } });
+    // A trial with more parameters is not "this configuration": enqueued.
+    await study.enqueueTrial({ opt: 'adam' }, { skipIfExists: true });
+    expect(await study.getTrials({ states: ['WAITING'] })).toHaveLength(1);
+    // The same again (an enqueued trial's fixed parameters), or all of a trial's parameters: skipped.
+    await study.enqueueTrial({ opt: 'adam' }, { skipIfExists: true });
+    await study.enqueueTrial({ lr: 0.1, opt: 'adam' }, { skipIfExists: true });
+    expect(await study.getTrials({ states: ['WAITING'] })).toHaveLength(1);
+    // Run the enqueued one: it suggests lr too, and still counts as {opt: 'adam'}.
+    await study.optimize((trial) => (trial.suggestCategorical('opt', ['adam', 'sgd']) === 'adam' ? 0 : 1) + trial.suggestFloat('lr', 0, 1), { nTrials: 1 });
+    await study.enqueueTrial({ opt: 'adam' }, { skipIfExists: true });
+    expect(await study.getTrials()).toHaveLength(2);
+    await study.enqueueTrial({ opt: 'sgd' }, { skipIfExists: true });
+    expect(await study.getTrials()).toHaveLength(3);
+  });
+});

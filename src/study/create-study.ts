@@ -97,6 +97,10 @@ export async function loadStudy(options: LoadStudyOptions): Promise<Study> {
 
 /** Deletes a study and its trials. */
 export async function deleteStudy(options: { readonly studyName: string; readonly storage: StorageOption }): Promise<void> {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object {studyName, storage}', options);
+  if (typeof options.studyName !== 'string' || options.studyName.length === 0) {
+    throw new InvalidOptionError('studyName', 'a non-empty string', options.studyName);
+  }
   if (isMissingJournal(options.storage)) throw new StudyNotFoundError(options.studyName);
   const { storage, owns } = resolveStorage(options.storage, true);
   try {
@@ -108,6 +112,7 @@ export async function deleteStudy(options: { readonly studyName: string; readonl
 
 /** Summaries of every study in a storage. */
 export async function getAllStudySummaries(options: { readonly storage: StorageOption }): Promise<readonly StudySummary[]> {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object {storage}', options);
   if (isMissingJournal(options.storage)) return [];
   const { storage, owns } = resolveStorage(options.storage, true);
   try {

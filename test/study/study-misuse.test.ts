@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
-import { createStudy, loadStudy } from '../../src/study/create-study.js';
+import { createStudy, deleteStudy, getAllStudySummaries, loadStudy } from '../../src/study/create-study.js';
 
 describe('optimize with objectives that throw odd values', () => {
   it('records FAIL for a thrown value that cannot be converted to a string, and goes on', async () => {
@@ -175,5 +175,14 @@ describe('enqueueTrial skipIfExists', () => {
     expect(await study.getTrials()).toHaveLength(2);
     await study.enqueueTrial({ opt: 'sgd' }, { skipIfExists: true });
     expect(await study.getTrials()).toHaveLength(3);
+  });
+});
+
+describe('deleteStudy / getAllStudySummaries option checks', () => {
+  it('reject a missing options object or study name with InvalidOptionError', async () => {
+    await expect(deleteStudy(null as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'options' });
+    await expect(getAllStudySummaries(undefined as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'options' });
+    // A missing journal file used to answer StudyNotFoundError for an undefined name.
+    await expect(deleteStudy({ storage: 'missing-dir/none.journal' } as never)).rejects.toMatchObject({ option: 'studyName' });
   });
 });

@@ -102,7 +102,8 @@ export interface Storage {
   /** Merges an update into a non-finished trial. Rejects with `TrialFinishedError` if finished. */
   updateTrial(trialId: number, update: TrialUpdate): Promise<void>;
   /**
-   * Finishes a RUNNING trial (or WAITING, for tell without running). Durable on resolve. Rejects with
+   * Finishes a RUNNING trial (or a WAITING one: storage allows it, though `Study.tell` refuses a
+   * WAITING trial, as Optuna does). Durable on resolve. Rejects with
    * `TrialFinishedError` if it was already finished (the stored trial is unchanged).
    */
   finishTrial(trialId: number, finish: TrialFinish): Promise<FrozenTrial>;

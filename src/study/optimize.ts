@@ -58,7 +58,11 @@ export interface OptimizeOptions {
   readonly heartbeatIntervalMs?: number;
   /** Default: 3 x heartbeatIntervalMs. */
   readonly heartbeatGraceMs?: number;
-  /** Called when a trial starts (for progress displays). */
+  /**
+   * Called when a trial starts (for progress displays). If it throws, the trial is recorded as
+   * FAIL without running, no new trial is launched, and `optimize` rejects with the error once
+   * running trials are done (as for a callback that throws).
+   */
   readonly onTrialStart?: (trial: Trial) => void;
 }
 
@@ -154,7 +158,18 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         }
         break;
       }
-      opts.onTrialStart?.(trial);
+      try {
+        opts.onTrialStart?.(trial);
+      } catch (error) {
+        // Not run: record the trial as FAIL rather than leave it RUNNING, and stop like a callback error.
+        if (fatal === null) fatal = error;
+        try {
+          await study.tell(trial, { state: 'FAIL', failReason: `onTrialStart threw: ${messageOf(error)}` });
+        } catch (tellError) {
+          if (!(tellError instanceof TrialFinishedError)) warnOnce('TRIAL_START_FAILED', `could not record trial ${trial.number} as FAIL: ${messageOf(tellError)}`);
+        }
+        break;
+      }
       const frozen = await runTrial(study, trial, objective, opts, (error) => {
         if (fatal === null) fatal = error;
       });
@@ -193,7 +208,15 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         }, opts.heartbeatIntervalMs);
   heartbeat?.unref();
   try {
-    const workers = Promise.all(Array.from({ length: opts.concurrency }, () => worker()));
+    // A worker that throws (a bug) sets `fatal` rather than reject Promise.all at once: optimize
+    // then returns only when every worker has stopped, never with trials still being launched.
+    const workers = Promise.all(
+      Array.from({ length: opts.concurrency }, () =>
+        worker().catch((error: unknown) => {
+          if (fatal === null) fatal = error;
+        }),
+      ),
+    );
     await Promise.race([workers, interruptedPromise]);
     // The workers can all stop (their asks rejected) before the interruption is fully recorded.
     if (interrupted !== null) await interruptedPromise;

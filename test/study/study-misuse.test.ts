@@ -186,3 +186,40 @@ describe('deleteStudy / getAllStudySummaries option checks', () => {
     await expect(deleteStudy({ storage: 'missing-dir/none.journal' } as never)).rejects.toMatchObject({ option: 'studyName' });
   });
 });
+
+describe('optimize with an onTrialStart that throws', () => {
+  it('records that trial as FAIL, launches nothing more, and rejects only once running trials are done', async () => {
+    const study = await createStudy();
+    let running = 0;
+    // Objectives wait for a gate that opens in the macrotask after trial 4's onTrialStart throws.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const error = new Error('progress bar broke');
+    const promise = study.optimize(
+      async (trial) => {
+        running++;
+        if (trial.number >= 2) await gate;
+        running--;
+        return trial.suggestFloat('x', 0, 1);
+      },
+      {
+        nTrials: 20,
+        concurrency: 3,
+        onTrialStart: (trial) => {
+          if (trial.number !== 4) return;
+          setImmediate(open);
+          throw error;
+        },
+      },
+    );
+    await expect(promise).rejects.toBe(error);
+    expect(running).toBe(0);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).not.toContain('RUNNING');
+    expect(trials[4].state).toBe('FAIL');
+    expect(trials[4].systemAttrs.fail_reason).toMatch(/onTrialStart threw: Error: progress bar broke/);
+    expect(trials).toHaveLength(5); // 0-1 done, 2-3 waiting at the gate beside 4
+  });
+});

@@ -1,3 +1,4 @@
+import { InvalidOptionError } from '../errors.js';
 import type { Distribution, ParamValue } from '../space/types.js';
 import type { FrozenTrialData, JsonValue, TrialState } from './types.js';
 
@@ -33,11 +34,14 @@ export class FrozenTrial implements FrozenTrialData {
     Object.freeze(this);
   }
 
-  /** The single objective value; null when not finished with a value. Throws for multi-objective studies. */
+  /**
+   * The single objective value; null when not finished with a value. Throws `InvalidOptionError`
+   * (option `value`) for a trial with several objective values (Optuna raises RuntimeError).
+   */
   get value(): number | null {
     if (this.values === null) return null;
     if (this.values.length !== 1) {
-      throw new TypeError(`trial ${this.number} has ${this.values.length} objective values; use .values`);
+      throw new InvalidOptionError('value', `a single-objective trial (trial ${this.number}: use .values)`, `${this.values.length} objective values`);
     }
     return this.values[0];
   }

@@ -78,3 +78,13 @@ describe('Trial.suggest* with names of Object.prototype members', () => {
     expect((told.userAttrs as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
+
+describe('FrozenTrial.value', () => {
+  it('throws a KestrelError naming .values for a multi-objective trial', async () => {
+    const study = await createStudy({ directions: ['minimize', 'maximize'] });
+    const told = await study.tell(await study.ask(), [1, 2]);
+    expect(told.values).toEqual([1, 2]);
+    expect(() => told.value).toThrow(InvalidOptionError);
+    expect(() => told.value).toThrow(/use \.values/);
+  });
+});

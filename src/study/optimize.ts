@@ -51,7 +51,8 @@ export interface OptimizeOptions {
    */
   readonly handleSigint?: boolean;
   /**
-   * Write a heartbeat for each running trial this often, and before launching trials record as
+   * Write a heartbeat for each running trial this often (ms, at most 2^31 - 1, the longest timer
+   * Node.js runs), and before launching trials record as
    * FAIL the RUNNING trials of this study whose heartbeat is older than `heartbeatGraceMs`
    * (workers that were killed). Off by default; the CLI turns it on.
    */
@@ -67,6 +68,8 @@ export interface OptimizeOptions {
 }
 
 const maxConcurrency = 1024;
+/** The longest delay setTimeout / setInterval accept (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
 /** How long an interruption waits for asks in flight (a GP fit, say) before rejecting. */
 const askDrainMs = 10_000;
 
@@ -361,6 +364,10 @@ function validate(objective: Objective, options: OptimizeOptions): ValidatedOpti
     return value;
   };
   const heartbeatIntervalMs = positiveMs('heartbeatIntervalMs', options.heartbeatIntervalMs);
+  // setInterval runs a longer delay every 1 ms (TimeoutOverflowWarning): a heartbeat per trial per ms.
+  if (heartbeatIntervalMs !== undefined && heartbeatIntervalMs > MAX_TIMER_MS) {
+    throw new InvalidOptionError('heartbeatIntervalMs', `at most ${MAX_TIMER_MS} ms (the longest timer Node.js runs)`, heartbeatIntervalMs);
+  }
   const heartbeatGraceMs = positiveMs('heartbeatGraceMs', options.heartbeatGraceMs);
   if (heartbeatGraceMs !== undefined && heartbeatIntervalMs === undefined) {
     throw new InvalidOptionError('heartbeatGraceMs', 'to be given together with heartbeatIntervalMs', heartbeatGraceMs);

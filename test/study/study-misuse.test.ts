@@ -223,3 +223,16 @@ describe('optimize with an onTrialStart that throws', () => {
     expect(trials).toHaveLength(5); // 0-1 done, 2-3 waiting at the gate beside 4
   });
 });
+
+describe('optimize heartbeatIntervalMs', () => {
+  it('refuses an interval longer than Node.js timers run (which would beat every 1 ms)', async () => {
+    const study = await createStudy();
+    await expect(study.optimize(() => 1, { nTrials: 1, heartbeatIntervalMs: 3e9 })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      option: 'heartbeatIntervalMs',
+    });
+    expect(await study.getTrials()).toHaveLength(0);
+    await study.optimize(() => 1, { nTrials: 1, heartbeatIntervalMs: 2_147_483_647 });
+    expect(await study.getTrials()).toHaveLength(1);
+  });
+});

@@ -50,6 +50,15 @@ function checkTrials(trials: unknown): readonly FrozenTrial[] {
     if (typeof t !== 'object' || t === null || typeof (t as FrozenTrial).number !== 'number' || typeof (t as FrozenTrial).state !== 'string') {
       throw new InvalidOptionError(`trials[${i}]`, 'a FrozenTrial', t);
     }
+    // What the export reads: a look-alike missing one of these would fail with a TypeError.
+    const f = t as Record<string, unknown>;
+    if (f.values !== null && !Array.isArray(f.values)) throw new InvalidOptionError(`trials[${i}].values`, 'an array of numbers or null', f.values);
+    for (const key of ['params', 'userAttrs', 'systemAttrs', 'intermediateValues']) {
+      if (typeof f[key] !== 'object' || f[key] === null) throw new InvalidOptionError(`trials[${i}].${key}`, 'an object', f[key]);
+    }
+    for (const key of ['datetimeStart', 'datetimeComplete']) {
+      if (f[key] !== null && typeof f[key] !== 'number') throw new InvalidOptionError(`trials[${i}].${key}`, 'epoch milliseconds or null', f[key]);
+    }
   }
   return trials as readonly FrozenTrial[];
 }

@@ -123,6 +123,15 @@ describe('trialsToJson', () => {
     expect(() => trialsToJson({} as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'trials' }));
     expect(() => trialsToCsv([1] as never)).toThrow(expect.objectContaining({ option: 'trials[0]' }));
   });
+
+  it('names the missing field of a trial look-alike instead of throwing a TypeError', () => {
+    const partial = { number: 0, state: 'COMPLETE' } as never;
+    expect(() => trialsToCsv([partial])).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'trials[0].values' }));
+    const noParams = { number: 0, state: 'COMPLETE', values: [1] } as never;
+    expect(() => trialsToJson([noParams])).toThrow(expect.objectContaining({ option: 'trials[0].params' }));
+    const badDate = { ...JSON.parse(JSON.stringify(trial({}).toJSON())), datetimeStart: '2024' } as never;
+    expect(() => trialsToCsv([badDate])).toThrow(expect.objectContaining({ option: 'trials[0].datetimeStart' }));
+  });
 });
 
 describe('trialsToCsv', () => {

@@ -120,19 +120,19 @@ export class Trial implements Suggester {
    * grid low, low + step, ..., high.
    */
   suggestFloat(name: string, low: number, high: number, options: NumericSuggestOptions = {}): number {
-    const value = this.suggest(name, floatDistribution(name, low, high, options));
+    const value = this.suggest(name, floatDistribution(checkName(name), low, high, options));
     return value as number;
   }
 
   /** An integer parameter in [low, high] (inclusive); `step` (default 1) and `log` as in Optuna. */
   suggestInt(name: string, low: number, high: number, options: NumericSuggestOptions = {}): number {
-    const value = this.suggest(name, intDistribution(name, low, high, options));
+    const value = this.suggest(name, intDistribution(checkName(name), low, high, options));
     return value as number;
   }
 
   /** One of `choices` (strings, numbers, booleans or null). */
   suggestCategorical<T extends CategoricalChoice>(name: string, choices: readonly T[]): T {
-    const value = this.suggest(name, categoricalDistribution(name, choices));
+    const value = this.suggest(name, categoricalDistribution(checkName(name), choices));
     return value as T;
   }
 
@@ -289,4 +289,13 @@ export class Trial implements Suggester {
     setOwn(this.dirtyDistributions, name, distribution);
     return value;
   }
+}
+
+/**
+ * A parameter name must be a string: anything else would be stored under its string form (5 as
+ * "5", undefined as "undefined") or throw a TypeError (a symbol).
+ */
+function checkName(name: unknown): string {
+  if (typeof name !== 'string') throw new InvalidOptionError('name', 'a parameter name (a string)', name);
+  return name;
 }

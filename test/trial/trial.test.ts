@@ -88,3 +88,16 @@ describe('FrozenTrial.value', () => {
     expect(() => told.value).toThrow(/use \.values/);
   });
 });
+
+describe('Trial.suggest* parameter names', () => {
+  it('refuses a name that is not a string, recording nothing', async () => {
+    const study = await createStudy();
+    const trial = await study.ask();
+    for (const name of [5, undefined, null, {}, Symbol('s')]) {
+      expect(() => trial.suggestFloat(name as never, 0, 1)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'name' }));
+      expect(() => trial.suggestInt(name as never, 0, 1)).toThrow(InvalidOptionError);
+      expect(() => trial.suggestCategorical(name as never, ['a'])).toThrow(InvalidOptionError);
+    }
+    expect((await study.tell(trial, 1)).params).toEqual({});
+  });
+});

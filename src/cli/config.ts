@@ -88,6 +88,15 @@ export interface ConfigOverrides {
 
 const direction = z.enum(['minimize', 'maximize']);
 const positiveInt = z.number().int().min(1);
+/**
+ * Seconds that become a Node timer (`trialTimeout`, `heartbeat.intervalSec`): at most 2^31 - 1 ms,
+ * about 24.8 days, since Node fires a longer timer after 1 ms.
+ */
+const MAX_TIMER_SEC = Math.floor((2 ** 31 - 1) / 1000);
+const timerSeconds = z
+  .number()
+  .positive()
+  .max(MAX_TIMER_SEC, { error: `expected at most ${MAX_TIMER_SEC} seconds (about 24.8 days, the longest timer Node supports)` });
 
 /** A sampler or pruner: a bare name, or `{name, ...constructor options}`. */
 function componentSchema(names: readonly string[]) {
@@ -121,13 +130,13 @@ const fileSchema = z.strictObject({
         .refine((list) => new Set(list).size === list.length, { error: 'GPU indices must be distinct' }),
     ])
     .optional(),
-  trialTimeout: z.number().positive().optional(),
+  trialTimeout: timerSeconds.optional(),
   trialsPerProcess: positiveInt.optional(),
   heartbeat: z
     .union([
       z.literal(false),
       z
-        .object({ intervalSec: z.number().positive().optional(), graceSec: z.number().positive().optional() })
+        .object({ intervalSec: timerSeconds.optional(), graceSec: z.number().positive().optional() })
         .strict(),
     ])
     .optional(),

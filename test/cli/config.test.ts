@@ -152,6 +152,18 @@ describe('config validation', () => {
     expect(configError({ ...base, trialsPerProcess: 2 }).path).toBe('trialsPerProcess');
   });
 
+  it('rejects trialTimeout and heartbeat.intervalSec longer than a Node timer holds (2^31 - 1 ms)', () => {
+    const base = { objective: 'o.mjs', nTrials: 1 };
+    // 30 days: Node would fire the timer after 1 ms, killing every trial / beating every millisecond.
+    const timeout = configError({ ...base, processes: true, trialTimeout: 30 * 86_400 });
+    expect(timeout.path).toBe('trialTimeout');
+    expect(timeout.message).toMatch(/at most 2147483 seconds/);
+    const interval = configError({ ...base, heartbeat: { intervalSec: 30 * 86_400 } });
+    expect(interval.path).toBe('heartbeat.intervalSec');
+    expect(interval.message).toMatch(/at most 2147483 seconds/);
+    expect(validateConfig({ ...base, processes: true, trialTimeout: 2_147_483 }, configPath).processes?.trialTimeoutSec).toBe(2_147_483);
+  });
+
   it('rejects a bad sampler name, bare or in an object, listing the names', () => {
     const bare = configError({ objective: 'o.mjs', nTrials: 1, sampler: 'annealing' });
     expect(bare.path).toBe('sampler');

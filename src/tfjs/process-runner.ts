@@ -62,7 +62,8 @@ export interface RunTrialsInProcessesOptions {
   /**
    * Heartbeats of running trials, as in `study.optimize`: each trial is stamped at ask time and
    * beaten every `intervalMs`; before each launch, RUNNING trials whose heartbeat is older than
-   * `graceMs` (their worker was killed) are recorded as FAIL. Off when omitted.
+   * `graceMs` (their worker was killed) are recorded as FAIL. Off when omitted. `intervalMs` is at
+   * most `MAX_TIMER_MS`.
    */
   readonly heartbeat?: { readonly intervalMs: number; readonly graceMs: number };
   /**
@@ -77,8 +78,19 @@ export interface RunTrialsInProcessesOptions {
   readonly concurrency?: number;
   /** Trials a worker process runs before it is replaced (default 1). */
   readonly trialsPerProcess?: number;
-  /** Kill a trial's process after this many milliseconds; the trial fails ("timed out"). */
+  /**
+   * Kill a trial's process after it has run the trial this many milliseconds; the trial fails
+   * ("timed out"). At most `MAX_TIMER_MS` (about 24.8 days), the longest timer Node holds.
+   */
   readonly trialTimeoutMs?: number;
+  /**
+   * Kill a worker process that has not finished starting (loading the objective module) after this
+   * many milliseconds; the trial it was started for fails ("timed out ... while its process was
+   * starting") and the run goes on. Default: when `trialTimeoutMs` is set, the longer of it and
+   * `DEFAULT_MIN_START_TIMEOUT_MS` (loading TensorFlow.js with CUDA can take tens of seconds); else
+   * no limit. At most `MAX_TIMER_MS`.
+   */
+  readonly startTimeoutMs?: number;
   /** Extra Node options for workers (e.g. --max-old-space-size=4096). */
   readonly execArgv?: readonly string[];
   /** Extra environment variables for workers. */
@@ -87,7 +99,11 @@ export interface RunTrialsInProcessesOptions {
   readonly callbacks?: readonly OptimizeCallback[];
   /** Called when a trial starts (progress displays). */
   readonly onTrialStart?: (trial: Trial) => void;
-  /** Aborting stops launching trials and aborts running trials' signals; the call then rejects with InterruptedError. */
+  /**
+   * Aborting stops launching trials and aborts running trials' signals; a process that has not
+   * finished its trial `ABORT_GRACE_MS` later is killed. The trials it stopped are FAIL
+   * "interrupted", and the call then rejects with InterruptedError.
+   */
   readonly signal?: AbortSignal;
   /** GPU discovery for `gpus: 'auto'` (default: `detectWorkerGpus()`); for tests. */
   readonly detectGpus?: () => Promise<readonly GpuId[]>;
@@ -108,6 +124,13 @@ export const WORKER_GPU_ATTR = 'worker_gpu';
 
 const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
 const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * The longest delay Node's timers honour (2^31 - 1 ms, about 24.8 days): a longer one fires after
+ * 1 ms, which would kill every trial at once or beat heartbeats every millisecond.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The least default `startTimeoutMs` when `trialTimeoutMs` is set. */
+export const DEFAULT_MIN_START_TIMEOUT_MS = 60_000;
 
 type Outcome =
   | { readonly kind: 'complete'; readonly values: number | readonly number[] }
@@ -152,7 +175,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
         }, opts.heartbeat.intervalMs);
   beats?.unref();
 
-  const spawn = async (slot: Slot): Promise<ChildHandle> => {
+  const spawn = async (slot: Slot, timeoutMs: number | null): Promise<ChildHandle> => {
     const env: Record<string, string | undefined> = {
       ...process.env,
       ...opts.env,
@@ -164,7 +187,14 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     if (slot.gpu !== null) env.CUDA_VISIBLE_DEVICES = String(slot.gpu);
     nProcessesStarted++;
     const child = new ChildHandle(study, workerArgs(opts), env, opts.execArgv);
-    await child.ready;
+    // Started while interrupted (or interrupted while starting): the abort kills it after the grace.
+    if (interrupted) child.abort('interrupted');
+    running.add(child);
+    try {
+      await child.whenReady(timeoutMs);
+    } finally {
+      running.delete(child);
+    }
     return child;
   };
 
@@ -193,15 +223,34 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
           break;
         }
         if (slot.child === null) {
+          // A process that does not finish starting (an objective module that never finishes loading)
+          // within startTimeoutMs is killed, and its trial fails like one that hangs.
           try {
-            slot.child = await spawn(slot);
+            slot.child = await spawn(slot, opts.startTimeoutMs);
           } catch (error) {
-            // The trial fails with the reason; the spawn error is what the call rejects with, even
-            // if recording the trial fails too.
-            await study.tell(trial, { state: 'FAIL', failReason: describeSerializedError(serializeError(error)) }).catch(() => undefined);
-            throw error;
+            const reason =
+              error instanceof WorkerStartError && error.transient ? error.message : describeSerializedError(serializeError(error));
+            // Interrupted (Ctrl-C reaches the starting process too), killed by a signal or timed out
+            // while starting: the trial fails like a crashed one and the loop goes on (or stops, if
+            // interrupted). Any other start failure (the module cannot be loaded) would fail every
+            // trial: the call rejects with it, once the trial is recorded.
+            const failedAlone = interrupted || (error instanceof WorkerStartError && error.transient);
+            const recorded = study.tell(trial, { state: 'FAIL', failReason: interrupted ? 'interrupted' : reason });
+            if (!failedAlone) {
+              await recorded.catch(() => undefined);
+              throw error;
+            }
+            const frozen = await recorded;
+            finished.push(frozen);
+            for (const callback of opts.callbacks) await callback(study, frozen);
+            continue;
           }
           slot.trialsInChild = 0;
+        }
+        if (interrupted) {
+          // Interrupted while its process was starting: run nothing in it.
+          finished.push(await study.tell(trial, { state: 'FAIL', failReason: 'interrupted' }));
+          break;
         }
         opts.onTrialStart?.(trial);
         const child = slot.child;
@@ -279,6 +328,7 @@ interface Validated {
   readonly concurrency: number;
   readonly trialsPerProcess: number;
   readonly trialTimeoutMs: number | null;
+  readonly startTimeoutMs: number | null;
   readonly execArgv: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly callbacks: readonly OptimizeCallback[];
@@ -319,9 +369,11 @@ async function validate(options: RunTrialsInProcessesOptions): Promise<Validated
   const heartbeat = options.heartbeat ?? null;
   if (
     heartbeat !== null &&
-    (typeof heartbeat !== 'object' || !(heartbeat.intervalMs > 0) || !(heartbeat.graceMs > heartbeat.intervalMs))
+    (typeof heartbeat !== 'object' ||
+      !(heartbeat.intervalMs > 0 && heartbeat.intervalMs <= MAX_TIMER_MS) ||
+      !(heartbeat.graceMs > heartbeat.intervalMs))
   ) {
-    throw new InvalidOptionError('heartbeat', '{intervalMs > 0, graceMs > intervalMs}', heartbeat);
+    throw new InvalidOptionError('heartbeat', `{intervalMs in (0, ${MAX_TIMER_MS}], graceMs > intervalMs}`, heartbeat);
   }
   const gpus = options.gpus ?? [];
   if (gpus !== 'auto' && (!Array.isArray(gpus) || !gpus.every(isGpuId) || new Set(gpus).size !== gpus.length)) {
@@ -334,8 +386,13 @@ async function validate(options: RunTrialsInProcessesOptions): Promise<Validated
     throw new InvalidOptionError('trialsPerProcess', 'an integer >= 1', trialsPerProcess);
   }
   const trialTimeoutMs = options.trialTimeoutMs ?? null;
-  if (trialTimeoutMs !== null && !(typeof trialTimeoutMs === 'number' && trialTimeoutMs > 0)) {
-    throw new InvalidOptionError('trialTimeoutMs', 'a number of milliseconds > 0', trialTimeoutMs);
+  if (trialTimeoutMs !== null && !(typeof trialTimeoutMs === 'number' && trialTimeoutMs > 0 && trialTimeoutMs <= MAX_TIMER_MS)) {
+    throw new InvalidOptionError('trialTimeoutMs', `a number of milliseconds in (0, ${MAX_TIMER_MS}] (about 24.8 days)`, trialTimeoutMs);
+  }
+  const startTimeoutMs =
+    options.startTimeoutMs ?? (trialTimeoutMs === null ? null : Math.max(trialTimeoutMs, DEFAULT_MIN_START_TIMEOUT_MS));
+  if (startTimeoutMs !== null && !(typeof startTimeoutMs === 'number' && startTimeoutMs > 0 && startTimeoutMs <= MAX_TIMER_MS)) {
+    throw new InvalidOptionError('startTimeoutMs', `a number of milliseconds in (0, ${MAX_TIMER_MS}]`, startTimeoutMs);
   }
   const execArgv = options.execArgv ?? [];
   if (!Array.isArray(execArgv) || !execArgv.every((a) => typeof a === 'string')) {
@@ -352,7 +409,7 @@ async function validate(options: RunTrialsInProcessesOptions): Promise<Validated
   const space = options.space === undefined ? null : validateSpaceSpec(options.space);
   return {
     study, modulePath, exportName, space, nTrials, maxTrialsInStudy, timeoutMs, heartbeat, gpus, concurrency, trialsPerProcess, trialTimeoutMs,
-    execArgv, env, callbacks, onTrialStart: options.onTrialStart, signal: options.signal,
+    startTimeoutMs, execArgv, env, callbacks, onTrialStart: options.onTrialStart, signal: options.signal,
   };
 }
 
@@ -371,6 +428,22 @@ function workerCommand(modulePath: string): { script: string; execArgv: string[]
   return { script, execArgv: ['--import', tsx] };
 }
 
+/**
+ * How long a trial's process may go on after an interruption (its `trial.signal` is aborted) before
+ * it is killed: an objective that ignores the signal must not keep the interrupted run waiting.
+ */
+export const ABORT_GRACE_MS = 3_000;
+
+/** A worker process that did not start. `transient`: killed or timed out, not a broken module. */
+class WorkerStartError extends KestrelError {
+  readonly transient: boolean;
+
+  constructor(message: string, transient: boolean) {
+    super('OBJECTIVE_ERROR', message);
+    this.transient = transient;
+  }
+}
+
 /** One worker process. */
 class ChildHandle {
   readonly ready: Promise<void>;
@@ -382,6 +455,8 @@ class ChildHandle {
   private current: { trial: Trial; resolve: (outcome: Outcome) => void } | null = null;
   private timeoutReason: string | null = null;
   private abortReason: string | null = null;
+  private abortKill: NodeJS.Timeout | null = null;
+  private killedBySignal = false;
 
   constructor(study: Study, args: WorkerArgs, env: Record<string, string | undefined>, extraExecArgv: readonly string[]) {
     this.study = study;
@@ -407,13 +482,18 @@ class ChildHandle {
         if (this.exited) return;
         this.exited = true;
         this.exitReason = this.timeoutReason ?? reason;
-        if (!isReady) readyReject(new KestrelError('OBJECTIVE_ERROR', `the trial worker process did not start: ${this.exitReason}`));
+        if (this.abortKill !== null) clearTimeout(this.abortKill);
+        if (!isReady) {
+          const transient = this.killedBySignal || this.timeoutReason !== null || this.abortReason !== null;
+          readyReject(new WorkerStartError(`the trial worker process did not start: ${this.exitReason}`, transient));
+        }
         const current = this.current;
         this.current = null;
         current?.resolve({ kind: 'fail', reason: this.exitReason });
         resolve();
       };
       this.proc.on('exit', (code, signal) => {
+        this.killedBySignal = signal !== null;
         onGone(signal !== null ? `trial process was killed by ${signal}` : `trial process exited with code ${code ?? 'unknown'}`);
       });
       this.proc.on('error', (error) => onGone(`trial process error: ${error.message}`));
@@ -428,7 +508,7 @@ class ChildHandle {
           readyResolve();
           return;
         case 'fatal':
-          readyReject(new KestrelError('OBJECTIVE_ERROR', `cannot load the objective in the trial worker: ${describeSerializedError(message.error)}`));
+          readyReject(new WorkerStartError(`cannot load the objective in the trial worker: ${describeSerializedError(message.error)}`, false));
           return;
         case 'stop':
           this.study.stop(message.reason);
@@ -462,11 +542,42 @@ class ChildHandle {
     }
   }
 
-  /** Aborts the running trial's signal in the worker (now, or as soon as its trial starts). */
+  /**
+   * Aborts the running trial's signal in the worker (now, or as soon as its trial starts), and kills
+   * the process if it has not finished its trial (or started) `ABORT_GRACE_MS` later.
+   */
   abort(reason: string): void {
+    if (this.abortReason === null && !this.exited) {
+      this.abortKill = setTimeout(() => {
+        if (this.current !== null || !this.started) this.proc.kill('SIGKILL');
+      }, ABORT_GRACE_MS);
+      this.abortKill.unref();
+    }
     this.abortReason = reason;
     if (this.current !== null && this.runSent) this.send({ type: 'abort', reason });
   }
+
+  /**
+   * Waits until the worker has loaded the objective; after `timeoutMs` (when not null) the process is
+   * killed and this rejects with a "timed out" `WorkerStartError`.
+   */
+  async whenReady(timeoutMs: number | null): Promise<void> {
+    let timer: NodeJS.Timeout | null = null;
+    if (timeoutMs !== null) {
+      timer = setTimeout(() => {
+        this.timeoutReason = `trial timed out after ${timeoutMs} ms while its process was starting (process killed)`;
+        this.proc.kill('SIGKILL');
+      }, timeoutMs);
+    }
+    try {
+      await this.ready;
+      this.started = true;
+    } finally {
+      if (timer !== null) clearTimeout(timer);
+    }
+  }
+
+  private started = false;
 
   private runSent = false;
 

@@ -69,6 +69,9 @@ function errorFrom(serialized: SerializedError): Error {
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as WorkerArgs;
+  // The parent went away: nothing left to do. Registered before the objective module loads, so that
+  // a module that never finishes loading does not outlive its parent.
+  process.on('disconnect', () => process.exit(0));
   let objective: ObjectiveFn;
   try {
     const mod = (await import(pathToFileURL(args.modulePath).href)) as Record<string, unknown>;
@@ -115,8 +118,6 @@ async function main(): Promise<void> {
       }
     }
   });
-  // The parent went away: nothing left to do.
-  process.on('disconnect', () => process.exit(0));
   send({ type: 'ready', pid: process.pid });
 }
 
@@ -174,7 +175,22 @@ async function runTrial(objective: ObjectiveFn, args: WorkerArgs, message: RunMe
       continue;
     }
     if (failure === null) {
-      send({ type: 'done', outcome: 'complete', values: values as number | readonly number[] });
+      try {
+        send({ type: 'done', outcome: 'complete', values: values as number | readonly number[] });
+      } catch (error) {
+        // Not structured-cloneable (a function, a class instance holding one): fail the trial with
+        // the reason instead of crashing the process.
+        const what = typeof values === 'object' && values !== null ? (values.constructor?.name ?? 'object') : typeof values;
+        send({
+          type: 'done',
+          outcome: 'fail',
+          error: {
+            name: 'KestrelError',
+            message: `the objective returned ${what}, expected a number or an array of numbers (${(error as Error).message})`,
+            code: 'INVALID_TRIAL_VALUE',
+          },
+        });
+      }
     } else if (isPruned(failure)) {
       send({ type: 'done', outcome: 'pruned', message: (failure as Error).message });
     } else {

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { fork } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,12 +18,13 @@ import {
   parseCudaVisibleDevices,
   parseNvidiaSmiList,
 } from '../../src/tfjs/gpus.js';
-import { runTrialsInProcesses } from '../../src/tfjs/process-runner.js';
+import { ABORT_GRACE_MS, MAX_TIMER_MS, runTrialsInProcesses } from '../../src/tfjs/process-runner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const crashModule = path.join(here, 'fixtures', 'crash-objective.ts');
 const brokenModule = path.join(here, 'fixtures', 'broken-objective.ts');
 const tfjsModule = path.join(here, 'fixtures', 'tfjs-objective.ts');
+const startFailureModule = path.join(here, 'fixtures', 'start-failure-objective.ts');
 
 function byNumber(trials: readonly FrozenTrial[]): Map<number, FrozenTrial> {
   return new Map(trials.map((t) => [t.number, t]));
@@ -168,6 +170,138 @@ describe('runTrialsInProcesses', () => {
     expect(trials).toHaveLength(2); // no trial launched after the abort
     expect(trials[1].state).toBe('FAIL');
     expect(trials[1].systemAttrs.fail_reason).toBe('interrupted');
+  });
+
+  it('kills a worker that never finishes loading the objective after startTimeoutMs, failing its trial', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const result = await runTrialsInProcesses({
+      study, objectiveModule: startFailureModule, nTrials: 2, startTimeoutMs: 1500, env: { KESTREL_TEST_START: 'hang' },
+    });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['FAIL', 'FAIL']);
+    for (const t of trials) {
+      expect(t.systemAttrs.fail_reason).toBe(
+        'the trial worker process did not start: trial timed out after 1500 ms while its process was starting (process killed)',
+      );
+    }
+    expect(result.trials).toHaveLength(2);
+  });
+
+  it('a worker still loading the objective exits when its parent dies', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'kestrel-orphan-'));
+    const pidFile = path.join(dir, 'worker.pid');
+    const parent = fork(path.join(here, 'fixtures', 'orphan-parent.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, KESTREL_TEST_PID_FILE: pidFile },
+      stdio: 'ignore',
+    });
+    try {
+      let workerPid: number | null = null;
+      for (let i = 0; i < 300 && workerPid === null; i++) {
+        workerPid = await readFile(pidFile, 'utf8').then(Number, () => null);
+        if (workerPid === null) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(workerPid).not.toBeNull();
+      parent.kill('SIGKILL');
+      const alive = (pid: number): boolean => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      // Polled for up to 5 s (it exits as soon as it sees the IPC channel close).
+      for (let i = 0; i < 100 && alive(workerPid!); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      const survived = alive(workerPid!);
+      if (survived) process.kill(workerPid!, 'SIGKILL');
+      expect(survived).toBe(false);
+    } finally {
+      parent.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails only its trial when a worker is killed by a signal while starting, and goes on', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const result = await runTrialsInProcesses({
+      study, objectiveModule: startFailureModule, nTrials: 2, env: { KESTREL_TEST_START: 'sigint' },
+    });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['FAIL', 'FAIL']);
+    for (const t of trials) {
+      expect(t.systemAttrs.fail_reason).toBe('the trial worker process did not start: trial process was killed by SIGINT');
+    }
+    expect(result.trials).toHaveLength(2);
+  });
+
+  it('treats a worker that Ctrl-C killed while starting as interrupted, not as a broken objective', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const controller = new AbortController();
+    // The worker's `stop` message arrives before it kills itself with SIGINT: the run is interrupted first.
+    study.stop = () => controller.abort();
+    const run = runTrialsInProcesses({
+      study, objectiveModule: startFailureModule, nTrials: 3, signal: controller.signal,
+      env: { KESTREL_TEST_START: 'sigint', KESTREL_TEST_STOP_FIRST: '1' },
+    });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    const trials = await study.getTrials();
+    expect(trials).toHaveLength(1);
+    expect(trials[0].state).toBe('FAIL');
+    expect(trials[0].systemAttrs.fail_reason).toBe('interrupted');
+  });
+
+  it('kills a trial process that ignores the abort ABORT_GRACE_MS after an interruption', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const controller = new AbortController();
+    let abortedAt = 0;
+    const run = runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'ignoreAbort', nTrials: 3, signal: controller.signal,
+      onTrialStart: () => {
+        abortedAt = Date.now();
+        controller.abort();
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    const elapsed = Date.now() - abortedAt;
+    // Killed after the grace (not left running until the objective gives up), with a 5 s margin.
+    expect(elapsed).toBeGreaterThanOrEqual(ABORT_GRACE_MS - 50);
+    expect(elapsed).toBeLessThan(ABORT_GRACE_MS + 5000);
+    const trials = await study.getTrials();
+    expect(trials).toHaveLength(1);
+    expect(trials[0].state).toBe('FAIL');
+    expect(trials[0].systemAttrs.fail_reason).toBe('interrupted');
+  });
+
+  it('fails a trial whose objective returns a value IPC cannot carry, without crashing its process', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const result = await runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'returnsFunction', nTrials: 2, trialsPerProcess: 2,
+    });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['FAIL', 'FAIL']);
+    for (const t of trials) {
+      expect(t.systemAttrs.fail_reason).toMatch(/^KestrelError: the objective returned function, expected a number or an array of numbers/);
+    }
+    // Both trials ran in the one process: it survived the first.
+    expect(result.nProcessesStarted).toBe(1);
+  });
+
+  it('rejects timers Node cannot hold (trialTimeoutMs or heartbeat.intervalMs over 2^31 - 1 ms)', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const base = { study, objectiveModule: crashModule, objectiveExport: 'withSpace', space: { a: { type: 'float', low: 0, high: 1 } }, nTrials: 1 } as const;
+    // 30 days: Node would fire it after 1 ms and kill the trial at once.
+    await expect(runTrialsInProcesses({ ...base, trialTimeoutMs: 30 * 86_400_000 })).rejects.toThrow(/option "trialTimeoutMs"/);
+    await expect(runTrialsInProcesses({ ...base, trialTimeoutMs: Infinity })).rejects.toThrow(/option "trialTimeoutMs"/);
+    await expect(runTrialsInProcesses({ ...base, startTimeoutMs: 0 })).rejects.toThrow(/option "startTimeoutMs"/);
+    await expect(
+      runTrialsInProcesses({ ...base, heartbeat: { intervalMs: MAX_TIMER_MS + 1, graceMs: 2 * MAX_TIMER_MS } }),
+    ).rejects.toThrow(/option "heartbeat"/);
+    expect(await study.getTrials()).toHaveLength(0);
+    // The longest timer Node holds is accepted and does not fire early.
+    await runTrialsInProcesses({ ...base, trialTimeoutMs: MAX_TIMER_MS });
+    const [trial] = await study.getTrials();
+    expect(trial.state).toBe('COMPLETE');
   });
 
   it('shares a study-wide budget (maxTrialsInStudy) between concurrent runners, with heartbeats', async () => {

@@ -15,7 +15,7 @@ import { validateSpaceSpec } from '../space/spec.js';
 import { parseStorageSpec, postgresNotBuiltIn, type StorageSpec } from '../storage/open-storage.js';
 import type { SpaceSpec } from '../space/types.js';
 import type { StudyDirection } from '../trial/types.js';
-import { PRUNER_NAMES, SAMPLER_NAMES, type ComponentConfig } from './registry.js';
+import { MULTI_OBJECTIVE_SAMPLER_NAMES, PRUNER_NAMES, SAMPLER_NAMES, isNopPrunerName, type ComponentConfig } from './registry.js';
 
 export type { ComponentConfig } from './registry.js';
 
@@ -187,6 +187,18 @@ export function validateConfig(raw: unknown, configPath: string, overrides: Conf
 
   const sampler = toComponent(cfg.sampler ?? 'random');
   const pruner = cfg.pruner === undefined ? null : toComponent(cfg.pruner);
+  if (directions.length > 1) {
+    // Caught here, before a study is created and a trial fails in storage.
+    if (!MULTI_OBJECTIVE_SAMPLER_NAMES.includes(sampler.name)) {
+      throw new ConfigError(
+        'sampler',
+        `the ${sampler.name} sampler supports one objective, but directions has ${directions.length}; use one of ${MULTI_OBJECTIVE_SAMPLER_NAMES.join(', ')}`,
+      );
+    }
+    if (pruner !== null && !isNopPrunerName(pruner.name)) {
+      throw new ConfigError('pruner', `pruning is undefined for several objectives (directions has ${directions.length}); remove the pruner`);
+    }
+  }
 
   const samplerSeed = sampler.options.seed;
   if (samplerSeed !== undefined && (typeof samplerSeed !== 'number' || !Number.isInteger(samplerSeed) || samplerSeed < 0)) {

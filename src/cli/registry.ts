@@ -23,17 +23,19 @@ interface SamplerEntry {
   readonly exportName: string;
   /** The sampler takes the declarative space (grid search). */
   readonly needsSpace: boolean;
+  /** The sampler handles several objectives (`directions` with more than one entry). */
+  readonly multiObjective: boolean;
 }
 
 const SAMPLERS: Readonly<Record<string, SamplerEntry>> = {
-  random: { module: '../samplers/random-sampler.js', exportName: 'RandomSampler', needsSpace: false },
-  grid: { module: '../samplers/grid-sampler.js', exportName: 'GridSampler', needsSpace: true },
-  sobol: { module: '../samplers/sobol-sampler.js', exportName: 'SobolSampler', needsSpace: false },
-  gp: { module: '../samplers/gp/gp-sampler.js', exportName: 'GpSampler', needsSpace: false },
-  tpe: { module: '../samplers/tpe/tpe-sampler.js', exportName: 'TpeSampler', needsSpace: false },
-  nsga2: { module: '../samplers/genetic/nsga-ii-sampler.js', exportName: 'NsgaIiSampler', needsSpace: false },
+  random: { module: '../samplers/random-sampler.js', exportName: 'RandomSampler', needsSpace: false, multiObjective: true },
+  grid: { module: '../samplers/grid-sampler.js', exportName: 'GridSampler', needsSpace: true, multiObjective: true },
+  sobol: { module: '../samplers/sobol-sampler.js', exportName: 'SobolSampler', needsSpace: false, multiObjective: true },
+  gp: { module: '../samplers/gp/gp-sampler.js', exportName: 'GpSampler', needsSpace: false, multiObjective: false },
+  tpe: { module: '../samplers/tpe/tpe-sampler.js', exportName: 'TpeSampler', needsSpace: false, multiObjective: false },
+  nsga2: { module: '../samplers/genetic/nsga-ii-sampler.js', exportName: 'NsgaIiSampler', needsSpace: false, multiObjective: true },
   // The genetic sampler Kestrel ships is NSGA-II (single- and multi-objective).
-  genetic: { module: '../samplers/genetic/nsga-ii-sampler.js', exportName: 'NsgaIiSampler', needsSpace: false },
+  genetic: { module: '../samplers/genetic/nsga-ii-sampler.js', exportName: 'NsgaIiSampler', needsSpace: false, multiObjective: true },
 };
 
 interface PrunerEntry {
@@ -61,6 +63,13 @@ const PRUNERS: Readonly<Record<string, PrunerEntry | null>> = {
 export const SAMPLER_NAMES: readonly string[] = Object.keys(SAMPLERS);
 /** Pruner names a config may use. */
 export const PRUNER_NAMES: readonly string[] = Object.keys(PRUNERS);
+/** Sampler names that handle several objectives. */
+export const MULTI_OBJECTIVE_SAMPLER_NAMES: readonly string[] = SAMPLER_NAMES.filter((name) => SAMPLERS[name].multiObjective);
+
+/** True for a pruner name that never prunes (`none`, `nop`). */
+export function isNopPrunerName(name: string): boolean {
+  return Object.prototype.hasOwnProperty.call(PRUNERS, name) && PRUNERS[name] === null;
+}
 
 export interface CreateSamplerOptions {
   readonly name: string;

@@ -50,7 +50,7 @@ describe('config validation', () => {
         study: 's',
         objective: 'o.mjs',
         objectiveExport: 'score',
-        directions: ['minimize', 'maximize'],
+        directions: ['maximize'],
         space: { x: { type: 'float', low: -1, high: 1 } },
         sampler: { name: 'sobol', seed: 7 },
         pruner: { name: 'median', nWarmupSteps: 2 },
@@ -61,7 +61,7 @@ describe('config validation', () => {
       },
       configPath,
     );
-    expect(config.directions).toEqual(['minimize', 'maximize']);
+    expect(config.directions).toEqual(['maximize']);
     expect(config.sampler).toEqual({ name: 'sobol', options: {} });
     expect(config.seed).toBe(7);
     expect(config.pruner).toEqual({ name: 'median', options: { nWarmupSteps: 2 } });
@@ -201,6 +201,23 @@ describe('config validation', () => {
     expect(configError({ objective: 'o.mjs', nTrials: 1, direction: 'up' }).message).toMatch(/minimize.*received "up"/);
     expect(configError({ objective: 'o.mjs', nTrials: 1, concurrency: 1.5 }).path).toBe('concurrency');
     expect(configError({ objective: 'o.mjs', nTrials: 1, pruner: { name: 'mean' } }).path).toBe('pruner.name');
+  });
+
+  it('rejects a single-objective sampler or a pruner for several directions before anything runs', () => {
+    const base = { objective: 'o.mjs', nTrials: 1, directions: ['minimize', 'maximize'] };
+    for (const name of ['tpe', 'gp']) {
+      const error = configError({ ...base, sampler: { name, seed: 1 } });
+      expect(error.path).toBe('sampler');
+      expect(error.message).toMatch(new RegExp(`the ${name} sampler supports one objective, but directions has 2; use one of random, grid, sobol, nsga2, genetic`));
+    }
+    const pruned = configError({ ...base, sampler: 'nsga2', pruner: { name: 'median' } });
+    expect(pruned.path).toBe('pruner');
+    expect(pruned.message).toMatch(/pruning is undefined for several objectives/);
+    for (const sampler of ['random', 'sobol', 'nsga2', 'genetic']) {
+      expect(validateConfig({ ...base, sampler, pruner: 'none' }, configPath).directions).toEqual(['minimize', 'maximize']);
+    }
+    // One direction: every sampler and pruner.
+    expect(validateConfig({ ...base, directions: ['maximize'], sampler: 'tpe', pruner: 'median' }, configPath).sampler.name).toBe('tpe');
   });
 
   it('rejects contradictions: direction+directions, seed vs sampler.seed, no budget, grid without space', () => {

@@ -8,8 +8,8 @@
  *     kestrel studies           the studies in a storage
  *
  * Exit codes: 0 ok; 1 runtime error (`kestrel: <CODE>: <message>`, the stack only with
- * KESTREL_DEBUG=1); 2 usage or configuration error; 130 interrupted by Ctrl-C (running trials are
- * recorded as FAIL "interrupted").
+ * KESTREL_DEBUG=1); 2 usage or configuration error; 130 interrupted by Ctrl-C or SIGTERM (running
+ * trials are recorded as FAIL "interrupted").
  */
 import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -38,7 +38,7 @@ export interface ExecuteStudyOptions {
 /** The `fail_reason` of trials closed by `--fail-stale`. */
 export const STALE_REASON = 'stale: its worker stopped without finishing it (closed by --fail-stale)';
 
-/** Runs the study described by the config to its budget. Rejects with `InterruptedError` on Ctrl-C. */
+/** Runs the study described by the config to its budget. Rejects with `InterruptedError` on Ctrl-C or SIGTERM. */
 export async function executeStudy(options: ExecuteStudyOptions): Promise<void> {
   const { config, io, role } = options;
   // Everything that can fail on a bad config happens before storage is touched.
@@ -101,9 +101,16 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
       existing,
       directions: study.directions,
     });
+    // SIGTERM (`kill`, `docker stop`, a scheduler's preemption) stops the run as Ctrl-C does, so the
+    // running trials are recorded as FAIL "interrupted" rather than left RUNNING. Once: a second
+    // SIGTERM is left to Node's default.
+    const terminate = new AbortController();
+    const onSigterm = (): void => terminate.abort();
+    process.once('SIGTERM', onSigterm);
     try {
       if (objective !== null) {
         await study.optimize(objective, {
+          signal: terminate.signal,
           maxTrialsInStudy: config.nTrials ?? undefined,
           timeoutMs: config.timeoutSec === null ? undefined : config.timeoutSec * 1000,
           concurrency: config.concurrency,
@@ -113,9 +120,10 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
           callbacks: [(_study, trial) => progress.trialFinished(trial)],
         });
       } else {
-        await runInProcesses(study, config, gpus, progress);
+        await runInProcesses(study, config, gpus, progress, terminate.signal);
       }
     } finally {
+      process.removeListener('SIGTERM', onSigterm);
       progress.stop();
     }
     const trials = await study.getTrials();
@@ -153,14 +161,22 @@ async function resolveGpus(gpus: readonly number[] | 'auto' | null, io: CliIo): 
 
 /**
  * Process execution (config `processes: true` / `gpus`): the same study-wide budget, timeout and
- * heartbeats as in-process runs; Ctrl-C records the running trials as FAIL "interrupted".
+ * heartbeats as in-process runs; Ctrl-C (or `terminate`, aborted on SIGTERM) records the running
+ * trials as FAIL "interrupted".
  */
-async function runInProcesses(study: Study, config: RunConfig, gpus: readonly GpuId[], progress: Progress): Promise<void> {
+async function runInProcesses(
+  study: Study,
+  config: RunConfig,
+  gpus: readonly GpuId[],
+  progress: Progress,
+  terminate: AbortSignal,
+): Promise<void> {
   const execution = config.processes!;
   const { runTrialsInProcesses } = await import('../tfjs/process-runner.js');
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
+  terminate.addEventListener('abort', onSigint, { once: true });
   try {
     await runTrialsInProcesses({
       study,
@@ -182,6 +198,7 @@ async function runInProcesses(study: Study, config: RunConfig, gpus: readonly Gp
     });
   } finally {
     process.removeListener('SIGINT', onSigint);
+    terminate.removeEventListener('abort', onSigint);
   }
 }
 

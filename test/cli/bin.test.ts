@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, makeTempDir, repoRoot, runSpawned, writeFiles, type CliResult } from './helpers.js';
+import { loadStudy } from '../../src/study/create-study.js';
+import { collect, makeTempDir, repoRoot, runSpawned, spawnCli, writeFiles, type CliResult } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -21,6 +22,12 @@ beforeAll(async () => {
       '  const k: number = trial.suggestInt("k", 0, 4);\n  return (k - 2) ** 2;\n}\n',
     'tune.yaml': 'objective: ./objective.ts\nnTrials: 6\nseed: 1\nstorage: ./tune.journal\n',
     'bad.yaml': 'objective: ./objective.ts\nnTrials: 6\nspace: {k: {type: int, low: 4, high: 0}}\n',
+    // Trials 0 and 1 complete; from trial 2 on they never finish by themselves.
+    'hang.mjs':
+      'export async function objective(trial) {\n  trial.suggestFloat("x", 0, 1);\n' +
+      '  process.stderr.write("started " + trial.number + "\\n");\n' +
+      '  if (trial.number < 2) return trial.number;\n  await new Promise(() => setInterval(() => {}, 1000));\n}\n',
+    'hang.yaml': 'study: hang\nobjective: ./hang.mjs\nnTrials: 10\nconcurrency: 2\nstorage: ./hang.journal\n',
   });
 });
 afterAll(async () => {
@@ -36,6 +43,36 @@ describe('src/cli/main.ts as a process', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).not.toContain('\u001b[');
     expect(ok.stdout).toContain('study "tune": 6 trials (6 complete');
+  });
+});
+
+describe('SIGTERM on kestrel run', () => {
+  it('stops like Ctrl-C: exit 130, the running trials recorded as FAIL "interrupted", none left RUNNING', async () => {
+    const run = spawnCli(['run', 'hang.yaml'], dir);
+    const done = collect(run);
+    // Trials 0-1 finished, 2 and 3 hanging.
+    await new Promise<void>((resolve) => {
+      let seen = 0;
+      run.stderr?.on('data', (chunk: Buffer) => {
+        seen += (String(chunk).match(/^started \d+$/gm) ?? []).length;
+        if (seen >= 4) resolve();
+      });
+    });
+    run.kill('SIGTERM');
+    const result = await done;
+    expect(result.code, result.stderr).toBe(130);
+    expect(result.stderr).toMatch(/trials that were running are recorded as FAIL/);
+    const study = await loadStudy({ studyName: 'hang', storage: path.join(dir, 'hang.journal') });
+    try {
+      const trials = await study.getTrials();
+      expect(trials.filter((t) => t.state === 'COMPLETE').map((t) => t.number)).toEqual([0, 1]);
+      expect(trials.filter((t) => t.state === 'RUNNING')).toHaveLength(0);
+      const failed = trials.filter((t) => t.state === 'FAIL');
+      expect(failed.map((t) => t.number).sort()).toEqual([2, 3]);
+      for (const t of failed) expect(t.systemAttrs.fail_reason).toBe('interrupted');
+    } finally {
+      await study.close();
+    }
   });
 });
 

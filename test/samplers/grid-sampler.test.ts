@@ -49,6 +49,23 @@ describe('GridSampler', () => {
     expect(study.stopReason).toBe('grid exhausted');
   });
 
+  it('stops the study when it claims the last point: a grid run records no extra FAIL trial', async () => {
+    for (const concurrency of [1, 3]) {
+      const study = await createStudy({ storage: new InMemoryStorage(), sampler: new GridSampler({ space: { x: [1, 2, 3, 4, 5, 6, 7] } }) });
+      await study.optimize(
+        async (t) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          return t.suggestCategorical('x', [1, 2, 3, 4, 5, 6, 7]) as number;
+        },
+        { concurrency },
+      );
+      const trials = await study.getTrials();
+      expect(trials.map((t) => t.state)).toEqual(Array(7).fill('COMPLETE'));
+      expect(trials.map((t) => t.params.x).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(study.stopped).toBe('grid exhausted');
+    }
+  });
+
   it('never runs a point twice across workers sharing claims, even when asked concurrently', async () => {
     const claims = new Set<string>();
     const workers = [0, 1, 2].map(() => ({ sampler: new GridSampler({ space: VALUES, shuffle: true, seed: 3 }), study: new FakeStudy(1, claims) }));

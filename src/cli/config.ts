@@ -159,6 +159,8 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}):
 /** Parses and validates config text; `configPath` (absolute) anchors relative paths and picks the format. */
 export function parseConfig(text: string, configPath: string, overrides: ConfigOverrides = {}): RunConfig {
   const ext = path.extname(configPath).toLowerCase();
+  // A UTF-8 byte order mark (Windows editors, PowerShell's Out-File) is not JSON; YAML allows it.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   let raw: unknown;
   try {
     if (ext === '.json') raw = JSON.parse(text);

@@ -230,6 +230,13 @@ describe('config validation', () => {
     expect(grid.nTrials).toBeNull();
   });
 
+  it('reads a config that starts with a UTF-8 byte order mark, JSON and YAML alike', () => {
+    const json = parseConfig('\uFEFF{"objective": "o.mjs", "nTrials": 3}', '/x/c.json');
+    expect(json.nTrials).toBe(3);
+    expect(json.objectivePath).toBe('/x/o.mjs');
+    expect(parseConfig('\uFEFFobjective: o.mjs\nnTrials: 4\n', '/x/c.yaml').nTrials).toBe(4);
+  });
+
   it('rejects a top level that is not a mapping, and unparsable text', () => {
     expect(configError([1, 2]).message).toMatch(/mapping/);
     expect(() => parseConfig('objective: [unclosed', '/x/c.yaml')).toThrow(ConfigError);

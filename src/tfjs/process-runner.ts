@@ -274,7 +274,8 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
         // Ctrl-C / abort: whatever the process made of it, the trial was interrupted.
         if (interrupted && outcome.kind !== 'complete') outcome = { kind: 'fail', reason: 'interrupted' };
         let frozen: FrozenTrial;
-        if (outcome.kind === 'complete') frozen = await study.tell(trial, outcome.values);
+        // Whatever the objective returned is a value, never a tell instruction ({state: 'PRUNED'}).
+        if (outcome.kind === 'complete') frozen = await study.tell(trial, { state: 'COMPLETE', values: outcome.values });
         else if (outcome.kind === 'pruned') frozen = await study.tell(trial, { state: 'PRUNED' });
         else frozen = await study.tell(trial, { state: 'FAIL', failReason: outcome.reason });
         finished.push(frozen);

@@ -287,6 +287,15 @@ describe('runTrialsInProcesses', () => {
     expect(result.nProcessesStarted).toBe(1);
   });
 
+  it('records what the objective returned as its value, never as a tell instruction', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    await runTrialsInProcesses({ study, objectiveModule: crashModule, objectiveExport: 'returnsTellShape', nTrials: 1 });
+    const [trial] = await study.getTrials();
+    // In process, study.optimize fails such a trial the same way.
+    expect(trial.state).toBe('FAIL');
+    expect(trial.systemAttrs.fail_reason).toBe('the objective returned object, expected a number or an array of numbers');
+  });
+
   it('rejects timers Node cannot hold (trialTimeoutMs or heartbeat.intervalMs over 2^31 - 1 ms)', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     const base = { study, objectiveModule: crashModule, objectiveExport: 'withSpace', space: { a: { type: 'float', low: 0, high: 1 } }, nTrials: 1 } as const;

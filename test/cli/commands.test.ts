@@ -175,6 +175,12 @@ describe('kestrel trials / best / studies', () => {
     expect(parsed.number).toBe(best.number);
     expect(parsed.value).toBe(best.values![0]);
     expect(parsed.params).toEqual(best.params);
+    // Datetimes as `trials --format json` writes them: ISO strings, epoch milliseconds beside them.
+    const fromTrials = best as unknown as Record<string, unknown>;
+    for (const key of ['datetimeStart', 'datetimeStartMs', 'datetimeComplete', 'datetimeCompleteMs', 'durationMs']) {
+      expect((parsed as Record<string, unknown>)[key], key).toEqual(fromTrials[key]);
+    }
+    expect((parsed as Record<string, unknown>).datetimeStart).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const text = await runInProcess(['best', 'demo', '--storage', 'demo.journal'], dir);
     expect(text.stdout).toMatch(new RegExp(`^trial #${best.number}\\n  value: `));
   });

@@ -3,6 +3,7 @@
  * Pareto front for several objectives). Exits 1 with NO_COMPLETED_TRIALS when none completed.
  */
 import { NoCompletedTrialsError } from '../../errors.js';
+import { trialsToJson } from '../../storage/export.js';
 import { loadStudy } from '../../study/create-study.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import { formatDuration, formatParam, formatValues } from '../format.js';
@@ -36,16 +37,23 @@ export async function bestCommand(studyName: string, options: BestCommandOptions
   }
 }
 
+/**
+ * The trial as `kestrel trials --format json` writes it (the storage export: ISO datetimes beside
+ * their epoch milliseconds), without the fields a best trial does not need.
+ */
 function toJson(trial: FrozenTrial): Record<string, unknown> {
+  const full = trialsToJson([trial])[0];
   return {
-    number: trial.number,
-    values: trial.values,
-    value: trial.values !== null && trial.values.length === 1 ? trial.values[0] : undefined,
-    params: trial.params,
-    userAttrs: trial.userAttrs,
-    datetimeStart: trial.datetimeStart,
-    datetimeComplete: trial.datetimeComplete,
-    durationMs: trial.durationMs,
+    number: full.number,
+    values: full.values,
+    ...(full.values !== null && full.values.length === 1 ? { value: full.value } : {}),
+    params: full.params,
+    userAttrs: full.userAttrs,
+    datetimeStart: full.datetimeStart,
+    datetimeStartMs: full.datetimeStartMs,
+    datetimeComplete: full.datetimeComplete,
+    datetimeCompleteMs: full.datetimeCompleteMs,
+    durationMs: full.durationMs,
   };
 }
 

@@ -8,9 +8,9 @@
  * number of `run` and `worker` processes on one journal together bring it to exactly `nTrials`.
  */
 import type { GpuId } from '../tfjs/gpus.js';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { InterruptedError, NoCompletedTrialsError } from '../errors.js';
+import { InterruptedError, NoCompletedTrialsError, StorageError } from '../errors.js';
 import { createStudy } from '../study/create-study.js';
 import type { Study } from '../study/study.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
@@ -55,7 +55,7 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     config.processes === null
       ? await loadObjective({ modulePath: config.objectivePath, exportName: config.objectiveExport, space: config.space })
       : null;
-  if (config.storage !== MEMORY_STORAGE) await mkdir(path.dirname(config.storage), { recursive: true });
+  if (config.storage !== MEMORY_STORAGE) await ensureJournalDirectory(config.storage);
 
   const study = await createStudy({
     studyName: config.studyName,
@@ -139,6 +139,37 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
   } finally {
     await study.close();
   }
+}
+
+/**
+ * Creates the missing directories of a journal path, one level at a time, or throws a
+ * `StorageError` naming the journal. Not `mkdir({recursive: true})`: Node's recursive mkdir never
+ * settles for a path under /proc (Node 20), and its EEXIST for a file in the way says nothing of
+ * the journal.
+ */
+export async function ensureJournalDirectory(journal: string): Promise<void> {
+  const fail = (dir: string, reason: string, cause?: unknown): StorageError =>
+    new StorageError(`cannot create the directory ${dir} of the journal ${journal}: ${reason}`, { cause });
+  const ensure = async (dir: string): Promise<void> => {
+    try {
+      if ((await stat(dir)).isDirectory()) return;
+      throw fail(dir, 'a file of that name is in the way');
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      // ENOTDIR: an ancestor is a file; walking up finds it.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw fail(dir, (error as Error).message, error);
+    }
+    const parent = path.dirname(dir);
+    if (parent !== dir) await ensure(parent);
+    try {
+      await mkdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return; // made meanwhile by another worker
+      throw fail(dir, (error as Error).message, error);
+    }
+  };
+  await ensure(path.dirname(journal));
 }
 
 /**

@@ -232,6 +232,21 @@ describe('exit codes', () => {
     expect(noJournal.stderr).toMatch(/STORAGE_ERROR: no journal file at .*absent\.journal/);
   });
 
+  it('exits 1 with STORAGE_ERROR naming the journal when its directory cannot be created, never hanging', async () => {
+    await writeFiles(dir, { 'in-the-way': 'a file\n' });
+    const blocked = await runInProcess(['run', 'run.yaml', '--storage', 'in-the-way/sub/x.journal'], dir);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toMatch(
+      /^kestrel: STORAGE_ERROR: cannot create the directory .*in-the-way of the journal .*in-the-way\/sub\/x\.journal: a file of that name is in the way$/m,
+    );
+    // Node's mkdir({recursive: true}) never settles for this path.
+    if (existsSync('/proc/self')) {
+      const proc = await runInProcess(['run', 'run.yaml', '--storage', '/proc/kestrel-nope/x.journal'], dir);
+      expect(proc.code).toBe(1);
+      expect(proc.stderr).toMatch(/^kestrel: STORAGE_ERROR: cannot create the directory \/proc\/kestrel-nope of the journal /m);
+    }
+  });
+
   it('exits 1 when every trial failed, with the failures recorded; the stack only with KESTREL_DEBUG=1', async () => {
     const result = await runInProcess(['run', 'broken.yaml'], dir);
     expect(result.code).toBe(1);

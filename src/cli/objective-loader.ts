@@ -27,15 +27,23 @@ export interface LoadObjectiveOptions {
 const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
 let tsxRegistered = false;
 
-/** Imports the module and returns an objective for `study.optimize`. */
-export async function loadObjective(options: LoadObjectiveOptions): Promise<Objective> {
-  const exportName = options.exportName ?? 'objective';
-  const modulePath = options.modulePath;
+/**
+ * Rejects with a `ConfigError` at `objective` when no file is at `modulePath` (process execution
+ * checks only this in the parent: workers import the module).
+ */
+export async function checkObjectiveModule(modulePath: string): Promise<void> {
   try {
     await access(modulePath);
   } catch {
     throw new ConfigError('objective', `no objective module at ${modulePath}`);
   }
+}
+
+/** Imports the module and returns an objective for `study.optimize`. */
+export async function loadObjective(options: LoadObjectiveOptions): Promise<Objective> {
+  const exportName = options.exportName ?? 'objective';
+  const modulePath = options.modulePath;
+  await checkObjectiveModule(modulePath);
   if (TS_EXTENSIONS.has(path.extname(modulePath).toLowerCase())) await ensureTypeScriptLoader();
 
   let mod: Record<string, unknown>;

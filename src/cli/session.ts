@@ -17,7 +17,7 @@ import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { MEMORY_STORAGE, storageSpec, type RunConfig } from './config.js';
 import { formatParams, formatValues } from './format.js';
 import type { CliIo } from './io.js';
-import { loadObjective } from './objective-loader.js';
+import { checkObjectiveModule, loadObjective } from './objective-loader.js';
 import { Progress } from './progress.js';
 import { createPruner, createSampler } from './registry.js';
 
@@ -51,10 +51,11 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
   const pruner = await createPruner(config.pruner);
   // In process mode the objective is loaded by each worker process only: loading it here too would,
   // for a TensorFlow.js objective, initialize tfjs (and claim GPU memory) in the parent.
+  // In process mode the module is at least checked to exist here, before the study is created.
   const objective =
     config.processes === null
       ? await loadObjective({ modulePath: config.objectivePath, exportName: config.objectiveExport, space: config.space })
-      : null;
+      : await checkObjectiveModule(config.objectivePath).then(() => null);
   if (config.storage !== MEMORY_STORAGE) await ensureJournalDirectory(config.storage);
 
   const study = await createStudy({

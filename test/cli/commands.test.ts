@@ -206,6 +206,14 @@ describe('exit codes', () => {
     expect(existsSync(path.join(dir, 'other.journal'))).toBe(false); // nothing written on a bad config
   });
 
+  it('exits 2 with INVALID_CONFIG for a missing objective module in process mode too, writing nothing', async () => {
+    await writeFiles(dir, { 'missing-proc.yaml': 'objective: ./missing.mjs\nnTrials: 1\nprocesses: true\nstorage: ./missing-proc.journal\n' });
+    const result = await runInProcess(['run', 'missing-proc.yaml'], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^kestrel: INVALID_CONFIG: objective: no objective module at .*missing\.mjs$/m);
+    expect(existsSync(path.join(dir, 'missing-proc.journal'))).toBe(false);
+  });
+
   it('exits 2 on usage errors: unknown command, bad flag value, missing argument, bad format', async () => {
     expect((await runInProcess(['fly'], dir)).code).toBe(2);
     const badN = await runInProcess(['run', 'run.yaml', '--n-trials', 'many'], dir);

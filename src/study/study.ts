@@ -303,7 +303,10 @@ export class Study implements StudyView {
         }
       } catch (error) {
         if (controller.signal.aborted) throw error;
-        if (error instanceof KestrelError && error.code === 'INVALID_OPTION') throw error;
+        // A misconfigured sampler, or a backend named explicitly that this machine lacks
+        // (`backend: 'cuda'` without a device): each would fail every trial the same way, so the
+        // ask fails (its trial recorded FAIL) instead of turning the study into random search.
+        if (error instanceof KestrelError && (error.code === 'INVALID_OPTION' || error.code === 'BACKEND_UNAVAILABLE')) throw error;
         warnOnce(
           'SAMPLER_RELATIVE_FAILED',
           `sampler "${this.sampler.name}" failed to sample jointly (${messageOf(error)}); ` +

@@ -261,7 +261,13 @@ export interface GpSamplerOptions {
   readonly candidates?: number;
   /** Best candidates refined by L-BFGS-B (default 10). */
   readonly restarts?: number;
-  /** 'auto' (default), 'cpu', 'cuda', 'js', or a SurrogateBackend instance. */
+  /**
+   * 'auto' (default: the native addon, with large fits on CUDA where it is built and a device is
+   * present; TypeScript with a NATIVE_UNAVAILABLE warning where the addon cannot load), 'cpu',
+   * 'cuda', 'js', or a SurrogateBackend instance. A backend
+   * named explicitly that this machine cannot provide fails the ask with BackendUnavailableError
+   * (the trial is recorded FAIL) rather than degrading the study to random search.
+   */
   readonly backend?: BackendRequest | SurrogateBackend;
   /**
    * Native threads, 1-4096 (default: available cores); more than the machine's hardware threads

@@ -4,6 +4,7 @@ import { floatDistribution } from '../../../src/space/distributions.js';
 import { createStudy } from '../../../src/study/create-study.js';
 import type { FittedGp, SurrogateBackend } from '../../../src/surrogate/backend.js';
 import { createJsBackend } from '../../../src/surrogate/js-backend.js';
+import { getSurrogateBackend } from '../../../src/surrogate/select-backend.js';
 import { MAX_CANDIDATE_COORDINATES } from '../../../src/surrogate/validate.js';
 import type { Trial } from '../../../src/trial/trial.js';
 
@@ -109,6 +110,28 @@ describe('GpSampler through the real Study', () => {
     const study = await createStudy({ directions: ['minimize', 'maximize'], sampler: new GpSampler({ seed: 1, backend: 'js' }) });
     await expect(study.ask()).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/one objective/) });
     expect((await study.getTrials()).map((t) => t.state)).toEqual(['FAIL']);
+  });
+
+  it('fails the ask, not the search, when an explicitly named backend is unavailable', async () => {
+    // STYLE.md: an explicit backend request that cannot be met throws. It used to warn
+    // SAMPLER_RELATIVE_FAILED once and sample every later trial at random.
+    let cudaMissing: unknown = null;
+    try {
+      await getSurrogateBackend({ backend: 'cuda' });
+    } catch (error) {
+      cudaMissing = error;
+    }
+    if (cudaMissing === null) {
+      console.warn('skipped: this machine has a usable CUDA backend, so backend "cuda" cannot be unavailable');
+      return;
+    }
+    const study = await createStudy({ sampler: new GpSampler({ seed: 1, nStartupTrials: 2, backend: 'cuda' }) });
+    const objective = (trial: Trial): number => trial.suggestFloat('x', 0, 1);
+    await study.optimize(objective, { nTrials: 2 });
+    await expect(study.optimize(objective, { nTrials: 3 })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'FAIL']);
+    expect(String(trials[2].systemAttrs.fail_reason)).toMatch(/cuda/);
   });
 
   it('models the first 1111 dims of a larger space and samples the rest independently', async () => {

@@ -14,6 +14,7 @@ import { InterruptedError, NoCompletedTrialsError, StorageError } from '../error
 import { createStudy } from '../study/create-study.js';
 import type { Study } from '../study/study.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
+import { FAIL_REASON_STALE_PREFIX } from '../trial/system-attrs.js';
 import { MEMORY_STORAGE, storageSpec, type RunConfig } from './config.js';
 import { formatParams, formatValues } from './format.js';
 import type { CliIo } from './io.js';
@@ -36,7 +37,7 @@ export interface ExecuteStudyOptions {
 }
 
 /** The `fail_reason` of trials closed by `--fail-stale`. */
-export const STALE_REASON = 'stale: its worker stopped without finishing it (closed by --fail-stale)';
+export const STALE_REASON = `${FAIL_REASON_STALE_PREFIX} its worker stopped without finishing it (closed by --fail-stale)`;
 
 /** Runs the study described by the config to its budget. Rejects with `InterruptedError` on Ctrl-C or SIGTERM. */
 export async function executeStudy(options: ExecuteStudyOptions): Promise<void> {

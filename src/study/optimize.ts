@@ -4,6 +4,7 @@
  */
 import { GridExhaustedError, InterruptedError, InvalidOptionError, TrialFinishedError, TrialPrunedError } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
+import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
 import type { Trial } from '../trial/trial.js';
 import type { Study } from './study.js';
 import { messageOf } from './study.js';
@@ -103,10 +104,10 @@ export async function runOptimize(study: Study, objective: Objective, options: O
       interrupted = reason;
       interruptDone = (async () => {
         // Live trials include those still being asked: they are recorded now, their asks reject.
-        await study.failLiveTrials('interrupted');
+        await study.failLiveTrials(FAIL_REASON_INTERRUPTED);
         await settledWithin([...asking], askDrainMs);
         // A trial whose creation was still in flight is live only now.
-        await study.failLiveTrials('interrupted');
+        await study.failLiveTrials(FAIL_REASON_INTERRUPTED);
       })();
     }
     return interruptDone;
@@ -155,7 +156,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
       if (interrupted !== null) {
         // Created after the interruption recorded the live trials: record it as well.
         try {
-          await study.failLiveTrials('interrupted');
+          await study.failLiveTrials(FAIL_REASON_INTERRUPTED);
         } catch (error) {
           if (fatal === null) fatal = error;
         }

@@ -22,7 +22,7 @@ import { MAX_DATETIME_MS } from '../storage/validate.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
 import { hasOwn, setOwn } from '../trial/own-keys.js';
 import type { StudyView } from '../trial/study-view.js';
-import { SystemAttr } from '../trial/system-attrs.js';
+import { FAIL_REASON_STALE_PREFIX, SystemAttr } from '../trial/system-attrs.js';
 import { Trial, type TrialHost } from '../trial/trial.js';
 import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
 import { warnOnce } from '../util/warn.js';
@@ -660,7 +660,7 @@ export class Study implements StudyView {
       try {
         await this.storage.finishTrial(trial.trialId, {
           state: 'FAIL',
-          systemAttrs: { [SystemAttr.failReason]: `stale: no heartbeat for ${now - beat} ms (its worker stopped)` },
+          systemAttrs: { [SystemAttr.failReason]: `${FAIL_REASON_STALE_PREFIX} no heartbeat for ${now - beat} ms (its worker stopped)` },
         });
         failed.push(trial.number);
       } catch (error) {

@@ -27,6 +27,7 @@ import type { OptimizeCallback } from '../study/optimize.js';
 import type { Study } from '../study/study.js';
 import { staleTrialSweeper } from '../study/trial-budget.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
+import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
 import type { Trial } from '../trial/trial.js';
 import { detectWorkerGpus, isGpuId, type GpuId } from './gpus.js';
 import {
@@ -219,7 +220,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
         if (trial === null) break; // the study holds maxTrialsInStudy trials
         if (interrupted) {
           // Asked while an interruption landed: record it, start nothing for it.
-          finished.push(await study.tell(trial, { state: 'FAIL', failReason: 'interrupted' }));
+          finished.push(await study.tell(trial, { state: 'FAIL', failReason: FAIL_REASON_INTERRUPTED }));
           break;
         }
         if (slot.child === null) {
@@ -235,7 +236,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
             // interrupted). Any other start failure (the module cannot be loaded) would fail every
             // trial: the call rejects with it, once the trial is recorded.
             const failedAlone = interrupted || (error instanceof WorkerStartError && error.transient);
-            const recorded = study.tell(trial, { state: 'FAIL', failReason: interrupted ? 'interrupted' : reason });
+            const recorded = study.tell(trial, { state: 'FAIL', failReason: interrupted ? FAIL_REASON_INTERRUPTED : reason });
             if (!failedAlone) {
               await recorded.catch(() => undefined);
               throw error;
@@ -249,7 +250,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
         }
         if (interrupted) {
           // Interrupted while its process was starting: run nothing in it.
-          finished.push(await study.tell(trial, { state: 'FAIL', failReason: 'interrupted' }));
+          finished.push(await study.tell(trial, { state: 'FAIL', failReason: FAIL_REASON_INTERRUPTED }));
           break;
         }
         opts.onTrialStart?.(trial);
@@ -272,7 +273,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
         slot.trialsInChild++;
 
         // Ctrl-C / abort: whatever the process made of it, the trial was interrupted.
-        if (interrupted && outcome.kind !== 'complete') outcome = { kind: 'fail', reason: 'interrupted' };
+        if (interrupted && outcome.kind !== 'complete') outcome = { kind: 'fail', reason: FAIL_REASON_INTERRUPTED };
         let frozen: FrozenTrial;
         // Whatever the objective returned is a value, never a tell instruction ({state: 'PRUNED'}).
         if (outcome.kind === 'complete') frozen = await study.tell(trial, { state: 'COMPLETE', values: outcome.values });

@@ -21,3 +21,17 @@ export const SystemAttr = {
    */
   gpFit: 'gp_fit',
 } as const;
+
+/** `fail_reason` of a trial cut short by an interruption (Ctrl-C, SIGTERM, an aborted signal). */
+export const FAIL_REASON_INTERRUPTED = 'interrupted';
+/** Start of the `fail_reason` of a trial whose worker stopped (no heartbeat; `kestrel --fail-stale`). */
+export const FAIL_REASON_STALE_PREFIX = 'stale:';
+
+/**
+ * Whether a FAIL trial's `fail_reason` says its run was cut short (interrupted, or its worker
+ * stopped) rather than that the objective failed at its parameters (it threw, returned NaN or
+ * Infinity, timed out): samplers that learn from failures (GpSampler) ignore the former.
+ */
+export function isCutShortFailReason(reason: unknown): boolean {
+  return reason === FAIL_REASON_INTERRUPTED || (typeof reason === 'string' && reason.startsWith(FAIL_REASON_STALE_PREFIX));
+}

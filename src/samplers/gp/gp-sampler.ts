@@ -22,6 +22,18 @@
  *   and appended to the model (kriging believer; Ginsbourger, Le Riche & Carraro 2010, "Kriging
  *   is well-suited to parallelize optimization") so concurrent asks spread out; the incumbent is
  *   then the best of the incumbent and the fantasized values.
+ * - Failed trials: the points of the latest MAX_FAILED_FANTASIES FAIL trials (those the objective
+ *   failed at: it threw, returned NaN or Infinity, timed out; not those interrupted or left by a
+ *   stopped worker) are appended as fantasies at the worst observed target (a pessimistic liar),
+ *   or at the posterior mean where that is lower. A failure carries no value to fit, so before
+ *   this the model, and with it the next suggestion, stayed where they were: an objective failing
+ *   at the acquisition's optimum (a NaN loss, an out-of-memory crash) was asked that same point on
+ *   every later trial (31 of 31 GP trials in the test's example; one with the liar). As a mean-
+ *   valued fantasy (Ax treats failed trials as pending) the point was not repeated, but the next
+ *   thirty clustered within 0.03 of it, inside the failing region. Failing regions are usually
+ *   bad ones, which is how Google Vizier (infeasible trials below the worst) and SMAC (a crash
+ *   cost) treat them. The fantasies stay out of the hyperparameter fit and the outcome transform,
+ *   which see COMPLETE trials only, as before.
  * - Refit policy (`RefitPolicy`; defaults in DEFAULT_REFIT_POLICY, overridable with the
  *   `refitPolicy` option):
  *   - a new sampler (a resumed study, another worker on the same storage) first looks for the
@@ -109,7 +121,7 @@ import { getSurrogateBackend, type BackendRequest } from '../../surrogate/select
 import { MAX_CANDIDATE_COORDINATES } from '../../surrogate/validate.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
-import { SystemAttr } from '../../trial/system-attrs.js';
+import { isCutShortFailReason, SystemAttr } from '../../trial/system-attrs.js';
 import type { TrialState } from '../../trial/types.js';
 import { deriveSeed, resolveSeed } from '../../util/prng.js';
 import { warnOnce } from '../../util/warn.js';
@@ -227,6 +239,14 @@ export interface ModelUpdate {
  * 12 got within a nat), which is why it was raised from 5; 12 keeps that margin.
  */
 const PROVISIONAL_FIT_ITERATIONS = 12;
+
+/**
+ * FAIL trials fantasized at the worst observed target (the latest ones, by trial number; see the
+ * file header): enough to keep suggestions off every recent failure, bounded so that a study with
+ * many failures does not append thousands of rows to the model on every ask (an append costs
+ * O(n^2) per row).
+ */
+const MAX_FAILED_FANTASIES = 64;
 /** Random restarts of the MAP fit: without a warm start, and with one. */
 const FIT_RESTARTS_COLD = 3;
 const FIT_RESTARTS_WARM = 1;
@@ -650,20 +670,33 @@ export class GpSampler implements Sampler {
       // persisted, else the joint proposal the study recorded when they were asked (their
       // suggest* calls are buffered until the trial reports or finishes), or, not recorded yet,
       // the one this sampler returned.
-      const pending = trials
+      const running = trials
         .filter((t) => t.state === 'RUNNING' && t.trialId !== trial.trialId)
-        .map((t) => pendingParams(t, dims, space, this.proposals.get(t.trialId)))
-        .filter((p): p is Readonly<Record<string, ParamValue>> => p !== null);
+        .map((t) => pendingParams(t, dims, space, this.proposals.get(t.trialId)));
+      // FAIL trials the objective failed at, at a point of this space (see the file header).
+      const failed = trials
+        .filter((t) => t.state === 'FAIL' && !isCutShortFailReason(t.systemAttrs[SystemAttr.failReason]))
+        .map((t) => evaluatedParams(t, dims, space))
+        .filter((p): p is Readonly<Record<string, ParamValue>> => p !== null)
+        .slice(-MAX_FAILED_FANTASIES);
+      const pending = running.filter((p): p is Readonly<Record<string, ParamValue>> => p !== null);
       // The fantasies count as observations for the incumbent too: otherwise a pending point
       // whose believed mean beats the incumbent keeps a positive EI (mean - incumbent, with zero
       // variance) and the next ask lands on it again.
       let believedBest = Number.NEGATIVE_INFINITY;
-      if (pending.length > 0) {
-        const xp = new Float64Array(pending.length * d);
-        pending.forEach((p, i) => encodeRow(p, xp, i * d));
-        const believed = await working.predict(xp, pending.length);
-        for (const v of believed.mean) believedBest = Math.max(believedBest, v);
-        working = await working.append(xp, believed.mean, pending.length);
+      const fantasies = [...pending, ...failed];
+      if (fantasies.length > 0) {
+        const xp = new Float64Array(fantasies.length * d);
+        fantasies.forEach((p, i) => encodeRow(p, xp, i * d));
+        const believed = await working.predict(xp, fantasies.length);
+        const y = Float64Array.from(believed.mean);
+        for (let i = 0; i < pending.length; i++) believedBest = Math.max(believedBest, y[i]);
+        if (failed.length > 0) {
+          let worst = Number.POSITIVE_INFINITY;
+          for (const o of observations) worst = Math.min(worst, model.outcome.apply(o.value));
+          for (let i = pending.length; i < y.length; i++) y[i] = Math.min(y[i], worst);
+        }
+        working = await working.append(xp, y, fantasies.length);
       }
       try {
         const incumbent = Math.max(await this.incumbent(fitted), believedBest);
@@ -1209,6 +1242,21 @@ function resolveRefitPolicy(policy: unknown): RefitPolicy {
     backgroundRebuildAbove: above,
     backgroundRebuildLag: int('backgroundRebuildLag', 1),
   });
+}
+
+/**
+ * The point a finished trial was evaluated at, over `dims`: its stored params, or null when it
+ * lacks one of them or stored it with another distribution (it failed before suggesting it, or
+ * ran in another space).
+ */
+function evaluatedParams(trial: FrozenTrial, dims: readonly string[], space: SearchSpace): Readonly<Record<string, ParamValue>> | null {
+  const out: Record<string, ParamValue> = {};
+  for (const name of dims) {
+    if (!Object.prototype.hasOwnProperty.call(trial.distributions, name)) return null;
+    if (!distributionsEqual(trial.distributions[name], space[name])) return null;
+    out[name] = trial.params[name];
+  }
+  return out;
 }
 
 /**

@@ -231,12 +231,16 @@ describe('GpSampler', () => {
       const study = await runSequential(sampler, BRANIN_SPACE, branin, 12);
       // Without pending trials, two asks (different trial numbers, so different candidate sets)
       // land on the same acquisition maximum: the believer is what spreads them. (A seed whose
-      // logEI has one clear maximum here; seed 3's has two within a hair of each other.)
+      // logEI has one clear maximum here; seed 3's has two within a hair of each other.) The
+      // lone asks end as interrupted trials, which the model ignores (a failure at a point would
+      // be fantasized there, see 'keeps suggestions off a failed point').
       const lone = new GpSampler(options);
       const a = await study.ask(lone, BRANIN_SPACE);
       await study.tell(lone, a, 'FAIL', null);
+      await study.setTrialSystemAttrs(a.trialId, { [SystemAttr.failReason]: 'interrupted' });
       const b = await study.ask(lone, BRANIN_SPACE);
       await study.tell(lone, b, 'FAIL', null);
+      await study.setTrialSystemAttrs(b.trialId, { [SystemAttr.failReason]: 'interrupted' });
       const gap = Math.hypot(((a.params.x1 as number) - (b.params.x1 as number)) / 15, ((a.params.x2 as number) - (b.params.x2 as number)) / 15);
       const batch = [];
       for (let i = 0; i < 8; i++) batch.push(await study.ask(sampler, BRANIN_SPACE));
@@ -434,6 +438,36 @@ describe('GpSampler', () => {
       expect(warnings.map((w) => w.code)).not.toContain('GP_NUMERICAL_FALLBACK');
       expect(sampler.lastModelUpdate).not.toBeNull();
     }
+  });
+
+  it('keeps suggestions off a failed point, but ignores a trial that was only interrupted', async () => {
+    const dist = { x: floatDistribution('x', 0, 1), y: floatDistribution('y', 0, 1) };
+    const bowl = (x: number, y: number): number => (x - 0.6) ** 2 + (y - 0.4) ** 2;
+    /** The GP's next point after 8 observations and, optionally, one FAIL trial at the point it would ask. */
+    const next = async (failReason: string | null): Promise<Record<string, ParamValue>> => {
+      const sampler = new GpSampler({ seed: 4, ...FAST, nStartupTrials: 2 });
+      const study = new FakeStudy(['minimize']);
+      for (let i = 0; i < 8; i++) {
+        const x = (i * 0.37 + 0.05) % 1;
+        const y = (i * 0.61 + 0.11) % 1;
+        study.add({ x, y }, dist, 'COMPLETE', bowl(x, y));
+      }
+      if (failReason !== null) {
+        const probe = await study.ask(new GpSampler({ seed: 4, ...FAST, nStartupTrials: 2 }), dist);
+        await study.tell(sampler, probe, 'FAIL', null);
+        await study.setTrialSystemAttrs(probe.trialId, { [SystemAttr.failReason]: failReason });
+      }
+      return (await study.ask(sampler, dist)).params;
+    };
+    const clean = await next(null);
+    const distance = (p: Record<string, ParamValue>): number =>
+      Math.hypot((p.x as number) - (clean.x as number), (p.y as number) - (clean.y as number));
+    // Interrupted (or stale) trials say nothing about their point: the same optimum (found from
+    // other candidates: the acquisition's seed follows the trial number).
+    expect(distance(await next('interrupted'))).toBeLessThan(1e-6);
+    expect(distance(await next('stale: no heartbeat for 60000 ms (its worker stopped)'))).toBeLessThan(1e-6);
+    // A failure at that point moves the suggestion away from it.
+    expect(distance(await next('the objective returned NaN'))).toBeGreaterThan(0.05);
   });
 
   it('rejects multi-objective studies and bad options with KestrelErrors', async () => {

@@ -134,6 +134,27 @@ describe('GpSampler through the real Study', () => {
     expect(String(trials[2].systemAttrs.fail_reason)).toMatch(/cuda/);
   });
 
+  it('does not ask again at the points the objective failed at', async () => {
+    // NaN (a FAIL) in a box around the minimum of a bowl: the failure carried no value, so the
+    // model and the next suggestion stayed where they were, and every GP trial after the first
+    // failure asked the same point again (31 of 31 FAIL before the failed-point fantasies).
+    const study = await createStudy({ sampler: new GpSampler({ seed: 1, nStartupTrials: 5, candidates: 512, backend: 'js' }) });
+    await study.optimize(
+      (trial) => {
+        const x = trial.suggestFloat('x', 0, 1);
+        const y = trial.suggestFloat('y', 0, 1);
+        return Math.abs(x - 0.7) < 0.08 && Math.abs(y - 0.3) < 0.08 ? Number.NaN : (x - 0.7) ** 2 + (y - 0.3) ** 2;
+      },
+      { nTrials: 30 },
+    );
+    const trials = await study.getTrials();
+    const failed = trials.filter((t) => t.state === 'FAIL');
+    expect(failed.length).toBeGreaterThan(0); // the bowl's minimum does draw the search there
+    expect(failed.length).toBeLessThanOrEqual(5);
+    const points = new Set(failed.map((t) => `${t.params.x},${t.params.y}`));
+    expect(points.size).toBe(failed.length);
+  });
+
   it('models the first 1111 dims of a larger space and samples the rest independently', async () => {
     const study = await createStudy({
       sampler: new GpSampler({ seed: 1, nStartupTrials: 2, candidates: 16, restarts: 1, backend: 'js' }),

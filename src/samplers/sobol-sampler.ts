@@ -6,6 +6,7 @@ import type { Distribution, ParamValue, Params, SearchSpace } from '../space/typ
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { StudyView } from '../trial/study-view.js';
 import { deriveSeed, resolveSeed } from '../util/prng.js';
+import { setOwn } from '../util/own-keys.js';
 import { SOBOL_MAX_DIMENSION, SobolSequence } from '../util/sobol.js';
 import { RandomSampler, checkSamplerOptions } from './random-sampler.js';
 import type { Sampler } from './sampler.js';
@@ -58,7 +59,7 @@ export class SobolSampler implements Sampler {
     const trials = await study.getTrials({ states: ['COMPLETE'] });
     const space: Record<string, Distribution> = {};
     for (const [name, dist] of Object.entries(intersectionSearchSpace(trials))) {
-      if (!isSingle(dist)) space[name] = dist;
+      if (!isSingle(dist)) setOwn(space, name, dist);
     }
     return space;
   }

@@ -5,6 +5,7 @@
  */
 import { distributionsEqual } from './distributions.js';
 import type { Distribution, SearchSpace } from './types.js';
+import { getOwn, setOwn } from '../util/own-keys.js';
 
 /** The part of a trial the intersection needs (a `FrozenTrial` fits; space/ cannot import trial/). */
 export interface TrialDistributions {
@@ -35,12 +36,12 @@ export function intersectionSearchSpace(
       continue;
     }
     for (const [name, dist] of space) {
-      const other = trial.distributions[name];
+      const other = getOwn(trial.distributions, name);
       if (other === undefined || !distributionsEqual(dist, other)) space.delete(name);
     }
     if (space.size === 0) break;
   }
   const result: Record<string, Distribution> = {};
-  if (space !== null) for (const name of [...space.keys()].sort()) result[name] = space.get(name) as Distribution;
+  if (space !== null) for (const name of [...space.keys()].sort()) setOwn(result, name, space.get(name) as Distribution);
   return Object.freeze(result);
 }

@@ -22,7 +22,7 @@ import {
 import { distributionsEqual, validateParamValue } from '../space/distributions.js';
 import type { Distribution, ParamValue } from '../space/types.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
-import { getOwn, hasOwn, setOwn } from '../trial/own-keys.js';
+import { getOwn, hasOwn, setOwn } from '../util/own-keys.js';
 import { isFinishedState, type JsonValue, type StudyDirection, type TrialState } from '../trial/types.js';
 import type { StudySummary } from './storage.js';
 import type { AttrMap, NormalizedFinish, NormalizedTemplate, NormalizedUpdate } from './validate.js';

@@ -12,7 +12,7 @@ import { InvalidOptionError, InvalidParamValueError, InvalidTrialValueError } fr
 import { distributionFromJson } from '../space/distributions.js';
 import type { Distribution, ParamValue } from '../space/types.js';
 import { cloneJsonValue } from '../trial/json-value.js';
-import { setOwn } from '../trial/own-keys.js';
+import { setOwn } from '../util/own-keys.js';
 import { TrialState, type JsonValue, type StudyDirection } from '../trial/types.js';
 import type { GetTrialsOptions, TrialFinish, TrialTemplate, TrialUpdate } from './storage.js';
 

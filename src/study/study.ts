@@ -20,7 +20,7 @@ import type { Distribution, ParamValue, Params, SearchSpace } from '../space/typ
 import type { Storage, TrialTemplate } from '../storage/storage.js';
 import { MAX_DATETIME_MS } from '../storage/validate.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
-import { hasOwn, setOwn } from '../trial/own-keys.js';
+import { hasOwn, setOwn } from '../util/own-keys.js';
 import type { StudyView } from '../trial/study-view.js';
 import { FAIL_REASON_STALE_PREFIX, SystemAttr } from '../trial/system-attrs.js';
 import { Trial, type TrialHost } from '../trial/trial.js';

@@ -4,7 +4,7 @@
  * fails with a message naming the key), and storage runs the same check at its boundary.
  */
 import { InvalidOptionError } from '../errors.js';
-import { setOwn } from './own-keys.js';
+import { setOwn } from '../util/own-keys.js';
 import type { JsonValue } from './types.js';
 
 /** The deepest nesting an attribute value may have. */

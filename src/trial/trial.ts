@@ -26,7 +26,7 @@ import type {
 } from '../space/types.js';
 import type { FrozenTrial } from './frozen-trial.js';
 import { cloneJsonValue } from './json-value.js';
-import { getOwn, hasOwn, setOwn } from './own-keys.js';
+import { getOwn, hasOwn, setOwn } from '../util/own-keys.js';
 import type { StudyView } from './study-view.js';
 import type { JsonValue, TrialState } from './types.js';
 

@@ -17,6 +17,20 @@ describe('intersectionSearchSpace', () => {
     expect(intersectionSearchSpace([trial('RUNNING', { x }), trial('FAIL', { x })])).toEqual({});
   });
 
+  it('keeps parameters named like Object.prototype members (__proto__, constructor)', () => {
+    const proto = floatDistribution('__proto__', 0, 1);
+    const ctor = floatDistribution('constructor', 0, 1);
+    const withBoth = JSON.parse('{"__proto__": null}') as Record<string, Distribution>;
+    Object.defineProperty(withBoth, '__proto__', { value: proto, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(withBoth, 'constructor', { value: ctor, enumerable: true, writable: true, configurable: true });
+    withBoth.x = x;
+    const space = intersectionSearchSpace([trial('COMPLETE', withBoth), trial('COMPLETE', withBoth)]);
+    expect(Object.keys(space)).toEqual(['__proto__', 'constructor', 'x']);
+    expect(Object.getOwnPropertyDescriptor(space, '__proto__')?.value).toBe(proto);
+    // A trial without them does not match Object.prototype's members by name.
+    expect(Object.keys(intersectionSearchSpace([trial('COMPLETE', withBoth), trial('COMPLETE', { x })]))).toEqual(['x']);
+  });
+
   it('keeps parameters present with equal distributions in every COMPLETE trial, in sorted order', () => {
     const space = intersectionSearchSpace([
       trial('COMPLETE', { y, x, c }),

@@ -122,6 +122,7 @@ import { MAX_CANDIDATE_COORDINATES } from '../../surrogate/validate.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
 import { isCutShortFailReason, SystemAttr } from '../../trial/system-attrs.js';
+import { getOwn, hasOwn, setOwn } from '../../util/own-keys.js';
 import type { TrialState } from '../../trial/types.js';
 import { deriveSeed, resolveSeed } from '../../util/prng.js';
 import { warnOnce } from '../../util/warn.js';
@@ -515,7 +516,7 @@ export class GpSampler implements Sampler {
     const dims: string[] = [];
     for (const name of names) {
       const dist = space[name];
-      if (isSingle(dist)) fixed[name] = decode(dist, 0);
+      if (isSingle(dist)) setOwn(fixed, name, decode(dist, 0));
       else dims.push(name);
     }
     if (dims.length === 0) return fixed;
@@ -533,7 +534,7 @@ export class GpSampler implements Sampler {
       const point = await this.suggest(study, trials, trial, space, dims, observations);
       const params: Record<string, ParamValue> = { ...fixed };
       dims.forEach((name, j) => {
-        params[name] = decode(space[name], point[j]);
+        setOwn(params, name, decode(space[name], point[j]));
       });
       return params;
     } catch (err) {
@@ -616,7 +617,7 @@ export class GpSampler implements Sampler {
         if (step !== null) raw = t.intermediateValues[step];
       }
       if (raw === null || Number.isNaN(raw)) continue;
-      if (!dims.every((name) => name in t.params && t.distributions[name] !== undefined && distributionsEqual(t.distributions[name], space[name]))) continue;
+      if (!dims.every((name) => hasOwn(t.params, name) && hasOwn(t.distributions, name) && distributionsEqual(t.distributions[name], space[name]))) continue;
       out.push({ trialId: t.trialId, params: t.params, value: minimize ? -raw : raw });
     }
     // Infinite values (a PRUNED trial's intermediate value: the study refuses infinite objective
@@ -1252,9 +1253,9 @@ function resolveRefitPolicy(policy: unknown): RefitPolicy {
 function evaluatedParams(trial: FrozenTrial, dims: readonly string[], space: SearchSpace): Readonly<Record<string, ParamValue>> | null {
   const out: Record<string, ParamValue> = {};
   for (const name of dims) {
-    if (!Object.prototype.hasOwnProperty.call(trial.distributions, name)) return null;
+    if (!hasOwn(trial.distributions, name)) return null;
     if (!distributionsEqual(trial.distributions[name], space[name])) return null;
-    out[name] = trial.params[name];
+    setOwn(out, name, trial.params[name]);
   }
   return out;
 }
@@ -1285,15 +1286,15 @@ function pendingParams(
       : {};
   const out: Record<string, ParamValue> = {};
   for (const name of dims) {
-    const stored = trial.distributions[name];
+    const stored = getOwn(trial.distributions, name);
     if (stored !== undefined) {
       if (!distributionsEqual(stored, space[name])) return null;
-      out[name] = trial.params[name];
+      setOwn(out, name, trial.params[name]);
     } else if (Object.prototype.hasOwnProperty.call(fixed, name)) {
       if (!contains(space[name], fixed[name])) return null; // the trial will fail on it
-      out[name] = fixed[name];
-    } else if (name in proposed && contains(space[name], proposed[name])) {
-      out[name] = proposed[name];
+      setOwn(out, name, fixed[name]);
+    } else if (hasOwn(proposed, name) && contains(space[name], proposed[name])) {
+      setOwn(out, name, proposed[name]);
     } else {
       return null;
     }

@@ -34,6 +34,7 @@ import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
 import { SystemAttr } from '../../trial/system-attrs.js';
 import type { StudyDirection, TrialState } from '../../trial/types.js';
+import { setOwn } from '../../util/own-keys.js';
 import { Rng, deriveSeed, resolveSeed } from '../../util/prng.js';
 import { warnOnce } from '../../util/warn.js';
 import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
@@ -146,11 +147,11 @@ export class TpeSampler implements Sampler {
     const result: Record<string, Distribution> = {};
     if (this.options.group) {
       for (const group of groupDecomposition(trials)) {
-        for (const [name, dist] of Object.entries(group)) if (!isSingle(dist)) result[name] = dist;
+        for (const [name, dist] of Object.entries(group)) if (!isSingle(dist)) setOwn(result, name, dist);
       }
     } else {
       for (const [name, dist] of Object.entries(intersectionSearchSpace(trials, { includePruned: true }))) {
-        if (!isSingle(dist)) result[name] = dist;
+        if (!isSingle(dist)) setOwn(result, name, dist);
       }
     }
     return result;
@@ -185,7 +186,7 @@ export class TpeSampler implements Sampler {
       const rng = new Rng(deriveSeed(this.seed, trial.number, 'relative', group.join('\u0000')));
       const x = this.sampleEncoded(snapshot, trial, group, dists, rng);
       group.forEach((name, j) => {
-        params[name] = decode(dists[j], x[j]);
+        setOwn(params, name, decode(dists[j], x[j]));
       });
     }
     if (this.options.constantLiar) for (const name of names) this.recordPending(trial, name, space[name], params[name]);
@@ -455,7 +456,7 @@ export function groupDecomposition(trials: readonly FrozenTrial[]): SearchSpace[
   const out: SearchSpace[] = [];
   for (const group of groups) {
     const space: Record<string, Distribution> = {};
-    for (const name of [...group.keys()].sort()) if (!conflicting.has(name)) space[name] = group.get(name) as Distribution;
+    for (const name of [...group.keys()].sort()) if (!conflicting.has(name)) setOwn(space, name, group.get(name) as Distribution);
     if (Object.keys(space).length > 0) out.push(Object.freeze(space));
   }
   return out;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
 import { floatDistribution } from '../../../src/space/distributions.js';
 import { createStudy } from '../../../src/study/create-study.js';
@@ -7,6 +7,7 @@ import { createJsBackend } from '../../../src/surrogate/js-backend.js';
 import { getSurrogateBackend } from '../../../src/surrogate/select-backend.js';
 import { MAX_CANDIDATE_COORDINATES } from '../../../src/surrogate/validate.js';
 import type { Trial } from '../../../src/trial/trial.js';
+import { resetWarnOnce } from '../../../src/util/warn.js';
 
 /** Smallest pairwise distance of the trials' (x, y) in the unit square of Branin's domain. */
 function minPairDistance(trials: readonly Trial[]): number {
@@ -153,6 +154,24 @@ describe('GpSampler through the real Study', () => {
     expect(failed.length).toBeLessThanOrEqual(5);
     const points = new Set(failed.map((t) => `${t.params.x},${t.params.y}`));
     expect(points.size).toBe(failed.length);
+  });
+
+  it('models a parameter named __proto__ with the others (no independent sampling)', async () => {
+    resetWarnOnce();
+    const codes: (string | undefined)[] = [];
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation((_w, options) => {
+      codes.push((options as { code?: string } | undefined)?.code);
+    });
+    try {
+      const study = await createStudy({ sampler: new GpSampler({ seed: 1, nStartupTrials: 3, candidates: 256, backend: 'js' }) });
+      await study.optimize((t) => t.suggestFloat('__proto__', 0, 1) + t.suggestFloat('constructor', 0, 1) + t.suggestFloat('x', 0, 1), { nTrials: 6 });
+      const trials = await study.getTrials();
+      expect(trials.map((t) => t.state)).toEqual(Array(6).fill('COMPLETE'));
+      for (const t of trials) expect(Object.keys(t.params).sort()).toEqual(['__proto__', 'constructor', 'x']);
+      expect(codes).not.toContain('GP_INDEPENDENT_SAMPLING');
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('models the first 1111 dims of a larger space and samples the rest independently', async () => {

@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TrialPrunedError } from '../../../src/errors.js';
 import { TpeSampler } from '../../../src/samplers/tpe/tpe-sampler.js';
 import { createStudy } from '../../../src/study/create-study.js';
 import type { Trial } from '../../../src/trial/trial.js';
+import { resetWarnOnce } from '../../../src/util/warn.js';
 
 const branin = (x: number, y: number): number =>
   (y - (5.1 / (4 * Math.PI ** 2)) * x * x + (5 / Math.PI) * x - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x) + 10;
@@ -55,6 +56,23 @@ describe('TpeSampler through the real Study', () => {
     const lying = await spread(true);
     const honest = await spread(false);
     expect(lying, `${lying} vs ${honest}`).toBeGreaterThan(honest);
+  });
+
+  it.each([false, true])('multivariate TPE (group %s) models a parameter named __proto__ jointly', async (group) => {
+    resetWarnOnce();
+    const codes: (string | undefined)[] = [];
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation((_w, options) => {
+      codes.push((options as { code?: string } | undefined)?.code);
+    });
+    try {
+      const study = await createStudy({ sampler: new TpeSampler({ seed: 1, nStartupTrials: 3, multivariate: true, group }) });
+      await study.optimize((t) => t.suggestFloat('__proto__', 0, 1) + t.suggestFloat('constructor', 0, 1) + t.suggestFloat('x', 0, 1), { nTrials: 8 });
+      const trials = await study.getTrials();
+      for (const t of trials) expect(Object.keys(t.params).sort()).toEqual(['__proto__', 'constructor', 'x']);
+      expect(codes).not.toContain('TPE_INDEPENDENT_SAMPLING');
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('multivariate TPE runs concurrently through optimize', async () => {

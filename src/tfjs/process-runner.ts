@@ -20,14 +20,15 @@ import { access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { GridExhaustedError, InterruptedError, InvalidOptionError, KestrelError } from '../errors.js';
+import { GridExhaustedError, InterruptedError, InvalidOptionError, KestrelError, TrialFinishedError } from '../errors.js';
 import { suggestFromSpec, validateSpaceSpec } from '../space/spec.js';
 import type { Distribution, ParamValue, SpaceSpec } from '../space/types.js';
 import type { OptimizeCallback } from '../study/optimize.js';
-import type { Study } from '../study/study.js';
+import { messageOf, type Study } from '../study/study.js';
 import { staleTrialSweeper } from '../study/trial-budget.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
+import { warnOnce } from '../util/warn.js';
 import type { Trial } from '../trial/trial.js';
 import { detectWorkerGpus, isGpuId, type GpuId } from './gpus.js';
 import {
@@ -274,18 +275,25 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
 
         // Ctrl-C / abort: whatever the process made of it, the trial was interrupted.
         if (interrupted && outcome.kind !== 'complete') outcome = { kind: 'fail', reason: FAIL_REASON_INTERRUPTED };
-        let frozen: FrozenTrial;
-        // Whatever the objective returned is a value, never a tell instruction ({state: 'PRUNED'}).
-        if (outcome.kind === 'complete') frozen = await study.tell(trial, { state: 'COMPLETE', values: outcome.values });
-        else if (outcome.kind === 'pruned') frozen = await study.tell(trial, { state: 'PRUNED' });
-        else frozen = await study.tell(trial, { state: 'FAIL', failReason: outcome.reason });
-        finished.push(frozen);
+        let frozen: FrozenTrial | null = null;
+        try {
+          // Whatever the objective returned is a value, never a tell instruction ({state: 'PRUNED'}).
+          if (outcome.kind === 'complete') frozen = await study.tell(trial, { state: 'COMPLETE', values: outcome.values });
+          else if (outcome.kind === 'pruned') frozen = await study.tell(trial, { state: 'PRUNED' });
+          else frozen = await study.tell(trial, { state: 'FAIL', failReason: outcome.reason });
+          finished.push(frozen);
+        } catch (error) {
+          // Finished meanwhile by another worker on the storage that found its heartbeat stale (a
+          // loaded machine): that record stands and the run goes on, as in optimize.
+          if (!(error instanceof TrialFinishedError)) throw error;
+          warnOnce('TRIAL_FINISHED_ELSEWHERE', `trial ${trial.number} was finished elsewhere before its result arrived: ${messageOf(error)}`);
+        }
 
         if (child.exited || slot.trialsInChild >= opts.trialsPerProcess) {
           slot.child = null;
           await child.shutdown();
         }
-        for (const callback of opts.callbacks) await callback(study, frozen);
+        if (frozen !== null) for (const callback of opts.callbacks) await callback(study, frozen);
       }
     } catch (error) {
       if (fatal === null) fatal = error;

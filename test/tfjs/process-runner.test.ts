@@ -364,7 +364,9 @@ describe('runTrialsInProcesses', () => {
           space: { a: { type: 'float', low: 0, high: 1 } }, maxTrialsInStudy: 6, concurrency: 2, trialsPerProcess: 10,
           heartbeat: { intervalMs: 50, graceMs: 10_000 },
         }),
-        optimizeStudy.optimize(objective, { maxTrialsInStudy: 6, concurrency: 2, heartbeatIntervalMs: 50 }),
+        // A grace well above the 50 ms beat: on a loaded machine (CI beside other jobs) the runner's
+        // beats can be late by more than optimize's default 3 intervals, and a sweep would fail them.
+        optimizeStudy.optimize(objective, { maxTrialsInStudy: 6, concurrency: 2, heartbeatIntervalMs: 50, heartbeatGraceMs: 10_000 }),
       ]);
       const trials = await runnerStudy.getTrials();
       expect(trials.map((t) => t.number)).toEqual([0, 1, 2, 3, 4, 5]);
@@ -374,6 +376,39 @@ describe('runTrialsInProcesses', () => {
     } finally {
       await runnerStudy.close();
       await optimizeStudy.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps going when a trial was finished elsewhere (a stale sweep) before its result arrived', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'kestrel-runner-elsewhere-'));
+    const journal = path.join(dir, 'study.journal');
+    const study = await createStudy({ studyName: 's', storage: journal, sampler: new RandomSampler({ seed: 3 }) });
+    const other = await loadStudy({ studyName: 's', storage: journal });
+    // Another worker on the journal fails trial 1 as stale just before the runner tells its result.
+    const tell = study.tell.bind(study);
+    const racing = new Proxy(study, {
+      get(target, key, receiver) {
+        if (key !== 'tell') return Reflect.get(target, key, receiver);
+        return async (trial: Parameters<typeof study.tell>[0], result: Parameters<typeof study.tell>[1]) => {
+          const number = typeof trial === 'number' ? trial : trial.number;
+          if (number === 1) await other.tell(number, { state: 'FAIL', failReason: 'stale: no heartbeat (test)' });
+          return tell(trial, result);
+        };
+      },
+    });
+    try {
+      const result = await runTrialsInProcesses({
+        study: racing, objectiveModule: crashModule, objectiveExport: 'withSpace',
+        space: { a: { type: 'float', low: 0, high: 1 } }, nTrials: 3, trialsPerProcess: 10,
+      });
+      expect(result.trials.map((t) => t.number)).toEqual([0, 2]);
+      const trials = await study.getTrials();
+      expect(trials.map((t) => [t.number, t.state])).toEqual([[0, 'COMPLETE'], [1, 'FAIL'], [2, 'COMPLETE']]);
+      expect(trials[1].systemAttrs.fail_reason).toBe('stale: no heartbeat (test)');
+    } finally {
+      await study.close();
+      await other.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

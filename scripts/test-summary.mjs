@@ -20,14 +20,15 @@ const count = (key) => (Number.isInteger(report[key]) ? report[key] : 0);
 const passed = count('numPassedTests');
 const failed = count('numFailedTests');
 const skipped = count('numPendingTests') + count('numTodoTests');
-const failedFiles = count('numFailedTestSuites');
+const failedSuites = count('numFailedTestSuites');
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 
 if (passed + failed === 0) {
   console.error('test-summary: no test ran');
   process.exit(1);
 }
-if (failed > 0 || failedFiles > 0 || report.success === false) {
-  if (failedFiles > 0) console.error(`test-summary: ${failedFiles} test file(s) failed`);
+if (failed > 0 || failedSuites > 0 || report.success === false) {
+  // Vitest counts suites: a file and each describe block in it (one failed test in a describe: 2).
+  if (failedSuites > 0) console.error(`test-summary: ${failedSuites} test suite(s) failed (files and describe blocks)`);
   process.exit(1);
 }

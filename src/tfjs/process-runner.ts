@@ -65,7 +65,7 @@ export interface RunTrialsInProcessesOptions {
    * Heartbeats of running trials, as in `study.optimize`: each trial is stamped at ask time and
    * beaten every `intervalMs`; before each launch, RUNNING trials whose heartbeat is older than
    * `graceMs` (their worker was killed) are recorded as FAIL. Off when omitted. `intervalMs` is at
-   * most `MAX_TIMER_MS`.
+   * most 2^31 - 1 ms (`MAX_TIMER_MS`, about 24.8 days).
    */
   readonly heartbeat?: { readonly intervalMs: number; readonly graceMs: number };
   /**
@@ -82,15 +82,15 @@ export interface RunTrialsInProcessesOptions {
   readonly trialsPerProcess?: number;
   /**
    * Kill a trial's process after it has run the trial this many milliseconds; the trial fails
-   * ("timed out"). At most `MAX_TIMER_MS` (about 24.8 days), the longest timer Node holds.
+   * ("timed out"). At most 2^31 - 1 ms (`MAX_TIMER_MS`, about 24.8 days), the longest timer Node holds.
    */
   readonly trialTimeoutMs?: number;
   /**
    * Kill a worker process that has not finished starting (loading the objective module) after this
    * many milliseconds; the trial it was started for fails ("timed out ... while its process was
    * starting") and the run goes on. Default: when `trialTimeoutMs` is set, the longer of it and
-   * `DEFAULT_MIN_START_TIMEOUT_MS` (loading TensorFlow.js with CUDA can take tens of seconds); else
-   * no limit. At most `MAX_TIMER_MS`.
+   * 60 s (`DEFAULT_MIN_START_TIMEOUT_MS`; loading TensorFlow.js with CUDA can take tens of seconds);
+   * else no limit. At most 2^31 - 1 ms.
    */
   readonly startTimeoutMs?: number;
   /** Extra Node options for workers (e.g. --max-old-space-size=4096). */
@@ -103,7 +103,7 @@ export interface RunTrialsInProcessesOptions {
   readonly onTrialStart?: (trial: Trial) => void;
   /**
    * Aborting stops launching trials and aborts running trials' signals; a process that has not
-   * finished its trial `ABORT_GRACE_MS` later is killed. The trials it stopped are FAIL
+   * finished its trial 3 s (`ABORT_GRACE_MS`) later is killed. The trials it stopped are FAIL
    * "interrupted", and the call then rejects with InterruptedError.
    */
   readonly signal?: AbortSignal;

@@ -42,7 +42,10 @@ export type Distribution = FloatDistribution | IntDistribution | CategoricalDist
 /** Parameter name -> distribution. */
 export type SearchSpace = Readonly<Record<string, Distribution>>;
 
-/** Options of `trial.suggestFloat` / `suggestInt` (and of declarative numeric parameters). */
+/**
+ * Options of `trial.suggestFloat` / `suggestInt` (and of declarative numeric parameters). Passed to
+ * `suggest*` or `floatDistribution` / `intDistribution`, any other key throws `SearchSpaceError`.
+ */
 export interface NumericSuggestOptions {
   readonly log?: boolean;
   readonly step?: number;

@@ -117,20 +117,27 @@ export class Trial implements Suggester {
 
   /**
    * A real parameter in [low, high]. `log: true` samples in log space (low > 0); `step` puts it on the
-   * grid low, low + step, ..., high.
+   * grid low, low + step, ..., high. Any other key in `options` (a misspelt `lg`, say) throws
+   * `SearchSpaceError`, as do bad bounds; a `name` that is not a string throws `InvalidOptionError`.
+   * Suggesting a name again with the same distribution returns the same value (a different one
+   * throws `DistributionConflictError`); a new name throws `TrialFinishedError` once the study has
+   * finished the trial (after `study.tell`).
    */
   suggestFloat(name: string, low: number, high: number, options: NumericSuggestOptions = {}): number {
     const value = this.suggest(name, floatDistribution(checkName(name), low, high, options));
     return value as number;
   }
 
-  /** An integer parameter in [low, high] (inclusive); `step` (default 1) and `log` as in Optuna. */
+  /**
+   * An integer parameter in [low, high] (inclusive); `step` (default 1) and `log` as in Optuna.
+   * Errors as for `suggestFloat`.
+   */
   suggestInt(name: string, low: number, high: number, options: NumericSuggestOptions = {}): number {
     const value = this.suggest(name, intDistribution(checkName(name), low, high, options));
     return value as number;
   }
 
-  /** One of `choices` (strings, numbers, booleans or null). */
+  /** One of `choices` (strings, numbers, booleans or null). Errors as for `suggestFloat`. */
   suggestCategorical<T extends CategoricalChoice>(name: string, choices: readonly T[]): T {
     const value = this.suggest(name, categoricalDistribution(checkName(name), choices));
     return value as T;

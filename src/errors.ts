@@ -136,7 +136,11 @@ export class TrialNotFoundError extends KestrelError {
   }
 }
 
-/** A finished trial (COMPLETE, PRUNED, FAIL) is immutable; this is thrown on any attempt to change it. */
+/**
+ * A finished trial (COMPLETE, PRUNED, FAIL) is immutable; this is thrown on any attempt to change it,
+ * e.g. `tell` of a finished trial, or a new `suggest*`, `setUserAttr` or `report` on a `Trial` after
+ * `study.tell`.
+ */
 export class TrialFinishedError extends KestrelError {
   readonly trialId: number;
 
@@ -176,7 +180,9 @@ export class InterruptedError extends KestrelError {
 
 /**
  * A grid sampler has no unclaimed grid point left. `study.ask()` records the trial it had created as
- * FAIL and the study stops launching new trials; this is how a grid search ends.
+ * FAIL and the study stops launching new trials. A grid search normally ends before this: the
+ * sampler stops the running `optimize` when it claims the last point, so only an ask that still
+ * finds the grid empty (another process, an ask already in flight, a later run) meets it.
  */
 export class GridExhaustedError extends KestrelError {
   constructor(message = 'every grid point has been claimed by a trial') {

@@ -235,7 +235,7 @@ async function runInProcesses(
   }
 }
 
-/** `study "x": 50 trials (47 complete, 2 pruned, 1 failed, 0 running)` */
+/** `study "x": 50 trials (47 complete, 2 pruned, 1 failed, 0 running, 0 waiting)` */
 export function summaryLine(studyName: string, trials: readonly FrozenTrial[]): string {
   const count = (state: string): number => trials.filter((t) => t.state === state).length;
   return (

@@ -22,6 +22,7 @@ import { checkCount } from './validate.js';
 export type BackendRequest = 'auto' | BackendName;
 
 export interface GetSurrogateBackendOptions {
+  /** 'auto' (default), 'cpu', 'cuda' or 'js' (see the file comment). */
   readonly backend?: BackendRequest;
   /** Threads of the native backend (default: available cores). */
   readonly numThreads?: number;
@@ -70,6 +71,13 @@ function tryCreate(mod: NativeBackendModule, device: 'cpu' | 'cuda', numThreads:
   }
 }
 
+/**
+ * The surrogate backend for a request (see the file comment). Rejects with
+ * `BackendUnavailableError` (code BACKEND_UNAVAILABLE) when 'cpu' or 'cuda' is asked for and this
+ * machine cannot provide it (no addon; an addon built without CUDA, or no device), and with
+ * `InvalidOptionError` for an unknown request or a `numThreads` outside 1-4096. 'auto' never
+ * rejects for a missing addon: it falls back to 'js' with a NATIVE_UNAVAILABLE warning.
+ */
 export async function getSurrogateBackend(options: GetSurrogateBackendOptions = {}): Promise<SurrogateBackend> {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options);
   const request = options.backend ?? 'auto';

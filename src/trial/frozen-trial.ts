@@ -3,7 +3,7 @@ import type { Distribution, ParamValue } from '../space/types.js';
 import type { FrozenTrialData, JsonValue, TrialState } from './types.js';
 
 /**
- * An immutable snapshot of a trial, as returned by `study.trials`, `study.bestTrial` and storage.
+ * An immutable snapshot of a trial, as returned by `study.getTrials()`, `study.bestTrial()` and storage.
  * Construct it from plain data (`FrozenTrialData`); it freezes what it is given.
  */
 export class FrozenTrial implements FrozenTrialData {

@@ -33,7 +33,7 @@ export interface OptimizeOptions {
   readonly maxTrialsInStudy?: number;
   /** Launch no new trial after this many milliseconds (running trials finish). */
   readonly timeoutMs?: number;
-  /** Trials run at once in this process (async objectives). Default 1. */
+  /** Trials run at once in this process (async objectives): an integer in [1, 1024], default 1. */
   readonly concurrency?: number;
   /**
    * Which objective errors fail only their trial and let the study go on: `'all'` (default), `'none'`,
@@ -48,7 +48,8 @@ export interface OptimizeOptions {
    * Handle SIGINT while optimizing (default true): stop launching trials, record running ones as FAIL
    * ("interrupted"), those still being asked included, wait for the asks in flight (at most
    * 10 s; objectives are not waited for, their `trial.signal` is aborted), and reject with
-   * `InterruptedError`. A second Ctrl-C is left to Node's default.
+   * `InterruptedError`. A second Ctrl-C is left to Node's default. SIGTERM is not handled here
+   * (the `kestrel` CLI turns it into `signal`); pass an AbortSignal for it.
    */
   readonly handleSigint?: boolean;
   /**
@@ -58,7 +59,10 @@ export interface OptimizeOptions {
    * (workers that were killed). Off by default; the CLI turns it on.
    */
   readonly heartbeatIntervalMs?: number;
-  /** Default: 3 x heartbeatIntervalMs. */
+  /**
+   * Default: 3 x heartbeatIntervalMs. Only together with `heartbeatIntervalMs`, and more than it
+   * (else `InvalidOptionError`).
+   */
   readonly heartbeatGraceMs?: number;
   /**
    * Called when a trial starts (for progress displays). If it throws, the trial is recorded as

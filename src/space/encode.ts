@@ -69,7 +69,11 @@ function stepCount(dist: Distribution): number {
   return floatStepCount(dist as FloatDistribution & { step: number });
 }
 
-/** The numeric coordinate of `value` (see the file comment). `name` is used in errors only. */
+/**
+ * The numeric coordinate of `value` (see the file comment). `name` is used in errors only. Throws
+ * `InvalidParamValueError` for a categorical value that is not one of the choices and for a numeric
+ * one that is not a finite number (NaN, +-Infinity, a string); it does not check the bounds.
+ */
 export function encode(dist: Distribution, value: ParamValue, name = '(unnamed)'): number {
   switch (dist.kind) {
     case 'categorical': {
@@ -97,7 +101,7 @@ export function encode(dist: Distribution, value: ParamValue, name = '(unnamed)'
   }
 }
 
-/** The value at coordinate `x` (see the file comment); always contained in `dist`. */
+/** The value at coordinate `x` (see the file comment); always contained in `dist`. Throws `NumericalError` for NaN. */
 export function decode(dist: Distribution, x: number): ParamValue {
   switch (dist.kind) {
     case 'categorical': {

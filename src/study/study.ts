@@ -195,7 +195,11 @@ export class Study implements StudyView {
    * propose the parameters it models jointly. Rejects with `GridExhaustedError` when a grid sampler
    * has nothing left (the created trial is then recorded as FAIL with the error's message, and the
    * running optimize stops with reason "grid exhausted"); any other
-   * error while asking also records the trial as FAIL with the reason. Rejects with
+   * error while asking also records the trial as FAIL with the reason. A sampler whose joint
+   * (relative) sampling throws is not such an error: the trial falls back to independent sampling
+   * with a one-time `SAMPLER_RELATIVE_FAILED` warning, except for `INVALID_OPTION` and
+   * `BACKEND_UNAVAILABLE` (a GpSampler `backend` the machine lacks), which would fail every trial
+   * alike and so reject the ask (and, inside `optimize`, stop it with that error). Rejects with
    * `InterruptedError` when the running `optimize` was interrupted meanwhile (the trial is then
    * recorded as FAIL, "interrupted").
    */

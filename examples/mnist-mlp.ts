@@ -5,8 +5,10 @@
  *
  * The architecture and training settings come from `suggestModelParams` with the ranges below; the
  * pruning callback reports the validation accuracy after every epoch, so ASHA stops poor
- * configurations after 1 or 3 of the 9 epochs. `tfObjective` releases every tensor after each
- * trial, pruned or not. Returns the final validation accuracy (the study maximizes it).
+ * configurations after 1 or 3 of the 9 epochs (its third rung is the last epoch: a trial judged
+ * poor there has trained fully but is recorded PRUNED, with its final accuracy as last value).
+ * `tfObjective` releases every tensor after each trial, pruned or not. Returns the final
+ * validation accuracy (the study maximizes it).
  */
 import type { Objective } from '../src/study/optimize.js';
 import {

@@ -24,7 +24,7 @@ export const SystemAttr = {
 
 /** `fail_reason` of a trial cut short by an interruption (Ctrl-C, SIGTERM, an aborted signal). */
 export const FAIL_REASON_INTERRUPTED = 'interrupted';
-/** Start of the `fail_reason` of a trial whose worker stopped (no heartbeat; `kestrel --fail-stale`). */
+/** Start of the `fail_reason` of a trial whose worker stopped (no heartbeat; `kestrel run --fail-stale`). */
 export const FAIL_REASON_STALE_PREFIX = 'stale:';
 
 /**

@@ -163,8 +163,10 @@ export class Trial implements Suggester {
   /**
    * Reports an intermediate objective value at `step` (an epoch, say; a non-negative integer up to
    * `Number.MAX_SAFE_INTEGER`) and persists it, so that pruners in every worker see it. A step
-   * reported twice keeps its first value, as in Optuna.
-   * Rejects with `TrialFinishedError` once the study has finished the trial.
+   * reported twice keeps its first value, as in Optuna. Any number is accepted as the value (NaN
+   * and +-Infinity included). Rejects with `InvalidParamValueError` (param `step` or `value`) for
+   * another step or a value that is not a number, and with `TrialFinishedError` once the study has
+   * finished the trial.
    */
   async report(step: number, value: number): Promise<void> {
     this.assertNotFinished();

@@ -242,7 +242,9 @@ function nestInto(spec: SpaceSpec, prefix: string, flat: Readonly<Record<string,
 /**
  * The nested view of a flat parameter record: `{optimizer: 'sgd', 'optimizer.sgd.momentum': 0.9}`
  * becomes `{optimizer: {sgd: {momentum: 0.9}}}`; plain parameters stay `name: value`.
- * @throws SearchSpaceError when a parameter of the taken branches is missing.
+ * A `const` parameter missing from `flat` takes its value from the spec.
+ * @throws SearchSpaceError when a parameter of the taken branches is missing, when the value of a
+ * conditional categorical is not one of its choices, or when `spec` is invalid.
  */
 export function toNestedConfig(spec: SpaceSpec, flat: Readonly<Record<string, ParamValue>>): NestedConfig {
   return nestInto(validateSpaceSpec(spec), '', flat);

@@ -94,8 +94,12 @@ export function loadAddon(): AddonLoadResult {
 export interface NativeStatus {
   readonly available: boolean;
   readonly buildInfo: AddonBuildInfo | null;
+  /** Whether the addon was built with CUDA and sees a device (what backend 'cuda' needs). */
   readonly cudaDevice: boolean;
-  /** Why the addon did not load (the TypeScript backend is used then). */
+  /**
+   * Why the addon did not load: backend 'auto' then uses TypeScript, and an explicit 'cpu' or
+   * 'cuda' fails with BACKEND_UNAVAILABLE.
+   */
   readonly error: string | null;
 }
 

@@ -452,7 +452,10 @@ export class Study implements StudyView {
 
   /**
    * Queues a trial whose parameters are fixed (warm start with known configurations). Parameters the
-   * objective suggests that are not given here are sampled as usual.
+   * objective suggests that are not given here are sampled as usual. Values must be finite numbers,
+   * strings, booleans or null, else it rejects with `InvalidOptionError` (option `params.<name>`)
+   * and queues nothing; whether a value fits its distribution is checked when the trial suggests it
+   * (`InvalidParamValueError`, which fails that trial).
    */
   async enqueueTrial(params: Readonly<Record<string, ParamValue>>, options: EnqueueTrialOptions = {}): Promise<void> {
     if (params === null || typeof params !== 'object' || Array.isArray(params)) {

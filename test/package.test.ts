@@ -44,3 +44,53 @@ describe('package.json exports', () => {
     expect(JSON.parse(run.stdout)).toEqual({ same: true, core: 'function', tfjs: 'function', version: expect.any(String) });
   }, 90_000);
 });
+
+/** Repository files that `#include "..."` pulls into `file`, recursively (system headers and the generated build-info header resolve nowhere and are left out). */
+function localIncludes(file: string, seen: Set<string>): void {
+  if (seen.has(file)) return;
+  seen.add(file);
+  const text = readFileSync(path.join(root, file), 'utf8');
+  for (const match of text.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)) {
+    // Host emulation of the CUDA runtime, included only under KESTREL_CUDA_EMULATE by the
+    // C++ test build (test/native/cuda-emulated.test.ts); never by the addon.
+    if (match[1] === 'emulation/cuda_emulation.h') continue;
+    const found = [path.dirname(file), 'native/include', 'native/core', 'native/cuda']
+      .map((dir) => path.posix.join(dir, match[1]))
+      .find((candidate) => existsSync(path.join(root, candidate)));
+    if (found !== undefined) localIncludes(found, seen);
+  }
+}
+
+describe('npm pack file list', () => {
+  const pack = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const files = pack.status === 0 ? new Set((JSON.parse(pack.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path)) : new Set<string>();
+
+  it('ships every source and header the native build compiles, and the build scripts', () => {
+    expect(pack.status, pack.stderr).toBe(0);
+    const sources = JSON.parse(readFileSync(path.join(root, 'scripts', 'native-sources.json'), 'utf8')) as Record<string, string[] | string>;
+    const needed = new Set<string>();
+    for (const key of ['core', 'isa', 'addon', 'cuda', 'cudaNone']) {
+      for (const file of sources[key] as string[]) localIncludes(file, needed);
+    }
+    for (const file of ['package.json', 'CMakeLists.txt', 'binding.gyp', 'scripts/build-native.mjs', 'scripts/native-sources.json', 'bin/kestrel.js']) {
+      needed.add(file);
+    }
+    expect([...needed].filter((file) => !files.has(file))).toEqual([]);
+  });
+
+  it('ships no tests, test-only native sources, benchmarks, examples, TypeScript sources or build outputs', () => {
+    const unwanted = [...files].filter((file) =>
+      /^(test|bench|examples|src|build|native\/tests|native\/cuda\/emulation)\//.test(file) ||
+      file === 'native/cuda/shared_math_check.cc' ||
+      /^scripts\/(run-native-tests|test-summary)\.mjs$/.test(file) ||
+      (file.endsWith('.node') && !file.startsWith('prebuilds/')),
+    );
+    expect(unwanted).toEqual([]);
+  });
+
+  it.skipIf(!existsSync(path.join(root, 'dist', 'index.js')))('ships the compiled entry points named in package.json', () => {
+    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/tfjs/index.js', 'dist/tfjs/index.d.ts', 'dist/cli/main.js']) {
+      expect(files.has(file), file).toBe(true);
+    }
+  });
+});

@@ -12,7 +12,8 @@
 //    TypeScript surrogate at run time.
 // CUDA is opt-in (KESTREL_CUDA=1) because it adds minutes to a 2-core install; see bench/surrogate.md.
 // KESTREL_REQUIRE_NATIVE=1 (set by .ci/run): a failed cmake-js build exits 1 instead of falling
-// back, so that a broken CMakeLists.txt fails CI rather than leaving it green on node-gyp's addon.
+// back, so that a broken CMakeLists.txt fails CI rather than leaving it green on node-gyp's addon;
+// so does every other way of ending without an addon (no Node headers, an unexpected error).
 // The C++ tests (native/tests) are built only in a git checkout, where `npm test` runs them; an
 // installed package skips them.
 import { spawnSync } from 'node:child_process';
@@ -114,6 +115,14 @@ function nodeGyp(dir) {
   return run(process.execPath, [cli, 'rebuild', `--nodedir=${dir}`], { ...process.env, npm_config_nodedir: dir });
 }
 
+/** Under KESTREL_REQUIRE_NATIVE=1, ends the install with exit code 1 and `reason`. */
+function requireNativeOrWarn(reason) {
+  if (process.env.KESTREL_REQUIRE_NATIVE === '1') {
+    process.stderr.write(`kestrel: error: ${reason} and KESTREL_REQUIRE_NATIVE=1\n`);
+    process.exit(1);
+  }
+}
+
 function main() {
   if (!force && loads()) {
     log('native addon already built; skipping (use --force to rebuild)');
@@ -121,14 +130,12 @@ function main() {
   }
   const dir = nodeDir();
   if (dir === null) {
+    requireNativeOrWarn('Node headers (include/node/node_api.h) not found; native addon not built');
     process.stderr.write('kestrel: warning: Node headers (include/node/node_api.h) not found; native addon not built, the TypeScript surrogate will be used\n');
     return;
   }
   if (cmakeJs(dir) && loads()) return;
-  if (process.env.KESTREL_REQUIRE_NATIVE === '1') {
-    process.stderr.write('kestrel: error: the cmake-js build failed and KESTREL_REQUIRE_NATIVE=1\n');
-    process.exit(1);
-  }
+  requireNativeOrWarn('the cmake-js build failed');
   log('cmake-js build failed; trying node-gyp');
   if (nodeGyp(dir) && loads()) return;
   process.stderr.write('kestrel: warning: the native addon could not be built (cmake-js and node-gyp failed); the TypeScript surrogate will be used\n');
@@ -139,7 +146,9 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
   try {
     main();
   } catch (err) {
-    process.stderr.write(`kestrel: warning: native build skipped: ${err instanceof Error ? err.message : String(err)}\n`);
+    const message = err instanceof Error ? err.message : String(err);
+    requireNativeOrWarn(`native build failed: ${message}`);
+    process.stderr.write(`kestrel: warning: native build skipped: ${message}\n`);
   }
   process.exit(0);
 }

@@ -25,6 +25,9 @@ export interface AddonLoadResult {
 
 let cached: AddonLoadResult | null = null;
 
+/** How a consumer gets the addon after an install that could not build it (scripts/build-native.mjs). */
+const REBUILD_HINT = 'to build it, install a C++17 compiler with CMake (or Python, for node-gyp) and run `npm rebuild kestrel`';
+
 /** The package root: the nearest ancestor of this file holding package.json (src/ or dist/src/). */
 export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -81,7 +84,7 @@ function attempt(): AddonLoadResult {
   } catch (err) {
     reasons.push(`${direct}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
-  return { addon: null, error: new NativeError(`native addon not available (${reasons.join('; ')})`), root };
+  return { addon: null, error: new NativeError(`native addon not available (${reasons.join('; ')}); ${REBUILD_HINT}`), root };
 }
 
 /** Loads (once) and returns the addon or the reason it is unavailable. */

@@ -121,3 +121,35 @@ describe('a truncated addon binary (an interrupted copy or build)', () => {
     expect(result.codes.some((c) => c.startsWith('NATIVE_UNAVAILABLE') && /kestrel\.node is truncated \(10000 bytes/.test(c))).toBe(true);
   }, 90_000);
 });
+
+describe('no addon binary at all (an install that could not build one)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kestrel-no-addon-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("nativeStatus reports it with how to build it, and 'auto' falls back to 'js' with NATIVE_UNAVAILABLE, in a fresh process", () => {
+    const root = packageRoot();
+    const pkg = path.join(dir, 'pkg');
+    for (const entry of ['package.json', 'src', path.join('scripts', 'native-sources.json')]) {
+      cpSync(path.join(root, entry), path.join(pkg, entry), { recursive: true });
+    }
+    symlinkSync(path.join(root, 'node_modules'), path.join(pkg, 'node_modules'), 'dir');
+    const script = path.join(pkg, 'probe.mts');
+    writeFileSync(
+      script,
+      `import { getSurrogateBackend, nativeStatus } from './src/index.ts';
+       const codes: string[] = [];
+       process.on('warning', (w: Error & { code?: string }) => codes.push(\`\${w.code}: \${w.message}\`));
+       const backend = await getSurrogateBackend({ backend: 'auto' });
+       await new Promise((resolve) => setImmediate(resolve));
+       process.stdout.write(JSON.stringify({ name: backend.name, status: nativeStatus(), codes }));`,
+    );
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: pkg, encoding: 'utf8', timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as { name: string; status: { available: boolean; error: string | null }; codes: string[] };
+    expect(result.name).toBe('js');
+    expect(result.status.available).toBe(false);
+    expect(result.status.error).toMatch(/^native addon not available \(.*No native build was found.*\); to build it, .*`npm rebuild kestrel`$/);
+    expect(result.codes.filter((c) => c.startsWith('NATIVE_UNAVAILABLE:'))).toHaveLength(1);
+    expect(result.codes.find((c) => c.startsWith('NATIVE_UNAVAILABLE:'))).toMatch(/npm rebuild kestrel/);
+  }, 90_000);
+});

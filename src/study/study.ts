@@ -485,7 +485,8 @@ export class Study implements StudyView {
 
   /**
    * Imports a finished trial (results obtained elsewhere). Validated against its distributions;
-   * `datetimeStart` / `datetimeComplete` must be epoch milliseconds a Date can hold (|t| <= 8.64e15).
+   * `datetimeStart` / `datetimeComplete` (default: now) must be epoch milliseconds a Date can hold
+   * (|t| <= 8.64e15), the completion not before the start.
    */
   async addTrial(trial: AddTrialOptions | FrozenTrial): Promise<FrozenTrial> {
     if (trial === null || typeof trial !== 'object' || Array.isArray(trial)) {
@@ -512,6 +513,16 @@ export class Study implements StudyView {
       values = checked;
     }
     const now = Date.now();
+    const datetimeStart = trial.datetimeStart ?? now;
+    const datetimeComplete = trial.datetimeComplete ?? now;
+    // As Optuna's FrozenTrial validation: a trial cannot end before it started (a negative duration).
+    if (datetimeComplete < datetimeStart) {
+      throw new InvalidOptionError(
+        'datetimeComplete',
+        `not before datetimeStart (${datetimeStart}${trial.datetimeStart === undefined ? ', now' : ''})`,
+        datetimeComplete,
+      );
+    }
     const template: TrialTemplate = {
       state,
       values,
@@ -520,8 +531,8 @@ export class Study implements StudyView {
       userAttrs: trial.userAttrs ?? {},
       systemAttrs: trial instanceof FrozenTrial ? trial.systemAttrs : {},
       intermediateValues: trial.intermediateValues ?? {},
-      datetimeStart: trial.datetimeStart ?? now,
-      datetimeComplete: trial.datetimeComplete ?? now,
+      datetimeStart,
+      datetimeComplete,
     };
     return this.storage.createTrial(this.studyId, template);
   }

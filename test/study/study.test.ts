@@ -340,6 +340,15 @@ describe('enqueueTrial / addTrial', () => {
     expect(await study.getTrials()).toHaveLength(1);
     await study.addTrial({ params: { x: 0.2 }, distributions, value: 1, datetimeStart: 0, datetimeComplete: 8.64e15 });
     expect(await study.getTrials()).toHaveLength(2);
+    // A trial cannot end before it started (Optuna refuses it too): its duration would be negative.
+    await expect(
+      study.addTrial({ params: { x: 0.3 }, distributions, value: 1, datetimeStart: 2_000, datetimeComplete: 1_000 }),
+    ).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'datetimeComplete' });
+    await expect(study.addTrial({ params: { x: 0.3 }, distributions, value: 1, datetimeStart: Date.now() + 3_600_000 })).rejects.toMatchObject({
+      option: 'datetimeComplete',
+    });
+    await study.addTrial({ params: { x: 0.3 }, distributions, value: 1, datetimeStart: 1_000, datetimeComplete: 1_000 });
+    expect(await study.getTrials()).toHaveLength(3);
   });
 });
 

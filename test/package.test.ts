@@ -4,7 +4,8 @@
  * without building or writing a tarball (--ignore-scripts: `prepare` is not needed for the list).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/binding/load.js';
@@ -43,6 +44,32 @@ describe('package.json exports', () => {
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ same: true, core: 'function', tfjs: 'function', version: expect.any(String) });
   }, 90_000);
+});
+
+describe('types for TypeScript without exports support', () => {
+  const built = existsSync(path.join(root, 'dist', 'index.d.ts')) && existsSync(path.join(root, 'dist', 'tfjs', 'index.d.ts'));
+  // moduleResolution node10 (TypeScript's `node`, still the default of many CommonJS projects)
+  // ignores `exports`: without `typesVersions` 'kestrel/tfjs' had no types there (TS2307).
+  it.skipIf(!built)('type-checks kestrel and kestrel/tfjs under moduleResolution node10', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kestrel-node10-'));
+    try {
+      mkdirSync(path.join(dir, 'node_modules'));
+      symlinkSync(root, path.join(dir, 'node_modules', 'kestrel'), 'dir');
+      writeFileSync(
+        path.join(dir, 'consumer.ts'),
+        "import { createStudy, GpSampler } from 'kestrel';\nimport { tfObjective } from 'kestrel/tfjs';\n" +
+          'export const used: [typeof createStudy, typeof GpSampler, typeof tfObjective] = [createStudy, GpSampler, tfObjective];\n',
+      );
+      const config = { compilerOptions: { module: 'commonjs', moduleResolution: 'node10', target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ['consumer.ts'] };
+      writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(config));
+      const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+      const run = spawnSync(process.execPath, [tsc, '-p', dir], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+      expect(run.stdout + run.stderr).toBe('');
+      expect(run.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 });
 
 /** Repository files that `#include "..."` pulls into `file`, recursively (system headers and the generated build-info header resolve nowhere and are left out). */

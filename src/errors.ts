@@ -112,8 +112,9 @@ export class StorageError extends KestrelError {
 export class StudyNotFoundError extends KestrelError {
   readonly studyName: string;
 
-  constructor(studyName: string) {
-    super('STUDY_NOT_FOUND', `study "${studyName}" does not exist in this storage`);
+  /** `why`: an explanation appended to the message (e.g. "it was deleted"). */
+  constructor(studyName: string, why?: string) {
+    super('STUDY_NOT_FOUND', `study "${studyName}" does not exist in this storage${why === undefined ? '' : ` (${why})`}`);
     this.studyName = studyName;
   }
 }

@@ -66,6 +66,8 @@ export class StorageState {
   private readonly studies = new Map<number, StudyRecord>();
   private readonly studyIds = new Map<string, number>();
   private readonly trials = new Map<number, TrialRecord>();
+  /** Names of deleted studies by id, so that a Study object still held names its study in errors. */
+  private readonly deletedNames = new Map<number, string>();
   private nextStudyId = 0;
   private nextTrialId = 0;
 
@@ -104,6 +106,7 @@ export class StorageState {
     for (const trial of study.trials) this.trials.delete(trial.trialId);
     this.studies.delete(studyId);
     this.studyIds.delete(study.studyName);
+    this.deletedNames.set(studyId, study.studyName);
   }
 
   studyIdFromName(studyName: string): number {
@@ -311,7 +314,10 @@ export class StorageState {
 
   private study(studyId: number): StudyRecord {
     const study = this.studies.get(studyId);
-    if (study === undefined) throw new StudyNotFoundError(`#${studyId}`);
+    if (study === undefined) {
+      const deleted = this.deletedNames.get(studyId);
+      throw new StudyNotFoundError(deleted === undefined ? `#${studyId}` : deleted, deleted === undefined ? undefined : 'it was deleted');
+    }
     return study;
   }
 

@@ -57,6 +57,8 @@ export function runStorageContract(name: string, makeStorage: Maker, cleanup?: (
       await s.deleteStudy(a);
       await rejectsWith(s.getStudyIdFromName('a'), 'STUDY_NOT_FOUND');
       await rejectsWith(s.getStudyName(a), 'STUDY_NOT_FOUND');
+      // A deleted study is named in the error (it read study "#0"), and said to be deleted.
+      await expect(s.createTrial(a)).rejects.toMatchObject({ code: 'STUDY_NOT_FOUND', studyName: 'a', message: expect.stringMatching(/deleted/) });
       await rejectsWith(s.getTrial(trial.trialId), 'TRIAL_NOT_FOUND');
       expect((await s.getAllStudies()).map((x) => x.studyName)).toEqual(['b']);
       // The name is free again; the new study gets a new id and starts at trial number 0.

@@ -31,6 +31,9 @@
  *   constrained domination (feasible first, infeasible ranked by total violation), as Optuna.
  *   The function is called once per trial: in `afterTrial` (so its errors surface at `tell`), or
  *   lazily for trials finished elsewhere (other workers, resumed studies).
+ * - Cost: each ask reads the COMPLETE trials but evaluates (individual, constraints, intersection
+ *   space) only those completed since the previous ask, and re-selects only the generations whose
+ *   candidates changed; what is cached is kept per study object, so one sampler may serve several.
  * - Relative space: the intersection of the distributions of COMPLETE trials; single-valued
  *   distributions are fixed. Parameters outside it are sampled independently at random.
  * - Reproducible for a fixed seed in sequential runs: every random draw of trial t comes from a
@@ -39,7 +42,7 @@
 import { InvalidOptionError, KestrelError } from '../../errors.js';
 import { distributionsEqual, isSingle } from '../../space/distributions.js';
 import { decode, encode, gridSpacing } from '../../space/encode.js';
-import { intersectionSearchSpace } from '../../space/intersection.js';
+import { intersectionSearchSpace, type TrialDistributions } from '../../space/intersection.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../../space/types.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
@@ -100,11 +103,30 @@ interface Individual {
 
 /** A parent population with the front index and crowding distance of each member, within it. */
 interface Population {
-  /** Trial ids of the candidates it was selected from (cache key). */
-  readonly key: string;
+  /**
+   * What it was selected from (cache key): the previous population (by identity) and the count
+   * and id sum of the generation's COMPLETE individuals. COMPLETE is final and a trial's values
+   * never change, so the set of a generation's individuals only grows: equal counts mean equal sets.
+   */
+  readonly previous: Population | null;
+  readonly nFresh: number;
+  readonly freshIdSum: number;
   readonly members: readonly Individual[];
   readonly rank: Int32Array;
   readonly crowding: Float64Array;
+}
+
+/** Caches of one study (see `NsgaIiSampler.state`). */
+interface StudyState {
+  /** P_k by generation k (recomputed when its candidates change). */
+  readonly populations: Map<number, Population>;
+  /** Constraint violation by trial id. */
+  readonly penalties: Map<number, number>;
+  /** COMPLETE trials as individuals (null: values that do not fit the study), by trial id. */
+  readonly individuals: Map<number, Individual | null>;
+  /** The ids of the COMPLETE trials `space` is the intersection search space of. */
+  readonly seen: Set<number>;
+  space: SearchSpace | null;
 }
 
 /** Every NsgaIiSamplerOptions key, checked against the interface at compile time. */
@@ -114,10 +136,13 @@ export class NsgaIiSampler implements Sampler {
   readonly name = 'nsga2';
   private readonly options: ResolvedOptions;
   private readonly random: RandomSampler;
-  /** P_k by generation k (recomputed when its candidates change). */
-  private readonly populations = new Map<number, Population>();
-  /** Constraint violation by trial id. */
-  private readonly penalties = new Map<number, number>();
+  /**
+   * What this sampler has derived from each study it served (trial ids are per storage, so
+   * nothing is shared between studies). Every ask reads the COMPLETE trials, but only those
+   * completed since the last ask are evaluated again; re-evaluating all of them made each ask
+   * O(n) in costly work and a 5,000-trial study quadratic.
+   */
+  private readonly state = new WeakMap<StudyView, StudyState>();
 
   constructor(options?: NsgaIiSamplerOptions) {
     this.options = resolveOptions(checkSamplerOptions('NsgaIiSampler', options, OPTION_KEYS));
@@ -135,7 +160,15 @@ export class NsgaIiSampler implements Sampler {
   }
 
   async inferRelativeSearchSpace(study: StudyView, _trial: FrozenTrial): Promise<SearchSpace> {
-    return intersectionSearchSpace(await study.getTrials({ states: ['COMPLETE'] }));
+    const cache = this.stateOf(study);
+    const fresh: TrialDistributions[] = cache.space === null ? [] : [{ state: 'COMPLETE', distributions: cache.space }];
+    for (const t of await study.getTrials({ states: ['COMPLETE'] })) {
+      if (t.state !== 'COMPLETE' || cache.seen.has(t.trialId)) continue;
+      cache.seen.add(t.trialId);
+      fresh.push(t);
+    }
+    if (cache.space === null ? fresh.length > 0 : fresh.length > 1) cache.space = intersectionSearchSpace(fresh);
+    return cache.space ?? intersectionSearchSpace([]);
   }
 
   async sampleRelative(study: StudyView, trial: FrozenTrial, space: SearchSpace): Promise<Params> {
@@ -170,17 +203,26 @@ export class NsgaIiSampler implements Sampler {
     return params;
   }
 
+  private stateOf(study: StudyView): StudyState {
+    let state = this.state.get(study);
+    if (state === undefined) {
+      state = { populations: new Map(), penalties: new Map(), individuals: new Map(), seen: new Set(), space: null };
+      this.state.set(study, state);
+    }
+    return state;
+  }
+
   sampleIndependent(study: StudyView, trial: FrozenTrial, name: string, distribution: Distribution): ParamValue {
     return this.random.sampleIndependent(study, trial, name, distribution);
   }
 
   async afterTrial(
-    _study: StudyView,
+    study: StudyView,
     trial: FrozenTrial,
     state: TrialState,
     _values: readonly number[] | null,
   ): Promise<void> {
-    if (state === 'COMPLETE' && this.options.constraintsFunc !== null) this.penalty(trial);
+    if (state === 'COMPLETE' && this.options.constraintsFunc !== null) this.penalty(this.stateOf(study), trial);
   }
 
   /** Selection and crossover: the child's values over `dims` (before mutation). */
@@ -226,32 +268,40 @@ export class NsgaIiSampler implements Sampler {
 
   /** P_k (see the file comment), or null when no trial of generations 0..k is COMPLETE. */
   private async parentPopulation(study: StudyView, k: number): Promise<Population | null> {
+    const state = this.stateOf(study);
     const trials = await study.getTrials({ states: ['COMPLETE'] });
     const byGeneration: Individual[][] = Array.from({ length: k + 1 }, () => []);
     for (const t of trials) {
       const g = this.generationOf(t.number);
       if (g > k) continue;
-      const ind = this.individual(t, study.directions);
+      let ind = state.individuals.get(t.trialId);
+      if (ind === undefined) {
+        ind = this.individual(state, t, study.directions);
+        state.individuals.set(t.trialId, ind);
+      }
       if (ind !== null) byGeneration[g].push(ind);
     }
     let previous: Population | null = null;
     for (let g = 0; g <= k; g++) {
-      const candidates = previous === null ? byGeneration[g] : mergeById(previous.members, byGeneration[g]);
-      if (candidates.length === 0) continue;
-      const key = candidates.map((c) => c.trial.trialId).join(',');
-      const cached = this.populations.get(g);
-      if (cached !== undefined && cached.key === key) {
+      const fresh = byGeneration[g];
+      if (fresh.length === 0 && previous === null) continue;
+      let freshIdSum = 0;
+      for (const f of fresh) freshIdSum += f.trial.trialId;
+      const cached = state.populations.get(g);
+      if (cached !== undefined && cached.previous === previous && cached.nFresh === fresh.length && cached.freshIdSum === freshIdSum) {
         previous = cached;
         continue;
       }
-      previous = this.elite(candidates, key);
-      this.populations.set(g, previous);
+      const candidates = previous === null ? fresh : mergeById(previous.members, fresh);
+      const population: Population = { previous, nFresh: fresh.length, freshIdSum, ...this.elite(candidates) };
+      state.populations.set(g, population);
+      previous = population;
     }
     return previous;
   }
 
   /** Elitist survival: the best `populationSize` candidates by front, the last front by crowding. */
-  private elite(candidates: readonly Individual[], key: string): Population {
+  private elite(candidates: readonly Individual[]): Pick<Population, 'members' | 'rank' | 'crowding'> {
     const size = this.options.populationSize;
     let selected: Individual[];
     if (candidates.length <= size) {
@@ -285,7 +335,7 @@ export class NsgaIiSampler implements Sampler {
         crowding[i] = d[j];
       });
     }
-    return { key, members: selected, rank, crowding };
+    return { members: selected, rank, crowding };
   }
 
   private penaltiesOf(individuals: readonly Individual[]): number[] | null {
@@ -293,17 +343,17 @@ export class NsgaIiSampler implements Sampler {
   }
 
   /** A COMPLETE trial as an individual, or null when its values do not fit the study. */
-  private individual(trial: FrozenTrial, directions: readonly StudyDirection[]): Individual | null {
+  private individual(state: StudyState, trial: FrozenTrial, directions: readonly StudyDirection[]): Individual | null {
     const values = trial.values;
     if (values === null || values.length !== directions.length || values.some((v) => Number.isNaN(v))) return null;
     const loss = values.map((v, k) => (directions[k] === 'maximize' ? -v : v));
-    const penalty = this.options.constraintsFunc === null ? 0 : this.penalty(trial);
+    const penalty = this.options.constraintsFunc === null ? 0 : this.penalty(state, trial);
     return { trial, loss, penalty };
   }
 
   /** sum_k max(0, c_k) of `constraintsFunc(trial)`, computed once per trial. */
-  private penalty(trial: FrozenTrial): number {
-    const cached = this.penalties.get(trial.trialId);
+  private penalty(state: StudyState, trial: FrozenTrial): number {
+    const cached = state.penalties.get(trial.trialId);
     if (cached !== undefined) return cached;
     const func = this.options.constraintsFunc as (trial: FrozenTrial) => readonly number[];
     let constraints: unknown;
@@ -325,7 +375,7 @@ export class NsgaIiSampler implements Sampler {
     }
     let penalty = 0;
     for (const c of constraints as number[]) if (c > 0) penalty += c;
-    this.penalties.set(trial.trialId, penalty);
+    state.penalties.set(trial.trialId, penalty);
     return penalty;
   }
 }

@@ -9,8 +9,10 @@
  * (±8.64e15 ms; storage refuses them, but an older journal may hold one) have no ISO form: the ISO
  * field or cell is then empty and the epoch-ms field keeps the number.
  *
- * CSV columns: `number, state`, then `value` when every trial has at most one objective value
- * (else `values_0, values_1, ...` up to the largest arity), `datetime_start, datetime_complete`
+ * CSV columns: `number, state`, then `value` for one objective, else `values_0, values_1, ...`
+ * (the number of objectives is `nObjectives` when given, as `study.directions.length`; otherwise
+ * the largest arity among the trials, so a multi-objective study's FAIL or RUNNING trials alone
+ * would get a single `value` column), `datetime_start, datetime_complete`
  * (ISO 8601), `duration_ms`, `params_<name>...` and `user_attrs_<key>...` (union over the trials,
  * names sorted, so the order does not depend on the order of the trials), and
  * `intermediate_values` (a JSON object step -> value; NaN and infinities written as strings).
@@ -123,10 +125,23 @@ function jsonWithSpecialNumbers(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
 }
 
+export interface TrialsToCsvOptions {
+  /**
+   * The study's number of objectives (`study.directions.length`): fixes the value columns (at
+   * least this many), so the header of a study does not depend on which trials are exported.
+   */
+  readonly nObjectives?: number;
+}
+
 /** The trials as CSV text (header + one record per trial, in the given order). */
-export function trialsToCsv(trials: readonly FrozenTrial[]): string {
+export function trialsToCsv(trials: readonly FrozenTrial[], options: TrialsToCsvOptions = {}): string {
   const list = checkTrials(trials);
-  let nValues = 1;
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object {nObjectives?}', options);
+  const nObjectives = options.nObjectives;
+  if (nObjectives !== undefined && !(Number.isSafeInteger(nObjectives) && nObjectives >= 1)) {
+    throw new InvalidOptionError('nObjectives', 'an integer >= 1', nObjectives);
+  }
+  let nValues = nObjectives ?? 1;
   const paramNames = new Set<string>();
   const attrKeys = new Set<string>();
   for (const t of list) {

@@ -132,6 +132,15 @@ describe('several objectives', () => {
     const studies = await runInProcess(['studies', '--storage', 'pair.journal'], dir);
     expect(studies.stdout).toMatch(/pair\s+minimize,maximize\s+6\s+6 on the Pareto front/);
   });
+
+  it('exports the trials of a multi-objective study as CSV with values_<i> columns, whatever the state filter', async () => {
+    // With only FAIL (here: no) trials selected, the header used to fall back to one `value` column.
+    for (const states of ['COMPLETE', 'FAIL']) {
+      const csv = await runInProcess(['trials', 'pair', '--storage', 'pair.journal', '--format', 'csv', '--state', states], dir);
+      expect(csv.code, csv.stderr).toBe(0);
+      expect(csv.stdout.split('\n')[0], states).toMatch(/^number,state,values_0,values_1,datetime_start,/);
+    }
+  });
 });
 
 describe('kestrel trials / best / studies', () => {

@@ -189,6 +189,20 @@ describe('trialsToCsv', () => {
     ]);
   });
 
+  it('takes the value columns from nObjectives, so a multi-objective study without values keeps values_<i>', () => {
+    const failed = [trial({ state: 'FAIL', values: null }), trial({ number: 1, state: 'RUNNING', values: null })];
+    // Without nObjectives the header falls back to the largest arity seen: one `value` column.
+    expect(parseCsv(trialsToCsv(failed))[0][2]).toBe('value');
+    const rows = parseCsv(trialsToCsv(failed, { nObjectives: 3 }));
+    expect(rows[0].slice(0, 6)).toEqual(['number', 'state', 'values_0', 'values_1', 'values_2', 'datetime_start']);
+    expect(rows[1].slice(2, 5)).toEqual(['', '', '']);
+    expect(parseCsv(trialsToCsv([], { nObjectives: 2 }))[0].slice(2, 4)).toEqual(['values_0', 'values_1']);
+    expect(parseCsv(trialsToCsv([trial({ values: [4] })], { nObjectives: 1 }))[0][2]).toBe('value');
+    for (const bad of [0, 1.5, Number.NaN, '2']) {
+      expect(() => trialsToCsv([], { nObjectives: bad as number }), String(bad)).toThrow(/nObjectives.*integer >= 1/);
+    }
+  });
+
   it('quotes exactly the fields that need it', () => {
     expect(csvField('plain')).toBe('plain');
     expect(csvField('a,b')).toBe('"a,b"');

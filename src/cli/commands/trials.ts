@@ -26,7 +26,7 @@ export async function trialsCommand(studyName: string, options: TrialsCommandOpt
   try {
     const trials = await study.getTrials(options.states === undefined ? {} : { states: options.states });
     const format = options.format ?? 'table';
-    if (format === 'csv') io.stdout.write(ensureNewline(trialsToCsv(trials)));
+    if (format === 'csv') io.stdout.write(ensureNewline(trialsToCsv(trials, { nObjectives: study.directions.length })));
     else if (format === 'json') io.stdout.write(`${JSON.stringify(trialsToJson(trials), null, 2)}\n`);
     else io.stdout.write(trials.length === 0 ? 'no trials\n' : trialsTable(trials));
   } finally {

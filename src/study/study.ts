@@ -547,8 +547,19 @@ export class Study implements StudyView {
   // Results
   // ---------------------------------------------------------------------------------------------
 
-  /** The best COMPLETE trial of a single-objective study (earliest on ties). */
+  /**
+   * The best COMPLETE trial of a single-objective study (earliest on ties). A study with several
+   * objectives has no single best trial: `InvalidOptionError` naming `bestTrials()` (as Optuna's
+   * `best_trial`, which raises and points to `best_trials`); so do `bestValue` and `bestParams`.
+   */
   async bestTrial(): Promise<FrozenTrial> {
+    if (this.isMultiObjective) {
+      throw new InvalidOptionError(
+        'direction',
+        `a single-objective study for bestTrial/bestValue/bestParams (a study with several objectives has no single best trial; use bestTrials() for its Pareto front)`,
+        `study "${this.studyName}" with ${this.directions.length} directions (${this.directions.join(', ')})`,
+      );
+    }
     const direction = this.direction;
     const complete = await this.getTrials({ states: ['COMPLETE'] });
     let best: FrozenTrial | null = null;

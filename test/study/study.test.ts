@@ -245,6 +245,11 @@ describe('ask / tell', () => {
     const t2 = await study.ask();
     expect((await study.tell(t2, 5)).state).toBe('FAIL'); // wrong arity for two objectives
     await expect(study.bestTrial()).rejects.toBeInstanceOf(InvalidOptionError);
+    // The error says why and points to bestTrials (it used to read only 'option "direction":
+    // expected a single-objective study, received "2 directions"').
+    for (const call of [() => study.bestTrial(), () => study.bestValue(), () => study.bestParams()]) {
+      await expect(call()).rejects.toThrow(/no single best trial; use bestTrials\(\).*2 directions \(minimize, maximize\)/);
+    }
     expect((await study.bestTrials()).map((t) => t.number)).toEqual([0]);
   });
 

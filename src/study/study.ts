@@ -584,22 +584,25 @@ export class Study implements StudyView {
     return (await this.bestTrial()).params;
   }
 
-  /** The Pareto front of COMPLETE trials (for one objective: the best trials, ties included). */
+  /**
+   * The Pareto front of COMPLETE trials (for one objective: the best trials, ties included), in
+   * trial order; trials with equal values are all kept, as Optuna's `best_trials`.
+   *
+   * The trials are visited in lexicographic order of their values (each maximized objective
+   * negated). A trial can only be dominated by one visited before it, and whoever dominates it is
+   * itself dominated by, or is, a member of the front found so far (domination is transitive), so
+   * each trial is compared with the front only: O(n log n + n * front) rather than every pair.
+   */
   async bestTrials(): Promise<readonly FrozenTrial[]> {
     const complete = await this.getTrials({ states: ['COMPLETE'] });
-    const signs = this.directions.map((d) => (d === 'minimize' ? 1 : -1));
-    const front: FrozenTrial[] = [];
-    for (const candidate of complete) {
-      let dominated = false;
-      for (const other of complete) {
-        if (other !== candidate && dominates(other.values!, candidate.values!, signs)) {
-          dominated = true;
-          break;
-        }
-      }
-      if (!dominated) front.push(candidate);
+    const losses = complete.map((t) => t.values!.map((v, k) => (this.directions[k] === 'minimize' ? v : -v)));
+    const order = losses.map((_, i) => i).sort((a, b) => lexicographic(losses[a], losses[b]) || a - b);
+    const front: number[] = [];
+    for (const i of order) {
+      if (!front.some((f) => dominates(losses[f], losses[i]))) front.push(i);
     }
-    return front;
+    front.sort((a, b) => a - b);
+    return front.map((i) => complete[i]);
   }
 
   async setUserAttr(key: string, value: JsonValue): Promise<void> {
@@ -809,13 +812,21 @@ function readFixedParams(trial: FrozenTrial): Readonly<Record<string, ParamValue
   return fixed as Readonly<Record<string, ParamValue>>;
 }
 
-function dominates(a: readonly number[], b: readonly number[], signs: readonly number[]): boolean {
+/** Negative, 0 or positive as `a` comes before, with or after `b` in lexicographic order. */
+function lexicographic(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] < b[i]) return -1;
+    if (a[i] > b[i]) return 1;
+  }
+  return 0;
+}
+
+/** True when loss vector `a` (all minimized) Pareto-dominates `b`. */
+function dominates(a: readonly number[], b: readonly number[]): boolean {
   let strictly = false;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i] * signs[i];
-    const y = b[i] * signs[i];
-    if (x > y) return false;
-    if (x < y) strictly = true;
+    if (a[i] > b[i]) return false;
+    if (a[i] < b[i]) strictly = true;
   }
   return strictly;
 }

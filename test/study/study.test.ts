@@ -444,3 +444,60 @@ describe('heartbeats and stale trials', () => {
     );
   });
 });
+
+describe('bestTrials (Pareto front)', () => {
+  /** The front by definition: every COMPLETE trial no other one dominates (maximize negated). */
+  function bruteForceFront(values: readonly (readonly number[])[], directions: readonly ('minimize' | 'maximize')[]): number[] {
+    const loss = values.map((v) => v.map((x, k) => (directions[k] === 'minimize' ? x : -x)));
+    const dominated = (a: readonly number[], b: readonly number[]): boolean =>
+      a.every((x, k) => x <= b[k]) && a.some((x, k) => x < b[k]);
+    return loss.flatMap((l, i) => (loss.some((o) => dominated(o, l)) ? [] : [i]));
+  }
+
+  it('equals a brute-force front with ties, duplicates, constant objectives and maximize, in trial order', async () => {
+    let seed = 7;
+    const next = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const cases: ('minimize' | 'maximize')[][] = [
+      ['minimize', 'maximize'],
+      ['maximize', 'maximize', 'minimize'],
+      ['minimize', 'maximize', 'minimize', 'maximize'],
+    ];
+    for (const directions of cases) {
+      for (const n of [1, 2, 60]) {
+        const study = await createStudy({ directions });
+        const values: number[][] = [];
+        for (let i = 0; i < n; i++) {
+          // Few distinct levels make ties and exact duplicates common; the last objective is constant.
+          const v = directions.map((_, k) => (k === directions.length - 1 ? 3 : Math.floor(next() * 4)));
+          values.push(v);
+          await study.tell(await study.ask(), v);
+        }
+        await study.tell(await study.ask(), { state: 'FAIL' });
+        const front = (await study.bestTrials()).map((t) => t.number);
+        expect(front, `${directions.join(',')} n=${n}`).toEqual(bruteForceFront(values, directions));
+      }
+    }
+  });
+
+  it('compares each trial with the front found so far, not with every other trial', async () => {
+    // It compared every pair: 5,000 trials all on the front took ~0.9 s per call (now ~0.2 s),
+    // 20,000 about 14 s. Counted here as reads of `values`: at most a few per trial.
+    const study = await createStudy({ directions: ['minimize', 'maximize'] });
+    const n = 300;
+    for (let i = 0; i < n; i++) await study.tell(await study.ask(), [i % 17, (i * 7) % 23]);
+    let reads = 0;
+    const plain = study.getTrials.bind(study);
+    study.getTrials = async (options) =>
+      (await plain(options)).map(
+        (t) =>
+          new Proxy(t, {
+            get(target, key, receiver) {
+              if (key === 'values') reads++;
+              return Reflect.get(target, key, receiver) as unknown;
+            },
+          }),
+      );
+    await study.bestTrials();
+    expect(reads, `reads of values for ${n} trials`).toBeLessThanOrEqual(2 * n);
+  });
+});

@@ -12,7 +12,9 @@ import { staleTrialSweeper } from './trial-budget.js';
 import { warnOnce } from '../util/warn.js';
 
 /** An objective: returns the value (or one value per direction) to minimize or maximize. */
-export type Objective = (trial: Trial) => number | readonly number[] | Promise<number | readonly number[]>;
+/** A typed array of numbers (`Float64Array`, `Float32Array`) is taken as an array of values, as in `tell`. */
+type ObjectiveValues = number | readonly number[] | Float64Array | Float32Array;
+export type Objective = (trial: Trial) => ObjectiveValues | Promise<ObjectiveValues>;
 
 /** Called after each trial this `optimize` ran has finished (COMPLETE, PRUNED or FAIL). */
 export type OptimizeCallback = (study: Study, trial: FrozenTrial) => void | Promise<void>;
@@ -260,7 +262,7 @@ async function runTrial(
   onUncaught: (error: unknown) => void,
 ): Promise<FrozenTrial | null> {
   try {
-    let result: number | readonly number[];
+    let result: ObjectiveValues;
     try {
       result = await objective(trial);
     } catch (error) {

@@ -49,12 +49,17 @@ export interface TryAskOptions extends AskOptions {
 /** What `tell` accepts besides a plain value or values. */
 export interface TellOptions {
   readonly state?: 'COMPLETE' | 'PRUNED' | 'FAIL';
-  readonly values?: number | readonly number[] | null;
+  readonly values?: number | readonly number[] | Float64Array | Float32Array | null;
   /** Recorded as the trial's `fail_reason` system attribute when state is FAIL. */
   readonly failReason?: string;
 }
 
-export type TellResult = number | readonly number[] | TellOptions;
+/**
+ * A value, an array of values (one per direction), or `TellOptions`. A typed array of numbers
+ * (`Float64Array`, `Float32Array`, e.g. a TF.js `tensor.dataSync()`) counts as an array of values,
+ * as Optuna takes any sequence of floats (a NumPy array included).
+ */
+export type TellResult = number | readonly number[] | Float64Array | Float32Array | TellOptions;
 
 /** A finished trial to import with `study.addTrial`. */
 export interface AddTrialOptions {
@@ -763,9 +768,9 @@ export class Study implements StudyView {
   }
 
   /** Values usable for COMPLETE, or a string saying why not. */
-  private checkValues(raw: number | readonly number[] | null | undefined): readonly number[] | string {
+  private checkValues(raw: number | readonly number[] | Float64Array | Float32Array | null | undefined): readonly number[] | string {
     if (raw === null || raw === undefined) return 'the objective returned no value';
-    const values = typeof raw === 'number' ? [raw] : raw;
+    const values = typeof raw === 'number' ? [raw] : isTypedArray(raw) ? Array.from(raw as ArrayLike<number>) : raw;
     if (!Array.isArray(values)) return `the objective returned ${typeof raw}, expected a number or an array of numbers`;
     if (values.length !== this.directions.length) {
       return `the objective returned ${values.length} value(s) but the study has ${this.directions.length} direction(s)`;
@@ -788,8 +793,16 @@ export class Study implements StudyView {
   }
 }
 
-function normalizeTellResult(result: TellResult): { state?: 'COMPLETE' | 'PRUNED' | 'FAIL'; values?: number | readonly number[] | null; failReason?: string } {
+/** A typed array (not a DataView): its elements are the values; a BigInt64Array's are refused later. */
+function isTypedArray(value: unknown): value is ArrayLike<unknown> {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView);
+}
+
+function normalizeTellResult(result: TellResult): { state?: 'COMPLETE' | 'PRUNED' | 'FAIL'; values?: number | readonly number[] | Float64Array | Float32Array | null; failReason?: string } {
   if (typeof result === 'number' || Array.isArray(result)) return { state: 'COMPLETE', values: result as number | readonly number[] };
+  // Before the TellOptions branch: a typed array's `values` is its iterator method, which was
+  // taken for the values ("the objective returned function").
+  if (isTypedArray(result)) return { state: 'COMPLETE', values: Array.from(result) as number[] };
   if (result === null || typeof result !== 'object') {
     return { state: 'COMPLETE', values: result as unknown as number };
   }

@@ -501,3 +501,22 @@ describe('bestTrials (Pareto front)', () => {
     expect(reads, `reads of values for ${n} trials`).toBeLessThanOrEqual(2 * n);
   });
 });
+
+describe('typed arrays as objective values', () => {
+  it('takes a Float64Array or Float32Array from tell and from an objective as its values', async () => {
+    // tell took a typed array for TellOptions and its `values` method for the values: the trial
+    // FAILed with "the objective returned function".
+    const study = await createStudy({ directions: ['minimize', 'maximize'] });
+    const told = await study.tell(await study.ask(), new Float64Array([1.5, -2]));
+    expect(told.state).toBe('COMPLETE');
+    expect(told.values).toEqual([1.5, -2]);
+    expect((await study.tell(await study.ask(), { values: new Float32Array([0.5, 4]) })).values).toEqual([0.5, 4]);
+    await study.optimize(() => new Float32Array([0.25, 8]), { nTrials: 1, handleSigint: false });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'COMPLETE']);
+    expect(trials[2].values).toEqual([0.25, 8]);
+    // Wrong length or NaN inside a typed array fail the trial as for a plain array.
+    expect((await study.tell(await study.ask(), new Float64Array([1]))).systemAttrs.fail_reason).toMatch(/1 value\(s\) but the study has 2/);
+    expect((await study.tell(await study.ask(), new Float64Array([1, Number.NaN]))).systemAttrs.fail_reason).toMatch(/NaN/);
+  });
+});

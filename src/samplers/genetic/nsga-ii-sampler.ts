@@ -30,7 +30,9 @@
  *   a COMPLETE trial is feasible when every returned value is <= 0; domination is Deb's
  *   constrained domination (feasible first, infeasible ranked by total violation), as Optuna.
  *   The function is called once per trial: in `afterTrial` (so its errors surface at `tell`), or
- *   lazily for trials finished elsewhere (other workers, resumed studies).
+ *   lazily for trials finished elsewhere (other workers, resumed studies). A trial whose
+ *   constraints are invalid (the function throws, or returns NaN or a non-array) is infeasible
+ *   with penalty +Infinity, ranked last (Optuna ranks a trial without constraint values last).
  * - Cost: each ask reads the COMPLETE trials but evaluates (individual, constraints, intersection
  *   space) only those completed since the previous ask, and re-selects only the generations whose
  *   candidates changed; what is cached is kept per study object, so one sampler may serve several.
@@ -53,6 +55,7 @@ import type { Sampler } from '../sampler.js';
 import { CROSSOVER_KINDS, crossover, type CrossoverKind, type CrossoverSettings } from './crossover.js';
 import { constrainedRanks, crowdingDistances, frontsOf } from './non-dominated-sort.js';
 import { optionKeys } from '../../util/options.js';
+import { warnOnce } from '../../util/warn.js';
 
 /** Redraws of a crossover child that left the unit cube before it is clamped. */
 const MAX_CROSSOVER_TRIES = 16;
@@ -222,7 +225,7 @@ export class NsgaIiSampler implements Sampler {
     state: TrialState,
     _values: readonly number[] | null,
   ): Promise<void> {
-    if (state === 'COMPLETE' && this.options.constraintsFunc !== null) this.penalty(this.stateOf(study), trial);
+    if (state === 'COMPLETE' && this.options.constraintsFunc !== null) this.penalty(this.stateOf(study), trial, true);
   }
 
   /** Selection and crossover: the child's values over `dims` (before mutation). */
@@ -351,27 +354,41 @@ export class NsgaIiSampler implements Sampler {
     return { trial, loss, penalty };
   }
 
-  /** sum_k max(0, c_k) of `constraintsFunc(trial)`, computed once per trial. */
-  private penalty(state: StudyState, trial: FrozenTrial): number {
+  /**
+   * sum_k max(0, c_k) of `constraintsFunc(trial)`, computed once per trial. When the function
+   * throws or returns something other than an array of numbers (NaN included), the trial counts as
+   * infeasible with penalty +Infinity (after every other trial, as Optuna ranks a trial without
+   * constraint values last): at `tell` (`afterTrial`, `raise`) the error is thrown once, as
+   * Optuna's `after_trial` does; evaluated lazily during an ask, it is a warning only, so a bad
+   * value cannot make every later ask of the study fail.
+   */
+  private penalty(state: StudyState, trial: FrozenTrial, raise = false): number {
     const cached = state.penalties.get(trial.trialId);
     if (cached !== undefined) return cached;
     const func = this.options.constraintsFunc as (trial: FrozenTrial) => readonly number[];
+    let error: KestrelError | null = null;
     let constraints: unknown;
     try {
       constraints = func(trial);
-    } catch (error) {
-      throw new KestrelError(
+    } catch (cause) {
+      error = new KestrelError(
         'INVALID_OPTION',
-        `option "constraintsFunc": threw for trial ${trial.number}: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
+        `option "constraintsFunc": threw for trial ${trial.number}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause },
       );
     }
-    if (!Array.isArray(constraints) || constraints.some((c) => typeof c !== 'number' || Number.isNaN(c))) {
-      throw new InvalidOptionError(
+    if (error === null && (!Array.isArray(constraints) || constraints.some((c) => typeof c !== 'number' || Number.isNaN(c)))) {
+      error = new InvalidOptionError(
         'constraintsFunc',
         `a function returning an array of numbers (not NaN); for trial ${trial.number} it returned`,
         constraints,
       );
+    }
+    if (error !== null) {
+      state.penalties.set(trial.trialId, Number.POSITIVE_INFINITY);
+      if (raise) throw error;
+      warnOnce('NSGA2_CONSTRAINTS_INVALID', `${error.message}; the trial counts as infeasible (penalty Infinity)`);
+      return Number.POSITIVE_INFINITY;
     }
     let penalty = 0;
     for (const c of constraints as number[]) if (c > 0) penalty += c;

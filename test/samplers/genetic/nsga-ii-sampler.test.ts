@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createStudy } from '../../../src/study/create-study.js';
+import { createStudy, loadStudy } from '../../../src/study/create-study.js';
 import type { Trial } from '../../../src/trial/trial.js';
 import { InvalidOptionError, KestrelError } from '../../../src/errors.js';
 import { NsgaIiSampler, type NsgaIiSamplerOptions } from '../../../src/samplers/genetic/nsga-ii-sampler.js';
@@ -197,6 +197,30 @@ describe('NsgaIiSampler constraints', () => {
     expect(error).toBeInstanceOf(KestrelError);
     expect((error as KestrelError).code).toBe('INVALID_OPTION');
     expect((error as Error).message).toContain('boom');
+  });
+
+  it('after invalid constraint values, ranks that trial last and keeps asking (error at tell, warning when lazy)', async () => {
+    // An invalid value used to be re-evaluated, and rethrown, by every later ask: the study
+    // could not go on (each ask created a FAIL trial), nor be resumed with this sampler.
+    const constraintsFunc = (t: FrozenTrial): number[] => [t.number === 1 ? Number.NaN : (t.values![0] as number) - 0.5];
+    const study = await createStudy({
+      directions: ['minimize', 'minimize'],
+      sampler: new NsgaIiSampler({ seed: 1, populationSize: 2, constraintsFunc }),
+    });
+    const objective = (trial: Trial): number[] => {
+      const x = trial.suggestFloat('x', 0, 1);
+      return [x, 1 - x];
+    };
+    await expect(study.optimize(objective, { nTrials: 8, handleSigint: false })).rejects.toThrow(/constraintsFunc.*trial 1/);
+    await study.optimize(objective, { nTrials: 6, handleSigint: false });
+    expect((await study.getTrials()).map((t) => t.state)).toEqual(Array(8).fill('COMPLETE'));
+    // A sampler that meets the trial lazily (a resumed process) warns instead of throwing.
+    const resumed = new NsgaIiSampler({ seed: 1, populationSize: 2, constraintsFunc });
+    const again = await loadStudy({ studyName: study.studyName, storage: study.storage, sampler: resumed });
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+    await again.optimize(objective, { nTrials: 2, handleSigint: false });
+    expect((await warned).message).toMatch(/trial 1.*counts as infeasible/);
+    expect((await again.getTrials()).map((t) => t.state)).toEqual(Array(10).fill('COMPLETE'));
   });
 
   it('evaluates constraints lazily for trials finished elsewhere (another worker)', async () => {

@@ -62,6 +62,48 @@ describe('nonDominatedRanks', () => {
     }
     expect(Math.max(...rank)).toBeGreaterThan(2);
   });
+
+  it('equals peeling fronts by definition for 1-4 objectives, with duplicates and infinities', () => {
+    const peel = (losses: readonly number[][]): number[] => {
+      const rank = losses.map(() => -1);
+      let rest = losses.map((_, i) => i);
+      for (let r = 0; rest.length > 0; r++) {
+        const front = rest.filter((i) => !rest.some((j) => dominates(losses[j], losses[i])));
+        for (const i of front) rank[i] = r;
+        rest = rest.filter((i) => rank[i] < 0);
+      }
+      return rank;
+    };
+    const rng = new Rng(21);
+    const levels = [Number.NEGATIVE_INFINITY, -1, 0, 1, 2, Number.POSITIVE_INFINITY];
+    for (let it = 0; it < 400; it++) {
+      const m = 1 + (it % 4);
+      const n = 1 + rng.nextInt(0, 40);
+      const losses = Array.from({ length: n }, () => Array.from({ length: m }, () => levels[rng.nextInt(0, levels.length - 1)]));
+      expect(Array.from(nonDominatedRanks(losses)), JSON.stringify(losses)).toEqual(peel(losses));
+    }
+  });
+
+  it('ranks 2 objectives in O(n log n): few reads of the losses for 2,000 points on a chain', () => {
+    // Deb's fast-non-dominated-sort compared every pair and kept every domination list:
+    // 10,000 points on a chain took 2.5 s and ~350 MB. Counted here as reads of loss entries.
+    const n = 2000;
+    let reads = 0;
+    const losses = Array.from(
+      { length: n },
+      (_, i) =>
+        new Proxy([n - i, n - i], {
+          get(target, key, receiver) {
+            if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
+            return Reflect.get(target, key, receiver) as unknown;
+          },
+        }),
+    );
+    const rank = nonDominatedRanks(losses);
+    expect(rank[0]).toBe(n - 1);
+    expect(rank[n - 1]).toBe(0);
+    expect(reads, `reads of loss entries for ${n} points`).toBeLessThanOrEqual(100 * n);
+  });
 });
 
 describe('constrainedRanks', () => {

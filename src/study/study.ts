@@ -724,7 +724,11 @@ export class Study implements StudyView {
     await this.flush(trial);
     if (this.pruner.name === 'nop') return false;
     if (this.isMultiObjective) {
-      throw new InvalidOptionError('pruner', 'a single-objective study (pruning is undefined for several objectives)', this.directions);
+      throw new InvalidOptionError(
+        'pruner',
+        `no pruner for study "${this.studyName}", which has ${this.directions.length} directions (${this.directions.join(', ')}): pruning is undefined for several objectives`,
+        this.pruner.name,
+      );
     }
     const frozen = await this.storage.getTrial(trial.trialId);
     return this.pruner.prune(this, frozen);

@@ -10,6 +10,7 @@ import {
   TrialPrunedError,
 } from '../../src/errors.js';
 import type { Pruner } from '../../src/pruners/pruner.js';
+import { MedianPruner } from '../../src/pruners/median.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
@@ -518,5 +519,21 @@ describe('typed arrays as objective values', () => {
     // Wrong length or NaN inside a typed array fail the trial as for a plain array.
     expect((await study.tell(await study.ask(), new Float64Array([1]))).systemAttrs.fail_reason).toMatch(/1 value\(s\) but the study has 2/);
     expect((await study.tell(await study.ask(), new Float64Array([1, Number.NaN]))).systemAttrs.fail_reason).toMatch(/NaN/);
+  });
+});
+
+describe('pruning a multi-objective study', () => {
+  it('refuses shouldPrune with an error naming the pruner, the study and its directions', async () => {
+    // It read: option "pruner": expected a single-objective study (...), received an array of length 2.
+    const study = await createStudy({ studyName: 'mo-pruned', directions: ['minimize', 'maximize'], pruner: new MedianPruner() });
+    const trial = await study.ask();
+    trial.report(0, 1);
+    const error = await trial.shouldPrune().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as Error).message).toBe(
+      'option "pruner": expected no pruner for study "mo-pruned", which has 2 directions (minimize, maximize): pruning is undefined for several objectives, received "median"',
+    );
+    // The trial is not lost: it can still be told.
+    expect((await study.tell(trial, [1, 2])).state).toBe('COMPLETE');
   });
 });

@@ -129,6 +129,10 @@ describe('several objectives', () => {
     const front = JSON.parse(best.stdout) as { values: number[] }[];
     expect(front).toHaveLength(6);
     for (const t of front) expect(t.values[1]).toBeCloseTo(t.values[0] ** 2, 12);
+    // The text form labels several values 'values' (it said 'value: 0.1, 0.01'), as run's summary.
+    const text = await runInProcess(['best', 'pair', '--storage', 'pair.journal'], dir);
+    expect(text.stdout.match(/^  values: \S+, \S+$/gm)).toHaveLength(6);
+    expect(text.stdout).not.toMatch(/^  value: /m);
     const studies = await runInProcess(['studies', '--storage', 'pair.journal'], dir);
     expect(studies.stdout).toMatch(/pair\s+minimize,maximize\s+6\s+6 on the Pareto front/);
   });

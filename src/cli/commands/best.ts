@@ -58,7 +58,8 @@ function toJson(trial: FrozenTrial): Record<string, unknown> {
 }
 
 function toText(trial: FrozenTrial): string {
-  const lines = [`trial #${trial.number}`, `  value: ${formatValues(trial.values)}`, '  params:'];
+  const label = trial.values !== null && trial.values.length > 1 ? 'values' : 'value';
+  const lines = [`trial #${trial.number}`, `  ${label}: ${formatValues(trial.values)}`, '  params:'];
   for (const [name, value] of Object.entries(trial.params)) lines.push(`    ${name}: ${formatParam(value)}`);
   lines.push(`  duration: ${formatDuration(trial.durationMs)}`);
   return `${lines.join('\n')}\n`;

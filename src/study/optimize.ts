@@ -82,7 +82,8 @@ const askDrainMs = 10_000;
 
 export async function runOptimize(study: Study, objective: Objective, options: OptimizeOptions): Promise<void> {
   const opts = validate(objective, options);
-  study.resetStop();
+  if (opts.signal?.aborted === true) throw new InterruptedError(`optimization of study "${study.studyName}" was aborted before it started`);
+  const run = study.beginRun();
   const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
   let launched = 0;
   let fatal: unknown = null;
@@ -94,11 +95,12 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     opts.heartbeatGraceMs ?? 3 * (opts.heartbeatIntervalMs ?? 0),
   );
 
-  // A call to optimize() starts a fresh run even if a previous one was stopped.
+  // A call to optimize() starts a fresh run even if a previous one was stopped; a stop() while it
+  // runs stops it, even when another optimize call on the study starts meanwhile.
   const shouldLaunch = (): boolean =>
     fatal === null &&
     interrupted === null &&
-    study.stopped === null &&
+    run.stopped === null &&
     (opts.nTrials === undefined || launched < opts.nTrials) &&
     Date.now() < deadline;
 
@@ -194,10 +196,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     }
   };
 
-  if (opts.signal !== undefined) {
-    if (opts.signal.aborted) throw new InterruptedError(`optimization of study "${study.studyName}" was aborted before it started`);
-    opts.signal.addEventListener('abort', abortHandler, { once: true });
-  }
+  opts.signal?.addEventListener('abort', abortHandler, { once: true });
   if (opts.handleSigint) process.on('SIGINT', sigintHandler);
   let beating = false;
   const heartbeat =
@@ -231,6 +230,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     // The workers can all stop (their asks rejected) before the interruption is fully recorded.
     if (interrupted !== null) await interruptedPromise;
   } finally {
+    study.endRun(run);
     if (heartbeat !== null) clearInterval(heartbeat);
     process.removeListener('SIGINT', sigintHandler);
     opts.signal?.removeEventListener('abort', abortHandler);

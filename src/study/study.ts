@@ -95,6 +95,11 @@ interface LiveTrial {
   readonly controller: AbortController;
 }
 
+/** One running `optimize` call; `stopped` is set by `study.stop()` while it runs. Internal. */
+export interface OptimizeRun {
+  stopped: string | null;
+}
+
 export interface StudyInit {
   readonly studyId: number;
   readonly studyName: string;
@@ -121,6 +126,8 @@ export class Study implements StudyView {
   /** Trials an interruption failed while they were being asked: sampler writes to them are dropped. */
   private readonly abandoned = new Set<number>();
   private stopReason: string | null = null;
+  /** The `optimize` calls running now, each with its own stop flag (see `stop`). */
+  private readonly runs = new Set<OptimizeRun>();
   private readonly host: TrialHost;
 
   /** Use `createStudy` or `loadStudy`. */
@@ -153,7 +160,10 @@ export class Study implements StudyView {
     return this.directions.length > 1;
   }
 
-  /** Why the study was asked to stop, or null while it runs. */
+  /**
+   * Why the study was last asked to stop (`stop()`, an exhausted grid, ...), or null if it was not
+   * since the last `optimize` call that started while no other was running.
+   */
   get stopped(): string | null {
     return this.stopReason;
   }
@@ -181,14 +191,30 @@ export class Study implements StudyView {
     await this.storage.updateTrial(trialId, { systemAttrs: attrs });
   }
 
-  /** Launch no new trials in the running `optimize` (running trials finish). */
+  /**
+   * Launch no new trials in the `optimize` calls running now, all of them (running trials finish).
+   * An `optimize` call started later runs normally: it does not inherit this stop, and it does not
+   * clear it for the calls that were already running.
+   */
   stop(reason = 'stopped by the user'): void {
     if (this.stopReason === null) this.stopReason = reason;
+    for (const run of this.runs) if (run.stopped === null) run.stopped = reason;
   }
 
-  /** Clears a previous `stop()`: each `optimize` call starts running. Internal. */
-  resetStop(): void {
-    this.stopReason = null;
+  /**
+   * Registers an `optimize` run: its own stop flag, set by every `stop()` until `endRun`. A
+   * previous stop is forgotten by `stopped` only when no other run is going on. Internal.
+   */
+  beginRun(): OptimizeRun {
+    if (this.runs.size === 0) this.stopReason = null;
+    const run: OptimizeRun = { stopped: null };
+    this.runs.add(run);
+    return run;
+  }
+
+  /** Unregisters a run of `beginRun`. Internal. */
+  endRun(run: OptimizeRun): void {
+    this.runs.delete(run);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -330,3 +330,52 @@ describe('maxTrialsInStudy', () => {
     await expect(study.tryAsk({ maxTrialsInStudy: 1.5 })).rejects.toMatchObject({ option: 'maxTrialsInStudy' });
   });
 });
+
+describe('study.stop() with two optimize calls on one study', () => {
+  it('a second call started after stop() does not clear it: the stopped call launches nothing more', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    const g = gate();
+    let nFirst = 0;
+    const first = study.optimize(
+      async (trial) => {
+        nFirst++;
+        if (trial.number === 0) await g.pass();
+        return 1;
+      },
+      { nTrials: 10, ...quiet },
+    );
+    await g.entered;
+    study.stop('meant for the first call');
+    // Started after the stop: runs normally, and must not revive the first call.
+    await study.optimize(() => 2, { nTrials: 2, ...quiet });
+    g.open();
+    await first;
+    expect(nFirst).toBe(1);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.values?.[0])).toEqual([1, 2, 2]);
+    expect(study.stopped).toBe('meant for the first call');
+  });
+
+  it('stop() stops every call running at the time, and a later call forgets it', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    const g = gate();
+    const counts = [0, 0];
+    const objective = (i: number) => async (trial: { number: number }) => {
+      counts[i]++;
+      if (counts[i] === 1) await g.pass();
+      return trial.number;
+    };
+    const both = Promise.all([
+      study.optimize(objective(0), { nTrials: 10, ...quiet }),
+      study.optimize(objective(1), { nTrials: 10, ...quiet }),
+    ]);
+    await g.entered;
+    study.stop();
+    g.open();
+    await both;
+    expect(counts).toEqual([1, 1]);
+    await study.optimize(() => 0, { nTrials: 3, ...quiet });
+    expect(study.stopped).toBeNull();
+    expect(await study.getTrials()).toHaveLength(5);
+  });
+});

@@ -757,7 +757,13 @@ export class Study implements StudyView {
       );
     }
     const frozen = await this.storage.getTrial(trial.trialId);
-    return this.pruner.prune(this, frozen);
+    const decision: unknown = await this.pruner.prune(this, frozen);
+    // A custom pruner returning 'yes', 1 or nothing would be taken as truthy / falsy silently, and
+    // `shouldPrune() === true` checks would disagree with `if (await shouldPrune())` ones.
+    if (typeof decision !== 'boolean') {
+      throw new InvalidOptionError('pruner', `a pruner whose prune() returns a boolean (pruner "${String(this.pruner.name)}")`, decision);
+    }
+    return decision;
   }
 
   private async resolveTrialId(trial: Trial | number): Promise<number> {

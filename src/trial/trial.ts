@@ -185,7 +185,11 @@ export class Trial implements Suggester {
     await this.host.flush(this);
   }
 
-  /** Whether the study's pruner says this trial should stop now. Throw `TrialPrunedError` if so. */
+  /**
+   * Whether the study's pruner says this trial should stop now. Throw `TrialPrunedError` if so.
+   * Rejects with `InvalidOptionError` (option `pruner`) when a custom pruner's `prune` returns
+   * anything but a boolean, and with what it threw when it throws.
+   */
   async shouldPrune(): Promise<boolean> {
     return this.host.shouldPrune(this);
   }

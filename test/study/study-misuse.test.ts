@@ -236,3 +236,39 @@ describe('optimize heartbeatIntervalMs', () => {
     expect(await study.getTrials()).toHaveLength(1);
   });
 });
+
+describe('a custom pruner whose prune() returns no boolean', () => {
+  it.each([['a string', 'yes'], ['nothing', undefined], ['a number (async)', 1]])(
+    'returning %s: shouldPrune rejects with InvalidOptionError naming the pruner, and its trial fails',
+    async (_label, decision) => {
+      const pruner = { name: 'custom', prune: async () => decision as unknown as boolean };
+      const study = await createStudy({ pruner });
+      let error: unknown = null;
+      await study.optimize(
+        async (trial) => {
+          await trial.report(0, 1);
+          try {
+            await trial.shouldPrune();
+          } catch (e) {
+            error = e;
+            throw e;
+          }
+          return 1;
+        },
+        { nTrials: 1, handleSigint: false },
+      );
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe('pruner');
+      expect(String((error as Error).message)).toContain('custom');
+      const [trial] = await study.getTrials();
+      expect(trial.state).toBe('FAIL');
+    },
+  );
+
+  it('a boolean passes through unchanged', async () => {
+    const study = await createStudy({ pruner: { name: 'always', prune: () => true } });
+    const trial = await study.ask();
+    await trial.report(0, 1);
+    expect(await trial.shouldPrune()).toBe(true);
+  });
+});

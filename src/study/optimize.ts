@@ -47,10 +47,11 @@ export interface OptimizeOptions {
   /** Aborting it stops the optimization like Ctrl-C does. */
   readonly signal?: AbortSignal;
   /**
-   * Handle SIGINT while optimizing (default true): stop launching trials, record running ones as FAIL
-   * ("interrupted"), those still being asked included, wait for the asks in flight (at most
-   * 10 s; objectives are not waited for, their `trial.signal` is aborted), and reject with
-   * `InterruptedError`. A second Ctrl-C is left to Node's default. SIGTERM is not handled here
+   * Handle SIGINT while optimizing (default true): stop launching trials, record the running trials
+   * of this call as FAIL ("interrupted"), those still being asked included (trials of another
+   * `optimize` call on the study, or asked directly with `ask`, are left to their owners), wait
+   * for the asks in flight (at most 10 s; objectives are not waited for, their `trial.signal` is
+   * aborted), and reject with `InterruptedError`. A second Ctrl-C is left to Node's default. SIGTERM is not handled here
    * (the `kestrel` CLI turns it into `signal`); pass an AbortSignal for it.
    */
   readonly handleSigint?: boolean;
@@ -112,10 +113,10 @@ export async function runOptimize(study: Study, objective: Objective, options: O
       interrupted = reason;
       interruptDone = (async () => {
         // Live trials include those still being asked: they are recorded now, their asks reject.
-        await study.failLiveTrials(FAIL_REASON_INTERRUPTED);
+        await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run);
         await settledWithin([...asking], askDrainMs);
         // A trial whose creation was still in flight is live only now.
-        await study.failLiveTrials(FAIL_REASON_INTERRUPTED);
+        await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run);
       })();
     }
     return interruptDone;
@@ -147,7 +148,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
       try {
         await failStale();
         if (interrupted !== null) break;
-        const asked = study.tryAsk({ heartbeat: opts.heartbeatIntervalMs !== undefined, maxTrialsInStudy: opts.maxTrialsInStudy });
+        const asked = study.tryAskIn(run, { heartbeat: opts.heartbeatIntervalMs !== undefined, maxTrialsInStudy: opts.maxTrialsInStudy });
         asking.add(asked);
         try {
           trial = await asked;
@@ -164,7 +165,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
       if (interrupted !== null) {
         // Created after the interruption recorded the live trials: record it as well.
         try {
-          await study.failLiveTrials(FAIL_REASON_INTERRUPTED);
+          await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run);
         } catch (error) {
           if (fatal === null) fatal = error;
         }

@@ -93,6 +93,8 @@ export interface EnqueueTrialOptions {
 interface LiveTrial {
   trial: Trial | null;
   readonly controller: AbortController;
+  /** The `optimize` run that launched it, or null for `ask` / `tryAsk` called directly. */
+  readonly run: OptimizeRun | null;
 }
 
 /** One running `optimize` call; `stopped` is set by `study.stop()` while it runs. Internal. */
@@ -248,6 +250,15 @@ export class Study implements StudyView {
    * its trials this way.
    */
   async tryAsk(options: TryAskOptions = {}): Promise<Trial | null> {
+    return this.tryAskIn(null, options);
+  }
+
+  /**
+   * `tryAsk` for an `optimize` run: the trial belongs to `run`, so that interrupting that run
+   * (`failLiveTrials(reason, run)`) fails it and not the trials of other runs or of direct asks.
+   * Internal.
+   */
+  async tryAskIn(run: OptimizeRun | null, options: TryAskOptions = {}): Promise<Trial | null> {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
     const max = options.maxTrialsInStudy;
     if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 0)) {
@@ -255,7 +266,7 @@ export class Study implements StudyView {
     }
     const beat = options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now() } : null;
     const controller = new AbortController();
-    const frozen = await this.startTrial(beat, max, controller);
+    const frozen = await this.startTrial(beat, max, controller, run);
     if (frozen === null) return null;
     const trialId = frozen.trialId;
     try {
@@ -294,9 +305,10 @@ export class Study implements StudyView {
     beat: Record<string, JsonValue> | null,
     max: number | undefined,
     controller: AbortController,
+    run: OptimizeRun | null,
   ): Promise<FrozenTrial | null> {
     const register = (frozen: FrozenTrial | null): FrozenTrial | null => {
-      if (frozen !== null) this.live.set(frozen.trialId, { trial: null, controller });
+      if (frozen !== null) this.live.set(frozen.trialId, { trial: null, controller, run });
       return frozen;
     };
     const track = async (operation: Promise<FrozenTrial | null>): Promise<FrozenTrial | null> => {
@@ -664,12 +676,14 @@ export class Study implements StudyView {
    * Records every live trial as FAIL (`reason`, e.g. "interrupted") and aborts their signals, the
    * trials still being asked included (their `ask` then rejects with `InterruptedError`). Waits
    * first for trial creations in flight, so that a trial storage is creating is not missed. Used
-   * on SIGINT or an aborted signal; finished trials are untouched.
+   * on SIGINT or an aborted signal; finished trials are untouched. With `run`, only the trials
+   * that `optimize` run launched: another `optimize` call on the study, and trials asked directly
+   * (ask-and-tell), go on.
    */
-  async failLiveTrials(reason: string): Promise<void> {
+  async failLiveTrials(reason: string, run?: OptimizeRun): Promise<void> {
     if (this.creating.size > 0) await Promise.allSettled([...this.creating]);
-    const entries = [...this.live.entries()];
-    this.live.clear();
+    const entries = [...this.live.entries()].filter(([, entry]) => run === undefined || entry.run === run);
+    for (const [trialId] of entries) this.live.delete(trialId);
     await Promise.all(
       entries.map(async ([trialId, { trial, controller }]) => {
         if (trial === null) this.abandoned.add(trialId);

@@ -379,3 +379,41 @@ describe('study.stop() with two optimize calls on one study', () => {
     expect(await study.getTrials()).toHaveLength(5);
   });
 });
+
+describe('an interruption of one optimize call', () => {
+  it("fails only that call's trials: another optimize call's trial and a trial asked directly go on", async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    const manual = await study.ask();
+    const controller = new AbortController();
+    const inA = gate();
+    const inB = gate();
+    const a = study.optimize(
+      async () => {
+        await inA.pass();
+        return 1;
+      },
+      { nTrials: 1, signal: controller.signal, ...quiet },
+    );
+    const b = study.optimize(
+      async () => {
+        await inB.pass();
+        return 2;
+      },
+      { nTrials: 1, ...quiet },
+    );
+    await Promise.all([inA.entered, inB.entered]);
+    controller.abort();
+    await expect(a).rejects.toBeInstanceOf(InterruptedError);
+    inA.open();
+    inB.open();
+    await b;
+    const told = await study.tell(manual, 3);
+    expect(told.state).toBe('COMPLETE');
+    const byValue = (await study.getTrials()).map((t) => [t.state, t.values?.[0] ?? null]);
+    expect(byValue).toEqual([
+      ['COMPLETE', 3],
+      ['FAIL', null],
+      ['COMPLETE', 2],
+    ]);
+  });
+});

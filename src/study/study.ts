@@ -95,6 +95,8 @@ interface LiveTrial {
   readonly controller: AbortController;
   /** The `optimize` run that launched it, or null for `ask` / `tryAsk` called directly. */
   readonly run: OptimizeRun | null;
+  /** Asked with `heartbeat: true`: only such trials get heartbeats (`beatLiveTrials`). */
+  readonly heartbeat: boolean;
 }
 
 /** One running `optimize` call; `stopped` is set by `study.stop()` while it runs. Internal. */
@@ -308,7 +310,7 @@ export class Study implements StudyView {
     run: OptimizeRun | null,
   ): Promise<FrozenTrial | null> {
     const register = (frozen: FrozenTrial | null): FrozenTrial | null => {
-      if (frozen !== null) this.live.set(frozen.trialId, { trial: null, controller, run });
+      if (frozen !== null) this.live.set(frozen.trialId, { trial: null, controller, run, heartbeat: beat !== null });
       return frozen;
     };
     const track = async (operation: Promise<FrozenTrial | null>): Promise<FrozenTrial | null> => {
@@ -705,11 +707,17 @@ export class Study implements StudyView {
     );
   }
 
-  /** Writes a heartbeat for every trial this process is running. Internal: used by `optimize`. */
+  /**
+   * Writes a heartbeat for every trial this process is running that was asked with heartbeats.
+   * Not for the others (asked directly without `heartbeat`): a trial that got one would be failed as
+   * stale by another worker's sweep once heartbeats stop, while its owner still means to tell it.
+   * Internal: used by `optimize`.
+   */
   async beatLiveTrials(): Promise<void> {
     const now = Date.now();
+    const beating = [...this.live.entries()].filter(([, entry]) => entry.heartbeat).map(([trialId]) => trialId);
     await Promise.all(
-      [...this.live.keys()].map(async (trialId) => {
+      beating.map(async (trialId) => {
         try {
           await this.storage.updateTrial(trialId, { systemAttrs: { [SystemAttr.heartbeat]: now } });
         } catch (error) {

@@ -417,3 +417,36 @@ describe('an interruption of one optimize call', () => {
     ]);
   });
 });
+
+describe('heartbeats of optimize', () => {
+  it('are not written to a trial asked directly without heartbeats, which a sweep would then fail', async () => {
+    const g = gate();
+    let optimizeTrialId = -1;
+    class WatchedStorage extends InMemoryStorage {
+      override async updateTrial(...args: Parameters<InMemoryStorage['updateTrial']>): Promise<void> {
+        await super.updateTrial(...args);
+        const [trialId, changes] = args;
+        if (trialId === optimizeTrialId && changes.systemAttrs?.heartbeat !== undefined) g.open();
+      }
+    }
+    const storage = new WatchedStorage();
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+    const manual = await study.ask();
+    await study.optimize(
+      async (trial) => {
+        optimizeTrialId = trial.trialId;
+        await g.pass(); // until optimize's interval has beaten this trial
+        return 1;
+      },
+      { nTrials: 1, heartbeatIntervalMs: 1, heartbeatGraceMs: 2, ...quiet },
+    );
+    const stored = await storage.getTrial(manual.trialId);
+    expect(stored.systemAttrs.heartbeat).toBeUndefined();
+    // So a sweep from another worker, however late, leaves it alone and its result is recorded.
+    const other = await loadStudy({ storage, studyName: study.studyName });
+    vi.spyOn(Date, 'now').mockReturnValue(Date.now() + 60_000);
+    expect(await other.failStaleTrials({ graceMs: 2 })).toEqual([]);
+    vi.restoreAllMocks();
+    expect((await study.tell(manual, 5)).state).toBe('COMPLETE');
+  });
+});

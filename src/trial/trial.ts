@@ -29,6 +29,7 @@ import { cloneJsonValue } from './json-value.js';
 import { getOwn, hasOwn, setOwn } from '../util/own-keys.js';
 import type { StudyView } from './study-view.js';
 import type { JsonValue, TrialState } from './types.js';
+import { warnOnce } from '../util/warn.js';
 
 /** What a live trial needs from its study. Implemented by `Study`. */
 export interface TrialHost {
@@ -163,7 +164,8 @@ export class Trial implements Suggester {
   /**
    * Reports an intermediate objective value at `step` (an epoch, say; a non-negative integer up to
    * `Number.MAX_SAFE_INTEGER`) and persists it, so that pruners in every worker see it. A step
-   * reported twice keeps its first value, as in Optuna. Any number is accepted as the value (NaN
+   * reported twice keeps its first value, as in Optuna, which warns (here when the
+   * new value differs: a one-time `DUPLICATE_REPORT_STEP` KestrelWarning per trial, step and value). Any number is accepted as the value (NaN
    * and +-Infinity included). Rejects with `InvalidParamValueError` (param `step` or `value`) for
    * another step or a value that is not a number, and with `TrialFinishedError` once the study has
    * finished the trial.
@@ -181,6 +183,11 @@ export class Trial implements Suggester {
     if (!(step in this.intermediate)) {
       this.intermediate[step] = value;
       this.dirtyIntermediate[step] = value;
+    } else if (!Object.is(this.intermediate[step], value)) {
+      warnOnce(
+        'DUPLICATE_REPORT_STEP',
+        `trial ${this.number}: step ${step} was already reported (value ${this.intermediate[step]} kept); the value ${value} is ignored`,
+      );
     }
     await this.host.flush(this);
   }

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import { createStudy } from '../../src/study/create-study.js';
 import type { JsonValue } from '../../src/trial/types.js';
+import { resetWarnOnce } from '../../src/util/warn.js';
 
 describe('Trial.setUserAttr', () => {
   it('throws InvalidOptionError naming the key for a value JSON cannot hold, recording nothing', async () => {
@@ -99,5 +100,28 @@ describe('Trial.suggest* parameter names', () => {
       expect(() => trial.suggestCategorical(name as never, ['a'])).toThrow(InvalidOptionError);
     }
     expect((await study.tell(trial, 1)).params).toEqual({});
+  });
+});
+
+describe('Trial.report at a step already reported', () => {
+  it('keeps the first value and warns, as Optuna does, once per trial, step and value', async () => {
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const study = await createStudy();
+      const trial = await study.ask();
+      await trial.report(3, 1);
+      await trial.report(3, 1); // the same value: nothing lost, no warning
+      expect(warnings).not.toHaveBeenCalled();
+      await trial.report(3, 2);
+      await trial.report(3, 2);
+      expect(warnings).toHaveBeenCalledTimes(1);
+      expect(String(warnings.mock.calls[0][0])).toMatch(/step 3 was already reported \(value 1 kept\); the value 2 is ignored/);
+      expect(warnings.mock.calls[0][1]).toMatchObject({ code: 'DUPLICATE_REPORT_STEP', type: 'KestrelWarning' });
+      const told = await study.tell(trial, 0);
+      expect(told.intermediateValues).toEqual({ 3: 1 });
+    } finally {
+      warnings.mockRestore();
+    }
   });
 });

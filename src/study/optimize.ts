@@ -50,8 +50,9 @@ export interface OptimizeOptions {
    * Handle SIGINT while optimizing (default true): stop launching trials, record the running trials
    * of this call as FAIL ("interrupted"), those still being asked included (trials of another
    * `optimize` call on the study, or asked directly with `ask`, are left to their owners), wait
-   * for the asks in flight (at most 10 s; objectives are not waited for, their `trial.signal` is
-   * aborted), and reject with `InterruptedError`. A second Ctrl-C is left to Node's default. SIGTERM is not handled here
+   * for the asks in flight (at most 10 s in all, trial creations storage has not answered
+   * included; objectives are not waited for, their `trial.signal` is aborted), and reject with
+   * `InterruptedError`. A second Ctrl-C is left to Node's default. SIGTERM is not handled here
    * (the `kestrel` CLI turns it into `signal`); pass an AbortSignal for it.
    */
   readonly handleSigint?: boolean;
@@ -112,11 +113,15 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     if (interruptDone === null) {
       interrupted = reason;
       interruptDone = (async () => {
+        // One bound for every wait (a storage that never answers must not hang the interruption);
+        // a trial created later is recorded by its worker, which sees `interrupted`.
+        const drainDeadline = Date.now() + askDrainMs;
+        const left = (): number => Math.max(0, drainDeadline - Date.now());
         // Live trials include those still being asked: they are recorded now, their asks reject.
-        await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run);
-        await settledWithin([...asking], askDrainMs);
+        await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run, left());
+        await settledWithin([...asking], left());
         // A trial whose creation was still in flight is live only now.
-        await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run);
+        await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run, left());
       })();
     }
     return interruptDone;

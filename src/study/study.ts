@@ -680,10 +680,11 @@ export class Study implements StudyView {
    * first for trial creations in flight, so that a trial storage is creating is not missed. Used
    * on SIGINT or an aborted signal; finished trials are untouched. With `run`, only the trials
    * that `optimize` run launched: another `optimize` call on the study, and trials asked directly
-   * (ask-and-tell), go on.
+   * (ask-and-tell), go on. `maxWaitMs` bounds the wait for creations (a storage that never
+   * answers): the trials live by then are recorded all the same.
    */
-  async failLiveTrials(reason: string, run?: OptimizeRun): Promise<void> {
-    if (this.creating.size > 0) await Promise.allSettled([...this.creating]);
+  async failLiveTrials(reason: string, run?: OptimizeRun, maxWaitMs = Infinity): Promise<void> {
+    if (this.creating.size > 0) await settledWithin([...this.creating], maxWaitMs);
     const entries = [...this.live.entries()].filter(([, entry]) => run === undefined || entry.run === run);
     for (const [trialId] of entries) this.live.delete(trialId);
     await Promise.all(
@@ -920,6 +921,25 @@ function isRejectedInput(error: unknown): boolean {
       error.code === 'DISTRIBUTION_CONFLICT' ||
       error.code === 'INVALID_TRIAL_VALUE')
   );
+}
+
+/** Resolves when every promise has settled or after `ms` (Infinity: no bound), whichever comes first. */
+async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  if (!(ms < Infinity)) {
+    await Promise.allSettled(promises);
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, ms));
+    timer.unref();
+  });
+  try {
+    await Promise.race([Promise.allSettled(promises), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function trialLabel(live: LiveTrial | undefined, trialId: number): string {

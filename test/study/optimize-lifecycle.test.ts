@@ -450,3 +450,48 @@ describe('heartbeats of optimize', () => {
     expect((await study.tell(manual, 5)).state).toBe('COMPLETE');
   });
 });
+
+describe('an interruption while storage never answers a trial creation', () => {
+  it('still rejects with InterruptedError after the 10 s drain bound, and records the trials already live', async () => {
+    const hung = gate();
+    class HungCreation extends InMemoryStorage {
+      hang = false;
+      override createTrial(...args: Parameters<InMemoryStorage['createTrial']>): ReturnType<InMemoryStorage['createTrial']> {
+        if (!this.hang) return super.createTrial(...args);
+        void hung.pass(); // never opened: this creation never returns
+        return new Promise(() => undefined);
+      }
+    }
+    const storage = new HungCreation();
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const first = gate();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const promise = study.optimize(
+      async (trial) => {
+        if (trial.number === 0) await first.pass();
+        if (trial.number === 1) storage.hang = true; // its worker's next creation hangs
+        return 1;
+      },
+      { concurrency: 2, nTrials: 3, signal: controller.signal, ...quiet },
+    );
+    const settled = promise.then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    await Promise.all([first.entered, hung.entered]);
+    controller.abort();
+    let done = false;
+    void settled.then(() => (done = true));
+    // The drain waits (each bounded by what is left of the 10 s) start one after the other.
+    for (let i = 0; i < 10 && !done; i++) await vi.advanceTimersByTimeAsync(10_001);
+    expect(done).toBe(true); // not hung on the creation that never returns
+    const outcome = await settled;
+    expect(outcome).toBeInstanceOf(InterruptedError);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => [t.number, t.state, t.systemAttrs.fail_reason ?? null])).toEqual([
+      [0, 'FAIL', 'interrupted'],
+      [1, 'COMPLETE', null],
+    ]);
+  });
+});

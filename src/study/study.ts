@@ -388,7 +388,8 @@ export class Study implements StudyView {
    *
    * Rejects with `InvalidOptionError` (option `q`) unless q is an integer >= 1. If one of the asks
    * fails (e.g. `GridExhaustedError`), the trials already asked in this batch are finished as FAIL
-   * (reason recorded) and the error is rethrown, so no half-batch is left RUNNING.
+   * (reason recorded; one finished meanwhile elsewhere is left as it is) and that error is
+   * rethrown, so no half-batch is left RUNNING.
    */
   async askBatch(q: number, options: AskOptions = {}): Promise<Trial[]> {
     if (typeof q !== 'number' || !Number.isInteger(q) || q < 1) {
@@ -398,8 +399,16 @@ export class Study implements StudyView {
     try {
       for (let i = 0; i < q; i++) trials.push(await this.ask(options));
     } catch (error) {
+      // Every trial of the batch is finished, and the error that aborted it is the one thrown,
+      // even when one of them was finished meanwhile (a stale sweep of another worker, say).
       for (const trial of trials) {
-        await this.tell(trial, { state: 'FAIL', failReason: `askBatch aborted: ${messageOf(error)}` });
+        try {
+          await this.tell(trial, { state: 'FAIL', failReason: `askBatch aborted: ${messageOf(error)}` });
+        } catch (tellError) {
+          if (!(tellError instanceof TrialFinishedError)) {
+            warnOnce('ASK_BATCH_CLEANUP_FAILED', `askBatch: could not record trial ${trial.number} as FAIL: ${messageOf(tellError)}`);
+          }
+        }
       }
       throw error;
     }

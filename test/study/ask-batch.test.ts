@@ -5,6 +5,9 @@ import { GpSampler } from '../../src/samplers/gp/gp-sampler.js';
 import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { createStudy } from '../../src/study/create-study.js';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
+import type { StudyView } from '../../src/trial/study-view.js';
 import { FAIL_REASON_INTERRUPTED, SystemAttr } from '../../src/trial/system-attrs.js';
 import type { Trial } from '../../src/trial/trial.js';
 
@@ -96,6 +99,30 @@ describe('Study.askBatch', () => {
     expect(trials).toHaveLength(3);
     expect(trials.every((t) => t.state === 'FAIL')).toBe(true);
     expect(String(trials[0].systemAttrs[SystemAttr.failReason])).toMatch(/askBatch aborted/);
+    expect(study.liveTrials()).toHaveLength(0);
+  });
+
+  it('still fails the rest of the batch and throws the ask error when one batch trial was finished meanwhile', async () => {
+    const storage = new InMemoryStorage();
+    const askError = new Error('sampler broke');
+    class BreakingSampler extends RandomSampler {
+      async beforeTrial(study: StudyView, trial: FrozenTrial): Promise<void> {
+        if (trial.number !== 2) return;
+        // Trial 0 is finished elsewhere (another worker's stale sweep, say), then this ask fails.
+        const [first] = await storage.getAllTrials(study.studyId);
+        await storage.finishTrial(first.trialId, { state: 'FAIL', systemAttrs: { fail_reason: 'stale' } });
+        throw askError;
+      }
+    }
+    const study = await createStudy({ storage, sampler: new BreakingSampler({ seed: 1 }) });
+    const error = await study.askBatch(3).catch((e: unknown) => e);
+    expect(error).toBe(askError);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => [t.state, t.systemAttrs[SystemAttr.failReason]])).toEqual([
+      ['FAIL', 'stale'],
+      ['FAIL', 'askBatch aborted: Error: sampler broke'],
+      ['FAIL', 'Error: sampler broke'],
+    ]);
     expect(study.liveTrials()).toHaveLength(0);
   });
 });

@@ -82,7 +82,7 @@ export { JournalStorage } from './storage/journal-storage.js';
 export type { JournalStorageOptions } from './storage/journal-storage.js';
 export { openStorage } from './storage/open-storage.js';
 export { trialsToCsv, trialsToJson } from './storage/export.js';
-export type { JsonNumber, TrialJson } from './storage/export.js';
+export type { JsonNumber, TrialJson, TrialsToCsvOptions } from './storage/export.js';
 
 // Samplers
 export type { Sampler } from './samplers/sampler.js';
@@ -147,4 +147,4 @@ export { createStudy, deleteStudy, getAllStudySummaries, loadStudy } from './stu
 export type { CreateStudyOptions, LoadStudyOptions, StorageOption } from './study/create-study.js';
 export { Study } from './study/study.js';
 export type { AddTrialOptions, AskOptions, EnqueueTrialOptions, TellOptions, TellResult, TryAskOptions } from './study/study.js';
-export type { ErrorClass, Objective, OptimizeCallback, OptimizeOptions } from './study/optimize.js';
+export type { ErrorClass, Objective, ObjectiveValues, OptimizeCallback, OptimizeOptions } from './study/optimize.js';

@@ -15,9 +15,11 @@ const entries = ['src/index.ts', 'src/tfjs/index.ts'].map((e) => path.join(root,
 
 /**
  * Internal types that appear only as constructor parameters of classes a consumer never
- * constructs (`createStudy`/`loadStudy` make the `Study`, the study makes each `Trial`).
+ * constructs (`createStudy`/`loadStudy` make the `Study`, the study makes each `Trial`), or in
+ * methods documented as internal (`Study.beginRun` / `endRun`, used by optimize and the tfjs
+ * process runner).
  */
-const INTERNAL = new Set(['StudyInit', 'TrialHost', 'FixedParams']);
+const INTERNAL = new Set(['StudyInit', 'TrialHost', 'FixedParams', 'OptimizeRun']);
 
 function emitDeclarations(): Map<string, string> {
   const config = ts.readConfigFile(path.join(root, 'tsconfig.build.json'), ts.sys.readFile);

@@ -13,7 +13,8 @@ import { warnOnce } from '../util/warn.js';
 
 /** An objective: returns the value (or one value per direction) to minimize or maximize. */
 /** A typed array of numbers (`Float64Array`, `Float32Array`) is taken as an array of values, as in `tell`. */
-type ObjectiveValues = number | readonly number[] | Float64Array | Float32Array;
+/** What an objective returns: one value per objective (a typed array, e.g. a tensor's dataSync(), too). */
+export type ObjectiveValues = number | readonly number[] | Float64Array | Float32Array;
 export type Objective = (trial: Trial) => ObjectiveValues | Promise<ObjectiveValues>;
 
 /** Called after each trial this `optimize` ran has finished (COMPLETE, PRUNED or FAIL). */

@@ -164,8 +164,11 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   const deadline = opts.timeoutMs === null ? Infinity : Date.now() + opts.timeoutMs;
+  // A run of its own, as optimize's: `study.stop()` (an exhausted grid, a callback) stops it, and a
+  // stop from before this call does not (study.stopped keeps that reason until a run starts).
+  const run = study.beginRun();
   const shouldLaunch = (): boolean =>
-    fatal === null && !interrupted && study.stopped === null && launched < opts.nTrials && Date.now() < deadline;
+    fatal === null && !interrupted && run.stopped === null && launched < opts.nTrials && Date.now() < deadline;
 
   // optimize's stale sweep; the budget is tryAsk's (see maxTrialsInStudy).
   const failStale = staleTrialSweeper(study, opts.heartbeat?.intervalMs, opts.heartbeat?.graceMs ?? 0);
@@ -309,6 +312,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   try {
     await Promise.all(slots.map((slot) => runSlot(slot)));
   } finally {
+    study.endRun(run);
     opts.signal?.removeEventListener('abort', onAbort);
     if (beats !== null) clearInterval(beats);
   }

@@ -380,6 +380,24 @@ describe('runTrialsInProcesses', () => {
     }
   });
 
+  it('runs after an earlier stop() of the study, and stops on a stop() during the run', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 5 }) });
+    study.stop('an earlier run was stopped');
+    const first = await runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'withSpace',
+      space: { a: { type: 'float', low: 0, high: 1 } }, nTrials: 2, trialsPerProcess: 10,
+    });
+    expect(first.trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE']);
+    // A stop during the run (here from a callback after the first trial) ends it.
+    const second = await runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'withSpace',
+      space: { a: { type: 'float', low: 0, high: 1 } }, nTrials: 5, trialsPerProcess: 10,
+      callbacks: [(s) => s.stop('enough')],
+    });
+    expect(second.trials).toHaveLength(1);
+    expect(study.stopped).toBe('enough');
+  });
+
   it('keeps going when a trial was finished elsewhere (a stale sweep) before its result arrived', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'kestrel-runner-elsewhere-'));
     const journal = path.join(dir, 'study.journal');

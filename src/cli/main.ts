@@ -45,6 +45,12 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = p
 
 /** `main`, then exit the process once stdout and stderr are flushed (objectives may hold handles). */
 export async function runAndExit(argv: readonly string[] = process.argv): Promise<never> {
+  // A reader that closed the pipe (`kestrel best ... | head`) ends the output, not the command:
+  // the write error was unhandled and crashed kestrel with a stack trace, in a run with trials
+  // still RUNNING. Later writes to the closed pipe are dropped; a run goes on recording its trials.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') process.stderr.write(`kestrel: cannot write to standard output: ${error.message}\n`);
+  });
   const code = await main(argv);
   await Promise.all([flush(process.stdout), flush(process.stderr)]);
   process.exit(code);

@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadStudy } from '../../src/study/create-study.js';
+import { floatDistribution } from '../../src/space/distributions.js';
+import { createStudy, loadStudy } from '../../src/study/create-study.js';
 import { collect, makeTempDir, repoRoot, runSpawned, spawnCli, writeFiles, type CliResult } from './helpers.js';
 
 let dir: string;
@@ -43,6 +44,23 @@ describe('src/cli/main.ts as a process', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).not.toContain('\u001b[');
     expect(ok.stdout).toContain('study "tune": 6 trials (6 complete');
+  });
+});
+
+describe('a closed output pipe', () => {
+  it('ends the output quietly (kestrel trials --format json | head): exit 0, no unhandled EPIPE', async () => {
+    // ~170 KB of JSON, more than a pipe buffer holds, so writes meet the closed pipe.
+    const storage = path.join(dir, 'piped.journal');
+    const study = await createStudy({ studyName: 'piped', storage });
+    const distributions = { x: floatDistribution('x', 0, 1) };
+    await study.addTrials(Array.from({ length: 1500 }, (_, i) => ({ params: { x: i / 1500 }, distributions, value: i })));
+    await study.close();
+    const child = spawnCli(['trials', 'piped', '--storage', storage, '--format', 'json'], dir);
+    const done = collect(child);
+    child.stdout?.once('data', () => child.stdout?.destroy()); // what `| head -c 10` does
+    const result = await done;
+    expect(result.stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(result.code, result.stderr).toBe(0);
   });
 });
 

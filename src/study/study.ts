@@ -386,10 +386,13 @@ export class Study implements StudyView {
    * calls `suggest*`, and are not spread jointly. With a sampler that has no relative sampling
    * (random; TPE without `multivariate`), `askBatch(q)` is just q asks.
    *
-   * Rejects with `InvalidOptionError` (option `q`) unless q is an integer >= 1. If one of the asks
-   * fails (e.g. `GridExhaustedError`), the trials already asked in this batch are finished as FAIL
-   * (reason recorded; one finished meanwhile elsewhere is left as it is) and that error is
-   * rethrown, so no half-batch is left RUNNING.
+   * Rejects with `InvalidOptionError` (option `q`) unless q is an integer >= 1. A grid that runs
+   * out partway (`GridExhaustedError` after at least one trial) ends the batch early: the trials
+   * asked so far are returned, holding their grid points (the ask that found none is recorded
+   * FAIL, and the study stopped, as in `ask`). If an ask fails otherwise, or the grid had no point
+   * left, the trials already asked in this batch are finished as FAIL (reason recorded; one
+   * finished meanwhile elsewhere is left as it is) and that error is rethrown, so no half-batch is
+   * left RUNNING.
    */
   async askBatch(q: number, options: AskOptions = {}): Promise<Trial[]> {
     if (typeof q !== 'number' || !Number.isInteger(q) || q < 1) {
@@ -399,6 +402,9 @@ export class Study implements StudyView {
     try {
       for (let i = 0; i < q; i++) trials.push(await this.ask(options));
     } catch (error) {
+      // Grid points are claimed for good: failing the trials that hold them would lose those
+      // points (askBatch(5) on a 3-point grid ran none of them).
+      if (error instanceof GridExhaustedError && trials.length > 0) return trials;
       // Every trial of the batch is finished, and the error that aborted it is the one thrown,
       // even when one of them was finished meanwhile (a stale sweep of another worker, say).
       for (const trial of trials) {

@@ -91,10 +91,32 @@ describe('Study.askBatch', () => {
     expect(await study.getTrials()).toHaveLength(0);
   });
 
-  it('fails the trials already asked when an ask of the batch fails', async () => {
+  it('ends the batch early with the trials that hold grid points when the grid runs out', async () => {
+    // Claims are permanent: failing these trials lost their points for good (none of the grid ran).
     const study = await createStudy({ sampler: new GridSampler({ space: { x: [1, 2] } }) });
+    const batch = await study.askBatch(3);
+    expect(batch.map((t) => t.number)).toEqual([0, 1]);
+    for (const t of batch) await study.tell(t, t.suggestCategorical('x', [1, 2]) as number);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'FAIL']);
+    expect(trials.map((t) => t.params.x).slice(0, 2).sort()).toEqual([1, 2]);
+    expect(String(trials[2].systemAttrs[SystemAttr.failReason])).toMatch(/GridExhaustedError/);
+    expect(study.stopped).toBe('grid exhausted');
+    // No point left at all: the ask's error, nothing RUNNING.
+    await expect(study.askBatch(2)).rejects.toBeInstanceOf(GridExhaustedError);
+    expect(study.liveTrials()).toHaveLength(0);
+  });
+
+  it('fails the trials already asked when an ask of the batch fails', async () => {
+    const askError = new Error('sampler broke');
+    class BreakingSampler extends RandomSampler {
+      async beforeTrial(_study: StudyView, trial: FrozenTrial): Promise<void> {
+        if (trial.number === 2) throw askError;
+      }
+    }
+    const study = await createStudy({ sampler: new BreakingSampler({ seed: 1 }) });
     const error = await study.askBatch(3).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(GridExhaustedError);
+    expect(error).toBe(askError);
     const trials = await study.getTrials();
     expect(trials).toHaveLength(3);
     expect(trials.every((t) => t.state === 'FAIL')).toBe(true);

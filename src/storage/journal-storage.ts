@@ -111,6 +111,8 @@ export class JournalStorage implements Storage {
   private state = new StorageState();
   private readonly lock: FileLock;
   private fd: number | null;
+  /** The opened file's identity (device, inode), which `assertSameFile` compares with `path`'s. */
+  private readonly opened: { readonly dev: number; readonly ino: number };
   /** Bytes of the file applied to `state`; always just after a '\n' (or 0). */
   private offset = 0;
   /** Lines applied to `state` (the header included). */
@@ -140,6 +142,8 @@ export class JournalStorage implements Storage {
     this.lock = new FileLock({ lockPath: `${this.path}.lock`, staleMs, timeoutMs });
     const opened = openJournal(this.path, options.readOnly === true);
     this.fd = opened.fd;
+    const identity = fstatSync(opened.fd);
+    this.opened = { dev: identity.dev, ino: identity.ino };
     this.readOnlyReason = opened.readOnlyReason;
     try {
       this.catchUp(false);
@@ -421,7 +425,8 @@ export class JournalStorage implements Storage {
   /**
    * Fails (for good) unless `path` still names the file this object opened. A journal deleted or
    * replaced (rm, mv) while a process has it open would otherwise take that process's writes into
-   * an unlinked inode: acknowledged, and lost when it exits. One stat(2), under the lock.
+   * an unlinked inode: acknowledged, and lost when it exits. One stat(2), under the lock (the
+   * opened file's identity is read once, at open).
    */
   private assertSameFile(): void {
     let current: ReturnType<typeof statSync> | undefined;
@@ -430,8 +435,7 @@ export class JournalStorage implements Storage {
     } catch (error) {
       throw new StorageError(`cannot stat the journal ${this.path}: ${messageOf(error)}`, { cause: error });
     }
-    const opened = fstatSync(this.fd as number);
-    if (current !== undefined && current.dev === opened.dev && current.ino === opened.ino) return;
+    if (current !== undefined && current.dev === this.opened.dev && current.ino === this.opened.ino) return;
     this.fail(
       new StorageError(
         `the journal ${this.path} was ${current === undefined ? 'deleted' : 'replaced by another file'} while this ` +

@@ -180,10 +180,11 @@ export class InterruptedError extends KestrelError {
 }
 
 /**
- * A grid sampler has no unclaimed grid point left. `study.ask()` records the trial it had created as
- * FAIL and the study stops launching new trials. A grid search normally ends before this: the
- * sampler stops the running `optimize` when it claims the last point, so only an ask that still
- * finds the grid empty (another process, an ask already in flight, a later run) meets it.
+ * A grid sampler has no unclaimed grid point left, and the study stops launching new trials. A
+ * grid search normally ends before this: the sampler stops the running `optimize` when it claims
+ * the last point. An ask made after this process handed out every point (a later run, `ask()`
+ * again) is rejected without creating a trial; one that finds the points it tries taken by other
+ * processes records the trial it had created as FAIL.
  */
 export class GridExhaustedError extends KestrelError {
   constructor(message = 'every grid point has been claimed by a trial') {

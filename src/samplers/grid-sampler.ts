@@ -33,9 +33,11 @@ const OPTION_KEYS = optionKeys<GridSamplerOptions>()(['space', 'shuffle', 'seed'
  * `study.claim('grid:' + id)` returns true; claims are atomic in storage, so no point runs twice even
  * with several processes. A per-study cursor skips ids this sampler has already seen taken. Handing
  * out the last id (before its claim returns) calls `study.stop('grid exhausted')`, so the study's
- * optimize loop launches no further trial. An ask that finds no id left (another process took the last ones,
- * an ask already in flight, a later `optimize` call) also stops the study and throws
- * `GridExhaustedError`; that trial is recorded as FAIL. `sampleIndependent` then returns the claimed point's value; suggesting a
+ * optimize loop launches no further trial. `remainingTrials` counts the ids not yet tried, so the
+ * study holds back asks that the asks in flight would leave without a point (`concurrency` above
+ * the grid's size), and rejects an ask with `GridExhaustedError`, creating no trial, once this
+ * process has tried every id. An ask that still finds no id left (other processes took the last
+ * ones) stops the study and throws `GridExhaustedError`; that trial is recorded as FAIL. `sampleIndependent` then returns the claimed point's value; suggesting a
  * name that is not in the point throws `SearchSpaceError`, and a grid value outside the suggested
  * distribution throws `InvalidParamValueError`.
  *
@@ -82,6 +84,11 @@ export class GridSampler implements Sampler {
   /** Number of grid points. */
   get size(): number {
     return this.points.length;
+  }
+
+  /** Grid ids this sampler has not yet tried to claim for `study` (see `Sampler.remainingTrials`). */
+  remainingTrials(study: StudyView): number {
+    return this.order.length - (this.cursors.get(study.studyId)?.position ?? 0);
   }
 
   /** The grid id claimed for `trialId` by this sampler, or null. */

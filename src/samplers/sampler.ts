@@ -18,6 +18,14 @@ export interface Sampler {
   /** A short name recorded in the study (e.g. "random", "grid", "sobol", "gp"). */
   readonly name: string;
   beforeTrial?(study: StudyView, trial: FrozenTrial): Promise<void>;
+  /**
+   * For a sampler with finitely many points to hand out (GridSampler): how many more trials it can
+   * start for `study` from this process; omitted when unbounded. The study holds back a new ask
+   * while the asks already in flight would take every point left, and rejects it with
+   * `GridExhaustedError`, creating no trial, when none is left and no enqueued trial is waiting.
+   * An upper bound: points taken by other processes are found out in `beforeTrial`.
+   */
+  remainingTrials?(study: StudyView): number;
   inferRelativeSearchSpace?(study: StudyView, trial: FrozenTrial): Promise<SearchSpace>;
   sampleRelative?(study: StudyView, trial: FrozenTrial, space: SearchSpace): Promise<Params>;
   sampleIndependent(study: StudyView, trial: FrozenTrial, name: string, distribution: Distribution): ParamValue;

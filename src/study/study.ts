@@ -133,6 +133,10 @@ export class Study implements StudyView {
   /** The `optimize` calls running now, each with its own stop flag (see `stop`). */
   private readonly runs = new Set<OptimizeRun>();
   private readonly host: TrialHost;
+  /** Asks in flight that will take one of the sampler's finitely many points (see `remainingTrials`). */
+  private pointAsks = 0;
+  /** Resolved (and replaced) whenever such an ask settles. */
+  private pointAskSettled: { promise: Promise<void>; resolve: () => void } = settledSignal();
 
   /** Use `createStudy` or `loadStudy`. */
   constructor(init: StudyInit) {
@@ -228,8 +232,10 @@ export class Study implements StudyView {
   /**
    * Starts a trial: takes the oldest enqueued (WAITING) trial or creates one, then lets the sampler
    * propose the parameters it models jointly. Rejects with `GridExhaustedError` when a grid sampler
-   * has nothing left (the created trial is then recorded as FAIL with the error's message, and the
-   * running optimize stops with reason "grid exhausted"); any other
+   * has nothing left, and the running optimize stops with reason "grid exhausted": no trial is
+   * created when this process has handed out every point (an ask that the asks in flight would
+   * leave without a point waits for them first); a trial created before other processes were found
+   * to hold the last points is recorded as FAIL with the error's message. Any other
    * error while asking also records the trial as FAIL with the reason. A sampler whose joint
    * (relative) sampling throws is not such an error: the trial falls back to independent sampling
    * with a one-time `SAMPLER_RELATIVE_FAILED` warning, except for `INVALID_OPTION` and
@@ -268,8 +274,18 @@ export class Study implements StudyView {
     }
     const beat = options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now() } : null;
     const controller = new AbortController();
-    const frozen = await this.startTrial(beat, max, controller, run);
-    if (frozen === null) return null;
+    const slot = { takesPoint: false };
+    let frozen: FrozenTrial | null;
+    try {
+      frozen = await this.startTrial(beat, max, controller, run, slot);
+    } catch (error) {
+      this.releasePointAsk(slot);
+      throw error;
+    }
+    if (frozen === null) {
+      this.releasePointAsk(slot);
+      return null;
+    }
     const trialId = frozen.trialId;
     try {
       if (beat !== null && frozen.systemAttrs[SystemAttr.heartbeat] === undefined) {
@@ -296,7 +312,18 @@ export class Study implements StudyView {
       throw error;
     } finally {
       this.abandoned.delete(trialId);
+      this.releasePointAsk(slot);
     }
+  }
+
+  /** Ends the count of an ask that was to take one of the sampler's finitely many points. */
+  private releasePointAsk(slot: { takesPoint: boolean }): void {
+    if (!slot.takesPoint) return;
+    slot.takesPoint = false;
+    this.pointAsks--;
+    const settled = this.pointAskSettled;
+    this.pointAskSettled = settledSignal();
+    settled.resolve();
   }
 
   /**
@@ -308,6 +335,7 @@ export class Study implements StudyView {
     max: number | undefined,
     controller: AbortController,
     run: OptimizeRun | null,
+    slot: { takesPoint: boolean },
   ): Promise<FrozenTrial | null> {
     const register = (frozen: FrozenTrial | null): FrozenTrial | null => {
       if (frozen !== null) this.live.set(frozen.trialId, { trial: null, controller, run, heartbeat: beat !== null });
@@ -322,8 +350,26 @@ export class Study implements StudyView {
         this.creating.delete(registered);
       }
     };
-    const waiting = await track(this.storage.popWaitingTrial(this.studyId));
+    let waiting = await track(this.storage.popWaitingTrial(this.studyId));
     if (waiting !== null) return waiting;
+    // A sampler with finitely many points (a grid): an ask that the asks in flight would leave
+    // without one waits for them (an enqueued trial may turn up meanwhile); with none left here, no
+    // trial is created (concurrency 8 on a 3-point grid recorded 5 FAIL trials).
+    const remaining = this.sampler.remainingTrials?.bind(this.sampler);
+    if (remaining !== undefined) {
+      while (this.pointAsks >= remaining(this)) {
+        if (this.pointAsks === 0) {
+          this.stop('grid exhausted');
+          throw new GridExhaustedError(`sampler "${this.sampler.name}" has handed out every grid point of study "${this.studyName}"`);
+        }
+        await this.pointAskSettled.promise;
+        if (controller.signal.aborted) throw new InterruptedError('the ask was interrupted while it waited for a grid point');
+        waiting = await track(this.storage.popWaitingTrial(this.studyId));
+        if (waiting !== null) return waiting;
+      }
+      this.pointAsks++;
+      slot.takesPoint = true;
+    }
     const template = beat === null ? {} : { systemAttrs: beat };
     return track(
       max === undefined
@@ -388,8 +434,7 @@ export class Study implements StudyView {
    *
    * Rejects with `InvalidOptionError` (option `q`) unless q is an integer >= 1. A grid that runs
    * out partway (`GridExhaustedError` after at least one trial) ends the batch early: the trials
-   * asked so far are returned, holding their grid points (the ask that found none is recorded
-   * FAIL, and the study stopped, as in `ask`). If an ask fails otherwise, or the grid had no point
+   * asked so far are returned, holding their grid points (the study is stopped, as in `ask`). If an ask fails otherwise, or the grid had no point
    * left, the trials already asked in this batch are finished as FAIL (reason recorded; one
    * finished meanwhile elsewhere is left as it is) and that error is rethrown, so no half-batch is
    * left RUNNING.
@@ -987,4 +1032,13 @@ function describeType(value: unknown): string {
   } catch {
     return 'value';
   }
+}
+
+/** A promise with its resolver, for waking every waiter at once. */
+function settledSignal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => undefined;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
 }

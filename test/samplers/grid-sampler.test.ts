@@ -66,6 +66,53 @@ describe('GridSampler', () => {
     }
   });
 
+  it('with concurrency above the grid size, creates no trial that finds the grid exhausted', async () => {
+    // optimize({concurrency: 8}) on a 3-point grid recorded 5 FAIL trials: all eight asks were in
+    // flight before the first claim. The extra asks now wait for those in flight, then end.
+    class SlowClaims extends InMemoryStorage {
+      override async claim(studyId: number, key: string): Promise<boolean> {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return super.claim(studyId, key);
+      }
+    }
+    for (const storage of [new InMemoryStorage(), new SlowClaims()]) {
+      const study = await createStudy({ storage, sampler: new GridSampler({ space: { x: [1, 2, 3] } }) });
+      await study.optimize((t) => t.suggestCategorical('x', [1, 2, 3]) as number, { concurrency: 8 });
+      const trials = await study.getTrials();
+      expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'COMPLETE']);
+      expect(trials.map((t) => t.params.x).sort()).toEqual([1, 2, 3]);
+      expect(study.stopped).toBe('grid exhausted');
+      // A later run, or a direct ask, creates no trial either.
+      await study.optimize((t) => t.suggestCategorical('x', [1, 2, 3]) as number, { concurrency: 2 });
+      await expect(study.ask()).rejects.toBeInstanceOf(GridExhaustedError);
+      expect(await study.getTrials()).toHaveLength(3);
+    }
+  });
+
+  it('runs enqueued trials beside the grid when concurrency exceeds the points left', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new GridSampler({ space: { x: [1, 2] } }) });
+    for (const x of [5, 6, 7]) await study.enqueueTrial({ x });
+    await study.optimize(
+      async (t) => {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        return t.suggestInt('x', 0, 9);
+      },
+      { concurrency: 6 },
+    );
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(Array(5).fill('COMPLETE'));
+    expect(trials.map((t) => t.params.x).sort()).toEqual([1, 2, 5, 6, 7]);
+  });
+
+  it('concurrent direct asks beyond the grid: the extra ones reject without creating trials', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new GridSampler({ space: { x: [1, 2, 3] } }) });
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => study.ask()));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(GridExhaustedError);
+    expect(await study.getTrials()).toHaveLength(3);
+    expect(study.liveTrials()).toHaveLength(3);
+  });
+
   it('stops the study when it hands out the last point, before a slow claim returns', async () => {
     // A journal's claim takes milliseconds: stopping only once the last claim returned let a
     // worker that finished meanwhile launch a trial, which found the grid exhausted and was

@@ -98,9 +98,9 @@ describe('Study.askBatch', () => {
     expect(batch.map((t) => t.number)).toEqual([0, 1]);
     for (const t of batch) await study.tell(t, t.suggestCategorical('x', [1, 2]) as number);
     const trials = await study.getTrials();
-    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'FAIL']);
-    expect(trials.map((t) => t.params.x).slice(0, 2).sort()).toEqual([1, 2]);
-    expect(String(trials[2].systemAttrs[SystemAttr.failReason])).toMatch(/GridExhaustedError/);
+    // The third ask found every point handed out: no trial was created for it.
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE']);
+    expect(trials.map((t) => t.params.x).sort()).toEqual([1, 2]);
     expect(study.stopped).toBe('grid exhausted');
     // No point left at all: the ask's error, nothing RUNNING.
     await expect(study.askBatch(2)).rejects.toBeInstanceOf(GridExhaustedError);

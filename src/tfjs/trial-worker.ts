@@ -11,6 +11,7 @@
  * are harmless: a step keeps its first value.
  */
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { KestrelError } from '../errors.js';
 import type { Distribution, ParamValue } from '../space/types.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
   // The parent went away: nothing left to do. Registered before the objective module loads, so that
   // a module that never finishes loading does not outlive its parent.
   process.on('disconnect', () => process.exit(0));
+  watchParent();
   let objective: ObjectiveFn;
   try {
     const mod = (await import(pathToFileURL(args.modulePath).href)) as Record<string, unknown>;
@@ -119,6 +121,27 @@ async function main(): Promise<void> {
     }
   });
   send({ type: 'ready', pid: process.pid });
+}
+
+/** How often the watchdog thread checks that the parent process is alive. */
+const PARENT_CHECK_MS = 500;
+
+/**
+ * Kills this process once its parent is gone (Linux and macOS reparent an orphan, so its ppid
+ * changes), from a thread of its own: the main thread may never serve the IPC channel's
+ * 'disconnect' again (an objective stuck in a synchronous loop, at import or mid-trial), and such
+ * a process outlived a killed parent, holding its GPU. Unref'd: it never keeps the process alive.
+ */
+function watchParent(): void {
+  if (process.platform === 'win32') return; // no reparenting to detect; 'disconnect' still applies
+  const watchdog = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     setInterval(() => {
+       if (process.ppid !== workerData.ppid) process.kill(process.pid, 'SIGKILL');
+     }, workerData.intervalMs);`,
+    { eval: true, workerData: { ppid: process.ppid, intervalMs: PARENT_CHECK_MS }, stdout: false, stderr: false },
+  );
+  watchdog.unref();
 }
 
 async function runTrial(objective: ObjectiveFn, args: WorkerArgs, message: RunMessage, signal: AbortSignal): Promise<void> {

@@ -187,12 +187,14 @@ describe('runTrialsInProcesses', () => {
     expect(result.trials).toHaveLength(2);
   });
 
-  it('a worker still loading the objective exits when its parent dies', async () => {
+  // `spin`: a module stuck in a synchronous loop never sees its IPC channel close; it outlived its
+  // parent (holding its GPU) until a watchdog thread that checks the parent was added.
+  it.each(['hang', 'spin'])('a worker still loading the objective (%s) exits when its parent dies', async (mode) => {
     const dir = await mkdtemp(path.join(tmpdir(), 'kestrel-orphan-'));
     const pidFile = path.join(dir, 'worker.pid');
     const parent = fork(path.join(here, 'fixtures', 'orphan-parent.ts'), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, KESTREL_TEST_PID_FILE: pidFile },
+      env: { ...process.env, KESTREL_TEST_PID_FILE: pidFile, KESTREL_TEST_START: mode },
       stdio: 'ignore',
     });
     try {
@@ -211,7 +213,8 @@ describe('runTrialsInProcesses', () => {
           return false;
         }
       };
-      // Polled for up to 5 s (it exits as soon as it sees the IPC channel close).
+      // Polled for up to 5 s (it exits as soon as it sees the IPC channel close, or its watchdog
+      // sees the parent gone).
       for (let i = 0; i < 100 && alive(workerPid!); i++) await new Promise((resolve) => setTimeout(resolve, 50));
       const survived = alive(workerPid!);
       if (survived) process.kill(workerPid!, 'SIGKILL');

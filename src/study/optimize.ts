@@ -11,10 +11,12 @@ import { messageOf } from './study.js';
 import { staleTrialSweeper } from './trial-budget.js';
 import { warnOnce } from '../util/warn.js';
 
-/** An objective: returns the value (or one value per direction) to minimize or maximize. */
-/** A typed array of numbers (`Float64Array`, `Float32Array`) is taken as an array of values, as in `tell`. */
-/** What an objective returns: one value per objective (a typed array, e.g. a tensor's dataSync(), too). */
+/**
+ * What an objective returns: one value per objective. A typed array of numbers (`Float64Array`,
+ * `Float32Array`, e.g. a tensor's `dataSync()`) is taken as an array of values, as in `tell`.
+ */
 export type ObjectiveValues = number | readonly number[] | Float64Array | Float32Array;
+/** An objective: returns the value (or one value per direction) to minimize or maximize. */
 export type Objective = (trial: Trial) => ObjectiveValues | Promise<ObjectiveValues>;
 
 /** Called after each trial this `optimize` ran has finished (COMPLETE, PRUNED or FAIL). */

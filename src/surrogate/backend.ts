@@ -70,11 +70,12 @@ export interface AcquisitionOptions {
 
 export interface OptimizeAcquisitionOptions extends AcquisitionOptions {
   /**
-   * Scrambled-Sobol candidates scored in one batch (default 2048); one local candidate around the
-   * best observation follows every tenth of them (candidates.ts).
+   * Scrambled-Sobol candidates scored in one batch, an integer in [1, 10^6] with nCandidates * d
+   * at most 2^25 (required: GpSampler passes its `candidates` option, 2048 by default); one local
+   * candidate around the best observation follows every tenth of them (candidates.ts).
    */
   readonly nCandidates: number;
-  /** Best candidates refined by L-BFGS-B (default 10). */
+  /** Best candidates refined by L-BFGS-B (required; GpSampler passes its `restarts`, 10 by default). */
   readonly nRestarts: number;
   readonly seed: number;
   /**

@@ -145,9 +145,14 @@ export class TrialNotFoundError extends KestrelError {
 export class TrialFinishedError extends KestrelError {
   readonly trialId: number;
 
-  constructor(trialId: number, state: string) {
-    super('TRIAL_FINISHED', `trial ${trialId} is already finished (${state}) and cannot be changed`);
+  /** The trial's number in its study, when known (what listings show; the id is storage-wide). */
+  readonly trialNumber: number | null;
+
+  constructor(trialId: number, state: string, trialNumber: number | null = null) {
+    const which = trialNumber === null ? `trial id ${trialId}` : `trial ${trialNumber} (id ${trialId})`;
+    super('TRIAL_FINISHED', `${which} is already finished (${state}) and cannot be changed`);
     this.trialId = trialId;
+    this.trialNumber = trialNumber;
   }
 }
 

@@ -228,7 +228,7 @@ export class StorageState {
   /** Moves a WAITING trial to RUNNING (start time `now`). Throws if it is not WAITING. */
   startWaiting(trialId: number, now: number): FrozenTrial {
     const trial = this.trial(trialId);
-    if (isFinishedState(trial.state)) throw new TrialFinishedError(trialId, trial.state);
+    if (isFinishedState(trial.state)) throw new TrialFinishedError(trialId, trial.state, trial.number);
     if (trial.state !== 'WAITING') throw new StorageError(`trial ${trialId} is ${trial.state}, not WAITING`);
     this.setState(trial, 'RUNNING');
     trial.datetimeStart = now;
@@ -239,7 +239,7 @@ export class StorageState {
   /** Checks that `updateTrial(trialId, update)` would succeed. Returns the trial's study id. */
   checkUpdateTrial(trialId: number, update: NormalizedUpdate): number {
     const trial = this.trial(trialId);
-    if (isFinishedState(trial.state)) throw new TrialFinishedError(trialId, trial.state);
+    if (isFinishedState(trial.state)) throw new TrialFinishedError(trialId, trial.state, trial.number);
     checkParamSet(trial.params, trial.distributions, update.params, update.distributions);
     return trial.study.studyId;
   }
@@ -254,7 +254,7 @@ export class StorageState {
   /** Number of directions of the trial's study (needed to validate a finish); throws for unknown or finished trials. */
   finishDirections(trialId: number): number {
     const trial = this.trial(trialId);
-    if (isFinishedState(trial.state)) throw new TrialFinishedError(trialId, trial.state);
+    if (isFinishedState(trial.state)) throw new TrialFinishedError(trialId, trial.state, trial.number);
     return trial.study.directions.length;
   }
 

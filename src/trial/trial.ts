@@ -258,7 +258,7 @@ export class Trial implements Suggester {
   }
 
   private assertNotFinished(): void {
-    if (this.finishedAs !== null) throw new TrialFinishedError(this.trialId, this.finishedAs);
+    if (this.finishedAs !== null) throw new TrialFinishedError(this.trialId, this.finishedAs, this.number);
   }
 
   /** Puts changes back after a failed write, so that the next flush retries them. */

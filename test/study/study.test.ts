@@ -413,6 +413,23 @@ describe('heartbeats and stale trials', () => {
     await expect(study.tell(dead, 1)).rejects.toBeInstanceOf(TrialFinishedError);
   });
 
+  it('names a finished trial by its number in its study, as listings do, and by its storage id', async () => {
+    // With two studies in one storage a trial's id differs from its number: the message named
+    // only the id ("trial 3"), which the user's listing of that study does not show.
+    const storage = new InMemoryStorage();
+    const first = await createStudy({ storage, studyName: 'a' });
+    for (let i = 0; i < 3; i++) await first.tell(await first.ask(), i);
+    const study = await createStudy({ storage, studyName: 'b' });
+    const trial = await study.ask();
+    await study.tell(trial, 1);
+    const fromTrial = await study.tell(trial, 2).catch((e: unknown) => e);
+    expect(fromTrial).toBeInstanceOf(TrialFinishedError);
+    expect((fromTrial as Error).message).toMatch(/^trial 0 \(id 3\) is already finished \(COMPLETE\)/);
+    expect((fromTrial as TrialFinishedError).trialNumber).toBe(0);
+    const fromStorage = await storage.updateTrial(trial.trialId, { userAttrs: { k: 1 } }).catch((e: unknown) => e);
+    expect((fromStorage as Error).message).toMatch(/^trial 0 \(id 3\) is already finished/);
+  });
+
   it('optimize with heartbeatIntervalMs fails stale trials first and beats for running ones', async () => {
     const storage = new InMemoryStorage();
     const study = await createStudy({ storage });

@@ -17,7 +17,7 @@
  * Acquisition maximization: the candidates of candidates.ts (scrambled Sobol points and local
  * ones around the best observation) scored in one batch, the best
  * `nRestarts` (and the best observation, as Optuna 4.x GPSampler does) refined by L-BFGS-B in [0, 1] (categorical dims held, ordinal and log-int dims relaxed), then
- * ordinal dims rounded onto their grid, log-int dims onto their levels (`snapLogInt` of
+ * ordinal dims rounded onto their grid (the start itself kept when that is worse), log-int dims onto their levels (`snapLogInt` of
  * src/util/log-int.ts, the one definition of those coordinates on this side; the native search
  * uses its C++ twin native/include/kestrel/log_int.h), and every discrete dim swept
  * coordinate-wise over its values (sets up to 64; else the two neighbours), alternating with
@@ -315,6 +315,8 @@ export class JsFittedGp implements FittedGp {
       starts.push(Float64Array.from(this.data.x.subarray(bestRow * d, bestRow * d + d)));
     }
     for (const start of starts) {
+      snapInPlace(start, grid, isCat, logInt);
+      const startValue = nanToMinusInfinity(this.acquisitionAt(start, 0, options, null, scratch));
       for (let j = 0; j < d; j++) {
         if (isCat[j] === 1) {
           lower[j] = start[j];
@@ -334,7 +336,15 @@ export class JsFittedGp implements FittedGp {
       const first = minimizeLbfgsb(objective, start, { lower, upper, maxIterations: ACQ_MAX_ITERATIONS, pgtol: 1e-7, ftol: 1e-12 });
       let point = Float64Array.from(first.x);
       snapInPlace(point, grid, isCat, logInt);
-      let value = this.acquisitionAt(point, 0, options, null, scratch);
+      let value = nanToMinusInfinity(this.acquisitionAt(point, 0, options, null, scratch));
+      // Snapped, the relaxed search may end below its start (it moved ordinal or log-int dims
+      // between their feasible values): the rounds then continue from the start, as
+      // native/core/gp.cc refine_starts does. Without this a start was dropped whenever that
+      // happened, and the optimum fell back to the best candidate.
+      if (value < startValue) {
+        point = Float64Array.from(start);
+        value = startValue;
+      }
       if (this.hasDiscrete(grid, logInt)) {
         for (let round = 0; round < 3; round++) {
           const candidate = Float64Array.from(point);
@@ -597,6 +607,11 @@ export function gridCenter(index: number, g: number): number {
   const cells = Math.max(1, Math.round(1 / g));
   const i = index < 0 ? 0 : index >= cells ? cells - 1 : index;
   return (i + 0.5) / cells;
+}
+
+/** An acquisition value for comparisons: NaN (a failed evaluation) ranks below every number. */
+function nanToMinusInfinity(v: number): number {
+  return Number.isNaN(v) ? Number.NEGATIVE_INFINITY : v;
 }
 
 /** Indices of the k largest scores, highest first (ties broken by the lower index). O(m k). */

@@ -134,6 +134,36 @@ describe('JS backend fit and posterior', () => {
     expect(opt.value).toBeGreaterThanOrEqual(Math.max(...values) - 1e-6);
   });
 
+  it('a start whose relaxed search snaps below it keeps searching from the start (as the native backend does)', async () => {
+    // Found by fuzzing native vs JS optimizeAcquisition on the same model (450 cases; 7 beyond the
+    // parity tolerance 1e-6 (1 + |v|), the JS optimum always the worse one). Dims: 3-cell ordinal,
+    // log int [1, 917] (neighbour moves), 4-choice categorical, log int [1, 3]; no continuous dim.
+    // The relaxed L-BFGS-B pass from the best candidate ends, snapped, below that candidate: the
+    // JS search dropped the start there and returned the best candidate (-2.82201), where the
+    // native one keeps the start and its neighbour sweeps reach -2.78828.
+    const x = Float64Array.from([
+      0.5, 0.9573690690904711, 1, 0.7124143742160443, 0.8333333333333334, 0.9603329052962245, 1, 0.7124143742160443,
+      0.16666666666666666, 0.9697611210648984, 3, 0.3562071871080221, 0.8333333333333334, 0.7526470419821346, 1,
+      0.3562071871080221, 0.16666666666666666, 0.863927189271946, 1, 0.3562071871080221,
+    ]);
+    const y = Float64Array.from([-0.027402891777455807, -0.021754303015768528, -0.248137385584414, 0.3382154367864132, 0.6728761284612119]);
+    const data: GpTrainingData = { x, y, n: 5, d: 4, isCategorical: Uint8Array.from([0, 0, 1, 0]) };
+    const theta = Float64Array.from([
+      0.46427184353480083, 0.05937543825265267, -0.36988627776999683, -0.5997800007639693, -0.9937875846140496, -6.042913152997977,
+    ]);
+    const model = await createJsBackend().build(data, theta, { kernel: 'matern52', deterministic: false, numThreads: 1 });
+    const options = {
+      kind: 'logei' as const, incumbent: Math.max(...y), beta: 2, nCandidates: 35, seed: 29, numThreads: 1,
+      grid: Float64Array.from([1 / 3, 0, 4, 0]), logIntBounds: Float64Array.from([0, 0, 1, 917, 0, 0, 1, 3]),
+    };
+    const bestCandidate = await model.optimizeAcquisition({ ...options, nRestarts: 0 });
+    const refined = await model.optimizeAcquisition({ ...options, nRestarts: 1 });
+    expect(bestCandidate.value).toBeCloseTo(-2.82201, 5);
+    expect(refined.value).toBeGreaterThanOrEqual(-2.78828 - 1e-5);
+    const check = await model.acquisition(refined.x, 1, options, false);
+    expect(check.value[0]).toBe(refined.value);
+  });
+
   it('rejects bad inputs at the boundary with KestrelErrors naming the argument', async () => {
     const backend = createJsBackend();
     const data = randomData(10, 10, 2);

@@ -328,7 +328,8 @@ function fstatQuiet(fd: number): BigIntStats | null {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists on this host (EPERM: it does, under another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

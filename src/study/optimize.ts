@@ -63,7 +63,8 @@ export interface OptimizeOptions {
    * Write a heartbeat for each running trial this often (ms, at most 2^31 - 1, the longest timer
    * Node.js runs), and before launching trials record as
    * FAIL the RUNNING trials of this study whose heartbeat is older than `heartbeatGraceMs`
-   * (workers that were killed). Off by default; the CLI turns it on.
+   * (workers that were killed; not those of a live process on this host, see
+   * `Study.failStaleTrials`). Off by default; the CLI turns it on.
    */
   readonly heartbeatIntervalMs?: number;
   /**

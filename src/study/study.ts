@@ -4,6 +4,7 @@
  * `suggest*` calls (independent sampling), `tell` (finish the trial durably), and `optimize` (the
  * loop, with concurrency, timeouts, callbacks and interruption).
  */
+import { hostname } from 'node:os';
 import {
   GridExhaustedError,
   InterruptedError,
@@ -26,6 +27,7 @@ import { FAIL_REASON_STALE_PREFIX, SystemAttr } from '../trial/system-attrs.js';
 import { Trial, type TrialHost } from '../trial/trial.js';
 import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
 import { warnOnce } from '../util/warn.js';
+import { isAlive } from '../storage/file-lock.js';
 import { runOptimize, type Objective, type OptimizeOptions } from './optimize.js';
 
 
@@ -272,7 +274,8 @@ export class Study implements StudyView {
     if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 0)) {
       throw new InvalidOptionError('maxTrialsInStudy', 'an integer >= 0', max);
     }
-    const beat = options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now() } : null;
+    const beat =
+      options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now(), [SystemAttr.heartbeatOwner]: { pid: process.pid, host: HOST } } : null;
     const controller = new AbortController();
     const slot = { takesPoint: false };
     let frozen: FrozenTrial | null;
@@ -790,8 +793,12 @@ export class Study implements StudyView {
 
   /**
    * Records as FAIL every RUNNING trial run with heartbeats whose last heartbeat is older than
-   * `graceMs`: its worker was killed or lost. Safe with live workers, as long as they beat more
-   * often than `graceMs`. Returns the numbers of the trials it failed.
+   * `graceMs`: its worker was killed or lost. A trial whose worker is another process on this host
+   * that is still alive is left alone however old its heartbeat (a synchronous objective blocks the
+   * event loop, and with it the heartbeat timer, for as long as it runs; the trial is finished when
+   * it returns). Other workers (this process's other Study objects, other hosts) are judged by the
+   * heartbeat alone: safe as long as they beat more often than `graceMs`. Returns the numbers of the
+   * trials it failed.
    */
   async failStaleTrials(options: { readonly graceMs: number }): Promise<readonly number[]> {
     const graceMs = options?.graceMs;
@@ -803,6 +810,7 @@ export class Study implements StudyView {
     for (const trial of await this.getTrials({ states: ['RUNNING'] })) {
       const beat = trial.systemAttrs[SystemAttr.heartbeat];
       if (typeof beat !== 'number' || now - beat <= graceMs || this.live.has(trial.trialId)) continue;
+      if (isOtherLiveProcess(trial.systemAttrs[SystemAttr.heartbeatOwner])) continue;
       try {
         await this.storage.finishTrial(trial.trialId, {
           state: 'FAIL',
@@ -913,6 +921,21 @@ export class Study implements StudyView {
 }
 
 /** A typed array (not a DataView): its elements are the values; a BigInt64Array's are refused later. */
+const HOST = hostname();
+
+/**
+ * Whether a `heartbeat_owner` system attribute names another process on this host that is alive.
+ * A pid reused by a new process after its worker died keeps that trial from the sweep until the new
+ * process exits; a host name shared across PID namespaces (containers) would mislead it the same
+ * way, as it would the journal's lock.
+ */
+function isOtherLiveProcess(owner: JsonValue | undefined): boolean {
+  if (typeof owner !== 'object' || owner === null || Array.isArray(owner)) return false;
+  const { pid, host } = owner as Record<string, JsonValue>;
+  if (host !== HOST || typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  return isAlive(pid);
+}
+
 function isTypedArray(value: unknown): value is ArrayLike<unknown> {
   return ArrayBuffer.isView(value) && !(value instanceof DataView);
 }

@@ -16,6 +16,11 @@ export const SystemAttr = {
   /** Epoch ms of the running trial's last heartbeat (only for trials run with heartbeats). */
   heartbeat: 'heartbeat',
   /**
+   * `{pid, host}` of the process that runs a trial with heartbeats, so that `failStaleTrials` in
+   * another process on the same host can ask the OS whether it is still alive.
+   */
+  heartbeatOwner: 'heartbeat_owner',
+  /**
    * GpSampler's fitted hyperparameters, recorded on the trials whose suggestion fitted them, so
    * that a new sampler on the study starts from them (src/samplers/gp/stored-fit.ts).
    */

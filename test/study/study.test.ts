@@ -1,3 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   DistributionConflictError,
@@ -553,4 +557,51 @@ describe('pruning a multi-objective study', () => {
     // The trial is not lost: it can still be told.
     expect((await study.tell(trial, [1, 2])).state).toBe('COMPLETE');
   });
+});
+
+describe('stale trials of live processes', () => {
+  /** Starts the busy worker; resolves its trial id once it has asked, and its output at exit. */
+  function startBusyWorker(path: string, busyMs: number): { asked: Promise<number>; done: Promise<string>; child: ChildProcess } {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/study/fixtures/busy-worker.ts', path, String(busyMs)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    const asked = new Promise<number>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+        const m = /^asked (\d+)$/m.exec(out);
+        if (m !== null) resolve(Number(m[1]));
+      });
+      child.on('exit', () => reject(new Error(`the busy worker exited before asking: ${out}`)));
+    });
+    const done = new Promise<string>((resolve) => child.on('exit', () => resolve(out)));
+    return { asked, done, child };
+  }
+
+  it('a worker blocked by a synchronous objective keeps its trial; a killed one loses it to the sweep', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-busy-'));
+    const path = join(dir, 'hb.journal');
+    try {
+      const study = await createStudy({ studyName: 'hb', storage: path, loadIfExists: true });
+      // Alive, but its event loop is blocked for 4 s: it writes no heartbeat in that time.
+      const busy = startBusyWorker(path, 4_000);
+      const busyId = await busy.asked;
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(await study.failStaleTrials({ graceMs: 300 })).toEqual([]);
+      expect(await busy.done).toMatch(/^told COMPLETE$/m);
+      expect((await study.storage.getTrial(busyId)).values).toEqual([0.5]);
+
+      // Killed: its heartbeat stops for good and the sweep records its trial as FAIL.
+      const killed = startBusyWorker(path, 60_000);
+      const killedId = await killed.asked;
+      killed.child.kill('SIGKILL');
+      await killed.done;
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const number = (await study.storage.getTrial(killedId)).number;
+      expect(await study.failStaleTrials({ graceMs: 300 })).toEqual([number]);
+      await study.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

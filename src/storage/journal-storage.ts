@@ -36,10 +36,11 @@
  * Crash safety: a process killed mid-write leaves a torn last line without its '\n'. Replay ignores
  * it; a writer holding the lock knows no write is in progress, so it TRUNCATES the fragment (only
  * the bytes after the last '\n') before appending, with a `JOURNAL_TORN_LINE` warning; opening a
- * journal does the same when the lock is free. Truncation was chosen over appending a '\n' so that
- * the file never holds an unparsable line: any complete line that is not valid JSON is corruption
- * (`StorageError` with code STORAGE_CORRUPT and its line number), never skipped. Records before the
- * fragment are never rewritten.
+ * journal does the same when the lock is free (when the lock file cannot be created, in a directory
+ * this process cannot write, the journal still opens for reading and the fragment is left alone).
+ * Truncation was chosen over appending a '\n' so that the file never holds an unparsable line:
+ * any complete line that is not valid JSON is corruption (`StorageError` with code STORAGE_CORRUPT
+ * and its line number), never skipped. Records before the fragment are never rewritten.
  */
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, writeSync, fsyncSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -148,7 +149,7 @@ export class JournalStorage implements Storage {
     try {
       this.catchUp(false);
       // A last line without its newline is a torn write if nobody holds the lock: clean it now.
-      if (this.readOnlyReason === null && fstatSync(this.fd).size > this.offset && this.lock.tryAcquire()) {
+      if (this.readOnlyReason === null && fstatSync(this.fd).size > this.offset && this.tryLockToClean()) {
         try {
           this.catchUp(true);
         } finally {
@@ -350,6 +351,20 @@ export class JournalStorage implements Storage {
       durable: isFinishedState(normalized.state),
       result: trial,
     };
+  }
+
+  /**
+   * Takes the lock to clean a torn last line at open. False when it is held, or when the lock file
+   * cannot be created (a directory this process cannot write): the fragment then stays for a writer
+   * that can lock, and the journal opens for reading (writes will report the lock's error).
+   */
+  private tryLockToClean(): boolean {
+    try {
+      return this.lock.tryAcquire();
+    } catch (error) {
+      if (error instanceof StorageError) return false;
+      throw error;
+    }
   }
 
   private checkUsable(): void {

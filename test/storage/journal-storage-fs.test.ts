@@ -123,6 +123,19 @@ describe('a journal that cannot be written', () => {
     expect(() => new JournalStorage({ path, readOnly: 'yes' as never })).toThrow(/readOnly/);
   });
 
+  it('with a torn last line, still opens for reading when the lock file cannot be created (directory not writable)', async () => {
+    const path = await populated();
+    appendFileSync(path, '{"op":"torn');
+    const size = statSync(path).size;
+    hooks.refuseWrite = `${path}.lock`;
+    const s = new JournalStorage({ path });
+    const id = await s.getStudyIdFromName('s');
+    expect((await s.getAllTrials(id)).map((t) => t.values)).toEqual([[0.5]]);
+    expect(statSync(path).size).toBe(size); // the fragment is left for a writer that can lock
+    await expect(s.createTrial(id)).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringMatching(/lock file.*EACCES/) });
+    await s.close();
+  });
+
   it('still reports a missing directory it cannot create', () => {
     hooks.refuseWrite = join(root, 'nope.journal');
     expect(() => new JournalStorage({ path: join(root, 'nope.journal') })).toThrow(/cannot open the journal/);

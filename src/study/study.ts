@@ -18,6 +18,7 @@ import {
 import type { Pruner } from '../pruners/pruner.js';
 import type { Sampler } from '../samplers/sampler.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../space/types.js';
+import { isAlive } from '../storage/file-lock.js';
 import type { Storage, TrialTemplate } from '../storage/storage.js';
 import { MAX_DATETIME_MS } from '../storage/validate.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
@@ -27,7 +28,6 @@ import { FAIL_REASON_STALE_PREFIX, SystemAttr } from '../trial/system-attrs.js';
 import { Trial, type TrialHost } from '../trial/trial.js';
 import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
 import { warnOnce } from '../util/warn.js';
-import { isAlive } from '../storage/file-lock.js';
 import { runOptimize, type Objective, type OptimizeOptions } from './optimize.js';
 
 
@@ -920,7 +920,6 @@ export class Study implements StudyView {
   }
 }
 
-/** A typed array (not a DataView): its elements are the values; a BigInt64Array's are refused later. */
 const HOST = hostname();
 
 /**
@@ -936,6 +935,7 @@ function isOtherLiveProcess(owner: JsonValue | undefined): boolean {
   return isAlive(pid);
 }
 
+/** A typed array (not a DataView): its elements are the values; a BigInt64Array's are refused later. */
 function isTypedArray(value: unknown): value is ArrayLike<unknown> {
   return ArrayBuffer.isView(value) && !(value instanceof DataView);
 }

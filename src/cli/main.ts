@@ -48,12 +48,17 @@ export async function runAndExit(argv: readonly string[] = process.argv): Promis
   // A reader that closed the pipe (`kestrel best ... | head`) ends the output, not the command:
   // the write error was unhandled and crashed kestrel with a stack trace, in a run with trials
   // still RUNNING. Later writes to the closed pipe are dropped; a run goes on recording its trials.
+  // Any other write error (a full disk or an I/O error under `kestrel trials ... > out.csv`) means
+  // the output is incomplete: the command goes on the same way but exits 1, not 0.
+  let outputLost = false;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') process.stderr.write(`kestrel: cannot write to standard output: ${error.message}\n`);
+    if (error.code === 'EPIPE') return;
+    outputLost = true;
+    process.stderr.write(`kestrel: cannot write to standard output: ${error.message}\n`);
   });
   const code = await main(argv);
   await Promise.all([flush(process.stdout), flush(process.stderr)]);
-  process.exit(code);
+  process.exit(code === EXIT_OK && outputLost ? EXIT_RUNTIME : code);
 }
 
 function buildProgram(io: CliIo): Command {

@@ -5,13 +5,13 @@
  * has none, which costs a tsc run of ~8 s) and the fallback against the sources.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { copyFile, mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { floatDistribution } from '../../src/space/distributions.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
-import { collect, makeTempDir, repoRoot, runSpawned, spawnCli, writeFiles, type CliResult } from './helpers.js';
+import { cliSource, collect, makeTempDir, repoRoot, runSpawned, spawnCli, tsxLoader, writeFiles, type CliResult } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -61,6 +61,27 @@ describe('a closed output pipe', () => {
     const result = await done;
     expect(result.stderr).not.toMatch(/EPIPE|Unhandled/);
     expect(result.code, result.stderr).toBe(0);
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('fails the command when the output cannot be written (kestrel trials > file on a full disk)', async () => {
+    const storage = path.join(dir, 'full.journal');
+    const study = await createStudy({ studyName: 'full', storage });
+    await study.addTrials([{ params: { x: 0.5 }, distributions: { x: floatDistribution('x', 0, 1) }, value: 1 }]);
+    await study.close();
+    // /dev/full rejects every write with ENOSPC, as a full disk does.
+    const out = openSync('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, ['--import', tsxLoader, cliSource, 'trials', 'full', '--storage', storage, '--format', 'csv'], {
+        cwd: dir,
+        env: { ...process.env, NODE_NO_WARNINGS: '1' },
+        stdio: ['ignore', out, 'pipe'],
+      });
+      const result = await collect(child);
+      expect(result.stderr).toMatch(/^kestrel: cannot write to standard output: .*ENOSPC/m);
+      expect(result.code, result.stderr).toBe(1);
+    } finally {
+      closeSync(out);
+    }
   });
 });
 

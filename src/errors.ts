@@ -174,6 +174,19 @@ export class TrialPrunedError extends KestrelError {
 }
 
 /**
+ * Whether `error` is a `TrialPrunedError`, also one made by another copy of Kestrel's modules:
+ * an objective that Node loads as CommonJS (a `.ts` file in a package without `"type": "module"`)
+ * gets its own copy when it imports `kestrel`, and `instanceof` does not recognize that copy's
+ * class. Matched by the stable code, as the trial worker processes match it.
+ */
+export function isTrialPrunedError(error: unknown): boolean {
+  return (
+    error instanceof TrialPrunedError ||
+    (error !== null && typeof error === 'object' && (error as { code?: unknown }).code === 'TRIAL_PRUNED')
+  );
+}
+
+/**
  * An optimization was interrupted (SIGINT or an AbortSignal). Running trials were recorded as FAIL
  * with reason "interrupted"; finished trials are intact. `study.ask()` / `tryAsk()` reject with it
  * too when the trial they were asking for was recorded FAIL "interrupted" meanwhile.

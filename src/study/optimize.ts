@@ -2,7 +2,7 @@
  * The optimization loop behind `study.optimize`: N trials at once in one process, a study-wide
  * trial budget shared by worker processes, timeouts, callbacks, and clean interruption.
  */
-import { GridExhaustedError, InterruptedError, InvalidOptionError, TrialFinishedError, TrialPrunedError } from '../errors.js';
+import { GridExhaustedError, InterruptedError, InvalidOptionError, TrialFinishedError, isTrialPrunedError } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
 import type { Trial } from '../trial/trial.js';
@@ -276,7 +276,7 @@ async function runTrial(
     try {
       result = await objective(trial);
     } catch (error) {
-      if (error instanceof TrialPrunedError) return await study.tell(trial, { state: 'PRUNED' });
+      if (isTrialPrunedError(error)) return await study.tell(trial, { state: 'PRUNED' });
       if (trial.signal.aborted) return null;
       const frozen = await study.tell(trial, { state: 'FAIL', failReason: messageOf(error) });
       if (!isCaught(error, opts.catch)) onUncaught(error);

@@ -85,6 +85,29 @@ describe('a closed output pipe', () => {
   });
 });
 
+describe('a TypeScript objective in a CommonJS package', () => {
+  it('records a TrialPrunedError it imports itself as PRUNED, not FAIL', async () => {
+    // A .ts file in a package without "type": "module" is CommonJS: its import of Kestrel is
+    // compiled to require() and gets a second copy of the modules, whose TrialPrunedError class
+    // is not the one the CLI's optimize knows (here: the sources, as `kestrel` would be dist/).
+    const sub = path.join(dir, 'cjs');
+    await mkdir(sub, { recursive: true });
+    const errors = JSON.stringify(path.join(repoRoot, 'src/errors.ts'));
+    await writeFiles(sub, {
+      'package.json': '{}\n',
+      'objective.ts':
+        `import { TrialPrunedError } from ${errors};\n` +
+        'export function objective(trial: { number: number; suggestFloat(n: string, l: number, h: number): number }): number {\n' +
+        '  const x = trial.suggestFloat("x", 0, 1);\n' +
+        '  if (trial.number % 2 === 1) throw new TrialPrunedError("pruned by the objective");\n  return x;\n}\n',
+      'prune.yaml': 'study: prune\nobjective: ./objective.ts\nnTrials: 4\nstorage: ./prune.journal\n',
+    });
+    const result = await runSpawned(['run', 'cjs/prune.yaml'], dir);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('study "prune": 4 trials (2 complete, 2 pruned, 0 failed');
+  });
+});
+
 describe('SIGTERM on kestrel run', () => {
   it('stops like Ctrl-C: exit 130, the running trials recorded as FAIL "interrupted", none left RUNNING', async () => {
     const run = spawnCli(['run', 'hang.yaml'], dir);

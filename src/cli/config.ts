@@ -3,6 +3,8 @@
  * Every problem becomes a `ConfigError` whose `path` is the dotted location of the bad field
  * (`sampler.name`, `space.lr.low`), so the message says where to look.
  *
+ * YAML anchors, aliases and merge keys (`<<: *base`) are read; duplicate keys are an error.
+ *
  * Paths inside the file (`objective`, `storage`) are relative to the file's directory; `storage` is
  * read by the library's own parser (`parseStorageSpec`), so it means what `openStorage` makes of it.
  */
@@ -164,7 +166,8 @@ export function parseConfig(text: string, configPath: string, overrides: ConfigO
   let raw: unknown;
   try {
     if (ext === '.json') raw = JSON.parse(text);
-    else if (ext === '.yaml' || ext === '.yml') raw = parseYaml(text);
+    // Merge keys (`<<: *base`), which YAML 1.2 left out but PyYAML and most YAML tools read.
+    else if (ext === '.yaml' || ext === '.yml') raw = parseYaml(text, { merge: true });
     else throw new Error(`unsupported extension "${ext}" (expected .yaml, .yml or .json)`);
   } catch (error) {
     throw new ConfigError('', `cannot parse ${path.basename(configPath)}: ${(error as Error).message}`, { cause: error });

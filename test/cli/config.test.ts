@@ -237,6 +237,25 @@ describe('config validation', () => {
     expect(parseConfig('\uFEFFobjective: o.mjs\nnTrials: 4\n', '/x/c.yaml').nTrials).toBe(4);
   });
 
+  it('reads YAML anchors, aliases and merge keys (<<)', () => {
+    const text = [
+      'objective: o.mjs',
+      'nTrials: 3',
+      'space:',
+      '  lr: &lr {type: float, low: 1.0e-4, high: 0.1, log: true}',
+      '  lrHead: *lr',
+      '  lrBody:',
+      '    <<: *lr',
+      '    high: 1',
+      '',
+    ].join('\n');
+    const space = parseConfig(text, '/x/c.yaml').space!;
+    const lr = { type: 'float', low: 1e-4, high: 0.1, log: true };
+    expect(space.lr).toEqual(lr);
+    expect(space.lrHead).toEqual(lr);
+    expect(space.lrBody).toEqual({ ...lr, high: 1 });
+  });
+
   it('rejects a top level that is not a mapping, and unparsable text', () => {
     expect(configError([1, 2]).message).toMatch(/mapping/);
     expect(() => parseConfig('objective: [unclosed', '/x/c.yaml')).toThrow(ConfigError);

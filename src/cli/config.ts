@@ -293,8 +293,8 @@ function resolveHeartbeat(spec: FileConfig['heartbeat']): RunConfig['heartbeat']
  * same parser): `memory` and `':memory:'` give `':memory:'`; `journal:PATH`, `journal://PATH` and
  * plain paths give absolute journal paths, relative ones resolved against `baseDir`. The CLI also
  * takes a plain path with any other file name as a journal (it hands storage `journal:<path>`, see
- * `storageSpec`). `postgresql://...` (not built in yet) and other URLs are a `ConfigError` at
- * `label` (`storage`, or the flag that gave it).
+ * `storageSpec`). `postgresql://...` (not built in yet), other URLs and a blank path are a
+ * `ConfigError` at `label` (`storage`, or the flag that gave it).
  */
 export function resolveStorage(spec: string, baseDir: string, label = 'storage'): string {
   let parsed: StorageSpec;
@@ -309,6 +309,8 @@ export function resolveStorage(spec: string, baseDir: string, label = 'storage')
     case 'journal':
       return path.resolve(baseDir, parsed.path);
     case 'other':
+      // Blank (`--storage "$UNSET"`): resolved, it would name baseDir itself, a directory.
+      if (parsed.text === '') throw new ConfigError(label, `expected a journal file path, "journal:<path>" or ":memory:", received ${describe(spec)}`);
       return path.resolve(baseDir, parsed.text);
     case 'postgresql':
       throw new ConfigError(label, postgresNotBuiltIn().message);

@@ -118,6 +118,9 @@ describe('config validation', () => {
     expect(error('sqlite:///x.db')).toMatchObject({ path: 'storage', message: expect.stringMatching(/no "sqlite:\/\/" storage/) });
     expect(error('journal:').path).toBe('storage');
     expect(error('x.journal', { storage: 'postgresql://db/kestrel' }).path).toBe('--storage');
+    // An empty or blank path (`--storage "$UNSET_VARIABLE"`) is not the config's directory.
+    expect(error('   ')).toMatchObject({ path: 'storage', message: expect.stringMatching(/expected a journal file path/) });
+    expect(error('x.journal', { storage: '' }).path).toBe('--storage');
   });
 
   it('reads process execution: processes, gpus, trialTimeout, trialsPerProcess', () => {

@@ -154,6 +154,7 @@ export class Study implements StudyView {
       sampleIndependent: (trial, name, distribution) =>
         this.sampler.sampleIndependent(this, trial, name, distribution),
       flush: (trial) => this.flush(trial),
+      persistParams: (trial, params, distributions) => this.storage.updateTrial(trial.trialId, { params, distributions }),
       shouldPrune: (trial) => this.shouldPrune(trial),
     };
   }

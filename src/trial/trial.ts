@@ -38,6 +38,12 @@ export interface TrialHost {
   sampleIndependent(trial: FrozenTrial, name: string, distribution: Distribution): ParamValue;
   /** Persists the trial's buffered parameters, attributes and intermediate values. */
   flush(trial: Trial): Promise<void>;
+  /**
+   * Writes these parameters of the running trial to storage, leaving the trial's buffer as it is
+   * (the next flush or the tell writes them again, the same values). Optional: a host whose trial
+   * lives elsewhere (a worker process's proxy) has nothing to persist.
+   */
+  persistParams?(trial: Trial, params: Record<string, ParamValue>, distributions: Record<string, Distribution>): Promise<void>;
   /** Asks the pruner, after flushing. */
   shouldPrune(trial: Trial): Promise<boolean>;
 }
@@ -73,6 +79,9 @@ export class Trial implements Suggester {
   private dirtyIntermediate: Record<number, number> = {};
   /** The state the study recorded for this trial once it finished it (see `markFinished`). */
   private finishedAs: TrialState | null = null;
+  /** Live trials with parameters to write once the objective yields (see `persistSoon`). */
+  private static readonly toPersist = new Set<Trial>();
+  private static persistScheduled = false;
 
   constructor(host: TrialHost, base: FrozenTrial, fixed: FixedParams, signal: AbortSignal) {
     this.host = host;
@@ -250,6 +259,7 @@ export class Trial implements Suggester {
    */
   markFinished(state: TrialState): void {
     if (this.finishedAs === null) this.finishedAs = state;
+    Trial.toPersist.delete(this);
   }
 
   /** The finished state the study recorded, or null while the trial runs (see `markFinished`). */
@@ -307,7 +317,47 @@ export class Trial implements Suggester {
     setOwn(this.distributionsMap, name, distribution);
     setOwn(this.dirtyParams, name, value);
     setOwn(this.dirtyDistributions, name, distribution);
+    this.persistSoon();
     return value;
+  }
+
+  /**
+   * Writes new parameters to storage once the objective yields (one write for all it suggested
+   * meanwhile), as Optuna writes each suggestion: a trial whose process is killed before it
+   * reports or finishes still shows, once failed by a stale sweep, the configuration it ran.
+   * An objective that returns without yielding is told first and needs no extra write. The write
+   * leaves the buffer alone, so it never races the tell; on success it drops what it wrote and
+   * what has not changed since, on failure the next flush or the tell writes the values. One
+   * immediate serves every trial (a tight ask/tell loop pays a Set insertion per suggestion).
+   */
+  private persistSoon(): void {
+    if (this.host.persistParams === undefined) return;
+    Trial.toPersist.add(this);
+    if (Trial.persistScheduled) return;
+    Trial.persistScheduled = true;
+    setImmediate(() => {
+      Trial.persistScheduled = false;
+      const trials = [...Trial.toPersist];
+      Trial.toPersist.clear();
+      for (const trial of trials) trial.persistNow();
+    });
+  }
+
+  private persistNow(): void {
+    if (this.finishedAs !== null || Object.keys(this.dirtyParams).length === 0) return;
+    const params = { ...this.dirtyParams };
+    const distributions = { ...this.dirtyDistributions };
+    this.host.persistParams!(this, params, distributions).then(
+      () => {
+        for (const name of Object.keys(params)) {
+          if (hasOwn(this.dirtyParams, name) && getOwn(this.dirtyParams, name) === getOwn(params, name)) {
+            delete this.dirtyParams[name];
+            delete this.dirtyDistributions[name];
+          }
+        }
+      },
+      () => undefined,
+    );
   }
 }
 

@@ -291,6 +291,49 @@ describe('ask / tell', () => {
     expect(stored.state).toBe('RUNNING');
   });
 
+  it('writes suggested parameters once the objective yields, before it reports or finishes', async () => {
+    // They were written only at the first report or the tell: a worker killed mid-trial left a
+    // RUNNING (then stale-FAIL) trial with no parameters, so nobody could tell what it ran.
+    class CountingStorage extends InMemoryStorage {
+      updates = 0;
+      override async updateTrial(...args: Parameters<InMemoryStorage['updateTrial']>): Promise<void> {
+        this.updates++;
+        return super.updateTrial(...args);
+      }
+    }
+    const storage = new CountingStorage();
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let seen: Readonly<Record<string, unknown>> | null = null;
+    const running = study.optimize(
+      async (t) => {
+        const x = t.suggestFloat('x', 0, 1);
+        const k = t.suggestCategorical('k', ['a', 'b']);
+        await gate;
+        return x + (k === 'a' ? 0 : 1);
+      },
+      { nTrials: 1 },
+    );
+    for (let i = 0; i < 50 && seen === null; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      const [trial] = await storage.getAllTrials(study.studyId);
+      if (trial !== undefined && Object.keys(trial.params).length === 2) seen = trial.params;
+    }
+    expect(storage.updates).toBe(1); // both suggestions in one write
+    release();
+    await running;
+    const [done] = await storage.getAllTrials(study.studyId);
+    expect(seen).toEqual(done.params);
+    expect(done.state).toBe('COMPLETE');
+    // An objective that returns without yielding is told first: no extra write.
+    storage.updates = 0;
+    await study.optimize((t) => t.suggestFloat('x', 0, 1), { nTrials: 3 });
+    expect(storage.updates).toBe(0);
+  });
+
   it('merges sampler state into a running trial (setTrialSystemAttrs) and refuses a finished one', async () => {
     const storage = new InMemoryStorage();
     const study = await createStudy({ storage });
@@ -599,6 +642,10 @@ describe('stale trials of live processes', () => {
       await new Promise((resolve) => setTimeout(resolve, 400));
       const number = (await study.storage.getTrial(killedId)).number;
       expect(await study.failStaleTrials({ graceMs: 300 })).toEqual([number]);
+      // What it was running is on record (it suggested x, yielded, then was killed before any report).
+      const swept = await study.storage.getTrial(killedId);
+      expect(swept.state).toBe('FAIL');
+      expect(typeof swept.params.x).toBe('number');
       await study.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

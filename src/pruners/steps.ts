@@ -48,7 +48,11 @@ export function bestIntermediateValue(trial: FrozenTrial, direction: StudyDirect
 /**
  * The q-th percentile (q in [0, 100]) of `values` ignoring NaN, with linear interpolation between
  * order statistics (numpy's default `method="linear"`): position q/100 * (n - 1). NaN when no
- * value is left.
+ * value is left. The interpolation is numpy's `_lerp` to the last bit: `a + (b - a) * t` for
+ * t < 0.5, `b - (b - a) * (1 - t)` for t >= 0.5 (so the median of 0.01 and 0.03 is 0.02, not
+ * 0.019999999999999997), so that a trial exactly at the percentile gets Optuna's verdict. One
+ * difference: where the position falls on an order statistic, or between equal ones, that value is
+ * returned even when it is infinite (numpy gives NaN there).
  */
 export function nanPercentile(values: readonly number[], q: number): number {
   const finite = values.filter((v) => !Number.isNaN(v));
@@ -58,6 +62,9 @@ export function nanPercentile(values: readonly number[], q: number): number {
   const lo = Math.floor(position);
   const hi = Math.min(lo + 1, finite.length - 1);
   const fraction = position - lo;
-  if (fraction === 0 || finite[lo] === finite[hi]) return finite[lo];
-  return finite[lo] + (finite[hi] - finite[lo]) * fraction;
+  const a = finite[lo];
+  const b = finite[hi];
+  if (fraction === 0 || a === b) return a;
+  const diff = b - a;
+  return fraction >= 0.5 ? b - diff * (1 - fraction) : a + diff * fraction;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import { MedianPruner } from '../../src/pruners/median.js';
 import { PercentilePruner } from '../../src/pruners/percentile.js';
+import { nanPercentile } from '../../src/pruners/steps.js';
 import type { Pruner } from '../../src/pruners/pruner.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import type { StudyDirection } from '../../src/trial/types.js';
@@ -49,6 +50,13 @@ describe('MedianPruner', () => {
     expect(await ask(p, others, { 0: -10, 3: -2.5 }, 'maximize')).toBe(false);
     // with maximize, the best over steps is the largest
     expect(await ask(p, others, { 0: -1, 3: -3.5 }, 'maximize')).toBe(false);
+  });
+
+  it('keeps a trial exactly at the median of two values, computing it as numpy does (0.01, 0.03 -> 0.02)', async () => {
+    // a + (b - a) * 0.5 gives 0.019999999999999997 here, which pruned a trial reporting 0.02.
+    const p = new MedianPruner({ nStartupTrials: 2 });
+    const two = [0.01, 0.03].map((v, i) => makeTrial({ number: i, values: { 0: v } }));
+    expect(await ask(p, two, { 0: 0.02 })).toBe(false);
   });
 
   it('interpolates linearly between order statistics', async () => {
@@ -177,5 +185,17 @@ describe('percentile and median options', () => {
     const p = new MedianPruner();
     expect([p.percentile, p.nStartupTrials, p.nWarmupSteps, p.intervalSteps, p.nMinTrials]).toEqual([50, 5, 0, 1, 1]);
     expect(p.name).toBe('median');
+  });
+});
+
+describe('nanPercentile', () => {
+  it("equals np.nanpercentile (method 'linear') to the last bit, as Optuna's PercentilePruner computes it", () => {
+    // Expected values printed by numpy 2.4: repr(float(np.nanpercentile(values, q))).
+    expect(nanPercentile([0.01, 0.03], 50)).toBe(0.02);
+    expect(nanPercentile([0.01, 0.05], 50)).toBe(0.030000000000000002);
+    expect(nanPercentile([0.37, 0.07, 0.93, 0.29, 0.91, 0.41, 0.02], 75)).toBe(0.66);
+    expect(nanPercentile([0.1, 0.2, 0.3], 10)).toBe(0.12000000000000001);
+    expect(nanPercentile([-Infinity, 3.61, 4, 4], 33.3)).toBe(-Infinity);
+    expect(nanPercentile([1, NaN, 3], 50)).toBe(2);
   });
 });

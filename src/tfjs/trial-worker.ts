@@ -181,13 +181,20 @@ async function runTrial(objective: ObjectiveFn, args: WorkerArgs, message: RunMe
     let failure: unknown = null;
     try {
       values = args.withParams ? await objective(message.specParams ?? {}, trial) : await objective(trial);
-      // Attributes set after the last report.
-      await host.flush(trial);
     } catch (error) {
       failure = error;
     }
     // `missed` is assigned inside the host's closure; TypeScript cannot see that.
     const miss = missed as ParamRequest | null;
+    if (miss === null) {
+      // Attributes and reports set after the last flush, whatever the outcome: `study.tell` keeps a
+      // failed or pruned trial's attributes in process too (tfObjective's tfjs_leaked_tensors, say).
+      try {
+        await host.flush(trial);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
     if (miss !== null) {
       const { param, distribution } = miss;
       try {

@@ -290,6 +290,22 @@ describe('runTrialsInProcesses', () => {
     expect(result.nProcessesStarted).toBe(1);
   });
 
+  it('keeps the user attributes of a trial that fails or is pruned, as optimize does', async () => {
+    // tfObjective records tfjs_backend and tfjs_leaked_tensors this way; they were dropped when the
+    // objective threw, since only a successful objective flushed its attributes at the end.
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    for (const objectiveExport of ['failsAfterAttr', 'prunedAfterAttr']) {
+      await runTrialsInProcesses({ study, objectiveModule: crashModule, objectiveExport, nTrials: 1 });
+    }
+    const [failed, pruned] = await study.getTrials();
+    expect(failed.state).toBe('FAIL');
+    expect(failed.systemAttrs.fail_reason).toBe('Error: failed after setting an attribute');
+    expect(failed.userAttrs.set_before_failing).toBe(true);
+    expect(pruned.state).toBe('PRUNED');
+    expect(pruned.userAttrs.set_before_pruning).toBe(true);
+    expect(pruned.values).toEqual([0.5]);
+  });
+
   it('records what the objective returned as its value, never as a tell instruction', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     await runTrialsInProcesses({ study, objectiveModule: crashModule, objectiveExport: 'returnsTellShape', nTrials: 1 });

@@ -22,8 +22,11 @@
  * rungs r * divisor^(b + k) up to maxLength, i.e. maxRungs' - b rungs, and its budget
  * ceil(N * eta^s / (s + 1)) with s = maxRungs' - 1 - b is Determined's weight up to rounding. The
  * mode keeps the first `nBrackets` brackets: 1 (aggressive), maxRungs' - floor((maxRungs' - 1) / 2)
- * (standard) or maxRungs' (conservative). Steps are expected to run 0..maxLength-1 (or up to
- * maxLength; the top rung, maxLength itself, is where Determined stops a trial as complete).
+ * (standard) or maxRungs' (conservative). One difference from a plain HyperbandPruner: the top
+ * rung, maxLength itself, is where Determined stops a trial as complete, so a trial is never judged
+ * (nor pruned) at a step >= maxLength; steps may run 0..maxLength-1 or 1..maxLength (epochs
+ * completed, as `fitWithPruning` reports them). A one-rung bracket (conservative mode's last) thus
+ * stops nothing, as in Determined.
  */
 import { InvalidOptionError } from '../errors.js';
 import { HyperbandPruner, countBrackets } from './hyperband.js';
@@ -80,10 +83,18 @@ export function adaptivePlan(options: AdaptivePrunerOptions): AdaptivePlan {
   return { maxRungs, minResource: maxLength / eta ** (maxRungs - 1), nBrackets, bracketRungs };
 }
 
+/** A HyperbandPruner that never judges the top rung, maxLength (see the file comment). */
+class AdaptiveHyperbandPruner extends HyperbandPruner {
+  protected override rungStepLimit(): number {
+    // Relative tolerance: the top rung r * eta^(maxRungs' - 1) may round just below maxLength.
+    return (this.maxResource as number) * (1 - 1e-9);
+  }
+}
+
 /** Builds the Determined-style adaptive ASHA preset (see the file comment for the mapping). */
 export function adaptivePruner(options: AdaptivePrunerOptions): HyperbandPruner {
   const plan = adaptivePlan(options);
-  return new HyperbandPruner({
+  return new AdaptiveHyperbandPruner({
     minResource: plan.minResource,
     maxResource: options.maxLength,
     reductionFactor: options.reductionFactor ?? 4,

@@ -122,7 +122,15 @@ export class HyperbandPruner implements Pruner {
     }
     const bracket = this.cachedBracket(study.studyName, trial.number);
     const view = new BracketStudyView(study, fetched, (t) => this.cachedBracket(study.studyName, t.number) === bracket);
-    return this.layout.pruners[bracket].pruneIn(view, trial, study);
+    return this.layout.pruners[bracket].pruneIn(view, trial, study, this.rungStepLimit());
+  }
+
+  /**
+   * Rungs at a step >= this are never judged. Infinity here, as in Optuna (every rung of every
+   * bracket is judged); the adaptive preset stops below maxResource, its completion step.
+   */
+  protected rungStepLimit(): number {
+    return Infinity;
   }
 
   /** Bracket ids are pure functions of (study name, number) once the layout is known; memoized. */

@@ -109,9 +109,10 @@ export class SuccessiveHalvingPruner implements Pruner {
   /**
    * `prune` on a view of a study (HyperbandPruner's per-bracket view, a new object per call):
    * `owner` is the object that in-memory rung records are kept under (the study), used only when
-   * `study` lacks `setTrialSystemAttrs`.
+   * `study` lacks `setTrialSystemAttrs`. Rungs whose step is >= `rungStepLimit` are not judged (and
+   * not recorded): the adaptive preset's top rung, where a trial has finished training.
    */
-  async pruneIn(study: StudyView, trial: FrozenTrial, owner: object): Promise<boolean> {
+  async pruneIn(study: StudyView, trial: FrozenTrial, owner: object, rungStepLimit = Infinity): Promise<boolean> {
     const step = trial.lastStep;
     if (step === null) return false;
     const value = trial.intermediateValues[step];
@@ -127,7 +128,8 @@ export class SuccessiveHalvingPruner implements Pruner {
 
     const memory = study.setTrialSystemAttrs === undefined ? this.memoryFor(owner) : null;
     let rung = currentRung(trial, memory);
-    if (step < this.rungStep(rung, minResource)) return false;
+    const nextRungStep = this.rungStep(rung, minResource);
+    if (step < nextRungStep || nextRungStep >= rungStepLimit) return false;
     if (Number.isNaN(value)) return true;
     trials ??= await study.getTrials({ states: REPORTING_STATES });
     const direction = pruningDirection(study.directions);
@@ -135,7 +137,7 @@ export class SuccessiveHalvingPruner implements Pruner {
     // Rungs judged by this call, each recorded before its verdict (Optuna's order).
     const judged: number[] = [];
     let pruned = false;
-    while (this.rungStep(rung, minResource) <= step) {
+    while (this.rungStep(rung, minResource) <= step && this.rungStep(rung, minResource) < rungStepLimit) {
       judged.push(rung);
       const competing = competingValues(trials, rung, memory, trial.trialId);
       competing.push(value);

@@ -3,7 +3,8 @@ import { InvalidOptionError } from '../../src/errors.js';
 import { adaptivePlan, adaptivePruner } from '../../src/pruners/adaptive.js';
 import { HyperbandPruner } from '../../src/pruners/hyperband.js';
 import { SuccessiveHalvingPruner } from '../../src/pruners/successive-halving.js';
-import { constants, runSequential } from './simulate.js';
+import { FakeStudy } from './fake-study.js';
+import { constants, runSequential, runTrial } from './simulate.js';
 
 describe('adaptivePlan (Determined adaptive_asha)', () => {
   it('maps the modes onto bracket rung counts as Determined does', () => {
@@ -43,6 +44,25 @@ describe('adaptivePlan (Determined adaptive_asha)', () => {
     const a = await runSequential(preset, constants(values), 16);
     expect(a).toEqual(await runSequential(sha, constants(values), 16));
     expect(a.filter((o) => o !== 'C').length).toBeGreaterThan(2);
+  });
+
+  it('never judges a trial at maxLength: reaching the top rung completes it, as in Determined', async () => {
+    // Steps 1..maxLength, as fitWithPruning reports epochs. The top rung of every bracket is
+    // maxLength; judging it there pruned trials that had finished training, and the one-rung bracket
+    // of conservative mode (no early stopping in Determined) pruned most of its trials.
+    const maxLength = 4;
+    const p = adaptivePruner({ mode: 'conservative', maxLength, reductionFactor: 2 }); // rungs [3, 2, 1]
+    const study = new FakeStudy([], ['maximize']);
+    const outcomes: string[] = [];
+    for (let n = 0; n < 40; n++) {
+      const q = (n * 7919) % 40;
+      const reports = Array.from({ length: maxLength }, (_, i) => [i + 1, q + i] as const);
+      outcomes.push(await runTrial(p, study, n, reports));
+    }
+    expect(outcomes.filter((o) => o === `P@${maxLength}`)).toEqual([]);
+    for (let n = 0; n < 40; n++) if (p.bracketId('study', n) === 2) expect(outcomes[n], `trial ${n}`).toBe('C');
+    // the lower rungs still stop trials
+    expect(outcomes.filter((o) => o.startsWith('P@')).length).toBeGreaterThan(5);
   });
 
   it('rejects bad options', () => {

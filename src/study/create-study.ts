@@ -9,6 +9,7 @@ import type { Sampler } from '../samplers/sampler.js';
 import { openStorage, parseStorageSpec } from '../storage/open-storage.js';
 import type { Storage, StudySummary } from '../storage/storage.js';
 import type { StudyDirection } from '../trial/types.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { Study } from './study.js';
 
 /**
@@ -41,9 +42,16 @@ export interface LoadStudyOptions {
   readonly pruner?: Pruner;
 }
 
-/** Creates a study (or loads it with `loadIfExists`). */
+const CREATE_KEYS = optionKeys<CreateStudyOptions>()(['studyName', 'direction', 'directions', 'sampler', 'pruner', 'storage', 'loadIfExists']);
+const LOAD_KEYS = optionKeys<LoadStudyOptions>()(['studyName', 'storage', 'sampler', 'pruner']);
+
+/**
+ * Creates a study (or loads it with `loadIfExists`). An option name it does not know (`directon`,
+ * Optuna's `study_name`) throws `InvalidOptionError` naming it.
+ */
 export async function createStudy(options: CreateStudyOptions = {}): Promise<Study> {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  checkOptionsObject(options, CREATE_KEYS, 'createStudy');
   const directions = resolveDirections(options);
   const studyName = options.studyName ?? generateStudyName();
   if (typeof studyName !== 'string' || studyName.length === 0) {
@@ -75,9 +83,13 @@ export async function createStudy(options: CreateStudyOptions = {}): Promise<Stu
   return new Study({ studyId, studyName, directions, storage, sampler, pruner, ownsStorage: owns });
 }
 
-/** Loads an existing study; rejects with `StudyNotFoundError` when there is none of that name. */
+/**
+ * Loads an existing study; rejects with `StudyNotFoundError` when there is none of that name, and
+ * with `InvalidOptionError` for an option name it does not know.
+ */
 export async function loadStudy(options: LoadStudyOptions): Promise<Study> {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  checkOptionsObject(options, LOAD_KEYS, 'loadStudy');
   if (typeof options.studyName !== 'string' || options.studyName.length === 0) {
     throw new InvalidOptionError('studyName', 'a non-empty string', options.studyName);
   }

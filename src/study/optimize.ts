@@ -9,6 +9,7 @@ import type { Trial } from '../trial/trial.js';
 import type { Study } from './study.js';
 import { messageOf } from './study.js';
 import { staleTrialSweeper } from './trial-budget.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warnOnce } from '../util/warn.js';
 
 /**
@@ -25,6 +26,7 @@ export type OptimizeCallback = (study: Study, trial: FrozenTrial) => void | Prom
 /** An error class; errors that are instances of one listed in `catch` fail only their trial. */
 export type ErrorClass = abstract new (...args: never[]) => Error;
 
+/** Options of `study.optimize`; an unknown name (`n_trials`, say) throws `InvalidOptionError` naming it. */
 export interface OptimizeOptions {
   /** Trials this call runs (across its concurrent slots). Unbounded when omitted. */
   readonly nTrials?: number;
@@ -336,9 +338,14 @@ interface ValidatedOptions {
   readonly heartbeatGraceMs: number | undefined;
 }
 
+/** Every OptimizeOptions key, checked against the interface at compile time. */
+const OPTION_KEYS = optionKeys<OptimizeOptions>()(['nTrials', 'maxTrialsInStudy', 'timeoutMs', 'concurrency', 'catch', 'callbacks', 'signal', 'handleSigint', 'heartbeatIntervalMs', 'heartbeatGraceMs', 'onTrialStart']);
+
 function validate(objective: Objective, options: OptimizeOptions): ValidatedOptions {
   if (typeof objective !== 'function') throw new InvalidOptionError('objective', 'a function', objective);
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  // A misspelt name (Optuna's `n_trials` or `timeout`) would otherwise run without a budget.
+  checkOptionsObject(options, OPTION_KEYS, 'optimize');
   const count = (name: string, value: unknown, min: number): number | undefined => {
     if (value === undefined) return undefined;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {

@@ -22,6 +22,7 @@ import { isAlive } from '../storage/file-lock.js';
 import type { Storage, TrialTemplate } from '../storage/storage.js';
 import { MAX_DATETIME_MS } from '../storage/validate.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { hasOwn, setOwn } from '../util/own-keys.js';
 import type { StudyView } from '../trial/study-view.js';
 import { FAIL_REASON_STALE_PREFIX, SystemAttr } from '../trial/system-attrs.js';
@@ -75,6 +76,12 @@ export interface AddTrialOptions {
   readonly datetimeStart?: number;
   readonly datetimeComplete?: number;
 }
+
+const ASK_KEYS = optionKeys<AskOptions>()(['heartbeat']);
+const TRY_ASK_KEYS = optionKeys<TryAskOptions>()(['heartbeat', 'maxTrialsInStudy']);
+const TELL_KEYS = optionKeys<TellOptions>()(['state', 'values', 'failReason']);
+const GET_TRIALS_KEYS = ['states'] as const;
+const ENQUEUE_KEYS = optionKeys<EnqueueTrialOptions>()(['userAttrs', 'skipIfExists']);
 
 export interface EnqueueTrialOptions {
   readonly userAttrs?: Readonly<Record<string, JsonValue>>;
@@ -183,7 +190,10 @@ export class Study implements StudyView {
   // StudyView
   // ---------------------------------------------------------------------------------------------
 
+  /** Trials ordered by number, filtered by `states`; any other option name throws `InvalidOptionError`. */
   async getTrials(options: { readonly states?: readonly TrialState[] } = {}): Promise<readonly FrozenTrial[]> {
+    // `{state: [...]}` returned every trial.
+    if (options !== null && typeof options === 'object') checkOptionsObject(options, GET_TRIALS_KEYS, 'getTrials');
     return this.storage.getAllTrials(this.studyId, options);
   }
 
@@ -245,9 +255,11 @@ export class Study implements StudyView {
    * `BACKEND_UNAVAILABLE` (a GpSampler `backend` the machine lacks), which would fail every trial
    * alike and so reject the ask (and, inside `optimize`, stop it with that error). Rejects with
    * `InterruptedError` when the running `optimize` was interrupted meanwhile (the trial is then
-   * recorded as FAIL, "interrupted").
+   * recorded as FAIL, "interrupted"). An option name it does not know (Optuna's fixed
+   * distributions, `ask({x: dist})`, have no counterpart) throws `InvalidOptionError`, creating nothing.
    */
   async ask(options: AskOptions = {}): Promise<Trial> {
+    if (options !== null && typeof options === 'object') checkOptionsObject(options, ASK_KEYS, 'ask');
     const trial = await this.tryAsk({ heartbeat: options?.heartbeat });
     return trial as Trial; // never null without maxTrialsInStudy
   }
@@ -271,6 +283,7 @@ export class Study implements StudyView {
    */
   async tryAskIn(run: OptimizeRun | null, options: TryAskOptions = {}): Promise<Trial | null> {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+    checkOptionsObject(options, TRY_ASK_KEYS, 'tryAsk');
     const max = options.maxTrialsInStudy;
     if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 0)) {
       throw new InvalidOptionError('maxTrialsInStudy', 'an integer >= 0', max);
@@ -479,7 +492,7 @@ export class Study implements StudyView {
    * Rejects with `TrialFinishedError` if the trial was already finished, and, as Optuna raises
    * ValueError, with `InvalidOptionError` for values given with state PRUNED or FAIL (option
    * `values`: a PRUNED trial takes its last reported value), a `failReason` that is not a string,
-   * or a trial that is WAITING (enqueued, not yet asked; option `trial`); the trial is then
+   * an option other than `state`, `values` and `failReason` (`{value: 3}`, say), or a trial that is WAITING (enqueued, not yet asked; option `trial`); the trial is then
    * unchanged. After `tell`, the `Trial` refuses new suggestions, attributes and reports. A `Trial`
    * asked from another study is refused (`InvalidOptionError`, option `trial`).
    */
@@ -563,7 +576,7 @@ export class Study implements StudyView {
    * Queues a trial whose parameters are fixed (warm start with known configurations). Parameters the
    * objective suggests that are not given here are sampled as usual. Values must be finite numbers,
    * strings, booleans or null, else it rejects with `InvalidOptionError` (option `params.<name>`)
-   * and queues nothing; whether a value fits its distribution is checked when the trial suggests it
+   * and queues nothing (as it does for an unknown name in `options`); whether a value fits its distribution is checked when the trial suggests it
    * (`InvalidParamValueError`, which fails that trial).
    */
   async enqueueTrial(params: Readonly<Record<string, ParamValue>>, options: EnqueueTrialOptions = {}): Promise<void> {
@@ -571,6 +584,7 @@ export class Study implements StudyView {
       throw new InvalidOptionError('params', 'an object of parameter values', params);
     }
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+    checkOptionsObject(options, ENQUEUE_KEYS, 'enqueueTrial');
     for (const [name, value] of Object.entries(params)) {
       const ok =
         value === null || typeof value === 'string' || typeof value === 'boolean' ||
@@ -950,6 +964,8 @@ function normalizeTellResult(result: TellResult): { state?: 'COMPLETE' | 'PRUNED
     return { state: 'COMPLETE', values: result as unknown as number };
   }
   const options = result as TellOptions;
+  // `{value: 3}` was taken for a result with no value and failed the trial.
+  checkOptionsObject(options, TELL_KEYS, 'tell');
   if (options.state !== undefined && !['COMPLETE', 'PRUNED', 'FAIL'].includes(options.state)) {
     throw new InvalidOptionError('state', 'COMPLETE, PRUNED or FAIL', options.state);
   }

@@ -272,3 +272,39 @@ describe('a custom pruner whose prune() returns no boolean', () => {
     expect(await trial.shouldPrune()).toBe(true);
   });
 });
+
+describe('misspelt option names at the Study API', () => {
+  // As samplers and pruners do: an option name the API does not know is an InvalidOptionError
+  // naming it, never silently ignored (`n_trials` made optimize run without end, `directon` gave a
+  // study minimizing what the user meant to maximize).
+  it('createStudy and loadStudy refuse an unknown option', async () => {
+    await expect(createStudy({ directon: 'maximize' } as never)).rejects.toThrow(/option "directon"/);
+    await expect(createStudy({ study_name: 'x' } as never)).rejects.toThrow(InvalidOptionError);
+    const storage = new InMemoryStorage();
+    await createStudy({ studyName: 's', storage });
+    await expect(loadStudy({ studyName: 's', storage, load_if_exists: true } as never)).rejects.toThrow(/option "load_if_exists"/);
+    expect(await storage.getAllStudies()).toHaveLength(1);
+  });
+
+  it('optimize refuses an unknown option before running any trial', async () => {
+    const study = await createStudy();
+    // maxTrialsInStudy bounds the run that ignoring n_trials would make endless.
+    await expect(study.optimize(() => 1, { n_trials: 3, maxTrialsInStudy: 5 } as never)).rejects.toThrow(/option "n_trials"/);
+    await expect(study.optimize(() => 1, { nTrials: 1, timeout: 10 } as never)).rejects.toThrow(/option "timeout"/);
+    expect(await study.getTrials()).toHaveLength(0);
+  });
+
+  it('ask, tryAsk, tell, enqueueTrial and getTrials refuse an unknown option', async () => {
+    const study = await createStudy();
+    await expect(study.ask({ x: { kind: 'float', low: 0, high: 1, log: false, step: null } } as never)).rejects.toThrow(/option "x"/);
+    await expect(study.tryAsk({ max_trials: 1 } as never)).rejects.toThrow(/option "max_trials"/);
+    expect(await study.getTrials()).toHaveLength(0);
+    const trial = await study.ask();
+    await expect(study.tell(trial, { value: 3 } as never)).rejects.toThrow(/option "value"/);
+    expect((await study.getTrials())[0].state).toBe('RUNNING');
+    await study.tell(trial, { values: 3 });
+    await expect(study.enqueueTrial({ x: 1 }, { skip_if_exists: true } as never)).rejects.toThrow(/option "skip_if_exists"/);
+    await expect(study.getTrials({ state: ['COMPLETE'] } as never)).rejects.toThrow(/option "state"/);
+    expect((await study.getTrials()).map((t) => t.state)).toEqual(['COMPLETE']);
+  });
+});

@@ -51,13 +51,19 @@ const OPTION_KEYS = optionKeys<GridSamplerOptions>()(['space', 'shuffle', 'seed'
  * Ids are positions in the enumeration, which is deterministic for a given space, so workers (and a
  * resumed study) must use the same space; claims of a previous, different grid would be honoured by id.
  * `gridIdOf(trialId)` exposes the assignment (e.g. to record it as a system attribute).
+ *
+ * The cursor and the assignments are kept per study object: study and trial ids are per storage
+ * (every in-memory study has study id 0), so one sampler handed to several studies, one after the
+ * other or at once, walks the whole grid in each.
  */
 export class GridSampler implements Sampler {
   readonly name = 'grid';
   /** The grid points, in enumeration order (the id of a point is its index). */
   readonly points: readonly Params[];
   private readonly order: readonly number[];
-  private readonly cursors = new Map<number, { position: number }>();
+  /** Per study object: the cursor into `order` and the grid id of each trial id it claimed for. */
+  private readonly states = new WeakMap<StudyView, { position: number; readonly assigned: Map<number, number> }>();
+  /** Grid id by trial id, latest study first (for `gridIdOf` only). */
   private readonly assigned = new Map<number, number>();
 
   constructor(options: GridSamplerOptions) {
@@ -88,21 +94,20 @@ export class GridSampler implements Sampler {
 
   /** Grid ids this sampler has not yet tried to claim for `study` (see `Sampler.remainingTrials`). */
   remainingTrials(study: StudyView): number {
-    return this.order.length - (this.cursors.get(study.studyId)?.position ?? 0);
+    return this.order.length - (this.states.get(study)?.position ?? 0);
   }
 
-  /** The grid id claimed for `trialId` by this sampler, or null. */
+  /**
+   * The grid id claimed for `trialId` by this sampler, or null. Trial ids are per storage: with a
+   * sampler serving studies on several storages, the latest claim for that id.
+   */
   gridIdOf(trialId: number): number | null {
     return this.assigned.get(trialId) ?? null;
   }
 
   async beforeTrial(study: StudyView, trial: FrozenTrial): Promise<void> {
-    if (this.assigned.has(trial.trialId) || hasFixedParams(trial)) return;
-    let cursor = this.cursors.get(study.studyId);
-    if (cursor === undefined) {
-      cursor = { position: 0 };
-      this.cursors.set(study.studyId, cursor);
-    }
+    const cursor = this.stateOf(study);
+    if (cursor.assigned.has(trial.trialId) || hasFixedParams(trial)) return;
     while (cursor.position < this.order.length) {
       // Advance before awaiting so concurrent asks in this process try different ids.
       const id = this.order[cursor.position++];
@@ -112,6 +117,7 @@ export class GridSampler implements Sampler {
       // process holds the point and the grid is exhausted all the same.
       if (cursor.position === this.order.length) study.stop('grid exhausted');
       if (await study.claim(`grid:${id}`)) {
+        cursor.assigned.set(trial.trialId, id);
         this.assigned.set(trial.trialId, id);
         return;
       }
@@ -120,8 +126,8 @@ export class GridSampler implements Sampler {
     throw new GridExhaustedError(`all ${this.points.length} grid points have been claimed`);
   }
 
-  sampleIndependent(_study: StudyView, trial: FrozenTrial, name: string, distribution: Distribution): ParamValue {
-    const id = this.assigned.get(trial.trialId);
+  sampleIndependent(study: StudyView, trial: FrozenTrial, name: string, distribution: Distribution): ParamValue {
+    const id = this.stateOf(study).assigned.get(trial.trialId);
     if (id === undefined) {
       if (hasFixedParams(trial)) {
         throw new SearchSpaceError(
@@ -143,6 +149,15 @@ export class GridSampler implements Sampler {
       );
     }
     return value;
+  }
+
+  private stateOf(study: StudyView): { position: number; readonly assigned: Map<number, number> } {
+    let state = this.states.get(study);
+    if (state === undefined) {
+      state = { position: 0, assigned: new Map() };
+      this.states.set(study, state);
+    }
+    return state;
   }
 }
 

@@ -271,3 +271,24 @@ describe('GridSampler', () => {
     expect(() => new GridSampler({ space: VALUES, shuffle: true, seed: 0.1 })).toThrow(/option "seed"/);
   });
 });
+
+describe('GridSampler handed to a second study', () => {
+  // Each in-memory study has study id 0 and trial ids from 0: the sampler's cursor (by study id)
+  // and its grid-point assignments (by trial id) of the first study were taken for the second's.
+  it('runs the whole grid again, each point once, and stops without a FAIL trial', async () => {
+    const sampler = new GridSampler({ space: { x: [1, 2, 3] } });
+    const objective = (trial: { suggestInt(name: string, low: number, high: number): number }): number =>
+      trial.suggestInt('x', 1, 3);
+    const first = await createStudy({ sampler });
+    await first.optimize(objective);
+    expect((await first.getTrials()).map((t) => t.params.x)).toEqual([1, 2, 3]);
+
+    const second = await createStudy({ sampler });
+    // An imported trial shifts the trial ids of the second study against the first's.
+    await second.addTrial({ params: {}, distributions: {}, value: 0 });
+    await second.optimize(objective);
+    const trials = await second.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'COMPLETE', 'COMPLETE']);
+    expect(trials.slice(1).map((t) => t.params.x).sort()).toEqual([1, 2, 3]);
+  });
+});

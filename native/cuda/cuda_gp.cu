@@ -136,8 +136,15 @@ class DeviceBuffer {
   size_t count_ = 0;
 };
 
-/// Makes device 0 current on this (worker) thread and fails clearly without a device.
+/// Makes device 0 current on this (worker) thread and fails clearly without a device. Every
+/// entry point calls it first.
 void use_device() {
+  // A failed runtime call also stays behind as this thread's "last error" (until
+  // cudaGetLastError reads it): an earlier call that threw on a non-sticky error (a cudaMalloc
+  // out of memory) or a destructor's ignored cudaFree would otherwise fail the next launch check
+  // on this pool thread, in an unrelated call. Sticky errors are not cleared by this and still
+  // surface at the next checked call.
+  static_cast<void>(cudaGetLastError());
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {

@@ -4,7 +4,8 @@
  * thread on a host thread, real barriers for __syncthreads, warp shuffles emulated), linked with
  * the CPU core, and native/cuda/emulation/emulate_check.cc compares the device Cholesky (sizes
  * around the 64-wide blocks, failing pivot, NaN, jitter), the many-right-hand-side triangular
- * solves and CudaGp (factor, predict, logEI / UCB / PI with gradient) with the CPU core.
+ * solves and CudaGp (factor, predict, logEI / UCB / PI with gradient) with the CPU core, and
+ * checks that a call after a device out-of-memory (an injected cudaMalloc failure) works.
  * Tolerances are in emulate_check.cc (1e-12 relative for the factor and solves, 1e-10 for the
  * moments, 1e-9 / 1e-8 for acquisition values / gradients). This proves indexing, bounds and
  * synchronization logic; timing and the device memory model need a GPU (cuda-parity.test.ts).

@@ -6,8 +6,10 @@
 // __syncthreads is a real barrier (std::barrier) and `__shared__` (mapped to `static`) is one
 // copy shared by the threads of the running block. __shfl_down_sync exchanges through a
 // per-warp buffer between two warp barriers. Memory is host memory; streams are no-ops (every
-// call completes before it returns). This checks indexing, bounds and synchronization logic of
-// the kernels, not timing or the memory model of a real device.
+// call completes before it returns). Failing calls set the per-thread "last error" that
+// cudaGetLastError returns and clears, and cudaMalloc can be made to fail (failing_mallocs), so
+// error paths run as on a device. This checks indexing, bounds and synchronization logic of the
+// kernels, not timing or the memory model of a real device.
 #ifndef KESTREL_CUDA_EMULATION_H_
 #define KESTREL_CUDA_EMULATION_H_
 
@@ -180,12 +182,30 @@ constexpr unsigned cudaStreamNonBlocking = 1;
 
 inline const char* cudaGetErrorName(cudaError_t e) { return e == cudaSuccess ? "cudaSuccess" : "cudaErrorMemoryAllocation"; }
 inline const char* cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "out of memory"; }
+
+namespace kestrel_emu {
+/// The runtime's per-thread "last error": every failing call records its error there, and
+/// cudaGetLastError returns and resets it (as the CUDA runtime does for non-sticky errors such
+/// as cudaErrorMemoryAllocation).
+inline thread_local cudaError_t last_error = cudaSuccess;
+inline cudaError_t record(cudaError_t e) {
+  if (e != cudaSuccess) last_error = e;
+  return e;
+}
+/// Fault injection for tests: this many of the next cudaMalloc calls fail with
+/// cudaErrorMemoryAllocation (a device out of memory, e.g. shared with another process).
+inline std::atomic<int> failing_mallocs{0};
+}  // namespace kestrel_emu
 inline cudaError_t cudaGetDeviceCount(int* count) {
   *count = 1;
   return cudaSuccess;
 }
 inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
-inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+inline cudaError_t cudaGetLastError() {
+  const cudaError_t e = kestrel_emu::last_error;
+  kestrel_emu::last_error = cudaSuccess;
+  return e;
+}
 inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
   *s = reinterpret_cast<cudaStream_t>(0x1);
   return cudaSuccess;
@@ -194,8 +214,15 @@ inline cudaError_t cudaStreamDestroy(cudaStream_t) { return cudaSuccess; }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 inline cudaError_t cudaMalloc(void** p, size_t bytes) {
   // Poison fresh memory so reads of never-written device memory show up as NaN.
+  int failing = kestrel_emu::failing_mallocs.load();
+  while (failing > 0 && !kestrel_emu::failing_mallocs.compare_exchange_weak(failing, failing - 1)) {
+  }
+  if (failing > 0) {
+    *p = nullptr;
+    return kestrel_emu::record(cudaErrorMemoryAllocation);
+  }
   *p = std::malloc(bytes);
-  if (*p == nullptr) return cudaErrorMemoryAllocation;
+  if (*p == nullptr) return kestrel_emu::record(cudaErrorMemoryAllocation);
   std::memset(*p, 0xff, bytes);
   return cudaSuccess;
 }

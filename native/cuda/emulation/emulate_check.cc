@@ -1,7 +1,8 @@
 // Runs the CUDA kernels and host drivers of native/cuda/cuda_gp.cu on the host through
 // cuda_emulation.h (no GPU) and compares them with the CPU core: device Cholesky (sizes around
 // the 64-wide blocks, failing pivot, NaN), triangular solves with many right-hand sides, and
-// CudaGp (factor, predict, acquisition with gradient) against GpModel at the same theta.
+// CudaGp (factor, predict, acquisition with gradient) against GpModel at the same theta, and
+// recovery from a device out of memory.
 // Built and run by test/native/cuda-emulated.test.ts. Prints "<k> checks, <f> failed".
 #define KESTREL_CUDA_EMULATE 1
 #include "../cuda_gp.cu"  // NOLINT: the kernels themselves, compiled for the emulator
@@ -173,6 +174,58 @@ void check_model(kestrel::KernelKind kernel, kestrel::ThreadPool& pool) {
   }
 }
 
+/// A device out of memory (cudaMalloc fails, e.g. another process holds the GPU) fails that one
+/// call with CudaError; the next call on the same thread must work: a failed runtime call leaves
+/// its error as the thread's "last error", which a later launch check must not report.
+void check_out_of_memory(kestrel::ThreadPool& pool) {
+  const int n = 20, d = 2, m = 5;
+  Lcg r{9};
+  kestrel::GpData data;
+  data.n = n;
+  data.d = d;
+  data.is_cat = {0, 0};
+  for (int i = 0; i < n * d; ++i) data.x.push_back(r.next());
+  for (int i = 0; i < n; ++i) data.y.push_back(std::sin(5.0 * data.x[static_cast<size_t>(i) * d]));
+  const std::vector<double> theta = {std::log(0.4), std::log(0.6), 0.0, std::log(1e-4)};
+  auto model = kestrel::GpModel::build(data, theta, kestrel::KernelKind::kMatern52, false, pool);
+  auto gpu = kestrel::cuda::CudaGp::create(*model, kestrel::KernelKind::kMatern52);
+  std::vector<double> x;
+  for (int i = 0; i < m * d; ++i) x.push_back(r.next());
+  std::vector<double> mc(m), vc(m), mg(m), vg(m);
+  model->predict(x.data(), m, mc.data(), vc.data(), pool);
+  kestrel_emu::failing_mallocs = 1;
+  bool threw = false;
+  try {
+    gpu->predict(x.data(), m, mg.data(), vg.data());
+  } catch (const kestrel::cuda::CudaError& e) {
+    threw = std::string(e.what()).find("cudaMalloc") != std::string::npos;
+  }
+  kestrel_emu::failing_mallocs = 0;
+  check(threw, "out of memory: the call fails with CudaError naming cudaMalloc");
+  try {
+    gpu->predict(x.data(), m, mg.data(), vg.data());
+    check(max_diff(mc.data(), mg.data(), m) <= 1e-10, "out of memory: the next predict is right", max_diff(mc.data(), mg.data(), m), 1e-10);
+  } catch (const std::exception& e) {
+    check(false, std::string("out of memory: the next predict on the thread failed: ") + e.what());
+  }
+  kestrel::AcqParams acq;
+  kestrel_emu::failing_mallocs = 1;
+  std::vector<double> l;
+  std::vector<double> value(m), grad(static_cast<size_t>(m) * d);
+  try {
+    gpu->acquisition(x.data(), m, acq, value.data(), grad.data());
+  } catch (const kestrel::cuda::CudaError&) {
+  }
+  kestrel_emu::failing_mallocs = 0;
+  try {
+    const std::vector<double> a = spd(70, 3);
+    const kestrel::CholeskyStatus st = kestrel::cuda::cuda_cholesky(70, a.data(), 70, l, 1e-10, 0);
+    check(st.ok, "out of memory: the next cuda_cholesky on the thread works");
+  } catch (const std::exception& e) {
+    check(false, std::string("out of memory: the next cuda_cholesky on the thread failed: ") + e.what());
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -182,6 +235,7 @@ int main() {
     check_solves();
     check_model(kestrel::KernelKind::kMatern52, pool);
     check_model(kestrel::KernelKind::kRbf, pool);
+    check_out_of_memory(pool);
   } catch (const std::exception& e) {
     std::printf("FAIL exception: %s\n", e.what());
     ++g_failed;

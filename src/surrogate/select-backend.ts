@@ -8,12 +8,14 @@
  * - `auto`: native CPU when the addon loads, else `js` with a one-time `NATIVE_UNAVAILABLE`
  *   warning. CUDA is used per fit, only when it was built, a device is present and the training
  *   set has at least `CUDA_MIN_OBSERVATIONS` rows: below that the host<->device copies and kernel
- *   launches cost more than the 2-core CPU path.
+ *   launches cost more than the 2-core CPU path. A fit the device cannot run (a `NativeError`:
+ *   out of device memory, a device the kernels were not built for) is done on the CPU instead,
+ *   with a `CUDA_FALLBACK` warning.
  *
  * The returned backend's `name` is what will actually run small fits (`js` when falling back);
  * every fitted model reports its own `backend`.
  */
-import { BackendUnavailableError, InvalidOptionError } from '../errors.js';
+import { BackendUnavailableError, InvalidOptionError, NativeError } from '../errors.js';
 import { warnOnce } from '../util/warn.js';
 import type { BackendName, BuildOptions, FitOptions, FittedGp, GpTrainingData, KernelKind, SurrogateBackend } from './backend.js';
 import { createJsBackend } from './js-backend.js';
@@ -108,7 +110,12 @@ export async function getSurrogateBackend(options: GetSurrogateBackendOptions = 
   return cuda instanceof Error ? cpu : new SizeRoutedBackend(cpu, cuda, CUDA_MIN_OBSERVATIONS);
 }
 
-/** `auto` with CUDA present: small fits on the CPU, large ones on the GPU. */
+/**
+ * `auto` with CUDA present: small fits on the CPU, large ones on the GPU. A large fit or build
+ * that the GPU rejects with a `NativeError` (the device failed: out of memory, no kernel image
+ * for it, ...) is redone on the small backend, with a `CUDA_FALLBACK` warning; numerical and
+ * argument errors are passed on.
+ */
 export class SizeRoutedBackend implements SurrogateBackend {
   readonly name: BackendName;
 
@@ -121,11 +128,23 @@ export class SizeRoutedBackend implements SurrogateBackend {
   }
 
   fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
-    return (data.n >= this.threshold ? this.large : this.small).fit(data, options);
+    if (data.n < this.threshold) return this.small.fit(data, options);
+    return this.withFallback(this.large.fit(data, options), () => this.small.fit(data, options));
   }
 
   build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
-    return (data.n >= this.threshold ? this.large : this.small).build(data, theta, options);
+    if (data.n < this.threshold) return this.small.build(data, theta, options);
+    return this.withFallback(this.large.build(data, theta, options), () => this.small.build(data, theta, options));
+  }
+
+  private async withFallback(onDevice: Promise<FittedGp>, onCpu: () => Promise<FittedGp>): Promise<FittedGp> {
+    try {
+      return await onDevice;
+    } catch (err) {
+      if (!(err instanceof NativeError)) throw err;
+      warnOnce('CUDA_FALLBACK', `the ${this.large.name} backend failed (${err.message}); fitting on the ${this.small.name} backend instead`);
+      return onCpu();
+    }
   }
 
   negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BackendUnavailableError, InvalidOptionError } from '../../src/errors.js';
+import { BackendUnavailableError, InvalidOptionError, NativeError, NumericalError } from '../../src/errors.js';
 import type { BuildOptions, FitOptions, GpTrainingData, SurrogateBackend } from '../../src/surrogate/backend.js';
 import { createJsBackend } from '../../src/surrogate/js-backend.js';
 import { getSurrogateBackend, SizeRoutedBackend } from '../../src/surrogate/select-backend.js';
@@ -79,5 +79,40 @@ describe('SizeRoutedBackend', () => {
     await routed.build(randomData(3, 9, 2), theta, FIT);
     await routed.build(randomData(3, 12, 2), theta, FIT);
     expect(calls).toEqual(['small:9', 'large:10', 'small:build:9', 'large:build:12']);
+  });
+});
+
+describe('SizeRoutedBackend when the device fails', () => {
+  // A CUDA fit that cannot run (device out of memory, e.g. a GPU shared with other processes or
+  // workers; a device the kernels were not built for) rejects with NativeError. `auto` chose the
+  // device only for speed: the fit must go to the CPU instead of failing (which GpSampler turns
+  // into random sampling for every large trial).
+  const failing = (error: Error): SurrogateBackend => ({
+    name: 'cuda',
+    fit: () => Promise.reject(error),
+    build: () => Promise.reject(error),
+    negLogPosterior: () => Promise.reject(error),
+  });
+  const oom = () =>
+    new NativeError('fit (device): cudaMalloc(...) failed at native/cuda/cuda_gp.cu:117: cudaErrorMemoryAllocation: out of memory');
+
+  it('fits and builds on the CPU backend instead, with a one-time CUDA_FALLBACK warning', async () => {
+    const routed = new SizeRoutedBackend(createJsBackend(), failing(oom()), 10);
+    const model = await routed.fit(randomData(3, 12, 2), FIT);
+    expect(model.backend).toBe('js');
+    expect(model.n).toBe(12);
+    const theta = new Float64Array(4);
+    theta[3] = Math.log(1e-3);
+    const built = await routed.build(randomData(3, 12, 2), theta, FIT);
+    expect(built.backend).toBe('js');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(codes.filter((c) => c === 'CUDA_FALLBACK')).toHaveLength(1);
+  });
+
+  it('still rejects numerical and argument errors of the device backend', async () => {
+    const numerical = new SizeRoutedBackend(createJsBackend(), failing(new NumericalError('not positive definite')), 10);
+    await expect(numerical.fit(randomData(3, 12, 2), FIT)).rejects.toBeInstanceOf(NumericalError);
+    const invalid = new SizeRoutedBackend(createJsBackend(), failing(new InvalidOptionError('x', 'finite', NaN)), 10);
+    await expect(invalid.fit(randomData(3, 12, 2), FIT)).rejects.toBeInstanceOf(InvalidOptionError);
   });
 });

@@ -1,6 +1,5 @@
-// CUDA device discovery (the GP math runs on the CPU core; CUDA kernels of the surrogate are not
-// written yet). Every CUDA call is checked; failures become a message with the expression and
-// file:line.
+// CUDA device discovery and selection (the surrogate's kernels are in cuda_gp.cu). Every CUDA
+// call is checked; failures become a message with the expression and file:line.
 #include <cuda_runtime.h>
 
 #include <string>

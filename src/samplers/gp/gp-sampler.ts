@@ -8,7 +8,8 @@
  *   `gridSpacing` is > 1 is categorical (encode.ts returns the number of choices there and a
  *   spacing <= 1 for ordinal dims), so this file never switches on a distribution kind.
  *   Single-valued distributions are fixed, not modelled.
- * - Startup: until `nStartupTrials` trials are COMPLETE, scrambled Sobol (SobolSampler).
+ * - Startup: until `nStartupTrials` trials are COMPLETE (or, with `usePrunedTrials`, COMPLETE or
+ *   PRUNED with a value to model), scrambled Sobol (SobolSampler).
  * - Targets: values[0], negated for `minimize` (the GP maximizes), through the outcome transform
  *   (`outcomeTransform`: 'power', the default, standardizes, applies Yeo-Johnson with a
  *   maximum-likelihood exponent and standardizes again; 'standardize' only standardizes;
@@ -267,7 +268,10 @@ export type IncumbentKind = 'best-observed' | 'posterior-mean';
 export interface GpSamplerOptions {
   /** Seed of every random stream (default: a random seed). */
   readonly seed?: number;
-  /** Sobol trials before the GP takes over (default 10). */
+  /**
+   * Sobol trials before the GP takes over (default 10): the GP starts once this many trials are
+   * COMPLETE (with `usePrunedTrials`, COMPLETE or PRUNED with a last intermediate value).
+   */
   readonly nStartupTrials?: number;
   /** 'logei' (default), 'ucb' or 'pi'. */
   readonly acquisition?: AcquisitionKind;
@@ -331,8 +335,8 @@ export interface GpSamplerOptions {
   readonly priorMean?: PriorMeanKind;
   /**
    * Use PRUNED trials at their last intermediate value (default false; an infinite one is clipped
-   * to the best or worst finite value). A PRUNED trial without one (not NaN) is ignored, in the
-   * search space too.
+   * to the best or worst finite value), and count them toward `nStartupTrials`. A PRUNED trial
+   * without one (not NaN) is ignored, in the search space and the count too.
    */
   readonly usePrunedTrials?: boolean;
   /** Overrides of DEFAULT_REFIT_POLICY (large-n behaviour; see the file header). */
@@ -478,8 +482,8 @@ export class GpSampler implements Sampler {
     const space = intersectionSearchSpace(finished.filter(isObservation), { includePruned: this.options.usePrunedTrials });
     // Past the startup trials with nothing shared (every parameter conditional): all of this
     // trial is sampled independently, which sampleIndependent warns about as for a partial space.
-    const nComplete = finished.reduce((acc, t) => acc + (t.state === 'COMPLETE' ? 1 : 0), 0);
-    if (Object.keys(space).length === 0 && nComplete > 0 && nComplete >= this.options.nStartupTrials) this.gpTrials.add(trial.number);
+    const nFinished = this.countStartupTrials(finished);
+    if (Object.keys(space).length === 0 && nFinished > 0 && nFinished >= this.options.nStartupTrials) this.gpTrials.add(trial.number);
     return space;
   }
 
@@ -508,8 +512,7 @@ export class GpSampler implements Sampler {
     const trials = await study.getTrials();
     const running = new Set(trials.filter((t) => t.state === 'RUNNING').map((t) => t.trialId));
     for (const id of this.proposals.keys()) if (!running.has(id)) this.proposals.delete(id);
-    const nComplete = trials.reduce((acc, t) => acc + (t.state === 'COMPLETE' ? 1 : 0), 0);
-    if (nComplete < this.options.nStartupTrials) {
+    if (this.countStartupTrials(trials) < this.options.nStartupTrials) {
       return this.sobol.sampleRelative(study, trial, space);
     }
     const fixed: Record<string, ParamValue> = {};
@@ -552,6 +555,20 @@ export class GpSampler implements Sampler {
       }
       throw err;
     }
+  }
+
+  /**
+   * The trials that count toward `nStartupTrials`: the COMPLETE ones and, with `usePrunedTrials`,
+   * the PRUNED ones the model takes as observations (as Optuna's TPE counts PRUNED trials). Counting
+   * COMPLETE trials only, a study that prunes most of its trials (52 of 60 under successive
+   * halving) never left the Sobol startup although it had the observations to model.
+   */
+  private countStartupTrials(trials: readonly FrozenTrial[]): number {
+    let n = 0;
+    for (const t of trials) {
+      if (t.state === 'COMPLETE' || (this.options.usePrunedTrials && t.state === 'PRUNED' && isObservation(t))) n++;
+    }
+    return n;
   }
 
   sampleIndependent(study: StudyView, trial: FrozenTrial, name: string, distribution: Distribution): ParamValue {

@@ -184,6 +184,25 @@ describe('GpSampler', () => {
     expect(t.params.x as number).toBeGreaterThanOrEqual(0);
   });
 
+  it('usePrunedTrials: PRUNED observations count toward nStartupTrials, as Optuna TPE counts them', async () => {
+    // Under SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 3 }) a 60-trial study had
+    // 8 COMPLETE and 52 PRUNED trials with values: counting only COMPLETE ones, the GP never left
+    // its Sobol startup although it was told to model the PRUNED ones.
+    const dist = { x: floatDistribution('x', 0, 1) };
+    for (const usePrunedTrials of [true, false]) {
+      const spy = new SpyBackend();
+      const sampler = new GpSampler({ seed: 2, ...FAST, backend: spy, nStartupTrials: 4, usePrunedTrials });
+      const study = new FakeStudy(['minimize']);
+      study.add({ x: 0.1 }, dist, 'COMPLETE', 3);
+      study.add({ x: 0.5 }, dist, 'PRUNED', null, { 0: 2, 1: 1 });
+      study.add({ x: 0.7 }, dist, 'PRUNED', null, { 0: 4 });
+      study.add({ x: 0.9 }, dist, 'PRUNED', null, { 0: 5 });
+      study.add({ x: 0.3 }, dist, 'PRUNED', null); // no value: neither modelled nor counted
+      await study.ask(sampler, dist);
+      expect(spy.fits.map((f) => f.n)).toEqual(usePrunedTrials ? [4] : []);
+    }
+  });
+
   it('usePrunedTrials clips an infinite intermediate value to the best or worst finite one, as Optuna', async () => {
     // Targets are values negated for minimize: -Infinity is the best possible there, +Infinity the worst.
     for (const direction of ['minimize', 'maximize'] as const) {

@@ -290,8 +290,9 @@ export interface GpSamplerOptions {
    * 'auto' (default: the native addon, with large fits on CUDA where it is built and a device is
    * present; TypeScript with a NATIVE_UNAVAILABLE warning where the addon cannot load), 'cpu',
    * 'cuda', 'js', or a SurrogateBackend instance. A backend
-   * named explicitly that this machine cannot provide fails the ask with BackendUnavailableError
-   * (the trial is recorded FAIL) rather than degrading the study to random search.
+   * named explicitly that this machine cannot provide fails the first ask, before the startup
+   * trials, with BackendUnavailableError (the trial is recorded FAIL) rather than degrading the
+   * study to random search.
    */
   readonly backend?: BackendRequest | SurrogateBackend;
   /**
@@ -475,6 +476,9 @@ export class GpSampler implements Sampler {
 
   async inferRelativeSearchSpace(study: StudyView, trial: FrozenTrial): Promise<SearchSpace> {
     checkSingleObjective(study); // at the first ask, before any trial has run
+    // A backend named explicitly that this machine lacks fails the first ask too, not the first
+    // GP ask after nStartupTrials Sobol trials have run (BackendUnavailableError; memoized).
+    if (this.options.backend === 'cpu' || this.options.backend === 'cuda') await this.backend();
     const finished = await study.getTrials({ states: this.options.usePrunedTrials ? ['COMPLETE', 'PRUNED'] : ['COMPLETE'] });
     // Only the PRUNED trials that are observations (a last intermediate value that is not NaN)
     // shape the space: one pruned before it reported, let alone before its first suggest, has

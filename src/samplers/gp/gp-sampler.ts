@@ -1111,12 +1111,13 @@ function isObservation(trial: FrozenTrial): boolean {
   return step !== null && !Number.isNaN(trial.intermediateValues[step]);
 }
 
-/** GpSampler models one objective. @throws KestrelError (INVALID_OPTION) otherwise. */
+/** GpSampler models one objective. @throws InvalidOptionError (option `sampler`) otherwise. */
 function checkSingleObjective(study: StudyView): void {
   if (study.directions.length !== 1) {
-    throw new KestrelError(
-      'INVALID_OPTION',
-      `GpSampler supports one objective; study "${study.studyName}" has ${study.directions.length} directions`,
+    throw new InvalidOptionError(
+      'sampler',
+      `a sampler for one objective (GpSampler models one; NsgaIiSampler, RandomSampler, SobolSampler or GridSampler take several)`,
+      `GpSampler on study "${study.studyName}" with ${study.directions.length} directions`,
     );
   }
 }

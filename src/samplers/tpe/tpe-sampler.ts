@@ -372,9 +372,10 @@ function countFinished(trials: readonly FrozenTrial[]): number {
 
 function checkSingleObjective(study: StudyView): void {
   if (study.directions.length !== 1) {
-    throw new KestrelError(
-      'INVALID_OPTION',
-      `TpeSampler supports one objective; study "${study.studyName}" has ${study.directions.length} directions`,
+    throw new InvalidOptionError(
+      'sampler',
+      `a sampler for one objective (TpeSampler models one; NsgaIiSampler, RandomSampler, SobolSampler or GridSampler take several)`,
+      `TpeSampler on study "${study.studyName}" with ${study.directions.length} directions`,
     );
   }
 }

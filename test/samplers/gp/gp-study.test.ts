@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { InvalidOptionError } from '../../../src/errors.js';
 import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
 import { floatDistribution } from '../../../src/space/distributions.js';
 import { createStudy } from '../../../src/study/create-study.js';
@@ -109,7 +110,10 @@ describe('GpSampler through the real Study', () => {
 
   it('refuses a multi-objective study at its first ask, with the trial recorded as FAIL', async () => {
     const study = await createStudy({ directions: ['minimize', 'maximize'], sampler: new GpSampler({ seed: 1, backend: 'js' }) });
-    await expect(study.ask()).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/one objective/) });
+    const error = await study.ask().catch((e: unknown) => e);
+    // An InvalidOptionError (it was a bare KestrelError with that code: instanceof checks missed it).
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error).toMatchObject({ code: 'INVALID_OPTION', option: 'sampler', message: expect.stringMatching(/one objective/) });
     expect((await study.getTrials()).map((t) => t.state)).toEqual(['FAIL']);
   });
 

@@ -119,8 +119,8 @@ describe('TpeSampler options', () => {
     const study = new TwoObjectives();
     const sampler = new TpeSampler({ seed: 1 });
     const err = await sampler.beforeTrial(study, study.createTrial()).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(KestrelError);
-    expect((err as KestrelError).code).toBe('INVALID_OPTION');
+    expect(err).toBeInstanceOf(InvalidOptionError);
+    expect(err).toMatchObject({ code: 'INVALID_OPTION', option: 'sampler', message: expect.stringMatching(/NsgaIiSampler/) });
   });
 });
 

@@ -16,8 +16,8 @@
  *   like expected improvement; Bergstra et al. 2011, eq. 5) is returned.
  * - Independent TPE (default): one parameter at a time in `sampleIndependent`, which is
  *   synchronous, so the study's trials are loaded in `beforeTrial` and the snapshot is cached per
- *   trial id (refreshed with the trials this sampler has seen finish since, and with the values
- *   it proposed for trials still running). Multivariate TPE (`multivariate: true`; Falkner, Klein
+ *   study object and trial id (refreshed with the trials this sampler has seen finish since, and
+ *   with the values it proposed for trials still running). Multivariate TPE (`multivariate: true`; Falkner, Klein
  *   & Hutter 2018, "BOHB") models the intersection search space of the COMPLETE and PRUNED trials
  *   jointly in `sampleRelative`; with `group: true` that space is decomposed into groups of
  *   parameters that always appear together (Optuna's `group`), each modelled jointly.
@@ -94,7 +94,6 @@ interface ResolvedOptions {
 
 /** The study's trials as loaded for one trial. */
 interface Snapshot {
-  readonly studyId: number;
   readonly directions: readonly StudyDirection[];
   readonly trials: readonly FrozenTrial[];
   /** Value of the sampler's event counter when loading started. */
@@ -114,6 +113,19 @@ interface Source {
   readonly pending: PendingRecord | undefined;
 }
 
+/**
+ * What the sampler keeps for one study it serves, by trial id. Trial ids are unique within a
+ * storage only (every in-memory study numbers its trials from 0), so one sampler serving several
+ * studies keeps each one's records apart.
+ */
+interface StudyState {
+  readonly snapshots: Map<number, Snapshot>;
+  /** The most recently loaded snapshot (for a `sampleIndependent` without `beforeTrial`). */
+  latest: Snapshot | null;
+  readonly finished: Map<number, { readonly trial: FrozenTrial; readonly epoch: number }>;
+  readonly pending: Map<number, PendingRecord>;
+}
+
 /** Every TpeSamplerOptions key, checked against the interface at compile time. */
 const OPTION_KEYS = optionKeys<TpeSamplerOptions>()(['seed', 'nStartupTrials', 'nEiCandidates', 'gamma', 'weights', 'priorWeight', 'considerMagicClip', 'considerEndpoints', 'multivariate', 'group', 'constantLiar', 'warnIndependentSampling']);
 
@@ -122,10 +134,8 @@ export class TpeSampler implements Sampler {
   readonly seed: number;
   private readonly options: ResolvedOptions;
   private readonly random: RandomSampler;
-  private readonly snapshots = new Map<number, Snapshot>();
-  private readonly latest = new Map<number, Snapshot>();
-  private readonly finished = new Map<number, { readonly trial: FrozenTrial; readonly epoch: number }>();
-  private readonly pending = new Map<number, PendingRecord>();
+  /** Per study object (see `StudyState`). */
+  private readonly states = new WeakMap<StudyView, StudyState>();
   private epoch = 0;
 
   constructor(options: TpeSamplerOptions = {}) {
@@ -138,7 +148,16 @@ export class TpeSampler implements Sampler {
     checkSingleObjective(study);
     const epoch = ++this.epoch;
     const trials = await study.getTrials();
-    this.remember(trial.trialId, { studyId: study.studyId, directions: study.directions, trials, epoch });
+    this.remember(this.stateOf(study), trial.trialId, { directions: study.directions, trials, epoch });
+  }
+
+  private stateOf(study: StudyView): StudyState {
+    let state = this.states.get(study);
+    if (state === undefined) {
+      state = { snapshots: new Map(), latest: null, finished: new Map(), pending: new Map() };
+      this.states.set(study, state);
+    }
+    return state;
   }
 
   async inferRelativeSearchSpace(study: StudyView, _trial: FrozenTrial): Promise<SearchSpace> {
@@ -164,8 +183,9 @@ export class TpeSampler implements Sampler {
     checkSingleObjective(study);
     const epoch = ++this.epoch;
     const trials = await study.getTrials();
-    const snapshot: Snapshot = { studyId: study.studyId, directions: study.directions, trials, epoch };
-    this.remember(trial.trialId, snapshot);
+    const snapshot: Snapshot = { directions: study.directions, trials, epoch };
+    const state = this.stateOf(study);
+    this.remember(state, trial.trialId, snapshot);
     if (countFinished(trials) < this.options.nStartupTrials) return {};
 
     const groups: string[][] = [];
@@ -184,17 +204,18 @@ export class TpeSampler implements Sampler {
     for (const group of groups) {
       const dists = group.map((name) => space[name]);
       const rng = new Rng(deriveSeed(this.seed, trial.number, 'relative', group.join('\u0000')));
-      const x = this.sampleEncoded(snapshot, trial, group, dists, rng);
+      const x = this.sampleEncoded(state, snapshot, trial, group, dists, rng);
       group.forEach((name, j) => {
         setOwn(params, name, decode(dists[j], x[j]));
       });
     }
-    if (this.options.constantLiar) for (const name of names) this.recordPending(trial, name, space[name], params[name]);
+    if (this.options.constantLiar) for (const name of names) this.recordPending(state, trial, name, space[name], params[name]);
     return params;
   }
 
   sampleIndependent(study: StudyView, trial: FrozenTrial, name: string, distribution: Distribution): ParamValue {
-    const snapshot = this.snapshots.get(trial.trialId) ?? this.latest.get(study.studyId);
+    const state = this.stateOf(study);
+    const snapshot = state.snapshots.get(trial.trialId) ?? state.latest ?? undefined;
     let value: ParamValue;
     if (isSingle(distribution)) {
       value = this.random.sampleIndependent(study, trial, name, distribution);
@@ -207,7 +228,7 @@ export class TpeSampler implements Sampler {
         );
       }
       value = this.random.sampleIndependent(study, trial, name, distribution);
-    } else if (countFinished(this.effectiveTrials(snapshot)) < this.options.nStartupTrials) {
+    } else if (countFinished(this.effectiveTrials(state, snapshot)) < this.options.nStartupTrials) {
       value = this.random.sampleIndependent(study, trial, name, distribution);
     } else {
       if (this.options.multivariate && this.options.warnIndependentSampling) {
@@ -218,23 +239,24 @@ export class TpeSampler implements Sampler {
         );
       }
       const rng = new Rng(deriveSeed(this.seed, trial.number, 'independent', name));
-      const x = this.sampleEncoded(snapshot, trial, [name], [distribution], rng);
+      const x = this.sampleEncoded(state, snapshot, trial, [name], [distribution], rng);
       value = decode(distribution, x[0]);
     }
-    if (this.options.constantLiar) this.recordPending(trial, name, distribution, value);
+    if (this.options.constantLiar) this.recordPending(state, trial, name, distribution, value);
     return value;
   }
 
   async afterTrial(
-    _study: StudyView,
+    study: StudyView,
     trial: FrozenTrial,
     _state: TrialState,
     _values: readonly number[] | null,
   ): Promise<void> {
-    this.snapshots.delete(trial.trialId);
-    this.pending.delete(trial.trialId);
-    this.finished.set(trial.trialId, { trial, epoch: ++this.epoch });
-    this.pruneFinished();
+    const state = this.stateOf(study);
+    state.snapshots.delete(trial.trialId);
+    state.pending.delete(trial.trialId);
+    state.finished.set(trial.trialId, { trial, epoch: ++this.epoch });
+    pruneFinished(state);
   }
 
   /**
@@ -242,6 +264,7 @@ export class TpeSampler implements Sampler {
    * `nEiCandidates` draws from l(x), the best by log l(x) - log g(x).
    */
   private sampleEncoded(
+    state: StudyState,
     snapshot: Snapshot,
     trial: FrozenTrial,
     names: readonly string[],
@@ -249,7 +272,7 @@ export class TpeSampler implements Sampler {
     rng: Rng,
   ): Float64Array {
     const d = names.length;
-    const trials = this.effectiveTrials(snapshot).filter((t) => t.trialId !== trial.trialId);
+    const trials = this.effectiveTrials(state, snapshot).filter((t) => t.trialId !== trial.trialId);
     const nFinished = countFinished(trials);
     const nBelow = this.nBelow(nFinished);
     const split = splitTrials(trials, snapshot.directions[0], nBelow);
@@ -259,11 +282,11 @@ export class TpeSampler implements Sampler {
       const seen = new Set<number>();
       for (const t of trials) {
         seen.add(t.trialId);
-        if (t.state === 'RUNNING') above.push({ number: t.number, trial: t, pending: this.pending.get(t.trialId) });
+        if (t.state === 'RUNNING') above.push({ number: t.number, trial: t, pending: state.pending.get(t.trialId) });
       }
-      for (const [trialId, record] of this.pending) {
+      for (const [trialId, record] of state.pending) {
         if (trialId === trial.trialId || seen.has(trialId)) continue;
-        if (this.finished.has(trialId)) continue;
+        if (state.finished.has(trialId)) continue;
         above.push({ number: record.number, trial: null, pending: record });
       }
       above.sort((p, q) => p.number - q.number);
@@ -329,39 +352,38 @@ export class TpeSampler implements Sampler {
   }
 
   /** The snapshot's trials, each replaced by its finished version if this sampler saw it finish since. */
-  private effectiveTrials(snapshot: Snapshot): readonly FrozenTrial[] {
-    if (this.finished.size === 0) return snapshot.trials;
+  private effectiveTrials(state: StudyState, snapshot: Snapshot): readonly FrozenTrial[] {
+    if (state.finished.size === 0) return snapshot.trials;
     return snapshot.trials.map((t) => {
-      const done = this.finished.get(t.trialId);
+      const done = state.finished.get(t.trialId);
       return done !== undefined && done.epoch > snapshot.epoch ? done.trial : t;
     });
   }
 
-  private remember(trialId: number, snapshot: Snapshot): void {
-    this.snapshots.delete(trialId);
-    this.snapshots.set(trialId, snapshot);
-    if (this.snapshots.size > MAX_TRACKED_TRIALS) this.snapshots.delete(this.snapshots.keys().next().value as number);
-    const previous = this.latest.get(snapshot.studyId);
-    if (previous === undefined || previous.epoch < snapshot.epoch) this.latest.set(snapshot.studyId, snapshot);
+  private remember(state: StudyState, trialId: number, snapshot: Snapshot): void {
+    state.snapshots.delete(trialId);
+    state.snapshots.set(trialId, snapshot);
+    if (state.snapshots.size > MAX_TRACKED_TRIALS) state.snapshots.delete(state.snapshots.keys().next().value as number);
+    if (state.latest === null || state.latest.epoch < snapshot.epoch) state.latest = snapshot;
   }
 
-  private recordPending(trial: FrozenTrial, name: string, distribution: Distribution, value: ParamValue): void {
-    let record = this.pending.get(trial.trialId);
+  private recordPending(state: StudyState, trial: FrozenTrial, name: string, distribution: Distribution, value: ParamValue): void {
+    let record = state.pending.get(trial.trialId);
     if (record === undefined) {
       record = { number: trial.number, values: new Map() };
-      this.pending.set(trial.trialId, record);
-      if (this.pending.size > MAX_TRACKED_TRIALS) this.pending.delete(this.pending.keys().next().value as number);
+      state.pending.set(trial.trialId, record);
+      if (state.pending.size > MAX_TRACKED_TRIALS) state.pending.delete(state.pending.keys().next().value as number);
     }
     record.values.set(name, { distribution, value });
   }
+}
 
-  /** Drops finished-trial records that no kept snapshot predates. */
-  private pruneFinished(): void {
-    let oldest = Infinity;
-    for (const s of this.snapshots.values()) oldest = Math.min(oldest, s.epoch);
-    for (const s of this.latest.values()) oldest = Math.min(oldest, s.epoch);
-    for (const [trialId, entry] of this.finished) if (entry.epoch <= oldest) this.finished.delete(trialId);
-  }
+/** Drops the study's finished-trial records that no kept snapshot predates. */
+function pruneFinished(state: StudyState): void {
+  let oldest = Infinity;
+  for (const s of state.snapshots.values()) oldest = Math.min(oldest, s.epoch);
+  if (state.latest !== null) oldest = Math.min(oldest, state.latest.epoch);
+  for (const [trialId, entry] of state.finished) if (entry.epoch <= oldest) state.finished.delete(trialId);
 }
 
 function countFinished(trials: readonly FrozenTrial[]): number {

@@ -347,6 +347,37 @@ describe('TpeSampler search', () => {
     expect(await suggest(running, false)).toEqual(await suggest(idle, false));
   });
 
+  it('keeps the studies it serves apart when their trial ids coincide (two in-memory storages)', async () => {
+    // Two studies on separate storages number their trials alike (FakeStudy ids start at 100, as
+    // every MemoryStorage's start at 0). Asked in turn, study A's trial was sampled from the history
+    // that study B's ask had just loaded under the same trial id.
+    const space: Space = { x: floatDistribution('x', 0, 1) };
+    const history = (best: number): FakeStudy => {
+      const s = new FakeStudy();
+      for (let i = 0; i < 20; i++) addTrial(s, 'COMPLETE', { x: (i + 0.5) / 20 }, space, Math.abs((i + 0.5) / 20 - best));
+      return s;
+    };
+    for (const constantLiar of [false, true]) {
+      const shared = new TpeSampler({ seed: 2, constantLiar });
+      const solo = new TpeSampler({ seed: 2, constantLiar });
+      const a = history(0.1);
+      const b = history(0.9);
+      const aSolo = history(0.1);
+      for (let round = 0; round < 4; round++) {
+        const askedA = await ask(shared, a);
+        const askedB = await ask(shared, b);
+        const xa = suggestAll(shared, a, askedA, space).x as number;
+        const xb = suggestAll(shared, b, askedB, space).x as number;
+        const askedSolo = await ask(solo, aSolo);
+        const xSolo = suggestAll(solo, aSolo, askedSolo, space).x as number;
+        expect(xa, `round ${round}, constantLiar ${constantLiar}`).toBe(xSolo);
+        await tell(shared, a, askedA, { x: xa }, space, Math.abs(xa - 0.1));
+        await tell(shared, b, askedB, { x: xb }, space, Math.abs(xb - 0.9));
+        await tell(solo, aSolo, askedSolo, { x: xSolo }, space, Math.abs(xSolo - 0.1));
+      }
+    }
+  });
+
   it('falls back to the latest snapshot (or random sampling) when beforeTrial was not called', async () => {
     const space: Space = { x: floatDistribution('x', 0, 1) };
     const sampler = new TpeSampler({ seed: 4, nStartupTrials: 0 });

@@ -8,8 +8,13 @@
  * observation weights and omega_n = priorWeight (w = [1] when n = 0). Per dim j, `grid[j]` is the
  * `gridSpacing` of its distribution:
  *
- * - grid = 0 (continuous; log dims and log ints are already in log space): kernel k is
- *   N(mu_k, sigma_k^2) truncated to [0, 1].
+ * - grid = 0 (continuous; log dims are already in log space): kernel k is N(mu_k, sigma_k^2)
+ *   truncated to [0, 1].
+ * - grid = 0 with `logIntBounds[j]` = [a, b] (a log int, coordinate u(v) = (ln v - ln(a - 1/2)) /
+ *   (ln(b + 1/2) - ln(a - 1/2)), src/util/log-int.ts): integer v owns the log cell
+ *   [u(v - 1/2), u(v + 1/2)] and kernel k gives it the truncated-normal mass of that cell, as for
+ *   grid cells below (Optuna's `_BatchedDiscreteTruncLogNormDistributions`); draws are snapped to
+ *   the coordinate of their cell's integer.
  * - 0 < grid = g <= 1 (ints, stepped floats): the 1/g grid cells [m g, (m + 1) g] tile [0, 1] and
  *   a value is its cell's center; kernel k gives cell m the truncated-normal mass of the cell,
  *   p = (Phi(b_m) - Phi(a_m)) / (Phi((1 - mu)/sigma) - Phi(-mu/sigma)) (Optuna's
@@ -28,6 +33,7 @@
  * - then the "magic clip" (Bergstra's hyperopt): sigma in [1 / min(100, 1 + K), 1]
  *   (without `considerMagicClip`, [eps, 1]).
  */
+import { decodeLogInt, encodeLogInt, snapLogInt } from '../../util/log-int.js';
 import { logsumexp, normalLogPdf } from '../../util/math.js';
 import type { Rng } from '../../util/prng.js';
 import { logGaussMass, sampleStandardTruncatedNormal } from './truncnorm.js';
@@ -48,11 +54,18 @@ export interface ParzenEstimatorOptions {
   readonly considerMagicClip: boolean;
   readonly considerEndpoints: boolean;
   readonly multivariate: boolean;
+  /** [low, high] of each dim that is a log int (`logIntBounds` of src/space/encode.ts), else null; default all null. */
+  readonly logIntBounds?: ReadonlyArray<readonly [number, number] | null>;
 }
 
 /** Per-dim kernel parameters. */
 type DimKernels =
-  | { readonly kind: 'numeric'; readonly step: number; readonly mu: Float64Array; readonly sigma: Float64Array; readonly logZ: Float64Array }
+  | {
+      readonly kind: 'numeric';
+      readonly step: number;
+      readonly logInt: readonly [number, number] | null;
+      readonly mu: Float64Array; readonly sigma: Float64Array; readonly logZ: Float64Array;
+    }
   | { readonly kind: 'categorical'; readonly nChoices: number; readonly logProb: Float64Array; readonly prob: Float64Array };
 
 export class ParzenEstimator {
@@ -88,7 +101,8 @@ export class ParzenEstimator {
     for (let j = 0; j < d; j++) {
       const column = new Float64Array(n);
       for (let i = 0; i < n; i++) column[i] = observations[i * d + j];
-      dims.push(grid[j] > 1 ? categoricalKernels(column, grid[j], options) : numericKernels(column, grid[j], options));
+      const logInt = options.logIntBounds?.[j] ?? null;
+      dims.push(grid[j] > 1 ? categoricalKernels(column, grid[j], options) : numericKernels(column, grid[j], logInt, options));
     }
     this.dims = dims;
   }
@@ -120,6 +134,7 @@ export class ParzenEstimator {
           let x = mu + sigma * z;
           x = x < 0 ? 0 : x > 1 ? 1 : x;
           if (dim.step > 0) x = cellCenter(x, dim.step);
+          else if (dim.logInt !== null) x = snapLogInt(x, dim.logInt[0], dim.logInt[1]);
           out[c * d + j] = x;
         }
       }
@@ -146,6 +161,15 @@ export class ParzenEstimator {
           for (let k = 0; k < K; k++) {
             const s = dim.sigma[k];
             terms[k] += logGaussMass((v - half - dim.mu[k]) / s, (v + half - dim.mu[k]) / s) - dim.logZ[k];
+          }
+        } else if (dim.logInt !== null) {
+          const [a, b] = dim.logInt;
+          const value = decodeLogInt(v, a, b);
+          const lo = value === a ? 0 : encodeLogInt(value - 0.5, a, b);
+          const hi = value === b ? 1 : encodeLogInt(value + 0.5, a, b);
+          for (let k = 0; k < K; k++) {
+            const s = dim.sigma[k];
+            terms[k] += logGaussMass((lo - dim.mu[k]) / s, (hi - dim.mu[k]) / s) - dim.logZ[k];
           }
         } else {
           for (let k = 0; k < K; k++) {
@@ -182,7 +206,12 @@ export function cellCenter(x: number, step: number): number {
   return (m + 0.5) * step;
 }
 
-function numericKernels(mus: Float64Array, step: number, options: ParzenEstimatorOptions): DimKernels {
+function numericKernels(
+  mus: Float64Array,
+  step: number,
+  logInt: readonly [number, number] | null,
+  options: ParzenEstimatorOptions,
+): DimKernels {
   const n = mus.length;
   const nKernels = n === 0 ? 1 : n + 1;
   const sigmas = new Float64Array(n);
@@ -204,7 +233,7 @@ function numericKernels(mus: Float64Array, step: number, options: ParzenEstimato
   sigma[nKernels - 1] = 1;
   const logZ = new Float64Array(nKernels);
   for (let k = 0; k < nKernels; k++) logZ[k] = logGaussMass(-mu[k] / sigma[k], (1 - mu[k]) / sigma[k]);
-  return { kind: 'numeric', step, mu, sigma, logZ };
+  return { kind: 'numeric', step, logInt, mu, sigma, logZ };
 }
 
 /** Optuna's univariate bandwidth rule over the mus and the prior mu 1/2, end points 0 and 1. */

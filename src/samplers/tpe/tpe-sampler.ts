@@ -11,7 +11,7 @@
  *   concurrent workers spread out (Optuna's `constant_liar`).
  * - Model: a Parzen estimator l(x) over "below" and g(x) over "above" (./parzen-estimator.ts), in
  *   the encoded coordinates of src/space/encode.ts (log dims in log space, ints and stepped floats
- *   as grid cells, categoricals as choice indices).
+ *   as grid cells, log ints as cells in log space, categoricals as choice indices).
  * - Proposal: `nEiCandidates` draws from l(x); the one maximizing log l(x) - log g(x) (which ranks
  *   like expected improvement; Bergstra et al. 2011, eq. 5) is returned.
  * - Independent TPE (default): one parameter at a time in `sampleIndependent`, which is
@@ -27,7 +27,7 @@
  */
 import { InvalidOptionError, KestrelError } from '../../errors.js';
 import { contains, distributionsEqual, isSingle } from '../../space/distributions.js';
-import { decode, encode, gridSpacing } from '../../space/encode.js';
+import { decode, encode, gridSpacing, logIntBounds } from '../../space/encode.js';
 import { intersectionSearchSpace } from '../../space/intersection.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../../space/types.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
@@ -295,6 +295,7 @@ export class TpeSampler implements Sampler {
     dists.forEach((dist, j) => {
       grid[j] = gridSpacing(dist);
     });
+    const logInts = dists.map(logIntBounds);
     const build = (sources: readonly Source[]): ParzenEstimator => {
       const rows = encodeSources(sources, names, dists);
       return new ParzenEstimator({
@@ -307,6 +308,7 @@ export class TpeSampler implements Sampler {
         considerMagicClip: this.options.considerMagicClip,
         considerEndpoints: this.options.considerEndpoints,
         multivariate: this.options.multivariate,
+        logIntBounds: logInts,
       });
     };
     const lower = build(below);

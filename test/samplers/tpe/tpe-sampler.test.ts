@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError, KestrelError } from '../../../src/errors.js';
 import { RandomSampler } from '../../../src/samplers/random-sampler.js';
 import type { Sampler } from '../../../src/samplers/sampler.js';
 import { defaultGamma, defaultWeights, hyperoptDefaultGamma } from '../../../src/samplers/tpe/defaults.js';
+import { ParzenEstimator } from '../../../src/samplers/tpe/parzen-estimator.js';
 import { splitTrials } from '../../../src/samplers/tpe/split.js';
 import { TpeSampler, groupDecomposition, type TpeSamplerOptions } from '../../../src/samplers/tpe/tpe-sampler.js';
 import {
@@ -11,9 +12,11 @@ import {
   floatDistribution,
   intDistribution,
 } from '../../../src/space/distributions.js';
+import { encode } from '../../../src/space/encode.js';
 import type { Distribution, ParamValue } from '../../../src/space/types.js';
 import { FrozenTrial } from '../../../src/trial/frozen-trial.js';
 import type { StudyDirection, TrialState } from '../../../src/trial/types.js';
+import { normalCdf } from '../../../src/util/math.js';
 import { FakeStudy, ask, runTrial, suggestAll, tell } from '../fake-study.js';
 
 class MaximizeStudy extends FakeStudy {
@@ -252,6 +255,44 @@ describe('TpeSampler search', () => {
     // Late suggestions concentrate around lr = 1e-3 in log space (random: ~25% within a decade).
     const near = study.trials.slice(40).filter((t) => Math.abs(Math.log10(t.params.lr as number) + 3) < 1).length;
     expect(near).toBeGreaterThanOrEqual(20);
+  });
+
+  it("models a log int by the masses of its integers' log cells (Optuna's discrete truncated log-normal)", async () => {
+    // A log int on [1, 16] lives on u(v) = (ln v - ln 0.5) / ln 33; integer k owns the cell
+    // [u(k - 1/2), u(k + 1/2)]. l(x) and g(x) must be probability masses over the 16 integers
+    // (Optuna: _BatchedDiscreteTruncLogNormDistributions), not densities at u(k).
+    const dist = intDistribution('n', 1, 16, { log: true });
+    const space: Space = { n: dist };
+    const study = new FakeStudy();
+    [1, 2, 3, 4, 6, 8, 11, 16, 1, 2, 5, 9].forEach((n, i) => addTrial(study, 'COMPLETE', { n }, space, i));
+    const built: ParzenEstimator[] = [];
+    const original = ParzenEstimator.prototype.logPdf;
+    const spy = vi.spyOn(ParzenEstimator.prototype, 'logPdf').mockImplementation(function (this: ParzenEstimator, x, count) {
+      built.push(this);
+      return original.call(this, x, count);
+    });
+    try {
+      const sampler = new TpeSampler({ seed: 1 });
+      suggestAll(sampler, study, await ask(sampler, study), space);
+    } finally {
+      spy.mockRestore();
+    }
+    const [below, above] = built.slice(-2);
+    const u = (v: number): number => encode(dist, v);
+    const at = Float64Array.from({ length: 16 }, (_, i) => u(i + 1));
+    for (const pe of [below, above]) {
+      const total = Array.from(pe.logPdf(at, 16)).reduce((acc, lp) => acc + Math.exp(lp), 0);
+      expect(Math.abs(total - 1), `sum of the masses ${total}`).toBeLessThan(1e-9);
+    }
+    // Below: gamma(12) = 2 trials, n = 1 and n = 2 (mus u(1), u(2)); with the prior mu 1/2 their
+    // bandwidths are u(2) - u(1) = 0.198, clipped up to 1 / min(100, 1 + 3) = 0.25. Prior N(1/2, 1).
+    const mass = (k: number, mu: number, s: number): number =>
+      (normalCdf((u(k + 0.5) - mu) / s) - normalCdf((u(k - 0.5) - mu) / s)) / (normalCdf((1 - mu) / s) - normalCdf(-mu / s));
+    for (const k of [1, 5, 16]) {
+      const want = (mass(k, u(1), 0.25) + mass(k, u(2), 0.25) + mass(k, 0.5, 1)) / 3;
+      const got = Math.exp(below.logPdf(Float64Array.of(u(k)), 1)[0]);
+      expect(Math.abs(got / want - 1), `l(${k}) = ${got}, want ${want}`).toBeLessThan(1e-9);
+    }
   });
 
   it('ignores FAIL trials entirely', async () => {

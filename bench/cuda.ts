@@ -11,6 +11,7 @@ import { loadAddon } from '../src/binding/load.js';
 import type { KestrelAddon } from '../src/binding/addon.js';
 import { createNativeBackend } from '../src/surrogate/native-backend.js';
 import type { FittedGp, GpTrainingData } from '../src/surrogate/backend.js';
+import { medianAndMin } from './lib/stats.js';
 
 type CudaAddon = KestrelAddon & { cudaCholesky(a: Float64Array, n: number, jitter?: boolean): Promise<{ factor: Float64Array | null }> };
 
@@ -27,8 +28,7 @@ async function time(fn: () => Promise<unknown>, repeats = 5): Promise<{ median: 
     await fn();
     t.push(performance.now() - s);
   }
-  t.sort((a, b) => a - b);
-  return { median: t[Math.floor(t.length / 2)], min: t[0] };
+  return medianAndMin(t);
 }
 
 function data(n: number, d: number): GpTrainingData {

@@ -44,6 +44,7 @@ import type { AddTrialOptions } from '../src/study/study.js';
 import { createStudy, loadStudy } from '../src/study/create-study.js';
 import type { Study } from '../src/study/study.js';
 import { Rng } from '../src/util/prng.js';
+import { median } from './lib/stats.js';
 
 const D = 8;
 const LOW = -10;
@@ -145,15 +146,15 @@ async function untilSwapped(study: Study, sampler: GpSampler, n: number, figure:
 }
 
 function summarize(row: Row): Record<string, unknown> {
-  const ms = row.runs.map((r) => r.ms).sort((a, b) => a - b);
+  const ms = row.runs.map((r) => r.ms);
   return {
     bench: 'gp-large',
     figure: row.figure,
     nTarget: row.n,
     nObserved: row.runs.map((r) => r.n),
     kinds: row.runs.map((r) => r.kind),
-    medianMs: Number(ms[Math.floor((ms.length - 1) / 2)].toFixed(1)),
-    minMs: Number(ms[0].toFixed(1)),
+    medianMs: Number(median(ms).toFixed(1)),
+    minMs: Number(Math.min(...ms).toFixed(1)),
     updateMs: row.runs.map((r) => Number(r.updateMs.toFixed(1))),
     waitMs: row.runs.map((r) => Number(r.waitMs.toFixed(1))),
     thetaChange: row.runs.map((r) => (Number.isNaN(r.thetaChange) ? null : Number(r.thetaChange.toFixed(3)))),
@@ -231,9 +232,8 @@ process.stdout.write('| n | suggestion | median ms | min ms | model update ms | 
 for (const row of rows) {
   const s = summarize(row);
   const kinds = [...new Set(row.runs.map((r) => r.kind))].join(', ');
-  const mid = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
-  const update = mid(row.runs.map((r) => r.updateMs));
-  const wait = mid(row.runs.map((r) => r.waitMs));
+  const update = median(row.runs.map((r) => r.updateMs));
+  const wait = median(row.runs.map((r) => r.waitMs));
   process.stdout.write(
     `| ${row.runs[0].n} | ${row.figure} | ${String(s.medianMs)} | ${String(s.minMs)} | ${update.toFixed(0)} | ${wait.toFixed(0)} | ${kinds} |\n`,
   );

@@ -37,6 +37,7 @@ import os from 'node:os';
 import { loadAddon } from '../src/binding/load.js';
 import { createNativeBackend } from '../src/surrogate/native-backend.js';
 import type { FitOptions, GpTrainingData, SurrogateBackend } from '../src/surrogate/backend.js';
+import { medianAndMin } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
 const withJs = !process.argv.includes('--no-js');
@@ -91,8 +92,7 @@ async function time(repeats: number, fn: () => Promise<void>): Promise<{ median:
     await fn();
     t.push(performance.now() - start);
   }
-  t.sort((a, b) => a - b);
-  return { median: t[Math.floor(t.length / 2)], min: t[0] };
+  return medianAndMin(t);
 }
 
 function rng(seed: number): () => number {
@@ -169,8 +169,7 @@ async function benchCholesky(): Promise<void> {
         factorMs.push(res.factorMs);
       });
       factorMs.shift(); // the warm-up
-      factorMs.sort((x, y) => x - y);
-      const f = { median: factorMs[Math.floor(factorMs.length / 2)], min: factorMs[0] };
+      const f = medianAndMin(factorMs);
       const gflops = n ** 3 / 3 / (f.median * 1e6);
       const best = n ** 3 / 3 / (f.min * 1e6);
       emit({ figure: 'cholesky', params: `n=${n} threads=${threads}`, backend: 'cpu', median: f.median, min: f.min, unit: 'ms', derived: `${gflops.toFixed(1)} GFLOP/s (best ${best.toFixed(1)})`, peer: threads === allThreads ? peerChol[n] : undefined });

@@ -6,8 +6,10 @@
  *   npx tsx bench/first-fit.ts [--seed 0] [--sizes 200,500]
  *
  * History: the first max(sizes) trials of a GpSampler run on Rosenbrock-8 in [-5, 10]^8 (the
- * protocol of bench/ask-latency.ts). For each n: the screen, a fit on `selectFitSubset` of 128
- * observations (the 32 best plus a seeded sample, 1 random restart, as GpSampler's first fit),
+ * protocol of bench/ask-latency.ts). For each n, its first n observations encoded as GpSampler
+ * encodes them (unit cube; the power transform and the worst-observed shift of the targets,
+ * bench/lib/first-fit-data.ts): the screen, a fit on `selectFitSubset` of 128 observations (the
+ * 32 best plus a seeded sample, 1 random restart, as GpSampler's first fit),
  * then the log posterior on all n observations at the screen's theta (a build) and after k = 1, 2,
  * 3, 5, 8, 12 and 200 (converged) iterations warm-started from it (`FitOptions.maxIterations`), with
  * the wall time of each such fit (native backend, all threads). JSON lines on stdout, a table on
@@ -24,12 +26,11 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
-import { GpSampler, selectFitSubset } from '../src/samplers/gp/gp-sampler.js';
+import { GpSampler } from '../src/samplers/gp/gp-sampler.js';
 import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
 import { getSurrogateBackend } from '../src/surrogate/select-backend.js';
-import type { GpTrainingData } from '../src/surrogate/backend.js';
-import { fitOutcomeTransform } from '../src/surrogate/outcome-transform.js';
+import { firstFitData, type MinimizedHistory } from './lib/first-fit-data.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -61,27 +62,9 @@ async function screenRestarts(dir: string): Promise<void> {
     `|---|---|${restarts.map(() => '---|').join('')}`,
   ];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
-    const trace = JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as {
-      names: string[];
-      bounds: [number, number][];
-      params: number[][];
-      values: number[];
-    };
-    const d = trace.names.length;
+    const trace = JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as MinimizedHistory;
     for (const n of sizes) {
-      if (trace.values.length < n) throw new Error(`${file}: ${trace.values.length} evaluations, fewer than ${n}`);
-      const values = Float64Array.from(trace.values.slice(0, n), (v) => -v);
-      const outcome = fitOutcomeTransform(values, 'power', 'worst-observed');
-      const encode = (ids: readonly number[]): GpTrainingData => ({
-        x: Float64Array.from(ids.flatMap((i) => trace.params[i].map((u, j) => (u - trace.bounds[j][0]) / (trace.bounds[j][1] - trace.bounds[j][0])))),
-        y: Float64Array.from(ids, (i) => outcome.apply(values[i])),
-        n: ids.length,
-        d,
-        isCategorical: new Uint8Array(d),
-      });
-      const ids = Array.from({ length: n }, (_, i) => i);
-      const all = encode(ids);
-      const screenData = encode(selectFitSubset({ trialIds: ids, values, size: 128, nBest: 32, seed: 7 }));
+      const { all, screen: screenData } = firstFitData(trace, n, 7);
       const options = { kernel: 'matern52' as const, deterministic: false, seed: 1, numThreads: threads };
       const cells: string[] = [];
       const record: Record<string, unknown> = { bench: 'first-fit-screen-restarts', run: file, n, restarts: [] as unknown[] };
@@ -113,41 +96,31 @@ if (tracesDir !== '') {
   process.exit(0);
 }
 
-// The history: unit-cube inputs and maximized targets, as GpSampler encodes them.
-const xs: number[][] = [];
-const targets: number[] = [];
+// The history, in the parameters' own units; each n is encoded as GpSampler encodes its first fit.
+const params: number[][] = [];
+const values: number[] = [];
 const study = await createStudy({ studyName: 'first-fit', direction: 'minimize', sampler: new GpSampler({ seed, backend: 'cpu' }), storage: new InMemoryStorage() });
 for (let i = 0; i < Math.max(...sizes); i++) {
   const trial = await study.ask();
   const x = Array.from({ length: D }, (_, j) => trial.suggestFloat(`x${j}`, LOW, HIGH));
   const v = rosenbrock(x);
   await study.tell(trial, v);
-  xs.push(x.map((u) => (u - LOW) / (HIGH - LOW)));
-  targets.push(-v);
+  params.push(x);
+  values.push(v);
 }
+const history: MinimizedHistory = { bounds: Array.from({ length: D }, () => [LOW, HIGH] as const), params, values };
 
 const lines = ['| n | screen theta | ' + ITERATIONS.map((k) => (k === 200 ? 'converged' : `${k} it.`)).join(' | ') + ' |', `|---|---|${ITERATIONS.map(() => '---|').join('')}`];
 for (const n of sizes) {
-  const ys = targets.slice(0, n);
-  const mean = ys.reduce((a, c) => a + c, 0) / n;
-  const std = Math.sqrt(ys.reduce((a, c) => a + (c - mean) ** 2, 0) / n);
-  const encode = (ids: readonly number[]): GpTrainingData => ({
-    x: Float64Array.from(ids.flatMap((i) => xs[i])),
-    y: Float64Array.from(ids, (i) => (targets[i] - mean) / std),
-    n: ids.length,
-    d: D,
-    isCategorical: new Uint8Array(D),
-  });
-  const ids = Array.from({ length: n }, (_, i) => i);
-  const screenIds = selectFitSubset({ trialIds: ids, values: Float64Array.from(ids, (i) => -targets[i]), size: 128, nBest: 32, seed: 7 });
+  const { all, screen: screenData } = firstFitData(history, n, 7);
   const options = { kernel: 'matern52' as const, deterministic: false, nRestarts: 1, seed: 1, warmStart: null, numThreads: threads };
-  const screen = await backend.fit(encode(screenIds), options);
-  const built = await backend.build(encode(ids), screen.theta, { kernel: 'matern52', deterministic: false, numThreads: threads });
+  const screen = await backend.fit(screenData, options);
+  const built = await backend.build(all, screen.theta, { kernel: 'matern52', deterministic: false, numThreads: threads });
   const cells = [`${built.logPosterior.toFixed(1)}`];
   const record: Record<string, unknown> = { bench: 'first-fit', n, seed, screenLogPosterior: built.logPosterior, refined: [] as unknown[] };
   for (const k of ITERATIONS) {
     const t0 = performance.now();
-    const m = await backend.fit(encode(ids), { ...options, nRestarts: 1, warmStart: Float64Array.from(screen.theta), maxIterations: k });
+    const m = await backend.fit(all, { ...options, nRestarts: 1, warmStart: Float64Array.from(screen.theta), maxIterations: k });
     const ms = performance.now() - t0;
     (record.refined as unknown[]).push({ maxIterations: k, logPosterior: m.logPosterior, ms });
     cells.push(`${m.logPosterior.toFixed(1)} (${ms.toFixed(1)} ms)`);

@@ -23,7 +23,8 @@
  * "fit + acquisition maximization" figure. Default: both, one after the other.
  *
  * Resumed ("first suggestion of a new sampler"): a new GpSampler on a study that already holds the
- * first 50 / 200 / 500 completed trials of the run (imported with `addTrials`), so its first ask
+ * first 50 / 200 / 500 completed trials of the 'policy' run (of the 'every-trial' run when only it
+ * runs; imported with `addTrials`), so its first ask
  * fits without a previous theta (a resumed study, a new process), and its second ask (where the
  * default policy refines the first fit's theta on all trials); median of 3 new samplers each, with
  * the default policy (the first fit starts on 128 of the observations, with one random restart)
@@ -107,7 +108,10 @@ function summarize(sampler: string, ask: readonly number[], tell: readonly numbe
   return { sampler, reached: ask.length, askMs, cumulativeS, best };
 }
 
-/** Completed trials of the first Kestrel run, in order (for the resumed rows). */
+/**
+ * Completed trials of the 'policy' run, in order (for the resumed rows): the run whose `gp_fit`
+ * records the third resumed row imports with them. With `--refit every-trial` alone, that run's.
+ */
 const history: AddTrialOptions[] = [];
 /** The `gp_fit` record of each trial of the 'policy' run (undefined where none was recorded). */
 const records: (JsonValue | undefined)[] = [];
@@ -160,6 +164,7 @@ async function runKestrel(refit: 'policy' | 'every-trial'): Promise<Row> {
   const study = await createStudy({ studyName: `ask-latency-${refit}`, direction: 'minimize', sampler, storage: new InMemoryStorage() });
   const ask: number[] = [];
   const tell: number[] = [];
+  const runHistory: AddTrialOptions[] = [];
   let best = Infinity;
   for (let i = 0; i < trials; i++) {
     const t0 = performance.now();
@@ -173,8 +178,11 @@ async function runKestrel(refit: 'policy' | 'every-trial'): Promise<Row> {
     ask.push(t1 - t0);
     tell.push(t3 - t2);
     best = Math.min(best, v);
-    if (history.length === i) history.push({ params: { ...trial.params }, distributions, value: v });
+    runHistory.push({ params: { ...trial.params }, distributions, value: v });
   }
+  // The two runs part after 100 observations (their refit policies differ there): records and
+  // trials must come from the same run.
+  if (refit === 'policy' || history.length === 0) history.splice(0, history.length, ...runHistory);
   if (refit === 'policy') for (const t of await study.getTrials()) records.push(t.systemAttrs[SystemAttr.gpFit]);
   return summarize(`kestrel gp (${refit === 'policy' ? 'refit policy' : 'refit every trial'}, ${backend})`, ask, tell, best);
 }

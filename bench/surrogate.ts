@@ -13,10 +13,12 @@
  *   posterior     mean + variance + logEI for 10^5 candidates, n = 1024, d = 8 (candidates/s); and
  *                 logEI with its gradient for 1,024 points (the acquisition search's evaluation),
  *                 1 thread and all (microseconds per point)
- *   fit           MAP fit at n = 50, 200, 500, d = 8: `cold` (no warm start, 2 restarts: the first
- *                 fit of a study) and `warm` (warm-started from the fit on the first n - 1 points,
- *                 1 restart: what GpSampler passes on every later refit, the steady state; Optuna
- *                 4.7's GPSampler also warm-starts from its previous fit)
+ *   fit           MAP fit at n = 50, 200, 500, d = 8: `cold` (no warm start, 2 random restarts on
+ *                 all n points; GpSampler's own first fit runs 3, or above 128 observations a
+ *                 screen on 128 of them and one start on all: bench/ask-latency.ts times that) and
+ *                 `warm` (warm-started from the fit on the first n - 1 points, 1 restart: what
+ *                 GpSampler passes on every later refit, the steady state; Optuna 4.7's GPSampler
+ *                 also warm-starts from its previous fit)
  *   suggest       fit + optimizeAcquisition (2048 candidates, 10 restarts), cold and warm; the
  *                 issue's "one suggestion" target maps to the warm row
  *   grid          the issue's sweep: n in {64, 256, 1024, 2048, 4096} x d in {4, 10, 20} x threads

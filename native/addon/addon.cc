@@ -4,6 +4,7 @@
 //
 // Errors: argument problems throw synchronously with err.code = 'KESTREL_ARGUMENT',
 // err.argument = the argument's name, err.expected and err.received (a description of the value);
+// an allocation failure while copying the inputs throws with 'KESTREL_NATIVE' (guard());
 // failures of the work reject with err.code = 'KESTREL_NUMERICAL' | 'KESTREL_NAN' |
 // 'KESTREL_NATIVE'. src/surrogate/native-backend.ts maps them onto KestrelError subclasses.
 //
@@ -24,6 +25,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -93,6 +95,34 @@ std::string describe(const Napi::Value& v) {
 }
 
 Napi::Value get(const Napi::Object& obj, const char* key) { return obj.Get(key); }
+
+[[noreturn]] void throw_native(Napi::Env env, const char* message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, "KESTREL_NATIVE"));
+  throw err;
+}
+
+/// Runs the body of an entry point (on the main thread), turning a C++ exception other than
+/// Napi::Error into a coded JS error, as PromiseWorker::Execute does for the work: node-addon-api
+/// converts only Napi::Error, and a std::bad_alloc (copying a large input) that reached the engine
+/// called std::terminate, aborting the process. Registered through Guarded / Model::Guarded.
+template <typename Body>
+Napi::Value guard(Napi::Env env, Body&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw_native(env, "out of memory");
+  } catch (const std::exception& e) {
+    throw_native(env, e.what());
+  }
+}
+
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] { return F(info); });
+}
 
 /// Number.MAX_SAFE_INTEGER: the largest integer a JS number holds exactly.
 constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;
@@ -297,12 +327,19 @@ class Model : public Napi::ObjectWrap<Model> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeModel",
-                       {InstanceMethod("summary", &Model::Summary), InstanceMethod("predict", &Model::Predict),
-                        InstanceMethod("acquisition", &Model::Acquisition),
-                        InstanceMethod("optimizeAcquisition", &Model::OptimizeAcquisition),
-                        InstanceMethod("append", &Model::Append), InstanceMethod("factor", &Model::Factor),
+                       {InstanceMethod("summary", &Model::Guarded<&Model::Summary>),
+                        InstanceMethod("predict", &Model::Guarded<&Model::Predict>),
+                        InstanceMethod("acquisition", &Model::Guarded<&Model::Acquisition>),
+                        InstanceMethod("optimizeAcquisition", &Model::Guarded<&Model::OptimizeAcquisition>),
+                        InstanceMethod("append", &Model::Guarded<&Model::Append>),
+                        InstanceMethod("factor", &Model::Guarded<&Model::Factor>),
                         InstanceMethod("dispose", &Model::Dispose), InstanceMethod("disposed", &Model::Disposed),
-                        InstanceMethod("toCuda", &Model::ToCuda), InstanceMethod("device", &Model::Device)});
+                        InstanceMethod("toCuda", &Model::Guarded<&Model::ToCuda>), InstanceMethod("device", &Model::Device)});
+  }
+
+  template <Napi::Value (Model::*M)(const Napi::CallbackInfo&)>
+  Napi::Value Guarded(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&] { return (this->*M)(info); });
   }
 
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<const GpModel> model, const kestrel::FitReport& report,
@@ -746,11 +783,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("externalMemory", Napi::Function::New(env, ExternalMemory));
   exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable));
   exports.Set("cudaDevice", Napi::Function::New(env, CudaDevice));
-  exports.Set("fit", Napi::Function::New(env, Fit));
-  exports.Set("build", Napi::Function::New(env, Build));
-  exports.Set("negLogPosterior", Napi::Function::New(env, NegLogPosterior));
-  exports.Set("cholesky", Napi::Function::New(env, Cholesky));
-  exports.Set("cudaCholesky", Napi::Function::New(env, CudaCholesky));
+  exports.Set("fit", Napi::Function::New(env, Guarded<Fit>));
+  exports.Set("build", Napi::Function::New(env, Guarded<Build>));
+  exports.Set("negLogPosterior", Napi::Function::New(env, Guarded<NegLogPosterior>));
+  exports.Set("cholesky", Napi::Function::New(env, Guarded<Cholesky>));
+  exports.Set("cudaCholesky", Napi::Function::New(env, Guarded<CudaCholesky>));
   return exports;
 }
 

@@ -466,7 +466,10 @@ inline double fast_exp(double x) {
   int64_t shift_bits;
   std::memcpy(&shift_bits, &kShift, sizeof(shift_bits));
   const int64_t kint = bits - shift_bits;
-  const int64_t scale_bits = (kint + 1023) << 52;
+  // Shifted as unsigned: for a NaN x (r^2 = inf * 0 on a coordinate an infinite weight leaves
+  // equal), kint + 1023 is garbage and may be negative, a signed left shift of which is undefined
+  // in C++17. The result is NaN either way (p is NaN).
+  const uint64_t scale_bits = static_cast<uint64_t>(kint + 1023) << 52;
   double scale;
   std::memcpy(&scale, &scale_bits, sizeof(scale));
   return p * scale;

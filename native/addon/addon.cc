@@ -411,18 +411,9 @@ class Model : public Napi::ObjectWrap<Model> {
   Napi::Value Factor(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto m = alive(env);
-    // Synchronous: a C++ exception leaving here (a CudaError from the device copy after a GPU
-    // fault, bad_alloc) is not one node-addon-api converts, and would abort the process.
-    try {
-      if (cuda_) return to_js(env, cuda_->factor());  // the device's own factor (for parity tests)
-      return to_js(env, m->factor());
-    } catch (const Napi::Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      Napi::Error error = Napi::Error::New(env, std::string("factor: ") + e.what());
-      error.Set("code", Napi::String::New(env, "KESTREL_NATIVE"));
-      throw error;
-    }
+    // A CudaError from the device copy (after a GPU fault) is turned into a JS error by guard().
+    if (cuda_) return to_js(env, cuda_->factor());  // the device's own factor (for parity tests)
+    return to_js(env, m->factor());
   }
 
   Napi::Value Predict(const Napi::CallbackInfo& info) {

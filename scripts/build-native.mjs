@@ -33,14 +33,23 @@ function log(message) {
   if (!quiet) process.stderr.write(`kestrel: ${message}\n`);
 }
 
+/**
+ * Whether node-gyp-build loads a binary for this package. Tried in a child process: a damaged
+ * binary (a truncated build/Release/kestrel.node left by an interrupted build) can kill the
+ * process that loads it (SIGBUS in the dynamic linker) rather than throw, and that must end the
+ * probe, not this script (which then rebuilds).
+ */
 function loads() {
+  let nodeGypBuild;
   try {
-    const nodeGypBuild = require('node-gyp-build');
-    nodeGypBuild(root);
-    return true;
+    nodeGypBuild = require.resolve('node-gyp-build');
   } catch {
     return false;
   }
+  const res = spawnSync(process.execPath, ['-e', 'require(process.argv[1])(process.argv[2])', nodeGypBuild, root], {
+    stdio: 'ignore',
+  });
+  return res.status === 0;
 }
 
 /** Directory holding include/node/node_api.h for the running node (nodedir), or null. */

@@ -5,7 +5,7 @@
  * compiler, cmake or Python on PATH, so that nothing is compiled (a few seconds).
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -68,4 +68,20 @@ describe('scripts/build-native.mjs when the addon cannot be built', () => {
     expect(strict.status, strict.output).toBe(1);
     expect(strict.output).toMatch(/kestrel: error: native build failed: .*node-addon-api[\s\S]*KESTREL_REQUIRE_NATIVE=1/);
   }, 60_000);
+
+  // `npm rebuild kestrel` (what the loader's message tells a user to run) over a truncated
+  // build/Release/kestrel.node (an interrupted build or copy): the "already built?" probe used to
+  // load the file into the install script itself, where the dynamic linker's SIGBUS killed it
+  // (npm error code 135) instead of rebuilding or falling back.
+  const built = path.join(root, 'build', 'Release', 'kestrel.node');
+  const isElf = existsSync(built) && readFileSync(built).subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  it.skipIf(!isElf)('a truncated build/Release/kestrel.node is not taken for a build, and does not kill the script', () => {
+    const pkg = copyPackage('truncated');
+    mkdirSync(path.join(pkg, 'build', 'Release'), { recursive: true });
+    writeFileSync(path.join(pkg, 'build', 'Release', 'kestrel.node'), readFileSync(built).subarray(0, 10_000));
+    const lenient = install(pkg, {});
+    expect(lenient.output).not.toMatch(/already built/);
+    expect(lenient.status, lenient.output).toBe(0);
+    expect(lenient.output).toMatch(/kestrel: warning: /);
+  }, 240_000);
 });

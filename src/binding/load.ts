@@ -1,8 +1,10 @@
 /**
  * Loads the native addon once. Never throws at import or call: returns `{ addon, error }`, where
  * `addon` is null when no binary could be loaded (not built, wrong platform, missing symbols) and
- * `error` says why. Search order: node-gyp-build on the package root (prebuilds/<platform>-<arch>/,
- * build/Release/, build/Debug/), then build/Release/kestrel.node directly. A truncated ELF binary
+ * `error` says why. Search order: the binary node-gyp-build picks on the package root (the first of
+ * build/Release/, build/Debug/, prebuilds/<platform>-<arch>/), then build/Release/kestrel.node and
+ * prebuilds/<platform>-<arch>/kestrel.node directly, so that a broken local build (truncated, or
+ * another architecture's in a copied node_modules) does not hide a working prebuilt binary. A truncated ELF binary
  * is skipped with its reason before it reaches the dynamic linker (which would kill the process
  * with SIGBUS; truncated-binary.ts). The environment variable KESTREL_NATIVE=0 disables the addon
  * (the library then uses the TypeScript surrogate).
@@ -57,9 +59,11 @@ function attempt(): AddonLoadResult {
   const reasons: string[] = [];
   // Each binary is checked before `require`: a truncated one would kill the process with SIGBUS
   // inside the dynamic linker instead of throwing (truncated-binary.ts).
+  let chosen: string | null = null;
   try {
     const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
     const file = nodeGypBuild.resolve(root);
+    chosen = file;
     const problem = truncatedBinaryProblem(file);
     if (problem !== null) {
       reasons.push(`node-gyp-build: ${problem}`);
@@ -71,18 +75,24 @@ function attempt(): AddonLoadResult {
   } catch (err) {
     reasons.push(`node-gyp-build: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
-  const direct = path.join(root, 'build', 'Release', 'kestrel.node');
-  try {
-    const problem = truncatedBinaryProblem(direct);
-    if (problem !== null) {
-      reasons.push(problem);
-    } else {
-      const loaded: unknown = require(direct);
-      if (isAddon(loaded)) return { addon: loaded, error: null, root };
-      reasons.push(`${direct}: the module lacks the expected functions`);
+  const direct = [
+    path.join(root, 'build', 'Release', 'kestrel.node'),
+    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'kestrel.node'),
+  ];
+  for (const file of direct) {
+    if (file === chosen || !existsSync(file)) continue; // already tried, or nothing to load
+    try {
+      const problem = truncatedBinaryProblem(file);
+      if (problem !== null) {
+        reasons.push(problem);
+      } else {
+        const loaded: unknown = require(file);
+        if (isAddon(loaded)) return { addon: loaded, error: null, root };
+        reasons.push(`${file}: the module lacks the expected functions`);
+      }
+    } catch (err) {
+      reasons.push(`${file}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     }
-  } catch (err) {
-    reasons.push(`${direct}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
   return { addon: null, error: new NativeError(`native addon not available (${reasons.join('; ')}); ${REBUILD_HINT}`), root };
 }

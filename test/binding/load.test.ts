@@ -120,6 +120,34 @@ describe('a truncated addon binary (an interrupted copy or build)', () => {
     expect(result.name).toBe('js');
     expect(result.codes.some((c) => c.startsWith('NATIVE_UNAVAILABLE') && /kestrel\.node is truncated \(10000 bytes/.test(c))).toBe(true);
   }, 90_000);
+  // node-gyp-build prefers build/Release over prebuilds/, and the loader's second try was
+  // build/Release again: a broken build/Release/kestrel.node (truncated, or another machine's
+  // architecture in a copied node_modules) hid a working prebuilt binary, and the library ran on
+  // the TypeScript backend.
+  it.skipIf(!isElf)('a broken build/Release/kestrel.node does not hide a working prebuilds/<platform>-<arch>/kestrel.node', () => {
+    const root = packageRoot();
+    const pkg = path.join(dir, 'pkg-prebuild');
+    for (const entry of ['package.json', 'src', path.join('scripts', 'native-sources.json')]) {
+      cpSync(path.join(root, entry), path.join(pkg, entry), { recursive: true });
+    }
+    symlinkSync(path.join(root, 'node_modules'), path.join(pkg, 'node_modules'), 'dir');
+    mkdirSync(path.join(pkg, 'build', 'Release'), { recursive: true });
+    writeFileSync(path.join(pkg, 'build', 'Release', 'kestrel.node'), readFileSync(built).subarray(0, 10_000));
+    const prebuilds = path.join(pkg, 'prebuilds', `${process.platform}-${process.arch}`);
+    mkdirSync(prebuilds, { recursive: true });
+    cpSync(built, path.join(prebuilds, 'kestrel.node'));
+    const script = path.join(pkg, 'probe.mts');
+    writeFileSync(
+      script,
+      `import { nativeStatus } from './src/binding/load.ts';
+       process.stdout.write(JSON.stringify(nativeStatus()));`,
+    );
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: pkg, encoding: 'utf8', timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const status = JSON.parse(run.stdout) as { available: boolean; error: string | null };
+    expect(status.error).toBeNull();
+    expect(status.available).toBe(true);
+  }, 90_000);
 });
 
 describe('no addon binary at all (an install that could not build one)', () => {

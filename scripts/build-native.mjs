@@ -17,7 +17,7 @@
 // The C++ tests (native/tests) are built only in a git checkout, where `npm test` runs them; an
 // installed package skips them.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -137,6 +137,9 @@ function main() {
     log('native addon already built; skipping (use --force to rebuild)');
     return;
   }
+  // A binary left in build/Release that does not load (truncated, another machine's) can be newer
+  // than its sources, and make/ninja would then call it up to date and not relink it.
+  rmSync(path.join(root, 'build', 'Release', 'kestrel.node'), { force: true });
   const dir = nodeDir();
   if (dir === null) {
     requireNativeOrWarn('Node headers (include/node/node_api.h) not found; native addon not built');

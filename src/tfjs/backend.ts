@@ -86,11 +86,7 @@ export function recordTfBackend(trial: Trial, tf: Tf = activeTf()): void {
 
 /** Picks and activates the fastest available backend (see the file comment). */
 export async function selectTfBackend(options: SelectTfBackendOptions = {}): Promise<TfBackendSelection> {
-  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
-  const prefer = options.prefer ?? 'gpu';
-  if (!Object.prototype.hasOwnProperty.call(PREFERENCE_START, prefer)) {
-    throw new InvalidOptionError('prefer', '"gpu", "node", "wasm" or "cpu"', prefer);
-  }
+  const prefer = checkSelectTfBackendOptions(options, 'options');
   if (current !== null && options.force !== true) return current;
   const importModule = options.importModule ?? ((specifier: string) => import(specifier) as Promise<unknown>);
   const gpus = options.detectGpus ?? defaultGpuDetection;
@@ -111,6 +107,19 @@ export async function selectTfBackend(options: SelectTfBackendOptions = {}): Pro
   }
   // The pure-JS 'cpu' backend ships with @tensorflow/tfjs; failing to set it is a broken install.
   throw new BackendUnavailableError('cpu', skipped.join('; '));
+}
+
+/**
+ * Checks the options of `selectTfBackend` (errors name `where` and `prefer`); returns the preference.
+ * Internal: `tfObjective` calls it when it is created, not at its first trial.
+ */
+export function checkSelectTfBackendOptions(options: SelectTfBackendOptions, where: string): TfBackendPreference {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError(where, 'an object', options);
+  const prefer = options.prefer ?? 'gpu';
+  if (!Object.prototype.hasOwnProperty.call(PREFERENCE_START, prefer)) {
+    throw new InvalidOptionError('prefer', '"gpu", "node", "wasm" or "cpu"', prefer);
+  }
+  return prefer;
 }
 
 /** Forgets the selection (tests). The tfjs engine keeps its active backend. */

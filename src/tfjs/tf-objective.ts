@@ -12,7 +12,7 @@
 import { InvalidOptionError } from '../errors.js';
 import type { Objective } from '../study/optimize.js';
 import type { Trial } from '../trial/trial.js';
-import { recordTfBackend, selectTfBackend, type SelectTfBackendOptions, type Tf, type TfBackendSelection } from './backend.js';
+import { checkSelectTfBackendOptions, recordTfBackend, selectTfBackend, type SelectTfBackendOptions, type Tf, type TfBackendSelection } from './backend.js';
 import { throwIfAnyPruned } from './pruning-callback.js';
 import { withTensorGuard, type TensorGuardReport } from './tensor-guard.js';
 
@@ -45,6 +45,17 @@ export const TFJS_LEAKED_TENSORS_ATTR = 'tfjs_leaked_tensors';
 export function tfObjective(buildAndTrain: BuildAndTrain, options: TfObjectiveOptions = {}): Objective {
   if (typeof buildAndTrain !== 'function') throw new InvalidOptionError('buildAndTrain', 'a function ({trial, tf}) => value', buildAndTrain);
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  // Checked here, once: a bad option found at the first trial would fail every trial instead.
+  if (options.backend !== undefined) checkSelectTfBackendOptions(options.backend, 'backend');
+  if (options.tf !== undefined && !isTfModule(options.tf)) {
+    throw new InvalidOptionError('tf', 'a TensorFlow.js module (import * as tf from "@tensorflow/tfjs")', options.tf);
+  }
+  if (options.warnOnLeak !== undefined && typeof options.warnOnLeak !== 'boolean') {
+    throw new InvalidOptionError('warnOnLeak', 'a boolean', options.warnOnLeak);
+  }
+  if (options.onTensorReport !== undefined && typeof options.onTensorReport !== 'function') {
+    throw new InvalidOptionError('onTensorReport', 'a function (trial, report) => void', options.onTensorReport);
+  }
   let selection: Promise<TfBackendSelection> | null = null;
 
   return async (trial: Trial) => {
@@ -83,4 +94,10 @@ export function tfObjective(buildAndTrain: BuildAndTrain, options: TfObjectiveOp
       },
     );
   };
+}
+
+function isTfModule(value: unknown): value is Tf {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  const tf = value as Record<string, unknown>;
+  return typeof tf.getBackend === 'function' && typeof tf.engine === 'function' && typeof tf.memory === 'function';
 }

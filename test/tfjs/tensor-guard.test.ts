@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '../../src/errors.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy } from '../../src/study/create-study.js';
 import { selectTfBackend } from '../../src/tfjs/backend.js';
@@ -193,5 +194,31 @@ describe('tfObjective: tensor count returns to baseline on success, prune and er
     expect(trial.state).toBe('PRUNED');
     expect(Object.keys(trial.intermediateValues)).toEqual(['1']);
     expect(trial.userAttrs.tfjs_leaked_tensors).toBeUndefined();
+  });
+});
+
+describe('tfObjective options', () => {
+  it('are checked when the objective is created, not by failing every trial', async () => {
+    const bad: [string, Record<string, unknown>][] = [
+      ['tf', { tf: {} }],
+      ['onTensorReport', { onTensorReport: 5 }],
+      ['prefer', { backend: { prefer: 'gpux' } }],
+      ['backend', { backend: 'cpu' }],
+      ['warnOnLeak', { warnOnLeak: 'no' }],
+    ];
+    for (const [option, options] of bad) {
+      let error: unknown = null;
+      try {
+        tfObjective(() => 1, options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, option).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe(option);
+    }
+    // The good ones still run.
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    await study.optimize(tfObjective(() => 1, { tf, warnOnLeak: false, onTensorReport: () => undefined, backend: { prefer: 'cpu' } }), { nTrials: 1 });
+    expect((await study.getTrials())[0].state).toBe('COMPLETE');
   });
 });

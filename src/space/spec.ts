@@ -270,7 +270,7 @@ function numericCount(path: string, param: FloatParamSpec | IntParamSpec): numbe
   return (param.high - param.low) / (param.step ?? 1) + 1;
 }
 
-/** Upper bound (exact unless int `n` values collapse when rounded) of the number of grid points. */
+/** Upper bound (exact unless `n` values collapse, rounded onto an int grid or in doubles) of the number of grid points. */
 function countSpec(spec: SpaceSpec, prefix: string): number {
   let total = 1;
   for (const [name, param] of Object.entries(spec)) {
@@ -297,7 +297,9 @@ function numericValues(param: FloatParamSpec | IntParamSpec): number[] {
       const n = Math.round((high - low) / param.step);
       return Array.from({ length: n + 1 }, (_, k) => floatGridValue(dist, k));
     }
-    return spaced(low, high, param.n, param.log === true);
+    // Over a range narrow against |low|, exp (log) or rounding puts interior points on an end or
+    // on each other: the grid would run a point twice.
+    return spaced(low, high, param.n, param.log === true).filter((v, i, all) => i === 0 || v !== all[i - 1]);
   }
   const step = param.step ?? 1;
   if (param.n === undefined) {
@@ -312,7 +314,10 @@ function numericValues(param: FloatParamSpec | IntParamSpec): number[] {
   return values;
 }
 
-/** n points from low to high inclusive, evenly spaced (geometrically when log). n = 1 gives [low]. */
+/**
+ * n points from low to high inclusive, evenly spaced (geometrically when log), clamped to
+ * [low, high]. n = 1 gives [low].
+ */
 function spaced(low: number, high: number, n: number, log: boolean): number[] {
   if (n === 1 || low === high) return [low];
   const out: number[] = [];
@@ -323,7 +328,9 @@ function spaced(low: number, high: number, n: number, log: boolean): number[] {
     else if (i === n - 1) out.push(high);
     else {
       const t = a + ((b - a) * i) / (n - 1);
-      out.push(log ? Math.exp(t) : t);
+      const v = log ? Math.exp(t) : t;
+      // exp(ln low + ...) can round past an end of a range narrow against |low|.
+      out.push(v < low ? low : v > high ? high : v);
     }
   }
   return out;
@@ -370,8 +377,8 @@ function enumerateSpec(spec: SpaceSpec, prefix: string): Point[] {
  * Every point of the grid of a declarative space, as flat records (namespaced names), in
  * lexicographic order with the first parameter varying slowest. Each branch of a conditional
  * categorical contributes the grid of its own sub-space. Numeric parameters use every `step`
- * point, or `n` evenly spaced points (geometric for `log`; ints rounded onto their step grid and
- * deduplicated); ints without `n` use every integer (every `step`).
+ * point, or `n` evenly spaced points (geometric for `log`; ints rounded onto their step grid, and
+ * points that coincide in doubles, deduplicated); ints without `n` use every integer (every `step`).
  * @throws SearchSpaceError for a float without step or n, or more than 1e6 points.
  */
 export function enumerateGrid(spec: SpaceSpec): Record<string, ParamValue>[] {

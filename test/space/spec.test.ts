@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SearchSpaceError } from '../../src/errors.js';
+import { contains, floatDistribution } from '../../src/space/distributions.js';
 import {
   MAX_GRID_POINTS,
   enumerateGrid,
@@ -215,6 +216,23 @@ describe('enumerateGrid', () => {
     expect(values({ v: { type: 'int', low: 0, high: 10, step: 2, n: undefined } })).toEqual([0, 2, 4, 6, 8, 10]);
     expect(values({ v: { type: 'float', low: 2, high: 2 } })).toEqual([2]);
     expect(values({ v: { type: 'const', value: 'c' } })).toEqual(['c']);
+  });
+
+  it('n points of a narrow log float stay in [low, high] and are distinct', () => {
+    // exp(ln low + ...) rounds by more than such a range: 999999.9999999995 < low and duplicates
+    // came out, and GridSampler failed those trials (the value is not in the suggested distribution).
+    for (const [low, high, n] of [
+      [1e6, 1e6 + 1e-9, 7],
+      [1e15, 1e15 + 0.5, 5],
+      [3.3, 3.3000000000000007, 4],
+    ]) {
+      const grid = enumerateGrid({ v: { type: 'float', low, high, log: true, n } }).map((p) => p.v as number);
+      const d = floatDistribution('v', low, high, { log: true });
+      for (const v of grid) expect(contains(d, v)).toBe(true);
+      expect(new Set(grid).size).toBe(grid.length);
+      expect(grid[0]).toBe(low);
+      expect(grid[grid.length - 1]).toBe(high);
+    }
   });
 
   it('refuses floats without step or n, and grids above 1e6 points', () => {

@@ -127,7 +127,8 @@ export class Trial implements Suggester {
 
   /**
    * A real parameter in [low, high]. `log: true` samples in log space (low > 0); `step` puts it on the
-   * grid low, low + step, ..., high. Any other key in `options` (a misspelt `lg`, say) throws
+   * grid low, low + step, ..., high, and a step that does not divide high - low throws
+   * `SearchSpaceError` (Optuna moves high down onto the grid with a warning). Any other key in `options` (a misspelt `lg`, say) throws
    * `SearchSpaceError`, as do bad bounds; a `name` that is not a string throws `InvalidOptionError`.
    * Suggesting a name again with the same distribution returns the same value (a different one
    * throws `DistributionConflictError`); a new name throws `TrialFinishedError` once the study has
@@ -139,8 +140,10 @@ export class Trial implements Suggester {
   }
 
   /**
-   * An integer parameter in [low, high] (inclusive); `step` (default 1) and `log` as in Optuna.
-   * Errors as for `suggestFloat`.
+   * An integer parameter in [low, high] (inclusive); `step` (default 1) and `log` as in Optuna,
+   * except that a step that does not divide high - low throws `SearchSpaceError` where Optuna
+   * moves high down to the last grid point with a warning (`suggest_int(16, 100, step=16)` gives
+   * 16..96 there). Errors as for `suggestFloat`.
    */
   suggestInt(name: string, low: number, high: number, options: NumericSuggestOptions = {}): number {
     const value = this.suggest(name, intDistribution(checkName(name), low, high, options));

@@ -72,6 +72,11 @@ export interface AddTrialOptions {
   readonly params: Readonly<Record<string, ParamValue>>;
   readonly distributions: Readonly<Record<string, Distribution>>;
   readonly userAttrs?: Readonly<Record<string, JsonValue>>;
+  /**
+   * As Optuna's `create_trial(system_attrs=...)`; kept from FrozenTrial data (`trial.toJSON()`, a
+   * FrozenTrial read back from JSON) as from a FrozenTrial, `fail_reason` included.
+   */
+  readonly systemAttrs?: Readonly<Record<string, JsonValue>>;
   readonly intermediateValues?: Readonly<Record<number, number>>;
   readonly datetimeStart?: number;
   readonly datetimeComplete?: number;
@@ -652,7 +657,7 @@ export class Study implements StudyView {
       params: trial.params,
       distributions: trial.distributions,
       userAttrs: trial.userAttrs ?? {},
-      systemAttrs: trial instanceof FrozenTrial ? trial.systemAttrs : {},
+      systemAttrs: trial.systemAttrs ?? {},
       intermediateValues: trial.intermediateValues ?? {},
       datetimeStart,
       datetimeComplete,

@@ -403,6 +403,19 @@ describe('enqueueTrial / addTrial', () => {
     await study.addTrial({ params: { x: 0.3 }, distributions, value: 1, datetimeStart: 1_000, datetimeComplete: 1_000 });
     expect(await study.getTrials()).toHaveLength(3);
   });
+
+  it('keeps the system attributes of a trial imported as plain data (toJSON), as of a FrozenTrial', async () => {
+    const source = await createStudy();
+    const failed = await source.tell(await source.ask(), { state: 'FAIL', failReason: 'out of memory' });
+    const target = await createStudy();
+    // FrozenTrial data that went through JSON (a file, a message): the fail reason was dropped.
+    const copied = await target.addTrial(JSON.parse(JSON.stringify(failed)) as never);
+    expect(copied.systemAttrs).toEqual({ fail_reason: 'out of memory' });
+    expect((await target.addTrial(failed)).systemAttrs).toEqual({ fail_reason: 'out of memory' });
+    // Optuna's create_trial takes system_attrs too.
+    const added = await target.addTrial({ params: {}, distributions: {}, value: 1, systemAttrs: { source: 'grid-run' } });
+    expect(added.systemAttrs).toEqual({ source: 'grid-run' });
+  });
 });
 
 describe('pruning', () => {

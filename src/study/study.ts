@@ -87,6 +87,14 @@ const TRY_ASK_KEYS = optionKeys<TryAskOptions>()(['heartbeat', 'maxTrialsInStudy
 const TELL_KEYS = optionKeys<TellOptions>()(['state', 'values', 'failReason']);
 const GET_TRIALS_KEYS = ['states'] as const;
 const ENQUEUE_KEYS = optionKeys<EnqueueTrialOptions>()(['userAttrs', 'skipIfExists']);
+/** `AddTrialOptions`, and the fields of FrozenTrial data (`toJSON()`) that the import reassigns. */
+const ADD_TRIAL_KEYS: readonly string[] = [
+  ...optionKeys<AddTrialOptions>()([
+    'state', 'value', 'values', 'params', 'distributions', 'userAttrs', 'systemAttrs', 'intermediateValues', 'datetimeStart', 'datetimeComplete',
+  ]),
+  'trialId',
+  'number',
+];
 
 export interface EnqueueTrialOptions {
   readonly userAttrs?: Readonly<Record<string, JsonValue>>;
@@ -614,12 +622,15 @@ export class Study implements StudyView {
   /**
    * Imports a finished trial (results obtained elsewhere). Validated against its distributions;
    * `datetimeStart` / `datetimeComplete` (default: now) must be epoch milliseconds a Date can hold
-   * (|t| <= 8.64e15), the completion not before the start.
+   * (|t| <= 8.64e15), the completion not before the start. A field it does not know (Optuna's
+   * `user_attrs`, a misspelling) throws `InvalidOptionError` naming it; FrozenTrial data
+   * (`trial.toJSON()`) is accepted, its `trialId` and `number` being reassigned.
    */
   async addTrial(trial: AddTrialOptions | FrozenTrial): Promise<FrozenTrial> {
     if (trial === null || typeof trial !== 'object' || Array.isArray(trial)) {
       throw new InvalidOptionError('trial', 'an object {params, distributions, value | values, state?, ...} or a FrozenTrial', trial);
     }
+    checkOptionsObject(trial, ADD_TRIAL_KEYS, 'addTrial');
     const state = trial.state ?? 'COMPLETE';
     for (const option of ['datetimeStart', 'datetimeComplete'] as const) {
       const t: unknown = trial[option];

@@ -120,6 +120,20 @@ describe('enqueueTrial / addTrial / addTrials option checks', () => {
     await expect(study.addTrials({ value: 1, params: {}, distributions: {} } as never)).rejects.toMatchObject({ option: 'trials' });
     expect(await study.getTrials()).toHaveLength(0);
   });
+
+  it('addTrial refuses a misspelt or Optuna-named field instead of dropping it, and takes FrozenTrial data', async () => {
+    const study = await createStudy();
+    const base = { params: {}, distributions: {}, value: 1 };
+    // Optuna's create_trial names: the attributes, reports and times were silently lost.
+    for (const key of ['user_attrs', 'intermediate_values', 'datetime_start', 'userAttr']) {
+      await expect(study.addTrial({ ...base, [key]: { 0: 1 } } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', option: key });
+    }
+    expect(await study.getTrials()).toHaveLength(0);
+    // FrozenTrial data (toJSON) carries trialId and number, which the import reassigns.
+    const first = await study.addTrial(base);
+    const again = await study.addTrial(JSON.parse(JSON.stringify(first)) as never);
+    expect([again.number, again.values]).toEqual([1, [1]]);
+  });
 });
 
 describe('tell with a Trial of another study', () => {

@@ -647,7 +647,7 @@ export class Study implements StudyView {
       values = [trial.value];
     }
     if (state === 'COMPLETE') {
-      const checked = this.checkValues(values ?? undefined);
+      const checked = this.checkValues(values ?? undefined, 'the trial to add has');
       if (typeof checked === 'string') throw new InvalidTrialValueError(checked);
       values = checked;
     }
@@ -925,17 +925,23 @@ export class Study implements StudyView {
     return typeof pathOf(this.storage) === 'string' && pathOf(owner.storage) === pathOf(this.storage);
   }
 
-  /** Values usable for COMPLETE, or a string saying why not. */
-  private checkValues(raw: number | readonly number[] | Float64Array | Float32Array | null | undefined): readonly number[] | string {
-    if (raw === null || raw === undefined) return 'the objective returned no value';
+  /**
+   * Values usable for COMPLETE, or a string saying why not; `source` starts it ("the objective
+   * returned" for `tell`, "the trial to add has" for `addTrial`, which has no objective).
+   */
+  private checkValues(
+    raw: number | readonly number[] | Float64Array | Float32Array | null | undefined,
+    source = 'the objective returned',
+  ): readonly number[] | string {
+    if (raw === null || raw === undefined) return `${source} no value`;
     const values = typeof raw === 'number' ? [raw] : isTypedArray(raw) ? Array.from(raw as ArrayLike<number>) : raw;
-    if (!Array.isArray(values)) return `the objective returned ${typeof raw}, expected a number or an array of numbers`;
+    if (!Array.isArray(values)) return `${source} ${typeof raw}, expected a number or an array of numbers`;
     if (values.length !== this.directions.length) {
-      return `the objective returned ${values.length} value(s) but the study has ${this.directions.length} direction(s)`;
+      return `${source} ${values.length} value(s) but the study has ${this.directions.length} direction(s)`;
     }
     for (const value of values) {
-      if (typeof value !== 'number') return `the objective returned a ${typeof value} (${String(value)}), expected a number`;
-      if (!Number.isFinite(value)) return `the objective returned ${value}`;
+      if (typeof value !== 'number') return `${source} a ${typeof value} (${String(value)}), expected a number`;
+      if (!Number.isFinite(value)) return `${source} ${value}`;
     }
     return values;
   }

@@ -383,6 +383,11 @@ describe('enqueueTrial / addTrial', () => {
     expect(await study.bestValue()).toBe(2);
     await expect(study.addTrial({ params: { x: 3 }, distributions, value: 1 })).rejects.toThrow(/"x"/);
     await expect(study.addTrial({ params: { x: 0.1 }, distributions, value: Number.NaN })).rejects.toThrow(/NaN/);
+    // There is no objective in an import: the message names the trial being added.
+    await expect(study.addTrial({ params: { x: 0.1 }, distributions })).rejects.toThrow(/^the trial to add has no value/);
+    await expect(study.addTrial({ params: { x: 0.1 }, distributions, values: [1, 2] })).rejects.toThrow(
+      /^the trial to add has 2 value\(s\) but the study has 1 direction/,
+    );
     // Datetimes a Date cannot hold (nanoseconds by mistake) would break every export later.
     for (const [option, t] of [['datetimeStart', 1.7e18], ['datetimeComplete', -9e15], ['datetimeStart', Infinity]] as const) {
       await expect(study.addTrial({ params: { x: 0.1 }, distributions, value: 1, [option]: t })).rejects.toMatchObject({

@@ -228,6 +228,7 @@ async function runInProcesses(
       onTrialStart: () => progress.trialStarted(),
       callbacks: [(_study, trial) => progress.trialFinished(trial)],
       signal: controller.signal,
+      handleSigint: false, // handled above, together with SIGTERM
     });
   } finally {
     process.removeListener('SIGINT', onSigint);

@@ -107,6 +107,12 @@ export interface RunTrialsInProcessesOptions {
    * "interrupted", and the call then rejects with InterruptedError.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Handle SIGINT (Ctrl-C) while running (default true), as `study.optimize` does: the first one
+   * stops the run as an aborted `signal` does; a second is left to Node's default. With `false`,
+   * Ctrl-C kills this process at once and leaves its running trials RUNNING in storage.
+   */
+  readonly handleSigint?: boolean;
   /** GPU discovery for `gpus: 'auto'` (default: `detectWorkerGpus()`); for tests. */
   readonly detectGpus?: () => Promise<readonly GpuId[]>;
 }
@@ -162,6 +168,11 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   };
   if (opts.signal?.aborted === true) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const sigintHandler = (): void => {
+    process.removeListener('SIGINT', sigintHandler);
+    onAbort();
+  };
+  if (opts.handleSigint) process.on('SIGINT', sigintHandler);
 
   const deadline = opts.timeoutMs === null ? Infinity : Date.now() + opts.timeoutMs;
   // A run of its own, as optimize's: `study.stop()` (an exhausted grid, a callback) stops it, and a
@@ -314,6 +325,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   } finally {
     study.endRun(run);
     opts.signal?.removeEventListener('abort', onAbort);
+    process.removeListener('SIGINT', sigintHandler);
     if (beats !== null) clearInterval(beats);
   }
   if (fatal !== null) throw fatal;
@@ -348,6 +360,7 @@ interface Validated {
   readonly callbacks: readonly OptimizeCallback[];
   readonly onTrialStart: ((trial: Trial) => void) | undefined;
   readonly signal: AbortSignal | undefined;
+  readonly handleSigint: boolean;
 }
 
 async function validate(options: RunTrialsInProcessesOptions): Promise<Validated> {
@@ -424,6 +437,7 @@ async function validate(options: RunTrialsInProcessesOptions): Promise<Validated
   return {
     study, modulePath, exportName, space, nTrials, maxTrialsInStudy, timeoutMs, heartbeat, gpus, concurrency, trialsPerProcess, trialTimeoutMs,
     startTimeoutMs, execArgv, env, callbacks, onTrialStart: options.onTrialStart, signal: options.signal,
+    handleSigint: options.handleSigint ?? true,
   };
 }
 

@@ -472,6 +472,40 @@ describe('runTrialsInProcesses', () => {
     expect(nStarted).toBe(0);
   });
 
+  it('handles Ctrl-C (SIGINT) as optimize does: running trials FAIL "interrupted", then InterruptedError', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const before = process.listenerCount('SIGINT');
+    let during = -1;
+    // A backstop: without a SIGINT handler the emitted signal does nothing and `hang` never returns.
+    const backstop = new AbortController();
+    const timer = setTimeout(() => backstop.abort(), 10_000);
+    try {
+      const run = runTrialsInProcesses({
+        study, objectiveModule: crashModule, objectiveExport: 'hang', nTrials: 3, signal: backstop.signal,
+        onTrialStart: () => {
+          during = process.listenerCount('SIGINT');
+          process.emit('SIGINT');
+        },
+      });
+      await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    } finally {
+      clearTimeout(timer);
+    }
+    expect(during).toBe(before + 1);
+    expect(backstop.signal.aborted).toBe(false);
+    expect(process.listenerCount('SIGINT')).toBe(before);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => [t.state, t.systemAttrs.fail_reason])).toEqual([['FAIL', 'interrupted']]);
+
+    // handleSigint: false leaves SIGINT alone (the kestrel CLI handles it itself).
+    let withoutHandler = -1;
+    await runTrialsInProcesses({
+      study, objectiveModule: crashModule, nTrials: 1, handleSigint: false,
+      onTrialStart: () => void (withoutHandler = process.listenerCount('SIGINT')),
+    });
+    expect(withoutHandler).toBe(before);
+  });
+
   it('rejects when the objective cannot be loaded, and validates options', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     const error = await runTrialsInProcesses({ study, objectiveModule: brokenModule, nTrials: 2 }).catch((e: unknown) => e);

@@ -13,6 +13,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { InvalidOptionError, TrialPrunedError } from '../errors.js';
 import type { Trial } from '../trial/trial.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { activeTf, recordTfBackend, type Tf } from './backend.js';
 
 export interface PruningCallbackOptions {
@@ -55,14 +56,21 @@ export interface FitWithPruningOptions {
 }
 
 const callbacksByTrial = new WeakMap<Trial, PruningState[]>();
+const CALLBACK_KEYS = optionKeys<PruningCallbackOptions>()(['monitor', 'interval', 'tf']);
+const FIT_KEYS = optionKeys<FitWithPruningOptions>()(['model', 'x', 'y', 'trial', 'fitArgs', 'monitor', 'interval', 'tf']);
+
 const classByTf = new WeakMap<Tf, new (trial: Trial, monitor: string, interval: number) => PruningCallback>();
 
-/** A pruning callback for `model.fit(x, y, {callbacks: [pruningCallback(trial)]})`. */
+/**
+ * A pruning callback for `model.fit(x, y, {callbacks: [pruningCallback(trial)]})`. An option name it
+ * does not know throws `InvalidOptionError`.
+ */
 export function pruningCallback(trial: Trial, options: PruningCallbackOptions = {}): PruningCallback {
   if (trial === null || typeof trial !== 'object' || typeof trial.report !== 'function') {
     throw new InvalidOptionError('trial', 'a live Trial', trial);
   }
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  checkOptionsObject(options, CALLBACK_KEYS, 'pruningCallback');
   const monitor = options.monitor ?? 'val_loss';
   if (typeof monitor !== 'string' || monitor.length === 0) throw new InvalidOptionError('monitor', 'a non-empty string', monitor);
   const interval = options.interval ?? 1;
@@ -77,9 +85,15 @@ export function pruningCallback(trial: Trial, options: PruningCallbackOptions = 
   return callback;
 }
 
-/** `model.fit` with a pruning callback; rejects with `TrialPrunedError` when the trial was pruned. */
+/**
+ * `model.fit` with a pruning callback; rejects with `TrialPrunedError` when the trial was pruned.
+ * `model.fit`'s own arguments go in `fitArgs`: an option name it does not know (`epochs` given
+ * beside `fitArgs`, which tfjs would never see, training one epoch) throws `InvalidOptionError`.
+ */
 export async function fitWithPruning(options: FitWithPruningOptions): Promise<tfjs.History> {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  // `epochs`, `batchSize`, `validationData`... beside fitArgs would be dropped, and tfjs train 1 epoch.
+  checkOptionsObject(options, FIT_KEYS, 'fitWithPruning');
   const { model, x, y, trial } = options;
   if (model === null || typeof model !== 'object' || typeof model.fit !== 'function') {
     throw new InvalidOptionError('model', 'a compiled tf.LayersModel', model);

@@ -82,4 +82,21 @@ describe('pruningCallback', () => {
     tf.dispose([xs, ys]);
     model.dispose();
   });
+
+  it('refuses fit arguments given beside fitArgs (a Keras-style epochs), before training', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const trial = await study.ask();
+    const model = tinyModel();
+    const { xs, ys } = toTensors({ ...data, nClasses: 2 });
+    const epochs: number[] = [];
+    // As model.fit(x, y, {epochs: 4, ...}) would be written; tfjs would train 1 epoch without it.
+    const misplaced = { model, x: xs, y: ys, trial, monitor: 'loss', epochs: 4, fitArgs: { verbose: 0, callbacks: { onEpochEnd: async (e: number) => void epochs.push(e) } } };
+    const error = await fitWithPruning(misplaced as Parameters<typeof fitWithPruning>[0]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as Error).message).toMatch(/option "epochs".*fitArgs/);
+    expect(epochs).toEqual([]);
+    expect(() => pruningCallback(trial, { monitor: 'loss', intervalSteps: 2 } as never)).toThrow(/option "intervalSteps"/);
+    tf.dispose([xs, ys]);
+    model.dispose();
+  });
 });

@@ -28,6 +28,7 @@ import { messageOf, type Study } from '../study/study.js';
 import { staleTrialSweeper } from '../study/trial-budget.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warnOnce } from '../util/warn.js';
 import type { Trial } from '../trial/trial.js';
 import { detectWorkerGpus, isGpuId, type GpuId } from './gpus.js';
@@ -145,7 +146,11 @@ type Outcome =
   | { readonly kind: 'pruned' }
   | { readonly kind: 'fail'; readonly reason: string };
 
-/** Runs `nTrials` trials of `study` in worker processes (see the file comment). */
+/**
+ * Runs `nTrials` trials of `study` in worker processes (see the file comment). An option name it
+ * does not know (the CLI config's `trialTimeout`, which is `trialTimeoutMs` here) throws
+ * `InvalidOptionError`, starting nothing.
+ */
 export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions): Promise<RunTrialsInProcessesResult> {
   const opts = await validate(options);
   const gpus = opts.gpus === 'auto' ? [...(await (options.detectGpus ?? (() => detectWorkerGpus()))())] : [...opts.gpus];
@@ -363,8 +368,16 @@ interface Validated {
   readonly handleSigint: boolean;
 }
 
+const OPTION_KEYS = optionKeys<RunTrialsInProcessesOptions>()([
+  'study', 'objectiveModule', 'objectiveExport', 'space', 'nTrials', 'maxTrialsInStudy', 'timeoutMs', 'heartbeat', 'gpus',
+  'concurrency', 'trialsPerProcess', 'trialTimeoutMs', 'startTimeoutMs', 'execArgv', 'env', 'callbacks', 'onTrialStart',
+  'signal', 'handleSigint', 'detectGpus',
+]);
+
 async function validate(options: RunTrialsInProcessesOptions): Promise<Validated> {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  // A misspelt or CLI-config name (`trialTimeout`, `timeout`) would otherwise be ignored silently.
+  checkOptionsObject(options, OPTION_KEYS, 'runTrialsInProcesses');
   const study = options.study;
   if (study === null || typeof study !== 'object' || typeof study.ask !== 'function' || typeof study.tell !== 'function') {
     throw new InvalidOptionError('study', 'a Study (from createStudy or loadStudy)', study);

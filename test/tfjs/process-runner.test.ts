@@ -520,6 +520,16 @@ describe('runTrialsInProcesses', () => {
     await expect(runTrialsInProcesses({ study, objectiveModule: crashModule, nTrials: 1, gpus: [0, 0] })).rejects.toBeInstanceOf(InvalidOptionError);
     await expect(runTrialsInProcesses({ study, objectiveModule: 'nope/missing.ts', nTrials: 1 })).rejects.toThrow(/option "objectiveModule"/);
   });
+
+  it('refuses option names it does not know, such as the CLI config\'s trialTimeout, creating nothing', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    // The config's `trialTimeout: 600` (seconds) is `trialTimeoutMs` here: ignored, no trial would ever time out.
+    const options = { study, objectiveModule: crashModule, nTrials: 1, trialTimeout: 600 };
+    const error = await runTrialsInProcesses(options as Parameters<typeof runTrialsInProcesses>[0]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as Error).message).toMatch(/option "trialTimeout".*trialTimeoutMs/);
+    expect(await study.getTrials()).toHaveLength(0);
+  });
 });
 
 /**

@@ -10,7 +10,7 @@ import type { Study } from './study.js';
 import { messageOf } from './study.js';
 import { staleTrialSweeper } from './trial-budget.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
-import { warnOnce } from '../util/warn.js';
+import { warn, warnOnce } from '../util/warn.js';
 
 /**
  * What an objective returns: one value per objective. A typed array of numbers (`Float64Array`,
@@ -44,7 +44,8 @@ export interface OptimizeOptions {
   readonly concurrency?: number;
   /**
    * Which objective errors fail only their trial and let the study go on: `'all'` (default), `'none'`,
-   * or a list of error classes. An error not caught still fails its trial, then stops the study and
+   * or a list of error classes. Such a failure is reported by an `OBJECTIVE_FAILED` warning, once per
+   * error message in each `optimize` call. An error not caught still fails its trial, then stops the study and
    * rejects `optimize` with it once running trials are done.
    */
   readonly catch?: 'all' | 'none' | readonly ErrorClass[];
@@ -111,6 +112,19 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     run.stopped === null &&
     (opts.nTrials === undefined || launched < opts.nTrials) &&
     Date.now() < deadline;
+
+  // A caught objective error fails only its trial; say so (once per message in this run), as tell
+  // does for a NaN value, rather than let a bug fail every trial without a word.
+  const failureMessages = new Set<string>();
+  const onCaught = (trialNumber: number, error: unknown): void => {
+    const message = messageOf(error);
+    if (failureMessages.has(message)) return;
+    failureMessages.add(message);
+    warn(
+      'OBJECTIVE_FAILED',
+      `trial ${trialNumber} failed: ${message} (the study goes on; later trials failing with this message are not reported; catch: 'none' stops at the first error)`,
+    );
+  };
 
   /** Asks in flight; an interruption waits for them (bounded). */
   const asking = new Set<Promise<unknown>>();
@@ -194,7 +208,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         }
         break;
       }
-      const frozen = await runTrial(study, trial, objective, opts, (error) => {
+      const frozen = await runTrial(study, trial, objective, opts, onCaught, (error) => {
         if (fatal === null) fatal = error;
       });
       if (frozen === null) continue; // finished by an interruption
@@ -271,6 +285,7 @@ async function runTrial(
   trial: Trial,
   objective: Objective,
   opts: ValidatedOptions,
+  onCaught: (trialNumber: number, error: unknown) => void,
   onUncaught: (error: unknown) => void,
 ): Promise<FrozenTrial | null> {
   try {
@@ -281,7 +296,8 @@ async function runTrial(
       if (isTrialPrunedError(error)) return await study.tell(trial, { state: 'PRUNED' });
       if (trial.signal.aborted) return null;
       const frozen = await study.tell(trial, { state: 'FAIL', failReason: messageOf(error) });
-      if (!isCaught(error, opts.catch)) onUncaught(error);
+      if (isCaught(error, opts.catch)) onCaught(frozen.number, error);
+      else onUncaught(error);
       return frozen;
     }
     if (trial.signal.aborted) return null;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   DistributionConflictError,
   DuplicatedStudyError,
@@ -19,6 +19,7 @@ import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
 import type { Trial } from '../../src/trial/trial.js';
+import { resetWarnOnce } from '../../src/util/warn.js';
 
 const quadratic = (trial: Trial): number => {
   const x = trial.suggestFloat('x', -10, 10);
@@ -120,6 +121,30 @@ describe('optimize', () => {
     expect(trials[4].systemAttrs.fail_reason).toMatch(/2 value/);
     // The failed trial keeps the parameters it suggested.
     expect(trials[1].params.x).toBeTypeOf('number');
+  });
+
+  it('warns when a caught objective error fails a trial, once per message, as it does for a NaN value', async () => {
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const study = await createStudy({ sampler: new RandomSampler({ seed: 3 }) });
+      await study.optimize(
+        (trial) => {
+          trial.suggestFloat('x', 0, 1);
+          if (trial.number === 3) throw new TrialPrunedError();
+          throw new TypeError(trial.number === 2 ? 'other bug' : 'a bug in the objective');
+        },
+        { nTrials: 4, handleSigint: false },
+      );
+      const failed = warnings.mock.calls
+        .filter((c) => (c[1] as { code?: string } | undefined)?.code === 'OBJECTIVE_FAILED')
+        .map((c) => String(c[0]));
+      expect(failed).toHaveLength(2);
+      expect(failed[0]).toMatch(/trial 0 failed: TypeError: a bug in the objective/);
+      expect(failed[1]).toMatch(/trial 2 failed: TypeError: other bug/);
+    } finally {
+      warnings.mockRestore();
+    }
   });
 
   it("rethrows errors not listed in `catch` after recording the trial as FAIL", async () => {

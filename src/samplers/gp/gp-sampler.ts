@@ -23,9 +23,10 @@
  *   and appended to the model (kriging believer; Ginsbourger, Le Riche & Carraro 2010, "Kriging
  *   is well-suited to parallelize optimization") so concurrent asks spread out; the incumbent is
  *   then the best of the incumbent and the fantasized values.
- * - Failed trials: the points of the latest MAX_FAILED_FANTASIES FAIL trials (those the objective
- *   failed at: it threw, returned NaN or Infinity, timed out; not those interrupted or left by a
- *   stopped worker) are appended as fantasies at the worst observed target (a pessimistic liar),
+ * - Failed and pruned trials: the points of the latest MAX_FAILED_FANTASIES FAIL trials (those
+ *   the objective failed at: it threw, returned NaN or Infinity, timed out; not those interrupted
+ *   or left by a stopped worker) and PRUNED trials the model does not observe (all of them unless
+ *   `usePrunedTrials`) are appended as fantasies at the worst observed target (a pessimistic liar),
  *   or at the posterior mean where that is lower. A failure carries no value to fit, so before
  *   this the model, and with it the next suggestion, stayed where they were: an objective failing
  *   at the acquisition's optimum (a NaN loss, an out-of-memory crash) was asked that same point on
@@ -33,8 +34,11 @@
  *   valued fantasy (Ax treats failed trials as pending) the point was not repeated, but the next
  *   thirty clustered within 0.03 of it, inside the failing region. Failing regions are usually
  *   bad ones, which is how Google Vizier (infeasible trials below the worst) and SMAC (a crash
- *   cost) treat them. The fantasies stay out of the hyperparameter fit and the outcome transform,
- *   which see COMPLETE trials only, as before.
+ *   cost) treat them. A pruned trial carried no value either: with a pruner, the GP asked a
+ *   pruned point again and again (38 of 60 trials one point, Branin with MedianPruner, seed 1);
+ *   the pruner judged it worse than its peers, so it is treated as a failure. The fantasies stay
+ *   out of the hyperparameter fit and the outcome transform, which see the observed trials only,
+ *   as before.
  * - Refit policy (`RefitPolicy`; defaults in DEFAULT_REFIT_POLICY, overridable with the
  *   `refitPolicy` option):
  *   - a new sampler (a resumed study, another worker on the same storage) first looks for the
@@ -695,9 +699,14 @@ export class GpSampler implements Sampler {
       const running = trials
         .filter((t) => t.state === 'RUNNING' && t.trialId !== trial.trialId)
         .map((t) => pendingParams(t, dims, space, this.proposals.get(t.trialId)));
-      // FAIL trials the objective failed at, at a point of this space (see the file header).
+      // FAIL trials the objective failed at, and PRUNED trials the model does not observe, at a
+      // point of this space (see the file header).
       const failed = trials
-        .filter((t) => t.state === 'FAIL' && !isCutShortFailReason(t.systemAttrs[SystemAttr.failReason]))
+        .filter(
+          (t) =>
+            (t.state === 'FAIL' && !isCutShortFailReason(t.systemAttrs[SystemAttr.failReason])) ||
+            (t.state === 'PRUNED' && !(this.options.usePrunedTrials && isObservation(t))),
+        )
         .map((t) => evaluatedParams(t, dims, space))
         .filter((p): p is Readonly<Record<string, ParamValue>> => p !== null)
         .slice(-MAX_FAILED_FANTASIES);

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../../src/errors.js';
+import { MedianPruner } from '../../../src/pruners/median.js';
 import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
 import { floatDistribution } from '../../../src/space/distributions.js';
 import { createStudy } from '../../../src/study/create-study.js';
@@ -159,6 +160,37 @@ describe('GpSampler through the real Study', () => {
     expect(failed.length).toBeLessThanOrEqual(5);
     const points = new Set(failed.map((t) => `${t.params.x},${t.params.y}`));
     expect(points.size).toBe(failed.length);
+  });
+
+  it('does not ask again at the points of pruned trials', async () => {
+    // A PRUNED trial carried no value and left the model as it was, so the GP asked the pruned
+    // point again, to be pruned again (Branin with MedianPruner, seed 1: 38 of 60 trials at one
+    // point). Pruned points are now fantasized like failed ones.
+    const study = await createStudy({
+      sampler: new GpSampler({ seed: 1, nStartupTrials: 5, candidates: 512, backend: 'js' }),
+      pruner: new MedianPruner({ nStartupTrials: 5, nWarmupSteps: 1 }),
+    });
+    await study.optimize(
+      async (trial) => {
+        const x = trial.suggestFloat('x', -5, 10);
+        const y = trial.suggestFloat('y', 0, 15);
+        const branin = (y - (5.1 / (4 * Math.PI ** 2)) * x * x + (5 / Math.PI) * x - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x) + 10;
+        let value = 0;
+        for (let step = 1; step <= 9; step++) {
+          value = branin + 50 / step;
+          await trial.report(step, value);
+          await trial.pruneIfNeeded();
+        }
+        return value;
+      },
+      { nTrials: 40 },
+    );
+    const trials = await study.getTrials();
+    const pruned = trials.filter((t) => t.state === 'PRUNED');
+    expect(pruned.length).toBeGreaterThan(0);
+    const points = trials.map((t) => `${t.params.x},${t.params.y}`);
+    expect(new Set(points).size).toBe(points.length);
+    expect(await study.bestValue()).toBeLessThan(0.398 + 50 / 9 + 0.5);
   });
 
   it('models a parameter named __proto__ with the others (no independent sampling)', async () => {

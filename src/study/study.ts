@@ -228,9 +228,12 @@ export class Study implements StudyView {
   /**
    * Launch no new trials in the `optimize` calls running now, all of them (running trials finish).
    * An `optimize` call started later runs normally: it does not inherit this stop, and it does not
-   * clear it for the calls that were already running.
+   * clear it for the calls that were already running. A `reason` that is not a string throws
+   * `InvalidOptionError` (option `reason`) and stops nothing.
    */
   stop(reason = 'stopped by the user'): void {
+    // stop(null) left the stop flag null, so the running optimize went on.
+    if (typeof reason !== 'string') throw new InvalidOptionError('reason', 'a string', reason);
     if (this.stopReason === null) this.stopReason = reason;
     for (const run of this.runs) if (run.stopped === null) run.stopped = reason;
   }

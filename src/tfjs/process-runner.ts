@@ -552,7 +552,8 @@ class ChildHandle {
           readyReject(new WorkerStartError(`cannot load the objective in the trial worker: ${describeSerializedError(message.error)}`, false));
           return;
         case 'stop':
-          this.study.stop(message.reason);
+          // Study.stop throws on a reason that is not a string; here that would be an uncaught exception.
+          this.study.stop(typeof message.reason === 'string' ? message.reason : undefined);
           return;
         case 'request':
           void this.answer(message.id, message.request);

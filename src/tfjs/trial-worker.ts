@@ -12,7 +12,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { KestrelError } from '../errors.js';
+import { InvalidOptionError, KestrelError } from '../errors.js';
 import type { Distribution, ParamValue } from '../space/types.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
 import type { StudyView } from '../trial/study-view.js';
@@ -246,7 +246,11 @@ function studyProxy(): StudyView {
       return data.map((d) => new FrozenTrial(d));
     },
     claim: async (key) => (await request({ op: 'claim', key })) === true,
-    stop: (reason) => send({ type: 'stop', reason }),
+    stop: (reason) => {
+      // As Study.stop: refused here, in the objective, rather than in the parent's message handler.
+      if (reason !== undefined && typeof reason !== 'string') throw new InvalidOptionError('reason', 'a string', reason);
+      send({ type: 'stop', reason });
+    },
   };
 }
 

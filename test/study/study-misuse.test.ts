@@ -322,3 +322,29 @@ describe('misspelt option names at the Study API', () => {
     expect((await study.getTrials()).map((t) => t.state)).toEqual(['COMPLETE']);
   });
 });
+
+describe('Study.stop with a reason of the wrong type', () => {
+  it('stop(reason) refuses a reason that is not a string instead of not stopping', async () => {
+    // stop(null) left the run's stop flag null: optimize ran all 10 trials, silently.
+    for (const reason of [null, 0, Symbol('s')]) {
+      const study = await createStudy();
+      expect(() => study.stop(reason as unknown as string)).toThrow(InvalidOptionError);
+      expect(() => study.stop(reason as unknown as string)).toThrow(/option "reason"/);
+      expect(study.stopped).toBeNull();
+      // Thrown in an objective, it fails that trial with the reason recorded.
+      await study.optimize(
+        (trial) => {
+          if (trial.number === 1) study.stop(reason as unknown as string);
+          return trial.number;
+        },
+        { nTrials: 3 },
+      );
+      const trials = await study.getTrials();
+      expect(trials[1].state).toBe('FAIL');
+      expect(trials[1].systemAttrs.fail_reason).toMatch(/option "reason"/);
+    }
+    const study = await createStudy();
+    study.stop();
+    expect(study.stopped).toBe('stopped by the user');
+  });
+});

@@ -290,6 +290,17 @@ describe('runTrialsInProcesses', () => {
     expect(result.nProcessesStarted).toBe(1);
   });
 
+  it('fails a trial whose objective calls study.stop with a reason that is not a string, as optimize does', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    await runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'stopsWithNull', nTrials: 2, trialsPerProcess: 2,
+    });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['FAIL', 'FAIL']);
+    for (const t of trials) expect(t.systemAttrs.fail_reason).toMatch(/option "reason": expected a string, received null/);
+    expect(study.stopped).toBeNull();
+  });
+
   it('keeps the user attributes of a trial that fails or is pruned, as optimize does', async () => {
     // tfObjective records tfjs_backend and tfjs_leaked_tensors this way; they were dropped when the
     // objective threw, since only a successful objective flushed its attributes at the end.

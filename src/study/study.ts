@@ -272,10 +272,12 @@ export class Study implements StudyView {
    * alike and so reject the ask (and, inside `optimize`, stop it with that error). Rejects with
    * `InterruptedError` when the running `optimize` was interrupted meanwhile (the trial is then
    * recorded as FAIL, "interrupted"). An option name it does not know (Optuna's fixed
-   * distributions, `ask({x: dist})`, have no counterpart) throws `InvalidOptionError`, creating nothing.
+   * distributions, `ask({x: dist})`, have no counterpart) throws `InvalidOptionError`, creating nothing;
+   * so do options that are not an object (null counts as none) and a `heartbeat` that is not a boolean.
    */
   async ask(options: AskOptions = {}): Promise<Trial> {
-    if (options !== null && typeof options === 'object') checkOptionsObject(options, ASK_KEYS, 'ask');
+    // null is "no options"; ask(true) or ask(5) was ignored.
+    if (options !== null) checkOptionsObject(options, ASK_KEYS, 'ask');
     const trial = await this.tryAsk({ heartbeat: options?.heartbeat });
     return trial as Trial; // never null without maxTrialsInStudy
   }
@@ -303,6 +305,10 @@ export class Study implements StudyView {
     const max = options.maxTrialsInStudy;
     if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 0)) {
       throw new InvalidOptionError('maxTrialsInStudy', 'an integer >= 0', max);
+    }
+    // heartbeat: 'true' or 1 gave a trial without heartbeats, which failStaleTrials never fails.
+    if (options.heartbeat !== undefined && typeof options.heartbeat !== 'boolean') {
+      throw new InvalidOptionError('heartbeat', 'a boolean', options.heartbeat);
     }
     const beat =
       options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now(), [SystemAttr.heartbeatOwner]: { pid: process.pid, host: HOST } } : null;

@@ -323,7 +323,7 @@ describe('misspelt option names at the Study API', () => {
   });
 });
 
-describe('Study.stop with a reason of the wrong type', () => {
+describe('Study.stop and ask options of the wrong type', () => {
   it('stop(reason) refuses a reason that is not a string instead of not stopping', async () => {
     // stop(null) left the run's stop flag null: optimize ran all 10 trials, silently.
     for (const reason of [null, 0, Symbol('s')]) {
@@ -346,5 +346,29 @@ describe('Study.stop with a reason of the wrong type', () => {
     const study = await createStudy();
     study.stop();
     expect(study.stopped).toBe('stopped by the user');
+  });
+
+  it('ask, tryAsk and askBatch refuse a heartbeat that is not a boolean instead of ignoring it', async () => {
+    const study = await createStudy();
+    for (const heartbeat of ['true', 1, null]) {
+      const bad = { heartbeat } as unknown as { heartbeat: boolean };
+      await expect(study.ask(bad)).rejects.toThrow(/option "heartbeat"/);
+      await expect(study.tryAsk(bad)).rejects.toThrow(InvalidOptionError);
+      await expect(study.askBatch(2, bad)).rejects.toThrow(/option "heartbeat"/);
+    }
+    expect(await study.getTrials()).toHaveLength(0);
+  });
+
+  it('ask refuses options that are not an object, as tryAsk does', async () => {
+    const study = await createStudy();
+    for (const options of [true, 5, 'heartbeat']) {
+      await expect(study.ask(options as never)).rejects.toThrow(InvalidOptionError);
+      await expect(study.askBatch(1, options as never)).rejects.toThrow(InvalidOptionError);
+    }
+    expect(await study.getTrials()).toHaveLength(0);
+    // undefined and null keep meaning "no options".
+    await study.ask(undefined);
+    await study.ask(null as never);
+    expect(await study.getTrials()).toHaveLength(2);
   });
 });

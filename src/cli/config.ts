@@ -380,5 +380,7 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (Array.isArray(value)) return 'a list';
   if (value === null) return 'null';
+  // JSON.stringify gives "null" for NaN and ±Infinity (YAML .nan, .inf).
+  if (typeof value === 'number') return String(value);
   return typeof value === 'object' ? 'a mapping' : JSON.stringify(value);
 }

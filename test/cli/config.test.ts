@@ -206,6 +206,28 @@ describe('config validation', () => {
     expect(configError({ objective: 'o.mjs', nTrials: 1, pruner: { name: 'mean' } }).path).toBe('pruner.name');
   });
 
+  it('says NaN or Infinity when a YAML .nan or .inf was given, not null', () => {
+    // JSON.stringify(NaN) is "null": `direction: .nan` read "received null".
+    const base = 'objective: o.ts\nnTrials: 1\n';
+    const cases: [string, string][] = [
+      ['direction: .nan', 'direction'],
+      ['gpus: .inf', 'gpus'],
+      ['heartbeat: -.inf', 'heartbeat'],
+      ['sampler: {name: tpe, seed: .nan}', 'sampler.seed'],
+    ];
+    for (const [line, at] of cases) {
+      let error: unknown;
+      try {
+        parseConfig(`${base}${line}\n`, '/projects/demo/tune.yaml');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).path).toBe(at);
+      expect((error as ConfigError).message).toMatch(/received (NaN|Infinity|-Infinity)$/);
+    }
+  });
+
   it('rejects a single-objective sampler or a pruner for several directions before anything runs', () => {
     const base = { objective: 'o.mjs', nTrials: 1, directions: ['minimize', 'maximize'] };
     for (const name of ['tpe', 'gp']) {

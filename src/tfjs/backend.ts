@@ -13,6 +13,7 @@ import path from 'node:path';
 import * as tfjs from '@tensorflow/tfjs';
 import { BackendUnavailableError, InvalidOptionError } from '../errors.js';
 import type { Trial } from '../trial/trial.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warnOnce } from '../util/warn.js';
 import { cudaDevicesHidden, detectGpus } from './gpus.js';
 
@@ -109,12 +110,15 @@ export async function selectTfBackend(options: SelectTfBackendOptions = {}): Pro
   throw new BackendUnavailableError('cpu', skipped.join('; '));
 }
 
+const SELECT_TF_BACKEND_KEYS = optionKeys<SelectTfBackendOptions>()(['prefer', 'strict', 'force', 'importModule', 'detectGpus']);
+
 /**
  * Checks the options of `selectTfBackend` (errors name `where` and `prefer`); returns the preference.
  * Internal: `tfObjective` calls it when it is created, not at its first trial.
  */
 export function checkSelectTfBackendOptions(options: SelectTfBackendOptions, where: string): TfBackendPreference {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError(where, 'an object', options);
+  checkOptionsObject(options, SELECT_TF_BACKEND_KEYS, 'selectTfBackend');
   const prefer = options.prefer ?? 'gpu';
   if (!Object.prototype.hasOwnProperty.call(PREFERENCE_START, prefer)) {
     throw new InvalidOptionError('prefer', '"gpu", "node", "wasm" or "cpu"', prefer);

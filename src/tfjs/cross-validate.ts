@@ -16,6 +16,7 @@
 import { InvalidOptionError, TrialPrunedError } from '../errors.js';
 import type { Trial } from '../trial/trial.js';
 import { Rng } from '../util/prng.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 
 export interface Fold {
   readonly trainIndex: readonly number[];
@@ -36,9 +37,12 @@ export interface KFoldOptions {
   readonly seed?: number;
 }
 
+const KFOLD_KEYS = optionKeys<KFoldOptions>()(['n', 'k', 'y', 'seed']);
+
 /** The k folds of 0..n-1 (see the file comment); test indices sorted, train = the rest, sorted. */
 export function kFoldSplit(options: KFoldOptions): Fold[] {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  checkOptionsObject(options, KFOLD_KEYS, 'kFoldSplit');
   const { n, k } = options;
   if (!Number.isInteger(n) || n < 2) throw new InvalidOptionError('n', 'an integer >= 2', n);
   if (!Number.isInteger(k) || k < 2 || k > n) throw new InvalidOptionError('k', `an integer in [2, ${n}]`, k);
@@ -119,9 +123,12 @@ export interface CrossValidateResult {
   readonly scores: readonly number[];
 }
 
+const CROSS_VALIDATE_KEYS = optionKeys<CrossValidateOptions<unknown, number>>()(['x', 'y', 'k', 'stratified', 'seed', 'train', 'trial']);
+
 /** Runs `train` on each fold (one at a time) and returns the mean and std of the scores. */
 export async function crossValidate<X, Y extends number | string>(options: CrossValidateOptions<X, Y>): Promise<CrossValidateResult> {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  checkOptionsObject(options, CROSS_VALIDATE_KEYS, 'crossValidate');
   const { x, y, train, trial } = options;
   if (!Array.isArray(x) || x.length < 2) throw new InvalidOptionError('x', 'an array of at least 2 examples', x);
   if (!Array.isArray(y) || y.length !== x.length) throw new InvalidOptionError('y', `an array of ${x.length} labels`, y);
@@ -172,9 +179,12 @@ export interface TrainTestSplitOptions<X, Y extends number | string> {
   readonly seed?: number;
 }
 
+const TRAIN_TEST_SPLIT_KEYS = optionKeys<TrainTestSplitOptions<unknown, number>>()(['x', 'y', 'testFraction', 'stratified', 'seed']);
+
 /** One seeded hold-out split (stratified by default), in seeded order. */
 export function trainTestSplit<X, Y extends number | string>(options: TrainTestSplitOptions<X, Y>): Omit<FoldData<X, Y>, 'trainIndex' | 'testIndex'> {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  checkOptionsObject(options, TRAIN_TEST_SPLIT_KEYS, 'trainTestSplit');
   const { x, y } = options;
   if (!Array.isArray(x) || x.length < 2) throw new InvalidOptionError('x', 'an array of at least 2 examples', x);
   if (!Array.isArray(y) || y.length !== x.length) throw new InvalidOptionError('y', `an array of ${x.length} labels`, y);

@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import type * as tfjs from '@tensorflow/tfjs';
 import { InvalidOptionError, KestrelError } from '../errors.js';
 import { Rng } from '../util/prng.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { activeTf, type Tf } from './backend.js';
 
 /** A classification data set: rows of features and integer labels in [0, nClasses). */
@@ -44,9 +45,12 @@ interface MnistDigit {
 const require = createRequire(import.meta.url);
 const DIGIT_PIXELS = 784;
 
+const LOAD_DIGITS_KEYS = optionKeys<LoadDigitsOptions>()(['n', 'seed']);
+
 /** `n` digits (28 x 28 = 784 features in [0, 1]), balanced over the 10 classes, in seeded order. */
 export function loadDigits(options: LoadDigitsOptions = {}): ClassificationData {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  checkOptionsObject(options, LOAD_DIGITS_KEYS, 'loadDigits');
   const digits = loadMnist();
   const available = digits.reduce((s, d) => s + d.length, 0);
   const n = options.n ?? 2000;
@@ -110,9 +114,12 @@ export interface ToTensorsOptions {
   readonly tf?: Tf;
 }
 
+const TO_TENSORS_KEYS = optionKeys<ToTensorsOptions>()(['x', 'y', 'nClasses', 'inputShape', 'tf']);
+
 /** Features as a float32 tensor [n, ...inputShape] and labels one-hot [n, nClasses]. */
 export function toTensors(options: ToTensorsOptions): { xs: tfjs.Tensor; ys: tfjs.Tensor2D } {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  checkOptionsObject(options, TO_TENSORS_KEYS, 'toTensors');
   const { x, y, nClasses } = options;
   if (!Array.isArray(x) || x.length === 0) throw new InvalidOptionError('x', 'a non-empty array of rows', x);
   if (!Array.isArray(y) || y.length !== x.length) throw new InvalidOptionError('y', `an array of ${x.length} labels`, y);

@@ -6,6 +6,7 @@
  * indices or UUIDs ("GPU-...", "MIG-..."), and an invalid entry hides itself and every entry after it.
  */
 import { execFile } from 'node:child_process';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 
 /** A GPU as `CUDA_VISIBLE_DEVICES` names it: an index, or a UUID ("GPU-...", "MIG-..."). */
 export type GpuId = number | string;
@@ -32,12 +33,15 @@ export function parseNvidiaSmiList(output: string): number[] {
   return indices;
 }
 
+const DETECT_GPUS_KEYS = optionKeys<DetectGpusOptions>()(['command', 'timeoutMs']);
+
 /**
  * Indices of the GPUs `nvidia-smi -L` lists, or `[]` when it is absent or fails. These are all the
  * physical GPUs, whatever `CUDA_VISIBLE_DEVICES` says (as nvidia-smi itself ignores it); see
  * `detectWorkerGpus` for the ones this process was given.
  */
 export function detectGpus(options: DetectGpusOptions = {}): Promise<number[]> {
+  checkOptionsObject(options, DETECT_GPUS_KEYS, 'detectGpus', true);
   const command = options.command ?? 'nvidia-smi';
   const timeoutMs = options.timeoutMs ?? 5000;
   return new Promise((resolve) => {
@@ -83,6 +87,8 @@ export function cudaDevicesHidden(env: NodeJS.ProcessEnv = process.env): boolean
   return visible !== null && visible.length === 0;
 }
 
+const DETECT_WORKER_GPUS_KEYS = optionKeys<DetectWorkerGpusOptions>()(['command', 'timeoutMs', 'env']);
+
 /**
  * The GPUs `gpus: 'auto'` runs one worker process on each, each worker pinned with
  * `CUDA_VISIBLE_DEVICES=<id>`: `[]` (no GPU: CPU processes) when nvidia-smi lists none or
@@ -91,9 +97,10 @@ export function cudaDevicesHidden(env: NodeJS.ProcessEnv = process.env): boolean
  * the one the parent would see under that name); otherwise every index nvidia-smi lists.
  */
 export async function detectWorkerGpus(options: DetectWorkerGpusOptions = {}): Promise<GpuId[]> {
+  checkOptionsObject(options, DETECT_WORKER_GPUS_KEYS, 'detectWorkerGpus', true);
   const visible = parseCudaVisibleDevices((options.env ?? process.env).CUDA_VISIBLE_DEVICES);
   if (visible !== null && visible.length === 0) return [];
-  const listed = await detectGpus(options);
+  const listed = await detectGpus({ command: options.command, timeoutMs: options.timeoutMs });
   if (listed.length === 0) return [];
   return visible ?? listed;
 }

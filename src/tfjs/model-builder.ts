@@ -20,6 +20,7 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import { InvalidOptionError } from '../errors.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import type { Trial } from '../trial/trial.js';
 import { activeTf, type Tf } from './backend.js';
 
@@ -146,12 +147,15 @@ export interface BuiltModel {
   dispose(): void;
 }
 
+const SUGGEST_MODEL_PARAMS_KEYS = optionKeys<SuggestModelParamsOptions>()(['kind', 'ranges']);
+
 /** Suggests model hyperparameters from `trial` (names: nLayers, units0..., learningRate, ...). */
 export function suggestModelParams(trial: Trial, options: SuggestModelParamsOptions = {}): ModelParams {
   if (trial === null || typeof trial !== 'object' || typeof trial.suggestFloat !== 'function') {
     throw new InvalidOptionError('trial', 'a live Trial', trial);
   }
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  checkOptionsObject(options, SUGGEST_MODEL_PARAMS_KEYS, 'suggestModelParams');
   const kind = checkKind(options.kind ?? 'dense');
   const ranges: Required<ModelParamRanges> = { ...DEFAULT_MODEL_PARAM_RANGES, ...(options.ranges ?? {}) };
 
@@ -178,9 +182,12 @@ export function suggestModelParams(trial: Trial, options: SuggestModelParamsOpti
   }, 'params');
 }
 
+const BUILD_MODEL_KEYS = optionKeys<BuildModelOptions>()(['inputShape', 'nClasses', 'kind', 'ranges', 'kernelSize', 'seed', 'tf']);
+
 /** Builds and compiles a classifier from parameters, or from a trial via `suggestModelParams`. */
 export function buildModel(source: ModelParams | Trial, options: BuildModelOptions): BuiltModel {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  checkOptionsObject(options, BUILD_MODEL_KEYS, 'buildModel');
   const kind = checkKind(options.kind ?? 'dense');
   const inputShape = checkShape(options.inputShape);
   const nClasses = options.nClasses;

@@ -12,8 +12,8 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import { InvalidOptionError, TrialPrunedError } from '../errors.js';
-import type { Trial } from '../trial/trial.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
+import type { Trial } from '../trial/trial.js';
 import { activeTf, recordTfBackend, type Tf } from './backend.js';
 
 export interface PruningCallbackOptions {

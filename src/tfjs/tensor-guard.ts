@@ -31,6 +31,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { InvalidOptionError } from '../errors.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warnOnce } from '../util/warn.js';
 import { activeTf, type Tf } from './backend.js';
 
@@ -109,10 +110,13 @@ function hookEngine(engine: EngineLike): void {
   };
 }
 
+const TENSOR_GUARD_KEYS = optionKeys<TensorGuardOptions>()(['tf', 'warnOnLeak', 'onReport']);
+
 /** Runs `fn` and releases the tensors and variables it created (see the file comment). */
 export async function withTensorGuard<T>(fn: () => Promise<T> | T, options: TensorGuardOptions = {}): Promise<T> {
   if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'a function', fn);
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  checkOptionsObject(options, TENSOR_GUARD_KEYS, 'withTensorGuard');
   if (inGuard.getStore() !== undefined) return fn();
 
   // One guarded section at a time (see the file comment).

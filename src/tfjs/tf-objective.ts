@@ -10,6 +10,7 @@
  *      `buildAndTrain` returned normally after it.
  */
 import { InvalidOptionError } from '../errors.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import type { Objective } from '../study/optimize.js';
 import type { Trial } from '../trial/trial.js';
 import { checkSelectTfBackendOptions, recordTfBackend, selectTfBackend, type SelectTfBackendOptions, type Tf, type TfBackendSelection } from './backend.js';
@@ -41,10 +42,13 @@ export interface TfObjectiveOptions {
 /** The user attribute holding how many leftover tensors the guard disposed after a trial. */
 export const TFJS_LEAKED_TENSORS_ATTR = 'tfjs_leaked_tensors';
 
+const TF_OBJECTIVE_KEYS = optionKeys<TfObjectiveOptions>()(['backend', 'tf', 'warnOnLeak', 'onTensorReport']);
+
 /** Wraps a TensorFlow.js training function as a study objective (see the file comment). */
 export function tfObjective(buildAndTrain: BuildAndTrain, options: TfObjectiveOptions = {}): Objective {
   if (typeof buildAndTrain !== 'function') throw new InvalidOptionError('buildAndTrain', 'a function ({trial, tf}) => value', buildAndTrain);
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  checkOptionsObject(options, TF_OBJECTIVE_KEYS, 'tfObjective');
   // Checked here, once: a bad option found at the first trial would fail every trial instead.
   if (options.backend !== undefined) checkSelectTfBackendOptions(options.backend, 'backend');
   if (options.tf !== undefined && !isTfModule(options.tf)) {

@@ -196,7 +196,9 @@ export function trainTestSplit<X, Y extends number | string>(options: TrainTestS
   const nTest = Math.min(n - 1, Math.max(1, Math.round(n * fraction)));
   const rng = new Rng(seed);
   let order: number[];
-  if (options.stratified ?? true) {
+  const stratified = options.stratified ?? true;
+  if (typeof stratified !== 'boolean') throw new InvalidOptionError('stratified', 'a boolean', stratified);
+  if (stratified) {
     // Classes interleaved proportionally: sort by (rank within class / class size), so any prefix
     // holds each class in proportion to within one.
     const byClass = new Map<string, number[]>();

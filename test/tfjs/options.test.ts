@@ -68,3 +68,15 @@ describe('kestrel/tfjs options', () => {
     expect(loadDigits({ n: 10, seed: 3 }).x).toHaveLength(10);
   });
 });
+
+describe('trainTestSplit stratified', () => {
+  it('refuses a value that is not a boolean, as crossValidate does', () => {
+    // stratified: 'false' was truthy: the split stratified, and continuous targets were refused.
+    const x = [1, 2, 3, 4, 5, 6];
+    const y = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
+    for (const stratified of ['false', 0]) {
+      expect(() => trainTestSplit({ x, y, stratified } as never)).toThrow(/option "stratified": expected a boolean/);
+    }
+    expect(trainTestSplit({ x, y, stratified: false }).xTest).toHaveLength(1);
+  });
+});

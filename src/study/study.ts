@@ -389,12 +389,22 @@ export class Study implements StudyView {
         this.creating.delete(registered);
       }
     };
+    const remaining = this.sampler.remainingTrials?.bind(this.sampler);
+    // An enqueued trial always runs, but it may take a point too (one enqueued without parameters
+    // gets a grid point): it counts as an ask in flight, else the asks beside it would expect that
+    // point and one of them would be recorded FAIL.
+    const popped = (frozen: FrozenTrial): FrozenTrial => {
+      if (remaining !== undefined) {
+        this.pointAsks++;
+        slot.takesPoint = true;
+      }
+      return frozen;
+    };
     let waiting = await track(this.storage.popWaitingTrial(this.studyId));
-    if (waiting !== null) return waiting;
+    if (waiting !== null) return popped(waiting);
     // A sampler with finitely many points (a grid): an ask that the asks in flight would leave
     // without one waits for them (an enqueued trial may turn up meanwhile); with none left here, no
     // trial is created (concurrency 8 on a 3-point grid recorded 5 FAIL trials).
-    const remaining = this.sampler.remainingTrials?.bind(this.sampler);
     if (remaining !== undefined) {
       while (this.pointAsks >= remaining(this)) {
         if (this.pointAsks === 0) {
@@ -404,7 +414,7 @@ export class Study implements StudyView {
         await this.pointAskSettled.promise;
         if (controller.signal.aborted) throw new InterruptedError('the ask was interrupted while it waited for a grid point');
         waiting = await track(this.storage.popWaitingTrial(this.studyId));
-        if (waiting !== null) return waiting;
+        if (waiting !== null) return popped(waiting);
       }
       this.pointAsks++;
       slot.takesPoint = true;

@@ -104,6 +104,24 @@ describe('GridSampler', () => {
     expect(trials.map((t) => t.params.x).sort()).toEqual([1, 2, 5, 6, 7]);
   });
 
+  it('an enqueued trial without parameters counts as taking a grid point', async () => {
+    // enqueueTrial({}, {userAttrs}) is popped, not gated, yet the grid hands it a point: the other
+    // asks did not count it and one of them was recorded FAIL 'all 2 grid points have been claimed'.
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new GridSampler({ space: { x: [1, 2] } }) });
+    await study.enqueueTrial({}, { userAttrs: { note: 'first' } });
+    await study.optimize(
+      async (t) => {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        return t.suggestInt('x', 1, 2);
+      },
+      { concurrency: 3 },
+    );
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE']);
+    expect(trials.map((t) => t.params.x).sort()).toEqual([1, 2]);
+    expect(trials[0].userAttrs).toEqual({ note: 'first' });
+  });
+
   it('concurrent direct asks beyond the grid: the extra ones reject without creating trials', async () => {
     const study = await createStudy({ storage: new InMemoryStorage(), sampler: new GridSampler({ space: { x: [1, 2, 3] } }) });
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => study.ask()));

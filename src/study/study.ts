@@ -411,8 +411,9 @@ export class Study implements StudyView {
           this.stop('grid exhausted');
           throw new GridExhaustedError(`sampler "${this.sampler.name}" has handed out every grid point of study "${this.studyName}"`);
         }
+        // Not live yet (no trial): an interruption meanwhile fails the trial created below, as
+        // optimize records a trial created after it.
         await this.pointAskSettled.promise;
-        if (controller.signal.aborted) throw new InterruptedError('the ask was interrupted while it waited for a grid point');
         waiting = await track(this.storage.popWaitingTrial(this.studyId));
         if (waiting !== null) return popped(waiting);
       }

@@ -234,7 +234,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
             ...(opts.maxTrialsInStudy === null ? {} : { maxTrialsInStudy: opts.maxTrialsInStudy }),
           });
         } catch (error) {
-          if (error instanceof GridExhaustedError) break; // recorded FAIL by tryAsk
+          if (error instanceof GridExhaustedError) break; // no trial, or one tryAsk recorded FAIL
           throw error;
         }
         if (trial === null) break; // the study holds maxTrialsInStudy trials

@@ -350,7 +350,14 @@ export class Trial implements Suggester {
     if (this.finishedAs !== null || Object.keys(this.dirtyParams).length === 0) return;
     const params = { ...this.dirtyParams };
     const distributions = { ...this.dirtyDistributions };
-    this.host.persistParams!(this, params, distributions).then(
+    // A custom storage that throws synchronously must not throw out of the shared immediate.
+    let write: Promise<void>;
+    try {
+      write = this.host.persistParams!(this, params, distributions);
+    } catch {
+      return; // the next flush or the tell writes them
+    }
+    write.then(
       () => {
         for (const name of Object.keys(params)) {
           if (hasOwn(this.dirtyParams, name) && getOwn(this.dirtyParams, name) === getOwn(params, name)) {

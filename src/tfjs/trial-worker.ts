@@ -131,6 +131,12 @@ const PARENT_CHECK_MS = 500;
  * changes), from a thread of its own: the main thread may never serve the IPC channel's
  * 'disconnect' again (an objective stuck in a synchronous loop, at import or mid-trial), and such
  * a process outlived a killed parent, holding its GPU. Unref'd: it never keeps the process alive.
+ *
+ * The thread runs none of the process's preloads: a worker thread inherits `execArgv` and, through
+ * its environment, NODE_OPTIONS, so a `-r` setup module (an APM agent, one that loads TensorFlow.js,
+ * one that calls process.chdir, which throws in a thread) ran again in it, and its error, an
+ * unhandled 'error' event here, killed every trial. Hence no `execArgv`, an empty `env`, and an
+ * 'error' listener: a watchdog that cannot run leaves the 'disconnect' exit to do its job.
  */
 function watchParent(): void {
   if (process.platform === 'win32') return; // no reparenting to detect; 'disconnect' still applies
@@ -139,8 +145,16 @@ function watchParent(): void {
      setInterval(() => {
        if (process.ppid !== workerData.ppid) process.kill(process.pid, 'SIGKILL');
      }, workerData.intervalMs);`,
-    { eval: true, workerData: { ppid: process.ppid, intervalMs: PARENT_CHECK_MS }, stdout: false, stderr: false },
+    {
+      eval: true,
+      execArgv: [],
+      env: {},
+      workerData: { ppid: process.ppid, intervalMs: PARENT_CHECK_MS },
+      stdout: false,
+      stderr: false,
+    },
   );
+  watchdog.on('error', () => undefined);
   watchdog.unref();
 }
 

@@ -225,6 +225,23 @@ describe('runTrialsInProcesses', () => {
     }
   });
 
+  // The watchdog thread inherited the worker's preloads (`execArgv` -r, NODE_OPTIONS): one that only
+  // works on a main thread threw there, and the unhandled 'error' event killed every trial. Run from
+  // dist/ with a JavaScript objective: a TypeScript worker's tsx hooks thread runs preloads as well.
+  it.each([
+    ['execArgv', { execArgv: ['-r', path.join(here, 'fixtures', 'main-thread-preload.cjs')] }],
+    ['NODE_OPTIONS', { env: { NODE_OPTIONS: `-r ${path.join(here, 'fixtures', 'main-thread-preload.cjs')}` } }],
+  ] as const)('runs trials whose workers preload a main-thread-only module (%s)', async (_how, extra) => {
+    const dist = path.join(here, '..', '..', 'dist');
+    const { createStudy: createDistStudy } = (await import(path.join(dist, 'study', 'create-study.js'))) as typeof import('../../src/study/create-study.js');
+    const { runTrialsInProcesses: runDist } = (await import(path.join(dist, 'tfjs', 'process-runner.js'))) as typeof import('../../src/tfjs/process-runner.js');
+    const study = await createDistStudy({});
+    await runDist({ study, objectiveModule: path.join(here, 'fixtures', 'slow-objective.mjs'), nTrials: 1, ...extra });
+    const [trial] = await study.getTrials();
+    expect(trial.systemAttrs.fail_reason).toBeUndefined();
+    expect(trial.state).toBe('COMPLETE');
+  });
+
   it('fails only its trial when a worker is killed by a signal while starting, and goes on', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     const result = await runTrialsInProcesses({

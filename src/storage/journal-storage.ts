@@ -44,6 +44,7 @@
  */
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, writeSync, fsyncSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { constants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError, StorageError } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
@@ -77,6 +78,10 @@ export const JOURNAL_FORMAT = 'kestrel-journal';
 export const JOURNAL_VERSION = 1;
 const HEADER_LINE = `${JSON.stringify({ op: 'header', format: JOURNAL_FORMAT, version: JOURNAL_VERSION })}\n`;
 const NEWLINE = 0x0a;
+/** The longest line (UTF-8 bytes, without its '\n') that can be decoded into one string. */
+const MAX_LINE_BYTES = constants.MAX_STRING_LENGTH;
+/** Catch-up reads the file in pieces of this size. */
+const READ_CHUNK_BYTES = 64 * 1024 * 1024;
 
 export interface JournalStorageOptions {
   /** The journal file. Created (with its directory) when missing. */
@@ -410,8 +415,8 @@ export class JournalStorage implements Storage {
   /** Appends one record (with the header first when the file is empty). Holds the lock. */
   private append(record: Record<string, unknown>, durable: boolean): void {
     const fd = this.fd as number;
-    const body = JSON.stringify({ op: record.op, writer: this.writer, seq: this.seq, ...record });
     const first = this.offset === 0;
+    const body = JSON.stringify({ op: record.op, writer: this.writer, seq: this.seq, ...record });
     const text = first ? `${HEADER_LINE}${body}\n` : `${body}\n`;
     const bytes = Buffer.from(text, 'utf8');
     try {
@@ -474,7 +479,10 @@ export class JournalStorage implements Storage {
   /**
    * Applies every complete line appended since `offset`. With the lock held (`locked`), a trailing
    * fragment without '\n' is a torn write and is truncated; without it, the fragment may be a write
-   * in progress and is left for later.
+   * in progress and is left for later. The file is read in pieces of `READ_CHUNK_BYTES`, so a
+   * backlog of any size needs no more memory than a piece and the longest line (a backlog over
+   * the 4 GiB a Buffer can hold used to throw an untyped RangeError). A line longer than
+   * `MAX_LINE_BYTES` cannot be decoded: STORAGE_CORRUPT.
    */
   private catchUp(locked: boolean): void {
     const fd = this.fd as number;
@@ -487,34 +495,50 @@ export class JournalStorage implements Storage {
         }),
       );
     }
-    const allocated = Buffer.allocUnsafe(size - this.offset);
-    let done = 0;
-    while (done < allocated.length) {
-      const n = readSync(fd, allocated, done, allocated.length - done, this.offset + done);
-      if (n === 0) break;
-      done += n;
-    }
-    // The file can be shorter than fstat said: another process truncated a torn last line between
-    // the fstat and the read. Only the bytes read are data; the rest of the buffer is uninitialized
-    // memory (and lastIndexOf(x, -1) would search all of it).
-    if (done === 0) return;
-    const buffer = allocated.subarray(0, done);
-    const end = buffer.lastIndexOf(NEWLINE);
-    if (end >= 0) {
-      let start = 0;
-      while (start <= end) {
-        const nl = buffer.indexOf(NEWLINE, start);
-        this.applyLine(buffer.toString('utf8', start, nl), this.nLines + 1);
-        this.nLines++;
-        this.offset += nl + 1 - start;
-        start = nl + 1;
+    // Bytes of the line not yet ended by a '\n', in the pieces they were read in.
+    const pending: Buffer[] = [];
+    let nPending = 0;
+    let position = this.offset;
+    while (position < size) {
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, size - position));
+      let done = 0;
+      while (done < chunk.length) {
+        const n = readSync(fd, chunk, done, chunk.length - done, position + done);
+        if (n === 0) break;
+        done += n;
       }
+      position += done;
+      // The file can be shorter than fstat said: another process truncated a torn last line between
+      // the fstat and the read. Only the bytes read are data; the rest of the buffer is uninitialized.
+      const data = chunk.subarray(0, done);
+      let start = 0;
+      let nl = data.indexOf(NEWLINE);
+      if (nl >= 0 && nPending > 0) {
+        pending.push(data.subarray(0, nl));
+        this.applyBytes(Buffer.concat(pending, nPending + nl));
+        pending.length = 0;
+        nPending = 0;
+        start = nl + 1;
+        nl = data.indexOf(NEWLINE, start);
+      }
+      while (nl >= 0) {
+        this.applyBytes(data.subarray(start, nl));
+        start = nl + 1;
+        nl = data.indexOf(NEWLINE, start);
+      }
+      if (start < done) {
+        pending.push(data.subarray(start));
+        nPending += done - start;
+        if (nPending > MAX_LINE_BYTES) this.failLineTooLong(nPending);
+      }
+      if (done < chunk.length) break;
     }
-    const fragment = done - (end + 1);
-    if (fragment > 0 && locked) {
-      const text = buffer.toString('utf8', end + 1, done);
-      if (this.offset === 0 && !HEADER_LINE.startsWith(text)) {
-        this.fail(new StorageError(`${this.path} is not a Kestrel journal (it does not start with the journal header)`));
+    if (nPending > 0 && locked) {
+      if (this.offset === 0) {
+        const head = Buffer.concat(pending, nPending).toString('utf8', 0, Math.min(nPending, HEADER_LINE.length));
+        if (nPending > HEADER_LINE.length || !HEADER_LINE.startsWith(head)) {
+          this.fail(new StorageError(`${this.path} is not a Kestrel journal (it does not start with the journal header)`));
+        }
       }
       // Only the holder of the lock may judge the fragment torn: a process that lost the lock
       // (frozen past lockStaleMs) could be looking at another writer's write in progress.
@@ -526,10 +550,28 @@ export class JournalStorage implements Storage {
       }
       warnOnce(
         'JOURNAL_TORN_LINE',
-        `journal ${this.path}: ignored and removed a torn last line (line ${this.nLines + 1}, ${fragment} bytes ` +
+        `journal ${this.path}: ignored and removed a torn last line (line ${this.nLines + 1}, ${nPending} bytes ` +
           `from byte ${this.offset}) left by a process killed while writing; earlier records are intact`,
       );
     }
+  }
+
+  /** Applies one complete line (its bytes, without the '\n') and moves past it. */
+  private applyBytes(line: Buffer): void {
+    if (line.length > MAX_LINE_BYTES) this.failLineTooLong(line.length);
+    this.applyLine(line.toString('utf8'), this.nLines + 1);
+    this.nLines++;
+    this.offset += line.length + 1;
+  }
+
+  private failLineTooLong(nBytes: number): never {
+    this.fail(
+      new StorageError(
+        `journal ${this.path} is corrupt: line ${this.nLines + 1} (from byte ${this.offset}) is longer than ${MAX_LINE_BYTES} ` +
+          `bytes (at least ${nBytes}), more than one string can hold; it cannot be read`,
+        { corrupt: true },
+      ),
+    );
   }
 
   private applyLine(text: string, lineNumber: number): void {

@@ -27,6 +27,8 @@
  * view from the file and rejects with `StorageError` "lost the lock"); append it with a single
  * write(2); fdatasync for createStudy, deleteStudy, finishTrial and createTrial of a finished trial
  * (the durable writes); release (which removes the lock file only if it is still ours).
+ * A record whose JSON exceeds `MAX_LINE_BYTES` (about 512 MiB, the longest string Node can decode)
+ * is refused with `StorageError` and nothing is written: once written it could never be read back.
  * Reads catch up without the lock (fstat; read only when the file grew; a last line without its
  * newline is left for later, as it may be a write in progress). Ops that would write nothing
  * (popWaiting with no WAITING trial in the caught-up view, claim of a key already claimed,
@@ -78,7 +80,7 @@ export const JOURNAL_FORMAT = 'kestrel-journal';
 export const JOURNAL_VERSION = 1;
 const HEADER_LINE = `${JSON.stringify({ op: 'header', format: JOURNAL_FORMAT, version: JOURNAL_VERSION })}\n`;
 const NEWLINE = 0x0a;
-/** The longest line (UTF-8 bytes, without its '\n') that can be decoded into one string. */
+/** The longest line (UTF-8 bytes, without its '\n') that can be decoded into one string. Longer records are refused. */
 const MAX_LINE_BYTES = constants.MAX_STRING_LENGTH;
 /** Catch-up reads the file in pieces of this size. */
 const READ_CHUNK_BYTES = 64 * 1024 * 1024;
@@ -416,9 +418,22 @@ export class JournalStorage implements Storage {
   private append(record: Record<string, unknown>, durable: boolean): void {
     const fd = this.fd as number;
     const first = this.offset === 0;
-    const body = JSON.stringify({ op: record.op, writer: this.writer, seq: this.seq, ...record });
-    const text = first ? `${HEADER_LINE}${body}\n` : `${body}\n`;
-    const bytes = Buffer.from(text, 'utf8');
+    let bytes: Buffer;
+    try {
+      const body = Buffer.from(JSON.stringify({ op: record.op, writer: this.writer, seq: this.seq, ...record }), 'utf8');
+      if (body.length > MAX_LINE_BYTES) throw new RangeError(`${body.length} bytes`);
+      bytes = Buffer.concat([first ? Buffer.from(HEADER_LINE, 'utf8') : Buffer.alloc(0), body, Buffer.from('\n')]);
+    } catch (error) {
+      // Too large to be read back as one line (or to be a string at all): written, it would make the
+      // journal unreadable. The state already holds the op: rebuild it from the file.
+      if (!(error instanceof RangeError)) throw error;
+      this.reload(true);
+      throw new StorageError(
+        `the ${String(record.op)} record is too large for the journal ${this.path} (${messageOf(error)}; a record ` +
+          `may take at most ${MAX_LINE_BYTES} bytes of JSON): nothing was written`,
+        { cause: error },
+      );
+    }
     try {
       this.lock.assertHeld();
     } catch (error) {

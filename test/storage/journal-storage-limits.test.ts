@@ -3,7 +3,8 @@
  * string, and a backlog larger than one Buffer can hold. Each test uses a few hundred MB of memory
  * or a sparse file, and runs in a few seconds.
  */
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:buffer';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,30 @@ const root = mkdtempSync(join(tmpdir(), 'kestrel-journal-limits-'));
 let n = 0;
 const freshPath = (): string => join(root, `j${n++}.journal`);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('a record larger than a line can be read back', () => {
+  it('is refused with StorageError, writes nothing and leaves the state unchanged', async () => {
+    const path = freshPath();
+    const storage = new JournalStorage({ path });
+    const studyId = await storage.createStudy('s', ['minimize']);
+    const trial = await storage.createTrial(studyId);
+    const sizeBefore = statSync(path).size;
+    // Fewer characters than a string may hold, but more UTF-8 bytes than one line can be decoded from.
+    const blob = '\u00e9'.repeat(Math.ceil(constants.MAX_STRING_LENGTH / 2) + 16);
+    const error = await storage.updateTrial(trial.trialId, { userAttrs: { blob } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).code).toBe('STORAGE_ERROR');
+    expect((error as Error).message).toMatch(/too large/);
+    expect(statSync(path).size).toBe(sizeBefore);
+    expect((await storage.getTrial(trial.trialId)).userAttrs).toEqual({});
+    // Still writable, and the journal still opens.
+    await storage.finishTrial(trial.trialId, { state: 'COMPLETE', values: [1] });
+    await storage.close();
+    const reopened = new JournalStorage({ path, readOnly: true });
+    expect((await reopened.getTrial(trial.trialId)).state).toBe('COMPLETE');
+    await reopened.close();
+  }, 60_000);
+});
 
 describe('a backlog larger than one Buffer', () => {
   it('reads lines that span the pieces it is read in (64 MiB) whole', async () => {

@@ -50,11 +50,16 @@ export async function runAndExit(argv: readonly string[] = process.argv): Promis
   // still RUNNING. Later writes to the closed pipe are dropped; a run goes on recording its trials.
   // Any other write error (a full disk or an I/O error under `kestrel trials ... > out.csv`) means
   // the output is incomplete: the command goes on the same way but exits 1, not 0.
+  // stderr, where `run` and `worker` write their progress, is treated the same way
+  // (`kestrel run ... 2>&1 | head`), except that its own errors cannot be reported on it.
   let outputLost = false;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') return;
     outputLost = true;
     process.stderr.write(`kestrel: cannot write to standard output: ${error.message}\n`);
+  });
+  process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') outputLost = true;
   });
   const code = await main(argv);
   await Promise.all([flush(process.stdout), flush(process.stderr)]);

@@ -63,6 +63,28 @@ describe('a closed output pipe', () => {
     expect(result.code, result.stderr).toBe(0);
   });
 
+  it('goes on with a run whose progress reader closed (kestrel run ... 2>&1 | head): no crash, no trial left RUNNING', async () => {
+    // Progress lines go to stderr; a closed stderr pipe crashed kestrel (unhandled EPIPE, exit 1)
+    // in the middle of the run, leaving its running trials RUNNING.
+    await writeFiles(dir, {
+      'slow.mjs': 'export async function objective(trial) {\n  const x = trial.suggestFloat("x", 0, 1);\n' +
+        '  await new Promise((r) => setTimeout(r, 20));\n  return x;\n}\n',
+      'slow.yaml': 'study: slow\nobjective: ./slow.mjs\nnTrials: 12\nconcurrency: 2\nstorage: ./slow.journal\n',
+    });
+    const child = spawnCli(['run', 'slow.yaml'], dir);
+    const done = collect(child);
+    child.stderr?.once('data', () => child.stderr?.destroy()); // what `2>&1 | head -1` does
+    const result = await done;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('study "slow": 12 trials (12 complete');
+    const study = await loadStudy({ studyName: 'slow', storage: path.join(dir, 'slow.journal') });
+    try {
+      expect((await study.getTrials()).map((t) => t.state)).toEqual(Array(12).fill('COMPLETE'));
+    } finally {
+      await study.close();
+    }
+  });
+
   it.skipIf(!existsSync('/dev/full'))('fails the command when the output cannot be written (kestrel trials > file on a full disk)', async () => {
     const storage = path.join(dir, 'full.journal');
     const study = await createStudy({ studyName: 'full', storage });

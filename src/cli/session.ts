@@ -10,9 +10,11 @@
 import type { GpuId } from '../tfjs/gpus.js';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { InterruptedError, NoCompletedTrialsError, StorageError } from '../errors.js';
+import { ConfigError, InterruptedError, NoCompletedTrialsError, StorageError } from '../errors.js';
+import { specDistributions } from '../space/spec.js';
 import { createStudy } from '../study/create-study.js';
 import type { Study } from '../study/study.js';
+import type { SpaceSpec } from '../space/types.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_STALE_PREFIX } from '../trial/system-attrs.js';
 import { MEMORY_STORAGE, storageSpec, type RunConfig } from './config.js';
@@ -68,6 +70,7 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     loadIfExists: true,
   });
   try {
+    if (config.space !== null) await checkSpaceAgainstStudy(study, config.space);
     if (options.failStale === true) {
       const stale = await study.getTrials({ states: ['RUNNING'] });
       for (const trial of stale) {
@@ -140,6 +143,29 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     throw error;
   } finally {
     await study.close();
+  }
+}
+
+/**
+ * Refuses a declarative space that gives a parameter of the study's trials another kind (float,
+ * int, categorical), as Optuna refuses it: a worker or a resumed run with an edited config would
+ * otherwise mix, under one name, values the samplers cannot compare. Another range or other
+ * choices of the same kind are allowed, as in Optuna.
+ * @throws ConfigError at `space.<name>`.
+ */
+async function checkSpaceAgainstStudy(study: Study, space: SpaceSpec): Promise<void> {
+  const wanted = specDistributions(space);
+  for (const trial of await study.getTrials()) {
+    for (const [name, held] of Object.entries(trial.distributions)) {
+      const mine = Object.prototype.hasOwnProperty.call(wanted, name) ? wanted[name] : undefined;
+      if (mine !== undefined && mine.kind !== held.kind) {
+        throw new ConfigError(
+          `space.${name}`,
+          `is a ${mine.kind} parameter here, but a ${held.kind} one in trial #${trial.number} of the study "${study.studyName}"; ` +
+            'use another study name for another space',
+        );
+      }
+    }
   }
 }
 

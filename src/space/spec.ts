@@ -21,6 +21,7 @@ import { floatGridValue } from './encode.js';
 import type { Suggester } from './suggester.js';
 import type {
   CategoricalChoice,
+  Distribution,
   FloatDistribution,
   FloatParamSpec,
   IntParamSpec,
@@ -211,6 +212,31 @@ export function suggestFromSpec(suggester: Suggester, spec: SpaceSpec): Record<s
   const checked = validateSpaceSpec(spec);
   const out: Record<string, ParamValue> = {};
   suggestInto(suggester, checked, '', out);
+  return out;
+}
+
+/**
+ * The distribution of every parameter a declarative space can suggest, keyed by namespaced name,
+ * those of every branch of a conditional categorical included; constants are left out (they are
+ * not suggested).
+ * @throws SearchSpaceError when `spec` is invalid.
+ */
+export function specDistributions(spec: SpaceSpec): Record<string, Distribution> {
+  const out: Record<string, Distribution> = {};
+  const visit = (sub: SpaceSpec, prefix: string): void => {
+    for (const [name, param] of Object.entries(sub)) {
+      const full = prefix + name;
+      if (param.type === 'float') out[full] = floatDistribution(full, param.low, param.high, numericOptions(param));
+      else if (param.type === 'int') out[full] = intDistribution(full, param.low, param.high, numericOptions(param));
+      else if (isBranching(param)) {
+        out[full] = categoricalDistribution(full, Object.keys(param.choices));
+        for (const [key, branch] of Object.entries((param as BranchingSpec).choices)) visit(branch, `${full}.${key}.`);
+      } else if (param.type === 'categorical') {
+        out[full] = categoricalDistribution(full, param.choices as readonly CategoricalChoice[]);
+      }
+    }
+  };
+  visit(validateSpaceSpec(spec), '');
   return out;
 }
 

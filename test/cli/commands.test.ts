@@ -340,3 +340,34 @@ describe('budget, refused results and exported values', () => {
     expect(csv.stdout.split('\n')[1]).toMatch(/^0,FAIL,NaN,/);
   });
 });
+
+describe('a worker whose space differs from the study it joins', () => {
+  it('exits 2 naming the parameter whose kind changed, adding no trial to the study', async () => {
+    await writeFiles(dir, {
+      'mixed-a.yaml':
+        'study: mixed\nobjective: ./objective.mjs\nspace:\n  x: {type: float, low: -3, high: 3}\n' +
+        '  kind: {type: categorical, choices: {a: {lr: {type: float, low: 0.1, high: 1}}, b: {}}}\nnTrials: 4\nseed: 3\nstorage: ./mixed.journal\n',
+      // kind.a.lr is a categorical now: its trials would be mixed with the float ones.
+      'mixed-b.yaml':
+        'study: mixed\nobjective: ./objective.mjs\nspace:\n  x: {type: float, low: -3, high: 3}\n' +
+        '  kind: {type: categorical, choices: {a: {lr: {type: categorical, choices: [0.1, 1]}}, b: {}}}\nnTrials: 8\nstorage: ./mixed.journal\n',
+      // A narrower range of the same kind is a legitimate change (as in Optuna).
+      'mixed-c.yaml':
+        'study: mixed\nobjective: ./objective.mjs\nspace:\n  x: {type: float, low: 0, high: 1}\n' +
+        '  kind: {type: categorical, choices: {a: {lr: {type: float, low: 0.1, high: 0.5}}, b: {}}}\nnTrials: 6\nstorage: ./mixed.journal\n',
+    });
+    const first = await runInProcess(['run', 'mixed-a.yaml', '--n-trials', '12', '--seed', '3'], dir);
+    expect(first.code, first.stderr).toBe(0);
+    const worker = await runInProcess(['worker', 'mixed-b.yaml', '--n-trials', '20'], dir);
+    expect(worker.stderr).toMatch(/^kestrel: INVALID_CONFIG: space\.kind\.a\.lr: is a categorical parameter here, but a float one in trial #\d+/m);
+    expect(worker.code).toBe(2);
+    const study = await loadStudy({ studyName: 'mixed', storage: path.join(dir, 'mixed.journal') });
+    try {
+      expect((await study.getTrials()).length).toBe(12);
+    } finally {
+      await study.close();
+    }
+    const narrower = await runInProcess(['worker', 'mixed-c.yaml', '--n-trials', '14'], dir);
+    expect(narrower.code, narrower.stderr).toBe(0);
+  });
+});

@@ -10,7 +10,7 @@ import { openStorage, parseStorageSpec } from '../storage/open-storage.js';
 import type { Storage, StudySummary } from '../storage/storage.js';
 import type { StudyDirection } from '../trial/types.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
-import { Study } from './study.js';
+import { Study, checkPrunerDirections } from './study.js';
 
 /**
  * Where trials are kept: a `Storage` instance, `':memory:'`, or a journal file path
@@ -28,7 +28,7 @@ export interface CreateStudyOptions {
   readonly directions?: readonly StudyDirection[];
   /** Default: `new RandomSampler()`. */
   readonly sampler?: Sampler;
-  /** Default: `new NopPruner()`. */
+  /** Default: `new NopPruner()`. Any other pruner with several `directions` throws `InvalidOptionError`. */
   readonly pruner?: Pruner;
   readonly storage?: StorageOption;
   /** Load the study when the name exists (directions must agree) instead of failing. */
@@ -39,6 +39,7 @@ export interface LoadStudyOptions {
   readonly studyName: string;
   readonly storage: StorageOption;
   readonly sampler?: Sampler;
+  /** Default: `new NopPruner()`. Any other pruner on a study with several directions throws `InvalidOptionError`. */
   readonly pruner?: Pruner;
 }
 
@@ -59,6 +60,7 @@ export async function createStudy(options: CreateStudyOptions = {}): Promise<Stu
   }
   const sampler = checkSampler(options.sampler) ?? new RandomSampler();
   const pruner = checkPruner(options.pruner) ?? new NopPruner();
+  checkPrunerDirections(pruner, studyName, directions);
   const { storage, owns } = resolveStorage(options.storage);
 
   let studyId: number;
@@ -100,6 +102,7 @@ export async function loadStudy(options: LoadStudyOptions): Promise<Study> {
   try {
     const studyId = await storage.getStudyIdFromName(options.studyName);
     const directions = await storage.getStudyDirections(studyId);
+    checkPrunerDirections(pruner, options.studyName, directions);
     return new Study({ studyId, studyName: options.studyName, directions, storage, sampler, pruner, ownsStorage: owns });
   } catch (error) {
     if (owns) await storage.close();

@@ -891,13 +891,7 @@ export class Study implements StudyView {
   private async shouldPrune(trial: Trial): Promise<boolean> {
     await this.flush(trial);
     if (this.pruner.name === 'nop') return false;
-    if (this.isMultiObjective) {
-      throw new InvalidOptionError(
-        'pruner',
-        `no pruner for study "${this.studyName}", which has ${this.directions.length} directions (${this.directions.join(', ')}): pruning is undefined for several objectives`,
-        this.pruner.name,
-      );
-    }
+    checkPrunerDirections(this.pruner, this.studyName, this.directions);
     const frozen = await this.storage.getTrial(trial.trialId);
     const decision: unknown = await this.pruner.prune(this, frozen);
     // A custom pruner returning 'yes', 1 or nothing would be taken as truthy / falsy silently, and
@@ -975,6 +969,22 @@ export class Study implements StudyView {
     const value = intermediate[lastStep];
     return Number.isFinite(value) ? [value] : null;
   }
+}
+
+/**
+ * Throws `InvalidOptionError` (option `pruner`) for a pruner other than `NopPruner` on a study
+ * with several directions: pruning compares one value per step, undefined for several objectives
+ * (Optuna raises NotImplementedError at `should_prune`). `createStudy` and `loadStudy` check it,
+ * so a misconfigured study is refused before any trial runs, rather than failing every trial of
+ * an `optimize` budget at its first `shouldPrune`.
+ */
+export function checkPrunerDirections(pruner: Pruner, studyName: string, directions: readonly StudyDirection[]): void {
+  if (pruner.name === 'nop' || directions.length <= 1) return;
+  throw new InvalidOptionError(
+    'pruner',
+    `no pruner for study "${studyName}", which has ${directions.length} directions (${directions.join(', ')}): pruning is undefined for several objectives`,
+    pruner.name,
+  );
 }
 
 const HOST = hostname();

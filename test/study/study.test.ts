@@ -13,7 +13,7 @@ import {
   TrialFinishedError,
   TrialPrunedError,
 } from '../../src/errors.js';
-import type { Pruner } from '../../src/pruners/pruner.js';
+import { NopPruner, type Pruner } from '../../src/pruners/pruner.js';
 import { MedianPruner } from '../../src/pruners/median.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
@@ -630,18 +630,33 @@ describe('typed arrays as objective values', () => {
 });
 
 describe('pruning a multi-objective study', () => {
-  it('refuses shouldPrune with an error naming the pruner, the study and its directions', async () => {
-    // It read: option "pruner": expected a single-objective study (...), received an array of length 2.
-    const study = await createStudy({ studyName: 'mo-pruned', directions: ['minimize', 'maximize'], pruner: new MedianPruner() });
-    const trial = await study.ask();
-    trial.report(0, 1);
-    const error = await trial.shouldPrune().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(InvalidOptionError);
-    expect((error as Error).message).toBe(
-      'option "pruner": expected no pruner for study "mo-pruned", which has 2 directions (minimize, maximize): pruning is undefined for several objectives, received "median"',
+  const message =
+    'option "pruner": expected no pruner for study "mo-pruned", which has 2 directions (minimize, maximize): pruning is undefined for several objectives, received "median"';
+
+  it('refuses a pruner at createStudy, before the study is created', async () => {
+    // It was accepted, and only shouldPrune threw: inside optimize that error was caught like any
+    // objective error, so every trial of the budget ran to its first report and was recorded FAIL.
+    const storage = new InMemoryStorage();
+    const error = await createStudy({ studyName: 'mo-pruned', directions: ['minimize', 'maximize'], pruner: new MedianPruner(), storage }).catch(
+      (e: unknown) => e,
     );
-    // The trial is not lost: it can still be told.
-    expect((await study.tell(trial, [1, 2])).state).toBe('COMPLETE');
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as Error).message).toBe(message);
+    expect(await storage.getAllStudies()).toEqual([]);
+    // NopPruner (the default) is no pruning, and one direction takes any pruner.
+    await createStudy({ directions: ['minimize', 'maximize'], pruner: new NopPruner(), storage });
+    await createStudy({ directions: ['maximize'], pruner: new MedianPruner(), storage });
+  });
+
+  it('refuses a pruner at loadStudy of a study with several directions', async () => {
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ studyName: 'mo-pruned', directions: ['minimize', 'maximize'], storage });
+    const error = await loadStudy({ studyName: 'mo-pruned', storage, pruner: new MedianPruner() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as Error).message).toBe(message);
+    // The trials are untouched, and loading without a pruner works.
+    expect((await study.tell(await study.ask(), [1, 2])).state).toBe('COMPLETE');
+    expect((await (await loadStudy({ studyName: 'mo-pruned', storage })).getTrials()).length).toBe(1);
   });
 });
 

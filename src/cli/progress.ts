@@ -76,10 +76,15 @@ export class Progress {
     this.bar?.update(this.counts.done, this.payload());
   }
 
-  /** A trial this process ran has finished. */
-  trialFinished(trial: FrozenTrial): void {
+  /**
+   * A trial this process ran has finished. `studyTrials`: the study's trials as storage holds them
+   * now, this one included; the counts and the best value are then the study's, trials finished by
+   * other workers included, as `total` is the study-wide budget.
+   */
+  trialFinished(trial: FrozenTrial, studyTrials?: readonly FrozenTrial[]): void {
     this.counts.running = Math.max(0, this.counts.running - 1);
-    this.count(trial);
+    if (studyTrials === undefined) this.count(trial);
+    else this.recount(studyTrials);
     if (this.bar !== null) {
       this.bar.update(this.counts.done, this.payload());
       return;
@@ -87,9 +92,20 @@ export class Progress {
     this.stream.write(`${formatTrialLine(trial)} best=${formatBest(this.counts.best)}\n`);
   }
 
+  /** Counts the study's trials afresh (other workers' included) and redraws the bar. */
+  sync(studyTrials: readonly FrozenTrial[]): void {
+    this.recount(studyTrials);
+    this.bar?.update(this.counts.done, this.payload());
+  }
+
   /** Stops the bar (leaves the last frame on screen). Idempotent. */
   stop(): void {
     this.bar?.stop();
+  }
+
+  private recount(trials: readonly FrozenTrial[]): void {
+    Object.assign(this.counts, { done: 0, complete: 0, pruned: 0, failed: 0, best: null });
+    for (const trial of trials) this.count(trial);
   }
 
   private count(trial: FrozenTrial): void {

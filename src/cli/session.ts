@@ -122,11 +122,12 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
           heartbeatIntervalMs: config.heartbeat === null ? undefined : config.heartbeat.intervalSec * 1000,
           heartbeatGraceMs: config.heartbeat === null ? undefined : config.heartbeat.graceSec * 1000,
           onTrialStart: () => progress.trialStarted(),
-          callbacks: [(_study, trial) => progress.trialFinished(trial)],
+          callbacks: [async (current, trial) => progress.trialFinished(trial, await current.getTrials())],
         });
       } else {
         await runInProcesses(study, config, gpus, progress, terminate.signal);
       }
+      progress.sync(await study.getTrials());
     } finally {
       process.removeListener('SIGTERM', onSigterm);
       progress.stop();
@@ -252,7 +253,7 @@ async function runInProcesses(
         ? {}
         : { heartbeat: { intervalMs: config.heartbeat.intervalSec * 1000, graceMs: config.heartbeat.graceSec * 1000 } }),
       onTrialStart: () => progress.trialStarted(),
-      callbacks: [(_study, trial) => progress.trialFinished(trial)],
+      callbacks: [async (current, trial) => progress.trialFinished(trial, await current.getTrials())],
       signal: controller.signal,
       handleSigint: false, // handled above, together with SIGTERM
     });

@@ -80,3 +80,25 @@ describe('TTY progress bar', () => {
     expect(sink.text).not.toContain('trial 0 COMPLETE');
   });
 });
+
+describe('progress of one of several workers on a study', () => {
+  // 3 `kestrel worker`s on a 30-trial budget each ended their bar at about 10/30 ("ETA 1s") with
+  // the study done, and printed best= of their own trials, not the study's.
+  it('counts the trials other workers finished and reports the study-wide best', () => {
+    const sink = new Sink(false);
+    const progress = new Progress({ stream: sink, total: 3, existing: [], directions: ['minimize'] });
+    progress.trialStarted();
+    const mine = trial(1, 'COMPLETE', [0.75]);
+    const elsewhere = [trial(0, 'COMPLETE', [0.25]), trial(2, 'FAIL', null)];
+    progress.trialFinished(mine, [elsewhere[0], mine, elsewhere[1]]);
+    expect(sink.text).toBe('trial 1 COMPLETE value=0.75 best=0.25\n');
+    expect(progress.counts).toEqual({ done: 3, running: 0, complete: 2, pruned: 0, failed: 1, best: 0.25 });
+  });
+
+  it('shows the study-wide count once the run ends', () => {
+    const sink = new Sink(false);
+    const progress = new Progress({ stream: sink, total: 2, existing: [], directions: ['maximize'] });
+    progress.sync([trial(0, 'COMPLETE', [1]), trial(1, 'PRUNED', null), trial(2, 'RUNNING', null)]);
+    expect(progress.counts).toEqual({ done: 2, running: 0, complete: 1, pruned: 1, failed: 0, best: 1 });
+  });
+});

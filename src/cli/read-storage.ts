@@ -2,19 +2,34 @@
  * The `--storage` flag of the read-only commands (`trials`, `best`, `studies`): a journal path
  * (default `kestrel.journal` in the current directory). A missing file is an error rather than a
  * new empty journal, so a typo never silently reports "no studies".
+ *
+ * The journal is opened strictly read-only (`JournalStorage({path, readOnly: true})`): the file is
+ * opened O_RDONLY, no lock is taken and no lock file created, and a torn last line (a write in
+ * progress, or a crashed writer's fragment) is ignored in memory and left on disk for the next
+ * writer to clean. So these commands never wait for or interfere with a running `kestrel run` /
+ * `kestrel worker` (they show the trials finished so far), never break a lock they judge stale,
+ * and work on a journal the user can only read (a 444 file, a read-only mount or directory).
+ * Before, they opened the journal for writing and took the lock to truncate a torn last line.
  */
 import { access } from 'node:fs/promises';
 import { StorageError } from '../errors.js';
-import { DEFAULT_JOURNAL, MEMORY_STORAGE, resolveStorage, storageSpec } from './config.js';
+import { JournalStorage } from '../storage/journal-storage.js';
+import { InMemoryStorage } from '../storage/memory-storage.js';
+import type { Storage } from '../storage/storage.js';
+import { DEFAULT_JOURNAL, MEMORY_STORAGE, resolveStorage } from './config.js';
 
-/** Resolves `--storage` to a spec for `openStorage` / `loadStudy`; rejects when the journal does not exist. */
-export async function resolveReadStorage(spec: string | undefined, cwd: string): Promise<string> {
+/**
+ * Resolves `--storage` and opens it for reading: a read-only `JournalStorage`, or an empty
+ * in-memory storage for `:memory:`. Rejects with `StorageError` when the journal does not exist.
+ * The caller owns the storage and closes it (`loadStudy` on a `Storage` object does not).
+ */
+export async function openReadStorage(spec: string | undefined, cwd: string): Promise<Storage> {
   const storage = resolveStorage(spec ?? DEFAULT_JOURNAL, cwd, '--storage');
-  if (storage === MEMORY_STORAGE) return storage;
+  if (storage === MEMORY_STORAGE) return new InMemoryStorage();
   try {
     await access(storage);
   } catch {
     throw new StorageError(`no journal file at ${storage} (pass --storage PATH)`);
   }
-  return storageSpec(storage);
+  return new JournalStorage({ path: storage, readOnly: true });
 }

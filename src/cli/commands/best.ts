@@ -8,7 +8,7 @@ import { loadStudy } from '../../study/create-study.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import { formatDuration, formatParam, formatValues } from '../format.js';
 import type { CliIo } from '../io.js';
-import { resolveReadStorage } from '../read-storage.js';
+import { openReadStorage } from '../read-storage.js';
 
 export type BestFormat = 'text' | 'json';
 export const BEST_FORMATS: readonly BestFormat[] = ['text', 'json'];
@@ -19,8 +19,9 @@ export interface BestCommandOptions {
 }
 
 export async function bestCommand(studyName: string, options: BestCommandOptions, io: CliIo): Promise<void> {
-  const study = await loadStudy({ studyName, storage: await resolveReadStorage(options.storage, io.cwd) });
+  const storage = await openReadStorage(options.storage, io.cwd);
   try {
+    const study = await loadStudy({ studyName, storage });
     const best = study.directions.length === 1 ? [await study.bestTrial()] : await study.bestTrials();
     if (best.length === 0) throw new NoCompletedTrialsError(studyName);
     if ((options.format ?? 'text') === 'json') {
@@ -33,7 +34,7 @@ export async function bestCommand(studyName: string, options: BestCommandOptions
     }
     for (const trial of best) io.stdout.write(toText(trial));
   } finally {
-    await study.close();
+    await storage.close();
   }
 }
 

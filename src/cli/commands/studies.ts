@@ -1,19 +1,18 @@
 /**
  * `kestrel studies [--storage PATH]`: one row per study: name, directions, trials, best value.
  */
-import { openStorage } from '../../storage/open-storage.js';
 import { loadStudy } from '../../study/create-study.js';
 import type { Study } from '../../study/study.js';
 import { formatTable, formatValues } from '../format.js';
 import type { CliIo } from '../io.js';
-import { resolveReadStorage } from '../read-storage.js';
+import { openReadStorage } from '../read-storage.js';
 
 export interface StudiesCommandOptions {
   readonly storage?: string;
 }
 
 export async function studiesCommand(options: StudiesCommandOptions, io: CliIo): Promise<void> {
-  const storage = openStorage(await resolveReadStorage(options.storage, io.cwd));
+  const storage = await openReadStorage(options.storage, io.cwd);
   try {
     const summaries = await storage.getAllStudies();
     const rows: string[][] = [];

@@ -9,7 +9,7 @@ import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { TrialState } from '../../trial/types.js';
 import { formatDuration, formatParam, formatTable, formatValues } from '../format.js';
 import type { CliIo } from '../io.js';
-import { resolveReadStorage } from '../read-storage.js';
+import { openReadStorage } from '../read-storage.js';
 
 export type TrialsFormat = 'table' | 'csv' | 'json';
 export const TRIALS_FORMATS: readonly TrialsFormat[] = ['table', 'csv', 'json'];
@@ -22,15 +22,16 @@ export interface TrialsCommandOptions {
 }
 
 export async function trialsCommand(studyName: string, options: TrialsCommandOptions, io: CliIo): Promise<void> {
-  const study = await loadStudy({ studyName, storage: await resolveReadStorage(options.storage, io.cwd) });
+  const storage = await openReadStorage(options.storage, io.cwd);
   try {
+    const study = await loadStudy({ studyName, storage });
     const trials = await study.getTrials(options.states === undefined ? {} : { states: options.states });
     const format = options.format ?? 'table';
     if (format === 'csv') io.stdout.write(ensureNewline(trialsToCsv(trials, { nObjectives: study.directions.length })));
     else if (format === 'json') io.stdout.write(`${JSON.stringify(trialsToJson(trials), null, 2)}\n`);
     else io.stdout.write(trials.length === 0 ? 'no trials\n' : trialsTable(trials));
   } finally {
-    await study.close();
+    await storage.close();
   }
 }
 

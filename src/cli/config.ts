@@ -60,7 +60,8 @@ export interface RunConfig {
   /**
    * Run each trial in a worker process instead of in this one (null: in this process). With
    * `gpus`, one process per GPU (pinned with CUDA_VISIBLE_DEVICES) runs one trial at a time;
-   * without, `concurrency` CPU processes. A trial whose process crashes or is killed fails alone.
+   * without, `concurrency` CPU processes, which see no GPU (CUDA_VISIBLE_DEVICES=''). A trial
+   * whose process crashes or is killed fails alone.
    */
   readonly processes: ProcessExecution | null;
 }

@@ -4,7 +4,8 @@
  * `runTrialsInProcesses` runs trials in forked worker processes, one trial per process at a time:
  * one process per GPU, pinned with `CUDA_VISIBLE_DEVICES=<gpu>` (`gpus: [0, 1]`, or `'auto'`: the
  * entries of the parent's `CUDA_VISIBLE_DEVICES` when it is set, else the GPUs `nvidia-smi -L`
- * lists; see `detectWorkerGpus`), or, without GPUs, `concurrency` processes on the CPU.
+ * lists; see `detectWorkerGpus`), or, without GPUs, `concurrency` processes on the CPU, which see no
+ * GPU (`CUDA_VISIBLE_DEVICES=''`, as Ray gives a trial with no GPU).
  *
  * The parent owns the study: it asks for each trial, answers the worker's `suggest*`, `report` and
  * `shouldPrune` through its live `Trial` (so pruners see every report in storage, as in-process),
@@ -75,6 +76,13 @@ export interface RunTrialsInProcessesOptions {
    * `CUDA_VISIBLE_DEVICES` when it is set (the GPUs it was given; none when it hides them all),
    * else every GPU `nvidia-smi -L` lists; no GPU found means CPU processes (`concurrency`).
    * Default: none (CPU).
+   *
+   * CPU processes get `CUDA_VISIBLE_DEVICES=''` (every GPU hidden), whatever this process's value,
+   * as Ray Tune does for a trial given no GPU (Ray sets the variable to the trial's GPU ids, an
+   * empty list for none). Otherwise each CPU worker would inherit the parent's GPUs, and with
+   * `@tensorflow/tfjs-node-gpu` every one of them would open GPU 0 and allocate its memory;
+   * `selectTfBackend` in such a worker picks a CPU backend. To let CPU workers see GPUs anyway,
+   * set `CUDA_VISIBLE_DEVICES` in `env` (used as given on CPU slots; a GPU slot's pin wins).
    */
   readonly gpus?: readonly GpuId[] | 'auto';
   /** CPU worker processes when no GPU is used (default 1). Ignored with GPUs. */
@@ -96,7 +104,10 @@ export interface RunTrialsInProcessesOptions {
   readonly startTimeoutMs?: number;
   /** Extra Node options for workers (e.g. --max-old-space-size=4096). */
   readonly execArgv?: readonly string[];
-  /** Extra environment variables for workers. */
+  /**
+   * Extra environment variables for workers. `CUDA_VISIBLE_DEVICES` here applies to CPU workers
+   * only (replacing the `''` they get by default); GPU workers are pinned to their GPU.
+   */
   readonly env?: Readonly<Record<string, string>>;
   /** Called after each trial has been told. */
   readonly callbacks?: readonly OptimizeCallback[];
@@ -205,7 +216,10 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
       KESTREL_STUDY_NAME: study.studyName,
       KESTREL_STUDY_DIRECTIONS: JSON.stringify(study.directions),
     };
+    // A GPU slot sees its GPU only; a CPU slot sees none (unless `env` names the devices itself),
+    // as Ray hides GPUs from a trial given none: see `gpus`.
     if (slot.gpu !== null) env.CUDA_VISIBLE_DEVICES = String(slot.gpu);
+    else if (!Object.prototype.hasOwnProperty.call(opts.env, 'CUDA_VISIBLE_DEVICES')) env.CUDA_VISIBLE_DEVICES = '';
     nProcessesStarted++;
     const child = new ChildHandle(study, workerArgs(opts), env, opts.execArgv);
     // Started while interrupted (or interrupted while starting): the abort kills it after the grace.

@@ -117,6 +117,32 @@ describe('runTrialsInProcesses', () => {
     expect(trial.userAttrs.worker_gpu).toBe(5);
   });
 
+  it("hides every GPU from CPU workers (CUDA_VISIBLE_DEVICES=''), as Ray does for a trial given none; GPU workers see their GPU", async () => {
+    // The parent was given GPUs 0 and 1 (by a scheduler, say): CPU workers must not inherit them.
+    const saved = process.env.CUDA_VISIBLE_DEVICES;
+    process.env.CUDA_VISIBLE_DEVICES = '0,1';
+    try {
+      const seen = async (options: { gpus?: readonly number[] | 'auto'; env?: Record<string, string>; detectGpus?: () => Promise<number[]> }) => {
+        const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 11 }) });
+        // Trial 0 completes (crash-objective), recording the CUDA_VISIBLE_DEVICES its process saw.
+        await runTrialsInProcesses({ study, objectiveModule: crashModule, nTrials: 1, ...options });
+        const [trial] = await study.getTrials();
+        expect(trial.state).toBe('COMPLETE');
+        return { cuda: trial.userAttrs.cuda_visible_devices, gpu: trial.userAttrs.worker_gpu };
+      };
+      expect(await seen({})).toEqual({ cuda: '', gpu: undefined });
+      expect(await seen({ gpus: [] })).toEqual({ cuda: '', gpu: undefined });
+      expect(await seen({ gpus: 'auto', detectGpus: async () => [] })).toEqual({ cuda: '', gpu: undefined });
+      expect(await seen({ gpus: [1] })).toEqual({ cuda: '1', gpu: 1 });
+      // An explicit env value is the way to let CPU workers see GPUs; a GPU worker's pin wins over it.
+      expect(await seen({ env: { CUDA_VISIBLE_DEVICES: '1' } })).toEqual({ cuda: '1', gpu: undefined });
+      expect(await seen({ gpus: [0], env: { CUDA_VISIBLE_DEVICES: '1' } })).toEqual({ cuda: '0', gpu: 0 });
+    } finally {
+      if (saved === undefined) delete process.env.CUDA_VISIBLE_DEVICES;
+      else process.env.CUDA_VISIBLE_DEVICES = saved;
+    }
+  });
+
   it('samples a declarative space in the parent and passes the params', async () => {
     const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 5 }) });
     await runTrialsInProcesses({

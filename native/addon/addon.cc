@@ -389,6 +389,36 @@ class Model : public Napi::ObjectWrap<Model> {
     return model_;
   }
 
+  /// The optional `terms` of acquisition options (absent or null: none): an array of
+  /// {model, kind, incumbent, beta}, each model a live handle over the same inputs as `self`.
+  static std::vector<kestrel::AcqTerm> take_terms(Napi::Env env, const Napi::Object& opts, const GpModel& self) {
+    std::vector<kestrel::AcqTerm> terms;
+    const Napi::Value v = get(opts, "terms");
+    if (v.IsUndefined() || v.IsNull()) return terms;
+    if (!v.IsArray()) throw_argument(env, "terms", "an array of {model, kind, incumbent, beta}", describe(v));
+    const Napi::Array list = v.As<Napi::Array>();
+    const Napi::Function ctor = env.GetInstanceData<InstanceData>()->model_ctor.Value();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      const std::string name = "terms[" + std::to_string(i) + "]";
+      const Napi::Value entry = list.Get(i);
+      if (!entry.IsObject()) throw_argument(env, name, "an object {model, kind, incumbent, beta}", describe(entry));
+      const Napi::Object term_obj = entry.As<Napi::Object>();
+      const Napi::Value handle = get(term_obj, "model");
+      if (!handle.IsObject() || !handle.As<Napi::Object>().InstanceOf(ctor)) {
+        throw_argument(env, name + ".model", "a native model handle", describe(handle));
+      }
+      kestrel::AcqTerm term;
+      term.model = Napi::ObjectWrap<Model>::Unwrap(handle.As<Napi::Object>())->alive(env);
+      if (term.model->d() != self.d() || term.model->data().is_cat != self.data().is_cat) {
+        throw_argument(env, name + ".model", "a model over the same inputs (d and categorical dims)",
+                       "a model with d = " + std::to_string(term.model->d()));
+      }
+      term.params = take_acq(env, term_obj);
+      terms.push_back(std::move(term));
+    }
+    return terms;
+  }
+
   Napi::Value Summary(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto m = alive(env);
@@ -448,12 +478,15 @@ class Model : public Napi::ObjectWrap<Model> {
     auto m = alive(env);
     const int count = static_cast<int>(take_int(env, info[1], "m", 0, 1 << 30));
     auto x = std::make_shared<std::vector<double>>(take_f64(env, info[0], "x", static_cast<size_t>(count) * m->d()));
-    const kestrel::AcqParams acq = take_acq(env, take_object(env, info[2], "options"));
+    const Napi::Object opts = take_object(env, info[2], "options");
+    kestrel::AcqParams acq = take_acq(env, opts);
+    acq.terms = take_terms(env, opts, *m);
     const bool with_grad = take_bool(env, info[3], "withGrad");
     const int threads = take_threads(env, info[4]);
     auto value = std::make_shared<std::vector<double>>(static_cast<size_t>(count));
     auto grad = std::make_shared<std::vector<double>>(with_grad ? static_cast<size_t>(count) * m->d() : 0);
-    auto gpu = cuda_;
+    // Terms (other models) are evaluated on the CPU: the device model runs its own acquisition only.
+    auto gpu = acq.terms.empty() ? cuda_ : nullptr;
     return queue(
         env,
         [=] {
@@ -479,7 +512,8 @@ class Model : public Napi::ObjectWrap<Model> {
     const int count = static_cast<int>(take_int(env, info[1], "nCandidates", 1, 1 << 24));
     auto cand = std::make_shared<std::vector<double>>(take_f64(env, info[0], "candidates", static_cast<size_t>(count) * d));
     Napi::Object opts = take_object(env, info[2], "options");
-    const kestrel::AcqParams acq = take_acq(env, opts);
+    kestrel::AcqParams acq = take_acq(env, opts);
+    acq.terms = take_terms(env, opts, *m);
     const int restarts = static_cast<int>(take_int(env, get(opts, "nRestarts"), "nRestarts", 0, 1 << 20));
     auto grid = std::make_shared<std::vector<double>>(take_f64(env, get(opts, "grid"), "grid", static_cast<size_t>(d)));
     for (int j = 0; j < d; ++j) {

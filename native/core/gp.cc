@@ -512,8 +512,34 @@ void GpModel::predict(const double* x, int m, double* mean, double* variance, Th
   });
 }
 
+void GpModel::check_terms(const AcqParams& acq) const {
+  for (const AcqTerm& term : acq.terms) {
+    if (!term.model) throw Error(Error::Code::kInvalid, "acquisition term without a model");
+    if (term.model->d() != data_.d || term.model->data().is_cat != data_.is_cat) {
+      throw Error(Error::Code::kInvalid, "acquisition term: its model has other inputs (d or categorical dims differ)");
+    }
+    if (!term.params.terms.empty()) throw Error(Error::Code::kInvalid, "acquisition term with terms of its own");
+  }
+}
+
 void GpModel::acquisition_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
                                 std::vector<double>& scratch) const {
+  own_acquisition_batch(x, b, acq, value, grad, scratch);
+  if (acq.terms.empty()) return;
+  const size_t nd = static_cast<size_t>(b) * static_cast<size_t>(data_.d);
+  std::vector<double> term_value(static_cast<size_t>(b)), term_grad(grad == nullptr ? 0 : nd), term_scratch;
+  for (const AcqTerm& term : acq.terms) {
+    term.model->own_acquisition_batch(x, b, term.params, term_value.data(), grad == nullptr ? nullptr : term_grad.data(),
+                                      term_scratch);
+    for (int c = 0; c < b; ++c) value[c] += term_value[static_cast<size_t>(c)];
+    if (grad != nullptr) {
+      for (size_t i = 0; i < nd; ++i) grad[i] += term_grad[i];
+    }
+  }
+}
+
+void GpModel::own_acquisition_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
+                                    std::vector<double>& scratch) const {
   const int n = data_.n;
   const int d = data_.d;
   const IsaKernels& kern = isa_kernels();
@@ -592,6 +618,7 @@ void GpModel::acquisition_parallel(const double* x, int b, const AcqParams& acq,
 
 void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* value, double* grad,
                           ThreadPool& pool) const {
+  check_terms(acq);
   const int d = data_.d;
   const int chunks = (m + kCandidateChunk - 1) / kCandidateChunk;
   if (grad == nullptr) {
@@ -609,6 +636,13 @@ void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* 
         value[c0 + c] = out[0];
       }
     });
+    if (!acq.terms.empty()) {
+      std::vector<double> term_value(static_cast<size_t>(m));
+      for (const AcqTerm& term : acq.terms) {
+        term.model->acquisition(x, m, term.params, term_value.data(), nullptr, pool);
+        for (int c = 0; c < m; ++c) value[c] += term_value[static_cast<size_t>(c)];
+      }
+    }
     return;
   }
   pool.parallel_for(chunks, [&](int t, int) {
@@ -881,6 +915,7 @@ AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, 
       (!domain.log_int.empty() && domain.log_int.size() != 2 * static_cast<size_t>(d))) {
     throw Error(Error::Code::kInvalid, "optimize_acquisition: grid must hold d values and log_int none or 2 d");
   }
+  check_terms(acq);
   const AcquisitionBudget budget = acquisition_budget(n, m, n_restarts);
   const bool large_n = refine_budget_limited(n, n_restarts);
   m = budget.n_candidates;  // a prefix of the (Sobol) candidates: still evenly spread

@@ -132,10 +132,25 @@ struct FitReport {
   std::string message;
 };
 
+class GpModel;
+struct AcqTerm;
+
+/// One acquisition function of a model, plus optional additive terms: the acquisitions of other
+/// models over the same inputs (same d and categorical dims), whose values and gradients are added
+/// to this one's wherever it is evaluated (candidate scoring, local searches, discrete sweeps).
+/// GpSampler's constraints use them: logEI of the objective's model plus, per constraint, log PI
+/// of a model of the negated constraint values, log P(c(x) <= 0) (Gardner et al. 2014; Optuna
+/// 4.x GPSampler's constrained logEI). Terms carry no terms of their own (GpModel checks).
 struct AcqParams {
   AcquisitionKind kind = AcquisitionKind::kLogEi;
   double incumbent = 0.0;
   double beta = 4.0;
+  std::vector<AcqTerm> terms;
+};
+
+struct AcqTerm {
+  std::shared_ptr<const GpModel> model;
+  AcqParams params;
 };
 
 /// Acquisition-maximization budget at large n (optimize_acquisition applies it): scoring m
@@ -264,6 +279,12 @@ class GpModel {
   /// of once per point; each point's result is bit-identical to a one-point call.
   void acquisition_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
                          std::vector<double>& scratch) const;
+  /// acquisition_batch of this model alone (acq.terms ignored).
+  void own_acquisition_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
+                             std::vector<double>& scratch) const;
+  /// Throws Error (kInvalid) unless every term has a model over the same inputs (d, categorical
+  /// dims) and no terms of its own.
+  void check_terms(const AcqParams& acq) const;
   double acquisition_point(const double* x, const AcqParams& acq, double* grad, std::vector<double>& scratch) const;
   /// acquisition_batch with the points split into one contiguous part per thread (the results
   /// do not depend on the split). `scratch` is kept across calls.

@@ -54,6 +54,19 @@ export interface AddonAcquisitionOptions {
   readonly kind: AddonAcquisitionCode;
   readonly incumbent: number;
   readonly beta: number;
+  /**
+   * Acquisitions of other models over the same inputs (same d and categorical dims), added to this
+   * one's value and gradient (native/core/gp.h AcqParams); undefined or null: none. Terms carry no
+   * terms of their own. With terms, a CUDA handle computes on the CPU.
+   */
+  readonly terms?: readonly AddonAcquisitionTerm[] | null;
+}
+
+export interface AddonAcquisitionTerm {
+  readonly model: AddonModel;
+  readonly kind: AddonAcquisitionCode;
+  readonly incumbent: number;
+  readonly beta: number;
 }
 
 export interface AddonOptimizeOptions extends AddonAcquisitionOptions {

@@ -66,6 +66,24 @@ export interface AcquisitionOptions {
   readonly incumbent: number;
   /** UCB exploration weight (mean + sqrt(beta) * sd). */
   readonly beta: number;
+  /**
+   * Acquisitions of other models added to this one's value and gradient wherever it is evaluated
+   * (scoring, local searches, discrete sweeps): each term's model must come from the same backend
+   * and be over the same inputs (same d and categorical dims; the same encoding), and carries no
+   * terms of its own. GpSampler's constraints: 'pi' of a model of the negated, standardized
+   * constraint values with the standardized zero as incumbent is log P(c(x) <= 0), so logEI plus
+   * those terms is the constrained logEI of Gardner et al. (2014), as Optuna 4.x GPSampler.
+   * On the `cuda` backend, terms are evaluated on the CPU copy of each model.
+   */
+  readonly terms?: readonly AcquisitionTerm[];
+}
+
+/** One additive acquisition term: `kind` of `model` (its own incumbent and beta). */
+export interface AcquisitionTerm {
+  readonly model: FittedGp;
+  readonly kind: AcquisitionKind;
+  readonly incumbent: number;
+  readonly beta: number;
 }
 
 export interface OptimizeAcquisitionOptions extends AcquisitionOptions {

@@ -64,6 +64,7 @@ import {
   checkInputs,
   checkOptimizeOptions,
   checkTrainingData,
+  termModels,
 } from './validate.js';
 
 /** Floor of the posterior variance, relative to s2 (keeps sd > 0 at training points). */
@@ -258,6 +259,7 @@ export class JsFittedGp implements FittedGp {
     this.checkAlive();
     this.checkCandidates(x, m);
     checkAcquisitionOptions(options);
+    this.checkTerms(options);
     if (typeof withGrad !== 'boolean') throw new InvalidOptionError('withGrad', 'a boolean', withGrad);
     const d = this.d;
     const value = new Float64Array(m);
@@ -283,6 +285,7 @@ export class JsFittedGp implements FittedGp {
     const bestRow = this.bestRow();
     const isCat = this.data.isCategorical;
     checkOptimizeOptions(options, d, isCat);
+    this.checkTerms(options);
     const grid = options.grid;
     const logInt = options.logIntBounds;
     const { x: candidates, count } = acquisitionCandidates({
@@ -438,7 +441,34 @@ export class JsFittedGp implements FittedGp {
   }
 
   /** Acquisition value at row c of x; writes d value / d x into grad when given. */
+  /** This model's acquisition at point c of x plus that of every term (`checkTerms` ran first). */
   private acquisitionAt(
+    x: Float64Array,
+    c: number,
+    options: AcquisitionOptions,
+    grad: Float64Array | null,
+    scratch: Scratch,
+  ): number {
+    let value = this.ownAcquisitionAt(x, c, options, grad, scratch);
+    const terms = options.terms;
+    if (terms === undefined) return value;
+    const termGrad = grad === null ? null : scratch.gradientBuffer(this.d);
+    for (let i = 0; i < terms.length; i++) {
+      const model = terms[i].model as JsFittedGp;
+      value += model.ownAcquisitionAt(x, c, terms[i], termGrad, scratch.forTerm(i, model.n));
+      if (grad !== null && termGrad !== null) for (let j = 0; j < this.d; j++) grad[j] += termGrad[j];
+    }
+    return value;
+  }
+
+  /** Checks the acquisition terms: live JavaScript models over the same inputs. */
+  private checkTerms(options: AcquisitionOptions): void {
+    for (const model of termModels(options, JsFittedGp, this, (m) => m.data.isCategorical, this.data.isCategorical)) {
+      model.checkAlive();
+    }
+  }
+
+  private ownAcquisitionAt(
     x: Float64Array,
     c: number,
     options: AcquisitionOptions,
@@ -562,9 +592,21 @@ class Scratch {
   readonly k: Float64Array;
   readonly dshape: Float64Array;
   readonly out = new Float64Array(3);
+  /** Buffers of the acquisition terms' models (by term index), and their gradient. */
+  private readonly terms: Scratch[] = [];
+  private termGradient: Float64Array | null = null;
   constructor(n: number) {
     this.k = new Float64Array(n);
     this.dshape = new Float64Array(n);
+  }
+  forTerm(i: number, n: number): Scratch {
+    let s = this.terms[i];
+    if (s === undefined || s.k.length !== n) s = this.terms[i] = new Scratch(n);
+    return s;
+  }
+  gradientBuffer(d: number): Float64Array {
+    if (this.termGradient === null || this.termGradient.length !== d) this.termGradient = new Float64Array(d);
+    return this.termGradient;
   }
 }
 

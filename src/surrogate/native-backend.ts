@@ -25,6 +25,7 @@ import { BackendUnavailableError, InvalidOptionError, KestrelError, NativeError,
 import { loadAddon } from '../binding/load.js';
 import type {
   AddonAcquisitionCode,
+  AddonAcquisitionTerm,
   AddonData,
   AddonKernelCode,
   AddonModel,
@@ -37,6 +38,7 @@ import type {
   AcquisitionOptimum,
   AcquisitionOptions,
   AcquisitionResult,
+  AcquisitionTerm,
   BuildOptions,
   BackendName,
   FitOptions,
@@ -55,6 +57,7 @@ import {
   checkInputs,
   checkOptimizeOptions,
   checkTrainingData,
+  termModels,
 } from './validate.js';
 
 export interface NativeBackendOptions {
@@ -279,7 +282,7 @@ export class NativeFittedGp implements FittedGp {
       this.model.acquisition(
         x,
         m,
-        { kind: ACQUISITION_CODES[options.kind], incumbent: options.incumbent, beta: options.beta },
+        { kind: ACQUISITION_CODES[options.kind], incumbent: options.incumbent, beta: options.beta, terms: this.addonTerms(options) },
         withGrad,
         this.numThreads,
       ),
@@ -289,6 +292,7 @@ export class NativeFittedGp implements FittedGp {
   async optimizeAcquisition(options: OptimizeAcquisitionOptions): Promise<AcquisitionOptimum> {
     this.checkAlive();
     checkOptimizeOptions(options, this.d, this.isCategorical);
+    const terms = this.addonTerms(options);
     const { x: candidates, count } = acquisitionCandidates({
       d: this.d,
       nSobol: options.nCandidates,
@@ -301,6 +305,7 @@ export class NativeFittedGp implements FittedGp {
         kind: ACQUISITION_CODES[options.kind],
         incumbent: options.incumbent,
         beta: options.beta,
+        terms,
         nRestarts: options.nRestarts,
         grid: options.grid,
         logIntBounds: options.logIntBounds ?? null,
@@ -321,6 +326,16 @@ export class NativeFittedGp implements FittedGp {
 
   dispose(): void {
     this.model.dispose();
+  }
+
+  /** The acquisition terms as addon handles (each a live native model over the same inputs). */
+  private addonTerms(options: AcquisitionOptions): AddonAcquisitionTerm[] {
+    const models = termModels(options, NativeFittedGp, this, (m) => m.isCategorical, this.isCategorical);
+    return models.map((model, i) => {
+      model.checkAlive();
+      const term = (options.terms as readonly AcquisitionTerm[])[i];
+      return { model: model.model, kind: ACQUISITION_CODES[term.kind], incumbent: term.incumbent, beta: term.beta };
+    });
   }
 
   private checkAlive(): void {

@@ -129,6 +129,44 @@ export function checkAcquisitionOptions(options: AcquisitionOptions): void {
   if (typeof options.beta !== 'number' || !Number.isFinite(options.beta) || options.beta < 0) {
     throw new InvalidOptionError('beta', 'a finite number >= 0', options.beta);
   }
+  const terms: unknown = options.terms;
+  if (terms === undefined) return;
+  if (!Array.isArray(terms)) throw new InvalidOptionError('terms', 'an array of {model, kind, incumbent, beta}', terms);
+  terms.forEach((term: unknown, i) => {
+    if (typeof term !== 'object' || term === null) {
+      throw new InvalidOptionError(`terms[${i}]`, 'an object {model, kind, incumbent, beta}', term);
+    }
+    const t = term as Record<string, unknown>;
+    if ('terms' in t && t.terms !== undefined) {
+      throw new InvalidOptionError(`terms[${i}].terms`, 'absent (terms carry no terms of their own)', t.terms);
+    }
+    checkAcquisitionOptions(t as unknown as AcquisitionOptions);
+  });
+}
+
+/**
+ * The term models of `options` as instances of `modelClass` over the same inputs as `self` (d and
+ * categorical dims), for a backend's acquisition calls; a model of another backend or other
+ * inputs is an InvalidOptionError naming `terms[i].model`.
+ */
+export function termModels<T extends { readonly d: number }>(
+  options: AcquisitionOptions,
+  modelClass: abstract new (...args: never[]) => T,
+  self: { readonly d: number },
+  isCategorical: (model: T) => Uint8Array,
+  selfCategorical: Uint8Array,
+): T[] {
+  return (options.terms ?? []).map((term, i) => {
+    const model: unknown = term.model;
+    if (!(model instanceof modelClass)) {
+      throw new InvalidOptionError(`terms[${i}].model`, 'a model fitted by the same backend', model);
+    }
+    const cat = isCategorical(model);
+    if (model.d !== self.d || cat.length !== selfCategorical.length || cat.some((c, j) => c !== selfCategorical[j])) {
+      throw new InvalidOptionError(`terms[${i}].model`, `a model over the same inputs (d = ${self.d}, the same categorical dims)`, `a model with d = ${model.d}`);
+    }
+    return model;
+  });
 }
 
 /**

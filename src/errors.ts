@@ -18,6 +18,7 @@ export type KestrelErrorCode =
   | 'TRIAL_NOT_FOUND'
   | 'TRIAL_FINISHED'
   | 'NO_COMPLETED_TRIALS'
+  | 'NO_FEASIBLE_TRIALS'
   | 'TRIAL_PRUNED'
   | 'OBJECTIVE_ERROR'
   | 'NATIVE_ERROR'
@@ -160,6 +161,16 @@ export class TrialFinishedError extends KestrelError {
 export class NoCompletedTrialsError extends KestrelError {
   constructor(studyName: string) {
     super('NO_COMPLETED_TRIALS', `study "${studyName}" has no completed trials yet`);
+  }
+}
+
+/**
+ * `bestTrial` / `bestValue` on a constrained study (a trial holds `systemAttrs.constraints`) whose
+ * COMPLETE trials are all infeasible (Optuna raises ValueError "No feasible trials are completed yet").
+ */
+export class NoFeasibleTrialsError extends KestrelError {
+  constructor(studyName: string) {
+    super('NO_FEASIBLE_TRIALS', `study "${studyName}" has no feasible completed trials yet (every one violates a constraint or has no constraint values)`);
   }
 }
 

@@ -17,6 +17,7 @@ export {
   KestrelError,
   NativeError,
   NoCompletedTrialsError,
+  NoFeasibleTrialsError,
   NumericalError,
   SearchSpaceError,
   StorageError,

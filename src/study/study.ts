@@ -12,6 +12,7 @@ import {
   InvalidTrialValueError,
   KestrelError,
   NoCompletedTrialsError,
+  NoFeasibleTrialsError,
   TrialFinishedError,
   TrialNotFoundError,
 } from '../errors.js';
@@ -25,7 +26,7 @@ import { FrozenTrial } from '../trial/frozen-trial.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { hasOwn, setOwn } from '../util/own-keys.js';
 import type { StudyView } from '../trial/study-view.js';
-import { FAIL_REASON_STALE_PREFIX, SystemAttr } from '../trial/system-attrs.js';
+import { FAIL_REASON_STALE_PREFIX, SystemAttr, isFeasible } from '../trial/system-attrs.js';
 import { Trial, type TrialHost } from '../trial/trial.js';
 import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
 import { warnOnce } from '../util/warn.js';
@@ -559,6 +560,29 @@ export class Study implements StudyView {
     const changes = live?.trial?.takeChanges();
     const systemAttrs: Record<string, JsonValue> = {};
     if (state === 'FAIL' && failReason !== null) systemAttrs[SystemAttr.failReason] = failReason;
+    if (this.sampler.finishSystemAttrs !== undefined) {
+      // The trial as it will be stored, so that what the sampler derives from it (NsgaIiSampler:
+      // constraint values) is written with the result: a finished trial cannot be updated, and a
+      // reader must never see it finished without them.
+      const stored = await this.storage.getTrial(trialId);
+      const preview = new FrozenTrial({
+        ...stored.toJSON(),
+        state,
+        values,
+        params: { ...stored.params, ...changes?.params },
+        distributions: { ...stored.distributions, ...changes?.distributions },
+        userAttrs: { ...stored.userAttrs, ...changes?.userAttrs },
+        intermediateValues: { ...stored.intermediateValues, ...changes?.intermediateValues },
+        datetimeComplete: Date.now(),
+      });
+      try {
+        Object.assign(systemAttrs, await this.sampler.finishSystemAttrs(this, preview, state, values));
+      } catch (error) {
+        // A sampler broke the hook's contract: the trial stays RUNNING and keeps what it recorded.
+        if (changes !== undefined) live?.trial?.restoreChanges(changes);
+        throw error;
+      }
+    }
     let frozen: FrozenTrial;
     try {
       frozen = await this.storage.finishTrial(trialId, {
@@ -710,6 +734,14 @@ export class Study implements StudyView {
    * The best COMPLETE trial of a single-objective study (earliest on ties). A study with several
    * objectives has no single best trial: `InvalidOptionError` naming `bestTrials()` (as Optuna's
    * `best_trial`, which raises and points to `best_trials`); so do `bestValue` and `bestParams`.
+   * None COMPLETE: `NoCompletedTrialsError`.
+   *
+   * Constrained study (any trial holds constraint values, `systemAttrs.constraints`, as
+   * NsgaIiSampler's `constraintsFunc` writes them): the best feasible trial, feasible meaning it
+   * holds constraint values and all are <= 0; none feasible: `NoFeasibleTrialsError` (Optuna 4
+   * raises ValueError). One deliberate difference: Optuna 4 looks at constraints only when its
+   * best-valued trial holds some that are violated, and returns a best-valued trial that holds none
+   * ("undefined behaviour", its comment says); here such a trial is infeasible, as in `bestTrials`.
    */
   async bestTrial(): Promise<FrozenTrial> {
     if (this.isMultiObjective) {
@@ -720,9 +752,11 @@ export class Study implements StudyView {
       );
     }
     const direction = this.direction;
-    const complete = await this.getTrials({ states: ['COMPLETE'] });
+    const { complete, constrained } = await this.completeTrials();
+    if (complete.length === 0) throw new NoCompletedTrialsError(this.studyName);
     let best: FrozenTrial | null = null;
     for (const trial of complete) {
+      if (constrained && !isFeasible(trial.systemAttrs)) continue;
       const value = trial.values![0];
       if (best === null) {
         best = trial;
@@ -731,8 +765,18 @@ export class Study implements StudyView {
       const bestValue = best.values![0];
       if (direction === 'minimize' ? value < bestValue : value > bestValue) best = trial;
     }
-    if (best === null) throw new NoCompletedTrialsError(this.studyName);
+    if (best === null) throw new NoFeasibleTrialsError(this.studyName);
     return best;
+  }
+
+  /**
+   * The COMPLETE trials, and whether the study is constrained: any trial, in any state, holds
+   * `systemAttrs.constraints` (Optuna 4's `best_trials` test).
+   */
+  private async completeTrials(): Promise<{ complete: readonly FrozenTrial[]; constrained: boolean }> {
+    const trials = await this.getTrials();
+    const constrained = trials.some((t) => hasOwn(t.systemAttrs, SystemAttr.constraints));
+    return { complete: trials.filter((t) => t.state === 'COMPLETE'), constrained };
   }
 
   async bestValue(): Promise<number> {
@@ -745,7 +789,10 @@ export class Study implements StudyView {
 
   /**
    * The Pareto front of COMPLETE trials (for one objective: the best trials, ties included), in
-   * trial order; trials with equal values are all kept, as Optuna's `best_trials`.
+   * trial order; trials with equal values are all kept, as Optuna's `best_trials`. In a constrained
+   * study (see `bestTrial`) the front of the feasible trials only, as Optuna 4: empty when none is
+   * feasible, and a COMPLETE trial without constraint values (added by `addTrial`, say) counts as
+   * infeasible.
    *
    * The trials are visited in lexicographic order of their values (each maximized objective
    * negated). A trial can only be dominated by one visited before it, and whoever dominates it is
@@ -753,7 +800,8 @@ export class Study implements StudyView {
    * each trial is compared with the front only: O(n log n + n * front) rather than every pair.
    */
   async bestTrials(): Promise<readonly FrozenTrial[]> {
-    const complete = await this.getTrials({ states: ['COMPLETE'] });
+    const all = await this.completeTrials();
+    const complete = all.constrained ? all.complete.filter((t) => isFeasible(t.systemAttrs)) : all.complete;
     const losses = complete.map((t) => t.values!.map((v, k) => (this.directions[k] === 'minimize' ? v : -v)));
     const order = losses.map((_, i) => i).sort((a, b) => lexicographic(losses[a], losses[b]) || a - b);
     const front: number[] = [];

@@ -25,7 +25,34 @@ export const SystemAttr = {
    * that a new sampler on the study starts from them (src/samplers/gp/stored-fit.ts).
    */
   gpFit: 'gp_fit',
+  /**
+   * Constraint values of a COMPLETE or PRUNED trial (Optuna's key): an array of finite numbers, the
+   * trial feasible when every one is <= 0; null when the constraints function failed for it.
+   * Written with the trial's result by a sampler with a `constraintsFunc` (NsgaIiSampler); a study
+   * where any trial holds this key is constrained, and its best trials are feasible ones only.
+   */
+  constraints: 'constraints',
 } as const;
+
+/**
+ * The constraint values stored on a trial: the array when it holds finite numbers only, null when
+ * the key holds anything else (null: the constraints function failed), undefined without the key.
+ */
+export function storedConstraints(systemAttrs: Readonly<Record<string, unknown>>): readonly number[] | null | undefined {
+  if (!Object.prototype.hasOwnProperty.call(systemAttrs, SystemAttr.constraints)) return undefined;
+  const value = systemAttrs[SystemAttr.constraints];
+  if (!Array.isArray(value) || !value.every((c) => typeof c === 'number' && Number.isFinite(c))) return null;
+  return value as number[];
+}
+
+/**
+ * Whether a trial is feasible in a constrained study, as Optuna 4's `_get_feasible_trials`: it holds
+ * constraint values and every one is <= 0. A trial without them (or with null) is infeasible.
+ */
+export function isFeasible(systemAttrs: Readonly<Record<string, unknown>>): boolean {
+  const constraints = storedConstraints(systemAttrs);
+  return constraints !== null && constraints !== undefined && constraints.every((c) => c <= 0);
+}
 
 /** `fail_reason` of a trial cut short by an interruption (Ctrl-C, SIGTERM, an aborted signal). */
 export const FAIL_REASON_INTERRUPTED = 'interrupted';

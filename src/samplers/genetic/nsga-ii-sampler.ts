@@ -29,10 +29,15 @@
  * - Objectives: minimized as given, negated for `maximize`. Constraints: with `constraintsFunc`,
  *   a COMPLETE trial is feasible when every returned value is <= 0; domination is Deb's
  *   constrained domination (feasible first, infeasible ranked by total violation), as Optuna.
- *   The function is called once per trial: in `afterTrial` (so its errors surface at `tell`), or
- *   lazily for trials finished elsewhere (other workers, resumed studies). A trial whose
- *   constraints are invalid (the function throws, or returns NaN or a non-array) is infeasible
- *   with penalty +Infinity, ranked last (Optuna ranks a trial without constraint values last).
+ *   The function is called once per COMPLETE or PRUNED trial, at `study.tell`, and its values are
+ *   stored with the trial's result in `systemAttrs.constraints` (Optuna's key; null when the
+ *   function failed), so they persist in storage, survive a reload and make `study.bestTrial()` /
+ *   `bestTrials()` keep feasible trials only. Its errors surface at `tell`, after the trial is
+ *   recorded. Trials finished elsewhere (other workers, resumed studies) are read from the stored
+ *   values; only a COMPLETE trial without them (told through a view with no study behind it) is
+ *   evaluated lazily. A trial whose constraints are invalid (the function throws, or returns
+ *   something other than an array of finite numbers) is infeasible with penalty +Infinity, ranked
+ *   last (Optuna ranks a trial without constraint values last). PRUNED trials are not individuals.
  * - Cost: each ask reads the COMPLETE trials but evaluates (individual, constraints, intersection
  *   space) only those completed since the previous ask, and re-selects only the generations whose
  *   candidates changed; what is cached is kept per study object, so one sampler may serve several.
@@ -48,7 +53,8 @@ import { intersectionSearchSpace, type TrialDistributions } from '../../space/in
 import type { Distribution, ParamValue, Params, SearchSpace } from '../../space/types.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
-import type { StudyDirection, TrialState } from '../../trial/types.js';
+import { SystemAttr, storedConstraints } from '../../trial/system-attrs.js';
+import type { JsonValue, StudyDirection, TrialState } from '../../trial/types.js';
 import { Rng, deriveSeed, resolveSeed } from '../../util/prng.js';
 import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
@@ -78,8 +84,10 @@ export interface NsgaIiSamplerOptions {
   /** SBX distribution index; null (default): 2 for one objective, 20 for several (as Optuna). */
   readonly sbxEta?: number | null;
   /**
-   * Constraint values of a COMPLETE trial; it is feasible when all are <= 0. Called once per trial,
-   * so it must be deterministic (read `trial.params`, `trial.values` or `trial.userAttrs`).
+   * Constraint values of a COMPLETE or PRUNED trial (as Optuna): finite numbers, the trial
+   * feasible when all are <= 0. Called once per trial at `study.tell`, with the trial as it will be
+   * stored (a PRUNED trial's `values` hold its last reported value, or null); the values are stored
+   * in `trial.systemAttrs.constraints`. Read `trial.params`, `trial.values` or `trial.userAttrs`.
    */
   readonly constraintsFunc?: (trial: FrozenTrial) => readonly number[];
 }
@@ -125,6 +133,8 @@ interface StudyState {
   readonly populations: Map<number, Population>;
   /** Constraint violation by trial id. */
   readonly penalties: Map<number, number>;
+  /** Errors of `constraintsFunc` found at `finishSystemAttrs`, thrown by `afterTrial`, by trial id. */
+  readonly pendingErrors: Map<number, KestrelError>;
   /** COMPLETE trials as individuals (null: values that do not fit the study), by trial id. */
   readonly individuals: Map<number, Individual | null>;
   /** The ids of the COMPLETE trials `space` is the intersection search space of. */
@@ -209,7 +219,7 @@ export class NsgaIiSampler implements Sampler {
   private stateOf(study: StudyView): StudyState {
     let state = this.state.get(study);
     if (state === undefined) {
-      state = { populations: new Map(), penalties: new Map(), individuals: new Map(), seen: new Set(), space: null };
+      state = { populations: new Map(), penalties: new Map(), pendingErrors: new Map(), individuals: new Map(), seen: new Set(), space: null };
       this.state.set(study, state);
     }
     return state;
@@ -219,13 +229,39 @@ export class NsgaIiSampler implements Sampler {
     return this.random.sampleIndependent(study, trial, name, distribution);
   }
 
+  /**
+   * The constraint values of a COMPLETE or PRUNED trial, to be stored with its result as
+   * `constraints` (null when `constraintsFunc` failed; its error is thrown by `afterTrial`).
+   */
+  async finishSystemAttrs(
+    study: StudyView,
+    trial: FrozenTrial,
+    state: 'COMPLETE' | 'PRUNED' | 'FAIL',
+    _values: readonly number[] | null,
+  ): Promise<Readonly<Record<string, JsonValue>>> {
+    if (this.options.constraintsFunc === null || state === 'FAIL') return {};
+    const cache = this.stateOf(study);
+    const { constraints, penalty, error } = this.evaluate(trial);
+    cache.penalties.set(trial.trialId, penalty);
+    if (error !== null) cache.pendingErrors.set(trial.trialId, error);
+    return { [SystemAttr.constraints]: constraints };
+  }
+
   async afterTrial(
     study: StudyView,
     trial: FrozenTrial,
     state: TrialState,
     _values: readonly number[] | null,
   ): Promise<void> {
-    if (state === 'COMPLETE' && this.options.constraintsFunc !== null) this.penalty(this.stateOf(study), trial, true);
+    if (this.options.constraintsFunc === null) return;
+    const cache = this.stateOf(study);
+    const error = cache.pendingErrors.get(trial.trialId);
+    if (error !== undefined) {
+      cache.pendingErrors.delete(trial.trialId);
+      throw error;
+    }
+    // Told through a view without `finishSystemAttrs` (nothing stored): evaluate now.
+    if (state === 'COMPLETE') this.penalty(cache, trial, true);
   }
 
   /** Selection and crossover: the child's values over `dims` (before mutation). */
@@ -355,46 +391,71 @@ export class NsgaIiSampler implements Sampler {
   }
 
   /**
-   * sum_k max(0, c_k) of `constraintsFunc(trial)`, computed once per trial. When the function
-   * throws or returns something other than an array of numbers (NaN included), the trial counts as
-   * infeasible with penalty +Infinity (after every other trial, as Optuna ranks a trial without
-   * constraint values last): at `tell` (`afterTrial`, `raise`) the error is thrown once, as
+   * sum_k max(0, c_k) of the trial's constraint values, computed once per trial: the values stored
+   * on it (`systemAttrs.constraints`; null there: +Infinity and a warning) or, without them,
+   * `constraintsFunc`.
+   * When the function throws or returns something other than an array of finite numbers, the
+   * trial counts as infeasible with penalty +Infinity (after every other trial, as Optuna ranks a
+   * trial without constraint values last): with `raise` (`afterTrial`) the error is thrown, as
    * Optuna's `after_trial` does; evaluated lazily during an ask, it is a warning only, so a bad
    * value cannot make every later ask of the study fail.
    */
   private penalty(state: StudyState, trial: FrozenTrial, raise = false): number {
     const cached = state.penalties.get(trial.trialId);
     if (cached !== undefined) return cached;
+    const stored = storedConstraints(trial.systemAttrs);
+    if (stored !== undefined) {
+      const penalty = stored === null ? Number.POSITIVE_INFINITY : violation(stored);
+      state.penalties.set(trial.trialId, penalty);
+      if (stored === null) {
+        warnOnce(
+          'NSGA2_CONSTRAINTS_INVALID',
+          `trial ${trial.number} has no valid constraint values (constraintsFunc failed at its tell); the trial counts as infeasible (penalty Infinity)`,
+        );
+      }
+      return penalty;
+    }
+    const { penalty, error } = this.evaluate(trial);
+    state.penalties.set(trial.trialId, penalty);
+    if (error !== null) {
+      if (raise) throw error;
+      warnOnce('NSGA2_CONSTRAINTS_INVALID', `${error.message}; the trial counts as infeasible (penalty Infinity)`);
+    }
+    return penalty;
+  }
+
+  /** Calls `constraintsFunc` once: the values (null when invalid), their violation and the error. */
+  private evaluate(trial: FrozenTrial): { constraints: number[] | null; penalty: number; error: KestrelError | null } {
     const func = this.options.constraintsFunc as (trial: FrozenTrial) => readonly number[];
-    let error: KestrelError | null = null;
     let constraints: unknown;
     try {
       constraints = func(trial);
     } catch (cause) {
-      error = new KestrelError(
+      const error = new KestrelError(
         'INVALID_OPTION',
         `option "constraintsFunc": threw for trial ${trial.number}: ${cause instanceof Error ? cause.message : String(cause)}`,
         { cause },
       );
+      return { constraints: null, penalty: Number.POSITIVE_INFINITY, error };
     }
-    if (error === null && (!Array.isArray(constraints) || constraints.some((c) => typeof c !== 'number' || Number.isNaN(c)))) {
-      error = new InvalidOptionError(
+    if (!Array.isArray(constraints) || !constraints.every((c) => typeof c === 'number' && Number.isFinite(c))) {
+      const error = new InvalidOptionError(
         'constraintsFunc',
-        `a function returning an array of numbers (not NaN); for trial ${trial.number} it returned`,
+        `a function returning an array of finite numbers; for trial ${trial.number} it returned`,
         constraints,
       );
+      return { constraints: null, penalty: Number.POSITIVE_INFINITY, error };
     }
-    if (error !== null) {
-      state.penalties.set(trial.trialId, Number.POSITIVE_INFINITY);
-      if (raise) throw error;
-      warnOnce('NSGA2_CONSTRAINTS_INVALID', `${error.message}; the trial counts as infeasible (penalty Infinity)`);
-      return Number.POSITIVE_INFINITY;
-    }
-    let penalty = 0;
-    for (const c of constraints as number[]) if (c > 0) penalty += c;
-    state.penalties.set(trial.trialId, penalty);
-    return penalty;
+    const values = [...(constraints as number[])];
+    return { constraints: values, penalty: violation(values), error: null };
   }
+}
+
+/** sum_k max(0, c_k). */
+function violation(constraints: readonly number[]): number {
+  let penalty = 0;
+  for (const c of constraints) if (c > 0) penalty += c;
+  return penalty;
 }
 
 /**

@@ -10,7 +10,7 @@
 import type { GpuId } from '../tfjs/gpus.js';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, InterruptedError, NoCompletedTrialsError, StorageError } from '../errors.js';
+import { ConfigError, InterruptedError, NoCompletedTrialsError, NoFeasibleTrialsError, StorageError } from '../errors.js';
 import { specDistributions } from '../space/spec.js';
 import { createStudy } from '../study/create-study.js';
 import type { Study } from '../study/study.js';
@@ -272,14 +272,20 @@ export function summaryLine(studyName: string, trials: readonly FrozenTrial[]): 
   );
 }
 
-/** The best trial (or the Pareto front) as text. Rejects with `NoCompletedTrialsError` when none completed. */
+/**
+ * The best trial (or the Pareto front) as text. Rejects with `NoCompletedTrialsError` when none
+ * completed, `NoFeasibleTrialsError` when the study is constrained and none is feasible.
+ */
 export async function bestReport(study: Study): Promise<string> {
   if (study.directions.length === 1) {
     const best = await study.bestTrial();
     return `best trial #${best.number}: value=${formatValues(best.values)} params: ${formatParams(best.params)}\n`;
   }
   const front = await study.bestTrials();
-  if (front.length === 0) throw new NoCompletedTrialsError(study.studyName);
+  if (front.length === 0) {
+    const nComplete = (await study.getTrials({ states: ['COMPLETE'] })).length;
+    throw nComplete === 0 ? new NoCompletedTrialsError(study.studyName) : new NoFeasibleTrialsError(study.studyName);
+  }
   const lines = front.map((t) => `  #${t.number}: values=${formatValues(t.values)} params: ${formatParams(t.params)}\n`);
   return `Pareto front (${front.length} trials, directions ${study.directions.join(', ')}):\n${lines.join('')}`;
 }

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NsgaIiSampler } from '../../src/samplers/genetic/nsga-ii-sampler.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
 import { makeTempDir, parseTrialLines, runInProcess, writeFiles } from './helpers.js';
 
@@ -204,6 +205,37 @@ describe('kestrel trials / best / studies', () => {
     expect(result.stdout).toMatch(/^study\s+directions\s+trials\s+best/);
     expect(result.stdout).toMatch(/\ndemo\s+minimize\s+15\s+\S+/);
     expect(result.stdout).toMatch(/\nts\s+minimize\s+4\s+\S+/);
+  });
+});
+
+describe('kestrel on a constrained study (NsgaIiSampler constraintsFunc)', () => {
+  it('trials show the stored constraint values; best and studies keep feasible trials only', async () => {
+    const storage = path.join(dir, 'constrained.journal');
+    const constraintsFunc = (t: { params: Record<string, unknown> }): number[] => [(t.params.x as number) - 0.5];
+    for (const [studyName, xs] of [['some', [0.2, 0.9, 0.4]], ['none', [0.8, 0.9]]] as const) {
+      const study = await createStudy({ studyName, storage, sampler: new NsgaIiSampler({ seed: 1, constraintsFunc }) });
+      for (const x of xs) {
+        await study.enqueueTrial({ x });
+        const trial = await study.ask();
+        await study.tell(trial, -trial.suggestFloat('x', 0, 1));
+      }
+      await study.close();
+    }
+    const trials = await runInProcess(['trials', 'some', '--storage', 'constrained.journal', '--format', 'json'], dir);
+    expect(trials.code).toBe(0);
+    const parsed = JSON.parse(trials.stdout) as { systemAttrs: Record<string, unknown> }[];
+    expect(parsed.map((t) => t.systemAttrs.constraints)).toEqual([[-0.3], [0.4], [-0.09999999999999998]]);
+    // -x is smallest for x = 0.9, which is infeasible: the best feasible is x = 0.4.
+    const best = await runInProcess(['best', 'some', '--storage', 'constrained.journal', '--format', 'json'], dir);
+    expect(best.code).toBe(0);
+    expect((JSON.parse(best.stdout) as { number: number }).number).toBe(2);
+    const none = await runInProcess(['best', 'none', '--storage', 'constrained.journal'], dir);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/kestrel: NO_FEASIBLE_TRIALS: /);
+    const studies = await runInProcess(['studies', '--storage', 'constrained.journal'], dir);
+    expect(studies.code).toBe(0);
+    expect(studies.stdout).toMatch(/\nsome\s+minimize\s+3\s+-0\.4\b/);
+    expect(studies.stdout).toMatch(/\nnone\s+minimize\s+2\s+none feasible/);
   });
 });
 

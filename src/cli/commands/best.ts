@@ -1,8 +1,10 @@
 /**
  * `kestrel best <study> [--storage PATH] [--format text|json]`: the best trial of a study (the
- * Pareto front for several objectives). Exits 1 with NO_COMPLETED_TRIALS when none completed.
+ * Pareto front for several objectives). Exits 1 with NO_COMPLETED_TRIALS when none completed, and
+ * with NO_FEASIBLE_TRIALS when the study is constrained (trials hold `systemAttrs.constraints`) and
+ * none of its completed trials is feasible.
  */
-import { NoCompletedTrialsError } from '../../errors.js';
+import { NoCompletedTrialsError, NoFeasibleTrialsError } from '../../errors.js';
 import { trialsToJson } from '../../storage/export.js';
 import { loadStudy } from '../../study/create-study.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
@@ -23,7 +25,10 @@ export async function bestCommand(studyName: string, options: BestCommandOptions
   try {
     const study = await loadStudy({ studyName, storage });
     const best = study.directions.length === 1 ? [await study.bestTrial()] : await study.bestTrials();
-    if (best.length === 0) throw new NoCompletedTrialsError(studyName);
+    if (best.length === 0) {
+      const nComplete = (await study.getTrials({ states: ['COMPLETE'] })).length;
+      throw nComplete === 0 ? new NoCompletedTrialsError(studyName) : new NoFeasibleTrialsError(studyName);
+    }
     if ((options.format ?? 'text') === 'json') {
       const body = study.directions.length === 1 ? toJson(best[0]) : best.map(toJson);
       io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);

@@ -1,6 +1,8 @@
 /**
- * `kestrel studies [--storage PATH]`: one row per study: name, directions, trials, best value.
+ * `kestrel studies [--storage PATH]`: one row per study: name, directions, trials, best value
+ * (feasible trials only in a constrained study; "none feasible" when it has none).
  */
+import { NoFeasibleTrialsError } from '../../errors.js';
 import { loadStudy } from '../../study/create-study.js';
 import type { Study } from '../../study/study.js';
 import { formatTable, formatValues } from '../format.js';
@@ -39,8 +41,14 @@ async function bestCell(study: Study): Promise<string> {
   if (study.directions.length === 1) {
     const complete = await study.getTrials({ states: ['COMPLETE'] });
     if (complete.length === 0) return '-';
-    return formatValues((await study.bestTrial()).values);
+    try {
+      return formatValues((await study.bestTrial()).values);
+    } catch (error) {
+      if (error instanceof NoFeasibleTrialsError) return 'none feasible';
+      throw error;
+    }
   }
   const front = await study.bestTrials();
-  return front.length === 0 ? '-' : `${front.length} on the Pareto front`;
+  if (front.length > 0) return `${front.length} on the Pareto front`;
+  return (await study.getTrials({ states: ['COMPLETE'] })).length === 0 ? '-' : 'none feasible';
 }

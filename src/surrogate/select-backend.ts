@@ -10,14 +10,33 @@
  *   set has at least `CUDA_MIN_OBSERVATIONS` rows: below that the host<->device copies and kernel
  *   launches cost more than the 2-core CPU path. A fit the device cannot run (a `NativeError`:
  *   out of device memory, a device the kernels were not built for) is done on the CPU instead,
- *   with a `CUDA_FALLBACK` warning.
+ *   with a `CUDA_FALLBACK` warning. So is a later operation on a model the device fitted
+ *   (`predict`, `acquisition`, `optimizeAcquisition`, `append`) that fails with a `NativeError`:
+ *   the model is rebuilt on the CPU from the same data at the same theta, the operation is redone
+ *   there, and that model and the models appended to it stay on the CPU (see `SizeRoutedBackend`).
+ * - An explicit `cuda` never moves work to the CPU: a failing fit, build or later model operation
+ *   rejects with `NativeError` (GpSampler then samples that trial independently at random with a
+ *   `GP_NUMERICAL_FALLBACK` warning and tries the device again at the next ask).
  *
  * The returned backend's `name` is what will actually run small fits (`js` when falling back);
  * every fitted model reports its own `backend`.
  */
 import { BackendUnavailableError, InvalidOptionError, NativeError } from '../errors.js';
 import { warnOnce } from '../util/warn.js';
-import type { BackendName, BuildOptions, FitOptions, FittedGp, GpTrainingData, KernelKind, SurrogateBackend } from './backend.js';
+import type {
+  AcquisitionOptimum,
+  AcquisitionOptions,
+  AcquisitionResult,
+  BackendName,
+  BuildOptions,
+  FitOptions,
+  FittedGp,
+  GpTrainingData,
+  KernelKind,
+  OptimizeAcquisitionOptions,
+  Prediction,
+  SurrogateBackend,
+} from './backend.js';
 import { createJsBackend } from './js-backend.js';
 import { checkCount } from './validate.js';
 
@@ -115,6 +134,15 @@ export async function getSurrogateBackend(options: GetSurrogateBackendOptions = 
  * that the GPU rejects with a `NativeError` (the device failed: out of memory, no kernel image
  * for it, ...) is redone on the small backend, with a `CUDA_FALLBACK` warning; numerical and
  * argument errors are passed on.
+ *
+ * A model the GPU fitted or built is returned wrapped (`DeviceFallbackGp`): when one of its
+ * operations (`predict`, `acquisition`, `optimizeAcquisition`, `append`) rejects with a
+ * `NativeError`, the model is rebuilt once on the small backend from the same training data at
+ * the same theta (`build`, no refit), the operation is redone there with the same arguments, and
+ * every later operation of that model, and every model appended to it, runs on the small backend.
+ * The warning is the same one-time `CUDA_FALLBACK`. A device that failed once is not avoided for
+ * the next fits: a transient failure (memory another process held) should not cost the speed of
+ * the GPU for the rest of the study, and a permanent one fails each fit quickly.
  */
 export class SizeRoutedBackend implements SurrogateBackend {
   readonly name: BackendName;
@@ -129,25 +157,143 @@ export class SizeRoutedBackend implements SurrogateBackend {
 
   fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
     if (data.n < this.threshold) return this.small.fit(data, options);
-    return this.withFallback(this.large.fit(data, options), () => this.small.fit(data, options));
+    return this.withFallback(this.large.fit(data, options), () => this.small.fit(data, options), data, buildOptions(options));
   }
 
   build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
     if (data.n < this.threshold) return this.small.build(data, theta, options);
-    return this.withFallback(this.large.build(data, theta, options), () => this.small.build(data, theta, options));
+    return this.withFallback(this.large.build(data, theta, options), () => this.small.build(data, theta, options), data, buildOptions(options));
   }
 
-  private async withFallback(onDevice: Promise<FittedGp>, onCpu: () => Promise<FittedGp>): Promise<FittedGp> {
+  private async withFallback(onDevice: Promise<FittedGp>, onCpu: () => Promise<FittedGp>, data: GpTrainingData, options: BuildOptions): Promise<FittedGp> {
+    let model: FittedGp;
     try {
-      return await onDevice;
+      model = await onDevice;
     } catch (err) {
       if (!(err instanceof NativeError)) throw err;
-      warnOnce('CUDA_FALLBACK', `the ${this.large.name} backend failed (${err.message}); fitting on the ${this.small.name} backend instead`);
+      warnCudaFallback(this.large.name, this.small.name, err);
       return onCpu();
     }
+    return new DeviceFallbackGp(model, copyData(data), options, this.small);
   }
 
   negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {
     return (data.n >= this.threshold ? this.large : this.small).negLogPosterior(data, theta, kernel, deterministic);
+  }
+}
+
+/**
+ * One warning per distinct device error, whether a fit or a later model operation hit it (a
+ * device error message names its expression and file:line, so a repeated out-of-memory warns once).
+ */
+function warnCudaFallback(from: BackendName, to: BackendName, err: NativeError): void {
+  warnOnce('CUDA_FALLBACK', `the ${from} backend failed (${err.message}); running on the ${to} backend instead`);
+}
+
+function buildOptions(options: BuildOptions): BuildOptions {
+  return { kernel: options.kernel, deterministic: options.deterministic, numThreads: options.numThreads };
+}
+
+/** A copy the caller cannot change afterwards (the fallback rebuild reads it later). */
+function copyData(data: GpTrainingData): GpTrainingData {
+  return {
+    x: Float64Array.from(data.x.subarray(0, data.n * data.d)),
+    y: Float64Array.from(data.y.subarray(0, data.n)),
+    n: data.n,
+    d: data.d,
+    isCategorical: Uint8Array.from(data.isCategorical),
+  };
+}
+
+/**
+ * A model fitted on the device, which moves to the CPU when the device fails under it (see
+ * `SizeRoutedBackend`). Keeps a copy of its training data (O(n d)) for that rebuild.
+ */
+class DeviceFallbackGp implements FittedGp {
+  readonly n: number;
+  readonly d: number;
+  readonly theta: Float64Array;
+  readonly logPosterior: number;
+  /** The rebuilt model once the device failed (one build shared by concurrent callers). */
+  private onCpu: Promise<FittedGp> | null = null;
+  private cpuModel: FittedGp | null = null;
+  private disposed = false;
+
+  constructor(
+    private readonly device: FittedGp,
+    private readonly data: GpTrainingData,
+    private readonly options: BuildOptions,
+    private readonly cpu: SurrogateBackend,
+  ) {
+    this.n = device.n;
+    this.d = device.d;
+    this.theta = device.theta;
+    this.logPosterior = device.logPosterior;
+  }
+
+  /** 'cuda' until the device failed under this model, then the CPU backend's name. */
+  get backend(): BackendName {
+    return this.cpuModel?.backend ?? this.device.backend;
+  }
+
+  predict(x: Float64Array, m: number): Promise<Prediction> {
+    return this.run((model) => model.predict(x, m));
+  }
+
+  acquisition(x: Float64Array, m: number, options: AcquisitionOptions, withGrad: boolean): Promise<AcquisitionResult> {
+    return this.run((model) => model.acquisition(x, m, options, withGrad));
+  }
+
+  optimizeAcquisition(options: OptimizeAcquisitionOptions): Promise<AcquisitionOptimum> {
+    return this.run((model) => model.optimizeAcquisition(options));
+  }
+
+  async append(x: Float64Array, y: Float64Array, k: number): Promise<FittedGp> {
+    if (this.onCpu !== null) return (await this.onCpu).append(x, y, k);
+    let appended: FittedGp;
+    try {
+      appended = await this.device.append(x, y, k);
+    } catch (err) {
+      if (!(err instanceof NativeError)) throw err;
+      return (await this.fallBack(err)).append(x, y, k);
+    }
+    const d = this.d;
+    const n = this.data.n + k;
+    const xs = new Float64Array(n * d);
+    xs.set(this.data.x);
+    xs.set(x.subarray(0, k * d), this.data.n * d);
+    const ys = new Float64Array(n);
+    ys.set(this.data.y);
+    ys.set(y.subarray(0, k), this.data.n);
+    return new DeviceFallbackGp(appended, { x: xs, y: ys, n, d, isCategorical: this.data.isCategorical }, this.options, this.cpu);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.device.dispose();
+    // A rebuild still in flight is disposed when it lands.
+    this.onCpu?.then((model) => model.dispose(), () => undefined);
+  }
+
+  private async run<T>(op: (model: FittedGp) => Promise<T>): Promise<T> {
+    if (this.onCpu !== null) return op(await this.onCpu);
+    try {
+      return await op(this.device);
+    } catch (err) {
+      if (!(err instanceof NativeError)) throw err;
+      return op(await this.fallBack(err));
+    }
+  }
+
+  private fallBack(err: NativeError): Promise<FittedGp> {
+    if (this.onCpu === null) {
+      warnCudaFallback(this.device.backend, this.cpu.name, err);
+      this.onCpu = this.cpu.build(this.data, this.theta, this.options).then((model) => {
+        this.cpuModel = model;
+        return model;
+      });
+    }
+    return this.onCpu;
   }
 }

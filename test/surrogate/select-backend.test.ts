@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, InvalidOptionError, NativeError, NumericalError } from '../../src/errors.js';
-import type { BuildOptions, FitOptions, GpTrainingData, SurrogateBackend } from '../../src/surrogate/backend.js';
+import type { BuildOptions, FitOptions, FittedGp, GpTrainingData, OptimizeAcquisitionOptions, SurrogateBackend } from '../../src/surrogate/backend.js';
 import { createJsBackend } from '../../src/surrogate/js-backend.js';
 import { getSurrogateBackend, SizeRoutedBackend } from '../../src/surrogate/select-backend.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
@@ -114,5 +114,142 @@ describe('SizeRoutedBackend when the device fails', () => {
     await expect(numerical.fit(randomData(3, 12, 2), FIT)).rejects.toBeInstanceOf(NumericalError);
     const invalid = new SizeRoutedBackend(createJsBackend(), failing(new InvalidOptionError('x', 'finite', NaN)), 10);
     await expect(invalid.fit(randomData(3, 12, 2), FIT)).rejects.toBeInstanceOf(InvalidOptionError);
+  });
+});
+
+describe('SizeRoutedBackend when the device fails after the fit', () => {
+  // The fit succeeded on the device, but a later operation on that model (the device ran out of
+  // memory because another process took it, say) rejects with NativeError. Under 'auto' the step
+  // is redone on the CPU at the model's theta, and the model stays there.
+  type Op = 'predict' | 'acquisition' | 'optimizeAcquisition' | 'append';
+  const deviceError = () =>
+    new NativeError('predict (device): cudaMalloc(...) failed at native/cuda/cuda_gp.cu:117: cudaErrorMemoryAllocation: out of memory');
+  /** A device backend whose models fail the operations in `failing` (shared, so a test can change it). */
+  const flakyDevice = (failing: Set<Op>, disposed: string[]): SurrogateBackend => {
+    const js = createJsBackend();
+    const wrap = (model: FittedGp): FittedGp => ({
+      backend: 'cuda',
+      n: model.n,
+      d: model.d,
+      theta: model.theta,
+      logPosterior: model.logPosterior,
+      predict: (x, m) => (failing.has('predict') ? Promise.reject(deviceError()) : model.predict(x, m)),
+      acquisition: (x, m, o, g) => (failing.has('acquisition') ? Promise.reject(deviceError()) : model.acquisition(x, m, o, g)),
+      optimizeAcquisition: (o) => (failing.has('optimizeAcquisition') ? Promise.reject(deviceError()) : model.optimizeAcquisition(o)),
+      append: async (x, y, k) => (failing.has('append') ? Promise.reject(deviceError()) : wrap(await model.append(x, y, k))),
+      dispose: () => {
+        disposed.push(`cuda:${model.n}`);
+        model.dispose();
+      },
+    });
+    return {
+      name: 'cuda',
+      fit: async (data, options) => wrap(await js.fit(data, options)),
+      build: async (data, theta, options) => wrap(await js.build(data, theta, options)),
+      negLogPosterior: js.negLogPosterior.bind(js),
+    };
+  };
+  const BUILD: BuildOptions = { kernel: FIT.kernel, deterministic: FIT.deterministic, numThreads: 1 };
+  const probe = randomData(11, 5, 2).x; // 5 points in [0, 1]^2
+  const OPTIMIZE: OptimizeAcquisitionOptions = {
+    kind: 'ucb',
+    incumbent: 0,
+    beta: 2,
+    nCandidates: 64,
+    nRestarts: 2,
+    seed: 3,
+    grid: new Float64Array(2),
+    numThreads: 1,
+  };
+
+  it('redoes predict, acquisition and optimizeAcquisition on the CPU at the same theta, with one CUDA_FALLBACK warning', async () => {
+    const failing = new Set<Op>();
+    const routed = new SizeRoutedBackend(createJsBackend(), flakyDevice(failing, []), 10);
+    const data = randomData(3, 12, 2);
+    const model = await routed.fit(data, FIT);
+    expect(model.backend).toBe('cuda');
+    const onDevice = await model.predict(probe, 5);
+    failing.add('predict').add('acquisition').add('optimizeAcquisition');
+    const reference = await createJsBackend().build(data, model.theta, BUILD);
+    const expected = await reference.predict(probe, 5);
+    const got = await model.predict(probe, 5);
+    expect(model.backend).toBe('js');
+    expect(Array.from(got.mean)).toEqual(Array.from(expected.mean));
+    expect(Array.from(got.variance)).toEqual(Array.from(expected.variance));
+    // Same model, same theta: the CPU rebuild agrees with the device model it replaces (1e-9).
+    got.mean.forEach((v, i) => expect(Math.abs(v - onDevice.mean[i])).toBeLessThan(1e-9));
+    const acq = await model.acquisition(probe, 5, OPTIMIZE, true);
+    const acqExpected = await reference.acquisition(probe, 5, OPTIMIZE, true);
+    expect(Array.from(acq.value)).toEqual(Array.from(acqExpected.value));
+    const optimum = await model.optimizeAcquisition(OPTIMIZE);
+    expect(Array.from(optimum.x)).toEqual(Array.from((await reference.optimizeAcquisition(OPTIMIZE)).x));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(codes.filter((c) => c === 'CUDA_FALLBACK')).toHaveLength(1);
+  });
+
+  it('a failing append continues on the CPU, and so do the models appended to it', async () => {
+    const failing = new Set<Op>(['append']);
+    const routed = new SizeRoutedBackend(createJsBackend(), flakyDevice(failing, []), 10);
+    const data = randomData(4, 12, 2);
+    const model = await routed.fit(data, FIT);
+    const extra = randomData(5, 3, 2);
+    const appended = await model.append(extra.x, extra.y, 3);
+    expect(appended.backend).toBe('js');
+    expect(appended.n).toBe(15);
+    const reference = await (await createJsBackend().build(data, model.theta, BUILD)).append(extra.x, extra.y, 3);
+    expect(Array.from((await appended.predict(probe, 5)).mean)).toEqual(Array.from((await reference.predict(probe, 5)).mean));
+    // The device works again: this model stays on the CPU anyway.
+    failing.clear();
+    expect((await model.append(extra.x, extra.y, 3)).backend).toBe('js');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(codes.filter((c) => c === 'CUDA_FALLBACK')).toHaveLength(1);
+  });
+
+  it('a model appended on the device is rebuilt on the CPU from all its rows', async () => {
+    const failing = new Set<Op>();
+    const routed = new SizeRoutedBackend(createJsBackend(), flakyDevice(failing, []), 10);
+    const data = randomData(6, 12, 2);
+    const model = await routed.fit(data, FIT);
+    const extra = randomData(7, 4, 2);
+    const appended = await model.append(extra.x, extra.y, 4);
+    expect(appended.backend).toBe('cuda');
+    failing.add('predict');
+    const got = await appended.predict(probe, 5);
+    expect(appended.backend).toBe('js');
+    const all = randomData(6, 16, 2);
+    all.x.set(data.x);
+    all.x.set(extra.x, 24);
+    all.y.set(data.y);
+    all.y.set(extra.y, 12);
+    const expected = await (await createJsBackend().build(all, model.theta, BUILD)).predict(probe, 5);
+    expect(Array.from(got.mean)).toEqual(Array.from(expected.mean));
+  });
+
+  it('passes on errors that are not device failures, and dispose frees the device model', async () => {
+    const disposed: string[] = [];
+    const js = createJsBackend();
+    const invalid: SurrogateBackend = {
+      name: 'cuda',
+      fit: async (data, options) => {
+        const model = await js.fit(data, options);
+        return { ...model, backend: 'cuda', n: model.n, d: model.d, theta: model.theta, logPosterior: model.logPosterior,
+          predict: () => Promise.reject(new InvalidOptionError('x', 'finite', NaN)),
+          acquisition: model.acquisition.bind(model), optimizeAcquisition: model.optimizeAcquisition.bind(model),
+          append: model.append.bind(model), dispose: () => disposed.push('invalid') };
+      },
+      build: js.build.bind(js),
+      negLogPosterior: js.negLogPosterior.bind(js),
+    };
+    const model = await new SizeRoutedBackend(createJsBackend(), invalid, 10).fit(randomData(8, 12, 2), FIT);
+    await expect(model.predict(probe, 5)).rejects.toBeInstanceOf(InvalidOptionError);
+    expect(model.backend).toBe('cuda');
+    model.dispose();
+    expect(disposed).toEqual(['invalid']);
+    const flaky = await new SizeRoutedBackend(createJsBackend(), flakyDevice(new Set(['predict']), disposed), 10).fit(randomData(8, 12, 2), FIT);
+    await flaky.predict(probe, 5);
+    flaky.dispose();
+    expect(disposed).toEqual(['invalid', 'cuda:12']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(codes).not.toContain('NATIVE_UNAVAILABLE');
   });
 });

@@ -296,7 +296,13 @@ export interface GpSamplerOptions {
    * 'cuda', 'js', or a SurrogateBackend instance. A backend
    * named explicitly that this machine cannot provide fails the first ask, before the startup
    * trials, with BackendUnavailableError (the trial is recorded FAIL) rather than degrading the
-   * study to random search.
+   * study to random search. Under 'auto', a GPU that fails (a NativeError: out of device memory,
+   * no kernel image for the card) in a fit or in a later step on the model it fitted (predict,
+   * append, acquisition maximization) has that step redone on the CPU at the same
+   * hyperparameters, with a one-time CUDA_FALLBACK warning, and the sampler goes on with the CPU
+   * model (select-backend.ts). Under an explicit 'cuda' nothing moves to the CPU: such a failure
+   * rejects with NativeError, that trial is sampled independently at random (one-time
+   * GP_NUMERICAL_FALLBACK warning), and the next ask uses the device again.
    */
   readonly backend?: BackendRequest | SurrogateBackend;
   /**

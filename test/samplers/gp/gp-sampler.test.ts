@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidOptionError, KestrelError, NumericalError } from '../../../src/errors.js';
+import { InvalidOptionError, KestrelError, NativeError, NumericalError } from '../../../src/errors.js';
 import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
 import { RandomSampler } from '../../../src/samplers/random-sampler.js';
 import { categoricalDistribution, floatDistribution, intDistribution } from '../../../src/space/distributions.js';
@@ -14,6 +14,7 @@ import type {
   SurrogateBackend,
 } from '../../../src/surrogate/backend.js';
 import { createJsBackend } from '../../../src/surrogate/js-backend.js';
+import { SizeRoutedBackend } from '../../../src/surrogate/select-backend.js';
 import { SystemAttr } from '../../../src/trial/system-attrs.js';
 import { resetWarnOnce } from '../../../src/util/warn.js';
 import { FakeStudy, runSequential } from './fake-study.js';
@@ -417,6 +418,56 @@ describe('GpSampler', () => {
     // Other errors are not swallowed.
     spy.failWith = new TypeError('bug');
     await expect(study.ask(sampler, dist)).rejects.toThrow(TypeError);
+  });
+
+  it("'auto' with a device that fails after the fit: the step is redone on the CPU, not sampled at random", async () => {
+    // The device fits, then fails every later model operation (out of device memory once another
+    // process holds it): before, each such ask fell back to independent random sampling.
+    const js = createJsBackend();
+    const oom = () => new NativeError('optimizeAcquisition (device): cudaMalloc(...) failed: cudaErrorMemoryAllocation: out of memory');
+    const onDevice = (model: FittedGp): FittedGp => ({
+      backend: 'cuda',
+      n: model.n,
+      d: model.d,
+      theta: model.theta,
+      logPosterior: model.logPosterior,
+      predict: () => Promise.reject(oom()),
+      acquisition: () => Promise.reject(oom()),
+      optimizeAcquisition: () => Promise.reject(oom()),
+      append: () => Promise.reject(oom()),
+      dispose: () => model.dispose(),
+    });
+    const device: SurrogateBackend = {
+      name: 'cuda',
+      fit: async (data, options) => onDevice(await js.fit(data, options)),
+      build: async (data, theta, options) => onDevice(await js.build(data, theta, options)),
+      negLogPosterior: js.negLogPosterior.bind(js),
+    };
+    const dist = { x: floatDistribution('x', 0, 1), y: floatDistribution('y', 0, 1) };
+    const run = async (backend: SurrogateBackend): Promise<Record<string, ParamValue>[]> => {
+      const sampler = new GpSampler({ ...FAST, seed: 12, nStartupTrials: 3, backend });
+      const study = new FakeStudy(['minimize']);
+      const points = [[0.1, 0.8], [0.5, 0.5], [0.9, 0.2], [0.3, 0.3]];
+      points.forEach(([x, y], i) => study.add({ x, y }, dist, 'COMPLETE', (x - 0.6) ** 2 + (y - 0.4) ** 2 + i * 1e-3));
+      study.add({ x: 0.7, y: 0.7 }, dist, 'RUNNING', null); // a pending point: predict + append
+      const asked: Record<string, ParamValue>[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t = await study.ask(sampler, dist);
+        asked.push(t.params);
+        await study.tell(sampler, t, 'COMPLETE', ((t.params.x as number) - 0.6) ** 2 + ((t.params.y as number) - 0.4) ** 2);
+      }
+      return asked;
+    };
+    const routed = await run(new SizeRoutedBackend(createJsBackend(), device, 1));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings.map((w) => w.code)).not.toContain('GP_NUMERICAL_FALLBACK');
+    expect(warnings.filter((w) => w.code === 'CUDA_FALLBACK')).toHaveLength(1);
+    // The same suggestions as a study on the CPU backend alone (same fits, same theta), to 1e-6.
+    const cpu = await run(createJsBackend());
+    routed.forEach((p, i) => {
+      expect(Math.abs((p.x as number) - (cpu[i].x as number))).toBeLessThan(1e-6);
+      expect(Math.abs((p.y as number) - (cpu[i].y as number))).toBeLessThan(1e-6);
+    });
   });
 
   it('does not blame conditional spaces when the surrogate throws (an unavailable backend, say)', async () => {

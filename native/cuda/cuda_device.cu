@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cuda_device.h"
+#include "cuda_gp.h"
 
 namespace kestrel {
 namespace cuda {
@@ -19,6 +20,14 @@ std::string check(cudaError_t err, const char* expr, const char* file, int line)
 
 bool compiled() { return true; }
 
+/// kernel_image_problem() for device 0, probed once per process (thread-safe static init): the
+/// fatbin and the card do not change while the process runs, and available() is asked per
+/// backend creation.
+const std::string& kernel_problem() {
+  static const std::string problem = kernel_image_problem();
+  return problem;
+}
+
 bool available() {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
@@ -26,7 +35,7 @@ bool available() {
     cudaGetLastError();  // clear the sticky "no driver" / "no device" state
     return false;
   }
-  return count > 0;
+  return count > 0 && kernel_problem().empty();
 }
 
 std::string describe() {
@@ -40,7 +49,9 @@ std::string describe() {
   cudaDeviceProp prop;
   const std::string err2 = KESTREL_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
   if (!err2.empty()) return err2;
-  return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ")";
+  const std::string name = std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ")";
+  const std::string& problem = kernel_problem();
+  return problem.empty() ? name : name + ": " + problem;
 }
 
 }  // namespace cuda

@@ -11,9 +11,12 @@ namespace cuda {
 
 /// True when the addon was compiled with CUDA support.
 bool compiled();
-/// True when compiled and at least one usable device is present.
+/// True when compiled, at least one device is present, and our kernels can run on device 0 (the
+/// one every entry point uses): a fatbin without SASS or PTX for its compute capability makes it
+/// unavailable here rather than failing the first launch (see kernel_image_problem, cuda_gp.h).
 bool available();
-/// A one-line description: the device name and compute capability, or why none is usable.
+/// A one-line description: the device name and compute capability, or why none is usable; for a
+/// device our kernels cannot run on, "<name> (sm_XY): no kernel image for compute capability X.Y (...)".
 std::string describe();
 
 }  // namespace cuda

@@ -740,5 +740,29 @@ void CudaGp::acquisition(const double* x, int m, const AcqParams& acq, double* v
   }
 }
 
+std::string kernel_image_problem() {
+  static_cast<void>(cudaGetLastError());
+  cudaError_t err = cudaSetDevice(0);
+  const char* expr = "cudaSetDevice(0)";
+  cudaFuncAttributes attributes;
+  if (err == cudaSuccess) {
+    // Any of our kernels would do: they are all in this translation unit's one fatbin.
+    err = cudaFuncGetAttributes(&attributes, training_kernel);
+    expr = "cudaFuncGetAttributes(&attributes, training_kernel)";
+  }
+  if (err == cudaSuccess) return std::string();
+  static_cast<void>(cudaGetLastError());  // non-sticky: must not fail the next launch check
+  const std::string detail = std::string(expr) + ": " + cudaGetErrorName(err) + ": " + cudaGetErrorString(err);
+  if (err != cudaErrorNoKernelImageForDevice && err != cudaErrorInvalidDeviceFunction) return detail;
+  cudaDeviceProp prop;
+  const cudaError_t perr = cudaGetDeviceProperties(&prop, 0);
+  if (perr != cudaSuccess) {
+    static_cast<void>(cudaGetLastError());
+    return "no kernel image for this device (" + detail + ")";
+  }
+  return "no kernel image for compute capability " + std::to_string(prop.major) + "." + std::to_string(prop.minor) +
+         " (" + detail + "; rebuild with it in KESTREL_CUDA_ARCHITECTURES)";
+}
+
 }  // namespace cuda
 }  // namespace kestrel

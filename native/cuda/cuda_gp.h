@@ -39,6 +39,15 @@ class CudaError : public std::runtime_error {
   explicit CudaError(const std::string& message) : std::runtime_error(message) {}
 };
 
+/// Why this build's kernels cannot run on device 0, or "" when they can: checks that a kernel
+/// of ours is loadable there (cudaFuncGetAttributes), which fails when the fatbin has neither
+/// SASS nor PTX for the card's compute capability (cudaErrorNoKernelImageForDevice /
+/// cudaErrorInvalidDeviceFunction, which every launch would otherwise hit). For such a card the
+/// reason reads "no kernel image for compute capability <major>.<minor> (...)". Not cached (the
+/// caller, cuda_device.cu, probes once per process); clears the non-sticky error it causes.
+/// Never throws. Precondition: at least one device (cudaGetDeviceCount > 0).
+std::string kernel_image_problem();
+
 /// Device mirror of cholesky_with_jitter: factors a copy of the host matrix a (n, n, lda; lower
 /// triangle read) on the device into l (n, n, ld n, strict upper zero), retrying with jitter
 /// jitter_start * mean(diag) * 10^t for t < max_tries. Keeps "input had NaN" apart. Throws

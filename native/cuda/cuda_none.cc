@@ -16,6 +16,7 @@ namespace {
 bool compiled() { return false; }
 bool available() { return false; }
 std::string describe() { return "built without CUDA"; }
+std::string kernel_image_problem() { return "built without CUDA"; }
 
 CholeskyStatus cuda_cholesky(int, const double*, ptrdiff_t, std::vector<double>&, double, int) { unavailable(); }
 void cuda_triangular_solve(int, const double*, int, double*, bool) { unavailable(); }

@@ -133,8 +133,17 @@ export interface KestrelAddon {
    * them; dispose() or the model's finalizer takes its share back. For tests.
    */
   externalMemory(): number;
-  /** Compiled with CUDA and a device is present (never throws without a driver). */
+  /**
+   * Compiled with CUDA, a device is present, and our kernels can run on it: the build's fatbin has
+   * SASS or PTX for its compute capability (probed once per process with cudaFuncGetAttributes on
+   * one of our kernels). Never throws without a driver.
+   */
   cudaAvailable(): boolean;
+  /**
+   * The device name and compute capability ("NVIDIA H100 80GB HBM3 (sm_90)"), or why CUDA is not
+   * usable: "built without CUDA", "no CUDA device", a failing runtime call, or, for a card the
+   * build has no kernel image for, "<name> (sm_50): no kernel image for compute capability 5.0 (...)".
+   */
   cudaDevice(): string;
   fit(data: AddonData, options: AddonFitOptions): Promise<AddonModel>;
   /** The model factored at `theta` (bounded jitter), no optimization. Rejects when it cannot be factored. */

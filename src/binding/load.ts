@@ -107,7 +107,11 @@ export function loadAddon(): AddonLoadResult {
 export interface NativeStatus {
   readonly available: boolean;
   readonly buildInfo: AddonBuildInfo | null;
-  /** Whether the addon was built with CUDA and sees a device (what backend 'cuda' needs). */
+  /**
+   * Whether the addon was built with CUDA and sees a device its kernels can run on (what backend
+   * 'cuda' needs; a card whose compute capability the build has no kernel image for is false, and
+   * backend 'cuda' then names the capability in its BackendUnavailableError).
+   */
   readonly cudaDevice: boolean;
   /**
    * Why the addon did not load: backend 'auto' then uses TypeScript, and an explicit 'cpu' or

@@ -6,7 +6,8 @@
  *   module works when the addon was never built); a request that cannot be met throws
  *   `BackendUnavailableError`.
  * - `auto`: native CPU when the addon loads, else `js` with a one-time `NATIVE_UNAVAILABLE`
- *   warning. CUDA is used per fit, only when it was built, a device is present and the training
+ *   warning. CUDA is used per fit, only when it was built, a device our kernels can run on is
+ *   present (`cudaAvailable()` probes the kernel image for its compute capability) and the training
  *   set has at least `CUDA_MIN_OBSERVATIONS` rows: below that the host<->device copies and kernel
  *   launches cost more than the 2-core CPU path. A fit the device cannot run (a `NativeError`:
  *   out of device memory, a device the kernels were not built for) is done on the CPU instead,

@@ -5,7 +5,9 @@
  * the CPU core, and native/cuda/emulation/emulate_check.cc compares the device Cholesky (sizes
  * around the 64-wide blocks, failing pivot, NaN, jitter), the many-right-hand-side triangular
  * solves and CudaGp (factor, predict, logEI / UCB / PI with gradient) with the CPU core, and
- * checks that a call after a device out-of-memory (an injected cudaMalloc failure) works.
+ * checks that a call after a device out-of-memory (an injected cudaMalloc failure) works, and that
+ * the kernel-image probe behind cudaAvailable() reports a card the build has no image for (an
+ * injected compute capability 5.0 whose launches fail) with its capability, and leaves no error.
  * Tolerances are in emulate_check.cc (1e-12 relative for the factor and solves, 1e-10 for the
  * moments, 1e-9 / 1e-8 for acquisition values / gradients). This proves indexing, bounds and
  * synchronization logic; timing and the device memory model need a GPU (cuda-parity.test.ts).

@@ -7,7 +7,8 @@
 // copy shared by the threads of the running block. __shfl_down_sync exchanges through a
 // per-warp buffer between two warp barriers. Memory is host memory; streams are no-ops (every
 // call completes before it returns). Failing calls set the per-thread "last error" that
-// cudaGetLastError returns and clears, and cudaMalloc can be made to fail (failing_mallocs), so
+// cudaGetLastError returns and clears, cudaMalloc can be made to fail (failing_mallocs), and the
+// device can be given a compute capability the "fatbin" has no image for (no_kernel_image), so
 // error paths run as on a device. This checks indexing, bounds and synchronization logic of the
 // kernels, not timing or the memory model of a real device.
 #ifndef KESTREL_CUDA_EMULATION_H_
@@ -134,23 +135,7 @@ struct Launch {
   Kernel kernel;
   Launch(dim3 g, dim3 b, Kernel k) : grid(g), block(b), kernel(k) {}
   template <typename... Args>
-  void operator()(Args... args) const {
-    const int threads = static_cast<int>(block.x);
-    for (unsigned by = 0; by < grid.y; ++by) {
-      for (unsigned bx = 0; bx < grid.x; ++bx) {
-        BlockState state(threads);
-        const std::function<void(int)> job = [&](int t) {
-          threadIdx = dim3(static_cast<unsigned>(t));
-          blockIdx = dim3(bx, by);
-          blockDim = block;
-          gridDim = grid;
-          current_block = &state;
-          kernel(args...);
-        };
-        workers().run(threads, job);
-      }
-    }
-  }
+  void operator()(Args... args) const;
 };
 
 }  // namespace kestrel_emu
@@ -175,13 +160,35 @@ inline int atomicMin(int* address, int value) {
 }
 
 // ---- runtime API -------------------------------------------------------------------------------
-enum cudaError_t { cudaSuccess = 0, cudaErrorMemoryAllocation = 2 };
+// The runtime's values for the errors the emulator produces.
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidDeviceFunction = 98,
+  cudaErrorNoKernelImageForDevice = 209,
+};
 enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
 using cudaStream_t = struct KestrelEmuStream*;
 constexpr unsigned cudaStreamNonBlocking = 1;
 
-inline const char* cudaGetErrorName(cudaError_t e) { return e == cudaSuccess ? "cudaSuccess" : "cudaErrorMemoryAllocation"; }
-inline const char* cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "out of memory"; }
+inline const char* cudaGetErrorName(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidDeviceFunction: return "cudaErrorInvalidDeviceFunction";
+    case cudaErrorNoKernelImageForDevice: return "cudaErrorNoKernelImageForDevice";
+  }
+  return "cudaErrorUnknown";
+}
+inline const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidDeviceFunction: return "invalid device function";
+    case cudaErrorNoKernelImageForDevice: return "no kernel image is available for execution on the device";
+  }
+  return "unknown error";
+}
 
 namespace kestrel_emu {
 /// The runtime's per-thread "last error": every failing call records its error there, and
@@ -195,7 +202,68 @@ inline cudaError_t record(cudaError_t e) {
 /// Fault injection for tests: this many of the next cudaMalloc calls fail with
 /// cudaErrorMemoryAllocation (a device out of memory, e.g. shared with another process).
 inline std::atomic<int> failing_mallocs{0};
+/// The emulated device's compute capability (cudaGetDeviceProperties).
+inline std::atomic<int> device_major{8};
+inline std::atomic<int> device_minor{0};
+/// Fault injection for tests: the fatbin has no image (SASS or PTX) for the device, as when the
+/// addon was built for other architectures than the card's: cudaFuncGetAttributes fails and every
+/// launch records cudaErrorNoKernelImageForDevice instead of running (non-sticky, as on a device).
+inline std::atomic<bool> no_kernel_image{false};
 }  // namespace kestrel_emu
+
+struct cudaFuncAttributes {
+  int binaryVersion;
+  int ptxVersion;
+  int maxThreadsPerBlock;
+};
+struct cudaDeviceProp {
+  char name[256];
+  int major;
+  int minor;
+};
+template <typename Kernel>
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attributes, Kernel*) {
+  if (kestrel_emu::no_kernel_image) return kestrel_emu::record(cudaErrorNoKernelImageForDevice);
+  const int cc = 10 * kestrel_emu::device_major + kestrel_emu::device_minor;
+  *attributes = cudaFuncAttributes{cc, cc, 1024};
+  return cudaSuccess;
+}
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int) {
+  std::memset(prop, 0, sizeof(*prop));
+  std::strcpy(prop->name, "Kestrel host emulator");  // NOLINT: fixed literal, fits
+  prop->major = kestrel_emu::device_major;
+  prop->minor = kestrel_emu::device_minor;
+  return cudaSuccess;
+}
+
+namespace kestrel_emu {
+template <typename Kernel>
+template <typename... Args>
+void Launch<Kernel>::operator()(Args... args) const {
+  // A fatbin without an image for the device: the launch does not run, and the error waits in
+  // the thread's last error for the launch check, as on a device.
+  if (no_kernel_image) {
+    record(cudaErrorNoKernelImageForDevice);
+    return;
+  }
+  const int threads = static_cast<int>(block.x);
+  for (unsigned by = 0; by < grid.y; ++by) {
+    for (unsigned bx = 0; bx < grid.x; ++bx) {
+      BlockState state(threads);
+      const std::function<void(int)> job = [&](int t) {
+        threadIdx = dim3(static_cast<unsigned>(t));
+        blockIdx = dim3(bx, by);
+        blockDim = block;
+        gridDim = grid;
+        current_block = &state;
+        kernel(args...);
+      };
+      workers().run(threads, job);
+    }
+  }
+}
+}  // namespace kestrel_emu
+
 inline cudaError_t cudaGetDeviceCount(int* count) {
   *count = 1;
   return cudaSuccess;

@@ -1,8 +1,8 @@
 // Runs the CUDA kernels and host drivers of native/cuda/cuda_gp.cu on the host through
 // cuda_emulation.h (no GPU) and compares them with the CPU core: device Cholesky (sizes around
 // the 64-wide blocks, failing pivot, NaN), triangular solves with many right-hand sides, and
-// CudaGp (factor, predict, acquisition with gradient) against GpModel at the same theta, and
-// recovery from a device out of memory.
+// CudaGp (factor, predict, acquisition with gradient) against GpModel at the same theta,
+// recovery from a device out of memory, and the kernel-image probe on a card the build lacks.
 // Built and run by test/native/cuda-emulated.test.ts. Prints "<k> checks, <f> failed".
 #define KESTREL_CUDA_EMULATE 1
 #include "../cuda_gp.cu"  // NOLINT: the kernels themselves, compiled for the emulator
@@ -226,6 +226,52 @@ void check_out_of_memory(kestrel::ThreadPool& pool) {
   }
 }
 
+/// A build whose fatbin has no image for the card (built for sm_80 / sm_90, run on a compute
+/// capability 5.0 card): the availability probe must say so, with the capability, instead of
+/// reporting a usable device whose every launch then fails; and the probe must leave no error
+/// behind, so that a device that can run the kernels works right after it.
+void check_kernel_image(kestrel::ThreadPool& pool) {
+  check(kestrel::cuda::kernel_image_problem().empty(), "kernel image: the probe passes on a supported device");
+  kestrel_emu::no_kernel_image = true;
+  kestrel_emu::device_major = 5;
+  kestrel_emu::device_minor = 0;
+  const std::string problem = kestrel::cuda::kernel_image_problem();
+  check(problem.find("no kernel image for compute capability 5.0") == 0,
+        "kernel image: the probe names the compute capability, got '" + problem + "'");
+  check(problem.find("cudaErrorNoKernelImageForDevice") != std::string::npos,
+        "kernel image: the probe names the runtime error, got '" + problem + "'");
+  check(cudaGetLastError() == cudaSuccess, "kernel image: the failed probe leaves no error behind on the thread");
+  // What the probe keeps a caller from: the first launch of an operation fails.
+  const int n = 10, d = 1;
+  kestrel::GpData data;
+  data.n = n;
+  data.d = d;
+  data.is_cat = {0};
+  for (int i = 0; i < n; ++i) {
+    data.x.push_back(i / 10.0);
+    data.y.push_back(std::sin(4.0 * i / 10.0));
+  }
+  const std::vector<double> theta = {std::log(0.4), 0.0, std::log(1e-4)};
+  auto model = kestrel::GpModel::build(data, theta, kestrel::KernelKind::kMatern52, false, pool);
+  bool threw = false;
+  try {
+    kestrel::cuda::CudaGp::create(*model, kestrel::KernelKind::kMatern52);
+  } catch (const kestrel::cuda::CudaError& e) {
+    threw = std::string(e.what()).find("cudaErrorNoKernelImageForDevice") != std::string::npos;
+  }
+  check(threw, "kernel image: without the probe, the first launch fails with cudaErrorNoKernelImageForDevice");
+  kestrel_emu::no_kernel_image = false;
+  kestrel_emu::device_major = 8;
+  kestrel_emu::device_minor = 0;
+  check(kestrel::cuda::kernel_image_problem().empty(), "kernel image: the probe passes again on a supported device");
+  try {
+    auto gpu = kestrel::cuda::CudaGp::create(*model, kestrel::KernelKind::kMatern52);
+    check(gpu->n() == n, "kernel image: a supported device works after the failed probe");
+  } catch (const std::exception& e) {
+    check(false, std::string("kernel image: a supported device failed after the probe: ") + e.what());
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -236,6 +282,7 @@ int main() {
     check_model(kestrel::KernelKind::kMatern52, pool);
     check_model(kestrel::KernelKind::kRbf, pool);
     check_out_of_memory(pool);
+    check_kernel_image(pool);
   } catch (const std::exception& e) {
     std::printf("FAIL exception: %s\n", e.what());
     ++g_failed;

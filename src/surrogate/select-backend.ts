@@ -7,7 +7,8 @@
  *   `BackendUnavailableError`.
  * - `auto`: native CPU when the addon loads, else `js` with a one-time `NATIVE_UNAVAILABLE`
  *   warning. CUDA is used per fit, only when it was built, a device our kernels can run on is
- *   present (`cudaAvailable()` probes the kernel image for its compute capability) and the training
+ *   present (`cudaAvailable()` probes the kernel image for its compute capability, at the first fit
+ *   that would use the device, not before: the probe creates a CUDA context) and the training
  *   set has at least `CUDA_MIN_OBSERVATIONS` rows: below that the host<->device copies and kernel
  *   launches cost more than the 2-core CPU path. A fit the device cannot run (a `NativeError`:
  *   out of device memory, a device the kernels were not built for) is done on the CPU instead,
@@ -38,6 +39,7 @@ import type {
   Prediction,
   SurrogateBackend,
 } from './backend.js';
+import { CURRENT_MODEL } from './backend.js';
 import { createJsBackend } from './js-backend.js';
 import { checkCount } from './validate.js';
 
@@ -126,8 +128,10 @@ export async function getSurrogateBackend(options: GetSurrogateBackendOptions = 
     warnOnce('NATIVE_UNAVAILABLE', `Kestrel's native GP addon is unavailable (${cpu.message}); using the TypeScript backend`);
     return createJsBackend();
   }
-  const cuda = tryCreate(mod, 'cuda', numThreads);
-  return cuda instanceof Error ? cpu : new SizeRoutedBackend(cpu, cuda, CUDA_MIN_OBSERVATIONS);
+  // The CUDA backend is created at the first fit that would use it: its availability check
+  // probes our kernels on the card, which creates a CUDA context (device memory) that a study
+  // whose fits all stay below the threshold, or a trial process sharing the GPU, should not pay.
+  return new SizeRoutedBackend(cpu, () => tryCreate(mod, 'cuda', numThreads), CUDA_MIN_OBSERVATIONS);
 }
 
 /**
@@ -147,39 +151,59 @@ export async function getSurrogateBackend(options: GetSurrogateBackendOptions = 
  */
 export class SizeRoutedBackend implements SurrogateBackend {
   readonly name: BackendName;
+  /** The large backend, or a factory run once at the first large fit (an Error: none; all fits stay small). */
+  private large: SurrogateBackend | (() => SurrogateBackend | Error) | null;
 
   constructor(
     private readonly small: SurrogateBackend,
-    private readonly large: SurrogateBackend,
+    large: SurrogateBackend | (() => SurrogateBackend | Error),
     private readonly threshold: number,
   ) {
     this.name = small.name;
+    this.large = large;
   }
 
   fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
-    if (data.n < this.threshold) return this.small.fit(data, options);
-    return this.withFallback(this.large.fit(data, options), () => this.small.fit(data, options), data, buildOptions(options));
+    const large = data.n < this.threshold ? null : this.largeBackend();
+    if (large === null) return this.small.fit(data, options);
+    return this.withFallback(large, large.fit(data, options), () => this.small.fit(data, options), data, buildOptions(options));
   }
 
   build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
-    if (data.n < this.threshold) return this.small.build(data, theta, options);
-    return this.withFallback(this.large.build(data, theta, options), () => this.small.build(data, theta, options), data, buildOptions(options));
+    const large = data.n < this.threshold ? null : this.largeBackend();
+    if (large === null) return this.small.build(data, theta, options);
+    return this.withFallback(large, large.build(data, theta, options), () => this.small.build(data, theta, options), data, buildOptions(options));
   }
 
-  private async withFallback(onDevice: Promise<FittedGp>, onCpu: () => Promise<FittedGp>, data: GpTrainingData, options: BuildOptions): Promise<FittedGp> {
+  /** The large backend, created on first use; null when it cannot be (then never tried again). */
+  private largeBackend(): SurrogateBackend | null {
+    if (typeof this.large === 'function') {
+      const created = this.large();
+      this.large = created instanceof Error ? null : created;
+    }
+    return this.large;
+  }
+
+  private async withFallback(
+    large: SurrogateBackend,
+    onDevice: Promise<FittedGp>,
+    onCpu: () => Promise<FittedGp>,
+    data: GpTrainingData,
+    options: BuildOptions,
+  ): Promise<FittedGp> {
     let model: FittedGp;
     try {
       model = await onDevice;
     } catch (err) {
       if (!(err instanceof NativeError)) throw err;
-      warnCudaFallback(this.large.name, this.small.name, err);
+      warnCudaFallback(large.name, this.small.name, err);
       return onCpu();
     }
     return new DeviceFallbackGp(model, copyData(data), options, this.small);
   }
 
   negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {
-    return (data.n >= this.threshold ? this.large : this.small).negLogPosterior(data, theta, kernel, deterministic);
+    return ((data.n >= this.threshold ? this.largeBackend() : null) ?? this.small).negLogPosterior(data, theta, kernel, deterministic);
   }
 }
 
@@ -230,6 +254,11 @@ class DeviceFallbackGp implements FittedGp {
     this.d = device.d;
     this.theta = device.theta;
     this.logPosterior = device.logPosterior;
+  }
+
+  /** The model computing now (the device's, or its CPU rebuild once the device failed): for acquisition terms. */
+  [CURRENT_MODEL](): FittedGp {
+    return this.cpuModel ?? this.device;
   }
 
   /** 'cuda' until the device failed under this model, then the CPU backend's name. */

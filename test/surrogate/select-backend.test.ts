@@ -80,6 +80,31 @@ describe('SizeRoutedBackend', () => {
     await routed.build(randomData(3, 12, 2), theta, FIT);
     expect(calls).toEqual(['small:9', 'large:10', 'small:build:9', 'large:build:12']);
   });
+
+  it("creates the large backend at the first large fit only (its CUDA probe makes a context), once", async () => {
+    let created = 0;
+    const routed = new SizeRoutedBackend(createJsBackend(), () => {
+      created++;
+      return createJsBackend();
+    }, 10);
+    await routed.fit(randomData(3, 9, 2), FIT);
+    expect(created).toBe(0);
+    await routed.fit(randomData(3, 10, 2), FIT);
+    await routed.fit(randomData(3, 11, 2), FIT);
+    expect(created).toBe(1);
+    // A large backend that cannot be created (no device, no kernel image) leaves every fit small,
+    // silently (as 'auto' on a machine without CUDA), and is not retried.
+    let tries = 0;
+    const none = new SizeRoutedBackend(createJsBackend(), () => {
+      tries++;
+      return new BackendUnavailableError('cuda', 'no CUDA device');
+    }, 10);
+    const model = await none.fit(randomData(3, 12, 2), FIT);
+    await none.fit(randomData(3, 13, 2), FIT);
+    expect(model.backend).toBe('js');
+    expect(tries).toBe(1);
+    expect(codes).toEqual([]);
+  });
 });
 
 describe('SizeRoutedBackend when the device fails', () => {

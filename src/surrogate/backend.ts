@@ -78,6 +78,22 @@ export interface AcquisitionOptions {
   readonly terms?: readonly AcquisitionTerm[];
 }
 
+/**
+ * A model wrapper (select-backend.ts's DeviceFallbackGp) names the model that computes for it now
+ * under this key, so that a backend can use a wrapped model as an acquisition term.
+ */
+export const CURRENT_MODEL: unique symbol = Symbol('kestrel.currentModel');
+
+/** The model that computes for `model`: itself, or what a wrapper names under CURRENT_MODEL. */
+export function currentModel(model: FittedGp): FittedGp {
+  let m = model;
+  for (;;) {
+    const inner = (m as Partial<Record<typeof CURRENT_MODEL, () => FittedGp>>)[CURRENT_MODEL];
+    if (typeof inner !== 'function') return m;
+    m = inner.call(m);
+  }
+}
+
 /** One additive acquisition term: `kind` of `model` (its own incumbent and beta). */
 export interface AcquisitionTerm {
   readonly model: FittedGp;

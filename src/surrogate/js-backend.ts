@@ -44,6 +44,7 @@ import type {
   Prediction,
   SurrogateBackend,
 } from './backend.js';
+import { currentModel } from './backend.js';
 import { addNegLogPrior, defaultTheta, thetaBounds } from './hyperparameters.js';
 import {
   crossKernel,
@@ -454,7 +455,7 @@ export class JsFittedGp implements FittedGp {
     if (terms === undefined) return value;
     const termGrad = grad === null ? null : scratch.gradientBuffer(this.d);
     for (let i = 0; i < terms.length; i++) {
-      const model = terms[i].model as JsFittedGp;
+      const model = currentModel(terms[i].model) as JsFittedGp;
       value += model.ownAcquisitionAt(x, c, terms[i], termGrad, scratch.forTerm(i, model.n));
       if (grad !== null && termGrad !== null) for (let j = 0; j < this.d; j++) grad[j] += termGrad[j];
     }

@@ -12,6 +12,7 @@ import type {
   GpTrainingData,
   OptimizeAcquisitionOptions,
 } from './backend.js';
+import { currentModel } from './backend.js';
 
 const KERNELS = ['matern52', 'rbf'];
 const ACQUISITIONS = ['logei', 'ucb', 'pi'];
@@ -157,7 +158,7 @@ export function termModels<T extends { readonly d: number }>(
   selfCategorical: Uint8Array,
 ): T[] {
   return (options.terms ?? []).map((term, i) => {
-    const model: unknown = term.model;
+    const model: unknown = typeof term.model === 'object' && term.model !== null ? currentModel(term.model) : term.model;
     if (!(model instanceof modelClass)) {
       throw new InvalidOptionError(`terms[${i}].model`, 'a model fitted by the same backend', model);
     }

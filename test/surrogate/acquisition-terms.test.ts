@@ -15,6 +15,7 @@ import { JsFittedGp, createJsBackend } from '../../src/surrogate/js-backend.js';
 import { trainingCovariance } from '../../src/surrogate/js-kernels.js';
 import { choleskyWithJitter } from '../../src/surrogate/js-linalg.js';
 import { createNativeBackend } from '../../src/surrogate/native-backend.js';
+import { SizeRoutedBackend } from '../../src/surrogate/select-backend.js';
 import { maxAbsDiff, randomData, uniformStream } from './helpers.js';
 
 const available = loadAddon().addon !== null;
@@ -176,5 +177,25 @@ describe.skipIf(!available)('acquisition terms: native against TypeScript', () =
       expect(mixed).toBeInstanceOf(InvalidOptionError);
       for (const m of [nObjective, nConstraint, jObjective, jConstraint]) m.dispose();
     }
+  });
+});
+
+describe('acquisition terms through a size-routed backend', () => {
+  it('a model the large backend fitted (wrapped for its CPU fallback) works as a term and with terms', async () => {
+    const routed = new SizeRoutedBackend(createJsBackend(), () => createJsBackend(), 20);
+    const big = randomData(21, 25, 2);
+    const wrapped = await routed.fit(big, FIT);
+    const plain = await routed.fit(withTarget({ ...big, n: 15, x: big.x.subarray(0, 30), y: big.y.subarray(0, 15) }, (x) => x[0] - 0.5), FIT);
+    const x = points(9, 6, 2, big.isCategorical);
+    const term = { kind: 'pi', incumbent: 0.1, beta: 0 } as const;
+    const own = { kind: 'logei', incumbent: 0.5, beta: 0 } as const;
+    const a = await wrapped.acquisition(x, 6, own, false);
+    const b = await plain.acquisition(x, 6, term, false);
+    const ab = await wrapped.acquisition(x, 6, { ...own, terms: [{ model: plain, ...term }] }, false);
+    expect(maxAbsDiff(ab.value, a.value.map((v, i) => v + b.value[i]))).toBeLessThan(1e-12);
+    const c = await plain.acquisition(x, 6, own, false);
+    const d = await wrapped.acquisition(x, 6, term, false);
+    const cd = await plain.acquisition(x, 6, { ...own, terms: [{ model: wrapped, ...term }] }, false);
+    expect(maxAbsDiff(cd.value, c.value.map((v, i) => v + d.value[i]))).toBeLessThan(1e-12);
   });
 });

@@ -58,6 +58,7 @@ import type { JsonValue, StudyDirection, TrialState } from '../../trial/types.js
 import { Rng, deriveSeed, resolveSeed } from '../../util/prng.js';
 import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
+import { evaluateConstraints, resolveConstraintsFunc, type ConstraintsFunc } from '../constraints.js';
 import { CROSSOVER_KINDS, crossover, type CrossoverKind, type CrossoverSettings } from './crossover.js';
 import { constrainedRanks, crowdingDistances, frontsOf } from './non-dominated-sort.js';
 import { optionKeys } from '../../util/options.js';
@@ -89,7 +90,7 @@ export interface NsgaIiSamplerOptions {
    * stored (a PRUNED trial's `values` hold its last reported value, or null); the values are stored
    * in `trial.systemAttrs.constraints`. Read `trial.params`, `trial.values` or `trial.userAttrs`.
    */
-  readonly constraintsFunc?: (trial: FrozenTrial) => readonly number[];
+  readonly constraintsFunc?: ConstraintsFunc;
 }
 
 interface ResolvedOptions {
@@ -101,7 +102,7 @@ interface ResolvedOptions {
   readonly swappingProb: number;
   readonly blxAlpha: number;
   readonly sbxEta: number | null;
-  readonly constraintsFunc: ((trial: FrozenTrial) => readonly number[]) | null;
+  readonly constraintsFunc: ConstraintsFunc | null;
 }
 
 /** An individual: a COMPLETE trial with its losses (to minimize) and constraint violation. */
@@ -424,30 +425,10 @@ export class NsgaIiSampler implements Sampler {
     return penalty;
   }
 
-  /** Calls `constraintsFunc` once: the values (null when invalid), their violation and the error. */
+  /** Calls `constraintsFunc` once (constraints.ts): the values (null when invalid), their violation and the error. */
   private evaluate(trial: FrozenTrial): { constraints: number[] | null; penalty: number; error: KestrelError | null } {
-    const func = this.options.constraintsFunc as (trial: FrozenTrial) => readonly number[];
-    let constraints: unknown;
-    try {
-      constraints = func(trial);
-    } catch (cause) {
-      const error = new KestrelError(
-        'INVALID_OPTION',
-        `option "constraintsFunc": threw for trial ${trial.number}: ${cause instanceof Error ? cause.message : String(cause)}`,
-        { cause },
-      );
-      return { constraints: null, penalty: Number.POSITIVE_INFINITY, error };
-    }
-    if (!Array.isArray(constraints) || !constraints.every((c) => typeof c === 'number' && Number.isFinite(c))) {
-      const error = new InvalidOptionError(
-        'constraintsFunc',
-        `a function returning an array of finite numbers; for trial ${trial.number} it returned`,
-        constraints,
-      );
-      return { constraints: null, penalty: Number.POSITIVE_INFINITY, error };
-    }
-    const values = [...(constraints as number[])];
-    return { constraints: values, penalty: violation(values), error: null };
+    const { constraints, error } = evaluateConstraints(this.options.constraintsFunc as ConstraintsFunc, trial);
+    return { constraints, penalty: constraints === null ? Number.POSITIVE_INFINITY : violation(constraints), error };
   }
 }
 
@@ -506,10 +487,7 @@ function resolveOptions(options: NsgaIiSamplerOptions): ResolvedOptions {
   if (sbxEta !== null && (typeof sbxEta !== 'number' || !Number.isFinite(sbxEta) || sbxEta <= 0)) {
     throw new InvalidOptionError('sbxEta', 'a finite number > 0 or null', sbxEta);
   }
-  const constraintsFunc = options.constraintsFunc ?? null;
-  if (constraintsFunc !== null && typeof constraintsFunc !== 'function') {
-    throw new InvalidOptionError('constraintsFunc', 'a function (trial) => number[]', constraintsFunc);
-  }
+  const constraintsFunc = resolveConstraintsFunc(options.constraintsFunc);
   return {
     seed: resolveSeed('seed', options.seed),
     populationSize,

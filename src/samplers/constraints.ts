@@ -1,0 +1,86 @@
+/**
+ * Constraints of a study, as Optuna's samplers take them (`constraints_func`): a function of a
+ * finished trial returning one value per constraint, the trial feasible when every value is <= 0.
+ * A sampler with one (NsgaIiSampler, GpSampler) evaluates it at `tell` and stores the values on the
+ * trial (`SystemAttr.constraints`, see src/trial/system-attrs.ts) with its result; this module is
+ * the one place that calls the function and judges what it returned.
+ */
+import { InvalidOptionError, KestrelError } from '../errors.js';
+import type { FrozenTrial } from '../trial/frozen-trial.js';
+import type { StudyView } from '../trial/study-view.js';
+import { SystemAttr } from '../trial/system-attrs.js';
+import type { JsonValue } from '../trial/types.js';
+
+/** One value per constraint for a finished trial; feasible when every value is <= 0. */
+export type ConstraintsFunc = (trial: FrozenTrial) => readonly number[];
+
+/** The `constraintsFunc` option: a function, or null when absent. */
+export function resolveConstraintsFunc(value: unknown): ConstraintsFunc | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'function') throw new InvalidOptionError('constraintsFunc', 'a function (trial) => number[]', value);
+  return value as ConstraintsFunc;
+}
+
+/**
+ * Calls `func` for `trial`: its values (a copy) when it returned an array of finite numbers, else
+ * null with the error to give the caller of `tell` (it threw, or returned something else: NaN and
+ * infinities included, which JSON cannot store).
+ */
+export function evaluateConstraints(
+  func: ConstraintsFunc,
+  trial: FrozenTrial,
+): { readonly constraints: number[] | null; readonly error: KestrelError | null } {
+  let constraints: unknown;
+  try {
+    constraints = func(trial);
+  } catch (cause) {
+    const error = new KestrelError(
+      'INVALID_OPTION',
+      `option "constraintsFunc": threw for trial ${trial.number}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    return { constraints: null, error };
+  }
+  if (!Array.isArray(constraints) || !constraints.every((c) => typeof c === 'number' && Number.isFinite(c))) {
+    const error = new InvalidOptionError(
+      'constraintsFunc',
+      `a function returning an array of finite numbers; for trial ${trial.number} it returned`,
+      constraints,
+    );
+    return { constraints: null, error };
+  }
+  return { constraints: [...(constraints as number[])], error: null };
+}
+
+/**
+ * The `finishSystemAttrs` / `afterTrial` pair of a sampler with constraints: at `tell`, the values
+ * of a COMPLETE or PRUNED trial (Optuna's `_process_constraints_after_trial`; FAIL trials get none)
+ * are returned for storage with the result, null when the function failed; that failure is thrown
+ * once by `takeError` from `afterTrial`, after the trial is safely recorded.
+ */
+export class ConstraintsRecorder {
+  /** Errors found at `finish`, by study and trial id, until `afterTrial` throws them. */
+  private readonly pending = new WeakMap<StudyView, Map<number, KestrelError>>();
+
+  constructor(readonly func: ConstraintsFunc) {}
+
+  /** The system attributes to store with the trial's result (the constraint values, or none for FAIL). */
+  finish(study: StudyView, trial: FrozenTrial, state: 'COMPLETE' | 'PRUNED' | 'FAIL'): { attrs: Record<string, JsonValue>; constraints: number[] | null } {
+    if (state === 'FAIL') return { attrs: {}, constraints: null };
+    const { constraints, error } = evaluateConstraints(this.func, trial);
+    if (error !== null) {
+      let errors = this.pending.get(study);
+      if (errors === undefined) this.pending.set(study, (errors = new Map()));
+      errors.set(trial.trialId, error);
+    }
+    return { attrs: { [SystemAttr.constraints]: constraints }, constraints };
+  }
+
+  /** The error `finish` found for this trial, once (then forgotten); undefined when none. */
+  takeError(study: StudyView, trial: FrozenTrial): KestrelError | undefined {
+    const errors = this.pending.get(study);
+    const error = errors?.get(trial.trialId);
+    if (error !== undefined) errors?.delete(trial.trialId);
+    return error;
+  }
+}

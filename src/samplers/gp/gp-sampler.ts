@@ -39,6 +39,12 @@
  *   the pruner judged it worse than its peers, so it is treated as a failure. The fantasies stay
  *   out of the hyperparameter fit and the outcome transform, which see the observed trials only,
  *   as before.
+ * - Constraints (`constraintsFunc`): the values are stored on each trial at tell
+ *   (`finishSystemAttrs`, src/samplers/constraints.ts), one GP per constraint is kept beside the
+ *   objective's (constraint-models.ts), and the acquisition becomes the constrained logEI: logEI
+ *   over the best feasible observation plus each constraint's log P(c <= 0) as an additive
+ *   acquisition term (the surrogate sums them in its maximizer); with nothing feasible yet, the
+ *   probability of feasibility alone, maximized on the first constraint's model.
  * - Refit policy (`RefitPolicy`; defaults in DEFAULT_REFIT_POLICY, overridable with the
  *   `refitPolicy` option):
  *   - a new sampler (a resumed study, another worker on the same storage) first looks for the
@@ -128,7 +134,7 @@ import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
 import { isCutShortFailReason, SystemAttr } from '../../trial/system-attrs.js';
 import { getOwn, hasOwn, setOwn } from '../../util/own-keys.js';
-import type { TrialState } from '../../trial/types.js';
+import type { JsonValue, TrialState } from '../../trial/types.js';
 import { deriveSeed, resolveSeed } from '../../util/prng.js';
 import { warnOnce } from '../../util/warn.js';
 import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
@@ -138,6 +144,8 @@ import { SOBOL_MAX_DIMENSION } from '../../util/sobol.js';
 import { optionKeys } from '../../util/options.js';
 import { fitOutcomeTransform, type OutcomeTransform, type OutcomeTransformKind, type PriorMeanKind } from '../../surrogate/outcome-transform.js';
 import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit } from './stored-fit.js';
+import { ConstraintModels, type ConstraintState } from './constraint-models.js';
+import { ConstraintsRecorder, resolveConstraintsFunc, type ConstraintsFunc } from '../constraints.js';
 
 /** Refit hyperparameters on every suggestion below this many observations. */
 export const REFIT_EVERY_TRIAL_BELOW = 100;
@@ -352,6 +360,18 @@ export interface GpSamplerOptions {
   readonly usePrunedTrials?: boolean;
   /** Overrides of DEFAULT_REFIT_POLICY (large-n behaviour; see the file header). */
   readonly refitPolicy?: Partial<RefitPolicy>;
+  /**
+   * Constraints, as Optuna's GPSampler takes them: a function of a finished trial returning one
+   * value per constraint, the trial feasible when every value is <= 0 (it reads what the
+   * objective recorded, e.g. `trial.userAttrs`). Called at `tell` for COMPLETE and PRUNED trials;
+   * the values are stored on the trial (`systemAttrs.constraints`, so a resumed study and
+   * `study.bestTrial()` see them; an invalid result is stored as null, the trial kept, and `tell`
+   * rejects with INVALID_OPTION). Each suggestion then maximizes the constrained logEI: logEI over
+   * the best feasible observation plus, per constraint, log P(c(x) <= 0) from a GP of that
+   * constraint; until a trial is feasible, the probability of feasibility alone
+   * (src/samplers/gp/constraint-models.ts). Needs `acquisition` 'logei' (default) or 'pi'.
+   */
+  readonly constraintsFunc?: ConstraintsFunc;
 }
 
 interface ResolvedOptions {
@@ -370,6 +390,7 @@ interface ResolvedOptions {
   readonly priorMean: PriorMeanKind;
   readonly usePrunedTrials: boolean;
   readonly refitPolicy: RefitPolicy;
+  readonly constraintsFunc: ConstraintsFunc | null;
 }
 
 /** The model of the last fit and what it was fitted on. */
@@ -445,7 +466,7 @@ interface Observation {
 }
 
 /** Every GpSamplerOptions key, checked against the interface at compile time. */
-const OPTION_KEYS = optionKeys<GpSamplerOptions>()(['seed', 'nStartupTrials', 'acquisition', 'beta', 'candidates', 'restarts', 'backend', 'numThreads', 'deterministic', 'incumbent', 'kernel', 'outcomeTransform', 'priorMean', 'usePrunedTrials', 'refitPolicy']);
+const OPTION_KEYS = optionKeys<GpSamplerOptions>()(['seed', 'nStartupTrials', 'acquisition', 'beta', 'candidates', 'restarts', 'backend', 'numThreads', 'deterministic', 'incumbent', 'kernel', 'outcomeTransform', 'priorMean', 'usePrunedTrials', 'refitPolicy', 'constraintsFunc']);
 
 export class GpSampler implements Sampler {
   readonly name = 'gp';
@@ -472,9 +493,15 @@ export class GpSampler implements Sampler {
    * suggestion reads it from here until then. Dropped once the trial is no longer RUNNING.
    */
   private readonly proposals = new Map<number, Readonly<Record<string, ParamValue>>>();
+  /** With `constraintsFunc`: the values written at tell, and the models of them. */
+  private readonly recorder: ConstraintsRecorder | null;
+  private readonly constraintModels: ConstraintModels | null;
 
   constructor(options: GpSamplerOptions = {}) {
     this.options = resolveOptions(options);
+    const func = this.options.constraintsFunc;
+    this.recorder = func === null ? null : new ConstraintsRecorder(func);
+    this.constraintModels = func === null ? null : new ConstraintModels(func);
     this.sobol = new SobolSampler({ seed: deriveSeed(this.options.seed, 'sobol') });
     this.random = new RandomSampler({ seed: deriveSeed(this.options.seed, 'random') });
   }
@@ -596,15 +623,32 @@ export class GpSampler implements Sampler {
     return this.random.sampleIndependent(study, trial, name, distribution);
   }
 
+  /**
+   * With `constraintsFunc`, the constraint values of a COMPLETE or PRUNED trial, stored with its
+   * result (`systemAttrs.constraints`; null when the function failed, its error then thrown by
+   * `afterTrial` once the trial is recorded).
+   */
+  async finishSystemAttrs(
+    study: StudyView,
+    trial: FrozenTrial,
+    state: 'COMPLETE' | 'PRUNED' | 'FAIL',
+    _values: readonly number[] | null,
+  ): Promise<Readonly<Record<string, JsonValue>>> {
+    return this.recorder === null ? {} : this.recorder.finish(study, trial, state).attrs;
+  }
+
   async afterTrial(
     study: StudyView,
     trial: FrozenTrial,
     _state: TrialState,
     _values: readonly number[] | null,
   ): Promise<void> {
-    if (study !== this.study) return;
-    this.gpTrials.delete(trial.number);
-    this.proposals.delete(trial.trialId);
+    if (study === this.study) {
+      this.gpTrials.delete(trial.number);
+      this.proposals.delete(trial.trialId);
+    }
+    const error = this.recorder?.takeError(study, trial);
+    if (error !== undefined) throw error;
   }
 
   /**
@@ -628,6 +672,7 @@ export class GpSampler implements Sampler {
       this.recorded = null;
       this.proposals.clear();
       this.gpTrials.clear();
+      this.constraintModels?.reset();
     }
     this.study = study;
   }
@@ -736,11 +781,7 @@ export class GpSampler implements Sampler {
         working = await working.append(xp, y, fantasies.length);
       }
       try {
-        const incumbent = Math.max(await this.incumbent(fitted), believedBest);
-        const optimum = await working.optimizeAcquisition({
-          kind: this.options.acquisition,
-          incumbent,
-          beta: this.options.beta,
+        const search = {
           // At most MAX_CANDIDATE_COORDINATES coordinates per call: fewer candidates in very high d.
           nCandidates: Math.max(1, Math.min(this.options.candidates, Math.floor(MAX_CANDIDATE_COORDINATES / d))),
           nRestarts: this.options.restarts,
@@ -748,6 +789,24 @@ export class GpSampler implements Sampler {
           grid,
           logIntBounds: logInt,
           numThreads: this.options.numThreads,
+        };
+        const constrained =
+          this.constraintModels === null
+            ? null
+            : await this.constraintState(backend, trials, trial, space, dims, isCategorical, observations, encodeRow);
+        if (constrained !== null && constrained.terms.length > 0 && !observations.some((o) => constrained.feasible.has(o.trialId))) {
+          // Nothing feasible yet: maximize the probability of feasibility alone (Optuna's GPSampler).
+          const [first, ...rest] = constrained.terms;
+          const optimum = await first.model.optimizeAcquisition({ ...search, kind: 'pi', incumbent: first.incumbent, beta: 0, terms: rest });
+          return optimum.x;
+        }
+        const best = constrained === null ? await this.incumbent(fitted) : await this.feasibleIncumbent(fitted, observations, constrained.feasible);
+        const optimum = await working.optimizeAcquisition({
+          ...search,
+          kind: this.options.acquisition,
+          incumbent: Math.max(best, believedBest),
+          beta: this.options.beta,
+          ...(constrained === null || constrained.terms.length === 0 ? {} : { terms: constrained.terms }),
         });
         return optimum.x;
       } finally {
@@ -788,6 +847,64 @@ export class GpSampler implements Sampler {
     const row = fitted.trainingX.subarray(fitted.bestRow * d, fitted.bestRow * d + d);
     const pred = await m.predict(Float64Array.from(row), 1);
     return pred.mean[0];
+  }
+
+  /**
+   * The incumbent among feasible observations (`incumbent` option as `incumbent()`); when none is
+   * feasible but some observation carries no usable constraint values (so there are no
+   * constraint models), the unconstrained incumbent.
+   */
+  private async feasibleIncumbent(fitted: FittedModel, observations: readonly Observation[], feasible: ReadonlySet<number>): Promise<number> {
+    const outcome = fitted.cache.outcome;
+    let best: Observation | null = null;
+    for (const o of observations) if (feasible.has(o.trialId) && (best === null || o.value > best.value)) best = o;
+    if (best === null) return this.incumbent(fitted);
+    const target = outcome.apply(best.value);
+    if (this.options.incumbent === 'best-observed' || this.options.deterministic) return target;
+    const m = fitted.cache.model;
+    const row = new Float64Array(m.d);
+    const bestId = best.trialId;
+    const i = fitted.cache.trialIds.indexOf(bestId);
+    if (i < 0) return target; // left out of a subset-served model: its observed target
+    row.set(fitted.trainingX.subarray(i * m.d, (i + 1) * m.d));
+    return (await m.predict(row, 1)).mean[0];
+  }
+
+  /** The constraint models for this suggestion (constraint-models.ts), under the objective's refit policy. */
+  private async constraintState(
+    backend: SurrogateBackend,
+    trials: readonly FrozenTrial[],
+    trial: FrozenTrial,
+    space: SearchSpace,
+    dims: readonly string[],
+    isCategorical: Uint8Array,
+    observations: readonly Observation[],
+    encodeRow: (params: Readonly<Record<string, ParamValue>>, out: Float64Array, offset: number) => void,
+  ): Promise<ConstraintState> {
+    const models = this.constraintModels as ConstraintModels;
+    const policy = this.options.refitPolicy;
+    const byId = new Map(trials.map((t) => [t.trialId, t]));
+    const d = dims.length;
+    const rows = observations.map((o) => {
+      const x = new Float64Array(d);
+      encodeRow(o.params, x, 0);
+      return { trial: byId.get(o.trialId) as FrozenTrial, x };
+    });
+    return models.update({
+      backend,
+      rows,
+      d,
+      isCategorical,
+      signature: JSON.stringify(dims.map((name) => [name, space[name]])),
+      fit: {
+        kernel: this.options.kernel,
+        deterministic: this.options.deterministic,
+        seed: deriveSeed(this.options.seed, trial.number, 'constraint-fit') % UINT32,
+        numThreads: this.options.numThreads,
+      },
+      restarts: { cold: FIT_RESTARTS_COLD, warm: FIT_RESTARTS_WARM },
+      refitDue: (n, nAtFit) => n < policy.refitEveryTrialBelow || n - nAtFit >= Math.ceil(nAtFit / policy.refitGrowthDivisor),
+    });
   }
 
   /** The cached model, refit or extended by `append` according to the refit policy. */
@@ -1213,6 +1330,11 @@ function resolveOptions(options: GpSamplerOptions): ResolvedOptions {
   } else {
     backend = oneOf<BackendRequest>('backend', options.backend, ['auto', 'cpu', 'cuda', 'js'], 'auto');
   }
+  const constraintsFunc = resolveConstraintsFunc(options.constraintsFunc);
+  if (constraintsFunc !== null && options.acquisition === 'ucb') {
+    // log P(feasible) adds to a log acquisition (logEI, log PI), not to UCB's objective units.
+    throw new InvalidOptionError('acquisition', '"logei" or "pi" with constraintsFunc', options.acquisition);
+  }
   const beta = options.beta === undefined ? 2 : options.beta;
   if (typeof beta !== 'number' || !Number.isFinite(beta) || beta < 0) {
     throw new InvalidOptionError('beta', 'a finite number >= 0', beta);
@@ -1233,6 +1355,7 @@ function resolveOptions(options: GpSamplerOptions): ResolvedOptions {
     kernel: oneOf<KernelKind>('kernel', options.kernel, ['matern52', 'rbf'], 'matern52'),
     usePrunedTrials: flag('usePrunedTrials', options.usePrunedTrials, false),
     refitPolicy: resolveRefitPolicy(options.refitPolicy),
+    constraintsFunc,
   };
 }
 

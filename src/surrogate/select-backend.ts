@@ -316,8 +316,14 @@ class DeviceFallbackGp implements FittedGp {
     }
   }
 
+  /**
+   * The CPU rebuild, started at the first device failure. A model disposed meanwhile (an
+   * operation was in flight when its owner freed it) is not rebuilt: that build would never be
+   * disposed; the device error is passed on.
+   */
   private fallBack(err: NativeError): Promise<FittedGp> {
     if (this.onCpu === null) {
+      if (this.disposed) return Promise.reject(err);
       warnCudaFallback(this.device.backend, this.cpu.name, err);
       this.onCpu = this.cpu.build(this.data, this.theta, this.options).then((model) => {
         this.cpuModel = model;

@@ -277,4 +277,50 @@ describe('SizeRoutedBackend when the device fails after the fit', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(codes).not.toContain('NATIVE_UNAVAILABLE');
   });
+
+  it('a model disposed while a device operation is in flight is not rebuilt on the CPU when that operation fails', async () => {
+    // The rebuild of a disposed model was never disposed (native memory of n^2 doubles kept until
+    // GC), and the operation succeeded on a model its owner had already freed.
+    const js = createJsBackend();
+    const live = new Set<FittedGp>();
+    const cpu: SurrogateBackend = {
+      name: 'js',
+      fit: js.fit.bind(js),
+      build: async (data, theta, options) => {
+        const model = await js.build(data, theta, options);
+        live.add(model);
+        const free = model.dispose.bind(model);
+        model.dispose = () => {
+          live.delete(model);
+          free();
+        };
+        return model;
+      },
+      negLogPosterior: js.negLogPosterior.bind(js),
+    };
+    let release = (): void => undefined;
+    const slow: SurrogateBackend = {
+      name: 'cuda',
+      fit: async (data, options) => {
+        const model = await js.fit(data, options);
+        return { backend: 'cuda', n: model.n, d: model.d, theta: model.theta, logPosterior: model.logPosterior,
+          predict: async () => {
+            await new Promise<void>((resolve) => (release = resolve));
+            throw deviceError();
+          },
+          acquisition: model.acquisition.bind(model), optimizeAcquisition: model.optimizeAcquisition.bind(model),
+          append: model.append.bind(model), dispose: () => model.dispose() };
+      },
+      build: js.build.bind(js),
+      negLogPosterior: js.negLogPosterior.bind(js),
+    };
+    const model = await new SizeRoutedBackend(cpu, slow, 10).fit(randomData(8, 12, 2), FIT);
+    const pending = model.predict(probe, 5);
+    await new Promise((resolve) => setImmediate(resolve));
+    model.dispose();
+    release();
+    await expect(pending).rejects.toBeInstanceOf(NativeError);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(live.size).toBe(0);
+  });
 });

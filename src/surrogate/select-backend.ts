@@ -145,7 +145,8 @@ export async function getSurrogateBackend(options: GetSurrogateBackendOptions = 
  * `NativeError`, the model is rebuilt once on the small backend from the same training data at
  * the same theta (`build`, no refit), the operation is redone there with the same arguments, and
  * every later operation of that model, and every model appended to it, runs on the small backend.
- * The warning is the same one-time `CUDA_FALLBACK`. A device that failed once is not avoided for
+ * A rebuild that fails rejects that operation with its error, and the next operation starts over
+ * (the device first). The warning is the same one-time `CUDA_FALLBACK`. A device that failed once is not avoided for
  * the next fits: a transient failure (memory another process held) should not cost the speed of
  * the GPU for the rest of the study, and a permanent one fails each fit quickly.
  */
@@ -325,10 +326,19 @@ class DeviceFallbackGp implements FittedGp {
     if (this.onCpu === null) {
       if (this.disposed) return Promise.reject(err);
       warnCudaFallback(this.device.backend, this.cpu.name, err);
-      this.onCpu = this.cpu.build(this.data, this.theta, this.options).then((model) => {
-        this.cpuModel = model;
-        return model;
-      });
+      // A rebuild that failed is forgotten, so that the next operation tries again (the device
+      // first): kept, its error would fail every later operation of the model.
+      const rebuild: Promise<FittedGp> = this.cpu.build(this.data, this.theta, this.options).then(
+        (model) => {
+          this.cpuModel = model;
+          return model;
+        },
+        (error: unknown) => {
+          if (this.onCpu === rebuild) this.onCpu = null;
+          throw error;
+        },
+      );
+      this.onCpu = rebuild;
     }
     return this.onCpu;
   }

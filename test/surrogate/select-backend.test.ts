@@ -278,6 +278,32 @@ describe('SizeRoutedBackend when the device fails after the fit', () => {
     expect(codes).not.toContain('NATIVE_UNAVAILABLE');
   });
 
+  it('a CPU rebuild that failed is tried again at the next operation', async () => {
+    // A transient failure of the rebuild (host memory short at the moment the device ran out,
+    // say) made every later operation of the model reject with it, so GpSampler sampled at random
+    // until its refit policy replaced the cached model (up to n / refitGrowthDivisor trials).
+    const js = createJsBackend();
+    let failBuilds = 1;
+    const cpu: SurrogateBackend = {
+      name: 'js',
+      fit: js.fit.bind(js),
+      build: (data, theta, options) =>
+        failBuilds-- > 0 ? Promise.reject(new NativeError('build: std::bad_alloc')) : js.build(data, theta, options),
+      negLogPosterior: js.negLogPosterior.bind(js),
+    };
+    const data = randomData(9, 12, 2);
+    const model = await new SizeRoutedBackend(cpu, flakyDevice(new Set(['predict', 'append']), []), 10).fit(data, FIT);
+    await expect(model.predict(probe, 5)).rejects.toThrow(/std::bad_alloc/);
+    const expected = await (await js.build(data, model.theta, BUILD)).predict(probe, 5);
+    expect(Array.from((await model.predict(probe, 5)).mean)).toEqual(Array.from(expected.mean));
+    expect(model.backend).toBe('js');
+    failBuilds = 1;
+    const other = await new SizeRoutedBackend(cpu, flakyDevice(new Set(['predict', 'append']), []), 10).fit(data, FIT);
+    const extra = randomData(10, 2, 2);
+    await expect(other.append(extra.x, extra.y, 2)).rejects.toThrow(/std::bad_alloc/);
+    expect((await other.append(extra.x, extra.y, 2)).n).toBe(14);
+  });
+
   it('a model disposed while a device operation is in flight is not rebuilt on the CPU when that operation fails', async () => {
     // The rebuild of a disposed model was never disposed (native memory of n^2 doubles kept until
     // GC), and the operation succeeded on a model its owner had already freed.

@@ -110,7 +110,9 @@ export interface NativeStatus {
   /**
    * Whether the addon was built with CUDA and sees a device its kernels can run on (what backend
    * 'cuda' needs; a card whose compute capability the build has no kernel image for is false, and
-   * backend 'cuda' then names the capability in its BackendUnavailableError).
+   * backend 'cuda' then names the capability in its BackendUnavailableError). Asking probes a
+   * kernel on the card, which creates a CUDA context (device memory) in this process; backend
+   * 'auto' probes only at its first fit large enough for the GPU.
    */
   readonly cudaDevice: boolean;
   /**

@@ -36,7 +36,7 @@ export function evaluateConstraints(
   } catch (cause) {
     const error = new KestrelError(
       'INVALID_OPTION',
-      `option "constraintsFunc": threw for trial ${trial.number}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `option "constraintsFunc": threw for trial ${trial.number}: ${thrownMessage(cause)}`,
       { cause },
     );
     return { constraints: null, error };
@@ -50,6 +50,19 @@ export function evaluateConstraints(
     return { constraints: null, error };
   }
   return { constraints: [...(constraints as number[])], error: null };
+}
+
+/**
+ * The message of what `constraintsFunc` threw. Never throws itself: `String()` of a thrown object
+ * with a null prototype (or a throwing `toString`) raises TypeError, which would escape
+ * `finishSystemAttrs` and leave the told trial RUNNING with its result lost.
+ */
+function thrownMessage(cause: unknown): string {
+  try {
+    return cause instanceof Error ? cause.message : String(cause);
+  } catch {
+    return 'a thrown value that cannot be converted to a string';
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KestrelError, NoFeasibleTrialsError } from '../../src/errors.js';
 import { NsgaIiSampler } from '../../src/samplers/genetic/nsga-ii-sampler.js';
+import { GpSampler } from '../../src/samplers/gp/gp-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy } from '../../src/study/create-study.js';
@@ -99,6 +100,26 @@ describe('constraint values stored on trials (NsgaIiSampler constraintsFunc)', (
     const [stored] = await study.getTrials();
     expect(stored.state).toBe('COMPLETE');
     expect(stored.systemAttrs.constraints).toBeNull();
+  });
+
+  it('a constraintsFunc throwing a value with no string form still records the trial (NSGA-II and GP)', async () => {
+    // String(Object.create(null)) throws TypeError: the hook used to reject with it, leaving the
+    // trial RUNNING with its objective value lost.
+    const throwing = (): number[] => {
+      throw Object.create(null) as object;
+    };
+    for (const sampler of [new NsgaIiSampler({ seed: 1, constraintsFunc: throwing }), new GpSampler({ seed: 1, constraintsFunc: throwing })]) {
+      const study = await createStudy({ sampler });
+      const trial = await study.ask();
+      trial.suggestFloat('x', 0, 1);
+      const error = await study.tell(trial, 1).then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(KestrelError);
+      expect((error as KestrelError).code).toBe('INVALID_OPTION');
+      const [stored] = await study.getTrials();
+      expect(stored.state).toBe('COMPLETE');
+      expect(stored.values).toEqual([1]);
+      expect(stored.systemAttrs.constraints).toBeNull();
+    }
   });
 });
 

@@ -548,13 +548,15 @@ export class JournalStorage implements Storage {
       }
       if (done < chunk.length) break;
     }
-    if (nPending > 0 && locked) {
-      if (this.offset === 0) {
-        const head = Buffer.concat(pending, nPending).toString('utf8', 0, Math.min(nPending, HEADER_LINE.length));
-        if (nPending > HEADER_LINE.length || !HEADER_LINE.startsWith(head)) {
-          this.fail(new StorageError(`${this.path} is not a Kestrel journal (it does not start with the journal header)`));
-        }
+    // A first line, even unfinished, that cannot become the header is no journal's: no writer
+    // produces it, so this needs no lock (a read-only reader used to show such a file as empty).
+    if (nPending > 0 && this.offset === 0) {
+      const head = Buffer.concat(pending, nPending).toString('utf8', 0, Math.min(nPending, HEADER_LINE.length));
+      if (nPending > HEADER_LINE.length || !HEADER_LINE.startsWith(head)) {
+        this.fail(new StorageError(`${this.path} is not a Kestrel journal (it does not start with the journal header)`));
       }
+    }
+    if (nPending > 0 && locked) {
       // Only the holder of the lock may judge the fragment torn: a process that lost the lock
       // (frozen past lockStaleMs) could be looking at another writer's write in progress.
       this.lock.assertHeld();

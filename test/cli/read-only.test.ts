@@ -170,4 +170,25 @@ describe('read-only commands on a journal', () => {
     expect(result.stderr).toMatch(/STORAGE_ERROR: no journal file at .*missing\.journal/);
     expect(readdirSync(dir)).not.toContain('nope');
   });
+
+  it('report a file that is not a journal as STORAGE_ERROR even when it has no newline (not "no studies")', async () => {
+    // A one-line file is a torn fragment to a reader that holds no lock; one that cannot begin
+    // the journal header is no journal at all, as a writer opening it reports.
+    const folder = path.join(dir, `case${n++}`);
+    const file = path.join(folder, 'config.json');
+    await createStudy({ studyName: 'unused', storage: path.join(folder, 'other.journal') }).then((s) => s.close());
+    writeFileSync(file, '{"nTrials":20}');
+    for (const args of [['studies'], ['trials', 's'], ['best', 's']]) {
+      const result = await runInProcess([...args, '--storage', file], dir);
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stderr).toMatch(/STORAGE_ERROR: .*config\.json is not a Kestrel journal/);
+    }
+    expect(readFileSync(file, 'utf8')).toBe('{"nTrials":20}');
+    // The start of the header, mid-write by a new journal's first writer, is still read as empty.
+    const fresh = path.join(folder, 'fresh.journal');
+    writeFileSync(fresh, '{"op":"header","format":"kes');
+    const studies = await runInProcess(['studies', '--storage', fresh], dir);
+    expect(studies.code, studies.stderr).toBe(0);
+    expect(studies.stdout).toBe('no studies\n');
+  });
 });

@@ -21,7 +21,12 @@
  * - Updates: as the objective model (the same refit policy): refit (warm-started from the
  *   previous theta) while few observations or after the data grew by 1/refitGrowthDivisor, else
  *   the new rows are appended at the kept theta and standardization (O(n^2) per row). Pending and
- *   failed points are not fantasized here: the objective model's fantasies spread concurrent asks.
+ *   failed points are not fantasized here while a trial is feasible: the objective model's
+ *   fantasies spread concurrent asks. With nothing feasible the objective model is not used, so
+ *   the pending points are appended to the constraint models for that suggestion (`withPending`),
+ *   each at the lower of its posterior mean and the worst observed target (a pessimistic liar, as
+ *   the objective's failed points): their probability of feasibility collapses and concurrent asks
+ *   spread out instead of all landing on the one maximum of the probability of feasibility.
  */
 import type { AcquisitionTerm, FitOptions, FittedGp, GpTrainingData, SurrogateBackend } from '../../surrogate/backend.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
@@ -78,6 +83,8 @@ export interface ConstraintState {
   readonly terms: readonly AcquisitionTerm[];
   /** Trial ids of the feasible observations (every value <= 0). */
   readonly feasible: ReadonlySet<number>;
+  /** Per term: the worst (lowest) target of its model's rows, in the model's standardized units. */
+  readonly worst: readonly number[];
 }
 
 /**
@@ -146,7 +153,7 @@ export class ConstraintModels {
     });
     if (count <= 0 || usable.length === 0) {
       this.disposeCache();
-      return { terms: [], feasible };
+      return { terms: [], feasible, worst: [] };
     }
     const previous = this.cache;
     const byId = new Map(usable.map((u) => [u.row.trial.trialId, u]));
@@ -169,7 +176,38 @@ export class ConstraintModels {
       this.cache = next;
     }
     const terms = next.models.map((m): AcquisitionTerm => ({ model: m.model, kind: 'pi', incumbent: (0 - m.mean) / m.scale, beta: 0 }));
-    return { terms, feasible };
+    const worst = next.models.map((m, k) => {
+      let w = Number.POSITIVE_INFINITY;
+      for (const u of usable) w = Math.min(w, (-u.values[k] - m.mean) / m.scale);
+      return w;
+    });
+    return { terms, feasible, worst };
+  }
+
+  /**
+   * The terms of `state` with `k` pending points `x` (row-major, k x d) appended to every model,
+   * each at the lower of its posterior mean and the model's worst observed target (see the file
+   * header); the caller disposes the returned models (`dispose`), never the cached ones.
+   */
+  async withPending(state: ConstraintState, x: Float64Array, k: number): Promise<{ terms: AcquisitionTerm[]; dispose: () => void }> {
+    const appended: FittedGp[] = [];
+    const dispose = (): void => {
+      for (const m of appended) m.dispose();
+    };
+    try {
+      const terms: AcquisitionTerm[] = [];
+      for (let c = 0; c < state.terms.length; c++) {
+        const term = state.terms[c];
+        const y = Float64Array.from((await term.model.predict(x, k)).mean, (mu) => Math.min(mu, state.worst[c]));
+        const model = await term.model.append(x, y, k);
+        appended.push(model);
+        terms.push({ ...term, model });
+      }
+      return { terms, dispose };
+    } catch (err) {
+      dispose();
+      throw err;
+    }
   }
 
   private async fit(

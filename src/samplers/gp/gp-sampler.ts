@@ -127,7 +127,7 @@ import { contains, distributionsEqual, isSingle } from '../../space/distribution
 import { decode, encode, gridSpacing, logIntBounds } from '../../space/encode.js';
 import { intersectionSearchSpace } from '../../space/intersection.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../../space/types.js';
-import type { AcquisitionKind, FitOptions, FittedGp, KernelKind, SurrogateBackend } from '../../surrogate/backend.js';
+import type { AcquisitionKind, AcquisitionTerm, FitOptions, FittedGp, KernelKind, SurrogateBackend } from '../../surrogate/backend.js';
 import { getSurrogateBackend, type BackendRequest } from '../../surrogate/select-backend.js';
 import { MAX_CANDIDATE_COORDINATES } from '../../surrogate/validate.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
@@ -795,10 +795,22 @@ export class GpSampler implements Sampler {
             ? null
             : await this.constraintState(backend, trials, trial, space, dims, isCategorical, observations, encodeRow);
         if (constrained !== null && constrained.terms.length > 0 && !observations.some((o) => constrained.feasible.has(o.trialId))) {
-          // Nothing feasible yet: maximize the probability of feasibility alone (Optuna's GPSampler).
-          const [first, ...rest] = constrained.terms;
-          const optimum = await first.model.optimizeAcquisition({ ...search, kind: 'pi', incumbent: first.incumbent, beta: 0, terms: rest });
-          return optimum.x;
+          // Nothing feasible yet: maximize the probability of feasibility alone (Optuna's GPSampler),
+          // with the pending points fantasized on the constraint models (constraint-models.ts) so
+          // that concurrent asks do not all land on its one maximum.
+          let believed: { terms: AcquisitionTerm[]; dispose: () => void } | null = null;
+          if (pending.length > 0) {
+            const xp = new Float64Array(pending.length * d);
+            pending.forEach((p, i) => encodeRow(p, xp, i * d));
+            believed = await (this.constraintModels as ConstraintModels).withPending(constrained, xp, pending.length);
+          }
+          try {
+            const [first, ...rest] = believed === null ? constrained.terms : believed.terms;
+            const optimum = await first.model.optimizeAcquisition({ ...search, kind: 'pi', incumbent: first.incumbent, beta: 0, terms: rest });
+            return optimum.x;
+          } finally {
+            believed?.dispose();
+          }
         }
         const best = constrained === null ? await this.incumbent(fitted) : await this.feasibleIncumbent(fitted, observations, constrained.feasible);
         const optimum = await working.optimizeAcquisition({

@@ -90,6 +90,32 @@ describe('GpSampler constraintsFunc: search', () => {
     }
   });
 
+  it('with no feasible trial yet, the asks of one batch spread out instead of coinciding', async () => {
+    for (let seed = 0; seed < 3; seed++) {
+      const sampler = new GpSampler({ seed, nStartupTrials: 6, constraintsFunc: fromUserAttrs });
+      const study = await createStudy({ storage: new InMemoryStorage(), sampler, direction: 'minimize' });
+      const disc = (x: number, y: number): number => (x - 1.5) ** 2 + (y - 1.5) ** 2 - 0.09;
+      for (let i = 0; i < 6; i++) {
+        const t = await study.ask();
+        const x = t.suggestFloat('x', -2, 2);
+        const y = t.suggestFloat('y', -2, 2);
+        t.setUserAttr('c', [disc(x, y)]);
+        await study.tell(t, x * x + y * y);
+      }
+      expect((await study.getTrials()).some((t) => fromUserAttrs(t)[0] <= 0)).toBe(false);
+      const batch = await study.askBatch(4);
+      const points = batch.map((t) => [t.suggestFloat('x', -2, 2), t.suggestFloat('y', -2, 2)]);
+      // Before the pending points were fantasized on the constraint models, all four were the one
+      // maximum of the probability of feasibility (pairwise distances 1e-9 to 2e-8).
+      for (let i = 0; i < 4; i++) {
+        for (let j = i + 1; j < 4; j++) {
+          const dist = Math.hypot(points[i][0] - points[j][0], points[i][1] - points[j][1]);
+          expect(dist, `seed ${seed}, asks ${i} and ${j}`).toBeGreaterThan(0.01);
+        }
+      }
+    }
+  });
+
   it('is reproducible for a fixed seed, on the TypeScript backend too', async () => {
     const params = async (backend: 'auto' | 'js') => {
       const { study } = await runHalfPlane({ seed: 3, backend, constraintsFunc: fromUserAttrs }, 16);

@@ -15,7 +15,8 @@
  *   count than the latest trial's is infeasible and left out of the constraint models (the
  *   objective model still uses it), with a one-time warning.
  * - Model k: a GP on the observations that have values, target -c_k standardized (mean 0,
- *   variance 1; a constant column keeps scale 1), so that P(c_k <= 0) = P(target > t_k) with
+ *   variance 1, as the objective's targets: finite for values of any magnitude; a constant column
+ *   keeps scale max(1, 1e-12 |mean|)), so that P(c_k <= 0) = P(target > t_k) with
  *   t_k = the standardized zero: the surrogate's log-PI with incumbent t_k (an acquisition term,
  *   src/surrogate/backend.ts). The kernel and noise settings are the objective model's.
  * - Updates: as the objective model (the same refit policy): refit (warm-started from the
@@ -29,6 +30,7 @@
  *   spread out instead of all landing on the one maximum of the probability of feasibility.
  */
 import type { AcquisitionTerm, FitOptions, FittedGp, GpTrainingData, SurrogateBackend } from '../../surrogate/backend.js';
+import { moments, standardizeValue } from '../../surrogate/outcome-transform.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import { storedConstraints } from '../../trial/system-attrs.js';
 import { deriveSeed } from '../../util/prng.js';
@@ -175,10 +177,10 @@ export class ConstraintModels {
       this.disposeCache();
       this.cache = next;
     }
-    const terms = next.models.map((m): AcquisitionTerm => ({ model: m.model, kind: 'pi', incumbent: (0 - m.mean) / m.scale, beta: 0 }));
+    const terms = next.models.map((m): AcquisitionTerm => ({ model: m.model, kind: 'pi', incumbent: standardizeValue(0, m.mean, m.scale), beta: 0 }));
     const worst = next.models.map((m, k) => {
       let w = Number.POSITIVE_INFINITY;
-      for (const u of usable) w = Math.min(w, (-u.values[k] - m.mean) / m.scale);
+      for (const u of usable) w = Math.min(w, standardizeValue(-u.values[k], m.mean, m.scale));
       return w;
     });
     return { terms, feasible, worst };
@@ -253,7 +255,7 @@ export class ConstraintModels {
     try {
       for (let c = 0; c < previous.count; c++) {
         const { mean, scale } = previous.models[c];
-        const y = Float64Array.from(fresh, (u) => (-u.values[c] - mean) / scale);
+        const y = Float64Array.from(fresh, (u) => standardizeValue(-u.values[c], mean, scale));
         models.push({ model: await previous.models[c].model.append(x, y, k), mean, scale });
       }
     } catch (err) {
@@ -270,14 +272,12 @@ export class ConstraintModels {
   }
 }
 
-/** (v - mean) / scale with the population standard deviation as scale (1 for a constant column). */
+/**
+ * (v - mean) / scale with the population standard deviation as scale, as the objective's targets
+ * (`moments` of outcome-transform.ts: finite for values of any magnitude, 1 or about 1e-12 |mean|
+ * for a constant column).
+ */
 function standardized(v: readonly number[]): { y: Float64Array; mean: number; scale: number } {
-  const n = v.length;
-  let mean = 0;
-  for (const a of v) mean += a / n;
-  let variance = 0;
-  for (const a of v) variance += ((a - mean) * (a - mean)) / n;
-  const sd = Math.sqrt(variance);
-  const scale = sd > 1e-12 * Math.max(1, Math.abs(mean)) && Number.isFinite(sd) ? sd : 1;
-  return { y: Float64Array.from(v, (a) => (a - mean) / scale), mean, scale };
+  const { mean, std } = moments(v);
+  return { y: Float64Array.from(v, (a) => standardizeValue(a, mean, std)), mean, scale: std };
 }

@@ -116,6 +116,27 @@ describe('GpSampler constraintsFunc: search', () => {
     }
   });
 
+  it('constraint values of any magnitude (1e200) are modelled as well as ordinary ones', async () => {
+    // maximize x subject to 1e200 (x - 0.5) <= 0. Before the values were standardized as the
+    // objective's (outcome-transform.ts `moments`), their variance overflowed, the scale fell back
+    // to 1, every fit failed (GP_FIT_FAILED) and the best feasible x stayed at 0.4968.
+    const study = await createStudy({
+      storage: new InMemoryStorage(),
+      sampler: new GpSampler({ seed: 0, constraintsFunc: (t) => [1e200 * ((t.params.x as number) - 0.5)] }),
+      direction: 'maximize',
+    });
+    for (let i = 0; i < 25; i++) {
+      const t = await study.ask();
+      const x = t.suggestFloat('x', 0, 1);
+      t.suggestFloat('y', 0, 1);
+      await study.tell(t, x);
+    }
+    expect(codes).not.toContain('GP_FIT_FAILED');
+    const best = await study.bestTrial();
+    expect(best.params.x as number).toBeLessThanOrEqual(0.5);
+    expect(best.params.x as number).toBeGreaterThan(0.499); // 0.5000 as with scale 1
+  });
+
   it('is reproducible for a fixed seed, on the TypeScript backend too', async () => {
     const params = async (backend: 'auto' | 'js') => {
       const { study } = await runHalfPlane({ seed: 3, backend, constraintsFunc: fromUserAttrs }, 16);

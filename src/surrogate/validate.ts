@@ -121,15 +121,7 @@ export function checkSeed(seed: unknown): number {
 
 export function checkAcquisitionOptions(options: AcquisitionOptions): void {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options);
-  if (!ACQUISITIONS.includes(options.kind)) {
-    throw new InvalidOptionError('kind', `one of ${ACQUISITIONS.join(', ')}`, options.kind);
-  }
-  if (typeof options.incumbent !== 'number' || !Number.isFinite(options.incumbent)) {
-    throw new InvalidOptionError('incumbent', 'a finite number', options.incumbent);
-  }
-  if (typeof options.beta !== 'number' || !Number.isFinite(options.beta) || options.beta < 0) {
-    throw new InvalidOptionError('beta', 'a finite number >= 0', options.beta);
-  }
+  checkAcquisitionKind(options, '');
   const terms: unknown = options.terms;
   if (terms === undefined) return;
   if (!Array.isArray(terms)) throw new InvalidOptionError('terms', 'an array of {model, kind, incumbent, beta}', terms);
@@ -141,8 +133,21 @@ export function checkAcquisitionOptions(options: AcquisitionOptions): void {
     if ('terms' in t && t.terms !== undefined) {
       throw new InvalidOptionError(`terms[${i}].terms`, 'absent (terms carry no terms of their own)', t.terms);
     }
-    checkAcquisitionOptions(t as unknown as AcquisitionOptions);
+    checkAcquisitionKind(t as unknown as AcquisitionOptions, `terms[${i}].`);
   });
+}
+
+/** kind, incumbent and beta of an acquisition (or of its term, whose options `prefix` names). */
+function checkAcquisitionKind(options: AcquisitionOptions, prefix: string): void {
+  if (!ACQUISITIONS.includes(options.kind)) {
+    throw new InvalidOptionError(`${prefix}kind`, `one of ${ACQUISITIONS.join(', ')}`, options.kind);
+  }
+  if (typeof options.incumbent !== 'number' || !Number.isFinite(options.incumbent)) {
+    throw new InvalidOptionError(`${prefix}incumbent`, 'a finite number', options.incumbent);
+  }
+  if (typeof options.beta !== 'number' || !Number.isFinite(options.beta) || options.beta < 0) {
+    throw new InvalidOptionError(`${prefix}beta`, 'a finite number >= 0', options.beta);
+  }
 }
 
 /**

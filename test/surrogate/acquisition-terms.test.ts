@@ -137,7 +137,10 @@ describe.each(backends)('acquisition terms on the %s backend', (_name, make, ena
     await expectOption([{ model: other, kind: 'pi', incumbent: 0, beta: 0 }], 'terms[0].model');
     await expectOption([{ model: categorical, kind: 'pi', incumbent: 0, beta: 0 }], 'terms[0].model');
     await expectOption([{ model: {}, kind: 'pi', incumbent: 0, beta: 0 }], 'terms[0].model');
-    await expectOption([{ model: model, kind: 'nope', incumbent: 0, beta: 0 }], 'kind');
+    // A bad field of a term names the term's field, not this model's option of the same name.
+    await expectOption([{ model: model, kind: 'nope', incumbent: 0, beta: 0 }], 'terms[0].kind');
+    await expectOption([{ model: model, kind: 'pi', incumbent: 0, beta: 0 }, { model: model, kind: 'pi', incumbent: Number.NaN, beta: 0 }], 'terms[1].incumbent');
+    await expectOption([{ model: model, kind: 'ucb', incumbent: 0, beta: -1 }], 'terms[0].beta');
     await expectOption([{ model: model, kind: 'pi', incumbent: 0, beta: 0, terms: [] }], 'terms[0].terms');
     const disposed = await backend.fit(data, FIT);
     disposed.dispose();

@@ -462,11 +462,11 @@ export class JsFittedGp implements FittedGp {
     return value;
   }
 
-  /** Checks the acquisition terms: live JavaScript models over the same inputs. */
+  /** Checks the acquisition terms: live JavaScript models over the same inputs (else InvalidOptionError naming terms[i].model). */
   private checkTerms(options: AcquisitionOptions): void {
-    for (const model of termModels(options, JsFittedGp, this, (m) => m.data.isCategorical, this.data.isCategorical)) {
-      model.checkAlive();
-    }
+    termModels(options, JsFittedGp, this, (m) => m.data.isCategorical, this.data.isCategorical).forEach((model, i) => {
+      if (model.disposed) throw new InvalidOptionError(`terms[${i}].model`, 'a live model', 'a disposed model');
+    });
   }
 
   private ownAcquisitionAt(

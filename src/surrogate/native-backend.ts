@@ -328,11 +328,11 @@ export class NativeFittedGp implements FittedGp {
     this.model.dispose();
   }
 
-  /** The acquisition terms as addon handles (each a live native model over the same inputs). */
+  /** The acquisition terms as addon handles (each a live native model over the same inputs; a disposed one is an InvalidOptionError naming terms[i].model). */
   private addonTerms(options: AcquisitionOptions): AddonAcquisitionTerm[] {
     const models = termModels(options, NativeFittedGp, this, (m) => m.isCategorical, this.isCategorical);
     return models.map((model, i) => {
-      model.checkAlive();
+      if (model.model.disposed()) throw new InvalidOptionError(`terms[${i}].model`, 'a live model', 'a disposed model');
       const term = (options.terms as readonly AcquisitionTerm[])[i];
       return { model: model.model, kind: ACQUISITION_CODES[term.kind], incumbent: term.incumbent, beta: term.beta };
     });

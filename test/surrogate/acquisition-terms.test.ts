@@ -147,6 +147,13 @@ describe.each(backends)('acquisition terms on the %s backend', (_name, make, ena
     const err = await model.acquisition(x, 4, { ...base, terms: [{ model: disposed, kind: 'pi', incumbent: 0, beta: 0 }] }, false).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KestrelError);
     expect(String(err)).toMatch(/disposed/);
+    // The error names the disposed term, not the (live) model being asked.
+    expect(err).toBeInstanceOf(InvalidOptionError);
+    expect((err as InvalidOptionError).option).toBe('terms[0].model');
+    const errOpt = await model
+      .optimizeAcquisition({ ...base, nCandidates: 16, nRestarts: 1, seed: 1, grid: new Float64Array(3), numThreads: 1, terms: [{ model: disposed, kind: 'pi', incumbent: 0, beta: 0 }] })
+      .catch((e: unknown) => e);
+    expect((errOpt as InvalidOptionError).option).toBe('terms[0].model');
     for (const m of [model, other, categorical]) m.dispose();
   });
 });

@@ -11,6 +11,8 @@
  */
 import cliProgress from 'cli-progress';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
+import { SystemAttr, isFeasible } from '../trial/system-attrs.js';
+import { hasOwn } from '../util/own-keys.js';
 import { formatNumber } from './format.js';
 import type { StudyDirection } from '../trial/types.js';
 
@@ -47,6 +49,13 @@ export class Progress {
   private readonly directions: readonly StudyDirection[];
   private readonly total: number | null;
   private readonly bar: cliProgress.SingleBar | null;
+  /**
+   * Best values over every COMPLETE trial and over the feasible ones; `counts.best` is the latter
+   * once any trial holds constraint values (a constrained study, as `study.bestTrial()` decides).
+   */
+  private bestAny: number | null = null;
+  private bestFeasible: number | null = null;
+  private constrained = false;
 
   constructor(options: ProgressOptions) {
     this.stream = options.stream;
@@ -105,17 +114,21 @@ export class Progress {
 
   private recount(trials: readonly FrozenTrial[]): void {
     Object.assign(this.counts, { done: 0, complete: 0, pruned: 0, failed: 0, best: null });
+    this.bestAny = this.bestFeasible = null;
+    this.constrained = false;
     for (const trial of trials) this.count(trial);
   }
 
   private count(trial: FrozenTrial): void {
+    if (hasOwn(trial.systemAttrs, SystemAttr.constraints)) this.constrained = true;
     if (trial.state === 'COMPLETE') {
       this.counts.done++;
       this.counts.complete++;
       if (this.directions.length === 1 && trial.values !== null) {
         const value = trial.values[0];
-        const best = this.counts.best;
-        if (best === null || (this.directions[0] === 'minimize' ? value < best : value > best)) this.counts.best = value;
+        const better = (best: number | null): boolean => best === null || (this.directions[0] === 'minimize' ? value < best : value > best);
+        if (better(this.bestAny)) this.bestAny = value;
+        if (isFeasible(trial.systemAttrs) && better(this.bestFeasible)) this.bestFeasible = value;
       }
     } else if (trial.state === 'PRUNED') {
       this.counts.done++;
@@ -124,6 +137,7 @@ export class Progress {
       this.counts.done++;
       this.counts.failed++;
     }
+    this.counts.best = this.constrained ? this.bestFeasible : this.bestAny;
   }
 
   private payload(): Record<string, string | number> {

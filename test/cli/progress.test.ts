@@ -53,6 +53,29 @@ describe('plain progress (not a TTY)', () => {
     expect(progress.counts).toEqual({ done: 5, running: 0, complete: 3, pruned: 1, failed: 1, best: 0.125 });
   });
 
+  it('in a constrained study (trials holding constraint values) the best is the best feasible value', () => {
+    const sink = new Sink(false);
+    const feasible = (c: number[] | null) => ({ systemAttrs: { constraints: c } });
+    const progress = new Progress({ stream: sink, total: null, existing: [], directions: ['minimize'] });
+    progress.trialFinished(trial(0, 'COMPLETE', [0.1], feasible([0.5])));
+    expect(progress.counts.best).toBeNull();
+    progress.trialFinished(trial(1, 'COMPLETE', [0.7], feasible([-1])));
+    progress.trialFinished(trial(2, 'COMPLETE', [0.05], feasible(null)));
+    progress.trialFinished(trial(3, 'COMPLETE', [0.6], feasible([0, -2])));
+    expect(sink.text).toBe(
+      'trial 0 COMPLETE value=0.1 best=-\n' +
+        'trial 1 COMPLETE value=0.7 best=0.7\n' +
+        'trial 2 COMPLETE value=0.05 best=0.7\n' +
+        'trial 3 COMPLETE value=0.6 best=0.6\n',
+    );
+    // Recounted from the study's trials (another worker's included): the same rule; a trial
+    // without constraint values in a constrained study is infeasible, as study.bestTrial() has it.
+    progress.sync([trial(0, 'COMPLETE', [0.01]), trial(1, 'COMPLETE', [0.7], feasible([-1]))]);
+    expect(progress.counts.best).toBe(0.7);
+    progress.sync([trial(0, 'COMPLETE', [0.01]), trial(1, 'COMPLETE', [0.7])]);
+    expect(progress.counts.best).toBe(0.01);
+  });
+
   it('tracks the best of a maximized study and prints values exactly', () => {
     const sink = new Sink(false);
     const progress = new Progress({ stream: sink, total: null, existing: [], directions: ['maximize'] });

@@ -916,8 +916,13 @@ AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, 
     throw Error(Error::Code::kInvalid, "optimize_acquisition: grid must hold d values and log_int none or 2 d");
   }
   check_terms(acq);
-  const AcquisitionBudget budget = acquisition_budget(n, m, n_restarts);
-  const bool large_n = refine_budget_limited(n, n_restarts);
+  // The budget is in n^2 units of work per evaluated point; each term's model adds its own n^2
+  // (a constraint's model costs as much as the objective's), so the budget applies to their sum.
+  double work = static_cast<double>(n) * n;
+  for (const AcqTerm& term : acq.terms) work += static_cast<double>(term.model->n()) * term.model->n();
+  const int work_n = static_cast<int>(std::min(std::sqrt(work), 2147483647.0));
+  const AcquisitionBudget budget = acquisition_budget(work_n, m, n_restarts);
+  const bool large_n = refine_budget_limited(work_n, n_restarts);
   m = budget.n_candidates;  // a prefix of the (Sobol) candidates: still evenly spread
   n_restarts = budget.n_restarts;
   for (int c = 0; c < m; ++c) snap(candidates.data() + static_cast<ptrdiff_t>(c) * d, domain);

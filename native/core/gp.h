@@ -163,6 +163,8 @@ struct AcqTerm {
 /// factor sqrt(2.6e9 / (n^2 starts 100)) (at least 2 starts, 10 iterations), so the refinement
 /// costs about the same from n ~ 1600 to 10,000 instead of peaking just above a size threshold.
 /// At n = 10,000 with 2048 candidates and 10 restarts: 512 candidates, 2 starts, 16 iterations.
+/// With acquisition terms (AcqParams::terms) n is sqrt(n^2 + sum of each term model's n^2): the
+/// work of every model a point is evaluated on.
 struct AcquisitionBudget {
   int n_candidates;
   int n_restarts;

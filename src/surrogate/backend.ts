@@ -73,7 +73,9 @@ export interface AcquisitionOptions {
    * terms of its own. GpSampler's constraints: 'pi' of a model of the negated, standardized
    * constraint values with the standardized zero as incumbent is log P(c(x) <= 0), so logEI plus
    * those terms is the constrained logEI of Gardner et al. (2014), as Optuna 4.x GPSampler.
-   * On the `cuda` backend, terms are evaluated on the CPU copy of each model.
+   * On the `cuda` backend, a call with terms runs on the CPU copies of the models (as
+   * optimizeAcquisition always does). The native maximizer's large-n budget counts the terms'
+   * work too (native/core/gp.h, acquisition_budget).
    */
   readonly terms?: readonly AcquisitionTerm[];
 }

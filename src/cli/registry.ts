@@ -31,7 +31,7 @@ const SAMPLERS: Readonly<Record<string, SamplerEntry>> = {
   random: { module: '../samplers/random-sampler.js', exportName: 'RandomSampler', needsSpace: false, multiObjective: true },
   grid: { module: '../samplers/grid-sampler.js', exportName: 'GridSampler', needsSpace: true, multiObjective: true },
   sobol: { module: '../samplers/sobol-sampler.js', exportName: 'SobolSampler', needsSpace: false, multiObjective: true },
-  gp: { module: '../samplers/gp/gp-sampler.js', exportName: 'GpSampler', needsSpace: false, multiObjective: false },
+  gp: { module: '../samplers/gp/gp-sampler.js', exportName: 'GpSampler', needsSpace: false, multiObjective: true },
   tpe: { module: '../samplers/tpe/tpe-sampler.js', exportName: 'TpeSampler', needsSpace: false, multiObjective: false },
   nsga2: { module: '../samplers/genetic/nsga-ii-sampler.js', exportName: 'NsgaIiSampler', needsSpace: false, multiObjective: true },
   // The genetic sampler Kestrel ships is NSGA-II (single- and multi-objective).

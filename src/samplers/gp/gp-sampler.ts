@@ -10,7 +10,12 @@
  *   Single-valued distributions are fixed, not modelled.
  * - Startup: until `nStartupTrials` trials are COMPLETE (or, with `usePrunedTrials`, COMPLETE or
  *   PRUNED with a value to model), scrambled Sobol (SobolSampler).
- * - Targets: values[0], negated for `minimize` (the GP maximizes), through the outcome transform
+ * - Several objectives (a study with several directions): each suggestion draws weights from the
+ *   simplex and models one ParEGO scalarization of the values (scalarization.ts; Knowles 2006, as
+ *   BoTorch's qParEGO); Optuna 4.4+ maximizes logEHVI over one GP per objective instead
+ *   (bench/quality.md compares the two). The model is refit for every scalarization (warm-started
+ *   from the previous theta; never extended, recorded or restored: its targets change each time).
+ * - Targets: values[0] (or the scalarization), negated for `minimize` (the GP maximizes), through the outcome transform
  *   (`outcomeTransform`: 'power', the default, standardizes, applies Yeo-Johnson with a
  *   maximum-likelihood exponent and standardizes again; 'standardize' only standardizes;
  *   src/surrogate/outcome-transform.ts), then shifted so that the GP's prior mean is the worst
@@ -134,7 +139,7 @@ import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
 import { isCutShortFailReason, SystemAttr } from '../../trial/system-attrs.js';
 import { getOwn, hasOwn, setOwn } from '../../util/own-keys.js';
-import type { JsonValue, TrialState } from '../../trial/types.js';
+import type { JsonValue, StudyDirection, TrialState } from '../../trial/types.js';
 import { deriveSeed, resolveSeed } from '../../util/prng.js';
 import { warnOnce } from '../../util/warn.js';
 import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
@@ -145,6 +150,7 @@ import { optionKeys } from '../../util/options.js';
 import { fitOutcomeTransform, type OutcomeTransform, type OutcomeTransformKind, type PriorMeanKind } from '../../surrogate/outcome-transform.js';
 import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit } from './stored-fit.js';
 import { ConstraintModels, type ConstraintState } from './constraint-models.js';
+import { scalarizationWeights, scalarize } from './scalarization.js';
 import { ConstraintsRecorder, resolveConstraintsFunc, type ConstraintsFunc } from '../constraints.js';
 
 /** Refit hyperparameters on every suggestion below this many observations. */
@@ -395,7 +401,10 @@ interface ResolvedOptions {
 
 /** The model of the last fit and what it was fitted on. */
 interface ModelCache {
+  /** The space and, with several objectives, the scalarization the targets come from. */
   readonly signature: string;
+  /** The space alone (dims and distributions): a model of it warm-starts the next fit. */
+  readonly space: string;
   readonly model: FittedGp;
   /** Trial ids in model row order. */
   readonly trialIds: readonly number[];
@@ -512,7 +521,6 @@ export class GpSampler implements Sampler {
   }
 
   async inferRelativeSearchSpace(study: StudyView, trial: FrozenTrial): Promise<SearchSpace> {
-    checkSingleObjective(study); // at the first ask, before any trial has run
     // A backend named explicitly that this machine lacks fails the first ask too, not the first
     // GP ask after nStartupTrials Sobol trials have run (BackendUnavailableError; memoized).
     if (this.options.backend === 'cpu' || this.options.backend === 'cuda') await this.backend();
@@ -537,7 +545,6 @@ export class GpSampler implements Sampler {
   async sampleRelative(study: StudyView, trial: FrozenTrial, space: SearchSpace): Promise<Params> {
     const names = Object.keys(space);
     if (names.length === 0) return {};
-    checkSingleObjective(study);
     const run = this.suggestionQueue.then(async () => {
       const params = await this.sampleRelativeInTurn(study, trial, space);
       if (Object.keys(params).length > 0) this.proposals.set(trial.trialId, params);
@@ -571,11 +578,13 @@ export class GpSampler implements Sampler {
       dims.sort();
       dims.length = SOBOL_MAX_DIMENSION;
     }
-    const observations = this.observations(trials, space, dims, study.directions[0] === 'minimize');
+    // Several objectives: one random scalarization per suggestion (ParEGO; see the file header).
+    const weights = study.directions.length > 1 ? scalarizationWeights(study.directions.length, deriveSeed(this.options.seed, trial.number, 'parego')) : null;
+    const observations = this.observations(trials, space, dims, study.directions, weights);
     if (observations.length === 0) return fixed;
     this.gpTrials.add(trial.number);
     try {
-      const point = await this.suggest(study, trials, trial, space, dims, observations);
+      const point = await this.suggest(study, trials, trial, space, dims, observations, weights);
       const params: Record<string, ParamValue> = { ...fixed };
       dims.forEach((name, j) => {
         setOwn(params, name, decode(space[name], point[j]));
@@ -677,17 +686,27 @@ export class GpSampler implements Sampler {
     this.study = study;
   }
 
-  /** Usable observations: COMPLETE (and PRUNED with `usePrunedTrials`) trials holding every dim. */
+  /**
+   * Usable observations: COMPLETE (and PRUNED with `usePrunedTrials`) trials holding every dim.
+   * With several objectives, each trial's values are scalarized with `weights` (`scalarize`).
+   */
   private observations(
     trials: readonly FrozenTrial[],
     space: SearchSpace,
     dims: readonly string[],
-    minimize: boolean,
+    directions: readonly StudyDirection[],
+    weights: Float64Array | null,
   ): Observation[] {
+    const minimize = directions[0] === 'minimize';
     const out: Observation[] = [];
+    const vectors: (readonly number[])[] = [];
     for (const t of trials) {
       let raw: number | null = null;
-      if (t.state === 'COMPLETE' && t.values !== null && t.values.length > 0) raw = t.values[0];
+      if (weights !== null) {
+        // Several objectives (no pruning: a study refuses a pruner there): COMPLETE trials only.
+        if (t.state !== 'COMPLETE' || t.values === null || t.values.length !== directions.length || t.values.some((v) => Number.isNaN(v))) continue;
+        raw = 0; // replaced by the scalarization below
+      } else if (t.state === 'COMPLETE' && t.values !== null && t.values.length > 0) raw = t.values[0];
       else if (t.state === 'PRUNED' && this.options.usePrunedTrials) {
         const step = t.lastStep;
         if (step !== null) raw = t.intermediateValues[step];
@@ -695,6 +714,11 @@ export class GpSampler implements Sampler {
       if (raw === null || Number.isNaN(raw)) continue;
       if (!dims.every((name) => hasOwn(t.params, name) && hasOwn(t.distributions, name) && distributionsEqual(t.distributions[name], space[name]))) continue;
       out.push({ trialId: t.trialId, params: t.params, value: minimize ? -raw : raw });
+      if (weights !== null) vectors.push(t.values as readonly number[]);
+    }
+    if (weights !== null) {
+      const scalar = scalarize(vectors, directions, weights);
+      for (let i = 0; i < out.length; i++) out[i] = { ...out[i], value: scalar[i] };
     }
     // Infinite values (a PRUNED trial's intermediate value: the study refuses infinite objective
     // values) are clipped to the finite range, as Optuna's GPSampler does: the best finite target
@@ -719,6 +743,7 @@ export class GpSampler implements Sampler {
     space: SearchSpace,
     dims: readonly string[],
     observations: readonly Observation[],
+    weights: Float64Array | null,
   ): Promise<Float64Array> {
     const d = dims.length;
     const isCategorical = new Uint8Array(d);
@@ -738,7 +763,7 @@ export class GpSampler implements Sampler {
       });
     };
     const backend = await this.backend();
-    const fitted = await this.model(backend, trials, trial, space, dims, isCategorical, observations, encodeRow);
+    const fitted = await this.model(backend, trials, trial, space, dims, isCategorical, observations, encodeRow, weights);
     const model = fitted.cache; // the cache; suggestions run one at a time, so nothing replaces it meanwhile
     const recording = fitted.record === null ? null : this.recordFit(study, trial, fitted.record);
     try {
@@ -929,12 +954,16 @@ export class GpSampler implements Sampler {
     isCategorical: Uint8Array,
     observations: readonly Observation[],
     encodeRow: (params: Readonly<Record<string, ParamValue>>, out: Float64Array, offset: number) => void,
+    weights: Float64Array | null,
   ): Promise<FittedModel> {
     const started = performance.now();
     const policy = this.options.refitPolicy;
     const d = dims.length;
     const n = observations.length;
-    const signature = JSON.stringify(dims.map((name) => [name, space[name]]));
+    const spaceSignature = JSON.stringify(dims.map((name) => [name, space[name]]));
+    // A scalarization (several objectives) changes every target: a model of another one is not
+    // extended, only its theta warm-starts the fit; nor are such fits recorded or restored.
+    const signature = weights === null ? spaceSignature : `${spaceSignature}|${Array.from(weights).join(',')}`;
     const byId = new Map(observations.map((o) => [o.trialId, o]));
     this.suggestions += 1;
     const swap = await this.settleRebuild(signature, byId);
@@ -963,16 +992,16 @@ export class GpSampler implements Sampler {
       this.rebuild === null &&
       (n < policy.refitEveryTrialBelow ||
         (usable !== null && (usable.provisional || n - usable.nAtFit >= Math.ceil(usable.nAtFit / policy.refitGrowthDivisor))));
-    const warm = previous !== null && previous.signature === signature ? Float64Array.from(previous.model.theta) : null;
+    const warm = previous !== null && previous.space === spaceSignature ? Float64Array.from(previous.model.theta) : null;
     // Without a model of its own, start from the latest fit an earlier sampler recorded.
     const key = storedFitKey(
-      signature,
+      spaceSignature,
       this.options.kernel,
       this.options.deterministic,
       this.options.outcomeTransform,
       this.options.priorMean,
     );
-    const stored = warm === null ? findStoredFit(trials, key, d, this.options.deterministic) : null;
+    const stored = warm === null && weights === null ? findStoredFit(trials, key, d, this.options.deterministic) : null;
     if (stored !== null) this.recorded = stored;
     const start = warm ?? stored?.theta ?? null;
     const fitOptions = (warmStart: Float64Array | null): FitOptions => ({
@@ -1016,6 +1045,7 @@ export class GpSampler implements Sampler {
         });
         return {
           signature,
+          space: spaceSignature,
           model,
           trialIds: observations.map((o) => o.trialId),
           outcome: outcome(),
@@ -1079,6 +1109,7 @@ export class GpSampler implements Sampler {
         const { model, provisional } = await fitRows(observations, true);
         next = {
           signature,
+          space: spaceSignature,
           model,
           trialIds: observations.map((o) => o.trialId),
           outcome: outcome(),
@@ -1109,6 +1140,7 @@ export class GpSampler implements Sampler {
         // The full model at the subset's theta: one factorization of all n rows (subset first).
         const full: ModelCache = {
           signature,
+          space: spaceSignature,
           model: subsetModel,
           trialIds: [...subsetIds, ...rest.map((o) => o.trialId)],
           outcome: outcome(),
@@ -1195,6 +1227,7 @@ export class GpSampler implements Sampler {
     const last = this.recorded;
     const theta = current.model.theta;
     if (
+      weights === null &&
       !current.provisional &&
       (last === null || last.key !== key || last.nAtFit !== current.nAtFit || maxAbsDifference(last.theta, theta) !== 0)
     ) {
@@ -1253,17 +1286,6 @@ function isObservation(trial: FrozenTrial): boolean {
   if (trial.state !== 'PRUNED') return true;
   const step = trial.lastStep;
   return step !== null && !Number.isNaN(trial.intermediateValues[step]);
-}
-
-/** GpSampler models one objective. @throws InvalidOptionError (option `sampler`) otherwise. */
-function checkSingleObjective(study: StudyView): void {
-  if (study.directions.length !== 1) {
-    throw new InvalidOptionError(
-      'sampler',
-      `a sampler for one objective (GpSampler models one; NsgaIiSampler, RandomSampler, SobolSampler or GridSampler take several)`,
-      `GpSampler on study "${study.studyName}" with ${study.directions.length} directions`,
-    );
-  }
 }
 
 function maxAbsDifference(a: Float64Array, b: Float64Array): number {

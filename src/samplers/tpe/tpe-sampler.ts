@@ -398,7 +398,7 @@ function checkSingleObjective(study: StudyView): void {
   if (study.directions.length !== 1) {
     throw new InvalidOptionError(
       'sampler',
-      `a sampler for one objective (TpeSampler models one; NsgaIiSampler, RandomSampler, SobolSampler or GridSampler take several)`,
+      `a sampler for one objective (TpeSampler models one; GpSampler, NsgaIiSampler, RandomSampler, SobolSampler or GridSampler take several)`,
       `TpeSampler on study "${study.studyName}" with ${study.directions.length} directions`,
     );
   }

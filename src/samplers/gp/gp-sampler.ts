@@ -104,6 +104,8 @@
  *     finished; the rows that arrived meanwhile are appended). The swap point depends only on the count of
  *     suggestions, never on timing, so runs stay reproducible. A failed background build keeps
  *     the served model (a subset-served one is dropped, and the next suggestion starts over).
+ *     With several objectives every suggestion models another scalarization, which a rebuild
+ *     for an earlier one cannot serve: every refit there builds the full model at once.
  *   Apart from that subset-served window the model holds all n observations. Concurrent
  *   suggestions run one at a time, in the order asked, and each sees the ones before it as
  *   pending (their proposals are kept until the study has recorded them).
@@ -1165,8 +1167,11 @@ export class GpSampler implements Sampler {
         } else if (rest.length === 0) {
           next = full;
           kind = 'subset-rebuild';
-        } else if (n > policy.backgroundRebuildAbove) {
+        } else if (n > policy.backgroundRebuildAbove && weights === null) {
           // Serve from the previous full model, else from the subset model; rebuild behind it.
+          // Not with several objectives: the rebuild would be swapped in only for its own
+          // scalarization, and the next suggestion draws another (it was built and dropped at
+          // every ask, each suggestion served by the subset model alone); they build at once.
           // Suggestions served by the full model meanwhile keep one core; those of the small
           // subset model need next to none.
           const threads = complete !== null ? Math.max(1, this.options.numThreads - 1) : this.options.numThreads;

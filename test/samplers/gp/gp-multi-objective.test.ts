@@ -13,6 +13,11 @@ import { InMemoryStorage } from '../../../src/storage/memory-storage.js';
 import { createStudy } from '../../../src/study/create-study.js';
 import type { Study } from '../../../src/study/study.js';
 import { SystemAttr } from '../../../src/trial/system-attrs.js';
+import { FrozenTrial } from '../../../src/trial/frozen-trial.js';
+import type { ParamValue } from '../../../src/space/types.js';
+import { CountingBackend } from './counting-backend.js';
+import { FakeStudy } from './fake-study.js';
+import { SPACE } from './seeded-study.js';
 
 describe('ParEGO scalarization', () => {
   it('draws weights on the simplex, reproducibly per seed', () => {
@@ -153,5 +158,47 @@ describe('GpSampler with several objectives', () => {
     const gpTrials = trials.slice(10);
     // Most GP suggestions keep to the feasible half (random: half of them).
     expect(gpTrials.filter((t) => (t.params.x0 as number) <= 0.5).length).toBeGreaterThan(0.75 * gpTrials.length);
+  });
+});
+
+describe('GpSampler with several objectives above backgroundRebuildAbove', () => {
+  it('models every observation (a full build per scalarization), with no background rebuild left to waste', async () => {
+    // A background rebuild is swapped in only for the scalarization it was built for, and every
+    // suggestion draws another: it was started and thrown away at every ask, and each suggestion
+    // was served by the fitSubsetMax-row subset model alone.
+    const backend = new CountingBackend();
+    const sampler = new GpSampler({
+      seed: 5,
+      nStartupTrials: 4,
+      candidates: 64,
+      restarts: 2,
+      backend,
+      refitPolicy: { refitEveryTrialBelow: 0, fitSubsetMax: 16, fitSubsetBest: 4, backgroundRebuildAbove: 20, backgroundRebuildLag: 2 },
+    });
+    const study = new FakeStudy(['minimize', 'maximize']);
+    const values = (p: Readonly<Record<string, ParamValue>>): number[] => {
+      const [a, b] = braninCurrin(p.a as number, p.b as number);
+      return [a, -b];
+    };
+    const finish = (number: number, state: 'COMPLETE'): FrozenTrial => {
+      const t = study.trials[number];
+      const done = new FrozenTrial({ ...t.toJSON(), state, values: values(t.params), datetimeComplete: number + 0.5 });
+      study.trials[number] = done;
+      return done;
+    };
+    for (let i = 0; i < 30; i++) {
+      study.add({ a: ((i * 0.618034) % 1 + 0.01) % 1, b: ((i * 0.414214) % 1 + 0.02) % 1 }, { ...SPACE }, 'RUNNING', null);
+      finish(i, 'COMPLETE');
+    }
+    for (let s = 0; s < 4; s++) {
+      const trial = await study.ask(sampler, SPACE);
+      const update = sampler.lastModelUpdate;
+      expect(update?.kind).toBe('subset-rebuild');
+      expect(update?.n).toBe(30 + s);
+      const done = finish(trial.number, 'COMPLETE');
+      await sampler.afterTrial(study, done, 'COMPLETE', done.values);
+    }
+    // One full build per suggestion, each served (none started behind it and dropped).
+    expect(backend.builds.map((b) => b.n)).toEqual([30, 31, 32, 33]);
   });
 });

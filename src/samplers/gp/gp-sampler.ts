@@ -363,7 +363,8 @@ export interface GpSamplerOptions {
   /**
    * Use PRUNED trials at their last intermediate value (default false; an infinite one is clipped
    * to the best or worst finite value), and count them toward `nStartupTrials`. A PRUNED trial
-   * without one (not NaN) is ignored, in the search space and the count too.
+   * without one (not NaN) is ignored, in the search space and the count too. One objective only:
+   * with several directions PRUNED trials are treated as failures, as without the option.
    */
   readonly usePrunedTrials?: boolean;
   /** Overrides of DEFAULT_REFIT_POLICY (large-n behaviour; see the file header). */
@@ -526,14 +527,15 @@ export class GpSampler implements Sampler {
     // A backend named explicitly that this machine lacks fails the first ask too, not the first
     // GP ask after nStartupTrials Sobol trials have run (BackendUnavailableError; memoized).
     if (this.options.backend === 'cpu' || this.options.backend === 'cuda') await this.backend();
-    const finished = await study.getTrials({ states: this.options.usePrunedTrials ? ['COMPLETE', 'PRUNED'] : ['COMPLETE'] });
+    const usePruned = this.usesPrunedTrials(study);
+    const finished = await study.getTrials({ states: usePruned ? ['COMPLETE', 'PRUNED'] : ['COMPLETE'] });
     // Only the PRUNED trials that are observations (a last intermediate value that is not NaN)
     // shape the space: one pruned before it reported, let alone before its first suggest, has
     // no value to model, and intersected in it emptied the space for the rest of the study.
-    const space = intersectionSearchSpace(finished.filter(isObservation), { includePruned: this.options.usePrunedTrials });
+    const space = intersectionSearchSpace(finished.filter(isObservation), { includePruned: usePruned });
     // Past the startup trials with nothing shared (every parameter conditional): all of this
     // trial is sampled independently, which sampleIndependent warns about as for a partial space.
-    const nFinished = this.countStartupTrials(finished);
+    const nFinished = this.countStartupTrials(study, finished);
     if (Object.keys(space).length === 0 && nFinished > 0 && nFinished >= this.options.nStartupTrials) this.gpTrials.add(trial.number);
     return space;
   }
@@ -562,7 +564,7 @@ export class GpSampler implements Sampler {
     const trials = await study.getTrials();
     const running = new Set(trials.filter((t) => t.state === 'RUNNING').map((t) => t.trialId));
     for (const id of this.proposals.keys()) if (!running.has(id)) this.proposals.delete(id);
-    if (this.countStartupTrials(trials) < this.options.nStartupTrials) {
+    if (this.countStartupTrials(study, trials) < this.options.nStartupTrials) {
       return this.sobol.sampleRelative(study, trial, space);
     }
     const fixed: Record<string, ParamValue> = {};
@@ -615,12 +617,22 @@ export class GpSampler implements Sampler {
    * COMPLETE trials only, a study that prunes most of its trials (52 of 60 under successive
    * halving) never left the Sobol startup although it had the observations to model.
    */
-  private countStartupTrials(trials: readonly FrozenTrial[]): number {
+  private countStartupTrials(study: StudyView, trials: readonly FrozenTrial[]): number {
+    const usePruned = this.usesPrunedTrials(study);
     let n = 0;
     for (const t of trials) {
-      if (t.state === 'COMPLETE' || (this.options.usePrunedTrials && t.state === 'PRUNED' && isObservation(t))) n++;
+      if (t.state === 'COMPLETE' || (usePruned && t.state === 'PRUNED' && isObservation(t))) n++;
     }
     return n;
+  }
+
+  /**
+   * `usePrunedTrials` applies to one objective: a pruned trial's intermediate value is one number,
+   * not a value per objective, so with several directions PRUNED trials are failures (fantasies),
+   * as without the option.
+   */
+  private usesPrunedTrials(study: StudyView): boolean {
+    return this.options.usePrunedTrials && study.directions.length === 1;
   }
 
   sampleIndependent(study: StudyView, trial: FrozenTrial, name: string, distribution: Distribution): ParamValue {
@@ -783,7 +795,7 @@ export class GpSampler implements Sampler {
         .filter(
           (t) =>
             (t.state === 'FAIL' && !isCutShortFailReason(t.systemAttrs[SystemAttr.failReason])) ||
-            (t.state === 'PRUNED' && !(this.options.usePrunedTrials && isObservation(t))),
+            (t.state === 'PRUNED' && !(this.usesPrunedTrials(study) && isObservation(t))),
         )
         .map((t) => evaluatedParams(t, dims, space))
         .filter((p): p is Readonly<Record<string, ParamValue>> => p !== null)

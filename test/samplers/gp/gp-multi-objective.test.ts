@@ -202,3 +202,32 @@ describe('GpSampler with several objectives above backgroundRebuildAbove', () =>
     expect(backend.builds.map((b) => b.n)).toEqual([30, 31, 32, 33]);
   });
 });
+
+describe('GpSampler with several objectives: pruned trials', () => {
+  it('ignores usePrunedTrials (one intermediate value is not a value per objective): PRUNED trials do not count as startup observations', async () => {
+    const sampler = new GpSampler({ seed: 4, nStartupTrials: 4, usePrunedTrials: true });
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler, directions: ['minimize', 'minimize'] });
+    for (let i = 0; i < 6; i++) {
+      const t = await study.ask();
+      const v = braninCurrin(t.suggestFloat('x0', 0, 1), t.suggestFloat('x1', 0, 1));
+      if (i % 2 === 0) {
+        await study.tell(t, v);
+      } else {
+        await t.report(0, v[0]);
+        await study.tell(t, { state: 'PRUNED' });
+      }
+    }
+    // 3 COMPLETE + 3 PRUNED: still below nStartupTrials = 4 observations, so the next ask is Sobol
+    // (it used to count the PRUNED ones and fit the GP on the 3 COMPLETE trials, leaving the
+    // pruned points neither modelled nor avoided).
+    const t = await study.ask();
+    t.suggestFloat('x0', 0, 1);
+    t.suggestFloat('x1', 0, 1);
+    expect(sampler.lastModelUpdate).toBeNull();
+    await study.tell(t, braninCurrin(t.params.x0 as number, t.params.x1 as number));
+    const next = await study.ask();
+    next.suggestFloat('x0', 0, 1);
+    next.suggestFloat('x1', 0, 1);
+    expect(sampler.lastModelUpdate?.n).toBe(4); // the 4 COMPLETE trials
+  });
+});

@@ -102,6 +102,7 @@ export { defaultGamma, defaultWeights, hyperoptDefaultGamma } from './samplers/t
 export { NsgaIiSampler } from './samplers/genetic/nsga-ii-sampler.js';
 export type { NsgaIiSamplerOptions } from './samplers/genetic/nsga-ii-sampler.js';
 export type { CrossoverKind } from './samplers/genetic/crossover.js';
+export type { ConstraintsFunc } from './samplers/constraints.js';
 
 // Gaussian-process surrogate (the GpSampler's model; usable on its own)
 export type {
@@ -109,6 +110,7 @@ export type {
   AcquisitionOptions,
   AcquisitionOptimum,
   AcquisitionResult,
+  AcquisitionTerm,
   BackendName,
   BuildOptions,
   FitOptions,

@@ -32,6 +32,8 @@ import { RandomSampler } from '../src/samplers/random-sampler.js';
 import type { Sampler } from '../src/samplers/sampler.js';
 import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
+import { quantile } from './lib/stats.js';
+import { branin, hartmann6 } from './lib/test-functions.js';
 import type { FrozenTrial } from '../src/trial/frozen-trial.js';
 
 interface Problem {
@@ -41,20 +43,6 @@ interface Problem {
   readonly c: (x: readonly number[]) => number[];
   readonly best: string;
 }
-
-const HARTMANN_A = [
-  [10, 3, 17, 3.5, 1.7, 8],
-  [0.05, 10, 17, 0.1, 8, 14],
-  [3, 3.5, 1.7, 10, 17, 8],
-  [17, 8, 0.05, 10, 0.1, 14],
-];
-const HARTMANN_P = [
-  [0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
-  [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
-  [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.665],
-  [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381],
-];
-const HARTMANN_ALPHA = [1.0, 1.2, 3.0, 3.2];
 
 export const PROBLEMS: readonly Problem[] = [
   {
@@ -67,26 +55,14 @@ export const PROBLEMS: readonly Problem[] = [
   {
     name: 'branin-disc',
     bounds: [[-5, 10], [0, 15]],
-    f: ([x1, x2]) => {
-      const b = 5.1 / (4 * Math.PI ** 2);
-      const c = 5 / Math.PI;
-      return (x2 - b * x1 * x1 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x1) + 10;
-    },
+    f: branin,
     c: ([x1, x2]) => [(x1 - 2.5) ** 2 + (x2 - 7.5) ** 2 - 50],
     best: '0.397887',
   },
   {
     name: 'hartmann6-sum',
     bounds: Array.from({ length: 6 }, () => [0, 1] as const),
-    f: (x) => {
-      let s = 0;
-      for (let i = 0; i < 4; i++) {
-        let inner = 0;
-        for (let j = 0; j < 6; j++) inner += HARTMANN_A[i][j] * (x[j] - HARTMANN_P[i][j]) ** 2;
-        s += HARTMANN_ALPHA[i] * Math.exp(-inner);
-      }
-      return -s;
-    },
+    f: hartmann6,
     c: (x) => [x.reduce((s, v) => s + v, 0) - 1.5],
     best: 'unknown',
   },
@@ -122,14 +98,6 @@ async function run(problem: Problem, kind: string, seed: number, nEvals: number,
     trace.push(best);
   }
   return trace;
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  if (lo === hi || sorted[hi] === sorted[lo]) return sorted[lo];
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
 async function main(): Promise<void> {

@@ -62,6 +62,8 @@ import type { StudyView } from '../src/trial/study-view.js';
 import type { StudyDirection, TrialState } from '../src/trial/types.js';
 import { getSurrogateBackend } from '../src/surrogate/select-backend.js';
 import { Rng, deriveSeed } from '../src/util/prng.js';
+import { quantile } from './lib/stats.js';
+import { branin, hartmann6 } from './lib/test-functions.js';
 
 interface TestFunction {
   readonly name: string;
@@ -81,11 +83,7 @@ const FUNCTIONS: readonly TestFunction[] = [
     high: 0,
     bounds: [[-5, 10], [0, 15]],
     min: 0.397887357729738,
-    f: ([x1, x2]) => {
-      const b = 5.1 / (4 * Math.PI ** 2);
-      const c = 5 / Math.PI;
-      return (x2 - b * x1 * x1 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x1) + 10;
-    },
+    f: branin,
   },
   {
     name: 'hartmann6',
@@ -93,28 +91,7 @@ const FUNCTIONS: readonly TestFunction[] = [
     low: 0,
     high: 1,
     min: -3.32236801141551,
-    f: (x) => {
-      const alpha = [1.0, 1.2, 3.0, 3.2];
-      const a = [
-        [10, 3, 17, 3.5, 1.7, 8],
-        [0.05, 10, 17, 0.1, 8, 14],
-        [3, 3.5, 1.7, 10, 17, 8],
-        [17, 8, 0.05, 10, 0.1, 14],
-      ];
-      const p = [
-        [0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
-        [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
-        [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.665],
-        [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381],
-      ];
-      let s = 0;
-      for (let i = 0; i < 4; i++) {
-        let inner = 0;
-        for (let j = 0; j < 6; j++) inner += a[i][j] * (x[j] - p[i][j]) ** 2;
-        s += alpha[i] * Math.exp(-inner);
-      }
-      return -s;
-    },
+    f: hartmann6,
   },
   {
     name: 'ackley10',
@@ -327,12 +304,6 @@ function makeSampler(name: string, seed: number, args: Args): Sampler {
   throw new Error(`unknown sampler ${name}`);
 }
 
-function quantile(sorted: readonly number[], q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
 
 interface RunRecord {
   readonly kind: 'run';

@@ -19,3 +19,15 @@ export function median(values: readonly number[]): number {
 export function medianAndMin(values: readonly number[]): { median: number; min: number } {
   return { median: median(values), min: values.length === 0 ? Number.NaN : Math.min(...values) };
 }
+
+/**
+ * The q-quantile of ascending `sorted` values, linearly interpolated as numpy's default
+ * (`np.quantile`); infinite values are fine (equal neighbours give that value, not NaN).
+ */
+export function quantile(sorted: readonly number[], q: number): number {
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  if (lo === hi || sorted[hi] === sorted[lo]) return sorted[lo];
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}

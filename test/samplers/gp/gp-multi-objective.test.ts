@@ -13,6 +13,7 @@ import { InMemoryStorage } from '../../../src/storage/memory-storage.js';
 import { createStudy } from '../../../src/study/create-study.js';
 import type { Study } from '../../../src/study/study.js';
 import { SystemAttr } from '../../../src/trial/system-attrs.js';
+import { hypervolume2d } from '../genetic/helpers.js';
 import { FrozenTrial } from '../../../src/trial/frozen-trial.js';
 import type { ParamValue } from '../../../src/space/types.js';
 import { CountingBackend } from './counting-backend.js';
@@ -87,19 +88,6 @@ function braninCurrin(x0: number, x1: number): [number, number] {
   const branin = (b - (5.1 / (4 * Math.PI ** 2)) * a * a + (5 / Math.PI) * a - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(a) + 10;
   const factor = 1 - Math.exp(-1 / (2 * Math.max(x1, 1e-12)));
   return [branin, (factor * (2300 * x0 ** 3 + 1900 * x0 ** 2 + 2092 * x0 + 60)) / (100 * x0 ** 3 + 500 * x0 ** 2 + 4 * x0 + 20)];
-}
-
-function hypervolume2d(points: readonly (readonly number[])[], reference: readonly [number, number]): number {
-  const inside = points.filter((p) => p[0] < reference[0] && p[1] < reference[1]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let area = 0;
-  let best = reference[1];
-  for (const p of inside) {
-    if (p[1] < best) {
-      area += (reference[0] - p[0]) * (best - p[1]);
-      best = p[1];
-    }
-  }
-  return area;
 }
 
 async function runBraninCurrin(sampler: Sampler, nTrials: number): Promise<{ study: Study; hv: number }> {

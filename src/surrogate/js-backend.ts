@@ -441,7 +441,6 @@ export class JsFittedGp implements FittedGp {
     }
   }
 
-  /** Acquisition value at row c of x; writes d value / d x into grad when given. */
   /** This model's acquisition at point c of x plus that of every term (`checkTerms` ran first). */
   private acquisitionAt(
     x: Float64Array,
@@ -469,6 +468,7 @@ export class JsFittedGp implements FittedGp {
     });
   }
 
+  /** This model's own acquisition value at row c of x (terms ignored); writes d value / d x into grad when given. */
   private ownAcquisitionAt(
     x: Float64Array,
     c: number,

@@ -41,11 +41,17 @@ export function evaluateConstraints(
     );
     return { constraints: null, error };
   }
-  if (!Array.isArray(constraints) || !constraints.every((c) => typeof c === 'number' && Number.isFinite(c))) {
+  if (!Array.isArray(constraints)) {
+    const error = new InvalidOptionError('constraintsFunc', `a function returning an array of finite numbers; for trial ${trial.number} it returned`, constraints);
+    return { constraints: null, error };
+  }
+  const bad = constraints.findIndex((c) => typeof c !== 'number' || !Number.isFinite(c));
+  if (bad >= 0) {
+    // The offending value itself (NaN, a string...), not "an array of length k".
     const error = new InvalidOptionError(
       'constraintsFunc',
-      `a function returning an array of finite numbers; for trial ${trial.number} it returned`,
-      constraints,
+      `a function returning an array of finite numbers; for trial ${trial.number} its value [${bad}] was`,
+      constraints[bad],
     );
     return { constraints: null, error };
   }

@@ -561,8 +561,8 @@ export class Study implements StudyView {
     const systemAttrs: Record<string, JsonValue> = {};
     if (state === 'FAIL' && failReason !== null) systemAttrs[SystemAttr.failReason] = failReason;
     if (this.sampler.finishSystemAttrs !== undefined) {
-      // The trial as it will be stored, so that what the sampler derives from it (NsgaIiSampler:
-      // constraint values) is written with the result: a finished trial cannot be updated, and a
+      // The trial as it will be stored, so that what the sampler derives from it (NsgaIiSampler,
+      // GpSampler: constraint values) is written with the result: a finished trial cannot be updated, and a
       // reader must never see it finished without them.
       const stored = await this.storage.getTrial(trialId);
       const preview = new FrozenTrial({
@@ -737,7 +737,7 @@ export class Study implements StudyView {
    * None COMPLETE: `NoCompletedTrialsError`.
    *
    * Constrained study (any trial holds constraint values, `systemAttrs.constraints`, as
-   * NsgaIiSampler's `constraintsFunc` writes them): the best feasible trial, feasible meaning it
+   * the `constraintsFunc` of NsgaIiSampler or GpSampler writes them): the best feasible trial, feasible meaning it
    * holds constraint values and all are <= 0; none feasible: `NoFeasibleTrialsError` (Optuna 4
    * raises ValueError). One deliberate difference: Optuna 4 looks at constraints only when its
    * best-valued trial holds some that are violated, and returns a best-valued trial that holds none

@@ -28,7 +28,7 @@ export const SystemAttr = {
   /**
    * Constraint values of a COMPLETE or PRUNED trial (Optuna's key): an array of finite numbers, the
    * trial feasible when every one is <= 0; null when the constraints function failed for it.
-   * Written with the trial's result by a sampler with a `constraintsFunc` (NsgaIiSampler); a study
+   * Written with the trial's result by a sampler with a `constraintsFunc` (NsgaIiSampler, GpSampler); a study
    * where any trial holds this key is constrained, and its best trials are feasible ones only.
    */
   constraints: 'constraints',

@@ -141,7 +141,7 @@ import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
 import { isCutShortFailReason, SystemAttr } from '../../trial/system-attrs.js';
 import { getOwn, hasOwn, setOwn } from '../../util/own-keys.js';
-import type { JsonValue, StudyDirection, TrialState } from '../../trial/types.js';
+import type { StudyDirection, TrialState } from '../../trial/types.js';
 import { deriveSeed, resolveSeed } from '../../util/prng.js';
 import { warnOnce } from '../../util/warn.js';
 import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
@@ -508,11 +508,22 @@ export class GpSampler implements Sampler {
   /** With `constraintsFunc`: the values written at tell, and the models of them. */
   private readonly recorder: ConstraintsRecorder | null;
   private readonly constraintModels: ConstraintModels | null;
+  /**
+   * With `constraintsFunc` only (without it the study skips the hook and its read of the trial):
+   * the constraint values of a COMPLETE or PRUNED trial, stored with its result
+   * (`systemAttrs.constraints`; null when the function failed, its error then thrown by
+   * `afterTrial` once the trial is recorded).
+   */
+  readonly finishSystemAttrs?: Sampler['finishSystemAttrs'];
 
   constructor(options: GpSamplerOptions = {}) {
     this.options = resolveOptions(options);
     const func = this.options.constraintsFunc;
-    this.recorder = func === null ? null : new ConstraintsRecorder(func);
+    const recorder = func === null ? null : new ConstraintsRecorder(func);
+    this.recorder = recorder;
+    if (recorder !== null) {
+      this.finishSystemAttrs = async (study, trial, state) => recorder.finish(study, trial, state).attrs;
+    }
     this.constraintModels = func === null ? null : new ConstraintModels(func);
     this.sobol = new SobolSampler({ seed: deriveSeed(this.options.seed, 'sobol') });
     this.random = new RandomSampler({ seed: deriveSeed(this.options.seed, 'random') });
@@ -646,19 +657,6 @@ export class GpSampler implements Sampler {
     return this.random.sampleIndependent(study, trial, name, distribution);
   }
 
-  /**
-   * With `constraintsFunc`, the constraint values of a COMPLETE or PRUNED trial, stored with its
-   * result (`systemAttrs.constraints`; null when the function failed, its error then thrown by
-   * `afterTrial` once the trial is recorded).
-   */
-  async finishSystemAttrs(
-    study: StudyView,
-    trial: FrozenTrial,
-    state: 'COMPLETE' | 'PRUNED' | 'FAIL',
-    _values: readonly number[] | null,
-  ): Promise<Readonly<Record<string, JsonValue>>> {
-    return this.recorder === null ? {} : this.recorder.finish(study, trial, state).attrs;
-  }
 
   async afterTrial(
     study: StudyView,

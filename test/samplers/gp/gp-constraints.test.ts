@@ -175,7 +175,7 @@ describe('GpSampler constraintsFunc: stored values', () => {
         const err = await told.catch((e: unknown) => e);
         expect(err).toBeInstanceOf(KestrelError);
         expect((err as KestrelError).code).toBe('INVALID_OPTION');
-        expect(String(err)).toMatch(i === 11 ? /threw for trial 11/ : /finite numbers; for trial 12/);
+        expect(String(err)).toMatch(i === 11 ? /threw for trial 11/ : /finite numbers; for trial 12 its value \[0\] was, received NaN/);
       } else {
         await told;
       }
@@ -262,5 +262,12 @@ describe('GpSampler constraintsFunc: options', () => {
     expect(ucb).toThrow(InvalidOptionError);
     expect(ucb).toThrow(/acquisition/);
     expect(() => new GpSampler({ acquisition: 'pi', constraintsFunc: fromUserAttrs })).not.toThrow();
+  });
+});
+
+describe('GpSampler without constraintsFunc', () => {
+  it('has no finishSystemAttrs hook (the study skips it and its read of the trial at tell)', () => {
+    expect(new GpSampler({ seed: 1 }).finishSystemAttrs).toBeUndefined();
+    expect(typeof new GpSampler({ seed: 1, constraintsFunc: fromUserAttrs }).finishSystemAttrs).toBe('function');
   });
 });

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
-import { CHEBYSHEV_RHO, scalarizationWeights, scalarize } from '../../../src/samplers/gp/scalarization.js';
+import { CHEBYSHEV_RHO, NADIR_MARGIN, scalarizationWeights, scalarize } from '../../../src/samplers/gp/scalarization.js';
 import { RandomSampler } from '../../../src/samplers/random-sampler.js';
 import type { Sampler } from '../../../src/samplers/sampler.js';
 import { InMemoryStorage } from '../../../src/storage/memory-storage.js';
@@ -64,6 +64,20 @@ describe('ParEGO scalarization', () => {
     expect(s[2]).toBeCloseTo(-(0.375 + CHEBYSHEV_RHO * 0.5), 12);
   });
 
+  it('normalizes by the Pareto front: a far-dominated trial does not rescale the front', () => {
+    const front = [
+      [0, 1],
+      [0.5, 0.4],
+      [1, 0],
+    ];
+    const w = scalarizationWeights(2, 7);
+    const alone = scalarize(front, ['minimize', 'minimize'], w);
+    const withOutlier = scalarize([...front, [300, 100]], ['minimize', 'minimize'], w);
+    for (let i = 0; i < front.length; i++) expect(withOutlier[i]).toBeCloseTo(alone[i], 12);
+    // The outlier's costs are capped at 1 + NADIR_MARGIN.
+    expect(withOutlier[3]).toBeCloseTo(-((1 + NADIR_MARGIN) * Math.max(w[0], w[1]) + CHEBYSHEV_RHO * (1 + NADIR_MARGIN)), 12);
+  });
+
   it('stays finite for constant, huge and infinite values', () => {
     const w = Float64Array.from([0.5, 0.5]);
     const s = scalarize(
@@ -77,7 +91,8 @@ describe('ParEGO scalarization', () => {
     );
     expect(s.every(Number.isFinite)).toBe(true);
     expect(s[1]).toBeGreaterThan(s[0]);
-    expect(s[2]).toBe(s[0]); // +Infinity clipped to the worst finite value
+    expect(s[2]).toBeLessThan(s[0]); // +Infinity: the largest cost, 1 + NADIR_MARGIN
+    expect(s[2]).toBeCloseTo(-((1 + NADIR_MARGIN) * 0.5 * (1 + CHEBYSHEV_RHO) + CHEBYSHEV_RHO * 0.25), 12);
   });
 });
 

@@ -1,0 +1,178 @@
+/**
+ * Multi-objective search quality: GpSampler on a study with two directions (ParEGO scalarization,
+ * src/samplers/gp/scalarization.ts) against NSGA-II, random search and, with `--peer-python`,
+ * Optuna's GPSampler (logEHVI since Optuna 4.4; bench/optuna-multi-objective.py), on the same
+ * problems and seeds.
+ *
+ *   npx tsx bench/multi-objective.ts [--problems branin-currin,zdt1,dtlz2] [--samplers gp,nsga2,random]
+ *                                    [--seeds 10] [--evals 30,60] [--threads 1]
+ *                                    [--peer-python /tmp/optv/bin/python]
+ *
+ * Metric: the hypervolume dominated by the evaluated points, bounded by the problem's reference
+ * point (larger is better; exact in 2-D), after each evaluation count; median and inter-quartile
+ * range over seeds 0..k-1. Each run is a real study (createStudy, ask/tell, in-memory storage),
+ * both objectives minimized, every sampler with its defaults (GpSampler: 10 Sobol startup trials).
+ *
+ * Problems (both objectives minimized):
+ *   branin-currin  2-D in [0, 1]: Branin (rescaled inputs) and Currin's exponential function, as
+ *                  BoTorch's BraninCurrin; reference (18, 6), largest hypervolume about 59.36
+ *   zdt1           4-D in [0, 1] (Zitzler, Deb & Thiele 2000); reference (11, 11)
+ *   dtlz2          6-D in [0, 1], two objectives (Deb et al. 2002); reference (1.1, 1.1), largest
+ *                  hypervolume 1.21 - pi/4 = 0.4246
+ * Output: JSON lines (one per run, one summary per problem/sampler/evals) on stdout, a markdown table
+ * on stderr.
+ */
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { NsgaIiSampler } from '../src/samplers/genetic/nsga-ii-sampler.js';
+import { GpSampler } from '../src/samplers/gp/gp-sampler.js';
+import { RandomSampler } from '../src/samplers/random-sampler.js';
+import type { Sampler } from '../src/samplers/sampler.js';
+import { InMemoryStorage } from '../src/storage/memory-storage.js';
+import { createStudy } from '../src/study/create-study.js';
+import { quantile } from './lib/stats.js';
+
+interface Problem {
+  readonly name: string;
+  readonly dim: number;
+  readonly f: (x: readonly number[]) => [number, number];
+  readonly reference: readonly [number, number];
+}
+
+export const PROBLEMS: readonly Problem[] = [
+  {
+    name: 'branin-currin',
+    dim: 2,
+    reference: [18, 6],
+    f: ([x0, x1]) => {
+      const a = 15 * x0 - 5;
+      const b = 15 * x1;
+      const branin = (b - (5.1 / (4 * Math.PI ** 2)) * a * a + (5 / Math.PI) * a - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(a) + 10;
+      const factor = 1 - Math.exp(-1 / (2 * Math.max(x1, 1e-12)));
+      const currin = (factor * (2300 * x0 ** 3 + 1900 * x0 ** 2 + 2092 * x0 + 60)) / (100 * x0 ** 3 + 500 * x0 ** 2 + 4 * x0 + 20);
+      return [branin, currin];
+    },
+  },
+  {
+    name: 'zdt1',
+    dim: 4,
+    reference: [11, 11],
+    f: (x) => {
+      const f1 = x[0];
+      let s = 0;
+      for (let i = 1; i < x.length; i++) s += x[i];
+      const g = 1 + (9 / (x.length - 1)) * s;
+      return [f1, g * (1 - Math.sqrt(f1 / g))];
+    },
+  },
+  {
+    name: 'dtlz2',
+    dim: 6,
+    reference: [1.1, 1.1],
+    f: (x) => {
+      let g = 0;
+      for (let i = 1; i < x.length; i++) g += (x[i] - 0.5) ** 2;
+      return [(1 + g) * Math.cos((x[0] * Math.PI) / 2), (1 + g) * Math.sin((x[0] * Math.PI) / 2)];
+    },
+  },
+];
+
+/** Exact area dominated by `points` (both minimized) inside the box bounded by `reference`. */
+export function hypervolume2d(points: readonly (readonly number[])[], reference: readonly [number, number]): number {
+  const inside = points.filter((p) => p[0] < reference[0] && p[1] < reference[1]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let area = 0;
+  let bestF2 = reference[1];
+  for (const p of inside) {
+    if (p[1] < bestF2) {
+      area += (reference[0] - p[0]) * (bestF2 - p[1]);
+      bestF2 = p[1];
+    }
+  }
+  return area;
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+function makeSampler(kind: string, seed: number, threads: number): Sampler {
+  if (kind === 'gp') return new GpSampler({ seed, numThreads: threads });
+  if (kind === 'nsga2') return new NsgaIiSampler({ seed });
+  if (kind === 'random') return new RandomSampler({ seed });
+  throw new Error(`unknown sampler ${kind} (gp, nsga2, random)`);
+}
+
+/** Hypervolume after each evaluation. */
+async function run(problem: Problem, kind: string, seed: number, nEvals: number, threads: number): Promise<number[]> {
+  const study = await createStudy({ storage: new InMemoryStorage(), sampler: makeSampler(kind, seed, threads), directions: ['minimize', 'minimize'] });
+  const points: number[][] = [];
+  const trace: number[] = [];
+  for (let i = 0; i < nEvals; i++) {
+    const trial = await study.ask();
+    const x = Array.from({ length: problem.dim }, (_, j) => trial.suggestFloat(`x${j}`, 0, 1));
+    const values = problem.f(x);
+    await study.tell(trial, values);
+    points.push(values);
+    trace.push(hypervolume2d(points, problem.reference));
+  }
+  return trace;
+}
+
+async function main(): Promise<void> {
+  const problems = arg('--problems', PROBLEMS.map((p) => p.name).join(',')).split(',');
+  const samplers = arg('--samplers', 'gp,nsga2,random').split(',');
+  const nSeeds = Number(arg('--seeds', '10'));
+  const evals = arg('--evals', '30,60').split(',').map(Number);
+  const threads = Number(arg('--threads', '1'));
+  const peer = arg('--peer-python', '');
+  const maxEvals = Math.max(...evals);
+  const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version };
+  const traces = new Map<string, number[][]>();
+  for (const name of problems) {
+    const problem = PROBLEMS.find((p) => p.name === name);
+    if (problem === undefined) throw new Error(`unknown problem ${name}`);
+    for (const kind of samplers) {
+      const runs: number[][] = [];
+      for (let seed = 0; seed < nSeeds; seed++) {
+        const started = performance.now();
+        const trace = await run(problem, kind, seed, maxEvals, threads);
+        runs.push(trace);
+        const at = Object.fromEntries(evals.map((e) => [e, trace[e - 1]]));
+        console.log(JSON.stringify({ kind: 'run', problem: name, sampler: kind, seed, hypervolume: at, seconds: (performance.now() - started) / 1000, machine }));
+      }
+      traces.set(`${name}|${kind}`, runs);
+    }
+    if (peer !== '') {
+      const script = new URL('./optuna-multi-objective.py', import.meta.url).pathname;
+      const out = execFileSync(peer, [script, '--problem', name, '--seeds', String(nSeeds), '--evals', String(maxEvals)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      const runs: number[][] = [];
+      let label = 'optuna-gp';
+      for (const line of out.split('\n')) {
+        if (line.trim() === '') continue;
+        const rec = JSON.parse(line) as { seed: number; points: number[][]; optuna: string; seconds: number };
+        label = `optuna-gp@${rec.optuna}`;
+        const trace = rec.points.map((_, i) => hypervolume2d(rec.points.slice(0, i + 1), problem.reference));
+        runs.push(trace);
+        const at = Object.fromEntries(evals.map((e) => [e, trace[e - 1]]));
+        console.log(JSON.stringify({ kind: 'run', problem: name, sampler: label, seed: rec.seed, hypervolume: at, seconds: rec.seconds, machine }));
+      }
+      traces.set(`${name}|${label}`, runs);
+    }
+  }
+  const header = ['problem', 'sampler', ...evals.map((e) => `hypervolume @${e}, median [IQR]`)];
+  const rows: string[] = [];
+  for (const [key, runs] of traces) {
+    const [problem, sampler] = key.split('|');
+    const cells = evals.map((e) => {
+      const values = runs.map((r) => r[e - 1]).sort((a, b) => a - b);
+      const summary = { median: quantile(values, 0.5), q1: quantile(values, 0.25), q3: quantile(values, 0.75) };
+      console.log(JSON.stringify({ kind: 'summary', problem, sampler, evals: e, seeds: runs.length, ...summary, machine }));
+      return `${summary.median.toPrecision(4)} [${summary.q1.toPrecision(4)}, ${summary.q3.toPrecision(4)}]`;
+    });
+    rows.push(`| ${problem} | ${sampler} | ${cells.join(' | ')} |`);
+  }
+  process.stderr.write(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n${rows.join('\n')}\n`);
+}
+
+await main();

@@ -5,7 +5,7 @@
  * trials" row).
  *
  *   npx tsx bench/ask-latency.ts [--trials 500] [--seed 0] [--backend cpu|js|auto]
- *                                [--refit every-trial|policy|both]
+ *                                [--refit every-trial|policy|both] [--constraints 0]
  *                                [--peer-python PATH] [--peer-spec gp@5.0]
  *
  * Protocol (the peer's): Rosenbrock-8 on [-5, 10]^8, minimized, one sequential ask / tell loop on
@@ -30,6 +30,8 @@
  * the default policy (the first fit starts on 128 of the observations, with one random restart)
  * and with that off (`refitPolicy: { coldFitScreenSize: Number.MAX_SAFE_INTEGER }`: three random
  * restarts on all trials).
+ * `--constraints k` (default 0) gives the in-study runs `constraintsFunc` with k constraints
+ * x_i + x_(i+1) - 10 <= 0 (one GP each beside the objective's; the resumed rows stay unconstrained).
  * A third row resumes a study that GpSampler itself ran: its trials keep the hyperparameters the
  * run's sampler recorded (`gp_fit`, src/samplers/gp/stored-fit.ts; taken from the 'policy' run),
  * so the new sampler starts from them instead of fitting cold.
@@ -67,6 +69,13 @@ const backend = arg('--backend', 'cpu') as 'cpu' | 'js' | 'auto';
 const refitArg = arg('--refit', 'both');
 const peerPython = arg('--peer-python', '');
 const peerSpec = arg('--peer-spec', 'gp@5.0');
+const nConstraints = Number(arg('--constraints', '0'));
+if (!Number.isInteger(nConstraints) || nConstraints < 0 || nConstraints > D) throw new Error(`--constraints must be an integer in [0, ${D}]`);
+
+/** `--constraints k`: c_i(x) = x_i + x_{i+1} - 10 <= 0 for i < k (stored as a user attribute, read back by constraintsFunc). */
+function constraintValues(x: readonly number[]): number[] {
+  return Array.from({ length: nConstraints }, (_, i) => x[i] + x[(i + 1) % D] - 10);
+}
 if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, got ${trials}`);
 if (!['policy', 'every-trial', 'both'].includes(refitArg)) throw new Error(`--refit must be policy, every-trial or both`);
 
@@ -160,6 +169,7 @@ async function runKestrel(refit: 'policy' | 'every-trial'): Promise<Row> {
     seed,
     backend,
     ...(refit === 'every-trial' ? { refitPolicy: { refitEveryTrialBelow: Number.MAX_SAFE_INTEGER } } : {}),
+    ...(nConstraints > 0 ? { constraintsFunc: (t: { userAttrs: Record<string, unknown> }) => t.userAttrs.c as number[] } : {}),
   });
   const study = await createStudy({ studyName: `ask-latency-${refit}`, direction: 'minimize', sampler, storage: new InMemoryStorage() });
   const ask: number[] = [];
@@ -171,6 +181,7 @@ async function runKestrel(refit: 'policy' | 'every-trial'): Promise<Row> {
     const trial = await study.ask();
     const x = Array.from({ length: D }, (_, j) => trial.suggestFloat(`x${j}`, LOW, HIGH));
     const t1 = performance.now();
+    if (nConstraints > 0) trial.setUserAttr('c', constraintValues(x));
     const v = rosenbrock(x);
     const t2 = performance.now();
     await study.tell(trial, v);
@@ -184,7 +195,8 @@ async function runKestrel(refit: 'policy' | 'every-trial'): Promise<Row> {
   // trials must come from the same run.
   if (refit === 'policy' || history.length === 0) history.splice(0, history.length, ...runHistory);
   if (refit === 'policy') for (const t of await study.getTrials()) records.push(t.systemAttrs[SystemAttr.gpFit]);
-  return summarize(`kestrel gp (${refit === 'policy' ? 'refit policy' : 'refit every trial'}, ${backend})`, ask, tell, best);
+  const constrained = nConstraints === 0 ? '' : `, ${nConstraints} constraint${nConstraints > 1 ? 's' : ''}`;
+  return summarize(`kestrel gp (${refit === 'policy' ? 'refit policy' : 'refit every trial'}, ${backend}${constrained})`, ask, tell, best);
 }
 
 function runPeer(): Row | { error: string } {

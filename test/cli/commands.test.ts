@@ -229,6 +229,10 @@ describe('kestrel on a constrained study (NsgaIiSampler constraintsFunc)', () =>
     const best = await runInProcess(['best', 'some', '--storage', 'constrained.journal', '--format', 'json'], dir);
     expect(best.code).toBe(0);
     expect((JSON.parse(best.stdout) as { number: number }).number).toBe(2);
+    // The best trial's constraint values are shown, so the user sees how close it is to the bound.
+    expect((JSON.parse(best.stdout) as { constraints: unknown }).constraints).toEqual([-0.09999999999999998]);
+    const bestText = await runInProcess(['best', 'some', '--storage', 'constrained.journal'], dir);
+    expect(bestText.stdout).toMatch(/\n  constraints: -0\.1\n/);
     const none = await runInProcess(['best', 'none', '--storage', 'constrained.journal'], dir);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/kestrel: NO_FEASIBLE_TRIALS: /);

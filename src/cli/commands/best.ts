@@ -2,12 +2,14 @@
  * `kestrel best <study> [--storage PATH] [--format text|json]`: the best trial of a study (the
  * Pareto front for several objectives). Exits 1 with NO_COMPLETED_TRIALS when none completed, and
  * with NO_FEASIBLE_TRIALS when the study is constrained (trials hold `systemAttrs.constraints`) and
- * none of its completed trials is feasible.
+ * none of its completed trials is feasible. In a constrained study each best trial also shows its
+ * constraint values (`constraints`, feasible: every one <= 0).
  */
 import { NoCompletedTrialsError, NoFeasibleTrialsError } from '../../errors.js';
 import { trialsToJson } from '../../storage/export.js';
 import { loadStudy } from '../../study/create-study.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
+import { storedConstraints } from '../../trial/system-attrs.js';
 import { formatDuration, formatParam, formatValues } from '../format.js';
 import type { CliIo } from '../io.js';
 import { openReadStorage } from '../read-storage.js';
@@ -45,14 +47,17 @@ export async function bestCommand(studyName: string, options: BestCommandOptions
 
 /**
  * The trial as `kestrel trials --format json` writes it (the storage export: ISO datetimes beside
- * their epoch milliseconds), without the fields a best trial does not need.
+ * their epoch milliseconds), without the fields a best trial does not need; `constraints` only when
+ * the trial holds constraint values.
  */
 function toJson(trial: FrozenTrial): Record<string, unknown> {
   const full = trialsToJson([trial])[0];
+  const constraints = storedConstraints(trial.systemAttrs);
   return {
     number: full.number,
     values: full.values,
     ...(full.values !== null && full.values.length === 1 ? { value: full.value } : {}),
+    ...(constraints !== undefined ? { constraints } : {}),
     params: full.params,
     userAttrs: full.userAttrs,
     datetimeStart: full.datetimeStart,
@@ -65,7 +70,10 @@ function toJson(trial: FrozenTrial): Record<string, unknown> {
 
 function toText(trial: FrozenTrial): string {
   const label = trial.values !== null && trial.values.length > 1 ? 'values' : 'value';
-  const lines = [`trial #${trial.number}`, `  ${label}: ${formatValues(trial.values)}`, '  params:'];
+  const lines = [`trial #${trial.number}`, `  ${label}: ${formatValues(trial.values)}`];
+  const constraints = storedConstraints(trial.systemAttrs);
+  if (constraints !== undefined) lines.push(`  constraints: ${formatValues(constraints)}`);
+  lines.push('  params:');
   for (const [name, value] of Object.entries(trial.params)) lines.push(`    ${name}: ${formatParam(value)}`);
   lines.push(`  duration: ${formatDuration(trial.durationMs)}`);
   return `${lines.join('\n')}\n`;

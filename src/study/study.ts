@@ -148,6 +148,8 @@ export class Study implements StudyView {
 
   private readonly ownsStorage: boolean;
   private readonly live = new Map<number, LiveTrial>();
+  /** Whether `checkUnconstrainedTell` has read the study (once per Study object). */
+  private unconstrainedTellChecked = false;
   /** Trial creations (and pops) in flight: `failLiveTrials` waits for them, so it misses none. */
   private readonly creating = new Set<Promise<unknown>>();
   /** Trials an interruption failed while they were being asked: sampler writes to them are dropped. */
@@ -620,8 +622,27 @@ export class Study implements StudyView {
     }
     this.live.delete(trialId);
     (trial instanceof Trial ? trial : live?.trial)?.markFinished(frozen.state);
+    if (frozen.state === 'COMPLETE' && !hasOwn(frozen.systemAttrs, SystemAttr.constraints)) await this.checkUnconstrainedTell();
     if (this.sampler.afterTrial !== undefined) await this.sampler.afterTrial(this, frozen, frozen.state, frozen.values);
     return frozen;
+  }
+
+  /**
+   * A COMPLETE trial was recorded without constraint values: in a study whose trials hold them
+   * (run before with a `constraintsFunc`, now resumed without one: another sampler, a CLI worker
+   * without the constraints) it counts as infeasible for bestTrial(), which silently spoils the
+   * study. Warns once (CONSTRAINTS_NOT_RECORDED); the study is read once per Study object.
+   */
+  private async checkUnconstrainedTell(): Promise<void> {
+    if (this.unconstrainedTellChecked) return;
+    this.unconstrainedTellChecked = true;
+    const trials = await this.storage.getAllTrials(this.studyId);
+    if (!trials.some((t) => hasOwn(t.systemAttrs, SystemAttr.constraints))) return;
+    warnOnce(
+      'CONSTRAINTS_NOT_RECORDED',
+      `study "${this.studyName}" holds constraint values, but its sampler (${this.sampler.name}) records none: ` +
+        'trials finished now count as infeasible in bestTrial()/bestTrials(); give the sampler the constraintsFunc the study was run with',
+    );
   }
 
   /** Runs `objective` over many trials. See `OptimizeOptions`. */

@@ -173,3 +173,31 @@ describe('best trials of a constrained study', () => {
     expect((await study.bestTrials()).map((t) => t.number)).toEqual([1]);
   });
 });
+
+describe('a constrained study resumed without constraints', () => {
+  it('warns once (CONSTRAINTS_NOT_RECORDED) when a trial is completed without constraint values', async () => {
+    const codes: (string | undefined)[] = [];
+    const onWarning = (w: Error & { code?: string }) => codes.push(w.code);
+    process.on('warning', onWarning);
+    try {
+      const path = tempJournal();
+      const first = await createStudy({ studyName: 'c', storage: path, sampler: new NsgaIiSampler({ seed: 1, constraintsFunc }) });
+      await tellXs(first, [0.25, 0.75]);
+      await first.close();
+      // Unconstrained studies never warn.
+      const plain = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+      await tellXs(plain, [0.1, 0.2]);
+      await new Promise((r) => setImmediate(r));
+      expect(codes).not.toContain('CONSTRAINTS_NOT_RECORDED');
+      // Resumed with a sampler that records no constraint values: the new trials are infeasible.
+      const resumed = await createStudy({ studyName: 'c', storage: path, loadIfExists: true, sampler: new RandomSampler({ seed: 2 }) });
+      await tellXs(resumed, [0.1, 0.3]);
+      await new Promise((r) => setImmediate(r));
+      expect(codes.filter((c) => c === 'CONSTRAINTS_NOT_RECORDED')).toHaveLength(1);
+      expect((await resumed.bestTrial()).params.x).toBe(0.25);
+      await resumed.close();
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});

@@ -17,7 +17,15 @@ import { validateSpaceSpec } from '../space/spec.js';
 import { parseStorageSpec, postgresNotBuiltIn, type StorageSpec } from '../storage/open-storage.js';
 import type { SpaceSpec } from '../space/types.js';
 import type { StudyDirection } from '../trial/types.js';
-import { MULTI_OBJECTIVE_SAMPLER_NAMES, PRUNER_NAMES, SAMPLER_NAMES, isNopPrunerName, type ComponentConfig } from './registry.js';
+import {
+  CONSTRAINED_SAMPLER_NAMES,
+  MULTI_OBJECTIVE_SAMPLER_NAMES,
+  PRUNER_NAMES,
+  SAMPLER_NAMES,
+  isNopPrunerName,
+  unsupportedConstraints,
+  type ComponentConfig,
+} from './registry.js';
 
 export type { ComponentConfig } from './registry.js';
 
@@ -35,6 +43,15 @@ export interface RunConfig {
   readonly objectivePath: string;
   /** The named export of the objective module that holds the objective function. */
   readonly objectiveExport: string;
+  /**
+   * The named export of the objective module (the same module, loaded the same way) that is the
+   * study's constraints function, `(trial: FrozenTrial) => number[]`, a trial feasible when every
+   * value is <= 0; passed to the sampler as its `constraintsFunc` option. Only samplers that take
+   * one (`gp`, `nsga2`, `genetic`) may be combined with it. With process execution the module is
+   * also imported by the `kestrel` process itself, since the sampler evaluates the function when
+   * the trial's result is told there. null = unconstrained.
+   */
+  readonly constraintsExport: string | null;
   readonly directions: readonly StudyDirection[];
   /** Declarative space; the objective is then called as `objective(params, trial)`. */
   readonly space: SpaceSpec | null;
@@ -113,6 +130,7 @@ const fileSchema = z.strictObject({
   study: z.string().min(1).optional(),
   objective: z.string().min(1, { error: 'expected the path of the objective module' }),
   objectiveExport: z.string().min(1).optional(),
+  constraintsExport: z.string().min(1).optional(),
   direction: direction.optional(),
   directions: z.array(direction).min(1).optional(),
   space: z.record(z.string(), z.unknown()).optional(),
@@ -206,6 +224,16 @@ export function validateConfig(raw: unknown, configPath: string, overrides: Conf
     }
   }
 
+  if (cfg.constraintsExport !== undefined && !CONSTRAINED_SAMPLER_NAMES.includes(sampler.name)) {
+    throw unsupportedConstraints(sampler.name);
+  }
+  if (Object.prototype.hasOwnProperty.call(sampler.options, 'constraintsFunc')) {
+    throw new ConfigError(
+      'sampler.constraintsFunc',
+      'a config cannot hold a function; export it from the objective module and name it with constraintsExport',
+    );
+  }
+
   const samplerSeed = sampler.options.seed;
   if (samplerSeed !== undefined && (typeof samplerSeed !== 'number' || !Number.isInteger(samplerSeed) || samplerSeed < 0)) {
     throw new ConfigError('sampler.seed', `expected an integer >= 0, received ${describe(samplerSeed)}`);
@@ -247,6 +275,7 @@ export function validateConfig(raw: unknown, configPath: string, overrides: Conf
     studyName: overrides.studyName ?? cfg.study ?? path.basename(configPath, path.extname(configPath)),
     objectivePath: path.resolve(dir, cfg.objective),
     objectiveExport: cfg.objectiveExport ?? 'objective',
+    constraintsExport: cfg.constraintsExport ?? null,
     directions,
     space,
     sampler: { name: sampler.name, options: samplerOptions },

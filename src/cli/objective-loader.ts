@@ -1,5 +1,5 @@
 /**
- * Loads the objective function named by a config. `.ts`/`.mts`/`.cts` modules are imported through
+ * Loads the objective function named by a config, and its constraints function (`constraintsExport`). `.ts`/`.mts`/`.cts` modules are imported through
  * tsx's ESM loader, registered once per process (unless this CLI itself already runs from
  * TypeScript sources, where a loader is necessarily active).
  *
@@ -10,6 +10,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
+import type { ConstraintsFunc } from '../samplers/constraints.js';
 import { suggestFromSpec } from '../space/spec.js';
 import type { SpaceSpec } from '../space/types.js';
 import type { Objective } from '../study/optimize.js';
@@ -41,35 +42,48 @@ export async function checkObjectiveModule(modulePath: string): Promise<void> {
 
 /** Imports the module and returns an objective for `study.optimize`. */
 export async function loadObjective(options: LoadObjectiveOptions): Promise<Objective> {
-  const exportName = options.exportName ?? 'objective';
-  const modulePath = options.modulePath;
-  await checkObjectiveModule(modulePath);
-  if (TS_EXTENSIONS.has(path.extname(modulePath).toLowerCase())) await ensureTypeScriptLoader();
-
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
-  } catch (error) {
-    throw new ConfigError('objective', `cannot load ${modulePath}: ${(error as Error).message}`, { cause: error });
-  }
-  // A module Node loads as CommonJS (a .ts file outside a "type": "module" package) may expose its
-  // exports only on `default`.
-  const fallback = mod.default;
-  const fn =
-    mod[exportName] ??
-    (fallback !== null && typeof fallback === 'object' ? (fallback as Record<string, unknown>)[exportName] : undefined);
-  if (typeof fn !== 'function') {
-    const names = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
-    const found = names.length === 0 ? 'no function exports' : `function exports: ${names.join(', ')}`;
-    throw new ConfigError(
-      'objectiveExport',
-      `${path.basename(modulePath)} has no exported function "${exportName}" (${found})`,
-    );
-  }
+  const mod = await importObjectiveModule(options.modulePath);
+  const fn = pickFunction(mod, options.modulePath, options.exportName ?? 'objective', 'objectiveExport');
   const space = options.space ?? null;
   if (space === null) return fn as Objective;
   const withParams = fn as (params: Readonly<Record<string, unknown>>, trial: Trial) => ReturnType<Objective>;
   return (trial: Trial) => withParams(suggestFromSpec(trial, space), trial);
+}
+
+/**
+ * Imports the objective module (as `loadObjective` does: TypeScript through tsx, CommonJS exports
+ * found on `default`) and returns its export `exportName`, the study's constraints function (config
+ * key `constraintsExport`). A missing export, or one that is not a function, is a `ConfigError` at
+ * `constraintsExport`; the sampler judges what the function returns, at each `tell`.
+ */
+export async function loadConstraints(modulePath: string, exportName: string): Promise<ConstraintsFunc> {
+  const mod = await importObjectiveModule(modulePath);
+  return pickFunction(mod, modulePath, exportName, 'constraintsExport') as ConstraintsFunc;
+}
+
+async function importObjectiveModule(modulePath: string): Promise<Record<string, unknown>> {
+  await checkObjectiveModule(modulePath);
+  if (TS_EXTENSIONS.has(path.extname(modulePath).toLowerCase())) await ensureTypeScriptLoader();
+  try {
+    return (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError('objective', `cannot load ${modulePath}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The function exported as `exportName`, or a `ConfigError` at `key` listing the function exports. */
+function pickFunction(mod: Record<string, unknown>, modulePath: string, exportName: string, key: string): unknown {
+  // A module Node loads as CommonJS (a .ts file outside a "type": "module" package) may expose its
+  // exports only on `default`.
+  const fallback = mod.default;
+  const exports = fallback !== null && typeof fallback === 'object' ? { ...(fallback as Record<string, unknown>), ...mod } : mod;
+  const fn = exports[exportName];
+  if (typeof fn !== 'function') {
+    const names = Object.keys(exports).filter((k) => typeof exports[k] === 'function');
+    const found = names.length === 0 ? 'no function exports' : `function exports: ${names.join(', ')}`;
+    throw new ConfigError(key, `${path.basename(modulePath)} has no exported function "${exportName}" (${found})`);
+  }
+  return fn;
 }
 
 async function ensureTypeScriptLoader(): Promise<void> {

@@ -8,6 +8,7 @@
  */
 import { ConfigError, KestrelError } from '../errors.js';
 import { NopPruner, type Pruner } from '../pruners/pruner.js';
+import type { ConstraintsFunc } from '../samplers/constraints.js';
 import type { Sampler } from '../samplers/sampler.js';
 import type { SpaceSpec } from '../space/types.js';
 
@@ -25,17 +26,19 @@ interface SamplerEntry {
   readonly needsSpace: boolean;
   /** The sampler handles several objectives (`directions` with more than one entry). */
   readonly multiObjective: boolean;
+  /** The sampler takes a `constraintsFunc` option (config key `constraintsExport`). */
+  readonly constraints: boolean;
 }
 
 const SAMPLERS: Readonly<Record<string, SamplerEntry>> = {
-  random: { module: '../samplers/random-sampler.js', exportName: 'RandomSampler', needsSpace: false, multiObjective: true },
-  grid: { module: '../samplers/grid-sampler.js', exportName: 'GridSampler', needsSpace: true, multiObjective: true },
-  sobol: { module: '../samplers/sobol-sampler.js', exportName: 'SobolSampler', needsSpace: false, multiObjective: true },
-  gp: { module: '../samplers/gp/gp-sampler.js', exportName: 'GpSampler', needsSpace: false, multiObjective: true },
-  tpe: { module: '../samplers/tpe/tpe-sampler.js', exportName: 'TpeSampler', needsSpace: false, multiObjective: false },
-  nsga2: { module: '../samplers/genetic/nsga-ii-sampler.js', exportName: 'NsgaIiSampler', needsSpace: false, multiObjective: true },
+  random: { module: '../samplers/random-sampler.js', exportName: 'RandomSampler', needsSpace: false, multiObjective: true, constraints: false },
+  grid: { module: '../samplers/grid-sampler.js', exportName: 'GridSampler', needsSpace: true, multiObjective: true, constraints: false },
+  sobol: { module: '../samplers/sobol-sampler.js', exportName: 'SobolSampler', needsSpace: false, multiObjective: true, constraints: false },
+  gp: { module: '../samplers/gp/gp-sampler.js', exportName: 'GpSampler', needsSpace: false, multiObjective: true, constraints: true },
+  tpe: { module: '../samplers/tpe/tpe-sampler.js', exportName: 'TpeSampler', needsSpace: false, multiObjective: false, constraints: false },
+  nsga2: { module: '../samplers/genetic/nsga-ii-sampler.js', exportName: 'NsgaIiSampler', needsSpace: false, multiObjective: true, constraints: true },
   // The genetic sampler Kestrel ships is NSGA-II (single- and multi-objective).
-  genetic: { module: '../samplers/genetic/nsga-ii-sampler.js', exportName: 'NsgaIiSampler', needsSpace: false, multiObjective: true },
+  genetic: { module: '../samplers/genetic/nsga-ii-sampler.js', exportName: 'NsgaIiSampler', needsSpace: false, multiObjective: true, constraints: true },
 };
 
 interface PrunerEntry {
@@ -66,6 +69,9 @@ export const PRUNER_NAMES: readonly string[] = Object.keys(PRUNERS);
 /** Sampler names that handle several objectives. */
 export const MULTI_OBJECTIVE_SAMPLER_NAMES: readonly string[] = SAMPLER_NAMES.filter((name) => SAMPLERS[name].multiObjective);
 
+/** Sampler names that take a constraints function (`constraintsFunc`, config key `constraintsExport`). */
+export const CONSTRAINED_SAMPLER_NAMES: readonly string[] = SAMPLER_NAMES.filter((name) => SAMPLERS[name].constraints);
+
 /** True for a pruner name that never prunes (`none`, `nop`). */
 export function isNopPrunerName(name: string): boolean {
   return Object.prototype.hasOwnProperty.call(PRUNERS, name) && PRUNERS[name] === null;
@@ -78,6 +84,11 @@ export interface CreateSamplerOptions {
   readonly seed?: number | null;
   /** The declarative space, for samplers that enumerate it (grid). */
   readonly space?: SpaceSpec | null;
+  /**
+   * Passed as the sampler's `constraintsFunc` option when not null (config key `constraintsExport`);
+   * a sampler that takes none is a `ConfigError` at `constraintsExport`.
+   */
+  readonly constraintsFunc?: ConstraintsFunc | null;
 }
 
 /** Instantiates a sampler by registry name. */
@@ -94,12 +105,24 @@ export async function createSampler(options: CreateSamplerOptions): Promise<Samp
     }
     args.space = options.space;
   }
+  if (options.constraintsFunc !== undefined && options.constraintsFunc !== null) {
+    if (!entry.constraints) throw unsupportedConstraints(options.name);
+    args.constraintsFunc = options.constraintsFunc;
+  }
   const exported = await importExport('sampler', options.name, entry.module, entry.exportName);
   const sampler = construct('sampler', exported, 'class', args);
   if (!isSampler(sampler)) {
     throw new ConfigError('sampler.name', `${entry.exportName} did not produce a Sampler`);
   }
   return sampler;
+}
+
+/** The `ConfigError` for `constraintsExport` with a sampler that takes no constraints function. */
+export function unsupportedConstraints(samplerName: string): ConfigError {
+  return new ConfigError(
+    'constraintsExport',
+    `the ${samplerName} sampler takes no constraints; use one of ${CONSTRAINED_SAMPLER_NAMES.join(', ')}`,
+  );
 }
 
 /** Instantiates a pruner by registry name; `null` (no pruner configured) gives the no-op pruner. */

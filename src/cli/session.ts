@@ -20,7 +20,7 @@ import { FAIL_REASON_STALE_PREFIX } from '../trial/system-attrs.js';
 import { MEMORY_STORAGE, storageSpec, type RunConfig } from './config.js';
 import { formatParams, formatValues } from './format.js';
 import type { CliIo } from './io.js';
-import { checkObjectiveModule, loadObjective } from './objective-loader.js';
+import { checkObjectiveModule, loadConstraints, loadObjective } from './objective-loader.js';
 import { Progress } from './progress.js';
 import { createPruner, createSampler } from './registry.js';
 
@@ -45,16 +45,23 @@ export const STALE_REASON = `${FAIL_REASON_STALE_PREFIX} its worker stopped with
 export async function executeStudy(options: ExecuteStudyOptions): Promise<void> {
   const { config, io, role } = options;
   // Everything that can fail on a bad config happens before storage is touched.
+  // The constraints function is evaluated by the sampler at `tell`, which happens in this process
+  // in process mode too: so it is loaded here whatever the execution, importing the objective
+  // module in this process (and in each worker process, where the objective is).
+  const constraintsFunc =
+    config.constraintsExport === null ? null : await loadConstraints(config.objectivePath, config.constraintsExport);
   const sampler = await createSampler({
     name: config.sampler.name,
     options: config.sampler.options,
     seed: config.seed,
     space: config.space,
+    constraintsFunc,
   });
   const pruner = await createPruner(config.pruner);
   // In process mode the objective is loaded by each worker process only: loading it here too would,
   // for a TensorFlow.js objective, initialize tfjs (and claim GPU memory) in the parent.
-  // In process mode the module is at least checked to exist here, before the study is created.
+  // In process mode the module is at least checked to exist here, before the study is created
+  // (and imported here only for a `constraintsExport`, above).
   const objective =
     config.processes === null
       ? await loadObjective({ modulePath: config.objectivePath, exportName: config.objectiveExport, space: config.space })

@@ -1,0 +1,152 @@
+/**
+ * `constraintsExport`: a config names the objective module's constraints function, which the CLI
+ * hands to the sampler as `constraintsFunc`, in `kestrel run`, in `kestrel worker` processes and
+ * with trials in worker processes. Bad combinations are config errors before any trial runs.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/cli/config.js';
+import { CONSTRAINED_SAMPLER_NAMES, createSampler } from '../../src/cli/registry.js';
+import { ConfigError } from '../../src/errors.js';
+import { loadStudy } from '../../src/study/create-study.js';
+import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
+import { makeTempDir, runInProcess, runSpawned, writeFiles } from './helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+
+// Minimize -x subject to x <= 0.5: the unconstrained best (x near 1) is infeasible.
+const objectiveJs = `
+export function objective(trial) {
+  const x = trial.suggestFloat('x', 0, 1);
+  return -x;
+}
+export function limits(trial) {
+  return [trial.params.x - 0.5];
+}
+export const notAFunction = 3;
+`;
+
+// TypeScript, outside a "type": "module" package: Node loads it as CommonJS.
+const objectiveTs = `
+interface TrialLike { suggestFloat(name: string, low: number, high: number): number }
+export function objective(trial: TrialLike): number {
+  return -trial.suggestFloat('x', 0, 1);
+}
+export function limits(trial: { params: Record<string, unknown> }): number[] {
+  return [(trial.params.x as number) - 0.5];
+}
+`;
+
+const base = 'objective: ./objective.mjs\nconstraintsExport: limits\nseed: 3\n';
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await makeTempDir('constraints'));
+  await writeFiles(dir, {
+    'objective.mjs': objectiveJs,
+    'objective.ts': objectiveTs,
+    'gp.yaml': `study: gp\n${base}sampler: {name: gp, nStartupTrials: 3}\nnTrials: 7\nstorage: ./gp.journal\n`,
+    'ts-worker.yaml': 'study: tsw\nobjective: ./objective.ts\nconstraintsExport: limits\nsampler: nsga2\nseed: 5\nnTrials: 6\nstorage: ./tsw.journal\n',
+    'procs.yaml': 'study: procs\nobjective: ./objective.mjs\nconstraintsExport: limits\nseed: 1\nsampler: genetic\nnTrials: 3\nprocesses: true\nstorage: ./procs.journal\n',
+    'random.yaml': `${base}sampler: random\nnTrials: 3\nstorage: ./random.journal\n`,
+    'missing.yaml': 'objective: ./objective.mjs\nconstraintsExport: nope\nsampler: gp\nnTrials: 3\nstorage: ./missing.journal\n',
+    'not-fn.yaml': 'objective: ./objective.mjs\nconstraintsExport: notAFunction\nsampler: gp\nnTrials: 3\nstorage: ./not-fn.journal\n',
+    'missing-procs.yaml':
+      'objective: ./objective.mjs\nconstraintsExport: nope\nsampler: nsga2\nprocesses: true\nnTrials: 3\nstorage: ./missing-procs.journal\n',
+  });
+});
+afterAll(async () => {
+  await cleanup();
+});
+
+async function completeTrials(study: string, journal: string): Promise<readonly FrozenTrial[]> {
+  const loaded = await loadStudy({ studyName: study, storage: path.join(dir, journal) });
+  try {
+    return await loaded.getTrials({ states: ['COMPLETE'] });
+  } finally {
+    await loaded.close();
+  }
+}
+
+function expectConstraintsStored(trials: readonly FrozenTrial[], n: number): void {
+  expect(trials.length).toBe(n);
+  for (const t of trials) expect(t.systemAttrs.constraints).toEqual([(t.params.x as number) - 0.5]);
+}
+
+async function expectFeasibleBest(study: string, journal: string): Promise<void> {
+  const best = await runInProcess(['best', study, '--storage', journal, '--format', 'json'], dir);
+  expect(best.code, best.stderr).toBe(0);
+  const parsed = JSON.parse(best.stdout) as { params: { x: number }; constraints: number[] };
+  expect(parsed.params.x).toBeLessThanOrEqual(0.5);
+  expect(parsed.constraints).toEqual([parsed.params.x - 0.5]);
+}
+
+describe('constraintsExport', () => {
+  it('kestrel run with sampler gp stores the constraint values of every COMPLETE trial; best is feasible', async () => {
+    const run = await runInProcess(['run', 'gp.yaml'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expectConstraintsStored(await completeTrials('gp', 'gp.journal'), 7);
+    await expectFeasibleBest('gp', 'gp.journal');
+  });
+
+  it('a kestrel worker process loads it too (a TypeScript objective loaded as CommonJS, nsga2)', async () => {
+    const worker = await runSpawned(['worker', 'ts-worker.yaml'], dir);
+    expect(worker.code, worker.stderr).toBe(0);
+    expectConstraintsStored(await completeTrials('tsw', 'tsw.journal'), 6);
+    await expectFeasibleBest('tsw', 'tsw.journal');
+  });
+
+  it('works with trials in worker processes: the parent, which tells, evaluates the constraints', async () => {
+    const run = await runInProcess(['run', 'procs.yaml'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expectConstraintsStored(await completeTrials('procs', 'procs.journal'), 3);
+    await expectFeasibleBest('procs', 'procs.journal');
+  });
+
+  it('is a config error with a sampler that takes no constraints, listing those that do', async () => {
+    let error: unknown;
+    try {
+      validateConfig({ objective: 'o.mjs', constraintsExport: 'limits', sampler: 'tpe', nTrials: 1 }, '/p/c.yaml');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).path).toBe('constraintsExport');
+    expect((error as ConfigError).message).toMatch(/tpe sampler .*constraints.*gp, nsga2, genetic/);
+    const config = validateConfig({ objective: 'o.mjs', constraintsExport: 'limits', sampler: 'gp', nTrials: 1 }, '/p/c.yaml');
+    expect(config.constraintsExport).toBe('limits');
+    expect(validateConfig({ objective: 'o.mjs', nTrials: 1 }, '/p/c.yaml').constraintsExport).toBeNull();
+
+    // A sampler option cannot hold the function itself: the error says which key can.
+    expect(() =>
+      validateConfig({ objective: 'o.mjs', sampler: { name: 'gp', constraintsFunc: 'limits' }, nTrials: 1 }, '/p/c.yaml'),
+    ).toThrow(/^sampler\.constraintsFunc: a config cannot hold a function; .* constraintsExport$/);
+    // The registry refuses it too (the flag the config check reads).
+    expect(CONSTRAINED_SAMPLER_NAMES).toEqual(['gp', 'nsga2', 'genetic']);
+    await expect(createSampler({ name: 'sobol', constraintsFunc: () => [0] })).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      path: 'constraintsExport',
+    });
+
+    const run = await runInProcess(['run', 'random.yaml'], dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^kestrel: INVALID_CONFIG: constraintsExport: the random sampler /m);
+    expect(existsSync(path.join(dir, 'random.journal'))).toBe(false);
+  });
+
+  it('is a config error, before any trial, for a missing export or one that is not a function', async () => {
+    for (const [file, journal, pattern] of [
+      ['missing.yaml', 'missing.journal', /^kestrel: INVALID_CONFIG: constraintsExport: objective\.mjs has no exported function "nope" \(function exports: objective, limits\)$/m],
+      ['not-fn.yaml', 'not-fn.journal', /^kestrel: INVALID_CONFIG: constraintsExport: objective\.mjs has no exported function "notAFunction" \(function exports: objective, limits\)$/m],
+      ['missing-procs.yaml', 'missing-procs.journal', /^kestrel: INVALID_CONFIG: constraintsExport: objective\.mjs has no exported function "nope"/m],
+    ] as const) {
+      for (const command of ['run', 'worker']) {
+        const result = await runInProcess([command, file], dir);
+        expect(result.code, `${command} ${file}`).toBe(2);
+        expect(result.stderr, `${command} ${file}`).toMatch(pattern);
+        expect(existsSync(path.join(dir, journal)), `${command} ${file}`).toBe(false);
+      }
+    }
+  });
+});

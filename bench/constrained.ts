@@ -25,14 +25,12 @@
  * Output: JSON lines (one per run, one summary per problem/sampler/evals) on stdout, a markdown table
  * on stderr.
  */
-import { execFileSync } from 'node:child_process';
-import os from 'node:os';
 import { GpSampler } from '../src/samplers/gp/gp-sampler.js';
 import { RandomSampler } from '../src/samplers/random-sampler.js';
 import type { Sampler } from '../src/samplers/sampler.js';
 import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
-import { quantile } from './lib/stats.js';
+import { arg, seedSweep } from './lib/seed-sweep.js';
 import { branin, hartmann6 } from './lib/test-functions.js';
 import type { FrozenTrial } from '../src/trial/frozen-trial.js';
 
@@ -68,10 +66,6 @@ export const PROBLEMS: readonly Problem[] = [
   },
 ];
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 const constraintsFunc = (t: FrozenTrial): number[] => t.userAttrs.c as number[];
 
@@ -100,64 +94,36 @@ async function run(problem: Problem, kind: string, seed: number, nEvals: number,
   return trace;
 }
 
-async function main(): Promise<void> {
-  const problems = arg('--problems', PROBLEMS.map((p) => p.name).join(',')).split(',');
-  const samplers = arg('--samplers', 'gp,gp-plain,random').split(',');
-  const nSeeds = Number(arg('--seeds', '10'));
-  const evals = arg('--evals', '30,60').split(',').map(Number);
-  const threads = Number(arg('--threads', '1'));
-  const peer = arg('--peer-python', '');
-  const maxEvals = Math.max(...evals);
-  const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version };
-  const traces = new Map<string, number[][]>();
-  for (const name of problems) {
+const problemNames = arg('--problems', PROBLEMS.map((p) => p.name).join(',')).split(',');
+const threads = Number(arg('--threads', '1'));
+const peerPython = arg('--peer-python', '');
+const finiteOrNone = (v: number): string => (Number.isFinite(v) ? v.toPrecision(4) : 'none');
+await seedSweep<Problem>({
+  problems: problemNames.map((name) => {
     const problem = PROBLEMS.find((p) => p.name === name);
     if (problem === undefined) throw new Error(`unknown problem ${name}`);
-    for (const kind of samplers) {
-      const runs: number[][] = [];
-      for (let seed = 0; seed < nSeeds; seed++) {
-        const started = performance.now();
-        const trace = await run(problem, kind, seed, maxEvals, threads);
-        runs.push(trace);
-        const at = Object.fromEntries(evals.map((e) => [e, trace[e - 1]]));
-        console.log(JSON.stringify({ kind: 'run', problem: name, sampler: kind, seed, bestFeasible: at, seconds: (performance.now() - started) / 1000, machine }));
-      }
-      traces.set(`${name}|${kind}`, runs);
-    }
-    if (peer !== '') {
-      const out = execFileSync(peer, [new URL('./optuna-constrained.py', import.meta.url).pathname, '--problem', name, '--seeds', String(nSeeds), '--evals', String(maxEvals)], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 26,
-      });
-      const runs: number[][] = [];
-      let version = '';
-      for (const line of out.split('\n')) {
-        if (line.trim() === '') continue;
-        const rec = JSON.parse(line) as { trace: number[]; seed: number; optuna: string; seconds: number };
-        version = rec.optuna;
-        runs.push(rec.trace.map((v) => (v === null ? Number.POSITIVE_INFINITY : v)));
-        const at = Object.fromEntries(evals.map((e) => [e, runs[runs.length - 1][e - 1]]));
-        console.log(JSON.stringify({ kind: 'run', problem: name, sampler: `optuna-gp@${version}`, seed: rec.seed, bestFeasible: at, seconds: rec.seconds, machine }));
-      }
-      traces.set(`${name}|optuna-gp@${version}`, runs);
-    }
-  }
-  const header = ['problem', 'sampler', ...evals.map((e) => `@${e} median [IQR] (no feasible)`)];
-  const rows: string[] = [];
-  for (const [key, runs] of traces) {
-    const [problem, sampler] = key.split('|');
-    const cells: string[] = [];
-    for (const e of evals) {
-      const values = runs.map((r) => r[e - 1]).sort((a, b) => a - b);
-      const none = values.filter((v) => !Number.isFinite(v)).length;
-      const summary = { median: quantile(values, 0.5), q1: quantile(values, 0.25), q3: quantile(values, 0.75), noFeasible: none };
-      console.log(JSON.stringify({ kind: 'summary', problem, sampler, evals: e, seeds: runs.length, ...summary, machine }));
-      const fmt = (v: number) => (Number.isFinite(v) ? v.toPrecision(4) : 'none');
-      cells.push(`${fmt(summary.median)} [${fmt(summary.q1)}, ${fmt(summary.q3)}] (${none})`);
-    }
-    rows.push(`| ${problem} | ${sampler} | ${cells.join(' | ')} |`);
-  }
-  process.stderr.write(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n${rows.join('\n')}\n`);
-}
-
-await main();
+    return problem;
+  }),
+  samplers: arg('--samplers', 'gp,gp-plain,random').split(','),
+  nSeeds: Number(arg('--seeds', '10')),
+  evals: arg('--evals', '30,60').split(',').map(Number),
+  metric: 'bestFeasible',
+  columnTitle: (e) => `@${e} median [IQR] (no feasible)`,
+  run: (problem, sampler, seed, nEvals) => run(problem, sampler, seed, nEvals, threads),
+  ...(peerPython === ''
+    ? {}
+    : {
+        peer: {
+          python: peerPython,
+          script: new URL('./optuna-constrained.py', import.meta.url).pathname,
+          trace: (_problem, line) => ({
+            label: `optuna-gp@${String(line.optuna)}`,
+            seed: line.seed as number,
+            seconds: line.seconds as number,
+            trace: (line.trace as (number | null)[]).map((v) => (v === null ? Number.POSITIVE_INFINITY : v)),
+          }),
+        },
+      }),
+  cell: (sorted, s) => `${finiteOrNone(s.median)} [${finiteOrNone(s.q1)}, ${finiteOrNone(s.q3)}] (${sorted.filter((v) => !Number.isFinite(v)).length})`,
+  summaryExtra: (sorted) => ({ noFeasible: sorted.filter((v) => !Number.isFinite(v)).length }),
+});

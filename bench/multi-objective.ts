@@ -22,15 +22,13 @@
  * Output: JSON lines (one per run, one summary per problem/sampler/evals) on stdout, a markdown table
  * on stderr.
  */
-import { execFileSync } from 'node:child_process';
-import os from 'node:os';
 import { NsgaIiSampler } from '../src/samplers/genetic/nsga-ii-sampler.js';
 import { GpSampler } from '../src/samplers/gp/gp-sampler.js';
 import { RandomSampler } from '../src/samplers/random-sampler.js';
 import type { Sampler } from '../src/samplers/sampler.js';
 import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
-import { quantile } from './lib/stats.js';
+import { arg, seedSweep } from './lib/seed-sweep.js';
 
 interface Problem {
   readonly name: string;
@@ -91,10 +89,6 @@ export function hypervolume2d(points: readonly (readonly number[])[], reference:
   return area;
 }
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 function makeSampler(kind: string, seed: number, threads: number): Sampler {
   if (kind === 'gp') return new GpSampler({ seed, numThreads: threads });
@@ -119,60 +113,37 @@ async function run(problem: Problem, kind: string, seed: number, nEvals: number,
   return trace;
 }
 
-async function main(): Promise<void> {
-  const problems = arg('--problems', PROBLEMS.map((p) => p.name).join(',')).split(',');
-  const samplers = arg('--samplers', 'gp,nsga2,random').split(',');
-  const nSeeds = Number(arg('--seeds', '10'));
-  const evals = arg('--evals', '30,60').split(',').map(Number);
-  const threads = Number(arg('--threads', '1'));
-  const peer = arg('--peer-python', '');
-  const maxEvals = Math.max(...evals);
-  const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version };
-  const traces = new Map<string, number[][]>();
-  for (const name of problems) {
+const problemNames = arg('--problems', PROBLEMS.map((p) => p.name).join(',')).split(',');
+const threads = Number(arg('--threads', '1'));
+const peerPython = arg('--peer-python', '');
+await seedSweep<Problem>({
+  problems: problemNames.map((name) => {
     const problem = PROBLEMS.find((p) => p.name === name);
     if (problem === undefined) throw new Error(`unknown problem ${name}`);
-    for (const kind of samplers) {
-      const runs: number[][] = [];
-      for (let seed = 0; seed < nSeeds; seed++) {
-        const started = performance.now();
-        const trace = await run(problem, kind, seed, maxEvals, threads);
-        runs.push(trace);
-        const at = Object.fromEntries(evals.map((e) => [e, trace[e - 1]]));
-        console.log(JSON.stringify({ kind: 'run', problem: name, sampler: kind, seed, hypervolume: at, seconds: (performance.now() - started) / 1000, machine }));
-      }
-      traces.set(`${name}|${kind}`, runs);
-    }
-    if (peer !== '') {
-      const script = new URL('./optuna-multi-objective.py', import.meta.url).pathname;
-      const out = execFileSync(peer, [script, '--problem', name, '--seeds', String(nSeeds), '--evals', String(maxEvals)], { encoding: 'utf8', maxBuffer: 1 << 26 });
-      const runs: number[][] = [];
-      let label = 'optuna-gp';
-      for (const line of out.split('\n')) {
-        if (line.trim() === '') continue;
-        const rec = JSON.parse(line) as { seed: number; points: number[][]; optuna: string; seconds: number };
-        label = `optuna-gp@${rec.optuna}`;
-        const trace = rec.points.map((_, i) => hypervolume2d(rec.points.slice(0, i + 1), problem.reference));
-        runs.push(trace);
-        const at = Object.fromEntries(evals.map((e) => [e, trace[e - 1]]));
-        console.log(JSON.stringify({ kind: 'run', problem: name, sampler: label, seed: rec.seed, hypervolume: at, seconds: rec.seconds, machine }));
-      }
-      traces.set(`${name}|${label}`, runs);
-    }
-  }
-  const header = ['problem', 'sampler', ...evals.map((e) => `hypervolume @${e}, median [IQR]`)];
-  const rows: string[] = [];
-  for (const [key, runs] of traces) {
-    const [problem, sampler] = key.split('|');
-    const cells = evals.map((e) => {
-      const values = runs.map((r) => r[e - 1]).sort((a, b) => a - b);
-      const summary = { median: quantile(values, 0.5), q1: quantile(values, 0.25), q3: quantile(values, 0.75) };
-      console.log(JSON.stringify({ kind: 'summary', problem, sampler, evals: e, seeds: runs.length, ...summary, machine }));
-      return `${summary.median.toPrecision(4)} [${summary.q1.toPrecision(4)}, ${summary.q3.toPrecision(4)}]`;
-    });
-    rows.push(`| ${problem} | ${sampler} | ${cells.join(' | ')} |`);
-  }
-  process.stderr.write(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n${rows.join('\n')}\n`);
-}
-
-await main();
+    return problem;
+  }),
+  samplers: arg('--samplers', 'gp,nsga2,random').split(','),
+  nSeeds: Number(arg('--seeds', '10')),
+  evals: arg('--evals', '30,60').split(',').map(Number),
+  metric: 'hypervolume',
+  columnTitle: (e) => `hypervolume @${e}, median [IQR]`,
+  run: (problem, sampler, seed, nEvals) => run(problem, sampler, seed, nEvals, threads),
+  ...(peerPython === ''
+    ? {}
+    : {
+        peer: {
+          python: peerPython,
+          script: new URL('./optuna-multi-objective.py', import.meta.url).pathname,
+          trace: (problem, line) => {
+            const points = line.points as number[][];
+            return {
+              label: `optuna-gp@${String(line.optuna)}`,
+              seed: line.seed as number,
+              seconds: line.seconds as number,
+              trace: points.map((_, i) => hypervolume2d(points.slice(0, i + 1), problem.reference)),
+            };
+          },
+        },
+      }),
+  cell: (_sorted, s) => `${s.median.toPrecision(4)} [${s.q1.toPrecision(4)}, ${s.q3.toPrecision(4)}]`,
+});

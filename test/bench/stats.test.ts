@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { median, medianAndMin } from '../../bench/lib/stats.js';
+import { median, medianAndMin, quantile } from '../../bench/lib/stats.js';
 
 describe('bench median', () => {
   it('takes the middle value of an odd count, whatever the order', () => {
@@ -23,5 +23,20 @@ describe('bench median', () => {
   it('pairs the median with the min', () => {
     expect(medianAndMin([10, 30])).toEqual({ median: 20, min: 10 });
     expect(medianAndMin([])).toEqual({ median: Number.NaN, min: Number.NaN });
+  });
+});
+
+describe('bench quantile', () => {
+  it('interpolates linearly between sorted values, as numpy', () => {
+    expect(quantile([1, 2, 3, 4], 0.5)).toBe(2.5);
+    expect(quantile([1, 2, 3, 4], 0.25)).toBe(1.75);
+    expect(quantile([1, 2, 3, 4, 5], 0.5)).toBe(3);
+  });
+
+  it('keeps infinite values ("no feasible point" runs) instead of NaN', () => {
+    const inf = Number.POSITIVE_INFINITY;
+    expect(quantile([1, inf, inf, inf], 0.5)).toBe(inf);
+    expect(quantile([1, 2, inf, inf], 0.75)).toBe(inf);
+    expect(quantile([inf, inf], 0.5)).toBe(inf);
   });
 });

@@ -641,7 +641,8 @@ export class Study implements StudyView {
     warnOnce(
       'CONSTRAINTS_NOT_RECORDED',
       `study "${this.studyName}" holds constraint values, but its sampler (${this.sampler.name}) records none: ` +
-        'trials finished now count as infeasible in bestTrial()/bestTrials(); give the sampler the constraintsFunc the study was run with',
+        'trials finished now count as infeasible in bestTrial()/bestTrials(); give the sampler the constraintsFunc the study was run with ' +
+        '(constraintsExport in a kestrel config)',
     );
   }
 

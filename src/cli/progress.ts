@@ -7,6 +7,9 @@
  *     trial 13 PRUNED step=3 value=0.4 best=0.05
  *     trial 14 FAIL reason="Error: boom" best=0.05
  *
+ * With several objectives `best=` becomes `front=N`, the size of the Pareto front so far (of the
+ * feasible trials in a constrained study, as `study.bestTrials()`).
+ *
  * Values are printed in JavaScript's shortest round-trip form, so they can be parsed back exactly.
  */
 import cliProgress from 'cli-progress';
@@ -41,10 +44,12 @@ export interface ProgressCounts {
   pruned: number;
   failed: number;
   best: number | null;
+  /** Several objectives: trials on the Pareto front so far (null with one objective). */
+  front: number | null;
 }
 
 export class Progress {
-  readonly counts: ProgressCounts = { done: 0, running: 0, complete: 0, pruned: 0, failed: 0, best: null };
+  readonly counts: ProgressCounts = { done: 0, running: 0, complete: 0, pruned: 0, failed: 0, best: null, front: null };
   private readonly stream: ProgressStream;
   private readonly directions: readonly StudyDirection[];
   private readonly total: number | null;
@@ -55,6 +60,9 @@ export class Progress {
    */
   private bestAny: number | null = null;
   private bestFeasible: number | null = null;
+  /** Several objectives: the Pareto fronts (value vectors) of every COMPLETE trial and of the feasible ones. */
+  private frontAny: (readonly number[])[] = [];
+  private frontFeasible: (readonly number[])[] = [];
   private constrained = false;
 
   constructor(options: ProgressOptions) {
@@ -98,7 +106,8 @@ export class Progress {
       this.bar.update(this.counts.done, this.payload());
       return;
     }
-    this.stream.write(`${formatTrialLine(trial)} best=${formatBest(this.counts.best)}\n`);
+    const best = this.counts.front === null ? `best=${formatBest(this.counts.best)}` : `front=${this.counts.front}`;
+    this.stream.write(`${formatTrialLine(trial)} ${best}\n`);
   }
 
   /** Counts the study's trials afresh (other workers' included) and redraws the bar. */
@@ -113,8 +122,10 @@ export class Progress {
   }
 
   private recount(trials: readonly FrozenTrial[]): void {
-    Object.assign(this.counts, { done: 0, complete: 0, pruned: 0, failed: 0, best: null });
+    Object.assign(this.counts, { done: 0, complete: 0, pruned: 0, failed: 0, best: null, front: null });
     this.bestAny = this.bestFeasible = null;
+    this.frontAny = [];
+    this.frontFeasible = [];
     this.constrained = false;
     for (const trial of trials) this.count(trial);
   }
@@ -129,6 +140,9 @@ export class Progress {
         const better = (best: number | null): boolean => best === null || (this.directions[0] === 'minimize' ? value < best : value > best);
         if (better(this.bestAny)) this.bestAny = value;
         if (isFeasible(trial.systemAttrs) && better(this.bestFeasible)) this.bestFeasible = value;
+      } else if (trial.values !== null && trial.values.length === this.directions.length) {
+        this.frontAny = addToFront(this.frontAny, trial.values, this.directions);
+        if (isFeasible(trial.systemAttrs)) this.frontFeasible = addToFront(this.frontFeasible, trial.values, this.directions);
       }
     } else if (trial.state === 'PRUNED') {
       this.counts.done++;
@@ -138,6 +152,7 @@ export class Progress {
       this.counts.failed++;
     }
     this.counts.best = this.constrained ? this.bestFeasible : this.bestAny;
+    if (this.directions.length > 1) this.counts.front = (this.constrained ? this.frontFeasible : this.frontAny).length;
   }
 
   private payload(): Record<string, string | number> {
@@ -146,7 +161,7 @@ export class Progress {
       complete: this.counts.complete,
       pruned: this.counts.pruned,
       failed: this.counts.failed,
-      best: this.counts.best === null ? '-' : formatNumber(this.counts.best),
+      best: this.counts.front !== null ? `front ${this.counts.front}` : this.counts.best === null ? '-' : formatNumber(this.counts.best),
     };
   }
 }
@@ -165,6 +180,25 @@ export function formatTrialLine(trial: FrozenTrial): string {
     if (typeof reason === 'string') line += ` reason=${JSON.stringify(reason)}`;
   }
   return line;
+}
+
+/**
+ * `front` with `values` added: unchanged when a member dominates it, else without the members it
+ * dominates; equal vectors are all kept (as `study.bestTrials()` keeps trials with equal values).
+ */
+function addToFront(front: (readonly number[])[], values: readonly number[], directions: readonly StudyDirection[]): (readonly number[])[] {
+  const dominates = (a: readonly number[], b: readonly number[]): boolean => {
+    let strictly = false;
+    for (let j = 0; j < directions.length; j++) {
+      const better = directions[j] === 'minimize' ? a[j] < b[j] : a[j] > b[j];
+      const worse = directions[j] === 'minimize' ? a[j] > b[j] : a[j] < b[j];
+      if (worse) return false;
+      if (better) strictly = true;
+    }
+    return strictly;
+  };
+  if (front.some((f) => dominates(f, values))) return front;
+  return [...front.filter((f) => !dominates(values, f)), values];
 }
 
 function formatBest(best: number | null): string {

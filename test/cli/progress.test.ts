@@ -50,7 +50,7 @@ describe('plain progress (not a TTY)', () => {
         'trial 4 FAIL reason="Error: boom" best=0.125\n',
     );
     expect(sink.text).not.toMatch(ANSI);
-    expect(progress.counts).toEqual({ done: 5, running: 0, complete: 3, pruned: 1, failed: 1, best: 0.125 });
+    expect(progress.counts).toEqual({ done: 5, running: 0, complete: 3, pruned: 1, failed: 1, best: 0.125, front: null });
   });
 
   it('in a constrained study (trials holding constraint values) the best is the best feasible value', () => {
@@ -74,6 +74,29 @@ describe('plain progress (not a TTY)', () => {
     expect(progress.counts.best).toBe(0.7);
     progress.sync([trial(0, 'COMPLETE', [0.01]), trial(1, 'COMPLETE', [0.7])]);
     expect(progress.counts.best).toBe(0.01);
+  });
+
+  it('with several objectives prints the size of the Pareto front (feasible trials in a constrained study)', () => {
+    const sink = new Sink(false);
+    const progress = new Progress({ stream: sink, total: null, existing: [], directions: ['minimize', 'maximize'] });
+    progress.trialFinished(trial(0, 'COMPLETE', [1, 1]));
+    progress.trialFinished(trial(1, 'COMPLETE', [2, 2])); // a trade-off: both on the front
+    progress.trialFinished(trial(2, 'COMPLETE', [2, 0.5])); // dominated by trial 1
+    progress.trialFinished(trial(3, 'COMPLETE', [0.5, 3])); // dominates both
+    progress.trialFinished(trial(4, 'COMPLETE', [0.5, 3])); // equal values are all kept
+    expect(sink.text).toBe(
+      'trial 0 COMPLETE value=1,1 front=1\n' +
+        'trial 1 COMPLETE value=2,2 front=2\n' +
+        'trial 2 COMPLETE value=2,0.5 front=2\n' +
+        'trial 3 COMPLETE value=0.5,3 front=1\n' +
+        'trial 4 COMPLETE value=0.5,3 front=2\n',
+    );
+    // Constrained: only feasible trials count.
+    progress.sync([
+      trial(0, 'COMPLETE', [1, 1], { systemAttrs: { constraints: [-1] } }),
+      trial(1, 'COMPLETE', [0.5, 3], { systemAttrs: { constraints: [1] } }),
+    ]);
+    expect(progress.counts.front).toBe(1);
   });
 
   it('tracks the best of a maximized study and prints values exactly', () => {
@@ -115,13 +138,13 @@ describe('progress of one of several workers on a study', () => {
     const elsewhere = [trial(0, 'COMPLETE', [0.25]), trial(2, 'FAIL', null)];
     progress.trialFinished(mine, [elsewhere[0], mine, elsewhere[1]]);
     expect(sink.text).toBe('trial 1 COMPLETE value=0.75 best=0.25\n');
-    expect(progress.counts).toEqual({ done: 3, running: 0, complete: 2, pruned: 0, failed: 1, best: 0.25 });
+    expect(progress.counts).toEqual({ done: 3, running: 0, complete: 2, pruned: 0, failed: 1, best: 0.25, front: null });
   });
 
   it('shows the study-wide count once the run ends', () => {
     const sink = new Sink(false);
     const progress = new Progress({ stream: sink, total: 2, existing: [], directions: ['maximize'] });
     progress.sync([trial(0, 'COMPLETE', [1]), trial(1, 'PRUNED', null), trial(2, 'RUNNING', null)]);
-    expect(progress.counts).toEqual({ done: 2, running: 0, complete: 1, pruned: 1, failed: 0, best: 1 });
+    expect(progress.counts).toEqual({ done: 2, running: 0, complete: 1, pruned: 1, failed: 0, best: 1, front: null });
   });
 });

@@ -21,6 +21,8 @@
 import { InvalidOptionError } from '../errors.js';
 import type { ParamValue } from '../space/types.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
+import { SystemAttr } from '../trial/system-attrs.js';
+import { hasOwn } from '../util/own-keys.js';
 import type { JsonValue, TrialState } from '../trial/types.js';
 
 /** A number as JSON can hold it: finite, or one of the strings naming a non-finite value. */
@@ -151,6 +153,9 @@ export function trialsToCsv(trials: readonly FrozenTrial[], options: TrialsToCsv
   }
   const params = [...paramNames].sort();
   const attrs = [...attrKeys].sort();
+  // Constraint values (a constrained study; Optuna's dataframe column name): a JSON array, "null"
+  // where the constraints function failed, empty for a trial without them.
+  const constrained = list.some((t) => hasOwn(t.systemAttrs, SystemAttr.constraints));
   const valueColumns = nValues === 1 ? ['value'] : Array.from({ length: nValues }, (_, i) => `values_${i}`);
   const header = [
     'number',
@@ -161,6 +166,7 @@ export function trialsToCsv(trials: readonly FrozenTrial[], options: TrialsToCsv
     'duration_ms',
     ...params.map((p) => `params_${p}`),
     ...attrs.map((k) => `user_attrs_${k}`),
+    ...(constrained ? ['system_attrs_constraints'] : []),
     'intermediate_values',
   ];
   const lines = [header.map(csvField).join(',')];
@@ -170,6 +176,7 @@ export function trialsToCsv(trials: readonly FrozenTrial[], options: TrialsToCsv
     row.push(cell(iso(t.datetimeStart)), cell(iso(t.datetimeComplete)), cell(durationOf(t)));
     for (const p of params) row.push(cell(Object.prototype.hasOwnProperty.call(t.params, p) ? t.params[p] : null));
     for (const k of attrs) row.push(cell(Object.prototype.hasOwnProperty.call(t.userAttrs, k) ? t.userAttrs[k] : null));
+    if (constrained) row.push(hasOwn(t.systemAttrs, SystemAttr.constraints) ? csvField(JSON.stringify(t.systemAttrs[SystemAttr.constraints])) : '');
     row.push(csvField(jsonWithSpecialNumbers(t.intermediateValues)));
     lines.push(row.join(','));
   }

@@ -179,6 +179,21 @@ describe('trialsToCsv', () => {
     expect(csv).toContain('"line1\nline2"');
   });
 
+  it('adds a system_attrs_constraints column in a constrained study (JSON, "null" when the function failed)', () => {
+    const rows = parseCsv(
+      trialsToCsv([
+        trial({ number: 0, systemAttrs: { constraints: [-0.5, 2] } }),
+        trial({ number: 1, systemAttrs: { constraints: null } }),
+        trial({ number: 2 }),
+      ]),
+    );
+    const col = rows[0].indexOf('system_attrs_constraints');
+    expect(col).toBeGreaterThan(0);
+    expect(rows.slice(1, 4).map((r) => r[col])).toEqual(['[-0.5,2]', 'null', '']);
+    // An unconstrained export keeps its columns.
+    expect(parseCsv(trialsToCsv([trial({})]))[0]).not.toContain('system_attrs_constraints');
+  });
+
   it('uses values_<i> columns for multi-objective trials and handles no trials', () => {
     const rows = parseCsv(trialsToCsv([trial({ values: [1, -2] }), trial({ number: 1, state: 'PRUNED', values: null })]));
     expect(rows[0].slice(0, 4)).toEqual(['number', 'state', 'values_0', 'values_1']);

@@ -148,8 +148,9 @@ export class Study implements StudyView {
 
   private readonly ownsStorage: boolean;
   private readonly live = new Map<number, LiveTrial>();
-  /** Whether `checkUnconstrainedTell` has read the study (once per Study object). */
-  private unconstrainedTellChecked = false;
+  /** COMPLETE trials this Study object recorded without constraint values (`checkUnconstrainedTell`). */
+  private unconstrainedTells = 0;
+  private unconstrainedWarned = false;
   /** Trial creations (and pops) in flight: `failLiveTrials` waits for them, so it misses none. */
   private readonly creating = new Set<Promise<unknown>>();
   /** Trials an interruption failed while they were being asked: sampler writes to them are dropped. */
@@ -631,13 +632,16 @@ export class Study implements StudyView {
    * A COMPLETE trial was recorded without constraint values: in a study whose trials hold them
    * (run before with a `constraintsFunc`, now resumed without one: another sampler, a CLI worker
    * without the constraints) it counts as infeasible for bestTrial(), which silently spoils the
-   * study. Warns once (CONSTRAINTS_NOT_RECORDED); the study is read once per Study object.
+   * study. Warns once (CONSTRAINTS_NOT_RECORDED). The study is read at the 1st, 2nd, 4th, 8th, ...
+   * such tell of this Study object (O(log n) reads): a worker that started before any constrained
+   * trial existed still finds out, and an unconstrained study pays little.
    */
   private async checkUnconstrainedTell(): Promise<void> {
-    if (this.unconstrainedTellChecked) return;
-    this.unconstrainedTellChecked = true;
+    this.unconstrainedTells += 1;
+    if (this.unconstrainedWarned || (this.unconstrainedTells & (this.unconstrainedTells - 1)) !== 0) return;
     const trials = await this.storage.getAllTrials(this.studyId);
     if (!trials.some((t) => hasOwn(t.systemAttrs, SystemAttr.constraints))) return;
+    this.unconstrainedWarned = true;
     warnOnce(
       'CONSTRAINTS_NOT_RECORDED',
       `study "${this.studyName}" holds constraint values, but its sampler (${this.sampler.name}) records none: ` +

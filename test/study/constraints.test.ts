@@ -201,3 +201,23 @@ describe('a constrained study resumed without constraints', () => {
     }
   });
 });
+
+describe('a worker without constraints that started first', () => {
+  it('still warns once constrained trials appear (the study is re-read at its 1st, 2nd, 4th... unconstrained tell)', async () => {
+    const codes: (string | undefined)[] = [];
+    const onWarning = (w: Error & { code?: string }) => codes.push(w.code);
+    process.on('warning', onWarning);
+    try {
+      const storage = new InMemoryStorage();
+      const plain = await createStudy({ studyName: 's', storage, sampler: new RandomSampler({ seed: 3 }) });
+      await tellXs(plain, [0.9]); // no constrained trial exists yet: nothing to warn about
+      const constrained = await createStudy({ studyName: 's', storage, loadIfExists: true, sampler: new NsgaIiSampler({ seed: 1, constraintsFunc }) });
+      await tellXs(constrained, [0.25]);
+      await tellXs(plain, [0.8, 0.7, 0.6]);
+      await new Promise((r) => setImmediate(r));
+      expect(codes.filter((c) => c === 'CONSTRAINTS_NOT_RECORDED')).toHaveLength(1);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});

@@ -58,7 +58,7 @@ import type { JsonValue, StudyDirection, TrialState } from '../../trial/types.js
 import { Rng, deriveSeed, resolveSeed } from '../../util/prng.js';
 import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
-import { evaluateConstraints, resolveConstraintsFunc, type ConstraintsFunc } from '../constraints.js';
+import { ConstraintsRecorder, evaluateConstraints, resolveConstraintsFunc, type ConstraintsFunc } from '../constraints.js';
 import { CROSSOVER_KINDS, crossover, type CrossoverKind, type CrossoverSettings } from './crossover.js';
 import { constrainedRanks, crowdingDistances, frontsOf } from './non-dominated-sort.js';
 import { optionKeys } from '../../util/options.js';
@@ -134,8 +134,6 @@ interface StudyState {
   readonly populations: Map<number, Population>;
   /** Constraint violation by trial id. */
   readonly penalties: Map<number, number>;
-  /** Errors of `constraintsFunc` found at `finishSystemAttrs`, thrown by `afterTrial`, by trial id. */
-  readonly pendingErrors: Map<number, KestrelError>;
   /** COMPLETE trials as individuals (null: values that do not fit the study), by trial id. */
   readonly individuals: Map<number, Individual | null>;
   /** The ids of the COMPLETE trials `space` is the intersection search space of. */
@@ -150,6 +148,8 @@ export class NsgaIiSampler implements Sampler {
   readonly name = 'nsga2';
   private readonly options: ResolvedOptions;
   private readonly random: RandomSampler;
+  /** With `constraintsFunc`: the values stored at tell and the errors thrown from afterTrial (constraints.ts). */
+  private readonly recorder: ConstraintsRecorder | null;
   /**
    * What this sampler has derived from each study it served (trial ids are per storage, so
    * nothing is shared between studies). Every ask reads the COMPLETE trials, but only those
@@ -161,6 +161,7 @@ export class NsgaIiSampler implements Sampler {
   constructor(options?: NsgaIiSamplerOptions) {
     this.options = resolveOptions(checkSamplerOptions('NsgaIiSampler', options, OPTION_KEYS));
     this.random = new RandomSampler({ seed: deriveSeed(this.options.seed, 'random') });
+    this.recorder = this.options.constraintsFunc === null ? null : new ConstraintsRecorder(this.options.constraintsFunc);
   }
 
   /** The individuals per generation. */
@@ -220,7 +221,7 @@ export class NsgaIiSampler implements Sampler {
   private stateOf(study: StudyView): StudyState {
     let state = this.state.get(study);
     if (state === undefined) {
-      state = { populations: new Map(), penalties: new Map(), pendingErrors: new Map(), individuals: new Map(), seen: new Set(), space: null };
+      state = { populations: new Map(), penalties: new Map(), individuals: new Map(), seen: new Set(), space: null };
       this.state.set(study, state);
     }
     return state;
@@ -240,12 +241,10 @@ export class NsgaIiSampler implements Sampler {
     state: 'COMPLETE' | 'PRUNED' | 'FAIL',
     _values: readonly number[] | null,
   ): Promise<Readonly<Record<string, JsonValue>>> {
-    if (this.options.constraintsFunc === null || state === 'FAIL') return {};
-    const cache = this.stateOf(study);
-    const { constraints, penalty, error } = this.evaluate(trial);
-    cache.penalties.set(trial.trialId, penalty);
-    if (error !== null) cache.pendingErrors.set(trial.trialId, error);
-    return { [SystemAttr.constraints]: constraints };
+    if (this.recorder === null || state === 'FAIL') return {};
+    const { attrs, constraints } = this.recorder.finish(study, trial, state);
+    this.stateOf(study).penalties.set(trial.trialId, constraints === null ? Number.POSITIVE_INFINITY : violation(constraints));
+    return attrs;
   }
 
   async afterTrial(
@@ -254,15 +253,11 @@ export class NsgaIiSampler implements Sampler {
     state: TrialState,
     _values: readonly number[] | null,
   ): Promise<void> {
-    if (this.options.constraintsFunc === null) return;
-    const cache = this.stateOf(study);
-    const error = cache.pendingErrors.get(trial.trialId);
-    if (error !== undefined) {
-      cache.pendingErrors.delete(trial.trialId);
-      throw error;
-    }
+    if (this.recorder === null) return;
+    const error = this.recorder.takeError(study, trial);
+    if (error !== undefined) throw error;
     // Told through a view without `finishSystemAttrs` (nothing stored): evaluate now.
-    if (state === 'COMPLETE') this.penalty(cache, trial, true);
+    if (state === 'COMPLETE') this.penalty(this.stateOf(study), trial, true);
   }
 
   /** Selection and crossover: the child's values over `dims` (before mutation). */

@@ -21,6 +21,7 @@ export type KestrelErrorCode =
   | 'NO_FEASIBLE_TRIALS'
   | 'TRIAL_PRUNED'
   | 'OBJECTIVE_ERROR'
+  | 'CONSTRAINTS_FUNC_ERROR'
   | 'NATIVE_ERROR'
   | 'NUMERICAL_ERROR'
   | 'BACKEND_UNAVAILABLE'
@@ -50,7 +51,7 @@ export class InvalidOptionError extends KestrelError {
   readonly option: string;
 
   constructor(option: string, expected: string, received: unknown, options: KestrelErrorOptions = {}) {
-    super('INVALID_OPTION', `option "${option}": expected ${expected}, received ${describe(received)}`, options);
+    super('INVALID_OPTION', `option "${option}": expected ${expected}, received ${describeValue(received)}`, options);
     this.option = option;
   }
 }
@@ -169,8 +170,37 @@ export class NoCompletedTrialsError extends KestrelError {
  * COMPLETE trials are all infeasible (Optuna raises ValueError "No feasible trials are completed yet").
  */
 export class NoFeasibleTrialsError extends KestrelError {
-  constructor(studyName: string) {
-    super('NO_FEASIBLE_TRIALS', `study "${studyName}" has no feasible completed trials yet (every one violates a constraint or has no constraint values)`);
+  /** `nComplete`: how many COMPLETE trials the study holds, named in the message when given. */
+  constructor(studyName: string, nComplete?: number) {
+    const among = nComplete === undefined ? '' : `, none among ${nComplete} complete`;
+    super(
+      'NO_FEASIBLE_TRIALS',
+      `study "${studyName}" has no feasible completed trials yet${among} (every one violates a constraint or has no constraint values)`,
+    );
+  }
+}
+
+/**
+ * A sampler's `constraintsFunc` failed for a finished trial at `tell`: it threw, or returned
+ * something other than an array of finite numbers. A failure of the user's code at run time, not
+ * an invalid option (the option was a function): the trial is recorded all the same, with
+ * constraint values null (infeasible), and `tell` then rejects with this error, as Optuna
+ * propagates a failing `constraints_func` out of `optimize` after storing the trial.
+ */
+export class ConstraintsFuncError extends KestrelError {
+  /** The number of the trial the function failed for (recorded, with constraint values null). */
+  readonly trialNumber: number;
+  /** What went wrong, without the function's name: `it threw: ...`, `expected ..., received ...`. */
+  readonly problem: string;
+
+  /**
+   * `funcName`: how the message names the function (default `constraintsFunc`; the CLI names the
+   * config's `constraintsExport`).
+   */
+  constructor(trialNumber: number, problem: string, options: KestrelErrorOptions & { readonly funcName?: string } = {}) {
+    super('CONSTRAINTS_FUNC_ERROR', `${options.funcName ?? 'constraintsFunc'} failed for trial ${trialNumber}: ${problem}`, options);
+    this.trialNumber = trialNumber;
+    this.problem = problem;
   }
 }
 
@@ -242,7 +272,8 @@ export class BackendUnavailableError extends KestrelError {
   }
 }
 
-function describe(value: unknown): string {
+/** A short description of a received value, as option errors name it. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
     return String(value);

@@ -7,6 +7,7 @@
 export {
   BackendUnavailableError,
   ConfigError,
+  ConstraintsFuncError,
   DistributionConflictError,
   DuplicatedStudyError,
   GridExhaustedError,

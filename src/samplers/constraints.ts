@@ -5,7 +5,7 @@
  * trial (`SystemAttr.constraints`, see src/trial/system-attrs.ts) with its result; this module is
  * the one place that calls the function and judges what it returned.
  */
-import { InvalidOptionError, KestrelError } from '../errors.js';
+import { ConstraintsFuncError, InvalidOptionError, describeValue } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { StudyView } from '../trial/study-view.js';
 import { SystemAttr } from '../trial/system-attrs.js';
@@ -23,37 +23,28 @@ export function resolveConstraintsFunc(value: unknown): ConstraintsFunc | null {
 
 /**
  * Calls `func` for `trial`: its values (a copy) when it returned an array of finite numbers, else
- * null with the error to give the caller of `tell` (it threw, or returned something else: NaN and
- * infinities included, which JSON cannot store).
+ * null with the `ConstraintsFuncError` to give the caller of `tell` (it threw, or returned something
+ * else: NaN and infinities included, which JSON cannot store).
  */
 export function evaluateConstraints(
   func: ConstraintsFunc,
   trial: FrozenTrial,
-): { readonly constraints: number[] | null; readonly error: KestrelError | null } {
+): { readonly constraints: number[] | null; readonly error: ConstraintsFuncError | null } {
   let constraints: unknown;
   try {
     constraints = func(trial);
   } catch (cause) {
-    const error = new KestrelError(
-      'INVALID_OPTION',
-      `option "constraintsFunc": threw for trial ${trial.number}: ${thrownMessage(cause)}`,
-      { cause },
-    );
-    return { constraints: null, error };
+    return { constraints: null, error: new ConstraintsFuncError(trial.number, `it threw: ${thrownMessage(cause)}`, { cause }) };
   }
   if (!Array.isArray(constraints)) {
-    const error = new InvalidOptionError('constraintsFunc', `a function returning an array of finite numbers; for trial ${trial.number} it returned`, constraints);
-    return { constraints: null, error };
+    const problem = `expected an array of finite numbers, received ${describeValue(constraints)}`;
+    return { constraints: null, error: new ConstraintsFuncError(trial.number, problem) };
   }
   const bad = constraints.findIndex((c) => typeof c !== 'number' || !Number.isFinite(c));
   if (bad >= 0) {
     // The offending value itself (NaN, a string...), not "an array of length k".
-    const error = new InvalidOptionError(
-      'constraintsFunc',
-      `a function returning an array of finite numbers; for trial ${trial.number} its value [${bad}] was`,
-      constraints[bad],
-    );
-    return { constraints: null, error };
+    const problem = `expected an array of finite numbers, its value [${bad}] was ${describeValue(constraints[bad])}`;
+    return { constraints: null, error: new ConstraintsFuncError(trial.number, problem) };
   }
   return { constraints: [...(constraints as number[])], error: null };
 }
@@ -79,7 +70,7 @@ function thrownMessage(cause: unknown): string {
  */
 export class ConstraintsRecorder {
   /** Errors found at `finish`, by study and trial id, until `afterTrial` throws them. */
-  private readonly pending = new WeakMap<StudyView, Map<number, KestrelError>>();
+  private readonly pending = new WeakMap<StudyView, Map<number, ConstraintsFuncError>>();
 
   constructor(readonly func: ConstraintsFunc) {}
 
@@ -96,7 +87,7 @@ export class ConstraintsRecorder {
   }
 
   /** The error `finish` found for this trial, once (then forgotten); undefined when none. */
-  takeError(study: StudyView, trial: FrozenTrial): KestrelError | undefined {
+  takeError(study: StudyView, trial: FrozenTrial): ConstraintsFuncError | undefined {
     const errors = this.pending.get(study);
     const error = errors?.get(trial.trialId);
     if (error !== undefined) errors?.delete(trial.trialId);

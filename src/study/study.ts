@@ -791,7 +791,7 @@ export class Study implements StudyView {
       const bestValue = best.values![0];
       if (direction === 'minimize' ? value < bestValue : value > bestValue) best = trial;
     }
-    if (best === null) throw new NoFeasibleTrialsError(this.studyName);
+    if (best === null) throw new NoFeasibleTrialsError(this.studyName, complete.length);
     return best;
   }
 

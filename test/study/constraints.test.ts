@@ -76,7 +76,7 @@ describe('constraint values stored on trials (NsgaIiSampler constraintsFunc)', (
       trial.setUserAttr('note', 'kept');
       const error = await study.tell(trial, 0.5).then(() => null, (e: unknown) => e);
       expect(error, JSON.stringify(value)).toBeInstanceOf(KestrelError);
-      expect((error as KestrelError).code).toBe('INVALID_OPTION');
+      expect((error as KestrelError).code).toBe('CONSTRAINTS_FUNC_ERROR');
       await study.close();
       const again = await createStudy({ studyName: 'c', storage: path, loadIfExists: true });
       const [stored] = await again.getTrials();
@@ -96,7 +96,7 @@ describe('constraint values stored on trials (NsgaIiSampler constraintsFunc)', (
     const study = await createStudy({ sampler });
     const trial = await study.ask();
     trial.suggestFloat('x', 0, 1);
-    await expect(study.tell(trial, 1)).rejects.toThrow(/constraintsFunc.*boom/);
+    await expect(study.tell(trial, 1)).rejects.toThrow(/^constraintsFunc failed for trial 0: it threw: boom$/);
     const [stored] = await study.getTrials();
     expect(stored.state).toBe('COMPLETE');
     expect(stored.systemAttrs.constraints).toBeNull();
@@ -114,7 +114,7 @@ describe('constraint values stored on trials (NsgaIiSampler constraintsFunc)', (
       trial.suggestFloat('x', 0, 1);
       const error = await study.tell(trial, 1).then(() => null, (e: unknown) => e);
       expect(error).toBeInstanceOf(KestrelError);
-      expect((error as KestrelError).code).toBe('INVALID_OPTION');
+      expect((error as KestrelError).code).toBe('CONSTRAINTS_FUNC_ERROR');
       const [stored] = await study.getTrials();
       expect(stored.state).toBe('COMPLETE');
       expect(stored.values).toEqual([1]);

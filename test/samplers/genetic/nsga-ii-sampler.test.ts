@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createStudy, loadStudy } from '../../../src/study/create-study.js';
 import type { Trial } from '../../../src/trial/trial.js';
-import { InvalidOptionError, KestrelError } from '../../../src/errors.js';
+import { ConstraintsFuncError, InvalidOptionError, KestrelError } from '../../../src/errors.js';
 import { NsgaIiSampler, type NsgaIiSamplerOptions } from '../../../src/samplers/genetic/nsga-ii-sampler.js';
 import { categoricalDistribution, contains, floatDistribution, intDistribution } from '../../../src/space/distributions.js';
 import type { Distribution, ParamValue } from '../../../src/space/types.js';
@@ -186,7 +186,7 @@ describe('NsgaIiSampler constraints', () => {
 
   it('rejects constraint values that are not an array of numbers, at tell', async () => {
     const sampler = new NsgaIiSampler({ seed: 7, constraintsFunc: () => [Number.NaN] });
-    await expect(runVectorTrial(sampler, new FakeStudy(), SPACE, () => [0])).rejects.toThrow(InvalidOptionError);
+    await expect(runVectorTrial(sampler, new FakeStudy(), SPACE, () => [0])).rejects.toThrow(ConstraintsFuncError);
     const throwing = new NsgaIiSampler({
       seed: 7,
       constraintsFunc: () => {
@@ -195,7 +195,7 @@ describe('NsgaIiSampler constraints', () => {
     });
     const error = await runVectorTrial(throwing, new FakeStudy(), SPACE, () => [0]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KestrelError);
-    expect((error as KestrelError).code).toBe('INVALID_OPTION');
+    expect((error as KestrelError).code).toBe('CONSTRAINTS_FUNC_ERROR');
     expect((error as Error).message).toContain('boom');
   });
 

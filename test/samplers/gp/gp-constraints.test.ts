@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidOptionError, KestrelError } from '../../../src/errors.js';
+import { ConstraintsFuncError, InvalidOptionError, KestrelError } from '../../../src/errors.js';
 import { GpSampler, type GpSamplerOptions } from '../../../src/samplers/gp/gp-sampler.js';
 import { floatDistribution } from '../../../src/space/distributions.js';
 import { InMemoryStorage } from '../../../src/storage/memory-storage.js';
@@ -174,8 +174,12 @@ describe('GpSampler constraintsFunc: stored values', () => {
       if (i === 11 || i === 12) {
         const err = await told.catch((e: unknown) => e);
         expect(err).toBeInstanceOf(KestrelError);
-        expect((err as KestrelError).code).toBe('INVALID_OPTION');
-        expect(String(err)).toMatch(i === 11 ? /threw for trial 11/ : /finite numbers; for trial 12 its value \[0\] was, received NaN/);
+        expect((err as KestrelError).code).toBe('CONSTRAINTS_FUNC_ERROR');
+        expect(err).toBeInstanceOf(ConstraintsFuncError);
+        expect((err as ConstraintsFuncError).trialNumber).toBe(i);
+        expect(String(err)).toMatch(
+          i === 11 ? /failed for trial 11: it threw: no constraint for this one/ : /failed for trial 12: expected an array of finite numbers, its value \[0\] was NaN$/,
+        );
       } else {
         await told;
       }

@@ -7,9 +7,11 @@
  *     kestrel best <study>      the best trial (text, json)
  *     kestrel studies           the studies in a storage
  *
- * Exit codes: 0 ok; 1 runtime error (`kestrel: <CODE>: <message>`, the stack only with
- * KESTREL_DEBUG=1); 2 usage or configuration error; 130 interrupted by Ctrl-C or SIGTERM (running
- * trials are recorded as FAIL "interrupted").
+ * Exit codes: 0 ok (a `run` whose complete trials are all infeasible included: it reports that in
+ * a line); 1 runtime error (`kestrel: <CODE>: <message>`, the stack only with KESTREL_DEBUG=1),
+ * a failure of the user's code at run time included (`CONSTRAINTS_FUNC_ERROR`: a constraints
+ * function that threw at a trial's tell); 2 usage or configuration error, found before any trial
+ * runs; 130 interrupted by Ctrl-C or SIGTERM (running trials are recorded as FAIL "interrupted").
  */
 import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';

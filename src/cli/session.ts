@@ -10,7 +10,7 @@
 import type { GpuId } from '../tfjs/gpus.js';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, InterruptedError, NoCompletedTrialsError, NoFeasibleTrialsError, StorageError } from '../errors.js';
+import { ConfigError, ConstraintsFuncError, InterruptedError, NoCompletedTrialsError, StorageError } from '../errors.js';
 import { specDistributions } from '../space/spec.js';
 import { createStudy } from '../study/create-study.js';
 import type { Study } from '../study/study.js';
@@ -41,7 +41,11 @@ export interface ExecuteStudyOptions {
 /** The `fail_reason` of trials closed by `--fail-stale`. */
 export const STALE_REASON = `${FAIL_REASON_STALE_PREFIX} its worker stopped without finishing it (closed by --fail-stale)`;
 
-/** Runs the study described by the config to its budget. Rejects with `InterruptedError` on Ctrl-C or SIGTERM. */
+/**
+ * Runs the study described by the config to its budget. Rejects with `InterruptedError` on Ctrl-C
+ * or SIGTERM, and with `ConstraintsFuncError` naming the config's `constraintsExport` when that
+ * function failed at a trial's tell (the trial stays recorded, infeasible; the run stops there).
+ */
 export async function executeStudy(options: ExecuteStudyOptions): Promise<void> {
   const { config, io, role } = options;
   // Everything that can fail on a bad config happens before storage is touched.
@@ -146,6 +150,15 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     if (error instanceof InterruptedError) {
       io.stderr.write(
         `kestrel: interrupted; trials that were running are recorded as FAIL ("interrupted"), finished trials are kept in ${config.storage}\n`,
+      );
+    }
+    if (error instanceof ConstraintsFuncError && config.constraintsExport !== null) {
+      // The user's constraints function failed at a trial's tell (exit 1, as a failing objective
+      // with `catch: none` would): name it as the config does, and say that nothing was lost.
+      throw new ConstraintsFuncError(
+        error.trialNumber,
+        `${error.problem} (trial ${error.trialNumber} is recorded, with constraint values null: infeasible; finished trials are kept in ${config.storage})`,
+        { cause: error, funcName: `constraintsExport "${config.constraintsExport}" of ${path.basename(config.objectivePath)}` },
       );
     }
     throw error;
@@ -280,19 +293,26 @@ export function summaryLine(studyName: string, trials: readonly FrozenTrial[]): 
 }
 
 /**
- * The best trial (or the Pareto front) as text. Rejects with `NoCompletedTrialsError` when none
- * completed, `NoFeasibleTrialsError` when the study is constrained and none is feasible.
+ * The best trial (or the Pareto front) as text. A constrained study whose complete trials are all
+ * infeasible ran as asked: that is reported in a line (`no feasible trial among N complete`), not
+ * thrown. Rejects with `NoCompletedTrialsError` when no trial completed (every one failed or was
+ * pruned: the run produced no result).
  */
 export async function bestReport(study: Study): Promise<string> {
-  if (study.directions.length === 1) {
-    const best = await study.bestTrial();
-    return `best trial #${best.number}: value=${formatValues(best.values)} params: ${formatParams(best.params)}\n`;
-  }
-  const front = await study.bestTrials();
-  if (front.length === 0) {
+  // bestTrials(): the feasible Pareto front, or the tied best trials of one objective; empty when none is feasible.
+  const best = await study.bestTrials();
+  if (best.length === 0) {
     const nComplete = (await study.getTrials({ states: ['COMPLETE'] })).length;
-    throw nComplete === 0 ? new NoCompletedTrialsError(study.studyName) : new NoFeasibleTrialsError(study.studyName);
+    if (nComplete === 0) throw new NoCompletedTrialsError(study.studyName);
+    return (
+      `no feasible trial among ${nComplete} complete (each violates a constraint or has no constraint values); ` +
+      `kestrel trials ${study.studyName} --format json shows their constraints\n`
+    );
   }
-  const lines = front.map((t) => `  #${t.number}: values=${formatValues(t.values)} params: ${formatParams(t.params)}\n`);
-  return `Pareto front (${front.length} trials, directions ${study.directions.join(', ')}):\n${lines.join('')}`;
+  if (study.directions.length === 1) {
+    const trial = await study.bestTrial();
+    return `best trial #${trial.number}: value=${formatValues(trial.values)} params: ${formatParams(trial.params)}\n`;
+  }
+  const lines = best.map((t) => `  #${t.number}: values=${formatValues(t.values)} params: ${formatParams(t.params)}\n`);
+  return `Pareto front (${best.length} trials, directions ${study.directions.join(', ')}):\n${lines.join('')}`;
 }

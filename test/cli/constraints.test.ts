@@ -4,6 +4,7 @@
  * with trials in worker processes. Bad combinations are config errors before any trial runs.
  */
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/cli/config.js';
@@ -39,6 +40,27 @@ export function limits(trial: { params: Record<string, unknown> }): number[] {
 }
 `;
 
+// Constraints that fail at run time (trial 1 throws, or NaN), or that no trial can meet.
+const failingJs = `
+export function objective(trial) {
+  return -trial.suggestFloat('x', 0, 1);
+}
+export function pair(trial) {
+  const x = trial.suggestFloat('x', 0, 1);
+  return [x, 1 - x];
+}
+export function throwsAtOne(trial) {
+  if (trial.number === 1) throw new Error('sensor offline');
+  return [trial.params.x - 0.5];
+}
+export function nanAtOne(trial) {
+  return [trial.number === 1 ? NaN : trial.params.x - 0.5];
+}
+export function never() {
+  return [1];
+}
+`;
+
 const base = 'objective: ./objective.mjs\nconstraintsExport: limits\nseed: 3\n';
 
 beforeAll(async () => {
@@ -52,6 +74,14 @@ beforeAll(async () => {
     'random.yaml': `${base}sampler: random\nnTrials: 3\nstorage: ./random.journal\n`,
     'missing.yaml': 'objective: ./objective.mjs\nconstraintsExport: nope\nsampler: gp\nnTrials: 3\nstorage: ./missing.journal\n',
     'not-fn.yaml': 'objective: ./objective.mjs\nconstraintsExport: notAFunction\nsampler: gp\nnTrials: 3\nstorage: ./not-fn.journal\n',
+    'failing.mjs': failingJs,
+    'throws.yaml': 'study: throws\nobjective: ./failing.mjs\nconstraintsExport: throwsAtOne\nsampler: nsga2\nnTrials: 4\nstorage: ./throws.journal\n',
+    'nan.yaml': 'study: nan\nobjective: ./failing.mjs\nconstraintsExport: nanAtOne\nsampler: {name: gp, nStartupTrials: 2}\nnTrials: 4\nstorage: ./nan.journal\n',
+    'throws-procs.yaml':
+      'study: tp\nobjective: ./failing.mjs\nconstraintsExport: throwsAtOne\nsampler: genetic\nnTrials: 4\nprocesses: true\nstorage: ./tp.journal\n',
+    'never.yaml': 'study: never\nobjective: ./failing.mjs\nconstraintsExport: never\nsampler: nsga2\nnTrials: 3\nstorage: ./never.journal\n',
+    'never-mo.yaml':
+      'study: nevermo\nobjective: ./failing.mjs\nobjectiveExport: pair\ndirections: [minimize, minimize]\nconstraintsExport: never\nsampler: nsga2\nnTrials: 3\nstorage: ./nevermo.journal\n',
     'missing-procs.yaml':
       'objective: ./objective.mjs\nconstraintsExport: nope\nsampler: nsga2\nprocesses: true\nnTrials: 3\nstorage: ./missing-procs.journal\n',
   });
@@ -148,5 +178,77 @@ describe('constraintsExport', () => {
         expect(existsSync(path.join(dir, journal)), `${command} ${file}`).toBe(false);
       }
     }
+  });
+});
+
+describe('constraintsExport failing at run time, and studies with no feasible trial', () => {
+  async function allTrials(study: string, journal: string): Promise<readonly FrozenTrial[]> {
+    const loaded = await loadStudy({ studyName: study, storage: path.join(dir, journal) });
+    try {
+      return await loaded.getTrials();
+    } finally {
+      await loaded.close();
+    }
+  }
+
+  it('a constraints function that throws at a tell: exit 1 (not 2), the export and trial named, the trial kept', async () => {
+    for (const [command, file, journal, study] of [
+      ['run', 'throws.yaml', 'throws.journal', 'throws'],
+      ['worker', 'throws.yaml', 'throws.journal', 'throws'],
+      ['run', 'throws-procs.yaml', 'tp.journal', 'tp'],
+    ] as const) {
+      const result = await runInProcess([command, file], dir);
+      const label = `${command} ${file}`;
+      expect(result.code, `${label}: ${result.stderr}`).toBe(1);
+      expect(result.stderr, label).toMatch(
+        /^kestrel: CONSTRAINTS_FUNC_ERROR: constraintsExport "throwsAtOne" of failing\.mjs failed for trial 1: it threw: sensor offline \(trial 1 is recorded, with constraint values null: infeasible; /m,
+      );
+      expect(result.stderr, label).not.toMatch(/INVALID_(OPTION|CONFIG)/);
+      // Trial 1 is stored as it finished (COMPLETE, its value kept), infeasible; the run stopped there.
+      const trials = await allTrials(study, journal);
+      const one = trials.find((t) => t.number === 1)!;
+      expect(one.state, label).toBe('COMPLETE');
+      expect(one.values, label).toEqual([-(one.params.x as number)]);
+      expect(one.systemAttrs.constraints, label).toBeNull();
+      expect(trials.find((t) => t.number === 0)!.systemAttrs.constraints, label).not.toBeNull();
+      await rm(path.join(dir, journal));
+    }
+  });
+
+  it('a constraints function that returns NaN at a tell: exit 1 with CONSTRAINTS_FUNC_ERROR', async () => {
+    const result = await runInProcess(['run', 'nan.yaml'], dir);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(
+      /^kestrel: CONSTRAINTS_FUNC_ERROR: constraintsExport "nanAtOne" of failing\.mjs failed for trial 1: expected an array of finite numbers, its value \[0\] was NaN /m,
+    );
+    const one = (await allTrials('nan', 'nan.journal')).find((t) => t.number === 1)!;
+    expect(one.state).toBe('COMPLETE');
+    expect(one.systemAttrs.constraints).toBeNull();
+  });
+
+  it('a run whose trials all complete but none is feasible exits 0 with a summary; kestrel best exits 1', async () => {
+    const run = await runInProcess(['run', 'never.yaml'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^study "never": 3 trials \(3 complete, /m);
+    expect(run.stdout).toMatch(/^no feasible trial among 3 complete \(each violates a constraint or has no constraint values\); kestrel trials never --format json shows their constraints$/m);
+    expect(run.stderr).not.toMatch(/NO_FEASIBLE_TRIALS/);
+
+    // `best` is asked for a trial that does not exist: an error, as for a study with none complete.
+    for (const format of ['text', 'json']) {
+      const best = await runInProcess(['best', 'never', '--storage', 'never.journal', '--format', format], dir);
+      expect(best.code).toBe(1);
+      expect(best.stdout).toBe('');
+      expect(best.stderr).toMatch(/^kestrel: NO_FEASIBLE_TRIALS: study "never" has no feasible completed trials yet, none among 3 complete /m);
+    }
+  });
+
+  it('the same with several objectives: an empty feasible Pareto front is a summary, exit 0', async () => {
+    const run = await runInProcess(['run', 'never-mo.yaml'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^trial 2 COMPLETE values?=\S+ front=0$/m);
+    expect(run.stdout).toMatch(/^no feasible trial among 3 complete /m);
+    const best = await runInProcess(['best', 'nevermo', '--storage', 'nevermo.journal'], dir);
+    expect(best.code).toBe(1);
+    expect(best.stderr).toMatch(/^kestrel: NO_FEASIBLE_TRIALS: study "nevermo" has no feasible completed trials yet, none among 3 complete /m);
   });
 });

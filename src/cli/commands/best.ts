@@ -29,7 +29,7 @@ export async function bestCommand(studyName: string, options: BestCommandOptions
     const best = study.directions.length === 1 ? [await study.bestTrial()] : await study.bestTrials();
     if (best.length === 0) {
       const nComplete = (await study.getTrials({ states: ['COMPLETE'] })).length;
-      throw nComplete === 0 ? new NoCompletedTrialsError(studyName) : new NoFeasibleTrialsError(studyName);
+      throw nComplete === 0 ? new NoCompletedTrialsError(studyName) : new NoFeasibleTrialsError(studyName, nComplete);
     }
     if ((options.format ?? 'text') === 'json') {
       const body = study.directions.length === 1 ? toJson(best[0]) : best.map(toJson);

@@ -1,7 +1,9 @@
 /**
  * `kestrel run <config> [--n-trials N] [--concurrency N] [--storage PATH] [--study NAME] [--seed N] [--timeout SEC]`:
  * creates (or resumes) the study of a config file and runs it to its trial budget, then prints the
- * best trial and a one-line summary. `--fail-stale` first records the RUNNING trials of a killed
+ * best trial and a one-line summary (`no feasible trial among N complete` in a constrained study
+ * with none feasible, exit 0; exit 1 when no trial completed or the constraints function failed at
+ * a tell, see `executeStudy`). `--fail-stale` first records the RUNNING trials of a killed
  * worker as FAIL (only safe when no other worker is running on the study).
  */
 import { loadConfig, type ConfigOverrides } from '../config.js';

@@ -214,11 +214,29 @@ kestrel::KernelKind take_kernel(Napi::Env env, const Napi::Value& v) {
 
 kestrel::AcqParams take_acq(Napi::Env env, const Napi::Object& obj) {
   kestrel::AcqParams acq;
-  acq.kind = static_cast<kestrel::AcquisitionKind>(take_int(env, get(obj, "kind"), "kind", 0, 2));
+  acq.kind = static_cast<kestrel::AcquisitionKind>(take_int(env, get(obj, "kind"), "kind", 0, 3));
   acq.incumbent = take_number(env, get(obj, "incumbent"), "incumbent");
   acq.beta = take_number(env, get(obj, "beta"), "beta");
   if (acq.beta < 0) throw_argument(env, "beta", "a number >= 0", describe(get(obj, "beta")));
   return acq;
+}
+
+/// logEHVI's `boxes` (src/surrogate/backend.ts AcquisitionOptions): a non-empty Float64Array of
+/// rows [lower x k, upper x k], lowers finite, each upper above its lower (+Infinity allowed);
+/// the row width (2 x objectives) is checked by the core against the terms.
+std::vector<double> take_boxes(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw_argument(env, "boxes", "a Float64Array of box bounds", describe(v));
+  }
+  Napi::Float64Array arr = v.As<Napi::Float64Array>();
+  std::vector<double> out(arr.Data(), arr.Data() + arr.ElementLength());
+  if (out.empty()) throw_argument(env, "boxes", "at least one box", "an empty array");
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (std::isnan(out[i]) || out[i] == -INFINITY) {
+      throw_argument(env, "boxes[" + std::to_string(i) + "]", "a number or +Infinity", describe(Napi::Number::New(env, out[i])));
+    }
+  }
+  return out;
 }
 
 /// optimizeAcquisition's optional `logIntBounds` (src/surrogate/backend.ts): undefined or null
@@ -481,12 +499,13 @@ class Model : public Napi::ObjectWrap<Model> {
     const Napi::Object opts = take_object(env, info[2], "options");
     kestrel::AcqParams acq = take_acq(env, opts);
     acq.terms = take_terms(env, opts, *m);
+    if (acq.kind == kestrel::AcquisitionKind::kLogEhvi) acq.boxes = take_boxes(env, get(opts, "boxes"));
     const bool with_grad = take_bool(env, info[3], "withGrad");
     const int threads = take_threads(env, info[4]);
     auto value = std::make_shared<std::vector<double>>(static_cast<size_t>(count));
     auto grad = std::make_shared<std::vector<double>>(with_grad ? static_cast<size_t>(count) * m->d() : 0);
     // Terms (other models) are evaluated on the CPU: the device model runs its own acquisition only.
-    auto gpu = acq.terms.empty() ? cuda_ : nullptr;
+    auto gpu = acq.terms.empty() && acq.kind != kestrel::AcquisitionKind::kLogEhvi ? cuda_ : nullptr;
     return queue(
         env,
         [=] {
@@ -514,6 +533,7 @@ class Model : public Napi::ObjectWrap<Model> {
     Napi::Object opts = take_object(env, info[2], "options");
     kestrel::AcqParams acq = take_acq(env, opts);
     acq.terms = take_terms(env, opts, *m);
+    if (acq.kind == kestrel::AcquisitionKind::kLogEhvi) acq.boxes = take_boxes(env, get(opts, "boxes"));
     const int restarts = static_cast<int>(take_int(env, get(opts, "nRestarts"), "nRestarts", 0, 1 << 20));
     auto grid = std::make_shared<std::vector<double>>(take_f64(env, get(opts, "grid"), "grid", static_cast<size_t>(d)));
     for (int j = 0; j < d; ++j) {

@@ -513,22 +513,52 @@ void GpModel::predict(const double* x, int m, double* mean, double* variance, Th
 }
 
 void GpModel::check_terms(const AcqParams& acq) const {
+  int objectives = 1;
   for (const AcqTerm& term : acq.terms) {
     if (!term.model) throw Error(Error::Code::kInvalid, "acquisition term without a model");
     if (term.model->d() != data_.d || term.model->data().is_cat != data_.is_cat) {
       throw Error(Error::Code::kInvalid, "acquisition term: its model has other inputs (d or categorical dims differ)");
     }
     if (!term.params.terms.empty()) throw Error(Error::Code::kInvalid, "acquisition term with terms of its own");
+    if (term.params.kind == AcquisitionKind::kLogEhvi) {
+      if (acq.kind != AcquisitionKind::kLogEhvi) {
+        throw Error(Error::Code::kInvalid, "a logEHVI acquisition term needs a logEHVI acquisition");
+      }
+      ++objectives;
+    }
+  }
+  if (acq.kind != AcquisitionKind::kLogEhvi) return;
+  if (objectives > kMaxHypervolumeObjectives) {
+    throw Error(Error::Code::kInvalid, "logEHVI: at most " + std::to_string(kMaxHypervolumeObjectives) + " objectives");
+  }
+  const size_t width = 2 * static_cast<size_t>(objectives);
+  if (acq.boxes.empty() || acq.boxes.size() % width != 0) {
+    throw Error(Error::Code::kInvalid, "logEHVI boxes: rows of 2 x " + std::to_string(objectives) + " values expected");
+  }
+  for (size_t r = 0; r < acq.boxes.size(); r += width) {
+    for (size_t j = 0; j < width / 2; ++j) {
+      const double lower = acq.boxes[r + j], upper = acq.boxes[r + width / 2 + j];
+      if (!std::isfinite(lower) || !(upper > lower)) {
+        throw Error(Error::Code::kInvalid, "logEHVI boxes: every lower bound finite and below its upper bound");
+      }
+    }
   }
 }
 
 void GpModel::acquisition_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
                                 std::vector<double>& scratch) const {
-  own_acquisition_batch(x, b, acq, value, grad, scratch);
-  if (acq.terms.empty()) return;
+  if (acq.kind == AcquisitionKind::kLogEhvi) {
+    hypervolume_batch(x, b, acq, value, grad, scratch);
+  } else {
+    own_acquisition_batch(x, b, acq, value, grad, scratch);
+  }
+  bool additive = false;
+  for (const AcqTerm& term : acq.terms) additive = additive || term.params.kind != AcquisitionKind::kLogEhvi;
+  if (!additive) return;
   const size_t nd = static_cast<size_t>(b) * static_cast<size_t>(data_.d);
   std::vector<double> term_value(static_cast<size_t>(b)), term_grad(grad == nullptr ? 0 : nd), term_scratch;
   for (const AcqTerm& term : acq.terms) {
+    if (term.params.kind == AcquisitionKind::kLogEhvi) continue;
     term.model->own_acquisition_batch(x, b, term.params, term_value.data(), grad == nullptr ? nullptr : term_grad.data(),
                                       term_scratch);
     for (int c = 0; c < b; ++c) value[c] += term_value[static_cast<size_t>(c)];
@@ -538,38 +568,39 @@ void GpModel::acquisition_batch(const double* x, int b, const AcqParams& acq, do
   }
 }
 
-void GpModel::own_acquisition_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
-                                    std::vector<double>& scratch) const {
+size_t GpModel::moments_scratch(int b, bool with_grad) const {
+  return static_cast<size_t>(data_.n) * static_cast<size_t>(b) * (with_grad ? 2 : 1) + static_cast<size_t>(data_.n);
+}
+
+void GpModel::moments_batch(const double* x, int b, bool with_grad, double* mean, double* raw_var, double* scratch) const {
   const int n = data_.n;
   const int d = data_.d;
   const IsaKernels& kern = isa_kernels();
   const size_t nb = static_cast<size_t>(n) * b;
-  scratch.resize(nb * (grad == nullptr ? 1 : 2) + static_cast<size_t>(n) + 2 * static_cast<size_t>(b));
-  double* k = scratch.data();  // (n, b): k_*, then L^{-1} k_*, then A^{-1} k_*
-  double* dk = grad == nullptr ? nullptr : k + nb;
-  double* r2 = k + nb * (grad == nullptr ? 1 : 2);
-  double* dmean = r2 + n;
-  double* dvar = dmean + b;
+  double* k = scratch;  // (n, b): k_*, then L^{-1} k_* (then A^{-1} k_* in moments_gradient)
+  double* dk = with_grad ? k + nb : nullptr;
+  double* r2 = k + nb * (with_grad ? 2 : 1);
   for (int c = 0; c < b; ++c) {
     double* kc = k + static_cast<size_t>(c) * n;
     kern.cross_column(n, d, xt_.data(), n, x + static_cast<ptrdiff_t>(c) * d, w_.data(), data_.is_cat.data(), kernel_,
                       s2_, r2, kc, dk == nullptr ? nullptr : dk + static_cast<size_t>(c) * n);
-    dmean[c] = dot(kc, alpha_.data(), n);  // the mean, until the moments below
+    mean[c] = dot(kc, alpha_.data(), n);
   }
   kern.trsm_cols_l(n, b, factor_data(), factor_ld(), k, n);
-  const double floor = kMinVariance * s2_;
   for (int c = 0; c < b; ++c) {
     const double* v = k + static_cast<size_t>(c) * n;
-    const double raw = s2_ - dot(v, v, n);
-    const double sd = std::sqrt(raw > floor ? raw : floor);
-    double out[3];
-    acquisition_from_moments(acq.kind, dmean[c], sd, acq.incumbent, acq.beta, out);
-    value[c] = out[0];
-    dmean[c] = out[1];
-    dvar[c] = raw > floor ? out[2] / (2.0 * sd) : 0.0;
+    raw_var[c] = s2_ - dot(v, v, n);
   }
-  if (grad == nullptr) return;
-  kern.trsm_cols_lt(n, b, factor_data(), factor_ld(), k, n);  // u = A^{-1} k_*
+}
+
+void GpModel::moments_gradient(const double* x, int b, const double* dmean, const double* dvar, double* grad,
+                               double* scratch) const {
+  const int n = data_.n;
+  const int d = data_.d;
+  const size_t nb = static_cast<size_t>(n) * b;
+  double* k = scratch;
+  const double* dk = k + nb;
+  isa_kernels().trsm_cols_lt(n, b, factor_data(), factor_ld(), k, n);  // u = A^{-1} k_*
   for (int c = 0; c < b; ++c) {
     const double* xc = x + static_cast<ptrdiff_t>(c) * d;
     const double* u = k + static_cast<size_t>(c) * n;
@@ -590,6 +621,81 @@ void GpModel::own_acquisition_batch(const double* x, int b, const AcqParams& acq
       }
       const double scale = 2.0 * w_[static_cast<size_t>(j)];
       gc[j] = scale * (dmean[c] * gm - 2.0 * dvar[c] * gv);
+    }
+  }
+}
+
+void GpModel::own_acquisition_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
+                                    std::vector<double>& scratch) const {
+  const size_t moments = moments_scratch(b, grad != nullptr);
+  scratch.resize(moments + 2 * static_cast<size_t>(b));
+  double* dmean = scratch.data() + moments;  // the mean, until the acquisition's slope replaces it
+  double* dvar = dmean + b;                   // the raw variance, likewise
+  moments_batch(x, b, grad != nullptr, dmean, dvar, scratch.data());
+  const double floor = kMinVariance * s2_;
+  for (int c = 0; c < b; ++c) {
+    const double raw = dvar[c];
+    const double sd = std::sqrt(raw > floor ? raw : floor);
+    double out[3];
+    acquisition_from_moments(acq.kind, dmean[c], sd, acq.incumbent, acq.beta, out);
+    value[c] = out[0];
+    dmean[c] = out[1];
+    dvar[c] = raw > floor ? out[2] / (2.0 * sd) : 0.0;
+  }
+  if (grad == nullptr) return;
+  moments_gradient(x, b, dmean, dvar, grad, scratch.data());
+}
+
+void GpModel::hypervolume_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
+                                std::vector<double>& scratch) const {
+  std::vector<const GpModel*> models{this};
+  for (const AcqTerm& term : acq.terms) {
+    if (term.params.kind == AcquisitionKind::kLogEhvi) models.push_back(term.model.get());
+  }
+  const int k = static_cast<int>(models.size());
+  const int n_boxes = static_cast<int>(acq.boxes.size() / (2 * static_cast<size_t>(k)));
+  const bool with_grad = grad != nullptr;
+  const size_t kb = static_cast<size_t>(k) * b;
+  const size_t nd = static_cast<size_t>(b) * data_.d;
+  // Layout: each model's moments scratch, then mean, raw variance, d/d mean, d/d variance (k x b
+  // each), log_ehvi's work, and one model's gradient.
+  std::vector<size_t> offset(static_cast<size_t>(k) + 1, 0);
+  for (int j = 0; j < k; ++j) offset[j + 1] = offset[j] + models[j]->moments_scratch(b, with_grad);
+  const size_t work = static_cast<size_t>(n_boxes) * (1 + 2 * static_cast<size_t>(k));
+  scratch.resize(offset[k] + 4 * kb + work + (with_grad ? nd : 0));
+  double* mean = scratch.data() + offset[k];
+  double* raw = mean + kb;
+  double* dmean = raw + kb;
+  double* dvar = dmean + kb;
+  double* ehvi_work = dvar + kb;
+  double* term_grad = ehvi_work + work;
+  for (int j = 0; j < k; ++j) {
+    models[j]->moments_batch(x, b, with_grad, mean + static_cast<size_t>(j) * b, raw + static_cast<size_t>(j) * b,
+                             scratch.data() + offset[j]);
+  }
+  for (int c = 0; c < b; ++c) {
+    double mu[kMaxHypervolumeObjectives], sd[kMaxHypervolumeObjectives];
+    double dmu[kMaxHypervolumeObjectives], dsd[kMaxHypervolumeObjectives];
+    for (int j = 0; j < k; ++j) {
+      const double floor = kMinVariance * models[j]->s2_;
+      const double r = raw[static_cast<size_t>(j) * b + c];
+      mu[j] = mean[static_cast<size_t>(j) * b + c];
+      sd[j] = std::sqrt(r > floor ? r : floor);
+    }
+    value[c] = log_ehvi(k, n_boxes, acq.boxes.data(), mu, sd, dmu, dsd, ehvi_work);
+    for (int j = 0; j < k; ++j) {
+      const double floor = kMinVariance * models[j]->s2_;
+      dmean[static_cast<size_t>(j) * b + c] = dmu[j];
+      dvar[static_cast<size_t>(j) * b + c] = raw[static_cast<size_t>(j) * b + c] > floor ? dsd[j] / (2.0 * sd[j]) : 0.0;
+    }
+  }
+  if (!with_grad) return;
+  for (int j = 0; j < k; ++j) {
+    double* out = j == 0 ? grad : term_grad;
+    models[j]->moments_gradient(x, b, dmean + static_cast<size_t>(j) * b, dvar + static_cast<size_t>(j) * b, out,
+                                scratch.data() + offset[j]);
+    if (j > 0) {
+      for (size_t i = 0; i < nd; ++i) grad[i] += term_grad[i];
     }
   }
 }
@@ -621,7 +727,7 @@ void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* 
   check_terms(acq);
   const int d = data_.d;
   const int chunks = (m + kCandidateChunk - 1) / kCandidateChunk;
-  if (grad == nullptr) {
+  if (grad == nullptr && acq.kind != AcquisitionKind::kLogEhvi) {
     const double floor = kMinVariance * s2_;
     pool.parallel_for(chunks, [&](int t, int) {
       std::vector<double> kbuf, r2;
@@ -645,12 +751,13 @@ void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* 
     }
     return;
   }
+  // With gradients, or log EHVI (several models' moments per point): batches of kGradBatch.
   pool.parallel_for(chunks, [&](int t, int) {
     std::vector<double> scratch;
     const int c1 = std::min(m, (t + 1) * kCandidateChunk);
     for (int c = t * kCandidateChunk; c < c1; c += kGradBatch) {
       acquisition_batch(x + static_cast<ptrdiff_t>(c) * d, std::min(kGradBatch, c1 - c), acq, value + c,
-                        grad + static_cast<ptrdiff_t>(c) * d, scratch);
+                        grad == nullptr ? nullptr : grad + static_cast<ptrdiff_t>(c) * d, scratch);
     }
   });
 }

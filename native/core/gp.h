@@ -141,11 +141,23 @@ struct AcqTerm;
 /// GpSampler's constraints use them: logEI of the objective's model plus, per constraint, log PI
 /// of a model of the negated constraint values, log P(c(x) <= 0) (Gardner et al. 2014; Optuna
 /// 4.x GPSampler's constrained logEI). Terms carry no terms of their own (GpModel checks).
+///
+/// kLogEhvi (several objectives, kestrel/acquisition.h log_ehvi): this model is objective 0 and
+/// each term of kind kLogEhvi one more objective, in order (their incumbent and beta unused); the
+/// value is the log expected hypervolume improvement over `boxes`, the disjoint boxes of the
+/// region the Pareto front leaves undominated, in each model's own (maximized) target units:
+/// rows of 2k values [l_0 .. l_{k-1}, u_0 .. u_{k-1}] for k objectives, l finite, u > l (+inf
+/// allowed). Terms of other kinds still add (constraints: log EHVI + sum log P(c <= 0), as
+/// Optuna's GPSampler). kLogEhvi terms are refused unless this model's kind is kLogEhvi.
+/// Most objectives a kLogEhvi acquisition takes (its boxes grow fast with the count).
+constexpr int kMaxHypervolumeObjectives = 16;
+
 struct AcqParams {
   AcquisitionKind kind = AcquisitionKind::kLogEi;
   double incumbent = 0.0;
   double beta = 4.0;
   std::vector<AcqTerm> terms;
+  std::vector<double> boxes;  // kLogEhvi only
 };
 
 struct AcqTerm {
@@ -281,11 +293,23 @@ class GpModel {
   /// of once per point; each point's result is bit-identical to a one-point call.
   void acquisition_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
                          std::vector<double>& scratch) const;
-  /// acquisition_batch of this model alone (acq.terms ignored).
+  /// acquisition_batch of this model alone (acq.terms ignored; not for kLogEhvi).
   void own_acquisition_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
                              std::vector<double>& scratch) const;
+  /// kLogEhvi's part of acquisition_batch: log EHVI of this model and its kLogEhvi terms.
+  void hypervolume_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
+                         std::vector<double>& scratch) const;
+  /// Doubles of `scratch` that moments_batch uses for b points.
+  size_t moments_scratch(int b, bool with_grad) const;
+  /// Posterior mean and raw variance (s2 - v'v, before the floor) of b points x (b, d), through
+  /// one multi-right-hand-side solve; `scratch` (at least moments_scratch(b, with_grad) doubles)
+  /// keeps what moments_gradient needs when with_grad.
+  void moments_batch(const double* x, int b, bool with_grad, double* mean, double* raw_var, double* scratch) const;
+  /// grad (b, d) = dmean d mean/dx + dvar d var/dx at the points of the last moments_batch call
+  /// (with_grad) on `scratch`; zero on categorical dims.
+  void moments_gradient(const double* x, int b, const double* dmean, const double* dvar, double* grad, double* scratch) const;
   /// Throws Error (kInvalid) unless every term has a model over the same inputs (d, categorical
-  /// dims) and no terms of its own.
+  /// dims) and no terms of its own, and kLogEhvi's boxes are well formed (see AcqParams).
   void check_terms(const AcqParams& acq) const;
   double acquisition_point(const double* x, const AcqParams& acq, double* grad, std::vector<double>& scratch) const;
   /// acquisition_batch with the points split into one contiguous part per thread (the results

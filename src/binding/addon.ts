@@ -12,8 +12,8 @@
 
 /** 0 = Matern-5/2, 1 = RBF. */
 export type AddonKernelCode = 0 | 1;
-/** 0 = logEI, 1 = UCB, 2 = log PI. */
-export type AddonAcquisitionCode = 0 | 1 | 2;
+/** 0 = logEI, 1 = UCB, 2 = log PI, 3 = log EHVI (several models; `boxes`). */
+export type AddonAcquisitionCode = 0 | 1 | 2 | 3;
 
 export interface AddonBuildInfo {
   readonly version: string;
@@ -60,6 +60,12 @@ export interface AddonAcquisitionOptions {
    * terms of their own. With terms, a CUDA handle computes on the CPU.
    */
   readonly terms?: readonly AddonAcquisitionTerm[] | null;
+  /**
+   * Kind 3 only (required there): the hypervolume boxes, rows [lower x k, upper x k] for this
+   * model and its kind-3 terms (src/surrogate/backend.ts AcquisitionOptions.boxes). Kind 3
+   * always computes on the CPU.
+   */
+  readonly boxes?: Float64Array;
 }
 
 export interface AddonAcquisitionTerm {

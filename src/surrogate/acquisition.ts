@@ -20,6 +20,17 @@
  * src/util/math.ts.
  *
  * Each function writes [value, d value / d mu, d value / d sd] into `out`.
+ *
+ * log EHVI (several maximized objectives with independent posteriors): the expected hypervolume
+ * improvement over the region a Pareto front leaves undominated, as disjoint boxes [l_b, u_b]
+ * (u_b may be +Infinity). The improvement of y is sum_b prod_k clamp(y_k - l_bk, 0, u_bk - l_bk),
+ * and its expectation is exact (Emmerich, Giannakoglou & Naujoks 2006; BoTorch's analytic
+ * ExpectedHypervolumeImprovement, Yang et al. 2019):
+ *   psi_bk = sd (h(zl) - h(zu)),  zl = (mu - l) / sd,  zu = (mu - u) / sd  (u = +inf: sd h(zl), the EI over l)
+ *   log psi = log sd + log_h(zl) + log1mexp(log_h(zu) - log_h(zl))
+ *   d psi / d mu = Phi(zl) - Phi(zu),  d psi / d sd = phi(zl) - phi(zu)
+ *   log EHVI = logsumexp_b sum_k log psi_bk; its slopes are the softmax-weighted sums of the boxes'.
+ * native/include/kestrel/acquisition.h (log_hv_side, log_ehvi) is the same arithmetic.
  */
 import { erfcx, normalCdf, normalLogCdf as logNormalCdf, normalLogPdf as logNormalPdf } from '../util/math.js';
 import type { AcquisitionKind } from './backend.js';
@@ -70,6 +81,84 @@ export function logProbabilityOfImprovement(mean: number, sd: number, incumbent:
   out[0] = lp;
   out[1] = ratio / sd;
   out[2] = (-ratio * z) / sd;
+}
+
+/**
+ * Writes [log psi, d/dmu, d/dsd] of one box side [lower, upper] (upper may be +Infinity) into out;
+ * a side whose psi rounds to 0 gives -Infinity with zero slopes.
+ */
+export function logHypervolumeSide(mean: number, sd: number, lower: number, upper: number, out: Float64Array): void {
+  const zl = (mean - lower) / sd;
+  const lhl = logH(zl);
+  const lnl = logNormalCdf(zl);
+  const lpl = logNormalPdf(zl);
+  let lg = lhl;
+  let dmu = Math.exp(lnl - lhl);
+  let dsd = Math.exp(lpl - lhl);
+  if (upper < Number.POSITIVE_INFINITY) {
+    const zu = (mean - upper) / sd;
+    lg = lhl + log1mexp(logH(zu) - lhl);
+    if (lg > Number.NEGATIVE_INFINITY) {
+      dmu = Math.exp(lnl - lg) * -Math.expm1(logNormalCdf(zu) - lnl);
+      dsd = Math.exp(lpl - lg) - Math.exp(logNormalPdf(zu) - lg);
+    }
+  }
+  if (!(lg > Number.NEGATIVE_INFINITY)) {
+    out[0] = Number.NEGATIVE_INFINITY;
+    out[1] = 0;
+    out[2] = 0;
+    return;
+  }
+  out[0] = lg + Math.log(sd);
+  out[1] = dmu / sd;
+  out[2] = dsd / sd;
+}
+
+/**
+ * log EHVI at one point from the k objectives' posterior moments (see the file header); boxes:
+ * rows of 2k values [lower x k, upper x k]. Writes d value / d mean_j into dMean and d value / d
+ * sd_j into dSd; returns the value (-Infinity with zero slopes when every box's improvement
+ * rounds to 0).
+ */
+export function logExpectedHypervolumeImprovement(
+  boxes: Float64Array,
+  mean: Float64Array,
+  sd: Float64Array,
+  dMean: Float64Array,
+  dSd: Float64Array,
+): number {
+  const k = mean.length;
+  const nBoxes = boxes.length / (2 * k);
+  const total = new Float64Array(nBoxes);
+  const slope = new Float64Array(nBoxes * k * 2);
+  const out = new Float64Array(3);
+  let top = Number.NEGATIVE_INFINITY;
+  for (let b = 0; b < nBoxes; b++) {
+    let sum = 0;
+    for (let j = 0; j < k && sum > Number.NEGATIVE_INFINITY; j++) {
+      logHypervolumeSide(mean[j], sd[j], boxes[b * 2 * k + j], boxes[b * 2 * k + k + j], out);
+      sum += out[0];
+      slope[(b * k + j) * 2] = out[1];
+      slope[(b * k + j) * 2 + 1] = out[2];
+    }
+    total[b] = sum;
+    if (sum > top) top = sum;
+  }
+  dMean.fill(0);
+  dSd.fill(0);
+  if (!(top > Number.NEGATIVE_INFINITY)) return Number.NEGATIVE_INFINITY;
+  let z = 0;
+  for (let b = 0; b < nBoxes; b++) z += Math.exp(total[b] - top);
+  const value = top + Math.log(z);
+  for (let b = 0; b < nBoxes; b++) {
+    if (!(total[b] > Number.NEGATIVE_INFINITY)) continue;
+    const p = Math.exp(total[b] - value);
+    for (let j = 0; j < k; j++) {
+      dMean[j] += p * slope[(b * k + j) * 2];
+      dSd[j] += p * slope[(b * k + j) * 2 + 1];
+    }
+  }
+  return value;
 }
 
 /** Dispatch over the acquisition kind; writes [value, d/dmu, d/dsd]. */

@@ -14,6 +14,13 @@
 
 export type KernelKind = 'matern52' | 'rbf';
 export type AcquisitionKind = 'logei' | 'ucb' | 'pi';
+
+/**
+ * What a surrogate's acquisition calls compute: one model's acquisition, or 'logehvi', the log
+ * expected hypervolume improvement of several models, one per objective (AcquisitionOptions
+ * `boxes`; GpSampler's acquisition for several objectives).
+ */
+export type SurrogateAcquisitionKind = AcquisitionKind | 'logehvi';
 export type BackendName = 'cpu' | 'cuda' | 'js';
 
 export interface GpTrainingData {
@@ -61,7 +68,7 @@ export interface BuildOptions {
 }
 
 export interface AcquisitionOptions {
-  readonly kind: AcquisitionKind;
+  readonly kind: SurrogateAcquisitionKind;
   /** Incumbent for logEI / PI in the standardized, maximized space. */
   readonly incumbent: number;
   /** UCB exploration weight (mean + sqrt(beta) * sd). */
@@ -78,6 +85,20 @@ export interface AcquisitionOptions {
    * work too (native/core/gp.h, acquisition_budget).
    */
   readonly terms?: readonly AcquisitionTerm[];
+  /**
+   * With kind 'logehvi' (required there, ignored otherwise): this model is objective 0 and every
+   * term of kind 'logehvi' one more objective, in order (their incumbent and beta are unused);
+   * the value is log EHVI, the log of the expected hypervolume improvement of independent
+   * posteriors over the region the Pareto front leaves undominated, given as these disjoint
+   * boxes in each model's (maximized) target units: rows of 2k values [lower_0 .. lower_{k-1},
+   * upper_0 .. upper_{k-1}] for k objectives (at most 16), lowers finite, each upper above its
+   * lower (+Infinity allowed). The expectation is exact: a sum over boxes of products of
+   * per-objective Gaussian integrals (kestrel/acquisition.h; BoTorch's analytic
+   * ExpectedHypervolumeImprovement), taken in log space with Ament et al.'s stable log h. Terms
+   * of other kinds still add (constraints: log EHVI + sum log P(c <= 0)).
+   * src/samplers/gp/hypervolume-boxes.ts builds the boxes.
+   */
+  readonly boxes?: Float64Array;
 }
 
 /**
@@ -99,7 +120,7 @@ export function currentModel(model: FittedGp): FittedGp {
 /** One additive acquisition term: `kind` of `model` (its own incumbent and beta). */
 export interface AcquisitionTerm {
   readonly model: FittedGp;
-  readonly kind: AcquisitionKind;
+  readonly kind: SurrogateAcquisitionKind;
   readonly incumbent: number;
   readonly beta: number;
 }

@@ -28,9 +28,10 @@ import { InvalidOptionError, KestrelError, NumericalError } from '../errors.js';
 import { decodeLogInt, encodeLogInt, snapLogInt } from '../util/log-int.js';
 import { Rng } from '../util/prng.js';
 import { warnOnce } from '../util/warn.js';
-import { acquisitionFromMoments } from './acquisition.js';
+import { acquisitionFromMoments, logExpectedHypervolumeImprovement } from './acquisition.js';
 import { acquisitionCandidates } from './candidates.js';
 import type {
+  AcquisitionKind,
   AcquisitionOptions,
   AcquisitionOptimum,
   AcquisitionResult,
@@ -449,11 +450,12 @@ export class JsFittedGp implements FittedGp {
     grad: Float64Array | null,
     scratch: Scratch,
   ): number {
-    let value = this.ownAcquisitionAt(x, c, options, grad, scratch);
+    let value = options.kind === 'logehvi' ? this.hypervolumeAt(x, c, options, grad, scratch) : this.ownAcquisitionAt(x, c, options, grad, scratch);
     const terms = options.terms;
     if (terms === undefined) return value;
     const termGrad = grad === null ? null : scratch.gradientBuffer(this.d);
     for (let i = 0; i < terms.length; i++) {
+      if (terms[i].kind === 'logehvi') continue; // an objective of hypervolumeAt
       const model = currentModel(terms[i].model) as JsFittedGp;
       value += model.ownAcquisitionAt(x, c, terms[i], termGrad, scratch.forTerm(i, model.n));
       if (grad !== null && termGrad !== null) for (let j = 0; j < this.d; j++) grad[j] += termGrad[j];
@@ -468,7 +470,7 @@ export class JsFittedGp implements FittedGp {
     });
   }
 
-  /** This model's own acquisition value at row c of x (terms ignored); writes d value / d x into grad when given. */
+  /** This model's own acquisition value at row c of x (terms ignored; not 'logehvi'); writes d value / d x into grad when given. */
   private ownAcquisitionAt(
     x: Float64Array,
     c: number,
@@ -476,6 +478,65 @@ export class JsFittedGp implements FittedGp {
     grad: Float64Array | null,
     scratch: Scratch,
   ): number {
+    const rawVar = this.momentsAt(x, c, grad !== null, scratch);
+    const mean = scratch.mean;
+    const floor = MIN_VARIANCE * this.s2;
+    const variance = rawVar > floor ? rawVar : floor;
+    const sd = Math.sqrt(variance);
+    const out = scratch.out;
+    acquisitionFromMoments(options.kind as AcquisitionKind, mean, sd, options.incumbent, options.beta, out);
+    if (grad !== null) this.momentGradientAt(x, c, out[1], rawVar > floor ? out[2] / (2 * sd) : 0, grad, scratch);
+    return out[0];
+  }
+
+  /**
+   * log EHVI at row c of x over this model (objective 0) and the 'logehvi' terms' models
+   * (AcquisitionOptions.boxes); writes d value / d x into grad when given.
+   */
+  private hypervolumeAt(
+    x: Float64Array,
+    c: number,
+    options: AcquisitionOptions,
+    grad: Float64Array | null,
+    scratch: Scratch,
+  ): number {
+    const models: { model: JsFittedGp; scratch: Scratch }[] = [{ model: this, scratch }];
+    (options.terms ?? []).forEach((term, i) => {
+      if (term.kind !== 'logehvi') return;
+      const model = currentModel(term.model) as JsFittedGp;
+      models.push({ model, scratch: scratch.forTerm(i, model.n) });
+    });
+    const k = models.length;
+    const mean = new Float64Array(k);
+    const sd = new Float64Array(k);
+    const raw = new Float64Array(k);
+    models.forEach((m, j) => {
+      raw[j] = m.model.momentsAt(x, c, grad !== null, m.scratch);
+      mean[j] = m.scratch.mean;
+      const floor = MIN_VARIANCE * m.model.s2;
+      sd[j] = Math.sqrt(raw[j] > floor ? raw[j] : floor);
+    });
+    const dMean = new Float64Array(k);
+    const dSd = new Float64Array(k);
+    const value = logExpectedHypervolumeImprovement(options.boxes as Float64Array, mean, sd, dMean, dSd);
+    if (grad !== null) {
+      const part = new Float64Array(this.d);
+      models.forEach((m, j) => {
+        const floor = MIN_VARIANCE * m.model.s2;
+        const dVar = raw[j] > floor ? dSd[j] / (2 * sd[j]) : 0;
+        m.model.momentGradientAt(x, c, dMean[j], dVar, j === 0 ? grad : part, m.scratch);
+        if (j > 0) for (let i = 0; i < this.d; i++) grad[i] += part[i];
+      });
+    }
+    return value;
+  }
+
+  /**
+   * Posterior mean (into scratch.mean) and raw variance s2 - v'v (returned, before the floor) at
+   * row c of x; scratch keeps L^{-1} k_* and, with withGrad, the kernel slopes for
+   * momentGradientAt.
+   */
+  private momentsAt(x: Float64Array, c: number, withGrad: boolean, scratch: Scratch): number {
     const { n, d } = this;
     const isCat = this.data.isCategorical;
     const tx = this.data.x;
@@ -484,39 +545,38 @@ export class JsFittedGp implements FittedGp {
     for (let i = 0; i < n; i++) {
       const r2 = scaledDistance2(x, c, tx, i, d, this.w, isCat);
       k[i] = this.s2 * kernelShape(this.kernel, r2);
-      if (grad !== null) dshape[i] = this.s2 * kernelShapeDerivative(this.kernel, r2);
+      if (withGrad) dshape[i] = this.s2 * kernelShapeDerivative(this.kernel, r2);
     }
-    const mean = dot(k, this.alpha);
+    scratch.mean = dot(k, this.alpha);
     forwardSolveInPlace(this.factor, n, k);
-    const rawVar = this.s2 - dot(k, k);
-    const floor = MIN_VARIANCE * this.s2;
-    const variance = rawVar > floor ? rawVar : floor;
-    const sd = Math.sqrt(variance);
-    const out = scratch.out;
-    acquisitionFromMoments(options.kind, mean, sd, options.incumbent, options.beta, out);
-    if (grad !== null) {
-      // u = A^{-1} k_* (k now holds v = L^{-1} k_*).
-      backSolveInPlace(this.factor, n, k);
-      const dMean = out[1];
-      const dVar = rawVar > floor ? out[2] / (2 * sd) : 0;
-      const oc = c * d;
-      for (let j = 0; j < d; j++) {
-        if (isCat[j] === 1) {
-          grad[j] = 0;
-          continue;
-        }
-        const xj = x[oc + j];
-        let gm = 0;
-        let gv = 0;
-        for (let i = 0; i < n; i++) {
-          const dk = dshape[i] * 2 * this.w[j] * (xj - tx[i * d + j]);
-          gm += this.alpha[i] * dk;
-          gv += k[i] * dk;
-        }
-        grad[j] = dMean * gm + dVar * -2 * gv;
+    return this.s2 - dot(k, k);
+  }
+
+  /** grad (d) = dMean d mean/dx + dVar d var/dx at the point of the last momentsAt(withGrad) on scratch; 0 on categorical dims. */
+  private momentGradientAt(x: Float64Array, c: number, dMean: number, dVar: number, grad: Float64Array, scratch: Scratch): void {
+    const { n, d } = this;
+    const isCat = this.data.isCategorical;
+    const tx = this.data.x;
+    const k = scratch.k;
+    const dshape = scratch.dshape;
+    // u = A^{-1} k_* (k now holds v = L^{-1} k_*).
+    backSolveInPlace(this.factor, n, k);
+    const oc = c * d;
+    for (let j = 0; j < d; j++) {
+      if (isCat[j] === 1) {
+        grad[j] = 0;
+        continue;
       }
+      const xj = x[oc + j];
+      let gm = 0;
+      let gv = 0;
+      for (let i = 0; i < n; i++) {
+        const dk = dshape[i] * 2 * this.w[j] * (xj - tx[i * d + j]);
+        gm += this.alpha[i] * dk;
+        gv += k[i] * dk;
+      }
+      grad[j] = dMean * gm + dVar * -2 * gv;
     }
-    return out[0];
   }
 
   private hasDiscrete(grid: Float64Array, logInt: Float64Array | undefined): boolean {
@@ -593,6 +653,8 @@ class Scratch {
   readonly k: Float64Array;
   readonly dshape: Float64Array;
   readonly out = new Float64Array(3);
+  /** The posterior mean of the last momentsAt call. */
+  mean = 0;
   /** Buffers of the acquisition terms' models (by term index), and their gradient. */
   private readonly terms: Scratch[] = [];
   private termGradient: Float64Array | null = null;

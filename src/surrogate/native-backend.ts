@@ -34,7 +34,7 @@ import type {
 import { acquisitionCandidates } from './candidates.js';
 import { warnOnce } from '../util/warn.js';
 import type {
-  AcquisitionKind,
+  SurrogateAcquisitionKind,
   AcquisitionOptimum,
   AcquisitionOptions,
   AcquisitionResult,
@@ -73,7 +73,7 @@ export interface NativeBackendOptions {
 
 const KERNEL_CODES: Record<KernelKind, AddonKernelCode> = { matern52: 0, rbf: 1 };
 
-const ACQUISITION_CODES: Record<AcquisitionKind, AddonAcquisitionCode> = { logei: 0, ucb: 1, pi: 2 };
+const ACQUISITION_CODES: Record<SurrogateAcquisitionKind, AddonAcquisitionCode> = { logei: 0, ucb: 1, pi: 2, logehvi: 3 };
 
 /** Creates the native backend. @throws BackendUnavailableError when the addon (or CUDA) cannot be used. */
 export function createNativeBackend(options: NativeBackendOptions = {}): SurrogateBackend {
@@ -282,7 +282,13 @@ export class NativeFittedGp implements FittedGp {
       this.model.acquisition(
         x,
         m,
-        { kind: ACQUISITION_CODES[options.kind], incumbent: options.incumbent, beta: options.beta, terms: this.addonTerms(options) },
+        {
+          kind: ACQUISITION_CODES[options.kind],
+          incumbent: options.incumbent,
+          beta: options.beta,
+          terms: this.addonTerms(options),
+          ...(options.kind === 'logehvi' ? { boxes: options.boxes } : {}),
+        },
         withGrad,
         this.numThreads,
       ),
@@ -306,6 +312,7 @@ export class NativeFittedGp implements FittedGp {
         incumbent: options.incumbent,
         beta: options.beta,
         terms,
+        ...(options.kind === 'logehvi' ? { boxes: options.boxes } : {}),
         nRestarts: options.nRestarts,
         grid: options.grid,
         logIntBounds: options.logIntBounds ?? null,

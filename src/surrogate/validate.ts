@@ -15,7 +15,9 @@ import type {
 import { currentModel } from './backend.js';
 
 const KERNELS = ['matern52', 'rbf'];
-const ACQUISITIONS = ['logei', 'ucb', 'pi'];
+const ACQUISITIONS = ['logei', 'ucb', 'pi', 'logehvi'];
+/** Most objectives of a 'logehvi' acquisition (native/core/gp.h kMaxHypervolumeObjectives). */
+export const MAX_HYPERVOLUME_OBJECTIVES = 16;
 
 /**
  * The most candidate coordinates (nCandidates * d) one acquisition maximization may score: 2^25
@@ -123,18 +125,44 @@ export function checkAcquisitionOptions(options: AcquisitionOptions): void {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options);
   checkAcquisitionKind(options, '');
   const terms: unknown = options.terms;
-  if (terms === undefined) return;
-  if (!Array.isArray(terms)) throw new InvalidOptionError('terms', 'an array of {model, kind, incumbent, beta}', terms);
-  terms.forEach((term: unknown, i) => {
-    if (typeof term !== 'object' || term === null) {
-      throw new InvalidOptionError(`terms[${i}]`, 'an object {model, kind, incumbent, beta}', term);
+  let objectives = 1;
+  if (terms !== undefined) {
+    if (!Array.isArray(terms)) throw new InvalidOptionError('terms', 'an array of {model, kind, incumbent, beta}', terms);
+    terms.forEach((term: unknown, i) => {
+      if (typeof term !== 'object' || term === null) {
+        throw new InvalidOptionError(`terms[${i}]`, 'an object {model, kind, incumbent, beta}', term);
+      }
+      const t = term as Record<string, unknown>;
+      if ('terms' in t && t.terms !== undefined) {
+        throw new InvalidOptionError(`terms[${i}].terms`, 'absent (terms carry no terms of their own)', t.terms);
+      }
+      checkAcquisitionKind(t as unknown as AcquisitionOptions, `terms[${i}].`);
+      if (t.kind === 'logehvi') {
+        if (options.kind !== 'logehvi') throw new InvalidOptionError(`terms[${i}].kind`, "'logehvi' only under a 'logehvi' acquisition", t.kind);
+        objectives++;
+      }
+    });
+  }
+  if (options.kind === 'logehvi') checkHypervolumeBoxes(options.boxes, objectives);
+}
+
+/** A 'logehvi' acquisition's boxes for k objectives (AcquisitionOptions.boxes). */
+function checkHypervolumeBoxes(boxes: unknown, k: number): void {
+  if (k > MAX_HYPERVOLUME_OBJECTIVES) {
+    throw new InvalidOptionError('terms', `at most ${MAX_HYPERVOLUME_OBJECTIVES - 1} 'logehvi' terms`, `${k - 1} of them`);
+  }
+  const width = 2 * k;
+  if (!(boxes instanceof Float64Array) || boxes.length === 0 || boxes.length % width !== 0) {
+    throw new InvalidOptionError('boxes', `a Float64Array of rows of ${width} bounds (lower x ${k}, upper x ${k}), at least one row`, boxes);
+  }
+  for (let r = 0; r < boxes.length; r += width) {
+    for (let j = 0; j < k; j++) {
+      const lower = boxes[r + j];
+      const upper = boxes[r + k + j];
+      if (!Number.isFinite(lower)) throw new InvalidOptionError(`boxes[${r + j}]`, 'a finite lower bound', lower);
+      if (!(upper > lower)) throw new InvalidOptionError(`boxes[${r + k + j}]`, `an upper bound above its lower bound ${lower} (+Infinity allowed)`, upper);
     }
-    const t = term as Record<string, unknown>;
-    if ('terms' in t && t.terms !== undefined) {
-      throw new InvalidOptionError(`terms[${i}].terms`, 'absent (terms carry no terms of their own)', t.terms);
-    }
-    checkAcquisitionKind(t as unknown as AcquisitionOptions, `terms[${i}].`);
-  });
+  }
 }
 
 /** kind, incumbent and beta of an acquisition (or of its term, whose options `prefix` names). */

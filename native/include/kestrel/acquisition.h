@@ -17,16 +17,28 @@
 // PI is returned as log PI = log Phi(z) (Kushner 1964), log Phi stable through erfcx;
 //   d log Phi / dz = phi(z) / Phi(z).
 // Every function writes out[0] = value, out[1] = d value/d mu, out[2] = d value/d sd.
+//
+// log EHVI (several objectives, each maximized, with independent posteriors): the expected
+// hypervolume improvement over the region a Pareto front does not dominate, given as disjoint
+// boxes [l_b, u_b] (u_b may be +inf). The improvement of y is sum_b prod_k clamp(y_k - l_bk, 0,
+// u_bk - l_bk), and with independent y_k its expectation is exact (Emmerich, Giannakoglou &
+// Naujoks 2006; BoTorch's analytic ExpectedHypervolumeImprovement, Yang et al. 2019):
+//   psi_bk = E[clamp(y_k - l, 0, u - l)] = sd (h(zl) - h(zu)),  zl = (mu - l)/sd, zu = (mu - u)/sd
+//   (E[(y - c)+] = sd h((mu - c)/sd)); u = +inf leaves sd h(zl), the EI over l.
+//   log psi = log sd + log_h(zl) + log1mexp(log_h(zu) - log_h(zl));
+//   d psi/d mu = Phi(zl) - Phi(zu),  d psi/d sd = phi(zl) - phi(zu);
+//   log EHVI = logsumexp_b sum_k log psi_bk, its derivative the softmax-weighted sum of the boxes'.
 #ifndef KESTREL_ACQUISITION_H_
 #define KESTREL_ACQUISITION_H_
 
 #include <cmath>
+#include <cstddef>
 
 #include "kestrel/config.h"
 
 namespace kestrel {
 
-enum class AcquisitionKind : int { kLogEi = 0, kUcb = 1, kPi = 2 };
+enum class AcquisitionKind : int { kLogEi = 0, kUcb = 1, kPi = 2, kLogEhvi = 3 };
 
 constexpr double kHalfLog2Pi = 0.91893853320467274178032973640562;   // log(2 pi)/2
 constexpr double kHalfLogPiOver2 = 0.22579135264472743236309761494745;  // log(pi/2)/2
@@ -89,6 +101,77 @@ KESTREL_HD inline void log_pi(double mean, double sd, double incumbent, double* 
   out[0] = lp;
   out[1] = ratio / sd;
   out[2] = -ratio * z / sd;
+}
+
+/// log psi of one box side [lower, upper] (upper may be +inf) for one objective (see the header);
+/// out[0] = log psi, out[1] = d log psi/d mu, out[2] = d log psi/d sd. A side whose psi rounds
+/// to 0 (a box far thinner than sd, or |z| beyond the double range) gives -inf and zero slopes.
+KESTREL_HD inline void log_hv_side(double mean, double sd, double lower, double upper, double* out) {
+  const double zl = (mean - lower) / sd;
+  const double lhl = log_h(zl);
+  const double lnl = log_ndtr(zl);
+  const double lpl = -0.5 * zl * zl - kHalfLog2Pi;
+  double lg = lhl;  // log(h(zl) - h(zu))
+  double dmu = exp(lnl - lhl);
+  double dsd = exp(lpl - lhl);
+  if (upper < INFINITY) {
+    const double zu = (mean - upper) / sd;
+    lg = lhl + log1mexp(log_h(zu) - lhl);
+    if (!(lg > -INFINITY)) {
+      out[0] = -INFINITY;
+      out[1] = 0.0;
+      out[2] = 0.0;
+      return;
+    }
+    dmu = exp(lnl - lg) * -expm1(log_ndtr(zu) - lnl);
+    dsd = exp(lpl - lg) - exp(-0.5 * zu * zu - kHalfLog2Pi - lg);
+  } else if (!(lg > -INFINITY)) {
+    out[0] = -INFINITY;
+    out[1] = 0.0;
+    out[2] = 0.0;
+    return;
+  }
+  out[0] = lg + log(sd);
+  out[1] = dmu / sd;
+  out[2] = dsd / sd;
+}
+
+/// log EHVI at one point from the k objectives' posterior moments (see the header). boxes:
+/// n_boxes rows of 2k values [l_0 .. l_{k-1}, u_0 .. u_{k-1}]; work: at least n_boxes (1 + 2k)
+/// doubles. Writes d value/d mean_j and d value/d sd_j (k each); returns the value (-inf, with
+/// zero slopes, when every box's improvement rounds to 0).
+KESTREL_HD inline double log_ehvi(int k, int n_boxes, const double* boxes, const double* mean, const double* sd,
+                                  double* dmean, double* dsd, double* work) {
+  double* total = work;              // per box: sum_j log psi_bj
+  double* slope = work + n_boxes;    // per box and objective: d log psi/d mean, d log psi/d sd
+  double top = -INFINITY;
+  for (int b = 0; b < n_boxes; ++b) {
+    const double* box = boxes + static_cast<ptrdiff_t>(b) * 2 * k;
+    double sum = 0.0;
+    for (int j = 0; j < k && sum > -INFINITY; ++j) {
+      double out[3];
+      log_hv_side(mean[j], sd[j], box[j], box[k + j], out);
+      sum += out[0];
+      slope[(static_cast<ptrdiff_t>(b) * k + j) * 2] = out[1];
+      slope[(static_cast<ptrdiff_t>(b) * k + j) * 2 + 1] = out[2];
+    }
+    total[b] = sum;
+    if (sum > top) top = sum;
+  }
+  for (int j = 0; j < k; ++j) dmean[j] = dsd[j] = 0.0;
+  if (!(top > -INFINITY)) return -INFINITY;
+  double z = 0.0;
+  for (int b = 0; b < n_boxes; ++b) z += exp(total[b] - top);
+  const double value = top + log(z);
+  for (int b = 0; b < n_boxes; ++b) {
+    if (!(total[b] > -INFINITY)) continue;
+    const double p = exp(total[b] - value);
+    for (int j = 0; j < k; ++j) {
+      dmean[j] += p * slope[(static_cast<ptrdiff_t>(b) * k + j) * 2];
+      dsd[j] += p * slope[(static_cast<ptrdiff_t>(b) * k + j) * 2 + 1];
+    }
+  }
+  return value;
 }
 
 KESTREL_HD inline void acquisition_from_moments(AcquisitionKind kind, double mean, double sd,

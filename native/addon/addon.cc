@@ -569,15 +569,18 @@ class Model : public Napi::ObjectWrap<Model> {
     auto x = std::make_shared<std::vector<double>>(take_f64(env, info[0], "x", static_cast<size_t>(k) * m->d()));
     auto y = std::make_shared<std::vector<double>>(take_f64(env, info[1], "y", static_cast<size_t>(k)));
     const int threads = take_threads(env, info[3]);
+    // Optional 5th argument: noiseless rows (a believer's fantasies). Such a model stays on the
+    // CPU: the device copy would be assembled with the model's noise on every row.
+    const bool noiseless = info.Length() > 4 && !info[4].IsUndefined() && take_bool(env, info[4], "noiseless");
     auto result = std::make_shared<std::shared_ptr<const GpModel>>();
     auto result_gpu = std::make_shared<std::shared_ptr<const kestrel::cuda::CudaGp>>();
-    const bool on_gpu = static_cast<bool>(cuda_);
+    const bool on_gpu = static_cast<bool>(cuda_) && !noiseless;
     const kestrel::KernelKind kernel = kernel_;
     return queue(
         env,
         [=] {
           kestrel::ThreadPool pool(threads);
-          *result = m->append(x->data(), y->data(), k, pool);
+          *result = m->append(x->data(), y->data(), k, pool, noiseless);
           if (on_gpu) *result_gpu = kestrel::cuda::CudaGp::create(**result, kernel);  // same theta, refactored on the device
         },
         [=](Napi::Env e) { return Wrap(e, *result, kestrel::FitReport{}, *result_gpu, kernel); });

@@ -1071,7 +1071,8 @@ AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, 
   return best;
 }
 
-std::shared_ptr<const GpModel> GpModel::append(const double* x, const double* y, int k, ThreadPool& pool) const {
+std::shared_ptr<const GpModel> GpModel::append(const double* x, const double* y, int k, ThreadPool& pool,
+                                               bool noiseless) const {
   const int n = data_.n;
   const int d = data_.d;
   const IsaKernels& kern = isa_kernels();
@@ -1091,7 +1092,7 @@ std::shared_ptr<const GpModel> GpModel::append(const double* x, const double* y,
     }
     kern.cross_column(k, d, xt_new.data(), k, xr, w_.data(), data_.is_cat.data(), kernel_, s2_, r2.data(),
                       corner.data() + static_cast<size_t>(r) * k, nullptr);
-    corner[static_cast<size_t>(r) * k + r] = s2_ + sn2_ + jitter_;
+    corner[static_cast<size_t>(r) * k + r] = s2_ + (noiseless ? kNoiselessVariance * s2_ : sn2_) + jitter_;
   }
   GpData all;
   all.n = n + k;

@@ -149,6 +149,9 @@ struct AcqTerm;
 /// rows of 2k values [l_0 .. l_{k-1}, u_0 .. u_{k-1}] for k objectives, l finite, u > l (+inf
 /// allowed). Terms of other kinds still add (constraints: log EHVI + sum log P(c <= 0), as
 /// Optuna's GPSampler). kLogEhvi terms are refused unless this model's kind is kLogEhvi.
+/// Noise variance of a noiseless appended row, relative to the output scale s2 (GpModel::append).
+constexpr double kNoiselessVariance = 1e-8;
+
 /// Most objectives a kLogEhvi acquisition takes (its boxes grow fast with the count).
 constexpr int kMaxHypervolumeObjectives = 16;
 
@@ -280,7 +283,13 @@ class GpModel {
                                   const AcqDomain& domain, ThreadPool& pool) const;
   /// Same theta, k more observations: extends the factor in O(n^2 k), in place in its
   /// FactorStore when it has room and this model is its newest (else into a new store).
-  std::shared_ptr<const GpModel> append(const double* x, const double* y, int k, ThreadPool& pool) const;
+  /// `noiseless`: the new rows observe the latent function itself, their noise variance
+  /// kNoiselessVariance x s2 instead of the model's (a kriging-believer fantasy of a pending point
+  /// then leaves next to no variance there, as a joint acquisition over it would). Should the
+  /// extension fail numerically (e.g. two noiseless rows at one point), the model is rebuilt with
+  /// the model's noise on every row.
+  std::shared_ptr<const GpModel> append(const double* x, const double* y, int k, ThreadPool& pool,
+                                        bool noiseless = false) const;
 
  private:
   GpModel() = default;

@@ -458,6 +458,28 @@ static void test_model() {
   double err = factor_diff(*fresh, *appended);
   CHECK(err < 1e-10 && appended->n() == 75, "append vs fresh factor max diff %.3g", err);
   CHECK(std::fabs(fresh->log_posterior() - appended->log_posterior()) < 1e-8, "append log posterior %g vs %g", appended->log_posterior(), fresh->log_posterior());
+  {
+    // A noiseless append (a believer's fantasy) at a new point, at the posterior mean there: the
+    // variance there falls to about kNoiselessVariance s2 (a noisy one keeps about the noise),
+    // and the posterior mean elsewhere does not move.
+    const double xp[3] = {0.37, 0.61, 1.0};
+    double mu = 0.0, var = 0.0;
+    model->predict(xp, 1, &mu, &var, pool);
+    auto quiet = model->append(xp, &mu, 1, pool, true);
+    auto noisy = model->append(xp, &mu, 1, pool, false);
+    double mq = 0.0, vq = 0.0, mn = 0.0, vn = 0.0;
+    quiet->predict(xp, 1, &mq, &vq, pool);
+    noisy->predict(xp, 1, &mn, &vn, pool);
+    const double s2 = std::exp(model->theta()[3]);
+    const double sn2 = std::exp(model->theta()[4]);
+    CHECK(vq < 1e-6 * s2 && vn > 0.3 * std::min(sn2, var), "noiseless append: variance %g (noisy %g, noise %g, before %g)", vq, vn, sn2, var);
+    double far_mean_before = 0.0, far_mean_after = 0.0, ignore = 0.0;
+    const double xf[3] = {0.9, 0.1, 0.0};
+    model->predict(xf, 1, &far_mean_before, &ignore, pool);
+    quiet->predict(xf, 1, &far_mean_after, &ignore, pool);
+    CHECK(std::fabs(mq - mu) < 1e-6 * (1 + std::fabs(mu)) && std::fabs(far_mean_after - far_mean_before) < 1e-6 * (1 + std::fabs(far_mean_before)),
+          "noiseless believer moved the mean: %g -> %g, far %g -> %g", mu, mq, far_mean_before, far_mean_after);
+  }
   // Appends share the factor's store while it has room (factor_capacity(60) = 96 rows); a second
   // append to the same model (a sibling: say kriging-believer fantasies beside real rows) copies,
   // and neither changes what the other, or the model they came from, sees.

@@ -119,7 +119,8 @@ export interface AddonModel {
     nCandidates: number,
     options: AddonOptimizeOptions,
   ): Promise<{ x: Float64Array; value: number }>;
-  append(x: Float64Array, y: Float64Array, k: number, numThreads: number): Promise<AddonModel>;
+  /** `noiseless`: the rows' noise is kNoiselessVariance x s2 (src/surrogate/backend.ts AppendOptions); such a model has no device copy. */
+  append(x: Float64Array, y: Float64Array, k: number, numThreads: number, noiseless?: boolean): Promise<AddonModel>;
   /**
    * A new handle over the same CPU fit whose predict / acquisition run on the CUDA device
    * (native/cuda/cuda_gp.h). Rejects when the addon was built without CUDA or no device exists.

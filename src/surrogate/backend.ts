@@ -193,9 +193,25 @@ export interface FittedGp {
   acquisition(x: Float64Array, m: number, options: AcquisitionOptions, withGrad: boolean): Promise<AcquisitionResult>;
   optimizeAcquisition(options: OptimizeAcquisitionOptions): Promise<AcquisitionOptimum>;
   /** Adds k observations with unchanged theta by extending the Cholesky factor (O(n^2 k)). */
-  append(x: Float64Array, y: Float64Array, k: number): Promise<FittedGp>;
+  append(x: Float64Array, y: Float64Array, k: number, options?: AppendOptions): Promise<FittedGp>;
   dispose(): void;
 }
+
+/** Options of `FittedGp.append`. */
+export interface AppendOptions {
+  /**
+   * The new rows observe the latent function itself (noise variance NOISELESS_VARIANCE x the
+   * output scale instead of the model's noise; default false): a kriging-believer fantasy of a
+   * pending point, appended at the posterior mean, then leaves next to no variance there (as a
+   * joint acquisition over the pending point would), where a noisy one leaves about the noise.
+   * Should the extension fail numerically (two noiseless rows at one point), the model is rebuilt
+   * with its noise on every row. A native model appended this way computes on the CPU.
+   */
+  readonly noiseless?: boolean;
+}
+
+/** Noise variance of a noiseless appended row, relative to the output scale (native/core/gp.h kNoiselessVariance). */
+export const NOISELESS_VARIANCE = 1e-8;
 
 export interface SurrogateBackend {
   readonly name: BackendName;

@@ -35,6 +35,7 @@ import type {
   AcquisitionOptions,
   AcquisitionOptimum,
   AcquisitionResult,
+  AppendOptions,
   BackendName,
   BuildOptions,
   FitOptions,
@@ -45,7 +46,7 @@ import type {
   Prediction,
   SurrogateBackend,
 } from './backend.js';
-import { currentModel } from './backend.js';
+import { currentModel, NOISELESS_VARIANCE } from './backend.js';
 import { addNegLogPrior, defaultTheta, thetaBounds } from './hyperparameters.js';
 import {
   crossKernel,
@@ -60,6 +61,7 @@ import { backSolveInPlace, choleskyAppend, choleskyWithJitter, forwardSolveInPla
 import { minimizeLbfgsb } from './lbfgsb.js';
 import {
   checkAcquisitionOptions,
+  checkAppendOptions,
   checkCount,
   checkFitOptions,
   checkFloat64,
@@ -382,21 +384,21 @@ export class JsFittedGp implements FittedGp {
     return { x: bestX, value: bestValue };
   }
 
-  async append(x: Float64Array, y: Float64Array, k: number): Promise<FittedGp> {
+  async append(x: Float64Array, y: Float64Array, k: number, options: AppendOptions = {}): Promise<FittedGp> {
     this.checkAlive();
     checkCount('k', k, 1);
     const d = this.d;
     checkFloat64('x', x, k * d);
     checkFloat64('y', y, k);
     checkInputs('x', x, k, d, this.data.isCategorical);
-    return this.appendSync(Float64Array.from(x), Float64Array.from(y), k);
+    return this.appendSync(Float64Array.from(x), Float64Array.from(y), k, checkAppendOptions(options).noiseless === true);
   }
 
   /** The synchronous core of `append` (inputs already validated and copied). */
-  appendSync(x: Float64Array, y: Float64Array, k: number): JsFittedGp {
+  appendSync(x: Float64Array, y: Float64Array, k: number, noiseless = false): JsFittedGp {
     const { n, d } = this;
     const isCat = this.data.isCategorical;
-    const sn2 = Math.exp(this.params[d + 1]);
+    const sn2 = noiseless ? NOISELESS_VARIANCE * this.s2 : Math.exp(this.params[d + 1]);
     const cross = crossKernel(x, k, this.data.x, n, d, this.params, this.kernel, isCat);
     const corner = crossKernel(x, k, x, k, d, this.params, this.kernel, isCat);
     for (let r = 0; r < k; r++) corner[r * k + r] += sn2 + this.jitter;

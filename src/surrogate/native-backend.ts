@@ -39,6 +39,7 @@ import type {
   AcquisitionOptions,
   AcquisitionResult,
   AcquisitionTerm,
+  AppendOptions,
   BuildOptions,
   BackendName,
   FitOptions,
@@ -51,6 +52,7 @@ import type {
 } from './backend.js';
 import {
   checkAcquisitionOptions,
+  checkAppendOptions,
   checkCount,
   checkFitOptions,
   checkFloat64,
@@ -321,14 +323,15 @@ export class NativeFittedGp implements FittedGp {
     );
   }
 
-  async append(x: Float64Array, y: Float64Array, k: number): Promise<FittedGp> {
+  async append(x: Float64Array, y: Float64Array, k: number, options: AppendOptions = {}): Promise<FittedGp> {
     this.checkAlive();
     checkCount('k', k, 1);
     checkFloat64('x', x, k * this.d);
     checkFloat64('y', y, k);
     checkInputs('x', x, k, this.d, this.isCategorical);
-    const next = await call('append', () => this.model.append(x, y, k, this.numThreads));
-    return new NativeFittedGp(next, this.isCategorical, this.numThreads, this.backend === 'cuda' ? 'cuda' : 'cpu');
+    const noiseless = checkAppendOptions(options).noiseless === true;
+    const next = await call('append', () => this.model.append(x, y, k, this.numThreads, noiseless));
+    return new NativeFittedGp(next, this.isCategorical, this.numThreads, this.backend === 'cuda' && !noiseless ? 'cuda' : 'cpu');
   }
 
   dispose(): void {

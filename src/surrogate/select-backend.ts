@@ -29,6 +29,7 @@ import type {
   AcquisitionOptimum,
   AcquisitionOptions,
   AcquisitionResult,
+  AppendOptions,
   BackendName,
   BuildOptions,
   FitOptions,
@@ -279,15 +280,17 @@ class DeviceFallbackGp implements FittedGp {
     return this.run((model) => model.optimizeAcquisition(options));
   }
 
-  async append(x: Float64Array, y: Float64Array, k: number): Promise<FittedGp> {
-    if (this.onCpu !== null) return (await this.onCpu).append(x, y, k);
+  async append(x: Float64Array, y: Float64Array, k: number, options?: AppendOptions): Promise<FittedGp> {
+    if (this.onCpu !== null) return (await this.onCpu).append(x, y, k, options);
     let appended: FittedGp;
     try {
-      appended = await this.device.append(x, y, k);
+      appended = await this.device.append(x, y, k, options);
     } catch (err) {
       if (!(err instanceof NativeError)) throw err;
-      return (await this.fallBack(err)).append(x, y, k);
+      return (await this.fallBack(err)).append(x, y, k, options);
     }
+    // A noiseless append computes on the CPU already (AppendOptions): nothing left to fall back from.
+    if (options?.noiseless === true) return appended;
     const d = this.d;
     const n = this.data.n + k;
     const xs = new Float64Array(n * d);

@@ -8,6 +8,7 @@ import { encodeLogInt } from '../util/log-int.js';
 import { SOBOL_MAX_DIMENSION } from '../util/sobol.js';
 import type {
   AcquisitionOptions,
+  AppendOptions,
   FitOptions,
   GpTrainingData,
   OptimizeAcquisitionOptions,
@@ -119,6 +120,14 @@ export function checkSeed(seed: unknown): number {
     throw new InvalidOptionError('seed', 'a non-negative safe integer', seed);
   }
   return seed;
+}
+
+/** FittedGp.append's options: an object whose `noiseless`, when given, is a boolean. */
+export function checkAppendOptions(options: unknown): AppendOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object {noiseless?}', options);
+  const noiseless = (options as AppendOptions).noiseless;
+  if (noiseless !== undefined && typeof noiseless !== 'boolean') throw new InvalidOptionError('noiseless', 'a boolean', noiseless);
+  return options as AppendOptions;
 }
 
 export function checkAcquisitionOptions(options: AcquisitionOptions): void {

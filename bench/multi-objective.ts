@@ -1,10 +1,11 @@
 /**
- * Multi-objective search quality: GpSampler on a study with two directions (ParEGO scalarization,
+ * Multi-objective search quality: GpSampler on a study with two directions (`gp`: logEHVI over one
+ * model per objective, the default; `gp-parego`: the ParEGO scalarization,
  * src/samplers/gp/scalarization.ts) against NSGA-II, random search and, with `--peer-python`,
  * Optuna's GPSampler (logEHVI since Optuna 4.4; bench/optuna-multi-objective.py), on the same
  * problems and seeds.
  *
- *   npx tsx bench/multi-objective.ts [--problems branin-currin,zdt1,dtlz2] [--samplers gp,nsga2,random]
+ *   npx tsx bench/multi-objective.ts [--problems branin-currin,zdt1,dtlz2] [--samplers gp,gp-parego,nsga2,random]
  *                                    [--seeds 10] [--evals 30,60] [--threads 1]
  *                                    [--peer-python /tmp/optv/bin/python]
  *
@@ -92,9 +93,10 @@ export function hypervolume2d(points: readonly (readonly number[])[], reference:
 
 function makeSampler(kind: string, seed: number, threads: number): Sampler {
   if (kind === 'gp') return new GpSampler({ seed, numThreads: threads });
+  if (kind === 'gp-parego') return new GpSampler({ seed, numThreads: threads, multiObjectiveAcquisition: 'parego' });
   if (kind === 'nsga2') return new NsgaIiSampler({ seed });
   if (kind === 'random') return new RandomSampler({ seed });
-  throw new Error(`unknown sampler ${kind} (gp, nsga2, random)`);
+  throw new Error(`unknown sampler ${kind} (gp, gp-parego, nsga2, random)`);
 }
 
 /** Hypervolume after each evaluation. */

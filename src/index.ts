@@ -95,7 +95,7 @@ export type { GridSamplerOptions } from './samplers/grid-sampler.js';
 export { SobolSampler } from './samplers/sobol-sampler.js';
 export type { SobolSamplerOptions } from './samplers/sobol-sampler.js';
 export { GpSampler } from './samplers/gp/gp-sampler.js';
-export type { GpSamplerOptions, IncumbentKind, ModelUpdate, ModelUpdateKind, RefitPolicy } from './samplers/gp/gp-sampler.js';
+export type { GpSamplerOptions, IncumbentKind, ModelUpdate, ModelUpdateKind, MultiObjectiveAcquisition, RefitPolicy } from './samplers/gp/gp-sampler.js';
 export type { OutcomeTransformKind, PriorMeanKind } from './surrogate/outcome-transform.js';
 export { TpeSampler } from './samplers/tpe/tpe-sampler.js';
 export type { TpeSamplerOptions } from './samplers/tpe/tpe-sampler.js';
@@ -112,6 +112,7 @@ export type {
   AcquisitionOptimum,
   AcquisitionResult,
   AcquisitionTerm,
+  AppendOptions,
   BackendName,
   BuildOptions,
   FitOptions,
@@ -120,6 +121,7 @@ export type {
   KernelKind,
   OptimizeAcquisitionOptions,
   Prediction,
+  SurrogateAcquisitionKind,
   SurrogateBackend,
 } from './surrogate/backend.js';
 export { getSurrogateBackend } from './surrogate/select-backend.js';

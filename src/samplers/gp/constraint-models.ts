@@ -19,7 +19,7 @@
  *   keeps scale max(1, 1e-12 |mean|)), so that P(c_k <= 0) = P(target > t_k) with
  *   t_k = the standardized zero: the surrogate's log-PI with incumbent t_k (an acquisition term,
  *   src/surrogate/backend.ts). The kernel and noise settings are the objective model's.
- * - Updates: as the objective model (the same refit policy): refit (warm-started from the
+ * - Updates (column-models.ts): as the objective model (the same refit policy): refit (warm-started from the
  *   previous theta) while few observations or after the data grew by 1/refitGrowthDivisor, else
  *   the new rows are appended at the kept theta and standardization (O(n^2) per row). Pending and
  *   failed points are not fantasized here while a trial is feasible: the objective model's
@@ -29,32 +29,12 @@
  *   the objective's failed points): their probability of feasibility collapses and concurrent asks
  *   spread out instead of all landing on the one maximum of the probability of feasibility.
  */
-import type { AcquisitionTerm, FitOptions, FittedGp, GpTrainingData, SurrogateBackend } from '../../surrogate/backend.js';
-import { moments, standardizeValue } from '../../surrogate/outcome-transform.js';
+import type { AcquisitionTerm, FitOptions, FittedGp, SurrogateBackend } from '../../surrogate/backend.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import { storedConstraints } from '../../trial/system-attrs.js';
-import { deriveSeed } from '../../util/prng.js';
 import { warnOnce } from '../../util/warn.js';
 import { evaluateConstraints, type ConstraintsFunc } from '../constraints.js';
-
-/** One constraint's model and the standardization it was built with. */
-interface ConstraintModel {
-  readonly model: FittedGp;
-  /** Mean and scale of -c over the rows at the last fit: target = (-c - mean) / scale. */
-  readonly mean: number;
-  readonly scale: number;
-}
-
-/** The models of every constraint over the same rows, for one search space. */
-interface ConstraintModelsCache {
-  readonly signature: string;
-  readonly count: number;
-  /** Trial ids in row order. */
-  readonly trialIds: readonly number[];
-  readonly models: readonly ConstraintModel[];
-  /** Rows at the last fit (refit policy). */
-  readonly nAtFit: number;
-}
+import { ColumnModels, columnTarget } from './column-models.js';
 
 /** One observation as the constraint models see it: its trial and encoded row. */
 export interface ConstraintRow {
@@ -94,7 +74,7 @@ export interface ConstraintState {
  * GpSampler; bound to one study at a time by the sampler (`reset` when it changes study).
  */
 export class ConstraintModels {
-  private cache: ConstraintModelsCache | null = null;
+  private readonly models = new ColumnModels();
   /** Values computed here for trials stored without them, by trial id (null: invalid). */
   private readonly evaluated = new Map<number, number[] | null>();
 
@@ -102,7 +82,7 @@ export class ConstraintModels {
 
   /** Drops every model and value (another study). */
   reset(): void {
-    this.disposeCache();
+    this.models.reset();
     this.evaluated.clear();
   }
 
@@ -128,7 +108,7 @@ export class ConstraintModels {
 
   /** Fits or extends the constraint models for a suggestion (see the file header). */
   async update(input: ConstraintModelsInput): Promise<ConstraintState> {
-    const { rows, d } = input;
+    const { rows } = input;
     // Values per row; the count is the latest trial's (by number) with valid values.
     const values = rows.map((r) => this.valuesOf(r.trial));
     let count = -1;
@@ -154,33 +134,21 @@ export class ConstraintModels {
       if (v.every((c) => c <= 0)) feasible.add(rows[i].trial.trialId);
     });
     if (count <= 0 || usable.length === 0) {
-      this.disposeCache();
+      this.models.reset();
       return { terms: [], feasible, worst: [] };
     }
-    const previous = this.cache;
-    const byId = new Map(usable.map((u) => [u.row.trial.trialId, u]));
-    const valid =
-      previous !== null &&
-      previous.signature === input.signature &&
-      previous.count === count &&
-      previous.trialIds.every((id) => byId.has(id));
-    const n = usable.length;
-    let next: ConstraintModelsCache;
-    if (valid && !input.refitDue(n, previous.nAtFit)) {
-      const known = new Set(previous.trialIds);
-      const fresh = usable.filter((u) => !known.has(u.row.trial.trialId));
-      next = fresh.length === 0 ? previous : await this.append(previous, fresh, d);
-    } else {
-      next = await this.fit(input, usable, count, previous !== null && previous.signature === input.signature && previous.count === count ? previous : null);
-    }
-    if (next !== previous) {
-      this.disposeCache();
-      this.cache = next;
-    }
-    const terms = next.models.map((m): AcquisitionTerm => ({ model: m.model, kind: 'pi', incumbent: standardizeValue(0, m.mean, m.scale), beta: 0 }));
-    const worst = next.models.map((m, k) => {
+    // Model k's target: -c_k standardized (prior mean at the mean), so P(c_k <= 0) = P(target > t_k).
+    const { models } = await this.models.update({
+      ...input,
+      rows: usable.map((u) => ({ id: u.row.trial.trialId, x: u.row.x, values: u.values.map((c) => -c) })),
+      count,
+      seedLabel: 'constraint',
+      priorMean: 'mean',
+    });
+    const terms = models.map((m): AcquisitionTerm => ({ model: m.model, kind: 'pi', incumbent: columnTarget(m.scale, 0), beta: 0 }));
+    const worst = models.map((m, k) => {
       let w = Number.POSITIVE_INFINITY;
-      for (const u of usable) w = Math.min(w, standardizeValue(-u.values[k], m.mean, m.scale));
+      for (const u of usable) w = Math.min(w, columnTarget(m.scale, -u.values[k]));
       return w;
     });
     return { terms, feasible, worst };
@@ -211,73 +179,4 @@ export class ConstraintModels {
       throw err;
     }
   }
-
-  private async fit(
-    input: ConstraintModelsInput,
-    usable: readonly { row: ConstraintRow; values: readonly number[] }[],
-    count: number,
-    warm: ConstraintModelsCache | null,
-  ): Promise<ConstraintModelsCache> {
-    const { d } = input;
-    const n = usable.length;
-    const x = new Float64Array(n * d);
-    usable.forEach((u, i) => x.set(u.row.x, i * d));
-    const models: ConstraintModel[] = [];
-    try {
-      for (let k = 0; k < count; k++) {
-        const { y, mean, scale } = standardized(usable.map((u) => -u.values[k]));
-        const data: GpTrainingData = { x, y, n, d, isCategorical: input.isCategorical };
-        const warmStart = warm === null ? null : Float64Array.from(warm.models[k].model.theta);
-        const options: FitOptions = {
-          ...input.fit,
-          warmStart,
-          nRestarts: warmStart === null ? input.restarts.cold : input.restarts.warm,
-          seed: deriveSeed(input.fit.seed, 'constraint', k) % 4294967296,
-        };
-        models.push({ model: await input.backend.fit(data, options), mean, scale });
-      }
-    } catch (err) {
-      for (const m of models) m.model.dispose();
-      throw err;
-    }
-    return { signature: input.signature, count, trialIds: usable.map((u) => u.row.trial.trialId), models, nAtFit: n };
-  }
-
-  private async append(
-    previous: ConstraintModelsCache,
-    fresh: readonly { row: ConstraintRow; values: readonly number[] }[],
-    d: number,
-  ): Promise<ConstraintModelsCache> {
-    const k = fresh.length;
-    const x = new Float64Array(k * d);
-    fresh.forEach((u, i) => x.set(u.row.x, i * d));
-    const models: ConstraintModel[] = [];
-    try {
-      for (let c = 0; c < previous.count; c++) {
-        const { mean, scale } = previous.models[c];
-        const y = Float64Array.from(fresh, (u) => standardizeValue(-u.values[c], mean, scale));
-        models.push({ model: await previous.models[c].model.append(x, y, k), mean, scale });
-      }
-    } catch (err) {
-      for (const m of models) m.model.dispose();
-      throw err;
-    }
-    return { ...previous, trialIds: [...previous.trialIds, ...fresh.map((u) => u.row.trial.trialId)], models };
-  }
-
-  private disposeCache(): void {
-    if (this.cache === null) return;
-    for (const m of this.cache.models) m.model.dispose();
-    this.cache = null;
-  }
-}
-
-/**
- * (v - mean) / scale with the population standard deviation as scale, as the objective's targets
- * (`moments` of outcome-transform.ts: finite for values of any magnitude, 1 or about 1e-12 |mean|
- * for a constant column).
- */
-function standardized(v: readonly number[]): { y: Float64Array; mean: number; scale: number } {
-  const { mean, std } = moments(v);
-  return { y: Float64Array.from(v, (a) => standardizeValue(a, mean, std)), mean, scale: std };
 }

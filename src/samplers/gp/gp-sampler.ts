@@ -10,11 +10,25 @@
  *   Single-valued distributions are fixed, not modelled.
  * - Startup: until `nStartupTrials` trials are COMPLETE (or, with `usePrunedTrials`, COMPLETE or
  *   PRUNED with a value to model), scrambled Sobol (SobolSampler).
- * - Several objectives (a study with several directions): each suggestion draws weights from the
- *   simplex and models one ParEGO scalarization of the values (scalarization.ts; Knowles 2006, as
- *   BoTorch's qParEGO); Optuna 4.4+ maximizes logEHVI over one GP per objective instead
- *   (bench/quality.md compares the two). The model is refit for every scalarization (warm-started
- *   from the previous theta; never extended, recorded or restored: its targets change each time).
+ * - Several objectives (a study with several directions), `multiObjectiveAcquisition`:
+ *   - 'logehvi' (default; Optuna 4.4+ GPSampler, BoTorch's EHVI): one GP per objective
+ *     (column-models.ts: each objective's values, negated for `minimize`, standardized and shifted
+ *     by the `priorMean` rule; fitted, warm-started and appended to under the refit policy, as
+ *     constraint models are; never recorded or restored), and the log expected hypervolume
+ *     improvement over the observed Pareto front (the feasible one with constraints), computed
+ *     exactly as a sum over the boxes of the region the front leaves undominated
+ *     (hypervolume-boxes.ts) of products of per-objective Gaussian integrals
+ *     (src/surrogate/acquisition.ts), maximized with the other objectives' models as 'logehvi'
+ *     terms. Reference point: per objective, the worst observed target beyond the worst by
+ *     REFERENCE_MARGIN of its distance from the targets' mean (Optuna's rule). Pending trials are
+ *     believed at each model's posterior mean, appended noiselessly (with the model's noise EHVI
+ *     kept finding value in repeating a pending point at an extreme of the front) and added to
+ *     the front; failed ones as for one objective (below).
+ *   - 'parego': each suggestion draws weights from the simplex and models one ParEGO
+ *     scalarization of the values (scalarization.ts; Knowles 2006, as BoTorch's qParEGO); the
+ *     model is refit for every scalarization (warm-started from the previous theta; never
+ *     extended, recorded or restored: its targets change each time).
+ *   bench/quality.md compares the two and Optuna 5.0 (logEHVI leads on Branin-Currin and DTLZ2).
  * - Targets: values[0] (or the scalarization), negated for `minimize` (the GP maximizes), through the outcome transform
  *   (`outcomeTransform`: 'power', the default, standardizes, applies Yeo-Johnson with a
  *   maximum-likelihood exponent and standardizes again; 'standardize' only standardizes;
@@ -134,7 +148,16 @@ import { contains, distributionsEqual, isSingle } from '../../space/distribution
 import { decode, encode, gridSpacing, logIntBounds } from '../../space/encode.js';
 import { intersectionSearchSpace } from '../../space/intersection.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../../space/types.js';
-import type { AcquisitionKind, AcquisitionTerm, FitOptions, FittedGp, KernelKind, SurrogateBackend } from '../../surrogate/backend.js';
+import type {
+  AcquisitionKind,
+  AcquisitionOptions,
+  AcquisitionTerm,
+  FitOptions,
+  FittedGp,
+  KernelKind,
+  OptimizeAcquisitionOptions,
+  SurrogateBackend,
+} from '../../surrogate/backend.js';
 import { getSurrogateBackend, type BackendRequest } from '../../surrogate/select-backend.js';
 import { MAX_CANDIDATE_COORDINATES } from '../../surrogate/validate.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
@@ -153,6 +176,9 @@ import { fitOutcomeTransform, type OutcomeTransform, type OutcomeTransformKind, 
 import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit } from './stored-fit.js';
 import { ConstraintModels, type ConstraintState } from './constraint-models.js';
 import { scalarizationWeights, scalarize } from './scalarization.js';
+import { ColumnModels, columnTarget, type ColumnRow } from './column-models.js';
+import { nonDominatedBoxes } from './hypervolume-boxes.js';
+import { Rng } from '../../util/prng.js';
 import { ConstraintsRecorder, resolveConstraintsFunc, type ConstraintsFunc } from '../constraints.js';
 
 /** Refit hyperparameters on every suggestion below this many observations. */
@@ -375,13 +401,24 @@ export interface GpSamplerOptions {
    * objective recorded, e.g. `trial.userAttrs`). Called at `tell` for COMPLETE and PRUNED trials;
    * the values are stored on the trial (`systemAttrs.constraints`, so a resumed study and
    * `study.bestTrial()` see them; an invalid result is stored as null, the trial kept, and `tell`
-   * rejects with INVALID_OPTION). Each suggestion then maximizes the constrained logEI: logEI over
-   * the best feasible observation plus, per constraint, log P(c(x) <= 0) from a GP of that
-   * constraint; until a trial is feasible, the probability of feasibility alone
-   * (src/samplers/gp/constraint-models.ts). Needs `acquisition` 'logei' (default) or 'pi'.
+   * rejects with ConstraintsFuncError, CONSTRAINTS_FUNC_ERROR). Each suggestion then maximizes the
+   * constrained logEI: logEI over the best feasible observation plus, per constraint, log
+   * P(c(x) <= 0) from a GP of that constraint; until a trial is feasible, the probability of
+   * feasibility alone (src/samplers/gp/constraint-models.ts). With several objectives the same
+   * terms add to logEHVI over the feasible front. Needs `acquisition` 'logei' (default) or 'pi'.
    */
   readonly constraintsFunc?: ConstraintsFunc;
+  /**
+   * The acquisition on a study with several directions: 'logehvi' (default: one GP per objective
+   * and the log expected hypervolume improvement over the observed Pareto front, as Optuna 4.4+
+   * GPSampler and BoTorch's EHVI) or 'parego' (one GP of a random ParEGO scalarization per
+   * suggestion, scalarization.ts). See the file header and bench/quality.md.
+   */
+  readonly multiObjectiveAcquisition?: MultiObjectiveAcquisition;
 }
+
+/** GpSampler's acquisition with several objectives (`GpSamplerOptions.multiObjectiveAcquisition`). */
+export type MultiObjectiveAcquisition = 'logehvi' | 'parego';
 
 interface ResolvedOptions {
   readonly seed: number;
@@ -400,6 +437,7 @@ interface ResolvedOptions {
   readonly usePrunedTrials: boolean;
   readonly refitPolicy: RefitPolicy;
   readonly constraintsFunc: ConstraintsFunc | null;
+  readonly multiObjectiveAcquisition: MultiObjectiveAcquisition;
 }
 
 /** The model of the last fit and what it was fitted on. */
@@ -477,8 +515,45 @@ interface Observation {
   readonly value: number;
 }
 
+/** Writes the encoded dims of `params` into out[offset .. offset + d). */
+type EncodeRow = (params: Readonly<Record<string, ParamValue>>, out: Float64Array, offset: number) => void;
+
+/** One suggestion's acquisition-search options (all but the acquisition itself). */
+type AcquisitionSearch = Omit<OptimizeAcquisitionOptions, keyof AcquisitionOptions>;
+
+/** What `suggestHypervolume` needs from `suggest`. */
+interface HypervolumeInput {
+  readonly study: StudyView;
+  readonly backend: SurrogateBackend;
+  readonly trials: readonly FrozenTrial[];
+  readonly trial: FrozenTrial;
+  readonly space: SearchSpace;
+  readonly dims: readonly string[];
+  readonly isCategorical: Uint8Array;
+  readonly observations: readonly Observation[];
+  readonly encodeRow: EncodeRow;
+  readonly pending: readonly Readonly<Record<string, ParamValue>>[];
+  readonly failed: readonly Readonly<Record<string, ParamValue>>[];
+  readonly search: AcquisitionSearch;
+}
+
+/**
+ * Most boxes of a logEHVI acquisition (hypervolume-boxes.ts): every candidate and L-BFGS-B step
+ * evaluates each box once per objective. Two objectives give P + 1 boxes for a front of P points,
+ * three about 2P + 1; a larger decomposition (four or more objectives on a large front) is
+ * computed on a front thinned at random to fit.
+ */
+const MAX_HYPERVOLUME_BOXES = 2048;
+
+/**
+ * logEHVI's reference point, per objective: the worst observed target beyond the worst by this
+ * fraction of its distance from the targets' mean (Optuna's GPSampler: 1.1 x the worst
+ * standardized loss).
+ */
+const REFERENCE_MARGIN = 0.1;
+
 /** Every GpSamplerOptions key, checked against the interface at compile time. */
-const OPTION_KEYS = optionKeys<GpSamplerOptions>()(['seed', 'nStartupTrials', 'acquisition', 'beta', 'candidates', 'restarts', 'backend', 'numThreads', 'deterministic', 'incumbent', 'kernel', 'outcomeTransform', 'priorMean', 'usePrunedTrials', 'refitPolicy', 'constraintsFunc']);
+const OPTION_KEYS = optionKeys<GpSamplerOptions>()(['seed', 'nStartupTrials', 'acquisition', 'beta', 'candidates', 'restarts', 'backend', 'numThreads', 'deterministic', 'incumbent', 'kernel', 'outcomeTransform', 'priorMean', 'usePrunedTrials', 'refitPolicy', 'constraintsFunc', 'multiObjectiveAcquisition']);
 
 export class GpSampler implements Sampler {
   readonly name = 'gp';
@@ -508,6 +583,8 @@ export class GpSampler implements Sampler {
   /** With `constraintsFunc`: the values written at tell, and the models of them. */
   private readonly recorder: ConstraintsRecorder | null;
   private readonly constraintModels: ConstraintModels | null;
+  /** With several objectives under logEHVI: one model per objective (column-models.ts). */
+  private readonly objectiveModels = new ColumnModels();
   /**
    * With `constraintsFunc` only (without it the study skips the hook and its read of the trial):
    * the constraint values of a COMPLETE or PRUNED trial, stored with its result
@@ -593,8 +670,11 @@ export class GpSampler implements Sampler {
       dims.sort();
       dims.length = SOBOL_MAX_DIMENSION;
     }
-    // Several objectives: one random scalarization per suggestion (ParEGO; see the file header).
-    const weights = study.directions.length > 1 ? scalarizationWeights(study.directions.length, deriveSeed(this.options.seed, trial.number, 'parego')) : null;
+    // Several objectives: logEHVI over one model per objective, or one random ParEGO scalarization
+    // per suggestion (see the file header).
+    const several = study.directions.length > 1;
+    const parego = several && this.options.multiObjectiveAcquisition === 'parego';
+    const weights = parego ? scalarizationWeights(study.directions.length, deriveSeed(this.options.seed, trial.number, 'parego')) : null;
     const observations = this.observations(trials, space, dims, study.directions, weights);
     if (observations.length === 0) return fixed;
     this.gpTrials.add(trial.number);
@@ -694,13 +774,16 @@ export class GpSampler implements Sampler {
       this.proposals.clear();
       this.gpTrials.clear();
       this.constraintModels?.reset();
+      this.objectiveModels.reset();
     }
     this.study = study;
   }
 
   /**
    * Usable observations: COMPLETE (and PRUNED with `usePrunedTrials`) trials holding every dim.
-   * With several objectives, each trial's values are scalarized with `weights` (`scalarize`).
+   * With several objectives, COMPLETE trials with every value, each scalarized with `weights`
+   * (`scalarize`; ParEGO) or, without weights (logEHVI), at its first value (the objective models
+   * read every value from the trials).
    */
   private observations(
     trials: readonly FrozenTrial[],
@@ -714,10 +797,10 @@ export class GpSampler implements Sampler {
     const vectors: (readonly number[])[] = [];
     for (const t of trials) {
       let raw: number | null = null;
-      if (weights !== null) {
+      if (directions.length > 1) {
         // Several objectives (no pruning: a study refuses a pruner there): COMPLETE trials only.
         if (t.state !== 'COMPLETE' || t.values === null || t.values.length !== directions.length || t.values.some((v) => Number.isNaN(v))) continue;
-        raw = 0; // replaced by the scalarization below
+        raw = weights === null ? t.values[0] : 0; // 0: replaced by the scalarization below
       } else if (t.state === 'COMPLETE' && t.values !== null && t.values.length > 0) raw = t.values[0];
       else if (t.state === 'PRUNED' && this.options.usePrunedTrials) {
         const step = t.lastStep;
@@ -775,30 +858,24 @@ export class GpSampler implements Sampler {
       });
     };
     const backend = await this.backend();
+    const { pending, failed } = this.fantasyPoints(study, trials, trial, dims, space);
+    const search: AcquisitionSearch = {
+      // At most MAX_CANDIDATE_COORDINATES coordinates per call: fewer candidates in very high d.
+      nCandidates: Math.max(1, Math.min(this.options.candidates, Math.floor(MAX_CANDIDATE_COORDINATES / d))),
+      nRestarts: this.options.restarts,
+      seed: deriveSeed(this.options.seed, trial.number, 'acquisition') % UINT32,
+      grid,
+      logIntBounds: logInt,
+      numThreads: this.options.numThreads,
+    };
+    if (study.directions.length > 1 && weights === null) {
+      return this.suggestHypervolume({ study, backend, trials, trial, space, dims, isCategorical, observations, encodeRow, pending, failed, search });
+    }
     const fitted = await this.model(backend, trials, trial, space, dims, isCategorical, observations, encodeRow, weights);
     const model = fitted.cache; // the cache; suggestions run one at a time, so nothing replaces it meanwhile
     const recording = fitted.record === null ? null : this.recordFit(study, trial, fitted.record);
     try {
       let working = model.model;
-      // Kriging believer over RUNNING trials that hold every dim: the parameters they have
-      // persisted, else the joint proposal the study recorded when they were asked (their
-      // suggest* calls are buffered until the trial reports or finishes), or, not recorded yet,
-      // the one this sampler returned.
-      const running = trials
-        .filter((t) => t.state === 'RUNNING' && t.trialId !== trial.trialId)
-        .map((t) => pendingParams(t, dims, space, this.proposals.get(t.trialId)));
-      // FAIL trials the objective failed at, and PRUNED trials the model does not observe, at a
-      // point of this space (see the file header).
-      const failed = trials
-        .filter(
-          (t) =>
-            (t.state === 'FAIL' && !isCutShortFailReason(t.systemAttrs[SystemAttr.failReason])) ||
-            (t.state === 'PRUNED' && !(this.usesPrunedTrials(study) && isObservation(t))),
-        )
-        .map((t) => evaluatedParams(t, dims, space))
-        .filter((p): p is Readonly<Record<string, ParamValue>> => p !== null)
-        .slice(-MAX_FAILED_FANTASIES);
-      const pending = running.filter((p): p is Readonly<Record<string, ParamValue>> => p !== null);
       // The fantasies count as observations for the incumbent too: otherwise a pending point
       // whose believed mean beats the incumbent keeps a positive EI (mean - incumbent, with zero
       // variance) and the next ask lands on it again.
@@ -818,36 +895,12 @@ export class GpSampler implements Sampler {
         working = await working.append(xp, y, fantasies.length);
       }
       try {
-        const search = {
-          // At most MAX_CANDIDATE_COORDINATES coordinates per call: fewer candidates in very high d.
-          nCandidates: Math.max(1, Math.min(this.options.candidates, Math.floor(MAX_CANDIDATE_COORDINATES / d))),
-          nRestarts: this.options.restarts,
-          seed: deriveSeed(this.options.seed, trial.number, 'acquisition') % UINT32,
-          grid,
-          logIntBounds: logInt,
-          numThreads: this.options.numThreads,
-        };
         const constrained =
           this.constraintModels === null
             ? null
             : await this.constraintState(backend, trials, trial, space, dims, isCategorical, observations, encodeRow);
         if (constrained !== null && constrained.terms.length > 0 && !observations.some((o) => constrained.feasible.has(o.trialId))) {
-          // Nothing feasible yet: maximize the probability of feasibility alone (Optuna's GPSampler),
-          // with the pending points fantasized on the constraint models (constraint-models.ts) so
-          // that concurrent asks do not all land on its one maximum.
-          let believed: { terms: AcquisitionTerm[]; dispose: () => void } | null = null;
-          if (pending.length > 0) {
-            const xp = new Float64Array(pending.length * d);
-            pending.forEach((p, i) => encodeRow(p, xp, i * d));
-            believed = await (this.constraintModels as ConstraintModels).withPending(constrained, xp, pending.length);
-          }
-          try {
-            const [first, ...rest] = believed === null ? constrained.terms : believed.terms;
-            const optimum = await first.model.optimizeAcquisition({ ...search, kind: 'pi', incumbent: first.incumbent, beta: 0, terms: rest });
-            return optimum.x;
-          } finally {
-            believed?.dispose();
-          }
+          return await this.maximizeFeasibility(constrained, pending, encodeRow, d, search);
         }
         const best = constrained === null ? await this.incumbent(fitted) : await this.feasibleIncumbent(fitted, observations, constrained.feasible);
         const optimum = await working.optimizeAcquisition({
@@ -865,6 +918,191 @@ export class GpSampler implements Sampler {
       // A rebuild decided by this suggestion overlaps the trial's evaluation, not its acquisition.
       void this.rebuild?.start();
       await recording;
+    }
+  }
+
+  /**
+   * The points to fantasize: `pending`, the RUNNING trials that hold every dim (kriging believer):
+   * the parameters they have persisted, else the joint proposal the study recorded when they were
+   * asked (their suggest* calls are buffered until the trial reports or finishes), or, not
+   * recorded yet, the one this sampler returned; `failed`, the latest MAX_FAILED_FANTASIES FAIL
+   * trials the objective failed at and PRUNED trials the model does not observe, at a point of
+   * this space (see the file header).
+   */
+  private fantasyPoints(
+    study: StudyView,
+    trials: readonly FrozenTrial[],
+    trial: FrozenTrial,
+    dims: readonly string[],
+    space: SearchSpace,
+  ): { pending: Readonly<Record<string, ParamValue>>[]; failed: Readonly<Record<string, ParamValue>>[] } {
+    const pending = trials
+      .filter((t) => t.state === 'RUNNING' && t.trialId !== trial.trialId)
+      .map((t) => pendingParams(t, dims, space, this.proposals.get(t.trialId)))
+      .filter((p): p is Readonly<Record<string, ParamValue>> => p !== null);
+    const failed = trials
+      .filter(
+        (t) =>
+          (t.state === 'FAIL' && !isCutShortFailReason(t.systemAttrs[SystemAttr.failReason])) ||
+          (t.state === 'PRUNED' && !(this.usesPrunedTrials(study) && isObservation(t))),
+      )
+      .map((t) => evaluatedParams(t, dims, space))
+      .filter((p): p is Readonly<Record<string, ParamValue>> => p !== null)
+      .slice(-MAX_FAILED_FANTASIES);
+    return { pending, failed };
+  }
+
+  /**
+   * A suggestion on a study with several objectives under logEHVI (see the file header): one GP
+   * per objective (`objectiveModels`, the refit policy of constraint models), the pending points
+   * fantasized at each model's posterior mean and added to the front (kriging believer, as
+   * Optuna's GPSampler), the failed ones at the lower of the mean and the worst target, and log
+   * EHVI over the (feasible) observed front maximized on the first objective's model with the
+   * others as 'logehvi' terms and the constraints' log P(c <= 0) as additive ones.
+   */
+  private async suggestHypervolume(input: HypervolumeInput): Promise<Float64Array> {
+    const { study, backend, trials, trial, space, dims, isCategorical, observations, encodeRow, pending, failed, search } = input;
+    const started = performance.now();
+    const d = dims.length;
+    const k = study.directions.length;
+    const byId = new Map(trials.map((t) => [t.trialId, t]));
+    const rows: ColumnRow[] = observations.map((o) => {
+      const x = new Float64Array(d);
+      encodeRow(o.params, x, 0);
+      const values = (byId.get(o.trialId) as FrozenTrial).values as readonly number[];
+      return { id: o.trialId, x, values: values.map((v, j) => (study.directions[j] === 'minimize' ? -v : v)) };
+    });
+    const policy = this.options.refitPolicy;
+    const refitDue = (n: number, nAtFit: number): boolean => n < policy.refitEveryTrialBelow || n - nAtFit >= Math.ceil(nAtFit / policy.refitGrowthDivisor);
+    const { models, kind } = await this.objectiveModels.update({
+      backend,
+      rows,
+      count: k,
+      d,
+      isCategorical,
+      signature: JSON.stringify(dims.map((name) => [name, space[name]])),
+      fit: {
+        kernel: this.options.kernel,
+        deterministic: this.options.deterministic,
+        seed: deriveSeed(this.options.seed, trial.number, 'objective-fit') % UINT32,
+        numThreads: this.options.numThreads,
+      },
+      restarts: { cold: FIT_RESTARTS_COLD, warm: FIT_RESTARTS_WARM },
+      refitDue,
+      seedLabel: 'objective',
+      priorMean: this.options.priorMean,
+    });
+    this.lastUpdate = {
+      kind,
+      n: rows.length,
+      fitTrialIds: kind === 'fit' ? rows.map((r) => r.id) : [],
+      theta: Float64Array.from(models[0].model.theta),
+      thetaChange: Number.NaN,
+      updateMs: performance.now() - started,
+      rebuildWaitMs: 0,
+    };
+    const constrained =
+      this.constraintModels === null ? null : await this.constraintState(backend, trials, trial, space, dims, isCategorical, observations, encodeRow);
+    if (constrained !== null && constrained.terms.length > 0 && !observations.some((o) => constrained.feasible.has(o.trialId))) {
+      return this.maximizeFeasibility(constrained, pending, encodeRow, d, search);
+    }
+    // The front: the targets of the (feasible) observations, plus the believed pending points.
+    const counted = constrained === null || constrained.terms.length === 0 ? rows : rows.filter((r) => constrained.feasible.has(r.id));
+    const front: number[] = [];
+    for (const r of counted) for (let j = 0; j < k; j++) front.push(columnTarget(models[j].scale, r.values[j]));
+    // Reference point: below the worst (feasible) target by REFERENCE_MARGIN of its distance from
+    // the targets' mean (-offset in target units).
+    const ref = new Float64Array(k);
+    for (let j = 0; j < k; j++) {
+      let worst = Number.POSITIVE_INFINITY;
+      for (let i = j; i < front.length; i += k) worst = Math.min(worst, front[i]);
+      const below = Math.max(REFERENCE_MARGIN * Math.abs(worst + models[j].scale.offset), 1e-9);
+      ref[j] = worst - below;
+    }
+    const working = models.map((m) => m.model);
+    try {
+      // Pending points: believed at each model's posterior mean, noiselessly (their latent value is
+      // what a repeat would get: the believer leaves next to no variance there, as a joint
+      // acquisition over them would; with the model's noise EHVI kept asking the same corner), and
+      // added to the front. Failed points: at the lower of the mean and the worst target.
+      for (const [points, noiseless] of [[pending, true], [failed, false]] as const) {
+        if (points.length === 0) continue;
+        const xp = new Float64Array(points.length * d);
+        points.forEach((p, i) => encodeRow(p, xp, i * d));
+        const believed: Float64Array[] = [];
+        for (let j = 0; j < k; j++) {
+          const y = Float64Array.from((await working[j].predict(xp, points.length)).mean);
+          if (!noiseless) {
+            let worst = Number.POSITIVE_INFINITY;
+            for (const r of rows) worst = Math.min(worst, columnTarget(models[j].scale, r.values[j]));
+            for (let i = 0; i < y.length; i++) y[i] = Math.min(y[i], worst);
+          }
+          believed.push(y);
+          const next = await working[j].append(xp, y, points.length, { noiseless });
+          if (working[j] !== models[j].model) working[j].dispose();
+          working[j] = next;
+        }
+        if (noiseless) for (let i = 0; i < points.length; i++) for (let j = 0; j < k; j++) front.push(believed[j][i]);
+      }
+      const boxes = this.hypervolumeBoxes(front, k, ref, trial);
+      const [first, ...rest] = working;
+      const terms: AcquisitionTerm[] = rest.map((model) => ({ model, kind: 'logehvi', incumbent: 0, beta: 0 }));
+      if (constrained !== null) terms.push(...constrained.terms);
+      const optimum = await first.optimizeAcquisition({ ...search, kind: 'logehvi', incumbent: 0, beta: 0, boxes, terms });
+      return optimum.x;
+    } finally {
+      working.forEach((model, j) => {
+        if (model !== models[j].model) model.dispose();
+      });
+    }
+  }
+
+  /**
+   * The non-dominated boxes of `front` (P rows of k targets) above `ref`; a decomposition of more
+   * than MAX_HYPERVOLUME_BOXES is computed on a front thinned at random (seeded by the trial) until
+   * it fits.
+   */
+  private hypervolumeBoxes(front: readonly number[], k: number, ref: Float64Array, trial: FrozenTrial): Float64Array {
+    let points = Float64Array.from(front);
+    const rng = new Rng(deriveSeed(this.options.seed, trial.number, 'hypervolume-thinning'));
+    for (;;) {
+      const p = points.length / k;
+      const boxes = nonDominatedBoxes(points, p, k, ref, MAX_HYPERVOLUME_BOXES);
+      if (boxes !== null) return boxes;
+      warnOnce(
+        'GP_HYPERVOLUME_THINNED',
+        `GpSampler: the Pareto front needs more than ${MAX_HYPERVOLUME_BOXES} boxes for logEHVI; it is thinned at random to fit (an approximation)`,
+      );
+      const keep: number[] = [];
+      for (let i = 0; i < p; i++) if (rng.nextFloat() < 0.5) for (let j = 0; j < k; j++) keep.push(points[i * k + j]);
+      points = Float64Array.from(keep);
+    }
+  }
+
+  /**
+   * Nothing feasible yet: the probability of feasibility alone (Optuna's GPSampler), maximized on
+   * the first constraint's model, with the pending points fantasized on the constraint models
+   * (constraint-models.ts) so that concurrent asks do not all land on its one maximum.
+   */
+  private async maximizeFeasibility(
+    constrained: ConstraintState,
+    pending: readonly Readonly<Record<string, ParamValue>>[],
+    encodeRow: EncodeRow,
+    d: number,
+    search: AcquisitionSearch,
+  ): Promise<Float64Array> {
+    let believed: { terms: AcquisitionTerm[]; dispose: () => void } | null = null;
+    if (pending.length > 0) {
+      const xp = new Float64Array(pending.length * d);
+      pending.forEach((p, i) => encodeRow(p, xp, i * d));
+      believed = await (this.constraintModels as ConstraintModels).withPending(constrained, xp, pending.length);
+    }
+    try {
+      const [first, ...rest] = believed === null ? constrained.terms : believed.terms;
+      const optimum = await first.model.optimizeAcquisition({ ...search, kind: 'pi', incumbent: first.incumbent, beta: 0, terms: rest });
+      return optimum.x;
+    } finally {
+      believed?.dispose();
     }
   }
 
@@ -1405,6 +1643,7 @@ function resolveOptions(options: GpSamplerOptions): ResolvedOptions {
     usePrunedTrials: flag('usePrunedTrials', options.usePrunedTrials, false),
     refitPolicy: resolveRefitPolicy(options.refitPolicy),
     constraintsFunc,
+    multiObjectiveAcquisition: oneOf<MultiObjectiveAcquisition>('multiObjectiveAcquisition', options.multiObjectiveAcquisition, ['logehvi', 'parego'], 'logehvi'),
   };
 }
 

@@ -1,8 +1,9 @@
 /**
- * GpSampler on studies with several directions (ParEGO scalarization,
- * src/samplers/gp/scalarization.ts): the scalarization's invariants, a search that beats random
- * search in hypervolume, a model refit (never extended) per scalarization, reproducibility, and
- * constraints together with several objectives.
+ * GpSampler on studies with several directions: logEHVI over one model per objective (the default;
+ * src/samplers/gp/column-models.ts, hypervolume-boxes.ts) and the ParEGO scalarization
+ * (multiObjectiveAcquisition 'parego'; src/samplers/gp/scalarization.ts): the scalarization's
+ * invariants, searches that beat random search in hypervolume, each option's model updates,
+ * pending and failed trials, reproducibility, and constraints together with several objectives.
  */
 import { describe, expect, it } from 'vitest';
 import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
@@ -130,8 +131,13 @@ describe('GpSampler with several objectives', () => {
     expect(Math.min(...gp)).toBeGreaterThan(Math.max(...random));
   });
 
-  it('refits the model for each scalarization (never extends one fitted to other targets), and records no fits', async () => {
-    const sampler = new GpSampler({ seed: 3, nStartupTrials: 5, refitPolicy: { refitEveryTrialBelow: 0, refitGrowthDivisor: 1 } });
+  it('ParEGO refits the model for each scalarization (never extends one fitted to other targets), and records no fits', async () => {
+    const sampler = new GpSampler({
+      seed: 3,
+      nStartupTrials: 5,
+      multiObjectiveAcquisition: 'parego',
+      refitPolicy: { refitEveryTrialBelow: 0, refitGrowthDivisor: 1 },
+    });
     const { study } = await runBraninCurrin(sampler, 9);
     expect(sampler.lastModelUpdate?.kind).toBe('fit');
     const trials = await study.getTrials();
@@ -146,9 +152,113 @@ describe('GpSampler with several objectives', () => {
     expect(single.lastModelUpdate?.kind).toBe('append');
   });
 
+  it('logEHVI keeps one model per objective, extended between refits (their refit policy), and records no fits', async () => {
+    const backend = new CountingBackend();
+    const sampler = new GpSampler({ seed: 3, nStartupTrials: 5, backend, candidates: 128, refitPolicy: { refitEveryTrialBelow: 0, refitGrowthDivisor: 1 } });
+    const { study } = await runBraninCurrin(sampler, 9);
+    // First GP suggestion at n = 5: one fit per objective; then appends until the data doubles.
+    expect(backend.fitSizes).toEqual([5, 5]);
+    expect(sampler.lastModelUpdate?.kind).toBe('append');
+    expect(sampler.lastModelUpdate?.n).toBe(8);
+    // Each objective's targets are its own (minimized: negated), standardized, with the prior mean
+    // at the worst observed (the smallest target is 0).
+    const trials = (await study.getTrials()).slice(0, 5);
+    const first = backend.fitTargets[0];
+    const second = backend.fitTargets[1];
+    expect(Math.min(...first)).toBe(0);
+    expect(Math.min(...second)).toBe(0);
+    const order = (v: readonly number[]): number[] => v.map((_, i) => i).sort((a, b) => v[a] - v[b]);
+    expect(order(Array.from(first))).toEqual(order(trials.map((t) => -(t.values as number[])[0])));
+    expect(order(Array.from(second))).toEqual(order(trials.map((t) => -(t.values as number[])[1])));
+    expect((await study.getTrials()).some((t) => SystemAttr.gpFit in t.systemAttrs)).toBe(false);
+  });
+
+  it('logEHVI spreads concurrent asks (pending points believed at the posterior mean) and avoids failed points', async () => {
+    const sampler = new GpSampler({ seed: 6, nStartupTrials: 8, candidates: 256 });
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler, directions: ['minimize', 'minimize'] });
+    for (let i = 0; i < 8; i++) {
+      const t = await study.ask();
+      await study.tell(t, braninCurrin(t.suggestFloat('x0', 0, 1), t.suggestFloat('x1', 0, 1)));
+    }
+    const batch = [];
+    for (let i = 0; i < 4; i++) {
+      const t = await study.ask();
+      batch.push([t.suggestFloat('x0', 0, 1), t.suggestFloat('x1', 0, 1)]);
+    }
+    let closest = Number.POSITIVE_INFINITY;
+    for (let a = 0; a < batch.length; a++) {
+      for (let b = a + 1; b < batch.length; b++) closest = Math.min(closest, Math.hypot(batch[a][0] - batch[b][0], batch[a][1] - batch[b][1]));
+    }
+    expect(closest).toBeGreaterThan(0.01);
+    // A point the objective fails at is not asked again and again.
+    const failing = new GpSampler({ seed: 1, nStartupTrials: 6, candidates: 256 });
+    const s2 = await createStudy({ storage: new InMemoryStorage(), sampler: failing, directions: ['minimize', 'minimize'] });
+    const failedPoints: number[][] = [];
+    for (let i = 0; i < 20; i++) {
+      const t = await s2.ask();
+      const x = [t.suggestFloat('x0', 0, 1), t.suggestFloat('x1', 0, 1)];
+      if (i >= 6 && x[0] < 0.5) {
+        failedPoints.push(x);
+        await s2.tell(t, { state: 'FAIL' });
+      } else {
+        await s2.tell(t, braninCurrin(x[0], x[1]));
+      }
+    }
+    for (let a = 0; a < failedPoints.length; a++) {
+      for (let b = a + 1; b < failedPoints.length; b++) {
+        expect(Math.hypot(failedPoints[a][0] - failedPoints[b][0], failedPoints[a][1] - failedPoints[b][1])).toBeGreaterThan(1e-6);
+      }
+    }
+  });
+
+  it('logEHVI works with three objectives and beats random search there', async () => {
+    // DTLZ2 with three objectives over 4 inputs, all minimized; hypervolume by Monte Carlo in [0, 1.5]^3.
+    const dtlz2 = (x: readonly number[]): number[] => {
+      let g = 0;
+      for (let i = 2; i < x.length; i++) g += (x[i] - 0.5) ** 2;
+      const c = (v: number): number => Math.cos((v * Math.PI) / 2);
+      const s = (v: number): number => Math.sin((v * Math.PI) / 2);
+      return [(1 + g) * c(x[0]) * c(x[1]), (1 + g) * c(x[0]) * s(x[1]), (1 + g) * s(x[0])];
+    };
+    const run = async (sampler: Sampler): Promise<number[][]> => {
+      const study = await createStudy({ storage: new InMemoryStorage(), sampler, directions: ['minimize', 'minimize', 'minimize'] });
+      const out: number[][] = [];
+      for (let i = 0; i < 30; i++) {
+        const t = await study.ask();
+        const v = dtlz2([0, 1, 2, 3].map((j) => t.suggestFloat(`x${j}`, 0, 1)));
+        out.push(v);
+        await study.tell(t, v);
+      }
+      return out;
+    };
+    const volume = (points: number[][]): number => {
+      let hits = 0;
+      let state = 12345;
+      const rnd = (): number => {
+        state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+        return state / 4294967296;
+      };
+      for (let s = 0; s < 20000; s++) {
+        const z = [1.5 * rnd(), 1.5 * rnd(), 1.5 * rnd()];
+        if (points.some((p) => p[0] <= z[0] && p[1] <= z[1] && p[2] <= z[2])) hits++;
+      }
+      return (hits / 20000) * 1.5 ** 3;
+    };
+    const gp = volume(await run(new GpSampler({ seed: 2, candidates: 512 })));
+    const random = volume(await run(new RandomSampler({ seed: 2 })));
+    expect(gp).toBeGreaterThan(random);
+  });
+
+  it('refuses an unknown multiObjectiveAcquisition', () => {
+    expect(() => new GpSampler({ multiObjectiveAcquisition: 'ehvi' as never })).toThrow(/multiObjectiveAcquisition/);
+  });
+
   it('is reproducible for a fixed seed', async () => {
-    const params = async () => (await (await runBraninCurrin(new GpSampler({ seed: 8 }), 16)).study.getTrials()).map((t) => t.params);
-    expect(await params()).toEqual(await params());
+    for (const multiObjectiveAcquisition of ['logehvi', 'parego'] as const) {
+      const params = async () =>
+        (await (await runBraninCurrin(new GpSampler({ seed: 8, multiObjectiveAcquisition }), 16)).study.getTrials()).map((t) => t.params);
+      expect(await params()).toEqual(await params());
+    }
   });
 
   it('takes constraints too: the Pareto front it reports is feasible', async () => {
@@ -165,7 +275,7 @@ describe('GpSampler with several objectives', () => {
 });
 
 describe('GpSampler with several objectives above backgroundRebuildAbove', () => {
-  it('models every observation (a full build per scalarization), with no background rebuild left to waste', async () => {
+  it('ParEGO models every observation (a full build per scalarization), with no background rebuild left to waste', async () => {
     // A background rebuild is swapped in only for the scalarization it was built for, and every
     // suggestion draws another: it was started and thrown away at every ask, and each suggestion
     // was served by the fitSubsetMax-row subset model alone.
@@ -176,6 +286,7 @@ describe('GpSampler with several objectives above backgroundRebuildAbove', () =>
       candidates: 64,
       restarts: 2,
       backend,
+      multiObjectiveAcquisition: 'parego',
       refitPolicy: { refitEveryTrialBelow: 0, fitSubsetMax: 16, fitSubsetBest: 4, backgroundRebuildAbove: 20, backgroundRebuildLag: 2 },
     });
     const study = new FakeStudy(['minimize', 'maximize']);

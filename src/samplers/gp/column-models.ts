@@ -1,0 +1,165 @@
+/**
+ * One GP per column of values over the same rows, kept across suggestions under GpSampler's refit
+ * policy: the models of a constrained study's constraints (constraint-models.ts) and of a
+ * multi-objective study's objectives under logEHVI (gp-sampler.ts).
+ *
+ * - Targets: column j of each row, standardized over the rows at the last fit (mean 0, variance 1;
+ *   `moments` of outcome-transform.ts keeps them finite for values of any magnitude and gives a
+ *   constant column scale max(1, 1e-12 |mean|)), then shifted by the prior-mean offset: 0 for
+ *   'mean', the smallest standardized value for 'worst-observed' (outcome-transform.ts explains
+ *   both; the GP's zero prior mean then sits at the mean, or at the worst observed value).
+ * - Updates: refit (warm-started from the previous theta of the same column) while the refit
+ *   policy asks for it (few rows, or the rows grew by 1/refitGrowthDivisor since the last fit),
+ *   else the new rows are appended at the kept theta and scaling (O(n^2) per row). Another
+ *   signature (search space), column count, or a row that disappeared drops the models.
+ */
+import type { FitOptions, FittedGp, GpTrainingData, SurrogateBackend } from '../../surrogate/backend.js';
+import { moments, standardizeValue, type PriorMeanKind } from '../../surrogate/outcome-transform.js';
+import { deriveSeed } from '../../util/prng.js';
+
+/** How a column's values become targets: (v - mean) / scale - offset. */
+export interface ColumnScale {
+  readonly mean: number;
+  readonly scale: number;
+  readonly offset: number;
+}
+
+/** The target of value v under `s`. */
+export function columnTarget(s: ColumnScale, v: number): number {
+  return standardizeValue(v, s.mean, s.scale) - s.offset;
+}
+
+/** One column's model and the scaling its targets were built with. */
+export interface ColumnModel {
+  readonly model: FittedGp;
+  readonly scale: ColumnScale;
+}
+
+/** One row: an id (a trial id), its encoded inputs (length d) and its value per column. */
+export interface ColumnRow {
+  readonly id: number;
+  readonly x: Float64Array;
+  readonly values: readonly number[];
+}
+
+export interface ColumnModelsInput {
+  readonly backend: SurrogateBackend;
+  readonly rows: readonly ColumnRow[];
+  /** Columns (every row's values has this length). */
+  readonly count: number;
+  readonly d: number;
+  readonly isCategorical: Uint8Array;
+  /** Search-space signature: another one drops the models. */
+  readonly signature: string;
+  /** Fit options (warmStart, nRestarts and seed are set per column: `seed` is the base). */
+  readonly fit: Omit<FitOptions, 'warmStart' | 'nRestarts'>;
+  /** MAP restarts of a fit without / with a warm start. */
+  readonly restarts: { readonly cold: number; readonly warm: number };
+  /** Whether the refit policy asks for a refit at n rows given the rows at the last fit. */
+  readonly refitDue: (n: number, nAtFit: number) => boolean;
+  /** Column j's fit seed is deriveSeed(fit.seed, seedLabel, j). */
+  readonly seedLabel: string;
+  readonly priorMean: PriorMeanKind;
+}
+
+interface ColumnModelsCache {
+  readonly signature: string;
+  readonly count: number;
+  /** Row ids in row order. */
+  readonly ids: readonly number[];
+  readonly models: readonly ColumnModel[];
+  /** Rows at the last fit. */
+  readonly nAtFit: number;
+}
+
+/** The models of every column (see the file header); `reset` drops them. */
+export class ColumnModels {
+  private cache: ColumnModelsCache | null = null;
+
+  /**
+   * Fits or extends the models for these rows: one model per column, in column order, and what
+   * was done ('fit': hyperparameters fitted on every row; 'append': rows added at the kept theta;
+   * 'reuse': no new row).
+   */
+  async update(input: ColumnModelsInput): Promise<{ readonly models: readonly ColumnModel[]; readonly kind: 'fit' | 'append' | 'reuse' }> {
+    const { rows, count } = input;
+    const previous = this.cache;
+    const byId = new Set(rows.map((r) => r.id));
+    const sameKind = previous !== null && previous.signature === input.signature && previous.count === count;
+    const valid = sameKind && previous.ids.every((id) => byId.has(id));
+    let next: ColumnModelsCache;
+    let kind: 'fit' | 'append' | 'reuse' = 'fit';
+    if (valid && !input.refitDue(rows.length, previous.nAtFit)) {
+      const known = new Set(previous.ids);
+      const fresh = rows.filter((r) => !known.has(r.id));
+      kind = fresh.length === 0 ? 'reuse' : 'append';
+      next = fresh.length === 0 ? previous : await this.append(previous, fresh, input.d);
+    } else {
+      next = await this.fit(input, sameKind ? previous : null);
+    }
+    if (next !== previous) {
+      this.reset();
+      this.cache = next;
+    }
+    return { models: next.models, kind };
+  }
+
+  /** Disposes every model. */
+  reset(): void {
+    if (this.cache === null) return;
+    for (const m of this.cache.models) m.model.dispose();
+    this.cache = null;
+  }
+
+  private async fit(input: ColumnModelsInput, warm: ColumnModelsCache | null): Promise<ColumnModelsCache> {
+    const { rows, d } = input;
+    const n = rows.length;
+    const x = new Float64Array(n * d);
+    rows.forEach((r, i) => x.set(r.x, i * d));
+    const models: ColumnModel[] = [];
+    try {
+      for (let j = 0; j < input.count; j++) {
+        const column = rows.map((r) => r.values[j]);
+        const { mean, std } = moments(column);
+        let offset = 0;
+        if (input.priorMean === 'worst-observed') {
+          offset = Number.POSITIVE_INFINITY;
+          for (const v of column) offset = Math.min(offset, standardizeValue(v, mean, std));
+        }
+        const scale: ColumnScale = { mean, scale: std, offset };
+        const y = Float64Array.from(column, (v) => columnTarget(scale, v));
+        const data: GpTrainingData = { x, y, n, d, isCategorical: input.isCategorical };
+        const warmStart = warm === null ? null : Float64Array.from(warm.models[j].model.theta);
+        const options: FitOptions = {
+          ...input.fit,
+          warmStart,
+          nRestarts: warmStart === null ? input.restarts.cold : input.restarts.warm,
+          seed: deriveSeed(input.fit.seed, input.seedLabel, j) % 4294967296,
+        };
+        models.push({ model: await input.backend.fit(data, options), scale });
+      }
+    } catch (err) {
+      for (const m of models) m.model.dispose();
+      throw err;
+    }
+    return { signature: input.signature, count: input.count, ids: rows.map((r) => r.id), models, nAtFit: n };
+  }
+
+  private async append(previous: ColumnModelsCache, fresh: readonly ColumnRow[], d: number): Promise<ColumnModelsCache> {
+    const k = fresh.length;
+    const x = new Float64Array(k * d);
+    fresh.forEach((r, i) => x.set(r.x, i * d));
+    const models: ColumnModel[] = [];
+    try {
+      for (let j = 0; j < previous.count; j++) {
+        const { scale } = previous.models[j];
+        const y = Float64Array.from(fresh, (r) => columnTarget(scale, r.values[j]));
+        models.push({ model: await previous.models[j].model.append(x, y, k), scale });
+      }
+    } catch (err) {
+      for (const m of models) m.model.dispose();
+      throw err;
+    }
+    return { ...previous, ids: [...previous.ids, ...fresh.map((r) => r.id)], models };
+  }
+}

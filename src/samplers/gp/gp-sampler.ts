@@ -165,7 +165,7 @@ import type { StudyView } from '../../trial/study-view.js';
 import { isCutShortFailReason, SystemAttr } from '../../trial/system-attrs.js';
 import { getOwn, hasOwn, setOwn } from '../../util/own-keys.js';
 import type { StudyDirection, TrialState } from '../../trial/types.js';
-import { deriveSeed, resolveSeed } from '../../util/prng.js';
+import { deriveSeed, resolveSeed, Rng } from '../../util/prng.js';
 import { warnOnce } from '../../util/warn.js';
 import { RandomSampler, checkSamplerOptions } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
@@ -178,7 +178,6 @@ import { ConstraintModels, type ConstraintState } from './constraint-models.js';
 import { scalarizationWeights, scalarize } from './scalarization.js';
 import { ColumnModels, columnTarget, type ColumnRow } from './column-models.js';
 import { nonDominatedBoxes } from './hypervolume-boxes.js';
-import { Rng } from '../../util/prng.js';
 import { ConstraintsRecorder, resolveConstraintsFunc, type ConstraintsFunc } from '../constraints.js';
 
 /** Refit hyperparameters on every suggestion below this many observations. */
@@ -852,7 +851,7 @@ export class GpSampler implements Sampler {
       const bounds = logIntBounds(space[name]);
       if (bounds !== null) logInt.set(bounds, 2 * j);
     });
-    const encodeRow = (params: Readonly<Record<string, ParamValue>>, out: Float64Array, offset: number): void => {
+    const encodeRow: EncodeRow = (params, out, offset) => {
       dims.forEach((name, j) => {
         out[offset + j] = encode(space[name], params[name]);
       });
@@ -1166,7 +1165,7 @@ export class GpSampler implements Sampler {
     dims: readonly string[],
     isCategorical: Uint8Array,
     observations: readonly Observation[],
-    encodeRow: (params: Readonly<Record<string, ParamValue>>, out: Float64Array, offset: number) => void,
+    encodeRow: EncodeRow,
   ): Promise<ConstraintState> {
     const models = this.constraintModels as ConstraintModels;
     const policy = this.options.refitPolicy;
@@ -1203,7 +1202,7 @@ export class GpSampler implements Sampler {
     dims: readonly string[],
     isCategorical: Uint8Array,
     observations: readonly Observation[],
-    encodeRow: (params: Readonly<Record<string, ParamValue>>, out: Float64Array, offset: number) => void,
+    encodeRow: EncodeRow,
     weights: Float64Array | null,
   ): Promise<FittedModel> {
     const started = performance.now();

@@ -646,6 +646,30 @@ void GpModel::own_acquisition_batch(const double* x, int b, const AcqParams& acq
   moments_gradient(x, b, dmean, dvar, grad, scratch.data());
 }
 
+void hypervolume_layout(int k, int n_boxes, const double* boxes, double* values, int* value_end, int* bound_index) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const size_t width = 2 * static_cast<size_t>(k);
+  for (int j = 0, start = 0; j < k; ++j) {
+    double* v = values + start;
+    int m = 0;
+    for (int r = 0; r < n_boxes; ++r) {
+      const double* box = boxes + static_cast<size_t>(r) * width;
+      v[m++] = box[j];
+      if (box[k + j] < kInf) v[m++] = box[k + j];
+    }
+    std::sort(v, v + m);
+    m = static_cast<int>(std::unique(v, v + m) - v);
+    for (int r = 0; r < n_boxes; ++r) {
+      const double* box = boxes + static_cast<size_t>(r) * width;
+      int* index = bound_index + static_cast<size_t>(r) * width;
+      index[j] = start + static_cast<int>(std::lower_bound(v, v + m, box[j]) - v);
+      index[k + j] = box[k + j] < kInf ? start + static_cast<int>(std::lower_bound(v, v + m, box[k + j]) - v) : -1;
+    }
+    start += m;
+    value_end[j] = start;
+  }
+}
+
 void GpModel::hypervolume_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
                                 std::vector<double>& scratch) const {
   std::vector<const GpModel*> models{this};
@@ -657,12 +681,21 @@ void GpModel::hypervolume_batch(const double* x, int b, const AcqParams& acq, do
   const bool with_grad = grad != nullptr;
   const size_t kb = static_cast<size_t>(k) * b;
   const size_t nd = static_cast<size_t>(b) * data_.d;
-  // Layout: each model's moments scratch, then mean, raw variance, d/d mean, d/d variance (k x b
-  // each), log_ehvi's work, and one model's gradient.
-  std::vector<size_t> offset(static_cast<size_t>(k) + 1, 0);
+  // The boxes' layout for log_ehvi_indexed (per call, not per point): per objective the sorted
+  // distinct finite bounds, and per box and objective the index of its lower and upper bound.
+  const size_t n_bounds = static_cast<size_t>(n_boxes) * 2 * k;
+  std::vector<int> bound_index(n_bounds);
+  int value_end[kMaxHypervolumeObjectives];
+  // Layout: the distinct bounds (at most 2 per box and objective), each model's moments scratch,
+  // then mean, raw variance, d/d mean, d/d variance (k x b each), log_ehvi_indexed's work, and
+  // one model's gradient.
+  std::vector<size_t> offset(static_cast<size_t>(k) + 1, n_bounds);
   for (int j = 0; j < k; ++j) offset[j + 1] = offset[j] + models[j]->moments_scratch(b, with_grad);
-  const size_t work = static_cast<size_t>(n_boxes) * (1 + 2 * static_cast<size_t>(k));
+  const size_t work = std::max(4 * n_bounds, static_cast<size_t>(n_boxes) * (1 + 2 * static_cast<size_t>(k)));
   scratch.resize(offset[k] + 4 * kb + work + (with_grad ? nd : 0));
+  double* values = scratch.data();
+  const double* boxes = acq.boxes.data();
+  hypervolume_layout(k, n_boxes, boxes, values, value_end, bound_index.data());
   double* mean = scratch.data() + offset[k];
   double* raw = mean + kb;
   double* dmean = raw + kb;
@@ -682,7 +715,7 @@ void GpModel::hypervolume_batch(const double* x, int b, const AcqParams& acq, do
       mu[j] = mean[static_cast<size_t>(j) * b + c];
       sd[j] = std::sqrt(r > floor ? r : floor);
     }
-    value[c] = log_ehvi(k, n_boxes, acq.boxes.data(), mu, sd, dmu, dsd, ehvi_work);
+    value[c] = log_ehvi_indexed(k, n_boxes, boxes, values, value_end, bound_index.data(), mu, sd, dmu, dsd, ehvi_work);
     for (int j = 0; j < k; ++j) {
       const double floor = kMinVariance * models[j]->s2_;
       dmean[static_cast<size_t>(j) * b + c] = dmu[j];

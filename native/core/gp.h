@@ -152,8 +152,7 @@ struct AcqTerm;
 /// Noise variance of a noiseless appended row, relative to the output scale s2 (GpModel::append).
 constexpr double kNoiselessVariance = 1e-8;
 
-/// Most objectives a kLogEhvi acquisition takes (its boxes grow fast with the count).
-constexpr int kMaxHypervolumeObjectives = 16;
+// kMaxHypervolumeObjectives (most objectives of a kLogEhvi acquisition): kestrel/acquisition.h.
 
 struct AcqParams {
   AcquisitionKind kind = AcquisitionKind::kLogEi;
@@ -167,6 +166,14 @@ struct AcqTerm {
   std::shared_ptr<const GpModel> model;
   AcqParams params;
 };
+
+/// The layout of kLogEhvi boxes that kestrel/acquisition.h log_ehvi_indexed reads: `boxes`
+/// n_boxes rows of 2k values (see AcqParams); writes `values` (at least n_boxes 2k doubles) the
+/// sorted distinct finite bounds of objective 0, then of objective 1, ..., value_end[j] (k) one
+/// past objective j's last, and `bound_index` (n_boxes 2k, laid out as `boxes`) the index in
+/// `values` of each bound, -1 for +inf. O(n_boxes k log n_boxes); GpModel::hypervolume_batch
+/// runs it once per call, not per point.
+void hypervolume_layout(int k, int n_boxes, const double* boxes, double* values, int* value_end, int* bound_index);
 
 /// Acquisition-maximization budget at large n (optimize_acquisition applies it): scoring m
 /// candidates costs about n^2 m flops (the TRSM), each L-BFGS-B evaluation 2 n^2 (memory-bound

@@ -8,6 +8,7 @@
 // reuse, warm starts, large-n acquisition budget), finite-difference gradients
 // of the negative log posterior and of the acquisitions (w.r.t. x and w.r.t. mean / sd), log-EI
 // against a direct formula where that is accurate and its asymptotics for very negative z,
+// linear-space log EHVI (log_ehvi_indexed) against the log-space log_ehvi on random boxes,
 // the acquisition maximizer (the best observation as a local-search start, ordinal dims on cell
 // centres, log-int dims on the coordinates of their integers, no single-coordinate improvement
 // left on discrete dims), determinism across thread counts, the thread pool's exceptions (thrown
@@ -282,6 +283,133 @@ static double box_side_quadrature(double mean, double sd, double l, double u) {
   return sum * step;
 }
 
+// log_ehvi_indexed (linear space over hypervolume_layout) against log_ehvi (log space), on random
+// inputs: k = 2 (a staircase's boxes), 3 and 4 (random boxes, some uppers +inf, bounds drawn from
+// a small grid so that several boxes share them), z from -40 to +10. Where EHVI is a normal
+// number above kMinLinearEhvi: value within 1e-12 relative, slopes within 1e-9 relative to the
+// largest slope; below it (the fallback) exactly log_ehvi's. Thin boxes (u - l = 1e-9 sd) lose
+// digits to h(zl) - h(zu) in both forms alike: there the bound is eps h(zl) / (h(zl) - h(zu)).
+static void test_log_ehvi_indexed() {
+  const double inf = std::numeric_limits<double>::infinity();
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  int fast = 0, fallback = 0;
+  double err_v = 0.0, err_s = 0.0, err_thin = 0.0;
+  for (int trial = 0; trial < 600; ++trial) {
+    const int k = 2 + trial % 3;
+    const bool thin = trial % 5 == 4;
+    std::vector<double> boxes;
+    if (k == 2) {
+      // A staircase: front points (a_i, b_i), a decreasing, b increasing; boxes [a_{i+1}, a_i) x [b_i, inf)
+      // plus the two outer ones.
+      const int np = 1 + static_cast<int>(unit(rng) * 12);
+      std::vector<double> a(np), bb(np);
+      for (int i = 0; i < np; ++i) a[i] = std::floor(unit(rng) * 20) * 0.1, bb[i] = std::floor(unit(rng) * 20) * 0.1;
+      std::sort(a.begin(), a.end(), std::greater<double>());
+      a.erase(std::unique(a.begin(), a.end()), a.end());
+      std::sort(bb.begin(), bb.end());
+      bb.erase(std::unique(bb.begin(), bb.end()), bb.end());
+      const int m = static_cast<int>(std::min(a.size(), bb.size()));
+      const double ref = -0.5;
+      boxes.insert(boxes.end(), {a[0], ref, inf, inf});
+      for (int i = 0; i + 1 < m; ++i) boxes.insert(boxes.end(), {a[i + 1], bb[i], a[i], inf});
+      boxes.insert(boxes.end(), {ref, bb[m - 1], a[m - 1], inf});
+    } else {
+      const int nb = 1 + static_cast<int>(unit(rng) * 20);
+      for (int r = 0; r < nb; ++r) {
+        std::vector<double> row(2 * k);
+        for (int j = 0; j < k; ++j) {
+          row[j] = std::floor(unit(rng) * 10) * 0.2 - 1.0;
+          row[k + j] = unit(rng) < 0.3 ? inf : row[j] + 0.2 * (1 + std::floor(unit(rng) * 4));
+        }
+        boxes.insert(boxes.end(), row.begin(), row.end());
+      }
+    }
+    const int n_boxes = static_cast<int>(boxes.size() / (2 * k));
+    double mean[4], sd[4];
+    for (int j = 0; j < k; ++j) {
+      sd[j] = 0.05 + 2.0 * unit(rng);
+      mean[j] = -0.5 + (-40.0 + 50.0 * unit(rng)) * sd[j];
+    }
+    if (thin) {
+      // Every finite upper 1e-9 sd above its lower.
+      for (int r = 0; r < n_boxes; ++r) {
+        for (int j = 0; j < k; ++j) {
+          double& u = boxes[static_cast<size_t>(r) * 2 * k + k + j];
+          if (u < inf) u = boxes[static_cast<size_t>(r) * 2 * k + j] + 1e-9 * sd[j];
+        }
+      }
+      for (int j = 0; j < k; ++j) mean[j] = boxes[j] + (-3.0 + 6.0 * unit(rng)) * sd[j];
+    }
+    std::vector<double> values(boxes.size()), work(std::max(4 * boxes.size(), boxes.size() * 2));
+    std::vector<int> index(boxes.size());
+    int value_end[4];
+    hypervolume_layout(k, n_boxes, boxes.data(), values.data(), value_end, index.data());
+    double dm_ref[4], ds_ref[4], dm[4], ds[4];
+    const double ref = log_ehvi(k, n_boxes, boxes.data(), mean, sd, dm_ref, ds_ref, work.data());
+    const double v = log_ehvi_indexed(k, n_boxes, boxes.data(), values.data(), value_end, index.data(), mean, sd, dm, ds,
+                                      work.data());
+    if (std::exp(ref) > 0.5 * kMinLinearEhvi && std::exp(ref) < 2 * kMinLinearEhvi) continue;  // either path
+    if (!(std::exp(ref) >= 2 * kMinLinearEhvi)) {
+      ++fallback;
+      bool same = v == ref || (std::isnan(v) && std::isnan(ref));
+      for (int j = 0; j < k; ++j) same = same && dm[j] == dm_ref[j] && ds[j] == ds_ref[j];
+      CHECK(same, "log_ehvi_indexed fallback (k %d, trial %d): %.17g vs log_ehvi %.17g", k, trial, v, ref);
+      continue;
+    }
+    ++fast;
+    double scale = 0.0;
+    for (int j = 0; j < k; ++j) scale = std::max({scale, std::fabs(dm_ref[j]), std::fabs(ds_ref[j])});
+    double e_s = 0.0;
+    for (int j = 0; j < k; ++j) e_s = std::max({e_s, std::fabs(dm[j] - dm_ref[j]), std::fabs(ds[j] - ds_ref[j])});
+    if (thin) {
+      // Worst conditioning over the boxes' sides: h(zl) / (h(zl) - h(zu)).
+      double cond = 1.0;
+      for (int r = 0; r < n_boxes; ++r) {
+        for (int j = 0; j < k; ++j) {
+          const double u = boxes[static_cast<size_t>(r) * 2 * k + k + j];
+          if (!(u < inf)) continue;
+          const double l = boxes[static_cast<size_t>(r) * 2 * k + j];
+          const double hl = std::exp(log_h((mean[j] - l) / sd[j])), hu = std::exp(log_h((mean[j] - u) / sd[j]));
+          cond = std::max(cond, hl / (hl - hu));
+        }
+      }
+      err_thin = std::max(err_thin, std::max(std::fabs(v - ref), e_s / scale) / (cond * 1e-16));
+      continue;
+    }
+    err_v = std::max(err_v, std::fabs(v - ref) / std::max(1.0, std::fabs(ref)));
+    err_s = std::max(err_s, e_s / scale);
+  }
+  std::printf("log_ehvi_indexed: %d linear (value err %.3g, slope err %.3g, thin err %.3g eps x cond), %d fallback\n", fast,
+              err_v, err_s, err_thin, fallback);
+  CHECK(fast > 200 && fallback > 50, "log_ehvi_indexed: %d linear, %d fallback cases", fast, fallback);
+  CHECK(err_v < 1e-12 && err_s < 1e-9, "log_ehvi_indexed vs log_ehvi: value err %.3g, slope err %.3g", err_v, err_s);
+  CHECK(err_thin < 100, "log_ehvi_indexed vs log_ehvi on thin boxes: err %.3g x eps x conditioning", err_thin);
+  // Far below every box: the log-space fallback, bit for bit.
+  const double boxes[] = {1.0, -1.0, inf, inf, 0.0, 0.5, 1.0, inf};
+  double values[8], work[16], dm[2], ds[2], dm_ref[2], ds_ref[2];
+  int index[8], value_end[2];
+  hypervolume_layout(2, 2, boxes, values, value_end, index);
+  const double far_mean[] = {-60.0, -45.0}, sd[] = {1.0, 0.9};
+  const double ref = log_ehvi(2, 2, boxes, far_mean, sd, dm_ref, ds_ref, work);
+  const double v = log_ehvi_indexed(2, 2, boxes, values, value_end, index, far_mean, sd, dm, ds, work);
+  CHECK(std::isfinite(v) && v == ref && dm[0] == dm_ref[0] && dm[1] == dm_ref[1] && ds[0] == ds_ref[0] && ds[1] == ds_ref[1],
+        "far log_ehvi_indexed %.17g vs log_ehvi %.17g", v, ref);
+  CHECK(value_end[0] == 2 && value_end[1] == 4 && values[0] == 0.0 && values[1] == 1.0 && values[2] == -1.0 &&
+            values[3] == 0.5 && index[0] == 1 && index[1] == 2 && index[2] == -1 && index[3] == -1 && index[4] == 0 &&
+            index[5] == 3 && index[6] == 1 && index[7] == -1,
+        "hypervolume_layout: ends %d %d, indices %d %d %d %d", value_end[0], value_end[1], index[4], index[5], index[6], index[7]);
+  // Linear h(z) against exp(log_h(z)) down to z = -30 (both lose ~log10(z^2) digits to 1 - ...).
+  double err_h = 0.0;
+  for (double z = -30.0; z <= 10.0; z += 0.013) {
+    double terms[4];
+    hv_bound_terms(z, terms);
+    const double ref_h = std::exp(log_h(z));
+    err_h = std::max(err_h, std::fabs(terms[0] - ref_h) / ref_h);
+  }
+  CHECK(err_h < 1e-12, "hv_bound_terms h vs exp(log_h): relative err %.3g", err_h);
+}
+
 static void test_hypervolume_math() {
   // One box side against quadrature, bounded and unbounded, and its slopes against differences.
   const double inf = std::numeric_limits<double>::infinity();
@@ -342,6 +470,7 @@ static void test_hypervolume_math() {
   const double far_mean[] = {-40.0, -35.0};
   const double far = log_ehvi(2, 3, boxes, far_mean, sd, dmean, dsd, work);
   CHECK(std::isfinite(far) && far < -1000 && dmean[0] > 0 && dmean[1] > 0, "far log_ehvi %g, slopes %g %g", far, dmean[0], dmean[1]);
+  test_log_ehvi_indexed();
 }
 
 static void test_nlp_gradient() {

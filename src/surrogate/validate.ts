@@ -17,7 +17,7 @@ import { currentModel } from './backend.js';
 
 const KERNELS = ['matern52', 'rbf'];
 const ACQUISITIONS = ['logei', 'ucb', 'pi', 'logehvi'];
-/** Most objectives of a 'logehvi' acquisition (native/core/gp.h kMaxHypervolumeObjectives). */
+/** Most objectives of a 'logehvi' acquisition (native/include/kestrel/acquisition.h kMaxHypervolumeObjectives). */
 export const MAX_HYPERVOLUME_OBJECTIVES = 16;
 
 /**

@@ -28,6 +28,14 @@
 //   log psi = log sd + log_h(zl) + log1mexp(log_h(zu) - log_h(zl));
 //   d psi/d mu = Phi(zl) - Phi(zu),  d psi/d sd = phi(zl) - phi(zu);
 //   log EHVI = logsumexp_b sum_k log psi_bk, its derivative the softmax-weighted sum of the boxes'.
+// log_ehvi_indexed computes the same in linear space, once per distinct bound value c of each
+// objective rather than twice per box: z = (mu - c)/sd, h(z), phi(z) and the smaller tail of
+// Phi (Phi(z) for z < 0, Q(z) = 1 - Phi(z) otherwise, so Phi differences keep their relative
+// accuracy in both tails); for z <= -1, h = phi(z) (1 - |z| sqrt(pi/2) erfcx(|z|/sqrt2)), the
+// linear form of eq. (9)'s middle branch. EHVI = sum_b prod_k psi_bk, d EHVI/d mu_j =
+// sum_b (prod_{i != j} psi_bi) d psi_bj/d mu_j by prefix and suffix products, and the slopes of
+// log EHVI are those over EHVI. Where EHVI is not a normal number above kMinLinearEhvi (far
+// tails) or anything is not finite, it falls back to log_ehvi, so the far tails are unchanged.
 #ifndef KESTREL_ACQUISITION_H_
 #define KESTREL_ACQUISITION_H_
 
@@ -45,6 +53,9 @@ constexpr double kHalfLogPiOver2 = 0.22579135264472743236309761494745;  // log(p
 constexpr double kInvSqrtPi = 0.56418958354775628694807945156077;
 constexpr double kSqrtHalf = 0.70710678118654752440084436210485;
 constexpr double kInvSqrtEps = 67108864.0;  // 1/sqrt(2^-52)
+/// Most objectives a kLogEhvi acquisition takes (its boxes grow fast with the count, and
+/// log_ehvi_indexed keeps per-box arrays of this size on the stack).
+constexpr int kMaxHypervolumeObjectives = 16;
 
 /// erfcx(x) = exp(x^2) erfc(x) for x >= 0: direct below 5 (erfc has full relative accuracy
 /// there), the Laplace continued fraction (Abramowitz & Stegun 7.1.14) from 5 on.
@@ -172,6 +183,84 @@ KESTREL_HD inline double log_ehvi(int k, int n_boxes, const double* boxes, const
     }
   }
   return value;
+}
+
+/// Smallest EHVI log_ehvi_indexed keeps in linear space; below it, log_ehvi.
+constexpr double kMinLinearEhvi = 1e-280;
+
+/// The per-bound terms of log_ehvi_indexed at z = (mu - c)/sd: out[0] = h(z), out[1] = phi(z),
+/// out[2] = Phi(z) if z < 0 else Q(z) = 1 - Phi(z), out[3] = z.
+KESTREL_HD inline void hv_bound_terms(double z, double* out) {
+  const double pdf = exp(-0.5 * z * z - kHalfLog2Pi);
+  double h;
+  if (z > -1.0) {
+    const double cdf = 0.5 * erfc(-z * kSqrtHalf);
+    h = pdf + z * cdf;
+    out[2] = z < 0.0 ? cdf : 0.5 * erfc(z * kSqrtHalf);
+  } else {
+    const double az = -z;
+    const double ex = erfcx_nonneg(az * kSqrtHalf);
+    // sqrt(pi/2) = exp(kHalfLogPiOver2); 1 - |z| sqrt(pi/2) erfcx ~ 1/z^2 for large |z|.
+    h = pdf * (1.0 - az * 1.2533141373155002512078826424055 * ex);
+    out[2] = 0.5 * ex * exp(-0.5 * z * z);  // Phi(z) = erfc(|z|/sqrt2)/2
+  }
+  out[0] = h;
+  out[1] = pdf;
+  out[3] = z;
+}
+
+/// Phi(zl) - Phi(zu) from two hv_bound_terms rows (zl > zu; u == nullptr for u = +inf).
+KESTREL_HD inline double hv_cdf_gap(const double* l, const double* u) {
+  if (u == nullptr) return l[3] < 0.0 ? l[2] : 1.0 - l[2];
+  if (u[3] >= 0.0) return u[2] - l[2];
+  if (l[3] < 0.0) return l[2] - u[2];
+  return (1.0 - l[2]) - u[2];
+}
+
+/// log EHVI at one point, as log_ehvi (same arguments and results up to rounding), from a layout
+/// of the boxes' bounds: `values` the sorted distinct finite bounds of objective 0, then of
+/// objective 1, ... (value_end[j] = one past objective j's last), `bound_index` n_boxes rows of
+/// 2k ints laid out as `boxes`, each the index in `values` of that bound (-1 for +inf). work: at
+/// least max(4 value_end[k-1], n_boxes (1 + 2k)) doubles. Linear space (see the header), with
+/// log_ehvi as the fallback where EHVI is not a normal number above kMinLinearEhvi.
+KESTREL_HD inline double log_ehvi_indexed(int k, int n_boxes, const double* boxes, const double* values,
+                                          const int* value_end, const int* bound_index, const double* mean,
+                                          const double* sd, double* dmean, double* dsd, double* work) {
+  for (int j = 0, g = 0; j < k; ++j) {
+    for (; g < value_end[j]; ++g) hv_bound_terms((mean[j] - values[g]) / sd[j], work + 4 * static_cast<ptrdiff_t>(g));
+  }
+  double total = 0.0;
+  double gm[kMaxHypervolumeObjectives], gs[kMaxHypervolumeObjectives];
+  for (int j = 0; j < k; ++j) gm[j] = gs[j] = 0.0;
+  for (int b = 0; b < n_boxes; ++b) {
+    const int* index = bound_index + static_cast<ptrdiff_t>(b) * 2 * k;
+    double psi[kMaxHypervolumeObjectives], dpm[kMaxHypervolumeObjectives], dps[kMaxHypervolumeObjectives], prefix[kMaxHypervolumeObjectives + 1];
+    prefix[0] = 1.0;
+    for (int j = 0; j < k; ++j) {
+      const double* l = work + 4 * static_cast<ptrdiff_t>(index[j]);
+      const double* u = index[k + j] < 0 ? nullptr : work + 4 * static_cast<ptrdiff_t>(index[k + j]);
+      psi[j] = sd[j] * (u == nullptr ? l[0] : l[0] - u[0]);
+      dpm[j] = hv_cdf_gap(l, u);
+      dps[j] = u == nullptr ? l[1] : l[1] - u[1];
+      prefix[j + 1] = prefix[j] * psi[j];
+    }
+    total += prefix[k];
+    double suffix = 1.0;  // prod_{i > j} psi_bi
+    for (int j = k - 1; j >= 0; --j) {
+      const double others = prefix[j] * suffix;
+      gm[j] += others * dpm[j];
+      gs[j] += others * dps[j];
+      suffix *= psi[j];
+    }
+  }
+  bool normal = total >= kMinLinearEhvi && total < INFINITY;
+  for (int j = 0; j < k && normal; ++j) {
+    dmean[j] = gm[j] / total;
+    dsd[j] = gs[j] / total;
+    normal = dmean[j] - dmean[j] == 0.0 && dsd[j] - dsd[j] == 0.0;  // finite
+  }
+  if (!normal) return log_ehvi(k, n_boxes, boxes, mean, sd, dmean, dsd, work);
+  return log(total);
 }
 
 KESTREL_HD inline void acquisition_from_moments(AcquisitionKind kind, double mean, double sd,

@@ -158,6 +158,12 @@ export interface OptimizeAcquisitionOptions extends AcquisitionOptions {
    * coordinates and decode to an integer already observed.
    */
   readonly logIntBounds?: Float64Array;
+  /**
+   * The points the local candidates go around (optional): rows of d encoded inputs, taken in
+   * turn; default the model's best observation (candidates.ts). GpSampler's logEHVI passes the
+   * Pareto front's points, where the gaps between them are.
+   */
+  readonly centers?: Float64Array;
   /** Threads of the native pool (capped at the hardware threads, as `FitOptions.numThreads`). */
   readonly numThreads: number;
 }

@@ -34,7 +34,10 @@ export interface CandidateOptions {
   readonly nSobol: number;
   /** Seed of the Sobol scramble and of the local candidates' draws. */
   readonly seed: number;
-  /** The best observation's inputs (length d), or null (no observations): no local candidates. */
+  /**
+   * The points local candidates go around: rows of d (the best observation's inputs, or several
+   * points taken in turn), or null / empty (no observations): no local candidates.
+   */
   readonly center: Float64Array | null;
   /** 1 for categorical dims (kept at the centre's choice). */
   readonly isCategorical: Uint8Array;
@@ -45,7 +48,8 @@ export function acquisitionCandidates(options: CandidateOptions): { readonly x: 
   const { d, nSobol, seed, center, isCategorical } = options;
   const sobol = new Float64Array(nSobol * d);
   new SobolSequence({ dimension: d, seed, scramble: true }).fill(sobol, nSobol);
-  const nLocal = center === null || center.length !== d ? 0 : Math.floor(nSobol / LOCAL_CANDIDATE_EVERY);
+  const nCenters = center === null || center.length % d !== 0 ? 0 : center.length / d;
+  const nLocal = nCenters === 0 ? 0 : Math.floor(nSobol / LOCAL_CANDIDATE_EVERY);
   if (nLocal === 0) return { x: sobol, count: nSobol };
   const count = nSobol + nLocal;
   const x = new Float64Array(count * d);
@@ -55,8 +59,9 @@ export function acquisitionCandidates(options: CandidateOptions): { readonly x: 
     x.set(sobol.subarray(i * d, i * d + d), row * d);
     row += 1;
     if ((i + 1) % LOCAL_CANDIDATE_EVERY !== 0) continue;
+    const offset = ((i + 1) / LOCAL_CANDIDATE_EVERY - 1) % nCenters; // local candidate k goes around center k mod nCenters
     for (let j = 0; j < d; j++) {
-      const c = (center as Float64Array)[j];
+      const c = (center as Float64Array)[offset * d + j];
       x[row * d + j] = isCategorical[j] === 1 ? c : Math.min(1, Math.max(0, c + LOCAL_CANDIDATE_SIGMA * rng.normal()));
     }
     row += 1;

@@ -296,7 +296,7 @@ export class JsFittedGp implements FittedGp {
       d,
       nSobol: options.nCandidates,
       seed: options.seed,
-      center: bestRow >= 0 ? this.data.x.subarray(bestRow * d, (bestRow + 1) * d) : null,
+      center: options.centers ?? (bestRow >= 0 ? this.data.x.subarray(bestRow * d, (bestRow + 1) * d) : null),
       isCategorical: isCat,
     });
     for (let c = 0; c < count; c++) snapInPlace(candidates.subarray(c * d, c * d + d), grid, isCat, logInt);

@@ -305,7 +305,7 @@ export class NativeFittedGp implements FittedGp {
       d: this.d,
       nSobol: options.nCandidates,
       seed: options.seed,
-      center: this.bestX.length === this.d ? this.bestX : null,
+      center: options.centers ?? (this.bestX.length === this.d ? this.bestX : null),
       isCategorical: this.isCategorical,
     });
     return call('optimizeAcquisition', () =>

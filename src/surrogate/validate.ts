@@ -249,6 +249,19 @@ export function checkOptimizeOptions(options: OptimizeAcquisitionOptions, d: num
       throw new InvalidOptionError(`grid[${j}]`, `0 (continuous) or a spacing in [${MIN_GRID_SPACING}, 1]`, g);
     }
   }
+  if (options.centers !== undefined) {
+    const centers: unknown = options.centers;
+    const rows = centers instanceof Float64Array && centers.length > 0 && centers.length % d === 0 ? centers.length / d : 0;
+    if (rows === 0) throw new InvalidOptionError('centers', `a Float64Array of rows of ${d} encoded inputs, at least one row`, centers);
+    checkFloat64('centers', centers, rows * d);
+    checkInputs('centers', centers as Float64Array, rows, d, isCategorical);
+    for (let i = 0; i < rows * d; i++) {
+      const j = i % d;
+      if (isCategorical[j] === 1 && (centers as Float64Array)[i] >= grid[j]) {
+        throw new InvalidOptionError(`centers[${i}]`, `a choice index below ${grid[j]} (categorical dim)`, (centers as Float64Array)[i]);
+      }
+    }
+  }
   if (options.logIntBounds === undefined) return;
   const bounds = checkFloat64('logIntBounds', options.logIntBounds, 2 * d);
   for (let j = 0; j < d; j++) {

@@ -63,4 +63,23 @@ describe('acquisitionCandidates', () => {
     const local = (r: { x: Float64Array }): number[] => Array.from(r.x.subarray(10 * d, 11 * d));
     expect(local(c)).not.toEqual(local(a));
   });
+
+  it('takes several centres in turn (local candidate k around centre k mod count); one centre is the old layout', () => {
+    const centers = Float64Array.from([0.1, 0.1, 0, 0.9, 0.5, 1, 0.4, 0.95, 2]);
+    const nSobol = 600;
+    const { x, count } = acquisitionCandidates({ d, nSobol, seed: 3, center: centers, isCategorical });
+    const nLocal = Math.floor(nSobol / LOCAL_CANDIDATE_EVERY);
+    expect(count).toBe(nSobol + nLocal);
+    for (let k = 0; k < nLocal; k++) {
+      const row = (k + 1) * (LOCAL_CANDIDATE_EVERY + 1) - 1;
+      const c = k % 3;
+      expect(x[row * d + 2]).toBe(centers[c * d + 2]); // the centre's categorical choice
+      expect(Math.abs(x[row * d] - centers[c * d])).toBeLessThan(6 * LOCAL_CANDIDATE_SIGMA);
+      expect(Math.abs(x[row * d + 1] - centers[c * d + 1])).toBeLessThan(6 * LOCAL_CANDIDATE_SIGMA);
+    }
+    const one = acquisitionCandidates({ d, nSobol, seed: 3, center: centers.subarray(0, d), isCategorical });
+    const same = acquisitionCandidates({ d, nSobol, seed: 3, center: Float64Array.from(centers.subarray(0, d)), isCategorical });
+    expect(Array.from(one.x)).toEqual(Array.from(same.x));
+    for (let k = 0; k < nLocal; k++) expect(one.x[((k + 1) * (LOCAL_CANDIDATE_EVERY + 1) - 1) * d + 2]).toBe(0);
+  });
 });

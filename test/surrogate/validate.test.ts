@@ -53,6 +53,26 @@ describe('checkOptimizeOptions', () => {
     expect(2048 * SOBOL_MAX_DIMENSION).toBeLessThanOrEqual(MAX_CANDIDATE_COORDINATES);
   });
 
+  it('checks centers: whole rows of encoded inputs, categorical ones valid choices', () => {
+    const isCat = Uint8Array.from([0, 1]);
+    const base = { ...optimizeOptions(2, 16), grid: Float64Array.from([0, 3]) };
+    expect(() => checkOptimizeOptions({ ...base, centers: Float64Array.from([0.2, 1, 0.9, 2]) }, 2, isCat)).not.toThrow();
+    const cases: [unknown, string][] = [
+      [Float64Array.from([0.2, 1, 0.9]), 'centers'],
+      [new Float64Array(0), 'centers'],
+      [[0.2, 1], 'centers'],
+      [Float64Array.from([1.5, 1]), 'centers[0]'],
+      [Float64Array.from([0.5, 0.5]), 'centers[1]'],
+      [Float64Array.from([0.5, 3]), 'centers[1]'],
+      [Float64Array.from([Number.NaN, 1]), 'centers[0]'],
+    ];
+    for (const [centers, option] of cases) {
+      const err = thrown(() => checkOptimizeOptions({ ...base, centers: centers as Float64Array }, 2, isCat));
+      expect(err).toBeInstanceOf(InvalidOptionError);
+      expect((err as InvalidOptionError).option).toBe(option);
+    }
+  });
+
   it(`rejects more than ${SOBOL_MAX_DIMENSION} dims as "data.d", naming the real limit (not the Sobol option "dimension")`, () => {
     const d = SOBOL_MAX_DIMENSION + 1;
     const err = thrown(() => checkOptimizeOptions(optimizeOptions(d, 16), d, new Uint8Array(d)));

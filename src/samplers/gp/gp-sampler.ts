@@ -177,7 +177,7 @@ import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit } from './
 import { ConstraintModels, type ConstraintState } from './constraint-models.js';
 import { scalarizationWeights, scalarize } from './scalarization.js';
 import { ColumnModels, columnTarget, type ColumnRow } from './column-models.js';
-import { nonDominatedBoxes } from './hypervolume-boxes.js';
+import { nonDominatedBoxes, nonDominatedIndices } from './hypervolume-boxes.js';
 import { ConstraintsRecorder, resolveConstraintsFunc, type ConstraintsFunc } from '../constraints.js';
 
 /** Refit hyperparameters on every suggestion below this many observations. */
@@ -534,6 +534,14 @@ interface HypervolumeInput {
   readonly pending: readonly Readonly<Record<string, ParamValue>>[];
   readonly failed: readonly Readonly<Record<string, ParamValue>>[];
   readonly search: AcquisitionSearch;
+}
+
+/** The encoded inputs (rows of d) of the rows whose targets (`targets`, rows of k) no other row's dominate. */
+function paretoInputs(rows: readonly ColumnRow[], targets: readonly number[], k: number, d: number): Float64Array {
+  const keep = nonDominatedIndices(Float64Array.from(targets), rows.length, k);
+  const out = new Float64Array(keep.length * d);
+  keep.forEach((row, i) => out.set(rows[row].x, i * d));
+  return out;
 }
 
 /**
@@ -1018,6 +1026,9 @@ export class GpSampler implements Sampler {
       const below = Math.max(REFERENCE_MARGIN * Math.abs(worst + models[j].scale.offset), 1e-9);
       ref[j] = worst - below;
     }
+    // Local candidates around every point of the observed front (not only objective 0's best):
+    // the gaps between them are where the improvement is (bench/quality.md).
+    const centers = paretoInputs(counted, front, k, d);
     const working = models.map((m) => m.model);
     try {
       // Pending points: believed at each model's posterior mean, noiselessly (their latent value is
@@ -1047,7 +1058,7 @@ export class GpSampler implements Sampler {
       const [first, ...rest] = working;
       const terms: AcquisitionTerm[] = rest.map((model) => ({ model, kind: 'logehvi', incumbent: 0, beta: 0 }));
       if (constrained !== null) terms.push(...constrained.terms);
-      const optimum = await first.optimizeAcquisition({ ...search, kind: 'logehvi', incumbent: 0, beta: 0, boxes, terms });
+      const optimum = await first.optimizeAcquisition({ ...search, kind: 'logehvi', incumbent: 0, beta: 0, boxes, terms, centers });
       return optimum.x;
     } finally {
       working.forEach((model, j) => {

@@ -198,6 +198,19 @@ function paretoFront(points: Float64Array, p: number, k: number, ref: Float64Arr
   );
 }
 
+/**
+ * Indices of the rows of `points` (p rows of k values, larger is better) that no other row weakly
+ * dominates; of equal rows the first. Ascending.
+ */
+export function nonDominatedIndices(points: Float64Array, p: number, k: number): number[] {
+  const rows = Array.from({ length: p }, (_, i) => points.subarray(i * k, (i + 1) * k));
+  const out: number[] = [];
+  rows.forEach((row, i) => {
+    if (rows.every((other, j) => j === i || !weaklyDominates(other, row, 0) || (j > i && equalRows(other, row)))) out.push(i);
+  });
+  return out;
+}
+
 /** Whether a >= b in every objective from `from` on. */
 function weaklyDominates(a: Float64Array, b: Float64Array, from: number): boolean {
   for (let j = from; j < a.length; j++) if (a[j] < b[j]) return false;

@@ -1,4 +1,4 @@
-import type { BuildOptions, FitOptions, FittedGp, GpTrainingData, KernelKind, SurrogateBackend } from '../../../src/surrogate/backend.js';
+import type { BuildOptions, FitOptions, FittedGp, GpTrainingData, KernelKind, OptimizeAcquisitionOptions, SurrogateBackend } from '../../../src/surrogate/backend.js';
 import { createJsBackend } from '../../../src/surrogate/js-backend.js';
 
 /** The JS backend, recording what every fit, build and append was given. */
@@ -15,6 +15,8 @@ export class CountingBackend implements SurrogateBackend {
 
   /** 'fit', 'build' and 'acquisition' (optimizeAcquisition of any model), in call order. */
   readonly events: string[] = [];
+  /** The options of every optimizeAcquisition, in call order. */
+  readonly acquisitionOptions: OptimizeAcquisitionOptions[] = [];
 
   fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
     this.fitSizes.push(data.n);
@@ -32,6 +34,7 @@ export class CountingBackend implements SurrogateBackend {
         if (key === 'optimizeAcquisition') {
           return (...args: Parameters<FittedGp['optimizeAcquisition']>) => {
             this.events.push('acquisition');
+            this.acquisitionOptions.push(args[0]);
             return target.optimizeAcquisition(...args);
           };
         }

@@ -171,6 +171,19 @@ describe('GpSampler with several objectives', () => {
     expect(order(Array.from(first))).toEqual(order(trials.map((t) => -(t.values as number[])[0])));
     expect(order(Array.from(second))).toEqual(order(trials.map((t) => -(t.values as number[])[1])));
     expect((await study.getTrials()).some((t) => SystemAttr.gpFit in t.systemAttrs)).toBe(false);
+    // logEHVI over boxes of two objectives, the second model a 'logehvi' term, and local
+    // candidates around every point of the front the last suggestion saw (its first 8 trials).
+    const last = backend.acquisitionOptions[backend.acquisitionOptions.length - 1];
+    expect(last.kind).toBe('logehvi');
+    expect(last.terms?.map((t) => t.kind)).toEqual(['logehvi']);
+    expect((last.boxes as Float64Array).length % 4).toBe(0);
+    const seen = (await study.getTrials()).slice(0, 8);
+    const dominated = (a: FrozenTrial): boolean =>
+      seen.some((b) => (b.values as number[]).every((v, j) => v <= (a.values as number[])[j]) && (b.values as number[]).some((v, j) => v < (a.values as number[])[j]));
+    const front = seen.filter((t) => !dominated(t)).map((t) => [t.params.x0, t.params.x1].join(','));
+    const centers = last.centers as Float64Array;
+    const rows = Array.from({ length: centers.length / 2 }, (_, i) => [centers[2 * i], centers[2 * i + 1]].join(','));
+    expect(rows.sort()).toEqual(front.sort());
   });
 
   it('logEHVI spreads concurrent asks (pending points believed at the posterior mean) and avoids failed points', async () => {

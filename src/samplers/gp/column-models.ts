@@ -12,10 +12,16 @@
  *   policy asks for it (few rows, or the rows grew by 1/refitGrowthDivisor since the last fit),
  *   else the new rows are appended at the kept theta and scaling (O(n^2) per row). Another
  *   signature (search space), column count, or a row that disappeared drops the models.
+ * - Large n: above `subset.size` rows a fit's likelihood evaluations cost O(n^3) each (seconds
+ *   at a few thousand rows, per column), so each column's hyperparameters are fitted on a subset
+ *   of `subset.size` rows (fit-subset.ts: its `subset.nBest` best rows plus a seeded sample of
+ *   the rest, stable from one refit to the next), and its model is then built on every row at
+ *   that theta (one factorization), as GpSampler's own model is.
  */
 import type { FitOptions, FittedGp, GpTrainingData, SurrogateBackend } from '../../surrogate/backend.js';
 import { moments, standardizeValue, type PriorMeanKind } from '../../surrogate/outcome-transform.js';
 import { deriveSeed } from '../../util/prng.js';
+import { selectFitSubset } from './fit-subset.js';
 
 /** How a column's values become targets: (v - mean) / scale - offset. */
 export interface ColumnScale {
@@ -60,6 +66,12 @@ export interface ColumnModelsInput {
   /** Column j's fit seed is deriveSeed(fit.seed, seedLabel, j). */
   readonly seedLabel: string;
   readonly priorMean: PriorMeanKind;
+  /**
+   * Fits above `size` rows run on a subset (see the file header): `size` rows, the `nBest` best
+   * of the column among them, the rest sampled with `seed` (GpSampler's fitSubsetMax,
+   * fitSubsetBest). Absent: every fit runs on all rows.
+   */
+  readonly subset?: { readonly size: number; readonly nBest: number; readonly seed: number };
 }
 
 interface ColumnModelsCache {
@@ -136,7 +148,34 @@ export class ColumnModels {
           nRestarts: warmStart === null ? input.restarts.cold : input.restarts.warm,
           seed: deriveSeed(input.fit.seed, input.seedLabel, j) % 4294967296,
         };
-        models.push({ model: await input.backend.fit(data, options), scale });
+        const subset = input.subset;
+        if (subset === undefined || n <= subset.size) {
+          models.push({ model: await input.backend.fit(data, options), scale });
+          continue;
+        }
+        // Theta from a subset of the rows, then the model of every row at it.
+        const ids = rows.map((r) => r.id);
+        const chosen = selectFitSubset({ trialIds: ids, values: y, size: subset.size, nBest: subset.nBest, seed: deriveSeed(subset.seed, input.seedLabel, j) });
+        const position = new Map(ids.map((id, i) => [id, i]));
+        const m = chosen.length;
+        const sx = new Float64Array(m * d);
+        const sy = new Float64Array(m);
+        chosen.forEach((id, i) => {
+          const row = position.get(id) as number;
+          sx.set(x.subarray(row * d, row * d + d), i * d);
+          sy[i] = y[row];
+        });
+        const fitted = await input.backend.fit({ x: sx, y: sy, n: m, d, isCategorical: input.isCategorical }, options);
+        try {
+          const model = await input.backend.build(data, Float64Array.from(fitted.theta), {
+            kernel: input.fit.kernel,
+            deterministic: input.fit.deterministic,
+            numThreads: input.fit.numThreads,
+          });
+          models.push({ model, scale });
+        } finally {
+          fitted.dispose();
+        }
       }
     } catch (err) {
       for (const m of models) m.model.dispose();

@@ -19,10 +19,11 @@
  *   keeps scale max(1, 1e-12 |mean|)), so that P(c_k <= 0) = P(target > t_k) with
  *   t_k = the standardized zero: the surrogate's log-PI with incumbent t_k (an acquisition term,
  *   src/surrogate/backend.ts). The kernel and noise settings are the objective model's.
- * - Updates (column-models.ts): as the objective model (the same refit policy): refit (warm-started from the
- *   previous theta) while few observations or after the data grew by 1/refitGrowthDivisor, else
- *   the new rows are appended at the kept theta and standardization (O(n^2) per row). Pending and
- *   failed points are not fantasized here while a trial is feasible: the objective model's
+ * - Updates (column-models.ts): as the objective model (the same refit policy): refit
+ *   (warm-started from the previous theta) while few observations or after the data grew by
+ *   1/refitGrowthDivisor, else the new rows are appended at the kept theta and standardization
+ *   (O(n^2) per row); above fitSubsetMax rows theta is fitted on a subset and the model built on
+ *   every row. Pending and failed points are not fantasized here while a trial is feasible: the objective model's
  *   fantasies spread concurrent asks. With nothing feasible the objective model is not used, so
  *   the pending points are appended to the constraint models for that suggestion (`withPending`),
  *   each at the lower of its posterior mean and the worst observed target (a pessimistic liar, as
@@ -57,6 +58,8 @@ export interface ConstraintModelsInput {
   readonly restarts: { readonly cold: number; readonly warm: number };
   /** Whether the refit policy asks for a refit at this many rows given the rows at the last fit. */
   readonly refitDue: (n: number, nAtFit: number) => boolean;
+  /** Fits above this many rows run on a subset (column-models.ts `subset`; the objective's fitSubsetMax). */
+  readonly subset?: { readonly size: number; readonly nBest: number; readonly seed: number };
 }
 
 /** What a suggestion needs: acquisition terms, and which observations are feasible. */

@@ -177,6 +177,9 @@ import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit } from './
 import { ConstraintModels, type ConstraintState } from './constraint-models.js';
 import { scalarizationWeights, scalarize } from './scalarization.js';
 import { ColumnModels, columnTarget, type ColumnRow } from './column-models.js';
+import { selectFitSubset } from './fit-subset.js';
+
+export { selectFitSubset, type SelectFitSubsetOptions } from './fit-subset.js';
 import { nonDominatedBoxes, nonDominatedIndices } from './hypervolume-boxes.js';
 import { ConstraintsRecorder, resolveConstraintsFunc, type ConstraintsFunc } from '../constraints.js';
 
@@ -998,6 +1001,7 @@ export class GpSampler implements Sampler {
       refitDue,
       seedLabel: 'objective',
       priorMean: this.options.priorMean,
+      subset: { size: policy.fitSubsetMax, nBest: policy.fitSubsetBest, seed: deriveSeed(this.options.seed, 'fit-subset') },
     });
     this.lastUpdate = {
       kind,
@@ -1201,6 +1205,7 @@ export class GpSampler implements Sampler {
       },
       restarts: { cold: FIT_RESTARTS_COLD, warm: FIT_RESTARTS_WARM },
       refitDue: (n, nAtFit) => n < policy.refitEveryTrialBelow || n - nAtFit >= Math.ceil(nAtFit / policy.refitGrowthDivisor),
+      subset: { size: policy.fitSubsetMax, nBest: policy.fitSubsetBest, seed: deriveSeed(this.options.seed, 'fit-subset') },
     });
   }
 
@@ -1556,43 +1561,6 @@ function maxAbsDifference(a: Float64Array, b: Float64Array): number {
   let out = 0;
   for (let i = 0; i < a.length; i++) out = Math.max(out, Math.abs(a[i] - b[i]));
   return Number.isNaN(out) ? Number.POSITIVE_INFINITY : out;
-}
-
-export interface SelectFitSubsetOptions {
-  /** One id per observation (unique). */
-  readonly trialIds: readonly number[];
-  /** The observations' targets, larger is better (the GP maximizes). */
-  readonly values: ArrayLike<number>;
-  /** Subset size (all observations when there are at most this many). */
-  readonly size: number;
-  /** How many of the best observations are always kept (at most `size`). */
-  readonly nBest: number;
-  /** Seed of the sample of the rest. */
-  readonly seed: number;
-}
-
-/**
- * The observations the hyperparameters are fitted on at large n: the `nBest` best (ties by
- * smaller trial id), then the `size - nBest` others with the smallest key deriveSeed(seed, id)
- * (a bottom-k sample: uniform, deterministic for a seed, and stable as observations are added).
- * Returns trial ids, the best first (by value), then the sample (by key).
- */
-export function selectFitSubset(options: SelectFitSubsetOptions): number[] {
-  const { trialIds, values, size, nBest, seed } = options;
-  if (values.length !== trialIds.length) {
-    throw new InvalidOptionError('values', `${trialIds.length} values (one per trial id)`, values.length);
-  }
-  if (!Number.isInteger(size) || size < 1) throw new InvalidOptionError('size', 'an integer >= 1', size);
-  if (!Number.isInteger(nBest) || nBest < 0 || nBest > size) {
-    throw new InvalidOptionError('nBest', `an integer in [0, ${size}]`, nBest);
-  }
-  const order = trialIds.map((_, i) => i);
-  if (order.length <= size) return order.sort((a, b) => trialIds[a] - trialIds[b]).map((i) => trialIds[i]);
-  order.sort((a, b) => values[b] - values[a] || trialIds[a] - trialIds[b]);
-  const best = order.slice(0, nBest);
-  const rest = order.slice(nBest).map((i) => ({ i, key: deriveSeed(seed, trialIds[i]) }));
-  rest.sort((a, b) => a.key - b.key || trialIds[a.i] - trialIds[b.i]);
-  return [...best, ...rest.slice(0, size - nBest).map((r) => r.i)].map((i) => trialIds[i]);
 }
 
 function resolveOptions(options: GpSamplerOptions): ResolvedOptions {

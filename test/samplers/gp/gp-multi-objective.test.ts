@@ -330,6 +330,35 @@ describe('GpSampler with several objectives above backgroundRebuildAbove', () =>
   });
 });
 
+describe('GpSampler with several objectives above fitSubsetMax', () => {
+  it('logEHVI fits each objective (and constraint) on a subset and builds its model on every row', async () => {
+    // A fit's likelihood costs O(n^3): the per-objective and per-constraint models used to fit on
+    // every row at any n (tens of seconds per refit at a few thousand trials).
+    const backend = new CountingBackend();
+    const sampler = new GpSampler({
+      seed: 5,
+      nStartupTrials: 4,
+      candidates: 64,
+      restarts: 2,
+      backend,
+      constraintsFunc: (t) => [(t.params.a as number) - 0.8],
+      refitPolicy: { fitSubsetMax: 16, fitSubsetBest: 4 },
+    });
+    const study = new FakeStudy(['minimize', 'maximize']);
+    for (let i = 0; i < 30; i++) {
+      const params = { a: ((i * 0.618034) % 1 + 0.01) % 1, b: ((i * 0.414214) % 1 + 0.02) % 1 };
+      const [f, g] = braninCurrin(params.a, params.b);
+      const t = study.add(params, { ...SPACE }, 'COMPLETE', null);
+      study.trials[i] = new FrozenTrial({ ...t.toJSON(), values: [f, -g] });
+    }
+    await study.ask(sampler, SPACE);
+    // Two objectives and one constraint: three subset fits of 16 rows, three builds of all 30.
+    expect(backend.fitSizes).toEqual([16, 16, 16]);
+    expect(backend.builds.map((b) => b.n)).toEqual([30, 30, 30]);
+    expect(sampler.lastModelUpdate?.n).toBe(30);
+  });
+});
+
 describe('GpSampler with several objectives: pruned trials', () => {
   it('ignores usePrunedTrials (one intermediate value is not a value per objective): PRUNED trials do not count as startup observations', async () => {
     const sampler = new GpSampler({ seed: 4, nStartupTrials: 4, usePrunedTrials: true });

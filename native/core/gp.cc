@@ -760,7 +760,53 @@ void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* 
   check_terms(acq);
   const int d = data_.d;
   const int chunks = (m + kCandidateChunk - 1) / kCandidateChunk;
-  if (grad == nullptr && acq.kind != AcquisitionKind::kLogEhvi) {
+  if (grad == nullptr && acq.kind == AcquisitionKind::kLogEhvi) {
+    // Candidate scoring under log EHVI: each model's moments of a whole chunk in one blocked solve
+    // (moments_chunk, as below; batches of kGradBatch would read each factor once per 16 points,
+    // most of the time at large n), then log EHVI per point over the boxes' layout.
+    std::vector<const GpModel*> models{this};
+    for (const AcqTerm& term : acq.terms) {
+      if (term.params.kind == AcquisitionKind::kLogEhvi) models.push_back(term.model.get());
+    }
+    const int k = static_cast<int>(models.size());
+    const int n_boxes = static_cast<int>(acq.boxes.size() / (2 * static_cast<size_t>(k)));
+    const size_t n_bounds = static_cast<size_t>(n_boxes) * 2 * k;
+    std::vector<double> bounds(n_bounds);
+    std::vector<int> bound_index(n_bounds);
+    int value_end[kMaxHypervolumeObjectives];
+    hypervolume_layout(k, n_boxes, acq.boxes.data(), bounds.data(), value_end, bound_index.data());
+    const size_t work = std::max(4 * n_bounds, static_cast<size_t>(n_boxes) * (1 + 2 * static_cast<size_t>(k)));
+    pool.parallel_for(chunks, [&](int t, int) {
+      std::vector<double> kbuf, r2, ehvi_work(work);
+      const int c0 = t * kCandidateChunk;
+      const int mc = std::min(kCandidateChunk, m - c0);
+      std::vector<double> mean(static_cast<size_t>(k) * mc), var(static_cast<size_t>(k) * mc);
+      for (int j = 0; j < k; ++j) {
+        models[j]->moments_chunk(x + static_cast<ptrdiff_t>(c0) * d, mc, kbuf, r2, mean.data() + static_cast<size_t>(j) * mc,
+                                 var.data() + static_cast<size_t>(j) * mc);
+      }
+      for (int c = 0; c < mc; ++c) {
+        double mu[kMaxHypervolumeObjectives], sd[kMaxHypervolumeObjectives];
+        double dmu[kMaxHypervolumeObjectives], dsd[kMaxHypervolumeObjectives];
+        for (int j = 0; j < k; ++j) {
+          const double floor = kMinVariance * models[j]->s2_;
+          mu[j] = mean[static_cast<size_t>(j) * mc + c];
+          sd[j] = std::sqrt(std::max(var[static_cast<size_t>(j) * mc + c], floor));
+        }
+        value[c0 + c] = log_ehvi_indexed(k, n_boxes, acq.boxes.data(), bounds.data(), value_end, bound_index.data(), mu, sd,
+                                         dmu, dsd, ehvi_work.data());
+      }
+    });
+    std::vector<double> term_value;
+    for (const AcqTerm& term : acq.terms) {
+      if (term.params.kind == AcquisitionKind::kLogEhvi) continue;
+      term_value.resize(static_cast<size_t>(m));
+      term.model->acquisition(x, m, term.params, term_value.data(), nullptr, pool);
+      for (int c = 0; c < m; ++c) value[c] += term_value[static_cast<size_t>(c)];
+    }
+    return;
+  }
+  if (grad == nullptr) {
     const double floor = kMinVariance * s2_;
     pool.parallel_for(chunks, [&](int t, int) {
       std::vector<double> kbuf, r2;
@@ -784,7 +830,7 @@ void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* 
     }
     return;
   }
-  // With gradients, or log EHVI (several models' moments per point): batches of kGradBatch.
+  // With gradients: batches of kGradBatch.
   pool.parallel_for(chunks, [&](int t, int) {
     std::vector<double> scratch;
     const int c1 = std::min(m, (t + 1) * kCandidateChunk);

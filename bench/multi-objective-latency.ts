@@ -1,0 +1,97 @@
+/**
+ * One suggestion's latency of GpSampler on a study with two objectives (logEHVI, the default, and
+ * ParEGO), in a running study and after importing a large history.
+ *
+ *   npx tsx bench/multi-objective-latency.ts [--trials 210] [--imported 2000] [--threads 2] [--seed 0]
+ *
+ * Problem: ZDT1 on [0, 1]^4, both objectives minimized (bench/multi-objective.ts).
+ * - In study: one sequential ask / tell loop of `--trials` trials with `new GpSampler({ seed,
+ *   numThreads, multiObjectiveAcquisition })` defaults; the median latency of `study.ask()` plus
+ *   the four `suggestFloat` calls over trials 41-60 ("~50") and 191-210 ("~200").
+ * - Imported: a study holding `--imported` COMPLETE trials (seeded random points, skewed toward
+ *   the front: x1..x3 cubed), then four asks of a new sampler: the first fits every model cold
+ *   (above fitSubsetMax on a 1,024-row subset, the full model built at its theta), the next ones
+ *   append. Reported per ask, with the model update's own time.
+ * Output: JSON lines on stdout, a table on stderr.
+ */
+import { GpSampler, type MultiObjectiveAcquisition } from '../src/samplers/gp/gp-sampler.js';
+import { floatDistribution } from '../src/space/distributions.js';
+import { InMemoryStorage } from '../src/storage/memory-storage.js';
+import { createStudy } from '../src/study/create-study.js';
+import { arg } from './lib/seed-sweep.js';
+
+const D = 4;
+const trials = Number(arg('--trials', '210'));
+const imported = Number(arg('--imported', '2000'));
+const threads = Number(arg('--threads', '2'));
+const seed = Number(arg('--seed', '0'));
+
+function zdt1(x: readonly number[]): [number, number] {
+  const f1 = x[0];
+  let s = 0;
+  for (let i = 1; i < x.length; i++) s += x[i];
+  const g = 1 + (9 * s) / (x.length - 1);
+  return [f1, g * (1 - Math.sqrt(f1 / g))];
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function askTimed(study: Awaited<ReturnType<typeof createStudy>>): Promise<{ ms: number; values: [number, number]; trial: Awaited<ReturnType<typeof study.ask>> }> {
+  const t0 = performance.now();
+  const trial = await study.ask();
+  const x = Array.from({ length: D }, (_, j) => trial.suggestFloat(`x${j}`, 0, 1));
+  return { ms: performance.now() - t0, values: zdt1(x), trial };
+}
+
+const rows: string[] = [];
+for (const acquisition of ['logehvi', 'parego'] as MultiObjectiveAcquisition[]) {
+  const sampler = new GpSampler({ seed, numThreads: threads, multiObjectiveAcquisition: acquisition });
+  const study = await createStudy({ storage: new InMemoryStorage(), sampler, directions: ['minimize', 'minimize'] });
+  const latency: number[] = [];
+  for (let i = 0; i < trials; i++) {
+    const { ms, values, trial } = await askTimed(study);
+    latency.push(ms);
+    await study.tell(trial, values);
+  }
+  const windows = { '~50': [40, 60], '~200': [190, 210] } as const;
+  const result: Record<string, number> = {};
+  for (const [label, [a, b]] of Object.entries(windows)) if (trials >= b) result[label] = median(latency.slice(a, b));
+  console.log(JSON.stringify({ kind: 'in-study', acquisition, threads, seed, medianMs: result }));
+  rows.push(`| in study | ${acquisition} | ${Object.entries(result).map(([k, v]) => `${k}: ${v.toFixed(1)} ms`).join(', ')} |`);
+}
+
+if (imported > 0) {
+  let state = seed + 7;
+  const rnd = (): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 4294967296;
+  };
+  const dist = floatDistribution('x', 0, 1);
+  const history = Array.from({ length: imported }, () => {
+    const x = [rnd(), rnd() ** 3, rnd() ** 3, rnd() ** 3];
+    return {
+      state: 'COMPLETE' as const,
+      values: zdt1(x),
+      params: Object.fromEntries(x.map((v, j) => [`x${j}`, v])),
+      distributions: Object.fromEntries(x.map((_, j) => [`x${j}`, dist])),
+    };
+  });
+  for (const acquisition of ['logehvi', 'parego'] as MultiObjectiveAcquisition[]) {
+    const sampler = new GpSampler({ seed, numThreads: threads, multiObjectiveAcquisition: acquisition });
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler, directions: ['minimize', 'minimize'] });
+    await study.addTrials(history);
+    const asks: { ms: number; update: string; updateMs: number }[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { ms, values, trial } = await askTimed(study);
+      asks.push({ ms, update: sampler.lastModelUpdate?.kind ?? 'none', updateMs: sampler.lastModelUpdate?.updateMs ?? 0 });
+      await study.tell(trial, values);
+    }
+    console.log(JSON.stringify({ kind: 'imported', acquisition, n: imported, threads, seed, asks }));
+    rows.push(`| ${imported} imported | ${acquisition} | ${asks.map((a) => `${a.ms.toFixed(0)} ms (${a.update} ${a.updateMs.toFixed(0)} ms)`).join(', ')} |`);
+  }
+}
+process.stderr.write(`| study | acquisition | suggestion latency |\n|---|---|---|\n${rows.join('\n')}\n`);

@@ -10,7 +10,8 @@
  *   both; the GP's zero prior mean then sits at the mean, or at the worst observed value).
  * - Updates: refit (warm-started from the previous theta of the same column) while the refit
  *   policy asks for it (few rows, or the rows grew by 1/refitGrowthDivisor since the last fit),
- *   else the new rows are appended at the kept theta and scaling (O(n^2) per row). Another
+ *   else the new rows are appended at the kept theta and scaling (O(n^2) per row), unless a new
+ *   value has no finite target under that scaling (far outside the fitted range): then a refit. Another
  *   signature (search space), column count, or a row that disappeared drops the models.
  * - Large n: above `subset.size` rows a fit's likelihood evaluations cost O(n^3) each (seconds
  *   at a few thousand rows, per column), so each column's hyperparameters are fitted on a subset
@@ -104,8 +105,10 @@ export class ColumnModels {
     if (valid && !input.refitDue(rows.length, previous.nAtFit)) {
       const known = new Set(previous.ids);
       const fresh = rows.filter((r) => !known.has(r.id));
-      kind = fresh.length === 0 ? 'reuse' : 'append';
-      next = fresh.length === 0 ? previous : await this.append(previous, fresh, input.d);
+      const appended = fresh.length === 0 ? previous : await this.append(previous, fresh, input.d);
+      // null: a fresh value has no finite target under the kept scaling (refit with its own).
+      next = appended ?? (await this.fit(input, previous));
+      kind = appended === null ? 'fit' : fresh.length === 0 ? 'reuse' : 'append';
     } else {
       next = await this.fit(input, sameKind ? previous : null);
     }
@@ -184,15 +187,23 @@ export class ColumnModels {
     return { signature: input.signature, count: input.count, ids: rows.map((r) => r.id), models, nAtFit: n };
   }
 
-  private async append(previous: ColumnModelsCache, fresh: readonly ColumnRow[], d: number): Promise<ColumnModelsCache> {
+  /**
+   * The previous models with `fresh` appended, or null when a fresh value has no finite target
+   * under the kept scaling (a value far outside the fitted rows' range, e.g. 1.7e308 beside values
+   * of 1e-6: the backend would reject it); the caller then refits, whose scaling keeps every
+   * target finite (`moments`).
+   */
+  private async append(previous: ColumnModelsCache, fresh: readonly ColumnRow[], d: number): Promise<ColumnModelsCache | null> {
     const k = fresh.length;
     const x = new Float64Array(k * d);
     fresh.forEach((r, i) => x.set(r.x, i * d));
+    const targets = previous.models.map(({ scale }, j) => Float64Array.from(fresh, (r) => columnTarget(scale, r.values[j])));
+    if (targets.some((y) => y.some((v) => !Number.isFinite(v)))) return null;
     const models: ColumnModel[] = [];
     try {
       for (let j = 0; j < previous.count; j++) {
         const { scale } = previous.models[j];
-        const y = Float64Array.from(fresh, (r) => columnTarget(scale, r.values[j]));
+        const y = targets[j];
         models.push({ model: await previous.models[j].model.append(x, y, k), scale });
       }
     } catch (err) {

@@ -387,3 +387,26 @@ describe('GpSampler with several objectives: pruned trials', () => {
     expect(sampler.lastModelUpdate?.n).toBe(4); // the 4 COMPLETE trials
   });
 });
+
+describe('GpSampler with several objectives: extreme values', () => {
+  it('refits (not fails) when a value appended under the kept scaling has no finite target', async () => {
+    // The first fit standardizes objective 0 over values in [0, 1e-6] (sd ~ 3e-7); 1.7e308 under
+    // that scaling overflowed to an infinite target, and appending it threw INVALID_OPTION, failing
+    // every later ask of the study (each objective's model is refit on all rows instead).
+    for (const backend of ['js', 'cpu'] as const) {
+      const sampler = new GpSampler({ seed: 1, nStartupTrials: 4, backend, refitPolicy: { refitEveryTrialBelow: 0, refitGrowthDivisor: 1 } });
+      const study = await createStudy({ storage: new InMemoryStorage(), sampler, directions: ['minimize', 'minimize'] });
+      const kinds: (string | undefined)[] = [];
+      for (let i = 0; i < 8; i++) {
+        const t = await study.ask();
+        const x = t.suggestFloat('x', 0, 1);
+        const y = t.suggestFloat('y', 0, 1);
+        kinds.push(sampler.lastModelUpdate?.kind);
+        await study.tell(t, i === 5 ? [1.7e308, y] : [x * 1e-6, y]);
+      }
+      expect((await study.getTrials()).every((t) => t.state === 'COMPLETE')).toBe(true);
+      expect(kinds[6]).toBe('fit'); // the row with the extreme value: a refit with its scaling
+      expect(kinds[7]).toBe('append');
+    }
+  });
+});

@@ -83,6 +83,8 @@ interface ColumnModelsCache {
   readonly models: readonly ColumnModel[];
   /** Rows at the last fit. */
   readonly nAtFit: number;
+  /** Row ids the first column's hyperparameters were fitted on at the last fit (all, or its subset). */
+  readonly fitIds: readonly number[];
 }
 
 /** The models of every column (see the file header); `reset` drops them. */
@@ -90,11 +92,14 @@ export class ColumnModels {
   private cache: ColumnModelsCache | null = null;
 
   /**
-   * Fits or extends the models for these rows: one model per column, in column order, and what
-   * was done ('fit': hyperparameters fitted on every row; 'append': rows added at the kept theta;
-   * 'reuse': no new row).
+   * Fits or extends the models for these rows: one model per column, in column order, what was
+   * done ('fit': hyperparameters fitted, on every row or above `subset.size` on a subset and the
+   * model built on every row; 'append': rows added at the kept theta; 'reuse': no new row), and
+   * for a fit the row ids the first column's hyperparameters were fitted on.
    */
-  async update(input: ColumnModelsInput): Promise<{ readonly models: readonly ColumnModel[]; readonly kind: 'fit' | 'append' | 'reuse' }> {
+  async update(
+    input: ColumnModelsInput,
+  ): Promise<{ readonly models: readonly ColumnModel[]; readonly kind: 'fit' | 'append' | 'reuse'; readonly fitIds: readonly number[] }> {
     const { rows, count } = input;
     const previous = this.cache;
     const byId = new Set(rows.map((r) => r.id));
@@ -116,7 +121,7 @@ export class ColumnModels {
       this.reset();
       this.cache = next;
     }
-    return { models: next.models, kind };
+    return { models: next.models, kind, fitIds: kind === 'fit' ? next.fitIds : [] };
   }
 
   /** Disposes every model. */
@@ -132,6 +137,7 @@ export class ColumnModels {
     const x = new Float64Array(n * d);
     rows.forEach((r, i) => x.set(r.x, i * d));
     const models: ColumnModel[] = [];
+    let fitIds: readonly number[] = rows.map((r) => r.id);
     try {
       for (let j = 0; j < input.count; j++) {
         const column = rows.map((r) => r.values[j]);
@@ -159,6 +165,7 @@ export class ColumnModels {
         // Theta from a subset of the rows, then the model of every row at it.
         const ids = rows.map((r) => r.id);
         const chosen = selectFitSubset({ trialIds: ids, values: y, size: subset.size, nBest: subset.nBest, seed: deriveSeed(subset.seed, input.seedLabel, j) });
+        if (j === 0) fitIds = chosen;
         const position = new Map(ids.map((id, i) => [id, i]));
         const m = chosen.length;
         const sx = new Float64Array(m * d);
@@ -184,7 +191,7 @@ export class ColumnModels {
       for (const m of models) m.model.dispose();
       throw err;
     }
-    return { signature: input.signature, count: input.count, ids: rows.map((r) => r.id), models, nAtFit: n };
+    return { signature: input.signature, count: input.count, ids: rows.map((r) => r.id), models, nAtFit: n, fitIds };
   }
 
   /**

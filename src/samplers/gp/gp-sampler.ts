@@ -23,7 +23,8 @@
  *     REFERENCE_MARGIN of its distance from the targets' mean (Optuna's rule). Pending trials are
  *     believed at each model's posterior mean, appended noiselessly (with the model's noise EHVI
  *     kept finding value in repeating a pending point at an extreme of the front) and added to
- *     the front; failed ones as for one objective (below).
+ *     the front (with constraints, those the constraint models believe feasible, P >= 1/2);
+ *     failed ones as for one objective (below).
  *   - 'parego': each suggestion draws weights from the simplex and models one ParEGO
  *     scalarization of the values (scalarization.ts; Knowles 2006, as BoTorch's qParEGO); the
  *     model is refit for every scalarization (warm-started from the previous theta; never
@@ -984,7 +985,7 @@ export class GpSampler implements Sampler {
     });
     const policy = this.options.refitPolicy;
     const refitDue = (n: number, nAtFit: number): boolean => n < policy.refitEveryTrialBelow || n - nAtFit >= Math.ceil(nAtFit / policy.refitGrowthDivisor);
-    const { models, kind } = await this.objectiveModels.update({
+    const { models, kind, fitIds } = await this.objectiveModels.update({
       backend,
       rows,
       count: k,
@@ -1006,7 +1007,7 @@ export class GpSampler implements Sampler {
     this.lastUpdate = {
       kind,
       n: rows.length,
-      fitTrialIds: kind === 'fit' ? rows.map((r) => r.id) : [],
+      fitTrialIds: fitIds,
       theta: Float64Array.from(models[0].model.theta),
       thetaChange: Number.NaN,
       updateMs: performance.now() - started,
@@ -1056,7 +1057,11 @@ export class GpSampler implements Sampler {
           if (working[j] !== models[j].model) working[j].dispose();
           working[j] = next;
         }
-        if (noiseless) for (let i = 0; i < points.length; i++) for (let j = 0; j < k; j++) front.push(believed[j][i]);
+        if (!noiseless) continue;
+        // Under constraints a pending point joins the front only where the constraint models
+        // believe it feasible (P(every c <= 0) >= 1/2): the front is the feasible one.
+        const feasible = await this.believedFeasible(constrained, xp, points.length);
+        for (let i = 0; i < points.length; i++) if (feasible[i]) for (let j = 0; j < k; j++) front.push(believed[j][i]);
       }
       const boxes = this.hypervolumeBoxes(front, k, ref, trial);
       const [first, ...rest] = working;
@@ -1069,6 +1074,19 @@ export class GpSampler implements Sampler {
         if (model !== models[j].model) model.dispose();
       });
     }
+  }
+
+  /**
+   * Per point of x (m rows), whether the constraint models believe it feasible: the sum of their
+   * log P(c <= 0) terms at least log 1/2 (every point without constraint terms).
+   */
+  private async believedFeasible(constrained: ConstraintState | null, x: Float64Array, m: number): Promise<boolean[]> {
+    const logPof = new Float64Array(m);
+    for (const term of constrained?.terms ?? []) {
+      const { value } = await term.model.acquisition(x, m, { kind: term.kind, incumbent: term.incumbent, beta: term.beta }, false);
+      for (let i = 0; i < m; i++) logPof[i] += value[i];
+    }
+    return Array.from(logPof, (v) => v >= -Math.LN2);
   }
 
   /**

@@ -330,6 +330,31 @@ describe('GpSampler with several objectives above backgroundRebuildAbove', () =>
   });
 });
 
+describe('GpSampler with several objectives, constraints and pending trials', () => {
+  it('adds a pending point to the front only where the constraint models believe it feasible', async () => {
+    // Both objectives best at a = 1, feasible only for a <= 0.5: a pending point at a = 0.95 is
+    // believed better than every feasible observation, and infeasible.
+    const values = (a: number, b: number): number[] => [(1 - a) ** 2 + 0.3 * b, (1 - a) ** 2 + 0.3 * (1 - b)];
+    const boxesAsked = async (pending: { a: number; b: number } | null): Promise<Float64Array> => {
+      const backend = new CountingBackend();
+      const sampler = new GpSampler({ seed: 3, nStartupTrials: 4, candidates: 64, restarts: 2, backend, constraintsFunc: (t) => [(t.params.a as number) - 0.5] });
+      const study = new FakeStudy(['minimize', 'minimize']);
+      for (let i = 0; i < 16; i++) {
+        const params = { a: ((i * 0.618034) % 1 + 0.01) % 1, b: ((i * 0.414214) % 1 + 0.02) % 1 };
+        const t = study.add(params, { ...SPACE }, 'COMPLETE', null);
+        study.trials[i] = new FrozenTrial({ ...t.toJSON(), values: values(params.a, params.b) });
+      }
+      if (pending !== null) study.add(pending, { ...SPACE }, 'RUNNING', null);
+      await study.ask(sampler, SPACE);
+      return backend.acquisitionOptions[backend.acquisitionOptions.length - 1].boxes as Float64Array;
+    };
+    const none = await boxesAsked(null);
+    expect(Array.from(await boxesAsked({ a: 0.95, b: 0.5 }))).toEqual(Array.from(none));
+    // A feasible pending point believed on the front does change the boxes.
+    expect(Array.from(await boxesAsked({ a: 0.45, b: 0.5 }))).not.toEqual(Array.from(none));
+  });
+});
+
 describe('GpSampler with several objectives above fitSubsetMax', () => {
   it('logEHVI fits each objective (and constraint) on a subset and builds its model on every row', async () => {
     // A fit's likelihood costs O(n^3): the per-objective and per-constraint models used to fit on
@@ -356,6 +381,9 @@ describe('GpSampler with several objectives above fitSubsetMax', () => {
     expect(backend.fitSizes).toEqual([16, 16, 16]);
     expect(backend.builds.map((b) => b.n)).toEqual([30, 30, 30]);
     expect(sampler.lastModelUpdate?.n).toBe(30);
+    // The first objective's theta came from its 16-row subset (its 4 best rows among them).
+    expect(sampler.lastModelUpdate?.kind).toBe('fit');
+    expect(sampler.lastModelUpdate?.fitTrialIds).toHaveLength(16);
   });
 });
 

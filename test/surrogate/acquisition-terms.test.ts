@@ -16,24 +16,11 @@ import { trainingCovariance } from '../../src/surrogate/js-kernels.js';
 import { choleskyWithJitter } from '../../src/surrogate/js-linalg.js';
 import { createNativeBackend } from '../../src/surrogate/native-backend.js';
 import { SizeRoutedBackend } from '../../src/surrogate/select-backend.js';
-import { maxAbsDiff, randomData, uniformStream } from './helpers.js';
+import { maxAbsDiff, randomData, uniformStream, withTarget } from './helpers.js';
 
 const available = loadAddon().addon !== null;
 
 const FIT = { kernel: 'matern52', deterministic: false, nRestarts: 1, seed: 3, warmStart: null, numThreads: 2 } as const;
-
-/** The same inputs as `data` with another target: a smooth function of the first two dims, standardized. */
-function withTarget(data: GpTrainingData, f: (x: Float64Array) => number): GpTrainingData {
-  const y = new Float64Array(data.n);
-  for (let i = 0; i < data.n; i++) y[i] = f(data.x.subarray(i * data.d, (i + 1) * data.d));
-  let mean = 0;
-  for (const v of y) mean += v / data.n;
-  let sd = 0;
-  for (const v of y) sd += ((v - mean) * (v - mean)) / data.n;
-  sd = Math.sqrt(sd) || 1;
-  for (let i = 0; i < data.n; i++) y[i] = (y[i] - mean) / sd;
-  return { ...data, y };
-}
 
 function points(seed: number, m: number, d: number, isCategorical: Uint8Array): Float64Array {
   const rnd = uniformStream(seed);

@@ -42,6 +42,19 @@ export function randomData(
   return { x, y, n, d, isCategorical };
 }
 
+/** The same inputs as `data` with another target: f of each input row, standardized. */
+export function withTarget(data: GpTrainingData, f: (x: Float64Array) => number): GpTrainingData {
+  const y = new Float64Array(data.n);
+  for (let i = 0; i < data.n; i++) y[i] = f(data.x.subarray(i * data.d, (i + 1) * data.d));
+  let mean = 0;
+  for (const v of y) mean += v / data.n;
+  let sd = 0;
+  for (const v of y) sd += ((v - mean) * (v - mean)) / data.n;
+  sd = Math.sqrt(sd) || 1;
+  for (let i = 0; i < data.n; i++) y[i] = (y[i] - mean) / sd;
+  return { ...data, y };
+}
+
 /** Max |a_i - b_i|. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;

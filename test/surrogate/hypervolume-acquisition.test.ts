@@ -13,27 +13,13 @@ import { loadAddon } from '../../src/binding/load.js';
 import { hypervolumeImprovement, nonDominatedBoxes } from '../../src/samplers/gp/hypervolume-boxes.js';
 import { logExpectedHypervolumeImprovement, logHypervolumeSide } from '../../src/surrogate/acquisition.js';
 import type { AcquisitionOptions, FittedGp, GpTrainingData, SurrogateBackend } from '../../src/surrogate/backend.js';
-import { JsFittedGp, createJsBackend } from '../../src/surrogate/js-backend.js';
-import { trainingCovariance } from '../../src/surrogate/js-kernels.js';
-import { choleskyWithJitter } from '../../src/surrogate/js-linalg.js';
+import { createJsBackend } from '../../src/surrogate/js-backend.js';
 import { createNativeBackend } from '../../src/surrogate/native-backend.js';
-import { randomData, uniformStream } from './helpers.js';
+import { randomData, uniformStream, withTarget } from './helpers.js';
 
 const available = loadAddon().addon !== null;
 
 const FIT = { kernel: 'matern52', deterministic: false, nRestarts: 1, seed: 3, warmStart: null, numThreads: 2 } as const;
-
-/** The same inputs as `data` with target f, standardized. */
-function withTarget(data: GpTrainingData, f: (x: Float64Array) => number): GpTrainingData {
-  const y = new Float64Array(data.n);
-  for (let i = 0; i < data.n; i++) y[i] = f(data.x.subarray(i * data.d, (i + 1) * data.d));
-  let mean = 0;
-  for (const v of y) mean += v / data.n;
-  let sd = 0;
-  for (const v of y) sd += ((v - mean) * (v - mean)) / data.n;
-  sd = Math.sqrt(sd) || 1;
-  return { ...data, y: Float64Array.from(y, (v) => (v - mean) / sd) };
-}
 
 /** A two-objective problem over 3 inputs (one categorical): the models' targets and the boxes of their observed front. */
 function problem(seed: number): { a: GpTrainingData; b: GpTrainingData; boxes: Float64Array } {
@@ -214,21 +200,19 @@ describe.each(backends)('log EHVI on the %s backend', (_name, make, enabled) => 
 });
 
 describe.skipIf(!available)('log EHVI: native against TypeScript', () => {
-  function jsModelAt(native: FittedGp, data: GpTrainingData): JsFittedGp {
-    const cov = trainingCovariance(data, native.theta, 'matern52');
-    const chol = choleskyWithJitter(cov, data.n);
-    if (!chol.ok) throw new Error('test data: covariance not positive definite');
-    return new JsFittedGp(data, Float64Array.from(native.theta), 'matern52', false, chol.l, chol.jitter);
-  }
 
   it('give the same values and maximize to the same value', async () => {
     const native = createNativeBackend({ device: 'cpu' });
+    const js = createJsBackend();
+    /** The TypeScript model at a native model's theta (same data). */
+    const jsModelAt = (model: FittedGp, data: GpTrainingData): Promise<FittedGp> =>
+      js.build(data, Float64Array.from(model.theta), { kernel: 'matern52', deterministic: false, numThreads: 1 });
     for (let seed = 0; seed < 4; seed++) {
       const { a, b, boxes } = problem(30 + seed);
       const n1 = await native.fit(a, FIT);
       const n2 = await native.fit(b, FIT);
-      const j1 = jsModelAt(n1, a);
-      const j2 = jsModelAt(n2, b);
+      const j1 = await jsModelAt(n1, a);
+      const j2 = await jsModelAt(n2, b);
       const base = { kind: 'logehvi', incumbent: 0, beta: 0, boxes } as const;
       const x = points(seed, 20);
       const nv = await n1.acquisition(x, 20, { ...base, terms: [{ model: n2, kind: 'logehvi', incumbent: 0, beta: 0 }] }, true);

@@ -30,12 +30,12 @@
  *   the objective's failed points): their probability of feasibility collapses and concurrent asks
  *   spread out instead of all landing on the one maximum of the probability of feasibility.
  */
-import type { AcquisitionTerm, FitOptions, FittedGp, SurrogateBackend } from '../../surrogate/backend.js';
+import type { AcquisitionTerm, FittedGp } from '../../surrogate/backend.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import { storedConstraints } from '../../trial/system-attrs.js';
 import { warnOnce } from '../../util/warn.js';
 import { evaluateConstraints, type ConstraintsFunc } from '../constraints.js';
-import { ColumnModels, columnTarget } from './column-models.js';
+import { ColumnModels, columnTarget, type ColumnModelsInput } from './column-models.js';
 
 /** One observation as the constraint models see it: its trial and encoded row. */
 export interface ConstraintRow {
@@ -44,23 +44,11 @@ export interface ConstraintRow {
   readonly x: Float64Array;
 }
 
-export interface ConstraintModelsInput {
-  readonly backend: SurrogateBackend;
+/** ColumnModels' input (column-models.ts) with the constraint models' rows; the columns are theirs. */
+export type ConstraintModelsInput = Omit<ColumnModelsInput, 'rows' | 'count' | 'seedLabel' | 'priorMean'> & {
   /** The objective's observations (rows), in any order. */
   readonly rows: readonly ConstraintRow[];
-  readonly d: number;
-  readonly isCategorical: Uint8Array;
-  /** Search-space signature: a different space drops the cached models. */
-  readonly signature: string;
-  /** Fit options (warmStart, restarts and seed are set here per constraint: `seed` is the base). */
-  readonly fit: Omit<FitOptions, 'warmStart' | 'nRestarts'>;
-  /** MAP restarts of a fit without / with a warm start (the objective model's). */
-  readonly restarts: { readonly cold: number; readonly warm: number };
-  /** Whether the refit policy asks for a refit at this many rows given the rows at the last fit. */
-  readonly refitDue: (n: number, nAtFit: number) => boolean;
-  /** Fits above this many rows run on a subset (column-models.ts `subset`; the objective's fitSubsetMax). */
-  readonly subset?: { readonly size: number; readonly nBest: number; readonly seed: number };
-}
+};
 
 /** What a suggestion needs: acquisition terms, and which observations are feasible. */
 export interface ConstraintState {

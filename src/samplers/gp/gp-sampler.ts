@@ -177,7 +177,7 @@ import { fitOutcomeTransform, type OutcomeTransform, type OutcomeTransformKind, 
 import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit } from './stored-fit.js';
 import { ConstraintModels, type ConstraintState } from './constraint-models.js';
 import { scalarizationWeights, scalarize } from './scalarization.js';
-import { ColumnModels, columnTarget, type ColumnRow } from './column-models.js';
+import { ColumnModels, columnTarget, type ColumnModelsInput, type ColumnRow } from './column-models.js';
 import { selectFitSubset } from './fit-subset.js';
 
 export { selectFitSubset, type SelectFitSubsetOptions } from './fit-subset.js';
@@ -983,8 +983,6 @@ export class GpSampler implements Sampler {
       const values = (byId.get(o.trialId) as FrozenTrial).values as readonly number[];
       return { id: o.trialId, x, values: values.map((v, j) => (study.directions[j] === 'minimize' ? -v : v)) };
     });
-    const policy = this.options.refitPolicy;
-    const refitDue = (n: number, nAtFit: number): boolean => n < policy.refitEveryTrialBelow || n - nAtFit >= Math.ceil(nAtFit / policy.refitGrowthDivisor);
     const { models, kind, fitIds } = await this.objectiveModels.update({
       backend,
       rows,
@@ -992,17 +990,9 @@ export class GpSampler implements Sampler {
       d,
       isCategorical,
       signature: JSON.stringify(dims.map((name) => [name, space[name]])),
-      fit: {
-        kernel: this.options.kernel,
-        deterministic: this.options.deterministic,
-        seed: deriveSeed(this.options.seed, trial.number, 'objective-fit') % UINT32,
-        numThreads: this.options.numThreads,
-      },
-      restarts: { cold: FIT_RESTARTS_COLD, warm: FIT_RESTARTS_WARM },
-      refitDue,
+      ...this.columnPolicy(trial, 'objective-fit'),
       seedLabel: 'objective',
       priorMean: this.options.priorMean,
-      subset: { size: policy.fitSubsetMax, nBest: policy.fitSubsetBest, seed: deriveSeed(this.options.seed, 'fit-subset') },
     });
     this.lastUpdate = {
       kind,
@@ -1201,7 +1191,6 @@ export class GpSampler implements Sampler {
     encodeRow: EncodeRow,
   ): Promise<ConstraintState> {
     const models = this.constraintModels as ConstraintModels;
-    const policy = this.options.refitPolicy;
     const byId = new Map(trials.map((t) => [t.trialId, t]));
     const d = dims.length;
     const rows = observations.map((o) => {
@@ -1215,16 +1204,28 @@ export class GpSampler implements Sampler {
       d,
       isCategorical,
       signature: JSON.stringify(dims.map((name) => [name, space[name]])),
+      ...this.columnPolicy(trial, 'constraint-fit'),
+    });
+  }
+
+  /**
+   * The refit policy of the per-column models (objectives under logEHVI, constraints): the main
+   * model's kernel, noise setting, restarts, refit rule and fit subset, the fit seed derived from
+   * the trial and `label`.
+   */
+  private columnPolicy(trial: FrozenTrial, label: string): Pick<ColumnModelsInput, 'fit' | 'restarts' | 'refitDue' | 'subset'> {
+    const policy = this.options.refitPolicy;
+    return {
       fit: {
         kernel: this.options.kernel,
         deterministic: this.options.deterministic,
-        seed: deriveSeed(this.options.seed, trial.number, 'constraint-fit') % UINT32,
+        seed: deriveSeed(this.options.seed, trial.number, label) % UINT32,
         numThreads: this.options.numThreads,
       },
       restarts: { cold: FIT_RESTARTS_COLD, warm: FIT_RESTARTS_WARM },
       refitDue: (n, nAtFit) => n < policy.refitEveryTrialBelow || n - nAtFit >= Math.ceil(nAtFit / policy.refitGrowthDivisor),
       subset: { size: policy.fitSubsetMax, nBest: policy.fitSubsetBest, seed: deriveSeed(this.options.seed, 'fit-subset') },
-    });
+    };
   }
 
   /** The cached model, refit or extended by `append` according to the refit policy. */

@@ -6,7 +6,7 @@
  * pending and failed trials, reproducibility, and constraints together with several objectives.
  */
 import { describe, expect, it } from 'vitest';
-import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
+import { GpSampler, type GpSamplerOptions } from '../../../src/samplers/gp/gp-sampler.js';
 import { CHEBYSHEV_RHO, NADIR_MARGIN, scalarizationWeights, scalarize } from '../../../src/samplers/gp/scalarization.js';
 import { RandomSampler } from '../../../src/samplers/random-sampler.js';
 import type { Sampler } from '../../../src/samplers/sampler.js';
@@ -116,6 +116,20 @@ async function runBraninCurrin(sampler: Sampler, nTrials: number): Promise<{ stu
     await study.tell(t, v);
   }
   return { study, hv: hypervolume2d(points, [18, 6]) };
+}
+
+/** A GpSampler with small acquisition searches on `backend` (fast tests of its bookkeeping). */
+function quickSampler(backend: CountingBackend, options: GpSamplerOptions = {}): GpSampler {
+  return new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, ...options });
+}
+
+/** n COMPLETE trials spread over SPACE (a golden-ratio sequence), with values(a, b). */
+function addHistory(study: FakeStudy, n: number, values: (a: number, b: number) => number[]): void {
+  for (let i = 0; i < n; i++) {
+    const params = { a: ((i * 0.618034) % 1 + 0.01) % 1, b: ((i * 0.414214) % 1 + 0.02) % 1 };
+    const t = study.add(params, { ...SPACE }, 'COMPLETE', null);
+    study.trials[t.number] = new FrozenTrial({ ...t.toJSON(), values: values(params.a, params.b) });
+  }
 }
 
 describe('GpSampler with several objectives', () => {
@@ -293,12 +307,7 @@ describe('GpSampler with several objectives above backgroundRebuildAbove', () =>
     // suggestion draws another: it was started and thrown away at every ask, and each suggestion
     // was served by the fitSubsetMax-row subset model alone.
     const backend = new CountingBackend();
-    const sampler = new GpSampler({
-      seed: 5,
-      nStartupTrials: 4,
-      candidates: 64,
-      restarts: 2,
-      backend,
+    const sampler = quickSampler(backend, {
       multiObjectiveAcquisition: 'parego',
       refitPolicy: { refitEveryTrialBelow: 0, fitSubsetMax: 16, fitSubsetBest: 4, backgroundRebuildAbove: 20, backgroundRebuildLag: 2 },
     });
@@ -337,13 +346,9 @@ describe('GpSampler with several objectives, constraints and pending trials', ()
     const values = (a: number, b: number): number[] => [(1 - a) ** 2 + 0.3 * b, (1 - a) ** 2 + 0.3 * (1 - b)];
     const boxesAsked = async (pending: { a: number; b: number } | null): Promise<Float64Array> => {
       const backend = new CountingBackend();
-      const sampler = new GpSampler({ seed: 3, nStartupTrials: 4, candidates: 64, restarts: 2, backend, constraintsFunc: (t) => [(t.params.a as number) - 0.5] });
+      const sampler = quickSampler(backend, { seed: 3, constraintsFunc: (t) => [(t.params.a as number) - 0.5] });
       const study = new FakeStudy(['minimize', 'minimize']);
-      for (let i = 0; i < 16; i++) {
-        const params = { a: ((i * 0.618034) % 1 + 0.01) % 1, b: ((i * 0.414214) % 1 + 0.02) % 1 };
-        const t = study.add(params, { ...SPACE }, 'COMPLETE', null);
-        study.trials[i] = new FrozenTrial({ ...t.toJSON(), values: values(params.a, params.b) });
-      }
+      addHistory(study, 16, values);
       if (pending !== null) study.add(pending, { ...SPACE }, 'RUNNING', null);
       await study.ask(sampler, SPACE);
       return backend.acquisitionOptions[backend.acquisitionOptions.length - 1].boxes as Float64Array;
@@ -360,22 +365,12 @@ describe('GpSampler with several objectives above fitSubsetMax', () => {
     // A fit's likelihood costs O(n^3): the per-objective and per-constraint models used to fit on
     // every row at any n (tens of seconds per refit at a few thousand trials).
     const backend = new CountingBackend();
-    const sampler = new GpSampler({
-      seed: 5,
-      nStartupTrials: 4,
-      candidates: 64,
-      restarts: 2,
-      backend,
-      constraintsFunc: (t) => [(t.params.a as number) - 0.8],
-      refitPolicy: { fitSubsetMax: 16, fitSubsetBest: 4 },
-    });
+    const sampler = quickSampler(backend, { constraintsFunc: (t) => [(t.params.a as number) - 0.8], refitPolicy: { fitSubsetMax: 16, fitSubsetBest: 4 } });
     const study = new FakeStudy(['minimize', 'maximize']);
-    for (let i = 0; i < 30; i++) {
-      const params = { a: ((i * 0.618034) % 1 + 0.01) % 1, b: ((i * 0.414214) % 1 + 0.02) % 1 };
-      const [f, g] = braninCurrin(params.a, params.b);
-      const t = study.add(params, { ...SPACE }, 'COMPLETE', null);
-      study.trials[i] = new FrozenTrial({ ...t.toJSON(), values: [f, -g] });
-    }
+    addHistory(study, 30, (a, b) => {
+      const [f, g] = braninCurrin(a, b);
+      return [f, -g];
+    });
     await study.ask(sampler, SPACE);
     // Two objectives and one constraint: three subset fits of 16 rows, three builds of all 30.
     expect(backend.fitSizes).toEqual([16, 16, 16]);

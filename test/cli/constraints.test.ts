@@ -27,6 +27,12 @@ export function limits(trial) {
   return [trial.params.x - 0.5];
 }
 export const notAFunction = 3;
+// Two objectives (directions: [minimize, minimize]) over x and y.
+export function pair(trial) {
+  const x = trial.suggestFloat('x', 0, 1);
+  const y = trial.suggestFloat('y', 0, 1);
+  return [x + y, (1 - x) ** 2 + y];
+}
 `;
 
 // TypeScript, outside a "type": "module" package: Node loads it as CommonJS.
@@ -82,6 +88,9 @@ beforeAll(async () => {
     'never.yaml': 'study: never\nobjective: ./failing.mjs\nconstraintsExport: never\nsampler: nsga2\nnTrials: 3\nstorage: ./never.journal\n',
     'never-mo.yaml':
       'study: nevermo\nobjective: ./failing.mjs\nobjectiveExport: pair\ndirections: [minimize, minimize]\nconstraintsExport: never\nsampler: nsga2\nnTrials: 3\nstorage: ./nevermo.journal\n',
+    'gp-mo.yaml': `study: gpmo\n${base}objectiveExport: pair\ndirections: [minimize, minimize]\nsampler: {name: gp, nStartupTrials: 3}\nnTrials: 7\nstorage: ./gpmo.journal\n`,
+    'gp-mo-parego.yaml': `study: gpmop\n${base}objectiveExport: pair\ndirections: [minimize, minimize]\nsampler: {name: gp, nStartupTrials: 3, multiObjectiveAcquisition: parego}\nnTrials: 5\nstorage: ./gpmop.journal\n`,
+    'gp-mo-bad.yaml': `study: gpmob\n${base}objectiveExport: pair\ndirections: [minimize, minimize]\nsampler: {name: gp, multiObjectiveAcquisition: ehvi}\nnTrials: 5\nstorage: ./gpmob.journal\n`,
     'missing-procs.yaml':
       'objective: ./objective.mjs\nconstraintsExport: nope\nsampler: nsga2\nprocesses: true\nnTrials: 3\nstorage: ./missing-procs.journal\n',
   });
@@ -113,6 +122,25 @@ async function expectFeasibleBest(study: string, journal: string): Promise<void>
 }
 
 describe('constraintsExport', () => {
+  it('kestrel run with sampler gp on two objectives (logEHVI, or ParEGO by option): constraints stored, the front feasible', async () => {
+    const run = await runInProcess(['run', 'gp-mo.yaml'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    const trials = await completeTrials('gpmo', 'gpmo.journal');
+    expectConstraintsStored(trials, 7);
+    const best = await runInProcess(['best', 'gpmo', '--storage', 'gpmo.journal', '--format', 'json'], dir);
+    expect(best.code, best.stderr).toBe(0);
+    const front = JSON.parse(best.stdout) as { params: { x: number } }[];
+    expect(front.length).toBeGreaterThan(0);
+    expect(front.every((t) => t.params.x <= 0.5)).toBe(true);
+    const parego = await runInProcess(['run', 'gp-mo-parego.yaml'], dir);
+    expect(parego.code, parego.stderr).toBe(0);
+    expect(await completeTrials('gpmop', 'gpmop.journal')).toHaveLength(5);
+    // An unknown value is a configuration error, before any trial runs.
+    const bad = await runInProcess(['run', 'gp-mo-bad.yaml'], dir);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/multiObjectiveAcquisition/);
+  });
+
   it('kestrel run with sampler gp stores the constraint values of every COMPLETE trial; best is feasible', async () => {
     const run = await runInProcess(['run', 'gp.yaml'], dir);
     expect(run.code, run.stderr).toBe(0);
@@ -167,8 +195,8 @@ describe('constraintsExport', () => {
 
   it('is a config error, before any trial, for a missing export or one that is not a function', async () => {
     for (const [file, journal, pattern] of [
-      ['missing.yaml', 'missing.journal', /^kestrel: INVALID_CONFIG: constraintsExport: objective\.mjs has no exported function "nope" \(function exports: objective, limits\)$/m],
-      ['not-fn.yaml', 'not-fn.journal', /^kestrel: INVALID_CONFIG: constraintsExport: objective\.mjs has no exported function "notAFunction" \(function exports: objective, limits\)$/m],
+      ['missing.yaml', 'missing.journal', /^kestrel: INVALID_CONFIG: constraintsExport: objective\.mjs has no exported function "nope" \(function exports: objective, limits, pair\)$/m],
+      ['not-fn.yaml', 'not-fn.journal', /^kestrel: INVALID_CONFIG: constraintsExport: objective\.mjs has no exported function "notAFunction" \(function exports: objective, limits, pair\)$/m],
       ['missing-procs.yaml', 'missing-procs.journal', /^kestrel: INVALID_CONFIG: constraintsExport: objective\.mjs has no exported function "nope"/m],
     ] as const) {
       for (const command of ['run', 'worker']) {

@@ -141,7 +141,8 @@ function withSide(sub: number[], lower: number, upper: number): number[] {
 /**
  * Hypervolume improvement of `y` (`k` values) over the region `boxes` describe (rows of
  * `nonDominatedBoxes`): sum over boxes of prod_k max(0, min(upper_k, y_k) - lower_k). Not validated
- * beyond shapes (it runs inside acquisition loops): a `NaN` in `y` gives `NaN`.
+ * beyond shapes (it runs inside acquisition loops): a `NaN` in `y` gives `NaN`; `+/-Infinity` in `y`
+ * is a value like any other (a box with a side at or below its lower bound adds 0).
  *
  * @throws InvalidOptionError when `k` is not a positive integer, `boxes.length` is not a multiple of
  *   `2k`, or `y.length !== k`.
@@ -155,8 +156,15 @@ export function hypervolumeImprovement(boxes: Float64Array, k: number, y: ArrayL
   let sum = 0;
   for (let b = 0; b < boxes.length; b += 2 * k) {
     let volume = 1;
-    for (let j = 0; j < k && volume > 0; j++) {
-      volume *= Math.max(0, Math.min(boxes[b + k + j], y[j]) - boxes[b + j]);
+    for (let j = 0; j < k; j++) {
+      const side = Math.min(boxes[b + k + j], y[j]) - boxes[b + j];
+      if (Number.isNaN(side)) return Number.NaN; // a NaN in y (lowers are finite)
+      // A side <= 0 ends the box at 0 even after an infinite one (Infinity * 0 would be NaN).
+      if (side <= 0) {
+        volume = 0;
+        break;
+      }
+      volume *= side;
     }
     sum += volume;
   }

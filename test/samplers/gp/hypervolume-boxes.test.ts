@@ -169,6 +169,16 @@ describe('nonDominatedBoxes + hypervolumeImprovement', () => {
     expect(hypervolumeImprovement(Float64Array.of(7, Infinity), 1, [6])).toBe(0);
   });
 
+  it('an infinite coordinate of y next to one at or below a lower bound improves nothing (0, not NaN)', () => {
+    const boxes = nonDominatedBoxes(new Float64Array(0), 0, 2, Float64Array.of(0, 0), Infinity) as Float64Array; // [0, inf)^2
+    expect(hypervolumeImprovement(boxes, 2, [Infinity, -1])).toBe(0);
+    expect(hypervolumeImprovement(boxes, 2, [Infinity, -Infinity])).toBe(0);
+    expect(hypervolumeImprovement(boxes, 2, [-1, Infinity])).toBe(0);
+    expect(hypervolumeImprovement(boxes, 2, [Infinity, 2])).toBe(Infinity);
+    expect(hypervolumeImprovement(boxes, 2, [Number.NaN, 2])).toBeNaN();
+    expect(hypervolumeImprovement(boxes, 2, [Number.NaN, -1])).toBeNaN();
+  });
+
   it('K = 2: exactly P\' + 1 boxes, the staircase of the front', () => {
     const ref = Float64Array.of(0, 0);
     // Front (4,1), (3,2), (1,3); plus a dominated point, a duplicate, one on ref, one below ref.

@@ -145,7 +145,7 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     }
     const trials = await study.getTrials();
     io.stdout.write(summaryLine(study.studyName, trials));
-    if (role === 'run') io.stdout.write(await bestReport(study));
+    if (role === 'run') io.stdout.write(await bestReport(study, config.storage));
   } catch (error) {
     if (error instanceof InterruptedError) {
       io.stderr.write(
@@ -295,19 +295,22 @@ export function summaryLine(studyName: string, trials: readonly FrozenTrial[]): 
 /**
  * The best trial (or the Pareto front) as text. A constrained study whose complete trials are all
  * infeasible ran as asked: that is reported in a line (`no feasible trial among N complete`), not
- * thrown. Rejects with `NoCompletedTrialsError` when no trial completed (every one failed or was
- * pruned: the run produced no result).
+ * thrown; `storage` (a resolved RunConfig storage: an absolute journal path or ':memory:') makes
+ * the line's `kestrel trials` hint name the run's journal, which need not be the default
+ * `kestrel.journal` of the current directory. Rejects with `NoCompletedTrialsError` when no trial
+ * completed (every one failed or was pruned: the run produced no result).
  */
-export async function bestReport(study: Study): Promise<string> {
+export async function bestReport(study: Study, storage: string): Promise<string> {
   // bestTrials(): the feasible Pareto front, or the tied best trials of one objective; empty when none is feasible.
   const best = await study.bestTrials();
   if (best.length === 0) {
     const nComplete = (await study.getTrials({ states: ['COMPLETE'] })).length;
     if (nComplete === 0) throw new NoCompletedTrialsError(study.studyName);
-    return (
-      `no feasible trial among ${nComplete} complete (each violates a constraint or has no constraint values); ` +
-      `kestrel trials ${study.studyName} --format json shows their constraints\n`
-    );
+    const hint =
+      storage === MEMORY_STORAGE
+        ? 'storage memory keeps no trials to inspect'
+        : `kestrel trials ${shellWord(study.studyName)} --storage ${shellWord(storage)} --format json shows their constraints`;
+    return `no feasible trial among ${nComplete} complete (each violates a constraint or has no constraint values); ${hint}\n`;
   }
   if (study.directions.length === 1) {
     const trial = await study.bestTrial();
@@ -315,4 +318,9 @@ export async function bestReport(study: Study): Promise<string> {
   }
   const lines = best.map((t) => `  #${t.number}: values=${formatValues(t.values)} params: ${formatParams(t.params)}\n`);
   return `Pareto front (${best.length} trials, directions ${study.directions.join(', ')}):\n${lines.join('')}`;
+}
+
+/** `word` as one POSIX shell word: as is when it needs no quoting, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -86,6 +86,7 @@ beforeAll(async () => {
     'throws-procs.yaml':
       'study: tp\nobjective: ./failing.mjs\nconstraintsExport: throwsAtOne\nsampler: genetic\nnTrials: 4\nprocesses: true\nstorage: ./tp.journal\n',
     'never.yaml': 'study: never\nobjective: ./failing.mjs\nconstraintsExport: never\nsampler: nsga2\nnTrials: 3\nstorage: ./never.journal\n',
+    'never-memory.yaml': 'study: never in memory\nobjective: ./failing.mjs\nconstraintsExport: never\nsampler: nsga2\nnTrials: 3\nstorage: memory\n',
     'never-mo.yaml':
       'study: nevermo\nobjective: ./failing.mjs\nobjectiveExport: pair\ndirections: [minimize, minimize]\nconstraintsExport: never\nsampler: nsga2\nnTrials: 3\nstorage: ./nevermo.journal\n',
     'gp-mo.yaml': `study: gpmo\n${base}objectiveExport: pair\ndirections: [minimize, minimize]\nsampler: {name: gp, nStartupTrials: 3}\nnTrials: 7\nstorage: ./gpmo.journal\n`,
@@ -258,7 +259,13 @@ describe('constraintsExport failing at run time, and studies with no feasible tr
     const run = await runInProcess(['run', 'never.yaml'], dir);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^study "never": 3 trials \(3 complete, /m);
-    expect(run.stdout).toMatch(/^no feasible trial among 3 complete \(each violates a constraint or has no constraint values\); kestrel trials never --format json shows their constraints$/m);
+    // The hint names the run's journal (never.journal, not the default kestrel.journal): the
+    // command it prints works as printed.
+    const hint = /^no feasible trial among 3 complete \(each violates a constraint or has no constraint values\); kestrel trials never --storage (\S+) --format json shows their constraints$/m.exec(run.stdout);
+    expect(hint, run.stdout).not.toBeNull();
+    expect(path.resolve(dir, hint![1])).toBe(path.join(dir, 'never.journal'));
+    const shown = await runInProcess(['trials', 'never', '--storage', hint![1], '--format', 'json'], dir);
+    expect(shown.code, shown.stderr).toBe(0);
     expect(run.stderr).not.toMatch(/NO_FEASIBLE_TRIALS/);
 
     // `best` is asked for a trial that does not exist: an error, as for a study with none complete.
@@ -268,6 +275,12 @@ describe('constraintsExport failing at run time, and studies with no feasible tr
       expect(best.stdout).toBe('');
       expect(best.stderr).toMatch(/^kestrel: NO_FEASIBLE_TRIALS: study "never" has no feasible completed trials yet, none among 3 complete /m);
     }
+  });
+
+  it('none feasible in memory storage: the line points at no command (nothing is kept)', async () => {
+    const run = await runInProcess(['run', 'never-memory.yaml'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^no feasible trial among 3 complete \(each violates a constraint or has no constraint values\); storage memory keeps no trials to inspect$/m);
   });
 
   it('the same with several objectives: an empty feasible Pareto front is a summary, exit 0', async () => {

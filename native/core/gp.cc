@@ -670,6 +670,29 @@ void hypervolume_layout(int k, int n_boxes, const double* boxes, double* values,
   }
 }
 
+std::shared_ptr<const HvLayout> make_hv_layout(const AcqParams& acq) {
+  auto layout = std::make_shared<HvLayout>();
+  layout->k = 1;
+  for (const AcqTerm& term : acq.terms) layout->k += term.params.kind == AcquisitionKind::kLogEhvi ? 1 : 0;
+  layout->n_boxes = static_cast<int>(acq.boxes.size() / (2 * static_cast<size_t>(layout->k)));
+  const size_t n_bounds = static_cast<size_t>(layout->n_boxes) * 2 * layout->k;
+  layout->values.resize(n_bounds);
+  layout->bound_index.resize(n_bounds);
+  hypervolume_layout(layout->k, layout->n_boxes, acq.boxes.data(), layout->values.data(), layout->value_end,
+                     layout->bound_index.data());
+  return layout;
+}
+
+namespace {
+/// `acq` with its hv_layout set (kLogEhvi without one), else `acq` itself.
+AcqParams with_hv_layout(const AcqParams& acq) {
+  if (acq.kind != AcquisitionKind::kLogEhvi || acq.hv_layout) return acq;
+  AcqParams out = acq;
+  out.hv_layout = make_hv_layout(acq);
+  return out;
+}
+}  // namespace
+
 void GpModel::hypervolume_batch(const double* x, int b, const AcqParams& acq, double* value, double* grad,
                                 std::vector<double>& scratch) const {
   std::vector<const GpModel*> models{this};
@@ -681,21 +704,17 @@ void GpModel::hypervolume_batch(const double* x, int b, const AcqParams& acq, do
   const bool with_grad = grad != nullptr;
   const size_t kb = static_cast<size_t>(k) * b;
   const size_t nd = static_cast<size_t>(b) * data_.d;
-  // The boxes' layout for log_ehvi_indexed (per call, not per point): per objective the sorted
-  // distinct finite bounds, and per box and objective the index of its lower and upper bound.
-  const size_t n_bounds = static_cast<size_t>(n_boxes) * 2 * k;
-  std::vector<int> bound_index(n_bounds);
-  int value_end[kMaxHypervolumeObjectives];
-  // Layout: the distinct bounds (at most 2 per box and objective), each model's moments scratch,
-  // then mean, raw variance, d/d mean, d/d variance (k x b each), log_ehvi_indexed's work, and
-  // one model's gradient.
-  std::vector<size_t> offset(static_cast<size_t>(k) + 1, n_bounds);
+  // The boxes' layout for log_ehvi_indexed: per objective the sorted distinct finite bounds, and
+  // per box and objective the index of its lower and upper bound (set once per public call).
+  const std::shared_ptr<const HvLayout> layout = acq.hv_layout ? acq.hv_layout : make_hv_layout(acq);
+  const size_t n_bounds = layout->values.size();
+  // Layout of scratch: each model's moments scratch, then mean, raw variance, d/d mean, d/d
+  // variance (k x b each), log_ehvi_indexed's work, and one model's gradient.
+  std::vector<size_t> offset(static_cast<size_t>(k) + 1, 0);
   for (int j = 0; j < k; ++j) offset[j + 1] = offset[j] + models[j]->moments_scratch(b, with_grad);
   const size_t work = std::max(4 * n_bounds, static_cast<size_t>(n_boxes) * (1 + 2 * static_cast<size_t>(k)));
   scratch.resize(offset[k] + 4 * kb + work + (with_grad ? nd : 0));
-  double* values = scratch.data();
   const double* boxes = acq.boxes.data();
-  hypervolume_layout(k, n_boxes, boxes, values, value_end, bound_index.data());
   double* mean = scratch.data() + offset[k];
   double* raw = mean + kb;
   double* dmean = raw + kb;
@@ -715,7 +734,8 @@ void GpModel::hypervolume_batch(const double* x, int b, const AcqParams& acq, do
       mu[j] = mean[static_cast<size_t>(j) * b + c];
       sd[j] = std::sqrt(r > floor ? r : floor);
     }
-    value[c] = log_ehvi_indexed(k, n_boxes, boxes, values, value_end, bound_index.data(), mu, sd, dmu, dsd, ehvi_work);
+    value[c] = log_ehvi_indexed(k, n_boxes, boxes, layout->values.data(), layout->value_end, layout->bound_index.data(), mu,
+                                sd, dmu, dsd, ehvi_work);
     for (int j = 0; j < k; ++j) {
       const double floor = kMinVariance * models[j]->s2_;
       dmean[static_cast<size_t>(j) * b + c] = dmu[j];
@@ -755,9 +775,10 @@ void GpModel::acquisition_parallel(const double* x, int b, const AcqParams& acq,
   });
 }
 
-void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* value, double* grad,
+void GpModel::acquisition(const double* x, int m, const AcqParams& acq_in, double* value, double* grad,
                           ThreadPool& pool) const {
-  check_terms(acq);
+  check_terms(acq_in);
+  const AcqParams acq = with_hv_layout(acq_in);
   const int d = data_.d;
   const int chunks = (m + kCandidateChunk - 1) / kCandidateChunk;
   if (grad == nullptr && acq.kind == AcquisitionKind::kLogEhvi) {
@@ -770,11 +791,8 @@ void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* 
     }
     const int k = static_cast<int>(models.size());
     const int n_boxes = static_cast<int>(acq.boxes.size() / (2 * static_cast<size_t>(k)));
-    const size_t n_bounds = static_cast<size_t>(n_boxes) * 2 * k;
-    std::vector<double> bounds(n_bounds);
-    std::vector<int> bound_index(n_bounds);
-    int value_end[kMaxHypervolumeObjectives];
-    hypervolume_layout(k, n_boxes, acq.boxes.data(), bounds.data(), value_end, bound_index.data());
+    const HvLayout& layout = *acq.hv_layout;
+    const size_t n_bounds = layout.values.size();
     const size_t work = std::max(4 * n_bounds, static_cast<size_t>(n_boxes) * (1 + 2 * static_cast<size_t>(k)));
     pool.parallel_for(chunks, [&](int t, int) {
       std::vector<double> kbuf, r2, ehvi_work(work);
@@ -793,8 +811,8 @@ void GpModel::acquisition(const double* x, int m, const AcqParams& acq, double* 
           mu[j] = mean[static_cast<size_t>(j) * mc + c];
           sd[j] = std::sqrt(std::max(var[static_cast<size_t>(j) * mc + c], floor));
         }
-        value[c0 + c] = log_ehvi_indexed(k, n_boxes, acq.boxes.data(), bounds.data(), value_end, bound_index.data(), mu, sd,
-                                         dmu, dsd, ehvi_work.data());
+        value[c0 + c] = log_ehvi_indexed(k, n_boxes, acq.boxes.data(), layout.values.data(), layout.value_end,
+                                         layout.bound_index.data(), mu, sd, dmu, dsd, ehvi_work.data());
       }
     });
     std::vector<double> term_value;
@@ -1093,7 +1111,7 @@ int GpModel::best_row() const {
   return best;
 }
 
-AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq, int n_restarts,
+AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq_in, int n_restarts,
                                          const AcqDomain& domain, ThreadPool& pool) const {
   const int d = data_.d;
   const int n = data_.n;
@@ -1101,7 +1119,9 @@ AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, 
       (!domain.log_int.empty() && domain.log_int.size() != 2 * static_cast<size_t>(d))) {
     throw Error(Error::Code::kInvalid, "optimize_acquisition: grid must hold d values and log_int none or 2 d");
   }
-  check_terms(acq);
+  check_terms(acq_in);
+  // Every evaluation below (scoring, local searches, sweeps) shares one layout of the boxes.
+  const AcqParams acq = with_hv_layout(acq_in);
   // The budget is in n^2 units of work per evaluated point; each term's model adds its own n^2
   // (a constraint's model costs as much as the objective's), so the budget applies to their sum.
   double work = static_cast<double>(n) * n;

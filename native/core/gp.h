@@ -134,6 +134,7 @@ struct FitReport {
 
 class GpModel;
 struct AcqTerm;
+struct HvLayout;
 
 /// One acquisition function of a model, plus optional additive terms: the acquisitions of other
 /// models over the same inputs (same d and categorical dims), whose values and gradients are added
@@ -160,6 +161,9 @@ struct AcqParams {
   double beta = 4.0;
   std::vector<AcqTerm> terms;
   std::vector<double> boxes;  // kLogEhvi only
+  /// kLogEhvi: the boxes' layout (make_hv_layout); GpModel's public acquisition calls set it once
+  /// when it is missing, so the local searches' many evaluations do not rebuild it.
+  std::shared_ptr<const HvLayout> hv_layout;
 };
 
 struct AcqTerm {
@@ -171,9 +175,19 @@ struct AcqTerm {
 /// n_boxes rows of 2k values (see AcqParams); writes `values` (at least n_boxes 2k doubles) the
 /// sorted distinct finite bounds of objective 0, then of objective 1, ..., value_end[j] (k) one
 /// past objective j's last, and `bound_index` (n_boxes 2k, laid out as `boxes`) the index in
-/// `values` of each bound, -1 for +inf. O(n_boxes k log n_boxes); GpModel::hypervolume_batch
-/// runs it once per call, not per point.
+/// `values` of each bound, -1 for +inf. O(n_boxes k log n_boxes); GpModel's public acquisition
+/// calls run it once (make_hv_layout, AcqParams::hv_layout), not per evaluation or point.
 void hypervolume_layout(int k, int n_boxes, const double* boxes, double* values, int* value_end, int* bound_index);
+
+/// hypervolume_layout's result for a kLogEhvi AcqParams (k = 1 + its kLogEhvi terms).
+struct HvLayout {
+  int k = 0;
+  int n_boxes = 0;
+  std::vector<double> values;    // n_boxes 2k (the distinct bounds use a prefix)
+  std::vector<int> bound_index;  // n_boxes 2k
+  int value_end[kMaxHypervolumeObjectives] = {};
+};
+std::shared_ptr<const HvLayout> make_hv_layout(const AcqParams& acq);
 
 /// Acquisition-maximization budget at large n (optimize_acquisition applies it): scoring m
 /// candidates costs about n^2 m flops (the TRSM), each L-BFGS-B evaluation 2 n^2 (memory-bound

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Optuna's GPSampler (logEHVI, Optuna >= 4.4) on bench/multi-objective.ts's problems (its peer).
 
+A constrained problem passes its constraint as `constraints_func` (logCEHVI) and prints each
+point's constraint value (feasible where <= 0) beside the points.
+
 Runs `--seeds` studies (seeds 0..k-1) of `--evals` trials each, GPSampler(seed=seed) with its
 defaults, both objectives minimized, and prints one JSON line per seed with every evaluated
 objective pair (bench/multi-objective.ts computes the hypervolume), the Optuna version and the
@@ -41,7 +44,18 @@ def dtlz2(x):
     return [(1 + g) * math.cos(x[0] * math.pi / 2), (1 + g) * math.sin(x[0] * math.pi / 2)]
 
 
-PROBLEMS = {"branin-currin": (2, branin_currin), "zdt1": (4, zdt1), "dtlz2": (6, dtlz2)}
+def disc(x):
+    """BoTorch's ConstrainedBraninCurrin constraint, feasible where <= 0 (bench/multi-objective.ts)."""
+    return (15 * x[0] - 7.5) ** 2 + (15 * x[1] - 7.5) ** 2 - 50
+
+
+# name: (dims, objectives, constraint or None)
+PROBLEMS = {
+    "branin-currin": (2, branin_currin, None),
+    "zdt1": (4, zdt1, None),
+    "dtlz2": (6, dtlz2, None),
+    "branin-currin-disc": (2, branin_currin, disc),
+}
 
 
 def main():
@@ -50,18 +64,26 @@ def main():
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--evals", type=int, default=60)
     args = parser.parse_args()
-    dim, f = PROBLEMS[args.problem]
+    dim, f, constraint = PROBLEMS[args.problem]
     for seed in range(args.seeds):
-        study = optuna.create_study(directions=["minimize", "minimize"], sampler=optuna.samplers.GPSampler(seed=seed))
+        kwargs = {} if constraint is None else {"constraints_func": lambda t: [t.user_attrs["c"]]}
+        study = optuna.create_study(directions=["minimize", "minimize"], sampler=optuna.samplers.GPSampler(seed=seed, **kwargs))
         points = []
+        constraints = []
         started = time.perf_counter()
         for _ in range(args.evals):
             trial = study.ask()
             x = [trial.suggest_float(f"x{j}", 0, 1) for j in range(dim)]
             values = f(x)
+            if constraint is not None:
+                trial.set_user_attr("c", constraint(x))
+                constraints.append(constraint(x))
             study.tell(trial, values)
             points.append(values)
-        print(json.dumps({"seed": seed, "points": points, "optuna": optuna.__version__, "seconds": time.perf_counter() - started}), flush=True)
+        line = {"seed": seed, "points": points, "optuna": optuna.__version__, "seconds": time.perf_counter() - started}
+        if constraint is not None:
+            line["constraints"] = constraints
+        print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":

@@ -119,8 +119,10 @@
  *     finished; the rows that arrived meanwhile are appended). The swap point depends only on the count of
  *     suggestions, never on timing, so runs stay reproducible. A failed background build keeps
  *     the served model (a subset-served one is dropped, and the next suggestion starts over).
- *     With several objectives every suggestion models another scalarization, which a rebuild
- *     for an earlier one cannot serve: every refit there builds the full model at once.
+ *     With ParEGO every suggestion models another scalarization, which a rebuild for an
+ *     earlier one cannot serve: every refit there builds the full model at once. (logEHVI's
+ *     per-objective models above fitSubsetMax fit on a subset and build at once too,
+ *     column-models.ts.)
  *   Apart from that subset-served window the model holds all n observations. Concurrent
  *   suggestions run one at a time, in the order asked, and each sees the ones before it as
  *   pending (their proposals are kept until the study has recorded them).

@@ -239,8 +239,11 @@ function copyData(data: GpTrainingData): GpTrainingData {
 class DeviceFallbackGp implements FittedGp {
   readonly n: number;
   readonly d: number;
+  /** The caller's copy to read (FittedGp.theta); the rebuild uses `params`. */
   readonly theta: Float64Array;
   readonly logPosterior: number;
+  /** theta as fitted, the model's own copy: the CPU rebuild's theta. */
+  private readonly params: Float64Array;
   /** The rebuilt model once the device failed (one build shared by concurrent callers). */
   private onCpu: Promise<FittedGp> | null = null;
   private cpuModel: FittedGp | null = null;
@@ -254,7 +257,8 @@ class DeviceFallbackGp implements FittedGp {
   ) {
     this.n = device.n;
     this.d = device.d;
-    this.theta = device.theta;
+    this.params = Float64Array.from(device.theta);
+    this.theta = Float64Array.from(device.theta);
     this.logPosterior = device.logPosterior;
   }
 
@@ -331,7 +335,7 @@ class DeviceFallbackGp implements FittedGp {
       warnCudaFallback(this.device.backend, this.cpu.name, err);
       // A rebuild that failed is forgotten, so that the next operation tries again (the device
       // first): kept, its error would fail every later operation of the model.
-      const rebuild: Promise<FittedGp> = this.cpu.build(this.data, this.theta, this.options).then(
+      const rebuild: Promise<FittedGp> = this.cpu.build(this.data, this.params, this.options).then(
         (model) => {
           this.cpuModel = model;
           return model;

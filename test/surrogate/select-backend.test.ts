@@ -350,3 +350,46 @@ describe('SizeRoutedBackend when the device fails after the fit', () => {
     expect(live.size).toBe(0);
   });
 });
+
+describe('DeviceFallbackGp keeps its own copies for the CPU rebuild', () => {
+  const deviceError = () => new NativeError('predict (device): cudaErrorMemoryAllocation: out of memory');
+  const BUILD: BuildOptions = { kernel: FIT.kernel, deterministic: FIT.deterministic, numThreads: 1 };
+  const probe = randomData(12, 5, 2).x;
+  /** A device whose models fail predict once `failing.on` is set. */
+  const device = (failing: { on: boolean }): SurrogateBackend => {
+    const js = createJsBackend();
+    const wrap = (model: FittedGp): FittedGp => ({
+      backend: 'cuda',
+      n: model.n,
+      d: model.d,
+      theta: model.theta,
+      logPosterior: model.logPosterior,
+      predict: (x, m) => (failing.on ? Promise.reject(deviceError()) : model.predict(x, m)),
+      acquisition: model.acquisition.bind(model),
+      optimizeAcquisition: model.optimizeAcquisition.bind(model),
+      append: async (x, y, k) => wrap(await model.append(x, y, k)),
+      dispose: () => model.dispose(),
+    });
+    return {
+      name: 'cuda',
+      fit: async (data, options) => wrap(await js.fit(data, options)),
+      build: async (data, theta, options) => wrap(await js.build(data, theta, options)),
+      negLogPosterior: js.negLogPosterior.bind(js),
+    };
+  };
+
+  it('editing the model\'s theta changes nothing the rebuild computes (FittedGp.theta is the caller\'s to read)', async () => {
+    // The wrapper handed out the array it later rebuilt from: a caller that edited model.theta
+    // (into a warm start, say) changed the model the CPU fallback computed with.
+    const failing = { on: false };
+    const data = randomData(13, 12, 2);
+    const model = await new SizeRoutedBackend(createJsBackend(), device(failing), 10).fit(data, FIT);
+    const theta = Float64Array.from(model.theta);
+    const expected = await (await createJsBackend().build(data, theta, BUILD)).predict(probe, 5);
+    model.theta.fill(0);
+    failing.on = true;
+    const got = await model.predict(probe, 5);
+    expect(model.backend).toBe('js');
+    expect(Array.from(got.mean)).toEqual(Array.from(expected.mean));
+  });
+});

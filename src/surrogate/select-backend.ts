@@ -286,6 +286,11 @@ class DeviceFallbackGp implements FittedGp {
 
   async append(x: Float64Array, y: Float64Array, k: number, options?: AppendOptions): Promise<FittedGp> {
     if (this.onCpu !== null) return (await this.onCpu).append(x, y, k, options);
+    // The rows for a later rebuild are copied now, as the backends copy their inputs when called:
+    // read after the device append resolved, a buffer the caller reused meanwhile got in.
+    const d = this.d;
+    const xk = x instanceof Float64Array ? Float64Array.from(x.subarray(0, k * d)) : x;
+    const yk = y instanceof Float64Array ? Float64Array.from(y.subarray(0, k)) : y;
     let appended: FittedGp;
     try {
       appended = await this.device.append(x, y, k, options);
@@ -295,14 +300,13 @@ class DeviceFallbackGp implements FittedGp {
     }
     // A noiseless append computes on the CPU already (AppendOptions): nothing left to fall back from.
     if (options?.noiseless === true) return appended;
-    const d = this.d;
     const n = this.data.n + k;
     const xs = new Float64Array(n * d);
     xs.set(this.data.x);
-    xs.set(x.subarray(0, k * d), this.data.n * d);
+    xs.set(xk, this.data.n * d);
     const ys = new Float64Array(n);
     ys.set(this.data.y);
-    ys.set(y.subarray(0, k), this.data.n);
+    ys.set(yk, this.data.n);
     return new DeviceFallbackGp(appended, { x: xs, y: ys, n, d, isCategorical: this.data.isCategorical }, this.options, this.cpu);
   }
 

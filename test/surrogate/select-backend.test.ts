@@ -392,4 +392,24 @@ describe('DeviceFallbackGp keeps its own copies for the CPU rebuild', () => {
     expect(model.backend).toBe('js');
     expect(Array.from(got.mean)).toEqual(Array.from(expected.mean));
   });
+
+  it('append copies its inputs when called: a buffer reused before the append resolves changes nothing', async () => {
+    // The appended rows were read for the rebuild's data only after the device append resolved,
+    // so a caller reusing its buffers meanwhile made the CPU rebuild a model of other data.
+    const failing = { on: false };
+    const data = randomData(14, 12, 2);
+    const model = await new SizeRoutedBackend(createJsBackend(), device(failing), 10).fit(data, FIT);
+    const extra = randomData(15, 3, 2);
+    const x = Float64Array.from(extra.x);
+    const y = Float64Array.from(extra.y);
+    const pending = model.append(x, y, 3);
+    x.fill(0.5);
+    y.fill(0);
+    const appended = await pending;
+    const onDevice = await appended.predict(probe, 5);
+    failing.on = true;
+    const got = await appended.predict(probe, 5);
+    expect(appended.backend).toBe('js');
+    got.mean.forEach((v, i) => expect(Math.abs(v - onDevice.mean[i])).toBeLessThan(1e-9));
+  });
 });

@@ -42,7 +42,7 @@ import type {
 } from './backend.js';
 import { CURRENT_MODEL } from './backend.js';
 import { createJsBackend } from './js-backend.js';
-import { checkCount } from './validate.js';
+import { checkCount, checkTrainingData } from './validate.js';
 
 export type BackendRequest = 'auto' | BackendName;
 
@@ -165,16 +165,19 @@ export class SizeRoutedBackend implements SurrogateBackend {
     this.large = large;
   }
 
-  fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
+  async fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
     const large = data.n < this.threshold ? null : this.largeBackend();
     if (large === null) return this.small.fit(data, options);
-    return this.withFallback(large, large.fit(data, options), () => this.small.fit(data, options), data, buildOptions(options));
+    const kept = keptData(data);
+    return this.withFallback(large, large.fit(data, options), () => this.small.fit(kept, options), kept, buildOptions(options));
   }
 
-  build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
+  async build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
     const large = data.n < this.threshold ? null : this.largeBackend();
     if (large === null) return this.small.build(data, theta, options);
-    return this.withFallback(large, large.build(data, theta, options), () => this.small.build(data, theta, options), data, buildOptions(options));
+    const kept = keptData(data);
+    const keptTheta = theta instanceof Float64Array ? Float64Array.from(theta) : theta;
+    return this.withFallback(large, large.build(data, theta, options), () => this.small.build(kept, keptTheta, options), kept, buildOptions(options));
   }
 
   /** The large backend, created on first use; null when it cannot be (then never tried again). */
@@ -201,7 +204,7 @@ export class SizeRoutedBackend implements SurrogateBackend {
       warnCudaFallback(large.name, this.small.name, err);
       return onCpu();
     }
-    return new DeviceFallbackGp(model, copyData(data), options, this.small);
+    return new DeviceFallbackGp(model, data, options, this.small);
   }
 
   negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {
@@ -219,6 +222,16 @@ function warnCudaFallback(from: BackendName, to: BackendName, err: NativeError):
 
 function buildOptions(options: BuildOptions): BuildOptions {
   return { kernel: options.kernel, deterministic: options.deterministic, numThreads: options.numThreads };
+}
+
+/**
+ * The training data of a large fit or build, checked and copied when it is called (the CPU redo
+ * of a failed device fit and the fallback rebuild read it later, after the caller may have
+ * reused its buffers; the backends copy their inputs at the call as well).
+ */
+function keptData(data: GpTrainingData): GpTrainingData {
+  checkTrainingData(data);
+  return copyData(data);
 }
 
 /** A copy the caller cannot change afterwards (the fallback rebuild reads it later). */

@@ -413,3 +413,36 @@ describe('DeviceFallbackGp keeps its own copies for the CPU rebuild', () => {
     got.mean.forEach((v, i) => expect(Math.abs(v - onDevice.mean[i])).toBeLessThan(1e-9));
   });
 });
+
+describe('SizeRoutedBackend copies the training data when a large fit is called', () => {
+  it('a buffer reused before the device fit resolves changes neither the rebuild nor the CPU redo', async () => {
+    // The data kept for a CPU rebuild (and the CPU redo of a failed device fit) was copied only
+    // after the device fit resolved, so a caller reusing its buffers meanwhile made the fallback
+    // a model of other data than the device's.
+    const js = createJsBackend();
+    let fail = false;
+    const device: SurrogateBackend = {
+      name: 'cuda',
+      fit: async (data, options) => {
+        const model = await js.fit(data, options);
+        return { backend: 'cuda', n: model.n, d: model.d, theta: model.theta, logPosterior: model.logPosterior,
+          predict: (x, m) => (fail ? Promise.reject(new NativeError('predict (device): out of memory')) : model.predict(x, m)),
+          acquisition: model.acquisition.bind(model), optimizeAcquisition: model.optimizeAcquisition.bind(model),
+          append: model.append.bind(model), dispose: () => model.dispose() };
+      },
+      build: js.build.bind(js),
+      negLogPosterior: js.negLogPosterior.bind(js),
+    };
+    const data = randomData(16, 12, 2);
+    const probe = randomData(17, 5, 2).x;
+    const pending = new SizeRoutedBackend(createJsBackend(), device, 10).fit(data, FIT);
+    data.x.fill(0.5);
+    data.y.fill(0);
+    const model = await pending;
+    const onDevice = await model.predict(probe, 5);
+    fail = true;
+    const got = await model.predict(probe, 5);
+    expect(model.backend).toBe('js');
+    got.mean.forEach((v, i) => expect(Math.abs(v - onDevice.mean[i])).toBeLessThan(1e-9));
+  });
+});

@@ -23,6 +23,13 @@
  * on `selectFitSubset` of 128 with 3, 1 and 0 random restarts besides the default start: its wall
  * time and log posterior, and the log posterior on all n after 12 iterations from it (the
  * provisional first fit) and after a converged fit from it.
+ *
+ *   npx tsx bench/first-fit.ts --traces DIR --screen-iterations 200,15 [--sizes 200]
+ *
+ * Screen iterations: instead, for each listed cap, the screen (1 random restart, each start at
+ * most that many L-BFGS-B iterations) and the 12-iteration provisional fit from it: their wall time
+ * (the fastest of 3) and how many nats of log posterior the provisional fit leaves below the best
+ * of three converged cold restarts on all n observations.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -90,6 +97,58 @@ async function screenRestarts(dir: string): Promise<void> {
     }
   }
   process.stderr.write(`\nscreen restarts: log posteriors (screen on its 128 rows, the rest on all n), ${threads} threads\n${lines.join('\n')}\n`);
+}
+/** The --traces --screen-iterations mode (see the header). */
+async function screenIterations(dir: string, caps: readonly number[]): Promise<void> {
+  const lines = [`| run | n | ${caps.map((c) => `screen <= ${c} it.: ms / nats short`).join(' | ')} |`, `|---|---|${caps.map(() => '---|').join('')}`];
+  const short = new Map<number, number[]>(caps.map((c) => [c, []]));
+  const ms = new Map<number, number[]>(caps.map((c) => [c, []]));
+  const options = { kernel: 'matern52' as const, deterministic: false, seed: 1, numThreads: threads };
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    const trace = JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as MinimizedHistory;
+    for (const n of sizes) {
+      if (trace.values.length < n) continue;
+      const { all, screen: screenData } = firstFitData(trace, n, 7);
+      const reference = await backend.fit(all, { ...options, nRestarts: 3, warmStart: null });
+      const best = reference.logPosterior;
+      reference.dispose();
+      const cells: string[] = [];
+      const record: Record<string, unknown> = { bench: 'first-fit-screen-iterations', run: file, n, best, caps: [] as unknown[] };
+      for (const cap of caps) {
+        let fastest = Infinity;
+        let logPosterior = NaN;
+        for (let rep = 0; rep < 3; rep++) {
+          const t0 = performance.now();
+          const screen = await backend.fit(screenData, { ...options, nRestarts: 1, warmStart: null, maxIterations: cap });
+          const from = Float64Array.from(screen.theta);
+          screen.dispose();
+          const provisional = await backend.fit(all, { ...options, nRestarts: 1, warmStart: from, maxIterations: 12 });
+          fastest = Math.min(fastest, performance.now() - t0);
+          logPosterior = provisional.logPosterior;
+          provisional.dispose();
+        }
+        (short.get(cap) as number[]).push(best - logPosterior);
+        (ms.get(cap) as number[]).push(fastest);
+        (record.caps as unknown[]).push({ maxIterations: cap, ms: fastest, provisionalLogPosterior: logPosterior });
+        cells.push(`${fastest.toFixed(1)} / ${(best - logPosterior).toFixed(2)}`);
+      }
+      process.stdout.write(`${JSON.stringify(record)}\n`);
+      lines.push(`| ${file.replace(/\.json$/, '')} | ${n} | ${cells.join(' | ')} |`);
+    }
+  }
+  const median = (a: number[]): number => {
+    const s = [...a].sort((p, q) => p - q);
+    return s.length % 2 === 1 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  lines.push(`| median | | ${caps.map((c) => `${median(ms.get(c) as number[]).toFixed(1)} / ${median(short.get(c) as number[]).toFixed(2)}`).join(' | ')} |`);
+  process.stderr.write(`\nscreen + provisional fit: wall ms (fastest of 3) / nats below the best converged fit, ${threads} threads\n${lines.join('\n')}\n`);
+}
+const screenCaps = arg('--screen-iterations', '');
+if (tracesDir !== '' && screenCaps !== '') {
+  const caps = screenCaps.split(',').map(Number);
+  if (caps.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--screen-iterations must list positive integers');
+  await screenIterations(tracesDir, caps);
+  process.exit(0);
 }
 if (tracesDir !== '') {
   await screenRestarts(tracesDir);

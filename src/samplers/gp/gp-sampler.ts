@@ -78,7 +78,7 @@
  *     it runs on a subset of that size instead (the 32 best plus a seeded sample, as
  *     `selectFitSubset`), where an evaluation costs (128 / n)^3 of a full one (a resumed study's
  *     first suggestion), with one random restart besides the default start
- *     (COLD_FIT_SCREEN_RESTARTS). One start from the subset's optimum then runs on all of them: up to fitSubsetMax
+ *     (COLD_FIT_SCREEN_RESTARTS), each for at most COLD_FIT_SCREEN_ITERATIONS (15). One start from the subset's optimum then runs on all of them: up to fitSubsetMax
  *     observations for only PROVISIONAL_FIT_ITERATIONS (12) iterations, which recover all but the
  *     last nats of the log posterior (kind 'fit-screened', provisional), and the next suggestion
  *     continues it to convergence as every warm-started refit does, so that the first suggestion
@@ -311,6 +311,16 @@ const FIT_RESTARTS_WARM = 1;
  * median screen time of 6.7 ms against 13.8 ms (bench/surrogate.md).
  */
 const COLD_FIT_SCREEN_RESTARTS = 1;
+/**
+ * L-BFGS-B iterations of each start of that screen. The screen only places the start of the fit
+ * on all observations, which moves on from it anyway: on 24 histories of the quality functions
+ * (GP and random search, n = 200; `bench/first-fit.ts --traces DIR --screen-iterations
+ * 200,20,15,10`), capping the screen at 15 iterations left the log posterior after the
+ * 12-iteration provisional fit where a screen run to convergence left it (median 0.11 against
+ * 0.17 nats below the best of three converged restarts on all observations; 10 iterations: 0.28),
+ * and screen plus provisional fit took 11.0 ms instead of 13.9 (medians).
+ */
+const COLD_FIT_SCREEN_ITERATIONS = 15;
 const UINT32 = 4294967296;
 
 /** How GpSampler sets the incumbent of logEI and PI (see `GpSamplerOptions.incumbent`). */
@@ -1380,7 +1390,7 @@ export class GpSampler implements Sampler {
           const screen = encodeRows(screenIds.map((id) => byId.get(id) as Observation), outcome());
           const screened = await backend.fit(
             { x: screen.x, y: screen.y, n: screenIds.length, d, isCategorical },
-            { ...fitOptions(null), nRestarts: COLD_FIT_SCREEN_RESTARTS },
+            { ...fitOptions(null), nRestarts: COLD_FIT_SCREEN_RESTARTS, maxIterations: COLD_FIT_SCREEN_ITERATIONS },
           );
           from = Float64Array.from(screened.theta);
           screened.dispose();

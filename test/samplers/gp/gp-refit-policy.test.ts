@@ -136,7 +136,8 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     const policy = { refitEveryTrialBelow: 0, refitGrowthDivisor: 2, coldFitScreenSize: 8 };
     const { kinds, sizes, thetas, backend } = await runSteps(policy, 14, 3);
     expect(kinds).toEqual(['fit-screened', 'fit', 'append']);
-    // 14 > 8: a cold fit on 8 observations (the default start and one random restart), then 12
+    // 14 > 8: a cold fit on 8 observations (the default start and one random restart, at most
+    // 15 iterations each: it only places the next start), then 12
     // iterations from its optimum on all 14; the next suggestion refits on all 15 to
     // convergence, warm-started from that theta.
     expect(backend.fitSizes).toEqual([8, 14, 15]);
@@ -144,7 +145,7 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     expect(sizes).toEqual([14, 15, 16]);
     expect(backend.fitOptions[0].warmStart).toBeNull();
     expect(backend.fitOptions[0].nRestarts).toBe(1);
-    expect(backend.fitOptions[0].maxIterations).toBeUndefined();
+    expect(backend.fitOptions[0].maxIterations).toBe(15);
     expect(backend.fitOptions[1].warmStart).not.toBeNull();
     expect(backend.fitOptions[1].nRestarts).toBe(1);
     expect(backend.fitOptions[1].maxIterations).toBe(12);

@@ -166,18 +166,27 @@ export class SizeRoutedBackend implements SurrogateBackend {
   }
 
   async fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
-    const large = data.n < this.threshold ? null : this.largeBackend();
+    const large = this.isLarge(data) ? this.largeBackend() : null;
     if (large === null) return this.small.fit(data, options);
     const kept = keptData(data);
     return this.withFallback(large, large.fit(data, options), () => this.small.fit(kept, options), kept, buildOptions(options));
   }
 
   async build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
-    const large = data.n < this.threshold ? null : this.largeBackend();
+    const large = this.isLarge(data) ? this.largeBackend() : null;
     if (large === null) return this.small.build(data, theta, options);
     const kept = keptData(data);
     const keptTheta = theta instanceof Float64Array ? Float64Array.from(theta) : theta;
     return this.withFallback(large, large.build(data, theta, options), () => this.small.build(kept, keptTheta, options), kept, buildOptions(options));
+  }
+
+  /**
+   * Whether `data` goes to the large backend. Anything that is not training data with a numeric
+   * `n` (null, a number, ...) stays small, where the backend's input check rejects it as
+   * InvalidOptionError.
+   */
+  private isLarge(data: GpTrainingData): boolean {
+    return typeof data === 'object' && data !== null && typeof data.n === 'number' && data.n >= this.threshold;
   }
 
   /** The large backend, created on first use; null when it cannot be (then never tried again). */
@@ -208,7 +217,7 @@ export class SizeRoutedBackend implements SurrogateBackend {
   }
 
   negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {
-    return ((data.n >= this.threshold ? this.largeBackend() : null) ?? this.small).negLogPosterior(data, theta, kernel, deterministic);
+    return ((this.isLarge(data) ? this.largeBackend() : null) ?? this.small).negLogPosterior(data, theta, kernel, deterministic);
   }
 }
 

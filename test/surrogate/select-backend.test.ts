@@ -105,6 +105,21 @@ describe('SizeRoutedBackend', () => {
     expect(tries).toBe(1);
     expect(codes).toEqual([]);
   });
+
+  it('passes data that is not an object to the small backend, which rejects it as InvalidOptionError', async () => {
+    let created = 0;
+    const routed = new SizeRoutedBackend(createJsBackend(), () => {
+      created++;
+      return createJsBackend();
+    }, 10);
+    const theta = new Float64Array(4);
+    for (const bad of [null, undefined, 7, 'data']) {
+      await expect(routed.fit(bad as never, FIT)).rejects.toBeInstanceOf(InvalidOptionError);
+      await expect(routed.build(bad as never, theta, { kernel: 'matern52', deterministic: false, numThreads: 1 })).rejects.toBeInstanceOf(InvalidOptionError);
+      await expect((async () => routed.negLogPosterior(bad as never, theta, 'matern52', false))()).rejects.toBeInstanceOf(InvalidOptionError);
+    }
+    expect(created).toBe(0);
+  });
 });
 
 describe('SizeRoutedBackend when the device fails', () => {

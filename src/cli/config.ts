@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { ConfigError, SearchSpaceError } from '../errors.js';
 import { validateSpaceSpec } from '../space/spec.js';
 import { parseStorageSpec, postgresNotBuiltIn, type StorageSpec } from '../storage/open-storage.js';
+import { MAX_CONCURRENCY } from '../study/optimize.js';
 import type { SpaceSpec } from '../space/types.js';
 import type { StudyDirection } from '../trial/types.js';
 import {
@@ -270,6 +271,16 @@ export function validateConfig(raw: unknown, configPath: string, overrides: Conf
   if (overrides.storage !== undefined) storage = resolveStorage(overrides.storage, overrides.cwd ?? process.cwd(), '--storage');
   else storage = resolveStorage(cfg.storage ?? DEFAULT_JOURNAL, dir);
 
+  const processes = resolveProcesses(cfg);
+  const concurrency = overrides.concurrency ?? cfg.concurrency ?? 1;
+  // optimize's own limit, checked here so that a run fails before it creates the study.
+  if (processes === null && concurrency > MAX_CONCURRENCY) {
+    throw new ConfigError(
+      overrides.concurrency !== undefined ? '--concurrency' : 'concurrency',
+      `expected at most ${MAX_CONCURRENCY} trials at once in one process (or processes: true), received ${concurrency}`,
+    );
+  }
+
   return {
     configPath,
     studyName: overrides.studyName ?? cfg.study ?? path.basename(configPath, path.extname(configPath)),
@@ -282,11 +293,11 @@ export function validateConfig(raw: unknown, configPath: string, overrides: Conf
     pruner,
     nTrials,
     timeoutSec,
-    concurrency: overrides.concurrency ?? cfg.concurrency ?? 1,
+    concurrency,
     storage,
     seed,
     heartbeat: resolveHeartbeat(cfg.heartbeat),
-    processes: resolveProcesses(cfg),
+    processes,
   };
 }
 

@@ -83,7 +83,8 @@ export interface OptimizeOptions {
   readonly onTrialStart?: (trial: Trial) => void;
 }
 
-const maxConcurrency = 1024;
+/** The most trials `optimize` runs at once in one process (`concurrency`). */
+export const MAX_CONCURRENCY = 1024;
 /** The longest delay setTimeout / setInterval accept (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2_147_483_647;
 /** How long an interruption waits for asks in flight (a GP fit, say) before rejecting. */
@@ -379,7 +380,7 @@ function validate(objective: Objective, options: OptimizeOptions): ValidatedOpti
     timeoutMs = options.timeoutMs;
   }
   const concurrency = count('concurrency', options.concurrency, 1) ?? 1;
-  if (concurrency > maxConcurrency) throw new InvalidOptionError('concurrency', `at most ${maxConcurrency}`, concurrency);
+  if (concurrency > MAX_CONCURRENCY) throw new InvalidOptionError('concurrency', `at most ${MAX_CONCURRENCY}`, concurrency);
   const catchRule = options.catch ?? 'all';
   if (catchRule !== 'all' && catchRule !== 'none') {
     if (!Array.isArray(catchRule) || catchRule.some((c) => !isErrorClass(c))) {

@@ -206,6 +206,24 @@ describe('config validation', () => {
     expect(configError({ objective: 'o.mjs', nTrials: 1, pruner: { name: 'mean' } }).path).toBe('pruner.name');
   });
 
+  it('rejects an in-process concurrency above what optimize runs, before the study is created', () => {
+    // It used to pass validation: `kestrel run` created the study in the journal, then failed
+    // with optimize's INVALID_OPTION. Process execution has no such limit.
+    const error = configError({ objective: 'o.mjs', nTrials: 1, concurrency: 2000 });
+    expect(error.path).toBe('concurrency');
+    expect(error.message).toMatch(/at most 1024.*received 2000/);
+    let override: unknown;
+    try {
+      validateConfig({ objective: 'o.mjs', nTrials: 1 }, configPath, { concurrency: 2000 });
+    } catch (caught) {
+      override = caught;
+    }
+    expect(override).toBeInstanceOf(ConfigError);
+    expect((override as ConfigError).path).toBe('--concurrency');
+    expect(validateConfig({ objective: 'o.mjs', nTrials: 1, concurrency: 1024 }, configPath).concurrency).toBe(1024);
+    expect(validateConfig({ objective: 'o.mjs', nTrials: 1, processes: true, concurrency: 2000 }, configPath).concurrency).toBe(2000);
+  });
+
   it('says NaN or Infinity when a YAML .nan or .inf was given, not null', () => {
     // JSON.stringify(NaN) is "null": `direction: .nan` read "received null".
     const base = 'objective: o.ts\nnTrials: 1\n';

@@ -155,6 +155,11 @@ export class Study implements StudyView {
   private readonly creating = new Set<Promise<unknown>>();
   /** Trials an interruption failed while they were being asked: sampler writes to them are dropped. */
   private readonly abandoned = new Set<number>();
+  /**
+   * Per trial, the flush in flight (settled, never rejecting), so that the next one starts after it:
+   * `shouldPrune` then reads back what every earlier `report` wrote, awaited or not.
+   */
+  private readonly flushing = new WeakMap<Trial, Promise<void>>();
   private stopReason: string | null = null;
   /** The `optimize` calls running now, each with its own stop flag (see `stop`). */
   private readonly runs = new Set<OptimizeRun>();
@@ -949,7 +954,27 @@ export class Study implements StudyView {
     return failed;
   }
 
-  private async flush(trial: Trial): Promise<void> {
+  /**
+   * Writes what the trial changed since its last flush, after any flush of it still in flight: a
+   * `report` that was not awaited (Optuna's `report` is synchronous) leaves its write queued, and a
+   * storage's reads need not wait for its queued writes (the journal's do not), so without the
+   * chain `shouldPrune` read the trial back without its latest step.
+   */
+  private flush(trial: Trial): Promise<void> {
+    const previous = this.flushing.get(trial);
+    const run = previous === undefined ? this.writeChanges(trial) : previous.then(() => this.writeChanges(trial));
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.flushing.set(trial, settled);
+    void settled.then(() => {
+      if (this.flushing.get(trial) === settled) this.flushing.delete(trial);
+    });
+    return run;
+  }
+
+  private async writeChanges(trial: Trial): Promise<void> {
     const changes = trial.takeChanges();
     const empty =
       isEmpty(changes.params) && isEmpty(changes.userAttrs) && isEmpty(changes.intermediateValues);

@@ -206,6 +206,7 @@ export class Trial implements Suggester {
 
   /**
    * Whether the study's pruner says this trial should stop now. Throw `TrialPrunedError` if so.
+   * The pruner sees every earlier `report` of the trial, also one that was not awaited.
    * Rejects with `InvalidOptionError` (option `pruner`) when a custom pruner's `prune` returns
    * anything but a boolean, and with what it threw when it throws.
    */

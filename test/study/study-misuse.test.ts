@@ -7,6 +7,7 @@ import { InvalidOptionError, TrialFinishedError } from '../../src/errors.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ThresholdPruner } from '../../src/pruners/threshold.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy, deleteStudy, getAllStudySummaries, loadStudy } from '../../src/study/create-study.js';
 
@@ -284,6 +285,28 @@ describe('a custom pruner whose prune() returns no boolean', () => {
     const trial = await study.ask();
     await trial.report(0, 1);
     expect(await trial.shouldPrune()).toBe(true);
+  });
+});
+
+describe('shouldPrune after a report that was not awaited', () => {
+  // Optuna's `trial.report(value, step)` is synchronous, so ported code often drops the `await`.
+  // The journal's reads do not wait for its queued writes: shouldPrune read the trial back before
+  // the report's write landed and the pruner judged the previous step (memory storage was right).
+  it('judges the latest reported step, on memory and on journal storage', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-report-'));
+    try {
+      for (const storage of [undefined, join(dir, 'study.journal')]) {
+        const study = await createStudy({ storage, pruner: new ThresholdPruner({ upper: 1 }) });
+        const trial = await study.ask();
+        void trial.report(0, 0.5);
+        void trial.report(1, 5); // above `upper`: prune
+        expect(await trial.shouldPrune()).toBe(true);
+        expect((await study.getTrials())[0].intermediateValues).toEqual({ 0: 0.5, 1: 5 });
+        await study.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1446,7 +1446,10 @@ export class GpSampler implements Sampler {
           provisional: false,
         };
         const theta = Float64Array.from(subsetModel.theta);
-        const buildFull = (numThreads: number): Promise<FittedGp> => {
+        // Async, so that anything thrown before the build's promise exists (the encoding, or a
+        // custom backend's synchronous throw) rejects it: a background rebuild's failure must
+        // reach BackgroundRebuild's handler, not the suggestion that started it.
+        const buildFull = async (numThreads: number): Promise<FittedGp> => {
           const all = encodeRows([...subset, ...rest], outcome());
           return backend.build({ x: all.x, y: all.y, n, d, isCategorical }, theta, {
             kernel: this.options.kernel,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError } from '../../../src/errors.js';
+import { InvalidOptionError, NumericalError } from '../../../src/errors.js';
 import {
   DEFAULT_REFIT_POLICY,
   GpSampler,
@@ -243,6 +243,40 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
       expect(kinds).toEqual(['subset-deferred', 'append', 'append', 'subset-deferred', 'append']);
       expect(sizes).toEqual([16, 17, 18, 16, 17]);
       expect(backend.builds.map((b) => b.n)).toEqual([20, 23]);
+    });
+
+    it('a background build that throws synchronously fails the rebuild, not the deciding suggestion', async () => {
+      // A SurrogateBackend whose build throws instead of returning a rejected promise (input
+      // checks done before any async work): the fit path awaits it, so the background path must
+      // take it the same way. It used to escape from the deciding suggestion's `finally`, which
+      // then fell back to random sampling, and the build was silently retried by the next one.
+      const backend = new CountingBackend();
+      const build = backend.build.bind(backend);
+      let calls = 0;
+      backend.build = (...args) => {
+        calls += 1;
+        if (calls === 1) throw new NumericalError('injected synchronous build failure');
+        return build(...args);
+      };
+      const warnings: string[] = [];
+      const onWarning = (w: Error & { code?: string }): void => {
+        if (w.code !== undefined) warnings.push(w.code);
+      };
+      process.on('warning', onWarning);
+      try {
+        const reference = await runSteps(policy, 20, 4);
+        const { kinds, study } = await runSteps(policy, 20, 4, backend);
+        await new Promise((resolve) => setImmediate(resolve));
+        // The deciding suggestion keeps its acquisition optimum (as without the failure) ...
+        expect(study.trials[20].params).toEqual(reference.study.trials[20].params);
+        expect(warnings).not.toContain('GP_NUMERICAL_FALLBACK');
+        // ... and the failed rebuild is dropped at its swap (the subset-served model starts over).
+        expect(warnings).toContain('GP_REBUILD_FAILED');
+        expect(kinds).toEqual(['subset-deferred', 'append', 'append', 'subset-deferred']);
+        expect(calls).toBe(2);
+      } finally {
+        process.off('warning', onWarning);
+      }
     });
 
     it('serializes the model updates of concurrent suggestions', async () => {

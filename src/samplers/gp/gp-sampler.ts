@@ -246,7 +246,10 @@ export const DEFAULT_REFIT_POLICY: RefitPolicy = Object.freeze({
 /**
  * What the latest GP suggestion did to the model:
  * - 'reuse': no new observation; 'append': new rows appended at unchanged theta;
- * - 'fit': MAP fit on all observations (n <= fitSubsetMax, or no usable previous model);
+ * - 'fit': MAP fit on all observations (n <= fitSubsetMax); with several objectives under
+ *   logEHVI (one model per objective, column-models.ts) also above fitSubsetMax, where each
+ *   model's hyperparameters are fitted on a subset (`fitTrialIds`: the first objective's) and the
+ *   model is built on every observation at them;
  * - 'fit-screened': a first fit on more than coldFitScreenSize observations: a fit on that
  *   subset, then a few iterations from its optimum on all of them (provisional: the next
  *   suggestion refits on all observations, warm-started);

@@ -30,6 +30,7 @@
                   "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "KESTREL_BUILD_SYSTEM=\"node-gyp\""],
       "dependencies": ["kestrel_isa_base"],
       "conditions": [
+        ["OS=='linux'", { "libraries": ["-ldl"] }],
         ["target_arch=='x64' or target_arch=='ia32'",
          { "dependencies": ["kestrel_isa_avx2", "kestrel_isa_avx512"],
            "defines": ["KESTREL_BUILD_FLAGS=\"-O3 -fno-math-errno, isa variants: base, avx2, avx512\""] },

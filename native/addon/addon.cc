@@ -14,10 +14,27 @@
 // binding.gyp alike), so node-addon-api drops that error instead of letting a C++ exception
 // escape into libuv (std::terminate, the whole process); PromiseWorker also catches it itself.
 //
+// Unloading: the addon pins itself in Init (pin_library), so it stays loaded until the process
+// exits. Node unloads an addon when the last environment that loaded it (a worker_threads Worker)
+// is freed, but a ThreadPool detaches its workers (native/core/thread_pool.h): one that wakes
+// after its call returned still runs this library's code, and unmapping it faulted (SIGSEGV).
+//
 // Memory: each Model reports its native bytes (GpModel::memory_bytes) to the JS engine with
 // napi_adjust_external_memory, so that dropped, undisposed models are collected before their
 // factors pile up; dispose() or the finalizer takes the amount back, exactly once.
 #include <napi.h>
+
+#if defined(_WIN32)
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#else
+#include <dlfcn.h>
+#endif
 
 #include <cmath>
 #include <chrono>
@@ -823,7 +840,24 @@ Napi::Value CudaDevice(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), kestrel::cuda::describe());
 }
 
+/// Keeps this library loaded until the process exits (see "Unloading" at the top): a second,
+/// never-released reference that the loader will not drop (RTLD_NODELETE; on Windows a pinned
+/// module). Best effort: if the loader refuses, the addon works as before.
+void pin_library() {
+#if defined(_WIN32)
+  HMODULE self = nullptr;
+  GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                     reinterpret_cast<LPCWSTR>(&pin_library), &self);
+#else
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&pin_library), &info) != 0 && info.dli_fname != nullptr) {
+    dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+  }
+#endif
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  pin_library();
   auto* data = new InstanceData();
   data->model_ctor = Napi::Persistent(Model::Define(env));
   env.SetInstanceData(data);

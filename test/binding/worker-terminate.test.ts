@@ -58,6 +58,37 @@ const m = await addon.fit(data, { kernel: 1, deterministic: false, nRestarts: 0,
 console.log('survived ' + rounds + ' ' + Number.isFinite(m.summary().logPosterior));
 `;
 
+/**
+ * A child whose main thread never loads the addon: each Worker loads it, runs (and awaits) a
+ * Cholesky factorization on two threads, and exits. The pool detaches its workers instead of
+ * joining them (native/core/thread_pool.h), so one may wake after the call returned and still be
+ * running the addon's code when the Worker exits. Node unloads (dlclose) an addon when the last
+ * environment that loaded it is freed, and the waking thread then jumped into unmapped memory:
+ * SIGSEGV in a few of these runs, and the library was gone from /proc/self/maps in every one. The
+ * addon pins itself (loaded until the process exits).
+ */
+const UNLOAD_CHILD = `
+import { Worker } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
+const root = process.env.KESTREL_TEST_ROOT;
+const worker = \`
+const { parentPort, workerData } = require('node:worker_threads');
+const addon = require('node:module').createRequire(workerData.root + '/package.json')('node-gyp-build')(workerData.root);
+const n = 400;
+addon.cholesky(new Float64Array(n * n).fill(-1), n, 2, false).then((r) => parentPort.postMessage(r.index));
+\`;
+for (let round = 0; round < 20; round++) {
+  const w = new Worker(worker, { eval: true, execArgv: [], workerData: { root } });
+  await new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  await w.terminate();
+}
+const maps = process.platform === 'linux' ? readFileSync('/proc/self/maps', 'utf8') : null;
+console.log('mapped ' + (maps === null ? 'unknown' : maps.includes('kestrel.node')));
+`;
+
 describe('the addon in worker_threads', () => {
   it('both build descriptions define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS for the addon', () => {
     const cmake = readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8');
@@ -79,5 +110,18 @@ describe('the addon in worker_threads', () => {
     expect(res.signal, output).toBeNull();
     expect(res.status, output).toBe(0);
     expect(res.stdout).toContain('survived 3 true');
+  }, 150_000);
+
+  it.skipIf(!available)('stays loaded after the last Worker that used it exits (its pool threads may still run its code): no SIGSEGV', () => {
+    const res = spawnSync(process.execPath, ['--input-type=module', '-e', UNLOAD_CHILD], {
+      cwd: root,
+      env: { ...process.env, KESTREL_TEST_ROOT: root },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    const output = `${res.stdout}${res.stderr}`;
+    expect(res.signal, output).toBeNull();
+    expect(res.status, output).toBe(0);
+    expect(res.stdout).toMatch(process.platform === 'linux' ? /mapped true/ : /mapped unknown/);
   }, 150_000);
 });

@@ -13,8 +13,19 @@ import type {
   ParamValue,
 } from './types.js';
 
-/** Relative tolerance for "step divides high - low" and "value is on the step grid" with floats. */
+/** Tolerance, in steps, for "step divides high - low" and "value is on the step grid" with floats (Optuna's). */
 export const STEP_TOLERANCE = 1e-8;
+
+const EPS = 2.220446049250313e-16;
+
+/**
+ * How far from an integer the float number of steps `k` ((value - low) / step) may be and still
+ * count as a grid point: STEP_TOLERANCE, or the rounding noise of k itself (16 eps * k) where that is
+ * larger. Not 1e-8 * k: that exceeded half a step from k = 5e7 on, and every value in range passed.
+ */
+function stepTolerance(k: number): number {
+  return Math.max(STEP_TOLERANCE, 16 * EPS * Math.abs(k));
+}
 
 function describeValue(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
@@ -62,8 +73,8 @@ function checkLog(name: string, log: unknown): boolean {
 
 /**
  * A float distribution on [low, high]. `log` samples uniformly in log space (low > 0); `step` puts
- * values on low, low + step, ..., high and must divide high - low: the doubles' ratio within a
- * relative 1e-8 of an integer, or exactly in the decimals the numbers are written as (as Optuna).
+ * values on low, low + step, ..., high and must divide high - low: the doubles' ratio within 1e-8
+ * (or its own rounding noise, 16 eps * ratio, where larger) of an integer, or exactly in the decimals the numbers are written as (as Optuna).
  * @throws SearchSpaceError naming the parameter.
  */
 export function floatDistribution(name: string, low: number, high: number, options?: NumericSuggestOptions): FloatDistribution {
@@ -82,7 +93,7 @@ export function floatDistribution(name: string, low: number, high: number, optio
     if (!Number.isFinite(ratio)) {
       throw new SearchSpaceError(name, `step ${step} is too small for high - low (${high} - ${low}): the number of steps overflows`);
     }
-    if (Math.abs(ratio - Math.round(ratio)) > STEP_TOLERANCE * Math.max(1, ratio) && !decimalDivides(high, low, step)) {
+    if (Math.abs(ratio - Math.round(ratio)) > stepTolerance(ratio) && !decimalDivides(high, low, step)) {
       throw new SearchSpaceError(name, `step ${step} does not divide high - low (${high} - ${low})`);
     }
   }
@@ -187,8 +198,6 @@ export function floatStepCount(dist: FloatDistribution & { step: number }): numb
   return Math.round((dist.high - dist.low) / dist.step);
 }
 
-const EPS = 2.220446049250313e-16;
-
 /**
  * Grid point k of a stepped float: low + k * step, with k = 0 and k = n exactly low and high, and
  * binary noise removed when a 15-significant-digit decimal lies within 4 ulp of max(|low|, |high|)
@@ -226,8 +235,9 @@ function decimalDivides(high: number, low: number, step: number): boolean {
 }
 
 /**
- * True when `value` is a possible value of `dist`: for stepped floats, within a relative 1e-8 of a
- * grid point (in steps), or exactly one of the grid values `floatGridValue` gives.
+ * True when `value` is a possible value of `dist`: for stepped floats, within 1e-8 steps of a grid
+ * point (or 16 eps * k steps at grid point k, where larger), or exactly one of
+ * the grid values `floatGridValue` gives.
  */
 export function contains(dist: Distribution, value: unknown): boolean {
   switch (dist.kind) {
@@ -236,7 +246,7 @@ export function contains(dist: Distribution, value: unknown): boolean {
       if (value < dist.low || value > dist.high) return false;
       if (dist.step === null) return true;
       const k = (value - dist.low) / dist.step;
-      if (Math.abs(k - Math.round(k)) <= STEP_TOLERANCE * Math.max(1, Math.abs(k))) return true;
+      if (Math.abs(k - Math.round(k)) <= stepTolerance(k)) return true;
       // The grid values decode / samplers produce: next to a step tiny against |low| their
       // rounding exceeds the tolerance above (8.1 + 1e-9 is 1.0000000827 steps from 8.1).
       const stepped = dist as FloatDistribution & { step: number };

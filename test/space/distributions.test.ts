@@ -133,6 +133,24 @@ describe('equality, isSingle, contains', () => {
     expect(contains(c, '1') || contains(c, true) || contains(c, undefined)).toBe(false);
   });
 
+  it('contains rejects a value half a step off the grid of a stepped float with many steps', () => {
+    // The tolerance was 1e-8 * k steps: from k = 5e7 on, every value in range was "on the grid".
+    const d = floatDistribution('x', 0, 1e8, { step: 1 });
+    expect(contains(d, 99999999.5)).toBe(false);
+    expect(contains(d, 99999999)).toBe(true);
+    const lr = floatDistribution('lr', 0, 1000, { step: 1e-5 });
+    expect(contains(lr, 999.999995)).toBe(false);
+    expect(contains(lr, 123456 * 1e-5)).toBe(true); // k * step, off the grid by rounding only
+    expect(contains(lr, 999.99999)).toBe(true);
+  });
+
+  it('rejects a step that misses high by a fraction of a step on a range of many steps', () => {
+    expect(() => floatDistribution('p', 0, 1e9 + 0.5, { step: 1 })).toThrow(/does not divide/);
+    expect(() => floatDistribution('p', 0, 1.5e8 + 1, { step: 3 })).toThrow(/does not divide/);
+    expect(floatDistribution('p', 0, 1e9, { step: 1 }).step).toBe(1);
+    expect(floatDistribution('p', 0, 1000, { step: 1e-5 }).step).toBe(1e-5);
+  });
+
   it('validateParamValue throws InvalidParamValueError naming the parameter', () => {
     const d = intDistribution('depth', 1, 5);
     expect(validateParamValue('depth', d, 3)).toBe(3);

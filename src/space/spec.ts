@@ -70,9 +70,12 @@ function validateParam(path: string, raw: unknown): ParamSpec {
     case 'float':
     case 'int': {
       checkKeys(path, raw, NUMERIC_KEYS);
+      // step: null (YAML `~`, DistributionJson's continuous float) means no step, as it does for
+      // floatDistribution; kept as null, the grid counted 1 / null steps ("Infinity points").
+      const hasStep = raw.step !== undefined && raw.step !== null;
       const options: { log?: boolean; step?: number } = {};
       if (raw.log !== undefined) options.log = raw.log as boolean;
-      if (raw.step !== undefined) options.step = raw.step as number;
+      if (hasStep) options.step = raw.step as number;
       const dist =
         raw.type === 'float'
           ? floatDistribution(path, raw.low as number, raw.high as number, options)
@@ -80,12 +83,12 @@ function validateParam(path: string, raw: unknown): ParamSpec {
       const out: { -readonly [K in keyof FloatParamSpec]: FloatParamSpec[K] } = { type: 'float', low: dist.low, high: dist.high };
       if (raw.type === 'int') (out as unknown as { type: string }).type = 'int';
       if (raw.log !== undefined) out.log = dist.log;
-      if (raw.step !== undefined) out.step = dist.step as number;
+      if (hasStep) out.step = dist.step as number;
       if (raw.n !== undefined) {
         if (typeof raw.n !== 'number' || !Number.isSafeInteger(raw.n) || raw.n < 1) {
           throw new SearchSpaceError(path, `n (grid points) must be an integer >= 1, received ${describe(raw.n)}`);
         }
-        if (raw.step !== undefined) throw new SearchSpaceError(path, 'give either step or n (grid points), not both');
+        if (hasStep) throw new SearchSpaceError(path, 'give either step or n (grid points), not both');
         out.n = raw.n;
       }
       return Object.freeze(out) as ParamSpec;

@@ -244,6 +244,15 @@ describe('enumerateGrid', () => {
     expect(MAX_GRID_POINTS).toBe(1_000_000);
   });
 
+  it('treats step: null (YAML ~, a distribution JSON) as no step, as floatDistribution does', () => {
+    // It passed validation as step: null, then the grid counted 1 / null steps: "Infinity points".
+    const spec = { v: { type: 'float', low: 0, high: 1, step: null } } as unknown as SpaceSpec;
+    expect(validateSpaceSpec(spec)).toEqual({ v: { type: 'float', low: 0, high: 1 } });
+    expect(() => enumerateGrid(spec)).toThrow(/parameter "v": grid search needs step or n/);
+    const withN = { v: { type: 'float', low: 0, high: 1, step: null, n: 3 } } as unknown as SpaceSpec;
+    expect(enumerateGrid(withN)).toEqual([{ v: 0 }, { v: 0.5 }, { v: 1 }]);
+  });
+
   it('enumerateValueGrid: Cartesian product of value lists, validated', () => {
     expect(enumerateValueGrid({ a: [1, 2], b: ['x'] })).toEqual([
       { a: 1, b: 'x' },

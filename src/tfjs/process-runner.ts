@@ -111,7 +111,11 @@ export interface RunTrialsInProcessesOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Called after each trial has been told. */
   readonly callbacks?: readonly OptimizeCallback[];
-  /** Called when a trial starts (progress displays). */
+  /**
+   * Called when a trial starts (progress displays). If it throws, that trial is recorded as FAIL
+   * without running, no new trial is launched, and the call rejects with the error once running
+   * trials are done (as in `study.optimize`).
+   */
   readonly onTrialStart?: (trial: Trial) => void;
   /**
    * Aborting stops launching trials and aborts running trials' signals; a process that has not
@@ -287,7 +291,13 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
           finished.push(await study.tell(trial, { state: 'FAIL', failReason: FAIL_REASON_INTERRUPTED }));
           break;
         }
-        opts.onTrialStart?.(trial);
+        try {
+          opts.onTrialStart?.(trial);
+        } catch (error) {
+          // Not run: recorded as FAIL rather than left RUNNING, and the run stops, as in optimize.
+          finished.push(await study.tell(trial, { state: 'FAIL', failReason: `onTrialStart threw: ${messageOf(error)}` }));
+          throw error;
+        }
         const child = slot.child;
         trial.setUserAttr(WORKER_PID_ATTR, child.pid);
         if (slot.gpu !== null) trial.setUserAttr(WORKER_GPU_ATTR, slot.gpu);
@@ -459,6 +469,9 @@ async function validate(options: RunTrialsInProcessesOptions): Promise<Validated
   const callbacks = options.callbacks ?? [];
   if (!Array.isArray(callbacks) || !callbacks.every((c) => typeof c === 'function')) {
     throw new InvalidOptionError('callbacks', 'an array of functions', callbacks);
+  }
+  if (options.onTrialStart !== undefined && typeof options.onTrialStart !== 'function') {
+    throw new InvalidOptionError('onTrialStart', 'a function', options.onTrialStart);
   }
   const space = options.space === undefined ? null : validateSpaceSpec(options.space);
   return {

@@ -575,6 +575,32 @@ describe('runTrialsInProcesses', () => {
     await expect(runTrialsInProcesses({ study, objectiveModule: 'nope/missing.ts', nTrials: 1 })).rejects.toThrow(/option "objectiveModule"/);
   });
 
+  it('records a trial whose onTrialStart throws as FAIL, as optimize does, and validates onTrialStart up front', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const error = await runTrialsInProcesses({
+      study,
+      objectiveModule: crashModule,
+      nTrials: 3,
+      handleSigint: false,
+      onTrialStart: () => {
+        throw new Error('progress display broke');
+      },
+    }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe('progress display broke');
+    // Not left RUNNING (a journal would hold it until a stale sweep): FAIL with the reason.
+    const [trial, ...rest] = await study.getTrials();
+    expect(rest).toHaveLength(0);
+    expect(trial.state).toBe('FAIL');
+    expect(trial.systemAttrs.fail_reason).toBe('onTrialStart threw: Error: progress display broke');
+
+    const other = await createStudy({ storage: new InMemoryStorage() });
+    const options = { study: other, objectiveModule: crashModule, nTrials: 1, onTrialStart: 'not a function' };
+    await expect(runTrialsInProcesses(options as unknown as Parameters<typeof runTrialsInProcesses>[0])).rejects.toThrow(
+      /option "onTrialStart"/,
+    );
+    expect(await other.getTrials()).toHaveLength(0);
+  });
+
   it('refuses option names it does not know, such as the CLI config\'s trialTimeout, creating nothing', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     // The config's `trialTimeout: 600` (seconds) is `trialTimeoutMs` here: ignored, no trial would ever time out.

@@ -148,8 +148,15 @@ export interface BuiltModel {
 }
 
 const SUGGEST_MODEL_PARAMS_KEYS = optionKeys<SuggestModelParamsOptions>()(['kind', 'ranges']);
+const RANGE_KEYS = optionKeys<ModelParamRanges>()([
+  'nLayers', 'units', 'filters', 'activation', 'dropout', 'batchNorm', 'optimizer', 'learningRate', 'momentum', 'lrSchedule',
+  'lrDecayRate', 'lrDecayEpochs', 'batchSize', 'epochs', 'weightDecay',
+]);
 
-/** Suggests model hyperparameters from `trial` (names: nLayers, units0..., learningRate, ...). */
+/**
+ * Suggests model hyperparameters from `trial` (names: nLayers, units0..., learningRate, ...). A
+ * `ranges` key it does not know throws `InvalidOptionError`.
+ */
 export function suggestModelParams(trial: Trial, options: SuggestModelParamsOptions = {}): ModelParams {
   if (trial === null || typeof trial !== 'object' || typeof trial.suggestFloat !== 'function') {
     throw new InvalidOptionError('trial', 'a live Trial', trial);
@@ -157,6 +164,8 @@ export function suggestModelParams(trial: Trial, options: SuggestModelParamsOpti
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
   checkOptionsObject(options, SUGGEST_MODEL_PARAMS_KEYS, 'suggestModelParams');
   const kind = checkKind(options.kind ?? 'dense');
+  // A misspelt name (`lr`, Optuna's `learning_rate`) would otherwise tune the default range instead.
+  checkOptionsObject(options.ranges, RANGE_KEYS, 'ranges');
   const ranges: Required<ModelParamRanges> = { ...DEFAULT_MODEL_PARAM_RANGES, ...(options.ranges ?? {}) };
 
   const nLayers = suggestInt(trial, 'nLayers', ranges.nLayers);

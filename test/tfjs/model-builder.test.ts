@@ -125,6 +125,18 @@ describe('suggestModelParams', () => {
     }
   });
 
+  it('refuses a ranges key it does not know, instead of silently using the default range', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const trial = await study.ask();
+    // Optuna-style or misspelt names: the default learning-rate range would be tuned instead.
+    for (const ranges of [{ learningrate: { low: 1e-3, high: 1e-2 } }, { learning_rate: 0.01 }, { lr: 0.01 }]) {
+      expect(() => suggestModelParams(trial, { ranges: ranges as never })).toThrow(InvalidOptionError);
+      expect(() => buildModel(trial, { inputShape: [4], nClasses: 2, ranges: ranges as never })).toThrow(/option "(learningrate|learning_rate|lr)"/);
+    }
+    expect(() => suggestModelParams(trial, { ranges: null as never })).toThrow(/option "ranges"/);
+    expect(Object.keys(trial.params)).toEqual([]);
+  });
+
   it('builds straight from a trial (conv: filters<i>)', async () => {
     const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
     const trial = await study.ask();

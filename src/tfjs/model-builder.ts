@@ -167,6 +167,8 @@ export function suggestModelParams(trial: Trial, options: SuggestModelParamsOpti
   // A misspelt name (`lr`, Optuna's `learning_rate`) would otherwise tune the default range instead.
   checkOptionsObject(options.ranges, RANGE_KEYS, 'ranges');
   const ranges: Required<ModelParamRanges> = { ...DEFAULT_MODEL_PARAM_RANGES, ...(options.ranges ?? {}) };
+  // Every choice and both bounds of every range, now: a bad one would fail only the trials drawing it.
+  for (const key of RANGE_KEYS) checkRangeDomain(key, ranges[key]);
 
   const nLayers = suggestInt(trial, 'nLayers', ranges.nLayers);
   const units: number[] = [];
@@ -382,6 +384,55 @@ function suggestChoice<T extends string | number | boolean>(trial: Trial, name: 
   if (choices.length === 0) throw new InvalidOptionError(`ranges.${name}`, 'a non-empty list of choices', choices);
   if (choices.length === 1) return choices[0] as T;
   return trial.suggestCategorical(name, choices as readonly T[]);
+}
+
+/** The values each hyperparameter may take (as `validateModelParams` checks them). */
+const DOMAINS: Readonly<Record<keyof ModelParamRanges, { readonly kind: 'range' | 'choices'; readonly ok: (v: unknown) => boolean; readonly expected: string }>> = (() => {
+  const int = (min: number) => ({ kind: 'range' as const, ok: (v: unknown) => Number.isInteger(v) && (v as number) >= min, expected: `an integer >= ${min}` });
+  const real = (ok: (v: number) => boolean, expected: string) => ({
+    kind: 'range' as const,
+    ok: (v: unknown) => typeof v === 'number' && Number.isFinite(v) && ok(v),
+    expected,
+  });
+  const oneOf = (allowed: readonly unknown[]) => ({
+    kind: 'choices' as const,
+    ok: (v: unknown) => allowed.includes(v),
+    expected: `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`,
+  });
+  return {
+    nLayers: int(1),
+    units: int(1),
+    filters: int(1),
+    activation: oneOf(ACTIVATIONS),
+    dropout: real((v) => v >= 0 && v < 1, 'a number in [0, 1)'),
+    batchNorm: oneOf([true, false]),
+    optimizer: oneOf(OPTIMIZERS),
+    learningRate: real((v) => v > 0, 'a number > 0'),
+    momentum: real((v) => v >= 0 && v < 1, 'a number in [0, 1)'),
+    lrSchedule: oneOf(LR_SCHEDULES),
+    lrDecayRate: real((v) => v > 0 && v <= 1, 'a number in (0, 1]'),
+    lrDecayEpochs: int(1),
+    batchSize: { kind: 'choices', ok: (v: unknown) => Number.isInteger(v) && (v as number) >= 1, expected: 'integers >= 1' },
+    epochs: int(1),
+    weightDecay: real((v) => v >= 0, 'a number >= 0'),
+  };
+})();
+
+/**
+ * Checks one `ranges` entry against its hyperparameter's domain: a fixed value, every choice of a
+ * list, or both bounds of a `{low, high}` range (the domains are intervals). Errors name `ranges.<key>`.
+ */
+function checkRangeDomain(key: keyof ModelParamRanges, entry: unknown): void {
+  const { kind, ok, expected } = DOMAINS[key];
+  if (kind === 'choices') {
+    const choices = Array.isArray(entry) ? entry : [entry];
+    if (choices.length === 0) throw new InvalidOptionError(`ranges.${key}`, 'a non-empty list of choices', entry);
+    if (!choices.every(ok)) throw new InvalidOptionError(`ranges.${key}`, `${expected}, or a list of them`, entry);
+    return;
+  }
+  const isRange = entry !== null && typeof entry === 'object' && !Array.isArray(entry);
+  const bounds = isRange ? [(entry as FloatRange).low, (entry as FloatRange).high] : [entry];
+  if (!bounds.every(ok)) throw new InvalidOptionError(`ranges.${key}`, `{low, high} within, or a fixed value that is, ${expected}`, entry);
 }
 
 function checkRange(name: string, range: FloatRange | IntRange): void {

@@ -137,6 +137,31 @@ describe('suggestModelParams', () => {
     expect(Object.keys(trial.params)).toEqual([]);
   });
 
+  it('checks every choice and range bound of ranges up front, naming the ranges entry', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const cases: [Record<string, unknown>, RegExp][] = [
+      // A choice outside the domain would fail only the trials that draw it.
+      [{ activation: ['relu', 'gelu'] }, /option "ranges\.activation"/],
+      [{ optimizer: ['adamw', 'sgd'] }, /option "ranges\.optimizer"/],
+      [{ batchSize: [32, 0] }, /option "ranges\.batchSize"/],
+      [{ dropout: { low: 0, high: 1 } }, /option "ranges\.dropout"/],
+      [{ learningRate: { low: -1, high: 1 } }, /option "ranges\.learningRate"/],
+      [{ momentum: { low: 0.5, high: 1.5 } }, /option "ranges\.momentum"/],
+      // Fixed values and ranges of the wrong shape name the ranges entry, not params.
+      [{ activation: 'gelu' }, /option "ranges\.activation"/],
+      [{ batchSize: { low: 16, high: 128 } }, /option "ranges\.batchSize"/],
+      [{ nLayers: 0 }, /option "ranges\.nLayers"/],
+      [{ units: [16, 32] }, /option "ranges\.units"/],
+    ];
+    for (const [ranges, message] of cases) {
+      for (let i = 0; i < 4; i++) {
+        const trial = await study.ask();
+        expect(() => suggestModelParams(trial, { ranges: ranges as never })).toThrow(message);
+        await study.tell(trial, { state: 'FAIL' });
+      }
+    }
+  });
+
   it('builds straight from a trial (conv: filters<i>)', async () => {
     const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
     const trial = await study.ask();

@@ -693,7 +693,7 @@ function openJournal(path: string, readOnly: boolean): { fd: number; readOnlyRea
     new StorageError(`cannot open the journal ${path}: ${messageOf(error)}`, { cause: error });
   if (readOnly) {
     try {
-      return { fd: openSync(path, 'r'), readOnlyReason: 'readOnly: true' };
+      return { fd: openForReading(path), readOnlyReason: 'readOnly: true' };
     } catch (error) {
       throw openFailed(error);
     }
@@ -705,11 +705,24 @@ function openJournal(path: string, readOnly: boolean): { fd: number; readOnlyRea
     const code = codeOf(error);
     if (code === undefined || !READ_ONLY_CODES.has(code)) throw openFailed(error);
     try {
-      return { fd: openSync(path, 'r'), readOnlyReason: `it cannot be opened for writing: ${code}` };
+      return { fd: openForReading(path), readOnlyReason: `it cannot be opened for writing: ${code}` };
     } catch {
       throw openFailed(error);
     }
   }
+}
+
+/**
+ * Opens `path` with O_RDONLY, refusing a directory: Linux opens one for reading, and the first
+ * read would then fail with a bare EISDIR outside the journal's error handling.
+ */
+function openForReading(path: string): number {
+  const fd = openSync(path, 'r');
+  if (fstatSync(fd).isDirectory()) {
+    closeSync(fd);
+    throw Object.assign(new Error(`EISDIR: it is a directory, not a journal file`), { code: 'EISDIR' });
+  }
+  return fd;
 }
 
 function checkMs(option: string, value: unknown, fallback: number): number {

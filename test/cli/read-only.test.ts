@@ -6,7 +6,7 @@
  * (creating and removing `<journal>.lock` changes the directory's mtime).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -169,6 +169,17 @@ describe('read-only commands on a journal', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/STORAGE_ERROR: no journal file at .*missing\.journal/);
     expect(readdirSync(dir)).not.toContain('nope');
+  });
+
+  it('report a directory given as --storage as STORAGE_ERROR naming it (not an UNEXPECTED EISDIR)', async () => {
+    const folder = path.join(dir, `case${n++}`);
+    mkdirSync(folder);
+    for (const args of [['studies'], ['trials', 's'], ['best', 's']]) {
+      const result = await runInProcess([...args, '--storage', folder], dir);
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stderr).toMatch(/^kestrel: STORAGE_ERROR: cannot open the journal .*case\d+: .*directory/);
+    }
+    expect(readdirSync(folder)).toEqual([]);
   });
 
   it('report a file that is not a journal as STORAGE_ERROR even when it has no newline (not "no studies")', async () => {

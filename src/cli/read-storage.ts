@@ -12,10 +12,12 @@
  * Before, they opened the journal for writing and took the lock to truncate a torn last line.
  */
 import { access } from 'node:fs/promises';
-import { StorageError } from '../errors.js';
+import { StorageError, StudyNotFoundError } from '../errors.js';
 import { JournalStorage } from '../storage/journal-storage.js';
 import { InMemoryStorage } from '../storage/memory-storage.js';
 import type { Storage } from '../storage/storage.js';
+import { loadStudy } from '../study/create-study.js';
+import type { Study } from '../study/study.js';
 import { DEFAULT_JOURNAL, MEMORY_STORAGE, resolveStorage } from './config.js';
 
 /**
@@ -32,4 +34,18 @@ export async function openReadStorage(spec: string | undefined, cwd: string): Pr
     throw new StorageError(`no journal file at ${storage} (pass --storage PATH)`);
   }
   return new JournalStorage({ path: storage, readOnly: true });
+}
+
+/**
+ * `loadStudy` for `trials` and `best`: a study the storage does not hold is a `StudyNotFoundError`
+ * that names the studies it does hold, so a mistyped name shows the right one.
+ */
+export async function loadReadStudy(studyName: string, storage: Storage): Promise<Study> {
+  try {
+    return await loadStudy({ studyName, storage });
+  } catch (error) {
+    if (!(error instanceof StudyNotFoundError)) throw error;
+    const names = (await storage.getAllStudies()).map((s) => s.studyName);
+    throw new StudyNotFoundError(studyName, names.length === 0 ? 'it holds no studies' : `its studies: ${names.join(', ')}`);
+  }
 }

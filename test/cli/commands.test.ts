@@ -289,6 +289,18 @@ describe('exit codes', () => {
     expect(noJournal.stderr).toMatch(/STORAGE_ERROR: no journal file at .*absent\.journal/);
   });
 
+  it('names the studies the journal holds when the study asked for is not one of them', async () => {
+    const journal = path.join(dir, 'names.journal');
+    for (const studyName of ['quickstart', 'mnist']) await createStudy({ studyName, storage: journal }).then((s) => s.close());
+    for (const command of ['trials', 'best']) {
+      const result = await runInProcess([command, 'quickstrat', '--storage', journal], dir);
+      expect(result.code, command).toBe(1);
+      expect(result.stderr, command).toBe('kestrel: STUDY_NOT_FOUND: study "quickstrat" does not exist in this storage (its studies: quickstart, mnist)\n');
+    }
+    const empty = await runInProcess(['trials', 's', '--storage', ':memory:'], dir);
+    expect(empty.stderr).toBe('kestrel: STUDY_NOT_FOUND: study "s" does not exist in this storage (it holds no studies)\n');
+  });
+
   it('exits 1 with STORAGE_ERROR naming the journal when its directory cannot be created, never hanging', async () => {
     await writeFiles(dir, { 'in-the-way': 'a file\n' });
     const blocked = await runInProcess(['run', 'run.yaml', '--storage', 'in-the-way/sub/x.journal'], dir);

@@ -7,12 +7,11 @@
  */
 import { NoCompletedTrialsError, NoFeasibleTrialsError } from '../../errors.js';
 import { trialsToJson } from '../../storage/export.js';
-import { loadStudy } from '../../study/create-study.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import { storedConstraints } from '../../trial/system-attrs.js';
 import { formatDuration, formatParam, formatValues } from '../format.js';
 import type { CliIo } from '../io.js';
-import { openReadStorage } from '../read-storage.js';
+import { loadReadStudy, openReadStorage } from '../read-storage.js';
 
 export type BestFormat = 'text' | 'json';
 export const BEST_FORMATS: readonly BestFormat[] = ['text', 'json'];
@@ -25,7 +24,7 @@ export interface BestCommandOptions {
 export async function bestCommand(studyName: string, options: BestCommandOptions, io: CliIo): Promise<void> {
   const storage = await openReadStorage(options.storage, io.cwd);
   try {
-    const study = await loadStudy({ studyName, storage });
+    const study = await loadReadStudy(studyName, storage);
     const best = study.directions.length === 1 ? [await study.bestTrial()] : await study.bestTrials();
     if (best.length === 0) {
       const nComplete = (await study.getTrials({ states: ['COMPLETE'] })).length;

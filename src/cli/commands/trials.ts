@@ -4,12 +4,11 @@
  * intermediate values included); the table is for reading.
  */
 import { trialsToCsv, trialsToJson } from '../../storage/export.js';
-import { loadStudy } from '../../study/create-study.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { TrialState } from '../../trial/types.js';
 import { formatDuration, formatParam, formatTable, formatValues } from '../format.js';
 import type { CliIo } from '../io.js';
-import { openReadStorage } from '../read-storage.js';
+import { loadReadStudy, openReadStorage } from '../read-storage.js';
 
 export type TrialsFormat = 'table' | 'csv' | 'json';
 export const TRIALS_FORMATS: readonly TrialsFormat[] = ['table', 'csv', 'json'];
@@ -24,7 +23,7 @@ export interface TrialsCommandOptions {
 export async function trialsCommand(studyName: string, options: TrialsCommandOptions, io: CliIo): Promise<void> {
   const storage = await openReadStorage(options.storage, io.cwd);
   try {
-    const study = await loadStudy({ studyName, storage });
+    const study = await loadReadStudy(studyName, storage);
     const trials = await study.getTrials(options.states === undefined ? {} : { states: options.states });
     const format = options.format ?? 'table';
     if (format === 'csv') io.stdout.write(ensureNewline(trialsToCsv(trials, { nObjectives: study.directions.length })));

@@ -22,9 +22,13 @@ export function formatValues(values: readonly number[] | null): string {
   return values === null ? '-' : values.map(formatNumber).join(', ');
 }
 
+/**
+ * A parameter value for a table cell or a report line. A string holding a control character (a
+ * line break, a tab) is written JSON-quoted and escaped, so it cannot split a table row or a line.
+ */
 export function formatParam(value: ParamValue): string {
   if (typeof value === 'number') return formatNumber(value);
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return /[\u0000-\u001f\u007f]/.test(value) ? JSON.stringify(value) : value;
   return String(value);
 }
 

@@ -178,11 +178,18 @@ export class Trial implements Suggester {
    * `Number.MAX_SAFE_INTEGER`) and persists it, so that pruners in every worker see it. A step
    * reported twice keeps its first value, as in Optuna, which warns (here when the
    * new value differs: a one-time `DUPLICATE_REPORT_STEP` KestrelWarning per trial, step and value). Any number is accepted as the value (NaN
-   * and +-Infinity included). Rejects with `InvalidParamValueError` (param `step` or `value`) for
-   * another step or a value that is not a number, and with `TrialFinishedError` once the study has
-   * finished the trial.
+   * and +-Infinity included).
+   *
+   * Bad arguments throw at the call, not through the promise: `InvalidParamValueError` (param
+   * `step` or `value`) for another step or a value that is not a number, `TrialFinishedError` once
+   * the study has finished the trial. Code ported from Optuna, whose `report(value, step)` is
+   * synchronous, often drops the `await`; a rejection there went unhandled and ended the process,
+   * where a throw fails the trial with that error. The promise settles when the value is persisted
+   * and rejects when that write fails; such a failure of a call that is not awaited is not lost,
+   * and does not end the process: the value stays buffered, and the next `report`, `shouldPrune` or
+   * the trial's `tell` writes it again (and fails there).
    */
-  async report(step: number, value: number): Promise<void> {
+  report(step: number, value: number): Promise<void> {
     this.assertNotFinished();
     // Safe integers only: storage refuses a larger step, and a step buffered here but refused there
     // would be retried by every later report and fail the trial when it is told.
@@ -201,7 +208,9 @@ export class Trial implements Suggester {
         `trial ${this.number}: step ${step} was already reported (value ${this.intermediate[step]} kept); the value ${value} is ignored`,
       );
     }
-    await this.host.flush(this);
+    const written = this.host.flush(this);
+    written.catch(() => undefined); // handled here too, for a call that is not awaited (see above)
+    return written;
   }
 
   /**

@@ -62,7 +62,7 @@ describe('a Trial after tell', () => {
     expect(() => trial.suggestFloat('y', 0, 1)).toThrow(TrialFinishedError);
     expect(() => trial.suggestInt('n', 0, 3)).toThrow(TrialFinishedError);
     expect(() => trial.setUserAttr('late', 1)).toThrow(TrialFinishedError);
-    await expect(trial.report(0, 1)).rejects.toBeInstanceOf(TrialFinishedError);
+    expect(() => trial.report(0, 1)).toThrow(TrialFinishedError);
     expect(trial.intermediateValues).toEqual({});
     // A parameter the trial already has still reads back, as in Optuna.
     expect(trial.suggestFloat('x', 0, 1)).toBe(x);
@@ -307,6 +307,35 @@ describe('shouldPrune after a report that was not awaited', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("Optuna's report(value, step), not awaited", () => {
+  // Optuna's `trial.report(value, step)` is synchronous: ported code writes `trial.report(acc,
+  // epoch)` without `await`. The swapped step (0.53) made `report` reject, nobody handled the
+  // rejection, and Node killed the process (`kestrel run` left its in-flight trials RUNNING).
+  it('fails that trial with the typed error, and the study goes on', async () => {
+    const study = await createStudy({ direction: 'minimize' });
+    await study.optimize(
+      (trial) => {
+        const x = trial.suggestFloat('x', 0, 1);
+        if (trial.number === 0) void trial.report(0.53, 3);
+        return x;
+      },
+      { nTrials: 3 },
+    );
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['FAIL', 'COMPLETE', 'COMPLETE']);
+    expect(String(trials[0].systemAttrs.fail_reason)).toMatch(/step.*0\.53/);
+  });
+
+  it('throws at the call, so a caller that does await it sees the same error', async () => {
+    const study = await createStudy();
+    const trial = await study.ask();
+    expect(() => trial.report(0.53, 3)).toThrow(expect.objectContaining({ code: 'INVALID_PARAM_VALUE', param: 'step' }));
+    await expect((async () => trial.report(0.53, 3))()).rejects.toMatchObject({ param: 'step' });
+    await study.tell(trial, 1);
+    expect(() => trial.report(0, 1)).toThrow(TrialFinishedError);
   });
 });
 

@@ -617,7 +617,9 @@ export class GpSampler implements Sampler {
    * (`systemAttrs.constraints`; null when the function failed, its error then thrown by
    * `afterTrial` once the trial is recorded).
    */
-  readonly finishSystemAttrs?: Sampler['finishSystemAttrs'];
+  // NonNullable: `Sampler['finishSystemAttrs']` includes undefined, which a consumer compiling
+  // with exactOptionalPropertyTypes could not assign to `Sampler` (TS2375).
+  readonly finishSystemAttrs?: NonNullable<Sampler['finishSystemAttrs']>;
 
   constructor(options: GpSamplerOptions = {}) {
     this.options = resolveOptions(options);

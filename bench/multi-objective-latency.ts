@@ -12,6 +12,12 @@
  *   the front: x1..x3 cubed), then four asks of a new sampler: the first fits every model cold
  *   (above fitSubsetMax on a 1,024-row subset, the full model built at its theta), the next ones
  *   append. Reported per ask, with the model update's own time.
+ * - `--front K,P` (off by default): a study with K minimized objectives holding P COMPLETE trials
+ *   whose values are seeded points of the unit sphere's negative orthant (none dominates another:
+ *   a front of P points), on [0, 1]^4, then four logEHVI asks of a new sampler, each told another
+ *   such point: with K >= 4 and P in the hundreds the front's box decomposition is over
+ *   GpSampler's limit, so these time its thinning. `--trials 0 --imported 0 --front 5,160` runs
+ *   only this.
  * Output: JSON lines on stdout, a table on stderr.
  */
 import { GpSampler, type MultiObjectiveAcquisition } from '../src/samplers/gp/gp-sampler.js';
@@ -25,6 +31,7 @@ const trials = Number(arg('--trials', '210'));
 const imported = Number(arg('--imported', '2000'));
 const threads = Number(arg('--threads', '2'));
 const seed = Number(arg('--seed', '0'));
+const frontArg = arg('--front', '');
 
 function zdt1(x: readonly number[]): [number, number] {
   const f1 = x[0];
@@ -48,7 +55,7 @@ async function askTimed(study: Awaited<ReturnType<typeof createStudy>>): Promise
 }
 
 const rows: string[] = [];
-for (const acquisition of ['logehvi', 'parego'] as MultiObjectiveAcquisition[]) {
+for (const acquisition of (trials > 0 ? ['logehvi', 'parego'] : []) as MultiObjectiveAcquisition[]) {
   const sampler = new GpSampler({ seed, numThreads: threads, multiObjectiveAcquisition: acquisition });
   const study = await createStudy({ storage: new InMemoryStorage(), sampler, directions: ['minimize', 'minimize'] });
   const latency: number[] = [];
@@ -93,5 +100,42 @@ if (imported > 0) {
     console.log(JSON.stringify({ kind: 'imported', acquisition, n: imported, threads, seed, asks }));
     rows.push(`| ${imported} imported | ${acquisition} | ${asks.map((a) => `${a.ms.toFixed(0)} ms (${a.update} ${a.updateMs.toFixed(0)} ms)`).join(', ')} |`);
   }
+}
+if (frontArg !== '') {
+  const [k, p] = frontArg.split(',').map(Number);
+  if (!Number.isInteger(k) || k < 2 || !Number.isInteger(p) || p < 1) throw new Error(`--front must be K,P with integers K >= 2, P >= 1, got ${frontArg}`);
+  let state = seed + 11;
+  const rnd = (): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 4294967296;
+  };
+  const spherePoint = (): number[] => {
+    const v = Array.from({ length: k }, () => rnd() + 1e-3);
+    const norm = Math.hypot(...v);
+    return v.map((x) => -x / norm);
+  };
+  const dist = floatDistribution('x', 0, 1);
+  const history = Array.from({ length: p }, () => {
+    const x = Array.from({ length: D }, () => rnd());
+    return {
+      state: 'COMPLETE' as const,
+      values: spherePoint(),
+      params: Object.fromEntries(x.map((v, j) => [`x${j}`, v])),
+      distributions: Object.fromEntries(x.map((_, j) => [`x${j}`, dist])),
+    };
+  });
+  const sampler = new GpSampler({ seed, numThreads: threads });
+  const study = await createStudy({ storage: new InMemoryStorage(), sampler, directions: Array(k).fill('minimize') });
+  await study.addTrials(history);
+  const asks: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const t0 = performance.now();
+    const trial = await study.ask();
+    for (let j = 0; j < D; j++) trial.suggestFloat(`x${j}`, 0, 1);
+    asks.push(performance.now() - t0);
+    await study.tell(trial, spherePoint());
+  }
+  console.log(JSON.stringify({ kind: 'front', acquisition: 'logehvi', objectives: k, front: p, threads, seed, asksMs: asks }));
+  rows.push(`| front of ${p} points, ${k} objectives | logehvi | ${asks.map((ms) => `${ms.toFixed(0)} ms`).join(', ')} |`);
 }
 process.stderr.write(`| study | acquisition | suggestion latency |\n|---|---|---|\n${rows.join('\n')}\n`);

@@ -1,0 +1,67 @@
+/**
+ * GpSampler's logEHVI on a front whose box decomposition is over MAX_HYPERVOLUME_BOXES (five
+ * objectives, a large front): the front is thinned at random until it fits, and later
+ * suggestions thin straight to the size that fit instead of paying again for the failing
+ * decompositions (each costs hundreds of milliseconds at this size).
+ */
+import { describe, expect, it, vi } from 'vitest';
+
+const calls: { p: number; fits: boolean }[] = [];
+vi.mock('../../../src/samplers/gp/hypervolume-boxes.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../../src/samplers/gp/hypervolume-boxes.js')>();
+  return {
+    ...real,
+    nonDominatedBoxes: (...args: Parameters<typeof real.nonDominatedBoxes>) => {
+      const boxes = real.nonDominatedBoxes(...args);
+      calls.push({ p: args[1], fits: boxes !== null });
+      return boxes;
+    },
+  };
+});
+
+const { GpSampler } = await import('../../../src/samplers/gp/gp-sampler.js');
+const { createStudy } = await import('../../../src/study/create-study.js');
+const { floatDistribution } = await import('../../../src/space/distributions.js');
+const { Rng } = await import('../../../src/util/prng.js');
+
+const K = 5;
+/** A point of the positive unit sphere: no point dominates another (all objectives minimized, negated). */
+function spherePoint(rng: InstanceType<typeof Rng>): number[] {
+  const v = Array.from({ length: K }, () => rng.nextFloat() + 1e-3);
+  const norm = Math.hypot(...v);
+  return v.map((x) => -x / norm);
+}
+
+describe('logEHVI on a front too large to decompose', () => {
+  it('thins it until it fits, then starts later suggestions at the size that fit', async () => {
+    const rng = new Rng(3);
+    const distributions = { x: floatDistribution('x', 0, 1), y: floatDistribution('y', 0, 1) };
+    const study = await createStudy({ directions: Array(K).fill('minimize'), sampler: new GpSampler({ seed: 1, candidates: 64, restarts: 1 }) });
+    await study.addTrials(
+      Array.from({ length: 160 }, () => ({ params: { x: rng.nextFloat(), y: rng.nextFloat() }, distributions, values: spherePoint(rng) })),
+    );
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const first = await study.ask();
+      first.suggestFloat('x', 0, 1);
+      first.suggestFloat('y', 0, 1);
+      // The whole front fails, each half of the previous one is tried until one fits.
+      expect(calls[0]).toEqual({ p: 160, fits: false });
+      expect(calls.at(-1)?.fits).toBe(true);
+      for (let i = 1; i < calls.length; i++) expect(calls[i].p).toBe(Math.floor(calls[i - 1].p / 2));
+      const fitted = calls.at(-1)?.p as number;
+      expect(warnings.mock.calls.some((c) => String(c[0]).includes('thinned at random'))).toBe(true);
+      await study.tell(first, spherePoint(rng));
+
+      calls.length = 0;
+      const second = await study.ask();
+      second.suggestFloat('x', 0, 1);
+      second.suggestFloat('y', 0, 1);
+      expect(calls).toEqual([{ p: fitted, fits: true }]);
+      const suggested = [second.params.x, second.params.y] as number[];
+      expect(suggested.every((v) => v >= 0 && v <= 1)).toBe(true);
+    } finally {
+      warnings.mockRestore();
+    }
+  }, 60_000);
+});

@@ -76,11 +76,12 @@ export interface OptimizeOptions {
    */
   readonly heartbeatGraceMs?: number;
   /**
-   * Called when a trial starts (for progress displays). If it throws, the trial is recorded as
-   * FAIL without running, no new trial is launched, and `optimize` rejects with the error once
-   * running trials are done (as for a callback that throws).
+   * Called when a trial starts (for progress displays); a Promise it returns is awaited before the
+   * objective runs. If it throws (or its Promise rejects), the trial is recorded as FAIL without
+   * running, no new trial is launched, and `optimize` rejects with the error once running trials
+   * are done (as for a callback that throws).
    */
-  readonly onTrialStart?: (trial: Trial) => void;
+  readonly onTrialStart?: (trial: Trial) => void | Promise<void>;
 }
 
 /** The most trials `optimize` runs at once in one process (`concurrency`). */
@@ -198,7 +199,9 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         break;
       }
       try {
-        opts.onTrialStart?.(trial);
+        // An async one (which `(trial) => void` accepts) rejected unhandled, crashing Node.
+        const started: unknown = opts.onTrialStart?.(trial);
+        if (isPromiseLike(started)) await started;
       } catch (error) {
         // Not run: record the trial as FAIL rather than leave it RUNNING, and stop like a callback error.
         if (fatal === null) fatal = error;
@@ -209,6 +212,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         }
         break;
       }
+      if (trial.signal.aborted) continue; // interrupted while onTrialStart ran: already recorded
       const frozen = await runTrial(study, trial, objective, opts, onCaught, (error) => {
         if (fatal === null) fatal = error;
       });
@@ -331,6 +335,10 @@ function isErrorClass(value: unknown): boolean {
   }
 }
 
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
 function isNumberOrArray(value: unknown): value is number | readonly number[] {
   return typeof value === 'number' || Array.isArray(value);
 }
@@ -350,7 +358,7 @@ interface ValidatedOptions {
   readonly callbacks: readonly OptimizeCallback[];
   readonly signal: AbortSignal | undefined;
   readonly handleSigint: boolean;
-  readonly onTrialStart: ((trial: Trial) => void) | undefined;
+  readonly onTrialStart: ((trial: Trial) => void | Promise<void>) | undefined;
   readonly heartbeatIntervalMs: number | undefined;
   readonly heartbeatGraceMs: number | undefined;
 }

@@ -237,6 +237,30 @@ describe('optimize with an onTrialStart that throws', () => {
     expect(trials[4].systemAttrs.fail_reason).toMatch(/onTrialStart threw: Error: progress bar broke/);
     expect(trials).toHaveLength(5); // 0-1 done, 2-3 waiting at the gate beside 4
   });
+  it('treats an async onTrialStart that rejects as one that throws, not as an unhandled rejection', async () => {
+    const study = await createStudy();
+    const error = new Error('progress display broke');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // `(trial) => void` accepts an async function: its rejection crashed Node by default.
+      const promise = study.optimize((trial) => trial.suggestFloat('x', 0, 1), {
+        nTrials: 5,
+        onTrialStart: async (trial) => {
+          if (trial.number === 1) throw error;
+        },
+      });
+      await expect(promise).rejects.toBe(error);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'FAIL']);
+    expect(trials[1].systemAttrs.fail_reason).toBe('onTrialStart threw: Error: progress display broke');
+  });
 });
 
 describe('optimize heartbeatIntervalMs', () => {

@@ -97,7 +97,11 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   const run = study.beginRun();
   const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
   let launched = 0;
-  let fatal: unknown = null;
+  // Boxed: a thrown null is an error too (with `fatal: unknown = null` it never stopped the run).
+  let fatal: { readonly error: unknown } | null = null;
+  const setFatal = (error: unknown): void => {
+    if (fatal === null) fatal = { error };
+  };
   let interrupted: string | null = null;
   let interruptDone: Promise<void> | null = null;
   const failStale = staleTrialSweeper(
@@ -185,7 +189,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
       } catch (error) {
         // Interrupted while asking: the interruption recorded the trial as FAIL.
         if (error instanceof GridExhaustedError || error instanceof InterruptedError) break;
-        if (fatal === null) fatal = error;
+        setFatal(error);
         break;
       }
       if (trial === null) break; // the study holds maxTrialsInStudy trials
@@ -194,7 +198,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         try {
           await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run);
         } catch (error) {
-          if (fatal === null) fatal = error;
+          setFatal(error);
         }
         break;
       }
@@ -204,7 +208,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         if (isPromiseLike(started)) await started;
       } catch (error) {
         // Not run: record the trial as FAIL rather than leave it RUNNING, and stop like a callback error.
-        if (fatal === null) fatal = error;
+        setFatal(error);
         try {
           await study.tell(trial, { state: 'FAIL', failReason: `onTrialStart threw: ${messageOf(error)}` });
         } catch (tellError) {
@@ -213,15 +217,13 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         break;
       }
       if (trial.signal.aborted) continue; // interrupted while onTrialStart ran: already recorded
-      const frozen = await runTrial(study, trial, objective, opts, onCaught, (error) => {
-        if (fatal === null) fatal = error;
-      });
+      const frozen = await runTrial(study, trial, objective, opts, onCaught, setFatal);
       if (frozen === null) continue; // finished by an interruption
       for (const callback of opts.callbacks) {
         try {
           await callback(study, frozen);
         } catch (error) {
-          if (fatal === null) fatal = error;
+          setFatal(error);
         }
       }
     }
@@ -253,7 +255,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     const workers = Promise.all(
       Array.from({ length: opts.concurrency }, () =>
         worker().catch((error: unknown) => {
-          if (fatal === null) fatal = error;
+          setFatal(error);
         }),
       ),
     );
@@ -266,7 +268,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     process.removeListener('SIGINT', sigintHandler);
     opts.signal?.removeEventListener('abort', abortHandler);
   }
-  if (fatal !== null) throw fatal;
+  if (fatal !== null) throw (fatal as { readonly error: unknown }).error;
 }
 
 /** Resolves when every promise has settled or after `ms`, whichever comes first. */

@@ -34,6 +34,23 @@ describe('optimize with objectives that throw odd values', () => {
     expect(trials[3].systemAttrs.fail_reason).toBe('42');
   });
 
+  it('stops on a thrown null as on any other error that is not caught (catch: none, a callback)', async () => {
+    // `fatal === null` meant "no error yet", so a thrown null was never rethrown: every trial ran.
+    const study = await createStudy();
+    let nRun = 0;
+    const objective = (): number => {
+      nRun++;
+      throw null;
+    };
+    await expect(study.optimize(objective, { nTrials: 5, catch: 'none' })).rejects.toBeNull();
+    expect(nRun).toBe(1);
+    const callback = (): void => {
+      throw null;
+    };
+    await expect(study.optimize(() => 1, { nTrials: 5, callbacks: [callback] })).rejects.toBeNull();
+    expect((await study.getTrials()).map((t) => t.state)).toEqual(['FAIL', 'COMPLETE']);
+  });
+
   it('refuses a catch entry that is not a class before running any trial', async () => {
     const study = await createStudy();
     const arrow = (() => undefined) as unknown as typeof Error;

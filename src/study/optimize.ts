@@ -59,7 +59,7 @@ export interface OptimizeOptions {
    * for the asks in flight (at most 10 s in all, trial creations storage has not answered
    * included; objectives are not waited for, their `trial.signal` is aborted), and reject with
    * `InterruptedError`. A second Ctrl-C is left to Node's default. SIGTERM is not handled here
-   * (the `kestrel` CLI turns it into `signal`); pass an AbortSignal for it.
+   * (the `kestrel` CLI turns it into `signal`); pass an AbortSignal for it. Not a boolean: `InvalidOptionError`.
    */
   readonly handleSigint?: boolean;
   /**
@@ -403,6 +403,10 @@ function validate(objective: Objective, options: OptimizeOptions): ValidatedOpti
   }
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new InvalidOptionError('signal', 'an AbortSignal', options.signal);
+  }
+  // 'false' (a config or environment string) was truthy, and SIGINT was taken over.
+  if (options.handleSigint !== undefined && typeof options.handleSigint !== 'boolean') {
+    throw new InvalidOptionError('handleSigint', 'a boolean', options.handleSigint);
   }
   if (options.onTrialStart !== undefined && typeof options.onTrialStart !== 'function') {
     throw new InvalidOptionError('onTrialStart', 'a function', options.onTrialStart);

@@ -280,6 +280,20 @@ describe('optimize with an onTrialStart that throws', () => {
   });
 });
 
+describe('optimize handleSigint', () => {
+  it('refuses a value that is not a boolean, before running any trial', async () => {
+    // handleSigint: 'false' (from a config file or an environment variable) was truthy: SIGINT was taken over.
+    const study = await createStudy();
+    for (const value of ['false', 0, null]) {
+      await expect(study.optimize(() => 1, { nTrials: 1, handleSigint: value as never })).rejects.toMatchObject({
+        code: 'INVALID_OPTION',
+        option: 'handleSigint',
+      });
+    }
+    expect(await study.getTrials()).toHaveLength(0);
+  });
+});
+
 describe('optimize heartbeatIntervalMs', () => {
   it('refuses an interval longer than Node.js timers run (which would beat every 1 ms)', async () => {
     const study = await createStudy();

@@ -11,6 +11,7 @@ import { messageOf } from './study.js';
 import { staleTrialSweeper } from './trial-budget.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warn, warnOnce } from '../util/warn.js';
+import { isPromiseLike } from '../util/promise.js';
 
 /**
  * What an objective returns: one value per objective. A typed array of numbers (`Float64Array`,
@@ -335,10 +336,6 @@ function isErrorClass(value: unknown): boolean {
   } catch {
     return false;
   }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 function isNumberOrArray(value: unknown): value is number | readonly number[] {

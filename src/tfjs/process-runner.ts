@@ -42,6 +42,7 @@ import {
   type ParentMessage,
   type WorkerArgs,
 } from './ipc.js';
+import { isPromiseLike } from '../util/promise.js';
 
 export interface RunTrialsInProcessesOptions {
   readonly study: Study;
@@ -112,11 +113,11 @@ export interface RunTrialsInProcessesOptions {
   /** Called after each trial has been told. */
   readonly callbacks?: readonly OptimizeCallback[];
   /**
-   * Called when a trial starts (progress displays). If it throws, that trial is recorded as FAIL
-   * without running, no new trial is launched, and the call rejects with the error once running
-   * trials are done (as in `study.optimize`).
+   * Called when a trial starts (progress displays); a returned Promise is awaited. If it throws
+   * or rejects, that trial is recorded as FAIL without running, no new trial is launched, and the
+   * call rejects with the error once running trials are done (as in `study.optimize`).
    */
-  readonly onTrialStart?: (trial: Trial) => void;
+  readonly onTrialStart?: (trial: Trial) => void | Promise<void>;
   /**
    * Aborting stops launching trials and aborts running trials' signals; a process that has not
    * finished its trial 3 s (`ABORT_GRACE_MS`) later is killed. The trials it stopped are FAIL
@@ -179,7 +180,8 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   const running = new Set<ChildHandle>();
   let launched = 0;
   let nProcessesStarted = 0;
-  let fatal: unknown = null;
+  // Boxed: a thrown null is an error too (with `fatal: unknown = null` it never stopped the run).
+  let fatal: { readonly error: unknown } | null = null;
   let interrupted = false;
 
   const onAbort = (): void => {
@@ -292,7 +294,9 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
           break;
         }
         try {
-          opts.onTrialStart?.(trial);
+          // An async one (which `(trial) => void` accepts) rejected unhandled, ending the process.
+          const started: unknown = opts.onTrialStart?.(trial);
+          if (isPromiseLike(started)) await started;
         } catch (error) {
           // Not run: recorded as FAIL rather than left RUNNING, and the run stops, as in optimize.
           finished.push(await study.tell(trial, { state: 'FAIL', failReason: `onTrialStart threw: ${messageOf(error)}` }));
@@ -339,7 +343,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
         if (frozen !== null) for (const callback of opts.callbacks) await callback(study, frozen);
       }
     } catch (error) {
-      if (fatal === null) fatal = error;
+      if (fatal === null) fatal = { error };
     } finally {
       if (slot.child !== null) {
         const child = slot.child;
@@ -357,7 +361,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     process.removeListener('SIGINT', sigintHandler);
     if (beats !== null) clearInterval(beats);
   }
-  if (fatal !== null) throw fatal;
+  if (fatal !== null) throw (fatal as { readonly error: unknown }).error;
   if (interrupted) throw new InterruptedError(`trials of study "${study.studyName}" in worker processes were interrupted`);
   return { trials: finished, gpus, nProcessesStarted };
 }
@@ -387,7 +391,7 @@ interface Validated {
   readonly execArgv: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly callbacks: readonly OptimizeCallback[];
-  readonly onTrialStart: ((trial: Trial) => void) | undefined;
+  readonly onTrialStart: ((trial: Trial) => void | Promise<void>) | undefined;
   readonly signal: AbortSignal | undefined;
   readonly handleSigint: boolean;
 }

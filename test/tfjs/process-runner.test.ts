@@ -601,6 +601,34 @@ describe('runTrialsInProcesses', () => {
     expect(await other.getTrials()).toHaveLength(0);
   });
 
+  it('an async onTrialStart that rejects, or one that throws null, stops the run like a throw (as in optimize)', async () => {
+    // The rejection was not awaited (unhandled: Node ended the process), and `fatal === null` took
+    // a thrown null for "no error": the run went on and resolved.
+    for (const [start, expected] of [
+      [async (): Promise<void> => Promise.reject(new Error('async display broke')), 'async display broke'],
+      [
+        (): void => {
+          throw null; // eslint-disable-line no-throw-literal
+        },
+        null,
+      ],
+    ] as const) {
+      const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
+      const outcome = await runTrialsInProcesses({ study, objectiveModule: crashModule, nTrials: 3, handleSigint: false, onTrialStart: start }).then(
+        () => 'resolved',
+        (e: unknown) => ({ rejected: e }),
+      );
+      expect(outcome).not.toBe('resolved');
+      const rejected = (outcome as { rejected: unknown }).rejected;
+      if (expected === null) expect(rejected).toBeNull();
+      else expect((rejected as Error).message).toBe(expected);
+      const trials = await study.getTrials();
+      expect(trials).toHaveLength(1);
+      expect(trials[0].state).toBe('FAIL');
+      expect(String(trials[0].systemAttrs.fail_reason)).toMatch(/^onTrialStart threw: /);
+    }
+  });
+
   it('refuses option names it does not know, such as the CLI config\'s trialTimeout, creating nothing', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     // The config's `trialTimeout: 600` (seconds) is `trialTimeoutMs` here: ignored, no trial would ever time out.

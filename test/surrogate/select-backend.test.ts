@@ -157,38 +157,39 @@ describe('SizeRoutedBackend when the device fails', () => {
   });
 });
 
+type Op = 'predict' | 'acquisition' | 'optimizeAcquisition' | 'append';
+const deviceError = () =>
+  new NativeError('predict (device): cudaMalloc(...) failed at native/cuda/cuda_gp.cu:117: cudaErrorMemoryAllocation: out of memory');
+/** A device backend whose models fail the operations in `failing` (shared, so a test can change it). */
+const flakyDevice = (failing: Set<Op>, disposed: string[] = []): SurrogateBackend => {
+  const js = createJsBackend();
+  const wrap = (model: FittedGp): FittedGp => ({
+    backend: 'cuda',
+    n: model.n,
+    d: model.d,
+    theta: model.theta,
+    logPosterior: model.logPosterior,
+    predict: (x, m) => (failing.has('predict') ? Promise.reject(deviceError()) : model.predict(x, m)),
+    acquisition: (x, m, o, g) => (failing.has('acquisition') ? Promise.reject(deviceError()) : model.acquisition(x, m, o, g)),
+    optimizeAcquisition: (o) => (failing.has('optimizeAcquisition') ? Promise.reject(deviceError()) : model.optimizeAcquisition(o)),
+    append: async (x, y, k) => (failing.has('append') ? Promise.reject(deviceError()) : wrap(await model.append(x, y, k))),
+    dispose: () => {
+      disposed.push(`cuda:${model.n}`);
+      model.dispose();
+    },
+  });
+  return {
+    name: 'cuda',
+    fit: async (data, options) => wrap(await js.fit(data, options)),
+    build: async (data, theta, options) => wrap(await js.build(data, theta, options)),
+    negLogPosterior: js.negLogPosterior.bind(js),
+  };
+};
+
 describe('SizeRoutedBackend when the device fails after the fit', () => {
   // The fit succeeded on the device, but a later operation on that model (the device ran out of
   // memory because another process took it, say) rejects with NativeError. Under 'auto' the step
   // is redone on the CPU at the model's theta, and the model stays there.
-  type Op = 'predict' | 'acquisition' | 'optimizeAcquisition' | 'append';
-  const deviceError = () =>
-    new NativeError('predict (device): cudaMalloc(...) failed at native/cuda/cuda_gp.cu:117: cudaErrorMemoryAllocation: out of memory');
-  /** A device backend whose models fail the operations in `failing` (shared, so a test can change it). */
-  const flakyDevice = (failing: Set<Op>, disposed: string[]): SurrogateBackend => {
-    const js = createJsBackend();
-    const wrap = (model: FittedGp): FittedGp => ({
-      backend: 'cuda',
-      n: model.n,
-      d: model.d,
-      theta: model.theta,
-      logPosterior: model.logPosterior,
-      predict: (x, m) => (failing.has('predict') ? Promise.reject(deviceError()) : model.predict(x, m)),
-      acquisition: (x, m, o, g) => (failing.has('acquisition') ? Promise.reject(deviceError()) : model.acquisition(x, m, o, g)),
-      optimizeAcquisition: (o) => (failing.has('optimizeAcquisition') ? Promise.reject(deviceError()) : model.optimizeAcquisition(o)),
-      append: async (x, y, k) => (failing.has('append') ? Promise.reject(deviceError()) : wrap(await model.append(x, y, k))),
-      dispose: () => {
-        disposed.push(`cuda:${model.n}`);
-        model.dispose();
-      },
-    });
-    return {
-      name: 'cuda',
-      fit: async (data, options) => wrap(await js.fit(data, options)),
-      build: async (data, theta, options) => wrap(await js.build(data, theta, options)),
-      negLogPosterior: js.negLogPosterior.bind(js),
-    };
-  };
   const BUILD: BuildOptions = { kernel: FIT.kernel, deterministic: FIT.deterministic, numThreads: 1 };
   const probe = randomData(11, 5, 2).x; // 5 points in [0, 1]^2
   const OPTIMIZE: OptimizeAcquisitionOptions = {
@@ -367,42 +368,19 @@ describe('SizeRoutedBackend when the device fails after the fit', () => {
 });
 
 describe('DeviceFallbackGp keeps its own copies for the CPU rebuild', () => {
-  const deviceError = () => new NativeError('predict (device): cudaErrorMemoryAllocation: out of memory');
   const BUILD: BuildOptions = { kernel: FIT.kernel, deterministic: FIT.deterministic, numThreads: 1 };
   const probe = randomData(12, 5, 2).x;
-  /** A device whose models fail predict once `failing.on` is set. */
-  const device = (failing: { on: boolean }): SurrogateBackend => {
-    const js = createJsBackend();
-    const wrap = (model: FittedGp): FittedGp => ({
-      backend: 'cuda',
-      n: model.n,
-      d: model.d,
-      theta: model.theta,
-      logPosterior: model.logPosterior,
-      predict: (x, m) => (failing.on ? Promise.reject(deviceError()) : model.predict(x, m)),
-      acquisition: model.acquisition.bind(model),
-      optimizeAcquisition: model.optimizeAcquisition.bind(model),
-      append: async (x, y, k) => wrap(await model.append(x, y, k)),
-      dispose: () => model.dispose(),
-    });
-    return {
-      name: 'cuda',
-      fit: async (data, options) => wrap(await js.fit(data, options)),
-      build: async (data, theta, options) => wrap(await js.build(data, theta, options)),
-      negLogPosterior: js.negLogPosterior.bind(js),
-    };
-  };
 
   it('editing the model\'s theta changes nothing the rebuild computes (FittedGp.theta is the caller\'s to read)', async () => {
     // The wrapper handed out the array it later rebuilt from: a caller that edited model.theta
     // (into a warm start, say) changed the model the CPU fallback computed with.
-    const failing = { on: false };
+    const failing = new Set<Op>();
     const data = randomData(13, 12, 2);
-    const model = await new SizeRoutedBackend(createJsBackend(), device(failing), 10).fit(data, FIT);
+    const model = await new SizeRoutedBackend(createJsBackend(), flakyDevice(failing), 10).fit(data, FIT);
     const theta = Float64Array.from(model.theta);
     const expected = await (await createJsBackend().build(data, theta, BUILD)).predict(probe, 5);
     model.theta.fill(0);
-    failing.on = true;
+    failing.add('predict');
     const got = await model.predict(probe, 5);
     expect(model.backend).toBe('js');
     expect(Array.from(got.mean)).toEqual(Array.from(expected.mean));
@@ -411,9 +389,9 @@ describe('DeviceFallbackGp keeps its own copies for the CPU rebuild', () => {
   it('append copies its inputs when called: a buffer reused before the append resolves changes nothing', async () => {
     // The appended rows were read for the rebuild's data only after the device append resolved,
     // so a caller reusing its buffers meanwhile made the CPU rebuild a model of other data.
-    const failing = { on: false };
+    const failing = new Set<Op>();
     const data = randomData(14, 12, 2);
-    const model = await new SizeRoutedBackend(createJsBackend(), device(failing), 10).fit(data, FIT);
+    const model = await new SizeRoutedBackend(createJsBackend(), flakyDevice(failing), 10).fit(data, FIT);
     const extra = randomData(15, 3, 2);
     const x = Float64Array.from(extra.x);
     const y = Float64Array.from(extra.y);
@@ -422,7 +400,7 @@ describe('DeviceFallbackGp keeps its own copies for the CPU rebuild', () => {
     y.fill(0);
     const appended = await pending;
     const onDevice = await appended.predict(probe, 5);
-    failing.on = true;
+    failing.add('predict');
     const got = await appended.predict(probe, 5);
     expect(appended.backend).toBe('js');
     got.mean.forEach((v, i) => expect(Math.abs(v - onDevice.mean[i])).toBeLessThan(1e-9));

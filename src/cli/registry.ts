@@ -4,7 +4,8 @@
  * before the native issue lands) fails with a clear `ConfigError` only when a config asks for it.
  *
  * Constructor validation errors (`InvalidOptionError` naming an option) are re-thrown as
- * `ConfigError`s located at `sampler.<option>` / `pruner.<option>`.
+ * `ConfigError`s located at `sampler.<option>` / `pruner.<option>` (a field of an object option at
+ * its dotted path, `sampler.refitPolicy.fitSubsetMax`).
  */
 import { ConfigError, KestrelError } from '../errors.js';
 import { NopPruner, type Pruner } from '../pruners/pruner.js';
@@ -188,8 +189,9 @@ function construct(where: string, exported: unknown, kind: 'class' | 'factory', 
     return kind === 'class' ? new (exported as Constructor)(args) : (exported as Factory)(args);
   } catch (error) {
     if (error instanceof KestrelError && error.code === 'INVALID_OPTION') {
+      // A field of an object option is named by its dotted path (`refitPolicy.fitSubsetMax`).
       const option = (error as KestrelError & { option?: unknown }).option;
-      const at = typeof option === 'string' && option in args ? `${where}.${option}` : where;
+      const at = typeof option === 'string' && option.split('.')[0] in args ? `${where}.${option}` : where;
       throw new ConfigError(at, error.message, { cause: error });
     }
     if (error instanceof KestrelError && error.code === 'INVALID_SEARCH_SPACE') {

@@ -51,6 +51,13 @@ describe('sampler registry', () => {
     expect(bad.message).toMatch(/1\.5/);
   });
 
+  it('locates a bad field of a nested option (gp refitPolicy) at its full path', async () => {
+    const bad = await configError(createSampler({ name: 'gp', options: { refitPolicy: { fitSubsetMx: 64 } } }));
+    expect(bad.path).toBe('sampler.refitPolicy.fitSubsetMx');
+    const value = await configError(createSampler({ name: 'gp', options: { refitPolicy: { fitSubsetMax: 0 } } }));
+    expect(value.path).toBe('sampler.refitPolicy.fitSubsetMax');
+  });
+
   it('reports a module that is not built as unavailable, by name', async () => {
     const error = await configError(importExport('sampler', 'gp', './no-such-module.js', 'GpSampler'));
     expect(error.path).toBe('sampler.name');

@@ -235,6 +235,13 @@ export function validateConfig(raw: unknown, configPath: string, overrides: Conf
     );
   }
 
+  if (Object.prototype.hasOwnProperty.call(sampler.options, 'space')) {
+    // The grid sampler is handed the top-level space, which would replace this one unseen.
+    throw new ConfigError(
+      'sampler.space',
+      'give the space at the top level of the config (top-level space:), which the grid sampler enumerates',
+    );
+  }
   const samplerSeed = sampler.options.seed;
   if (samplerSeed !== undefined && (typeof samplerSeed !== 'number' || !Number.isInteger(samplerSeed) || samplerSeed < 0)) {
     throw new ConfigError('sampler.seed', `expected an integer >= 0, received ${describe(samplerSeed)}`);

@@ -273,6 +273,14 @@ describe('config validation', () => {
     expect(grid.nTrials).toBeNull();
   });
 
+  it('rejects a space given as a sampler option, which the top-level space would silently replace', () => {
+    const space = { x: { type: 'int', low: 0, high: 2 } };
+    const both = configError({ objective: 'o', sampler: { name: 'grid', space: { x: [5, 6] } }, space });
+    expect(both.path).toBe('sampler.space');
+    expect(both.message).toMatch(/top-level space/);
+    expect(configError({ objective: 'o', sampler: { name: 'grid', space: { x: [5, 6] } } }).path).toBe('sampler.space');
+  });
+
   it('reads a config that starts with a UTF-8 byte order mark, JSON and YAML alike', () => {
     const json = parseConfig('\uFEFF{"objective": "o.mjs", "nTrials": 3}', '/x/c.json');
     expect(json.nTrials).toBe(3);

@@ -301,7 +301,15 @@ async function runTrial(
     try {
       result = await objective(trial);
     } catch (error) {
-      if (isTrialPrunedError(error)) return await study.tell(trial, { state: 'PRUNED' });
+      if (isTrialPrunedError(error)) {
+        if (trial.pruneQueryPending) {
+          warnOnce(
+            'SHOULD_PRUNE_NOT_AWAITED',
+            'an objective threw TrialPrunedError before its trial.shouldPrune() had answered: `if (trial.shouldPrune())` tests a Promise, which is always true; write `if (await trial.shouldPrune())` (the trial is recorded PRUNED)',
+          );
+        }
+        return await study.tell(trial, { state: 'PRUNED' });
+      }
       if (trial.signal.aborted) return null;
       const frozen = await study.tell(trial, { state: 'FAIL', failReason: messageOf(error) });
       if (isCaught(error, opts.catch)) onCaught(frozen.number, error);

@@ -72,6 +72,8 @@ export class Trial implements Suggester {
   private readonly distributionsMap: Record<string, Distribution>;
   private readonly userAttrsMap: Record<string, JsonValue>;
   private readonly intermediate: Record<number, number>;
+  /** `shouldPrune()` calls not answered yet (`pruneQueryPending`). */
+  private pruneQueries = 0;
   // What changed since the last flush.
   private dirtyParams: Record<string, ParamValue> = {};
   private dirtyDistributions: Record<string, Distribution> = {};
@@ -220,7 +222,21 @@ export class Trial implements Suggester {
    * anything but a boolean, and with what it threw when it throws.
    */
   async shouldPrune(): Promise<boolean> {
-    return this.host.shouldPrune(this);
+    this.pruneQueries++;
+    try {
+      return await this.host.shouldPrune(this);
+    } finally {
+      this.pruneQueries--;
+    }
+  }
+
+  /**
+   * Internal: whether a `shouldPrune()` call has not answered yet. `optimize` warns
+   * (SHOULD_PRUNE_NOT_AWAITED) when the objective throws TrialPrunedError meanwhile: Optuna's
+   * `if trial.should_prune():` ported without `await` tests a Promise, always truthy.
+   */
+  get pruneQueryPending(): boolean {
+    return this.pruneQueries > 0;
   }
 
   /** Convenience: `await trial.pruneIfNeeded()` throws `TrialPrunedError` when the pruner says so. */

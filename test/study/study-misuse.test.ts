@@ -2,8 +2,9 @@
  * Misuse of the Study API and hostile values from objectives: each gets a typed error or a recorded
  * FAIL, never a crash that leaves a trial RUNNING or a value silently dropped.
  */
-import { describe, expect, it } from 'vitest';
-import { InvalidOptionError, TrialFinishedError } from '../../src/errors.js';
+import { describe, expect, it, vi } from 'vitest';
+import { InvalidOptionError, TrialFinishedError, TrialPrunedError } from '../../src/errors.js';
+import { resetWarnOnce } from '../../src/util/warn.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -391,6 +392,57 @@ describe("Optuna's report(value, step), not awaited", () => {
     await expect((async () => trial.report(0.53, 3))()).rejects.toMatchObject({ param: 'step' });
     await study.tell(trial, 1);
     expect(() => trial.report(0, 1)).toThrow(TrialFinishedError);
+  });
+});
+
+describe("Optuna's `if trial.should_prune():` without await", () => {
+  // shouldPrune() returns a Promise, always truthy: `if (trial.shouldPrune()) throw new
+  // TrialPrunedError()` prunes every trial at its first check. It cannot be caught, but the
+  // objective throwing TrialPrunedError while its shouldPrune() has not answered gives it away.
+  const codes = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => (c[1] as { code?: string } | undefined)?.code);
+
+  it('warns once (SHOULD_PRUNE_NOT_AWAITED) when the objective is pruned while shouldPrune() is pending', async () => {
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const study = await createStudy({ pruner: new ThresholdPruner({ upper: 100 }) });
+      await study.optimize(
+        async (trial) => {
+          await trial.report(0, trial.suggestFloat('x', 0, 1));
+          // As plain JavaScript would (TypeScript refuses the condition: TS2801).
+          const answer: unknown = trial.shouldPrune();
+          if (answer) throw new TrialPrunedError();
+          return 0;
+        },
+        { nTrials: 3 },
+      );
+      expect((await study.getTrials()).map((t) => t.state)).toEqual(['PRUNED', 'PRUNED', 'PRUNED']);
+      expect(codes(warnings).filter((c) => c === 'SHOULD_PRUNE_NOT_AWAITED')).toHaveLength(1);
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
+  it('does not warn when the objective awaits it, or prunes on its own rule', async () => {
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const study = await createStudy({ pruner: new ThresholdPruner({ upper: 0.5 }) });
+      await study.optimize(
+        async (trial) => {
+          const x = trial.suggestFloat('x', 0, 1);
+          await trial.report(0, x);
+          if (await trial.shouldPrune()) throw new TrialPrunedError();
+          if (trial.number === 0) throw new TrialPrunedError('own rule');
+          return x;
+        },
+        { nTrials: 6 },
+      );
+      expect((await study.getTrials()).some((t) => t.state === 'PRUNED')).toBe(true);
+      expect(codes(warnings)).not.toContain('SHOULD_PRUNE_NOT_AWAITED');
+    } finally {
+      warnings.mockRestore();
+    }
   });
 });
 

@@ -28,7 +28,7 @@ import { hasOwn, setOwn } from '../util/own-keys.js';
 import type { StudyView } from '../trial/study-view.js';
 import { FAIL_REASON_STALE_PREFIX, SystemAttr, isFeasible } from '../trial/system-attrs.js';
 import { Trial, type TrialHost } from '../trial/trial.js';
-import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
+import { isFinishedState, type JsonValue, type StudyDirection, type TrialState } from '../trial/types.js';
 import { warnOnce } from '../util/warn.js';
 import { runOptimize, type Objective, type OptimizeOptions } from './optimize.js';
 
@@ -573,6 +573,12 @@ export class Study implements StudyView {
       // GpSampler: constraint values) is written with the result: a finished trial cannot be updated, and a
       // reader must never see it finished without them.
       const stored = await this.storage.getTrial(trialId);
+      if (isFinishedState(stored.state)) {
+        // Told before (or finished elsewhere): the hook must not see a result that will not be
+        // recorded (NsgaIiSampler cached the refused result's constraint penalty over the stored one).
+        if (this.live.get(trialId) === live) this.live.delete(trialId);
+        throw new TrialFinishedError(trialId, stored.state, stored.number);
+      }
       const preview = new FrozenTrial({
         ...stored.toJSON(),
         state,

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ThresholdPruner } from '../../src/pruners/threshold.js';
+import { NsgaIiSampler } from '../../src/samplers/genetic/nsga-ii-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy, deleteStudy, getAllStudySummaries, loadStudy } from '../../src/study/create-study.js';
 
@@ -95,6 +96,32 @@ describe('a Trial after tell', () => {
     const trial = await study.ask();
     await study.tell(trial.number, { state: 'FAIL', failReason: 'gave up' });
     expect(() => trial.suggestFloat('y', 0, 1)).toThrow(TrialFinishedError);
+  });
+
+  it("a second tell does not run the sampler's finish hook (constraintsFunc) on the finished trial", async () => {
+    // The hook ran on a preview of the refused result before storage said "finished": the user's
+    // constraintsFunc saw values never recorded, and NsgaIiSampler cached the preview's penalty
+    // (here Infinity, as the function fails for a PRUNED trial without values) over the stored
+    // feasible constraints of trial 0.
+    const seen: string[] = [];
+    const sampler = new NsgaIiSampler({
+      seed: 1,
+      constraintsFunc: (t) => {
+        seen.push(`${t.state}:${JSON.stringify(t.values)}`);
+        return [t.values![0] - 5];
+      },
+    });
+    const study = await createStudy({ sampler });
+    const trial = await study.ask();
+    trial.suggestFloat('x', 0, 1);
+    await study.tell(trial, 1);
+    await expect(study.tell(trial.number, 10)).rejects.toBeInstanceOf(TrialFinishedError);
+    await expect(study.tell(trial, { state: 'PRUNED' })).rejects.toBeInstanceOf(TrialFinishedError);
+    expect(seen).toEqual(['COMPLETE:[1]']);
+    const [stored] = await study.getTrials();
+    expect(stored.systemAttrs.constraints).toEqual([-4]);
+    const penalties = (sampler as unknown as { state: WeakMap<object, { penalties: Map<number, number> }> }).state.get(study)?.penalties;
+    expect(penalties?.get(stored.trialId)).toBe(0);
   });
 });
 

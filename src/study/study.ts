@@ -103,7 +103,9 @@ export interface EnqueueTrialOptions {
    * Skip when a trial of the study already has exactly these parameters, as in Optuna: its
    * enqueued parameters if it was enqueued, else those it suggested, with the same names and equal
    * values. A trial that has more parameters (e.g. {opt: 'adam', lr: 0.1} when enqueueing
-   * {opt: 'adam'}) does not count. Not atomic across processes.
+   * {opt: 'adam'}) does not count. The enqueues of one `Study` object run one at a time, so
+   * duplicates among calls not awaited one by one are skipped too; not atomic across `Study`
+   * objects or processes.
    */
   readonly skipIfExists?: boolean;
 }
@@ -168,6 +170,8 @@ export class Study implements StudyView {
   private pointAsks = 0;
   /** Resolved (and replaced) whenever such an ask settles. */
   private pointAskSettled: { promise: Promise<void>; resolve: () => void } = settledSignal();
+  /** The last `enqueueTrial` of this object, settled: the next one starts after it. */
+  private enqueueing: Promise<void> = Promise.resolve();
 
   /** Use `createStudy` or `loadStudy`. */
   constructor(init: StudyInit) {
@@ -685,6 +689,14 @@ export class Study implements StudyView {
         (typeof value === 'number' && Number.isFinite(value));
       if (!ok) throw new InvalidOptionError(`params.${name}`, 'a finite number, string, boolean or null', value);
     }
+    // One at a time, in call order: enqueues not awaited one by one (`Promise.all`) each read the
+    // trials before any had created its own, so skipIfExists queued every duplicate.
+    const run = this.enqueueing.then(() => this.enqueueNow(params, options));
+    this.enqueueing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async enqueueNow(params: Readonly<Record<string, ParamValue>>, options: EnqueueTrialOptions): Promise<void> {
     if (options.skipIfExists === true) {
       const trials = await this.getTrials();
       const key = stableKey(params);

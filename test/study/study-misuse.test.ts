@@ -236,6 +236,15 @@ describe('enqueueTrial skipIfExists', () => {
     await study.enqueueTrial({ opt: 'sgd' }, { skipIfExists: true });
     expect(await study.getTrials()).toHaveLength(3);
   });
+
+  it('skips duplicates among enqueues that were not awaited one by one (Promise.all), keeping call order', async () => {
+    // Each call read the trials before any of them had created its own, so all four were queued.
+    const study = await createStudy();
+    const configs = [{ x: 1 }, { x: 1 }, { x: 2 }, { x: 1 }, { x: 3 }];
+    await Promise.all(configs.map((params) => study.enqueueTrial(params, { skipIfExists: true })));
+    const waiting = await study.getTrials({ states: ['WAITING'] });
+    expect(waiting.map((t) => t.systemAttrs.fixed_params)).toEqual([{ x: 1 }, { x: 2 }, { x: 3 }]);
+  });
 });
 
 describe('deleteStudy / getAllStudySummaries option checks', () => {

@@ -18,7 +18,8 @@
  * JSON cannot hold, appear in objective and intermediate values as the strings "NaN", "Infinity",
  * "-Infinity".
  *
- * Writing an op: take the in-process mutex, then the cross-process `FileLock` (`<path>.lock`);
+ * Writing an op: take the in-process mutex, then the cross-process `FileLock` (`<path>.lock`, `path`
+ * with its symlinks resolved, so that a link to the journal and its target share one lock);
  * check that `path` still names the file this object opened (a journal deleted or replaced while
  * open makes every later call reject with `StorageError`, instead of writes going into an unlinked
  * file and being lost; reads see the old view until then); catch up (read what others appended since our offset and apply it); validate the op against the
@@ -44,7 +45,7 @@
  * any complete line that is not valid JSON is corruption (`StorageError` with code STORAGE_CORRUPT
  * and its line number), never skipped. Records before the fragment are never rewritten.
  */
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, realpathSync, statSync, writeSync, fsyncSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { constants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
@@ -147,8 +148,11 @@ export class JournalStorage implements Storage {
     const staleMs = checkMs('lockStaleMs', options.lockStaleMs, 10_000);
     const timeoutMs = checkMs('lockTimeoutMs', options.lockTimeoutMs, 60_000);
     this.path = resolve(options.path);
-    this.lock = new FileLock({ lockPath: `${this.path}.lock`, staleMs, timeoutMs });
     const opened = openJournal(this.path, options.readOnly === true);
+    // The lock beside the file itself, not beside the link: processes that reach one journal by
+    // different names (a symlink and its target) must take the same lock, or their appends
+    // interleave and corrupt it.
+    this.lock = new FileLock({ lockPath: `${realPathOf(this.path)}.lock`, staleMs, timeoutMs });
     this.fd = opened.fd;
     const identity = fstatSync(opened.fd);
     this.opened = { dev: identity.dev, ino: identity.ino };
@@ -683,6 +687,15 @@ export class JournalStorage implements Storage {
 }
 
 function noop(): void {}
+
+/** `path` with its symbolic links resolved (the journal exists once opened); `path` itself if that fails. */
+function realPathOf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
 
 /**
  * Opens the journal for appending (creating it and its directory), or for reading only when asked

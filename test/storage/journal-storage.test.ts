@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -308,6 +309,23 @@ describe('JournalStorage', () => {
   });
 });
 
+describe('JournalStorage through a symbolic link', () => {
+  it('takes the lock of the file the link names, so a write waits while the journal is locked', async () => {
+    const path = freshPath();
+    const link = freshPath();
+    symlinkSync(path, link);
+    const s = new JournalStorage({ path });
+    await s.createStudy('s', ['minimize']);
+    // The journal's lock, held by a live process of this host (this one: never judged stale by pid).
+    writeFileSync(`${path}.lock`, `${process.pid} ${hostname()} other-0\n`);
+    const viaLink = new JournalStorage({ path: link, lockTimeoutMs: 200 });
+    await expect(viaLink.createStudy('t', ['minimize'])).rejects.toThrow(/timed out after 200 ms waiting for the lock/);
+    rmSync(`${path}.lock`);
+    await viaLink.close();
+    await s.close();
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Several processes on one journal
 // ---------------------------------------------------------------------------------------------
@@ -402,6 +420,20 @@ describe('JournalStorage across processes', () => {
     const id = await s.getStudyIdFromName('mp');
     expect(await s.getNTrials(id)).toBe(120);
     expect(await s.getNTrials(id, { states: ['COMPLETE'] })).toBe(120);
+    await s.close();
+  });
+
+  it('2 processes by the path and 2 by a symlink to it, createTrialIfBelow(120): 120 trials, a readable journal', async () => {
+    const path = freshPath();
+    const link = freshPath();
+    symlinkSync(path, link);
+    const env = { KESTREL_TEST_MAX_TRIALS: '120' };
+    const writers = [path, link, path, link].map((p) => startWriter(p, 0, undefined, env));
+    expect(await Promise.all(writers.map((w) => w.exited))).toEqual([0, 0, 0, 0]);
+    const numbers = writers.flatMap((w) => w.out.done.map((d) => d.number)).sort((a, b) => a - b);
+    expect(numbers).toEqual(Array.from({ length: 120 }, (_, i) => i));
+    const s = new JournalStorage({ path });
+    expect(await s.getNTrials(await s.getStudyIdFromName('mp'))).toBe(120);
     await s.close();
   });
 

@@ -64,4 +64,32 @@ describe('logEHVI on a front too large to decompose', () => {
       warnings.mockRestore();
     }
   }, 60_000);
+
+  it('does not thin a later front that fits whole (a point that dominates the rest is never dropped)', async () => {
+    const rng = new Rng(3);
+    const distributions = { x: floatDistribution('x', 0, 1), y: floatDistribution('y', 0, 1) };
+    const study = await createStudy({ directions: Array(K).fill('minimize'), sampler: new GpSampler({ seed: 1, candidates: 64, restarts: 1 }) });
+    await study.addTrials(
+      Array.from({ length: 160 }, () => ({ params: { x: rng.nextFloat(), y: rng.nextFloat() }, distributions, values: spherePoint(rng) })),
+    );
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      calls.length = 0;
+      const first = await study.ask();
+      first.suggestFloat('x', 0, 1);
+      first.suggestFloat('y', 0, 1);
+      expect(calls[0]).toEqual({ p: 160, fits: false });
+      await study.tell(first, spherePoint(rng));
+      // Dominates every other point: the front is this one point, K boxes, nothing to thin.
+      await study.addTrials([{ params: { x: 0.5, y: 0.5 }, distributions, values: Array(K).fill(-1) }]);
+
+      calls.length = 0;
+      const second = await study.ask();
+      second.suggestFloat('x', 0, 1);
+      second.suggestFloat('y', 0, 1);
+      expect(calls).toEqual([{ p: 162, fits: true }]);
+    } finally {
+      warnings.mockRestore();
+    }
+  }, 60_000);
 });

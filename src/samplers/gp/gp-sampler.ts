@@ -1114,36 +1114,49 @@ export class GpSampler implements Sampler {
   }
 
   /**
-   * The non-dominated boxes of `front` (P rows of k targets) above `ref`. A decomposition of more
-   * than MAX_HYPERVOLUME_BOXES is computed on a front thinned at random (seeded by the trial) to
-   * half its points until it fits; later suggestions whose front (its non-dominated points: the
-   * rows also hold dominated ones) is still larger than the size that fit start there
+   * The non-dominated boxes of `front` (P rows of k targets, dominated ones included) above `ref`.
+   * A decomposition of more than MAX_HYPERVOLUME_BOXES is computed on the front's non-dominated
+   * points thinned at random (seeded by the trial) to half of them until it fits; later suggestions
+   * whose front still has more non-dominated points than the size that fit start there
    * (`thinnedFrontSize`) instead of paying again for the decompositions that fail:
    * `npx tsx bench/multi-objective-latency.ts --trials 0 --imported 0 --front 5,160` (five
    * objectives, a front of 160 points) took 575-679 ms per later ask before, 282-334 ms after.
-   * A front no larger than that is decomposed whole, as it may fit (a new point that dominates
-   * the rest leaves one).
+   * A front no larger than that is decomposed whole (a new point that dominates the rest leaves
+   * one), and a dominated row is never kept in place of a point of the front.
    */
   private hypervolumeBoxes(front: readonly number[], k: number, ref: Float64Array, trial: FrozenTrial): Float64Array {
     let points: Float64Array = Float64Array.from(front);
     const rng = new Rng(deriveSeed(this.options.seed, trial.number, 'hypervolume-thinning'));
     let thinned = false;
-    if (this.thinnedFrontSize !== null && nonDominatedIndices(points, points.length / k, k).length > this.thinnedFrontSize) {
-      points = thinRows(points, k, this.thinnedFrontSize, rng);
-      thinned = true;
+    let reduced = false;
+    /** `points` reduced to its non-dominated rows (what the decomposition keeps anyway). */
+    const reduce = (): void => {
+      if (reduced) return;
+      const keep = nonDominatedIndices(points, points.length / k, k);
+      const out = new Float64Array(keep.length * k);
+      keep.forEach((row, i) => out.set(points.subarray(row * k, (row + 1) * k), i * k));
+      points = out;
+      reduced = true;
+    };
+    if (this.thinnedFrontSize !== null) {
+      reduce();
+      if (points.length / k > this.thinnedFrontSize) {
+        points = thinRows(points, k, this.thinnedFrontSize, rng);
+        thinned = true;
+      }
     }
     for (;;) {
-      const p = points.length / k;
-      const boxes = nonDominatedBoxes(points, p, k, ref, MAX_HYPERVOLUME_BOXES);
+      const boxes = nonDominatedBoxes(points, points.length / k, k, ref, MAX_HYPERVOLUME_BOXES);
       if (boxes !== null) {
-        if (thinned) this.thinnedFrontSize = p;
+        if (thinned) this.thinnedFrontSize = points.length / k;
         return boxes;
       }
       warnOnce(
         'GP_HYPERVOLUME_THINNED',
         `GpSampler: the Pareto front needs more than ${MAX_HYPERVOLUME_BOXES} boxes for logEHVI; it is thinned at random to fit (an approximation)`,
       );
-      points = thinRows(points, k, Math.floor(p / 2), rng);
+      reduce();
+      points = thinRows(points, k, Math.floor(points.length / k / 2), rng);
       thinned = true;
     }
   }

@@ -569,6 +569,12 @@ export class Study implements StudyView {
       values = this.prunedValues(live?.trial ?? null, await this.storage.getTrial(trialId));
     }
 
+    // After the trial's writes in flight (a `report` not awaited): taken before one settled, its
+    // changes reached storage after the trial was finished (refused, dropped), or, had it failed,
+    // were restored into a trial already told and never written.
+    const liveTrial = live?.trial ?? null;
+    const pending = liveTrial === null ? undefined : this.flushing.get(liveTrial);
+    if (pending !== undefined) await pending;
     const changes = live?.trial?.takeChanges();
     const systemAttrs: Record<string, JsonValue> = {};
     if (state === 'FAIL' && failReason !== null) systemAttrs[SystemAttr.failReason] = failReason;

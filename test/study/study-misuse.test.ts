@@ -3,7 +3,7 @@
  * FAIL, never a crash that leaves a trial RUNNING or a value silently dropped.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { InvalidOptionError, TrialFinishedError, TrialPrunedError } from '../../src/errors.js';
+import { InvalidOptionError, StorageError, TrialFinishedError, TrialPrunedError } from '../../src/errors.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -419,6 +419,34 @@ describe("Optuna's report(value, step), not awaited", () => {
     const trials = await study.getTrials();
     expect(trials.map((t) => t.state)).toEqual(['FAIL', 'COMPLETE', 'COMPLETE']);
     expect(String(trials[0].systemAttrs.fail_reason)).toMatch(/step.*0\.53/);
+  });
+
+  it('tell waits for its write: the value lands, and a failed write is retried by tell', async () => {
+    // tell took the trial's buffered changes while an unawaited report's write was in flight: on a
+    // storage whose writes are slower than its finishTrial the write then arrived after the trial
+    // was finished (refused, the value dropped), and a write that failed restored its value into a
+    // trial already told, so it was never written and nothing said so.
+    class SlowStorage extends InMemoryStorage {
+      failures = 0;
+      override async updateTrial(...args: Parameters<InMemoryStorage['updateTrial']>): Promise<void> {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        if (this.failures > 0) {
+          this.failures--;
+          throw new StorageError('disk full');
+        }
+        return super.updateTrial(...args);
+      }
+    }
+    const storage = new SlowStorage();
+    const study = await createStudy({ storage });
+    const trial = await study.ask();
+    void trial.report(0, 0.5);
+    expect((await study.tell(trial, 1)).intermediateValues).toEqual({ 0: 0.5 });
+    const failing = await study.ask();
+    storage.failures = 1;
+    void failing.report(0, 0.25);
+    expect((await study.tell(failing, 2)).intermediateValues).toEqual({ 0: 0.25 });
+    expect((await study.getTrials()).map((t) => t.intermediateValues)).toEqual([{ 0: 0.5 }, { 0: 0.25 }]);
   });
 
   it('throws at the call, so a caller that does await it sees the same error', async () => {

@@ -74,6 +74,8 @@ export class Trial implements Suggester {
   private readonly intermediate: Record<number, number>;
   /** `shouldPrune()` calls not answered yet (`pruneQueryPending`). */
   private pruneQueries = 0;
+  /** Whether a `shouldPrune()` call answered true (`pruneQueryPending`). */
+  private prunedAnswer = false;
   // What changed since the last flush.
   private dirtyParams: Record<string, ParamValue> = {};
   private dirtyDistributions: Record<string, Distribution> = {};
@@ -224,19 +226,23 @@ export class Trial implements Suggester {
   async shouldPrune(): Promise<boolean> {
     this.pruneQueries++;
     try {
-      return await this.host.shouldPrune(this);
+      const decision = await this.host.shouldPrune(this);
+      if (decision) this.prunedAnswer = true;
+      return decision;
     } finally {
       this.pruneQueries--;
     }
   }
 
   /**
-   * Internal: whether a `shouldPrune()` call has not answered yet. `optimize` warns
-   * (SHOULD_PRUNE_NOT_AWAITED) when the objective throws TrialPrunedError meanwhile: Optuna's
-   * `if trial.should_prune():` ported without `await` tests a Promise, always truthy.
+   * Internal: whether a `shouldPrune()` call has not answered yet and none has answered true.
+   * `optimize` warns (SHOULD_PRUNE_NOT_AWAITED) when the objective throws TrialPrunedError
+   * meanwhile: Optuna's `if trial.should_prune():` ported without `await` tests a Promise, always
+   * truthy. A true answer explains the throw (concurrent folds awaiting their own `shouldPrune()`
+   * in `Promise.all`: the first pruned rejects while another still asks).
    */
   get pruneQueryPending(): boolean {
-    return this.pruneQueries > 0;
+    return this.pruneQueries > 0 && !this.prunedAnswer;
   }
 
   /** Convenience: `await trial.pruneIfNeeded()` throws `TrialPrunedError` when the pruner says so. */

@@ -487,6 +487,41 @@ describe("Optuna's `if trial.should_prune():` without await", () => {
     }
   });
 
+  it('does not warn when concurrent folds await it and one is pruned while another still asks', async () => {
+    // Cross-validation folds run with Promise.all, each `if (await trial.shouldPrune()) throw`: the
+    // first fold pruned rejects the Promise.all while another fold's shouldPrune() is still pending
+    // (here the pruner answers the second fold's question later).
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    let nQuestions = 0;
+    const pruner = {
+      name: 'slow-second',
+      prune: async (): Promise<boolean> => {
+        if (nQuestions++ % 2 === 1) await new Promise((resolve) => setTimeout(resolve, 20));
+        return true;
+      },
+    };
+    try {
+      const study = await createStudy({ pruner });
+      await study.optimize(
+        async (trial) => {
+          await Promise.all(
+            [0.1, 0.9].map(async (score, fold) => {
+              await trial.report(fold, score);
+              if (await trial.shouldPrune()) throw new TrialPrunedError();
+            }),
+          );
+          return 0;
+        },
+        { nTrials: 2 },
+      );
+      expect((await study.getTrials()).map((t) => t.state)).toEqual(['PRUNED', 'PRUNED']);
+      expect(codes(warnings)).not.toContain('SHOULD_PRUNE_NOT_AWAITED');
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
   it('does not warn when the objective awaits it, or prunes on its own rule', async () => {
     resetWarnOnce();
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);

@@ -20,11 +20,14 @@ const EPS = 2.220446049250313e-16;
 
 /**
  * How far from an integer the float number of steps `k` ((value - low) / step) may be and still
- * count as a grid point: STEP_TOLERANCE, or the rounding noise of k itself (16 eps * k) where that is
- * larger. Not 1e-8 * k: that exceeded half a step from k = 5e7 on, and every value in range passed.
+ * count as a grid point: STEP_TOLERANCE, or where larger the rounding noise of computing k: of k
+ * itself (16 eps * k), plus that of a value computed as low + k * step, at most half an ulp of
+ * `magnitude` = max(|low|, |value|) (0.51 eps * magnitude / step: 8.1 + 87263035 * 1e-9 is 5.7e-7
+ * steps of 1e-9 off its k; 200,000 random k on that grid reach 0.4994 eps * magnitude). Not
+ * 1e-8 * k: that exceeded half a step from k = 5e7 on, and every value in range passed.
  */
-function stepTolerance(k: number): number {
-  return Math.max(STEP_TOLERANCE, 16 * EPS * Math.abs(k));
+function stepTolerance(k: number, magnitude: number, step: number): number {
+  return Math.max(STEP_TOLERANCE, 16 * EPS * Math.abs(k) + (0.51 * EPS * magnitude) / step);
 }
 
 function describeValue(value: unknown): string {
@@ -74,7 +77,7 @@ function checkLog(name: string, log: unknown): boolean {
 /**
  * A float distribution on [low, high]. `log` samples uniformly in log space (low > 0); `step` puts
  * values on low, low + step, ..., high and must divide high - low: the doubles' ratio within 1e-8
- * (or its own rounding noise, 16 eps * ratio, where larger) of an integer, or exactly in the decimals the numbers are written as (as Optuna).
+ * (or the rounding noise of computing it, where larger: `stepTolerance`) of an integer, or exactly in the decimals the numbers are written as (as Optuna).
  * @throws SearchSpaceError naming the parameter.
  */
 export function floatDistribution(name: string, low: number, high: number, options?: NumericSuggestOptions): FloatDistribution {
@@ -93,7 +96,7 @@ export function floatDistribution(name: string, low: number, high: number, optio
     if (!Number.isFinite(ratio)) {
       throw new SearchSpaceError(name, `step ${step} is too small for high - low (${high} - ${low}): the number of steps overflows`);
     }
-    if (Math.abs(ratio - Math.round(ratio)) > stepTolerance(ratio) && !decimalDivides(high, low, step)) {
+    if (Math.abs(ratio - Math.round(ratio)) > stepTolerance(ratio, Math.max(Math.abs(low), Math.abs(high)), step) && !decimalDivides(high, low, step)) {
       throw new SearchSpaceError(name, `step ${step} does not divide high - low (${high} - ${low})`);
     }
   }
@@ -236,8 +239,8 @@ function decimalDivides(high: number, low: number, step: number): boolean {
 
 /**
  * True when `value` is a possible value of `dist`: for stepped floats, within 1e-8 steps of a grid
- * point (or 16 eps * k steps at grid point k, where larger), or exactly one of
- * the grid values `floatGridValue` gives.
+ * point (or the rounding noise of computing its number of steps, where larger: `stepTolerance`),
+ * or exactly one of the grid values `floatGridValue` gives.
  */
 export function contains(dist: Distribution, value: unknown): boolean {
   switch (dist.kind) {
@@ -246,7 +249,7 @@ export function contains(dist: Distribution, value: unknown): boolean {
       if (value < dist.low || value > dist.high) return false;
       if (dist.step === null) return true;
       const k = (value - dist.low) / dist.step;
-      if (Math.abs(k - Math.round(k)) <= stepTolerance(k)) return true;
+      if (Math.abs(k - Math.round(k)) <= stepTolerance(k, Math.max(Math.abs(dist.low), Math.abs(value)), dist.step)) return true;
       // The grid values decode / samplers produce: next to a step tiny against |low| their
       // rounding exceeds the tolerance above (8.1 + 1e-9 is 1.0000000827 steps from 8.1).
       const stepped = dist as FloatDistribution & { step: number };

@@ -144,6 +144,22 @@ describe('equality, isSingle, contains', () => {
     expect(contains(lr, 999.99999)).toBe(true);
   });
 
+  it('contains accepts low + k * step where the grid is fine against |low| (the subtraction rounds by many steps\' 1e-8)', () => {
+    // 8.1 + 87263035 * 1e-9 = 8.187263034999999: (value - low) / step is 1.8e-6 steps off k, from
+    // the rounding of a difference of two numbers near 8 at a step of 1e-9. Such values (Optuna's
+    // own formula, enqueued or stored by an earlier version) were refused, and a journal holding
+    // one no longer opened.
+    const d = floatDistribution('x', 8.1, 9.1, { step: 1e-9 });
+    expect(contains(d, 8.1 + 87263035 * 1e-9)).toBe(true);
+    let refused = 0;
+    for (let i = 0; i < 2000; i++) {
+      const k = Math.floor(((i * 7919) % 1000) * 1e6 + i);
+      if (!contains(d, 8.1 + k * 1e-9)) refused++;
+    }
+    expect(refused).toBe(0);
+    expect(contains(d, 8.1 + 87263035.5 * 1e-9)).toBe(false); // half a step off is still off
+  });
+
   it('rejects a step that misses high by a fraction of a step on a range of many steps', () => {
     expect(() => floatDistribution('p', 0, 1e9 + 0.5, { step: 1 })).toThrow(/does not divide/);
     expect(() => floatDistribution('p', 0, 1.5e8 + 1, { step: 3 })).toThrow(/does not divide/);

@@ -32,14 +32,20 @@ function spherePoint(rng: InstanceType<typeof Rng>): number[] {
   return v.map((x) => -x / norm);
 }
 
+/** A GP study of K objectives holding 160 trials on the sphere: a front of 160 points, over the box limit. */
+async function sphereStudy() {
+  const rng = new Rng(3);
+  const distributions = { x: floatDistribution('x', 0, 1), y: floatDistribution('y', 0, 1) };
+  const study = await createStudy({ directions: Array(K).fill('minimize'), sampler: new GpSampler({ seed: 1, candidates: 64, restarts: 1 }) });
+  await study.addTrials(
+    Array.from({ length: 160 }, () => ({ params: { x: rng.nextFloat(), y: rng.nextFloat() }, distributions, values: spherePoint(rng) })),
+  );
+  return { rng, distributions, study };
+}
+
 describe('logEHVI on a front too large to decompose', () => {
   it('thins it until it fits, then starts later suggestions at the size that fit', async () => {
-    const rng = new Rng(3);
-    const distributions = { x: floatDistribution('x', 0, 1), y: floatDistribution('y', 0, 1) };
-    const study = await createStudy({ directions: Array(K).fill('minimize'), sampler: new GpSampler({ seed: 1, candidates: 64, restarts: 1 }) });
-    await study.addTrials(
-      Array.from({ length: 160 }, () => ({ params: { x: rng.nextFloat(), y: rng.nextFloat() }, distributions, values: spherePoint(rng) })),
-    );
+    const { rng, study } = await sphereStudy();
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {
       const first = await study.ask();
@@ -66,12 +72,7 @@ describe('logEHVI on a front too large to decompose', () => {
   }, 60_000);
 
   it('does not thin a later front that fits whole (a point that dominates the rest is never dropped)', async () => {
-    const rng = new Rng(3);
-    const distributions = { x: floatDistribution('x', 0, 1), y: floatDistribution('y', 0, 1) };
-    const study = await createStudy({ directions: Array(K).fill('minimize'), sampler: new GpSampler({ seed: 1, candidates: 64, restarts: 1 }) });
-    await study.addTrials(
-      Array.from({ length: 160 }, () => ({ params: { x: rng.nextFloat(), y: rng.nextFloat() }, distributions, values: spherePoint(rng) })),
-    );
+    const { rng, distributions, study } = await sphereStudy();
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {
       calls.length = 0;

@@ -148,3 +148,114 @@ describe('progress of one of several workers on a study', () => {
     expect(progress.counts).toEqual({ done: 2, running: 0, complete: 1, pruned: 1, failed: 0, best: 1, front: null });
   });
 });
+
+describe('incremental counting of the study-wide trials', () => {
+  const constraints = (c: number[] | null): Partial<FrozenTrialData> => ({ systemAttrs: { constraints: c } });
+  /** The counts a fresh Progress makes from the list in one pass (the pre-incremental reference), less `running`. */
+  const recounted = (list: readonly FrozenTrial[], directions: ('minimize' | 'maximize')[]) => {
+    const fresh = new Progress({ stream: new Sink(false), total: null, existing: list, directions });
+    return { ...fresh.counts, running: 0 };
+  };
+
+  it('keeps counts and best identical to a recount as other workers add, finish and constrain trials', () => {
+    const sink = new Sink(false);
+    const directions: ('minimize' | 'maximize')[] = ['minimize'];
+    const t0 = trial(0, 'COMPLETE', [0.5]);
+    const t1 = trial(1, 'RUNNING', null); // another worker's, still running
+    const progress = new Progress({ stream: sink, total: null, existing: Object.freeze([t0, t1]), directions });
+    const steps: { mine: FrozenTrial; list: readonly FrozenTrial[]; counts: object }[] = [];
+    // Mine finishes at -0; another worker pruned one and failed one meanwhile.
+    const t2 = trial(2, 'COMPLETE', [-0]);
+    let list = Object.freeze([t0, t1, t2, trial(3, 'PRUNED', [1]), trial(4, 'FAIL', null)]);
+    steps.push({ mine: t2, list, counts: { done: 4, complete: 2, pruned: 1, failed: 1, best: -0, front: null } });
+    // The RUNNING trial finishes at +0 (earlier in the study, so a count in trial order keeps +0), one more starts.
+    const t5 = trial(5, 'RUNNING', null);
+    const t6 = trial(6, 'COMPLETE', [0.25]);
+    list = Object.freeze([t0, trial(1, 'COMPLETE', [0]), ...list.slice(2), t5, t6]);
+    steps.push({ mine: t6, list, counts: { done: 6, complete: 4, pruned: 1, failed: 1, best: 0, front: null } });
+    // The running trial holds constraint values before it finishes: the study turns constrained, and
+    // no trial is feasible yet.
+    const t7 = trial(7, 'COMPLETE', [0.75]);
+    list = Object.freeze([...list.slice(0, 5), trial(5, 'RUNNING', null, constraints([1])), t6, t7]);
+    steps.push({ mine: t7, list, counts: { done: 7, complete: 5, pruned: 1, failed: 1, best: null, front: null } });
+    // It finishes infeasible; a feasible trial turns up.
+    const t8 = trial(8, 'COMPLETE', [0.9], constraints([-1]));
+    list = Object.freeze([...list.slice(0, 5), trial(5, 'COMPLETE', [-5], constraints([1])), t6, t7, t8]);
+    steps.push({ mine: t8, list, counts: { done: 9, complete: 7, pruned: 1, failed: 1, best: 0.9, front: null } });
+    // A better feasible one, and a failed one holding null constraints.
+    const t9 = trial(9, 'COMPLETE', [0.6], constraints([0]));
+    list = Object.freeze([...list, trial(10, 'FAIL', null, constraints(null)), t9]);
+    steps.push({ mine: t9, list, counts: { done: 11, complete: 8, pruned: 1, failed: 2, best: 0.6, front: null } });
+    const bests: (number | null)[] = [];
+    for (const step of steps) {
+      progress.trialStarted();
+      progress.trialFinished(step.mine, step.list);
+      bests.push(progress.counts.best);
+      expect(progress.counts).toEqual({ ...step.counts, running: 0 });
+      expect(progress.counts).toEqual(recounted(step.list, directions));
+    }
+    // -0 then +0 at an earlier trial: +0, as counting the list in trial order gives (toEqual tells them apart).
+    expect(bests.slice(0, 2).map((b) => Object.is(b, -0))).toEqual([true, false]);
+    expect(sink.text.split('\n').slice(0, 3)).toEqual([
+      'trial 2 COMPLETE value=0 best=0',
+      'trial 6 COMPLETE value=0.25 best=0',
+      'trial 7 COMPLETE value=0.75 best=-',
+    ]);
+    // A trial already counted as finished shows up changed (not something storage does): counted afresh.
+    const changed = Object.freeze([trial(0, 'COMPLETE', [-9]), ...list.slice(1)]);
+    progress.sync(changed);
+    expect(progress.counts).toEqual(recounted(changed, directions));
+    expect(progress.counts.best).toBe(0.6);
+    progress.sync(Object.freeze(changed.slice(0, 5)));
+    expect(progress.counts).toEqual({ done: 5, running: 0, complete: 3, pruned: 1, failed: 1, best: -9, front: null });
+  });
+
+  it('keeps the Pareto front identical to a recount with three objectives, constrained later', () => {
+    const directions: ('minimize' | 'maximize')[] = ['minimize', 'maximize', 'minimize'];
+    const progress = new Progress({ stream: new Sink(false), total: null, existing: [], directions });
+    const a = trial(0, 'COMPLETE', [1, 1, 1]);
+    const b = trial(1, 'RUNNING', null);
+    const c = trial(2, 'COMPLETE', [2, 2, 2]); // trade-off with a
+    const expected: [readonly FrozenTrial[], number][] = [];
+    let list: readonly FrozenTrial[] = Object.freeze([a, b, c]);
+    expected.push([list, 2]);
+    // b finishes dominating both; another worker's trial equal to b; a pruned one.
+    list = Object.freeze([a, trial(1, 'COMPLETE', [0.5, 3, 0.5]), c, trial(3, 'COMPLETE', [0.5, 3, 0.5]), trial(4, 'PRUNED', [0, 9, 0])]);
+    expected.push([list, 2]);
+    // A running trial with a constraint value: constrained, nothing feasible yet.
+    list = Object.freeze([...list, trial(5, 'RUNNING', null, constraints([0.1]))]);
+    expected.push([list, 0]);
+    // Two feasible trade-offs; the infeasible one finishes dominating all.
+    list = Object.freeze([
+      ...list.slice(0, 5),
+      trial(5, 'COMPLETE', [0, 9, 0], constraints([0.1])),
+      trial(6, 'COMPLETE', [3, 3, 3], constraints([-1])),
+      trial(7, 'COMPLETE', [1, 1, 4], constraints([0, 0])),
+    ]);
+    expected.push([list, 2]);
+    for (const [step, front] of expected) {
+      progress.sync(step);
+      expect(progress.counts.front).toBe(front);
+      expect(progress.counts).toEqual(recounted(step, directions));
+    }
+  });
+
+  it('reads only the trials that are new or changed since the last update', () => {
+    const reads = new Map<number, number>();
+    const watched = (t: FrozenTrial): FrozenTrial =>
+      new Proxy(t, {
+        get(target, key, receiver) {
+          if (key === 'state' || key === 'values' || key === 'systemAttrs') reads.set(target.number, (reads.get(target.number) ?? 0) + 1);
+          return Reflect.get(target, key, receiver) as unknown;
+        },
+      });
+    const trials = Array.from({ length: 100 }, (_, i) => watched(trial(i, i % 10 === 0 ? 'PRUNED' : 'COMPLETE', [i, -i])));
+    const progress = new Progress({ stream: new Sink(false), total: null, existing: Object.freeze(trials.slice(0, 98)), directions: ['minimize', 'minimize'] });
+    reads.clear();
+    progress.trialFinished(trials[98], Object.freeze(trials.slice(0, 99)));
+    progress.trialFinished(trials[99], Object.freeze(trials.slice(0, 100)));
+    // trialFinished formats its own trial's line (state and values), hence reads of 98 and 99 only.
+    expect([...reads.keys()].sort((x, y) => x - y)).toEqual([98, 99]);
+    expect(progress.counts).toEqual({ ...recounted(trials, ['minimize', 'minimize']), running: 0 });
+  });
+});

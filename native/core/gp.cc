@@ -448,7 +448,10 @@ std::shared_ptr<const GpModel> GpModel::fit(GpData data, const FitOptions& optio
     std::vector<std::vector<double>> x0s;
     std::vector<const LbfgsbOptions*> opts;
     for (size_t s = 1; s < starts.size(); ++s) {
-      if (!results[s].converged && std::isfinite(results[s].f) && results[s].f < results[0].f) {
+      // A probe stopped by a non-finite gradient is not continued: from its point the next start
+      // would meet the same gradient at once.
+      if (!results[s].converged && results[s].stop != LbfgsbStop::kNonFiniteGradient && std::isfinite(results[s].f) &&
+          results[s].f < results[0].f) {
         which.push_back(s);
         x0s.push_back(results[s].x);
         opts.push_back(&lopt);
@@ -458,13 +461,22 @@ std::shared_ptr<const GpModel> GpModel::fit(GpData data, const FitOptions& optio
   }
   int best = -1;
   int evaluations = 0;
+  int non_finite_gradients = 0;
   for (size_t s = 0; s < results.size(); ++s) {
     evaluations += results[s].evaluations;
-    if (std::isfinite(results[s].f) && (best < 0 || results[s].f < results[static_cast<size_t>(best)].f)) {
+    if (results[s].stop == LbfgsbStop::kNonFiniteGradient) ++non_finite_gradients;
+    // The solver keeps a finite x whenever f is finite; checked anyway, as a fit must never
+    // return non-finite hyperparameters.
+    const bool usable = std::isfinite(results[s].f) &&
+                        std::all_of(results[s].x.begin(), results[s].x.end(), [](double v) { return std::isfinite(v); });
+    if (usable && (best < 0 || results[s].f < results[static_cast<size_t>(best)].f)) {
       best = static_cast<int>(s);
     }
   }
-  if (report != nullptr) report->evaluations = evaluations;
+  if (report != nullptr) {
+    report->evaluations = evaluations;
+    report->non_finite_gradient_starts = non_finite_gradients;
+  }
   if (best >= 0) {
     try {
       return build(data, results[static_cast<size_t>(best)].x, options.kernel, options.deterministic, pool);

@@ -129,6 +129,9 @@ struct FitOptions {
 struct FitReport {
   bool fell_back = false;  // the MAP fit failed numerically; default theta used
   int evaluations = 0;
+  /// MAP starts stopped by a NaN or infinite gradient of the negative log posterior (at a point
+  /// with a finite value, which stays a candidate; such a start is not continued).
+  int non_finite_gradient_starts = 0;
   std::string message;
 };
 

@@ -10,7 +10,32 @@ constexpr int kMaxLineSteps = 40;
 constexpr double kArmijo = 1e-4;
 double clampv(double v, double lo, double hi) { return v < lo ? lo : (v > hi ? hi : v); }
 bool binding(double x, double g, double lo, double hi) { return (x <= lo && g > 0.0) || (x >= hi && g < 0.0); }
+bool all_finite(const double* v, size_t p) {
+  for (size_t i = 0; i < p; ++i) {
+    if (!std::isfinite(v[i])) return false;
+  }
+  return true;
+}
 }  // namespace
+
+const char* lbfgsb_stop_name(LbfgsbStop stop) {
+  switch (stop) {
+    case LbfgsbStop::kRunning: return "running";
+    case LbfgsbStop::kProjectedGradient: return "projected_gradient";
+    case LbfgsbStop::kRelativeDecrease: return "relative_decrease";
+    case LbfgsbStop::kMaxIterations: return "max_iterations";
+    case LbfgsbStop::kMaxEvaluations: return "max_evaluations";
+    case LbfgsbStop::kLineSearch: return "line_search";
+    case LbfgsbStop::kNonFiniteValue: return "non_finite_value";
+    case LbfgsbStop::kNonFiniteGradient: return "non_finite_gradient";
+  }
+  return "unknown";
+}
+
+void LbfgsbSolver::finish(LbfgsbStop stop) {
+  stop_ = stop;
+  need_ = Need::kDone;
+}
 
 LbfgsbSolver::LbfgsbSolver(const std::vector<double>& x0, std::vector<double> lower, std::vector<double> upper,
                            const LbfgsbOptions& options)
@@ -30,7 +55,11 @@ void LbfgsbSolver::give_value(double f) {
   ++evaluations_;
   if (phase_ == Phase::kInitial) {
     f_ = f;
-    need_ = std::isfinite(f) ? Need::kGradient : Need::kDone;
+    if (std::isfinite(f)) {
+      need_ = Need::kGradient;
+    } else {
+      finish(LbfgsbStop::kNonFiniteValue);
+    }
     return;
   }
   if (std::isfinite(f) && f <= f_ + kArmijo * decrease_) {
@@ -50,10 +79,23 @@ void LbfgsbSolver::give_gradient(const double* g) {
   if (phase_ == Phase::kInitial) {
     std::copy(g, g + p, g_.begin());
     phase_ = Phase::kLineSearch;
+    if (!all_finite(g, p)) {
+      finish(LbfgsbStop::kNonFiniteGradient);
+      return;
+    }
     begin_iteration();
     return;
   }
   std::copy(g, g + p, gn_.begin());
+  if (!all_finite(g, p)) {
+    // The point passed the Armijo test with a finite value, so it stands as the result; no
+    // curvature pair or direction can be formed from its gradient.
+    x_.swap(xn_);
+    g_.swap(gn_);
+    f_ = fn_;
+    finish(LbfgsbStop::kNonFiniteGradient);
+    return;
+  }
   std::vector<double> s(p), y(p);
   double sy = 0.0, yy = 0.0;
   for (size_t i = 0; i < p; ++i) {
@@ -77,8 +119,7 @@ void LbfgsbSolver::give_gradient(const double* g) {
     }
   }
   if (fold - f_ <= options_.ftol * std::max({std::fabs(fold), std::fabs(f_), 1.0})) {
-    converged_ = true;
-    need_ = Need::kDone;
+    finish(LbfgsbStop::kRelativeDecrease);
     return;
   }
   ++iteration_;
@@ -89,7 +130,7 @@ void LbfgsbSolver::give_gradient(const double* g) {
 // first trial point of its projected backtracking search.
 void LbfgsbSolver::begin_iteration() {
   if (iteration_ >= options_.max_iterations) {
-    need_ = Need::kDone;
+    finish(LbfgsbStop::kMaxIterations);
     return;
   }
   iterations_ = iteration_ + 1;
@@ -102,8 +143,7 @@ void LbfgsbSolver::begin_iteration() {
     pg = std::max(pg, std::fabs(gi));
   }
   if (pg < options_.pgtol) {
-    converged_ = true;
-    need_ = Need::kDone;
+    finish(LbfgsbStop::kProjectedGradient);
     return;
   }
   std::vector<double>& q = q_;
@@ -164,8 +204,12 @@ void LbfgsbSolver::begin_iteration() {
 // x(t) = P(x + t d), or done when the search or the evaluation budget is exhausted (the last
 // accepted point stands).
 void LbfgsbSolver::next_trial_point() {
-  if (line_steps_ >= kMaxLineSteps || (options_.max_evaluations > 0 && evaluations_ >= options_.max_evaluations)) {
-    need_ = Need::kDone;
+  if (line_steps_ >= kMaxLineSteps) {
+    finish(LbfgsbStop::kLineSearch);
+    return;
+  }
+  if (options_.max_evaluations > 0 && evaluations_ >= options_.max_evaluations) {
+    finish(LbfgsbStop::kMaxEvaluations);
     return;
   }
   const size_t p = x_.size();
@@ -184,7 +228,8 @@ LbfgsbResult LbfgsbSolver::result() const {
   res.iterations = iterations_;
   res.evaluations = evaluations_;
   res.gradients = gradients_;
-  res.converged = converged_;
+  res.converged = stop_ == LbfgsbStop::kProjectedGradient || stop_ == LbfgsbStop::kRelativeDecrease;
+  res.stop = stop_;
   return res;
 }
 

@@ -14,6 +14,11 @@
 //      f(x(t)) <= f(x) + c1 g^T (x(t) - x), t halved from 1;
 //   stop when the projected gradient's max-norm < pgtol, or the relative decrease < ftol.
 // Non-finite f at a trial point is treated as a failed Armijo test (the search backtracks).
+// A gradient with a NaN or infinite component (at the start or at an accepted point) stops the
+// minimization at once (LbfgsbStop::kNonFiniteGradient): no direction, curvature pair or
+// convergence test can be formed from it, and without this stop a NaN was ignored by the max-norm
+// test (a false "converged") or turned into a NaN direction whose line search wasted its whole
+// budget evaluating f at NaN (or bound-clamped) points.
 #ifndef KESTREL_CORE_LBFGSB_H_
 #define KESTREL_CORE_LBFGSB_H_
 
@@ -36,16 +41,35 @@ struct LbfgsbOptions {
   int max_evaluations = 0;
 };
 
+/// Why a minimization stopped (scipy's L-BFGS-B reports the same through `task` / `message`).
+enum class LbfgsbStop {
+  kRunning,            // not stopped: an LbfgsbSolver still asks for a value or a gradient
+  kProjectedGradient,  // converged: the projected gradient's max-norm fell below pgtol
+  kRelativeDecrease,   // converged: the relative decrease of f fell below ftol
+  kMaxIterations,      // options.max_iterations iterations done
+  kMaxEvaluations,     // options.max_evaluations objective values computed
+  kLineSearch,         // the backtracking search found no sufficient decrease in its step budget
+  kNonFiniteValue,     // f at the start was +inf, -inf or NaN; x is the (projected) start, f that value
+  kNonFiniteGradient,  // a gradient had a NaN or infinite component: x, f are the accepted point
+                       // where it was computed (the start, or the latest iterate), f finite
+};
+
+/// A short name for a stop reason ("projected_gradient", "non_finite_gradient", ...), for messages.
+const char* lbfgsb_stop_name(LbfgsbStop stop);
+
 struct LbfgsbResult {
+  /// The best accepted point: finite whenever the start is finite and f at it is finite.
   std::vector<double> x;
   double f = 0.0;
   int iterations = 0;
   int evaluations = 0;  // objective values computed
   int gradients = 0;    // gradients computed (at accepted points only, for a SplitObjective)
-  bool converged = false;
+  bool converged = false;  // stop is kProjectedGradient or kRelativeDecrease
+  LbfgsbStop stop = LbfgsbStop::kRunning;
 };
 
-/// Objective: returns f(x) and writes grad into g (length p). May return +inf or NaN.
+/// Objective: returns f(x) and writes grad into g (length p). May return +inf or NaN; a
+/// non-finite gradient component stops the minimization (LbfgsbStop::kNonFiniteGradient).
 using Objective = std::function<double(const double* x, double* g)>;
 
 /// The objective in two parts, for functions whose gradient costs more than their value (the
@@ -73,7 +97,8 @@ class LbfgsbSolver {
   const double* point() const { return phase_ == Phase::kInitial ? x_.data() : xn_.data(); }
   /// f at point() (may be +inf or NaN).
   void give_value(double f);
-  /// The gradient at point() (p values).
+  /// The gradient at point() (p values). A NaN or infinite component ends the minimization
+  /// (kDone, LbfgsbStop::kNonFiniteGradient) with point() accepted as the result.
   void give_gradient(const double* g);
   /// The best accepted point so far; the final answer once need() is kDone.
   LbfgsbResult result() const;
@@ -82,6 +107,7 @@ class LbfgsbSolver {
   enum class Phase { kInitial, kLineSearch };
   void begin_iteration();
   void next_trial_point();
+  void finish(LbfgsbStop stop);
 
   LbfgsbOptions options_;
   std::vector<double> lower_, upper_;
@@ -90,7 +116,7 @@ class LbfgsbSolver {
   std::deque<double> rhos_;
   double f_ = 0.0, fn_ = 0.0, t_ = 1.0, decrease_ = 0.0;
   int iteration_ = 0, line_steps_ = 0, evaluations_ = 0, gradients_ = 0, iterations_ = 0;
-  bool converged_ = false;
+  LbfgsbStop stop_ = LbfgsbStop::kRunning;
   Phase phase_ = Phase::kInitial;
   Need need_ = Need::kValue;
 };

@@ -20,10 +20,18 @@
  *   4. The pair (s, y) is stored only when s^T y > eps * y^T y (keeps H positive definite).
  *   Stop when ||P(x - g) - x||_inf <= pgtol, the relative decrease of f falls below ftol, or after
  *   maxIterations.
+ * A gradient with a NaN or infinite component (at the start or at an accepted point) stops the
+ * minimization at once ('non_finite_gradient'), as native/core/lbfgsb.cc does: no direction,
+ * curvature pair or convergence test can be formed from it. Without this stop the NaN / infinite
+ * direction sent the line search through its whole step budget evaluating f at NaN (or
+ * bound-clamped) points. `LbfgsbResult.stop` says why a run stopped, with native's names.
  */
 
 export interface ObjectiveWithGradient {
-  /** Returns f(x) and writes g(x) into `grad`; may return a non-finite value where f is undefined. */
+  /**
+   * Returns f(x) and writes g(x) into `grad`; may return a non-finite value where f is undefined.
+   * A NaN or infinite gradient component stops the minimization ('non_finite_gradient').
+   */
   (x: Float64Array, grad: Float64Array): number;
 }
 
@@ -37,13 +45,40 @@ export interface LbfgsbOptions {
   readonly maxLineSearchSteps?: number;
 }
 
+/**
+ * Why a minimization stopped; the names of native/core/lbfgsb.cc `lbfgsb_stop_name` (scipy's
+ * L-BFGS-B reports the same through `task` / `message`). Native's 'max_evaluations' has no
+ * counterpart here: this minimizer takes no evaluation budget.
+ */
+export type LbfgsbStop =
+  /** Converged: the projected gradient's max-norm fell to pgtol (or no free variable can move). */
+  | 'projected_gradient'
+  /** Converged: the relative decrease of f fell below ftol. */
+  | 'relative_decrease'
+  /** `maxIterations` iterations done. */
+  | 'max_iterations'
+  /** The backtracking search found no sufficient decrease (nor a point to move to) in its step budget. */
+  | 'line_search'
+  /** f at the (projected) start was +inf, -inf or NaN; x is that start, f that value. */
+  | 'non_finite_value'
+  /**
+   * A gradient had a NaN or infinite component: x, f are the accepted point where it was computed
+   * (the start or the latest iterate), f finite; `grad` is that non-finite gradient.
+   */
+  | 'non_finite_gradient';
+
 export interface LbfgsbResult {
+  /** The best accepted point: finite whenever the start is finite and f at it is finite. */
   readonly x: Float64Array;
   readonly f: number;
+  /** The gradient at x (may hold NaN / infinite components when `stop` is 'non_finite_gradient'). */
   readonly grad: Float64Array;
   readonly iterations: number;
+  /** Objective evaluations (each computes f and the gradient). */
   readonly evaluations: number;
+  /** `stop` is 'projected_gradient' or 'relative_decrease'. */
   readonly converged: boolean;
+  readonly stop: LbfgsbStop;
 }
 
 const C1 = 1e-4;
@@ -62,7 +97,8 @@ export function minimizeLbfgsb(fn: ObjectiveWithGradient, x0: Float64Array, opti
   const g = new Float64Array(n);
   let f = fn(x, g);
   let evaluations = 1;
-  if (!Number.isFinite(f)) return { x, f, grad: g, iterations: 0, evaluations, converged: false };
+  if (!Number.isFinite(f)) return result(x, f, g, 0, evaluations, 'non_finite_value');
+  if (!allFinite(g)) return result(x, f, g, 0, evaluations, 'non_finite_gradient');
 
   const sHist: Float64Array[] = [];
   const yHist: Float64Array[] = [];
@@ -73,7 +109,7 @@ export function minimizeLbfgsb(fn: ObjectiveWithGradient, x0: Float64Array, opti
   const xNew = new Float64Array(n);
   const gNew = new Float64Array(n);
   let iterations = 0;
-  let converged = false;
+  let stop: LbfgsbStop = 'max_iterations';
 
   for (; iterations < maxIterations; iterations++) {
     // 1. Projected-gradient test and active set.
@@ -86,7 +122,7 @@ export function minimizeLbfgsb(fn: ObjectiveWithGradient, x0: Float64Array, opti
       free[i] = lower[i] === upper[i] || atLower || atUpper ? 0 : 1;
     }
     if (pgNorm <= pgtol) {
-      converged = true;
+      stop = 'projected_gradient';
       break;
     }
     // 2. Two-loop recursion on the free variables.
@@ -119,7 +155,7 @@ export function minimizeLbfgsb(fn: ObjectiveWithGradient, x0: Float64Array, opti
         gd -= d[i] * d[i];
       }
       if (gd === 0) {
-        converged = true;
+        stop = 'projected_gradient';
         break;
       }
     }
@@ -157,6 +193,17 @@ export function minimizeLbfgsb(fn: ObjectiveWithGradient, x0: Float64Array, opti
         rhoHist.length = 0;
         continue;
       }
+      stop = 'line_search';
+      break;
+    }
+    if (!allFinite(gNew)) {
+      // The point passed the Armijo test with a finite value, so it stands as the result; no
+      // curvature pair or direction can be formed from its gradient.
+      x.set(xNew);
+      g.set(gNew);
+      f = fNew;
+      iterations++;
+      stop = 'non_finite_gradient';
       break;
     }
     // 4. Curvature pair.
@@ -185,12 +232,21 @@ export function minimizeLbfgsb(fn: ObjectiveWithGradient, x0: Float64Array, opti
     g.set(gNew);
     f = fNew;
     if ((fOld - f) / Math.max(Math.abs(fOld), Math.abs(f), 1) <= ftol) {
-      converged = true;
+      stop = 'relative_decrease';
       iterations++;
       break;
     }
   }
-  return { x, f, grad: g, iterations, evaluations, converged };
+  return result(x, f, g, iterations, evaluations, stop);
+}
+
+function result(x: Float64Array, f: number, grad: Float64Array, iterations: number, evaluations: number, stop: LbfgsbStop): LbfgsbResult {
+  return { x, f, grad, iterations, evaluations, converged: stop === 'projected_gradient' || stop === 'relative_decrease', stop };
+}
+
+function allFinite(v: Float64Array): boolean {
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return false;
+  return true;
 }
 
 function project(v: number, lo: number, hi: number): number {

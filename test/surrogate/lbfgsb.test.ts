@@ -61,3 +61,77 @@ describe('minimizeLbfgsb', () => {
     expect(Math.abs(res.x[0] - 1)).toBeLessThan(1e-6);
   });
 });
+
+// A gradient with a NaN or infinite component (the value finite) stops the minimization at once,
+// as native/core/lbfgsb.cc does (test_lbfgsb_non_finite_gradient): before, the NaN / infinite
+// direction sent the line search through all 30 steps evaluating f at NaN points.
+describe('minimizeLbfgsb with a non-finite gradient', () => {
+  const lower = Float64Array.from([-2, -2]);
+  const upper = Float64Array.from([2, 2]);
+  for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+    it(`stops at the start on a ${bad} component (1 evaluation, the start returned)`, () => {
+      let nonFinitePoints = 0;
+      const fn = (x: Float64Array, g: Float64Array) => {
+        if (!x.every(Number.isFinite)) nonFinitePoints++;
+        g[0] = 1e-9;
+        g[1] = bad;
+        return x[0] * x[0] + x[1] * x[1];
+      };
+      const res = minimizeLbfgsb(fn, Float64Array.from([1e-5, 0.5]), { lower, upper });
+      expect(res.stop).toBe('non_finite_gradient');
+      expect(res.converged).toBe(false);
+      expect(res.evaluations).toBe(1);
+      expect(res.iterations).toBe(0);
+      expect(Array.from(res.x)).toEqual([1e-5, 0.5]);
+      expect(res.f).toBe(1e-10 + 0.25);
+      expect(nonFinitePoints).toBe(0);
+    });
+
+    it(`stops at a later accepted iterate on a ${bad} component, returning that iterate`, () => {
+      let nonFinitePoints = 0;
+      const fn = (x: Float64Array, g: Float64Array) => {
+        if (!x.every(Number.isFinite)) nonFinitePoints++;
+        g[0] = 2 * (x[0] - 0.1);
+        g[1] = x[0] < 0.9 ? bad : 2 * x[1];
+        return (x[0] - 0.1) ** 2 + x[1] ** 2;
+      };
+      const res = minimizeLbfgsb(fn, Float64Array.from([1.5, 1]), { lower, upper });
+      expect(res.stop).toBe('non_finite_gradient');
+      expect(res.converged).toBe(false);
+      expect(res.evaluations).toBe(2); // the start and the accepted first step
+      expect(res.iterations).toBe(1);
+      expect(res.x.every(Number.isFinite)).toBe(true);
+      expect(res.x[0]).toBeLessThan(0.9);
+      expect(res.f).toBe((res.x[0] - 0.1) ** 2 + res.x[1] ** 2);
+      expect(res.f).toBeLessThan(1.96 + 1);
+      expect(nonFinitePoints).toBe(0);
+    });
+  }
+
+  it('reports the other stop reasons with native names', () => {
+    const quadratic = (x: Float64Array, g: Float64Array) => {
+      g[0] = 2 * x[0];
+      g[1] = 2 * x[1];
+      return x[0] * x[0] + x[1] * x[1];
+    };
+    const res = minimizeLbfgsb(quadratic, Float64Array.from([1, -0.5]), { lower, upper });
+    expect(res.converged).toBe(true);
+    expect(['projected_gradient', 'relative_decrease']).toContain(res.stop);
+    const infinite = (_x: Float64Array, g: Float64Array) => {
+      g.fill(0);
+      return Number.POSITIVE_INFINITY;
+    };
+    const inf = minimizeLbfgsb(infinite, Float64Array.from([1, -0.5]), { lower, upper });
+    expect([inf.stop, inf.converged, inf.evaluations]).toEqual(['non_finite_value', false, 1]);
+    const one = minimizeLbfgsb(rosenbrock, Float64Array.from([-1.2, 1]), { lower, upper, maxIterations: 1 });
+    expect([one.stop, one.converged, one.iterations]).toEqual(['max_iterations', false, 1]);
+    // f decreases nowhere along -g (a wrong-sign gradient): the search gives up.
+    const wrong = (x: Float64Array, g: Float64Array) => {
+      g[0] = -2 * x[0];
+      g[1] = -2 * x[1];
+      return x[0] * x[0] + x[1] * x[1];
+    };
+    const ls = minimizeLbfgsb(wrong, Float64Array.from([1, -0.5]), { lower, upper });
+    expect([ls.stop, ls.converged]).toEqual(['line_search', false]);
+  });
+});

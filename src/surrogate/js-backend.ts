@@ -157,8 +157,12 @@ export function fitJs(input: GpTrainingData, options: FitOptions): JsFittedGp {
   let bestTheta: Float64Array | null = null;
   let bestValue = Number.POSITIVE_INFINITY;
   for (const start of starts) {
+    // Each start runs once (there is no warm-start probe to continue, unlike native/core/gp.cc):
+    // a start stopped by a non-finite gradient ('non_finite_gradient') ends on the finite
+    // accepted point where it met it, which stays a candidate. The minimizer keeps a finite x
+    // whenever f is finite; checked anyway, as a fit must never return non-finite hyperparameters.
     const res = minimizeLbfgsb(objective, start, { lower, upper, maxIterations: options.maxIterations ?? FIT_MAX_ITERATIONS, pgtol: 1e-5, ftol: 1e-9 });
-    if (Number.isFinite(res.f) && res.f < bestValue) {
+    if (Number.isFinite(res.f) && res.x.every(Number.isFinite) && res.f < bestValue) {
       bestValue = res.f;
       bestTheta = res.x;
     }

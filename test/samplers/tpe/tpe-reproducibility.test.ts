@@ -101,11 +101,18 @@ async function trace(options: TpeSamplerOptions): Promise<string[]> {
     const asked = [await ask(sampler, study), await ask(sampler, study), await ask(sampler, study)];
     const params: Record<string, ParamValue>[] = [{}, {}, {}];
     const names = spaceOf(undefined);
-    names.forEach(([name, dist], j) => {
-      for (let w = 0; w < 3; w++) {
-        if (round !== 0 && w === 1 && j >= 4) continue;
-        params[w][name] = suggestOne(sampler, study, asked[w], name, dist);
-      }
+    const suggest = (w: number, j: number): void => {
+      const [name, dist] = names[j];
+      if (!Object.prototype.hasOwnProperty.call(params[w], name)) params[w][name] = suggestOne(sampler, study, asked[w], name, dist);
+    };
+    // Round 2: worker 2 proposes every parameter between worker 0's first and second ones, so
+    // worker 0's later parameters must see worker 2's (new) lies.
+    if (round === 2) {
+      suggest(0, 0);
+      names.forEach((_, j) => suggest(2, j));
+    }
+    names.forEach((_, j) => {
+      for (let w = 0; w < 3; w++) if (round === 0 || w !== 1 || j < 4) suggest(w, j);
     });
     // Worker 1 finishes early (rounds 1, 2: after its first four parameters, with the rest fixed).
     if (round !== 0) {

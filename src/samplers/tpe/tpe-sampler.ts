@@ -21,6 +21,11 @@
  *   & Hutter 2018, "BOHB") models the intersection search space of the COMPLETE and PRUNED trials
  *   jointly in `sampleRelative`; with `group: true` that space is decomposed into groups of
  *   parameters that always appear together (Optuna's `group`), each modelled jointly.
+ * - Cost: the split (an O(n log n) sort of the n trials, plus the constant liar's running trials)
+ *   is per-ask work, done once per ask and shared by all its parameters and groups (`AskContext`,
+ *   rebuilt only when a trial finishes or another trial's constant-liar record appears); each
+ *   parameter then encodes its column, O(n), and builds its two estimators, O(n) kernels each,
+ *   scored at `nEiCandidates` points.
  * - Reproducible for a fixed seed (sequential runs): each draw comes from an `Rng` seeded with
  *   (seed, trial number, parameter or group), never from a shared stream.
  * - Single objective only (multi-objective studies are rejected in `beforeTrial`).
@@ -114,6 +119,24 @@ interface Source {
 }
 
 /**
+ * What one ask shares between its parameters (and, in multivariate mode, its groups): the
+ * trials other than the one sampled, split once into the sources of l(x) and g(x). Building it is
+ * O(n log n) in the study's trials; encoding one parameter's column from it is O(n). Valid while
+ * the sampler state it was built from is unchanged: the same snapshot and `StudyState.version`.
+ */
+interface AskContext {
+  readonly snapshot: Snapshot;
+  /** `StudyState.version` this context reflects (advanced by `recordPending` for the own trial). */
+  version: number;
+  /** COMPLETE + PRUNED trials of the snapshot, the sampled one included (the startup count). */
+  readonly nFinished: number;
+  readonly below: readonly Source[];
+  readonly above: readonly Source[];
+  /** Validated `weights(n)` by n: parameters of a conditional space see different n. */
+  readonly weights: Map<number, Float64Array>;
+}
+
+/**
  * What the sampler keeps for one study it serves, by trial id. Trial ids are unique within a
  * storage only (every in-memory study numbers its trials from 0), so one sampler serving several
  * studies keeps each one's records apart.
@@ -124,6 +147,13 @@ interface StudyState {
   latest: Snapshot | null;
   readonly finished: Map<number, { readonly trial: FrozenTrial; readonly epoch: number }>;
   readonly pending: Map<number, PendingRecord>;
+  /** Per-ask splits by trial id (see `AskContext`). */
+  readonly contexts: Map<number, AskContext>;
+  /**
+   * Advanced whenever `finished` or the set of `pending` records changes, i.e. whenever the sources
+   * of an ask could change; values added to an existing pending record are read when encoding.
+   */
+  version: number;
 }
 
 /** Every TpeSamplerOptions key, checked against the interface at compile time. */
@@ -154,7 +184,7 @@ export class TpeSampler implements Sampler {
   private stateOf(study: StudyView): StudyState {
     let state = this.states.get(study);
     if (state === undefined) {
-      state = { snapshots: new Map(), latest: null, finished: new Map(), pending: new Map() };
+      state = { snapshots: new Map(), latest: null, finished: new Map(), pending: new Map(), contexts: new Map(), version: 0 };
       this.states.set(study, state);
     }
     return state;
@@ -228,7 +258,7 @@ export class TpeSampler implements Sampler {
         );
       }
       value = this.random.sampleIndependent(study, trial, name, distribution);
-    } else if (countFinished(this.effectiveTrials(state, snapshot)) < this.options.nStartupTrials) {
+    } else if (this.askContext(state, snapshot, trial).nFinished < this.options.nStartupTrials) {
       value = this.random.sampleIndependent(study, trial, name, distribution);
     } else {
       if (this.options.multivariate && this.options.warnIndependentSampling) {
@@ -254,25 +284,22 @@ export class TpeSampler implements Sampler {
   ): Promise<void> {
     const state = this.stateOf(study);
     state.snapshots.delete(trial.trialId);
+    state.contexts.delete(trial.trialId);
     state.pending.delete(trial.trialId);
     state.finished.set(trial.trialId, { trial, epoch: ++this.epoch });
+    state.version++;
     pruneFinished(state);
   }
 
   /**
-   * One encoded point over `names` (one coordinate per name): split, two Parzen estimators,
-   * `nEiCandidates` draws from l(x), the best by log l(x) - log g(x).
+   * The split of the snapshot's trials (other than `trial`) for this ask, built on the first
+   * parameter and reused by the next ones while `state.version` and the snapshot are unchanged.
    */
-  private sampleEncoded(
-    state: StudyState,
-    snapshot: Snapshot,
-    trial: FrozenTrial,
-    names: readonly string[],
-    dists: readonly Distribution[],
-    rng: Rng,
-  ): Float64Array {
-    const d = names.length;
-    const trials = this.effectiveTrials(state, snapshot).filter((t) => t.trialId !== trial.trialId);
+  private askContext(state: StudyState, snapshot: Snapshot, trial: FrozenTrial): AskContext {
+    const cached = state.contexts.get(trial.trialId);
+    if (cached !== undefined && cached.snapshot === snapshot && cached.version === state.version) return cached;
+    const all = this.effectiveTrials(state, snapshot);
+    const trials = all.filter((t) => t.trialId !== trial.trialId);
     const nFinished = countFinished(trials);
     const nBelow = this.nBelow(nFinished);
     const split = splitTrials(trials, snapshot.directions[0], nBelow);
@@ -291,6 +318,34 @@ export class TpeSampler implements Sampler {
       }
       above.sort((p, q) => p.number - q.number);
     }
+    const context: AskContext = {
+      snapshot,
+      version: state.version,
+      nFinished: all.length === trials.length ? nFinished : countFinished(all),
+      below,
+      above,
+      weights: new Map(),
+    };
+    state.contexts.delete(trial.trialId);
+    state.contexts.set(trial.trialId, context);
+    if (state.contexts.size > MAX_TRACKED_TRIALS) state.contexts.delete(state.contexts.keys().next().value as number);
+    return context;
+  }
+
+  /**
+   * One encoded point over `names` (one coordinate per name): the ask's split (`askContext`), two
+   * Parzen estimators, `nEiCandidates` draws from l(x), the best by log l(x) - log g(x).
+   */
+  private sampleEncoded(
+    state: StudyState,
+    snapshot: Snapshot,
+    trial: FrozenTrial,
+    names: readonly string[],
+    dists: readonly Distribution[],
+    rng: Rng,
+  ): Float64Array {
+    const d = names.length;
+    const context = this.askContext(state, snapshot, trial);
     const grid = new Float64Array(d);
     dists.forEach((dist, j) => {
       grid[j] = gridSpacing(dist);
@@ -303,7 +358,7 @@ export class TpeSampler implements Sampler {
         n: rows.n,
         d,
         grid,
-        weights: this.observationWeights(rows.n),
+        weights: this.observationWeights(context, rows.n),
         priorWeight: this.options.priorWeight,
         considerMagicClip: this.options.considerMagicClip,
         considerEndpoints: this.options.considerEndpoints,
@@ -311,8 +366,8 @@ export class TpeSampler implements Sampler {
         logIntBounds: logInts,
       });
     };
-    const lower = build(below);
-    const upper = build(above);
+    const lower = build(context.below);
+    const upper = build(context.above);
     const count = this.options.nEiCandidates;
     const candidates = lower.sample(rng, count);
     const logL = lower.logPdf(candidates, count);
@@ -337,7 +392,9 @@ export class TpeSampler implements Sampler {
     return value;
   }
 
-  private observationWeights(n: number): Float64Array {
+  private observationWeights(context: AskContext, n: number): Float64Array {
+    const known = context.weights.get(n);
+    if (known !== undefined) return known;
     const raw = this.options.weights(n);
     if (raw === null || typeof raw !== 'object' || typeof raw.length !== 'number' || raw.length !== n) {
       throw new InvalidOptionError('weights', `a function returning ${n} weights (called with ${n})`, raw);
@@ -350,6 +407,7 @@ export class TpeSampler implements Sampler {
       }
       out[i] = w;
     }
+    context.weights.set(n, out);
     return out;
   }
 
@@ -374,7 +432,17 @@ export class TpeSampler implements Sampler {
     if (record === undefined) {
       record = { number: trial.number, values: new Map() };
       state.pending.set(trial.trialId, record);
-      if (state.pending.size > MAX_TRACKED_TRIALS) state.pending.delete(state.pending.keys().next().value as number);
+      let evicted = false;
+      if (state.pending.size > MAX_TRACKED_TRIALS) {
+        state.pending.delete(state.pending.keys().next().value as number);
+        evicted = true;
+      }
+      // A new record changes the sources of every other ask; the own trial's ask never reads its
+      // own record, so its context stays valid unless another trial's record was evicted.
+      const own = state.contexts.get(trial.trialId);
+      const ownCurrent = own !== undefined && own.version === state.version && !evicted;
+      state.version++;
+      if (ownCurrent) own.version = state.version;
     }
     record.values.set(name, { distribution, value });
   }

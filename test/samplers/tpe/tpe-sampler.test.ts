@@ -115,6 +115,37 @@ describe('TpeSampler options', () => {
     await expect(optimize(badWeights, space, (p) => p.x as number, 4)).rejects.toThrow(/option "weights"/);
   });
 
+  it('splits the trials once per ask, not once per parameter (gamma and weights called once per ask)', async () => {
+    // Eight parameters, 40 finished trials: the split (gamma) and each estimator's weights are
+    // per-ask work; before, every parameter re-ran them, O(n log n) each.
+    const space: Space = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`x${i}`, floatDistribution(`x${i}`, 0, 1)]));
+    for (const options of [{}, { constantLiar: true }, { multivariate: true, group: true }] as const) {
+      const gammaCalls: number[] = [];
+      const weightCalls: number[] = [];
+      const sampler = new TpeSampler({
+        seed: 2,
+        ...options,
+        gamma: (n) => {
+          gammaCalls.push(n);
+          return defaultGamma(n);
+        },
+        weights: (n) => {
+          weightCalls.push(n);
+          return defaultWeights(n);
+        },
+      });
+      const study = new FakeStudy();
+      await optimize(sampler, space, quadratic, 40, study);
+      gammaCalls.length = 0;
+      weightCalls.length = 0;
+      const asked = await ask(sampler, study);
+      suggestAll(sampler, study, asked, space);
+      expect(gammaCalls, JSON.stringify(options)).toEqual([40]);
+      // One l(x) (the 4 best) and one g(x) (the other 36): the same n for every parameter.
+      expect(weightCalls, JSON.stringify(options)).toEqual([4, 36]);
+    }
+  });
+
   it('rejects multi-objective studies', async () => {
     class TwoObjectives extends FakeStudy {
       override readonly directions: readonly StudyDirection[] = ['minimize', 'maximize'];

@@ -9,7 +9,8 @@
  * The history mixes COMPLETE, PRUNED (with intermediate values) and FAIL trials and a conditional
  * parameter; then three trials are asked together and suggested one parameter at a time in turn,
  * with one of them told halfway, so the constant liar's view of the other trials changes between
- * two parameters of the same trial.
+ * two parameters of the same trial. Two more cases start from 400 imported trials, where most
+ * kernels of the int, stepped and log-int parameters coincide.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import { TpeSampler, type TpeSamplerOptions } from '../../../src/samplers/tpe/tp
 import { categoricalDistribution, contains, distributionsEqual, floatDistribution, intDistribution } from '../../../src/space/distributions.js';
 import type { Distribution, ParamValue } from '../../../src/space/types.js';
 import { FrozenTrial } from '../../../src/trial/frozen-trial.js';
+import { Rng } from '../../../src/util/prng.js';
 import type { TrialState } from '../../../src/trial/types.js';
 import { FakeStudy, ask, type AskedTrial } from '../fake-study.js';
 
@@ -137,6 +139,63 @@ const CASES: Record<string, TpeSamplerOptions> = {
   'multivariate, group, constantLiar': { seed: 14, multivariate: true, group: true, constantLiar: true },
 };
 
+/**
+ * Suggestions on a study that already holds 400 finished trials (COMPLETE, PRUNED, FAIL; values
+ * on the grid of the int, stepped and log-int parameters, so many kernels coincide), six asks told
+ * one after the other.
+ */
+async function traceLarge(options: TpeSamplerOptions): Promise<string[]> {
+  const sampler = new TpeSampler(options);
+  const study = new FakeStudy();
+  const rng = new Rng(99);
+  for (let i = 0; i < 400; i++) {
+    const params: Record<string, ParamValue> = {
+      x: -3 + 6 * rng.nextFloat(),
+      y: rng.nextFloat(),
+      lr: 10 ** (-4 + 4 * rng.nextFloat()),
+      units: 1 + Math.floor(64 * rng.nextFloat()),
+      depth: 1 + Math.floor(32 * rng.nextFloat() ** 2),
+      dropout: Math.round(5 * rng.nextFloat()) / 10,
+      branch: ['a', 'b', 'c'][Math.floor(3 * rng.nextFloat())],
+    };
+    if (params.branch === 'a') params.ua = 2 * rng.nextFloat();
+    if (params.branch === 'b') params.vb = Math.floor(10 * rng.nextFloat());
+    const r = rng.nextFloat();
+    const state: TrialState = r < 0.85 ? 'COMPLETE' : r < 0.93 ? 'PRUNED' : 'FAIL';
+    const value = objective(params);
+    study.trials.push(
+      new FrozenTrial({
+        trialId: 10_000 + i,
+        number: i,
+        state,
+        values: state === 'COMPLETE' ? [value] : null,
+        params,
+        distributions: Object.fromEntries(spaceOf(params.branch)),
+        userAttrs: {},
+        systemAttrs: {},
+        intermediateValues: state === 'PRUNED' ? { 0: value + 1, [i % 4]: value } : {},
+        datetimeStart: 0,
+        datetimeComplete: 1,
+      }),
+    );
+  }
+  const out: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const asked = await ask(sampler, study);
+    const params: Record<string, ParamValue> = {};
+    for (const [name, dist] of spaceOf(undefined)) params[name] = suggestOne(sampler, study, asked, name, dist);
+    for (const [name, dist] of spaceOf(params.branch).slice(Object.keys(SPACE).length)) params[name] = suggestOne(sampler, study, asked, name, dist);
+    for (const [name, v] of Object.entries(params)) out.push(`${asked.trial.number} ${name} ${JSON.stringify(v)}`);
+    await finish(sampler, study, asked, params, 'COMPLETE');
+  }
+  return out;
+}
+
+const LARGE_CASES: Record<string, TpeSamplerOptions> = {
+  '400 trials, independent': { seed: 21 },
+  '400 trials, multivariate, group': { seed: 22, multivariate: true, group: true },
+};
+
 const FIXTURE = new URL('./fixtures/tpe-pinned.json', import.meta.url);
 
 describe('TpeSampler suggestions are pinned for fixed seeds', () => {
@@ -144,6 +203,7 @@ describe('TpeSampler suggestions are pinned for fixed seeds', () => {
     it('records the fixture', async () => {
       const record: Record<string, string[]> = {};
       for (const [label, options] of Object.entries(CASES)) record[label] = await trace(options);
+      for (const [label, options] of Object.entries(LARGE_CASES)) record[label] = await traceLarge(options);
       writeFileSync(FIXTURE, `${JSON.stringify(record, null, 1)}\n`);
     });
     return;
@@ -154,6 +214,13 @@ describe('TpeSampler suggestions are pinned for fixed seeds', () => {
       const got = await trace(options);
       // About 250 suggestions per case (24 sequential trials, then 3 rounds of 3 concurrent ones).
       expect(got.length).toBeGreaterThan(200);
+      expect(got).toEqual(expected[label]);
+    });
+  }
+  for (const [label, options] of Object.entries(LARGE_CASES)) {
+    it(label, async () => {
+      const got = await traceLarge(options);
+      expect(got.length).toBeGreaterThanOrEqual(42);
       expect(got).toEqual(expected[label]);
     });
   }

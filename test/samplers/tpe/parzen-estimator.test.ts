@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ParzenEstimator, type ParzenEstimatorOptions } from '../../../src/samplers/tpe/parzen-estimator.js';
+import { encodeLogInt } from '../../../src/util/log-int.js';
 import { normalCdf, normalLogPdf } from '../../../src/util/math.js';
 import { Rng } from '../../../src/util/prng.js';
 
@@ -137,5 +138,27 @@ describe('ParzenEstimator', () => {
     const pe = estimator([], [0]);
     expect(pe.nKernels).toBe(1);
     expect(Math.exp(logPdfAt(pe, [0.2]))).toBeCloseTo(truncPdf(0.2, 0.5, 1), 12);
+  });
+
+  it('scores a batch with repeated discrete values exactly as row by row (grid, log-int, categorical, continuous)', () => {
+    // d = 4: a continuous dim, 10 grid cells, a log int on [1, 32], 3 choices. logPdf computes a
+    // discrete dim's kernel terms once per distinct value in the batch; the result must be the
+    // same double as scoring each row alone (Object.is: no tolerance).
+    const rng = new Rng(7);
+    const n = 60;
+    const cell = (u: number): number => (Math.min(9, Math.floor(10 * u)) + 0.5) / 10;
+    const logInt = (u: number): number => encodeLogInt(1 + Math.floor(32 * u * u), 1, 32);
+    const rows = (m: number): number[] =>
+      Array.from({ length: m }, () => [rng.nextFloat(), cell(rng.nextFloat()), logInt(rng.nextFloat()), Math.floor(3 * rng.nextFloat())]).flat();
+    for (const multivariate of [false, true]) {
+      const pe = estimator(rows(n), [0, 0.1, 0, 3], { multivariate, logIntBounds: [null, null, [1, 32], null], weights: Array.from({ length: n }, (_, i) => 0.5 + i / n) });
+      const batch = Float64Array.from(rows(40));
+      const together = pe.logPdf(batch, 40);
+      for (let c = 0; c < 40; c++) {
+        const alone = pe.logPdf(batch.slice(c * 4, c * 4 + 4), 1)[0];
+        expect(Object.is(together[c], alone), `row ${c}: ${together[c]} vs ${alone}`).toBe(true);
+        expect(Number.isFinite(alone)).toBe(true);
+      }
+    }
   });
 });

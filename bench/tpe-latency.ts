@@ -4,6 +4,7 @@
  *
  *   npx tsx bench/tpe-latency.ts [--sizes 1000,10000] [--repeats 7] [--warmup 2] [--seed 0]
  *                                [--modes independent,multivariate,liar]
+ *   (or `npm run bench:tpe-latency`; figures in bench/README.md)
  *
  * Protocol: a study on in-memory storage is filled with `size` finished trials (imported through
  * `storage.createTrial`, not sampled: 90% COMPLETE, 5% PRUNED with an intermediate value, 5%

@@ -77,6 +77,8 @@ type DimKernels =
       readonly step: number;
       readonly logInt: readonly [number, number] | null;
       readonly mu: Float64Array; readonly sigma: Float64Array; readonly logZ: Float64Array;
+      /** log sigma_k (used by continuous dims, once per kernel rather than per kernel and point). */
+      readonly logSigma: Float64Array;
       /** Discrete dims only: the distinct (mu, sigma) pairs (see `distinctKernels`). */
       readonly distinct: DistinctKernels | null;
     }
@@ -190,7 +192,7 @@ export class ParzenEstimator {
         } else {
           for (let k = 0; k < K; k++) {
             const s = dim.sigma[k];
-            terms[k] += normalLogPdf((v - dim.mu[k]) / s) - Math.log(s) - dim.logZ[k];
+            terms[k] += normalLogPdf((v - dim.mu[k]) / s) - dim.logSigma[k] - dim.logZ[k];
           }
         }
       }
@@ -319,7 +321,8 @@ function numericKernels(
   const distinct = step > 0 || logInt !== null ? distinctKernels(mu, sigma) : null;
   if (distinct !== null) for (let k = 0; k < nKernels; k++) logZ[k] = distinct.logZ[distinct.of[k]];
   else for (let k = 0; k < nKernels; k++) logZ[k] = logGaussMass(-mu[k] / sigma[k], (1 - mu[k]) / sigma[k]);
-  return { kind: 'numeric', step, logInt, mu, sigma, logZ, distinct };
+  const logSigma = sigma.map(Math.log);
+  return { kind: 'numeric', step, logInt, mu, sigma, logZ, logSigma, distinct };
 }
 
 /** Optuna's univariate bandwidth rule over the mus and the prior mu 1/2, end points 0 and 1. */

@@ -51,6 +51,12 @@ import { optionKeys } from '../../util/options.js';
 
 /** Snapshots and pending records kept at most (oldest dropped first) when trials are never told. */
 const MAX_TRACKED_TRIALS = 4096;
+/**
+ * Per-ask splits kept at most (oldest dropped first). Each holds O(n) sources, so this bounds the
+ * memory of many trials asked and never told; a trial whose split was dropped rebuilds it (same
+ * result, one more sort).
+ */
+const MAX_ASK_CONTEXTS = 32;
 
 export interface TpeSamplerOptions {
   /** Seed of every random stream (default: a random seed). */
@@ -328,7 +334,7 @@ export class TpeSampler implements Sampler {
     };
     state.contexts.delete(trial.trialId);
     state.contexts.set(trial.trialId, context);
-    if (state.contexts.size > MAX_TRACKED_TRIALS) state.contexts.delete(state.contexts.keys().next().value as number);
+    if (state.contexts.size > MAX_ASK_CONTEXTS) state.contexts.delete(state.contexts.keys().next().value as number);
     return context;
   }
 

@@ -146,6 +146,31 @@ describe('TpeSampler options', () => {
     }
   });
 
+  it('suggests the same for 40 concurrent trials whether their parameters come trial by trial or interleaved', async () => {
+    // Without the liar a running trial's suggestions do not depend on the others, so the order of
+    // the sampleIndependent calls must not matter; interleaving 40 trials also overflows the
+    // sampler's per-ask splits (32 kept) on every call, so each is rebuilt.
+    const space: Space = { a: floatDistribution('a', 0, 1), b: intDistribution('b', 0, 20), c: categoricalDistribution('c', ['x', 'y', 'z']) };
+    const run = async (interleave: boolean): Promise<ParamValue[][]> => {
+      const sampler = new TpeSampler({ seed: 4 });
+      const study = new FakeStudy();
+      await optimize(sampler, space, (p) => ((p.a as number) - 0.3) ** 2 + (p.b as number) / 20 + (p.c === 'y' ? 0 : 1), 20, study);
+      const asked = [];
+      for (let i = 0; i < 40; i++) asked.push(await ask(sampler, study));
+      const out: ParamValue[][] = asked.map(() => []);
+      const names = Object.keys(space);
+      if (interleave) {
+        for (const name of names) asked.forEach((t, i) => out[i].push(sampler.sampleIndependent(study, t.trial, name, space[name])));
+      } else {
+        asked.forEach((t, i) => {
+          for (const name of names) out[i].push(sampler.sampleIndependent(study, t.trial, name, space[name]));
+        });
+      }
+      return out;
+    };
+    expect(await run(true)).toEqual(await run(false));
+  });
+
   it('rejects multi-objective studies', async () => {
     class TwoObjectives extends FakeStudy {
       override readonly directions: readonly StudyDirection[] = ['minimize', 'maximize'];

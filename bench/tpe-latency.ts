@@ -3,7 +3,7 @@
  * path scales with the history (Optuna users run TPE studies of thousands of trials).
  *
  *   npx tsx bench/tpe-latency.ts [--sizes 1000,10000] [--repeats 7] [--warmup 2] [--seed 0]
- *                                [--modes independent,multivariate,liar]
+ *                                [--modes independent,multivariate,liar] (also: group)
  *   (or `npm run bench:tpe-latency`; figures in bench/README.md)
  *
  * Protocol: a study on in-memory storage is filled with `size` finished trials (imported through
@@ -12,7 +12,8 @@
  * 3-way categorical), with a quadratic objective. Then `warmup + repeats` suggestions are timed,
  * each `await study.ask()` plus the eight `suggest*` calls, and told (so the study grows by one
  * per suggestion). Modes: `independent` (TpeSampler defaults: one model per parameter),
- * `multivariate` (`multivariate: true`: one joint model), `liar` (independent with
+ * `multivariate` (`multivariate: true`: one joint model), `group` (`multivariate` and `group`;
+ * opt-in: this space has no conditional parameters, so one group), `liar` (independent with
  * `constantLiar: true`, with 4 other trials left RUNNING). Reported: median and min of the
  * timed suggestions, per mode and size. Output: JSON lines on stdout, a table on stderr.
  */
@@ -35,7 +36,7 @@ const repeats = Number(arg('--repeats', '7'));
 const warmup = Number(arg('--warmup', '2'));
 const seed = Number(arg('--seed', '0'));
 const modes = arg('--modes', 'independent,multivariate,liar').split(',');
-for (const m of modes) if (!['independent', 'multivariate', 'liar'].includes(m)) throw new Error(`unknown mode ${m}`);
+for (const m of modes) if (!['independent', 'multivariate', 'group', 'liar'].includes(m)) throw new Error(`unknown mode ${m}`);
 if (!sizes.every((s) => Number.isInteger(s) && s > 0)) throw new Error('--sizes must be positive integers');
 if (!Number.isInteger(repeats) || repeats < 1) throw new Error('--repeats must be a positive integer');
 
@@ -85,6 +86,7 @@ async function run(mode: string, size: number): Promise<{ medianMs: number; minM
   const options: TpeSamplerOptions = {
     seed,
     ...(mode === 'multivariate' ? { multivariate: true } : {}),
+    ...(mode === 'group' ? { multivariate: true, group: true } : {}),
     ...(mode === 'liar' ? { constantLiar: true } : {}),
   };
   const storage = new InMemoryStorage();

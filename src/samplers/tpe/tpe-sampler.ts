@@ -136,8 +136,10 @@ interface AskContext {
   version: number;
   /** COMPLETE + PRUNED trials of the snapshot, the sampled one included (the startup count). */
   readonly nFinished: number;
-  readonly below: readonly Source[];
-  readonly above: readonly Source[];
+  /** The snapshot's trials (as `effectiveTrials`) other than the sampled one. */
+  readonly trials: readonly FrozenTrial[];
+  /** Built by `splitOf` on the first TPE suggestion (not during startup, where gamma is not called). */
+  split: { readonly below: readonly Source[]; readonly above: readonly Source[] } | null;
   /** Validated `weights(n)` by n: parameters of a conditional space see different n. */
   readonly weights: Map<number, Float64Array>;
 }
@@ -298,17 +300,38 @@ export class TpeSampler implements Sampler {
   }
 
   /**
-   * The split of the snapshot's trials (other than `trial`) for this ask, built on the first
-   * parameter and reused by the next ones while `state.version` and the snapshot are unchanged.
+   * The per-ask context of `trial` (see `AskContext`), built on its first parameter and reused by
+   * the next ones while `state.version` and the snapshot are unchanged.
    */
   private askContext(state: StudyState, snapshot: Snapshot, trial: FrozenTrial): AskContext {
     const cached = state.contexts.get(trial.trialId);
     if (cached !== undefined && cached.snapshot === snapshot && cached.version === state.version) return cached;
     const all = this.effectiveTrials(state, snapshot);
     const trials = all.filter((t) => t.trialId !== trial.trialId);
+    const context: AskContext = {
+      snapshot,
+      version: state.version,
+      nFinished: countFinished(all),
+      trials,
+      split: null,
+      weights: new Map(),
+    };
+    state.contexts.delete(trial.trialId);
+    state.contexts.set(trial.trialId, context);
+    if (state.contexts.size > MAX_ASK_CONTEXTS) state.contexts.delete(state.contexts.keys().next().value as number);
+    return context;
+  }
+
+  /**
+   * The below / above sources of a context that `askContext` just returned for `trial` (so it
+   * reflects the current state), split on first use.
+   */
+  private splitOf(state: StudyState, context: AskContext, trial: FrozenTrial): NonNullable<AskContext['split']> {
+    if (context.split !== null) return context.split;
+    const trials = context.trials;
     const nFinished = countFinished(trials);
     const nBelow = this.nBelow(nFinished);
-    const split = splitTrials(trials, snapshot.directions[0], nBelow);
+    const split = splitTrials(trials, context.snapshot.directions[0], nBelow);
     const below: Source[] = split.below.map((t) => ({ number: t.number, trial: t, pending: undefined }));
     const above: Source[] = split.above.map((t) => ({ number: t.number, trial: t, pending: undefined }));
     if (this.options.constantLiar) {
@@ -324,18 +347,8 @@ export class TpeSampler implements Sampler {
       }
       above.sort((p, q) => p.number - q.number);
     }
-    const context: AskContext = {
-      snapshot,
-      version: state.version,
-      nFinished: all.length === trials.length ? nFinished : countFinished(all),
-      below,
-      above,
-      weights: new Map(),
-    };
-    state.contexts.delete(trial.trialId);
-    state.contexts.set(trial.trialId, context);
-    if (state.contexts.size > MAX_ASK_CONTEXTS) state.contexts.delete(state.contexts.keys().next().value as number);
-    return context;
+    context.split = { below, above };
+    return context.split;
   }
 
   /**
@@ -352,6 +365,7 @@ export class TpeSampler implements Sampler {
   ): Float64Array {
     const d = names.length;
     const context = this.askContext(state, snapshot, trial);
+    const { below, above } = this.splitOf(state, context, trial);
     const grid = new Float64Array(d);
     dists.forEach((dist, j) => {
       grid[j] = gridSpacing(dist);
@@ -372,8 +386,8 @@ export class TpeSampler implements Sampler {
         logIntBounds: logInts,
       });
     };
-    const lower = build(context.below);
-    const upper = build(context.above);
+    const lower = build(below);
+    const upper = build(above);
     const count = this.options.nEiCandidates;
     const candidates = lower.sample(rng, count);
     const logL = lower.logPdf(candidates, count);

@@ -146,6 +146,24 @@ describe('TpeSampler options', () => {
     }
   });
 
+  it('does not call gamma during the random startup trials', async () => {
+    const calls: number[] = [];
+    const sampler = new TpeSampler({
+      seed: 1,
+      nStartupTrials: 5,
+      gamma: (n) => {
+        calls.push(n);
+        return defaultGamma(n);
+      },
+    });
+    const space: Space = { x: floatDistribution('x', 0, 1), y: floatDistribution('y', 0, 1) };
+    const study = new FakeStudy();
+    await optimize(sampler, space, (p) => p.x as number, 5, study);
+    expect(calls).toEqual([]);
+    await optimize(sampler, space, (p) => p.x as number, 1, study);
+    expect(calls).toEqual([5]);
+  });
+
   it('suggests the same for 40 concurrent trials whether their parameters come trial by trial or interleaved', async () => {
     // Without the liar a running trial's suggestions do not depend on the others, so the order of
     // the sampleIndependent calls must not matter; interleaving 40 trials also overflows the

@@ -65,11 +65,16 @@ export interface TpeSamplerOptions {
   readonly nStartupTrials?: number;
   /** Candidates drawn from l(x) per suggestion (default 24). */
   readonly nEiCandidates?: number;
-  /** Number of "below" trials among n finished ones (default `defaultGamma`: min(ceil(0.1 n), 25)). */
+  /**
+   * Number of "below" trials among n finished ones (default `defaultGamma`: min(ceil(0.1 n), 25)).
+   * Called once per ask after the startup trials (the split is shared by all its parameters), so
+   * it should be a pure function of n.
+   */
   readonly gamma?: (n: number) => number;
   /**
    * Weights of n observations in trial-number order, n non-negative finite numbers (default
-   * `defaultWeights`: older trials ramp down once there are more than 25).
+   * `defaultWeights`: older trials ramp down once there are more than 25). Called once per ask
+   * and distinct n (parameters of a conditional space can see different n); a pure function of n.
    */
   readonly weights?: (n: number) => ArrayLike<number>;
   /** Weight of the prior kernel, > 0 (default 1). */

@@ -15,9 +15,9 @@
  *     (column-models.ts: each objective's values, negated for `minimize`, standardized and shifted
  *     by the `priorMean` rule; fitted, warm-started and appended to under the refit policy, as
  *     constraint models are; never recorded or restored), and the log expected hypervolume
- *     improvement over the observed Pareto front (the feasible one with constraints; its points'
- *     observed targets together with each model's posterior mean at them, so that a repeat of an
- *     observation the model does not interpolate gains nothing over itself), computed
+ *     improvement over the observed Pareto front (the feasible one with constraints; each point at
+ *     the higher of its observed target and the model's posterior mean there, per objective, so
+ *     that a repeat of an observation the model does not interpolate gains nothing over itself), computed
  *     exactly as a sum over the boxes of the region the front leaves undominated
  *     (hypervolume-boxes.ts) of products of per-objective Gaussian integrals
  *     (src/surrogate/acquisition.ts), maximized with the other objectives' models as 'logehvi'
@@ -1004,7 +1004,8 @@ export class GpSampler implements Sampler {
    * per objective (`objectiveModels`, the refit policy of constraint models), the pending points
    * fantasized at each model's posterior mean and added to the front (kriging believer, as
    * Optuna's GPSampler), the failed ones at the lower of the mean and the worst target, and log
-   * EHVI over the (feasible) observed front, observed targets and posterior means at them, maximized on the first objective's model with the
+   * EHVI over the (feasible) observed front (each point at the higher of its target and the posterior
+   * mean there, per objective), maximized on the first objective's model with the
    * others as 'logehvi' terms and the constraints' log P(c <= 0) as additive ones.
    */
   private async suggestHypervolume(input: HypervolumeInput): Promise<Float64Array> {
@@ -1049,22 +1050,25 @@ export class GpSampler implements Sampler {
     const counted = constrained === null || constrained.terms.length === 0 ? rows : rows.filter((r) => constrained.feasible.has(r.id));
     const observed: number[] = [];
     for (const r of counted) for (let j = 0; j < k; j++) observed.push(columnTarget(models[j].scale, r.values[j]));
-    // The front EHVI improves on: the observed targets together with each model's posterior mean
-    // at the same observations (BoTorch's EHVI input constructor and Ax partition the means,
-    // `posterior(X_observed).mean`; the observed targets stay so that no observed point is
-    // dropped from the front where the model smooths it away), plus the believed pending points
-    // below. Against the observed targets alone, a model with learned noise that does not
-    // interpolate an observation (its mean above the observed target there) credited repeating
-    // that point with an improvement over itself: on ZDT1 the corner x = 0, an end of the front
-    // where f2 = g (1 - sqrt(f1 / g)) has an infinite slope, was suggested again in 5 of 500
-    // suggestions (seeds 0-9, 60 trials); with its mean on the front, a repeat improves only by
-    // its posterior spread beyond its own mean.
+    // The front EHVI improves on: each observed front point raised, objective by objective, to the
+    // model's posterior mean there where that is higher, plus the believed pending points below.
+    // Against the observed targets alone, a model with learned noise that does not interpolate an
+    // observation (its mean above the observed target there) credited repeating that point with an
+    // improvement over itself: on ZDT1 the corner x = 0, an end of the front where
+    // f2 = g (1 - sqrt(f1 / g)) has an infinite slope, was suggested again in 5 of 500 suggestions
+    // (seeds 0-9, 60 trials); with its mean on the front, a repeat improves only by its posterior
+    // spread beyond its own mean. BoTorch and Ax partition the means alone; the higher of the two
+    // keeps every observed point on the front where the model smooths it away, and keeps one point
+    // per observation (the front's size, and with it the box count, as before).
     const front: number[] = [...observed];
-    if (counted.length > 0) {
-      const xc = new Float64Array(counted.length * d);
-      counted.forEach((r, i) => xc.set(r.x, i * d));
-      const means = await Promise.all(models.map(async (m) => (await m.model.predict(xc, counted.length)).mean));
-      for (let i = 0; i < counted.length; i++) for (let j = 0; j < k; j++) front.push(means[j][i]);
+    const onFront = nonDominatedIndices(Float64Array.from(observed), counted.length, k);
+    if (onFront.length > 0) {
+      const xc = new Float64Array(onFront.length * d);
+      onFront.forEach((i, r) => xc.set(counted[i].x, r * d));
+      const means = await Promise.all(models.map(async (m) => (await m.model.predict(xc, onFront.length)).mean));
+      onFront.forEach((i, r) => {
+        for (let j = 0; j < k; j++) front[i * k + j] = Math.max(observed[i * k + j], means[j][r]);
+      });
     }
     // Reference point: below the worst (feasible) target by REFERENCE_MARGIN of its distance from
     // the targets' mean (-offset in target units).

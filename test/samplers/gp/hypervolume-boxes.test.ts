@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../../src/errors.js';
 import { hypervolumeImprovement, nonDominatedBoxes } from '../../../src/samplers/gp/hypervolume-boxes.js';
 import { Rng } from '../../../src/util/prng.js';
+import { referenceNonDominatedBoxes } from './hypervolume-boxes-reference.js';
 
 // ---------------------------------------------------------------------------------------------
 // Independent references (no code shared with the module under test)
@@ -271,5 +272,53 @@ describe('nonDominatedBoxes + hypervolumeImprovement', () => {
     }
     // -Infinity in points is allowed: such a point is not above ref.
     expect(nonDominatedBoxes(Float64Array.of(-Infinity, 5), 1, 2, ref, 1)).toEqual(Float64Array.of(0, 0, Infinity, Infinity));
+  });
+});
+
+describe('nonDominatedBoxes against the first implementation (hypervolume-boxes-reference.ts)', () => {
+  /** The same values in the same order (Object.is: +0 and -0 apart), or both null. */
+  const same = (got: Float64Array | null, want: Float64Array | null): boolean =>
+    got === null || want === null ? got === want : got.length === want.length && got.every((v, i) => Object.is(v, want[i]));
+
+  /** Points on a coarse grid: many ties in every objective, duplicates, dominated points. */
+  function gridPoints(rng: Rng, n: number, k: number): number[][] {
+    return Array.from({ length: n }, () => Array.from({ length: k }, () => rng.nextInt(-1, 4) + (rng.nextFloat() < 0.1 ? -Infinity : 0)));
+  }
+
+  for (const k of [2, 3, 4, 5]) {
+    it(`gives the same boxes in the same order, and the same null verdict for every maxBoxes, K = ${k}`, () => {
+      const rng = new Rng(500 + k);
+      const sizes = k === 5 ? [0, 1, 3, 8, 16, 30] : [0, 1, 3, 8, 20, 45];
+      let compared = 0;
+      for (const n of sizes) {
+        for (let rep = 0; rep < 4; rep++) {
+          const points = rep === 0 ? sphereFront(rng, n, k) : rep === 1 ? messyPoints(rng, n, k) : gridPoints(rng, n, k);
+          const ref = Float64Array.from({ length: k }, () => (rep === 3 ? 0.5 : 0));
+          const flatPoints = flat(points);
+          const want = referenceNonDominatedBoxes(flatPoints, points.length, k, ref, Infinity) as Float64Array;
+          const count = want.length / (2 * k);
+          for (const maxBoxes of [Infinity, count, count + 1, count - 1, Math.ceil(count / 2), 1, rng.nextInt(1, count + 2)]) {
+            if (maxBoxes < 1) continue;
+            const got = nonDominatedBoxes(flatPoints, points.length, k, ref, maxBoxes);
+            const expected = maxBoxes === Infinity ? want : referenceNonDominatedBoxes(flatPoints, points.length, k, ref, maxBoxes);
+            expect(same(got, expected), `n=${n} rep=${rep} maxBoxes=${maxBoxes} count=${count}`).toBe(true);
+            expect(got === null, `n=${n} rep=${rep} maxBoxes=${maxBoxes} count=${count}`).toBe(count > maxBoxes);
+            compared++;
+          }
+        }
+      }
+      expect(compared).toBeGreaterThan(100);
+    });
+  }
+
+  it('agrees at the size GpSampler thins to (K = 5, 80 points, hundreds of boxes), at the count and one below', () => {
+    const rng = new Rng(77);
+    const points = flat(sphereFront(rng, 80, 5));
+    const ref = new Float64Array(5);
+    const want = referenceNonDominatedBoxes(points, 80, 5, ref, Infinity) as Float64Array;
+    const count = want.length / 10;
+    expect(count).toBeGreaterThan(500);
+    expect(same(nonDominatedBoxes(points, 80, 5, ref, count), want)).toBe(true);
+    expect(nonDominatedBoxes(points, 80, 5, ref, count - 1)).toBeNull();
   });
 });

@@ -966,7 +966,9 @@ export class GpSampler implements Sampler {
    * whose front still has more non-dominated points than the size that fit start there
    * (`thinnedFrontSize`) instead of paying again for the decompositions that fail:
    * `npx tsx bench/multi-objective-latency.ts --trials 0 --imported 0 --front 5,160` (five
-   * objectives, a front of 160 points) took 575-679 ms per later ask before, 282-334 ms after.
+   * objectives, a front of 160 points) took 575-679 ms per later ask before, 282-334 ms after
+   * (142 ms, and 466 ms for the first ask, since the decomposition runs in rank space and a
+   * failing one stops early: bench/surrogate.md, 2026-12-06).
    * A front no larger than that is decomposed whole (a new point that dominates the rest leaves
    * one), and a dominated row is never kept in place of a point of the front.
    */

@@ -2,7 +2,7 @@
  * GpSampler's logEHVI on a front whose box decomposition is over MAX_HYPERVOLUME_BOXES (five
  * objectives, a large front): the front is thinned at random until it fits, and later
  * suggestions thin straight to the size that fit instead of paying again for the failing
- * decompositions (each costs hundreds of milliseconds at this size).
+ * decompositions (each costs tens of milliseconds at this size).
  */
 import { describe, expect, it, vi } from 'vitest';
 

@@ -39,7 +39,8 @@
  * by its rank among its objective's distinct values: the same comparisons, integer boxes), boxes
  * are interned so that matching a sub-box between slabs is one map lookup, the last two objectives
  * are the staircase in one pass, and a decomposition over `maxBoxes` stops early on a lower bound
- * of its final count (see `Decomposition.decompose`): on the sphere fronts above, K = 5, P = 100
+ * of its final count (see `Decomposition.decompose`): on the sphere fronts of the latency bench
+ * (bench/multi-objective-latency.ts --front; bench/surrogate.md, 2026-12-06), K = 5, P = 100
  * (1,949 boxes) takes about 50 ms and the failing P = 400 at maxBoxes 2,048 about 60 ms.
  *
  * Boundaries have measure zero, so whether a point on a box face counts as dominated does not
@@ -116,7 +117,11 @@ class Decomposition {
       const distinct = [...new Set(front.map((row) => row[j]))].sort((a, b) => a - b);
       const rankOf = new Map(distinct.map((v, r) => [v, r + 1]));
       front.forEach((row, i) => (this.rank[i * k + j] = rankOf.get(row[j]) as number));
-      this.values.push(Float64Array.of(ref[j], ...distinct, Infinity));
+      const values = new Float64Array(distinct.length + 2);
+      values[0] = ref[j];
+      values.set(distinct, 1);
+      values[distinct.length + 1] = Infinity;
+      this.values.push(values);
     }
     this.radix = Math.max(...this.values.map((v) => v.length));
     this.empty = new Array<number>(k);

@@ -1,20 +1,24 @@
 /**
- * Multi-objective search quality: GpSampler on a study with two directions (`gp`: logEHVI over one
+ * Multi-objective search quality: GpSampler on a study with several directions (`gp`: logEHVI over one
  * model per objective, the default; `gp-parego`: the ParEGO scalarization,
  * src/samplers/gp/scalarization.ts) against NSGA-II, random search and, with `--peer-python`,
  * Optuna's GPSampler (logEHVI since Optuna 4.4; bench/optuna-multi-objective.py), on the same
  * problems and seeds.
  *
- *   npx tsx bench/multi-objective.ts [--problems branin-currin,zdt1,dtlz2] [--samplers gp,gp-parego,nsga2,random]
+ *   npx tsx bench/multi-objective.ts [--problems branin-currin,zdt1,dtlz2,branin-currin-disc,dtlz2-6]
+ *                                    [--samplers gp,gp-parego,nsga2,random]
  *                                    [--seeds 10] [--evals 30,60] [--threads 1]
  *                                    [--peer-python /tmp/optv/bin/python]
  *
  * Metric: the hypervolume dominated by the evaluated points, bounded by the problem's reference
- * point (larger is better; exact in 2-D), after each evaluation count; median and inter-quartile
- * range over seeds 0..k-1. Each run is a real study (createStudy, ask/tell, in-memory storage),
- * both objectives minimized, every sampler with its defaults (GpSampler: 10 Sobol startup trials).
+ * point (larger is better), after each evaluation count; median and inter-quartile range over
+ * seeds 0..k-1. Exact: a staircase in 2-D (`hypervolume2d`); with more objectives the volume of
+ * [ideal, reference] less the non-dominated boxes of hypervolume-boxes.ts clipped to it
+ * (`hypervolumeBoxed`; about 0.6 s for 200 sphere points in five objectives, so computed only at the
+ * reported counts). Each run is a real study (createStudy, ask/tell, in-memory storage), every
+ * objective minimized, every sampler with its defaults (GpSampler: 10 Sobol startup trials).
  *
- * Problems (both objectives minimized; with a constraint, only feasible points count toward the
+ * Problems (all objectives minimized; with a constraint, only feasible points count toward the
  * hypervolume, and GpSampler and NSGA-II get it as `constraintsFunc`, Optuna as `constraints_func`):
  *   branin-currin  2-D in [0, 1]: Branin (rescaled inputs) and Currin's exponential function, as
  *                  BoTorch's BraninCurrin; reference (18, 6), largest hypervolume about 59.36
@@ -23,11 +27,19 @@
  *                  hypervolume 1.21 - pi/4 = 0.4246
  *   branin-currin-disc  Branin-Currin feasible in a disc of radius sqrt(50) around (2.5, 7.5) in
  *                  Branin's coordinates (BoTorch's ConstrainedBraninCurrin), reference (80, 12)
+ *   dtlz2-6        7-D in [0, 1], six objectives (DTLZ2 with two distance variables); reference 1.1
+ *                  in each (as BoTorch's DTLZ2), largest hypervolume 1.1^6 - pi^3 / 384 = 1.6908.
+ *                  Opt-in (not in the default --problems): a GP run to 200 evaluations takes about
+ *                  a minute, and its logEHVI front needs more than 2,048 boxes from about 110
+ *                  evaluations on (five objectives, d = 6: only from about 200), so GpSampler thins
+ *                  it; `gp` runs of problems with more than two objectives print, on stderr, how
+ *                  many of their asks thinned (`thinnedAsks`) and the median ask time.
  * Output: JSON lines (one per run, one summary per problem/sampler/evals) on stdout, a markdown table
  * on stderr.
  */
 import { NsgaIiSampler } from '../src/samplers/genetic/nsga-ii-sampler.js';
 import { GpSampler } from '../src/samplers/gp/gp-sampler.js';
+import { nonDominatedBoxes } from '../src/samplers/gp/hypervolume-boxes.js';
 import { RandomSampler } from '../src/samplers/random-sampler.js';
 import type { Sampler } from '../src/samplers/sampler.js';
 import type { FrozenTrial } from '../src/trial/frozen-trial.js';
@@ -38,20 +50,42 @@ import { arg, seedSweep } from './lib/seed-sweep.js';
 interface Problem {
   readonly name: string;
   readonly dim: number;
-  readonly f: (x: readonly number[]) => [number, number];
-  readonly reference: readonly [number, number];
+  readonly f: (x: readonly number[]) => number[];
+  /** One value per objective: the problem's number of objectives. */
+  readonly reference: readonly number[];
+  /** Best value per objective (K > 2 only): the exact hypervolume is measured inside [ideal, reference]. */
+  readonly ideal?: readonly number[];
   /** A constraint, feasible where <= 0: samplers that take one get it, and only feasible points count. */
   readonly constraint?: (x: readonly number[]) => number;
 }
 
 /** BoTorch's Branin-Currin, both minimized, inputs in [0, 1]^2. */
-function braninCurrin([x0, x1]: readonly number[]): [number, number] {
+function braninCurrin([x0, x1]: readonly number[]): number[] {
   const a = 15 * x0 - 5;
   const b = 15 * x1;
   const branin = (b - (5.1 / (4 * Math.PI ** 2)) * a * a + (5 / Math.PI) * a - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(a) + 10;
   const factor = 1 - Math.exp(-1 / (2 * Math.max(x1, 1e-12)));
   const currin = (factor * (2300 * x0 ** 3 + 1900 * x0 ** 2 + 2092 * x0 + 60)) / (100 * x0 ** 3 + 500 * x0 ** 2 + 4 * x0 + 20);
   return [branin, currin];
+}
+
+/**
+ * DTLZ2 with `m` objectives on [0, 1]^d (Deb, Thiele, Laumanns & Zitzler 2002, "Scalable
+ * multi-objective optimization test problems", CEC, eq. for DTLZ2): x_0..x_{m-2} place the point on
+ * the unit sphere's positive orthant, the rest enter g = sum (x_i - 0.5)^2; f_j = (1 + g) times
+ * cos(x_0 pi/2) ... cos(x_{m-2-j} pi/2), times sin(x_{m-1-j} pi/2) for j > 0.
+ */
+function dtlz2(m: number): (x: readonly number[]) => number[] {
+  return (x) => {
+    let g = 0;
+    for (let i = m - 1; i < x.length; i++) g += (x[i] - 0.5) ** 2;
+    return Array.from({ length: m }, (_, j) => {
+      let v = 1 + g;
+      for (let i = 0; i < m - 1 - j; i++) v *= Math.cos((x[i] * Math.PI) / 2);
+      if (j > 0) v *= Math.sin((x[m - 1 - j] * Math.PI) / 2);
+      return v;
+    });
+  };
 }
 
 export const PROBLEMS: readonly Problem[] = [
@@ -79,6 +113,14 @@ export const PROBLEMS: readonly Problem[] = [
     },
   },
   {
+    // Many objectives: K = 6, d = 7 (five position variables, two distance variables), opt-in.
+    name: 'dtlz2-6',
+    dim: 7,
+    reference: Array(6).fill(1.1),
+    ideal: Array(6).fill(0),
+    f: dtlz2(6),
+  },
+  {
     // BoTorch's ConstrainedBraninCurrin: feasible inside a disc of radius sqrt(50) around (2.5, 7.5)
     // in Branin's own coordinates (about 70% of the square), reference (80, 12).
     name: 'branin-currin-disc',
@@ -103,6 +145,32 @@ export function hypervolume2d(points: readonly (readonly number[])[], reference:
   return area;
 }
 
+/**
+ * Exact hypervolume dominated by `points` (all minimized, K objectives) inside the box
+ * [ideal, reference]: the box's volume less the non-dominated region's boxes (hypervolume-boxes.ts,
+ * in the maximization form: negated points and reference) clipped to it. Points at or beyond the
+ * reference in some objective dominate nothing there; none may be better than `ideal`.
+ */
+export function hypervolumeBoxed(points: readonly (readonly number[])[], reference: readonly number[], ideal: readonly number[]): number {
+  const k = reference.length;
+  const flat = Float64Array.from(points.flatMap((p) => p.map((v) => -v)));
+  const boxes = nonDominatedBoxes(flat, points.length, k, Float64Array.from(reference, (v) => -v), Infinity) as Float64Array;
+  let total = 1;
+  for (let j = 0; j < k; j++) total *= reference[j] - ideal[j];
+  let free = 0;
+  for (let b = 0; b < boxes.length; b += 2 * k) {
+    let v = 1;
+    for (let j = 0; j < k && v > 0; j++) v *= Math.max(0, Math.min(boxes[b + k + j], -ideal[j]) - Math.max(boxes[b + j], -reference[j]));
+    free += v;
+  }
+  return total - free;
+}
+
+/** The problem's hypervolume of `points`: exact in 2-D (`hypervolume2d`), else `hypervolumeBoxed`. */
+function hypervolume(problem: Problem, points: readonly (readonly number[])[]): number {
+  if (problem.reference.length === 2) return hypervolume2d(points, problem.reference as [number, number]);
+  return hypervolumeBoxed(points, problem.reference, problem.ideal ?? problem.reference.map(() => 0));
+}
 
 function makeSampler(kind: string, seed: number, threads: number, problem: Problem): Sampler {
   const constraint = problem.constraint;
@@ -115,23 +183,39 @@ function makeSampler(kind: string, seed: number, threads: number, problem: Probl
   throw new Error(`unknown sampler ${kind} (gp, gp-parego, nsga2, random)`);
 }
 
-/** Hypervolume of the feasible points after each evaluation. */
-async function run(problem: Problem, kind: string, seed: number, nEvals: number, threads: number): Promise<number[]> {
-  const study = await createStudy({ storage: new InMemoryStorage(), sampler: makeSampler(kind, seed, threads, problem), directions: ['minimize', 'minimize'] });
+/**
+ * Hypervolume of the feasible points after each evaluation (with more than two objectives only at
+ * the reported counts, NaN between: each costs a decomposition). With more than two objectives a
+ * `gp` run also reports on stderr how many of its asks thinned the front for logEHVI
+ * (`thinnedAsks`, read from the sampler's private state) and its median ask time.
+ */
+async function run(problem: Problem, kind: string, seed: number, nEvals: number, threads: number, report: readonly number[]): Promise<number[]> {
+  const sampler = makeSampler(kind, seed, threads, problem);
+  const k = problem.reference.length;
+  const study = await createStudy({ storage: new InMemoryStorage(), sampler, directions: Array(k).fill('minimize') });
   const points: number[][] = [];
   const trace: number[] = [];
+  const askMs: number[] = [];
+  const thin = sampler as unknown as { thinnedAsks?: number };
   for (let i = 0; i < nEvals; i++) {
+    const started = performance.now();
     const trial = await study.ask();
     const x = Array.from({ length: problem.dim }, (_, j) => trial.suggestFloat(`x${j}`, 0, 1));
+    askMs.push(performance.now() - started);
     const values = problem.f(x);
     await study.tell(trial, values);
     if (problem.constraint === undefined || problem.constraint(x) <= 0) points.push(values);
-    trace.push(hypervolume2d(points, problem.reference));
+    trace.push(k === 2 || report.includes(i + 1) ? hypervolume(problem, points) : Number.NaN);
+  }
+  if (k > 2 && kind.startsWith('gp')) {
+    const sorted = askMs.slice(10).sort((a, b) => a - b);
+    process.stderr.write(`${JSON.stringify({ problem: problem.name, sampler: kind, seed, thinnedAsks: thin.thinnedAsks ?? null, askMsMedian: sorted[sorted.length >> 1] })}\n`);
   }
   return trace;
 }
 
-const problemNames = arg('--problems', PROBLEMS.map((p) => p.name).join(',')).split(',');
+const problemNames = arg('--problems', PROBLEMS.filter((p) => p.reference.length === 2).map((p) => p.name).join(',')).split(',');
+const evals = arg('--evals', '30,60').split(',').map(Number);
 const threads = Number(arg('--threads', '1'));
 const peerPython = arg('--peer-python', '');
 await seedSweep<Problem>({
@@ -142,10 +226,10 @@ await seedSweep<Problem>({
   }),
   samplers: arg('--samplers', 'gp,nsga2,random').split(','),
   nSeeds: Number(arg('--seeds', '10')),
-  evals: arg('--evals', '30,60').split(',').map(Number),
+  evals,
   metric: 'hypervolume',
   columnTitle: (e) => `hypervolume @${e}, median [IQR]`,
-  run: (problem, sampler, seed, nEvals) => run(problem, sampler, seed, nEvals, threads),
+  run: (problem, sampler, seed, nEvals) => run(problem, sampler, seed, nEvals, threads, evals),
   ...(peerPython === ''
     ? {}
     : {
@@ -156,11 +240,12 @@ await seedSweep<Problem>({
             const points = line.points as number[][];
             // The peer reports each point's constraint value (feasible where <= 0) for constrained problems.
             const constraints = (line.constraints as number[] | undefined) ?? points.map(() => 0);
+            if (problem.reference.length !== 2) throw new Error(`the peer runs two-objective problems only, not ${problem.name}`);
             return {
               label: `optuna-gp@${String(line.optuna)}`,
               seed: line.seed as number,
               seconds: line.seconds as number,
-              trace: points.map((_, i) => hypervolume2d(points.slice(0, i + 1).filter((_p, j) => constraints[j] <= 0), problem.reference)),
+              trace: points.map((_, i) => hypervolume2d(points.slice(0, i + 1).filter((_p, j) => constraints[j] <= 0), problem.reference as [number, number])),
             };
           },
         },

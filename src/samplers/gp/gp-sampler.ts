@@ -451,6 +451,8 @@ export class GpSampler implements Sampler {
   private readonly objectiveModels = new ColumnModels();
   /** The size a thinned Pareto front last fitted MAX_HYPERVOLUME_BOXES at (`hypervolumeBoxes`). */
   private thinnedFrontSize: number | null = null;
+  /** Suggestions whose front was thinned to fit MAX_HYPERVOLUME_BOXES (bench/multi-objective.ts reports it). */
+  private thinnedAsks = 0;
   /**
    * With `constraintsFunc` only (without it the study skips the hook and its read of the trial):
    * the constraint values of a COMPLETE or PRUNED trial, stored with its result
@@ -970,7 +972,10 @@ export class GpSampler implements Sampler {
    * (142 ms, and 466 ms for the first ask, since the decomposition runs in rank space and a
    * failing one stops early: bench/surrogate.md, 2026-12-06).
    * A front no larger than that is decomposed whole (a new point that dominates the rest leaves
-   * one), and a dominated row is never kept in place of a point of the front.
+   * one), and a dominated row is never kept in place of a point of the front. Uniform thinning
+   * stays: on six-objective DTLZ2 a spread-preserving subset (each objective's best, then
+   * farthest-point selection) did worse, and each objective's best plus the rest at random was
+   * not better beyond the seed-to-seed spread (bench/quality.md, 2026-12-06, measured, not adopted).
    */
   private hypervolumeBoxes(front: readonly number[], k: number, ref: Float64Array, trial: FrozenTrial): Float64Array {
     let points: Float64Array = Float64Array.from(front);
@@ -996,7 +1001,10 @@ export class GpSampler implements Sampler {
     for (;;) {
       const boxes = nonDominatedBoxes(points, points.length / k, k, ref, MAX_HYPERVOLUME_BOXES);
       if (boxes !== null) {
-        if (thinned) this.thinnedFrontSize = points.length / k;
+        if (thinned) {
+          this.thinnedFrontSize = points.length / k;
+          this.thinnedAsks++;
+        }
         return boxes;
       }
       warnOnce(

@@ -382,14 +382,6 @@ interface HypervolumeInput {
   readonly search: AcquisitionSearch;
 }
 
-/** The encoded inputs (rows of d) of the rows whose targets (`targets`, rows of k) no other row's dominate. */
-function paretoInputs(rows: readonly ColumnRow[], targets: readonly number[], k: number, d: number): Float64Array {
-  const keep = nonDominatedIndices(Float64Array.from(targets), rows.length, k);
-  const out = new Float64Array(keep.length * d);
-  keep.forEach((row, i) => out.set(rows[row].x, i * d));
-  return out;
-}
-
 /**
  * `m` of the rows (k values each, larger is better) of `points`, in their order: first each
  * objective's best row (the first such in `points`' order after the swaps below, skipped where a row
@@ -902,10 +894,13 @@ export class GpSampler implements Sampler {
     // per observation (the front's size, and with it the box count, as before).
     const front: number[] = [...observed];
     const onFront = nonDominatedIndices(Float64Array.from(observed), counted.length, k);
+    // The encoded inputs of the observed front's points (rows of d): where the means are predicted,
+    // and the centres of the local candidates (around every point of the front, not only objective
+    // 0's best: the gaps between them are where the improvement is; bench/quality.md).
+    const frontInputs = new Float64Array(onFront.length * d);
+    onFront.forEach((i, r) => frontInputs.set(counted[i].x, r * d));
     if (onFront.length > 0) {
-      const xc = new Float64Array(onFront.length * d);
-      onFront.forEach((i, r) => xc.set(counted[i].x, r * d));
-      const means = await Promise.all(models.map(async (m) => (await m.model.predict(xc, onFront.length)).mean));
+      const means = await Promise.all(models.map(async (m) => (await m.model.predict(frontInputs, onFront.length)).mean));
       onFront.forEach((i, r) => {
         for (let j = 0; j < k; j++) front[i * k + j] = Math.max(observed[i * k + j], means[j][r]);
       });
@@ -919,9 +914,6 @@ export class GpSampler implements Sampler {
       const below = Math.max(REFERENCE_MARGIN * Math.abs(worst + models[j].scale.offset), 1e-9);
       ref[j] = worst - below;
     }
-    // Local candidates around every point of the observed front (not only objective 0's best):
-    // the gaps between them are where the improvement is (bench/quality.md).
-    const centers = paretoInputs(counted, observed, k, d);
     const working = models.map((m) => m.model);
     try {
       // Pending points: believed at each model's posterior mean, noiselessly (their latent value is
@@ -955,7 +947,7 @@ export class GpSampler implements Sampler {
       const [first, ...rest] = working;
       const terms: AcquisitionTerm[] = rest.map((model) => ({ model, kind: 'logehvi', incumbent: 0, beta: 0 }));
       if (constrained !== null) terms.push(...constrained.terms);
-      const optimum = await first.optimizeAcquisition({ ...search, kind: 'logehvi', incumbent: 0, beta: 0, boxes, terms, centers });
+      const optimum = await first.optimizeAcquisition({ ...search, kind: 'logehvi', incumbent: 0, beta: 0, boxes, terms, centers: frontInputs });
       return optimum.x;
     } finally {
       working.forEach((model, j) => {

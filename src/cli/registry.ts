@@ -12,6 +12,7 @@ import { NopPruner, type Pruner } from '../pruners/pruner.js';
 import type { ConstraintsFunc } from '../samplers/constraints.js';
 import type { Sampler } from '../samplers/sampler.js';
 import type { SpaceSpec } from '../space/types.js';
+import { getSurrogateBackend } from '../surrogate/select-backend.js';
 
 /** A sampler or pruner as configured: its registry name and the options passed to its constructor. */
 export interface ComponentConfig {
@@ -29,13 +30,15 @@ interface SamplerEntry {
   readonly multiObjective: boolean;
   /** The sampler takes a `constraintsFunc` option (config key `constraintsExport`). */
   readonly constraints: boolean;
+  /** The sampler takes a surrogate `backend` option (and `numThreads`), checked at config time. */
+  readonly surrogateBackend?: boolean;
 }
 
 const SAMPLERS: Readonly<Record<string, SamplerEntry>> = {
   random: { module: '../samplers/random-sampler.js', exportName: 'RandomSampler', needsSpace: false, multiObjective: true, constraints: false },
   grid: { module: '../samplers/grid-sampler.js', exportName: 'GridSampler', needsSpace: true, multiObjective: true, constraints: false },
   sobol: { module: '../samplers/sobol-sampler.js', exportName: 'SobolSampler', needsSpace: false, multiObjective: true, constraints: false },
-  gp: { module: '../samplers/gp/gp-sampler.js', exportName: 'GpSampler', needsSpace: false, multiObjective: true, constraints: true },
+  gp: { module: '../samplers/gp/gp-sampler.js', exportName: 'GpSampler', needsSpace: false, multiObjective: true, constraints: true, surrogateBackend: true },
   tpe: { module: '../samplers/tpe/tpe-sampler.js', exportName: 'TpeSampler', needsSpace: false, multiObjective: false, constraints: false },
   nsga2: { module: '../samplers/genetic/nsga-ii-sampler.js', exportName: 'NsgaIiSampler', needsSpace: false, multiObjective: true, constraints: true },
   // The genetic sampler Kestrel ships is NSGA-II (single- and multi-objective).
@@ -115,7 +118,29 @@ export async function createSampler(options: CreateSamplerOptions): Promise<Samp
   if (!isSampler(sampler)) {
     throw new ConfigError('sampler.name', `${entry.exportName} did not produce a Sampler`);
   }
+  if (entry.surrogateBackend === true) await checkSurrogateBackend(args);
   return sampler;
+}
+
+/**
+ * A surrogate backend the config names explicitly (`sampler: {name: gp, backend: cuda}`) that this
+ * machine lacks is a `ConfigError` at `sampler.backend`, found before the study opens. GpSampler
+ * itself rejects with `BackendUnavailableError` only at the first ask, once that trial exists: the
+ * CLI used to exit 1 leaving a FAIL trial in the journal, counted toward the study's budget.
+ * 'auto' and 'js' never fail here ('auto' falls back to the TypeScript backend with a warning).
+ */
+async function checkSurrogateBackend(args: Readonly<Record<string, unknown>>): Promise<void> {
+  const backend = args.backend;
+  if (backend !== 'cpu' && backend !== 'cuda') return;
+  const numThreads = typeof args.numThreads === 'number' ? args.numThreads : undefined;
+  try {
+    await getSurrogateBackend({ backend, numThreads });
+  } catch (error) {
+    if (error instanceof KestrelError && error.code === 'BACKEND_UNAVAILABLE') {
+      throw new ConfigError('sampler.backend', error.message, { cause: error });
+    }
+    throw error;
+  }
 }
 
 /** The `ConfigError` for `constraintsExport` with a sampler that takes no constraints function. */

@@ -5,6 +5,7 @@ import { NopPruner } from '../../src/pruners/pruner.js';
 import { NsgaIiSampler } from '../../src/samplers/genetic/nsga-ii-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { TpeSampler } from '../../src/samplers/tpe/tpe-sampler.js';
+import { getSurrogateBackend } from '../../src/surrogate/select-backend.js';
 
 async function configError(promise: Promise<unknown>): Promise<ConfigError> {
   try {
@@ -56,6 +57,28 @@ describe('sampler registry', () => {
     expect(bad.path).toBe('sampler.refitPolicy.fitSubsetMx');
     const value = await configError(createSampler({ name: 'gp', options: { refitPolicy: { fitSubsetMax: 0 } } }));
     expect(value.path).toBe('sampler.refitPolicy.fitSubsetMax');
+  });
+
+  it('reports a surrogate backend this machine lacks at sampler.backend, before the study opens', async () => {
+    // GpSampler itself rejects at the first ask, once that trial exists (recorded FAIL, counted
+    // toward nTrials); a config names it up front, as any other configuration error.
+    let cudaMissing: unknown = null;
+    try {
+      await getSurrogateBackend({ backend: 'cuda' });
+    } catch (error) {
+      cudaMissing = error;
+    }
+    if (cudaMissing === null) {
+      console.warn('skipped: this machine has a usable CUDA backend, so backend "cuda" cannot be unavailable');
+    } else {
+      const error = await configError(createSampler({ name: 'gp', options: { backend: 'cuda' } }));
+      expect(error.path).toBe('sampler.backend');
+      expect(error.message).toMatch(/backend "cuda" is not available/);
+      expect(error.cause).toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    }
+    // A backend this machine has, and 'auto' (which falls back rather than fail), pass.
+    expect((await createSampler({ name: 'gp', options: { backend: 'js' } })).name).toBe('gp');
+    expect((await createSampler({ name: 'gp', options: { backend: 'auto', numThreads: 1 } })).name).toBe('gp');
   });
 
   it('reports a module that is not built as unavailable, by name', async () => {

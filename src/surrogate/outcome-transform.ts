@@ -58,16 +58,22 @@ export interface OutcomeTransform {
   apply(value: number): number;
 }
 
+/** A std below this is recomputed on scaled values (`moments`): squared deviations near 1e-300 lose digits, below 1e-324 vanish. */
+const TINY_STD = 1e-100;
+
 /**
  * Mean and standard deviation (population). Finite values of any magnitude (a loss of 1e300
- * beside one of 1e-3, sentinels of +-Number.MAX_VALUE) give a finite mean and std: when the
- * deviations or their squares overflow, they are taken of v / M, M = max |v| (which lie in
- * [-1, 1], their deviations in [-2, 2]), and scaled back (a population std never exceeds M).
- * When the values are numerically equal (std <= t = 1e-12 max(1, |mean|): differences at the
- * level of rounding) std = max(1, t): 1 for values of ordinary magnitude (as before), and t
- * beyond |mean| = 1e12, so that their targets stay within about +-1 instead of being the raw
- * differences v - mean (up to 1e8 for values near 1e20, overflowing the GP's likelihood past
- * 1e160).
+ * beside one of 1e-3, sentinels of +-Number.MAX_VALUE, losses of 1e-300) give a finite mean and
+ * std: when the deviations or their squares overflow, or their squares underflow (a std below
+ * TINY_STD), they are taken of v / M, M = max |v| (which lie in [-1, 1], their deviations in
+ * [-2, 2]), and scaled back (a population std never exceeds M).
+ * When the values are numerically equal (std <= t = 1e-12 |mean|: differences at the level of
+ * rounding, relative to their magnitude) std = max(1, t): 1 for values of ordinary magnitude (as
+ * before), and t beyond |mean| = 1e12, so that their targets stay within about +-1 instead of
+ * being the raw differences v - mean (up to 1e8 for values near 1e20, overflowing the GP's
+ * likelihood past 1e160). The threshold was 1e-12 max(1, |mean|), absolute below |mean| = 1:
+ * distinct losses spread over [0, 1e-12] were taken for equal ones, and the GP, left targets that
+ * differed by 1e-13, asked the worst point.
  */
 export function moments(values: ArrayLike<number>): { mean: number; std: number } {
   const n = values.length;
@@ -76,15 +82,17 @@ export function moments(values: ArrayLike<number>): { mean: number; std: number 
   let variance = 0;
   for (let i = 0; i < n; i++) variance += ((values[i] - mean) * (values[i] - mean)) / n;
   let std = Math.sqrt(variance);
-  if (!Number.isFinite(std)) {
+  if (!Number.isFinite(std) || std < TINY_STD) {
     let scale = 0;
     for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(values[i]));
-    const scaledMean = mean / scale;
-    let scaled = 0;
-    for (let i = 0; i < n; i++) scaled += (values[i] / scale - scaledMean) ** 2 / n;
-    std = scale * Math.sqrt(scaled);
+    if (scale > 0) {
+      const scaledMean = mean / scale;
+      let scaled = 0;
+      for (let i = 0; i < n; i++) scaled += (values[i] / scale - scaledMean) ** 2 / n;
+      std = scale * Math.sqrt(scaled);
+    }
   }
-  const threshold = 1e-12 * Math.max(1, Math.abs(mean));
+  const threshold = 1e-12 * Math.abs(mean);
   return { mean, std: std > threshold ? std : Math.max(1, threshold) };
 }
 

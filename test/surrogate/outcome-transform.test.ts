@@ -166,6 +166,23 @@ describe('fitOutcomeTransform', () => {
     expect(moments([1, 1 + 1e-15, 1 - 1e-15]).std).toBe(1);
   });
 
+  it('standardizes distinct values of tiny magnitude instead of taking them for equal ones', () => {
+    // The "numerically equal" threshold was 1e-12 max(1, |mean|): absolute below |mean| = 1, so
+    // losses spread over [0, 1e-12] (relative differences of 100%) got std = 1, and their targets,
+    // differences of 1e-13, left the GP a flat objective (it then asked the worst point).
+    // Below 1e-154 their squared deviations underflowed too (to 0 past 1e-162).
+    for (const scale of [1e-13, 1e-100, 1e-200, 1e-300]) {
+      const values = [1, 3, 1, 3].map((v) => v * scale);
+      expect(moments(values).std / scale, `at ${scale}`).toBeCloseTo(1, 12);
+      const t = fitOutcomeTransform(values, 'standardize', 'mean');
+      expect(t.apply(values[1]) - t.apply(values[0]), `at ${scale}`).toBeCloseTo(2, 9);
+    }
+    // Equal values of tiny magnitude, and zeros, stay numerically equal.
+    expect(moments([1e-13, 1e-13, 1e-13]).std).toBe(1);
+    expect(moments([0, 0, 0]).std).toBe(1);
+    expect(moments([3e-300, 3e-300 * (1 + 2 * Number.EPSILON)]).std).toBe(1);
+  });
+
   it('gives finite targets for equal values and for values outside the fitted sample', () => {
     const flat = fitOutcomeTransform([2, 2, 2, 2], 'power', 'worst-observed');
     expect(flat.apply(2) === 0).toBe(true);

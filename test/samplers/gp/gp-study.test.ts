@@ -184,6 +184,20 @@ describe('GpSampler through the real Study', () => {
     expect(await study.bestValue()).toBeLessThan(0.398 + 50 / 9 + 0.5);
   });
 
+  it('suggests the same points for an objective scaled by 1e-13 as for the objective itself', async () => {
+    // Values spread over [0, 1e-13] were taken for equal ones (an absolute "numerically equal"
+    // threshold in the standardization): the GP saw a flat objective and asked x = 1, the worst.
+    const suggested = async (scale: number): Promise<number[]> => {
+      const study = await createStudy({ sampler: new GpSampler({ seed: 1, nStartupTrials: 4, candidates: 128, restarts: 2, backend: 'js' }) });
+      await study.optimize((trial) => trial.suggestFloat('x', 0, 1) * scale, { nTrials: 8 });
+      return (await study.getTrials()).slice(4).map((t) => t.params.x as number);
+    };
+    const plain = await suggested(1);
+    const tiny = await suggested(1e-13);
+    expect(plain[0]).toBeLessThan(0.1);
+    for (let i = 0; i < plain.length; i++) expect(Math.abs(tiny[i] - plain[i]), `suggestion ${i}`).toBeLessThan(1e-6);
+  });
+
   it('models a parameter named __proto__ with the others (no independent sampling)', async () => {
     resetWarnOnce();
     const codes: (string | undefined)[] = [];

@@ -147,7 +147,7 @@
  * - Reproducible for a fixed seed in sequential runs on one backend: every random stream is
  *   derived from (seed, trial number, purpose).
  */
-import { KestrelError, NumericalError } from '../../errors.js';
+import { InvalidOptionError, KestrelError, NumericalError } from '../../errors.js';
 import { contains, distributionsEqual, isSingle } from '../../space/distributions.js';
 import { decode, encode, gridSpacing, logIntBounds } from '../../space/encode.js';
 import { intersectionSearchSpace } from '../../space/intersection.js';
@@ -558,6 +558,11 @@ export class GpSampler implements Sampler {
     this.gpTrials.add(trial.number);
     try {
       const point = await this.suggest(study, trials, trial, space, dims, observations, weights);
+      // Ours always return d finite coordinates; a custom SurrogateBackend (public API) may not,
+      // and a missing or NaN coordinate decoded to a NaN parameter, rejected only by the storage.
+      if (point.length !== dims.length || !point.every(Number.isFinite)) {
+        throw new InvalidOptionError('backend', `a SurrogateBackend whose acquisition optimum has ${dims.length} finite coordinates`, point);
+      }
       const params: Record<string, ParamValue> = { ...fixed };
       dims.forEach((name, j) => {
         setOwn(params, name, decode(space[name], point[j]));

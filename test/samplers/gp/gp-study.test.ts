@@ -229,6 +229,44 @@ describe('GpSampler through the real Study', () => {
     expect(Object.keys(proposal).sort()).toEqual(names.slice(0, 1111));
   });
 
+  it("rejects a custom backend's optimum of the wrong length or with NaN, naming the backend option", async () => {
+    // A SurrogateBackend is public API: an optimum one coordinate short decoded a float to NaN,
+    // and the NaN reached the trial's parameters unchecked.
+    const inner = createJsBackend();
+    for (const broken of [(x: Float64Array) => x.subarray(0, x.length - 1), (x: Float64Array) => Float64Array.from(x, (v, j) => (j === 0 ? NaN : v))]) {
+      const corrupt = (model: FittedGp): FittedGp =>
+        new Proxy(model, {
+          get: (target, key) => {
+            if (key === 'optimizeAcquisition') {
+              return async (o: Parameters<FittedGp['optimizeAcquisition']>[0]) => {
+                const optimum = await target.optimizeAcquisition(o);
+                return { ...optimum, x: broken(optimum.x) };
+              };
+            }
+            const value = Reflect.get(target, key) as unknown;
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+      const backend: SurrogateBackend = {
+        name: 'js',
+        fit: (data, options) => inner.fit(data, options).then(corrupt),
+        build: (data, theta, options) => inner.build(data, theta, options).then(corrupt),
+        negLogPosterior: (data, theta, kernel, deterministic) => inner.negLogPosterior(data, theta, kernel, deterministic),
+      };
+      const study = await createStudy({ sampler: new GpSampler({ seed: 1, nStartupTrials: 3, candidates: 64, restarts: 1, backend }) });
+      const objective = (trial: Trial): number => (trial.suggestFloat('x', 0, 1) - 0.3) ** 2 + (trial.suggestFloat('y', 0, 1) - 0.6) ** 2;
+      await study.optimize(objective, { nTrials: 3 });
+      const error = await study.optimize(objective, { nTrials: 1 }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error).toMatchObject({ code: 'INVALID_OPTION', option: 'backend' });
+      const trials = await study.getTrials();
+      expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'COMPLETE', 'FAIL']);
+    }
+  });
+
   it('caps the candidates of a high-dimensional space at MAX_CANDIDATE_COORDINATES / d', async () => {
     // A JS backend that records each optimizeAcquisition's nCandidates and then scores 16.
     const requested: number[] = [];

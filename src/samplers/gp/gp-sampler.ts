@@ -161,7 +161,7 @@ import type {
   SurrogateBackend,
 } from '../../surrogate/backend.js';
 import { getSurrogateBackend } from '../../surrogate/select-backend.js';
-import { MAX_CANDIDATE_COORDINATES } from '../../surrogate/validate.js';
+import { MAX_CANDIDATE_COORDINATES, MAX_HYPERVOLUME_OBJECTIVES } from '../../surrogate/validate.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
 import { isCutShortFailReason, SystemAttr } from '../../trial/system-attrs.js';
@@ -493,6 +493,16 @@ export class GpSampler implements Sampler {
     // A backend named explicitly that this machine lacks fails the first ask too, not the first
     // GP ask after nStartupTrials Sobol trials have run (BackendUnavailableError; memoized).
     if (this.options.backend === 'cpu' || this.options.backend === 'cuda') await this.backend();
+    // So does a study with more objectives than logEHVI computes: past the startup trials every
+    // ask failed on the acquisition's "terms" argument, which the user never passed.
+    const k = study.directions.length;
+    if (k > MAX_HYPERVOLUME_OBJECTIVES && this.options.multiObjectiveAcquisition === 'logehvi') {
+      throw new InvalidOptionError(
+        'multiObjectiveAcquisition',
+        `'parego' on a study with more than ${MAX_HYPERVOLUME_OBJECTIVES} objectives (logEHVI computes at most ${MAX_HYPERVOLUME_OBJECTIVES})`,
+        `'logehvi' on a study with ${k} directions`,
+      );
+    }
     const usePruned = this.usesPrunedTrials(study);
     const finished = await study.getTrials({ states: usePruned ? ['COMPLETE', 'PRUNED'] : ['COMPLETE'] });
     // Only the PRUNED trials that are observations (a last intermediate value that is not NaN)

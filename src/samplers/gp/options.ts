@@ -176,7 +176,9 @@ export interface GpSamplerOptions {
    * The acquisition on a study with several directions: 'logehvi' (default: one GP per objective
    * and the log expected hypervolume improvement over the observed Pareto front, as Optuna 4.4+
    * GPSampler and BoTorch's EHVI) or 'parego' (one GP of a random ParEGO scalarization per
-   * suggestion, scalarization.ts). See the file header and bench/quality.md.
+   * suggestion, scalarization.ts). See the file header and bench/quality.md. logEHVI computes at
+   * most 16 objectives: on a study with more, the first ask rejects (InvalidOptionError naming
+   * this option) unless it is 'parego'.
    */
   readonly multiObjectiveAcquisition?: MultiObjectiveAcquisition;
 }

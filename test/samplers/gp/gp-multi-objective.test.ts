@@ -280,6 +280,22 @@ describe('GpSampler with several objectives', () => {
     expect(() => new GpSampler({ multiObjectiveAcquisition: 'ehvi' as never })).toThrow(/multiObjectiveAcquisition/);
   });
 
+  it('logEHVI on more objectives than it computes (16): the first ask refuses, naming multiObjectiveAcquisition; ParEGO runs', async () => {
+    // The acquisition's limit used to surface only once the startup trials had run, as an
+    // INVALID_OPTION about "terms", an internal argument the user never passed.
+    const directions = Array.from({ length: 17 }, () => 'minimize' as const);
+    const logehvi = await createStudy({ storage: new InMemoryStorage(), sampler: new GpSampler({ seed: 1, nStartupTrials: 2 }), directions });
+    await expect(logehvi.ask()).rejects.toThrow(/multiObjectiveAcquisition.*'parego'.*17/);
+    const sampler = new GpSampler({ seed: 1, nStartupTrials: 2, multiObjectiveAcquisition: 'parego' });
+    const parego = await createStudy({ storage: new InMemoryStorage(), sampler, directions });
+    for (let i = 0; i < 3; i++) {
+      const t = await parego.ask();
+      const x = t.suggestFloat('x', 0, 1);
+      await parego.tell(t, directions.map((_, j) => Math.abs(Math.sin(x * (j + 1)))));
+    }
+    expect(sampler.lastModelUpdate?.n).toBe(2);
+  });
+
   it('logEHVI does not repeat an evaluated point: ZDT1 (4-D), seeds 0 and 3, 52 trials', async () => {
     // ZDT1's front lies on the face x1 = x2 = x3 = 0 and ends at the corner x = 0, where f2 =
     // g (1 - sqrt(f1 / g)) has an infinite slope: f2's model (learned noise) does not interpolate

@@ -32,7 +32,11 @@ export function evaluateConstraints(
 ): { readonly constraints: number[] | null; readonly error: ConstraintsFuncError | null } {
   let constraints: unknown;
   try {
-    constraints = func(trial);
+    const returned: unknown = func(trial);
+    // Read once, here: a result whose reading throws (a lazy getter, a Proxy, a revoked one) must
+    // fail like the function itself, not escape `finishSystemAttrs` and leave the told trial
+    // RUNNING with its result lost. The checks below then see a plain array.
+    constraints = Array.isArray(returned) ? Array.from(returned as unknown[]) : returned;
   } catch (cause) {
     return { constraints: null, error: new ConstraintsFuncError(trial.number, `it threw: ${thrownMessage(cause)}`, { cause }) };
   }

@@ -121,6 +121,41 @@ describe('constraint values stored on trials (NsgaIiSampler constraintsFunc)', (
       expect(stored.systemAttrs.constraints).toBeNull();
     }
   });
+
+  it('a constraintsFunc result that throws when read (a lazy getter, a revoked Proxy) still records the trial (NSGA-II and GP)', async () => {
+    // The result was read (Array.isArray, its elements) outside the function's try: the hook
+    // rejected with the reader's own Error, leaving the trial RUNNING with its objective value lost.
+    const lazy = (): number[] =>
+      new Proxy([0], {
+        get(target, key, receiver) {
+          if (key === '0') throw new Error('lazy constraint failed');
+          return Reflect.get(target, key, receiver) as unknown;
+        },
+      });
+    const revoked = (): number[] => {
+      const { proxy, revoke } = Proxy.revocable([0], {});
+      revoke();
+      return proxy;
+    };
+    for (const [func, message] of [
+      [lazy, /it threw: lazy constraint failed/],
+      [revoked, /it threw: .*revoked/],
+    ] as const) {
+      for (const sampler of [new NsgaIiSampler({ seed: 1, constraintsFunc: func }), new GpSampler({ seed: 1, constraintsFunc: func })]) {
+        const study = await createStudy({ sampler });
+        const trial = await study.ask();
+        trial.suggestFloat('x', 0, 1);
+        const error = await study.tell(trial, 1).then(() => null, (e: unknown) => e);
+        expect(error).toBeInstanceOf(KestrelError);
+        expect((error as KestrelError).code).toBe('CONSTRAINTS_FUNC_ERROR');
+        expect(String(error)).toMatch(message);
+        const [stored] = await study.getTrials();
+        expect(stored.state).toBe('COMPLETE');
+        expect(stored.values).toEqual([1]);
+        expect(stored.systemAttrs.constraints).toBeNull();
+      }
+    }
+  });
 });
 
 describe('best trials of a constrained study', () => {

@@ -415,8 +415,10 @@ function thinRows(points: Float64Array, k: number, m: number, rng: Rng): Float64
 /**
  * Most boxes of a logEHVI acquisition (hypervolume-boxes.ts): every candidate and L-BFGS-B step
  * evaluates each box once per objective. Two objectives give P + 1 boxes for a front of P points,
- * three about 2P + 1; a larger decomposition (four or more objectives on a large front) is
- * computed on a thinned front (`thinRows`: each objective's best point, the rest at random).
+ * three about 2P + 1, four or more far more (K = 5: about 2,000 at P = 100); a larger
+ * decomposition (a front of over 2,047 points with two objectives, about 1,023 with three, a few
+ * hundred with five) is computed on a thinned front (`thinRows`: each objective's best point, the
+ * rest at random).
  */
 const MAX_HYPERVOLUME_BOXES = 2048;
 

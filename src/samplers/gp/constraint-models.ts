@@ -117,7 +117,7 @@ export class ConstraintModels {
       if (v.length !== count) {
         warnOnce(
           'GP_CONSTRAINTS_MISMATCH',
-          `GpSampler: trial ${rows[i].trial.number} has ${v.length} constraint values, the latest trials ${count}; it counts as infeasible`,
+          `GpSampler: trial ${rows[i].trial.number} has ${v.length} constraint values, the latest trials have ${count}; it counts as infeasible`,
         );
         return;
       }

@@ -254,6 +254,23 @@ function copyData(data: GpTrainingData): GpTrainingData {
   };
 }
 
+/** A copy of a Float64Array argument; anything else as it is, for the model's own check to reject. */
+function copyArray<T>(value: T): T {
+  return (value instanceof Float64Array ? Float64Array.from(value) : value) as T;
+}
+
+/**
+ * A copy of an operation's options object (its arrays and acquisition terms included); anything
+ * else as it is, for the model's own check to reject.
+ */
+function copyOptions<T>(options: T): T {
+  if (typeof options !== 'object' || options === null) return options;
+  const copy: Record<string, unknown> = { ...(options as Record<string, unknown>) };
+  for (const key of ['grid', 'logIntBounds', 'centers', 'boxes']) if (key in copy) copy[key] = copyArray(copy[key]);
+  if (Array.isArray(copy.terms)) copy.terms = copy.terms.map((term: unknown) => (typeof term === 'object' && term !== null ? { ...term } : term));
+  return copy as T;
+}
+
 /**
  * A model fitted on the device, which moves to the CPU when the device fails under it (see
  * `SizeRoutedBackend`). Keeps a copy of its training data (O(n d)) for that rebuild.
@@ -294,34 +311,42 @@ class DeviceFallbackGp implements FittedGp {
     return this.cpuModel?.backend ?? this.device.backend;
   }
 
+  // The arguments are copied when called (copyArray, copyOptions), as the backends copy theirs: the
+  // CPU redo after a device failure runs later, after the caller may have reused its buffers.
   predict(x: Float64Array, m: number): Promise<Prediction> {
-    return this.run((model) => model.predict(x, m));
+    const xc = copyArray(x);
+    return this.run((model) => model.predict(xc, m));
   }
 
   acquisition(x: Float64Array, m: number, options: AcquisitionOptions, withGrad: boolean): Promise<AcquisitionResult> {
-    return this.run((model) => model.acquisition(x, m, options, withGrad));
+    const xc = copyArray(x);
+    const oc = copyOptions(options);
+    return this.run((model) => model.acquisition(xc, m, oc, withGrad));
   }
 
   optimizeAcquisition(options: OptimizeAcquisitionOptions): Promise<AcquisitionOptimum> {
-    return this.run((model) => model.optimizeAcquisition(options));
+    const oc = copyOptions(options);
+    return this.run((model) => model.optimizeAcquisition(oc));
   }
 
   async append(x: Float64Array, y: Float64Array, k: number, options?: AppendOptions): Promise<FittedGp> {
-    if (this.onCpu !== null) return (await this.onCpu).append(x, y, k, options);
-    // The rows for a later rebuild are copied now, as the backends copy their inputs when called:
-    // read after the device append resolved, a buffer the caller reused meanwhile got in.
+    // The rows (for the device append's CPU redo and a later rebuild) are copied now, as the
+    // backends copy their inputs when called: read after an await, a buffer the caller reused
+    // meanwhile got in. The device append checked them: a redo or a rebuild reads exactly k rows.
+    const xk = copyArray(x);
+    const yk = copyArray(y);
+    const ok = copyOptions(options);
+    if (this.onCpu !== null) return (await this.onCpu).append(xk, yk, k, ok);
     const d = this.d;
-    const xk = x instanceof Float64Array ? Float64Array.from(x.subarray(0, k * d)) : x;
-    const yk = y instanceof Float64Array ? Float64Array.from(y.subarray(0, k)) : y;
     let appended: FittedGp;
     try {
-      appended = await this.device.append(x, y, k, options);
+      appended = await this.device.append(xk, yk, k, ok);
     } catch (err) {
       if (!(err instanceof NativeError)) throw err;
-      return (await this.fallBack(err)).append(x, y, k, options);
+      return (await this.fallBack(err)).append(xk, yk, k, ok);
     }
     // A noiseless append computes on the CPU already (AppendOptions): nothing left to fall back from.
-    if (options?.noiseless === true) return appended;
+    if (ok?.noiseless === true) return appended;
     const n = this.data.n + k;
     const xs = new Float64Array(n * d);
     xs.set(this.data.x);

@@ -405,6 +405,44 @@ describe('DeviceFallbackGp keeps its own copies for the CPU rebuild', () => {
     expect(appended.backend).toBe('js');
     got.mean.forEach((v, i) => expect(Math.abs(v - onDevice.mean[i])).toBeLessThan(1e-9));
   });
+
+  it('an operation redone on the CPU computes with its inputs as they were when it was called', async () => {
+    // The redo after a device failure read the caller's arrays and options only after the device
+    // rejected (and the rebuild resolved): a caller that reused its buffers once the call returned,
+    // as the backends allow (they copy their inputs when called), got the answer for other inputs.
+    const data = randomData(18, 12, 2);
+    const extra = randomData(19, 3, 2);
+    const options: OptimizeAcquisitionOptions = { kind: 'ucb', incumbent: 0, beta: 2, nCandidates: 64, nRestarts: 2, seed: 3, grid: new Float64Array(2), numThreads: 1 };
+    const reference = await createJsBackend().build(data, (await createJsBackend().fit(data, FIT)).theta, BUILD);
+    const expectedPredict = await reference.predict(probe, 5);
+    const expectedAcquisition = await reference.acquisition(probe, 5, options, true);
+    const expectedOptimum = await reference.optimizeAcquisition(options);
+    const expectedAppend = await (await reference.append(extra.x, extra.y, 3)).predict(probe, 5);
+    const device = flakyDevice(new Set<Op>(['predict', 'acquisition', 'optimizeAcquisition', 'append']));
+    const fresh = () => new SizeRoutedBackend(createJsBackend(), device, 10).fit(data, FIT);
+
+    const x = Float64Array.from(probe);
+    const predicted = (await fresh()).predict(x, 5);
+    x.fill(0.5);
+    expect(Array.from((await predicted).mean)).toEqual(Array.from(expectedPredict.mean));
+
+    x.set(probe);
+    const scored = (await fresh()).acquisition(x, 5, options, true);
+    x.fill(0.5);
+    expect(Array.from((await scored).value)).toEqual(Array.from(expectedAcquisition.value));
+
+    const grid = new Float64Array(2);
+    const optimized = (await fresh()).optimizeAcquisition({ ...options, grid });
+    grid.fill(0.5);
+    expect(Array.from((await optimized).x)).toEqual(Array.from(expectedOptimum.x));
+
+    const xs = Float64Array.from(extra.x);
+    const ys = Float64Array.from(extra.y);
+    const appended = (await fresh()).append(xs, ys, 3);
+    xs.fill(0.5);
+    ys.fill(0);
+    expect(Array.from((await (await appended).predict(probe, 5)).mean)).toEqual(Array.from(expectedAppend.mean));
+  });
 });
 
 describe('SizeRoutedBackend copies the training data when a large fit is called', () => {

@@ -169,7 +169,8 @@ export class SizeRoutedBackend implements SurrogateBackend {
     const large = this.isLarge(data) ? this.largeBackend() : null;
     if (large === null) return this.small.fit(data, options);
     const kept = keptData(data);
-    return this.withFallback(large, large.fit(data, options), () => this.small.fit(kept, options), kept, buildOptions(options));
+    const keptOptions = copyOptions(options);
+    return this.withFallback(large, large.fit(data, options), () => this.small.fit(kept, keptOptions), kept, buildOptions(options));
   }
 
   async build(data: GpTrainingData, theta: Float64Array, options: BuildOptions): Promise<FittedGp> {
@@ -177,7 +178,8 @@ export class SizeRoutedBackend implements SurrogateBackend {
     if (large === null) return this.small.build(data, theta, options);
     const kept = keptData(data);
     const keptTheta = theta instanceof Float64Array ? Float64Array.from(theta) : theta;
-    return this.withFallback(large, large.build(data, theta, options), () => this.small.build(kept, keptTheta, options), kept, buildOptions(options));
+    const keptOptions = copyOptions(options);
+    return this.withFallback(large, large.build(data, theta, options), () => this.small.build(kept, keptTheta, keptOptions), kept, buildOptions(options));
   }
 
   /**
@@ -260,13 +262,13 @@ function copyArray<T>(value: T): T {
 }
 
 /**
- * A copy of an operation's options object (its arrays and acquisition terms included); anything
- * else as it is, for the model's own check to reject.
+ * A copy of an operation's options object (its arrays and acquisition terms included), for a CPU
+ * redo that reads them later; anything else as it is, for the backend's own check to reject.
  */
 function copyOptions<T>(options: T): T {
   if (typeof options !== 'object' || options === null) return options;
   const copy: Record<string, unknown> = { ...(options as Record<string, unknown>) };
-  for (const key of ['grid', 'logIntBounds', 'centers', 'boxes']) if (key in copy) copy[key] = copyArray(copy[key]);
+  for (const key of ['warmStart', 'grid', 'logIntBounds', 'centers', 'boxes']) if (key in copy) copy[key] = copyArray(copy[key]);
   if (Array.isArray(copy.terms)) copy.terms = copy.terms.map((term: unknown) => (typeof term === 'object' && term !== null ? { ...term } : term));
   return copy as T;
 }

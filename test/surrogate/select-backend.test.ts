@@ -476,4 +476,25 @@ describe('SizeRoutedBackend copies the training data when a large fit is called'
     expect(model.backend).toBe('js');
     got.mean.forEach((v, i) => expect(Math.abs(v - onDevice.mean[i])).toBeLessThan(1e-9));
   });
+
+  it('the CPU redo of a failed device fit uses the fit options as they were when it was called', async () => {
+    // The redo read the caller's options (and its warm start's array) only after the device fit
+    // rejected, so a caller that reused them once the call returned got a fit from other options.
+    const failing: SurrogateBackend = {
+      name: 'cuda',
+      fit: () => Promise.reject(new NativeError('fit (device): out of memory')),
+      build: () => Promise.reject(new NativeError('build (device): out of memory')),
+      negLogPosterior: () => Promise.reject(new NativeError('negLogPosterior (device): out of memory')),
+    };
+    const data = randomData(20, 12, 2);
+    const warmStart = Float64Array.from([0.5, -0.5, 0.2, Math.log(1e-3)]);
+    const options = { ...FIT, warmStart, maxIterations: 2 };
+    const expected = await createJsBackend().fit(data, { ...options, warmStart: Float64Array.from(warmStart) });
+    const pending = new SizeRoutedBackend(createJsBackend(), failing, 10).fit(data, options);
+    warmStart.fill(-1);
+    options.maxIterations = 50;
+    const model = await pending;
+    expect(model.backend).toBe('js');
+    expect(Array.from(model.theta)).toEqual(Array.from(expected.theta));
+  });
 });

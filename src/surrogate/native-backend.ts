@@ -155,6 +155,8 @@ class NativeBackend implements SurrogateBackend {
   async fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp> {
     checkTrainingData(data);
     checkFitOptions(options, data.d);
+    const { kernel } = options;
+    const isCategorical = Uint8Array.from(data.isCategorical);
     const model = await call('fit', () =>
       this.addon.fit(toAddonData(data), {
         kernel: KERNEL_CODES[options.kernel],
@@ -166,7 +168,7 @@ class NativeBackend implements SurrogateBackend {
         ...(options.maxIterations === undefined ? {} : { maxIterations: options.maxIterations }),
       }),
     );
-    const fitted = await this.wrap(model, options.kernel, data.isCategorical);
+    const fitted = await this.wrap(model, kernel, isCategorical);
     if (fitted.fellBack) {
       warnOnce('GP_FIT_FAILED', `GP hyperparameter fit failed numerically (${fitted.fallbackReason}); using the default hyperparameters`);
     }
@@ -177,6 +179,8 @@ class NativeBackend implements SurrogateBackend {
     checkTrainingData(data);
     checkFloat64('theta', theta, data.d + 2);
     checkFitOptions({ ...options, nRestarts: 0, seed: 0, warmStart: null }, data.d);
+    const { kernel } = options;
+    const isCategorical = Uint8Array.from(data.isCategorical);
     const model = await call('build', () =>
       this.addon.build(toAddonData(data), {
         theta,
@@ -185,14 +189,18 @@ class NativeBackend implements SurrogateBackend {
         numThreads: options.numThreads,
       }),
     );
-    return this.wrap(model, options.kernel, data.isCategorical);
+    return this.wrap(model, kernel, isCategorical);
   }
 
-  /** A fitted-model handle for this backend (moved to the device first when it is CUDA). */
+  /**
+   * A fitted-model handle for this backend (moved to the device first when it is CUDA).
+   * `kernel` and `isCategorical` are the model's own, taken when the fit or build was called (as
+   * the addon copies its inputs then): read after it resolved, a caller's reused array got in.
+   */
   private async wrap(model: AddonModel, kernel: KernelKind, isCategorical: Uint8Array): Promise<NativeFittedGp> {
     return new NativeFittedGp(
       this.device === 'cuda' ? await this.toDevice(model, kernel) : model,
-      Uint8Array.from(isCategorical),
+      isCategorical,
       this.numThreads,
       this.device,
     );

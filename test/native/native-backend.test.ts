@@ -344,6 +344,24 @@ describe.skipIf(!available)('native backend', () => {
     expect(wrapped.message).toBe('option "data.isCategorical[1]": expected 0 (continuous) or 1 (categorical), received 2');
   });
 
+  it('keeps the categorical flags the model was fitted with, even if the caller reuses the array before the fit resolves', async () => {
+    // The handle copied data.isCategorical only after the fit resolved, while the addon copied it
+    // at the call: a caller that reused the array meanwhile got a handle whose checks and local
+    // candidates disagreed with its native model (a categorical dim taken for a continuous one).
+    const grid = Float64Array.from([0, 0, 3]);
+    const probe = Float64Array.from([0.5, 0.5, 2]);
+    for (const make of [(d: GpTrainingData) => backend.fit(d, fitOptions), (d: GpTrainingData) => backend.build(d, Float64Array.from([0, 0, 0, 0, Math.log(1e-3)]), fitOptions)]) {
+      const data = randomData(12, 3, 5, true);
+      const pending = make(data);
+      data.isCategorical.fill(0);
+      const gp = await pending;
+      const optimum = await gp.optimizeAcquisition({ kind: 'ucb', incumbent: 0, beta: 1, nCandidates: 64, nRestarts: 1, seed: 1, grid, numThreads: 1 });
+      expect([0, 1, 2]).toContain(optimum.x[2]);
+      expect((await gp.predict(probe, 1)).mean[0]).toEqual(expect.any(Number));
+      gp.dispose();
+    }
+  });
+
   it('accepts any non-negative safe integer seed, as validate.ts does; an addon argument error is not pasted whole as "received"', async () => {
     const data = randomData(12, 2, 4);
     const fits = await Promise.all([2 ** 32, Number.MAX_SAFE_INTEGER].map((seed) => backend.fit(data, { ...fitOptions, seed })));

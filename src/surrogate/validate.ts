@@ -137,7 +137,10 @@ export function checkAcquisitionOptions(options: AcquisitionOptions): void {
   let objectives = 1;
   if (terms !== undefined) {
     if (!Array.isArray(terms)) throw new InvalidOptionError('terms', 'an array of {model, kind, incumbent, beta}', terms);
-    terms.forEach((term: unknown, i) => {
+    // Indexed, not forEach: forEach skips the holes of a sparse array, which then reached the
+    // backends as undefined terms.
+    for (let i = 0; i < terms.length; i++) {
+      const term: unknown = terms[i];
       if (typeof term !== 'object' || term === null) {
         throw new InvalidOptionError(`terms[${i}]`, 'an object {model, kind, incumbent, beta}', term);
       }
@@ -150,7 +153,7 @@ export function checkAcquisitionOptions(options: AcquisitionOptions): void {
         if (options.kind !== 'logehvi') throw new InvalidOptionError(`terms[${i}].kind`, "'logehvi' only under a 'logehvi' acquisition", t.kind);
         objectives++;
       }
-    });
+    }
   }
   if (options.kind === 'logehvi') checkHypervolumeBoxes(options.boxes, objectives);
 }

@@ -121,6 +121,10 @@ describe.each(backends)('acquisition terms on the %s backend', (_name, make, ena
     };
     await expectOption('nope', 'terms');
     await expectOption([null], 'terms[0]');
+    // A hole of a sparse array is a missing term (forEach and map skip holes: the TypeScript
+    // backend then read .kind of undefined, a TypeError).
+    await expectOption(new Array(1), 'terms[0]');
+    await expectOption([, { model: model, kind: 'pi', incumbent: 0, beta: 0 }], 'terms[0]');
     await expectOption([{ model: other, kind: 'pi', incumbent: 0, beta: 0 }], 'terms[0].model');
     await expectOption([{ model: categorical, kind: 'pi', incumbent: 0, beta: 0 }], 'terms[0].model');
     await expectOption([{ model: {}, kind: 'pi', incumbent: 0, beta: 0 }], 'terms[0].model');

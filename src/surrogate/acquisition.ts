@@ -13,10 +13,12 @@
  *   z <= -1/sqrt(eps):      log_h = -z^2/2 - c1 - 2 log|z|
  * with c1 = log(2 pi)/2, c2 = log(pi/2)/2, erfcx(x) = exp(x^2) erfc(x), log1mexp(a) = log(1 - e^a)
  * (Maechler 2012, "Accurately computing log(1 - exp(-|a|))").
- * d log_h / dz = Phi(z) / h(z) = exp(log Phi(z) - log_h(z)), since h'(z) = Phi(z).
+ * d log_h / dz = Phi(z) / h(z) = exp(log Phi(z) - log_h(z)), since h'(z) = Phi(z); in the
+ * asymptotic branch without the common -z^2/2 of the two logs (cdfOverH).
  *
  * UCB = mu + sqrt(beta) sd (Srinivas et al. 2010).
- * PI is returned as log PI = log Phi(z) (Kushner 1964); erfcx and the tail-stable log Phi come from
+ * PI is returned as log PI = log Phi(z) (Kushner 1964), d log Phi / dz = phi(z) / Phi(z), below
+ * z = -1 sqrt(2/pi) / erfcx(-z/sqrt2) (pdfOverCdf); erfcx and the tail-stable log Phi come from
  * src/util/math.ts.
  *
  * Each function writes [value, d value / d mu, d value / d sd] into `out`.
@@ -55,11 +57,34 @@ export function logH(z: number): number {
   return -0.5 * z * z - C1 - 2 * Math.log(-z);
 }
 
+/**
+ * Phi(z) / h(z) = d log_h / dz, given lh = logH(z). In logH's asymptotic branch (z <= -1/sqrt(eps))
+ * without the common -z^2/2 of log Phi(z) = log(erfcx(-z/sqrt2)/2) - z^2/2 and log_h: their
+ * difference cancels two numbers of size z^2/2, whose rounding (an ulp of z^2/2 is 1 at |z| = 1e8)
+ * made the slope wrong by orders of magnitude there (6e27 instead of 1e9 at z = -1e9). Above it
+ * the difference is as accurate as logH itself (its log1mexp of an argument near 0).
+ * native/include/kestrel/acquisition.h ndtr_over_h is the same arithmetic.
+ */
+function cdfOverH(z: number, lh: number): number {
+  if (z > -INV_SQRT_EPS) return Math.exp(logNormalCdf(z) - lh);
+  return Math.exp(Math.log(0.5 * erfcx(-z * SQRT_HALF)) + C1 + 2 * Math.log(-z));
+}
+
+/**
+ * phi(z) / Phi(z) = d log Phi / dz (the inverse Mills ratio), given lp = log Phi(z); below z = -1
+ * sqrt(2/pi) / erfcx(-z/sqrt2), without the cancellation of log phi(z) - lp (wrong from |z| ~ 1e7
+ * on: 1 instead of 1e9 at z = -1e9; native pdf_over_ndtr).
+ */
+function pdfOverCdf(z: number, lp: number): number {
+  if (z > -1) return Math.exp(logNormalPdf(z) - lp);
+  return Math.exp(-C1 - Math.log(0.5 * erfcx(-z * SQRT_HALF)));
+}
+
 /** Writes [logEI, d/dmu, d/dsd] into out. */
 export function logExpectedImprovement(mean: number, sd: number, incumbent: number, out: Float64Array): void {
   const z = (mean - incumbent) / sd;
   const lh = logH(z);
-  const r = Math.exp(logNormalCdf(z) - lh);
+  const r = cdfOverH(z, lh);
   out[0] = lh + Math.log(sd);
   out[1] = r / sd;
   out[2] = (1 - r * z) / sd;
@@ -77,7 +102,7 @@ export function upperConfidenceBound(mean: number, sd: number, beta: number, out
 export function logProbabilityOfImprovement(mean: number, sd: number, incumbent: number, out: Float64Array): void {
   const z = (mean - incumbent) / sd;
   const lp = logNormalCdf(z);
-  const ratio = Math.exp(logNormalPdf(z) - lp);
+  const ratio = pdfOverCdf(z, lp);
   out[0] = lp;
   out[1] = ratio / sd;
   out[2] = (-ratio * z) / sd;

@@ -12,10 +12,11 @@
 //   z <= -1/sqrt(eps):       log_h = -z^2/2 - c1 - 2 log|z|
 //   c1 = log(2 pi)/2, c2 = log(pi/2)/2, erfcx(x) = exp(x^2) erfc(x),
 //   log1mexp(a) = log(1 - e^a) (Maechler 2012, "Accurately computing log(1 - exp(-|a|))").
-//   d log_h / dz = Phi(z) / h(z) = exp(log Phi(z) - log_h(z))   (since h'(z) = Phi(z)).
+//   d log_h / dz = Phi(z) / h(z) = exp(log Phi(z) - log_h(z))   (since h'(z) = Phi(z)); in the
+//   asymptotic branch without the common -z^2/2 of the two logs (ndtr_over_h).
 // UCB = mu + sqrt(beta) sd (Srinivas, Krause, Kakade & Seeger 2010).
 // PI is returned as log PI = log Phi(z) (Kushner 1964), log Phi stable through erfcx;
-//   d log Phi / dz = phi(z) / Phi(z).
+//   d log Phi / dz = phi(z) / Phi(z), below z = -1 sqrt(2/pi) / erfcx(-z/sqrt2) (pdf_over_ndtr).
 // Every function writes out[0] = value, out[1] = d value/d mu, out[2] = d value/d sd.
 //
 // log EHVI (several objectives, each maximized, with independent posteriors): the expected
@@ -103,10 +104,28 @@ KESTREL_HD inline double log_h(double z) {
   return -0.5 * z * z - kHalfLog2Pi - 2.0 * log(-z);
 }
 
+/// Phi(z) / h(z) = d log_h / dz, given lh = log_h(z). In log_h's asymptotic branch (z <= -1/sqrt(eps))
+/// without the common -z^2/2 of log Phi(z) = log(erfcx(-z/sqrt2)/2) - z^2/2 and log_h: their
+/// difference cancels two numbers of size z^2/2, whose rounding (an ulp of z^2/2 is 1 at |z| = 1e8)
+/// made the slope wrong by orders of magnitude there (6e27 instead of 1e9 at z = -1e9). Above it
+/// the difference is as accurate as log_h itself (its log1mexp of an argument near 0).
+KESTREL_HD inline double ndtr_over_h(double z, double lh) {
+  if (z > -kInvSqrtEps) return exp(log_ndtr(z) - lh);
+  return exp(log(0.5 * erfcx_nonneg(-z * kSqrtHalf)) + kHalfLog2Pi + 2.0 * log(-z));
+}
+
+/// phi(z) / Phi(z) = d log Phi / dz (the inverse Mills ratio), given lp = log_ndtr(z); below z = -1
+/// sqrt(2/pi) / erfcx(-z/sqrt2), without the cancellation of -z^2/2 - c1 - lp (wrong from
+/// |z| ~ 1e7 on: 1 instead of 1e9 at z = -1e9).
+KESTREL_HD inline double pdf_over_ndtr(double z, double lp) {
+  if (z > -1.0) return exp_or_zero(-0.5 * z * z - kHalfLog2Pi - lp);
+  return exp(-kHalfLog2Pi - log(0.5 * erfcx_nonneg(-z * kSqrtHalf)));
+}
+
 KESTREL_HD inline void log_ei(double mean, double sd, double incumbent, double* out) {
   const double z = (mean - incumbent) / sd;
   const double lh = log_h(z);
-  const double r = exp(log_ndtr(z) - lh);
+  const double r = ndtr_over_h(z, lh);
   out[0] = lh + log(sd);
   out[1] = r / sd;
   out[2] = (1.0 - r * z) / sd;
@@ -122,7 +141,7 @@ KESTREL_HD inline void ucb(double mean, double sd, double beta, double* out) {
 KESTREL_HD inline void log_pi(double mean, double sd, double incumbent, double* out) {
   const double z = (mean - incumbent) / sd;
   const double lp = log_ndtr(z);
-  const double ratio = exp_or_zero(-0.5 * z * z - kHalfLog2Pi - lp);
+  const double ratio = pdf_over_ndtr(z, lp);
   out[0] = lp;
   out[1] = ratio / sd;
   out[2] = -ratio * z / sd;

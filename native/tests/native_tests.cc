@@ -294,22 +294,31 @@ static void test_acquisition_math() {
   // Slopes deep in the lower tail, z = -t, against the asymptotic series of the Mills ratio
   // R(t) = (1 - Phi(t)) / phi(t) = 1/t - 1/t^3 + 3/t^5 - 15/t^7 + ...: d log PI / d mu =
   // 1 / (sd R), d log EI / d mu = R / (sd (1 - t R)) with 1 - t R = 1/t^2 - 3/t^4 + 15/t^6 - ...
-  // Taken as differences of two logs of size t^2/2, they were wrong by orders of magnitude (at
-  // t = 1e9 log_pi's slope was 1, log_ei's 6e27). Between t = 1 and 1/sqrt(eps) log_ei's slope is
-  // as accurate as log_h (1e-9 at t = 1e3), not checked here beyond that.
-  for (double t : {1e3, 1e5, 1e7, 1e8, 1e9, 1e12}) {
-    const double t2 = t * t;
-    const double mills = (1.0 - (1.0 - (3.0 - 15.0 / t2) / t2) / t2) / t;
-    const double gap = (1.0 - (3.0 - (15.0 - 105.0 / t2) / t2) / t2) / t2;
+  // (nine terms of each: exact to rounding from t = 100 on). Taken as differences of two logs of
+  // size t^2/2, they were wrong by orders of magnitude (at t = 1e9 log_pi's slope was 1, log_ei's
+  // 6e27); eq. (9)'s middle branch of log_h, kept down to 1/sqrt(eps), lost log_ei's as eps t^2
+  // (1e-9 at t = 1e3, 2e-2 at 1e7, ~1 just above 6.7e7).
+  for (double t : {100.0, 150.0, 1e3, 1e5, 1e7, 5e7, 6.7e7, 1e8, 1e9, 1e12}) {
+    const double w = 1.0 / (t * t);
+    double mills = 0.0, gap = 0.0, term = 1.0;
+    for (int k = 0; k < 9; ++k) {
+      mills += term;
+      if (k >= 1) gap -= term;
+      term *= -(2.0 * k + 1.0) * w;
+    }
+    mills /= t;
     double pi[3], ei[3];
     log_pi(-t, 1.0, 0.0, pi);
     log_ei(-t, 1.0, 0.0, ei);
     CHECK(std::fabs(pi[1] * mills - 1.0) < 1e-12, "log_pi d/dmean at z = %g: %.17g vs %.17g", -t, pi[1], 1.0 / mills);
     CHECK(std::fabs(pi[2] - t * pi[1]) < 1e-12 * std::fabs(pi[2]), "log_pi d/dsd at z = %g: %.17g", -t, pi[2]);
-    if (t == 1e3 || t >= 1e8) {
-      CHECK(std::fabs(ei[1] * gap / mills - 1.0) < (t >= 1e8 ? 1e-12 : 1e-9), "log_ei d/dmean at z = %g: %.17g vs %.17g", -t, ei[1], mills / gap);
-    }
+    CHECK(std::fabs(ei[1] * gap / mills - 1.0) < 1e-12, "log_ei d/dmean at z = %g: %.17g vs %.17g", -t, ei[1], mills / gap);
     CHECK(std::fabs(ei[2] - (1.0 + t * ei[1])) < 1e-12 * std::fabs(ei[2]), "log_ei d/dsd at z = %g: %.17g", -t, ei[2]);
+  }
+  // log_h is continuous across its branches (z = -1, and the series' start at z = -100).
+  for (double z : {-1.0, -100.0}) {
+    const double below = log_h(z * (1.0 + 1e-13)), above = log_h(z * (1.0 - 1e-13));
+    CHECK(std::fabs(below - above) < 1e-9 * std::fabs(above) + 1e-10, "log_h across z = %g: %.17g vs %.17g", z, below, above);
   }
 }
 

@@ -9,12 +9,18 @@
  * Balandat & Bakshy 2023, "Unexpected Improvements to Expected Improvement for Bayesian
  * Optimization" (NeurIPS), eq. (9):
  *   z > -1:                 log_h = log(phi(z) + z Phi(z))
- *   -1/sqrt(eps) < z <= -1: log_h = -z^2/2 - c1 + log1mexp(log(erfcx(-z/sqrt2) |z|) + c2)
- *   z <= -1/sqrt(eps):      log_h = -z^2/2 - c1 - 2 log|z|
+ *   -100 < z <= -1:         log_h = -z^2/2 - c1 + log1mexp(log(erfcx(-z/sqrt2) |z|) + c2)
+ *   z <= -100:              log_h = -z^2/2 - c1 - 2 log|z| + log1p(-tail(w)),  w = 1/z^2,
+ *                           tail = 3w - 15w^2 + 105w^3 - ... (h/phi = w (1 - tail), the asymptotic
+ *                           series of 1 - |z| R(|z|), R the Mills ratio)
  * with c1 = log(2 pi)/2, c2 = log(pi/2)/2, erfcx(x) = exp(x^2) erfc(x), log1mexp(a) = log(1 - e^a)
  * (Maechler 2012, "Accurately computing log(1 - exp(-|a|))").
- * d log_h / dz = Phi(z) / h(z) = exp(log Phi(z) - log_h(z)), since h'(z) = Phi(z); in the
- * asymptotic branch without the common -z^2/2 of the two logs (cdfOverH).
+ * Eq. (9) itself keeps the middle form down to z = -1/sqrt(eps) and then only the series' first
+ * term; there log1mexp takes an argument within ~1/z^2 of 0, so h lost digits as eps z^2 (2e-10 at
+ * z = -1e3, 2e-2 at -1e7, all of them near -1/sqrt(eps)); the series is exact to rounding from
+ * z = -100 on, where the middle form is still good to 2e-12.
+ * d log_h / dz = Phi(z) / h(z) = exp(log Phi(z) - log_h(z)), since h'(z) = Phi(z); from z = -100
+ * on as R(|z|) z^2 / (1 - tail), without the common -z^2/2 of the two logs (cdfOverH).
  *
  * UCB = mu + sqrt(beta) sd (Srinivas et al. 2010).
  * PI is returned as log PI = log Phi(z) (Kushner 1964), d log Phi / dz = phi(z) / Phi(z), below
@@ -40,7 +46,9 @@ import type { AcquisitionKind } from './backend.js';
 const C1 = 0.5 * Math.log(2 * Math.PI);
 const C2 = 0.5 * Math.log(Math.PI / 2);
 const SQRT_HALF = Math.SQRT1_2;
-const INV_SQRT_EPS = 1 / Math.sqrt(Number.EPSILON);
+const SQRT_HALF_PI = Math.sqrt(Math.PI / 2);
+/** logH's series branch starts at z = -LOG_H_SERIES_FROM (see the file comment). */
+const LOG_H_SERIES_FROM = 100;
 
 /** log(1 - exp(a)) for a < 0 (Maechler 2012). */
 export function log1mexp(a: number): number {
@@ -50,24 +58,35 @@ export function log1mexp(a: number): number {
 /** log h(z) = log(phi(z) + z Phi(z)) (Ament et al. 2023, eq. 9). */
 export function logH(z: number): number {
   if (z > -1) return Math.log(Math.exp(logNormalPdf(z)) + z * normalCdf(z));
-  if (z > -INV_SQRT_EPS) {
+  if (z > -LOG_H_SERIES_FROM) {
     const az = -z;
     return -0.5 * z * z - C1 + log1mexp(Math.log(erfcx(az * SQRT_HALF) * az) + C2);
   }
-  return -0.5 * z * z - C1 - 2 * Math.log(-z);
+  return -0.5 * z * z - C1 - 2 * Math.log(-z) + Math.log1p(-logHSeriesTail(z));
 }
 
 /**
- * Phi(z) / h(z) = d log_h / dz, given lh = logH(z). In logH's asymptotic branch (z <= -1/sqrt(eps))
- * without the common -z^2/2 of log Phi(z) = log(erfcx(-z/sqrt2)/2) - z^2/2 and log_h: their
- * difference cancels two numbers of size z^2/2, whose rounding (an ulp of z^2/2 is 1 at |z| = 1e8)
- * made the slope wrong by orders of magnitude there (6e27 instead of 1e9 at z = -1e9). Above it
- * the difference is as accurate as logH itself (its log1mexp of an argument near 0).
+ * For z <= -LOG_H_SERIES_FROM: tail = 3w - 15w^2 + 105w^3 - ... (w = 1/z^2, coefficients (2k+1)!!
+ * with alternating signs), so that h(z) = phi(z) w (1 - tail). Seven terms: the first omitted one
+ * is below 4e-25 relative at z = -100. native/include/kestrel/acquisition.h log_h_series_tail.
+ */
+function logHSeriesTail(z: number): number {
+  const w = 1 / (z * z);
+  return 3 * w * (1 - 5 * w * (1 - 7 * w * (1 - 9 * w * (1 - 11 * w * (1 - 13 * w * (1 - 15 * w))))));
+}
+
+/**
+ * Phi(z) / h(z) = d log_h / dz, given lh = logH(z). In logH's series branch (z <= -100) as
+ * R(|z|) z^2 / (1 - tail), R(|z|) = Phi(z) / phi(z) = sqrt(pi/2) erfcx(-z/sqrt2), without the common
+ * -z^2/2 of log Phi(z) and log_h: their difference cancels two numbers of size z^2/2, whose rounding
+ * (an ulp of z^2/2 is 1 at |z| = 1e8) made the slope wrong by orders of magnitude far out (6e27
+ * instead of 1e9 at z = -1e9). Above z = -100 the difference loses at most ~1e-12.
  * native/include/kestrel/acquisition.h ndtr_over_h is the same arithmetic.
  */
 function cdfOverH(z: number, lh: number): number {
-  if (z > -INV_SQRT_EPS) return Math.exp(logNormalCdf(z) - lh);
-  return Math.exp(Math.log(0.5 * erfcx(-z * SQRT_HALF)) + C1 + 2 * Math.log(-z));
+  if (z > -LOG_H_SERIES_FROM) return Math.exp(logNormalCdf(z) - lh);
+  const az = -z;
+  return (SQRT_HALF_PI * erfcx(az * SQRT_HALF) * az * az) / (1 - logHSeriesTail(z));
 }
 
 /**

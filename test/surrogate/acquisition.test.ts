@@ -64,25 +64,40 @@ describe('logEI', () => {
     }
   });
 
-  it('slopes of log PI and of logEI (in its asymptotic branch) deep in the lower tail match the Mills-ratio series (1e-12)', () => {
+  it('slopes of log PI and of logEI deep in the lower tail match the Mills-ratio series (1e-12)', () => {
     // z = -t: with R(t) = (1 - Phi(t)) / phi(t) = 1/t - 1/t^3 + 3/t^5 - 15/t^7 + ...,
     // d log PI / d mu = 1 / (sd R) and d log EI / d mu = R / (sd (1 - t R)), 1 - t R = 1/t^2 - 3/t^4 + ...
-    // Taken as differences of two logs of size t^2/2 they were wrong by orders of magnitude (at
-    // t = 1e9, log PI's slope was 1 instead of 1e9, logEI's 6e27). Between t = 1 and 1/sqrt(eps)
-    // logEI's slope is as accurate as logH (1e-9 at t = 1e3), not checked here beyond that.
+    // (nine terms of each series: exact to rounding from t = 100 on). Taken as differences of two
+    // logs of size t^2/2 the slopes were wrong by orders of magnitude (at t = 1e9, log PI's was 1
+    // instead of 1e9, logEI's 6e27); eq. (9)'s middle branch of logH, kept down to 1/sqrt(eps),
+    // lost logEI's as eps t^2 (1e-9 at 1e3, 2e-2 at 1e7, ~1 just above 6.7e7).
     const pi = new Float64Array(3);
     const ei = new Float64Array(3);
-    for (const t of [1e3, 1e5, 1e7, 1e8, 1e9, 1e12]) {
-      const t2 = t * t;
-      const mills = (1 - (1 - (3 - 15 / t2) / t2) / t2) / t;
-      const gap = (1 - (3 - (15 - 105 / t2) / t2) / t2) / t2;
+    const series = (w: number, first: number): number => {
+      let sum = 0;
+      let term = 1;
+      for (let k = 0; k < 9; k++) {
+        if (k >= first) sum += term;
+        term *= -(2 * k + 1) * w;
+      }
+      return sum;
+    };
+    for (const t of [100, 150, 1e3, 1e5, 1e7, 5e7, 6.7e7, 1e8, 1e9, 1e12]) {
+      const w = 1 / (t * t);
+      const mills = series(w, 0) / t;
+      const gap = series(w, 1) * -1; // 1 - t R = w - 3 w^2 + ... (the series from its second term, negated)
       logProbabilityOfImprovement(-t, 1, 0, pi);
       logExpectedImprovement(-t, 1, 0, ei);
       expect(Math.abs(pi[1] * mills - 1), `log PI at z = ${-t}`).toBeLessThan(1e-12);
       expect(Math.abs(pi[2] - t * pi[1])).toBeLessThan(1e-12 * Math.abs(pi[2]));
-      if (t === 1e3) expect(Math.abs((ei[1] * gap) / mills - 1), `logEI at z = ${-t}`).toBeLessThan(1e-9);
-      else if (t >= 1e8) expect(Math.abs((ei[1] * gap) / mills - 1), `logEI at z = ${-t}`).toBeLessThan(1e-12);
+      expect(Math.abs((ei[1] * gap) / mills - 1), `logEI at z = ${-t}`).toBeLessThan(1e-12);
       expect(Math.abs(ei[2] - (1 + t * ei[1]))).toBeLessThan(1e-12 * Math.abs(ei[2]));
+    }
+    // logH is continuous across its branches (at z = -1 and at the series' start, z = -100).
+    for (const z of [-1, -100]) {
+      const below = logH(z * (1 + 1e-13));
+      const above = logH(z * (1 - 1e-13));
+      expect(Math.abs(below - above), `logH at ${z}`).toBeLessThan(1e-9 * Math.abs(above) + 1e-10);
     }
   });
 });

@@ -8,12 +8,18 @@
 // Bakshy 2023, "Unexpected Improvements to Expected Improvement for Bayesian Optimization"
 // (NeurIPS), eq. (9):
 //   z > -1:                  log_h = log(phi(z) + z Phi(z))
-//   -1/sqrt(eps) < z <= -1:  log_h = -z^2/2 - c1 + log1mexp(log(erfcx(-z/sqrt2) |z|) + c2)
-//   z <= -1/sqrt(eps):       log_h = -z^2/2 - c1 - 2 log|z|
+//   -100 < z <= -1:          log_h = -z^2/2 - c1 + log1mexp(log(erfcx(-z/sqrt2) |z|) + c2)
+//   z <= -100:               log_h = -z^2/2 - c1 - 2 log|z| + log1p(-tail(w)),  w = 1/z^2,
+//                            tail = 3w - 15w^2 + 105w^3 - ... (h/phi = w (1 - tail), the
+//                            asymptotic series of 1 - |z| R(|z|), R the Mills ratio)
 //   c1 = log(2 pi)/2, c2 = log(pi/2)/2, erfcx(x) = exp(x^2) erfc(x),
 //   log1mexp(a) = log(1 - e^a) (Maechler 2012, "Accurately computing log(1 - exp(-|a|))").
-//   d log_h / dz = Phi(z) / h(z) = exp(log Phi(z) - log_h(z))   (since h'(z) = Phi(z)); in the
-//   asymptotic branch without the common -z^2/2 of the two logs (ndtr_over_h).
+//   Eq. (9) itself keeps the middle form down to z = -1/sqrt(eps) and then only the series' first
+//   term; there log1mexp takes an argument within ~1/z^2 of 0, so h lost digits as eps z^2 (2e-10
+//   at z = -1e3, 2e-2 at -1e7, all of them near -1/sqrt(eps)); the series is exact to rounding
+//   from z = -100 on, where the middle form is still good to 2e-12.
+//   d log_h / dz = Phi(z) / h(z) = exp(log Phi(z) - log_h(z))   (since h'(z) = Phi(z)); from
+//   z = -100 on as R(|z|) z^2 / (1 - tail), without the common -z^2/2 of the two logs (ndtr_over_h).
 // UCB = mu + sqrt(beta) sd (Srinivas, Krause, Kakade & Seeger 2010).
 // PI is returned as log PI = log Phi(z) (Kushner 1964), log Phi stable through erfcx;
 //   d log Phi / dz = phi(z) / Phi(z), below z = -1 sqrt(2/pi) / erfcx(-z/sqrt2) (pdf_over_ndtr).
@@ -53,7 +59,9 @@ constexpr double kHalfLog2Pi = 0.91893853320467274178032973640562;   // log(2 pi
 constexpr double kHalfLogPiOver2 = 0.22579135264472743236309761494745;  // log(pi/2)/2
 constexpr double kInvSqrtPi = 0.56418958354775628694807945156077;
 constexpr double kSqrtHalf = 0.70710678118654752440084436210485;
-constexpr double kInvSqrtEps = 67108864.0;  // 1/sqrt(2^-52)
+constexpr double kSqrtHalfPi = 1.2533141373155002512078826424055;  // sqrt(pi/2)
+/// log_h's series branch starts at z = -kLogHSeriesFrom (see the notation block).
+constexpr double kLogHSeriesFrom = 100.0;
 /// Most objectives a kLogEhvi acquisition takes (its boxes grow fast with the count, and
 /// log_ehvi_indexed keeps per-box arrays of this size on the stack).
 constexpr int kMaxHypervolumeObjectives = 16;
@@ -91,27 +99,36 @@ KESTREL_HD inline double log1mexp(double a) {
   return a > -0.69314718055994530942 ? log(-expm1(a)) : log1p(-exp_or_zero(a));
 }
 
+/// For z <= -kLogHSeriesFrom: tail = 3w - 15w^2 + 105w^3 - ... (w = 1/z^2, coefficients (2k+1)!!
+/// with alternating signs), so that h(z) = phi(z) w (1 - tail). Seven terms: the first omitted
+/// one is below 4e-25 relative at z = -100, smaller further out.
+KESTREL_HD inline double log_h_series_tail(double z) {
+  const double w = 1.0 / (z * z);
+  return 3.0 * w * (1.0 - 5.0 * w * (1.0 - 7.0 * w * (1.0 - 9.0 * w * (1.0 - 11.0 * w * (1.0 - 13.0 * w * (1.0 - 15.0 * w))))));
+}
+
 /// log h(z) = log(phi(z) + z Phi(z)), Ament et al. 2023 eq. (9).
 KESTREL_HD inline double log_h(double z) {
   if (z > -1.0) {
     const double pdf = exp(-0.5 * z * z - kHalfLog2Pi);
     return log(pdf + z * exp(log_ndtr(z)));
   }
-  if (z > -kInvSqrtEps) {
+  if (z > -kLogHSeriesFrom) {
     const double az = -z;
     return -0.5 * z * z - kHalfLog2Pi + log1mexp(log(erfcx_nonneg(az * kSqrtHalf) * az) + kHalfLogPiOver2);
   }
-  return -0.5 * z * z - kHalfLog2Pi - 2.0 * log(-z);
+  return -0.5 * z * z - kHalfLog2Pi - 2.0 * log(-z) + log1p(-log_h_series_tail(z));
 }
 
-/// Phi(z) / h(z) = d log_h / dz, given lh = log_h(z). In log_h's asymptotic branch (z <= -1/sqrt(eps))
-/// without the common -z^2/2 of log Phi(z) = log(erfcx(-z/sqrt2)/2) - z^2/2 and log_h: their
-/// difference cancels two numbers of size z^2/2, whose rounding (an ulp of z^2/2 is 1 at |z| = 1e8)
-/// made the slope wrong by orders of magnitude there (6e27 instead of 1e9 at z = -1e9). Above it
-/// the difference is as accurate as log_h itself (its log1mexp of an argument near 0).
+/// Phi(z) / h(z) = d log_h / dz, given lh = log_h(z). In log_h's series branch (z <= -100) as
+/// R(|z|) z^2 / (1 - tail), R(|z|) = Phi(z) / phi(z) = sqrt(pi/2) erfcx(-z/sqrt2), without the
+/// common -z^2/2 of log Phi(z) and log_h: their difference cancels two numbers of size z^2/2, whose
+/// rounding (an ulp of z^2/2 is 1 at |z| = 1e8) made the slope wrong by orders of magnitude far out
+/// (6e27 instead of 1e9 at z = -1e9). Above z = -100 the difference loses at most ~1e-12.
 KESTREL_HD inline double ndtr_over_h(double z, double lh) {
-  if (z > -kInvSqrtEps) return exp(log_ndtr(z) - lh);
-  return exp(log(0.5 * erfcx_nonneg(-z * kSqrtHalf)) + kHalfLog2Pi + 2.0 * log(-z));
+  if (z > -kLogHSeriesFrom) return exp(log_ndtr(z) - lh);
+  const double az = -z;
+  return kSqrtHalfPi * erfcx_nonneg(az * kSqrtHalf) * az * az / (1.0 - log_h_series_tail(z));
 }
 
 /// phi(z) / Phi(z) = d log Phi / dz (the inverse Mills ratio), given lp = log_ndtr(z); below z = -1

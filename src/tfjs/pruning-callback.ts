@@ -9,9 +9,14 @@
  * the callback sets `model.stopTraining = true`, and after `fit` returns, `throwIfPruned()` throws
  * `TrialPrunedError`. `fitWithPruning` does both; `tfObjective` also checks every pruning callback of
  * its trial after the objective returns, so a pruned fit can never be recorded as COMPLETE.
+ *
+ * An interruption (the trial's `signal` aborted: Ctrl-C, `optimize`'s or `runTrialsInProcesses`'
+ * `signal`) stops the fit the same way, at the next batch, and `throwIfPruned()` then throws
+ * `InterruptedError`: the fit was cut short, and an objective that returned its loss would have a
+ * trial process record that truncated fit as COMPLETE. Nothing is reported after an interruption.
  */
 import type * as tfjs from '@tensorflow/tfjs';
-import { InvalidOptionError, TrialPrunedError } from '../errors.js';
+import { InterruptedError, InvalidOptionError, TrialPrunedError } from '../errors.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import type { Trial } from '../trial/trial.js';
 import { activeTf, recordTfBackend, type Tf } from './backend.js';
@@ -34,7 +39,10 @@ export interface PruningState {
   readonly pruned: boolean;
   /** The step (epochs completed) at which the pruner asked to stop, or null. */
   readonly prunedAtStep: number | null;
-  /** Throws `TrialPrunedError` when the pruner asked to stop. */
+  /**
+   * Throws `TrialPrunedError` when the pruner asked to stop, `InterruptedError` when the trial's
+   * signal stopped the fit.
+   */
   throwIfPruned(): void;
 }
 
@@ -140,6 +148,8 @@ function callbackClass(tf: Tf): new (trial: Trial, monitor: string, interval: nu
     readonly monitor: string;
     private readonly interval: number;
     private prunedStep: number | null = null;
+    /** Whether the trial's signal stopped the fit. */
+    private interrupted = false;
 
     constructor(trial: Trial, monitor: string, interval: number) {
       super();
@@ -158,13 +168,16 @@ function callbackClass(tf: Tf): new (trial: Trial, monitor: string, interval: nu
 
     throwIfPruned(): void {
       if (this.prunedStep !== null) throw new TrialPrunedError(`trial was pruned at step ${this.prunedStep}`);
+      if (this.interrupted) throw new InterruptedError('trial was interrupted during its fit');
     }
 
     override async onBatchEnd(): Promise<void> {
-      if (this.trial.signal.aborted) this.model.stopTraining = true;
+      this.stopIfAborted();
     }
 
     override async onEpochEnd(epoch: number, logs?: tfjs.Logs): Promise<void> {
+      // Stopped mid-epoch, the epoch has no validation logs; and the trial takes no more reports.
+      if (this.stopIfAborted()) return;
       const step = epoch + 1;
       if (step % this.interval !== 0 || this.prunedStep !== null) return;
       const value = await readMetric(logs ?? {}, this.monitor);
@@ -173,6 +186,13 @@ function callbackClass(tf: Tf): new (trial: Trial, monitor: string, interval: nu
         this.prunedStep = step;
         this.model.stopTraining = true;
       }
+    }
+
+    private stopIfAborted(): boolean {
+      if (!this.trial.signal.aborted) return false;
+      this.interrupted = true;
+      this.model.stopTraining = true;
+      return true;
     }
   }
 

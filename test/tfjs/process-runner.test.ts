@@ -179,6 +179,27 @@ describe('runTrialsInProcesses', () => {
     expect(trials[1].userAttrs.tensors_at_start).toBe(trials[0].userAttrs.tensors_at_start);
   });
 
+  it('records a TensorFlow.js trial whose fit an interruption stopped as FAIL "interrupted", not COMPLETE', async () => {
+    // The pruning callback stops a fit when the trial's signal aborts; fitWithPruning returned the
+    // truncated history, and the runner recorded the loss the objective returned as COMPLETE.
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 2 }) });
+    const controller = new AbortController();
+    const poll = setInterval(() => {
+      void study.getTrials().then((trials) => {
+        if (trials.some((t) => Object.keys(t.intermediateValues).length >= 2)) controller.abort();
+      });
+    }, 20);
+    try {
+      const run = runTrialsInProcesses({ study, objectiveModule: tfjsModule, objectiveExport: 'longFit', nTrials: 1, signal: controller.signal });
+      await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    } finally {
+      clearInterval(poll);
+    }
+    const [trial] = await study.getTrials();
+    expect([trial.state, trial.systemAttrs.fail_reason]).toEqual(['FAIL', 'interrupted']);
+    expect(Object.keys(trial.intermediateValues).length).toBeLessThan(1000);
+  });
+
   it('kills a trial that runs past trialTimeoutMs, and forwards an abort to running trials', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     await runTrialsInProcesses({ study, objectiveModule: crashModule, objectiveExport: 'hang', nTrials: 1, trialTimeoutMs: 300 });

@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { InvalidOptionError, TrialPrunedError } from '../../src/errors.js';
-import { NopPruner } from '../../src/pruners/pruner.js';
+import { InterruptedError, InvalidOptionError, TrialPrunedError } from '../../src/errors.js';
+import { NopPruner, type Pruner } from '../../src/pruners/pruner.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy } from '../../src/study/create-study.js';
 import { selectTfBackend } from '../../src/tfjs/backend.js';
 import { toTensors } from '../../src/tfjs/datasets.js';
 import { fitWithPruning, pruningCallback } from '../../src/tfjs/pruning-callback.js';
+import { tfObjective } from '../../src/tfjs/tf-objective.js';
 import { blobs, pruneAtStep, tinyModel } from './helpers.js';
 
 beforeAll(async () => {
@@ -81,6 +82,46 @@ describe('pruningCallback', () => {
     expect(() => pruningCallback(trial, { interval: 0 })).toThrow(/option "interval"/);
     tf.dispose([xs, ys]);
     model.dispose();
+  });
+
+  it('a fit stopped by an interruption throws InterruptedError instead of returning as if it had finished', async () => {
+    // In a trial worker process, an objective returning the truncated fit's loss was recorded
+    // COMPLETE (the runner keeps what a process completes after the abort).
+    for (const monitor of ['loss', 'val_loss']) {
+      const controller = new AbortController();
+      // Aborts the run at the second report, as Ctrl-C mid-epoch would.
+      const aborter: Pruner = {
+        name: 'aborter',
+        prune: (_study, trial) => {
+          if (Object.keys(trial.intermediateValues).length >= 2) controller.abort();
+          return false;
+        },
+      };
+      const study = await createStudy({ storage: new InMemoryStorage(), pruner: aborter });
+      const epochs: number[] = [];
+      const outcomes: unknown[] = [];
+      const objective = tfObjective(
+        async ({ trial, tf: tfm }) => {
+          const model = tinyModel();
+          const { xs, ys } = toTensors({ ...data, nClasses: 2, tf: tfm });
+          const fitted = fitWithPruning({
+            model, x: xs, y: ys, trial, monitor,
+            fitArgs: { ...fitArgs, epochs: 10, callbacks: { onBatchEnd: () => void 0, onEpochEnd: async (e: number) => void epochs.push(e) } },
+          });
+          outcomes.push(await fitted.catch((e: unknown) => e));
+          return 0;
+        },
+        { tf, warnOnLeak: false },
+      );
+      const run = await study.optimize(objective, { nTrials: 1, signal: controller.signal, handleSigint: false }).catch((e: unknown) => e);
+      expect(run).toBeInstanceOf(InterruptedError);
+      // The objective ran on after the interruption was recorded; wait for its fit to settle.
+      await expect.poll(() => outcomes.length, { timeout: 5000 }).toBe(1);
+      expect(outcomes[0]).toBeInstanceOf(InterruptedError);
+      expect(epochs.length).toBeLessThan(10); // the abort stopped the fit
+      const [trial] = await study.getTrials();
+      expect(Object.keys(trial.intermediateValues)).toEqual(['1', '2']); // no report after the abort
+    }
   });
 
   it('refuses fit arguments given beside fitArgs (a Keras-style epochs), before training', async () => {

@@ -7,7 +7,11 @@
  * tensor created in it outside nested `tf.tidy` calls; variables (model weights, optimizer slots)
  * are not scoped, so the guard snapshots the registered variable names before and disposes the new
  * ones after. Then it ends the scope, disposes the scope's remaining tensors (kept ones included) and
- * compares `tf.memory().numTensors` with the baseline.
+ * compares `tf.memory().numTensors` with the baseline. A tensor kept (`tf.keep`) inside a nested
+ * `tf.tidy` is in no scope once the tidy ends (the engine hands only returned tensors to the parent
+ * scope): tfjs's `fit` keeps each epoch's logs that way and frees them when the fit ends, so a fit
+ * that throws (a callback's error) left them behind. The guard therefore also notes the tensors
+ * kept during the run, and disposes those the run created.
  *
  * Only what the function created is released. An engine scope is global to the process: it records
  * every tensor created while it is open, also by code unrelated to the trial (an optimize callback,
@@ -70,6 +74,7 @@ interface EngineLike {
   startScope(name?: string): void;
   endScope(): void;
   track(result: TensorLike): TensorLike;
+  keep(result: TensorLike): TensorLike;
   makeVariable(...args: unknown[]): TensorLike;
   readonly state: {
     readonly activeScope: ScopeLike | null;
@@ -79,7 +84,19 @@ interface EngineLike {
 }
 
 /** One guarded run; tensors and variables created in its async context map to it in `creators`. */
-type Run = object;
+interface Run {
+  /** Tensors kept (`tf.keep`) in its async context; disposed ones are swept out as the set grows. */
+  readonly kept: Set<TensorLike>;
+  /** The size of `kept` at which it is next swept. */
+  sweepKeptAt: number;
+}
+
+/**
+ * `kept` is swept of disposed tensors when it reaches twice its size after the last sweep, at least
+ * this: `fit` keeps a few tensors per batch and disposes them, so a long fit would otherwise hold
+ * every one of them until the run ends.
+ */
+const KEPT_SWEEP_MIN = 1024;
 
 const inGuard = new AsyncLocalStorage<Run>();
 /** The guarded run each tensor or variable was created in (absent: outside any guarded run). */
@@ -96,11 +113,17 @@ function hookEngine(engine: EngineLike): void {
   if (hookedEngines.has(engine)) return;
   hookedEngines.add(engine);
   const track = engine.track;
+  const keep = engine.keep;
   const makeVariable = engine.makeVariable;
   engine.track = function (this: EngineLike, result: TensorLike): TensorLike {
     const run = inGuard.getStore();
     if (run !== undefined) creators.set(result, run);
     return track.call(this, result);
+  };
+  engine.keep = function (this: EngineLike, result: TensorLike): TensorLike {
+    const run = inGuard.getStore();
+    if (run !== undefined) noteKept(run, result);
+    return keep.call(this, result);
   };
   engine.makeVariable = function (this: EngineLike, ...args: unknown[]): TensorLike {
     const variable = makeVariable.apply(this, args);
@@ -108,6 +131,13 @@ function hookEngine(engine: EngineLike): void {
     if (run !== undefined) creators.set(variable, run);
     return variable;
   };
+}
+
+function noteKept(run: Run, tensor: TensorLike): void {
+  run.kept.add(tensor);
+  if (run.kept.size < run.sweepKeptAt) return;
+  for (const kept of run.kept) if (kept.isDisposed) run.kept.delete(kept);
+  run.sweepKeptAt = Math.max(KEPT_SWEEP_MIN, 2 * run.kept.size);
 }
 
 const TENSOR_GUARD_KEYS = optionKeys<TensorGuardOptions>()(['tf', 'warnOnLeak', 'onReport']);
@@ -127,7 +157,7 @@ export async function withTensorGuard<T>(fn: () => Promise<T> | T, options: Tens
   });
   await previous;
   try {
-    const run: Run = {};
+    const run: Run = { kept: new Set(), sweepKeptAt: KEPT_SWEEP_MIN };
     return await inGuard.run(run, () => guarded(fn, options, run));
   } finally {
     release();
@@ -214,6 +244,13 @@ function cleanUp(
       }
     }
   }
+  // Kept inside a nested tf.tidy (or a scope fn left open): in no scope now (see the file comment).
+  for (const tensor of run.kept) {
+    if (tensor.isDisposed || creators.get(tensor) !== run) continue;
+    tensor.dispose();
+    nLeftoverTensors++;
+  }
+  run.kept.clear();
   const nUnreleased = Math.max(0, tf.memory().numTensors - baseline - nForeignAlive);
   return { baseline, nDisposedVariables, nLeftoverTensors, nUnreleased };
 }

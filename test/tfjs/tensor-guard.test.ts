@@ -58,6 +58,35 @@ describe('withTensorGuard', () => {
     outside.dispose();
   });
 
+  it('releases tensors kept inside tf.tidy, which the engine tracks in no scope: a fit whose callback throws', async () => {
+    const outside = tf.keep(tf.tidy(() => tf.scalar(7))); // kept before the guard: not its to release
+    const baseline = tf.memory().numTensors;
+    // tfjs keeps each epoch's logs inside tf.tidy and leaves them to its History callback, which
+    // frees them when the fit ends; a callback that throws ends the fit before that.
+    class Boom extends tf.Callback {
+      override async onEpochEnd(epoch: number): Promise<void> {
+        if (epoch === 2) throw new Error('boom at epoch 2');
+      }
+    }
+    const reports: TensorGuardReport[] = [];
+    await expect(
+      withTensorGuard(
+        async () => {
+          const model = tinyModel();
+          const { xs, ys } = toTensors({ ...data, nClasses: 2 });
+          tf.tidy(() => void tf.keep(tf.ones([3]))); // kept in a tidy, never disposed
+          tf.keep(outside); // kept again inside: still not the guard's
+          await model.fit(xs, ys, { epochs: 5, batchSize: 8, validationSplit: 0.25, verbose: 0, callbacks: [new Boom()] });
+        },
+        { onReport: (r) => reports.push(r), warnOnLeak: false },
+      ),
+    ).rejects.toThrow('boom at epoch 2');
+    expect(tf.memory().numTensors).toBe(baseline);
+    expect(reports[0].nUnreleased).toBe(0);
+    expect(outside.isDisposed).toBe(false);
+    outside.dispose();
+  });
+
   it('runs concurrent guarded sections one at a time', async () => {
     const baseline = tf.memory().numTensors;
     const order: string[] = [];

@@ -79,7 +79,7 @@ export class SobolSampler implements Sampler {
     const { sequence, point } = this.cache;
     sequence.seek(trial.number).next(point);
     const params: Record<string, ParamValue> = {};
-    for (let k = 0; k < names.length; k++) params[names[k]] = fromUnit(space[names[k]], point[k]);
+    for (let k = 0; k < names.length; k++) setOwn(params, names[k], fromUnit(space[names[k]], point[k]));
     return params;
   }
 

@@ -6,6 +6,7 @@ import { categoricalDistribution, floatDistribution, intDistribution } from '../
 import { fromUnit } from '../../src/space/encode.js';
 import type { Distribution } from '../../src/space/types.js';
 import { deriveSeed } from '../../src/util/prng.js';
+import { setOwn } from '../../src/util/own-keys.js';
 import { SobolSequence } from '../../src/util/sobol.js';
 import { runSamplerContract } from './contract.js';
 import { FakeStudy, ask, runTrial, suggestAll } from './fake-study.js';
@@ -85,6 +86,21 @@ describe('SobolSampler', () => {
     await runTrial(sampler, study, bigger); // trial 3: c independent (not all COMPLETE trials have it)
     const space = await sampler.inferRelativeSearchSpace(study, study.createTrial());
     expect(Object.keys(space)).toEqual(['a', 'b']);
+  });
+
+  it('returns a parameter named __proto__ as an own key of the relative sample', async () => {
+    // `params['__proto__'] = v` set the prototype (a number: ignored), so the value was lost and
+    // the parameter fell back to independent sampling.
+    const sampler = new SobolSampler({ seed: 5 });
+    const study = new FakeStudy();
+    const space: Record<string, Distribution> = {};
+    for (const name of ['__proto__', 'constructor']) setOwn(space, name, floatDistribution(name, 0, 1));
+    const trial = study.createTrial();
+    const params = await sampler.sampleRelative(study, trial, space);
+    expect(Object.keys(params)).toEqual(['__proto__', 'constructor']);
+    const point = new SobolSequence({ dimension: 2, seed: deriveSeed(5, 'sobol-sampler') }).seek(trial.number).next();
+    expect(Object.getOwnPropertyDescriptor(params, '__proto__')?.value).toBe(point[0]);
+    expect(params.constructor).toBe(point[1]);
   });
 
   it('validates options', () => {

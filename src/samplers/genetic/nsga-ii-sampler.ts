@@ -62,6 +62,7 @@ import { ConstraintsRecorder, evaluateConstraints, resolveConstraintsFunc, type 
 import { CROSSOVER_KINDS, crossover, type CrossoverKind, type CrossoverSettings } from './crossover.js';
 import { constrainedRanks, crowdingDistances, frontsOf } from './non-dominated-sort.js';
 import { optionKeys } from '../../util/options.js';
+import { setOwn } from '../../util/own-keys.js';
 import { warnOnce } from '../../util/warn.js';
 
 /** Redraws of a crossover child that left the unit cube before it is clamped. */
@@ -194,7 +195,7 @@ export class NsgaIiSampler implements Sampler {
     const fixed: Record<string, ParamValue> = {};
     const dims: string[] = [];
     for (const name of names) {
-      if (isSingle(space[name])) fixed[name] = decode(space[name], 0);
+      if (isSingle(space[name])) setOwn(fixed, name, decode(space[name], 0));
       else dims.push(name);
     }
     if (dims.length === 0) return fixed;
@@ -213,7 +214,7 @@ export class NsgaIiSampler implements Sampler {
     const params: Record<string, ParamValue> = { ...fixed };
     const mutationProb = this.options.mutationProb ?? 1 / dims.length;
     for (const name of dims) {
-      params[name] = rng.nextFloat() < mutationProb ? this.random.sampleIndependent(study, trial, name, space[name]) : child[name];
+      setOwn(params, name, rng.nextFloat() < mutationProb ? this.random.sampleIndependent(study, trial, name, space[name]) : child[name]);
     }
     return params;
   }
@@ -272,7 +273,7 @@ export class NsgaIiSampler implements Sampler {
     const child: Record<string, ParamValue> = {};
     if (eligible.length === 1 || rng.nextFloat() >= this.options.crossoverProb) {
       const parent = parents.members[tournament(rng, parents, eligible, -1)].trial;
-      for (const name of dims) child[name] = parent.params[name];
+      for (const name of dims) setOwn(child, name, parent.params[name]);
       return child;
     }
     const numeric = dims.filter((n) => gridSpacing(space[n]) <= 1);
@@ -288,14 +289,14 @@ export class NsgaIiSampler implements Sampler {
       const second = tournament(rng, parents, eligible, first);
       const p0 = parents.members[first].trial.params;
       const p1 = parents.members[second].trial.params;
-      for (const name of categorical) child[name] = rng.nextFloat() < this.options.swappingProb ? p1[name] : p0[name];
+      for (const name of categorical) setOwn(child, name, rng.nextFloat() < this.options.swappingProb ? p1[name] : p0[name]);
       if (numeric.length === 0) return child;
       const x0 = Float64Array.from(numeric, (n) => encode(space[n], p0[n], n));
       const x1 = Float64Array.from(numeric, (n) => encode(space[n], p1[n], n));
       const x = crossover(settings, x0, x1, rng);
       if (attempt < MAX_CROSSOVER_TRIES && x.some((v) => !(v >= 0 && v <= 1))) continue;
       numeric.forEach((name, j) => {
-        child[name] = decode(space[name], x[j]);
+        setOwn(child, name, decode(space[name], x[j]));
       });
       return child;
     }

@@ -271,6 +271,19 @@ describe('NsgaIiSampler suggestions', () => {
     expect(all.children.every((x) => !all.parents.has(x))).toBe(true);
   });
 
+  it('breeds a parameter named __proto__ like any other (the child is an own key, not a prototype write)', async () => {
+    // params['__proto__'] = v set the prototype instead (a number: ignored), so the bred value was
+    // lost and every child's __proto__ was drawn independently at random.
+    const study = await createStudy({ sampler: new NsgaIiSampler({ seed: 4, populationSize: 4, mutationProb: 0 }) });
+    await study.optimize((t: Trial) => t.suggestFloat('__proto__', 0, 1) + t.suggestFloat('x', 0, 1), { nTrials: 12 });
+    const trials = await study.getTrials();
+    expect(trials.every((t) => t.state === 'COMPLETE')).toBe(true);
+    const parents = new Set(trials.slice(0, 4).map((t) => Object.getOwnPropertyDescriptor(t.params, '__proto__')?.value));
+    for (const child of trials.slice(4, 8)) {
+      expect(parents.has(Object.getOwnPropertyDescriptor(child.params, '__proto__')?.value), `trial ${child.number}`).toBe(true);
+    }
+  });
+
   it('is reproducible for a seed across generations, and the seed matters', async () => {
     const run = async (seed: number): Promise<ParamValue[]> => {
       const sampler = new NsgaIiSampler({ seed, populationSize: 5, crossover: 'sbx' });

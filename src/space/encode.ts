@@ -20,7 +20,8 @@
  *                          log terms, e.g. [1e15, 1e15 + 0.5]) is encoded as a continuous float,
  *                          and a log int whose log coordinates cannot tell its end integers apart
  *                          (a range narrow against its magnitude, low above ~1e14, e.g.
- *                          [2^52 - 3, 2^52]) as an int: over such a range the log map is the
+ *                          [2^52 - 3, 2^52]), and a single-point log int, as an int (0.5, as
+ *                          every single-point distribution): over such a range the log map is the
  *                          linear one to within rounding, and evaluated in logs it gives NaN
  *                          (0 / 0) or collapses the integers onto two coordinates.
  * - categorical:           the choice index 0..n-1 (NOT in [0, 1]; models use a Hamming distance on
@@ -50,12 +51,16 @@ function logFloatDegenerate(dist: FloatDistribution): boolean {
 }
 
 /**
- * Log int that is narrow (high + 1/2 < 2 (low - 1/2)) and whose log coordinates do not separate
- * low from low + 1 or high - 1 from high: encoded as a linear int (see the file comment).
+ * Log int that is a single point (the log-int map needs low < high: at [5, 5] it gave 0.525, and
+ * from about 1e15 on 0 / 0 = NaN), or narrow (high + 1/2 < 2 (low - 1/2)) with log coordinates
+ * that do not separate low from low + 1 or high - 1 from high: encoded as a linear int (see the
+ * file comment).
  */
 function logIntDegenerate(dist: IntDistribution): boolean {
   const { low: a, high: b } = dist;
-  if (!dist.log || a === b || b + 0.5 >= 2 * (a - 0.5)) return false;
+  if (!dist.log) return false;
+  if (a === b) return true;
+  if (b + 0.5 >= 2 * (a - 0.5)) return false;
   return !(encodeLogInt(a + 1, a, b) > encodeLogInt(a, a, b)) || !(encodeLogInt(b, a, b) > encodeLogInt(b - 1, a, b));
 }
 

@@ -147,9 +147,21 @@ describe('encode / decode', () => {
   });
 
   it('single-valued distributions decode to their value everywhere', () => {
-    for (const d of [floatDistribution('a', 3, 3), intDistribution('b', 7, 7), floatDistribution('c', 2, 2, { step: 0.5 })]) {
+    for (const d of [
+      floatDistribution('a', 3, 3),
+      intDistribution('b', 7, 7),
+      floatDistribution('c', 2, 2, { step: 0.5 }),
+      floatDistribution('d', 3, 3, { log: true }),
+      // Log ints went through the log-int map, whose domain is low < high: 0.525 at [5, 5], and
+      // 0 / 0 = NaN from about 1e15 on (ln(low + 1/2) == ln(low - 1/2)).
+      intDistribution('e', 5, 5, { log: true }),
+      intDistribution('f', 2 ** 51 + 1, 2 ** 51 + 1, { log: true }),
+    ]) {
       for (const u of [0, 0.3, 1]) expect(decode(d, u)).toBe(d.low);
       expect(encode(d, d.low)).toBe(0.5);
+      expect(toUnit(d, d.low)).toBe(0.5);
+      expect(gridSpacing(d)).toBe(d.kind === 'int' || d.step !== null ? 1 : 0);
+      expect(logIntBounds(d)).toBeNull();
     }
   });
 

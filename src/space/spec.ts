@@ -256,10 +256,13 @@ function nestInto(spec: SpaceSpec, prefix: string, flat: Readonly<Record<string,
     }
     const value = flat[full];
     if (isBranching(param)) {
-      const key = String(value);
+      // A parameter value only: String() of a null-prototype object throws, and JSON.stringify of a bigint.
+      const key = isCategoricalChoice(value) ? String(value) : null;
       // Own keys only: "toString" or "constructor" must not find Object.prototype's members.
-      const sub = Object.prototype.hasOwnProperty.call(param.choices, key) ? param.choices[key] : undefined;
-      if (sub === undefined) throw new SearchSpaceError(full, `value ${JSON.stringify(value)} is not one of the choices`);
+      const sub = key !== null && Object.prototype.hasOwnProperty.call(param.choices, key) ? param.choices[key] : undefined;
+      if (sub === undefined || key === null) {
+        throw new SearchSpaceError(full, `value ${describe(value)} is not one of the choices`);
+      }
       out[name] = { [key]: nestInto(sub, `${full}.${key}.`, flat) };
     } else {
       out[name] = value;
@@ -272,11 +275,15 @@ function nestInto(spec: SpaceSpec, prefix: string, flat: Readonly<Record<string,
  * The nested view of a flat parameter record: `{optimizer: 'sgd', 'optimizer.sgd.momentum': 0.9}`
  * becomes `{optimizer: {sgd: {momentum: 0.9}}}`; plain parameters stay `name: value`.
  * A `const` parameter missing from `flat` takes its value from the spec.
- * @throws SearchSpaceError when a parameter of the taken branches is missing, when the value of a
- * conditional categorical is not one of its choices, or when `spec` is invalid.
+ * @throws SearchSpaceError when `flat` is not an object, when a parameter of the taken branches is
+ * missing, when the value of a conditional categorical is not one of its choices, or when `spec` is invalid.
  */
 export function toNestedConfig(spec: SpaceSpec, flat: Readonly<Record<string, ParamValue>>): NestedConfig {
-  return nestInto(validateSpaceSpec(spec), '', flat);
+  const checked = validateSpaceSpec(spec);
+  if (!isPlainObject(flat)) {
+    throw new SearchSpaceError(null, `parameters must be an object of name -> value, received ${describe(flat)}`);
+  }
+  return nestInto(checked, '', flat);
 }
 
 // ---------------------------------------------------------------------------------------------

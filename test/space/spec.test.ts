@@ -178,6 +178,18 @@ describe('toNestedConfig', () => {
   it('reports a missing parameter', () => {
     expect(() => toNestedConfig(SPEC, { lr: 0.01, optimizer: 'adam' })).toThrow(/parameter "layers": has no value/);
   });
+
+  it('refuses parameters that are not a record, and branch values that are not parameter values, with SearchSpaceError', () => {
+    // hasOwnProperty.call(null) and String() of a null-prototype object threw TypeError; a bigint
+    // made the error message itself throw (JSON.stringify).
+    for (const flat of [null, undefined, 'lr', [0.01]]) {
+      expect(() => toNestedConfig(SPEC, flat as unknown as Record<string, ParamValue>)).toThrow(SearchSpaceError);
+    }
+    for (const value of [Object.create(null), 1n, {}]) {
+      const flat = { lr: 0.01, layers: 2, optimizer: value } as unknown as Record<string, ParamValue>;
+      expect(() => toNestedConfig(SPEC, flat)).toThrow(SearchSpaceError);
+    }
+  });
 });
 
 describe('enumerateGrid', () => {

@@ -32,7 +32,7 @@
  * `fromUnit` / `toUnit` are the same maps except that a categorical takes u in [0, 1) too (choice
  * floor(u * n)); random and quasi-random samplers draw u uniformly and call `fromUnit`.
  */
-import { InvalidParamValueError, NumericalError } from '../errors.js';
+import { InvalidParamValueError, NumericalError, describeValue } from '../errors.js';
 import { decodeLogInt, encodeLogInt } from '../util/log-int.js';
 import { choiceIndex, floatGridValue, floatStepCount } from './distributions.js';
 import type { Distribution, FloatDistribution, IntDistribution, ParamValue } from './types.js';
@@ -83,14 +83,14 @@ export function encode(dist: Distribution, value: ParamValue, name = '(unnamed)'
   switch (dist.kind) {
     case 'categorical': {
       const index = choiceIndex(dist, value);
-      if (index < 0) throw new InvalidParamValueError(name, `${JSON.stringify(value)} is not one of the choices`);
+      if (index < 0) throw new InvalidParamValueError(name, `${describeValue(value)} is not one of the choices`);
       return index;
     }
     case 'float':
     case 'int': {
       // NaN and +-Infinity gave a NaN or infinite coordinate without a word (typeof is 'number').
       if (typeof value !== 'number' || !Number.isFinite(value)) {
-        throw new InvalidParamValueError(name, `expected a finite number, received ${typeof value === 'number' ? value : JSON.stringify(value)}`);
+        throw new InvalidParamValueError(name, `expected a finite number, received ${describeValue(value)}`);
       }
       if (dist.kind === 'float' && dist.step === null) {
         if (dist.high === dist.low) return 0.5;

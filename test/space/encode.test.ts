@@ -43,6 +43,10 @@ describe('encode / decode', () => {
         expect(() => encode(d, v, 'p')).toThrow(`parameter "p": expected a finite number, received ${v}`);
       }
     }
+    // A bigint made the message itself throw TypeError (JSON.stringify cannot write one).
+    for (const d of [floatDistribution('f', 0, 1), categoricalDistribution('c', [1, 'a'])]) {
+      expect(() => encode(d, 1n as unknown as number, 'p')).toThrow(InvalidParamValueError);
+    }
   });
 
   it('clamps out-of-range coordinates and rejects NaN', () => {

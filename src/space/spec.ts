@@ -363,7 +363,11 @@ function spaced(low: number, high: number, n: number, log: boolean): number[] {
     if (i === 0) out.push(low);
     else if (i === n - 1) out.push(high);
     else {
-      const t = a + ((b - a) * i) / (n - 1);
+      // (b - a) * i overflows on a range near Number.MAX_VALUE wide (every later point became
+      // high); there, divide first. Elsewhere multiply first, as before, so existing grids keep
+      // their values (a resumed study re-enumerates its grid).
+      const span = (b - a) * i;
+      const t = a + (Number.isFinite(span) ? span / (n - 1) : (b - a) * (i / (n - 1)));
       const v = log ? Math.exp(t) : t;
       // exp(ln low + ...) can round past an end of a range narrow against |low|.
       out.push(v < low ? low : v > high ? high : v);

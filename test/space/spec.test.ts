@@ -230,6 +230,13 @@ describe('enumerateGrid', () => {
     expect(values({ v: { type: 'const', value: 'c' } })).toEqual(['c']);
   });
 
+  it('n points of a float range near Number.MAX_VALUE wide are all there, evenly spaced', () => {
+    // (high - low) * i overflowed to Infinity from i = 2 on: those points were clamped to high and
+    // deduplicated away, leaving 3 of the 5 points asked for.
+    const grid = enumerateGrid({ v: { type: 'float', low: 0, high: 1.5e308, n: 5 } }).map((p) => p.v);
+    expect(grid).toEqual([0, 3.75e307, 7.5e307, 1.125e308, 1.5e308]);
+  });
+
   it('n points of a narrow log float stay in [low, high] and are distinct', () => {
     // exp(ln low + ...) rounds by more than such a range: 999999.9999999995 < low and duplicates
     // came out, and GridSampler failed those trials (the value is not in the suggested distribution).

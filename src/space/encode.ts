@@ -101,7 +101,11 @@ export function encode(dist: Distribution, value: ParamValue, name = '(unnamed)'
       }
       if (isLogInt(dist)) return encodeLogInt(value, dist.low, dist.high);
       const step = dist.step as number;
-      return (value - dist.low + step / 2) / (dist.high - dist.low + step);
+      const width = dist.high - dist.low + step;
+      // Near Number.MAX_VALUE wide, high - low + step overflows (0 for every value, NaN for
+      // high): count in steps there. Elsewhere keep this form (TPE's pinned suggestions use it).
+      if (!Number.isFinite(width)) return ((value - dist.low) / step + 0.5) / (stepCount(dist) + 1);
+      return (value - dist.low + step / 2) / width;
     }
   }
 }

@@ -71,6 +71,18 @@ describe('encode / decode', () => {
     expect(gridSpacing(i)).toBeCloseTo(0.2, 15);
   });
 
+  it('a stepped float near Number.MAX_VALUE wide encodes its grid points to their cell centers', () => {
+    // high - low + step overflowed to Infinity: every point encoded to 0 and high to NaN (Infinity
+    // / Infinity), which decode refuses; TpeSampler failed such trials with NumericalError.
+    const f = floatDistribution('f', 0, 1.6e308, { step: 0.4e308 });
+    const points = [0, 1, 2, 3, 4].map((k) => decode(f, (k + 0.5) / 5));
+    expect(points).toEqual([0, 0.4e308, 0.8e308, 1.2e308, 1.6e308]);
+    points.forEach((v, k) => {
+      expect(Math.abs(encode(f, v) - (k + 0.5) / 5)).toBeLessThan(1e-12);
+      expect(decode(f, encode(f, v))).toBe(v);
+    });
+  });
+
   it('categoricals encode to the choice index; gridSpacing is the number of choices', () => {
     const c = categoricalDistribution('c', ['x', 5, null]);
     expect(encode(c, 'x')).toBe(0);

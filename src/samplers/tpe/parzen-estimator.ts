@@ -105,6 +105,16 @@ export class ParzenEstimator {
     }
     let total = 0;
     for (const v of w) total += v;
+    if (total === Infinity) {
+      // Finite weights near Number.MAX_VALUE (allowed) whose sum overflows: normalized by the
+      // largest first, else every w / total is 0 and every score NaN. Other sums are untouched.
+      const largest = w.reduce((a, v) => Math.max(a, v), 0);
+      total = 0;
+      for (let k = 0; k < nKernels; k++) {
+        w[k] /= largest;
+        total += w[k];
+      }
+    }
     this.logWeights = new Float64Array(nKernels);
     this.cumWeights = new Float64Array(nKernels);
     let acc = 0;

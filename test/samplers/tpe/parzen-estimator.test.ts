@@ -161,4 +161,16 @@ describe('ParzenEstimator', () => {
       }
     }
   });
+
+  it('normalizes weights whose sum overflows (documented as any finite non-negative numbers)', () => {
+    // Weights of 1e308 summed to Infinity: every mixture weight became 0 and every score NaN, so
+    // TPE always took its first candidate.
+    const obs = [0.1, 0.4, 0.8];
+    const unit = estimator(obs, [0], { weights: [1, 1, 1], priorWeight: 1 });
+    const huge = estimator(obs, [0], { weights: [1e308, 1e308, 1e308], priorWeight: 1e308 });
+    for (const x of [0.05, 0.4, 0.93]) {
+      expect(Number.isFinite(logPdfAt(huge, [x]))).toBe(true);
+      expect(logPdfAt(huge, [x])).toBe(logPdfAt(unit, [x]));
+    }
+  });
 });

@@ -28,9 +28,12 @@ const OPTION_KEYS = optionKeys<SobolSamplerOptions>()(['seed', 'scramble']);
  * - Relative space: the intersection of the distributions of all COMPLETE trials
  *   (`intersectionSearchSpace`), without single-valued ones, dimensions in sorted name order. The
  *   first trial (no COMPLETE trial yet) is therefore sampled independently.
- * - Point index = `trial.number`, so concurrent trials get distinct points and a seeded study is
- *   reproducible whatever the completion order. Coordinate k of the point is mapped with `fromUnit`
- *   (categoricals: choice floor(u * n)).
+ * - Point index = `trial.number`, so concurrent trials get distinct points, and a seeded study is
+ *   reproducible whatever the completion order once its relative space is settled. Before that
+ *   the completion order decides: with concurrent trials, a trial asked before any trial completed
+ *   is sampled independently (reproducibly, by its number), one asked after gets its Sobol point
+ *   (Optuna's QMCSampler fixes the space from the first trial instead). Coordinate k of the point
+ *   is mapped with `fromUnit` (categoricals: choice floor(u * n)).
  * - When the relative space changes (a parameter appears or disappears), the dimensions are
  *   re-indexed: the same trial numbers now index a sequence of another dimension, so the
  *   low-discrepancy property holds per stable space, not across the change.

@@ -540,11 +540,16 @@ export class Study implements StudyView {
    * `values`: a PRUNED trial takes its last reported value), a `failReason` that is not a string,
    * an option other than `state`, `values` and `failReason` (`{value: 3}`, say), or a trial that is WAITING (enqueued, not yet asked; option `trial`); the trial is then
    * unchanged. After `tell`, the `Trial` refuses new suggestions, attributes and reports. A `Trial`
-   * asked from another study is refused (`InvalidOptionError`, option `trial`).
+   * asked from another study is refused (`InvalidOptionError`, option `trial`); one asked from
+   * another `Study` object of this study is told through that object, which holds it live.
    */
   async tell(trial: Trial | number, result: TellResult): Promise<FrozenTrial> {
     const options = normalizeTellResult(result);
     const trialId = await this.resolveTrialId(trial);
+    // A Trial asked from another Study object of this study (see `owns`) is live in that object,
+    // with its buffered suggestions, attributes and writes in flight: told here, they were dropped
+    // (a COMPLETE trial without its parameters) and the trial stayed live there.
+    if (trial instanceof Trial && trial.study !== this) return (trial.study as Study).tell(trial, result);
     const live = this.live.get(trialId);
     if (live === undefined) {
       const stored = await this.storage.getTrial(trialId);

@@ -214,6 +214,21 @@ describe('tell with a Trial of another study', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('keeps what the trial buffered when told through another Study object of the same study', async () => {
+    // The second object took no buffered changes (the trial is live in the first), so the trial was
+    // recorded COMPLETE without its parameters and user attributes, and stayed live in the first.
+    const storage = new InMemoryStorage();
+    const first = await createStudy({ studyName: 's', storage });
+    const second = await loadStudy({ studyName: 's', storage });
+    const trial = await first.ask();
+    const x = trial.suggestFloat('x', 0, 1);
+    trial.setUserAttr('u', 1);
+    const told = await second.tell(trial, 2);
+    expect([told.state, told.params, told.userAttrs]).toEqual(['COMPLETE', { x }, { u: 1 }]);
+    expect((await first.getTrials())[0].params).toEqual({ x });
+    expect(first.liveTrials()).toHaveLength(0);
+  });
 });
 
 describe('enqueueTrial skipIfExists', () => {

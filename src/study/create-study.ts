@@ -31,7 +31,7 @@ export interface CreateStudyOptions {
   /** Default: `new NopPruner()`. Any other pruner with several `directions` throws `InvalidOptionError`. */
   readonly pruner?: Pruner;
   readonly storage?: StorageOption;
-  /** Load the study when the name exists (directions must agree) instead of failing. */
+  /** Load the study when the name exists (directions must agree) instead of failing. Not a boolean: `InvalidOptionError`. */
   readonly loadIfExists?: boolean;
 }
 
@@ -54,6 +54,11 @@ export async function createStudy(options: CreateStudyOptions = {}): Promise<Stu
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
   checkOptionsObject(options, CREATE_KEYS, 'createStudy');
   const directions = resolveDirections(options);
+  // 'true' (a config or environment string) was taken as false, and an existing study was refused
+  // with DuplicatedStudyError, telling to pass the loadIfExists: true that had been passed.
+  if (options.loadIfExists !== undefined && typeof options.loadIfExists !== 'boolean') {
+    throw new InvalidOptionError('loadIfExists', 'a boolean', options.loadIfExists);
+  }
   const studyName = options.studyName ?? generateStudyName();
   if (typeof studyName !== 'string' || studyName.length === 0) {
     throw new InvalidOptionError('studyName', 'a non-empty string', options.studyName);

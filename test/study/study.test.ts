@@ -49,6 +49,18 @@ describe('createStudy / loadStudy', () => {
     await expect(createStudy({ directions: [] })).rejects.toThrow(/directions/);
     await expect(createStudy({ sampler: {} as never })).rejects.toThrow(/sampler/);
     await expect(createStudy({ pruner: 3 as never })).rejects.toThrow(/pruner/);
+    // 'true' (a config or environment string) was taken as false: on an existing study the error
+    // was DuplicatedStudyError, telling to pass the loadIfExists: true that had been passed.
+    const storage = new InMemoryStorage();
+    await createStudy({ studyName: 's', storage });
+    for (const loadIfExists of ['true', 1, null]) {
+      await expect(createStudy({ studyName: 's', storage, loadIfExists: loadIfExists as never })).rejects.toMatchObject({
+        code: 'INVALID_OPTION',
+        option: 'loadIfExists',
+      });
+      await expect(createStudy({ studyName: 'new', storage, loadIfExists: loadIfExists as never })).rejects.toThrow(/loadIfExists/);
+    }
+    expect((await storage.getAllStudies()).map((st) => st.studyName)).toEqual(['s']);
     const study = await createStudy();
     await expect(study.optimize(quadratic, { nTrials: -1 })).rejects.toThrow(/nTrials/);
     await expect(study.optimize(quadratic, { concurrency: 0 })).rejects.toThrow(/concurrency/);

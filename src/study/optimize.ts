@@ -54,10 +54,11 @@ export interface OptimizeOptions {
   /** Aborting it stops the optimization like Ctrl-C does. */
   readonly signal?: AbortSignal;
   /**
-   * Handle SIGINT while optimizing (default true): stop launching trials, record the running trials
+   * Handle SIGINT while optimizing (default true): stop launching trials, let the trials whose
+   * objective has returned be recorded with its result, record the running trials
    * of this call as FAIL ("interrupted"), those still being asked included (trials of another
    * `optimize` call on the study, or asked directly with `ask`, are left to their owners), wait
-   * for the asks in flight (at most 10 s in all, trial creations storage has not answered
+   * for the tells and asks in flight (at most 10 s in all, trial creations storage has not answered
    * included; objectives are not waited for, their `trial.signal` is aborted), and reject with
    * `InterruptedError`. A second Ctrl-C is left to Node's default. SIGTERM is not handled here
    * (the `kestrel` CLI turns it into `signal`); pass an AbortSignal for it. Not a boolean: `InvalidOptionError`.
@@ -135,6 +136,16 @@ export async function runOptimize(study: Study, objective: Objective, options: O
 
   /** Asks in flight; an interruption waits for them (bounded). */
   const asking = new Set<Promise<unknown>>();
+  /** Tells of trials whose objective has returned; an interruption lets them record the result (bounded). */
+  const telling = new Set<Promise<unknown>>();
+  const trackTell = <T>(told: Promise<T>): Promise<T> => {
+    telling.add(told);
+    const done = (): void => {
+      telling.delete(told);
+    };
+    told.then(done, done);
+    return told;
+  };
 
   const interrupt = (reason: string): Promise<void> => {
     if (interruptDone === null) {
@@ -144,6 +155,9 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         // a trial created later is recorded by its worker, which sees `interrupted`.
         const drainDeadline = Date.now() + askDrainMs;
         const left = (): number => Math.max(0, drainDeadline - Date.now());
+        // A trial whose objective has returned is no longer running: its tell records the result
+        // (failing it as "interrupted" lost a value the objective had returned).
+        await settledWithin([...telling], left());
         // Live trials include those still being asked: they are recorded now, their asks reject.
         await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run, left());
         await settledWithin([...asking], left());
@@ -218,7 +232,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         break;
       }
       if (trial.signal.aborted) continue; // interrupted while onTrialStart ran: already recorded
-      const frozen = await runTrial(study, trial, objective, opts, onCaught, setFatal);
+      const frozen = await runTrial(study, trial, objective, opts, onCaught, setFatal, trackTell);
       if (frozen === null) continue; // finished by an interruption
       for (const callback of opts.callbacks) {
         try {
@@ -295,6 +309,7 @@ async function runTrial(
   opts: ValidatedOptions,
   onCaught: (trialNumber: number, error: unknown) => void,
   onUncaught: (error: unknown) => void,
+  trackTell: <T>(told: Promise<T>) => Promise<T>,
 ): Promise<FrozenTrial | null> {
   try {
     let result: ObjectiveValues;
@@ -308,16 +323,16 @@ async function runTrial(
             'an objective threw TrialPrunedError before its trial.shouldPrune() had answered: `if (trial.shouldPrune())` tests a Promise, which is always true; write `if (await trial.shouldPrune())` (the trial is recorded PRUNED)',
           );
         }
-        return await study.tell(trial, { state: 'PRUNED' });
+        return await trackTell(study.tell(trial, { state: 'PRUNED' }));
       }
       if (trial.signal.aborted) return null;
-      const frozen = await study.tell(trial, { state: 'FAIL', failReason: messageOf(error) });
+      const frozen = await trackTell(study.tell(trial, { state: 'FAIL', failReason: messageOf(error) }));
       if (isCaught(error, opts.catch)) onCaught(frozen.number, error);
       else onUncaught(error);
       return frozen;
     }
     if (trial.signal.aborted) return null;
-    return await study.tell(trial, isNumberOrArray(result) ? result : { state: 'COMPLETE', values: result as never });
+    return await trackTell(study.tell(trial, isNumberOrArray(result) ? result : { state: 'COMPLETE', values: result as never }));
   } catch (error) {
     // The trial was finished meanwhile: by an interruption, or by another worker that found its
     // heartbeat stale (a blocked event loop). Its record stands; the study goes on.

@@ -177,6 +177,31 @@ describe('an interruption while a trial is being asked', () => {
   });
 });
 
+describe('an interruption while a trial is being told', () => {
+  it('records the result its objective returned, not "interrupted"', async () => {
+    // The objective had returned 42, but its tell waited for the write of a report not awaited;
+    // the interruption recorded the trial FAIL "interrupted" meanwhile, and the tell was refused.
+    const g = gate();
+    const study = await createStudy({ storage: gatedStorage('updateTrial', g) });
+    const controller = new AbortController();
+    const run = study.optimize(
+      (t) => {
+        void t.report(0, 1);
+        return 42;
+      },
+      { nTrials: 3, signal: controller.signal, ...quiet },
+    );
+    await g.entered;
+    await new Promise((resolve) => setImmediate(resolve)); // the tell now waits for the report's write
+    controller.abort();
+    g.open();
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => [t.state, t.values, t.intermediateValues])).toEqual([['COMPLETE', [42], { 0: 1 }]]);
+    expect(study.liveTrials()).toHaveLength(0);
+  });
+});
+
 describe('heartbeats of a trial being asked', () => {
   it('beat from its creation, so another worker never finds it stale while the sampler works', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });

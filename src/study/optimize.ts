@@ -418,7 +418,8 @@ function validate(objective: Objective, options: OptimizeOptions): ValidatedOpti
     }
   }
   const callbacks = options.callbacks ?? [];
-  if (!Array.isArray(callbacks) || callbacks.some((c) => typeof c !== 'function')) {
+  // Array.from: some() skips the holes of a sparse array, which were then called after a trial.
+  if (!Array.isArray(callbacks) || Array.from(callbacks).some((c) => typeof c !== 'function')) {
     throw new InvalidOptionError('callbacks', 'an array of functions', callbacks);
   }
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {

@@ -12,6 +12,7 @@ import { ThresholdPruner } from '../../src/pruners/threshold.js';
 import { NsgaIiSampler } from '../../src/samplers/genetic/nsga-ii-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy, deleteStudy, getAllStudySummaries, loadStudy } from '../../src/study/create-study.js';
+import type { OptimizeCallback } from '../../src/study/optimize.js';
 
 describe('optimize with objectives that throw odd values', () => {
   it('records FAIL for a thrown value that cannot be converted to a string, and goes on', async () => {
@@ -51,6 +52,15 @@ describe('optimize with objectives that throw odd values', () => {
     };
     await expect(study.optimize(() => 1, { nTrials: 5, callbacks: [callback] })).rejects.toBeNull();
     expect((await study.getTrials()).map((t) => t.state)).toEqual(['FAIL', 'COMPLETE']);
+  });
+
+  it('refuses a sparse callbacks array before running any trial', async () => {
+    // some() skips holes, so [, fn] passed the check and the hole was called after the first
+    // trial: a TypeError (callback is not a function) rejected optimize.
+    const study = await createStudy();
+    const sparse = [, () => undefined] as unknown as OptimizeCallback[];
+    await expect(study.optimize(() => 1, { nTrials: 2, callbacks: sparse })).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'callbacks' });
+    expect(await study.getTrials()).toHaveLength(0);
   });
 
   it('refuses a catch entry that is not a class before running any trial', async () => {

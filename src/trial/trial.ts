@@ -221,9 +221,19 @@ export class Trial implements Suggester {
    * Whether the study's pruner says this trial should stop now. Throw `TrialPrunedError` if so.
    * The pruner sees every earlier `report` of the trial, also one that was not awaited.
    * Rejects with `InvalidOptionError` (option `pruner`) when a custom pruner's `prune` returns
-   * anything but a boolean, and with what it threw when it throws.
+   * anything but a boolean, and with what it threw when it throws. A call that is not awaited
+   * (`if (trial.shouldPrune())`, see `pruneQueryPending`) does not end the process when it rejects.
    */
-  async shouldPrune(): Promise<boolean> {
+  shouldPrune(): Promise<boolean> {
+    const answer = this.askPruner();
+    // Handled here too, for a call that is not awaited: the objective then throws TrialPrunedError and
+    // the trial is told while the pruner still judges it, so a pruner that records rungs wrote to a
+    // finished trial, and that rejection went unhandled and ended the process (as `report`'s did).
+    answer.catch(() => undefined);
+    return answer;
+  }
+
+  private async askPruner(): Promise<boolean> {
     this.pruneQueries++;
     try {
       const decision = await this.host.shouldPrune(this);

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { InvalidOptionError } from '../../src/errors.js';
+import { InvalidOptionError, TrialPrunedError } from '../../src/errors.js';
+import { SuccessiveHalvingPruner } from '../../src/pruners/successive-halving.js';
 import { createStudy } from '../../src/study/create-study.js';
 import type { JsonValue } from '../../src/trial/types.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
@@ -121,6 +122,39 @@ describe('Trial.report at a step already reported', () => {
       const told = await study.tell(trial, 0);
       expect(told.intermediateValues).toEqual({ 3: 1 });
     } finally {
+      warnings.mockRestore();
+    }
+  });
+});
+
+describe('Trial.shouldPrune not awaited', () => {
+  it('does not end the process when its answer fails once the trial is told', async () => {
+    // Optuna's `if trial.should_prune():` ported without await tests a Promise: the objective throws
+    // TrialPrunedError and the trial is told PRUNED while the pruner still judges it. A pruner that
+    // records rungs (successive halving) then wrote to the finished trial, and the TrialFinishedError
+    // of that unawaited shouldPrune() was an unhandled rejection, which ends the process.
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const study = await createStudy({ pruner: new SuccessiveHalvingPruner({ minResource: 1 }) });
+      await study.optimize(
+        async (trial) => {
+          await trial.report(1, trial.suggestFloat('x', 0, 1));
+          if (trial.shouldPrune() as unknown) throw new TrialPrunedError();
+          return 0;
+        },
+        { nTrials: 2 },
+      );
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+      expect((await study.getTrials()).map((t) => t.state)).toEqual(['PRUNED', 'PRUNED']);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
       warnings.mockRestore();
     }
   });

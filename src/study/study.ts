@@ -323,6 +323,10 @@ export class Study implements StudyView {
     if (options.heartbeat !== undefined && typeof options.heartbeat !== 'boolean') {
       throw new InvalidOptionError('heartbeat', 'a boolean', options.heartbeat);
     }
+    // After this object's enqueues, awaited or not (Optuna's enqueue_trial is synchronous, so ports
+    // drop the await): an ask that popped the queue before such an enqueue had created its trial
+    // sampled a new one, and the enqueued configuration was left WAITING.
+    await this.enqueueing;
     const beat =
       options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now(), [SystemAttr.heartbeatOwner]: { pid: process.pid, host: HOST } } : null;
     const controller = new AbortController();
@@ -686,7 +690,8 @@ export class Study implements StudyView {
    * objective suggests that are not given here are sampled as usual. Values must be finite numbers,
    * strings, booleans or null, else it rejects with `InvalidOptionError` (option `params.<name>`)
    * and queues nothing (as it does for an unknown name in `options`); whether a value fits its distribution is checked when the trial suggests it
-   * (`InvalidParamValueError`, which fails that trial).
+   * (`InvalidParamValueError`, which fails that trial). An ask of this `Study` object made after the
+   * call, awaited or not, sees the enqueued trial.
    */
   async enqueueTrial(params: Readonly<Record<string, ParamValue>>, options: EnqueueTrialOptions = {}): Promise<void> {
     if (params === null || typeof params !== 'object' || Array.isArray(params)) {

@@ -404,6 +404,25 @@ describe('enqueueTrial / addTrial', () => {
     expect(trials[1].params.x).toBe(0.75);
   });
 
+  it('runs an enqueued configuration first when its enqueueTrial was not awaited (Optuna ports)', async () => {
+    // Optuna's enqueue_trial is synchronous, so ports drop the await. The ask popped the queue
+    // before the enqueue had created its trial: the first trial was sampled and the enqueued one
+    // was left WAITING (run later, or never within nTrials).
+    const study = await createStudy();
+    void study.enqueueTrial({ x: 0.25 });
+    const trial = await study.ask();
+    expect(trial.fixedParams).toEqual({ x: 0.25 });
+    await study.tell(trial, trial.suggestFloat('x', 0, 1));
+    void study.enqueueTrial({ x: 0.5 });
+    void study.enqueueTrial({ x: 0.75 });
+    await study.optimize((t) => t.suggestFloat('x', 0, 1), { nTrials: 2 });
+    expect((await study.getTrials()).map((t) => [t.state, t.params.x])).toEqual([
+      ['COMPLETE', 0.25],
+      ['COMPLETE', 0.5],
+      ['COMPLETE', 0.75],
+    ]);
+  });
+
   it('fails an enqueued trial whose value is outside the distribution', async () => {
     const study = await createStudy();
     await study.enqueueTrial({ x: 5 });

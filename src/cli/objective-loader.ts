@@ -14,6 +14,7 @@ import type { ConstraintsFunc } from '../samplers/constraints.js';
 import { suggestFromSpec } from '../space/spec.js';
 import type { SpaceSpec } from '../space/types.js';
 import type { Objective } from '../study/optimize.js';
+import { messageOf } from '../study/study.js';
 import type { Trial } from '../trial/trial.js';
 
 export interface LoadObjectiveOptions {
@@ -67,7 +68,10 @@ async function importObjectiveModule(modulePath: string): Promise<Record<string,
   try {
     return (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
   } catch (error) {
-    throw new ConfigError('objective', `cannot load ${modulePath}: ${(error as Error).message}`, { cause: error });
+    // A module may throw anything at its top level (`throw null`, a string): reading `.message`
+    // of that threw a TypeError, reported as UNEXPECTED instead of this config error.
+    const message = error instanceof Error ? error.message : messageOf(error);
+    throw new ConfigError('objective', `cannot load ${modulePath}: ${message}`, { cause: error });
   }
 }
 

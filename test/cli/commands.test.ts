@@ -263,6 +263,22 @@ describe('exit codes', () => {
     expect(existsSync(path.join(dir, 'missing-proc.journal'))).toBe(false);
   });
 
+  it('exits 2 with INVALID_CONFIG, keeping the thrown value, for an objective module that throws a non-Error on import', async () => {
+    await writeFiles(dir, {
+      'throws-null.mjs': 'throw null;\n',
+      'throws-string.mjs': 'throw "no GPU here";\n',
+      'throws-null.yaml': 'objective: ./throws-null.mjs\nnTrials: 1\nstorage: ./throws.journal\n',
+      'throws-string.yaml': 'objective: ./throws-string.mjs\nnTrials: 1\nstorage: ./throws.journal\n',
+    });
+    const thrownNull = await runInProcess(['run', 'throws-null.yaml'], dir);
+    expect(thrownNull.stderr).toMatch(/^kestrel: INVALID_CONFIG: objective: cannot load .*throws-null\.mjs: null$/m);
+    expect(thrownNull.code).toBe(2);
+    const thrownString = await runInProcess(['run', 'throws-string.yaml'], dir);
+    expect(thrownString.stderr).toMatch(/^kestrel: INVALID_CONFIG: objective: cannot load .*throws-string\.mjs: no GPU here$/m);
+    expect(thrownString.code).toBe(2);
+    expect(existsSync(path.join(dir, 'throws.journal'))).toBe(false);
+  });
+
   it('exits 2 on usage errors: unknown command, bad flag value, missing argument, bad format', async () => {
     expect((await runInProcess(['fly'], dir)).code).toBe(2);
     const badN = await runInProcess(['run', 'run.yaml', '--n-trials', 'many'], dir);

@@ -10,7 +10,7 @@
 import type { GpuId } from '../tfjs/gpus.js';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, ConstraintsFuncError, InterruptedError, NoCompletedTrialsError, StorageError } from '../errors.js';
+import { ConfigError, ConstraintsFuncError, InterruptedError, KestrelError, NoCompletedTrialsError, StorageError } from '../errors.js';
 import { specDistributions } from '../space/spec.js';
 import { createStudy } from '../study/create-study.js';
 import type { Study } from '../study/study.js';
@@ -123,6 +123,17 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     const terminate = new AbortController();
     const onSigterm = (): void => terminate.abort();
     process.once('SIGTERM', onSigterm);
+    // An objective awaiting a promise that nothing can settle (no timer, I/O or child process left
+    // in Node's event loop) let Node end the process mid-run: no message, exit 13 from
+    // bin/kestrel.js (0 from dist/cli/main.js), its trials left RUNNING. Node's 'beforeExit' says
+    // the loop is empty, which during a run means it can never finish: it is stopped as on SIGTERM
+    // (the running trials recorded as FAIL) and reported as the objective's failure below.
+    let stalled = false;
+    const onBeforeExit = (): void => {
+      stalled = true;
+      terminate.abort();
+    };
+    process.once('beforeExit', onBeforeExit);
     try {
       if (objective !== null) {
         await study.optimize(objective, {
@@ -139,8 +150,18 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
         await runInProcesses(study, config, gpus, progress, terminate.signal);
       }
       progress.sync(await study.getTrials());
+    } catch (error) {
+      if (!(error instanceof InterruptedError && stalled)) throw error;
+      throw new KestrelError(
+        'OBJECTIVE_ERROR',
+        `the objective of study "${study.studyName}" awaits a promise that can never settle (Node's event loop has no ` +
+          `timer, I/O or process left that could settle it); the running trials are recorded as FAIL ("interrupted"), ` +
+          `finished trials are kept in ${config.storage}`,
+        { cause: error },
+      );
     } finally {
       process.removeListener('SIGTERM', onSigterm);
+      process.removeListener('beforeExit', onBeforeExit);
       progress.stop();
     }
     const trials = await study.getTrials();

@@ -29,6 +29,11 @@ beforeAll(async () => {
       '  process.stderr.write("started " + trial.number + "\\n");\n' +
       '  if (trial.number < 2) return trial.number;\n  await new Promise(() => setInterval(() => {}, 1000));\n}\n',
     'hang.yaml': 'study: hang\nobjective: ./hang.mjs\nnTrials: 10\nconcurrency: 2\nstorage: ./hang.journal\n',
+    // From trial 1 on, a promise that nothing can settle: no timer or I/O keeps Node's event loop alive.
+    'stall.mjs':
+      'export async function objective(trial) {\n  trial.suggestFloat("x", 0, 1);\n' +
+      '  if (trial.number < 1) return 0;\n  await new Promise(() => {});\n}\n',
+    'stall.yaml': 'study: stall\nobjective: ./stall.mjs\nnTrials: 10\nconcurrency: 2\nstorage: ./stall.journal\n',
   });
 });
 afterAll(async () => {
@@ -154,6 +159,23 @@ describe('SIGTERM on kestrel run', () => {
       const failed = trials.filter((t) => t.state === 'FAIL');
       expect(failed.map((t) => t.number).sort()).toEqual([2, 3]);
       for (const t of failed) expect(t.systemAttrs.fail_reason).toBe('interrupted');
+    } finally {
+      await study.close();
+    }
+  });
+});
+
+describe('an objective awaiting a promise that nothing can settle', () => {
+  it('exits 1 with OBJECTIVE_ERROR, the stalled trials recorded as FAIL, instead of Node ending the run silently', async () => {
+    const result = await runSpawned(['run', 'stall.yaml'], dir);
+    expect(result.stderr).toMatch(/^kestrel: OBJECTIVE_ERROR: the objective of study "stall" awaits a promise that can never settle/m);
+    expect(result.code, result.stderr).toBe(1);
+    const study = await loadStudy({ studyName: 'stall', storage: path.join(dir, 'stall.journal') });
+    try {
+      const trials = await study.getTrials();
+      expect(trials.filter((t) => t.state === 'COMPLETE').map((t) => t.number)).toEqual([0]);
+      expect(trials.filter((t) => t.state === 'RUNNING')).toHaveLength(0);
+      expect(trials.filter((t) => t.state === 'FAIL').map((t) => t.number).sort()).toEqual([1, 2]);
     } finally {
       await study.close();
     }

@@ -3,8 +3,14 @@
  */
 import type { ParamValue } from '../space/types.js';
 
-/** Left-aligned columns separated by two spaces, with a header and a dashed rule. */
+/**
+ * Left-aligned columns separated by two spaces, with a header and a dashed rule. Every cell goes
+ * through `formatText`, so a name with a line break (a define-by-run parameter in the header, a
+ * study in `kestrel studies`) cannot split the header or a row.
+ */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  header = header.map(formatText);
+  rows = rows.map((row) => row.map(formatText));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
@@ -28,14 +34,22 @@ export function formatValues(values: readonly number[] | null): string {
  */
 export function formatParam(value: ParamValue): string {
   if (typeof value === 'number') return formatNumber(value);
-  if (typeof value === 'string') return /[\u0000-\u001f\u007f]/.test(value) ? JSON.stringify(value) : value;
+  if (typeof value === 'string') return formatText(value);
   return String(value);
+}
+
+/**
+ * A name or string value for one line of text: JSON-quoted and escaped when it holds a control
+ * character (a line break, a tab), as is otherwise. Idempotent: its quoted form holds none.
+ */
+export function formatText(text: string): string {
+  return /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text) : text;
 }
 
 /** `lr=0.01 layers=2 optimizer=adam` */
 export function formatParams(params: Readonly<Record<string, ParamValue>>): string {
   const entries = Object.entries(params);
-  return entries.length === 0 ? '(none)' : entries.map(([k, v]) => `${k}=${formatParam(v)}`).join(' ');
+  return entries.length === 0 ? '(none)' : entries.map(([k, v]) => `${formatText(k)}=${formatParam(v)}`).join(' ');
 }
 
 /** `1.2s`, `350ms`, `-` */

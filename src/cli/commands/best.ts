@@ -9,7 +9,7 @@ import { NoCompletedTrialsError, NoFeasibleTrialsError } from '../../errors.js';
 import { trialsToJson } from '../../storage/export.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import { storedConstraints } from '../../trial/system-attrs.js';
-import { formatDuration, formatParam, formatValues } from '../format.js';
+import { formatDuration, formatParam, formatText, formatValues } from '../format.js';
 import type { CliIo } from '../io.js';
 import { loadReadStudy, openReadStorage } from '../read-storage.js';
 
@@ -73,7 +73,7 @@ function toText(trial: FrozenTrial): string {
   const constraints = storedConstraints(trial.systemAttrs);
   if (constraints !== undefined) lines.push(`  constraints: ${formatValues(constraints)}`);
   lines.push('  params:');
-  for (const [name, value] of Object.entries(trial.params)) lines.push(`    ${name}: ${formatParam(value)}`);
+  for (const [name, value] of Object.entries(trial.params)) lines.push(`    ${formatText(name)}: ${formatParam(value)}`);
   lines.push(`  duration: ${formatDuration(trial.durationMs)}`);
   return `${lines.join('\n')}\n`;
 }

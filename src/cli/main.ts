@@ -10,7 +10,8 @@
  * Exit codes: 0 ok (a `run` whose complete trials are all infeasible included: it reports that in
  * a line); 1 runtime error (`kestrel: <CODE>: <message>`, the stack only with KESTREL_DEBUG=1),
  * a failure of the user's code at run time included (`CONSTRAINTS_FUNC_ERROR`: a constraints
- * function that threw at a trial's tell); 2 usage or configuration error, found before any trial
+ * function that threw at a trial's tell; `OBJECTIVE_ERROR`: an error that escaped the objective, or
+ * an objective awaiting a promise nothing can settle); 2 usage or configuration error, found before any trial
  * runs; 130 interrupted by Ctrl-C or SIGTERM (running trials are recorded as FAIL "interrupted").
  */
 import { realpathSync } from 'node:fs';

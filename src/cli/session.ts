@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ConfigError, ConstraintsFuncError, InterruptedError, KestrelError, NoCompletedTrialsError, StorageError } from '../errors.js';
 import { specDistributions } from '../space/spec.js';
 import { createStudy } from '../study/create-study.js';
-import type { Study } from '../study/study.js';
+import { messageOf, type Study } from '../study/study.js';
 import type { SpaceSpec } from '../space/types.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_STALE_PREFIX } from '../trial/system-attrs.js';
@@ -123,17 +123,39 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     const terminate = new AbortController();
     const onSigterm = (): void => terminate.abort();
     process.once('SIGTERM', onSigterm);
-    // An objective awaiting a promise that nothing can settle (no timer, I/O or child process left
-    // in Node's event loop) let Node end the process mid-run: no message, exit 13 from
-    // bin/kestrel.js (0 from dist/cli/main.js), its trials left RUNNING. Node's 'beforeExit' says
-    // the loop is empty, which during a run means it can never finish: it is stopped as on SIGTERM
-    // (the running trials recorded as FAIL) and reported as the objective's failure below.
-    let stalled = false;
-    const onBeforeExit = (): void => {
-      stalled = true;
+    // A run that cannot go on is stopped as on SIGTERM (the running trials recorded as FAIL) and
+    // reported as the objective's failure (`failure`, thrown below), where Node would end it with
+    // those trials left RUNNING:
+    // - an objective awaiting a promise that nothing can settle (no timer, I/O or child process
+    //   left in Node's event loop): Node's 'beforeExit' says the loop is empty, which during a run
+    //   means it can never finish; Node then ended the process with no message (exit 13 from
+    //   bin/kestrel.js, 0 from dist/cli/main.js);
+    // - an error that escaped the objective (a rejected promise it did not await, a timer callback
+    //   that threw): Node crashed with a stack trace, whatever the other trials were doing.
+    // `cause`: the escaped error, whose stack KESTREL_DEBUG=1 shows.
+    let failure: { readonly why: string; readonly cause?: unknown } | null = null;
+    const stop = (why: string, cause?: unknown): void => {
+      failure ??= { why, cause };
       terminate.abort();
     };
+    const onBeforeExit = (): void =>
+      stop(
+        `the objective of study "${study.studyName}" awaits a promise that can never settle (Node's event loop has no ` +
+          'timer, I/O or process left that could settle it)',
+      );
+    const onUncaughtException = (error: unknown): void =>
+      stop(`an error escaped the objective of study "${study.studyName}" (thrown outside it, by a timer or callback): ${messageOf(error)}`, error);
+    const onUnhandledRejection = (error: unknown): void =>
+      stop(`an error escaped the objective of study "${study.studyName}" (a rejected promise nothing awaited): ${messageOf(error)}`, error);
+    const failed = ({ why, cause }: { readonly why: string; readonly cause?: unknown }): KestrelError =>
+      new KestrelError(
+        'OBJECTIVE_ERROR',
+        `${why}; the running trials are recorded as FAIL ("interrupted"), finished trials are kept in ${config.storage}`,
+        { cause },
+      );
     process.once('beforeExit', onBeforeExit);
+    process.on('uncaughtException', onUncaughtException);
+    process.on('unhandledRejection', onUnhandledRejection);
     try {
       if (objective !== null) {
         await study.optimize(objective, {
@@ -149,19 +171,17 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
       } else {
         await runInProcesses(study, config, gpus, progress, terminate.signal);
       }
+      // An error that escaped as the last trials finished: the run ended, but not as it should have.
+      if (failure !== null) throw failed(failure);
       progress.sync(await study.getTrials());
     } catch (error) {
-      if (!(error instanceof InterruptedError && stalled)) throw error;
-      throw new KestrelError(
-        'OBJECTIVE_ERROR',
-        `the objective of study "${study.studyName}" awaits a promise that can never settle (Node's event loop has no ` +
-          `timer, I/O or process left that could settle it); the running trials are recorded as FAIL ("interrupted"), ` +
-          `finished trials are kept in ${config.storage}`,
-        { cause: error },
-      );
+      if (error instanceof InterruptedError && failure !== null) throw failed(failure);
+      throw error;
     } finally {
       process.removeListener('SIGTERM', onSigterm);
       process.removeListener('beforeExit', onBeforeExit);
+      process.removeListener('uncaughtException', onUncaughtException);
+      process.removeListener('unhandledRejection', onUnhandledRejection);
       progress.stop();
     }
     const trials = await study.getTrials();

@@ -34,6 +34,14 @@ beforeAll(async () => {
       'export async function objective(trial) {\n  trial.suggestFloat("x", 0, 1);\n' +
       '  if (trial.number < 1) return 0;\n  await new Promise(() => {});\n}\n',
     'stall.yaml': 'study: stall\nobjective: ./stall.mjs\nnTrials: 10\nconcurrency: 2\nstorage: ./stall.journal\n',
+    // Trial 1 lets an error escape: a rejected promise it does not await, or a throwing timer callback.
+    'escape.mjs':
+      'const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));\n' +
+      'export async function objective(trial) {\n  trial.suggestFloat("x", 0, 1);\n  if (trial.number === 0) return 0;\n  await sleep(100);\n' +
+      '  if (trial.number === 1 && process.env.ESCAPE === "rejection") Promise.reject(new Error("background boom"));\n' +
+      '  if (trial.number === 1 && process.env.ESCAPE === "exception") setTimeout(() => { throw new Error("timer boom"); }, 0);\n' +
+      '  await sleep(500);\n  return trial.number;\n}\n',
+    'escape.yaml': 'objective: ./escape.mjs\nnTrials: 10\nconcurrency: 2\nstorage: ./escape.journal\n',
   });
 });
 afterAll(async () => {
@@ -178,6 +186,26 @@ describe('an objective awaiting a promise that nothing can settle', () => {
       expect(trials.filter((t) => t.state === 'FAIL').map((t) => t.number).sort()).toEqual([1, 2]);
     } finally {
       await study.close();
+    }
+  });
+});
+
+describe('an error that escapes the objective', () => {
+  it('exits 1 with OBJECTIVE_ERROR naming it, the running trials recorded as FAIL, instead of crashing with them RUNNING', async () => {
+    for (const [how, message] of [['rejection', 'background boom'], ['exception', 'timer boom']]) {
+      const result = await runSpawned(['run', 'escape.yaml', '--study', how], dir, { ESCAPE: how });
+      expect(result.stderr, how).toMatch(new RegExp(`^kestrel: OBJECTIVE_ERROR: .*Error: ${message}`, 'm'));
+      expect(result.stderr, how).not.toMatch(/\n\s+at /); // no crash stack
+      expect(result.code, result.stderr).toBe(1);
+      const study = await loadStudy({ studyName: how, storage: path.join(dir, 'escape.journal') });
+      try {
+        const trials = await study.getTrials();
+        expect(trials.filter((t) => t.state === 'COMPLETE').map((t) => t.number), how).toEqual([0]);
+        expect(trials.filter((t) => t.state === 'RUNNING'), how).toHaveLength(0);
+        expect(trials.filter((t) => t.state === 'FAIL').map((t) => t.number).sort(), how).toEqual([1, 2]);
+      } finally {
+        await study.close();
+      }
     }
   });
 });

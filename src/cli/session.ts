@@ -38,6 +38,13 @@ export interface ExecuteStudyOptions {
   readonly failStale?: boolean;
 }
 
+/** Where the finished trials of a stopped run are, for its messages (in-memory storage keeps none). */
+function keptIn(storage: string): string {
+  return storage === MEMORY_STORAGE
+    ? 'finished trials were kept in memory only and are lost with this process'
+    : `finished trials are kept in ${storage}`;
+}
+
 /** The `fail_reason` of trials closed by `--fail-stale`. */
 export const STALE_REASON = `${FAIL_REASON_STALE_PREFIX} its worker stopped without finishing it (closed by --fail-stale)`;
 
@@ -150,7 +157,7 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     const failed = ({ why, cause }: { readonly why: string; readonly cause?: unknown }): KestrelError =>
       new KestrelError(
         'OBJECTIVE_ERROR',
-        `${why}; the running trials are recorded as FAIL ("interrupted"), finished trials are kept in ${config.storage}`,
+        `${why}; the running trials are recorded as FAIL ("interrupted"), ${keptIn(config.storage)}`,
         { cause },
       );
     process.once('beforeExit', onBeforeExit);
@@ -190,7 +197,7 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
   } catch (error) {
     if (error instanceof InterruptedError) {
       io.stderr.write(
-        `kestrel: interrupted; trials that were running are recorded as FAIL ("interrupted"), finished trials are kept in ${config.storage}\n`,
+        `kestrel: interrupted; trials that were running are recorded as FAIL ("interrupted"), ${keptIn(config.storage)}\n`,
       );
     }
     if (error instanceof ConstraintsFuncError && config.constraintsExport !== null) {
@@ -198,7 +205,7 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
       // with `catch: none` would): name it as the config does, and say that nothing was lost.
       throw new ConstraintsFuncError(
         error.trialNumber,
-        `${error.problem} (trial ${error.trialNumber} is recorded, with constraint values null: infeasible; finished trials are kept in ${config.storage})`,
+        `${error.problem} (trial ${error.trialNumber} is recorded, with constraint values null: infeasible; ${keptIn(config.storage)})`,
         { cause: error, funcName: `constraintsExport "${config.constraintsExport}" of ${path.basename(config.objectivePath)}` },
       );
     }

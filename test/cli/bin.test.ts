@@ -187,6 +187,11 @@ describe('an objective awaiting a promise that nothing can settle', () => {
     } finally {
       await study.close();
     }
+    // In memory, the message does not claim the finished trials are kept anywhere.
+    const memory = await runSpawned(['run', 'stall.yaml', '--storage', ':memory:'], dir);
+    expect(memory.code, memory.stderr).toBe(1);
+    expect(memory.stderr).toMatch(/finished trials were kept in memory only and are lost with this process/);
+    expect(memory.stderr).not.toMatch(/kept in :memory:/);
   });
 });
 

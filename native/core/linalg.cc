@@ -248,6 +248,13 @@ CholeskyStatus cholesky_with_jitter(int n, const double* a, ptrdiff_t lda, std::
     diag_mean += a[j + j * lda];
   }
   diag_mean = n > 0 ? diag_mean / n : 0.0;
+  if (!std::isfinite(diag_mean)) {
+    // The sum of finite diagonal entries overflowed (entries near 1e308): an infinite jitter would
+    // make every pivot inf and "succeed" with L = diag(inf). Averaged term by term instead (only
+    // here, so that normal inputs keep the summed mean's bits).
+    diag_mean = 0.0;
+    for (int j = 0; j < n; ++j) diag_mean += a[j + j * lda] / n;
+  }
   reserve_large(l, static_cast<size_t>(n) * n);
   l.resize(static_cast<size_t>(n) * n);
   double jitter = 0.0;

@@ -210,6 +210,17 @@ static void test_cholesky() {
     a[2 + 1 * 4] = std::nan("");
     st = cholesky_with_jitter(n, a.data(), n, l, pool);
     CHECK(!st.ok && st.had_nan && st.index == 1, "NaN: ok=%d had_nan=%d index=%d", st.ok, st.had_nan, st.index);
+    // A rank-one matrix of finite entries whose diagonal sum overflows (1e308 each): the jitter
+    // must stay finite, and a success must be a finite factor of A + jitter I (an infinite
+    // jitter used to give ok with L = diag(inf)).
+    std::vector<double> big(16, 1e308);
+    st = cholesky_with_jitter(n, big.data(), n, l, pool);
+    bool finite_factor = true;
+    for (int j = 0; j < n; ++j) {
+      for (int i = j; i < n; ++i) finite_factor = finite_factor && std::isfinite(l[i + static_cast<size_t>(j) * n]);
+    }
+    CHECK(st.ok && std::isfinite(st.jitter) && st.jitter > 0.0 && finite_factor,
+          "rank one at 1e308: ok=%d jitter=%g finite factor=%d", st.ok, st.jitter, finite_factor);
   }
 }
 

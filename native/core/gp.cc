@@ -1227,9 +1227,11 @@ std::shared_ptr<const GpModel> GpModel::append(const double* x, const double* y,
   // In place when the store has room and no other model has extended it past n yet (rows of the
   // store below n are invisible to this model and to every model it was extended from); else a
   // copy into a new store with room to grow. The model holds its n + k rows before it claims
-  // any, so that its destructor hands a claim back even if what follows throws.
+  // any, so that its destructor hands a claim back even if what follows throws. An append of no
+  // rows copies: a claim of 0 rows marks nothing in `rows`, so when this model is destroyed its
+  // rows would be handed back while the new model of the same n still reads them.
   int expected = n;
-  if (store_->capacity >= n + k && store_->rows.compare_exchange_strong(expected, n + k)) {
+  if (k > 0 && store_->capacity >= n + k && store_->rows.compare_exchange_strong(expected, n + k)) {
     model->store_ = store_;
     model->claimed_from_ = n;
   } else {

@@ -717,6 +717,18 @@ static void test_model() {
     auto big_fresh = GpModel::build(big_all, model->theta(), fo.kernel, false, pool);
     CHECK(!grown->shares_factor(*model) && factor_diff(*big_fresh, *grown) < 1e-10, "append past capacity: %.3g",
           factor_diff(*big_fresh, *grown));
+    // An append of k = 0 rows to an in-place model is a second model of the same n; when the model
+    // it came from is destroyed, that model's rows must not be handed back (and then overwritten by
+    // the next in-place append to `model`) while the k = 0 copy still reads them.
+    grown.reset();
+    auto first = model->append(xo.data(), yo.data(), 10, pool);
+    CHECK(first->shares_factor(*model), "rows released by the past-capacity test should be reusable");
+    auto empty = first->append(nullptr, nullptr, 0, pool);
+    const std::vector<double> empty_before = empty->factor();
+    first.reset();
+    auto overwrite = model->append(xb.data(), yb.data(), 10, pool);
+    CHECK(empty->n() == 70 && empty->factor() == empty_before && factor_diff(*sib_fresh, *empty) < 1e-10,
+          "an append of 0 rows lost its factor to a later append: %.3g", factor_diff(*sib_fresh, *empty));
   }
   // Acquisition optimization: feasible, at least as good as the best candidate.
   std::vector<double> grid = {0.0, 0.25, 3.0};

@@ -27,7 +27,8 @@ int cholesky_blocked(int n, double* a, ptrdiff_t lda, ThreadPool& pool);
 /// B(n, m) := L^{-1} B (L lower (n, n)); columns of B split into tasks.
 void trsm_left_lower(int n, const double* l, ptrdiff_t ldl, int m, double* b, ptrdiff_t ldb, ThreadPool* pool);
 
-/// Lower triangle of A^{-1} = L^{-T} L^{-1} into `inv` (n, n), leading dim n (upper left zero).
+/// Lower triangle of A^{-1} = L^{-T} L^{-1} into `inv` (n, n), leading dim n; the strict upper
+/// triangle is unspecified (zero except inside the diagonal tiles, which the tile multiply fills).
 void cholesky_inverse(int n, const double* l, ptrdiff_t ldl, std::vector<double>& inv, ThreadPool& pool);
 
 /// In place, as LAPACK dpotri: a (n, n, ld n) holds L on entry and the lower triangle of A^{-1}

@@ -305,6 +305,10 @@ export class FileLock {
         mtimeMs: Number(stat.mtimeNs / 1_000_000n),
         content: buffer.toString('utf8', 0, n),
       };
+    } catch (error) {
+      // Linux opens a directory for reading and fails only at the read (EISDIR): a directory at
+      // the lock path (some lock tools make `<file>.lock` one) is an error of this lock, not a crash.
+      throw new StorageError(`cannot read the lock file ${path}: ${messageOf(error)}`, { cause: error });
     } finally {
       closeSync(fd);
     }

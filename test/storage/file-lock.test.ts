@@ -4,7 +4,7 @@
  * one holder is simulated by a hook that runs just before that holder removes or moves a given
  * file, during which the other "process" (a second `FileLock` on the same path) acts. No sleeps.
  */
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,6 +175,18 @@ describe('FileLock ownership', () => {
     expect(w.tryAcquire()).toBe(true);
     w.release();
     expect(leftovers(path)).toEqual([]);
+  });
+
+  it('a directory where the lock file should be is a StorageError, not a bare EISDIR', async () => {
+    const path = freshLockPath();
+    mkdirSync(path); // e.g. left by a tool whose lock is a directory (proper-lockfile's <file>.lock)
+    expect(() => lock(path).tryAcquire()).toThrow(StorageError);
+    // A journal beside it still opens (for reading); its writes reject with the typed error.
+    const journal = join(root, `j${counter++}.journal`);
+    mkdirSync(`${journal}.lock`);
+    const s = new JournalStorage({ path: journal, lockTimeoutMs: 100 });
+    await expect(s.createStudy('s', ['minimize'])).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringMatching(/EISDIR/) });
+    await s.close();
   });
 });
 

@@ -66,6 +66,15 @@ function hasKeys(value: object): boolean {
   return false;
 }
 
+/**
+ * `v`, with -0 made 0. JSON has no -0 (`JSON.stringify(-0)` is "0"), so a journal reads a stored
+ * -0 back as 0; storing 0 from the start keeps every backend, and a journal's writer and readers,
+ * holding the same number.
+ */
+function plusZero(v: number): number {
+  return v === 0 ? 0 : v;
+}
+
 export function checkStudyName(studyName: unknown): string {
   if (typeof studyName !== 'string' || studyName.length === 0) {
     throw new InvalidOptionError('studyName', 'a non-empty string', studyName);
@@ -127,7 +136,7 @@ export function checkIntermediateValues(option: string, values: unknown): Readon
     }
     const v = values[key];
     if (typeof v !== 'number') throw new InvalidOptionError(`${option}[${key}]`, 'a number', v);
-    out[step] = v;
+    out[step] = plusZero(v);
   }
   return Object.freeze(out);
 }
@@ -141,7 +150,7 @@ function checkParams(option: string, params: unknown): Readonly<Record<string, P
     const v = params[key];
     const ok = v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
     if (!ok) throw new InvalidParamValueError(key, `expected a finite number, string, boolean or null, received ${String(v)}`);
-    setOwn(out, key, v as ParamValue);
+    setOwn(out, key, typeof v === 'number' ? plusZero(v) : (v as ParamValue));
   }
   return Object.freeze(out);
 }
@@ -208,7 +217,7 @@ export function checkValues(state: TrialState, values: unknown, nDirections: num
       throw new InvalidTrialValueError(`values[${i}] of a COMPLETE trial must be finite, received ${v}`);
     }
   }
-  return Object.freeze([...(values as number[])]);
+  return Object.freeze((values as number[]).map(plusZero));
 }
 
 function describeArray(value: unknown): string {

@@ -20,13 +20,14 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * A deep, frozen copy of a JSON value. Rejects with `InvalidOptionError` (naming `option` and the
  * path inside the value) what JSON cannot hold exactly: non-finite numbers, undefined, functions,
  * symbols, bigints, class instances such as Date or Map, and nesting deeper than 64 levels
- * (cycles included), so memory and journal storage keep the same data.
+ * (cycles included), and makes -0 0 (JSON writes it as 0), so memory and journal storage keep
+ * the same data.
  */
 export function cloneJsonValue(option: string, value: unknown, depth = 0): JsonValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new InvalidOptionError(option, 'a JSON value (finite numbers only)', value);
-    return value;
+    return value === 0 ? 0 : value;
   }
   if (depth > MAX_DEPTH) {
     throw new InvalidOptionError(option, `a JSON value nested at most ${MAX_DEPTH} levels deep`, 'a deeper value');

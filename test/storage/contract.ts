@@ -357,6 +357,23 @@ export function runStorageContract(name: string, makeStorage: Maker, cleanup?: (
       expect(added.params).toEqual({ constructor: 1.5 });
     });
 
+    it('stores -0 as 0 everywhere, as a journal reads it back (JSON has no -0)', async () => {
+      const s = await make();
+      const id = await s.createStudy('s', ['minimize', 'minimize']);
+      await s.setStudyUserAttr(id, 'z', { a: [-0] });
+      const t = await s.createTrial(id, { params: { x: -0 }, distributions: { x: X }, userAttrs: { u: -0 }, intermediateValues: { 0: -0 } });
+      await s.updateTrial(t.trialId, { systemAttrs: { v: -0 }, intermediateValues: { 1: -0 } });
+      await s.finishTrial(t.trialId, { state: 'COMPLETE', values: [-0, 1] });
+      const f = await s.getTrial(t.trialId);
+      // toEqual tells -0 from 0.
+      expect(f.params).toEqual({ x: 0 });
+      expect(f.values).toEqual([0, 1]);
+      expect(f.userAttrs).toEqual({ u: 0 });
+      expect(f.systemAttrs).toEqual({ v: 0 });
+      expect(f.intermediateValues).toEqual({ 0: 0, 1: 0 });
+      expect(await s.getStudyUserAttrs(id)).toEqual({ z: { a: [0] } });
+    });
+
     it('lists trials ordered by number, filtered by state, with matching counts', async () => {
       const s = await make();
       const id = await s.createStudy('s', ['minimize']);

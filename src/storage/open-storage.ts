@@ -17,22 +17,40 @@ const JOURNAL_EXTENSIONS = ['.journal', '.jsonl', '.log'] as const;
 const EXPECTED =
   'a Storage, "memory" / ":memory:", a journal file path ending in .journal, .jsonl or .log, or "journal:<path>"';
 
-const STORAGE_METHODS = [
-  'createStudy',
-  'getStudyIdFromName',
-  'createTrial',
-  'createTrialIfBelow',
-  'finishTrial',
-  'getAllTrials',
-  'close',
-] as const;
+/**
+ * Every method of `Storage`, each of which a study may call: an object missing one is refused here,
+ * not left to fail mid-run with a TypeError (at the first `ask`, without `popWaitingTrial`). A
+ * record keyed by `keyof Storage`, so that the compiler keeps it complete.
+ */
+const STORAGE_METHODS: Readonly<Record<keyof Storage, true>> = {
+  createStudy: true,
+  deleteStudy: true,
+  getStudyIdFromName: true,
+  getStudyName: true,
+  getStudyDirections: true,
+  getAllStudies: true,
+  setStudyUserAttr: true,
+  setStudySystemAttr: true,
+  getStudyUserAttrs: true,
+  getStudySystemAttrs: true,
+  createTrial: true,
+  createTrialIfBelow: true,
+  popWaitingTrial: true,
+  updateTrial: true,
+  finishTrial: true,
+  getTrial: true,
+  getAllTrials: true,
+  getNTrials: true,
+  claim: true,
+  close: true,
+};
 
 export function openStorage(spec: Storage | string | undefined): Storage {
   if (spec === undefined) return new InMemoryStorage();
   if (typeof spec === 'string') return openFromString(spec);
   if (typeof spec === 'object' && spec !== null) {
     const methods = spec as unknown as Record<string, unknown>;
-    if (STORAGE_METHODS.every((m) => typeof methods[m] === 'function')) return spec;
+    if (Object.keys(STORAGE_METHODS).every((m) => typeof methods[m] === 'function')) return spec;
   }
   throw new InvalidOptionError('storage', EXPECTED, spec);
 }

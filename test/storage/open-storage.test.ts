@@ -32,6 +32,20 @@ describe('openStorage', () => {
     expect(() => openStorage(partial)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'storage' }));
   });
 
+  it('refuses a custom storage missing any method of Storage (a study would fail later with a TypeError)', () => {
+    const methods = [
+      'createStudy', 'deleteStudy', 'getStudyIdFromName', 'getStudyName', 'getStudyDirections', 'getAllStudies',
+      'setStudyUserAttr', 'setStudySystemAttr', 'getStudyUserAttrs', 'getStudySystemAttrs', 'createTrial',
+      'createTrialIfBelow', 'popWaitingTrial', 'updateTrial', 'finishTrial', 'getTrial', 'getAllTrials',
+      'getNTrials', 'claim', 'close',
+    ];
+    const s = new InMemoryStorage();
+    for (const missing of methods) {
+      const partial = new Proxy(s, { get: (target, key) => (key === missing ? undefined : Reflect.get(target, key)) });
+      expect(() => openStorage(partial), missing).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'storage' }));
+    }
+  });
+
   it('opens a journal for .journal/.jsonl/.log paths and journal: URLs', async () => {
     const specs = [
       join(root, 'a.journal'),

@@ -8,7 +8,8 @@ export const SystemAttr = {
   fixedParams: 'fixed_params',
   /**
    * The sampler's joint proposal for a running trial, recorded by `study.ask`. Its `suggest*`
-   * calls are buffered until it reports or finishes, so samplers read this to see pending points.
+   * values reach storage only once the objective yields (or reports, or finishes), so samplers
+   * read this to see pending points.
    */
   relativeParams: 'relative_params',
   /** Why a trial failed (objective error message, invalid value, "interrupted", "stale"). */

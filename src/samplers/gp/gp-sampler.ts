@@ -820,7 +820,7 @@ export class GpSampler implements Sampler {
   /**
    * The points to fantasize: `pending`, the RUNNING trials that hold every dim (kriging believer):
    * the parameters they have persisted, else the joint proposal the study recorded when they were
-   * asked (their suggest* calls are buffered until the trial reports or finishes), or, not
+   * asked (their suggest* values are written only once the objective yields), or, not
    * recorded yet, the one this sampler returned; `failed`, the latest MAX_FAILED_FANTASIES FAIL
    * trials the objective failed at and PRUNED trials the model does not observe, at a point of
    * this space (see the file header).

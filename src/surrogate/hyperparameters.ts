@@ -35,12 +35,12 @@
  * the 1e-6 floor and the LogNormal prior: Branin x0.02-0.05 / x0.05-0.13 (median at 100: 6.2e-6 ->
  * 7.4e-7), Hartmann-6 x0.12-0.27 / x0.08-0.23 (2.2e-4 -> 1.1e-5), Rosenbrock-8 and Levy-10
  * x0.66-0.95, Ackley-10 unchanged, noisy versions of all five neutral (x1.03 overall;
- * bench/quality.md, first section). A floor of 1e-10 resolves smooth objectives further (Branin
- * 2e-8 at 100) but makes the likelihood numerically rough where the noise reaches it (noise over
- * output scale ~1e-11): warm refits on Rosenbrock-8 at n = 500 took 4-7x the evaluations, and a
- * suggestion refitting every trial went over the 123 ms target. The covariance's smallest
- * eigenvalue stays >= 1e-8 s2, duplicate inputs included; where rounding still defeats the
- * Cholesky, its bounded jitter escalation takes over.
+ * bench/quality.md, section "Optuna's noise prior and a 1e-8 noise floor"). A floor of 1e-10
+ * resolves smooth objectives further (Branin 2e-8 at 100) but makes the likelihood numerically
+ * rough where the noise reaches it (noise over output scale ~1e-11): warm refits on Rosenbrock-8
+ * at n = 500 took 4-7x the evaluations, and a suggestion refitting every trial went over the
+ * 123 ms target. The covariance's smallest eigenvalue stays >= 1e-8 s2, duplicate inputs included;
+ * where rounding still defeats the Cholesky, its bounded jitter escalation takes over.
  */
 
 /** Weight of the lengthscale prior: -log p(l) = LENGTHSCALE_PRIOR_WEIGHT (l^2 + l^-2). */

@@ -32,7 +32,7 @@
  *   dims: with the mean of the observations, most of which are poor, every unexplored region
  *   (above all the corners of the cube, far from every observation) is predicted better than
  *   what was seen around it, and expected improvement spends evaluations there. Measured in
- *   bench/quality.md (first section).
+ *   bench/quality.md, section "The worst observation as the GP's prior mean".
  * - 'mean': no shift; the prior mean is the targets' mean, 0 (Optuna's GPSampler and BoTorch's
  *   standardized targets).
  */

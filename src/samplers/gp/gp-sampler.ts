@@ -136,7 +136,8 @@
  *   leaves half the Ackley-10 runs stalled at 60 evaluations and the observed one does not; the
  *   observed one is also better on Rosenbrock-8 and Levy-10, worse on Branin (40 seeds), and it
  *   stays better on noisy versions of all five functions at 10% noise and of three at 30%
- *   (re-measured with the worst-observed prior mean; bench/quality.md, first section).
+ *   (re-measured with the worst-observed prior mean; bench/quality.md, section "The worst
+ *   observation as the GP's prior mean").
  * - Failures: a numerical failure of the surrogate never fails the study: the trial falls back to
  *   independent random sampling with a one-time `GP_NUMERICAL_FALLBACK` warning. Parameters
  *   outside the relative space, and any beyond its first SOBOL_MAX_DIMENSION (1111) by name (the

@@ -120,14 +120,16 @@ export interface GpSamplerOptions {
    * Noise-free objective: pin the GP noise at its floor, 1e-8 of the targets' variance (default
    * false: learned, and on a smooth noise-free objective it falls to the floor anyway; pinning
    * measured better on three of the five benchmark functions at 100 evaluations and worse on
-   * Rosenbrock-8 and the rugged Levy-10: bench/quality.md, first section).
+   * Rosenbrock-8 and the rugged Levy-10: bench/quality.md, section "The worst observation as the
+   * GP's prior mean").
    */
   readonly deterministic?: boolean;
   /**
    * Incumbent of logEI and PI: 'best-observed' (default, as Optuna's GPSampler) or
    * 'posterior-mean' (the posterior mean at the best observation, whose observed value a noisy
    * objective biases upward). The default measured better on noisy test functions too, except at
-   * high noise on Branin and Rosenbrock-8 (bench/quality.md, first section).
+   * high noise on Branin and Rosenbrock-8 (bench/quality.md, section "The worst observation as the
+   * GP's prior mean").
    */
   readonly incumbent?: IncumbentKind;
   /** 'matern52' (default) or 'rbf'. */
@@ -147,7 +149,7 @@ export interface GpSamplerOptions {
    * evaluations there; 'worst-observed' measured lower regret at 60 and 100 evaluations on
    * Hartmann-6, Ackley-10 and Rosenbrock-8 by large factors and on Levy-10 at 60, slightly higher
    * on 2-D Branin, and lower on the noisy versions except Rosenbrock-8 and Levy-10 at 30% noise
-   * and 100 evaluations (bench/quality.md, first section).
+   * and 100 evaluations (bench/quality.md, section "The worst observation as the GP's prior mean").
    */
   readonly priorMean?: PriorMeanKind;
   /**

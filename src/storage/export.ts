@@ -14,8 +14,10 @@
  * the largest arity among the trials, so a multi-objective study's FAIL or RUNNING trials alone
  * would get a single `value` column), `datetime_start, datetime_complete`
  * (ISO 8601), `duration_ms`, `params_<name>...` and `user_attrs_<key>...` (union over the trials,
- * names sorted, so the order does not depend on the order of the trials), and
- * `intermediate_values` (a JSON object step -> value; NaN and infinities written as strings).
+ * names sorted, so the order does not depend on the order of the trials), in a constrained study
+ * (a trial holds `systemAttrs.constraints`) `system_attrs_constraints` (the JSON array, `null`
+ * where the constraints function failed), and `intermediate_values` (a JSON object step -> value;
+ * NaN and infinities written as strings).
  * Missing values are empty cells; attribute values that are not strings are written as JSON.
  */
 import { InvalidOptionError } from '../errors.js';

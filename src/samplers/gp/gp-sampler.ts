@@ -92,7 +92,8 @@
  *     n_fit / refitGrowthDivisor (50) since the last fit (every ~2% of growth: every 2 trials at
  *     n = 100, every 200 at n = 10,000); in between, new observations are appended to the
  *     previous model with unchanged theta (O(n^2 k) Cholesky extension) and the standardization
- *     of the last full build is kept.
+ *     of the last full build is kept (a new value it maps to no finite target makes that suggestion
+ *     refit instead, as the per-column models do).
  *   - up to n = fitSubsetMax (1024) a refit is a MAP fit on all n observations. Above it, one
  *     likelihood evaluation costs O(n^3) (10-20 s at n = 10,000 on 2 cores, and a fit takes
  *     tens of them), so theta is fitted on a deterministic subset of fitSubsetMax observations
@@ -1209,10 +1210,22 @@ export class GpSampler implements Sampler {
       }
       return { x, y };
     };
-    const usable =
+    const valid =
       previous !== null && previous.signature === signature && previous.trialIds.every((id) => byId.has(id)) ? previous : null;
-    const known = new Set(usable === null ? [] : usable.trialIds);
-    const fresh = usable === null ? [] : observations.filter((o) => !known.has(o.trialId) && !usable.deferredIds.has(o.trialId));
+    const known = new Set(valid === null ? [] : valid.trialIds);
+    const added = valid === null ? [] : observations.filter((o) => !known.has(o.trialId) && !valid.deferredIds.has(o.trialId));
+    // A new value the kept outcome transform maps to no finite target (it overflows: ~1e308 beside
+    // values near 1) cannot be appended at that standardization: the model is refit, its transform
+    // fitted on every value, as column-models.ts does. Appended, it threw NumericalError at every
+    // suggestion (random sampling) until the growth rule refit. A pending background rebuild has
+    // the same standardization, so it is dropped too.
+    const mappable = valid !== null && added.every((o) => Number.isFinite(valid.outcome.apply(o.value)));
+    if (valid !== null && !mappable && this.rebuild !== null) {
+      this.rebuild.discard();
+      this.rebuild = null;
+    }
+    const usable = mappable ? valid : null;
+    const fresh = usable === null ? [] : added;
     // No refit while a background rebuild is pending: it is the refit.
     const refitDue =
       this.rebuild === null &&

@@ -9,6 +9,7 @@ import {
 } from '../../../src/samplers/gp/gp-sampler.js';
 import type { ParamValue } from '../../../src/space/types.js';
 import { fitOutcomeTransform, moments } from '../../../src/surrogate/outcome-transform.js';
+import { resetWarnOnce } from '../../../src/util/warn.js';
 import { CountingBackend } from './counting-backend.js';
 import type { FakeStudy } from './fake-study.js';
 import { SPACE, objective, seededStudy } from './seeded-study.js';
@@ -157,6 +158,47 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     expect(small.backend.fitSizes).toEqual([14]);
     expect(small.backend.fitOptions[0].warmStart).toBeNull();
     expect(small.backend.fitOptions[0].nRestarts).toBe(3);
+  });
+
+  it('refits instead of appending a value the kept outcome transform cannot map, as the column models do', async () => {
+    // 1.7e308 beside values near 1 has no finite target under the transform fitted without it
+    // (it overflows). It used to be appended anyway: every suggestion threw NumericalError and was
+    // sampled at random until the growth rule refit (here at 28 observations). A refit fits the
+    // transform on every value, which maps it (gp-sampler.test.ts models such values at a fit).
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }): void => {
+      if (w.code !== undefined) warnings.push(w.code);
+    };
+    process.on('warning', onWarning);
+    try {
+      for (const [policy, nInitial, expected] of [
+        [{ refitEveryTrialBelow: 0, refitGrowthDivisor: 1 }, 14, ['fit', 'fit', 'append']],
+        // Behind a pending background rebuild (its standardization is the served model's): the
+        // rebuild is dropped and the refit decides anew.
+        [{ refitEveryTrialBelow: 0, refitGrowthDivisor: 1, fitSubsetMax: 16, fitSubsetBest: 4, backgroundRebuildAbove: 0 }, 20, ['subset-deferred', 'subset-deferred', 'append']],
+      ] as const) {
+        for (const outcomeTransform of ['power', 'standardize'] as const) {
+          resetWarnOnce();
+          warnings.length = 0;
+          const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend: new CountingBackend(), outcomeTransform, refitPolicy: policy });
+          const study = seededStudy(nInitial);
+          const kinds: ModelUpdateKind[] = [];
+          const sizes: number[] = [];
+          for (let s = 0; s < 3; s++) {
+            const trial = await study.ask(sampler, SPACE);
+            kinds.push(sampler.lastModelUpdate?.kind as ModelUpdateKind);
+            sizes.push(sampler.lastModelUpdate?.n as number);
+            await study.tell(sampler, trial, 'COMPLETE', s === 0 ? 1.7e308 : objective(trial.params as Record<string, ParamValue>));
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+          expect(warnings, outcomeTransform).not.toContain('GP_NUMERICAL_FALLBACK');
+          expect(kinds, outcomeTransform).toEqual(expected);
+          if (nInitial === 14) expect(sizes).toEqual([14, 15, 16]);
+        }
+      }
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   describe('background rebuilds (backgroundRebuildAbove)', () => {

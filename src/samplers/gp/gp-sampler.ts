@@ -92,8 +92,8 @@
  *     n_fit / refitGrowthDivisor (50) since the last fit (every ~2% of growth: every 2 trials at
  *     n = 100, every 200 at n = 10,000); in between, new observations are appended to the
  *     previous model with unchanged theta (O(n^2 k) Cholesky extension) and the standardization
- *     of the last full build is kept (a new value it maps to no finite target makes that suggestion
- *     refit instead, as the per-column models do).
+ *     of the last full build is kept (a new value it maps to no finite target, or to one beyond
+ *     MAX_APPENDED_TARGET, makes that suggestion refit instead, as the per-column models do).
  *   - up to n = fitSubsetMax (1024) a refit is a MAP fit on all n observations. Above it, one
  *     likelihood evaluation costs O(n^3) (10-20 s at n = 10,000 on 2 cores, and a fit takes
  *     tens of them), so theta is fitted on a deterministic subset of fitSubsetMax observations
@@ -286,6 +286,16 @@ const COLD_FIT_SCREEN_RESTARTS = 1;
  */
 const COLD_FIT_SCREEN_ITERATIONS = 15;
 const UINT32 = 4294967296;
+/**
+ * Largest |target| of a row appended at a kept standardization (see `model`); a new value mapped
+ * beyond it makes the suggestion refit instead. A fit's standardized targets lie within sqrt(n) of
+ * 0, so only a value absurdly far outside the fitted ones gets there (1e307 beside values near 1
+ * under 'standardize'); appended, its target overflowed the model's solves (|alpha| up to
+ * |y| / MIN_NOISE), the fantasy of a failed trial was predicted NaN, and its append threw
+ * InvalidOptionError out of the ask, failing `optimize`. Far below that overflow, far above any
+ * target of ordinary data.
+ */
+const MAX_APPENDED_TARGET = 1e150;
 
 /** The model of the last fit and what it was fitted on. */
 interface ModelCache {
@@ -1215,11 +1225,12 @@ export class GpSampler implements Sampler {
     const known = new Set(valid === null ? [] : valid.trialIds);
     const added = valid === null ? [] : observations.filter((o) => !known.has(o.trialId) && !valid.deferredIds.has(o.trialId));
     // A new value the kept outcome transform maps to no finite target (it overflows: ~1e308 beside
-    // values near 1) cannot be appended at that standardization: the model is refit, its transform
-    // fitted on every value, as column-models.ts does. Appended, it threw NumericalError at every
-    // suggestion (random sampling) until the growth rule refit. A pending background rebuild has
-    // the same standardization, so it is dropped too.
-    const mappable = valid !== null && added.every((o) => Number.isFinite(valid.outcome.apply(o.value)));
+    // values near 1), or to one beyond MAX_APPENDED_TARGET, cannot be appended at that
+    // standardization: the model is refit, its transform fitted on every value, as column-models.ts
+    // does. Appended, the first threw NumericalError at every suggestion (random sampling) until the
+    // growth rule refit. A pending background rebuild has the same standardization, so it is
+    // dropped too.
+    const mappable = valid !== null && added.every((o) => Math.abs(valid.outcome.apply(o.value)) <= MAX_APPENDED_TARGET);
     if (valid !== null && !mappable && this.rebuild !== null) {
       this.rebuild.discard();
       this.rebuild = null;

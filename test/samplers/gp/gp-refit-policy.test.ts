@@ -201,6 +201,33 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     }
   });
 
+  it('refits instead of appending a value with a finite target too large for the model, which failed the ask', async () => {
+    // With 'standardize', 1e307 beside values near 1 has a finite target under the kept
+    // standardization (about -1e307), but appended, the model's solves overflowed: the failed
+    // trial's fantasy was predicted NaN, and its append threw InvalidOptionError ("y[0]") out of
+    // the next ask, which failed the study's optimize (a finite value of 1e300 did the same there).
+    const sampler = new GpSampler({
+      seed: 5,
+      nStartupTrials: 4,
+      candidates: 64,
+      restarts: 2,
+      backend: new CountingBackend(),
+      outcomeTransform: 'standardize',
+      refitPolicy: { refitEveryTrialBelow: 0, refitGrowthDivisor: 1 },
+    });
+    const study = seededStudy(14);
+    const kinds: ModelUpdateKind[] = [];
+    for (let s = 0; s < 4; s++) {
+      const trial = await study.ask(sampler, SPACE);
+      kinds.push(sampler.lastModelUpdate?.kind as ModelUpdateKind);
+      if (s === 0) await study.tell(sampler, trial, 'COMPLETE', 1e307);
+      else if (s === 1) await study.tell(sampler, trial, 'FAIL', null);
+      else await study.tell(sampler, trial, 'COMPLETE', objective(trial.params as Record<string, ParamValue>));
+    }
+    expect(kinds).toEqual(['fit', 'fit', 'reuse', 'append']);
+    expect(study.trials.slice(14).every((t) => Object.keys(t.params).length === 2)).toBe(true);
+  });
+
   describe('background rebuilds (backgroundRebuildAbove)', () => {
     const policy = {
       refitEveryTrialBelow: 0,

@@ -47,6 +47,17 @@ export const LAMBDA_MIN = -2;
 export const LAMBDA_MAX = 4;
 const GOLDEN_ITERATIONS = 60;
 
+/**
+ * Largest |target| of a row appended to a model at a kept transform (GpSampler's model and its
+ * per-column models between refits); a new value mapped beyond it makes the caller refit instead.
+ * A fit's standardized targets lie within sqrt(n) of 0, so only a value absurdly far outside the
+ * fitted ones gets there (1e306 beside values near 1 under a standardization); appended, its
+ * target overflowed the model's solves (|alpha| up to |y| / MIN_NOISE) and the model predicted
+ * NaN, which a failed trial's fantasy then carried into an append that threw InvalidOptionError
+ * out of the ask. Far below that overflow, far above any target of ordinary data.
+ */
+export const MAX_APPENDED_TARGET = 1e150;
+
 /** A fitted outcome transform: `apply` maps an observed value to its GP target. */
 export interface OutcomeTransform {
   readonly kind: OutcomeTransformKind;

@@ -11,8 +11,9 @@
  * - Updates: refit (warm-started from the previous theta of the same column) while the refit
  *   policy asks for it (few rows, or the rows grew by 1/refitGrowthDivisor since the last fit),
  *   else the new rows are appended at the kept theta and scaling (O(n^2) per row), unless a new
- *   value has no finite target under that scaling (far outside the fitted range): then a refit. Another
- *   signature (search space), column count, or a row that disappeared drops the models.
+ *   value has no finite target under that scaling, or one beyond MAX_APPENDED_TARGET (far outside
+ *   the fitted range): then a refit. Another signature (search space), column count, or a row
+ *   that disappeared drops the models.
  * - Large n: above `subset.size` rows a fit's likelihood evaluations cost O(n^3) each (seconds
  *   at a few thousand rows, per column), so each column's hyperparameters are fitted on a subset
  *   of `subset.size` rows (fit-subset.ts: its `subset.nBest` best rows plus a seeded sample of
@@ -20,7 +21,7 @@
  *   that theta (one factorization), as GpSampler's own model is.
  */
 import type { FitOptions, FittedGp, GpTrainingData, SurrogateBackend } from '../../surrogate/backend.js';
-import { moments, standardizeValue, type PriorMeanKind } from '../../surrogate/outcome-transform.js';
+import { MAX_APPENDED_TARGET, moments, standardizeValue, type PriorMeanKind } from '../../surrogate/outcome-transform.js';
 import { deriveSeed } from '../../util/prng.js';
 import { selectFitSubset } from './fit-subset.js';
 
@@ -197,7 +198,8 @@ export class ColumnModels {
   /**
    * The previous models with `fresh` appended, or null when a fresh value has no finite target
    * under the kept scaling (a value far outside the fitted rows' range, e.g. 1.7e308 beside values
-   * of 1e-6: the backend would reject it); the caller then refits, whose scaling keeps every
+   * of 1e-6: the backend would reject it), or one beyond MAX_APPENDED_TARGET (1e306 beside values
+   * below 1: appended, the model predicted NaN); the caller then refits, whose scaling keeps every
    * target finite (`moments`).
    */
   private async append(previous: ColumnModelsCache, fresh: readonly ColumnRow[], d: number): Promise<ColumnModelsCache | null> {
@@ -205,7 +207,7 @@ export class ColumnModels {
     const x = new Float64Array(k * d);
     fresh.forEach((r, i) => x.set(r.x, i * d));
     const targets = previous.models.map(({ scale }, j) => Float64Array.from(fresh, (r) => columnTarget(scale, r.values[j])));
-    if (targets.some((y) => y.some((v) => !Number.isFinite(v)))) return null;
+    if (targets.some((y) => y.some((v) => !(Math.abs(v) <= MAX_APPENDED_TARGET)))) return null;
     const models: ColumnModel[] = [];
     try {
       for (let j = 0; j < previous.count; j++) {

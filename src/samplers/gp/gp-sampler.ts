@@ -175,7 +175,7 @@ import { RandomSampler } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
 import { SobolSampler } from '../sobol-sampler.js';
 import { SOBOL_MAX_DIMENSION } from '../../util/sobol.js';
-import { fitOutcomeTransform, type OutcomeTransform } from '../../surrogate/outcome-transform.js';
+import { fitOutcomeTransform, MAX_APPENDED_TARGET, type OutcomeTransform } from '../../surrogate/outcome-transform.js';
 import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit } from './stored-fit.js';
 import { ConstraintModels, type ConstraintState } from './constraint-models.js';
 import { scalarizationWeights, scalarize } from './scalarization.js';
@@ -286,16 +286,6 @@ const COLD_FIT_SCREEN_RESTARTS = 1;
  */
 const COLD_FIT_SCREEN_ITERATIONS = 15;
 const UINT32 = 4294967296;
-/**
- * Largest |target| of a row appended at a kept standardization (see `model`); a new value mapped
- * beyond it makes the suggestion refit instead. A fit's standardized targets lie within sqrt(n) of
- * 0, so only a value absurdly far outside the fitted ones gets there (1e307 beside values near 1
- * under 'standardize'); appended, its target overflowed the model's solves (|alpha| up to
- * |y| / MIN_NOISE), the fantasy of a failed trial was predicted NaN, and its append threw
- * InvalidOptionError out of the ask, failing `optimize`. Far below that overflow, far above any
- * target of ordinary data.
- */
-const MAX_APPENDED_TARGET = 1e150;
 
 /** The model of the last fit and what it was fitted on. */
 interface ModelCache {

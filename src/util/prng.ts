@@ -198,16 +198,20 @@ export class Rng {
     return result >>> 0;
   }
 
-  /** A uniform double in [0, 1) with 53 random bits. */
-  nextFloat(): number {
+  /** A uniform integer in [0, 2^53) from the next two outputs (27 + 26 high bits). */
+  private nextUint53(): number {
     const a = this.nextUint32() >>> 5;
     const b = this.nextUint32() >>> 6;
-    return (a * 67108864 + b) / TWO_53;
+    return a * 67108864 + b;
+  }
+
+  /** A uniform double in [0, 1) with 53 random bits. */
+  nextFloat(): number {
+    return this.nextUint53() / TWO_53;
   }
 
   /**
-   * A uniform integer in [lo, hi] (both inclusive). Unbiased (rejection sampling) when the range has
-   * at most 2^32 values; for larger ranges the bias is below 2^-20.
+   * A uniform integer in [lo, hi] (both inclusive), unbiased for every range (rejection sampling).
    * @throws InvalidOptionError when the bounds are not safe integers with lo <= hi.
    */
   nextInt(lo: number, hi: number): number {
@@ -221,7 +225,26 @@ export class Rng {
         if (r < limit) return lo + (r % n);
       }
     }
-    return lo + Math.floor(this.nextFloat() * n);
+    // Not floor(nextFloat() * n): that maps 2^53 floats onto n values unevenly once n nears 2^53
+    // (some values get twice the probability of others) and, past 2^53 values, rounds the product
+    // so that every other value is never drawn. Rejection on exact integers instead: n (computed
+    // exactly here, n <= 2^53) and the remainders are exact in doubles.
+    if (n <= TWO_53) {
+      const limit = TWO_53 - (TWO_53 % n);
+      for (;;) {
+        const r = this.nextUint53();
+        if (r < limit) return lo + (r % n);
+      }
+    }
+    // More than 2^53 values (so lo < 0 < hi): a uniform 54-bit offset (top bit, then 53 bits), with
+    // offsets past hi rejected (acceptance n / 2^54 > 1/2). lo + r and lo + 2^53 are exact; a sum
+    // above 2^53 may round, but stays above hi and is rejected.
+    for (;;) {
+      const top = this.nextUint32() >>> 31;
+      const r = this.nextUint53();
+      const v = top === 0 ? lo + r : lo + TWO_53 + r;
+      if (v <= hi) return v;
+    }
   }
 
   /** A standard normal draw (Marsaglia polar method; the second variate of each pair is cached). */

@@ -58,6 +58,30 @@ describe('Rng (xoshiro128**)', () => {
     expect(() => rng.nextInt(0.5, 2)).toThrow(/option "lo"/);
   });
 
+  it('nextInt is uniform on ranges of more than 2^32 values, up to the full safe-integer range', () => {
+    const rng = new Rng(3);
+    // 3 * 2^51 values: residues mod 3 are equally likely (2 degrees of freedom: P(X > 25) < 4e-6).
+    const n = 3 * 2 ** 51;
+    const byResidue = [0, 0, 0];
+    for (let i = 0; i < 40_000; i++) {
+      const k = rng.nextInt(0, n - 1);
+      expect(Number.isSafeInteger(k) && k >= 0 && k < n).toBe(true);
+      byResidue[k % 3]++;
+    }
+    expect(chiSquare(byResidue)).toBeLessThan(25);
+    // 2^54 - 1 values: both parities occur (each draw is odd with probability 1/2).
+    const lo = -(2 ** 53 - 1);
+    const hi = 2 ** 53 - 1;
+    const byParity = [0, 0];
+    for (let i = 0; i < 2_000; i++) {
+      const k = rng.nextInt(lo, hi);
+      expect(Number.isSafeInteger(k) && k >= lo && k <= hi).toBe(true);
+      byParity[Math.abs(k) % 2]++;
+    }
+    // 1 degree of freedom: P(X > 25) < 1e-6
+    expect(chiSquare(byParity)).toBeLessThan(25);
+  });
+
   it('normal has mean 0 and variance 1 (1e5 draws, 5 sigma tolerances)', () => {
     const rng = new Rng(3);
     const n = 100_000;

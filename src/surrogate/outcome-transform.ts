@@ -90,6 +90,18 @@ export function moments(values: ArrayLike<number>): { mean: number; std: number 
   const n = values.length;
   let mean = 0;
   for (let i = 0; i < n; i++) mean += values[i] / n;
+  if (!Number.isFinite(mean)) {
+    // In exact arithmetic no partial sum of the v / n exceeds max |v|, but rounding can carry a
+    // sum of values at +-Number.MAX_VALUE past it (the mean of three MAX_VALUEs came out Infinity,
+    // and every target NaN). The true mean lies in [min v, max v]: clamp to it.
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      lo = Math.min(lo, values[i]);
+      hi = Math.max(hi, values[i]);
+    }
+    mean = Math.min(hi, Math.max(lo, mean));
+  }
   let variance = 0;
   for (let i = 0; i < n; i++) variance += ((values[i] - mean) * (values[i] - mean)) / n;
   let std = Math.sqrt(variance);

@@ -146,6 +146,27 @@ describe('fitOutcomeTransform', () => {
     expect(Math.abs(m.std - 1)).toBeLessThan(1e-12);
   });
 
+  it('gives a finite mean and finite targets when every value is the same +-Number.MAX_VALUE sentinel', () => {
+    // Summing MAX / n term by term rounded past MAX for n = 3, 9, 11, ...: the mean was Infinity,
+    // the std Infinity and every target NaN (a study whose first trials all failed with the sentinel).
+    const M = Number.MAX_VALUE;
+    for (const n of [3, 9, 11, 12]) {
+      for (const v of [M, -M]) {
+        const values = new Array<number>(n).fill(v);
+        const { mean, std } = moments(values);
+        expect(mean, `n = ${n}, v = ${v}`).toBe(v);
+        expect(Number.isFinite(std), `n = ${n}, v = ${v}: std ${std}`).toBe(true);
+        for (const kind of ['power', 'standardize'] as const) {
+          for (const priorMean of ['mean', 'worst-observed'] as const) {
+            const t = fitOutcomeTransform(values, kind, priorMean);
+            const targets = values.map((x) => t.apply(x));
+            expect(targets.every((x) => x === 0), `${kind}/${priorMean}, n = ${n}: ${targets.join(', ')}`).toBe(true);
+          }
+        }
+      }
+    }
+  });
+
   it('keeps the targets of numerically equal values of huge magnitude within +-1 (not their raw differences)', () => {
     // 1e20 +- 1e5 differ by 6 ulps (relative 1e-15, below the 1e-12 of "numerically equal"): std
     // was replaced by 1, so the targets were the raw differences, +-9.8e4 (and past 1e160 they

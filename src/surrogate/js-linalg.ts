@@ -38,6 +38,12 @@ export function choleskyWithJitter(
     for (let i = 0; i < n * n; i++) {
       if (!Number.isFinite(a[i])) return { ok: false, reason: 'nan', index: Math.floor(i / n) };
     }
+    // Finite entries whose sum overflowed (near 1e308): an infinite mean made every jitter
+    // infinite, and the retry's infinite pivot was reported as 'nan'. Averaged term by term
+    // instead, which cannot overflow (only here, so that normal inputs keep the summed mean's
+    // bits), as native/core/linalg.cc cholesky_with_jitter does.
+    diagMean = 0;
+    for (let i = 0; i < n; i++) diagMean += a[i * n + i] / n;
   }
   const l = new Float64Array(n * n);
   let jitter = 0;

@@ -84,6 +84,20 @@ describe('choleskyWithJitter', () => {
     expect(withNan.ok).toBe(false);
     if (!withNan.ok) expect(withNan.reason).toBe('nan');
   });
+
+  it('keeps the jitter finite when the diagonal sum overflows (finite entries near 1e308)', () => {
+    // Rank one, 1e308 everywhere (native/tests test_cholesky's twin): the diagonal's sum, its mean
+    // and so the jitter were Infinity, and the retry's infinite pivot was reported as 'nan', an
+    // input NaN this matrix does not have.
+    const n = 4;
+    const big = new Float64Array(n * n).fill(1e308);
+    const res = choleskyWithJitter(big, n);
+    expect(res.ok, JSON.stringify(res)).toBe(true);
+    if (res.ok) {
+      expect(Number.isFinite(res.jitter) && res.jitter > 0).toBe(true);
+      expect(res.l.every(Number.isFinite)).toBe(true);
+    }
+  });
 });
 
 describe('choleskyAppend', () => {

@@ -19,7 +19,7 @@
  *   (Devroye, "Non-Uniform Random Variate Generation", 1986, sec. II.2), computed on the side of
  *   zero where the cdf keeps its relative precision (bounds both above zero are mirrored).
  */
-import { erfc, normalCdf, normalLogCdf } from '../../util/math.js';
+import { erfc, normalCdf, normalLogCdf, normalLogPdf } from '../../util/math.js';
 
 const LN2 = Math.LN2;
 const SQRT_2PI = Math.sqrt(2 * Math.PI);
@@ -33,11 +33,20 @@ function log1mexp(x: number): number {
 /** log(Phi(b) - Phi(a)) for a <= b, accurate in both tails; -Infinity when a >= b. */
 export function logGaussMass(a: number, b: number): number {
   if (!(a < b)) return -Infinity;
+  const lm = logGaussMassByCdf(a, b);
+  // An interval so narrow that Phi(a) and Phi(b) (or their logs) round to the same double: the
+  // difference is 0 and its log -Infinity, though the mass is positive. It is (b - a) phi(xi) for
+  // some xi in [a, b] (mean value theorem), and phi hardly varies over such an interval.
+  if (lm === -Infinity) return Math.log(b - a) + normalLogPdf(a / 2 + b / 2);
+  return lm;
+}
+
+function logGaussMassByCdf(a: number, b: number): number {
   if (b <= 0) {
     const lb = normalLogCdf(b);
     return lb + log1mexp(normalLogCdf(a) - lb);
   }
-  if (a >= 0) return logGaussMass(-b, -a);
+  if (a >= 0) return logGaussMassByCdf(-b, -a);
   // a < 0 < b: the mass is at least Phi(min(b, -a)) - 1/2, so 1 - Phi(a) - Phi(-b) does not cancel.
   return Math.log1p(-normalCdf(a) - normalCdf(-b));
 }

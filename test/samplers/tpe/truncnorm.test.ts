@@ -64,6 +64,22 @@ describe('logGaussMass', () => {
     }
   });
 
+  it('is finite for intervals so narrow that Phi(a) and Phi(b) round to the same double', () => {
+    // Phi(b) - Phi(a) (or its log-space and mirrored forms) rounded to 0 and gave -Infinity for a
+    // non-empty interval; its mass is (b - a) phi(xi), xi in [a, b], phi constant to ~1e-10 here.
+    const cases: [number, number][] = [
+      [1e-10, 1.0000000000010001e-10],
+      [-1e-17, 1e-17],
+      [-1000, -1000 + 1e-13],
+      [700, 700 + 1e-13],
+    ];
+    for (const [a, b] of cases) {
+      const got = logGaussMass(a, b);
+      const want = Math.log(b - a) + normalLogPdf(a / 2 + b / 2);
+      expect(Math.abs(got - want), `[${a}, ${b}]: ${got}`).toBeLessThan(1e-6 * Math.max(1, Math.abs(want)));
+    }
+  });
+
   it('is -Infinity for an empty interval and symmetric under mirroring', () => {
     expect(logGaussMass(1, 1)).toBe(-Infinity);
     expect(logGaussMass(2, 1)).toBe(-Infinity);

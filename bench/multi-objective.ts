@@ -46,6 +46,7 @@ import type { FrozenTrial } from '../src/trial/frozen-trial.js';
 import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
 import { arg, seedSweep } from './lib/seed-sweep.js';
+import { median } from './lib/stats.js';
 
 interface Problem {
   readonly name: string;
@@ -208,8 +209,7 @@ async function run(problem: Problem, kind: string, seed: number, nEvals: number,
     trace.push(k === 2 || report.includes(i + 1) ? hypervolume(problem, points) : Number.NaN);
   }
   if (k > 2 && kind.startsWith('gp')) {
-    const sorted = askMs.slice(10).sort((a, b) => a - b);
-    process.stderr.write(`${JSON.stringify({ problem: problem.name, sampler: kind, seed, thinnedAsks: thin.thinnedAsks ?? null, askMsMedian: sorted[sorted.length >> 1] })}\n`);
+    process.stderr.write(`${JSON.stringify({ problem: problem.name, sampler: kind, seed, thinnedAsks: thin.thinnedAsks ?? null, askMsMedian: median(askMs.slice(10)) })}\n`);
   }
   return trace;
 }

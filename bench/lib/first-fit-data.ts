@@ -16,6 +16,8 @@ export interface MinimizedHistory {
 /** Size of a first fit's screen and how many of its rows are the best observations (GpSampler's defaults). */
 export const SCREEN_SIZE = 128;
 export const SCREEN_BEST = 32;
+/** L-BFGS-B iterations per start of that screen (GpSampler's COLD_FIT_SCREEN_ITERATIONS). */
+export const SCREEN_ITERATIONS = 15;
 
 /**
  * The first `n` observations as GpSampler's default first fit sees them: inputs on the unit cube,

@@ -68,7 +68,8 @@ const METHODS: readonly Method[] = [
   { name: 'random (full training)', pruner: () => new NopPruner() },
   { name: 'asha', pruner: () => new SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 3 }) },
   { name: 'hyperband', pruner: () => new HyperbandPruner({ minResource: 1, maxResource: MAX_EPOCHS, reductionFactor: 3 }) },
-  { name: 'median', pruner: () => new MedianPruner({ nStartupTrials: 3, nWarmupSteps: 1 }) },
+  // fitWithPruning reports epoch e as step e (1-based): warm-up 2 leaves step 1, the first epoch, unjudged.
+  { name: 'median', pruner: () => new MedianPruner({ nStartupTrials: 3, nWarmupSteps: 2 }) },
 ];
 
 interface RunResult {

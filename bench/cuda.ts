@@ -32,8 +32,10 @@ async function time(fn: () => Promise<unknown>, repeats = 5): Promise<{ median: 
 }
 
 function data(n: number, d: number): GpTrainingData {
+  // The LCG x -> (1103515245 x + 12345) mod 2^31 in exact 32-bit arithmetic (the plain product
+  // exceeds 2^53 and rounds, which sent the sequence into a cycle of 10,466 after 5,937 draws).
   let s = 12345;
-  const r = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const r = () => ((s = (Math.imul(s, 1103515245) + 12345) & 0x7fffffff) / 2147483648);
   const x = Float64Array.from({ length: n * d }, r);
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) y[i] += Math.sin(3 * x[i * d + j] + j);

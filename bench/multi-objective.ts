@@ -35,7 +35,7 @@
  *                  it; `gp` runs of problems with more than two objectives print, on stderr, how
  *                  many of their asks thinned (`thinnedAsks`) and the median ask time.
  * Output: JSON lines (one per run, one summary per problem/sampler/evals) on stdout, a markdown table
- * on stderr.
+ * on stderr. A run's `seconds` is the study's (sampler, objective, storage), without the hypervolume.
  */
 import { NsgaIiSampler } from '../src/samplers/genetic/nsga-ii-sampler.js';
 import { GpSampler } from '../src/samplers/gp/gp-sampler.js';
@@ -186,16 +186,26 @@ function makeSampler(kind: string, seed: number, threads: number, problem: Probl
 
 /**
  * Hypervolume of the feasible points after each evaluation (with more than two objectives only at
- * the reported counts, NaN between: each costs a decomposition). With more than two objectives a
- * `gp` run also reports on stderr how many of its asks thinned the front for logEHVI
- * (`thinnedAsks`, read from the sampler's private state) and its median ask time.
+ * the reported counts, NaN between: each costs a decomposition), computed after the run, and the
+ * run's seconds without it (six objectives: tens of seconds of decomposition per run). With more
+ * than two objectives a `gp` run also reports on stderr how many of its asks thinned the front for
+ * logEHVI (`thinnedAsks`, read from the sampler's private state) and its median ask time.
  */
-async function run(problem: Problem, kind: string, seed: number, nEvals: number, threads: number, report: readonly number[]): Promise<number[]> {
+async function run(
+  problem: Problem,
+  kind: string,
+  seed: number,
+  nEvals: number,
+  threads: number,
+  report: readonly number[],
+): Promise<{ trace: number[]; seconds: number }> {
+  const started = performance.now();
   const sampler = makeSampler(kind, seed, threads, problem);
   const k = problem.reference.length;
   const study = await createStudy({ storage: new InMemoryStorage(), sampler, directions: Array(k).fill('minimize') });
   const points: number[][] = [];
-  const trace: number[] = [];
+  /** How many feasible points there were after each evaluation. */
+  const counts: number[] = [];
   const askMs: number[] = [];
   const thin = sampler as unknown as { thinnedAsks?: number };
   for (let i = 0; i < nEvals; i++) {
@@ -206,12 +216,14 @@ async function run(problem: Problem, kind: string, seed: number, nEvals: number,
     const values = problem.f(x);
     await study.tell(trial, values);
     if (problem.constraint === undefined || problem.constraint(x) <= 0) points.push(values);
-    trace.push(k === 2 || report.includes(i + 1) ? hypervolume(problem, points) : Number.NaN);
+    counts.push(points.length);
   }
+  const seconds = (performance.now() - started) / 1000;
+  const trace = counts.map((c, i) => (k === 2 || report.includes(i + 1) ? hypervolume(problem, points.slice(0, c)) : Number.NaN));
   if (k > 2 && kind.startsWith('gp')) {
     process.stderr.write(`${JSON.stringify({ problem: problem.name, sampler: kind, seed, thinnedAsks: thin.thinnedAsks ?? null, askMsMedian: median(askMs.slice(10)) })}\n`);
   }
-  return trace;
+  return { trace, seconds };
 }
 
 const problemNames = arg('--problems', PROBLEMS.filter((p) => p.reference.length === 2).map((p) => p.name).join(',')).split(',');

@@ -24,6 +24,7 @@ import glob
 import json
 import math
 import os
+import re
 import sys
 import time
 import warnings
@@ -80,8 +81,11 @@ def main():
     fn, fmin = FUNCTIONS[args.function]
     evals = [int(e) for e in args.evals.split(",")]
     shard, shards = (int(v) for v in args.shard.split("/"))
-    files = sorted(glob.glob(os.path.join(args.trace, f"{args.function}-{args.sampler}-*.json")),
-                   key=lambda f: int(f.rsplit("-", 1)[1].split(".")[0]))
+    # Exactly <function>-<sampler>-<seed>.json: the glob alone also matches gp-pm, gp-det, gp-mean for gp.
+    pattern = re.compile(rf"{re.escape(args.function)}-{re.escape(args.sampler)}-(\d+)\.json")
+    files = sorted((f for f in glob.glob(os.path.join(args.trace, f"{args.function}-{args.sampler}-*.json"))
+                    if pattern.fullmatch(os.path.basename(f))),
+                   key=lambda f: int(pattern.fullmatch(os.path.basename(f)).group(1)))
     files = files[shard::shards]
     if not files:
         sys.exit(f"no traces {args.function}-{args.sampler}-*.json in {args.trace}")

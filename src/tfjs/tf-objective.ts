@@ -67,6 +67,9 @@ export function tfObjective(buildAndTrain: BuildAndTrain, options: TfObjectiveOp
     let backend: string;
     if (options.tf !== undefined) {
       tf = options.tf;
+      // Until a first op or tf.ready(), tfjs has no active backend (getBackend() is null): the
+      // trial would record 'unknown' and then run on whatever tfjs initializes.
+      await tf.ready();
       recordTfBackend(trial, tf);
       backend = String(trial.userAttrs.tfjs_backend);
     } else {

@@ -20,6 +20,7 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import { InvalidOptionError } from '../errors.js';
+import { floatDistribution, intDistribution } from '../space/distributions.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import type { Trial } from '../trial/trial.js';
 import { activeTf, type Tf } from './backend.js';
@@ -387,10 +388,10 @@ function suggestChoice<T extends string | number | boolean>(trial: Trial, name: 
 }
 
 /** The values each hyperparameter may take (as `validateModelParams` checks them). */
-const DOMAINS: Readonly<Record<keyof ModelParamRanges, { readonly kind: 'range' | 'choices'; readonly ok: (v: unknown) => boolean; readonly expected: string }>> = (() => {
-  const int = (min: number) => ({ kind: 'range' as const, ok: (v: unknown) => Number.isInteger(v) && (v as number) >= min, expected: `an integer >= ${min}` });
+const DOMAINS: Readonly<Record<keyof ModelParamRanges, { readonly kind: 'int' | 'float' | 'choices'; readonly ok: (v: unknown) => boolean; readonly expected: string }>> = (() => {
+  const int = (min: number) => ({ kind: 'int' as const, ok: (v: unknown) => Number.isInteger(v) && (v as number) >= min, expected: `an integer >= ${min}` });
   const real = (ok: (v: number) => boolean, expected: string) => ({
-    kind: 'range' as const,
+    kind: 'float' as const,
     ok: (v: unknown) => typeof v === 'number' && Number.isFinite(v) && ok(v),
     expected,
   });
@@ -421,6 +422,9 @@ const DOMAINS: Readonly<Record<keyof ModelParamRanges, { readonly kind: 'range' 
 /**
  * Checks one `ranges` entry against its hyperparameter's domain: a fixed value, every choice of a
  * list, or both bounds of a `{low, high}` range (the domains are intervals). Errors name `ranges.<key>`.
+ * A range is then checked as the trial will check it (bounds in order, log, step), so that a bad
+ * range of a conditional hyperparameter (momentum, lrDecayRate, lrDecayEpochs) throws
+ * `SearchSpaceError` in every trial rather than only in those that draw it.
  */
 function checkRangeDomain(key: keyof ModelParamRanges, entry: unknown): void {
   const { kind, ok, expected } = DOMAINS[key];
@@ -433,6 +437,10 @@ function checkRangeDomain(key: keyof ModelParamRanges, entry: unknown): void {
   const isRange = entry !== null && typeof entry === 'object' && !Array.isArray(entry);
   const bounds = isRange ? [(entry as FloatRange).low, (entry as FloatRange).high] : [entry];
   if (!bounds.every(ok)) throw new InvalidOptionError(`ranges.${key}`, `{low, high} within, or a fixed value that is, ${expected}`, entry);
+  if (!isRange) return;
+  const range = entry as IntRange;
+  if (kind === 'int') intDistribution(key, range.low, range.high, { log: range.log ?? false, ...(range.step === undefined ? {} : { step: range.step }) });
+  else floatDistribution(key, range.low, range.high, { log: range.log ?? false });
 }
 
 function checkRange(name: string, range: FloatRange | IntRange): void {

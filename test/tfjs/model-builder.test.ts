@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { InvalidOptionError } from '../../src/errors.js';
+import { InvalidOptionError, SearchSpaceError } from '../../src/errors.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy } from '../../src/study/create-study.js';
@@ -157,6 +157,28 @@ describe('suggestModelParams', () => {
       for (let i = 0; i < 4; i++) {
         const trial = await study.ask();
         expect(() => suggestModelParams(trial, { ranges: ranges as never })).toThrow(message);
+        await study.tell(trial, { state: 'FAIL' });
+      }
+    }
+  });
+
+  it('checks the bounds, log and step of conditional ranges up front, not only in the trials that draw them', async () => {
+    // momentum is suggested only with sgd, lrDecayRate only with a schedule, lrDecayEpochs only with
+    // 'step': a bad range there failed only those trials, and the others ran as if it were fine.
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ optimizer: ['adam', 'sgd'], momentum: { low: 0.9, high: 0.1 } }, /parameter "momentum": low \(0.9\) must be <= high/],
+      [{ optimizer: ['adam', 'sgd'], momentum: { low: 0, high: 0.9, log: true } }, /parameter "momentum": log: true needs low > 0/],
+      [{ lrSchedule: ['constant', 'exponential'], lrDecayRate: { low: 0.9, high: 0.5 } }, /parameter "lrDecayRate"/],
+      [{ lrSchedule: ['constant', 'step'], lrDecayEpochs: { low: 1, high: 10, step: 2 } }, /parameter "lrDecayEpochs": step 2 does not divide/],
+      [{ nLayers: { low: 1, high: 2 }, units: { low: 64, high: 16 } }, /parameter "units"/],
+    ];
+    for (const [ranges, message] of cases) {
+      for (let i = 0; i < 6; i++) {
+        const trial = await study.ask();
+        expect(() => suggestModelParams(trial, { ranges: ranges as never })).toThrow(SearchSpaceError);
+        expect(() => suggestModelParams(trial, { ranges: ranges as never })).toThrow(message);
+        expect(Object.keys(trial.params)).toEqual([]);
         await study.tell(trial, { state: 'FAIL' });
       }
     }

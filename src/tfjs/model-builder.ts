@@ -153,6 +153,8 @@ const RANGE_KEYS = optionKeys<ModelParamRanges>()([
   'nLayers', 'units', 'filters', 'activation', 'dropout', 'batchNorm', 'optimizer', 'learningRate', 'momentum', 'lrSchedule',
   'lrDecayRate', 'lrDecayEpochs', 'batchSize', 'epochs', 'weightDecay',
 ]);
+const INT_RANGE_KEYS = optionKeys<IntRange>()(['low', 'high', 'log', 'step']);
+const FLOAT_RANGE_KEYS = optionKeys<FloatRange>()(['low', 'high', 'log']);
 
 /**
  * Suggests model hyperparameters from `trial` (names: nLayers, units0..., learningRate, ...). A
@@ -422,7 +424,7 @@ const DOMAINS: Readonly<Record<keyof ModelParamRanges, { readonly kind: 'int' | 
 /**
  * Checks one `ranges` entry against its hyperparameter's domain: a fixed value, every choice of a
  * list, or both bounds of a `{low, high}` range (the domains are intervals). Errors name `ranges.<key>`.
- * A range is then checked as the trial will check it (bounds in order, log, step), so that a bad
+ * A range is then checked as the trial will check it (known keys, bounds in order, log, step), so that a bad
  * range of a conditional hyperparameter (momentum, lrDecayRate, lrDecayEpochs) throws
  * `SearchSpaceError` in every trial rather than only in those that draw it.
  */
@@ -438,6 +440,8 @@ function checkRangeDomain(key: keyof ModelParamRanges, entry: unknown): void {
   const bounds = isRange ? [(entry as FloatRange).low, (entry as FloatRange).high] : [entry];
   if (!bounds.every(ok)) throw new InvalidOptionError(`ranges.${key}`, `{low, high} within, or a fixed value that is, ${expected}`, entry);
   if (!isRange) return;
+  // A misspelt `logg`, or a `step` on a float range, would otherwise be ignored.
+  checkOptionsObject(entry, kind === 'int' ? INT_RANGE_KEYS : FLOAT_RANGE_KEYS, `ranges.${key}`);
   const range = entry as IntRange;
   if (kind === 'int') intDistribution(key, range.low, range.high, { log: range.log ?? false, ...(range.step === undefined ? {} : { step: range.step }) });
   else floatDistribution(key, range.low, range.high, { log: range.log ?? false });

@@ -184,6 +184,24 @@ describe('suggestModelParams', () => {
     }
   });
 
+  it('refuses a key a range does not know, instead of ignoring it', async () => {
+    // {low, high, logg: true} was tuned on a linear scale, {low, high, step} on a continuous one,
+    // where trial.suggestInt / suggestFloat themselves refuse such keys.
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const trial = await study.ask();
+    const cases: [Record<string, unknown>, string][] = [
+      [{ units: { low: 16, high: 256, logg: true } }, 'logg'],
+      [{ learningRate: { low: 1e-3, high: 1e-1, step: 1e-3 } }, 'step'],
+      [{ lrDecayEpochs: { low: 1, high: 9, Step: 2 } }, 'Step'],
+    ];
+    for (const [ranges, key] of cases) {
+      expect(() => suggestModelParams(trial, { ranges: ranges as never })).toThrow(InvalidOptionError);
+      expect(() => suggestModelParams(trial, { ranges: ranges as never })).toThrow(new RegExp(`option "${key}"`));
+    }
+    expect(Object.keys(trial.params)).toEqual([]);
+    expect(suggestModelParams(trial, { ranges: { units: { low: 16, high: 256, log: true }, lrDecayEpochs: { low: 1, high: 9, step: 2 } } }).nLayers).toBeGreaterThan(0);
+  });
+
   it('builds straight from a trial (conv: filters<i>)', async () => {
     const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
     const trial = await study.ask();

@@ -6,6 +6,7 @@
  * indices or UUIDs ("GPU-...", "MIG-..."), and an invalid entry hides itself and every entry after it.
  */
 import { execFile } from 'node:child_process';
+import { InvalidOptionError } from '../errors.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 
 /** A GPU as `CUDA_VISIBLE_DEVICES` names it: an index, or a UUID ("GPU-...", "MIG-..."). */
@@ -42,8 +43,7 @@ const DETECT_GPUS_KEYS = optionKeys<DetectGpusOptions>()(['command', 'timeoutMs'
  */
 export function detectGpus(options: DetectGpusOptions = {}): Promise<number[]> {
   checkOptionsObject(options, DETECT_GPUS_KEYS, 'detectGpus', true);
-  const command = options.command ?? 'nvidia-smi';
-  const timeoutMs = options.timeoutMs ?? 5000;
+  const { command, timeoutMs } = checkDetectGpusOptions(options);
   return new Promise((resolve) => {
     execFile(command, ['-L'], { timeout: timeoutMs, windowsHide: true }, (error, stdout) => {
       if (error !== null) {
@@ -87,6 +87,20 @@ export function cudaDevicesHidden(env: NodeJS.ProcessEnv = process.env): boolean
   return visible !== null && visible.length === 0;
 }
 
+/** The longest timer Node holds (a longer one fires after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `command` and `timeoutMs` with their defaults; bad values would reach execFile, which throws its own errors. */
+function checkDetectGpusOptions(options: DetectGpusOptions): { command: string; timeoutMs: number } {
+  const command = options.command ?? 'nvidia-smi';
+  if (typeof command !== 'string' || command === '') throw new InvalidOptionError('command', 'a non-empty string', command);
+  const timeoutMs = options.timeoutMs ?? 5000;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMER_MS) {
+    throw new InvalidOptionError('timeoutMs', `an integer number of milliseconds in [1, ${MAX_TIMER_MS}]`, timeoutMs);
+  }
+  return { command, timeoutMs };
+}
+
 const DETECT_WORKER_GPUS_KEYS = optionKeys<DetectWorkerGpusOptions>()(['command', 'timeoutMs', 'env']);
 
 /**
@@ -98,6 +112,7 @@ const DETECT_WORKER_GPUS_KEYS = optionKeys<DetectWorkerGpusOptions>()(['command'
  */
 export async function detectWorkerGpus(options: DetectWorkerGpusOptions = {}): Promise<GpuId[]> {
   checkOptionsObject(options, DETECT_WORKER_GPUS_KEYS, 'detectWorkerGpus', true);
+  checkDetectGpusOptions(options);
   const visible = parseCudaVisibleDevices((options.env ?? process.env).CUDA_VISIBLE_DEVICES);
   if (visible !== null && visible.length === 0) return [];
   const listed = await detectGpus({ command: options.command, timeoutMs: options.timeoutMs });

@@ -123,6 +123,13 @@ export function checkSelectTfBackendOptions(options: SelectTfBackendOptions, whe
   if (!Object.prototype.hasOwnProperty.call(PREFERENCE_START, prefer)) {
     throw new InvalidOptionError('prefer', '"gpu", "node", "wasm" or "cpu"', prefer);
   }
+  // Compared with === true below: a 'true' string would silently mean false.
+  for (const key of ['strict', 'force'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new InvalidOptionError(key, 'a boolean', options[key]);
+  }
+  for (const key of ['importModule', 'detectGpus'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'function') throw new InvalidOptionError(key, 'a function', options[key]);
+  }
   return prefer;
 }
 

@@ -76,3 +76,22 @@ describe('selectTfBackend', () => {
     await expect(selectTfBackend({ prefer: 'tpu' as never })).rejects.toThrow(InvalidOptionError);
   });
 });
+
+describe('selectTfBackend option values', () => {
+  it('refuses a strict or force that is not a boolean, and hooks that are not functions', async () => {
+    // strict: 'true' was not === true: the selection silently fell back instead of being strict.
+    const cases: [Record<string, unknown>, string][] = [
+      [{ strict: 'true' }, 'strict'],
+      [{ strict: 1 }, 'strict'],
+      [{ force: 'yes' }, 'force'],
+      [{ importModule: 'x' }, 'importModule'],
+      [{ detectGpus: [0] }, 'detectGpus'],
+    ];
+    for (const [options, key] of cases) {
+      const error = await selectTfBackend({ prefer: 'node', ...options } as never).then(() => null, (e: unknown) => e);
+      expect(error, JSON.stringify(options)).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe(key);
+    }
+    expect(currentTfBackend()).toBeNull();
+  });
+});

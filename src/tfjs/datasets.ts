@@ -124,10 +124,13 @@ export function toTensors(options: ToTensorsOptions): { xs: tfjs.Tensor; ys: tfj
   if (!Array.isArray(x) || x.length === 0) throw new InvalidOptionError('x', 'a non-empty array of rows', x);
   if (!Array.isArray(y) || y.length !== x.length) throw new InvalidOptionError('y', `an array of ${x.length} labels`, y);
   if (!Number.isInteger(nClasses) || nClasses < 2) throw new InvalidOptionError('nClasses', 'an integer >= 2', nClasses);
+  // Arrays or typed arrays of numbers.
+  const isRow = (row: unknown): row is readonly number[] => Array.isArray(row) || ArrayBuffer.isView(row);
+  if (!isRow(x[0])) throw new InvalidOptionError('x[0]', 'a row of numbers', x[0]);
   const nFeatures = x[0].length;
   const flat = new Float32Array(x.length * nFeatures);
   x.forEach((row, i) => {
-    if (row.length !== nFeatures) throw new InvalidOptionError(`x[${i}]`, `a row of ${nFeatures} numbers`, row);
+    if (!isRow(row) || row.length !== nFeatures) throw new InvalidOptionError(`x[${i}]`, `a row of ${nFeatures} numbers`, row);
     flat.set(row, i * nFeatures);
   });
   const labels = new Int32Array(y.length);
@@ -138,6 +141,9 @@ export function toTensors(options: ToTensorsOptions): { xs: tfjs.Tensor; ys: tfj
     labels[i] = label;
   });
   const shape = options.inputShape ?? [nFeatures];
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new InvalidOptionError('inputShape', 'an array of positive integers', shape);
+  }
   if (shape.reduce((p, d) => p * d, 1) !== nFeatures) {
     throw new InvalidOptionError('inputShape', `a shape of ${nFeatures} values`, shape);
   }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '../../src/errors.js';
 import { selectTfBackend } from '../../src/tfjs/backend.js';
 import { loadDigits, loadIris, toTensors } from '../../src/tfjs/datasets.js';
 
@@ -67,5 +68,32 @@ describe('datasets', () => {
     expect(tf.memory().numTensors).toBe(before + 2);
     tf.dispose([xs, ys]);
     expect(() => toTensors({ x: [[1]], y: [3], nClasses: 3 })).toThrow(/option "y\[0\]"/);
+  });
+
+  it('toTensors: a row that is not an array, or a bad inputShape, is an InvalidOptionError naming it', () => {
+    // These threw tfjs's plain Error or a TypeError, or blamed inputShape for a bad row.
+    const before = tf.memory().numTensors;
+    const cases: [Record<string, unknown>, string][] = [
+      [{ x: [null, [3, 4]] }, 'x[0]'],
+      [{ x: [[3, 4], null] }, 'x[1]'],
+      [{ x: [1, 2] }, 'x[0]'],
+      [{ inputShape: [-1, -2] }, 'inputShape'],
+      [{ inputShape: [0.5, 4] }, 'inputShape'],
+      [{ inputShape: 2 }, 'inputShape'],
+    ];
+    for (const [options, key] of cases) {
+      let error: unknown;
+      try {
+        toTensors({ x: [[1, 2], [3, 4]], y: [0, 1], nClasses: 2, ...options } as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, JSON.stringify(options)).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe(key);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    const { xs, ys } = toTensors({ x: [new Float32Array([1, 2]), [3, 4]] as never, y: [0, 1], nClasses: 2, inputShape: [2, 1] });
+    expect(xs.shape).toEqual([2, 2, 1]);
+    tf.dispose([xs, ys]);
   });
 });

@@ -129,7 +129,10 @@ export interface BuildModelOptions {
   readonly ranges?: ModelParamRanges;
   /** Conv kernel size (default 3). */
   readonly kernelSize?: number;
-  /** Seed of the weight initializers and dropout masks (default: unseeded). */
+  /**
+   * Seed of the weight initializers (default: unseeded). Dropout masks stay unseeded: tfjs re-seeds
+   * a seeded dropout on every call, which would drop the same units at every step of the training.
+   */
   readonly seed?: number;
   readonly tf?: Tf;
 }
@@ -235,7 +238,7 @@ export function buildModel(source: ModelParams | Trial, options: BuildModelOptio
         kernelRegularizer: regularizer(),
       }));
       if (params.batchNorm) model.add(tf.layers.batchNormalization());
-      if (params.dropout > 0) model.add(tf.layers.dropout({ rate: params.dropout, seed: nextSeed() }));
+      if (params.dropout > 0) model.add(tf.layers.dropout({ rate: params.dropout }));
     }
   } else {
     let shape = imageShape(inputShape);
@@ -255,7 +258,7 @@ export function buildModel(source: ModelParams | Trial, options: BuildModelOptio
         model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
         shape = [Math.floor(shape[0] / 2), Math.floor(shape[1] / 2), shape[2]];
       }
-      if (params.dropout > 0) model.add(tf.layers.dropout({ rate: params.dropout, seed: nextSeed() }));
+      if (params.dropout > 0) model.add(tf.layers.dropout({ rate: params.dropout }));
     }
     model.add(tf.layers.flatten());
   }

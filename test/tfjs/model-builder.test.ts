@@ -94,6 +94,30 @@ describe('buildModel', () => {
     tf.dispose([xs, ys]);
   });
 
+  it('with a seed, draws a new dropout mask at every training step (seeded initial weights)', () => {
+    // tfjs re-seeds a seeded dropout on every call: one mask for every batch of the whole training,
+    // a fixed thinned network rather than dropout.
+    const params: ModelParams = { ...base, nLayers: 1, units: [64], dropout: 0.5, batchNorm: false };
+    const masks = (seed: number): string[] => {
+      const built = buildModel(params, { inputShape: [4], nClasses: 2, seed });
+      const dropout = built.model.layers.find((l) => l.getClassName() === 'Dropout')!;
+      const out = [0, 1, 2].map(() =>
+        tf.tidy(() => Array.from((dropout.apply(tf.ones([1, 64]), { training: true }) as tf.Tensor).dataSync(), (v) => (v > 0 ? 1 : 0)).join('')),
+      );
+      built.dispose();
+      return out;
+    };
+    const m = masks(5);
+    expect(new Set(m).size).toBe(3); // 3 masks of 64 units: equal ones by chance have probability ~2^-64
+    const weights = (): number[] => {
+      const built = buildModel(params, { inputShape: [4], nClasses: 2, seed: 5 });
+      const w = Array.from(built.model.layers[0].getWeights()[0].dataSync());
+      built.dispose();
+      return w;
+    };
+    expect(weights()).toEqual(weights());
+  });
+
   it('validates parameters and options, naming the field', () => {
     expect(() => buildModel({ ...base, units: [8] }, { inputShape: [4], nClasses: 3 })).toThrow(/option "params.units"/);
     expect(() => buildModel({ ...base, dropout: 1 }, { inputShape: [4], nClasses: 3 })).toThrow(/option "params.dropout"/);

@@ -480,5 +480,5 @@ function imageShape(shape: readonly number[]): [number, number, number] {
 }
 
 function isTrial(source: ModelParams | Trial): source is Trial {
-  return typeof (source as Trial).suggestFloat === 'function';
+  return source !== null && typeof source === 'object' && typeof (source as Trial).suggestFloat === 'function';
 }

@@ -118,6 +118,14 @@ describe('buildModel', () => {
     expect(weights()).toEqual(weights());
   });
 
+  it('refuses a missing source (no trial, no params) with InvalidOptionError', () => {
+    // isTrial read .suggestFloat of it: a TypeError.
+    for (const source of [null, undefined, 3]) {
+      expect(() => buildModel(source as never, { inputShape: [4], nClasses: 3 })).toThrow(InvalidOptionError);
+      expect(() => buildModel(source as never, { inputShape: [4], nClasses: 3 })).toThrow(/option "params"/);
+    }
+  });
+
   it('validates parameters and options, naming the field', () => {
     expect(() => buildModel({ ...base, units: [8] }, { inputShape: [4], nClasses: 3 })).toThrow(/option "params.units"/);
     expect(() => buildModel({ ...base, dropout: 1 }, { inputShape: [4], nClasses: 3 })).toThrow(/option "params.dropout"/);

@@ -70,6 +70,24 @@ export function activeTf(): Tf {
 }
 
 /**
+ * The `tf` option of the helpers: `tf` when it is a TensorFlow.js module, the active module when
+ * it is undefined; anything else throws `InvalidOptionError` (it would fail later with a TypeError
+ * such as "tf.sequential is not a function"). Internal.
+ */
+export function tfOption(tf: unknown): Tf {
+  if (tf === undefined) return activeTf();
+  if (!isTfModule(tf)) throw new InvalidOptionError('tf', 'a TensorFlow.js module (import * as tf from "@tensorflow/tfjs")', tf);
+  return tf;
+}
+
+/** True for what looks like a TensorFlow.js module. Internal. */
+export function isTfModule(value: unknown): value is Tf {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  const tf = value as Record<string, unknown>;
+  return typeof tf.getBackend === 'function' && typeof tf.engine === 'function' && typeof tf.memory === 'function';
+}
+
+/**
  * Kestrel's name of the backend a tfjs module runs on right now: the selection's name when `tf` is
  * the selected module, else derived from `tf.getBackend()`.
  */

@@ -15,7 +15,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { InvalidOptionError, KestrelError } from '../errors.js';
 import { Rng } from '../util/prng.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
-import { activeTf, type Tf } from './backend.js';
+import { tfOption, type Tf } from './backend.js';
 
 /** A classification data set: rows of features and integer labels in [0, nClasses). */
 export interface ClassificationData {
@@ -147,7 +147,7 @@ export function toTensors(options: ToTensorsOptions): { xs: tfjs.Tensor; ys: tfj
   if (shape.reduce((p, d) => p * d, 1) !== nFeatures) {
     throw new InvalidOptionError('inputShape', `a shape of ${nFeatures} values`, shape);
   }
-  const tf = options.tf ?? activeTf();
+  const tf = tfOption(options.tf);
   return tf.tidy(() => {
     const xs = tf.tensor(flat, [x.length, ...shape], 'float32');
     const ys = tf.oneHot(tf.tensor1d(labels, 'int32'), nClasses).toFloat() as tfjs.Tensor2D;

@@ -23,7 +23,7 @@ import { InvalidOptionError } from '../errors.js';
 import { floatDistribution, intDistribution } from '../space/distributions.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import type { Trial } from '../trial/trial.js';
-import { activeTf, type Tf } from './backend.js';
+import { tfOption, type Tf } from './backend.js';
 
 export type ModelKind = 'dense' | 'conv';
 export type Activation = 'relu' | 'elu' | 'selu' | 'tanh' | 'sigmoid' | 'swish';
@@ -213,7 +213,7 @@ export function buildModel(source: ModelParams | Trial, options: BuildModelOptio
   if (!Number.isInteger(kernelSize) || kernelSize < 1) throw new InvalidOptionError('kernelSize', 'an integer >= 1', kernelSize);
   const seed = options.seed;
   if (seed !== undefined && !Number.isSafeInteger(seed)) throw new InvalidOptionError('seed', 'a safe integer', seed);
-  const tf = options.tf ?? activeTf();
+  const tf = tfOption(options.tf);
 
   const params = isTrial(source)
     ? suggestModelParams(source, { kind, ranges: options.ranges })

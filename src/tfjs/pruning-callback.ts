@@ -19,7 +19,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { InterruptedError, InvalidOptionError, TrialPrunedError } from '../errors.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import type { Trial } from '../trial/trial.js';
-import { activeTf, recordTfBackend, type Tf } from './backend.js';
+import { recordTfBackend, tfOption, type Tf } from './backend.js';
 
 export interface PruningCallbackOptions {
   /** The `fit` log to report (default 'val_loss'; 'val_accuracy' and 'val_acc' are aliases). */
@@ -83,7 +83,7 @@ export function pruningCallback(trial: Trial, options: PruningCallbackOptions = 
   if (typeof monitor !== 'string' || monitor.length === 0) throw new InvalidOptionError('monitor', 'a non-empty string', monitor);
   const interval = options.interval ?? 1;
   if (!Number.isInteger(interval) || interval < 1) throw new InvalidOptionError('interval', 'an integer >= 1', interval);
-  const tf = options.tf ?? activeTf();
+  const tf = tfOption(options.tf);
   const Ctor = callbackClass(tf);
   const callback = new Ctor(trial, monitor, interval);
   const list = callbacksByTrial.get(trial) ?? [];
@@ -108,7 +108,7 @@ export async function fitWithPruning(options: FitWithPruningOptions): Promise<tf
   }
   const callback = pruningCallback(trial, { monitor: options.monitor, interval: options.interval, tf: options.tf });
   const fitArgs = options.fitArgs ?? {};
-  const tf = options.tf ?? activeTf();
+  const tf = tfOption(options.tf);
   // Callback objects first: tfjs treats the whole list as plain configs when the first one is one.
   const callbacks = [callback, ...normalizeCallbacks(tf, fitArgs.callbacks)];
   const history = await model.fit(x, y, { ...fitArgs, callbacks });

@@ -37,7 +37,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { InvalidOptionError } from '../errors.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warnOnce } from '../util/warn.js';
-import { activeTf, type Tf } from './backend.js';
+import { activeTf, tfOption, type Tf } from './backend.js';
 
 export interface TensorGuardOptions {
   /** The tfjs module (default: the selected backend's, else `@tensorflow/tfjs`). */
@@ -147,6 +147,7 @@ export async function withTensorGuard<T>(fn: () => Promise<T> | T, options: Tens
   if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'a function', fn);
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
   checkOptionsObject(options, TENSOR_GUARD_KEYS, 'withTensorGuard');
+  tfOption(options.tf);
   if (inGuard.getStore() !== undefined) return fn();
 
   // One guarded section at a time (see the file comment).

@@ -13,7 +13,15 @@ import { InvalidOptionError } from '../errors.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import type { Objective } from '../study/optimize.js';
 import type { Trial } from '../trial/trial.js';
-import { checkSelectTfBackendOptions, recordTfBackend, selectTfBackend, type SelectTfBackendOptions, type Tf, type TfBackendSelection } from './backend.js';
+import {
+  checkSelectTfBackendOptions,
+  isTfModule,
+  recordTfBackend,
+  selectTfBackend,
+  type SelectTfBackendOptions,
+  type Tf,
+  type TfBackendSelection,
+} from './backend.js';
 import { throwIfAnyPruned } from './pruning-callback.js';
 import { withTensorGuard, type TensorGuardReport } from './tensor-guard.js';
 
@@ -101,10 +109,4 @@ export function tfObjective(buildAndTrain: BuildAndTrain, options: TfObjectiveOp
       },
     );
   };
-}
-
-function isTfModule(value: unknown): value is Tf {
-  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
-  const tf = value as Record<string, unknown>;
-  return typeof tf.getBackend === 'function' && typeof tf.engine === 'function' && typeof tf.memory === 'function';
 }

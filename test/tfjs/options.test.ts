@@ -61,6 +61,37 @@ describe('kestrel/tfjs options', () => {
     expect(await study.getTrials()).toHaveLength(1);
   });
 
+  it('refuses a tf option that is not a TensorFlow.js module, as tfObjective does', async () => {
+    // Only tfObjective checked it: the others threw TypeErrors ("tf.sequential is not a function").
+    const study = await createStudy();
+    const trial = await study.ask();
+    const params = {
+      nLayers: 1, units: [2], activation: 'relu', dropout: 0, batchNorm: false, optimizer: 'adam', learningRate: 0.1,
+      momentum: 0, lrSchedule: 'constant', lrDecayRate: 1, lrDecayEpochs: 1, batchSize: 2, epochs: 1, weightDecay: 0,
+    } as const;
+    const model = { fit: () => Promise.resolve({}) };
+    const calls: [string, (tf: unknown) => unknown][] = [
+      ['buildModel', (tf) => buildModel(params, { inputShape: [4], nClasses: 2, tf } as never)],
+      ['toTensors', (tf) => toTensors({ x: [[1]], y: [0], nClasses: 2, tf } as never)],
+      ['pruningCallback', (tf) => pruningCallback(trial, { tf } as never)],
+      ['fitWithPruning', (tf) => fitWithPruning({ model, x: [], y: [], trial, tf } as never)],
+      ['withTensorGuard', (tf) => withTensorGuard(() => 1, { tf } as never)],
+      ['tfObjective', (tf) => tfObjective(() => 1, { tf } as never)],
+    ];
+    for (const [name, call] of calls) {
+      for (const tf of [{}, 'tf', null]) {
+        let error: unknown;
+        try {
+          await call(tf);
+        } catch (e) {
+          error = e;
+        }
+        expect(error, `${name} ${JSON.stringify(tf)}`).toBeInstanceOf(InvalidOptionError);
+        expect((error as InvalidOptionError).option).toBe('tf');
+      }
+    }
+  });
+
   it('still accepts every documented option', () => {
     const iris = loadIris();
     expect(trainTestSplit({ x: iris.x, y: iris.y, testFraction: 0.5, stratified: true, seed: 1 }).xTest).toHaveLength(75);

@@ -292,6 +292,8 @@ export function buildModel(source: ModelParams | Trial, options: BuildModelOptio
 
 /** The learning rate of epoch `epoch` (0-based) under the schedule of `params` (see the file comment). */
 export function scheduledLearningRate(params: Pick<ModelParams, 'learningRate' | 'lrSchedule' | 'lrDecayRate' | 'lrDecayEpochs'>, epoch: number): number {
+  checkSchedule(params);
+  if (!Number.isInteger(epoch) || epoch < 0) throw new InvalidOptionError('epoch', 'an integer >= 0', epoch);
   switch (params.lrSchedule) {
     case 'constant':
       return params.learningRate;
@@ -304,12 +306,26 @@ export function scheduledLearningRate(params: Pick<ModelParams, 'learningRate' |
 
 /** A callback that sets the optimizer's learning rate at the start of each epoch. */
 export function learningRateScheduler(tf: Tf, params: Pick<ModelParams, 'learningRate' | 'lrSchedule' | 'lrDecayRate' | 'lrDecayEpochs'>): tfjs.Callback {
+  // Here, not at the first epoch: a bad schedule fails before the fit starts.
+  checkSchedule(params);
   class LearningRateScheduler extends tf.Callback {
     override async onEpochBegin(epoch: number): Promise<void> {
       setLearningRate(this.model.optimizer, scheduledLearningRate(params, epoch));
     }
   }
   return new LearningRateScheduler();
+}
+
+/**
+ * Checks the schedule fields as `validateModelParams` does (errors name `params.<field>`): outside
+ * their domains the formulas give NaN (lrDecayEpochs 0) or undefined (an unknown schedule), and the
+ * optimizer would train with that rate.
+ */
+function checkSchedule(params: Pick<ModelParams, 'learningRate' | 'lrSchedule' | 'lrDecayRate' | 'lrDecayEpochs'>): void {
+  if (params === null || typeof params !== 'object') throw new InvalidOptionError('params', 'an object with learningRate, lrSchedule, lrDecayRate, lrDecayEpochs', params);
+  for (const key of ['learningRate', 'lrSchedule', 'lrDecayRate', 'lrDecayEpochs'] as const) {
+    if (!DOMAINS[key].ok(params[key])) throw new InvalidOptionError(`params.${key}`, DOMAINS[key].expected, params[key]);
+  }
 }
 
 /** The current learning rate of a tfjs optimizer (tfjs keeps it in a protected field). */

@@ -9,6 +9,7 @@ import { toTensors } from '../../src/tfjs/datasets.js';
 import {
   buildModel,
   getLearningRate,
+  learningRateScheduler,
   scheduledLearningRate,
   suggestModelParams,
   type ModelParams,
@@ -124,6 +125,25 @@ describe('buildModel', () => {
       expect(() => buildModel(source as never, { inputShape: [4], nClasses: 3 })).toThrow(InvalidOptionError);
       expect(() => buildModel(source as never, { inputShape: [4], nClasses: 3 })).toThrow(/option "params"/);
     }
+  });
+
+  it('scheduledLearningRate and learningRateScheduler refuse a bad schedule instead of training with a NaN rate', () => {
+    // lrDecayEpochs: 0 gave lr = 0.1 * 0.5^(0 / 0) = NaN at epoch 0 (NaN weights after one step);
+    // an unknown schedule gave undefined.
+    const good = { learningRate: 0.1, lrSchedule: 'step', lrDecayRate: 0.5, lrDecayEpochs: 2 } as const;
+    const cases: [Record<string, unknown>, string][] = [
+      [{ lrDecayEpochs: 0 }, 'params.lrDecayEpochs'],
+      [{ lrSchedule: 'cosine' }, 'params.lrSchedule'],
+      [{ lrDecayRate: 0 }, 'params.lrDecayRate'],
+      [{ learningRate: -1 }, 'params.learningRate'],
+    ];
+    for (const [bad, option] of cases) {
+      const params = { ...good, ...bad } as never;
+      expect(() => scheduledLearningRate(params, 0)).toThrow(new RegExp(`option "${option.replace('.', '\\.')}"`));
+      expect(() => learningRateScheduler(tf, params)).toThrow(InvalidOptionError);
+    }
+    expect(() => scheduledLearningRate(good, -1)).toThrow(/option "epoch"/);
+    expect(scheduledLearningRate(good, 2)).toBeCloseTo(0.05, 15);
   });
 
   it('validates parameters and options, naming the field', () => {

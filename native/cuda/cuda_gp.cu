@@ -504,7 +504,14 @@ double device_diag_mean(int n, const double* a, ptrdiff_t lda, const Stream& s) 
   s.sync();
   double sum = 0.0;
   for (double v : diag) sum += v;
-  return n > 0 ? sum / n : 0.0;
+  double mean = n > 0 ? sum / n : 0.0;
+  if (!std::isfinite(mean)) {
+    // The sum of finite entries overflowed (near 1e308): averaged term by term instead, as
+    // cholesky_with_jitter does, so that the jitter stays finite.
+    mean = 0.0;
+    for (double v : diag) mean += v / n;
+  }
+  return mean;
 }
 
 /// cholesky_with_jitter on the device: a0 (n, n, ld n, strict upper zero) stays untouched; l gets

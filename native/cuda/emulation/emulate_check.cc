@@ -91,6 +91,15 @@ void check_cholesky(kestrel::ThreadPool& pool) {
   const kestrel::CholeskyStatus jc = kestrel::cholesky_with_jitter(70, r1.data(), 70, lc, pool, 1e-10, 6);
   const kestrel::CholeskyStatus jg = kestrel::cuda::cuda_cholesky(70, r1.data(), 70, lg, 1e-10, 6);
   check(jc.ok == jg.ok && jc.jitter == jg.jitter, "jitter escalation equals the CPU's", jg.jitter, jc.jitter);
+  // Finite entries whose diagonal sum overflows (rank one, 1e308 everywhere): the jitter stays
+  // finite and equals the CPU's (an infinite mean gave ok with L = diag(inf), jitter = inf).
+  std::vector<double> big(static_cast<size_t>(4) * 4, 1e308);
+  const kestrel::CholeskyStatus bc = kestrel::cholesky_with_jitter(4, big.data(), 4, lc, pool, 1e-10, 6);
+  const kestrel::CholeskyStatus bg = kestrel::cuda::cuda_cholesky(4, big.data(), 4, lg, 1e-10, 6);
+  bool finite_factor = bg.ok;
+  for (size_t e = 0; finite_factor && e < lg.size(); ++e) finite_factor = std::isfinite(lg[e]);
+  check(bc.ok && bg.ok && bg.jitter == bc.jitter && finite_factor,
+        "diagonal sum overflow: finite jitter and factor, equal to the CPU's", bg.jitter, bc.jitter);
 }
 
 void check_solves() {

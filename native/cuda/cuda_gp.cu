@@ -69,7 +69,7 @@ constexpr int kRowThreads = 128;
 constexpr int kReduceThreads = 128;
 constexpr int kEntryThreads = 256;
 constexpr int kMaxGridY = 65535;
-constexpr size_t kChunkElements = size_t{1} << 24;  // n * candidates per chunk (128 MiB per buffer)
+constexpr size_t kChunkElements = size_t{1} << 24;  // max(n, d) * candidates per chunk (128 MiB per buffer)
 constexpr int kMaxChunk = 16384;
 
 // ---- RAII ------------------------------------------------------------------------------------
@@ -718,8 +718,10 @@ void CudaGp::Impl::chunk(const double* x, int mc, const AcqParams* acq, double* 
 }
 
 namespace {
-int chunk_size(int n, int m) {
-  const size_t by_memory = std::max<size_t>(1, kChunkElements / static_cast<size_t>(std::max(n, 1)));
+/// Candidates per chunk: each device buffer of a chunk (Kc and dk (n, mc), the candidates and
+/// their gradient (mc, d)) holds at most kChunkElements doubles.
+int chunk_size(int n, int d, int m) {
+  const size_t by_memory = std::max<size_t>(1, kChunkElements / static_cast<size_t>(std::max({n, d, 1})));
   return static_cast<int>(std::min<size_t>({static_cast<size_t>(std::max(m, 1)), by_memory, static_cast<size_t>(kMaxChunk)}));
 }
 }  // namespace
@@ -728,7 +730,7 @@ void CudaGp::predict(const double* x, int m, double* mean, double* variance) con
   if (m <= 0) return;
   use_device();
   Stream s;
-  const int step = chunk_size(impl_->n, m);
+  const int step = chunk_size(impl_->n, impl_->d, m);
   for (int c0 = 0; c0 < m; c0 += step) {
     const int mc = std::min(step, m - c0);
     impl_->chunk(x + static_cast<ptrdiff_t>(c0) * impl_->d, mc, nullptr, mean + c0, variance + c0, nullptr, nullptr, s);
@@ -739,7 +741,7 @@ void CudaGp::acquisition(const double* x, int m, const AcqParams& acq, double* v
   if (m <= 0) return;
   use_device();
   Stream s;
-  const int step = chunk_size(impl_->n, m);
+  const int step = chunk_size(impl_->n, impl_->d, m);
   for (int c0 = 0; c0 < m; c0 += step) {
     const int mc = std::min(step, m - c0);
     impl_->chunk(x + static_cast<ptrdiff_t>(c0) * impl_->d, mc, &acq, nullptr, nullptr, value + c0,

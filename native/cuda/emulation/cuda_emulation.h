@@ -202,6 +202,8 @@ inline cudaError_t record(cudaError_t e) {
 /// Fault injection for tests: this many of the next cudaMalloc calls fail with
 /// cudaErrorMemoryAllocation (a device out of memory, e.g. shared with another process).
 inline std::atomic<int> failing_mallocs{0};
+/// The largest cudaMalloc request so far, in bytes (tests of the chunking's memory bound).
+inline std::atomic<size_t> largest_malloc{0};
 /// The emulated device's compute capability (cudaGetDeviceProperties).
 inline std::atomic<int> device_major{8};
 inline std::atomic<int> device_minor{0};
@@ -288,6 +290,9 @@ inline cudaError_t cudaMalloc(void** p, size_t bytes) {
   if (failing > 0) {
     *p = nullptr;
     return kestrel_emu::record(cudaErrorMemoryAllocation);
+  }
+  for (size_t seen = kestrel_emu::largest_malloc.load();
+       bytes > seen && !kestrel_emu::largest_malloc.compare_exchange_weak(seen, bytes);) {
   }
   *p = std::malloc(bytes);
   if (*p == nullptr) return kestrel_emu::record(cudaErrorMemoryAllocation);

@@ -2,7 +2,8 @@
 // cuda_emulation.h (no GPU) and compares them with the CPU core: device Cholesky (sizes around
 // the 64-wide blocks, failing pivot, NaN), triangular solves with many right-hand sides, and
 // CudaGp (factor, predict, acquisition with gradient) against GpModel at the same theta,
-// recovery from a device out of memory, and the kernel-image probe on a card the build lacks.
+// recovery from a device out of memory, the candidate chunks' bound on device buffers, and the
+// kernel-image probe on a card the build lacks.
 // Built and run by test/native/cuda-emulated.test.ts. Prints "<k> checks, <f> failed".
 #define KESTREL_CUDA_EMULATE 1
 #include "../cuda_gp.cu"  // NOLINT: the kernels themselves, compiled for the emulator
@@ -235,6 +236,32 @@ void check_out_of_memory(kestrel::ThreadPool& pool) {
   }
 }
 
+/// The candidate chunks bound every device buffer by kChunkElements doubles (128 MiB), also when
+/// d > n: the candidates (mc, d) and their gradient are as large as Kc (n, mc) then.
+void check_chunk_memory(kestrel::ThreadPool& pool) {
+  const int n = 2, d = 100000, m = 170;  // m d > 2^24 with few blocks (the emulator plays each)
+  kestrel::GpData data;
+  data.n = n;
+  data.d = d;
+  data.is_cat.assign(static_cast<size_t>(d), 0);
+  for (int i = 0; i < n * d; ++i) data.x.push_back((i % 7) / 7.0);
+  data.y = {0.5, -0.5};
+  std::vector<double> theta(static_cast<size_t>(d) + 2, std::log(30.0));
+  theta[static_cast<size_t>(d)] = 0.0;
+  theta[static_cast<size_t>(d) + 1] = std::log(1e-4);
+  auto model = kestrel::GpModel::build(data, theta, kestrel::KernelKind::kMatern52, false, pool);
+  auto gpu = kestrel::cuda::CudaGp::create(*model, kestrel::KernelKind::kMatern52);
+  std::vector<double> x(static_cast<size_t>(m) * d, 0.25), mean(m), var(m);
+  kestrel_emu::largest_malloc = 0;
+  gpu->predict(x.data(), m, mean.data(), var.data());
+  const double limit = static_cast<double>(kestrel::cuda::kChunkElements * sizeof(double));
+  check(static_cast<double>(kestrel_emu::largest_malloc) <= limit, "chunking: no device buffer above 128 MiB when d > n",
+        static_cast<double>(kestrel_emu::largest_malloc), limit);
+  std::vector<double> mc(m), vc(m);
+  model->predict(x.data(), m, mc.data(), vc.data(), pool);
+  check(max_diff(mc.data(), mean.data(), m) <= 1e-10, "chunking: mean when d > n", max_diff(mc.data(), mean.data(), m), 1e-10);
+}
+
 /// A build whose fatbin has no image for the card (built for sm_80 / sm_90, run on a compute
 /// capability 5.0 card): the availability probe must say so, with the capability, instead of
 /// reporting a usable device whose every launch then fails; and the probe must leave no error
@@ -291,6 +318,7 @@ int main() {
     check_model(kestrel::KernelKind::kMatern52, pool);
     check_model(kestrel::KernelKind::kRbf, pool);
     check_out_of_memory(pool);
+    check_chunk_memory(pool);
     check_kernel_image(pool);
   } catch (const std::exception& e) {
     std::printf("FAIL exception: %s\n", e.what());

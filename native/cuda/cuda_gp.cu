@@ -738,6 +738,12 @@ void CudaGp::predict(const double* x, int m, double* mean, double* variance) con
 }
 
 void CudaGp::acquisition(const double* x, int m, const AcqParams& acq, double* value, double* grad) const {
+  // The device computes one model's logEI / UCB / PI only: log EHVI and additive terms (constraints,
+  // other objectives) run on the CPU model. The addon routes them there; refused here too, since
+  // acquisition_from_moments would otherwise compute log PI for kLogEhvi and drop the terms.
+  if (acq.kind == AcquisitionKind::kLogEhvi || !acq.terms.empty()) {
+    throw Error(Error::Code::kInvalid, "the CUDA model scores logEI, UCB or PI of itself only (no log EHVI, no terms)");
+  }
   if (m <= 0) return;
   use_device();
   Stream s;

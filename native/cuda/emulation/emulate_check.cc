@@ -262,6 +262,42 @@ void check_chunk_memory(kestrel::ThreadPool& pool) {
   check(max_diff(mc.data(), mean.data(), m) <= 1e-10, "chunking: mean when d > n", max_diff(mc.data(), mean.data(), m), 1e-10);
 }
 
+/// The device scores one model's logEI / UCB / PI: a kLogEhvi request or additive terms are
+/// refused, not computed as that model's log PI with the terms dropped.
+void check_acquisition_kinds(kestrel::ThreadPool& pool) {
+  const int n = 8, d = 1;
+  kestrel::GpData data;
+  data.n = n;
+  data.d = d;
+  data.is_cat = {0};
+  for (int i = 0; i < n; ++i) {
+    data.x.push_back(i / 8.0);
+    data.y.push_back(std::cos(3.0 * i / 8.0));
+  }
+  const std::vector<double> theta = {std::log(0.4), 0.0, std::log(1e-4)};
+  std::shared_ptr<const kestrel::GpModel> model = kestrel::GpModel::build(data, theta, kestrel::KernelKind::kMatern52, false, pool);
+  auto gpu = kestrel::cuda::CudaGp::create(*model, kestrel::KernelKind::kMatern52);
+  double x = 0.3, value = 0.0;
+  const auto refused = [&](const kestrel::AcqParams& acq) {
+    try {
+      gpu->acquisition(&x, 1, acq, &value, nullptr);
+    } catch (const kestrel::Error& e) {
+      return e.code() == kestrel::Error::Code::kInvalid;
+    }
+    return false;
+  };
+  kestrel::AcqParams ehvi;
+  ehvi.kind = kestrel::AcquisitionKind::kLogEhvi;
+  check(refused(ehvi), "acquisition: the device refuses log EHVI");
+  kestrel::AcqParams with_term;
+  with_term.terms.push_back(kestrel::AcqTerm{});
+  with_term.terms.back().model = model;
+  with_term.terms.back().params.kind = kestrel::AcquisitionKind::kPi;
+  check(refused(with_term), "acquisition: the device refuses additive terms");
+  kestrel::AcqParams plain;
+  check(!refused(plain) && std::isfinite(value), "acquisition: logEI of the model itself still works");
+}
+
 /// A build whose fatbin has no image for the card (built for sm_80 / sm_90, run on a compute
 /// capability 5.0 card): the availability probe must say so, with the capability, instead of
 /// reporting a usable device whose every launch then fails; and the probe must leave no error
@@ -319,6 +355,7 @@ int main() {
     check_model(kestrel::KernelKind::kRbf, pool);
     check_out_of_memory(pool);
     check_chunk_memory(pool);
+    check_acquisition_kinds(pool);
     check_kernel_image(pool);
   } catch (const std::exception& e) {
     std::printf("FAIL exception: %s\n", e.what());

@@ -11,6 +11,31 @@ import { MAX_CANDIDATE_COORDINATES } from '../../../src/surrogate/validate.js';
 import type { Trial } from '../../../src/trial/trial.js';
 import { resetWarnOnce } from '../../../src/util/warn.js';
 
+type OptimizeAcquisition = FittedGp['optimizeAcquisition'];
+
+/** The TypeScript backend with each model's optimizeAcquisition replaced by `wrap(original, options)`. */
+function jsBackendWrappingOptimize(
+  wrap: (original: OptimizeAcquisition, options: Parameters<OptimizeAcquisition>[0]) => ReturnType<OptimizeAcquisition>,
+): SurrogateBackend {
+  const inner = createJsBackend();
+  const wrapped = (model: FittedGp): FittedGp =>
+    new Proxy(model, {
+      get: (target, key) => {
+        if (key === 'optimizeAcquisition') {
+          return (o: Parameters<OptimizeAcquisition>[0]) => wrap((options) => target.optimizeAcquisition(options), o);
+        }
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  return {
+    name: 'js',
+    fit: (data, options) => inner.fit(data, options).then(wrapped),
+    build: (data, theta, options) => inner.build(data, theta, options).then(wrapped),
+    negLogPosterior: (data, theta, kernel, deterministic) => inner.negLogPosterior(data, theta, kernel, deterministic),
+  };
+}
+
 /** Smallest pairwise distance of the trials' (x, y) in the unit square of Branin's domain. */
 function minPairDistance(trials: readonly Trial[]): number {
   const points = trials.map((t) => [(t.suggestFloat('x', -5, 10) + 5) / 15, t.suggestFloat('y', 0, 15) / 15]);
@@ -232,27 +257,11 @@ describe('GpSampler through the real Study', () => {
   it("rejects a custom backend's optimum of the wrong length or with NaN, naming the backend option", async () => {
     // A SurrogateBackend is public API: an optimum one coordinate short decoded a float to NaN,
     // and the NaN reached the trial's parameters unchecked.
-    const inner = createJsBackend();
     for (const broken of [(x: Float64Array) => x.subarray(0, x.length - 1), (x: Float64Array) => Float64Array.from(x, (v, j) => (j === 0 ? NaN : v))]) {
-      const corrupt = (model: FittedGp): FittedGp =>
-        new Proxy(model, {
-          get: (target, key) => {
-            if (key === 'optimizeAcquisition') {
-              return async (o: Parameters<FittedGp['optimizeAcquisition']>[0]) => {
-                const optimum = await target.optimizeAcquisition(o);
-                return { ...optimum, x: broken(optimum.x) };
-              };
-            }
-            const value = Reflect.get(target, key) as unknown;
-            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-          },
-        });
-      const backend: SurrogateBackend = {
-        name: 'js',
-        fit: (data, options) => inner.fit(data, options).then(corrupt),
-        build: (data, theta, options) => inner.build(data, theta, options).then(corrupt),
-        negLogPosterior: (data, theta, kernel, deterministic) => inner.negLogPosterior(data, theta, kernel, deterministic),
-      };
+      const backend = jsBackendWrappingOptimize(async (original, o) => {
+        const optimum = await original(o);
+        return { ...optimum, x: broken(optimum.x) };
+      });
       const study = await createStudy({ sampler: new GpSampler({ seed: 1, nStartupTrials: 3, candidates: 64, restarts: 1, backend }) });
       const objective = (trial: Trial): number => (trial.suggestFloat('x', 0, 1) - 0.3) ** 2 + (trial.suggestFloat('y', 0, 1) - 0.6) ** 2;
       await study.optimize(objective, { nTrials: 3 });
@@ -270,26 +279,10 @@ describe('GpSampler through the real Study', () => {
   it('caps the candidates of a high-dimensional space at MAX_CANDIDATE_COORDINATES / d', async () => {
     // A JS backend that records each optimizeAcquisition's nCandidates and then scores 16.
     const requested: number[] = [];
-    const inner = createJsBackend();
-    const recording = (model: FittedGp): FittedGp =>
-      new Proxy(model, {
-        get: (target, key) => {
-          if (key === 'optimizeAcquisition') {
-            return (o: Parameters<FittedGp['optimizeAcquisition']>[0]) => {
-              requested.push(o.nCandidates);
-              return target.optimizeAcquisition({ ...o, nCandidates: 16 });
-            };
-          }
-          const value = Reflect.get(target, key) as unknown;
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-    const backend: SurrogateBackend = {
-      name: 'js',
-      fit: (data, options) => inner.fit(data, options).then(recording),
-      build: (data, theta, options) => inner.build(data, theta, options).then(recording),
-      negLogPosterior: (data, theta, kernel, deterministic) => inner.negLogPosterior(data, theta, kernel, deterministic),
-    };
+    const backend = jsBackendWrappingOptimize((original, o) => {
+      requested.push(o.nCandidates);
+      return original({ ...o, nCandidates: 16 });
+    });
     for (const d of [2, 40]) {
       const study = await createStudy({ sampler: new GpSampler({ seed: 1, nStartupTrials: 3, candidates: 1_000_000, restarts: 1, backend }) });
       await study.optimize((trial) => Array.from({ length: d }, (_, i) => trial.suggestFloat(`p${i}`, 0, 1)).reduce((a, v) => a + (v - 0.3) ** 2, 0), {

@@ -262,20 +262,24 @@ void check_chunk_memory(kestrel::ThreadPool& pool) {
   check(max_diff(mc.data(), mean.data(), m) <= 1e-10, "chunking: mean when d > n", max_diff(mc.data(), mean.data(), m), 1e-10);
 }
 
+/// A CPU model of sin(4x) at x = i / n, i < n (one float dim, Matern-5/2, fixed theta).
+std::shared_ptr<const kestrel::GpModel> sine_model(int n, kestrel::ThreadPool& pool) {
+  kestrel::GpData data;
+  data.n = n;
+  data.d = 1;
+  data.is_cat = {0};
+  for (int i = 0; i < n; ++i) {
+    data.x.push_back(static_cast<double>(i) / n);
+    data.y.push_back(std::sin(4.0 * i / n));
+  }
+  const std::vector<double> theta = {std::log(0.4), 0.0, std::log(1e-4)};
+  return kestrel::GpModel::build(data, theta, kestrel::KernelKind::kMatern52, false, pool);
+}
+
 /// The device scores one model's logEI / UCB / PI: a kLogEhvi request or additive terms are
 /// refused, not computed as that model's log PI with the terms dropped.
 void check_acquisition_kinds(kestrel::ThreadPool& pool) {
-  const int n = 8, d = 1;
-  kestrel::GpData data;
-  data.n = n;
-  data.d = d;
-  data.is_cat = {0};
-  for (int i = 0; i < n; ++i) {
-    data.x.push_back(i / 8.0);
-    data.y.push_back(std::cos(3.0 * i / 8.0));
-  }
-  const std::vector<double> theta = {std::log(0.4), 0.0, std::log(1e-4)};
-  std::shared_ptr<const kestrel::GpModel> model = kestrel::GpModel::build(data, theta, kestrel::KernelKind::kMatern52, false, pool);
+  std::shared_ptr<const kestrel::GpModel> model = sine_model(8, pool);
   auto gpu = kestrel::cuda::CudaGp::create(*model, kestrel::KernelKind::kMatern52);
   double x = 0.3, value = 0.0;
   const auto refused = [&](const kestrel::AcqParams& acq) {
@@ -314,17 +318,8 @@ void check_kernel_image(kestrel::ThreadPool& pool) {
         "kernel image: the probe names the runtime error, got '" + problem + "'");
   check(cudaGetLastError() == cudaSuccess, "kernel image: the failed probe leaves no error behind on the thread");
   // What the probe keeps a caller from: the first launch of an operation fails.
-  const int n = 10, d = 1;
-  kestrel::GpData data;
-  data.n = n;
-  data.d = d;
-  data.is_cat = {0};
-  for (int i = 0; i < n; ++i) {
-    data.x.push_back(i / 10.0);
-    data.y.push_back(std::sin(4.0 * i / 10.0));
-  }
-  const std::vector<double> theta = {std::log(0.4), 0.0, std::log(1e-4)};
-  auto model = kestrel::GpModel::build(data, theta, kestrel::KernelKind::kMatern52, false, pool);
+  const int n = 10;
+  auto model = sine_model(n, pool);
   bool threw = false;
   try {
     kestrel::cuda::CudaGp::create(*model, kestrel::KernelKind::kMatern52);

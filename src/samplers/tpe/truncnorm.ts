@@ -37,13 +37,15 @@ export function logGaussMass(a: number, b: number): number {
   // An interval so narrow that Phi(a) and Phi(b) (or their logs) round to the same double: the
   // difference is 0 and its log -Infinity, though the mass is positive. It is (b - a) phi(xi) for
   // some xi in [a, b] (mean value theorem), and phi hardly varies over such an interval.
-  if (lm === -Infinity) return Math.log(b - a) + normalLogPdf(a / 2 + b / 2);
+  if (lm === -Infinity && Number.isFinite(a) && Number.isFinite(b)) return Math.log(b - a) + normalLogPdf(a / 2 + b / 2);
   return lm;
 }
 
 function logGaussMassByCdf(a: number, b: number): number {
   if (b <= 0) {
     const lb = normalLogCdf(b);
+    // Both log cdfs -Infinity (b below about -1.3e154, where b^2 overflows): no mass left; their difference is NaN.
+    if (lb === -Infinity) return -Infinity;
     return lb + log1mexp(normalLogCdf(a) - lb);
   }
   if (a >= 0) return logGaussMassByCdf(-b, -a);

@@ -85,6 +85,18 @@ describe('logGaussMass', () => {
     expect(logGaussMass(2, 1)).toBe(-Infinity);
     expect(logGaussMass(-3, -1)).toBeCloseTo(logGaussMass(1, 3), 14);
   });
+
+  it('is -Infinity, not NaN, for an interval whose mass underflows entirely', () => {
+    // Both log cdfs -Infinity: their difference was NaN.
+    for (const [a, b] of [
+      [-Infinity, -1e200],
+      [-1e200, -1e199],
+      [1e199, 1e200],
+      [1e200, Infinity],
+    ] as [number, number][]) {
+      expect(logGaussMass(a, b), `[${a}, ${b}]`).toBe(-Infinity);
+    }
+  });
 });
 
 describe('sampleStandardTruncatedNormal', () => {

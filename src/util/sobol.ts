@@ -170,7 +170,9 @@ export class SobolSequence {
 
   /** Skips `n` points (n >= 0). */
   skip(n: number): this {
-    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidOptionError('n', 'a non-negative integer', n);
+    if (!Number.isSafeInteger(n) || n < 0 || this.position + n >= TWO_32) {
+      throw new InvalidOptionError('n', `a non-negative integer below 2^32 - ${this.position} (the points left)`, n);
+    }
     return n === 0 ? this : this.seek(this.position + n);
   }
 

@@ -146,6 +146,10 @@ describe('SobolSequence options', () => {
     expect(() => seq.next(new Float64Array(2))).toThrow(/option "out"/);
     expect(() => seq.skip(-1)).toThrow(/option "n"/);
     expect(() => seq.seek(2 ** 32)).toThrow(/option "index"/);
+    // Past the last point: the argument the caller passed is named (it was "index", position + n).
+    seq.seek(10);
+    expect(() => seq.skip(2 ** 32 - 10)).toThrow(/option "n".*received 4294967286/);
+    expect(seq.skip(2 ** 32 - 11).index).toBe(2 ** 32 - 1);
   });
 
   it('uses a random scramble seed when none is given', () => {

@@ -52,6 +52,7 @@ import { randomBytes } from 'node:crypto';
 import { InvalidOptionError, StorageError } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { isFinishedState, type JsonValue, type StudyDirection } from '../trial/types.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warnOnce } from '../util/warn.js';
 import { FileLock, codeOf, messageOf } from './file-lock.js';
 import type {
@@ -105,6 +106,9 @@ export interface JournalStorageOptions {
   readonly readOnly?: boolean;
 }
 
+/** Every JournalStorageOptions key, checked against the interface at compile time. */
+const OPTION_KEYS = optionKeys<JournalStorageOptions>()(['path', 'lockStaleMs', 'lockTimeoutMs', 'readOnly']);
+
 const READ_ONLY_CODES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 /** What a write decided: the record to append (null: nothing to write) and its result. */
@@ -139,6 +143,7 @@ export class JournalStorage implements Storage {
     if (options === null || typeof options !== 'object') {
       throw new InvalidOptionError('options', 'an object {path, lockStaleMs?, lockTimeoutMs?, readOnly?}', options);
     }
+    checkOptionsObject(options, OPTION_KEYS, 'JournalStorage', true);
     if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') {
       throw new InvalidOptionError('readOnly', 'a boolean', options.readOnly);
     }

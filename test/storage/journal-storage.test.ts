@@ -256,6 +256,18 @@ describe('JournalStorage', () => {
     expect(() => new JournalStorage(undefined as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
   });
 
+  it('rejects an unknown option (a misspelt one was silently ignored) and an array, naming them', () => {
+    // `readonly` (for readOnly) opened the journal for writing; `lockTimeout` kept the 60 s default.
+    for (const key of ['readonly', 'lockTimeout']) {
+      const path = freshPath();
+      expect(() => new JournalStorage({ path, [key]: 1 } as never)).toThrow(
+        expect.objectContaining({ code: 'INVALID_OPTION', option: key }),
+      );
+      expect(existsSync(path)).toBe(false);
+    }
+    expect(() => new JournalStorage([] as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'JournalStorage' }));
+  });
+
   it('refuses new datetimes a Date cannot hold, but still opens a journal that holds one', async () => {
     const path = freshPath();
     const s = new JournalStorage({ path });

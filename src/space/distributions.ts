@@ -2,7 +2,7 @@
  * Distribution constructors (validated, frozen plain data), equality, membership and JSON.
  * Together with `encode.ts` this is the only code that switches on a distribution's `kind`.
  */
-import { InvalidParamValueError, SearchSpaceError } from '../errors.js';
+import { InvalidOptionError, InvalidParamValueError, SearchSpaceError } from '../errors.js';
 import type {
   CategoricalChoice,
   CategoricalDistribution,
@@ -243,6 +243,7 @@ function decimalDivides(high: number, low: number, step: number): boolean {
  * or exactly one of the grid values `floatGridValue` gives.
  */
 export function contains(dist: Distribution, value: unknown): boolean {
+  checkDistribution(dist);
   switch (dist.kind) {
     case 'float': {
       if (typeof value !== 'number' || !Number.isFinite(value)) return false;
@@ -266,6 +267,18 @@ export function contains(dist: Distribution, value: unknown): boolean {
     case 'categorical':
       for (let i = 0; i < dist.choices.length; i++) if (dist.choices[i] === value) return true;
       return false;
+  }
+}
+
+/**
+ * Throws `InvalidOptionError` (option `dist`) unless `dist` is an object with a known `kind`: the
+ * public `encode`, `decode` and `contains` threw a TypeError on null and returned undefined or NaN
+ * on anything else.
+ */
+export function checkDistribution(dist: unknown): void {
+  const kind = dist !== null && typeof dist === 'object' ? (dist as { kind?: unknown }).kind : undefined;
+  if (kind !== 'float' && kind !== 'int' && kind !== 'categorical') {
+    throw new InvalidOptionError('dist', "a distribution (kind 'float', 'int' or 'categorical')", dist);
   }
 }
 

@@ -34,7 +34,7 @@
  */
 import { InvalidParamValueError, NumericalError, describeValue } from '../errors.js';
 import { decodeLogInt, encodeLogInt } from '../util/log-int.js';
-import { choiceIndex, floatGridValue, floatStepCount } from './distributions.js';
+import { checkDistribution, choiceIndex, floatGridValue, floatStepCount } from './distributions.js';
 import type { Distribution, FloatDistribution, IntDistribution, ParamValue } from './types.js';
 
 /** Re-exported from distributions.ts, where `contains` needs it. */
@@ -80,6 +80,7 @@ function stepCount(dist: Distribution): number {
  * one that is not a finite number (NaN, +-Infinity, a string); it does not check the bounds.
  */
 export function encode(dist: Distribution, value: ParamValue, name = '(unnamed)'): number {
+  checkDistribution(dist);
   switch (dist.kind) {
     case 'categorical': {
       const index = choiceIndex(dist, value);
@@ -112,6 +113,7 @@ export function encode(dist: Distribution, value: ParamValue, name = '(unnamed)'
 
 /** The value at coordinate `x` (see the file comment); always contained in `dist`. Throws `NumericalError` for NaN. */
 export function decode(dist: Distribution, x: number): ParamValue {
+  checkDistribution(dist);
   switch (dist.kind) {
     case 'categorical': {
       if (Number.isNaN(x)) throw new NumericalError('cannot decode NaN to a categorical choice');

@@ -303,3 +303,12 @@ describe('encode / decode properties on random distributions', () => {
     }
   });
 });
+
+describe('encode / decode / contains on something that is not a distribution', () => {
+  // null and undefined threw a TypeError (reading 'kind'); a string or {} gave undefined or NaN.
+  it.each([null, undefined, '3', {}, { kind: 'floaty' }])('rejects %s with an InvalidOptionError naming dist', (dist) => {
+    for (const call of [() => encode(dist as never, 0.5), () => decode(dist as never, 0.5), () => contains(dist as never, 0.5)]) {
+      expect(call).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'dist' }));
+    }
+  });
+});

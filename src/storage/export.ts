@@ -24,6 +24,7 @@ import { InvalidOptionError } from '../errors.js';
 import type { ParamValue } from '../space/types.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { SystemAttr } from '../trial/system-attrs.js';
+import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { hasOwn } from '../util/own-keys.js';
 import type { JsonValue, TrialState } from '../trial/types.js';
 
@@ -137,10 +138,14 @@ export interface TrialsToCsvOptions {
   readonly nObjectives?: number;
 }
 
+/** Every TrialsToCsvOptions key, checked against the interface at compile time. */
+const CSV_OPTION_KEYS = optionKeys<TrialsToCsvOptions>()(['nObjectives']);
+
 /** The trials as CSV text (header + one record per trial, in the given order). */
 export function trialsToCsv(trials: readonly FrozenTrial[], options: TrialsToCsvOptions = {}): string {
   const list = checkTrials(trials);
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object {nObjectives?}', options);
+  checkOptionsObject(options, CSV_OPTION_KEYS, 'trialsToCsv');
   const nObjectives = options.nObjectives;
   if (nObjectives !== undefined && !(Number.isSafeInteger(nObjectives) && nObjectives >= 1)) {
     throw new InvalidOptionError('nObjectives', 'an integer >= 1', nObjectives);

@@ -216,6 +216,9 @@ describe('trialsToCsv', () => {
     for (const bad of [0, 1.5, Number.NaN, '2']) {
       expect(() => trialsToCsv([], { nObjectives: bad as number }), String(bad)).toThrow(/nObjectives.*integer >= 1/);
     }
+    // A misspelt key (nObjective) was ignored, and an array taken for an empty options object.
+    expect(() => trialsToCsv([], { nObjective: 2 } as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'nObjective' }));
+    expect(() => trialsToCsv([], [2] as never)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
   });
 
   it('quotes exactly the fields that need it', () => {

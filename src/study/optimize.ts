@@ -11,7 +11,7 @@ import { messageOf } from './study.js';
 import { staleTrialSweeper } from './trial-budget.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warn, warnOnce } from '../util/warn.js';
-import { isPromiseLike } from '../util/promise.js';
+import { isPromiseLike, nextTurn } from '../util/promise.js';
 
 /**
  * What an objective returns: one value per objective. A typed array of numbers (`Float64Array`,
@@ -241,6 +241,11 @@ export async function runOptimize(study: Study, objective: Objective, options: O
           setFatal(error);
         }
       }
+      // A synchronous objective on in-memory storage settles every await of a trial as a
+      // microtask: without a turn of the event loop between trials, no timer, signal handler
+      // (Ctrl-C) or abort from one ever ran, and a run without limits could only be killed. The
+      // same point of every trial, so the order of concurrent workers stays deterministic.
+      await nextTurn();
     }
   };
 

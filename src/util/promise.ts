@@ -2,3 +2,11 @@
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
+
+/**
+ * Resolves on a later turn of the event loop (`setImmediate`), after pending timers, I/O callbacks
+ * and signal handlers: a loop whose awaits all settle as microtasks never lets those run otherwise.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

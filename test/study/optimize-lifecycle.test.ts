@@ -520,3 +520,23 @@ describe('an interruption while storage never answers a trial creation', () => {
     ]);
   });
 });
+
+describe('a synchronous objective on in-memory storage', () => {
+  it('lets timers and signals run between trials, so a run without limits can be stopped', async () => {
+    // Every await of such a run settled as a microtask: the event loop never turned, so an abort
+    // from a timer (or Ctrl-C: Node runs signal handlers on the loop) never came, and
+    // optimize({}) ran until the process was killed.
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 20);
+    try {
+      await expect(study.optimize((t) => t.suggestFloat('x', 0, 1), { signal: controller.signal, ...quiet })).rejects.toBeInstanceOf(
+        InterruptedError,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    expect(study.liveTrials()).toHaveLength(0);
+    expect((await study.getTrials({ states: ['COMPLETE'] })).length).toBeGreaterThan(0);
+  }, 10_000);
+});

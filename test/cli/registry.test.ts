@@ -5,7 +5,7 @@ import { NopPruner } from '../../src/pruners/pruner.js';
 import { NsgaIiSampler } from '../../src/samplers/genetic/nsga-ii-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { TpeSampler } from '../../src/samplers/tpe/tpe-sampler.js';
-import { getSurrogateBackend } from '../../src/surrogate/select-backend.js';
+import { cudaBackendUnavailable } from '../surrogate/helpers.js';
 
 async function configError(promise: Promise<unknown>): Promise<ConfigError> {
   try {
@@ -62,15 +62,7 @@ describe('sampler registry', () => {
   it('reports a surrogate backend this machine lacks at sampler.backend, before the study opens', async () => {
     // GpSampler itself rejects at the first ask, once that trial exists (recorded FAIL, counted
     // toward nTrials); a config names it up front, as any other configuration error.
-    let cudaMissing: unknown = null;
-    try {
-      await getSurrogateBackend({ backend: 'cuda' });
-    } catch (error) {
-      cudaMissing = error;
-    }
-    if (cudaMissing === null) {
-      console.warn('skipped: this machine has a usable CUDA backend, so backend "cuda" cannot be unavailable');
-    } else {
+    if (await cudaBackendUnavailable()) {
       const error = await configError(createSampler({ name: 'gp', options: { backend: 'cuda' } }));
       expect(error.path).toBe('sampler.backend');
       expect(error.message).toMatch(/backend "cuda" is not available/);

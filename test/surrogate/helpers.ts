@@ -1,4 +1,5 @@
 import type { GpTrainingData } from '../../src/surrogate/backend.js';
+import { getSurrogateBackend } from '../../src/surrogate/select-backend.js';
 
 /** Deterministic uniform stream for test inputs (Mulberry32). */
 export function uniformStream(seed: number): () => number {
@@ -83,3 +84,17 @@ export const BAD_LOG_INT_BOUNDS: readonly { readonly why: string; readonly value
   { why: 'on an ordinal dim', value: Float64Array.from([0, 0, 1, 100, 0, 0]), option: 'logIntBounds[2]' },
   { why: 'on a categorical dim', value: Float64Array.from([0, 0, 0, 0, 1, 100]), option: 'logIntBounds[4]' },
 ];
+
+/**
+ * Whether backend 'cuda' is unavailable on this machine (the tests of what an unmet explicit
+ * request does need that); when it is available, says so and returns false, so the caller skips.
+ */
+export async function cudaBackendUnavailable(): Promise<boolean> {
+  try {
+    await getSurrogateBackend({ backend: 'cuda' });
+  } catch {
+    return true;
+  }
+  console.warn('skipped: this machine has a usable CUDA backend, so backend "cuda" cannot be unavailable');
+  return false;
+}

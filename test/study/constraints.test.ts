@@ -108,18 +108,7 @@ describe('constraint values stored on trials (NsgaIiSampler constraintsFunc)', (
     const throwing = (): number[] => {
       throw Object.create(null) as object;
     };
-    for (const sampler of [new NsgaIiSampler({ seed: 1, constraintsFunc: throwing }), new GpSampler({ seed: 1, constraintsFunc: throwing })]) {
-      const study = await createStudy({ sampler });
-      const trial = await study.ask();
-      trial.suggestFloat('x', 0, 1);
-      const error = await study.tell(trial, 1).then(() => null, (e: unknown) => e);
-      expect(error).toBeInstanceOf(KestrelError);
-      expect((error as KestrelError).code).toBe('CONSTRAINTS_FUNC_ERROR');
-      const [stored] = await study.getTrials();
-      expect(stored.state).toBe('COMPLETE');
-      expect(stored.values).toEqual([1]);
-      expect(stored.systemAttrs.constraints).toBeNull();
-    }
+    await expectTrialKeptOnConstraintsError(throwing, /constraintsFunc failed for trial 0: it threw/);
   });
 
   it('a constraintsFunc result that throws when read (a lazy getter, a revoked Proxy) still records the trial (NSGA-II and GP)', async () => {
@@ -141,22 +130,31 @@ describe('constraint values stored on trials (NsgaIiSampler constraintsFunc)', (
       [lazy, /it threw: lazy constraint failed/],
       [revoked, /it threw: .*revoked/],
     ] as const) {
-      for (const sampler of [new NsgaIiSampler({ seed: 1, constraintsFunc: func }), new GpSampler({ seed: 1, constraintsFunc: func })]) {
-        const study = await createStudy({ sampler });
-        const trial = await study.ask();
-        trial.suggestFloat('x', 0, 1);
-        const error = await study.tell(trial, 1).then(() => null, (e: unknown) => e);
-        expect(error).toBeInstanceOf(KestrelError);
-        expect((error as KestrelError).code).toBe('CONSTRAINTS_FUNC_ERROR');
-        expect(String(error)).toMatch(message);
-        const [stored] = await study.getTrials();
-        expect(stored.state).toBe('COMPLETE');
-        expect(stored.values).toEqual([1]);
-        expect(stored.systemAttrs.constraints).toBeNull();
-      }
+      await expectTrialKeptOnConstraintsError(func, message);
     }
   });
 });
+
+/**
+ * Tells one trial of an NSGA-II and of a GP study whose constraintsFunc fails: the tell rejects
+ * with CONSTRAINTS_FUNC_ERROR (its text matching `message`) and the trial stays COMPLETE with its
+ * value and no constraints.
+ */
+async function expectTrialKeptOnConstraintsError(func: () => number[], message: RegExp): Promise<void> {
+  for (const sampler of [new NsgaIiSampler({ seed: 1, constraintsFunc: func }), new GpSampler({ seed: 1, constraintsFunc: func })]) {
+    const study = await createStudy({ sampler });
+    const trial = await study.ask();
+    trial.suggestFloat('x', 0, 1);
+    const error = await study.tell(trial, 1).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(KestrelError);
+    expect((error as KestrelError).code).toBe('CONSTRAINTS_FUNC_ERROR');
+    expect(String(error)).toMatch(message);
+    const [stored] = await study.getTrials();
+    expect(stored.state).toBe('COMPLETE');
+    expect(stored.values).toEqual([1]);
+    expect(stored.systemAttrs.constraints).toBeNull();
+  }
+}
 
 describe('best trials of a constrained study', () => {
   it('bestTrial and bestTrials keep feasible trials only', async () => {

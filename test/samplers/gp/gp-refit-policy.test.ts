@@ -165,12 +165,7 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     // (it overflows). It used to be appended anyway: every suggestion threw NumericalError and was
     // sampled at random until the growth rule refit (here at 28 observations). A refit fits the
     // transform on every value, which maps it (gp-sampler.test.ts models such values at a fit).
-    const warnings: string[] = [];
-    const onWarning = (w: Error & { code?: string }): void => {
-      if (w.code !== undefined) warnings.push(w.code);
-    };
-    process.on('warning', onWarning);
-    try {
+    await withWarningCodes(async (warnings) => {
       for (const [policy, nInitial, expected] of [
         [{ refitEveryTrialBelow: 0, refitGrowthDivisor: 1 }, 14, ['fit', 'fit', 'append']],
         // Behind a pending background rebuild (its standardization is the served model's): the
@@ -196,9 +191,7 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
           if (nInitial === 14) expect(sizes).toEqual([14, 15, 16]);
         }
       }
-    } finally {
-      process.off('warning', onWarning);
-    }
+    });
   });
 
   it('refits instead of appending a value with a finite target too large for the model, which failed the ask', async () => {
@@ -285,12 +278,7 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
     });
 
     it('keeps serving the previous model when a background rebuild fails, with a coded warning', async () => {
-      const warnings: string[] = [];
-      const onWarning = (w: Error & { code?: string }): void => {
-        if (w.code !== undefined) warnings.push(w.code);
-      };
-      process.on('warning', onWarning);
-      try {
+      await withWarningCodes(async (warnings) => {
         const backend = new CountingBackend();
         backend.failBuilds.add(2);
         const { kinds, sizes } = await runSteps(policy, 20, 9, backend);
@@ -298,9 +286,7 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
         expect(kinds.slice(5)).toEqual(['subset-deferred', 'append', 'append', 'append']);
         expect(sizes.slice(5)).toEqual([25, 26, 27, 28]);
         expect(warnings).toContain('GP_REBUILD_FAILED');
-      } finally {
-        process.off('warning', onWarning);
-      }
+      });
     });
 
     it('starts over when the failed rebuild was behind a subset-served model', async () => {
@@ -327,12 +313,7 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
         if (calls === 1) throw new NumericalError('injected synchronous build failure');
         return build(...args);
       };
-      const warnings: string[] = [];
-      const onWarning = (w: Error & { code?: string }): void => {
-        if (w.code !== undefined) warnings.push(w.code);
-      };
-      process.on('warning', onWarning);
-      try {
+      await withWarningCodes(async (warnings) => {
         const reference = await runSteps(policy, 20, 4);
         const { kinds, study } = await runSteps(policy, 20, 4, backend);
         await new Promise((resolve) => setImmediate(resolve));
@@ -343,9 +324,7 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
         expect(warnings).toContain('GP_REBUILD_FAILED');
         expect(kinds).toEqual(['subset-deferred', 'append', 'append', 'subset-deferred']);
         expect(calls).toBe(2);
-      } finally {
-        process.off('warning', onWarning);
-      }
+      });
     });
 
     it('serializes the model updates of concurrent suggestions', async () => {
@@ -410,3 +389,20 @@ describe('selectFitSubset', () => {
     expect(() => selectFitSubset({ trialIds: [1], values: [1], size: 2, nBest: 3, seed: 1 })).toThrow(/nBest/);
   });
 });
+
+/**
+ * Runs `body` with the codes of the process warnings emitted meanwhile collected in `warnings`
+ * (the listener is removed afterwards, however `body` ends).
+ */
+async function withWarningCodes(body: (warnings: string[]) => Promise<void>): Promise<void> {
+  const warnings: string[] = [];
+  const onWarning = (w: Error & { code?: string }): void => {
+    if (w.code !== undefined) warnings.push(w.code);
+  };
+  process.on('warning', onWarning);
+  try {
+    await body(warnings);
+  } finally {
+    process.off('warning', onWarning);
+  }
+}

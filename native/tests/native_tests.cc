@@ -8,7 +8,8 @@
 // reuse, warm starts, large-n acquisition budget), finite-difference gradients
 // of the negative log posterior and of the acquisitions (w.r.t. x and w.r.t. mean / sd), log-EI
 // against a direct formula where that is accurate and its asymptotics for very negative z,
-// linear-space log EHVI (log_ehvi_indexed) against the log-space log_ehvi on random boxes,
+// linear-space log EHVI (log_ehvi_indexed) against the log-space log_ehvi on random boxes, one
+// box side's log and slopes out to z = -1e12 against a long-double continued fraction,
 // the acquisition maximizer (the best observation as a local-search start, ordinal dims on cell
 // centres, log-int dims on the coordinates of their integers, no single-coordinate improvement
 // left on discrete dims), determinism across thread counts, the thread pool's exceptions (thrown
@@ -476,6 +477,79 @@ static void test_log_ehvi_indexed() {
   CHECK(err_h < 1e-12, "hv_bound_terms h vs exp(log_h): relative err %.3g", err_h);
 }
 
+// The Mills ratio R(x) = (1 - Phi(x)) / phi(x) and q(x) = h(-x) / phi(x) = 1 - x R(x) for x >= 30,
+// in long double (64-bit mantissa), from Laplace's continued fraction (Abramowitz & Stegun
+// 26.2.14) R = 1/(x + 1/(x + 2/(x + 3/(x + ...)))), 400 terms: with t = 1/(x + 2/(x + 3/(...))),
+// R = 1/(x + t) and q = t/(x + t), so q keeps its relative accuracy (1 - x R would cancel ~x^2).
+// Independent of acquisition.h's erfcx and asymptotic series.
+static void mills_cf(long double x, long double* r, long double* q) {
+  long double frac = x;
+  for (int k = 400; k >= 2; --k) frac = x + k / frac;
+  const long double t = 1.0L / frac;
+  *r = 1.0L / (x + t);
+  *q = t / (x + t);
+}
+
+// log psi of one box side and its slopes for zl <= -30 (zu < zl, or u = +inf), in long double
+// with phi(zl) factored out: x = -z, E = phi(zu)/phi(zl) = exp(-(xu - xl)(xu + xl)/2) (0 for
+// u = +inf), psi / (sd phi(zl)) = q_l - E q_u, (Phi(zl) - Phi(zu)) / phi(zl) = R_l - E R_u,
+// (phi(zl) - phi(zu)) / phi(zl) = 1 - E; ref = {log psi, d/dmean, d/dsd}.
+static void hv_side_reference(double zl, double zu, double sd, long double* ref) {
+  const long double xl = -static_cast<long double>(zl);
+  long double rl, ql, ru = 0.0L, qu = 0.0L, e = 0.0L;
+  mills_cf(xl, &rl, &ql);
+  if (zu > -std::numeric_limits<double>::infinity()) {
+    const long double xu = -static_cast<long double>(zu);
+    mills_cf(xu, &ru, &qu);
+    e = std::exp(-0.5L * (xu - xl) * (xu + xl));
+  }
+  const long double g = ql - e * qu;
+  const long double half_log_2pi = 0.5L * std::log(2.0L * static_cast<long double>(M_PI));
+  ref[0] = std::log(static_cast<long double>(sd)) - 0.5L * xl * xl - half_log_2pi + std::log(g);
+  ref[1] = (rl - e * ru) / g / sd;
+  ref[2] = (1.0L - e) / g / sd;
+}
+
+// log_hv_side from z = -30 out to -1e12, unbounded and bounded (thin boxes of width 1e-3/|zl|,
+// boxes of width 1/|zl| and 30/|zl|, of width 1 and 1e3, and zu = 1.5 zl), against
+// hv_side_reference: value and both slopes within 1e-10 relative. The slopes were exps of
+// differences of two logs of size z^2/2 (an ulp of z^2/2 is 1 at |z| = 1e8), wrong by orders of
+// magnitude from |z| ~ 1e8 on; the value lost the bounded side's digits to log_h(zu) - log_h(zl)
+// where the box is thin against sd / |zl|. From -30 to -100 (the realistic range, kept bit for bit)
+// only widths of 1/|zl| and more: there thin boxes lose eps z^2 / (width |zl|) to that difference.
+static void test_hv_side_far_tail() {
+  const double inf = std::numeric_limits<double>::infinity();
+  double worst[2][3] = {{0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}};  // above z = -100, from -100 on
+  int cases = 0;
+  for (double zl : {-30.0, -45.0, -60.0, -99.5, -100.0, -150.0, -1e3, -1e4, -1e5, -1e6, -1e7, -1e8, -1e9, -1e10, -1e11, -1e12}) {
+    const double x = -zl;
+    for (double sd : {1.0, 0.25}) {
+      std::vector<double> uppers = {inf};
+      for (double width : {1e-3 / x, 1.0 / x, 30.0 / x, 1.0, 1e3, 0.5 * x}) {
+        if (width < 1.0 / x && x < kLogHSeriesFrom) continue;
+        const double zu = zl - width;
+        if (zu < zl) uppers.push_back(-zu * sd);  // mean 0: zl, zu exact for sd a power of 2
+      }
+      for (double upper : uppers) {
+        const double lower = -zl * sd;
+        double out[3];
+        long double ref[3];
+        log_hv_side(0.0, sd, lower, upper, out);
+        hv_side_reference(zl, upper < inf ? -upper / sd : -inf, sd, ref);
+        ++cases;
+        for (int i = 0; i < 3; ++i) {
+          const double err = static_cast<double>(std::fabs((out[i] - ref[i]) / ref[i]));
+          worst[x >= kLogHSeriesFrom][i] = std::max(worst[x >= kLogHSeriesFrom][i], err);
+          CHECK(err < 1e-10, "log_hv_side(0, %g, [%.17g, %.17g]) out[%d] = %.17g vs reference %.17Lg (z = %g)", sd, lower,
+                upper, i, out[i], ref[i], zl);
+        }
+      }
+    }
+  }
+  std::printf("log_hv_side far tail: %d sides, worst relative error (value, d/dmean, d/dsd) above z = -100 %.3g %.3g %.3g, "
+              "from -100 on %.3g %.3g %.3g\n", cases, worst[0][0], worst[0][1], worst[0][2], worst[1][0], worst[1][1], worst[1][2]);
+}
+
 static void test_hypervolume_math() {
   // One box side against quadrature, bounded and unbounded, and its slopes against differences.
   const double inf = std::numeric_limits<double>::infinity();
@@ -537,6 +611,7 @@ static void test_hypervolume_math() {
   const double far = log_ehvi(2, 3, boxes, far_mean, sd, dmean, dsd, work);
   CHECK(std::isfinite(far) && far < -1000 && dmean[0] > 0 && dmean[1] > 0, "far log_ehvi %g, slopes %g %g", far, dmean[0], dmean[1]);
   test_log_ehvi_indexed();
+  test_hv_side_far_tail();
 }
 
 static void test_nlp_gradient() {

@@ -38,6 +38,9 @@
  *   log psi = log sd + log_h(zl) + log1mexp(log_h(zu) - log_h(zl))
  *   d psi / d mu = Phi(zl) - Phi(zu),  d psi / d sd = phi(zl) - phi(zu)
  *   log EHVI = logsumexp_b sum_k log psi_bk; its slopes are the softmax-weighted sums of the boxes'.
+ *   From zl = -100 on (logHypervolumeSideTail) the slopes and log(h(zu)/h(zl)) are ratios with
+ *   phi(zl) factored out (D = (zu^2 - zl^2)/2 = (zl - zu)(|zl| + |zu|)/2, h/phi and Phi/phi from the
+ *   series and erfcx), not differences of logs of size z^2/2, which lost them as eps z^2.
  * native/include/kestrel/acquisition.h (log_hv_side, log_ehvi) is the same arithmetic.
  */
 import { erfcx, normalCdf, normalLogCdf as logNormalCdf, normalLogPdf as logNormalPdf } from '../util/math.js';
@@ -128,12 +131,64 @@ export function logProbabilityOfImprovement(mean: number, sd: number, incumbent:
 }
 
 /**
+ * logHypervolumeSide where zl <= -LOG_H_SERIES_FROM (so zu < zl is there too; zu = -Infinity for an
+ * unbounded side), given lhl = logH(zl): the slopes and the bounded side's log1mexp argument as
+ * ratios with phi(zl) factored out, without the common -z^2/2 of two logs. With x = -z,
+ * d = xu - xl, D = (zu^2 - zl^2)/2 = d (xl + xu)/2, q = h/phi = w (1 - tail), R(x) = Phi(z)/phi(z) = (1 - q)/x:
+ *   a = log(h(zu)/h(zl)) = -D - 2 log1p(d/xl) + log1p(-tail_u) - log1p(-tail_l)
+ *   b = log(Phi(zu)/Phi(zl)) = -D - log1p(d/xl) + log1p(-q_u) - log1p(-q_l)
+ *   log psi = log sd + lhl + log1mexp(a)
+ *   d log psi/d mu = Phi(zl)/h(zl) expm1(b)/expm1(a),  d log psi/d sd = phi(zl)/h(zl) expm1(-D)/expm1(a)
+ * (Phi/h from cdfOverH, phi/h = z^2/(1 - tail)). Each term of a and b keeps its relative accuracy,
+ * so a box thin against sd/|zl| keeps ~1e-13 down to D = 1e-6. native/include/kestrel/acquisition.h
+ * log_hv_side_tail is the same arithmetic.
+ */
+function logHypervolumeSideTail(zl: number, zu: number, lhl: number, sd: number, out: Float64Array): void {
+  const tl = logHSeriesTail(zl);
+  let lg = lhl;
+  let dmu = cdfOverH(zl, lhl);
+  let dsd = (zl * zl) / (1 - tl);
+  if (zu > Number.NEGATIVE_INFINITY) {
+    const xl = -zl;
+    const xu = -zu;
+    const d = xu - xl;
+    const bigD = 0.5 * d * (xl + xu);
+    const logRatio = Math.log1p(d / xl);
+    const tu = logHSeriesTail(zu);
+    const wl = 1 / (zl * zl);
+    const wu = 1 / (zu * zu);
+    const a = -bigD - 2 * logRatio + (Math.log1p(-tu) - Math.log1p(-tl));
+    const b = -bigD - logRatio + (Math.log1p(-wu * (1 - tu)) - Math.log1p(-wl * (1 - tl)));
+    lg = lhl + log1mexp(a);
+    const gap = Math.expm1(a);
+    dmu *= Math.expm1(b) / gap;
+    dsd *= Math.expm1(-bigD) / gap;
+  }
+  if (!(lg > Number.NEGATIVE_INFINITY)) {
+    out[0] = Number.NEGATIVE_INFINITY;
+    out[1] = 0;
+    out[2] = 0;
+    return;
+  }
+  out[0] = lg + Math.log(sd);
+  out[1] = dmu / sd;
+  out[2] = dsd / sd;
+}
+
+/**
  * Writes [log psi, d/dmu, d/dsd] of one box side [lower, upper] (upper may be +Infinity) into out;
- * a side whose psi rounds to 0 gives -Infinity with zero slopes.
+ * a side whose psi rounds to 0 gives -Infinity with zero slopes. From zl = -LOG_H_SERIES_FROM down,
+ * logHypervolumeSideTail: there the slopes, taken below as exps of differences of logs of size
+ * z^2/2, lost relative accuracy as eps z^2 (1e-8 at z = -1e4, orders of magnitude from |z| ~ 1e8
+ * on); above it (-100 < zl) they are good to ~1e-12.
  */
 export function logHypervolumeSide(mean: number, sd: number, lower: number, upper: number, out: Float64Array): void {
   const zl = (mean - lower) / sd;
   const lhl = logH(zl);
+  if (zl <= -LOG_H_SERIES_FROM) {
+    logHypervolumeSideTail(zl, upper < Number.POSITIVE_INFINITY ? (mean - upper) / sd : Number.NEGATIVE_INFINITY, lhl, sd, out);
+    return;
+  }
   const lnl = logNormalCdf(zl);
   const lpl = logNormalPdf(zl);
   let lg = lhl;

@@ -2,8 +2,9 @@
  * log EHVI (AcquisitionOptions kind 'logehvi' with `boxes`; native/include/kestrel/acquisition.h
  * log_ehvi, src/surrogate/acquisition.ts): the log expected hypervolume improvement of several
  * models, one per objective. On both backends: the value is the log of a Monte Carlo estimate of
- * E[HVI(y)] under the models' posteriors (an independent check of the closed form), the gradient
- * matches central differences, additive terms still add, the maximizer reports the value at its
+ * E[HVI(y)] under the models' posteriors (an independent check of the closed form), one box side
+ * and its slopes match a continued-fraction reference out to z = -1e12, the gradient matches
+ * central differences, additive terms still add, the maximizer reports the value at its
  * point; native and TypeScript agree on the same models; bad boxes and stray terms are typed
  * errors. Native cases are skipped when the addon is not built.
  */
@@ -68,6 +69,38 @@ const backends: [string, () => SurrogateBackend, boolean][] = [
   ['cpu', () => createNativeBackend({ device: 'cpu' }), available],
 ];
 
+/**
+ * The Mills ratio R(x) = (1 - Phi(x)) / phi(x) and q(x) = h(-x) / phi(x) = 1 - x R(x) for x >= 30,
+ * from Laplace's continued fraction (Abramowitz & Stegun 26.2.14) R = 1/(x + 1/(x + 2/(x + ...))),
+ * 400 terms: with t = 1/(x + 2/(x + 3/(...))), R = 1/(x + t) and q = t/(x + t), so q keeps its
+ * relative accuracy (1 - x R would cancel ~x^2). Independent of acquisition.ts's erfcx and series.
+ */
+function millsCf(x: number): [r: number, q: number] {
+  let frac = x;
+  for (let k = 400; k >= 2; k--) frac = x + k / frac;
+  const t = 1 / frac;
+  return [1 / (x + t), t / (x + t)];
+}
+
+/**
+ * [log psi, d/dmean, d/dsd] of one box side for zl <= -30 (zu < zl, or -Infinity for an unbounded
+ * side) with phi(zl) factored out: x = -z, E = phi(zu)/phi(zl) = exp(-(xu - xl)(xu + xl)/2),
+ * psi / (sd phi(zl)) = q_l - E q_u, (Phi(zl) - Phi(zu)) / phi(zl) = R_l - E R_u,
+ * (phi(zl) - phi(zu)) / phi(zl) = 1 - E. Good to ~1e-13 relative where E < 1 - 1e-3.
+ */
+function sideReference(zl: number, zu: number, sd: number): [number, number, number] {
+  const xl = -zl;
+  const [rl, ql] = millsCf(xl);
+  let [ru, qu, e] = [0, 0, 0];
+  if (zu > -Infinity) {
+    const xu = -zu;
+    [ru, qu] = millsCf(xu);
+    e = Math.exp(-0.5 * (xu - xl) * (xu + xl));
+  }
+  const g = ql - e * qu;
+  return [Math.log(sd) - 0.5 * xl * xl - 0.5 * Math.log(2 * Math.PI) + Math.log(g), (rl - e * ru) / g / sd, (1 - e) / g / sd];
+}
+
 describe('log EHVI math', () => {
   it('one unbounded side is logEI over its lower bound; a bounded side is its difference', () => {
     const out = new Float64Array(3);
@@ -110,6 +143,37 @@ describe('log EHVI math', () => {
       const fdSd = (logExpectedHypervolumeImprovement(boxes, mean, sUp, ignore, ignore) - logExpectedHypervolumeImprovement(boxes, mean, sDown, ignore, ignore)) / (2 * h);
       expect(Math.abs(fdSd - dSd[j])).toBeLessThan(1e-5 * (1 + Math.abs(dSd[j])));
     }
+  });
+
+  it('one side and its slopes from z = -30 out to -1e12 match a continued-fraction reference (1e-10)', () => {
+    // Unbounded and bounded sides (thin boxes of width 1e-3/|zl|, widths 1/|zl| and 30/|zl|, 1 and
+    // 1e3, and zu = 1.5 zl), mean 0 and sd a power of 2 so that zl and zu are exact. The slopes were
+    // exps of differences of two logs of size z^2/2 (an ulp of z^2/2 is 1 at |z| = 1e8): wrong by
+    // orders of magnitude from |z| ~ 1e8 on, and the value lost a thin box's digits to
+    // logH(zu) - logH(zl). Above z = -100 (kept bit for bit) only widths of 1/|zl| and more: there
+    // thin boxes lose eps z^2 / (width |zl|) to that difference.
+    const out = new Float64Array(3);
+    let cases = 0;
+    for (const zl of [-30, -45, -60, -99.5, -100, -150, -1e3, -1e4, -1e5, -1e6, -1e7, -1e8, -1e9, -1e10, -1e11, -1e12]) {
+      const x = -zl;
+      for (const sd of [1, 0.25]) {
+        const uppers = [Infinity];
+        for (const width of [1e-3 / x, 1 / x, 30 / x, 1, 1e3, 0.5 * x]) {
+          if (width < 1 / x && x < 100) continue;
+          const zu = zl - width;
+          if (zu < zl) uppers.push(-zu * sd);
+        }
+        for (const upper of uppers) {
+          logHypervolumeSide(0, sd, -zl * sd, upper, out);
+          const ref = sideReference(zl, upper < Infinity ? -upper / sd : -Infinity, sd);
+          cases++;
+          for (let i = 0; i < 3; i++) {
+            expect(Math.abs((out[i] - ref[i]) / ref[i]), `out[${i}] at zl = ${zl}, sd = ${sd}, upper = ${upper}`).toBeLessThan(1e-10);
+          }
+        }
+      }
+    }
+    expect(cases).toBeGreaterThan(150);
   });
 
   it('stays finite far below the front (where the improvement underflows) and points upward', () => {

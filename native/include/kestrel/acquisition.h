@@ -35,6 +35,9 @@
 //   log psi = log sd + log_h(zl) + log1mexp(log_h(zu) - log_h(zl));
 //   d psi/d mu = Phi(zl) - Phi(zu),  d psi/d sd = phi(zl) - phi(zu);
 //   log EHVI = logsumexp_b sum_k log psi_bk, its derivative the softmax-weighted sum of the boxes'.
+//   From zl = -100 on (log_hv_side_tail) the slopes and log(h(zu)/h(zl)) are ratios with phi(zl)
+//   factored out (D = (zu^2 - zl^2)/2 = (zl - zu)(|zl| + |zu|)/2, h/phi and Phi/phi from the
+//   series and erfcx), not differences of logs of size z^2/2, which lost them as eps z^2.
 // log_ehvi_indexed computes the same in linear space, once per distinct bound value c of each
 // objective rather than twice per box: z = (mu - c)/sd, h(z), phi(z) and the smaller tail of
 // Phi (Phi(z) for z < 0, Q(z) = 1 - Phi(z) otherwise, so Phi differences keep their relative
@@ -164,12 +167,60 @@ KESTREL_HD inline void log_pi(double mean, double sd, double incumbent, double* 
   out[2] = -ratio * z / sd;
 }
 
+/// log_hv_side where zl <= -kLogHSeriesFrom (so zu < zl is there too; zu = -inf for u = +inf),
+/// given lhl = log_h(zl): the slopes and the bounded side's log1mexp argument as ratios with
+/// phi(zl) factored out, without the common -z^2/2 of two logs (see log_hv_side). With
+/// x = -z, d = xu - xl, D = (zu^2 - zl^2)/2 = d (xl + xu)/2, q = h/phi = w (1 - tail),
+/// R(x) = Phi(z)/phi(z) = (1 - q)/x:
+///   a = log(h(zu)/h(zl)) = -D - 2 log1p(d/xl) + log1p(-tail_u) - log1p(-tail_l)
+///   b = log(Phi(zu)/Phi(zl)) = -D - log1p(d/xl) + log1p(-q_u) - log1p(-q_l)
+///   log psi = log sd + lhl + log1mexp(a)
+///   d log psi/d mu = Phi(zl)/h(zl) expm1(b)/expm1(a),  d log psi/d sd = phi(zl)/h(zl) expm1(-D)/expm1(a)
+/// (Phi/h from ndtr_over_h, phi/h = z^2/(1 - tail)). Each term of a and b keeps its relative
+/// accuracy, so a box thin against sd/|zl| keeps ~1e-13 down to D = 1e-6.
+KESTREL_HD inline void log_hv_side_tail(double zl, double zu, double lhl, double sd, double* out) {
+  const double tl = log_h_series_tail(zl);
+  double lg = lhl;  // log(h(zl) - h(zu))
+  double dmu = ndtr_over_h(zl, lhl);
+  double dsd = zl * zl / (1.0 - tl);
+  if (zu > -INFINITY) {
+    const double xl = -zl, xu = -zu;
+    const double d = xu - xl;
+    const double big_d = 0.5 * d * (xl + xu);
+    const double log_ratio = log1p(d / xl);
+    const double tu = log_h_series_tail(zu);
+    const double wl = 1.0 / (zl * zl), wu = 1.0 / (zu * zu);
+    const double a = -big_d - 2.0 * log_ratio + (log1p(-tu) - log1p(-tl));
+    const double b = -big_d - log_ratio + (log1p(-wu * (1.0 - tu)) - log1p(-wl * (1.0 - tl)));
+    lg = lhl + log1mexp(a);
+    const double gap = expm1(a);  // -(h(zl) - h(zu))/h(zl)
+    dmu *= expm1(b) / gap;
+    dsd *= expm1(-big_d) / gap;
+  }
+  if (!(lg > -INFINITY)) {
+    out[0] = -INFINITY;
+    out[1] = 0.0;
+    out[2] = 0.0;
+    return;
+  }
+  out[0] = lg + log(sd);
+  out[1] = dmu / sd;
+  out[2] = dsd / sd;
+}
+
 /// log psi of one box side [lower, upper] (upper may be +inf) for one objective (see the header);
 /// out[0] = log psi, out[1] = d log psi/d mu, out[2] = d log psi/d sd. A side whose psi rounds
 /// to 0 (a box far thinner than sd, or |z| beyond the double range) gives -inf and zero slopes.
+/// From zl = -kLogHSeriesFrom down, log_hv_side_tail: there the slopes, taken below as exps of
+/// differences of logs of size z^2/2, lost relative accuracy as eps z^2 (1e-8 at z = -1e4,
+/// orders of magnitude from |z| ~ 1e8 on); above it (-100 < zl) they are good to ~1e-12.
 KESTREL_HD inline void log_hv_side(double mean, double sd, double lower, double upper, double* out) {
   const double zl = (mean - lower) / sd;
   const double lhl = log_h(zl);
+  if (zl <= -kLogHSeriesFrom) {
+    log_hv_side_tail(zl, upper < INFINITY ? (mean - upper) / sd : -INFINITY, lhl, sd, out);
+    return;
+  }
   const double lnl = log_ndtr(zl);
   const double lpl = -0.5 * zl * zl - kHalfLog2Pi;
   double lg = lhl;  // log(h(zl) - h(zu))

@@ -19,9 +19,17 @@
 // is freed, but a ThreadPool detaches its workers (native/core/thread_pool.h): one that wakes
 // after its call returned still runs this library's code, and unmapping it faulted (SIGSEGV).
 //
-// Memory: each Model reports its native bytes (GpModel::memory_bytes) to the JS engine with
-// napi_adjust_external_memory, so that dropped, undisposed models are collected before their
-// factors pile up; dispose() or the finalizer takes the amount back, exactly once.
+// Memory: the Models report their native bytes to the JS engine with napi_adjust_external_memory,
+// so that dropped, undisposed models are collected before their factors pile up. Each block is
+// reported once, however many handles hold it (MemoryLedger): a GpModel's own bytes
+// (GpModel::own_memory_bytes; two handles share one after toCuda) and its factor store
+// (FactorStore::memory_bytes), which a model shares with the models appended to it in place, so
+// that a chain of k appended models reports one n^2 store, not k. A block is reported when the
+// first handle holding it is wrapped and taken back when the last one lets go (dispose() or the
+// finalizer, exactly once per handle). The ledger counts handles, not native owners: only the JS
+// thread wraps, disposes and finalizes handles, so it needs no lock, while the native objects may
+// be created and freed on worker threads (a handle keeps what it reports alive). Native memory
+// that only in-flight work still holds, after dispose(), is not reported.
 #include <napi.h>
 
 #if defined(_WIN32)
@@ -44,6 +52,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cuda_device.h"
@@ -77,10 +86,47 @@ namespace {
 
 using kestrel::GpModel;
 
+/// The native blocks this environment's live Models report to the engine as external memory,
+/// each counted once: keyed by address (a GpModel for its own bytes, a FactorStore), with the
+/// number of handles holding it. A key is unique while it has holders (a handle keeps its model
+/// and that model's store alive). JS thread only (see "Memory" at the top).
+class MemoryLedger {
+ public:
+  /// One more handle holds the block at `key` (`bytes` long). Returns the bytes to report to the
+  /// engine: `bytes` for its first holder, else 0.
+  int64_t hold(const void* key, int64_t bytes) {
+    Entry& entry = entries_[key];
+    if (entry.holders++ > 0) return 0;
+    entry.bytes = bytes;
+    total_ += bytes;
+    return bytes;
+  }
+  /// A handle lets go of the block at `key`. Returns the bytes to take back: all of the block's
+  /// when that was its last holder, else 0.
+  int64_t drop(const void* key) {
+    auto it = entries_.find(key);
+    if (it == entries_.end() || --it->second.holders > 0) return 0;
+    const int64_t bytes = it->second.bytes;
+    entries_.erase(it);
+    total_ -= bytes;
+    return bytes;
+  }
+  /// Bytes reported and not yet taken back.
+  int64_t total() const { return total_; }
+
+ private:
+  struct Entry {
+    int64_t bytes = 0;
+    int holders = 0;
+  };
+  std::unordered_map<const void*, Entry> entries_;
+  int64_t total_ = 0;
+};
+
 struct InstanceData {
   Napi::FunctionReference model_ctor;
-  /// Bytes the live Models of this environment report to the engine (externalMemory(), tests).
-  int64_t external_bytes = 0;
+  /// What the live Models of this environment report to the engine (externalMemory(), tests).
+  MemoryLedger memory;
 };
 
 #if !defined(NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS)
@@ -387,32 +433,43 @@ class Model : public Napi::ObjectWrap<Model> {
     self->report_ = report;
     self->cuda_ = std::move(cuda);
     self->kernel_ = kernel;
-    self->report_memory(env);
+    self->hold_memory(env);
     return obj;
   }
 
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {}
 
-  /// The GC collected the handle without dispose(): take its bytes back.
+  /// The GC collected the handle without dispose(): let go of its blocks.
   void Finalize(Napi::BasicEnv env) override { release_memory(env); }
 
  private:
-  /// Reports the model's bytes to the engine (once, when wrapped).
-  void report_memory(Napi::Env env) {
-    external_ = static_cast<int64_t>(model_ ? model_->memory_bytes() : 0);
-    if (external_ == 0) return;
-    int64_t total = 0;
-    napi_adjust_external_memory(env, external_, &total);
-    env.GetInstanceData<InstanceData>()->external_bytes += external_;
+  /// Holds the model's blocks in the ledger (once, when wrapped) and reports those that no other
+  /// handle reports yet.
+  void hold_memory(Napi::Env env) {
+    if (!model_) return;
+    MemoryLedger& ledger = env.GetInstanceData<InstanceData>()->memory;
+    const void* keys[2] = {model_.get(), &model_->factor_store()};
+    const int64_t bytes[2] = {static_cast<int64_t>(model_->own_memory_bytes()),
+                              static_cast<int64_t>(model_->factor_store().memory_bytes())};
+    for (int i = 0; i < 2; ++i) {
+      const int64_t added = ledger.hold(keys[i], bytes[i]);  // may throw (the map's allocation)
+      held_[n_held_++] = keys[i];
+      int64_t total = 0;
+      if (added != 0) napi_adjust_external_memory(env, added, &total);
+    }
   }
-  /// Takes the reported bytes back; later calls do nothing (dispose, then finalize).
+  /// Lets go of the model's blocks, taking back those no other handle holds; later calls do
+  /// nothing (dispose, then finalize). Runs before the handle drops the model, so the keys are
+  /// still those of live blocks.
   void release_memory(Napi::BasicEnv env) {
-    if (external_ == 0) return;
-    int64_t total = 0;
-    napi_adjust_external_memory(env, -external_, &total);
+    const int count = n_held_;
+    n_held_ = 0;
     InstanceData* data = env.GetInstanceData<InstanceData>();
-    if (data != nullptr) data->external_bytes -= external_;
-    external_ = 0;
+    if (count == 0 || data == nullptr) return;  // nothing held, or the environment is being torn down
+    int64_t removed = 0;
+    for (int i = 0; i < count; ++i) removed += data->memory.drop(held_[i]);
+    int64_t total = 0;
+    if (removed != 0) napi_adjust_external_memory(env, -removed, &total);
   }
 
   std::shared_ptr<const GpModel> alive(Napi::Env env) {
@@ -622,9 +679,9 @@ class Model : public Napi::ObjectWrap<Model> {
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release_memory(info.Env());
     model_.reset();
     cuda_.reset();
-    release_memory(info.Env());
     return info.Env().Undefined();
   }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !model_); }
@@ -633,7 +690,10 @@ class Model : public Napi::ObjectWrap<Model> {
   kestrel::FitReport report_;
   std::shared_ptr<const kestrel::cuda::CudaGp> cuda_;  // set: predict / acquisition on the device
   kestrel::KernelKind kernel_ = kestrel::KernelKind::kMatern52;
-  int64_t external_ = 0;  // bytes reported to the engine and not yet taken back
+  // The blocks this handle holds in the environment's MemoryLedger: its model, then the model's
+  // factor store (the first n_held_ of them; 0 before wrapping and after letting go).
+  const void* held_[2] = {nullptr, nullptr};
+  int n_held_ = 0;
 };
 
 Napi::Value Fit(const Napi::CallbackInfo& info) {
@@ -827,9 +887,9 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 }
 
 /// externalMemory(): bytes the live (undisposed, uncollected) models of this environment report
-/// to the engine; for tests of that bookkeeping.
+/// to the engine, each native block once (MemoryLedger); for tests of that bookkeeping.
 Napi::Value ExternalMemory(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(info.Env().GetInstanceData<InstanceData>()->external_bytes));
+  return Napi::Number::New(info.Env(), static_cast<double>(info.Env().GetInstanceData<InstanceData>()->memory.total()));
 }
 
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info) {

@@ -299,9 +299,8 @@ NlpResult neg_log_posterior(const GpData& data, const std::vector<double>& theta
   return res;
 }
 
-size_t GpModel::memory_bytes() const {
-  size_t doubles = data_.x.size() + data_.y.size() + xt_.size() + theta_.size() + w_.size() + alpha_.size();
-  if (store_) doubles += static_cast<size_t>(store_->capacity) * static_cast<size_t>(store_->capacity);
+size_t GpModel::own_memory_bytes() const {
+  const size_t doubles = data_.x.size() + data_.y.size() + xt_.size() + theta_.size() + w_.size() + alpha_.size();
   return sizeof(GpModel) + doubles * sizeof(double) + data_.is_cat.size();
 }
 

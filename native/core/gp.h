@@ -231,6 +231,10 @@ struct FactorStore {
   int capacity = 0;
   std::atomic<int> rows{0};
   static std::shared_ptr<FactorStore> make(int capacity) { return std::make_shared<FactorStore>(capacity); }
+  /// Heap bytes of the store (its capacity^2 doubles and itself), whichever models share it.
+  size_t memory_bytes() const {
+    return sizeof(FactorStore) + static_cast<size_t>(capacity) * static_cast<size_t>(capacity) * sizeof(double);
+  }
 };
 /// Capacity of a new factor store for n rows: n plus max(32, n / 16) spare rows, rounded up to a
 /// multiple of 8 (aligned columns).
@@ -277,9 +281,14 @@ class GpModel {
   bool shares_factor(const GpModel& other) const { return store_ == other.store_; }
   ~GpModel();
   const GpData& data() const { return data_; }
-  /// Bytes this model holds on the heap (its factor store counted whole, although models appended
-  /// in place share one): what the addon reports to the JS engine as external memory.
-  size_t memory_bytes() const;
+  /// Heap bytes this model alone holds (inputs, transposed inputs, solves, hyperparameters, and
+  /// itself), without its factor store, which models appended in place share (factor_store()).
+  /// The addon reports each model's own bytes and each store's (FactorStore::memory_bytes) once
+  /// to the JS engine as external memory, however many handles hold them.
+  size_t own_memory_bytes() const;
+  /// The store of this model's factor: the same object for a model and the models appended to it
+  /// in place (shares_factor). Its address identifies it while this model lives.
+  const FactorStore& factor_store() const { return *store_; }
   /// Row of the best observation (largest y; the first on ties), -1 when n == 0: a start of the
   /// acquisition search, and the centre of its local candidates (src/surrogate/candidates.ts).
   int best_row() const;

@@ -757,11 +757,21 @@ static void test_model() {
     CHECK(factor_capacity(60) == 96 && factor_capacity(10000) == 10632, "factor capacity %d %d", factor_capacity(60),
           factor_capacity(10000));
     CHECK(appended->shares_factor(*model), "an append within capacity should extend the store in place");
+    // What the addon reports to the JS engine (each block once): the two models' one store, and
+    // each model's own bytes, which hold none of the factor; the 15 appended rows add their
+    // inputs (x and X^T), y and alpha: 2 d + 2 doubles a row.
+    CHECK(&appended->factor_store() == &model->factor_store(), "models sharing a factor should share its store object");
+    CHECK(model->factor_store().memory_bytes() >= sizeof(double) * 96 * 96, "store bytes %zu for 96 rows",
+          model->factor_store().memory_bytes());
+    CHECK(model->own_memory_bytes() < sizeof(double) * 60 * 60, "own bytes %zu include the factor", model->own_memory_bytes());
+    CHECK(appended->own_memory_bytes() - model->own_memory_bytes() == 15 * (2 * 3 + 2) * sizeof(double),
+          "own bytes %zu after 15 rows, %zu before", appended->own_memory_bytes(), model->own_memory_bytes());
     const std::vector<double> before = model->factor();
     GpData other = random_data(70, 3, 7, true);
     std::vector<double> xo(other.x.begin() + 60 * 3, other.x.end()), yo(other.y.begin() + 60, other.y.end());
     auto sibling = model->append(xo.data(), yo.data(), 10, pool);
     CHECK(!sibling->shares_factor(*model), "a second append to the same model must not reuse the claimed rows");
+    CHECK(&sibling->factor_store() != &model->factor_store(), "a copied factor should be in a store of its own");
     GpData sib_all = data;
     sib_all.n = 70;
     sib_all.x.insert(sib_all.x.end(), xo.begin(), xo.end());

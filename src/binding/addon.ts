@@ -136,8 +136,11 @@ export interface KestrelAddon {
   buildInfo(): AddonBuildInfo;
   /**
    * Bytes the live models of this environment (not disposed, not yet collected) report to the
-   * JS engine as external memory (each model's factor, inputs and solves), so that the GC sees
-   * them; dispose() or the model's finalizer takes its share back. For tests.
+   * JS engine as external memory (each model's inputs and solves, and its factor's store), so
+   * that the GC sees them. Each native block counts once however many handles hold it: models
+   * appended in place share one store, and a `toCuda` handle shares its CPU model. dispose() or
+   * the handle's finalizer lets go of its blocks; a block is taken back when its last handle lets
+   * go. For tests.
    */
   externalMemory(): number;
   /**

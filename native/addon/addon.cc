@@ -334,6 +334,37 @@ std::vector<double> take_log_int_bounds(Napi::Env env, const Napi::Value& v, con
   return bounds;
 }
 
+/// optimizeAcquisition's optional `fixedFeatures` (src/surrogate/backend.ts): undefined or null
+/// gives none; else a Float64Array of d values, each NaN (a free dim) or the coordinate the dim is
+/// held at: a choice index below grid[j] on a categorical dim, a value in [0, 1] elsewhere.
+std::vector<double> take_fixed_features(Napi::Env env, const Napi::Value& v, const std::vector<double>& grid,
+                                        const std::vector<uint8_t>& is_cat) {
+  if (v.IsUndefined() || v.IsNull()) return {};
+  const size_t d = grid.size();
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw_argument(env, "fixedFeatures", "a Float64Array of length " + std::to_string(d), describe(v));
+  }
+  Napi::Float64Array arr = v.As<Napi::Float64Array>();
+  if (arr.ElementLength() != d) {
+    throw_argument(env, "fixedFeatures", "a Float64Array of length " + std::to_string(d), "length " + std::to_string(arr.ElementLength()));
+  }
+  std::vector<double> fixed(arr.Data(), arr.Data() + d);
+  for (size_t j = 0; j < d; ++j) {
+    const double u = fixed[j];
+    if (std::isnan(u)) continue;
+    const std::string name = "fixedFeatures[" + std::to_string(j) + "]";
+    if (is_cat[j] != 0) {
+      if (!(u >= 0 && u < grid[j] && u == std::floor(u))) {
+        throw_argument(env, name, "NaN (free) or a choice index below " + std::to_string(grid[j]) + " (categorical dim)",
+                       describe(Napi::Number::New(env, u)));
+      }
+    } else if (!(u >= 0 && u <= 1)) {
+      throw_argument(env, name, "NaN (free) or an encoded coordinate in [0, 1]", describe(Napi::Number::New(env, u)));
+    }
+  }
+  return fixed;
+}
+
 /// numThreads: 0 = all hardware threads; larger requests are capped at the hardware threads
 /// (kestrel::resolve_threads), since every call starts a pool of its own.
 int take_threads(Napi::Env env, const Napi::Value& v) {
@@ -619,7 +650,8 @@ class Model : public Napi::ObjectWrap<Model> {
         throw_argument(env, "grid[" + std::to_string(j) + "]", "0 or a spacing in [2^-1022, 1]", describe(Napi::Number::New(env, g)));
       }
     }
-    auto domain = std::make_shared<kestrel::AcqDomain>(*grid, take_log_int_bounds(env, get(opts, "logIntBounds"), *grid, m->data().is_cat));
+    auto domain = std::make_shared<kestrel::AcqDomain>(*grid, take_log_int_bounds(env, get(opts, "logIntBounds"), *grid, m->data().is_cat),
+                                                       take_fixed_features(env, get(opts, "fixedFeatures"), *grid, m->data().is_cat));
     const int threads = take_threads(env, get(opts, "numThreads"));
     auto result = std::make_shared<kestrel::AcqOptimum>();
     return queue(

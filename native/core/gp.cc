@@ -879,13 +879,12 @@ double ordinal_cell_center(double index, double g) {
 void GpModel::snap(double* point, const AcqDomain& domain) const {
   for (int j = 0; j < data_.d; ++j) {
     const double g = domain.grid[static_cast<size_t>(j)];
-    const double u = point[j];
+    const double u = domain.is_fixed(j) ? domain.fixed[static_cast<size_t>(j)] : point[j];
     if (domain.is_log_int(j)) {
       const double* ab = domain.log_int.data() + 2 * static_cast<ptrdiff_t>(j);
       point[j] = log_int_snap(u, ab[0], ab[1]);
     } else if (data_.is_cat[static_cast<size_t>(j)] != 0) {
-      if (u >= 0 && u < g && u == std::floor(u)) continue;
-      point[j] = std::min(g - 1.0, std::max(0.0, std::floor(u * g)));
+      point[j] = u >= 0 && u < g && u == std::floor(u) ? u : std::min(g - 1.0, std::max(0.0, std::floor(u * g)));
     } else if (g > 0) {
       // Defensive: a NaN coordinate goes to the first cell, never to an infeasible value.
       point[j] = ordinal_cell_center(std::isnan(u) ? 0.0 : std::floor(u / g), g);
@@ -922,7 +921,7 @@ double GpModel::sweep_discrete(double* point, double value, const AcqDomain& dom
   double best = value;
   for (int j = 0; j < data_.d; ++j) {
     const double g = domain.grid[static_cast<size_t>(j)];
-    if (!domain.is_discrete(j)) continue;
+    if (!domain.is_discrete(j) || domain.is_fixed(j)) continue;
     const double keep = point[j];
     double best_choice = keep;
     auto try_value = [&](double u) {
@@ -1036,6 +1035,7 @@ std::vector<AcqOptimum> GpModel::refine_starts(std::vector<std::vector<double>> 
   if (ns == 0) return cur;
   bool has_discrete = false, has_continuous = false;
   for (int j = 0; j < d; ++j) {
+    if (domain.is_fixed(j)) continue;  // held: neither swept nor searched
     if (domain.is_discrete(j)) {
       has_discrete = true;
     } else {
@@ -1050,7 +1050,7 @@ std::vector<AcqOptimum> GpModel::refine_starts(std::vector<std::vector<double>> 
   }
   std::vector<std::vector<double>> scratch;
   acquisition_parallel(packed.data(), static_cast<int>(ns), acq, start_values.data(), nullptr, scratch, pool);
-  // Pass 1: categorical dims held, ordinal and log-int dims relaxed to [0, 1], then snapped.
+  // Pass 1: categorical and fixed dims held, ordinal and log-int dims relaxed to [0, 1], then snapped.
   std::vector<LocalSearch> jobs(ns);
   for (size_t s = 0; s < ns; ++s) {
     LocalSearch& job = jobs[s];
@@ -1058,9 +1058,9 @@ std::vector<AcqOptimum> GpModel::refine_starts(std::vector<std::vector<double>> 
     job.lower.resize(static_cast<size_t>(d));
     job.upper.resize(static_cast<size_t>(d));
     for (int j = 0; j < d; ++j) {
-      const bool cat = data_.is_cat[static_cast<size_t>(j)] != 0;
-      job.lower[static_cast<size_t>(j)] = cat ? starts[s][static_cast<size_t>(j)] : 0.0;
-      job.upper[static_cast<size_t>(j)] = cat ? starts[s][static_cast<size_t>(j)] : 1.0;
+      const bool held = data_.is_cat[static_cast<size_t>(j)] != 0 || domain.is_fixed(j);
+      job.lower[static_cast<size_t>(j)] = held ? starts[s][static_cast<size_t>(j)] : 0.0;
+      job.upper[static_cast<size_t>(j)] = held ? starts[s][static_cast<size_t>(j)] : 1.0;
     }
   }
   local_searches(jobs, acq, domain, max_iterations, pool);
@@ -1091,7 +1091,7 @@ std::vector<AcqOptimum> GpModel::refine_starts(std::vector<std::vector<double>> 
         job.lower.resize(static_cast<size_t>(d));
         job.upper.resize(static_cast<size_t>(d));
         for (int j = 0; j < d; ++j) {
-          const bool pin = domain.is_discrete(j);
+          const bool pin = domain.is_discrete(j) || domain.is_fixed(j);
           job.lower[static_cast<size_t>(j)] = pin ? cand[i].x[static_cast<size_t>(j)] : 0.0;
           job.upper[static_cast<size_t>(j)] = pin ? cand[i].x[static_cast<size_t>(j)] : 1.0;
         }
@@ -1127,8 +1127,9 @@ AcqOptimum GpModel::optimize_acquisition(std::vector<double> candidates, int m, 
   const int d = data_.d;
   const int n = data_.n;
   if (domain.grid.size() != static_cast<size_t>(d) ||
-      (!domain.log_int.empty() && domain.log_int.size() != 2 * static_cast<size_t>(d))) {
-    throw Error(Error::Code::kInvalid, "optimize_acquisition: grid must hold d values and log_int none or 2 d");
+      (!domain.log_int.empty() && domain.log_int.size() != 2 * static_cast<size_t>(d)) ||
+      (!domain.fixed.empty() && domain.fixed.size() != static_cast<size_t>(d))) {
+    throw Error(Error::Code::kInvalid, "optimize_acquisition: grid must hold d values, log_int none or 2 d, fixed none or d");
   }
   check_terms(acq_in);
   // Every evaluation below (scoring, local searches, sweeps) shares one layout of the boxes.

@@ -27,6 +27,7 @@
 #define KESTREL_CORE_GP_H_
 
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -251,12 +252,19 @@ struct AcqOptimum {
 ///     a categorical dim's choice count;
 ///   log_int: empty, or (d, 2) row-major: [a, b] for a log-int dim (grid[j] = 0, feasible points
 ///     log_int_encode(k, a, b) for the integers k in [a, b]; kestrel/log_int.h), [0, 0] otherwise.
-/// A grid alone converts implicitly (no log-int dims).
+///   fixed: empty, or d values (OptimizeAcquisitionOptions `fixedFeatures`; BoTorch's
+///     fixed_features): NaN for a free dim, else the coordinate the dim is held at (snapped like
+///     any point). A held dim takes that value in every snap, is pinned by equal bounds in every
+///     local search and skipped by the sweep: only the free dims are searched.
+/// A grid alone converts implicitly (no log-int dims, nothing held).
 struct AcqDomain {
-  AcqDomain(std::vector<double> g, std::vector<double> l = {}) : grid(std::move(g)), log_int(std::move(l)) {}
+  AcqDomain(std::vector<double> g, std::vector<double> l = {}, std::vector<double> f = {})
+      : grid(std::move(g)), log_int(std::move(l)), fixed(std::move(f)) {}
   std::vector<double> grid;
   std::vector<double> log_int;
+  std::vector<double> fixed;
   bool is_log_int(int j) const { return !log_int.empty() && log_int[2 * static_cast<size_t>(j) + 1] > 0; }
+  bool is_fixed(int j) const { return !fixed.empty() && !std::isnan(fixed[static_cast<size_t>(j)]); }
   /// Categorical, ordinal or log-int: searched by the sweep and pinned in the re-refinements.
   bool is_discrete(int j) const { return grid[static_cast<size_t>(j)] > 0 || is_log_int(j); }
 };
@@ -311,6 +319,7 @@ class GpModel {
   ///      64 values, the two neighbouring cells or integers for larger ones) followed by L-BFGS-B
   ///      on the continuous dims with the discrete ones pinned, while a round improves the value;
   ///   4. the best feasible point wins (never worse than the best candidate).
+  /// Dims held by domain.fixed keep their value through every step (see AcqDomain).
   /// Large n: see acquisition_budget. Throws Error (kInvalid) when the domain's sizes are not d / 2d.
   AcqOptimum optimize_acquisition(std::vector<double> candidates, int m, const AcqParams& acq, int n_restarts,
                                   const AcqDomain& domain, ThreadPool& pool) const;
@@ -358,7 +367,8 @@ class GpModel {
   /// do not depend on the split). `scratch` is kept across calls.
   void acquisition_parallel(const double* x, int b, const AcqParams& acq, double* value, double* grad,
                             std::vector<std::vector<double>>& scratch, ThreadPool& pool) const;
-  /// Makes a point feasible: categorical dims become a choice index (floor(u k), or kept when
+  /// Makes a point feasible: a dim held by domain.fixed takes that value first (then snapped as
+  /// below); categorical dims become a choice index (floor(u k), or kept when
   /// already an integral index), ordinal dims with spacing g the centre (floor(u / g) + 1/2) g of
   /// their cell (src/space/encode.ts), log-int dims the coordinate of the integer u decodes to
   /// (log_int_snap), continuous dims are clamped to [0, 1].

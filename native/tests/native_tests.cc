@@ -1103,6 +1103,50 @@ static void test_acquisition_optimizer() {
   }
 }
 
+/// Fixed features (AcqDomain::fixed; BoTorch's fixed_features): the held dims keep their value
+/// (a continuous one verbatim, an ordinal one snapped to its cell centre, a categorical index),
+/// and the free dims are maximized: the optimum is at least the best of a dense scan of them.
+static void test_fixed_features() {
+  ThreadPool pool(2);
+  GpData data = random_data(30, 4, 33, true);  // dims 0-2 continuous (dim 2 used as 5 cells), dim 3 categorical
+  for (int i = 0; i < 30; ++i) {
+    data.x[static_cast<size_t>(i) * 4 + 2] = ordinal_cell_center(std::floor(data.x[static_cast<size_t>(i) * 4 + 2] * 5), 0.2);
+  }
+  FitOptions fo;
+  fo.seed = 3;
+  FitReport report;
+  GpModelPtr model = GpModel::fit(data, fo, pool, &report);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  // Dim 0 held at 0.37, dim 2 at 0.5 (snapped to the centre 0.5 of cell 2), dim 3 at choice 2; dim 1 free.
+  const AcqDomain domain({0.0, 0.0, 0.2, 3.0}, {}, {0.37, nan, 0.5, 2.0});
+  std::vector<double> cands(128 * 4);
+  std::mt19937_64 rng(4);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (auto& v : cands) v = u(rng);
+  for (int kind = 0; kind < 3; ++kind) {
+    AcqParams acq;
+    acq.kind = static_cast<AcquisitionKind>(kind);
+    acq.incumbent = 1.0;
+    acq.beta = 2.0;
+    for (int restarts : {0, 4}) {
+      const AcqOptimum o = model->optimize_acquisition(cands, 128, acq, restarts, domain, pool);
+      CHECK(o.x[0] == 0.37 && o.x[2] == 0.5 && o.x[3] == 2.0, "kind %d restarts %d: held dims (%.17g, %.17g, %g)", kind, restarts,
+            o.x[0], o.x[2], o.x[3]);
+      CHECK(o.x[1] >= 0.0 && o.x[1] <= 1.0, "kind %d: free dim %g", kind, o.x[1]);
+      double v = 0.0;
+      model->acquisition(o.x.data(), 1, acq, &v, nullptr, pool);
+      CHECK(std::fabs(v - o.value) <= 1e-12 * (1 + std::fabs(v)), "kind %d: reported %.17g vs recomputed %.17g", kind, o.value, v);
+      if (restarts == 0) continue;
+      std::vector<double> scan;
+      for (int i = 0; i <= 2000; ++i) scan.insert(scan.end(), {0.37, i / 2000.0, 0.5, 2.0});
+      std::vector<double> values(2001);
+      model->acquisition(scan.data(), 2001, acq, values.data(), nullptr, pool);
+      const double best = *std::max_element(values.begin(), values.end());
+      CHECK(o.value >= best - 1e-9 * (1 + std::fabs(best)), "kind %d: optimum %.17g below the scan's %.17g", kind, o.value, best);
+    }
+  }
+}
+
 /// Whether u is exactly the coordinate of an integer of the log int [a, b] (its level k).
 static bool on_log_int_level(double u, double a, double b, double* k) {
   *k = log_int_decode(u, a, b);
@@ -1835,6 +1879,7 @@ int main() {
   test_fit_policy();
   test_model();
   test_acquisition_optimizer();
+  test_fixed_features();
   test_log_int_acquisition();
   std::printf("%d checks, %d failed\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;

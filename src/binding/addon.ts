@@ -84,6 +84,12 @@ export interface AddonOptimizeOptions extends AddonAcquisitionOptions {
    * (backend.ts), [0, 0] elsewhere; undefined or null: none.
    */
   readonly logIntBounds?: Float64Array | null;
+  /**
+   * d values: NaN for a free dim, else the coordinate the dim is held at (backend.ts
+   * `fixedFeatures`: in [0, 1], a choice index below grid[j] on a categorical dim); undefined or
+   * null: none held.
+   */
+  readonly fixedFeatures?: Float64Array | null;
   readonly numThreads: number;
 }
 

@@ -164,6 +164,20 @@ export interface OptimizeAcquisitionOptions extends AcquisitionOptions {
    * Pareto front's points, where the gaps between them are.
    */
   readonly centers?: Float64Array;
+  /**
+   * Dims held fixed (optional; absent = none; BoTorch's `optimize_acqf(fixed_features=...)`):
+   * d values, NaN for a free dim, else the encoded coordinate the dim is held at (in [0, 1]; for
+   * a categorical dim a choice index below its `grid` count), snapped onto the dim's grid or
+   * log-int levels like any point. The model stays the one over all d dims; candidates, starting
+   * points and local searches hold those coordinates, the discrete sweep skips those dims, and the
+   * returned optimum carries them: the acquisition is maximized over the free dims only.
+   * GpSampler passes the encoded values of a partially enqueued trial (`Study.enqueueTrial`).
+   * Every backend supports it: `cuda` models maximize on their CPU copy (as optimizeAcquisition
+   * always does there), and select-backend.ts's device-fallback wrapper passes it on (copied at
+   * the call, like the other arrays). A bad value rejects with InvalidOptionError naming
+   * `fixedFeatures` or `fixedFeatures[j]`.
+   */
+  readonly fixedFeatures?: Float64Array;
   /** Threads of the native pool (capped at the hardware threads, as `FitOptions.numThreads`). */
   readonly numThreads: number;
 }
@@ -181,7 +195,10 @@ export interface AcquisitionResult {
 }
 
 export interface AcquisitionOptimum {
-  /** The best point, length d, feasible on `grid` and `logIntBounds` (categorical indices integral). */
+  /**
+   * The best point, length d, feasible on `grid` and `logIntBounds` (categorical indices
+   * integral), holding the (snapped) `fixedFeatures`.
+   */
   readonly x: Float64Array;
   readonly value: number;
 }

@@ -22,7 +22,9 @@
  * uses its C++ twin native/include/kestrel/log_int.h), and every discrete dim swept
  * coordinate-wise over its values (sets up to 64; else the two neighbours), alternating with
  * L-BFGS-B on the continuous dims (at most 3 rounds, while the value improves); the best
- * feasible point is kept.
+ * feasible point is kept. Dims held by `fixedFeatures` take their value in every snap (candidates,
+ * starts, search results), are pinned by equal bounds in every L-BFGS-B run and skipped by the
+ * sweep, so only the free dims are searched.
  */
 import { InvalidOptionError, KestrelError, NumericalError } from '../errors.js';
 import { decodeLogInt, encodeLogInt, snapLogInt } from '../util/log-int.js';
@@ -296,6 +298,7 @@ export class JsFittedGp implements FittedGp {
     this.checkTerms(options);
     const grid = options.grid;
     const logInt = options.logIntBounds;
+    const fixed = options.fixedFeatures;
     const { x: candidates, count } = acquisitionCandidates({
       d,
       nSobol: options.nCandidates,
@@ -303,7 +306,7 @@ export class JsFittedGp implements FittedGp {
       center: options.centers ?? (bestRow >= 0 ? this.data.x.subarray(bestRow * d, (bestRow + 1) * d) : null),
       isCategorical: isCat,
     });
-    for (let c = 0; c < count; c++) snapInPlace(candidates.subarray(c * d, c * d + d), grid, isCat, logInt);
+    for (let c = 0; c < count; c++) snapInPlace(candidates.subarray(c * d, c * d + d), grid, isCat, logInt, fixed);
     const scratch = new Scratch(this.n);
     const scores = new Float64Array(count);
     for (let c = 0; c < count; c++) {
@@ -326,10 +329,10 @@ export class JsFittedGp implements FittedGp {
       starts.push(Float64Array.from(this.data.x.subarray(bestRow * d, bestRow * d + d)));
     }
     for (const start of starts) {
-      snapInPlace(start, grid, isCat, logInt);
+      snapInPlace(start, grid, isCat, logInt, fixed);
       const startValue = nanToMinusInfinity(this.acquisitionAt(start, 0, options, null, scratch));
       for (let j = 0; j < d; j++) {
-        if (isCat[j] === 1) {
+        if (isCat[j] === 1 || isFixedDim(fixed, j)) {
           lower[j] = start[j];
           upper[j] = start[j];
         } else {
@@ -346,7 +349,7 @@ export class JsFittedGp implements FittedGp {
       // the discrete dims exhaustively and re-refine the continuous dims with the discrete ones pinned.
       const first = minimizeLbfgsb(objective, start, { lower, upper, maxIterations: ACQ_MAX_ITERATIONS, pgtol: 1e-7, ftol: 1e-12 });
       let point = Float64Array.from(first.x);
-      snapInPlace(point, grid, isCat, logInt);
+      snapInPlace(point, grid, isCat, logInt, fixed);
       let value = nanToMinusInfinity(this.acquisitionAt(point, 0, options, null, scratch));
       // Snapped, the relaxed search may end below its start (it moved ordinal or log-int dims
       // between their feasible values): the rounds then continue from the start, as
@@ -356,19 +359,19 @@ export class JsFittedGp implements FittedGp {
         point = Float64Array.from(start);
         value = startValue;
       }
-      if (this.hasDiscrete(grid, logInt)) {
+      if (this.hasDiscrete(grid, logInt, fixed)) {
         for (let round = 0; round < 3; round++) {
           const candidate = Float64Array.from(point);
-          let v = this.sweepDiscrete(candidate, this.acquisitionAt(candidate, 0, options, null, scratch), grid, logInt, options, scratch);
-          if (this.hasContinuous(grid, logInt)) {
+          let v = this.sweepDiscrete(candidate, this.acquisitionAt(candidate, 0, options, null, scratch), grid, logInt, fixed, options, scratch);
+          if (this.hasContinuous(grid, logInt, fixed)) {
             for (let j = 0; j < d; j++) {
-              const pin = isDiscreteDim(grid, logInt, j);
+              const pin = isDiscreteDim(grid, logInt, j) || isFixedDim(fixed, j);
               lower[j] = pin ? candidate[j] : 0;
               upper[j] = pin ? candidate[j] : 1;
             }
             const res = minimizeLbfgsb(objective, candidate, { lower, upper, maxIterations: ACQ_MAX_ITERATIONS, pgtol: 1e-7, ftol: 1e-12 });
             const refined = Float64Array.from(res.x);
-            snapInPlace(refined, grid, isCat, logInt);
+            snapInPlace(refined, grid, isCat, logInt, fixed);
             const rv = this.acquisitionAt(refined, 0, options, null, scratch);
             if (rv > v) {
               v = rv;
@@ -585,13 +588,15 @@ export class JsFittedGp implements FittedGp {
     }
   }
 
-  private hasDiscrete(grid: Float64Array, logInt: Float64Array | undefined): boolean {
-    for (let j = 0; j < this.d; j++) if (isDiscreteDim(grid, logInt, j)) return true;
+  /** A free (not fixed) discrete dim: something for the sweep. */
+  private hasDiscrete(grid: Float64Array, logInt: Float64Array | undefined, fixed: Float64Array | undefined): boolean {
+    for (let j = 0; j < this.d; j++) if (isDiscreteDim(grid, logInt, j) && !isFixedDim(fixed, j)) return true;
     return false;
   }
 
-  private hasContinuous(grid: Float64Array, logInt: Float64Array | undefined): boolean {
-    for (let j = 0; j < this.d; j++) if (!isDiscreteDim(grid, logInt, j)) return true;
+  /** A free (not fixed) continuous dim: something for the re-refinement. */
+  private hasContinuous(grid: Float64Array, logInt: Float64Array | undefined, fixed: Float64Array | undefined): boolean {
+    for (let j = 0; j < this.d; j++) if (!isDiscreteDim(grid, logInt, j) && !isFixedDim(fixed, j)) return true;
     return false;
   }
 
@@ -606,6 +611,7 @@ export class JsFittedGp implements FittedGp {
     value: number,
     grid: Float64Array,
     logInt: Float64Array | undefined,
+    fixed: Float64Array | undefined,
     options: AcquisitionOptions,
     scratch: Scratch,
   ): number {
@@ -613,7 +619,7 @@ export class JsFittedGp implements FittedGp {
     let best = value;
     for (let j = 0; j < this.d; j++) {
       const g = grid[j];
-      if (!isDiscreteDim(grid, logInt, j)) continue;
+      if (!isDiscreteDim(grid, logInt, j) || isFixedDim(fixed, j)) continue;
       const keep = point[j];
       let bestChoice = keep;
       const tryValue = (u: number): void => {
@@ -689,22 +695,33 @@ function isDiscreteDim(grid: Float64Array, logInt: Float64Array | undefined, j: 
   return grid[j] > 0 || (logInt !== undefined && isLogIntDim(logInt, j));
 }
 
+/** A dim held by OptimizeAcquisitionOptions.fixedFeatures (not NaN there). */
+function isFixedDim(fixed: Float64Array | undefined, j: number): boolean {
+  return fixed !== undefined && !Number.isNaN(fixed[j]);
+}
+
 /**
- * Makes a unit-cube point feasible: categorical dims become a choice index floor(u * k) (or are
+ * Makes a unit-cube point feasible: a dim held by `fixed` (not NaN there) takes that value first,
+ * then is snapped like the rest; categorical dims become a choice index floor(u * k) (or are
  * kept when already integral indices); an ordinal dim with spacing g is snapped to the center of
  * its cell, (floor(u / g) + 1/2) g, which is exactly where src/space/encode.ts puts int and
  * stepped values (cells [i g, (i + 1) g), i = 0 .. round(1/g) - 1); a log-int dim (`logIntBounds`)
  * to the coordinate of the integer it decodes to (`snapLogInt`).
  */
-export function snapInPlace(point: Float64Array, grid: Float64Array, isCategorical: Uint8Array, logIntBounds?: Float64Array): void {
+export function snapInPlace(
+  point: Float64Array,
+  grid: Float64Array,
+  isCategorical: Uint8Array,
+  logIntBounds?: Float64Array,
+  fixed?: Float64Array,
+): void {
   for (let j = 0; j < point.length; j++) {
     const g = grid[j];
-    const u = point[j];
+    const u = isFixedDim(fixed, j) ? (fixed as Float64Array)[j] : point[j];
     if (logIntBounds !== undefined && isLogIntDim(logIntBounds, j)) {
       point[j] = snapLogInt(u, logIntBounds[2 * j], logIntBounds[2 * j + 1]);
     } else if (isCategorical[j] === 1) {
-      if (Number.isInteger(u) && u >= 0 && u < g) continue;
-      point[j] = Math.min(g - 1, Math.max(0, Math.floor(u * g)));
+      point[j] = Number.isInteger(u) && u >= 0 && u < g ? u : Math.min(g - 1, Math.max(0, Math.floor(u * g)));
     } else if (g > 0) {
       point[j] = gridCenter(Math.floor(u / g), g);
     } else {

@@ -326,6 +326,7 @@ export class NativeFittedGp implements FittedGp {
         nRestarts: options.nRestarts,
         grid: options.grid,
         logIntBounds: options.logIntBounds ?? null,
+        fixedFeatures: options.fixedFeatures ?? null,
         numThreads: options.numThreads,
       }),
     );

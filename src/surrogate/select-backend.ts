@@ -268,7 +268,7 @@ function copyArray<T>(value: T): T {
 function copyOptions<T>(options: T): T {
   if (typeof options !== 'object' || options === null) return options;
   const copy: Record<string, unknown> = { ...(options as Record<string, unknown>) };
-  for (const key of ['warmStart', 'grid', 'logIntBounds', 'centers', 'boxes']) if (key in copy) copy[key] = copyArray(copy[key]);
+  for (const key of ['warmStart', 'grid', 'logIntBounds', 'centers', 'boxes', 'fixedFeatures']) if (key in copy) copy[key] = copyArray(copy[key]);
   if (Array.isArray(copy.terms)) copy.terms = copy.terms.map((term: unknown) => (typeof term === 'object' && term !== null ? { ...term } : term));
   return copy as T;
 }

@@ -265,6 +265,7 @@ export function checkOptimizeOptions(options: OptimizeAcquisitionOptions, d: num
       }
     }
   }
+  if (options.fixedFeatures !== undefined) checkFixedFeatures(options.fixedFeatures, d, grid, isCategorical);
   if (options.logIntBounds === undefined) return;
   const bounds = checkFloat64('logIntBounds', options.logIntBounds, 2 * d);
   for (let j = 0; j < d; j++) {
@@ -291,6 +292,25 @@ export function checkOptimizeOptions(options: OptimizeAcquisitionOptions, d: num
         `[0, 0] on a categorical or ordinal dim (grid[${j}] = 0 for a log-int dim)`,
         `[${low}, ${high}] with grid[${j}] = ${grid[j]}`,
       );
+    }
+  }
+}
+
+/**
+ * Checks optimizeAcquisition's `fixedFeatures`: d values, each NaN (a free dim) or a coordinate
+ * the dim can hold: a choice index below grid[j] on a categorical dim, a value in [0, 1] elsewhere.
+ */
+function checkFixedFeatures(value: unknown, d: number, grid: Float64Array, isCategorical: Uint8Array): void {
+  const fixed = checkFloat64('fixedFeatures', value, d, false);
+  for (let j = 0; j < d; j++) {
+    const v = fixed[j];
+    if (Number.isNaN(v)) continue;
+    if (isCategorical[j] === 1) {
+      if (!Number.isInteger(v) || v < 0 || v >= grid[j]) {
+        throw new InvalidOptionError(`fixedFeatures[${j}]`, `NaN (free) or a choice index in [0, ${grid[j] - 1}] (categorical dim)`, v);
+      }
+    } else if (!(v >= 0 && v <= 1)) {
+      throw new InvalidOptionError(`fixedFeatures[${j}]`, 'NaN (free) or an encoded coordinate in [0, 1]', v);
     }
   }
 }

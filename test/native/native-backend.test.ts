@@ -303,6 +303,48 @@ describe.skipIf(!available)('native backend', () => {
     gp.dispose();
   });
 
+  it('rejects a bad fixedFeatures with an InvalidOptionError naming it, in the TypeScript layer and in the addon itself', async () => {
+    const base = randomData(12, 3, 4, true); // dim 2 categorical (3 choices)
+    const gp = await backend.fit(base, fitOptions);
+    const grid = Float64Array.from([0, 0.25, 3]);
+    const options = { kind: 'logei' as const, incumbent: 0, beta: 0, nCandidates: 8, nRestarts: 1, seed: 1, grid, numThreads: 1 };
+    const { addon } = loadAddon();
+    const raw = await addon!.fit({ ...base }, { kernel: 0, deterministic: false, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 });
+    const candidates = new Float64Array(8 * 3).fill(0.5);
+    const nan = Number.NaN;
+    const bad: [string, unknown, string][] = [
+      ['a wrong length', new Float64Array(2), 'fixedFeatures'],
+      ['not a Float64Array', [nan, nan, nan], 'fixedFeatures'],
+      ['below 0', Float64Array.from([-0.1, nan, nan]), 'fixedFeatures[0]'],
+      ['Infinity', Float64Array.from([nan, Infinity, nan]), 'fixedFeatures[1]'],
+      ['a fractional choice', Float64Array.from([nan, nan, 0.5]), 'fixedFeatures[2]'],
+      ['a choice beyond the count', Float64Array.from([nan, nan, 3]), 'fixedFeatures[2]'],
+    ];
+    for (const [why, value, option] of bad) {
+      const error = await gp.optimizeAcquisition({ ...options, fixedFeatures: value as Float64Array }).then(() => null, (e: unknown) => e);
+      expect(error, why).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option, why).toBe(option);
+      let thrown: unknown = null;
+      try {
+        await raw.optimizeAcquisition(candidates, 8, { kind: 0, incumbent: 0, beta: 0, nRestarts: 1, grid, fixedFeatures: value as Float64Array, numThreads: 1 });
+      } catch (e) {
+        thrown = e;
+      }
+      const wrapped = wrapNativeError(thrown, 'optimizeAcquisition');
+      expect(wrapped, why).toBeInstanceOf(InvalidOptionError);
+      expect((wrapped as InvalidOptionError).option, why).toBe(option);
+    }
+    // NaN marks a free dim; null and undefined hold nothing; a held dim keeps its value.
+    for (const fixedFeatures of [Float64Array.from([nan, nan, nan]), null, undefined]) {
+      const o = await raw.optimizeAcquisition(candidates, 8, { kind: 0, incumbent: 0, beta: 0, nRestarts: 1, grid, fixedFeatures, numThreads: 1 });
+      expect(o.x).toHaveLength(3);
+    }
+    const held = await raw.optimizeAcquisition(candidates, 8, { kind: 0, incumbent: 0, beta: 0, nRestarts: 1, grid, fixedFeatures: Float64Array.from([0.3, nan, 1]), numThreads: 1 });
+    expect([held.x[0], held.x[2]]).toEqual([0.3, 1]);
+    raw.dispose();
+    gp.dispose();
+  });
+
   it('rejects a subnormal grid spacing (1/g infinite: the optimum was 0, no cell centre), in the TypeScript layer and in the addon', async () => {
     const base = randomData(6, 1, 14);
     const gp = await backend.fit(base, fitOptions);

@@ -445,6 +445,22 @@ describe('DeviceFallbackGp keeps its own copies for the CPU rebuild', () => {
   });
 });
 
+describe('SizeRoutedBackend passes fixedFeatures through', () => {
+  it('the CPU redo of optimizeAcquisition holds the dims as they were held when it was called', async () => {
+    const data = randomData(18, 12, 2);
+    const BUILD: BuildOptions = { kernel: FIT.kernel, deterministic: FIT.deterministic, numThreads: 1 };
+    const fixedFeatures = Float64Array.from([0.3, Number.NaN]);
+    const options: OptimizeAcquisitionOptions = { kind: 'ucb', incumbent: 0, beta: 2, nCandidates: 64, nRestarts: 2, seed: 3, grid: new Float64Array(2), fixedFeatures, numThreads: 1 };
+    const reference = await createJsBackend().build(data, (await createJsBackend().fit(data, FIT)).theta, BUILD);
+    const expected = await reference.optimizeAcquisition({ ...options, fixedFeatures: Float64Array.from(fixedFeatures) });
+    expect(expected.x[0]).toBe(0.3);
+    const model = await new SizeRoutedBackend(createJsBackend(), flakyDevice(new Set<Op>(['optimizeAcquisition'])), 10).fit(data, FIT);
+    const optimized = model.optimizeAcquisition(options);
+    fixedFeatures[0] = 0.9; // reused by the caller once the call returned
+    expect(Array.from((await optimized).x)).toEqual(Array.from(expected.x));
+  });
+});
+
 describe('SizeRoutedBackend copies the training data when a large fit is called', () => {
   it('a buffer reused before the device fit resolves changes neither the rebuild nor the CPU redo', async () => {
     // The data kept for a CPU rebuild (and the CPU redo of a failed device fit) was copied only

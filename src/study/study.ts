@@ -691,7 +691,10 @@ export class Study implements StudyView {
    * strings, booleans or null, else it rejects with `InvalidOptionError` (option `params.<name>`)
    * and queues nothing (as it does for an unknown name in `options`); whether a value fits its distribution is checked when the trial suggests it
    * (`InvalidParamValueError`, which fails that trial). An ask of this `Study` object made after the
-   * call, awaited or not, sees the enqueued trial.
+   * call, awaited or not, sees the enqueued trial. With some parameters given, the sampler is asked
+   * for the rest only; a `GpSampler` keeps its model over all the parameters it models and
+   * maximizes its acquisition over the free ones with the given ones held (BoTorch's
+   * `fixed_features`), so the suggestion accounts for the enqueued values.
    */
   async enqueueTrial(params: Readonly<Record<string, ParamValue>>, options: EnqueueTrialOptions = {}): Promise<void> {
     if (params === null || typeof params !== 'object' || Array.isArray(params)) {

@@ -41,6 +41,15 @@
  *   built from scratch and kept for the rows appended until the next build. FAIL trials are
  *   excluded; PRUNED ones too unless `usePrunedTrials` (then their last intermediate value, an
  *   infinite one clipped to the best or worst finite target, as Optuna's GPSampler).
+ * - Partially enqueued trials (`Study.enqueueTrial` with some of the parameters; `heldParams`):
+ *   the study asks only for the names not enqueued, but the model stays the one over the whole
+ *   relative space (the cached model, refit or appended to under the refit policy as for any
+ *   ask; the per-objective and constraint models likewise), and the acquisition (logEI, logEHVI,
+ *   ParEGO's, the constrained ones) is maximized over the free dims with the enqueued ones held at
+ *   their encoded values (`OptimizeAcquisitionOptions.fixedFeatures`; BoTorch's optimize_acqf
+ *   fixed_features). A model of the free dims alone was a cold throw-away fit that ignored how the
+ *   enqueued parameters affect the objective. An enqueued value its distribution does not contain
+ *   (the trial fails at its suggest) is left out of the model, as before.
  * - Pending trials: RUNNING trials with params in the space are fantasized at the posterior mean
  *   and appended to the model (kriging believer; Ginsbourger, Le Riche & Carraro 2010, "Kriging
  *   is well-suited to parallelize optimization") so concurrent asks spread out; the incumbent is
@@ -540,17 +549,20 @@ export class GpSampler implements Sampler {
 
   private async sampleRelativeInTurn(study: StudyView, trial: FrozenTrial, space: SearchSpace): Promise<Params> {
     this.bindStudy(study);
-    const names = Object.keys(space);
     const trials = await study.getTrials();
     const running = new Set(trials.filter((t) => t.state === 'RUNNING').map((t) => t.trialId));
     for (const id of this.proposals.keys()) if (!running.has(id)) this.proposals.delete(id);
     if (this.countStartupTrials(study, trials) < this.options.nStartupTrials) {
       return this.sobol.sampleRelative(study, trial, space);
     }
+    // A partially enqueued trial: the enqueued dims of the relative space come back as held dims
+    // of the model over the whole space (`heldParams`); without any, `space` is modelled as given.
+    const held = this.heldParams(study, trials, trial, space);
+    const modelSpace = held?.space ?? space;
     const fixed: Record<string, ParamValue> = {};
     const dims: string[] = [];
-    for (const name of names) {
-      const dist = space[name];
+    for (const name of Object.keys(modelSpace)) {
+      const dist = modelSpace[name];
       if (isSingle(dist)) setOwn(fixed, name, decode(dist, 0));
       else dims.push(name);
     }
@@ -567,19 +579,33 @@ export class GpSampler implements Sampler {
     const several = study.directions.length > 1;
     const parego = several && this.options.multiObjectiveAcquisition === 'parego';
     const weights = parego ? scalarizationWeights(study.directions.length, deriveSeed(this.options.seed, trial.number, 'parego')) : null;
-    const observations = this.observations(trials, space, dims, study.directions, weights);
+    const observations = this.observations(trials, modelSpace, dims, study.directions, weights);
     if (observations.length === 0) return fixed;
+    // The held dims' encoded values (NaN for the free ones), or null when none is modelled.
+    let heldX: Float64Array | null = null;
+    if (held !== null && dims.some((name) => hasOwn(held.values, name))) {
+      heldX = Float64Array.from(dims, (name) => (hasOwn(held.values, name) ? encode(modelSpace[name], held.values[name], name) : Number.NaN));
+    }
     this.gpTrials.add(trial.number);
     try {
-      const point = await this.suggest(study, trials, trial, space, dims, observations, weights);
+      const point = await this.suggest(study, trials, trial, modelSpace, dims, observations, weights, heldX);
       // Ours always return d finite coordinates; a custom SurrogateBackend (public API) may not,
       // and a missing or NaN coordinate decoded to a NaN parameter, rejected only by the storage.
       if (point.length !== dims.length || !point.every(Number.isFinite)) {
         throw new InvalidOptionError('backend', `a SurrogateBackend whose acquisition optimum has ${dims.length} finite coordinates`, point);
       }
-      const params: Record<string, ParamValue> = { ...fixed };
+      // Nor need one honour `fixedFeatures` (an option it may predate): its free coordinates would
+      // then be optimal for other values of the held dims than the trial runs with.
       dims.forEach((name, j) => {
-        setOwn(params, name, decode(space[name], point[j]));
+        if (heldX !== null && !Number.isNaN(heldX[j]) && decode(modelSpace[name], point[j]) !== decode(modelSpace[name], heldX[j])) {
+          throw new InvalidOptionError('backend', `a SurrogateBackend whose acquisition optimum holds fixedFeatures (dim ${j}, "${name}", at ${heldX[j]})`, point[j]);
+        }
+      });
+      // The held dims are the trial's enqueued values: only the free ones are proposed.
+      const params: Record<string, ParamValue> = {};
+      for (const name of Object.keys(fixed)) if (hasOwn(space, name)) setOwn(params, name, fixed[name]);
+      dims.forEach((name, j) => {
+        if (hasOwn(space, name)) setOwn(params, name, decode(modelSpace[name], point[j]));
       });
       return params;
     } catch (err) {
@@ -597,6 +623,50 @@ export class GpSampler implements Sampler {
       }
       throw err;
     }
+  }
+
+  /**
+   * A partially enqueued trial (`Study.enqueueTrial` with some of the parameters): the study leaves
+   * the enqueued names out of the `space` it asks for, and a model of that reduced space would be
+   * a throw-away (a cold fit that drops the cached model and its warm start) blind to how the
+   * enqueued parameters affect the objective. Instead the model stays the one over the whole
+   * relative space (recomputed here from the same trials as `inferRelativeSearchSpace`, in its
+   * order, so that it is the cached model of an ordinary ask), and the enqueued dims are held at
+   * their values while the acquisition is maximized over the free ones (`fixedFeatures`, as
+   * BoTorch's optimize_acqf). Returns that space and the held values, or null when nothing is
+   * held: no enqueued values, `space` not the shared space less them (another caller's space, or
+   * the shared space changed meanwhile), or no enqueued value in it that its distribution contains
+   * (such a value fails the trial at its suggest: the dim stays out of the model, as before) and
+   * that is not single-valued (a fixed dim, never modelled).
+   */
+  private heldParams(
+    study: StudyView,
+    trials: readonly FrozenTrial[],
+    trial: FrozenTrial,
+    space: SearchSpace,
+  ): { space: SearchSpace; values: Readonly<Record<string, ParamValue>> } | null {
+    const enqueued = trial.systemAttrs[SystemAttr.fixedParams];
+    if (enqueued === undefined || enqueued === null || typeof enqueued !== 'object' || Array.isArray(enqueued)) return null;
+    const usePruned = this.usesPrunedTrials(study);
+    const finished = trials.filter((t) => (t.state === 'COMPLETE' || (usePruned && t.state === 'PRUNED')) && isObservation(t));
+    const shared = intersectionSearchSpace(finished, { includePruned: usePruned });
+    for (const name of Object.keys(space)) {
+      if (!hasOwn(shared, name) || !distributionsEqual(shared[name], space[name])) return null;
+    }
+    const out: Record<string, Distribution> = {};
+    const values: Record<string, ParamValue> = {};
+    for (const [name, dist] of Object.entries(shared)) {
+      if (hasOwn(space, name)) {
+        setOwn(out, name, dist);
+        continue;
+      }
+      if (!hasOwn(enqueued, name)) return null;
+      const value = (enqueued as Readonly<Record<string, ParamValue>>)[name];
+      if (isSingle(dist) || !contains(dist, value)) continue;
+      setOwn(out, name, dist);
+      setOwn(values, name, value);
+    }
+    return Object.keys(values).length === 0 ? null : { space: out, values };
   }
 
   /**
@@ -737,6 +807,7 @@ export class GpSampler implements Sampler {
     dims: readonly string[],
     observations: readonly Observation[],
     weights: Float64Array | null,
+    held: Float64Array | null,
   ): Promise<Float64Array> {
     const d = dims.length;
     const isCategorical = new Uint8Array(d);
@@ -764,6 +835,7 @@ export class GpSampler implements Sampler {
       seed: deriveSeed(this.options.seed, trial.number, 'acquisition') % UINT32,
       grid,
       logIntBounds: logInt,
+      ...(held === null ? {} : { fixedFeatures: held }),
       numThreads: this.options.numThreads,
     };
     if (study.directions.length > 1 && weights === null) {

@@ -48,8 +48,12 @@
  *   ParEGO's, the constrained ones) is maximized over the free dims with the enqueued ones held at
  *   their encoded values (`OptimizeAcquisitionOptions.fixedFeatures`; BoTorch's optimize_acqf
  *   fixed_features). A model of the free dims alone was a cold throw-away fit that ignored how the
- *   enqueued parameters affect the objective. An enqueued value its distribution does not contain
- *   (the trial fails at its suggest) is left out of the model, as before.
+ *   enqueued parameters affect the objective. The search's local candidates go around each
+ *   model's best point on that slice (its posterior mean's maximizer), which is also taken when
+ *   its acquisition beats the search's optimum (`sliceCenters`, `bestOf`): the best
+ *   observations, the usual centres and a start, lie off the slice. An enqueued value its
+ *   distribution does not contain (the trial fails at its suggest) is left out of the model, as
+ *   before.
  * - Pending trials: RUNNING trials with params in the space are fantasized at the posterior mean
  *   and appended to the model (kriging believer; Ginsbourger, Le Riche & Carraro 2010, "Kriging
  *   is well-suited to parallelize optimization") so concurrent asks spread out; the incumbent is
@@ -164,6 +168,7 @@ import { decode, encode, gridSpacing, logIntBounds } from '../../space/encode.js
 import { intersectionSearchSpace } from '../../space/intersection.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../../space/types.js';
 import type {
+  AcquisitionOptimum,
   AcquisitionOptions,
   AcquisitionTerm,
   FitOptions,
@@ -873,14 +878,15 @@ export class GpSampler implements Sampler {
           return await this.maximizeFeasibility(constrained, pending, encodeRow, d, search);
         }
         const best = constrained === null ? await this.incumbent(fitted) : await this.feasibleIncumbent(fitted, observations, constrained.feasible);
-        const optimum = await working.optimizeAcquisition({
-          ...search,
+        const centers = await sliceCenters([working], search);
+        const acquisition: AcquisitionOptions = {
           kind: this.options.acquisition,
           incumbent: Math.max(best, believedBest),
           beta: this.options.beta,
           ...(constrained === null || constrained.terms.length === 0 ? {} : { terms: constrained.terms }),
-        });
-        return optimum.x;
+        };
+        const optimum = await working.optimizeAcquisition({ ...search, ...acquisition, ...(centers === null ? {} : { centers }) });
+        return bestOf(working, optimum, centers, acquisition);
       } finally {
         if (working !== model.model) working.dispose();
       }
@@ -1038,8 +1044,13 @@ export class GpSampler implements Sampler {
       const [first, ...rest] = working;
       const terms: AcquisitionTerm[] = rest.map((model) => ({ model, kind: 'logehvi', incumbent: 0, beta: 0 }));
       if (constrained !== null) terms.push(...constrained.terms);
-      const optimum = await first.optimizeAcquisition({ ...search, kind: 'logehvi', incumbent: 0, beta: 0, boxes, terms, centers: frontInputs });
-      return optimum.x;
+      // Held dims: the front's points lie off the slice searched; each objective's best point on
+      // it joins them as a centre of local candidates (`sliceCenters`).
+      const slice = await sliceCenters(working, search);
+      const centers = slice === null ? frontInputs : Float64Array.from([...frontInputs, ...slice]);
+      const acquisition: AcquisitionOptions = { kind: 'logehvi', incumbent: 0, beta: 0, boxes, terms };
+      const optimum = await first.optimizeAcquisition({ ...search, ...acquisition, centers });
+      return bestOf(first, optimum, slice, acquisition);
     } finally {
       working.forEach((model, j) => {
         if (model !== models[j].model) model.dispose();
@@ -1597,6 +1608,56 @@ export class GpSampler implements Sampler {
     }
     return this.backendPromise;
   }
+}
+
+/**
+ * With held dims (`search.fixedFeatures`), the maximizer of each model's posterior mean on the
+ * slice they leave (rows of d), to centre the acquisition search's local candidates on; null
+ * without held dims. The acquisition's own centres (the best observations) lie off that slice,
+ * and so, snapped onto it, do their local candidates: where the model expects its best on the
+ * slice depends on the held values (a trial enqueued with a learning rate, say, has its best
+ * other parameters where that learning rate puts them). Without this, on a 5-D problem whose
+ * best y depends on the held x (`(y_i - c_i x)^2`), logEI's search missed the narrow region
+ * near the slice's best and went to the corners of the free dims, where the variance is.
+ */
+async function sliceCenters(models: readonly FittedGp[], search: AcquisitionSearch): Promise<Float64Array | null> {
+  if (search.fixedFeatures === undefined) return null;
+  const d = search.fixedFeatures.length;
+  const out = new Float64Array(models.length * d);
+  for (let i = 0; i < models.length; i++) {
+    const best = await models[i].optimizeAcquisition({ ...search, kind: 'ucb', incumbent: 0, beta: 0 });
+    out.set(best.x, i * d);
+  }
+  return out;
+}
+
+/**
+ * The optimum's point, or the row of `centers` (sliceCenters) where the acquisition is higher. A
+ * slice's best point is not a start of the acquisition search (its starts are the best candidates
+ * and the best observation, off the slice), and where the model is sure of its best the
+ * acquisition can be so narrow there that the local candidates around it miss it: in the example
+ * of `sliceCenters`, 1 of 6 seeds still went to a corner (logEI -12.5 there, -10.5 at the slice's
+ * best point).
+ */
+async function bestOf(
+  model: FittedGp,
+  optimum: AcquisitionOptimum,
+  centers: Float64Array | null,
+  acquisition: AcquisitionOptions,
+): Promise<Float64Array> {
+  if (centers === null) return optimum.x;
+  const d = optimum.x.length;
+  const m = centers.length / d;
+  const { value } = await model.acquisition(centers, m, acquisition, false);
+  let best = optimum.x;
+  let bestValue = optimum.value;
+  for (let i = 0; i < m; i++) {
+    if (value[i] > bestValue) {
+      bestValue = value[i];
+      best = centers.slice(i * d, (i + 1) * d);
+    }
+  }
+  return best;
 }
 
 /** A COMPLETE trial, or a PRUNED one with a last intermediate value that is not NaN. */

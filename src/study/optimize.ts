@@ -29,14 +29,18 @@ export type ErrorClass = abstract new (...args: never[]) => Error;
 
 /** Options of `study.optimize`; an unknown name (`n_trials`, say) throws `InvalidOptionError` naming it. */
 export interface OptimizeOptions {
-  /** Trials this call runs (across its concurrent slots). Unbounded when omitted. */
+  /**
+   * Trials this call runs (across its concurrent slots): any integer >= 0, as in Optuna. A budget,
+   * not a size: nothing is held per budgeted trial, so `1e300` runs until `timeoutMs`, `stop()` or
+   * an interruption ends it. Unbounded when omitted.
+   */
   readonly nTrials?: number;
   /**
    * Stop when the study holds this many trials in total (any state, enqueued ones included),
    * counting every process working on it and the trials it held before this call. A trial is
    * created only while the study holds fewer, in one atomic storage step, so workers never
    * overshoot. Enqueued (WAITING) trials are already counted: they are run even when the study is
-   * at its budget.
+   * at its budget. Any integer >= 0, however large (see `TryAskOptions.maxTrialsInStudy`).
    */
   readonly maxTrialsInStudy?: number;
   /** Launch no new trial after this many milliseconds (running trials finish). */

@@ -45,10 +45,18 @@ export interface AskOptions {
 export interface TryAskOptions extends AskOptions {
   /**
    * Create a trial only while the study holds fewer than this many trials (any state, counting
-   * every process working on it); see `tryAsk`. No limit when omitted.
+   * every process working on it); see `tryAsk`. Any integer >= 0: a budget no study can reach
+   * (2^53 trials and more, `1e300`) is accepted and never ends the run. No limit when omitted.
    */
   readonly maxTrialsInStudy?: number;
 }
+
+/**
+ * The most trials one `askBatch` starts (`q`): a batch is held live at once, like `optimize`'s
+ * `concurrency`, and has the same bound (1,024). Larger batches would only exhaust memory
+ * (`askBatch(1e12)` asked until it did); ask several batches instead.
+ */
+export const MAX_BATCH_SIZE = 1024;
 
 /** What `tell` accepts besides a plain value or values. */
 export interface TellOptions {
@@ -315,10 +323,13 @@ export class Study implements StudyView {
   async tryAskIn(run: OptimizeRun | null, options: TryAskOptions = {}): Promise<Trial | null> {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
     checkOptionsObject(options, TRY_ASK_KEYS, 'tryAsk');
-    const max = options.maxTrialsInStudy;
-    if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 0)) {
-      throw new InvalidOptionError('maxTrialsInStudy', 'an integer >= 0', max);
+    const budget = options.maxTrialsInStudy;
+    if (budget !== undefined && (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 0)) {
+      throw new InvalidOptionError('maxTrialsInStudy', 'an integer >= 0', budget);
     }
+    // A budget is a bound, not a size: one past 2^53 (CLI `nTrials: 1e300`) failed the first ask, as
+    // storage counts in safe integers; no study holds 2^53 trials, so clamping it changes nothing.
+    const max = budget === undefined ? undefined : Math.min(budget, Number.MAX_SAFE_INTEGER);
     // heartbeat: 'true' or 1 gave a trial without heartbeats, which failStaleTrials never fails.
     if (options.heartbeat !== undefined && typeof options.heartbeat !== 'boolean') {
       throw new InvalidOptionError('heartbeat', 'a boolean', options.heartbeat);
@@ -499,7 +510,8 @@ export class Study implements StudyView {
    * calls `suggest*`, and are not spread jointly. With a sampler that has no relative sampling
    * (random; TPE without `multivariate`), `askBatch(q)` is just q asks.
    *
-   * Rejects with `InvalidOptionError` (option `q`) unless q is an integer >= 1. A grid that runs
+   * Rejects with `InvalidOptionError` (option `q`), creating nothing, unless q is an integer in
+   * [1, `MAX_BATCH_SIZE`] (1,024: the batch is held live at once). A grid that runs
    * out partway (`GridExhaustedError` after at least one trial) ends the batch early: the trials
    * asked so far are returned, holding their grid points (the study is stopped, as in `ask`). If an ask fails otherwise, or the grid had no point
    * left, the trials already asked in this batch are finished as FAIL (reason recorded; one
@@ -509,6 +521,9 @@ export class Study implements StudyView {
   async askBatch(q: number, options: AskOptions = {}): Promise<Trial[]> {
     if (typeof q !== 'number' || !Number.isInteger(q) || q < 1) {
       throw new InvalidOptionError('q', 'an integer >= 1', q);
+    }
+    if (q > MAX_BATCH_SIZE) {
+      throw new InvalidOptionError('q', `at most ${MAX_BATCH_SIZE} trials in one batch (MAX_BATCH_SIZE; ask several batches)`, q);
     }
     const trials: Trial[] = [];
     try {

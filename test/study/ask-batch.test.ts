@@ -5,6 +5,7 @@ import { GpSampler } from '../../src/samplers/gp/gp-sampler.js';
 import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { createStudy } from '../../src/study/create-study.js';
+import { MAX_BATCH_SIZE } from '../../src/study/study.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import type { StudyView } from '../../src/trial/study-view.js';
@@ -89,6 +90,23 @@ describe('Study.askBatch', () => {
     expect(error).toBeInstanceOf(InvalidOptionError);
     expect((error as InvalidOptionError).option).toBe('q');
     expect(await study.getTrials()).toHaveLength(0);
+  });
+
+  it.each([MAX_BATCH_SIZE + 1, 1e12, 1e300])('rejects q = %s above MAX_BATCH_SIZE with an InvalidOptionError naming q, creating nothing', async (q) => {
+    // askBatch holds q live trials at once: askBatch(1e12) asked until memory ran out.
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    const error = await study.askBatch(q).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe('q');
+    expect((error as InvalidOptionError).message).toContain(`at most ${MAX_BATCH_SIZE}`);
+    expect(await study.getTrials()).toHaveLength(0);
+  });
+
+  it('asks a batch of exactly MAX_BATCH_SIZE trials', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    const batch = await study.askBatch(MAX_BATCH_SIZE);
+    expect(batch).toHaveLength(MAX_BATCH_SIZE);
+    expect(study.liveTrials()).toHaveLength(MAX_BATCH_SIZE);
   });
 
   it('ends the batch early with the trials that hold grid points when the grid runs out', async () => {

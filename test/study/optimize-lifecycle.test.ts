@@ -354,6 +354,27 @@ describe('maxTrialsInStudy', () => {
     await expect(study.tryAsk({ maxTrialsInStudy: -1 })).rejects.toMatchObject({ option: 'maxTrialsInStudy' });
     await expect(study.tryAsk({ maxTrialsInStudy: 1.5 })).rejects.toMatchObject({ option: 'maxTrialsInStudy' });
   });
+
+  it('takes budgets of any integer size (Optuna allows any int), holding nothing per budgeted trial', async () => {
+    // A budget beyond what a study can ever hold (2^53 trials) is no budget: it must run, not fail
+    // at the first ask (maxTrialsInStudy) or allocate per trial (nTrials), and stop by other means.
+    const journal = freshJournal();
+    for (const storage of [new InMemoryStorage(), journal]) {
+      const study = await createStudy({ storage });
+      let seen = 0;
+      const stopAt3 = (s: { stop(): void }): void => {
+        if (++seen === 3) s.stop();
+      };
+      await study.optimize(objective, { nTrials: 1e300, maxTrialsInStudy: 1e300, concurrency: 2, callbacks: [stopAt3], ...quiet });
+      const trials = await study.getTrials();
+      expect(trials.length).toBeGreaterThanOrEqual(3);
+      expect(trials.length).toBeLessThanOrEqual(4); // the other slot's trial in flight at the stop
+      expect(trials.every((t) => t.state === 'COMPLETE')).toBe(true);
+      expect(await study.tryAsk({ maxTrialsInStudy: Number.MAX_VALUE })).not.toBeNull();
+      expect(await study.tryAsk({ maxTrialsInStudy: 2 ** 53 + 2 })).not.toBeNull();
+      await study.close();
+    }
+  });
 });
 
 describe('study.stop() with two optimize calls on one study', () => {

@@ -16,6 +16,7 @@ import { ConfigError, SearchSpaceError } from '../errors.js';
 import { validateSpaceSpec } from '../space/spec.js';
 import { parseStorageSpec, postgresNotBuiltIn, type StorageSpec } from '../storage/open-storage.js';
 import { MAX_CONCURRENCY } from '../study/optimize.js';
+import { MAX_PROCESSES } from '../study/trial-budget.js';
 import type { SpaceSpec } from '../space/types.js';
 import type { StudyDirection } from '../trial/types.js';
 import {
@@ -286,6 +287,17 @@ export function validateConfig(raw: unknown, configPath: string, overrides: Conf
       overrides.concurrency !== undefined ? '--concurrency' : 'concurrency',
       `expected at most ${MAX_CONCURRENCY} trials at once in one process (or processes: true), received ${concurrency}`,
     );
+  }
+  // runTrialsInProcesses's limit (concurrency is its CPU process count, and its fallback when
+  // `gpus: auto` finds none), checked here for the same reason.
+  if (processes !== null && concurrency > MAX_PROCESSES) {
+    throw new ConfigError(
+      overrides.concurrency !== undefined ? '--concurrency' : 'concurrency',
+      `expected at most ${MAX_PROCESSES} worker processes (processes: true), received ${concurrency}`,
+    );
+  }
+  if (processes !== null && Array.isArray(processes.gpus) && processes.gpus.length > MAX_PROCESSES) {
+    throw new ConfigError('gpus', `expected at most ${MAX_PROCESSES} GPUs (one worker process each), received ${processes.gpus.length}`);
   }
 
   return {

@@ -60,7 +60,7 @@ export type {
 export { loadDigits, loadIris, toTensors } from './datasets.js';
 export type { ClassificationData, LoadDigitsOptions, ToTensorsOptions } from './datasets.js';
 
-export { WORKER_GPU_ATTR, WORKER_PID_ATTR, runTrialsInProcesses } from './process-runner.js';
+export { MAX_PROCESSES, WORKER_GPU_ATTR, WORKER_PID_ATTR, runTrialsInProcesses } from './process-runner.js';
 export type { RunTrialsInProcessesOptions, RunTrialsInProcessesResult } from './process-runner.js';
 
 export { cudaDevicesHidden, detectGpus, detectWorkerGpus, isGpuId, parseCudaVisibleDevices, parseNvidiaSmiList } from './gpus.js';

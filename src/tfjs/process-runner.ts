@@ -26,7 +26,7 @@ import { suggestFromSpec, validateSpaceSpec } from '../space/spec.js';
 import type { Distribution, ParamValue, SpaceSpec } from '../space/types.js';
 import type { OptimizeCallback } from '../study/optimize.js';
 import { messageOf, type Study } from '../study/study.js';
-import { staleTrialSweeper } from '../study/trial-budget.js';
+import { MAX_PROCESSES, staleTrialSweeper } from '../study/trial-budget.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
@@ -86,7 +86,11 @@ export interface RunTrialsInProcessesOptions {
    * set `CUDA_VISIBLE_DEVICES` in `env` (used as given on CPU slots; a GPU slot's pin wins).
    */
   readonly gpus?: readonly GpuId[] | 'auto';
-  /** CPU worker processes when no GPU is used (default 1). Ignored with GPUs. */
+  /**
+   * CPU worker processes when no GPU is used: an integer in [1, `MAX_PROCESSES`] (256), default 1.
+   * Ignored with GPUs, whose count (`gpus`, given or discovered) has the same bound. More throws
+   * `InvalidOptionError` naming the option, before any trial is asked.
+   */
   readonly concurrency?: number;
   /** Trials a worker process runs before it is replaced (default 1). */
   readonly trialsPerProcess?: number;
@@ -146,6 +150,7 @@ export interface RunTrialsInProcessesResult {
 /** User attributes recorded on every trial run in a worker process. */
 export const WORKER_PID_ATTR = 'worker_pid';
 export const WORKER_GPU_ATTR = 'worker_gpu';
+export { MAX_PROCESSES };
 
 const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -170,6 +175,10 @@ type Outcome =
 export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions): Promise<RunTrialsInProcessesResult> {
   const opts = await validate(options);
   const gpus = opts.gpus === 'auto' ? [...(await (options.detectGpus ?? (() => detectWorkerGpus()))())] : [...opts.gpus];
+  // One process per GPU: a discovered list is bounded like a given one.
+  if (gpus.length > MAX_PROCESSES) {
+    throw new InvalidOptionError('gpus', `at most ${MAX_PROCESSES} GPUs, one worker process each (MAX_PROCESSES); 'auto' found ${gpus.length}`, opts.gpus);
+  }
   const slots: Slot[] =
     gpus.length > 0
       ? gpus.map((gpu, index) => ({ index, gpu, child: null, trialsInChild: 0 }))
@@ -447,8 +456,15 @@ async function validate(options: RunTrialsInProcessesOptions): Promise<Validated
   if (gpus !== 'auto' && (!Array.isArray(gpus) || !gpus.every(isGpuId) || new Set(gpus).size !== gpus.length)) {
     throw new InvalidOptionError('gpus', "'auto' or an array of distinct GPUs (indices >= 0 or \"GPU-\"/\"MIG-\" UUIDs)", gpus);
   }
+  if (gpus !== 'auto' && gpus.length > MAX_PROCESSES) {
+    throw new InvalidOptionError('gpus', `at most ${MAX_PROCESSES} GPUs, one worker process each (MAX_PROCESSES)`, `${gpus.length} GPUs`);
+  }
   const concurrency = options.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('concurrency', 'an integer >= 1', concurrency);
+  // There was no bound: each slot forks a whole Node.js process.
+  if (concurrency > MAX_PROCESSES) {
+    throw new InvalidOptionError('concurrency', `at most ${MAX_PROCESSES} worker processes (MAX_PROCESSES)`, concurrency);
+  }
   const trialsPerProcess = options.trialsPerProcess ?? 1;
   if (!Number.isInteger(trialsPerProcess) || trialsPerProcess < 1) {
     throw new InvalidOptionError('trialsPerProcess', 'an integer >= 1', trialsPerProcess);

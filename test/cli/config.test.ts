@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig, validateConfig } from '../../src/cli/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { MAX_PROCESSES } from '../../src/study/trial-budget.js';
 
 const configPath = '/projects/demo/tune.yaml';
 
@@ -208,7 +209,7 @@ describe('config validation', () => {
 
   it('rejects an in-process concurrency above what optimize runs, before the study is created', () => {
     // It used to pass validation: `kestrel run` created the study in the journal, then failed
-    // with optimize's INVALID_OPTION. Process execution has no such limit.
+    // with optimize's INVALID_OPTION. Process execution has its own limit (next test).
     const error = configError({ objective: 'o.mjs', nTrials: 1, concurrency: 2000 });
     expect(error.path).toBe('concurrency');
     expect(error.message).toMatch(/at most 1024.*received 2000/);
@@ -221,7 +222,25 @@ describe('config validation', () => {
     expect(override).toBeInstanceOf(ConfigError);
     expect((override as ConfigError).path).toBe('--concurrency');
     expect(validateConfig({ objective: 'o.mjs', nTrials: 1, concurrency: 1024 }, configPath).concurrency).toBe(1024);
-    expect(validateConfig({ objective: 'o.mjs', nTrials: 1, processes: true, concurrency: 2000 }, configPath).concurrency).toBe(2000);
+  });
+
+  it('rejects more worker processes than runTrialsInProcesses starts (MAX_PROCESSES), before the study is created', () => {
+    // Process execution had no bound: `processes: true, concurrency: 2000` forked 2000 processes.
+    const error = configError({ objective: 'o.mjs', nTrials: 1, processes: true, concurrency: MAX_PROCESSES + 1 });
+    expect(error.path).toBe('concurrency');
+    expect(error.message).toMatch(new RegExp(`at most ${MAX_PROCESSES} .*received ${MAX_PROCESSES + 1}`));
+    let override: unknown;
+    try {
+      validateConfig({ objective: 'o.mjs', nTrials: 1, processes: true }, configPath, { concurrency: 2000 });
+    } catch (caught) {
+      override = caught;
+    }
+    expect(override).toBeInstanceOf(ConfigError);
+    expect((override as ConfigError).path).toBe('--concurrency');
+    const gpus = Array.from({ length: MAX_PROCESSES + 1 }, (_, i) => i);
+    expect(configError({ objective: 'o.mjs', nTrials: 1, gpus }).path).toBe('gpus');
+    expect(validateConfig({ objective: 'o.mjs', nTrials: 1, processes: true, concurrency: MAX_PROCESSES }, configPath).concurrency).toBe(MAX_PROCESSES);
+    expect(validateConfig({ objective: 'o.mjs', nTrials: 1, gpus: gpus.slice(1) }, configPath).processes?.gpus).toHaveLength(MAX_PROCESSES);
   });
 
   it('says NaN or Infinity when a YAML .nan or .inf was given, not null', () => {

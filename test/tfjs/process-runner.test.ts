@@ -18,7 +18,7 @@ import {
   parseCudaVisibleDevices,
   parseNvidiaSmiList,
 } from '../../src/tfjs/gpus.js';
-import { ABORT_GRACE_MS, MAX_TIMER_MS, runTrialsInProcesses } from '../../src/tfjs/process-runner.js';
+import { ABORT_GRACE_MS, MAX_PROCESSES, MAX_TIMER_MS, runTrialsInProcesses } from '../../src/tfjs/process-runner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const crashModule = path.join(here, 'fixtures', 'crash-objective.ts');
@@ -648,6 +648,30 @@ describe('runTrialsInProcesses', () => {
       expect(trials[0].state).toBe('FAIL');
       expect(String(trials[0].systemAttrs.fail_reason)).toMatch(/^onTrialStart threw: /);
     }
+  });
+
+  it('starts at most MAX_PROCESSES worker processes at once: more CPU processes or GPUs is an InvalidOptionError, creating nothing', async () => {
+    // There was no bound: `concurrency: 1e6` forked a process per slot until the machine gave out.
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const rejection = async (options: Partial<Parameters<typeof runTrialsInProcesses>[0]>): Promise<InvalidOptionError> => {
+      const error = await runTrialsInProcesses({ study, objectiveModule: crashModule, nTrials: 1, handleSigint: false, ...options }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      return error as InvalidOptionError;
+    };
+    const tooMany = Array.from({ length: MAX_PROCESSES + 1 }, (_, i) => i);
+    for (const concurrency of [MAX_PROCESSES + 1, 1e6]) {
+      const error = await rejection({ concurrency });
+      expect(error.option).toBe('concurrency');
+      expect(error.message).toContain(`at most ${MAX_PROCESSES}`);
+    }
+    expect((await rejection({ gpus: tooMany })).option).toBe('gpus');
+    // Discovered GPUs are bounded too (checked before any trial is asked).
+    const detected = await rejection({ gpus: 'auto', detectGpus: async () => tooMany });
+    expect(detected.option).toBe('gpus');
+    expect(detected.message).toContain(`at most ${MAX_PROCESSES}`);
+    expect(await study.getTrials()).toHaveLength(0);
   });
 
   it('refuses option names it does not know, such as the CLI config\'s trialTimeout, creating nothing', async () => {

@@ -33,11 +33,15 @@ const OPTION_KEYS = optionKeys<GridSamplerOptions>()(['space', 'shuffle', 'seed'
  * `study.claim('grid:' + id)` returns true; claims are atomic in storage, so no point runs twice even
  * with several processes. A per-study cursor skips ids this sampler has already seen taken. Handing
  * out the last id (before its claim returns) calls `study.stop('grid exhausted')`, so the study's
- * optimize loop launches no further trial. `remainingTrials` counts the ids not yet tried, so the
- * study holds back asks that the asks in flight would leave without a point (`concurrency` above
- * the grid's size), and rejects an ask with `GridExhaustedError`, creating no trial, once this
- * process has tried every id. An ask that still finds no id left (other processes took the last
- * ones) stops the study and throws `GridExhaustedError`; that trial is recorded as FAIL. `sampleIndependent` then returns the claimed point's value; suggesting a
+ * optimize loop launches no further trial. `remainingTrials`, asked before each trial is created,
+ * first moves the cursor past the ids already claimed in storage (`StudyView.areClaimed`: by an
+ * earlier run or another worker), then counts the ids not yet tried, so the study holds back asks
+ * that the asks in flight would leave without a point (`concurrency` above the points left), and
+ * rejects an ask with `GridExhaustedError`, creating no trial, once every id is taken: a rerun of
+ * an exhausted grid by a new Study object creates no trial at all (it recorded one FAIL trial per
+ * concurrent ask). An ask that still finds no id left (another process took the last ones between
+ * that check and this claim, or the storage lacks `areClaimed`) stops the study and throws
+ * `GridExhaustedError`; that trial is recorded as FAIL. `sampleIndependent` then returns the claimed point's value; suggesting a
  * name that is not in the point throws `SearchSpaceError`, and a grid value outside the suggested
  * distribution throws `InvalidParamValueError`.
  *
@@ -92,9 +96,30 @@ export class GridSampler implements Sampler {
     return this.points.length;
   }
 
-  /** Grid ids this sampler has not yet tried to claim for `study` (see `Sampler.remainingTrials`). */
-  remainingTrials(study: StudyView): number {
-    return this.order.length - (this.states.get(study)?.position ?? 0);
+  /**
+   * Grid ids this sampler has not yet tried to claim for `study` (see `Sampler.remainingTrials`),
+   * after moving its cursor past the ids at the cursor that are already claimed in storage (by an
+   * earlier run or another worker; `StudyView.areClaimed`), so that the study creates no trial for
+   * a point that is gone. Reads storage only while the ids at the cursor are taken: once per ask
+   * in a run of its own, in chunks of up to 4,096 ids while catching up.
+   */
+  async remainingTrials(study: StudyView): Promise<number> {
+    const cursor = this.stateOf(study);
+    if (typeof study.areClaimed === 'function') {
+      let chunk = 16;
+      while (cursor.position < this.order.length) {
+        const start = cursor.position;
+        const ids = this.order.slice(start, start + chunk);
+        const claimed = await study.areClaimed(ids.map(gridKey));
+        if (claimed === null) break; // the storage cannot tell: beforeTrial finds out by claiming
+        // Concurrent asks of this process may have moved the cursor meanwhile, each past the id it
+        // is claiming: advance only over ids seen claimed, from wherever the cursor is now.
+        while (cursor.position < start + ids.length && claimed[cursor.position - start] === true) cursor.position++;
+        if (cursor.position < start + ids.length) break;
+        chunk = Math.min(chunk * 2, MAX_CLAIM_CHUNK);
+      }
+    }
+    return this.order.length - cursor.position;
   }
 
   /**
@@ -116,7 +141,7 @@ export class GridSampler implements Sampler {
       // that find the grid exhausted and are recorded as FAIL). If that claim fails, another
       // process holds the point and the grid is exhausted all the same.
       if (cursor.position === this.order.length) study.stop('grid exhausted');
-      if (await study.claim(`grid:${id}`)) {
+      if (await study.claim(gridKey(id))) {
         cursor.assigned.set(trial.trialId, id);
         this.assigned.set(trial.trialId, id);
         return;
@@ -159,6 +184,14 @@ export class GridSampler implements Sampler {
     }
     return state;
   }
+}
+
+/** Ids checked per storage read when skipping claimed grid points (`remainingTrials`). */
+const MAX_CLAIM_CHUNK = 4096;
+
+/** The claim key of a grid id: what `study.claim` is given for it. */
+function gridKey(id: number): string {
+  return `grid:${id}`;
 }
 
 /** True for a trial enqueued with at least one parameter value (`study.enqueueTrial`). */

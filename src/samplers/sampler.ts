@@ -24,9 +24,11 @@ export interface Sampler {
    * start for `study` from this process; omitted when unbounded. The study holds back a new ask
    * while the asks already in flight would take every point left, and rejects it with
    * `GridExhaustedError`, creating no trial, when none is left and no enqueued trial is waiting.
-   * An upper bound: points taken by other processes are found out in `beforeTrial`.
+   * Asked before each new trial is created, so it may read storage (GridSampler skips the points
+   * other workers or earlier runs took, `StudyView.areClaimed`); still an upper bound, as a point
+   * may be taken elsewhere between this answer and `beforeTrial`.
    */
-  remainingTrials?(study: StudyView): number;
+  remainingTrials?(study: StudyView): number | Promise<number>;
   inferRelativeSearchSpace?(study: StudyView, trial: FrozenTrial): Promise<SearchSpace>;
   sampleRelative?(study: StudyView, trial: FrozenTrial, space: SearchSpace): Promise<Params>;
   sampleIndependent(study: StudyView, trial: FrozenTrial, name: string, distribution: Distribution): ParamValue;

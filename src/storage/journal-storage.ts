@@ -70,6 +70,7 @@ import {
   checkGetTrialsOptions,
   checkId,
   checkKey,
+  checkKeys,
   checkStudyName,
   cloneJsonValue,
   normalizeFinish,
@@ -322,6 +323,14 @@ export class JournalStorage implements Storage {
     return this.write(() => {
       if (!this.state.claim(id, key)) return { record: null, durable: false, result: false };
       return { record: { op: 'claim', studyId: id, key }, durable: false, result: true };
+    });
+  }
+
+  areClaimed(studyId: number, keys: readonly string[]): Promise<readonly boolean[]> {
+    // Claims are forever: the caught-up view answers, without the lock.
+    return this.read(() => {
+      const id = checkId('studyId', studyId);
+      return checkKeys(keys).map((key) => this.state.isClaimed(id, key));
     });
   }
 

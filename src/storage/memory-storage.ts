@@ -22,6 +22,7 @@ import {
   checkGetTrialsOptions,
   checkId,
   checkKey,
+  checkKeys,
   checkStudyName,
   cloneJsonValue,
   normalizeFinish,
@@ -134,6 +135,12 @@ export class InMemoryStorage implements Storage {
   async claim(studyId: number, key: string): Promise<boolean> {
     this.open();
     return this.state.claim(checkId('studyId', studyId), checkKey('key', key));
+  }
+
+  async areClaimed(studyId: number, keys: readonly string[]): Promise<readonly boolean[]> {
+    this.open();
+    const id = checkId('studyId', studyId);
+    return checkKeys(keys).map((key) => this.state.isClaimed(id, key));
   }
 
   async close(): Promise<void> {

@@ -17,12 +17,15 @@ const JOURNAL_EXTENSIONS = ['.journal', '.jsonl', '.log'] as const;
 const EXPECTED =
   'a Storage, "memory" / ":memory:", a journal file path ending in .journal, .jsonl or .log, or "journal:<path>"';
 
+/** Methods of `Storage` a study does without (it checks for them before each call). */
+type OptionalStorageMethod = 'areClaimed';
+
 /**
- * Every method of `Storage`, each of which a study may call: an object missing one is refused here,
- * not left to fail mid-run with a TypeError (at the first `ask`, without `popWaitingTrial`). A
- * record keyed by `keyof Storage`, so that the compiler keeps it complete.
+ * Every required method of `Storage`, each of which a study may call: an object missing one is
+ * refused here, not left to fail mid-run with a TypeError (at the first `ask`, without
+ * `popWaitingTrial`). A record keyed by `keyof Storage`, so that the compiler keeps it complete.
  */
-const STORAGE_METHODS: Readonly<Record<keyof Storage, true>> = {
+const STORAGE_METHODS: Readonly<Record<Exclude<keyof Storage, OptionalStorageMethod>, true>> = {
   createStudy: true,
   deleteStudy: true,
   getStudyIdFromName: true,

@@ -10,7 +10,8 @@
  * - `createTrialIfBelow(studyId, max)` counts the study's trials and creates one in the same atomic
  *   step: however many writers call it, the study never grows past `max` through it.
  * - `popWaitingTrial` moves exactly one WAITING trial to RUNNING for exactly one caller.
- * - `claim(studyId, key)` returns true for exactly one caller per (study, key), ever.
+ * - `claim(studyId, key)` returns true for exactly one caller per (study, key), ever; `areClaimed`
+ *   (optional) reads the same claims without taking any.
  * - A finished trial (COMPLETE, PRUNED, FAIL) is immutable: any later write to it rejects with
  *   `TrialFinishedError` and leaves it unchanged.
  * - `finishTrial` is durable when its promise resolves (the journal fsyncs).
@@ -113,6 +114,13 @@ export interface Storage {
   getNTrials(studyId: number, options?: GetTrialsOptions): Promise<number>;
   /** True for exactly one caller per (study, key). Used e.g. by grid search to never run a point twice. */
   claim(studyId: number, key: string): Promise<boolean>;
+  /**
+   * Whether each key has been claimed in the study (by any caller), claiming nothing: a grid
+   * sampler of a new Study object (a rerun, another worker) skips the points taken before it, and
+   * so creates no trial that would find none left. Optional (the built-in storages have it): without
+   * it a grid finds taken points only by claiming them.
+   */
+  areClaimed?(studyId: number, keys: readonly string[]): Promise<readonly boolean[]>;
   /** Releases files, locks and connections. Further calls reject. */
   close(): Promise<void>;
 }

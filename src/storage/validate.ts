@@ -109,6 +109,12 @@ export function checkCount(option: string, value: unknown): number {
   return value;
 }
 
+/** An array of claim keys (`Storage.areClaimed`), each checked as `checkKey` does. */
+export function checkKeys(keys: unknown): readonly string[] {
+  if (!Array.isArray(keys)) throw new InvalidOptionError('keys', 'an array of keys', keys);
+  return Array.from(keys as unknown[], (key, i) => checkKey(`keys[${i}]`, key));
+}
+
 export function checkKey(option: string, key: unknown): string {
   if (typeof key !== 'string') throw new InvalidOptionError(option, 'a string', key);
   return key;

@@ -235,6 +235,12 @@ export class Study implements StudyView {
     return this.storage.claim(this.studyId, key);
   }
 
+  /** See `StudyView.areClaimed`: null when the storage lacks `areClaimed`. */
+  async areClaimed(keys: readonly string[]): Promise<readonly boolean[] | null> {
+    if (typeof this.storage.areClaimed !== 'function') return null;
+    return this.storage.areClaimed(this.studyId, keys);
+  }
+
   /**
    * Merges system attributes into a running (or waiting) trial; samplers record state for later
    * samplers on the study this way (see `StudyView.setTrialSystemAttrs`). Rejects with
@@ -283,9 +289,10 @@ export class Study implements StudyView {
    * Starts a trial: takes the oldest enqueued (WAITING) trial or creates one, then lets the sampler
    * propose the parameters it models jointly. Rejects with `GridExhaustedError` when a grid sampler
    * has nothing left, and the running optimize stops with reason "grid exhausted": no trial is
-   * created when this process has handed out every point (an ask that the asks in flight would
-   * leave without a point waits for them first); a trial created before other processes were found
-   * to hold the last points is recorded as FAIL with the error's message. Any other
+   * created when every point is taken, by this process or, as storage shows before the trial is
+   * created, by earlier runs and other workers (an ask that the asks in flight would leave without
+   * a point waits for them first); a trial that another process beat to the last point meanwhile
+   * is recorded as FAIL with the error's message. Any other
    * error while asking also records the trial as FAIL with the reason. A sampler whose joint
    * (relative) sampling throws is not such an error: the trial falls back to independent sampling
    * with a one-time `SAMPLER_RELATIVE_FAILED` warning, except for `INVALID_OPTION` and
@@ -434,7 +441,12 @@ export class Study implements StudyView {
     // without one waits for them (an enqueued trial may turn up meanwhile); with none left here, no
     // trial is created (concurrency 8 on a 3-point grid recorded 5 FAIL trials).
     if (remaining !== undefined) {
-      while (this.pointAsks >= remaining(this)) {
+      // Awaited: a grid first skips the points other workers (or earlier runs) took, so a rerun of
+      // an exhausted grid creates no trial (one FAIL trial per concurrent ask, before). Compared
+      // after the await, with the count of asks in flight as it is then, and counted in the same turn.
+      for (;;) {
+        const left = await remaining(this);
+        if (this.pointAsks < left) break;
         if (this.pointAsks === 0) {
           this.stop('grid exhausted');
           throw new GridExhaustedError(`sampler "${this.sampler.name}" has handed out every grid point of study "${this.studyName}"`);

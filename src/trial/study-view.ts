@@ -13,6 +13,11 @@ export interface StudyView {
   getTrials(options?: { readonly states?: readonly TrialState[] }): Promise<readonly FrozenTrial[]>;
   /** True for exactly one caller per key across all workers of this study (see `Storage.claim`). */
   claim(key: string): Promise<boolean>;
+  /**
+   * Whether each key has been claimed (by any worker), claiming nothing; null when the storage
+   * cannot tell (`Storage.areClaimed` is optional). Optional: views without storage lack it.
+   */
+  areClaimed?(keys: readonly string[]): Promise<readonly boolean[] | null>;
   /** Asks the study to launch no new trials (e.g. a grid is exhausted); running ones finish. */
   stop(reason: string): void;
   /**

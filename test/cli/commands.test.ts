@@ -56,6 +56,9 @@ beforeAll(async () => {
     'ts.yaml': 'study: ts\nobjective: ./objective.ts\nnTrials: 4\nseed: 2\nstorage: ./demo.journal\n',
     'broken.yaml': 'study: broken\nobjective: ./objective.mjs\nobjectiveExport: broken\nnTrials: 3\nstorage: ./demo.journal\n',
     'pair.yaml': 'study: pair\nobjective: ./objective.mjs\nobjectiveExport: pair\ndirections: [minimize, maximize]\nnTrials: 6\nsampler: sobol\nseed: 4\nstorage: ./pair.journal\n',
+    'grid.yaml':
+      'study: grid\nobjective: ./objective.mjs\nspace:\n  x: {type: float, low: -3, high: 3, step: 3}\n  kind: {type: categorical, choices: [a, b]}\n' +
+      'sampler: grid\nconcurrency: 4\nstorage: ./grid.journal\n',
     'bad-sampler.yaml': 'objective: ./objective.mjs\nnTrials: 3\nsampler: annealing\n',
     'no-export.yaml': 'objective: ./objective.mjs\nobjectiveExport: nope\nnTrials: 3\nstorage: ./other.journal\n',
   });
@@ -378,6 +381,16 @@ describe('budget, refused results and exported values', () => {
     const more = await runInProcess(['run', 'held.yaml', '--n-trials', '7'], dir);
     expect(parseTrialLines(more.stderr).map((l) => l.number)).toEqual([5, 6]);
     expect(more.stdout).toContain('study "held": 7 trials (7 complete');
+  });
+
+  it('runs a grid once; a second run of the finished grid creates no trial (it recorded a FAIL per concurrent ask)', async () => {
+    const first = await runInProcess(['run', 'grid.yaml'], dir);
+    expect(first.code, first.stderr).toBe(0);
+    expect(parseTrialLines(first.stderr).map((l) => l.state)).toEqual(Array(6).fill('COMPLETE'));
+    const again = await runInProcess(['run', 'grid.yaml'], dir);
+    expect(again.code, again.stderr).toBe(0);
+    expect(parseTrialLines(again.stderr)).toEqual([]);
+    expect(again.stdout).toContain('study "grid": 6 trials (6 complete, 0 pruned, 0 failed');
   });
 
   it('fails the trials of a user attribute JSON cannot hold, with the reason, and exits 1 (not the config code)', async () => {

@@ -1,10 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { GridExhaustedError, InvalidOptionError, InvalidParamValueError, SearchSpaceError } from '../../src/errors.js';
 import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { categoricalDistribution, floatDistribution, intDistribution } from '../../src/space/distributions.js';
 import type { Distribution, ParamValue } from '../../src/space/types.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
-import { createStudy } from '../../src/study/create-study.js';
+import { JournalStorage } from '../../src/storage/journal-storage.js';
+import type { Storage } from '../../src/storage/storage.js';
+import { createStudy, loadStudy } from '../../src/study/create-study.js';
 import { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import { SystemAttr } from '../../src/trial/system-attrs.js';
 import { FakeStudy, ask, runTrial, suggestAll, tell } from './fake-study.js';
@@ -308,5 +313,92 @@ describe('GridSampler handed to a second study', () => {
     const trials = await second.getTrials();
     expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'COMPLETE', 'COMPLETE']);
     expect(trials.slice(1).map((t) => t.params.x).sort()).toEqual([1, 2, 3]);
+  });
+});
+
+describe('a grid study rerun or resumed by a new Study object (another process, a second `kestrel run`)', () => {
+  // A new Study object (and sampler) starts its cursor at the first grid id: it took every point
+  // for free, created a trial per concurrent ask, found every id claimed and recorded it FAIL.
+  const root = mkdtempSync(join(tmpdir(), 'kestrel-grid-rerun-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  let nJournals = 0;
+  const storages = (): Array<[string, () => Storage]> => {
+    const memory = new InMemoryStorage();
+    const path = join(root, `g${nJournals++}.journal`);
+    return [
+      ['memory', () => memory],
+      ['journal', () => new JournalStorage({ path })],
+    ];
+  };
+  const points = [1, 2, 3, 4, 5];
+  const objective = async (t: { suggestCategorical(n: string, c: readonly number[]): unknown }): Promise<number> => {
+    await new Promise((resolve) => setImmediate(resolve));
+    return t.suggestCategorical('x', points) as number;
+  };
+  const quiet = { handleSigint: false } as const;
+
+  it('ends a rerun of an exhausted grid at once: no trial, no FAIL, the finished trials unchanged', async () => {
+    for (const [kind, storage] of storages()) {
+      const first = await createStudy({ studyName: 'g', storage: storage(), sampler: new GridSampler({ space: { x: points } }) });
+      await first.optimize(objective, { concurrency: 2, ...quiet });
+      const before = (await first.getTrials()).map((t) => t.toJSON());
+      expect(before.map((t) => t.state), kind).toEqual(Array(5).fill('COMPLETE'));
+      for (const concurrency of [1, 4]) {
+        const again = await loadStudy({ studyName: 'g', storage: storage(), sampler: new GridSampler({ space: { x: points } }) });
+        await again.optimize(objective, { concurrency, ...quiet });
+        expect(again.stopped, kind).toBe('grid exhausted');
+        await expect(again.ask()).rejects.toBeInstanceOf(GridExhaustedError);
+        await expect(again.askBatch(3)).rejects.toBeInstanceOf(GridExhaustedError);
+        expect((await again.getTrials()).map((t) => t.toJSON()), `${kind}, concurrency ${concurrency}`).toEqual(before);
+        if (kind === 'journal') await again.close();
+      }
+      if (kind === 'journal') await first.close();
+    }
+  });
+
+  it('resumes a partly run grid with concurrency above the points left: each left point once, no FAIL', async () => {
+    for (const [kind, storage] of storages()) {
+      const first = await createStudy({ studyName: 'g', storage: storage(), sampler: new GridSampler({ space: { x: points }, shuffle: true, seed: 5 }) });
+      await first.optimize(objective, { nTrials: 2, ...quiet });
+      const resumed = await loadStudy({ studyName: 'g', storage: storage(), sampler: new GridSampler({ space: { x: points }, shuffle: true, seed: 5 }) });
+      await resumed.optimize(objective, { concurrency: 8, ...quiet });
+      const trials = await resumed.getTrials();
+      expect(trials.map((t) => t.state), kind).toEqual(Array(5).fill('COMPLETE'));
+      expect(trials.map((t) => t.params.x).sort(), kind).toEqual(points);
+      expect(resumed.stopped).toBe('grid exhausted');
+      if (kind === 'journal') {
+        await first.close();
+        await resumed.close();
+      }
+    }
+  });
+
+  it('still runs the grid once per point on a custom storage without areClaimed (taken points found by claiming)', async () => {
+    const memory = new InMemoryStorage();
+    const storage = new Proxy(memory, { get: (target, key) => (key === 'areClaimed' ? undefined : Reflect.get(target, key)) });
+    const study = await createStudy({ storage, sampler: new GridSampler({ space: { x: points } }) });
+    await study.optimize(objective, { concurrency: 3, ...quiet });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(Array(5).fill('COMPLETE'));
+    expect(trials.map((t) => t.params.x).sort()).toEqual(points);
+  });
+
+  it('two Study objects on one storage sharing a grid: each point once, in whichever order they take them', async () => {
+    // Sequential workers (one after the other on a shared journal): the second finds the first's
+    // claims in storage rather than one FAIL trial per id it had not seen taken.
+    for (const [kind, storage] of storages()) {
+      const a = await createStudy({ studyName: 'g', storage: storage(), sampler: new GridSampler({ space: { x: points } }) });
+      const b = await loadStudy({ studyName: 'g', storage: storage(), sampler: new GridSampler({ space: { x: points } }) });
+      await b.optimize(objective, { nTrials: 1, ...quiet }); // b takes point 0 (x = 1)
+      await a.optimize(objective, { concurrency: 3, ...quiet }); // a takes the other four
+      await b.optimize(objective, { concurrency: 3, ...quiet }); // none left: b ends without a trial
+      const trials = await a.getTrials();
+      expect(trials.map((t) => t.state), kind).toEqual(Array(5).fill('COMPLETE'));
+      expect(trials.map((t) => t.params.x), kind).toEqual(points);
+      if (kind === 'journal') {
+        await a.close();
+        await b.close();
+      }
+    }
   });
 });

@@ -188,6 +188,23 @@ export function runStorageContract(name: string, makeStorage: Maker, cleanup?: (
       expect(await s.claim(b, 'g0')).toBe(false);
     });
 
+    it('areClaimed (optional) reads the claims of a study without taking any', async () => {
+      const s = await make();
+      if (s.areClaimed === undefined) return; // a storage without it: grids find claims by claiming
+      const a = await s.createStudy('a', ['minimize']);
+      const b = await s.createStudy('b', ['minimize']);
+      expect(await s.claim(a, 'g1')).toBe(true);
+      expect(await s.areClaimed(a, ['g0', 'g1', 'g2'])).toEqual([false, true, false]);
+      expect(await s.areClaimed(a, ['g0', 'g1', 'g2'])).toEqual([false, true, false]); // took nothing
+      expect(await s.claim(a, 'g0')).toBe(true);
+      expect(await s.areClaimed(a, ['g0'])).toEqual([true]);
+      expect(await s.areClaimed(b, ['g0', 'g1'])).toEqual([false, false]);
+      expect(await s.areClaimed(a, [])).toEqual([]);
+      await rejectsWith(s.areClaimed(a + b + 1000, ['g0']), 'STUDY_NOT_FOUND');
+      await rejectsWith(s.areClaimed(a, ['g0', 3 as unknown as string]), 'INVALID_OPTION');
+      await rejectsWith(s.areClaimed(a, 'g0' as unknown as string[]), 'INVALID_OPTION');
+    });
+
     it('never changes a finished trial (every write kind rejects with TRIAL_FINISHED)', async () => {
       const s = await make();
       const id = await s.createStudy('s', ['minimize']);

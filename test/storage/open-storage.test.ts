@@ -46,6 +46,12 @@ describe('openStorage', () => {
     }
   });
 
+  it('accepts a custom storage without the optional areClaimed', () => {
+    const s = new InMemoryStorage();
+    const partial = new Proxy(s, { get: (target, key) => (key === 'areClaimed' ? undefined : Reflect.get(target, key)) });
+    expect(openStorage(partial)).toBe(partial);
+  });
+
   it('opens a journal for .journal/.jsonl/.log paths and journal: URLs', async () => {
     const specs = [
       join(root, 'a.journal'),

@@ -32,7 +32,13 @@ export const TFJS_BACKEND_ATTR = 'tfjs_backend';
 export interface SelectTfBackendOptions {
   /** Where to start in gpu > node > wasm > cpu (default 'gpu': the fastest available). */
   readonly prefer?: TfBackendPreference;
-  /** Throw `BackendUnavailableError` instead of falling back when `prefer` cannot be used. */
+  /**
+   * Use exactly the `prefer` backend: throw `BackendUnavailableError` instead of falling back when
+   * it cannot be used, and when an earlier call of this process selected another one (or the
+   * selected backend is no longer tfjs's active one): the selection is kept for the process, so
+   * a strict request it does not meet throws rather than return the other backend; add `force`
+   * to select again.
+   */
   readonly strict?: boolean;
   /** Select again even if a backend was already selected in this process. */
   readonly force?: boolean;
@@ -103,10 +109,19 @@ export function recordTfBackend(trial: Trial, tf: Tf = activeTf()): void {
   if (trial.userAttrs[TFJS_BACKEND_ATTR] === undefined) trial.setUserAttr(TFJS_BACKEND_ATTR, backendNameOf(tf));
 }
 
-/** Picks and activates the fastest available backend (see the file comment). */
+/**
+ * Picks and activates the fastest available backend (see the file comment). Later calls return
+ * the same selection (non-strict `prefer` included) unless `force` is set; a `strict` one that it
+ * does not meet throws `BackendUnavailableError` (see `strict`).
+ */
 export async function selectTfBackend(options: SelectTfBackendOptions = {}): Promise<TfBackendSelection> {
   const prefer = checkSelectTfBackendOptions(options, 'options');
-  if (current !== null && options.force !== true) return current;
+  if (current !== null && options.force !== true) {
+    // A strict request got the earlier selection back whatever it was (a 'cpu' fallback for a
+    // strict 'gpu'), the very fallback strict exists to refuse.
+    if (options.strict === true) checkStrictlyMet(current, ORDER[PREFERENCE_START[prefer]]);
+    return current;
+  }
   const importModule = options.importModule ?? ((specifier: string) => import(specifier) as Promise<unknown>);
   const gpus = options.detectGpus ?? defaultGpuDetection;
 
@@ -126,6 +141,23 @@ export async function selectTfBackend(options: SelectTfBackendOptions = {}): Pro
   }
   // The pure-JS 'cpu' backend ships with @tensorflow/tfjs; failing to set it is a broken install.
   throw new BackendUnavailableError('cpu', skipped.join('; '));
+}
+
+/** Throws `BackendUnavailableError` unless `selection` is `wanted` and still tfjs's active backend. */
+function checkStrictlyMet(selection: TfBackendSelection, wanted: TfBackendName): void {
+  if (selection.name !== wanted) {
+    throw new BackendUnavailableError(
+      wanted,
+      `this process already selected "${selection.name}" (selectTfBackend keeps its selection; pass force: true to select again)`,
+    );
+  }
+  const active = selection.tf.getBackend();
+  if (active !== selection.tfBackend) {
+    throw new BackendUnavailableError(
+      wanted,
+      `it was selected, but tfjs backend "${active}" is active now (tf.setBackend was called since; pass force: true to select again)`,
+    );
+  }
 }
 
 const SELECT_TF_BACKEND_KEYS = optionKeys<SelectTfBackendOptions>()(['prefer', 'strict', 'force', 'importModule', 'detectGpus']);

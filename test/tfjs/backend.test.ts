@@ -77,6 +77,40 @@ describe('selectTfBackend', () => {
   });
 });
 
+describe('selectTfBackend after an earlier selection', () => {
+  /** The error, or the name of the backend it resolved with (a failed match never prints the tf module). */
+  const outcome = (selection: Promise<{ name: string }>): Promise<unknown> => selection.then((s) => `resolved ${s.name}`, (e: unknown) => e);
+
+  it('a strict request the kept selection does not meet throws BackendUnavailableError, never returning the other backend', async () => {
+    // The first call fell back to 'cpu'; a later strict 'gpu' request got that 'cpu' selection back.
+    const first = await selectTfBackend({ importModule: async (s) => Promise.reject(notFound(s)), detectGpus: async () => [], prefer: 'node' });
+    expect(first.name).toBe('cpu');
+    for (const prefer of ['gpu', 'node', 'wasm'] as const) {
+      const error = await outcome(selectTfBackend({ prefer, strict: true, importModule: fakeNode, detectGpus: async () => [0] }));
+      expect(error, prefer).toBeInstanceOf(BackendUnavailableError);
+      expect((error as Error).message).toMatch(/already selected "cpu" .*force: true/);
+    }
+    // The selection is unchanged, and a request it meets (strict or not) still returns it.
+    expect(currentTfBackend() === first).toBe(true);
+    expect(tf.getBackend()).toBe('cpu');
+    expect((await selectTfBackend({ prefer: 'cpu', strict: true })) === first).toBe(true);
+    expect((await selectTfBackend({ prefer: 'gpu' })) === first).toBe(true);
+    // force: true selects again, strictly.
+    const gpu = await selectTfBackend({ prefer: 'gpu', strict: true, force: true, importModule: fakeNode, detectGpus: async () => [0] });
+    expect(gpu.name).toBe('tfjs-node-gpu');
+    expect((await selectTfBackend({ prefer: 'gpu', strict: true })) === gpu).toBe(true);
+  });
+
+  it('a strict request is not met by a selection whose backend was switched away meanwhile (tf.setBackend)', async () => {
+    const first = await selectTfBackend({ prefer: 'wasm', strict: true });
+    expect(first.name).toBe('wasm');
+    await tf.setBackend('cpu');
+    const error = await outcome(selectTfBackend({ prefer: 'wasm', strict: true }));
+    expect(error).toBeInstanceOf(BackendUnavailableError);
+    expect((error as Error).message).toMatch(/"cpu" is active/);
+  });
+});
+
 describe('selectTfBackend option values', () => {
   it('refuses a strict or force that is not a boolean, and hooks that are not functions', async () => {
     // strict: 'true' was not === true: the selection silently fell back instead of being strict.

@@ -27,6 +27,12 @@ export const SystemAttr = {
    */
   gpFit: 'gp_fit',
   /**
+   * GpSampler's logEHVI: the size its thinned Pareto front last fitted the box limit at, recorded
+   * when it changes, so that a new sampler on the study starts there
+   * (src/samplers/gp/stored-front-size.ts).
+   */
+  gpFrontSize: 'gp_front_size',
+  /**
    * Constraint values of a COMPLETE or PRUNED trial (Optuna's key): an array of finite numbers, the
    * trial feasible when every one is <= 0; null when the constraints function failed for it.
    * Written with the trial's result by a sampler with a `constraintsFunc` (NsgaIiSampler, GpSampler); a study

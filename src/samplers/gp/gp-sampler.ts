@@ -26,7 +26,9 @@
  *     believed at each model's posterior mean, appended noiselessly (with the model's noise EHVI
  *     kept finding value in repeating a pending point at an extreme of the front) and added to
  *     the front (with constraints, those the constraint models believe feasible, P >= 1/2);
- *     failed ones as for one objective (below).
+ *     failed ones as for one objective (below). A front whose decomposition needs more than
+ *     MAX_HYPERVOLUME_BOXES is thinned until it fits, and the size that fit is recorded in the
+ *     study (stored-front-size.ts) for the next sampler (`hypervolumeBoxes`).
  *   - 'parego': each suggestion draws weights from the simplex and models one ParEGO
  *     scalarization of the values (scalarization.ts; Knowles 2006, as BoTorch's qParEGO); the
  *     model is refit for every scalarization (warm-started from the previous theta; never
@@ -191,6 +193,7 @@ import { SobolSampler } from '../sobol-sampler.js';
 import { SOBOL_MAX_DIMENSION } from '../../util/sobol.js';
 import { fitOutcomeTransform, MAX_APPENDED_TARGET, type OutcomeTransform } from '../../surrogate/outcome-transform.js';
 import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit } from './stored-fit.js';
+import { findStoredFrontSize, storedFrontSizeRecord } from './stored-front-size.js';
 import { ConstraintModels, type ConstraintState } from './constraint-models.js';
 import { scalarizationWeights, scalarize } from './scalarization.js';
 import { ColumnModels, columnTarget, type ColumnModelsInput, type ColumnRow } from './column-models.js';
@@ -475,8 +478,13 @@ export class GpSampler implements Sampler {
   private readonly constraintModels: ConstraintModels | null;
   /** With several objectives under logEHVI: one model per objective (column-models.ts). */
   private readonly objectiveModels = new ColumnModels();
-  /** The size a thinned Pareto front last fitted MAX_HYPERVOLUME_BOXES at (`hypervolumeBoxes`). */
+  /**
+   * The size a thinned Pareto front last fitted MAX_HYPERVOLUME_BOXES at (`hypervolumeBoxes`), or
+   * the one an earlier sampler recorded in the study (stored-front-size.ts).
+   */
   private thinnedFrontSize: number | null = null;
+  /** The front size this sampler last recorded in (or restored from) the study. */
+  private recordedFrontSize: number | null = null;
   /** Suggestions whose front was thinned to fit MAX_HYPERVOLUME_BOXES (bench/multi-objective.ts reports it). */
   private thinnedAsks = 0;
   /**
@@ -748,6 +756,7 @@ export class GpSampler implements Sampler {
       this.constraintModels?.reset();
       this.objectiveModels.reset();
       this.thinnedFrontSize = null;
+      this.recordedFrontSize = null;
     }
     this.study = study;
   }
@@ -1012,6 +1021,7 @@ export class GpSampler implements Sampler {
       ref[j] = worst - below;
     }
     const working = models.map((m) => m.model);
+    let recording: Promise<void> | null = null;
     try {
       // Pending points: believed at each model's posterior mean, noiselessly (their latent value is
       // what a repeat would get: the believer leaves next to no variance there, as a joint
@@ -1040,7 +1050,16 @@ export class GpSampler implements Sampler {
         const feasible = await this.believedFeasible(constrained, xp, points.length);
         for (let i = 0; i < points.length; i++) if (feasible[i]) for (let j = 0; j < k; j++) front.push(believed[j][i]);
       }
+      // A sampler that has not thinned yet starts where an earlier one on the study stopped.
+      if (this.thinnedFrontSize === null) {
+        this.thinnedFrontSize = this.recordedFrontSize = findStoredFrontSize(trials, k, MAX_HYPERVOLUME_BOXES);
+      }
       const boxes = this.hypervolumeBoxes(front, k, ref, trial);
+      const size = this.thinnedFrontSize;
+      if (size !== null && size !== this.recordedFrontSize) {
+        this.recordedFrontSize = size;
+        recording = this.recordFrontSize(study, trial, k, size);
+      }
       const [first, ...rest] = working;
       const terms: AcquisitionTerm[] = rest.map((model) => ({ model, kind: 'logehvi', incumbent: 0, beta: 0 }));
       if (constrained !== null) terms.push(...constrained.terms);
@@ -1052,6 +1071,7 @@ export class GpSampler implements Sampler {
       const optimum = await first.optimizeAcquisition({ ...search, ...acquisition, centers });
       return bestOf(first, optimum, slice, acquisition);
     } finally {
+      await recording;
       working.forEach((model, j) => {
         if (model !== models[j].model) model.dispose();
       });
@@ -1077,7 +1097,10 @@ export class GpSampler implements Sampler {
    * points thinned (`thinRows`: each objective's best point and a random subset of the rest, seeded
    * by the trial) to half of them until it fits; later suggestions
    * whose front still has more non-dominated points than the size that fit start there
-   * (`thinnedFrontSize`) instead of paying again for the decompositions that fail:
+   * (`thinnedFrontSize`) instead of paying again for the decompositions that fail; the size is
+   * recorded in the study when it changes (trial system attribute `gp_front_size`,
+   * stored-front-size.ts), and a sampler that has not thinned yet (a resumed study, another worker)
+   * starts at the latest recorded one, so only a study's first thinning pays for them:
    * `npx tsx bench/multi-objective-latency.ts --trials 0 --imported 0 --front 5,160` (five
    * objectives, a front of 160 points) took 575-679 ms per later ask before, 282-334 ms after
    * (142 ms, and 466 ms for the first ask, since the decomposition runs in rank space and a
@@ -1114,13 +1137,15 @@ export class GpSampler implements Sampler {
         if (thinned) {
           this.thinnedFrontSize = points.length / k;
           this.thinnedAsks++;
+          // Also where it started at a size an earlier sampler recorded (a new process, without
+          // a failing decomposition of its own).
+          warnOnce(
+            'GP_HYPERVOLUME_THINNED',
+            `GpSampler: the Pareto front needs more than ${MAX_HYPERVOLUME_BOXES} boxes for logEHVI; it is thinned to fit: each objective's best point and a random subset of the rest (an approximation)`,
+          );
         }
         return boxes;
       }
-      warnOnce(
-        'GP_HYPERVOLUME_THINNED',
-        `GpSampler: the Pareto front needs more than ${MAX_HYPERVOLUME_BOXES} boxes for logEHVI; it is thinned to fit: each objective's best point and a random subset of the rest (an approximation)`,
-      );
       reduce();
       points = thinRows(points, k, Math.floor(points.length / k / 2), rng);
       thinned = true;
@@ -1166,6 +1191,23 @@ export class GpSampler implements Sampler {
       warnOnce(
         'GP_FIT_NOT_RECORDED',
         'GpSampler: fitted hyperparameters could not be recorded in the study; a new sampler on it will fit from scratch',
+      );
+    }
+  }
+
+  /**
+   * Records the size a thinned front fitted at on the trial (stored-front-size.ts), as `recordFit`
+   * does a theta: never rejects, as a failed write only costs a later sampler the decompositions
+   * that fail before that size.
+   */
+  private async recordFrontSize(study: StudyView, trial: FrozenTrial, k: number, size: number): Promise<void> {
+    if (study.setTrialSystemAttrs === undefined) return;
+    try {
+      await study.setTrialSystemAttrs(trial.trialId, { [SystemAttr.gpFrontSize]: storedFrontSizeRecord(k, MAX_HYPERVOLUME_BOXES, size) });
+    } catch {
+      warnOnce(
+        'GP_FRONT_SIZE_NOT_RECORDED',
+        'GpSampler: the size a thinned Pareto front fitted at could not be recorded in the study; a new sampler on it will thin from the whole front',
       );
     }
   }

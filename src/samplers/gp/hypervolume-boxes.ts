@@ -88,6 +88,20 @@ export function nonDominatedBoxes(
 }
 
 /**
+ * An upper bound on the number of boxes `nonDominatedBoxes` returns for `p` points in `k`
+ * objectives: (p + 1)^(k - 1), exact for k <= 2 when the p points are distinct and non-dominated
+ * (the staircase's p + 1). By induction on the sweep (`Decomposition.decompose`): over the last two
+ * objectives at most one box per point plus one; above, every box is the first box left open or
+ * a box of one of at most p slabs' sub-decompositions, so C(d) <= 1 + p C(d + 1) <= (p + 1)^(k - 1 - d).
+ * A front of p points with (p + 1)^(k - 1) <= maxBoxes therefore always fits (for 2,048 boxes: 2,047
+ * points with two objectives, 44 with three, 11 with four, 5 with five), which stored-front-size.ts
+ * uses to reject recorded sizes no failing decomposition could have led to.
+ */
+export function boxCountBound(p: number, k: number): number {
+  return (p + 1) ** (k - 1);
+}
+
+/**
  * One decomposition, in rank space: coordinate j of a point is replaced by its rank among the
  * distinct values of objective j (0 = ref_j, the last = +inf), which keeps every comparison the
  * sweep makes and turns boxes into small integers. A box over objectives d..K-1 is interned as an

@@ -1104,7 +1104,9 @@ export class GpSampler implements Sampler {
    * `npx tsx bench/multi-objective-latency.ts --trials 0 --imported 0 --front 5,160` (five
    * objectives, a front of 160 points) took 575-679 ms per later ask before, 282-334 ms after
    * (142 ms, and 466 ms for the first ask, since the decomposition runs in rank space and a
-   * failing one stops early: bench/surrogate.md, 2026-12-06).
+   * failing one stops early: bench/surrogate.md, 2026-12-06); with the record, a new sampler's
+   * first ask there takes 429 ms of CPU instead of 485 (at 5,400: 1,958 instead of 2,102;
+   * bench/surrogate.md, "A thinned front's size recorded in the study").
    * A front no larger than that is decomposed whole (a new point that dominates the rest leaves
    * one), and a dominated row is never kept in place of a point of the front. On six-objective
    * DTLZ2 (bench/quality.md, 2026-12-06) keeping each objective's best beat a uniform subset at

@@ -154,8 +154,13 @@ void pack_b(int nc, int kc, const double* b, ptrdiff_t rs, ptrdiff_t cs, double*
   }
 }
 
-void gemm(int m, int n, int k, double alpha, const double* a, ptrdiff_t rsa, ptrdiff_t csa, const double* b,
-          ptrdiff_t rsb, ptrdiff_t csb, double* c, ptrdiff_t ldc) {
+// kLower: A(i, p) = 0 for p < i, and only C(i, j) with j + shift <= i is wanted (IsaKernels::gemm_lower).
+// A micro tile wholly above that line is not computed; every other tile's sums start at its first
+// row, before which each of its rows' A terms are zero. The accumulators start at zero either way
+// and the skipped terms are exact zeros, so a computed entry gets gemm's value bit for bit.
+template <bool kLower>
+void gemm_impl(int m, int n, int k, double alpha, const double* a, ptrdiff_t rsa, ptrdiff_t csa, const double* b,
+               ptrdiff_t rsb, ptrdiff_t csb, double* c, ptrdiff_t ldc, int shift) {
   if (m <= 0 || n <= 0 || k <= 0) return;
   thread_local std::vector<double> a_store;
   thread_local std::vector<double> b_store;
@@ -170,18 +175,38 @@ void gemm(int m, int n, int k, double alpha, const double* a, ptrdiff_t rsa, ptr
       pack_b(nc, kc, b + jc * rsb + pc * csb, rsb, csb, pb);
       for (int ic = 0; ic < m; ic += kMc) {
         const int mc = m - ic < kMc ? m - ic : kMc;
+        if (kLower && ic >= pc + kc) continue;  // every A term of these rows in this block is zero
         pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pa);
         for (int jr = 0; jr < nc; jr += kNr) {
           const int nr = nc - jr < kNr ? nc - jr : kNr;
           for (int ir = 0; ir < mc; ir += kMr) {
             const int mr = mc - ir < kMr ? mc - ir : kMr;
-            micro_kernel(kc, pa + static_cast<ptrdiff_t>(ir) * kc, pb + static_cast<ptrdiff_t>(jr) * kc,
+            int skip = 0;
+            if (kLower) {
+              const int row = ic + ir;
+              if (jc + jr + shift > row + mr - 1) continue;
+              skip = row - pc;
+              if (skip >= kc) continue;
+              if (skip < 0) skip = 0;
+            }
+            micro_kernel(kc - skip, pa + static_cast<ptrdiff_t>(ir) * kc + static_cast<ptrdiff_t>(skip) * kMr,
+                         pb + static_cast<ptrdiff_t>(jr) * kc + static_cast<ptrdiff_t>(skip) * kNr,
                          c + (ic + ir) + (jc + jr) * ldc, ldc, alpha, mr, nr);
           }
         }
       }
     }
   }
+}
+
+void gemm(int m, int n, int k, double alpha, const double* a, ptrdiff_t rsa, ptrdiff_t csa, const double* b,
+          ptrdiff_t rsb, ptrdiff_t csb, double* c, ptrdiff_t ldc) {
+  gemm_impl<false>(m, n, k, alpha, a, rsa, csa, b, rsb, csb, c, ldc, 0);
+}
+
+void gemm_lower(int m, int n, int k, double alpha, const double* a, ptrdiff_t rsa, ptrdiff_t csa, const double* b,
+                ptrdiff_t rsb, ptrdiff_t csb, double* c, ptrdiff_t ldc, int shift) {
+  gemm_impl<true>(m, n, k, alpha, a, rsa, csa, b, rsb, csb, c, ldc, shift);
 }
 
 int potrf_unblocked(int n, double* a, ptrdiff_t lda) {
@@ -541,9 +566,9 @@ void lengthscale_column(int n, int d, int j, const double* xt, const uint8_t* is
 }  // namespace
 
 extern const IsaKernels kKernels;
-const IsaKernels kKernels = {KESTREL_ISA_NAME, gemm,         potrf_unblocked, trsm_right_lt, trsm_left_l,
-                             trsm_cols_l,      trsm_cols_lt, trsv_l,          trsv_lt,       dot,
-                             cross_column,     lengthscale_column};
+const IsaKernels kKernels = {KESTREL_ISA_NAME, gemm,         gemm_lower,    potrf_unblocked, trsm_right_lt,
+                             trsm_left_l,      trsm_cols_l,  trsm_cols_lt,  trsv_l,          trsv_lt,
+                             dot,              cross_column, lengthscale_column};
 
 }  // namespace KESTREL_ISA_NS
 }  // namespace kestrel

@@ -128,14 +128,20 @@ int cholesky_blocked(int n, double* a, ptrdiff_t lda, ThreadPool& pool) {
   return -1;
 }
 
+// B(n, m) := L^{-1} B, blocked by kTrsmNb rows. `zero_prefix`: column j of B is zero in rows
+// < j (the identity columns of an inverse), so in the row block [ib, ib + bs) every column from
+// ib + bs on is zero and stays zero: the block's solve and update take only the columns before.
+// The other columns get the same operations either way (each column's arithmetic is its own),
+// and a zero column's would give +0 where it already holds +0: bit for bit the same B.
 static void trsm_chunk(const IsaKernels& kern, int n, const double* l, ptrdiff_t ldl, int m, double* b,
-                       ptrdiff_t ldb) {
+                       ptrdiff_t ldb, bool zero_prefix = false) {
   for (int ib = 0; ib < n; ib += kTrsmNb) {
     const int bs = std::min(kTrsmNb, n - ib);
-    kern.trsm_left_l(bs, m, l + ib + ib * ldl, ldl, b + ib, ldb);
+    const int cols = zero_prefix ? std::min(m, ib + bs) : m;
+    kern.trsm_left_l(bs, cols, l + ib + ib * ldl, ldl, b + ib, ldb);
     const int below = n - ib - bs;
     if (below > 0) {
-      kern.gemm(below, m, bs, -1.0, l + (ib + bs) + ib * ldl, 1, ldl, b + ib, ldb, 1, b + ib + bs, ldb);
+      kern.gemm(below, cols, bs, -1.0, l + (ib + bs) + ib * ldl, 1, ldl, b + ib, ldb, 1, b + ib + bs, ldb);
     }
   }
 }
@@ -201,7 +207,7 @@ void cholesky_inverse_in_place(int n, double* a, std::vector<double>& z, ThreadP
       std::fill(col, col + (n - c0), 0.0);
       col[i] = 1.0;
     }
-    trsm_chunk(kern, n - c0, a + c0 + static_cast<ptrdiff_t>(c0) * n, n, mc, zc, n);
+    trsm_chunk(kern, n - c0, a + c0 + static_cast<ptrdiff_t>(c0) * n, n, mc, zc, n, /*zero_prefix=*/true);
   });
   // a[I, 0:J1] = Z[I0:, I]^T Z[I0:, 0:J1] for block rows I of kInvTile rows, in column pieces of
   // at most kInvRowCols: one GEMM per piece packs Z[I0:, I] once (the factor in a is no longer
@@ -225,7 +231,9 @@ void cholesky_inverse_in_place(int n, double* a, std::vector<double>& z, ThreadP
     for (int j = 0; j < p.mj; ++j) std::fill(c + static_cast<ptrdiff_t>(j) * n, c + static_cast<ptrdiff_t>(j) * n + p.mi, 0.0);
     const double* zi = z.data() + p.i0 + static_cast<ptrdiff_t>(p.i0) * n;
     const double* zj = z.data() + p.i0 + static_cast<ptrdiff_t>(p.j0) * n;
-    kern.gemm(p.mi, p.mj, n - p.i0, 1.0, zi, n, 1, zj, n, 1, c, n);
+    // Z[I0 + p, I0 + i] = 0 for p < i: gemm_lower skips those terms and the tiles above the
+    // diagonal (bit for bit the same lower triangle as gemm; the test of cholesky_inverse).
+    kern.gemm_lower(p.mi, p.mj, n - p.i0, 1.0, zi, n, 1, zj, n, 1, c, n, p.j0 - p.i0);
   });
 }
 

@@ -1568,6 +1568,23 @@ static void test_isa_kernels() {
     CHECK(e < 1e-10, "in-place A^{-1} A = I: n=%d err %.3g", n, e);
     CHECK(same, "in-place inverse differs between 1 and 2 threads (n=%d)", n);
   }
+  // The in-place inverse's product skips the zero terms of Z = L^{-1} and the tiles above the
+  // diagonal (gemm_lower): its lower triangle is bit for bit the full tile product's
+  // (cholesky_inverse: Z^T Z by plain gemm), at sizes with several row blocks and K blocks.
+  for (int n : {1, 17, 128, 200, 257, 300, 600}) {
+    const std::vector<double> a = random_spd(n, 7 + n, 0.3);
+    std::vector<double> l, z, ref;
+    ThreadPool two(2);
+    CHECK(cholesky_with_jitter(n, a.data(), n, l, two).ok, "factor n=%d", n);
+    cholesky_inverse(n, l.data(), n, ref, two);
+    std::vector<double> inv = l;
+    cholesky_inverse_in_place(n, inv.data(), z, two);
+    int differ = 0;
+    for (int j = 0; j < n; ++j) {
+      for (int i = j; i < n; ++i) differ += inv[i + static_cast<size_t>(j) * n] != ref[i + static_cast<size_t>(j) * n];
+    }
+    CHECK(differ == 0, "[%s] in-place inverse: %d lower entries differ from the full product (n=%d)", isa_kernels().name, differ, n);
+  }
 }
 
 // The MAP fit's policies: split value/gradient evaluations, workspace reuse, warm starts.

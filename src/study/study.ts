@@ -566,7 +566,8 @@ export class Study implements StudyView {
    * makes the trial FAIL with the reason recorded (a warning is emitted); the study goes on. So
    * does anything buffered in the trial that storage refuses (its parameters, attributes and
    * intermediate values are then dropped): a told trial never stays RUNNING because of its data.
-   * Rejects with `TrialFinishedError` if the trial was already finished, and, as Optuna raises
+   * Rejects with `TrialFinishedError` if the trial was already finished (whatever the value, and
+   * without a warning about it), and, as Optuna raises
    * ValueError, with `InvalidOptionError` for values given with state PRUNED or FAIL (option
    * `values`: a PRUNED trial takes its last reported value), a `failReason` that is not a string,
    * an option other than `state`, `values` and `failReason` (`{value: 3}`, say), or a trial that is WAITING (enqueued, not yet asked; option `trial`); the trial is then
@@ -587,6 +588,10 @@ export class Study implements StudyView {
       if (stored.state === 'WAITING') {
         throw new InvalidOptionError('trial', 'a RUNNING trial (ask for an enqueued trial before telling it)', `trial ${stored.number} (WAITING)`);
       }
+      // Told before: refused here, before the value is checked. A bad value checked first warned
+      // "trial failed" for a trial that stays as it was, and so silenced that warning (once per
+      // message) for the next trial that really fails with it.
+      if (isFinishedState(stored.state)) throw new TrialFinishedError(trialId, stored.state, stored.number);
     }
     let state = options.state ?? 'COMPLETE';
     let values: readonly number[] | null = null;

@@ -135,6 +135,33 @@ describe('a Trial after tell', () => {
   });
 });
 
+describe('a second tell with a bad value', () => {
+  it('warns nothing about the refused value, and the warning still comes for a later trial that fails with it', async () => {
+    // The value was checked before the trial's state: a second tell with NaN warned "trial failed:
+    // the objective returned NaN" for a trial that stayed COMPLETE, and, warnOnce keying on the
+    // message, the warning never came for the next trial that did fail with NaN.
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const study = await createStudy();
+      const trial = await study.ask();
+      await study.tell(trial, 1);
+      await expect(study.tell(trial, Number.NaN)).rejects.toBeInstanceOf(TrialFinishedError);
+      await expect(study.tell(trial.number, [1, 2])).rejects.toBeInstanceOf(TrialFinishedError);
+      expect(warnings).not.toHaveBeenCalled();
+      expect((await study.getTrials()).map((t) => t.state)).toEqual(['COMPLETE']);
+
+      const next = await study.ask();
+      await study.tell(next, Number.NaN);
+      expect(warnings.mock.calls.map((c) => [c[0], (c[1] as { code?: string }).code])).toEqual([
+        ['trial failed: the objective returned NaN', 'INVALID_OBJECTIVE_VALUE'],
+      ]);
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+});
+
 describe('tell refuses what Optuna refuses, leaving the trial unchanged', () => {
   it('values with state PRUNED or FAIL', async () => {
     const study = await createStudy();

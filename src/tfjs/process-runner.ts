@@ -52,7 +52,10 @@ export interface RunTrialsInProcessesOptions {
   readonly objectiveExport?: string;
   /** Declarative space: the parent samples it up front and calls `objective(params, trial)`. */
   readonly space?: SpaceSpec;
-  /** Trials this call runs (unbounded when omitted, then give `maxTrialsInStudy` or `timeoutMs`). */
+  /**
+   * Trials this call runs (unbounded when omitted, then give `maxTrialsInStudy` or `timeoutMs`,
+   * unless the study's sampler ends by itself: a GridSampler runs until its grid is exhausted).
+   */
   readonly nTrials?: number;
   /**
    * Stop when the study holds this many trials in total (any state: earlier runs, `addTrial` and
@@ -440,8 +443,15 @@ async function validate(options: RunTrialsInProcessesOptions): Promise<Validated
   if (timeoutMs !== null && !(typeof timeoutMs === 'number' && timeoutMs > 0)) {
     throw new InvalidOptionError('timeoutMs', 'a number of milliseconds > 0', timeoutMs);
   }
-  if (nTrials === Infinity && maxTrialsInStudy === null && timeoutMs === null) {
-    throw new InvalidOptionError('nTrials', 'a trial count (or maxTrialsInStudy or timeoutMs: one of them bounds the run)', options.nTrials);
+  // A sampler with finitely many points (GridSampler: `remainingTrials`) ends the run by itself, as
+  // in `optimize`: an exhausted grid stops the launch loop (GridExhaustedError).
+  const samplerEnds = typeof study.sampler?.remainingTrials === 'function';
+  if (nTrials === Infinity && maxTrialsInStudy === null && timeoutMs === null && !samplerEnds) {
+    throw new InvalidOptionError(
+      'nTrials',
+      'a trial count (or maxTrialsInStudy or timeoutMs: one of them bounds the run; a grid search ends by itself)',
+      options.nTrials,
+    );
   }
   const heartbeat = options.heartbeat ?? null;
   if (

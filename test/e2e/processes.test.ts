@@ -21,6 +21,9 @@ export async function objective(params, trial) {
   trial.setUserAttr('pid', process.pid);
   return params.x * params.x;
 }
+export function plain(params) {
+  return params.x + (params.y === 'b' ? 1 : 0);
+}
 export async function slow(params, trial) {
   process.stderr.write('started ' + trial.number + '\\n');
   if (trial.number === 0) await new Promise((resolve) => setTimeout(resolve, 600000));
@@ -34,6 +37,7 @@ beforeAll(async () => {
   await writeFiles(dir, {
     'objective.mjs': objective,
     'crash.yaml': `study: crash\nobjective: ./objective.mjs\n${space}sampler: {name: random, seed: 3}\nnTrials: 8\nconcurrency: 2\nprocesses: true\nstorage: ./crash.journal\n`,
+    'grid.yaml': `study: grid\nobjective: ./objective.mjs\nobjectiveExport: plain\nspace:\n  x: {type: float, low: -2, high: 2, n: 3}\n  y: {type: categorical, choices: [a, b]}\nsampler: grid\nconcurrency: 2\nprocesses: true\nstorage: ./grid.journal\n`,
     'slow.yaml': `study: slow\nobjective: ./objective.mjs\nobjectiveExport: slow\n${space}nTrials: 3\nprocesses: true\ntrialTimeout: 1\nstorage: ./slow.journal\n`,
   });
 });
@@ -78,6 +82,17 @@ describe('kestrel run with processes: true', () => {
     const trials = await states('slow.journal', 'slow');
     expect(trials.map((t) => t.state)).toEqual(['FAIL', 'COMPLETE', 'COMPLETE']);
     expect(trials[0].systemAttrs.fail_reason).toBe('trial timed out after 1000 ms (process killed)');
+  });
+
+  it('runs a grid config without nTrials to the end of its grid', async () => {
+    // The config check accepts it (a grid search ends by itself), but the process runner refused
+    // any run without nTrials, maxTrialsInStudy or timeoutMs: INVALID_OPTION "nTrials", exit 2.
+    const result = await runSpawned(['run', 'grid.yaml'], dir);
+    expect(result.stderr).not.toMatch(/INVALID_OPTION/);
+    expect(result.code).toBe(0);
+    const trials = await states('grid.journal', 'grid');
+    expect(trials.map((t) => t.state)).toEqual(Array(6).fill('COMPLETE'));
+    expect(new Set(trials.map((t) => `${String(t.params.x)} ${String(t.params.y)}`)).size).toBe(6);
   });
 
   it('on Ctrl-C exits 130 and records the running trial as FAIL "interrupted"', async () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { InterruptedError, InvalidOptionError, KestrelError } from '../../src/errors.js';
 import type { Pruner } from '../../src/pruners/pruner.js';
 import type { Sampler } from '../../src/samplers/sampler.js';
+import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
@@ -141,6 +142,25 @@ describe('runTrialsInProcesses', () => {
       if (saved === undefined) delete process.env.CUDA_VISIBLE_DEVICES;
       else process.env.CUDA_VISIBLE_DEVICES = saved;
     }
+  });
+
+  it('runs a grid search to its end without a trial budget, as optimize does', async () => {
+    // Refused as unbounded ("nTrials: expected a trial count"), though an exhausted grid ends the
+    // run: `kestrel run` of a grid config with `processes: true` and no nTrials (a valid config,
+    // "only a grid search ends by itself") failed before its first trial.
+    const space = { a: { type: 'float', low: 0, high: 1, n: 3 }, b: { type: 'categorical', choices: ['p', 'q'] } } as const;
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new GridSampler({ space }) });
+    await runTrialsInProcesses({ study, objectiveModule: crashModule, objectiveExport: 'fromParams', space, concurrency: 2, trialsPerProcess: 10 });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(Array(6).fill('COMPLETE'));
+    expect(new Set(trials.map((t) => `${String(t.params.a)} ${String(t.params.b)}`)).size).toBe(6);
+    for (const t of trials) expect(t.values![0]).toBe((t.params.a as number) + (t.params.b === 'q' ? 1 : 0));
+    // A sampler without an end still needs a bound.
+    const unbounded = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const refused = runTrialsInProcesses({ study: unbounded, objectiveModule: crashModule, objectiveExport: 'fromParams', space });
+    await expect(refused).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(refused).rejects.toMatchObject({ option: 'nTrials' });
+    expect(await unbounded.getTrials()).toHaveLength(0);
   });
 
   it('samples a declarative space in the parent and passes the params', async () => {

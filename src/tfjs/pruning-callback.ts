@@ -70,8 +70,11 @@ const FIT_KEYS = optionKeys<FitWithPruningOptions>()(['model', 'x', 'y', 'trial'
 const classByTf = new WeakMap<Tf, new (trial: Trial, monitor: string, interval: number) => PruningCallback>();
 
 /**
- * A pruning callback for `model.fit(x, y, {callbacks: [pruningCallback(trial)]})`. An option name it
- * does not know throws `InvalidOptionError`.
+ * A pruning callback for `model.fit(x, y, {callbacks: [pruningCallback(trial)]})`. When the pruner
+ * says so it only stops the fit, which then returns normally: call `callback.throwIfPruned()` after
+ * `fit` (or use `fitWithPruning`, which does), or an objective that returns the truncated fit's loss
+ * is recorded COMPLETE, not PRUNED. Only inside `tfObjective` is this checked for you (after the
+ * objective returns). An option name it does not know throws `InvalidOptionError`.
  */
 export function pruningCallback(trial: Trial, options: PruningCallbackOptions = {}): PruningCallback {
   if (trial === null || typeof trial !== 'object' || typeof trial.report !== 'function') {

@@ -11,7 +11,8 @@ const study = await createStudy({
   studyName: 'iris-softmax',
   direction: 'minimize',
   sampler: new RandomSampler({ seed: 7 }),
-  // storage: 'iris.journal',  // keep trials in a journal file (default: in memory)
+  // storage: 'iris.journal', loadIfExists: true,  // keep trials in a journal file and resume
+  //   them on the next run (default: in memory; without loadIfExists a rerun is DuplicatedStudyError)
 });
 
 await study.optimize(

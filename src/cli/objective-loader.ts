@@ -4,7 +4,9 @@
  * TypeScript sources, where a loader is necessarily active).
  *
  * With a declarative space the user's function is `objective(params, trial)`, where `params` are
- * drawn by `suggestFromSpec`; without one it is define-by-run, `objective(trial)`.
+ * drawn by `suggestFromSpec`; without one it is define-by-run, `objective(trial)`, and a function
+ * declaring two parameters there is a `ConfigError` at `space` (checked where the objective is
+ * loaded: in this process, not in process mode, whose workers load it).
  */
 import { access } from 'node:fs/promises';
 import path from 'node:path';
@@ -46,7 +48,18 @@ export async function loadObjective(options: LoadObjectiveOptions): Promise<Obje
   const mod = await importObjectiveModule(options.modulePath);
   const fn = pickFunction(mod, options.modulePath, options.exportName ?? 'objective', 'objectiveExport');
   const space = options.space ?? null;
-  if (space === null) return fn as Objective;
+  if (space === null) {
+    // Define-by-run calls objective(trial) alone: a function that names a second parameter was
+    // written for a declarative space (params, trial), and would fail every trial (params.x of a
+    // Trial is undefined). Defaulted and rest parameters do not count in `length`.
+    if ((fn as (...args: unknown[]) => unknown).length >= 2) {
+      throw new ConfigError(
+        'space',
+        `objective "${options.exportName ?? 'objective'}" of ${path.basename(options.modulePath)} takes (params, trial), which needs a declarative space: add space: to the config, or write objective(trial) with trial.suggest*`,
+      );
+    }
+    return fn as Objective;
+  }
   const withParams = fn as (params: Readonly<Record<string, unknown>>, trial: Trial) => ReturnType<Objective>;
   return (trial: Trial) => withParams(suggestFromSpec(trial, space), trial);
 }

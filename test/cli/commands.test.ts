@@ -258,6 +258,18 @@ describe('exit codes', () => {
     expect(existsSync(path.join(dir, 'other.journal'))).toBe(false); // nothing written on a bad config
   });
 
+  it('exits 2 at space for an objective(params, trial) in a config without a space, writing nothing', async () => {
+    // Define-by-run calls objective(trial): params was the trial, params.x undefined, and every
+    // trial failed with "the objective returned NaN" (a forgotten or misindented space: key).
+    await writeFiles(dir, { 'no-space.yaml': 'objective: ./objective.mjs\nnTrials: 3\nstorage: ./no-space.journal\n' });
+    const result = await runInProcess(['run', 'no-space.yaml'], dir);
+    expect(result.stderr).toMatch(
+      /^kestrel: INVALID_CONFIG: space: objective "objective" of objective\.mjs takes \(params, trial\), which needs a declarative space: add space: to the config, or write objective\(trial\) with trial\.suggest\*$/m,
+    );
+    expect(result.code).toBe(2);
+    expect(existsSync(path.join(dir, 'no-space.journal'))).toBe(false);
+  });
+
   it('exits 2 with INVALID_CONFIG for a missing objective module in process mode too, writing nothing', async () => {
     await writeFiles(dir, { 'missing-proc.yaml': 'objective: ./missing.mjs\nnTrials: 1\nprocesses: true\nstorage: ./missing-proc.journal\n' });
     const result = await runInProcess(['run', 'missing-proc.yaml'], dir);

@@ -19,11 +19,20 @@
  *   of `subset.size` rows (fit-subset.ts: its `subset.nBest` best rows plus a seeded sample of
  *   the rest, stable from one refit to the next), and its model is then built on every row at
  *   that theta (one factorization), as GpSampler's own model is.
+ * - A new sampler (no models yet, or another signature or column count): each column starts from
+ *   the fit an earlier sampler recorded in the study for it, when there is one (`stored`: the
+ *   caller reads stored-fit.ts records, keyed by the column's role), as GpSampler's own model
+ *   does. When every column has one, all at the same observation count, and the refit policy
+ *   would not refit yet at that count (nor fit on a subset), the models are built at the recorded
+ *   thetas without a fit ('restored'); otherwise each column's fit is warm-started from its
+ *   record (the warm restarts), a column without one fitting cold. Each fit's thetas are returned
+ *   (`fits`) for the caller to record.
  */
 import type { FitOptions, FittedGp, GpTrainingData, SurrogateBackend } from '../../surrogate/backend.js';
 import { MAX_APPENDED_TARGET, moments, standardizeValue, type PriorMeanKind } from '../../surrogate/outcome-transform.js';
 import { deriveSeed } from '../../util/prng.js';
 import { selectFitSubset } from './fit-subset.js';
+import type { StoredFit } from './stored-fit.js';
 
 /** How a column's values become targets: (v - mean) / scale - offset. */
 export interface ColumnScale {
@@ -74,6 +83,22 @@ export interface ColumnModelsInput {
    * fitSubsetBest). Absent: every fit runs on all rows.
    */
   readonly subset?: { readonly size: number; readonly nBest: number; readonly seed: number };
+  /**
+   * Column j's fit recorded in the study by an earlier sampler (stored-fit.ts; already validated
+   * for this column's role, dims and settings), or null; asked only when there are no models to
+   * start from (see the file header). Absent: none.
+   */
+  readonly stored?: (column: number) => StoredFit | null;
+}
+
+/** What an update did: 'fit', 'append', 'reuse', or 'restored' (built at the recorded thetas). */
+export type ColumnUpdateKind = 'fit' | 'append' | 'reuse' | 'restored';
+
+/** A column's newly fitted theta and the rows it was fitted at (to record in the study). */
+export interface ColumnFit {
+  readonly column: number;
+  readonly nAtFit: number;
+  readonly theta: Float64Array;
 }
 
 interface ColumnModelsCache {
@@ -95,34 +120,45 @@ export class ColumnModels {
   /**
    * Fits or extends the models for these rows: one model per column, in column order, what was
    * done ('fit': hyperparameters fitted, on every row or above `subset.size` on a subset and the
-   * model built on every row; 'append': rows added at the kept theta; 'reuse': no new row), and
-   * for a fit the row ids the first column's hyperparameters were fitted on.
+   * model built on every row; 'append': rows added at the kept theta; 'reuse': no new row;
+   * 'restored': built at the thetas recorded in the study), for a fit the row ids the first
+   * column's hyperparameters were fitted on, and the fitted thetas (`fits`, empty but for a fit).
    */
-  async update(
-    input: ColumnModelsInput,
-  ): Promise<{ readonly models: readonly ColumnModel[]; readonly kind: 'fit' | 'append' | 'reuse'; readonly fitIds: readonly number[] }> {
+  async update(input: ColumnModelsInput): Promise<{
+    readonly models: readonly ColumnModel[];
+    readonly kind: ColumnUpdateKind;
+    readonly fitIds: readonly number[];
+    readonly fits: readonly ColumnFit[];
+  }> {
     const { rows, count } = input;
     const previous = this.cache;
     const byId = new Set(rows.map((r) => r.id));
     const sameKind = previous !== null && previous.signature === input.signature && previous.count === count;
     const valid = sameKind && previous.ids.every((id) => byId.has(id));
     let next: ColumnModelsCache;
-    let kind: 'fit' | 'append' | 'reuse' = 'fit';
+    let kind: ColumnUpdateKind = 'fit';
     if (valid && !input.refitDue(rows.length, previous.nAtFit)) {
       const known = new Set(previous.ids);
       const fresh = rows.filter((r) => !known.has(r.id));
       const appended = fresh.length === 0 ? previous : await this.append(previous, fresh, input.d);
       // null: a fresh value has no finite target under the kept scaling (refit with its own).
-      next = appended ?? (await this.fit(input, previous));
+      next = appended ?? (await this.fit(input, previous, null));
       kind = appended === null ? 'fit' : fresh.length === 0 ? 'reuse' : 'append';
+    } else if (sameKind) {
+      next = await this.fit(input, previous, null);
     } else {
-      next = await this.fit(input, sameKind ? previous : null);
+      // No models of these columns: start from the fits recorded in the study, if any.
+      const stored = Array.from({ length: count }, (_, j) => input.stored?.(j) ?? null);
+      const restored = await this.restore(input, stored);
+      next = restored ?? (await this.fit(input, null, stored));
+      if (restored !== null) kind = 'restored';
     }
     if (next !== previous) {
       this.reset();
       this.cache = next;
     }
-    return { models: next.models, kind, fitIds: kind === 'fit' ? next.fitIds : [] };
+    const fits = kind === 'fit' ? next.models.map((m, column): ColumnFit => ({ column, nAtFit: next.nAtFit, theta: Float64Array.from(m.model.theta) })) : [];
+    return { models: next.models, kind, fitIds: kind === 'fit' ? next.fitIds : [], fits };
   }
 
   /** Disposes every model. */
@@ -132,7 +168,44 @@ export class ColumnModels {
     this.cache = null;
   }
 
-  private async fit(input: ColumnModelsInput, warm: ColumnModelsCache | null): Promise<ColumnModelsCache> {
+  /**
+   * The models built at the recorded thetas (see the file header), or null when some column has
+   * no record, the records' observation counts differ, the refit policy would refit (or fit on a
+   * subset) at this many rows, or a build fails (the fit then starts from the same thetas).
+   */
+  private async restore(input: ColumnModelsInput, stored: readonly (StoredFit | null)[]): Promise<ColumnModelsCache | null> {
+    const { rows, d } = input;
+    const n = rows.length;
+    const first = stored[0];
+    if (first === undefined || first === null || stored.some((s) => s === null || s.nAtFit !== first.nAtFit)) return null;
+    const nAtFit = first.nAtFit;
+    if (n < nAtFit || input.refitDue(n, nAtFit) || (input.subset !== undefined && n > input.subset.size)) return null;
+    const x = new Float64Array(n * d);
+    rows.forEach((r, i) => x.set(r.x, i * d));
+    const models: ColumnModel[] = [];
+    try {
+      for (let j = 0; j < input.count; j++) {
+        const { scale, y } = columnTargets(rows, j, input.priorMean);
+        const theta = (stored[j] as StoredFit).theta;
+        const model = await input.backend.build({ x, y, n, d, isCategorical: input.isCategorical }, Float64Array.from(theta), {
+          kernel: input.fit.kernel,
+          deterministic: input.fit.deterministic,
+          numThreads: input.fit.numThreads,
+        });
+        models.push({ model, scale });
+      }
+    } catch {
+      for (const m of models) m.model.dispose();
+      return null;
+    }
+    return { signature: input.signature, count: input.count, ids: rows.map((r) => r.id), models, nAtFit, fitIds: [] };
+  }
+
+  /**
+   * Fits every column: column j warm-started from `warm`'s model j (the previous models of these
+   * columns), else from `stored[j]` (a record in the study), else cold.
+   */
+  private async fit(input: ColumnModelsInput, warm: ColumnModelsCache | null, stored: readonly (StoredFit | null)[] | null): Promise<ColumnModelsCache> {
     const { rows, d } = input;
     const n = rows.length;
     const x = new Float64Array(n * d);
@@ -141,17 +214,10 @@ export class ColumnModels {
     let fitIds: readonly number[] = rows.map((r) => r.id);
     try {
       for (let j = 0; j < input.count; j++) {
-        const column = rows.map((r) => r.values[j]);
-        const { mean, std } = moments(column);
-        let offset = 0;
-        if (input.priorMean === 'worst-observed') {
-          offset = Number.POSITIVE_INFINITY;
-          for (const v of column) offset = Math.min(offset, standardizeValue(v, mean, std));
-        }
-        const scale: ColumnScale = { mean, scale: std, offset };
-        const y = Float64Array.from(column, (v) => columnTarget(scale, v));
+        const { scale, y } = columnTargets(rows, j, input.priorMean);
         const data: GpTrainingData = { x, y, n, d, isCategorical: input.isCategorical };
-        const warmStart = warm === null ? null : Float64Array.from(warm.models[j].model.theta);
+        const from = warm === null ? (stored?.[j]?.theta ?? null) : warm.models[j].model.theta;
+        const warmStart = from === null ? null : Float64Array.from(from);
         const options: FitOptions = {
           ...input.fit,
           warmStart,
@@ -221,4 +287,17 @@ export class ColumnModels {
     }
     return { ...previous, ids: [...previous.ids, ...fresh.map((r) => r.id)], models };
   }
+}
+
+/** Column j's scaling over `rows` (see the file header) and its targets. */
+function columnTargets(rows: readonly ColumnRow[], j: number, priorMean: PriorMeanKind): { scale: ColumnScale; y: Float64Array } {
+  const column = rows.map((r) => r.values[j]);
+  const { mean, std } = moments(column);
+  let offset = 0;
+  if (priorMean === 'worst-observed') {
+    offset = Number.POSITIVE_INFINITY;
+    for (const v of column) offset = Math.min(offset, standardizeValue(v, mean, std));
+  }
+  const scale: ColumnScale = { mean, scale: std, offset };
+  return { scale, y: Float64Array.from(column, (v) => columnTarget(scale, v)) };
 }

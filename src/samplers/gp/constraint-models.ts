@@ -23,7 +23,9 @@
  *   (warm-started from the previous theta) while few observations or after the data grew by
  *   1/refitGrowthDivisor, else the new rows are appended at the kept theta and standardization
  *   (O(n^2) per row); above fitSubsetMax rows theta is fitted on a subset and the model built on
- *   every row. Pending and failed points are not fantasized here while a trial is feasible: the objective model's
+ *   every row. A new sampler starts each constraint's model from the fit an earlier sampler
+ *   recorded in the study for that constraint (`stored`; stored-fit.ts), built at it without a
+ *   fit while no refit is due. Pending and failed points are not fantasized here while a trial is feasible: the objective model's
  *   fantasies spread concurrent asks. With nothing feasible the objective model is not used, so
  *   the pending points are appended to the constraint models for that suggestion (`withPending`),
  *   each at the lower of its posterior mean and the worst observed target (a pessimistic liar, as
@@ -35,7 +37,7 @@ import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import { storedConstraints } from '../../trial/system-attrs.js';
 import { warnOnce } from '../../util/warn.js';
 import { evaluateConstraints, type ConstraintsFunc } from '../constraints.js';
-import { ColumnModels, columnTarget, type ColumnModelsInput } from './column-models.js';
+import { ColumnModels, columnTarget, type ColumnFit, type ColumnModelsInput } from './column-models.js';
 
 /** One observation as the constraint models see it: its trial and encoded row. */
 export interface ConstraintRow {
@@ -58,6 +60,8 @@ export interface ConstraintState {
   readonly feasible: ReadonlySet<number>;
   /** Per term: the worst (lowest) target of its model's rows, in the model's standardized units. */
   readonly worst: readonly number[];
+  /** The constraints' newly fitted thetas (`column` = constraint index; empty unless this update fitted), to record. */
+  readonly fits: readonly ColumnFit[];
 }
 
 /**
@@ -126,10 +130,10 @@ export class ConstraintModels {
     });
     if (count <= 0 || usable.length === 0) {
       this.models.reset();
-      return { terms: [], feasible, worst: [] };
+      return { terms: [], feasible, worst: [], fits: [] };
     }
     // Model k's target: -c_k standardized (prior mean at the mean), so P(c_k <= 0) = P(target > t_k).
-    const { models } = await this.models.update({
+    const { models, fits } = await this.models.update({
       ...input,
       rows: usable.map((u) => ({ id: u.row.trial.trialId, x: u.row.x, values: u.values.map((c) => -c) })),
       count,
@@ -142,7 +146,7 @@ export class ConstraintModels {
       for (const u of usable) w = Math.min(w, columnTarget(m.scale, -u.values[k]));
       return w;
     });
-    return { terms, feasible, worst };
+    return { terms, feasible, worst, fits };
   }
 
   /**

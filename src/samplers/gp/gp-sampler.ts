@@ -14,7 +14,8 @@
  *   - 'logehvi' (default; Optuna 4.4+ GPSampler, BoTorch's EHVI): one GP per objective
  *     (column-models.ts: each objective's values, negated for `minimize`, standardized and shifted
  *     by the `priorMean` rule; fitted, warm-started and appended to under the refit policy, as
- *     constraint models are; never recorded or restored), and the log expected hypervolume
+ *     constraint models are; recorded in the study and restored by a new sampler as the
+ *     single-objective model is, each under its own role: stored-fit.ts), and the log expected hypervolume
  *     improvement over the observed Pareto front (the feasible one with constraints; each point at
  *     the higher of its observed target and the model's posterior mean there, per objective, so
  *     that a repeat of an observation the model does not interpolate gains nothing over itself), computed
@@ -32,7 +33,8 @@
  *   - 'parego': each suggestion draws weights from the simplex and models one ParEGO
  *     scalarization of the values (scalarization.ts; Knowles 2006, as BoTorch's qParEGO); the
  *     model is refit for every scalarization (warm-started from the previous theta; never
- *     extended, recorded or restored: its targets change each time).
+ *     extended or restored: its targets change each time; each fit is recorded in the study
+ *     under the role 'parego', stored-fit.ts, and warm-starts a new sampler's first fit).
  *   bench/quality.md compares the two and Optuna 5.0 (logEHVI leads on Branin-Currin and DTLZ2).
  * - Targets: values[0] (or the scalarization), negated for `minimize` (the GP maximizes), through the outcome transform
  *   (`outcomeTransform`: 'power', the default, standardizes, applies Yeo-Johnson with a
@@ -89,7 +91,13 @@
  *     non-provisional theta is recorded on the trial it served). Between refitEveryTrialBelow
  *     and fitSubsetMax observations, when the growth rule below would not refit yet, the model is
  *     built at the recorded theta without a fit (kind 'restored'); otherwise the fit starts from
- *     it, one start and no screening, as a refit from the sampler's previous model does.
+ *     it, one start and no screening, as a refit from the sampler's previous model does. The
+ *     per-column models (logEHVI's per objective, the constraints', column-models.ts) do the
+ *     same, each from the record of its own role (objective j, constraint k): built at the
+ *     recorded thetas when every column has one and no refit is due, else each column's fit
+ *     warm-started from its record (cold without one); ParEGO's fit only warm-starts. A sampler
+ *     that already has models of its own never reads the records, so a run by one sampler
+ *     suggests what it did before they were written.
  *   - the first fit without a previous theta (a new sampler with no record, or a changed space)
  *     runs its random restarts to convergence; on more than coldFitScreenSize (128) observations
  *     it runs on a subset of that size instead (the 32 best plus a seeded sample, as
@@ -191,8 +199,8 @@ import { RandomSampler } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
 import { SobolSampler } from '../sobol-sampler.js';
 import { SOBOL_MAX_DIMENSION } from '../../util/sobol.js';
-import { fitOutcomeTransform, MAX_APPENDED_TARGET, type OutcomeTransform } from '../../surrogate/outcome-transform.js';
-import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit } from './stored-fit.js';
+import { fitOutcomeTransform, MAX_APPENDED_TARGET, type OutcomeTransform, type PriorMeanKind } from '../../surrogate/outcome-transform.js';
+import { findStoredFit, storedFitKey, storedFitRecord, type StoredFit, type StoredFitRole } from './stored-fit.js';
 import { findStoredFrontSize, storedFrontSizeRecord } from './stored-front-size.js';
 import { ConstraintModels, type ConstraintState } from './constraint-models.js';
 import { scalarizationWeights, scalarize } from './scalarization.js';
@@ -236,8 +244,9 @@ import { ConstraintsRecorder } from '../constraints.js';
  * - 'subset-deferred': subset refit, full model rebuilt at the new theta in the background while
  *   the previous model (or the subset model) serves;
  * - 'rebuilt': the background rebuild replaced the served model (new rows appended to it);
- * - 'restored': a new sampler's first model, built at the theta an earlier sampler recorded in
- *   the study (stored-fit.ts) because the refit policy would not refit yet.
+ * - 'restored': a new sampler's first model (with several objectives under logEHVI: every
+ *   objective's model), built at the theta an earlier sampler recorded in the study
+ *   (stored-fit.ts) because the refit policy would not refit yet.
  */
 export type ModelUpdateKind =
   | 'reuse'
@@ -361,6 +370,9 @@ class BackgroundRebuild {
     if (this.promise !== null) void this.promise.then((model) => model?.dispose());
   }
 }
+
+/** The constraint models' state for a suggestion, with their newly fitted thetas as records (stored-fit.ts). */
+type ConstraintModelsState = ConstraintState & { readonly records: readonly StoredFit[] };
 
 /** A model ready for one suggestion, with its training inputs and best standardized target. */
 interface FittedModel {
@@ -857,7 +869,12 @@ export class GpSampler implements Sampler {
     }
     const fitted = await this.model(backend, trials, trial, space, dims, isCategorical, observations, encodeRow, weights);
     const model = fitted.cache; // the cache; suggestions run one at a time, so nothing replaces it meanwhile
-    const recording = fitted.record === null ? null : this.recordFit(study, trial, fitted.record);
+    // The newly fitted thetas of this suggestion's models, recorded in one write (stored-fit.ts).
+    const records: StoredFit[] = fitted.record === null ? [] : [fitted.record];
+    let recording: Promise<void> | null = null;
+    const record = (): void => {
+      recording ??= this.recordFits(study, trial, records);
+    };
     try {
       let working = model.model;
       // The fantasies count as observations for the incumbent too: otherwise a pending point
@@ -883,6 +900,8 @@ export class GpSampler implements Sampler {
           this.constraintModels === null
             ? null
             : await this.constraintState(backend, trials, trial, space, dims, isCategorical, observations, encodeRow);
+        if (constrained !== null) records.push(...constrained.records);
+        record();
         if (constrained !== null && constrained.terms.length > 0 && !observations.some((o) => constrained.feasible.has(o.trialId))) {
           return await this.maximizeFeasibility(constrained, pending, encodeRow, d, search);
         }
@@ -902,6 +921,7 @@ export class GpSampler implements Sampler {
     } finally {
       // A rebuild decided by this suggestion overlaps the trial's evaluation, not its acquisition.
       void this.rebuild?.start();
+      record();
       await recording;
     }
   }
@@ -958,17 +978,22 @@ export class GpSampler implements Sampler {
       const values = (byId.get(o.trialId) as FrozenTrial).values as readonly number[];
       return { id: o.trialId, x, values: values.map((v, j) => (study.directions[j] === 'minimize' ? -v : v)) };
     });
-    const { models, kind, fitIds } = await this.objectiveModels.update({
+    const signature = JSON.stringify(dims.map((name) => [name, space[name]]));
+    const objectiveKey = (j: number): number => this.columnKey(signature, { objective: j }, this.options.priorMean);
+    const { models, kind, fitIds, fits } = await this.objectiveModels.update({
       backend,
       rows,
       count: k,
       d,
       isCategorical,
-      signature: JSON.stringify(dims.map((name) => [name, space[name]])),
+      signature,
       ...this.columnPolicy(trial, 'objective-fit'),
       seedLabel: 'objective',
       priorMean: this.options.priorMean,
+      stored: (j) => findStoredFit(trials, objectiveKey(j), d, this.options.deterministic),
     });
+    // The newly fitted thetas of this suggestion's models, recorded in one write (stored-fit.ts).
+    const records = fits.map((f): StoredFit => ({ key: objectiveKey(f.column), nAtFit: f.nAtFit, theta: f.theta }));
     this.lastUpdate = {
       kind,
       n: rows.length,
@@ -978,10 +1003,23 @@ export class GpSampler implements Sampler {
       updateMs: performance.now() - started,
       rebuildWaitMs: 0,
     };
-    const constrained =
-      this.constraintModels === null ? null : await this.constraintState(backend, trials, trial, space, dims, isCategorical, observations, encodeRow);
-    if (constrained !== null && constrained.terms.length > 0 && !observations.some((o) => constrained.feasible.has(o.trialId))) {
-      return this.maximizeFeasibility(constrained, pending, encodeRow, d, search);
+    let constrained: ConstraintModelsState | null;
+    try {
+      constrained =
+        this.constraintModels === null ? null : await this.constraintState(backend, trials, trial, space, dims, isCategorical, observations, encodeRow);
+    } catch (err) {
+      await this.recordFits(study, trial, records);
+      throw err;
+    }
+    if (constrained !== null) records.push(...constrained.records);
+    // Never rejects; awaited before this suggestion returns.
+    const fitsRecorded = this.recordFits(study, trial, records);
+    if (constrained !== null && constrained.terms.length > 0 && !observations.some((o) => (constrained as ConstraintModelsState).feasible.has(o.trialId))) {
+      try {
+        return await this.maximizeFeasibility(constrained, pending, encodeRow, d, search);
+      } finally {
+        await fitsRecorded;
+      }
     }
     // The observed targets of the (feasible) observations: the reference point and the local
     // candidates' centres come from them.
@@ -1072,6 +1110,7 @@ export class GpSampler implements Sampler {
       return bestOf(first, optimum, slice, acquisition);
     } finally {
       await recording;
+      await fitsRecorded;
       working.forEach((model, j) => {
         if (model !== models[j].model) model.dispose();
       });
@@ -1182,13 +1221,14 @@ export class GpSampler implements Sampler {
   }
 
   /**
-   * Records a fitted theta on the trial (stored-fit.ts) where the study view can store it. Never
-   * rejects: a failed write only costs a later sampler its warm start.
+   * Records a suggestion's newly fitted thetas (none: nothing is written) on the trial
+   * (stored-fit.ts) where the study view can store them. Never rejects: a failed write only costs
+   * a later sampler its warm start.
    */
-  private async recordFit(study: StudyView, trial: FrozenTrial, fit: StoredFit): Promise<void> {
-    if (study.setTrialSystemAttrs === undefined) return;
+  private async recordFits(study: StudyView, trial: FrozenTrial, fits: readonly StoredFit[]): Promise<void> {
+    if (fits.length === 0 || study.setTrialSystemAttrs === undefined) return;
     try {
-      await study.setTrialSystemAttrs(trial.trialId, { [SystemAttr.gpFit]: storedFitRecord(fit) });
+      await study.setTrialSystemAttrs(trial.trialId, { [SystemAttr.gpFit]: storedFitRecord(fits) });
     } catch {
       warnOnce(
         'GP_FIT_NOT_RECORDED',
@@ -1249,7 +1289,11 @@ export class GpSampler implements Sampler {
     return (await m.predict(row, 1)).mean[0];
   }
 
-  /** The constraint models for this suggestion (constraint-models.ts), under the objective's refit policy. */
+  /**
+   * The constraint models for this suggestion (constraint-models.ts), under the objective's refit
+   * policy, started from the fits recorded in the study for them by an earlier sampler; with
+   * their newly fitted thetas as records for the study (stored-fit.ts).
+   */
   private async constraintState(
     backend: SurrogateBackend,
     trials: readonly FrozenTrial[],
@@ -1259,7 +1303,7 @@ export class GpSampler implements Sampler {
     isCategorical: Uint8Array,
     observations: readonly Observation[],
     encodeRow: EncodeRow,
-  ): Promise<ConstraintState> {
+  ): Promise<ConstraintModelsState> {
     const models = this.constraintModels as ConstraintModels;
     const byId = new Map(trials.map((t) => [t.trialId, t]));
     const d = dims.length;
@@ -1268,14 +1312,27 @@ export class GpSampler implements Sampler {
       encodeRow(o.params, x, 0);
       return { trial: byId.get(o.trialId) as FrozenTrial, x };
     });
-    return models.update({
+    const signature = JSON.stringify(dims.map((name) => [name, space[name]]));
+    // A constraint's targets are standardized with the prior mean at their mean (constraint-models.ts).
+    const keyOf = (k: number): number => this.columnKey(signature, { constraint: k }, 'mean');
+    const state = await models.update({
       backend,
       rows,
       d,
       isCategorical,
-      signature: JSON.stringify(dims.map((name) => [name, space[name]])),
+      signature,
       ...this.columnPolicy(trial, 'constraint-fit'),
+      stored: (k) => findStoredFit(trials, keyOf(k), d, this.options.deterministic),
     });
+    return { ...state, records: state.fits.map((f): StoredFit => ({ key: keyOf(f.column), nAtFit: f.nAtFit, theta: f.theta })) };
+  }
+
+  /**
+   * The record key (stored-fit.ts) of a per-column model (column-models.ts) of the dims
+   * `signature` in `role`: its targets are standardized ('standardize') with `priorMean`.
+   */
+  private columnKey(signature: string, role: StoredFitRole, priorMean: PriorMeanKind): number {
+    return storedFitKey(signature, this.options.kernel, this.options.deterministic, 'standardize', priorMean, role);
   }
 
   /**
@@ -1316,7 +1373,8 @@ export class GpSampler implements Sampler {
     const n = observations.length;
     const spaceSignature = JSON.stringify(dims.map((name) => [name, space[name]]));
     // A scalarization (several objectives) changes every target: a model of another one is not
-    // extended, only its theta warm-starts the fit; nor are such fits recorded or restored.
+    // extended, only its theta warm-starts the fit; such fits are recorded (role 'parego') to
+    // warm-start a new sampler's first fit, never restored.
     const signature = weights === null ? spaceSignature : `${spaceSignature}|${Array.from(weights).join(',')}`;
     const byId = new Map(observations.map((o) => [o.trialId, o]));
     this.suggestions += 1;
@@ -1367,8 +1425,9 @@ export class GpSampler implements Sampler {
       this.options.deterministic,
       this.options.outcomeTransform,
       this.options.priorMean,
+      weights === null ? 'model' : 'parego',
     );
-    const stored = warm === null && weights === null ? findStoredFit(trials, key, d, this.options.deterministic) : null;
+    const stored = warm === null ? findStoredFit(trials, key, d, this.options.deterministic) : null;
     if (stored !== null) this.recorded = stored;
     const start = warm ?? stored?.theta ?? null;
     const fitOptions = (warmStart: Float64Array | null): FitOptions => ({
@@ -1400,7 +1459,7 @@ export class GpSampler implements Sampler {
      * have appended to its own. Null when not applicable or when the build fails.
      */
     const restore = async (): Promise<ModelCache | null> => {
-      if (stored === null || this.rebuild !== null || n < policy.refitEveryTrialBelow || n > policy.fitSubsetMax) return null;
+      if (stored === null || weights !== null || this.rebuild !== null || n < policy.refitEveryTrialBelow || n > policy.fitSubsetMax) return null;
       const growth = n - stored.nAtFit;
       if (growth < 0 || growth >= Math.ceil(stored.nAtFit / policy.refitGrowthDivisor)) return null;
       const { x, y } = encodeRows(observations, outcome());
@@ -1600,7 +1659,6 @@ export class GpSampler implements Sampler {
     const last = this.recorded;
     const theta = current.model.theta;
     if (
-      weights === null &&
       !current.provisional &&
       (last === null || last.key !== key || last.nAtFit !== current.nAtFit || maxAbsDifference(last.theta, theta) !== 0)
     ) {

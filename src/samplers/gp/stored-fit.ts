@@ -4,15 +4,20 @@
  * of a cold fit with random restarts: the pattern of Optuna's CmaEsSampler, which keeps its
  * optimizer state in trial system attributes.
  *
- * After every suggestion whose model has a newly fitted theta, the sampler records
- * `{ version, key, nAtFit, theta }` under the trial system attribute `gp_fit`
- * (`SystemAttr.gpFit`) of the trial it sampled (`StudyView.setTrialSystemAttrs`). A new sampler
- * takes the record of the latest trial that holds a valid one for its configuration: `key`
- * hashes the modelled dims with their distributions, the kernel, `deterministic`, the outcome
- * transform and the prior mean, so a record of another space or model is never used; theta must
- * have the dims' length (d + 2) and lie within the bounds of src/surrogate/hyperparameters.ts.
- * Anything else is ignored (never an error): a record is only ever a starting point, and the
- * sampler's refit policy decides what to do with it.
+ * After every suggestion whose models have newly fitted thetas, the sampler records them under
+ * the trial system attribute `gp_fit` (`SystemAttr.gpFit`) of the trial it sampled
+ * (`StudyView.setTrialSystemAttrs`): one fit as `{ version, key, nAtFit, theta }`, several (the
+ * models of a suggestion that fitted more than one) as an array of such records. Each model has a
+ * role (`StoredFitRole`): the single-objective model, ParEGO's scalarized model, the model of
+ * objective j under logEHVI, or that of constraint k. A new sampler takes, per model, the record
+ * of the latest trial that holds a valid one for that model's configuration: `key` hashes the
+ * role, the modelled dims with their distributions, the kernel, `deterministic`, the outcome
+ * transform and the prior mean, so a record of another model, space or setting is never used;
+ * theta must have the dims' length (d + 2) and lie within the bounds of
+ * src/surrogate/hyperparameters.ts. Anything else is ignored (never an error): a record is only
+ * ever a starting point, and the sampler's refit policy decides what to do with it. The
+ * single-objective model's key is the one of the first format (one object per trial), so records
+ * written before the other roles existed are read as before.
  */
 import type { KernelKind } from '../../surrogate/backend.js';
 import type { OutcomeTransformKind, PriorMeanKind } from '../../surrogate/outcome-transform.js';
@@ -25,6 +30,13 @@ import { deriveSeed } from '../../util/prng.js';
 /** Format version of the record; records of another version are ignored. */
 export const STORED_FIT_VERSION = 1;
 
+/**
+ * Which model of a sampler a record belongs to: 'model' (the single-objective model), 'parego'
+ * (ParEGO's model of the suggestion's scalarization), { objective: j } (logEHVI's model of
+ * objective j) or { constraint: k } (the model of constraint k).
+ */
+export type StoredFitRole = 'model' | 'parego' | { readonly objective: number } | { readonly constraint: number };
+
 /** A fitted theta and the number of observations it was fitted at. */
 export interface StoredFit {
   /** `storedFitKey` of the configuration it was fitted under. */
@@ -36,9 +48,10 @@ export interface StoredFit {
 }
 
 /**
- * The configuration key of a record: a hash of the model's dims signature (names and
- * distributions, in model order), the kernel, `deterministic`, the outcome transform and the prior
- * mean (the output scale and noise are in the targets' units).
+ * The configuration key of a record: a hash of the model's role, its dims signature (names and
+ * distributions, in model order), the kernel, `deterministic`, the outcome transform of its
+ * targets and the prior mean (the output scale and noise are in the targets' units). The role
+ * 'model' (the default) hashes as the first format's key did.
  */
 export function storedFitKey(
   signature: string,
@@ -46,18 +59,27 @@ export function storedFitKey(
   deterministic: boolean,
   outcomeTransform: OutcomeTransformKind,
   priorMean: PriorMeanKind,
+  role: StoredFitRole = 'model',
 ): number {
-  return deriveSeed(STORED_FIT_VERSION, 'gp-fit', signature, kernel, deterministic ? 1 : 0, outcomeTransform, priorMean);
-}
-
-/** The JSON value recorded under `SystemAttr.gpFit`. */
-export function storedFitRecord(fit: StoredFit): JsonValue {
-  return { version: STORED_FIT_VERSION, key: fit.key, nAtFit: fit.nAtFit, theta: Array.from(fit.theta) };
+  const parts: (string | number)[] = [signature, kernel, deterministic ? 1 : 0, outcomeTransform, priorMean];
+  if (role === 'parego') parts.push('parego');
+  else if (role !== 'model') parts.push(...('objective' in role ? ['objective', role.objective] : ['constraint', role.constraint]));
+  return deriveSeed(STORED_FIT_VERSION, 'gp-fit', ...parts);
 }
 
 /**
- * The record of the latest trial (by number) holding a valid one for `key`, a theta of length
- * d + 2 within the bounds for `deterministic`; null when there is none.
+ * The JSON value recorded under `SystemAttr.gpFit` for the fits of one suggestion: one record
+ * (the first format) for one fit, an array of records for several; null for none.
+ */
+export function storedFitRecord(fits: readonly StoredFit[]): JsonValue {
+  const records = fits.map((fit): JsonValue => ({ version: STORED_FIT_VERSION, key: fit.key, nAtFit: fit.nAtFit, theta: Array.from(fit.theta) }));
+  return records.length === 1 ? records[0] : records;
+}
+
+/**
+ * The record of the latest trial (in `trials`' order, the study's by number) holding a valid one
+ * for `key` (alone or in an array of records), a theta of length d + 2 within the bounds for
+ * `deterministic`; null when there is none.
  */
 export function findStoredFit(
   trials: readonly FrozenTrial[],
@@ -67,8 +89,13 @@ export function findStoredFit(
 ): StoredFit | null {
   const { lower, upper } = thetaBounds(d, deterministic);
   for (let i = trials.length - 1; i >= 0; i--) {
-    const fit = parseStoredFit(trials[i].systemAttrs[SystemAttr.gpFit], key, lower, upper);
-    if (fit !== null) return fit;
+    const value = trials[i].systemAttrs[SystemAttr.gpFit];
+    // (Array.isArray does not narrow a readonly array out of the union.)
+    const records = Array.isArray(value) ? (value as readonly JsonValue[]) : [value];
+    for (const record of records) {
+      const fit = parseStoredFit(record, key, lower, upper);
+      if (fit !== null) return fit;
+    }
   }
   return null;
 }

@@ -145,7 +145,7 @@ describe('GpSampler with several objectives', () => {
     expect(Math.min(...gp)).toBeGreaterThan(Math.max(...random));
   });
 
-  it('ParEGO refits the model for each scalarization (never extends one fitted to other targets), and records no fits', async () => {
+  it('ParEGO refits the model for each scalarization (never extends one fitted to other targets), and records each fit', async () => {
     const sampler = new GpSampler({
       seed: 3,
       nStartupTrials: 5,
@@ -155,7 +155,8 @@ describe('GpSampler with several objectives', () => {
     const { study } = await runBraninCurrin(sampler, 9);
     expect(sampler.lastModelUpdate?.kind).toBe('fit');
     const trials = await study.getTrials();
-    expect(trials.some((t) => SystemAttr.gpFit in t.systemAttrs)).toBe(false);
+    // Each GP trial's fit is recorded (a new sampler's first fit starts there: stored-column-fits.test.ts).
+    expect(trials.filter((t) => SystemAttr.gpFit in t.systemAttrs).map((t) => t.number)).toEqual([5, 6, 7, 8]);
     // One objective with the same policy extends its model between refits.
     const single = new GpSampler({ seed: 3, nStartupTrials: 5, refitPolicy: { refitEveryTrialBelow: 0, refitGrowthDivisor: 1 } });
     const s = await createStudy({ storage: new InMemoryStorage(), sampler: single });
@@ -166,7 +167,7 @@ describe('GpSampler with several objectives', () => {
     expect(single.lastModelUpdate?.kind).toBe('append');
   });
 
-  it('logEHVI keeps one model per objective, extended between refits (their refit policy), and records no fits', async () => {
+  it('logEHVI keeps one model per objective, extended between refits (their refit policy), and records their fits', async () => {
     const backend = new CountingBackend();
     const sampler = new GpSampler({ seed: 3, nStartupTrials: 5, backend, candidates: 128, refitPolicy: { refitEveryTrialBelow: 0, refitGrowthDivisor: 1 } });
     const { study } = await runBraninCurrin(sampler, 9);
@@ -184,7 +185,10 @@ describe('GpSampler with several objectives', () => {
     const order = (v: readonly number[]): number[] => v.map((_, i) => i).sort((a, b) => v[a] - v[b]);
     expect(order(Array.from(first))).toEqual(order(trials.map((t) => -(t.values as number[])[0])));
     expect(order(Array.from(second))).toEqual(order(trials.map((t) => -(t.values as number[])[1])));
-    expect((await study.getTrials()).some((t) => SystemAttr.gpFit in t.systemAttrs)).toBe(false);
+    // The fit at n = 5 is recorded on the trial it served, one record per objective.
+    const recorded = (await study.getTrials()).filter((t) => SystemAttr.gpFit in t.systemAttrs);
+    expect(recorded.map((t) => t.number)).toEqual([5]);
+    expect(recorded[0].systemAttrs[SystemAttr.gpFit]).toHaveLength(2);
     // logEHVI over boxes of two objectives, the second model a 'logehvi' term, and local
     // candidates around every point of the front the last suggestion saw (its first 8 trials).
     const last = backend.acquisitionOptions[backend.acquisitionOptions.length - 1];

@@ -18,7 +18,7 @@
  *   such point: with K >= 4 and P in the hundreds the front's box decomposition is over
  *   GpSampler's limit, so these time its thinning. Then four asks of another new sampler on the
  *   same study ("resumed": a resumed run, or another worker on the same storage), which finds the
- *   thinned size the first one recorded. `--trials 0 --imported 0 --front 5,160` runs only this.
+ *   thinned size and the objective models' fits the first one recorded. `--trials 0 --imported 0 --front 5,160` runs only this.
  *   These asks also report the process's CPU time (`asksCpuMs`), steadier on a shared host.
  * Output: JSON lines on stdout, a table on stderr.
  */

@@ -157,25 +157,55 @@ describe('GpSampler records the per-objective models of logEHVI and restores the
     }
   });
 
-  it('starts a column without a record of its own cold (and fits rather than restores), the others from theirs', async () => {
-    // A study holding objective 1's records only (trial 7's array without objective 0's).
-    const source = await firstRun(new InMemoryStorage(), 'mo', {}, ['minimize', 'minimize']);
-    const at7 = await recordsOn(source, 7);
+  /** A copy of `source`'s trials in a new study, each record array passed through `edit`. */
+  async function copied(source: Study, edit: (records: { key: number; theta: number[] }[]) => JsonValue): Promise<InMemoryStorage> {
     const storage = new InMemoryStorage();
-    const study = await createStudy({ storage, studyName: 'partial', directions: ['minimize', 'minimize'] });
+    const study = await createStudy({ storage, studyName: 'copy', directions: ['minimize', 'minimize'] });
     for (const t of await source.getTrials()) {
-      const value = t.systemAttrs[SystemAttr.gpFit] as { key: number }[] | undefined;
-      const kept = value?.filter((r) => r.key === objectiveKey(1));
+      const value = t.systemAttrs[SystemAttr.gpFit] as { key: number; theta: number[] }[] | undefined;
       await study.addTrial({
         params: t.params,
         distributions: t.distributions,
         values: t.values as number[],
-        ...(kept === undefined ? {} : { systemAttrs: { [SystemAttr.gpFit]: kept as unknown as JsonValue } }),
+        ...(value === undefined ? {} : { systemAttrs: { [SystemAttr.gpFit]: edit(value) } }),
       });
     }
+    return storage;
+  }
+
+  it('fits every column cold when every record is invalid, and the study goes on', async () => {
+    const source = await firstRun(new InMemoryStorage(), 'mo', {}, ['minimize', 'minimize']);
+    const storage = await copied(source, (records) => records.map((r) => ({ ...r, theta: r.theta.map(() => 1e9) })));
     const backend = new CountingBackend();
     const resumed = sampler(backend, NO_REFIT_DUE);
-    const again = await loadStudy({ storage, studyName: 'partial', sampler: resumed });
+    await run(await loadStudy({ storage, studyName: 'copy', sampler: resumed }), 1);
+    expect(resumed.lastModelUpdate?.kind).toBe('fit');
+    expect(backend.fitOptions.map((o) => [o.warmStart, o.nRestarts])).toEqual([
+      [null, 3],
+      [null, 3],
+    ]);
+  });
+
+  it('fits from the recorded thetas when building at them fails', async () => {
+    const source = await firstRun(new InMemoryStorage(), 'mo', {}, ['minimize', 'minimize']);
+    const at7 = await recordsOn(source, 7);
+    const storage = await copied(source, (records) => records as unknown as JsonValue);
+    const backend = new CountingBackend();
+    backend.failBuilds.add(2); // objective 1's build
+    const resumed = sampler(backend, NO_REFIT_DUE);
+    await run(await loadStudy({ storage, studyName: 'copy', sampler: resumed }), 1);
+    expect(resumed.lastModelUpdate?.kind).toBe('fit');
+    expect(backend.fitOptions.map((o) => Array.from(o.warmStart ?? []))).toEqual([0, 1].map((j) => at7.get(objectiveKey(j))?.theta));
+  });
+
+  it('starts a column without a record of its own cold (and fits rather than restores), the others from theirs', async () => {
+    // A study holding objective 1's records only (each array without objective 0's).
+    const source = await firstRun(new InMemoryStorage(), 'mo', {}, ['minimize', 'minimize']);
+    const at7 = await recordsOn(source, 7);
+    const storage = await copied(source, (records) => records.filter((r) => r.key === objectiveKey(1)) as unknown as JsonValue);
+    const backend = new CountingBackend();
+    const resumed = sampler(backend, NO_REFIT_DUE);
+    const again = await loadStudy({ storage, studyName: 'copy', sampler: resumed });
     await run(again, 1);
     expect(resumed.lastModelUpdate?.kind).toBe('fit');
     expect(backend.fitOptions[0].warmStart).toBeNull();

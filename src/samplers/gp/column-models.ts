@@ -84,11 +84,11 @@ export interface ColumnModelsInput {
    */
   readonly subset?: { readonly size: number; readonly nBest: number; readonly seed: number };
   /**
-   * Column j's fit recorded in the study by an earlier sampler (stored-fit.ts; already validated
-   * for this column's role, dims and settings), or null; asked only when there are no models to
-   * start from (see the file header). Absent: none.
+   * Column j's (of `count`) fit recorded in the study by an earlier sampler (stored-fit.ts;
+   * already validated for this column's role, dims and settings), or null; asked only when there
+   * are no models to start from (see the file header). Absent: none.
    */
-  readonly stored?: (column: number) => StoredFit | null;
+  readonly stored?: (column: number, count: number) => StoredFit | null;
 }
 
 /** What an update did: 'fit', 'append', 'reuse', or 'restored' (built at the recorded thetas). */
@@ -148,7 +148,7 @@ export class ColumnModels {
       next = await this.fit(input, previous, null);
     } else {
       // No models of these columns: start from the fits recorded in the study, if any.
-      const stored = Array.from({ length: count }, (_, j) => input.stored?.(j) ?? null);
+      const stored = Array.from({ length: count }, (_, j) => input.stored?.(j, count) ?? null);
       const restored = await this.restore(input, stored);
       next = restored ?? (await this.fit(input, null, stored));
       if (restored !== null) kind = 'restored';

@@ -1314,7 +1314,7 @@ export class GpSampler implements Sampler {
     });
     const signature = JSON.stringify(dims.map((name) => [name, space[name]]));
     // A constraint's targets are standardized with the prior mean at their mean (constraint-models.ts).
-    const keyOf = (k: number): number => this.columnKey(signature, { constraint: k }, 'mean');
+    const keyOf = (k: number, count: number): number => this.columnKey(signature, { constraint: k, of: count }, 'mean');
     const state = await models.update({
       backend,
       rows,
@@ -1322,9 +1322,11 @@ export class GpSampler implements Sampler {
       isCategorical,
       signature,
       ...this.columnPolicy(trial, 'constraint-fit'),
-      stored: (k) => findStoredFit(trials, keyOf(k), d, this.options.deterministic),
+      stored: (k, count) => findStoredFit(trials, keyOf(k, count), d, this.options.deterministic),
     });
-    return { ...state, records: state.fits.map((f): StoredFit => ({ key: keyOf(f.column), nAtFit: f.nAtFit, theta: f.theta })) };
+    // A fit fits every constraint: `fits` has one per constraint.
+    const count = state.fits.length;
+    return { ...state, records: state.fits.map((f): StoredFit => ({ key: keyOf(f.column, count), nAtFit: f.nAtFit, theta: f.theta })) };
   }
 
   /**

@@ -33,9 +33,14 @@ export const STORED_FIT_VERSION = 1;
 /**
  * Which model of a sampler a record belongs to: 'model' (the single-objective model), 'parego'
  * (ParEGO's model of the suggestion's scalarization), { objective: j } (logEHVI's model of
- * objective j) or { constraint: k } (the model of constraint k).
+ * objective j) or { constraint: k, of: count } (the model of constraint k of `count`: the study's
+ * constraint count can change with the function, and then index k may be another constraint).
  */
-export type StoredFitRole = 'model' | 'parego' | { readonly objective: number } | { readonly constraint: number };
+export type StoredFitRole =
+  | 'model'
+  | 'parego'
+  | { readonly objective: number }
+  | { readonly constraint: number; readonly of: number };
 
 /** A fitted theta and the number of observations it was fitted at. */
 export interface StoredFit {
@@ -63,7 +68,7 @@ export function storedFitKey(
 ): number {
   const parts: (string | number)[] = [signature, kernel, deterministic ? 1 : 0, outcomeTransform, priorMean];
   if (role === 'parego') parts.push('parego');
-  else if (role !== 'model') parts.push(...('objective' in role ? ['objective', role.objective] : ['constraint', role.constraint]));
+  else if (role !== 'model') parts.push(...('objective' in role ? ['objective', role.objective] : ['constraint', role.constraint, role.of]));
   return deriveSeed(STORED_FIT_VERSION, 'gp-fit', ...parts);
 }
 

@@ -32,7 +32,7 @@ const SIGNATURE = JSON.stringify(['x', 'y'].map((name) => [name, floatDistributi
 const columnKey = (role: StoredFitRole, priorMean: 'mean' | 'worst-observed'): number =>
   storedFitKey(SIGNATURE, 'matern52', false, 'standardize', priorMean, role);
 const objectiveKey = (j: number): number => columnKey({ objective: j }, 'worst-observed');
-const constraintKey = (k: number): number => columnKey({ constraint: k }, 'mean');
+const constraintKey = (k: number, of = 2): number => columnKey({ constraint: k, of }, 'mean');
 const modelKey = storedFitKey(SIGNATURE, 'matern52', false, 'power', 'worst-observed');
 
 // Refit when the data grew by a quarter since the last fit, from the first GP suggestion on: the
@@ -239,6 +239,11 @@ describe('GpSampler records the constraint models and restores them in a new sam
     const before = (await first.getTrials()).map((t) => t.systemAttrs[SystemAttr.gpFit]);
     const latest = await recordsOn(first, 7);
     expect([...latest.keys()].sort()).toEqual([modelKey, constraintKey(0), constraintKey(1)].sort());
+    // A constraint's record is for its index among as many constraints: not for another count.
+    const trials = await first.getTrials();
+    expect(findStoredFit(trials, constraintKey(0), 2, false)).not.toBeNull();
+    expect(findStoredFit(trials, constraintKey(0, 3), 2, false)).toBeNull();
+    expect(findStoredFit(trials, objectiveKey(0), 2, false)).toBeNull();
     await first.close();
 
     const backend = new CountingBackend();

@@ -22,8 +22,9 @@ export const SystemAttr = {
    */
   heartbeatOwner: 'heartbeat_owner',
   /**
-   * GpSampler's fitted hyperparameters, recorded on the trials whose suggestion fitted them, so
-   * that a new sampler on the study starts from them (src/samplers/gp/stored-fit.ts).
+   * GpSampler's fitted hyperparameters, recorded on the trials whose suggestion fitted them (one
+   * record, or an array of one per model fitted: per objective, per constraint), so that a new
+   * sampler on the study starts from them (src/samplers/gp/stored-fit.ts).
    */
   gpFit: 'gp_fit',
   /**

@@ -26,6 +26,7 @@ export type KestrelErrorCode =
   | 'NUMERICAL_ERROR'
   | 'BACKEND_UNAVAILABLE'
   | 'INTERRUPTED'
+  | 'NESTED_OPTIMIZATION'
   | 'GRID_EXHAUSTED';
 
 export interface KestrelErrorOptions {
@@ -235,6 +236,25 @@ export function isTrialPrunedError(error: unknown): boolean {
 export class InterruptedError extends KestrelError {
   constructor(message = 'optimization was interrupted', options: KestrelErrorOptions = {}) {
     super('INTERRUPTED', message, options);
+  }
+}
+
+/**
+ * `study.optimize` was called from inside a trial (objective, callback, `onTrialStart`) of an
+ * `optimize` call of the same `Study` that is still running, as Optuna raises RuntimeError
+ * ("Nested optimization is not supported"). Nothing is started; when the objective lets it
+ * through, only its trial fails, as for any objective error. `optimize` calls that run side by
+ * side (started from outside each other's trials) are allowed.
+ */
+export class NestedOptimizationError extends KestrelError {
+  readonly studyName: string;
+
+  constructor(studyName: string) {
+    super(
+      'NESTED_OPTIMIZATION',
+      `nested optimization is not supported: study "${studyName}" optimize() was called from inside an objective (or callback) of a running optimize() of the same study`,
+    );
+    this.studyName = studyName;
   }
 }
 

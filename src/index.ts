@@ -17,6 +17,7 @@ export {
   InvalidTrialValueError,
   KestrelError,
   NativeError,
+  NestedOptimizationError,
   NoCompletedTrialsError,
   NoFeasibleTrialsError,
   NumericalError,

@@ -2,7 +2,8 @@
  * The optimization loop behind `study.optimize`: N trials at once in one process, a study-wide
  * trial budget shared by worker processes, timeouts, callbacks, and clean interruption.
  */
-import { GridExhaustedError, InterruptedError, InvalidOptionError, TrialFinishedError, isTrialPrunedError } from '../errors.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { GridExhaustedError, InterruptedError, InvalidOptionError, NestedOptimizationError, TrialFinishedError, isTrialPrunedError } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
 import type { Trial } from '../trial/trial.js';
@@ -96,8 +97,17 @@ export const MAX_CONCURRENCY = 1024;
 const MAX_TIMER_MS = 2_147_483_647;
 /** How long an interruption waits for asks in flight (a GP fit, say) before rejecting. */
 const askDrainMs = 10_000;
+/**
+ * The Study objects whose `optimize` is running the current async context (its workers: objective,
+ * callbacks, onTrialStart), outermost first. Async context rather than a flag on the Study: with
+ * `concurrency` > 1 or two `optimize` calls side by side, several runs are live at once and only a
+ * call made from within one of their trials is nested.
+ */
+const optimizing = new AsyncLocalStorage<readonly Study[]>();
 
 export async function runOptimize(study: Study, objective: Objective, options: OptimizeOptions): Promise<void> {
+  const outer = optimizing.getStore() ?? [];
+  if (outer.includes(study)) throw new NestedOptimizationError(study.studyName);
   const opts = validate(objective, options);
   if (opts.signal?.aborted === true) throw new InterruptedError(`optimization of study "${study.studyName}" was aborted before it started`);
   const run = study.beginRun();
@@ -276,9 +286,10 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   try {
     // A worker that throws (a bug) sets `fatal` rather than reject Promise.all at once: optimize
     // then returns only when every worker has stopped, never with trials still being launched.
+    const inside = [...outer, study];
     const workers = Promise.all(
       Array.from({ length: opts.concurrency }, () =>
-        worker().catch((error: unknown) => {
+        optimizing.run(inside, worker).catch((error: unknown) => {
           setFatal(error);
         }),
       ),

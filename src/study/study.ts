@@ -712,7 +712,12 @@ export class Study implements StudyView {
     );
   }
 
-  /** Runs `objective` over many trials. See `OptimizeOptions`. */
+  /**
+   * Runs `objective` over many trials. See `OptimizeOptions`. Called from inside a trial (objective,
+   * callback, `onTrialStart`) of a running `optimize` of this Study, it rejects with
+   * `NestedOptimizationError`, starting nothing, as Optuna refuses nested optimization; calls that
+   * run side by side, and another study's `optimize` inside an objective, are allowed.
+   */
   optimize(objective: Objective, options: OptimizeOptions = {}): Promise<void> {
     return runOptimize(this, objective, options);
   }

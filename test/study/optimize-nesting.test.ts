@@ -1,0 +1,108 @@
+/**
+ * `optimize` called from inside an objective (or callback) of a running `optimize` of the same
+ * Study is refused, as Optuna raises RuntimeError("Nested optimization is not supported").
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { NestedOptimizationError } from '../../src/errors.js';
+import { RandomSampler } from '../../src/samplers/random-sampler.js';
+import { createStudy } from '../../src/study/create-study.js';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+function quietWarnings(): ReturnType<typeof vi.spyOn> {
+  return vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+}
+
+describe('nested optimize', () => {
+  it('refuses optimize from inside an objective of the same study, failing only that trial', async () => {
+    quietWarnings();
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    let nestedError: unknown = null;
+    await study.optimize(
+      async (trial) => {
+        const x = trial.suggestFloat('x', 0, 1);
+        if (trial.number === 1) {
+          try {
+            await study.optimize(() => 0, { nTrials: 1, handleSigint: false });
+          } catch (error) {
+            nestedError = error;
+            throw error;
+          }
+        }
+        return x;
+      },
+      { nTrials: 4, handleSigint: false },
+    );
+    expect(nestedError).toBeInstanceOf(NestedOptimizationError);
+    expect(nestedError).toMatchObject({ code: 'NESTED_OPTIMIZATION' });
+    expect(String((nestedError as Error).message)).toMatch(/study ".*".*objective/);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'FAIL', 'COMPLETE', 'COMPLETE']);
+    expect(trials[1].systemAttrs.fail_reason).toMatch(/nested optimization is not supported/);
+  });
+
+  it('refuses it from a synchronous objective and from a callback, and with concurrency > 1', async () => {
+    quietWarnings();
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 2 }) });
+    const refused: unknown[] = [];
+    await study.optimize(
+      async (trial) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (trial.number === 0) await study.optimize(() => 0, { nTrials: 1, handleSigint: false }).catch((e: unknown) => refused.push(e));
+        return trial.number;
+      },
+      {
+        nTrials: 4,
+        concurrency: 3,
+        handleSigint: false,
+        callbacks: [
+          async (_s, frozen) => {
+            if (frozen.number === 2) await study.optimize(() => 0, { nTrials: 1, handleSigint: false }).catch((e: unknown) => refused.push(e));
+          },
+        ],
+      },
+    );
+    expect(refused).toHaveLength(2);
+    for (const error of refused) expect(error).toBeInstanceOf(NestedOptimizationError);
+    // The refused calls created no trial; the outer run's trials all completed.
+    expect((await study.getTrials()).map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'COMPLETE', 'COMPLETE']);
+  });
+
+  it('allows optimize calls on the study that run side by side, and a nested optimize of another study', async () => {
+    quietWarnings();
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 3 }) });
+    const inner = await createStudy({ sampler: new RandomSampler({ seed: 4 }) });
+    const objective = async (): Promise<number> => {
+      await inner.optimize((t) => t.suggestFloat('y', 0, 1), { nTrials: 1, handleSigint: false });
+      return 1;
+    };
+    await Promise.all([
+      study.optimize(objective, { nTrials: 2, handleSigint: false, catch: 'none' }),
+      study.optimize(objective, { nTrials: 2, handleSigint: false, catch: 'none' }),
+    ]);
+    expect((await study.getTrials()).map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'COMPLETE', 'COMPLETE']);
+    expect(await inner.getTrials()).toHaveLength(4);
+    // After the outer run, optimize is allowed again.
+    await study.optimize(() => 2, { nTrials: 1, handleSigint: false });
+    expect(await study.getTrials()).toHaveLength(5);
+  });
+
+  it('refuses optimize of an outer study from an inner study objective', async () => {
+    quietWarnings();
+    const outer = await createStudy({ sampler: new RandomSampler({ seed: 5 }) });
+    const inner = await createStudy({ sampler: new RandomSampler({ seed: 6 }) });
+    await expect(
+      outer.optimize(
+        () =>
+          inner.optimize(() => outer.optimize(() => 0, { nTrials: 1, handleSigint: false }).then(() => 0), {
+            nTrials: 1,
+            handleSigint: false,
+            catch: 'none',
+          }).then(() => 0),
+        { nTrials: 1, handleSigint: false, catch: 'none' },
+      ),
+    ).rejects.toBeInstanceOf(NestedOptimizationError);
+  });
+});

@@ -137,11 +137,11 @@ export async function runOptimize(study: Study, objective: Objective, options: O
 
   // A caught objective error fails only its trial; say so (once per message in this run), as tell
   // does for a NaN value, rather than let a bug fail every trial without a word.
-  const failureMessages = new Set<string>();
   const onCaught = (trialNumber: number, error: unknown): void => {
     const message = messageOf(error);
-    if (failureMessages.has(message)) return;
-    failureMessages.add(message);
+    const key = `OBJECTIVE_FAILED\u0000${message}`;
+    if (run.warned.has(key)) return;
+    run.warned.add(key);
     warn(
       'OBJECTIVE_FAILED',
       `trial ${trialNumber} failed: ${message} (the study goes on; later trials failing with this message are not reported; catch: 'none' stops at the first error)`,

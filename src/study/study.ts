@@ -29,7 +29,7 @@ import type { StudyView } from '../trial/study-view.js';
 import { FAIL_REASON_STALE_PREFIX, SystemAttr, isFeasible } from '../trial/system-attrs.js';
 import { Trial, type TrialHost } from '../trial/trial.js';
 import { isFinishedState, type JsonValue, type StudyDirection, type TrialState } from '../trial/types.js';
-import { warnOnce } from '../util/warn.js';
+import { warn, warnOnce } from '../util/warn.js';
 import { runOptimize, type Objective, type OptimizeOptions } from './optimize.js';
 
 
@@ -135,6 +135,23 @@ interface LiveTrial {
 /** One running `optimize` call; `stopped` is set by `study.stop()` while it runs. Internal. */
 export interface OptimizeRun {
   stopped: string | null;
+  /**
+   * The failed-trial warnings (code and message) this run has emitted: each is emitted once per
+   * `optimize` call, as the README says, not once per process.
+   */
+  readonly warned: Set<string>;
+}
+
+/** Emits a warning once per `optimize` run (`run`), or once per process outside one. */
+export function warnOncePerRun(run: OptimizeRun | null, code: string, message: string): void {
+  if (run === null) {
+    warnOnce(code, message);
+    return;
+  }
+  const key = `${code}\u0000${message}`;
+  if (run.warned.has(key)) return;
+  run.warned.add(key);
+  warn(code, message);
 }
 
 export interface StudyInit {
@@ -271,7 +288,7 @@ export class Study implements StudyView {
    */
   beginRun(): OptimizeRun {
     if (this.runs.size === 0) this.stopReason = null;
-    const run: OptimizeRun = { stopped: null };
+    const run: OptimizeRun = { stopped: null, warned: new Set() };
     this.runs.add(run);
     return run;
   }
@@ -602,7 +619,8 @@ export class Study implements StudyView {
       if (typeof checked === 'string') {
         state = 'FAIL';
         failReason = checked;
-        warnOnce('INVALID_OBJECTIVE_VALUE', `trial failed: ${checked}`);
+        // Once per optimize call for a trial it ran (as for a thrown error), else once per process.
+        warnOncePerRun(live?.run ?? null, 'INVALID_OBJECTIVE_VALUE', `trial failed: ${checked}`);
       } else {
         values = checked;
       }

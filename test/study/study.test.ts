@@ -159,6 +159,25 @@ describe('optimize', () => {
     }
   });
 
+  it('warns for a NaN value and for a thrown error once per optimize call: again in a second call of the same process', async () => {
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const study = await createStudy({ sampler: new RandomSampler({ seed: 7 }) });
+      const objective = (trial: { number: number }): number => {
+        if (trial.number % 2 === 0) return Number.NaN;
+        throw new TypeError('a bug in the objective');
+      };
+      const codes = (): (string | undefined)[] => warnings.mock.calls.map((c) => (c[1] as { code?: string } | undefined)?.code).sort();
+      await study.optimize(objective, { nTrials: 4, handleSigint: false });
+      expect(codes()).toEqual(['INVALID_OBJECTIVE_VALUE', 'OBJECTIVE_FAILED']);
+      await study.optimize(objective, { nTrials: 4, handleSigint: false });
+      expect(codes()).toEqual(['INVALID_OBJECTIVE_VALUE', 'INVALID_OBJECTIVE_VALUE', 'OBJECTIVE_FAILED', 'OBJECTIVE_FAILED']);
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
   it("rethrows errors not listed in `catch` after recording the trial as FAIL", async () => {
     class Fatal extends Error {}
     class Recoverable extends Error {}

@@ -55,6 +55,11 @@ export interface RunConfig {
    */
   readonly constraintsExport: string | null;
   readonly directions: readonly StudyDirection[];
+  /**
+   * The config field that gave `directions` (`direction` or `directions`), or null when it gave
+   * neither (one `minimize`): errors about the directions name it.
+   */
+  readonly directionsField: 'direction' | 'directions' | null;
   /** Declarative space; the objective is then called as `objective(params, trial)`. */
   readonly space: SpaceSpec | null;
   readonly sampler: ComponentConfig;
@@ -307,6 +312,7 @@ export function validateConfig(raw: unknown, configPath: string, overrides: Conf
     objectiveExport: cfg.objectiveExport ?? 'objective',
     constraintsExport: cfg.constraintsExport ?? null,
     directions,
+    directionsField: cfg.directions !== undefined ? 'directions' : cfg.direction !== undefined ? 'direction' : null,
     space,
     sampler: { name: sampler.name, options: samplerOptions },
     pruner,

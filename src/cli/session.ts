@@ -10,8 +10,9 @@
 import type { GpuId } from '../tfjs/gpus.js';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, ConstraintsFuncError, InterruptedError, KestrelError, NoCompletedTrialsError, StorageError } from '../errors.js';
+import { ConfigError, ConstraintsFuncError, InterruptedError, InvalidOptionError, KestrelError, NoCompletedTrialsError, StorageError } from '../errors.js';
 import { specDistributions } from '../space/spec.js';
+import { JournalStorage } from '../storage/journal-storage.js';
 import { createStudy } from '../study/create-study.js';
 import { messageOf, type Study } from '../study/study.js';
 import type { SpaceSpec } from '../space/types.js';
@@ -86,6 +87,8 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     pruner,
     storage: storageSpec(config.storage),
     loadIfExists: true,
+  }).catch(async (error: unknown) => {
+    throw await directionsConflict(error, config);
   });
   try {
     if (config.space !== null) await checkSpaceAgainstStudy(study, config.space);
@@ -213,6 +216,33 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
   } finally {
     await study.close();
   }
+}
+
+/**
+ * The config's directions disagree with those of the study it resumes (`createStudy` rejects with
+ * `InvalidOptionError` at its option `directions`): a config error at the field the config wrote
+ * (`direction` when it wrote neither), naming both sides. The stored directions are read back from
+ * the journal, read-only. Any other error is returned as it is.
+ */
+async function directionsConflict(error: unknown, config: RunConfig): Promise<unknown> {
+  if (!(error instanceof InvalidOptionError) || error.option !== 'directions' || config.storage === MEMORY_STORAGE) return error;
+  let stored: readonly string[];
+  const storage = new JournalStorage({ path: config.storage, readOnly: true });
+  try {
+    stored = await storage.getStudyDirections(await storage.getStudyIdFromName(config.studyName));
+  } catch {
+    return error; // changed meanwhile: the library's own message still says what was wrong
+  } finally {
+    await storage.close();
+  }
+  const field = config.directionsField ?? 'direction';
+  const given = field === 'directions' ? `[${config.directions.join(', ')}]` : config.directions[0];
+  return new ConfigError(
+    field,
+    `${given}${config.directionsField === null ? ' (the default)' : ''}, but the study "${config.studyName}" in ${config.storage} ` +
+      `was created with directions [${stored.join(', ')}]; use another study name for other directions`,
+    { cause: error },
+  );
 }
 
 /**

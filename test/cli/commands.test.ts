@@ -270,6 +270,32 @@ describe('exit codes', () => {
     expect(existsSync(path.join(dir, 'no-space.journal'))).toBe(false);
   });
 
+  it('exits 2 with INVALID_CONFIG naming direction / directions when the config disagrees with the stored study', async () => {
+    await writeFiles(dir, {
+      'dir-min.yaml': 'study: dirs\nobjective: ./objective.mjs\nobjectiveExport: pair\ndirections: [minimize, maximize]\nnTrials: 2\nsampler: sobol\nstorage: ./dirs.journal\n',
+      'dir-one.yaml': 'study: dirs\nobjective: ./objective.mjs\nobjectiveExport: pair\ndirection: maximize\nnTrials: 3\nstorage: ./dirs.journal\n',
+      'dir-default.yaml': 'study: dirs\nobjective: ./objective.mjs\nobjectiveExport: pair\nnTrials: 3\nstorage: ./dirs.journal\n',
+      'dir-many.yaml': 'study: dirs\nobjective: ./objective.mjs\nobjectiveExport: pair\ndirections: [maximize, maximize]\nnTrials: 3\nsampler: sobol\nstorage: ./dirs.journal\n',
+    });
+    expect((await runInProcess(['run', 'dir-min.yaml'], dir)).code).toBe(0);
+    const one = await runInProcess(['run', 'dir-one.yaml'], dir);
+    expect(one.stderr).toMatch(
+      /^kestrel: INVALID_CONFIG: direction: maximize, but the study "dirs" in .*dirs\.journal was created with directions \[minimize, maximize\]; use another study name for other directions$/m,
+    );
+    expect(one.code).toBe(2);
+    const byDefault = await runInProcess(['run', 'dir-default.yaml'], dir);
+    expect(byDefault.stderr).toMatch(/^kestrel: INVALID_CONFIG: direction: minimize \(the default\), but the study "dirs" .*was created with directions \[minimize, maximize\]/m);
+    expect(byDefault.code).toBe(2);
+    const many = await runInProcess(['run', 'dir-many.yaml'], dir);
+    expect(many.stderr).toMatch(/^kestrel: INVALID_CONFIG: directions: \[maximize, maximize\], but the study "dirs" .*was created with directions \[minimize, maximize\]/m);
+    expect(many.code).toBe(2);
+    expect((await loadStudy({ studyName: 'dirs', storage: path.join(dir, 'dirs.journal') }).then(async (s) => {
+      const n = (await s.getTrials()).length;
+      await s.close();
+      return n;
+    }))).toBe(2);
+  });
+
   it('exits 2 with INVALID_CONFIG for a missing objective module in process mode too, writing nothing', async () => {
     await writeFiles(dir, { 'missing-proc.yaml': 'objective: ./missing.mjs\nnTrials: 1\nprocesses: true\nstorage: ./missing-proc.journal\n' });
     const result = await runInProcess(['run', 'missing-proc.yaml'], dir);

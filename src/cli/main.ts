@@ -12,7 +12,7 @@
  * a failure of the user's code at run time included (`CONSTRAINTS_FUNC_ERROR`: a constraints
  * function that threw at a trial's tell; `OBJECTIVE_ERROR`: an error that escaped the objective, or
  * an objective awaiting a promise nothing can settle); 2 usage or configuration error, found before any trial
- * runs; 130 interrupted by Ctrl-C or SIGTERM (running trials are recorded as FAIL "interrupted").
+ * runs (a `--storage` of `trials` / `best` / `studies` with no journal file there, or a directory, included); 130 interrupted by Ctrl-C or SIGTERM (running trials are recorded as FAIL "interrupted").
  */
 import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';

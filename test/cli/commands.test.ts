@@ -337,13 +337,25 @@ describe('exit codes', () => {
     expect((await runInProcess(['--version'], dir)).stdout).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it('exits 1 on runtime errors: unknown study, missing journal', async () => {
+  it('exits 1 on runtime errors: unknown study', async () => {
     const missing = await runInProcess(['best', 'nosuch', '--storage', 'demo.journal'], dir);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^kestrel: STUDY_NOT_FOUND: study "nosuch"/);
-    const noJournal = await runInProcess(['studies', '--storage', 'absent.journal'], dir);
-    expect(noJournal.code).toBe(1);
-    expect(noJournal.stderr).toMatch(/STORAGE_ERROR: no journal file at .*absent\.journal/);
+  });
+
+  it('exits 2 naming the path when --storage of trials / best / studies does not exist or is a directory', async () => {
+    for (const args of [['studies'], ['trials', 'demo'], ['best', 'demo']]) {
+      const noJournal = await runInProcess([...args, '--storage', 'absent.journal'], dir);
+      expect(noJournal.stderr, args.join(' ')).toMatch(/^kestrel: INVALID_CONFIG: --storage: no journal file at .*absent\.journal \(kestrel run creates one\)$/m);
+      expect(noJournal.code, args.join(' ')).toBe(2);
+      const folder = await runInProcess([...args, '--storage', '.'], dir);
+      expect(folder.stderr, args.join(' ')).toMatch(/^kestrel: INVALID_CONFIG: --storage: .+ is a directory, not a journal file$/m);
+      expect(folder.code, args.join(' ')).toBe(2);
+    }
+    // Without --storage, the default kestrel.journal of the working directory is named.
+    const byDefault = await runInProcess(['studies'], dir);
+    expect(byDefault.stderr).toMatch(/^kestrel: INVALID_CONFIG: --storage: no journal file at .*kestrel\.journal \(the default; kestrel run creates one\)$/m);
+    expect(byDefault.code).toBe(2);
   });
 
   it('names the studies the journal holds when the study asked for is not one of them', async () => {

@@ -163,21 +163,21 @@ describe('read-only commands on a journal', () => {
     expect(statSync(journal).mode & 0o777).toBe(0o444);
   });
 
-  it('still report a missing journal as STORAGE_ERROR, creating nothing', async () => {
+  it('report a missing journal as a usage error (exit 2) naming it, creating nothing', async () => {
     const missing = path.join(dir, 'nope', 'missing.journal');
     const result = await runInProcess(['trials', 's', '--storage', missing], dir);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/STORAGE_ERROR: no journal file at .*missing\.journal/);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/INVALID_CONFIG: --storage: no journal file at .*missing\.journal/);
     expect(readdirSync(dir)).not.toContain('nope');
   });
 
-  it('report a directory given as --storage as STORAGE_ERROR naming it (not an UNEXPECTED EISDIR)', async () => {
+  it('report a directory given as --storage as a usage error (exit 2) naming it (not an UNEXPECTED EISDIR)', async () => {
     const folder = path.join(dir, `case${n++}`);
     mkdirSync(folder);
     for (const args of [['studies'], ['trials', 's'], ['best', 's']]) {
       const result = await runInProcess([...args, '--storage', folder], dir);
-      expect(result.code, args.join(' ')).toBe(1);
-      expect(result.stderr).toMatch(/^kestrel: STORAGE_ERROR: cannot open the journal .*case\d+: .*directory/);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(/^kestrel: INVALID_CONFIG: --storage: .*case\d+ is a directory, not a journal file$/m);
     }
     expect(readdirSync(folder)).toEqual([]);
   });

@@ -6,7 +6,8 @@
  * With a declarative space the user's function is `objective(params, trial)`, where `params` are
  * drawn by `suggestFromSpec`; without one it is define-by-run, `objective(trial)`, and a function
  * declaring two parameters there is a `ConfigError` at `space` (checked where the objective is
- * loaded: in this process, not in process mode, whose workers load it).
+ * loaded: in this process, or in process mode by the first worker process, which reports it as a
+ * start failure that `executeStudy` turns into the same error).
  */
 import { access } from 'node:fs/promises';
 import path from 'node:path';
@@ -43,6 +44,18 @@ export async function checkObjectiveModule(modulePath: string): Promise<void> {
   }
 }
 
+/**
+ * The `ConfigError` at `space` for an objective declared `(params, trial)` in a config without
+ * `space`: thrown by `loadObjective`, and in process mode where the first worker process reports it.
+ */
+export function paramsWithoutSpaceError(exportName: string, modulePath: string, cause?: unknown): ConfigError {
+  return new ConfigError(
+    'space',
+    `objective "${exportName}" of ${path.basename(modulePath)} takes (params, trial), which needs a declarative space: add space: to the config, or write objective(trial) with trial.suggest*`,
+    cause === undefined ? {} : { cause },
+  );
+}
+
 /** Imports the module and returns an objective for `study.optimize`. */
 export async function loadObjective(options: LoadObjectiveOptions): Promise<Objective> {
   const mod = await importObjectiveModule(options.modulePath);
@@ -53,10 +66,7 @@ export async function loadObjective(options: LoadObjectiveOptions): Promise<Obje
     // written for a declarative space (params, trial), and would fail every trial (params.x of a
     // Trial is undefined). Defaulted and rest parameters do not count in `length`.
     if ((fn as (...args: unknown[]) => unknown).length >= 2) {
-      throw new ConfigError(
-        'space',
-        `objective "${options.exportName ?? 'objective'}" of ${path.basename(options.modulePath)} takes (params, trial), which needs a declarative space: add space: to the config, or write objective(trial) with trial.suggest*`,
-      );
+      throw paramsWithoutSpaceError(options.exportName ?? 'objective', options.modulePath);
     }
     return fn as Objective;
   }

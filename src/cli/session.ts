@@ -21,7 +21,7 @@ import { FAIL_REASON_STALE_PREFIX } from '../trial/system-attrs.js';
 import { MEMORY_STORAGE, storageSpec, type RunConfig } from './config.js';
 import { formatParams, formatValues } from './format.js';
 import type { CliIo } from './io.js';
-import { checkObjectiveModule, loadConstraints, loadObjective } from './objective-loader.js';
+import { checkObjectiveModule, loadConstraints, loadObjective, paramsWithoutSpaceError } from './objective-loader.js';
 import { Progress } from './progress.js';
 import { createPruner, createSampler } from './registry.js';
 
@@ -355,6 +355,13 @@ async function runInProcesses(
       signal: controller.signal,
       handleSigint: false, // handled above, together with SIGTERM
     });
+  } catch (error) {
+    // The first worker process found an objective(params, trial) in a config without space: the
+    // same config error as in-process runs give, before any objective ran.
+    if (config.space === null && error instanceof InvalidOptionError && error.option === 'space') {
+      throw paramsWithoutSpaceError(config.objectiveExport, config.objectivePath, error);
+    }
+    throw error;
   } finally {
     process.removeListener('SIGINT', onSigint);
     terminate.removeEventListener('abort', onSigint);

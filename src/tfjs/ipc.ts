@@ -66,7 +66,11 @@ export type ChildRequest =
   | { readonly op: 'claim'; readonly key: string };
 
 export type ChildMessage =
-  | { readonly type: 'ready'; readonly pid: number }
+  /**
+   * `arity`: the objective function's `length` (its parameters before the first default or rest
+   * one), so that the parent can refuse an `objective(params, trial)` run without a space.
+   */
+  | { readonly type: 'ready'; readonly pid: number; readonly arity: number }
   | { readonly type: 'fatal'; readonly error: SerializedError }
   | { readonly type: 'request'; readonly id: number; readonly request: ChildRequest }
   | { readonly type: 'stop'; readonly reason: string }

@@ -50,7 +50,13 @@ export interface RunTrialsInProcessesOptions {
   readonly objectiveModule: string;
   /** Its named export (default 'objective'). */
   readonly objectiveExport?: string;
-  /** Declarative space: the parent samples it up front and calls `objective(params, trial)`. */
+  /**
+   * Declarative space: the parent samples it up front and calls `objective(params, trial)`. Without
+   * one the objective is called as `objective(trial)`; a function declaring two parameters is then
+   * refused when the first worker process has loaded it (this process never imports the module):
+   * the call rejects with `InvalidOptionError` at `space`, the trial that process was started for
+   * recorded FAIL with that reason, and no objective runs.
+   */
   readonly space?: SpaceSpec;
   /**
    * Trials this call runs (unbounded when omitted, then give `maxTrialsInStudy` or `timeoutMs`,
@@ -247,6 +253,18 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
       await child.whenReady(timeoutMs);
     } finally {
       running.delete(child);
+    }
+    // Without a space the objective is called as objective(trial): one written for a space,
+    // objective(params, trial), got the trial as params and failed every trial (NaN, or a
+    // TypeError). Known only once a process has imported the module (this process does not), so
+    // it is refused as a start failure: its trial is recorded FAIL and the call rejects.
+    if (opts.space === null && child.objectiveArity !== null && child.objectiveArity >= 2) {
+      await child.shutdown();
+      throw new InvalidOptionError(
+        'space',
+        `a declarative space, as objective "${opts.exportName}" of ${path.basename(opts.modulePath)} takes (params, trial) (or an objective(trial) calling trial.suggest*)`,
+        undefined,
+      );
     }
     return child;
   };
@@ -546,6 +564,8 @@ class WorkerStartError extends KestrelError {
 class ChildHandle {
   readonly ready: Promise<void>;
   exited = false;
+  /** The objective's declared parameters (its `length`), as the process reported when ready. */
+  objectiveArity: number | null = null;
   private readonly proc: ChildProcess;
   private readonly study: Study;
   private readonly exitPromise: Promise<void>;
@@ -602,6 +622,7 @@ class ChildHandle {
       const message: ChildMessage = raw;
       switch (message.type) {
         case 'ready':
+          this.objectiveArity = typeof message.arity === 'number' ? message.arity : null;
           isReady = true;
           readyResolve();
           return;

@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       }
     }
   });
-  send({ type: 'ready', pid: process.pid });
+  send({ type: 'ready', pid: process.pid, arity: objective.length });
 }
 
 /** How often the watchdog thread checks that the parent process is alive. */

@@ -296,6 +296,22 @@ describe('exit codes', () => {
     }))).toBe(2);
   });
 
+  it('exits 2 at space for an objective(params, trial) without a space in process mode too, before any objective runs', async () => {
+    // The parent does not import the objective in process mode (a TensorFlow.js module would claim
+    // the GPU there): the first worker reports it as it starts, and every trial failed with NaN.
+    await writeFiles(dir, { 'no-space-proc.yaml': 'study: nsp\nobjective: ./objective.mjs\nnTrials: 3\nprocesses: true\nstorage: ./no-space-proc.journal\n' });
+    const result = await runInProcess(['run', 'no-space-proc.yaml'], dir);
+    expect(result.stderr).toMatch(
+      /^kestrel: INVALID_CONFIG: space: objective "objective" of objective\.mjs takes \(params, trial\), which needs a declarative space: add space: to the config, or write objective\(trial\) with trial\.suggest\*$/m,
+    );
+    expect(result.code).toBe(2);
+    const study = await loadStudy({ studyName: 'nsp', storage: path.join(dir, 'no-space-proc.journal') });
+    const trials = await study.getTrials();
+    await study.close();
+    expect(trials.map((t) => t.state)).toEqual(['FAIL']); // the trial the first worker was started for
+    expect(trials[0].userAttrs.tag).toBeUndefined(); // the objective never ran
+  });
+
   it('exits 2 with INVALID_CONFIG for a missing objective module in process mode too, writing nothing', async () => {
     await writeFiles(dir, { 'missing-proc.yaml': 'objective: ./missing.mjs\nnTrials: 1\nprocesses: true\nstorage: ./missing-proc.journal\n' });
     const result = await runInProcess(['run', 'missing-proc.yaml'], dir);

@@ -309,6 +309,21 @@ describe('runTrialsInProcesses', () => {
     expect(trial.state).toBe('COMPLETE');
   });
 
+  it('refuses an objective(params, trial) without a space as a start failure (InvalidOptionError at space), running no objective', async () => {
+    // Called as objective(trial) without a space, params was the trial and every trial failed
+    // with NaN; the worker reports the function's arity when it is ready, and the parent refuses.
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const run = runTrialsInProcesses({ study, objectiveModule: crashModule, objectiveExport: 'withSpace', nTrials: 3, concurrency: 1 });
+    await expect(run).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(run).rejects.toMatchObject({ option: 'space' });
+    await expect(run).rejects.toThrow(/objective "withSpace" of crash-objective\.ts takes \(params, trial\)/);
+    const trials = await study.getTrials();
+    // Only the trial asked for the first process, recorded FAIL with the reason; nothing ran.
+    expect(trials.map((t) => t.state)).toEqual(['FAIL']);
+    expect(trials[0].systemAttrs.fail_reason).toMatch(/InvalidOptionError: option "space"/);
+    expect(trials[0].userAttrs.params_seen).toBeUndefined();
+  });
+
   it('fails only its trial when a worker is killed by a signal while starting, and goes on', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     const result = await runTrialsInProcesses({

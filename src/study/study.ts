@@ -580,11 +580,11 @@ export class Study implements StudyView {
   /**
    * Finishes a trial: a number (or one per objective) makes it COMPLETE; `{state: 'PRUNED'}` or
    * `{state: 'FAIL'}` otherwise. A value that is NaN, infinite, not a number or of the wrong arity
-   * makes the trial FAIL with the reason recorded (a warning is emitted); the study goes on. So
+   * makes the trial FAIL with the reason recorded (a warning is emitted once it is recorded); the study goes on. So
    * does anything buffered in the trial that storage refuses (its parameters, attributes and
    * intermediate values are then dropped): a told trial never stays RUNNING because of its data.
-   * Rejects with `TrialFinishedError` if the trial was already finished (whatever the value, and
-   * without a warning about it), and, as Optuna raises
+   * Rejects with `TrialFinishedError` if the trial was already finished, here or by another worker
+   * meanwhile (whatever the value, and without a warning about it), and, as Optuna raises
    * ValueError, with `InvalidOptionError` for values given with state PRUNED or FAIL (option
    * `values`: a PRUNED trial takes its last reported value), a `failReason` that is not a string,
    * an option other than `state`, `values` and `failReason` (`{value: 3}`, say), or a trial that is WAITING (enqueued, not yet asked; option `trial`); the trial is then
@@ -613,14 +613,17 @@ export class Study implements StudyView {
     let state = options.state ?? 'COMPLETE';
     let values: readonly number[] | null = null;
     let failReason = options.failReason ?? null;
+    // Why a bad value fails the trial, warned only once the trial is recorded finished here: a
+    // live trial may have been finished elsewhere meanwhile (another worker's stale-trial sweep),
+    // and a warning for a tell that storage then refuses silenced the next real one (warnOnce).
+    let invalidValue: string | null = null;
 
     if (state === 'COMPLETE') {
       const checked = this.checkValues(options.values);
       if (typeof checked === 'string') {
         state = 'FAIL';
         failReason = checked;
-        // Once per optimize call for a trial it ran (as for a thrown error), else once per process.
-        warnOncePerRun(live?.run ?? null, 'INVALID_OBJECTIVE_VALUE', `trial failed: ${checked}`);
+        invalidValue = checked;
       } else {
         values = checked;
       }
@@ -701,6 +704,8 @@ export class Study implements StudyView {
         frozen = await this.storage.finishTrial(trialId, fail);
       }
     }
+    // Once per optimize call for a trial it ran (as for a thrown error), else once per process.
+    if (invalidValue !== null) warnOncePerRun(live?.run ?? null, 'INVALID_OBJECTIVE_VALUE', `trial failed: ${invalidValue}`);
     this.live.delete(trialId);
     (trial instanceof Trial ? trial : live?.trial)?.markFinished(frozen.state);
     if (frozen.state === 'COMPLETE' && !hasOwn(frozen.systemAttrs, SystemAttr.constraints)) await this.checkUnconstrainedTell();

@@ -160,6 +160,31 @@ describe('a second tell with a bad value', () => {
       warnings.mockRestore();
     }
   });
+
+  it('warns nothing for a live trial finished elsewhere meanwhile (a stale-trial sweep of another worker)', async () => {
+    // Only a trial known finished before the tell was refused first: one still live in this Study
+    // object but finished in storage (FAIL by another worker's failStaleTrials) had its NaN checked
+    // first, warned "trial failed", was then refused by storage, and silenced the warning for the
+    // next trial that really failed with NaN.
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const study = await createStudy();
+      const trial = await study.ask();
+      await study.storage.finishTrial(trial.trialId, { state: 'FAIL' });
+      await expect(study.tell(trial, Number.NaN)).rejects.toBeInstanceOf(TrialFinishedError);
+      expect(warnings).not.toHaveBeenCalled();
+      expect((await study.getTrials()).map((t) => t.state)).toEqual(['FAIL']);
+
+      const next = await study.ask();
+      await study.tell(next, Number.NaN);
+      expect(warnings.mock.calls.map((c) => [c[0], (c[1] as { code?: string }).code])).toEqual([
+        ['trial failed: the objective returned NaN', 'INVALID_OBJECTIVE_VALUE'],
+      ]);
+    } finally {
+      warnings.mockRestore();
+    }
+  });
 });
 
 describe('tell refuses what Optuna refuses, leaving the trial unchanged', () => {

@@ -152,6 +152,6 @@ export type { AdaptiveMode, AdaptivePrunerOptions } from './pruners/adaptive.js'
 // Studies
 export { createStudy, deleteStudy, getAllStudySummaries, loadStudy } from './study/create-study.js';
 export type { CreateStudyOptions, LoadStudyOptions, StorageOption } from './study/create-study.js';
-export { Study } from './study/study.js';
+export { MAX_BATCH_SIZE, Study } from './study/study.js';
 export type { AddTrialOptions, AskOptions, EnqueueTrialOptions, TellOptions, TellResult, TryAskOptions } from './study/study.js';
 export type { ErrorClass, Objective, ObjectiveValues, OptimizeCallback, OptimizeOptions } from './study/optimize.js';

@@ -6,6 +6,7 @@ import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { createStudy } from '../../src/study/create-study.js';
 import { MAX_BATCH_SIZE } from '../../src/study/study.js';
+import { MAX_BATCH_SIZE as PUBLIC_MAX_BATCH_SIZE } from '../../src/index.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import type { StudyView } from '../../src/trial/study-view.js';
@@ -100,6 +101,11 @@ describe('Study.askBatch', () => {
     expect((error as InvalidOptionError).option).toBe('q');
     expect((error as InvalidOptionError).message).toContain(`at most ${MAX_BATCH_SIZE}`);
     expect(await study.getTrials()).toHaveLength(0);
+  });
+
+  it('exports MAX_BATCH_SIZE from the package entry, as its error message and the README name it', () => {
+    // The tfjs entry exports MAX_PROCESSES; this bound was reachable only from an internal path.
+    expect(PUBLIC_MAX_BATCH_SIZE).toBe(MAX_BATCH_SIZE);
   });
 
   it('asks a batch of exactly MAX_BATCH_SIZE trials', async () => {

@@ -294,8 +294,8 @@ export function validateConfig(raw: unknown, configPath: string, overrides: Conf
     );
   }
   // runTrialsInProcesses's limit (concurrency is its CPU process count, and its fallback when
-  // `gpus: auto` finds none), checked here for the same reason.
-  if (processes !== null && concurrency > MAX_PROCESSES) {
+  // `gpus: auto` finds none; listed GPUs ignore it), checked here for the same reason.
+  if (processes !== null && !(Array.isArray(processes.gpus) && processes.gpus.length > 0) && concurrency > MAX_PROCESSES) {
     throw new ConfigError(
       overrides.concurrency !== undefined ? '--concurrency' : 'concurrency',
       `expected at most ${MAX_PROCESSES} worker processes (processes: true), received ${concurrency}`,

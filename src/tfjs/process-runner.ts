@@ -489,8 +489,9 @@ async function validate(options: RunTrialsInProcessesOptions): Promise<Validated
   }
   const concurrency = options.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('concurrency', 'an integer >= 1', concurrency);
-  // There was no bound: each slot forks a whole Node.js process.
-  if (concurrency > MAX_PROCESSES) {
+  // There was no bound: each slot forks a whole Node.js process. Listed GPUs set the process
+  // count instead (concurrency is ignored); with 'auto' it is the fallback when none is found.
+  if ((gpus === 'auto' || gpus.length === 0) && concurrency > MAX_PROCESSES) {
     throw new InvalidOptionError('concurrency', `at most ${MAX_PROCESSES} worker processes (MAX_PROCESSES)`, concurrency);
   }
   const trialsPerProcess = options.trialsPerProcess ?? 1;

@@ -241,6 +241,8 @@ describe('config validation', () => {
     expect(configError({ objective: 'o.mjs', nTrials: 1, gpus }).path).toBe('gpus');
     expect(validateConfig({ objective: 'o.mjs', nTrials: 1, processes: true, concurrency: MAX_PROCESSES }, configPath).concurrency).toBe(MAX_PROCESSES);
     expect(validateConfig({ objective: 'o.mjs', nTrials: 1, gpus: gpus.slice(1) }, configPath).processes?.gpus).toHaveLength(MAX_PROCESSES);
+    // Listed GPUs set the process count and concurrency is ignored (README), so it is not bounded.
+    expect(validateConfig({ objective: 'o.mjs', nTrials: 1, gpus: [0, 1], concurrency: MAX_PROCESSES + 1 }, configPath).processes?.gpus).toEqual([0, 1]);
   });
 
   it('says NaN or Infinity when a YAML .nan or .inf was given, not null', () => {

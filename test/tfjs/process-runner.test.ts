@@ -706,6 +706,9 @@ describe('runTrialsInProcesses', () => {
     const detected = await rejection({ gpus: 'auto', detectGpus: async () => tooMany });
     expect(detected.option).toBe('gpus');
     expect(detected.message).toContain(`at most ${MAX_PROCESSES}`);
+    // With GPUs given, concurrency is ignored (one process per GPU), so it is not bounded either:
+    // the next check, trialsPerProcess, is the one that refuses this call.
+    expect((await rejection({ gpus: [0], concurrency: 1e6, trialsPerProcess: 0 })).option).toBe('trialsPerProcess');
     expect(await study.getTrials()).toHaveLength(0);
   });
 

@@ -11,8 +11,10 @@ import {
   InvalidOptionError,
   InvalidTrialValueError,
   KestrelError,
+  describeValue,
   NoCompletedTrialsError,
   NoFeasibleTrialsError,
+  StorageError,
   TrialFinishedError,
   TrialNotFoundError,
 } from '../errors.js';
@@ -252,10 +254,17 @@ export class Study implements StudyView {
     return this.storage.claim(this.studyId, key);
   }
 
-  /** See `StudyView.areClaimed`: null when the storage lacks `areClaimed`. */
+  /**
+   * See `StudyView.areClaimed`: null when the storage lacks `areClaimed`. A (custom) storage's
+   * answer other than one boolean per key is a `StorageError` naming the method.
+   */
   async areClaimed(keys: readonly string[]): Promise<readonly boolean[] | null> {
     if (typeof this.storage.areClaimed !== 'function') return null;
-    return this.storage.areClaimed(this.studyId, keys);
+    const claimed: unknown = await this.storage.areClaimed(this.studyId, keys);
+    if (!Array.isArray(claimed) || claimed.length !== keys.length || !claimed.every((c) => typeof c === 'boolean')) {
+      throw new StorageError(`storage.areClaimed returned ${describeValue(claimed)} for ${keys.length} keys; expected one boolean per key`);
+    }
+    return claimed as boolean[];
   }
 
   /**

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GridExhaustedError, InvalidOptionError, InvalidParamValueError, SearchSpaceError } from '../../src/errors.js';
+import { GridExhaustedError, InvalidOptionError, InvalidParamValueError, SearchSpaceError, StorageError } from '../../src/errors.js';
 import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { categoricalDistribution, floatDistribution, intDistribution } from '../../src/space/distributions.js';
 import type { Distribution, ParamValue } from '../../src/space/types.js';
@@ -381,6 +381,21 @@ describe('a grid study rerun or resumed by a new Study object (another process, 
     const trials = await study.getTrials();
     expect(trials.map((t) => t.state)).toEqual(Array(5).fill('COMPLETE'));
     expect(trials.map((t) => t.params.x).sort()).toEqual(points);
+  });
+
+  it('a custom storage whose areClaimed answers something other than one boolean per key is a StorageError naming it', async () => {
+    // Its answer was used unchecked: a non-array was a bare TypeError out of the grid sampler.
+    for (const answer of ['yes', [true], [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], null]) {
+      const memory = new InMemoryStorage();
+      const storage = new Proxy(memory, {
+        get: (target, key) => (key === 'areClaimed' ? async () => answer : Reflect.get(target, key)),
+      });
+      const study = await createStudy({ storage, sampler: new GridSampler({ space: { x: points } }) });
+      const error = await study.optimize(objective, { concurrency: 2, ...quiet }).then(() => null, (e: unknown) => e);
+      expect(error, JSON.stringify(answer)).toBeInstanceOf(StorageError);
+      expect(String(error)).toMatch(/areClaimed/);
+      expect(await study.getTrials()).toHaveLength(0);
+    }
   });
 
   it('two Study objects on one storage sharing a grid: each point once, in whichever order they take them', async () => {

@@ -73,15 +73,12 @@ void inverse_sq_lengthscales(const std::vector<double>& theta, int d, std::vecto
 // A (n, n) column-major with leading dim lda (the caller sizes it): the lower triangle of
 // K(X, X) + (sn2 + extra) I; dk (ld n): s2 f'(r^2) (lower) when not null.
 void training_covariance(const GpData& data, const std::vector<double>& xt, const std::vector<double>& w, double s2,
-                         double diag_add, KernelKind kernel, double* a, ptrdiff_t lda, std::vector<double>* dk,
+                         double diag_add, KernelKind kernel, double* a, ptrdiff_t lda, LargeVector* dk,
                          ThreadPool& pool) {
   const int n = data.n;
   const int d = data.d;
   const IsaKernels& kern = isa_kernels();
-  if (dk != nullptr) {
-    reserve_large(*dk, static_cast<size_t>(n) * n);
-    dk->resize(static_cast<size_t>(n) * n);
-  }
+  if (dk != nullptr) dk->resize(static_cast<size_t>(n) * n);
   const int chunks = (n + kColumnChunk - 1) / kColumnChunk;
   // Lower triangle only (rows j..n-1 of column j): the factorization and the gradient read no more.
   pool.parallel_for(chunks, [&](int t, int) {
@@ -219,8 +216,7 @@ static void nlp_value(const GpData& data, const std::vector<double>& theta, Kern
   }
   // A is factored in place (one n^2 buffer reused across evaluations); a failed pivot rebuilds
   // A from the kernel with the next jitter (O(n^2 d), rare) instead of keeping a second copy.
-  std::vector<double>& a = ws.a;
-  reserve_large(a, static_cast<size_t>(n) * n);
+  LargeVector& a = ws.a;
   a.resize(static_cast<size_t>(n) * n);
   training_covariance(data, ws.xt, w, s2, sn2, kernel, a.data(), n, with_dk ? &ws.dk : nullptr, pool);
   res.status = factor_in_place_with_jitter(data, ws.xt, w, s2, sn2, kernel, a.data(), n, pool);
@@ -250,14 +246,14 @@ static void nlp_gradient(const GpData& data, const std::vector<double>& theta, b
   const int d = data.d;
   ws.grad_ready = false;
   res.grad.assign(static_cast<size_t>(d) + 2, 0.0);
-  std::vector<double>& a = ws.a;
+  LargeVector& a = ws.a;
   const std::vector<double>& alpha = ws.alpha;
   const std::vector<double>& xt = ws.xt;
   const std::vector<double>& w = ws.w;
   // Lower triangle of A^{-1} into ws.a (the factor is consumed), via ws.z = L^{-1}.
   cholesky_inverse_in_place(n, a.data(), ws.z, pool);
-  const std::vector<double>& inv = a;
-  const std::vector<double>& dk = ws.dk;
+  const LargeVector& inv = a;
+  const LargeVector& dk = ws.dk;
   const IsaKernels& kern = isa_kernels();
   const int chunks = (n + kColumnChunk - 1) / kColumnChunk;
   std::vector<double>& partial = ws.partial;

@@ -84,9 +84,10 @@ struct NlpResult {
 /// Buffers reused across likelihood evaluations of one MAP start (no n^2 allocation, and no
 /// page faults, per evaluation). One workspace per thread; 3 n^2 doubles when gradients are asked.
 struct NlpWorkspace {
-  std::vector<double> a;        // A, then L (in place), then the lower triangle of A^{-1}
-  std::vector<double> z;        // L^{-1}
-  std::vector<double> dk;       // s2 f'(r^2)
+  // The three n^2 buffers on large_alloc storage (2 MB huge pages from 1 MB up on Linux).
+  LargeVector a;                // A, then L (in place), then the lower triangle of A^{-1}
+  LargeVector z;                // L^{-1}
+  LargeVector dk;               // s2 f'(r^2)
   std::vector<double> xt;       // X transposed, (d, n)
   const double* xt_source = nullptr;
   std::vector<double> w, alpha, partial;
@@ -232,10 +233,9 @@ struct FactorStore {
   int capacity = 0;
   std::atomic<int> rows{0};
   static std::shared_ptr<FactorStore> make(int capacity) { return std::make_shared<FactorStore>(capacity); }
-  /// Heap bytes of the store (its capacity^2 doubles and itself), whichever models share it.
-  size_t memory_bytes() const {
-    return sizeof(FactorStore) + static_cast<size_t>(capacity) * static_cast<size_t>(capacity) * sizeof(double);
-  }
+  /// Heap bytes of the store (the storage reserved for its capacity^2 doubles, rounded as
+  /// large_alloc_size rounds it, and itself), whichever models share it.
+  size_t memory_bytes() const { return sizeof(FactorStore) + data.reserved_bytes(); }
 };
 /// Capacity of a new factor store for n rows: n plus max(32, n / 16) spare rows, rounded up to a
 /// multiple of 8 (aligned columns).

@@ -30,7 +30,61 @@ void advise_huge_pages(void* p, size_t bytes) {
   (void)bytes;
 #endif
 }
+#if defined(__linux__)
+constexpr size_t kSmallPage = 4096;
+constexpr size_t kHugePage = size_t{2} << 20;
+
+size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+// The mapping length for a request of `bytes` >= kLargeMapMinBytes (see large_alloc_size).
+size_t mapping_length(size_t bytes) {
+  const size_t len = round_up(bytes, kSmallPage);
+  return len % kHugePage >= kHugePage / 2 ? round_up(len, kHugePage) : len;
+}
+#endif
 }  // namespace
+
+size_t large_alloc_size(size_t bytes) {
+#if defined(__linux__)
+  if (bytes >= kLargeMapMinBytes) return mapping_length(bytes);
+#endif
+  return bytes;
+}
+
+void* large_alloc(size_t bytes, bool zeroed) {
+#if defined(__linux__)
+  if (bytes >= kLargeMapMinBytes) {
+    // Over-map by one huge page and unmap the ends, leaving `len` bytes at a 2 MB boundary.
+    const size_t len = mapping_length(bytes);
+    void* raw = mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) throw std::bad_alloc();
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
+    const uintptr_t aligned = (begin + kHugePage - 1) & ~(kHugePage - 1);
+    const uintptr_t end = begin + len + kHugePage;
+    if (aligned > begin) (void)munmap(raw, aligned - begin);
+    if (end > aligned + len) (void)munmap(reinterpret_cast<void*>(aligned + len), end - (aligned + len));
+#if defined(MADV_HUGEPAGE)
+    // A hint: EINVAL where the kernel has no THP, and then 4 KB pages as before.
+    (void)madvise(reinterpret_cast<void*>(aligned), len, MADV_HUGEPAGE);
+#endif
+    return reinterpret_cast<void*>(aligned);  // anonymous pages read as zero
+  }
+#endif
+  void* p = zeroed ? std::calloc(bytes == 0 ? 1 : bytes, 1) : std::malloc(bytes == 0 ? 1 : bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+void large_free(void* p, size_t bytes) noexcept {
+  if (p == nullptr) return;
+#if defined(__linux__)
+  if (bytes >= kLargeMapMinBytes) {
+    (void)munmap(p, mapping_length(bytes));
+    return;
+  }
+#endif
+  std::free(p);
+}
 
 void reserve_large(std::vector<double>& v, size_t count) {
   if (v.capacity() >= count) return;
@@ -40,13 +94,11 @@ void reserve_large(std::vector<double>& v, size_t count) {
   v.swap(fresh);
 }
 
-LargeArray::LargeArray(size_t count) {
-  p_ = static_cast<double*>(std::calloc(count == 0 ? 1 : count, sizeof(double)));
-  if (p_ == nullptr) throw std::bad_alloc();
-  advise_huge_pages(p_, count * sizeof(double));
+LargeArray::LargeArray(size_t count) : bytes_(count * sizeof(double)) {
+  p_ = static_cast<double*>(large_alloc(bytes_, true));
 }
 
-LargeArray::~LargeArray() { std::free(p_); }
+LargeArray::~LargeArray() { large_free(p_, bytes_); }
 
 namespace {
 constexpr int kNb = 128;         // Cholesky / TRSM block size
@@ -190,9 +242,8 @@ void cholesky_inverse(int n, const double* l, ptrdiff_t ldl, std::vector<double>
   });
 }
 
-void cholesky_inverse_in_place(int n, double* a, std::vector<double>& z, ThreadPool& pool) {
+void cholesky_inverse_in_place(int n, double* a, LargeVector& z, ThreadPool& pool) {
   const IsaKernels& kern = isa_kernels();
-  reserve_large(z, static_cast<size_t>(n) * n);
   z.resize(static_cast<size_t>(n) * n);
   // Z[c0:, c0:c1] = L[c0:, c0:]^{-1} I (rows above c0 of these columns are zero and never read).
   // Wide column chunks: the L panels are packed once per chunk. The first chunk is the largest,

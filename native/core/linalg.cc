@@ -37,25 +37,27 @@ constexpr size_t kHugePage = size_t{2} << 20;
 size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
 // The mapping length for a request of `bytes` >= kLargeMapMinBytes (see large_alloc_size).
-size_t mapping_length(size_t bytes) {
+size_t mapping_length(size_t bytes, LargeUse use) {
   const size_t len = round_up(bytes, kSmallPage);
-  return len % kHugePage >= kHugePage / 2 ? round_up(len, kHugePage) : len;
+  const bool whole = use == LargeUse::kWorkspace || len % kHugePage >= kHugePage / 2;
+  return whole ? round_up(len, kHugePage) : len;
 }
 #endif
 }  // namespace
 
-size_t large_alloc_size(size_t bytes) {
+size_t large_alloc_size(size_t bytes, LargeUse use) {
 #if defined(__linux__)
-  if (bytes >= kLargeMapMinBytes) return mapping_length(bytes);
+  if (bytes >= kLargeMapMinBytes) return mapping_length(bytes, use);
 #endif
+  (void)use;
   return bytes;
 }
 
-void* large_alloc(size_t bytes, bool zeroed) {
+void* large_alloc(size_t bytes, LargeUse use) {
 #if defined(__linux__)
   if (bytes >= kLargeMapMinBytes) {
     // Over-map by one huge page and unmap the ends, leaving `len` bytes at a 2 MB boundary.
-    const size_t len = mapping_length(bytes);
+    const size_t len = mapping_length(bytes, use);
     void* raw = mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) throw std::bad_alloc();
     const uintptr_t begin = reinterpret_cast<uintptr_t>(raw);
@@ -70,19 +72,21 @@ void* large_alloc(size_t bytes, bool zeroed) {
     return reinterpret_cast<void*>(aligned);  // anonymous pages read as zero
   }
 #endif
-  void* p = zeroed ? std::calloc(bytes == 0 ? 1 : bytes, 1) : std::malloc(bytes == 0 ? 1 : bytes);
+  const size_t asked = bytes == 0 ? 1 : bytes;
+  void* p = use == LargeUse::kStore ? std::calloc(asked, 1) : std::malloc(asked);
   if (p == nullptr) throw std::bad_alloc();
   return p;
 }
 
-void large_free(void* p, size_t bytes) noexcept {
+void large_free(void* p, size_t bytes, LargeUse use) noexcept {
   if (p == nullptr) return;
 #if defined(__linux__)
   if (bytes >= kLargeMapMinBytes) {
-    (void)munmap(p, mapping_length(bytes));
+    (void)munmap(p, mapping_length(bytes, use));
     return;
   }
 #endif
+  (void)use;
   std::free(p);
 }
 
@@ -95,10 +99,10 @@ void reserve_large(std::vector<double>& v, size_t count) {
 }
 
 LargeArray::LargeArray(size_t count) : bytes_(count * sizeof(double)) {
-  p_ = static_cast<double*>(large_alloc(bytes_, true));
+  p_ = static_cast<double*>(large_alloc(bytes_, LargeUse::kStore));
 }
 
-LargeArray::~LargeArray() { large_free(p_, bytes_); }
+LargeArray::~LargeArray() { large_free(p_, bytes_, LargeUse::kStore); }
 
 namespace {
 constexpr int kNb = 128;         // Cholesky / TRSM block size

@@ -21,33 +21,37 @@
 
 namespace kestrel {
 
-/// Large-buffer storage (the n^2 likelihood workspaces and factor stores). On Linux a request of
-/// kLargeMapMinBytes (1 MB) or more is its own anonymous mapping, 2 MB-aligned and advised
-/// MADV_HUGEPAGE, so that with transparent huge pages enabled (`always` or `madvise`) each 2 MB
-/// of it faults in as one huge page: 0.14-0.27 ms, against 5.1-5.7 ms for the 512 faults of
-/// 4 KB pages that a fresh 2 MB malloc'd buffer takes on the 2-vCPU hosts of bench/surrogate.md
-/// (a fresh mapping: the fit's workspaces and stores are freed and made anew per fit). The length
-/// is rounded up to whole 4 KB pages, and to a whole 2 MB page when the last 2 MB page would be
-/// at least half used (so that it can be a huge page): such a buffer holds at most 1 MB more than
-/// asked (large_alloc_size). Where THP is off or absent the advice does nothing and the pages
-/// past the request are never touched. Elsewhere (macOS, Windows) and below 1 MB: malloc/calloc.
+/// Large-buffer storage: the n^2 likelihood workspaces (kWorkspace) and factor stores (kStore).
+/// On Linux a request of kLargeMapMinBytes (1 MB) or more is its own anonymous mapping,
+/// 2 MB-aligned and advised MADV_HUGEPAGE, so that with transparent huge pages enabled (`always`
+/// or `madvise`) each 2 MB of it faults in as one huge page: 0.14-0.27 ms, against 5.1-5.7 ms
+/// for the 512 faults of 4 KB pages that a fresh 2 MB malloc'd buffer takes on the 2-vCPU hosts
+/// of bench/surrogate.md (these buffers are made anew per fit, so the pages are fresh every
+/// time). The length is rounded up to whole 4 KB pages, then to whole 2 MB pages (each can then
+/// be a huge page): always for a workspace (short-lived: it reserves less than 2 MB more than
+/// asked), and for a store (it lives as long as its models) only when the last 2 MB page would
+/// be at least half used (less than 1 MB more). large_alloc_size says what is reserved;
+/// FactorStore::memory_bytes reports it. Where THP is off or absent the advice does nothing and
+/// the pages past the request are never touched. Elsewhere (macOS, Windows) and below 1 MB:
+/// malloc (a workspace) or calloc (a store), as before.
+enum class LargeUse { kWorkspace, kStore };
 inline constexpr size_t kLargeMapMinBytes = size_t{1} << 20;
 /// Bytes reserved for a large_alloc of `bytes` (the mapping's length, or `bytes`).
-size_t large_alloc_size(size_t bytes);
-/// Storage for `bytes` (as above), zero-filled when `zeroed`; throws std::bad_alloc.
-void* large_alloc(size_t bytes, bool zeroed);
-/// Frees a large_alloc of the same `bytes`.
-void large_free(void* p, size_t bytes) noexcept;
+size_t large_alloc_size(size_t bytes, LargeUse use);
+/// Storage for `bytes` (as above), zero-filled for a store; throws std::bad_alloc.
+void* large_alloc(size_t bytes, LargeUse use);
+/// Frees a large_alloc of the same `bytes` and use.
+void large_free(void* p, size_t bytes, LargeUse use) noexcept;
 
-/// std::allocator over large_alloc (not zero-filled; a vector initializes what it holds).
+/// std::allocator over large_alloc as a workspace (not zero-filled; a vector initializes what it holds).
 template <class T>
 struct LargeAllocator {
   using value_type = T;
   LargeAllocator() noexcept = default;
   template <class U>
   LargeAllocator(const LargeAllocator<U>&) noexcept {}  // NOLINT(google-explicit-constructor)
-  T* allocate(size_t count) { return static_cast<T*>(large_alloc(count * sizeof(T), false)); }
-  void deallocate(T* p, size_t count) noexcept { large_free(p, count * sizeof(T)); }
+  T* allocate(size_t count) { return static_cast<T*>(large_alloc(count * sizeof(T), LargeUse::kWorkspace)); }
+  void deallocate(T* p, size_t count) noexcept { large_free(p, count * sizeof(T), LargeUse::kWorkspace); }
   template <class U>
   bool operator==(const LargeAllocator<U>&) const noexcept {
     return true;
@@ -101,7 +105,7 @@ CholeskyStatus cholesky_with_jitter(int n, const double* a, ptrdiff_t lda, std::
 /// and zeroing). The contents are discarded when a new buffer is made.
 void reserve_large(std::vector<double>& v, size_t count);
 
-/// A zero-initialized array of doubles for the n^2 factor stores: large_alloc'd (fresh pages of a
+/// A zero-initialized array of doubles for the n^2 factor stores: large_alloc'd as a store (fresh pages of a
 /// large allocation come zeroed from the kernel and are not written again, unlike a vector's
 /// serial fill, so they are first touched by whoever computes into them, in parallel), on 2 MB
 /// huge pages from 1 MB up where the system has them. Throws std::bad_alloc.
@@ -114,7 +118,7 @@ class LargeArray {
   double* data() { return p_; }
   const double* data() const { return p_; }
   /// Bytes reserved (large_alloc_size of the request).
-  size_t reserved_bytes() const { return large_alloc_size(bytes_); }
+  size_t reserved_bytes() const { return large_alloc_size(bytes_, LargeUse::kStore); }
 
  private:
   double* p_ = nullptr;

@@ -246,45 +246,61 @@ static bool thp_available() {
 
 static void test_large_alloc() {
   // Sizes: below the 1 MB threshold, the n = 500 workspace (2,000,000 bytes: its last 2 MB page
-  // is over half used, so rounded up to it), and a factor store's 536^2 doubles (2.3 MB: a
-  // 0.3 MB tail stays on 4 KB pages). Zero-filled when asked, writable throughout, freed.
-  for (size_t bytes : {size_t{1000} * 8, size_t{2000000}, size_t{536} * 536 * 8}) {
-    const size_t reserved = large_alloc_size(bytes);
-    CHECK(reserved >= bytes && reserved < bytes + kLargeMapMinBytes, "large_alloc_size(%zu) = %zu", bytes, reserved);
-    double* p = static_cast<double*>(large_alloc(bytes, true));
-    const size_t count = bytes / sizeof(double);
-    bool zero = true;
-    for (size_t i = 0; i < count; i += 97) zero = zero && p[i] == 0.0;
-    CHECK(zero, "large_alloc(%zu, zeroed) is not zero", bytes);
-    for (size_t i = 0; i < count; ++i) p[i] = static_cast<double>(i);
-    CHECK(p[count - 1] == static_cast<double>(count - 1), "large_alloc(%zu) last element", bytes);
+  // is over half used), a factor store's 536^2 doubles (2.3 MB: as a store, a 0.2 MB tail stays
+  // on 4 KB pages) and the n = 800 workspace (5,120,000 bytes). Zero-filled as a store, writable
+  // throughout, freed; a workspace reserves less than 2 MB more than asked, a store less than 1 MB.
+  for (LargeUse use : {LargeUse::kWorkspace, LargeUse::kStore}) {
+    for (size_t bytes : {size_t{1000} * 8, size_t{2000000}, size_t{536} * 536 * 8, size_t{5120000}}) {
+      const size_t reserved = large_alloc_size(bytes, use);
+      const size_t slack = use == LargeUse::kStore ? kLargeMapMinBytes : 2 * kLargeMapMinBytes;
+      CHECK(reserved >= bytes && reserved < bytes + slack, "large_alloc_size(%zu, %d) = %zu", bytes, static_cast<int>(use),
+            reserved);
+      double* p = static_cast<double*>(large_alloc(bytes, use));
+      const size_t count = bytes / sizeof(double);
+      if (use == LargeUse::kStore) {
+        bool zero = true;
+        for (size_t i = 0; i < count; i += 97) zero = zero && p[i] == 0.0;
+        CHECK(zero, "large_alloc(%zu, kStore) is not zero", bytes);
+      }
+      for (size_t i = 0; i < count; ++i) p[i] = static_cast<double>(i);
+      CHECK(p[count - 1] == static_cast<double>(count - 1), "large_alloc(%zu) last element", bytes);
 #if defined(__linux__)
-    if (bytes >= kLargeMapMinBytes) {
-      CHECK(reinterpret_cast<uintptr_t>(p) % (size_t{2} << 20) == 0, "large_alloc(%zu) at %p is not 2 MB-aligned", bytes,
-            static_cast<void*>(p));
-    }
+      if (bytes >= kLargeMapMinBytes) {
+        CHECK(reinterpret_cast<uintptr_t>(p) % (size_t{2} << 20) == 0, "large_alloc(%zu) at %p is not 2 MB-aligned", bytes,
+              static_cast<void*>(p));
+      }
 #endif
-    large_free(p, bytes);
+      large_free(p, bytes, use);
+    }
   }
 #if defined(__linux__)
-  CHECK(large_alloc_size(2000000) == (size_t{2} << 20), "2,000,000 bytes reserve %zu", large_alloc_size(2000000));
-  CHECK(large_alloc_size(size_t{536} * 536 * 8) == 2301952, "536^2 doubles reserve %zu",
-        large_alloc_size(size_t{536} * 536 * 8));
-  // The point of it (bench/surrogate.md, 2026-12-06): a fresh n = 500 workspace, as the MAP fit
-  // makes per start, faults in as one huge page where THP is on, not as ~490 pages of 4 KB. A
-  // kernel out of free huge pages falls back to 4 KB pages (then this check fails and says so).
+  constexpr size_t kMb2 = size_t{2} << 20;
+  CHECK(large_alloc_size(2000000, LargeUse::kStore) == kMb2 && large_alloc_size(2000000, LargeUse::kWorkspace) == kMb2,
+        "2,000,000 bytes reserve %zu / %zu", large_alloc_size(2000000, LargeUse::kStore),
+        large_alloc_size(2000000, LargeUse::kWorkspace));
+  CHECK(large_alloc_size(size_t{536} * 536 * 8, LargeUse::kStore) == 2301952, "536^2 doubles reserve %zu as a store",
+        large_alloc_size(size_t{536} * 536 * 8, LargeUse::kStore));
+  CHECK(large_alloc_size(5120000, LargeUse::kWorkspace) == 3 * kMb2, "5,120,000 bytes reserve %zu as a workspace",
+        large_alloc_size(5120000, LargeUse::kWorkspace));
+  // The point of it (bench/surrogate.md, 2026-12-06): a fresh n = 500 or n = 800 workspace, as the
+  // MAP fit makes per start, faults in as one huge page per 2 MB where THP is on, not as ~490 or
+  // ~1250 pages of 4 KB. A kernel out of free huge pages falls back to 4 KB pages (then this check
+  // fails and says so).
   if (thp_available()) {
-    long best = -1;
-    for (int rep = 0; rep < 3; ++rep) {
-      const long before = minor_faults();
-      {
-        LargeVector ws(250000, 1.0);
-        CHECK(ws[249999] == 1.0, "LargeVector contents");
+    for (size_t count : {size_t{250000}, size_t{640000}}) {
+      long best = -1;
+      for (int rep = 0; rep < 3; ++rep) {
+        const long before = minor_faults();
+        {
+          LargeVector ws(count, 1.0);
+          CHECK(ws[count - 1] == 1.0, "LargeVector contents");
+        }
+        const long faults = minor_faults() - before;
+        best = best < 0 ? faults : std::min(best, faults);
       }
-      const long faults = minor_faults() - before;
-      best = best < 0 ? faults : std::min(best, faults);
+      CHECK(best < 64, "a fresh LargeVector of %zu doubles took %ld minor faults (THP on; 4 KB pages take %zu)", count,
+            best, count * 8 / 4096);
     }
-    CHECK(best < 64, "a fresh 2,000,000-byte LargeVector took %ld minor faults (THP on; 4 KB pages take ~490)", best);
   }
 #endif
 }

@@ -1,0 +1,107 @@
+// A MAP fit from fresh buffers (GpModel::fit: its start's n^2 workspaces and the model's factor
+// store are allocated anew every fit), as a new sampler's provisional fit and every in-study
+// refit make one: the process's CPU time (all threads, user + system), wall time and minor page
+// faults per fit. Where bench/nlp-eval.cc times one evaluation on a reused workspace, this counts
+// what fresh pages cost (bench/surrogate.md, "Fresh buffers on huge pages").
+//
+//   cmake --build build --target kestrel_core &&
+//   g++ -O2 -std=c++17 -pthread -Inative/core -Inative/include bench/fresh-fit.cc \
+//       build/libkestrel_core.a -o /tmp/fresh-fit && /tmp/fresh-fit [threads=2] [reps=41]
+//
+// Inputs: as bench/nlp-eval.cc (n seeded uniform points in [0, 1]^8, a smooth standardized
+// target, Matern-5/2), fitted like the cold ask's provisional fit: the default start only, 12
+// iterations. Per n: the fitted log posterior (to compare builds bit for bit) and the median /
+// minimum per fit after two warm-up fits. JSON lines on stdout, a table on stderr.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "gp.h"
+#include "isa_kernels.h"
+
+namespace {
+
+struct Usage {
+  double cpu_ms;
+  long faults;
+};
+
+Usage usage() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  const double cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-3;
+  return {cpu, ru.ru_minflt};
+}
+
+kestrel::GpData make_data(int n, int d) {
+  std::mt19937_64 rng(12345);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  kestrel::GpData data;
+  data.n = n;
+  data.d = d;
+  data.x.resize(static_cast<size_t>(n) * d);
+  data.y.resize(static_cast<size_t>(n));
+  data.is_cat.assign(static_cast<size_t>(d), 0);
+  for (double& v : data.x) v = u(rng);
+  double mean = 0.0;
+  for (int i = 0; i < n; ++i) {
+    double s = 0.0;
+    for (int j = 0; j < d; ++j) s += std::sin(3.0 * data.x[static_cast<size_t>(i) * d + j] + j);
+    data.y[static_cast<size_t>(i)] = s;
+    mean += s / n;
+  }
+  double var = 0.0;
+  for (double v : data.y) var += (v - mean) * (v - mean) / n;
+  for (double& v : data.y) v = (v - mean) / std::sqrt(var);
+  return data;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  const int reps = argc > 2 ? std::atoi(argv[2]) : 41;
+  const int d = 8;
+  kestrel::FitOptions options;
+  options.n_restarts = 0;
+  options.max_iterations = 12;
+  std::fprintf(stderr, "| n | log posterior | CPU ms per fit, median (min) | wall ms, median (min) | minor faults, median |\n|---|---|---|---|---|\n");
+  for (int n : {200, 300, 500, 800}) {
+    const kestrel::GpData data = make_data(n, d);
+    std::vector<double> cpu, wall, faults;
+    double log_posterior = 0.0;
+    for (int r = 0; r < reps + 2; ++r) {
+      kestrel::ThreadPool pool(threads);
+      const Usage u0 = usage();
+      const auto t0 = std::chrono::steady_clock::now();
+      auto model = kestrel::GpModel::fit(data, options, pool, nullptr);
+      model.reset();  // the model (and its factor store) is freed in the timed span, as a refit frees its predecessor
+      const auto t1 = std::chrono::steady_clock::now();
+      const Usage u1 = usage();
+      if (r == 0) log_posterior = kestrel::GpModel::fit(data, options, pool, nullptr)->log_posterior();
+      if (r < 2) continue;
+      cpu.push_back(u1.cpu_ms - u0.cpu_ms);
+      wall.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      faults.push_back(static_cast<double>(u1.faults - u0.faults));
+    }
+    std::printf("{\"bench\":\"fresh-fit\",\"n\":%d,\"threads\":%d,\"logPosterior\":%.17g,\"cpuMs\":%.3f,\"cpuMinMs\":%.3f,\"wallMs\":%.3f,\"wallMinMs\":%.3f,\"faults\":%.0f,\"isa\":\"%s\"}\n",
+                n, threads, log_posterior, median(cpu), *std::min_element(cpu.begin(), cpu.end()), median(wall),
+                *std::min_element(wall.begin(), wall.end()), median(faults), kestrel::isa_kernels().name);
+    std::fprintf(stderr, "| %d | %.12g | %.2f (%.2f) | %.2f (%.2f) | %.0f |\n", n, log_posterior, median(cpu),
+                 *std::min_element(cpu.begin(), cpu.end()), median(wall), *std::min_element(wall.begin(), wall.end()),
+                 median(faults));
+  }
+  return 0;
+}

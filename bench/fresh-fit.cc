@@ -24,6 +24,7 @@
 
 #include "gp.h"
 #include "isa_kernels.h"
+#include "native-bench-data.h"
 
 namespace {
 
@@ -37,29 +38,6 @@ Usage usage() {
   getrusage(RUSAGE_SELF, &ru);
   const double cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-3;
   return {cpu, ru.ru_minflt};
-}
-
-kestrel::GpData make_data(int n, int d) {
-  std::mt19937_64 rng(12345);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  kestrel::GpData data;
-  data.n = n;
-  data.d = d;
-  data.x.resize(static_cast<size_t>(n) * d);
-  data.y.resize(static_cast<size_t>(n));
-  data.is_cat.assign(static_cast<size_t>(d), 0);
-  for (double& v : data.x) v = u(rng);
-  double mean = 0.0;
-  for (int i = 0; i < n; ++i) {
-    double s = 0.0;
-    for (int j = 0; j < d; ++j) s += std::sin(3.0 * data.x[static_cast<size_t>(i) * d + j] + j);
-    data.y[static_cast<size_t>(i)] = s;
-    mean += s / n;
-  }
-  double var = 0.0;
-  for (double v : data.y) var += (v - mean) * (v - mean) / n;
-  for (double& v : data.y) v = (v - mean) / std::sqrt(var);
-  return data;
 }
 
 double median(std::vector<double> v) {
@@ -79,7 +57,7 @@ int main(int argc, char** argv) {
   options.max_iterations = 12;
   std::fprintf(stderr, "| n | log posterior | CPU ms per fit, median (min) | wall ms, median (min) | minor faults, median |\n|---|---|---|---|---|\n");
   for (int n : {200, 300, 500, 800}) {
-    const kestrel::GpData data = make_data(n, d);
+    const kestrel::GpData data = kestrel_bench::make_data(n, d);
     std::vector<double> cpu, wall, faults;
     double log_posterior = 0.0;
     for (int r = 0; r < reps + 2; ++r) {

@@ -20,6 +20,7 @@
 
 #include "gp.h"
 #include "isa_kernels.h"
+#include "native-bench-data.h"
 
 namespace {
 
@@ -29,29 +30,6 @@ double thread_cpu_ms() {
   return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
 }
 
-kestrel::GpData make_data(int n, int d) {
-  std::mt19937_64 rng(12345);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  kestrel::GpData data;
-  data.n = n;
-  data.d = d;
-  data.x.resize(static_cast<size_t>(n) * d);
-  data.y.resize(static_cast<size_t>(n));
-  data.is_cat.assign(static_cast<size_t>(d), 0);
-  for (double& v : data.x) v = u(rng);
-  double mean = 0.0;
-  for (int i = 0; i < n; ++i) {
-    double s = 0.0;
-    for (int j = 0; j < d; ++j) s += std::sin(3.0 * data.x[static_cast<size_t>(i) * d + j] + j);
-    data.y[static_cast<size_t>(i)] = s;
-    mean += s / n;
-  }
-  double var = 0.0;
-  for (double v : data.y) var += (v - mean) * (v - mean) / n;
-  for (double& v : data.y) v = (v - mean) / std::sqrt(var);
-  return data;
-}
-
 }  // namespace
 
 int main() {
@@ -59,7 +37,7 @@ int main() {
   const std::vector<double> theta = {0.3, -0.2, 0.5, 0.1, -0.4, 0.2, 0.0, 0.3, 0.5, -6.0};
   std::fprintf(stderr, "| n | value | CPU ms per evaluation, median | first quartile | min |\n|---|---|---|---|---|\n");
   for (int n : {128, 200, 300, 500}) {
-    const kestrel::GpData data = make_data(n, d);
+    const kestrel::GpData data = kestrel_bench::make_data(n, d);
     kestrel::ThreadPool pool(1);
     kestrel::NlpWorkspace ws;
     const kestrel::NlpResult first =

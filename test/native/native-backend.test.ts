@@ -280,19 +280,12 @@ describe.skipIf(!available)('native backend', () => {
     const raw = await addon!.fit({ ...base }, { kernel: 0, deterministic: false, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 });
     const candidates = new Float64Array(8 * 3).fill(0.5);
     for (const { why, value, option } of BAD_LOG_INT_BOUNDS) {
-      const error = await gp.optimizeAcquisition({ ...options, logIntBounds: value as Float64Array }).then(() => null, (e: unknown) => e);
-      expect(error, why).toBeInstanceOf(InvalidOptionError);
-      expect((error as InvalidOptionError).option, why).toBe(option);
-      // Bypassing the TypeScript checks: a synchronous coded error, never a crash.
-      let thrown: unknown = null;
-      try {
-        await raw.optimizeAcquisition(candidates, 8, { kind: 0, incumbent: 0, beta: 0, nRestarts: 1, grid, logIntBounds: value as Float64Array, numThreads: 1 });
-      } catch (e) {
-        thrown = e;
-      }
-      const wrapped = wrapNativeError(thrown, 'optimizeAcquisition');
-      expect(wrapped, why).toBeInstanceOf(InvalidOptionError);
-      expect((wrapped as InvalidOptionError).option, why).toBe(option);
+      await expectRefusedInBothLayers(
+        why,
+        option,
+        () => gp.optimizeAcquisition({ ...options, logIntBounds: value as Float64Array }),
+        () => raw.optimizeAcquisition(candidates, 8, { kind: 0, incumbent: 0, beta: 0, nRestarts: 1, grid, logIntBounds: value as Float64Array, numThreads: 1 }),
+      );
     }
     // [0, 0] marks a dim that is not a log int; null and undefined mean none.
     for (const logIntBounds of [new Float64Array(6), Float64Array.from([1, 1000, 0, 0, 0, 0]), null, undefined]) {
@@ -321,18 +314,12 @@ describe.skipIf(!available)('native backend', () => {
       ['a choice beyond the count', Float64Array.from([nan, nan, 3]), 'fixedFeatures[2]'],
     ];
     for (const [why, value, option] of bad) {
-      const error = await gp.optimizeAcquisition({ ...options, fixedFeatures: value as Float64Array }).then(() => null, (e: unknown) => e);
-      expect(error, why).toBeInstanceOf(InvalidOptionError);
-      expect((error as InvalidOptionError).option, why).toBe(option);
-      let thrown: unknown = null;
-      try {
-        await raw.optimizeAcquisition(candidates, 8, { kind: 0, incumbent: 0, beta: 0, nRestarts: 1, grid, fixedFeatures: value as Float64Array, numThreads: 1 });
-      } catch (e) {
-        thrown = e;
-      }
-      const wrapped = wrapNativeError(thrown, 'optimizeAcquisition');
-      expect(wrapped, why).toBeInstanceOf(InvalidOptionError);
-      expect((wrapped as InvalidOptionError).option, why).toBe(option);
+      await expectRefusedInBothLayers(
+        why,
+        option,
+        () => gp.optimizeAcquisition({ ...options, fixedFeatures: value as Float64Array }),
+        () => raw.optimizeAcquisition(candidates, 8, { kind: 0, incumbent: 0, beta: 0, nRestarts: 1, grid, fixedFeatures: value as Float64Array, numThreads: 1 }),
+      );
     }
     // NaN marks a free dim; null and undefined hold nothing; a held dim keeps its value.
     for (const fixedFeatures of [Float64Array.from([nan, nan, nan]), null, undefined]) {
@@ -494,3 +481,23 @@ describe.skipIf(!available)('native backend', () => {
     expect(() => createNativeBackend({ device: 'cuda' })).toThrow(BackendUnavailableError);
   });
 });
+
+/**
+ * One bad optimizeAcquisition option is an InvalidOptionError naming `option` from the TypeScript
+ * layer (`viaBackend`) and, bypassing its checks, from the addon itself (`viaAddon`: a coded
+ * error, thrown synchronously or rejected, never a crash).
+ */
+async function expectRefusedInBothLayers(why: string, option: string, viaBackend: () => Promise<unknown>, viaAddon: () => unknown): Promise<void> {
+  const error = await viaBackend().then(() => null, (e: unknown) => e);
+  expect(error, why).toBeInstanceOf(InvalidOptionError);
+  expect((error as InvalidOptionError).option, why).toBe(option);
+  let thrown: unknown = null;
+  try {
+    await viaAddon();
+  } catch (e) {
+    thrown = e;
+  }
+  const wrapped = wrapNativeError(thrown, 'optimizeAcquisition');
+  expect(wrapped, why).toBeInstanceOf(InvalidOptionError);
+  expect((wrapped as InvalidOptionError).option, why).toBe(option);
+}

@@ -13,6 +13,8 @@ import { NsgaIiSampler } from '../../src/samplers/genetic/nsga-ii-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy, deleteStudy, getAllStudySummaries, loadStudy } from '../../src/study/create-study.js';
 import type { OptimizeCallback } from '../../src/study/optimize.js';
+import type { Study } from '../../src/study/study.js';
+import type { Trial } from '../../src/trial/trial.js';
 
 describe('optimize with objectives that throw odd values', () => {
   it('records FAIL for a thrown value that cannot be converted to a string, and goes on', async () => {
@@ -136,55 +138,39 @@ describe('a Trial after tell', () => {
 });
 
 describe('a second tell with a bad value', () => {
-  it('warns nothing about the refused value, and the warning still comes for a later trial that fails with it', async () => {
-    // The value was checked before the trial's state: a second tell with NaN warned "trial failed:
-    // the objective returned NaN" for a trial that stayed COMPLETE, and, warnOnce keying on the
-    // message, the warning never came for the next trial that did fail with NaN.
-    resetWarnOnce();
-    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-    try {
-      const study = await createStudy();
-      const trial = await study.ask();
-      await study.tell(trial, 1);
-      await expect(study.tell(trial, Number.NaN)).rejects.toBeInstanceOf(TrialFinishedError);
-      await expect(study.tell(trial.number, [1, 2])).rejects.toBeInstanceOf(TrialFinishedError);
-      expect(warnings).not.toHaveBeenCalled();
-      expect((await study.getTrials()).map((t) => t.state)).toEqual(['COMPLETE']);
+  // The value was checked before the trial's state: a second tell with NaN warned "trial failed:
+  // the objective returned NaN" for a trial that was already finished and, warnOnce keying on the
+  // message, the warning never came for the next trial that did fail with NaN. First only trials
+  // known finished in this Study object were refused before the check; one still live here but
+  // finished in storage (FAIL by another worker's failStaleTrials) was refused by storage only
+  // after the warning.
+  const cases: [string, (study: Study, trial: Trial) => Promise<unknown>, string][] = [
+    ['a trial told here', (study, trial) => study.tell(trial, 1), 'COMPLETE'],
+    ['a live trial finished elsewhere meanwhile (a stale-trial sweep of another worker)', (study, trial) => study.storage.finishTrial(trial.trialId, { state: 'FAIL' }), 'FAIL'],
+  ];
+  for (const [what, finish, state] of cases) {
+    it(`warns nothing about the refused value for ${what}, and the warning still comes for a later trial that fails with it`, async () => {
+      resetWarnOnce();
+      const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+      try {
+        const study = await createStudy();
+        const trial = await study.ask();
+        await finish(study, trial);
+        await expect(study.tell(trial, Number.NaN)).rejects.toBeInstanceOf(TrialFinishedError);
+        await expect(study.tell(trial.number, [1, 2])).rejects.toBeInstanceOf(TrialFinishedError);
+        expect(warnings).not.toHaveBeenCalled();
+        expect((await study.getTrials()).map((t) => t.state)).toEqual([state]);
 
-      const next = await study.ask();
-      await study.tell(next, Number.NaN);
-      expect(warnings.mock.calls.map((c) => [c[0], (c[1] as { code?: string }).code])).toEqual([
-        ['trial failed: the objective returned NaN', 'INVALID_OBJECTIVE_VALUE'],
-      ]);
-    } finally {
-      warnings.mockRestore();
-    }
-  });
-
-  it('warns nothing for a live trial finished elsewhere meanwhile (a stale-trial sweep of another worker)', async () => {
-    // Only a trial known finished before the tell was refused first: one still live in this Study
-    // object but finished in storage (FAIL by another worker's failStaleTrials) had its NaN checked
-    // first, warned "trial failed", was then refused by storage, and silenced the warning for the
-    // next trial that really failed with NaN.
-    resetWarnOnce();
-    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-    try {
-      const study = await createStudy();
-      const trial = await study.ask();
-      await study.storage.finishTrial(trial.trialId, { state: 'FAIL' });
-      await expect(study.tell(trial, Number.NaN)).rejects.toBeInstanceOf(TrialFinishedError);
-      expect(warnings).not.toHaveBeenCalled();
-      expect((await study.getTrials()).map((t) => t.state)).toEqual(['FAIL']);
-
-      const next = await study.ask();
-      await study.tell(next, Number.NaN);
-      expect(warnings.mock.calls.map((c) => [c[0], (c[1] as { code?: string }).code])).toEqual([
-        ['trial failed: the objective returned NaN', 'INVALID_OBJECTIVE_VALUE'],
-      ]);
-    } finally {
-      warnings.mockRestore();
-    }
-  });
+        const next = await study.ask();
+        await study.tell(next, Number.NaN);
+        expect(warnings.mock.calls.map((c) => [c[0], (c[1] as { code?: string }).code])).toEqual([
+          ['trial failed: the objective returned NaN', 'INVALID_OBJECTIVE_VALUE'],
+        ]);
+      } finally {
+        warnings.mockRestore();
+      }
+    });
+  }
 });
 
 describe('tell refuses what Optuna refuses, leaving the trial unchanged', () => {

@@ -258,14 +258,16 @@ describe('exit codes', () => {
     expect(existsSync(path.join(dir, 'other.journal'))).toBe(false); // nothing written on a bad config
   });
 
+  /** What `kestrel run` prints for an objective(params, trial) in a config without a space. */
+  const NO_SPACE_MESSAGE =
+    /^kestrel: INVALID_CONFIG: space: objective "objective" of objective\.mjs takes \(params, trial\), which needs a declarative space: add space: to the config, or write objective\(trial\) with trial\.suggest\*$/m;
+
   it('exits 2 at space for an objective(params, trial) in a config without a space, writing nothing', async () => {
     // Define-by-run calls objective(trial): params was the trial, params.x undefined, and every
     // trial failed with "the objective returned NaN" (a forgotten or misindented space: key).
     await writeFiles(dir, { 'no-space.yaml': 'objective: ./objective.mjs\nnTrials: 3\nstorage: ./no-space.journal\n' });
     const result = await runInProcess(['run', 'no-space.yaml'], dir);
-    expect(result.stderr).toMatch(
-      /^kestrel: INVALID_CONFIG: space: objective "objective" of objective\.mjs takes \(params, trial\), which needs a declarative space: add space: to the config, or write objective\(trial\) with trial\.suggest\*$/m,
-    );
+    expect(result.stderr).toMatch(NO_SPACE_MESSAGE);
     expect(result.code).toBe(2);
     expect(existsSync(path.join(dir, 'no-space.journal'))).toBe(false);
   });
@@ -301,9 +303,7 @@ describe('exit codes', () => {
     // the GPU there): the first worker reports it as it starts, and every trial failed with NaN.
     await writeFiles(dir, { 'no-space-proc.yaml': 'study: nsp\nobjective: ./objective.mjs\nnTrials: 3\nprocesses: true\nstorage: ./no-space-proc.journal\n' });
     const result = await runInProcess(['run', 'no-space-proc.yaml'], dir);
-    expect(result.stderr).toMatch(
-      /^kestrel: INVALID_CONFIG: space: objective "objective" of objective\.mjs takes \(params, trial\), which needs a declarative space: add space: to the config, or write objective\(trial\) with trial\.suggest\*$/m,
-    );
+    expect(result.stderr).toMatch(NO_SPACE_MESSAGE);
     expect(result.code).toBe(2);
     const study = await loadStudy({ studyName: 'nsp', storage: path.join(dir, 'no-space-proc.journal') });
     const trials = await study.getTrials();

@@ -131,6 +131,23 @@ export function logProbabilityOfImprovement(mean: number, sd: number, incumbent:
 }
 
 /**
+ * One box side's out = [log psi, d/dmu, d/dsd] from lg = log(h(zl) - h(zu)) and lg's slopes in
+ * standardized units (logHypervolumeSide, logHypervolumeSideTail): -Infinity with zero slopes
+ * where psi rounds to 0.
+ */
+function writeHypervolumeSide(lg: number, dmu: number, dsd: number, sd: number, out: Float64Array): void {
+  if (!(lg > Number.NEGATIVE_INFINITY)) {
+    out[0] = Number.NEGATIVE_INFINITY;
+    out[1] = 0;
+    out[2] = 0;
+    return;
+  }
+  out[0] = lg + Math.log(sd);
+  out[1] = dmu / sd;
+  out[2] = dsd / sd;
+}
+
+/**
  * logHypervolumeSide where zl <= -LOG_H_SERIES_FROM (so zu < zl is there too; zu = -Infinity for an
  * unbounded side), given lhl = logH(zl): the slopes and the bounded side's log1mexp argument as
  * ratios with phi(zl) factored out, without the common -z^2/2 of two logs. With x = -z,
@@ -164,15 +181,7 @@ function logHypervolumeSideTail(zl: number, zu: number, lhl: number, sd: number,
     dmu *= Math.expm1(b) / gap;
     dsd *= Math.expm1(-bigD) / gap;
   }
-  if (!(lg > Number.NEGATIVE_INFINITY)) {
-    out[0] = Number.NEGATIVE_INFINITY;
-    out[1] = 0;
-    out[2] = 0;
-    return;
-  }
-  out[0] = lg + Math.log(sd);
-  out[1] = dmu / sd;
-  out[2] = dsd / sd;
+  writeHypervolumeSide(lg, dmu, dsd, sd, out);
 }
 
 /**
@@ -202,15 +211,7 @@ export function logHypervolumeSide(mean: number, sd: number, lower: number, uppe
       dsd = Math.exp(lpl - lg) - Math.exp(logNormalPdf(zu) - lg);
     }
   }
-  if (!(lg > Number.NEGATIVE_INFINITY)) {
-    out[0] = Number.NEGATIVE_INFINITY;
-    out[1] = 0;
-    out[2] = 0;
-    return;
-  }
-  out[0] = lg + Math.log(sd);
-  out[1] = dmu / sd;
-  out[2] = dsd / sd;
+  writeHypervolumeSide(lg, dmu, dsd, sd, out);
 }
 
 /**

@@ -167,6 +167,20 @@ KESTREL_HD inline void log_pi(double mean, double sd, double incumbent, double* 
   out[2] = -ratio * z / sd;
 }
 
+/// One box side's out = [log psi, d/d mu, d/d sd] from lg = log(h(zl) - h(zu)) and lg's slopes in
+/// standardized units (log_hv_side, log_hv_side_tail): -inf with zero slopes where psi rounds to 0.
+KESTREL_HD inline void write_hv_side(double lg, double dmu, double dsd, double sd, double* out) {
+  if (!(lg > -INFINITY)) {
+    out[0] = -INFINITY;
+    out[1] = 0.0;
+    out[2] = 0.0;
+    return;
+  }
+  out[0] = lg + log(sd);
+  out[1] = dmu / sd;
+  out[2] = dsd / sd;
+}
+
 /// log_hv_side where zl <= -kLogHSeriesFrom (so zu < zl is there too; zu = -inf for u = +inf),
 /// given lhl = log_h(zl): the slopes and the bounded side's log1mexp argument as ratios with
 /// phi(zl) factored out, without the common -z^2/2 of two logs (see log_hv_side). With
@@ -197,15 +211,7 @@ KESTREL_HD inline void log_hv_side_tail(double zl, double zu, double lhl, double
     dmu *= expm1(b) / gap;
     dsd *= expm1(-big_d) / gap;
   }
-  if (!(lg > -INFINITY)) {
-    out[0] = -INFINITY;
-    out[1] = 0.0;
-    out[2] = 0.0;
-    return;
-  }
-  out[0] = lg + log(sd);
-  out[1] = dmu / sd;
-  out[2] = dsd / sd;
+  write_hv_side(lg, dmu, dsd, sd, out);
 }
 
 /// log psi of one box side [lower, upper] (upper may be +inf) for one objective (see the header);
@@ -229,23 +235,12 @@ KESTREL_HD inline void log_hv_side(double mean, double sd, double lower, double 
   if (upper < INFINITY) {
     const double zu = (mean - upper) / sd;
     lg = lhl + log1mexp(log_h(zu) - lhl);
-    if (!(lg > -INFINITY)) {
-      out[0] = -INFINITY;
-      out[1] = 0.0;
-      out[2] = 0.0;
-      return;
+    if (lg > -INFINITY) {
+      dmu = exp_or_zero(lnl - lg) * -expm1(log_ndtr(zu) - lnl);
+      dsd = exp_or_zero(lpl - lg) - exp_or_zero(-0.5 * zu * zu - kHalfLog2Pi - lg);
     }
-    dmu = exp_or_zero(lnl - lg) * -expm1(log_ndtr(zu) - lnl);
-    dsd = exp_or_zero(lpl - lg) - exp_or_zero(-0.5 * zu * zu - kHalfLog2Pi - lg);
-  } else if (!(lg > -INFINITY)) {
-    out[0] = -INFINITY;
-    out[1] = 0.0;
-    out[2] = 0.0;
-    return;
   }
-  out[0] = lg + log(sd);
-  out[1] = dmu / sd;
-  out[2] = dsd / sd;
+  write_hv_side(lg, dmu, dsd, sd, out);
 }
 
 /// log EHVI at one point from the k objectives' posterior moments (see the header). boxes:

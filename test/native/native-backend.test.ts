@@ -271,14 +271,23 @@ describe.skipIf(!available)('native backend', () => {
     await expect(gp.predict(Float64Array.from([0.5, 0.5]), 1)).rejects.toBeInstanceOf(KestrelError);
   });
 
-  it('rejects a bad logIntBounds with an InvalidOptionError naming it, in the TypeScript layer and in the addon itself', async () => {
-    const base = randomData(12, 3, 4, true); // dim 2 categorical (3 choices)
+  /**
+   * One 3-D model (dim 2 categorical, 3 choices) fitted through the backend and straight through
+   * the addon, with matching acquisition options and candidates, for the option checks below.
+   */
+  async function optionCheckModels() {
+    const base = randomData(12, 3, 4, true);
     const gp = await backend.fit(base, fitOptions);
     const grid = Float64Array.from([0, 0.25, 3]);
     const options = { kind: 'logei' as const, incumbent: 0, beta: 0, nCandidates: 8, nRestarts: 1, seed: 1, grid, numThreads: 1 };
     const { addon } = loadAddon();
     const raw = await addon!.fit({ ...base }, { kernel: 0, deterministic: false, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 });
     const candidates = new Float64Array(8 * 3).fill(0.5);
+    return { gp, raw, grid, options, candidates };
+  }
+
+  it('rejects a bad logIntBounds with an InvalidOptionError naming it, in the TypeScript layer and in the addon itself', async () => {
+    const { gp, raw, grid, options, candidates } = await optionCheckModels();
     for (const { why, value, option } of BAD_LOG_INT_BOUNDS) {
       await expectRefusedInBothLayers(
         why,
@@ -297,13 +306,7 @@ describe.skipIf(!available)('native backend', () => {
   });
 
   it('rejects a bad fixedFeatures with an InvalidOptionError naming it, in the TypeScript layer and in the addon itself', async () => {
-    const base = randomData(12, 3, 4, true); // dim 2 categorical (3 choices)
-    const gp = await backend.fit(base, fitOptions);
-    const grid = Float64Array.from([0, 0.25, 3]);
-    const options = { kind: 'logei' as const, incumbent: 0, beta: 0, nCandidates: 8, nRestarts: 1, seed: 1, grid, numThreads: 1 };
-    const { addon } = loadAddon();
-    const raw = await addon!.fit({ ...base }, { kernel: 0, deterministic: false, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 });
-    const candidates = new Float64Array(8 * 3).fill(0.5);
+    const { gp, raw, grid, options, candidates } = await optionCheckModels();
     const nan = Number.NaN;
     const bad: [string, unknown, string][] = [
       ['a wrong length', new Float64Array(2), 'fixedFeatures'],

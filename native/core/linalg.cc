@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -56,6 +57,9 @@ size_t large_alloc_size(size_t bytes, LargeUse use) {
 void* large_alloc(size_t bytes, LargeUse use) {
 #if defined(__linux__)
   if (bytes >= kLargeMapMinBytes) {
+    // Past half the address space no mapping can succeed, and the rounding below (to 4 KB and
+    // 2 MB pages, plus a huge page of alignment slack) would wrap to a shorter mapping than asked.
+    if (bytes > std::numeric_limits<size_t>::max() / 2) throw std::bad_alloc();
     // Over-map by one huge page and unmap the ends, leaving `len` bytes at a 2 MB boundary.
     const size_t len = mapping_length(bytes, use);
     void* raw = mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -99,6 +103,8 @@ void reserve_large(std::vector<double>& v, size_t count) {
 }
 
 LargeArray::LargeArray(size_t count) : bytes_(count * sizeof(double)) {
+  // calloc refused a count whose bytes overflow; so does this (bytes_ would have wrapped).
+  if (count > std::numeric_limits<size_t>::max() / sizeof(double)) throw std::bad_alloc();
   p_ = static_cast<double*>(large_alloc(bytes_, LargeUse::kStore));
 }
 

@@ -15,6 +15,8 @@
 #define KESTREL_CORE_LINALG_H_
 
 #include <cstddef>
+#include <limits>
+#include <new>
 #include <vector>
 
 #include "thread_pool.h"
@@ -38,7 +40,8 @@ enum class LargeUse { kWorkspace, kStore };
 inline constexpr size_t kLargeMapMinBytes = size_t{1} << 20;
 /// Bytes reserved for a large_alloc of `bytes` (the mapping's length, or `bytes`).
 size_t large_alloc_size(size_t bytes, LargeUse use);
-/// Storage for `bytes` (as above), zero-filled for a store; throws std::bad_alloc.
+/// Storage for `bytes` (as above), zero-filled for a store; throws std::bad_alloc, also for a size
+/// over half the address space (its rounded mapping length would not fit in size_t).
 void* large_alloc(size_t bytes, LargeUse use);
 /// Frees a large_alloc of the same `bytes` and use.
 void large_free(void* p, size_t bytes, LargeUse use) noexcept;
@@ -50,7 +53,11 @@ struct LargeAllocator {
   LargeAllocator() noexcept = default;
   template <class U>
   LargeAllocator(const LargeAllocator<U>&) noexcept {}  // NOLINT(google-explicit-constructor)
-  T* allocate(size_t count) { return static_cast<T*>(large_alloc(count * sizeof(T), LargeUse::kWorkspace)); }
+  T* allocate(size_t count) {
+    // As std::allocator: a count whose bytes overflow is refused, not wrapped to a smaller buffer.
+    if (count > std::numeric_limits<size_t>::max() / sizeof(T)) throw std::bad_array_new_length();
+    return static_cast<T*>(large_alloc(count * sizeof(T), LargeUse::kWorkspace));
+  }
   void deallocate(T* p, size_t count) noexcept { large_free(p, count * sizeof(T), LargeUse::kWorkspace); }
   template <class U>
   bool operator==(const LargeAllocator<U>&) const noexcept {

@@ -25,6 +25,7 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
+#include <new>
 #include <functional>
 #include <random>
 #include <stdexcept>
@@ -303,6 +304,34 @@ static void test_large_alloc() {
     }
   }
 #endif
+}
+
+// A size whose byte count or mapping length does not fit in size_t is std::bad_alloc, as calloc
+// refused it before: never a smaller buffer than asked, nor a pointer into memory already unmapped.
+static void test_large_alloc_overflow() {
+  const size_t max = std::numeric_limits<size_t>::max();
+  for (LargeUse use : {LargeUse::kWorkspace, LargeUse::kStore}) {
+    // max - 7 rounds up to 0 bytes of 4 KB pages; max - (3 << 20) rounds up fine but its mapping
+    // plus the alignment slack of one huge page wraps.
+    for (size_t bytes : {max - 7, max - (size_t{3} << 20), max / 2 + 1}) {
+      bool refused = false;
+      void* p = nullptr;
+      try {
+        p = large_alloc(bytes, use);
+      } catch (const std::bad_alloc&) {
+        refused = true;
+      }
+      CHECK(refused, "large_alloc(%zu, %d) returned %p instead of throwing std::bad_alloc", bytes, static_cast<int>(use), p);
+    }
+  }
+  // count * sizeof(double) wraps to 8 bytes for this count.
+  bool refused = false;
+  try {
+    LargeArray a(max / sizeof(double) + 2);
+  } catch (const std::bad_alloc&) {
+    refused = true;
+  }
+  CHECK(refused, "LargeArray(%zu doubles) did not throw std::bad_alloc", max / sizeof(double) + 2);
 }
 
 static void test_reserve_large() {
@@ -1970,6 +1999,7 @@ int main() {
   test_cholesky();
   test_reserve_large();
   test_large_alloc();
+  test_large_alloc_overflow();
   test_acquisition_math();
   test_hypervolume_math();
   test_nlp_gradient();

@@ -97,20 +97,27 @@ export const MAX_CONCURRENCY = 1024;
 const MAX_TIMER_MS = 2_147_483_647;
 /** How long an interruption waits for asks in flight (a GP fit, say) before rejecting. */
 const askDrainMs = 10_000;
+/** An `optimize` call as the async context of its workers sees it; `running` is false once it returned. */
+interface ContextRun {
+  readonly study: Study;
+  running: boolean;
+}
 /**
- * The Study objects whose `optimize` is running the current async context (its workers: objective,
- * callbacks, onTrialStart), outermost first. Async context rather than a flag on the Study: with
+ * The `optimize` runs whose workers (objective, callbacks, onTrialStart) the current async context
+ * descends from, outermost first. Async context rather than a flag on the Study: with
  * `concurrency` > 1 or two `optimize` calls side by side, several runs are live at once and only a
- * call made from within one of their trials is nested.
+ * call made from within one of their trials is nested. A context outlives its run (a promise
+ * continuation or timer an objective left behind), so a run counts only while it is `running`.
  */
-const optimizing = new AsyncLocalStorage<readonly Study[]>();
+const optimizing = new AsyncLocalStorage<readonly ContextRun[]>();
 
 export async function runOptimize(study: Study, objective: Objective, options: OptimizeOptions): Promise<void> {
-  const outer = optimizing.getStore() ?? [];
-  if (outer.includes(study)) throw new NestedOptimizationError(study.studyName);
+  const outer = (optimizing.getStore() ?? []).filter((r) => r.running);
+  if (outer.some((r) => r.study === study)) throw new NestedOptimizationError(study.studyName);
   const opts = validate(objective, options);
   if (opts.signal?.aborted === true) throw new InterruptedError(`optimization of study "${study.studyName}" was aborted before it started`);
   const run = study.beginRun();
+  const self: ContextRun = { study, running: true };
   const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
   let launched = 0;
   // Boxed: a thrown null is an error too (with `fatal: unknown = null` it never stopped the run).
@@ -286,7 +293,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   try {
     // A worker that throws (a bug) sets `fatal` rather than reject Promise.all at once: optimize
     // then returns only when every worker has stopped, never with trials still being launched.
-    const inside = [...outer, study];
+    const inside: readonly ContextRun[] = [...outer, self];
     const workers = Promise.all(
       Array.from({ length: opts.concurrency }, () =>
         optimizing.run(inside, worker).catch((error: unknown) => {
@@ -298,6 +305,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     // The workers can all stop (their asks rejected) before the interruption is fully recorded.
     if (interrupted !== null) await interruptedPromise;
   } finally {
+    self.running = false;
     study.endRun(run);
     if (heartbeat !== null) clearInterval(heartbeat);
     process.removeListener('SIGINT', sigintHandler);

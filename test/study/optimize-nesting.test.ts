@@ -106,3 +106,28 @@ describe('nested optimize', () => {
     ).rejects.toBeInstanceOf(NestedOptimizationError);
   });
 });
+
+describe('optimize after a run has ended', () => {
+  it('allows optimize from work an objective started that outlives its run', async () => {
+    quietWarnings();
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 5 }) });
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let later: Promise<void> | null = null;
+    await study.optimize(
+      (trial) => {
+        // A continuation made inside the trial (a cache refresh, a queued job) that runs only
+        // after this optimize has returned: its call is not nested in any running optimize.
+        later ??= gate.then(() => study.optimize((t) => t.suggestFloat('x', 0, 1), { nTrials: 1, handleSigint: false }));
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { nTrials: 2, handleSigint: false },
+    );
+    open();
+    await expect(later).resolves.toBeUndefined();
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'COMPLETE']);
+  });
+});

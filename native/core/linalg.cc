@@ -9,6 +9,7 @@
 #include <new>
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 #include "isa_kernels.h"
@@ -32,14 +33,25 @@ void advise_huge_pages(void* p, size_t bytes) {
 #endif
 }
 #if defined(__linux__)
-constexpr size_t kSmallPage = 4096;
 constexpr size_t kHugePage = size_t{2} << 20;
 
 size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
+// The system's page size: 4 KB on x86-64, 16 or 64 KB on some arm64 and ppc64le kernels. A
+// mapping's length is rounded to it, so that the slack after it starts on a page boundary and
+// munmap can give it back (rounded to 4 KB there, that munmap failed with EINVAL and up to 2 MB of
+// address space stayed mapped per store). Read once (a constant of the process).
+size_t small_page() {
+  static const size_t page = [] {
+    const long p = sysconf(_SC_PAGESIZE);
+    return p > 0 && kHugePage % static_cast<size_t>(p) == 0 ? static_cast<size_t>(p) : size_t{4096};
+  }();
+  return page;
+}
+
 // The mapping length for a request of `bytes` >= kLargeMapMinBytes (see large_alloc_size).
 size_t mapping_length(size_t bytes, LargeUse use) {
-  const size_t len = round_up(bytes, kSmallPage);
+  const size_t len = round_up(bytes, small_page());
   const bool whole = use == LargeUse::kWorkspace || len % kHugePage >= kHugePage / 2;
   return whole ? round_up(len, kHugePage) : len;
 }
@@ -57,7 +69,7 @@ size_t large_alloc_size(size_t bytes, LargeUse use) {
 void* large_alloc(size_t bytes, LargeUse use) {
 #if defined(__linux__)
   if (bytes >= kLargeMapMinBytes) {
-    // Past half the address space no mapping can succeed, and the rounding below (to 4 KB and
+    // Past half the address space no mapping can succeed, and the rounding below (to pages and
     // 2 MB pages, plus a huge page of alignment slack) would wrap to a shorter mapping than asked.
     if (bytes > std::numeric_limits<size_t>::max() / 2) throw std::bad_alloc();
     // Over-map by one huge page and unmap the ends, leaving `len` bytes at a 2 MB boundary.

@@ -29,7 +29,7 @@ namespace kestrel {
 /// or `madvise`) each 2 MB of it faults in as one huge page: 0.14-0.27 ms, against 5.1-5.7 ms
 /// for the 512 faults of 4 KB pages that a fresh 2 MB malloc'd buffer takes on the 2-vCPU hosts
 /// of bench/surrogate.md (these buffers are made anew per fit, so the pages are fresh every
-/// time). The length is rounded up to whole 4 KB pages, then to whole 2 MB pages (each can then
+/// time). The length is rounded up to whole pages (sysconf: 4 KB on x86-64), then to whole 2 MB pages (each can then
 /// be a huge page): always for a workspace (short-lived: it reserves less than 2 MB more than
 /// asked), and for a store (it lives as long as its models) only when the last 2 MB page would
 /// be at least half used (less than 1 MB more). large_alloc_size says what is reserved;

@@ -279,8 +279,10 @@ static void test_large_alloc() {
   CHECK(large_alloc_size(2000000, LargeUse::kStore) == kMb2 && large_alloc_size(2000000, LargeUse::kWorkspace) == kMb2,
         "2,000,000 bytes reserve %zu / %zu", large_alloc_size(2000000, LargeUse::kStore),
         large_alloc_size(2000000, LargeUse::kWorkspace));
-  CHECK(large_alloc_size(size_t{536} * 536 * 8, LargeUse::kStore) == 2301952, "536^2 doubles reserve %zu as a store",
-        large_alloc_size(size_t{536} * 536 * 8, LargeUse::kStore));
+  // 2301952 bytes: a whole number of 4 KB pages, kept as is; rounded to whole 16 or 64 KB pages where those are the pages.
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  CHECK(large_alloc_size(size_t{536} * 536 * 8, LargeUse::kStore) == (2301952 + page - 1) / page * page,
+        "536^2 doubles reserve %zu as a store", large_alloc_size(size_t{536} * 536 * 8, LargeUse::kStore));
   CHECK(large_alloc_size(5120000, LargeUse::kWorkspace) == 3 * kMb2, "5,120,000 bytes reserve %zu as a workspace",
         large_alloc_size(5120000, LargeUse::kWorkspace));
   // The point of it (bench/surrogate.md, 2026-12-06): a fresh n = 500 or n = 800 workspace, as the
@@ -332,6 +334,52 @@ static void test_large_alloc_overflow() {
     refused = true;
   }
   CHECK(refused, "LargeArray(%zu doubles) did not throw std::bad_alloc", max / sizeof(double) + 2);
+}
+
+#if defined(__linux__)
+// This process's virtual size (VmSize of /proc/self/status) in bytes; -1 if unreadable.
+static long long virtual_bytes() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long long kb = -1;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::sscanf(line, "VmSize: %lld kB", &kb) == 1) break;
+  }
+  std::fclose(f);
+  return kb < 0 ? -1 : kb * 1024;
+}
+#endif
+
+// A large_alloc'd buffer gives back its whole mapping when freed, on any page size: the mapping
+// length is rounded to the system's page (sysconf), not to 4 KB. Rounded to 4 KB where pages are
+// 16 or 64 KB (arm64, ppc64le), a store whose length is not a whole 2 MB page could not unmap the
+// alignment slack after it (munmap of an address that is not page-aligned is EINVAL), and each
+// such store left up to 2 MB of address space and a mapping behind.
+static void test_large_alloc_unmaps_everything() {
+#if defined(__linux__)
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  for (LargeUse use : {LargeUse::kWorkspace, LargeUse::kStore}) {
+    for (size_t bytes : {size_t{536} * 536 * 8, size_t{1} << 20 | 8, size_t{5120000}, size_t{3} << 20}) {
+      const size_t reserved = large_alloc_size(bytes, use);
+      CHECK(reserved % page == 0, "large_alloc_size(%zu, %d) = %zu is not a whole number of %zu-byte pages", bytes,
+            static_cast<int>(use), reserved, page);
+    }
+  }
+  const long long before = virtual_bytes();
+  for (int rep = 0; rep < 64; ++rep) {
+    for (size_t bytes : {size_t{536} * 536 * 8, size_t{1} << 20 | 8, size_t{5120000}}) {
+      for (LargeUse use : {LargeUse::kWorkspace, LargeUse::kStore}) {
+        void* p = large_alloc(bytes, use);
+        static_cast<char*>(p)[bytes - 1] = 1;
+        large_free(p, bytes, use);
+      }
+    }
+  }
+  const long long grown = virtual_bytes() - before;
+  CHECK(before >= 0 && grown < (8LL << 20), "384 large_alloc/large_free pairs left %lld bytes of address space mapped",
+        grown);
+#endif
 }
 
 static void test_reserve_large() {
@@ -2000,6 +2048,7 @@ int main() {
   test_reserve_large();
   test_large_alloc();
   test_large_alloc_overflow();
+  test_large_alloc_unmaps_everything();
   test_acquisition_math();
   test_hypervolume_math();
   test_nlp_gradient();

@@ -26,6 +26,7 @@ import type { Storage, TrialTemplate } from '../storage/storage.js';
 import { MAX_DATETIME_MS } from '../storage/validate.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
+import { currentProcessIdentity, ownerState, type ProcessIdentity } from '../util/process-identity.js';
 import { hasOwn, setOwn } from '../util/own-keys.js';
 import type { StudyView } from '../trial/study-view.js';
 import { FAIL_REASON_STALE_PREFIX, SystemAttr, isFeasible } from '../trial/system-attrs.js';
@@ -373,11 +374,17 @@ export class Study implements StudyView {
     await this.enqueueing;
     const beat =
       options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now(), [SystemAttr.heartbeatOwner]: { pid: process.pid, host: HOST } } : null;
+    // A trial a run launches is this process's to finish: the run tells it or, interrupted, fails
+    // it. It records this process, so that once the process is gone (SIGKILL, a crash) a later run
+    // can fail it (`failOrphanedTrials`). Not a bare ask's: its trial may be told from elsewhere.
+    const identity = run === null ? null : currentProcessIdentity();
+    const owner = identity === null ? null : { [SystemAttr.ownerProcess]: { ...identity } };
+    const stamp = beat === null && owner === null ? null : { ...beat, ...owner };
     const controller = new AbortController();
     const slot = { takesPoint: false };
     let frozen: FrozenTrial | null;
     try {
-      frozen = await this.startTrial(beat, max, controller, run, slot);
+      frozen = await this.startTrial(stamp, beat !== null, max, controller, run, slot);
     } catch (error) {
       this.releasePointAsk(slot);
       throw error;
@@ -388,9 +395,11 @@ export class Study implements StudyView {
     }
     const trialId = frozen.trialId;
     try {
-      if (beat !== null && frozen.systemAttrs[SystemAttr.heartbeat] === undefined) {
-        await this.storage.updateTrial(trialId, { systemAttrs: beat }); // a popped WAITING trial
-      }
+      // A popped WAITING trial: stamped now (an owner it held before is replaced by this process).
+      const popped =
+        (beat !== null && frozen.systemAttrs[SystemAttr.heartbeat] === undefined) ||
+        (identity !== null && !sameIdentity(frozen.systemAttrs[SystemAttr.ownerProcess], identity));
+      if (stamp !== null && popped) await this.storage.updateTrial(trialId, { systemAttrs: stamp });
       const trial = await this.prepareTrial(frozen, controller);
       if (controller.signal.aborted) throw new InterruptedError(`trial ${frozen.number} was interrupted while it was being asked`);
       const entry = this.live.get(trialId);
@@ -431,14 +440,15 @@ export class Study implements StudyView {
    * the same turn as storage answers, so that an interruption waiting on `creating` sees it.
    */
   private async startTrial(
-    beat: Record<string, JsonValue> | null,
+    stamp: Record<string, JsonValue> | null,
+    heartbeat: boolean,
     max: number | undefined,
     controller: AbortController,
     run: OptimizeRun | null,
     slot: { takesPoint: boolean },
   ): Promise<FrozenTrial | null> {
     const register = (frozen: FrozenTrial | null): FrozenTrial | null => {
-      if (frozen !== null) this.live.set(frozen.trialId, { trial: null, controller, run, heartbeat: beat !== null });
+      if (frozen !== null) this.live.set(frozen.trialId, { trial: null, controller, run, heartbeat });
       return frozen;
     };
     const track = async (operation: Promise<FrozenTrial | null>): Promise<FrozenTrial | null> => {
@@ -486,7 +496,7 @@ export class Study implements StudyView {
       this.pointAsks++;
       slot.takesPoint = true;
     }
-    const template = beat === null ? {} : { systemAttrs: beat };
+    const template = stamp === null ? {} : { systemAttrs: stamp };
     return track(
       max === undefined
         ? this.storage.createTrial(this.studyId, template)
@@ -748,7 +758,10 @@ export class Study implements StudyView {
    * Runs `objective` over many trials. See `OptimizeOptions`. Called from inside a trial (objective,
    * callback, `onTrialStart`) of a running `optimize` of this Study, it rejects with
    * `NestedOptimizationError`, starting nothing, as Optuna refuses nested optimization; calls that
-   * run side by side, and another study's `optimize` inside an objective, are allowed.
+   * run side by side, and another study's `optimize` inside an objective, are allowed. Its trials
+   * record this process (`owner_process`), and before its first launch, then every
+   * `ORPHAN_SWEEP_INTERVAL_MS`, it records as FAIL the RUNNING trials whose owner process has
+   * exited (`failOrphanedTrials`), heartbeats or not.
    */
   optimize(objective: Objective, options: OptimizeOptions = {}): Promise<void> {
     return runOptimize(this, objective, options);
@@ -1061,6 +1074,41 @@ export class Study implements StudyView {
   }
 
   /**
+   * Records as FAIL every RUNNING trial whose owner process (`owner_process`, written for the
+   * trials `optimize` and `runTrialsInProcesses` launch) is provably gone: on this host, this boot
+   * and this PID namespace, no process has that pid, or the one that has it started at another
+   * time (the pid was reused), or it is a zombie. Its `fail_reason` starts with "stale:", so
+   * samplers do not learn from it as from a failure of its parameters. Never touched: trials
+   * without an owner (a bare `ask`, whose trial its owner may tell from any process later; trials
+   * written before owners were recorded), trials of a live process (this one included), of
+   * another host, boot or PID namespace (a container), trials this Study object holds live, and
+   * everything where the process table cannot be read (not Linux). `optimize` calls it before its
+   * first launch and then at most every `ORPHAN_SWEEP_INTERVAL_MS`. Returns the numbers of the
+   * trials it failed.
+   */
+  async failOrphanedTrials(): Promise<readonly number[]> {
+    if (currentProcessIdentity() === null) return [];
+    const failed: number[] = [];
+    for (const trial of await this.getTrials({ states: ['RUNNING'] })) {
+      const owner = trial.systemAttrs[SystemAttr.ownerProcess];
+      if (owner === undefined || this.live.has(trial.trialId) || ownerState(owner) !== 'gone') continue;
+      const { pid, host } = owner as { readonly pid: number; readonly host: string };
+      try {
+        await this.storage.finishTrial(trial.trialId, {
+          state: 'FAIL',
+          systemAttrs: {
+            [SystemAttr.failReason]: `${FAIL_REASON_STALE_PREFIX} the process that ran it (pid ${pid} on ${host}) has exited without finishing it`,
+          },
+        });
+        failed.push(trial.number);
+      } catch (error) {
+        if (!(error instanceof TrialFinishedError)) throw error; // finished meanwhile
+      }
+    }
+    return failed;
+  }
+
+  /**
    * Writes what the trial changed since its last flush, after any flush of it still in flight: a
    * `report` that was not awaited (Optuna's `report` is synchronous) leaves its write queued, and a
    * storage's reads need not wait for its queued writes (the journal's do not), so without the
@@ -1205,6 +1253,13 @@ function isOtherLiveProcess(owner: JsonValue | undefined): boolean {
   const { pid, host } = owner as Record<string, JsonValue>;
   if (host !== HOST || typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
   return isAlive(pid);
+}
+
+/** Whether a stored `owner_process` is exactly `identity`. */
+function sameIdentity(stored: JsonValue | undefined, identity: ProcessIdentity): boolean {
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return false;
+  const keys = Object.keys(identity) as (keyof ProcessIdentity)[];
+  return Object.keys(stored).length === keys.length && keys.every((k) => (stored as Record<string, JsonValue>)[k] === identity[k]);
 }
 
 /** A typed array (not a DataView): its elements are the values; a BigInt64Array's are refused later. */

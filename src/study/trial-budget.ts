@@ -19,16 +19,29 @@ import type { Study } from './study.js';
 export const MAX_PROCESSES = 256;
 
 /**
- * Fails RUNNING trials whose heartbeat is older than `graceMs` (`study.failStaleTrials`), at most
- * once per `intervalMs`; a no-op without heartbeats (intervalMs null or undefined).
+ * How often a running launch loop looks again for trials whose owner process has exited
+ * (`study.failOrphanedTrials`): a read of the RUNNING trials and a look at the process table.
+ */
+export const ORPHAN_SWEEP_INTERVAL_MS = 10_000;
+
+/**
+ * Called before each launch: records as FAIL the RUNNING trials whose owner process is gone
+ * (`study.failOrphanedTrials`) at the first call and then at most once per
+ * `ORPHAN_SWEEP_INTERVAL_MS`, and, with heartbeats (`intervalMs` not null or undefined), those whose
+ * heartbeat is older than `graceMs` (`study.failStaleTrials`), at most once per `intervalMs`.
  */
 export function staleTrialSweeper(
-  study: Pick<Study, 'failStaleTrials'>,
+  study: Pick<Study, 'failStaleTrials' | 'failOrphanedTrials'>,
   intervalMs: number | null | undefined,
   graceMs: number,
 ): () => Promise<void> {
   let lastSweep = -Infinity;
+  let lastOrphanSweep = -Infinity;
   return async () => {
+    if (Date.now() - lastOrphanSweep >= ORPHAN_SWEEP_INTERVAL_MS) {
+      lastOrphanSweep = Date.now();
+      await study.failOrphanedTrials();
+    }
     if (intervalMs === null || intervalMs === undefined || Date.now() - lastSweep < intervalMs) return;
     lastSweep = Date.now();
     await study.failStaleTrials({ graceMs });

@@ -77,7 +77,10 @@ export interface RunTrialsInProcessesOptions {
    * Heartbeats of running trials, as in `study.optimize`: each trial is stamped at ask time and
    * beaten every `intervalMs`; before each launch, RUNNING trials whose heartbeat is older than
    * `graceMs` (their worker was killed) are recorded as FAIL. Off when omitted. `intervalMs` is at
-   * most 2^31 - 1 ms (`MAX_TIMER_MS`, about 24.8 days).
+   * most 2^31 - 1 ms (`MAX_TIMER_MS`, about 24.8 days). Without heartbeats too, the trials record
+   * this (the parent) process as their owner, and trials whose owner process has exited are
+   * recorded as FAIL before the first launch and every `ORPHAN_SWEEP_INTERVAL_MS`, as in `optimize`
+   * (`study.failOrphanedTrials`).
    */
   readonly heartbeat?: { readonly intervalMs: number; readonly graceMs: number };
   /**
@@ -279,7 +282,10 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
         // trial is live (heartbeated) from its creation, so a slow spawn does not make it stale.
         let trial: Trial | null;
         try {
-          trial = await study.tryAsk({
+          // In this run (as optimize's trials are in its run): the trial records this process as
+          // its owner, which tells it whatever its worker process does, so a later run can fail it
+          // once this process is gone (`study.failOrphanedTrials`).
+          trial = await study.tryAskIn(run, {
             heartbeat: opts.heartbeat !== null,
             ...(opts.maxTrialsInStudy === null ? {} : { maxTrialsInStudy: opts.maxTrialsInStudy }),
           });

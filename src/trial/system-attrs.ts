@@ -22,6 +22,13 @@ export const SystemAttr = {
    */
   heartbeatOwner: 'heartbeat_owner',
   /**
+   * The process that runs a trial launched by `optimize` (or `runTrialsInProcesses`, whose trials
+   * the parent process runs): a `ProcessIdentity` (src/util/process-identity.ts), so that a later
+   * `optimize` on the same host can tell that it has exited and record the trial as FAIL
+   * (`Study.failOrphanedTrials`). Not written by a bare `ask`, nor where no identity can be read.
+   */
+  ownerProcess: 'owner_process',
+  /**
    * GpSampler's fitted hyperparameters, recorded on the trials whose suggestion fitted them (one
    * record, or an array of one per model fitted: per objective, per constraint), so that a new
    * sampler on the study starts from them (src/samplers/gp/stored-fit.ts).

@@ -4,7 +4,8 @@
  * ("interrupted").
  *
  * A trial running in a process killed with SIGKILL stays RUNNING in the journal: nothing is alive
- * to finish it, and no other process can tell a dead worker from a slow one. The budget counts the
+ * to finish it, until a later run on this machine finds its process gone (`owner_process`, see
+ * test/study/owner-liveness.test.ts) or its heartbeat stale. The budget counts the
  * trials the study holds, so the resumed study ends with the budget's trials: budget - 1 COMPLETE
  * plus that one (with one trial at a time, at most one). `kestrel run --fail-stale` (used here to
  * resume) records such RUNNING trials as FAIL first; it is only correct when no other worker is

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { staleTrialSweeper } from '../../src/study/trial-budget.js';
+import { ORPHAN_SWEEP_INTERVAL_MS, staleTrialSweeper } from '../../src/study/trial-budget.js';
 
 describe('staleTrialSweeper', () => {
   afterEach(() => vi.useRealTimers());
@@ -8,7 +8,7 @@ describe('staleTrialSweeper', () => {
     vi.useFakeTimers();
     vi.setSystemTime(1_000_000);
     const graces: number[] = [];
-    const sweep = staleTrialSweeper({ failStaleTrials: async (o) => (graces.push(o.graceMs), []) }, 1000, 3000);
+    const sweep = staleTrialSweeper({ failStaleTrials: async (o) => (graces.push(o.graceMs), []), failOrphanedTrials: async () => [] }, 1000, 3000);
     await sweep();
     await sweep();
     vi.setSystemTime(1_000_999);
@@ -18,11 +18,27 @@ describe('staleTrialSweeper', () => {
     expect(graces).toEqual([3000, 3000]);
   });
 
-  it('is a no-op without heartbeats', async () => {
+  it('sweeps no heartbeats without heartbeats', async () => {
     let calls = 0;
-    const sweep = staleTrialSweeper({ failStaleTrials: async () => (calls++, []) }, undefined, 0);
+    const sweep = staleTrialSweeper({ failStaleTrials: async () => (calls++, []), failOrphanedTrials: async () => [] }, undefined, 0);
     await sweep();
-    await staleTrialSweeper({ failStaleTrials: async () => (calls++, []) }, null, 0)();
+    await staleTrialSweeper({ failStaleTrials: async () => (calls++, []), failOrphanedTrials: async () => [] }, null, 0)();
     expect(calls).toBe(0);
+  });
+
+  it('looks for trials of exited owners at the first launch, then at most once per ORPHAN_SWEEP_INTERVAL_MS, heartbeats or not', async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(1_000_000);
+    let orphanSweeps = 0;
+    const sweep = staleTrialSweeper({ failStaleTrials: async () => [], failOrphanedTrials: async () => (orphanSweeps++, []) }, undefined, 0);
+    await sweep();
+    await sweep();
+    expect(orphanSweeps).toBe(1);
+    vi.setSystemTime(1_000_000 + ORPHAN_SWEEP_INTERVAL_MS - 1);
+    await sweep();
+    expect(orphanSweeps).toBe(1);
+    vi.setSystemTime(1_000_000 + ORPHAN_SWEEP_INTERVAL_MS);
+    await sweep();
+    expect(orphanSweeps).toBe(2);
   });
 });

@@ -19,6 +19,7 @@ import {
   parseCudaVisibleDevices,
   parseNvidiaSmiList,
 } from '../../src/tfjs/gpus.js';
+import { currentProcessIdentity } from '../../src/util/process-identity.js';
 import { ABORT_GRACE_MS, MAX_PROCESSES, MAX_TIMER_MS, runTrialsInProcesses } from '../../src/tfjs/process-runner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -64,6 +65,9 @@ describe('runTrialsInProcesses', () => {
       // Ran in its own process (trialsPerProcess = 1), recorded by the parent.
       expect(t.userAttrs.worker_pid).toBe(t.userAttrs.pid);
       expect(t.userAttrs.worker_pid).not.toBe(process.pid);
+      // Owned by this (the parent) process, which tells it whatever its worker does: a later run
+      // fails it only once this process is gone (study.failOrphanedTrials).
+      expect(t.systemAttrs.owner_process).toEqual(currentProcessIdentity() ?? undefined);
     }
     const pids = [0, 4, 5].map((n) => trials.get(n)!.userAttrs.pid);
     expect(new Set(pids).size).toBe(3);

@@ -1,0 +1,169 @@
+/**
+ * Trials run by `optimize` record the process that runs them (`owner_process`), and a later
+ * `optimize` on the same host records as FAIL the RUNNING trials whose owner process is gone,
+ * heartbeats or not. Trials of a bare `study.ask()` are never judged this way (their owner may
+ * tell them later from another process), nor are those of a process that is alive, of another
+ * host, boot or PID namespace.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { RandomSampler } from '../../src/samplers/random-sampler.js';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import { createStudy, loadStudy } from '../../src/study/create-study.js';
+import { SystemAttr } from '../../src/trial/system-attrs.js';
+import { currentProcessIdentity } from '../../src/util/process-identity.js';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Starts the fixture; resolves the id of its never-ending trial once it has started. */
+function startWorker(journal: string, mode: 'optimize' | 'ask'): { started: Promise<number>; exited: Promise<void>; child: ChildProcess } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/study/fixtures/killed-worker.ts', journal, mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const started = new Promise<number>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      const m = /^started (\d+)$/m.exec(out);
+      if (m !== null) resolve(Number(m[1]));
+    });
+    child.on('exit', () => reject(new Error(`the worker exited before its trial started: ${out}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return { started, exited, child };
+}
+
+const linux = currentProcessIdentity() !== null;
+
+describe.runIf(linux)('RUNNING trials of a dead owner', () => {
+  it('a SIGKILLed optimize leaves its trial RUNNING until a later optimize records it FAIL; a live one keeps it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-owner-'));
+    const journal = join(dir, 'owned.journal');
+    try {
+      const worker = startWorker(journal, 'optimize');
+      const trialId = await worker.started;
+      const study = await loadStudy({ studyName: 'owned', storage: journal, sampler: new RandomSampler({ seed: 1 }) });
+      try {
+        const owner = (await study.storage.getTrial(trialId)).systemAttrs[SystemAttr.ownerProcess];
+        expect(owner).toMatchObject({ pid: worker.child.pid });
+
+        // Alive (and without heartbeats): a later optimize leaves its trial alone.
+        await study.optimize((t) => t.suggestFloat('x', 0, 1), { nTrials: 1, handleSigint: false });
+        expect((await study.storage.getTrial(trialId)).state).toBe('RUNNING');
+
+        worker.child.kill('SIGKILL');
+        await worker.exited;
+        // Killed: the next optimize (this process, reading the journal the dead one wrote) fails it.
+        await study.optimize((t) => t.suggestFloat('x', 0, 1), { nTrials: 1, handleSigint: false });
+        const swept = await study.storage.getTrial(trialId);
+        expect(swept.state).toBe('FAIL');
+        expect(String(swept.systemAttrs[SystemAttr.failReason])).toMatch(
+          new RegExp(`^stale: the process that ran it \\(pid ${worker.child.pid} on .+\\) has exited`),
+        );
+        expect(typeof swept.params.x).toBe('number'); // what it was running stays on record
+        const trials = await study.getTrials();
+        expect(trials.map((t) => t.state)).toEqual(['FAIL', 'COMPLETE', 'COMPLETE']);
+      } finally {
+        await study.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it('never fails a trial of a bare study.ask(), whose owner may tell it from another process', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-owner-'));
+    const journal = join(dir, 'owned.journal');
+    try {
+      const worker = startWorker(journal, 'ask');
+      const trialId = await worker.started;
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+      const study = await loadStudy({ studyName: 'owned', storage: journal, sampler: new RandomSampler({ seed: 1 }) });
+      try {
+        expect((await study.storage.getTrial(trialId)).systemAttrs[SystemAttr.ownerProcess]).toBeUndefined();
+        await study.optimize((t) => t.suggestFloat('x', 0, 1), { nTrials: 1, handleSigint: false });
+        expect((await study.storage.getTrial(trialId)).state).toBe('RUNNING');
+        expect(await study.failOrphanedTrials()).toEqual([]);
+        // Its owner (any process) can still tell it.
+        expect((await study.tell(0, 0.25)).state).toBe('COMPLETE');
+      } finally {
+        await study.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
+describe.runIf(linux)('failOrphanedTrials', () => {
+  /** A study holding one RUNNING trial per owner record; returns it and the trial numbers. */
+  async function studyWithOwners(owners: readonly unknown[]) {
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 3 }) });
+    for (const owner of owners) {
+      await storage.createTrial(study.studyId, { systemAttrs: { [SystemAttr.ownerProcess]: owner as never } });
+    }
+    return study;
+  }
+
+  it('fails only trials whose owner is provably gone: same host, boot and PID namespace, and not that process', async () => {
+    const me = currentProcessIdentity()!;
+    const study = await studyWithOwners([
+      me, // 0: this process (alive)
+      { ...me, start: me.start + 1 }, // 1: a process that had this pid before (pid reused by this one)
+      { ...me, host: `${me.host}-elsewhere`, start: me.start + 1 }, // 2: another host
+      { ...me, boot: 'another-boot', start: me.start + 1 }, // 3: before a reboot, or another machine of that name
+      { ...me, pidNs: 'pid:[1]', start: me.start + 1 }, // 4: another PID namespace (a container)
+      { pid: me.pid, host: me.host }, // 5: too little to judge
+      'garbage', // 6
+      { ...me, pid: 2 ** 22 + 12345 }, // 7: a pid above pid_max: no such process
+    ]);
+    const failed = await study.failOrphanedTrials();
+    expect(failed).toEqual([1, 7]);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['RUNNING', 'FAIL', 'RUNNING', 'RUNNING', 'RUNNING', 'RUNNING', 'RUNNING', 'FAIL']);
+    expect(String(trials[1].systemAttrs[SystemAttr.failReason])).toMatch(/^stale: the process that ran it \(pid \d+ on .+\) has exited/);
+  });
+
+  it('leaves trials this Study object is running alone, and those optimize stamps carry this process', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 4 }) });
+    let owner: unknown;
+    await study.optimize(
+      async (trial) => {
+        owner = (await study.storage.getTrial(trial.trialId)).systemAttrs[SystemAttr.ownerProcess];
+        expect(await study.failOrphanedTrials()).toEqual([]);
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { nTrials: 1, handleSigint: false },
+    );
+    expect(owner).toEqual(currentProcessIdentity());
+    const asked = await study.ask();
+    expect((await study.storage.getTrial(asked.trialId)).systemAttrs[SystemAttr.ownerProcess]).toBeUndefined();
+  });
+
+  it('stamps an enqueued trial that optimize pops with this process, over what it held', async () => {
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 5 }) });
+    const me = currentProcessIdentity()!;
+    await storage.createTrial(study.studyId, {
+      state: 'WAITING',
+      systemAttrs: { [SystemAttr.fixedParams]: { x: 0.5 }, [SystemAttr.ownerProcess]: { ...me, start: me.start + 1 } },
+    });
+    let owner: unknown;
+    await study.optimize(
+      async (trial) => {
+        owner = (await study.storage.getTrial(trial.trialId)).systemAttrs[SystemAttr.ownerProcess];
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { nTrials: 1, handleSigint: false },
+    );
+    expect(owner).toEqual(me);
+    expect((await study.getTrials()).map((t) => t.state)).toEqual(['COMPLETE']);
+  });
+});

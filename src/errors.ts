@@ -241,7 +241,8 @@ export class InterruptedError extends KestrelError {
 
 /**
  * `study.optimize` was called from inside a trial (objective, callback, `onTrialStart`) of an
- * `optimize` call of the same `Study` that is still running, as Optuna raises RuntimeError
+ * `optimize` call of the same stored study that is still running (through the same `Study` or
+ * another of that study on the same storage: `isSameStoredStudy`), as Optuna raises RuntimeError
  * ("Nested optimization is not supported"). Nothing is started; when the objective lets it
  * through, only its trial fails, as for any objective error. `optimize` calls that run side by
  * side (started from outside each other's trials) are allowed.

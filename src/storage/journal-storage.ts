@@ -122,6 +122,12 @@ interface Prepared<T> {
 export class JournalStorage implements Storage {
   /** Absolute path of the journal file. */
   readonly path: string;
+  /**
+   * `path` with symbolic links resolved when it was opened (`path` itself if that failed): the file
+   * every storage on it shares, and whose `.lock` they take. Two storages with the same `realPath`
+   * hold the same studies (`isSameStoredStudy`).
+   */
+  readonly realPath: string;
   private state = new StorageState();
   private readonly lock: FileLock;
   private fd: number | null;
@@ -158,7 +164,8 @@ export class JournalStorage implements Storage {
     // The lock beside the file itself, not beside the link: processes that reach one journal by
     // different names (a symlink and its target) must take the same lock, or their appends
     // interleave and corrupt it.
-    this.lock = new FileLock({ lockPath: `${realPathOf(this.path)}.lock`, staleMs, timeoutMs });
+    this.realPath = realPathOf(this.path);
+    this.lock = new FileLock({ lockPath: `${this.realPath}.lock`, staleMs, timeoutMs });
     this.fd = opened.fd;
     const identity = fstatSync(opened.fd);
     this.opened = { dev: identity.dev, ino: identity.ino };

@@ -8,7 +8,7 @@ import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
 import type { Trial } from '../trial/trial.js';
 import type { Study } from './study.js';
-import { messageOf } from './study.js';
+import { isSameStoredStudy, messageOf } from './study.js';
 import { staleTrialSweeper } from './trial-budget.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warn, warnOnce } from '../util/warn.js';
@@ -113,7 +113,9 @@ const optimizing = new AsyncLocalStorage<readonly ContextRun[]>();
 
 export async function runOptimize(study: Study, objective: Objective, options: OptimizeOptions): Promise<void> {
   const outer = (optimizing.getStore() ?? []).filter((r) => r.running);
-  if (outer.some((r) => r.study === study)) throw new NestedOptimizationError(study.studyName);
+  // Per stored study, not per Study object: another Study loaded on the same study and storage
+  // (one storage object, or a journal file) nested inside a trial is the same nesting.
+  if (outer.some((r) => isSameStoredStudy(r.study, study))) throw new NestedOptimizationError(study.studyName);
   const opts = validate(objective, options);
   if (opts.signal?.aborted === true) throw new InterruptedError(`optimization of study "${study.studyName}" was aborted before it started`);
   const run = study.beginRun();

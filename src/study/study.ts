@@ -22,6 +22,7 @@ import type { Pruner } from '../pruners/pruner.js';
 import type { Sampler } from '../samplers/sampler.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../space/types.js';
 import { isAlive } from '../storage/file-lock.js';
+import { JournalStorage } from '../storage/journal-storage.js';
 import type { Storage, TrialTemplate } from '../storage/storage.js';
 import { MAX_DATETIME_MS } from '../storage/validate.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
@@ -756,7 +757,8 @@ export class Study implements StudyView {
 
   /**
    * Runs `objective` over many trials. See `OptimizeOptions`. Called from inside a trial (objective,
-   * callback, `onTrialStart`) of a running `optimize` of this Study, it rejects with
+   * callback, `onTrialStart`) of a running `optimize` of this stored study (through this Study
+   * object or another of the same study and storage, see `isSameStoredStudy`), it rejects with
    * `NestedOptimizationError`, starting nothing, as Optuna refuses nested optimization; calls that
    * run side by side, and another study's `optimize` inside an objective, are allowed. Its trials
    * record this process (`owner_process`), and before its first launch, then every
@@ -1185,11 +1187,7 @@ export class Study implements StudyView {
    */
   private owns(trial: Trial): boolean {
     const owner = trial.study;
-    if (owner === this) return true;
-    if (!(owner instanceof Study) || owner.studyId !== this.studyId || owner.studyName !== this.studyName) return false;
-    if (owner.storage === this.storage) return true;
-    const pathOf = (storage: Storage): unknown => (storage as { readonly path?: unknown }).path;
-    return typeof pathOf(this.storage) === 'string' && pathOf(owner.storage) === pathOf(this.storage);
+    return owner === this || (owner instanceof Study && isSameStoredStudy(owner, this));
   }
 
   /**
@@ -1238,6 +1236,21 @@ export function checkPrunerDirections(pruner: Pruner, studyName: string, directi
     `no pruner for study "${studyName}", which has ${directions.length} directions (${directions.join(', ')}): pruning is undefined for several objectives`,
     pruner.name,
   );
+}
+
+/**
+ * Whether two `Study` objects stand for one stored study: the same study (id and name) in the same
+ * storage, which is one storage object, or journals on one file (the same `realPath`, symbolic
+ * links resolved; or the same `path`, for a storage of another kind that has one). Trial ids and
+ * study ids are per storage, so anything less would confuse studies of different storages.
+ */
+export function isSameStoredStudy(a: Study, b: Study): boolean {
+  if (a === b) return true;
+  if (a.studyId !== b.studyId || a.studyName !== b.studyName) return false;
+  if (a.storage === b.storage) return true;
+  if (a.storage instanceof JournalStorage && b.storage instanceof JournalStorage) return a.storage.realPath === b.storage.realPath;
+  const pathOf = (storage: Storage): unknown => (storage as { readonly path?: unknown }).path;
+  return typeof pathOf(a.storage) === 'string' && pathOf(a.storage) === pathOf(b.storage);
 }
 
 const HOST = hostname();

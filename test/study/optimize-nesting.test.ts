@@ -1,11 +1,18 @@
 /**
  * `optimize` called from inside an objective (or callback) of a running `optimize` of the same
- * Study is refused, as Optuna raises RuntimeError("Nested optimization is not supported").
+ * stored study is refused, as Optuna raises RuntimeError("Nested optimization is not supported"):
+ * through the same Study object, or another one of that study on the same storage (one storage
+ * object, or journals on one file).
  */
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NestedOptimizationError } from '../../src/errors.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
-import { createStudy } from '../../src/study/create-study.js';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import { createStudy, loadStudy } from '../../src/study/create-study.js';
+import type { Study } from '../../src/study/study.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -129,5 +136,71 @@ describe('optimize after a run has ended', () => {
     await expect(later).resolves.toBeUndefined();
     const trials = await study.getTrials();
     expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE', 'COMPLETE']);
+  });
+});
+
+describe('nested optimize of the same stored study through another Study object', () => {
+  /** Runs `outer.optimize` whose one trial calls `inner.optimize`; returns what that call threw, or null. */
+  async function nestedError(outer: Study, inner: Study): Promise<unknown> {
+    let caught: unknown = null;
+    await outer.optimize(
+      async (trial) => {
+        try {
+          await inner.optimize((t) => t.suggestFloat('y', 0, 1), { nTrials: 1, handleSigint: false });
+        } catch (error) {
+          caught = error;
+        }
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { nTrials: 1, handleSigint: false },
+    );
+    return caught;
+  }
+
+  it('refuses it for two Study objects loaded on one storage object', async () => {
+    quietWarnings();
+    const storage = new InMemoryStorage();
+    const outer = await createStudy({ studyName: 'shared', storage, sampler: new RandomSampler({ seed: 7 }) });
+    const inner = await loadStudy({ studyName: 'shared', storage, sampler: new RandomSampler({ seed: 8 }) });
+    const error = await nestedError(outer, inner);
+    expect(error).toBeInstanceOf(NestedOptimizationError);
+    expect(String((error as Error).message)).toMatch(/study "shared"/);
+    // The refused call created no trial.
+    expect((await outer.getTrials()).map((t) => t.state)).toEqual(['COMPLETE']);
+  });
+
+  it('refuses it for two storages opened on one journal file, through a symlink too', async () => {
+    quietWarnings();
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-nested-'));
+    try {
+      const journal = join(dir, 'shared.journal');
+      const outer = await createStudy({ studyName: 'shared', storage: journal, sampler: new RandomSampler({ seed: 9 }) });
+      symlinkSync(journal, join(dir, 'link.journal'));
+      const inners = [
+        await loadStudy({ studyName: 'shared', storage: journal }),
+        await loadStudy({ studyName: 'shared', storage: join(dir, 'link.journal') }),
+      ];
+      try {
+        for (const inner of inners) expect(await nestedError(outer, inner)).toBeInstanceOf(NestedOptimizationError);
+        expect((await outer.getTrials()).map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE']);
+      } finally {
+        for (const inner of inners) await inner.close();
+        await outer.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('allows it for another study on the same storage, and for a study of the same name in another storage', async () => {
+    quietWarnings();
+    const storage = new InMemoryStorage();
+    const outer = await createStudy({ studyName: 'a', storage, sampler: new RandomSampler({ seed: 10 }) });
+    const other = await createStudy({ studyName: 'b', storage, sampler: new RandomSampler({ seed: 11 }) });
+    const sameName = await createStudy({ studyName: 'a', storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 12 }) });
+    expect(await nestedError(outer, other)).toBeNull();
+    expect(await nestedError(outer, sameName)).toBeNull();
+    expect(await other.getTrials()).toHaveLength(1);
+    expect(await sameName.getTrials()).toHaveLength(1);
   });
 });

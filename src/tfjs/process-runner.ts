@@ -55,7 +55,8 @@ export interface RunTrialsInProcessesOptions {
    * one the objective is called as `objective(trial)`; a function declaring two parameters is then
    * refused when the first worker process has loaded it (this process never imports the module):
    * the call rejects with `InvalidOptionError` at `space`, the trial that process was started for
-   * recorded FAIL with that reason, and no objective runs.
+   * recorded FAIL with that reason, and no objective runs. Only that trial: without a space, one
+   * process loads the objective before the other slots ask their first trials and start theirs.
    */
   readonly space?: SpaceSpec;
   /**
@@ -272,9 +273,36 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     return child;
   };
 
+  // Without a space, whether the objective can be called at all (an objective(params, trial)
+  // cannot: see `spawn`) is known only once a process has loaded the module, which this process
+  // never imports. Until one has, a single slot (the probe) launches and the others wait, so a
+  // refused objective costs one FAIL trial, not one per slot; the other slots start one process
+  // load later. The probe passes to a waiting slot when its slot stops before a process of it has
+  // loaded the objective (a budget reached, say); a fatal start failure stops them all.
+  let objectiveChecked = opts.space !== null;
+  let probe: { readonly slot: Slot; readonly done: Promise<void>; readonly release: () => void } | null = null;
+  const releaseProbe = (slot: Slot): void => {
+    if (probe === null || probe.slot !== slot) return;
+    const { release } = probe;
+    probe = null;
+    release();
+  };
+
   const runSlot = async (slot: Slot): Promise<void> => {
     try {
       while (shouldLaunch()) {
+        if (!objectiveChecked) {
+          if (probe === null) {
+            let release!: () => void;
+            const done = new Promise<void>((resolve) => {
+              release = resolve;
+            });
+            probe = { slot, done, release };
+          } else if (probe.slot !== slot) {
+            await probe.done;
+            continue;
+          }
+        }
         launched++;
         await failStale();
         if (interrupted) break;
@@ -304,6 +332,8 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
           // within startTimeoutMs is killed, and its trial fails like one that hangs.
           try {
             slot.child = await spawn(slot, opts.startTimeoutMs);
+            objectiveChecked = true;
+            releaseProbe(slot);
           } catch (error) {
             const reason =
               error instanceof WorkerStartError && error.transient ? error.message : describeSerializedError(serializeError(error));
@@ -381,6 +411,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     } catch (error) {
       if (fatal === null) fatal = { error };
     } finally {
+      releaseProbe(slot);
       if (slot.child !== null) {
         const child = slot.child;
         slot.child = null;

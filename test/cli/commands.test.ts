@@ -301,14 +301,16 @@ describe('exit codes', () => {
   it('exits 2 at space for an objective(params, trial) without a space in process mode too, before any objective runs', async () => {
     // The parent does not import the objective in process mode (a TensorFlow.js module would claim
     // the GPU there): the first worker reports it as it starts, and every trial failed with NaN.
-    await writeFiles(dir, { 'no-space-proc.yaml': 'study: nsp\nobjective: ./objective.mjs\nnTrials: 3\nprocesses: true\nstorage: ./no-space-proc.journal\n' });
+    await writeFiles(dir, { 'no-space-proc.yaml': 'study: nsp\nobjective: ./objective.mjs\nnTrials: 3\nprocesses: true\nconcurrency: 3\nstorage: ./no-space-proc.journal\n' });
     const result = await runInProcess(['run', 'no-space-proc.yaml'], dir);
     expect(result.stderr).toMatch(NO_SPACE_MESSAGE);
     expect(result.code).toBe(2);
     const study = await loadStudy({ studyName: 'nsp', storage: path.join(dir, 'no-space-proc.journal') });
     const trials = await study.getTrials();
     await study.close();
-    expect(trials.map((t) => t.state)).toEqual(['FAIL']); // the trial the first worker was started for
+    // The trial the first worker was started for, and no other: the other two processes would
+    // have started only once it had loaded the objective.
+    expect(trials.map((t) => t.state)).toEqual(['FAIL']);
     expect(trials[0].userAttrs.tag).toBeUndefined(); // the objective never ran
   });
 

@@ -328,6 +328,15 @@ describe('runTrialsInProcesses', () => {
     expect(trials[0].userAttrs.params_seen).toBeUndefined();
   });
 
+  it('refuses such an objective with one FAIL trial however many processes: the others start once the first has loaded it', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const run = runTrialsInProcesses({ study, objectiveModule: crashModule, objectiveExport: 'withSpace', nTrials: 6, concurrency: 3 });
+    await expect(run).rejects.toMatchObject({ option: 'space' });
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['FAIL']);
+    expect(trials[0].systemAttrs.fail_reason).toMatch(/InvalidOptionError: option "space"/);
+  });
+
   it('fails only its trial when a worker is killed by a signal while starting, and goes on', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     const result = await runTrialsInProcesses({

@@ -7,12 +7,22 @@
  * both judged the same lock stale remove each other's fresh lock.
  *
  * Protocol (`<journal>.lock` is a regular file):
- * - acquire: create the lock file with O_CREAT|O_EXCL and write `pid host token` into it. The
- *   holder keeps the file open while it holds the lock, so its inode (dev, ino) cannot be reused
- *   and names this holding alone;
- * - a lock is stale when its holder's pid is dead on this host (a SIGKILLed holder is detected at
- *   once) or when it is older than `staleMs` (a holder on another host or PID namespace, or a file
- *   left empty by a holder killed between create and write). A live holder never keeps the lock
+ * - acquire: create the lock file with O_CREAT|O_EXCL and write one line into it,
+ *   `pid host token boot=<boot id> pidns=<PID namespace> start=<start time>\n`: the token
+ *   (random, then a counter) tells holdings apart, and the rest is the holder's `ProcessIdentity`
+ *   (src/util/process-identity.ts; where this process has none, not Linux, the line ends after
+ *   the token). The first two fields are those an earlier version wrote and reads. The holder
+ *   keeps the file open while it holds the lock, so its inode (dev, ino) cannot be reused and
+ *   names this holding alone;
+ * - a lock is stale when `ownerState` finds its holder gone for sure (same host, boot and PID
+ *   namespace, and no process with that pid, a zombie, or one started at another time: a
+ *   SIGKILLed holder is detected at once, a reused pid does not keep its lock), or when it is
+ *   older than `staleMs`. Age alone judges every other lock: a holder on another host, boot or
+ *   PID namespace (two containers of one pod share a host name and the volume, not their pids: a
+ *   pid dead here may be a live writer there), a reader without an identity (not Linux), a line
+ *   in an earlier version's format `pid host token` (which does not say its PID namespace, so its
+ *   pid is never trusted: a killed holder of that version is waited out), and a file left empty
+ *   or cut short by a holder killed between create and write. A live holder never keeps the lock
  *   longer than one synchronous write, so age alone misjudges a live one only when its process is
  *   frozen (SIGSTOP, a suspended VM, a long synchronous task run between the lock's acquisition
  *   and its use) for `staleMs`;
@@ -53,6 +63,7 @@ import {
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { StorageError } from '../errors.js';
+import { currentProcessIdentity, ownerState, type ProcessIdentity } from '../util/process-identity.js';
 import { warnOnce } from '../util/warn.js';
 
 export interface FileLockOptions {
@@ -91,6 +102,7 @@ export class FileLock {
   private readonly staleMs: number;
   private readonly timeoutMs: number;
   private readonly tokenPrefix = `${process.pid} ${HOST} ${randomBytes(4).toString('hex')}-`;
+  private readonly identitySuffix = identityFields(currentProcessIdentity());
   private counter = 0;
   private holding: Holding | null = null;
 
@@ -194,7 +206,7 @@ export class FileLock {
       throw new StorageError(`cannot create the lock file ${path}: ${messageOf(error)}`, { cause: error });
     }
     try {
-      writeSync(fd, `${this.tokenPrefix}${this.counter++}\n`);
+      writeSync(fd, `${this.tokenPrefix}${this.counter++}${this.identitySuffix}\n`);
       const stat = fstatSync(fd, { bigint: true });
       return { fd, dev: stat.dev, ino: stat.ino };
     } catch (error) {
@@ -205,12 +217,11 @@ export class FileLock {
     }
   }
 
+  /** Older than `staleMs`, or its holder is gone for sure (see the file comment). */
   private isStale(info: LockInfo): boolean {
     if (Date.now() - info.mtimeMs > this.staleMs) return true;
-    const [pidText, host] = info.content.split(' ');
-    const pid = Number(pidText);
-    if (host !== HOST || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
-    return !isAlive(pid);
+    const holder = lockHolder(info.content);
+    return holder !== null && ownerState(holder) === 'gone';
   }
 
   private breakStale(seen: LockInfo): void {
@@ -313,6 +324,43 @@ export class FileLock {
       closeSync(fd);
     }
   }
+}
+
+/**
+ * ` boot=<boot> pidns=<PID namespace> start=<start>`, the fields a lock line carries after its
+ * token; empty without an identity, or with one whose fields would not read back as one field each.
+ */
+function identityFields(identity: ProcessIdentity | null): string {
+  if (identity === null) return '';
+  const fields = [`boot=${identity.boot}`, `pidns=${identity.pidNs}`, `start=${identity.start}`];
+  return fields.some((field) => /\s/.test(field)) ? '' : ` ${fields.join(' ')}`;
+}
+
+/**
+ * The holder a lock (or break) file names: the `ProcessIdentity` of a complete line of this
+ * version's format, else null (an earlier version's `pid host token`, an empty file, a line cut
+ * short or not ending in '\n', anything else), so that such a lock is judged by its age alone.
+ */
+function lockHolder(content: string): ProcessIdentity | null {
+  // Only a whole line: one read while its holder writes it may end anywhere, even inside a number.
+  if (!content.endsWith('\n')) return null;
+  const fields = content.slice(0, -1).split(' ');
+  if (fields.length !== 6) return null;
+  const [pidText, host, , bootField, pidNsField, startField] = fields as [string, string, string, string, string, string];
+  if (!bootField.startsWith('boot=') || !pidNsField.startsWith('pidns=') || !startField.startsWith('start=')) return null;
+  const pid = decimal(pidText);
+  const start = decimal(startField.slice('start='.length));
+  const boot = bootField.slice('boot='.length);
+  const pidNs = pidNsField.slice('pidns='.length);
+  if (pid === null || pid === 0 || start === null || host === '' || boot === '' || pidNs === '') return null;
+  return { pid, host, boot, pidNs, start };
+}
+
+/** A non-negative safe integer written in decimal digits only (no sign, exponent or spaces), else null. */
+function decimal(text: string): number | null {
+  if (!/^[0-9]{1,16}$/.test(text)) return null;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : null;
 }
 
 /** Whether `info` is the file held open as `holding` (whose inode cannot be reused meanwhile). */

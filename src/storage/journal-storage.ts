@@ -93,7 +93,11 @@ export interface JournalStorageOptions {
   readonly path: string;
   /**
    * A lock file older than this is taken to be abandoned (ms, default 10,000, at least 1). A holder
-   * whose process is dead on this host is detected at once, whatever this value.
+   * whose process has exited is detected at once, whatever this value, where that is certain: on
+   * Linux, for a holder of this host, boot and PID namespace (src/util/process-identity.ts). Any
+   * other holder (another machine, container or PID namespace; a lock written by an earlier
+   * version, which names no PID namespace; any holder where this process has no identity, not
+   * Linux) is judged by this age alone.
    */
   readonly lockStaleMs?: number;
   /** How long a write waits for the lock before it rejects with `StorageError` (ms, default 60,000). */

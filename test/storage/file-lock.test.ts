@@ -13,7 +13,9 @@ import { StorageError } from '../../src/errors.js';
 import { FileLock } from '../../src/storage/file-lock.js';
 import { JournalStorage } from '../../src/storage/journal-storage.js';
 import { StorageState } from '../../src/storage/storage-state.js';
+import { currentProcessIdentity } from '../../src/util/process-identity.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
+import { NO_SUCH_PID, lockLine } from './fixtures/lock-line.js';
 
 /** Runs `hook.before(path)` just before any unlinkSync/renameSync of `path` (the code under test's). */
 const hook = vi.hoisted(() => ({ before: null as null | ((path: string) => void) }));
@@ -42,6 +44,7 @@ function onceBeforeRemoving(path: string, action: () => void): void {
   };
 }
 
+const me = currentProcessIdentity();
 const root = mkdtempSync(join(tmpdir(), 'kestrel-lock-'));
 let counter = 0;
 function freshLockPath(): string {
@@ -153,7 +156,7 @@ describe('FileLock ownership', () => {
     expect(leftovers(path)).toEqual([]);
   });
 
-  it('a break file left by a dead breaker is removed at once; one left by a live breaker waits for staleMs', () => {
+  it('a break file left by a live breaker waits for staleMs', () => {
     const path = freshLockPath();
     const breakPath = `${path}.break`;
     writeFileSync(path, '123 some-other-host stale-0\n');
@@ -167,11 +170,17 @@ describe('FileLock ownership', () => {
     age(breakPath);
     expect(w.tryAcquire()).toBe(true);
     w.release();
-    // A breaker whose pid is dead on this host, fresh: broken at once.
+    expect(leftovers(path)).toEqual([]);
+  });
+
+  it.runIf(me !== null)('a break file left by a breaker that has exited (this host, boot and PID namespace) is removed at once', () => {
+    const path = freshLockPath();
+    const breakPath = `${path}.break`;
     writeFileSync(path, '123 some-other-host stale-1\n');
     age(path);
     const dead = spawnSync(process.execPath, ['-e', '0']).pid;
-    writeFileSync(breakPath, `${dead} ${hostname()} dead-breaker-0\n`);
+    writeFileSync(breakPath, lockLine({ ...me!, pid: dead }, 'dead-breaker-0'));
+    const w = lock(path);
     expect(w.tryAcquire()).toBe(true);
     w.release();
     expect(leftovers(path)).toEqual([]);
@@ -187,6 +196,95 @@ describe('FileLock ownership', () => {
     const s = new JournalStorage({ path: journal, lockTimeoutMs: 100 });
     await expect(s.createStudy('s', ['minimize'])).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringMatching(/EISDIR/) });
     await s.close();
+  });
+});
+
+describe.runIf(me !== null)("FileLock staleness by its holder's identity (Linux)", () => {
+  it('breaks at once a fresh lock whose holder, of this host, boot and PID namespace, has exited', () => {
+    const exited = spawnSync(process.execPath, ['-e', '0']).pid;
+    for (const pid of [exited, NO_SUCH_PID]) {
+      const path = freshLockPath();
+      writeFileSync(path, lockLine({ ...me!, pid }, 'dead-0'));
+      const w = lock(path);
+      expect(w.tryAcquire()).toBe(true);
+      expect(() => w.assertHeld()).not.toThrow();
+      w.release();
+      expect(leftovers(path)).toEqual([]);
+    }
+  });
+
+  it('breaks at once a fresh lock whose pid now names a process started at another time (a reused pid)', () => {
+    // This process's pid, and its parent's (alive), each with a start time that is not theirs.
+    const parentStat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+    const parentStart = Number(parentStat.slice(parentStat.lastIndexOf(')') + 2).split(' ')[19]);
+    for (const holder of [{ ...me!, start: me!.start + 1 }, { ...me!, pid: process.ppid, start: parentStart + 1 }]) {
+      const path = freshLockPath();
+      writeFileSync(path, lockLine(holder, 'reused-0'));
+      const w = lock(path);
+      expect(w.tryAcquire()).toBe(true);
+      w.release();
+      expect(leftovers(path)).toEqual([]);
+    }
+    // The parent with its own start time is alive: its lock is kept.
+    const path = freshLockPath();
+    writeFileSync(path, lockLine({ ...me!, pid: process.ppid, start: parentStart }, 'parent-0'));
+    expect(lock(path).tryAcquire()).toBe(false);
+  });
+
+  it('keeps a fresh lock whose holder it cannot judge (another PID namespace, boot or host) until staleMs', () => {
+    // Two containers of one pod share the host name and the volume, not their pids: a pid that is
+    // dead (or another process) here may be the live writer there.
+    const holders = [
+      { ...me!, pid: NO_SUCH_PID, pidNs: 'pid:[1]' },
+      { ...me!, pid: process.pid, start: me!.start + 1, pidNs: 'pid:[1]' },
+      { ...me!, pid: NO_SUCH_PID, boot: 'another-boot' },
+      { ...me!, pid: NO_SUCH_PID, host: 'elsewhere' },
+    ];
+    for (const holder of holders) {
+      const path = freshLockPath();
+      const content = lockLine(holder, 'other-ns-0');
+      writeFileSync(path, content);
+      const w = lock(path);
+      expect(w.tryAcquire(), JSON.stringify(holder)).toBe(false);
+      expect(readFileSync(path, 'utf8')).toBe(content);
+      age(path); // older than staleMs: broken by age
+      expect(w.tryAcquire()).toBe(true);
+      w.release();
+      expect(leftovers(path)).toEqual([]);
+    }
+  });
+
+  it("keeps until staleMs a lock that names no identity: an earlier version's `pid host token`, or a line cut short", () => {
+    const full = lockLine({ ...me!, pid: NO_SUCH_PID }, 'cut-0');
+    const contents = [
+      `${NO_SUCH_PID} ${hostname()} old-format-0\n`, // written by an earlier version: which namespace?
+      full.slice(0, -2), // read while being written: the start time cut short could be any number
+      `${full.slice(0, -1)} more\n`,
+      '',
+    ];
+    for (const content of contents) {
+      const path = freshLockPath();
+      writeFileSync(path, content);
+      const w = lock(path);
+      expect(w.tryAcquire(), content).toBe(false);
+      age(path);
+      expect(w.tryAcquire()).toBe(true);
+      w.release();
+    }
+  });
+
+  it('writes `pid host token` then its identity, and a lock of this live process is never broken before staleMs', () => {
+    const path = freshLockPath();
+    const a = lock(path);
+    expect(a.tryAcquire()).toBe(true);
+    const content = readFileSync(path, 'utf8');
+    // An earlier version reads the first two fields as before.
+    const [pid, host, token] = content.split(' ');
+    expect([pid, host]).toEqual([String(process.pid), hostname()]);
+    expect(content).toBe(lockLine(me!, token));
+    expect(lock(path).tryAcquire()).toBe(false);
+    a.release();
+    expect(leftovers(path)).toEqual([]);
   });
 });
 

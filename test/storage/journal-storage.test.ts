@@ -15,8 +15,12 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { JournalStorage } from '../../src/storage/journal-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
+import { currentProcessIdentity } from '../../src/util/process-identity.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
 import { C, N, X, runStorageContract } from './contract.js';
+import { NO_SUCH_PID, lockLine } from './fixtures/lock-line.js';
+
+const me = currentProcessIdentity();
 
 const root = mkdtempSync(join(tmpdir(), 'kestrel-journal-'));
 let counter = 0;
@@ -291,7 +295,7 @@ describe('JournalStorage', () => {
     await s.close();
   });
 
-  it('recovers a lock left by a dead process, or one older than lockStaleMs; times out on a live one', async () => {
+  it('recovers a lock older than lockStaleMs; times out on a live one and on one it cannot judge', async () => {
     const path = freshPath();
     const s = new JournalStorage({ path, lockStaleMs: 60_000, lockTimeoutMs: 50 });
     const id = await s.createStudy('s', ['minimize']);
@@ -299,25 +303,35 @@ describe('JournalStorage', () => {
     // A live holder (this process, fresh lock): the write waits, then times out.
     writeFileSync(`${path}.lock`, `${process.pid} ${hostname()} live-0\n`);
     await expect(s.createTrial(id)).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringContaining('timed out') });
+    // A fresh lock of an earlier version (`pid host token`, no PID namespace), whose pid is not a
+    // process here: it may be a live writer in another container of this host name. Waited for.
+    writeFileSync(`${path}.lock`, `${NO_SUCH_PID} ${hostname()} old-version-0\n`);
+    await expect(s.createTrial(id)).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringContaining('timed out') });
     expect(await s.getNTrials(id)).toBe(0);
-
-    // A holder on this host whose pid is dead: broken at once.
-    const dead = spawn(process.execPath, ['-e', '0']);
-    await new Promise((resolve) => dead.on('exit', resolve));
-    writeFileSync(`${path}.lock`, `${dead.pid} ${hostname()} dead-0\n`);
-    expect((await s.createTrial(id)).number).toBe(0);
-    expect(warned('JOURNAL_STALE_LOCK')).toBe(true);
 
     // A holder elsewhere (other host), older than lockStaleMs: broken by age.
     const t = new JournalStorage({ path, lockStaleMs: 1_000, lockTimeoutMs: 5_000 });
     writeFileSync(`${path}.lock`, `123 some-other-host old-0\n`);
     const past = (Date.now() - 10_000) / 1000;
     utimesSync(`${path}.lock`, past, past);
-    expect((await t.createTrial(id)).number).toBe(1);
+    expect((await t.createTrial(id)).number).toBe(0);
     expect(existsSync(`${path}.lock`)).toBe(false);
     expect(existsSync(`${path}.lock.break`)).toBe(false);
     await s.close();
     await t.close();
+  });
+
+  it.runIf(me !== null)('recovers at once a lock whose holder (this host, boot and PID namespace) has exited', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path, lockStaleMs: 60_000, lockTimeoutMs: 50 });
+    const id = await s.createStudy('s', ['minimize']);
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => dead.on('exit', resolve));
+    writeFileSync(`${path}.lock`, lockLine({ ...me!, pid: dead.pid! }, 'dead-0'));
+    expect((await s.createTrial(id)).number).toBe(0);
+    expect(warned('JOURNAL_STALE_LOCK')).toBe(true);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    await s.close();
   });
 });
 
@@ -464,7 +478,9 @@ describe('JournalStorage across processes', () => {
     const reported = [...writer.out.done];
 
     // Whether or not it died holding the lock, simulate that it did: its lock file names its pid.
-    writeFileSync(`${path}.lock`, `${writer.child.pid} ${hostname()} killed-0\n`);
+    // (Without a process identity, not Linux, that lock is waited out: lockStaleMs, 2 s here.)
+    const pid = writer.child.pid!;
+    writeFileSync(`${path}.lock`, me === null ? `${pid} ${hostname()} killed-0\n` : lockLine({ ...me, pid }, 'killed-0'));
     const s = new JournalStorage({ path, lockStaleMs: 2_000 });
     const id = await s.getStudyIdFromName('mp');
     for (const d of reported) {

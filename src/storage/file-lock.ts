@@ -380,16 +380,6 @@ function fstatQuiet(fd: number): BigIntStats | null {
   }
 }
 
-/** Whether a process with this pid exists on this host (EPERM: it does, under another user). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return codeOf(error) === 'EPERM';
-  }
-}
-
 function unlinkQuiet(path: string): void {
   try {
     unlinkSync(path);

@@ -21,13 +21,12 @@ import {
 import type { Pruner } from '../pruners/pruner.js';
 import type { Sampler } from '../samplers/sampler.js';
 import type { Distribution, ParamValue, Params, SearchSpace } from '../space/types.js';
-import { isAlive } from '../storage/file-lock.js';
 import { JournalStorage } from '../storage/journal-storage.js';
 import type { Storage, TrialTemplate } from '../storage/storage.js';
 import { MAX_DATETIME_MS } from '../storage/validate.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
-import { currentProcessIdentity, ownerState, type ProcessIdentity } from '../util/process-identity.js';
+import { currentProcessIdentity, isProcessIdentity, ownerState, pidExists, type ProcessIdentity } from '../util/process-identity.js';
 import { hasOwn, setOwn } from '../util/own-keys.js';
 import type { StudyView } from '../trial/study-view.js';
 import { FAIL_REASON_STALE_PREFIX, SystemAttr, isFeasible } from '../trial/system-attrs.js';
@@ -373,8 +372,8 @@ export class Study implements StudyView {
     // drop the await): an ask that popped the queue before such an enqueue had created its trial
     // sampled a new one, and the enqueued configuration was left WAITING.
     await this.enqueueing;
-    const beat =
-      options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now(), [SystemAttr.heartbeatOwner]: { pid: process.pid, host: HOST } } : null;
+    const beatOwner = currentProcessIdentity() ?? { pid: process.pid, host: HOST };
+    const beat = options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now(), [SystemAttr.heartbeatOwner]: { ...beatOwner } } : null;
     // A trial a run launches is this process's to finish: the run tells it or, interrupted, fails
     // it. It records this process, so that once the process is gone (SIGKILL, a crash) a later run
     // can fail it (`failOrphanedTrials`). Not a bare ask's: its trial may be told from elsewhere.
@@ -1044,11 +1043,18 @@ export class Study implements StudyView {
 
   /**
    * Records as FAIL every RUNNING trial run with heartbeats whose last heartbeat is older than
-   * `graceMs`: its worker was killed or lost. A trial whose worker is another process on this host
-   * that is still alive is left alone however old its heartbeat (a synchronous objective blocks the
-   * event loop, and with it the heartbeat timer, for as long as it runs; the trial is finished when
-   * it returns). Other workers (this process's other Study objects, other hosts) are judged by the
-   * heartbeat alone: safe as long as they beat more often than `graceMs`. Returns the numbers of the
+   * `graceMs`: its worker was killed or lost. A trial whose worker (`heartbeat_owner`) is another
+   * process that is certainly still alive, one of this host, boot and PID namespace with that pid
+   * and start time (`ownerState`), is left alone however old its heartbeat (a synchronous
+   * objective blocks the event loop, and with it the heartbeat timer, for as long as it runs; the
+   * trial is finished when it returns). Other workers (this process's other Study objects, other
+   * hosts, boots or PID namespaces such as another container with this host name, and any worker
+   * where this process has no identity, not Linux) are judged by the heartbeat alone: safe as long
+   * as they beat more often than `graceMs`. A pid that another process now has does not spare the
+   * trial. A `heartbeat_owner` written by an earlier version, `{pid, host}`, names no PID
+   * namespace: its trial is spared, as before, while some process on this host has that pid (it
+   * may be another one: the trial then stays RUNNING until that process exits, never failed while
+   * its worker may be alive), and judged by the heartbeat otherwise. Returns the numbers of the
    * trials it failed.
    */
   async failStaleTrials(options: { readonly graceMs: number }): Promise<readonly number[]> {
@@ -1256,16 +1262,20 @@ export function isSameStoredStudy(a: Study, b: Study): boolean {
 const HOST = hostname();
 
 /**
- * Whether a `heartbeat_owner` system attribute names another process on this host that is alive.
- * A pid reused by a new process after its worker died keeps that trial from the sweep until the new
- * process exits; a host name shared across PID namespaces (containers) would mislead it the same
- * way, as it would the journal's lock.
+ * Whether a `heartbeat_owner` system attribute names another process that is alive (see
+ * `Study.failStaleTrials`). A `ProcessIdentity` is judged by `ownerState`: only 'alive' spares, so
+ * a process of another PID namespace or boot (a container sharing this host name), whose pid
+ * means nothing here, or a pid reused by a new process, is left to the heartbeat. An earlier
+ * version's `{pid, host}` cannot say which namespace its pid is of: it spares while a process of
+ * this host has that pid, which at worst keeps a dead worker's trial RUNNING longer, never fails a
+ * live one's; its death is never judged by the pid alone.
  */
 function isOtherLiveProcess(owner: JsonValue | undefined): boolean {
+  if (isProcessIdentity(owner)) return owner.pid !== process.pid && ownerState(owner) === 'alive';
   if (typeof owner !== 'object' || owner === null || Array.isArray(owner)) return false;
   const { pid, host } = owner as Record<string, JsonValue>;
   if (host !== HOST || typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  return isAlive(pid);
+  return pidExists(pid);
 }
 
 /** Whether a stored `owner_process` is exactly `identity`. */

@@ -17,8 +17,10 @@ export const SystemAttr = {
   /** Epoch ms of the running trial's last heartbeat (only for trials run with heartbeats). */
   heartbeat: 'heartbeat',
   /**
-   * `{pid, host}` of the process that runs a trial with heartbeats, so that `failStaleTrials` in
-   * another process on the same host can ask the OS whether it is still alive.
+   * The process that runs a trial with heartbeats: its `ProcessIdentity` (src/util/process-identity.ts),
+   * or `{pid, host}` where it has none (not Linux) and as an earlier version wrote it, so that
+   * `failStaleTrials` in another process of the same host, boot and PID namespace can tell that it
+   * is still alive and spare its trial however old its heartbeat.
    */
   heartbeatOwner: 'heartbeat_owner',
   /**

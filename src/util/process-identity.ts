@@ -58,7 +58,7 @@ function readIdentity(): ProcessIdentity | null {
  */
 export function ownerState(owner: unknown): 'alive' | 'gone' | 'unknown' {
   const me = currentProcessIdentity();
-  if (me === null || !isIdentity(owner)) return 'unknown';
+  if (me === null || !isProcessIdentity(owner)) return 'unknown';
   if (owner.host !== me.host || owner.boot !== me.boot || owner.pidNs !== me.pidNs) return 'unknown';
   if (owner.pid === me.pid) return owner.start === me.start ? 'alive' : 'gone';
   try {
@@ -75,7 +75,8 @@ export function ownerState(owner: unknown): 'alive' | 'gone' | 'unknown' {
   return stat.start === owner.start ? 'alive' : 'gone';
 }
 
-function isIdentity(value: unknown): value is ProcessIdentity {
+/** Whether `value` has the shape of a `ProcessIdentity` (what it names is not checked). */
+export function isProcessIdentity(value: unknown): value is ProcessIdentity {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const { pid, host, boot, pidNs, start } = value as Record<string, unknown>;
   return (
@@ -83,6 +84,19 @@ function isIdentity(value: unknown): value is ProcessIdentity {
     typeof host === 'string' && typeof boot === 'string' && boot !== '' && typeof pidNs === 'string' && pidNs !== '' &&
     typeof start === 'number' && Number.isSafeInteger(start) && start >= 0
   );
+}
+
+/**
+ * Whether some process of this PID namespace has this pid (EPERM: it does, under another user).
+ * Only that: not which process it is (pids are reused), nor anything about another PID namespace.
+ */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: unknown }).code === 'EPERM';
+  }
 }
 
 /** State and start time of a process from `/proc/<pid>/stat`, or null when unreadable. */

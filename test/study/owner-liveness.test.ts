@@ -3,10 +3,11 @@
  * `optimize` on the same host records as FAIL the RUNNING trials whose owner process is gone,
  * heartbeats or not. Trials of a bare `study.ask()` are never judged this way (their owner may
  * tell them later from another process), nor are those of a process that is alive, of another
- * host, boot or PID namespace.
+ * host, boot or PID namespace. `failStaleTrials` spares a stale-heartbeat trial by the same test:
+ * only while its `heartbeat_owner` is certainly alive.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -15,6 +16,7 @@ import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
 import { SystemAttr } from '../../src/trial/system-attrs.js';
 import { currentProcessIdentity } from '../../src/util/process-identity.js';
+import { NO_SUCH_PID } from '../storage/fixtures/lock-line.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -165,5 +167,45 @@ describe.runIf(linux)('failOrphanedTrials', () => {
     );
     expect(owner).toEqual(me);
     expect((await study.getTrials()).map((t) => t.state)).toEqual(['COMPLETE']);
+  });
+});
+
+describe.runIf(linux)('failStaleTrials and heartbeat_owner', () => {
+  /** The start time of a live process (field 22 of /proc/<pid>/stat). */
+  function startOf(pid: number): number {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  }
+
+  it('stamps a trial asked with heartbeats with this process identity', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 6 }) });
+    const trial = await study.ask({ heartbeat: true });
+    expect((await study.storage.getTrial(trial.trialId)).systemAttrs[SystemAttr.heartbeatOwner]).toEqual(currentProcessIdentity());
+  });
+
+  it('spares a stale trial only while its owner is a live process of this host, boot and PID namespace', async () => {
+    const me = currentProcessIdentity()!;
+    const parent = { ...me, pid: process.ppid, start: startOf(process.ppid) }; // alive: our parent
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 7 }) });
+    const owners: readonly [unknown, number][] = [
+      [parent, 60_000], // 0: alive, its heartbeat blocked by a synchronous objective: spared
+      [{ ...parent, start: parent.start + 1 }, 60_000], // 1: its pid names another process now (reused)
+      [{ ...parent, pidNs: 'pid:[1]' }, 60_000], // 2: another PID namespace (a container): judged as another host
+      [{ ...parent, boot: 'another-boot' }, 60_000], // 3: another boot
+      [{ ...me, pid: NO_SUCH_PID }, 60_000], // 4: exited
+      [me, 60_000], // 5: this process (another Study object in it): the heartbeat alone judges
+      [{ pid: process.ppid, host: me.host }, 60_000], // 6: an earlier version's owner, a live pid here: spared
+      [{ pid: NO_SUCH_PID, host: me.host }, 60_000], // 7: an earlier version's owner, no such pid here
+      [{ ...me, pid: NO_SUCH_PID }, 1_000], // 8: exited, but its heartbeat is within the grace
+    ];
+    for (const [owner, ageMs] of owners) {
+      await storage.createTrial(study.studyId, {
+        systemAttrs: { [SystemAttr.heartbeat]: Date.now() - ageMs, [SystemAttr.heartbeatOwner]: owner as never },
+      });
+    }
+    expect(await study.failStaleTrials({ graceMs: 30_000 })).toEqual([1, 2, 3, 4, 5, 7]);
+    const states = (await study.getTrials()).map((t) => t.state);
+    expect(states).toEqual(['RUNNING', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'RUNNING', 'FAIL', 'RUNNING']);
   });
 });

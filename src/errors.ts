@@ -29,6 +29,7 @@ export type KestrelErrorCode =
   | 'NESTED_OPTIMIZATION'
   | 'GRID_EXHAUSTED';
 
+/** Options of every `KestrelError` constructor: `cause`, the error this one wraps (kept as `error.cause`). */
 export interface KestrelErrorOptions {
   readonly cause?: unknown;
 }
@@ -112,6 +113,10 @@ export class StorageError extends KestrelError {
   }
 }
 
+/**
+ * No study of that name (or id) in the storage: `loadStudy`, `deleteStudy`, a study deleted while
+ * open, or `kestrel trials` / `best` naming one the journal does not hold. Code `STUDY_NOT_FOUND`.
+ */
 export class StudyNotFoundError extends KestrelError {
   readonly studyName: string;
 
@@ -122,6 +127,10 @@ export class StudyNotFoundError extends KestrelError {
   }
 }
 
+/**
+ * `createStudy` named a study the storage already holds; pass `loadIfExists: true` to load it
+ * instead, as Optuna's `load_if_exists`. Code `DUPLICATED_STUDY`.
+ */
 export class DuplicatedStudyError extends KestrelError {
   readonly studyName: string;
 
@@ -131,6 +140,7 @@ export class DuplicatedStudyError extends KestrelError {
   }
 }
 
+/** No trial with that id (or, for `study.tell(number, ...)`, that number) in the study. Code `TRIAL_NOT_FOUND`. */
 export class TrialNotFoundError extends KestrelError {
   readonly trialId: number;
 

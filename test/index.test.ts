@@ -113,3 +113,39 @@ describe('the public type surface (src/index.ts, src/tfjs/index.ts)', () => {
     expect(Object.fromEntries(missing)).toEqual({});
   }, 120_000);
 });
+
+/**
+ * Exported names of `entry` whose declarations carry no TSDoc comment, each with its file: what a
+ * user's editor shows on hover, and what the README's reference points to.
+ */
+function undocumentedExports(entry: string): string[] {
+  const program = ts.createProgram([entry], {
+    strict: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    noEmit: true,
+    skipLibCheck: true,
+  });
+  const checker = program.getTypeChecker();
+  const sf = program.getSourceFile(entry);
+  expect(sf, entry).toBeDefined();
+  const documented = (d: ts.Declaration): boolean =>
+    ts.getJSDocCommentsAndTags(d).length > 0 ||
+    // `export const X = ...`: the comment sits on the statement, two levels up.
+    (ts.isVariableDeclaration(d) && ts.getJSDocCommentsAndTags(d.parent.parent).length > 0);
+  const missing: string[] = [];
+  for (const exported of checker.getExportsOfModule(checker.getSymbolAtLocation(sf!)!)) {
+    const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+    const decls = symbol.declarations ?? [];
+    if (!decls.some(documented)) {
+      missing.push(`${exported.name} (${decls.map((d) => path.relative(root, d.getSourceFile().fileName)).join(', ')})`);
+    }
+  }
+  return missing.sort();
+}
+
+describe('the public names of kestrel (src/index.ts)', () => {
+  it('each have a TSDoc comment on their declaration', () => {
+    expect(undocumentedExports(path.join(root, 'src/index.ts'))).toEqual([]);
+  }, 120_000);
+});

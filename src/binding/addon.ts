@@ -15,6 +15,7 @@ export type AddonKernelCode = 0 | 1;
 /** 0 = logEI, 1 = UCB, 2 = log PI, 3 = log EHVI (several models; `boxes`). */
 export type AddonAcquisitionCode = 0 | 1 | 2 | 3;
 
+/** How the loaded native addon was built (`nativeStatus().buildInfo`). */
 export interface AddonBuildInfo {
   readonly version: string;
   /** Instruction set of the hot kernels chosen at run time: 'base' | 'avx2' | 'avx512'. */

@@ -32,8 +32,10 @@ import { InvalidOptionError } from '../errors.js';
 import { HyperbandPruner, countBrackets } from './hyperband.js';
 import { checkOptionsObject, intOption } from './options.js';
 
+/** How early `adaptivePruner` stops trials: Determined's adaptive ASHA modes. */
 export type AdaptiveMode = 'aggressive' | 'standard' | 'conservative';
 
+/** Options of `adaptivePruner(...)`; `maxLength` is required and an unknown name throws `InvalidOptionError`. */
 export interface AdaptivePrunerOptions {
   /** Default 'standard' (Determined's default). */
   readonly mode?: AdaptiveMode;

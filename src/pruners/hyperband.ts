@@ -35,6 +35,7 @@ import { checkOptionsObject, intOption } from './options.js';
 import type { Pruner } from './pruner.js';
 import { REPORTING_STATES, SuccessiveHalvingPruner, firstCompleted } from './successive-halving.js';
 
+/** Options of `new HyperbandPruner(...)`, Optuna's defaults; an unknown name throws `InvalidOptionError`. */
 export interface HyperbandPrunerOptions {
   /** r: steps before the first rung of bracket 0. A number >= 1, default 1. */
   readonly minResource?: number;
@@ -58,6 +59,11 @@ interface BracketLayout {
   readonly pruners: readonly SuccessiveHalvingPruner[];
 }
 
+/**
+ * Hyperband: several ASHA brackets with different first rungs; each trial goes to one bracket,
+ * chosen from its study name and number as Optuna does, so every worker agrees. Every rung is
+ * judged, the top one at `maxResource` included. See the file header.
+ */
 export class HyperbandPruner implements Pruner {
   readonly name = 'hyperband';
   readonly minResource: number;

@@ -1,6 +1,7 @@
 import { checkOptionsObject } from './options.js';
 import { PercentilePruner } from './percentile.js';
 
+/** Options of `new MedianPruner(...)`, Optuna's defaults; an unknown name throws `InvalidOptionError`. */
 export interface MedianPrunerOptions {
   /** No pruning until this many trials are COMPLETE. Default 5. */
   readonly nStartupTrials?: number;

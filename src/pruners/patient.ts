@@ -5,6 +5,7 @@ import { checkOptionsObject, intOption, numberOption } from './options.js';
 import type { Pruner } from './pruner.js';
 import { pruningDirection, sortedSteps } from './steps.js';
 
+/** Options of `new PatientPruner(...)`; an unknown name throws `InvalidOptionError`. */
 export interface PatientPrunerOptions {
   /** Consulted once the trial has stalled; `null` (the default) prunes on the stall alone. */
   readonly wrapped?: Pruner | null;

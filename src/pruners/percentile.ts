@@ -10,6 +10,7 @@ import {
   sortedSteps,
 } from './steps.js';
 
+/** Options of `new PercentilePruner(...)`, Optuna's defaults; an unknown name throws `InvalidOptionError`. */
 export interface PercentilePrunerOptions {
   /** In [0, 100]. With 25, a trial is kept only if it is in the best 25 % of trials at its step. */
   readonly percentile: number;

@@ -47,6 +47,7 @@ import { checkOptionsObject, intOption } from './options.js';
 import type { Pruner } from './pruner.js';
 import { pruningDirection } from './steps.js';
 
+/** Options of `new SuccessiveHalvingPruner(...)`, Optuna's defaults; an unknown name throws `InvalidOptionError`. */
 export interface SuccessiveHalvingPrunerOptions {
   /** Steps before the first rung (r), a number >= 1, or 'auto' (default). */
   readonly minResource?: 'auto' | number;
@@ -63,6 +64,12 @@ const OPTION_KEYS = ['minResource', 'reductionFactor', 'minEarlyStoppingRate', '
 /** Every state in which a trial can have reported values. */
 export const REPORTING_STATES: readonly TrialState[] = ['RUNNING', 'COMPLETE', 'PRUNED', 'FAIL'];
 
+/**
+ * Asynchronous successive halving (ASHA, config names `asha` and `successive-halving`): at rung k,
+ * step r * eta^(s + k), a trial keeps running only if it is in the top 1/eta of the trials judged
+ * there. Rungs are recorded on the trial (`completed_rung_k`), so every worker judges alike. See
+ * the file header for the rule and the differences from Optuna.
+ */
 export class SuccessiveHalvingPruner implements Pruner {
   readonly name = 'successive-halving';
   readonly minResource: 'auto' | number;

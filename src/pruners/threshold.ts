@@ -5,6 +5,7 @@ import { checkOptionsObject, intOption } from './options.js';
 import type { Pruner } from './pruner.js';
 import { isFirstInIntervalStep, sortedSteps } from './steps.js';
 
+/** Options of `new ThresholdPruner(...)`; an unknown name throws `InvalidOptionError`. */
 export interface ThresholdPrunerOptions {
   /** Prune when the latest value is below this. At least one of `lower` and `upper` is required. */
   readonly lower?: number;

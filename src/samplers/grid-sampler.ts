@@ -10,6 +10,7 @@ import { checkSamplerOptions } from './random-sampler.js';
 import type { Sampler } from './sampler.js';
 import { optionKeys } from '../util/options.js';
 
+/** Options of `new GridSampler(...)`; an unknown name throws `InvalidOptionError`. */
 export interface GridSamplerOptions {
   /**
    * The grid: a declarative space (`enumerateGrid`: numeric parameters need `step` or `n`) or, as

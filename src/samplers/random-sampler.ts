@@ -7,6 +7,7 @@ import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { deriveUnit, resolveSeed } from '../util/prng.js';
 import type { Sampler } from './sampler.js';
 
+/** Options of `new RandomSampler(...)`; an unknown name throws `InvalidOptionError`. */
 export interface RandomSamplerOptions {
   /** Seed (safe integer). Default: a random seed from crypto. */
   readonly seed?: number;

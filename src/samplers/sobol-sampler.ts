@@ -12,6 +12,7 @@ import { RandomSampler, checkSamplerOptions } from './random-sampler.js';
 import type { Sampler } from './sampler.js';
 import { optionKeys } from '../util/options.js';
 
+/** Options of `new SobolSampler(...)`; an unknown name throws `InvalidOptionError`. */
 export interface SobolSamplerOptions {
   /** Seed of the scrambling and of the independent fallback. Default: a random seed from crypto. */
   readonly seed?: number;

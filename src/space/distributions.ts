@@ -308,6 +308,7 @@ export type DistributionJson =
   | { kind: 'int'; low: number; high: number; log: boolean; step: number }
   | { kind: 'categorical'; choices: CategoricalChoice[] };
 
+/** The JSON form of a distribution, a fresh object that `distributionFromJson` reads back. */
 export function distributionToJson(dist: Distribution): DistributionJson {
   switch (dist.kind) {
     case 'float':

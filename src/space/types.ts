@@ -37,6 +37,7 @@ export interface CategoricalDistribution {
   readonly choices: readonly CategoricalChoice[];
 }
 
+/** The distribution of one parameter: float, int or categorical, told apart by `kind`. */
 export type Distribution = FloatDistribution | IntDistribution | CategoricalDistribution;
 
 /** Parameter name -> distribution. */
@@ -65,6 +66,7 @@ export interface FloatParamSpec {
   readonly n?: number;
 }
 
+/** `{type: int, low, high, log?, step?, n?}`; `n` is only used by grid search (n evenly spaced points, rounded onto the step grid). */
 export interface IntParamSpec {
   readonly type: 'int';
   readonly low: number;
@@ -90,6 +92,7 @@ export interface ConstParamSpec {
   readonly value: ParamValue;
 }
 
+/** One parameter of a declarative space (`SpaceSpec`), told apart by `type`. */
 export type ParamSpec = FloatParamSpec | IntParamSpec | CategoricalParamSpec | ConstParamSpec;
 
 /** A declarative search space: parameter name -> spec. Order of keys is the sampling order. */

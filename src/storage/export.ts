@@ -31,6 +31,10 @@ import type { JsonValue, TrialState } from '../trial/types.js';
 /** A number as JSON can hold it: finite, or one of the strings naming a non-finite value. */
 export type JsonNumber = number | 'NaN' | 'Infinity' | '-Infinity';
 
+/**
+ * One trial as `trialsToJson` writes it (and `kestrel trials --format json`): plain JSON, with
+ * non-finite numbers as the strings "NaN", "Infinity", "-Infinity".
+ */
 export interface TrialJson {
   readonly number: number;
   readonly trialId: number;
@@ -130,6 +134,7 @@ function jsonWithSpecialNumbers(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
 }
 
+/** Options of `trialsToCsv`. */
 export interface TrialsToCsvOptions {
   /**
    * The study's number of objectives (`study.directions.length`): fixes the value columns (at

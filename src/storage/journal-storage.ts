@@ -88,6 +88,7 @@ const MAX_LINE_BYTES = constants.MAX_STRING_LENGTH;
 /** Catch-up reads the file in pieces of this size. */
 const READ_CHUNK_BYTES = 64 * 1024 * 1024;
 
+/** Options of `new JournalStorage(...)`; an unknown name throws `InvalidOptionError`. */
 export interface JournalStorageOptions {
   /** The journal file. Created (with its directory) when missing. */
   readonly path: string;
@@ -123,6 +124,12 @@ interface Prepared<T> {
   readonly result: T;
 }
 
+/**
+ * Trials in an append-only journal file (one JSON operation per line, replayed on open): the CLI's
+ * default storage, shared safely by several processes on one machine through a lock file, fsynced
+ * when a trial finishes. `createStudy({ storage: 'study.journal' })` opens one; construct it
+ * yourself for `lockStaleMs`, `lockTimeoutMs` or `readOnly`. See the file header for the format.
+ */
 export class JournalStorage implements Storage {
   /** Absolute path of the journal file. */
   readonly path: string;

@@ -30,6 +30,10 @@ import {
   normalizeUpdate,
 } from './validate.js';
 
+/**
+ * Trials kept in this process only, lost when it exits (Optuna's `InMemoryStorage`): the default
+ * storage of `createStudy`.
+ */
 export class InMemoryStorage implements Storage {
   private readonly state = new StorageState();
   private closed = false;

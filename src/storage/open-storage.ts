@@ -48,6 +48,13 @@ const STORAGE_METHODS: Readonly<Record<Exclude<keyof Storage, OptionalStorageMet
   close: true,
 };
 
+/**
+ * The `Storage` that a `storage` option names (see the file header): a `Storage` as it is,
+ * `undefined` / `'memory'` / `':memory:'` a new `InMemoryStorage`, `'journal:<path>'` or a path
+ * ending in `.journal`, `.jsonl` or `.log` a `JournalStorage`.
+ *
+ * @throws StorageError for a `postgresql://` URL (not built in yet); InvalidOptionError for anything else.
+ */
 export function openStorage(spec: Storage | string | undefined): Storage {
   if (spec === undefined) return new InMemoryStorage();
   if (typeof spec === 'string') return openFromString(spec);

@@ -22,6 +22,7 @@ import type { Distribution, ParamValue } from '../space/types.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
 
+/** One study of a storage, as `getAllStudySummaries` and `Storage.getAllStudies` list it. */
 export interface StudySummary {
   readonly studyId: number;
   readonly studyName: string;
@@ -70,11 +71,17 @@ export interface TrialUpdate {
   readonly intermediateValues?: Readonly<Record<number, number>>;
 }
 
+/** Options of `Storage.getAllTrials` and `study.getTrials`. */
 export interface GetTrialsOptions {
   /** Only trials in these states; all when omitted. */
   readonly states?: readonly TrialState[];
 }
 
+/**
+ * Where studies and trials are kept: `InMemoryStorage`, `JournalStorage`, or a backend of your own
+ * that keeps the contract in this file's header (`createTrialIfBelow` atomic, finished trials
+ * immutable, `finishTrial` durable when it resolves). Pass one as `createStudy({ storage })`.
+ */
 export interface Storage {
   /** Rejects with `DuplicatedStudyError` if the name is taken. Returns the new study id. */
   createStudy(studyName: string, directions: readonly StudyDirection[]): Promise<number>;

@@ -19,6 +19,7 @@ import { Study, checkPrunerDirections } from './study.js';
  */
 export type StorageOption = Storage | string;
 
+/** Options of `createStudy`; an unknown name throws `InvalidOptionError`. */
 export interface CreateStudyOptions {
   /** Default: a generated unique name. */
   readonly studyName?: string;
@@ -35,6 +36,7 @@ export interface CreateStudyOptions {
   readonly loadIfExists?: boolean;
 }
 
+/** Options of `loadStudy`: the study name and its storage are required. An unknown name throws `InvalidOptionError`. */
 export interface LoadStudyOptions {
   readonly studyName: string;
   readonly storage: StorageOption;

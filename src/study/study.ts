@@ -36,6 +36,7 @@ import { warn, warnOnce } from '../util/warn.js';
 import { runOptimize, type Objective, type OptimizeOptions } from './optimize.js';
 
 
+/** Options of `study.ask` and `study.askBatch`. */
 export interface AskOptions {
   /**
    * Stamp the trial with a heartbeat so that `failStaleTrials` can tell, later and from any
@@ -108,6 +109,7 @@ const ADD_TRIAL_KEYS: readonly string[] = [
   'number',
 ];
 
+/** Options of `study.enqueueTrial`. */
 export interface EnqueueTrialOptions {
   readonly userAttrs?: Readonly<Record<string, JsonValue>>;
   /**
@@ -168,6 +170,12 @@ export interface StudyInit {
   readonly ownsStorage: boolean;
 }
 
+/**
+ * A study: trials of one objective (or several) in a storage, searched by a sampler and stopped
+ * early by a pruner, as Optuna's `Study`. Made by `createStudy` / `loadStudy`, not constructed
+ * directly. `optimize(objective, options)` runs the loop; `ask` / `tell` let you drive it;
+ * `bestTrial`, `bestTrials` and `getTrials` read the results.
+ */
 export class Study implements StudyView {
   readonly studyId: number;
   readonly studyName: string;
@@ -228,6 +236,7 @@ export class Study implements StudyView {
     return this.directions[0];
   }
 
+  /** True when the study has several directions. */
   get isMultiObjective(): boolean {
     return this.directions.length > 1;
   }
@@ -251,6 +260,7 @@ export class Study implements StudyView {
     return this.storage.getAllTrials(this.studyId, options);
   }
 
+  /** See `StudyView.claim`: true for exactly one caller per key in this study, ever (GridSampler's points). */
   claim(key: string): Promise<boolean> {
     return this.storage.claim(this.studyId, key);
   }
@@ -930,10 +940,12 @@ export class Study implements StudyView {
     return { complete: trials.filter((t) => t.state === 'COMPLETE'), constrained };
   }
 
+  /** The value of `bestTrial()` (same errors). */
   async bestValue(): Promise<number> {
     return (await this.bestTrial()).values![0];
   }
 
+  /** The parameters of `bestTrial()` (same errors). */
   async bestParams(): Promise<Readonly<Record<string, ParamValue>>> {
     return (await this.bestTrial()).params;
   }
@@ -963,10 +975,12 @@ export class Study implements StudyView {
     return front.map((i) => complete[i]);
   }
 
+  /** Sets a user attribute of the study (a JSON value), as Optuna's `study.set_user_attr`. */
   async setUserAttr(key: string, value: JsonValue): Promise<void> {
     await this.storage.setStudyUserAttr(this.studyId, key, value);
   }
 
+  /** The study's user attributes. */
   async userAttrs(): Promise<Readonly<Record<string, JsonValue>>> {
     return this.storage.getStudyUserAttrs(this.studyId);
   }

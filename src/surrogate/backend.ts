@@ -12,7 +12,9 @@
  *   through the Hamming distance (1 if different, 0 if equal) scaled by their lengthscale.
  */
 
+/** The GP's covariance kernel: Matern-5/2 (default) or RBF, both with ARD lengthscales. */
 export type KernelKind = 'matern52' | 'rbf';
+/** A single-model acquisition: log expected improvement, upper confidence bound, log probability of improvement. */
 export type AcquisitionKind = 'logei' | 'ucb' | 'pi';
 
 /**
@@ -21,8 +23,10 @@ export type AcquisitionKind = 'logei' | 'ucb' | 'pi';
  * `boxes`; GpSampler's acquisition for several objectives).
  */
 export type SurrogateAcquisitionKind = AcquisitionKind | 'logehvi';
+/** A surrogate backend: the native addon on the CPU or on CUDA, or the TypeScript fallback. */
 export type BackendName = 'cpu' | 'cuda' | 'js';
 
+/** Observations to fit: `x` (n, d) row-major in the unit cube, `y` (n) standardized targets to maximize. */
 export interface GpTrainingData {
   readonly x: Float64Array;
   readonly y: Float64Array;
@@ -32,6 +36,7 @@ export interface GpTrainingData {
   readonly isCategorical: Uint8Array;
 }
 
+/** Options of `SurrogateBackend.fit` (MAP fit of the hyperparameters, then the model). */
 export interface FitOptions {
   readonly kernel: KernelKind;
   /** Fix the noise variance tiny (noise-free objective) instead of learning it. */
@@ -67,6 +72,7 @@ export interface BuildOptions {
   readonly numThreads: number;
 }
 
+/** Options of `FittedGp.acquisition`: which acquisition, its incumbent and beta, and added terms. */
 export interface AcquisitionOptions {
   readonly kind: SurrogateAcquisitionKind;
   /** Incumbent for logEI / PI in the standardized, maximized space. */
@@ -125,6 +131,7 @@ export interface AcquisitionTerm {
   readonly beta: number;
 }
 
+/** Options of `FittedGp.optimizeAcquisition`: Sobol candidates scored, then the best refined by L-BFGS-B. */
 export interface OptimizeAcquisitionOptions extends AcquisitionOptions {
   /**
    * Scrambled-Sobol candidates scored in one batch, an integer in [1, 10^6] with nCandidates * d
@@ -182,11 +189,13 @@ export interface OptimizeAcquisitionOptions extends AcquisitionOptions {
   readonly numThreads: number;
 }
 
+/** Posterior mean and variance at m points (`FittedGp.predict`), in the standardized target space. */
 export interface Prediction {
   readonly mean: Float64Array;
   readonly variance: Float64Array;
 }
 
+/** Acquisition values at m points, and their gradients when asked (`FittedGp.acquisition`). */
 export interface AcquisitionResult {
   /** m values. */
   readonly value: Float64Array;
@@ -194,6 +203,7 @@ export interface AcquisitionResult {
   readonly grad: Float64Array | null;
 }
 
+/** The maximizer found by `FittedGp.optimizeAcquisition` and its acquisition value. */
 export interface AcquisitionOptimum {
   /**
    * The best point, length d, feasible on `grid` and `logIntBounds` (categorical indices
@@ -236,6 +246,10 @@ export interface AppendOptions {
 /** Noise variance of a noiseless appended row, relative to the output scale (native/core/gp.h kNoiselessVariance). */
 export const NOISELESS_VARIANCE = 1e-8;
 
+/**
+ * A way to fit GPs (`getSurrogateBackend`): each call returns a new immutable `FittedGp`. A custom
+ * one may be passed as `GpSampler`'s `backend` option.
+ */
 export interface SurrogateBackend {
   readonly name: BackendName;
   fit(data: GpTrainingData, options: FitOptions): Promise<FittedGp>;

@@ -44,8 +44,10 @@ import { CURRENT_MODEL } from './backend.js';
 import { createJsBackend } from './js-backend.js';
 import { checkCount, checkTrainingData } from './validate.js';
 
+/** The backend asked for: `'auto'` picks the best one present (see the file comment), the others exactly that one or an error. */
 export type BackendRequest = 'auto' | BackendName;
 
+/** Options of `getSurrogateBackend`. */
 export interface GetSurrogateBackendOptions {
   /** 'auto' (default), 'cpu', 'cuda' or 'js' (see the file comment). */
   readonly backend?: BackendRequest;

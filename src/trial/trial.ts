@@ -57,8 +57,15 @@ export interface FixedParams {
   readonly relativeSpace: Readonly<Record<string, Distribution>>;
 }
 
+/**
+ * The running trial an objective receives, as Optuna's `Trial`: `suggest*` pick its parameters
+ * (synchronously), `report` / `shouldPrune` / `pruneIfNeeded` talk to the pruner, `setUserAttr`
+ * records what it measured. Made by the study (`optimize`, `ask`), not constructed directly.
+ */
 export class Trial implements Suggester {
+  /** Unique in the storage. */
   readonly trialId: number;
+  /** 0, 1, 2, ... within the study. */
   readonly number: number;
   /** Epoch ms when the trial started running. */
   readonly datetimeStart: number;
@@ -111,10 +118,12 @@ export class Trial implements Suggester {
     return { ...this.paramsMap };
   }
 
+  /** The distribution of each parameter suggested so far. */
   get distributions(): Readonly<Record<string, Distribution>> {
     return { ...this.distributionsMap };
   }
 
+  /** User attributes set so far (`setUserAttr`). */
   get userAttrs(): Readonly<Record<string, JsonValue>> {
     return { ...this.userAttrsMap };
   }

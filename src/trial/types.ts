@@ -18,6 +18,7 @@ export function isFinishedState(state: TrialState): boolean {
   return state === 'COMPLETE' || state === 'PRUNED' || state === 'FAIL';
 }
 
+/** Whether an objective is minimized or maximized (one per objective: `direction` / `directions`). */
 export type StudyDirection = 'minimize' | 'maximize';
 
 /** Any JSON value; user and system attributes are JSON so that every storage can hold them. */

@@ -68,6 +68,7 @@ import { warnOnce } from '../../util/warn.js';
 /** Redraws of a crossover child that left the unit cube before it is clamped. */
 const MAX_CROSSOVER_TRIES = 16;
 
+/** Options of `new NsgaIiSampler(...)`, with Optuna's `NSGAIISampler` defaults; an unknown name throws `InvalidOptionError`. */
 export interface NsgaIiSamplerOptions {
   /** Seed of every random stream (default: a random seed from crypto). */
   readonly seed?: number;
@@ -145,6 +146,11 @@ interface StudyState {
 /** Every NsgaIiSamplerOptions key, checked against the interface at compile time. */
 const OPTION_KEYS = optionKeys<NsgaIiSamplerOptions>()(['seed', 'populationSize', 'mutationProb', 'crossover', 'crossoverProb', 'swappingProb', 'blxAlpha', 'sbxEta', 'constraintsFunc']);
 
+/**
+ * The NSGA-II genetic algorithm for one objective or several, with Optuna's `NSGAIISampler`
+ * semantics and constrained domination (`constraintsFunc`). See the file header for how
+ * generations, parents and children are formed and where it differs from Optuna.
+ */
 export class NsgaIiSampler implements Sampler {
   readonly name = 'nsga2';
   private readonly options: ResolvedOptions;

@@ -259,6 +259,7 @@ export type ModelUpdateKind =
   | 'rebuilt'
   | 'restored';
 
+/** What the latest suggestion did to the GP (`gpSampler.lastModelUpdate`): for benchmarks and diagnostics. */
 export interface ModelUpdate {
   readonly kind: ModelUpdateKind;
   /** Observations in the model used for the suggestion (before pending trials are fantasized). */
@@ -460,6 +461,13 @@ const MAX_HYPERVOLUME_BOXES = 2048;
  */
 const REFERENCE_MARGIN = 0.1;
 
+/**
+ * Bayesian optimization with a Gaussian process: fits a GP (native addon, TypeScript fallback) to
+ * the finished trials and suggests the maximizer of log expected improvement (logEHVI with several
+ * objectives; constrained with `constraintsFunc`), after `nStartupTrials` Sobol points. Options:
+ * `GpSamplerOptions`; behaviour in detail: the file header and the README's Bayesian-optimization
+ * section.
+ */
 export class GpSampler implements Sampler {
   readonly name = 'gp';
   private readonly options: ResolvedOptions;

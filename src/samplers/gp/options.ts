@@ -75,6 +75,10 @@ export const DEFAULT_REFIT_POLICY: RefitPolicy = Object.freeze({
 /** How GpSampler sets the incumbent of logEI and PI (see `GpSamplerOptions.incumbent`). */
 export type IncumbentKind = 'best-observed' | 'posterior-mean';
 
+/**
+ * Options of `new GpSampler(...)`, each default stated with it; an unknown name throws
+ * `InvalidOptionError` (README, Bayesian optimization, lists them).
+ */
 export interface GpSamplerOptions {
   /** Seed of every random stream (default: a random seed). */
   readonly seed?: number;

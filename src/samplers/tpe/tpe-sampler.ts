@@ -58,6 +58,7 @@ const MAX_TRACKED_TRIALS = 4096;
  */
 const MAX_ASK_CONTEXTS = 32;
 
+/** Options of `new TpeSampler(...)`, Optuna's `TPESampler` options camelCased; an unknown name throws `InvalidOptionError`. */
 export interface TpeSamplerOptions {
   /** Seed of every random stream (default: a random seed). */
   readonly seed?: number;
@@ -172,6 +173,11 @@ interface StudyState {
 /** Every TpeSamplerOptions key, checked against the interface at compile time. */
 const OPTION_KEYS = optionKeys<TpeSamplerOptions>()(['seed', 'nStartupTrials', 'nEiCandidates', 'gamma', 'weights', 'priorWeight', 'considerMagicClip', 'considerEndpoints', 'multivariate', 'group', 'constantLiar', 'warnIndependentSampling']);
 
+/**
+ * The tree-structured Parzen estimator, following Optuna 4's `TPESampler` and its defaults
+ * (10 random startup trials, 24 candidates, independent, no constant liar unless asked); one
+ * objective only. See the file header for the algorithm.
+ */
 export class TpeSampler implements Sampler {
   readonly name = 'tpe';
   readonly seed: number;

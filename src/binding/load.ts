@@ -7,15 +7,47 @@
  * another architecture's in a copied node_modules) does not hide a working prebuilt binary. A truncated ELF binary
  * is skipped with its reason before it reaches the dynamic linker (which would kill the process
  * with SIGBUS; truncated-binary.ts). The environment variable KESTREL_NATIVE=0 disables the addon
- * (the library then uses the TypeScript surrogate).
+ * (the library then uses the TypeScript surrogate). KESTREL_ISA=base|avx2|avx512 asks the addon
+ * for a lower instruction set than the best the CPU supports (native/core/isa_dispatch.cc); a value
+ * it cannot apply is ignored there, and warned about here (KESTREL_ISA_IGNORED) once it loads.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeError } from '../errors.js';
+import { warnOnce } from '../util/warn.js';
 import { ADDON_FUNCTIONS, type AddonBuildInfo, type KestrelAddon } from './addon.js';
 import { truncatedBinaryProblem } from './truncated-binary.js';
+
+/** The instruction sets KESTREL_ISA may name, as native/core/isa_dispatch.cc spells them. */
+const ISA_NAMES: readonly string[] = ['base', 'avx2', 'avx512'];
+
+/**
+ * Why KESTREL_ISA (`requested`; undefined or empty when unset) did not select the instruction set
+ * the addon's kernels run (`chosen`, `buildInfo().isa`), or null when it did or is unset. The addon
+ * ignores a name it does not know (matched exactly, lower case) and one this CPU or build lacks.
+ */
+export function isaRequestProblem(requested: string | undefined, chosen: string): string | null {
+  if (requested === undefined || requested === '' || requested === chosen) return null;
+  if (!ISA_NAMES.includes(requested)) {
+    return `KESTREL_ISA=${JSON.stringify(requested)} is not one of ${ISA_NAMES.join(', ')} (lower case); the native kernels use ${chosen}`;
+  }
+  return `KESTREL_ISA=${requested}: this CPU (or this build of the addon) does not support it; the native kernels use ${chosen}`;
+}
+
+/** The loaded addon, after warning (once) when KESTREL_ISA asked for kernels it does not run. */
+function loadedAddon(addon: KestrelAddon, root: string): AddonLoadResult {
+  let chosen: string | null = null;
+  try {
+    chosen = addon.buildInfo().isa;
+  } catch {
+    // Loading never throws; an addon whose build info cannot be read is still the addon.
+  }
+  const problem = chosen === null ? null : isaRequestProblem(process.env.KESTREL_ISA, chosen);
+  if (problem !== null) warnOnce('KESTREL_ISA_IGNORED', problem);
+  return { addon, error: null, root };
+}
 
 export interface AddonLoadResult {
   readonly addon: KestrelAddon | null;
@@ -69,7 +101,7 @@ function attempt(): AddonLoadResult {
       reasons.push(`node-gyp-build: ${problem}`);
     } else {
       const loaded: unknown = require(file);
-      if (isAddon(loaded)) return { addon: loaded, error: null, root };
+      if (isAddon(loaded)) return loadedAddon(loaded, root);
       reasons.push('node-gyp-build: the module lacks the expected functions');
     }
   } catch (err) {
@@ -87,7 +119,7 @@ function attempt(): AddonLoadResult {
         reasons.push(problem);
       } else {
         const loaded: unknown = require(file);
-        if (isAddon(loaded)) return { addon: loaded, error: null, root };
+        if (isAddon(loaded)) return loadedAddon(loaded, root);
         reasons.push(`${file}: the module lacks the expected functions`);
       }
     } catch (err) {

@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadAddon, packageRoot } from '../../src/binding/load.js';
+import { isaRequestProblem, loadAddon, packageRoot } from '../../src/binding/load.js';
 import { truncatedBinaryProblem } from '../../src/binding/truncated-binary.js';
 
 describe('loadAddon', () => {
@@ -70,6 +70,66 @@ describe('nativeStatus', () => {
       expect(status.error).toMatch(/native addon not available/);
     }
   });
+});
+
+// KESTREL_ISA selects the kernels' instruction set for comparisons (README, Bayesian optimization).
+// A value the addon cannot apply (misspelt, upper case, or a set this CPU lacks) was ignored
+// without a word: the run used the best set while its user believed it forced another.
+describe('KESTREL_ISA', () => {
+  const built = existsSync(path.join(packageRoot(), 'build', 'Release', 'kestrel.node'));
+  const probe = (value: string): { isa: string; codes: string[] } => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kestrel-isa-'));
+    try {
+      const script = path.join(dir, 'probe.mts');
+      const load = path.join(packageRoot(), 'src', 'binding', 'load.ts');
+      writeFileSync(
+        script,
+        `import { nativeStatus } from ${JSON.stringify(load)};
+         const codes: string[] = [];
+         process.on('warning', (w: Error & { code?: string }) => codes.push(\`\${w.code}: \${w.message}\`));
+         const isa = nativeStatus().buildInfo!.isa;
+         nativeStatus();
+         await new Promise((resolve) => setImmediate(resolve));
+         process.stdout.write(JSON.stringify({ isa, codes }));`,
+      );
+      const run = spawnSync(process.execPath, ['--import', 'tsx', script], {
+        cwd: packageRoot(),
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, KESTREL_ISA: value },
+      });
+      expect(run.status, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as { isa: string; codes: string[] };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('isaRequestProblem: null when unset or applied; else names the value and the set in use', () => {
+    expect(isaRequestProblem(undefined, 'avx512')).toBeNull();
+    expect(isaRequestProblem('', 'avx2')).toBeNull();
+    expect(isaRequestProblem('avx2', 'avx2')).toBeNull();
+    // A known name this CPU (or build) lacks: avx512 asked on an AVX2 machine.
+    expect(isaRequestProblem('avx512', 'avx2')).toBe(
+      'KESTREL_ISA=avx512: this CPU (or this build of the addon) does not support it; the native kernels use avx2',
+    );
+    expect(isaRequestProblem('Base', 'avx2')).toBe(
+      'KESTREL_ISA="Base" is not one of base, avx2, avx512 (lower case); the native kernels use avx2',
+    );
+  });
+
+  it.skipIf(!built)('base, which every CPU supports, is applied without a warning', () => {
+    expect(probe('base')).toEqual({ isa: 'base', codes: [] });
+  }, 90_000);
+
+  it.skipIf(!built)('a value it cannot apply warns once (KESTREL_ISA_IGNORED), naming it and the set in use', () => {
+    for (const value of ['AVX2', 'sse4']) {
+      const { isa, codes } = probe(value);
+      expect(codes, value).toEqual([
+        `KESTREL_ISA_IGNORED: KESTREL_ISA=${JSON.stringify(value)} is not one of base, avx2, avx512 (lower case); the native kernels use ${isa}`,
+      ]);
+    }
+  }, 90_000);
 });
 
 describe('a truncated addon binary (an interrupted copy or build)', () => {

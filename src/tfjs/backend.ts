@@ -29,6 +29,7 @@ export type TfBackendPreference = 'gpu' | 'node' | 'wasm' | 'cpu';
 /** The user attribute the helpers write on each trial. */
 export const TFJS_BACKEND_ATTR = 'tfjs_backend';
 
+/** Options of `selectTfBackend` (and `tfObjective`'s `backend`). */
 export interface SelectTfBackendOptions {
   /** Where to start in gpu > node > wasm > cpu (default 'gpu': the fastest available). */
   readonly prefer?: TfBackendPreference;
@@ -48,6 +49,7 @@ export interface SelectTfBackendOptions {
   readonly detectGpus?: () => Promise<readonly number[]>;
 }
 
+/** What `selectTfBackend` chose: the backend, the tfjs module to use, and why faster ones were skipped. */
 export interface TfBackendSelection {
   /** Kestrel's name of the chosen backend (recorded on trials). */
   readonly name: TfBackendName;

@@ -18,11 +18,13 @@ import type { Trial } from '../trial/trial.js';
 import { Rng } from '../util/prng.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 
+/** One fold of `kFoldSplit`: indices of the examples to train on and to test on. */
 export interface Fold {
   readonly trainIndex: readonly number[];
   readonly testIndex: readonly number[];
 }
 
+/** Options of `kFoldSplit`. */
 export interface KFoldOptions {
   /** Number of examples. */
   readonly n: number;
@@ -102,6 +104,7 @@ export interface FoldData<X, Y> {
   readonly testIndex: readonly number[];
 }
 
+/** Options of `crossValidate`: the data, the folds, and `train`, which scores one fold. */
 export interface CrossValidateOptions<X, Y extends number | string> {
   readonly x: readonly X[];
   readonly y: readonly Y[];
@@ -116,6 +119,7 @@ export interface CrossValidateOptions<X, Y extends number | string> {
   readonly trial?: Trial;
 }
 
+/** What `crossValidate` returns: the fold scores, their mean and standard deviation. */
 export interface CrossValidateResult {
   readonly mean: number;
   /** Population standard deviation of the fold scores (ddof = 0, as numpy's default). */
@@ -169,6 +173,7 @@ export async function crossValidate<X, Y extends number | string>(options: Cross
   return { mean: m, std: Math.sqrt(variance), scores };
 }
 
+/** Options of `trainTestSplit`. */
 export interface TrainTestSplitOptions<X, Y extends number | string> {
   readonly x: readonly X[];
   readonly y: readonly Y[];

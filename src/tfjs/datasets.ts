@@ -26,6 +26,7 @@ export interface ClassificationData {
   readonly inputShape: readonly number[];
 }
 
+/** Options of `loadDigits`. */
 export interface LoadDigitsOptions {
   /**
    * Number of images, 10 to 10,000 (default 2,000); classes are balanced to within one as far as
@@ -105,6 +106,7 @@ export function loadIris(): ClassificationData {
   return { x: iris.getNumbers().map((r) => [...r]), y: [...iris.getClassesAsNumber()], nClasses: 3, inputShape: [4] };
 }
 
+/** Options of `toTensors`. */
 export interface ToTensorsOptions {
   readonly x: readonly (readonly number[])[];
   readonly y: readonly number[];

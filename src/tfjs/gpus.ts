@@ -12,6 +12,7 @@ import { checkOptionsObject, optionKeys } from '../util/options.js';
 /** A GPU as `CUDA_VISIBLE_DEVICES` names it: an index, or a UUID ("GPU-...", "MIG-..."). */
 export type GpuId = number | string;
 
+/** Options of `detectGpus`. */
 export interface DetectGpusOptions {
   /** The command to run (default `nvidia-smi`). */
   readonly command?: string;
@@ -19,6 +20,7 @@ export interface DetectGpusOptions {
   readonly timeoutMs?: number;
 }
 
+/** Options of `detectWorkerGpus`. */
 export interface DetectWorkerGpusOptions extends DetectGpusOptions {
   /** The environment whose `CUDA_VISIBLE_DEVICES` applies (default `process.env`). */
   readonly env?: NodeJS.ProcessEnv;

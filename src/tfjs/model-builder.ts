@@ -25,13 +25,20 @@ import { checkOptionsObject, optionKeys } from '../util/options.js';
 import type { Trial } from '../trial/trial.js';
 import { tfOption, type Tf } from './backend.js';
 
+/** A stack of dense layers, or of convolutional blocks. */
 export type ModelKind = 'dense' | 'conv';
+/** A hidden layer's activation. */
 export type Activation = 'relu' | 'elu' | 'selu' | 'tanh' | 'sigmoid' | 'swish';
+/** The training optimizer. */
 export type OptimizerName = 'sgd' | 'adam' | 'rmsprop';
+/** How the learning rate changes over epochs. */
 export type LrSchedule = 'constant' | 'step' | 'exponential';
 
+/** Every `Activation`: the values `ranges.activation` may offer and `buildModel` accepts. */
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'elu', 'selu', 'tanh', 'sigmoid', 'swish'];
+/** Every `OptimizerName`: the values `ranges.optimizer` may offer and `buildModel` accepts. */
 export const OPTIMIZERS: readonly OptimizerName[] = ['sgd', 'adam', 'rmsprop'];
+/** Every `LrSchedule`: the values `ranges.lrSchedule` may offer and `buildModel` accepts. */
 export const LR_SCHEDULES: readonly LrSchedule[] = ['constant', 'step', 'exponential'];
 
 /** Hyperparameters of a model and its training. */
@@ -59,12 +66,14 @@ export interface ModelParams {
   readonly weightDecay: number;
 }
 
+/** The range of a real hyperparameter in `ModelParamRanges` (as `suggestFloat` takes it). */
 export interface FloatRange {
   readonly low: number;
   readonly high: number;
   readonly log?: boolean;
 }
 
+/** The range of an integer hyperparameter in `ModelParamRanges` (as `suggestInt` takes it). */
 export interface IntRange {
   readonly low: number;
   readonly high: number;
@@ -112,12 +121,14 @@ export const DEFAULT_MODEL_PARAM_RANGES: Required<ModelParamRanges> = {
   weightDecay: { low: 1e-6, high: 1e-2, log: true },
 };
 
+/** Options of `suggestModelParams`. */
 export interface SuggestModelParamsOptions {
   /** 'dense' (default) suggests `units<i>`, 'conv' suggests `filters<i>`. */
   readonly kind?: ModelKind;
   readonly ranges?: ModelParamRanges;
 }
 
+/** Options of `buildModel`. */
 export interface BuildModelOptions {
   /** Shape of one example, e.g. [784] or [28, 28, 1]. */
   readonly inputShape: readonly number[];
@@ -137,6 +148,7 @@ export interface BuildModelOptions {
   readonly tf?: Tf;
 }
 
+/** What `buildModel` returns: the compiled model, its parameters, the `fit` arguments they imply, and `dispose`. */
 export interface BuiltModel {
   /** The compiled model (metrics: accuracy, logged as `acc` / `val_acc`). */
   readonly model: tfjs.Sequential;

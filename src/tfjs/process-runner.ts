@@ -44,6 +44,7 @@ import {
 } from './ipc.js';
 import { isPromiseLike } from '../util/promise.js';
 
+/** Options of `runTrialsInProcesses`; an unknown name throws `InvalidOptionError`. */
 export interface RunTrialsInProcessesOptions {
   readonly study: Study;
   /** Path of the module that exports the objective (relative paths resolve against the cwd). */
@@ -151,6 +152,7 @@ export interface RunTrialsInProcessesOptions {
   readonly detectGpus?: () => Promise<readonly GpuId[]>;
 }
 
+/** What `runTrialsInProcesses` resolves to. */
 export interface RunTrialsInProcessesResult {
   /** The trials this call finished, in the order they finished. */
   readonly trials: readonly FrozenTrial[];
@@ -162,6 +164,7 @@ export interface RunTrialsInProcessesResult {
 
 /** User attributes recorded on every trial run in a worker process. */
 export const WORKER_PID_ATTR = 'worker_pid';
+/** User attribute recorded on every trial run in a GPU worker process: the GPU it was pinned to. */
 export const WORKER_GPU_ATTR = 'worker_gpu';
 export { MAX_PROCESSES };
 

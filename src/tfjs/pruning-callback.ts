@@ -21,6 +21,7 @@ import { checkOptionsObject, optionKeys } from '../util/options.js';
 import type { Trial } from '../trial/trial.js';
 import { recordTfBackend, tfOption, type Tf } from './backend.js';
 
+/** Options of `pruningCallback`. */
 export interface PruningCallbackOptions {
   /** The `fit` log to report (default 'val_loss'; 'val_accuracy' and 'val_acc' are aliases). */
   readonly monitor?: string;
@@ -46,11 +47,16 @@ export interface PruningState {
   throwIfPruned(): void;
 }
 
+/**
+ * What `pruningCallback(trial)` returns: a tfjs callback for `model.fit` that reports the monitored
+ * metric each epoch and stops the fit when the trial is pruned; call `throwIfPruned()` after `fit`.
+ */
 export type PruningCallback = tfjs.Callback & PruningState;
 
 /** A tfjs callback object (tfjs's `BaseCallback`, which its index does not export as a type). */
 export type CallbackObject = tfjs.Callback | tfjs.CustomCallback;
 
+/** Options of `fitWithPruning`: `model.fit` with a pruning callback, throwing `TrialPrunedError` when pruned. */
 export interface FitWithPruningOptions {
   readonly model: tfjs.LayersModel;
   readonly x: tfjs.Tensor | tfjs.Tensor[];

@@ -39,6 +39,7 @@ import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warnOnce } from '../util/warn.js';
 import { activeTf, tfOption, type Tf } from './backend.js';
 
+/** Options of `withTensorGuard`. */
 export interface TensorGuardOptions {
   /** The tfjs module (default: the selected backend's, else `@tensorflow/tfjs`). */
   readonly tf?: Tf;
@@ -48,6 +49,7 @@ export interface TensorGuardOptions {
   readonly onReport?: (report: TensorGuardReport) => void;
 }
 
+/** What `withTensorGuard` found and disposed after a guarded run (`onReport`). */
 export interface TensorGuardReport {
   /** `tf.memory().numTensors` before the call. */
   readonly baseline: number;

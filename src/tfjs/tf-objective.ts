@@ -34,8 +34,10 @@ export interface TfTrialContext {
   readonly backend: string;
 }
 
+/** The function `tfObjective` wraps: builds and trains a model for the trial and returns its value(s). */
 export type BuildAndTrain = (context: TfTrialContext) => Promise<number | readonly number[]> | number | readonly number[];
 
+/** Options of `tfObjective`. */
 export interface TfObjectiveOptions {
   /** Backend selection (default: the fastest available; see `selectTfBackend`). */
   readonly backend?: SelectTfBackendOptions;

@@ -130,8 +130,9 @@ export class FileLock {
       }
       const info = this.inspect(this.lockPath);
       if (info === null) continue; // released meanwhile: try again at once
-      if (!this.isStale(info)) return false;
-      this.breakStale(info);
+      const why = this.staleness(info);
+      if (why === null) return false;
+      this.breakStale(info, why);
     }
     return false;
   }
@@ -217,26 +218,33 @@ export class FileLock {
     }
   }
 
-  /** Older than `staleMs`, or its holder is gone for sure (see the file comment). */
-  private isStale(info: LockInfo): boolean {
-    if (Date.now() - info.mtimeMs > this.staleMs) return true;
+  /**
+   * Why a lock (or break file) is stale: its holder is gone for sure, or it is older than
+   * `staleMs` (see the file comment); null while it is not.
+   */
+  private staleness(info: LockInfo): string | null {
     const holder = lockHolder(info.content);
-    return holder !== null && ownerState(holder) === 'gone';
+    if (holder !== null && ownerState(holder) === 'gone') return `its holder (pid ${holder.pid}) has exited while holding it`;
+    const age = Date.now() - info.mtimeMs;
+    if (age > this.staleMs) {
+      return `it was ${Math.round(age)} ms old, older than lockStaleMs (${this.staleMs} ms): its holder stopped or froze, or runs where it cannot be checked from here`;
+    }
+    return null;
   }
 
-  private breakStale(seen: LockInfo): void {
+  private breakStale(seen: LockInfo, why: string): void {
     const breaking = this.create(this.breakPath);
     if (breaking === null) {
       // Another waiter is breaking, or one died or froze doing it: remove its break file if stale.
       const info = this.inspect(this.breakPath);
-      if (info !== null && this.isStale(info)) this.removeIf(this.breakPath, (moved) => sameFile(moved, info));
+      if (info !== null && this.staleness(info) !== null) this.removeIf(this.breakPath, (moved) => sameFile(moved, info));
       return;
     }
     try {
       if (this.removeIf(this.lockPath, (moved) => sameFile(moved, seen))) {
         warnOnce(
           'JOURNAL_STALE_LOCK',
-          `removed the stale lock ${this.lockPath} ("${seen.content.trim() || 'empty'}"): its holder died while holding it`,
+          `removed the stale lock ${this.lockPath} ("${seen.content.trim() || 'empty'}"): ${why}`,
         );
       }
     } finally {

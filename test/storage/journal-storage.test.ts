@@ -107,7 +107,12 @@ describe('JournalStorage', () => {
   });
 
   function warned(code: string): boolean {
-    return warnings.mock.calls.some((call: unknown[]) => (call[1] as { code?: string } | undefined)?.code === code);
+    return warning(code) !== undefined;
+  }
+  /** The message of the first warning with this code, if any. */
+  function warning(code: string): string | undefined {
+    const call = warnings.mock.calls.find((c: unknown[]) => (c[1] as { code?: string } | undefined)?.code === code);
+    return call === undefined ? undefined : String(call[0]);
   }
 
   it('writes a versioned header and one JSON record per line, creating the directory', async () => {
@@ -317,6 +322,9 @@ describe('JournalStorage', () => {
     expect((await t.createTrial(id)).number).toBe(0);
     expect(existsSync(`${path}.lock`)).toBe(false);
     expect(existsSync(`${path}.lock.break`)).toBe(false);
+    // The warning says why: its age (the holder could not be judged), not a death it never saw.
+    expect(warning('JOURNAL_STALE_LOCK')).toMatch(/older than lockStaleMs \(1000 ms\)/);
+    expect(warning('JOURNAL_STALE_LOCK')).not.toMatch(/died/);
     await s.close();
     await t.close();
   });
@@ -329,7 +337,7 @@ describe('JournalStorage', () => {
     await new Promise((resolve) => dead.on('exit', resolve));
     writeFileSync(`${path}.lock`, lockLine({ ...me!, pid: dead.pid! }, 'dead-0'));
     expect((await s.createTrial(id)).number).toBe(0);
-    expect(warned('JOURNAL_STALE_LOCK')).toBe(true);
+    expect(warning('JOURNAL_STALE_LOCK')).toMatch(/its holder \(pid \d+\) has exited/);
     expect(existsSync(`${path}.lock`)).toBe(false);
     await s.close();
   });

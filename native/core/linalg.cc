@@ -34,6 +34,8 @@ void advise_huge_pages(void* p, size_t bytes) {
 }
 #if defined(__linux__)
 constexpr size_t kHugePage = size_t{2} << 20;
+#endif
+#if defined(__linux__) && !defined(KESTREL_ASAN)
 
 size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
@@ -59,7 +61,7 @@ size_t mapping_length(size_t bytes, LargeUse use) {
 }  // namespace
 
 size_t large_alloc_size(size_t bytes, LargeUse use) {
-#if defined(__linux__)
+#if defined(__linux__) && !defined(KESTREL_ASAN)
   if (bytes >= kLargeMapMinBytes) return mapping_length(bytes, use);
 #endif
   (void)use;
@@ -67,7 +69,19 @@ size_t large_alloc_size(size_t bytes, LargeUse use) {
 }
 
 void* large_alloc(size_t bytes, LargeUse use) {
-#if defined(__linux__)
+#if defined(__linux__) && defined(KESTREL_ASAN)
+  if (bytes >= kLargeMapMinBytes) {
+    // A heap block of exactly `bytes`, at the 2 MB boundary a mapping would have: ASan poisons
+    // what lies past it. Past half the address space it is refused as on the mapping path; a
+    // request over ASan's own limit is ASan's fatal allocation-size-too-big report unless
+    // ASAN_OPTIONS has allocator_may_return_null=1 (then std::bad_alloc here).
+    if (bytes > std::numeric_limits<size_t>::max() / 2) throw std::bad_alloc();
+    void* p = nullptr;
+    if (posix_memalign(&p, kHugePage, bytes) != 0 || p == nullptr) throw std::bad_alloc();
+    if (use == LargeUse::kStore) std::memset(p, 0, bytes);
+    return p;
+  }
+#elif defined(__linux__)
   if (bytes >= kLargeMapMinBytes) {
     // Past half the address space no mapping can succeed, and the rounding below (to pages and
     // 2 MB pages, plus a huge page of alignment slack) would wrap to a shorter mapping than asked.
@@ -96,7 +110,7 @@ void* large_alloc(size_t bytes, LargeUse use) {
 
 void large_free(void* p, size_t bytes, LargeUse use) noexcept {
   if (p == nullptr) return;
-#if defined(__linux__)
+#if defined(__linux__) && !defined(KESTREL_ASAN)
   if (bytes >= kLargeMapMinBytes) {
     (void)munmap(p, mapping_length(bytes, use));
     return;

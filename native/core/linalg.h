@@ -21,6 +21,18 @@
 
 #include "thread_pool.h"
 
+// KESTREL_ASAN: defined in an AddressSanitizer build (GCC's __SANITIZE_ADDRESS__, clang's
+// __has_feature(address_sanitizer)); large_alloc then uses the heap (see below).
+#if !defined(KESTREL_ASAN)
+#if defined(__SANITIZE_ADDRESS__)
+#define KESTREL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KESTREL_ASAN 1
+#endif
+#endif
+#endif
+
 namespace kestrel {
 
 /// Large-buffer storage: the n^2 likelihood workspaces (kWorkspace) and factor stores (kStore).
@@ -36,8 +48,19 @@ namespace kestrel {
 /// FactorStore::memory_bytes reports it. Where THP is off or absent the advice does nothing and
 /// the pages past the request are never touched. Elsewhere (macOS, Windows) and below 1 MB:
 /// malloc (a workspace) or calloc (a store), as before.
+///
+/// Under AddressSanitizer (KESTREL_ASAN) nothing is mapped on Linux either: a request of 1 MB or more is a heap
+/// block of exactly `bytes` (posix_memalign at 2 MB, zero-filled for a store, as a mapping would
+/// be), so that ASan poisons the bytes past the end and reports an overrun of a workspace or a
+/// factor store, which inside a private mapping (and its rounded-up slack) it cannot see. Then
+/// large_alloc_size is `bytes` (what is reserved) and kLargeAllocMaps is false.
 enum class LargeUse { kWorkspace, kStore };
 inline constexpr size_t kLargeMapMinBytes = size_t{1} << 20;
+#if defined(__linux__) && !defined(KESTREL_ASAN)
+inline constexpr bool kLargeAllocMaps = true;  // requests of kLargeMapMinBytes and up are mmap'd
+#else
+inline constexpr bool kLargeAllocMaps = false;
+#endif
 /// Bytes reserved for a large_alloc of `bytes` (the mapping's length, or `bytes`).
 size_t large_alloc_size(size_t bytes, LargeUse use);
 /// Storage for `bytes` (as above), zero-filled for a store; throws std::bad_alloc, also for a size

@@ -14,7 +14,9 @@
 // centres, log-int dims on the coordinates of their integers, no single-coordinate improvement
 // left on discrete dims), determinism across thread counts, the thread pool's exceptions (thrown
 // on a worker or on the caller: rethrown after every running task ended) and limits (numThreads
-// capped at the cores; refused threads degrade the pool), and the kernels far away (0, not NaN).
+// capped at the cores; refused threads degrade the pool), the kernels far away (0, not NaN), and
+// large_alloc's storage (mapped in a normal Linux build; in an ASan build a heap block whose end
+// ASan guards).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -39,6 +41,10 @@
 #include <unistd.h>
 #define KESTREL_TEST_FORK 1
 #endif
+#if defined(__linux__)
+#include <cerrno>
+#include <sys/mman.h>
+#endif
 
 #include "gp.h"
 #include "isa_kernels.h"
@@ -48,6 +54,10 @@
 #include "lbfgsb.h"
 #include "linalg.h"
 #include "thread_pool.h"
+
+#if defined(KESTREL_ASAN)  // defined by linalg.h in an AddressSanitizer build
+#include <sanitizer/asan_interface.h>
+#endif
 
 using namespace kestrel;
 
@@ -266,7 +276,7 @@ static void test_large_alloc() {
       for (size_t i = 0; i < count; ++i) p[i] = static_cast<double>(i);
       CHECK(p[count - 1] == static_cast<double>(count - 1), "large_alloc(%zu) last element", bytes);
 #if defined(__linux__)
-      if (bytes >= kLargeMapMinBytes) {
+      if (bytes >= kLargeMapMinBytes) {  // mapped, or (under ASan) a heap block at the same alignment
         CHECK(reinterpret_cast<uintptr_t>(p) % (size_t{2} << 20) == 0, "large_alloc(%zu) at %p is not 2 MB-aligned", bytes,
               static_cast<void*>(p));
       }
@@ -275,6 +285,7 @@ static void test_large_alloc() {
     }
   }
 #if defined(__linux__)
+  if (!kLargeAllocMaps) return;  // an ASan build: large_alloc_size is the request (test_large_alloc_visible_to_asan)
   constexpr size_t kMb2 = size_t{2} << 20;
   CHECK(large_alloc_size(2000000, LargeUse::kStore) == kMb2 && large_alloc_size(2000000, LargeUse::kWorkspace) == kMb2,
         "2,000,000 bytes reserve %zu / %zu", large_alloc_size(2000000, LargeUse::kStore),
@@ -358,6 +369,7 @@ static long long virtual_bytes() {
 // such store left up to 2 MB of address space and a mapping behind.
 static void test_large_alloc_unmaps_everything() {
 #if defined(__linux__)
+  if (!kLargeAllocMaps) return;  // an ASan build: heap blocks, which ASan quarantines after the free
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   for (LargeUse use : {LargeUse::kWorkspace, LargeUse::kStore}) {
     for (size_t bytes : {size_t{536} * 536 * 8, size_t{1} << 20 | 8, size_t{5120000}, size_t{3} << 20}) {
@@ -380,6 +392,42 @@ static void test_large_alloc_unmaps_everything() {
   CHECK(before >= 0 && grown < (8LL << 20), "384 large_alloc/large_free pairs left %lld bytes of address space mapped",
         grown);
 #endif
+}
+
+// The byte past a large_alloc must be poisoned under AddressSanitizer, so that an overrun of an
+// n^2 workspace or factor store is reported: inside an anonymous mapping (rounded up to whole
+// pages, often to 2 MB) ASan sees only addressable memory, and such an overrun read or wrote the
+// slack silently. So an ASan build makes these heap blocks of exactly the request, and reports
+// that size as reserved. A normal Linux build still maps them: the whole reserved length is mapped
+// while the buffer lives and unmapped once it is freed (mincore fails with ENOMEM there).
+static void test_large_alloc_visible_to_asan() {
+  for (LargeUse use : {LargeUse::kWorkspace, LargeUse::kStore}) {
+    for (size_t bytes : {kLargeMapMinBytes, size_t{2000000}, size_t{536} * 536 * 8, size_t{1} << 20 | 8, size_t{5120000}}) {
+      unsigned char* p = static_cast<unsigned char*>(large_alloc(bytes, use));
+#if defined(KESTREL_ASAN)
+      CHECK(!kLargeAllocMaps && large_alloc_size(bytes, use) == bytes, "ASan build: large_alloc_size(%zu, %d) = %zu",
+            bytes, static_cast<int>(use), large_alloc_size(bytes, use));
+      CHECK(__asan_region_is_poisoned(p, bytes) == nullptr, "ASan build: large_alloc(%zu, %d) is poisoned inside at %p",
+            bytes, static_cast<int>(use), __asan_region_is_poisoned(p, bytes));
+      CHECK(__asan_address_is_poisoned(p + bytes) == 1, "ASan build: the byte past large_alloc(%zu, %d) is not poisoned",
+            bytes, static_cast<int>(use));
+      large_free(p, bytes, use);
+#elif defined(__linux__)
+      const size_t reserved = large_alloc_size(bytes, use);
+      const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+      std::vector<unsigned char> resident((reserved + page - 1) / page);
+      const bool mapped = mincore(p, reserved, resident.data()) == 0;
+      large_free(p, bytes, use);
+      errno = 0;
+      const bool unmapped = mincore(p, page, resident.data()) == -1 && errno == ENOMEM;
+      CHECK(kLargeAllocMaps && mapped && unmapped,
+            "large_alloc(%zu, %d): %zu reserved bytes mapped %d, unmapped after large_free %d", bytes,
+            static_cast<int>(use), reserved, mapped, unmapped);
+#else
+      large_free(p, bytes, use);
+#endif
+    }
+  }
 }
 
 static void test_reserve_large() {
@@ -2049,6 +2097,7 @@ int main() {
   test_large_alloc();
   test_large_alloc_overflow();
   test_large_alloc_unmaps_everything();
+  test_large_alloc_visible_to_asan();
   test_acquisition_math();
   test_hypervolume_math();
   test_nlp_gradient();

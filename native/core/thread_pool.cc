@@ -161,10 +161,13 @@ void ThreadPool::parallel_for(int count, const std::function<void(int, int)>& fn
     s.job.reset();
   }
   if (job->failed.load(std::memory_order_acquire)) {
+    // Moved out, not copied: a worker that wakes late may hold the Job and drop it last, and a
+    // copy left in it would then destroy the exception on that worker, after (or while) the
+    // caller reads it. Nothing writes the error any more (every task has ended).
     std::exception_ptr error;
     {
       std::lock_guard<std::mutex> lock(job->error_mutex);
-      error = job->error;
+      error = std::move(job->error);
     }
     std::rethrow_exception(error);
   }

@@ -176,6 +176,27 @@ export function logIntBounds(dist: Distribution): readonly [number, number] | nu
   return dist.kind === 'int' && isLogInt(dist) ? [dist.low, dist.high] : null;
 }
 
+/**
+ * Every value of a discrete distribution (a categorical's choices, an int's or a stepped float's
+ * grid points), in coordinate order, when it has at most `limit` of them; null for a continuous
+ * float or a larger set. Each is `decode` of its own coordinate, so `encode` / `decode` round-trip
+ * it (a model-based sampler enumerating a small discrete space, as GpSampler does to avoid
+ * repeats).
+ */
+export function discreteValues(dist: Distribution, limit: number): ParamValue[] | null {
+  checkDistribution(dist);
+  if (dist.kind === 'categorical') return dist.choices.length <= limit ? [...dist.choices] : null;
+  if (dist.kind === 'float' && dist.step === null) return dist.low === dist.high ? [dist.low] : null;
+  if (isLogInt(dist)) {
+    if (dist.high - dist.low + 1 > limit) return null;
+    return Array.from({ length: dist.high - dist.low + 1 }, (_, k) => dist.low + k);
+  }
+  const n = stepCount(dist);
+  if (!(n + 1 <= limit)) return null;
+  // Cell k's centre decodes to grid point k (the stepped and int maps of the file comment).
+  return Array.from({ length: n + 1 }, (_, k) => decode(dist, (k + 0.5) / (n + 1)));
+}
+
 /** Like `decode`, but a categorical also takes u in [0, 1]: choice min(floor(u * n), n - 1). */
 export function fromUnit(dist: Distribution, u: number): ParamValue {
   if (dist.kind === 'categorical') {

@@ -6,7 +6,7 @@ import {
   floatDistribution,
   intDistribution,
 } from '../../src/space/distributions.js';
-import { decode, encode, floatGridValue, fromUnit, gridSpacing, logIntBounds, toUnit } from '../../src/space/encode.js';
+import { decode, discreteValues, encode, floatGridValue, fromUnit, gridSpacing, logIntBounds, toUnit } from '../../src/space/encode.js';
 import type { Distribution, FloatDistribution } from '../../src/space/types.js';
 import { decodeLogInt, encodeLogInt, snapLogInt } from '../../src/util/log-int.js';
 import { Rng } from '../../src/util/prng.js';
@@ -310,5 +310,37 @@ describe('encode / decode / contains on something that is not a distribution', (
     for (const call of [() => encode(dist as never, 0.5), () => decode(dist as never, 0.5), () => contains(dist as never, 0.5)]) {
       expect(call).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'dist' }));
     }
+  });
+});
+
+describe('discreteValues', () => {
+  it('lists every value of a discrete distribution in coordinate order, each round-tripping encode / decode', () => {
+    const cases: [Distribution, unknown[]][] = [
+      [intDistribution('i', -2, 2), [-2, -1, 0, 1, 2]],
+      [intDistribution('s', 0, 9, { step: 3 }), [0, 3, 6, 9]],
+      [intDistribution('l', 1, 6, { log: true }), [1, 2, 3, 4, 5, 6]],
+      [floatDistribution('f', 0, 1, { step: 0.1 }), [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]],
+      [categoricalDistribution('c', ['a', null, 3, true]), ['a', null, 3, true]],
+      [floatDistribution('one', 2, 2), [2]],
+    ];
+    for (const [dist, expected] of cases) {
+      const values = discreteValues(dist, 100);
+      expect(values).toEqual(expected);
+      for (const v of values ?? []) {
+        expect(contains(dist, v)).toBe(true);
+        expect(decode(dist, encode(dist, v))).toEqual(v);
+      }
+      const coordinates = (values ?? []).map((v) => encode(dist, v));
+      expect(coordinates).toEqual([...coordinates].sort((a, b) => a - b));
+    }
+  });
+
+  it('is null for a continuous float and above the limit', () => {
+    expect(discreteValues(floatDistribution('f', 0, 1), 100)).toBeNull();
+    expect(discreteValues(floatDistribution('f', 1e-3, 1, { log: true }), 100)).toBeNull();
+    expect(discreteValues(intDistribution('i', 0, 2 ** 40), 65536)).toBeNull();
+    expect(discreteValues(intDistribution('l', 1, 1000, { log: true }), 999)).toBeNull();
+    expect(discreteValues(intDistribution('l', 1, 1000, { log: true }), 1000)).toHaveLength(1000);
+    expect(discreteValues(categoricalDistribution('c', ['a', 'b', 'c']), 2)).toBeNull();
   });
 });

@@ -162,6 +162,10 @@
  *   stays better on noisy versions of all five functions at 10% noise and of three at 30%
  *   (re-measured with the worst-observed prior mean; bench/quality.md, section "The worst
  *   observation as the GP's prior mean").
+ * - Repeats on discrete spaces: when every modelled dim is discrete and the space has at most
+ *   MAX_ENUMERATED_CONFIGURATIONS configurations, an acquisition optimum that repeats an
+ *   observed, pending or failed configuration is replaced by the best untried one under the same
+ *   acquisition (unevaluated.ts; Ax's X_avoid). Continuous spaces never take that path.
  * - Failures: a numerical failure of the surrogate never fails the study: the trial falls back to
  *   independent random sampling with a one-time `GP_NUMERICAL_FALLBACK` warning. Parameters
  *   outside the relative space, and any beyond its first SOBOL_MAX_DIMENSION (1111) by name (the
@@ -206,6 +210,7 @@ import { ConstraintModels, type ConstraintState } from './constraint-models.js';
 import { scalarizationWeights, scalarize } from './scalarization.js';
 import { ColumnModels, columnTarget, type ColumnModelsInput, type ColumnRow } from './column-models.js';
 import { selectFitSubset } from './fit-subset.js';
+import { UnevaluatedGuard } from './unevaluated.js';
 
 export { selectFitSubset, type SelectFitSubsetOptions } from './fit-subset.js';
 import { resolveOptions, SUBSET_SERVED_SUGGESTIONS_PER_SUBSET, type GpSamplerOptions, type ResolvedOptions } from './options.js';
@@ -412,6 +417,7 @@ interface HypervolumeInput {
   readonly pending: readonly Readonly<Record<string, ParamValue>>[];
   readonly failed: readonly Readonly<Record<string, ParamValue>>[];
   readonly search: AcquisitionSearch;
+  readonly guard: UnevaluatedGuard;
 }
 
 /**
@@ -872,8 +878,12 @@ export class GpSampler implements Sampler {
       ...(held === null ? {} : { fixedFeatures: held }),
       numThreads: this.options.numThreads,
     };
+    // On a small discrete space, the optimum is replaced when it repeats a configuration already
+    // evaluated, running or failed (unevaluated.ts).
+    const taken = [...observations.map((o) => o.params), ...pending, ...failed];
+    const guard = new UnevaluatedGuard(space, dims, search.fixedFeatures, taken, Math.floor(MAX_CANDIDATE_COORDINATES / d));
     if (study.directions.length > 1 && weights === null) {
-      return this.suggestHypervolume({ study, backend, trials, trial, space, dims, isCategorical, observations, encodeRow, pending, failed, search });
+      return this.suggestHypervolume({ study, backend, trials, trial, space, dims, isCategorical, observations, encodeRow, pending, failed, search, guard });
     }
     const fitted = await this.model(backend, trials, trial, space, dims, isCategorical, observations, encodeRow, weights);
     const model = fitted.cache; // the cache; suggestions run one at a time, so nothing replaces it meanwhile
@@ -911,7 +921,7 @@ export class GpSampler implements Sampler {
         if (constrained !== null) records.push(...constrained.records);
         record();
         if (constrained !== null && constrained.terms.length > 0 && !observations.some((o) => constrained.feasible.has(o.trialId))) {
-          return await this.maximizeFeasibility(constrained, pending, encodeRow, d, search);
+          return await this.maximizeFeasibility(constrained, pending, encodeRow, d, search, guard);
         }
         const best = constrained === null ? await this.incumbent(fitted) : await this.feasibleIncumbent(fitted, observations, constrained.feasible);
         const centers = await sliceCenters([working], search);
@@ -922,7 +932,7 @@ export class GpSampler implements Sampler {
           ...(constrained === null || constrained.terms.length === 0 ? {} : { terms: constrained.terms }),
         };
         const optimum = await working.optimizeAcquisition({ ...search, ...acquisition, ...(centers === null ? {} : { centers }) });
-        return bestOf(working, optimum, centers, acquisition);
+        return await guard.choose(working, await bestOf(working, optimum, centers, acquisition), acquisition);
       } finally {
         if (working !== model.model) working.dispose();
       }
@@ -975,7 +985,7 @@ export class GpSampler implements Sampler {
    * others as 'logehvi' terms and the constraints' log P(c <= 0) as additive ones.
    */
   private async suggestHypervolume(input: HypervolumeInput): Promise<Float64Array> {
-    const { study, backend, trials, trial, space, dims, isCategorical, observations, encodeRow, pending, failed, search } = input;
+    const { study, backend, trials, trial, space, dims, isCategorical, observations, encodeRow, pending, failed, search, guard } = input;
     const started = performance.now();
     const d = dims.length;
     const k = study.directions.length;
@@ -1024,7 +1034,7 @@ export class GpSampler implements Sampler {
     const fitsRecorded = this.recordFits(study, trial, records);
     if (constrained !== null && constrained.terms.length > 0 && !observations.some((o) => (constrained as ConstraintModelsState).feasible.has(o.trialId))) {
       try {
-        return await this.maximizeFeasibility(constrained, pending, encodeRow, d, search);
+        return await this.maximizeFeasibility(constrained, pending, encodeRow, d, search, guard);
       } finally {
         await fitsRecorded;
       }
@@ -1115,7 +1125,7 @@ export class GpSampler implements Sampler {
       const centers = slice === null ? frontInputs : Float64Array.from([...frontInputs, ...slice]);
       const acquisition: AcquisitionOptions = { kind: 'logehvi', incumbent: 0, beta: 0, boxes, terms };
       const optimum = await first.optimizeAcquisition({ ...search, ...acquisition, centers });
-      return bestOf(first, optimum, slice, acquisition);
+      return await guard.choose(first, await bestOf(first, optimum, slice, acquisition), acquisition);
     } finally {
       await recording;
       await fitsRecorded;
@@ -1212,6 +1222,7 @@ export class GpSampler implements Sampler {
     encodeRow: EncodeRow,
     d: number,
     search: AcquisitionSearch,
+    guard: UnevaluatedGuard,
   ): Promise<Float64Array> {
     let believed: { terms: AcquisitionTerm[]; dispose: () => void } | null = null;
     if (pending.length > 0) {
@@ -1221,8 +1232,9 @@ export class GpSampler implements Sampler {
     }
     try {
       const [first, ...rest] = believed === null ? constrained.terms : believed.terms;
-      const optimum = await first.model.optimizeAcquisition({ ...search, kind: 'pi', incumbent: first.incumbent, beta: 0, terms: rest });
-      return optimum.x;
+      const acquisition: AcquisitionOptions = { kind: 'pi', incumbent: first.incumbent, beta: 0, terms: rest };
+      const optimum = await first.model.optimizeAcquisition({ ...search, ...acquisition });
+      return await guard.choose(first.model, optimum.x, acquisition);
     } finally {
       believed?.dispose();
     }

@@ -59,9 +59,12 @@
  *   distribution does not contain (the trial fails at its suggest) is left out of the model, as
  *   before.
  * - Pending trials: RUNNING trials with params in the space are fantasized at the posterior mean
- *   and appended to the model (kriging believer; Ginsbourger, Le Riche & Carraro 2010, "Kriging
- *   is well-suited to parallelize optimization") so concurrent asks spread out; the incumbent is
- *   then the best of the incumbent and the fantasized values.
+ *   and appended to the model noiselessly (kriging believer; Ginsbourger, Le Riche & Carraro 2010,
+ *   "Kriging is well-suited to parallelize optimization") so concurrent asks spread out; the
+ *   incumbent is then the best of the incumbent and the fantasized values. (With the model's
+ *   noise a pending point kept about that variance: on noisy Branin askBatch(8) put two trials
+ *   about 5e-4 apart. NOISELESS_VARIANCE is no lower than the noise floor, so a model
+ *   at the floor that is sure of a bound optimum can still repeat it.)
  * - Failed and pruned trials: the points of the latest MAX_FAILED_FANTASIES FAIL trials (those
  *   the objective failed at: it threw, returned NaN or Infinity, timed out; not those interrupted
  *   or left by a stopped worker) and PRUNED trials the model does not observe (all of them unless
@@ -911,7 +914,17 @@ export class GpSampler implements Sampler {
           for (const o of observations) worst = Math.min(worst, model.outcome.apply(o.value));
           for (let i = pending.length; i < y.length; i++) y[i] = Math.min(y[i], worst);
         }
-        working = await working.append(xp, y, fantasies.length);
+        // Pending points are believed noiselessly (as logEHVI's are): their latent value is what
+        // a repeat would get. Appended with the model's noise they kept about that variance, and
+        // where the model is sure of its optimum (an observed corner of min x + y) logEI stayed
+        // highest there: askBatch(6) gave that one point five or six times. Failed points keep
+        // the noise: a failure is no measurement of the latent function.
+        const pendingModel = pending.length === 0 ? working : await working.append(xp.subarray(0, pending.length * d), y.subarray(0, pending.length), pending.length, { noiseless: true });
+        try {
+          working = failed.length === 0 ? pendingModel : await pendingModel.append(xp.subarray(pending.length * d), y.subarray(pending.length), failed.length);
+        } finally {
+          if (working !== pendingModel && pendingModel !== model.model) pendingModel.dispose();
+        }
       }
       try {
         const constrained =

@@ -9,6 +9,7 @@ import { createJsBackend } from '../../../src/surrogate/js-backend.js';
 import { MAX_CANDIDATE_COORDINATES } from '../../../src/surrogate/validate.js';
 import { cudaBackendUnavailable } from '../../surrogate/helpers.js';
 import type { Trial } from '../../../src/trial/trial.js';
+import { Rng } from '../../../src/util/prng.js';
 import { resetWarnOnce } from '../../../src/util/warn.js';
 
 type OptimizeAcquisition = FittedGp['optimizeAcquisition'];
@@ -111,6 +112,27 @@ describe('GpSampler through the real Study', () => {
       for (let j = i + 1; j < points.length; j++) minDistance = Math.min(minDistance, Math.hypot(points[i][0] - points[j][0], points[i][1] - points[j][1]));
     }
     expect(minDistance).toBeGreaterThan(1e-3);
+  });
+
+  it('spreads askBatch(8) on a noisy objective: pending points are believed noiselessly', async () => {
+    // Branin plus uniform noise of width 17 (the learned noise well above its floor): a pending
+    // point appended with the model's noise kept about that much variance, so logEI stayed high
+    // at it and a batch put two trials within 5e-4 .. 2.5e-2 of each other (unit square; seeds
+    // 0-3). Believed noiselessly, as logEHVI's pending points are, no pair was closer than 0.05.
+    const closest: string[] = [];
+    for (const seed of [0, 1, 2, 3]) {
+      const rng = new Rng(seed + 100);
+      const study = await createStudy({ sampler: new GpSampler({ seed, nStartupTrials: 8, numThreads: 1 }) });
+      const objective = (trial: Trial): number => branin(trial.suggestFloat('x', -5, 10), trial.suggestFloat('y', 0, 15)) + 17 * (rng.nextFloat() - 0.5);
+      await study.optimize(objective, { nTrials: 20, catch: 'none' });
+      for (let round = 0; round < 3; round++) {
+        const batch = await study.askBatch(8);
+        const distance = minPairDistance(batch);
+        if (!(distance > 0.03)) closest.push(`seed ${seed}, batch ${round}: ${distance}`);
+        for (const trial of batch) await study.tell(trial, objective(trial));
+      }
+    }
+    expect(closest).toEqual([]);
   });
 
   it('never serves one study the model of another study that shares the sampler', async () => {

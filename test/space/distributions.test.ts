@@ -44,6 +44,11 @@ describe('distribution constructors', () => {
     ['int log with step', () => intDistribution('p', 1, 9, { log: true, step: 2 }), /cannot be combined with log/],
     ['empty choices', () => categoricalDistribution('p', []), /choices must not be empty/],
     ['duplicate choices', () => categoricalDistribution('p', ['a', 'b', 'a']), /duplicate choice "a"/],
+    // Duplicates are ===, so 0 and -0 are one choice; null, booleans and numbers repeat too.
+    ['duplicate 0 and -0', () => categoricalDistribution('p', [0, 1, -0]), /duplicate choice/],
+    ['duplicate null', () => categoricalDistribution('p', [null, 'null', null]), /duplicate choice null/],
+    ['duplicate true', () => categoricalDistribution('p', [true, 'true', 1, true]), /duplicate choice true/],
+    ['a duplicate at the end of many choices', () => categoricalDistribution('p', [...Array.from({ length: 5000 }, (_, i) => i), 4999]), /duplicate choice 4999/],
     ['object choice', () => categoricalDistribution('p', [{}] as unknown as CategoricalChoice[]), /unsupported type/],
     ['NaN choice', () => categoricalDistribution('p', [1, NaN]), /unsupported type/],
     ['Infinity choice', () => categoricalDistribution('p', [Infinity]), /unsupported type/],
@@ -65,6 +70,10 @@ describe('distribution constructors', () => {
       }
     });
   }
+
+  it('keeps choices that differ under === apart (1 and "1", true and "true", null and "null")', () => {
+    expect(categoricalDistribution('p', [1, '1', true, 'true', null, 'null', false, 0, '']).choices).toHaveLength(9);
+  });
 
   it('accepts float steps that divide within floating tolerance', () => {
     expect(() => floatDistribution('p', 0, 1, { step: 0.1 })).not.toThrow();

@@ -165,10 +165,11 @@
  *   stays better on noisy versions of all five functions at 10% noise and of three at 30%
  *   (re-measured with the worst-observed prior mean; bench/quality.md, section "The worst
  *   observation as the GP's prior mean").
- * - Repeats on discrete spaces: when every modelled dim is discrete and the space has at most
- *   MAX_ENUMERATED_CONFIGURATIONS configurations, an acquisition optimum that repeats an
- *   observed, pending or failed configuration is replaced by the best untried one under the same
- *   acquisition (unevaluated.ts; Ax's X_avoid). Continuous spaces never take that path.
+ * - Repeats on discrete spaces: when every modelled dim is discrete, an acquisition optimum that
+ *   repeats an observed, pending or failed configuration is replaced by the best untried one
+ *   under the same acquisition: every configuration of a space of at most
+ *   MAX_ENUMERATED_CONFIGURATIONS (Ax's X_avoid), else the point's grid neighbours and the
+ *   search's candidates (unevaluated.ts). Spaces with a continuous dim never take that path.
  * - Failures: a numerical failure of the surrogate never fails the study: the trial falls back to
  *   independent random sampling with a one-time `GP_NUMERICAL_FALLBACK` warning. Parameters
  *   outside the relative space, and any beyond its first SOBOL_MAX_DIMENSION (1111) by name (the
@@ -884,7 +885,11 @@ export class GpSampler implements Sampler {
     // On a small discrete space, the optimum is replaced when it repeats a configuration already
     // evaluated, running or failed (unevaluated.ts).
     const taken = [...observations.map((o) => o.params), ...pending, ...failed];
-    const guard = new UnevaluatedGuard(space, dims, search.fixedFeatures, taken, Math.floor(MAX_CANDIDATE_COORDINATES / d));
+    const guard = new UnevaluatedGuard(space, dims, search.fixedFeatures, taken, Math.floor(MAX_CANDIDATE_COORDINATES / d), {
+      nSobol: search.nCandidates,
+      seed: search.seed,
+      isCategorical,
+    });
     if (study.directions.length > 1 && weights === null) {
       return this.suggestHypervolume({ study, backend, trials, trial, space, dims, isCategorical, observations, encodeRow, pending, failed, search, guard });
     }

@@ -1,32 +1,58 @@
 /**
- * Keeps GpSampler off configurations it has already evaluated in a small, fully discrete space.
+ * Keeps GpSampler off configurations it has already evaluated in a fully discrete space.
  *
  * On a space of ints, stepped floats and categoricals the acquisition's optimum is often a
  * configuration already evaluated (COMPLETE, or PRUNED under `usePrunedTrials`), one a RUNNING
  * trial is evaluating, or one the objective failed at: with a learned noise, logEI (and UCB, PI,
- * logEHVI) keep some value at an observed point, and on a handful of points that beats the points
- * not tried yet. A 1-D int space of 3-8 points repeated one before covering the rest in 28 of 32
- * seeded runs, and `askBatch(8)` on 3 points gave 0, 2, 0, 2 before 1. A repeat of a deterministic
- * objective learns nothing. As Ax does on a discrete space (BoTorch's
- * `optimize_acqf_discrete(X_avoid=observed)`), when the optimum is such a configuration and the
- * space holds at most `maxConfigurations` of them, every configuration not yet taken is scored
- * with the same acquisition and the best is suggested instead; when none is left the optimum
- * stands (a repeat is then unavoidable). A space with a continuous dim is left alone: its optimum
- * repeats a point only at a bound, where a continuous neighbour is no more informative.
+ * logEHVI) keep some value at an observed point, and once the model is sure of its optimum that
+ * beats every point not tried yet. A 1-D int space of 3-8 points repeated one before covering the
+ * rest in 28 of 32 seeded runs; `askBatch(8)` on 5 points after two trials gave 1, 0, 0, 0, ...
+ * (the pending 0 again and again); on four ints of 1..32, 31-37 of 60 trials repeated one. A
+ * repeat of a deterministic objective learns nothing. When the optimum is such a configuration,
+ * alternatives are scored with the same acquisition and the best one not taken is suggested:
+ * - a space of at most `maxConfigurations` configurations: every one not taken, as Ax does on
+ *   discrete spaces (BoTorch's `optimize_acqf_discrete(X_avoid=observed)`); when none is left
+ *   the optimum stands (a repeat is then unavoidable);
+ * - a larger one: the repeated point's neighbours (one grid step or integer up and down per
+ *   ordinal dim, every other choice of a categorical of at most MAX_NEIGHBOUR_CHOICES) and the
+ *   acquisition search's own candidates (candidates.ts: scrambled Sobol points, local ones around
+ *   the repeated point), snapped to the grid.
+ * Held dims (a partially enqueued trial) keep their held values. A space with a continuous dim is
+ * left alone: its optimum repeats a point only at a bound, and the best alternative there is a
+ * point a hair away (on min x + 2y - z, 27-30 of 60 trials within 1e-3 of an earlier one), no
+ * more informative than the repeat.
  *
  * Notation: d modelled dims; a configuration is one value per dim; its key is the JSON of those
  * values, each normalized by decode(encode(v)) so that two spellings of a stepped float's grid
  * point (0.3, 0.30000000000000004) are one configuration.
  */
-import { decode, discreteValues, encode } from '../../space/encode.js';
+import { decode, discreteValues, encode, gridSpacing, logIntBounds } from '../../space/encode.js';
 import type { ParamValue, SearchSpace } from '../../space/types.js';
 import type { AcquisitionOptions, FittedGp } from '../../surrogate/backend.js';
+import { acquisitionCandidates } from '../../surrogate/candidates.js';
 
 /** Most configurations enumerated (and scored in one acquisition call) to replace a repeat. */
 export const MAX_ENUMERATED_CONFIGURATIONS = 65536;
+/**
+ * Most Sobol candidates (plus their local ones) scored to replace a repeat in a larger discrete
+ * space: the default `candidates`; the option's 10^6 would spend seconds snapping and keying them
+ * for an alternative that only has to be a good untried point.
+ */
+export const MAX_ALTERNATIVE_SOBOL = 2048;
+/** A categorical of at most this many choices offers every other choice as a neighbour. */
+export const MAX_NEIGHBOUR_CHOICES = 64;
+
+/** The acquisition search's candidate settings, reused for the alternatives of a larger space. */
+export interface GuardCandidates {
+  readonly nSobol: number;
+  readonly seed: number;
+  readonly isCategorical: Uint8Array;
+}
 
 export class UnevaluatedGuard {
-  /** Per dim, the values to enumerate (a held dim: its held value alone); null: guard off. */
+  /** Off: a dim is continuous (or nothing is taken). */
+  private readonly off: boolean;
+  /** Per dim, the values to enumerate (a held dim: its held value alone); null: too many. */
   private readonly values: (readonly ParamValue[])[] | null;
   private readonly taken = new Set<string>();
 
@@ -36,26 +62,29 @@ export class UnevaluatedGuard {
    * @param taken the configurations already evaluated, running or failed (params over `dims`).
    * @param maxConfigurations the most configurations to enumerate (also capped by
    *   MAX_ENUMERATED_CONFIGURATIONS).
+   * @param candidates the acquisition search's candidate settings.
    */
   constructor(
     private readonly space: SearchSpace,
     private readonly dims: readonly string[],
-    held: Float64Array | undefined,
+    private readonly held: Float64Array | undefined,
     taken: Iterable<Readonly<Record<string, ParamValue>>>,
     maxConfigurations: number,
+    private readonly candidates: GuardCandidates,
   ) {
+    this.off = dims.some((name, j) => !this.isHeld(j) && gridSpacing(space[name]) === 0 && logIntBounds(space[name]) === null);
     const limit = Math.min(MAX_ENUMERATED_CONFIGURATIONS, maxConfigurations);
-    let values: (readonly ParamValue[])[] | null = [];
+    let values: (readonly ParamValue[])[] | null = this.off ? null : [];
     let total = 1;
     for (let j = 0; j < dims.length && values !== null; j++) {
       const dist = space[dims[j]];
-      const all = held !== undefined && !Number.isNaN(held[j]) ? [decode(dist, held[j])] : discreteValues(dist, limit);
+      const all = this.isHeld(j) ? [decode(dist, (held as Float64Array)[j])] : discreteValues(dist, limit);
       total *= all === null ? Infinity : all.length;
       if (all === null || total > limit) values = null;
       else values.push(all);
     }
     this.values = values;
-    if (values === null) return;
+    if (this.off) return;
     for (const params of taken) {
       const key = this.paramsKey(params);
       if (key !== null) this.taken.add(key);
@@ -63,15 +92,25 @@ export class UnevaluatedGuard {
   }
 
   /**
-   * `x` (encoded, d coordinates), or, when it decodes to a taken configuration and some
-   * configuration is not taken, the untaken one where `model`'s `acquisition` is highest (the
-   * first in enumeration order on ties; the first untaken one when no value is finite).
+   * `x` (encoded, d coordinates), or, when it decodes to a taken configuration, the alternative
+   * not taken (see the file comment) where `model`'s `acquisition` is highest (the first on ties;
+   * the first one when no value is finite); `x` when there is none.
    */
   async choose(model: FittedGp, x: Float64Array, acquisition: AcquisitionOptions): Promise<Float64Array> {
-    const values = this.values;
-    if (values === null || values.length === 0 || this.taken.size === 0) return x;
-    const optimum = this.dims.map((name, j) => decode(this.space[name], x[j]));
-    if (!this.taken.has(JSON.stringify(optimum))) return x;
+    const d = this.dims.length;
+    if (this.off || d === 0 || this.taken.size === 0) return x;
+    if (!this.taken.has(this.rowKey(x))) return x;
+    const candidates = this.values === null ? this.alternatives(x) : this.enumerate(this.values);
+    const m = candidates.length / d;
+    if (m === 0) return x;
+    const { value } = await model.acquisition(candidates, m, acquisition, false);
+    let best = 0;
+    for (let i = 1; i < m; i++) if (value[i] > value[best] || (Number.isNaN(value[best]) && !Number.isNaN(value[i]))) best = i;
+    return candidates.slice(best * d, (best + 1) * d);
+  }
+
+  /** Every configuration of a small space that is not taken (encoded rows). */
+  private enumerate(values: readonly (readonly ParamValue[])[]): Float64Array {
     const d = this.dims.length;
     const rows: number[] = [];
     const index = new Array<number>(d).fill(0);
@@ -85,13 +124,69 @@ export class UnevaluatedGuard {
       while (j >= 0 && ++index[j] === values[j].length) index[j--] = 0;
       if (j < 0) break;
     }
-    const m = rows.length / d;
-    if (m === 0) return x;
-    const candidates = Float64Array.from(rows);
-    const { value } = await model.acquisition(candidates, m, acquisition, false);
-    let best = 0;
-    for (let i = 1; i < m; i++) if (value[i] > value[best] || (Number.isNaN(value[best]) && !Number.isNaN(value[i]))) best = i;
-    return candidates.slice(best * d, (best + 1) * d);
+    return Float64Array.from(rows);
+  }
+
+  /**
+   * A larger space's alternatives to the repeated point `x`: its neighbours, then the search's
+   * candidates, each snapped to the grid (held dims at their values), less the taken
+   * configurations and duplicates (encoded rows).
+   */
+  private alternatives(x: Float64Array): Float64Array {
+    const d = this.dims.length;
+    const rows: number[] = [];
+    const seen = new Set<string>();
+    const row = new Float64Array(d);
+    const add = (source: ArrayLike<number>, offset: number): void => {
+      for (let j = 0; j < d; j++) {
+        const dist = this.space[this.dims[j]];
+        const u = this.isHeld(j) ? (this.held as Float64Array)[j] : source[offset + j];
+        row[j] = encode(dist, decode(dist, u), this.dims[j]);
+      }
+      const key = this.rowKey(row);
+      if (this.taken.has(key) || seen.has(key)) return;
+      seen.add(key);
+      for (let j = 0; j < d; j++) rows.push(row[j]);
+    };
+    const neighbour = Float64Array.from(x);
+    for (let j = 0; j < d; j++) {
+      if (this.isHeld(j)) continue;
+      const dist = this.space[this.dims[j]];
+      const g = gridSpacing(dist);
+      const bounds = logIntBounds(dist);
+      const steps: number[] = [];
+      if (bounds !== null) {
+        const k = decode(dist, x[j]) as number;
+        for (const v of [k - 1, k + 1]) if (v >= bounds[0] && v <= bounds[1]) steps.push(encode(dist, v, this.dims[j]));
+      } else if (g > 1) {
+        if (g <= MAX_NEIGHBOUR_CHOICES) for (let c = 0; c < g; c++) steps.push(c);
+      } else {
+        steps.push(x[j] - g, x[j] + g);
+      }
+      for (const u of steps) {
+        neighbour[j] = u;
+        add(neighbour, 0);
+      }
+      neighbour[j] = x[j];
+    }
+    const { nSobol, seed, isCategorical } = this.candidates;
+    const raw = acquisitionCandidates({ d, nSobol: Math.min(nSobol, MAX_ALTERNATIVE_SOBOL), seed, center: x, isCategorical }).x;
+    for (let i = 0; i < raw.length / d; i++) add(raw, i * d);
+    return Float64Array.from(rows);
+  }
+
+  private isHeld(j: number): boolean {
+    return this.held !== undefined && !Number.isNaN(this.held[j]);
+  }
+
+  /** The key of the configuration an encoded row decodes to. */
+  private rowKey(x: ArrayLike<number>): string {
+    return JSON.stringify(
+      this.dims.map((name, j) => {
+        const dist = this.space[name];
+        return decode(dist, encode(dist, decode(dist, x[j]), name));
+      }),
+    );
   }
 
   /** The key of a configuration over the dims, or null when a value is not one of its dim's. */

@@ -1,7 +1,8 @@
 /**
  * GpSampler on fully discrete spaces: a suggestion is never a configuration already evaluated,
  * running or failed while the space still holds one that is not (as Ax's discrete acquisition
- * search drops its observed points, BoTorch's `optimize_acqf_discrete(X_avoid=...)`).
+ * search drops its observed points, BoTorch's `optimize_acqf_discrete(X_avoid=...)`); spaces too
+ * large to enumerate score the repeated point's neighbours and the search's candidates instead.
  */
 import { describe, expect, it } from 'vitest';
 import { GpSampler, type GpSamplerOptions } from '../../../src/samplers/gp/gp-sampler.js';
@@ -90,6 +91,32 @@ describe('GpSampler on a discrete space with configurations left', () => {
       // The two Sobol startup trials may coincide; from the first GP trial on, nothing repeats.
       const gp = seen.slice(1);
       expect(firstRepeat(gp), `${name}: ${JSON.stringify(seen)}`).toBe(-1);
+    }
+  });
+
+  it('spaces too large to enumerate (four ints of 1..32; log ints, a categorical and a fine step): no repeat in 40 trials', async () => {
+    // Without the guard 31-38 of 60 trials repeated a configuration once the model was sure of its optimum.
+    const cases: [string, (t: Trial) => number][] = [
+      ['interior optimum', (t) => [0, 1, 2, 3].reduce((s, i) => s + (t.suggestInt(`p${i}`, 1, 32) - 7 - 5 * i) ** 2, 0)],
+      ['optimum on a bound', (t) => [0, 1, 2, 3].reduce((s, i) => s + (i + 1) * t.suggestInt(`p${i}`, 1, 32), 0)],
+      [
+        'log ints, a categorical, a stepped float',
+        (t) =>
+          Math.log(t.suggestInt('a', 1, 64, { log: true })) -
+          Math.log(t.suggestInt('b', 1, 64, { log: true })) +
+          (t.suggestCategorical('c', ['w', 'x', 'y', 'z']) === 'x' ? 0 : 1) +
+          t.suggestFloat('s', 0, 1, { step: 0.01 }),
+      ],
+    ];
+    for (const [name, objective] of cases) {
+      for (const seed of [0, 1]) {
+        const study = await createStudy({ sampler: new GpSampler({ seed, numThreads: 1 }) });
+        await study.optimize(objective, { nTrials: 40, catch: 'none' });
+        const keys = (await study.getTrials()).map((t) => JSON.stringify(t.params));
+        // The ten Sobol startup trials are independent of the guard; from the first GP trial on, no repeat.
+        const repeats = keys.filter((key, i) => i >= 10 && keys.indexOf(key) < i);
+        expect(repeats, `${name}, seed ${seed}`).toEqual([]);
+      }
     }
   });
 

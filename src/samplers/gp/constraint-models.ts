@@ -116,18 +116,27 @@ export class ConstraintModels {
     });
     const feasible = new Set<number>();
     const usable: { row: ConstraintRow; values: readonly number[] }[] = [];
+    let mismatched: { number: number; length: number } | null = null;
     values.forEach((v, i) => {
       if (v === null) return;
       if (v.length !== count) {
-        warnOnce(
-          'GP_CONSTRAINTS_MISMATCH',
-          `GpSampler: trial ${rows[i].trial.number} has ${v.length} constraint values, the latest trials have ${count}; it counts as infeasible`,
-        );
+        if (mismatched === null || rows[i].trial.number < mismatched.number) mismatched = { number: rows[i].trial.number, length: v.length };
         return;
       }
       usable.push({ row: rows[i], values: v });
       if (v.every((c) => c <= 0)) feasible.add(rows[i].trial.trialId);
     });
+    // One warning, not one per trial (a constraint added mid-study made every earlier trial one:
+    // hundreds of lines at one ask). The message names the earliest such trial, which stays the
+    // same from ask to ask, so warnOnce keeps it to one.
+    if (mismatched !== null) {
+      const { number, length } = mismatched as { number: number; length: number };
+      warnOnce(
+        'GP_CONSTRAINTS_MISMATCH',
+        `GpSampler: trials with another number of constraint values than the latest trials' ${count} ` +
+          `(the first: trial ${number}, with ${length}) count as infeasible`,
+      );
+    }
     if (count <= 0 || usable.length === 0) {
       this.models.reset();
       return { terms: [], feasible, worst: [], fits: [] };

@@ -255,6 +255,22 @@ describe('GpSampler constraintsFunc: stored values', () => {
     expect(codes).toContain('GP_CONSTRAINTS_MISMATCH');
     expect((await study.getTrials()).every((t) => t.state === 'COMPLETE')).toBe(true);
   });
+
+  it('warns about trials with another number of constraints once, not once per trial', async () => {
+    // A constraint added mid-study: 40 trials of one constraint, then two. Each old trial had a
+    // warning of its own (its number in the message), 40 lines at the next ask.
+    const study = await createStudy({
+      storage: new InMemoryStorage(),
+      sampler: new GpSampler({ seed: 8, nStartupTrials: 4, constraintsFunc: (t) => (t.number < 40 ? [(t.params.x as number) - 0.5] : [(t.params.x as number) - 0.5, -1]) }),
+    });
+    const dist = floatDistribution('x', 0, 1);
+    for (let i = 0; i < 40; i++) await study.addTrial({ params: { x: (i + 0.5) / 40 }, distributions: { x: dist }, values: [(i + 0.5) / 40], state: 'COMPLETE' });
+    for (let i = 0; i < 3; i++) {
+      const t = await study.ask();
+      await study.tell(t, t.suggestFloat('x', 0, 1));
+    }
+    expect(codes.filter((c) => c === 'GP_CONSTRAINTS_MISMATCH')).toHaveLength(1);
+  });
 });
 
 describe('GpSampler constraintsFunc: options', () => {

@@ -72,6 +72,12 @@ export class ConstraintModels {
   private readonly models = new ColumnModels();
   /** Values computed here for trials stored without them, by trial id (null: invalid). */
   private readonly evaluated = new Map<number, number[] | null>();
+  /**
+   * A GP_CONSTRAINTS_INVALID warning was given for this study: the rest are not (each named its
+   * trial, so warnOnce gave one per trial: 30 imported trials the function cannot judge, 30
+   * lines at one ask). A failure at a trial's own tell also rejects that tell, naming it.
+   */
+  private warnedInvalid = false;
 
   constructor(private readonly func: ConstraintsFunc) {}
 
@@ -79,6 +85,13 @@ export class ConstraintModels {
   reset(): void {
     this.models.reset();
     this.evaluated.clear();
+    this.warnedInvalid = false;
+  }
+
+  private warnInvalid(message: string): void {
+    if (this.warnedInvalid) return;
+    this.warnedInvalid = true;
+    warnOnce('GP_CONSTRAINTS_INVALID', `${message} (further such trials are not reported)`);
   }
 
   /** The constraint values of a finished trial (stored, else evaluated once); null when it has none usable. */
@@ -86,16 +99,13 @@ export class ConstraintModels {
     const stored = storedConstraints(trial.systemAttrs);
     if (stored !== undefined) {
       if (stored === null) {
-        warnOnce(
-          'GP_CONSTRAINTS_INVALID',
-          `GpSampler: trial ${trial.number} has no valid constraint values (constraintsFunc failed at its tell); it counts as infeasible`,
-        );
+        this.warnInvalid(`GpSampler: trial ${trial.number} has no valid constraint values (constraintsFunc failed at its tell); it counts as infeasible`);
       }
       return stored;
     }
     if (!this.evaluated.has(trial.trialId)) {
       const { constraints, error } = evaluateConstraints(this.func, trial);
-      if (error !== null) warnOnce('GP_CONSTRAINTS_INVALID', `GpSampler: ${error.message}; the trial counts as infeasible`);
+      if (error !== null) this.warnInvalid(`GpSampler: ${error.message}; the trial counts as infeasible`);
       this.evaluated.set(trial.trialId, constraints);
     }
     return this.evaluated.get(trial.trialId) ?? null;

@@ -271,6 +271,25 @@ describe('GpSampler constraintsFunc: stored values', () => {
     }
     expect(codes.filter((c) => c === 'GP_CONSTRAINTS_MISMATCH')).toHaveLength(1);
   });
+
+  it('warns once, not once per trial, when constraintsFunc gives no valid values for imported trials', async () => {
+    // The README's constraint reads userAttrs.memoryGb, which 30 trials added without it lack
+    // (NaN): each of them had a GP_CONSTRAINTS_INVALID warning of its own at the first GP ask.
+    const study = await createStudy({
+      storage: new InMemoryStorage(),
+      sampler: new GpSampler({ seed: 9, nStartupTrials: 4, constraintsFunc: (t) => [(t.userAttrs.memoryGb as number) - 16] }),
+    });
+    const dist = floatDistribution('x', 0, 1);
+    for (let i = 0; i < 30; i++) await study.addTrial({ params: { x: (i + 0.5) / 30 }, distributions: { x: dist }, values: [(i + 0.5) / 30], state: 'COMPLETE' });
+    for (let i = 0; i < 3; i++) {
+      const t = await study.ask();
+      const x = t.suggestFloat('x', 0, 1);
+      await t.setUserAttr('memoryGb', 32 * x);
+      await study.tell(t, x);
+    }
+    expect(codes.filter((c) => c === 'GP_CONSTRAINTS_INVALID')).toHaveLength(1);
+    expect((await study.getTrials({ states: ['COMPLETE'] })).length).toBe(33);
+  });
 });
 
 describe('GpSampler constraintsFunc: options', () => {

@@ -99,6 +99,8 @@ export class UnevaluatedGuard {
   async choose(model: FittedGp, x: Float64Array, acquisition: AcquisitionOptions): Promise<Float64Array> {
     const d = this.dims.length;
     if (this.off || d === 0 || this.taken.size === 0) return x;
+    // A custom backend's malformed optimum goes back as it is, for the sampler's check to name it.
+    if (x.length !== d || !x.every(Number.isFinite)) return x;
     if (!this.taken.has(this.rowKey(x))) return x;
     const candidates = this.values === null ? this.alternatives(x) : this.enumerate(this.values);
     const m = candidates.length / d;

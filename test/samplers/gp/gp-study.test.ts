@@ -270,13 +270,19 @@ describe('GpSampler through the real Study', () => {
   it("rejects a custom backend's optimum of the wrong length or with NaN, naming the backend option", async () => {
     // A SurrogateBackend is public API: an optimum one coordinate short decoded a float to NaN,
     // and the NaN reached the trial's parameters unchecked.
-    for (const broken of [(x: Float64Array) => x.subarray(0, x.length - 1), (x: Float64Array) => Float64Array.from(x, (v, j) => (j === 0 ? NaN : v))]) {
+    // On a discrete space too, whose repeat guard (unevaluated.ts) reads the optimum first.
+    const objectives = [
+      (trial: Trial): number => (trial.suggestFloat('x', 0, 1) - 0.3) ** 2 + (trial.suggestFloat('y', 0, 1) - 0.6) ** 2,
+      (trial: Trial): number => (trial.suggestInt('x', 0, 3) - 1) ** 2 + (trial.suggestInt('y', 0, 3) - 2) ** 2,
+    ];
+    for (const [broken, objective] of [(x: Float64Array) => x.subarray(0, x.length - 1), (x: Float64Array) => Float64Array.from(x, (v, j) => (j === 0 ? NaN : v))].flatMap((b) =>
+      objectives.map((o) => [b, o] as const),
+    )) {
       const backend = jsBackendWrappingOptimize(async (original, o) => {
         const optimum = await original(o);
         return { ...optimum, x: broken(optimum.x) };
       });
       const study = await createStudy({ sampler: new GpSampler({ seed: 1, nStartupTrials: 3, candidates: 64, restarts: 1, backend }) });
-      const objective = (trial: Trial): number => (trial.suggestFloat('x', 0, 1) - 0.3) ** 2 + (trial.suggestFloat('y', 0, 1) - 0.6) ** 2;
       await study.optimize(objective, { nTrials: 3 });
       const error = await study.optimize(objective, { nTrials: 1 }).then(
         () => null,

@@ -882,8 +882,8 @@ export class GpSampler implements Sampler {
       ...(held === null ? {} : { fixedFeatures: held }),
       numThreads: this.options.numThreads,
     };
-    // On a small discrete space, the optimum is replaced when it repeats a configuration already
-    // evaluated, running or failed (unevaluated.ts).
+    // On a discrete space, an optimum that repeats a configuration already evaluated, running or
+    // failed is replaced by the best one not taken (unevaluated.ts).
     const taken = [...observations.map((o) => o.params), ...pending, ...failed];
     const guard = new UnevaluatedGuard(space, dims, search.fixedFeatures, taken, Math.floor(MAX_CANDIDATE_COORDINATES / d), {
       nSobol: search.nCandidates,
@@ -920,10 +920,10 @@ export class GpSampler implements Sampler {
           for (let i = pending.length; i < y.length; i++) y[i] = Math.min(y[i], worst);
         }
         // Pending points are believed noiselessly (as logEHVI's are): their latent value is what
-        // a repeat would get. Appended with the model's noise they kept about that variance, and
-        // where the model is sure of its optimum (an observed corner of min x + y) logEI stayed
-        // highest there: askBatch(6) gave that one point five or six times. Failed points keep
-        // the noise: a failure is no measurement of the latent function.
+        // a repeat would get. Appended with the model's noise they kept about that variance, so
+        // logEI stayed high at them: on noisy Branin askBatch(8) put two trials about 5e-4 apart
+        // (see the file header). Failed points keep the noise: a failure is no measurement of
+        // the latent function.
         const pendingModel = pending.length === 0 ? working : await working.append(xp.subarray(0, pending.length * d), y.subarray(0, pending.length), pending.length, { noiseless: true });
         try {
           working = failed.length === 0 ? pendingModel : await pendingModel.append(xp.subarray(pending.length * d), y.subarray(pending.length), failed.length);

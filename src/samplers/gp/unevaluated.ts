@@ -50,7 +50,7 @@ export interface GuardCandidates {
 }
 
 export class UnevaluatedGuard {
-  /** Off: a dim is continuous (or nothing is taken). */
+  /** Off: a free dim is continuous (no configuration is keyed or replaced). */
   private readonly off: boolean;
   /** Per dim, the values to enumerate (a held dim: its held value alone); null: too many. */
   private readonly values: (readonly ParamValue[])[] | null;

@@ -4,9 +4,9 @@
  * the same run on the same machine (issue 3's "one suggestion ... at 50 / 200 / 500 completed
  * trials" row).
  *
- *   npx tsx bench/ask-latency.ts [--trials 500] [--seed 0] [--backend cpu|js|auto]
+ *   npx tsx bench/ask-latency.ts [--trials 500] [--seed 0] [--backend cpu|js|auto|cuda]
  *                                [--refit every-trial|policy|both] [--constraints 0]
- *                                [--peer-python PATH] [--peer-spec gp@5.0]
+ *                                [--peer-python PATH] [--peer-spec gp@5.0]   (--help lists the flags)
  *
  * Protocol (the peer's): Rosenbrock-8 on [-5, 10]^8, minimized, one sequential ask / tell loop on
  * in-memory storage, `new GpSampler({ seed, backend })` defaults (10 Sobol startup trials, logEI,
@@ -50,6 +50,7 @@ import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
 import { SystemAttr } from '../src/trial/system-attrs.js';
 import type { JsonValue } from '../src/trial/types.js';
+import { choice, int, parseBenchArgs, str } from './lib/args.js';
 
 const D = 8;
 const LOW = -5;
@@ -58,26 +59,29 @@ const WINDOWS: Record<string, readonly [number, number]> = { '~50': [41, 60], '~
 const ISSUE_OPTUNA_47: Record<string, number> = { '~50': 56, '~200': 229, '~500': 1230 };
 const PEER_SCRIPT = '/work/shared/peers/optuna_ask_latency.py';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-
-const trials = Number(arg('--trials', '500'));
-const seed = Number(arg('--seed', '0'));
-const backend = arg('--backend', 'cpu') as 'cpu' | 'js' | 'auto';
-const refitArg = arg('--refit', 'both');
-const peerPython = arg('--peer-python', '');
-const peerSpec = arg('--peer-spec', 'gp@5.0');
-const nConstraints = Number(arg('--constraints', '0'));
-if (!Number.isInteger(nConstraints) || nConstraints < 0 || nConstraints > D) throw new Error(`--constraints must be an integer in [0, ${D}]`);
+const args = parseBenchArgs({
+  script: 'bench/ask-latency.ts',
+  summary: "One GpSampler suggestion's latency in a running study (Rosenbrock-8) at ~50 / 200 / 500 trials, beside Optuna's GPSampler in the same run; a new sampler's first asks on a resumed study (bench/surrogate.md).",
+  flags: {
+    trials: int({ description: 'trials of each in-study run', min: 1, default: 500 }),
+    seed: int({ description: 'sampler seed', default: 0 }),
+    backend: choice({ description: 'surrogate backend', choices: ['cpu', 'js', 'auto', 'cuda'] as const, default: 'cpu' }),
+    refit: choice({ description: 'refit policy of the in-study runs (both: every-trial, then policy)', choices: ['policy', 'every-trial', 'both'] as const, default: 'both' }),
+    constraints: int({ description: 'constraints k of the in-study runs (x_i + x_(i+1) - 10 <= 0)', min: 0, max: D, default: 0, valueName: 'K' }),
+    'peer-python': str({ description: "a Python with Optuna >= 3.6 and torch: runs Optuna's GPSampler in the same run", valueName: 'PATH', defaultText: 'none (no peer)' }),
+    'peer-spec': str({ description: "the peer's --samplers spec", default: 'gp@5.0', valueName: 'SPEC' }),
+  },
+});
+const { trials, seed, backend } = args;
+const refitArg = args.refit;
+const peerPython = args.peerPython ?? '';
+const peerSpec = args.peerSpec;
+const nConstraints = args.constraints;
 
 /** `--constraints k`: c_i(x) = x_i + x_{i+1} - 10 <= 0 for i < k (stored as a user attribute, read back by constraintsFunc). */
 function constraintValues(x: readonly number[]): number[] {
   return Array.from({ length: nConstraints }, (_, i) => x[i] + x[(i + 1) % D] - 10);
 }
-if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, got ${trials}`);
-if (!['policy', 'every-trial', 'both'].includes(refitArg)) throw new Error(`--refit must be policy, every-trial or both`);
 
 function rosenbrock(x: readonly number[]): number {
   let s = 0;

@@ -2,7 +2,7 @@
  * Where a new GpSampler's first ask without a recorded fit spends its time (issue 3's cold
  * suggestion; bench/ask-latency.ts times it whole).
  *
- *   npx tsx bench/cold-ask.ts [--sizes 200] [--repeats 31] [--threads N] [--seed 0]
+ *   npx tsx bench/cold-ask.ts [--sizes 200] [--repeats 31] [--threads N] [--seed 0]   (--help lists the flags)
  *
  * History: the ask-latency protocol's run (Rosenbrock-8 on [-5, 10]^8, minimized,
  * `new GpSampler({ seed })` defaults, refit policy) up to max(sizes) trials. For each n, `repeats`
@@ -23,19 +23,20 @@ import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
 import type { FittedGp, SurrogateBackend } from '../src/surrogate/backend.js';
 import { getSurrogateBackend } from '../src/surrogate/select-backend.js';
+import { int, intList, parseBenchArgs } from './lib/args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-const sizes = arg('--sizes', '200').split(',').map(Number);
-const repeats = Number(arg('--repeats', '31'));
-const threadsArg = arg('--threads', '');
-const seed = Number(arg('--seed', '0'));
-if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--sizes must be positive integers');
-if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats must be a positive integer, got ${repeats}`);
-const numThreads = threadsArg === '' ? null : Number(threadsArg);
-if (numThreads !== null && (!Number.isInteger(numThreads) || numThreads < 1)) throw new Error('--threads must be a positive integer');
+const args = parseBenchArgs({
+  script: 'bench/cold-ask.ts',
+  summary: "Where a new GpSampler's first ask without a recorded fit spends its time: screen fit, provisional fit, acquisition, the rest (bench/surrogate.md).",
+  flags: {
+    sizes: intList({ description: 'study sizes n', min: 1, default: [200] }),
+    repeats: int({ description: 'new samplers (asks) per size', min: 1, default: 31 }),
+    threads: int({ description: "the sampler's numThreads", min: 1, defaultText: "the backend's, all cores" }),
+    seed: int({ description: "the history run's seed", default: 0 }),
+  },
+});
+const { sizes, repeats, seed } = args;
+const numThreads = args.threads ?? null;
 
 const D = 8;
 const LOW = -5;

@@ -4,21 +4,26 @@
  * device; otherwise prints why and exits 0. Warm-up 1, repeats 5, median and min, the ratio
  * CPU / CUDA from the same run; JSON lines on stdout with machine and backend.
  *
- *   npx tsx bench/cuda.ts [--sizes 512,2048,4096] [--m 10000]
+ *   npx tsx bench/cuda.ts [--sizes 512,2048,4096] [--m 10000]   (--help lists the flags)
  */
 import os from 'node:os';
 import { loadAddon } from '../src/binding/load.js';
 import type { KestrelAddon } from '../src/binding/addon.js';
 import { createNativeBackend } from '../src/surrogate/native-backend.js';
 import type { FittedGp, GpTrainingData } from '../src/surrogate/backend.js';
+import { int, intList, parseBenchArgs } from './lib/args.js';
 import { medianAndMin } from './lib/stats.js';
 
 type CudaAddon = KestrelAddon & { cudaCholesky(a: Float64Array, n: number, jitter?: boolean): Promise<{ factor: Float64Array | null }> };
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+const args = parseBenchArgs({
+  script: 'bench/cuda.ts',
+  summary: 'CPU vs CUDA Cholesky and posterior + logEI with gradient at growing n (bench/cuda.md); needs a KESTREL_CUDA=1 build and a device.',
+  flags: {
+    sizes: intList({ description: 'matrix sizes n', min: 1, default: [512, 2048, 4096] }),
+    m: int({ description: 'candidates of the posterior + logEI figure', min: 1, default: 10000 }),
+  },
+});
 
 async function time(fn: () => Promise<unknown>, repeats = 5): Promise<{ median: number; min: number }> {
   await fn();
@@ -49,8 +54,7 @@ async function main(): Promise<void> {
     return;
   }
   const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), gpu: addon.cudaDevice() };
-  const sizes = arg('sizes', '512,2048,4096').split(',').map(Number);
-  const m = Number(arg('m', '10000'));
+  const { sizes, m } = args;
   const d = 8;
   const emit = (row: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...row, machine })}\n`);
   const cpu = createNativeBackend({ device: 'cpu' });

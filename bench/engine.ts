@@ -3,6 +3,7 @@
  * random sampler, in memory and with the journal file backend, over studies of 1k and 10k trials.
  *
  *     npm run bench:engine [-- --sizes 1000,10000 --repeats 5 --storages memory,journal --no-peer --journal-dir /dev/shm]
+ *     (--help lists the flags)
  *
  * Method: warm-up studies (3 x 2k trials in memory, 500 in a journal) are discarded; each (storage, size) then runs
  * `repeats` fresh studies and reports the median and the min of trials/s (min = the slowest
@@ -26,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RandomSampler } from '../src/samplers/random-sampler.js';
 import { createStudy } from '../src/study/create-study.js';
+import { choiceList, flag, int, intList, parseBenchArgs, str } from './lib/args.js';
 
 type StorageKind = 'memory' | 'journal';
 
@@ -51,25 +53,21 @@ interface Measurement {
 const ISSUE_OPTUNA: Readonly<Record<number, number>> = { 1000: 1900, 10000: 600 };
 const PEER_SCRIPT = '/work/shared/peers/optuna_engine_tp.py';
 
+const COMMAND = {
+  script: 'bench/engine.ts',
+  summary: 'ask + suggest + tell throughput with RandomSampler, in memory and with the journal file backend, vs Optuna 3.1 (bench/README.md).',
+  flags: {
+    sizes: intList({ description: 'trials per study', min: 1, default: [1000, 10000] }),
+    repeats: int({ description: 'fresh studies per (storage, size)', min: 1, default: 5 }),
+    storages: choiceList({ description: 'storage backends', choices: ['memory', 'journal'] as const, default: ['memory', 'journal'] }),
+    'no-peer': flag("skip the Optuna peer script (/work/shared/peers/optuna_engine_tp.py)"),
+    'journal-dir': str({ description: 'parent directory of the journal files', valueName: 'DIR', defaultText: 'the OS temp directory' }),
+  },
+};
+
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { sizes: [1000, 10000], repeats: 5, storages: ['memory', 'journal'], peer: true, journalDir: os.tmpdir() };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    if (flag === '--sizes') args.sizes = value.split(',').map(Number);
-    else if (flag === '--repeats') args.repeats = Number(value);
-    else if (flag === '--storages') args.storages = value.split(',') as StorageKind[];
-    else if (flag === '--journal-dir') args.journalDir = value;
-    else if (flag === '--no-peer') {
-      args.peer = false;
-      continue;
-    } else throw new Error(`unknown flag ${flag}`);
-    i++;
-  }
-  if (args.sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--sizes: positive integers');
-  if (!Number.isInteger(args.repeats) || args.repeats < 1) throw new Error('--repeats: a positive integer');
-  if (args.storages.some((s) => s !== 'memory' && s !== 'journal')) throw new Error('--storages: memory,journal');
-  return args;
+  const parsed = parseBenchArgs(COMMAND, argv);
+  return { sizes: parsed.sizes, repeats: parsed.repeats, storages: parsed.storages, peer: !parsed.noPeer, journalDir: parsed.journalDir ?? os.tmpdir() };
 }
 
 /** One study of n trials; returns trials per second. */

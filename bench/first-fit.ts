@@ -3,7 +3,7 @@
  * how much of the converged log posterior the 128-observation screen's theta and k L-BFGS-B
  * iterations from it on all observations recover, and what they cost.
  *
- *   npx tsx bench/first-fit.ts [--seed 0] [--sizes 200,500]
+ *   npx tsx bench/first-fit.ts [--seed 0] [--sizes 200,500]   (--help lists the flags)
  *
  * History: the first max(sizes) trials of a GpSampler run on Rosenbrock-8 in [-5, 10]^8 (the
  * protocol of bench/ask-latency.ts). For each n, its first n observations encoded as GpSampler
@@ -38,17 +38,24 @@ import { GpSampler } from '../src/samplers/gp/gp-sampler.js';
 import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
 import { getSurrogateBackend } from '../src/surrogate/select-backend.js';
+import { benchCommand, int, intList, parseBenchArgs, str } from './lib/args.js';
 import { firstFitData, SCREEN_ITERATIONS, type MinimizedHistory } from './lib/first-fit-data.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-const seed = Number(arg('--seed', '0'));
-const tracesDir = arg('--traces', '');
-const sizes = arg('--sizes', '200,500').split(',').map(Number);
-if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${seed}`);
-if (sizes.some((n) => !Number.isInteger(n) || n <= 128)) throw new Error('--sizes must be integers > 128 (the screen size)');
+const args = parseBenchArgs(
+  benchCommand({
+    script: 'bench/first-fit.ts',
+    summary: "A new sampler's first fit on an existing study: the log posterior the 128-observation screen's theta and k iterations from it recover, and their cost; with --traces, the screen's restarts or (with --screen-iterations) its iteration cap (bench/surrogate.md).",
+    flags: {
+      seed: int({ description: "the history run's seed", min: 0, default: 0 }),
+      sizes: intList({ description: 'study sizes n (above the screen size, 128)', min: 129, default: [200, 500] }),
+      traces: str({ description: 'runs saved by `bench/quality.ts --trace DIR`: compare the screen\'s random restarts', valueName: 'DIR' }),
+      'screen-iterations': intList({ description: "with --traces: the screen's iteration caps to compare", min: 1 }),
+    },
+    check: (parsed) => (parsed.screenIterations !== undefined && parsed.traces === undefined ? '--screen-iterations needs --traces DIR (the runs to fit)' : undefined),
+  }),
+);
+const { seed, sizes } = args;
+const tracesDir = args.traces ?? '';
 
 const D = 8;
 const LOW = -5;
@@ -144,11 +151,8 @@ async function screenIterations(dir: string, caps: readonly number[]): Promise<v
   lines.push(`| median | | ${caps.map((c) => `${median(ms.get(c) as number[]).toFixed(1)} / ${median(short.get(c) as number[]).toFixed(2)}`).join(' | ')} |`);
   process.stderr.write(`\nscreen + provisional fit: wall ms (fastest of 3) / nats below the best converged fit, ${threads} threads\n${lines.join('\n')}\n`);
 }
-const screenCaps = arg('--screen-iterations', '');
-if (tracesDir !== '' && screenCaps !== '') {
-  const caps = screenCaps.split(',').map(Number);
-  if (caps.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--screen-iterations must list positive integers');
-  await screenIterations(tracesDir, caps);
+if (tracesDir !== '' && args.screenIterations !== undefined) {
+  await screenIterations(tracesDir, args.screenIterations);
   process.exit(0);
 }
 if (tracesDir !== '') {

@@ -30,7 +30,9 @@
  * tell (a trial's evaluation, not timed; default 0, back-to-back asks): background rebuilds
  * overlap it. JSON lines on stdout, then a table.
  *
- *   npx tsx bench/gp-large.ts [--quick] [--sizes=1000,5000,10000] [--repeats=N] [--trial-ms=T]
+ *   npx tsx bench/gp-large.ts [--quick] [--sizes 1000,5000,10000] [--repeats N] [--trial-ms T]
+ *
+ * (`--name=value` works too: bench/lib/args.ts; `--help` lists the flags.)
  *
  * `--quick`: n in {1000, 2000}, 2 repeats. Default: 3 repeats per row (median and min); the
  * build and rebuild rows run once per size.
@@ -44,18 +46,26 @@ import type { AddTrialOptions } from '../src/study/study.js';
 import { createStudy, loadStudy } from '../src/study/create-study.js';
 import type { Study } from '../src/study/study.js';
 import { Rng } from '../src/util/prng.js';
+import { flag, int, intList, num, parseBenchArgs } from './lib/args.js';
 import { median } from './lib/stats.js';
 
 const D = 8;
 const LOW = -10;
 const HIGH = 10;
-const quick = process.argv.includes('--quick');
-const sizesArg = process.argv.find((a) => a.startsWith('--sizes='));
-const repeatsArg = process.argv.find((a) => a.startsWith('--repeats='));
-const sizes = sizesArg !== undefined ? sizesArg.slice('--sizes='.length).split(',').map(Number) : quick ? [1000, 2000] : [1000, 5000, 10000];
-const repeats = repeatsArg !== undefined ? Number(repeatsArg.slice('--repeats='.length)) : quick ? 2 : 3;
-const trialMsArg = process.argv.find((a) => a.startsWith('--trial-ms='));
-const trialMs = trialMsArg !== undefined ? Number(trialMsArg.slice('--trial-ms='.length)) : 0;
+const args = parseBenchArgs({
+  script: 'bench/gp-large.ts',
+  summary: 'GpSampler suggestion latency at n ~ 1k, 5k, 10k (d = 8): build, append, refit, rebuild and resume rows (bench/gp-large.md).',
+  flags: {
+    quick: flag('n in {1000, 2000}, 2 repeats'),
+    sizes: intList({ description: 'study sizes n', min: 1, defaultText: '1000,5000,10000 (--quick: 1000,2000)' }),
+    repeats: int({ description: 'repeats per append / refit row (median and min)', min: 1, defaultText: '3 (--quick: 2)' }),
+    'trial-ms': num({ description: "idle T ms after each tell (a trial's evaluation, not timed)", min: 0, default: 0, valueName: 'T' }),
+  },
+});
+const quick = args.quick;
+const sizes = args.sizes ?? (quick ? [1000, 2000] : [1000, 5000, 10000]);
+const repeats = args.repeats ?? (quick ? 2 : 3);
+const trialMs = args.trialMs;
 
 const { addon, error } = loadAddon();
 if (addon === null) {

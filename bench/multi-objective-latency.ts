@@ -2,7 +2,8 @@
  * One suggestion's latency of GpSampler on a study with two objectives (logEHVI, the default, and
  * ParEGO), in a running study and after importing a large history.
  *
- *   npx tsx bench/multi-objective-latency.ts [--trials 210] [--imported 2000] [--threads 2] [--seed 0]
+ *   npx tsx bench/multi-objective-latency.ts [--trials 210] [--imported 2000] [--threads 2] [--seed 0] [--front K,P]
+ *   (--help lists the flags)
  *
  * Problem: ZDT1 on [0, 1]^4, both objectives minimized (bench/multi-objective.ts).
  * - In study: one sequential ask / tell loop of `--trials` trials with `new GpSampler({ seed,
@@ -26,14 +27,22 @@ import { GpSampler, type MultiObjectiveAcquisition } from '../src/samplers/gp/gp
 import { floatDistribution } from '../src/space/distributions.js';
 import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy, loadStudy } from '../src/study/create-study.js';
-import { arg } from './lib/seed-sweep.js';
+import { benchCommand, int, intList, parseBenchArgs } from './lib/args.js';
 
 const D = 4;
-const trials = Number(arg('--trials', '210'));
-const imported = Number(arg('--imported', '2000'));
-const threads = Number(arg('--threads', '2'));
-const seed = Number(arg('--seed', '0'));
-const frontArg = arg('--front', '');
+const args = parseBenchArgs(benchCommand({
+  script: 'bench/multi-objective-latency.ts',
+  summary: 'One two-objective GpSampler suggestion (logEHVI and ParEGO) in a running ZDT1 study, the first asks of a new sampler on imported trials, and (--front K,P) logEHVI asks on a front over the box limit (bench/surrogate.md).',
+  flags: {
+    trials: int({ description: 'trials of each in-study run (0: none)', min: 0, default: 210 }),
+    imported: int({ description: 'COMPLETE trials of the imported study (0: none)', min: 0, default: 2000 }),
+    threads: int({ description: "the samplers' numThreads", min: 1, default: 2 }),
+    seed: int({ description: 'sampler and history seed', default: 0 }),
+    front: intList({ description: 'K objectives, P points on the front: logEHVI asks over the box limit (K >= 2, P >= 1)', length: 2, min: 1, valueName: 'K,P', defaultText: 'off' }),
+  },
+  check: ({ front }) => (front !== undefined && front[0] < 2 ? `--front: expected K,P with K >= 2 objectives, got ${front.join(',')}` : undefined),
+}));
+const { trials, imported, threads, seed } = args;
 
 function zdt1(x: readonly number[]): [number, number] {
   const f1 = x[0];
@@ -103,9 +112,8 @@ if (imported > 0) {
     rows.push(`| ${imported} imported | ${acquisition} | ${asks.map((a) => `${a.ms.toFixed(0)} ms (${a.update} ${a.updateMs.toFixed(0)} ms)`).join(', ')} |`);
   }
 }
-if (frontArg !== '') {
-  const [k, p] = frontArg.split(',').map(Number);
-  if (!Number.isInteger(k) || k < 2 || !Number.isInteger(p) || p < 1) throw new Error(`--front must be K,P with integers K >= 2, P >= 1, got ${frontArg}`);
+if (args.front !== undefined) {
+  const [k, p] = args.front;
   let state = seed + 11;
   const rnd = (): number => {
     state = (Math.imul(state, 1103515245) + 12345) >>> 0;

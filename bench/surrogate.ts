@@ -2,7 +2,9 @@
  * Surrogate benchmark: the native core against the issue's peer figures and the TypeScript
  * fallback, on this machine. JSON lines on stdout (one per figure), then a table.
  *
- *   npx tsx bench/surrogate.ts [--quick] [--no-js] [--only=cholesky,nlp,posterior,suggest,grid,large] [--repeats=N]
+ *   npx tsx bench/surrogate.ts [--quick] [--no-js] [--only cholesky,nlp,posterior,suggest,grid,large] [--repeats N]
+ *
+ * (`--name=value` works too: bench/lib/args.ts; `--help` lists the flags.)
  *
  * Figures (median and min over repeats, after one warm-up):
  *   cholesky      GFLOP/s (n^3/3 flops) at n = 1024, 2048, 4096, 1 thread and all, of the
@@ -39,14 +41,24 @@ import os from 'node:os';
 import { loadAddon } from '../src/binding/load.js';
 import { createNativeBackend } from '../src/surrogate/native-backend.js';
 import type { FitOptions, GpTrainingData, SurrogateBackend } from '../src/surrogate/backend.js';
+import { choiceList, flag, int, parseBenchArgs } from './lib/args.js';
 import { medianAndMin } from './lib/stats.js';
 
-const quick = process.argv.includes('--quick');
-const withJs = !process.argv.includes('--no-js');
-const onlyArg = process.argv.find((a) => a.startsWith('--only='));
-const only = onlyArg === undefined ? null : new Set(onlyArg.slice('--only='.length).split(','));
-const repeatsArg = process.argv.find((a) => a.startsWith('--repeats='));
-const repeatsOverride = repeatsArg === undefined ? null : Number(repeatsArg.slice('--repeats='.length));
+const SECTIONS = ['cholesky', 'nlp', 'posterior', 'suggest', 'grid', 'large'] as const;
+const args = parseBenchArgs({
+  script: 'bench/surrogate.ts',
+  summary: 'The native GP core against the issue\'s peer figures and the TypeScript fallback: Cholesky, likelihood, posterior + acquisition, fit and suggestion, the n x d grid, n = 10,000 (bench/surrogate.md).',
+  flags: {
+    quick: flag('smaller sizes (grid: n <= 1024, m = 10^4)'),
+    'no-js': flag('skip the TypeScript backend rows'),
+    only: choiceList({ description: 'the figures to run (the fit rows run with suggest)', choices: SECTIONS, defaultText: 'all' }),
+    repeats: int({ description: 'repeats of every timed figure', min: 1, defaultText: "each figure's own" }),
+  },
+});
+const quick = args.quick;
+const withJs = !args.noJs;
+const only = args.only === undefined ? null : new Set<string>(args.only);
+const repeatsOverride = args.repeats ?? null;
 function enabled(section: string): boolean {
   return only === null || only.has(section);
 }

@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/tpe-latency.ts [--sizes 1000,10000] [--repeats 7] [--warmup 2] [--seed 0]
  *                                [--modes independent,multivariate,liar] (also: group)
- *   (or `npm run bench:tpe-latency`; figures in bench/README.md)
+ *   (or `npm run bench:tpe-latency`; figures in bench/README.md; --help lists the flags)
  *
  * Protocol: a study on in-memory storage is filled with `size` finished trials (imported through
  * `storage.createTrial`, not sampled: 90% COMPLETE, 5% PRUNED with an intermediate value, 5%
@@ -25,20 +25,20 @@ import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
 import type { Trial } from '../src/trial/trial.js';
 import { Rng } from '../src/util/prng.js';
+import { choiceList, int, intList, parseBenchArgs } from './lib/args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-
-const sizes = arg('--sizes', '1000,10000').split(',').map(Number);
-const repeats = Number(arg('--repeats', '7'));
-const warmup = Number(arg('--warmup', '2'));
-const seed = Number(arg('--seed', '0'));
-const modes = arg('--modes', 'independent,multivariate,liar').split(',');
-for (const m of modes) if (!['independent', 'multivariate', 'group', 'liar'].includes(m)) throw new Error(`unknown mode ${m}`);
-if (!sizes.every((s) => Number.isInteger(s) && s > 0)) throw new Error('--sizes must be positive integers');
-if (!Number.isInteger(repeats) || repeats < 1) throw new Error('--repeats must be a positive integer');
+const args = parseBenchArgs({
+  script: 'bench/tpe-latency.ts',
+  summary: 'One TpeSampler ask + 8 suggests on a study holding many finished trials, per mode and size (bench/README.md).',
+  flags: {
+    sizes: intList({ description: 'finished trials in the study', min: 1, default: [1000, 10000] }),
+    repeats: int({ description: 'timed suggestions', min: 1, default: 7 }),
+    warmup: int({ description: 'untimed suggestions first', min: 0, default: 2 }),
+    seed: int({ description: 'history and sampler seed', default: 0 }),
+    modes: choiceList({ description: 'sampler modes (group: opt-in)', choices: ['independent', 'multivariate', 'group', 'liar'] as const, default: ['independent', 'multivariate', 'liar'] }),
+  },
+});
+const { sizes, repeats, warmup, seed, modes } = args;
 
 const CHOICES = ['sgd', 'adam', 'rmsprop'] as const;
 const DISTS: Record<string, Distribution> = {

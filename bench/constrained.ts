@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/constrained.ts [--problems gramacy,branin-disc,hartmann6-sum] [--samplers gp,gp-plain,random]
  *                                [--seeds 10] [--evals 30,60] [--threads 1]
- *                                [--peer-python /tmp/optv/bin/python]
+ *                                [--peer-python /tmp/optv/bin/python]   (--help lists the flags)
  *
  * Metric: the best feasible value after each evaluation count (lower is better; Infinity while no
  * evaluated point is feasible), its median and inter-quartile range over seeds 0..k-1, and how many
@@ -30,7 +30,8 @@ import { RandomSampler } from '../src/samplers/random-sampler.js';
 import type { Sampler } from '../src/samplers/sampler.js';
 import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
-import { arg, seedSweep } from './lib/seed-sweep.js';
+import { choiceList, int, intList, parseBenchArgs, str } from './lib/args.js';
+import { seedSweep } from './lib/seed-sweep.js';
 import { branin, hartmann6 } from './lib/test-functions.js';
 import type { FrozenTrial } from '../src/trial/frozen-trial.js';
 
@@ -94,19 +95,30 @@ async function run(problem: Problem, kind: string, seed: number, nEvals: number,
   return trace;
 }
 
-const problemNames = arg('--problems', PROBLEMS.map((p) => p.name).join(',')).split(',');
-const threads = Number(arg('--threads', '1'));
-const peerPython = arg('--peer-python', '');
+const args = parseBenchArgs({
+  script: 'bench/constrained.ts',
+  summary: "Best feasible value of GpSampler with constraintsFunc, the same GP without it, random search and (--peer-python) Optuna's GPSampler with constraints_func on three constrained problems (bench/quality.md).",
+  flags: {
+    problems: choiceList({ description: 'problems', choices: PROBLEMS.map((p) => p.name), default: PROBLEMS.map((p) => p.name) }),
+    samplers: choiceList({ description: 'samplers', choices: ['gp', 'gp-plain', 'random'], default: ['gp', 'gp-plain', 'random'] }),
+    seeds: int({ description: 'seeds 0..k-1', min: 1, default: 10 }),
+    evals: intList({ description: 'evaluation counts to report (runs go to the largest)', min: 1, default: [30, 60] }),
+    threads: int({ description: 'GpSampler numThreads', min: 1, default: 1 }),
+    'peer-python': str({ description: 'a Python with Optuna >= 4.2 and torch: runs bench/optuna-constrained.py', valueName: 'PY', defaultText: 'none (no peer)' }),
+  },
+});
+const { threads } = args;
+const peerPython = args.peerPython ?? '';
 const finiteOrNone = (v: number): string => (Number.isFinite(v) ? v.toPrecision(4) : 'none');
 await seedSweep<Problem>({
-  problems: problemNames.map((name) => {
+  problems: args.problems.map((name) => {
     const problem = PROBLEMS.find((p) => p.name === name);
     if (problem === undefined) throw new Error(`unknown problem ${name}`);
     return problem;
   }),
-  samplers: arg('--samplers', 'gp,gp-plain,random').split(','),
-  nSeeds: Number(arg('--seeds', '10')),
-  evals: arg('--evals', '30,60').split(',').map(Number),
+  samplers: args.samplers,
+  nSeeds: args.seeds,
+  evals: args.evals,
   metric: 'bestFeasible',
   columnTitle: (e) => `@${e} median [IQR] (no feasible)`,
   run: (problem, sampler, seed, nEvals) => run(problem, sampler, seed, nEvals, threads),

@@ -8,7 +8,7 @@
  *   npx tsx bench/multi-objective.ts [--problems branin-currin,zdt1,dtlz2,branin-currin-disc,dtlz2-6]
  *                                    [--samplers gp,gp-parego,nsga2,random]
  *                                    [--seeds 10] [--evals 30,60] [--threads 1]
- *                                    [--peer-python /tmp/optv/bin/python]
+ *                                    [--peer-python /tmp/optv/bin/python]   (--help lists the flags)
  *
  * Metric: the hypervolume dominated by the evaluated points, bounded by the problem's reference
  * point (larger is better), after each evaluation count; median and inter-quartile range over
@@ -45,7 +45,8 @@ import type { Sampler } from '../src/samplers/sampler.js';
 import type { FrozenTrial } from '../src/trial/frozen-trial.js';
 import { InMemoryStorage } from '../src/storage/memory-storage.js';
 import { createStudy } from '../src/study/create-study.js';
-import { arg, seedSweep } from './lib/seed-sweep.js';
+import { choiceList, int, intList, parseBenchArgs, str } from './lib/args.js';
+import { seedSweep } from './lib/seed-sweep.js';
 import { median } from './lib/stats.js';
 
 interface Problem {
@@ -226,18 +227,32 @@ async function run(
   return { trace, seconds };
 }
 
-const problemNames = arg('--problems', PROBLEMS.filter((p) => p.reference.length === 2).map((p) => p.name).join(',')).split(',');
-const evals = arg('--evals', '30,60').split(',').map(Number);
-const threads = Number(arg('--threads', '1'));
-const peerPython = arg('--peer-python', '');
+const args = parseBenchArgs({
+  script: 'bench/multi-objective.ts',
+  summary: "Hypervolume of GpSampler (logEHVI, ParEGO), NSGA-II, random search and (--peer-python) Optuna's GPSampler on multi-objective problems (bench/quality.md).",
+  flags: {
+    problems: choiceList({
+      description: 'problems (dtlz2-6: opt-in)',
+      choices: PROBLEMS.map((p) => p.name),
+      default: PROBLEMS.filter((p) => p.reference.length === 2).map((p) => p.name),
+    }),
+    samplers: choiceList({ description: 'samplers', choices: ['gp', 'gp-parego', 'nsga2', 'random'], default: ['gp', 'nsga2', 'random'] }),
+    seeds: int({ description: 'seeds 0..k-1', min: 1, default: 10 }),
+    evals: intList({ description: 'evaluation counts to report (runs go to the largest)', min: 1, default: [30, 60] }),
+    threads: int({ description: 'GpSampler numThreads', min: 1, default: 1 }),
+    'peer-python': str({ description: 'a Python with Optuna >= 4.4 and torch: runs bench/optuna-multi-objective.py', valueName: 'PY', defaultText: 'none (no peer)' }),
+  },
+});
+const { evals, threads } = args;
+const peerPython = args.peerPython ?? '';
 await seedSweep<Problem>({
-  problems: problemNames.map((name) => {
+  problems: args.problems.map((name) => {
     const problem = PROBLEMS.find((p) => p.name === name);
     if (problem === undefined) throw new Error(`unknown problem ${name}`);
     return problem;
   }),
-  samplers: arg('--samplers', 'gp,nsga2,random').split(','),
-  nSeeds: Number(arg('--seeds', '10')),
+  samplers: args.samplers,
+  nSeeds: args.seeds,
   evals,
   metric: 'hypervolume',
   columnTitle: (e) => `hypervolume @${e}, median [IQR]`,

@@ -4,8 +4,9 @@
  *
  *   npx tsx bench/quality.ts [--functions branin,hartmann6,ackley10,rosenbrock8,levy10]
  *                            [--samplers random,sobol,gp,tpe,tpe-mv] [--seeds 5] [--evals 30,60,100]
- *                            [--backend auto|cpu|js] [--candidates 2048] [--restarts 10] [--threads N]
+ *                            [--backend auto|cpu|js|cuda] [--candidates 2048] [--restarts 10] [--threads N]
  *   npx tsx bench/quality.ts --table results.jsonl [more.jsonl ...]   # markdown table from records
+ *   (--help lists every flag)
  *
  * `--first-seed N` runs seeds N..N+k-1 instead of 0..k-1. `--trace DIR` also writes every run's
  * evaluated points to DIR/<function>-<sampler>-<seed>.json ({function, sampler, seed, names,
@@ -62,6 +63,7 @@ import type { StudyView } from '../src/trial/study-view.js';
 import type { StudyDirection, TrialState } from '../src/trial/types.js';
 import { getSurrogateBackend } from '../src/surrogate/select-backend.js';
 import { Rng, deriveSeed } from '../src/util/prng.js';
+import { benchCommand, choice, choiceList, int, intList, num, parseBenchArgs, str } from './lib/args.js';
 import { quantile } from './lib/stats.js';
 import { branin, hartmann6 } from './lib/test-functions.js';
 
@@ -228,7 +230,7 @@ interface Args {
   samplers: string[];
   seeds: number;
   evals: number[];
-  backend: 'auto' | 'cpu' | 'js';
+  backend: 'auto' | 'cpu' | 'js' | 'cuda';
   candidates: number;
   restarts: number;
   threads?: number;
@@ -240,47 +242,50 @@ interface Args {
   batch: number;
 }
 
+const SAMPLERS = ['random', 'sobol', 'gp', 'gp-pm', 'gp-det', 'gp-mean', 'tpe', 'tpe-mv'] as const;
+
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = {
-    functions: FUNCTIONS.map((f) => f.name),
-    samplers: ['random', 'sobol', 'gp'],
-    seeds: 5,
-    evals: [30, 60, 100],
-    backend: 'auto',
-    candidates: 2048,
-    restarts: 10,
-    table: null,
-    firstSeed: 0,
-    trace: null,
-    startFrom: null,
-    noise: 0,
-    batch: 1,
+  const parsed = parseBenchArgs(
+    benchCommand({
+      script: 'bench/quality.ts',
+      summary: 'Median regret of the samplers on standard test functions (bench/quality.md); with --table, the markdown table of saved JSON lines.',
+      flags: {
+        functions: choiceList({ description: 'test functions', choices: FUNCTIONS.map((f) => f.name), default: FUNCTIONS.map((f) => f.name) }),
+        samplers: choiceList({ description: 'samplers', choices: SAMPLERS, default: ['random', 'sobol', 'gp'] }),
+        seeds: int({ description: 'seeds per function and sampler', min: 1, default: 5 }),
+        evals: intList({ description: 'evaluation counts to report (runs go to the largest)', min: 1, default: [30, 60, 100] }),
+        backend: choice({ description: 'GpSampler backend', choices: ['auto', 'cpu', 'js', 'cuda'], default: 'auto' }),
+        candidates: int({ description: 'GpSampler candidates', min: 1, default: 2048 }),
+        restarts: int({ description: 'GpSampler restarts', min: 0, default: 10 }),
+        threads: int({ description: 'GpSampler numThreads', min: 1, defaultText: "the backend's, all cores" }),
+        'first-seed': int({ description: 'run seeds N..N+k-1', default: 0 }),
+        trace: str({ description: "write every run's points to DIR/<function>-<sampler>-<seed>.json", valueName: 'DIR' }),
+        'start-from': str({ description: "evaluate the first 10 points of DIR/<function>-optuna-<seed>.json first (Optuna's initial design)", valueName: 'DIR' }),
+        noise: num({ description: 'observation noise s (f + s * sd_f * N(0, 1))', min: 0, default: 0, valueName: 's' }),
+        batch: int({ description: 'trials asked before any is told', min: 1, default: 1, valueName: 'q' }),
+        table: str({ description: 'print the markdown table of these JSON-lines files (more may follow) instead of running', valueName: 'FILE' }),
+      },
+      positionals: { valueName: 'FILE', description: 'more files for --table' },
+      check: ({ table, positionals }) => (table === undefined && positionals.length > 0 ? `unexpected argument ${JSON.stringify(positionals[0])} (only --table takes more than one file)` : undefined),
+    }),
+    argv,
+  );
+  return {
+    functions: parsed.functions,
+    samplers: parsed.samplers,
+    seeds: parsed.seeds,
+    evals: parsed.evals,
+    backend: parsed.backend,
+    candidates: parsed.candidates,
+    restarts: parsed.restarts,
+    ...(parsed.threads === undefined ? {} : { threads: parsed.threads }),
+    table: parsed.table === undefined ? null : [parsed.table, ...parsed.positionals],
+    firstSeed: parsed.firstSeed,
+    trace: parsed.trace ?? null,
+    startFrom: parsed.startFrom ?? null,
+    noise: parsed.noise,
+    batch: parsed.batch,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const key = argv[i];
-    const value = argv[i + 1];
-    if (key === '--table') {
-      args.table = argv.slice(i + 1);
-      break;
-    }
-    if (value === undefined) throw new Error(`missing value for ${key}`);
-    i++;
-    if (key === '--functions') args.functions = value.split(',');
-    else if (key === '--samplers') args.samplers = value.split(',');
-    else if (key === '--seeds') args.seeds = Number(value);
-    else if (key === '--evals') args.evals = value.split(',').map(Number);
-    else if (key === '--backend') args.backend = value as Args['backend'];
-    else if (key === '--candidates') args.candidates = Number(value);
-    else if (key === '--restarts') args.restarts = Number(value);
-    else if (key === '--threads') args.threads = Number(value);
-    else if (key === '--first-seed') args.firstSeed = Number(value);
-    else if (key === '--trace') args.trace = value;
-    else if (key === '--start-from') args.startFrom = value;
-    else if (key === '--noise') args.noise = Number(value);
-    else if (key === '--batch') args.batch = Number(value);
-    else throw new Error(`unknown option ${key}`);
-  }
-  return args;
 }
 
 function makeSampler(name: string, seed: number, args: Args): Sampler {
@@ -405,8 +410,6 @@ function noiseToSignal(sampler: Sampler): number {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (!(Number.isFinite(args.noise) && args.noise >= 0)) throw new Error(`--noise must be a number >= 0, got ${args.noise}`);
-  if (!(Number.isInteger(args.batch) && args.batch >= 1)) throw new Error(`--batch must be an integer >= 1, got ${args.batch}`);
   if (args.table !== null) {
     const runs: RunRecord[] = [];
     for (const file of args.table) {

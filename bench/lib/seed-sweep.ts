@@ -88,9 +88,3 @@ export async function seedSweep<P extends { readonly name: string }>(options: Se
   }
   process.stderr.write(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n${rows.join('\n')}\n`);
 }
-
-/** `--name value` from the command line, else `fallback`. */
-export function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}

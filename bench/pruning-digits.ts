@@ -5,6 +5,8 @@
  *
  *   npx tsx bench/pruning-digits.ts [--seeds 3] [--budget-trials 12] [--target 0.9] [--out bench/pruning.md]
  *
+ * Without `--out` (or with `--out -`) the table goes to stdout only; `--help` lists the flags.
+ *
  * Protocol. Every method gets the same compute: B = budgetTrials * R epochs (an epoch is one pass
  * over the 1,600 training digits, whatever the model). Configurations are drawn by the same seeded
  * random sampler for every method, so within a seed all methods see the same sequence of
@@ -38,6 +40,7 @@ import {
   toTensors,
 } from '../src/tfjs/index.js';
 import { digitsSplit, MAX_EPOCHS, N_DIGITS, ranges } from '../examples/mnist-mlp.js';
+import { int, num, parseBenchArgs, str } from './lib/args.js';
 
 interface Args {
   readonly seeds: number;
@@ -47,16 +50,20 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  return {
-    seeds: Number(get('seeds') ?? 3),
-    budgetTrials: Number(get('budget-trials') ?? 12),
-    target: Number(get('target') ?? 0.9),
-    out: get('out') ?? null,
-  };
+  const args = parseBenchArgs(
+    {
+      script: 'bench/pruning-digits.ts',
+      summary: 'Random search vs ASHA, Hyperband and the median rule at equal epochs on the TensorFlow.js digits MLP (bench/pruning.md).',
+      flags: {
+        seeds: int({ description: 'seeds per method', min: 1, default: 3 }),
+        'budget-trials': int({ description: 'budget in full trainings (of 9 epochs) per run', min: 1, default: 12 }),
+        target: num({ description: 'target validation accuracy', min: 0, max: 1, default: 0.9 }),
+        out: str({ description: "markdown file whose pruning-digits section is rewritten ('-': none)", valueName: 'FILE', defaultText: 'none: the table on stdout only' }),
+      },
+    },
+    argv,
+  );
+  return { seeds: args.seeds, budgetTrials: args.budgetTrials, target: args.target, out: args.out === undefined || args.out === '-' ? null : args.out };
 }
 
 interface Method {

@@ -4,7 +4,8 @@
  *   npx tsx bench/pruning-sim.ts [--seeds 20] [--workers 4] [--trials-budget 200] [--out bench/pruning.md]
  *
  * Writes its section of the output file (between `<!-- pruning-sim:start -->` and
- * `<!-- pruning-sim:end -->`) and leaves the other sections alone. `bench/pruning.ts` runs the same
+ * `<!-- pruning-sim:end -->`) and leaves the other sections alone; `--out -` prints the section on
+ * stdout instead and writes no file. `--help` lists the flags. `bench/pruning.ts` runs the same
  * simulator through the real Study and imports it from here.
  *
  * Simulator. A configuration x in [0, 1]^4 trains for up to R = 81 epochs (steps 0..80). Its
@@ -49,6 +50,7 @@ import { SuccessiveHalvingPruner } from '../src/pruners/successive-halving.js';
 import { FrozenTrial } from '../src/trial/frozen-trial.js';
 import type { StudyView } from '../src/trial/study-view.js';
 import type { StudyDirection, TrialState } from '../src/trial/types.js';
+import { int, parseBenchArgs, str } from './lib/args.js';
 
 export const MAX_EPOCHS = 81;
 export const DIM = 4;
@@ -292,22 +294,22 @@ export function fmt(x: number, digits = 4): string {
   return x === Infinity ? '> budget' : x === -Infinity ? 'none yet' : 'n/a';
 }
 
-function parseArgs(argv: readonly string[]): { seeds: number; workers: number; trialsBudget: number; out: string } {
-  const get = (flag: string, fallback: string): string => {
-    const i = argv.indexOf(flag);
-    return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
-  };
-  const positiveInt = (flag: string, fallback: string): number => {
-    const value = Number(get(flag, fallback));
-    if (!Number.isInteger(value) || value < 1) throw new Error(`${flag}: expected a positive integer`);
-    return value;
-  };
-  return {
-    seeds: positiveInt('--seeds', '20'),
-    workers: positiveInt('--workers', '4'),
-    trialsBudget: positiveInt('--trials-budget', '200'),
-    out: get('--out', 'bench/pruning.md'),
-  };
+/** The command line; `out` is null for `--out -` (the section goes to stdout instead of a file). */
+function parseArgs(argv: readonly string[]): { seeds: number; workers: number; trialsBudget: number; out: string | null } {
+  const args = parseBenchArgs(
+    {
+      script: 'bench/pruning-sim.ts',
+      summary: 'Random search vs median, ASHA, Hyperband, adaptive at equal epochs on a learning-curve simulator, in a simulated study (bench/pruning.md).',
+      flags: {
+        seeds: int({ description: 'seeds per method', min: 1, default: 20 }),
+        workers: int({ description: 'trials running at once (lock-step epochs)', min: 1, default: 4 }),
+        'trials-budget': int({ description: 'budget in full trainings (of 81 epochs) per run', min: 1, default: 200 }),
+        out: str({ description: "markdown file whose pruning-sim section is rewritten ('-': print the section on stdout, write no file)", default: 'bench/pruning.md', valueName: 'FILE' }),
+      },
+    },
+    argv,
+  );
+  return { seeds: args.seeds, workers: args.workers, trialsBudget: args.trialsBudget, out: args.out === '-' ? null : args.out };
 }
 
 const FILE_TITLE = [
@@ -416,6 +418,10 @@ async function main(): Promise<void> {
     '```',
     '',
   ].join('\n');
+  if (args.out === null) {
+    process.stdout.write(`\n${md}`);
+    return;
+  }
   writeSection(args.out, 'pruning-sim', md);
   process.stdout.write(`\nwrote ${args.out}\n`);
 }

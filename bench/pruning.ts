@@ -4,6 +4,7 @@
  * in-memory storage), `trial.report` and `trial.shouldPrune` after every epoch.
  *
  *   npx tsx bench/pruning.ts [--seeds 20] [--concurrency 4] [--trials-budget 200] [--out bench/pruning.md]
+ *   (`--out -`: no file, the table on stdout only; `--help` lists the flags)
  *
  * Simulator: see `bench/pruning-sim.ts` (a configuration x in [0, 1]^4, 81 epochs, curves that
  * cross; target accuracy = 99th percentile of the final accuracy of random configurations).
@@ -50,6 +51,7 @@ import {
   writeSection,
   type Method,
 } from './pruning-sim.js';
+import { int, parseBenchArgs, str } from './lib/args.js';
 
 interface Args {
   readonly seeds: number;
@@ -159,22 +161,20 @@ async function runOne(method: Method, seed: number, args: Args, budget: number, 
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const get = (flag: string, fallback: string): string => {
-    const i = argv.indexOf(flag);
-    return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
-  };
-  const positiveInt = (flag: string, fallback: string): number => {
-    const value = Number(get(flag, fallback));
-    if (!Number.isInteger(value) || value < 1) throw new Error(`${flag}: expected a positive integer`);
-    return value;
-  };
-  const out = get('--out', 'bench/pruning.md');
-  return {
-    seeds: positiveInt('--seeds', '20'),
-    concurrency: positiveInt('--concurrency', '4'),
-    trialsBudget: positiveInt('--trials-budget', '200'),
-    out: out === '-' ? null : out,
-  };
+  const args = parseBenchArgs(
+    {
+      script: 'bench/pruning.ts',
+      summary: 'Random search vs median, ASHA, Hyperband, adaptive at equal epochs on the learning-curve simulator, through the real Study (bench/pruning.md).',
+      flags: {
+        seeds: int({ description: 'seeds per method', min: 1, default: 20 }),
+        concurrency: int({ description: "study.optimize's concurrency", min: 1, default: 4 }),
+        'trials-budget': int({ description: 'budget in full trainings (of 81 epochs) per run', min: 1, default: 200 }),
+        out: str({ description: "markdown file whose pruning-study section is rewritten ('-': write no file; the table is on stdout)", default: 'bench/pruning.md', valueName: 'FILE' }),
+      },
+    },
+    argv,
+  );
+  return { seeds: args.seeds, concurrency: args.concurrency, trialsBudget: args.trialsBudget, out: args.out === '-' ? null : args.out };
 }
 
 function table(results: readonly RunResult[], budget: number): string {

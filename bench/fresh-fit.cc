@@ -8,6 +8,9 @@
 //   g++ -O2 -std=c++17 -pthread -Inative/core -Inative/include bench/fresh-fit.cc \
 //       build/libkestrel_core.a -o /tmp/fresh-fit && /tmp/fresh-fit [threads=2] [reps=41]
 //
+// Both arguments are positive integers; anything else (a third argument, "x", "0") prints the
+// usage on stderr and exits 2 rather than timing with 0 threads or no repeats.
+//
 // Inputs: as bench/nlp-eval.cc (n seeded uniform points in [0, 1]^8, a smooth standardized
 // target, Matern-5/2), fitted like the cold ask's provisional fit: the default start only, 12
 // iterations. Per n: the fitted log posterior (to compare builds bit for bit) and the median /
@@ -16,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -46,11 +50,29 @@ double median(std::vector<double> v) {
   return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
+constexpr const char* kUsage = "usage: fresh-fit [threads=2] [reps=41] (positive integers)\n";
+
+// The positive integer `text`, or exit 2 naming the argument (std::atoi read "x" as 0).
+int positive_arg(const char* text, const char* name) {
+  char* end = nullptr;
+  errno = 0;
+  const long value = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || errno != 0 || value < 1 || value > 1 << 20) {
+    std::fprintf(stderr, "fresh-fit: %s: expected a positive integer, got \"%s\"\n%s", name, text, kUsage);
+    std::exit(2);
+  }
+  return static_cast<int>(value);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
-  const int reps = argc > 2 ? std::atoi(argv[2]) : 41;
+  if (argc > 3) {
+    std::fprintf(stderr, "fresh-fit: unexpected argument \"%s\"\n%s", argv[3], kUsage);
+    return 2;
+  }
+  const int threads = argc > 1 ? positive_arg(argv[1], "threads") : 2;
+  const int reps = argc > 2 ? positive_arg(argv[2], "reps") : 41;
   const int d = 8;
   kestrel::FitOptions options;
   options.n_restarts = 0;

@@ -32,7 +32,11 @@ double thread_cpu_ms() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {  // no arguments: one that looks like a setting must not be silently ignored
+    std::fprintf(stderr, "nlp-eval: takes no arguments, got \"%s\"\n", argv[1]);
+    return 2;
+  }
   const int d = 8;
   const std::vector<double> theta = {0.3, -0.2, 0.5, 0.1, -0.4, 0.2, 0.0, 0.3, 0.5, -6.0};
   std::fprintf(stderr, "| n | value | CPU ms per evaluation, median | first quartile | min |\n|---|---|---|---|---|\n");

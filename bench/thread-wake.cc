@@ -12,7 +12,11 @@
 #include <thread>
 #include <vector>
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {  // no arguments: one that looks like a setting must not be silently ignored
+    std::fprintf(stderr, "thread-wake: takes no arguments, got \"%s\"\n", argv[1]);
+    return 2;
+  }
   using Clock = std::chrono::steady_clock;
   std::fprintf(stderr, "| other cores idle before | start latency median | max |\n|---|---|---|\n");
   for (int idle_us : {0, 1000, 10000}) {

@@ -29,7 +29,7 @@
 import { decode, discreteValues, encode, gridSpacing, logIntBounds } from '../../space/encode.js';
 import type { ParamValue, SearchSpace } from '../../space/types.js';
 import type { AcquisitionOptions, FittedGp } from '../../surrogate/backend.js';
-import { acquisitionCandidates } from '../../surrogate/candidates.js';
+import { acquisitionCandidates, type CandidateOptions } from '../../surrogate/candidates.js';
 
 /** Most configurations enumerated (and scored in one acquisition call) to replace a repeat. */
 export const MAX_ENUMERATED_CONFIGURATIONS = 65536;
@@ -43,11 +43,7 @@ export const MAX_ALTERNATIVE_SOBOL = 2048;
 export const MAX_NEIGHBOUR_CHOICES = 64;
 
 /** The acquisition search's candidate settings, reused for the alternatives of a larger space. */
-export interface GuardCandidates {
-  readonly nSobol: number;
-  readonly seed: number;
-  readonly isCategorical: Uint8Array;
-}
+export type GuardCandidates = Pick<CandidateOptions, 'nSobol' | 'seed' | 'isCategorical'>;
 
 export class UnevaluatedGuard {
   /** Off: a free dim is continuous (no configuration is keyed or replaced). */

@@ -37,7 +37,8 @@
  * already past some rungs when it becomes known is judged at all of them at its next call.
  *
  * Kestrel also accepts a non-integer `minResource` >= 1 (Optuna requires an integer); the adaptive
- * preset needs it.
+ * preset needs it. A rung step r * eta^(s + k) within a relative 1e-9 of an integer is that integer
+ * (`rungStep`), so rounding never moves a rung past the step it falls on.
  */
 import { InvalidOptionError } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
@@ -98,9 +99,17 @@ export class SuccessiveHalvingPruner implements Pruner {
     }
   }
 
-  /** The step of rung `rung` for a given minimum resource. */
+  /**
+   * The step of rung `rung` for a given minimum resource: r * eta^(s + rung), snapped to the
+   * nearest integer when within a relative 1e-9 of it. A non-integer r (the adaptive preset's
+   * maxLength / eta^k) puts a rung on an integer step that the product can round just above:
+   * (87 / 81) * 27 is 29.000000000000004, which step 29 did not reach, so that rung was judged one
+   * step late. An integer r gives exact integers, unchanged.
+   */
   rungStep(rung: number, minResource: number): number {
-    return minResource * this.reductionFactor ** (this.minEarlyStoppingRate + rung);
+    const step = minResource * this.reductionFactor ** (this.minEarlyStoppingRate + rung);
+    const nearest = Math.round(step);
+    return Math.abs(step - nearest) <= 1e-9 * nearest ? nearest : step;
   }
 
   /** The minimum resource in use: the option, the estimate once known, or null. */

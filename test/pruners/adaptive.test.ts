@@ -85,3 +85,16 @@ describe('adaptivePlan (Determined adaptive_asha)', () => {
     }
   });
 });
+
+describe('adaptivePruner rung steps', () => {
+  it('judges a rung at maxLength / divisor^j even where r * divisor^k rounds above it', async () => {
+    // maxLength 87, divisor 3: 5 rungs, r = 87 / 81, and rung 3 is Determined's 87 / 3 = 29. In
+    // doubles (87 / 81) * 27 is 29.000000000000004, so step 29 was not judged there but step 30 was.
+    const p = adaptivePruner({ mode: 'aggressive', maxLength: 87, reductionFactor: 3 });
+    const study = new FakeStudy([], ['minimize']);
+    const steps = (n: number, y: (step: number) => number) => Array.from({ length: n }, (_, s) => [s, y(s)] as const);
+    expect(await runTrial(p, study, 0, steps(87, () => 1))).toBe('C');
+    // Better than trial 0 at rungs 0-2 (steps 2, 4, 10), worse from step 29 on.
+    expect(await runTrial(p, study, 1, steps(87, (s) => (s < 29 ? 0.5 : 5)))).toBe('P@29');
+  });
+});

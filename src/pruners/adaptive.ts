@@ -17,20 +17,26 @@
  *
  * Trials are split among brackets in proportion to divisor^(numRungs - 1) / numRungs.
  *
- * Mapping onto Kestrel: that is exactly `HyperbandPruner` with minResource r = maxLength /
- * divisor^(maxRungs' - 1), maxResource = maxLength and reductionFactor = divisor: its bracket b has
- * rungs r * divisor^(b + k) up to maxLength, i.e. maxRungs' - b rungs, and its budget
+ * Determined truncates each rung to whole units: `unitsNeeded = max(int(maxLength /
+ * divisor^(numRungs - 1 - j)), 1)` (`asyncHalvingSearch`), so maxLength 100 with divisor 4 has
+ * rungs 1, 6, 25 and 100.
+ *
+ * Mapping onto Kestrel: that is `HyperbandPruner` with minResource r = maxLength /
+ * divisor^(maxRungs' - 1), maxResource = maxLength and reductionFactor = divisor, with every rung
+ * step truncated as Determined does: its bracket b has rungs max(1, floor(r * divisor^(b + k))) up
+ * to maxLength, i.e. maxRungs' - b rungs, and its budget
  * ceil(N * eta^s / (s + 1)) with s = maxRungs' - 1 - b is Determined's weight up to rounding. The
  * mode keeps the first `nBrackets` brackets: 1 (aggressive), maxRungs' - floor((maxRungs' - 1) / 2)
- * (standard) or maxRungs' (conservative). One difference from a plain HyperbandPruner: the top
- * rung, maxLength itself, is where Determined stops a trial as complete, so a trial is never judged
- * (nor pruned) at a step >= maxLength; steps may run 0..maxLength-1 or 1..maxLength (epochs
- * completed, as `fitWithPruning` reports them). A one-rung bracket (conservative mode's last) thus
+ * (standard) or maxRungs' (conservative). Besides the truncated rungs, one difference from a plain
+ * HyperbandPruner: the top rung, maxLength itself, is where Determined stops a trial as complete,
+ * so a trial is never judged (nor pruned) at a step >= maxLength; steps may run 0..maxLength-1 or
+ * 1..maxLength (epochs completed, as `fitWithPruning` reports them). A one-rung bracket (conservative mode's last) thus
  * stops nothing, as in Determined.
  */
 import { InvalidOptionError } from '../errors.js';
 import { HyperbandPruner, countBrackets } from './hyperband.js';
 import { checkOptionsObject, intOption } from './options.js';
+import { SuccessiveHalvingPruner, type SuccessiveHalvingPrunerOptions } from './successive-halving.js';
 
 /** How early `adaptivePruner` stops trials: Determined's adaptive ASHA modes. */
 export type AdaptiveMode = 'aggressive' | 'standard' | 'conservative';
@@ -85,11 +91,26 @@ export function adaptivePlan(options: AdaptivePrunerOptions): AdaptivePlan {
   return { maxRungs, minResource: maxLength / eta ** (maxRungs - 1), nBrackets, bracketRungs };
 }
 
-/** A HyperbandPruner that never judges the top rung, maxLength (see the file comment). */
+/**
+ * ASHA whose rung steps are truncated to integers, at least 1, as Determined's
+ * `unitsNeeded = max(int(maxLength / divisor^(numRungs - 1 - id)), 1)`: r * eta^(s + k) is that
+ * quotient (snapped to an integer it rounds next to, `SuccessiveHalvingPruner.rungStep`).
+ */
+class TruncatedSuccessiveHalvingPruner extends SuccessiveHalvingPruner {
+  override rungStep(rung: number, minResource: number): number {
+    return Math.max(1, Math.floor(super.rungStep(rung, minResource)));
+  }
+}
+
+/** A HyperbandPruner with Determined's integer rungs that never judges the top rung, maxLength (see the file comment). */
 class AdaptiveHyperbandPruner extends HyperbandPruner {
   protected override rungStepLimit(): number {
     // Relative tolerance: the top rung r * eta^(maxRungs' - 1) may round just below maxLength.
     return (this.maxResource as number) * (1 - 1e-9);
+  }
+
+  protected override bracketPruner(options: SuccessiveHalvingPrunerOptions): SuccessiveHalvingPruner {
+    return new TruncatedSuccessiveHalvingPruner(options);
   }
 }
 

@@ -33,7 +33,7 @@ import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
 import { crc32 } from './crc32.js';
 import { checkOptionsObject, intOption } from './options.js';
 import type { Pruner } from './pruner.js';
-import { REPORTING_STATES, SuccessiveHalvingPruner, firstCompleted } from './successive-halving.js';
+import { REPORTING_STATES, SuccessiveHalvingPruner, firstCompleted, type SuccessiveHalvingPrunerOptions } from './successive-halving.js';
 
 /** Options of `new HyperbandPruner(...)`, Optuna's defaults; an unknown name throws `InvalidOptionError`. */
 export interface HyperbandPrunerOptions {
@@ -139,6 +139,11 @@ export class HyperbandPruner implements Pruner {
     return Infinity;
   }
 
+  /** The ASHA pruner of one bracket (the adaptive preset truncates its rung steps, as Determined does). */
+  protected bracketPruner(options: SuccessiveHalvingPrunerOptions): SuccessiveHalvingPruner {
+    return new SuccessiveHalvingPruner(options);
+  }
+
   /** Bracket ids are pure functions of (study name, number) once the layout is known; memoized. */
   private cachedBracket(studyName: string, trialNumber: number): number {
     const layout = this.layout as BracketLayout;
@@ -167,7 +172,7 @@ export class HyperbandPruner implements Pruner {
       total += Math.ceil((natural * eta ** s) / (s + 1));
       cumulativeBudgets.push(total);
       pruners.push(
-        new SuccessiveHalvingPruner({
+        this.bracketPruner({
           minResource: this.minResource,
           reductionFactor: eta,
           minEarlyStoppingRate: b,

@@ -98,3 +98,17 @@ describe('adaptivePruner rung steps', () => {
     expect(await runTrial(p, study, 1, steps(87, (s) => (s < 29 ? 0.5 : 5)))).toBe('P@29');
   });
 });
+
+describe('adaptivePruner rung steps, as Determined truncates them', () => {
+  it('puts rung j at floor(maxLength / divisor^(rungs - 1 - j)), at least 1', async () => {
+    // Determined's asyncHalvingSearch: unitsNeeded = max(int(maxLength / divisor^(numRungs - id - 1)), 1).
+    // maxLength 100, divisor 4, 4 rungs: 1, 6, 25 (and 100, completion). r = 100 / 64 put them at
+    // 1.5625, 6.25 and 25, judged at steps 2, 7 and 25: an epoch later than Determined.
+    const p = adaptivePruner({ mode: 'aggressive', maxLength: 100 });
+    const study = new FakeStudy([], ['minimize']);
+    const steps = (y: (step: number) => number) => Array.from({ length: 100 }, (_, i) => [i + 1, y(i + 1)] as const);
+    expect(await runTrial(p, study, 0, steps(() => 1))).toBe('C');
+    expect(await runTrial(p, study, 1, steps((s) => (s < 6 ? 0.5 : 5)))).toBe('P@6');
+    expect(await runTrial(p, study, 2, steps(() => 3))).toBe('P@1');
+  });
+});

@@ -111,4 +111,14 @@ describe('adaptivePruner rung steps, as Determined truncates them', () => {
     expect(await runTrial(p, study, 1, steps((s) => (s < 6 ? 0.5 : 5)))).toBe('P@6');
     expect(await runTrial(p, study, 2, steps(() => 3))).toBe('P@1');
   });
+
+  it('truncates the quotient, not a product that rounds just below it', async () => {
+    // maxLength 145, divisor 5: r = 145 / 125 and (145 / 125) * 25 is 28.999999999999996, which
+    // truncated alone gives 28; Determined's int(145 / 5) is 29.
+    const p = adaptivePruner({ mode: 'aggressive', maxLength: 145, reductionFactor: 5 });
+    const study = new FakeStudy([], ['minimize']);
+    const steps = (y: (step: number) => number) => Array.from({ length: 145 }, (_, i) => [i + 1, y(i + 1)] as const);
+    expect(await runTrial(p, study, 0, steps(() => 1))).toBe('C');
+    expect(await runTrial(p, study, 1, steps((s) => (s < 29 ? 0.5 : 5)))).toBe('P@29');
+  });
 });

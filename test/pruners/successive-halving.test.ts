@@ -246,3 +246,15 @@ describe('SuccessiveHalvingPruner rung promotion (hand-checked sequences)', () =
     }
   });
 });
+
+describe('SuccessiveHalvingPruner.rungStep', () => {
+  it('snaps a rung step that rounds next to an integer onto it, and leaves the others', () => {
+    const r = 87 / 81; // (87 / 81) * 27 is 29.000000000000004 in doubles
+    const p = new SuccessiveHalvingPruner({ minResource: r, reductionFactor: 3 });
+    expect(p.rungStep(3, r)).toBe(29);
+    expect(p.rungStep(0, r)).toBe(r); // 1.074..., not near an integer
+    const q = new SuccessiveHalvingPruner({ minResource: 145 / 125, reductionFactor: 5 }); // * 25 = 28.999999999999996
+    expect(q.rungStep(2, 145 / 125)).toBe(29);
+    expect(new SuccessiveHalvingPruner({ minResource: 3, reductionFactor: 4, minEarlyStoppingRate: 2 }).rungStep(1, 3)).toBe(192);
+  });
+});

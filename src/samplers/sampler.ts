@@ -18,6 +18,12 @@ import type { JsonValue, TrialState } from '../trial/types.js';
 export interface Sampler {
   /** A short name recorded in the study (e.g. "random", "grid", "sobol", "gp"). */
   readonly name: string;
+  /**
+   * True for a sampler that models one objective only (TpeSampler): `createStudy`, `loadStudy` and
+   * the `Study` constructor refuse it on a study with several directions with `InvalidOptionError`
+   * (option "sampler"), before any trial is created. Omitted: the sampler takes any number.
+   */
+  readonly singleObjective?: boolean;
   beforeTrial?(study: StudyView, trial: FrozenTrial): Promise<void>;
   /**
    * For a sampler with finitely many points to hand out (GridSampler): how many more trials it can

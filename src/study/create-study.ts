@@ -10,7 +10,7 @@ import { openStorage, parseStorageSpec } from '../storage/open-storage.js';
 import type { Storage, StudySummary } from '../storage/storage.js';
 import type { StudyDirection } from '../trial/types.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
-import { Study, checkPrunerDirections } from './study.js';
+import { Study, checkPrunerDirections, checkSamplerDirections } from './study.js';
 
 /**
  * Where trials are kept: a `Storage` instance, `':memory:'`, or a journal file path
@@ -27,7 +27,10 @@ export interface CreateStudyOptions {
   readonly direction?: StudyDirection;
   /** Several objectives (Pareto front via `bestTrials`). Not together with `direction`. */
   readonly directions?: readonly StudyDirection[];
-  /** Default: `new RandomSampler()`. */
+  /**
+   * Default: `new RandomSampler()`. One that models one objective (`TpeSampler`) with several
+   * `directions` throws `InvalidOptionError`, before the study is created or loaded.
+   */
   readonly sampler?: Sampler;
   /** Default: `new NopPruner()`. Any other pruner with several `directions` throws `InvalidOptionError`. */
   readonly pruner?: Pruner;
@@ -40,6 +43,7 @@ export interface CreateStudyOptions {
 export interface LoadStudyOptions {
   readonly studyName: string;
   readonly storage: StorageOption;
+  /** Default: `new RandomSampler()`. `TpeSampler` (one objective) on a study with several directions throws `InvalidOptionError`. */
   readonly sampler?: Sampler;
   /** Default: `new NopPruner()`. Any other pruner on a study with several directions throws `InvalidOptionError`. */
   readonly pruner?: Pruner;
@@ -67,6 +71,7 @@ export async function createStudy(options: CreateStudyOptions = {}): Promise<Stu
   }
   const sampler = checkSampler(options.sampler) ?? new RandomSampler();
   const pruner = checkPruner(options.pruner) ?? new NopPruner();
+  checkSamplerDirections(sampler, studyName, directions);
   checkPrunerDirections(pruner, studyName, directions);
   const { storage, owns } = resolveStorage(options.storage);
 
@@ -109,6 +114,7 @@ export async function loadStudy(options: LoadStudyOptions): Promise<Study> {
   try {
     const studyId = await storage.getStudyIdFromName(options.studyName);
     const directions = await storage.getStudyDirections(studyId);
+    checkSamplerDirections(sampler, options.studyName, directions);
     checkPrunerDirections(pruner, options.studyName, directions);
     return new Study({ studyId, studyName: options.studyName, directions, storage, sampler, pruner, ownsStorage: owns });
   } catch (error) {

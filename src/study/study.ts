@@ -209,8 +209,12 @@ export class Study implements StudyView {
   /** The last `enqueueTrial` of this object, settled: the next one starts after it. */
   private enqueueing: Promise<void> = Promise.resolve();
 
-  /** Use `createStudy` or `loadStudy`. */
+  /**
+   * Use `createStudy` or `loadStudy`. A sampler that models one objective (TpeSampler) with several
+   * directions throws `InvalidOptionError` here too (`checkSamplerDirections`).
+   */
   constructor(init: StudyInit) {
+    checkSamplerDirections(init.sampler, init.studyName, init.directions);
     this.studyId = init.studyId;
     this.studyName = init.studyName;
     this.directions = Object.freeze([...init.directions]);
@@ -1249,6 +1253,21 @@ export class Study implements StudyView {
  * so a misconfigured study is refused before any trial runs, rather than failing every trial of
  * an `optimize` budget at its first `shouldPrune`.
  */
+/**
+ * A sampler that models one objective (`Sampler.singleObjective`, as TpeSampler) on a study with
+ * several directions throws `InvalidOptionError` (option "sampler"), before any trial is created:
+ * otherwise every ask would create a trial that the sampler then fails.
+ */
+export function checkSamplerDirections(sampler: Sampler, studyName: string, directions: readonly StudyDirection[]): void {
+  if (sampler.singleObjective !== true || directions.length <= 1) return;
+  throw new InvalidOptionError(
+    'sampler',
+    `a sampler that takes several objectives for study "${studyName}", which has ${directions.length} directions (${directions.join(', ')}): ` +
+      `${sampler.name} models one objective; use GpSampler, NsgaIiSampler, RandomSampler, SobolSampler or GridSampler`,
+    sampler.name,
+  );
+}
+
 export function checkPrunerDirections(pruner: Pruner, studyName: string, directions: readonly StudyDirection[]): void {
   if (pruner.name === 'nop' || directions.length <= 1) return;
   throw new InvalidOptionError(

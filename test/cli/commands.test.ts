@@ -278,6 +278,7 @@ describe('exit codes', () => {
       'dir-one.yaml': 'study: dirs\nobjective: ./objective.mjs\nobjectiveExport: pair\ndirection: maximize\nnTrials: 3\nstorage: ./dirs.journal\n',
       'dir-default.yaml': 'study: dirs\nobjective: ./objective.mjs\nobjectiveExport: pair\nnTrials: 3\nstorage: ./dirs.journal\n',
       'dir-many.yaml': 'study: dirs\nobjective: ./objective.mjs\nobjectiveExport: pair\ndirections: [maximize, maximize]\nnTrials: 3\nsampler: sobol\nstorage: ./dirs.journal\n',
+      'dir-tpe.yaml': 'study: dirs\nobjective: ./objective.mjs\nobjectiveExport: pair\ndirections: [minimize, maximize]\nnTrials: 3\nsampler: tpe\nstorage: ./dirs.journal\n',
     });
     expect((await runInProcess(['run', 'dir-min.yaml'], dir)).code).toBe(0);
     const one = await runInProcess(['run', 'dir-one.yaml'], dir);
@@ -291,6 +292,10 @@ describe('exit codes', () => {
     const many = await runInProcess(['run', 'dir-many.yaml'], dir);
     expect(many.stderr).toMatch(/^kestrel: INVALID_CONFIG: directions: \[maximize, maximize\], but the study "dirs" .*was created with directions \[minimize, maximize\]/m);
     expect(many.code).toBe(2);
+    // The stored study's directions with a sampler that models one objective: refused, no trial added.
+    const tpe = await runInProcess(['run', 'dir-tpe.yaml'], dir);
+    expect(tpe.stderr).toMatch(/^kestrel: INVALID_CONFIG: sampler: the tpe sampler supports one objective, but directions has 2; use one of /m);
+    expect(tpe.code).toBe(2);
     expect((await loadStudy({ studyName: 'dirs', storage: path.join(dir, 'dirs.journal') }).then(async (s) => {
       const n = (await s.getTrials()).length;
       await s.close();

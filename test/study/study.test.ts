@@ -15,9 +15,15 @@ import {
 } from '../../src/errors.js';
 import { NopPruner, type Pruner } from '../../src/pruners/pruner.js';
 import { MedianPruner } from '../../src/pruners/median.js';
+import { NsgaIiSampler } from '../../src/samplers/genetic/nsga-ii-sampler.js';
+import { GpSampler } from '../../src/samplers/gp/gp-sampler.js';
+import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
+import { SobolSampler } from '../../src/samplers/sobol-sampler.js';
+import { TpeSampler } from '../../src/samplers/tpe/tpe-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
+import { Study } from '../../src/study/study.js';
 import type { Trial } from '../../src/trial/trial.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
 
@@ -707,6 +713,47 @@ describe('pruning a multi-objective study', () => {
     // The trials are untouched, and loading without a pruner works.
     expect((await study.tell(await study.ask(), [1, 2])).state).toBe('COMPLETE');
     expect((await (await loadStudy({ studyName: 'mo-pruned', storage })).getTrials()).length).toBe(1);
+  });
+});
+
+describe('a single-objective sampler on a multi-objective study', () => {
+  const message =
+    'option "sampler": expected a sampler that takes several objectives for study "mo-tpe", which has 2 directions (minimize, maximize): ' +
+    'tpe models one objective; use GpSampler, NsgaIiSampler, RandomSampler, SobolSampler or GridSampler, received "tpe"';
+
+  it('refuses TpeSampler at createStudy, before the study is created', async () => {
+    // It was accepted, and every ask then created a trial that beforeTrial failed: one FAIL per ask.
+    const storage = new InMemoryStorage();
+    const error = await createStudy({ studyName: 'mo-tpe', directions: ['minimize', 'maximize'], sampler: new TpeSampler(), storage }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error).toMatchObject({ code: 'INVALID_OPTION', option: 'sampler', message });
+    expect(await storage.getAllStudies()).toEqual([]);
+    // One direction takes TpeSampler; the samplers that model several objectives take several.
+    await createStudy({ directions: ['maximize'], sampler: new TpeSampler(), storage });
+    for (const sampler of [new RandomSampler(), new SobolSampler(), new GridSampler({ space: { x: [0, 1] } }), new NsgaIiSampler(), new GpSampler()]) {
+      expect((await createStudy({ directions: ['minimize', 'maximize'], sampler, storage })).sampler).toBe(sampler);
+    }
+  });
+
+  it('refuses it with loadIfExists and at loadStudy of a stored study with several directions, creating no trial', async () => {
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ studyName: 'mo-tpe', directions: ['minimize', 'maximize'], storage });
+    const loaded = await createStudy({ studyName: 'mo-tpe', directions: ['minimize', 'maximize'], sampler: new TpeSampler(), storage, loadIfExists: true }).catch(
+      (e: unknown) => e,
+    );
+    expect(loaded).toMatchObject({ code: 'INVALID_OPTION', option: 'sampler', message });
+    const error = await loadStudy({ studyName: 'mo-tpe', storage, sampler: new TpeSampler() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error).toMatchObject({ code: 'INVALID_OPTION', option: 'sampler', message });
+    expect(await study.getTrials()).toEqual([]);
+  });
+
+  it('refuses it when a Study is constructed directly', () => {
+    const init = { studyId: 0, studyName: 'mo-tpe', directions: ['minimize', 'maximize'] as const, storage: new InMemoryStorage(), pruner: new NopPruner(), ownsStorage: false };
+    expect(() => new Study({ ...init, sampler: new TpeSampler() })).toThrow(message);
+    expect(new Study({ ...init, sampler: new RandomSampler() }).directions).toEqual(['minimize', 'maximize']);
   });
 });
 

@@ -28,7 +28,10 @@
  *   scored at `nEiCandidates` points.
  * - Reproducible for a fixed seed (sequential runs): each draw comes from an `Rng` seeded with
  *   (seed, trial number, parameter or group), never from a shared stream.
- * - Single objective only (multi-objective studies are rejected in `beforeTrial`).
+ * - Single objective only (`singleObjective`): `createStudy`, `loadStudy` and the `Study`
+ *   constructor refuse it on a study with several directions, before any trial exists.
+ *   `beforeTrial` and `sampleRelative` still check, for a caller that drives the sampler through a
+ *   `StudyView` of its own (not a `Study`), which those checks cannot see.
  */
 import { InvalidOptionError, KestrelError } from '../../errors.js';
 import { contains, distributionsEqual, isSingle } from '../../space/distributions.js';
@@ -180,6 +183,8 @@ const OPTION_KEYS = optionKeys<TpeSamplerOptions>()(['seed', 'nStartupTrials', '
  */
 export class TpeSampler implements Sampler {
   readonly name = 'tpe';
+  /** TPE models one objective: a study with several directions refuses this sampler (`Sampler.singleObjective`). */
+  readonly singleObjective = true;
   readonly seed: number;
   private readonly options: ResolvedOptions;
   private readonly random: RandomSampler;

@@ -104,7 +104,7 @@ export { defaultGamma, defaultWeights, hyperoptDefaultGamma } from './samplers/t
 export { NsgaIiSampler } from './samplers/genetic/nsga-ii-sampler.js';
 export type { NsgaIiSamplerOptions } from './samplers/genetic/nsga-ii-sampler.js';
 export type { CrossoverKind } from './samplers/genetic/crossover.js';
-export type { ConstraintsFunc } from './samplers/constraints.js';
+export type { ConstraintsFunc, NumberTypedArray } from './samplers/constraints.js';
 
 // Gaussian-process surrogate (the GpSampler's model; usable on its own)
 export type {

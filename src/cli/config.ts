@@ -47,7 +47,7 @@ export interface RunConfig {
   readonly objectiveExport: string;
   /**
    * The named export of the objective module (the same module, loaded the same way) that is the
-   * study's constraints function, `(trial: FrozenTrial) => number[]`, a trial feasible when every
+   * study's constraints function, `(trial: FrozenTrial) => number[]` (or a typed array of numbers), a trial feasible when every
    * value is <= 0; passed to the sampler as its `constraintsFunc` option. Only samplers that take
    * one (`gp`, `nsga2`, `genetic`) may be combined with it. With process execution the module is
    * also imported by the `kestrel` process itself, since the sampler evaluates the function when

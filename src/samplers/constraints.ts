@@ -11,8 +11,26 @@ import type { StudyView } from '../trial/study-view.js';
 import { SystemAttr } from '../trial/system-attrs.js';
 import type { JsonValue } from '../trial/types.js';
 
-/** One value per constraint for a finished trial; feasible when every value is <= 0. */
-export type ConstraintsFunc = (trial: FrozenTrial) => readonly number[];
+/**
+ * Numbers from a typed array (Float64Array, Float32Array, Int32Array...), as Optuna takes any
+ * sequence; not a DataView, nor a BigInt64Array / BigUint64Array, whose elements are not numbers.
+ */
+export type NumberTypedArray =
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray;
+
+/**
+ * One value per constraint for a finished trial (an array, or a typed array of numbers: stored as
+ * plain numbers); feasible when every value is <= 0.
+ */
+export type ConstraintsFunc = (trial: FrozenTrial) => readonly number[] | NumberTypedArray;
 
 /** The `constraintsFunc` option: a function, or null when absent. */
 export function resolveConstraintsFunc(value: unknown): ConstraintsFunc | null {
@@ -22,8 +40,8 @@ export function resolveConstraintsFunc(value: unknown): ConstraintsFunc | null {
 }
 
 /**
- * Calls `func` for `trial`: its values (a copy) when it returned an array of finite numbers, else
- * null with the `ConstraintsFuncError` to give the caller of `tell` (it threw, or returned something
+ * Calls `func` for `trial`: its values (a copy, a plain array) when it returned an array or a typed
+ * array (`NumberTypedArray`) of finite numbers, else null with the `ConstraintsFuncError` to give the caller of `tell` (it threw, or returned something
  * else: NaN and infinities included, which JSON cannot store).
  */
 export function evaluateConstraints(
@@ -35,13 +53,15 @@ export function evaluateConstraints(
     const returned: unknown = func(trial);
     // Read once, here: a result whose reading throws (a lazy getter, a Proxy, a revoked one) must
     // fail like the function itself, not escape `finishSystemAttrs` and leave the told trial
-    // RUNNING with its result lost. The checks below then see a plain array.
-    constraints = Array.isArray(returned) ? Array.from(returned as unknown[]) : returned;
+    // RUNNING with its result lost. The checks below then see a plain array; a typed array of
+    // numbers is copied into one too (it was refused as "not an array", and JSON would have
+    // stored it as an object keyed "0", "1"...).
+    constraints = Array.isArray(returned) || isNumberTypedArray(returned) ? Array.from(returned as ArrayLike<unknown>) : returned;
   } catch (cause) {
     return { constraints: null, error: new ConstraintsFuncError(trial.number, `it threw: ${thrownMessage(cause)}`, { cause }) };
   }
   if (!Array.isArray(constraints)) {
-    const problem = `expected an array of finite numbers, received ${describeValue(constraints)}`;
+    const problem = `expected an array of finite numbers, received ${describeResult(constraints)}`;
     return { constraints: null, error: new ConstraintsFuncError(trial.number, problem) };
   }
   const bad = constraints.findIndex((c) => typeof c !== 'number' || !Number.isFinite(c));
@@ -51,6 +71,17 @@ export function evaluateConstraints(
     return { constraints: null, error: new ConstraintsFuncError(trial.number, problem) };
   }
   return { constraints: [...(constraints as number[])], error: null };
+}
+
+/** A typed array whose elements are numbers: not a DataView, nor a BigInt64Array / BigUint64Array. */
+function isNumberTypedArray(value: unknown): value is NumberTypedArray {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array);
+}
+
+/** A refused result: a DataView or BigInt64Array by its class (its JSON says nothing useful), else as `describeValue`. */
+function describeResult(value: unknown): string {
+  if (ArrayBuffer.isView(value)) return value instanceof DataView ? 'a DataView' : value instanceof BigInt64Array ? 'a BigInt64Array' : 'a BigUint64Array';
+  return describeValue(value);
 }
 
 /**

@@ -65,6 +65,9 @@ export function nanAtOne(trial) {
 export function never() {
   return [1];
 }
+export function typedLimits(trial) {
+  return new Float64Array([trial.params.x - 0.5]);
+}
 `;
 
 const base = 'objective: ./objective.mjs\nconstraintsExport: limits\nseed: 3\n';
@@ -78,6 +81,7 @@ beforeAll(async () => {
     'ts-worker.yaml': 'study: tsw\nobjective: ./objective.ts\nconstraintsExport: limits\nsampler: nsga2\nseed: 5\nnTrials: 6\nstorage: ./tsw.journal\n',
     'procs.yaml': 'study: procs\nobjective: ./objective.mjs\nconstraintsExport: limits\nseed: 1\nsampler: genetic\nnTrials: 3\nprocesses: true\nstorage: ./procs.journal\n',
     'random.yaml': `${base}sampler: random\nnTrials: 3\nstorage: ./random.journal\n`,
+    'typed.yaml': 'study: typed\nobjective: ./failing.mjs\nconstraintsExport: typedLimits\nsampler: nsga2\nseed: 2\nnTrials: 4\nstorage: ./typed.journal\n',
     'missing.yaml': 'objective: ./objective.mjs\nconstraintsExport: nope\nsampler: gp\nnTrials: 3\nstorage: ./missing.journal\n',
     'not-fn.yaml': 'objective: ./objective.mjs\nconstraintsExport: notAFunction\nsampler: gp\nnTrials: 3\nstorage: ./not-fn.journal\n',
     'failing.mjs': failingJs,
@@ -154,6 +158,13 @@ describe('constraintsExport', () => {
     expect(worker.code, worker.stderr).toBe(0);
     expectConstraintsStored(await completeTrials('tsw', 'tsw.journal'), 6);
     await expectFeasibleBest('tsw', 'tsw.journal');
+  });
+
+  it('takes a Float64Array from the constraints function, stored as plain numbers', async () => {
+    // It was refused as not an array: exit 1 with CONSTRAINTS_FUNC_ERROR at the first tell.
+    const run = await runInProcess(['run', 'typed.yaml'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expectConstraintsStored(await completeTrials('typed', 'typed.journal'), 4);
   });
 
   it('works with trials in worker processes: the parent, which tells, evaluates the constraints', async () => {

@@ -91,6 +91,52 @@ describe('constraint values stored on trials (NsgaIiSampler constraintsFunc)', (
     }
   });
 
+  it('a typed array from constraintsFunc is stored as plain numbers (NSGA-II and GP), as Optuna takes any sequence', async () => {
+    // It was refused as "not an array": CONSTRAINTS_FUNC_ERROR at every tell, every trial infeasible.
+    const returns = [
+      (t: FrozenTrial) => new Float64Array([(t.params.x as number) - 0.5, -1]),
+      (t: FrozenTrial) => new Float32Array([(t.params.x as number) - 0.5, -1]),
+      (t: FrozenTrial) => Int8Array.of((t.params.x as number) > 0.5 ? 1 : -1, -1),
+    ];
+    for (const [i, func] of returns.entries()) {
+      for (const sampler of [new NsgaIiSampler({ seed: 1, constraintsFunc: func as never }), new GpSampler({ seed: 1, constraintsFunc: func as never })]) {
+        const path = tempJournal();
+        const study = await createStudy({ studyName: 'c', storage: path, sampler });
+        await tellXs(study, [0.25, 0.75]);
+        const expected = [Array.from(func({ params: { x: 0.25 } } as unknown as FrozenTrial)), Array.from(func({ params: { x: 0.75 } } as unknown as FrozenTrial))];
+        for (const t of await study.getTrials()) expect(Array.isArray(t.systemAttrs.constraints), `${i} ${sampler.name}`).toBe(true);
+        expect((await study.getTrials()).map((t) => t.systemAttrs.constraints)).toEqual(expected);
+        await study.close();
+        const again = await createStudy({ studyName: 'c', storage: path, loadIfExists: true });
+        expect((await again.getTrials()).map((t) => t.systemAttrs.constraints)).toEqual(expected);
+        expect((await again.bestTrial()).number).toBe(0);
+        await again.close();
+      }
+    }
+  });
+
+  it('a DataView, a BigInt64Array or a typed array holding NaN is refused, naming what it was', async () => {
+    const cases: [unknown, RegExp][] = [
+      [new DataView(new ArrayBuffer(8)), /expected an array of finite numbers, received a DataView$/],
+      [new BigInt64Array([1n]), /expected an array of finite numbers, received a BigInt64Array$/],
+      [new BigUint64Array([1n]), /expected an array of finite numbers, received a BigUint64Array$/],
+      [new Float64Array([0, Number.NaN]), /expected an array of finite numbers, its value \[1\] was NaN$/],
+      [new Float32Array([Number.POSITIVE_INFINITY]), /expected an array of finite numbers, its value \[0\] was Infinity$/],
+    ];
+    for (const [value, message] of cases) {
+      const study = await createStudy({ sampler: new NsgaIiSampler({ seed: 1, constraintsFunc: () => value as number[] }) });
+      const trial = await study.ask();
+      trial.suggestFloat('x', 0, 1);
+      const error = await study.tell(trial, 1).then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(KestrelError);
+      expect((error as KestrelError).code).toBe('CONSTRAINTS_FUNC_ERROR');
+      expect((error as Error).message).toMatch(message);
+      const [stored] = await study.getTrials();
+      expect(stored.state).toBe('COMPLETE');
+      expect(stored.systemAttrs.constraints).toBeNull();
+    }
+  });
+
   it('a throwing constraintsFunc is stored as null too', async () => {
     const sampler = new NsgaIiSampler({ seed: 1, constraintsFunc: () => { throw new Error('boom'); } });
     const study = await createStudy({ sampler });

@@ -87,8 +87,8 @@ export interface NsgaIiSamplerOptions {
   /** SBX distribution index; null (default): 2 for one objective, 20 for several (as Optuna). */
   readonly sbxEta?: number | null;
   /**
-   * Constraint values of a COMPLETE or PRUNED trial (as Optuna): finite numbers, the trial
-   * feasible when all are <= 0. Called once per trial at `study.tell`, with the trial as it will be
+   * Constraint values of a COMPLETE or PRUNED trial (as Optuna): finite numbers, in an array or a
+   * typed array (stored as plain numbers), the trial feasible when all are <= 0. Called once per trial at `study.tell`, with the trial as it will be
    * stored (a PRUNED trial's `values` hold its last reported value, or null); the values are stored
    * in `trial.systemAttrs.constraints`. Read `trial.params`, `trial.values` or `trial.userAttrs`.
    */

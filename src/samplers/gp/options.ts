@@ -167,7 +167,8 @@ export interface GpSamplerOptions {
   readonly refitPolicy?: Partial<RefitPolicy>;
   /**
    * Constraints, as Optuna's GPSampler takes them: a function of a finished trial returning one
-   * value per constraint, the trial feasible when every value is <= 0 (it reads what the
+   * value per constraint (an array, or a typed array of numbers, stored as plain numbers), the
+   * trial feasible when every value is <= 0 (it reads what the
    * objective recorded, e.g. `trial.userAttrs`). Called at `tell` for COMPLETE and PRUNED trials;
    * the values are stored on the trial (`systemAttrs.constraints`, so a resumed study and
    * `study.bestTrial()` see them; an invalid result is stored as null, the trial kept, and `tell`

@@ -24,12 +24,18 @@
  * `maxResource: 'auto'` is the last step + 1 of the COMPLETE trial that completed first (Optuna: the
  * largest last step + 1 among the COMPLETE trials at the first call that sees one), so that every
  * worker derives the same value; `nBrackets` (Kestrel option, like Optuna 1.x's `n_brackets`) keeps
- * only the first, most aggressive brackets, with their budgets unchanged.
+ * only the first, most aggressive brackets, with their budgets unchanged. Optuna 1.x/2.x took any
+ * `n_brackets` as given (brackets past N never prune below R) and current Optuna has no such option;
+ * here more than N is refused with a numeric R (`InvalidOptionError` at construction) and, with
+ * 'auto', clamped to N once R is known, with a `HYPERBAND_BRACKETS_CLAMPED` warning: R is then
+ * known only inside a trial's `shouldPrune`, where a thrown error would fail that trial and every
+ * later one that reports (`optimize` records an objective's error as FAIL and goes on).
  */
 import { InvalidOptionError } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import type { StudyView } from '../trial/study-view.js';
 import type { JsonValue, StudyDirection, TrialState } from '../trial/types.js';
+import { warnOnce } from '../util/warn.js';
 import { crc32 } from './crc32.js';
 import { checkOptionsObject, intOption } from './options.js';
 import type { Pruner } from './pruner.js';
@@ -45,7 +51,12 @@ export interface HyperbandPrunerOptions {
   readonly reductionFactor?: number;
   /** Passed to every bracket's `SuccessiveHalvingPruner`. Default 0. */
   readonly bootstrapCount?: number;
-  /** Keep only brackets 0..nBrackets-1 (the most aggressive). Default: all N brackets. */
+  /**
+   * Keep only brackets 0..nBrackets-1 (the most aggressive). Default: all N brackets. Above N: with
+   * a numeric `maxResource`, `InvalidOptionError` naming the limit; with `'auto'`, N is known only
+   * once a trial completes (mid-study), so it is clamped to N then, with a one-time
+   * `HYPERBAND_BRACKETS_CLAMPED` warning naming both.
+   */
   readonly nBrackets?: number;
 }
 
@@ -94,7 +105,11 @@ export class HyperbandPruner implements Pruner {
     if (this.maxResource !== 'auto') {
       const natural = countBrackets(this.minResource, this.maxResource, this.reductionFactor);
       if (this.nBrackets !== null && this.nBrackets > natural) {
-        throw new InvalidOptionError('nBrackets', `an integer in [1, ${natural}] for these resources`, this.nBrackets);
+        throw new InvalidOptionError(
+          'nBrackets',
+          `an integer in [1, ${natural}] for these resources (minResource ${this.minResource}, maxResource ${this.maxResource}, reductionFactor ${this.reductionFactor})`,
+          this.nBrackets,
+        );
       }
       this.layout = this.buildLayout(this.maxResource);
     }
@@ -124,7 +139,18 @@ export class HyperbandPruner implements Pruner {
       fetched = await study.getTrials({ states: REPORTING_STATES });
       const first = firstCompleted(fetched);
       if (first === null) return false;
-      this.layout = this.buildLayout(Math.max((first.lastStep as number) + 1, this.minResource));
+      const maxResource = Math.max((first.lastStep as number) + 1, this.minResource);
+      const natural = countBrackets(this.minResource, maxResource, this.reductionFactor);
+      if (this.nBrackets !== null && this.nBrackets > natural) {
+        // Not thrown: this runs inside a trial's shouldPrune, mid-study, where an error would fail
+        // that trial and every later one that reports (optimize catches objective errors).
+        warnOnce(
+          'HYPERBAND_BRACKETS_CLAMPED',
+          `HyperbandPruner: nBrackets ${this.nBrackets} is above the ${natural} brackets that maxResource 'auto' (resolved to ${maxResource} from the first completed trial) ` +
+            `allows with minResource ${this.minResource} and reductionFactor ${this.reductionFactor}; using ${natural}`,
+        );
+      }
+      this.layout = this.buildLayout(maxResource);
     }
     const bracket = this.cachedBracket(study.studyName, trial.number);
     const view = new BracketStudyView(study, fetched, (t) => this.cachedBracket(study.studyName, t.number) === bracket);

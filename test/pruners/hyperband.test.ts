@@ -1,10 +1,11 @@
 import { crc32 as zlibCrc32 } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import { crc32 } from '../../src/pruners/crc32.js';
 import { HyperbandPruner, countBrackets } from '../../src/pruners/hyperband.js';
 import { SuccessiveHalvingPruner } from '../../src/pruners/successive-halving.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
+import { resetWarnOnce } from '../../src/util/warn.js';
 import { FakeStudy, curve, makeTrial, rungs } from './fake-study.js';
 import { constants, runSequential, runTrial } from './simulate.js';
 
@@ -152,6 +153,38 @@ describe('HyperbandPruner decisions', () => {
     await ask(p, [done], 1, { 0: 1 });
     expect(p.bracketCount).toBe(3);
     expect(p.bracketBudgets()).toEqual(make().bracketBudgets());
+  });
+
+  it("nBrackets above the limit: a typed error with a fixed maxResource; with 'auto' clamped once R is known, with a coded warning", async () => {
+    // A fixed R: the limit is known at construction, so the option is refused there.
+    expect(() => new HyperbandPruner({ maxResource: 9, reductionFactor: 3, nBrackets: 4 })).toThrow(
+      'option "nBrackets": expected an integer in [1, 3] for these resources (minResource 1, maxResource 9, reductionFactor 3), received 4',
+    );
+    // 'auto': R comes from the first completed trial, mid-study; it was clamped silently.
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const p = new HyperbandPruner({ minResource: 1, reductionFactor: 3, nBrackets: 4 });
+      const done = makeTrial({ number: 0, values: curve(9, () => 0) }); // last step 8 -> R = 9 -> N = 3
+      await ask(p, [done], 1, { 0: 1 });
+      await ask(p, [done], 2, { 0: 1 });
+      expect(p.bracketCount).toBe(3);
+      expect(p.bracketBudgets()).toEqual(make().bracketBudgets());
+      expect(warnings).toHaveBeenCalledTimes(1);
+      expect(warnings).toHaveBeenCalledWith(
+        'HyperbandPruner: nBrackets 4 is above the 3 brackets that maxResource \'auto\' (resolved to 9 from the first completed trial) allows with minResource 1 and reductionFactor 3; using 3',
+        { code: 'HYPERBAND_BRACKETS_CLAMPED', type: 'KestrelWarning' },
+      );
+      // Within the limit: no warning.
+      warnings.mockClear();
+      const fits = new HyperbandPruner({ minResource: 1, reductionFactor: 3, nBrackets: 2 });
+      await ask(fits, [done], 1, { 0: 1 });
+      expect(fits.bracketCount).toBe(2);
+      expect(warnings).not.toHaveBeenCalled();
+    } finally {
+      warnings.mockRestore();
+      resetWarnOnce();
+    }
   });
 
   it('reads the trials at most once per call, and not at all between rungs', async () => {

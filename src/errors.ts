@@ -311,6 +311,11 @@ export function describeValue(value: unknown): string {
   }
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   if (typeof value === 'function') return 'a function';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol') return String(value);
+  // JSON would spell a typed array as an object of its indices ({"0":1,"1":2}).
+  if (value instanceof DataView) return `a DataView of ${value.byteLength} bytes`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as unknown as ArrayLike<unknown>).length}`;
   try {
     const json = JSON.stringify(value);
     return json.length > 80 ? `${json.slice(0, 77)}...` : json;

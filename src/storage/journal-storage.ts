@@ -45,7 +45,7 @@
  * any complete line that is not valid JSON is corruption (`StorageError` with code STORAGE_CORRUPT
  * and its line number), never skipped. Records before the fragment are never rewritten.
  */
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, realpathSync, statSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, realpathSync, statSync, writeSync, fsyncSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { constants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
@@ -90,7 +90,11 @@ const READ_CHUNK_BYTES = 64 * 1024 * 1024;
 
 /** Options of `new JournalStorage(...)`; an unknown name throws `InvalidOptionError`. */
 export interface JournalStorageOptions {
-  /** The journal file. Created (with its directory) when missing. */
+  /**
+   * The journal file. Created (with its directory) when missing. It must be a regular file: a
+   * directory, FIFO, device or socket at the path is a `StorageError` (a FIFO would hang a reader,
+   * /dev/null would swallow every write).
+   */
   readonly path: string;
   /**
    * A lock file older than this is taken to be abandoned (ms, default 10,000, at least 1). A holder
@@ -731,11 +735,12 @@ function realPathOf(path: string): string {
 
 /**
  * Opens the journal for appending (creating it and its directory), or for reading only when asked
- * or when the file exists but cannot be written (a read-only file or mount).
+ * or when the file exists but cannot be written (a read-only file or mount). Anything but a regular
+ * file is refused (see `checkRegularFile`).
  */
 function openJournal(path: string, readOnly: boolean): { fd: number; readOnlyReason: string | null } {
   const openFailed = (error: unknown): StorageError =>
-    new StorageError(`cannot open the journal ${path}: ${messageOf(error)}`, { cause: error });
+    error instanceof StorageError ? error : new StorageError(`cannot open the journal ${path}: ${messageOf(error)}`, { cause: error });
   if (readOnly) {
     try {
       return { fd: openForReading(path), readOnlyReason: 'readOnly: true' };
@@ -743,31 +748,65 @@ function openJournal(path: string, readOnly: boolean): { fd: number; readOnlyRea
       throw openFailed(error);
     }
   }
+  let fd: number;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    return { fd: openSync(path, 'a+'), readOnlyReason: null };
+    fd = openSync(path, 'a+');
   } catch (error) {
     const code = codeOf(error);
     if (code === undefined || !READ_ONLY_CODES.has(code)) throw openFailed(error);
     try {
       return { fd: openForReading(path), readOnlyReason: `it cannot be opened for writing: ${code}` };
-    } catch {
-      throw openFailed(error);
+    } catch (readError) {
+      throw openFailed(readError instanceof StorageError ? readError : error);
     }
   }
+  try {
+    checkRegularFile(path, fstatSync(fd));
+  } catch (error) {
+    closeSync(fd);
+    throw openFailed(error);
+  }
+  return { fd, readOnlyReason: null };
 }
 
 /**
- * Opens `path` with O_RDONLY, refusing a directory: Linux opens one for reading, and the first
- * read would then fail with a bare EISDIR outside the journal's error handling.
+ * Opens `path` with O_RDONLY, refusing anything but a regular file. It is looked at first: opening
+ * a FIFO for reading waits for a writer, forever. The open file is checked again (a file swapped
+ * in between; a directory, which Linux opens for reading and whose first read fails with EISDIR).
  */
 function openForReading(path: string): number {
+  const before = statSync(path, { throwIfNoEntry: false });
+  if (before !== undefined) checkRegularFile(path, before);
   const fd = openSync(path, 'r');
-  if (fstatSync(fd).isDirectory()) {
+  try {
+    checkRegularFile(path, fstatSync(fd));
+  } catch (error) {
     closeSync(fd);
-    throw Object.assign(new Error(`EISDIR: it is a directory, not a journal file`), { code: 'EISDIR' });
+    throw error;
   }
   return fd;
+}
+
+/**
+ * Throws `StorageError` unless `stats` is a regular file's. A journal must be one: a FIFO would hang
+ * a reader and take the writes of a writer away, and a device such as /dev/null would open as an
+ * empty journal that swallows every write.
+ */
+function checkRegularFile(path: string, stats: Stats): void {
+  if (stats.isFile()) return;
+  const kind = stats.isDirectory()
+    ? 'a directory'
+    : stats.isFIFO()
+      ? 'a FIFO'
+      : stats.isCharacterDevice()
+        ? 'a character device'
+        : stats.isBlockDevice()
+          ? 'a block device'
+          : stats.isSocket()
+            ? 'a socket'
+            : 'not a file';
+  throw new StorageError(`cannot open the journal ${path}: it is not a regular file (${kind})`);
 }
 
 function checkMs(option: string, value: unknown, fallback: number): number {

@@ -1,8 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import {
   appendFileSync,
+  closeSync,
   existsSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -255,6 +257,31 @@ describe('JournalStorage', () => {
       expect(() => new JournalStorage({ path })).toThrow(expect.objectContaining({ code: 'STORAGE_ERROR' }));
       expect(readFileSync(path, 'utf8')).toBe(content);
     }
+  });
+
+  it.runIf(process.platform === 'linux')('refuses a path that is not a regular file (a FIFO, a device) with StorageError', async () => {
+    // A FIFO opened for reading waits (forever) for a writer: hold its write end open here so that
+    // the open returns, and check that the journal is refused rather than read as an empty one.
+    const fifo = freshPath();
+    execFileSync('mkfifo', [fifo]);
+    const writeEnd = openSync(fifo, 'r+');
+    try {
+      for (const readOnly of [true, false]) {
+        expect(() => new JournalStorage({ path: fifo, readOnly })).toThrow(
+          expect.objectContaining({ code: 'STORAGE_ERROR', message: expect.stringMatching(/not a regular file \(a FIFO\)/) }),
+        );
+      }
+    } finally {
+      closeSync(writeEnd);
+    }
+    expect(existsSync(`${fifo}.lock`)).toBe(false);
+    // A character device: /dev/null would "open" as an empty journal and swallow every write.
+    for (const readOnly of [true, false]) {
+      expect(() => new JournalStorage({ path: '/dev/null', readOnly })).toThrow(
+        expect.objectContaining({ code: 'STORAGE_ERROR', message: expect.stringMatching(/not a regular file \(a character device\)/) }),
+      );
+    }
+    expect(existsSync('/dev/null.lock')).toBe(false);
   });
 
   it('validates its options', () => {

@@ -144,8 +144,9 @@ export class DuplicatedStudyError extends KestrelError {
 export class TrialNotFoundError extends KestrelError {
   readonly trialId: number;
 
-  constructor(trialId: number) {
-    super('TRIAL_NOT_FOUND', `trial ${trialId} does not exist`);
+  /** `why`: an explanation appended to the message (e.g. 'its study "s" was deleted'). */
+  constructor(trialId: number, why?: string) {
+    super('TRIAL_NOT_FOUND', `trial ${trialId} does not exist${why === undefined ? '' : ` (${why})`}`);
     this.trialId = trialId;
   }
 }

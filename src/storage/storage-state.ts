@@ -68,6 +68,12 @@ export class StorageState {
   private readonly trials = new Map<number, TrialRecord>();
   /** Names of deleted studies by id, so that a Study object still held names its study in errors. */
   private readonly deletedNames = new Map<number, string>();
+  /**
+   * Study ids of the trials of deleted studies, by trial id: a worker still running one (another
+   * process deleted the study) is told why its result cannot be stored, not only that the trial
+   * does not exist. One entry per trial a deleted study held.
+   */
+  private readonly deletedTrials = new Map<number, number>();
   private nextStudyId = 0;
   private nextTrialId = 0;
 
@@ -103,7 +109,10 @@ export class StorageState {
 
   deleteStudy(studyId: number): void {
     const study = this.study(studyId);
-    for (const trial of study.trials) this.trials.delete(trial.trialId);
+    for (const trial of study.trials) {
+      this.trials.delete(trial.trialId);
+      this.deletedTrials.set(trial.trialId, studyId);
+    }
     this.studies.delete(studyId);
     this.studyIds.delete(study.studyName);
     this.deletedNames.set(studyId, study.studyName);
@@ -323,7 +332,11 @@ export class StorageState {
 
   private trial(trialId: number): TrialRecord {
     const trial = this.trials.get(trialId);
-    if (trial === undefined) throw new TrialNotFoundError(trialId);
+    if (trial === undefined) {
+      const studyId = this.deletedTrials.get(trialId);
+      const name = studyId === undefined ? undefined : this.deletedNames.get(studyId);
+      throw new TrialNotFoundError(trialId, name === undefined ? undefined : `its study ${JSON.stringify(name)} was deleted`);
+    }
     return trial;
   }
 

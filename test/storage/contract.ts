@@ -60,6 +60,12 @@ export function runStorageContract(name: string, makeStorage: Maker, cleanup?: (
       // A deleted study is named in the error (it read study "#0"), and said to be deleted.
       await expect(s.createTrial(a)).rejects.toMatchObject({ code: 'STUDY_NOT_FOUND', studyName: 'a', message: expect.stringMatching(/deleted/) });
       await rejectsWith(s.getTrial(trial.trialId), 'TRIAL_NOT_FOUND');
+      // A worker still running a trial of the deleted study learns why its result cannot be stored.
+      const deleted = { code: 'TRIAL_NOT_FOUND', trialId: trial.trialId, message: expect.stringMatching(/its study "a" was deleted/) };
+      await expect(s.finishTrial(trial.trialId, { state: 'COMPLETE', values: [1] })).rejects.toMatchObject(deleted);
+      await expect(s.updateTrial(trial.trialId, { userAttrs: { k: 1 } })).rejects.toMatchObject(deleted);
+      await expect(s.getTrial(trial.trialId)).rejects.toMatchObject(deleted);
+      await expect(s.getTrial(trial.trialId + 1000)).rejects.toMatchObject({ message: 'trial ' + String(trial.trialId + 1000) + ' does not exist' });
       expect((await s.getAllStudies()).map((x) => x.studyName)).toEqual(['b']);
       // The name is free again; the new study gets a new id and starts at trial number 0.
       const a2 = await s.createStudy('a', ['minimize']);

@@ -43,7 +43,9 @@
  * this process cannot write, the journal still opens for reading and the fragment is left alone).
  * Truncation was chosen over appending a '\n' so that the file never holds an unparsable line:
  * any complete line that is not valid JSON is corruption (`StorageError` with code STORAGE_CORRUPT
- * and its line number), never skipped. Records before the fragment are never rewritten.
+ * and its line number), never skipped. Records before the fragment are never rewritten. An append
+ * that fails part-way (ENOSPC, EFBIG) removes its own fragment the same way, still holding the
+ * lock, and rejects with `StorageError` (no warning: nothing crashed).
  */
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, realpathSync, statSync, writeSync, fsyncSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -488,8 +490,10 @@ export class JournalStorage implements Storage {
       if (durable || first) fdatasyncSync(fd);
       if (first) syncDirectory(dirname(this.path));
     } catch (error) {
-      // The state already holds the op but the file may not: rebuild the state from the file.
-      this.reload(true);
+      // The state already holds the op but the file may not: rebuild the state from the file,
+      // removing what part of the record was written (a full disk, a file size limit). That
+      // fragment is this write's own, reported by the error below: no torn-line warning.
+      this.reload(true, true);
       throw new StorageError(`cannot append to the journal ${this.path}: ${messageOf(error)}`, { cause: error });
     }
     this.seq++;
@@ -519,13 +523,13 @@ export class JournalStorage implements Storage {
     );
   }
 
-  /** Rebuilds the state from the file; `locked` as for `catchUp`. */
-  private reload(locked: boolean): void {
+  /** Rebuilds the state from the file; `locked` and `ownFragment` as for `catchUp`. */
+  private reload(locked: boolean, ownFragment = false): void {
     this.state = new StorageState();
     this.offset = 0;
     this.nLines = 0;
     try {
-      this.catchUp(locked);
+      this.catchUp(locked, ownFragment);
     } catch (error) {
       this.failure = error instanceof StorageError ? error : new StorageError(messageOf(error), { cause: error });
     }
@@ -537,9 +541,11 @@ export class JournalStorage implements Storage {
    * in progress and is left for later. The file is read in pieces of `READ_CHUNK_BYTES`, so a
    * backlog of any size needs no more memory than a piece and the longest line (a backlog over
    * the 4 GiB a Buffer can hold used to throw an untyped RangeError). A line longer than
-   * `MAX_LINE_BYTES` cannot be decoded: STORAGE_CORRUPT.
+   * `MAX_LINE_BYTES` cannot be decoded: STORAGE_CORRUPT. `ownFragment`: the fragment is what this
+   * process's failed append left (the lock was held throughout), so it is removed without the
+   * `JOURNAL_TORN_LINE` warning, which tells of a process killed while writing.
    */
-  private catchUp(locked: boolean): void {
+  private catchUp(locked: boolean, ownFragment = false): void {
     const fd = this.fd as number;
     const size = fstatSync(fd).size;
     if (size === this.offset) return;
@@ -605,11 +611,13 @@ export class JournalStorage implements Storage {
       } catch (error) {
         throw new StorageError(`cannot truncate the torn last line of ${this.path}: ${messageOf(error)}`, { cause: error });
       }
-      warnOnce(
-        'JOURNAL_TORN_LINE',
-        `journal ${this.path}: ignored and removed a torn last line (line ${this.nLines + 1}, ${nPending} bytes ` +
-          `from byte ${this.offset}) left by a process killed while writing; earlier records are intact`,
-      );
+      if (!ownFragment) {
+        warnOnce(
+          'JOURNAL_TORN_LINE',
+          `journal ${this.path}: ignored and removed a torn last line (line ${this.nLines + 1}, ${nPending} bytes ` +
+            `from byte ${this.offset}) left by a process killed while writing; earlier records are intact`,
+        );
+      }
     }
   }
 

@@ -13,7 +13,9 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 const hooks: {
   afterFstat: ((fd: number, size: number) => void) | null;
   refuseWrite: string | null;
-} = { afterFstat: null, refuseWrite: null };
+  /** Called before each writeSync(fd, buffer, offset, length); may write part of it itself and throw. */
+  beforeWrite: ((fd: number, buffer: Buffer, offset: number, length: number) => void) | null;
+} = { afterFstat: null, refuseWrite: null, beforeWrite: null };
 
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
@@ -24,6 +26,12 @@ vi.mock('node:fs', async (importOriginal) => {
       hooks.afterFstat?.(fd, stats.size);
       return stats;
     }) as typeof fs.fstatSync,
+    writeSync: ((fd: number, buffer: unknown, ...rest: unknown[]) => {
+      if (hooks.beforeWrite !== null && Buffer.isBuffer(buffer) && typeof rest[0] === 'number' && typeof rest[1] === 'number') {
+        hooks.beforeWrite(fd, buffer, rest[0], rest[1]);
+      }
+      return (fs.writeSync as (...args: unknown[]) => number)(fd, buffer, ...rest);
+    }) as typeof fs.writeSync,
     openSync: ((path: realFs.PathLike, flags?: realFs.OpenMode, mode?: realFs.Mode) => {
       if (hooks.refuseWrite !== null && String(path) === hooks.refuseWrite && flags !== 'r') {
         throw Object.assign(new Error(`EACCES: permission denied, open '${String(path)}'`), { code: 'EACCES' });
@@ -34,6 +42,7 @@ vi.mock('node:fs', async (importOriginal) => {
 });
 
 const { JournalStorage } = await import('../../src/storage/journal-storage.js');
+const { resetWarnOnce } = await import('../../src/util/warn.js');
 
 const root = mkdtempSync(join(tmpdir(), 'kestrel-journal-fs-'));
 let n = 0;
@@ -42,6 +51,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 afterEach(() => {
   hooks.afterFstat = null;
   hooks.refuseWrite = null;
+  hooks.beforeWrite = null;
   vi.restoreAllMocks();
 });
 
@@ -81,6 +91,41 @@ describe('a lock-free read racing with the truncation of a torn line', () => {
     expect(await writer.getNTrials(id)).toBe(6);
     await reader.close();
     await writer.close();
+  });
+});
+
+describe('a disk that fills up in the middle of an append', () => {
+  it('rejects with StorageError, removes its own partial record without a crash warning, and writes again once there is room', async () => {
+    const warnings: string[] = [];
+    vi.spyOn(process, 'emitWarning').mockImplementation(((warning: string | Error, ...rest: unknown[]) => {
+      const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
+      warnings.push(`${String(code)} ${String(warning)}`);
+    }) as typeof process.emitWarning);
+    resetWarnOnce();
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const t = await s.createTrial(id);
+    const size = statSync(path).size;
+    // The kernel takes half of the record, then reports the disk full (as write(2) does).
+    hooks.beforeWrite = (fd, buffer, offset, length) => {
+      hooks.beforeWrite = null;
+      realFs.writeSync(fd, buffer, offset, Math.floor(length / 2));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    };
+    await expect(s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1] })).rejects.toMatchObject({
+      code: 'STORAGE_ERROR',
+      message: expect.stringMatching(/cannot append .*ENOSPC/),
+    });
+    expect(statSync(path).size).toBe(size); // the half record is gone
+    expect((await s.getTrial(t.trialId)).state).toBe('RUNNING'); // and so is its effect on the view
+    // The storage's own failed write is reported by its error; no warning blames a killed process.
+    expect(warnings.filter((w) => w.includes('JOURNAL_TORN_LINE'))).toEqual([]);
+    expect((await s.finishTrial(t.trialId, { state: 'COMPLETE', values: [2] })).values).toEqual([2]);
+    await s.close();
+    const reopened = new JournalStorage({ path, readOnly: true });
+    expect((await reopened.getTrial(t.trialId)).values).toEqual([2]);
+    await reopened.close();
   });
 });
 

@@ -758,7 +758,7 @@ function openJournal(path: string, readOnly: boolean): { fd: number; readOnlyRea
   }
   let fd: number;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirectories(path);
     fd = openSync(path, 'a+');
   } catch (error) {
     const code = codeOf(error);
@@ -776,6 +776,41 @@ function openJournal(path: string, readOnly: boolean): { fd: number; readOnlyRea
     throw openFailed(error);
   }
   return { fd, readOnlyReason: null };
+}
+
+/**
+ * Creates the missing directories of the journal `path`, one level at a time, or throws a
+ * `StorageError` naming the directory (the CLI's `ensureJournalDirectory` does the same, async).
+ * Not `mkdirSync({recursive: true})`: on Node 20 it never returns for a path under /proc (a
+ * constructor that hangs, blocking the process), and it reports a file in the way as a bare EEXIST
+ * and a read-only file system as ENOENT.
+ */
+function makeDirectories(path: string): void {
+  const fail = (dir: string, reason: string, cause?: unknown): StorageError =>
+    new StorageError(`cannot create the directory ${dir} of the journal ${path}: ${reason}`, { cause });
+  const ensure = (dir: string): void => {
+    let stats: Stats | undefined;
+    try {
+      stats = statSync(dir, { throwIfNoEntry: false });
+    } catch (error) {
+      // ENOTDIR: an ancestor is a file; walking up finds it.
+      if (codeOf(error) !== 'ENOTDIR') throw fail(dir, messageOf(error), error);
+    }
+    if (stats !== undefined) {
+      if (stats.isDirectory()) return;
+      throw fail(dir, 'a file of that name is in the way');
+    }
+    const parent = dirname(dir);
+    if (parent !== dir) ensure(parent);
+    try {
+      mkdirSync(dir);
+    } catch (error) {
+      // Made meanwhile by another process opening the same journal.
+      if (codeOf(error) === 'EEXIST' && statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true) return;
+      throw fail(dir, messageOf(error), error);
+    }
+  };
+  ensure(dirname(path));
 }
 
 /**

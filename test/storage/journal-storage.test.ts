@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   appendFileSync,
   closeSync,
@@ -282,6 +282,30 @@ describe('JournalStorage', () => {
       );
     }
     expect(existsSync('/dev/null.lock')).toBe(false);
+  });
+
+  it('creates missing directories one level at a time, naming the one it cannot create', () => {
+    const file = freshPath('txt');
+    writeFileSync(file, 'x');
+    // Recursive mkdir reported a bare EEXIST of the file, not that it is in the way.
+    expect(() => new JournalStorage({ path: join(file, 'sub', 'j.journal') })).toThrow(
+      expect.objectContaining({ code: 'STORAGE_ERROR', message: `cannot create the directory ${file} of the journal ${join(file, 'sub', 'j.journal')}: a file of that name is in the way` }),
+    );
+    const deep = join(root, `d${counter++}`, 'a', 'b', 'j.journal');
+    const s = new JournalStorage({ path: deep });
+    expect(existsSync(deep)).toBe(true);
+    void s.close();
+  });
+
+  it.runIf(process.platform === 'linux')('rejects a journal under /proc instead of hanging in mkdir', () => {
+    // Node 20's recursive mkdirSync never returns for a path under /proc: run it in a child, bounded.
+    const code =
+      "const { JournalStorage } = await import('./src/storage/journal-storage.ts');" +
+      "try { new JournalStorage({ path: '/proc/kestrel-no-such-dir/j.journal' }); console.log('opened'); }" +
+      'catch (e) { console.log(e.code, e.message); }';
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.signal, 'the child was killed by the timeout: the constructor hung').toBeNull();
+    expect(child.stdout).toMatch(/^STORAGE_ERROR cannot create the directory \/proc\/kestrel-no-such-dir of the journal /);
   });
 
   it('validates its options', () => {

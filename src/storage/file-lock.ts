@@ -16,16 +16,21 @@
  *   names this holding alone;
  * - a lock is stale when `ownerState` finds its holder gone for sure (same host, boot and PID
  *   namespace, and no process with that pid, a zombie, or one started at another time: a
- *   SIGKILLed holder is detected at once, a reused pid does not keep its lock), or when it is
- *   older than `staleMs`. Age alone judges every other lock: a holder on another host, boot or
+ *   SIGKILLed holder is detected at once, a reused pid does not keep its lock). A lock whose
+ *   holder `ownerState` finds alive is never stale, however old: a stopped process (SIGSTOP, a
+ *   suspended machine or container) resumes where it was, possibly just after `assertHeld()`, and
+ *   writes what it prepared under the lock; breaking its lock by age let another writer append
+ *   meanwhile, and the resumed write then corrupted the journal (seen with 3 writers and random
+ *   SIGSTOPs of 0.2-1 s against a 300 ms `staleMs`: a createTrial 110 lines late, with a trial id
+ *   replay rejects). Waiters time out instead (`timeoutMs`). A lock is also stale when it is
+ *   older than `staleMs` and its holder cannot be judged. Age alone judges every such lock: a holder on another host, boot or
  *   PID namespace (two containers of one pod share a host name and the volume, not their pids: a
  *   pid dead here may be a live writer there), a reader without an identity (not Linux), a line
  *   in an earlier version's format `pid host token` (which does not say its PID namespace, so its
  *   pid is never trusted: a killed holder of that version is waited out), and a file left empty
  *   or cut short by a holder killed between create and write. A live holder never keeps the lock
- *   longer than one synchronous write, so age alone misjudges a live one only when its process is
- *   frozen (SIGSTOP, a suspended VM, a long synchronous task run between the lock's acquisition
- *   and its use) for `staleMs`;
+ *   longer than one synchronous write, so age alone misjudges such a one only when its process is
+ *   frozen (SIGSTOP, a suspended VM) for `staleMs`;
  * - ownership: such a holder may find, when it resumes, that its lock was broken and another
  *   process holds the lock. So a holder calls `assertHeld()` (one stat: is `<journal>.lock` still
  *   our inode?) just before it writes, and refuses to write (`StorageError`, "lost the lock") when
@@ -40,10 +45,12 @@
  *   stale by the same rules), so that normally one waiter breaks while the others wait; the
  *   rename-and-check removal above is what keeps a fresh lock safe even if two waiters break at once.
  *
- * What is left: (1) a holder frozen for `staleMs` between `assertHeld()` and its write(2), a few
- * microseconds of synchronous code, still writes once under a lock it no longer holds (only a lock
- * the kernel drops, flock or fcntl, would close that, and Node has neither); the next holder's own
- * `assertHeld()` catches the rest. (2) When a file moved by mistake (only a frozen process does
+ * What is left: (1) a holder that cannot be judged (another host, container or PID namespace, an
+ * earlier version's lock) frozen for `staleMs` between `assertHeld()` and its write(2) still writes
+ * once under a lock it no longer holds, which can corrupt the journal (only a lock the kernel
+ * drops, flock or fcntl, would close that, and Node has neither); a frozen process stops inside a
+ * system call as readily as between two, so that window is wider than its few microseconds of
+ * code suggest. (2) When a file moved by mistake (only a frozen process does
  * that) cannot be put back because a new lock was created in the microseconds between, its owner
  * finds its lock lost and refuses to write. (3) A process killed between a rename and the unlink
  * that follows leaves a `<journal>.lock.<hex>.aside` file; it is never read and can be deleted.
@@ -147,9 +154,13 @@ export class FileLock {
       if (this.tryAcquire()) return;
       if (Date.now() > deadline) {
         const info = this.inspect(this.lockPath);
+        const holder = info === null ? null : lockHolder(info.content);
         throw new StorageError(
           `timed out after ${this.timeoutMs} ms waiting for the lock ${this.lockPath}` +
-            (info === null ? '' : ` (held by "${info.content.trim()}")`),
+            (info === null ? '' : ` (held by "${info.content.trim()}")`) +
+            (holder !== null && ownerState(holder) === 'alive'
+              ? `; its holder, pid ${holder.pid}, is alive on this machine (stopped? suspended?) and its lock is never taken from it`
+              : ''),
         );
       }
       delay = Math.min(delay * 2, MAX_DELAY_MS);
@@ -224,10 +235,14 @@ export class FileLock {
    */
   private staleness(info: LockInfo): string | null {
     const holder = lockHolder(info.content);
-    if (holder !== null && ownerState(holder) === 'gone') return `its holder (pid ${holder.pid}) has exited while holding it`;
+    const state = holder === null ? 'unknown' : ownerState(holder);
+    if (state === 'gone') return `its holder (pid ${holder?.pid}) has exited while holding it`;
+    // Alive (stopped, or on a suspended machine): it will go on with the write it prepared under the
+    // lock once it resumes, after `assertHeld` perhaps, so breaking its lock can corrupt the journal.
+    if (state === 'alive') return null;
     const age = Date.now() - info.mtimeMs;
     if (age > this.staleMs) {
-      return `it was ${Math.round(age)} ms old, older than lockStaleMs (${this.staleMs} ms): its holder stopped or froze, or runs where it cannot be checked from here`;
+      return `it was ${Math.round(age)} ms old, older than lockStaleMs (${this.staleMs} ms): its holder, which cannot be checked from here (another host, container or Kestrel version, or a lock line cut short), is taken to be gone`;
     }
     return null;
   }

@@ -24,7 +24,8 @@
  * open makes every later call reject with `StorageError`, instead of writes going into an unlinked
  * file and being lost; reads see the old view until then); catch up (read what others appended since our offset and apply it); validate the op against the
  * now-current state and apply it; check that the lock is still ours (`FileLock.assertHeld`: a
- * process frozen past `lockStaleMs` may have had it broken; it then writes nothing, rebuilds its
+ * process frozen past `lockStaleMs` may have had it broken, where its liveness could not be
+ * checked (see `FileLock`); it then writes nothing, rebuilds its
  * view from the file and rejects with `StorageError` "lost the lock"); append it with a single
  * write(2); fdatasync for createStudy, deleteStudy, finishTrial and createTrial of a finished trial
  * (the durable writes); release (which removes the lock file only if it is still ours).
@@ -99,12 +100,15 @@ export interface JournalStorageOptions {
    */
   readonly path: string;
   /**
-   * A lock file older than this is taken to be abandoned (ms, default 10,000, at least 1). A holder
-   * whose process has exited is detected at once, whatever this value, where that is certain: on
-   * Linux, for a holder of this host, boot and PID namespace (src/util/process-identity.ts). Any
-   * other holder (another machine, container or PID namespace; a lock written by an earlier
-   * version, which names no PID namespace; any holder where this process has no identity, not
-   * Linux) is judged by this age alone.
+   * A lock file older than this is taken to be abandoned (ms, default 10,000, at least 1), unless
+   * its holder is known to be alive. On Linux, for a holder of this host, boot and PID namespace
+   * (src/util/process-identity.ts), the holder's process decides, whatever this value: one that
+   * has exited loses the lock at once, and a live one never loses it, even stopped (SIGSTOP, a
+   * suspended machine) for longer: it would go on with its write when it resumes and could corrupt
+   * the journal, so writers wait for it up to `lockTimeoutMs` instead. Any other holder (another
+   * machine, container or PID namespace; a lock written by an earlier version, which names no PID
+   * namespace; any holder where this process has no identity, not Linux) is judged by this age
+   * alone.
    */
   readonly lockStaleMs?: number;
   /** How long a write waits for the lock before it rejects with `StorageError` (ms, default 60,000). */

@@ -66,6 +66,16 @@ function age(path: string): void {
   utimesSync(path, past, past);
 }
 
+/**
+ * Rewrites a lock (or break) file held by this process, in place (same inode: still its holding),
+ * as an earlier version's `pid host token` line, which names no PID namespace: its holder then
+ * cannot be judged, as one in another container, and only age breaks it. (A lock that names a live
+ * process of this machine is never broken, so a "frozen holder" here must be an unjudgeable one.)
+ */
+function unjudgeable(path: string): void {
+  writeFileSync(path, `${process.pid} ${hostname()} unjudgeable-0\n`);
+}
+
 function lock(lockPath: string): FileLock {
   return new FileLock({ lockPath, staleMs: 1_000, timeoutMs: 100 });
 }
@@ -83,7 +93,8 @@ describe('FileLock ownership', () => {
     const b = lock(path);
     expect(a.tryAcquire()).toBe(true);
     expect(() => a.assertHeld()).not.toThrow();
-    age(path); // a is "frozen" for longer than staleMs...
+    unjudgeable(path); // a runs where b cannot check it (another container)...
+    age(path); // ...and is "frozen" for longer than staleMs...
     expect(b.tryAcquire()).toBe(true); // ...so b breaks its lock by age and takes it
     const bContent = readFileSync(path, 'utf8');
 
@@ -114,6 +125,7 @@ describe('FileLock ownership', () => {
     // it, it is frozen past staleMs. Meanwhile w2 finds w1's break file stale, breaks the stale
     // lock itself and takes the lock.
     onceBeforeRemoving(path, () => {
+      unjudgeable(`${path}.break`); // w1 runs where w2 cannot check it (another container)
       age(`${path}.break`);
       expect(w2.tryAcquire()).toBe(true);
     });
@@ -273,6 +285,24 @@ describe.runIf(me !== null)("FileLock staleness by its holder's identity (Linux)
     }
   });
 
+  it.runIf(me !== null)('never breaks by age the lock of a live process of this machine (a stopped one): waiters time out instead', async () => {
+    // A holder stopped (SIGSTOP, a suspended machine) past staleMs is alive: once it resumes it
+    // goes on to write what it prepared under the lock. Breaking its lock let another writer append
+    // meanwhile, and the resumed write then corrupted the journal (a createTrial with a stale id).
+    const path = freshLockPath();
+    const a = lock(path);
+    expect(a.tryAcquire()).toBe(true);
+    age(path);
+    const b = lock(path);
+    expect(b.tryAcquire()).toBe(false);
+    await expect(b.acquire()).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringMatching(/timed out .*alive/) });
+    expect(() => a.assertHeld()).not.toThrow();
+    a.release();
+    expect(b.tryAcquire()).toBe(true);
+    b.release();
+    expect(leftovers(path)).toEqual([]);
+  });
+
   it('writes `pid host token` then its identity, and a lock of this live process is never broken before staleMs', () => {
     const path = freshLockPath();
     const a = lock(path);
@@ -306,6 +336,7 @@ describe('JournalStorage under a lost lock', () => {
     // holding the lock when a resumes.
     vi.spyOn(StorageState.prototype, 'createTrial').mockImplementationOnce(function (this: StorageState, ...args) {
       const trial = original.apply(this, args);
+      unjudgeable(lockPath); // a runs where the other process cannot check it (another container)
       age(lockPath);
       expect(other.tryAcquire()).toBe(true);
       appendFileSync(path, trialRecord(trial.trialId));
@@ -338,6 +369,7 @@ describe('JournalStorage under a lost lock', () => {
     const original = StorageState.prototype.createTrial;
     vi.spyOn(StorageState.prototype, 'createTrial').mockImplementationOnce(function (this: StorageState, ...args) {
       const trial = original.apply(this, args);
+      unjudgeable(lockPath); // a runs where the other process cannot check it (another container)
       age(lockPath);
       const other = lock(lockPath);
       expect(other.tryAcquire()).toBe(true);

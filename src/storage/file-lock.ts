@@ -22,8 +22,10 @@
  *   writes what it prepared under the lock; breaking its lock by age let another writer append
  *   meanwhile, and the resumed write then corrupted the journal (seen with 3 writers and random
  *   SIGSTOPs of 0.2-1 s against a 300 ms `staleMs`: a createTrial 110 lines late, with a trial id
- *   replay rejects). Waiters time out instead (`timeoutMs`). A lock is also stale when it is
- *   older than `staleMs` and its holder cannot be judged. Age alone judges every such lock: a holder on another host, boot or
+ *   replay rejects). Waiters time out instead (`timeoutMs`). (A break file, below, guards nothing
+ *   a resumed holder could spoil: one older than `staleMs` is stale whoever holds it.) A lock is
+ *   also stale when it is older than `staleMs` and its holder cannot be judged. Age alone judges
+ *   every such lock: a holder on another host, boot or
  *   PID namespace (two containers of one pod share a host name and the volume, not their pids: a
  *   pid dead here may be a live writer there), a reader without an identity (not Linux), a line
  *   in an earlier version's format `pid host token` (which does not say its PID namespace, so its
@@ -231,15 +233,18 @@ export class FileLock {
 
   /**
    * Why a lock (or break file) is stale: its holder is gone for sure, or it is older than
-   * `staleMs` (see the file comment); null while it is not.
+   * `staleMs` (see the file comment); null while it is not. `isLock` false (a break file): a live
+   * holder is judged by age too, as the break file guards nothing a resumed breaker could spoil
+   * (its removal of the lock is checked by rename), and a stopped breaker must not block every
+   * writer.
    */
-  private staleness(info: LockInfo): string | null {
+  private staleness(info: LockInfo, isLock = true): string | null {
     const holder = lockHolder(info.content);
     const state = holder === null ? 'unknown' : ownerState(holder);
     if (state === 'gone') return `its holder (pid ${holder?.pid}) has exited while holding it`;
     // Alive (stopped, or on a suspended machine): it will go on with the write it prepared under the
     // lock once it resumes, after `assertHeld` perhaps, so breaking its lock can corrupt the journal.
-    if (state === 'alive') return null;
+    if (state === 'alive' && isLock) return null;
     const age = Date.now() - info.mtimeMs;
     if (age > this.staleMs) {
       return `it was ${Math.round(age)} ms old, older than lockStaleMs (${this.staleMs} ms): its holder, which cannot be checked from here (another host, container or Kestrel version, or a lock line cut short), is taken to be gone`;
@@ -252,7 +257,7 @@ export class FileLock {
     if (breaking === null) {
       // Another waiter is breaking, or one died or froze doing it: remove its break file if stale.
       const info = this.inspect(this.breakPath);
-      if (info !== null && this.staleness(info) !== null) this.removeIf(this.breakPath, (moved) => sameFile(moved, info));
+      if (info !== null && this.staleness(info, false) !== null) this.removeIf(this.breakPath, (moved) => sameFile(moved, info));
       return;
     }
     try {

@@ -185,6 +185,22 @@ describe('FileLock ownership', () => {
     expect(leftovers(path)).toEqual([]);
   });
 
+  it.runIf(me !== null)('a break file of a live breaker of this machine (a stopped one) is still broken after staleMs', () => {
+    // Unlike the lock, the break file protects nothing a resumed breaker could spoil (its removal
+    // of the stale lock is checked by rename), so a stopped breaker must not block every writer.
+    const path = freshLockPath();
+    const breakPath = `${path}.break`;
+    writeFileSync(path, '123 some-other-host stale-2\n');
+    age(path);
+    writeFileSync(breakPath, lockLine(me!, 'stopped-breaker-0'));
+    const w = lock(path);
+    expect(w.tryAcquire()).toBe(false); // fresh: w waits
+    age(breakPath);
+    expect(w.tryAcquire()).toBe(true);
+    w.release();
+    expect(leftovers(path)).toEqual([]);
+  });
+
   it.runIf(me !== null)('a break file left by a breaker that has exited (this host, boot and PID namespace) is removed at once', () => {
     const path = freshLockPath();
     const breakPath = `${path}.break`;

@@ -118,7 +118,11 @@ export interface ToTensorsOptions {
 
 const TO_TENSORS_KEYS = optionKeys<ToTensorsOptions>()(['x', 'y', 'nClasses', 'inputShape', 'tf']);
 
-/** Features as a float32 tensor [n, ...inputShape] and labels one-hot [n, nClasses]. */
+/**
+ * Features as a float32 tensor [n, ...inputShape] and labels one-hot [n, nClasses]. Every feature
+ * must be a finite number (a NaN, an infinity or a string is an `InvalidOptionError` naming
+ * `x[i][j]`: impute or drop missing values first); labels are integers in [0, nClasses).
+ */
 export function toTensors(options: ToTensorsOptions): { xs: tfjs.Tensor; ys: tfjs.Tensor2D } {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
   checkOptionsObject(options, TO_TENSORS_KEYS, 'toTensors');
@@ -133,6 +137,11 @@ export function toTensors(options: ToTensorsOptions): { xs: tfjs.Tensor; ys: tfj
   const flat = new Float32Array(x.length * nFeatures);
   x.forEach((row, i) => {
     if (!isRow(row) || row.length !== nFeatures) throw new InvalidOptionError(`x[${i}]`, `a row of ${nFeatures} numbers`, row);
+    // A NaN, an infinity or a non-number (which Float32Array turns into NaN) would make every loss NaN.
+    for (let j = 0; j < nFeatures; j++) {
+      const value = row[j];
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new InvalidOptionError(`x[${i}][${j}]`, 'a finite number', value);
+    }
     flat.set(row, i * nFeatures);
   });
   const labels = new Int32Array(y.length);

@@ -96,4 +96,28 @@ describe('datasets', () => {
     expect(xs.shape).toEqual([2, 2, 1]);
     tf.dispose([xs, ys]);
   });
+
+  it('toTensors: a NaN, infinite or non-number feature is an InvalidOptionError naming its row and column', () => {
+    // These became NaN in the tensor (a string too), so every loss of the fit was NaN.
+    const before = tf.memory().numTensors;
+    const cases: [unknown[][], string][] = [
+      [[[1, 2], [3, NaN]], 'x[1][1]'],
+      [[[Infinity, 2], [3, 4]], 'x[0][0]'],
+      [[[1, -Infinity], [3, 4]], 'x[0][1]'],
+      [[[1, 2], ['3', 4]], 'x[1][0]'],
+      [[[1, null], [3, 4]], 'x[0][1]'],
+      [[[1, 2], new Float32Array([3, NaN]) as never], 'x[1][1]'],
+    ];
+    for (const [x, key] of cases) {
+      let error: unknown;
+      try {
+        toTensors({ x: x as never, y: [0, 1], nClasses: 2 });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, key).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe(key);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

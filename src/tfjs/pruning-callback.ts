@@ -59,8 +59,9 @@ export type CallbackObject = tfjs.Callback | tfjs.CustomCallback;
 /** Options of `fitWithPruning`: `model.fit` with a pruning callback, throwing `TrialPrunedError` when pruned. */
 export interface FitWithPruningOptions {
   readonly model: tfjs.LayersModel;
-  readonly x: tfjs.Tensor | tfjs.Tensor[];
-  readonly y: tfjs.Tensor | tfjs.Tensor[];
+  /** As `model.fit` takes it: a tensor, an array in input order, or an object by input name. */
+  readonly x: tfjs.Tensor | tfjs.Tensor[] | { [inputName: string]: tfjs.Tensor };
+  readonly y: tfjs.Tensor | tfjs.Tensor[] | { [outputName: string]: tfjs.Tensor };
   readonly trial: Trial;
   /** Passed to `model.fit`; the pruning callback is appended to `fitArgs.callbacks`. */
   readonly fitArgs?: tfjs.ModelFitArgs;
@@ -105,7 +106,9 @@ export function pruningCallback(trial: Trial, options: PruningCallbackOptions = 
 /**
  * `model.fit` with a pruning callback; rejects with `TrialPrunedError` when the trial was pruned.
  * `model.fit`'s own arguments go in `fitArgs`: an option name it does not know (`epochs` given
- * beside `fitArgs`, which tfjs would never see, training one epoch) throws `InvalidOptionError`.
+ * beside `fitArgs`, which tfjs would never see, training one epoch) throws `InvalidOptionError`, as
+ * do `x` and `y` that are not tensors with one number of examples, and an `x` whose examples do
+ * not have the model's input shape (see `checkFitData`).
  */
 export async function fitWithPruning(options: FitWithPruningOptions): Promise<tfjs.History> {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
@@ -115,14 +118,70 @@ export async function fitWithPruning(options: FitWithPruningOptions): Promise<tf
   if (model === null || typeof model !== 'object' || typeof model.fit !== 'function') {
     throw new InvalidOptionError('model', 'a compiled tf.LayersModel', model);
   }
+  const tf = tfOption(options.tf);
+  checkFitData(model, x, y);
   const callback = pruningCallback(trial, { monitor: options.monitor, interval: options.interval, tf: options.tf });
   const fitArgs = options.fitArgs ?? {};
-  const tf = tfOption(options.tf);
   // Callback objects first: tfjs treats the whole list as plain configs when the first one is one.
   const callbacks = [callback, ...normalizeCallbacks(tf, fitArgs.callbacks)];
   const history = await model.fit(x, y, { ...fitArgs, callbacks });
   callback.throwIfPruned();
   return history;
+}
+
+/** One tensor of `x` or `y`, with the option name an error about it gives. */
+interface NamedShape {
+  readonly at: string;
+  readonly shape: readonly number[];
+}
+
+/**
+ * The tensors of `x` or `y` as `model.fit` takes them: one tensor, a non-empty array, or an object
+ * of tensors by input/output name. Anything else is an `InvalidOptionError` naming the entry.
+ */
+function tensorShapes(value: unknown, name: 'x' | 'y'): NamedShape[] {
+  const isTensor = (t: unknown): t is { shape: number[] } =>
+    t !== null && typeof t === 'object' && Array.isArray((t as { shape?: unknown }).shape) && typeof (t as { dispose?: unknown }).dispose === 'function';
+  let entries: [string, unknown][];
+  if (isTensor(value)) entries = [[name, value]];
+  else if (Array.isArray(value)) entries = value.map((t, i) => [`${name}[${i}]`, t]);
+  else if (value !== null && typeof value === 'object') entries = Object.entries(value).map(([key, t]) => [`${name}.${key}`, t]);
+  else entries = [];
+  if (entries.length === 0) throw new InvalidOptionError(name, 'a tensor, a non-empty array of tensors or an object of tensors by name', value);
+  return entries.map(([at, t]) => {
+    if (!isTensor(t)) throw new InvalidOptionError(at, 'a tensor (see toTensors)', t);
+    if (t.shape.length === 0) throw new InvalidOptionError(at, 'a tensor of rank >= 1 (examples first)', 'a scalar');
+    return { at, shape: t.shape };
+  });
+}
+
+/**
+ * What `model.fit` would refuse with its own `ValueError` from inside the fit, as an
+ * `InvalidOptionError` naming the option, before training: `x` and `y` tensors of different
+ * numbers of examples, and (`x` given as a tensor or an array, in input order) an `x` that does
+ * not match the model's inputs in count or example shape. `y` is not matched against the
+ * outputs: a sparse loss takes labels of another shape than the output.
+ */
+function checkFitData(model: tfjs.LayersModel, x: unknown, y: unknown): void {
+  const xs = tensorShapes(x, 'x');
+  const ys = tensorShapes(y, 'y');
+  const n = xs[0].shape[0];
+  for (const { at, shape } of [...xs, ...ys]) {
+    if (shape[0] !== n) throw new InvalidOptionError(at, `a tensor of ${n} examples, as ${xs[0].at}`, `${shape[0]} examples`);
+  }
+  const inputs = (model as { inputs?: readonly { shape: readonly (number | null)[] }[] }).inputs;
+  if (!Array.isArray(inputs) || xs[0].at.startsWith('x.')) return;
+  if (xs.length !== inputs.length) {
+    throw new InvalidOptionError('x', `${inputs.length} tensor(s), one per model input`, `${xs.length} tensors`);
+  }
+  xs.forEach(({ at, shape }, i) => {
+    const expected: readonly (number | null)[] = inputs[i].shape.slice(1);
+    const actual: readonly number[] = shape.slice(1);
+    if (expected.length !== actual.length || expected.some((d, j) => d !== null && d !== actual[j])) {
+      const show = (dims: readonly (number | null)[]): string => `[${dims.map((d) => d ?? 'any').join(',')}]`;
+      throw new InvalidOptionError(at, `examples of shape ${show(expected)} (the model's input)`, `examples of shape ${show(actual)}`);
+    }
+  });
 }
 
 /** Throws `TrialPrunedError` when any pruning callback of `trial` stopped its fit. Internal. */

@@ -140,4 +140,65 @@ describe('pruningCallback', () => {
     tf.dispose([xs, ys]);
     model.dispose();
   });
+
+  it('refuses x and y of different sample counts, or that are not tensors, with an InvalidOptionError before training', async () => {
+    // These reached model.fit, which threw tfjs's own ValueError (not a KestrelError).
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const trial = await study.ask();
+    const model = tinyModel();
+    const xs = tf.zeros([8, 4]);
+    const ys = tf.zeros([6, 2]);
+    const scalar = tf.scalar(1);
+    const epochs: number[] = [];
+    const fit = { verbose: 0, callbacks: { onEpochEnd: async (e: number) => void epochs.push(e) } };
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ x: xs, y: ys }, 'y', /8 examples.*6 examples/],
+      [{ x: [xs], y: [ys] }, 'y[0]', /8 examples.*6 examples/],
+      [{ x: [xs, ys], y: xs }, 'x[1]', /8 examples.*6 examples/],
+      [{ x: [[1, 2, 3, 4]], y: ys }, 'x[0]', /tensor/],
+      [{ x: xs, y: null }, 'y', /tensor/],
+      [{ x: [], y: ys }, 'x', /tensor/],
+      [{ x: scalar, y: ys }, 'x', /rank >= 1/],
+    ];
+    for (const [data, key, message] of cases) {
+      const error = await fitWithPruning({ model, trial, monitor: 'loss', fitArgs: fit, ...data } as never).catch((e: unknown) => e);
+      expect(error, JSON.stringify(Object.keys(data))).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe(key);
+      expect((error as Error).message).toMatch(message);
+    }
+    expect(epochs).toEqual([]);
+    tf.dispose([xs, ys, scalar]);
+    model.dispose();
+  });
+
+  it("refuses x whose examples do not have the model's input shape, with an InvalidOptionError before training", async () => {
+    // tfjs threw its own ValueError from inside fit.
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const trial = await study.ask();
+    const model = tinyModel(); // input [4]
+    const wide = tf.zeros([8, 5]);
+    const deep = tf.zeros([8, 4, 1]);
+    const ys = tf.zeros([8, 2]);
+    const epochs: number[] = [];
+    const fit = { verbose: 0, callbacks: { onEpochEnd: async (e: number) => void epochs.push(e) } };
+    for (const [x, key, message] of [
+      [wide, 'x', /examples of shape \[4\].*\[5\]/],
+      [deep, 'x', /examples of shape \[4\].*\[4,1\]/],
+      [[ys, ys], 'x', /1 tensor.*2/],
+    ] as const) {
+      const error = await fitWithPruning({ model, x, y: ys, trial, monitor: 'loss', fitArgs: fit } as never).catch((e: unknown) => e);
+      expect(error, String(key)).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe(key);
+      expect((error as Error).message).toMatch(message);
+    }
+    expect(epochs).toEqual([]);
+    // The forms model.fit accepts still train: one tensor, a list of one, and inputs by name.
+    const xs = tf.zeros([8, 4]);
+    for (const x of [xs, [xs], { [model.inputNames[0]]: xs }]) {
+      await fitWithPruning({ model, x, y: ys, trial, monitor: 'loss', fitArgs: { ...fit, epochs: 1 } } as never);
+    }
+    expect(epochs).toEqual([0, 0, 0]);
+    tf.dispose([wide, deep, ys, xs]);
+    model.dispose();
+  });
 });

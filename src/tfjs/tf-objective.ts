@@ -7,9 +7,11 @@
  *      state and leftover tensors are released whatever the outcome (COMPLETE, PRUNED or FAIL), and
  *      records the number of leftover tensors it had to dispose (`tfjs_leaked_tensors`) when > 0;
  *   3. throws `TrialPrunedError` when a pruning callback of the trial stopped a fit, even if
- *      `buildAndTrain` returned normally after it.
+ *      `buildAndTrain` returned normally after it;
+ *   4. throws `InvalidTrialValueError` when `buildAndTrain` returned a tensor (or an array holding
+ *      one) instead of numbers: the guard disposes it, so the study could not read it.
  */
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, InvalidTrialValueError } from '../errors.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import type { Objective } from '../study/optimize.js';
 import type { Trial } from '../trial/trial.js';
@@ -34,7 +36,10 @@ export interface TfTrialContext {
   readonly backend: string;
 }
 
-/** The function `tfObjective` wraps: builds and trains a model for the trial and returns its value(s). */
+/**
+ * The function `tfObjective` wraps: builds and trains a model for the trial and returns its value(s)
+ * as numbers (a tensor is an `InvalidTrialValueError`: it is disposed with the trial's others).
+ */
 export type BuildAndTrain = (context: TfTrialContext) => Promise<number | readonly number[]> | number | readonly number[];
 
 /** Options of `tfObjective`. */
@@ -99,6 +104,7 @@ export function tfObjective(buildAndTrain: BuildAndTrain, options: TfObjectiveOp
       async () => {
         const value = await buildAndTrain({ trial, tf, backend });
         throwIfAnyPruned(trial);
+        checkNoTensor(value);
         return value;
       },
       {
@@ -111,4 +117,20 @@ export function tfObjective(buildAndTrain: BuildAndTrain, options: TfObjectiveOp
       },
     );
   };
+}
+
+/**
+ * Throws `InvalidTrialValueError` for a tensor, or an array holding one, returned as the trial's
+ * value: the guard disposes every tensor of the trial, and reading a disposed tensor's value throws
+ * tfjs's own error from inside the study.
+ */
+function checkNoTensor(value: unknown): void {
+  const list: readonly unknown[] = Array.isArray(value) ? value : [value];
+  list.forEach((entry, i) => {
+    if (entry === null || typeof entry !== 'object' || typeof (entry as { dataSync?: unknown }).dataSync !== 'function') return;
+    const where = Array.isArray(value) ? `value ${i}` : 'the value';
+    throw new InvalidTrialValueError(
+      `buildAndTrain returned a tensor as ${where}; return numbers (t.dataSync()[0], or (await t.data())[0]): the trial's tensors are disposed when it ends`,
+    );
+  });
 }

@@ -23,7 +23,11 @@ import { recordTfBackend, tfOption, type Tf } from './backend.js';
 
 /** Options of `pruningCallback`. */
 export interface PruningCallbackOptions {
-  /** The `fit` log to report (default 'val_loss'; 'val_accuracy' and 'val_acc' are aliases). */
+  /**
+   * The `fit` log to report (default 'val_loss'; 'val_accuracy' and 'val_acc' are aliases). A
+   * `val_*` name on a fit without validation data throws `InvalidOptionError` as the fit starts;
+   * another name the logs lack, at the first report.
+   */
   readonly monitor?: string;
   /** Report (and ask the pruner) every `interval` epochs (default 1). */
   readonly interval?: number;
@@ -239,6 +243,18 @@ function callbackClass(tf: Tf): new (trial: Trial, monitor: string, interval: nu
       if (this.interrupted) throw new InterruptedError('trial was interrupted during its fit');
     }
 
+    /**
+     * A `val_*` monitor (the default) on a fit without validation data fails now, before the first
+     * batch, rather than after a whole epoch trained for nothing. Other names are checked at the
+     * first report: another callback may add its own keys to the logs.
+     */
+    override async onTrainBegin(): Promise<void> {
+      const params = this.params as { doValidation?: unknown; metrics?: unknown } | undefined;
+      if (!this.monitor.startsWith('val_') || params?.doValidation !== false) return;
+      const logged = Array.isArray(params.metrics) ? params.metrics.filter((name): name is string => typeof name === 'string') : [];
+      throw missingMonitor(this.monitor, logged);
+    }
+
     override async onBatchEnd(): Promise<void> {
       this.stopIfAborted();
     }
@@ -276,18 +292,20 @@ const ALIASES: Readonly<Record<string, string>> = {
   acc: 'accuracy',
 };
 
+/** The error for a monitor that is not among the names the fit logs. */
+function missingMonitor(monitor: string, keys: readonly string[]): InvalidOptionError {
+  return new InvalidOptionError(
+    'monitor',
+    `a key of the fit logs (${keys.length === 0 ? 'none logged' : keys.join(', ')}; val_* needs validationData or validationSplit)`,
+    monitor,
+  );
+}
+
 /** The monitored value; a `Callback` (unlike a `CustomCallback`) may receive it as a scalar tensor. */
 async function readMetric(logs: tfjs.Logs, monitor: string): Promise<number> {
   const alias = ALIASES[monitor];
   let raw: unknown = logs[monitor] ?? (alias === undefined ? undefined : logs[alias]);
-  if (raw === undefined) {
-    const keys = Object.keys(logs);
-    throw new InvalidOptionError(
-      'monitor',
-      `a key of the fit logs (${keys.length === 0 ? 'none logged' : keys.join(', ')}; val_* needs validationData or validationSplit)`,
-      monitor,
-    );
-  }
+  if (raw === undefined) throw missingMonitor(monitor, Object.keys(logs));
   if (raw !== null && typeof raw === 'object' && typeof (raw as { data?: unknown }).data === 'function') {
     const data = await (raw as { data(): Promise<ArrayLike<number>> }).data();
     raw = data.length === 1 ? data[0] : undefined;

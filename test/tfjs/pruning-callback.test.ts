@@ -84,6 +84,36 @@ describe('pruningCallback', () => {
     model.dispose();
   });
 
+  it('refuses a val_* monitor (the default) on a fit without validation data before the first batch, leaving no tensor behind', async () => {
+    // It threw at the end of the first epoch: an epoch trained for nothing, and the logs tfjs keeps
+    // for that epoch stayed allocated (outside tfObjective's guard).
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const trial = await study.ask();
+    const model = tinyModel();
+    const { xs, ys } = toTensors({ ...data, nClasses: 2 });
+    const before = tf.memory().numTensors;
+    let batches = 0;
+    const counter = new tf.CustomCallback({ onBatchEnd: async () => void batches++ });
+    const noValidation = { epochs: 2, batchSize: 10, verbose: 0 };
+    for (const [monitor, args] of [
+      ['val_loss', noValidation],
+      ['val_accuracy', noValidation],
+    ] as const) {
+      const callback = pruningCallback(trial, { monitor });
+      const error = await model.fit(xs, ys, { ...args, callbacks: [callback, counter] }).catch((e: unknown) => e);
+      expect(error, monitor).toBeInstanceOf(InvalidOptionError);
+      expect((error as Error).message).toMatch(new RegExp(`option "monitor".*received "${monitor}"`));
+    }
+    expect(batches).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+    // With validation data it trains; a key another callback adds to the logs can be monitored.
+    await model.fit(xs, ys, { ...fitArgs, epochs: 1, callbacks: [pruningCallback(trial, { monitor: 'val_accuracy' })] });
+    const addsKey = new tf.CustomCallback({ onEpochEnd: async (_e, logs) => void (logs!.f1 = 0.5) });
+    await model.fit(xs, ys, { ...noValidation, epochs: 1, callbacks: [addsKey, pruningCallback(trial, { monitor: 'f1' })] });
+    tf.dispose([xs, ys]);
+    model.dispose();
+  });
+
   it('a fit stopped by an interruption throws InterruptedError instead of returning as if it had finished', async () => {
     // In a trial worker process, an objective returning the truncated fit's loss was recorded
     // COMPLETE (the runner keeps what a process completes after the abort).

@@ -145,6 +145,9 @@ export async function crossValidate<X, Y extends number | string>(options: Cross
   const folds = kFoldSplit({ n: x.length, k: options.k ?? 5, seed: options.seed, y: stratified ? y : undefined });
 
   const scores: number[] = [];
+  // Steps the trial held before (a caller's own reports): only steps appearing during the folds
+  // are checked against the ones reported here.
+  const earlier = trial === undefined ? null : new Set(Object.keys(trial.intermediateValues));
   for (let f = 0; f < folds.length; f++) {
     const { trainIndex, testIndex } = folds[f];
     const score = await train(
@@ -162,6 +165,7 @@ export async function crossValidate<X, Y extends number | string>(options: Cross
     scores.push(score);
     if (trial !== undefined) {
       const step = f + 1;
+      checkNoForeignReports(trial, earlier as Set<string>, f);
       await trial.report(step, mean(scores));
       if (f + 1 < folds.length && (await trial.shouldPrune())) {
         throw new TrialPrunedError(`trial was pruned after fold ${step} of ${folds.length}`);
@@ -171,6 +175,26 @@ export async function crossValidate<X, Y extends number | string>(options: Cross
   const m = mean(scores);
   const variance = scores.reduce((s, v) => s + (v - m) ** 2, 0) / scores.length;
   return { mean: m, std: Math.sqrt(variance), scores };
+}
+
+/**
+ * Refuses reports to the trial made during the folds by anyone but crossValidate (a fold's fit
+ * with `pruningCallback(trial)`, say): their per-epoch steps would collide with the fold steps 1..k,
+ * later reports of a step would be dropped (DUPLICATE_REPORT_STEP) and the pruner would judge a
+ * mixed curve.
+ */
+function checkNoForeignReports(trial: Trial, earlier: ReadonlySet<string>, foldsDone: number): void {
+  const foreign = Object.keys(trial.intermediateValues)
+    .filter((key) => !earlier.has(key) && !(Number(key) >= 1 && Number(key) <= foldsDone))
+    .map(Number)
+    .sort((a, b) => a - b);
+  if (foreign.length === 0) return;
+  throw new InvalidOptionError(
+    'trial',
+    'a trial only crossValidate reports to: crossValidate reports the running mean per fold at steps 1..k, so ' +
+      "give the trial either to crossValidate or to the folds' training (pruningCallback), not both",
+    `one that the training of fold ${foldsDone + 1} also reported to, at steps ${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', ...' : ''}`,
+  );
 }
 
 /** Options of `trainTestSplit`. */

@@ -126,6 +126,33 @@ describe('crossValidate', () => {
     expect(trained).toEqual([0, 1]); // folds 3..5 never ran
     expect(t.intermediateValues).toEqual({ 1: 4, 2: 17 });
   });
+
+  it('refuses a train function that reports to the same trial (per-epoch steps would collide with the fold steps)', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const y = labels();
+    const x = y.map((_, i) => i);
+    await expect(
+      study.optimize(
+        async (trial) => {
+          // As pruningCallback(trial) inside each fold's fit would: epochs 0..2 reported as steps.
+          const r = await crossValidate({
+            x,
+            y,
+            k: 3,
+            trial,
+            train: async () => {
+              for (let epoch = 0; epoch < 3; epoch++) await trial.report(epoch, 0.5);
+              return 0.5;
+            },
+          });
+          return r.mean;
+        },
+        { nTrials: 1, catch: 'none' },
+      ),
+    ).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/crossValidate reports .* per fold.*steps 0, 1, 2/s) });
+    const [t] = await study.getTrials();
+    expect(t.state).toBe('FAIL');
+  });
 });
 
 describe('trainTestSplit', () => {

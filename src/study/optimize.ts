@@ -65,7 +65,9 @@ export interface OptimizeOptions {
    * `optimize` call on the study, or asked directly with `ask`, are left to their owners), wait
    * for the tells and asks in flight (at most 10 s in all, trial creations storage has not answered
    * included; objectives are not waited for, their `trial.signal` is aborted), and reject with
-   * `InterruptedError`. A second Ctrl-C is left to Node's default. SIGTERM is not handled here
+   * `InterruptedError`. A second Ctrl-C is left to Node's default. However many calls run side by
+   * side, they share one SIGINT listener (and one 'abort' listener per `signal`), so Node never
+   * warns of a listener leak. SIGTERM is not handled here
    * (the `kestrel` CLI turns it into `signal`); pass an AbortSignal for it. Not a boolean: `InvalidOptionError`.
    */
   readonly handleSigint?: boolean;
@@ -110,6 +112,58 @@ interface ContextRun {
  * continuation or timer an objective left behind), so a run counts only while it is `running`.
  */
 const optimizing = new AsyncLocalStorage<readonly ContextRun[]>();
+
+/**
+ * The SIGINT handlers of the `optimize` calls running now. One process listener serves them all:
+ * a listener per call made the eleventh call side by side print Node's "Possible EventEmitter
+ * memory leak detected" (MaxListenersExceededWarning). A SIGINT goes to every handler and removes
+ * the listener, so that a second Ctrl-C is left to Node's default, as each call's own did.
+ */
+const sigintHandlers = new Set<() => void>();
+const onProcessSigint = (): void => {
+  const handlers = [...sigintHandlers];
+  sigintHandlers.clear();
+  process.removeListener('SIGINT', onProcessSigint);
+  for (const handler of handlers) handler();
+};
+
+/** Calls `handler` on the next SIGINT; returns its removal. */
+function listenSigint(handler: () => void): () => void {
+  if (sigintHandlers.size === 0) process.on('SIGINT', onProcessSigint);
+  sigintHandlers.add(handler);
+  return () => {
+    if (sigintHandlers.delete(handler) && sigintHandlers.size === 0) process.removeListener('SIGINT', onProcessSigint);
+  };
+}
+
+/**
+ * Per AbortSignal, the handlers of the `optimize` calls that were given it, behind one 'abort'
+ * listener (one AbortController for many calls side by side warned "Possible EventTarget memory
+ * leak detected" from the eleventh on).
+ */
+const abortHandlers = new WeakMap<AbortSignal, { readonly handlers: Set<() => void>; readonly listener: () => void }>();
+
+/** Calls `handler` when `signal` aborts; returns its removal. */
+function listenAbort(signal: AbortSignal, handler: () => void): () => void {
+  let entry = abortHandlers.get(signal);
+  if (entry === undefined) {
+    const handlers = new Set<() => void>();
+    const listener = (): void => {
+      abortHandlers.delete(signal);
+      for (const h of [...handlers]) h();
+    };
+    entry = { handlers, listener };
+    abortHandlers.set(signal, entry);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  const { handlers, listener } = entry;
+  handlers.add(handler);
+  return () => {
+    if (!handlers.delete(handler) || handlers.size > 0) return;
+    signal.removeEventListener('abort', listener);
+    if (abortHandlers.get(signal)?.listener === listener) abortHandlers.delete(signal);
+  };
+}
 
 export async function runOptimize(study: Study, objective: Objective, options: OptimizeOptions): Promise<void> {
   const outer = (optimizing.getStore() ?? []).filter((r) => r.running);
@@ -204,11 +258,6 @@ export async function runOptimize(study: Study, objective: Objective, options: O
       (error: unknown) => interruptedPromiseReject?.(error),
     );
   };
-  const sigintHandler = (): void => {
-    process.removeListener('SIGINT', sigintHandler);
-    onAbort('SIGINT');
-  };
-  const abortHandler = (): void => onAbort('aborted');
 
   const worker = async (): Promise<void> => {
     while (shouldLaunch()) {
@@ -272,8 +321,8 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     }
   };
 
-  opts.signal?.addEventListener('abort', abortHandler, { once: true });
-  if (opts.handleSigint) process.on('SIGINT', sigintHandler);
+  const stopListeningAbort = opts.signal === undefined ? null : listenAbort(opts.signal, () => onAbort('aborted'));
+  const stopListeningSigint = opts.handleSigint ? listenSigint(() => onAbort('SIGINT')) : null;
   let beating = false;
   const heartbeat =
     opts.heartbeatIntervalMs === undefined
@@ -310,8 +359,8 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     self.running = false;
     study.endRun(run);
     if (heartbeat !== null) clearInterval(heartbeat);
-    process.removeListener('SIGINT', sigintHandler);
-    opts.signal?.removeEventListener('abort', abortHandler);
+    stopListeningSigint?.();
+    stopListeningAbort?.();
   }
   if (fatal !== null) throw (fatal as { readonly error: unknown }).error;
 }

@@ -561,3 +561,74 @@ describe('a synchronous objective on in-memory storage', () => {
     expect((await study.getTrials({ states: ['COMPLETE'] })).length).toBeGreaterThan(0);
   }, 10_000);
 });
+
+describe('many optimize calls side by side', () => {
+  it('share one SIGINT listener and one listener on a shared AbortSignal, so Node warns of no listener leak', async () => {
+    // Each call added its own SIGINT listener and its own 'abort' listener: the eleventh call side
+    // by side (a study per dataset, one AbortController for all) printed Node's "Possible
+    // EventEmitter memory leak detected" and "Possible EventTarget memory leak detected".
+    const n = 12;
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    const sigintListeners = process.listenerCount('SIGINT');
+    const controller = new AbortController();
+    let runs: Promise<void>[] = [];
+    try {
+      const studies = await Promise.all(Array.from({ length: n }, (_, i) => createStudy({ sampler: new RandomSampler({ seed: i }) })));
+      let started = 0;
+      let allStarted: () => void = () => undefined;
+      const running = new Promise<void>((resolve) => (allStarted = resolve));
+      runs = studies.map((study) =>
+        study.optimize(
+          async (trial) => {
+            if (++started === n) allStarted();
+            await new Promise((resolve) => trial.signal.addEventListener('abort', resolve));
+            return 1;
+          },
+          { signal: controller.signal },
+        ),
+      );
+      await running;
+      expect(process.listenerCount('SIGINT')).toBe(sigintListeners + 1);
+      controller.abort();
+      const results = await Promise.allSettled(runs);
+      expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).constructor.name : r.status))).toEqual(Array(n).fill('InterruptedError'));
+      for (const study of studies) expect((await study.getTrials()).map((t) => t.state)).toEqual(['FAIL']);
+      await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on a later tick
+      expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+      expect(process.listenerCount('SIGINT')).toBe(sigintListeners);
+    } finally {
+      controller.abort();
+      await Promise.allSettled(runs);
+      process.removeListener('warning', onWarning);
+    }
+  });
+
+  it('are all interrupted by one SIGINT, and a second one is left to Node', async () => {
+    const n = 12;
+    const sigintListeners = process.listenerCount('SIGINT');
+    const studies = await Promise.all(Array.from({ length: n }, (_, i) => createStudy({ sampler: new RandomSampler({ seed: i }) })));
+    let started = 0;
+    let allStarted: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (allStarted = resolve));
+    const runs = studies.map((study) =>
+      study.optimize(
+        async (trial) => {
+          if (++started === n) allStarted();
+          await new Promise((resolve) => trial.signal.addEventListener('abort', resolve));
+          return 1;
+        },
+        {},
+      ),
+    );
+    await running;
+    process.emit('SIGINT', 'SIGINT');
+    // The first Ctrl-C is taken: no listener of optimize is left for a second one.
+    expect(process.listenerCount('SIGINT')).toBe(sigintListeners);
+    const results = await Promise.allSettled(runs);
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).constructor.name : r.status))).toEqual(Array(n).fill('InterruptedError'));
+  });
+});

@@ -52,7 +52,10 @@ export interface OptimizeOptions {
    * Which objective errors fail only their trial and let the study go on: `'all'` (default), `'none'`,
    * or a list of error classes. Such a failure is reported by an `OBJECTIVE_FAILED` warning, once per
    * error message in each `optimize` call. An error not caught still fails its trial, then stops the study and
-   * rejects `optimize` with it once running trials are done.
+   * rejects `optimize` with it once running trials are done. A storage error while a result is
+   * recorded does the same whatever `catch` says: the trial is recorded as FAIL ("its result could
+   * not be recorded: ...") if storage takes that, else it stays RUNNING with a
+   * `TRIAL_RESULT_NOT_RECORDED` warning.
    */
   readonly catch?: 'all' | 'none' | readonly ErrorClass[];
   readonly callbacks?: readonly OptimizeCallback[];
@@ -420,6 +423,16 @@ async function runTrial(
         warnOnce('TRIAL_FINISHED_ELSEWHERE', `trial ${trial.number} was finished elsewhere before its result arrived: ${messageOf(error)}`);
       }
       return null;
+    }
+    // The result could not be recorded (a storage error): record the trial as FAIL, rather than
+    // leave it RUNNING and live in the Study for good, where a later run's heartbeats beat it and
+    // no worker ever failed it. The study stops with the error all the same.
+    try {
+      await trackTell(study.tell(trial, { state: 'FAIL', failReason: `its result could not be recorded: ${messageOf(error)}` }));
+    } catch (failError) {
+      if (!(failError instanceof TrialFinishedError)) {
+        warnOnce('TRIAL_RESULT_NOT_RECORDED', `trial ${trial.number} stays RUNNING: neither its result nor a failure could be recorded: ${messageOf(failError)}`);
+      }
     }
     onUncaught(error);
     return null;

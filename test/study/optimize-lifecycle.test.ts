@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { InterruptedError, TrialFinishedError } from '../../src/errors.js';
+import { InterruptedError, StorageError, TrialFinishedError } from '../../src/errors.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { JournalStorage } from '../../src/storage/journal-storage.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import type { SearchSpace } from '../../src/space/types.js';
-import type { Storage } from '../../src/storage/storage.js';
+import type { Storage, TrialFinish } from '../../src/storage/storage.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import type { StudyView } from '../../src/trial/study-view.js';
@@ -295,6 +295,32 @@ describe('results storage refuses', () => {
     expect(frozen.userAttrs).toEqual({});
     expect(study.liveTrials()).toHaveLength(0);
     expect(warnings.mock.calls.map((c) => (c[1] as { code?: string } | undefined)?.code)).toContain('TRIAL_RESULT_REJECTED');
+  });
+});
+
+describe('a storage error while optimize tells a result', () => {
+  it('rejects with it and records the trial as FAIL, rather than leave it RUNNING and live for good', async () => {
+    // The trial stayed RUNNING and live in the Study: a later optimize (a retry after the error)
+    // beat its heartbeat forever, so no worker ever failed it, and samplers kept it as pending.
+    class FlakyStorage extends InMemoryStorage {
+      failures = 1;
+      override async finishTrial(trialId: number, finish: TrialFinish): Promise<FrozenTrial> {
+        if (finish.state === 'COMPLETE' && this.failures > 0) {
+          this.failures--;
+          throw new StorageError('disk full');
+        }
+        return super.finishTrial(trialId, finish);
+      }
+    }
+    const study = await createStudy({ storage: new FlakyStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    await expect(study.optimize((t) => t.suggestFloat('x', 0, 1), { nTrials: 3, heartbeatIntervalMs: 1000, ...quiet })).rejects.toThrow(
+      'disk full',
+    );
+    const [trial] = await study.getTrials();
+    expect(trial.state).toBe('FAIL');
+    expect(String(trial.systemAttrs.fail_reason)).toMatch(/could not be recorded.*disk full/);
+    expect(Object.keys(trial.params)).toEqual(['x']);
+    expect(study.liveTrials()).toHaveLength(0);
   });
 });
 

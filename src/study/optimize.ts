@@ -59,7 +59,10 @@ export interface OptimizeOptions {
    */
   readonly catch?: 'all' | 'none' | readonly ErrorClass[];
   readonly callbacks?: readonly OptimizeCallback[];
-  /** Aborting it stops the optimization like Ctrl-C does. */
+  /**
+   * Aborting it stops the optimization like Ctrl-C does; the `InterruptedError` names the signal's
+   * reason (`controller.abort(reason)`, `AbortSignal.timeout`) and keeps it as its `cause`.
+   */
   readonly signal?: AbortSignal;
   /**
    * Handle SIGINT while optimizing (default true): stop launching trials, let the trials whose
@@ -174,7 +177,11 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   // (one storage object, or a journal file) nested inside a trial is the same nesting.
   if (outer.some((r) => isSameStoredStudy(r.study, study))) throw new NestedOptimizationError(study.studyName);
   const opts = validate(objective, options);
-  if (opts.signal?.aborted === true) throw new InterruptedError(`optimization of study "${study.studyName}" was aborted before it started`);
+  if (opts.signal?.aborted === true) {
+    throw new InterruptedError(`optimization of study "${study.studyName}" was aborted before it started${abortDetail(opts.signal)}`, {
+      cause: opts.signal.reason,
+    });
+  }
   const run = study.beginRun();
   const self: ContextRun = { study, running: true };
   const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
@@ -255,9 +262,12 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   // Never an unhandled rejection when nobody awaits it.
   interruptedPromise.catch(() => undefined);
 
-  const onAbort = (reason: string): void => {
+  const onAbort = (reason: string, cause?: unknown): void => {
     void interrupt(reason).then(
-      () => interruptedPromiseReject?.(new InterruptedError(`optimization of study "${study.studyName}" was interrupted (${reason})`)),
+      () =>
+        interruptedPromiseReject?.(
+          new InterruptedError(`optimization of study "${study.studyName}" was interrupted (${reason})`, cause === undefined ? {} : { cause }),
+        ),
       (error: unknown) => interruptedPromiseReject?.(error),
     );
   };
@@ -324,7 +334,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     }
   };
 
-  const stopListeningAbort = opts.signal === undefined ? null : listenAbort(opts.signal, () => onAbort('aborted'));
+  const stopListeningAbort = opts.signal === undefined ? null : listenAbort(opts.signal, () => onAbort(`aborted${abortDetail(opts.signal!)}`, opts.signal!.reason));
   const stopListeningSigint = opts.handleSigint ? listenSigint(() => onAbort('SIGINT')) : null;
   let beating = false;
   const heartbeat =
@@ -366,6 +376,16 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     stopListeningAbort?.();
   }
   if (fatal !== null) throw (fatal as { readonly error: unknown }).error;
+}
+
+/**
+ * ": <reason>" for an AbortSignal aborted with a reason of the caller's (`controller.abort(reason)`,
+ * `AbortSignal.timeout`'s TimeoutError); nothing for the default AbortError, which says no more.
+ */
+function abortDetail(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (reason === undefined || (reason instanceof Error && reason.name === 'AbortError')) return '';
+  return `: ${messageOf(reason)}`;
 }
 
 /** Resolves when every promise has settled or after `ms`, whichever comes first. */

@@ -658,3 +658,31 @@ describe('many optimize calls side by side', () => {
     expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).constructor.name : r.status))).toEqual(Array(n).fill('InterruptedError'));
   });
 });
+
+describe("an AbortSignal's reason", () => {
+  it('is the cause of the InterruptedError, whether it aborts before the start or mid-run', async () => {
+    // `controller.abort(reason)` and `AbortSignal.timeout()` (a TimeoutError) said why: the
+    // rejection said only "interrupted (aborted)".
+    const reason = new Error('the deploy is shutting down');
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    const before = new AbortController();
+    before.abort(reason);
+    const early = await study.optimize(() => 1, { signal: before.signal, ...quiet }).catch((error: unknown) => error);
+    expect(early).toBeInstanceOf(InterruptedError);
+    expect((early as InterruptedError).cause).toBe(reason);
+
+    const during = new AbortController();
+    const run = study.optimize(
+      async (trial) => {
+        during.abort(reason);
+        await new Promise((resolve) => trial.signal.addEventListener('abort', resolve));
+        return 1;
+      },
+      { signal: during.signal, ...quiet },
+    );
+    const late = await run.catch((error: unknown) => error);
+    expect(late).toBeInstanceOf(InterruptedError);
+    expect((late as InterruptedError).cause).toBe(reason);
+    expect((late as InterruptedError).message).toMatch(/interrupted \(aborted: Error: the deploy is shutting down\)/);
+  });
+});

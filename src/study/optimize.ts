@@ -201,12 +201,8 @@ export async function runOptimize(study: Study, objective: Objective, options: O
 
   // A call to optimize() starts a fresh run even if a previous one was stopped; a stop() while it
   // runs stops it, even when another optimize call on the study starts meanwhile.
-  const shouldLaunch = (): boolean =>
-    fatal === null &&
-    interrupted === null &&
-    run.stopped === null &&
-    (opts.nTrials === undefined || launched < opts.nTrials) &&
-    Date.now() < deadline;
+  const mayLaunch = (): boolean => fatal === null && interrupted === null && run.stopped === null && Date.now() < deadline;
+  const shouldLaunch = (): boolean => mayLaunch() && (opts.nTrials === undefined || launched < opts.nTrials);
 
   // A caught objective error fails only its trial; say so (once per message in this run), as tell
   // does for a NaN value, rather than let a bug fail every trial without a word.
@@ -278,7 +274,9 @@ export async function runOptimize(study: Study, objective: Objective, options: O
       let trial: Trial | null;
       try {
         await failStale();
-        if (interrupted !== null) break;
+        // The sweep reads storage (file I/O for a journal): a stop, the timeout, an uncaught error
+        // or an interruption that came meanwhile must not see one more trial launched.
+        if (!mayLaunch()) break;
         const asked = study.tryAskIn(run, { heartbeat: opts.heartbeatIntervalMs !== undefined, maxTrialsInStudy: opts.maxTrialsInStudy });
         asking.add(asked);
         try {

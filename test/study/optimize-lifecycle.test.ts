@@ -403,6 +403,42 @@ describe('maxTrialsInStudy', () => {
   });
 });
 
+describe('a stop while a worker sweeps stale trials before its launch', () => {
+  it.each([
+    ['study.stop()', 'stop'],
+    ['the timeout', 'timeout'],
+    ["another worker's uncaught error", 'error'],
+  ] as const)('launches nothing more when %s lands during the sweep', async (_name, how) => {
+    // The sweep before a launch reads storage (a journal: file I/O); a stop, an expired timeout or
+    // an uncaught error meanwhile was not looked at again, and the worker asked and ran one more
+    // trial after the study was told to launch none.
+    const g = gate();
+    const study = await createStudy({ storage: gatedStorage('getAllTrials', g), sampler: new RandomSampler({ seed: 1 }) });
+    const now = Date.now();
+    let clock = now;
+    vi.spyOn(Date, 'now').mockImplementation(() => clock);
+    let failed: () => void = () => undefined;
+    const fatal = new Promise<void>((resolve) => (failed = resolve));
+    const run = study.optimize(
+      (t) => {
+        if (how === 'error' && t.number === 0) throw new Error('boom');
+        return t.suggestFloat('x', 0, 1);
+      },
+      { nTrials: 3, concurrency: how === 'error' ? 2 : 1, catch: 'none', timeoutMs: 60_000, callbacks: [() => failed()], ...quiet },
+    );
+    await g.entered;
+    // With two workers, the second (no sweep due) runs trial 0, whose error stops the study.
+    if (how === 'error') await fatal;
+    if (how === 'stop') study.stop();
+    if (how === 'timeout') clock = now + 60_000;
+    g.open();
+    if (how === 'error') await expect(run).rejects.toThrow('boom');
+    else await run;
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(how === 'error' ? ['FAIL'] : []);
+  });
+});
+
 describe('study.stop() with two optimize calls on one study', () => {
   it('a second call started after stop() does not clear it: the stopped call launches nothing more', async () => {
     const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });

@@ -3,6 +3,7 @@
  * created, or before the launch), heartbeats of trials still being asked, results storage refuses,
  * and the study-wide budget counted in trials the study holds.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -721,4 +722,29 @@ describe("an AbortSignal's reason", () => {
     expect((late as InterruptedError).cause).toBe(reason);
     expect((late as InterruptedError).message).toMatch(/interrupted \(aborted: Error: the deploy is shutting down\)/);
   });
+});
+
+describe('a process that runs optimize', () => {
+  it('exits by itself once its runs return: no timer, listener or rejection is left behind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-exit-'));
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/study/fixtures/exiting-run.ts', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+      // A hang guard, not a timing assertion: a child kept alive is killed and the test fails.
+      const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+      clearTimeout(guard);
+      expect({ code, signal, finished: out.includes('finished'), unhandled: err.includes('unhandled rejection') }).toEqual({
+        code: 0,
+        signal: null,
+        finished: true,
+        unhandled: false,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

@@ -29,7 +29,7 @@ import { cloneJsonValue } from './json-value.js';
 import { getOwn, hasOwn, setOwn } from '../util/own-keys.js';
 import type { StudyView } from './study-view.js';
 import type { JsonValue, TrialState } from './types.js';
-import { warnOnce } from '../util/warn.js';
+import { warn } from '../util/warn.js';
 
 /** What a live trial needs from its study. Implemented by `Study`. */
 export interface TrialHost {
@@ -88,6 +88,8 @@ export class Trial implements Suggester {
   private dirtyDistributions: Record<string, Distribution> = {};
   private dirtyUserAttrs: Record<string, JsonValue> = {};
   private dirtyIntermediate: Record<number, number> = {};
+  /** The duplicate reports (step and ignored value) already warned about (`report`). */
+  private readonly warnedDuplicates = new Set<string>();
   /** The state the study recorded for this trial once it finished it (see `markFinished`). */
   private finishedAs: TrialState | null = null;
   /** Live trials with parameters to write once the objective yields (see `persistSoon`). */
@@ -216,10 +218,16 @@ export class Trial implements Suggester {
       this.intermediate[step] = value;
       this.dirtyIntermediate[step] = value;
     } else if (!Object.is(this.intermediate[step], value)) {
-      warnOnce(
-        'DUPLICATE_REPORT_STEP',
-        `trial ${this.number}: step ${step} was already reported (value ${this.intermediate[step]} kept); the value ${value} is ignored`,
-      );
+      // Once per step and value of this trial, remembered by the trial: a process-wide `warnOnce`
+      // kept one message per such trial for good, and silenced the same trial number of another study.
+      const key = `${step}\u0000${value}`;
+      if (!this.warnedDuplicates.has(key)) {
+        this.warnedDuplicates.add(key);
+        warn(
+          'DUPLICATE_REPORT_STEP',
+          `trial ${this.number}: step ${step} was already reported (value ${this.intermediate[step]} kept); the value ${value} is ignored`,
+        );
+      }
     }
     const written = this.host.flush(this);
     written.catch(() => undefined); // handled here too, for a call that is not awaited (see above)

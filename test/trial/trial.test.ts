@@ -127,6 +127,34 @@ describe('Trial.report at a step already reported', () => {
   });
 });
 
+describe('Trial.report at a step already reported, in two studies', () => {
+  it("warns for each trial, even one with another study's trial number, step and values", async () => {
+    // The warning was deduplicated process-wide by its message: trial 0 of a second study (the same
+    // seeded objective rerun) was not warned about, and every such trial left its message in the
+    // process-wide set for good (about 400 bytes per trial, 100,000 trials: 40 MB).
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const study = await createStudy();
+        await study.optimize(
+          async (trial) => {
+            await trial.report(0, 1);
+            await trial.report(0, 2);
+            await trial.report(0, 2); // the same duplicate again: no second warning for this trial
+            return 1;
+          },
+          { nTrials: 1, handleSigint: false },
+        );
+      }
+      const codes = warnings.mock.calls.map((c) => (c[1] as { code?: string } | undefined)?.code);
+      expect(codes.filter((c) => c === 'DUPLICATE_REPORT_STEP')).toHaveLength(2);
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+});
+
 describe('Trial.shouldPrune not awaited', () => {
   it('does not end the process when its answer fails once the trial is told', async () => {
     // Optuna's `if trial.should_prune():` ported without await tests a Promise: the objective throws

@@ -310,7 +310,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         try {
           await study.tell(trial, { state: 'FAIL', failReason: `onTrialStart threw: ${messageOf(error)}` });
         } catch (tellError) {
-          if (!(tellError instanceof TrialFinishedError)) warnOnce('TRIAL_START_FAILED', `could not record trial ${trial.number} as FAIL: ${messageOf(tellError)}`);
+          if (!(tellError instanceof TrialFinishedError)) warn('TRIAL_START_FAILED', `could not record trial ${trial.number} as FAIL: ${messageOf(tellError)}`);
         }
         break;
       }
@@ -438,7 +438,9 @@ async function runTrial(
     // heartbeat stale (a blocked event loop). Its record stands; the study goes on.
     if (error instanceof TrialFinishedError) {
       if (!trial.signal.aborted) {
-        warnOnce('TRIAL_FINISHED_ELSEWHERE', `trial ${trial.number} was finished elsewhere before its result arrived: ${messageOf(error)}`);
+        // `warn`, not `warnOnce`: the message names the trial, so each is new, and a process-wide
+        // record of each (kept for good) silenced the same trial number of another study.
+        warn('TRIAL_FINISHED_ELSEWHERE', `trial ${trial.number} was finished elsewhere before its result arrived: ${messageOf(error)}`);
       }
       return null;
     }
@@ -449,7 +451,7 @@ async function runTrial(
       await trackTell(study.tell(trial, { state: 'FAIL', failReason: `its result could not be recorded: ${messageOf(error)}` }));
     } catch (failError) {
       if (!(failError instanceof TrialFinishedError)) {
-        warnOnce('TRIAL_RESULT_NOT_RECORDED', `trial ${trial.number} stays RUNNING: neither its result nor a failure could be recorded: ${messageOf(failError)}`);
+        warn('TRIAL_RESULT_NOT_RECORDED', `trial ${trial.number} stays RUNNING: neither its result nor a failure could be recorded: ${messageOf(failError)}`);
       }
     }
     onUncaught(error);

@@ -601,7 +601,7 @@ export class Study implements StudyView {
           await this.tell(trial, { state: 'FAIL', failReason: `askBatch aborted: ${messageOf(error)}` });
         } catch (tellError) {
           if (!(tellError instanceof TrialFinishedError)) {
-            warnOnce('ASK_BATCH_CLEANUP_FAILED', `askBatch: could not record trial ${trial.number} as FAIL: ${messageOf(tellError)}`);
+            warn('ASK_BATCH_CLEANUP_FAILED', `askBatch: could not record trial ${trial.number} as FAIL: ${messageOf(tellError)}`);
           }
         }
       }
@@ -728,7 +728,8 @@ export class Study implements StudyView {
       // the trial as FAIL with the reason rather than leave it RUNNING, without the user
       // attributes and intermediate values, and without the parameters too if they were the cause.
       const reason = `its result could not be recorded: ${messageOf(error)}`;
-      warnOnce('TRIAL_RESULT_REJECTED', `trial ${trialLabel(live, trialId)} failed: ${reason}`);
+      // Names the trial: `warn`, as a process-wide `warnOnce` record of each would be kept for good.
+      warn('TRIAL_RESULT_REJECTED', `trial ${trialLabel(live, trialId)} failed: ${reason}`);
       const fail = { state: 'FAIL', systemAttrs: { [SystemAttr.failReason]: reason } } as const;
       try {
         frozen = await this.storage.finishTrial(trialId, { ...fail, params: changes.params, distributions: changes.distributions });

@@ -299,6 +299,29 @@ describe('results storage refuses', () => {
   });
 });
 
+describe('a trial of optimize told from elsewhere first', () => {
+  it('is warned about for each trial, in every study, without a process-wide record of each', async () => {
+    // The TRIAL_FINISHED_ELSEWHERE warning names its trial, but went through warnOnce: each such
+    // trial left its message in the process-wide set for good, and trial 0 of a second study
+    // (same number, same id in its own storage) was not warned about.
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    for (let i = 0; i < 2; i++) {
+      const study = await createStudy({ sampler: new RandomSampler({ seed: i }) });
+      await study.optimize(
+        async (trial) => {
+          await study.tell(trial, 5); // told by the objective itself: optimize's own tell finds it finished
+          return 1;
+        },
+        { nTrials: 1, ...quiet },
+      );
+      expect((await study.getTrials()).map((t) => [t.state, t.values])).toEqual([['COMPLETE', [5]]]);
+    }
+    const codes = warnings.mock.calls.map((c) => (c[1] as { code?: string } | undefined)?.code);
+    expect(codes.filter((c) => c === 'TRIAL_FINISHED_ELSEWHERE')).toHaveLength(2);
+  });
+});
+
 describe('a storage error while optimize tells a result', () => {
   it('rejects with it and records the trial as FAIL, rather than leave it RUNNING and live for good', async () => {
     // The trial stayed RUNNING and live in the Study: a later optimize (a retry after the error)

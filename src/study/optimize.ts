@@ -332,7 +332,8 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     }
   };
 
-  const stopListeningAbort = opts.signal === undefined ? null : listenAbort(opts.signal, () => onAbort(`aborted${abortDetail(opts.signal!)}`, opts.signal!.reason));
+  const { signal } = opts;
+  const stopListeningAbort = signal === undefined ? null : listenAbort(signal, () => onAbort(`aborted${abortDetail(signal)}`, signal.reason));
   const stopListeningSigint = opts.handleSigint ? listenSigint(() => onAbort('SIGINT')) : null;
   let beating = false;
   const heartbeat =

@@ -206,6 +206,8 @@ export class Study implements StudyView {
   private pointAsks = 0;
   /** Resolved (and replaced) whenever such an ask settles. */
   private pointAskSettled: { promise: Promise<void>; resolve: () => void } = settledSignal();
+  /** Per trial id, the `tell` in flight (settled, never rejecting): the next tell of it starts after it. */
+  private readonly tellsInFlight = new Map<number, Promise<void>>();
   /** The last `enqueueTrial` of this object, settled: the next one starts after it. */
   private enqueueing: Promise<void> = Promise.resolve();
 
@@ -617,7 +619,9 @@ export class Study implements StudyView {
    * does anything buffered in the trial that storage refuses (its parameters, attributes and
    * intermediate values are then dropped): a told trial never stays RUNNING because of its data.
    * Rejects with `TrialFinishedError` if the trial was already finished, here or by another worker
-   * meanwhile (whatever the value, and without a warning about it), and, as Optuna raises
+   * meanwhile (whatever the value, and without a warning about it; tells of one trial through
+   * this `Study` object run one after the other, so of two at once the second is refused before
+   * the sampler sees its value), and, as Optuna raises
    * ValueError, with `InvalidOptionError` for values given with state PRUNED or FAIL (option
    * `values`: a PRUNED trial takes its last reported value), a `failReason` that is not a string,
    * an option other than `state`, `values` and `failReason` (`{value: 3}`, say), or a trial that is WAITING (enqueued, not yet asked; option `trial`); the trial is then
@@ -632,6 +636,23 @@ export class Study implements StudyView {
     // with its buffered suggestions, attributes and writes in flight: told here, they were dropped
     // (a COMPLETE trial without its parameters) and the trial stayed live there.
     if (trial instanceof Trial && trial.study !== this) return (trial.study as Study).tell(trial, result);
+    // One tell of a trial at a time (by Trial or by number): two at once both found it RUNNING and
+    // both ran the sampler's finish hook (a constraintsFunc called with the value storage then
+    // refused, its penalty cached); the second now finds it finished and is refused first.
+    const previous = this.tellsInFlight.get(trialId);
+    const told = previous === undefined ? this.tellNow(trial, trialId, options) : previous.then(() => this.tellNow(trial, trialId, options));
+    const settled = told.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tellsInFlight.set(trialId, settled);
+    void settled.then(() => {
+      if (this.tellsInFlight.get(trialId) === settled) this.tellsInFlight.delete(trialId);
+    });
+    return told;
+  }
+
+  private async tellNow(trial: Trial | number, trialId: number, options: ReturnType<typeof normalizeTellResult>): Promise<FrozenTrial> {
     const live = this.live.get(trialId);
     if (live === undefined) {
       const stored = await this.storage.getTrial(trialId);

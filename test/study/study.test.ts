@@ -807,3 +807,27 @@ describe('stale trials of live processes', () => {
     }
   }, 30_000);
 });
+
+describe('two tells of one trial at once', () => {
+  it('run one after the other: the second is refused before the sampler sees a result that is not recorded', async () => {
+    // Both tells read the trial as RUNNING and both ran the sampler's finish hook (constraintsFunc
+    // twice, the losing value's penalty cached by NsgaIiSampler), before storage refused the second.
+    const seen: number[] = [];
+    const sampler = new NsgaIiSampler({
+      seed: 1,
+      constraintsFunc: (t) => {
+        seen.push(t.values![0]);
+        return [t.values![0] - 1];
+      },
+    });
+    const study = await createStudy({ directions: ['minimize', 'minimize'], sampler });
+    const trial = await study.ask();
+    trial.suggestFloat('x', 0, 1);
+    const [first, second] = await Promise.allSettled([study.tell(trial, [1, 1]), study.tell(trial.number, [2, 2])]);
+    expect(first.status).toBe('fulfilled');
+    expect(second.status === 'rejected' ? second.reason : second.value).toBeInstanceOf(TrialFinishedError);
+    expect(seen).toEqual([1]);
+    const [stored] = await study.getTrials();
+    expect([stored.values, stored.systemAttrs.constraints]).toEqual([[1, 1], [0]]);
+  });
+});

@@ -1251,7 +1251,9 @@ export class Study implements StudyView {
       return `${source} ${values.length} value(s) but the study has ${this.directions.length} direction(s)`;
     }
     for (const value of values) {
-      if (typeof value !== 'number') return `${source} a ${typeof value} (${String(value)}), expected a number`;
+      // describeValue, not String(): a null-prototype object or a throwing toString made String()
+      // throw here, which rejected optimize and left the trial RUNNING.
+      if (typeof value !== 'number') return `${source} ${describeValue(value)}, expected a number`;
       if (!Number.isFinite(value)) return `${source} ${value}`;
     }
     return values;

@@ -141,6 +141,22 @@ describe('optimize', () => {
     expect(trials[1].params.x).toBeTypeOf('number');
   });
 
+  it('fails a trial whose value cannot be turned into a string (a null-prototype object, a throwing toString), and goes on', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 3 }) });
+    const bad: unknown[] = [Object.create(null), { toString: () => { throw new Error('no string'); } }];
+    await study.optimize(
+      (trial) => {
+        trial.suggestFloat('x', 0, 1);
+        return (trial.number < bad.length ? [bad[trial.number]] : trial.number) as number;
+      },
+      { nTrials: 3 },
+    );
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['FAIL', 'FAIL', 'COMPLETE']);
+    expect(trials[0].systemAttrs.fail_reason).toBe('the objective returned {}, expected a number');
+    expect(trials[1].systemAttrs.fail_reason).toBe('the objective returned {}, expected a number');
+  });
+
   it('warns when a caught objective error fails a trial, once per message, as it does for a NaN value', async () => {
     resetWarnOnce();
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);

@@ -13,6 +13,7 @@ import { staleTrialSweeper } from './trial-budget.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warn, warnOnce } from '../util/warn.js';
 import { isPromiseLike, nextTurn } from '../util/promise.js';
+import { listenAbort, listenSigint } from '../util/interrupt-listeners.js';
 
 /**
  * What an objective returns: one value per objective. A typed array of numbers (`Float64Array`,
@@ -118,58 +119,6 @@ interface ContextRun {
  * continuation or timer an objective left behind), so a run counts only while it is `running`.
  */
 const optimizing = new AsyncLocalStorage<readonly ContextRun[]>();
-
-/**
- * The SIGINT handlers of the `optimize` calls running now. One process listener serves them all:
- * a listener per call made the eleventh call side by side print Node's "Possible EventEmitter
- * memory leak detected" (MaxListenersExceededWarning). A SIGINT goes to every handler and removes
- * the listener, so that a second Ctrl-C is left to Node's default, as each call's own did.
- */
-const sigintHandlers = new Set<() => void>();
-const onProcessSigint = (): void => {
-  const handlers = [...sigintHandlers];
-  sigintHandlers.clear();
-  process.removeListener('SIGINT', onProcessSigint);
-  for (const handler of handlers) handler();
-};
-
-/** Calls `handler` on the next SIGINT; returns its removal. */
-function listenSigint(handler: () => void): () => void {
-  if (sigintHandlers.size === 0) process.on('SIGINT', onProcessSigint);
-  sigintHandlers.add(handler);
-  return () => {
-    if (sigintHandlers.delete(handler) && sigintHandlers.size === 0) process.removeListener('SIGINT', onProcessSigint);
-  };
-}
-
-/**
- * Per AbortSignal, the handlers of the `optimize` calls that were given it, behind one 'abort'
- * listener (one AbortController for many calls side by side warned "Possible EventTarget memory
- * leak detected" from the eleventh on).
- */
-const abortHandlers = new WeakMap<AbortSignal, { readonly handlers: Set<() => void>; readonly listener: () => void }>();
-
-/** Calls `handler` when `signal` aborts; returns its removal. */
-function listenAbort(signal: AbortSignal, handler: () => void): () => void {
-  let entry = abortHandlers.get(signal);
-  if (entry === undefined) {
-    const handlers = new Set<() => void>();
-    const listener = (): void => {
-      abortHandlers.delete(signal);
-      for (const h of [...handlers]) h();
-    };
-    entry = { handlers, listener };
-    abortHandlers.set(signal, entry);
-    signal.addEventListener('abort', listener, { once: true });
-  }
-  const { handlers, listener } = entry;
-  handlers.add(handler);
-  return () => {
-    if (!handlers.delete(handler) || handlers.size > 0) return;
-    signal.removeEventListener('abort', listener);
-    if (abortHandlers.get(signal)?.listener === listener) abortHandlers.delete(signal);
-  };
-}
 
 export async function runOptimize(study: Study, objective: Objective, options: OptimizeOptions): Promise<void> {
   const outer = (optimizing.getStore() ?? []).filter((r) => r.running);

@@ -30,7 +30,8 @@ import { MAX_PROCESSES, staleTrialSweeper } from '../study/trial-budget.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
-import { warnOnce } from '../util/warn.js';
+import { listenAbort, listenSigint } from '../util/interrupt-listeners.js';
+import { warn } from '../util/warn.js';
 import type { Trial } from '../trial/trial.js';
 import { detectWorkerGpus, isGpuId, type GpuId } from './gpus.js';
 import {
@@ -145,7 +146,9 @@ export interface RunTrialsInProcessesOptions {
   /**
    * Handle SIGINT (Ctrl-C) while running (default true), as `study.optimize` does: the first one
    * stops the run as an aborted `signal` does; a second is left to Node's default. With `false`,
-   * Ctrl-C kills this process at once and leaves its running trials RUNNING in storage.
+   * Ctrl-C kills this process at once and leaves its running trials RUNNING in storage. However many
+   * calls (and `optimize` calls) run side by side, they share one SIGINT listener (and one 'abort'
+   * listener per `signal`), so Node never warns of a listener leak.
    */
   readonly handleSigint?: boolean;
   /** GPU discovery for `gpus: 'auto'` (default: `detectWorkerGpus()`); for tests. */
@@ -214,12 +217,9 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     for (const child of running) child.abort('interrupted');
   };
   if (opts.signal?.aborted === true) onAbort();
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const sigintHandler = (): void => {
-    process.removeListener('SIGINT', sigintHandler);
-    onAbort();
-  };
-  if (opts.handleSigint) process.on('SIGINT', sigintHandler);
+  // Shared with every optimize and runTrialsInProcesses call side by side (see interrupt-listeners).
+  const stopListeningAbort = opts.signal === undefined ? null : listenAbort(opts.signal, onAbort);
+  const stopListeningSigint = opts.handleSigint ? listenSigint(onAbort) : null;
 
   const deadline = opts.timeoutMs === null ? Infinity : Date.now() + opts.timeoutMs;
   // A run of its own, as optimize's: `study.stop()` (an exhausted grid, a callback) stops it, and a
@@ -402,7 +402,8 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
           // Finished meanwhile by another worker on the storage that found its heartbeat stale (a
           // loaded machine): that record stands and the run goes on, as in optimize.
           if (!(error instanceof TrialFinishedError)) throw error;
-          warnOnce('TRIAL_FINISHED_ELSEWHERE', `trial ${trial.number} was finished elsewhere before its result arrived: ${messageOf(error)}`);
+          // `warn`: the message names the trial (a process-wide warnOnce record of each is kept for good).
+          warn('TRIAL_FINISHED_ELSEWHERE', `trial ${trial.number} was finished elsewhere before its result arrived: ${messageOf(error)}`);
         }
 
         if (child.exited || slot.trialsInChild >= opts.trialsPerProcess) {
@@ -427,8 +428,8 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     await Promise.all(slots.map((slot) => runSlot(slot)));
   } finally {
     study.endRun(run);
-    opts.signal?.removeEventListener('abort', onAbort);
-    process.removeListener('SIGINT', sigintHandler);
+    stopListeningAbort?.();
+    stopListeningSigint?.();
     if (beats !== null) clearInterval(beats);
   }
   if (fatal !== null) throw (fatal as { readonly error: unknown }).error;

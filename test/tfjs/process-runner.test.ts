@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InterruptedError, InvalidOptionError, KestrelError } from '../../src/errors.js';
 import type { Pruner } from '../../src/pruners/pruner.js';
 import type { Sampler } from '../../src/samplers/sampler.js';
@@ -20,6 +20,7 @@ import {
   parseNvidiaSmiList,
 } from '../../src/tfjs/gpus.js';
 import { currentProcessIdentity } from '../../src/util/process-identity.js';
+import { resetWarnOnce } from '../../src/util/warn.js';
 import { ABORT_GRACE_MS, MAX_PROCESSES, MAX_TIMER_MS, runTrialsInProcesses } from '../../src/tfjs/process-runner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -570,6 +571,89 @@ describe('runTrialsInProcesses', () => {
       await study.close();
       await other.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('warns of each trial finished elsewhere, in every study, without a process-wide record of each', async () => {
+    // TRIAL_FINISHED_ELSEWHERE names its trial but went through warnOnce: each message stayed in a
+    // process-wide set for good, and trial 0 of a second study was never warned about.
+    resetWarnOnce();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const storage = new InMemoryStorage();
+        const study = await createStudy({ studyName: 's', storage, sampler: new RandomSampler({ seed: i }) });
+        const other = await loadStudy({ studyName: 's', storage });
+        const tell = study.tell.bind(study);
+        const racing = new Proxy(study, {
+          get(target, key, receiver) {
+            if (key !== 'tell') return Reflect.get(target, key, receiver);
+            return async (trial: Parameters<typeof study.tell>[0], result: Parameters<typeof study.tell>[1]) => {
+              const number = typeof trial === 'number' ? trial : trial.number;
+              if (number === 0) await other.tell(number, { state: 'FAIL', failReason: 'stale: no heartbeat (test)' });
+              return tell(trial, result);
+            };
+          },
+        });
+        const result = await runTrialsInProcesses({
+          study: racing, objectiveModule: crashModule, objectiveExport: 'withSpace',
+          space: { a: { type: 'float', low: 0, high: 1 } }, nTrials: 1,
+        });
+        expect(result.trials).toEqual([]);
+      }
+      const codes = warnings.mock.calls.map((c) => (c[1] as { code?: string } | undefined)?.code);
+      expect(codes.filter((c) => c === 'TRIAL_FINISHED_ELSEWHERE')).toHaveLength(2);
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
+  it('shares one SIGINT listener and one listener on a shared AbortSignal between many calls side by side', async () => {
+    // Each call added its own SIGINT and 'abort' listener: the eleventh call side by side printed
+    // Node's MaxListenersExceededWarning ("Possible EventEmitter memory leak detected").
+    const n = 12;
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    const sigintListeners = process.listenerCount('SIGINT');
+    const controller = new AbortController();
+    let entered = 0;
+    let allEntered: () => void = () => undefined;
+    const allIn = new Promise<void>((resolve) => (allEntered = resolve));
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // Holds every ask until all the calls are running, so no worker process is started.
+    const sampler: Sampler = {
+      name: 'gate',
+      beforeTrial: async () => {
+        if (++entered === n) allEntered();
+        await gate;
+      },
+      sampleIndependent: () => 0.5,
+    };
+    let runs: Promise<unknown>[] = [];
+    try {
+      const studies = await Promise.all(Array.from({ length: n }, () => createStudy({ storage: new InMemoryStorage(), sampler })));
+      runs = studies.map((study) =>
+        runTrialsInProcesses({ study, objectiveModule: crashModule, objectiveExport: 'hang', nTrials: 1, signal: controller.signal }),
+      );
+      await allIn;
+      expect(process.listenerCount('SIGINT')).toBe(sigintListeners + 1);
+      controller.abort();
+      release();
+      const results = await Promise.allSettled(runs);
+      expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).constructor.name : r.status))).toEqual(Array(n).fill('InterruptedError'));
+      for (const study of studies) {
+        expect((await study.getTrials()).map((t) => [t.state, t.systemAttrs.fail_reason])).toEqual([['FAIL', 'interrupted']]);
+      }
+      await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on a later tick
+      expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+      expect(process.listenerCount('SIGINT')).toBe(sigintListeners);
+    } finally {
+      controller.abort();
+      release();
+      await Promise.allSettled(runs);
+      process.removeListener('warning', onWarning);
     }
   });
 

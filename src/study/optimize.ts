@@ -131,7 +131,8 @@ export async function runOptimize(study: Study, objective: Objective, options: O
       cause: opts.signal.reason,
     });
   }
-  const run = study.beginRun();
+  // The run's own conditions, which tryAsk looks at too (after its waits, before creating a trial).
+  const run = study.beginRun(() => mayLaunch());
   const self: ContextRun = { study, running: true };
   const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
   let launched = 0;
@@ -241,9 +242,10 @@ export async function runOptimize(study: Study, objective: Objective, options: O
       }
       if (trial === null) break; // the study holds maxTrialsInStudy trials
       if (interrupted !== null) {
-        // Created after the interruption recorded the live trials: record it as well.
+        // Created after the interruption recorded the live trials: record it as well (and enqueue
+        // again the configuration of an enqueued one, which never ran).
         try {
-          await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run);
+          await study.withdrawTrial(trial);
         } catch (error) {
           setFatal(error);
         }
@@ -263,7 +265,16 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         }
         break;
       }
-      if (trial.signal.aborted) continue; // interrupted while onTrialStart ran: already recorded
+      if (interrupted !== null || trial.signal.aborted) {
+        // Interrupted while onTrialStart ran (the interruption may not have reached the trial yet):
+        // the objective does not run; an enqueued configuration goes back.
+        try {
+          await study.withdrawTrial(trial);
+        } catch (error) {
+          setFatal(error);
+        }
+        continue;
+      }
       const frozen = await runTrial(study, trial, objective, opts, onCaught, setFatal, trackTell);
       if (frozen === null) continue; // finished by an interruption
       for (const callback of opts.callbacks) {

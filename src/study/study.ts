@@ -29,7 +29,7 @@ import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { currentProcessIdentity, isProcessIdentity, ownerState, pidExists, type ProcessIdentity } from '../util/process-identity.js';
 import { hasOwn, setOwn } from '../util/own-keys.js';
 import type { StudyView } from '../trial/study-view.js';
-import { FAIL_REASON_STALE_PREFIX, SystemAttr, isFeasible } from '../trial/system-attrs.js';
+import { FAIL_REASON_INTERRUPTED, FAIL_REASON_STALE_PREFIX, SystemAttr, isFeasible } from '../trial/system-attrs.js';
 import { Trial, type TrialHost } from '../trial/trial.js';
 import { isFinishedState, type JsonValue, type StudyDirection, type TrialState } from '../trial/types.js';
 import { warn, warnOnce } from '../util/warn.js';
@@ -140,6 +140,11 @@ interface LiveTrial {
 /** One running `optimize` call; `stopped` is set by `study.stop()` while it runs. Internal. */
 export interface OptimizeRun {
   stopped: string | null;
+  /**
+   * Whether the run may still launch trials apart from `stopped` (its timeout, an interruption, an
+   * uncaught error): `tryAskIn` looks at both before it pops or creates a trial.
+   */
+  readonly mayLaunch: () => boolean;
   /**
    * The failed-trial warnings (code and message) this run has emitted: each is emitted once per
    * `optimize` call, as the README says, not once per process.
@@ -296,7 +301,8 @@ export class Study implements StudyView {
   }
 
   /**
-   * Launch no new trials in the `optimize` calls running now, all of them (running trials finish).
+   * Launch no new trials in the `optimize` calls running now, all of them (running trials finish;
+   * an ask of theirs still waiting for enqueues or a grid point creates none, see `tryAskIn`).
    * An `optimize` call started later runs normally: it does not inherit this stop, and it does not
    * clear it for the calls that were already running. A `reason` that is not a string throws
    * `InvalidOptionError` (option `reason`) and stops nothing.
@@ -312,9 +318,9 @@ export class Study implements StudyView {
    * Registers an `optimize` run: its own stop flag, set by every `stop()` until `endRun`. A
    * previous stop is forgotten by `stopped` only when no other run is going on. Internal.
    */
-  beginRun(): OptimizeRun {
+  beginRun(mayLaunch: () => boolean = () => true): OptimizeRun {
     if (this.runs.size === 0) this.stopReason = null;
-    const run: OptimizeRun = { stopped: null, warned: new Set() };
+    const run: OptimizeRun = { stopped: null, mayLaunch, warned: new Set() };
     this.runs.add(run);
     return run;
   }
@@ -368,7 +374,14 @@ export class Study implements StudyView {
   /**
    * `tryAsk` for an `optimize` run: the trial belongs to `run`, so that interrupting that run
    * (`failLiveTrials(reason, run)`) fails it and not the trials of other runs or of direct asks.
-   * Internal.
+   * Resolves null, creating nothing, once the run may no longer launch trials (`study.stop()`, its
+   * timeout, an interruption: `run.stopped`, `run.mayLaunch`), looked at after each wait (for
+   * enqueues in flight, for a grid point) right before the trial is popped or created. A trial
+   * popped or created while such a stop came is not run: it is recorded FAIL "interrupted" and,
+   * if it was enqueued, its configuration enqueued again (`withdrawTrial`), and this resolves
+   * null. A stop that comes later, while the sampler prepares the trial (a GridSampler stops
+   * the study when it hands out its last point), leaves the trial to run, as Optuna's running
+   * trials finish after `stop()`. Internal.
    */
   async tryAskIn(run: OptimizeRun | null, options: TryAskOptions = {}): Promise<Trial | null> {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
@@ -388,6 +401,8 @@ export class Study implements StudyView {
     // drop the await): an ask that popped the queue before such an enqueue had created its trial
     // sampled a new one, and the enqueued configuration was left WAITING.
     await this.enqueueing;
+    // Stopped while waiting for the enqueues: the enqueued trials stay WAITING for a later run.
+    if (run !== null && !runMayLaunch(run)) return null;
     const beatOwner = currentProcessIdentity() ?? { pid: process.pid, host: HOST };
     const beat = options.heartbeat === true ? { [SystemAttr.heartbeat]: Date.now(), [SystemAttr.heartbeatOwner]: { ...beatOwner } } : null;
     // A trial a run launches is this process's to finish: the run tells it or, interrupted, fails
@@ -410,6 +425,13 @@ export class Study implements StudyView {
       return null;
     }
     const trialId = frozen.trialId;
+    if (run !== null && !runMayLaunch(run) && !controller.signal.aborted) {
+      // The stop came while storage popped or created the trial: it is not run (see above).
+      this.releasePointAsk(slot);
+      if (this.live.get(trialId)?.controller === controller) this.live.delete(trialId);
+      await this.withdrawStored(frozen);
+      return null;
+    }
     try {
       // A popped WAITING trial: stamped now (an owner it held before is replaced by this process).
       const popped =
@@ -423,8 +445,10 @@ export class Study implements StudyView {
       return trial;
     } catch (error) {
       if (this.live.get(trialId)?.controller === controller) this.live.delete(trialId);
-      // An interruption already recorded the trial as FAIL ("interrupted").
+      // An interruption already recorded the trial as FAIL ("interrupted"); an enqueued
+      // configuration it held goes back to the queue, as it never ran.
       if (controller.signal.aborted) {
+        if (isEnqueued(frozen)) await this.requeue(frozen);
         if (error instanceof InterruptedError) throw error;
         throw new InterruptedError(`trial ${frozen.number} was interrupted while it was being asked`, { cause: error });
       }
@@ -487,6 +511,8 @@ export class Study implements StudyView {
       }
       return frozen;
     };
+    const stopped = (): boolean => run !== null && !runMayLaunch(run);
+    if (stopped()) return null;
     let waiting = await track(this.storage.popWaitingTrial(this.studyId));
     if (waiting !== null) return popped(waiting);
     // A sampler with finitely many points (a grid): an ask that the asks in flight would leave
@@ -498,6 +524,7 @@ export class Study implements StudyView {
       // after the await, with the count of asks in flight as it is then, and counted in the same turn.
       for (;;) {
         const left = await remaining(this);
+        if (stopped()) return null;
         if (this.pointAsks < left) break;
         if (this.pointAsks === 0) {
           this.stop('grid exhausted');
@@ -506,12 +533,14 @@ export class Study implements StudyView {
         // Not live yet (no trial): an interruption meanwhile fails the trial created below, as
         // optimize records a trial created after it.
         await this.pointAskSettled.promise;
+        if (stopped()) return null;
         waiting = await track(this.storage.popWaitingTrial(this.studyId));
         if (waiting !== null) return popped(waiting);
       }
       this.pointAsks++;
       slot.takesPoint = true;
     }
+    if (stopped()) return null;
     const template = stamp === null ? {} : { systemAttrs: stamp };
     return track(
       max === undefined
@@ -1028,6 +1057,55 @@ export class Study implements StudyView {
   }
 
   /**
+   * Records a trial that was asked but whose objective never ran (its run was stopped, timed out
+   * or interrupted meanwhile) as FAIL "interrupted", aborting its signal; one an interruption
+   * already recorded so is left as it is. If it was an enqueued trial, its configuration (fixed
+   * parameters and user attributes) is enqueued again, at the end of the queue, so that a later run
+   * runs it: Optuna has no RUNNING -> WAITING step, and neither does `Storage`. Resolves with the
+   * trial as stored. Internal: used by `optimize` and `runTrialsInProcesses`.
+   */
+  async withdrawTrial(trial: Trial): Promise<FrozenTrial> {
+    const entry = this.live.get(trial.trialId);
+    if (entry !== undefined && entry.trial === trial) {
+      this.live.delete(trial.trialId);
+      entry.controller.abort(new InterruptedError(FAIL_REASON_INTERRUPTED));
+    }
+    const frozen = await this.withdrawStored(await this.storage.getTrial(trial.trialId), true);
+    if (frozen.state === 'FAIL') trial.markFinished('FAIL');
+    return frozen;
+  }
+
+  /**
+   * `withdrawTrial` of a stored trial that is no longer live. `interrupted`: one an interruption
+   * recorded FAIL "interrupted" (its objective never ran) is requeued too.
+   */
+  private async withdrawStored(trial: FrozenTrial, interrupted = false): Promise<FrozenTrial> {
+    let frozen: FrozenTrial;
+    try {
+      frozen = await this.storage.finishTrial(trial.trialId, { state: 'FAIL', systemAttrs: { [SystemAttr.failReason]: FAIL_REASON_INTERRUPTED } });
+    } catch (error) {
+      if (!(error instanceof TrialFinishedError)) throw error;
+      frozen = await this.storage.getTrial(trial.trialId);
+      // Finished by an interruption, which does not know whether the objective ran: the caller
+      // does. Finished otherwise (a stale sweep of another worker): that record stands.
+      const byInterruption = frozen.state === 'FAIL' && frozen.systemAttrs[SystemAttr.failReason] === FAIL_REASON_INTERRUPTED;
+      if (interrupted && byInterruption && isEnqueued(trial)) await this.requeue(trial);
+      return frozen;
+    }
+    if (isEnqueued(trial)) await this.requeue(trial);
+    return frozen;
+  }
+
+  /** Enqueues again the configuration of an enqueued trial that never ran. */
+  private async requeue(trial: FrozenTrial): Promise<void> {
+    await this.storage.createTrial(this.studyId, {
+      state: 'WAITING',
+      userAttrs: trial.userAttrs,
+      systemAttrs: { [SystemAttr.fixedParams]: trial.systemAttrs[SystemAttr.fixedParams] ?? {} },
+    });
+  }
+
+  /**
    * Records every live trial as FAIL (`reason`, e.g. "interrupted") and aborts their signals, the
    * trials still being asked included (their `ask` then rejects with `InterruptedError`). Waits
    * first for trial creations in flight, so that a trial storage is creating is not missed. Used
@@ -1368,6 +1446,16 @@ function normalizeTellResult(result: TellResult): { state?: 'COMPLETE' | 'PRUNED
     throw new InvalidOptionError('failReason', 'a string', options.failReason);
   }
   return options;
+}
+
+/** Whether the run may launch a trial now: not stopped, and its own conditions hold. */
+function runMayLaunch(run: OptimizeRun): boolean {
+  return run.stopped === null && run.mayLaunch();
+}
+
+/** Whether a trial was enqueued (`enqueueTrial` records its `fixed_params`, even none). */
+function isEnqueued(trial: FrozenTrial): boolean {
+  return hasOwn(trial.systemAttrs, SystemAttr.fixedParams);
 }
 
 function readFixedParams(trial: FrozenTrial): Readonly<Record<string, ParamValue>> {

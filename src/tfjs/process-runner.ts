@@ -224,7 +224,9 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   const deadline = opts.timeoutMs === null ? Infinity : Date.now() + opts.timeoutMs;
   // A run of its own, as optimize's: `study.stop()` (an exhausted grid, a callback) stops it, and a
   // stop from before this call does not (study.stopped keeps that reason until a run starts).
-  const run = study.beginRun();
+  // tryAsk looks at these too, after its waits (enqueues in flight, a grid point): no trial is
+  // created once the run may no longer launch.
+  const run = study.beginRun(() => fatal === null && !interrupted && Date.now() < deadline);
   const shouldLaunch = (): boolean =>
     fatal === null && !interrupted && run.stopped === null && launched < opts.nTrials && Date.now() < deadline;
 
@@ -326,8 +328,9 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
         }
         if (trial === null) break; // the study holds maxTrialsInStudy trials
         if (interrupted) {
-          // Asked while an interruption landed: record it, start nothing for it.
-          finished.push(await study.tell(trial, { state: 'FAIL', failReason: FAIL_REASON_INTERRUPTED }));
+          // Asked while an interruption landed: record it, start nothing for it (an enqueued
+          // configuration is enqueued again: it never ran).
+          finished.push(await study.withdrawTrial(trial));
           break;
         }
         if (slot.child === null) {
@@ -345,7 +348,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
             // interrupted). Any other start failure (the module cannot be loaded) would fail every
             // trial: the call rejects with it, once the trial is recorded.
             const failedAlone = interrupted || (error instanceof WorkerStartError && error.transient);
-            const recorded = study.tell(trial, { state: 'FAIL', failReason: interrupted ? FAIL_REASON_INTERRUPTED : reason });
+            const recorded = interrupted ? study.withdrawTrial(trial) : study.tell(trial, { state: 'FAIL', failReason: reason });
             if (!failedAlone) {
               await recorded.catch(() => undefined);
               throw error;
@@ -359,7 +362,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
         }
         if (interrupted) {
           // Interrupted while its process was starting: run nothing in it.
-          finished.push(await study.tell(trial, { state: 'FAIL', failReason: FAIL_REASON_INTERRUPTED }));
+          finished.push(await study.withdrawTrial(trial));
           break;
         }
         try {
@@ -370,6 +373,11 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
           // Not run: recorded as FAIL rather than left RUNNING, and the run stops, as in optimize.
           finished.push(await study.tell(trial, { state: 'FAIL', failReason: `onTrialStart threw: ${messageOf(error)}` }));
           throw error;
+        }
+        if (interrupted) {
+          // Interrupted while onTrialStart ran: the objective does not run.
+          finished.push(await study.withdrawTrial(trial));
+          break;
         }
         const child = slot.child;
         trial.setUserAttr(WORKER_PID_ATTR, child.pid);

@@ -771,3 +771,130 @@ describe('a process that runs optimize', () => {
     }
   }, 30_000);
 });
+
+describe('a stop, timeout or abort while an ask of optimize waits inside tryAsk', () => {
+  /** In-memory storage whose WAITING creations (enqueues) wait for `release`. */
+  function heldEnqueues(): { storage: Storage; release: () => void } {
+    const inner = new InMemoryStorage();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const storage = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key !== 'createTrial') return Reflect.get(target, key, receiver) as unknown;
+        return async (studyId: number, template?: { state?: string }) => {
+          if (template?.state === 'WAITING') await gate;
+          return target.createTrial(studyId, template as never);
+        };
+      },
+    });
+    return { storage, release };
+  }
+
+  it('creates no trial after a stop() that came while the ask waited behind an enqueue', async () => {
+    // The ask waited for the enqueue, then popped the enqueued trial and ran it, stop() or not.
+    const { storage, release } = heldEnqueues();
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+    const enqueued = study.enqueueTrial({ x: 0.25 });
+    let nRun = 0;
+    const run = study.optimize(
+      (trial) => {
+        nRun++;
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { nTrials: 3, ...quiet },
+    );
+    await new Promise((resolve) => setImmediate(resolve)); // the ask is waiting for the enqueue
+    study.stop('enough');
+    release();
+    await enqueued;
+    await run;
+    expect(nRun).toBe(0);
+    // The enqueued configuration is still there for the next run.
+    expect((await study.getTrials()).map((t) => [t.state, t.systemAttrs.fixed_params])).toEqual([['WAITING', { x: 0.25 }]]);
+  });
+
+  it('creates no trial after the timeout expired while the ask waited, and an abort then loses no enqueued configuration', async () => {
+    for (const how of ['timeout', 'abort'] as const) {
+      const { storage, release } = heldEnqueues();
+      const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+      const enqueued = study.enqueueTrial({ x: 0.25 });
+      const controller = new AbortController();
+      let nRun = 0;
+      const run = study.optimize(
+        (trial) => {
+          nRun++;
+          return trial.suggestFloat('x', 0, 1);
+        },
+        how === 'timeout' ? { nTrials: 3, timeoutMs: 20, ...quiet } : { nTrials: 3, signal: controller.signal, ...quiet },
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      if (how === 'timeout') await new Promise((resolve) => setTimeout(resolve, 40));
+      else controller.abort();
+      release();
+      await enqueued;
+      if (how === 'timeout') await run;
+      else await expect(run).rejects.toBeInstanceOf(InterruptedError);
+      expect(nRun).toBe(0);
+      expect((await study.getTrials()).map((t) => [t.state, t.systemAttrs.fixed_params])).toEqual([['WAITING', { x: 0.25 }]]);
+    }
+  });
+
+  it('does not run an enqueued trial popped while the stop came, and enqueues its configuration again', async () => {
+    const inner = new InMemoryStorage();
+    let onPop: () => void = () => undefined;
+    const storage = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key !== 'popWaitingTrial') return Reflect.get(target, key, receiver) as unknown;
+        return async (studyId: number) => {
+          const popped = await target.popWaitingTrial(studyId);
+          onPop(); // the stop lands while storage pops the trial
+          return popped;
+        };
+      },
+    });
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+    await study.enqueueTrial({ x: 0.25 }, { userAttrs: { source: 'warm start' } });
+    onPop = () => study.stop('enough');
+    let nRun = 0;
+    await study.optimize(
+      (trial) => {
+        nRun++;
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { nTrials: 3, ...quiet },
+    );
+    expect(nRun).toBe(0);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => [t.number, t.state, t.systemAttrs.fail_reason, t.systemAttrs.fixed_params, t.userAttrs])).toEqual([
+      [0, 'FAIL', 'interrupted', { x: 0.25 }, { source: 'warm start' }],
+      [1, 'WAITING', undefined, { x: 0.25 }, { source: 'warm start' }],
+    ]);
+    // The next run runs the configuration.
+    onPop = () => undefined;
+    await study.optimize((trial) => trial.suggestFloat('x', 0, 1), { nTrials: 1, ...quiet });
+    expect((await study.getTrials()).map((t) => [t.state, t.params])).toEqual([['FAIL', {}], ['COMPLETE', { x: 0.25 }]]);
+  });
+});
+
+describe('an enqueued trial of optimize interrupted before its objective ran', () => {
+  it('is recorded FAIL "interrupted" and its configuration enqueued again', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    await study.enqueueTrial({ x: 0.5 }, { userAttrs: { source: 'warm start' } });
+    const controller = new AbortController();
+    let nRun = 0;
+    const run = study.optimize(
+      (trial) => {
+        nRun++;
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { nTrials: 2, signal: controller.signal, onTrialStart: () => controller.abort(), ...quiet },
+    );
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    expect(nRun).toBe(0);
+    expect((await study.getTrials()).map((t) => [t.state, t.systemAttrs.fail_reason, t.systemAttrs.fixed_params, t.userAttrs])).toEqual([
+      ['FAIL', 'interrupted', { x: 0.5 }, { source: 'warm start' }],
+      ['WAITING', undefined, { x: 0.5 }, { source: 'warm start' }],
+    ]);
+  });
+});
+

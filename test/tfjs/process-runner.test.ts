@@ -368,15 +368,21 @@ describe('runTrialsInProcesses', () => {
   });
 
   it('kills a trial process that ignores the abort ABORT_GRACE_MS after an interruption', async () => {
-    const study = await createStudy({ storage: new InMemoryStorage() });
     const controller = new AbortController();
     let abortedAt = 0;
-    const run = runTrialsInProcesses({
-      study, objectiveModule: crashModule, objectiveExport: 'ignoreAbort', nTrials: 3, signal: controller.signal,
-      onTrialStart: () => {
+    // Aborts once the objective runs: its suggestFloat reaches the parent's sampler. (An abort from
+    // onTrialStart runs no objective at all.)
+    const sampler: Sampler = {
+      name: 'abort-on-suggest',
+      sampleIndependent: () => {
         abortedAt = Date.now();
         controller.abort();
+        return 0.5;
       },
+    };
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler });
+    const run = runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'ignoreAbort', nTrials: 3, signal: controller.signal,
     });
     await expect(run).rejects.toBeInstanceOf(InterruptedError);
     const elapsed = Date.now() - abortedAt;
@@ -655,6 +661,33 @@ describe('runTrialsInProcesses', () => {
       await Promise.allSettled(runs);
       process.removeListener('warning', onWarning);
     }
+  });
+
+  it('creates no trial after a stop() that came while its ask waited behind an enqueue, leaving the enqueued trial WAITING', async () => {
+    const inner = new InMemoryStorage();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const storage = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key !== 'createTrial') return Reflect.get(target, key, receiver) as unknown;
+        return async (studyId: number, template?: { state?: string }) => {
+          if (template?.state === 'WAITING') await gate;
+          return target.createTrial(studyId, template as never);
+        };
+      },
+    });
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+    const enqueued = study.enqueueTrial({ a: 0.25 });
+    const run = runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'withSpace', space: { a: { type: 'float', low: 0, high: 1 } }, nTrials: 2,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20)); // validated, and asking behind the enqueue
+    study.stop('enough');
+    release();
+    await enqueued;
+    const result = await run;
+    expect(result.nProcessesStarted).toBe(0);
+    expect((await study.getTrials()).map((t) => [t.state, t.systemAttrs.fixed_params])).toEqual([['WAITING', { a: 0.25 }]]);
   });
 
   it('records a trial asked after an interruption as FAIL "interrupted" without starting a process', async () => {

@@ -59,6 +59,11 @@ export interface OptimizeOptions {
    * `TRIAL_RESULT_NOT_RECORDED` warning.
    */
   readonly catch?: 'all' | 'none' | readonly ErrorClass[];
+  /**
+   * Called in order after each trial this call ran has been told; a returned Promise is awaited. On
+   * an interruption, `optimize` rejects only once the callbacks of the trials told meanwhile have
+   * run (within the interruption's 10 s bound); none starts after it has settled.
+   */
   readonly callbacks?: readonly OptimizeCallback[];
   /**
    * Aborting it stops the optimization like Ctrl-C does; the `InterruptedError` names the signal's
@@ -67,10 +72,10 @@ export interface OptimizeOptions {
   readonly signal?: AbortSignal;
   /**
    * Handle SIGINT while optimizing (default true): stop launching trials, let the trials whose
-   * objective has returned be recorded with its result, record the running trials
+   * objective has returned be recorded with its result and their callbacks run, record the running trials
    * of this call as FAIL ("interrupted"), those still being asked included (trials of another
    * `optimize` call on the study, or asked directly with `ask`, are left to their owners), wait
-   * for the tells and asks in flight (at most 10 s in all, trial creations storage has not answered
+   * for the tells (and the callbacks after them) and asks in flight (at most 10 s in all, trial creations storage has not answered
    * included; objectives are not waited for, their `trial.signal` is aborted), and reject with
    * `InterruptedError`. A second Ctrl-C is left to Node's default. However many calls run side by
    * side, they share one SIGINT listener (and one 'abort' listener per `signal`), so Node never
@@ -169,16 +174,14 @@ export async function runOptimize(study: Study, objective: Objective, options: O
 
   /** Asks in flight; an interruption waits for them (bounded). */
   const asking = new Set<Promise<unknown>>();
-  /** Tells of trials whose objective has returned; an interruption lets them record the result (bounded). */
+  /**
+   * Trials whose objective has returned, each settled once it is told and every callback after the
+   * tell has run: an interruption lets them record the result and waits for their callbacks
+   * (bounded), so that none runs after `optimize` has settled.
+   */
   const telling = new Set<Promise<unknown>>();
-  const trackTell = <T>(told: Promise<T>): Promise<T> => {
-    telling.add(told);
-    const done = (): void => {
-      telling.delete(told);
-    };
-    told.then(done, done);
-    return told;
-  };
+  /** Set when `optimize` settles: a callback not started by then is skipped. */
+  let settled = false;
 
   const interrupt = (reason: string): Promise<void> => {
     if (interruptDone === null) {
@@ -189,13 +192,17 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         const drainDeadline = Date.now() + askDrainMs;
         const left = (): number => Math.max(0, drainDeadline - Date.now());
         // A trial whose objective has returned is no longer running: its tell records the result
-        // (failing it as "interrupted" lost a value the objective had returned).
+        // (failing it as "interrupted" lost a value the objective had returned), and its callbacks
+        // run before optimize rejects.
         await settledWithin([...telling], left());
         // Live trials include those still being asked: they are recorded now, their asks reject.
         await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run, left());
         await settledWithin([...asking], left());
         // A trial whose creation was still in flight is live only now.
         await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run, left());
+        // Trials whose objective returned while the interruption recorded the others (none starts
+        // a tell now: their signals are aborted) and their callbacks.
+        await settledWithin([...telling], left());
       })();
     }
     return interruptDone;
@@ -275,14 +282,32 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         }
         continue;
       }
-      const frozen = await runTrial(study, trial, objective, opts, onCaught, setFatal, trackTell);
-      if (frozen === null) continue; // finished by an interruption
-      for (const callback of opts.callbacks) {
-        try {
-          await callback(study, frozen);
-        } catch (error) {
-          setFatal(error);
+      // Tracked from the first tell of the trial (runTrial tells once its objective has returned)
+      // to the end of its callbacks.
+      let finished: (() => void) | null = null;
+      const trackTell = <T>(told: Promise<T>): Promise<T> => {
+        if (finished === null) {
+          const finishing = new Promise<void>((resolve) => (finished = resolve));
+          telling.add(finishing);
+          void finishing.then(() => telling.delete(finishing));
         }
+        return told;
+      };
+      try {
+        const frozen = await runTrial(study, trial, objective, opts, onCaught, setFatal, trackTell);
+        if (frozen === null) continue; // finished by an interruption
+        for (const callback of opts.callbacks) {
+          // Past the interruption's bound (a callback that hangs): the rest are skipped, not run
+          // after optimize has rejected.
+          if (settled) break;
+          try {
+            await callback(study, frozen);
+          } catch (error) {
+            setFatal(error);
+          }
+        }
+      } finally {
+        (finished as (() => void) | null)?.();
       }
       // A synchronous objective on in-memory storage settles every await of a trial as a
       // microtask: without a turn of the event loop between trials, no timer, signal handler
@@ -328,6 +353,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     // The workers can all stop (their asks rejected) before the interruption is fully recorded.
     if (interrupted !== null) await interruptedPromise;
   } finally {
+    settled = true;
     self.running = false;
     study.endRun(run);
     if (heartbeat !== null) clearInterval(heartbeat);

@@ -898,3 +898,40 @@ describe('an enqueued trial of optimize interrupted before its objective ran', (
   });
 });
 
+describe('an optimize interrupted while a trial is told', () => {
+  it('settles only after the callbacks of that trial have run, and starts none afterwards', async () => {
+    // The interruption waited for the tell in flight but not for the callbacks after it: the
+    // promise rejected while a callback was still running, so the run went on after it settled.
+    const controller = new AbortController();
+    const inner = new InMemoryStorage();
+    const storage = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key !== 'finishTrial') return Reflect.get(target, key, receiver) as unknown;
+        return async (trialId: number, finish: TrialFinish) => {
+          if (finish.state === 'COMPLETE') controller.abort(); // Ctrl-C while the result is recorded
+          return target.finishTrial(trialId, finish);
+        };
+      },
+    });
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+    const events: string[] = [];
+    const run = study.optimize((trial) => trial.suggestFloat('x', 0, 1), {
+      nTrials: 3,
+      signal: controller.signal,
+      ...quiet,
+      callbacks: [
+        async (_s, t) => {
+          events.push(`first ${t.number} start`);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          events.push(`first ${t.number} end`);
+        },
+        (_s, t) => void events.push(`second ${t.number}`),
+      ],
+    });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    events.push('settled');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(events).toEqual(['first 0 start', 'first 0 end', 'second 0', 'settled']);
+    expect((await study.getTrials()).map((t) => t.state)).toEqual(['COMPLETE']);
+  });
+});

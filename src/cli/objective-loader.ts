@@ -17,7 +17,7 @@ import type { ConstraintsFunc } from '../samplers/constraints.js';
 import { suggestFromSpec } from '../space/spec.js';
 import type { SpaceSpec } from '../space/types.js';
 import type { Objective } from '../study/optimize.js';
-import { messageOf } from '../study/study.js';
+import { messageOf } from '../errors.js';
 import type { Trial } from '../trial/trial.js';
 
 export interface LoadObjectiveOptions {

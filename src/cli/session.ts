@@ -14,7 +14,8 @@ import { ConfigError, ConstraintsFuncError, InterruptedError, InvalidOptionError
 import { specDistributions } from '../space/spec.js';
 import { JournalStorage } from '../storage/journal-storage.js';
 import { createStudy } from '../study/create-study.js';
-import { messageOf, type Study } from '../study/study.js';
+import { messageOf } from '../errors.js';
+import type { Study } from '../study/study.js';
 import type { SpaceSpec } from '../space/types.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_STALE_PREFIX } from '../trial/system-attrs.js';

@@ -3,17 +3,17 @@
  * trial budget shared by worker processes, timeouts, callbacks, and clean interruption.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { GridExhaustedError, InterruptedError, InvalidOptionError, NestedOptimizationError, TrialFinishedError, isTrialPrunedError } from '../errors.js';
+import { GridExhaustedError, InterruptedError, InvalidOptionError, NestedOptimizationError, TrialFinishedError, isTrialPrunedError, messageOf } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
 import type { Trial } from '../trial/trial.js';
 import type { Study } from './study.js';
-import { isSameStoredStudy, messageOf } from './study.js';
+import { isSameStoredStudy } from './study.js';
 import { staleTrialSweeper } from './trial-budget.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warn, warnOnce } from '../util/warn.js';
 import { isPromiseLike, nextTurn } from '../util/promise.js';
-import { listenAbort, listenSigint } from '../util/interrupt-listeners.js';
+import { abortDetail, listenAbort, listenSigint } from '../util/interrupt-listeners.js';
 
 /**
  * What an objective returns: one value per objective. A typed array of numbers (`Float64Array`,
@@ -363,15 +363,6 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   if (fatal !== null) throw (fatal as { readonly error: unknown }).error;
 }
 
-/**
- * ": <reason>" for an AbortSignal aborted with a reason of the caller's (`controller.abort(reason)`,
- * `AbortSignal.timeout`'s TimeoutError); nothing for the default AbortError, which says no more.
- */
-function abortDetail(signal: AbortSignal): string {
-  const reason: unknown = signal.reason;
-  if (reason === undefined || (reason instanceof Error && reason.name === 'AbortError')) return '';
-  return `: ${messageOf(reason)}`;
-}
 
 /** Resolves when every promise has settled or after `ms`, whichever comes first. */
 async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {

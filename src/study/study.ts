@@ -6,12 +6,13 @@
  */
 import { hostname } from 'node:os';
 import {
+  describeValue,
   GridExhaustedError,
   InterruptedError,
   InvalidOptionError,
   InvalidTrialValueError,
   KestrelError,
-  describeValue,
+  messageOf,
   NoCompletedTrialsError,
   NoFeasibleTrialsError,
   StorageError,
@@ -1525,33 +1526,6 @@ async function settledWithin(promises: readonly Promise<unknown>[], ms: number):
 function trialLabel(live: LiveTrial | undefined, trialId: number): string {
   const trial = live?.trial ?? null;
   return trial === null ? `id ${trialId}` : String(trial.number);
-}
-
-/**
- * A one-line description of anything an objective may throw. Never throws itself: a thrown value
- * whose conversion to a string throws (an object without a prototype, an Error whose `message`
- * getter throws) is described by its type, so the trial is still recorded as FAIL.
- */
-export function messageOf(error: unknown): string {
-  try {
-    if (error instanceof Error) return error.message === '' ? error.name : `${error.name}: ${error.message}`;
-    return String(error);
-  } catch {
-    return `a thrown ${describeType(error)} that cannot be converted to a string`;
-  }
-}
-
-function describeType(value: unknown): string {
-  try {
-    if (value instanceof Error) return 'Error';
-    if (typeof value === 'object' && value !== null) {
-      const proto: unknown = Object.getPrototypeOf(value);
-      return proto === null ? 'object with a null prototype' : 'object';
-    }
-    return typeof value;
-  } catch {
-    return 'value';
-  }
 }
 
 /** A promise with its resolver, for waking every waiter at once. */

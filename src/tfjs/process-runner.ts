@@ -21,16 +21,16 @@ import { access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { GridExhaustedError, InterruptedError, InvalidOptionError, KestrelError, TrialFinishedError } from '../errors.js';
+import { GridExhaustedError, InterruptedError, InvalidOptionError, KestrelError, TrialFinishedError, messageOf } from '../errors.js';
 import { suggestFromSpec, validateSpaceSpec } from '../space/spec.js';
 import type { Distribution, ParamValue, SpaceSpec } from '../space/types.js';
 import type { OptimizeCallback } from '../study/optimize.js';
-import { messageOf, type Study } from '../study/study.js';
+import type { Study } from '../study/study.js';
 import { MAX_PROCESSES, staleTrialSweeper } from '../study/trial-budget.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
-import { listenAbort, listenSigint } from '../util/interrupt-listeners.js';
+import { abortDetail, listenAbort, listenSigint } from '../util/interrupt-listeners.js';
 import { warn } from '../util/warn.js';
 import type { Trial } from '../trial/trial.js';
 import { detectWorkerGpus, isGpuId, type GpuId } from './gpus.js';
@@ -211,15 +211,20 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   // Boxed: a thrown null is an error too (with `fatal: unknown = null` it never stopped the run).
   let fatal: { readonly error: unknown } | null = null;
   let interrupted = false;
+  // What interrupted the run first, for the InterruptedError (as optimize names it).
+  let interruption: { readonly reason: string; readonly cause?: unknown } | null = null;
 
-  const onAbort = (): void => {
+  const onAbort = (reason: string, cause?: unknown): void => {
     interrupted = true;
+    interruption ??= cause === undefined ? { reason } : { reason, cause };
     for (const child of running) child.abort('interrupted');
   };
-  if (opts.signal?.aborted === true) onAbort();
+  const signal = opts.signal;
+  const onSignal = (): void => onAbort(`aborted${abortDetail(signal as AbortSignal)}`, (signal as AbortSignal).reason);
+  if (signal?.aborted === true) onSignal();
   // Shared with every optimize and runTrialsInProcesses call side by side (see interrupt-listeners).
-  const stopListeningAbort = opts.signal === undefined ? null : listenAbort(opts.signal, onAbort);
-  const stopListeningSigint = opts.handleSigint ? listenSigint(onAbort) : null;
+  const stopListeningAbort = signal === undefined ? null : listenAbort(signal, onSignal);
+  const stopListeningSigint = opts.handleSigint ? listenSigint(() => onAbort('SIGINT')) : null;
 
   const deadline = opts.timeoutMs === null ? Infinity : Date.now() + opts.timeoutMs;
   // A run of its own, as optimize's: `study.stop()` (an exhausted grid, a callback) stops it, and a
@@ -441,7 +446,10 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     if (beats !== null) clearInterval(beats);
   }
   if (fatal !== null) throw (fatal as { readonly error: unknown }).error;
-  if (interrupted) throw new InterruptedError(`trials of study "${study.studyName}" in worker processes were interrupted`);
+  if (interrupted) {
+    const { reason, cause }: { readonly reason: string; readonly cause?: unknown } = interruption ?? { reason: 'interrupted' };
+    throw new InterruptedError(`trials of study "${study.studyName}" in worker processes were interrupted (${reason})`, cause === undefined ? {} : { cause });
+  }
   return { trials: finished, gpus, nProcessesStarted };
 }
 

@@ -6,6 +6,7 @@
  * call registers a handler here instead, behind one process SIGINT listener and one 'abort'
  * listener per signal.
  */
+import { messageOf } from '../errors.js';
 
 /**
  * The SIGINT handlers of the calls running now. A SIGINT goes to every handler and removes the one
@@ -51,4 +52,14 @@ export function listenAbort(signal: AbortSignal, handler: () => void): () => voi
     signal.removeEventListener('abort', listener);
     if (abortHandlers.get(signal)?.listener === listener) abortHandlers.delete(signal);
   };
+}
+
+/**
+ * ": <reason>" for an AbortSignal aborted with a reason of the caller's (`controller.abort(reason)`,
+ * `AbortSignal.timeout`'s TimeoutError); nothing for the default AbortError, which says no more.
+ */
+export function abortDetail(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (reason === undefined || (reason instanceof Error && reason.name === 'AbortError')) return '';
+  return `: ${messageOf(reason)}`;
 }

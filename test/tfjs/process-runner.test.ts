@@ -225,6 +225,15 @@ describe('runTrialsInProcesses', () => {
     expect(Object.keys(trial.intermediateValues).length).toBeLessThan(1000);
   });
 
+  it("names an abort's reason in its InterruptedError and keeps it as the cause, as optimize does", async () => {
+    const study = await createStudy({ storage: new InMemoryStorage() });
+    const reason = new Error('the scheduler preempted this job');
+    const run = runTrialsInProcesses({ study, objectiveModule: crashModule, objectiveExport: 'hang', nTrials: 2, signal: AbortSignal.abort(reason) });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    await expect(run).rejects.toMatchObject({ message: expect.stringContaining('the scheduler preempted this job'), cause: reason });
+    expect(await study.getTrials()).toHaveLength(0);
+  });
+
   it('kills a trial that runs past trialTimeoutMs, and forwards an abort to running trials', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     await runTrialsInProcesses({ study, objectiveModule: crashModule, objectiveExport: 'hang', nTrials: 1, trialTimeoutMs: 300 });

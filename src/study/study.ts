@@ -138,6 +138,61 @@ interface LiveTrial {
   readonly heartbeat: boolean;
 }
 
+/**
+ * The Study objects of this process that hold trials live, each while it holds at least one: the
+ * process-wide registry of the trials this process is running. `failStaleTrials` spares a trial
+ * live in any of them that stands for the same stored study (`isSameStoredStudy`: the same
+ * storage object, or journals on one file), so two Study objects of one study in one process (two
+ * `loadStudy` calls, a CLI session beside a library call) never fail each other's running trials
+ * when heartbeats lag. An entry goes with the object's last live trial, however it ended (told,
+ * withdrawn, interrupted, failed): see `LiveTrials`.
+ */
+const studiesWithLiveTrials = new Map<Study, ReadonlyMap<number, LiveTrial>>();
+
+/** How many Study objects of this process hold trials live (the registry's size). Internal: for tests. */
+export function studiesHoldingLiveTrials(): number {
+  return studiesWithLiveTrials.size;
+}
+
+/** Whether some Study object of this process holding `study`'s stored study runs trial `trialId`. */
+function isLiveInProcess(study: Study, trialId: number): boolean {
+  for (const [other, live] of studiesWithLiveTrials) {
+    if (live.has(trialId) && isSameStoredStudy(other, study)) return true;
+  }
+  return false;
+}
+
+/**
+ * A Study object's live trials by trial id, which keeps `studiesWithLiveTrials` in step: every
+ * change to the map goes through `set` / `delete` / `clear`, so no exit path of a trial can leave
+ * its Study object registered.
+ */
+class LiveTrials extends Map<number, LiveTrial> {
+  readonly #owner: Study;
+
+  constructor(owner: Study) {
+    super();
+    this.#owner = owner;
+  }
+
+  override set(trialId: number, entry: LiveTrial): this {
+    super.set(trialId, entry);
+    studiesWithLiveTrials.set(this.#owner, this);
+    return this;
+  }
+
+  override delete(trialId: number): boolean {
+    const deleted = super.delete(trialId);
+    if (this.size === 0) studiesWithLiveTrials.delete(this.#owner);
+    return deleted;
+  }
+
+  override clear(): void {
+    super.clear();
+    studiesWithLiveTrials.delete(this.#owner);
+  }
+}
+
 /** One running `optimize` call; `stopped` is set by `study.stop()` while it runs. Internal. */
 export interface OptimizeRun {
   stopped: string | null;
@@ -191,7 +246,8 @@ export class Study implements StudyView {
   readonly pruner: Pruner;
 
   private readonly ownsStorage: boolean;
-  private readonly live = new Map<number, LiveTrial>();
+  /** The trials this object is running, mirrored in the process-wide `studiesWithLiveTrials`. */
+  private readonly live: LiveTrials = new LiveTrials(this);
   /** COMPLETE trials this Study object recorded without constraint values (`checkUnconstrainedTell`). */
   private unconstrainedTells = 0;
   private unconstrainedWarned = false;
@@ -1162,14 +1218,16 @@ export class Study implements StudyView {
 
   /**
    * Records as FAIL every RUNNING trial run with heartbeats whose last heartbeat is older than
-   * `graceMs`: its worker was killed or lost. A trial whose worker (`heartbeat_owner`) is another
-   * process that is certainly still alive, one of this host, boot and PID namespace with that pid
-   * and start time (`ownerState`), is left alone however old its heartbeat (a synchronous
+   * `graceMs`: its worker was killed or lost. A trial that this process is running, in this Study
+   * object or in any other of the same stored study (`isSameStoredStudy`: a second `loadStudy`, a
+   * CLI session beside a library call), is left alone however old its heartbeat. So is a trial
+   * whose worker (`heartbeat_owner`) is another process that is certainly still alive, one of this
+   * host, boot and PID namespace with that pid and start time (`ownerState`) (a synchronous
    * objective blocks the event loop, and with it the heartbeat timer, for as long as it runs; the
-   * trial is finished when it returns). Other workers (this process's other Study objects, other
-   * hosts, boots or PID namespaces such as another container with this host name, and any worker
-   * where this process has no identity, not Linux) are judged by the heartbeat alone: safe as long
-   * as they beat more often than `graceMs`. A pid that another process now has does not spare the
+   * trial is finished when it returns). Other workers (other hosts, boots or PID namespaces such
+   * as another container with this host name, and any worker where this process has no identity,
+   * not Linux; and a trial stamped with this process that no Study object of it holds live) are
+   * judged by the heartbeat alone: safe as long as they beat more often than `graceMs`. A pid that another process now has does not spare the
    * trial. A `heartbeat_owner` written by an earlier version, `{pid, host}`, names no PID
    * namespace: its trial is spared, as before, while some process on this host has that pid (it
    * may be another one: the trial then stays RUNNING until that process exits, never failed while
@@ -1185,7 +1243,7 @@ export class Study implements StudyView {
     const failed: number[] = [];
     for (const trial of await this.getTrials({ states: ['RUNNING'] })) {
       const beat = trial.systemAttrs[SystemAttr.heartbeat];
-      if (typeof beat !== 'number' || now - beat <= graceMs || this.live.has(trial.trialId)) continue;
+      if (typeof beat !== 'number' || now - beat <= graceMs || isLiveInProcess(this, trial.trialId)) continue;
       if (isOtherLiveProcess(trial.systemAttrs[SystemAttr.heartbeatOwner])) continue;
       try {
         await this.storage.finishTrial(trial.trialId, {
@@ -1208,17 +1266,17 @@ export class Study implements StudyView {
    * samplers do not learn from it as from a failure of its parameters. Never touched: trials
    * without an owner (a bare `ask`, whose trial its owner may tell from any process later; trials
    * written before owners were recorded), trials of a live process (this one included), of
-   * another host, boot or PID namespace (a container), trials this Study object holds live, and
-   * everything where the process table cannot be read (not Linux). `optimize` calls it before its
-   * first launch and then at most every `ORPHAN_SWEEP_INTERVAL_MS`. Returns the numbers of the
-   * trials it failed.
+   * another host, boot or PID namespace (a container), trials any Study object of this process
+   * holds live (see `failStaleTrials`), and everything where the process table cannot be read
+   * (not Linux). `optimize` calls it before its first launch and then at most every
+   * `ORPHAN_SWEEP_INTERVAL_MS`. Returns the numbers of the trials it failed.
    */
   async failOrphanedTrials(): Promise<readonly number[]> {
     if (currentProcessIdentity() === null) return [];
     const failed: number[] = [];
     for (const trial of await this.getTrials({ states: ['RUNNING'] })) {
       const owner = trial.systemAttrs[SystemAttr.ownerProcess];
-      if (owner === undefined || this.live.has(trial.trialId) || ownerState(owner) !== 'gone') continue;
+      if (owner === undefined || isLiveInProcess(this, trial.trialId) || ownerState(owner) !== 'gone') continue;
       const { pid, host } = owner as { readonly pid: number; readonly host: string };
       try {
         await this.storage.finishTrial(trial.trialId, {

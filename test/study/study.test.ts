@@ -556,12 +556,13 @@ describe('heartbeats and stale trials', () => {
   it('stamps trials run with heartbeats and fails only those whose heartbeat is stale', async () => {
     const storage = new InMemoryStorage();
     const study = await createStudy({ storage });
-    // A worker that died: a trial with an old heartbeat, never told.
-    const dead = await study.ask({ heartbeat: true });
+    const stamped = await study.ask({ heartbeat: true });
+    expect(typeof (await storage.getTrial(stamped.trialId)).systemAttrs.heartbeat).toBe('number');
+    // A worker that died: a trial with an old heartbeat, never told, that no Study object of this
+    // process runs (one that some Study object here holds live is spared: process-live-trials.test.ts).
+    const dead = await storage.createTrial(study.studyId, { systemAttrs: { heartbeat: Date.now() - 60_000 } });
     // A trial without heartbeats (plain ask/tell) is never judged stale.
     const manual = await study.ask();
-    expect(typeof (await storage.getTrial(dead.trialId)).systemAttrs.heartbeat).toBe('number');
-    await storage.updateTrial(dead.trialId, { systemAttrs: { heartbeat: Date.now() - 60_000 } });
 
     // Another process (a second Study object on the same storage) sees the dead trial as stale.
     const other = await loadStudy({ studyName: study.studyName, storage });
@@ -572,7 +573,8 @@ describe('heartbeats and stale trials', () => {
     expect(String(failed.systemAttrs.fail_reason)).toMatch(/stale/);
     expect((await storage.getTrial(manual.trialId)).state).toBe('RUNNING');
     // The dead worker's late tell is refused: the finished trial is immutable.
-    await expect(study.tell(dead, 1)).rejects.toBeInstanceOf(TrialFinishedError);
+    await expect(study.tell(dead.number, 1)).rejects.toBeInstanceOf(TrialFinishedError);
+    await study.tell(stamped, 1);
   });
 
   it('names a finished trial by its number in its study, as listings do, and by its storage id', async () => {
@@ -595,10 +597,8 @@ describe('heartbeats and stale trials', () => {
   it('optimize with heartbeatIntervalMs fails stale trials first and beats for running ones', async () => {
     const storage = new InMemoryStorage();
     const study = await createStudy({ storage });
-    // The dead trial belongs to another worker (its own Study object).
-    const deadWorker = await loadStudy({ studyName: study.studyName, storage });
-    const dead = await deadWorker.ask({ heartbeat: true });
-    await storage.updateTrial(dead.trialId, { systemAttrs: { heartbeat: Date.now() - 10_000 } });
+    // The dead trial belongs to a worker that died (no Study object of this process runs it).
+    const dead = await storage.createTrial(study.studyId, { systemAttrs: { heartbeat: Date.now() - 10_000 } });
     const beats: number[] = [];
     await study.optimize(
       async (trial) => {

@@ -19,6 +19,7 @@ import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import type { StudyView } from '../../src/trial/study-view.js';
 import type { JsonValue } from '../../src/trial/types.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
+import { heldEnqueues } from './fixtures/held-enqueues.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kestrel-lifecycle-'));
 let nJournals = 0;
@@ -773,23 +774,6 @@ describe('a process that runs optimize', () => {
 });
 
 describe('a stop, timeout or abort while an ask of optimize waits inside tryAsk', () => {
-  /** In-memory storage whose WAITING creations (enqueues) wait for `release`. */
-  function heldEnqueues(): { storage: Storage; release: () => void } {
-    const inner = new InMemoryStorage();
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const storage = new Proxy(inner, {
-      get(target, key, receiver) {
-        if (key !== 'createTrial') return Reflect.get(target, key, receiver) as unknown;
-        return async (studyId: number, template?: { state?: string }) => {
-          if (template?.state === 'WAITING') await gate;
-          return target.createTrial(studyId, template as never);
-        };
-      },
-    });
-    return { storage, release };
-  }
-
   it('creates no trial after a stop() that came while the ask waited behind an enqueue', async () => {
     // The ask waited for the enqueue, then popped the enqueued trial and ran it, stop() or not.
     const { storage, release } = heldEnqueues();

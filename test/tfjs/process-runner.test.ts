@@ -11,6 +11,7 @@ import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
+import type { Study } from '../../src/study/study.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import {
   cudaDevicesHidden,
@@ -22,6 +23,7 @@ import {
 import { currentProcessIdentity } from '../../src/util/process-identity.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
 import { ABORT_GRACE_MS, MAX_PROCESSES, MAX_TIMER_MS, runTrialsInProcesses } from '../../src/tfjs/process-runner.js';
+import { heldEnqueues } from '../study/fixtures/held-enqueues.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const crashModule = path.join(here, 'fixtures', 'crash-objective.ts');
@@ -31,6 +33,25 @@ const startFailureModule = path.join(here, 'fixtures', 'start-failure-objective.
 
 function byNumber(trials: readonly FrozenTrial[]): Map<number, FrozenTrial> {
   return new Map(trials.map((t) => [t.number, t]));
+}
+
+
+/**
+ * `study` whose tell of trial `number` is preceded by `other` (another Study on the same storage)
+ * recording that trial FAIL, as another worker's stale-trial sweep would just before the result.
+ */
+function failedElsewhereBeforeTell(study: Study, other: Study, number: number): Study {
+  const tell = study.tell.bind(study);
+  return new Proxy(study, {
+    get(target, key, receiver) {
+      if (key !== 'tell') return Reflect.get(target, key, receiver);
+      return async (trial: Parameters<typeof study.tell>[0], result: Parameters<typeof study.tell>[1]) => {
+        const n = typeof trial === 'number' ? trial : trial.number;
+        if (n === number) await other.tell(n, { state: 'FAIL', failReason: 'stale: no heartbeat (test)' });
+        return tell(trial, result);
+      };
+    },
+  });
 }
 
 describe('runTrialsInProcesses', () => {
@@ -562,17 +583,7 @@ describe('runTrialsInProcesses', () => {
     const study = await createStudy({ studyName: 's', storage: journal, sampler: new RandomSampler({ seed: 3 }) });
     const other = await loadStudy({ studyName: 's', storage: journal });
     // Another worker on the journal fails trial 1 as stale just before the runner tells its result.
-    const tell = study.tell.bind(study);
-    const racing = new Proxy(study, {
-      get(target, key, receiver) {
-        if (key !== 'tell') return Reflect.get(target, key, receiver);
-        return async (trial: Parameters<typeof study.tell>[0], result: Parameters<typeof study.tell>[1]) => {
-          const number = typeof trial === 'number' ? trial : trial.number;
-          if (number === 1) await other.tell(number, { state: 'FAIL', failReason: 'stale: no heartbeat (test)' });
-          return tell(trial, result);
-        };
-      },
-    });
+    const racing = failedElsewhereBeforeTell(study, other, 1);
     try {
       const result = await runTrialsInProcesses({
         study: racing, objectiveModule: crashModule, objectiveExport: 'withSpace',
@@ -599,17 +610,7 @@ describe('runTrialsInProcesses', () => {
         const storage = new InMemoryStorage();
         const study = await createStudy({ studyName: 's', storage, sampler: new RandomSampler({ seed: i }) });
         const other = await loadStudy({ studyName: 's', storage });
-        const tell = study.tell.bind(study);
-        const racing = new Proxy(study, {
-          get(target, key, receiver) {
-            if (key !== 'tell') return Reflect.get(target, key, receiver);
-            return async (trial: Parameters<typeof study.tell>[0], result: Parameters<typeof study.tell>[1]) => {
-              const number = typeof trial === 'number' ? trial : trial.number;
-              if (number === 0) await other.tell(number, { state: 'FAIL', failReason: 'stale: no heartbeat (test)' });
-              return tell(trial, result);
-            };
-          },
-        });
+        const racing = failedElsewhereBeforeTell(study, other, 0);
         const result = await runTrialsInProcesses({
           study: racing, objectiveModule: crashModule, objectiveExport: 'withSpace',
           space: { a: { type: 'float', low: 0, high: 1 } }, nTrials: 1,
@@ -673,18 +674,7 @@ describe('runTrialsInProcesses', () => {
   });
 
   it('creates no trial after a stop() that came while its ask waited behind an enqueue, leaving the enqueued trial WAITING', async () => {
-    const inner = new InMemoryStorage();
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const storage = new Proxy(inner, {
-      get(target, key, receiver) {
-        if (key !== 'createTrial') return Reflect.get(target, key, receiver) as unknown;
-        return async (studyId: number, template?: { state?: string }) => {
-          if (template?.state === 'WAITING') await gate;
-          return target.createTrial(studyId, template as never);
-        };
-      },
-    });
+    const { storage, release } = heldEnqueues();
     const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
     const enqueued = study.enqueueTrial({ a: 0.25 });
     const run = runTrialsInProcesses({

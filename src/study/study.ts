@@ -725,17 +725,7 @@ export class Study implements StudyView {
     // One tell of a trial at a time (by Trial or by number): two at once both found it RUNNING and
     // both ran the sampler's finish hook (a constraintsFunc called with the value storage then
     // refused, its penalty cached); the second now finds it finished and is refused first.
-    const previous = this.tellsInFlight.get(trialId);
-    const told = previous === undefined ? this.tellNow(trial, trialId, options) : previous.then(() => this.tellNow(trial, trialId, options));
-    const settled = told.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.tellsInFlight.set(trialId, settled);
-    void settled.then(() => {
-      if (this.tellsInFlight.get(trialId) === settled) this.tellsInFlight.delete(trialId);
-    });
-    return told;
+    return afterPrevious(this.tellsInFlight, trialId, () => this.tellNow(trial, trialId, options));
   }
 
   private async tellNow(trial: Trial | number, trialId: number, options: ReturnType<typeof normalizeTellResult>): Promise<FrozenTrial> {
@@ -1300,17 +1290,7 @@ export class Study implements StudyView {
    * chain `shouldPrune` read the trial back without its latest step.
    */
   private flush(trial: Trial): Promise<void> {
-    const previous = this.flushing.get(trial);
-    const run = previous === undefined ? this.writeChanges(trial) : previous.then(() => this.writeChanges(trial));
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.flushing.set(trial, settled);
-    void settled.then(() => {
-      if (this.flushing.get(trial) === settled) this.flushing.delete(trial);
-    });
-    return run;
+    return afterPrevious(this.flushing, trial, () => this.writeChanges(trial));
   }
 
   private async writeChanges(trial: Trial): Promise<void> {
@@ -1584,6 +1564,29 @@ async function settledWithin(promises: readonly Promise<unknown>[], ms: number):
 function trialLabel(live: LiveTrial | undefined, trialId: number): string {
   const trial = live?.trial ?? null;
   return trial === null ? `id ${trialId}` : String(trial.number);
+}
+
+/**
+ * Runs `fn` once the previous call chained under `key` has settled (fulfilled or rejected), and
+ * returns its result: calls for one key run one at a time, in call order. `chains` holds each
+ * key's latest link and forgets a key once its last call has settled.
+ */
+function afterPrevious<K, T>(
+  chains: { get(key: K): Promise<void> | undefined; set(key: K, value: Promise<void>): unknown; delete(key: K): unknown },
+  key: K,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const previous = chains.get(key);
+  const run = previous === undefined ? fn() : previous.then(fn);
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  chains.set(key, settled);
+  void settled.then(() => {
+    if (chains.get(key) === settled) chains.delete(key);
+  });
+  return run;
 }
 
 /** A promise with its resolver, for waking every waiter at once. */

@@ -117,46 +117,35 @@ export function flag(description: string): Flag<boolean> {
   };
 }
 
-export interface IntOptions extends BaseOptions<number> {
+/** Options of `int` and `num`. */
+export interface NumberOptions extends BaseOptions<number> {
   readonly min?: number;
   readonly max?: number;
 }
 
 /** An integer (within `min` / `max` when given). */
-export function int(options: IntOptions & { readonly default: number }): Flag<number>;
-export function int(options: IntOptions): Flag<number | undefined>;
-export function int(options: IntOptions): Flag<number | undefined> {
-  const expected = `an integer${bounds(options.min, options.max)}`;
-  return valueFlag<number | undefined>(
-    options,
-    'N',
-    (raw, name) => {
-      const value = toNumber(raw);
-      if (!Number.isInteger(value) || (options.min !== undefined && value < options.min) || (options.max !== undefined && value > options.max)) {
-        throw new ConfigError(`--${name}`, `expected ${expected}, got ${quoted(raw)}`);
-      }
-      return value;
-    },
-    String,
-  );
-}
-
-export interface NumOptions extends BaseOptions<number> {
-  readonly min?: number;
-  readonly max?: number;
+export function int(options: NumberOptions & { readonly default: number }): Flag<number>;
+export function int(options: NumberOptions): Flag<number | undefined>;
+export function int(options: NumberOptions): Flag<number | undefined> {
+  return boundedNumber(options, 'an integer', 'N', Number.isInteger);
 }
 
 /** A finite number (within `min` / `max` when given). */
-export function num(options: NumOptions & { readonly default: number }): Flag<number>;
-export function num(options: NumOptions): Flag<number | undefined>;
-export function num(options: NumOptions): Flag<number | undefined> {
-  const expected = `a number${bounds(options.min, options.max)}`;
+export function num(options: NumberOptions & { readonly default: number }): Flag<number>;
+export function num(options: NumberOptions): Flag<number | undefined>;
+export function num(options: NumberOptions): Flag<number | undefined> {
+  return boundedNumber(options, 'a number', 'X', Number.isFinite);
+}
+
+/** A number of one kind (`isKind`), within `min` / `max` when given. */
+function boundedNumber(options: NumberOptions, noun: string, valueName: string, isKind: (value: number) => boolean): Flag<number | undefined> {
+  const expected = `${noun}${bounds(options.min, options.max)}`;
   return valueFlag<number | undefined>(
     options,
-    'X',
+    valueName,
     (raw, name) => {
       const value = toNumber(raw);
-      if (!Number.isFinite(value) || (options.min !== undefined && value < options.min) || (options.max !== undefined && value > options.max)) {
+      if (!isKind(value) || (options.min !== undefined && value < options.min) || (options.max !== undefined && value > options.max)) {
         throw new ConfigError(`--${name}`, `expected ${expected}, got ${quoted(raw)}`);
       }
       return value;

@@ -7,12 +7,15 @@
  * Cost per call is O(1) amortized (plus the size of the data written), whatever the number of
  * trials: trials live in a per-study array indexed by number and in a global id map; each trial
  * caches its `FrozenTrial` snapshot and rebuilds it only after it changed; per-study state counts are
- * kept incrementally; WAITING trials sit in a FIFO queue. `getAllTrials` is O(n) and returns a cached
- * frozen array while the study is unchanged.
+ * kept incrementally; WAITING trials sit in a queue ordered by their place (see `peekWaiting`), which
+ * a new enqueue joins at the end in O(1) and a configuration enqueued again (its place an earlier
+ * number) by a binary search and an insertion, O(queue length). `getAllTrials` is O(n) and returns
+ * a cached frozen array while the study is unchanged.
  */
 import {
   DistributionConflictError,
   DuplicatedStudyError,
+  InvalidOptionError,
   InvalidParamValueError,
   StorageError,
   StudyNotFoundError,
@@ -22,6 +25,7 @@ import {
 import { distributionsEqual, validateParamValue } from '../space/distributions.js';
 import type { Distribution, ParamValue } from '../space/types.js';
 import { FrozenTrial } from '../trial/frozen-trial.js';
+import { SystemAttr } from '../trial/system-attrs.js';
 import { getOwn, hasOwn, setOwn } from '../util/own-keys.js';
 import { isFinishedState, type JsonValue, type StudyDirection, type TrialState } from '../trial/types.js';
 import type { StudySummary } from './storage.js';
@@ -52,8 +56,13 @@ interface StudyRecord {
   readonly datetimeCreated: number;
   readonly trials: TrialRecord[];
   readonly counts: Record<TrialState, number>;
-  /** Trial ids enqueued as WAITING, oldest first; entries before `waitingHead` are consumed. */
+  /**
+   * Trial ids enqueued as WAITING, in queue order (by place, then number); entries before
+   * `waitingHead` are consumed. Entries of trials no longer WAITING are dropped as they reach the head.
+   */
   readonly waiting: number[];
+  /** The place of each entry of `waiting` (`waitingPlace`), non-decreasing from `waitingHead` on. */
+  readonly waitingPlaces: number[];
   waitingHead: number;
   readonly claims: Set<string>;
   /** All snapshots ordered by number, while no trial of the study changed. */
@@ -99,6 +108,7 @@ export class StorageState {
       trials: [],
       counts: { WAITING: 0, RUNNING: 0, COMPLETE: 0, PRUNED: 0, FAIL: 0 },
       waiting: [],
+      waitingPlaces: [],
       waitingHead: 0,
       claims: new Set(),
       allSnapshot: null,
@@ -185,13 +195,15 @@ export class StorageState {
 
   /** Checks that `createTrial(studyId, template, now)` would succeed, without changing anything. */
   checkCreateTrial(studyId: number, template: NormalizedTemplate): void {
-    this.study(studyId);
+    const study = this.study(studyId);
     checkParamSet({}, {}, template.params, template.distributions);
+    if (template.state === 'WAITING') waitingPlace(template, study.trials.length);
   }
 
   createTrial(studyId: number, template: NormalizedTemplate, now: number): FrozenTrial {
     const study = this.study(studyId);
     checkParamSet({}, {}, template.params, template.distributions);
+    const place = template.state === 'WAITING' ? waitingPlace(template, study.trials.length) : -1;
     const state = template.state;
     const finished = isFinishedState(state);
     const start = state === 'WAITING' ? template.datetimeStart : (template.datetimeStart ?? now);
@@ -212,13 +224,18 @@ export class StorageState {
     };
     study.trials.push(record);
     study.counts[state]++;
-    if (state === 'WAITING') study.waiting.push(record.trialId);
+    if (state === 'WAITING') enqueue(study, record.trialId, place);
     study.allSnapshot = null;
     this.trials.set(record.trialId, record);
     return snapshotOf(record);
   }
 
-  /** The oldest WAITING trial of the study (its id), or null. Drops stale queue entries. */
+  /**
+   * The WAITING trial of the study first in the queue (its id), or null. Drops stale queue entries.
+   * The queue is ordered by place, then by number: a trial's place is its `enqueued_number` system
+   * attribute as created (the number of the trial whose configuration it enqueues again), else its
+   * own number; so with no such attribute it is the oldest WAITING trial.
+   */
   peekWaiting(studyId: number): number | null {
     const study = this.study(studyId);
     while (study.waitingHead < study.waiting.length) {
@@ -229,6 +246,7 @@ export class StorageState {
     }
     if (study.waitingHead > 0) {
       study.waiting.length = 0;
+      study.waitingPlaces.length = 0;
       study.waitingHead = 0;
     }
     return null;
@@ -345,6 +363,44 @@ export class StorageState {
     trial.study.counts[state]++;
     trial.state = state;
   }
+}
+
+/**
+ * The place in the queue of a new WAITING trial numbered `number`: its `enqueued_number` system
+ * attribute, or `number` without one. Throws `InvalidOptionError` for a value that is not the
+ * number of a trial of the study up to this one.
+ */
+function waitingPlace(template: NormalizedTemplate, number: number): number {
+  const key = SystemAttr.enqueuedNumber;
+  if (!hasOwn(template.systemAttrs, key)) return number;
+  const place = template.systemAttrs[key];
+  if (typeof place !== 'number' || !Number.isSafeInteger(place) || place < 0 || place > number) {
+    throw new InvalidOptionError(`template.systemAttrs.${key}`, `the number of a trial of the study, an integer from 0 to ${number} (the new trial's)`, place);
+  }
+  return place;
+}
+
+/**
+ * Puts a WAITING trial into its study's queue: after every entry of a lower or equal place (an
+ * equal place: an older trial). A new enqueue's place is its own number, above every other, so it
+ * is appended.
+ */
+function enqueue(study: StudyRecord, trialId: number, place: number): void {
+  const { waiting, waitingPlaces } = study;
+  let lo = study.waitingHead;
+  let hi = waiting.length;
+  if (hi === lo || waitingPlaces[hi - 1] <= place) {
+    waiting.push(trialId);
+    waitingPlaces.push(place);
+    return;
+  }
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (waitingPlaces[mid] <= place) lo = mid + 1;
+    else hi = mid;
+  }
+  waiting.splice(lo, 0, trialId);
+  waitingPlaces.splice(lo, 0, place);
 }
 
 function snapshotOf(trial: TrialRecord): FrozenTrial {

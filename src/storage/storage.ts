@@ -9,7 +9,13 @@
  *   (0, 1, 2, ...) within the study, whatever the number of concurrent writers.
  * - `createTrialIfBelow(studyId, max)` counts the study's trials and creates one in the same atomic
  *   step: however many writers call it, the study never grows past `max` through it.
- * - `popWaitingTrial` moves exactly one WAITING trial to RUNNING for exactly one caller.
+ * - `popWaitingTrial` moves exactly one WAITING trial to RUNNING for exactly one caller: the first in
+ *   queue order, by place (the trial's `enqueued_number` system attribute as created, else its own
+ *   number), ties by number. A `createTrial` of a WAITING trial whose `enqueued_number` is not an
+ *   integer from 0 to the new trial's number rejects with `InvalidOptionError`
+ *   (`template.systemAttrs.enqueued_number`), creating nothing. The attribute places only WAITING
+ *   trials; a backend that ignores it still works, but a configuration `Study` enqueues again
+ *   after a withdrawn ask then goes to the end of the queue instead of back to its place.
  * - `claim(studyId, key)` returns true for exactly one caller per (study, key), ever; `areClaimed`
  *   (optional) reads the same claims without taking any.
  * - A finished trial (COMPLETE, PRUNED, FAIL) is immutable: any later write to it rejects with
@@ -105,7 +111,10 @@ export interface Storage {
    * study-wide budget (`optimize({maxTrialsInStudy})`) never overshoot it.
    */
   createTrialIfBelow(studyId: number, maxTrials: number, template?: TrialTemplate): Promise<FrozenTrial | null>;
-  /** Atomically takes the oldest WAITING trial and makes it RUNNING (start time = now); null if none. */
+  /**
+   * Atomically takes the WAITING trial first in the queue (the oldest, unless a trial holds
+   * `enqueued_number`: see the contract above) and makes it RUNNING (start time = now); null if none.
+   */
   popWaitingTrial(studyId: number): Promise<FrozenTrial | null>;
   /** Merges an update into a non-finished trial. Rejects with `TrialFinishedError` if finished. */
   updateTrial(trialId: number, update: TrialUpdate): Promise<void>;

@@ -1107,9 +1107,9 @@ export class Study implements StudyView {
    * Records a trial that was asked but whose objective never ran (its run was stopped, timed out
    * or interrupted meanwhile) as FAIL "interrupted", aborting its signal; one an interruption
    * already recorded so is left as it is. If it was an enqueued trial, its configuration (fixed
-   * parameters and user attributes) is enqueued again, at the end of the queue, so that a later run
-   * runs it: Optuna has no RUNNING -> WAITING step, and neither does `Storage`. Resolves with the
-   * trial as stored. Internal: used by `optimize` and `runTrialsInProcesses`.
+   * parameters and user attributes) is enqueued again, back at its place in the queue, so that the
+   * next ask runs it (see `requeue`). Resolves with the trial as stored. Internal: used by
+   * `optimize` and `runTrialsInProcesses`.
    */
   async withdrawTrial(trial: Trial): Promise<FrozenTrial> {
     const entry = this.live.get(trial.trialId);
@@ -1143,12 +1143,23 @@ export class Study implements StudyView {
     return frozen;
   }
 
-  /** Enqueues again the configuration of an enqueued trial that never ran. */
+  /**
+   * Enqueues again the configuration of an enqueued trial that never ran, as a new WAITING trial
+   * (a new number) that holds the number of the trial first enqueued with it
+   * (`SystemAttr.enqueuedNumber`): storage queues it at that number's place, so the next ask takes
+   * it first and the enqueued configurations keep their order, as Optuna's WAITING trial simply
+   * stays WAITING. The withdrawn trial itself cannot go back to WAITING: an interruption has
+   * often recorded it FAIL already, and a finished trial is immutable; even one still RUNNING
+   * holds what its ask wrote (its owner, heartbeat, the sampler's proposal, a fit record), which
+   * storage cannot remove and a later ask would read as its own.
+   */
   private async requeue(trial: FrozenTrial): Promise<void> {
+    const first = trial.systemAttrs[SystemAttr.enqueuedNumber];
+    const place = typeof first === 'number' && Number.isSafeInteger(first) && first >= 0 && first <= trial.number ? first : trial.number;
     await this.storage.createTrial(this.studyId, {
       state: 'WAITING',
       userAttrs: trial.userAttrs,
-      systemAttrs: { [SystemAttr.fixedParams]: trial.systemAttrs[SystemAttr.fixedParams] ?? {} },
+      systemAttrs: { [SystemAttr.fixedParams]: trial.systemAttrs[SystemAttr.fixedParams] ?? {}, [SystemAttr.enqueuedNumber]: place },
     });
   }
 

@@ -7,6 +7,15 @@ export const SystemAttr = {
   /** Enqueued parameter values of a WAITING trial (`study.enqueueTrial`). */
   fixedParams: 'fixed_params',
   /**
+   * The place in the queue of a WAITING trial that enqueues again the configuration of an enqueued
+   * trial whose ask was withdrawn before its objective ran (`study.stop()`, a timeout, an
+   * interruption): the number of the trial first enqueued with it. Storage pops WAITING trials in
+   * the order of this number (their own number where they hold none; see
+   * `Storage.popWaitingTrial`), so the configuration is offered first again, in its original order
+   * among the enqueued ones, as a WAITING trial of Optuna simply stays WAITING.
+   */
+  enqueuedNumber: 'enqueued_number',
+  /**
    * The sampler's joint proposal for a running trial, recorded by `study.ask`. Its `suggest*`
    * values reach storage only once the objective yields (or reports, or finishes), so samplers
    * read this to see pending points.

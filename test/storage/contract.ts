@@ -180,6 +180,35 @@ export function runStorageContract(name: string, makeStorage: Maker, cleanup?: (
       expect((await s.popWaitingTrial(id))?.trialId).toBe(late.trialId);
     });
 
+    it('queues a WAITING trial that holds enqueued_number at that number\'s place', async () => {
+      const s = await make();
+      const id = await s.createStudy('s', ['minimize']);
+      const [a, b] = [await s.createTrial(id, { state: 'WAITING' }), await s.createTrial(id, { state: 'WAITING' })];
+      const c = await s.createTrial(id, { state: 'WAITING' });
+      // Trials 0 and 1 are asked, their asks withdrawn, and their configurations enqueued again,
+      // the later one first: each goes back to its place, before trial 2, in the original order.
+      expect((await s.popWaitingTrial(id))?.trialId).toBe(a.trialId);
+      expect((await s.popWaitingTrial(id))?.trialId).toBe(b.trialId);
+      for (const t of [a, b]) await s.finishTrial(t.trialId, { state: 'FAIL' });
+      const again1 = await s.createTrial(id, { state: 'WAITING', systemAttrs: { enqueued_number: b.number } });
+      const again0 = await s.createTrial(id, { state: 'WAITING', systemAttrs: { enqueued_number: a.number } });
+      const d = await s.createTrial(id, { state: 'WAITING' });
+      const order: number[] = [];
+      for (let t = await s.popWaitingTrial(id); t !== null; t = await s.popWaitingTrial(id)) order.push(t.trialId);
+      expect(order).toEqual([again0.trialId, again1.trialId, c.trialId, d.trialId]);
+      // Only a WAITING trial is placed by it; elsewhere it is an ordinary attribute.
+      const running = await s.createTrial(id, { systemAttrs: { enqueued_number: 'x' } });
+      expect(running.systemAttrs.enqueued_number).toBe('x');
+      const n = await s.getNTrials(id);
+      for (const bad of [-1, 0.5, 'x', null, n + 1]) {
+        await expect(s.createTrial(id, { state: 'WAITING', systemAttrs: { enqueued_number: bad } })).rejects.toMatchObject({
+          code: 'INVALID_OPTION',
+          option: 'template.systemAttrs.enqueued_number',
+        });
+      }
+      expect(await s.getNTrials(id)).toBe(n);
+    });
+
     it('claims each key exactly once per study', async () => {
       const s = await make();
       const a = await s.createStudy('a', ['minimize']);

@@ -156,6 +156,22 @@ describe('JournalStorage', () => {
     expect(warnings).not.toHaveBeenCalled();
   });
 
+  it('replays the place in the queue of a WAITING trial that holds enqueued_number', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const a = await s.createTrial(id, { state: 'WAITING' });
+    const b = await s.createTrial(id, { state: 'WAITING' });
+    await s.popWaitingTrial(id);
+    await s.finishTrial(a.trialId, { state: 'FAIL' });
+    const again = await s.createTrial(id, { state: 'WAITING', systemAttrs: { enqueued_number: a.number } });
+    await s.close();
+    const reopened = new JournalStorage({ path });
+    expect((await reopened.popWaitingTrial(id))?.trialId).toBe(again.trialId);
+    expect((await reopened.popWaitingTrial(id))?.trialId).toBe(b.trialId);
+    await reopened.close();
+  });
+
   it('ignores a torn last line with a warning, and the next append is clean', async () => {
     const path = freshPath();
     const { studyId, trials } = await populate(path);

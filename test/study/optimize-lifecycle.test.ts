@@ -860,6 +860,65 @@ describe('a stop, timeout or abort while an ask of optimize waits inside tryAsk'
   });
 });
 
+describe('an enqueued configuration whose ask was withdrawn', () => {
+  /** A storage whose popWaitingTrial calls `onPop` once storage has popped (a stop landing then). */
+  function popHook(inner: Storage): { storage: Storage; setOnPop: (f: () => void) => void } {
+    let onPop: () => void = () => undefined;
+    const storage = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key !== 'popWaitingTrial') return Reflect.get(target, key, receiver) as unknown;
+        return async (studyId: number) => {
+          const popped = await target.popWaitingTrial(studyId);
+          onPop();
+          return popped;
+        };
+      },
+    });
+    return { storage, setOnPop: (f) => (onPop = f) };
+  }
+  const objective = (trial: { suggestFloat: (name: string, low: number, high: number) => number }): number => trial.suggestFloat('x', 0, 1);
+
+  for (const kind of ['memory', 'journal'] as const) {
+    it(`keeps its place in the queue and the number it was first enqueued as (${kind})`, async () => {
+      const path = freshJournal();
+      const { storage, setOnPop } = popHook(kind === 'memory' ? new InMemoryStorage() : new JournalStorage({ path }));
+      const study = await createStudy({ studyName: 's', storage, sampler: new RandomSampler({ seed: 1 }) });
+      for (const x of [0.25, 0.5, 0.75]) await study.enqueueTrial({ x });
+      // Two asks pop trials 0 and 1 (or only 0) while the stop lands: neither runs.
+      setOnPop(() => study.stop('enough'));
+      await study.optimize(objective, { nTrials: 3, concurrency: 2, ...quiet });
+      // Withdrawn a second time: the configuration still queues as trial 0 did.
+      await study.optimize(objective, { nTrials: 3, ...quiet });
+      setOnPop(() => undefined);
+      const waiting = await study.getTrials({ states: ['WAITING'] });
+      expect(waiting.map((t) => t.systemAttrs.fixed_params)).toEqual(expect.arrayContaining([{ x: 0.25 }, { x: 0.5 }, { x: 0.75 }]));
+      const placeOf = (x: number): unknown => waiting.find((t) => (t.systemAttrs.fixed_params as { x: number }).x === x)?.systemAttrs.enqueued_number;
+      expect(placeOf(0.25)).toBe(0);
+      expect([1, undefined]).toContain(placeOf(0.5)); // 1 when the second ask popped it too
+      let next = study;
+      if (kind === 'journal') {
+        await storage.close();
+        next = await loadStudy({ studyName: 's', storage: new JournalStorage({ path }), sampler: new RandomSampler({ seed: 1 }) });
+      }
+      const ran: number[] = [];
+      await next.optimize((trial) => ran[ran.push(objective(trial)) - 1], { nTrials: 3, ...quiet });
+      expect(ran).toEqual([0.25, 0.5, 0.75]);
+      if (kind === 'journal') await next.close();
+    });
+  }
+
+  it('keeps its place when an interruption withdrew it', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    for (const x of [0.5, 0.75]) await study.enqueueTrial({ x });
+    const controller = new AbortController();
+    const run = study.optimize(objective, { nTrials: 2, signal: controller.signal, onTrialStart: () => controller.abort(), ...quiet });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    const ran: number[] = [];
+    await study.optimize((trial) => ran[ran.push(objective(trial)) - 1], { nTrials: 2, ...quiet });
+    expect(ran).toEqual([0.5, 0.75]);
+  });
+});
+
 describe('an enqueued trial of optimize interrupted before its objective ran', () => {
   it('is recorded FAIL "interrupted" and its configuration enqueued again', async () => {
     const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });

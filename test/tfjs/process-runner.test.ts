@@ -711,6 +711,22 @@ describe('runTrialsInProcesses', () => {
     expect(nStarted).toBe(0);
   });
 
+  it('gives an enqueued configuration asked after an interruption back its place in the queue', async () => {
+    const controller = new AbortController();
+    const sampler: Sampler = {
+      name: 'abort-on-ask',
+      beforeTrial: async () => controller.abort(),
+      sampleIndependent: () => 0.5,
+    };
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler });
+    for (const a of [0.25, 0.75]) await study.enqueueTrial({ a });
+    const run = runTrialsInProcesses({ study, objectiveModule: crashModule, objectiveExport: 'hang', nTrials: 3, signal: controller.signal });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    const asked = [await study.ask(), await study.ask()];
+    expect(asked.map((t) => t.suggestFloat('a', 0, 1))).toEqual([0.25, 0.75]);
+    expect((await study.getTrials()).find((t) => t.trialId === asked[0].trialId)?.systemAttrs.enqueued_number).toBe(0);
+  });
+
   it('handles Ctrl-C (SIGINT) as optimize does: running trials FAIL "interrupted", then InterruptedError', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     const before = process.listenerCount('SIGINT');

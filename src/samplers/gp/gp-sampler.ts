@@ -170,6 +170,9 @@
  *   under the same acquisition: every configuration of a space of at most
  *   MAX_ENUMERATED_CONFIGURATIONS (Ax's X_avoid), else the point's grid neighbours and the
  *   search's candidates (unevaluated.ts). Spaces with a continuous dim never take that path.
+ *   The observations' keys are kept across suggestions on one study, so each suggestion keys
+ *   only the trials finished since the last (0.1-0.3 ms instead of 20-40 ms at 10,000
+ *   observations of 10 dims, bench/gp-large.md).
  * - Failures: a numerical failure of the surrogate never fails the study: the trial falls back to
  *   independent random sampling with a one-time `GP_NUMERICAL_FALLBACK` warning. Parameters
  *   outside the relative space, and any beyond its first SOBOL_MAX_DIMENSION (1111) by name (the
@@ -214,7 +217,7 @@ import { ConstraintModels, type ConstraintState } from './constraint-models.js';
 import { scalarizationWeights, scalarize } from './scalarization.js';
 import { ColumnModels, columnTarget, type ColumnModelsInput, type ColumnRow } from './column-models.js';
 import { selectFitSubset } from './fit-subset.js';
-import { UnevaluatedGuard } from './unevaluated.js';
+import { ObservedConfigurations, UnevaluatedGuard } from './unevaluated.js';
 
 export { selectFitSubset, type SelectFitSubsetOptions } from './fit-subset.js';
 import { resolveOptions, SUBSET_SERVED_SUGGESTIONS_PER_SUBSET, type GpSamplerOptions, type ResolvedOptions } from './options.js';
@@ -503,6 +506,11 @@ export class GpSampler implements Sampler {
    * suggestion reads it from here until then. Dropped once the trial is no longer RUNNING.
    */
   private readonly proposals = new Map<number, Readonly<Record<string, ParamValue>>>();
+  /**
+   * The discrete-space repeat guard's keys of the study's observations, kept across suggestions
+   * so that each is keyed once (unevaluated.ts); of the study `bindStudy` bound.
+   */
+  private readonly observedConfigurations = new ObservedConfigurations();
   /** With `constraintsFunc`: the values written at tell, and the models of them. */
   private readonly recorder: ConstraintsRecorder | null;
   private readonly constraintModels: ConstraintModels | null;
@@ -767,7 +775,8 @@ export class GpSampler implements Sampler {
    * must not serve one study's model to another: their trial ids can coincide (each in-memory
    * storage counts from 0), so a cache keyed by ids alone would look valid. A different study
    * drops the model (a later return to the first study fits again, warm-started from the fit it
-   * recorded), any background rebuild, the recorded fit and the pending proposals.
+   * recorded), any background rebuild, the recorded fit, the pending proposals and the repeat
+   * guard's kept keys.
    */
   private bindStudy(study: StudyView): void {
     if (this.study === study) return;
@@ -782,6 +791,7 @@ export class GpSampler implements Sampler {
       }
       this.recorded = null;
       this.proposals.clear();
+      this.observedConfigurations.reset();
       this.gpTrials.clear();
       this.constraintModels?.reset();
       this.objectiveModels.reset();
@@ -883,9 +893,10 @@ export class GpSampler implements Sampler {
       numThreads: this.options.numThreads,
     };
     // On a discrete space, an optimum that repeats a configuration already evaluated, running or
-    // failed is replaced by the best one not taken (unevaluated.ts).
-    const taken = [...observations.map((o) => o.params), ...pending, ...failed];
-    const guard = new UnevaluatedGuard(space, dims, search.fixedFeatures, taken, Math.floor(MAX_CANDIDATE_COORDINATES / d), {
+    // failed is replaced by the best one not taken (unevaluated.ts); the observations' keys are
+    // kept across suggestions, only the new ones keyed.
+    const others = [...pending, ...failed];
+    const guard = new UnevaluatedGuard(space, dims, search.fixedFeatures, this.observedConfigurations, observations, others, Math.floor(MAX_CANDIDATE_COORDINATES / d), {
       nSobol: search.nCandidates,
       seed: search.seed,
       isCategorical,

@@ -141,6 +141,25 @@ describe('GpSampler on a discrete space with configurations left', () => {
     }
   });
 
+  it('a sampler moved to another study covers that study\'s points before repeating one, as a new sampler does', async () => {
+    // The guard keeps the keys of the configurations it has seen across suggestions: those of the
+    // first study, all 16 points, must not count as taken in the second (the trial ids of two
+    // in-memory storages coincide, so keys kept by id would look valid there); the second would
+    // then run unguarded and repeat points.
+    const objective = (target: number) => (trial: Trial): number =>
+      (trial.suggestInt('a', 0, 7) - target) ** 2 + (trial.suggestCategorical('b', ['x', 'y']) === 'x' ? 0 : 1);
+    const sampler = new GpSampler({ seed: 0, nStartupTrials: 2, numThreads: 1 });
+    const repeats: string[] = [];
+    for (const target of [0, 6]) {
+      const study = await createStudy({ sampler });
+      await study.optimize(objective(target), { nTrials: 16, catch: 'none' });
+      const keys = (await study.getTrials()).map((t) => JSON.stringify(t.params));
+      // The two Sobol startup trials may coincide; from the first GP trial on, nothing repeats.
+      if (firstRepeat(keys.slice(1)) >= 0) repeats.push(`target ${target}: ${keys.join(' ')}`);
+    }
+    expect(repeats).toEqual([]);
+  });
+
   it('a partially enqueued trial is not given the free values of an evaluated configuration at its held value', async () => {
     const study = await createStudy({ sampler: new GpSampler({ seed: 0, nStartupTrials: 1, numThreads: 1 }) });
     const objective = (trial: Trial): number => trial.suggestInt('a', 0, 1) + trial.suggestInt('b', 0, 2);

@@ -13,6 +13,7 @@ export type KestrelErrorCode =
   | 'INVALID_CONFIG'
   | 'STORAGE_ERROR'
   | 'STORAGE_CORRUPT'
+  | 'STORAGE_SYNC_FAILED'
   | 'STUDY_NOT_FOUND'
   | 'DUPLICATED_STUDY'
   | 'TRIAL_NOT_FOUND'
@@ -106,10 +107,15 @@ export class ConfigError extends KestrelError {
   }
 }
 
-/** A storage backend failed (I/O, lock, protocol). `STORAGE_CORRUPT` when data cannot be replayed. */
+/**
+ * A storage backend failed (I/O, lock, protocol). `STORAGE_CORRUPT` when data cannot be replayed;
+ * `STORAGE_SYNC_FAILED` when an fsync of a journal failed (its file and errno in the message, the
+ * system error as `cause`), and for every later write on that storage object, which refuses them
+ * until the journal is opened again (`JournalStorage`).
+ */
 export class StorageError extends KestrelError {
-  constructor(message: string, options: KestrelErrorOptions & { corrupt?: boolean } = {}) {
-    super(options.corrupt === true ? 'STORAGE_CORRUPT' : 'STORAGE_ERROR', message, options);
+  constructor(message: string, options: KestrelErrorOptions & { corrupt?: boolean; syncFailed?: boolean } = {}) {
+    super(options.corrupt === true ? 'STORAGE_CORRUPT' : options.syncFailed === true ? 'STORAGE_SYNC_FAILED' : 'STORAGE_ERROR', message, options);
   }
 }
 

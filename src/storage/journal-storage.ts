@@ -47,6 +47,16 @@
  * and its line number), never skipped. Records before the fragment are never rewritten. An append
  * that fails part-way (ENOSPC, EFBIG) removes its own fragment the same way, still holding the
  * lock, and rejects with `StorageError` (no warning: nothing crashed).
+ *
+ * A failed sync (fdatasync of the file, or fsync of its directory when the first record creates
+ * it) poisons the object: Linux may drop the pages it could not write and clear the error, so a
+ * later sync would succeed over lost records (PostgreSQL's "fsyncgate"). The failing call rejects
+ * with `StorageError` code STORAGE_SYNC_FAILED naming the file and the errno (the system error as
+ * `cause`); its op is taken out of the view (rebuilt from the file up to the record) and is not
+ * reported as done, though its record stays in the file (a lock-free reader may have read it
+ * already) and may or may not be on disk; every later write rejects with STORAGE_SYNC_FAILED,
+ * saying to open the journal again; reads answer from the view as it was before that write, no
+ * longer caught up. A new `JournalStorage` on the file replays what the file holds.
  */
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, realpathSync, statSync, writeSync, fsyncSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -164,6 +174,13 @@ export class JournalStorage implements Storage {
   private closed = false;
   /** Set when the file could not be replayed; every later call rejects with it. */
   private failure: StorageError | null = null;
+  /**
+   * Set when an fdatasync/fsync failed (see `poison`): every later write rejects, and reads answer
+   * from the view as it was before the failed write, which is no longer caught up.
+   */
+  private syncFailure: StorageError | null = null;
+  /** Replay reads no byte at or past this one (set by `poison` to the start of the unsynced record). */
+  private replayLimit = Infinity;
   /** Why the journal is read-only (writes reject), or null when it is writable. */
   private readonly readOnlyReason: string | null;
 
@@ -280,6 +297,7 @@ export class JournalStorage implements Storage {
   }
 
   async createTrialIfBelow(studyId: number, maxTrials: number, template?: TrialTemplate): Promise<FrozenTrial | null> {
+    this.assertNotPoisoned();
     const max = checkCount('maxTrials', maxTrials);
     // Trials are never removed from a study, so a count already at the budget in the caught-up
     // view is final: no lock is needed to answer null. Otherwise count again under the lock.
@@ -293,6 +311,7 @@ export class JournalStorage implements Storage {
   }
 
   async popWaitingTrial(studyId: number): Promise<FrozenTrial | null> {
+    this.assertNotPoisoned();
     const id = await this.read(() => checkId('studyId', studyId));
     // Nothing WAITING in the caught-up view: answering null is final (an enqueue that we have not
     // seen is concurrent with this call), so no lock is needed.
@@ -344,6 +363,7 @@ export class JournalStorage implements Storage {
   }
 
   async claim(studyId: number, key: string): Promise<boolean> {
+    this.assertNotPoisoned();
     const id = checkId('studyId', studyId);
     checkKey('key', key);
     // A claim is forever: one already in the caught-up view answers without the lock.
@@ -425,6 +445,17 @@ export class JournalStorage implements Storage {
     if (this.failure !== null) throw this.failure;
   }
 
+  /** Throws, once a sync of the journal failed, the error every later write rejects with. */
+  private assertNotPoisoned(): void {
+    const failure = this.syncFailure;
+    if (failure === null) return;
+    throw new StorageError(
+      `the journal storage ${this.path} refuses writes since an earlier sync of the file failed (${messageOf(failure.cause)}): ` +
+        'what the file holds on disk is uncertain; open it again (a new JournalStorage) to replay what it holds and write on',
+      { syncFailed: true, cause: failure },
+    );
+  }
+
   private async read<T>(fn: () => T): Promise<T> {
     this.checkUsable();
     this.catchUp(false);
@@ -441,9 +472,15 @@ export class JournalStorage implements Storage {
     if (this.readOnlyReason !== null) {
       return Promise.reject(new StorageError(`the journal ${this.path} is open read-only (${this.readOnlyReason}); it cannot be written`));
     }
+    try {
+      this.assertNotPoisoned();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const task = async (): Promise<T> => {
       // Tasks queued before close() still run: close() waits for them before closing the file.
       if (this.failure !== null) throw this.failure;
+      this.assertNotPoisoned(); // queued before a sync failed
       await this.lock.acquire();
       try {
         this.assertSameFile();
@@ -491,14 +528,20 @@ export class JournalStorage implements Storage {
     try {
       let done = 0;
       while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-      if (durable || first) fdatasyncSync(fd);
-      if (first) syncDirectory(dirname(this.path));
     } catch (error) {
       // The state already holds the op but the file may not: rebuild the state from the file,
       // removing what part of the record was written (a full disk, a file size limit). That
       // fragment is this write's own, reported by the error below: no torn-line warning.
       this.reload(true, true);
       throw new StorageError(`cannot append to the journal ${this.path}: ${messageOf(error)}`, { cause: error });
+    }
+    let syscall = 'fdatasync';
+    try {
+      if (durable || first) fdatasyncSync(fd);
+      syscall = 'fsync of its directory';
+      if (first) syncDirectory(dirname(this.path));
+    } catch (error) {
+      this.poison(error, syscall, String(record.op));
     }
     this.seq++;
     this.offset += bytes.length;
@@ -527,6 +570,31 @@ export class JournalStorage implements Storage {
     );
   }
 
+  /**
+   * After a failed fdatasync/fsync of the record just written (still under the lock): whether that
+   * record, and the records written since the last successful sync, are on disk is unknown. Linux
+   * may drop the dirty pages it could not write and clear the error, so that a later sync succeeds
+   * while they are lost (PostgreSQL's "fsyncgate"); going on would acknowledge later writes as
+   * durable over a hole. So this object is poisoned: the state is rebuilt from the file up to the
+   * record's first byte (the op is not reported as done), reads go on from that view and no longer
+   * catch up (the file past it may not be what the disk holds), and every later write rejects
+   * (`assertNotPoisoned`). A new `JournalStorage` on the file replays what it holds. The record
+   * itself is left in place: other processes may have read it already (a reader takes no lock), and
+   * truncating a complete line would make them fail with "shrank". Throws the sync's error.
+   */
+  private poison(error: unknown, syscall: string, op: string): never {
+    const failure = new StorageError(
+      `cannot sync the journal ${this.path}: ${syscall} failed with ${codeOf(error) ?? 'an error'} (${messageOf(error)}) after ` +
+        `the ${op} record was written; whether it, and the records written since the last successful sync, are on disk is ` +
+        'unknown. This storage writes nothing more: open the journal again to replay what it holds',
+      { syncFailed: true, cause: error },
+    );
+    this.syncFailure = failure;
+    this.replayLimit = this.offset;
+    this.reload(false);
+    throw failure;
+  }
+
   /** Rebuilds the state from the file; `locked` and `ownFragment` as for `catchUp`. */
   private reload(locked: boolean, ownFragment = false): void {
     this.state = new StorageState();
@@ -551,7 +619,8 @@ export class JournalStorage implements Storage {
    */
   private catchUp(locked: boolean, ownFragment = false): void {
     const fd = this.fd as number;
-    const size = fstatSync(fd).size;
+    // `replayLimit` is at the start of a line, so limiting the size never makes a fragment.
+    const size = Math.min(fstatSync(fd).size, this.replayLimit);
     if (size === this.offset) return;
     if (size < this.offset) {
       this.fail(

@@ -1,8 +1,8 @@
 /**
  * JournalStorage against file-system conditions that cannot be produced on demand: a torn last line
- * truncated by another process between a reader's fstat and its read, and a journal that cannot be
- * opened for writing (tests usually run as root, which file modes do not stop). `node:fs` is
- * wrapped so that a test can step in at those points.
+ * truncated by another process between a reader's fstat and its read, a journal that cannot be
+ * opened for writing (tests usually run as root, which file modes do not stop), a full disk, and an
+ * fdatasync/fsync that fails (EIO). `node:fs` is wrapped so that a test can step in at those points.
  */
 import * as realFs from 'node:fs';
 import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -15,7 +15,9 @@ const hooks: {
   refuseWrite: string | null;
   /** Called before each writeSync(fd, buffer, offset, length); may write part of it itself and throw. */
   beforeWrite: ((fd: number, buffer: Buffer, offset: number, length: number) => void) | null;
-} = { afterFstat: null, refuseWrite: null, beforeWrite: null };
+  /** Called before each fdatasyncSync(fd) and fsyncSync(fd); may throw in its place. */
+  beforeSync: ((syscall: 'fdatasync' | 'fsync', fd: number) => void) | null;
+} = { afterFstat: null, refuseWrite: null, beforeWrite: null, beforeSync: null };
 
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
@@ -32,6 +34,14 @@ vi.mock('node:fs', async (importOriginal) => {
       }
       return (fs.writeSync as (...args: unknown[]) => number)(fd, buffer, ...rest);
     }) as typeof fs.writeSync,
+    fdatasyncSync: ((fd: number) => {
+      hooks.beforeSync?.('fdatasync', fd);
+      fs.fdatasyncSync(fd);
+    }) as typeof fs.fdatasyncSync,
+    fsyncSync: ((fd: number) => {
+      hooks.beforeSync?.('fsync', fd);
+      fs.fsyncSync(fd);
+    }) as typeof fs.fsyncSync,
     openSync: ((path: realFs.PathLike, flags?: realFs.OpenMode, mode?: realFs.Mode) => {
       if (hooks.refuseWrite !== null && String(path) === hooks.refuseWrite && flags !== 'r') {
         throw Object.assign(new Error(`EACCES: permission denied, open '${String(path)}'`), { code: 'EACCES' });
@@ -42,6 +52,7 @@ vi.mock('node:fs', async (importOriginal) => {
 });
 
 const { JournalStorage } = await import('../../src/storage/journal-storage.js');
+const { StorageError } = await import('../../src/errors.js');
 const { resetWarnOnce } = await import('../../src/util/warn.js');
 
 const root = mkdtempSync(join(tmpdir(), 'kestrel-journal-fs-'));
@@ -52,6 +63,7 @@ afterEach(() => {
   hooks.afterFstat = null;
   hooks.refuseWrite = null;
   hooks.beforeWrite = null;
+  hooks.beforeSync = null;
   vi.restoreAllMocks();
 });
 
@@ -126,6 +138,117 @@ describe('a disk that fills up in the middle of an append', () => {
     const reopened = new JournalStorage({ path, readOnly: true });
     expect((await reopened.getTrial(t.trialId)).values).toEqual([2]);
     await reopened.close();
+  });
+});
+
+/** The error Node throws for a failed fdatasync(2) or fsync(2) (errno EIO). */
+function eio(syscall: 'fdatasync' | 'fsync'): Error {
+  return Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: 'EIO', errno: -5, syscall });
+}
+
+describe('an fdatasync that fails (EIO)', () => {
+  // On Linux a failed fsync may drop the dirty pages it could not write and clear the error, so a
+  // later sync succeeds while the earlier records are gone ("fsyncgate"): the storage must not go
+  // on as if nothing happened.
+  it('rejects that write with STORAGE_SYNC_FAILED naming the file and errno, then refuses every write while reads go on', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const done = await s.createTrial(id);
+    await s.finishTrial(done.trialId, { state: 'COMPLETE', values: [0] });
+    const t = await s.createTrial(id);
+    await s.createTrial(id, { state: 'WAITING' });
+    let nSyncs = 0;
+    hooks.beforeSync = (syscall) => {
+      nSyncs++;
+      if (nSyncs === 1) throw eio(syscall);
+    };
+    const failed = await s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1] }).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(StorageError);
+    expect(failed).toMatchObject({ code: 'STORAGE_SYNC_FAILED', cause: expect.objectContaining({ code: 'EIO' }) });
+    expect((failed as Error).message).toContain(path);
+    expect((failed as Error).message).toMatch(/fdatasync.*EIO/);
+    // Syncing works again (the kernel cleared the error), but this storage must not trust the file.
+    const size = statSync(path).size;
+    // The trial whose result could not be made durable is not reported as saved.
+    expect((await s.getTrial(t.trialId)).state).toBe('RUNNING');
+    expect((await s.getTrial(done.trialId)).values).toEqual([0]);
+    expect(await s.getNTrials(id)).toBe(3);
+    const refused = { code: 'STORAGE_SYNC_FAILED', message: expect.stringMatching(/open it again/) };
+    await expect(s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1] })).rejects.toMatchObject(refused);
+    await expect(s.createTrial(id)).rejects.toMatchObject(refused);
+    await expect(s.createTrialIfBelow(id, 100)).rejects.toMatchObject(refused);
+    await expect(s.createStudy('t', ['minimize'])).rejects.toMatchObject(refused);
+    await expect(s.setStudyUserAttr(id, 'k', 1)).rejects.toMatchObject(refused);
+    await expect(s.updateTrial(t.trialId, { userAttrs: { k: 1 } })).rejects.toMatchObject(refused);
+    await expect(s.popWaitingTrial(id)).rejects.toMatchObject(refused);
+    await expect(s.claim(id, 'key')).rejects.toMatchObject(refused);
+    await expect(s.deleteStudy(id)).rejects.toMatchObject(refused);
+    expect(statSync(path).size).toBe(size);
+    expect(nSyncs).toBe(1);
+    await s.close();
+
+    // A new storage on the file replays what it holds, and writes.
+    const reopened = new JournalStorage({ path });
+    expect((await reopened.getTrial(t.trialId)).values).toEqual([1]); // this record reached the file after all
+    expect((await reopened.createTrial(id)).number).toBe(3);
+    await reopened.close();
+  });
+
+  it('a new storage replays only what is on disk when the failed sync lost the record', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const t = await s.createTrial(id);
+    const size = statSync(path).size;
+    // The kernel drops the pages it could not write: the record is gone from the file as well.
+    hooks.beforeSync = (syscall, fd) => {
+      hooks.beforeSync = null;
+      realFs.ftruncateSync(fd, size);
+      throw eio(syscall);
+    };
+    await expect(s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1] })).rejects.toMatchObject({ code: 'STORAGE_SYNC_FAILED' });
+    expect((await s.getTrial(t.trialId)).state).toBe('RUNNING');
+    await expect(s.finishTrial(t.trialId, { state: 'COMPLETE', values: [2] })).rejects.toMatchObject({ code: 'STORAGE_SYNC_FAILED' });
+    expect(statSync(path).size).toBe(size);
+    await s.close();
+    const reopened = new JournalStorage({ path });
+    expect((await reopened.getTrial(t.trialId)).state).toBe('RUNNING');
+    expect((await reopened.finishTrial(t.trialId, { state: 'COMPLETE', values: [2] })).values).toEqual([2]);
+    await reopened.close();
+  });
+
+  it('of the directory, when the first record creates the journal, fails the same way', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    hooks.beforeSync = (syscall) => {
+      if (syscall === 'fsync') throw eio(syscall);
+    };
+    await expect(s.createStudy('s', ['minimize'])).rejects.toMatchObject({
+      code: 'STORAGE_SYNC_FAILED',
+      message: expect.stringMatching(/fsync.*EIO/),
+    });
+    hooks.beforeSync = null;
+    expect(await s.getAllStudies()).toEqual([]);
+    await expect(s.createStudy('s', ['minimize'])).rejects.toMatchObject({ code: 'STORAGE_SYNC_FAILED' });
+    await s.close();
+  });
+
+  it('poisons only the storage whose sync failed: another one on the same file goes on', async () => {
+    const path = freshPath();
+    const a = new JournalStorage({ path });
+    const b = new JournalStorage({ path });
+    const id = await a.createStudy('s', ['minimize']);
+    hooks.beforeSync = (syscall) => {
+      hooks.beforeSync = null;
+      throw eio(syscall);
+    };
+    const t = await a.createTrial(id);
+    await expect(a.finishTrial(t.trialId, { state: 'COMPLETE', values: [1] })).rejects.toMatchObject({ code: 'STORAGE_SYNC_FAILED' });
+    const u = await b.createTrial(id);
+    expect((await b.finishTrial(u.trialId, { state: 'COMPLETE', values: [2] })).values).toEqual([2]);
+    await a.close();
+    await b.close();
   });
 });
 

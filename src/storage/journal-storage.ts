@@ -6,9 +6,23 @@
  * Format (version 1):
  *
  *     {"op":"header","format":"kestrel-journal","version":1}
- *     {"op":"createStudy","writer":"4711-9f2c01","seq":0,"studyId":0,"studyName":"s","directions":["minimize"],"t":1700000000000}
- *     {"op":"createTrial","writer":"4711-9f2c01","seq":1,"studyId":0,"trialId":0,"t":...,"template":{"state":"RUNNING"}}
- *     {"op":"finishTrial","writer":"4711-9f2c01","seq":2,"trialId":0,"t":...,"finish":{"state":"COMPLETE","values":[0.5],"params":{...},"distributions":{...}}}
+ *     {"op":"createStudy","writer":"4711-9f2c01","seq":0,"studyId":0,"studyName":"s","directions":["minimize"],"t":1700000000000,"crc":"89a9253c"}
+ *     {"op":"createTrial","writer":"4711-9f2c01","seq":1,"studyId":0,"trialId":0,"t":...,"template":{"state":"RUNNING"},"crc":"..."}
+ *     {"op":"finishTrial","writer":"4711-9f2c01","seq":2,"trialId":0,"t":...,"finish":{"state":"COMPLETE","values":[0.5],"params":{...},"distributions":{...}},"crc":"..."}
+ *
+ * Checksums: every record this version writes ends with the member `"crc":"<8 lowercase hex>"`,
+ * the CRC-32 (ISO-HDLC, as zlib, gzip and PNG: `zlib.crc32`) of the line's UTF-8 bytes before
+ * that member (above, of the createStudy line up to `"t":1700000000000`, without its `,"crc":`).
+ * Replay checks it before parsing: a mismatch, a crc that is not 8 lowercase hex digits, or a
+ * `crc` member that is not the last one is a corrupt line, handled as one that is not JSON
+ * (below). The header carries none (it is checked whole). A record without a crc member (written
+ * before checksums, or by an earlier version sharing the file) is replayed unchecked, as before,
+ * so the version stays 1: journals of earlier versions load unchanged, and earlier versions read
+ * (and append to) journals of this one, ignoring the member; a version 2 that required the member
+ * would have cut off both. What is left unchecked: records of earlier versions, and a record
+ * whose damage both changed its content and removed its crc member while leaving valid JSON (a
+ * change to the member's bytes alone fails the check or the parse, or renames the member and
+ * leaves the record itself intact).
  *
  * Other ops: deleteStudy, setStudyAttr {studyId, kind: user|system, key, value}, popWaiting
  * {studyId, trialId, t}, updateTrial {trialId, update}, claim {studyId, key}. `writer` is
@@ -43,10 +57,11 @@
  * journal does the same when the lock is free (when the lock file cannot be created, in a directory
  * this process cannot write, the journal still opens for reading and the fragment is left alone).
  * Truncation was chosen over appending a '\n' so that the file never holds an unparsable line:
- * any complete line that is not valid JSON is corruption (`StorageError` with code STORAGE_CORRUPT
- * and its line number), never skipped. Records before the fragment are never rewritten. An append
- * that fails part-way (ENOSPC, EFBIG) removes its own fragment the same way, still holding the
- * lock, and rejects with `StorageError` (no warning: nothing crashed).
+ * any complete line that is not valid JSON, or fails its checksum, is corruption (`StorageError`
+ * with code STORAGE_CORRUPT and its line number), never skipped, wherever it is in the file.
+ * Records before the fragment are never rewritten. An append that fails part-way (ENOSPC, EFBIG)
+ * removes its own fragment the same way, still holding the lock, and rejects with `StorageError`
+ * (no warning: nothing crashed).
  *
  * A failed sync (fdatasync of the file, or fsync of its directory when the first record creates
  * it) poisons the object: Linux may drop the pages it could not write and clear the error, so a
@@ -62,6 +77,7 @@ import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync
 import { dirname, resolve } from 'node:path';
 import { constants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { InvalidOptionError, StorageError } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { isFinishedState, type JsonValue, type StudyDirection } from '../trial/types.js';
@@ -96,6 +112,9 @@ export const JOURNAL_FORMAT = 'kestrel-journal';
 export const JOURNAL_VERSION = 1;
 const HEADER_LINE = `${JSON.stringify({ op: 'header', format: JOURNAL_FORMAT, version: JOURNAL_VERSION })}\n`;
 const NEWLINE = 0x0a;
+/** `,"crc":"`, 8 lowercase hex digits, `"}`: how every record this version writes ends. */
+const CRC_MEMBER_START = Buffer.from(',"crc":"', 'latin1');
+const CRC_MEMBER_BYTES = CRC_MEMBER_START.length + 8 + 2;
 /** The longest line (UTF-8 bytes, without its '\n') that can be decoded into one string. Longer records are refused. */
 const MAX_LINE_BYTES = constants.MAX_STRING_LENGTH;
 /** Catch-up reads the file in pieces of this size. */
@@ -504,8 +523,11 @@ export class JournalStorage implements Storage {
     let bytes: Buffer;
     try {
       const body = Buffer.from(JSON.stringify({ op: record.op, writer: this.writer, seq: this.seq, ...record }), 'utf8');
-      if (body.length > MAX_LINE_BYTES) throw new RangeError(`${body.length} bytes`);
-      bytes = Buffer.concat([first ? Buffer.from(HEADER_LINE, 'utf8') : Buffer.alloc(0), body, Buffer.from('\n')]);
+      if (body.length + CRC_MEMBER_BYTES > MAX_LINE_BYTES) throw new RangeError(`${body.length + CRC_MEMBER_BYTES} bytes`);
+      // The record without its closing '}', then the checksum of those bytes as its last member.
+      const summed = body.subarray(0, body.length - 1);
+      const crcMember = Buffer.from(`,"crc":"${hex8(crc32(summed))}"}\n`, 'latin1');
+      bytes = Buffer.concat([first ? Buffer.from(HEADER_LINE, 'utf8') : Buffer.alloc(0), summed, crcMember]);
     } catch (error) {
       // Too large to be read back as one line (or to be a string at all): written, it would make the
       // journal unreadable. The state already holds the op: rebuild it from the file.
@@ -697,9 +719,49 @@ export class JournalStorage implements Storage {
   /** Applies one complete line (its bytes, without the '\n') and moves past it. */
   private applyBytes(line: Buffer): void {
     if (line.length > MAX_LINE_BYTES) this.failLineTooLong(line.length);
-    this.applyLine(line.toString('utf8'), this.nLines + 1);
+    const lineNumber = this.nLines + 1;
+    const summed = lineNumber > 1 && this.checkChecksum(line, lineNumber);
+    this.applyLine(line.toString('utf8'), lineNumber, summed);
     this.nLines++;
     this.offset += line.length + 1;
+  }
+
+  /**
+   * Checks the crc member that ends a record line (see the file header): true when it is there and
+   * matches, false when the line does not end with one (a record of an earlier version, or not a
+   * record: `applyLine` then refuses one with a crc member elsewhere). A mismatch, or a crc member
+   * that is not 8 lowercase hex digits, is corruption.
+   */
+  private checkChecksum(line: Buffer, lineNumber: number): boolean {
+    // Byte by byte rather than with Buffer methods: this runs for every line replayed.
+    const start = line.length - CRC_MEMBER_BYTES;
+    if (start < 1 || line[line.length - 1] !== 0x7d || line[line.length - 2] !== 0x22) return false;
+    for (let i = 0; i < CRC_MEMBER_START.length; i++) if (line[start + i] !== CRC_MEMBER_START[i]) return false;
+    let recorded = 0;
+    for (let i = start + CRC_MEMBER_START.length; i < line.length - 2; i++) {
+      const c = line[i] as number;
+      const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x61 + 10 : -1;
+      if (digit < 0) {
+        const hex = line.toString('latin1', start + CRC_MEMBER_START.length, line.length - 2);
+        this.fail(
+          new StorageError(`journal ${this.path} is corrupt: line ${lineNumber} has a malformed checksum (crc ${JSON.stringify(hex)})`, {
+            corrupt: true,
+          }),
+        );
+      }
+      recorded = recorded * 16 + digit;
+    }
+    const computed = crc32(line.subarray(0, start));
+    if (computed !== recorded) {
+      this.fail(
+        new StorageError(
+          `journal ${this.path} is corrupt: line ${lineNumber} fails its checksum (crc ${hex8(recorded)} recorded, ` +
+            `${hex8(computed)} computed): it changed after it was written`,
+          { corrupt: true },
+        ),
+      );
+    }
+    return true;
   }
 
   private failLineTooLong(nBytes: number): never {
@@ -712,7 +774,8 @@ export class JournalStorage implements Storage {
     );
   }
 
-  private applyLine(text: string, lineNumber: number): void {
+  /** `summed`: the line ended with a crc member, which matched (`checkChecksum`). */
+  private applyLine(text: string, lineNumber: number, summed: boolean): void {
     let record: unknown;
     try {
       record = JSON.parse(text);
@@ -738,6 +801,15 @@ export class JournalStorage implements Storage {
         );
       }
       return;
+    }
+    if (!summed && Object.prototype.hasOwnProperty.call(r, 'crc')) {
+      this.fail(
+        new StorageError(
+          `journal ${this.path} is corrupt: line ${lineNumber} has a malformed checksum (its crc member is not the last one, ` +
+            'or not 8 lowercase hex digits in a string)',
+          { corrupt: true },
+        ),
+      );
     }
     try {
       this.applyRecord(r);
@@ -804,6 +876,11 @@ export class JournalStorage implements Storage {
 }
 
 function noop(): void {}
+
+/** `value` (an unsigned 32-bit integer) as 8 lowercase hex digits. */
+function hex8(value: number): string {
+  return value.toString(16).padStart(8, '0');
+}
 
 /** `path` with its symbolic links resolved (the journal exists once opened); `path` itself if that fails. */
 function realPathOf(path: string): string {

@@ -2,6 +2,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import {
   appendFileSync,
   closeSync,
+  copyFileSync,
   existsSync,
   mkdtempSync,
   openSync,
@@ -13,6 +14,8 @@ import {
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { crc32 } from 'node:zlib';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JournalStorage } from '../../src/storage/journal-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
@@ -406,6 +409,146 @@ describe('JournalStorage', () => {
     expect((await s.createTrial(id)).number).toBe(0);
     expect(warning('JOURNAL_STALE_LOCK')).toMatch(/its holder \(pid \d+\) has exited/);
     expect(existsSync(`${path}.lock`)).toBe(false);
+    await s.close();
+  });
+});
+
+describe('JournalStorage record checksums', () => {
+  const fixture = fileURLToPath(new URL('./fixtures/v1-without-checksums.journal', import.meta.url));
+  /** `"crc":"<8 hex>"` as the last member of a record line. */
+  const CRC_MEMBER = /,"crc":"([0-9a-f]{8})"\}$/;
+
+  /** Rewrites line `index` (0-based) of the journal at `path`. */
+  function damage(path: string, index: number, edit: (line: string) => string): void {
+    const all = lines(path);
+    const edited = edit(all[index] as string);
+    expect(edited).not.toBe(all[index]);
+    all[index] = edited;
+    writeFileSync(path, `${all.join('\n')}\n`);
+  }
+
+  it('ends every record it writes with the CRC-32 of the line before that member', async () => {
+    const path = freshPath();
+    await populate(path);
+    const all = lines(path);
+    expect(all[0]).toBe('{"op":"header","format":"kestrel-journal","version":1}'); // the header carries none
+    for (const line of all.slice(1)) {
+      const match = CRC_MEMBER.exec(line);
+      expect(match, line).not.toBeNull();
+      const summed = line.slice(0, -match![0].length);
+      expect(Number.parseInt(match![1]!, 16)).toBe(crc32(Buffer.from(summed, 'utf8')));
+      const record = JSON.parse(line) as Record<string, unknown>;
+      expect(Object.keys(record).at(-1)).toBe('crc');
+    }
+  });
+
+  it('rejects a record changed after it was written, though it still parses, with STORAGE_CORRUPT naming the line', async () => {
+    const path = freshPath();
+    const { studyId } = await populate(path);
+    const index = lines(path).findIndex((l) => l.includes('"op":"finishTrial"'));
+    // Bit rot in a digit: "values":[0] becomes [1], still valid JSON and a valid record.
+    damage(path, index, (line) => line.replace('"values":[0]', '"values":[1]'));
+    for (const readOnly of [false, true]) {
+      expect(() => new JournalStorage({ path, readOnly })).toThrow(
+        expect.objectContaining({
+          code: 'STORAGE_CORRUPT',
+          message: expect.stringMatching(new RegExp(`line ${index + 1} .*checksum`)),
+        }),
+      );
+    }
+    // The lines before it are a journal on their own (the README's recovery).
+    const head = freshPath();
+    writeFileSync(head, `${lines(path).slice(0, index).join('\n')}\n`);
+    const recovered = new JournalStorage({ path: head, readOnly: true });
+    expect(await recovered.getNTrials(studyId)).toBe(1);
+    await recovered.close();
+  });
+
+  it('rejects a damaged last complete line the same way, and one damaged while another storage has the file open', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    await s.createTrial(id);
+    const n = lines(path).length;
+    damage(path, n - 1, (line) => line.replace('"trialId":0', '"trialId":5'));
+    expect(() => new JournalStorage({ path })).toThrow(
+      expect.objectContaining({ code: 'STORAGE_CORRUPT', message: expect.stringMatching(new RegExp(`line ${n} .*checksum`)) }),
+    );
+
+    // A reader catching up meets the damaged record as it is appended.
+    const path2 = freshPath();
+    const writer = new JournalStorage({ path: path2 });
+    const id2 = await writer.createStudy('s', ['minimize']);
+    const reader = new JournalStorage({ path: path2 });
+    const t = await writer.createTrial(id2);
+    await writer.finishTrial(t.trialId, { state: 'COMPLETE', values: [0.25] });
+    await writer.close();
+    damage(path2, 3, (line) => line.replace('0.25', '0.75'));
+    await expect(reader.getAllTrials(id2)).rejects.toMatchObject({ code: 'STORAGE_CORRUPT', message: expect.stringMatching(/line 4 .*checksum/) });
+    await reader.close();
+    await s.close();
+  });
+
+  it('rejects a checksum member that is damaged itself', async () => {
+    const edits: [string, (line: string) => string][] = [
+      ['another digit', (line) => line.replace(CRC_MEMBER, (m, hex: string) => m.replace(hex, (Number.parseInt(hex, 16) ^ 1).toString(16).padStart(8, '0')))],
+      ['not hex', (line) => line.replace(CRC_MEMBER, ',"crc":"0000000g"}')],
+      ['upper case', (line) => line.replace(CRC_MEMBER, ',"crc":"DEADBEEF"}')],
+      ['a number', (line) => line.replace(CRC_MEMBER, ',"crc":12345678}')],
+      ['not last', (line) => line.replace(CRC_MEMBER, (m, hex: string) => `,"crc":"${hex}","x":1}`)],
+    ];
+    for (const [what, edit] of edits) {
+      const path = freshPath();
+      await populate(path);
+      damage(path, 2, edit);
+      expect(() => new JournalStorage({ path }), what).toThrow(
+        expect.objectContaining({ code: 'STORAGE_CORRUPT', message: expect.stringMatching(/line 3 .*checksum/) }),
+      );
+    }
+  });
+
+  it('loads a journal written before checksums unchanged, and appends checksummed records to it', async () => {
+    const path = freshPath();
+    copyFileSync(fixture, path);
+    const before = readFileSync(path);
+    const s = new JournalStorage({ path });
+    const id = await s.getStudyIdFromName('legacy');
+    expect(await s.getStudyDirections(id)).toEqual(['minimize', 'maximize']);
+    expect(await s.getStudyUserAttrs(id)).toEqual({ cfg: { lr: [0.1, 0.01], note: 'naïve ✓' } });
+    expect(await s.getStudySystemAttrs(id)).toEqual({ sampler: 'tpe' });
+    const trials = await s.getAllTrials(id);
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'FAIL', 'WAITING', 'PRUNED']);
+    expect(trials[0]?.values).toEqual([0.5, -3]);
+    expect(trials[0]?.params).toEqual({ x: 0.25 });
+    expect(trials[0]?.intermediateValues).toEqual({ 0: 1.5, 1: Number.NaN });
+    expect(trials[0]?.userAttrs).toEqual({ tag: 'a' });
+    expect(trials[1]?.systemAttrs).toEqual({ fail_reason: 'boom' });
+    expect(trials[2]?.params).toEqual({ x: 0.75 });
+    expect(await s.claim(id, 'grid-0')).toBe(false);
+    expect(readFileSync(path).equals(before)).toBe(true); // loading wrote nothing
+
+    const popped = await s.popWaitingTrial(id);
+    await s.finishTrial(popped!.trialId, { state: 'COMPLETE', values: [1, 2] });
+    await s.close();
+    const after = readFileSync(path);
+    expect(after.subarray(0, before.length).equals(before)).toBe(true); // the old records are untouched
+    const added = after.subarray(before.length).toString('utf8').trimEnd().split('\n');
+    expect(added).toHaveLength(2);
+    for (const line of added) expect(line).toMatch(CRC_MEMBER);
+
+    const again = new JournalStorage({ path, readOnly: true });
+    expect((await again.getAllTrials(id)).map((t) => t.state)).toEqual(['COMPLETE', 'FAIL', 'COMPLETE', 'PRUNED']);
+    expect((await again.getTrial(popped!.trialId)).values).toEqual([1, 2]);
+    await again.close();
+  });
+
+  it('replays a changed value in a record written before checksums as before: nothing can tell it from the original', async () => {
+    // Without a checksum nothing tells a changed value from the original: the old behaviour stays.
+    const path = freshPath();
+    copyFileSync(fixture, path);
+    damage(path, 6, (line) => line.replace('"values":[0.5,-3]', '"values":[0.5,-4]'));
+    const s = new JournalStorage({ path, readOnly: true });
+    expect((await s.getTrial(0)).values).toEqual([0.5, -4]);
     await s.close();
   });
 });

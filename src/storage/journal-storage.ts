@@ -15,7 +15,7 @@
  * that member (above, of the createStudy line up to `"t":1700000000000`, without its `,"crc":`).
  * Replay checks it before parsing: a mismatch, a crc that is not 8 lowercase hex digits, or a
  * `crc` member that is not the last one is a corrupt line, handled as one that is not JSON
- * (below). The header carries none (it is checked whole). A record without a crc member (written
+ * (below); a carriage return after the record (line ends converted to CRLF) is allowed. The header carries none (it is checked whole). A record without a crc member (written
  * before checksums, or by an earlier version sharing the file) is replayed unchecked, as before,
  * so the version stays 1: journals of earlier versions load unchanged, and earlier versions read
  * (and append to) journals of this one, ignoring the member; a version 2 that required the member
@@ -733,16 +733,19 @@ export class JournalStorage implements Storage {
    * that is not 8 lowercase hex digits, is corruption.
    */
   private checkChecksum(line: Buffer, lineNumber: number): boolean {
-    // Byte by byte rather than with Buffer methods: this runs for every line replayed.
-    const start = line.length - CRC_MEMBER_BYTES;
-    if (start < 1 || line[line.length - 1] !== 0x7d || line[line.length - 2] !== 0x22) return false;
+    // Byte by byte rather than with Buffer methods: this runs for every line replayed. A line end
+    // converted to CRLF (git's autocrlf, a Windows editor) leaves a carriage return, which JSON
+    // reads as white space; the checksum covers the bytes before the crc member either way.
+    const end = line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
+    const start = end - CRC_MEMBER_BYTES;
+    if (start < 1 || line[end - 1] !== 0x7d || line[end - 2] !== 0x22) return false;
     for (let i = 0; i < CRC_MEMBER_START.length; i++) if (line[start + i] !== CRC_MEMBER_START[i]) return false;
     let recorded = 0;
-    for (let i = start + CRC_MEMBER_START.length; i < line.length - 2; i++) {
+    for (let i = start + CRC_MEMBER_START.length; i < end - 2; i++) {
       const c = line[i] as number;
       const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x61 + 10 : -1;
       if (digit < 0) {
-        const hex = line.toString('latin1', start + CRC_MEMBER_START.length, line.length - 2);
+        const hex = line.toString('latin1', start + CRC_MEMBER_START.length, end - 2);
         this.fail(
           new StorageError(`journal ${this.path} is corrupt: line ${lineNumber} has a malformed checksum (crc ${JSON.stringify(hex)})`, {
             corrupt: true,

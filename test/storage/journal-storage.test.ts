@@ -507,6 +507,22 @@ describe('JournalStorage record checksums', () => {
     }
   });
 
+  it('checks the checksums of a journal whose line ends were converted to CRLF (git autocrlf, a Windows editor)', async () => {
+    const path = freshPath();
+    const { studyId, trials } = await populate(path);
+    const crlf = (text: string): string => text.replace(/\r?\n/g, '\r\n');
+    const original = readFileSync(path, 'utf8');
+    writeFileSync(path, crlf(original));
+    const s = new JournalStorage({ path, readOnly: true });
+    expect((await s.getAllTrials(studyId)).map((t) => [t.state, t.values])).toEqual(trials.map((t) => [t.state, t.values]));
+    await s.close();
+    // A changed record is still caught through the carriage return.
+    writeFileSync(path, crlf(original.replace('"values":[0]', '"values":[1]')));
+    expect(() => new JournalStorage({ path, readOnly: true })).toThrow(
+      expect.objectContaining({ code: 'STORAGE_CORRUPT', message: expect.stringMatching(/line \d+ .*fails its checksum/) }),
+    );
+  });
+
   it('loads a journal written before checksums unchanged, and appends checksummed records to it', async () => {
     const path = freshPath();
     copyFileSync(fixture, path);

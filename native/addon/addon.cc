@@ -22,14 +22,23 @@
 // Memory: the Models report their native bytes to the JS engine with napi_adjust_external_memory,
 // so that dropped, undisposed models are collected before their factors pile up. Each block is
 // reported once, however many handles hold it (MemoryLedger): a GpModel's own bytes
-// (GpModel::own_memory_bytes; two handles share one after toCuda) and its factor store
+// (GpModel::own_memory_bytes; two handles share one after toCuda), its factor store
 // (FactorStore::memory_bytes), which a model shares with the models appended to it in place, so
-// that a chain of k appended models reports one n^2 store, not k. A block is reported when the
-// first handle holding it is wrapped and taken back when the last one lets go (dispose() or the
-// finalizer, exactly once per handle). The ledger counts handles, not native owners: only the JS
-// thread wraps, disposes and finalizes handles, so it needs no lock, while the native objects may
-// be created and freed on worker threads (a handle keeps what it reports alive). Native memory
-// that only in-flight work still holds, after dispose(), is not reported.
+// that a chain of k appended models reports one n^2 store, not k, and a device handle's CudaGp
+// (CudaGp::memory_bytes: its device allocations, mostly the n^2 factor, plus the little host
+// state it keeps; not the buffers of a single call; toCuda and append on a device handle each
+// make a new CudaGp). A block is reported when the first handle holding it is wrapped and taken
+// back when the last one lets go (dispose() or the finalizer, exactly once per handle). The
+// ledger counts handles, not native owners: only the JS thread wraps, disposes and finalizes
+// handles, so it needs no lock, while the native objects may be created and freed on worker
+// threads (a handle keeps what it reports alive). Native memory that only in-flight work still
+// holds, after dispose(), is not reported.
+// Device bytes are reported as external memory too, though they are not in this process's heap:
+// JS objects keep them alive (a dropped, undisposed toCuda handle holds its device factor, 800 MB
+// at n = 10,000, until it is collected), and V8 uses the external figure to decide when to
+// collect, which is what frees them; the engine has no other signal of GPU memory. The cost: the
+// engine may collect sooner than host memory alone calls for, and the reading counts host and
+// device together (CudaGp::device_bytes tells them apart).
 #include <napi.h>
 
 #if defined(_WIN32)
@@ -87,9 +96,10 @@ namespace {
 using kestrel::GpModel;
 
 /// The native blocks this environment's live Models report to the engine as external memory,
-/// each counted once: keyed by address (a GpModel for its own bytes, a FactorStore), with the
-/// number of handles holding it. A key is unique while it has holders (a handle keeps its model
-/// and that model's store alive). JS thread only (see "Memory" at the top).
+/// each counted once: keyed by address (a GpModel for its own bytes, a FactorStore, a CudaGp),
+/// with the number of handles holding it. A key is unique while it has holders (a handle keeps
+/// its model, that model's store and its device copy alive). JS thread only (see "Memory" at the
+/// top).
 class MemoryLedger {
  public:
   /// One more handle holds the block at `key` (`bytes` long). Returns the bytes to report to the
@@ -474,15 +484,17 @@ class Model : public Napi::ObjectWrap<Model> {
   void Finalize(Napi::BasicEnv env) override { release_memory(env); }
 
  private:
-  /// Holds the model's blocks in the ledger (once, when wrapped) and reports those that no other
-  /// handle reports yet.
+  /// Holds the model's blocks, and its device copy when it has one, in the ledger (once, when
+  /// wrapped) and reports those that no other handle reports yet.
   void hold_memory(Napi::Env env) {
     if (!model_) return;
     MemoryLedger& ledger = env.GetInstanceData<InstanceData>()->memory;
-    const void* keys[2] = {model_.get(), &model_->factor_store()};
-    const int64_t bytes[2] = {static_cast<int64_t>(model_->own_memory_bytes()),
-                              static_cast<int64_t>(model_->factor_store().memory_bytes())};
-    for (int i = 0; i < 2; ++i) {
+    const void* keys[kMaxHeld] = {model_.get(), &model_->factor_store(), cuda_.get()};
+    const int64_t bytes[kMaxHeld] = {static_cast<int64_t>(model_->own_memory_bytes()),
+                                     static_cast<int64_t>(model_->factor_store().memory_bytes()),
+                                     cuda_ ? static_cast<int64_t>(cuda_->memory_bytes()) : 0};
+    const int count = cuda_ ? 3 : 2;
+    for (int i = 0; i < count; ++i) {
       const int64_t added = ledger.hold(keys[i], bytes[i]);  // may throw (the map's allocation)
       held_[n_held_++] = keys[i];
       int64_t total = 0;
@@ -723,8 +735,10 @@ class Model : public Napi::ObjectWrap<Model> {
   std::shared_ptr<const kestrel::cuda::CudaGp> cuda_;  // set: predict / acquisition on the device
   kestrel::KernelKind kernel_ = kestrel::KernelKind::kMatern52;
   // The blocks this handle holds in the environment's MemoryLedger: its model, then the model's
-  // factor store (the first n_held_ of them; 0 before wrapping and after letting go).
-  const void* held_[2] = {nullptr, nullptr};
+  // factor store, then its device copy when it has one (the first n_held_ of them; 0 before
+  // wrapping and after letting go).
+  static constexpr int kMaxHeld = 3;
+  const void* held_[kMaxHeld] = {nullptr, nullptr, nullptr};
   int n_held_ = 0;
 };
 

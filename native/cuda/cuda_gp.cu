@@ -119,6 +119,8 @@ class DeviceBuffer {
   }
   T* get() const { return ptr_; }
   size_t size() const { return count_; }
+  /// Bytes allocated on the device (requested from cudaMalloc).
+  size_t bytes() const { return count_ * sizeof(T); }
   void upload(const T* host, size_t count, const Stream& s) {
     if (count > 0) KESTREL_CUDA_TRY(cudaMemcpyAsync(ptr_, host, count * sizeof(T), cudaMemcpyHostToDevice, s.get()));
   }
@@ -611,6 +613,9 @@ struct CudaGp::Impl {
   DeviceBuffer<double> l;      // (n, n)
   DeviceBuffer<double> alpha;  // (n)
 
+  /// The device buffers above (CudaGp::device_bytes).
+  size_t device_bytes() const { return xt.bytes() + w.bytes() + is_cat.bytes() + l.bytes() + alpha.bytes(); }
+
   /// Moments (and acquisition / gradient) of candidates [c0, c0 + mc).
   void chunk(const double* x, int mc, const AcqParams* acq, double* mean, double* var, double* value, double* grad,
              const Stream& s) const;
@@ -671,6 +676,10 @@ std::shared_ptr<const CudaGp> CudaGp::create(const GpModel& model, KernelKind ke
 int CudaGp::n() const { return impl_->n; }
 int CudaGp::d() const { return impl_->d; }
 double CudaGp::jitter() const { return impl_->jitter; }
+size_t CudaGp::device_bytes() const { return impl_->device_bytes(); }
+size_t CudaGp::memory_bytes() const {
+  return impl_->device_bytes() + sizeof(CudaGp) + sizeof(Impl) + impl_->w_host.capacity() * sizeof(double);
+}
 
 std::vector<double> CudaGp::factor() const {
   use_device();

@@ -60,7 +60,8 @@ CholeskyStatus cuda_cholesky(int n, const double* a, ptrdiff_t lda, std::vector<
 void cuda_triangular_solve(int n, const double* l, int m, double* b, bool transpose);
 
 /// One fitted GP resident on the device. Immutable; every method may run concurrently with the
-/// others (each call uses its own stream and scratch memory). Device memory is freed with it.
+/// others (each call uses its own stream and scratch memory). Device memory is freed with it;
+/// device_bytes() / memory_bytes() say how much it holds meanwhile.
 class CudaGp {
  public:
   /// Uploads X, y and theta of a CPU-fitted model, assembles and factors A on the device
@@ -75,6 +76,18 @@ class CudaGp {
   int d() const;
   /// Jitter the device factorization ended with.
   double jitter() const;
+  /// Device bytes this copy holds for its whole life, as requested from cudaMalloc: L (n, n),
+  /// X^T (d, n), alpha (n) and w (d) doubles, and the categorical flags (d bytes); at n = 10,000
+  /// about 800 MB, nearly all L. Not the buffers that live for one call only (create's A and
+  /// inputs, the candidate chunks of predict / acquisition, at most 128 MiB each), nor the
+  /// driver's rounding of each allocation to its page size.
+  size_t device_bytes() const;
+  /// Bytes this copy holds for its whole life, on the device and on the host: device_bytes() plus
+  /// the host side it keeps between calls (itself, its state and its copy of w; no pinned or
+  /// staging host buffers: calls copy from and to the caller's memory). The addon reports this as
+  /// external memory to the JS engine, once per CudaGp however many handles hold it
+  /// (native/addon/addon.cc, "Memory").
+  size_t memory_bytes() const;
   /// The device factor L, downloaded (n, n, ld n).
   std::vector<double> factor() const;
   /// Posterior mean and floored variance (m each) for x (m, d).

@@ -28,6 +28,8 @@ std::shared_ptr<const CudaGp> CudaGp::create(const GpModel&, KernelKind) { unava
 int CudaGp::n() const { unavailable(); }
 int CudaGp::d() const { unavailable(); }
 double CudaGp::jitter() const { unavailable(); }
+size_t CudaGp::device_bytes() const { unavailable(); }
+size_t CudaGp::memory_bytes() const { unavailable(); }
 std::vector<double> CudaGp::factor() const { unavailable(); }
 void CudaGp::predict(const double*, int, double*, double*) const { unavailable(); }
 void CudaGp::acquisition(const double*, int, const AcqParams&, double*, double*) const { unavailable(); }

@@ -131,6 +131,8 @@ export interface AddonModel {
   /**
    * A new handle over the same CPU fit whose predict / acquisition run on the CUDA device
    * (native/cuda/cuda_gp.h). Rejects when the addon was built without CUDA or no device exists.
+   * Each call makes a new device copy (about 8 n^2 bytes of GPU memory), held until this handle is
+   * disposed or collected, and reported as external memory (externalMemory()).
    */
   toCuda(kernel: AddonKernelCode): Promise<AddonModel>;
   /** Where predict / acquisition of this handle run. */
@@ -143,11 +145,13 @@ export interface KestrelAddon {
   buildInfo(): AddonBuildInfo;
   /**
    * Bytes the live models of this environment (not disposed, not yet collected) report to the
-   * JS engine as external memory (each model's inputs and solves, and its factor's store), so
-   * that the GC sees them. Each native block counts once however many handles hold it: models
-   * appended in place share one store, and a `toCuda` handle shares its CPU model. dispose() or
-   * the handle's finalizer lets go of its blocks; a block is taken back when its last handle lets
-   * go. For tests.
+   * JS engine as external memory (each model's inputs and solves, its factor's store, and a
+   * `toCuda` handle's device copy: the factor and inputs it keeps in GPU memory, plus its small
+   * host state), so that the GC sees them. Device bytes count too: a dropped device handle keeps
+   * its GPU memory until it is collected, and the engine schedules collection by this figure. Each
+   * native block counts once however many handles hold it: models appended in place share one
+   * store, and a `toCuda` handle shares its CPU model. dispose() or the handle's finalizer lets go
+   * of its blocks; a block is taken back when its last handle lets go. For tests.
    */
   externalMemory(): number;
   /**

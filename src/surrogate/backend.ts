@@ -227,6 +227,11 @@ export interface FittedGp {
   optimizeAcquisition(options: OptimizeAcquisitionOptions): Promise<AcquisitionOptimum>;
   /** Adds k observations with unchanged theta by extending the Cholesky factor (O(n^2 k)). */
   append(x: Float64Array, y: Float64Array, k: number, options?: AppendOptions): Promise<FittedGp>;
+  /**
+   * Frees the model's native memory now (host, and GPU memory for a CUDA model). A model dropped
+   * without it is freed when the GC collects it; the native backend reports those bytes, device
+   * ones included, to the engine as external memory, so that collection comes soon.
+   */
   dispose(): void;
 }
 

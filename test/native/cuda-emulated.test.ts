@@ -5,13 +5,16 @@
  * the CPU core, and native/cuda/emulation/emulate_check.cc compares the device Cholesky (sizes
  * around the 64-wide blocks, failing pivot, NaN, jitter), the many-right-hand-side triangular
  * solves and CudaGp (factor, predict, logEI / UCB / PI with gradient) with the CPU core, and
- * checks that a call after a device out-of-memory (an injected cudaMalloc failure) works, and that
+ * checks that a call after a device out-of-memory (an injected cudaMalloc failure) works, that
+ * CudaGp::device_bytes() (what the addon reports to the JS engine for a device copy) equals the
+ * bytes the emulated device holds for it (the emulator counts live allocations), after calls,
+ * after an out-of-memory failure at each of create's allocations and when it is freed, and that
  * the kernel-image probe behind cudaAvailable() reports a card the build has no image for (an
  * injected compute capability 5.0 whose launches fail) with its capability, and leaves no error.
  * Tolerances are in emulate_check.cc (1e-12 relative for the factor and solves, 1e-10 for the
  * moments, 1e-9 / 1e-8 for acquisition values / gradients). This proves indexing, bounds and
  * synchronization logic; timing and the device memory model need a GPU (cuda-parity.test.ts).
- * About 10 s on 2 cores. Skipped with a message when no C++20 compiler is on PATH.
+ * About 15-25 s on 2 cores. Skipped with a message when no C++20 compiler is on PATH.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

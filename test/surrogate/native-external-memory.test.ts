@@ -8,7 +8,8 @@
  * engine ran GCs for memory that did not exist. Checked through the TypeScript backend
  * (src/surrogate/native-backend.ts) in a child process with --expose-gc
  * (fixtures/append-chain-memory.ts), so that no other test's models are collected meanwhile.
- * Skipped when the addon is not built.
+ * The same goes for a toCuda handle's device copy (CUDA build and device only). Skipped when the
+ * addon is not built.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -69,15 +70,37 @@ describe('native backend: external memory of appended models', () => {
     expect(out.mixedCollected).toBe(0);
   }, 150_000);
 
-  // The device copy's memory is on the GPU; the handle shares the CPU model, reported once.
-  it.skipIf(!cudaReady)('a toCuda handle shares its CPU model: reported once, taken back by the last handle', () => {
+  // A toCuda handle shares its CPU model (reported once) and reports its own device copy
+  // (native/cuda/cuda_gp.h CudaGp::memory_bytes: the device's L, X^T, alpha, w and flags, plus a
+  // little host state), so that a dropped, undisposed device handle weighs on the GC as much as
+  // the device memory it keeps (n = 10,000: 800 MB). Needs a GPU: the emulated device
+  // (test/native/cuda-emulated.test.ts) checks device_bytes() against the allocations it holds.
+  it.skipIf(!cudaReady)('a toCuda handle reports its device copy once, and shares its CPU model, taken back by the last handle', () => {
     const out = runFixture(['--cuda']);
     expect(out.base).toBe(0);
     expect(out.cpu).toBeGreaterThanOrEqual(432 * 432 * 8);
-    expect(out.both).toBe(out.cpu);
-    expect(out.deviceOnly).toBe(out.cpu);
+    // n = 400, d = 2: (400^2 + 400 x 2 + 400 + 2) x 8 + 2 bytes on the device; the host side of a
+    // copy is a few hundred bytes (the CudaGp, its state and its w).
+    expect(out.deviceBytes).toBe((400 * 400 + 400 * 2 + 400 + 2) * 8 + 2);
+    const share = out.both - out.cpu;
+    expect(share).toBeGreaterThanOrEqual(out.deviceBytes);
+    expect(share - out.deviceBytes).toBeLessThan(4096);
+    // The CPU handle disposed: the device handle still holds the CPU model, its store and its copy.
+    expect(out.deviceOnly).toBe(out.both);
+    // A second copy of the same fit adds its own device memory only; disposing it takes that back.
+    expect(out.twoCopies - out.deviceOnly).toBe(share);
+    expect(out.secondDisposed).toBe(out.deviceOnly);
+    // An append on a device handle: the appended CPU model's own share (its store is the parent's)
+    // and a new device copy of 401 rows.
+    const appendedShare = out.appended - out.deviceOnly;
+    expect(appendedShare).toBeGreaterThanOrEqual(out.deviceBytesAppended);
+    expect(appendedShare).toBeLessThan(out.deviceBytesAppended + out.cpu / 20);
     expect(out.disposed).toBe(0);
-    expect(out.backend).toBe(out.cpu);
+    // Three dropped device handles over one CPU model: the model once, three copies; the
+    // finalizers take it all back.
+    expect(out.droppedLive).toBe(out.cpu + 3 * share);
+    expect(out.collected).toBe(0);
+    expect(out.backend).toBe(out.both);
     expect(out.backendDisposed).toBe(0);
   }, 150_000);
 });

@@ -7,7 +7,8 @@
 // copy shared by the threads of the running block. __shfl_down_sync exchanges through a
 // per-warp buffer between two warp barriers. Memory is host memory; streams are no-ops (every
 // call completes before it returns). Failing calls set the per-thread "last error" that
-// cudaGetLastError returns and clears, cudaMalloc can be made to fail (failing_mallocs), and the
+// cudaGetLastError returns and clears, cudaMalloc can be made to fail (failing_mallocs, or the
+// k-th next one: mallocs_before_failure), live allocations are counted (live_bytes), and the
 // device can be given a compute capability the "fatbin" has no image for (no_kernel_image), so
 // error paths run as on a device. This checks indexing, bounds and synchronization logic of the
 // kernels, not timing or the memory model of a real device.
@@ -26,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #define __global__
@@ -202,8 +204,27 @@ inline cudaError_t record(cudaError_t e) {
 /// Fault injection for tests: this many of the next cudaMalloc calls fail with
 /// cudaErrorMemoryAllocation (a device out of memory, e.g. shared with another process).
 inline std::atomic<int> failing_mallocs{0};
+/// Fault injection for tests: when >= 0, this many more cudaMalloc calls succeed and the one
+/// after them fails with cudaErrorMemoryAllocation (then back to -1), so that a test can make each
+/// allocation of an operation fail in turn.
+inline std::atomic<int> mallocs_before_failure{-1};
 /// The largest cudaMalloc request so far, in bytes (tests of the chunking's memory bound).
 inline std::atomic<size_t> largest_malloc{0};
+/// The live device allocations (cudaMalloc'd, not yet cudaFree'd): their requested sizes, and
+/// the sum of those (tests of what CudaGp reports it holds). Guarded by live_mutex.
+inline std::mutex live_mutex;
+inline std::unordered_map<const void*, size_t> live_allocations;
+inline size_t live_bytes_total = 0;
+/// Bytes of device memory allocated and not yet freed, as requested from cudaMalloc.
+inline size_t live_bytes() {
+  std::lock_guard<std::mutex> lock(live_mutex);
+  return live_bytes_total;
+}
+/// Number of device allocations not yet freed.
+inline size_t live_count() {
+  std::lock_guard<std::mutex> lock(live_mutex);
+  return live_allocations.size();
+}
 /// The emulated device's compute capability (cudaGetDeviceProperties).
 inline std::atomic<int> device_major{8};
 inline std::atomic<int> device_minor{0};
@@ -287,7 +308,10 @@ inline cudaError_t cudaMalloc(void** p, size_t bytes) {
   int failing = kestrel_emu::failing_mallocs.load();
   while (failing > 0 && !kestrel_emu::failing_mallocs.compare_exchange_weak(failing, failing - 1)) {
   }
-  if (failing > 0) {
+  int before = failing > 0 ? -1 : kestrel_emu::mallocs_before_failure.load();
+  while (before >= 0 && !kestrel_emu::mallocs_before_failure.compare_exchange_weak(before, before - 1)) {
+  }
+  if (failing > 0 || before == 0) {
     *p = nullptr;
     return kestrel_emu::record(cudaErrorMemoryAllocation);
   }
@@ -297,9 +321,22 @@ inline cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = std::malloc(bytes);
   if (*p == nullptr) return kestrel_emu::record(cudaErrorMemoryAllocation);
   std::memset(*p, 0xff, bytes);
+  {
+    std::lock_guard<std::mutex> lock(kestrel_emu::live_mutex);
+    kestrel_emu::live_allocations[*p] = bytes;
+    kestrel_emu::live_bytes_total += bytes;
+  }
   return cudaSuccess;
 }
 inline cudaError_t cudaFree(void* p) {
+  if (p != nullptr) {
+    std::lock_guard<std::mutex> lock(kestrel_emu::live_mutex);
+    const auto it = kestrel_emu::live_allocations.find(p);
+    if (it != kestrel_emu::live_allocations.end()) {
+      kestrel_emu::live_bytes_total -= it->second;
+      kestrel_emu::live_allocations.erase(it);
+    }
+  }
   std::free(p);
   return cudaSuccess;
 }

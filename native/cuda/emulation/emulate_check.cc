@@ -2,8 +2,10 @@
 // cuda_emulation.h (no GPU) and compares them with the CPU core: device Cholesky (sizes around
 // the 64-wide blocks, failing pivot, NaN), triangular solves with many right-hand sides, and
 // CudaGp (factor, predict, acquisition with gradient) against GpModel at the same theta,
-// recovery from a device out of memory, the candidate chunks' bound on device buffers, and the
-// kernel-image probe on a card the build lacks.
+// recovery from a device out of memory, the bytes CudaGp reports holding (device_bytes /
+// memory_bytes) against the emulated device's live allocations, also across out-of-memory
+// failures, the candidate chunks' bound on device buffers, and the kernel-image probe on a card
+// the build lacks.
 // Built and run by test/native/cuda-emulated.test.ts. Prints "<k> checks, <f> failed".
 #define KESTREL_CUDA_EMULATE 1
 #include "../cuda_gp.cu"  // NOLINT: the kernels themselves, compiled for the emulator
@@ -55,6 +57,28 @@ double max_diff(const double* a, const double* b, size_t count) {
   double m = 0.0;
   for (size_t i = 0; i < count; ++i) m = std::max(m, std::fabs(a[i] - b[i]));
   return m;
+}
+
+/// A CPU model over n random rows of d float dims (Matern-5/2, fixed theta).
+std::shared_ptr<const kestrel::GpModel> random_model(int n, int d, uint64_t seed, kestrel::ThreadPool& pool) {
+  Lcg r{seed};
+  kestrel::GpData data;
+  data.n = n;
+  data.d = d;
+  data.is_cat.assign(static_cast<size_t>(d), 0);
+  for (int i = 0; i < n * d; ++i) data.x.push_back(r.next());
+  for (int i = 0; i < n; ++i) data.y.push_back(std::sin(5.0 * data.x[static_cast<size_t>(i) * d]));
+  std::vector<double> theta(static_cast<size_t>(d) + 2, std::log(0.4));
+  theta[static_cast<size_t>(d)] = 0.0;
+  theta[static_cast<size_t>(d) + 1] = std::log(1e-4);
+  return kestrel::GpModel::build(data, theta, kestrel::KernelKind::kMatern52, false, pool);
+}
+
+/// The device bytes of a CudaGp over n rows of d dims, by the shapes cuda_gp.h documents: L (n, n),
+/// X^T (d, n), alpha (n) and w (d) doubles, and the categorical flags (d bytes).
+size_t expected_device_bytes(int n, int d) {
+  const size_t nn = static_cast<size_t>(n), dd = static_cast<size_t>(d);
+  return (nn * nn + nn * dd + nn + dd) * sizeof(double) + dd;
 }
 
 void check_cholesky(kestrel::ThreadPool& pool) {
@@ -250,7 +274,11 @@ void check_chunk_memory(kestrel::ThreadPool& pool) {
   theta[static_cast<size_t>(d)] = 0.0;
   theta[static_cast<size_t>(d) + 1] = std::log(1e-4);
   auto model = kestrel::GpModel::build(data, theta, kestrel::KernelKind::kMatern52, false, pool);
+  const size_t base = kestrel_emu::live_bytes();
   auto gpu = kestrel::cuda::CudaGp::create(*model, kestrel::KernelKind::kMatern52);
+  check(gpu->device_bytes() == kestrel_emu::live_bytes() - base && gpu->device_bytes() == expected_device_bytes(n, d),
+        "memory: device_bytes equals the live device bytes when d > n", static_cast<double>(gpu->device_bytes()),
+        static_cast<double>(kestrel_emu::live_bytes() - base));
   std::vector<double> x(static_cast<size_t>(m) * d, 0.25), mean(m), var(m);
   kestrel_emu::largest_malloc = 0;
   gpu->predict(x.data(), m, mean.data(), var.data());
@@ -260,6 +288,78 @@ void check_chunk_memory(kestrel::ThreadPool& pool) {
   std::vector<double> mc(m), vc(m);
   model->predict(x.data(), m, mc.data(), vc.data(), pool);
   check(max_diff(mc.data(), mean.data(), m) <= 1e-10, "chunking: mean when d > n", max_diff(mc.data(), mean.data(), m), 1e-10);
+}
+
+/// CudaGp::device_bytes() is what the device copy holds for its lifetime, which the addon reports
+/// to the JS engine (native/addon/addon.cc, "Memory"): the emulated device's live bytes grow by
+/// exactly that much when it is created, stay there across calls (whose candidate buffers come
+/// and go within the call, also when a call runs out of device memory), and go back when it is
+/// freed. memory_bytes() adds the host side it keeps (itself, its state and the w copy).
+void check_memory_bytes(kestrel::ThreadPool& pool) {
+  for (const auto& [n, d] : {std::pair<int, int>{1, 1}, {37, 3}, {100, 2}}) {
+    const std::string tag = " n=" + std::to_string(n) + " d=" + std::to_string(d);
+    auto model = random_model(n, d, 40 + static_cast<uint64_t>(n), pool);
+    const size_t base = kestrel_emu::live_bytes();
+    const size_t base_count = kestrel_emu::live_count();
+    auto gpu = kestrel::cuda::CudaGp::create(*model, kestrel::KernelKind::kMatern52);
+    const size_t held = kestrel_emu::live_bytes() - base;
+    check(gpu->device_bytes() == held, "memory: device_bytes equals the live device bytes" + tag,
+          static_cast<double>(gpu->device_bytes()), static_cast<double>(held));
+    check(gpu->device_bytes() == expected_device_bytes(n, d), "memory: device_bytes is L, X^T, alpha, w, flags" + tag,
+          static_cast<double>(gpu->device_bytes()), static_cast<double>(expected_device_bytes(n, d)));
+    const size_t host = sizeof(kestrel::cuda::CudaGp) + sizeof(kestrel::cuda::CudaGp::Impl) + static_cast<size_t>(d) * sizeof(double);
+    check(gpu->memory_bytes() == gpu->device_bytes() + host, "memory: memory_bytes adds the host side" + tag,
+          static_cast<double>(gpu->memory_bytes() - gpu->device_bytes()), static_cast<double>(host));
+    Lcg r{7};
+    const int m = 4;
+    std::vector<double> x(static_cast<size_t>(m) * d), mean(m), var(m), value(m), grad(static_cast<size_t>(m) * d);
+    for (double& v : x) v = r.next();
+    gpu->predict(x.data(), m, mean.data(), var.data());
+    kestrel::AcqParams acq;
+    gpu->acquisition(x.data(), m, acq, value.data(), grad.data());
+    kestrel_emu::failing_mallocs = 1;
+    try {
+      gpu->predict(x.data(), m, mean.data(), var.data());
+    } catch (const kestrel::cuda::CudaError&) {
+    }
+    kestrel_emu::failing_mallocs = 0;
+    check(kestrel_emu::live_bytes() - base == gpu->device_bytes(),
+          "memory: after predict, acquisition and a failed call the device holds device_bytes" + tag,
+          static_cast<double>(kestrel_emu::live_bytes() - base), static_cast<double>(gpu->device_bytes()));
+    gpu.reset();
+    check(kestrel_emu::live_bytes() == base && kestrel_emu::live_count() == base_count,
+          "memory: freeing the CudaGp frees what it reported" + tag, static_cast<double>(kestrel_emu::live_bytes()),
+          static_cast<double>(base));
+  }
+  // A device out of memory at each allocation of create in turn: the failed create leaves nothing
+  // behind on the device (nothing is reported for it), and the create that finally succeeds
+  // reports what it holds.
+  const int n = 20, d = 2;
+  auto model = random_model(n, d, 77, pool);
+  const size_t base = kestrel_emu::live_bytes();
+  int failures = 0;
+  bool created = false;
+  for (int k = 0; k < 64 && !created; ++k) {
+    kestrel_emu::mallocs_before_failure = k;
+    std::shared_ptr<const kestrel::cuda::CudaGp> gpu;
+    try {
+      gpu = kestrel::cuda::CudaGp::create(*model, kestrel::KernelKind::kMatern52);
+    } catch (const kestrel::cuda::CudaError&) {
+      ++failures;
+      check(kestrel_emu::live_bytes() == base, "memory: create out of memory at allocation " + std::to_string(k) + " leaks nothing",
+            static_cast<double>(kestrel_emu::live_bytes() - base), 0.0);
+      continue;
+    }
+    kestrel_emu::mallocs_before_failure = -1;
+    created = true;
+    check(gpu->device_bytes() == kestrel_emu::live_bytes() - base && gpu->device_bytes() == expected_device_bytes(n, d),
+          "memory: after " + std::to_string(failures) + " failed creates, device_bytes equals the live device bytes",
+          static_cast<double>(gpu->device_bytes()), static_cast<double>(kestrel_emu::live_bytes() - base));
+  }
+  kestrel_emu::mallocs_before_failure = -1;
+  check(created && failures >= 5, "memory: create failed at each of its allocations, then succeeded", failures, 5);
+  check(kestrel_emu::live_bytes() == base, "memory: nothing left on the device after the out-of-memory sweep",
+        static_cast<double>(kestrel_emu::live_bytes() - base), 0.0);
 }
 
 /// A CPU model of sin(4x) at x = i / n, i < n (one float dim, Matern-5/2, fixed theta).
@@ -349,6 +449,7 @@ int main() {
     check_model(kestrel::KernelKind::kMatern52, pool);
     check_model(kestrel::KernelKind::kRbf, pool);
     check_out_of_memory(pool);
+    check_memory_bytes(pool);
     check_chunk_memory(pool);
     check_acquisition_kinds(pool);
     check_kernel_image(pool);

@@ -836,6 +836,34 @@ Napi::Value NegLogPosterior(const Napi::CallbackInfo& info) {
       });
 }
 
+// negLogPosteriorHessian(data, {theta, kernel, deterministic, numThreads}): the (d + 2)^2
+// row-major Hessian of the negative log posterior (kestrel::neg_log_posterior_hessian).
+Napi::Value NegLogPosteriorHessian(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const AtTheta a = take_at_theta(env, info);
+  auto result = std::make_shared<kestrel::NlpHessianResult>();
+  return queue(
+      env,
+      [=] {
+        kestrel::ThreadPool pool(a.threads);
+        *result = kestrel::neg_log_posterior_hessian(*a.data, *a.theta, a.kernel, a.deterministic, pool);
+        if (!result->ok) {
+          if (result->status.ok) {
+            throw kestrel::Error(kestrel::Error::Code::kNumerical,
+                                 "the negative log posterior is not finite next to this theta");
+          }
+          if (result->status.had_nan) {
+            throw kestrel::Error(kestrel::Error::Code::kNaN, "the covariance had a non-finite entry in column " +
+                                                                 std::to_string(result->status.index));
+          }
+          throw kestrel::Error(kestrel::Error::Code::kNumerical,
+                               "the covariance is not positive definite next to this theta (pivot " +
+                                   std::to_string(result->status.index) + ") even after jitter");
+        }
+      },
+      [=](Napi::Env e) { return to_js(e, result->hessian); });
+}
+
 /// The (n, n) matrix argument of cholesky / cudaCholesky, copied (the caller may reuse its buffer).
 std::shared_ptr<std::vector<double>> take_square(Napi::Env env, const Napi::Value& value, int n) {
   const size_t length = static_cast<size_t>(n) * n;
@@ -974,6 +1002,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fit", Napi::Function::New(env, Guarded<Fit>));
   exports.Set("build", Napi::Function::New(env, Guarded<Build>));
   exports.Set("negLogPosterior", Napi::Function::New(env, Guarded<NegLogPosterior>));
+  exports.Set("negLogPosteriorHessian", Napi::Function::New(env, Guarded<NegLogPosteriorHessian>));
   exports.Set("cholesky", Napi::Function::New(env, Guarded<Cholesky>));
   exports.Set("cudaCholesky", Napi::Function::New(env, Guarded<CudaCholesky>));
   return exports;

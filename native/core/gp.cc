@@ -295,6 +295,53 @@ NlpResult neg_log_posterior(const GpData& data, const std::vector<double>& theta
   return res;
 }
 
+NlpHessianResult neg_log_posterior_hessian(const GpData& data, const std::vector<double>& theta, KernelKind kernel,
+                                           bool deterministic, ThreadPool& pool) {
+  const int d = data.d;
+  const int q = d + 2;                         // the matrix's order
+  const int p = deterministic ? d + 1 : d + 2;  // the perturbed coordinates
+  std::vector<NlpResult> evals(static_cast<size_t>(2 * p));
+  auto evaluate = [&](int t, ThreadPool& inner) {
+    std::vector<double> at = theta;
+    at[static_cast<size_t>(t / 2)] += (t % 2 == 0 ? kHessianStep : -kHessianStep);
+    NlpWorkspace ws;
+    evals[static_cast<size_t>(t)] = neg_log_posterior(data, at, kernel, deterministic, true, inner, ws);
+  };
+  if (data.n <= kParallelStartsMaxN && pool.size() > 1) {
+    pool.parallel_for(2 * p, [&](int t, int) {
+      ThreadPool serial(1);
+      evaluate(t, serial);
+    });
+  } else {
+    for (int t = 0; t < 2 * p; ++t) evaluate(t, pool);
+  }
+  NlpHessianResult res;
+  for (const NlpResult& e : evals) {
+    if (!e.ok) {
+      res.status = e.status;
+      return res;
+    }
+  }
+  res.hessian.assign(static_cast<size_t>(q) * q, 0.0);
+  for (int a = 0; a < p; ++a) {
+    const std::vector<double>& plus = evals[static_cast<size_t>(2 * a)].grad;
+    const std::vector<double>& minus = evals[static_cast<size_t>(2 * a + 1)].grad;
+    for (int b = 0; b < p; ++b) {
+      res.hessian[static_cast<size_t>(a) * q + b] = (plus[static_cast<size_t>(b)] - minus[static_cast<size_t>(b)]) / (2.0 * kHessianStep);
+    }
+  }
+  for (int a = 0; a < p; ++a) {
+    for (int b = a + 1; b < p; ++b) {
+      const double s = 0.5 * (res.hessian[static_cast<size_t>(a) * q + b] + res.hessian[static_cast<size_t>(b) * q + a]);
+      res.hessian[static_cast<size_t>(a) * q + b] = s;
+      res.hessian[static_cast<size_t>(b) * q + a] = s;
+    }
+  }
+  res.ok = true;
+  res.status = evals[0].status;
+  return res;
+}
+
 size_t GpModel::own_memory_bytes() const {
   const size_t doubles = data_.x.size() + data_.y.size() + xt_.size() + theta_.size() + w_.size() + alpha_.size();
   return sizeof(GpModel) + doubles * sizeof(double) + data_.is_cat.size();

@@ -103,6 +103,24 @@ NlpResult neg_log_posterior(const GpData& data, const std::vector<double>& theta
 NlpResult neg_log_posterior(const GpData& data, const std::vector<double>& theta, KernelKind kernel,
                             bool deterministic, bool want_grad, ThreadPool& pool, NlpWorkspace& ws);
 
+/// Step of the central differences in neg_log_posterior_hessian, in log units of theta.
+constexpr double kHessianStep = 1e-4;
+
+/// Hessian of the negative log posterior with respect to theta, (d + 2) x (d + 2) row-major,
+/// symmetric: H_ab = (g_b(theta + h e_a) - g_b(theta - h e_a)) / 2h by central differences of the
+/// analytic gradient (h = kHessianStep; truncation error O(h^2), rounding O(eps |g| / h)), then
+/// (H + H^T) / 2. The deterministic noise row and column are zero (theta[d + 1] is pinned). The
+/// 2p gradient evaluations (p = d + 1 or d + 2) run one per thread while n <= 1024 (serial
+/// evaluations), else in sequence with multi-threaded evaluations: the result does not depend
+/// on the thread count. ok = false, with the failing evaluation's status, when one fails.
+struct NlpHessianResult {
+  bool ok = false;
+  std::vector<double> hessian;  // (d + 2)^2
+  CholeskyStatus status;
+};
+NlpHessianResult neg_log_posterior_hessian(const GpData& data, const std::vector<double>& theta, KernelKind kernel,
+                                           bool deterministic, ThreadPool& pool);
+
 /// MAP fit policy (GpModel::fit):
 ///   - L-BFGS-B with Optuna 4.x GPSampler's tolerances (pgtol 1e-2 on the unnormalized negative
 ///     log posterior, scipy's default ftol 2.2e-9), at most max_iterations iterations per start;

@@ -849,6 +849,44 @@ static void test_nlp_gradient() {
   }
 }
 
+// neg_log_posterior_hessian: symmetric, equal to a second difference of the value, zero noise
+// row when deterministic, and the same for any thread count.
+static void test_nlp_hessian() {
+  for (int kernel = 0; kernel < 2; ++kernel) {
+    for (bool det : {false, true}) {
+      const GpData data = random_data(40, 3, 7 + kernel, true);
+      const std::vector<double> theta = {std::log(0.4), std::log(0.8), std::log(1.2), std::log(1.1), std::log(det ? 1e-6 : 0.05)};
+      const int q = 5;
+      ThreadPool pool(2);
+      const NlpHessianResult r = neg_log_posterior_hessian(data, theta, static_cast<KernelKind>(kernel), det, pool);
+      CHECK(r.ok && static_cast<int>(r.hessian.size()) == q * q, "hessian failed");
+      auto value = [&](int a, double ha, int b, double hb) {
+        std::vector<double> t = theta;
+        t[static_cast<size_t>(a)] += ha;
+        t[static_cast<size_t>(b)] += hb;
+        return neg_log_posterior(data, t, static_cast<KernelKind>(kernel), det, false, pool).value;
+      };
+      for (int a = 0; a < q; ++a) {
+        for (int b = 0; b < q; ++b) {
+          const double h_ab = r.hessian[static_cast<size_t>(a) * q + b];
+          CHECK(h_ab == r.hessian[static_cast<size_t>(b) * q + a], "hessian not symmetric at %d,%d", a, b);
+          if (det && (a == q - 1 || b == q - 1)) {
+            CHECK(h_ab == 0.0, "deterministic noise entry %d,%d = %g", a, b, h_ab);
+            continue;
+          }
+          // Second central difference of the value (truncation O(h^2)): 1e-3 relative.
+          const double h = 1e-3;
+          const double fd = (value(a, h, b, h) - value(a, h, b, -h) - value(a, -h, b, h) + value(a, -h, b, -h)) / (4 * h * h);
+          CHECK(std::fabs(fd - h_ab) < 1e-3 * (1 + std::fabs(fd)), "kernel %d det %d H[%d][%d] %.8g vs fd %.8g", kernel, det, a, b, h_ab, fd);
+        }
+      }
+      ThreadPool one(1);
+      const NlpHessianResult r1 = neg_log_posterior_hessian(data, theta, static_cast<KernelKind>(kernel), det, one);
+      CHECK(r1.ok && r1.hessian == r.hessian, "hessian differs across thread counts");
+    }
+  }
+}
+
 static void test_model() {
   GpData data = random_data(60, 3, 21, true);
   FitOptions fo;
@@ -2126,6 +2164,7 @@ int main() {
   test_acquisition_math();
   test_hypervolume_math();
   test_nlp_gradient();
+  test_nlp_hessian();
   test_lbfgsb();
   test_lbfgsb_non_finite_gradient();
   test_isa_kernels();

@@ -176,6 +176,11 @@ export interface KestrelAddon {
     data: AddonData,
     options: { theta: Float64Array; kernel: AddonKernelCode; deterministic: boolean; numThreads: number },
   ): Promise<{ value: number; grad: Float64Array }>;
+  /** (d + 2)^2 row-major Hessian of the negative log posterior at `theta` (native/core/gp.h neg_log_posterior_hessian). */
+  negLogPosteriorHessian(
+    data: AddonData,
+    options: { theta: Float64Array; kernel: AddonKernelCode; deterministic: boolean; numThreads: number },
+  ): Promise<Float64Array>;
   /**
    * Cholesky of a (n, n) column-major matrix (lower triangle read). With `jitter`, bounded jitter
    * escalation; `factor` is null on failure, with `index` the failing pivot (or column of a NaN).
@@ -204,6 +209,7 @@ export const ADDON_FUNCTIONS: readonly (keyof KestrelAddon)[] = [
   'fit',
   'build',
   'negLogPosterior',
+  'negLogPosteriorHessian',
   'cholesky',
   'cudaCholesky',
 ];

@@ -270,4 +270,21 @@ export interface SurrogateBackend {
    */
   negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean):
     Promise<{ readonly value: number; readonly grad: Float64Array }>;
+  /**
+   * Hessian of the negative log posterior with respect to theta at theta: (d + 2) x (d + 2),
+   * row-major and symmetric, by central differences of the analytic gradient,
+   * H_ab = (g_b(theta + h e_a) - g_b(theta - h e_a)) / 2h with h = HESSIAN_STEP, symmetrized;
+   * truncation error O(h^2). When `deterministic`, the noise row and column (index d + 1) are
+   * zero: that coordinate is pinned. One call (the native backend: one AsyncWorker whose 2(d + 2)
+   * gradient evaluations share the thread pool). What GpSampler's `hyperparameterDraw: 'laplace'`
+   * draws from (the Laplace approximation of the hyperparameter posterior). Rejects as
+   * `negLogPosterior` does: InvalidOptionError for bad data, theta or kernel, NumericalError when
+   * an evaluation next to theta cannot be factored. Optional for custom backends: GpSampler uses
+   * the MAP model where it is missing.
+   */
+  negLogPosteriorHessian?(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean):
+    Promise<Float64Array>;
 }
+
+/** Central-difference step of `SurrogateBackend.negLogPosteriorHessian`, in log units of theta (native/core/gp.h kHessianStep). */
+export const HESSIAN_STEP = 1e-4;

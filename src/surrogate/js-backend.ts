@@ -48,7 +48,7 @@ import type {
   Prediction,
   SurrogateBackend,
 } from './backend.js';
-import { currentModel, NOISELESS_VARIANCE } from './backend.js';
+import { currentModel, HESSIAN_STEP, NOISELESS_VARIANCE } from './backend.js';
 import { addNegLogPrior, defaultTheta, thetaBounds } from './hyperparameters.js';
 import {
   crossKernel,
@@ -56,6 +56,7 @@ import {
   kernelShape,
   kernelShapeDerivative,
   negLogPosteriorJs,
+  negLogPosteriorHessianJs,
   scaledDistance2,
   trainingCovariance,
 } from './js-kernels.js';
@@ -117,6 +118,22 @@ class JsBackend implements SurrogateBackend {
     const result = negLogPosteriorJs(copyData(data), theta, kernel, deterministic);
     if (result === null) {
       throw new NumericalError('the kernel matrix is not positive definite at this theta, even with jitter');
+    }
+    return result;
+  }
+
+  async negLogPosteriorHessian(
+    data: GpTrainingData,
+    theta: Float64Array,
+    kernel: KernelKind,
+    deterministic: boolean,
+  ): Promise<Float64Array> {
+    checkTrainingData(data);
+    checkFloat64('theta', theta, data.d + 2);
+    checkFitOptions({ kernel, deterministic, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 }, data.d);
+    const result = negLogPosteriorHessianJs(copyData(data), theta, kernel, deterministic, HESSIAN_STEP);
+    if (result === null) {
+      throw new NumericalError('the kernel matrix is not positive definite next to this theta, even with jitter');
     }
     return result;
   }

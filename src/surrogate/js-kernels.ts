@@ -201,3 +201,38 @@ export function negLogPosteriorJs(
   if (!Number.isFinite(value)) return null;
   return { value, grad };
 }
+
+/**
+ * Hessian of the MAP objective with respect to theta, (d + 2)^2 row-major (backend.ts
+ * `SurrogateBackend.negLogPosteriorHessian`): central differences of negLogPosteriorJs's
+ * gradient with step `step`, symmetrized; the noise row and column are zero when
+ * `deterministic`. Null when an evaluation fails.
+ */
+export function negLogPosteriorHessianJs(
+  data: GpTrainingData,
+  theta: Float64Array,
+  kind: KernelKind,
+  deterministic: boolean,
+  step: number,
+): Float64Array | null {
+  const q = data.d + 2;
+  const p = deterministic ? q - 1 : q;
+  const hessian = new Float64Array(q * q);
+  for (let a = 0; a < p; a++) {
+    const at = Float64Array.from(theta);
+    at[a] = theta[a] + step;
+    const plus = negLogPosteriorJs(data, at, kind, deterministic);
+    at[a] = theta[a] - step;
+    const minus = negLogPosteriorJs(data, at, kind, deterministic);
+    if (plus === null || minus === null) return null;
+    for (let b = 0; b < p; b++) hessian[a * q + b] = (plus.grad[b] - minus.grad[b]) / (2 * step);
+  }
+  for (let a = 0; a < p; a++) {
+    for (let b = a + 1; b < p; b++) {
+      const s = 0.5 * (hessian[a * q + b] + hessian[b * q + a]);
+      hessian[a * q + b] = s;
+      hessian[b * q + a] = s;
+    }
+  }
+  return hessian;
+}

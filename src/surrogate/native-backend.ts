@@ -233,6 +233,25 @@ class NativeBackend implements SurrogateBackend {
       }),
     );
   }
+
+  async negLogPosteriorHessian(
+    data: GpTrainingData,
+    theta: Float64Array,
+    kernel: KernelKind,
+    deterministic: boolean,
+  ): Promise<Float64Array> {
+    checkTrainingData(data);
+    checkFloat64('theta', theta, data.d + 2);
+    checkFitOptions({ kernel, deterministic, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 }, data.d);
+    return call('negLogPosteriorHessian', () =>
+      this.addon.negLogPosteriorHessian(toAddonData(data), {
+        theta,
+        kernel: KERNEL_CODES[kernel],
+        deterministic,
+        numThreads: this.numThreads,
+      }),
+    );
+  }
 }
 
 /** One fitted native GP. Immutable: `append` returns a new model; `dispose` frees native memory. */

@@ -223,6 +223,15 @@ export class SizeRoutedBackend implements SurrogateBackend {
   negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {
     return ((this.isLarge(data) ? this.largeBackend() : null) ?? this.small).negLogPosterior(data, theta, kernel, deterministic);
   }
+
+  negLogPosteriorHessian(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean): Promise<Float64Array> {
+    const large = this.isLarge(data) ? this.largeBackend() : null;
+    const backend = large?.negLogPosteriorHessian === undefined ? this.small : large;
+    if (backend.negLogPosteriorHessian === undefined) {
+      return Promise.reject(new BackendUnavailableError(backend.name, 'it has no negLogPosteriorHessian'));
+    }
+    return backend.negLogPosteriorHessian(data, theta, kernel, deterministic);
+  }
 }
 
 /**

@@ -7,6 +7,7 @@
  *   npx tsx bench/ask-latency.ts [--trials 500] [--seed 0] [--backend cpu|js|auto|cuda]
  *                                [--refit every-trial|policy|both] [--constraints 0]
  *                                [--peer-python PATH] [--peer-spec gp@5.0]   (--help lists the flags)
+ *                                [--hyperparameter-draw map|laplace]  (GpSampler's option, in-study runs)
  *
  * Protocol (the peer's): Rosenbrock-8 on [-5, 10]^8, minimized, one sequential ask / tell loop on
  * in-memory storage, `new GpSampler({ seed, backend })` defaults (10 Sobol startup trials, logEI,
@@ -70,6 +71,7 @@ const args = parseBenchArgs({
     constraints: int({ description: 'constraints k of the in-study runs (x_i + x_(i+1) - 10 <= 0)', min: 0, max: D, default: 0, valueName: 'K' }),
     'peer-python': str({ description: "a Python with Optuna >= 3.6 and torch: runs Optuna's GPSampler in the same run", valueName: 'PATH', defaultText: 'none (no peer)' }),
     'peer-spec': str({ description: "the peer's --samplers spec", default: 'gp@5.0', valueName: 'SPEC' }),
+    'hyperparameter-draw': choice({ description: "GpSampler's hyperparameterDraw in the in-study runs", choices: ['map', 'laplace'] as const, defaultText: "the sampler's default" }),
   },
 });
 const { trials, seed, backend } = args;
@@ -77,6 +79,7 @@ const refitArg = args.refit;
 const peerPython = args.peerPython ?? '';
 const peerSpec = args.peerSpec;
 const nConstraints = args.constraints;
+const hyperparameterDraw = args.hyperparameterDraw;
 
 /** `--constraints k`: c_i(x) = x_i + x_{i+1} - 10 <= 0 for i < k (stored as a user attribute, read back by constraintsFunc). */
 function constraintValues(x: readonly number[]): number[] {
@@ -174,6 +177,7 @@ async function runKestrel(refit: 'policy' | 'every-trial'): Promise<Row> {
     backend,
     ...(refit === 'every-trial' ? { refitPolicy: { refitEveryTrialBelow: Number.MAX_SAFE_INTEGER } } : {}),
     ...(nConstraints > 0 ? { constraintsFunc: (t: { userAttrs: Record<string, unknown> }) => t.userAttrs.c as number[] } : {}),
+    ...(hyperparameterDraw === undefined ? {} : { hyperparameterDraw }),
   });
   const study = await createStudy({ studyName: `ask-latency-${refit}`, direction: 'minimize', sampler, storage: new InMemoryStorage() });
   const ask: number[] = [];

@@ -22,7 +22,8 @@
  * best observed (noisy) value, f(x_best_observed) - f*: what `study.bestTrial` would hand a user.
  * Sampler 'gp-pm' is GpSampler with `incumbent: 'posterior-mean'` (the default is the best
  * observation), 'gp-det' GpSampler with `deterministic: true` (noise pinned at the floor),
- * 'gp-mean' GpSampler with `priorMean: 'mean'` (the default is the worst observation); GP runs
+ * 'gp-mean' GpSampler with `priorMean: 'mean'` (the default is the worst observation), 'gp-map'
+ * and 'gp-laplace' GpSampler with `hyperparameterDraw: 'map'` / `'laplace'`; GP runs
  * also record the fitted noise-to-signal variance ratio of their last model.
  *
  * Parallel suggestions: `--batch q` asks q trials before telling any (as `study.askBatch(q)` with
@@ -242,7 +243,7 @@ interface Args {
   batch: number;
 }
 
-const SAMPLERS = ['random', 'sobol', 'gp', 'gp-pm', 'gp-det', 'gp-mean', 'tpe', 'tpe-mv'] as const;
+const SAMPLERS = ['random', 'sobol', 'gp', 'gp-pm', 'gp-det', 'gp-mean', 'gp-map', 'gp-laplace', 'tpe', 'tpe-mv'] as const;
 
 function parseArgs(argv: readonly string[]): Args {
   const parsed = parseBenchArgs(
@@ -291,7 +292,7 @@ function parseArgs(argv: readonly string[]): Args {
 function makeSampler(name: string, seed: number, args: Args): Sampler {
   if (name === 'random') return new RandomSampler({ seed });
   if (name === 'sobol') return new SobolSampler({ seed });
-  if (name === 'gp' || name === 'gp-pm' || name === 'gp-det' || name === 'gp-mean') {
+  if (name === 'gp' || name.startsWith('gp-')) {
     return new GpSampler({
       seed,
       backend: args.backend,
@@ -301,6 +302,8 @@ function makeSampler(name: string, seed: number, args: Args): Sampler {
       ...(name === 'gp-pm' ? { incumbent: 'posterior-mean' as const } : {}),
       ...(name === 'gp-det' ? { deterministic: true } : {}),
       ...(name === 'gp-mean' ? { priorMean: 'mean' as const } : {}),
+      ...(name === 'gp-map' ? { hyperparameterDraw: 'map' as const } : {}),
+      ...(name === 'gp-laplace' ? { hyperparameterDraw: 'laplace' as const } : {}),
     });
   }
   // TPE with Optuna's defaults: independent ('tpe') and multivariate ('tpe-mv').

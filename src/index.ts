@@ -96,7 +96,7 @@ export type { GridSamplerOptions } from './samplers/grid-sampler.js';
 export { SobolSampler } from './samplers/sobol-sampler.js';
 export type { SobolSamplerOptions } from './samplers/sobol-sampler.js';
 export { GpSampler } from './samplers/gp/gp-sampler.js';
-export type { GpSamplerOptions, IncumbentKind, ModelUpdate, ModelUpdateKind, MultiObjectiveAcquisition, RefitPolicy } from './samplers/gp/gp-sampler.js';
+export type { GpSamplerOptions, HyperparameterDraw, IncumbentKind, ModelUpdate, ModelUpdateKind, MultiObjectiveAcquisition, RefitPolicy } from './samplers/gp/gp-sampler.js';
 export type { OutcomeTransformKind, PriorMeanKind } from './surrogate/outcome-transform.js';
 export { TpeSampler } from './samplers/tpe/tpe-sampler.js';
 export type { TpeSamplerOptions } from './samplers/tpe/tpe-sampler.js';

@@ -218,6 +218,7 @@ import { scalarizationWeights, scalarize } from './scalarization.js';
 import { ColumnModels, columnTarget, type ColumnModelsInput, type ColumnRow } from './column-models.js';
 import { selectFitSubset } from './fit-subset.js';
 import { ObservedConfigurations, UnevaluatedGuard } from './unevaluated.js';
+import { drawHyperparameters, LAPLACE_MAX_DIMS, LAPLACE_MAX_ROWS } from './hyperparameter-draw.js';
 
 export { selectFitSubset, type SelectFitSubsetOptions } from './fit-subset.js';
 import { resolveOptions, SUBSET_SERVED_SUGGESTIONS_PER_SUBSET, type GpSamplerOptions, type ResolvedOptions } from './options.js';
@@ -234,6 +235,7 @@ export {
   SUBSET_SERVED_SUGGESTIONS_PER_SUBSET,
   THETA_REBUILD_TOLERANCE,
   type GpSamplerOptions,
+  type HyperparameterDraw,
   type IncumbentKind,
   type MultiObjectiveAcquisition,
   type RefitPolicy,
@@ -912,8 +914,12 @@ export class GpSampler implements Sampler {
     const record = (): void => {
       recording ??= this.recordFits(study, trial, records);
     };
+    // With hyperparameterDraw 'laplace', the acquisition's model sits at a drawn theta (null: MAP).
+    let drawn: FittedGp | null = null;
     try {
-      let working = model.model;
+      drawn = weights === null && this.constraintModels === null ? await this.drawnModel(backend, fitted, observations, isCategorical, trial) : null;
+      const base = drawn ?? model.model;
+      let working = base;
       // The fantasies count as observations for the incumbent too: otherwise a pending point
       // whose believed mean beats the incumbent keeps a positive EI (mean - incumbent, with zero
       // variance) and the next ask lands on it again.
@@ -939,7 +945,7 @@ export class GpSampler implements Sampler {
         try {
           working = failed.length === 0 ? pendingModel : await pendingModel.append(xp.subarray(pending.length * d), y.subarray(pending.length), failed.length);
         } finally {
-          if (working !== pendingModel && pendingModel !== model.model) pendingModel.dispose();
+          if (working !== pendingModel && pendingModel !== base) pendingModel.dispose();
         }
       }
       try {
@@ -963,13 +969,51 @@ export class GpSampler implements Sampler {
         const optimum = await working.optimizeAcquisition({ ...search, ...acquisition, ...(centers === null ? {} : { centers }) });
         return await guard.choose(working, await bestOf(working, optimum, centers, acquisition), acquisition);
       } finally {
-        if (working !== model.model) working.dispose();
+        if (working !== base) working.dispose();
       }
     } finally {
+      drawn?.dispose();
       // A rebuild decided by this suggestion overlaps the trial's evaluation, not its acquisition.
       void this.rebuild?.start();
       record();
       await recording;
+    }
+  }
+
+  /**
+   * The model at one Laplace draw of the hyperparameters around the MAP fit
+   * (hyperparameter-draw.ts), or null where the MAP model serves: `hyperparameterDraw` 'map', a
+   * backend without `negLogPosteriorHessian`, more than LAPLACE_MAX_DIMS dims or LAPLACE_MAX_ROWS
+   * rows, or a draw or build that fails numerically (then warned once). Seeded by the sampler's
+   * seed and the trial number.
+   */
+  private async drawnModel(
+    backend: SurrogateBackend,
+    fitted: FittedModel,
+    observations: readonly Observation[],
+    isCategorical: Uint8Array,
+    trial: FrozenTrial,
+  ): Promise<FittedGp | null> {
+    const { model, trialIds, outcome } = fitted.cache;
+    const d = model.d;
+    if (this.options.hyperparameterDraw !== 'laplace' || backend.negLogPosteriorHessian === undefined) return null;
+    if (d > LAPLACE_MAX_DIMS || trialIds.length > LAPLACE_MAX_ROWS) return null;
+    const byId = new Map(observations.map((o) => [o.trialId, o]));
+    const y = new Float64Array(trialIds.length);
+    trialIds.forEach((id, i) => {
+      y[i] = outcome.apply((byId.get(id) as Observation).value);
+    });
+    const data = { x: fitted.trainingX, y, n: trialIds.length, d, isCategorical };
+    const { kernel, deterministic, numThreads } = this.options;
+    try {
+      const hessianBackend = backend as SurrogateBackend & Required<Pick<SurrogateBackend, 'negLogPosteriorHessian'>>;
+      const seed = deriveSeed(this.options.seed, trial.number, 'hyperparameter-draw');
+      const theta = await drawHyperparameters(hessianBackend, data, model.theta, kernel, deterministic, seed);
+      return await backend.build(data, theta, { kernel, deterministic, numThreads });
+    } catch (err) {
+      if (!(err instanceof NumericalError)) throw err;
+      warnOnce('GP_HYPERPARAMETER_DRAW_FALLBACK', `GpSampler: the Laplace hyperparameter draw failed (${err.message}); the MAP model serves`);
+      return null;
     }
   }
 

@@ -13,7 +13,7 @@ export class CountingBackend implements SurrogateBackend {
   /** Size and theta of every build (the full model rebuilt at a subset fit's theta). */
   readonly builds: { n: number; theta: Float64Array }[] = [];
 
-  /** 'fit', 'build' and 'acquisition' (optimizeAcquisition of any model), in call order. */
+  /** 'fit', 'build', 'hessian' and 'acquisition' (optimizeAcquisition of any model), in call order. */
   readonly events: string[] = [];
   /** The options of every optimizeAcquisition, in call order. */
   readonly acquisitionOptions: OptimizeAcquisitionOptions[] = [];
@@ -61,5 +61,19 @@ export class CountingBackend implements SurrogateBackend {
 
   negLogPosterior(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean) {
     return this.inner.negLogPosterior(data, theta, kernel, deterministic);
+  }
+
+  /** Size, theta and targets of every negLogPosteriorHessian call. */
+  readonly hessians: { n: number; theta: Float64Array; y: Float64Array }[] = [];
+  /** Hessian calls (1-based, in call order) that reject with this error instead. */
+  failHessians = new Map<number, Error>();
+
+  negLogPosteriorHessian(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean): Promise<Float64Array> {
+    this.hessians.push({ n: data.n, theta: Float64Array.from(theta), y: Float64Array.from(data.y) });
+    this.events.push('hessian');
+    const failure = this.failHessians.get(this.hessians.length);
+    if (failure !== undefined) return Promise.reject(failure);
+    if (this.inner.negLogPosteriorHessian === undefined) return Promise.reject(new Error('the JS backend has no negLogPosteriorHessian'));
+    return this.inner.negLogPosteriorHessian(data, theta, kernel, deterministic);
   }
 }

@@ -17,7 +17,7 @@
  * floor at 1 caps every direction's standard deviation at sqrt(t) (a factor e^0.71 at t = 0.5):
  * the MAP point is often on a flat ridge or a bound (lambda ~ 0 or < 0), where N(theta*, H^-1) is
  * not a distribution. t = 0.5 and the floor are the measured choice (bench/quality.md, section
- * "Laplace hyperparameter draw as the default").
+ * "Laplace hyperparameter draw: an option, out-of-sample check").
  *
  * The draw is seeded by the caller (GpSampler: from its seed and the trial number), so a run is
  * reproducible; the Hessian does not depend on the thread count.

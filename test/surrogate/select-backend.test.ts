@@ -81,6 +81,34 @@ describe('SizeRoutedBackend', () => {
     expect(calls).toEqual(['small:9', 'large:10', 'small:build:9', 'large:build:12']);
   });
 
+  it('routes negLogPosteriorHessian by size, to the small backend when the large one lacks it', async () => {
+    const js = createJsBackend();
+    const calls: string[] = [];
+    const withHessian = (name: string): SurrogateBackend => ({
+      name: 'js',
+      fit: js.fit.bind(js),
+      build: js.build.bind(js),
+      negLogPosterior: js.negLogPosterior.bind(js),
+      negLogPosteriorHessian: (data, theta, kernel, deterministic) => {
+        calls.push(`${name}:${data.n}`);
+        return (js.negLogPosteriorHessian as NonNullable<SurrogateBackend['negLogPosteriorHessian']>).call(js, data, theta, kernel, deterministic);
+      },
+    });
+    const theta = Float64Array.from([0, 0, 0, Math.log(1e-3)]);
+    const routed = new SizeRoutedBackend(withHessian('small'), withHessian('large'), 10);
+    await routed.negLogPosteriorHessian(randomData(3, 9, 2), theta, 'matern52', false);
+    await routed.negLogPosteriorHessian(randomData(3, 12, 2), theta, 'matern52', false);
+    expect(calls).toEqual(['small:9', 'large:12']);
+    const without: SurrogateBackend = { name: 'js', fit: js.fit.bind(js), build: js.build.bind(js), negLogPosterior: js.negLogPosterior.bind(js) };
+    const fallback = new SizeRoutedBackend(withHessian('small'), without, 10);
+    const h = await fallback.negLogPosteriorHessian(randomData(3, 12, 2), theta, 'matern52', false);
+    expect(calls.at(-1)).toBe('small:12');
+    expect(h.length).toBe(16);
+    await expect(new SizeRoutedBackend(without, without, 10).negLogPosteriorHessian(randomData(3, 12, 2), theta, 'matern52', false)).rejects.toMatchObject({
+      code: 'BACKEND_UNAVAILABLE',
+    });
+  });
+
   it("creates the large backend at the first large fit only (its CUDA probe makes a context), once", async () => {
     let created = 0;
     const routed = new SizeRoutedBackend(createJsBackend(), () => {

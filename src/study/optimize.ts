@@ -77,7 +77,11 @@ export interface OptimizeOptions {
    * `optimize` call on the study, or asked directly with `ask`, are left to their owners), wait
    * for the tells (and the callbacks after them) and asks in flight (at most 10 s in all, trial creations storage has not answered
    * included; objectives are not waited for, their `trial.signal` is aborted), and reject with
-   * `InterruptedError`. A second Ctrl-C is left to Node's default. However many calls run side by
+   * `InterruptedError`. A result an objective gives after the interruption recorded its trial (a
+   * value, a prune, or a tell of one still in flight past the bound) is dropped: the trial stays
+   * FAIL "interrupted", as Optuna keeps a finished trial, no callback sees it, nothing is written
+   * (so a storage closed since is not touched), and one `LATE_RESULT_DROPPED` warning per call
+   * names the first such trial. A second Ctrl-C is left to Node's default. However many calls run side by
    * side, they share one SIGINT listener (and one 'abort' listener per `signal`), so Node never
    * warns of a listener leak. SIGTERM is not handled here
    * (the `kestrel` CLI turns it into `signal`); pass an AbortSignal for it. Not a boolean: `InvalidOptionError`.
@@ -182,6 +186,19 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   const telling = new Set<Promise<unknown>>();
   /** Set when `optimize` settles: a callback not started by then is skipped. */
   let settled = false;
+
+  // An objective is not awaited by an interruption: a result it gives once the interruption has
+  // recorded its trial FAIL "interrupted" is dropped, as Optuna keeps a finished trial as recorded.
+  // Said once per run (naming the first such trial): a run of 1024 concurrent trials is one warning.
+  const onDropped = (trialNumber: number, result: string): void => {
+    if (run.warned.has('LATE_RESULT_DROPPED')) return;
+    run.warned.add('LATE_RESULT_DROPPED');
+    warn(
+      'LATE_RESULT_DROPPED',
+      `trial ${trialNumber} of study "${study.studyName}" ${result} after the interruption had recorded it FAIL ("interrupted"): ` +
+        'the result is dropped and the trial stays as recorded (later results of this run\'s interrupted trials are dropped without a warning)',
+    );
+  };
 
   const interrupt = (reason: string): Promise<void> => {
     if (interruptDone === null) {
@@ -294,7 +311,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         return told;
       };
       try {
-        const frozen = await runTrial(study, trial, objective, opts, onCaught, setFatal, trackTell);
+        const frozen = await runTrial(study, trial, objective, opts, { onCaught, onUncaught: setFatal, onDropped, trackTell });
         if (frozen === null) continue; // finished by an interruption
         for (const callback of opts.callbacks) {
           // Past the interruption's bound (a callback that hangs): the rest are skipped, not run
@@ -364,6 +381,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
 }
 
 
+
 /** Resolves when every promise has settled or after `ms`, whichever comes first. */
 async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
   if (promises.length === 0) return;
@@ -379,20 +397,38 @@ async function settledWithin(promises: readonly Promise<unknown>[], ms: number):
   }
 }
 
-/** Runs one trial to its end. Returns null when an interruption finished it first. */
+/** What `runTrial` reports to its run. */
+interface TrialHooks {
+  /** An objective error `catch` lets the study go on after. */
+  readonly onCaught: (trialNumber: number, error: unknown) => void;
+  /** An error that stops the run. */
+  readonly onUncaught: (error: unknown) => void;
+  /** A result (`result`: "returned 0.3", say) given after an interruption recorded the trial. */
+  readonly onDropped: (trialNumber: number, result: string) => void;
+  /** Marks a tell of the trial as in flight (an interruption waits for it, bounded). */
+  readonly trackTell: <T>(told: Promise<T>) => Promise<T>;
+}
+
+/**
+ * Runs one trial to its end. Returns null when an interruption finished it first: a result the
+ * objective gives after that (its signal is aborted) is dropped and reported (`onDropped`), never
+ * written over the FAIL "interrupted" record, and an error it throws then is its answer to the
+ * abort. Nothing about such a trial reaches `onUncaught`: it may come after `optimize` settled.
+ */
 async function runTrial(
   study: Study,
   trial: Trial,
   objective: Objective,
   opts: ValidatedOptions,
-  onCaught: (trialNumber: number, error: unknown) => void,
-  onUncaught: (error: unknown) => void,
-  trackTell: <T>(told: Promise<T>) => Promise<T>,
+  { onCaught, onUncaught, onDropped, trackTell }: TrialHooks,
 ): Promise<FrozenTrial | null> {
+  // What the objective gave, described for `onDropped` only when dropped; null for an error (a
+  // failure that loses to the interruption's FAIL loses nothing).
+  let result: (() => string) | null = null;
   try {
-    let result: ObjectiveValues;
+    let values: ObjectiveValues;
     try {
-      result = await objective(trial);
+      values = await objective(trial);
     } catch (error) {
       if (isTrialPrunedError(error)) {
         if (trial.pruneQueryPending) {
@@ -400,6 +436,11 @@ async function runTrial(
             'SHOULD_PRUNE_NOT_AWAITED',
             'an objective threw TrialPrunedError before its trial.shouldPrune() had answered: `if (trial.shouldPrune())` tests a Promise, which is always true; write `if (await trial.shouldPrune())` (the trial is recorded PRUNED)',
           );
+        }
+        result = () => 'was pruned';
+        if (trial.signal.aborted) {
+          onDropped(trial.number, result());
+          return null;
         }
         return await trackTell(study.tell(trial, { state: 'PRUNED' }));
       }
@@ -409,17 +450,26 @@ async function runTrial(
       else onUncaught(error);
       return frozen;
     }
-    if (trial.signal.aborted) return null;
-    return await trackTell(study.tell(trial, isNumberOrArray(result) ? result : { state: 'COMPLETE', values: result as never }));
+    result = () => `returned ${describeValues(values)}`;
+    if (trial.signal.aborted) {
+      onDropped(trial.number, result());
+      return null;
+    }
+    return await trackTell(study.tell(trial, isNumberOrArray(values) ? values : { state: 'COMPLETE', values: values as never }));
   } catch (error) {
-    // The trial was finished meanwhile: by an interruption, or by another worker that found its
-    // heartbeat stale (a blocked event loop). Its record stands; the study goes on.
+    // The interruption recorded the trial while its result was being told (a tell past the drain
+    // bound): that record stands, whatever the tell met (TrialFinishedError, or a storage the user
+    // has closed since), and nothing more is written.
+    if (trial.signal.aborted) {
+      if (result !== null) onDropped(trial.number, result());
+      return null;
+    }
+    // The trial was finished meanwhile by another worker that found its heartbeat stale (a
+    // blocked event loop). Its record stands; the study goes on.
     if (error instanceof TrialFinishedError) {
-      if (!trial.signal.aborted) {
-        // `warn`, not `warnOnce`: the message names the trial, so each is new, and a process-wide
-        // record of each (kept for good) silenced the same trial number of another study.
-        warn('TRIAL_FINISHED_ELSEWHERE', `trial ${trial.number} was finished elsewhere before its result arrived: ${messageOf(error)}`);
-      }
+      // `warn`, not `warnOnce`: the message names the trial, so each is new, and a process-wide
+      // record of each (kept for good) silenced the same trial number of another study.
+      warn('TRIAL_FINISHED_ELSEWHERE', `trial ${trial.number} was finished elsewhere before its result arrived: ${messageOf(error)}`);
       return null;
     }
     // The result could not be recorded (a storage error): record the trial as FAIL, rather than
@@ -435,6 +485,16 @@ async function runTrial(
     onUncaught(error);
     return null;
   }
+}
+
+/**
+ * An objective's values for a message: "0.3", "[0.3, 2]"; anything else by its type (String() of
+ * an object with a null prototype or a throwing toString throws).
+ */
+function describeValues(values: unknown): string {
+  const one = (value: unknown): string => (typeof value === 'number' ? String(value) : typeof value);
+  if (Array.isArray(values) || ArrayBuffer.isView(values)) return `[${Array.from(values as ArrayLike<unknown>, one).join(', ')}]`;
+  return one(values);
 }
 
 /**

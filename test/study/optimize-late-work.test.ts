@@ -1,0 +1,232 @@
+/**
+ * Work an interrupted `optimize` leaves running: objectives (never awaited), tells in flight and
+ * callbacks past the 10 s drain bound. Whatever it does late must not crash the process (an
+ * unhandled rejection), must not contradict what the interruption recorded, must not write to a
+ * storage the user closed, must be told to the user once rather than silently, and must not reach
+ * into a later `optimize` call on the same study.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { InterruptedError, TrialPrunedError } from '../../src/errors.js';
+import { RandomSampler } from '../../src/samplers/random-sampler.js';
+import { JournalStorage } from '../../src/storage/journal-storage.js';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import type { TrialFinish } from '../../src/storage/storage.js';
+import { createStudy, loadStudy } from '../../src/study/create-study.js';
+import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
+import { resetWarnOnce } from '../../src/util/warn.js';
+
+const root = mkdtempSync(join(tmpdir(), 'kestrel-late-work-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const quiet = { handleSigint: false } as const;
+
+/** Unhandled rejections seen while a test runs (Node's default turns each into a crash). */
+let unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => {
+  unhandled.push(reason);
+};
+/** The `process.emitWarning` spy: each call's arguments. */
+let warnings: { readonly mock: { readonly calls: readonly (readonly unknown[])[] } };
+beforeEach(() => {
+  resetWarnOnce();
+  unhandled = [];
+  process.on('unhandledRejection', onUnhandled);
+  warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+});
+afterEach(() => {
+  process.off('unhandledRejection', onUnhandled);
+  vi.restoreAllMocks();
+  vi.useRealTimers();
+});
+
+/** The warnings emitted so far with `code`, as their messages. */
+function warned(code: string): string[] {
+  return warnings.mock.calls
+    .filter((c) => (c[1] as { code?: string } | undefined)?.code === code)
+    .map((c) => String(c[0]));
+}
+
+/** Every warning code emitted so far. */
+function warnedCodes(): (string | undefined)[] {
+  return warnings.mock.calls.map((c) => (c[1] as { code?: string } | undefined)?.code);
+}
+
+/** A point many can wait at until it opens; `reached(n)` resolves once n have arrived. */
+function barrier(): { pass(): Promise<void>; open(): void; reached(n: number): Promise<void> } {
+  let release: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (release = resolve));
+  let arrived = 0;
+  const waiting: { n: number; resolve: () => void }[] = [];
+  return {
+    pass: async () => {
+      arrived++;
+      for (const w of waiting) if (arrived >= w.n) w.resolve();
+      await opened;
+    },
+    open: () => release(),
+    reached: (n) => (arrived >= n ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ n, resolve }))),
+  };
+}
+
+/** Lets late work run to its end: turns of the event loop, no timer (in-memory and journal storage answer without one). */
+async function turns(n = 20): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+function summary(trials: readonly FrozenTrial[]): unknown[] {
+  return trials.map((t) => [t.number, t.state, t.values, t.systemAttrs.fail_reason ?? null]);
+}
+
+describe('an objective that returns after the interruption recorded its trial', () => {
+  it('leaves the trial FAIL "interrupted" and drops its value, with one warning naming a trial, however many return late', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const objectives = barrier();
+    const seen: number[] = [];
+    const run = study.optimize(
+      async (trial) => {
+        trial.suggestFloat('x', 0, 1);
+        await objectives.pass(); // ignores its aborted signal: JS cannot cancel it
+        return 0.25;
+      },
+      { concurrency: 3, nTrials: 3, signal: controller.signal, callbacks: [(_s, t) => void seen.push(t.number)], ...quiet },
+    );
+    await objectives.reached(3);
+    controller.abort();
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    objectives.open();
+    await turns();
+    expect(summary(await study.getTrials())).toEqual([
+      [0, 'FAIL', null, 'interrupted'],
+      [1, 'FAIL', null, 'interrupted'],
+      [2, 'FAIL', null, 'interrupted'],
+    ]);
+    expect(seen).toEqual([]);
+    const dropped = warned('LATE_RESULT_DROPPED');
+    expect(dropped).toHaveLength(1); // once per optimize call, not one per late trial
+    expect(dropped[0]).toMatch(/trial [0-2] .*returned 0\.25/);
+    expect(warnedCodes().filter((c) => c !== 'LATE_RESULT_DROPPED')).toEqual([]);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('writes nothing to a journal the user closed after optimize settled: no error escapes, and the journal replays as recorded', async () => {
+    const path = join(root, 'closed.journal');
+    const storage = new JournalStorage({ path });
+    const study = await createStudy({ storage, studyName: 'late', sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const objectives = barrier();
+    const run = study.optimize(
+      async (trial) => {
+        trial.suggestFloat('x', 0, 1);
+        await objectives.pass();
+        if (trial.number === 1) throw new TrialPrunedError(); // a late prune is a late result too
+        return 1;
+      },
+      { concurrency: 2, nTrials: 2, signal: controller.signal, ...quiet },
+    );
+    await objectives.reached(2);
+    controller.abort();
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    await storage.close();
+    objectives.open();
+    await turns();
+    expect(unhandled).toEqual([]);
+    // Nothing claims the trials stayed RUNNING (they are FAIL), and nothing was written after close.
+    expect(warned('TRIAL_RESULT_NOT_RECORDED')).toEqual([]);
+    expect(warnedCodes().filter((c) => c !== 'LATE_RESULT_DROPPED')).toEqual([]);
+    const reopened = new JournalStorage({ path });
+    try {
+      const again = await loadStudy({ storage: reopened, studyName: 'late' });
+      expect(summary(await again.getTrials())).toEqual([
+        [0, 'FAIL', null, 'interrupted'],
+        [1, 'FAIL', null, 'interrupted'],
+      ]);
+    } finally {
+      await reopened.close();
+    }
+  });
+});
+
+describe('a tell still in flight past the 10 s drain bound', () => {
+  it('loses to the FAIL the interruption recorded once it ends: the value is dropped with a warning, no callback sees it', async () => {
+    const finishGate = barrier();
+    const inner = new InMemoryStorage();
+    const storage = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key !== 'finishTrial') return Reflect.get(target, key, receiver) as unknown;
+        return async (trialId: number, finish: TrialFinish) => {
+          if (finish.state === 'COMPLETE') await finishGate.pass(); // a storage that answers after 10 s
+          return target.finishTrial(trialId, finish);
+        };
+      },
+    });
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const seen: number[] = [];
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const run = study.optimize((trial) => trial.suggestFloat('x', 0, 1), {
+      nTrials: 2,
+      signal: controller.signal,
+      callbacks: [(_s, t) => void seen.push(t.number)],
+      ...quiet,
+    });
+    const settled = run.then(() => 'resolved', (error: unknown) => error);
+    await finishGate.reached(1);
+    controller.abort();
+    await vi.advanceTimersByTimeAsync(10_001);
+    expect(await settled).toBeInstanceOf(InterruptedError);
+    finishGate.open();
+    await turns();
+    expect(summary(await study.getTrials())).toEqual([[0, 'FAIL', null, 'interrupted']]);
+    expect(seen).toEqual([]);
+    expect(warned('LATE_RESULT_DROPPED')).toEqual([expect.stringMatching(/trial 0 /)]);
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe('optimize called again while late work of an interrupted call runs', () => {
+  it('runs its own budget; the late objectives change nothing and warn once, not per trial', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const late = barrier();
+    const firstSeen: number[] = [];
+    const first = study.optimize(
+      async (trial) => {
+        trial.suggestFloat('x', 0, 1);
+        await late.pass();
+        return 0.5;
+      },
+      { concurrency: 2, nTrials: 10, signal: controller.signal, callbacks: [(_s, t) => void firstSeen.push(t.number)], ...quiet },
+    );
+    await late.reached(2);
+    controller.abort();
+    await expect(first).rejects.toBeInstanceOf(InterruptedError);
+
+    const secondSeen: number[] = [];
+    let nSecond = 0;
+    await study.optimize(
+      async (trial) => {
+        nSecond++;
+        if (nSecond === 1) {
+          late.open(); // the first call's objectives return while this call runs
+          await turns();
+        }
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { concurrency: 2, nTrials: 3, callbacks: [(_s, t) => void secondSeen.push(t.number)], ...quiet },
+    );
+    await turns();
+    expect(nSecond).toBe(3);
+    expect(firstSeen).toEqual([]);
+    expect([...secondSeen].sort()).toEqual([2, 3, 4]);
+    const trials = await study.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['FAIL', 'FAIL', 'COMPLETE', 'COMPLETE', 'COMPLETE']);
+    expect(trials.slice(2).every((t) => t.values?.[0] !== 0.5)).toBe(true);
+    expect(warned('LATE_RESULT_DROPPED')).toHaveLength(1);
+    expect(warnedCodes().filter((c) => c !== 'LATE_RESULT_DROPPED')).toEqual([]);
+    expect(unhandled).toEqual([]);
+  });
+});

@@ -8,7 +8,7 @@ import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
 import type { Trial } from '../trial/trial.js';
 import type { Study } from './study.js';
-import { isSameStoredStudy } from './study.js';
+import { isSameStoredStudy, warnOncePerRun } from './study.js';
 import { staleTrialSweeper } from './trial-budget.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warn, warnOnce } from '../util/warn.js';
@@ -62,7 +62,10 @@ export interface OptimizeOptions {
   /**
    * Called in order after each trial this call ran has been told; a returned Promise is awaited. On
    * an interruption, `optimize` rejects only once the callbacks of the trials told meanwhile have
-   * run (within the interruption's 10 s bound); none starts after it has settled.
+   * run (within the interruption's 10 s bound); none starts after it has settled. The rejection is
+   * the interruption's: an error a callback throws meanwhile, or after the bound (one still running
+   * is not awaited), is reported by an `ERROR_NOT_RETHROWN` warning (once per message and call),
+   * never lost or left an unhandled rejection.
    */
   readonly callbacks?: readonly OptimizeCallback[];
   /**
@@ -147,8 +150,19 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   let launched = 0;
   // Boxed: a thrown null is an error too (with `fatal: unknown = null` it never stopped the run).
   let fatal: { readonly error: unknown } | null = null;
+  /** Set when `optimize` settles: a callback not started by then is skipped. */
+  let settled = false;
+  // An interrupted run rejects with the interruption, never with such an error, and work it left
+  // running (a callback past the drain bound) fails after it has settled: the error went nowhere.
+  const reportNotRethrown = (error: unknown): void =>
+    warnOncePerRun(
+      run,
+      'ERROR_NOT_RETHROWN',
+      `optimize of study "${study.studyName}" was interrupted, so an error of its trials, callbacks or onTrialStart is not rethrown: ${messageOf(error)}`,
+    );
   const setFatal = (error: unknown): void => {
-    if (fatal === null) fatal = { error };
+    if (settled) reportNotRethrown(error);
+    else if (fatal === null) fatal = { error };
   };
   let interrupted: string | null = null;
   let interruptDone: Promise<void> | null = null;
@@ -184,8 +198,6 @@ export async function runOptimize(study: Study, objective: Objective, options: O
    * (bounded), so that none runs after `optimize` has settled.
    */
   const telling = new Set<Promise<unknown>>();
-  /** Set when `optimize` settles: a callback not started by then is skipped. */
-  let settled = false;
 
   // An objective is not awaited by an interruption: a result it gives once the interruption has
   // recorded its trial FAIL "interrupted" is dropped, as Optuna keeps a finished trial as recorded.
@@ -376,6 +388,8 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     if (heartbeat !== null) clearInterval(heartbeat);
     stopListeningSigint?.();
     stopListeningAbort?.();
+    // Interrupted: the rejection is the interruption's, not this error.
+    if (interrupted !== null && fatal !== null) reportNotRethrown((fatal as { readonly error: unknown }).error);
   }
   if (fatal !== null) throw (fatal as { readonly error: unknown }).error;
 }

@@ -187,6 +187,58 @@ describe('a tell still in flight past the 10 s drain bound', () => {
   });
 });
 
+describe('a callback of an interrupted optimize that throws', () => {
+  it('past the drain bound, is reported by a warning with its message, neither lost nor unhandled', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const callbackGate = barrier();
+    let secondRan = false;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const run = study.optimize((trial) => trial.suggestFloat('x', 0, 1), {
+      nTrials: 3,
+      signal: controller.signal,
+      callbacks: [
+        async () => {
+          await callbackGate.pass();
+          throw new Error('late callback boom');
+        },
+        () => void (secondRan = true),
+      ],
+      ...quiet,
+    });
+    const settled = run.then(() => 'resolved', (error: unknown) => error);
+    await callbackGate.reached(1);
+    controller.abort();
+    await vi.advanceTimersByTimeAsync(10_001);
+    expect(await settled).toBeInstanceOf(InterruptedError);
+    callbackGate.open();
+    await turns();
+    expect(unhandled).toEqual([]);
+    expect(secondRan).toBe(false); // none starts after optimize settled
+    expect(warned('ERROR_NOT_RETHROWN')).toEqual([expect.stringMatching(/late callback boom/)]);
+    expect(summary(await study.getTrials())).toEqual([[0, 'COMPLETE', [expect.any(Number)], null]]);
+  });
+
+  it('within the drain bound, still rejects with InterruptedError and reports the error by a warning rather than drop it', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const run = study.optimize((trial) => trial.suggestFloat('x', 0, 1), {
+      nTrials: 3,
+      signal: controller.signal,
+      callbacks: [
+        () => {
+          controller.abort(); // Ctrl-C while the callback runs, which then fails
+          throw new Error('callback boom during the drain');
+        },
+      ],
+      ...quiet,
+    });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    expect(warned('ERROR_NOT_RETHROWN')).toEqual([expect.stringMatching(/callback boom during the drain/)]);
+    expect(unhandled).toEqual([]);
+  });
+});
+
 describe('optimize called again while late work of an interrupted call runs', () => {
   it('runs its own budget; the late objectives change nothing and warn once, not per trial', async () => {
     const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });

@@ -394,6 +394,16 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   if (fatal !== null) throw (fatal as { readonly error: unknown }).error;
 }
 
+/**
+ * Whether the caller is work that an `optimize` call of `study`'s stored study left running after
+ * it settled (a callback past the interruption's bound, an objective, a timer either started): the
+ * innermost such call in the async context has ended. Internal: `Study.stop` ignores such a stop.
+ */
+export function isLeftoverOfOptimize(study: Study): boolean {
+  const runs = optimizing.getStore() ?? [];
+  for (let i = runs.length - 1; i >= 0; i--) if (isSameStoredStudy(runs[i].study, study)) return !runs[i].running;
+  return false;
+}
 
 
 /** Resolves when every promise has settled or after `ms`, whichever comes first. */

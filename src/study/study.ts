@@ -34,7 +34,7 @@ import { FAIL_REASON_INTERRUPTED, FAIL_REASON_STALE_PREFIX, SystemAttr, isFeasib
 import { Trial, type TrialHost } from '../trial/trial.js';
 import { isFinishedState, type JsonValue, type StudyDirection, type TrialState } from '../trial/types.js';
 import { warn, warnOnce } from '../util/warn.js';
-import { runOptimize, type Objective, type OptimizeOptions } from './optimize.js';
+import { isLeftoverOfOptimize, runOptimize, type Objective, type OptimizeOptions } from './optimize.js';
 
 
 /** Options of `study.ask` and `study.askBatch`. */
@@ -362,11 +362,22 @@ export class Study implements StudyView {
    * an ask of theirs still waiting for enqueues or a grid point creates none, see `tryAskIn`).
    * An `optimize` call started later runs normally: it does not inherit this stop, and it does not
    * clear it for the calls that were already running. A `reason` that is not a string throws
-   * `InvalidOptionError` (option `reason`) and stops nothing.
+   * `InvalidOptionError` (option `reason`) and stops nothing. Called by work an interrupted
+   * `optimize` call left running (a callback past the interruption's 10 s bound, a late objective,
+   * a timer either started, an ask a sampler still answers), it stops nothing, with a one-time
+   * `LATE_STOP_IGNORED` warning: it meant the call that ran it, which has ended, not the calls
+   * running now (a grid exhausted meanwhile stops those by their own asks).
    */
   stop(reason = 'stopped by the user'): void {
     // stop(null) left the stop flag null, so the running optimize went on.
     if (typeof reason !== 'string') throw new InvalidOptionError('reason', 'a string', reason);
+    if (isLeftoverOfOptimize(this)) {
+      warnOnce(
+        'LATE_STOP_IGNORED',
+        `study.stop(${JSON.stringify(reason)}) on study "${this.studyName}" came from work an interrupted optimize call left running (a callback, objective or ask it did not wait for) and is ignored: that call has ended, and the stop would have stopped the calls running now`,
+      );
+      return;
+    }
     if (this.stopReason === null) this.stopReason = reason;
     for (const run of this.runs) if (run.stopped === null) run.stopped = reason;
   }

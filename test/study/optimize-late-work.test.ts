@@ -281,4 +281,47 @@ describe('optimize called again while late work of an interrupted call runs', ()
     expect(warnedCodes().filter((c) => c !== 'LATE_RESULT_DROPPED')).toEqual([]);
     expect(unhandled).toEqual([]);
   });
+
+  it('is not stopped by study.stop() from a callback the interrupted call left running', async () => {
+    // Optuna's callbacks stop "the" optimize with study.stop(): a late one meant the call that
+    // ran it, which has ended; it stopped the next call instead.
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const callbackGate = barrier();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const first = study.optimize((trial) => trial.suggestFloat('x', 0, 1), {
+      nTrials: 5,
+      signal: controller.signal,
+      callbacks: [
+        async (s) => {
+          await callbackGate.pass();
+          s.stop();
+        },
+      ],
+      ...quiet,
+    });
+    const settled = first.then(() => 'resolved', (error: unknown) => error);
+    await callbackGate.reached(1);
+    controller.abort();
+    await vi.advanceTimersByTimeAsync(10_001);
+    expect(await settled).toBeInstanceOf(InterruptedError);
+    vi.useRealTimers();
+
+    let nSecond = 0;
+    await study.optimize(
+      async (trial) => {
+        nSecond++;
+        if (nSecond === 1) {
+          callbackGate.open(); // the late callback calls study.stop() now
+          await turns();
+        }
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { nTrials: 3, ...quiet },
+    );
+    expect(nSecond).toBe(3);
+    expect(study.stopped).toBe(null);
+    expect(warned('LATE_STOP_IGNORED')).toHaveLength(1);
+    expect(unhandled).toEqual([]);
+  });
 });

@@ -140,7 +140,9 @@ export interface RunTrialsInProcessesOptions {
   /**
    * Aborting stops launching trials and aborts running trials' signals; a process that has not
    * finished its trial 3 s (`ABORT_GRACE_MS`) later is killed. The trials it stopped are FAIL
-   * "interrupted", and the call then rejects with InterruptedError.
+   * "interrupted" (one whose process returned a value within the grace is COMPLETE), and the call
+   * then rejects with InterruptedError, only once every worker process has exited: unlike an
+   * in-process objective, nothing of the call runs on after it to write or warn late.
    */
   readonly signal?: AbortSignal;
   /**

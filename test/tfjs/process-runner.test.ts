@@ -425,6 +425,52 @@ describe('runTrialsInProcesses', () => {
     expect(trials[0].systemAttrs.fail_reason).toBe('interrupted');
   });
 
+  it('leaves no worker process running once an interrupted call settled, and a call right after runs its own budget alone', async () => {
+    // In-process, an interruption does not wait for objectives (JS cannot cancel them); here it
+    // waits for the worker processes, killing those that ignore the abort: nothing of the first
+    // call outlives it to write late results or warn into the next one.
+    const controller = new AbortController();
+    let nSuggested = 0;
+    const sampler: Sampler = {
+      name: 'abort-on-second-suggest',
+      sampleIndependent: () => {
+        if (++nSuggested === 2) controller.abort(); // both workers are running their objective
+        return 0.5;
+      },
+    };
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler });
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const first = runTrialsInProcesses({
+        study, objectiveModule: crashModule, objectiveExport: 'ignoreAbort', nTrials: 4, concurrency: 2, signal: controller.signal,
+      });
+      await expect(first).rejects.toBeInstanceOf(InterruptedError);
+      const interrupted = await study.getTrials();
+      expect(interrupted.map((t) => [t.state, t.systemAttrs.fail_reason])).toEqual([
+        ['FAIL', 'interrupted'],
+        ['FAIL', 'interrupted'],
+      ]);
+      for (const t of interrupted) {
+        const pid = t.userAttrs.worker_pid as number;
+        expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+      }
+      const second = await runTrialsInProcesses({
+        study, objectiveModule: crashModule, objectiveExport: 'fromParams', space: { a: { type: 'float', low: 0, high: 1 } }, nTrials: 2, concurrency: 2,
+      });
+      expect(second.trials.map((t) => [t.number, t.state]).sort()).toEqual([[2, 'COMPLETE'], [3, 'COMPLETE']]);
+      const all = await study.getTrials();
+      expect(all.map((t) => t.state)).toEqual(['FAIL', 'FAIL', 'COMPLETE', 'COMPLETE']);
+      expect(warnings).not.toHaveBeenCalled();
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      warnings.mockRestore();
+    }
+  });
+
   it('fails a trial whose objective returns a value IPC cannot carry, without crashing its process', async () => {
     const study = await createStudy({ storage: new InMemoryStorage() });
     const result = await runTrialsInProcesses({

@@ -78,7 +78,7 @@ export interface OptimizeOptions {
    * objective has returned be recorded with its result and their callbacks run, record the running trials
    * of this call as FAIL ("interrupted"), those still being asked included (trials of another
    * `optimize` call on the study, or asked directly with `ask`, are left to their owners), wait
-   * for the tells (and the callbacks after them) and asks in flight (at most 10 s in all, trial creations storage has not answered
+   * for the tells (and the callbacks after them) and asks (and `onTrialStart` calls) in flight (at most 10 s in all, trial creations storage has not answered
    * included; objectives are not waited for, their `trial.signal` is aborted), and reject with
    * `InterruptedError`. A result an objective gives after the interruption recorded its trial (a
    * value, a prune, or a tell of one still in flight past the bound) is dropped: the trial stays
@@ -107,7 +107,9 @@ export interface OptimizeOptions {
    * Called when a trial starts (for progress displays); a Promise it returns is awaited before the
    * objective runs. If it throws (or its Promise rejects), the trial is recorded as FAIL without
    * running, no new trial is launched, and `optimize` rejects with the error once running trials
-   * are done (as for a callback that throws).
+   * are done (as for a callback that throws). An interruption waits for one in flight (within its
+   * 10 s bound); its trial's objective then does not run, and the configuration of an enqueued
+   * trial is back in the queue before `optimize` settles.
    */
   readonly onTrialStart?: (trial: Trial) => void | Promise<void>;
 }
@@ -190,7 +192,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     );
   };
 
-  /** Asks in flight; an interruption waits for them (bounded). */
+  /** Launches in flight (asks, `onTrialStart`); an interruption waits for them (bounded). */
   const asking = new Set<Promise<unknown>>();
   /**
    * Trials whose objective has returned, each settled once it is told and every callback after the
@@ -224,7 +226,8 @@ export async function runOptimize(study: Study, objective: Objective, options: O
         // (failing it as "interrupted" lost a value the objective had returned), and its callbacks
         // run before optimize rejects.
         await settledWithin([...telling], left());
-        // Live trials include those still being asked: they are recorded now, their asks reject.
+        // Live trials include those still being asked: they are recorded now, their asks reject;
+        // then the launches in flight end (an onTrialStart returns, its trial is withdrawn).
         await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run, left());
         await settledWithin([...asking], left());
         // A trial whose creation was still in flight is live only now.
@@ -254,63 +257,80 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     );
   };
 
+  /** Withdraws a trial whose objective will not run (see `Study.withdrawTrial`). */
+  const withdraw = async (trial: Trial): Promise<void> => {
+    try {
+      await study.withdrawTrial(trial);
+    } catch (error) {
+      setFatal(error);
+    }
+  };
+
+  /**
+   * Launches one trial, from the stale sweep through the ask to `onTrialStart`: resolves with the
+   * trial to run, 'skip' when an interruption came during `onTrialStart` (the trial is withdrawn,
+   * and the next launch finds the run stopped), or 'stop'.
+   */
+  const launch = async (): Promise<Trial | 'skip' | 'stop'> => {
+    let trial: Trial | null;
+    try {
+      await failStale();
+      // The sweep reads storage (file I/O for a journal): a stop, the timeout, an uncaught error
+      // or an interruption that came meanwhile must not see one more trial launched.
+      if (!mayLaunch()) return 'stop';
+      trial = await study.tryAskIn(run, { heartbeat: opts.heartbeatIntervalMs !== undefined, maxTrialsInStudy: opts.maxTrialsInStudy });
+    } catch (error) {
+      // Interrupted while asking: the interruption recorded the trial as FAIL.
+      if (!(error instanceof GridExhaustedError || error instanceof InterruptedError)) setFatal(error);
+      return 'stop';
+    }
+    if (trial === null) return 'stop'; // the study holds maxTrialsInStudy trials
+    if (interrupted !== null) {
+      // Created after the interruption recorded the live trials: record it as well (and enqueue
+      // again the configuration of an enqueued one, which never ran).
+      await withdraw(trial);
+      return 'stop';
+    }
+    try {
+      // An async one (which `(trial) => void` accepts) rejected unhandled, crashing Node.
+      const started: unknown = opts.onTrialStart?.(trial);
+      if (isPromiseLike(started)) await started;
+    } catch (error) {
+      // Not run: record the trial as FAIL rather than leave it RUNNING, and stop like a callback error.
+      setFatal(error);
+      try {
+        await study.tell(trial, { state: 'FAIL', failReason: `onTrialStart threw: ${messageOf(error)}` });
+      } catch (tellError) {
+        if (!(tellError instanceof TrialFinishedError)) warn('TRIAL_START_FAILED', `could not record trial ${trial.number} as FAIL: ${messageOf(tellError)}`);
+      }
+      return 'stop';
+    }
+    if (interrupted !== null || trial.signal.aborted) {
+      // Interrupted while onTrialStart ran (the interruption may not have reached the trial yet):
+      // the objective does not run; an enqueued configuration goes back.
+      await withdraw(trial);
+      return 'skip';
+    }
+    return trial;
+  };
+
   const worker = async (): Promise<void> => {
     while (shouldLaunch()) {
       launched++;
-      let trial: Trial | null;
+      // In flight as a whole, so that an interruption waits (bounded) for the ask and for
+      // onTrialStart with the withdrawal after it: an enqueued configuration is back in the queue
+      // before optimize settles, not written after it (into a storage the user closed since).
+      const launching = launch();
+      asking.add(launching);
+      let launchedTrial: Trial | 'skip' | 'stop';
       try {
-        await failStale();
-        // The sweep reads storage (file I/O for a journal): a stop, the timeout, an uncaught error
-        // or an interruption that came meanwhile must not see one more trial launched.
-        if (!mayLaunch()) break;
-        const asked = study.tryAskIn(run, { heartbeat: opts.heartbeatIntervalMs !== undefined, maxTrialsInStudy: opts.maxTrialsInStudy });
-        asking.add(asked);
-        try {
-          trial = await asked;
-        } finally {
-          asking.delete(asked);
-        }
-      } catch (error) {
-        // Interrupted while asking: the interruption recorded the trial as FAIL.
-        if (error instanceof GridExhaustedError || error instanceof InterruptedError) break;
-        setFatal(error);
-        break;
+        launchedTrial = await launching;
+      } finally {
+        asking.delete(launching);
       }
-      if (trial === null) break; // the study holds maxTrialsInStudy trials
-      if (interrupted !== null) {
-        // Created after the interruption recorded the live trials: record it as well (and enqueue
-        // again the configuration of an enqueued one, which never ran).
-        try {
-          await study.withdrawTrial(trial);
-        } catch (error) {
-          setFatal(error);
-        }
-        break;
-      }
-      try {
-        // An async one (which `(trial) => void` accepts) rejected unhandled, crashing Node.
-        const started: unknown = opts.onTrialStart?.(trial);
-        if (isPromiseLike(started)) await started;
-      } catch (error) {
-        // Not run: record the trial as FAIL rather than leave it RUNNING, and stop like a callback error.
-        setFatal(error);
-        try {
-          await study.tell(trial, { state: 'FAIL', failReason: `onTrialStart threw: ${messageOf(error)}` });
-        } catch (tellError) {
-          if (!(tellError instanceof TrialFinishedError)) warn('TRIAL_START_FAILED', `could not record trial ${trial.number} as FAIL: ${messageOf(tellError)}`);
-        }
-        break;
-      }
-      if (interrupted !== null || trial.signal.aborted) {
-        // Interrupted while onTrialStart ran (the interruption may not have reached the trial yet):
-        // the objective does not run; an enqueued configuration goes back.
-        try {
-          await study.withdrawTrial(trial);
-        } catch (error) {
-          setFatal(error);
-        }
-        continue;
-      }
+      if (launchedTrial === 'stop') break;
+      if (launchedTrial === 'skip') continue;
+      const trial = launchedTrial;
       // Tracked from the first tell of the trial (runTrial tells once its objective has returned)
       // to the end of its callbacks.
       let finished: (() => void) | null = null;

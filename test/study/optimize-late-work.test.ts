@@ -150,6 +150,51 @@ describe('an objective that returns after the interruption recorded its trial', 
   });
 });
 
+describe('an onTrialStart in flight when the interruption comes', () => {
+  it('is waited for, so that the enqueued configuration it withdraws is back in the queue before optimize settles', async () => {
+    // The drain did not wait for onTrialStart: the withdrawal after it (which enqueues again the
+    // configuration of an enqueued trial that never ran) came after optimize had rejected, and
+    // with the journal closed meanwhile, as a user does right after, the configuration was lost.
+    const path = join(root, 'on-trial-start.journal');
+    const storage = new JournalStorage({ path });
+    const study = await createStudy({ storage, studyName: 'start', sampler: new RandomSampler({ seed: 1 }) });
+    await study.enqueueTrial({ x: 0.5 });
+    const controller = new AbortController();
+    let nRun = 0;
+    const run = study.optimize(
+      (trial) => {
+        nRun++;
+        return trial.suggestFloat('x', 0, 1);
+      },
+      {
+        nTrials: 2,
+        signal: controller.signal,
+        onTrialStart: async () => {
+          controller.abort(); // Ctrl-C while a progress display starts the trial
+          await new Promise((resolve) => setImmediate(resolve));
+        },
+        ...quiet,
+      },
+    );
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    await storage.close();
+    await turns();
+    expect(nRun).toBe(0);
+    expect(warnedCodes()).toEqual([]);
+    expect(unhandled).toEqual([]);
+    const reopened = new JournalStorage({ path });
+    try {
+      const again = await loadStudy({ storage: reopened, studyName: 'start' });
+      expect((await again.getTrials()).map((t) => [t.number, t.state, t.systemAttrs.fixed_params])).toEqual([
+        [0, 'FAIL', { x: 0.5 }],
+        [1, 'WAITING', { x: 0.5 }],
+      ]);
+    } finally {
+      await reopened.close();
+    }
+  });
+});
+
 describe('a tell still in flight past the 10 s drain bound', () => {
   it('loses to the FAIL the interruption recorded once it ends: the value is dropped with a warning, no callback sees it', async () => {
     const finishGate = barrier();

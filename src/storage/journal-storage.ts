@@ -42,7 +42,9 @@
  * checked (see `FileLock`); it then writes nothing, rebuilds its
  * view from the file and rejects with `StorageError` "lost the lock"); append it with a single
  * write(2); fdatasync for createStudy, deleteStudy, finishTrial and createTrial of a finished trial
- * (the durable writes); release (which removes the lock file only if it is still ours).
+ * (the durable writes); release (which removes the lock file only if it is still ours). The other
+ * writes are acknowledged unsynced (a process crash keeps them, in the page cache; a power loss may
+ * not): `close()` fdatasyncs the file when one was written since the last sync.
  * A record whose JSON exceeds `MAX_LINE_BYTES` (about 512 MiB, the longest string Node can decode)
  * is refused with `StorageError` and nothing is written: once written it could never be read back.
  * Reads catch up without the lock (fstat; read only when the file grew; a last line without its
@@ -198,6 +200,8 @@ export class JournalStorage implements Storage {
    * from the view as it was before the failed write, which is no longer caught up.
    */
   private syncFailure: StorageError | null = null;
+  /** Whether a record was appended since the file's last successful fdatasync (`close` syncs then). */
+  private unsynced = false;
   /** Replay reads no byte at or past this one (set by `poison` to the start of the unsynced record). */
   private replayLimit = Infinity;
   /** Why the journal is read-only (writes reject), or null when it is writable. */
@@ -401,14 +405,27 @@ export class JournalStorage implements Storage {
     });
   }
 
-  /** Waits for queued writes, then releases the file. Later calls reject with `StorageError`. */
+  /**
+   * Waits for queued writes, fdatasyncs the file when a record written since its last sync is not
+   * synced yet (updateTrial, attributes, claims, popWaiting and RUNNING or WAITING createTrial are
+   * acknowledged unsynced), then releases the file. Later calls reject with `StorageError`. A failed
+   * sync rejects with STORAGE_SYNC_FAILED (naming the file and errno); the file is closed all the
+   * same and nothing is removed from it. A storage whose earlier sync failed is not synced again.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.queue;
-    if (this.fd !== null) {
-      closeSync(this.fd);
-      this.fd = null;
+    const fd = this.fd;
+    if (fd === null) return;
+    this.fd = null;
+    try {
+      if (this.unsynced && this.syncFailure === null) fdatasyncSync(fd);
+      this.unsynced = false;
+    } catch (error) {
+      throw this.syncFailed(error, 'fdatasync', 'on close, of the records written since the last successful sync');
+    } finally {
+      closeSync(fd);
     }
   }
 
@@ -560,6 +577,7 @@ export class JournalStorage implements Storage {
     let syscall = 'fdatasync';
     try {
       if (durable || first) fdatasyncSync(fd);
+      this.unsynced = !(durable || first);
       syscall = 'fsync of its directory';
       if (first) syncDirectory(dirname(this.path));
     } catch (error) {
@@ -605,16 +623,28 @@ export class JournalStorage implements Storage {
    * truncating a complete line would make them fail with "shrank". Throws the sync's error.
    */
   private poison(error: unknown, syscall: string, op: string): never {
-    const failure = new StorageError(
-      `cannot sync the journal ${this.path}: ${syscall} failed with ${codeOf(error) ?? 'an error'} (${messageOf(error)}) after ` +
-        `the ${op} record was written; whether it, and the records written since the last successful sync, are on disk is ` +
-        'unknown. This storage writes nothing more: open the journal again to replay what it holds',
-      { syncFailed: true, cause: error },
+    const failure = this.syncFailed(
+      error,
+      syscall,
+      `after the ${op} record was written; whether it, and the records written since the last successful sync, are on disk is unknown`,
     );
-    this.syncFailure = failure;
     this.replayLimit = this.offset;
     this.reload(false);
     throw failure;
+  }
+
+  /**
+   * Records that a sync failed (`syscall`, `when`: what was being synced, and what is uncertain
+   * now) and returns the STORAGE_SYNC_FAILED error to throw; every later write rejects.
+   */
+  private syncFailed(error: unknown, syscall: string, when: string): StorageError {
+    const failure = new StorageError(
+      `cannot sync the journal ${this.path}: ${syscall} failed with ${codeOf(error) ?? 'an error'} (${messageOf(error)}) ${when}. ` +
+        'This storage writes nothing more: open the journal again to replay what it holds',
+      { syncFailed: true, cause: error },
+    );
+    this.syncFailure = failure;
+    return failure;
   }
 
   /** Rebuilds the state from the file; `locked` and `ownFragment` as for `catchUp`. */

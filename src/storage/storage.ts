@@ -20,7 +20,8 @@
  *   (optional) reads the same claims without taking any.
  * - A finished trial (COMPLETE, PRUNED, FAIL) is immutable: any later write to it rejects with
  *   `TrialFinishedError` and leaves it unchanged.
- * - `finishTrial` is durable when its promise resolves (the journal fsyncs).
+ * - `finishTrial` is durable when its promise resolves (the journal fsyncs); every other write is
+ *   durable once `close()` has resolved (the journal fsyncs what it had not).
  * - Unknown ids reject with `StudyNotFoundError` / `TrialNotFoundError`; nothing is created implicitly.
  * - Returned `FrozenTrial`s are immutable snapshots; later writes never mutate them.
  */
@@ -137,6 +138,10 @@ export interface Storage {
    * it a grid finds taken points only by claiming them.
    */
   areClaimed?(studyId: number, keys: readonly string[]): Promise<readonly boolean[]>;
-  /** Releases files, locks and connections. Further calls reject. */
+  /**
+   * Waits for pending writes, makes what was written durable (a journal fdatasyncs records not yet
+   * synced; a failure rejects with `StorageError` code STORAGE_SYNC_FAILED) and releases files,
+   * locks and connections, failing or not. Further calls reject.
+   */
   close(): Promise<void>;
 }

@@ -1,8 +1,10 @@
 /**
  * JournalStorage against file-system conditions that cannot be produced on demand: a torn last line
  * truncated by another process between a reader's fstat and its read, a journal that cannot be
- * opened for writing (tests usually run as root, which file modes do not stop), a full disk, and an
- * fdatasync/fsync that fails (EIO). `node:fs` is wrapped so that a test can step in at those points.
+ * opened for writing (tests usually run as root, which file modes do not stop), a full disk, an
+ * fdatasync/fsync that fails (EIO), and a directory that cannot be opened or fsynced. `node:fs` is
+ * wrapped so that a test can step in at those points, and log the order of the calls that change or
+ * sync the file.
  */
 import * as realFs from 'node:fs';
 import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -17,7 +19,14 @@ const hooks: {
   beforeWrite: ((fd: number, buffer: Buffer, offset: number, length: number) => void) | null;
   /** Called before each fdatasyncSync(fd) and fsyncSync(fd); may throw in its place. */
   beforeSync: ((syscall: 'fdatasync' | 'fsync', fd: number) => void) | null;
-} = { afterFstat: null, refuseWrite: null, beforeWrite: null, beforeSync: null };
+  /** Called before each openSync(path, flags); may throw in its place. */
+  beforeOpen: ((path: string, flags: realFs.OpenMode | undefined) => void) | null;
+  /**
+   * When set, each ftruncateSync, fdatasyncSync and fsyncSync pushes its name here, and each
+   * writeSync of a journal record (a buffer holding a crc member, not a lock file's line) 'append'.
+   */
+  log: string[] | null;
+} = { afterFstat: null, refuseWrite: null, beforeWrite: null, beforeSync: null, beforeOpen: null, log: null };
 
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
@@ -29,20 +38,28 @@ vi.mock('node:fs', async (importOriginal) => {
       return stats;
     }) as typeof fs.fstatSync,
     writeSync: ((fd: number, buffer: unknown, ...rest: unknown[]) => {
+      if (Buffer.isBuffer(buffer) && buffer.includes('"crc":')) hooks.log?.push('append');
       if (hooks.beforeWrite !== null && Buffer.isBuffer(buffer) && typeof rest[0] === 'number' && typeof rest[1] === 'number') {
         hooks.beforeWrite(fd, buffer, rest[0], rest[1]);
       }
       return (fs.writeSync as (...args: unknown[]) => number)(fd, buffer, ...rest);
     }) as typeof fs.writeSync,
     fdatasyncSync: ((fd: number) => {
+      hooks.log?.push('fdatasync');
       hooks.beforeSync?.('fdatasync', fd);
       fs.fdatasyncSync(fd);
     }) as typeof fs.fdatasyncSync,
     fsyncSync: ((fd: number) => {
+      hooks.log?.push('fsync');
       hooks.beforeSync?.('fsync', fd);
       fs.fsyncSync(fd);
     }) as typeof fs.fsyncSync,
+    ftruncateSync: ((fd: number, len?: number) => {
+      hooks.log?.push('ftruncate');
+      fs.ftruncateSync(fd, len);
+    }) as typeof fs.ftruncateSync,
     openSync: ((path: realFs.PathLike, flags?: realFs.OpenMode, mode?: realFs.Mode) => {
+      hooks.beforeOpen?.(String(path), flags);
       if (hooks.refuseWrite !== null && String(path) === hooks.refuseWrite && flags !== 'r') {
         throw Object.assign(new Error(`EACCES: permission denied, open '${String(path)}'`), { code: 'EACCES' });
       }
@@ -64,6 +81,8 @@ afterEach(() => {
   hooks.refuseWrite = null;
   hooks.beforeWrite = null;
   hooks.beforeSync = null;
+  hooks.beforeOpen = null;
+  hooks.log = null;
   vi.restoreAllMocks();
 });
 
@@ -307,5 +326,90 @@ describe('a journal that cannot be written', () => {
   it('still reports a missing directory it cannot create', () => {
     hooks.refuseWrite = join(root, 'nope.journal');
     expect(() => new JournalStorage({ path: join(root, 'nope.journal') })).toThrow(/cannot open the journal/);
+  });
+});
+
+describe('close()', () => {
+  // Records that are not synced when written (updateTrial, attributes, claims, popWaiting, a RUNNING
+  // createTrial) are only in the page cache until something syncs the file.
+  it('fdatasyncs the journal when a record written since the last sync is not yet synced', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const t = await s.createTrial(id);
+    await s.updateTrial(t.trialId, { userAttrs: { k: 1 } });
+    await s.setStudyUserAttr(id, 'a', 2);
+    const synced: number[] = [];
+    hooks.beforeSync = (syscall, fd) => {
+      if (syscall === 'fdatasync') synced.push(fd);
+    };
+    await s.close();
+    expect(synced).toHaveLength(1);
+  });
+
+  it('does not sync when everything written is already synced, or nothing was written', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const t = await s.createTrial(id);
+    await s.updateTrial(t.trialId, { userAttrs: { k: 1 } });
+    await s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1] }); // synced, with what came before
+    const reader = new JournalStorage({ path });
+    expect(await reader.getNTrials(id)).toBe(1);
+    hooks.log = [];
+    await s.close();
+    await reader.close();
+    expect(hooks.log).toEqual([]);
+  });
+
+  it('rejects with STORAGE_SYNC_FAILED when that sync fails, closing the storage and leaving the file whole', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const t = await s.createTrial(id);
+    await s.updateTrial(t.trialId, { userAttrs: { k: 1 } });
+    const size = statSync(path).size;
+    hooks.beforeSync = (syscall) => {
+      throw eio(syscall);
+    };
+    const failed = await s.close().catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(StorageError);
+    expect(failed).toMatchObject({ code: 'STORAGE_SYNC_FAILED', cause: expect.objectContaining({ code: 'EIO' }) });
+    expect((failed as Error).message).toContain(path);
+    expect((failed as Error).message).toMatch(/fdatasync failed with EIO.*on close/);
+    hooks.beforeSync = null;
+    await expect(s.getNTrials(id)).rejects.toMatchObject({ message: expect.stringMatching(/closed/) });
+    await s.close(); // a second close has nothing left to do
+    expect(statSync(path).size).toBe(size);
+    const reopened = new JournalStorage({ path, readOnly: true });
+    expect((await reopened.getTrial(t.trialId)).userAttrs).toEqual({ k: 1 });
+    await reopened.close();
+  });
+
+  it('waits for queued writes and syncs them too', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    hooks.log = [];
+    const writes = [s.createTrial(id), s.createTrial(id), s.setStudyUserAttr(id, 'k', 1)];
+    await s.close();
+    await Promise.all(writes);
+    expect(hooks.log).toEqual(['append', 'append', 'append', 'fdatasync']);
+  });
+
+  it('of a storage whose earlier sync failed does not sync again, and resolves', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const t = await s.createTrial(id);
+    await s.updateTrial(t.trialId, { userAttrs: { k: 1 } });
+    hooks.beforeSync = (syscall) => {
+      hooks.beforeSync = null;
+      throw eio(syscall);
+    };
+    await expect(s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1] })).rejects.toMatchObject({ code: 'STORAGE_SYNC_FAILED' });
+    hooks.log = [];
+    await s.close();
+    expect(hooks.log).toEqual([]);
   });
 });

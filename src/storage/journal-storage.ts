@@ -55,7 +55,9 @@
  *
  * Crash safety: a process killed mid-write leaves a torn last line without its '\n'. Replay ignores
  * it; a writer holding the lock knows no write is in progress, so it TRUNCATES the fragment (only
- * the bytes after the last '\n') before appending, with a `JOURNAL_TORN_LINE` warning; opening a
+ * the bytes after the last '\n') and fdatasyncs the cut before appending (unsynced, a power loss
+ * could bring the fragment back with the new records behind it: a corrupt line), with a
+ * `JOURNAL_TORN_LINE` warning (a failure of that sync poisons the object, below); opening a
  * journal does the same when the lock is free (when the lock file cannot be created, in a directory
  * this process cannot write, the journal still opens for reading and the fragment is left alone).
  * Truncation was chosen over appending a '\n' so that the file never holds an unparsable line:
@@ -65,8 +67,8 @@
  * removes its own fragment the same way, still holding the lock, and rejects with `StorageError`
  * (no warning: nothing crashed).
  *
- * A failed sync (fdatasync of the file, or fsync of its directory when the first record creates
- * it) poisons the object: Linux may drop the pages it could not write and clear the error, so a
+ * A failed sync (fdatasync of the file after a record or after cutting a torn line, or fsync of its
+ * directory when the first record creates it) poisons the object: Linux may drop the pages it could not write and clear the error, so a
  * later sync would succeed over lost records (PostgreSQL's "fsyncgate"). The failing call rejects
  * with `StorageError` code STORAGE_SYNC_FAILED naming the file and the errno (the system error as
  * `cause`); its op is taken out of the view (rebuilt from the file up to the record) and is not
@@ -242,6 +244,8 @@ export class JournalStorage implements Storage {
         }
       }
     } catch (error) {
+      // A failed sync of that cleanup poisons the storage (see `poison`): it opens for reading.
+      if (error === this.syncFailure) return;
       closeSync(this.fd);
       this.fd = null;
       throw error;
@@ -655,6 +659,8 @@ export class JournalStorage implements Storage {
     try {
       this.catchUp(locked, ownFragment);
     } catch (error) {
+      // A failed sync of a cut torn line poisons writes only: the view up to the cut stands.
+      if (error === this.syncFailure) return;
       this.failure = error instanceof StorageError ? error : new StorageError(messageOf(error), { cause: error });
     }
   }
@@ -743,6 +749,23 @@ export class JournalStorage implements Storage {
             `from byte ${this.offset}) left by a process killed while writing; earlier records are intact`,
         );
       }
+      // The cut is in the page cache only, and the fragment may be on disk already. Records appended
+      // after an unsynced cut could reach the disk before it (or some of their blocks beside the
+      // fragment's old ones), and a power loss would bring back the fragment with records behind
+      // it: a complete line that fails its checksum, and a journal that no longer opens. So the cut
+      // is made durable before anything is appended after it.
+      try {
+        fdatasyncSync(fd);
+      } catch (error) {
+        this.replayLimit = this.offset;
+        throw this.syncFailed(
+          error,
+          'fdatasync',
+          `after cutting off a torn last line (${nPending} bytes from byte ${this.offset}); whether the cut, and the ` +
+            'records written since the last successful sync, are on disk is unknown',
+        );
+      }
+      this.unsynced = false;
     }
   }
 

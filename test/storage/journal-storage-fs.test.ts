@@ -413,3 +413,76 @@ describe('close()', () => {
     expect(hooks.log).toEqual([]);
   });
 });
+
+describe('cutting off a torn last line', () => {
+  // ftruncate changes the file in the page cache only. Until it is synced, the disk may still hold
+  // the fragment; records appended after it, written back before the truncation's metadata (or in
+  // part: a block holding the fragment's bytes beside a block of the new record), could come back
+  // after a power loss as the fragment with records behind it: a complete line that fails its
+  // checksum, and a journal that no longer opens (STORAGE_CORRUPT). So the cut is synced before
+  // anything is appended after it.
+  it('at open, syncs the truncation before any record is appended after it', async () => {
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    await s.close();
+    appendFileSync(path, '{"op":"createTrial","writer":"99-dead","seq":0,"studyId":0,"tri');
+    hooks.log = [];
+    const reopened = new JournalStorage({ path });
+    const t = await reopened.createTrial(id);
+    expect(hooks.log).toEqual(['ftruncate', 'fdatasync', 'append']);
+    expect(t.number).toBe(0);
+    await reopened.close();
+  });
+
+  it('by a writer catching up, syncs the truncation before its own record', async () => {
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    appendFileSync(path, '{"op":"createTrial","writer":"99-dead","seq":0,"studyId":0,"tri');
+    hooks.log = [];
+    await s.setStudyUserAttr(id, 'k', 1);
+    expect(hooks.log).toEqual(['ftruncate', 'fdatasync', 'append']);
+    await s.close();
+  });
+
+  it('when that sync fails: the write rejects with STORAGE_SYNC_FAILED, appends nothing, and the storage refuses writes', async () => {
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const clean = statSync(path).size;
+    appendFileSync(path, '{"op":"createTrial","writer":"99-dead","seq":0,"studyId":0,"tri');
+    hooks.beforeSync = (syscall) => {
+      hooks.beforeSync = null;
+      throw eio(syscall);
+    };
+    const failed = await s.setStudyUserAttr(id, 'k', 1).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ code: 'STORAGE_SYNC_FAILED', cause: expect.objectContaining({ code: 'EIO' }) });
+    expect((failed as Error).message).toMatch(/torn last line/);
+    expect(statSync(path).size).toBe(clean);
+    expect(await s.getStudyUserAttrs(id)).toEqual({});
+    expect(await s.getAllStudies()).toHaveLength(1);
+    await expect(s.createTrial(id)).rejects.toMatchObject({ code: 'STORAGE_SYNC_FAILED', message: expect.stringMatching(/open it again/) });
+    await s.close();
+  });
+
+  it('when that sync fails at open: the journal opens for reading and refuses writes', async () => {
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    await s.close();
+    appendFileSync(path, '{"op":"createTrial","writer":"99-dead","seq":0,"studyId":0,"tri');
+    hooks.beforeSync = (syscall) => {
+      hooks.beforeSync = null;
+      throw eio(syscall);
+    };
+    const reopened = new JournalStorage({ path });
+    expect(await reopened.getStudyName(id)).toBe('s');
+    await expect(reopened.createTrial(id)).rejects.toMatchObject({ code: 'STORAGE_SYNC_FAILED' });
+    await reopened.close();
+  });
+});

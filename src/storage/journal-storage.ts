@@ -68,7 +68,8 @@
  * (no warning: nothing crashed).
  *
  * A failed sync (fdatasync of the file after a record or after cutting a torn line, or fsync of its
- * directory when the first record creates it) poisons the object: Linux may drop the pages it could not write and clear the error, so a
+ * directory when the first record creates it; a directory this system or file system cannot open
+ * or fsync at all, EINVAL, EBADF, EPERM..., is skipped: see `syncDirectory`) poisons the object: Linux may drop the pages it could not write and clear the error, so a
  * later sync would succeed over lost records (PostgreSQL's "fsyncgate"). The failing call rejects
  * with `StorageError` code STORAGE_SYNC_FAILED naming the file and the errno (the system error as
  * `cause`); its op is taken out of the view (rebuilt from the file up to the record) and is not
@@ -1129,17 +1130,43 @@ function decodeNumbers<T>(body: unknown): T {
   return out as T;
 }
 
+/**
+ * Errors of open(2) on a directory, for reading, that say it cannot be opened here, not that
+ * anything was lost: EACCES, EPERM (a directory this process may write into but not read, mode
+ * 0300; a system that refuses directory handles), EISDIR (a system that opens no directory as a
+ * file). The directory entry then stays unsynced, as it must where no fsync of it is possible.
+ */
+const DIRECTORY_OPEN_UNSUPPORTED: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EISDIR']);
+/**
+ * Errors of fsync(2) on a directory that say the system or file system cannot sync one, as
+ * PostgreSQL (`fsync_fname_ext`), coreutils (`shred`) and Dovecot (`fdatasync_path`) read them:
+ * EINVAL (Linux on CIFS, some FUSE and network file systems), EBADF (NetBSD, AIX: no fsync of a
+ * descriptor opened read-only), EISDIR (HP-UX), EPERM (Windows: FlushFileBuffers refuses a
+ * directory handle, which libuv reports as EPERM), ENOTSUP/EOPNOTSUPP. Anything else (EIO, ENOSPC,
+ * EDQUOT, EROFS, ...) is a failed sync and poisons the storage.
+ */
+const DIRECTORY_FSYNC_UNSUPPORTED: ReadonlySet<string> = new Set(['EINVAL', 'EBADF', 'EISDIR', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP']);
+
+/**
+ * fsyncs `dir`, so that the journal's new entry in it is durable; skipped where the directory
+ * cannot be opened or fsynced (`DIRECTORY_OPEN_UNSUPPORTED`, `DIRECTORY_FSYNC_UNSUPPORTED`; the
+ * file's own fdatasync already ran). Throws any other error.
+ */
 function syncDirectory(dir: string): void {
-  let fd: number | null = null;
+  let fd: number;
   try {
     fd = openSync(dir, 'r');
+  } catch (error) {
+    const code = codeOf(error);
+    if (code !== undefined && DIRECTORY_OPEN_UNSUPPORTED.has(code)) return;
+    throw error;
+  }
+  try {
     fsyncSync(fd);
   } catch (error) {
-    // Some file systems cannot fsync a directory; the file's own fdatasync already ran.
-    if (codeOf(error) !== 'EISDIR' && codeOf(error) !== 'EINVAL' && codeOf(error) !== 'EPERM') {
-      throw error;
-    }
+    const code = codeOf(error);
+    if (code === undefined || !DIRECTORY_FSYNC_UNSUPPORTED.has(code)) throw error;
   } finally {
-    if (fd !== null) closeSync(fd);
+    closeSync(fd);
   }
 }

@@ -329,6 +329,11 @@ describe('a journal that cannot be written', () => {
   });
 });
 
+/** A system error as Node throws it for `syscall` (`code` an errno name). */
+function sysError(code: string, syscall: string): Error {
+  return Object.assign(new Error(`${code}: error, ${syscall}`), { code, syscall });
+}
+
 describe('close()', () => {
   // Records that are not synced when written (updateTrial, attributes, claims, popWaiting, a RUNNING
   // createTrial) are only in the page cache until something syncs the file.
@@ -485,4 +490,69 @@ describe('cutting off a torn last line', () => {
     await expect(reopened.createTrial(id)).rejects.toMatchObject({ code: 'STORAGE_SYNC_FAILED' });
     await reopened.close();
   });
+});
+
+describe('the fsync of the directory when the first record creates the journal', () => {
+  // Errors that say this directory cannot be opened or fsynced here, not that data was lost: the
+  // directory entry then stays unsynced, as on file systems that offer nothing more.
+  const unsupported: readonly [string, 'open' | 'fsync', string][] = [
+    ['EACCES', 'open', 'a directory this process may write but not read (mode 0300)'],
+    ['EPERM', 'open', 'a directory this process may not open'],
+    ['EISDIR', 'open', 'a system that opens no directory as a file'],
+    ['EINVAL', 'fsync', 'Linux on CIFS and some FUSE or network file systems'],
+    ['EBADF', 'fsync', 'NetBSD and AIX: no fsync of a descriptor opened read-only'],
+    ['EISDIR', 'fsync', 'HP-UX'],
+    ['EPERM', 'fsync', 'Windows: FlushFileBuffers on a directory handle'],
+    ['ENOTSUP', 'fsync', 'a file system without directory sync'],
+  ];
+  for (const [code, syscall, where] of unsupported) {
+    it(`is skipped when ${syscall} fails with ${code} (${where})`, async () => {
+      const path = freshPath();
+      const s = new JournalStorage({ path });
+      const dir = realFs.realpathSync(root);
+      if (syscall === 'open') {
+        hooks.beforeOpen = (p) => {
+          if (p === dir) throw sysError(code, 'open');
+        };
+      } else {
+        hooks.beforeSync = (name) => {
+          if (name === 'fsync') throw sysError(code, 'fsync');
+        };
+      }
+      const id = await s.createStudy('s', ['minimize']);
+      expect((await s.createTrial(id)).number).toBe(0);
+      await s.close();
+    });
+  }
+
+  // Errors that say the directory entry, or data, may not be on disk: the storage is poisoned.
+  const failures: readonly [string, 'open' | 'fsync'][] = [
+    ['EIO', 'fsync'],
+    ['ENOSPC', 'fsync'],
+    ['EDQUOT', 'fsync'],
+    ['EROFS', 'fsync'],
+    ['EIO', 'open'],
+    ['EMFILE', 'open'],
+  ];
+  for (const [code, syscall] of failures) {
+    it(`fails with STORAGE_SYNC_FAILED when ${syscall} fails with ${code}`, async () => {
+      const path = freshPath();
+      const s = new JournalStorage({ path });
+      const dir = realFs.realpathSync(root);
+      if (syscall === 'open') {
+        hooks.beforeOpen = (p) => {
+          if (p === dir) throw sysError(code, 'open');
+        };
+      } else {
+        hooks.beforeSync = (name) => {
+          if (name === 'fsync') throw sysError(code, 'fsync');
+        };
+      }
+      const failed = await s.createStudy('s', ['minimize']).catch((error: unknown) => error);
+      expect(failed).toMatchObject({ code: 'STORAGE_SYNC_FAILED', cause: expect.objectContaining({ code }) });
+      expect((failed as Error).message).toContain(code);
+      await expect(s.createStudy('t', ['minimize'])).rejects.toMatchObject({ code: 'STORAGE_SYNC_FAILED' });
+      await s.close();
+    });
+  }
 });

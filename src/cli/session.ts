@@ -89,8 +89,10 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     storage: storageSpec(config.storage),
     loadIfExists: true,
   }).catch(async (error: unknown) => {
-    throw await directionsConflict(error, config);
+    throw withSyncAdvice(await directionsConflict(error, config));
   });
+  // Whether the run has failed already: an error of the close below is then reported beside it.
+  let failedAlready = false;
   try {
     if (config.space !== null) await checkSpaceAgainstStudy(study, config.space);
     if (options.failStale === true) {
@@ -199,6 +201,7 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     io.stdout.write(summaryLine(study.studyName, trials));
     if (role === 'run') io.stdout.write(await bestReport(study, config.storage));
   } catch (error) {
+    failedAlready = true;
     if (error instanceof InterruptedError) {
       io.stderr.write(
         `kestrel: interrupted; trials that were running are recorded as FAIL ("interrupted"), ${keptIn(config.storage)}\n`,
@@ -213,10 +216,32 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
         { cause: error, funcName: `constraintsExport "${config.constraintsExport}" of ${path.basename(config.objectivePath)}` },
       );
     }
-    throw error;
+    throw withSyncAdvice(error);
   } finally {
-    await study.close();
+    // Closing syncs what the journal holds unsynced (JournalStorage.close), and can fail.
+    try {
+      await study.close();
+    } catch (error) {
+      // Reported instead of the run's own error (the exit code and message of an interruption, a
+      // failing objective), it would hide what stopped the run: that one stays the error.
+      if (!failedAlready) throw withSyncAdvice(error);
+      const what = error instanceof KestrelError ? `${error.code}: ${error.message}` : messageOf(error);
+      io.stderr.write(`kestrel: closing the storage failed too: ${what}\n`);
+    }
   }
+}
+
+/**
+ * A failed sync of the journal (STORAGE_SYNC_FAILED), with what a CLI user can do, where the
+ * library's message speaks of storage objects; any other error as it is.
+ */
+function withSyncAdvice(error: unknown): unknown {
+  if (!(error instanceof StorageError) || error.code !== 'STORAGE_SYNC_FAILED') return error;
+  return new StorageError(
+    `${error.message}. kestrel stopped writing: check the disk (the system log names the I/O error), then run kestrel ` +
+      'again: it resumes from what the journal holds',
+    { syncFailed: true, cause: error },
+  );
 }
 
 /**

@@ -1,0 +1,72 @@
+/**
+ * runTrialsInProcesses on a journal whose fdatasync fails (EIO) while a trial's result is being
+ * recorded. The trial processes never write the journal (the parent records everything they send),
+ * so the failure happens in the parent, where `node:fs` is wrapped so that one fdatasync fails.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+
+const hooks: { beforeSync: (() => void) | null } = { beforeSync: null };
+
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  return {
+    ...fs,
+    fdatasyncSync: ((fd: number) => {
+      hooks.beforeSync?.();
+      fs.fdatasyncSync(fd);
+    }) as typeof fs.fdatasyncSync,
+  };
+});
+
+const { createStudy, loadStudy } = await import('../../src/study/create-study.js');
+const { RandomSampler } = await import('../../src/samplers/random-sampler.js');
+const { runTrialsInProcesses } = await import('../../src/tfjs/process-runner.js');
+
+const crashModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'crash-objective.ts');
+const root = mkdtempSync(path.join(tmpdir(), 'kestrel-runner-sync-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterEach(() => {
+  hooks.beforeSync = null;
+  vi.restoreAllMocks();
+});
+
+describe('runTrialsInProcesses when the journal cannot sync a finished trial', () => {
+  it('rejects with STORAGE_SYNC_FAILED, reports no trial it could not record, launches no more, and the reopened journal works', async () => {
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const journal = path.join(root, 'study.journal');
+    const study = await createStudy({ studyName: 's', storage: journal, sampler: new RandomSampler({ seed: 2 }) });
+    let nSyncs = 0;
+    hooks.beforeSync = () => {
+      nSyncs++;
+      // The third finished trial's sync fails.
+      if (nSyncs === 3) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
+    };
+    const reported: number[] = [];
+    const failed = await runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'withSpace',
+      space: { a: { type: 'float', low: 0, high: 1 } }, nTrials: 8, concurrency: 2, trialsPerProcess: 10,
+      callbacks: [(_s, trial) => void reported.push(trial.number)],
+    }).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ code: 'STORAGE_SYNC_FAILED', cause: expect.objectContaining({ code: 'EIO' }) });
+    expect((failed as Error).message).toContain(journal);
+    hooks.beforeSync = null;
+    const view = await study.getTrials();
+    // Every trial reported is COMPLETE in this study's view; the one whose sync failed is not reported.
+    const complete = view.filter((t) => t.state === 'COMPLETE').map((t) => t.number);
+    expect([...reported].sort((a, b) => a - b)).toEqual(complete);
+    expect(reported).toHaveLength(2);
+    // No trial is launched after the failure: at most the two slots' trials beyond those reported.
+    expect(view.length).toBeLessThanOrEqual(4);
+    await study.close();
+
+    const reopened = await loadStudy({ studyName: 's', storage: journal });
+    const trial = await reopened.ask();
+    await reopened.tell(trial, 1);
+    expect((await reopened.getTrials()).at(-1)?.state).toBe('COMPLETE');
+    await reopened.close();
+  });
+});

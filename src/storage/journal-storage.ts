@@ -900,7 +900,7 @@ export class JournalStorage implements Storage {
       case 'createTrial': {
         const studyId = checkId('studyId', r.studyId);
         const template = normalizeTemplate(decodeNumbers(r.template), state.directions(studyId).length, { replay: true });
-        const trial = state.createTrial(studyId, template, checkTime(r.t));
+        const trial = state.createTrial(studyId, template, checkTime(r.t), { replay: true });
         expectId('trialId', r.trialId, trial.trialId);
         return;
       }

@@ -29,7 +29,7 @@ import { SystemAttr } from '../trial/system-attrs.js';
 import { getOwn, hasOwn, setOwn } from '../util/own-keys.js';
 import { isFinishedState, type JsonValue, type StudyDirection, type TrialState } from '../trial/types.js';
 import type { StudySummary } from './storage.js';
-import type { AttrMap, NormalizedFinish, NormalizedTemplate, NormalizedUpdate } from './validate.js';
+import type { AttrMap, NormalizeOptions, NormalizedFinish, NormalizedTemplate, NormalizedUpdate } from './validate.js';
 
 interface TrialRecord {
   readonly trialId: number;
@@ -200,10 +200,16 @@ export class StorageState {
     if (template.state === 'WAITING') waitingPlace(template, study.trials.length);
   }
 
-  createTrial(studyId: number, template: NormalizedTemplate, now: number): FrozenTrial {
+  /**
+   * `options.replay`: the template is a journal's record, written by a version that may predate
+   * `enqueued_number` placing WAITING trials (the attribute was plain data then, any JSON value):
+   * a value that is not a valid place queues the trial at its own number, as that version did,
+   * instead of throwing (a journal that opened must keep opening).
+   */
+  createTrial(studyId: number, template: NormalizedTemplate, now: number, options: NormalizeOptions = {}): FrozenTrial {
     const study = this.study(studyId);
     checkParamSet({}, {}, template.params, template.distributions);
-    const place = template.state === 'WAITING' ? waitingPlace(template, study.trials.length) : -1;
+    const place = template.state === 'WAITING' ? waitingPlace(template, study.trials.length, options.replay === true) : -1;
     const state = template.state;
     const finished = isFinishedState(state);
     const start = state === 'WAITING' ? template.datetimeStart : (template.datetimeStart ?? now);
@@ -368,13 +374,14 @@ export class StorageState {
 /**
  * The place in the queue of a new WAITING trial numbered `number`: its `enqueued_number` system
  * attribute, or `number` without one. Throws `InvalidOptionError` for a value that is not the
- * number of a trial of the study up to this one.
+ * number of a trial of the study up to this one, unless `replay` (see `createTrial`): `number` then.
  */
-function waitingPlace(template: NormalizedTemplate, number: number): number {
+function waitingPlace(template: NormalizedTemplate, number: number, replay = false): number {
   const key = SystemAttr.enqueuedNumber;
   if (!hasOwn(template.systemAttrs, key)) return number;
   const place = template.systemAttrs[key];
   if (typeof place !== 'number' || !Number.isSafeInteger(place) || place < 0 || place > number) {
+    if (replay) return number;
     throw new InvalidOptionError(`template.systemAttrs.${key}`, `the number of a trial of the study, an integer from 0 to ${number} (the new trial's)`, place);
   }
   return place;

@@ -175,6 +175,32 @@ describe('JournalStorage', () => {
     await reopened.close();
   });
 
+  it('opens a journal of an earlier version whose WAITING trial holds an enqueued_number it did not use, popping in its order', async () => {
+    // Before enqueued_number placed WAITING trials, a system attribute of that name was just data
+    // (storage.createTrial takes any JSON system attribute): the version that wrote these records
+    // popped them oldest first, and they must still open.
+    const path = freshPath();
+    const record = (seq: number, trialId: number, enqueued: unknown): string =>
+      JSON.stringify({ op: 'createTrial', writer: 'old', seq, studyId: 0, trialId, t: 1, template: { state: 'WAITING', systemAttrs: { enqueued_number: enqueued } } });
+    writeFileSync(
+      path,
+      [
+        '{"op":"header","format":"kestrel-journal","version":1}',
+        JSON.stringify({ op: 'createStudy', writer: 'old', seq: 0, studyId: 0, studyName: 's', directions: ['minimize'], t: 1 }),
+        record(1, 0, 'first'),
+        record(2, 1, 7),
+        record(3, 2, -1),
+        '',
+      ].join('\n'),
+    );
+    const s = new JournalStorage({ path });
+    expect((await s.getTrial(1)).systemAttrs).toEqual({ enqueued_number: 7 });
+    const order = [];
+    for (let i = 0; i < 3; i++) order.push((await s.popWaitingTrial(0))?.number);
+    expect(order).toEqual([0, 1, 2]);
+    await s.close();
+  });
+
   it('ignores a torn last line with a warning, and the next append is clean', async () => {
     const path = freshPath();
     const { studyId, trials } = await populate(path);

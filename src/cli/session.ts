@@ -8,7 +8,6 @@
  * number of `run` and `worker` processes on one journal together bring it to exactly `nTrials`.
  */
 import type { GpuId } from '../tfjs/gpus.js';
-import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, ConstraintsFuncError, InterruptedError, InvalidOptionError, KestrelError, NoCompletedTrialsError, StorageError } from '../errors.js';
 import { specDistributions } from '../space/spec.js';
@@ -79,7 +78,8 @@ export async function executeStudy(options: ExecuteStudyOptions): Promise<void> 
     config.processes === null
       ? await loadObjective({ modulePath: config.objectivePath, exportName: config.objectiveExport, space: config.space })
       : await checkObjectiveModule(config.objectivePath).then(() => null);
-  if (config.storage !== MEMORY_STORAGE) await ensureJournalDirectory(config.storage);
+  // A journal's missing directories are made by JournalStorage (which syncs their entries with its
+  // first record), when createStudy opens it.
 
   const study = await createStudy({
     studyName: config.studyName,
@@ -292,37 +292,6 @@ async function checkSpaceAgainstStudy(study: Study, space: SpaceSpec): Promise<v
       }
     }
   }
-}
-
-/**
- * Creates the missing directories of a journal path, one level at a time, or throws a
- * `StorageError` naming the journal. Not `mkdir({recursive: true})`: Node's recursive mkdir never
- * settles for a path under /proc (Node 20), and its EEXIST for a file in the way says nothing of
- * the journal.
- */
-export async function ensureJournalDirectory(journal: string): Promise<void> {
-  const fail = (dir: string, reason: string, cause?: unknown): StorageError =>
-    new StorageError(`cannot create the directory ${dir} of the journal ${journal}: ${reason}`, { cause });
-  const ensure = async (dir: string): Promise<void> => {
-    try {
-      if ((await stat(dir)).isDirectory()) return;
-      throw fail(dir, 'a file of that name is in the way');
-    } catch (error) {
-      if (error instanceof StorageError) throw error;
-      // ENOTDIR: an ancestor is a file; walking up finds it.
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw fail(dir, (error as Error).message, error);
-    }
-    const parent = path.dirname(dir);
-    if (parent !== dir) await ensure(parent);
-    try {
-      await mkdir(dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return; // made meanwhile by another worker
-      throw fail(dir, (error as Error).message, error);
-    }
-  };
-  await ensure(path.dirname(journal));
 }
 
 /**

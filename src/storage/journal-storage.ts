@@ -67,16 +67,22 @@
  * removes its own fragment the same way, still holding the lock, and rejects with `StorageError`
  * (no warning: nothing crashed).
  *
- * A failed sync (fdatasync of the file after a record or after cutting a torn line, or fsync of its
- * directory when the first record creates it; a directory this system or file system cannot open
- * or fsync at all, EINVAL, EBADF, EPERM..., is skipped: see `syncDirectory`) poisons the object: Linux may drop the pages it could not write and clear the error, so a
- * later sync would succeed over lost records (PostgreSQL's "fsyncgate"). The failing call rejects
- * with `StorageError` code STORAGE_SYNC_FAILED naming the file and the errno (the system error as
- * `cause`); its op is taken out of the view (rebuilt from the file up to the record) and is not
- * reported as done, though its record stays in the file (a lock-free reader may have read it
- * already) and may or may not be on disk; every later write rejects with STORAGE_SYNC_FAILED,
- * saying to open the journal again; reads answer from the view as it was before that write, no
- * longer caught up. A new `JournalStorage` on the file replays what the file holds.
+ * A new journal's entry in its directory, and the entry of each directory this object created for
+ * it in its parent, are fsynced with its first record (the file's first, or this object's first
+ * for the directories it made), so that a power loss cannot take away a journal whose records
+ * were acknowledged.
+ *
+ * A failed sync (fdatasync of the file after a record or after cutting a torn line, or fsync of a
+ * directory above; a directory this system or file system cannot open or fsync at all, EINVAL,
+ * EBADF, EPERM..., is skipped: see `syncDirectory`) poisons the object: Linux may drop the pages it
+ * could not write and clear the error, so a later sync would succeed over lost records
+ * (PostgreSQL's "fsyncgate"). The failing call rejects with `StorageError` code STORAGE_SYNC_FAILED
+ * naming the file and the errno (the system error as `cause`); its op is taken out of the view
+ * (rebuilt from the file up to the record) and is not reported as done, though its record stays in
+ * the file (a lock-free reader may have read it already) and may or may not be on disk; every later
+ * write rejects with STORAGE_SYNC_FAILED, saying to open the journal again; reads answer from the
+ * view as it was before that write, no longer caught up. A new `JournalStorage` on the file replays
+ * what the file holds.
  */
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, realpathSync, statSync, writeSync, fsyncSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -203,6 +209,11 @@ export class JournalStorage implements Storage {
    * from the view as it was before the failed write, which is no longer caught up.
    */
   private syncFailure: StorageError | null = null;
+  /**
+   * Directories whose new entries this storage made (the parents of the directories it created
+   * for the journal, deepest first) and has not synced yet: its first append syncs them.
+   */
+  private unsyncedDirectories: readonly string[];
   /** Whether a record was appended since the file's last successful fdatasync (`close` syncs then). */
   private unsynced = false;
   /** Replay reads no byte at or past this one (set by `poison` to the start of the unsynced record). */
@@ -234,6 +245,8 @@ export class JournalStorage implements Storage {
     const identity = fstatSync(opened.fd);
     this.opened = { dev: identity.dev, ino: identity.ino };
     this.readOnlyReason = opened.readOnlyReason;
+    // Each directory made for the journal is an entry of its parent: synced at our first write.
+    this.unsyncedDirectories = opened.createdDirectories.map((dir) => dirname(dir)).reverse();
     try {
       this.catchUp(false);
       // A last line without its newline is a torn write if nobody holds the lock: clean it now.
@@ -585,6 +598,11 @@ export class JournalStorage implements Storage {
       this.unsynced = !(durable || first);
       syscall = 'fsync of its directory';
       if (first) syncDirectory(dirname(this.path));
+      for (const dir of this.unsyncedDirectories) {
+        syscall = `fsync of the directory ${dir}`;
+        syncDirectory(dir);
+      }
+      this.unsyncedDirectories = [];
     } catch (error) {
       this.poison(error, syscall, String(record.op));
     }
@@ -953,25 +971,26 @@ function realPathOf(path: string): string {
  * or when the file exists but cannot be written (a read-only file or mount). Anything but a regular
  * file is refused (see `checkRegularFile`).
  */
-function openJournal(path: string, readOnly: boolean): { fd: number; readOnlyReason: string | null } {
+function openJournal(path: string, readOnly: boolean): { fd: number; readOnlyReason: string | null; createdDirectories: readonly string[] } {
   const openFailed = (error: unknown): StorageError =>
     error instanceof StorageError ? error : new StorageError(`cannot open the journal ${path}: ${messageOf(error)}`, { cause: error });
   if (readOnly) {
     try {
-      return { fd: openForReading(path), readOnlyReason: 'readOnly: true' };
+      return { fd: openForReading(path), readOnlyReason: 'readOnly: true', createdDirectories: [] };
     } catch (error) {
       throw openFailed(error);
     }
   }
   let fd: number;
+  const createdDirectories: string[] = [];
   try {
-    makeDirectories(path);
+    makeDirectories(path, createdDirectories);
     fd = openSync(path, 'a+');
   } catch (error) {
     const code = codeOf(error);
     if (code === undefined || !READ_ONLY_CODES.has(code)) throw openFailed(error);
     try {
-      return { fd: openForReading(path), readOnlyReason: `it cannot be opened for writing: ${code}` };
+      return { fd: openForReading(path), readOnlyReason: `it cannot be opened for writing: ${code}`, createdDirectories };
     } catch (readError) {
       throw openFailed(readError instanceof StorageError ? readError : error);
     }
@@ -982,17 +1001,17 @@ function openJournal(path: string, readOnly: boolean): { fd: number; readOnlyRea
     closeSync(fd);
     throw openFailed(error);
   }
-  return { fd, readOnlyReason: null };
+  return { fd, readOnlyReason: null, createdDirectories };
 }
 
 /**
- * Creates the missing directories of the journal `path`, one level at a time, or throws a
- * `StorageError` naming the directory (the CLI's `ensureJournalDirectory` does the same, async).
+ * Creates the missing directories of the journal `path`, one level at a time, adding each one it
+ * made to `created` (top-most first), or throws a `StorageError` naming the directory.
  * Not `mkdirSync({recursive: true})`: on Node 20 it never returns for a path under /proc (a
  * constructor that hangs, blocking the process), and it reports a file in the way as a bare EEXIST
  * and a read-only file system as ENOENT.
  */
-function makeDirectories(path: string): void {
+function makeDirectories(path: string, created: string[]): void {
   const fail = (dir: string, reason: string, cause?: unknown): StorageError =>
     new StorageError(`cannot create the directory ${dir} of the journal ${path}: ${reason}`, { cause });
   const ensure = (dir: string): void => {
@@ -1016,6 +1035,7 @@ function makeDirectories(path: string): void {
       if (codeOf(error) === 'EEXIST' && statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true) return;
       throw fail(dir, messageOf(error), error);
     }
+    created.push(dir);
   };
   ensure(dirname(path));
 }

@@ -6,7 +6,8 @@
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
-const hooks: { beforeSync: (() => void) | null } = { beforeSync: null };
+const hooks: { beforeSync: (() => void) | null; fsynced: string[] | null } = { beforeSync: null, fsynced: null };
+const paths = new Map<number, string>();
 
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
@@ -16,6 +17,15 @@ vi.mock('node:fs', async (importOriginal) => {
       hooks.beforeSync?.();
       fs.fdatasyncSync(fd);
     }) as typeof fs.fdatasyncSync,
+    openSync: ((path: import('node:fs').PathLike, flags?: import('node:fs').OpenMode, mode?: import('node:fs').Mode) => {
+      const fd = fs.openSync(path, flags ?? 'r', mode);
+      paths.set(fd, String(path));
+      return fd;
+    }) as typeof fs.openSync,
+    fsyncSync: ((fd: number) => {
+      hooks.fsynced?.push(paths.get(fd) ?? '?');
+      fs.fsyncSync(fd);
+    }) as typeof fs.fsyncSync,
   };
 });
 
@@ -39,6 +49,7 @@ beforeAll(async () => {
 afterAll(async () => cleanup());
 afterEach(() => {
   hooks.beforeSync = null;
+  hooks.fsynced = null;
   vi.restoreAllMocks();
 });
 
@@ -94,5 +105,14 @@ describe('kestrel run when closing the journal fails to sync it', () => {
     expect(result.stderr).toMatch(/^kestrel: NO_COMPLETED_TRIALS: /m);
     expect(result.stderr).toMatch(/^kestrel: closing the storage failed too: STORAGE_SYNC_FAILED: cannot sync the journal j/m);
     expect(result.stderr).not.toMatch(/^kestrel: STORAGE_SYNC_FAILED/m);
+  });
+});
+
+describe('kestrel run into directories that do not exist yet', () => {
+  it('makes them and syncs each new entry with the first record, so a power loss cannot take the journal away', async () => {
+    hooks.fsynced = [];
+    const result = await runInProcess(['run', 'run.yaml', '--storage', 'new/deeper/s.journal', '--n-trials', '1'], dir);
+    expect(result.code, result.stderr).toBe(0);
+    expect([...hooks.fsynced].sort()).toEqual([dir, path.join(dir, 'new'), path.join(dir, 'new', 'deeper')].sort());
   });
 });

@@ -556,3 +556,60 @@ describe('the fsync of the directory when the first record creates the journal',
     });
   }
 });
+
+describe('directories the storage creates for a new journal', () => {
+  // A journal's entry in its directory is synced with its first record; a directory created for it
+  // is itself an entry of its parent, which must be synced as well, or a power loss can take the
+  // whole directory, and the records acknowledged in it, away.
+  it('are synced in their parents, with the journal\'s directory, before its first write is acknowledged', async () => {
+    const top = join(root, `new${n++}`);
+    const path = join(top, 'a', 'b', 'j.journal');
+    const opened: string[] = [];
+    hooks.beforeOpen = (p, flags) => {
+      if (flags === 'r' && realFs.statSync(p, { throwIfNoEntry: false })?.isDirectory() === true) opened.push(p);
+    };
+    hooks.log = [];
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    expect([...opened].sort()).toEqual([root, top, join(top, 'a'), join(top, 'a', 'b')].sort());
+    expect(hooks.log.filter((c) => c === 'fsync')).toHaveLength(4);
+    // Once: later writes sync no directory.
+    opened.length = 0;
+    const t = await s.createTrial(id);
+    await s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1] });
+    expect(opened).toEqual([]);
+    await s.close();
+  });
+
+  it('are synced at this storage\'s first write even when another storage wrote the journal\'s first record', async () => {
+    const top = join(root, `new${n++}`);
+    const path = join(top, 'j.journal');
+    const creator = new JournalStorage({ path });
+    const other = new JournalStorage({ path });
+    const id = await other.createStudy('s', ['minimize']);
+    const opened: string[] = [];
+    hooks.beforeOpen = (p, flags) => {
+      if (flags === 'r' && realFs.statSync(p, { throwIfNoEntry: false })?.isDirectory() === true) opened.push(p);
+    };
+    await creator.createTrial(id);
+    expect(opened).toEqual([root]);
+    await creator.close();
+    await other.close();
+  });
+
+  it('that fail to sync in their parent poison the storage as a failed sync of the journal\'s directory does', async () => {
+    const top = join(root, `new${n++}`);
+    const path = join(top, 'j.journal');
+    const s = new JournalStorage({ path });
+    let parentOpened = false;
+    hooks.beforeOpen = (p, flags) => {
+      if (flags === 'r' && p === root) parentOpened = true; // the next fsync is the parent's
+    };
+    hooks.beforeSync = (syscall) => {
+      if (syscall === 'fsync' && parentOpened) throw sysError('EIO', 'fsync');
+    };
+    const failed = await s.createStudy('s', ['minimize']).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ code: 'STORAGE_SYNC_FAILED', message: expect.stringContaining(`fsync of the directory ${root}`) });
+    await s.close();
+  });
+});

@@ -1098,7 +1098,11 @@ export class Study implements StudyView {
     return this.storage.getStudyUserAttrs(this.studyId);
   }
 
-  /** Closes the storage if the study opened it from a path. */
+  /**
+   * Closes the storage if the study opened it from a path. A journal then fdatasyncs the records
+   * it had not synced yet (attributes, intermediate values, running trials); a failure rejects with
+   * `StorageError` code STORAGE_SYNC_FAILED, the file closed all the same.
+   */
   async close(): Promise<void> {
     if (this.ownsStorage) await this.storage.close();
   }

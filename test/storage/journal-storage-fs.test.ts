@@ -474,6 +474,31 @@ describe('cutting off a torn last line', () => {
     await s.close();
   });
 
+  it('of a failed append\'s own fragment, when that sync fails: the append\'s error, then writes refused while reads go on', async () => {
+    const path = freshPath();
+    const s = new JournalStorage({ path });
+    const id = await s.createStudy('s', ['minimize']);
+    const t = await s.createTrial(id);
+    const size = statSync(path).size;
+    hooks.beforeWrite = (fd, buffer, offset, length) => {
+      hooks.beforeWrite = null;
+      realFs.writeSync(fd, buffer, offset, Math.floor(length / 2));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    };
+    hooks.beforeSync = (syscall) => {
+      hooks.beforeSync = null;
+      throw eio(syscall);
+    };
+    await expect(s.finishTrial(t.trialId, { state: 'COMPLETE', values: [1] })).rejects.toMatchObject({
+      code: 'STORAGE_ERROR',
+      message: expect.stringMatching(/cannot append .*ENOSPC/),
+    });
+    expect(statSync(path).size).toBe(size);
+    expect((await s.getTrial(t.trialId)).state).toBe('RUNNING');
+    await expect(s.finishTrial(t.trialId, { state: 'COMPLETE', values: [2] })).rejects.toMatchObject({ code: 'STORAGE_SYNC_FAILED' });
+    await s.close();
+  });
+
   it('when that sync fails at open: the journal opens for reading and refuses writes', async () => {
     vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     const path = freshPath();

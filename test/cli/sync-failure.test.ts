@@ -57,7 +57,7 @@ describe('kestrel run when an fdatasync of the journal fails', () => {
   it('exits 1 with STORAGE_SYNC_FAILED naming the file and errno and saying to run again; a new run resumes', async () => {
     vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     let nSyncs = 0;
-    // The first two syncs are the study's creation (file and header); the fourth is a finished trial's.
+    // The first fdatasync is the study's creation, the next ones each a finished trial's: the third trial's fails.
     hooks.beforeSync = () => {
       nSyncs++;
       if (nSyncs === 4) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });

@@ -8,11 +8,11 @@ import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
 import type { Trial } from '../trial/trial.js';
 import type { Study } from './study.js';
-import { isSameStoredStudy, warnOncePerRun } from './study.js';
+import { isSameStoredStudy, warnOncePerRun, type OptimizeRun } from './study.js';
 import { staleTrialSweeper } from './trial-budget.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { warn, warnOnce } from '../util/warn.js';
-import { isPromiseLike, nextTurn } from '../util/promise.js';
+import { isPromiseLike, nextTurn, settledWithin } from '../util/promise.js';
 import { abortDetail, listenAbort, listenSigint } from '../util/interrupt-listeners.js';
 
 /**
@@ -118,8 +118,12 @@ export interface OptimizeOptions {
 export const MAX_CONCURRENCY = 1024;
 /** The longest delay setTimeout / setInterval accept (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2_147_483_647;
-/** How long an interruption waits for asks in flight (a GP fit, say) before rejecting. */
-const askDrainMs = 10_000;
+/**
+ * How long an interruption waits, in all, for the work of the parent in flight (tells and the
+ * callbacks after them, asks, `onTrialStart`) before it rejects: `optimize` and
+ * `runTrialsInProcesses` alike.
+ */
+export const INTERRUPT_DRAIN_MS = 10_000;
 /** An `optimize` call as the async context of its workers sees it; `running` is false once it returned. */
 interface ContextRun {
   readonly study: Study;
@@ -156,12 +160,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   let settled = false;
   // An interrupted run rejects with the interruption, never with such an error, and work it left
   // running (a callback past the drain bound) fails after it has settled: the error went nowhere.
-  const reportNotRethrown = (error: unknown): void =>
-    warnOncePerRun(
-      run,
-      'ERROR_NOT_RETHROWN',
-      `optimize of study "${study.studyName}" was interrupted, so an error of its trials, callbacks or onTrialStart is not rethrown: ${messageOf(error)}`,
-    );
+  const reportNotRethrown = (error: unknown): void => warnErrorNotRethrown(run, `optimize of study "${study.studyName}"`, error);
   const setFatal = (error: unknown): void => {
     if (settled) reportNotRethrown(error);
     else if (fatal === null) fatal = { error };
@@ -204,15 +203,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   // An objective is not awaited by an interruption: a result it gives once the interruption has
   // recorded its trial FAIL "interrupted" is dropped, as Optuna keeps a finished trial as recorded.
   // Said once per run (naming the first such trial): a run of 1024 concurrent trials is one warning.
-  const onDropped = (trialNumber: number, result: string): void => {
-    if (run.warned.has('LATE_RESULT_DROPPED')) return;
-    run.warned.add('LATE_RESULT_DROPPED');
-    warn(
-      'LATE_RESULT_DROPPED',
-      `trial ${trialNumber} of study "${study.studyName}" ${result} after the interruption had recorded it FAIL ("interrupted"): ` +
-        'the result is dropped and the trial stays as recorded (later results of this run\'s interrupted trials are dropped without a warning)',
-    );
-  };
+  const onDropped = (trialNumber: number, result: string): void => warnLateResultDropped(run, study, trialNumber, result);
 
   const interrupt = (reason: string): Promise<void> => {
     if (interruptDone === null) {
@@ -220,7 +211,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
       interruptDone = (async () => {
         // One bound for every wait (a storage that never answers must not hang the interruption);
         // a trial created later is recorded by its worker, which sees `interrupted`.
-        const drainDeadline = Date.now() + askDrainMs;
+        const drainDeadline = Date.now() + INTERRUPT_DRAIN_MS;
         const left = (): number => Math.max(0, drainDeadline - Date.now());
         // A trial whose objective has returned is no longer running: its tell records the result
         // (failing it as "interrupted" lost a value the objective had returned), and its callbacks
@@ -415,6 +406,30 @@ export async function runOptimize(study: Study, objective: Objective, options: O
 }
 
 /**
+ * Warns, once per run and message, of an error that an interrupted call (`caller`: `optimize of
+ * study "s"`, say) does not rethrow: it rejects with the interruption, and work it left running
+ * (past `INTERRUPT_DRAIN_MS`) fails after it has settled. Internal: optimize and the process runner.
+ */
+export function warnErrorNotRethrown(run: OptimizeRun, caller: string, error: unknown): void {
+  warnOncePerRun(run, 'ERROR_NOT_RETHROWN', `${caller} was interrupted, so an error of its trials, callbacks or onTrialStart is not rethrown: ${messageOf(error)}`);
+}
+
+/**
+ * Warns, once per run (naming its first trial: a run of 1024 concurrent trials is one warning), of
+ * a result (`result`: "returned 0.3", "was pruned") given after the interruption of `run` had
+ * finished its trial: the result is dropped. Internal: optimize and the process runner.
+ */
+export function warnLateResultDropped(run: OptimizeRun, study: Study, trialNumber: number, result: string): void {
+  if (run.warned.has('LATE_RESULT_DROPPED')) return;
+  run.warned.add('LATE_RESULT_DROPPED');
+  warn(
+    'LATE_RESULT_DROPPED',
+    `trial ${trialNumber} of study "${study.studyName}" ${result} after the interruption had recorded it FAIL ("interrupted"): ` +
+      'the result is dropped and the trial stays as recorded (later results of this run\'s interrupted trials are dropped without a warning)',
+  );
+}
+
+/**
  * Whether the caller is work that an `optimize` call of `study`'s stored study left running after
  * it settled (a callback past the interruption's bound, an objective, a timer either started): the
  * innermost such call in the async context has ended. Internal: `Study.stop` ignores such a stop.
@@ -425,21 +440,6 @@ export function isLeftoverOfOptimize(study: Study): boolean {
   return false;
 }
 
-
-/** Resolves when every promise has settled or after `ms`, whichever comes first. */
-async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
-  if (promises.length === 0) return;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-    timer.unref();
-  });
-  try {
-    await Promise.race([Promise.allSettled(promises), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** What `runTrial` reports to its run. */
 interface TrialHooks {

@@ -29,6 +29,7 @@ import { FrozenTrial } from '../trial/frozen-trial.js';
 import { checkOptionsObject, optionKeys } from '../util/options.js';
 import { currentProcessIdentity, isProcessIdentity, ownerState, pidExists, type ProcessIdentity } from '../util/process-identity.js';
 import { hasOwn, setOwn } from '../util/own-keys.js';
+import { settledWithin } from '../util/promise.js';
 import type { StudyView } from '../trial/study-view.js';
 import { FAIL_REASON_INTERRUPTED, FAIL_REASON_STALE_PREFIX, SystemAttr, isFeasible } from '../trial/system-attrs.js';
 import { Trial, type TrialHost } from '../trial/trial.js';
@@ -1566,25 +1567,6 @@ function isRejectedInput(error: unknown): boolean {
       error.code === 'DISTRIBUTION_CONFLICT' ||
       error.code === 'INVALID_TRIAL_VALUE')
   );
-}
-
-/** Resolves when every promise has settled or after `ms` (Infinity: no bound), whichever comes first. */
-async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
-  if (promises.length === 0) return;
-  if (!(ms < Infinity)) {
-    await Promise.allSettled(promises);
-    return;
-  }
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, ms));
-    timer.unref();
-  });
-  try {
-    await Promise.race([Promise.allSettled(promises), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function trialLabel(live: LiveTrial | undefined, trialId: number): string {

@@ -24,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { GridExhaustedError, InterruptedError, InvalidOptionError, KestrelError, TrialFinishedError, messageOf } from '../errors.js';
 import { suggestFromSpec, validateSpaceSpec } from '../space/spec.js';
 import type { Distribution, ParamValue, SpaceSpec } from '../space/types.js';
-import type { OptimizeCallback } from '../study/optimize.js';
+import { INTERRUPT_DRAIN_MS, warnErrorNotRethrown, warnLateResultDropped, type OptimizeCallback } from '../study/optimize.js';
 import type { Study } from '../study/study.js';
 import { MAX_PROCESSES, staleTrialSweeper } from '../study/trial-budget.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
@@ -129,12 +129,20 @@ export interface RunTrialsInProcessesOptions {
    * only (replacing the `''` they get by default); GPU workers are pinned to their GPU.
    */
   readonly env?: Readonly<Record<string, string>>;
-  /** Called after each trial has been told. */
+  /**
+   * Called in order after each trial has been told; a returned Promise is awaited. On an
+   * interruption, as in `study.optimize`, the call waits for the callbacks running (within the
+   * interruption's 10 s bound, `INTERRUPT_DRAIN_MS`; none starts after it) and rejects with
+   * `InterruptedError`: an error a callback throws meanwhile or later is reported by an
+   * `ERROR_NOT_RETHROWN` warning, never rethrown or lost.
+   */
   readonly callbacks?: readonly OptimizeCallback[];
   /**
    * Called when a trial starts (progress displays); a returned Promise is awaited. If it throws
    * or rejects, that trial is recorded as FAIL without running, no new trial is launched, and the
-   * call rejects with the error once running trials are done (as in `study.optimize`).
+   * call rejects with the error once running trials are done (as in `study.optimize`). An
+   * interruption waits for one in flight within its 10 s bound (see `signal`); its trial's
+   * objective then does not run.
    */
   readonly onTrialStart?: (trial: Trial) => void | Promise<void>;
   /**
@@ -142,7 +150,14 @@ export interface RunTrialsInProcessesOptions {
    * finished its trial 3 s (`ABORT_GRACE_MS`) later is killed. The trials it stopped are FAIL
    * "interrupted" (one whose process returned a value within the grace is COMPLETE), and the call
    * then rejects with InterruptedError, only once every worker process has exited: unlike an
-   * in-process objective, nothing of the call runs on after it to write or warn late.
+   * in-process objective, no worker runs on after it to write or warn late. The parent's own work
+   * in flight (tells to storage and the callbacks after them, asks, `onTrialStart`) is waited for
+   * at most 10 s (`INTERRUPT_DRAIN_MS`) in all, as by `study.optimize`: then every worker process
+   * still there is killed (between trials too), the trials still running are recorded FAIL
+   * "interrupted", and the call rejects. What that work does later is dropped, never written over
+   * the record: a result storage takes late (one `LATE_RESULT_DROPPED` warning per call), a
+   * callback not started yet (skipped), an error (an `ERROR_NOT_RETHROWN` warning). The rejection
+   * is always the InterruptedError, also when a callback or `onTrialStart` threw meanwhile.
    */
   readonly signal?: AbortSignal;
   /**
@@ -208,6 +223,8 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   const study = opts.study;
   const finished: FrozenTrial[] = [];
   const running = new Set<ChildHandle>();
+  /** Every worker process not yet exited, running a trial or not: past the drain bound, all are killed. */
+  const children = new Set<ChildHandle>();
   let launched = 0;
   let nProcessesStarted = 0;
   // Boxed: a thrown null is an error too (with `fatal: unknown = null` it never stopped the run).
@@ -215,8 +232,22 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   let interrupted = false;
   // What interrupted the run first, for the InterruptedError (as optimize names it).
   let interruption: { readonly reason: string; readonly cause?: unknown } | null = null;
+  /**
+   * Set once the call settles, or once an interruption has waited `INTERRUPT_DRAIN_MS` for the
+   * slots: a callback not started by then is skipped, a result not recorded by then is dropped, and
+   * an error met later is reported by a warning (it can no longer be rethrown).
+   */
+  let settled = false;
+  // Resolves INTERRUPT_DRAIN_MS after the interruption: the wait for the slots ends there.
+  let reachDrainBound!: () => void;
+  const drainBound = new Promise<void>((resolve) => (reachDrainBound = resolve));
+  let drainTimer: NodeJS.Timeout | undefined;
 
   const onAbort = (reason: string, cause?: unknown): void => {
+    if (!interrupted) {
+      drainTimer = setTimeout(reachDrainBound, INTERRUPT_DRAIN_MS);
+      drainTimer.unref();
+    }
     interrupted = true;
     interruption ??= cause === undefined ? { reason } : { reason, cause };
     for (const child of running) child.abort('interrupted');
@@ -234,6 +265,17 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   // tryAsk looks at these too, after its waits (enqueues in flight, a grid point): no trial is
   // created once the run may no longer launch.
   const run = study.beginRun(() => fatal === null && !interrupted && Date.now() < deadline);
+  const caller = `runTrialsInProcesses on study "${study.studyName}"`;
+  // Interrupted, the call rejects with InterruptedError: an error met then is reported, as by optimize.
+  const setFatal = (error: unknown): void => {
+    if (settled) warnErrorNotRethrown(run, caller, error);
+    else if (fatal === null) fatal = { error };
+  };
+  /** A result (`outcome`) a trial gave after the interruption's bound had recorded the trial FAIL. */
+  const onDropped = (trial: Trial, outcome: Outcome): void => {
+    if (outcome.kind === 'complete') warnLateResultDropped(run, study, trial.number, `returned ${JSON.stringify(outcome.values)}`);
+    else if (outcome.kind === 'pruned') warnLateResultDropped(run, study, trial.number, 'was pruned');
+  };
   const shouldLaunch = (): boolean =>
     fatal === null && !interrupted && run.stopped === null && launched < opts.nTrials && Date.now() < deadline;
 
@@ -265,6 +307,8 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     // Started while interrupted (or interrupted while starting): the abort kills it after the grace.
     if (interrupted) child.abort('interrupted');
     running.add(child);
+    children.add(child);
+    void child.exit.then(() => children.delete(child));
     try {
       await child.whenReady(timeoutMs);
     } finally {
@@ -298,6 +342,14 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     const { release } = probe;
     probe = null;
     release();
+  };
+
+  /** The callbacks, in order; past the interruption's bound the rest are skipped, as in optimize. */
+  const runCallbacks = async (frozen: FrozenTrial): Promise<void> => {
+    for (const callback of opts.callbacks) {
+      if (settled) return;
+      await callback(study, frozen);
+    }
   };
 
   const runSlot = async (slot: Slot): Promise<void> => {
@@ -362,7 +414,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
             }
             const frozen = await recorded;
             finished.push(frozen);
-            for (const callback of opts.callbacks) await callback(study, frozen);
+            await runCallbacks(frozen);
             continue;
           }
           slot.trialsInChild = 0;
@@ -403,6 +455,11 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
           running.delete(child);
         }
         slot.trialsInChild++;
+        // Past the interruption's bound, which recorded the trial FAIL "interrupted" (and killed its process).
+        if (settled) {
+          onDropped(trial, outcome);
+          break;
+        }
 
         // Ctrl-C / abort: whatever the process made of it, the trial was interrupted.
         if (interrupted && outcome.kind !== 'complete') outcome = { kind: 'fail', reason: FAIL_REASON_INTERRUPTED };
@@ -414,6 +471,11 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
           else frozen = await study.tell(trial, { state: 'FAIL', failReason: outcome.reason });
           finished.push(frozen);
         } catch (error) {
+          // A tell past the interruption's bound, which recorded the trial meanwhile: that record stands.
+          if (settled) {
+            onDropped(trial, outcome);
+            break;
+          }
           // Finished meanwhile by another worker on the storage that found its heartbeat stale (a
           // loaded machine): that record stands and the run goes on, as in optimize.
           if (!(error instanceof TrialFinishedError)) throw error;
@@ -425,10 +487,10 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
           slot.child = null;
           await child.shutdown();
         }
-        if (frozen !== null) for (const callback of opts.callbacks) await callback(study, frozen);
+        if (frozen !== null) await runCallbacks(frozen);
       }
     } catch (error) {
-      if (fatal === null) fatal = { error };
+      setFatal(error);
     } finally {
       releaseProbe(slot);
       if (slot.child !== null) {
@@ -440,18 +502,35 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   };
 
   try {
-    await Promise.all(slots.map((slot) => runSlot(slot)));
+    const slotsDone = Promise.all(slots.map((slot) => runSlot(slot)));
+    const done = await Promise.race([slotsDone.then(() => true), drainBound.then(() => false)]);
+    if (!done) {
+      // Interrupted INTERRUPT_DRAIN_MS ago, and a slot still waits for a callback, onTrialStart, a
+      // tell or an ask: as optimize, stop waiting. Kill every worker process (those between trials
+      // too) so that none outlives the call, and record the trials still running FAIL "interrupted".
+      settled = true;
+      await Promise.all([...children].map((child) => child.kill()));
+      try {
+        await study.failLiveTrials(FAIL_REASON_INTERRUPTED, run, 0);
+      } catch (error) {
+        warnErrorNotRethrown(run, caller, error);
+      }
+    }
   } finally {
+    settled = true;
+    clearTimeout(drainTimer);
     study.endRun(run);
     stopListeningAbort?.();
     stopListeningSigint?.();
     if (beats !== null) clearInterval(beats);
   }
-  if (fatal !== null) throw (fatal as { readonly error: unknown }).error;
   if (interrupted) {
+    // The rejection is the interruption's, not an error met meanwhile (as in optimize).
+    if (fatal !== null) warnErrorNotRethrown(run, caller, (fatal as { readonly error: unknown }).error);
     const { reason, cause }: { readonly reason: string; readonly cause?: unknown } = interruption ?? { reason: 'interrupted' };
     throw new InterruptedError(`trials of study "${study.studyName}" in worker processes were interrupted (${reason})`, cause === undefined ? {} : { cause });
   }
+  if (fatal !== null) throw (fatal as { readonly error: unknown }).error;
   return { trials: finished, gpus, nProcessesStarted };
 }
 
@@ -628,7 +707,8 @@ class ChildHandle {
   objectiveArity: number | null = null;
   private readonly proc: ChildProcess;
   private readonly study: Study;
-  private readonly exitPromise: Promise<void>;
+  /** Resolves once the process has exited. */
+  readonly exit: Promise<void>;
   private exitReason: string | null = null;
   private current: { trial: Trial; resolve: (outcome: Outcome) => void } | null = null;
   private timeoutReason: string | null = null;
@@ -655,7 +735,7 @@ class ChildHandle {
     this.ready.catch(() => undefined);
     let isReady = false;
 
-    this.exitPromise = new Promise<void>((resolve) => {
+    this.exit = new Promise<void>((resolve) => {
       const onGone = (reason: string): void => {
         if (this.exited) return;
         this.exited = true;
@@ -793,13 +873,19 @@ class ChildHandle {
     });
   }
 
+  /** Kills the process (SIGKILL) and waits until it has exited; its running trial, if any, fails. */
+  async kill(): Promise<void> {
+    if (!this.exited) this.proc.kill('SIGKILL');
+    await this.exit;
+  }
+
   /** Asks the process to exit and waits (SIGKILL after a grace period). */
   async shutdown(): Promise<void> {
     if (this.exited) return;
     this.send({ type: 'shutdown' });
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), SHUTDOWN_GRACE_MS);
     try {
-      await this.exitPromise;
+      await this.exit;
     } finally {
       clearTimeout(timer);
     }

@@ -10,3 +10,22 @@ export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/** Resolves when every promise has settled or after `ms` (Infinity: no bound), whichever comes first. */
+export async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  if (!(ms < Infinity)) {
+    await Promise.allSettled(promises);
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, ms));
+    timer.unref();
+  });
+  try {
+    await Promise.race([Promise.allSettled(promises), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * runTrialsInProcesses interrupted while work of the parent (a callback, onTrialStart, a tell to a
+ * slow storage) is in flight: bounded like `optimize`'s interruption (10 s in all), rejected with
+ * `InterruptedError` whatever that work throws, and nothing of it outlives the call unreported.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { InterruptedError } from '../../src/errors.js';
+import { RandomSampler } from '../../src/samplers/random-sampler.js';
+import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import type { TrialFinish } from '../../src/storage/storage.js';
+import { createStudy } from '../../src/study/create-study.js';
+import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
+import { resetWarnOnce } from '../../src/util/warn.js';
+import { runTrialsInProcesses } from '../../src/tfjs/process-runner.js';
+
+const crashModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'crash-objective.ts');
+const space = { a: { type: 'float', low: 0, high: 1 } } as const;
+const quiet = { handleSigint: false } as const;
+
+let unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+let warnings: { readonly mock: { readonly calls: readonly (readonly unknown[])[] } };
+beforeEach(() => {
+  resetWarnOnce();
+  unhandled = [];
+  process.on('unhandledRejection', onUnhandled);
+  warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+});
+afterEach(() => {
+  process.off('unhandledRejection', onUnhandled);
+  vi.restoreAllMocks();
+  vi.useRealTimers();
+});
+
+function warned(code: string): string[] {
+  return warnings.mock.calls.filter((c) => (c[1] as { code?: string } | undefined)?.code === code).map((c) => String(c[0]));
+}
+
+/** A point many can wait at until it opens; `reached(n)` resolves once n have arrived. */
+function barrier(): { pass(): Promise<void>; open(): void; reached(n: number): Promise<void> } {
+  let release: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (release = resolve));
+  let arrived = 0;
+  const waiting: { n: number; resolve: () => void }[] = [];
+  return {
+    pass: async () => {
+      arrived++;
+      for (const w of waiting) if (arrived >= w.n) w.resolve();
+      await opened;
+    },
+    open: () => release(),
+    reached: (n) => (arrived >= n ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ n, resolve }))),
+  };
+}
+
+/** What `promise` settled to within `ms` of real time (timers may be faked: polled by setImmediate), or 'pending'. */
+async function settledWithin(promise: Promise<unknown>, ms = 5000): Promise<unknown> {
+  let outcome: unknown = 'pending';
+  void promise.then((value) => (outcome = { value }), (error: unknown) => (outcome = { error }));
+  const end = performance.now() + ms;
+  while (outcome === 'pending' && performance.now() < end) await new Promise((resolve) => setImmediate(resolve));
+  return outcome;
+}
+
+/** The pids of this process's child processes (Linux). */
+function childPids(): number[] {
+  const pids: number[] = [];
+  for (const task of readdirSync('/proc/self/task')) {
+    const text = readFileSync(`/proc/self/task/${task}/children`, 'utf8').trim();
+    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
+  }
+  return pids;
+}
+
+function summary(trials: readonly FrozenTrial[]): unknown[] {
+  return trials.map((t) => [t.number, t.state, t.systemAttrs.fail_reason ?? null]);
+}
+
+describe('runTrialsInProcesses interrupted while a callback runs', () => {
+  it('rejects with InterruptedError 10 s after the interruption when a callback hangs, and reports its late error', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const gate = barrier();
+    let secondRan = false;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const run = runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'fromParams', space, nTrials: 3, signal: controller.signal, ...quiet,
+      callbacks: [
+        async () => {
+          controller.abort();
+          await gate.pass();
+          throw new Error('late callback boom');
+        },
+        () => void (secondRan = true),
+      ],
+    });
+    await gate.reached(1);
+    await vi.advanceTimersByTimeAsync(9_000);
+    expect(await settledWithin(run, 200)).toBe('pending'); // within the bound: waited for
+    await vi.advanceTimersByTimeAsync(1_001);
+    expect(await settledWithin(run)).toEqual({ error: expect.any(InterruptedError) });
+    expect(childPids()).toEqual([]);
+    gate.open();
+    await settledWithin(new Promise(() => undefined), 100);
+    expect(secondRan).toBe(false); // none starts after the call settled
+    expect(warned('ERROR_NOT_RETHROWN')).toEqual([expect.stringMatching(/late callback boom/)]);
+    expect(unhandled).toEqual([]);
+    expect(summary(await study.getTrials())).toEqual([[0, 'COMPLETE', null]]);
+  });
+
+  it('within the bound, rejects with InterruptedError, not with the error a callback throws, and reports that error by a warning', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const run = runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'fromParams', space, nTrials: 3, signal: controller.signal, ...quiet,
+      callbacks: [
+        () => {
+          controller.abort();
+          throw new Error('callback boom');
+        },
+      ],
+    });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    expect(warned('ERROR_NOT_RETHROWN')).toEqual([expect.stringMatching(/callback boom/)]);
+    expect(unhandled).toEqual([]);
+    expect(summary(await study.getTrials())).toEqual([[0, 'COMPLETE', null]]);
+  });
+});
+
+describe('runTrialsInProcesses interrupted while onTrialStart runs', () => {
+  it('rejects 10 s after the interruption, kills the process started for the trial, and records the trial FAIL "interrupted"', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const gate = barrier();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const run = runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'fromParams', space, nTrials: 3, signal: controller.signal, ...quiet,
+      onTrialStart: async () => {
+        controller.abort();
+        await gate.pass();
+      },
+    });
+    await gate.reached(1);
+    expect(childPids()).toHaveLength(1); // the trial's process has started, and waits
+    await vi.advanceTimersByTimeAsync(10_001);
+    expect(await settledWithin(run)).toEqual({ error: expect.any(InterruptedError) });
+    expect(childPids()).toEqual([]);
+    expect(summary(await study.getTrials())).toEqual([[0, 'FAIL', 'interrupted']]);
+    gate.open();
+    await settledWithin(new Promise(() => undefined), 100);
+    expect(summary(await study.getTrials())).toEqual([[0, 'FAIL', 'interrupted']]);
+    expect(warnings.mock.calls).toEqual([]);
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe('runTrialsInProcesses interrupted while a result is being told', () => {
+  it('records the trial FAIL "interrupted" after 10 s, and drops the result storage takes later with one LATE_RESULT_DROPPED warning', async () => {
+    const gate = barrier();
+    const inner = new InMemoryStorage();
+    const storage = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key !== 'finishTrial') return Reflect.get(target, key, receiver) as unknown;
+        return async (trialId: number, finish: TrialFinish) => {
+          if (finish.state === 'COMPLETE') await gate.pass(); // a storage that answers after 10 s
+          return target.finishTrial(trialId, finish);
+        };
+      },
+    });
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const seen: number[] = [];
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const run = runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'fromParams', space, nTrials: 2, signal: controller.signal, ...quiet,
+      callbacks: [(_s, t) => void seen.push(t.number)],
+    });
+    await gate.reached(1);
+    controller.abort();
+    await vi.advanceTimersByTimeAsync(10_001);
+    expect(await settledWithin(run)).toEqual({ error: expect.any(InterruptedError) });
+    expect(childPids()).toEqual([]);
+    expect(summary(await study.getTrials())).toEqual([[0, 'FAIL', 'interrupted']]);
+    gate.open();
+    await settledWithin(new Promise(() => undefined), 100);
+    expect(summary(await study.getTrials())).toEqual([[0, 'FAIL', 'interrupted']]);
+    expect(seen).toEqual([]);
+    expect(warned('LATE_RESULT_DROPPED')).toEqual([expect.stringMatching(/trial 0 /)]);
+    expect(warned('TRIAL_FINISHED_ELSEWHERE')).toEqual([]);
+    expect(unhandled).toEqual([]);
+  });
+});

@@ -21,7 +21,7 @@ import { access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { GridExhaustedError, InterruptedError, InvalidOptionError, KestrelError, TrialFinishedError, messageOf } from '../errors.js';
+import { GridExhaustedError, InterruptedError, InvalidOptionError, KestrelError, StorageError, TrialFinishedError, messageOf } from '../errors.js';
 import { suggestFromSpec, validateSpaceSpec } from '../space/spec.js';
 import type { Distribution, ParamValue, SpaceSpec } from '../space/types.js';
 import { INTERRUPT_DRAIN_MS, warnErrorNotRethrown, warnLateResultDropped, type OptimizeCallback } from '../study/optimize.js';
@@ -84,6 +84,13 @@ export interface RunTrialsInProcessesOptions {
    * this (the parent) process as their owner, and trials whose owner process has exited are
    * recorded as FAIL before the first launch and every `ORPHAN_SWEEP_INTERVAL_MS`, as in `optimize`
    * (`study.failOrphanedTrials`).
+   *
+   * A journal whose sync fails (STORAGE_SYNC_FAILED) records nothing more: the call aborts the
+   * trials running in worker processes as an interruption does (killed `ABORT_GRACE_MS` later) and
+   * rejects with that error. Those trials stay RUNNING in the journal, owned by this process, and
+   * no Study object of it holds them any more: once this process has exited, the orphan sweep of
+   * the next run fails them; before, with heartbeats, a stale-trial sweep does once their heartbeat
+   * is older than `graceMs`.
    */
   readonly heartbeat?: { readonly intervalMs: number; readonly graceMs: number };
   /**
@@ -238,6 +245,16 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
    * an error met later is reported by a warning (it can no longer be rethrown).
    */
   let settled = false;
+  /**
+   * Why the trials running in worker processes are aborted (null: they are not): an interruption,
+   * or a journal whose sync failed (STORAGE_SYNC_FAILED), which records nothing more, so that a
+   * trial run on would waste its compute. A process started later gets the same abort.
+   */
+  let abortReason: string | null = null;
+  const abortTrials = (reason: string): void => {
+    abortReason ??= reason;
+    for (const child of running) child.abort(abortReason);
+  };
   // Resolves INTERRUPT_DRAIN_MS after the interruption: the wait for the slots ends there.
   let reachDrainBound!: () => void;
   const drainBound = new Promise<void>((resolve) => (reachDrainBound = resolve));
@@ -250,7 +267,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     }
     interrupted = true;
     interruption ??= cause === undefined ? { reason } : { reason, cause };
-    for (const child of running) child.abort('interrupted');
+    abortTrials('interrupted');
   };
   const signal = opts.signal;
   const onSignal = (): void => onAbort(`aborted${abortDetail(signal as AbortSignal)}`, (signal as AbortSignal).reason);
@@ -270,6 +287,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   const setFatal = (error: unknown): void => {
     if (settled) warnErrorNotRethrown(run, caller, error);
     else if (fatal === null) fatal = { error };
+    if (error instanceof StorageError && error.code === 'STORAGE_SYNC_FAILED') abortTrials(`their results can no longer be recorded: ${messageOf(error)}`);
   };
   /** A result (`outcome`) a trial gave after the interruption's bound had recorded the trial FAIL. */
   const onDropped = (trial: Trial, outcome: Outcome): void => {
@@ -305,7 +323,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     nProcessesStarted++;
     const child = new ChildHandle(study, workerArgs(opts), env, opts.execArgv);
     // Started while interrupted (or interrupted while starting): the abort kills it after the grace.
-    if (interrupted) child.abort('interrupted');
+    if (abortReason !== null) child.abort(abortReason);
     running.add(child);
     children.add(child);
     void child.exit.then(() => children.delete(child));
@@ -447,7 +465,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
         try {
           if (opts.space !== null) specParams = suggestFromSpec(trial, opts.space);
           running.add(child);
-          if (interrupted) child.abort('interrupted');
+          if (abortReason !== null) child.abort(abortReason);
           outcome = await child.run(trial, specParams, opts.trialTimeoutMs);
         } catch (error) {
           outcome = { kind: 'fail', reason: describeSerializedError(serializeError(error)) };
@@ -515,6 +533,14 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
       } catch (error) {
         warnErrorNotRethrown(run, caller, error);
       }
+    }
+    if (fatal !== null) {
+      // A trial whose result (or failure) storage refused stays live in the Study, where every
+      // sweep of this process would spare it for good: record it FAIL where storage still takes
+      // that, as optimize does, and let it go. A journal whose sync failed takes nothing: the trial
+      // stays RUNNING, owned by this process, for the sweeps of a reopened study (see `heartbeat`).
+      const reason = `its result could not be recorded: ${messageOf((fatal as { readonly error: unknown }).error)}`;
+      await study.failLiveTrials(reason, run).catch(() => undefined);
     }
   } finally {
     settled = true;

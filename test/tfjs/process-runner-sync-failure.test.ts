@@ -25,6 +25,7 @@ vi.mock('node:fs', async (importOriginal) => {
 const { createStudy, loadStudy } = await import('../../src/study/create-study.js');
 const { RandomSampler } = await import('../../src/samplers/random-sampler.js');
 const { runTrialsInProcesses } = await import('../../src/tfjs/process-runner.js');
+const { currentProcessIdentity } = await import('../../src/util/process-identity.js');
 
 const crashModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'crash-objective.ts');
 const root = mkdtempSync(path.join(tmpdir(), 'kestrel-runner-sync-'));
@@ -69,4 +70,53 @@ describe('runTrialsInProcesses when the journal cannot sync a finished trial', (
     expect((await reopened.getTrials()).at(-1)?.state).toBe('COMPLETE');
     await reopened.close();
   });
+
+  it('stops the trials still running in worker processes, and leaves them RUNNING for the sweeps of a reopened study', async () => {
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const journal = path.join(root, 'running.journal');
+    const study = await createStudy({ studyName: 's', storage: journal, sampler: new RandomSampler({ seed: 2 }) });
+    let armed = false;
+    hooks.beforeSync = () => {
+      if (!armed) return;
+      armed = false;
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
+    };
+    // Trial 0 starts its objective once trial 1 runs its own (which never returns unless aborted);
+    // trial 0's finish is the sync that fails.
+    let trial1Started!: () => void;
+    const trial1Running = new Promise<void>((resolve) => (trial1Started = resolve));
+    const startedAt = Date.now();
+    const failed = await runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'firstReturnsOthersHang',
+      space: { a: { type: 'float', low: 0, high: 1 } }, nTrials: 2, concurrency: 2,
+      heartbeat: { intervalMs: 60_000, graceMs: 120_000 },
+      onTrialStart: async (trial) => {
+        if (trial.number === 0) return trial1Running;
+        armed = true;
+        trial1Started();
+      },
+    }).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ code: 'STORAGE_SYNC_FAILED' });
+    // Aborted, not run to its end (it would never end) nor killed only after a long wait: the abort
+    // grace is 3 s (10 s of margin for a loaded machine).
+    expect(Date.now() - startedAt).toBeLessThan(13_000);
+    hooks.beforeSync = null;
+    await study.close().catch(() => undefined);
+
+    const reopened = await loadStudy({ studyName: 's', storage: journal });
+    const trial1 = (await reopened.getTrials()).find((t) => t.number === 1)!;
+    // Nothing could record it: RUNNING, owned by this process, so that once this process is gone
+    // the next run's orphan sweep fails it ("stale: the process that ran it ... has exited").
+    expect(trial1.state).toBe('RUNNING');
+    expect(trial1.systemAttrs.owner_process).toEqual(currentProcessIdentity());
+    // No Study object of this process holds it as running any more: its heartbeat sweep fails it
+    // once the heartbeat is older than the grace.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 121_000 });
+    try {
+      expect(await reopened.failStaleTrials({ graceMs: 120_000 })).toEqual([1]);
+    } finally {
+      vi.useRealTimers();
+    }
+    await reopened.close();
+  }, 30_000);
 });

@@ -424,8 +424,9 @@ export function warnLateResultDropped(run: OptimizeRun, study: Study, trialNumbe
   run.warned.add('LATE_RESULT_DROPPED');
   warn(
     'LATE_RESULT_DROPPED',
-    `trial ${trialNumber} of study "${study.studyName}" ${result} after the interruption had recorded it FAIL ("interrupted"): ` +
-      'the result is dropped and the trial stays as recorded (later results of this run\'s interrupted trials are dropped without a warning)',
+    `trial ${trialNumber} of study "${study.studyName}" ${result} after the interruption had ended it (recorded FAIL "interrupted", ` +
+      'unless another worker\'s stale-trial sweep had finished it first): the result is dropped and the trial stays as recorded ' +
+      '(later results of this run\'s interrupted trials are dropped without a warning)',
   );
 }
 

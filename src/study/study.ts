@@ -4,6 +4,7 @@
  * `suggest*` calls (independent sampling), `tell` (finish the trial durably), and `optimize` (the
  * loop, with concurrency, timeouts, callbacks and interruption).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname } from 'node:os';
 import {
   describeValue,
@@ -194,6 +195,12 @@ class LiveTrials extends Map<number, LiveTrial> {
   }
 }
 
+/**
+ * Set while the sampler prepares an asked trial: a `study.stop()` it makes then (a GridSampler's
+ * 'grid exhausted') is the sampler's, not the user's (see `Study.stop`).
+ */
+const samplerAsking = new AsyncLocalStorage<true>();
+
 /** One running `optimize` call; `stopped` is set by `study.stop()` while it runs. Internal. */
 export interface OptimizeRun {
   stopped: string | null;
@@ -367,15 +374,21 @@ export class Study implements StudyView {
    * `optimize` call left running (a callback past the interruption's 10 s bound, a late objective,
    * a timer either started, an ask a sampler still answers), it stops nothing, with a one-time
    * `LATE_STOP_IGNORED` warning: it meant the call that ran it, which has ended, not the calls
-   * running now (a grid exhausted meanwhile stops those by their own asks).
+   * running now. Without the warning when the sampler stops the study itself from such an ask
+   * (a GridSampler that hands out its last point): the calls running now find the grid exhausted
+   * by their own asks.
    */
   stop(reason = 'stopped by the user'): void {
     // stop(null) left the stop flag null, so the running optimize went on.
     if (typeof reason !== 'string') throw new InvalidOptionError('reason', 'a string', reason);
     if (isLeftoverOfOptimize(this)) {
+      // A sampler's own stop (a GridSampler handing out its last point) from an ask that outlived
+      // its call is nothing the user did or can act on: the calls running now find the grid
+      // exhausted by their own asks.
+      if (samplerAsking.getStore() === true) return;
       warnOnce(
         'LATE_STOP_IGNORED',
-        `study.stop(${JSON.stringify(reason)}) on study "${this.studyName}" came from work an interrupted optimize call left running (a callback, objective or ask it did not wait for) and is ignored: that call has ended, and the stop would have stopped the calls running now`,
+        `study.stop(${JSON.stringify(reason)}) on study "${this.studyName}" came from work an optimize call left running (a callback, an objective, or a timer or promise either started) after that call has ended, and is ignored: it meant that call, and would have stopped the calls running now`,
       );
       return;
     }
@@ -507,7 +520,7 @@ export class Study implements StudyView {
         (beat !== null && frozen.systemAttrs[SystemAttr.heartbeat] === undefined) ||
         (identity !== null && !sameIdentity(frozen.systemAttrs[SystemAttr.ownerProcess], identity));
       if (stamp !== null && popped) await this.storage.updateTrial(trialId, { systemAttrs: stamp });
-      const trial = await this.prepareTrial(frozen, controller);
+      const trial = await samplerAsking.run(true, () => this.prepareTrial(frozen, controller));
       if (controller.signal.aborted) throw new InterruptedError(`trial ${frozen.number} was interrupted while it was being asked`);
       const entry = this.live.get(trialId);
       if (entry !== undefined && entry.controller === controller) entry.trial = trial;
@@ -526,7 +539,7 @@ export class Study implements StudyView {
       } catch (finishError) {
         if (!(finishError instanceof TrialFinishedError)) throw finishError;
       }
-      if (error instanceof GridExhaustedError) this.stop('grid exhausted');
+      if (error instanceof GridExhaustedError) samplerAsking.run(true, () => this.stop('grid exhausted'));
       throw error;
     } finally {
       this.abandoned.delete(trialId);

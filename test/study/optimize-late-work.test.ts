@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InterruptedError, TrialPrunedError } from '../../src/errors.js';
+import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { JournalStorage } from '../../src/storage/journal-storage.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
@@ -368,5 +369,88 @@ describe('optimize called again while late work of an interrupted call runs', ()
     expect(study.stopped).toBe(null);
     expect(warned('LATE_STOP_IGNORED')).toHaveLength(1);
     expect(unhandled).toEqual([]);
+  });
+});
+
+describe('the late-work warnings say what happened', () => {
+  it("gives no LATE_STOP_IGNORED warning for a GridSampler's own stop from an ask that outlived the call", async () => {
+    // The ask waits for its first grid point's claim past the drain bound; when that claim fails,
+    // the sampler takes the last point and stops the study ('grid exhausted'). No user stop to warn of:
+    // the calls running then find the grid exhausted by their own asks.
+    const claimGate = barrier();
+    let nClaims = 0;
+    const inner = new InMemoryStorage();
+    const storage = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key !== 'claim') return Reflect.get(target, key, receiver) as unknown;
+        return async (studyId: number, claimKey: string) => {
+          if (++nClaims === 1) {
+            await claimGate.pass();
+            return false; // another worker got the point first
+          }
+          return target.claim(studyId, claimKey);
+        };
+      },
+    });
+    const sampler = new GridSampler({ space: { x: [0, 1] } });
+    const study = await createStudy({ storage, sampler });
+    const controller = new AbortController();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const run = study.optimize((trial) => trial.suggestCategorical('x', [0, 1]), { signal: controller.signal, ...quiet });
+    const settled = run.then(() => 'resolved', (error: unknown) => error);
+    await claimGate.reached(1);
+    controller.abort();
+    await vi.advanceTimersByTimeAsync(10_001);
+    expect(await settled).toBeInstanceOf(InterruptedError);
+    claimGate.open();
+    await turns();
+    expect(nClaims).toBe(2); // the late ask went on to the last point, and stopped the study
+    expect(warned('LATE_STOP_IGNORED')).toEqual([]);
+    expect(study.stopped).toBe(null);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('LATE_STOP_IGNORED does not call the ended optimize interrupted when it was not', async () => {
+    const study = await createStudy({ sampler: new RandomSampler({ seed: 1 }) });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await study.optimize((trial) => trial.suggestFloat('x', 0, 1), {
+      nTrials: 1,
+      // A continuation the callback left behind, run once optimize has resolved (not interrupted).
+      callbacks: [(s) => void released.then(() => s.stop('late'))],
+      ...quiet,
+    });
+    release();
+    await turns();
+    const messages = warned('LATE_STOP_IGNORED');
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).not.toMatch(/interrupted/);
+    expect(messages[0]).toMatch(/has ended/);
+  });
+
+  it('LATE_RESULT_DROPPED does not say the interruption recorded a trial that a stale-trial sweep had finished first', async () => {
+    const storage = new InMemoryStorage();
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+    const other = await loadStudy({ studyName: study.studyName, storage });
+    const controller = new AbortController();
+    const objectiveGate = barrier();
+    const run = study.optimize(
+      async (trial) => {
+        const x = trial.suggestFloat('x', 0, 1);
+        // Another worker's sweep finishes the trial, then the interruption comes.
+        await other.tell(trial.number, { state: 'FAIL', failReason: 'stale: no heartbeat (test)' });
+        controller.abort();
+        await objectiveGate.pass();
+        return x;
+      },
+      { nTrials: 1, signal: controller.signal, ...quiet },
+    );
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    objectiveGate.open();
+    await turns();
+    expect(summary(await study.getTrials())).toEqual([[0, 'FAIL', null, 'stale: no heartbeat (test)']]);
+    const messages = warned('LATE_RESULT_DROPPED');
+    expect(messages).toEqual([expect.stringMatching(/trial 0 /)]);
+    expect(messages[0]).toMatch(/stale-trial sweep/);
   });
 });

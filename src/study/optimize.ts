@@ -151,7 +151,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   }
   // The run's own conditions, which tryAsk looks at too (after its waits, before creating a trial).
   const run = study.beginRun(() => mayLaunch());
-  const self: ContextRun = { study, running: true };
+  const context = enterRunContext(study);
   const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
   let launched = 0;
   // Boxed: a thrown null is an error too (with `fatal: unknown = null` it never stopped the run).
@@ -381,10 +381,9 @@ export async function runOptimize(study: Study, objective: Objective, options: O
   try {
     // A worker that throws (a bug) sets `fatal` rather than reject Promise.all at once: optimize
     // then returns only when every worker has stopped, never with trials still being launched.
-    const inside: readonly ContextRun[] = [...outer, self];
     const workers = Promise.all(
       Array.from({ length: opts.concurrency }, () =>
-        optimizing.run(inside, worker).catch((error: unknown) => {
+        context.run(worker).catch((error: unknown) => {
           setFatal(error);
         }),
       ),
@@ -394,7 +393,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     if (interrupted !== null) await interruptedPromise;
   } finally {
     settled = true;
-    self.running = false;
+    context.end();
     study.endRun(run);
     if (heartbeat !== null) clearInterval(heartbeat);
     stopListeningSigint?.();
@@ -403,6 +402,29 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     if (interrupted !== null && fatal !== null) reportNotRethrown((fatal as { readonly error: unknown }).error);
   }
   if (fatal !== null) throw (fatal as { readonly error: unknown }).error;
+}
+
+/** The async context of a call's work (see `optimizing`): `run` runs work in it, `end` marks the call ended. */
+export interface RunContext {
+  readonly run: <T>(work: () => T) => T;
+  readonly end: () => void;
+}
+
+/**
+ * A context for the work (objectives, callbacks, onTrialStart, asks) of one `optimize` or
+ * `runTrialsInProcesses` call on `study`: from within it, a nested `optimize` of the same stored
+ * study is refused, and once `end` has been called a `study.stop()` from it is ignored
+ * (`isLeftoverOfOptimize`). Internal.
+ */
+export function enterRunContext(study: Study): RunContext {
+  const self: ContextRun = { study, running: true };
+  const inside: readonly ContextRun[] = [...(optimizing.getStore() ?? []).filter((r) => r.running), self];
+  return {
+    run: (work) => optimizing.run(inside, work),
+    end: () => {
+      self.running = false;
+    },
+  };
 }
 
 /**

@@ -371,7 +371,7 @@ export class Study implements StudyView {
    * An `optimize` call started later runs normally: it does not inherit this stop, and it does not
    * clear it for the calls that were already running. A `reason` that is not a string throws
    * `InvalidOptionError` (option `reason`) and stops nothing. Called by work an interrupted
-   * `optimize` call left running (a callback past the interruption's 10 s bound, a late objective,
+   * `optimize` (or `runTrialsInProcesses`) call left running (a callback past the interruption's 10 s bound, a late objective,
    * a timer either started, an ask a sampler still answers), it stops nothing, with a one-time
    * `LATE_STOP_IGNORED` warning: it meant the call that ran it, which has ended, not the calls
    * running now. Without the warning when the sampler stops the study itself from such an ask
@@ -388,7 +388,7 @@ export class Study implements StudyView {
       if (samplerAsking.getStore() === true) return;
       warnOnce(
         'LATE_STOP_IGNORED',
-        `study.stop(${JSON.stringify(reason)}) on study "${this.studyName}" came from work an optimize call left running (a callback, an objective, or a timer or promise either started) after that call has ended, and is ignored: it meant that call, and would have stopped the calls running now`,
+        `study.stop(${JSON.stringify(reason)}) on study "${this.studyName}" came from work an optimize or runTrialsInProcesses call left running (a callback, an objective, or a timer or promise either started) after that call has ended, and is ignored: it meant that call, and would have stopped the calls running now`,
       );
       return;
     }

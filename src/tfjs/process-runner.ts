@@ -24,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { GridExhaustedError, InterruptedError, InvalidOptionError, KestrelError, StorageError, TrialFinishedError, messageOf } from '../errors.js';
 import { suggestFromSpec, validateSpaceSpec } from '../space/spec.js';
 import type { Distribution, ParamValue, SpaceSpec } from '../space/types.js';
-import { INTERRUPT_DRAIN_MS, warnErrorNotRethrown, warnLateResultDropped, type OptimizeCallback } from '../study/optimize.js';
+import { INTERRUPT_DRAIN_MS, enterRunContext, warnErrorNotRethrown, warnLateResultDropped, type OptimizeCallback } from '../study/optimize.js';
 import type { Study } from '../study/study.js';
 import { MAX_PROCESSES, staleTrialSweeper } from '../study/trial-budget.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
@@ -163,8 +163,9 @@ export interface RunTrialsInProcessesOptions {
    * still there is killed (between trials too), the trials still running are recorded FAIL
    * "interrupted", and the call rejects. What that work does later is dropped, never written over
    * the record: a result storage takes late (one `LATE_RESULT_DROPPED` warning per call), a
-   * callback not started yet (skipped), an error (an `ERROR_NOT_RETHROWN` warning). The rejection
-   * is always the InterruptedError, also when a callback or `onTrialStart` threw meanwhile.
+   * callback not started yet (skipped), an error (an `ERROR_NOT_RETHROWN` warning), a
+   * `study.stop()` (ignored, with a `LATE_STOP_IGNORED` warning, rather than stop a later call). The
+   * rejection is always the InterruptedError, also when a callback or `onTrialStart` threw meanwhile.
    */
   readonly signal?: AbortSignal;
   /**
@@ -283,6 +284,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   // created once the run may no longer launch.
   const run = study.beginRun(() => fatal === null && !interrupted && Date.now() < deadline);
   const caller = `runTrialsInProcesses on study "${study.studyName}"`;
+  const context = enterRunContext(study);
   // Interrupted, the call rejects with InterruptedError: an error met then is reported, as by optimize.
   const setFatal = (error: unknown): void => {
     if (settled) warnErrorNotRethrown(run, caller, error);
@@ -520,7 +522,9 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   };
 
   try {
-    const slotsDone = Promise.all(slots.map((slot) => runSlot(slot)));
+    // In a context of this call, as optimize's workers are: a study.stop() from work left running
+    // past the interruption's bound (a callback, a late ask of a GridSampler) stops nothing then.
+    const slotsDone = Promise.all(slots.map((slot) => context.run(() => runSlot(slot))));
     const done = await Promise.race([slotsDone.then(() => true), drainBound.then(() => false)]);
     if (!done) {
       // Interrupted INTERRUPT_DRAIN_MS ago, and a slot still waits for a callback, onTrialStart, a
@@ -544,6 +548,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
     }
   } finally {
     settled = true;
+    context.end();
     clearTimeout(drainTimer);
     study.endRun(run);
     stopListeningAbort?.();

@@ -97,6 +97,7 @@ describe('runTrialsInProcesses interrupted while a callback runs', () => {
         () => void (secondRan = true),
       ],
     });
+    run.catch(() => undefined); // it may reject while the timers advance
     await gate.reached(1);
     await vi.advanceTimersByTimeAsync(9_000);
     expect(await settledWithin(run, 200)).toBe('pending'); // within the bound: waited for
@@ -143,6 +144,7 @@ describe('runTrialsInProcesses interrupted while onTrialStart runs', () => {
         await gate.pass();
       },
     });
+    run.catch(() => undefined); // it may reject while the timers advance
     await gate.reached(1);
     expect(childPids()).toHaveLength(1); // the trial's process has started, and waits
     await vi.advanceTimersByTimeAsync(10_001);
@@ -178,6 +180,7 @@ describe('runTrialsInProcesses interrupted while a result is being told', () => 
       study, objectiveModule: crashModule, objectiveExport: 'fromParams', space, nTrials: 2, signal: controller.signal, ...quiet,
       callbacks: [(_s, t) => void seen.push(t.number)],
     });
+    run.catch(() => undefined); // it may reject while the timers advance
     await gate.reached(1);
     controller.abort();
     await vi.advanceTimersByTimeAsync(10_001);
@@ -190,6 +193,40 @@ describe('runTrialsInProcesses interrupted while a result is being told', () => 
     expect(seen).toEqual([]);
     expect(warned('LATE_RESULT_DROPPED')).toEqual([expect.stringMatching(/trial 0 /)]);
     expect(warned('TRIAL_FINISHED_ELSEWHERE')).toEqual([]);
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe('work an interrupted runTrialsInProcesses left running', () => {
+  it('does not stop a later call with study.stop() from a callback past the bound, as in optimize (LATE_STOP_IGNORED)', async () => {
+    const study = await createStudy({ storage: new InMemoryStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    const gate = barrier();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const first = runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'fromParams', space, nTrials: 3, signal: controller.signal, ...quiet,
+      callbacks: [
+        async (s) => {
+          controller.abort();
+          await gate.pass();
+          s.stop();
+        },
+      ],
+    });
+    first.catch(() => undefined); // it may reject while the timers advance
+    await gate.reached(1);
+    await vi.advanceTimersByTimeAsync(10_001);
+    expect(await settledWithin(first)).toEqual({ error: expect.any(InterruptedError) });
+    vi.useRealTimers();
+    const second = await runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'fromParams', space, nTrials: 2, ...quiet,
+      onTrialStart: async () => {
+        gate.open(); // the late callback calls study.stop() now
+        await settledWithin(new Promise(() => undefined), 50);
+      },
+    });
+    expect(second.trials.map((t) => t.state)).toEqual(['COMPLETE', 'COMPLETE']);
+    expect(warned('LATE_STOP_IGNORED')).toHaveLength(1);
     expect(unhandled).toEqual([]);
   });
 });

@@ -70,6 +70,7 @@ import {
   checkFloat64,
   checkInputs,
   checkOptimizeOptions,
+  checkPosteriorArgs,
   checkTrainingData,
   termModels,
 } from './validate.js';
@@ -112,9 +113,7 @@ class JsBackend implements SurrogateBackend {
     kernel: KernelKind,
     deterministic: boolean,
   ): Promise<{ readonly value: number; readonly grad: Float64Array }> {
-    checkTrainingData(data);
-    checkFloat64('theta', theta, data.d + 2);
-    checkFitOptions({ kernel, deterministic, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 }, data.d);
+    checkPosteriorArgs(data, theta, kernel, deterministic);
     const result = negLogPosteriorJs(copyData(data), theta, kernel, deterministic);
     if (result === null) {
       throw new NumericalError('the kernel matrix is not positive definite at this theta, even with jitter');
@@ -128,9 +127,7 @@ class JsBackend implements SurrogateBackend {
     kernel: KernelKind,
     deterministic: boolean,
   ): Promise<Float64Array> {
-    checkTrainingData(data);
-    checkFloat64('theta', theta, data.d + 2);
-    checkFitOptions({ kernel, deterministic, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 }, data.d);
+    checkPosteriorArgs(data, theta, kernel, deterministic);
     const result = negLogPosteriorHessianJs(copyData(data), theta, kernel, deterministic, HESSIAN_STEP);
     if (result === null) {
       throw new NumericalError('the kernel matrix is not positive definite next to this theta, even with jitter');

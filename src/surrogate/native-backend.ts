@@ -58,6 +58,7 @@ import {
   checkFloat64,
   checkInputs,
   checkOptimizeOptions,
+  checkPosteriorArgs,
   checkTrainingData,
   termModels,
 } from './validate.js';
@@ -221,9 +222,7 @@ class NativeBackend implements SurrogateBackend {
     kernel: KernelKind,
     deterministic: boolean,
   ): Promise<{ readonly value: number; readonly grad: Float64Array }> {
-    checkTrainingData(data);
-    checkFloat64('theta', theta, data.d + 2);
-    checkFitOptions({ kernel, deterministic, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 }, data.d);
+    checkPosteriorArgs(data, theta, kernel, deterministic);
     return call('negLogPosterior', () =>
       this.addon.negLogPosterior(toAddonData(data), {
         theta,
@@ -240,9 +239,7 @@ class NativeBackend implements SurrogateBackend {
     kernel: KernelKind,
     deterministic: boolean,
   ): Promise<Float64Array> {
-    checkTrainingData(data);
-    checkFloat64('theta', theta, data.d + 2);
-    checkFitOptions({ kernel, deterministic, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 }, data.d);
+    checkPosteriorArgs(data, theta, kernel, deterministic);
     return call('negLogPosteriorHessian', () =>
       this.addon.negLogPosteriorHessian(toAddonData(data), {
         theta,

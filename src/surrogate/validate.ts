@@ -11,6 +11,7 @@ import type {
   AppendOptions,
   FitOptions,
   GpTrainingData,
+  KernelKind,
   OptimizeAcquisitionOptions,
 } from './backend.js';
 import { currentModel } from './backend.js';
@@ -113,6 +114,13 @@ export function checkFitOptions(options: FitOptions, d: number): void {
   checkCount('numThreads', options.numThreads, 1, 4096);
   if (options.warmStart !== null) checkFloat64('warmStart', options.warmStart, d + 2);
   if (options.maxIterations !== undefined) checkCount('maxIterations', options.maxIterations, 1, 100_000);
+}
+
+/** The arguments of `negLogPosterior` and `negLogPosteriorHessian` (every backend checks them alike). */
+export function checkPosteriorArgs(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean): void {
+  checkTrainingData(data);
+  checkFloat64('theta', theta, data.d + 2);
+  checkFitOptions({ kernel, deterministic, nRestarts: 0, seed: 0, warmStart: null, numThreads: 1 }, data.d);
 }
 
 export function checkSeed(seed: unknown): number {

@@ -6,28 +6,10 @@
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
-const hooks: { beforeSync: (() => void) | null; fsynced: string[] | null } = { beforeSync: null, fsynced: null };
-const paths = new Map<number, string>();
-
-vi.mock('node:fs', async (importOriginal) => {
-  const fs = await importOriginal<typeof import('node:fs')>();
-  return {
-    ...fs,
-    fdatasyncSync: ((fd: number) => {
-      hooks.beforeSync?.();
-      fs.fdatasyncSync(fd);
-    }) as typeof fs.fdatasyncSync,
-    openSync: ((path: import('node:fs').PathLike, flags?: import('node:fs').OpenMode, mode?: import('node:fs').Mode) => {
-      const fd = fs.openSync(path, flags ?? 'r', mode);
-      paths.set(fd, String(path));
-      return fd;
-    }) as typeof fs.openSync,
-    fsyncSync: ((fd: number) => {
-      hooks.fsynced?.push(paths.get(fd) ?? '?');
-      fs.fsyncSync(fd);
-    }) as typeof fs.fsyncSync,
-  };
-});
+vi.mock('node:fs', async (importOriginal) =>
+  (await import('../storage/sync-hooks.js')).wrapSyncs(await importOriginal<typeof import('node:fs')>()),
+);
+const { syncHooks: hooks, eio, resetSyncHooks } = await import('../storage/sync-hooks.js');
 
 const { makeTempDir, runInProcess, writeFiles } = await import('./helpers.js');
 const { loadStudy } = await import('../../src/study/create-study.js');
@@ -48,8 +30,7 @@ beforeAll(async () => {
 });
 afterAll(async () => cleanup());
 afterEach(() => {
-  hooks.beforeSync = null;
-  hooks.fsynced = null;
+  resetSyncHooks();
   vi.restoreAllMocks();
 });
 
@@ -60,7 +41,7 @@ describe('kestrel run when an fdatasync of the journal fails', () => {
     // The first fdatasync is the study's creation, the next ones each a finished trial's: the third trial's fails.
     hooks.beforeSync = () => {
       nSyncs++;
-      if (nSyncs === 4) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
+      if (nSyncs === 4) throw eio();
     };
     const failed = await runInProcess(['run', 'run.yaml'], dir);
     const journal = path.join(dir, 's.journal');

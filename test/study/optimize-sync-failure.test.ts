@@ -8,18 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
-const hooks: { beforeSync: (() => void) | null } = { beforeSync: null };
-
-vi.mock('node:fs', async (importOriginal) => {
-  const fs = await importOriginal<typeof import('node:fs')>();
-  return {
-    ...fs,
-    fdatasyncSync: ((fd: number) => {
-      hooks.beforeSync?.();
-      fs.fdatasyncSync(fd);
-    }) as typeof fs.fdatasyncSync,
-  };
-});
+vi.mock('node:fs', async (importOriginal) =>
+  (await import('../storage/sync-hooks.js')).wrapSyncs(await importOriginal<typeof import('node:fs')>()),
+);
+const { syncHooks: hooks, eio, resetSyncHooks } = await import('../storage/sync-hooks.js');
 
 const { createStudy, loadStudy } = await import('../../src/study/create-study.js');
 const { RandomSampler } = await import('../../src/samplers/random-sampler.js');
@@ -29,14 +21,14 @@ const root = mkdtempSync(join(tmpdir(), 'kestrel-sync-failure-'));
 let nJournals = 0;
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 afterEach(() => {
-  hooks.beforeSync = null;
+  resetSyncHooks();
   vi.restoreAllMocks();
 });
 
 function failNextSync(): void {
   hooks.beforeSync = () => {
     hooks.beforeSync = null;
-    throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
+    throw eio();
   };
 }
 

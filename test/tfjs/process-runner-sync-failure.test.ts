@@ -9,18 +9,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
-const hooks: { beforeSync: (() => void) | null } = { beforeSync: null };
-
-vi.mock('node:fs', async (importOriginal) => {
-  const fs = await importOriginal<typeof import('node:fs')>();
-  return {
-    ...fs,
-    fdatasyncSync: ((fd: number) => {
-      hooks.beforeSync?.();
-      fs.fdatasyncSync(fd);
-    }) as typeof fs.fdatasyncSync,
-  };
-});
+vi.mock('node:fs', async (importOriginal) =>
+  (await import('../storage/sync-hooks.js')).wrapSyncs(await importOriginal<typeof import('node:fs')>()),
+);
+const { syncHooks: hooks, eio, resetSyncHooks } = await import('../storage/sync-hooks.js');
 
 const { createStudy, loadStudy } = await import('../../src/study/create-study.js');
 const { RandomSampler } = await import('../../src/samplers/random-sampler.js');
@@ -31,7 +23,7 @@ const crashModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fix
 const root = mkdtempSync(path.join(tmpdir(), 'kestrel-runner-sync-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 afterEach(() => {
-  hooks.beforeSync = null;
+  resetSyncHooks();
   vi.restoreAllMocks();
 });
 
@@ -44,7 +36,7 @@ describe('runTrialsInProcesses when the journal cannot sync a finished trial', (
     hooks.beforeSync = () => {
       nSyncs++;
       // The third finished trial's sync fails.
-      if (nSyncs === 3) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
+      if (nSyncs === 3) throw eio();
     };
     const reported: number[] = [];
     const failed = await runTrialsInProcesses({
@@ -79,7 +71,7 @@ describe('runTrialsInProcesses when the journal cannot sync a finished trial', (
     hooks.beforeSync = () => {
       if (!armed) return;
       armed = false;
-      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
+      throw eio();
     };
     // Trial 0 starts its objective once trial 1 runs its own (which never returns unless aborted);
     // trial 0's finish is the sync that fails.

@@ -22,6 +22,7 @@
  * The draw is seeded by the caller (GpSampler: from its seed and the trial number), so a run is
  * reproducible; the Hessian does not depend on the thread count.
  */
+import { NumericalError } from '../../errors.js';
 import type { GpTrainingData, KernelKind, SurrogateBackend } from '../../surrogate/backend.js';
 import { thetaBounds } from '../../surrogate/hyperparameters.js';
 import { Rng } from '../../util/prng.js';
@@ -98,19 +99,34 @@ export function symmetricEigen(a: Float64Array, p: number): { values: Float64Arr
 /**
  * theta* plus one draw of block A from N(0, t (H_AA floored)^-1), the noise kept, clamped into the
  * bounds (see the file header). `hessian` is (d + 2)^2 row-major; `rng` supplies the d + 1
- * standard normals. A non-finite eigenvalue counts as the floor.
+ * standard normals. A non-finite entry of H_AA (a custom backend's Hessian; the built-in ones
+ * reject instead) throws NumericalError naming it, which GpSampler turns into the MAP model with
+ * GP_HYPERPARAMETER_DRAW_FALLBACK: one NaN off the diagonal makes every Jacobi rotation NaN, and
+ * the draw with it. The noise row and column are not read.
  */
 export function laplaceDraw(theta: Float64Array, hessian: Float64Array, d: number, deterministic: boolean, rng: Rng): Float64Array {
   const q = d + 2;
   const p = d + 1;
   const block = new Float64Array(p * p);
-  for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) block[a * p + b] = hessian[a * q + b];
+  for (let a = 0; a < p; a++) {
+    for (let b = 0; b < p; b++) {
+      const v = hessian[a * q + b];
+      if (!Number.isFinite(v)) {
+        throw new NumericalError(`the Hessian of the negative log posterior has a non-finite entry H[${Math.min(a, b)}][${Math.max(a, b)}] = ${v}`);
+      }
+      block[a * p + b] = v;
+    }
+  }
   const { values, vectors } = symmetricEigen(block, p);
   const out = Float64Array.from(theta);
   for (let i = 0; i < p; i++) {
     const lambda = Number.isFinite(values[i]) ? Math.max(values[i], LAPLACE_EIGENVALUE_FLOOR) : LAPLACE_EIGENVALUE_FLOOR;
     const z = rng.normal() * Math.sqrt(LAPLACE_TEMPERATURE / lambda);
     for (let a = 0; a < p; a++) out[a] += vectors[a * p + i] * z;
+  }
+  // Entries so large (~1e154 and up) that the sweeps overflow leave NaN in the eigenvectors.
+  for (let j = 0; j < p; j++) {
+    if (Number.isNaN(out[j])) throw new NumericalError('the eigendecomposition of the Hessian of the negative log posterior overflowed');
   }
   const { lower, upper } = thetaBounds(d, deterministic);
   for (let j = 0; j < p; j++) out[j] = Math.min(upper[j], Math.max(lower[j], out[j]));
@@ -120,7 +136,8 @@ export function laplaceDraw(theta: Float64Array, hessian: Float64Array, d: numbe
 /**
  * One Laplace draw around `theta` (the MAP point of `data`) with the backend's Hessian, seeded by
  * `seed`. Rejects as `negLogPosteriorHessian` does (NumericalError when an evaluation next to
- * theta cannot be factored).
+ * theta cannot be factored), and with NumericalError when the Hessian has a non-finite entry in
+ * block A (`laplaceDraw`).
  */
 export async function drawHyperparameters(
   backend: SurrogateBackend & Required<Pick<SurrogateBackend, 'negLogPosteriorHessian'>>,

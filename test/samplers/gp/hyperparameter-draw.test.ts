@@ -8,6 +8,7 @@ import { InvalidOptionError, NumericalError } from '../../../src/errors.js';
 import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
 import { LAPLACE_EIGENVALUE_FLOOR, LAPLACE_MAX_ROWS, LAPLACE_TEMPERATURE, laplaceDraw, symmetricEigen } from '../../../src/samplers/gp/hyperparameter-draw.js';
 import type { ParamValue } from '../../../src/space/types.js';
+import type { GpTrainingData, KernelKind } from '../../../src/surrogate/backend.js';
 import { thetaBounds } from '../../../src/surrogate/hyperparameters.js';
 import { FrozenTrial } from '../../../src/trial/frozen-trial.js';
 import { SystemAttr } from '../../../src/trial/system-attrs.js';
@@ -96,7 +97,7 @@ describe('laplaceDraw', () => {
       [
         [-3, 0, 0],
         [0, 1e-6, 0],
-        [0, 0, Number.NaN],
+        [0, 0, 0],
       ],
       0,
     );
@@ -109,6 +110,37 @@ describe('laplaceDraw', () => {
     }
     const expected = LAPLACE_TEMPERATURE / LAPLACE_EIGENVALUE_FLOOR;
     for (let i = 0; i < 3; i++) expect(Math.abs(sums[i] / n - expected), `var[${i}]`).toBeLessThan(0.1 * expected);
+  });
+
+  it('rejects a Hessian with a non-finite entry in block A with NumericalError naming it, never a NaN theta', () => {
+    // A NaN off the diagonal made every Jacobi rotation NaN: the draw was NaN in every coordinate,
+    // which the model build then refused as an invalid theta (not the MAP fallback).
+    for (const [i, j, v] of [
+      [0, 1, Number.NaN],
+      [2, 2, Number.NaN],
+      [1, 2, Number.POSITIVE_INFINITY],
+    ] as const) {
+      const block = [
+        [5, 0, 0],
+        [0, 5, 0],
+        [0, 0, 5],
+      ];
+      block[i][j] = v;
+      block[j][i] = v;
+      const h = hessianWith(block, 1);
+      expect(() => laplaceDraw(Float64Array.from([0, 0, 0, -3]), h, d, false, new Rng(1))).toThrow(NumericalError);
+      expect(() => laplaceDraw(Float64Array.from([0, 0, 0, -3]), h, d, false, new Rng(1))).toThrow(`H[${Math.min(i, j)}][${Math.max(i, j)}]`);
+    }
+    // The noise row is not drawn from: a non-finite entry there does not matter.
+    const h = hessianWith(
+      [
+        [5, 0, 0],
+        [0, 5, 0],
+        [0, 0, 5],
+      ],
+      Number.NaN,
+    );
+    expect(Array.from(laplaceDraw(Float64Array.from([0, 0, 0, -3]), h, d, false, new Rng(1))).every(Number.isFinite)).toBe(true);
   });
 
   it('clamps into the bounds and gives the same draw for the same seed', () => {
@@ -266,6 +298,44 @@ describe('GpSampler hyperparameterDraw', () => {
       expect(backend.hessians.length).toBe(3);
       expect(backend.builds.length).toBe(1);
       expect(warnings.filter((c) => c === 'GP_HYPERPARAMETER_DRAW_FALLBACK').length).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('a Hessian with a NaN entry falls back to the MAP model (its suggestion) with one GP_HYPERPARAMETER_DRAW_FALLBACK warning', async () => {
+    // A custom backend whose Hessian has a NaN off the diagonal of block A. The draw was NaN, the
+    // build refused it with InvalidOptionError, and the suggestion fell to random sampling.
+    class NanHessianBackend extends CountingBackend {
+      override async negLogPosteriorHessian(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean): Promise<Float64Array> {
+        const h = Float64Array.from(await super.negLogPosteriorHessian(data, theta, kernel, deterministic));
+        const q = data.d + 2;
+        h[1] = Number.NaN;
+        h[q] = Number.NaN;
+        return h;
+      }
+    }
+    resetWarnOnce();
+    const warnings: string[] = [];
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation(((_: unknown, options: { code?: string }) => {
+      warnings.push(options?.code ?? '');
+    }) as typeof process.emitWarning);
+    try {
+      const map = await run({ hyperparameterDraw: 'map' }, 2);
+      const backend = new NanHessianBackend();
+      const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, hyperparameterDraw: 'laplace' });
+      const study = seededStudy(14);
+      const params: Record<string, ParamValue>[] = [];
+      for (let s = 0; s < 2; s++) {
+        const trial = await study.ask(sampler, SPACE);
+        params.push({ ...trial.params });
+        await study.tell(sampler, trial, 'COMPLETE', objective(trial.params as Record<string, ParamValue>));
+      }
+      expect(backend.hessians.length).toBe(2);
+      expect(backend.builds).toEqual([]);
+      expect(params).toEqual(map.params);
+      expect(warnings.filter((c) => c === 'GP_HYPERPARAMETER_DRAW_FALLBACK').length).toBe(1);
+      expect(warnings.filter((c) => c === 'GP_NUMERICAL_FALLBACK')).toEqual([]);
     } finally {
       spy.mockRestore();
     }

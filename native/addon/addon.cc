@@ -850,7 +850,8 @@ Napi::Value NegLogPosteriorHessian(const Napi::CallbackInfo& info) {
         if (!result->ok) {
           if (result->status.ok) {
             throw kestrel::Error(kestrel::Error::Code::kNumerical,
-                                 "the negative log posterior is not finite next to this theta");
+                                 "the negative log posterior, its gradient or their central differences are not "
+                                 "finite next to this theta");
           }
           if (result->status.had_nan) {
             throw kestrel::Error(kestrel::Error::Code::kNaN, "the covariance had a non-finite entry in column " +

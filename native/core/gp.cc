@@ -322,6 +322,16 @@ NlpHessianResult neg_log_posterior_hessian(const GpData& data, const std::vector
       return res;
     }
   }
+  // A finite value can still have an overflowing gradient (targets of magnitude ~1e152): its
+  // differences are no Hessian, so that is a failure (status ok, res.ok false), not a NaN matrix.
+  for (const NlpResult& e : evals) {
+    for (double g : e.grad) {
+      if (!std::isfinite(g)) {
+        res.status = e.status;
+        return res;
+      }
+    }
+  }
   res.hessian.assign(static_cast<size_t>(q) * q, 0.0);
   for (int a = 0; a < p; ++a) {
     const std::vector<double>& plus = evals[static_cast<size_t>(2 * a)].grad;
@@ -335,6 +345,14 @@ NlpHessianResult neg_log_posterior_hessian(const GpData& data, const std::vector
       const double s = 0.5 * (res.hessian[static_cast<size_t>(a) * q + b] + res.hessian[static_cast<size_t>(b) * q + a]);
       res.hessian[static_cast<size_t>(a) * q + b] = s;
       res.hessian[static_cast<size_t>(b) * q + a] = s;
+    }
+  }
+  // Finite gradients near the largest double can still differ by more than it.
+  for (double h : res.hessian) {
+    if (!std::isfinite(h)) {
+      res.hessian.clear();
+      res.status = evals[0].status;
+      return res;
     }
   }
   res.ok = true;

@@ -112,7 +112,9 @@ constexpr double kHessianStep = 1e-4;
 /// (H + H^T) / 2. The deterministic noise row and column are zero (theta[d + 1] is pinned). The
 /// 2p gradient evaluations (p = d + 1 or d + 2) run one per thread while n <= 1024 (serial
 /// evaluations), else in sequence with multi-threaded evaluations: the result does not depend
-/// on the thread count. ok = false, with the failing evaluation's status, when one fails.
+/// on the thread count. ok = false, with the failing evaluation's status, when one fails; also
+/// ok = false with status.ok = true when a value or gradient next to theta, or an entry of the
+/// Hessian, is not finite (a finite value can have an overflowing gradient).
 struct NlpHessianResult {
   bool ok = false;
   std::vector<double> hessian;  // (d + 2)^2

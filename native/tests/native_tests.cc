@@ -885,6 +885,32 @@ static void test_nlp_hessian() {
       CHECK(r1.ok && r1.hessian == r.hessian, "hessian differs across thread counts");
     }
   }
+  // Targets of magnitude 1e152 (as test_lbfgsb_non_finite_gradient): the value is finite next to
+  // theta but its gradient overflows, so there is no Hessian: ok = false with the factorization's
+  // status ok, never a matrix of NaN reported as ok.
+  {
+    std::mt19937_64 rng(3);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    GpData data;
+    data.n = 30;
+    data.d = 2;
+    data.is_cat.assign(2, 0);
+    for (int i = 0; i < data.n; ++i) {
+      data.x.push_back(u(rng));
+      data.x.push_back(u(rng));
+      data.y.push_back(1e152 * (u(rng) - 0.5));
+    }
+    const std::vector<double> theta = {0.0, 0.0, 0.0, std::log(1e-3)};
+    for (int threads : {1, 2}) {
+      ThreadPool pool(threads);
+      const NlpResult at = neg_log_posterior(data, theta, KernelKind::kMatern52, false, true, pool);
+      bool grad_finite = true;
+      for (double v : at.grad) grad_finite = grad_finite && std::isfinite(v);
+      CHECK(at.ok && !grad_finite, "premise: finite value, non-finite gradient");
+      const NlpHessianResult r = neg_log_posterior_hessian(data, theta, KernelKind::kMatern52, false, pool);
+      CHECK(!r.ok && r.status.ok, "hessian of an overflowing gradient: ok %d status ok %d (want 0, 1)", r.ok, r.status.ok);
+    }
+  }
 }
 
 static void test_model() {

@@ -276,11 +276,14 @@ export interface SurrogateBackend {
    * H_ab = (g_b(theta + h e_a) - g_b(theta - h e_a)) / 2h with h = HESSIAN_STEP, symmetrized;
    * truncation error O(h^2). When `deterministic`, the noise row and column (index d + 1) are
    * zero: that coordinate is pinned. One call (the native backend: one AsyncWorker whose 2(d + 2)
-   * gradient evaluations share the thread pool). What GpSampler's `hyperparameterDraw: 'laplace'`
-   * draws from (the Laplace approximation of the hyperparameter posterior). Rejects as
-   * `negLogPosterior` does: InvalidOptionError for bad data, theta or kernel, NumericalError when
-   * an evaluation next to theta cannot be factored. Optional for custom backends: GpSampler uses
-   * the MAP model where it is missing.
+   * gradient evaluations, 2(d + 1) when `deterministic`, share the thread pool). What GpSampler's
+   * `hyperparameterDraw: 'laplace'` draws from (the Laplace approximation of the hyperparameter
+   * posterior). Rejects as `negLogPosterior` does: InvalidOptionError for bad data, theta or
+   * kernel, NumericalError when an evaluation next to theta cannot be factored; also
+   * NumericalError when a gradient next to theta or an entry of the result is not finite (the
+   * value can be finite while its gradient overflows, e.g. targets of magnitude 1e152), so a
+   * resolved matrix is always finite. Optional for custom backends: GpSampler uses the MAP model
+   * where it is missing.
    */
   negLogPosteriorHessian?(data: GpTrainingData, theta: Float64Array, kernel: KernelKind, deterministic: boolean):
     Promise<Float64Array>;

@@ -129,9 +129,7 @@ class JsBackend implements SurrogateBackend {
   ): Promise<Float64Array> {
     checkPosteriorArgs(data, theta, kernel, deterministic);
     const result = negLogPosteriorHessianJs(copyData(data), theta, kernel, deterministic, HESSIAN_STEP);
-    if (result === null) {
-      throw new NumericalError('the kernel matrix is not positive definite next to this theta, even with jitter');
-    }
+    if (typeof result === 'string') throw new NumericalError(result);
     return result;
   }
 }

@@ -206,7 +206,9 @@ export function negLogPosteriorJs(
  * Hessian of the MAP objective with respect to theta, (d + 2)^2 row-major (backend.ts
  * `SurrogateBackend.negLogPosteriorHessian`): central differences of negLogPosteriorJs's
  * gradient with step `step`, symmetrized; the noise row and column are zero when
- * `deterministic`. Null when an evaluation fails.
+ * `deterministic`. A string saying why when there is none: an evaluation failed (the kernel
+ * matrix not positive definite, or the value not finite), or a gradient or an entry is not
+ * finite (a finite value can have an overflowing gradient), as native/core/gp.cc does.
  */
 export function negLogPosteriorHessianJs(
   data: GpTrainingData,
@@ -214,7 +216,7 @@ export function negLogPosteriorHessianJs(
   kind: KernelKind,
   deterministic: boolean,
   step: number,
-): Float64Array | null {
+): Float64Array | string {
   const q = data.d + 2;
   const p = deterministic ? q - 1 : q;
   const hessian = new Float64Array(q * q);
@@ -224,7 +226,12 @@ export function negLogPosteriorHessianJs(
     const plus = negLogPosteriorJs(data, at, kind, deterministic);
     at[a] = theta[a] - step;
     const minus = negLogPosteriorJs(data, at, kind, deterministic);
-    if (plus === null || minus === null) return null;
+    if (plus === null || minus === null) {
+      return 'the kernel matrix is not positive definite next to this theta, even with jitter, or the value is not finite';
+    }
+    if (!plus.grad.every(Number.isFinite) || !minus.grad.every(Number.isFinite)) {
+      return 'the gradient of the negative log posterior is not finite next to this theta';
+    }
     for (let b = 0; b < p; b++) hessian[a * q + b] = (plus.grad[b] - minus.grad[b]) / (2 * step);
   }
   for (let a = 0; a < p; a++) {
@@ -234,5 +241,6 @@ export function negLogPosteriorHessianJs(
       hessian[b * q + a] = s;
     }
   }
+  if (!hessian.every(Number.isFinite)) return 'the central differences of the gradient are not finite next to this theta';
   return hessian;
 }

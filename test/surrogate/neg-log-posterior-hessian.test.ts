@@ -9,7 +9,7 @@ import { loadAddon } from '../../src/binding/load.js';
 import type { GpTrainingData, KernelKind, SurrogateBackend } from '../../src/surrogate/backend.js';
 import { createJsBackend } from '../../src/surrogate/js-backend.js';
 import { createNativeBackend } from '../../src/surrogate/native-backend.js';
-import { randomData } from './helpers.js';
+import { randomData, uniformStream } from './helpers.js';
 
 const native = loadAddon().addon !== null ? createNativeBackend({ device: 'cpu', numThreads: 2 }) : null;
 const backends: [string, SurrogateBackend][] = [['js', createJsBackend()], ...(native === null ? [] : [['cpu', native] as [string, SurrogateBackend]])];
@@ -82,6 +82,21 @@ describe.each(backends)('negLogPosteriorHessian (%s backend)', (_, backend) => {
     // covariance of that evaluation has non-finite entries.
     const data = randomData(3, 10, 3);
     const theta = Float64Array.from([Math.log(0.4), Math.log(0.8), Math.log(1.3), 709.78271, Math.log(0.03)]);
+    await expect(hessianOf(backend, data, theta, 'matern52', false)).rejects.toBeInstanceOf(NumericalError);
+  });
+
+  it('rejects with NumericalError when the gradient next to theta is not finite, though the value is', async () => {
+    // Targets of magnitude 1e152 (native_tests.cc test_lbfgsb_non_finite_gradient): the value is
+    // finite (~8e306) but its gradient overflows to inf and NaN, so central differences of it are
+    // no Hessian; it used to resolve to a matrix of NaN.
+    const base = randomData(3, 30, 2);
+    const rnd = uniformStream(3);
+    const data = { ...base, y: base.y.map(() => 1e152 * (rnd() - 0.5)) };
+    const theta = Float64Array.from([0, 0, 0, Math.log(1e-3)]);
+    const at = await backend.negLogPosterior(data, theta, 'matern52', false);
+    expect(Number.isFinite(at.value)).toBe(true);
+    expect(Array.from(at.grad).every(Number.isFinite)).toBe(false);
+    await expect(hessianOf(backend, data, theta, 'matern52', false)).rejects.toThrow(/gradient/);
     await expect(hessianOf(backend, data, theta, 'matern52', false)).rejects.toBeInstanceOf(NumericalError);
   });
 });

@@ -50,17 +50,24 @@ const MAX_JACOBI_SWEEPS = 50;
 /**
  * Eigenvalues and eigenvectors of a symmetric (p, p) row-major matrix by cyclic Jacobi rotations
  * (Golub & Van Loan 2013, Algorithm 8.5.3): `vectors` holds the eigenvector of values[i] in
- * column i (row-major (p, p)).
+ * column i (row-major (p, p)). Scale-free (the convergence test is relative to the largest entry).
+ * A zero matrix, or one with a non-finite entry, comes back as its diagonal with the identity.
  */
 export function symmetricEigen(a: Float64Array, p: number): { values: Float64Array; vectors: Float64Array } {
   const m = Float64Array.from(a);
   const v = new Float64Array(p * p);
   for (let i = 0; i < p; i++) v[i * p + i] = 1;
+  // The convergence test sums squares of entries divided by the largest one: squared as they
+  // are, entries above ~1e154 overflowed (Infinity <= Infinity ended the loop before any rotation)
+  // and below ~1e-162 underflowed to 0, and the diagonal came back as the eigenvalues.
+  let largest = 0;
+  for (let i = 0; i < p * p; i++) largest = Math.max(largest, Math.abs(m[i]));
+  if (largest === 0 || !Number.isFinite(largest)) return { values: diagonal(m, p), vectors: v };
   let scale = 0;
-  for (let i = 0; i < p * p; i++) scale += m[i] * m[i];
+  for (let i = 0; i < p * p; i++) scale += (m[i] / largest) ** 2;
   for (let sweep = 0; sweep < MAX_JACOBI_SWEEPS; sweep++) {
     let off = 0;
-    for (let i = 0; i < p; i++) for (let j = i + 1; j < p; j++) off += m[i * p + j] ** 2;
+    for (let i = 0; i < p; i++) for (let j = i + 1; j < p; j++) off += (m[i * p + j] / largest) ** 2;
     if (off <= 1e-30 * scale) break;
     for (let i = 0; i < p; i++) {
       for (let j = i + 1; j < p; j++) {
@@ -91,9 +98,13 @@ export function symmetricEigen(a: Float64Array, p: number): { values: Float64Arr
       }
     }
   }
+  return { values: diagonal(m, p), vectors: v };
+}
+
+function diagonal(m: Float64Array, p: number): Float64Array {
   const values = new Float64Array(p);
   for (let i = 0; i < p; i++) values[i] = m[i * p + i];
-  return { values, vectors: v };
+  return values;
 }
 
 /**

@@ -54,6 +54,33 @@ describe('symmetricEigen', () => {
       }
     }
   });
+
+  it('is scale-free: a matrix times 1e160 or 1e-160 decomposes as well (its convergence test does not overflow)', () => {
+    // The test compared sums of squared entries: above ~1e154 both overflowed to Infinity
+    // (Infinity <= Infinity: "converged" before any rotation), below ~1e-162 both were 0, and the
+    // diagonal came back as the eigenvalues.
+    const rng = new Rng(9);
+    const p = 6;
+    const base = new Float64Array(p * p);
+    for (let i = 0; i < p; i++) {
+      for (let j = 0; j <= i; j++) {
+        const v = rng.normal();
+        base[i * p + j] = v;
+        base[j * p + i] = v;
+      }
+    }
+    for (const factor of [1e160, 1e-160]) {
+      const a = base.map((v) => v * factor);
+      const { values, vectors } = symmetricEigen(a, p);
+      for (let i = 0; i < p; i++) {
+        for (let j = 0; j < p; j++) {
+          let rebuilt = 0;
+          for (let k = 0; k < p; k++) rebuilt += vectors[i * p + k] * (values[k] / factor) * vectors[j * p + k];
+          expect(Math.abs(rebuilt - base[i * p + j]), `factor ${factor}, entry ${i},${j}`).toBeLessThan(1e-12);
+        }
+      }
+    }
+  });
 });
 
 describe('laplaceDraw', () => {

@@ -1017,7 +1017,12 @@ export class GpSampler implements Sampler {
       return await backend.build(data, theta, { kernel, deterministic, numThreads });
     } catch (err) {
       if (!(err instanceof NumericalError)) throw err;
-      warnOnce('GP_HYPERPARAMETER_DRAW_FALLBACK', `GpSampler: the Laplace hyperparameter draw failed (${err.message}); the MAP model serves`);
+      // A constant message keeps the warning one-time (warnOnce keys on code and message; the
+      // errors' own messages vary, naming a pivot or an entry).
+      warnOnce(
+        'GP_HYPERPARAMETER_DRAW_FALLBACK',
+        "GpSampler: a Laplace hyperparameter draw (hyperparameterDraw: 'laplace') failed numerically; the MAP model serves such suggestions",
+      );
       return null;
     }
   }

@@ -314,8 +314,10 @@ describe('GpSampler hyperparameterDraw', () => {
     }) as typeof process.emitWarning);
     try {
       const backend = new CountingBackend();
-      backend.failHessians.set(1, new NumericalError('injected'));
-      backend.failHessians.set(2, new NumericalError('injected'));
+      // Two failures with different messages (the native ones name a pivot or a column): still
+      // one warning. Its message held the error's, and warnOnce keys on code and message.
+      backend.failHessians.set(1, new NumericalError('negLogPosteriorHessian: not positive definite next to this theta (pivot 3)'));
+      backend.failHessians.set(2, new NumericalError('negLogPosteriorHessian: not positive definite next to this theta (pivot 11)'));
       const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, hyperparameterDraw: 'laplace' });
       const study = seededStudy(14);
       for (let s = 0; s < 3; s++) {

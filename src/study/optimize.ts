@@ -56,7 +56,10 @@ export interface OptimizeOptions {
    * rejects `optimize` with it once running trials are done. A storage error while a result is
    * recorded does the same whatever `catch` says: the trial is recorded as FAIL ("its result could
    * not be recorded: ...") if storage takes that, else it stays RUNNING with a
-   * `TRIAL_RESULT_NOT_RECORDED` warning.
+   * `TRIAL_RESULT_NOT_RECORDED` warning, owned by this process (`owner_process`) but no longer
+   * held as running by the Study once `optimize` has settled: with heartbeats a stale-trial sweep
+   * (of this process too) fails it once its heartbeat is older than the grace, and once this
+   * process has exited the next run's orphan sweep does.
    */
   readonly catch?: 'all' | 'none' | readonly ErrorClass[];
   /**
@@ -391,6 +394,8 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     await Promise.race([workers, interruptedPromise]);
     // The workers can all stop (their asks rejected) before the interruption is fully recorded.
     if (interrupted !== null) await interruptedPromise;
+    // Every worker has stopped: a trial of this run still live is one storage refused to record.
+    if (fatal !== null) await releaseUnrecordedTrials(study, run, (fatal as { readonly error: unknown }).error);
   } finally {
     settled = true;
     context.end();
@@ -425,6 +430,20 @@ export function enterRunContext(study: Study): RunContext {
       self.running = false;
     },
   };
+}
+
+/**
+ * Ends a call (`optimize`, `runTrialsInProcesses`) that stopped on `error`, once its workers have
+ * stopped: a trial of `run` still live in `study` is one whose result (or failure) storage refused
+ * (`TRIAL_RESULT_NOT_RECORDED`). It is recorded FAIL ("its result could not be recorded: ...")
+ * where storage now takes that, and released from the Study either way (`failLiveTrials`):
+ * otherwise every stale-trial and orphan sweep of this process would spare it, as running here,
+ * for as long as the process lives. One that storage still refuses (a journal whose sync failed
+ * takes nothing more) stays RUNNING, owned by this process, for the sweeps to fail. Internal:
+ * optimize and the process runner.
+ */
+export async function releaseUnrecordedTrials(study: Study, run: OptimizeRun, error: unknown): Promise<void> {
+  await study.failLiveTrials(`its result could not be recorded: ${messageOf(error)}`, run).catch(() => undefined);
 }
 
 /**

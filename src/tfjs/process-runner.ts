@@ -24,7 +24,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { GridExhaustedError, InterruptedError, InvalidOptionError, KestrelError, StorageError, TrialFinishedError, messageOf } from '../errors.js';
 import { suggestFromSpec, validateSpaceSpec } from '../space/spec.js';
 import type { Distribution, ParamValue, SpaceSpec } from '../space/types.js';
-import { INTERRUPT_DRAIN_MS, enterRunContext, warnErrorNotRethrown, warnLateResultDropped, type OptimizeCallback } from '../study/optimize.js';
+import {
+  INTERRUPT_DRAIN_MS,
+  enterRunContext,
+  releaseUnrecordedTrials,
+  warnErrorNotRethrown,
+  warnLateResultDropped,
+  type OptimizeCallback,
+} from '../study/optimize.js';
 import type { Study } from '../study/study.js';
 import { MAX_PROCESSES, staleTrialSweeper } from '../study/trial-budget.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
@@ -538,14 +545,11 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
         warnErrorNotRethrown(run, caller, error);
       }
     }
-    if (fatal !== null) {
-      // A trial whose result (or failure) storage refused stays live in the Study, where every
-      // sweep of this process would spare it for good: record it FAIL where storage still takes
-      // that, as optimize does, and let it go. A journal whose sync failed takes nothing: the trial
-      // stays RUNNING, owned by this process, for the sweeps of a reopened study (see `heartbeat`).
-      const reason = `its result could not be recorded: ${messageOf((fatal as { readonly error: unknown }).error)}`;
-      await study.failLiveTrials(reason, run).catch(() => undefined);
-    }
+    // A trial whose result (or failure) storage refused stays live in the Study, where every sweep
+    // of this process would spare it for good: recorded FAIL where storage still takes that and
+    // released, as by optimize. A journal whose sync failed takes nothing: the trial stays RUNNING,
+    // owned by this process, for the sweeps of a reopened study (see `heartbeat`).
+    if (fatal !== null) await releaseUnrecordedTrials(study, run, (fatal as { readonly error: unknown }).error);
   } finally {
     settled = true;
     context.end();

@@ -347,6 +347,33 @@ describe('a storage error while optimize tells a result', () => {
     expect(Object.keys(trial.params)).toEqual(['x']);
     expect(study.liveTrials()).toHaveLength(0);
   });
+
+  it('releases a trial whose result and failure storage both refused, so that the sweeps of this process can fail it', async () => {
+    // Neither the result nor the FAIL could be recorded (TRIAL_RESULT_NOT_RECORDED): the trial
+    // stayed live in the Study object for good, and every stale-trial and orphan sweep of this
+    // process spared it as running here (runTrialsInProcesses releases such trials: failLiveTrials).
+    class RefusingStorage extends InMemoryStorage {
+      refuse = true;
+      override async finishTrial(trialId: number, finish: TrialFinish): Promise<FrozenTrial> {
+        if (this.refuse) throw new StorageError('disk gone');
+        return super.finishTrial(trialId, finish);
+      }
+    }
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const storage = new RefusingStorage();
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+    await expect(
+      study.optimize((t) => t.suggestFloat('x', 0, 1), { nTrials: 3, heartbeatIntervalMs: 60_000, heartbeatGraceMs: 120_000, ...quiet }),
+    ).rejects.toThrow('disk gone');
+    const codes = warnings.mock.calls.map((c) => (c[1] as { code?: string } | undefined)?.code);
+    expect(codes).toContain('TRIAL_RESULT_NOT_RECORDED');
+    expect(study.liveTrials()).toEqual([]);
+    storage.refuse = false;
+    expect((await study.getTrials()).map((t) => t.state)).toEqual(['RUNNING']);
+    // Its heartbeat is past the grace: this process's sweep fails it (it spared it before).
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 121_000 });
+    expect(await study.failStaleTrials({ graceMs: 120_000 })).toEqual([0]);
+  });
 });
 
 describe('maxTrialsInStudy', () => {

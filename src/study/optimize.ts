@@ -433,6 +433,28 @@ export function enterRunContext(study: Study): RunContext {
 }
 
 /**
+ * Records as FAIL ("its result could not be recorded: <error>") a trial whose result (or failure)
+ * storage refused with `error`, a storage error that stops its run. When storage refuses that too,
+ * warns `TRIAL_RESULT_NOT_RECORDED` naming the trial, which stays RUNNING (released from the Study
+ * when its run ends: `releaseUnrecordedTrials`); one finished meanwhile elsewhere keeps its record.
+ * `track` marks the tell in flight. Internal: optimize and the process runner.
+ */
+export async function failUnrecordedTrial(
+  study: Study,
+  trial: Trial,
+  error: unknown,
+  track: <T>(told: Promise<T>) => Promise<T> = (told) => told,
+): Promise<void> {
+  try {
+    await track(study.tell(trial, { state: 'FAIL', failReason: `its result could not be recorded: ${messageOf(error)}` }));
+  } catch (failError) {
+    if (!(failError instanceof TrialFinishedError)) {
+      warn('TRIAL_RESULT_NOT_RECORDED', `trial ${trial.number} stays RUNNING: neither its result nor a failure could be recorded: ${messageOf(failError)}`);
+    }
+  }
+}
+
+/**
  * Ends a call (`optimize`, `runTrialsInProcesses`) that stopped on `error`, once its workers have
  * stopped: a trial of `run` still live in `study` is one whose result (or failure) storage refused
  * (`TRIAL_RESULT_NOT_RECORDED`). It is recorded FAIL ("its result could not be recorded: ...")
@@ -561,13 +583,7 @@ async function runTrial(
     // The result could not be recorded (a storage error): record the trial as FAIL, rather than
     // leave it RUNNING and live in the Study for good, where a later run's heartbeats beat it and
     // no worker ever failed it. The study stops with the error all the same.
-    try {
-      await trackTell(study.tell(trial, { state: 'FAIL', failReason: `its result could not be recorded: ${messageOf(error)}` }));
-    } catch (failError) {
-      if (!(failError instanceof TrialFinishedError)) {
-        warn('TRIAL_RESULT_NOT_RECORDED', `trial ${trial.number} stays RUNNING: neither its result nor a failure could be recorded: ${messageOf(failError)}`);
-      }
-    }
+    await failUnrecordedTrial(study, trial, error, trackTell);
     onUncaught(error);
     return null;
   }

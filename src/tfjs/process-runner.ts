@@ -27,6 +27,7 @@ import type { Distribution, ParamValue, SpaceSpec } from '../space/types.js';
 import {
   INTERRUPT_DRAIN_MS,
   enterRunContext,
+  failUnrecordedTrial,
   releaseUnrecordedTrials,
   warnErrorNotRethrown,
   warnLateResultDropped,
@@ -94,7 +95,8 @@ export interface RunTrialsInProcessesOptions {
    *
    * A journal whose sync fails (STORAGE_SYNC_FAILED) records nothing more: the call aborts the
    * trials running in worker processes as an interruption does (killed `ABORT_GRACE_MS` later) and
-   * rejects with that error. Those trials stay RUNNING in the journal, owned by this process, and
+   * rejects with that error. Those trials stay RUNNING in the journal (each named by a
+   * `TRIAL_RESULT_NOT_RECORDED` warning, as in `study.optimize`), owned by this process, and
    * no Study object of it holds them any more: once this process has exited, the orphan sweep of
    * the next run fails them; before, with heartbeats, a stale-trial sweep does once their heartbeat
    * is older than `graceMs`.
@@ -505,7 +507,13 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
           }
           // Finished meanwhile by another worker on the storage that found its heartbeat stale (a
           // loaded machine): that record stands and the run goes on, as in optimize.
-          if (!(error instanceof TrialFinishedError)) throw error;
+          if (!(error instanceof TrialFinishedError)) {
+            // A storage error: the run stops (a failed journal sync aborts the other trials at
+            // once); the trial is recorded FAIL if storage takes that, else TRIAL_RESULT_NOT_RECORDED.
+            setFatal(error);
+            await failUnrecordedTrial(study, trial, error);
+            break;
+          }
           // `warn`: the message names the trial (a process-wide warnOnce record of each is kept for good).
           warn('TRIAL_FINISHED_ELSEWHERE', `trial ${trial.number} was finished elsewhere before its result arrived: ${messageOf(error)}`);
         }

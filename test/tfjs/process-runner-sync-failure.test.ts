@@ -29,7 +29,7 @@ afterEach(() => {
 
 describe('runTrialsInProcesses when the journal cannot sync a finished trial', () => {
   it('rejects with STORAGE_SYNC_FAILED, reports no trial it could not record, launches no more, and the reopened journal works', async () => {
-    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     const journal = path.join(root, 'study.journal');
     const study = await createStudy({ studyName: 's', storage: journal, sampler: new RandomSampler({ seed: 2 }) });
     let nSyncs = 0;
@@ -54,6 +54,14 @@ describe('runTrialsInProcesses when the journal cannot sync a finished trial', (
     expect(reported).toHaveLength(2);
     // No trial is launched after the failure: at most the two slots' trials beyond those reported.
     expect(view.length).toBeLessThanOrEqual(4);
+    // Each trial left RUNNING is named by a TRIAL_RESULT_NOT_RECORDED warning, worded as optimize's.
+    const notRecorded = warnings.mock.calls
+      .filter((c) => (c[1] as { code?: string } | undefined)?.code === 'TRIAL_RESULT_NOT_RECORDED')
+      .map((c) => String(c[0]));
+    for (const message of notRecorded) expect(message).toMatch(/^trial \d+ stays RUNNING: neither its result nor a failure could be recorded: .*EIO/);
+    const running = view.filter((t) => t.state === 'RUNNING').map((t) => t.number);
+    expect(running.length).toBeGreaterThan(0);
+    expect(notRecorded.map((m) => Number(/^trial (\d+)/.exec(m)?.[1])).sort((a, b) => a - b)).toEqual(running);
     await study.close();
 
     const reopened = await loadStudy({ studyName: 's', storage: journal });

@@ -3,7 +3,7 @@
  * trial budget shared by worker processes, timeouts, callbacks, and clean interruption.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { GridExhaustedError, InterruptedError, InvalidOptionError, NestedOptimizationError, TrialFinishedError, isTrialPrunedError, messageOf } from '../errors.js';
+import { GridExhaustedError, InterruptedError, InvalidOptionError, NestedOptimizationError, TrialFinishedError, describeValue, isTrialPrunedError, messageOf } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
 import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
 import type { Trial } from '../trial/trial.js';
@@ -590,13 +590,17 @@ async function runTrial(
 }
 
 /**
- * An objective's values for a message: "0.3", "[0.3, 2]"; anything else by its type (String() of
- * an object with a null prototype or a throwing toString throws).
+ * An objective's values for a message: "0.3", "NaN", "[0.3, 2]" (a typed array too); anything else
+ * as `describeValue` names it (never String(), which throws for an object with a null prototype or
+ * a throwing toString; never JSON alone, which writes NaN and Infinity as null). Internal: the
+ * `LATE_RESULT_DROPPED` warnings of optimize and the process runner.
  */
-function describeValues(values: unknown): string {
-  const one = (value: unknown): string => (typeof value === 'number' ? String(value) : typeof value);
-  if (Array.isArray(values) || ArrayBuffer.isView(values)) return `[${Array.from(values as ArrayLike<unknown>, one).join(', ')}]`;
-  return one(values);
+export function describeValues(values: unknown): string {
+  if (values instanceof DataView) return describeValue(values);
+  if (Array.isArray(values) || ArrayBuffer.isView(values)) {
+    return `[${Array.from(values as ArrayLike<unknown>, (value) => describeValue(value)).join(', ')}]`;
+  }
+  return describeValue(values);
 }
 
 /**

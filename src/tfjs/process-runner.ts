@@ -26,6 +26,7 @@ import { suggestFromSpec, validateSpaceSpec } from '../space/spec.js';
 import type { Distribution, ParamValue, SpaceSpec } from '../space/types.js';
 import {
   INTERRUPT_DRAIN_MS,
+  describeValues,
   enterRunContext,
   failUnrecordedTrial,
   releaseUnrecordedTrials,
@@ -302,7 +303,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
   };
   /** A result (`outcome`) a trial gave after the interruption's bound had recorded the trial FAIL. */
   const onDropped = (trial: Trial, outcome: Outcome): void => {
-    if (outcome.kind === 'complete') warnLateResultDropped(run, study, trial.number, `returned ${JSON.stringify(outcome.values)}`);
+    if (outcome.kind === 'complete') warnLateResultDropped(run, study, trial.number, `returned ${describeValues(outcome.values)}`);
     else if (outcome.kind === 'pruned') warnLateResultDropped(run, study, trial.number, 'was pruned');
   };
   const shouldLaunch = (): boolean =>

@@ -195,6 +195,37 @@ describe('runTrialsInProcesses interrupted while a result is being told', () => 
     expect(warned('TRIAL_FINISHED_ELSEWHERE')).toEqual([]);
     expect(unhandled).toEqual([]);
   });
+
+  it('names a dropped value as optimize does: NaN as NaN, not as JSON null', async () => {
+    const gate = barrier();
+    const inner = new InMemoryStorage();
+    const storage = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key !== 'finishTrial') return Reflect.get(target, key, receiver) as unknown;
+        return async (trialId: number, finish: TrialFinish) => {
+          // The tell of the NaN (recorded FAIL) answers after 10 s; the interruption's FAIL at once.
+          if (finish.systemAttrs?.fail_reason !== 'interrupted') await gate.pass();
+          return target.finishTrial(trialId, finish);
+        };
+      },
+    });
+    const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
+    const controller = new AbortController();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const run = runTrialsInProcesses({
+      study, objectiveModule: crashModule, objectiveExport: 'returnsNaN', space, nTrials: 1, signal: controller.signal, ...quiet,
+    });
+    run.catch(() => undefined); // it may reject while the timers advance
+    await gate.reached(1);
+    controller.abort();
+    await vi.advanceTimersByTimeAsync(10_001);
+    expect(await settledWithin(run)).toEqual({ error: expect.any(InterruptedError) });
+    gate.open();
+    await settledWithin(new Promise(() => undefined), 100);
+    expect(summary(await study.getTrials())).toEqual([[0, 'FAIL', 'interrupted']]);
+    expect(warned('LATE_RESULT_DROPPED')).toEqual([expect.stringMatching(/^trial 0 of study "[^"]+" returned NaN after the interruption/)]);
+    expect(unhandled).toEqual([]);
+  });
 });
 
 describe('work an interrupted runTrialsInProcesses left running', () => {

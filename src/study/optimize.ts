@@ -57,9 +57,10 @@ export interface OptimizeOptions {
    * recorded does the same whatever `catch` says: the trial is recorded as FAIL ("its result could
    * not be recorded: ...") if storage takes that, else it stays RUNNING with a
    * `TRIAL_RESULT_NOT_RECORDED` warning, owned by this process (`owner_process`) but no longer
-   * held as running by the Study once `optimize` has settled: with heartbeats a stale-trial sweep
-   * (of this process too) fails it once its heartbeat is older than the grace, and once this
-   * process has exited the next run's orphan sweep does.
+   * held as running by the Study once `optimize` has settled: the orphan sweep of a study reopened
+   * in this process (`failOrphanedTrials`, before each `optimize`'s first launch) records that FAIL
+   * once storage takes it, with heartbeats a stale-trial sweep fails it once its heartbeat is older
+   * than the grace, and once this process has exited the next run's orphan sweep does.
    */
   readonly catch?: 'all' | 'none' | readonly ErrorClass[];
   /**

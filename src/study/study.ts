@@ -165,6 +165,37 @@ function isLiveInProcess(study: Study, trialId: number): boolean {
 }
 
 /**
+ * Trials this process gave up on, by the Study object that did: `failLiveTrials` released them
+ * (an interruption, or a run ending on a result storage refused), but storage refused their FAIL
+ * too (a journal whose sync failed), so they stay RUNNING and nothing of this process will record
+ * them. Each maps to the `fail_reason` that FAIL was to have. `failOrphanedTrials` of any Study
+ * object of the same stored study (one reopened in this process) writes that FAIL once storage
+ * takes it. Only released trials, not every trial of this process that no Study object holds
+ * live: a trial is also not live while storage creates it (until its ask registers it) and while
+ * `withdrawTrial` or `failLiveTrials` records it, and a sweep that finished it then would write
+ * a false reason and keep an enqueued configuration from going back to the queue. An entry goes
+ * once a sweep of the same stored study finds its trial finished, or finishes it.
+ */
+const releasedTrials = new Map<Study, Map<number, string>>();
+
+/** The `fail_reason` a released trial was to get (see `releasedTrials`), or null if not released. */
+function releasedReason(study: Study, trialId: number): string | null {
+  for (const [other, released] of releasedTrials) {
+    const reason = released.get(trialId);
+    if (reason !== undefined && isSameStoredStudy(other, study)) return reason;
+  }
+  return null;
+}
+
+/** Forgets a released trial once it is finished (see `releasedTrials`). */
+function forgetReleased(study: Study, trialId: number): void {
+  for (const [other, released] of releasedTrials) {
+    if (!isSameStoredStudy(other, study) || !released.delete(trialId)) continue;
+    if (released.size === 0) releasedTrials.delete(other);
+  }
+}
+
+/**
  * A Study object's live trials by trial id, which keeps `studiesWithLiveTrials` in step: every
  * change to the map goes through `set` / `delete` / `clear`, so no exit path of a trial can leave
  * its Study object registered.
@@ -1220,7 +1251,12 @@ export class Study implements StudyView {
           }
           trial?.markFinished('FAIL');
         } catch (error) {
-          if (!(error instanceof TrialFinishedError)) throw error;
+          if (!(error instanceof TrialFinishedError)) {
+            // Released all the same: the orphan sweep records it later (see `releasedTrials`).
+            const released = releasedTrials.get(this) ?? new Map<number, string>();
+            releasedTrials.set(this, released.set(trialId, reason));
+            throw error;
+          }
         }
       }),
     );
@@ -1284,6 +1320,7 @@ export class Study implements StudyView {
       } catch (error) {
         if (!(error instanceof TrialFinishedError)) throw error; // another worker got there first
       }
+      forgetReleased(this, trial.trialId);
     }
     return failed;
   }
@@ -1298,27 +1335,39 @@ export class Study implements StudyView {
    * written before owners were recorded), trials of a live process (this one included), of
    * another host, boot or PID namespace (a container), trials any Study object of this process
    * holds live (see `failStaleTrials`), and everything where the process table cannot be read
-   * (not Linux). `optimize` calls it before its first launch and then at most every
-   * `ORPHAN_SWEEP_INTERVAL_MS`. Returns the numbers of the trials it failed.
+   * (not Linux). One exception for this process: a trial of its runs that it gave up on, because
+   * storage refused the FAIL an interruption or a failed run tried to record (a journal whose sync
+   * failed; see `releasedTrials`), is recorded with that FAIL ("interrupted", "its result could
+   * not be recorded: ...") by this sweep of any Study object of the same stored study, one
+   * reopened in this process say, once storage takes it. `optimize` calls it before its first
+   * launch and then at most every `ORPHAN_SWEEP_INTERVAL_MS`. Returns the numbers of the trials it
+   * failed.
    */
   async failOrphanedTrials(): Promise<readonly number[]> {
-    if (currentProcessIdentity() === null) return [];
+    const identity = currentProcessIdentity();
+    if (identity === null) return [];
     const failed: number[] = [];
-    for (const trial of await this.getTrials({ states: ['RUNNING'] })) {
+    const running = await this.getTrials({ states: ['RUNNING'] });
+    const runningIds = new Set(running.map((t) => t.trialId));
+    for (const [other, released] of releasedTrials) {
+      if (!isSameStoredStudy(other, this)) continue;
+      for (const trialId of released.keys()) if (!runningIds.has(trialId)) forgetReleased(this, trialId);
+    }
+    for (const trial of running) {
       const owner = trial.systemAttrs[SystemAttr.ownerProcess];
-      if (owner === undefined || isLiveInProcess(this, trial.trialId) || ownerState(owner) !== 'gone') continue;
+      if (owner === undefined || isLiveInProcess(this, trial.trialId)) continue;
+      // A trial this process gave up on gets the FAIL it was to have; any other only once its owner is gone.
+      const released = sameIdentity(owner, identity) ? releasedReason(this, trial.trialId) : null;
+      if (released === null && ownerState(owner) !== 'gone') continue;
       const { pid, host } = owner as { readonly pid: number; readonly host: string };
+      const reason = released ?? `${FAIL_REASON_STALE_PREFIX} the process that ran it (pid ${pid} on ${host}) has exited without finishing it`;
       try {
-        await this.storage.finishTrial(trial.trialId, {
-          state: 'FAIL',
-          systemAttrs: {
-            [SystemAttr.failReason]: `${FAIL_REASON_STALE_PREFIX} the process that ran it (pid ${pid} on ${host}) has exited without finishing it`,
-          },
-        });
+        await this.storage.finishTrial(trial.trialId, { state: 'FAIL', systemAttrs: { [SystemAttr.failReason]: reason } });
         failed.push(trial.number);
       } catch (error) {
         if (!(error instanceof TrialFinishedError)) throw error; // finished meanwhile
       }
+      forgetReleased(this, trial.trialId);
     }
     return failed;
   }

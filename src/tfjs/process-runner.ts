@@ -99,8 +99,9 @@ export interface RunTrialsInProcessesOptions {
    * rejects with that error. Those trials stay RUNNING in the journal (each named by a
    * `TRIAL_RESULT_NOT_RECORDED` warning, as in `study.optimize`), owned by this process, and
    * no Study object of it holds them any more: once this process has exited, the orphan sweep of
-   * the next run fails them; before, with heartbeats, a stale-trial sweep does once their heartbeat
-   * is older than `graceMs`.
+   * the next run fails them; before, the orphan sweep of a study reopened in this process records
+   * them FAIL ("its result could not be recorded: ...") once storage takes it, and with heartbeats
+   * a stale-trial sweep does once their heartbeat is older than `graceMs`.
    */
   readonly heartbeat?: { readonly intervalMs: number; readonly graceMs: number };
   /**

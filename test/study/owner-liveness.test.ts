@@ -11,9 +11,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { StorageError } from '../../src/errors.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
+import type { TrialFinish } from '../../src/storage/storage.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
+import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import { SystemAttr } from '../../src/trial/system-attrs.js';
 import { currentProcessIdentity } from '../../src/util/process-identity.js';
 import { NO_SUCH_PID } from '../storage/fixtures/lock-line.js';
@@ -147,6 +150,41 @@ describe.runIf(linux)('failOrphanedTrials', () => {
     expect(owner).toEqual(currentProcessIdentity());
     const asked = await study.ask();
     expect((await study.storage.getTrial(asked.trialId)).systemAttrs[SystemAttr.ownerProcess]).toBeUndefined();
+  });
+
+  it('fails a trial this process gave up on (its FAIL refused) from a Study object reopened in it, and no other trial of it', async () => {
+    // optimize could record neither the result nor a FAIL (TRIAL_RESULT_NOT_RECORDED) and released
+    // the trial: it stayed RUNNING, owned by this live process, which no sweep of it ever failed.
+    class RefusingStorage extends InMemoryStorage {
+      refuse = false;
+      override async finishTrial(trialId: number, finish: TrialFinish): Promise<FrozenTrial> {
+        if (this.refuse) throw new StorageError('disk gone');
+        return super.finishTrial(trialId, finish);
+      }
+    }
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const storage = new RefusingStorage();
+    const study = await createStudy({ studyName: 'gave-up', storage, sampler: new RandomSampler({ seed: 5 }) });
+    const run = study.optimize(
+      (trial) => {
+        storage.refuse = true;
+        return trial.suggestFloat('x', 0, 1);
+      },
+      { nTrials: 1, handleSigint: false },
+    );
+    await expect(run).rejects.toThrow('disk gone');
+    // A RUNNING trial of this process that it did not give up on: no Study object holds it live,
+    // yet it is spared (one still being created or withdrawn looks the same to a sweep).
+    const other = await storage.createTrial(study.studyId, { systemAttrs: { [SystemAttr.ownerProcess]: { ...currentProcessIdentity()! } } });
+    storage.refuse = false;
+
+    const reopened = await loadStudy({ studyName: 'gave-up', storage });
+    expect(await reopened.failOrphanedTrials()).toEqual([0]);
+    const trials = await reopened.getTrials();
+    expect(trials.map((t) => t.state)).toEqual(['FAIL', 'RUNNING']);
+    expect(String(trials[0].systemAttrs[SystemAttr.failReason])).toMatch(/^its result could not be recorded: .*disk gone/);
+    expect(trials[1].trialId).toBe(other.trialId);
+    expect(await reopened.failOrphanedTrials()).toEqual([]);
   });
 
   it('stamps an enqueued trial that optimize pops with this process, over what it held', async () => {

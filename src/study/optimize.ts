@@ -293,11 +293,7 @@ export async function runOptimize(study: Study, objective: Objective, options: O
     } catch (error) {
       // Not run: record the trial as FAIL rather than leave it RUNNING, and stop like a callback error.
       setFatal(error);
-      try {
-        await study.tell(trial, { state: 'FAIL', failReason: `onTrialStart threw: ${messageOf(error)}` });
-      } catch (tellError) {
-        if (!(tellError instanceof TrialFinishedError)) warn('TRIAL_START_FAILED', `could not record trial ${trial.number} as FAIL: ${messageOf(tellError)}`);
-      }
+      await failUnstartedTrial(study, trial, error);
       return 'stop';
     }
     if (interrupted !== null || trial.signal.aborted) {
@@ -431,6 +427,29 @@ export function enterRunContext(study: Study): RunContext {
       self.running = false;
     },
   };
+}
+
+/**
+ * Records as FAIL ("onTrialStart threw: <error>") a trial whose `onTrialStart` threw `error`, its
+ * objective never run; the caller stops its run with `error`. When storage refuses the FAIL,
+ * warns `TRIAL_START_FAILED` and passes the refusal to `onRefused` (the trial stays RUNNING,
+ * released when the run ends: `releaseUnrecordedTrials`). Resolves with the trial as recorded, or
+ * null. Internal: optimize and the process runner.
+ */
+export async function failUnstartedTrial(
+  study: Study,
+  trial: Trial,
+  error: unknown,
+  onRefused: (refusal: unknown) => void = () => undefined,
+): Promise<FrozenTrial | null> {
+  try {
+    return await study.tell(trial, { state: 'FAIL', failReason: `onTrialStart threw: ${messageOf(error)}` });
+  } catch (tellError) {
+    if (tellError instanceof TrialFinishedError) return null;
+    warn('TRIAL_START_FAILED', `could not record trial ${trial.number} as FAIL: ${messageOf(tellError)}`);
+    onRefused(tellError);
+    return null;
+  }
 }
 
 /**

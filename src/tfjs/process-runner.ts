@@ -29,6 +29,7 @@ import {
   describeValues,
   enterRunContext,
   failUnrecordedTrial,
+  failUnstartedTrial,
   releaseUnrecordedTrials,
   warnErrorNotRethrown,
   warnLateResultDropped,
@@ -460,9 +461,15 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
           const started: unknown = opts.onTrialStart?.(trial);
           if (isPromiseLike(started)) await started;
         } catch (error) {
-          // Not run: recorded as FAIL rather than left RUNNING, and the run stops, as in optimize.
-          finished.push(await study.tell(trial, { state: 'FAIL', failReason: `onTrialStart threw: ${messageOf(error)}` }));
-          throw error;
+          // Not run: recorded as FAIL rather than left RUNNING, and the run stops with this error
+          // (not with a storage error met recording it: TRIAL_START_FAILED), as in optimize. A
+          // failed journal sync then still aborts the trials running in worker processes.
+          setFatal(error);
+          const frozen = await failUnstartedTrial(study, trial, error, (refusal) => {
+            if (!settled) setFatal(refusal);
+          });
+          if (frozen !== null) finished.push(frozen);
+          break;
         }
         if (interrupted) {
           // Interrupted while onTrialStart ran: the objective does not run.

@@ -848,6 +848,34 @@ describe('runTrialsInProcesses', () => {
     expect(await other.getTrials()).toHaveLength(0);
   });
 
+  it('rejects with the onTrialStart error when storage refuses its FAIL too, and warns TRIAL_START_FAILED, as optimize does', async () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      class RefusingStorage extends InMemoryStorage {
+        override async finishTrial(): Promise<FrozenTrial> {
+          throw new KestrelError('STORAGE_ERROR', 'disk gone');
+        }
+      }
+      const study = await createStudy({ storage: new RefusingStorage(), sampler: new RandomSampler({ seed: 1 }) });
+      const error = await runTrialsInProcesses({
+        study,
+        objectiveModule: crashModule,
+        nTrials: 1,
+        handleSigint: false,
+        onTrialStart: () => {
+          throw new Error('progress display broke');
+        },
+      }).catch((e: unknown) => e);
+      // The run's error, not the storage's answer to recording it (which lost it).
+      expect((error as Error).message).toBe('progress display broke');
+      const startFailed = warnings.mock.calls.filter((c) => (c[1] as { code?: string } | undefined)?.code === 'TRIAL_START_FAILED');
+      expect(startFailed.map((c) => String(c[0]))).toEqual([expect.stringMatching(/^could not record trial 0 as FAIL: .*disk gone/)]);
+      expect(study.liveTrials()).toEqual([]);
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
   it('an async onTrialStart that rejects, or one that throws null, stops the run like a throw (as in optimize)', async () => {
     // The rejection was not awaited (unhandled: Node ended the process), and `fatal === null` took
     // a thrown null for "no error": the run went on and resolved.

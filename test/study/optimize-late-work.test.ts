@@ -14,10 +14,10 @@ import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { JournalStorage } from '../../src/storage/journal-storage.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
-import type { TrialFinish } from '../../src/storage/storage.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
+import { barrier, heldFinishes } from './fixtures/late-work.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kestrel-late-work-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -53,23 +53,6 @@ function warned(code: string): string[] {
 /** Every warning code emitted so far. */
 function warnedCodes(): (string | undefined)[] {
   return warnings.mock.calls.map((c) => (c[1] as { code?: string } | undefined)?.code);
-}
-
-/** A point many can wait at until it opens; `reached(n)` resolves once n have arrived. */
-function barrier(): { pass(): Promise<void>; open(): void; reached(n: number): Promise<void> } {
-  let release: () => void = () => undefined;
-  const opened = new Promise<void>((resolve) => (release = resolve));
-  let arrived = 0;
-  const waiting: { n: number; resolve: () => void }[] = [];
-  return {
-    pass: async () => {
-      arrived++;
-      for (const w of waiting) if (arrived >= w.n) w.resolve();
-      await opened;
-    },
-    open: () => release(),
-    reached: (n) => (arrived >= n ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ n, resolve }))),
-  };
 }
 
 /** Lets late work run to its end: turns of the event loop, no timer (in-memory and journal storage answer without one). */
@@ -199,16 +182,8 @@ describe('an onTrialStart in flight when the interruption comes', () => {
 describe('a tell still in flight past the 10 s drain bound', () => {
   it('loses to the FAIL the interruption recorded once it ends: the value is dropped with a warning, no callback sees it', async () => {
     const finishGate = barrier();
-    const inner = new InMemoryStorage();
-    const storage = new Proxy(inner, {
-      get(target, key, receiver) {
-        if (key !== 'finishTrial') return Reflect.get(target, key, receiver) as unknown;
-        return async (trialId: number, finish: TrialFinish) => {
-          if (finish.state === 'COMPLETE') await finishGate.pass(); // a storage that answers after 10 s
-          return target.finishTrial(trialId, finish);
-        };
-      },
-    });
+    // A storage that answers after 10 s.
+    const storage = heldFinishes(finishGate, (finish) => finish.state === 'COMPLETE');
     const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
     const controller = new AbortController();
     const seen: number[] = [];

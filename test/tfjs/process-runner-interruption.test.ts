@@ -10,11 +10,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InterruptedError } from '../../src/errors.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
-import type { TrialFinish } from '../../src/storage/storage.js';
 import { createStudy } from '../../src/study/create-study.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
 import { runTrialsInProcesses } from '../../src/tfjs/process-runner.js';
+import { barrier, heldFinishes } from '../study/fixtures/late-work.js';
 
 const crashModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'crash-objective.ts');
 const space = { a: { type: 'float', low: 0, high: 1 } } as const;
@@ -37,23 +37,6 @@ afterEach(() => {
 
 function warned(code: string): string[] {
   return warnings.mock.calls.filter((c) => (c[1] as { code?: string } | undefined)?.code === code).map((c) => String(c[0]));
-}
-
-/** A point many can wait at until it opens; `reached(n)` resolves once n have arrived. */
-function barrier(): { pass(): Promise<void>; open(): void; reached(n: number): Promise<void> } {
-  let release: () => void = () => undefined;
-  const opened = new Promise<void>((resolve) => (release = resolve));
-  let arrived = 0;
-  const waiting: { n: number; resolve: () => void }[] = [];
-  return {
-    pass: async () => {
-      arrived++;
-      for (const w of waiting) if (arrived >= w.n) w.resolve();
-      await opened;
-    },
-    open: () => release(),
-    reached: (n) => (arrived >= n ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ n, resolve }))),
-  };
 }
 
 /** What `promise` settled to within `ms` of real time (timers may be faked: polled by setImmediate), or 'pending'. */
@@ -162,16 +145,8 @@ describe('runTrialsInProcesses interrupted while onTrialStart runs', () => {
 describe('runTrialsInProcesses interrupted while a result is being told', () => {
   it('records the trial FAIL "interrupted" after 10 s, and drops the result storage takes later with one LATE_RESULT_DROPPED warning', async () => {
     const gate = barrier();
-    const inner = new InMemoryStorage();
-    const storage = new Proxy(inner, {
-      get(target, key, receiver) {
-        if (key !== 'finishTrial') return Reflect.get(target, key, receiver) as unknown;
-        return async (trialId: number, finish: TrialFinish) => {
-          if (finish.state === 'COMPLETE') await gate.pass(); // a storage that answers after 10 s
-          return target.finishTrial(trialId, finish);
-        };
-      },
-    });
+    // A storage that answers after 10 s.
+    const storage = heldFinishes(gate, (finish) => finish.state === 'COMPLETE');
     const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
     const controller = new AbortController();
     const seen: number[] = [];
@@ -198,17 +173,8 @@ describe('runTrialsInProcesses interrupted while a result is being told', () => 
 
   it('names a dropped value as optimize does: NaN as NaN, not as JSON null', async () => {
     const gate = barrier();
-    const inner = new InMemoryStorage();
-    const storage = new Proxy(inner, {
-      get(target, key, receiver) {
-        if (key !== 'finishTrial') return Reflect.get(target, key, receiver) as unknown;
-        return async (trialId: number, finish: TrialFinish) => {
-          // The tell of the NaN (recorded FAIL) answers after 10 s; the interruption's FAIL at once.
-          if (finish.systemAttrs?.fail_reason !== 'interrupted') await gate.pass();
-          return target.finishTrial(trialId, finish);
-        };
-      },
-    });
+    // The tell of the NaN (recorded FAIL) answers after 10 s; the interruption's FAIL at once.
+    const storage = heldFinishes(gate, (finish) => finish.systemAttrs?.fail_reason !== 'interrupted');
     const study = await createStudy({ storage, sampler: new RandomSampler({ seed: 1 }) });
     const controller = new AbortController();
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });

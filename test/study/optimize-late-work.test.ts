@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { InterruptedError, TrialPrunedError } from '../../src/errors.js';
 import { GridSampler } from '../../src/samplers/grid-sampler.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
@@ -16,44 +16,14 @@ import { JournalStorage } from '../../src/storage/journal-storage.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
-import { resetWarnOnce } from '../../src/util/warn.js';
-import { barrier, heldFinishes } from './fixtures/late-work.js';
+import { barrier, heldFinishes, watchLateWork } from './fixtures/late-work.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kestrel-late-work-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const quiet = { handleSigint: false } as const;
 
-/** Unhandled rejections seen while a test runs (Node's default turns each into a crash). */
-let unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-/** The `process.emitWarning` spy: each call's arguments. */
-let warnings: { readonly mock: { readonly calls: readonly (readonly unknown[])[] } };
-beforeEach(() => {
-  resetWarnOnce();
-  unhandled = [];
-  process.on('unhandledRejection', onUnhandled);
-  warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-});
-afterEach(() => {
-  process.off('unhandledRejection', onUnhandled);
-  vi.restoreAllMocks();
-  vi.useRealTimers();
-});
-
-/** The warnings emitted so far with `code`, as their messages. */
-function warned(code: string): string[] {
-  return warnings.mock.calls
-    .filter((c) => (c[1] as { code?: string } | undefined)?.code === code)
-    .map((c) => String(c[0]));
-}
-
-/** Every warning code emitted so far. */
-function warnedCodes(): (string | undefined)[] {
-  return warnings.mock.calls.map((c) => (c[1] as { code?: string } | undefined)?.code);
-}
+const { unhandled, warned, warnedCodes } = watchLateWork();
 
 /** Lets late work run to its end: turns of the event loop, no timer (in-memory and journal storage answer without one). */
 async function turns(n = 20): Promise<void> {

@@ -6,38 +6,20 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InterruptedError } from '../../src/errors.js';
 import { RandomSampler } from '../../src/samplers/random-sampler.js';
 import { InMemoryStorage } from '../../src/storage/memory-storage.js';
 import { createStudy } from '../../src/study/create-study.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
-import { resetWarnOnce } from '../../src/util/warn.js';
 import { runTrialsInProcesses } from '../../src/tfjs/process-runner.js';
-import { barrier, heldFinishes } from '../study/fixtures/late-work.js';
+import { barrier, heldFinishes, watchLateWork } from '../study/fixtures/late-work.js';
 
 const crashModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'crash-objective.ts');
 const space = { a: { type: 'float', low: 0, high: 1 } } as const;
 const quiet = { handleSigint: false } as const;
 
-let unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
-let warnings: { readonly mock: { readonly calls: readonly (readonly unknown[])[] } };
-beforeEach(() => {
-  resetWarnOnce();
-  unhandled = [];
-  process.on('unhandledRejection', onUnhandled);
-  warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-});
-afterEach(() => {
-  process.off('unhandledRejection', onUnhandled);
-  vi.restoreAllMocks();
-  vi.useRealTimers();
-});
-
-function warned(code: string): string[] {
-  return warnings.mock.calls.filter((c) => (c[1] as { code?: string } | undefined)?.code === code).map((c) => String(c[0]));
-}
+const { unhandled, warned, warnedCodes } = watchLateWork();
 
 /** What `promise` settled to within `ms` of real time (timers may be faked: polled by setImmediate), or 'pending'. */
 async function settledWithin(promise: Promise<unknown>, ms = 5000): Promise<unknown> {
@@ -137,7 +119,7 @@ describe('runTrialsInProcesses interrupted while onTrialStart runs', () => {
     gate.open();
     await settledWithin(new Promise(() => undefined), 100);
     expect(summary(await study.getTrials())).toEqual([[0, 'FAIL', 'interrupted']]);
-    expect(warnings.mock.calls).toEqual([]);
+    expect(warnedCodes()).toEqual([]);
     expect(unhandled).toEqual([]);
   });
 });

@@ -851,6 +851,23 @@ static void test_nlp_gradient() {
 
 // neg_log_posterior_hessian: symmetric, equal to a second difference of the value, zero noise
 // row when deterministic, and the same for any thread count.
+// 30 points in 2-D whose targets have magnitude 1e152: the negative log posterior is finite at
+// theta = (0, 0, 0, log 1e-3) but its gradient overflows (the fit's and the Hessian's tests).
+static GpData overflowing_gradient_data() {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  GpData data;
+  data.n = 30;
+  data.d = 2;
+  data.is_cat.assign(2, 0);
+  for (int i = 0; i < data.n; ++i) {
+    data.x.push_back(u(rng));
+    data.x.push_back(u(rng));
+    data.y.push_back(1e152 * (u(rng) - 0.5));
+  }
+  return data;
+}
+
 static void test_nlp_hessian() {
   for (int kernel = 0; kernel < 2; ++kernel) {
     for (bool det : {false, true}) {
@@ -889,17 +906,7 @@ static void test_nlp_hessian() {
   // theta but its gradient overflows, so there is no Hessian: ok = false with the factorization's
   // status ok, never a matrix of NaN reported as ok.
   {
-    std::mt19937_64 rng(3);
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    GpData data;
-    data.n = 30;
-    data.d = 2;
-    data.is_cat.assign(2, 0);
-    for (int i = 0; i < data.n; ++i) {
-      data.x.push_back(u(rng));
-      data.x.push_back(u(rng));
-      data.y.push_back(1e152 * (u(rng) - 0.5));
-    }
+    const GpData data = overflowing_gradient_data();
     const std::vector<double> theta = {0.0, 0.0, 0.0, std::log(1e-3)};
     for (int threads : {1, 2}) {
       ThreadPool pool(threads);
@@ -1661,17 +1668,7 @@ static void test_lbfgsb_non_finite_gradient() {
   // finite hyperparameters, say how many starts met the bad gradient, and not spend a full line
   // search on them (the old code used 95 evaluations on this data, 40 per affected start).
   {
-    std::mt19937_64 rng(3);
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    GpData data;
-    data.n = 30;
-    data.d = 2;
-    data.is_cat.assign(2, 0);
-    for (int i = 0; i < data.n; ++i) {
-      data.x.push_back(u(rng));
-      data.x.push_back(u(rng));
-      data.y.push_back(1e152 * (u(rng) - 0.5));
-    }
+    const GpData data = overflowing_gradient_data();
     ThreadPool pool(1);
     const NlpResult at_default = neg_log_posterior(data, {0.0, 0.0, 0.0, std::log(1e-3)}, KernelKind::kMatern52, false, true, pool);
     bool grad_finite = true;

@@ -70,7 +70,7 @@ vi.mock('node:fs', async (importOriginal) => {
 
 const { JournalStorage } = await import('../../src/storage/journal-storage.js');
 const { StorageError } = await import('../../src/errors.js');
-const { resetWarnOnce } = await import('../../src/util/warn.js');
+const { captureWarnings } = await import('../capture-warnings.js');
 
 const root = mkdtempSync(join(tmpdir(), 'kestrel-journal-fs-'));
 let n = 0;
@@ -127,12 +127,7 @@ describe('a lock-free read racing with the truncation of a torn line', () => {
 
 describe('a disk that fills up in the middle of an append', () => {
   it('rejects with StorageError, removes its own partial record without a crash warning, and writes again once there is room', async () => {
-    const warnings: string[] = [];
-    vi.spyOn(process, 'emitWarning').mockImplementation(((warning: string | Error, ...rest: unknown[]) => {
-      const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
-      warnings.push(`${String(code)} ${String(warning)}`);
-    }) as typeof process.emitWarning);
-    resetWarnOnce();
+    const warnings = captureWarnings();
     const path = freshPath();
     const s = new JournalStorage({ path });
     const id = await s.createStudy('s', ['minimize']);

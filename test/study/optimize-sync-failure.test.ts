@@ -15,7 +15,7 @@ const { syncHooks: hooks, eio, resetSyncHooks } = await import('../storage/sync-
 
 const { createStudy, loadStudy } = await import('../../src/study/create-study.js');
 const { RandomSampler } = await import('../../src/samplers/random-sampler.js');
-const { resetWarnOnce } = await import('../../src/util/warn.js');
+const { captureWarnings } = await import('../capture-warnings.js');
 
 const root = mkdtempSync(join(tmpdir(), 'kestrel-sync-failure-'));
 let nJournals = 0;
@@ -32,15 +32,6 @@ function failNextSync(): void {
   };
 }
 
-function captureWarnings(): string[] {
-  const warnings: string[] = [];
-  vi.spyOn(process, 'emitWarning').mockImplementation(((warning: string | Error, ...rest: unknown[]) => {
-    const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
-    warnings.push(`${String(code)} ${String(warning)}`);
-  }) as typeof process.emitWarning);
-  resetWarnOnce();
-  return warnings;
-}
 
 describe('optimize when the journal cannot sync a finished trial', () => {
   for (const concurrency of [1, 3]) {

@@ -28,18 +28,23 @@ function hessianWith(block: number[][], noise: number): Float64Array {
   return h;
 }
 
+/** A p x p symmetric matrix of standard normal entries (row-major). */
+function randomSymmetric(rng: Rng, p: number): Float64Array {
+  const a = new Float64Array(p * p);
+  for (let i = 0; i < p; i++) {
+    for (let j = 0; j <= i; j++) {
+      const v = rng.normal();
+      a[i * p + j] = v;
+      a[j * p + i] = v;
+    }
+  }
+  return a;
+}
+
 describe('symmetricEigen', () => {
   it('reconstructs a symmetric matrix as V diag(values) V^T with V orthonormal, within 1e-12', () => {
-    const rng = new Rng(4);
     const p = 7;
-    const a = new Float64Array(p * p);
-    for (let i = 0; i < p; i++) {
-      for (let j = 0; j <= i; j++) {
-        const v = rng.normal();
-        a[i * p + j] = v;
-        a[j * p + i] = v;
-      }
-    }
+    const a = randomSymmetric(new Rng(4), p);
     const { values, vectors } = symmetricEigen(a, p);
     for (let i = 0; i < p; i++) {
       for (let j = 0; j < p; j++) {
@@ -59,16 +64,8 @@ describe('symmetricEigen', () => {
     // The test compared sums of squared entries: above ~1e154 both overflowed to Infinity
     // (Infinity <= Infinity: "converged" before any rotation), below ~1e-162 both were 0, and the
     // diagonal came back as the eigenvalues.
-    const rng = new Rng(9);
     const p = 6;
-    const base = new Float64Array(p * p);
-    for (let i = 0; i < p; i++) {
-      for (let j = 0; j <= i; j++) {
-        const v = rng.normal();
-        base[i * p + j] = v;
-        base[j * p + i] = v;
-      }
-    }
+    const base = randomSymmetric(new Rng(9), p);
     for (const factor of [1e160, 1e-160]) {
       const a = base.map((v) => v * factor);
       const { values, vectors } = symmetricEigen(a, p);

@@ -989,7 +989,8 @@ export class GpSampler implements Sampler {
    * The model at one Laplace draw of the hyperparameters around the MAP fit
    * (hyperparameter-draw.ts), or null where the MAP model serves: `hyperparameterDraw` 'map', a
    * backend without `negLogPosteriorHessian`, more than LAPLACE_MAX_DIMS dims or LAPLACE_MAX_ROWS
-   * rows, or a draw or build that fails numerically (then warned once). Seeded by the sampler's
+   * rows, or a draw or build that fails numerically or in the native core (NumericalError,
+   * NativeError; then warned once). Seeded by the sampler's
    * seed and the trial number.
    */
   private async drawnModel(
@@ -1016,12 +1017,14 @@ export class GpSampler implements Sampler {
       const theta = await drawHyperparameters(hessianBackend, data, model.theta, kernel, deterministic, seed);
       return await backend.build(data, theta, { kernel, deterministic, numThreads });
     } catch (err) {
-      if (!(err instanceof NumericalError)) throw err;
+      // The failures that send a whole suggestion to random sampling (GP_NUMERICAL_FALLBACK)
+      // leave the MAP model serving here: the draw is an add-on to a model that did fit.
+      if (!(err instanceof KestrelError && (err.code === 'NUMERICAL_ERROR' || err.code === 'NATIVE_ERROR'))) throw err;
       // A constant message keeps the warning one-time (warnOnce keys on code and message; the
       // errors' own messages vary, naming a pivot or an entry).
       warnOnce(
         'GP_HYPERPARAMETER_DRAW_FALLBACK',
-        "GpSampler: a Laplace hyperparameter draw (hyperparameterDraw: 'laplace') failed numerically; the MAP model serves such suggestions",
+        "GpSampler: a Laplace hyperparameter draw (hyperparameterDraw: 'laplace') failed numerically or in the native core; the MAP model serves such suggestions",
       );
       return null;
     }

@@ -204,7 +204,7 @@ export interface GpSamplerOptions {
    * stay the MAP ones. Applies to one objective without `constraintsFunc`, up to
    * LAPLACE_MAX_DIMS (32) modelled dims and LAPLACE_MAX_ROWS (100) observations, on a backend
    * with `negLogPosteriorHessian`; elsewhere (several objectives, constraints, larger studies, a
-   * draw that fails numerically, the last with one GP_HYPERPARAMETER_DRAW_FALLBACK warning) the
+   * draw that fails numerically or in the native core, the last with one GP_HYPERPARAMETER_DRAW_FALLBACK warning) the
    * MAP model serves. Measured on 40 new seeds at 30 / 60 / 100
    * evaluations (bench/quality.md, section "Laplace hyperparameter draw: an option, out-of-sample
    * check"): Levy-10's regret x0.58 / x0.64 / x0.39, Branin's x0.93 / x0.46 / x0.25, Hartmann-6

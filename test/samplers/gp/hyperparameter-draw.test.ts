@@ -4,7 +4,7 @@
  * option: where it applies, what it leaves at the MAP point, reproducibility, fallbacks.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { InvalidOptionError, NumericalError } from '../../../src/errors.js';
+import { InvalidOptionError, NativeError, NumericalError } from '../../../src/errors.js';
 import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
 import { LAPLACE_EIGENVALUE_FLOOR, LAPLACE_MAX_ROWS, LAPLACE_TEMPERATURE, laplaceDraw, symmetricEigen } from '../../../src/samplers/gp/hyperparameter-draw.js';
 import type { ParamValue } from '../../../src/space/types.js';
@@ -324,6 +324,28 @@ describe('GpSampler hyperparameterDraw', () => {
       expect(backend.hessians.length).toBe(3);
       expect(backend.builds.length).toBe(1);
       expect(warnings.filter((c) => c === 'GP_HYPERPARAMETER_DRAW_FALLBACK').length).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('a native failure of the draw falls back to the MAP model (its suggestion), not to random sampling, with one warning', async () => {
+    // The draw is an add-on to the MAP model: a NativeError (what the addon's unexpected
+    // exceptions become) failed the suggestion and the trial was sampled at random
+    // (GP_NUMERICAL_FALLBACK), now that the draw is the default.
+    resetWarnOnce();
+    const warnings: string[] = [];
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation(((_: unknown, options: { code?: string }) => {
+      warnings.push(options?.code ?? '');
+    }) as typeof process.emitWarning);
+    try {
+      const map = await run({ hyperparameterDraw: 'map' }, 1);
+      const backend = new CountingBackend();
+      backend.failHessians.set(1, new NativeError('negLogPosteriorHessian: std::bad_alloc'));
+      const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, hyperparameterDraw: 'laplace' });
+      const trial = await seededStudy(14).ask(sampler, SPACE);
+      expect(trial.params).toEqual(map.params[0]);
+      expect(warnings).toEqual(['GP_HYPERPARAMETER_DRAW_FALLBACK']);
     } finally {
       spy.mockRestore();
     }

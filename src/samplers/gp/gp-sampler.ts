@@ -165,11 +165,12 @@
  *   stays better on noisy versions of all five functions at 10% noise and of three at 30%
  *   (re-measured with the worst-observed prior mean; bench/quality.md, section "The worst
  *   observation as the GP's prior mean").
- * - Hyperparameters of the acquisition's model (`hyperparameterDraw`): 'map' (default) the
- *   fitted MAP point; 'laplace' one draw per suggestion from the Laplace approximation around it
+ * - Hyperparameters of the acquisition's model (`hyperparameterDraw`): 'laplace' (default) one
+ *   draw per suggestion from the Laplace approximation around the fitted MAP point
  *   (hyperparameter-draw.ts; `drawnModel`), single objective without constraints, up to
- *   LAPLACE_MAX_ROWS observations and LAPLACE_MAX_DIMS dims, the MAP model elsewhere. Only the
- *   acquisition's model changes: the cache, the recorded fit and the incumbent stay MAP.
+ *   LAPLACE_MAX_ROWS observations and LAPLACE_MAX_DIMS dims, the MAP model elsewhere; 'map' the
+ *   MAP point itself. Only the acquisition's model changes: the cache, the recorded fit and the
+ *   incumbent stay MAP.
  * - Repeats on discrete spaces: when every modelled dim is discrete, an acquisition optimum that
  *   repeats an observed, pending or failed configuration is replaced by the best untried one
  *   under the same acquisition: every configuration of a space of at most

@@ -73,7 +73,7 @@ export const DEFAULT_REFIT_POLICY: RefitPolicy = Object.freeze({
 });
 
 /** `GpSamplerOptions.hyperparameterDraw` when left out. */
-export const DEFAULT_HYPERPARAMETER_DRAW: HyperparameterDraw = 'map';
+export const DEFAULT_HYPERPARAMETER_DRAW: HyperparameterDraw = 'laplace';
 
 /** How GpSampler sets the incumbent of logEI and PI (see `GpSamplerOptions.incumbent`). */
 export type IncumbentKind = 'best-observed' | 'posterior-mean';
@@ -192,26 +192,25 @@ export interface GpSamplerOptions {
    */
   readonly multiObjectiveAcquisition?: MultiObjectiveAcquisition;
   /**
-   * The hyperparameters of the model whose acquisition a suggestion maximizes: 'map' (default:
-   * the fitted MAP point, as Optuna's GPSampler) or 'laplace' (one draw per suggestion from the
-   * Laplace approximation of their posterior around the MAP point: the lengthscales and output
-   * scale from N(theta_MAP, 0.5 H_AA^-1), H_AA their block of the Hessian of the negative log
-   * posterior (the approximation's conditional given the noise, which keeps its MAP value), with
-   * eigenvalues below 1 counted as 1 and the draw clamped into the hyperparameter bounds;
-   * src/samplers/gp/hyperparameter-draw.ts). Seeded by `seed` and the trial number, so a
-   * sequential run stays reproducible; in a batch each ask draws its own, and pending trials are
-   * appended to the drawn model. The recorded fit (`gp_fit`), the incumbent and the refit policy
-   * stay the MAP ones. Applies to one objective without `constraintsFunc`, up to
-   * LAPLACE_MAX_DIMS (32) modelled dims and LAPLACE_MAX_ROWS (100) observations, on a backend
-   * with `negLogPosteriorHessian`; elsewhere (several objectives, constraints, larger studies, a
-   * draw that fails numerically or in the native core, the last with one GP_HYPERPARAMETER_DRAW_FALLBACK warning) the
-   * MAP model serves. Measured on 40 new seeds at 30 / 60 / 100
-   * evaluations (bench/quality.md, section "Laplace hyperparameter draw: an option, out-of-sample
-   * check"): Levy-10's regret x0.58 / x0.64 / x0.39, Branin's x0.93 / x0.46 / x0.25, Hartmann-6
-   * x0.92 / x0.89 / x0.75, Ackley-10 x1.04 / x0.93 / x1.07, Rosenbrock-8 x1.00 / x1.05 / x1.12;
-   * not the default because Branin at 60 and Ackley-10 at 100 missed the adoption test. Costs one
-   * Hessian (2(d + 2) gradient evaluations, 2(d + 1) with `deterministic`) and one factorization
-   * per suggestion, about 1.1 ms at ~50 trials for d = 8.
+   * The hyperparameters of the model whose acquisition a suggestion maximizes: 'laplace'
+   * (default: one draw per suggestion from the Laplace approximation of their posterior around
+   * the MAP point: the lengthscales and output scale from N(theta_MAP, 0.5 H_AA^-1), H_AA their
+   * block of the Hessian of the negative log posterior (the approximation's conditional given the
+   * noise, which keeps its MAP value), with eigenvalues below 1 counted as 1 and the draw clamped
+   * into the hyperparameter bounds; src/samplers/gp/hyperparameter-draw.ts) or 'map' (the fitted
+   * MAP point, as Optuna's GPSampler). Seeded by `seed` and the trial number, so a sequential run
+   * stays reproducible; in a batch each ask draws its own, and pending trials are appended to the
+   * drawn model. The recorded fit (`gp_fit`), the incumbent and the refit policy stay the MAP
+   * ones. The draw applies to one objective without `constraintsFunc`, up to LAPLACE_MAX_DIMS (32)
+   * modelled dims and LAPLACE_MAX_ROWS (100) observations, on a backend with
+   * `negLogPosteriorHessian`; elsewhere (several objectives, constraints, larger studies, a draw
+   * that fails numerically or in the native core, the last with one GP_HYPERPARAMETER_DRAW_FALLBACK warning) the MAP
+   * model serves. Measured on 200 seeds not used to choose it (bench/quality.md, section "The
+   * Laplace draw becomes the default"), regret against 'map' at 30 / 60 / 100 evaluations:
+   * Levy-10 x0.65 / x0.63 / x0.58, Branin x1.03 / x0.80 / x0.56, Hartmann-6 x1.16 / x0.75 / x0.67,
+   * Ackley-10 and Rosenbrock-8 level (x0.98-1.03). Costs one Hessian (2(d + 2) gradient
+   * evaluations, 2(d + 1) with `deterministic`) and one factorization per suggestion, about
+   * 1.1 ms at ~50 trials for d = 8.
    */
   readonly hyperparameterDraw?: HyperparameterDraw;
 }

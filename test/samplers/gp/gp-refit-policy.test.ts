@@ -14,13 +14,16 @@ import { CountingBackend } from './counting-backend.js';
 import type { FakeStudy } from './fake-study.js';
 import { SPACE, objective, seededStudy } from './seeded-study.js';
 
+// The MAP model throughout (hyperparameterDraw: 'map'): these tests count the refit policy's fits
+// and builds, and the default Laplace draw adds a build of its own per suggestion
+// (hyperparameter-draw.test.ts).
 async function runSteps(
   policy: Partial<RefitPolicy>,
   nInitial: number,
   steps: number,
   backend = new CountingBackend(),
 ): Promise<{ kinds: ModelUpdateKind[]; sizes: number[]; thetas: Float64Array[]; backend: CountingBackend; sampler: GpSampler; study: FakeStudy }> {
-  const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, refitPolicy: policy });
+  const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, refitPolicy: policy, hyperparameterDraw: 'map' });
   const study = seededStudy(nInitial);
   const kinds: ModelUpdateKind[] = [];
   const sizes: number[] = [];
@@ -175,7 +178,7 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
         for (const outcomeTransform of ['power', 'standardize'] as const) {
           resetWarnOnce();
           warnings.length = 0;
-          const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend: new CountingBackend(), outcomeTransform, refitPolicy: policy });
+          const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend: new CountingBackend(), outcomeTransform, refitPolicy: policy, hyperparameterDraw: 'map' });
           const study = seededStudy(nInitial);
           const kinds: ModelUpdateKind[] = [];
           const sizes: number[] = [];
@@ -329,7 +332,7 @@ describe('GpSampler large-n refit policy (small thresholds injected)', () => {
 
     it('serializes the model updates of concurrent suggestions', async () => {
       const backend = new CountingBackend();
-      const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, refitPolicy: policy });
+      const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, refitPolicy: policy, hyperparameterDraw: 'map' });
       const study = seededStudy(20);
       const trials = await Promise.all([study.ask(sampler, SPACE), study.ask(sampler, SPACE), study.ask(sampler, SPACE)]);
       expect(trials.every((t) => Object.keys(t.params).length === 2)).toBe(true);

@@ -246,7 +246,9 @@ describe('GpSampler', () => {
 
   it('spreads concurrent suggestions over RUNNING trials (kriging believer)', async () => {
     const minGapOfBatch = async (outcomeTransform: 'power' | 'standardize'): Promise<{ lone: number; batch: number }> => {
-      const options = { seed: 4, ...FAST, deterministic: true, nStartupTrials: 8, outcomeTransform };
+      // The MAP model: a Laplace draw (the default) differs per trial number, which would spread
+      // the lone asks below by itself (hyperparameter-draw.test.ts covers pending trials there).
+      const options = { seed: 4, ...FAST, deterministic: true, nStartupTrials: 8, outcomeTransform, hyperparameterDraw: 'map' as const };
       const sampler = new GpSampler(options);
       const study = await runSequential(sampler, BRANIN_SPACE, branin, 12);
       // Without pending trials, two asks (different trial numbers, so different candidate sets)
@@ -514,8 +516,10 @@ describe('GpSampler', () => {
     const dist = { x: floatDistribution('x', 0, 1), y: floatDistribution('y', 0, 1) };
     const bowl = (x: number, y: number): number => (x - 0.6) ** 2 + (y - 0.4) ** 2;
     /** The GP's next point after 8 observations and, optionally, one FAIL trial at the point it would ask. */
+    // The MAP model: a Laplace draw (the default) is seeded by the trial number, so the probe's
+    // trial would move the next suggestion even when the model ignores it.
     const next = async (failReason: string | null): Promise<Record<string, ParamValue>> => {
-      const sampler = new GpSampler({ seed: 4, ...FAST, nStartupTrials: 2 });
+      const sampler = new GpSampler({ seed: 4, ...FAST, nStartupTrials: 2, hyperparameterDraw: 'map' });
       const study = new FakeStudy(['minimize']);
       for (let i = 0; i < 8; i++) {
         const x = (i * 0.37 + 0.05) % 1;

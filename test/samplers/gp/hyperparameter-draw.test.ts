@@ -210,10 +210,18 @@ describe('GpSampler hyperparameterDraw', () => {
     expect(() => new GpSampler({ hyperparameterDraw: 'mcmc' as 'map' })).toThrow(/hyperparameterDraw/);
   });
 
-  it("'map' (the default) computes no Hessian and builds no other model", async () => {
-    const { backend } = await run({}, 3);
+  it("'map' computes no Hessian and builds no other model", async () => {
+    const { backend } = await run({ hyperparameterDraw: 'map' }, 3);
     expect(backend.hessians).toEqual([]);
     expect(backend.builds).toEqual([]);
+  });
+
+  it("the default is 'laplace': the same suggestions, Hessians and drawn models as asking for it", async () => {
+    const byDefault = await run({}, 3);
+    const laplace = await run({ hyperparameterDraw: 'laplace' }, 3);
+    expect(byDefault.backend.hessians.length).toBe(3);
+    expect(byDefault.params).toEqual(laplace.params);
+    expect(byDefault.backend.builds.map((b) => Array.from(b.theta))).toEqual(laplace.backend.builds.map((b) => Array.from(b.theta)));
   });
 
   it("'laplace': one Hessian at the MAP theta per suggestion, the acquisition on a model built at a drawn theta with the noise kept", async () => {

@@ -15,8 +15,11 @@ import { CountingBackend } from './counting-backend.js';
 import type { FakeStudy } from './fake-study.js';
 import { SPACE, objective, seededStudy } from './seeded-study.js';
 
+// The MAP model (hyperparameterDraw: 'map'): these tests count fits and builds, and the default
+// Laplace draw adds a build per suggestion (hyperparameter-draw.test.ts); the recorded fit is the
+// MAP one either way.
 function newSampler(policy: Partial<RefitPolicy>, backend: CountingBackend, kernel: 'matern52' | 'rbf' = 'matern52'): GpSampler {
-  return new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, kernel, refitPolicy: policy });
+  return new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, kernel, refitPolicy: policy, hyperparameterDraw: 'map' });
 }
 
 /** `steps` ask/tell rounds of `sampler` on `study`; the model update kind of each. */

@@ -5,7 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { GridExhaustedError, InterruptedError, InvalidOptionError, NestedOptimizationError, TrialFinishedError, describeValue, isTrialPrunedError, messageOf } from '../errors.js';
 import type { FrozenTrial } from '../trial/frozen-trial.js';
-import { FAIL_REASON_INTERRUPTED } from '../trial/system-attrs.js';
+import { FAIL_REASON_INTERRUPTED, notRecordedFailReason } from '../trial/system-attrs.js';
 import type { Trial } from '../trial/trial.js';
 import type { Study } from './study.js';
 import { isSameStoredStudy, warnOncePerRun, type OptimizeRun } from './study.js';
@@ -466,7 +466,7 @@ export async function failUnrecordedTrial(
   track: <T>(told: Promise<T>) => Promise<T> = (told) => told,
 ): Promise<void> {
   try {
-    await track(study.tell(trial, { state: 'FAIL', failReason: `its result could not be recorded: ${messageOf(error)}` }));
+    await track(study.tell(trial, { state: 'FAIL', failReason: notRecordedFailReason(messageOf(error)) }));
   } catch (failError) {
     if (!(failError instanceof TrialFinishedError)) {
       warn('TRIAL_RESULT_NOT_RECORDED', `trial ${trial.number} stays RUNNING: neither its result nor a failure could be recorded: ${messageOf(failError)}`);
@@ -485,7 +485,7 @@ export async function failUnrecordedTrial(
  * optimize and the process runner.
  */
 export async function releaseUnrecordedTrials(study: Study, run: OptimizeRun, error: unknown): Promise<void> {
-  await study.failLiveTrials(`its result could not be recorded: ${messageOf(error)}`, run).catch(() => undefined);
+  await study.failLiveTrials(notRecordedFailReason(messageOf(error)), run).catch(() => undefined);
 }
 
 /**

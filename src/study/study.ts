@@ -32,7 +32,7 @@ import { currentProcessIdentity, isProcessIdentity, ownerState, pidExists, type 
 import { hasOwn, setOwn } from '../util/own-keys.js';
 import { settledWithin } from '../util/promise.js';
 import type { StudyView } from '../trial/study-view.js';
-import { FAIL_REASON_INTERRUPTED, FAIL_REASON_STALE_PREFIX, SystemAttr, isFeasible } from '../trial/system-attrs.js';
+import { FAIL_REASON_INTERRUPTED, FAIL_REASON_STALE_PREFIX, SystemAttr, isFeasible, notRecordedFailReason } from '../trial/system-attrs.js';
 import { Trial, type TrialHost } from '../trial/trial.js';
 import { isFinishedState, type JsonValue, type StudyDirection, type TrialState } from '../trial/types.js';
 import { warn, warnOnce } from '../util/warn.js';
@@ -880,7 +880,7 @@ export class Study implements StudyView {
       // What the trial recorded cannot be stored (a user attribute that is not JSON, say): record
       // the trial as FAIL with the reason rather than leave it RUNNING, without the user
       // attributes and intermediate values, and without the parameters too if they were the cause.
-      const reason = `its result could not be recorded: ${messageOf(error)}`;
+      const reason = notRecordedFailReason(messageOf(error));
       // Names the trial: `warn`, as a process-wide `warnOnce` record of each would be kept for good.
       warn('TRIAL_RESULT_REJECTED', `trial ${trialLabel(live, trialId)} failed: ${reason}`);
       const fail = { state: 'FAIL', systemAttrs: { [SystemAttr.failReason]: reason } } as const;

@@ -84,12 +84,21 @@ export function isFeasible(systemAttrs: Readonly<Record<string, unknown>>): bool
 export const FAIL_REASON_INTERRUPTED = 'interrupted';
 /** Start of the `fail_reason` of a trial whose worker stopped (no heartbeat; `kestrel run --fail-stale`). */
 export const FAIL_REASON_STALE_PREFIX = 'stale:';
+/** Start of the `fail_reason` of a trial whose result (or failure) storage refused to record. */
+export const FAIL_REASON_NOT_RECORDED_PREFIX = 'its result could not be recorded:';
+
+/** The `fail_reason` of a trial whose result storage refused with `error`'s message. */
+export function notRecordedFailReason(message: string): string {
+  return `${FAIL_REASON_NOT_RECORDED_PREFIX} ${message}`;
+}
 
 /**
- * Whether a FAIL trial's `fail_reason` says its run was cut short (interrupted, or its worker
- * stopped) rather than that the objective failed at its parameters (it threw, returned NaN or
- * Infinity, timed out): samplers that learn from failures (GpSampler) ignore the former.
+ * Whether a FAIL trial's `fail_reason` says its run went wrong (interrupted, its worker stopped,
+ * or its result could not be recorded) rather than that the objective failed at its parameters
+ * (it threw, returned NaN or Infinity, timed out): samplers that learn from failures (GpSampler)
+ * ignore the former.
  */
-export function isCutShortFailReason(reason: unknown): boolean {
-  return reason === FAIL_REASON_INTERRUPTED || (typeof reason === 'string' && reason.startsWith(FAIL_REASON_STALE_PREFIX));
+export function isNonObjectiveFailReason(reason: unknown): boolean {
+  if (reason === FAIL_REASON_INTERRUPTED) return true;
+  return typeof reason === 'string' && (reason.startsWith(FAIL_REASON_STALE_PREFIX) || reason.startsWith(FAIL_REASON_NOT_RECORDED_PREFIX));
 }

@@ -66,8 +66,8 @@
  *   about 5e-4 apart. NOISELESS_VARIANCE is no lower than the noise floor, so a model
  *   at the floor that is sure of a bound optimum can still repeat it.)
  * - Failed and pruned trials: the points of the latest MAX_FAILED_FANTASIES FAIL trials (those
- *   the objective failed at: it threw, returned NaN or Infinity, timed out; not those interrupted
- *   or left by a stopped worker) and PRUNED trials the model does not observe (all of them unless
+ *   the objective failed at: it threw, returned NaN or Infinity, timed out; not those interrupted,
+ *   left by a stopped worker, or whose result storage refused) and PRUNED trials the model does not observe (all of them unless
  *   `usePrunedTrials`) are appended as fantasies at the worst observed target (a pessimistic liar),
  *   or at the posterior mean where that is lower. A failure carries no value to fit, so before
  *   this the model, and with it the next suggestion, stayed where they were: an objective failing
@@ -207,7 +207,7 @@ import { getSurrogateBackend } from '../../surrogate/select-backend.js';
 import { MAX_CANDIDATE_COORDINATES, MAX_HYPERVOLUME_OBJECTIVES } from '../../surrogate/validate.js';
 import type { FrozenTrial } from '../../trial/frozen-trial.js';
 import type { StudyView } from '../../trial/study-view.js';
-import { isCutShortFailReason, SystemAttr } from '../../trial/system-attrs.js';
+import { isNonObjectiveFailReason, SystemAttr } from '../../trial/system-attrs.js';
 import { getOwn, hasOwn, setOwn } from '../../util/own-keys.js';
 import type { StudyDirection, TrialState } from '../../trial/types.js';
 import { deriveSeed, Rng } from '../../util/prng.js';
@@ -1053,7 +1053,7 @@ export class GpSampler implements Sampler {
     const failed = trials
       .filter(
         (t) =>
-          (t.state === 'FAIL' && !isCutShortFailReason(t.systemAttrs[SystemAttr.failReason])) ||
+          (t.state === 'FAIL' && !isNonObjectiveFailReason(t.systemAttrs[SystemAttr.failReason])) ||
           (t.state === 'PRUNED' && !(this.usesPrunedTrials(study) && isObservation(t))),
       )
       .map((t) => evaluatedParams(t, dims, space))

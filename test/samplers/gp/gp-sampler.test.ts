@@ -540,6 +540,8 @@ describe('GpSampler', () => {
     // other candidates: the acquisition's seed follows the trial number).
     expect(distance(await next('interrupted'))).toBeLessThan(1e-6);
     expect(distance(await next('stale: no heartbeat for 60000 ms (its worker stopped)'))).toBeLessThan(1e-6);
+    // Nor does one whose result storage refused (the objective returned; the value was lost).
+    expect(distance(await next('its result could not be recorded: EIO: i/o error, fdatasync'))).toBeLessThan(1e-6);
     // A failure at that point moves the suggestion away from it.
     expect(distance(await next('the objective returned NaN'))).toBeGreaterThan(0.05);
   });

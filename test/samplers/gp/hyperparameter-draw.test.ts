@@ -3,7 +3,7 @@
  * eigenvalue floor, the noise held, the bounds, the seed); and GpSampler's `hyperparameterDraw`
  * option: where it applies, what it leaves at the MAP point, reproducibility, fallbacks.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError, NativeError, NumericalError } from '../../../src/errors.js';
 import { GpSampler } from '../../../src/samplers/gp/gp-sampler.js';
 import { LAPLACE_EIGENVALUE_FLOOR, LAPLACE_MAX_ROWS, LAPLACE_TEMPERATURE, laplaceDraw, symmetricEigen } from '../../../src/samplers/gp/hyperparameter-draw.js';
@@ -13,7 +13,7 @@ import { thetaBounds } from '../../../src/surrogate/hyperparameters.js';
 import { FrozenTrial } from '../../../src/trial/frozen-trial.js';
 import { SystemAttr } from '../../../src/trial/system-attrs.js';
 import { Rng } from '../../../src/util/prng.js';
-import { resetWarnOnce } from '../../../src/util/warn.js';
+import { captureWarnings } from '../../capture-warnings.js';
 import { CountingBackend } from './counting-backend.js';
 import { FakeStudy } from './fake-study.js';
 import { SPACE, objective, seededStudy } from './seeded-study.js';
@@ -40,6 +40,11 @@ function randomSymmetric(rng: Rng, p: number): Float64Array {
   }
   return a;
 }
+
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe('symmetricEigen', () => {
   it('reconstructs a symmetric matrix as V diag(values) V^T with V orthonormal, within 1e-12', () => {
@@ -312,51 +317,35 @@ describe('GpSampler hyperparameterDraw', () => {
   });
 
   it('falls back to the MAP model with one GP_HYPERPARAMETER_DRAW_FALLBACK warning when the Hessian fails numerically', async () => {
-    resetWarnOnce();
-    const warnings: string[] = [];
-    const spy = vi.spyOn(process, 'emitWarning').mockImplementation(((_: unknown, options: { code?: string }) => {
-      warnings.push(options?.code ?? '');
-    }) as typeof process.emitWarning);
-    try {
-      const backend = new CountingBackend();
-      // Two failures with different messages (the native ones name a pivot or a column): still
-      // one warning. Its message held the error's, and warnOnce keys on code and message.
-      backend.failHessians.set(1, new NumericalError('negLogPosteriorHessian: not positive definite next to this theta (pivot 3)'));
-      backend.failHessians.set(2, new NumericalError('negLogPosteriorHessian: not positive definite next to this theta (pivot 11)'));
-      const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, hyperparameterDraw: 'laplace' });
-      const study = seededStudy(14);
-      for (let s = 0; s < 3; s++) {
-        const trial = await study.ask(sampler, SPACE);
-        await study.tell(sampler, trial, 'COMPLETE', objective(trial.params as Record<string, ParamValue>));
-      }
-      expect(backend.hessians.length).toBe(3);
-      expect(backend.builds.length).toBe(1);
-      expect(warnings.filter((c) => c === 'GP_HYPERPARAMETER_DRAW_FALLBACK').length).toBe(1);
-    } finally {
-      spy.mockRestore();
+    const warnings = captureWarnings();
+    const backend = new CountingBackend();
+    // Two failures with different messages (the native ones name a pivot or a column): still
+    // one warning. Its message held the error's, and warnOnce keys on code and message.
+    backend.failHessians.set(1, new NumericalError('negLogPosteriorHessian: not positive definite next to this theta (pivot 3)'));
+    backend.failHessians.set(2, new NumericalError('negLogPosteriorHessian: not positive definite next to this theta (pivot 11)'));
+    const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, hyperparameterDraw: 'laplace' });
+    const study = seededStudy(14);
+    for (let s = 0; s < 3; s++) {
+      const trial = await study.ask(sampler, SPACE);
+      await study.tell(sampler, trial, 'COMPLETE', objective(trial.params as Record<string, ParamValue>));
     }
+    expect(backend.hessians.length).toBe(3);
+    expect(backend.builds.length).toBe(1);
+    expect(warnings.filter((w) => w.startsWith('GP_HYPERPARAMETER_DRAW_FALLBACK ')).length).toBe(1);
   });
 
   it('a native failure of the draw falls back to the MAP model (its suggestion), not to random sampling, with one warning', async () => {
     // The draw is an add-on to the MAP model: a NativeError (what the addon's unexpected
     // exceptions become) failed the suggestion and the trial was sampled at random
     // (GP_NUMERICAL_FALLBACK), now that the draw is the default.
-    resetWarnOnce();
-    const warnings: string[] = [];
-    const spy = vi.spyOn(process, 'emitWarning').mockImplementation(((_: unknown, options: { code?: string }) => {
-      warnings.push(options?.code ?? '');
-    }) as typeof process.emitWarning);
-    try {
-      const map = await run({ hyperparameterDraw: 'map' }, 1);
-      const backend = new CountingBackend();
-      backend.failHessians.set(1, new NativeError('negLogPosteriorHessian: std::bad_alloc'));
-      const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, hyperparameterDraw: 'laplace' });
-      const trial = await seededStudy(14).ask(sampler, SPACE);
-      expect(trial.params).toEqual(map.params[0]);
-      expect(warnings).toEqual(['GP_HYPERPARAMETER_DRAW_FALLBACK']);
-    } finally {
-      spy.mockRestore();
-    }
+    const warnings = captureWarnings();
+    const map = await run({ hyperparameterDraw: 'map' }, 1);
+    const backend = new CountingBackend();
+    backend.failHessians.set(1, new NativeError('negLogPosteriorHessian: std::bad_alloc'));
+    const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, hyperparameterDraw: 'laplace' });
+    const trial = await seededStudy(14).ask(sampler, SPACE);
+    expect(trial.params).toEqual(map.params[0]);
+    expect(warnings.map((w) => w.split(' ')[0])).toEqual(['GP_HYPERPARAMETER_DRAW_FALLBACK']);
   });
 
   it('a Hessian with a NaN entry falls back to the MAP model (its suggestion) with one GP_HYPERPARAMETER_DRAW_FALLBACK warning', async () => {
@@ -371,30 +360,22 @@ describe('GpSampler hyperparameterDraw', () => {
         return h;
       }
     }
-    resetWarnOnce();
-    const warnings: string[] = [];
-    const spy = vi.spyOn(process, 'emitWarning').mockImplementation(((_: unknown, options: { code?: string }) => {
-      warnings.push(options?.code ?? '');
-    }) as typeof process.emitWarning);
-    try {
-      const map = await run({ hyperparameterDraw: 'map' }, 2);
-      const backend = new NanHessianBackend();
-      const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, hyperparameterDraw: 'laplace' });
-      const study = seededStudy(14);
-      const params: Record<string, ParamValue>[] = [];
-      for (let s = 0; s < 2; s++) {
-        const trial = await study.ask(sampler, SPACE);
-        params.push({ ...trial.params });
-        await study.tell(sampler, trial, 'COMPLETE', objective(trial.params as Record<string, ParamValue>));
-      }
-      expect(backend.hessians.length).toBe(2);
-      expect(backend.builds).toEqual([]);
-      expect(params).toEqual(map.params);
-      expect(warnings.filter((c) => c === 'GP_HYPERPARAMETER_DRAW_FALLBACK').length).toBe(1);
-      expect(warnings.filter((c) => c === 'GP_NUMERICAL_FALLBACK')).toEqual([]);
-    } finally {
-      spy.mockRestore();
+    const warnings = captureWarnings();
+    const map = await run({ hyperparameterDraw: 'map' }, 2);
+    const backend = new NanHessianBackend();
+    const sampler = new GpSampler({ seed: 5, nStartupTrials: 4, candidates: 64, restarts: 2, backend, hyperparameterDraw: 'laplace' });
+    const study = seededStudy(14);
+    const params: Record<string, ParamValue>[] = [];
+    for (let s = 0; s < 2; s++) {
+      const trial = await study.ask(sampler, SPACE);
+      params.push({ ...trial.params });
+      await study.tell(sampler, trial, 'COMPLETE', objective(trial.params as Record<string, ParamValue>));
     }
+    expect(backend.hessians.length).toBe(2);
+    expect(backend.builds).toEqual([]);
+    expect(params).toEqual(map.params);
+    expect(warnings.filter((w) => w.startsWith('GP_HYPERPARAMETER_DRAW_FALLBACK ')).length).toBe(1);
+    expect(warnings.filter((w) => w.startsWith('GP_NUMERICAL_FALLBACK '))).toEqual([]);
   });
 
   it('keeps the MAP model above LAPLACE_MAX_ROWS observations', async () => {

@@ -65,22 +65,22 @@
  *   noise a pending point kept about that variance: on noisy Branin askBatch(8) put two trials
  *   about 5e-4 apart. NOISELESS_VARIANCE is no lower than the noise floor, so a model
  *   at the floor that is sure of a bound optimum can still repeat it.)
- * - Failed and pruned trials: the points of the latest MAX_FAILED_FANTASIES FAIL trials (those
- *   the objective failed at: it threw, returned NaN or Infinity, timed out; not those interrupted,
- *   left by a stopped worker, or whose result storage refused) and PRUNED trials the model does not
+ * - Failed and pruned trials: the points of the latest MAX_FAILED_FANTASIES FAIL trials (those the
+ *   objective failed at: it threw, returned NaN or Infinity, timed out; not those interrupted, left
+ *   by a stopped worker, or whose result storage refused) and PRUNED trials the model does not
  *   observe (all of them unless `usePrunedTrials`) are appended as fantasies at the worst observed
  *   target (a pessimistic liar), or at the posterior mean where that is lower. A failure carries no
  *   value to fit, so before this the model, and with it the next suggestion, stayed where they
  *   were: an objective failing at the acquisition's optimum (a NaN loss, an out-of-memory crash)
  *   was asked that same point on every later trial (31 of 31 GP trials in the test's example; one
- *   with the liar). As a mean-valued fantasy (Ax treats failed trials as pending) the point was
- *   not repeated, but the next thirty clustered within 0.03 of it, inside the failing region.
- *   Failing regions are usually bad ones, which is how Google Vizier (infeasible trials below the
- *   worst) and SMAC (a crash cost) treat them. A pruned trial carried no value either: with a pruner, the GP asked a
- *   pruned point again and again (38 of 60 trials one point, Branin with MedianPruner, seed 1);
- *   the pruner judged it worse than its peers, so it is treated as a failure. The fantasies stay
- *   out of the hyperparameter fit and the outcome transform, which see the observed trials only,
- *   as before.
+ *   with the liar). As a mean-valued fantasy (Ax treats failed trials as pending) the point was not
+ *   repeated, but the next thirty clustered within 0.03 of it, inside the failing region. Failing
+ *   regions are usually bad ones, which is how Google Vizier (infeasible trials below the worst)
+ *   and SMAC (a crash cost) treat them. A pruned trial carried no value either: with a pruner, the
+ *   GP asked a pruned point again and again (38 of 60 trials one point, Branin with MedianPruner,
+ *   seed 1); the pruner judged it worse than its peers, so it is treated as a failure. The
+ *   fantasies stay out of the hyperparameter fit and the outcome transform, which see the observed
+ *   trials only, as before.
  * - Constraints (`constraintsFunc`): the values are stored on each trial at tell
  *   (`finishSystemAttrs`, src/samplers/constraints.ts), one GP per constraint is kept beside the
  *   objective's (constraint-models.ts), and the acquisition becomes the constrained logEI: logEI

@@ -454,7 +454,8 @@ export async function failUnstartedTrial(
 
 /**
  * Records as FAIL ("its result could not be recorded: <error>") a trial whose result (or failure)
- * storage refused with `error`, a storage error that stops its run. When storage refuses that too,
+ * storage refused with `error`, a storage error that stops its run; a refused FAIL (`told`, its
+ * reason) keeps its own reason first (`notRecordedFailReason`). When storage refuses that too,
  * warns `TRIAL_RESULT_NOT_RECORDED` naming the trial, which stays RUNNING (released from the Study
  * when its run ends: `releaseUnrecordedTrials`); one finished meanwhile elsewhere keeps its record.
  * `track` marks the tell in flight. Internal: optimize and the process runner.
@@ -463,10 +464,11 @@ export async function failUnrecordedTrial(
   study: Study,
   trial: Trial,
   error: unknown,
+  told: string | null,
   track: <T>(told: Promise<T>) => Promise<T> = (told) => told,
 ): Promise<void> {
   try {
-    await track(study.tell(trial, { state: 'FAIL', failReason: notRecordedFailReason(messageOf(error)) }));
+    await track(study.tell(trial, { state: 'FAIL', failReason: notRecordedFailReason(messageOf(error), told) }));
   } catch (failError) {
     if (!(failError instanceof TrialFinishedError)) {
       warn('TRIAL_RESULT_NOT_RECORDED', `trial ${trial.number} stays RUNNING: neither its result nor a failure could be recorded: ${messageOf(failError)}`);
@@ -553,6 +555,8 @@ async function runTrial(
   // What the objective gave, described for `onDropped` only when dropped; null for an error (a
   // failure that loses to the interruption's FAIL loses nothing).
   let result: (() => string) | null = null;
+  // The reason of the FAIL being told, if the tell is one (kept should storage refuse it).
+  let toldFail: string | null = null;
   try {
     let values: ObjectiveValues;
     try {
@@ -573,7 +577,8 @@ async function runTrial(
         return await trackTell(study.tell(trial, { state: 'PRUNED' }));
       }
       if (trial.signal.aborted) return null;
-      const frozen = await trackTell(study.tell(trial, { state: 'FAIL', failReason: messageOf(error) }));
+      toldFail = messageOf(error);
+      const frozen = await trackTell(study.tell(trial, { state: 'FAIL', failReason: toldFail }));
       if (isCaught(error, opts.catch)) onCaught(frozen.number, error);
       else onUncaught(error);
       return frozen;
@@ -603,7 +608,7 @@ async function runTrial(
     // The result could not be recorded (a storage error): record the trial as FAIL, rather than
     // leave it RUNNING and live in the Study for good, where a later run's heartbeats beat it and
     // no worker ever failed it. The study stops with the error all the same.
-    await failUnrecordedTrial(study, trial, error, trackTell);
+    await failUnrecordedTrial(study, trial, error, toldFail, trackTell);
     onUncaught(error);
     return null;
   }

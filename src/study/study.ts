@@ -880,7 +880,7 @@ export class Study implements StudyView {
       // What the trial recorded cannot be stored (a user attribute that is not JSON, say): record
       // the trial as FAIL with the reason rather than leave it RUNNING, without the user
       // attributes and intermediate values, and without the parameters too if they were the cause.
-      const reason = notRecordedFailReason(messageOf(error));
+      const reason = notRecordedFailReason(messageOf(error), state === 'FAIL' ? failReason : null);
       // Names the trial: `warn`, as a process-wide `warnOnce` record of each would be kept for good.
       warn('TRIAL_RESULT_REJECTED', `trial ${trialLabel(live, trialId)} failed: ${reason}`);
       const fail = { state: 'FAIL', systemAttrs: { [SystemAttr.failReason]: reason } } as const;

@@ -520,7 +520,7 @@ export async function runTrialsInProcesses(options: RunTrialsInProcessesOptions)
             // A storage error: the run stops (a failed journal sync aborts the other trials at
             // once); the trial is recorded FAIL if storage takes that, else TRIAL_RESULT_NOT_RECORDED.
             setFatal(error);
-            await failUnrecordedTrial(study, trial, error);
+            await failUnrecordedTrial(study, trial, error, outcome.kind === 'fail' ? outcome.reason : null);
             break;
           }
           // `warn`: the message names the trial (a process-wide warnOnce record of each is kept for good).

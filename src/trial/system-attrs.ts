@@ -87,9 +87,17 @@ export const FAIL_REASON_STALE_PREFIX = 'stale:';
 /** Start of the `fail_reason` of a trial whose result (or failure) storage refused to record. */
 export const FAIL_REASON_NOT_RECORDED_PREFIX = 'its result could not be recorded:';
 
-/** The `fail_reason` of a trial whose result storage refused with `error`'s message. */
-export function notRecordedFailReason(message: string): string {
-  return `${FAIL_REASON_NOT_RECORDED_PREFIX} ${message}`;
+/**
+ * The `fail_reason` of a trial whose result storage refused with `message`. `told` is the
+ * `fail_reason` of a refused FAIL (null for a result): an objective's own failure stays first, so
+ * that the trial still reads as one (`isNonObjectiveFailReason`), with the refusal after it in
+ * parentheses; a told reason that is no failure of the objective (interrupted, stale) is kept as
+ * it is.
+ */
+export function notRecordedFailReason(message: string, told: string | null = null): string {
+  const notRecorded = `${FAIL_REASON_NOT_RECORDED_PREFIX} ${message}`;
+  if (told === null) return notRecorded;
+  return isNonObjectiveFailReason(told) ? told : `${told} (${notRecorded})`;
 }
 
 /**

@@ -17,6 +17,7 @@ import type { Storage, TrialFinish } from '../../src/storage/storage.js';
 import { createStudy, loadStudy } from '../../src/study/create-study.js';
 import type { FrozenTrial } from '../../src/trial/frozen-trial.js';
 import type { StudyView } from '../../src/trial/study-view.js';
+import { isNonObjectiveFailReason } from '../../src/trial/system-attrs.js';
 import type { JsonValue } from '../../src/trial/types.js';
 import { resetWarnOnce } from '../../src/util/warn.js';
 import { heldEnqueues } from './fixtures/held-enqueues.js';
@@ -281,6 +282,20 @@ describe('results storage refuses', () => {
     await study.close();
   });
 
+  it("tell keeps a FAIL's own reason first when its buffered data is refused", async () => {
+    resetWarnOnce();
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const study = await createStudy();
+    const trial = await study.ask();
+    trial.suggestFloat('x', 0, 1);
+    trial.restoreChanges({ params: {}, distributions: {}, userAttrs: { bad: Number.NaN }, intermediateValues: {} });
+    const frozen = await study.tell(trial, { state: 'FAIL', failReason: 'the loss diverged' });
+    expect(frozen.state).toBe('FAIL');
+    const reason = String(frozen.systemAttrs.fail_reason);
+    expect(reason).toMatch(/^the loss diverged \(its result could not be recorded: .*userAttrs\.bad.*\)$/);
+    expect(isNonObjectiveFailReason(reason)).toBe(false);
+  });
+
   it('tell records FAIL with the reason, keeping the parameters, when buffered data is refused', async () => {
     resetWarnOnce();
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
@@ -324,6 +339,36 @@ describe('a trial of optimize told from elsewhere first', () => {
 });
 
 describe('a storage error while optimize tells a result', () => {
+  it("keeps a failed objective's own reason first when storage refused its FAIL once, so samplers still see a failure there", async () => {
+    // The refused FAIL was recorded as "its result could not be recorded: ...", which GpSampler
+    // takes for a run that went wrong, not for an objective failing at its parameters: the point
+    // stopped being kept off.
+    class FlakyStorage extends InMemoryStorage {
+      failures = 1;
+      override async finishTrial(trialId: number, finish: TrialFinish): Promise<FrozenTrial> {
+        if (finish.state === 'FAIL' && this.failures > 0) {
+          this.failures--;
+          throw new StorageError('disk full');
+        }
+        return super.finishTrial(trialId, finish);
+      }
+    }
+    const study = await createStudy({ storage: new FlakyStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const run = study.optimize(
+      (t) => {
+        t.suggestFloat('x', 0, 1);
+        throw new Error('CUDA out of memory');
+      },
+      { nTrials: 3, heartbeatIntervalMs: 1000, ...quiet },
+    );
+    await expect(run).rejects.toThrow('disk full');
+    const [trial] = await study.getTrials();
+    expect(trial.state).toBe('FAIL');
+    const reason = String(trial.systemAttrs.fail_reason);
+    expect(reason).toMatch(/^Error: CUDA out of memory \(its result could not be recorded: .*disk full\)$/);
+    expect(isNonObjectiveFailReason(reason)).toBe(false);
+  });
+
   it('rejects with it and records the trial as FAIL, rather than leave it RUNNING and live for good', async () => {
     // The trial stayed RUNNING and live in the Study: a later optimize (a retry after the error)
     // beat its heartbeat forever, so no worker ever failed it, and samplers kept it as pending.

@@ -848,6 +848,26 @@ describe('runTrialsInProcesses', () => {
     expect(await other.getTrials()).toHaveLength(0);
   });
 
+  it("keeps a crashed trial's own reason first when storage refused its FAIL once, as optimize does", async () => {
+    // The refused FAIL was recorded as "its result could not be recorded: ...", which GpSampler
+    // takes for a run that went wrong rather than a failure of the objective at its parameters.
+    class FlakyStorage extends InMemoryStorage {
+      failures = 1;
+      override async finishTrial(trialId: number, finish: Parameters<InMemoryStorage['finishTrial']>[1]): Promise<FrozenTrial> {
+        if (finish.state === 'FAIL' && this.failures > 0) {
+          this.failures--;
+          throw new KestrelError('STORAGE_ERROR', 'disk full');
+        }
+        return super.finishTrial(trialId, finish);
+      }
+    }
+    const study = await createStudy({ storage: new FlakyStorage(), sampler: new RandomSampler({ seed: 7 }) });
+    await expect(runTrialsInProcesses({ study, objectiveModule: crashModule, nTrials: 2, handleSigint: false })).rejects.toThrow('disk full');
+    const failed = (await study.getTrials()).find((t) => t.number === 1);
+    expect(failed?.state).toBe('FAIL');
+    expect(String(failed?.systemAttrs.fail_reason)).toMatch(/^trial process exited with code 3 \(its result could not be recorded: .*disk full\)$/);
+  });
+
   it('rejects with the onTrialStart error when storage refuses its FAIL too, and warns TRIAL_START_FAILED, as optimize does', async () => {
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {

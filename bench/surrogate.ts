@@ -2,7 +2,7 @@
  * Surrogate benchmark: the native core against the issue's peer figures and the TypeScript
  * fallback, on this machine. JSON lines on stdout (one per figure), then a table.
  *
- *   npx tsx bench/surrogate.ts [--quick] [--no-js] [--only cholesky,nlp,posterior,suggest,grid,large] [--repeats N]
+ *   npx tsx bench/surrogate.ts [--quick] [--no-js] [--only cholesky,nlp,hessian,posterior,suggest,grid,large] [--repeats N]
  *
  * (`--name=value` works too: bench/lib/args.ts; `--help` lists the flags.)
  *
@@ -12,6 +12,9 @@
  *                 factor's buffer and the blocked factorization), and the whole call's time beside
  *                 it (which also copies the matrix in from JavaScript)
  *   nlp           one negative-log-posterior + gradient evaluation, d = 8, n = 1024, 2048
+ *   hessian       one Hessian of the negative log posterior (negLogPosteriorHessian: 2(d + 2)
+ *                 gradient evaluations), d = 8, n = 50, 100, 200, native and TypeScript: what
+ *                 GpSampler's default Laplace draw adds to a suggestion (up to 100 observations)
  *   posterior     mean + variance + logEI for 10^5 candidates, n = 1024, d = 8 (candidates/s); and
  *                 logEI with its gradient for 1,024 points (the acquisition search's evaluation),
  *                 1 thread and all (microseconds per point)
@@ -44,7 +47,7 @@ import type { FitOptions, GpTrainingData, SurrogateBackend } from '../src/surrog
 import { choiceList, flag, int, parseBenchArgs } from './lib/args.js';
 import { medianAndMin } from './lib/stats.js';
 
-const SECTIONS = ['cholesky', 'nlp', 'posterior', 'suggest', 'grid', 'large'] as const;
+const SECTIONS = ['cholesky', 'nlp', 'hessian', 'posterior', 'suggest', 'grid', 'large'] as const;
 const args = parseBenchArgs({
   script: 'bench/surrogate.ts',
   summary: 'The native GP core against the issue\'s peer figures and the TypeScript fallback: Cholesky, likelihood, posterior + acquisition, fit and suggestion, the n x d grid, n = 10,000 (bench/surrogate.md).',
@@ -164,6 +167,7 @@ async function main(): Promise<void> {
   const native = createNativeBackend({ device: 'cpu', numThreads: allThreads });
   const fitOptions: FitOptions = { kernel: 'matern52', deterministic: false, nRestarts: 2, seed: 1, warmStart: null, numThreads: allThreads };
   if (enabled('nlp')) await benchNlp(native);
+  if (enabled('hessian')) await benchHessian(native, fitOptions);
   if (enabled('posterior')) await benchPosterior(native, fitOptions);
   if (enabled('suggest')) await benchSuggest(native, fitOptions);
   if (enabled('grid')) await benchGrid();
@@ -202,6 +206,26 @@ async function benchNlp(native: SurrogateBackend): Promise<void> {
       await native.negLogPosterior(dt, theta, 'matern52', false);
     });
     emit({ figure: 'nlp+grad', params: `n=${n} d=8`, backend: 'cpu', median: t.median, min: t.min, unit: 'ms', peer: peerNlp[n] });
+  }
+}
+
+async function benchHessian(native: SurrogateBackend, fitOptions: FitOptions): Promise<void> {
+  // --- the Laplace draw's Hessian, at the MAP point as GpSampler computes it ---
+  const backends: SurrogateBackend[] = [native];
+  if (withJs) backends.push((await import('../src/surrogate/js-backend.js')).createJsBackend());
+  for (const n of [50, 100, 200]) {
+    const dt = data(n, 8, 3);
+    const fitted = await native.fit(dt, fitOptions);
+    const theta = fitted.theta;
+    fitted.dispose();
+    for (const backend of backends) {
+      const hessian = backend.negLogPosteriorHessian;
+      if (hessian === undefined) continue;
+      const t = await time(reps(backend.name === 'js' && n >= 200 ? 3 : 7), async () => {
+        await hessian.call(backend, dt, theta, 'matern52', false);
+      });
+      emit({ figure: 'hessian', params: `n=${n} d=8`, backend: backend.name, median: t.median, min: t.min, unit: 'ms', derived: '2(d + 2) gradient evaluations' });
+    }
   }
 }
 

@@ -189,7 +189,7 @@
  * - Reproducible for a fixed seed in sequential runs on one backend: every random stream is
  *   derived from (seed, trial number, purpose).
  */
-import { InvalidOptionError, KestrelError, NumericalError } from '../../errors.js';
+import { InvalidOptionError, KestrelError, NumericalError, messageOf } from '../../errors.js';
 import { contains, distributionsEqual, isSingle } from '../../space/distributions.js';
 import { decode, encode, gridSpacing, logIntBounds } from '../../space/encode.js';
 import { intersectionSearchSpace } from '../../space/intersection.js';
@@ -211,7 +211,7 @@ import { isNonObjectiveFailReason, SystemAttr } from '../../trial/system-attrs.j
 import { getOwn, hasOwn, setOwn } from '../../util/own-keys.js';
 import type { StudyDirection, TrialState } from '../../trial/types.js';
 import { deriveSeed, Rng } from '../../util/prng.js';
-import { warnOnce } from '../../util/warn.js';
+import { warn, warnOnce } from '../../util/warn.js';
 import { RandomSampler } from '../random-sampler.js';
 import type { Sampler } from '../sampler.js';
 import { SobolSampler } from '../sobol-sampler.js';
@@ -496,6 +496,8 @@ export class GpSampler implements Sampler {
   private readonly random: RandomSampler;
   private backendPromise: Promise<SurrogateBackend> | null = null;
   private cache: ModelCache | null = null;
+  /** A Laplace draw has failed on this sampler and been warned about (`drawnModel`). */
+  private drawFallbackWarned = false;
   /** Numbers of trials sampled by the GP (independent sampling in them is warned about). */
   private readonly gpTrials = new Set<number>();
   private lastUpdate: ModelUpdate | null = null;
@@ -1020,12 +1022,15 @@ export class GpSampler implements Sampler {
       // The failures that send a whole suggestion to random sampling (GP_NUMERICAL_FALLBACK)
       // leave the MAP model serving here: the draw is an add-on to a model that did fit.
       if (!(err instanceof KestrelError && (err.code === 'NUMERICAL_ERROR' || err.code === 'NATIVE_ERROR'))) throw err;
-      // A constant message keeps the warning one-time (warnOnce keys on code and message; the
-      // errors' own messages vary, naming a pivot or an entry).
-      warnOnce(
-        'GP_HYPERPARAMETER_DRAW_FALLBACK',
-        "GpSampler: a Laplace hyperparameter draw (hyperparameterDraw: 'laplace') failed numerically or in the native core; the MAP model serves such suggestions",
-      );
+      // Once per sampler, naming the first failure (the errors' messages vary, naming a pivot or
+      // an entry, so warnOnce would repeat; a constant message hid what failed).
+      if (!this.drawFallbackWarned) {
+        this.drawFallbackWarned = true;
+        warn(
+          'GP_HYPERPARAMETER_DRAW_FALLBACK',
+          `GpSampler: a Laplace hyperparameter draw (hyperparameterDraw: 'laplace') failed (${messageOf(err)}); the MAP model serves such suggestions, and later failures of this sampler's draws are not reported`,
+        );
+      }
       return null;
     }
   }

@@ -205,7 +205,7 @@ export interface GpSamplerOptions {
    * modelled dims and LAPLACE_MAX_ROWS (100) observations, on a backend with
    * `negLogPosteriorHessian`; elsewhere (several objectives, constraints, larger studies, a draw
    * that fails numerically or in the native core, the last with one GP_HYPERPARAMETER_DRAW_FALLBACK
-   * warning) the MAP model serves. Measured on 200 seeds not used to choose it (bench/quality.md,
+   * warning per sampler naming the first failure) the MAP model serves. Measured on 200 seeds not used to choose it (bench/quality.md,
    * section "The Laplace draw becomes the default"), regret against 'map' at 30 / 60 / 100
    * evaluations: Levy-10 x0.65 / x0.63 / x0.58, Branin x1.03 / x0.80 / x0.56, Hartmann-6 x1.16 /
    * x0.75 / x0.67, Ackley-10 and Rosenbrock-8 level (x0.98-1.03). Costs one Hessian (2(d + 2)

@@ -38,10 +38,11 @@ export const LAPLACE_EIGENVALUE_FLOOR = 1;
 export const LAPLACE_MAX_DIMS = 32;
 /**
  * Largest number of model rows drawn for; above it the MAP model serves. Drawing beyond it gained
- * nothing clear at 150 and 200 evaluations (bench/quality.md, section "The Laplace draw becomes
- * the default": the draws of the first 100 carry the gain), and the Hessian's 2(d + 2) gradient
- * evaluations grow as n^3: for d = 8 on the 2-core dev machine about 1.2 ms at n = 50, 5 ms at 100
- * and 14-21 ms at 200, where a whole suggestion takes 12-14 ms.
+ * on Branin only at 150 and 200 evaluations and was level or slightly worse on the other four
+ * functions (bench/quality.md, section "The Laplace draw becomes the default": the draws of the
+ * first 100 carry the gain), and the Hessian's 2(d + 2) gradient evaluations grow as n^3: for
+ * d = 8 on the 2-core dev machine about 1 ms at n = 50, 2 ms at 100 and 8-15 ms at 200
+ * (`bench/surrogate.ts --only=hessian`), where a whole suggestion takes 12-14 ms.
  */
 export const LAPLACE_MAX_ROWS = 100;
 

@@ -209,8 +209,9 @@ export interface GpSamplerOptions {
    * section "The Laplace draw becomes the default"), regret against 'map' at 30 / 60 / 100
    * evaluations: Levy-10 x0.65 / x0.63 / x0.58, Branin x1.03 / x0.80 / x0.56, Hartmann-6 x1.16 /
    * x0.75 / x0.67, Ackley-10 and Rosenbrock-8 level (x0.98-1.03). Costs one Hessian (2(d + 2)
-   * gradient evaluations, 2(d + 1) with `deterministic`) and one factorization per suggestion,
-   * about 1.1 ms at ~50 trials for d = 8.
+   * gradient evaluations, 2(d + 1) with `deterministic`) and one factorization per suggestion: for
+   * d = 8 about 1 ms at 50 observations and 2 ms at 100 on the native backend, 9-13 ms and
+   * 23-28 ms on the TypeScript fallback (`bench/surrogate.ts --only=hessian`).
    */
   readonly hyperparameterDraw?: HyperparameterDraw;
 }

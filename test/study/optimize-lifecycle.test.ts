@@ -339,21 +339,26 @@ describe('a trial of optimize told from elsewhere first', () => {
 });
 
 describe('a storage error while optimize tells a result', () => {
+  /** Refuses the first finish of a trial in `state` with a StorageError "disk full". */
+  class FlakyStorage extends InMemoryStorage {
+    failures = 1;
+    constructor(private readonly refusedState: TrialFinish['state']) {
+      super();
+    }
+    override async finishTrial(trialId: number, finish: TrialFinish): Promise<FrozenTrial> {
+      if (finish.state === this.refusedState && this.failures > 0) {
+        this.failures--;
+        throw new StorageError('disk full');
+      }
+      return super.finishTrial(trialId, finish);
+    }
+  }
+
   it("keeps a failed objective's own reason first when storage refused its FAIL once, so samplers still see a failure there", async () => {
     // The refused FAIL was recorded as "its result could not be recorded: ...", which GpSampler
     // takes for a run that went wrong, not for an objective failing at its parameters: the point
     // stopped being kept off.
-    class FlakyStorage extends InMemoryStorage {
-      failures = 1;
-      override async finishTrial(trialId: number, finish: TrialFinish): Promise<FrozenTrial> {
-        if (finish.state === 'FAIL' && this.failures > 0) {
-          this.failures--;
-          throw new StorageError('disk full');
-        }
-        return super.finishTrial(trialId, finish);
-      }
-    }
-    const study = await createStudy({ storage: new FlakyStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const study = await createStudy({ storage: new FlakyStorage('FAIL'), sampler: new RandomSampler({ seed: 1 }) });
     const run = study.optimize(
       (t) => {
         t.suggestFloat('x', 0, 1);
@@ -372,17 +377,7 @@ describe('a storage error while optimize tells a result', () => {
   it('rejects with it and records the trial as FAIL, rather than leave it RUNNING and live for good', async () => {
     // The trial stayed RUNNING and live in the Study: a later optimize (a retry after the error)
     // beat its heartbeat forever, so no worker ever failed it, and samplers kept it as pending.
-    class FlakyStorage extends InMemoryStorage {
-      failures = 1;
-      override async finishTrial(trialId: number, finish: TrialFinish): Promise<FrozenTrial> {
-        if (finish.state === 'COMPLETE' && this.failures > 0) {
-          this.failures--;
-          throw new StorageError('disk full');
-        }
-        return super.finishTrial(trialId, finish);
-      }
-    }
-    const study = await createStudy({ storage: new FlakyStorage(), sampler: new RandomSampler({ seed: 1 }) });
+    const study = await createStudy({ storage: new FlakyStorage('COMPLETE'), sampler: new RandomSampler({ seed: 1 }) });
     await expect(study.optimize((t) => t.suggestFloat('x', 0, 1), { nTrials: 3, heartbeatIntervalMs: 1000, ...quiet })).rejects.toThrow(
       'disk full',
     );
